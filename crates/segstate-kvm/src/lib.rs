@@ -1,0 +1,1 @@
+//! Live harness for segstate on `/dev/kvm`.
