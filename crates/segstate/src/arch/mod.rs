@@ -1,0 +1,20 @@
+//! The architectural truth: selectors, privilege levels, descriptor caches, descriptors.
+//!
+//! Nothing here knows any hypervisor's layout; the formats in [`crate::format`] convert
+//! to and from these types.
+
+mod descriptor;
+mod mode;
+mod privilege;
+mod seg_reg;
+mod segment;
+mod segment_type;
+mod selector;
+
+pub use descriptor::{Descriptor, DescriptorError, SystemDescriptor};
+pub use mode::{CR0_PE, CR0_PG, CpuMode, EFER_LMA, EFER_LME, RFLAGS_VM};
+pub use privilege::{Cpl, InvalidPrivilegeLevel, PrivilegeLevel};
+pub use seg_reg::{PerSegReg, SegReg, UnknownSegReg};
+pub use segment::{Attributes, Segment};
+pub use segment_type::SegmentType;
+pub use selector::{IndexOutOfRange, Selector, TableIndicator};

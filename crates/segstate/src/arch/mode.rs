@@ -1,0 +1,111 @@
+//! The processor's operating mode, as the control registers and CS decide it
+//! (SDM Vol. 3A §2.2, APM Vol. 2 §1.2).
+
+use core::fmt;
+
+use super::Attributes;
+
+/// CR0.PE.
+pub const CR0_PE: u64 = 1 << 0;
+/// CR0.PG.
+pub const CR0_PG: u64 = 1 << 31;
+/// EFER.LME.
+pub const EFER_LME: u64 = 1 << 8;
+/// EFER.LMA.
+pub const EFER_LMA: u64 = 1 << 10;
+/// RFLAGS.VM.
+pub const RFLAGS_VM: u64 = 1 << 17;
+
+/// Where the CPU executes: the mode decides which segment rules apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CpuMode {
+    /// CR0.PE = 0.
+    Real,
+    /// Protected mode with RFLAGS.VM = 1.
+    Virtual8086,
+    /// Protected mode, CS.D = 0.
+    Protected16,
+    /// Protected mode, CS.D = 1.
+    Protected32,
+    /// IA-32e mode with CS.L = 0 (a 16- or 32-bit program under a 64-bit kernel).
+    Compatibility,
+    /// IA-32e mode with CS.L = 1.
+    Long64,
+}
+
+impl CpuMode {
+    /// Decides the mode from CR0, EFER, RFLAGS and the cached CS attributes.
+    #[must_use]
+    pub const fn from_state(cr0: u64, efer: u64, rflags: u64, cs: Attributes) -> Self {
+        if cr0 & CR0_PE == 0 {
+            CpuMode::Real
+        } else if efer & EFER_LMA != 0 {
+            if cs.l {
+                CpuMode::Long64
+            } else {
+                CpuMode::Compatibility
+            }
+        } else if rflags & RFLAGS_VM != 0 {
+            CpuMode::Virtual8086
+        } else if cs.db {
+            CpuMode::Protected32
+        } else {
+            CpuMode::Protected16
+        }
+    }
+
+    /// IA-32e (long) mode, either sub-mode.
+    #[must_use]
+    pub const fn is_ia32e(self) -> bool {
+        matches!(self, CpuMode::Compatibility | CpuMode::Long64)
+    }
+}
+
+impl fmt::Display for CpuMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CpuMode::Real => "real mode",
+            CpuMode::Virtual8086 => "virtual-8086 mode",
+            CpuMode::Protected16 => "16-bit protected mode",
+            CpuMode::Protected32 => "32-bit protected mode",
+            CpuMode::Compatibility => "compatibility mode",
+            CpuMode::Long64 => "64-bit mode",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::PrivilegeLevel;
+
+    #[test]
+    fn mode_follows_pe_lma_vm_and_cs() {
+        let cs64 = Attributes::code64(PrivilegeLevel::Ring3);
+        let cs32 = Attributes::code32(PrivilegeLevel::Ring3);
+        assert_eq!(CpuMode::from_state(0, 0, 0, cs64), CpuMode::Real);
+        let long = CR0_PE | CR0_PG;
+        assert_eq!(
+            CpuMode::from_state(long, EFER_LMA, 0, cs64),
+            CpuMode::Long64
+        );
+        assert_eq!(
+            CpuMode::from_state(long, EFER_LMA, 0, cs32),
+            CpuMode::Compatibility
+        );
+        assert_eq!(
+            CpuMode::from_state(CR0_PE, 0, RFLAGS_VM, cs32),
+            CpuMode::Virtual8086
+        );
+        assert_eq!(
+            CpuMode::from_state(CR0_PE, 0, 0, cs32),
+            CpuMode::Protected32
+        );
+        let mut cs16 = cs32;
+        cs16.db = false;
+        assert_eq!(
+            CpuMode::from_state(CR0_PE, 0, 0, cs16),
+            CpuMode::Protected16
+        );
+    }
+}

@@ -1,0 +1,211 @@
+//! The eight segment registers a vCPU carries, and the orders each format stores them in.
+
+use core::fmt;
+use core::str::FromStr;
+
+/// A segment register, including the two system-segment registers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum SegReg {
+    /// Extra data segment.
+    Es = 0,
+    /// Code segment: its descriptor cache decides the execution mode (L, D).
+    Cs = 1,
+    /// Stack segment: its DPL is the CPL on Intel and in KVM's UAPI.
+    Ss = 2,
+    /// Data segment.
+    Ds = 3,
+    /// FS: its base is the thread pointer in 64-bit mode.
+    Fs = 4,
+    /// GS: its base is swapped by SWAPGS in 64-bit mode.
+    Gs = 5,
+    /// Local descriptor table register.
+    Ldtr = 6,
+    /// Task register.
+    Tr = 7,
+}
+
+impl SegReg {
+    /// Every register, in the architectural order (also QEMU's `X86Seg`: R_ES = 0 …
+    /// R_GS = 5, R_LDTR = 6, R_TR = 7, and the VMCS guest-field order).
+    pub const ALL: [SegReg; 8] = [
+        SegReg::Es,
+        SegReg::Cs,
+        SegReg::Ss,
+        SegReg::Ds,
+        SegReg::Fs,
+        SegReg::Gs,
+        SegReg::Ldtr,
+        SegReg::Tr,
+    ];
+
+    /// The order of the segment members of `struct kvm_sregs`: cs, ds, es, fs, gs, ss, tr, ldt.
+    pub const KVM_SREGS_ORDER: [SegReg; 8] = [
+        SegReg::Cs,
+        SegReg::Ds,
+        SegReg::Es,
+        SegReg::Fs,
+        SegReg::Gs,
+        SegReg::Ss,
+        SegReg::Tr,
+        SegReg::Ldtr,
+    ];
+
+    /// The order of the VMCB save area (APM Vol. 2 Table B-2): ES, CS, SS, DS, FS, GS,
+    /// then GDTR, LDTR, IDTR, TR. The two descriptor-table slots are not registers here;
+    /// see [`crate::format::svm::SaveAreaOffset`].
+    pub const VMCB_ORDER: [SegReg; 8] = SegReg::ALL;
+
+    /// The six registers a program can load with MOV/POP (code and data segments).
+    pub const USER: [SegReg; 6] = [
+        SegReg::Es,
+        SegReg::Cs,
+        SegReg::Ss,
+        SegReg::Ds,
+        SegReg::Fs,
+        SegReg::Gs,
+    ];
+
+    /// Position in [`SegReg::ALL`].
+    #[must_use]
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Lower-case name as KVM's `kvm_sregs` members spell it (`ldt` for LDTR).
+    #[must_use]
+    pub const fn kvm_name(self) -> &'static str {
+        match self {
+            SegReg::Es => "es",
+            SegReg::Cs => "cs",
+            SegReg::Ss => "ss",
+            SegReg::Ds => "ds",
+            SegReg::Fs => "fs",
+            SegReg::Gs => "gs",
+            SegReg::Ldtr => "ldt",
+            SegReg::Tr => "tr",
+        }
+    }
+
+    /// Upper-case name as the SDM and QEMU's register dump print it (`LDT` for LDTR).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            SegReg::Es => "ES",
+            SegReg::Cs => "CS",
+            SegReg::Ss => "SS",
+            SegReg::Ds => "DS",
+            SegReg::Fs => "FS",
+            SegReg::Gs => "GS",
+            SegReg::Ldtr => "LDTR",
+            SegReg::Tr => "TR",
+        }
+    }
+
+    /// True for DS, ES, FS and GS: data-segment registers that may hold a null selector
+    /// at any CPL.
+    #[must_use]
+    pub const fn is_data(self) -> bool {
+        matches!(self, SegReg::Ds | SegReg::Es | SegReg::Fs | SegReg::Gs)
+    }
+
+    /// True for LDTR and TR, whose descriptors are system descriptors (S = 0).
+    #[must_use]
+    pub const fn is_system(self) -> bool {
+        matches!(self, SegReg::Ldtr | SegReg::Tr)
+    }
+}
+
+/// A register name that is not one of the eight.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownSegReg;
+
+impl fmt::Display for UnknownSegReg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("unknown segment register (expected es, cs, ss, ds, fs, gs, ldt/ldtr or tr)")
+    }
+}
+
+impl FromStr for SegReg {
+    type Err = UnknownSegReg;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let reg = match s.trim() {
+            r if r.eq_ignore_ascii_case("es") => SegReg::Es,
+            r if r.eq_ignore_ascii_case("cs") => SegReg::Cs,
+            r if r.eq_ignore_ascii_case("ss") => SegReg::Ss,
+            r if r.eq_ignore_ascii_case("ds") => SegReg::Ds,
+            r if r.eq_ignore_ascii_case("fs") => SegReg::Fs,
+            r if r.eq_ignore_ascii_case("gs") => SegReg::Gs,
+            r if r.eq_ignore_ascii_case("ldt") || r.eq_ignore_ascii_case("ldtr") => SegReg::Ldtr,
+            r if r.eq_ignore_ascii_case("tr") => SegReg::Tr,
+            _ => return Err(UnknownSegReg),
+        };
+        Ok(reg)
+    }
+}
+
+impl fmt::Display for SegReg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One value per segment register, indexed by [`SegReg`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct PerSegReg<T>(pub [T; 8]);
+
+impl<T> PerSegReg<T> {
+    /// Builds the set by calling `f` for each register in [`SegReg::ALL`] order.
+    pub fn from_fn(mut f: impl FnMut(SegReg) -> T) -> Self {
+        PerSegReg(core::array::from_fn(|i| f(SegReg::ALL[i])))
+    }
+
+    /// Maps every value, keeping the register it belongs to.
+    pub fn map<U>(&self, mut f: impl FnMut(SegReg, &T) -> U) -> PerSegReg<U> {
+        PerSegReg::from_fn(|reg| f(reg, &self[reg]))
+    }
+
+    /// Iterates `(register, value)` in architectural order.
+    pub fn iter(&self) -> impl Iterator<Item = (SegReg, &T)> {
+        SegReg::ALL.iter().map(move |&reg| (reg, &self[reg]))
+    }
+}
+
+impl<T> core::ops::Index<SegReg> for PerSegReg<T> {
+    type Output = T;
+    fn index(&self, reg: SegReg) -> &T {
+        &self.0[reg.index()]
+    }
+}
+
+impl<T> core::ops::IndexMut<SegReg> for PerSegReg<T> {
+    fn index_mut(&mut self, reg: SegReg) -> &mut T {
+        &mut self.0[reg.index()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orders_are_permutations_of_all() {
+        for order in [SegReg::KVM_SREGS_ORDER, SegReg::VMCB_ORDER, SegReg::ALL] {
+            let mut seen = [false; 8];
+            for reg in order {
+                assert!(!seen[reg.index()], "{reg} twice");
+                seen[reg.index()] = true;
+            }
+        }
+    }
+
+    #[test]
+    fn names_parse_back() {
+        for reg in SegReg::ALL {
+            assert_eq!(reg.kvm_name().parse::<SegReg>(), Ok(reg));
+            assert_eq!(reg.name().parse::<SegReg>(), Ok(reg));
+        }
+        assert!("xs".parse::<SegReg>().is_err());
+    }
+}

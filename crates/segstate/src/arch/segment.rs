@@ -1,0 +1,165 @@
+//! The hidden part of a segment register: the descriptor cache (SDM Vol. 3A §3.4.3).
+
+use super::{PrivilegeLevel, SegmentType, Selector};
+
+/// The attribute bits of a descriptor as the CPU caches them, decoded.
+///
+/// Every format on the path stores these same eight fields at its own bit positions
+/// (see [`crate::format`]); this type has no positions at all, so it cannot be read
+/// at the wrong one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Attributes {
+    /// Type (descriptor bits 43:40); meaning depends on `s`.
+    pub segment_type: SegmentType,
+    /// S: code/data (true) or system (false) descriptor (bit 44).
+    pub s: bool,
+    /// DPL (bits 46:45).
+    pub dpl: PrivilegeLevel,
+    /// P: present (bit 47).
+    pub present: bool,
+    /// AVL: available to software (bit 52).
+    pub avl: bool,
+    /// L: 64-bit code segment (bit 53).
+    pub l: bool,
+    /// D/B: default operand size / big (bit 54).
+    pub db: bool,
+    /// G: limit granularity is 4 KiB (bit 55).
+    pub g: bool,
+}
+
+impl Attributes {
+    /// A 64-bit code segment (type 11, S, P, L) at `dpl`: Linux's `__KERNEL_CS`/`__USER_CS`.
+    #[must_use]
+    pub const fn code64(dpl: PrivilegeLevel) -> Self {
+        Attributes {
+            segment_type: SegmentType::CODE_XR_ACCESSED,
+            s: true,
+            dpl,
+            present: true,
+            avl: false,
+            l: true,
+            db: false,
+            g: true,
+        }
+    }
+
+    /// A flat 32-bit read/write data segment (type 3, S, P, B, G) at `dpl`.
+    #[must_use]
+    pub const fn flat_data(dpl: PrivilegeLevel) -> Self {
+        Attributes {
+            segment_type: SegmentType::DATA_RW_ACCESSED,
+            s: true,
+            dpl,
+            present: true,
+            avl: false,
+            l: false,
+            db: true,
+            g: true,
+        }
+    }
+
+    /// A flat 32-bit code segment (type 11, S, P, D, G) at `dpl`.
+    #[must_use]
+    pub const fn code32(dpl: PrivilegeLevel) -> Self {
+        Attributes {
+            segment_type: SegmentType::CODE_XR_ACCESSED,
+            s: true,
+            dpl,
+            present: true,
+            avl: false,
+            l: false,
+            db: true,
+            g: true,
+        }
+    }
+
+    /// A busy 64-bit TSS (system type 11, P).
+    #[must_use]
+    pub const fn busy_tss() -> Self {
+        Attributes {
+            segment_type: SegmentType::TSS_BUSY_TYPE,
+            s: false,
+            dpl: PrivilegeLevel::Ring0,
+            present: true,
+            avl: false,
+            l: false,
+            db: false,
+            g: false,
+        }
+    }
+
+    /// An LDT descriptor (system type 2, P).
+    #[must_use]
+    pub const fn ldt() -> Self {
+        Attributes {
+            segment_type: SegmentType::LDT,
+            s: false,
+            dpl: PrivilegeLevel::Ring0,
+            present: true,
+            avl: false,
+            l: false,
+            db: false,
+            g: false,
+        }
+    }
+}
+
+/// One segment register: the visible selector and the hidden descriptor cache.
+///
+/// `limit` is byte-granular, as the CPU caches it and as KVM, the VMCS and the VMCB
+/// store it: a descriptor with G = 1 and raw limit 0xfffff is cached as 0xffff_ffff.
+/// The 20-bit raw limit exists only at the descriptor boundary
+/// ([`super::Descriptor`]).
+///
+/// `unusable` is Intel's "segment unusable" (VMCS access-rights bit 16, KVM's
+/// `unusable` byte): the register was loaded with a null selector or is otherwise
+/// invalid. It is kept apart from `attributes.present`, because formats disagree on
+/// how the two relate: the VMCB, QEMU's cache and Hyper-V have only P.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Segment {
+    /// The visible part.
+    pub selector: Selector,
+    /// Linear base address.
+    pub base: u64,
+    /// Byte-granular limit.
+    pub limit: u32,
+    /// Cached descriptor attributes.
+    pub attributes: Attributes,
+    /// The register is unusable (Intel) / not present (AMD).
+    pub unusable: bool,
+}
+
+impl Segment {
+    /// A flat segment (base 0, limit 4 GiB - 1) with the given attributes.
+    #[must_use]
+    pub const fn flat(selector: Selector, attributes: Attributes) -> Self {
+        Segment {
+            selector,
+            base: 0,
+            limit: 0xffff_ffff,
+            attributes,
+            unusable: false,
+        }
+    }
+
+    /// What a null-selector load leaves in a data or stack segment register: unusable,
+    /// not present, the rest of the cache as given.
+    #[must_use]
+    pub const fn null(selector: Selector, attributes: Attributes) -> Self {
+        let mut attributes = attributes;
+        attributes.present = false;
+        Segment {
+            selector,
+            base: 0,
+            limit: 0,
+            attributes,
+            unusable: true,
+        }
+    }
+
+    /// True when the register can be used for memory access: not unusable and present.
+    #[must_use]
+    pub const fn is_usable(&self) -> bool {
+        !self.unusable && self.attributes.present
+    }
+}

@@ -1,0 +1,626 @@
+//! KVM's UAPI: `struct kvm_segment`, `struct kvm_dtable` and `struct kvm_sregs`
+//! (include/uapi/linux/kvm.h, x86; KVM_GET_SREGS / KVM_SET_SREGS).
+
+use super::{FormatError, LengthError, exact_len, le_u16, le_u32, le_u64};
+use crate::arch::{Attributes, PerSegReg, PrivilegeLevel, SegReg, Segment, SegmentType, Selector};
+
+/// `struct kvm_segment`, 24 bytes, field for field.
+///
+/// Every byte is kept raw: an old VMM may send anything in `type`, `dpl` or the
+/// booleans, and each implementation treats such garbage its own way (masking with
+/// `& 1`, testing for non-zero, or shifting unmasked). [`Segment::try_from`] decodes
+/// strictly; the profiles reproduce each implementation's handling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+#[repr(C)]
+pub struct KvmSegment {
+    /// Base address.
+    pub base: u64,
+    /// Byte-granular limit.
+    pub limit: u32,
+    /// Selector.
+    pub selector: u16,
+    /// Type (4 bits meaningful).
+    #[cfg_attr(feature = "serde", serde(rename = "type"))]
+    pub type_: u8,
+    /// P.
+    pub present: u8,
+    /// DPL (2 bits meaningful). For SS this is the CPL.
+    pub dpl: u8,
+    /// D/B.
+    pub db: u8,
+    /// S.
+    pub s: u8,
+    /// L.
+    pub l: u8,
+    /// G.
+    pub g: u8,
+    /// AVL.
+    pub avl: u8,
+    /// Segment unusable (Intel's AR bit 16).
+    pub unusable: u8,
+    /// Padding; KVM neither reads nor writes it.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub padding: u8,
+}
+
+impl KvmSegment {
+    /// Size of the C struct.
+    pub const SIZE: usize = 24;
+
+    /// Little-endian bytes, as the ioctl passes them.
+    #[must_use]
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let mut out = [0u8; Self::SIZE];
+        out[0..8].copy_from_slice(&self.base.to_le_bytes());
+        out[8..12].copy_from_slice(&self.limit.to_le_bytes());
+        out[12..14].copy_from_slice(&self.selector.to_le_bytes());
+        out[14] = self.type_;
+        out[15] = self.present;
+        out[16] = self.dpl;
+        out[17] = self.db;
+        out[18] = self.s;
+        out[19] = self.l;
+        out[20] = self.g;
+        out[21] = self.avl;
+        out[22] = self.unusable;
+        out[23] = self.padding;
+        out
+    }
+
+    /// Reads the struct from exactly 24 bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, LengthError> {
+        exact_len("struct kvm_segment", bytes, Self::SIZE)?;
+        Ok(KvmSegment {
+            base: le_u64(bytes, 0),
+            limit: le_u32(bytes, 8),
+            selector: le_u16(bytes, 12),
+            type_: bytes[14],
+            present: bytes[15],
+            dpl: bytes[16],
+            db: bytes[17],
+            s: bytes[18],
+            l: bytes[19],
+            g: bytes[20],
+            avl: bytes[21],
+            unusable: bytes[22],
+            padding: bytes[23],
+        })
+    }
+}
+
+fn flag(field: &'static str, value: u8) -> Result<bool, FormatError> {
+    match value {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(FormatError {
+            format: "kvm_segment",
+            field,
+            value: value.into(),
+            reason: "a boolean field must be 0 or 1",
+        }),
+    }
+}
+
+impl TryFrom<KvmSegment> for Segment {
+    type Error = FormatError;
+
+    /// Strict decode: every byte must hold a value its field can mean, and the padding
+    /// must be zero (segstate does not carry it, so a non-zero value would be lost).
+    fn try_from(k: KvmSegment) -> Result<Self, FormatError> {
+        let segment_type = SegmentType::new(k.type_).ok_or(FormatError {
+            format: "kvm_segment",
+            field: "type",
+            value: k.type_.into(),
+            reason: "the type field has 4 bits (0..=15)",
+        })?;
+        let dpl = PrivilegeLevel::try_from(k.dpl).map_err(|_| FormatError {
+            format: "kvm_segment",
+            field: "dpl",
+            value: k.dpl.into(),
+            reason: "a privilege level is 0..=3",
+        })?;
+        if k.padding != 0 {
+            return Err(FormatError {
+                format: "kvm_segment",
+                field: "padding",
+                value: k.padding.into(),
+                reason: "padding must be zero",
+            });
+        }
+        Ok(Segment {
+            selector: Selector(k.selector),
+            base: k.base,
+            limit: k.limit,
+            attributes: Attributes {
+                segment_type,
+                s: flag("s", k.s)?,
+                dpl,
+                present: flag("present", k.present)?,
+                avl: flag("avl", k.avl)?,
+                l: flag("l", k.l)?,
+                db: flag("db", k.db)?,
+                g: flag("g", k.g)?,
+            },
+            unusable: flag("unusable", k.unusable)?,
+        })
+    }
+}
+
+impl From<Segment> for KvmSegment {
+    /// Total: `kvm_segment` holds every field of the architectural model.
+    fn from(s: Segment) -> Self {
+        let a = s.attributes;
+        KvmSegment {
+            base: s.base,
+            limit: s.limit,
+            selector: s.selector.0,
+            type_: a.segment_type.bits(),
+            present: a.present.into(),
+            dpl: a.dpl.bits(),
+            db: a.db.into(),
+            s: a.s.into(),
+            l: a.l.into(),
+            g: a.g.into(),
+            avl: a.avl.into(),
+            unusable: s.unusable.into(),
+            padding: 0,
+        }
+    }
+}
+
+/// `struct kvm_dtable`, 16 bytes: GDTR or IDTR.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+#[repr(C)]
+pub struct KvmDtable {
+    /// Linear base of the table.
+    pub base: u64,
+    /// Byte limit of the table.
+    pub limit: u16,
+    /// Padding.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub padding: [u16; 3],
+}
+
+impl KvmDtable {
+    /// Size of the C struct.
+    pub const SIZE: usize = 16;
+
+    fn write(&self, out: &mut [u8]) {
+        out[0..8].copy_from_slice(&self.base.to_le_bytes());
+        out[8..10].copy_from_slice(&self.limit.to_le_bytes());
+        for (i, p) in self.padding.iter().enumerate() {
+            out[10 + 2 * i..12 + 2 * i].copy_from_slice(&p.to_le_bytes());
+        }
+    }
+
+    fn read(bytes: &[u8]) -> Self {
+        KvmDtable {
+            base: le_u64(bytes, 0),
+            limit: le_u16(bytes, 8),
+            padding: [le_u16(bytes, 10), le_u16(bytes, 12), le_u16(bytes, 14)],
+        }
+    }
+}
+
+/// `struct kvm_sregs`, 312 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+#[repr(C)]
+pub struct KvmSregs {
+    /// CS.
+    pub cs: KvmSegment,
+    /// DS.
+    pub ds: KvmSegment,
+    /// ES.
+    pub es: KvmSegment,
+    /// FS.
+    pub fs: KvmSegment,
+    /// GS.
+    pub gs: KvmSegment,
+    /// SS: its `dpl` is the CPL.
+    pub ss: KvmSegment,
+    /// TR.
+    pub tr: KvmSegment,
+    /// LDTR.
+    pub ldt: KvmSegment,
+    /// GDTR.
+    pub gdt: KvmDtable,
+    /// IDTR.
+    pub idt: KvmDtable,
+    /// CR0.
+    pub cr0: u64,
+    /// CR2.
+    pub cr2: u64,
+    /// CR3.
+    pub cr3: u64,
+    /// CR4.
+    pub cr4: u64,
+    /// CR8 (TPR).
+    pub cr8: u64,
+    /// EFER.
+    pub efer: u64,
+    /// IA32_APIC_BASE.
+    pub apic_base: u64,
+    /// Pending external interrupts, one bit per vector (KVM_NR_INTERRUPTS = 256).
+    pub interrupt_bitmap: [u64; 4],
+}
+
+impl KvmSregs {
+    /// Size of the C struct.
+    pub const SIZE: usize = 312;
+
+    /// Byte offset of each segment member, in [`SegReg::KVM_SREGS_ORDER`].
+    pub const SEGMENT_OFFSETS: [usize; 8] = [0, 24, 48, 72, 96, 120, 144, 168];
+
+    /// The segment member for `reg`.
+    #[must_use]
+    pub fn segment(&self, reg: SegReg) -> &KvmSegment {
+        match reg {
+            SegReg::Es => &self.es,
+            SegReg::Cs => &self.cs,
+            SegReg::Ss => &self.ss,
+            SegReg::Ds => &self.ds,
+            SegReg::Fs => &self.fs,
+            SegReg::Gs => &self.gs,
+            SegReg::Ldtr => &self.ldt,
+            SegReg::Tr => &self.tr,
+        }
+    }
+
+    /// The segment member for `reg`, mutable.
+    pub fn segment_mut(&mut self, reg: SegReg) -> &mut KvmSegment {
+        match reg {
+            SegReg::Es => &mut self.es,
+            SegReg::Cs => &mut self.cs,
+            SegReg::Ss => &mut self.ss,
+            SegReg::Ds => &mut self.ds,
+            SegReg::Fs => &mut self.fs,
+            SegReg::Gs => &mut self.gs,
+            SegReg::Ldtr => &mut self.ldt,
+            SegReg::Tr => &mut self.tr,
+        }
+    }
+
+    /// All eight segments, indexed by register.
+    #[must_use]
+    pub fn segments(&self) -> PerSegReg<KvmSegment> {
+        PerSegReg::from_fn(|reg| *self.segment(reg))
+    }
+
+    /// Replaces all eight segments.
+    pub fn set_segments(&mut self, segments: &PerSegReg<KvmSegment>) {
+        for (reg, seg) in segments.iter() {
+            *self.segment_mut(reg) = *seg;
+        }
+    }
+
+    /// Little-endian bytes, as the ioctl passes them.
+    #[must_use]
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let mut out = [0u8; Self::SIZE];
+        for (reg, off) in SegReg::KVM_SREGS_ORDER.iter().zip(Self::SEGMENT_OFFSETS) {
+            out[off..off + KvmSegment::SIZE].copy_from_slice(&self.segment(*reg).to_bytes());
+        }
+        self.gdt.write(&mut out[192..208]);
+        self.idt.write(&mut out[208..224]);
+        let words = [
+            self.cr0,
+            self.cr2,
+            self.cr3,
+            self.cr4,
+            self.cr8,
+            self.efer,
+            self.apic_base,
+        ];
+        for (i, w) in words.iter().chain(self.interrupt_bitmap.iter()).enumerate() {
+            let off = 224 + 8 * i;
+            out[off..off + 8].copy_from_slice(&w.to_le_bytes());
+        }
+        out
+    }
+
+    /// Reads the struct from exactly 312 bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, LengthError> {
+        exact_len("struct kvm_sregs", bytes, Self::SIZE)?;
+        let mut sregs = KvmSregs::default();
+        for (reg, off) in SegReg::KVM_SREGS_ORDER.iter().zip(Self::SEGMENT_OFFSETS) {
+            *sregs.segment_mut(*reg) = KvmSegment::from_bytes(&bytes[off..off + 24])?;
+        }
+        sregs.gdt = KvmDtable::read(&bytes[192..208]);
+        sregs.idt = KvmDtable::read(&bytes[208..224]);
+        sregs.cr0 = le_u64(bytes, 224);
+        sregs.cr2 = le_u64(bytes, 232);
+        sregs.cr3 = le_u64(bytes, 240);
+        sregs.cr4 = le_u64(bytes, 248);
+        sregs.cr8 = le_u64(bytes, 256);
+        sregs.efer = le_u64(bytes, 264);
+        sregs.apic_base = le_u64(bytes, 272);
+        for i in 0..4 {
+            sregs.interrupt_bitmap[i] = le_u64(bytes, 280 + 8 * i);
+        }
+        Ok(sregs)
+    }
+
+    /// The CPL as KVM's convention carries it: SS.DPL, low two bits.
+    #[must_use]
+    pub fn cpl(&self) -> PrivilegeLevel {
+        PrivilegeLevel::from_low_bits(self.ss.dpl)
+    }
+}
+
+#[cfg(feature = "kvm-bindings")]
+mod bindings {
+    //! Field-by-field conversions with rust-vmm's `kvm-bindings` (x86_64 only).
+    use super::{KvmDtable, KvmSegment, KvmSregs};
+
+    impl From<kvm_bindings::kvm_segment> for KvmSegment {
+        fn from(k: kvm_bindings::kvm_segment) -> Self {
+            KvmSegment {
+                base: k.base,
+                limit: k.limit,
+                selector: k.selector,
+                type_: k.type_,
+                present: k.present,
+                dpl: k.dpl,
+                db: k.db,
+                s: k.s,
+                l: k.l,
+                g: k.g,
+                avl: k.avl,
+                unusable: k.unusable,
+                padding: k.padding,
+            }
+        }
+    }
+
+    impl From<KvmSegment> for kvm_bindings::kvm_segment {
+        fn from(k: KvmSegment) -> Self {
+            kvm_bindings::kvm_segment {
+                base: k.base,
+                limit: k.limit,
+                selector: k.selector,
+                type_: k.type_,
+                present: k.present,
+                dpl: k.dpl,
+                db: k.db,
+                s: k.s,
+                l: k.l,
+                g: k.g,
+                avl: k.avl,
+                unusable: k.unusable,
+                padding: k.padding,
+            }
+        }
+    }
+
+    impl From<kvm_bindings::kvm_dtable> for KvmDtable {
+        fn from(d: kvm_bindings::kvm_dtable) -> Self {
+            KvmDtable {
+                base: d.base,
+                limit: d.limit,
+                padding: d.padding,
+            }
+        }
+    }
+
+    impl From<KvmDtable> for kvm_bindings::kvm_dtable {
+        fn from(d: KvmDtable) -> Self {
+            kvm_bindings::kvm_dtable {
+                base: d.base,
+                limit: d.limit,
+                padding: d.padding,
+            }
+        }
+    }
+
+    impl From<kvm_bindings::kvm_sregs> for KvmSregs {
+        fn from(s: kvm_bindings::kvm_sregs) -> Self {
+            KvmSregs {
+                cs: s.cs.into(),
+                ds: s.ds.into(),
+                es: s.es.into(),
+                fs: s.fs.into(),
+                gs: s.gs.into(),
+                ss: s.ss.into(),
+                tr: s.tr.into(),
+                ldt: s.ldt.into(),
+                gdt: s.gdt.into(),
+                idt: s.idt.into(),
+                cr0: s.cr0,
+                cr2: s.cr2,
+                cr3: s.cr3,
+                cr4: s.cr4,
+                cr8: s.cr8,
+                efer: s.efer,
+                apic_base: s.apic_base,
+                interrupt_bitmap: s.interrupt_bitmap,
+            }
+        }
+    }
+
+    impl From<KvmSregs> for kvm_bindings::kvm_sregs {
+        fn from(s: KvmSregs) -> Self {
+            kvm_bindings::kvm_sregs {
+                cs: s.cs.into(),
+                ds: s.ds.into(),
+                es: s.es.into(),
+                fs: s.fs.into(),
+                gs: s.gs.into(),
+                ss: s.ss.into(),
+                tr: s.tr.into(),
+                ldt: s.ldt.into(),
+                gdt: s.gdt.into(),
+                idt: s.idt.into(),
+                cr0: s.cr0,
+                cr2: s.cr2,
+                cr3: s.cr3,
+                cr4: s.cr4,
+                cr8: s.cr8,
+                efer: s.efer,
+                apic_base: s.apic_base,
+                interrupt_bitmap: s.interrupt_bitmap,
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn bindings_round_trip_every_field() {
+            let mut ours = KvmSregs::default();
+            let mut n = 1u8;
+            for reg in crate::arch::SegReg::ALL {
+                let s = ours.segment_mut(reg);
+                *s = KvmSegment {
+                    base: u64::from(n) << 40 | 0x1234,
+                    limit: u32::from(n) << 8,
+                    selector: u16::from(n) * 8 + 3,
+                    type_: n,
+                    present: n + 1,
+                    dpl: n + 2,
+                    db: n + 3,
+                    s: n + 4,
+                    l: n + 5,
+                    g: n + 6,
+                    avl: n + 7,
+                    unusable: n + 8,
+                    padding: n + 9,
+                };
+                n += 10;
+            }
+            ours.gdt = KvmDtable {
+                base: 0xfeed,
+                limit: 0x7f,
+                padding: [1, 2, 3],
+            };
+            ours.idt = KvmDtable {
+                base: 0xbeef,
+                limit: 0xfff,
+                padding: [4, 5, 6],
+            };
+            ours.cr0 = 1;
+            ours.cr2 = 2;
+            ours.cr3 = 3;
+            ours.cr4 = 4;
+            ours.cr8 = 5;
+            ours.efer = 6;
+            ours.apic_base = 7;
+            ours.interrupt_bitmap = [8, 9, 10, 11];
+            let theirs: kvm_bindings::kvm_sregs = ours.into();
+            assert_eq!(KvmSregs::from(theirs), ours);
+            assert_eq!(theirs.ss.dpl, ours.ss.dpl);
+            assert_eq!(
+                core::mem::size_of::<kvm_bindings::kvm_sregs>(),
+                KvmSregs::SIZE
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::mem::{offset_of, size_of};
+
+    /// Offsets from compiling include/uapi/linux/kvm.h (upstream-semantics.md §8).
+    #[test]
+    fn layout_matches_the_uapi_header() {
+        assert_eq!(size_of::<KvmSegment>(), 24);
+        assert_eq!(offset_of!(KvmSegment, limit), 8);
+        assert_eq!(offset_of!(KvmSegment, selector), 12);
+        assert_eq!(offset_of!(KvmSegment, type_), 14);
+        assert_eq!(offset_of!(KvmSegment, present), 15);
+        assert_eq!(offset_of!(KvmSegment, dpl), 16);
+        assert_eq!(offset_of!(KvmSegment, db), 17);
+        assert_eq!(offset_of!(KvmSegment, s), 18);
+        assert_eq!(offset_of!(KvmSegment, l), 19);
+        assert_eq!(offset_of!(KvmSegment, g), 20);
+        assert_eq!(offset_of!(KvmSegment, avl), 21);
+        assert_eq!(offset_of!(KvmSegment, unusable), 22);
+        assert_eq!(offset_of!(KvmSegment, padding), 23);
+        assert_eq!(size_of::<KvmDtable>(), 16);
+        assert_eq!(size_of::<KvmSregs>(), 312);
+        let seg_offsets = [
+            offset_of!(KvmSregs, cs),
+            offset_of!(KvmSregs, ds),
+            offset_of!(KvmSregs, es),
+            offset_of!(KvmSregs, fs),
+            offset_of!(KvmSregs, gs),
+            offset_of!(KvmSregs, ss),
+            offset_of!(KvmSregs, tr),
+            offset_of!(KvmSregs, ldt),
+        ];
+        assert_eq!(seg_offsets, KvmSregs::SEGMENT_OFFSETS);
+        assert_eq!(offset_of!(KvmSregs, gdt), 192);
+        assert_eq!(offset_of!(KvmSregs, idt), 208);
+        assert_eq!(offset_of!(KvmSregs, cr0), 224);
+        assert_eq!(offset_of!(KvmSregs, cr8), 256);
+        assert_eq!(offset_of!(KvmSregs, efer), 264);
+        assert_eq!(offset_of!(KvmSregs, apic_base), 272);
+        assert_eq!(offset_of!(KvmSregs, interrupt_bitmap), 280);
+    }
+
+    #[test]
+    fn bytes_round_trip_exactly() {
+        let mut bytes = [0u8; KvmSregs::SIZE];
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(37).wrapping_add(11);
+        }
+        let sregs = KvmSregs::from_bytes(&bytes).unwrap();
+        assert_eq!(sregs.to_bytes(), bytes);
+        assert_eq!(sregs.cs.to_bytes()[..], bytes[0..24]);
+        assert_eq!(sregs.ss.to_bytes()[..], bytes[120..144]);
+        assert_eq!(sregs.efer.to_le_bytes()[..], bytes[264..272]);
+    }
+
+    #[test]
+    fn wrong_lengths_are_refused() {
+        assert_eq!(
+            KvmSregs::from_bytes(&[0; 311]),
+            Err(LengthError {
+                format: "struct kvm_sregs",
+                expected: 312,
+                found: 311
+            })
+        );
+        assert!(KvmSegment::from_bytes(&[0; 25]).is_err());
+    }
+
+    #[test]
+    fn strict_decode_names_the_garbage_field() {
+        let good = KvmSegment::from(Segment::flat(
+            Selector(0x2b),
+            Attributes::flat_data(PrivilegeLevel::Ring3),
+        ));
+        assert!(Segment::try_from(good).is_ok());
+        let cases: [(&str, fn(&mut KvmSegment)); 6] = [
+            ("type", |k| k.type_ = 16),
+            ("dpl", |k| k.dpl = 4),
+            ("present", |k| k.present = 2),
+            ("unusable", |k| k.unusable = 0xff),
+            ("g", |k| k.g = 7),
+            ("padding", |k| k.padding = 1),
+        ];
+        for (field, corrupt) in cases {
+            let mut bad = good;
+            corrupt(&mut bad);
+            assert_eq!(Segment::try_from(bad).unwrap_err().field, field);
+        }
+    }
+
+    /// The unusable flag survives: a peer code base hard-codes `unusable: 0`.
+    #[test]
+    fn segment_round_trip_keeps_unusable_and_dpl() {
+        let ss = Segment::null(Selector(0x2b), Attributes::flat_data(PrivilegeLevel::Ring3));
+        let k = KvmSegment::from(ss);
+        assert_eq!((k.unusable, k.present, k.dpl), (1, 0, 3));
+        assert_eq!(Segment::try_from(k), Ok(ss));
+    }
+}

@@ -1,0 +1,98 @@
+//! Each wire shape of a segment register, raw and bit-exact.
+//!
+//! Types here mirror their C layouts field for field and keep raw values as they came:
+//! a byte that may hold garbage stays a `u8` until it is decoded. Decoding to the
+//! architectural [`crate::arch::Segment`] is strict: a value the format cannot hold
+//! or a value the architecture cannot mean is a [`FormatError`], never dropped.
+//! Nothing here cooks: the hypervisors' and VMMs' fixups live in [`crate::profile`].
+
+use core::fmt;
+
+pub mod hyperv;
+pub mod kvm;
+pub mod qemu;
+pub mod svm;
+pub mod vmx;
+
+/// A value that a format cannot hold, or that a strict decode refuses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FormatError {
+    /// The format, e.g. `"kvm_segment"`.
+    pub format: &'static str,
+    /// The field, e.g. `"dpl"`.
+    pub field: &'static str,
+    /// The offending value.
+    pub value: u64,
+    /// Why it was refused.
+    pub reason: &'static str,
+}
+
+impl fmt::Display for FormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}.{} = {:#x}: {}",
+            self.format, self.field, self.value, self.reason
+        )
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for FormatError {}
+
+/// Reads a little-endian integer at `offset`. The caller has checked the length.
+pub(crate) fn le_u64(bytes: &[u8], offset: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&bytes[offset..offset + 8]);
+    u64::from_le_bytes(b)
+}
+
+pub(crate) fn le_u32(bytes: &[u8], offset: usize) -> u32 {
+    let mut b = [0u8; 4];
+    b.copy_from_slice(&bytes[offset..offset + 4]);
+    u32::from_le_bytes(b)
+}
+
+pub(crate) fn le_u16(bytes: &[u8], offset: usize) -> u16 {
+    u16::from_le_bytes([bytes[offset], bytes[offset + 1]])
+}
+
+/// A byte slice whose length does not match the format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LengthError {
+    /// The format, e.g. `"struct kvm_sregs"`.
+    pub format: &'static str,
+    /// The length the format has.
+    pub expected: usize,
+    /// The length that was given.
+    pub found: usize,
+}
+
+impl fmt::Display for LengthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} is {} bytes, got {}",
+            self.format, self.expected, self.found
+        )
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for LengthError {}
+
+pub(crate) fn exact_len(
+    format: &'static str,
+    bytes: &[u8],
+    expected: usize,
+) -> Result<(), LengthError> {
+    if bytes.len() == expected {
+        Ok(())
+    } else {
+        Err(LengthError {
+            format,
+            expected,
+            found: bytes.len(),
+        })
+    }
+}
