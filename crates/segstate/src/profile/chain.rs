@@ -1,0 +1,656 @@
+//! Chains: a sequence of profile steps modelling one real path a vCPU state takes.
+//!
+//! `kvm-svm > qemu > kvm-svm` reads: the state starts in a VMCB, KVM on AMD reports it
+//! (KVM_GET_SREGS), QEMU takes it into its CPU model and puts it back (get_seg then
+//! set_seg), and KVM on AMD writes it into a VMCB (KVM_SET_SREGS). A hypervisor in
+//! the middle of a chain is a hardware hop (set, then get). Two VMM steps in a row are
+//! a migration between VMM versions: the first gets, the model travels, the second sets.
+//! A chain that starts with a VMM starts from `kvm_sregs`.
+//!
+//! A step may switch rules off or on: `kvm-svm[-svm.get.data-accessed] > qemu > kvm-vmx`.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use core::str::FromStr;
+
+use super::{Engine, Profile, Rule, RuleSet, UnknownProfile, qemu, svm, vmx};
+use crate::arch::{PerSegReg, PrivilegeLevel, SegReg};
+use crate::format::kvm::{KvmSegment, KvmSregs};
+use crate::format::qemu::QemuSegmentCache;
+use crate::format::svm::VmcbSegment;
+use crate::format::vmx::VmxSegment;
+
+/// One step of a chain: a profile, possibly with rules switched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Step {
+    /// The profile.
+    pub profile: Profile,
+    /// The rules in force (the profile's, unless switched).
+    pub rules: RuleSet,
+}
+
+impl Step {
+    /// A step running `profile` as defined.
+    #[must_use]
+    pub const fn new(profile: Profile) -> Self {
+        Step {
+            profile,
+            rules: profile.rules,
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.profile.name)?;
+        let removed = self.profile.rules.iter().filter(|r| !self.rules.has(*r));
+        let added = self.rules.iter().filter(|r| !self.profile.rules.has(*r));
+        let mut first = true;
+        for (sign, rule) in removed.map(|r| ('-', r)).chain(added.map(|r| ('+', r))) {
+            f.write_str(if first { "[" } else { "," })?;
+            write!(f, "{sign}{rule}")?;
+            first = false;
+        }
+        if !first {
+            f.write_str("]")?;
+        }
+        Ok(())
+    }
+}
+
+/// Where a chain starts or ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// An AMD VMCB (segments and the CPL byte).
+    Vmcb,
+    /// An Intel VMCS (guest segment fields).
+    Vmcs,
+    /// KVM's `kvm_sregs`.
+    Kvm,
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::Vmcb => "VMCB",
+            Format::Vmcs => "VMCS",
+            Format::Kvm => "kvm_sregs",
+        })
+    }
+}
+
+/// One conversion a chain performs on each segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// svm_get_segment.
+    SvmGet(RuleSet),
+    /// svm_set_segment.
+    SvmSet(RuleSet),
+    /// vmx_get_segment.
+    VmxGet(RuleSet),
+    /// vmx_set_segment.
+    VmxSet(RuleSet),
+    /// QEMU get_seg.
+    QemuGet(RuleSet),
+    /// QEMU set_seg.
+    QemuSet(RuleSet),
+}
+
+impl Op {
+    /// The upstream function the op runs.
+    #[must_use]
+    pub const fn function(self) -> &'static str {
+        match self {
+            Op::SvmGet(_) => "svm_get_segment",
+            Op::SvmSet(_) => "svm_set_segment",
+            Op::VmxGet(_) => "vmx_get_segment",
+            Op::VmxSet(_) => "vmx_set_segment",
+            Op::QemuGet(_) => "qemu get_seg",
+            Op::QemuSet(_) => "qemu set_seg",
+        }
+    }
+}
+
+/// A segment in one of the shapes a chain passes through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SegmentValue {
+    /// VMCB segment.
+    Vmcb(VmcbSegment),
+    /// VMCS guest segment.
+    Vmcs(VmxSegment),
+    /// `kvm_segment`.
+    Kvm(KvmSegment),
+    /// QEMU `SegmentCache`.
+    Qemu(QemuSegmentCache),
+}
+
+/// A segment on its way through a chain, with the VMCB CPL byte when it is in a VMCB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct InFlight {
+    /// The segment.
+    pub value: SegmentValue,
+    /// VMCB.CPL: read by svm_get_segment for SS, written by svm_set_segment for SS. A
+    /// VMCB the chain writes into starts at 0, as a fresh VMCB does.
+    pub vmcb_cpl: u8,
+}
+
+/// All eight segments of a vCPU in one of a chain's end formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum VcpuSegments {
+    /// A VMCB's segments and its CPL byte.
+    Vmcb {
+        /// Segments.
+        segments: PerSegReg<VmcbSegment>,
+        /// VMCB.CPL.
+        cpl: u8,
+    },
+    /// A VMCS's guest segments.
+    Vmcs(PerSegReg<VmxSegment>),
+    /// `kvm_sregs` segments.
+    Kvm(PerSegReg<KvmSegment>),
+}
+
+impl VcpuSegments {
+    /// The format.
+    #[must_use]
+    pub const fn format(&self) -> Format {
+        match self {
+            VcpuSegments::Vmcb { .. } => Format::Vmcb,
+            VcpuSegments::Vmcs(_) => Format::Vmcs,
+            VcpuSegments::Kvm(_) => Format::Kvm,
+        }
+    }
+
+    /// The CPL the state means: VMCB.CPL on AMD, SS.DPL in a VMCS and in KVM's UAPI.
+    #[must_use]
+    pub fn cpl(&self) -> PrivilegeLevel {
+        match self {
+            VcpuSegments::Vmcb { cpl, .. } => PrivilegeLevel::from_low_bits(*cpl),
+            VcpuSegments::Vmcs(s) => s[SegReg::Ss].access_rights.dpl(),
+            VcpuSegments::Kvm(s) => PrivilegeLevel::from_low_bits(s[SegReg::Ss].dpl),
+        }
+    }
+
+    /// One register, with the CPL byte when in a VMCB.
+    #[must_use]
+    pub fn in_flight(&self, reg: SegReg) -> InFlight {
+        match self {
+            VcpuSegments::Vmcb { segments, cpl } => InFlight {
+                value: SegmentValue::Vmcb(segments[reg]),
+                vmcb_cpl: *cpl,
+            },
+            VcpuSegments::Vmcs(s) => InFlight {
+                value: SegmentValue::Vmcs(s[reg]),
+                vmcb_cpl: 0,
+            },
+            VcpuSegments::Kvm(s) => InFlight {
+                value: SegmentValue::Kvm(s[reg]),
+                vmcb_cpl: 0,
+            },
+        }
+    }
+}
+
+/// Why a chain cannot be built or run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChainError {
+    /// The chain text has no steps.
+    Empty,
+    /// A profile name is not defined.
+    UnknownProfile(UnknownProfile),
+    /// A rule switch names an undefined rule or is malformed.
+    BadRuleSwitch {
+        /// The step's text.
+        step: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Three VMM steps in a row, or a QEMU model handed to a verbatim VMM.
+    BadVmmSequence {
+        /// The step's text.
+        step: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The state given to [`Chain::run`] is not in the chain's source format.
+    WrongSourceFormat {
+        /// What the chain starts from.
+        expected: Format,
+        /// What was given.
+        found: Format,
+    },
+}
+
+impl fmt::Display for ChainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChainError::Empty => f.write_str("empty chain: give profiles separated by '>'"),
+            ChainError::UnknownProfile(e) => e.fmt(f),
+            ChainError::BadRuleSwitch { step, reason } => {
+                write!(f, "step `{step}`: {reason}")
+            }
+            ChainError::BadVmmSequence { step, reason } => write!(f, "step `{step}`: {reason}"),
+            ChainError::WrongSourceFormat { expected, found } => {
+                write!(f, "the chain starts from {expected}, got {found}")
+            }
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for ChainError {}
+
+/// A chain of profile steps, compiled into the conversions it performs.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Chain {
+    steps: Vec<Step>,
+    ops: Vec<Op>,
+    source: Format,
+    destination: Format,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Hardware(Engine),
+    Kvm,
+    QemuModel,
+    VerbatimModel,
+}
+
+impl Chain {
+    /// Compiles steps into conversions.
+    pub fn new(steps: Vec<Step>) -> Result<Self, ChainError> {
+        let first = steps.first().ok_or(ChainError::Empty)?;
+        let mut shape = if first.profile.engine.is_hypervisor() {
+            Shape::Hardware(first.profile.engine)
+        } else {
+            Shape::Kvm
+        };
+        let source = format_of(shape);
+        let mut ops = Vec::new();
+        for (i, step) in steps.iter().enumerate() {
+            let last = i + 1 == steps.len();
+            let next_engine = steps.get(i + 1).map(|s| s.profile.engine);
+            let rules = step.rules;
+            let bad = |reason| ChainError::BadVmmSequence {
+                step: step.to_string(),
+                reason,
+            };
+            shape = match (step.profile.engine, shape) {
+                (Engine::KvmSvm, Shape::Hardware(_)) => {
+                    ops.push(Op::SvmGet(rules));
+                    Shape::Kvm
+                }
+                (Engine::KvmVmx, Shape::Hardware(_)) => {
+                    ops.push(Op::VmxGet(rules));
+                    Shape::Kvm
+                }
+                (Engine::KvmSvm, Shape::Kvm) => {
+                    ops.push(Op::SvmSet(rules));
+                    if last {
+                        Shape::Hardware(Engine::KvmSvm)
+                    } else {
+                        ops.push(Op::SvmGet(rules));
+                        Shape::Kvm
+                    }
+                }
+                (Engine::KvmVmx, Shape::Kvm) => {
+                    ops.push(Op::VmxSet(rules));
+                    if last {
+                        Shape::Hardware(Engine::KvmVmx)
+                    } else {
+                        ops.push(Op::VmxGet(rules));
+                        Shape::Kvm
+                    }
+                }
+                (Engine::Qemu, Shape::Kvm) => {
+                    ops.push(Op::QemuGet(rules));
+                    if next_engine == Some(Engine::Qemu) {
+                        Shape::QemuModel
+                    } else {
+                        ops.push(Op::QemuSet(rules));
+                        Shape::Kvm
+                    }
+                }
+                (Engine::Qemu, Shape::QemuModel) => {
+                    if next_engine.is_some_and(|e| !e.is_hypervisor()) {
+                        return Err(bad(
+                            "at most two VMM steps in a row (source and destination)",
+                        ));
+                    }
+                    ops.push(Op::QemuSet(rules));
+                    Shape::Kvm
+                }
+                (Engine::Verbatim, Shape::Kvm) => {
+                    if next_engine == Some(Engine::Verbatim) {
+                        Shape::VerbatimModel
+                    } else {
+                        Shape::Kvm
+                    }
+                }
+                (Engine::Verbatim, Shape::VerbatimModel) => {
+                    if next_engine.is_some_and(|e| !e.is_hypervisor()) {
+                        return Err(bad(
+                            "at most two VMM steps in a row (source and destination)",
+                        ));
+                    }
+                    Shape::Kvm
+                }
+                (Engine::Qemu, Shape::VerbatimModel) | (Engine::Verbatim, Shape::QemuModel) => {
+                    return Err(bad("a VMM migrates only to a VMM with the same CPU model"));
+                }
+                (_, Shape::QemuModel | Shape::VerbatimModel) => {
+                    return Err(bad("a VMM model must be set back into KVM by a VMM"));
+                }
+                (Engine::Qemu | Engine::Verbatim, Shape::Hardware(_)) => {
+                    unreachable!("hardware shapes only come from a hypervisor step")
+                }
+            };
+        }
+        let destination = format_of(shape);
+        Ok(Chain {
+            steps,
+            ops,
+            source,
+            destination,
+        })
+    }
+
+    /// The steps.
+    #[must_use]
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// The conversions, in order.
+    #[must_use]
+    pub fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+
+    /// What the chain starts from.
+    #[must_use]
+    pub const fn source(&self) -> Format {
+        self.source
+    }
+
+    /// What the chain ends in.
+    #[must_use]
+    pub const fn destination(&self) -> Format {
+        self.destination
+    }
+
+    /// The rules of every step, united.
+    #[must_use]
+    pub fn rules(&self) -> RuleSet {
+        self.steps.iter().fold(RuleSet::EMPTY, |acc, s| {
+            s.rules.iter().fold(acc, RuleSet::with)
+        })
+    }
+
+    /// The same chain with `rule` switched off in every step that has it.
+    #[must_use]
+    pub fn without(&self, rule: Rule) -> Chain {
+        let steps = self
+            .steps
+            .iter()
+            .map(|s| Step {
+                profile: s.profile,
+                rules: s.rules.without(rule),
+            })
+            .collect();
+        Chain::new(steps).expect("switching a rule off keeps the chain's shape")
+    }
+
+    /// Runs one register through the chain. `previous` is the VMM cache before the
+    /// sync (read only by the thread's two designs). `observe` sees the value after
+    /// every conversion.
+    pub fn run_segment_observed(
+        &self,
+        reg: SegReg,
+        input: InFlight,
+        previous: &QemuSegmentCache,
+        mut observe: impl FnMut(Op, &InFlight),
+    ) -> Result<InFlight, ChainError> {
+        let found = match input.value {
+            SegmentValue::Vmcb(_) => Format::Vmcb,
+            SegmentValue::Vmcs(_) => Format::Vmcs,
+            SegmentValue::Kvm(_) | SegmentValue::Qemu(_) => Format::Kvm,
+        };
+        if found != self.source || matches!(input.value, SegmentValue::Qemu(_)) {
+            return Err(ChainError::WrongSourceFormat {
+                expected: self.source,
+                found,
+            });
+        }
+        let mut at = input;
+        for &op in &self.ops {
+            at = apply(op, reg, at, previous);
+            observe(op, &at);
+        }
+        Ok(at)
+    }
+
+    /// Runs one register through the chain.
+    pub fn run_segment(
+        &self,
+        reg: SegReg,
+        input: InFlight,
+        previous: &QemuSegmentCache,
+    ) -> Result<InFlight, ChainError> {
+        self.run_segment_observed(reg, input, previous, |_, _| {})
+    }
+
+    /// Runs all eight registers through the chain. The output CPL byte of a VMCB comes
+    /// from SS, the only register that writes it.
+    pub fn run(
+        &self,
+        input: &VcpuSegments,
+        previous: &PerSegReg<QemuSegmentCache>,
+    ) -> Result<VcpuSegments, ChainError> {
+        let mut outs = [InFlight {
+            value: SegmentValue::Kvm(KvmSegment::default()),
+            vmcb_cpl: 0,
+        }; 8];
+        for reg in SegReg::ALL {
+            outs[reg.index()] = self.run_segment(reg, input.in_flight(reg), &previous[reg])?;
+        }
+        Ok(collect(self.destination, &outs))
+    }
+
+    /// Runs a live `kvm_sregs` through the chain, for a VMM-side state sync: a chain
+    /// that starts (or ends) in hardware is entered (or left) through today's fixed
+    /// profile of that vendor, which is exact. The other fields of `sregs` are kept.
+    pub fn run_sregs(
+        &self,
+        sregs: &mut KvmSregs,
+        previous: &PerSegReg<QemuSegmentCache>,
+    ) -> Result<(), ChainError> {
+        let uapi = VcpuSegments::Kvm(sregs.segments());
+        let input = match self.source {
+            Format::Kvm => uapi,
+            Format::Vmcb => enter(Engine::KvmSvm, &sregs.segments()),
+            Format::Vmcs => enter(Engine::KvmVmx, &sregs.segments()),
+        };
+        let output = self.run(&input, previous)?;
+        let segments = leave(&output);
+        sregs.set_segments(&segments);
+        Ok(())
+    }
+}
+
+fn format_of(shape: Shape) -> Format {
+    match shape {
+        Shape::Hardware(Engine::KvmSvm) => Format::Vmcb,
+        Shape::Hardware(_) => Format::Vmcs,
+        _ => Format::Kvm,
+    }
+}
+
+/// Today's exact hypervisor set path, to put a live UAPI state into a save area.
+fn enter(engine: Engine, segments: &PerSegReg<KvmSegment>) -> VcpuSegments {
+    let rules = Profile::current_of(engine).rules;
+    match engine {
+        Engine::KvmSvm => {
+            let mut cpl = 0;
+            let segs = segments.map(|reg, k| {
+                let (v, c) = svm::set_segment(rules, reg, k);
+                if let Some(c) = c {
+                    cpl = c;
+                }
+                v
+            });
+            VcpuSegments::Vmcb {
+                segments: segs,
+                cpl,
+            }
+        }
+        _ => VcpuSegments::Vmcs(segments.map(|reg, k| vmx::set_segment(rules, reg, k))),
+    }
+}
+
+/// Today's exact hypervisor get path, to read a save area back as UAPI.
+fn leave(state: &VcpuSegments) -> PerSegReg<KvmSegment> {
+    match state {
+        VcpuSegments::Kvm(s) => *s,
+        VcpuSegments::Vmcb { segments, cpl } => {
+            let rules = Profile::KVM_SVM.rules;
+            segments.map(|reg, v| svm::get_segment(rules, reg, v, *cpl))
+        }
+        VcpuSegments::Vmcs(segments) => {
+            let rules = Profile::KVM_VMX.rules;
+            segments.map(|_, v| vmx::get_segment(rules, v))
+        }
+    }
+}
+
+fn collect(destination: Format, outs: &[InFlight; 8]) -> VcpuSegments {
+    let pick = |reg: SegReg| outs[reg.index()];
+    match destination {
+        Format::Vmcb => VcpuSegments::Vmcb {
+            segments: PerSegReg::from_fn(|reg| match pick(reg).value {
+                SegmentValue::Vmcb(v) => v,
+                _ => unreachable!("a chain ending in a VMCB yields VMCB segments"),
+            }),
+            cpl: pick(SegReg::Ss).vmcb_cpl,
+        },
+        Format::Vmcs => VcpuSegments::Vmcs(PerSegReg::from_fn(|reg| match pick(reg).value {
+            SegmentValue::Vmcs(v) => v,
+            _ => unreachable!("a chain ending in a VMCS yields VMCS segments"),
+        })),
+        Format::Kvm => VcpuSegments::Kvm(PerSegReg::from_fn(|reg| match pick(reg).value {
+            SegmentValue::Kvm(v) => v,
+            _ => unreachable!("a chain ending in kvm_sregs yields kvm segments"),
+        })),
+    }
+}
+
+#[inline]
+fn apply(op: Op, reg: SegReg, at: InFlight, previous: &QemuSegmentCache) -> InFlight {
+    let cpl = at.vmcb_cpl;
+    let value = match (op, at.value) {
+        (Op::SvmGet(r), SegmentValue::Vmcb(v)) => {
+            SegmentValue::Kvm(svm::get_segment(r, reg, &v, cpl))
+        }
+        (Op::SvmSet(r), SegmentValue::Kvm(k)) => {
+            let (v, written) = svm::set_segment(r, reg, &k);
+            // A VMCB this chain writes into is fresh: an unwritten CPL byte reads 0.
+            return InFlight {
+                value: SegmentValue::Vmcb(v),
+                vmcb_cpl: written.unwrap_or(0),
+            };
+        }
+        (Op::VmxGet(r), SegmentValue::Vmcs(v)) => SegmentValue::Kvm(vmx::get_segment(r, &v)),
+        (Op::VmxSet(r), SegmentValue::Kvm(k)) => SegmentValue::Vmcs(vmx::set_segment(r, reg, &k)),
+        (Op::QemuGet(r), SegmentValue::Kvm(k)) => {
+            SegmentValue::Qemu(qemu::get_seg(r, reg, &k, previous))
+        }
+        (Op::QemuSet(r), SegmentValue::Qemu(q)) => SegmentValue::Kvm(qemu::set_seg(r, &q)),
+        _ => unreachable!("Chain::new orders ops so each one receives its own input shape"),
+    };
+    InFlight {
+        value,
+        vmcb_cpl: cpl,
+    }
+}
+
+impl FromStr for Chain {
+    type Err = ChainError;
+
+    /// Parses `profile [> profile …]`, each optionally followed by rule switches in
+    /// brackets: `kvm-svm[-svm.get.tr-busy,+svm.get.unusable-from-type0]`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut steps = Vec::new();
+        for part in s.split('>') {
+            let part = part.trim();
+            if part.is_empty() {
+                return Err(ChainError::Empty);
+            }
+            steps.push(parse_step(part)?);
+        }
+        Chain::new(steps)
+    }
+}
+
+fn parse_step(text: &str) -> Result<Step, ChainError> {
+    let (name, switches) = match text.find('[') {
+        Some(open) => {
+            let close = text
+                .rfind(']')
+                .filter(|&c| c == text.len() - 1)
+                .ok_or_else(|| ChainError::BadRuleSwitch {
+                    step: text.into(),
+                    reason: "rule switches must end with ']'".into(),
+                })?;
+            (&text[..open], Some(&text[open + 1..close]))
+        }
+        None => (text, None),
+    };
+    let profile = Profile::by_name(name).map_err(ChainError::UnknownProfile)?;
+    let mut step = Step::new(profile);
+    for switch in switches.into_iter().flat_map(|s| s.split(',')) {
+        let switch = switch.trim();
+        let bad = |reason: String| ChainError::BadRuleSwitch {
+            step: text.into(),
+            reason,
+        };
+        let (on, id) = match switch.split_at_checked(1) {
+            Some(("+", id)) => (true, id),
+            Some(("-", id)) => (false, id),
+            _ => {
+                return Err(bad(alloc::format!(
+                    "`{switch}`: a switch is +rule or -rule"
+                )));
+            }
+        };
+        let rule: Rule = id
+            .parse()
+            .map_err(|_| bad(alloc::format!("`{id}` is not a rule id")))?;
+        if !rule.id().starts_with(profile.engine.rule_prefix()) {
+            return Err(bad(alloc::format!(
+                "rule `{id}` belongs to another engine than {} ({})",
+                profile.name,
+                profile.engine.model()
+            )));
+        }
+        step.rules = if on {
+            step.rules.with(rule)
+        } else {
+            step.rules.without(rule)
+        };
+    }
+    Ok(step)
+}
+
+impl fmt::Display for Chain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, step) in self.steps.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" > ")?;
+            }
+            step.fmt(f)?;
+        }
+        Ok(())
+    }
+}
