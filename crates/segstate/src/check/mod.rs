@@ -1,1 +1,139 @@
-//! check
+//! Consistency rules, each with a stable id, a severity and a reference.
+//!
+//! - [`arch`]: architectural invariants of a protected-mode segment state;
+//! - [`vmx_entry`]: Intel's VM-entry checks on guest segment registers
+//!   (SDM Vol. 3C §27.3.1.2, numbered §26.3.1.2 in 2013–2021 editions);
+//! - [`svm_vmrun`]: the AMD VMRUN consistency checks that touch segments
+//!   (APM Vol. 2 §15.5.1).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::arch::{Cpl, PerSegReg, SegReg, Segment};
+
+pub mod arch;
+pub mod svm_vmrun;
+pub mod vmx_entry;
+
+/// How bad a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Worth knowing; not wrong.
+    Info,
+    /// Legal but suspicious, or legal on one vendor only.
+    Warning,
+    /// The state is invalid, or hardware refuses it.
+    Error,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+/// One rule that fired.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// Stable id, e.g. `vmx.entry.cs.dpl-nonconforming`.
+    pub id: &'static str,
+    /// Severity.
+    pub severity: Severity,
+    /// The register concerned, if one is.
+    pub reg: Option<SegReg>,
+    /// The field, e.g. `DPL`.
+    pub field: &'static str,
+    /// What the rule requires.
+    pub expected: String,
+    /// What the state holds.
+    pub found: String,
+    /// SDM/APM section or profile rule.
+    pub reference: &'static str,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} [{}] ", self.severity, self.id)?;
+        if let Some(reg) = self.reg {
+            write!(f, "{reg}.")?;
+        }
+        write!(
+            f,
+            "{}: expected {}, found {} ({})",
+            self.field, self.expected, self.found, self.reference
+        )
+    }
+}
+
+/// The part of a vCPU state the segment rules read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentState {
+    /// The eight segment registers.
+    pub segments: PerSegReg<Segment>,
+    /// The CPL: VMCB.CPL on AMD, SS.DPL elsewhere.
+    pub cpl: Cpl,
+    /// CR0.
+    pub cr0: u64,
+    /// CR4.
+    pub cr4: u64,
+    /// EFER.
+    pub efer: u64,
+    /// RFLAGS.
+    pub rflags: u64,
+}
+
+/// Where rules report: a list of findings, or just a count of errors (the fast path
+/// verify uses, which formats nothing).
+#[derive(Debug, Default)]
+pub(crate) struct Findings {
+    collect: bool,
+    pub(crate) list: Vec<Finding>,
+    pub(crate) errors: usize,
+}
+
+impl Findings {
+    /// A sink that keeps every finding.
+    pub(crate) fn collecting() -> Self {
+        Findings {
+            collect: true,
+            ..Findings::default()
+        }
+    }
+
+    /// A sink that only counts errors.
+    pub(crate) fn counting() -> Self {
+        Findings::default()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn fail(
+        &mut self,
+        id: &'static str,
+        severity: Severity,
+        reg: Option<SegReg>,
+        field: &'static str,
+        expected: impl fmt::Display,
+        found: impl fmt::Display,
+        reference: &'static str,
+    ) {
+        if severity == Severity::Error {
+            self.errors += 1;
+        }
+        if self.collect {
+            self.list.push(Finding {
+                id,
+                severity,
+                reg,
+                field,
+                expected: alloc::format!("{expected}"),
+                found: alloc::format!("{found}"),
+                reference,
+            });
+        }
+    }
+}

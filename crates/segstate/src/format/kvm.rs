@@ -600,7 +600,8 @@ mod tests {
             Attributes::flat_data(PrivilegeLevel::Ring3),
         ));
         assert!(Segment::try_from(good).is_ok());
-        let cases: [(&str, fn(&mut KvmSegment)); 6] = [
+        type Corrupt = fn(&mut KvmSegment);
+        let cases: [(&str, Corrupt); 6] = [
             ("type", |k| k.type_ = 16),
             ("dpl", |k| k.dpl = 4),
             ("present", |k| k.present = 2),

@@ -24,14 +24,14 @@ pub fn get_seg(
     } else {
         u32::from(k.present) * QemuFlags::P_MASK
     };
-    let packed = u32::from(k.type_) << QemuFlags::TYPE_SHIFT
+    let packed = (u32::from(k.type_) << QemuFlags::TYPE_SHIFT)
         | present_term
-        | u32::from(k.dpl) << QemuFlags::DPL_SHIFT
-        | u32::from(k.db) << 22
-        | u32::from(k.s) * QemuFlags::S_MASK
-        | u32::from(k.l) << 21
-        | u32::from(k.g) * QemuFlags::G_MASK
-        | u32::from(k.avl) * QemuFlags::AVL_MASK;
+        | (u32::from(k.dpl) << QemuFlags::DPL_SHIFT)
+        | (u32::from(k.db) << 22)
+        | (u32::from(k.s) * QemuFlags::S_MASK)
+        | (u32::from(k.l) << 21)
+        | (u32::from(k.g) * QemuFlags::G_MASK)
+        | (u32::from(k.avl) * QemuFlags::AVL_MASK);
     let flags = if !unusable {
         packed
     } else if rules.has(Rule::QemuGetZeroUnusableFlags) {

@@ -1,1 +1,633 @@
-//! verify
+//! Exhaustive verification of chains: every attribute combination of every register
+//! through every conversion of a chain, checked for what must survive.
+//!
+//! Properties, per state of the [`domain`]:
+//! - **CPL preserved** (SS states): the CPL the destination means equals the source's;
+//!   an **escalation** is a change to a more privileged level;
+//! - **attributes preserved** up to the chain's documented normalisation
+//!   ([`normalise::expected`]);
+//! - **idempotent**: a second trip through the chain changes nothing (chains that end in
+//!   the format they start from);
+//! - **VM entry accepts** (chains ending in a VMCS): a source state with no
+//!   architectural error yields segments that pass the VMX guest-segment checks.
+//!
+//! Each violation's first counterexamples name the rule responsible: the first rule
+//! whose removal from the chain makes the violation go away.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::arch::{PerSegReg, PrivilegeLevel, SegReg, Segment};
+use crate::check::{SegmentState, vmx_entry};
+use crate::format::qemu::QemuSegmentCache;
+use crate::profile::{Chain, Format, InFlight, Rule, RuleKind, SegmentValue, VcpuSegments};
+
+pub mod domain;
+pub mod normalise;
+
+pub use domain::DomainState;
+
+/// How many counterexamples a report keeps per property.
+pub const COUNTEREXAMPLES_PER_PROPERTY: usize = 3;
+
+/// A property verify checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Property {
+    /// The CPL changed (either way).
+    CplChanged,
+    /// The CPL became more privileged.
+    Escalation,
+    /// An attribute changed beyond the documented normalisation.
+    AttributeLoss,
+    /// A second trip through the chain changed the state again.
+    NotIdempotent,
+    /// Intel's VM entry would refuse the result of a consistent source state.
+    VmxEntryRejected,
+}
+
+impl Property {
+    /// Every property, in report order.
+    pub const ALL: [Property; 5] = [
+        Property::Escalation,
+        Property::CplChanged,
+        Property::AttributeLoss,
+        Property::NotIdempotent,
+        Property::VmxEntryRejected,
+    ];
+
+    /// Short stable name.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Property::CplChanged => "cpl-changed",
+            Property::Escalation => "escalation",
+            Property::AttributeLoss => "attribute-loss",
+            Property::NotIdempotent => "not-idempotent",
+            Property::VmxEntryRejected => "vmx-entry-rejected",
+        }
+    }
+
+    const fn index(self) -> usize {
+        match self {
+            Property::Escalation => 0,
+            Property::CplChanged => 1,
+            Property::AttributeLoss => 2,
+            Property::NotIdempotent => 3,
+            Property::VmxEntryRejected => 4,
+        }
+    }
+}
+
+impl fmt::Display for Property {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One state that violates a property.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Counterexample {
+    /// The property violated.
+    pub property: Property,
+    /// The register.
+    pub reg: SegReg,
+    /// The register at the source.
+    pub before: InFlight,
+    /// The register at the destination.
+    pub after: InFlight,
+    /// CPL at the source.
+    pub cpl_before: PrivilegeLevel,
+    /// CPL at the destination.
+    pub cpl_after: PrivilegeLevel,
+    /// The rule whose removal fixes it, if one does.
+    pub responsible: Option<Rule>,
+    /// What was found wrong, in a line.
+    pub detail: String,
+}
+
+/// Verification results for one chain.
+#[derive(Clone, Debug)]
+pub struct ChainReport {
+    /// The chain.
+    pub chain: Chain,
+    /// States checked.
+    pub states: u64,
+    /// States that were garbage bytes (no strict decode).
+    pub garbage_states: u64,
+    /// Violations per property, in [`Property::ALL`] order.
+    violations: [u64; 5],
+    /// The first counterexamples of each property.
+    pub counterexamples: Vec<Counterexample>,
+}
+
+impl ChainReport {
+    /// Violations of `property`.
+    #[must_use]
+    pub fn violations(&self, property: Property) -> u64 {
+        self.violations[property.index()]
+    }
+
+    /// States where the CPL became more privileged.
+    #[must_use]
+    pub fn escalations(&self) -> u64 {
+        self.violations(Property::Escalation)
+    }
+
+    /// True when no property is violated.
+    #[must_use]
+    pub fn is_sound(&self) -> bool {
+        self.violations.iter().all(|&v| v == 0)
+    }
+
+    /// True when the CPL never changes.
+    #[must_use]
+    pub fn keeps_cpl(&self) -> bool {
+        self.violations(Property::CplChanged) == 0
+    }
+}
+
+/// The chains segstate verifies and audits, each with what it models.
+pub const BUILTIN_CHAINS: &[(&str, &str)] = &[
+    (
+        "kvm-svm > qemu > kvm-svm",
+        "AMD host, QEMU syncs state: today's code",
+    ),
+    (
+        "kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12",
+        "AMD host, 2017: the CPL-drop bug",
+    ),
+    (
+        "kvm-svm > qemu@2.9 > kvm-svm",
+        "kernel half of the fix only",
+    ),
+    (
+        "kvm-svm@4.12 > qemu > kvm-svm@4.12",
+        "QEMU half of the fix only",
+    ),
+    (
+        "kvm-svm > verbatim > kvm-svm",
+        "AMD host, Firecracker / Cloud Hypervisor",
+    ),
+    (
+        "kvm-svm@4.12 > verbatim > kvm-svm@4.12",
+        "old AMD kernel, pass-through VMM",
+    ),
+    (
+        "kvm-svm > qemu-keep-old-flags > kvm-svm",
+        "2017 thread, first design",
+    ),
+    (
+        "kvm-svm > qemu-segtype > kvm-svm",
+        "2017 thread, second design",
+    ),
+    (
+        "kvm-svm@4.12 > qemu-segtype > kvm-svm@4.12",
+        "second design on an old kernel",
+    ),
+    (
+        "kvm-svm > qemu@2.9 > qemu > kvm-svm",
+        "migration from QEMU 2.9 to today's QEMU",
+    ),
+    (
+        "kvm-vmx > qemu > kvm-vmx",
+        "Intel host, QEMU syncs state: today's code",
+    ),
+    ("kvm-vmx@6.1 > qemu > kvm-vmx@6.1", "Intel host before 6.2"),
+    (
+        "kvm-vmx > verbatim > kvm-vmx",
+        "Intel host, pass-through VMM",
+    ),
+    ("kvm-svm > qemu > kvm-vmx", "AMD to Intel migration"),
+    (
+        "kvm-svm > qemu > kvm-vmx@6.1",
+        "AMD to Intel migration, Intel before 6.2",
+    ),
+    ("kvm-vmx > qemu > kvm-svm", "Intel to AMD migration"),
+    (
+        "kvm-svm > qemu > kvm-vmx > qemu > kvm-svm",
+        "AMD to Intel and back",
+    ),
+    (
+        "verbatim > kvm-svm",
+        "any kvm_sregs, garbage bytes included, into AMD",
+    ),
+    (
+        "verbatim > kvm-svm@4.12",
+        "any kvm_sregs into an old AMD kernel",
+    ),
+    ("verbatim > kvm-vmx", "any kvm_sregs into Intel"),
+    ("qemu", "any kvm_sregs through QEMU's get_seg and set_seg"),
+];
+
+/// The built-in chains, parsed.
+#[must_use]
+pub fn builtin_chains() -> Vec<Chain> {
+    BUILTIN_CHAINS
+        .iter()
+        .map(|(spec, _)| spec.parse().expect("built-in chains parse"))
+        .collect()
+}
+
+/// What a chain description says, if it is built in.
+#[must_use]
+pub fn builtin_about(chain: &Chain) -> Option<&'static str> {
+    let text = format!("{chain}");
+    BUILTIN_CHAINS
+        .iter()
+        .find(|(spec, _)| *spec == text)
+        .map(|(_, about)| *about)
+}
+
+/// Everything chains with one source format share: the domain and the context.
+#[derive(Debug)]
+pub struct Workspace {
+    format: Format,
+    states: Vec<DomainState>,
+    previous: PerSegReg<QemuSegmentCache>,
+}
+
+impl Workspace {
+    /// Builds the domain for chains starting from `format`.
+    #[must_use]
+    pub fn new(format: Format) -> Self {
+        Workspace {
+            format,
+            states: domain::build(format),
+            previous: domain::previous_caches(),
+        }
+    }
+
+    /// The domain.
+    #[must_use]
+    pub fn states(&self) -> &[DomainState] {
+        &self.states
+    }
+
+    /// Verifies one chain over the domain. Fails only if the chain starts elsewhere.
+    pub fn verify(&self, chain: &Chain) -> Result<ChainReport, crate::profile::ChainError> {
+        if chain.source() != self.format {
+            return Err(crate::profile::ChainError::WrongSourceFormat {
+                expected: chain.source(),
+                found: self.format,
+            });
+        }
+        let baselines = self.baseline_outputs(chain)?;
+        let mut report = ChainReport {
+            chain: chain.clone(),
+            states: 0,
+            garbage_states: 0,
+            violations: [0; 5],
+            counterexamples: Vec::new(),
+        };
+        for state in &self.states {
+            report.states += 1;
+            if state.decoded.is_none() {
+                report.garbage_states += 1;
+            }
+            let verdict = evaluate(chain, state, &self.previous, baselines.as_ref());
+            if verdict.failed == 0 {
+                continue;
+            }
+            for property in Property::ALL {
+                if !verdict.has(property) {
+                    continue;
+                }
+                report.violations[property.index()] += 1;
+                let kept = report
+                    .counterexamples
+                    .iter()
+                    .filter(|c| c.property == property)
+                    .count();
+                if kept < COUNTEREXAMPLES_PER_PROPERTY {
+                    let ctx = (&self.previous, baselines.as_ref());
+                    report.counterexamples.push(Counterexample {
+                        property,
+                        reg: state.reg,
+                        before: state.input,
+                        after: verdict.output,
+                        cpl_before: state.cpl,
+                        cpl_after: verdict.cpl_after,
+                        responsible: responsible_rule(chain, state, ctx.0, ctx.1, property),
+                        detail: describe(chain, state, &verdict, property, ctx.1),
+                    });
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// For chains ending in a VMCS: each baseline run through the chain and decoded,
+    /// the context the VM-entry check puts a varied register into.
+    fn baseline_outputs(
+        &self,
+        chain: &Chain,
+    ) -> Result<Option<[SegmentState; 4]>, crate::profile::ChainError> {
+        if chain.destination() != Format::Vmcs {
+            return Ok(None);
+        }
+        let mut outs = [domain::baseline(PrivilegeLevel::Ring0); 4];
+        for cpl in PrivilegeLevel::ALL {
+            let base = domain::baseline(cpl);
+            let encoded = domain::encode_state(self.format, &base);
+            let VcpuSegments::Vmcs(segs) = chain.run(&encoded, &self.previous)? else {
+                unreachable!("the chain ends in a VMCS");
+            };
+            let mut state = base;
+            for (reg, v) in segs.iter() {
+                state.segments[reg] = Segment::try_from(*v).unwrap_or(base.segments[reg]);
+            }
+            state.cpl = segs[SegReg::Ss].access_rights.dpl();
+            outs[cpl.bits() as usize] = state;
+        }
+        Ok(Some(outs))
+    }
+}
+
+/// Verifies one chain over its whole domain (builds the domain; to verify many chains,
+/// share a [`Workspace`] per source format, as [`verify_all`] does).
+#[must_use]
+pub fn verify_chain(chain: &Chain) -> ChainReport {
+    Workspace::new(chain.source())
+        .verify(chain)
+        .expect("a workspace built for the chain's own source format")
+}
+
+/// Verifies every chain, building each source format's domain once.
+#[must_use]
+pub fn verify_all(chains: &[Chain]) -> Vec<ChainReport> {
+    let mut workspaces: Vec<Workspace> = Vec::new();
+    chains
+        .iter()
+        .map(|chain| {
+            let ws = match workspaces.iter().position(|w| w.format == chain.source()) {
+                Some(i) => &workspaces[i],
+                None => {
+                    workspaces.push(Workspace::new(chain.source()));
+                    workspaces.last().expect("just pushed")
+                }
+            };
+            ws.verify(chain)
+                .expect("workspace matches the chain's source")
+        })
+        .collect()
+}
+
+/// The outcome of one state: which properties failed, as bits of [`Property::index`].
+struct Verdict {
+    output: InFlight,
+    cpl_after: PrivilegeLevel,
+    expected: Option<Segment>,
+    decoded_out: Option<Segment>,
+    again: Option<InFlight>,
+    failed: u8,
+}
+
+impl Verdict {
+    fn has(&self, p: Property) -> bool {
+        self.failed & (1 << p.index()) != 0
+    }
+}
+
+/// The CPL a destination register means (only SS carries it).
+fn cpl_of(at: &InFlight, fallback: PrivilegeLevel) -> PrivilegeLevel {
+    match at.value {
+        SegmentValue::Vmcb(_) => PrivilegeLevel::from_low_bits(at.vmcb_cpl),
+        SegmentValue::Vmcs(v) => v.access_rights.dpl(),
+        SegmentValue::Kvm(k) => PrivilegeLevel::from_low_bits(k.dpl),
+        SegmentValue::Qemu(_) => fallback,
+    }
+}
+
+fn decode(value: &SegmentValue) -> Option<Segment> {
+    match *value {
+        SegmentValue::Vmcb(v) => Segment::try_from(v).ok(),
+        SegmentValue::Vmcs(v) => Segment::try_from(v).ok(),
+        SegmentValue::Kvm(k) => Segment::try_from(k).ok(),
+        SegmentValue::Qemu(q) => Segment::try_from(q).ok(),
+    }
+}
+
+/// The whole destination state a varied register lands in, for the VM-entry check.
+fn entry_context(
+    baselines: &[SegmentState; 4],
+    state: &DomainState,
+    decoded_out: Option<Segment>,
+) -> SegmentState {
+    let mut whole = baselines[state.baseline.bits() as usize];
+    if let Some(seg) = decoded_out {
+        whole.segments[state.reg] = seg;
+    }
+    whole
+}
+
+fn evaluate(
+    chain: &Chain,
+    state: &DomainState,
+    previous: &PerSegReg<QemuSegmentCache>,
+    baselines: Option<&[SegmentState; 4]>,
+) -> Verdict {
+    let reg = state.reg;
+    let out = chain
+        .run_segment(reg, state.input, &previous[reg])
+        .expect("domain matches the chain's source");
+    let mut failed = 0u8;
+    let mut fail = |p: Property| failed |= 1 << p.index();
+    let cpl_after = if reg == SegReg::Ss {
+        cpl_of(&out, state.cpl)
+    } else {
+        state.cpl
+    };
+    if cpl_after != state.cpl {
+        fail(Property::CplChanged);
+        if cpl_after < state.cpl {
+            fail(Property::Escalation);
+        }
+    }
+    let decoded_out = decode(&out.value);
+    let expected = state
+        .decoded
+        .map(|before| normalise::expected(chain.ops(), reg, before, state.cpl));
+    if expected.is_some() && decoded_out != expected {
+        fail(Property::AttributeLoss);
+    }
+    let mut again = None;
+    if chain.source() == chain.destination() {
+        let second = chain
+            .run_segment(reg, out, &previous[reg])
+            .expect("destination format equals source format");
+        let cpl_moved = reg == SegReg::Ss && second.vmcb_cpl != out.vmcb_cpl;
+        if second.value != out.value || cpl_moved {
+            fail(Property::NotIdempotent);
+        }
+        again = Some(second);
+    }
+    if let (Some(baselines), true) = (baselines, state.consistent) {
+        let whole = entry_context(baselines, state, decoded_out);
+        if !vmx_entry::accepts(&whole, vmx_entry::VmxEntryControls::kvm_default(whole.efer)) {
+            fail(Property::VmxEntryRejected);
+        }
+    }
+    Verdict {
+        output: out,
+        cpl_after,
+        expected,
+        decoded_out,
+        again,
+        failed,
+    }
+}
+
+/// The one-line detail of a kept counterexample (formatted only for those).
+fn describe(
+    chain: &Chain,
+    state: &DomainState,
+    verdict: &Verdict,
+    property: Property,
+    baselines: Option<&[SegmentState; 4]>,
+) -> String {
+    let _ = chain;
+    match property {
+        Property::CplChanged => format!("CPL {} -> {}", state.cpl, verdict.cpl_after),
+        Property::Escalation => format!(
+            "CPL {} -> {}: privilege escalation",
+            state.cpl, verdict.cpl_after
+        ),
+        Property::AttributeLoss => match (verdict.expected, verdict.decoded_out) {
+            (Some(e), Some(a)) => difference(&e, &a),
+            _ => String::from("the result does not decode"),
+        },
+        Property::NotIdempotent => match verdict.again {
+            Some(again) => format!("second trip: {} -> {}", show(&verdict.output), show(&again)),
+            None => String::new(),
+        },
+        Property::VmxEntryRejected => baselines
+            .map(|b| {
+                let whole = entry_context(b, state, verdict.decoded_out);
+                let findings =
+                    vmx_entry::check(&whole, vmx_entry::VmxEntryControls::kvm_default(whole.efer));
+                findings.first().map(|f| format!("{f}")).unwrap_or_default()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+/// The first rule (loss rules first) whose removal makes `property` hold for `state`.
+fn responsible_rule(
+    chain: &Chain,
+    state: &DomainState,
+    previous: &PerSegReg<QemuSegmentCache>,
+    baselines: Option<&[SegmentState; 4]>,
+    property: Property,
+) -> Option<Rule> {
+    let rules = chain.rules();
+    let losses = rules.iter().filter(|r| r.kind() == RuleKind::Loss);
+    let others = rules.iter().filter(|r| r.kind() != RuleKind::Loss);
+    losses
+        .chain(others)
+        .find(|&rule| !evaluate(&chain.without(rule), state, previous, baselines).has(property))
+}
+
+fn difference(expected: &Segment, actual: &Segment) -> String {
+    let (e, a) = (expected.attributes, actual.attributes);
+    let mut parts: Vec<String> = Vec::new();
+    let mut field = |name: &str, x: String, y: String| {
+        if x != y {
+            parts.push(format!("{name} {x} -> {y}"));
+        }
+    };
+    field(
+        "selector",
+        format!("{}", expected.selector),
+        format!("{}", actual.selector),
+    );
+    field(
+        "base",
+        format!("{:#x}", expected.base),
+        format!("{:#x}", actual.base),
+    );
+    field(
+        "limit",
+        format!("{:#x}", expected.limit),
+        format!("{:#x}", actual.limit),
+    );
+    field(
+        "type",
+        format!("{}", e.segment_type),
+        format!("{}", a.segment_type),
+    );
+    field(
+        "S",
+        format!("{}", u8::from(e.s)),
+        format!("{}", u8::from(a.s)),
+    );
+    field("DPL", format!("{}", e.dpl), format!("{}", a.dpl));
+    field(
+        "P",
+        format!("{}", u8::from(e.present)),
+        format!("{}", u8::from(a.present)),
+    );
+    field(
+        "AVL",
+        format!("{}", u8::from(e.avl)),
+        format!("{}", u8::from(a.avl)),
+    );
+    field(
+        "L",
+        format!("{}", u8::from(e.l)),
+        format!("{}", u8::from(a.l)),
+    );
+    field(
+        "D/B",
+        format!("{}", u8::from(e.db)),
+        format!("{}", u8::from(a.db)),
+    );
+    field(
+        "G",
+        format!("{}", u8::from(e.g)),
+        format!("{}", u8::from(a.g)),
+    );
+    field(
+        "unusable",
+        format!("{}", u8::from(expected.unusable)),
+        format!("{}", u8::from(actual.unusable)),
+    );
+    let mut out = String::from("expected vs actual: ");
+    out.push_str(&parts.join(", "));
+    out
+}
+
+/// A register value in one line, in its own format's terms.
+#[must_use]
+pub fn show(at: &InFlight) -> String {
+    match at.value {
+        SegmentValue::Vmcb(v) => format!(
+            "VMCB sel={:#06x} attrib={:#05x} limit={:#x} base={:#x} cpl={}",
+            v.selector, v.attrib.0, v.limit, v.base, at.vmcb_cpl
+        ),
+        SegmentValue::Vmcs(v) => format!(
+            "VMCS sel={:#06x} ar={:#07x} limit={:#x} base={:#x}",
+            v.selector, v.access_rights.0, v.limit, v.base
+        ),
+        SegmentValue::Kvm(k) => format!(
+            "kvm sel={:#06x} type={} s={} dpl={} present={} avl={} l={} db={} g={} unusable={} limit={:#x} base={:#x}",
+            k.selector,
+            k.type_,
+            k.s,
+            k.dpl,
+            k.present,
+            k.avl,
+            k.l,
+            k.db,
+            k.g,
+            k.unusable,
+            k.limit,
+            k.base
+        ),
+        SegmentValue::Qemu(q) => format!(
+            "QEMU sel={:#06x} flags={:#010x} limit={:#x} base={:#x}",
+            q.selector, q.flags.0, q.limit, q.base
+        ),
+    }
+}

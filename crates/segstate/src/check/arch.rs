@@ -1,0 +1,294 @@
+//! Architectural invariants of a protected-mode segment state: what a real CPU can be
+//! in after loading its segment registers (SDM Vol. 3A §5.5–5.8 and §6.12,
+//! APM Vol. 2 §4.9–4.11).
+
+use alloc::vec::Vec;
+
+use super::{Finding, Findings, SegmentState, Severity};
+use crate::arch::{CR0_PE, CpuMode, RFLAGS_VM, SegReg, Segment};
+
+const PRIV: &str = "SDM Vol. 3A §5.5-5.8, APM Vol. 2 §4.9-4.11";
+const MODE: &str = "SDM Vol. 3A §5.2.1 / APM Vol. 2 §4.8.1";
+const SYSRET: &str = "APM Vol. 2 SYSRET; Linux X86_BUG_SYSRET_SS_ATTRS";
+
+/// True when a byte-granular limit has a descriptor encoding under its G bit.
+#[must_use]
+pub fn limit_expressible(s: &Segment) -> bool {
+    if s.attributes.g {
+        s.limit & 0xfff == 0xfff
+    } else {
+        s.limit <= 0xf_ffff
+    }
+}
+
+/// Every architectural finding for a protected-mode state. Real mode and
+/// virtual-8086 mode have no descriptor rules and give no findings.
+#[must_use]
+pub fn check(state: &SegmentState) -> Vec<Finding> {
+    let mut f = Findings::collecting();
+    run(state, &mut f);
+    f.list
+}
+
+/// True when the state has no architectural error (warnings allowed): a state a real
+/// CPU can be in. Formats nothing.
+#[must_use]
+pub fn is_consistent(state: &SegmentState) -> bool {
+    let mut f = Findings::counting();
+    run(state, &mut f);
+    f.errors == 0
+}
+
+fn run(state: &SegmentState, f: &mut Findings) {
+    if state.cr0 & CR0_PE == 0 || state.rflags & RFLAGS_VM != 0 {
+        return;
+    }
+    let e = Severity::Error;
+    let w = Severity::Warning;
+    let segs = &state.segments;
+    let cpl = state.cpl;
+    let cs = segs[SegReg::Cs];
+    let ss = segs[SegReg::Ss];
+    let mode = CpuMode::from_state(state.cr0, state.efer, state.rflags, cs.attributes);
+    let cs_type = cs.attributes.segment_type;
+
+    // CS: a usable code segment whose DPL agrees with the CPL.
+    if !cs.is_usable() || !cs.attributes.s || !cs_type.is_code() {
+        f.fail(
+            "arch.cs.code",
+            e,
+            Some(SegReg::Cs),
+            "type",
+            "a present code segment",
+            describe(&cs),
+            PRIV,
+        );
+    } else if cs_type.is_conforming_code() {
+        if cs.attributes.dpl > cpl {
+            f.fail(
+                "arch.cs.dpl-cpl",
+                e,
+                Some(SegReg::Cs),
+                "DPL",
+                format_args!("<= CPL {cpl} (conforming)"),
+                format_args!("{}", cs.attributes.dpl),
+                PRIV,
+            );
+        }
+    } else if cs.attributes.dpl != cpl {
+        f.fail(
+            "arch.cs.dpl-cpl",
+            e,
+            Some(SegReg::Cs),
+            "DPL",
+            format_args!("CPL {cpl} (non-conforming)"),
+            format_args!("{}", cs.attributes.dpl),
+            PRIV,
+        );
+    }
+    if cs.selector.rpl() != cpl {
+        f.fail(
+            "arch.cs.rpl-cpl",
+            w,
+            Some(SegReg::Cs),
+            "selector RPL",
+            format_args!("CPL {cpl}"),
+            format_args!("{}", cs.selector.rpl()),
+            PRIV,
+        );
+    }
+    if mode.is_ia32e() && cs.attributes.l && cs.attributes.db {
+        f.fail(
+            "arch.cs.l-d",
+            e,
+            Some(SegReg::Cs),
+            "L, D",
+            "not both set (reserved in IA-32e mode)",
+            "L=1 D=1",
+            MODE,
+        );
+    }
+
+    // SS: writable data at DPL = CPL, or unusable where the architecture allows it.
+    if ss.is_usable() {
+        if !ss.attributes.s || !ss.attributes.segment_type.is_writable_data() {
+            f.fail(
+                "arch.ss.writable",
+                e,
+                Some(SegReg::Ss),
+                "type",
+                "writable data",
+                describe(&ss),
+                PRIV,
+            );
+        }
+        if ss.attributes.dpl != cpl {
+            f.fail(
+                "arch.ss.dpl-cpl",
+                e,
+                Some(SegReg::Ss),
+                "DPL",
+                format_args!("CPL {cpl}"),
+                format_args!("{}", ss.attributes.dpl),
+                "SDM Vol. 3C §24.4.1: SS.DPL is always the CPL",
+            );
+        }
+    } else if !mode.is_ia32e() {
+        f.fail(
+            "arch.ss.null",
+            e,
+            Some(SegReg::Ss),
+            "unusable",
+            "a usable SS outside IA-32e mode",
+            "unusable",
+            PRIV,
+        );
+    } else {
+        if cpl == crate::arch::PrivilegeLevel::Ring3 {
+            f.fail(
+                "arch.ss.null-cpl3",
+                w,
+                Some(SegReg::Ss),
+                "unusable",
+                "a usable SS at CPL 3",
+                "unusable (only AMD's SYSRET leaves this)",
+                SYSRET,
+            );
+        }
+        if ss.attributes.dpl != cpl {
+            f.fail(
+                "arch.ss.dpl-cpl",
+                w,
+                Some(SegReg::Ss),
+                "DPL",
+                format_args!("CPL {cpl}"),
+                format_args!(
+                    "{} (stale; KVM's UAPI must carry the CPL here)",
+                    ss.attributes.dpl
+                ),
+                SYSRET,
+            );
+        }
+    }
+    if ss.selector.rpl() != cpl {
+        f.fail(
+            "arch.ss.rpl-cpl",
+            w,
+            Some(SegReg::Ss),
+            "selector RPL",
+            format_args!("CPL {cpl}"),
+            format_args!("{}", ss.selector.rpl()),
+            PRIV,
+        );
+    }
+
+    // Data segments: readable; a usable one with a null selector is odd.
+    for reg in [SegReg::Ds, SegReg::Es, SegReg::Fs, SegReg::Gs] {
+        let s = segs[reg];
+        if !s.is_usable() {
+            continue;
+        }
+        if !s.attributes.s || !s.attributes.segment_type.is_readable() {
+            f.fail(
+                "arch.data.readable",
+                e,
+                Some(reg),
+                "type",
+                "readable data or code",
+                describe(&s),
+                PRIV,
+            );
+        }
+        if s.selector.is_null() && !mode.is_ia32e() {
+            f.fail(
+                "arch.data.null-usable",
+                w,
+                Some(reg),
+                "selector",
+                "null selectors load unusable segments",
+                "usable",
+                PRIV,
+            );
+        }
+    }
+
+    // System registers.
+    let tr = segs[SegReg::Tr];
+    let tr_type = tr.attributes.segment_type.bits();
+    let tr_ok =
+        tr.is_usable() && !tr.attributes.s && (tr_type == 11 || (!mode.is_ia32e() && tr_type == 3));
+    if !tr_ok {
+        f.fail(
+            "arch.tr.type",
+            e,
+            Some(SegReg::Tr),
+            "type",
+            if mode.is_ia32e() {
+                "a present busy 64-bit TSS (11)"
+            } else {
+                "a present busy TSS (3 or 11)"
+            },
+            describe(&tr),
+            "SDM Vol. 3A §8.2.4",
+        );
+    }
+    let ldtr = segs[SegReg::Ldtr];
+    if ldtr.is_usable() && (ldtr.attributes.s || ldtr.attributes.segment_type.bits() != 2) {
+        f.fail(
+            "arch.ldtr.type",
+            e,
+            Some(SegReg::Ldtr),
+            "type",
+            "an LDT (2)",
+            describe(&ldtr),
+            "SDM Vol. 3A §3.5.1",
+        );
+    }
+
+    for (reg, s) in segs.iter() {
+        if s.is_usable() && !limit_expressible(s) {
+            f.fail(
+                "arch.limit-g",
+                e,
+                Some(reg),
+                "limit",
+                if s.attributes.g {
+                    "low 12 bits all ones with G=1"
+                } else {
+                    "at most 0xfffff with G=0"
+                },
+                format_args!("{:#x}", s.limit),
+                "SDM Vol. 3A §3.4.5",
+            );
+        }
+    }
+}
+
+/// A segment's type in words, formatted only when a finding is kept.
+struct Describe(Segment);
+
+fn describe(s: &Segment) -> Describe {
+    Describe(*s)
+}
+
+impl core::fmt::Display for Describe {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let s = &self.0;
+        if s.unusable {
+            return f.write_str("unusable");
+        }
+        let a = s.attributes;
+        let kind = if a.s {
+            a.segment_type.code_data_name()
+        } else {
+            a.segment_type.system_name_long_mode()
+        };
+        write!(
+            f,
+            "type {} ({kind}), S={}, P={}",
+            a.segment_type,
+            u8::from(a.s),
+            u8::from(a.present)
+        )
+    }
+}

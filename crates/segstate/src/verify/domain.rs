@@ -1,0 +1,367 @@
+//! The verification domain: every attribute combination of every segment register,
+//! every selector RPL, representative limits, every CPL where the format carries one,
+//! and garbage bytes where the format is `kvm_segment`.
+
+use alloc::vec::Vec;
+
+use crate::arch::{
+    Attributes, CR0_PE, CR0_PG, EFER_LMA, EFER_LME, PerSegReg, PrivilegeLevel, SegReg, Segment,
+    SegmentType, Selector,
+};
+use crate::check::{SegmentState, arch, vmx_entry};
+use crate::format::kvm::KvmSegment;
+use crate::format::qemu::QemuSegmentCache;
+use crate::format::svm::{SvmAttrib, VmcbSegment};
+use crate::format::vmx::{VmxAccessRights, VmxSegment};
+use crate::profile::{Format, InFlight, SegmentValue};
+
+/// The limits every attribute combination is tried with: the largest byte-granular one
+/// and 4 GiB - 1 (G synthesis switches between them).
+pub const LIMITS: [u32; 2] = [0xf_ffff, 0xffff_ffff];
+
+/// Values tried in each `kvm_segment` byte beyond the clean ones.
+pub const GARBAGE_TYPE: [u8; 4] = [0x10, 0x1f, 0x20, 0xff];
+/// Garbage DPL bytes.
+pub const GARBAGE_DPL: [u8; 3] = [4, 7, 0xff];
+/// Garbage boolean bytes.
+pub const GARBAGE_BOOL: [u8; 2] = [2, 0xff];
+
+/// CR0 of the baseline states: protected mode with paging.
+pub const BASELINE_CR0: u64 = CR0_PE | CR0_PG | 1 << 16 | 1 << 4;
+/// CR4 of the baseline states: PAE.
+pub const BASELINE_CR4: u64 = 1 << 5;
+/// EFER of the baseline states: long mode active, SYSCALL enabled, SVME set (AMD).
+pub const BASELINE_EFER: u64 = EFER_LME | EFER_LMA | 1 | 1 << 12;
+
+/// A 64-bit Linux-like state at `cpl`: GDT layout kernel CS 0x10, kernel SS 0x18,
+/// user SS 0x2b, user CS 0x33, TSS 0x40.
+#[must_use]
+pub fn baseline(cpl: PrivilegeLevel) -> SegmentState {
+    let user = cpl == PrivilegeLevel::Ring3;
+    let sel = |kernel: u16, user_sel: u16| {
+        if user {
+            Selector(user_sel)
+        } else {
+            Selector(kernel).with_rpl(cpl)
+        }
+    };
+    let data3 = Segment::flat(Selector(0x2b), Attributes::flat_data(PrivilegeLevel::Ring3));
+    let mut fs = data3;
+    fs.base = 0x7f12_3456_7000;
+    let mut gs = data3;
+    gs.base = if user {
+        0x7f12_3456_9000
+    } else {
+        0xffff_8880_7fc0_0000
+    };
+    let tr = Segment {
+        selector: Selector(0x40),
+        base: 0xffff_fe00_0000_3000,
+        limit: 0x4087,
+        attributes: Attributes::busy_tss(),
+        unusable: false,
+    };
+    let ldtr = Segment::null(Selector(0), Attributes::default());
+    let segments = PerSegReg::from_fn(|reg| match reg {
+        SegReg::Cs => Segment::flat(sel(0x10, 0x33), Attributes::code64(cpl)),
+        SegReg::Ss => Segment::flat(sel(0x18, 0x2b), Attributes::flat_data(cpl)),
+        SegReg::Ds | SegReg::Es => data3,
+        SegReg::Fs => fs,
+        SegReg::Gs => gs,
+        SegReg::Tr => tr,
+        SegReg::Ldtr => ldtr,
+    });
+    SegmentState {
+        segments,
+        cpl,
+        cr0: BASELINE_CR0,
+        cr4: BASELINE_CR4,
+        efer: BASELINE_EFER,
+        rflags: 0x202,
+    }
+}
+
+/// The state AMD's SYSRET leaves when the kernel ran with a null SS: CPL 3, SS selector
+/// 0x2b, hidden SS still unusable with the stale DPL 0 of the kernel's null load.
+#[must_use]
+pub fn sysret_state() -> SegmentState {
+    let mut s = baseline(PrivilegeLevel::Ring3);
+    s.segments[SegReg::Ss] =
+        Segment::null(Selector(0x2b), Attributes::flat_data(PrivilegeLevel::Ring0));
+    s
+}
+
+/// One state of the domain: one register varied over a baseline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DomainState {
+    /// The register varied.
+    pub reg: SegReg,
+    /// Its value in the chain's source format (with VMCB.CPL for a VMCB).
+    pub input: InFlight,
+    /// The CPL the source state means.
+    pub cpl: PrivilegeLevel,
+    /// The varied register, decoded; `None` for garbage bytes.
+    pub decoded: Option<Segment>,
+    /// The baseline the other registers come from (the CPL of [`baseline`]).
+    pub baseline: PrivilegeLevel,
+    /// The whole source state has no architectural error.
+    pub consistent: bool,
+}
+
+/// The previous QEMU cache the thread's designs read: what QEMU held after a sync while
+/// the guest was in its kernel (the baseline at CPL 0).
+#[must_use]
+pub fn previous_caches() -> PerSegReg<QemuSegmentCache> {
+    let kernel = baseline(PrivilegeLevel::Ring0);
+    kernel
+        .segments
+        .map(|_, s| QemuSegmentCache::try_from(*s).unwrap_or_default())
+}
+
+/// The eight registers of a baseline encoded in `format`, for whole-state runs.
+#[must_use]
+pub fn encode_state(format: Format, state: &SegmentState) -> crate::profile::VcpuSegments {
+    use crate::profile::VcpuSegments;
+    match format {
+        Format::Vmcb => VcpuSegments::Vmcb {
+            segments: state.segments.map(|_, s| {
+                let mut s = *s;
+                s.attributes.present = !s.unusable;
+                VmcbSegment::try_from(s).expect("P = !unusable is representable")
+            }),
+            cpl: state.cpl.bits(),
+        },
+        Format::Vmcs => VcpuSegments::Vmcs(state.segments.map(|_, s| VmxSegment::from(*s))),
+        Format::Kvm => VcpuSegments::Kvm(state.segments.map(|_, s| KvmSegment::from(*s))),
+    }
+}
+
+fn consistent_with(base: &SegmentState, reg: SegReg, seg: Segment, cpl: PrivilegeLevel) -> bool {
+    let mut state = *base;
+    state.segments[reg] = seg;
+    state.cpl = cpl;
+    arch::is_consistent(&state)
+}
+
+/// A VMCB state is consistent when the architecture allows it, judged the way AMD
+/// hardware keeps the cache: G is not tracked for every segment (judged by the limit),
+/// TR may read "available" and code/data segments "not accessed" (KVM's get path
+/// restores both for Intel's sake). So those bits are canonicalised first.
+fn vmcb_consistent(base: &SegmentState, reg: SegReg, seg: Segment, cpl: PrivilegeLevel) -> bool {
+    let mut seg = seg;
+    let a = &mut seg.attributes;
+    a.g = seg.limit > 0xf_ffff;
+    if reg == SegReg::Tr {
+        a.segment_type = a.segment_type.with_busy();
+    } else if a.s && !seg.unusable {
+        a.segment_type = a.segment_type.with_accessed();
+    }
+    consistent_with(base, reg, seg, cpl)
+}
+
+/// A VMCS state is consistent when the architecture allows it and VM entry accepts it.
+fn vmcs_consistent(base: &SegmentState, reg: SegReg, seg: Segment, cpl: PrivilegeLevel) -> bool {
+    let mut state = *base;
+    state.segments[reg] = seg;
+    state.cpl = cpl;
+    arch::is_consistent(&state)
+        && vmx_entry::accepts(&state, vmx_entry::VmxEntryControls::kvm_default(state.efer))
+}
+
+/// Builds the whole domain for chains starting from `format`.
+#[must_use]
+pub fn build(format: Format) -> Vec<DomainState> {
+    let mut out = Vec::new();
+    let baselines: [SegmentState; 4] = PrivilegeLevel::ALL.map(baseline);
+    for reg in SegReg::ALL {
+        for rpl in PrivilegeLevel::ALL {
+            for limit in LIMITS {
+                match format {
+                    Format::Vmcb => vmcb_states(&mut out, &baselines, reg, rpl, limit),
+                    Format::Vmcs => vmcs_states(&mut out, &baselines, reg, rpl, limit),
+                    Format::Kvm => kvm_states(&mut out, &baselines, reg, rpl, limit),
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The baseline a varied register sits in: for CS and SS the one whose CPL the
+/// register's DPL (or, for a VMCB, the CPL byte) names, otherwise user mode.
+fn baseline_cpl(reg: SegReg, dpl: PrivilegeLevel) -> PrivilegeLevel {
+    match reg {
+        SegReg::Cs | SegReg::Ss => dpl,
+        _ => PrivilegeLevel::Ring3,
+    }
+}
+
+fn base_selector(base: &SegmentState, reg: SegReg, rpl: PrivilegeLevel) -> Selector {
+    base.segments[reg].selector.with_rpl(rpl)
+}
+
+fn vmcb_states(
+    out: &mut Vec<DomainState>,
+    baselines: &[SegmentState; 4],
+    reg: SegReg,
+    rpl: PrivilegeLevel,
+    limit: u32,
+) {
+    // The VMCB carries the CPL apart from SS: for SS every CPL meets every DPL.
+    let cpls: &[PrivilegeLevel] = if reg == SegReg::Ss {
+        &PrivilegeLevel::ALL
+    } else {
+        &[PrivilegeLevel::Ring3]
+    };
+    for attrib in 0..0x1000u16 {
+        let a = SvmAttrib(attrib);
+        for &cpl in cpls {
+            let bcpl = if reg == SegReg::Ss {
+                cpl
+            } else {
+                baseline_cpl(reg, a.dpl())
+            };
+            let base = &baselines[bcpl.bits() as usize];
+            let cpl = if reg == SegReg::Ss { cpl } else { bcpl };
+            let v = VmcbSegment {
+                selector: base_selector(base, reg, rpl).0,
+                attrib: a,
+                limit,
+                base: base.segments[reg].base,
+            };
+            let decoded = Segment::try_from(v).ok();
+            let consistent = decoded.is_some_and(|s| vmcb_consistent(base, reg, s, cpl));
+            out.push(DomainState {
+                reg,
+                input: InFlight {
+                    value: SegmentValue::Vmcb(v),
+                    vmcb_cpl: cpl.bits(),
+                },
+                cpl,
+                decoded,
+                baseline: bcpl,
+                consistent,
+            });
+        }
+    }
+}
+
+fn vmcs_states(
+    out: &mut Vec<DomainState>,
+    baselines: &[SegmentState; 4],
+    reg: SegReg,
+    rpl: PrivilegeLevel,
+    limit: u32,
+) {
+    for bits in 0..0x2000u32 {
+        let ar = VmxAccessRights((bits & 0xff) | ((bits >> 8) & 0xf) << 12 | (bits >> 12) << 16);
+        let dpl = ar.dpl();
+        let bcpl = baseline_cpl(reg, dpl);
+        let base = &baselines[bcpl.bits() as usize];
+        let v = VmxSegment {
+            selector: base_selector(base, reg, rpl).0,
+            base: base.segments[reg].base,
+            limit,
+            access_rights: ar,
+        };
+        let cpl = if reg == SegReg::Ss { dpl } else { bcpl };
+        let decoded = Segment::try_from(v).ok();
+        let consistent = decoded.is_some_and(|s| vmcs_consistent(base, reg, s, cpl));
+        out.push(DomainState {
+            reg,
+            input: InFlight {
+                value: SegmentValue::Vmcs(v),
+                vmcb_cpl: 0,
+            },
+            cpl,
+            decoded,
+            baseline: bcpl,
+            consistent,
+        });
+    }
+}
+
+fn kvm_states(
+    out: &mut Vec<DomainState>,
+    baselines: &[SegmentState; 4],
+    reg: SegReg,
+    rpl: PrivilegeLevel,
+    limit: u32,
+) {
+    let mut push = |k: KvmSegment| {
+        let dpl = PrivilegeLevel::from_low_bits(k.dpl);
+        let bcpl = baseline_cpl(reg, dpl);
+        let base = &baselines[bcpl.bits() as usize];
+        let mut k = k;
+        k.selector = base_selector(base, reg, rpl).0;
+        k.base = base.segments[reg].base;
+        k.limit = limit;
+        let cpl = if reg == SegReg::Ss { dpl } else { bcpl };
+        let decoded = Segment::try_from(k).ok();
+        let consistent = decoded.is_some_and(|s| consistent_with(base, reg, s, cpl));
+        out.push(DomainState {
+            reg,
+            input: InFlight {
+                value: SegmentValue::Kvm(k),
+                vmcb_cpl: 0,
+            },
+            cpl,
+            decoded,
+            baseline: bcpl,
+            consistent,
+        });
+    };
+    // Every clean combination: 16 types x S x 4 DPL x P x AVL x L x D/B x G x unusable.
+    for bits in 0..0x2000u32 {
+        let attributes = Attributes {
+            segment_type: SegmentType::from_low_bits(bits as u8),
+            s: bits & 1 << 4 != 0,
+            dpl: PrivilegeLevel::from_low_bits((bits >> 5) as u8),
+            present: bits & 1 << 7 != 0,
+            avl: bits & 1 << 8 != 0,
+            l: bits & 1 << 9 != 0,
+            db: bits & 1 << 10 != 0,
+            g: bits & 1 << 11 != 0,
+        };
+        let seg = Segment {
+            selector: Selector(0),
+            base: 0,
+            limit,
+            attributes,
+            unusable: bits & 1 << 12 != 0,
+        };
+        push(KvmSegment::from(seg));
+    }
+    // Garbage: one byte at a time over the combinations with AVL, L, D/B, G clear.
+    for bits in 0..0x200u32 {
+        let clean = KvmSegment {
+            type_: (bits & 0xf) as u8,
+            s: ((bits >> 4) & 1) as u8,
+            dpl: ((bits >> 5) & 3) as u8,
+            present: ((bits >> 7) & 1) as u8,
+            unusable: ((bits >> 8) & 1) as u8,
+            ..KvmSegment::default()
+        };
+        for t in GARBAGE_TYPE {
+            push(KvmSegment { type_: t, ..clean });
+        }
+        for d in GARBAGE_DPL {
+            push(KvmSegment { dpl: d, ..clean });
+        }
+        for b in GARBAGE_BOOL {
+            push(KvmSegment {
+                present: b,
+                ..clean
+            });
+            push(KvmSegment {
+                unusable: b,
+                ..clean
+            });
+            push(KvmSegment { s: b, ..clean });
+            push(KvmSegment { db: b, ..clean });
+            push(KvmSegment { l: b, ..clean });
+            push(KvmSegment { g: b, ..clean });
+            push(KvmSegment { avl: b, ..clean });
+        }
+    }
+}
