@@ -9,7 +9,7 @@
 //!
 //! A step may switch rules off or on: `kvm-svm[-svm.get.data-accessed] > qemu > kvm-vmx`.
 
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 use core::str::FromStr;
