@@ -23,5 +23,5 @@ pub use scenario::{
     PausePoint, RunOptions, ScenarioKind, ScenarioOutcome, SegmentView, UnknownScenario, Verdict,
     run_scenario,
 };
-pub use sync::{SregsSync, Verbatim};
+pub use sync::{ChainSync, LIVE_CHAINS, SregsSync, Verbatim};
 pub use vcpu_state::VcpuState;

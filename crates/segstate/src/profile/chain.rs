@@ -381,6 +381,15 @@ impl Chain {
         self.destination
     }
 
+    /// True when every step runs today's fixed profile of its engine, rules untouched
+    /// (or is `verbatim`): the chain models current code.
+    #[must_use]
+    pub fn is_current(&self) -> bool {
+        self.steps.iter().all(|s| {
+            s.profile == Profile::current_of(s.profile.engine) && s.rules == s.profile.rules
+        })
+    }
+
     /// The rules of every step, united.
     #[must_use]
     pub fn rules(&self) -> RuleSet {
