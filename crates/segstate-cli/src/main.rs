@@ -1,1 +1,51 @@
-fn main() {}
+//! `segstate`: keep x86 privilege intact across hypervisor boundaries.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod json;
+mod table;
+
+/// Keeps x86 privilege (CPL) intact across hypervisor boundaries.
+///
+/// A vCPU's segment registers travel from the CPU's descriptor cache through the
+/// hypervisor's save area (AMD VMCB, Intel VMCS), KVM's kvm_segment and a VMM's CPU
+/// model, to snapshots and back. KVM's UAPI has no CPL field: SS.DPL carries it. In
+/// 2017 an unusable SS (AMD after SYSRET) lost its DPL on the way and user code ran
+/// at CPL 0. segstate models every step, bit-exact, and proves what survives.
+#[derive(Parser, Debug)]
+#[command(name = "segstate", version, propagate_version = true)]
+#[command(
+    after_help = "Start with:\n  segstate audit           model verification + live scenarios on /dev/kvm\n  segstate profiles        the cooking profiles of KVM and QEMU, by release\n  segstate verify --help   exhaustive round trips through chains of profiles"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    Audit(cmd::audit::Args),
+    Verify(cmd::verify::Args),
+    Convert(cmd::convert::Args),
+    Profiles(cmd::profiles::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Audit(a) => cmd::audit::run(&a),
+        Command::Verify(a) => cmd::verify::run(&a),
+        Command::Convert(a) => cmd::convert::run(&a),
+        Command::Profiles(a) => cmd::profiles::run(&a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("segstate: error: {}", e.message);
+            ExitCode::from(e.exit)
+        }
+    }
+}

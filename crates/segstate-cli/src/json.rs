@@ -1,0 +1,374 @@
+//! JSON shapes of the formats, as `segstate convert` reads and writes them.
+//!
+//! Numbers may be JSON numbers or strings (`"0x2b"`, `"43"`); every value is range
+//! checked against its C field, and unknown fields are refused, so a typo is an error
+//! rather than a silently ignored field.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use segstate::format::hyperv::{HvSegmentAttributes, HvSegmentRegister};
+use segstate::format::kvm::{KvmDtable, KvmSegment, KvmSregs};
+use segstate::format::qemu::{QemuFlags, QemuSegmentCache};
+use segstate::format::svm::{SvmAttrib, VmcbSegment};
+use segstate::format::vmx::{VmxAccessRights, VmxSegment};
+
+/// A number given as a JSON number or a decimal/hex string.
+#[derive(Debug, Clone, Copy)]
+pub struct Num(u64);
+
+impl<'de> Deserialize<'de> for Num {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Num;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a non-negative integer, or a string such as \"0x2b\" or \"43\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Num, E> {
+                Ok(Num(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Num, E> {
+                u64::try_from(v)
+                    .map(Num)
+                    .map_err(|_| E::custom(format!("{v} is negative")))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Num, E> {
+                Err(E::custom(format!("{v} is not an integer")))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Num, E> {
+                parse_u64(v).map(Num).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// Parses "0x…" (hex) or decimal.
+pub fn parse_u64(s: &str) -> Result<u64, String> {
+    let t = s.trim().replace('_', "");
+    let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => t.parse::<u64>(),
+    };
+    parsed.map_err(|_| format!("`{s}` is not a number (decimal or 0x-prefixed hex)"))
+}
+
+impl Num {
+    fn value(self) -> u64 {
+        self.0
+    }
+
+    /// The value, checked to fit the C field `field`.
+    pub fn fit<T: TryFrom<u64>>(self, field: &str) -> Result<T, String> {
+        let v = self.value();
+        T::try_from(v).map_err(|_| {
+            format!(
+                "field `{field}`: {v} does not fit in {} bits",
+                std::mem::size_of::<T>() * 8
+            )
+        })
+    }
+}
+
+fn hex<T: Into<u64>>(v: T, width: usize) -> Value {
+    Value::String(format!("{:#0w$x}", v.into(), w = width + 2))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KvmSegmentJson {
+    base: Num,
+    limit: Num,
+    selector: Num,
+    #[serde(rename = "type")]
+    type_: Num,
+    present: Num,
+    dpl: Num,
+    db: Num,
+    s: Num,
+    l: Num,
+    g: Num,
+    avl: Num,
+    unusable: Num,
+    #[serde(default)]
+    padding: Option<Num>,
+}
+
+impl KvmSegmentJson {
+    pub fn decode(self) -> Result<KvmSegment, String> {
+        Ok(KvmSegment {
+            base: self.base.fit("base")?,
+            limit: self.limit.fit("limit")?,
+            selector: self.selector.fit("selector")?,
+            type_: self.type_.fit("type")?,
+            present: self.present.fit("present")?,
+            dpl: self.dpl.fit("dpl")?,
+            db: self.db.fit("db")?,
+            s: self.s.fit("s")?,
+            l: self.l.fit("l")?,
+            g: self.g.fit("g")?,
+            avl: self.avl.fit("avl")?,
+            unusable: self.unusable.fit("unusable")?,
+            padding: self
+                .padding
+                .map(|p| p.fit("padding"))
+                .transpose()?
+                .unwrap_or(0),
+        })
+    }
+}
+
+pub fn kvm_segment(k: &KvmSegment) -> Value {
+    json!({
+        "base": k.base, "limit": k.limit, "selector": k.selector, "type": k.type_,
+        "present": k.present, "dpl": k.dpl, "db": k.db, "s": k.s, "l": k.l, "g": k.g,
+        "avl": k.avl, "unusable": k.unusable, "padding": k.padding,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VmcbSegmentJson {
+    selector: Num,
+    attrib: Num,
+    limit: Num,
+    base: Num,
+    /// VMCB.CPL, for a chain that starts in a VMCB.
+    #[serde(default)]
+    pub cpl: Option<Num>,
+}
+
+impl VmcbSegmentJson {
+    pub fn decode(&self) -> Result<VmcbSegment, String> {
+        Ok(VmcbSegment {
+            selector: self.selector.fit("selector")?,
+            attrib: SvmAttrib(self.attrib.fit("attrib")?),
+            limit: self.limit.fit("limit")?,
+            base: self.base.fit("base")?,
+        })
+    }
+}
+
+pub fn vmcb_segment(v: &VmcbSegment, cpl: Option<u8>) -> Value {
+    let mut out = json!({
+        "selector": hex(v.selector, 4), "attrib": hex(v.attrib.0, 4),
+        "limit": hex(v.limit, 8), "base": hex(v.base, 16),
+    });
+    if let Some(cpl) = cpl {
+        out["cpl"] = json!(cpl);
+    }
+    out
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VmxSegmentJson {
+    selector: Num,
+    base: Num,
+    limit: Num,
+    access_rights: Num,
+}
+
+impl VmxSegmentJson {
+    pub fn decode(self) -> Result<VmxSegment, String> {
+        Ok(VmxSegment {
+            selector: self.selector.fit("selector")?,
+            base: self.base.fit("base")?,
+            limit: self.limit.fit("limit")?,
+            access_rights: VmxAccessRights(self.access_rights.fit("access_rights")?),
+        })
+    }
+}
+
+pub fn vmx_segment(v: &VmxSegment) -> Value {
+    json!({
+        "selector": hex(v.selector, 4), "base": hex(v.base, 16), "limit": hex(v.limit, 8),
+        "access_rights": hex(v.access_rights.0, 5),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QemuSegmentJson {
+    selector: Num,
+    base: Num,
+    limit: Num,
+    flags: Num,
+}
+
+impl QemuSegmentJson {
+    pub fn decode(self) -> Result<QemuSegmentCache, String> {
+        Ok(QemuSegmentCache {
+            selector: self.selector.fit("selector")?,
+            base: self.base.fit("base")?,
+            limit: self.limit.fit("limit")?,
+            flags: QemuFlags(self.flags.fit("flags")?),
+        })
+    }
+}
+
+pub fn qemu_segment(q: &QemuSegmentCache) -> Value {
+    json!({
+        "selector": hex(q.selector, 4), "base": hex(q.base, 16), "limit": hex(q.limit, 8),
+        "flags": hex(q.flags.0, 8),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HypervSegmentJson {
+    base: Num,
+    limit: Num,
+    selector: Num,
+    attributes: Num,
+}
+
+impl HypervSegmentJson {
+    pub fn decode(self) -> Result<HvSegmentRegister, String> {
+        Ok(HvSegmentRegister {
+            base: self.base.fit("base")?,
+            limit: self.limit.fit("limit")?,
+            selector: self.selector.fit("selector")?,
+            attributes: HvSegmentAttributes(self.attributes.fit("attributes")?),
+        })
+    }
+}
+
+pub fn hyperv_segment(h: &HvSegmentRegister) -> Value {
+    json!({
+        "base": hex(h.base, 16), "limit": hex(h.limit, 8), "selector": hex(h.selector, 4),
+        "attributes": hex(h.attributes.0, 4),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DtableJson {
+    base: Num,
+    limit: Num,
+    #[serde(default)]
+    padding: Option<[Num; 3]>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KvmSregsJson {
+    cs: KvmSegmentJson,
+    ds: KvmSegmentJson,
+    es: KvmSegmentJson,
+    fs: KvmSegmentJson,
+    gs: KvmSegmentJson,
+    ss: KvmSegmentJson,
+    tr: KvmSegmentJson,
+    ldt: KvmSegmentJson,
+    gdt: DtableJson,
+    idt: DtableJson,
+    cr0: Num,
+    cr2: Num,
+    cr3: Num,
+    cr4: Num,
+    cr8: Num,
+    efer: Num,
+    apic_base: Num,
+    interrupt_bitmap: [Num; 4],
+}
+
+fn dtable(d: DtableJson, name: &str) -> Result<KvmDtable, String> {
+    let padding = match d.padding {
+        Some(p) => [
+            p[0].fit(&format!("{name}.padding[0]"))?,
+            p[1].fit(&format!("{name}.padding[1]"))?,
+            p[2].fit(&format!("{name}.padding[2]"))?,
+        ],
+        None => [0; 3],
+    };
+    Ok(KvmDtable {
+        base: d.base.fit(&format!("{name}.base"))?,
+        limit: d.limit.fit(&format!("{name}.limit"))?,
+        padding,
+    })
+}
+
+impl KvmSregsJson {
+    pub fn decode(self) -> Result<KvmSregs, String> {
+        let seg = |s: KvmSegmentJson, name: &str| s.decode().map_err(|e| format!("{name}: {e}"));
+        let bitmap = self.interrupt_bitmap;
+        Ok(KvmSregs {
+            cs: seg(self.cs, "cs")?,
+            ds: seg(self.ds, "ds")?,
+            es: seg(self.es, "es")?,
+            fs: seg(self.fs, "fs")?,
+            gs: seg(self.gs, "gs")?,
+            ss: seg(self.ss, "ss")?,
+            tr: seg(self.tr, "tr")?,
+            ldt: seg(self.ldt, "ldt")?,
+            gdt: dtable(self.gdt, "gdt")?,
+            idt: dtable(self.idt, "idt")?,
+            cr0: self.cr0.fit("cr0")?,
+            cr2: self.cr2.fit("cr2")?,
+            cr3: self.cr3.fit("cr3")?,
+            cr4: self.cr4.fit("cr4")?,
+            cr8: self.cr8.fit("cr8")?,
+            efer: self.efer.fit("efer")?,
+            apic_base: self.apic_base.fit("apic_base")?,
+            interrupt_bitmap: [
+                bitmap[0].fit("interrupt_bitmap[0]")?,
+                bitmap[1].fit("interrupt_bitmap[1]")?,
+                bitmap[2].fit("interrupt_bitmap[2]")?,
+                bitmap[3].fit("interrupt_bitmap[3]")?,
+            ],
+        })
+    }
+}
+
+pub fn kvm_sregs(s: &KvmSregs) -> Value {
+    let dt = |d: &KvmDtable| json!({"base": d.base, "limit": d.limit, "padding": d.padding});
+    json!({
+        "cs": kvm_segment(&s.cs), "ds": kvm_segment(&s.ds), "es": kvm_segment(&s.es),
+        "fs": kvm_segment(&s.fs), "gs": kvm_segment(&s.gs), "ss": kvm_segment(&s.ss),
+        "tr": kvm_segment(&s.tr), "ldt": kvm_segment(&s.ldt),
+        "gdt": dt(&s.gdt), "idt": dt(&s.idt),
+        "cr0": s.cr0, "cr2": s.cr2, "cr3": s.cr3, "cr4": s.cr4, "cr8": s.cr8,
+        "efer": s.efer, "apic_base": s.apic_base, "interrupt_bitmap": s.interrupt_bitmap,
+    })
+}
+
+/// Parses `text` as JSON into `T`, with the line and column of any error.
+pub fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, String> {
+    serde_json::from_str(text).map_err(|e| format!("{what}: invalid JSON: {e}"))
+}
+
+/// Decodes a hex string (spaces, newlines and an optional 0x allowed) into bytes.
+pub fn parse_hex_bytes(text: &str) -> Result<Vec<u8>, String> {
+    let t = text.trim();
+    let t = t.strip_prefix("0x").unwrap_or(t);
+    let digits: Vec<(usize, char)> = t
+        .char_indices()
+        .filter(|(_, c)| !c.is_whitespace() && *c != ':' && *c != '_')
+        .collect();
+    if let Some((pos, c)) = digits.iter().find(|(_, c)| !c.is_ascii_hexdigit()) {
+        return Err(format!(
+            "hex input: `{c}` at offset {pos} is not a hex digit"
+        ));
+    }
+    if digits.len() % 2 != 0 {
+        return Err(format!(
+            "hex input: {} hex digits is an odd count (two per byte)",
+            digits.len()
+        ));
+    }
+    Ok(digits
+        .chunks(2)
+        .map(|p| {
+            let hi = p[0].1.to_digit(16).unwrap_or(0) as u8;
+            let lo = p[1].1.to_digit(16).unwrap_or(0) as u8;
+            hi << 4 | lo
+        })
+        .collect())
+}
+
+/// Bytes as lower-case hex.
+pub fn hex_bytes(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,393 @@
+//! The `segstate` binary, driven as a user would.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn segstate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_segstate"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn segstate_stdin(args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_segstate"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+const USER_SS_KVM: &str = r#"{"base":0,"limit":4294967295,"selector":43,"type":3,"present":1,"dpl":3,"db":1,"s":1,"l":0,"g":1,"avl":0,"unusable":0}"#;
+
+#[test]
+fn help_teaches_with_examples() {
+    for sub in ["audit", "verify", "convert", "profiles"] {
+        let o = segstate(&[sub, "--help"]);
+        assert!(o.status.success(), "{sub}");
+        assert!(
+            stdout(&o).contains("Examples:"),
+            "{sub} --help has examples"
+        );
+    }
+}
+
+#[test]
+fn profiles_lists_every_profile_and_rule() {
+    let o = segstate(&["profiles"]);
+    assert!(o.status.success());
+    for name in [
+        "kvm-svm@4.12",
+        "kvm-vmx@6.1",
+        "qemu@2.9",
+        "qemu-keep-old-flags",
+        "qemu-segtype",
+        "verbatim",
+    ] {
+        assert!(stdout(&o).contains(name), "{name}");
+    }
+    let j = json(&segstate(&["profiles", "--json"]));
+    assert_eq!(j["profiles"].as_array().unwrap().len(), 9);
+    assert_eq!(
+        j["rules"].as_array().unwrap().len(),
+        segstate::profile::Rule::ALL.len()
+    );
+    let rules = segstate(&["profiles", "--rules"]);
+    assert!(stdout(&rules).contains("svm.set.zero-unusable-attrib"));
+}
+
+#[test]
+fn verify_shows_the_2017_escalation_and_exits_0_for_historical_chains() {
+    let o = segstate(&[
+        "verify",
+        "--chain",
+        "kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("ESCALATES"), "{out}");
+    assert!(out.contains("escalation on SS"), "{out}");
+    let j = json(&segstate(&[
+        "verify",
+        "--json",
+        "--chain",
+        "kvm-svm > qemu > kvm-svm",
+    ]));
+    let chain = &j["chains"][0];
+    assert_eq!(chain["verdict"], "sound");
+    assert_eq!(chain["violations"]["escalation"], 0);
+    assert!(chain["states"].as_u64().unwrap() > 300_000);
+}
+
+#[test]
+fn verify_refuses_a_bad_chain_with_exit_2() {
+    let o = segstate(&["verify", "--chain", "kvm-svm > qemu@9.9"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown profile `qemu@9.9`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = segstate(&["verify", "--chain", "qemu[-svm.get.tr-busy]"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("another engine"), "{}", stderr(&o));
+}
+
+#[test]
+fn convert_between_formats_exactly() {
+    let j = json(&segstate(&[
+        "convert",
+        "--from",
+        "kvm",
+        "--to",
+        "qemu",
+        USER_SS_KVM,
+    ]));
+    assert_eq!(j["flags"], "0x00c0f300");
+    let j = json(&segstate(&[
+        "convert",
+        "--from",
+        "kvm",
+        "--to",
+        "vmcb",
+        USER_SS_KVM,
+    ]));
+    assert_eq!(j["attrib"], "0x0cf3");
+    let j = json(&segstate(&[
+        "convert",
+        "--from",
+        "vmcb",
+        "--to",
+        "vmx",
+        r#"{"selector":"0x2b","attrib":"0xcf3","limit":"0xffffffff","base":0}"#,
+    ]));
+    assert_eq!(j["access_rights"], "0x0c0f3");
+    let j = json(&segstate(&[
+        "convert",
+        "--from",
+        "descriptor",
+        "--to",
+        "kvm",
+        "--selector",
+        "0x33",
+        "0x00affb000000ffff",
+    ]));
+    assert_eq!(
+        (
+            j["type"].as_u64(),
+            j["l"].as_u64(),
+            j["dpl"].as_u64(),
+            j["selector"].as_u64()
+        ),
+        (Some(11), Some(1), Some(3), Some(0x33))
+    );
+    let bytes = json(&segstate(&[
+        "convert",
+        "--from",
+        "kvm",
+        "--to",
+        "kvm-bytes",
+        USER_SS_KVM,
+    ]));
+    let back = json(&segstate(&[
+        "convert",
+        "--from",
+        "kvm-bytes",
+        "--to",
+        "kvm",
+        bytes.as_str().unwrap(),
+    ]));
+    assert_eq!(back["dpl"], 3);
+    assert_eq!(back["limit"], 4294967295u64);
+}
+
+#[test]
+fn convert_refuses_what_a_format_cannot_hold() {
+    // Unusable yet present: the VMCB has no unusable bit.
+    let unusable_present = USER_SS_KVM.replace(r#""unusable":0"#, r#""unusable":1"#);
+    let o = segstate(&[
+        "convert",
+        "--from",
+        "kvm",
+        "--to",
+        "vmcb",
+        &unusable_present,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("attrib.P"), "{}", stderr(&o));
+    let o = segstate(&[
+        "convert",
+        "--from",
+        "kvm",
+        "--to",
+        "hyperv",
+        &unusable_present,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    // A type above 15 has no architectural meaning.
+    let garbage = USER_SS_KVM.replace(r#""type":3"#, r#""type":16"#);
+    let o = segstate(&["convert", "--from", "kvm", "--to", "vmx", &garbage]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("kvm_segment.type"), "{}", stderr(&o));
+}
+
+#[test]
+fn convert_reports_bad_input_with_exit_2() {
+    let cases: [(&[&str], &str, &str); 6] = [
+        (
+            &["convert", "--from", "kvm", "--to", "vmx"],
+            "{\"base\": 0,\n \"limit\": }",
+            "line 2",
+        ),
+        (
+            &["convert", "--from", "kvm", "--to", "vmx"],
+            &USER_SS_KVM.replace(r#""dpl":3"#, r#""dpl":300"#),
+            "field `dpl`: 300 does not fit in 8 bits",
+        ),
+        (
+            &["convert", "--from", "kvm", "--to", "vmx"],
+            &USER_SS_KVM.replace(r#""avl":0"#, r#""avl":0,"cpl":3"#),
+            "unknown field `cpl`",
+        ),
+        (
+            &["convert", "--from", "kvm-bytes", "--to", "kvm"],
+            "00112233",
+            "struct kvm_segment is 24 bytes, the input has 4",
+        ),
+        (
+            &["convert", "--from", "sregs-bytes", "--to", "sregs"],
+            "0g",
+            "`g` at offset 1 is not a hex digit",
+        ),
+        (
+            &["convert", "--from", "kvm", "--to", "vmx"],
+            &USER_SS_KVM.replace("43", "\"0xzz\""),
+            "is not a number",
+        ),
+    ];
+    for (args, input, message) in cases {
+        let o = segstate_stdin(args, input);
+        assert_eq!(o.status.code(), Some(2), "{input}: {}", stderr(&o));
+        assert!(stderr(&o).contains(message), "{input}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn convert_through_the_2017_chain_drops_cpl() {
+    let ss = r#"{"selector":"0x2b","attrib":"0x013","limit":0,"base":0,"cpl":3}"#;
+    let old = json(&segstate(&[
+        "convert",
+        "--chain",
+        "kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12",
+        "--reg",
+        "ss",
+        "--trace",
+        ss,
+    ]));
+    assert_eq!(old["output"]["cpl"], 0);
+    assert_eq!(old["trace"].as_array().unwrap().len(), 4);
+    assert_eq!(old["trace"][1]["after"], "qemu get_seg");
+    assert_eq!(old["trace"][1]["value"]["flags"], "0x00000000");
+    let fixed = json(&segstate(&[
+        "convert",
+        "--chain",
+        "kvm-svm > qemu > kvm-svm",
+        "--reg",
+        "ss",
+        ss,
+    ]));
+    assert_eq!(fixed["output"]["cpl"], 3);
+    // The wrong source shape is named.
+    let o = segstate(&[
+        "convert",
+        "--chain",
+        "kvm-svm > qemu > kvm-svm",
+        "--from",
+        "kvm",
+        USER_SS_KVM,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("the chain starts from VMCB"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn convert_whole_sregs_through_a_chain() {
+    let mut sregs = segstate::format::kvm::KvmSregs::default();
+    sregs.ss.dpl = 3;
+    sregs.ss.unusable = 1;
+    sregs.ss.selector = 0x2b;
+    sregs.efer = 0xd01;
+    let hex: String = sregs
+        .to_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let old = json(&segstate_stdin(
+        &[
+            "convert",
+            "--from",
+            "sregs-bytes",
+            "--to",
+            "sregs",
+            "--chain",
+            "qemu@2.9",
+        ],
+        &hex,
+    ));
+    assert_eq!(old["ss"]["dpl"], 0);
+    assert_eq!(old["efer"], 0xd01);
+    let fixed = json(&segstate_stdin(
+        &[
+            "convert",
+            "--from",
+            "sregs-bytes",
+            "--to",
+            "sregs",
+            "--chain",
+            "qemu",
+        ],
+        &hex,
+    ));
+    assert_eq!(fixed["ss"]["dpl"], 3);
+}
+
+#[test]
+fn audit_model_only() {
+    let o = segstate(&["audit", "--no-live"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("live part skipped (--no-live)"));
+    let j = json(&segstate(&["audit", "--no-live", "--json"]));
+    assert_eq!(j["ok"], true);
+    assert_eq!(j["live"]["ran"], false);
+    assert_eq!(
+        j["model"]["chains"].as_array().unwrap().len(),
+        segstate::verify::BUILTIN_CHAINS.len()
+    );
+    let o = segstate(&["audit", "--scenario", "nonsense", "--no-live"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown scenario `nonsense`"));
+}
+
+#[test]
+fn audit_live_shows_the_escalation_and_passes_the_host() {
+    if !std::path::Path::new("/dev/kvm").exists() {
+        assert_ne!(
+            std::env::var("SEGSTATE_REQUIRE_KVM").as_deref(),
+            Ok("1"),
+            "/dev/kvm required"
+        );
+        println!("skipping: /dev/kvm not present");
+        return;
+    }
+    let o = segstate(&[
+        "audit",
+        "--json",
+        "--scenario",
+        "null-ss-user",
+        "--scenario",
+        "snapshot-restore",
+        "--chain",
+        "verbatim",
+        "--chain",
+        "qemu",
+        "--chain",
+        "kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12",
+    ]);
+    let j = json(&o);
+    assert_eq!(o.status.code(), Some(0), "{j:#}");
+    let runs = j["live"]["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 6);
+    for r in runs {
+        let expected = if r["chain"].as_str().unwrap().contains("4.12") {
+            "ESCALATED"
+        } else {
+            "PASS"
+        };
+        assert_eq!(r["verdict"], expected, "{r:#}");
+    }
+}
