@@ -29,7 +29,10 @@ struct Cli {
 enum Command {
     Audit(cmd::audit::Args),
     Verify(cmd::verify::Args),
+    Check(cmd::check::Args),
     Convert(cmd::convert::Args),
+    #[command(subcommand)]
+    Snapshot(cmd::snapshot::Command),
     Profiles(cmd::profiles::Args),
 }
 
@@ -38,7 +41,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Audit(a) => cmd::audit::run(&a),
         Command::Verify(a) => cmd::verify::run(&a),
+        Command::Check(a) => cmd::check::run(&a),
         Command::Convert(a) => cmd::convert::run(&a),
+        Command::Snapshot(c) => cmd::snapshot::run(&c),
         Command::Profiles(a) => cmd::profiles::run(&a),
     };
     match result {

@@ -12,6 +12,7 @@ pub mod guest;
 pub mod host;
 pub mod machine;
 pub mod scenario;
+pub mod snapshot;
 pub mod sync;
 pub mod vcpu_state;
 pub mod watchdog;

@@ -30,4 +30,5 @@ pub mod arch;
 pub mod check;
 pub mod format;
 pub mod profile;
+pub mod snapshot;
 pub mod verify;

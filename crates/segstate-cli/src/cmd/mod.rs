@@ -3,8 +3,10 @@
 use std::process::ExitCode;
 
 pub mod audit;
+pub mod check;
 pub mod convert;
 pub mod profiles;
+pub mod snapshot;
 pub mod verify;
 
 /// A failure with the exit code it maps to: 2 for input that cannot be read, 1 for

@@ -13,6 +13,7 @@ use core::fmt;
 use crate::arch::{Cpl, PerSegReg, SegReg, Segment};
 
 pub mod arch;
+pub mod report;
 pub mod svm_vmrun;
 pub mod vmx_entry;
 

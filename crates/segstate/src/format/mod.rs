@@ -11,6 +11,7 @@ use core::fmt;
 pub mod hyperv;
 pub mod kvm;
 pub mod qemu;
+pub mod qemu_dump;
 pub mod svm;
 pub mod vmx;
 

@@ -225,7 +225,9 @@ pub enum ChainError {
 impl fmt::Display for ChainError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ChainError::Empty => f.write_str("empty chain: give profiles separated by '>'"),
+            ChainError::Empty => {
+                f.write_str("empty chain or empty step: give profile names separated by '>'")
+            }
             ChainError::UnknownProfile(e) => e.fmt(f),
             ChainError::BadRuleSwitch { step, reason } => {
                 write!(f, "step `{step}`: {reason}")
@@ -306,7 +308,7 @@ impl Chain {
                 }
                 (Engine::Qemu, Shape::Kvm) => {
                     ops.push(Op::QemuGet(rules));
-                    if next_engine == Some(Engine::Qemu) {
+                    if next_engine.is_some_and(|e| !e.is_hypervisor()) {
                         Shape::QemuModel
                     } else {
                         ops.push(Op::QemuSet(rules));
@@ -323,7 +325,7 @@ impl Chain {
                     Shape::Kvm
                 }
                 (Engine::Verbatim, Shape::Kvm) => {
-                    if next_engine == Some(Engine::Verbatim) {
+                    if next_engine.is_some_and(|e| !e.is_hypervisor()) {
                         Shape::VerbatimModel
                     } else {
                         Shape::Kvm

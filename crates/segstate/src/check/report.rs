@@ -1,0 +1,2 @@
+//! A whole-state report: every rule family, grouped by segment. (Work in progress:
+//! see issue 4.)
