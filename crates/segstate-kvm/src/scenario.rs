@@ -594,21 +594,25 @@ impl Ctx<'_> {
                 None,
             )?;
             let n = c.opts.storm_cycles.max(1);
-            let mut dpl_changes = 0u32;
             let mut first_dpl = None;
-            for _ in 0..n {
+            let mut changed_at = None;
+            for cycle in 1..=n {
                 c.expect(&mut m, "user pause")?;
                 c.sync_point(&m, "user")?;
                 let dpl = c.pauses.last().map(|p| p.ss_reported.dpl);
                 if first_dpl.is_none() {
                     first_dpl = dpl;
                 } else if dpl != first_dpl {
-                    dpl_changes += 1;
+                    // The CPL already moved; more cycles cannot undo what the probe
+                    // is about to show, so the storm ends here.
+                    changed_at = Some(cycle);
+                    break;
                 }
             }
-            c.notes.push(format!(
-                "{n} syncs; KVM-reported SS.DPL changed in {dpl_changes}"
-            ));
+            c.notes.push(match changed_at {
+                None => format!("{n} syncs; KVM-reported SS.DPL never changed"),
+                Some(k) => format!("KVM-reported SS.DPL changed at sync {k} of {n}; storm stopped"),
+            });
             Ok(c.judge(&mut m))
         };
         run(self).unwrap_or_else(|v| v)
