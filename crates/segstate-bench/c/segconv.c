@@ -1,0 +1,671 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+/*
+ * segconv.c - segment register conversions, kernel style.
+ *
+ * Our own implementation of what KVM and QEMU do to a segment on its way
+ * between the hardware save areas and the UAPI, used as the C baseline of
+ * segstate's benchmarks. Only today's behaviour is modelled:
+ *
+ *   - KVM SVM, Linux 4.13+: attributes kept, P = present && !unusable,
+ *     VMCB.CPL <-> SS.DPL;
+ *   - KVM VMX, Linux 6.2+, unrestricted guest: AR bit 16 = unusable || !P,
+ *     accessed bit forced on everything but LDTR;
+ *   - QEMU 2.10+: flags packed unmasked, P = present && !unusable on get,
+ *     unusable = !P on set.
+ */
+#include <errno.h>
+
+#include "segconv.h"
+
+/* VMCB attrib layout */
+#define SVM_SELECTOR_TYPE_MASK	0xf
+#define SVM_SELECTOR_S_SHIFT	4
+#define SVM_SELECTOR_DPL_SHIFT	5
+#define SVM_SELECTOR_P_SHIFT	7
+#define SVM_SELECTOR_AVL_SHIFT	8
+#define SVM_SELECTOR_L_SHIFT	9
+#define SVM_SELECTOR_DB_SHIFT	10
+#define SVM_SELECTOR_G_SHIFT	11
+#define SVM_SELECTOR_P_MASK	(1 << SVM_SELECTOR_P_SHIFT)
+#define SVM_ATTRIB_RESERVED	0xf000
+
+/* VMX access rights */
+#define VMX_AR_UNUSABLE_MASK	(1u << 16)
+#define VMX_AR_RESERVED_MASK	0xfffe0f00u
+
+/* QEMU descriptor flags (DESC_*) */
+#define DESC_TYPE_SHIFT		8
+#define DESC_S_MASK		(1u << 12)
+#define DESC_DPL_SHIFT		13
+#define DESC_P_MASK		(1u << 15)
+#define DESC_AVL_MASK		(1u << 20)
+#define DESC_L_SHIFT		21
+#define DESC_B_SHIFT		22
+#define DESC_G_MASK		(1u << 23)
+#define DESC_ATTR_MASK		0x00f0ff00u
+
+/* Hyper-V attribute word */
+#define HV_ATTR_RESERVED	0x0f00
+
+#define likely(x)	__builtin_expect(!!(x), 1)
+#define unlikely(x)	__builtin_expect(!!(x), 0)
+
+/* ------------------------------------------------------------------ */
+/* KVM SVM                                                             */
+/* ------------------------------------------------------------------ */
+
+static inline void svm_get(const struct vmcb_seg *s, u8 cpl, int seg,
+			   struct kvm_segment *var)
+{
+	u16 attrib = s->attrib;
+
+	var->base = s->base;
+	var->limit = s->limit;
+	var->selector = s->selector;
+	var->type = attrib & SVM_SELECTOR_TYPE_MASK;
+	var->s = (attrib >> SVM_SELECTOR_S_SHIFT) & 1;
+	var->dpl = (attrib >> SVM_SELECTOR_DPL_SHIFT) & 3;
+	var->present = (attrib >> SVM_SELECTOR_P_SHIFT) & 1;
+	var->avl = (attrib >> SVM_SELECTOR_AVL_SHIFT) & 1;
+	var->l = (attrib >> SVM_SELECTOR_L_SHIFT) & 1;
+	var->db = (attrib >> SVM_SELECTOR_DB_SHIFT) & 1;
+
+	/* G is not tracked for every segment: derive it from the limit. */
+	var->g = s->limit > 0xfffff;
+
+	/* The VMCB has no unusable bit: P = 0 means unusable. */
+	var->unusable = !var->present;
+	var->padding = 0;
+
+	switch (seg) {
+	case SEG_TR:
+		/* Intel requires a busy TSS; hardware may not report it. */
+		var->type |= 0x2;
+		break;
+	case SEG_DS:
+	case SEG_ES:
+	case SEG_FS:
+	case SEG_GS:
+		/* The descriptor cache always has A = 1 for usable data. */
+		if (!var->unusable)
+			var->type |= 0x1;
+		break;
+	case SEG_SS:
+		/* AMD may leave DB = 1 in an unusable SS; Intel rejects it. */
+		if (var->unusable)
+			var->db = 0;
+		/* The UAPI carries the CPL in SS.DPL. */
+		var->dpl = cpl;
+		break;
+	}
+}
+
+static inline int svm_set(const struct kvm_segment *var, int seg,
+			  struct vmcb_seg *s, u8 *cpl)
+{
+	u16 attrib;
+
+	s->base = var->base;
+	s->limit = var->limit;
+	s->selector = var->selector;
+
+	attrib = (var->type & SVM_SELECTOR_TYPE_MASK);
+	attrib |= (var->s & 1) << SVM_SELECTOR_S_SHIFT;
+	attrib |= (var->dpl & 3) << SVM_SELECTOR_DPL_SHIFT;
+	attrib |= ((var->present & 1) && !var->unusable) << SVM_SELECTOR_P_SHIFT;
+	attrib |= (var->avl & 1) << SVM_SELECTOR_AVL_SHIFT;
+	attrib |= (var->l & 1) << SVM_SELECTOR_L_SHIFT;
+	attrib |= (var->db & 1) << SVM_SELECTOR_DB_SHIFT;
+	attrib |= (var->g & 1) << SVM_SELECTOR_G_SHIFT;
+	s->attrib = attrib;
+
+	if (seg == SEG_SS) {
+		*cpl = var->dpl & 3;
+		return 1;
+	}
+	return 0;
+}
+
+void segconv_svm_get_segment(const struct vmcb_seg *s, u8 cpl, int seg,
+			     struct kvm_segment *var)
+{
+	svm_get(s, cpl, seg, var);
+}
+
+int segconv_svm_set_segment(const struct kvm_segment *var, int seg,
+			    struct vmcb_seg *s, u8 *cpl)
+{
+	return svm_set(var, seg, s, cpl);
+}
+
+/* ------------------------------------------------------------------ */
+/* KVM VMX                                                             */
+/* ------------------------------------------------------------------ */
+
+static inline void vmx_get(const struct vmx_seg *v, struct kvm_segment *var)
+{
+	u32 ar = v->ar;
+
+	var->base = v->base;
+	var->limit = v->limit;
+	var->selector = v->selector;
+	var->unusable = (ar >> 16) & 1;
+	var->type = ar & 15;
+	var->s = (ar >> 4) & 1;
+	var->dpl = (ar >> 5) & 3;
+	/*
+	 * Some userspace does not preserve the unusable bit: report P from it
+	 * rather than from AR bit 7.
+	 */
+	var->present = !var->unusable;
+	var->avl = (ar >> 12) & 1;
+	var->l = (ar >> 13) & 1;
+	var->db = (ar >> 14) & 1;
+	var->g = (ar >> 15) & 1;
+	var->padding = 0;
+}
+
+static inline u32 vmx_access_rights(const struct kvm_segment *var, u8 type)
+{
+	u32 ar;
+
+	ar = type & 15;
+	ar |= (var->s & 1) << 4;
+	ar |= (var->dpl & 3) << 5;
+	ar |= (var->present & 1) << 7;
+	ar |= (var->avl & 1) << 12;
+	ar |= (var->l & 1) << 13;
+	ar |= (var->db & 1) << 14;
+	ar |= (u32)(var->g & 1) << 15;
+	ar |= (u32)(var->unusable || !var->present) << 16;
+
+	return ar;
+}
+
+static inline void vmx_set(const struct kvm_segment *var, int seg,
+			   struct vmx_seg *v)
+{
+	u8 type = var->type;
+
+	v->base = var->base;
+	v->limit = var->limit;
+	v->selector = var->selector;
+
+	/*
+	 * Unrestricted guest: force the accessed bit on everything but LDTR,
+	 * for userspace that hands in reset values without it.
+	 */
+	if (seg != SEG_LDTR)
+		type |= 1;
+
+	v->ar = vmx_access_rights(var, type);
+}
+
+void segconv_vmx_get_segment(const struct vmx_seg *v, struct kvm_segment *var)
+{
+	vmx_get(v, var);
+}
+
+void segconv_vmx_set_segment(const struct kvm_segment *var, int seg,
+			     struct vmx_seg *v)
+{
+	vmx_set(var, seg, v);
+}
+
+/* ------------------------------------------------------------------ */
+/* QEMU                                                                */
+/* ------------------------------------------------------------------ */
+
+static inline void qemu_get(const struct kvm_segment *rhs, struct qemu_seg *lhs)
+{
+	lhs->selector = rhs->selector;
+	lhs->base = rhs->base;
+	lhs->limit = rhs->limit;
+	/* Unmasked, like upstream: garbage in a field spills into its neighbours. */
+	lhs->flags = ((u32)rhs->type << DESC_TYPE_SHIFT) |
+		     ((rhs->present && !rhs->unusable) * DESC_P_MASK) |
+		     ((u32)rhs->dpl << DESC_DPL_SHIFT) |
+		     ((u32)rhs->db << DESC_B_SHIFT) |
+		     (rhs->s * DESC_S_MASK) |
+		     ((u32)rhs->l << DESC_L_SHIFT) |
+		     (rhs->g * DESC_G_MASK) |
+		     (rhs->avl * DESC_AVL_MASK);
+}
+
+static inline void qemu_set(const struct qemu_seg *rhs, struct kvm_segment *lhs)
+{
+	u32 flags = rhs->flags;
+
+	lhs->selector = rhs->selector;
+	lhs->base = rhs->base;
+	lhs->limit = rhs->limit;
+	lhs->type = (flags >> DESC_TYPE_SHIFT) & 15;
+	lhs->present = (flags & DESC_P_MASK) != 0;
+	lhs->dpl = (flags >> DESC_DPL_SHIFT) & 3;
+	lhs->db = (flags >> DESC_B_SHIFT) & 1;
+	lhs->s = (flags & DESC_S_MASK) != 0;
+	lhs->l = (flags >> DESC_L_SHIFT) & 1;
+	lhs->g = (flags & DESC_G_MASK) != 0;
+	lhs->avl = (flags & DESC_AVL_MASK) != 0;
+	lhs->unusable = !lhs->present;
+	lhs->padding = 0;
+}
+
+void segconv_qemu_get_seg(const struct kvm_segment *rhs, struct qemu_seg *lhs)
+{
+	qemu_get(rhs, lhs);
+}
+
+void segconv_qemu_set_seg(const struct qemu_seg *rhs, struct kvm_segment *lhs)
+{
+	qemu_set(rhs, lhs);
+}
+
+/* ------------------------------------------------------------------ */
+/* Strict raw-layout conversions                                       */
+/* ------------------------------------------------------------------ */
+
+/* A kvm_segment whose every byte means something: the strict decode. */
+static inline int kvm_segment_valid(const struct kvm_segment *var)
+{
+	if (unlikely(var->type > 15 || var->dpl > 3 || var->padding))
+		return 0;
+	if (unlikely((var->s | var->present | var->avl | var->l | var->db |
+		      var->g | var->unusable) > 1))
+		return 0;
+	return 1;
+}
+
+/* Attribute fields of a valid kvm_segment in access-rights order, no bit 16. */
+static inline u32 kvm_attr_word(const struct kvm_segment *var)
+{
+	return var->type | var->s << 4 | var->dpl << 5 | var->present << 7 |
+	       var->avl << 12 | var->l << 13 | var->db << 14 |
+	       (u32)var->g << 15;
+}
+
+static inline void kvm_from_attr_word(u32 w, struct kvm_segment *var)
+{
+	var->type = w & 15;
+	var->s = (w >> 4) & 1;
+	var->dpl = (w >> 5) & 3;
+	var->present = (w >> 7) & 1;
+	var->avl = (w >> 12) & 1;
+	var->l = (w >> 13) & 1;
+	var->db = (w >> 14) & 1;
+	var->g = (w >> 15) & 1;
+	var->padding = 0;
+}
+
+static inline int kvm_to_vmx(const struct kvm_segment *var, struct vmx_seg *v)
+{
+	if (unlikely(!kvm_segment_valid(var)))
+		return -EINVAL;
+	v->base = var->base;
+	v->limit = var->limit;
+	v->selector = var->selector;
+	v->ar = kvm_attr_word(var) | (u32)var->unusable << 16;
+	return 0;
+}
+
+static inline int vmx_to_kvm(const struct vmx_seg *v, struct kvm_segment *var)
+{
+	u32 ar = v->ar;
+
+	if (unlikely(ar & VMX_AR_RESERVED_MASK))
+		return -EINVAL;
+	var->base = v->base;
+	var->limit = v->limit;
+	var->selector = v->selector;
+	kvm_from_attr_word(ar, var);
+	var->unusable = (ar >> 16) & 1;
+	return 0;
+}
+
+u32 segconv_svm_attrib_to_vmx_ar(u16 attrib)
+{
+	return (attrib & 0xff) | ((u32)(attrib & 0xf00) << 4);
+}
+
+u16 segconv_vmx_ar_to_svm_attrib(u32 ar)
+{
+	return (ar & 0xff) | ((ar >> 4) & 0xf00);
+}
+
+static inline int vmcb_to_vmx(const struct vmcb_seg *s, struct vmx_seg *v)
+{
+	u16 attrib = s->attrib;
+
+	if (unlikely(attrib & SVM_ATTRIB_RESERVED))
+		return -EINVAL;
+	v->base = s->base;
+	v->limit = s->limit;
+	v->selector = s->selector;
+	v->ar = segconv_svm_attrib_to_vmx_ar(attrib) |
+		(u32)!(attrib & SVM_SELECTOR_P_MASK) << 16;
+	return 0;
+}
+
+static inline int vmx_to_vmcb(const struct vmx_seg *v, struct vmcb_seg *s)
+{
+	u32 ar = v->ar;
+
+	if (unlikely(ar & VMX_AR_RESERVED_MASK))
+		return -EINVAL;
+	/* The VMCB spells unusable as P = 0 and nothing else. */
+	if (unlikely(((ar >> 16) & 1) == ((ar >> 7) & 1)))
+		return -EINVAL;
+	s->base = v->base;
+	s->limit = v->limit;
+	s->selector = v->selector;
+	s->attrib = segconv_vmx_ar_to_svm_attrib(ar);
+	return 0;
+}
+
+static inline int kvm_to_qemu(const struct kvm_segment *var, struct qemu_seg *q)
+{
+	if (unlikely(!kvm_segment_valid(var) || var->unusable == var->present))
+		return -EINVAL;
+	q->selector = var->selector;
+	q->base = var->base;
+	q->limit = var->limit;
+	q->flags = kvm_attr_word(var) << 8;
+	return 0;
+}
+
+static inline int qemu_to_kvm(const struct qemu_seg *q, struct kvm_segment *var)
+{
+	u32 flags = q->flags;
+
+	if (unlikely((flags & ~DESC_ATTR_MASK) || q->selector > 0xffff))
+		return -EINVAL;
+	var->base = q->base;
+	var->limit = q->limit;
+	var->selector = q->selector;
+	kvm_from_attr_word(flags >> 8, var);
+	var->unusable = !var->present;
+	return 0;
+}
+
+static inline int kvm_to_hv(const struct kvm_segment *var, struct hv_seg *h)
+{
+	if (unlikely(!kvm_segment_valid(var) || var->unusable == var->present))
+		return -EINVAL;
+	h->base = var->base;
+	h->limit = var->limit;
+	h->selector = var->selector;
+	h->attributes = kvm_attr_word(var);
+	return 0;
+}
+
+static inline int hv_to_kvm(const struct hv_seg *h, struct kvm_segment *var)
+{
+	u16 attr = h->attributes;
+
+	if (unlikely(attr & HV_ATTR_RESERVED))
+		return -EINVAL;
+	var->base = h->base;
+	var->limit = h->limit;
+	var->selector = h->selector;
+	kvm_from_attr_word(attr, var);
+	var->unusable = !var->present;
+	return 0;
+}
+
+int segconv_kvm_to_vmx(const struct kvm_segment *var, struct vmx_seg *v)
+{
+	return kvm_to_vmx(var, v);
+}
+
+int segconv_vmx_to_kvm(const struct vmx_seg *v, struct kvm_segment *var)
+{
+	return vmx_to_kvm(v, var);
+}
+
+int segconv_vmcb_to_vmx(const struct vmcb_seg *s, struct vmx_seg *v)
+{
+	return vmcb_to_vmx(s, v);
+}
+
+int segconv_vmx_to_vmcb(const struct vmx_seg *v, struct vmcb_seg *s)
+{
+	return vmx_to_vmcb(v, s);
+}
+
+int segconv_kvm_to_qemu(const struct kvm_segment *var, struct qemu_seg *q)
+{
+	return kvm_to_qemu(var, q);
+}
+
+int segconv_qemu_to_kvm(const struct qemu_seg *q, struct kvm_segment *var)
+{
+	return qemu_to_kvm(q, var);
+}
+
+int segconv_kvm_to_hv(const struct kvm_segment *var, struct hv_seg *h)
+{
+	return kvm_to_hv(var, h);
+}
+
+int segconv_hv_to_kvm(const struct hv_seg *h, struct kvm_segment *var)
+{
+	return hv_to_kvm(h, var);
+}
+
+/* ------------------------------------------------------------------ */
+/* Batches: element i is register (i & 7)                              */
+/* ------------------------------------------------------------------ */
+
+void segconv_svm_get_batch(const struct vmcb_seg *in, const u8 *cpl,
+			   struct kvm_segment *out, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		svm_get(&in[i], cpl[i], i & 7, &out[i]);
+}
+
+void segconv_svm_set_batch(const struct kvm_segment *in, struct vmcb_seg *out,
+			   u8 *cpl, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		cpl[i] = 0;
+		svm_set(&in[i], i & 7, &out[i], &cpl[i]);
+	}
+}
+
+void segconv_vmx_get_batch(const struct vmx_seg *in, struct kvm_segment *out,
+			   size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		vmx_get(&in[i], &out[i]);
+}
+
+void segconv_vmx_set_batch(const struct kvm_segment *in, struct vmx_seg *out,
+			   size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		vmx_set(&in[i], i & 7, &out[i]);
+}
+
+void segconv_qemu_get_batch(const struct kvm_segment *in, struct qemu_seg *out,
+			    size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		qemu_get(&in[i], &out[i]);
+}
+
+void segconv_qemu_set_batch(const struct qemu_seg *in, struct kvm_segment *out,
+			    size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		qemu_set(&in[i], &out[i]);
+}
+
+#define STRICT_BATCH(name, fn, in_t, out_t)				\
+size_t name(const in_t *in, out_t *out, size_t n)			\
+{									\
+	size_t i, refused = 0;						\
+									\
+	for (i = 0; i < n; i++)						\
+		refused += fn(&in[i], &out[i]) != 0;			\
+	return refused;							\
+}
+
+STRICT_BATCH(segconv_kvm_to_vmx_batch, kvm_to_vmx, struct kvm_segment, struct vmx_seg)
+STRICT_BATCH(segconv_vmx_to_kvm_batch, vmx_to_kvm, struct vmx_seg, struct kvm_segment)
+STRICT_BATCH(segconv_vmcb_to_vmx_batch, vmcb_to_vmx, struct vmcb_seg, struct vmx_seg)
+STRICT_BATCH(segconv_kvm_to_qemu_batch, kvm_to_qemu, struct kvm_segment, struct qemu_seg)
+STRICT_BATCH(segconv_qemu_to_kvm_batch, qemu_to_kvm, struct qemu_seg, struct kvm_segment)
+STRICT_BATCH(segconv_kvm_to_hv_batch, kvm_to_hv, struct kvm_segment, struct hv_seg)
+
+void segconv_svm_attrib_to_vmx_ar_batch(const u16 *in, u32 *out, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		out[i] = segconv_svm_attrib_to_vmx_ar(in[i]);
+}
+
+/* ------------------------------------------------------------------ */
+/* Whole chains                                                        */
+/* ------------------------------------------------------------------ */
+
+/* QEMU's sync: get_seg then set_seg. */
+static inline void qemu_sync(const struct kvm_segment *in, struct kvm_segment *out)
+{
+	struct qemu_seg q;
+
+	qemu_get(in, &q);
+	qemu_set(&q, out);
+}
+
+/* svm_set_segment into a fresh VMCB: an unwritten CPL byte reads 0. */
+static inline void svm_set_fresh(const struct kvm_segment *var, int seg,
+				 struct vmcb_seg *s, u8 *cpl)
+{
+	*cpl = 0;
+	svm_set(var, seg, s, cpl);
+}
+
+void segconv_chain_svm_qemu_svm(const struct vmcb_seg *in, const u8 *cpl_in,
+				struct vmcb_seg *out, u8 *cpl_out, size_t n)
+{
+	struct kvm_segment a, b;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		svm_get(&in[i], cpl_in[i], i & 7, &a);
+		qemu_sync(&a, &b);
+		svm_set_fresh(&b, i & 7, &out[i], &cpl_out[i]);
+	}
+}
+
+void segconv_chain_svm_svm(const struct vmcb_seg *in, const u8 *cpl_in,
+			   struct vmcb_seg *out, u8 *cpl_out, size_t n)
+{
+	struct kvm_segment a;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		svm_get(&in[i], cpl_in[i], i & 7, &a);
+		svm_set_fresh(&a, i & 7, &out[i], &cpl_out[i]);
+	}
+}
+
+void segconv_chain_vmx_qemu_vmx(const struct vmx_seg *in, struct vmx_seg *out,
+				size_t n)
+{
+	struct kvm_segment a, b;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		vmx_get(&in[i], &a);
+		qemu_sync(&a, &b);
+		vmx_set(&b, i & 7, &out[i]);
+	}
+}
+
+void segconv_chain_svm_qemu_vmx(const struct vmcb_seg *in, const u8 *cpl_in,
+				struct vmx_seg *out, size_t n)
+{
+	struct kvm_segment a, b;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		svm_get(&in[i], cpl_in[i], i & 7, &a);
+		qemu_sync(&a, &b);
+		vmx_set(&b, i & 7, &out[i]);
+	}
+}
+
+void segconv_chain_vmx_qemu_svm(const struct vmx_seg *in, struct vmcb_seg *out,
+				u8 *cpl_out, size_t n)
+{
+	struct kvm_segment a, b;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		vmx_get(&in[i], &a);
+		qemu_sync(&a, &b);
+		svm_set_fresh(&b, i & 7, &out[i], &cpl_out[i]);
+	}
+}
+
+void segconv_chain_svm_qemu_vmx_qemu_svm(const struct vmcb_seg *in,
+					 const u8 *cpl_in, struct vmcb_seg *out,
+					 u8 *cpl_out, size_t n)
+{
+	struct kvm_segment a, b;
+	struct vmx_seg v;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		svm_get(&in[i], cpl_in[i], i & 7, &a);
+		qemu_sync(&a, &b);
+		vmx_set(&b, i & 7, &v);
+		vmx_get(&v, &a);
+		qemu_sync(&a, &b);
+		svm_set_fresh(&b, i & 7, &out[i], &cpl_out[i]);
+	}
+}
+
+void segconv_chain_vmx_vmx(const struct vmx_seg *in, struct vmx_seg *out,
+			   size_t n)
+{
+	struct kvm_segment a;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		vmx_get(&in[i], &a);
+		vmx_set(&a, i & 7, &out[i]);
+	}
+}
+
+void segconv_chain_verbatim_svm(const struct kvm_segment *in,
+				struct vmcb_seg *out, u8 *cpl_out, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		svm_set_fresh(&in[i], i & 7, &out[i], &cpl_out[i]);
+}
+
+void segconv_chain_qemu(const struct kvm_segment *in, struct kvm_segment *out,
+			size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		qemu_sync(&in[i], &out[i]);
+}

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * segconv: x86 segment register conversions in plain C, written for segstate's
+ * benchmarks. Behaviour follows today's KVM (svm_get_segment / svm_set_segment,
+ * vmx_get_segment / vmx_segment_access_rights with unrestricted guest) and QEMU
+ * (get_seg / set_seg since 2.10), plus strict raw-layout conversions.
+ */
+#ifndef SEGCONV_H
+#define SEGCONV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef uint8_t u8;
+typedef uint16_t u16;
+typedef uint32_t u32;
+typedef uint64_t u64;
+
+/* Register numbers: ES, CS, SS, DS, FS, GS, LDTR, TR (VCPU_SREG_* order). */
+enum {
+	SEG_ES = 0,
+	SEG_CS,
+	SEG_SS,
+	SEG_DS,
+	SEG_FS,
+	SEG_GS,
+	SEG_LDTR,
+	SEG_TR,
+};
+
+/* Layout of the KVM UAPI struct, 24 bytes. */
+struct kvm_segment {
+	u64 base;
+	u32 limit;
+	u16 selector;
+	u8 type;
+	u8 present, dpl, db, s, l, g, avl;
+	u8 unusable;
+	u8 padding;
+};
+
+/* VMCB save-area segment, 16 bytes. */
+struct vmcb_seg {
+	u16 selector;
+	u16 attrib;
+	u32 limit;
+	u64 base;
+};
+
+/* The four VMCS guest fields of one segment. */
+struct vmx_seg {
+	u64 base;
+	u32 limit;
+	u32 ar;
+	u16 selector;
+};
+
+/* QEMU SegmentCache (x86_64 target). */
+struct qemu_seg {
+	u32 selector;
+	u64 base;
+	u32 limit;
+	u32 flags;
+};
+
+/* HV_X64_SEGMENT_REGISTER. */
+struct hv_seg {
+	u64 base;
+	u32 limit;
+	u16 selector;
+	u16 attributes;
+};
+
+/* ---- cooking paths (one register) ---- */
+void segconv_svm_get_segment(const struct vmcb_seg *s, u8 cpl, int seg,
+			     struct kvm_segment *var);
+/* Returns 1 and writes *cpl when the call writes VMCB.CPL (SS), else 0. */
+int segconv_svm_set_segment(const struct kvm_segment *var, int seg,
+			    struct vmcb_seg *s, u8 *cpl);
+void segconv_vmx_get_segment(const struct vmx_seg *v, struct kvm_segment *var);
+void segconv_vmx_set_segment(const struct kvm_segment *var, int seg,
+			     struct vmx_seg *v);
+void segconv_qemu_get_seg(const struct kvm_segment *rhs, struct qemu_seg *lhs);
+void segconv_qemu_set_seg(const struct qemu_seg *rhs, struct kvm_segment *lhs);
+
+/* ---- strict raw-layout conversions: 0, or -EINVAL for a value the layout refuses ---- */
+int segconv_kvm_to_vmx(const struct kvm_segment *var, struct vmx_seg *v);
+int segconv_vmx_to_kvm(const struct vmx_seg *v, struct kvm_segment *var);
+int segconv_vmcb_to_vmx(const struct vmcb_seg *s, struct vmx_seg *v);
+int segconv_vmx_to_vmcb(const struct vmx_seg *v, struct vmcb_seg *s);
+int segconv_kvm_to_qemu(const struct kvm_segment *var, struct qemu_seg *q);
+int segconv_qemu_to_kvm(const struct qemu_seg *q, struct kvm_segment *var);
+int segconv_kvm_to_hv(const struct kvm_segment *var, struct hv_seg *h);
+int segconv_hv_to_kvm(const struct hv_seg *h, struct kvm_segment *var);
+/* Plain bit moves, no checks. */
+u32 segconv_svm_attrib_to_vmx_ar(u16 attrib);
+u16 segconv_vmx_ar_to_svm_attrib(u32 ar);
+
+/*
+ * ---- batches ----
+ * Element i is register (i & 7). Strict conversions return the number of
+ * elements refused; cooking batches return nothing.
+ */
+void segconv_svm_get_batch(const struct vmcb_seg *in, const u8 *cpl,
+			   struct kvm_segment *out, size_t n);
+void segconv_svm_set_batch(const struct kvm_segment *in, struct vmcb_seg *out,
+			   u8 *cpl, size_t n);
+void segconv_vmx_get_batch(const struct vmx_seg *in, struct kvm_segment *out,
+			   size_t n);
+void segconv_vmx_set_batch(const struct kvm_segment *in, struct vmx_seg *out,
+			   size_t n);
+void segconv_qemu_get_batch(const struct kvm_segment *in, struct qemu_seg *out,
+			    size_t n);
+void segconv_qemu_set_batch(const struct qemu_seg *in, struct kvm_segment *out,
+			    size_t n);
+size_t segconv_kvm_to_vmx_batch(const struct kvm_segment *in,
+				struct vmx_seg *out, size_t n);
+size_t segconv_vmx_to_kvm_batch(const struct vmx_seg *in,
+				struct kvm_segment *out, size_t n);
+size_t segconv_vmcb_to_vmx_batch(const struct vmcb_seg *in,
+				 struct vmx_seg *out, size_t n);
+size_t segconv_kvm_to_qemu_batch(const struct kvm_segment *in,
+				 struct qemu_seg *out, size_t n);
+size_t segconv_qemu_to_kvm_batch(const struct qemu_seg *in,
+				 struct kvm_segment *out, size_t n);
+size_t segconv_kvm_to_hv_batch(const struct kvm_segment *in,
+			       struct hv_seg *out, size_t n);
+void segconv_svm_attrib_to_vmx_ar_batch(const u16 *in, u32 *out, size_t n);
+
+/*
+ * ---- whole chains, one register per element, straight-line C ----
+ * A VMCB-side value carries its CPL byte alongside (cpl_in / cpl_out).
+ */
+/* kvm-svm > qemu > kvm-svm */
+void segconv_chain_svm_qemu_svm(const struct vmcb_seg *in, const u8 *cpl_in,
+				struct vmcb_seg *out, u8 *cpl_out, size_t n);
+/* kvm-svm > verbatim > kvm-svm */
+void segconv_chain_svm_svm(const struct vmcb_seg *in, const u8 *cpl_in,
+			   struct vmcb_seg *out, u8 *cpl_out, size_t n);
+/* kvm-vmx > qemu > kvm-vmx */
+void segconv_chain_vmx_qemu_vmx(const struct vmx_seg *in, struct vmx_seg *out,
+				size_t n);
+/* kvm-svm > qemu > kvm-vmx */
+void segconv_chain_svm_qemu_vmx(const struct vmcb_seg *in, const u8 *cpl_in,
+				struct vmx_seg *out, size_t n);
+/* kvm-vmx > qemu > kvm-svm */
+void segconv_chain_vmx_qemu_svm(const struct vmx_seg *in, struct vmcb_seg *out,
+				u8 *cpl_out, size_t n);
+/* kvm-svm > qemu > kvm-vmx > qemu > kvm-svm */
+void segconv_chain_svm_qemu_vmx_qemu_svm(const struct vmcb_seg *in,
+					 const u8 *cpl_in, struct vmcb_seg *out,
+					 u8 *cpl_out, size_t n);
+/* kvm-vmx > verbatim > kvm-vmx */
+void segconv_chain_vmx_vmx(const struct vmx_seg *in, struct vmx_seg *out,
+			   size_t n);
+/* verbatim > kvm-svm */
+void segconv_chain_verbatim_svm(const struct kvm_segment *in,
+				struct vmcb_seg *out, u8 *cpl_out, size_t n);
+/* qemu */
+void segconv_chain_qemu(const struct kvm_segment *in, struct kvm_segment *out,
+			size_t n);
+
+#endif /* SEGCONV_H */

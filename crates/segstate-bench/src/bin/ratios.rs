@@ -1,0 +1,100 @@
+//! Rust vs C per conversion in one run: best of N timing loops of ~1M conversions
+//! each, ns per conversion and the ratio Rust/C; then the wall time of
+//! `verify_all(builtin_chains())` on this thread.
+//!
+//! `cargo run --release -p segstate-bench --bin ratios [-- ROUNDS]`
+
+use std::time::{Duration, Instant};
+
+use segstate::verify::{builtin_chains, verify_all};
+use segstate_bench::cases::{self, Case, Run};
+use segstate_bench::inputs::BATCH;
+
+const CONVERSIONS: usize = 1 << 20;
+
+/// Best ns per conversion over `rounds` loops of `CONVERSIONS` conversions.
+fn best_ns(run: &mut Run, rounds: usize) -> f64 {
+    let batches = CONVERSIONS.div_ceil(BATCH);
+    for _ in 0..batches / 4 {
+        run();
+    }
+    let mut best = Duration::MAX;
+    for _ in 0..rounds {
+        let start = Instant::now();
+        for _ in 0..batches {
+            run();
+        }
+        best = best.min(start.elapsed());
+    }
+    best.as_nanos() as f64 / (batches * BATCH) as f64
+}
+
+fn table(title: &str, list: Vec<Case>, rounds: usize) {
+    println!("\n{title}");
+    let chain = list.first().is_some_and(|c| c.chain);
+    if chain {
+        println!(
+            "| {:<44} | {:>10} | {:>10} | {:>8} | {:>10} | {:>12} |",
+            "chain", "Rust ns", "C ns", "Rust/C", "direct ns", "direct/C"
+        );
+        println!("|{:-<46}|{:->12}|{:->12}|{:->10}|{:->12}|{:->14}|", "", "", "", "", "", "");
+    } else {
+        println!(
+            "| {:<44} | {:>10} | {:>10} | {:>8} |",
+            "conversion", "Rust ns", "C ns", "Rust/C"
+        );
+        println!("|{:-<46}|{:->12}|{:->12}|{:->10}|", "", "", "", "");
+    }
+    for mut case in list {
+        let ns: Vec<(&str, f64)> = case
+            .variants
+            .iter_mut()
+            .map(|(name, run)| (*name, best_ns(run, rounds)))
+            .collect();
+        let get = |n: &str| ns.iter().find(|(k, _)| *k == n).map(|(_, v)| *v);
+        let (r, c) = (get("rust").unwrap_or(f64::NAN), get("c").unwrap_or(f64::NAN));
+        if chain {
+            let d = get("rust-direct").unwrap_or(f64::NAN);
+            println!(
+                "| {:<44} | {r:>10.3} | {c:>10.3} | {:>8.2} | {d:>10.3} | {:>12.2} |",
+                case.name,
+                r / c,
+                d / c
+            );
+        } else {
+            println!("| {:<44} | {r:>10.3} | {c:>10.3} | {:>8.2} |", case.name, r / c);
+        }
+    }
+}
+
+fn main() {
+    let rounds = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(9);
+    println!(
+        "best of {rounds} loops of {} conversions (batches of {BATCH}, element i = register i & 7)",
+        CONVERSIONS.div_ceil(BATCH) * BATCH
+    );
+    table("Single conversions", cases::pairs(), rounds);
+    table(
+        "Whole chains, one register per conversion (Rust = Chain::run_segment; direct = the same profile functions called in sequence)",
+        cases::chains(),
+        rounds,
+    );
+
+    let chains = builtin_chains();
+    let mut best = Duration::MAX;
+    let mut states = 0;
+    for _ in 0..3 {
+        let start = Instant::now();
+        let reports = verify_all(&chains);
+        best = best.min(start.elapsed());
+        states = reports.iter().map(|r| r.states).sum::<u64>();
+    }
+    println!(
+        "\nverify_all(builtin_chains()): {} chains, {states} states, best of 3 on one thread: {:.1} ms",
+        chains.len(),
+        best.as_secs_f64() * 1e3
+    );
+}

@@ -1,0 +1,342 @@
+//! Every comparison, as closures owning their inputs and outputs: one per
+//! implementation ("rust", "c", and for chains also "rust-direct"). Each closure
+//! converts one batch of [`BATCH`] elements and returns a count (refusals) so the
+//! work cannot be dropped.
+
+use std::fmt;
+use std::hint::black_box;
+
+use segstate::format::hyperv::HvSegmentRegister;
+use segstate::format::kvm::KvmSegment;
+use segstate::format::qemu::QemuSegmentCache;
+use segstate::format::svm::VmcbSegment;
+use segstate::format::vmx::VmxSegment;
+use segstate::profile::{Chain, InFlight, SegmentValue};
+
+use crate::ffi::{self, CHvSeg, CQemuSeg, CVmcbSeg, CVmxSeg};
+use crate::inputs::{self, BATCH};
+use crate::rust::{self, direct};
+
+/// One batch of work.
+pub type Run = Box<dyn FnMut() -> usize>;
+
+/// A comparison: one conversion (or chain), several implementations.
+pub struct Case {
+    /// What is converted, e.g. `vmcb->kvm svm_get_segment`.
+    pub name: String,
+    /// Whether this is a whole chain (`rust` = `Chain::run_segment`).
+    pub chain: bool,
+    /// `(implementation, batch)`; the first is Rust's `Chain`/function, `c` is C.
+    pub variants: Vec<(&'static str, Run)>,
+}
+
+impl fmt::Debug for Case {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<_> = self.variants.iter().map(|(n, _)| *n).collect();
+        f.debug_struct("Case")
+            .field("name", &self.name)
+            .field("variants", &names)
+            .finish()
+    }
+}
+
+fn to_c<T, U: for<'a> From<&'a T>>(v: &[T]) -> Vec<U> {
+    v.iter().map(U::from).collect()
+}
+
+fn case(name: &str, rust: Run, c: Run) -> Case {
+    Case {
+        name: name.into(),
+        chain: false,
+        variants: vec![("rust", rust), ("c", c)],
+    }
+}
+
+macro_rules! run {
+    (|$($x:ident),*| $body:expr) => {
+        Box::new(move || {
+            $(let $x = black_box(&mut $x);)*
+            let r: usize = $body;
+            black_box(r)
+        }) as Run
+    };
+}
+
+/// The single-conversion comparisons.
+#[must_use]
+pub fn pairs() -> Vec<Case> {
+    let (vmcb, cpl) = inputs::vmcb(BATCH, 1);
+    let vmx = inputs::vmx(BATCH, 2);
+    let kvm = inputs::kvm(BATCH, 3);
+    let qemu = inputs::qemu(BATCH, 4);
+    let c_vmcb: Vec<CVmcbSeg> = to_c(&vmcb);
+    let c_vmx: Vec<CVmxSeg> = to_c(&vmx);
+    let c_qemu: Vec<CQemuSeg> = to_c(&qemu);
+    let attribs: Vec<u16> = vmcb.iter().map(|v| v.attrib.0).collect();
+
+    let k0 = || vec![KvmSegment::default(); BATCH];
+    let mut out = Vec::new();
+
+    {
+        let (i, c, mut o) = (vmcb.clone(), cpl.clone(), k0());
+        let (ci, cc, mut co) = (c_vmcb.clone(), cpl.clone(), k0());
+        out.push(case(
+            "vmcb->kvm svm_get_segment",
+            run!(|o| { rust::svm_get_batch(black_box(&i), black_box(&c), o); 0 }),
+            run!(|co| { ffi::svm_get_batch(black_box(&ci), black_box(&cc), co); 0 }),
+        ));
+    }
+    {
+        let (i, mut o, mut c) = (kvm.clone(), vec![VmcbSegment::default(); BATCH], vec![0u8; BATCH]);
+        let (ci, mut co, mut cc) = (kvm.clone(), vec![CVmcbSeg::default(); BATCH], vec![0u8; BATCH]);
+        out.push(case(
+            "kvm->vmcb svm_set_segment",
+            run!(|o, c| { rust::svm_set_batch(black_box(&i), o, c); 0 }),
+            run!(|co, cc| { ffi::svm_set_batch(black_box(&ci), co, cc); 0 }),
+        ));
+    }
+    {
+        let (i, mut o) = (vmx.clone(), k0());
+        let (ci, mut co) = (c_vmx.clone(), k0());
+        out.push(case(
+            "vmx->kvm vmx_get_segment",
+            run!(|o| { rust::vmx_get_batch(black_box(&i), o); 0 }),
+            run!(|co| { ffi::vmx_get_batch(black_box(&ci), co); 0 }),
+        ));
+    }
+    {
+        let (i, mut o) = (kvm.clone(), vec![VmxSegment::default(); BATCH]);
+        let (ci, mut co) = (kvm.clone(), vec![CVmxSeg::default(); BATCH]);
+        out.push(case(
+            "kvm->vmx vmx_set_segment",
+            run!(|o| { rust::vmx_set_batch(black_box(&i), o); 0 }),
+            run!(|co| { ffi::vmx_set_batch(black_box(&ci), co); 0 }),
+        ));
+    }
+    {
+        let (i, mut o) = (kvm.clone(), vec![QemuSegmentCache::default(); BATCH]);
+        let (ci, mut co) = (kvm.clone(), vec![CQemuSeg::default(); BATCH]);
+        out.push(case(
+            "kvm->qemu get_seg",
+            run!(|o| { rust::qemu_get_batch(black_box(&i), o); 0 }),
+            run!(|co| { ffi::qemu_get_batch(black_box(&ci), co); 0 }),
+        ));
+    }
+    {
+        let (i, mut o) = (qemu.clone(), k0());
+        let (ci, mut co) = (c_qemu.clone(), k0());
+        out.push(case(
+            "qemu->kvm set_seg",
+            run!(|o| { rust::qemu_set_batch(black_box(&i), o); 0 }),
+            run!(|co| { ffi::qemu_set_batch(black_box(&ci), co); 0 }),
+        ));
+    }
+    {
+        let (i, mut o) = (vmcb.clone(), vec![VmxSegment::default(); BATCH]);
+        let (ci, mut co) = (c_vmcb.clone(), vec![CVmxSeg::default(); BATCH]);
+        out.push(case(
+            "vmcb->vmx strict (attrib->AR)",
+            run!(|o| rust::vmcb_to_vmx_batch(black_box(&i), o)),
+            run!(|co| ffi::vmcb_to_vmx_batch(black_box(&ci), co)),
+        ));
+    }
+    {
+        let (i, mut o) = (attribs.clone(), vec![0u32; BATCH]);
+        let (ci, mut co) = (attribs, vec![0u32; BATCH]);
+        out.push(case(
+            "attrib->AR bit move",
+            run!(|o| { rust::svm_attrib_to_vmx_ar_batch(black_box(&i), o); 0 }),
+            run!(|co| { ffi::svm_attrib_to_vmx_ar_batch(black_box(&ci), co); 0 }),
+        ));
+    }
+    {
+        let (i, mut o) = (kvm.clone(), vec![VmxSegment::default(); BATCH]);
+        let (ci, mut co) = (kvm.clone(), vec![CVmxSeg::default(); BATCH]);
+        out.push(case(
+            "kvm->vmx strict",
+            run!(|o| rust::kvm_to_vmx_batch(black_box(&i), o)),
+            run!(|co| ffi::kvm_to_vmx_batch(black_box(&ci), co)),
+        ));
+    }
+    {
+        let (i, mut o) = (vmx.clone(), k0());
+        let (ci, mut co) = (c_vmx.clone(), k0());
+        out.push(case(
+            "vmx->kvm strict",
+            run!(|o| rust::vmx_to_kvm_batch(black_box(&i), o)),
+            run!(|co| ffi::vmx_to_kvm_batch(black_box(&ci), co)),
+        ));
+    }
+    {
+        let (i, mut o) = (kvm.clone(), vec![QemuSegmentCache::default(); BATCH]);
+        let (ci, mut co) = (kvm.clone(), vec![CQemuSeg::default(); BATCH]);
+        out.push(case(
+            "kvm->qemu strict",
+            run!(|o| rust::kvm_to_qemu_batch(black_box(&i), o)),
+            run!(|co| ffi::kvm_to_qemu_batch(black_box(&ci), co)),
+        ));
+    }
+    {
+        let (i, mut o) = (qemu.clone(), k0());
+        let (ci, mut co) = (c_qemu.clone(), k0());
+        out.push(case(
+            "qemu->kvm strict",
+            run!(|o| rust::qemu_to_kvm_batch(black_box(&i), o)),
+            run!(|co| ffi::qemu_to_kvm_batch(black_box(&ci), co)),
+        ));
+    }
+    {
+        let (i, mut o) = (kvm.clone(), vec![HvSegmentRegister::default(); BATCH]);
+        let (ci, mut co) = (kvm, vec![CHvSeg::default(); BATCH]);
+        out.push(case(
+            "kvm->hyperv strict",
+            run!(|o| rust::kvm_to_hv_batch(black_box(&i), o)),
+            run!(|co| ffi::kvm_to_hv_batch(black_box(&ci), co)),
+        ));
+    }
+    out
+}
+
+fn in_flight_vmcb(v: &[VmcbSegment], cpl: &[u8]) -> Vec<InFlight> {
+    v.iter()
+        .zip(cpl)
+        .map(|(v, c)| InFlight {
+            value: SegmentValue::Vmcb(*v),
+            vmcb_cpl: *c,
+        })
+        .collect()
+}
+
+fn in_flight<T: Copy>(v: &[T], wrap: fn(T) -> SegmentValue) -> Vec<InFlight> {
+    v.iter()
+        .map(|x| InFlight {
+            value: wrap(*x),
+            vmcb_cpl: 0,
+        })
+        .collect()
+}
+
+/// The chains of current profiles among segstate's built-in ones, each as
+/// `Chain::run_segment`, the same profile functions called directly, and C.
+#[must_use]
+pub fn chains() -> Vec<Case> {
+    let (vmcb, cpl) = inputs::vmcb(BATCH, 11);
+    let vmx = inputs::vmx(BATCH, 12);
+    let kvm = inputs::kvm(BATCH, 13);
+    let c_vmcb: Vec<CVmcbSeg> = to_c(&vmcb);
+    let c_vmx: Vec<CVmxSeg> = to_c(&vmx);
+    let fl_vmcb = in_flight_vmcb(&vmcb, &cpl);
+    let fl_vmx = in_flight(&vmx, SegmentValue::Vmcs);
+    let fl_kvm = in_flight(&kvm, SegmentValue::Kvm);
+    let blank = InFlight {
+        value: SegmentValue::Kvm(KvmSegment::default()),
+        vmcb_cpl: 0,
+    };
+
+    let chain_run = |spec: &str, input: &Vec<InFlight>| -> Run {
+        let chain: Chain = spec.parse().expect("chain parses");
+        let (i, mut o) = (input.clone(), vec![blank; BATCH]);
+        run!(|o| rust::chain_batch(black_box(&chain), black_box(&i), o))
+    };
+    let mk = |spec: &str, chain: Run, direct: Run, c: Run| Case {
+        name: spec.into(),
+        chain: true,
+        variants: vec![("rust", chain), ("rust-direct", direct), ("c", c)],
+    };
+    let vmcb_out = || (vec![VmcbSegment::default(); BATCH], vec![0u8; BATCH]);
+    let c_vmcb_out = || (vec![CVmcbSeg::default(); BATCH], vec![0u8; BATCH]);
+    let mut out = Vec::new();
+
+    macro_rules! vmcb_vmcb {
+        ($spec:literal, $direct:path, $c:path) => {{
+            let (i, c, (mut o, mut oc)) = (vmcb.clone(), cpl.clone(), vmcb_out());
+            let (ci, cc, (mut co, mut coc)) = (c_vmcb.clone(), cpl.clone(), c_vmcb_out());
+            out.push(mk(
+                $spec,
+                chain_run($spec, &fl_vmcb),
+                run!(|o, oc| { $direct(black_box(&i), black_box(&c), o, oc); 0 }),
+                run!(|co, coc| { $c(black_box(&ci), black_box(&cc), co, coc); 0 }),
+            ));
+        }};
+    }
+    vmcb_vmcb!("kvm-svm > qemu > kvm-svm", direct::svm_qemu_svm, ffi::chain_svm_qemu_svm);
+    vmcb_vmcb!("kvm-svm > verbatim > kvm-svm", direct::svm_svm, ffi::chain_svm_svm);
+    vmcb_vmcb!(
+        "kvm-svm > qemu > kvm-vmx > qemu > kvm-svm",
+        direct::svm_qemu_vmx_qemu_svm,
+        ffi::chain_svm_qemu_vmx_qemu_svm
+    );
+    {
+        let spec = "kvm-svm > qemu > kvm-vmx";
+        let (i, c, mut o) = (vmcb.clone(), cpl.clone(), vec![VmxSegment::default(); BATCH]);
+        let (ci, cc, mut co) = (c_vmcb.clone(), cpl.clone(), vec![CVmxSeg::default(); BATCH]);
+        out.push(mk(
+            spec,
+            chain_run(spec, &fl_vmcb),
+            run!(|o| { direct::svm_qemu_vmx(black_box(&i), black_box(&c), o); 0 }),
+            run!(|co| { ffi::chain_svm_qemu_vmx(black_box(&ci), black_box(&cc), co); 0 }),
+        ));
+    }
+    for (spec, d, cf) in [
+        (
+            "kvm-vmx > qemu > kvm-vmx",
+            direct::vmx_qemu_vmx as fn(&[VmxSegment], &mut [VmxSegment]),
+            ffi::chain_vmx_qemu_vmx as fn(&[CVmxSeg], &mut [CVmxSeg]),
+        ),
+        ("kvm-vmx > verbatim > kvm-vmx", direct::vmx_vmx, ffi::chain_vmx_vmx),
+    ] {
+        let (i, mut o) = (vmx.clone(), vec![VmxSegment::default(); BATCH]);
+        let (ci, mut co) = (c_vmx.clone(), vec![CVmxSeg::default(); BATCH]);
+        out.push(mk(
+            spec,
+            chain_run(spec, &fl_vmx),
+            run!(|o| { d(black_box(&i), o); 0 }),
+            run!(|co| { cf(black_box(&ci), co); 0 }),
+        ));
+    }
+    {
+        let spec = "kvm-vmx > qemu > kvm-svm";
+        let (i, (mut o, mut oc)) = (vmx.clone(), vmcb_out());
+        let (ci, (mut co, mut coc)) = (c_vmx.clone(), c_vmcb_out());
+        out.push(mk(
+            spec,
+            chain_run(spec, &fl_vmx),
+            run!(|o, oc| { direct::vmx_qemu_svm(black_box(&i), o, oc); 0 }),
+            run!(|co, coc| { ffi::chain_vmx_qemu_svm(black_box(&ci), co, coc); 0 }),
+        ));
+    }
+    {
+        let spec = "verbatim > kvm-svm";
+        let (i, (mut o, mut oc)) = (kvm.clone(), vmcb_out());
+        let (ci, (mut co, mut coc)) = (kvm.clone(), c_vmcb_out());
+        out.push(mk(
+            spec,
+            chain_run(spec, &fl_kvm),
+            run!(|o, oc| { direct::verbatim_svm(black_box(&i), o, oc); 0 }),
+            run!(|co, coc| { ffi::chain_verbatim_svm(black_box(&ci), co, coc); 0 }),
+        ));
+    }
+    {
+        let spec = "verbatim > kvm-vmx";
+        let (i, mut o) = (kvm.clone(), vec![VmxSegment::default(); BATCH]);
+        let (ci, mut co) = (kvm.clone(), vec![CVmxSeg::default(); BATCH]);
+        out.push(mk(
+            spec,
+            chain_run(spec, &fl_kvm),
+            run!(|o| { rust::vmx_set_batch(black_box(&i), o); 0 }),
+            run!(|co| { ffi::vmx_set_batch(black_box(&ci), co); 0 }),
+        ));
+    }
+    {
+        let spec = "qemu";
+        let (i, mut o) = (kvm.clone(), vec![KvmSegment::default(); BATCH]);
+        let (ci, mut co) = (kvm, vec![KvmSegment::default(); BATCH]);
+        out.push(mk(
+            spec,
+            chain_run(spec, &fl_kvm),
+            run!(|o| { direct::qemu(black_box(&i), o); 0 }),
+            run!(|co| { ffi::chain_qemu(black_box(&ci), co); 0 }),
+        ));
+    }
+    out
+}

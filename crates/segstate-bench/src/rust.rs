@@ -1,0 +1,259 @@
+//! The Rust side of every comparison: segstate's functions over the same batches
+//! the C baseline runs, element i being register `i & 7`. Each batch function is
+//! `#[inline(never)]`, as the C ones are behind FFI.
+
+use segstate::arch::{SegReg, Segment};
+use segstate::format::hyperv::HvSegmentRegister;
+use segstate::format::kvm::KvmSegment;
+use segstate::format::qemu::QemuSegmentCache;
+use segstate::format::svm::{SvmAttrib, VmcbSegment};
+use segstate::format::vmx::VmxSegment;
+use segstate::profile::{Chain, InFlight, Profile, RuleSet, qemu, svm, vmx};
+
+const SVM: RuleSet = Profile::KVM_SVM.rules;
+const VMX: RuleSet = Profile::KVM_VMX.rules;
+const QEMU: RuleSet = Profile::QEMU.rules;
+
+/// The register of batch element `i`.
+#[inline]
+#[must_use]
+pub fn reg_of(i: usize) -> SegReg {
+    SegReg::ALL[i & 7]
+}
+
+/// `svm::get_segment` with `Profile::KVM_SVM`.
+#[inline(never)]
+pub fn svm_get_batch(input: &[VmcbSegment], cpl: &[u8], out: &mut [KvmSegment]) {
+    for (i, ((v, c), o)) in input.iter().zip(cpl).zip(out.iter_mut()).enumerate() {
+        *o = svm::get_segment(SVM, reg_of(i), v, *c);
+    }
+}
+
+/// `svm::set_segment` with `Profile::KVM_SVM`; `cpl[i]` is 0 unless written.
+#[inline(never)]
+pub fn svm_set_batch(input: &[KvmSegment], out: &mut [VmcbSegment], cpl: &mut [u8]) {
+    for (i, ((k, o), c)) in input.iter().zip(out.iter_mut()).zip(cpl).enumerate() {
+        let (v, written) = svm::set_segment(SVM, reg_of(i), k);
+        *o = v;
+        *c = written.unwrap_or(0);
+    }
+}
+
+/// `vmx::get_segment` with `Profile::KVM_VMX`.
+#[inline(never)]
+pub fn vmx_get_batch(input: &[VmxSegment], out: &mut [KvmSegment]) {
+    for (v, o) in input.iter().zip(out.iter_mut()) {
+        *o = vmx::get_segment(VMX, v);
+    }
+}
+
+/// `vmx::set_segment` with `Profile::KVM_VMX`.
+#[inline(never)]
+pub fn vmx_set_batch(input: &[KvmSegment], out: &mut [VmxSegment]) {
+    for (i, (k, o)) in input.iter().zip(out.iter_mut()).enumerate() {
+        *o = vmx::set_segment(VMX, reg_of(i), k);
+    }
+}
+
+/// `qemu::get_seg` with `Profile::QEMU` (the previous cache is not read by it).
+#[inline(never)]
+pub fn qemu_get_batch(input: &[KvmSegment], out: &mut [QemuSegmentCache]) {
+    let previous = QemuSegmentCache::default();
+    for (i, (k, o)) in input.iter().zip(out.iter_mut()).enumerate() {
+        *o = qemu::get_seg(QEMU, reg_of(i), k, &previous);
+    }
+}
+
+/// `qemu::set_seg` with `Profile::QEMU`.
+#[inline(never)]
+pub fn qemu_set_batch(input: &[QemuSegmentCache], out: &mut [KvmSegment]) {
+    for (q, o) in input.iter().zip(out.iter_mut()) {
+        *o = qemu::set_seg(QEMU, q);
+    }
+}
+
+macro_rules! strict {
+    ($(#[$doc:meta])* $name:ident, $in:ty, $out:ty, |$x:ident| $conv:expr) => {
+        $(#[$doc])*
+        /// Returns how many were refused (their outputs are left as they were).
+        #[inline(never)]
+        pub fn $name(input: &[$in], out: &mut [$out]) -> usize {
+            let mut refused = 0;
+            for (x, o) in input.iter().zip(out.iter_mut()) {
+                let $x = *x;
+                match $conv {
+                    Ok(v) => *o = v,
+                    Err(_) => refused += 1,
+                }
+            }
+            refused
+        }
+    };
+}
+
+strict!(
+    /// `kvm_segment` → `Segment` → `VmxSegment`.
+    kvm_to_vmx_batch, KvmSegment, VmxSegment,
+    |k| Segment::try_from(k).map(VmxSegment::from));
+strict!(
+    /// `VmxSegment` → `Segment` → `kvm_segment`.
+    vmx_to_kvm_batch, VmxSegment, KvmSegment,
+    |v| Segment::try_from(v).map(KvmSegment::from));
+strict!(
+    /// `VmcbSegment` → `Segment` → `VmxSegment`.
+    vmcb_to_vmx_batch, VmcbSegment, VmxSegment,
+    |v| Segment::try_from(v).map(VmxSegment::from));
+strict!(
+    /// `kvm_segment` → `Segment` → `QemuSegmentCache`.
+    kvm_to_qemu_batch, KvmSegment, QemuSegmentCache,
+    |k| Segment::try_from(k).and_then(QemuSegmentCache::try_from));
+strict!(
+    /// `QemuSegmentCache` → `Segment` → `kvm_segment`.
+    qemu_to_kvm_batch, QemuSegmentCache, KvmSegment,
+    |q| Segment::try_from(q).map(KvmSegment::from));
+strict!(
+    /// `kvm_segment` → `Segment` → `HvSegmentRegister`.
+    kvm_to_hv_batch, KvmSegment, HvSegmentRegister,
+    |k| Segment::try_from(k).and_then(HvSegmentRegister::try_from));
+
+/// `SvmAttrib::to_vmx_layout`.
+#[inline(never)]
+pub fn svm_attrib_to_vmx_ar_batch(input: &[u16], out: &mut [u32]) {
+    for (a, o) in input.iter().zip(out.iter_mut()) {
+        *o = SvmAttrib(*a).to_vmx_layout();
+    }
+}
+
+/// `chain.run_segment` over a batch; returns how many runs failed.
+#[inline(never)]
+pub fn chain_batch(chain: &Chain, input: &[InFlight], out: &mut [InFlight]) -> usize {
+    let previous = QemuSegmentCache::default();
+    let mut failed = 0;
+    for (i, (x, o)) in input.iter().zip(out.iter_mut()).enumerate() {
+        match chain.run_segment(reg_of(i), *x, &previous) {
+            Ok(v) => *o = v,
+            Err(_) => failed += 1,
+        }
+    }
+    failed
+}
+
+/// Hand-written Rust chains: the same profile functions called in sequence, with
+/// the rules as constants, to separate the conversions' cost from `Chain`'s.
+pub mod direct {
+    use super::{QEMU, SVM, VMX, reg_of};
+    use segstate::arch::SegReg;
+    use segstate::format::kvm::KvmSegment;
+    use segstate::format::qemu::QemuSegmentCache;
+    use segstate::format::svm::VmcbSegment;
+    use segstate::format::vmx::VmxSegment;
+    use segstate::profile::{qemu, svm, vmx};
+
+    #[inline(always)]
+    fn qemu_sync(reg: SegReg, k: &KvmSegment) -> KvmSegment {
+        let q = qemu::get_seg(QEMU, reg, k, &QemuSegmentCache::default());
+        qemu::set_seg(QEMU, &q)
+    }
+
+    #[inline(always)]
+    fn svm_set_fresh(reg: SegReg, k: &KvmSegment) -> (VmcbSegment, u8) {
+        let (v, c) = svm::set_segment(SVM, reg, k);
+        (v, c.unwrap_or(0))
+    }
+
+    /// `kvm-svm > qemu > kvm-svm`.
+    #[inline(never)]
+    pub fn svm_qemu_svm(
+        input: &[VmcbSegment],
+        cpl_in: &[u8],
+        out: &mut [VmcbSegment],
+        cpl_out: &mut [u8],
+    ) {
+        let it = input.iter().zip(cpl_in).zip(out.iter_mut().zip(cpl_out));
+        for (i, ((v, c), (o, oc))) in it.enumerate() {
+            let reg = reg_of(i);
+            let k = qemu_sync(reg, &svm::get_segment(SVM, reg, v, *c));
+            (*o, *oc) = svm_set_fresh(reg, &k);
+        }
+    }
+
+    /// `kvm-svm > verbatim > kvm-svm`.
+    #[inline(never)]
+    pub fn svm_svm(input: &[VmcbSegment], cpl_in: &[u8], out: &mut [VmcbSegment], cpl_out: &mut [u8]) {
+        let it = input.iter().zip(cpl_in).zip(out.iter_mut().zip(cpl_out));
+        for (i, ((v, c), (o, oc))) in it.enumerate() {
+            let reg = reg_of(i);
+            (*o, *oc) = svm_set_fresh(reg, &svm::get_segment(SVM, reg, v, *c));
+        }
+    }
+
+    /// `kvm-vmx > qemu > kvm-vmx`.
+    #[inline(never)]
+    pub fn vmx_qemu_vmx(input: &[VmxSegment], out: &mut [VmxSegment]) {
+        for (i, (v, o)) in input.iter().zip(out.iter_mut()).enumerate() {
+            let reg = reg_of(i);
+            *o = vmx::set_segment(VMX, reg, &qemu_sync(reg, &vmx::get_segment(VMX, v)));
+        }
+    }
+
+    /// `kvm-vmx > verbatim > kvm-vmx`.
+    #[inline(never)]
+    pub fn vmx_vmx(input: &[VmxSegment], out: &mut [VmxSegment]) {
+        for (i, (v, o)) in input.iter().zip(out.iter_mut()).enumerate() {
+            *o = vmx::set_segment(VMX, reg_of(i), &vmx::get_segment(VMX, v));
+        }
+    }
+
+    /// `kvm-svm > qemu > kvm-vmx`.
+    #[inline(never)]
+    pub fn svm_qemu_vmx(input: &[VmcbSegment], cpl_in: &[u8], out: &mut [VmxSegment]) {
+        for (i, ((v, c), o)) in input.iter().zip(cpl_in).zip(out.iter_mut()).enumerate() {
+            let reg = reg_of(i);
+            let k = qemu_sync(reg, &svm::get_segment(SVM, reg, v, *c));
+            *o = vmx::set_segment(VMX, reg, &k);
+        }
+    }
+
+    /// `kvm-vmx > qemu > kvm-svm`.
+    #[inline(never)]
+    pub fn vmx_qemu_svm(input: &[VmxSegment], out: &mut [VmcbSegment], cpl_out: &mut [u8]) {
+        for (i, (v, (o, oc))) in input.iter().zip(out.iter_mut().zip(cpl_out)).enumerate() {
+            let reg = reg_of(i);
+            (*o, *oc) = svm_set_fresh(reg, &qemu_sync(reg, &vmx::get_segment(VMX, v)));
+        }
+    }
+
+    /// `kvm-svm > qemu > kvm-vmx > qemu > kvm-svm`.
+    #[inline(never)]
+    pub fn svm_qemu_vmx_qemu_svm(
+        input: &[VmcbSegment],
+        cpl_in: &[u8],
+        out: &mut [VmcbSegment],
+        cpl_out: &mut [u8],
+    ) {
+        let it = input.iter().zip(cpl_in).zip(out.iter_mut().zip(cpl_out));
+        for (i, ((v, c), (o, oc))) in it.enumerate() {
+            let reg = reg_of(i);
+            let k = qemu_sync(reg, &svm::get_segment(SVM, reg, v, *c));
+            let x = vmx::set_segment(VMX, reg, &k);
+            let k = qemu_sync(reg, &vmx::get_segment(VMX, &x));
+            (*o, *oc) = svm_set_fresh(reg, &k);
+        }
+    }
+
+    /// `verbatim > kvm-svm`.
+    #[inline(never)]
+    pub fn verbatim_svm(input: &[KvmSegment], out: &mut [VmcbSegment], cpl_out: &mut [u8]) {
+        for (i, (k, (o, oc))) in input.iter().zip(out.iter_mut().zip(cpl_out)).enumerate() {
+            (*o, *oc) = svm_set_fresh(reg_of(i), k);
+        }
+    }
+
+    /// `qemu`.
+    #[inline(never)]
+    pub fn qemu(input: &[KvmSegment], out: &mut [KvmSegment]) {
+        for (i, (k, o)) in input.iter().zip(out.iter_mut()).enumerate() {
+            *o = qemu_sync(reg_of(i), k);
+        }
+    }
+}
