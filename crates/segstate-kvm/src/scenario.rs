@@ -602,16 +602,15 @@ impl Ctx<'_> {
                 let dpl = c.pauses.last().map(|p| p.ss_reported.dpl);
                 if first_dpl.is_none() {
                     first_dpl = dpl;
-                } else if dpl != first_dpl {
-                    // The CPL already moved; more cycles cannot undo what the probe
-                    // is about to show, so the storm ends here.
+                } else if dpl != first_dpl && changed_at.is_none() {
+                    // The guest's own loop runs to its count, so the storm goes on; once
+                    // escalated, its pauses come from CPL 0 and cost little.
                     changed_at = Some(cycle);
-                    break;
                 }
             }
             c.notes.push(match changed_at {
                 None => format!("{n} syncs; KVM-reported SS.DPL never changed"),
-                Some(k) => format!("KVM-reported SS.DPL changed at sync {k} of {n}; storm stopped"),
+                Some(k) => format!("{n} syncs; KVM-reported SS.DPL first changed at sync {k}"),
             });
             Ok(c.judge(&mut m))
         };

@@ -93,6 +93,7 @@ impl TryFrom<HvSegmentRegister> for Segment {
 
     /// Strict decode. Without an unusable bit, P = 0 is the only way to say it, so
     /// `unusable = !P`. Reserved bits are refused.
+    #[inline]
     fn try_from(h: HvSegmentRegister) -> Result<Self, FormatError> {
         if h.attributes.0 & HvSegmentAttributes::RESERVED_MASK != 0 {
             return Err(FormatError {
@@ -119,6 +120,7 @@ impl TryFrom<Segment> for HvSegmentRegister {
     /// Fails where Hyper-V would lose information: an unusable segment that still
     /// says P = 1 (as KVM VMX reports some) or a usable one with P = 0 cannot be
     /// told apart from their neighbours once the unusable bit is gone.
+    #[inline]
     fn try_from(s: Segment) -> Result<Self, FormatError> {
         if s.unusable == s.attributes.present {
             return Err(FormatError {

@@ -90,16 +90,22 @@ impl KvmSegment {
     }
 }
 
+#[inline]
 fn flag(field: &'static str, value: u8) -> Result<bool, FormatError> {
     match value {
         0 => Ok(false),
         1 => Ok(true),
-        _ => Err(FormatError {
-            format: "kvm_segment",
-            field,
-            value: value.into(),
-            reason: "a boolean field must be 0 or 1",
-        }),
+        _ => Err(not_boolean(field, value)),
+    }
+}
+
+#[cold]
+fn not_boolean(field: &'static str, value: u8) -> FormatError {
+    FormatError {
+        format: "kvm_segment",
+        field,
+        value: value.into(),
+        reason: "a boolean field must be 0 or 1",
     }
 }
 
@@ -108,6 +114,7 @@ impl TryFrom<KvmSegment> for Segment {
 
     /// Strict decode: every byte must hold a value its field can mean, and the padding
     /// must be zero (segstate does not carry it, so a non-zero value would be lost).
+    #[inline]
     fn try_from(k: KvmSegment) -> Result<Self, FormatError> {
         let segment_type = SegmentType::new(k.type_).ok_or(FormatError {
             format: "kvm_segment",
@@ -150,6 +157,7 @@ impl TryFrom<KvmSegment> for Segment {
 
 impl From<Segment> for KvmSegment {
     /// Total: `kvm_segment` holds every field of the architectural model.
+    #[inline]
     fn from(s: Segment) -> Self {
         let a = s.attributes;
         KvmSegment {

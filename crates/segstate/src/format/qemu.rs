@@ -101,6 +101,7 @@ impl TryFrom<QemuSegmentCache> for Segment {
     /// Strict decode. QEMU has no unusable bit; KVM's set_seg path reads P = 0 as
     /// unusable, so `unusable = !P`. Residue bits and a selector above 16 bits are
     /// refused because a [`Segment`] does not carry them.
+    #[inline]
     fn try_from(q: QemuSegmentCache) -> Result<Self, FormatError> {
         if q.flags.residue() != 0 {
             return Err(FormatError {
@@ -132,6 +133,7 @@ impl TryFrom<Segment> for QemuSegmentCache {
 
     /// Fails where QEMU would lose information: without an unusable bit, an unusable
     /// segment must say P = 0 and a usable one P = 1.
+    #[inline]
     fn try_from(s: Segment) -> Result<Self, FormatError> {
         if s.unusable == s.attributes.present {
             return Err(FormatError {

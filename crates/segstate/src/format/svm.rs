@@ -158,6 +158,7 @@ impl TryFrom<VmcbSegment> for Segment {
     /// Strict decode. The VMCB has no unusable bit: a segment with P = 0 is the AMD
     /// form of an unusable one (a null-selector load clears P), so `unusable = !P`.
     /// Reserved attribute bits 15:12 are refused.
+    #[inline]
     fn try_from(v: VmcbSegment) -> Result<Self, FormatError> {
         if v.attrib.0 & SvmAttrib::RESERVED_MASK != 0 {
             return Err(FormatError {
@@ -184,6 +185,7 @@ impl TryFrom<Segment> for VmcbSegment {
     /// Fails where the VMCB would lose information: it says "unusable" only through
     /// P = 0, so a segment that is unusable yet present, or usable yet not present,
     /// has no exact encoding.
+    #[inline]
     fn try_from(s: Segment) -> Result<Self, FormatError> {
         if s.unusable == s.attributes.present {
             return Err(FormatError {

@@ -121,6 +121,7 @@ impl TryFrom<VmxSegment> for Segment {
     type Error = FormatError;
 
     /// Strict decode: reserved access-rights bits are refused.
+    #[inline]
     fn try_from(v: VmxSegment) -> Result<Self, FormatError> {
         if v.access_rights.reserved_bits() != 0 {
             return Err(FormatError {
@@ -142,6 +143,7 @@ impl TryFrom<VmxSegment> for Segment {
 
 impl From<Segment> for VmxSegment {
     /// Total: the VMCS holds every field, including `unusable`.
+    #[inline]
     fn from(s: Segment) -> Self {
         VmxSegment {
             selector: s.selector.0,

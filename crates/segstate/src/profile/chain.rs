@@ -192,6 +192,37 @@ impl VcpuSegments {
     }
 }
 
+/// A value given to a chain that starts from another format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WrongSourceFormat {
+    /// What the chain starts from.
+    pub expected: Format,
+    /// What was given.
+    pub found: Format,
+}
+
+impl fmt::Display for WrongSourceFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the chain starts from {}, got {}",
+            self.expected, self.found
+        )
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for WrongSourceFormat {}
+
+impl From<WrongSourceFormat> for ChainError {
+    fn from(e: WrongSourceFormat) -> Self {
+        ChainError::WrongSourceFormat {
+            expected: e.expected,
+            found: e.found,
+        }
+    }
+}
+
 /// Why a chain cannot be built or run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChainError {
@@ -423,18 +454,8 @@ impl Chain {
         input: InFlight,
         previous: &QemuSegmentCache,
         mut observe: impl FnMut(Op, &InFlight),
-    ) -> Result<InFlight, ChainError> {
-        let found = match input.value {
-            SegmentValue::Vmcb(_) => Format::Vmcb,
-            SegmentValue::Vmcs(_) => Format::Vmcs,
-            SegmentValue::Kvm(_) | SegmentValue::Qemu(_) => Format::Kvm,
-        };
-        if found != self.source || matches!(input.value, SegmentValue::Qemu(_)) {
-            return Err(ChainError::WrongSourceFormat {
-                expected: self.source,
-                found,
-            });
-        }
+    ) -> Result<InFlight, WrongSourceFormat> {
+        self.check_source(&input.value)?;
         let mut at = input;
         for &op in &self.ops {
             at = apply(op, reg, at, previous);
@@ -444,13 +465,55 @@ impl Chain {
     }
 
     /// Runs one register through the chain.
+    #[inline]
     pub fn run_segment(
         &self,
         reg: SegReg,
         input: InFlight,
         previous: &QemuSegmentCache,
-    ) -> Result<InFlight, ChainError> {
-        self.run_segment_observed(reg, input, previous, |_, _| {})
+    ) -> Result<InFlight, WrongSourceFormat> {
+        self.check_source(&input.value)?;
+        let mut at = input;
+        for &op in &self.ops {
+            at = apply(op, reg, at, previous);
+        }
+        Ok(at)
+    }
+
+    /// Checks that `value` is in the chain's source format.
+    #[inline]
+    fn check_source(&self, value: &SegmentValue) -> Result<(), WrongSourceFormat> {
+        let found = match value {
+            SegmentValue::Vmcb(_) => Format::Vmcb,
+            SegmentValue::Vmcs(_) => Format::Vmcs,
+            SegmentValue::Kvm(_) | SegmentValue::Qemu(_) => Format::Kvm,
+        };
+        if found == self.source && !matches!(value, SegmentValue::Qemu(_)) {
+            Ok(())
+        } else {
+            Err(WrongSourceFormat {
+                expected: self.source,
+                found,
+            })
+        }
+    }
+
+    /// Runs a batch of values of one register through the chain, in place. Each
+    /// conversion runs over the whole batch before the next one starts, so the hot loop
+    /// sees a single conversion with its rules fixed (verify's inner loop).
+    pub fn run_batch(
+        &self,
+        reg: SegReg,
+        values: &mut [InFlight],
+        previous: &QemuSegmentCache,
+    ) -> Result<(), WrongSourceFormat> {
+        for v in values.iter() {
+            self.check_source(&v.value)?;
+        }
+        for &op in &self.ops {
+            apply_batch(op, reg, values, previous);
+        }
+        Ok(())
     }
 
     /// Runs all eight registers through the chain. The output CPL byte of a VMCB comes
@@ -459,7 +522,7 @@ impl Chain {
         &self,
         input: &VcpuSegments,
         previous: &PerSegReg<QemuSegmentCache>,
-    ) -> Result<VcpuSegments, ChainError> {
+    ) -> Result<VcpuSegments, WrongSourceFormat> {
         let mut outs = [InFlight {
             value: SegmentValue::Kvm(KvmSegment::default()),
             vmcb_cpl: 0,
@@ -477,7 +540,7 @@ impl Chain {
         &self,
         sregs: &mut KvmSregs,
         previous: &PerSegReg<QemuSegmentCache>,
-    ) -> Result<(), ChainError> {
+    ) -> Result<(), WrongSourceFormat> {
         let uapi = VcpuSegments::Kvm(sregs.segments());
         let input = match self.source {
             Format::Kvm => uapi,
@@ -554,6 +617,44 @@ fn collect(destination: Format, outs: &[InFlight; 8]) -> VcpuSegments {
             SegmentValue::Kvm(v) => v,
             _ => unreachable!("a chain ending in kvm_sregs yields kvm segments"),
         })),
+    }
+}
+
+/// [`apply`] over a batch, with the match on the op hoisted out of the loop.
+fn apply_batch(op: Op, reg: SegReg, values: &mut [InFlight], previous: &QemuSegmentCache) {
+    macro_rules! each {
+        ($pat:pat => $body:expr) => {
+            for v in values.iter_mut() {
+                match v.value {
+                    $pat => $body(v),
+                    _ => unreachable!(
+                        "Chain::new orders ops so each one receives its own input shape"
+                    ),
+                }
+            }
+        };
+    }
+    match op {
+        Op::SvmGet(r) => each!(SegmentValue::Vmcb(s) => |v: &mut InFlight| {
+            v.value = SegmentValue::Kvm(svm::get_segment(r, reg, &s, v.vmcb_cpl));
+        }),
+        Op::SvmSet(r) => each!(SegmentValue::Kvm(k) => |v: &mut InFlight| {
+            let (s, written) = svm::set_segment(r, reg, &k);
+            v.value = SegmentValue::Vmcb(s);
+            v.vmcb_cpl = written.unwrap_or(0);
+        }),
+        Op::VmxGet(r) => each!(SegmentValue::Vmcs(s) => |v: &mut InFlight| {
+            v.value = SegmentValue::Kvm(vmx::get_segment(r, &s));
+        }),
+        Op::VmxSet(r) => each!(SegmentValue::Kvm(k) => |v: &mut InFlight| {
+            v.value = SegmentValue::Vmcs(vmx::set_segment(r, reg, &k));
+        }),
+        Op::QemuGet(r) => each!(SegmentValue::Kvm(k) => |v: &mut InFlight| {
+            v.value = SegmentValue::Qemu(qemu::get_seg(r, reg, &k, previous));
+        }),
+        Op::QemuSet(r) => each!(SegmentValue::Qemu(q) => |v: &mut InFlight| {
+            v.value = SegmentValue::Kvm(qemu::set_seg(r, &q));
+        }),
     }
 }
 

@@ -13,6 +13,8 @@ mod rule;
 pub mod svm;
 pub mod vmx;
 
-pub use chain::{Chain, ChainError, Format, InFlight, Op, SegmentValue, Step, VcpuSegments};
+pub use chain::{
+    Chain, ChainError, Format, InFlight, Op, SegmentValue, Step, VcpuSegments, WrongSourceFormat,
+};
 pub use registry::{Engine, Profile, UnknownProfile};
 pub use rule::{Rule, RuleKind, RuleSet, UnknownRule};

@@ -22,12 +22,17 @@ use core::fmt;
 use crate::arch::{PerSegReg, PrivilegeLevel, SegReg, Segment};
 use crate::check::{SegmentState, vmx_entry};
 use crate::format::qemu::QemuSegmentCache;
-use crate::profile::{Chain, Format, InFlight, Rule, RuleKind, SegmentValue, VcpuSegments};
+use crate::profile::{
+    Chain, Format, InFlight, Rule, RuleKind, SegmentValue, VcpuSegments, WrongSourceFormat,
+};
 
 pub mod domain;
 pub mod normalise;
 
 pub use domain::DomainState;
+
+/// States run through a chain together (see [`Chain::run_batch`]).
+const BATCH: usize = 512;
 
 /// How many counterexamples a report keeps per property.
 pub const COUNTEREXAMPLES_PER_PROPERTY: usize = 3;
@@ -266,9 +271,9 @@ impl Workspace {
     }
 
     /// Verifies one chain over the domain. Fails only if the chain starts elsewhere.
-    pub fn verify(&self, chain: &Chain) -> Result<ChainReport, crate::profile::ChainError> {
+    pub fn verify(&self, chain: &Chain) -> Result<ChainReport, WrongSourceFormat> {
         if chain.source() != self.format {
-            return Err(crate::profile::ChainError::WrongSourceFormat {
+            return Err(WrongSourceFormat {
                 expected: chain.source(),
                 found: self.format,
             });
@@ -281,14 +286,56 @@ impl Workspace {
             violations: [0; 5],
             counterexamples: Vec::new(),
         };
-        for state in &self.states {
+        let same_format = chain.source() == chain.destination();
+        let mut outs: Vec<InFlight> = Vec::with_capacity(BATCH);
+        let mut agains: Vec<InFlight> = Vec::with_capacity(BATCH);
+        let batches = self
+            .states
+            .chunk_by(|a, b| a.reg == b.reg)
+            .flat_map(|same_reg| same_reg.chunks(BATCH));
+        for batch in batches {
+            let reg = batch[0].reg;
+            outs.clear();
+            outs.extend(batch.iter().map(|s| s.input));
+            chain.run_batch(reg, &mut outs, &self.previous[reg])?;
+            if same_format {
+                agains.clear();
+                agains.extend_from_slice(&outs);
+                chain.run_batch(reg, &mut agains, &self.previous[reg])?;
+            }
+            for (i, state) in batch.iter().enumerate() {
+                let again = same_format.then(|| agains[i]);
+                self.judge_one(
+                    chain,
+                    state,
+                    outs[i],
+                    again,
+                    baselines.as_ref(),
+                    &mut report,
+                );
+            }
+        }
+        Ok(report)
+    }
+
+    /// Judges one state and records what it violates.
+    fn judge_one(
+        &self,
+        chain: &Chain,
+        state: &DomainState,
+        out: InFlight,
+        again: Option<InFlight>,
+        baselines: Option<&[SegmentState; 4]>,
+        report: &mut ChainReport,
+    ) {
+        {
             report.states += 1;
             if state.decoded.is_none() {
                 report.garbage_states += 1;
             }
-            let verdict = evaluate(chain, state, &self.previous, baselines.as_ref());
+            let verdict = judge(chain, state, out, again, baselines);
             if verdict.failed == 0 {
-                continue;
+                return;
             }
             for property in Property::ALL {
                 if !verdict.has(property) {
@@ -301,7 +348,6 @@ impl Workspace {
                     .filter(|c| c.property == property)
                     .count();
                 if kept < COUNTEREXAMPLES_PER_PROPERTY {
-                    let ctx = (&self.previous, baselines.as_ref());
                     report.counterexamples.push(Counterexample {
                         property,
                         reg: state.reg,
@@ -309,13 +355,18 @@ impl Workspace {
                         after: verdict.output,
                         cpl_before: state.cpl,
                         cpl_after: verdict.cpl_after,
-                        responsible: responsible_rule(chain, state, ctx.0, ctx.1, property),
-                        detail: describe(chain, state, &verdict, property, ctx.1),
+                        responsible: responsible_rule(
+                            chain,
+                            state,
+                            &self.previous,
+                            baselines,
+                            property,
+                        ),
+                        detail: describe(chain, state, &verdict, property, baselines),
                     });
                 }
             }
         }
-        Ok(report)
     }
 
     /// For chains ending in a VMCS: each baseline run through the chain and decoded,
@@ -323,7 +374,7 @@ impl Workspace {
     fn baseline_outputs(
         &self,
         chain: &Chain,
-    ) -> Result<Option<[SegmentState; 4]>, crate::profile::ChainError> {
+    ) -> Result<Option<[SegmentState; 4]>, WrongSourceFormat> {
         if chain.destination() != Format::Vmcs {
             return Ok(None);
         }
@@ -422,6 +473,7 @@ fn entry_context(
     whole
 }
 
+/// Runs one state through the chain (and again, for idempotence) and judges it.
 fn evaluate(
     chain: &Chain,
     state: &DomainState,
@@ -432,6 +484,23 @@ fn evaluate(
     let out = chain
         .run_segment(reg, state.input, &previous[reg])
         .expect("domain matches the chain's source");
+    let again = (chain.source() == chain.destination()).then(|| {
+        chain
+            .run_segment(reg, out, &previous[reg])
+            .expect("destination format equals source format")
+    });
+    judge(chain, state, out, again, baselines)
+}
+
+/// Judges one state given its trip (and second trip) through the chain.
+fn judge(
+    chain: &Chain,
+    state: &DomainState,
+    out: InFlight,
+    again: Option<InFlight>,
+    baselines: Option<&[SegmentState; 4]>,
+) -> Verdict {
+    let reg = state.reg;
     let mut failed = 0u8;
     let mut fail = |p: Property| failed |= 1 << p.index();
     let cpl_after = if reg == SegReg::Ss {
@@ -452,16 +521,11 @@ fn evaluate(
     if expected.is_some() && decoded_out != expected {
         fail(Property::AttributeLoss);
     }
-    let mut again = None;
-    if chain.source() == chain.destination() {
-        let second = chain
-            .run_segment(reg, out, &previous[reg])
-            .expect("destination format equals source format");
+    if let Some(second) = again {
         let cpl_moved = reg == SegReg::Ss && second.vmcb_cpl != out.vmcb_cpl;
         if second.value != out.value || cpl_moved {
             fail(Property::NotIdempotent);
         }
-        again = Some(second);
     }
     if let (Some(baselines), true) = (baselines, state.consistent) {
         let whole = entry_context(baselines, state, decoded_out);
