@@ -82,17 +82,37 @@ pub fn pairs() -> Vec<Case> {
         let (ci, cc, mut co) = (c_vmcb.clone(), cpl.clone(), k0());
         out.push(case(
             "vmcb->kvm svm_get_segment",
-            run!(|o| { rust::svm_get_batch(black_box(&i), black_box(&c), o); 0 }),
-            run!(|co| { ffi::svm_get_batch(black_box(&ci), black_box(&cc), co); 0 }),
+            run!(|o| {
+                rust::svm_get_batch(black_box(&i), black_box(&c), o);
+                0
+            }),
+            run!(|co| {
+                ffi::svm_get_batch(black_box(&ci), black_box(&cc), co);
+                0
+            }),
         ));
     }
     {
-        let (i, mut o, mut c) = (kvm.clone(), vec![VmcbSegment::default(); BATCH], vec![0u8; BATCH]);
-        let (ci, mut co, mut cc) = (kvm.clone(), vec![CVmcbSeg::default(); BATCH], vec![0u8; BATCH]);
+        let (i, mut o, mut c) = (
+            kvm.clone(),
+            vec![VmcbSegment::default(); BATCH],
+            vec![0u8; BATCH],
+        );
+        let (ci, mut co, mut cc) = (
+            kvm.clone(),
+            vec![CVmcbSeg::default(); BATCH],
+            vec![0u8; BATCH],
+        );
         out.push(case(
             "kvm->vmcb svm_set_segment",
-            run!(|o, c| { rust::svm_set_batch(black_box(&i), o, c); 0 }),
-            run!(|co, cc| { ffi::svm_set_batch(black_box(&ci), co, cc); 0 }),
+            run!(|o, c| {
+                rust::svm_set_batch(black_box(&i), o, c);
+                0
+            }),
+            run!(|co, cc| {
+                ffi::svm_set_batch(black_box(&ci), co, cc);
+                0
+            }),
         ));
     }
     {
@@ -100,8 +120,14 @@ pub fn pairs() -> Vec<Case> {
         let (ci, mut co) = (c_vmx.clone(), k0());
         out.push(case(
             "vmx->kvm vmx_get_segment",
-            run!(|o| { rust::vmx_get_batch(black_box(&i), o); 0 }),
-            run!(|co| { ffi::vmx_get_batch(black_box(&ci), co); 0 }),
+            run!(|o| {
+                rust::vmx_get_batch(black_box(&i), o);
+                0
+            }),
+            run!(|co| {
+                ffi::vmx_get_batch(black_box(&ci), co);
+                0
+            }),
         ));
     }
     {
@@ -109,8 +135,14 @@ pub fn pairs() -> Vec<Case> {
         let (ci, mut co) = (kvm.clone(), vec![CVmxSeg::default(); BATCH]);
         out.push(case(
             "kvm->vmx vmx_set_segment",
-            run!(|o| { rust::vmx_set_batch(black_box(&i), o); 0 }),
-            run!(|co| { ffi::vmx_set_batch(black_box(&ci), co); 0 }),
+            run!(|o| {
+                rust::vmx_set_batch(black_box(&i), o);
+                0
+            }),
+            run!(|co| {
+                ffi::vmx_set_batch(black_box(&ci), co);
+                0
+            }),
         ));
     }
     {
@@ -118,8 +150,14 @@ pub fn pairs() -> Vec<Case> {
         let (ci, mut co) = (kvm.clone(), vec![CQemuSeg::default(); BATCH]);
         out.push(case(
             "kvm->qemu get_seg",
-            run!(|o| { rust::qemu_get_batch(black_box(&i), o); 0 }),
-            run!(|co| { ffi::qemu_get_batch(black_box(&ci), co); 0 }),
+            run!(|o| {
+                rust::qemu_get_batch(black_box(&i), o);
+                0
+            }),
+            run!(|co| {
+                ffi::qemu_get_batch(black_box(&ci), co);
+                0
+            }),
         ));
     }
     {
@@ -127,8 +165,14 @@ pub fn pairs() -> Vec<Case> {
         let (ci, mut co) = (c_qemu.clone(), k0());
         out.push(case(
             "qemu->kvm set_seg",
-            run!(|o| { rust::qemu_set_batch(black_box(&i), o); 0 }),
-            run!(|co| { ffi::qemu_set_batch(black_box(&ci), co); 0 }),
+            run!(|o| {
+                rust::qemu_set_batch(black_box(&i), o);
+                0
+            }),
+            run!(|co| {
+                ffi::qemu_set_batch(black_box(&ci), co);
+                0
+            }),
         ));
     }
     {
@@ -145,8 +189,14 @@ pub fn pairs() -> Vec<Case> {
         let (ci, mut co) = (attribs, vec![0u32; BATCH]);
         out.push(case(
             "attrib->AR bit move",
-            run!(|o| { rust::svm_attrib_to_vmx_ar_batch(black_box(&i), o); 0 }),
-            run!(|co| { ffi::svm_attrib_to_vmx_ar_batch(black_box(&ci), co); 0 }),
+            run!(|o| {
+                rust::svm_attrib_to_vmx_ar_batch(black_box(&i), o);
+                0
+            }),
+            run!(|co| {
+                ffi::svm_attrib_to_vmx_ar_batch(black_box(&ci), co);
+                0
+            }),
         ));
     }
     {
@@ -254,13 +304,27 @@ pub fn chains() -> Vec<Case> {
             out.push(mk(
                 $spec,
                 chain_run($spec, &fl_vmcb),
-                run!(|o, oc| { $direct(black_box(&i), black_box(&c), o, oc); 0 }),
-                run!(|co, coc| { $c(black_box(&ci), black_box(&cc), co, coc); 0 }),
+                run!(|o, oc| {
+                    $direct(black_box(&i), black_box(&c), o, oc);
+                    0
+                }),
+                run!(|co, coc| {
+                    $c(black_box(&ci), black_box(&cc), co, coc);
+                    0
+                }),
             ));
         }};
     }
-    vmcb_vmcb!("kvm-svm > qemu > kvm-svm", direct::svm_qemu_svm, ffi::chain_svm_qemu_svm);
-    vmcb_vmcb!("kvm-svm > verbatim > kvm-svm", direct::svm_svm, ffi::chain_svm_svm);
+    vmcb_vmcb!(
+        "kvm-svm > qemu > kvm-svm",
+        direct::svm_qemu_svm,
+        ffi::chain_svm_qemu_svm
+    );
+    vmcb_vmcb!(
+        "kvm-svm > verbatim > kvm-svm",
+        direct::svm_svm,
+        ffi::chain_svm_svm
+    );
     vmcb_vmcb!(
         "kvm-svm > qemu > kvm-vmx > qemu > kvm-svm",
         direct::svm_qemu_vmx_qemu_svm,
@@ -268,13 +332,23 @@ pub fn chains() -> Vec<Case> {
     );
     {
         let spec = "kvm-svm > qemu > kvm-vmx";
-        let (i, c, mut o) = (vmcb.clone(), cpl.clone(), vec![VmxSegment::default(); BATCH]);
+        let (i, c, mut o) = (
+            vmcb.clone(),
+            cpl.clone(),
+            vec![VmxSegment::default(); BATCH],
+        );
         let (ci, cc, mut co) = (c_vmcb.clone(), cpl.clone(), vec![CVmxSeg::default(); BATCH]);
         out.push(mk(
             spec,
             chain_run(spec, &fl_vmcb),
-            run!(|o| { direct::svm_qemu_vmx(black_box(&i), black_box(&c), o); 0 }),
-            run!(|co| { ffi::chain_svm_qemu_vmx(black_box(&ci), black_box(&cc), co); 0 }),
+            run!(|o| {
+                direct::svm_qemu_vmx(black_box(&i), black_box(&c), o);
+                0
+            }),
+            run!(|co| {
+                ffi::chain_svm_qemu_vmx(black_box(&ci), black_box(&cc), co);
+                0
+            }),
         ));
     }
     for (spec, d, cf) in [
@@ -283,15 +357,25 @@ pub fn chains() -> Vec<Case> {
             direct::vmx_qemu_vmx as fn(&[VmxSegment], &mut [VmxSegment]),
             ffi::chain_vmx_qemu_vmx as fn(&[CVmxSeg], &mut [CVmxSeg]),
         ),
-        ("kvm-vmx > verbatim > kvm-vmx", direct::vmx_vmx, ffi::chain_vmx_vmx),
+        (
+            "kvm-vmx > verbatim > kvm-vmx",
+            direct::vmx_vmx,
+            ffi::chain_vmx_vmx,
+        ),
     ] {
         let (i, mut o) = (vmx.clone(), vec![VmxSegment::default(); BATCH]);
         let (ci, mut co) = (c_vmx.clone(), vec![CVmxSeg::default(); BATCH]);
         out.push(mk(
             spec,
             chain_run(spec, &fl_vmx),
-            run!(|o| { d(black_box(&i), o); 0 }),
-            run!(|co| { cf(black_box(&ci), co); 0 }),
+            run!(|o| {
+                d(black_box(&i), o);
+                0
+            }),
+            run!(|co| {
+                cf(black_box(&ci), co);
+                0
+            }),
         ));
     }
     {
@@ -301,8 +385,14 @@ pub fn chains() -> Vec<Case> {
         out.push(mk(
             spec,
             chain_run(spec, &fl_vmx),
-            run!(|o, oc| { direct::vmx_qemu_svm(black_box(&i), o, oc); 0 }),
-            run!(|co, coc| { ffi::chain_vmx_qemu_svm(black_box(&ci), co, coc); 0 }),
+            run!(|o, oc| {
+                direct::vmx_qemu_svm(black_box(&i), o, oc);
+                0
+            }),
+            run!(|co, coc| {
+                ffi::chain_vmx_qemu_svm(black_box(&ci), co, coc);
+                0
+            }),
         ));
     }
     {
@@ -312,8 +402,14 @@ pub fn chains() -> Vec<Case> {
         out.push(mk(
             spec,
             chain_run(spec, &fl_kvm),
-            run!(|o, oc| { direct::verbatim_svm(black_box(&i), o, oc); 0 }),
-            run!(|co, coc| { ffi::chain_verbatim_svm(black_box(&ci), co, coc); 0 }),
+            run!(|o, oc| {
+                direct::verbatim_svm(black_box(&i), o, oc);
+                0
+            }),
+            run!(|co, coc| {
+                ffi::chain_verbatim_svm(black_box(&ci), co, coc);
+                0
+            }),
         ));
     }
     {
@@ -323,8 +419,14 @@ pub fn chains() -> Vec<Case> {
         out.push(mk(
             spec,
             chain_run(spec, &fl_kvm),
-            run!(|o| { rust::vmx_set_batch(black_box(&i), o); 0 }),
-            run!(|co| { ffi::vmx_set_batch(black_box(&ci), co); 0 }),
+            run!(|o| {
+                rust::vmx_set_batch(black_box(&i), o);
+                0
+            }),
+            run!(|co| {
+                ffi::vmx_set_batch(black_box(&ci), co);
+                0
+            }),
         ));
     }
     {
@@ -334,8 +436,14 @@ pub fn chains() -> Vec<Case> {
         out.push(mk(
             spec,
             chain_run(spec, &fl_kvm),
-            run!(|o| { direct::qemu(black_box(&i), o); 0 }),
-            run!(|co| { ffi::chain_qemu(black_box(&ci), co); 0 }),
+            run!(|o| {
+                direct::qemu(black_box(&i), o);
+                0
+            }),
+            run!(|co| {
+                ffi::chain_qemu(black_box(&ci), co);
+                0
+            }),
         ));
     }
     out

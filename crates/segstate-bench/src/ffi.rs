@@ -195,12 +195,21 @@ mod sys {
         pub fn segconv_vmx_set_batch(input: *const KvmSegment, out: *mut CVmxSeg, n: usize);
         pub fn segconv_qemu_get_batch(input: *const KvmSegment, out: *mut CQemuSeg, n: usize);
         pub fn segconv_qemu_set_batch(input: *const CQemuSeg, out: *mut KvmSegment, n: usize);
-        pub fn segconv_kvm_to_vmx_batch(input: *const KvmSegment, out: *mut CVmxSeg, n: usize)
-        -> usize;
-        pub fn segconv_vmx_to_kvm_batch(input: *const CVmxSeg, out: *mut KvmSegment, n: usize)
-        -> usize;
-        pub fn segconv_vmcb_to_vmx_batch(input: *const CVmcbSeg, out: *mut CVmxSeg, n: usize)
-        -> usize;
+        pub fn segconv_kvm_to_vmx_batch(
+            input: *const KvmSegment,
+            out: *mut CVmxSeg,
+            n: usize,
+        ) -> usize;
+        pub fn segconv_vmx_to_kvm_batch(
+            input: *const CVmxSeg,
+            out: *mut KvmSegment,
+            n: usize,
+        ) -> usize;
+        pub fn segconv_vmcb_to_vmx_batch(
+            input: *const CVmcbSeg,
+            out: *mut CVmxSeg,
+            n: usize,
+        ) -> usize;
         pub fn segconv_kvm_to_qemu_batch(
             input: *const KvmSegment,
             out: *mut CQemuSeg,
@@ -211,8 +220,11 @@ mod sys {
             out: *mut KvmSegment,
             n: usize,
         ) -> usize;
-        pub fn segconv_kvm_to_hv_batch(input: *const KvmSegment, out: *mut CHvSeg, n: usize)
-        -> usize;
+        pub fn segconv_kvm_to_hv_batch(
+            input: *const KvmSegment,
+            out: *mut CHvSeg,
+            n: usize,
+        ) -> usize;
         pub fn segconv_svm_attrib_to_vmx_ar_batch(input: *const u16, out: *mut u32, n: usize);
 
         pub fn segconv_chain_svm_qemu_svm(

@@ -179,7 +179,12 @@ pub mod direct {
 
     /// `kvm-svm > verbatim > kvm-svm`.
     #[inline(never)]
-    pub fn svm_svm(input: &[VmcbSegment], cpl_in: &[u8], out: &mut [VmcbSegment], cpl_out: &mut [u8]) {
+    pub fn svm_svm(
+        input: &[VmcbSegment],
+        cpl_in: &[u8],
+        out: &mut [VmcbSegment],
+        cpl_out: &mut [u8],
+    ) {
         let it = input.iter().zip(cpl_in).zip(out.iter_mut().zip(cpl_out));
         for (i, ((v, c), (o, oc))) in it.enumerate() {
             let reg = reg_of(i);

@@ -45,7 +45,11 @@ fn vmcb_domain() -> (Vec<VmcbSegment>, Vec<u8>) {
     let mut segs = Vec::new();
     let mut cpls = Vec::new();
     for attrib in 0..=u16::MAX {
-        let cpl_set: &[u8] = if attrib < 0x1000 { &[0, 1, 2, 3, 0xff] } else { &[3] };
+        let cpl_set: &[u8] = if attrib < 0x1000 {
+            &[0, 1, 2, 3, 0xff]
+        } else {
+            &[3]
+        };
         for &cpl in cpl_set {
             for (n, limit) in LIMITS.iter().enumerate() {
                 if attrib >= 0x1000 && n > 0 {
@@ -70,7 +74,11 @@ fn vmcb_domain() -> (Vec<VmcbSegment>, Vec<u8>) {
 fn vmx_domain() -> Vec<VmxSegment> {
     let mut out = Vec::new();
     let extra = [1 << 8, 1 << 11, 1 << 17, 1 << 31, 0xfffe_0f00];
-    let values = (0..(1u32 << 17)).chain((0..(1u32 << 17)).step_by(97).flat_map(move |v| extra.map(|e| v | e)));
+    let values = (0..(1u32 << 17)).chain(
+        (0..(1u32 << 17))
+            .step_by(97)
+            .flat_map(move |v| extra.map(|e| v | e)),
+    );
     for (n, ar) in values.enumerate() {
         for reg in 0..8u16 {
             out.push(VmxSegment {
@@ -90,7 +98,9 @@ fn kvm_domain() -> Vec<KvmSegment> {
     let tri = [0u8, 1, 2];
     let dpls = [0u8, 1, 2, 3, 4, 0xff];
     let lga = {
-        let mut v: Vec<[u8; 3]> = (0..8u8).map(|b| [b & 1, (b >> 1) & 1, (b >> 2) & 1]).collect();
+        let mut v: Vec<[u8; 3]> = (0..8u8)
+            .map(|b| [b & 1, (b >> 1) & 1, (b >> 2) & 1])
+            .collect();
         v.extend([[2, 0, 0], [0, 2, 0], [0, 0, 2], [0xff, 0xff, 0xff]]);
         v
     };
@@ -169,9 +179,15 @@ fn svm_get_segment() {
     rust::svm_get_batch(&v, &cpl, &mut r);
     let cv: Vec<CVmcbSeg> = to_c(&v);
     ffi::svm_get_batch(&cv, &cpl, &mut c);
-    check("svm_get_segment", &r, &c, |i| format!("{:?} cpl {}", v[i], cpl[i]));
+    check("svm_get_segment", &r, &c, |i| {
+        format!("{:?} cpl {}", v[i], cpl[i])
+    });
     for i in (0..v.len()).step_by(1009) {
-        assert_eq!(ffi::svm_get_segment(&cv[i], cpl[i], i & 7), c[i], "scalar = batch");
+        assert_eq!(
+            ffi::svm_get_segment(&cv[i], cpl[i], i & 7),
+            c[i],
+            "scalar = batch"
+        );
     }
 }
 
@@ -243,7 +259,10 @@ fn qemu_get_and_set_seg() {
     check("qemu set_seg", &r, &c, |i| format!("{:?}", q[i]));
     for i in (0..q.len()).step_by(1013) {
         assert_eq!(ffi::qemu_set_seg(&cq[i]), c[i]);
-        assert_eq!(QemuSegmentCache::from(&ffi::qemu_get_seg(&k[i])), rust_qemu_get(&k[i], i));
+        assert_eq!(
+            QemuSegmentCache::from(&ffi::qemu_get_seg(&k[i])),
+            rust_qemu_get(&k[i], i)
+        );
     }
 }
 
@@ -291,18 +310,66 @@ fn strict<I, RO, CI, CO>(
 #[test]
 fn strict_format_conversions() {
     let k = kvm_domain();
-    strict("kvm->vmx", &k, rust::kvm_to_vmx_batch, ffi::kvm_to_vmx, ffi::kvm_to_vmx_batch, |x| *x, |x| VmxSegment::from(x));
-    strict("kvm->qemu", &k, rust::kvm_to_qemu_batch, ffi::kvm_to_qemu, ffi::kvm_to_qemu_batch, |x| *x, |x| QemuSegmentCache::from(x));
-    strict("kvm->hyperv", &k, rust::kvm_to_hv_batch, ffi::kvm_to_hv, ffi::kvm_to_hv_batch, |x| *x, |x| HvSegmentRegister::from(x));
+    strict(
+        "kvm->vmx",
+        &k,
+        rust::kvm_to_vmx_batch,
+        ffi::kvm_to_vmx,
+        ffi::kvm_to_vmx_batch,
+        |x| *x,
+        |x| VmxSegment::from(x),
+    );
+    strict(
+        "kvm->qemu",
+        &k,
+        rust::kvm_to_qemu_batch,
+        ffi::kvm_to_qemu,
+        ffi::kvm_to_qemu_batch,
+        |x| *x,
+        |x| QemuSegmentCache::from(x),
+    );
+    strict(
+        "kvm->hyperv",
+        &k,
+        rust::kvm_to_hv_batch,
+        ffi::kvm_to_hv,
+        ffi::kvm_to_hv_batch,
+        |x| *x,
+        |x| HvSegmentRegister::from(x),
+    );
 
     let v = vmx_domain();
-    strict("vmx->kvm", &v, rust::vmx_to_kvm_batch, ffi::vmx_to_kvm, ffi::vmx_to_kvm_batch, |x| CVmxSeg::from(x), |x| *x);
+    strict(
+        "vmx->kvm",
+        &v,
+        rust::vmx_to_kvm_batch,
+        ffi::vmx_to_kvm,
+        ffi::vmx_to_kvm_batch,
+        |x| CVmxSeg::from(x),
+        |x| *x,
+    );
 
     let (vmcb, _) = vmcb_domain();
-    strict("vmcb->vmx", &vmcb, rust::vmcb_to_vmx_batch, ffi::vmcb_to_vmx, ffi::vmcb_to_vmx_batch, |x| CVmcbSeg::from(x), |x| VmxSegment::from(x));
+    strict(
+        "vmcb->vmx",
+        &vmcb,
+        rust::vmcb_to_vmx_batch,
+        ffi::vmcb_to_vmx,
+        ffi::vmcb_to_vmx_batch,
+        |x| CVmcbSeg::from(x),
+        |x| VmxSegment::from(x),
+    );
 
     let q = qemu_domain();
-    strict("qemu->kvm", &q, rust::qemu_to_kvm_batch, ffi::qemu_to_kvm, ffi::qemu_to_kvm_batch, |x| CQemuSeg::from(x), |x| *x);
+    strict(
+        "qemu->kvm",
+        &q,
+        rust::qemu_to_kvm_batch,
+        ffi::qemu_to_kvm,
+        ffi::qemu_to_kvm_batch,
+        |x| CQemuSeg::from(x),
+        |x| *x,
+    );
 }
 
 #[test]
@@ -339,7 +406,10 @@ fn layout_bit_moves() {
         assert_eq!(ffi::svm_attrib_to_vmx_ar(a), SvmAttrib(a).to_vmx_layout());
     }
     for ar in 0..(1u32 << 17) {
-        assert_eq!(ffi::vmx_ar_to_svm_attrib(ar), VmxAccessRights(ar).to_svm_layout());
+        assert_eq!(
+            ffi::vmx_ar_to_svm_attrib(ar),
+            VmxAccessRights(ar).to_svm_layout()
+        );
     }
 }
 
@@ -352,7 +422,11 @@ fn run_chain(spec: &str, input: &[InFlight]) -> Vec<InFlight> {
         vmcb_cpl: 0,
     };
     let mut out = vec![blank; input.len()];
-    assert_eq!(rust::chain_batch(&chain, input, &mut out), 0, "{spec}: no run fails");
+    assert_eq!(
+        rust::chain_batch(&chain, input, &mut out),
+        0,
+        "{spec}: no run fails"
+    );
     out
 }
 
@@ -401,8 +475,16 @@ fn chains_from_vmcb() {
     let cv: Vec<CVmcbSeg> = to_c(&v);
     let n = v.len();
     let cases: [(&str, VmcbChain<VmcbSegment>, VmcbChain<CVmcbSeg>); 3] = [
-        ("kvm-svm > qemu > kvm-svm", direct::svm_qemu_svm, ffi::chain_svm_qemu_svm),
-        ("kvm-svm > verbatim > kvm-svm", direct::svm_svm, ffi::chain_svm_svm),
+        (
+            "kvm-svm > qemu > kvm-svm",
+            direct::svm_qemu_svm,
+            ffi::chain_svm_qemu_svm,
+        ),
+        (
+            "kvm-svm > verbatim > kvm-svm",
+            direct::svm_svm,
+            ffi::chain_svm_svm,
+        ),
         (
             "kvm-svm > qemu > kvm-vmx > qemu > kvm-svm",
             direct::svm_qemu_vmx_qemu_svm,
@@ -447,8 +529,16 @@ fn chains_from_vmcs() {
     let n = v.len();
     type VmxChain<S> = fn(&[S], &mut [S]);
     let cases: [(&str, VmxChain<VmxSegment>, VmxChain<CVmxSeg>); 2] = [
-        ("kvm-vmx > qemu > kvm-vmx", direct::vmx_qemu_vmx, ffi::chain_vmx_qemu_vmx),
-        ("kvm-vmx > verbatim > kvm-vmx", direct::vmx_vmx, ffi::chain_vmx_vmx),
+        (
+            "kvm-vmx > qemu > kvm-vmx",
+            direct::vmx_qemu_vmx,
+            ffi::chain_vmx_qemu_vmx,
+        ),
+        (
+            "kvm-vmx > verbatim > kvm-vmx",
+            direct::vmx_vmx,
+            ffi::chain_vmx_vmx,
+        ),
     ];
     for (spec, d, cf) in cases {
         let r = vmcs_out(&run_chain(spec, &input));

@@ -37,7 +37,10 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
             "| {:<44} | {:>10} | {:>10} | {:>8} | {:>10} | {:>12} |",
             "chain", "Rust ns", "C ns", "Rust/C", "direct ns", "direct/C"
         );
-        println!("|{:-<46}|{:->12}|{:->12}|{:->10}|{:->12}|{:->14}|", "", "", "", "", "", "");
+        println!(
+            "|{:-<46}|{:->12}|{:->12}|{:->10}|{:->12}|{:->14}|",
+            "", "", "", "", "", ""
+        );
     } else {
         println!(
             "| {:<44} | {:>10} | {:>10} | {:>8} |",
@@ -52,7 +55,10 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
             .map(|(name, run)| (*name, best_ns(run, rounds)))
             .collect();
         let get = |n: &str| ns.iter().find(|(k, _)| *k == n).map(|(_, v)| *v);
-        let (r, c) = (get("rust").unwrap_or(f64::NAN), get("c").unwrap_or(f64::NAN));
+        let (r, c) = (
+            get("rust").unwrap_or(f64::NAN),
+            get("c").unwrap_or(f64::NAN),
+        );
         if chain {
             let d = get("rust-direct").unwrap_or(f64::NAN);
             println!(
@@ -62,7 +68,11 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
                 d / c
             );
         } else {
-            println!("| {:<44} | {r:>10.3} | {c:>10.3} | {:>8.2} |", case.name, r / c);
+            println!(
+                "| {:<44} | {r:>10.3} | {c:>10.3} | {:>8.2} |",
+                case.name,
+                r / c
+            );
         }
     }
 }
