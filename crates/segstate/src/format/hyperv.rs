@@ -3,7 +3,8 @@
 //! target (Hyper-V TLFS, "Virtual Processor Register Names and Values").
 
 use super::{FormatError, LengthError, exact_len, le_u16, le_u32, le_u64};
-use crate::arch::{Attributes, PrivilegeLevel, Segment, SegmentType, Selector};
+use super::vmx::VmxAccessRights;
+use crate::arch::{Attributes, Segment, Selector};
 
 /// The 16-bit attribute word: VMX access-rights bits 15:0 (type 3:0, S 4, DPL 6:5,
 /// P 7, reserved 11:8, AVL 12, L 13, D/B 14, G 15) and **no unusable bit**.
@@ -15,35 +16,17 @@ impl HvSegmentAttributes {
     /// Bits 11:8, reserved.
     pub const RESERVED_MASK: u16 = 0x0f00;
 
-    /// All eight attribute fields.
+    /// All eight attribute fields: the layout is VMX access rights bits 15:0.
     #[must_use]
     pub const fn attributes(self) -> Attributes {
-        let v = self.0;
-        Attributes {
-            segment_type: SegmentType::from_low_bits(v as u8),
-            s: v & (1 << 4) != 0,
-            dpl: PrivilegeLevel::from_low_bits((v >> 5) as u8),
-            present: v & (1 << 7) != 0,
-            avl: v & (1 << 12) != 0,
-            l: v & (1 << 13) != 0,
-            db: v & (1 << 14) != 0,
-            g: v & (1 << 15) != 0,
-        }
+        VmxAccessRights(self.0 as u32).attributes()
     }
 
     /// Packs attributes; reserved bits are zero.
     #[must_use]
     pub const fn from_attributes(a: Attributes) -> Self {
-        HvSegmentAttributes(
-            a.segment_type.bits() as u16
-                | (a.s as u16) << 4
-                | (a.dpl.bits() as u16) << 5
-                | (a.present as u16) << 7
-                | (a.avl as u16) << 12
-                | (a.l as u16) << 13
-                | (a.db as u16) << 14
-                | (a.g as u16) << 15,
-        )
+        // Bits 15:0 of VMX access rights; without the unusable bit the value fits.
+        HvSegmentAttributes(VmxAccessRights::from_parts(a, false).0 as u16)
     }
 }
 
