@@ -2,8 +2,8 @@
 //! `WHV_X64_SEGMENT_REGISTER`, the layout of the second hypervisor family Rust VMMs
 //! target (Hyper-V TLFS, "Virtual Processor Register Names and Values").
 
-use super::{FormatError, LengthError, exact_len, le_u16, le_u32, le_u64};
 use super::vmx::VmxAccessRights;
+use super::{FormatError, LengthError, exact_len, le_u16, le_u32, le_u64};
 use crate::arch::{Attributes, Segment, Selector};
 
 /// The 16-bit attribute word: VMX access-rights bits 15:0 (type 3:0, S 4, DPL 6:5,
@@ -125,6 +125,7 @@ impl TryFrom<Segment> for HvSegmentRegister {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arch::PrivilegeLevel;
 
     #[test]
     fn bytes_and_attributes_round_trip() {
