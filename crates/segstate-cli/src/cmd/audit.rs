@@ -66,10 +66,14 @@ struct LiveRun {
     outcome: ScenarioOutcome,
 }
 
+/// One line of progress on a terminal, rewritten in place; nothing when stderr is a
+/// file or a pipe (CI logs) or when the output is JSON.
 fn progress(json: bool, msg: &str) {
-    if !json {
+    use std::io::IsTerminal;
+    let stderr = std::io::stderr();
+    if !json && stderr.is_terminal() {
         eprint!("\r\x1b[2K{msg}");
-        let _ = std::io::stderr().flush();
+        let _ = stderr.lock().flush();
     }
 }
 
