@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Drives one QEMU over its QMP socket: waits, prints `info registers`, saves a stream.
+
+usage: qmp.py SOCKET OUT.txt [--wait SECONDS] [--all-cpus] [--no-cont] [--migrate FILE]
+
+Starts the (-S) guest unless --no-cont, lets it run for --wait seconds so that it parks
+in its final state, stops it, writes the HMP `info registers` text to OUT.txt, optionally
+migrates to FILE ("exec:cat > FILE"), and quits QEMU. Standard library only.
+"""
+import json
+import socket
+import sys
+import time
+
+
+class Qmp:
+    def __init__(self, path):
+        for _ in range(100):
+            try:
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.connect(path)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise SystemExit(f"cannot connect to {path}")
+        self.file = self.sock.makefile("rw")
+        self.read()  # greeting
+        self.cmd("qmp_capabilities")
+
+    def read(self):
+        while True:
+            msg = json.loads(self.file.readline())
+            if "event" not in msg:
+                return msg
+
+    def cmd(self, name, **args):
+        self.file.write(json.dumps({"execute": name, "arguments": args}) + "\n")
+        self.file.flush()
+        reply = self.read()
+        if "error" in reply:
+            raise SystemExit(f"{name}: {reply['error']}")
+        return reply["return"]
+
+    def hmp(self, line):
+        return self.cmd("human-monitor-command", **{"command-line": line})
+
+
+def main():
+    argv = sys.argv[1:]
+    sock, out = argv[0], argv[1]
+    wait = float(argv[argv.index("--wait") + 1]) if "--wait" in argv else 1.0
+    q = Qmp(sock)
+    if "--no-cont" not in argv:
+        q.cmd("cont")
+        time.sleep(wait)
+        q.cmd("stop")
+    text = q.hmp("info registers -a" if "--all-cpus" in argv else "info registers")
+    with open(out, "w") as f:
+        f.write(text)
+    if "--migrate" in argv:
+        target = argv[argv.index("--migrate") + 1]
+        q.cmd("migrate", uri=f"exec:cat > {target}")
+        while q.cmd("query-migrate").get("status") not in ("completed", "failed"):
+            time.sleep(0.1)
+        status = q.cmd("query-migrate")["status"]
+        if status != "completed":
+            raise SystemExit(f"migration {status}")
+    q.cmd("quit")
+
+
+if __name__ == "__main__":
+    main()
