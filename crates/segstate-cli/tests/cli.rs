@@ -391,3 +391,44 @@ fn audit_live_shows_the_escalation_and_passes_the_host() {
         assert_eq!(r["verdict"], expected, "{r:#}");
     }
 }
+
+/// A KVM device that refuses (here /dev/null, which answers no KVM ioctl) gives a clear
+/// line and exit 0 when KVM is optional, exit 1 when SEGSTATE_REQUIRE_KVM=1.
+#[test]
+fn audit_with_a_refusing_kvm_device() {
+    let run = |require: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_segstate"));
+        cmd.args(["audit", "--json"])
+            .env("SEGSTATE_KVM_DEVICE", "/dev/null");
+        if require {
+            cmd.env("SEGSTATE_REQUIRE_KVM", "1");
+        } else {
+            cmd.env_remove("SEGSTATE_REQUIRE_KVM");
+        }
+        cmd.output().unwrap()
+    };
+    let optional = run(false);
+    assert_eq!(optional.status.code(), Some(0), "{}", stderr(&optional));
+    let j = json(&optional);
+    assert_eq!(j["live"]["ran"], false);
+    let note = j["live"]["note"].as_str().unwrap();
+    assert!(
+        note.contains("no usable /dev/kvm") && note.contains("live part skipped"),
+        "{note}"
+    );
+    let required = run(true);
+    assert_eq!(required.status.code(), Some(1));
+    assert_eq!(json(&required)["ok"], false);
+    let text = Command::new(env!("CARGO_BIN_EXE_segstate"))
+        .args(["audit"])
+        .env("SEGSTATE_KVM_DEVICE", "/dev/null")
+        .env("SEGSTATE_REQUIRE_KVM", "1")
+        .output()
+        .unwrap();
+    assert_eq!(text.status.code(), Some(1));
+    assert!(
+        stdout(&text).contains("SEGSTATE_REQUIRE_KVM=1 but no usable /dev/kvm"),
+        "{}",
+        stdout(&text)
+    );
+}

@@ -103,9 +103,24 @@ pub struct Machine {
     timeout: Duration,
 }
 
-/// Opens `/dev/kvm` and checks the API version.
+/// The environment variable that names another KVM device than `/dev/kvm` (for a
+/// KVM in a container's odd place, or to exercise the refused-backend path in tests).
+pub const KVM_DEVICE_ENV: &str = "SEGSTATE_KVM_DEVICE";
+
+/// Opens `/dev/kvm` (or `$SEGSTATE_KVM_DEVICE`) and checks the API version.
 pub fn open_kvm() -> Result<Kvm, HarnessError> {
-    let kvm = Kvm::new().map_err(|e| HarnessError::NoKvm(errno_text(e.errno())))?;
+    let opened = match std::env::var_os(KVM_DEVICE_ENV) {
+        None => Kvm::new(),
+        Some(path) => {
+            let path =
+                std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()))
+                    .map_err(|_| {
+                        HarnessError::NoKvm(format!("{KVM_DEVICE_ENV} contains a NUL byte"))
+                    })?;
+            Kvm::new_with_path(&path)
+        }
+    };
+    let kvm = opened.map_err(|e| HarnessError::NoKvm(errno_text(e.errno())))?;
     let v = kvm.get_api_version();
     if v != 12 {
         return Err(HarnessError::ApiVersion(v));
