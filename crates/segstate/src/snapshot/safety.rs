@@ -1,0 +1,652 @@
+//! Restore safety: the checks a snapshot must pass before `KVM_SET_SREGS`, the
+//! cooking that makes a state enter the other vendor's hardware, and the comparison
+//! of what KVM reads back with what was written.
+//!
+//! The explicit CPL is authoritative. KVM takes the CPL from SS.DPL, so a
+//! disagreement is a privilege change waiting to happen and is refused first.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use super::{Regs, VcpuSnapshot, Vendor};
+use crate::arch::{Cpl, PerSegReg, SegReg, Segment};
+use crate::check::{self, Finding, SegmentState, Severity};
+use crate::format::kvm::{KvmSegment, KvmSregs};
+
+/// EFER.SVME. The VMCB holds the guest EFER with SVME set (KVM forces it), and the
+/// VMRUN checks read it there.
+const EFER_SVME: u64 = 1 << 12;
+
+/// Why a snapshot may not be restored as it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RestoreProblem {
+    /// Stable id: `snapshot.cpl.ss-dpl`, `snapshot.segment.undecodable`, or the id of
+    /// the check rule that failed (`arch.*`, `vmx.entry.*`, `svm.vmrun.*`).
+    pub id: &'static str,
+    /// One sentence naming the disagreement.
+    pub message: String,
+}
+
+impl fmt::Display for RestoreProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} [{}]", self.message, self.id)
+    }
+}
+
+/// One field changed by [`VcpuSnapshot::normalise_for`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// The field, e.g. `SS.DPL`.
+    pub field: String,
+    /// Its value before.
+    pub from: u64,
+    /// Its value after.
+    pub to: u64,
+    /// Why (the rule that demands it).
+    pub reason: &'static str,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} → {}: {}",
+            self.field, self.from, self.to, self.reason
+        )
+    }
+}
+
+/// A field that KVM read back differently from what was written, after the
+/// documented normalisation ([`canonical_sregs`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadbackMismatch {
+    /// The field, e.g. `SS.DPL`, `CR4`, `rip`.
+    pub field: String,
+    /// Written (normalised).
+    pub written: u64,
+    /// Read back (normalised).
+    pub read: u64,
+}
+
+impl fmt::Display for ReadbackMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: wrote {:#x}, KVM reads back {:#x}",
+            self.field, self.written, self.read
+        )
+    }
+}
+
+fn role(cpl: u8) -> &'static str {
+    match cpl {
+        0 => "kernel code",
+        3 => "user code",
+        _ => "ring-1/2 code",
+    }
+}
+
+/// The CPL disagreement, if any.
+fn cpl_problem(sregs: &KvmSregs, cpl: Cpl) -> Option<RestoreProblem> {
+    let dpl = sregs.ss.dpl;
+    (dpl != cpl.bits()).then(|| {
+        let consequence = if dpl & 3 < cpl.bits() {
+            "privilege escalation"
+        } else {
+            "privilege loss"
+        };
+        RestoreProblem {
+            id: "snapshot.cpl.ss-dpl",
+            message: format!(
+                "SS.DPL {dpl} disagrees with the snapshot's CPL {cpl}: restoring would run {} at CPL {} ({consequence})",
+                role(cpl.bits()),
+                dpl & 3
+            ),
+        }
+    })
+}
+
+/// The segment part of a state for the check rules, with the explicit CPL.
+fn segment_state(
+    sregs: &KvmSregs,
+    cpl: Cpl,
+    rflags: u64,
+    target: Vendor,
+) -> Result<SegmentState, RestoreProblem> {
+    let mut segs = [Segment::default(); 8];
+    for reg in SegReg::ALL {
+        let mut seg = Segment::try_from(*sregs.segment(reg)).map_err(|e| RestoreProblem {
+            id: "snapshot.segment.undecodable",
+            message: format!("{}: {e}", reg.name()),
+        })?;
+        if target == Vendor::Intel && !seg.attributes.present {
+            // KVM VMX's set path (vmx_segment_access_rights) writes AR.unusable for
+            // a not-present segment, so that is what the VMCS, and VM entry, see.
+            seg.unusable = true;
+        }
+        segs[reg.index()] = seg;
+    }
+    Ok(SegmentState {
+        segments: PerSegReg(segs),
+        cpl,
+        cr0: sregs.cr0,
+        cr4: sregs.cr4,
+        efer: match target {
+            Vendor::Intel => sregs.efer,
+            Vendor::Amd => sregs.efer | EFER_SVME,
+        },
+        rflags,
+    })
+}
+
+/// Every finding of the architectural rules and the target vendor's entry rules.
+fn findings(state: &SegmentState, target: Vendor) -> Vec<Finding> {
+    let mut all = check::arch::check(state);
+    match target {
+        Vendor::Intel => all.extend(check::vmx_entry::check(
+            state,
+            check::vmx_entry::VmxEntryControls::kvm_default(state.efer),
+        )),
+        Vendor::Amd => all.extend(check::svm_vmrun::check(state)),
+    }
+    all
+}
+
+fn problems_for(sregs: &KvmSregs, cpl: Cpl, rflags: u64, target: Vendor) -> Vec<RestoreProblem> {
+    let mut out: Vec<RestoreProblem> = cpl_problem(sregs, cpl).into_iter().collect();
+    match segment_state(sregs, cpl, rflags, target) {
+        Err(p) => out.push(p),
+        Ok(state) => out.extend(
+            findings(&state, target)
+                .into_iter()
+                .filter(|f| f.severity == Severity::Error)
+                .map(|f| RestoreProblem {
+                    id: f.id,
+                    message: format!("{target} entry rules: {f}"),
+                }),
+        ),
+    }
+    out
+}
+
+impl VcpuSnapshot {
+    /// Why this state may not be handed to `KVM_SET_SREGS` on a `target` host: SS.DPL
+    /// disagreeing with the explicit CPL (always first), a segment no format can
+    /// mean, and every error of [`check::arch::check`] and of the vendor's entry
+    /// checks ([`check::vmx_entry::check`] with
+    /// [`VmxEntryControls::kvm_default`](check::vmx_entry::VmxEntryControls::kvm_default),
+    /// or [`check::svm_vmrun::check`] with EFER.SVME set as in the VMCB). Empty means
+    /// safe.
+    #[must_use]
+    pub fn restore_problems(&self, target: Vendor) -> Vec<RestoreProblem> {
+        problems_for(&self.sregs, self.cpl, self.regs.rflags, target)
+    }
+
+    /// The warnings of the same rules (legal but notable, e.g. an unusable SS at CPL 3).
+    #[must_use]
+    pub fn restore_warnings(&self, target: Vendor) -> Vec<Finding> {
+        match segment_state(&self.sregs, self.cpl, self.regs.rflags, target) {
+            Ok(state) => findings(&state, target)
+                .into_iter()
+                .filter(|f| f.severity != Severity::Error)
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// True when SS.DPL disagrees with the explicit CPL.
+    #[must_use]
+    pub fn cpl_disagrees(&self) -> bool {
+        cpl_problem(&self.sregs, self.cpl).is_some()
+    }
+
+    /// Cooks the special registers so the state enters `target`'s hardware, keeping
+    /// the CPL, and proves it: the result must pass [`Self::restore_problems`] for
+    /// `target`. On success the snapshot is changed and every change is returned; on
+    /// failure it is left as it was and the remaining problems are returned.
+    ///
+    /// The rules, in order (each only where the field differs):
+    /// 1. SS.DPL := CPL (KVM takes the CPL from SS.DPL);
+    /// 2. a not-present DS/ES/FS/GS/SS/LDTR is unusable (the VMCB and QEMU say
+    ///    "unusable" only through P);
+    /// 3. an unusable segment is not present (KVM SVM clears P; VMX reads back P = !unusable);
+    /// 4. AMD: SS.DB := 0 for an unusable SS (what KVM SVM reports);
+    /// 5. usable code/data segments are accessed (the CPU sets the bit on load; VMX
+    ///    entry requires it);
+    /// 6. TR holds a busy TSS (9 → 11, 1 → 3);
+    /// 7. G agrees with the byte-granular limit (KVM SVM synthesises G = limit > 0xfffff).
+    ///
+    /// What cannot be cooked without changing meaning (a limit no descriptor can
+    /// encode, CS with both L and D, CR/EFER combinations) is left for the checks to
+    /// refuse.
+    pub fn normalise_for(&mut self, target: Vendor) -> Result<Vec<Change>, Vec<RestoreProblem>> {
+        let mut sregs = self.sregs;
+        let changes = cook(&mut sregs, self.cpl, target);
+        let problems = problems_for(&sregs, self.cpl, self.regs.rflags, target);
+        if problems.is_empty() {
+            self.sregs = sregs;
+            Ok(changes)
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+fn set(changes: &mut Vec<Change>, field: String, slot: &mut u8, to: u8, reason: &'static str) {
+    if *slot != to {
+        changes.push(Change {
+            field,
+            from: (*slot).into(),
+            to: to.into(),
+            reason,
+        });
+        *slot = to;
+    }
+}
+
+/// True when G agrees with a byte-granular limit as VM entry requires.
+#[must_use]
+pub fn granularity_consistent(limit: u32, g: u8) -> bool {
+    let low_all_ones = limit & 0xfff == 0xfff;
+    let high_all_zeros = limit & 0xfff0_0000 == 0;
+    (low_all_ones || g == 0) && (high_all_zeros || g != 0)
+}
+
+fn cook(s: &mut KvmSregs, cpl: Cpl, target: Vendor) -> Vec<Change> {
+    let mut ch = Vec::new();
+    let name = |reg: SegReg, field: &str| format!("{}.{field}", reg.name());
+    set(
+        &mut ch,
+        name(SegReg::Ss, "DPL"),
+        &mut s.ss.dpl,
+        cpl.bits(),
+        "KVM takes the CPL from SS.DPL; the snapshot's explicit CPL is authoritative",
+    );
+    for reg in SegReg::ALL {
+        let seg: &mut KvmSegment = s.segment_mut(reg);
+        let may_be_null = reg.is_data() || matches!(reg, SegReg::Ss | SegReg::Ldtr);
+        if may_be_null && seg.present == 0 && seg.unusable == 0 {
+            set(
+                &mut ch,
+                name(reg, "unusable"),
+                &mut seg.unusable,
+                1,
+                "a not-present segment is unusable (the VMCB and QEMU say so only through P)",
+            );
+        }
+        if may_be_null && seg.unusable != 0 && seg.present != 0 {
+            set(
+                &mut ch,
+                name(reg, "P"),
+                &mut seg.present,
+                0,
+                "an unusable segment is not present (KVM SVM clears P, VMX reads back P = !unusable)",
+            );
+        }
+        if target == Vendor::Amd && reg == SegReg::Ss && seg.unusable != 0 {
+            set(
+                &mut ch,
+                name(reg, "DB"),
+                &mut seg.db,
+                0,
+                "KVM SVM reports SS.DB = 0 for an unusable SS",
+            );
+        }
+        if seg.unusable != 0 {
+            continue;
+        }
+        if seg.s != 0 && seg.type_ & 1 == 0 {
+            let to = seg.type_ | 1;
+            set(
+                &mut ch,
+                name(reg, "type"),
+                &mut seg.type_,
+                to,
+                "a loaded code/data descriptor is accessed (the CPU sets the bit; VMX entry requires it)",
+            );
+        }
+        if reg == SegReg::Tr && seg.s == 0 && matches!(seg.type_, 1 | 9) {
+            let to = seg.type_ | 2;
+            set(
+                &mut ch,
+                name(reg, "type"),
+                &mut seg.type_,
+                to,
+                "TR holds a busy TSS (VMX entry requires type 11 in IA-32e mode)",
+            );
+        }
+        if !granularity_consistent(seg.limit, seg.g) {
+            let low_all_ones = seg.limit & 0xfff == 0xfff;
+            let g = if seg.limit > 0xf_ffff { 1 } else { 0 };
+            if g == 0 || low_all_ones {
+                set(
+                    &mut ch,
+                    name(reg, "G"),
+                    &mut seg.g,
+                    g,
+                    "G synthesised from the byte-granular limit (as KVM SVM reports it)",
+                );
+            }
+        }
+    }
+    ch
+}
+
+/// `kvm_sregs` as KVM may read back what was written, normalised. Each rule is a
+/// documented liberty of KVM's read side (docs/snapshot-format.md, "Read-back"):
+///
+/// - an unusable segment keeps only its selector, `unusable`, SS.DPL (the CPL) and
+///   the FS/GS base (used in 64-bit mode); the rest of its cache is undefined
+///   (SDM Vol. 3C §24.4.1) and KVM SVM/VMX report it differently;
+/// - usable code/data segments read back accessed (VMX sets it under unrestricted
+///   guest, KVM SVM for data segments);
+/// - TR reads back busy (KVM SVM);
+/// - G is the byte-granular limit's encoding, synthesised by KVM SVM:
+///   canonically `limit > 0xfffff`;
+/// - padding bytes are ignored.
+#[must_use]
+pub fn canonical_sregs(s: &KvmSregs) -> KvmSregs {
+    let mut c = *s;
+    for reg in SegReg::ALL {
+        let seg = c.segment_mut(reg);
+        seg.padding = 0;
+        if seg.unusable != 0 {
+            *seg = KvmSegment {
+                selector: seg.selector,
+                unusable: 1,
+                dpl: if reg == SegReg::Ss { seg.dpl } else { 0 },
+                base: if matches!(reg, SegReg::Fs | SegReg::Gs) {
+                    seg.base
+                } else {
+                    0
+                },
+                ..KvmSegment::default()
+            };
+            continue;
+        }
+        if seg.s != 0 {
+            seg.type_ |= 1;
+        } else if reg == SegReg::Tr && matches!(seg.type_, 1 | 9) {
+            seg.type_ |= 2;
+        }
+        seg.g = u8::from(seg.limit > 0xf_ffff);
+    }
+    c.gdt.padding = [0; 3];
+    c.idt.padding = [0; 3];
+    c
+}
+
+/// Compares what was written with what KVM read back, after [`canonical_sregs`].
+#[must_use]
+pub fn compare_sregs(written: &KvmSregs, read: &KvmSregs) -> Vec<ReadbackMismatch> {
+    let (w, r) = (canonical_sregs(written), canonical_sregs(read));
+    let mut out = Vec::new();
+    let mut cmp = |field: String, a: u64, b: u64| {
+        if a != b {
+            out.push(ReadbackMismatch {
+                field,
+                written: a,
+                read: b,
+            });
+        }
+    };
+    for reg in SegReg::KVM_SREGS_ORDER {
+        let (a, b) = (w.segment(reg), r.segment(reg));
+        for (field, x, y) in segment_fields(a, b) {
+            cmp(format!("{}.{field}", reg.name()), x, y);
+        }
+    }
+    cmp("GDTR.base".into(), w.gdt.base, r.gdt.base);
+    cmp("GDTR.limit".into(), w.gdt.limit.into(), r.gdt.limit.into());
+    cmp("IDTR.base".into(), w.idt.base, r.idt.base);
+    cmp("IDTR.limit".into(), w.idt.limit.into(), r.idt.limit.into());
+    for (name, a, b) in [
+        ("CR0", w.cr0, r.cr0),
+        ("CR2", w.cr2, r.cr2),
+        ("CR3", w.cr3, r.cr3),
+        ("CR4", w.cr4, r.cr4),
+        ("CR8", w.cr8, r.cr8),
+        ("EFER", w.efer, r.efer),
+        ("APIC_BASE", w.apic_base, r.apic_base),
+    ] {
+        cmp(name.into(), a, b);
+    }
+    for i in 0..4 {
+        cmp(
+            format!("interrupt_bitmap[{i}]"),
+            w.interrupt_bitmap[i],
+            r.interrupt_bitmap[i],
+        );
+    }
+    out
+}
+
+/// Compares general registers exactly (KVM does not cook them).
+#[must_use]
+pub fn compare_regs(written: &Regs, read: &Regs) -> Vec<ReadbackMismatch> {
+    Regs::NAMES
+        .iter()
+        .zip(written.to_array().into_iter().zip(read.to_array()))
+        .filter(|(_, (a, b))| a != b)
+        .map(|(name, (a, b))| ReadbackMismatch {
+            field: (*name).into(),
+            written: a,
+            read: b,
+        })
+        .collect()
+}
+
+/// `(name, a, b)` for every field of two segments, in `kvm_segment` order.
+pub(crate) fn segment_fields(a: &KvmSegment, b: &KvmSegment) -> [(&'static str, u64, u64); 12] {
+    [
+        ("base", a.base, b.base),
+        ("limit", a.limit.into(), b.limit.into()),
+        ("selector", a.selector.into(), b.selector.into()),
+        ("type", a.type_.into(), b.type_.into()),
+        ("P", a.present.into(), b.present.into()),
+        ("DPL", a.dpl.into(), b.dpl.into()),
+        ("DB", a.db.into(), b.db.into()),
+        ("S", a.s.into(), b.s.into()),
+        ("L", a.l.into(), b.l.into()),
+        ("G", a.g.into(), b.g.into()),
+        ("AVL", a.avl.into(), b.avl.into()),
+        ("unusable", a.unusable.into(), b.unusable.into()),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::PrivilegeLevel;
+
+    fn snap() -> VcpuSnapshot {
+        VcpuSnapshot::example_user_null_ss()
+    }
+
+    /// The same state as KVM on AMD reports it: G synthesised from the limit
+    /// (Firecracker's note: AMD KVM_GET_SREGS gives g = 0), data segments not yet
+    /// accessed, an unusable SS as SYSRET leaves it (P = 0, DB = 1, type 3), TR
+    /// available (type 9).
+    fn amd_shaped() -> VcpuSnapshot {
+        let mut s = snap();
+        s.host.vendor = Some(Vendor::Amd);
+        for reg in [SegReg::Cs, SegReg::Ds, SegReg::Es, SegReg::Fs, SegReg::Gs] {
+            let seg = s.sregs.segment_mut(reg);
+            seg.g = 0;
+            seg.type_ &= !1;
+        }
+        s.sregs.ss.present = 0;
+        s.sregs.ss.unusable = 0; // the VMCB has only P
+        s.sregs.ss.db = 1;
+        s.sregs.tr.type_ = 9;
+        s
+    }
+
+    #[test]
+    fn cpl_disagreement_is_named() {
+        let mut s = snap();
+        s.sregs.ss.dpl = 0;
+        let p = s.restore_problems(Vendor::Intel);
+        assert_eq!(p[0].id, "snapshot.cpl.ss-dpl");
+        assert!(
+            p[0].message.starts_with(
+                "SS.DPL 0 disagrees with the snapshot's CPL 3: restoring would run user code at CPL 0"
+            ),
+            "{}",
+            p[0].message
+        );
+        assert!(s.cpl_disagrees());
+        // Also refused for AMD, whose VMRUN checks never look at SS.DPL.
+        assert_eq!(s.restore_problems(Vendor::Amd)[0].id, "snapshot.cpl.ss-dpl");
+    }
+
+    #[test]
+    fn repair_sets_ss_dpl_from_cpl_and_says_so() {
+        let mut s = snap();
+        s.sregs.ss.dpl = 0;
+        let changes = s.normalise_for(Vendor::Intel).unwrap();
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(changes[0].field, "SS.DPL");
+        assert_eq!((changes[0].from, changes[0].to), (0, 3));
+        assert_eq!(s.sregs.ss.dpl, 3);
+        assert!(s.restore_problems(Vendor::Intel).is_empty());
+    }
+
+    #[test]
+    fn intel_shaped_state_passes_both_vendors_after_normalising() {
+        let s = snap();
+        assert!(s.restore_problems(Vendor::Intel).is_empty());
+        let mut to_amd = s.clone();
+        let changes = to_amd.normalise_for(Vendor::Amd).unwrap();
+        assert_eq!(to_amd.cpl, PrivilegeLevel::Ring3);
+        assert_eq!(to_amd.sregs.ss.dpl, 3);
+        assert_eq!(to_amd.sregs.ss.db, 0, "{changes:?}");
+        let state = segment_state(&to_amd.sregs, to_amd.cpl, 2, Vendor::Amd).unwrap();
+        assert!(check::svm_vmrun::check(&state).is_empty());
+    }
+
+    #[test]
+    fn amd_shaped_state_is_refused_by_vmx_until_normalised() {
+        let s = amd_shaped();
+        let before = s.restore_problems(Vendor::Intel);
+        assert!(before.iter().any(|p| p.id == "vmx.entry.g"), "{before:#?}");
+        assert!(before.iter().any(|p| p.id == "vmx.entry.data.accessed"));
+        let mut to_intel = s.clone();
+        let changes = to_intel.normalise_for(Vendor::Intel).unwrap();
+        let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+        for f in ["SS.unusable", "CS.G", "DS.type", "TR.type"] {
+            assert!(fields.contains(&f), "{f} in {fields:?}");
+        }
+        // The proof, stated again with the rules themselves.
+        let state = segment_state(&to_intel.sregs, to_intel.cpl, 2, Vendor::Intel).unwrap();
+        let controls = check::vmx_entry::VmxEntryControls::kvm_default(state.efer);
+        assert!(check::vmx_entry::check(&state, controls).is_empty());
+        assert!(check::arch::is_consistent(&state));
+        assert_eq!(to_intel.cpl, PrivilegeLevel::Ring3);
+        assert_eq!(to_intel.sregs.ss.dpl, 3);
+    }
+
+    #[test]
+    fn normalising_is_idempotent_and_keeps_cpl() {
+        for target in [Vendor::Intel, Vendor::Amd] {
+            for base in [snap(), amd_shaped()] {
+                let mut a = base.clone();
+                a.normalise_for(target).unwrap();
+                let mut b = a.clone();
+                assert!(b.normalise_for(target).unwrap().is_empty());
+                assert_eq!(a.cpl, base.cpl);
+            }
+        }
+    }
+
+    #[test]
+    fn what_cannot_be_cooked_is_refused_and_left_alone() {
+        let mut s = snap();
+        s.sregs.cs.db = 1; // L and D both set in IA-32e mode
+        let before = s.clone();
+        let err = s.normalise_for(Vendor::Intel).unwrap_err();
+        assert!(err.iter().any(|p| p.id == "vmx.entry.cs.db"), "{err:?}");
+        assert_eq!(s, before);
+    }
+
+    /// Randomised: perturb the cookable bits of many states; normalisation either
+    /// succeeds, keeps the CPL and passes the target's checks, or refuses and leaves
+    /// the state untouched.
+    #[test]
+    fn normalise_randomised() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..3000 {
+            let mut s = if next() & 1 == 0 {
+                snap()
+            } else {
+                amd_shaped()
+            };
+            for reg in SegReg::ALL {
+                let r = next();
+                let seg = s.sregs.segment_mut(reg);
+                if r & 1 != 0 {
+                    seg.g ^= 1;
+                }
+                if r & 2 != 0 {
+                    seg.type_ ^= 1;
+                }
+                if r & 4 != 0 && reg != SegReg::Cs {
+                    seg.present ^= 1;
+                }
+                if r & 8 != 0 && reg != SegReg::Cs {
+                    seg.unusable ^= 1;
+                }
+                if r & 16 != 0 {
+                    seg.dpl = (r >> 8) as u8 & 3;
+                }
+            }
+            let target = if next() & 1 == 0 {
+                Vendor::Intel
+            } else {
+                Vendor::Amd
+            };
+            let before = s.clone();
+            match s.normalise_for(target) {
+                Ok(_) => {
+                    assert_eq!(s.cpl, before.cpl);
+                    assert_eq!(s.sregs.ss.dpl, s.cpl.bits());
+                    assert!(s.restore_problems(target).is_empty());
+                }
+                Err(p) => {
+                    assert!(!p.is_empty());
+                    assert_eq!(s, before);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn readback_normalisation() {
+        let w = snap().sregs;
+        // KVM on AMD reading it back: G synthesised, SS.DB cleared, other undefined
+        // bits of the unusable SS changed, TR as written.
+        let mut r = w;
+        r.ss.db = 0;
+        r.ss.type_ = 0;
+        r.ss.s = 0;
+        r.ldt.base = 0x1234;
+        assert!(compare_sregs(&w, &r).is_empty());
+        // But never the CPL.
+        r.ss.dpl = 0;
+        let m = compare_sregs(&w, &r);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].field, "SS.DPL");
+        // Nor a usable segment's limit.
+        let mut r2 = w;
+        r2.ds.limit = 0xfffff;
+        assert_eq!(compare_sregs(&w, &r2)[0].field, "DS.limit");
+    }
+}
