@@ -12,6 +12,8 @@ pub mod hyperv;
 pub mod kvm;
 pub mod qemu;
 pub mod qemu_dump;
+#[cfg(feature = "std")]
+pub mod qemu_migration;
 pub mod svm;
 pub mod vmx;
 
