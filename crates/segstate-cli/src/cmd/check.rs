@@ -1,18 +1,323 @@
-//! `segstate check`: diagnose a vCPU state. (Work in progress: see issue 4.)
+//! `segstate check`: diagnose a vCPU state, rule by rule.
 
-use super::{Failure, Outcome};
+use std::fmt::Write as _;
+use std::io::{Read, Write as _};
+use std::process::ExitCode;
+
+use clap::ValueEnum;
+use serde_json::{Value, json};
+
+use super::{Failure, Outcome, print_json};
+use segstate::check::Severity;
+use segstate::check::report::{self, Context, Entry, Report, Vendor};
+use segstate_cli::input::{self, Input, InputFormat};
+
+/// The vendors `--vendor` takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum VendorArg {
+    /// Intel VMX: VM-entry checks, chains from a VMCS.
+    Intel,
+    /// AMD SVM: VMRUN checks, chains from a VMCB.
+    Amd,
+    /// Both.
+    Both,
+}
+
+impl From<VendorArg> for Vendor {
+    fn from(v: VendorArg) -> Self {
+        match v {
+            VendorArg::Intel => Vendor::Intel,
+            VendorArg::Amd => Vendor::Amd,
+            VendorArg::Both => Vendor::Both,
+        }
+    }
+}
 
 /// Diagnose a vCPU state: QEMU register dumps, kvm_sregs, VMCB pages, JSON.
 ///
-/// Not yet available: this subcommand is being built.
+/// Reads a state and says, rule by rule and segment by segment, what is wrong with it
+/// and what would happen to it on the way through KVM and a VMM:
+///
+/// - arch.*: architectural invariants (CPL = SS.DPL, CS.DPL against CPL, CS.L with
+///   CS.D, TR/LDTR types, limit against G, EFER.LMA, ...);
+///
+/// - vmx.entry.*: Intel's VM-entry guest-state checks (SDM Vol. 3C §27.3.1), with
+///   KVM's controls and without unrestricted guest: the check a "KVM: entry failed,
+///   hardware error 0x80000021" dump failed;
+///
+/// - svm.vmrun.*: AMD's VMRUN consistency checks (APM Vol. 2 §15.5.1);
+///
+/// - path.*: the state run through every built-in chain (`segstate verify`): where
+///   the CPL or attributes would change, and the profile rule responsible. Through
+///   today's code that is an error, through an old release a warning (CPL 3 with an
+///   unusable SS escalates on the 2017 chains);
+///
+/// - qemu.*: a dump whose printed CPL disagrees with SS.DPL, or whose suffix
+///   disagrees with its flags.
+///
+/// The input (FILE, or standard input when `-` or absent) is detected: text starting
+/// with `{` is segstate's JSON kvm_sregs (the `segstate convert --to sregs` shape),
+/// other text a QEMU dump (several dumps in a file are checked one by one); binary
+/// input by size: 312 bytes kvm_sregs, 456 kvm_sregs + kvm_regs, 4096 a VMCB page,
+/// 664..=3072 a VMCB save area. `--format` forces one.
+///
+/// Exit status: 0 when no state has an error, 1 when one has, 2 when the input cannot
+/// be read (the message names the line or byte offset).
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  segstate check dump.txt")]
+#[command(after_help = r#"Examples:
+  segstate check qemu.log                  every dump in a QEMU log (-d cpu, "KVM: entry failed")
+  segstate check --vendor intel crash.txt  which VM-entry check a 0x80000021 dump fails
+  segstate check --format sregs sregs.bin  raw KVM_GET_SREGS bytes (append kvm_regs for RFLAGS)
+  segstate check vmcb.bin                  a 4 KiB VMCB page: VMRUN checks, CPL from VMCB.CPL
+  segstate convert --from sregs-bytes --to sregs < sregs.hex | segstate check
+  segstate check --json --verbose dump.txt"#)]
 pub struct Args {
-    /// The input file.
+    /// The input file; `-` or absent reads standard input.
     input: Option<std::path::PathBuf>,
+    /// Which hardware to judge for (default: amd for a VMCB, both otherwise).
+    #[arg(long, value_enum)]
+    vendor: Option<VendorArg>,
+    /// The input format (default: detected).
+    #[arg(long, value_enum)]
+    format: Option<InputFormat>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Show info findings too (path changes through never-merged designs, and on
+    /// unusable segments).
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+fn read_bytes(path: Option<&std::path::Path>) -> Result<Vec<u8>, Failure> {
+    match path {
+        Some(p) if p.as_os_str() != "-" => {
+            std::fs::read(p).map_err(|e| Failure::input(format!("reading {}: {e}", p.display())))
+        }
+        _ => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| Failure::input(format!("reading standard input: {e}")))?;
+            Ok(buf)
+        }
+    }
+}
+
+/// Judges one input.
+fn judge(input: &Input, vendor: Option<VendorArg>) -> Report {
+    let vendor = vendor.map_or(
+        if matches!(input.format, InputFormat::Vmcb | InputFormat::VmcbSave) {
+            Vendor::Amd
+        } else {
+            Vendor::Both
+        },
+        Vendor::from,
+    );
+    let mut r = match &input.dump {
+        Some(d) => report::report_dump(d, vendor),
+        None => report::report_with(
+            &input.state,
+            vendor,
+            Context {
+                source: input.source,
+            },
+        ),
+    };
+    r.notes.splice(0..0, input.notes.iter().cloned());
+    r
 }
 
 pub fn run(args: &Args) -> Outcome {
-    let _ = &args.input;
-    Err(Failure::failed("`segstate check` is not available yet"))
+    let bytes = read_bytes(args.input.as_deref())?;
+    let what = args
+        .input
+        .as_deref()
+        .filter(|p| p.as_os_str() != "-")
+        .map_or_else(
+            || String::from("standard input"),
+            |p| p.display().to_string(),
+        );
+    let inputs =
+        input::read(&bytes, args.format).map_err(|e| Failure::input(format!("{what}: {e}")))?;
+    let reports: Vec<(&Input, Report)> =
+        inputs.iter().map(|i| (i, judge(i, args.vendor))).collect();
+    let failing = reports.iter().filter(|(_, r)| r.errors() > 0).count();
+    let code = u8::from(failing > 0);
+    if args.json {
+        print_json(&to_json(&reports, args.verbose, code));
+    } else {
+        let mut out = String::new();
+        for (i, (input, r)) in reports.iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            text(&mut out, input, r, args.verbose);
+        }
+        if reports.len() > 1 {
+            let _ = writeln!(
+                out,
+                "\n{} states checked: {} with errors, {} without",
+                reports.len(),
+                failing,
+                reports.len() - failing
+            );
+        }
+        // A closed pipe (`| head`) is not an error of the state.
+        let _ = std::io::stdout().write_all(out.as_bytes());
+    }
+    Ok(ExitCode::from(code))
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+fn shown(e: &Entry, verbose: bool) -> bool {
+    verbose || e.finding.severity != Severity::Info
+}
+
+fn rules_text(e: &Entry) -> Option<String> {
+    match e.rules.as_slice() {
+        [] => None,
+        [one] => Some(format!("rule {one}")),
+        many => Some(format!(
+            "rules {} (all needed to fix it)",
+            many.iter().map(|r| r.id()).collect::<Vec<_>>().join(" + ")
+        )),
+    }
+}
+
+fn text(out: &mut String, input: &Input, r: &Report, verbose: bool) {
+    let printed = input
+        .dump
+        .as_ref()
+        .map(|d| format!(" (QEMU printed CPL={})", d.cpl))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "== {} [{}]: {}, CPL {}{printed}; judged for {}",
+        input.label, input.format, r.mode, r.cpl, r.vendor
+    );
+    for note in &r.notes {
+        let _ = writeln!(out, "   note: {note}");
+    }
+    let mut hidden = 0;
+    for (reg, list) in r.by_segment() {
+        let visible: Vec<&&Entry> = list.iter().filter(|e| shown(e, verbose)).collect();
+        hidden += list.len() - visible.len();
+        if visible.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "  {}", reg.map_or("CPU-wide", |r| r.name()));
+        for e in visible {
+            let f = &e.finding;
+            let _ = writeln!(
+                out,
+                "    {:<7} {:<32} {}: expected {}, found {}",
+                f.severity.to_string(),
+                f.id,
+                f.field,
+                f.expected,
+                f.found
+            );
+            let mut tail = Vec::new();
+            if let Some(c) = &e.context {
+                tail.push(if e.chain.is_some() {
+                    format!("via {c}")
+                } else {
+                    c.clone()
+                });
+            }
+            if let Some(rules) = rules_text(e) {
+                tail.push(rules);
+            }
+            tail.push(format!("ref: {}", f.reference));
+            let _ = writeln!(out, "            {}", tail.join("; "));
+        }
+    }
+    if hidden > 0 {
+        let _ = writeln!(
+            out,
+            "  ({} hidden: path changes through never-merged designs or of unusable segments; --verbose shows them)",
+            plural(hidden, "info finding")
+        );
+    }
+    let verdict = if r.errors() > 0 {
+        "ERRORS"
+    } else if r.count(Severity::Warning) > 0 {
+        "ok, with warnings"
+    } else {
+        "ok"
+    };
+    let _ = writeln!(
+        out,
+        "  summary: {}, {}, {}: {verdict}",
+        plural(r.errors(), "error"),
+        plural(r.count(Severity::Warning), "warning"),
+        plural(r.count(Severity::Info), "info")
+    );
+}
+
+fn entry_json(e: &Entry) -> Value {
+    let f = &e.finding;
+    json!({
+        "severity": f.severity.to_string(),
+        "id": f.id,
+        "family": e.family.name(),
+        "segment": f.reg.map(|r| r.name()),
+        "field": f.field,
+        "expected": f.expected,
+        "found": f.found,
+        "reference": f.reference,
+        "context": e.context,
+        "chain": e.chain,
+        "rules": e.rules.iter().map(|r| r.id()).collect::<Vec<_>>(),
+    })
+}
+
+fn to_json(reports: &[(&Input, Report)], verbose: bool, code: u8) -> Value {
+    let states: Vec<Value> = reports
+        .iter()
+        .map(|(input, r)| {
+            let segments: Vec<Value> = r
+                .by_segment()
+                .into_iter()
+                .filter_map(|(reg, list)| {
+                    let findings: Vec<Value> = list
+                        .iter()
+                        .filter(|e| shown(e, verbose))
+                        .map(|e| entry_json(e))
+                        .collect();
+                    (!findings.is_empty()).then(|| {
+                        json!({"segment": reg.map_or("CPU", |r| r.name()), "findings": findings})
+                    })
+                })
+                .collect();
+            json!({
+                "label": input.label,
+                "format": input.format.name(),
+                "line": input.dump.as_ref().map(|d| d.line),
+                "printed_cpl": input.dump.as_ref().map(|d| d.cpl),
+                "vendor": r.vendor.to_string(),
+                "mode": r.mode.to_string(),
+                "cpl": r.cpl.bits(),
+                "errors": r.errors(),
+                "warnings": r.count(Severity::Warning),
+                "infos": r.count(Severity::Info),
+                "ids": r.ids(),
+                "notes": r.notes,
+                "segments": segments,
+            })
+        })
+        .collect();
+    json!({
+        "states": states,
+        "errors": reports.iter().map(|(_, r)| r.errors()).sum::<usize>(),
+        "exit": code,
+    })
 }

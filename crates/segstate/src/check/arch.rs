@@ -5,11 +5,36 @@
 use alloc::vec::Vec;
 
 use super::{Finding, Findings, SegmentState, Severity};
-use crate::arch::{CR0_PE, CpuMode, RFLAGS_VM, SegReg, Segment};
+use crate::arch::{CR0_PE, CR0_PG, CpuMode, EFER_LMA, EFER_LME, RFLAGS_VM, SegReg, Segment};
 
 const PRIV: &str = "SDM Vol. 3A §5.5-5.8, APM Vol. 2 §4.9-4.11";
 const MODE: &str = "SDM Vol. 3A §5.2.1 / APM Vol. 2 §4.8.1";
 const SYSRET: &str = "APM Vol. 2 SYSRET; Linux X86_BUG_SYSRET_SS_ATTRS";
+const LONG: &str = "SDM Vol. 3A §10.8.5 (§9.8.5 in older editions), APM Vol. 2 §14.6.1";
+/// CR4.PAE.
+const CR4_PAE: u64 = 1 << 5;
+
+/// Every rule id this module emits.
+pub const RULE_IDS: &[&str] = &[
+    "arch.cr0.pg-pe",
+    "arch.efer.lma",
+    "arch.long-mode.pae",
+    "arch.cs.code",
+    "arch.cs.dpl-cpl",
+    "arch.cs.rpl-cpl",
+    "arch.cs.l-d",
+    "arch.ss.writable",
+    "arch.ss.dpl-cpl",
+    "arch.ss.null",
+    "arch.ss.null-cpl3",
+    "arch.ss.rpl-cpl",
+    "arch.data.readable",
+    "arch.data.null-usable",
+    "arch.data.dpl-rpl",
+    "arch.tr.type",
+    "arch.ldtr.type",
+    "arch.limit-g",
+];
 
 /// True when a byte-granular limit has a descriptor encoding under its G bit.
 #[must_use]
@@ -39,7 +64,48 @@ pub fn is_consistent(state: &SegmentState) -> bool {
     f.errors == 0
 }
 
+fn control_registers(state: &SegmentState, f: &mut Findings) {
+    let e = Severity::Error;
+    let (pe, pg) = (state.cr0 & CR0_PE != 0, state.cr0 & CR0_PG != 0);
+    if pg && !pe {
+        f.fail(
+            "arch.cr0.pg-pe",
+            e,
+            None,
+            "CR0.PG",
+            "0 while CR0.PE = 0 (paging needs protected mode)",
+            "PG=1 PE=0",
+            "SDM Vol. 3A §2.5 (CR0.PG), APM Vol. 2 §3.1.1",
+        );
+    }
+    let lme = state.efer & EFER_LME != 0;
+    let lma = state.efer & EFER_LMA != 0;
+    if lma != (lme && pg) {
+        f.fail(
+            "arch.efer.lma",
+            e,
+            None,
+            "EFER.LMA",
+            format_args!("EFER.LME & CR0.PG = {}", u8::from(lme && pg)),
+            format_args!("{}", u8::from(lma)),
+            LONG,
+        );
+    }
+    if lma && state.cr4 & CR4_PAE == 0 {
+        f.fail(
+            "arch.long-mode.pae",
+            e,
+            None,
+            "CR4.PAE",
+            "1 in IA-32e mode",
+            "0",
+            LONG,
+        );
+    }
+}
+
 fn run(state: &SegmentState, f: &mut Findings) {
+    control_registers(state, f);
     if state.cr0 & CR0_PE == 0 || state.rflags & RFLAGS_VM != 0 {
         return;
     }
@@ -196,6 +262,21 @@ fn run(state: &SegmentState, f: &mut Findings) {
                 "type",
                 "readable data or code",
                 describe(&s),
+                PRIV,
+            );
+        }
+        let t = s.attributes.segment_type;
+        if s.attributes.s && !t.is_conforming_code() && s.attributes.dpl < s.selector.rpl() {
+            f.fail(
+                "arch.data.dpl-rpl",
+                w,
+                Some(reg),
+                "DPL",
+                format_args!(
+                    ">= selector RPL {} (data and non-conforming code)",
+                    s.selector.rpl()
+                ),
+                format_args!("{} (a load with this selector faults)", s.attributes.dpl),
                 PRIV,
             );
         }

@@ -19,6 +19,22 @@ const CR0_CD: u64 = 1 << 30;
 const CR4_PAE: u64 = 1 << 5;
 /// EFER.SVME.
 const EFER_SVME: u64 = 1 << 12;
+/// EFER bits that are reserved (must be zero) on every AMD64 processor: 7:1, 9 and
+/// 63:32. Bits 16 and up that later processors define (MCOMMIT, INTWB, AIBRSE, …)
+/// are not judged.
+pub const EFER_MBZ: u64 = 0xfe | 1 << 9 | 0xffff_ffff_0000_0000;
+
+/// Every rule id this module emits.
+pub const RULE_IDS: &[&str] = &[
+    "svm.vmrun.efer-svme",
+    "svm.vmrun.efer-mbz",
+    "svm.vmrun.cr0-cd-nw",
+    "svm.vmrun.cr0-high",
+    "svm.vmrun.cr4-high",
+    "svm.vmrun.lme-pg-pae",
+    "svm.vmrun.lme-pg-pe",
+    "svm.vmrun.cs-l-d",
+];
 
 /// Runs the VMRUN checks on a guest state. `efer` is the guest EFER as the VMCB holds
 /// it (KVM keeps SVME set there).
@@ -28,6 +44,17 @@ pub fn check(state: &SegmentState) -> Vec<Finding> {
     let e = Severity::Error;
     if state.efer & EFER_SVME == 0 {
         f.fail("svm.vmrun.efer-svme", e, None, "EFER.SVME", "1", "0", REF);
+    }
+    if state.efer & EFER_MBZ != 0 {
+        f.fail(
+            "svm.vmrun.efer-mbz",
+            e,
+            None,
+            "EFER",
+            "reserved bits 7:1, 9 and 63:32 clear",
+            format_args!("{:#x}", state.efer),
+            REF,
+        );
     }
     if state.cr0 & CR0_CD == 0 && state.cr0 & CR0_NW != 0 {
         f.fail(
@@ -48,6 +75,17 @@ pub fn check(state: &SegmentState) -> Vec<Finding> {
             "CR0[63:32]",
             "0",
             format_args!("{:#x}", state.cr0 >> 32),
+            REF,
+        );
+    }
+    if state.cr4 >> 32 != 0 {
+        f.fail(
+            "svm.vmrun.cr4-high",
+            e,
+            None,
+            "CR4[63:32]",
+            "0",
+            format_args!("{:#x}", state.cr4 >> 32),
             REF,
         );
     }

@@ -4,9 +4,62 @@
 //! not representable in a decoded [`Segment`]; the VMX decoder refuses them.
 
 use super::{Finding, Findings, SegmentState, Severity};
-use crate::arch::{CR0_PE, EFER_LMA, PrivilegeLevel, RFLAGS_VM, SegReg, Segment, TableIndicator};
+use crate::arch::{
+    CR0_PE, CR0_PG, EFER_LMA, EFER_LME, PrivilegeLevel, RFLAGS_VM, SegReg, Segment, TableIndicator,
+};
 
 const REF: &str = "SDM Vol. 3C §27.3.1.2";
+const REF_CR: &str = "SDM Vol. 3C §27.3.1.1";
+const REF_RFLAGS: &str = "SDM Vol. 3C §27.3.1.4";
+/// CR4.PAE.
+const CR4_PAE: u64 = 1 << 5;
+/// CR4.PCIDE.
+const CR4_PCIDE: u64 = 1 << 17;
+/// RFLAGS bits that must be 0 in the guest-state field: 63:22, 15, 5 and 3.
+pub const RFLAGS_RESERVED_ZERO: u64 = !0x3f_ffff | 1 << 15 | 1 << 5 | 1 << 3;
+/// RFLAGS bit 1, which must be 1.
+pub const RFLAGS_FIXED_ONE: u64 = 1 << 1;
+
+/// Every rule id this module emits.
+pub const RULE_IDS: &[&str] = &[
+    "vmx.entry.cr0.pg-pe",
+    "vmx.entry.ia32e.pg-pae",
+    "vmx.entry.cr4.pcide",
+    "vmx.entry.efer.lme-lma",
+    "vmx.entry.rflags.reserved",
+    "vmx.entry.rflags.vm",
+    "vmx.entry.tr.ti",
+    "vmx.entry.ldtr.ti",
+    "vmx.entry.ss.rpl",
+    "vmx.entry.base.canonical",
+    "vmx.entry.base.high",
+    "vmx.entry.v8086.base",
+    "vmx.entry.v8086.limit",
+    "vmx.entry.v8086.ar",
+    "vmx.entry.cs.type",
+    "vmx.entry.ss.type",
+    "vmx.entry.data.accessed",
+    "vmx.entry.data.readable-code",
+    "vmx.entry.s",
+    "vmx.entry.p",
+    "vmx.entry.g",
+    "vmx.entry.cs.dpl-type3",
+    "vmx.entry.cs.dpl-nonconforming",
+    "vmx.entry.cs.dpl-conforming",
+    "vmx.entry.ss.dpl-rpl",
+    "vmx.entry.ss.dpl-zero",
+    "vmx.entry.data.dpl-rpl",
+    "vmx.entry.cs.db",
+    "vmx.entry.tr.type",
+    "vmx.entry.tr.s",
+    "vmx.entry.tr.p",
+    "vmx.entry.tr.g",
+    "vmx.entry.tr.unusable",
+    "vmx.entry.ldtr.type",
+    "vmx.entry.ldtr.s",
+    "vmx.entry.ldtr.p",
+    "vmx.entry.ldtr.g",
+];
 
 /// The VM-execution and VM-entry controls the checks depend on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,7 +113,90 @@ pub fn accepts(state: &SegmentState, controls: VmxEntryControls) -> bool {
     f.errors == 0
 }
 
+/// Guest control registers, EFER and RFLAGS (SDM §27.3.1.1, §27.3.1.4): the non-segment
+/// checks a "KVM: entry failed, hardware error 0x80000021" dump most often trips.
+fn check_registers(state: &SegmentState, controls: VmxEntryControls, f: &mut Findings) {
+    let e = Severity::Error;
+    let (pe, pg) = (state.cr0 & CR0_PE != 0, state.cr0 & CR0_PG != 0);
+    if pg && !pe {
+        f.fail(
+            "vmx.entry.cr0.pg-pe",
+            e,
+            None,
+            "CR0.PE",
+            "1 when CR0.PG = 1",
+            "0",
+            REF_CR,
+        );
+    }
+    if controls.ia32e_mode_guest && (!pg || state.cr4 & CR4_PAE == 0) {
+        f.fail(
+            "vmx.entry.ia32e.pg-pae",
+            e,
+            None,
+            "CR0.PG, CR4.PAE",
+            "both 1 (IA-32e mode guest)",
+            format_args!(
+                "PG={} PAE={}",
+                u8::from(pg),
+                u8::from(state.cr4 & CR4_PAE != 0)
+            ),
+            REF_CR,
+        );
+    }
+    if !controls.ia32e_mode_guest && state.cr4 & CR4_PCIDE != 0 {
+        f.fail(
+            "vmx.entry.cr4.pcide",
+            e,
+            None,
+            "CR4.PCIDE",
+            "0 outside IA-32e mode",
+            "1",
+            REF_CR,
+        );
+    }
+    let lma = state.efer & EFER_LMA != 0;
+    if pg && (state.efer & EFER_LME != 0) != lma {
+        f.fail(
+            "vmx.entry.efer.lme-lma",
+            e,
+            None,
+            "EFER.LME",
+            format_args!(
+                "EFER.LMA = {} when CR0.PG = 1 (load IA32_EFER)",
+                u8::from(lma)
+            ),
+            format_args!("{}", u8::from(!lma)),
+            REF_CR,
+        );
+    }
+    let r = state.rflags;
+    if r & RFLAGS_RESERVED_ZERO != 0 || r & RFLAGS_FIXED_ONE == 0 {
+        f.fail(
+            "vmx.entry.rflags.reserved",
+            e,
+            None,
+            "RFLAGS",
+            "bits 63:22, 15, 5, 3 clear and bit 1 set",
+            format_args!("{r:#x}"),
+            REF_RFLAGS,
+        );
+    }
+    if r & RFLAGS_VM != 0 && (controls.ia32e_mode_guest || !pe) {
+        f.fail(
+            "vmx.entry.rflags.vm",
+            e,
+            None,
+            "RFLAGS.VM",
+            "0 in an IA-32e mode guest or with CR0.PE = 0",
+            "1",
+            REF_RFLAGS,
+        );
+    }
+}
+
 fn run(state: &SegmentState, controls: VmxEntryControls, f: &mut Findings) {
+    check_registers(state, controls, f);
     let segs = &state.segments;
     let ug = controls.unrestricted_guest;
     let v8086 = state.rflags & RFLAGS_VM != 0;

@@ -1,0 +1,12 @@
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use segstate_cli::input::{self, InputFormat};
+
+#[path = "common.rs"]
+mod common;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(inputs) = input::read(data, Some(InputFormat::Json)) {
+        common::check_all(&inputs);
+    }
+});
