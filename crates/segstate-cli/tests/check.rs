@@ -435,3 +435,30 @@ fn fuzz_seeds_and_regressions_never_panic() {
         }
     }
 }
+
+/// A QEMU migration stream is detected, read as a stream, and each CPU checked.
+#[test]
+fn migration_stream_cpus_are_checked_one_by_one() {
+    let path = fixture("null-ss-cpl0.migstream");
+    let o = segstate(&["check", "--json", &path]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let j = json(&o);
+    let states = j["states"].as_array().unwrap_or_else(|| panic!("{j:#}"));
+    assert_eq!(states.len(), 2, "{j:#}");
+    assert!(
+        states[0]["label"]
+            .as_str()
+            .unwrap()
+            .contains("migration stream CPU 0")
+    );
+    // CPU 0 sits in a kernel handler with TCG's available TR, which Intel refuses.
+    let text = stdout(&segstate(&["check", &path]));
+    assert!(text.contains("vmx.entry.tr.type"), "{text}");
+    // Forced and from standard input, a cut stream names the offset where it stops.
+    let bytes = std::fs::read(&path).unwrap();
+    let cut = segstate_stdin(&["check", "--format", "migration"], &bytes[..5000]);
+    assert_eq!(code(&cut), 2);
+    assert!(stderr(&cut).contains("offset 0x"), "{}", stderr(&cut));
+    let not_a_stream = segstate_stdin(&["check", "--format", "migration"], b"QEVX\0\0\0\x03");
+    assert_eq!(code(&not_a_stream), 2);
+}

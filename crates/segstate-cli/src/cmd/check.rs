@@ -89,21 +89,6 @@ pub struct Args {
     verbose: bool,
 }
 
-fn read_bytes(path: Option<&std::path::Path>) -> Result<Vec<u8>, Failure> {
-    match path {
-        Some(p) if p.as_os_str() != "-" => {
-            std::fs::read(p).map_err(|e| Failure::input(format!("reading {}: {e}", p.display())))
-        }
-        _ => {
-            let mut buf = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut buf)
-                .map_err(|e| Failure::input(format!("reading standard input: {e}")))?;
-            Ok(buf)
-        }
-    }
-}
-
 /// Judges one input.
 fn judge(input: &Input, vendor: Option<VendorArg>) -> Report {
     let vendor = vendor.map_or(
@@ -128,18 +113,53 @@ fn judge(input: &Input, vendor: Option<VendorArg>) -> Report {
     r
 }
 
-pub fn run(args: &Args) -> Outcome {
-    let bytes = read_bytes(args.input.as_deref())?;
-    let what = args
-        .input
+/// Reads every state of the input. A QEMU migration stream is read straight from the
+/// file or standard input, so guest RAM streams past instead of being loaded; anything
+/// else is read whole and detected by content or size.
+fn read_inputs(args: &Args) -> Result<Vec<Input>, Failure> {
+    let mut reader: Box<dyn Read> = match args.input.as_deref() {
+        Some(p) if p.as_os_str() != "-" => Box::new(std::io::BufReader::new(
+            std::fs::File::open(p)
+                .map_err(|e| Failure::input(format!("reading {}: {e}", p.display())))?,
+        )),
+        _ => Box::new(std::io::stdin().lock()),
+    };
+    let mut prefix = [0u8; 8];
+    let mut got = 0;
+    while got < prefix.len() {
+        match reader.read(&mut prefix[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Failure::input(format!("reading the input: {e}"))),
+        }
+    }
+    let forced = args.format == Some(InputFormat::Migration);
+    if !forced && !input::is_migration_stream(&prefix[..got]) {
+        // Not a stream: hand back what was read so far with the rest.
+        let mut bytes = prefix[..got].to_vec();
+        reader
+            .read_to_end(&mut bytes)
+            .map_err(|e| Failure::input(format!("reading the input: {e}")))?;
+        return input::read(&bytes, args.format)
+            .map_err(|e| Failure::input(format!("{}: {e}", input_name(args))));
+    }
+    let whole = std::io::Read::chain(&prefix[..got], reader);
+    input::read_migration(whole).map_err(|e| Failure::input(format!("{}: {e}", input_name(args))))
+}
+
+fn input_name(args: &Args) -> String {
+    args.input
         .as_deref()
         .filter(|p| p.as_os_str() != "-")
         .map_or_else(
             || String::from("standard input"),
             |p| p.display().to_string(),
-        );
-    let inputs =
-        input::read(&bytes, args.format).map_err(|e| Failure::input(format!("{what}: {e}")))?;
+        )
+}
+
+pub fn run(args: &Args) -> Outcome {
+    let inputs = read_inputs(args)?;
     let reports: Vec<(&Input, Report)> =
         inputs.iter().map(|i| (i, judge(i, args.vendor))).collect();
     let failing = reports.iter().filter(|(_, r)| r.errors() > 0).count();

@@ -284,7 +284,7 @@ pub fn report_with(state: &SegmentState, vendor: Vendor, context: Context) -> Re
             // may not expose busy: not a state to refuse, but Intel's VM entry does.
             f.severity = Severity::Warning;
             context = Some(String::from(
-                "an available TSS in TR: QEMU TCG's ltr and AMD VMCBs leave it so;                  KVM SVM reports it busy, Intel VM entry refuses it",
+                "an available TSS in TR: QEMU TCG's ltr and AMD VMCBs leave it so; KVM SVM reports it busy, Intel VM entry refuses it",
             ));
         }
         r.push(Family::Arch, f, context);

@@ -1,0 +1,23 @@
+//! Fuzz the QEMU migration stream walker: arbitrary bytes (and the same bytes after
+//! a valid stream header, so the fuzzer reaches the section parser) must give a
+//! summary or an error with an offset, never a panic or an unbounded allocation.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use segstate::format::qemu_migration::{QEMU_VM_FILE_MAGIC, walk};
+use segstate_cli::input;
+
+#[path = "common.rs"]
+mod common;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = walk(data);
+    let mut framed = QEMU_VM_FILE_MAGIC.to_be_bytes().to_vec();
+    framed.extend_from_slice(&3u32.to_be_bytes());
+    framed.extend_from_slice(data);
+    if let Ok(summary) = walk(framed.as_slice()) {
+        assert!(summary.max_buffered <= framed.len() + 4096);
+    }
+    if let Ok(inputs) = input::read_migration(framed.as_slice()) {
+        common::check_all(&inputs);
+    }
+});
