@@ -4,9 +4,47 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// Writes to standard output; a reader that went away (`segstate verify | head`) ends
+/// the program quietly, as SIGPIPE ends a C tool, instead of a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!($($arg)*))
+    };
+}
+
+/// [`out!`] with a newline.
+macro_rules! outln {
+    () => {
+        $crate::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod cmd;
 mod json;
 mod table;
+
+/// The exit status of a program killed by SIGPIPE (128 + 13).
+const BROKEN_PIPE_STATUS: i32 = 141;
+
+/// Writes to standard output; exits with [`BROKEN_PIPE_STATUS`] when the reader has gone.
+fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout.write_fmt(args);
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            std::process::exit(BROKEN_PIPE_STATUS)
+        }
+        Err(e) => {
+            eprintln!("segstate: error: writing standard output: {e}");
+            std::process::exit(1)
+        }
+    }
+}
 
 /// Keeps x86 privilege (CPL) intact across hypervisor boundaries.
 ///

@@ -432,3 +432,21 @@ fn audit_with_a_refusing_kvm_device() {
         stdout(&text)
     );
 }
+
+/// A reader that goes away (`segstate verify | head -1`) ends the program quietly with
+/// the SIGPIPE status, never a panic.
+#[test]
+fn a_closed_pipe_is_not_a_panic() {
+    // verify takes a moment before its first write, so the read end is closed by then
+    // and that write fails with EPIPE whatever the pipe's buffer size.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_segstate"))
+        .args(["verify", "--chain", "verbatim > kvm-svm"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(141), "{:?}", out.status);
+}

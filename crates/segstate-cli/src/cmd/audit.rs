@@ -253,8 +253,8 @@ pub fn run(args: &Args) -> Outcome {
             "seconds": start.elapsed().as_secs_f64(),
         }));
     } else {
-        println!("segstate audit\n");
-        println!(
+        outln!("segstate audit\n");
+        outln!(
             "Model: {} built-in chains, {model_states} states verified in {:.0} ms",
             reports.len(),
             model_time.as_secs_f64() * 1000.0
@@ -268,12 +268,12 @@ pub fn run(args: &Args) -> Outcome {
                 verify::builtin_about(&r.chain).unwrap_or("").to_string(),
             ]);
         }
-        print!("{}", t.render(2));
-        println!();
+        out!("{}", t.render(2));
+        outln!();
         match &host {
-            None => println!("Live: {live_note}"),
+            None => outln!("Live: {live_note}"),
             Some(info) => {
-                println!(
+                outln!(
                     "Live on this host: {info}; watchdog {:.1} s per KVM_RUN; {:.1} s",
                     args.timeout,
                     live_time.as_secs_f64()
@@ -301,7 +301,7 @@ pub fn run(args: &Args) -> Outcome {
                     }
                     t.row(row);
                 }
-                print!("{}", t.render(2));
+                out!("{}", t.render(2));
                 let odd: Vec<&LiveRun> = runs
                     .iter()
                     .filter(|r| {
@@ -312,18 +312,18 @@ pub fn run(args: &Args) -> Outcome {
                     })
                     .collect();
                 for r in odd {
-                    println!("  {} / {}: {}", r.chain, r.outcome.kind, r.outcome.verdict);
+                    outln!("  {} / {}: {}", r.chain, r.outcome.kind, r.outcome.verdict);
                 }
-                println!("\nHost observations:");
+                outln!("\nHost observations:");
                 for o in &observations {
-                    println!("  {:<22} {}", o.name, o.value);
-                    println!("  {:<22} {}", "", o.explanation);
+                    outln!("  {:<22} {}", o.name, o.value);
+                    outln!("  {:<22} {}", "", o.explanation);
                 }
             }
         }
-        println!();
+        outln!();
         if ok {
-            println!(
+            outln!(
                 "Verdict: privilege is kept by today's profiles in the model{}.",
                 if host.is_some() {
                     " and by the verbatim and fixed chains on this host"
@@ -332,18 +332,18 @@ pub fn run(args: &Args) -> Outcome {
                 }
             );
         } else {
-            println!("Verdict: privilege is NOT kept:");
+            outln!("Verdict: privilege is NOT kept:");
             for c in &model_unsound {
-                println!("  model: {c} escalates privilege");
+                outln!("  model: {c} escalates privilege");
             }
             for f in &live_failures {
-                println!("  live: {f}");
+                outln!("  live: {f}");
             }
             if kvm_missing_but_required {
-                println!("  live: SEGSTATE_REQUIRE_KVM=1 but {live_note}");
+                outln!("  live: SEGSTATE_REQUIRE_KVM=1 but {live_note}");
             }
         }
-        println!("({:.1} s)", start.elapsed().as_secs_f64());
+        outln!("({:.1} s)", start.elapsed().as_secs_f64());
     }
     Ok(if ok {
         ExitCode::SUCCESS

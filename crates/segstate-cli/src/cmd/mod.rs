@@ -37,7 +37,7 @@ pub type Outcome = Result<ExitCode, Failure>;
 
 /// Prints a JSON value, pretty.
 pub fn print_json(value: &serde_json::Value) {
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
     );

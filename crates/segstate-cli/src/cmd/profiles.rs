@@ -55,22 +55,22 @@ pub fn run(args: &Args) -> Outcome {
     for p in Profile::ALL {
         t.row(vec![p.name.into(), p.releases.into(), p.summary.into()]);
     }
-    print!("{}", t.render(0));
+    out!("{}", t.render(0));
     if args.rules {
-        println!();
+        outln!();
         for r in Rule::ALL {
             let holders: Vec<&str> = Profile::ALL
                 .iter()
                 .filter(|p| p.rules.has(*r))
                 .map(|p| p.name)
                 .collect();
-            println!("{}  [{}]  in: {}", r.id(), r.kind(), holders.join(", "));
-            println!("    {}", r.summary());
-            println!("    off: {}", r.when_off());
-            println!("    upstream: {}", r.upstream());
+            outln!("{}  [{}]  in: {}", r.id(), r.kind(), holders.join(", "));
+            outln!("    {}", r.summary());
+            outln!("    off: {}", r.when_off());
+            outln!("    upstream: {}", r.upstream());
         }
     } else {
-        println!(
+        outln!(
             "\n{} rules; `segstate profiles --rules` lists them.",
             Rule::ALL.len()
         );

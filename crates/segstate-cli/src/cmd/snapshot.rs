@@ -188,7 +188,7 @@ fn save(file: &Path, at: At, timeout: f64) -> Outcome {
     snap.write_file(file)
         .map_err(|e| Failure::failed(format!("writing {}: {e}", file.display())))?;
     let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
-    println!(
+    outln!(
         "saved {} at {}: CPL {}, SS {}, {} MSRs, {} bytes of guest memory; {size} bytes",
         file.display(),
         point.name(),
@@ -243,16 +243,16 @@ fn restore(file: &Path, repair: bool, target: Option<Vendor>, timeout: f64, json
             "detail": o.detail,
         }));
     } else {
-        println!(
+        outln!(
             "restored {} (CPL {}) into a fresh VM, checked against {target} entry rules",
             file.display(),
             snap.cpl
         );
         for c in &report.changes {
-            println!("  changed {c}");
+            outln!("  changed {c}");
         }
         for w in &report.warnings {
-            println!("  note: {w}");
+            outln!("  note: {w}");
         }
         if !report.msrs_refused.is_empty() {
             let l: Vec<String> = report
@@ -260,13 +260,13 @@ fn restore(file: &Path, repair: bool, target: Option<Vendor>, timeout: f64, json
                 .iter()
                 .map(|i| format!("{i:#x}"))
                 .collect();
-            println!("  MSRs this host refused to set: {}", l.join(", "));
+            outln!("  MSRs this host refused to set: {}", l.join(", "));
         }
         for mm in &report.msr_mismatches {
-            println!("  MSR read back differently: {mm}");
+            outln!("  MSR read back differently: {mm}");
         }
-        println!("  read back: equal to what was written (after normalisation)");
-        println!("{}: {}", o.verdict.label(), o.detail);
+        outln!("  read back: equal to what was written (after normalisation)");
+        outln!("{}: {}", o.verdict.label(), o.detail);
     }
     Ok(if o.verdict == segstate_kvm::Verdict::Pass {
         ExitCode::SUCCESS
@@ -339,7 +339,7 @@ fn inspect(file: &Path, json: bool) -> Outcome {
             },
         }));
     } else {
-        println!(
+        outln!(
             "{}: segstate snapshot, format {}.{} (this reader: {FORMAT_MAJOR}.{FORMAT_MINOR}), {} bytes, CRC-32C ok",
             file.display(),
             u16::from_le_bytes([bytes[8], bytes[9]]),
@@ -347,14 +347,14 @@ fn inspect(file: &Path, json: bool) -> Outcome {
             bytes.len()
         );
         let h = &snap.host;
-        println!(
+        outln!(
             "host: {} ({}), KVM API {}, backend {}",
             vendor_name(h.vendor),
             h.cpu_vendor,
             h.kvm_api_version,
             h.backend
         );
-        println!(
+        outln!(
             "vCPU {}: CPL {} (explicit); SS.DPL {}{}",
             snap.vcpu_id,
             snap.cpl,
@@ -366,9 +366,15 @@ fn inspect(file: &Path, json: bool) -> Outcome {
             }
         );
         let r = &snap.regs;
-        println!(
+        outln!(
             "rip={:#x} rsp={:#x} rflags={:#x}  cr0={:#x} cr3={:#x} cr4={:#x} efer={:#x}",
-            r.rip, r.rsp, r.rflags, snap.sregs.cr0, snap.sregs.cr3, snap.sregs.cr4, snap.sregs.efer
+            r.rip,
+            r.rsp,
+            r.rflags,
+            snap.sregs.cr0,
+            snap.sregs.cr3,
+            snap.sregs.cr4,
+            snap.sregs.efer
         );
         let mut t = Table::new(&[
             "reg", "selector", "type", "s", "dpl", "p", "db", "l", "g", "unusable", "base", "limit",
@@ -390,7 +396,7 @@ fn inspect(file: &Path, json: bool) -> Outcome {
                 format!("{:#x}", g.limit),
             ]);
         }
-        print!("{}", t.render(2));
+        out!("{}", t.render(2));
         let mut t = Table::new(&["offset", "section", "flags", "length"]);
         for s in &secs {
             t.row(vec![
@@ -408,17 +414,17 @@ fn inspect(file: &Path, json: bool) -> Outcome {
                 s.len.to_string(),
             ]);
         }
-        print!("{}", t.render(2));
+        out!("{}", t.render(2));
         if problems.is_empty() {
-            println!("restore check ({target}): safe");
+            outln!("restore check ({target}): safe");
         } else {
-            println!("restore check ({target}): REFUSED");
+            outln!("restore check ({target}): REFUSED");
             for p in &problems {
-                println!("  {}", p.message);
+                outln!("  {}", p.message);
             }
         }
         for w in &warnings {
-            println!("  note: {w}");
+            outln!("  note: {w}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -447,12 +453,12 @@ fn diff_cmd(a: &Path, b: &Path, json: bool) -> Outcome {
             })).collect::<Vec<_>>(),
         }));
     } else if d.is_empty() {
-        println!("identical");
+        outln!("identical");
     } else {
         for x in &d {
-            println!("{}{x}", if x.privilege { "! " } else { "  " });
+            outln!("{}{x}", if x.privilege { "! " } else { "  " });
         }
-        println!(
+        outln!(
             "{} difference(s), {} changing privilege",
             d.len(),
             d.iter().filter(|x| x.privilege).count()

@@ -153,14 +153,14 @@ pub fn run(args: &Args) -> Outcome {
             "chains": reports.iter().map(|r| report_json(r, args.counterexamples)).collect::<Vec<_>>(),
         }));
     } else {
-        println!(
+        outln!(
             "Verified {} chain(s), {states} states, in {:.0} ms.\n",
             reports.len(),
             elapsed.as_secs_f64() * 1000.0
         );
-        print!("{}", summary_table(&reports));
+        out!("{}", summary_table(&reports));
         for r in reports.iter().filter(|r| !r.is_sound()) {
-            println!(
+            outln!(
                 "\n{}{}",
                 r.chain,
                 verify::builtin_about(&r.chain)
@@ -178,14 +178,14 @@ pub fn run(args: &Args) -> Outcome {
                         .responsible
                         .map(|r| format!("rule {}", r.id()))
                         .unwrap_or_else(|| "no single rule".into());
-                    println!("  {} on {}: {}  [{rule}]", p.name(), c.reg, c.detail);
-                    println!("    before: {}", verify::show(&c.before));
-                    println!("    after:  {}", verify::show(&c.after));
+                    outln!("  {} on {}: {}  [{rule}]", p.name(), c.reg, c.detail);
+                    outln!("    before: {}", verify::show(&c.before));
+                    outln!("    after:  {}", verify::show(&c.after));
                 }
             }
         }
         if current_unsound > 0 {
-            println!("\n{current_unsound} chain(s) of today's profiles escalate privilege.");
+            outln!("\n{current_unsound} chain(s) of today's profiles escalate privilege.");
         }
     }
     Ok(if current_unsound > 0 {
