@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use kvm_bindings::{
     CpuId, Msrs, kvm_cpuid_entry2, kvm_debugregs, kvm_fpu, kvm_lapic_state, kvm_mp_state,
-    kvm_msr_entry, kvm_regs, kvm_sregs, kvm_vcpu_events, kvm_xcr, kvm_xcrs, kvm_xsave,
+    kvm_msr_entry, kvm_sregs, kvm_vcpu_events, kvm_xcr, kvm_xcrs, kvm_xsave,
 };
 use kvm_ioctls::{Cap, Kvm, VcpuFd};
 use segstate::arch::PrivilegeLevel;
@@ -198,56 +198,6 @@ pub fn memory_regions(ram: &[u8]) -> Vec<MemoryRegion> {
 fn u64s(b: &[u8]) -> impl Iterator<Item = u64> + '_ {
     b.chunks_exact(8)
         .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
-}
-
-fn regs_to(r: &kvm_regs) -> Regs {
-    Regs::from_array([
-        r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rsp, r.rbp, r.r8, r.r9, r.r10, r.r11, r.r12,
-        r.r13, r.r14, r.r15, r.rip, r.rflags,
-    ])
-}
-
-fn regs_from(r: &Regs) -> kvm_regs {
-    let [
-        rax,
-        rbx,
-        rcx,
-        rdx,
-        rsi,
-        rdi,
-        rsp,
-        rbp,
-        r8,
-        r9,
-        r10,
-        r11,
-        r12,
-        r13,
-        r14,
-        r15,
-        rip,
-        rflags,
-    ] = r.to_array();
-    kvm_regs {
-        rax,
-        rbx,
-        rcx,
-        rdx,
-        rsi,
-        rdi,
-        rsp,
-        rbp,
-        r8,
-        r9,
-        r10,
-        r11,
-        r12,
-        r13,
-        r14,
-        r15,
-        rip,
-        rflags,
-    }
 }
 
 fn debugregs_bytes(d: &kvm_debugregs) -> Vec<u8> {
@@ -458,7 +408,7 @@ impl VcpuSnapshotExt for VcpuSnapshot {
             // KVM's convention: SS.DPL is the CPL (KVM SVM reports VMCB.CPL there
             // since 4.13; VMX reads it from the AR bytes). From here on it is explicit.
             cpl: PrivilegeLevel::from_low_bits(sregs.ss.dpl),
-            regs: regs_to(&state.regs),
+            regs: state.regs.into(),
             sregs,
             debug_regs: state.debug_regs.as_ref().map(debugregs_bytes),
             msrs,
@@ -498,7 +448,7 @@ impl VcpuSnapshotExt for VcpuSnapshot {
         };
         Ok(VcpuState {
             cpuid,
-            regs: regs_from(&self.regs),
+            regs: self.regs.into(),
             sregs: kvm_sregs::from(self.sregs),
             fpu: self.fpu.as_deref().map(fpu_from).unwrap_or_default(),
             xsave: self.xsave.as_deref().map(xsave_from),
@@ -741,7 +691,7 @@ fn verify(
     report: &mut RestoreReport,
 ) -> Result<(), SnapshotError> {
     let sregs = KvmSregs::from(vcpu.get_sregs().map_err(ioctl("KVM_GET_SREGS"))?);
-    let regs = regs_to(&vcpu.get_regs().map_err(ioctl("KVM_GET_REGS"))?);
+    let regs: Regs = vcpu.get_regs().map_err(ioctl("KVM_GET_REGS"))?.into();
     let mut mismatches = compare_sregs(&written.sregs, &sregs);
     mismatches.extend(compare_regs(&written.regs, &regs));
     if !mismatches.is_empty() {

@@ -15,6 +15,6 @@ pub use descriptor::{Descriptor, DescriptorError, SystemDescriptor};
 pub use mode::{CR0_PE, CR0_PG, CpuMode, EFER_LMA, EFER_LME, RFLAGS_VM};
 pub use privilege::{Cpl, InvalidPrivilegeLevel, PrivilegeLevel};
 pub use seg_reg::{PerSegReg, SegReg, UnknownSegReg};
-pub use segment::{Attributes, Segment};
+pub use segment::{Attributes, FieldChange, Segment};
 pub use segment_type::SegmentType;
 pub use selector::{IndexOutOfRange, Selector, TableIndicator};

@@ -1,5 +1,9 @@
 //! The hidden part of a segment register: the descriptor cache (SDM Vol. 3A §3.4.3).
 
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
 use super::{PrivilegeLevel, SegmentType, Selector};
 
 /// The attribute bits of a descriptor as the CPU caches them, decoded.
@@ -161,5 +165,102 @@ impl Segment {
     #[must_use]
     pub const fn is_usable(&self) -> bool {
         !self.unusable && self.attributes.present
+    }
+}
+
+/// One field that differs between two segments, as `name before -> after`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldChange {
+    /// The field: `selector`, `base`, `limit`, `type`, `S`, `DPL`, `P`, `AVL`, `L`,
+    /// `D/B`, `G` or `unusable`.
+    pub field: &'static str,
+    /// The value before, formatted.
+    pub before: String,
+    /// The value after, formatted.
+    pub after: String,
+}
+
+impl fmt::Display for FieldChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} -> {}", self.field, self.before, self.after)
+    }
+}
+
+impl Segment {
+    /// Every field where `after` differs from `self`, in a fixed order.
+    #[must_use]
+    pub fn field_changes(&self, after: &Segment) -> Vec<FieldChange> {
+        use alloc::format;
+        let (a, b) = (self.attributes, after.attributes);
+        let bit = |v: bool| format!("{}", u8::from(v));
+        let pairs: [(&'static str, String, String); 12] = [
+            (
+                "selector",
+                format!("{}", self.selector),
+                format!("{}", after.selector),
+            ),
+            (
+                "base",
+                format!("{:#x}", self.base),
+                format!("{:#x}", after.base),
+            ),
+            (
+                "limit",
+                format!("{:#x}", self.limit),
+                format!("{:#x}", after.limit),
+            ),
+            (
+                "type",
+                format!("{}", a.segment_type),
+                format!("{}", b.segment_type),
+            ),
+            ("S", bit(a.s), bit(b.s)),
+            ("DPL", format!("{}", a.dpl), format!("{}", b.dpl)),
+            ("P", bit(a.present), bit(b.present)),
+            ("AVL", bit(a.avl), bit(b.avl)),
+            ("L", bit(a.l), bit(b.l)),
+            ("D/B", bit(a.db), bit(b.db)),
+            ("G", bit(a.g), bit(b.g)),
+            ("unusable", bit(self.unusable), bit(after.unusable)),
+        ];
+        pairs
+            .into_iter()
+            .filter(|(_, x, y)| x != y)
+            .map(|(field, before, after)| FieldChange {
+                field,
+                before,
+                after,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_changes_name_each_differing_field_once() {
+        let user = Segment::flat(Selector(0x2b), Attributes::flat_data(PrivilegeLevel::Ring3));
+        assert!(user.field_changes(&user).is_empty());
+        let zeroed = Segment::null(Selector(0x2b), Attributes::default());
+        let changes: Vec<String> = user
+            .field_changes(&zeroed)
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                "limit 0xffffffff -> 0x0",
+                "type 3 -> 0",
+                "S 1 -> 0",
+                "DPL 3 -> 0",
+                "P 1 -> 0",
+                "D/B 1 -> 0",
+                "G 1 -> 0",
+                "unusable 0 -> 1",
+            ]
+        );
     }
 }

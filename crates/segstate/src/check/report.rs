@@ -751,43 +751,12 @@ pub fn path_findings(state: &SegmentState, vendor: Vendor, chains: &[Chain]) -> 
 
 /// The fields that differ, `name before -> after`.
 fn difference(expected: &Segment, actual: &Segment) -> String {
-    let (e, a) = (expected.attributes, actual.attributes);
-    let mut parts: Vec<String> = Vec::new();
-    let mut field = |name: &str, x: String, y: String| {
-        if x != y {
-            parts.push(format!("{name} {x} -> {y}"));
-        }
-    };
-    let b = |v: bool| u8::from(v).to_string();
-    field(
-        "selector",
-        format!("{}", expected.selector),
-        format!("{}", actual.selector),
-    );
-    field(
-        "base",
-        format!("{:#x}", expected.base),
-        format!("{:#x}", actual.base),
-    );
-    field(
-        "limit",
-        format!("{:#x}", expected.limit),
-        format!("{:#x}", actual.limit),
-    );
-    field(
-        "type",
-        format!("{}", e.segment_type),
-        format!("{}", a.segment_type),
-    );
-    field("S", b(e.s), b(a.s));
-    field("DPL", format!("{}", e.dpl), format!("{}", a.dpl));
-    field("P", b(e.present), b(a.present));
-    field("AVL", b(e.avl), b(a.avl));
-    field("L", b(e.l), b(a.l));
-    field("D/B", b(e.db), b(a.db));
-    field("G", b(e.g), b(a.g));
-    field("unusable", b(expected.unusable), b(actual.unusable));
-    parts.join(", ")
+    let changes: Vec<String> = expected
+        .field_changes(actual)
+        .iter()
+        .map(|c| format!("{c}"))
+        .collect();
+    changes.join(", ")
 }
 
 #[cfg(test)]

@@ -95,6 +95,23 @@ pub struct QemuSegmentCache {
     pub flags: QemuFlags,
 }
 
+impl QemuSegmentCache {
+    /// The segment as KVM receives it through QEMU's `set_seg`: residue bits of the
+    /// flags ignored, the selector's low 16 bits, unusable when P is clear. Lenient where
+    /// [`Segment::try_from`] is strict, for states QEMU itself printed or migrated.
+    #[must_use]
+    pub fn lenient_segment(&self) -> Segment {
+        let attributes = self.flags.attributes();
+        Segment {
+            selector: Selector(self.selector as u16),
+            base: self.base,
+            limit: self.limit,
+            attributes,
+            unusable: !attributes.present,
+        }
+    }
+}
+
 impl TryFrom<QemuSegmentCache> for Segment {
     type Error = FormatError;
 

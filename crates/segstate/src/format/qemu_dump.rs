@@ -26,7 +26,7 @@ use alloc::vec::Vec;
 use core::fmt::{self, Write as _};
 
 use super::qemu::{QemuFlags, QemuSegmentCache};
-use crate::arch::{EFER_LMA, PerSegReg, PrivilegeLevel, SegReg, Segment, Selector};
+use crate::arch::{EFER_LMA, PerSegReg, PrivilegeLevel, SegReg};
 use crate::check::SegmentState;
 
 /// `CR0.PE`: QEMU prints the DPL/type suffix of a segment only when it is set.
@@ -150,16 +150,7 @@ impl QemuDump {
     #[must_use]
     pub fn segment_state(&self) -> SegmentState {
         SegmentState {
-            segments: self.segments.map(|_, q| {
-                let attributes = q.flags.attributes();
-                Segment {
-                    selector: Selector(q.selector as u16),
-                    base: q.base,
-                    limit: q.limit,
-                    attributes,
-                    unusable: !attributes.present,
-                }
-            }),
+            segments: self.segments.map(|_, q| q.lenient_segment()),
             cpl: PrivilegeLevel::from_low_bits(self.cpl),
             cr0: self.cr0,
             cr4: self.cr4,

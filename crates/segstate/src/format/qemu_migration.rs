@@ -47,7 +47,7 @@ use core::fmt;
 use std::io::{self, Read};
 
 use super::qemu::{QemuFlags, QemuSegmentCache};
-use crate::arch::{PerSegReg, PrivilegeLevel, SegReg, Segment, Selector};
+use crate::arch::{PerSegReg, PrivilegeLevel, SegReg};
 use crate::check::SegmentState;
 
 /// `QEMU_VM_FILE_MAGIC`: `"QEVM"`.
@@ -206,16 +206,7 @@ impl MigrationCpu {
     #[must_use]
     pub fn segment_state(&self) -> SegmentState {
         SegmentState {
-            segments: self.segments.map(|_, q| {
-                let attributes = q.flags.attributes();
-                Segment {
-                    selector: Selector(q.selector as u16),
-                    base: q.base,
-                    limit: q.limit,
-                    attributes,
-                    unusable: !attributes.present,
-                }
-            }),
+            segments: self.segments.map(|_, q| q.lenient_segment()),
             cpl: PrivilegeLevel::from_low_bits(self.cpl),
             cr0: self.cr0,
             cr4: self.cr4,

@@ -421,3 +421,99 @@ impl VcpuSnapshot {
         }
     }
 }
+
+#[cfg(feature = "kvm-bindings")]
+mod bindings {
+    //! `struct kvm_regs` from rust-vmm's `kvm-bindings`, field by field.
+    use super::Regs;
+
+    impl From<kvm_bindings::kvm_regs> for Regs {
+        fn from(r: kvm_bindings::kvm_regs) -> Self {
+            let kvm_bindings::kvm_regs {
+                rax,
+                rbx,
+                rcx,
+                rdx,
+                rsi,
+                rdi,
+                rsp,
+                rbp,
+                r8,
+                r9,
+                r10,
+                r11,
+                r12,
+                r13,
+                r14,
+                r15,
+                rip,
+                rflags,
+            } = r;
+            Regs {
+                rax,
+                rbx,
+                rcx,
+                rdx,
+                rsi,
+                rdi,
+                rsp,
+                rbp,
+                r8,
+                r9,
+                r10,
+                r11,
+                r12,
+                r13,
+                r14,
+                r15,
+                rip,
+                rflags,
+            }
+        }
+    }
+
+    impl From<Regs> for kvm_bindings::kvm_regs {
+        fn from(r: Regs) -> Self {
+            let Regs {
+                rax,
+                rbx,
+                rcx,
+                rdx,
+                rsi,
+                rdi,
+                rsp,
+                rbp,
+                r8,
+                r9,
+                r10,
+                r11,
+                r12,
+                r13,
+                r14,
+                r15,
+                rip,
+                rflags,
+            } = r;
+            kvm_bindings::kvm_regs {
+                rax,
+                rbx,
+                rcx,
+                rdx,
+                rsi,
+                rdi,
+                rsp,
+                rbp,
+                r8,
+                r9,
+                r10,
+                r11,
+                r12,
+                r13,
+                r14,
+                r15,
+                rip,
+                rflags,
+            }
+        }
+    }
+}

@@ -594,72 +594,12 @@ fn responsible_rule(
 }
 
 fn difference(expected: &Segment, actual: &Segment) -> String {
-    let (e, a) = (expected.attributes, actual.attributes);
-    let mut parts: Vec<String> = Vec::new();
-    let mut field = |name: &str, x: String, y: String| {
-        if x != y {
-            parts.push(format!("{name} {x} -> {y}"));
-        }
-    };
-    field(
-        "selector",
-        format!("{}", expected.selector),
-        format!("{}", actual.selector),
-    );
-    field(
-        "base",
-        format!("{:#x}", expected.base),
-        format!("{:#x}", actual.base),
-    );
-    field(
-        "limit",
-        format!("{:#x}", expected.limit),
-        format!("{:#x}", actual.limit),
-    );
-    field(
-        "type",
-        format!("{}", e.segment_type),
-        format!("{}", a.segment_type),
-    );
-    field(
-        "S",
-        format!("{}", u8::from(e.s)),
-        format!("{}", u8::from(a.s)),
-    );
-    field("DPL", format!("{}", e.dpl), format!("{}", a.dpl));
-    field(
-        "P",
-        format!("{}", u8::from(e.present)),
-        format!("{}", u8::from(a.present)),
-    );
-    field(
-        "AVL",
-        format!("{}", u8::from(e.avl)),
-        format!("{}", u8::from(a.avl)),
-    );
-    field(
-        "L",
-        format!("{}", u8::from(e.l)),
-        format!("{}", u8::from(a.l)),
-    );
-    field(
-        "D/B",
-        format!("{}", u8::from(e.db)),
-        format!("{}", u8::from(a.db)),
-    );
-    field(
-        "G",
-        format!("{}", u8::from(e.g)),
-        format!("{}", u8::from(a.g)),
-    );
-    field(
-        "unusable",
-        format!("{}", u8::from(expected.unusable)),
-        format!("{}", u8::from(actual.unusable)),
-    );
-    let mut out = String::from("expected vs actual: ");
-    out.push_str(&parts.join(", "));
-    out
+    let changes: Vec<String> = expected
+        .field_changes(actual)
+        .iter()
+        .map(|c| format!("{c}"))
+        .collect();
+    format!("expected vs actual: {}", changes.join(", "))
 }
 
 /// A register value in one line, in its own format's terms.
