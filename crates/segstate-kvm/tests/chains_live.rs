@@ -4,16 +4,8 @@
 use segstate::profile::Chain;
 use segstate_kvm::{ChainSync, LIVE_CHAINS, RunOptions, ScenarioKind, Verdict, run_scenario};
 
-fn kvm_present(test: &str) -> bool {
-    if std::path::Path::new("/dev/kvm").exists() {
-        return true;
-    }
-    if std::env::var("SEGSTATE_REQUIRE_KVM").as_deref() == Ok("1") {
-        panic!("{test}: /dev/kvm is absent and SEGSTATE_REQUIRE_KVM=1");
-    }
-    println!("skipping {test}: /dev/kvm not present");
-    false
-}
+mod common;
+use common::kvm_present;
 
 fn sync(spec: &str) -> ChainSync {
     ChainSync::new(spec.parse::<Chain>().unwrap())

@@ -8,17 +8,8 @@ use segstate_kvm::guest::{Entry, UserSs};
 use segstate_kvm::machine::{Exit, Machine, RunFailure, open_kvm};
 use segstate_kvm::*;
 
-/// True when the live tests can run; otherwise skips (or fails when required).
-fn kvm_present(test: &str) -> bool {
-    if std::path::Path::new("/dev/kvm").exists() {
-        return true;
-    }
-    if std::env::var("SEGSTATE_REQUIRE_KVM").as_deref() == Ok("1") {
-        panic!("{test}: /dev/kvm is absent and SEGSTATE_REQUIRE_KVM=1");
-    }
-    println!("skipping {test}: /dev/kvm not present");
-    false
-}
+mod common;
+use common::kvm_present;
 
 /// The 2017 bug, both halves at once: QEMU's get_seg dropped the flags of an
 /// unusable segment and KVM SVM's set_segment zeroed its attributes, so SS

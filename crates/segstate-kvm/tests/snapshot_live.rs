@@ -12,17 +12,8 @@ use segstate_kvm::snapshot::{
 };
 use segstate_kvm::{RunOptions, Verdict};
 
-/// True when the live tests can run; otherwise skips (or fails when required).
-fn kvm_present(test: &str) -> bool {
-    if std::path::Path::new("/dev/kvm").exists() {
-        return true;
-    }
-    if std::env::var("SEGSTATE_REQUIRE_KVM").as_deref() == Ok("1") {
-        panic!("{test}: /dev/kvm is absent and SEGSTATE_REQUIRE_KVM=1");
-    }
-    println!("skipping {test}: /dev/kvm not present");
-    false
-}
+mod common;
+use common::kvm_present;
 
 const TIMEOUT: Duration = Duration::from_secs(2);
 
