@@ -107,6 +107,15 @@ impl fmt::Display for UnknownScenario {
 
 impl std::error::Error for UnknownScenario {}
 
+/// Scenario names as the CLI and JSON spell them.
+///
+/// ```
+/// use segstate_kvm::ScenarioKind;
+///
+/// let kind: ScenarioKind = "null-ss-user".parse().unwrap();
+/// assert_eq!(kind, ScenarioKind::NullSsUser);
+/// assert!("null-ss".parse::<ScenarioKind>().unwrap_err().to_string().contains("sync-storm"));
+/// ```
 impl FromStr for ScenarioKind {
     type Err = UnknownScenario;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

@@ -40,6 +40,23 @@ impl<T: SregsSync + ?Sized> SregsSync for &T {
 /// QEMU's cache before a sync (read by the thread's rejected designs) is what the
 /// previous sync read, converted by today's QEMU get_seg; before the first sync it
 /// is empty, as in a VMM that never synced.
+///
+/// The 2017 bug as a sync, without a VM: QEMU 2.9 drops the DPL of an unusable SS,
+/// which is the CPL KVM's next KVM_SET_SREGS takes.
+///
+/// ```
+/// use segstate_kvm::{ChainSync, SregsSync};
+///
+/// let mut sregs = kvm_bindings::kvm_sregs::default();
+/// sregs.ss.selector = 0x2b;
+/// sregs.ss.dpl = 3;
+/// sregs.ss.unusable = 1;
+/// ChainSync::new("qemu".parse()?).sync(&mut sregs)?;
+/// assert_eq!(sregs.ss.dpl, 3, "today's QEMU keeps it");
+/// ChainSync::new("qemu@2.9".parse()?).sync(&mut sregs)?;
+/// assert_eq!(sregs.ss.dpl, 0, "QEMU 2.9 zeroes it: CPL 0 at the next KVM_SET_SREGS");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct ChainSync {
     chain: segstate::profile::Chain,
