@@ -84,9 +84,12 @@ fn run_live(
     jobs: usize,
     quiet: bool,
 ) -> Vec<LiveRun> {
-    let work: Vec<(usize, ScenarioKind)> = (0..chains.len())
+    // Longest first, so the two workers finish together: the storms take ~100 times
+    // longer than the single-sync scenarios.
+    let mut work: Vec<(usize, ScenarioKind)> = (0..chains.len())
         .flat_map(|c| scenarios.iter().map(move |s| (c, *s)))
         .collect();
+    work.sort_by_key(|&(c, kind)| (kind != ScenarioKind::SyncStorm, c));
     let next = Mutex::new(0usize);
     let results: Mutex<Vec<Option<LiveRun>>> = Mutex::new((0..work.len()).map(|_| None).collect());
     let total = work.len();
@@ -117,12 +120,19 @@ fn run_live(
         }
     });
     progress(quiet, "");
-    results
+    // Back to chain-major order for the report.
+    let mut done: Vec<((usize, usize), LiveRun)> = results
         .into_inner()
         .unwrap_or_else(|e| e.into_inner())
         .into_iter()
-        .flatten()
-        .collect()
+        .zip(&work)
+        .filter_map(|(run, &(c, kind))| {
+            let s = scenarios.iter().position(|k| *k == kind).unwrap_or(0);
+            run.map(|r| ((c, s), r))
+        })
+        .collect();
+    done.sort_by_key(|(key, _)| *key);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 /// A chain this host must keep privilege through: today's profiles or pass-through.
