@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::{Failure, Outcome, print_json};
 use segstate::check::Severity;
 use segstate::check::report::{self, Context, Entry, Report, Vendor};
+use segstate::format::qemu_migration::LibvirtSaveHeader;
 use segstate_cli::input::{self, Input, InputFormat};
 
 /// The vendors `--vendor` takes.
@@ -124,7 +125,7 @@ fn read_inputs(args: &Args) -> Result<Vec<Input>, Failure> {
         )),
         _ => Box::new(std::io::stdin().lock()),
     };
-    let mut prefix = [0u8; 8];
+    let mut prefix = [0u8; 16];
     let mut got = 0;
     while got < prefix.len() {
         match reader.read(&mut prefix[got..]) {
@@ -135,6 +136,18 @@ fn read_inputs(args: &Args) -> Result<Vec<Input>, Failure> {
         }
     }
     let forced = args.format == Some(InputFormat::Migration);
+    if LibvirtSaveHeader::looks_like(&prefix[..got]) {
+        // A libvirt saved-VM image: its header and domain XML, then the QEMU stream.
+        let mut whole = std::io::Read::chain(&prefix[..got], reader);
+        LibvirtSaveHeader::skip(&mut whole)
+            .map_err(|e| Failure::input(format!("{}: {e}", input_name(args))))?;
+        return input::read_migration(whole).map_err(|e| {
+            Failure::input(format!(
+                "{} (after the libvirt header): {e}",
+                input_name(args)
+            ))
+        });
+    }
     if !forced && !input::is_migration_stream(&prefix[..got]) {
         // Not a stream: hand back what was read so far with the rest.
         let mut bytes = prefix[..got].to_vec();
