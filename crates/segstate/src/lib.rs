@@ -6,7 +6,7 @@
 //! every step of that path explicit:
 //!
 //! - [`arch`]: the architectural model (selectors, privilege levels, descriptor caches);
-//! - [`format`]: each wire shape, raw and bit-exact, never cooked;
+//! - [`format`](mod@format): each wire shape, raw and bit-exact, never cooked;
 //! - [`profile`]: the cooking rules of real implementations, named and versioned;
 //! - [`check`]: consistency rules with SDM/APM references;
 //! - [`verify`]: exhaustive round trips over chains of profiles.

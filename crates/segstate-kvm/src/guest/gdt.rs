@@ -13,7 +13,7 @@
 //! | 0x28     | user CS, 64-bit, DPL 3 → 0x2b      |
 //! | 0x30     | 64-bit TSS (16 bytes)              |
 //!
-//! STAR[47:32] = 0x08 (SYSCALL: CS 0x08, SS 0x10) and STAR[63:48] = 0x18
+//! STAR\[47:32\] = 0x08 (SYSCALL: CS 0x08, SS 0x10) and STAR\[63:48\] = 0x18
 //! (SYSRET to 64-bit: CS 0x18+16 = 0x2b, SS 0x18+8 = 0x23).
 
 use kvm_bindings::kvm_segment;

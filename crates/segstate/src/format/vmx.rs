@@ -95,22 +95,22 @@ pub struct VmxSegment {
 pub struct VmcsField;
 
 impl VmcsField {
-    /// GUEST_<reg>_SELECTOR: 0x0800 + 2·n in ES, CS, SS, DS, FS, GS, LDTR, TR order.
+    /// `GUEST_<reg>_SELECTOR`: 0x0800 + 2·n in ES, CS, SS, DS, FS, GS, LDTR, TR order.
     #[must_use]
     pub const fn selector(reg: SegReg) -> u32 {
         0x0800 + 2 * reg.index() as u32
     }
-    /// GUEST_<reg>_LIMIT: 0x4800 + 2·n.
+    /// `GUEST_<reg>_LIMIT`: 0x4800 + 2·n.
     #[must_use]
     pub const fn limit(reg: SegReg) -> u32 {
         0x4800 + 2 * reg.index() as u32
     }
-    /// GUEST_<reg>_AR_BYTES: 0x4814 + 2·n.
+    /// `GUEST_<reg>_AR_BYTES`: 0x4814 + 2·n.
     #[must_use]
     pub const fn access_rights(reg: SegReg) -> u32 {
         0x4814 + 2 * reg.index() as u32
     }
-    /// GUEST_<reg>_BASE: 0x6806 + 2·n.
+    /// `GUEST_<reg>_BASE`: 0x6806 + 2·n.
     #[must_use]
     pub const fn base(reg: SegReg) -> u32 {
         0x6806 + 2 * reg.index() as u32

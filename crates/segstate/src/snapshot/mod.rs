@@ -13,8 +13,8 @@
 //! - [`crc`]: CRC-32C, the file checksum;
 //! - [`safety`]: the restore-safety checks, the cross-vendor normalisation and the
 //!   read-back comparison after a restore;
-//! - [`diff`]: field-by-field differences with their meaning;
-//! - [`file`] (`std`): atomic writes and size-limited reads.
+//! - [`diff`](mod@diff): field-by-field differences with their meaning;
+//! - [`file`](mod@file) (`std`): atomic writes and size-limited reads.
 //!
 //! Raw fields stay raw: the FPU/XSAVE image, the LAPIC page, `kvm_vcpu_events` and
 //! `kvm_debugregs` are opaque bytes of the C structs; only the special registers are
