@@ -205,3 +205,20 @@ fn every_builtin_chain_verifies() {
         }
     }
 }
+
+/// Verifying on several threads gives the same reports, in the same order.
+#[test]
+fn parallel_verification_equals_sequential() {
+    let chains = verify::builtin_chains();
+    let one = verify::verify_all(&chains);
+    let two = verify::verify_all_parallel(&chains, 2);
+    assert_eq!(one.len(), two.len());
+    for (a, b) in one.iter().zip(&two) {
+        assert_eq!(a.chain, b.chain);
+        assert_eq!(a.states, b.states);
+        for p in Property::ALL {
+            assert_eq!(a.violations(p), b.violations(p), "{} {p}", a.chain);
+        }
+        assert_eq!(a.counterexamples, b.counterexamples, "{}", a.chain);
+    }
+}

@@ -37,6 +37,9 @@ pub struct Args {
     /// Counterexamples to print per violated property.
     #[arg(long, default_value_t = 1, value_name = "N")]
     counterexamples: usize,
+    /// Threads to verify on (0: one per core).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    threads: usize,
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
@@ -139,7 +142,15 @@ pub fn summary_table(reports: &[ChainReport]) -> String {
 pub fn run(args: &Args) -> Outcome {
     let chains = chains_or_builtin(&args.chains)?;
     let start = Instant::now();
-    let reports = verify::verify_all(&chains);
+    let threads = match args.threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
+    let reports = if threads == 1 {
+        verify::verify_all(&chains)
+    } else {
+        verify::verify_all_parallel(&chains, threads)
+    };
     let elapsed = start.elapsed();
     let states: u64 = reports.iter().map(|r| r.states).sum();
     let current_unsound = reports
@@ -150,11 +161,12 @@ pub fn run(args: &Args) -> Outcome {
         print_json(&json!({
             "states": states,
             "seconds": elapsed.as_secs_f64(),
+            "threads": threads,
             "chains": reports.iter().map(|r| report_json(r, args.counterexamples)).collect::<Vec<_>>(),
         }));
     } else {
         outln!(
-            "Verified {} chain(s), {states} states, in {:.0} ms.\n",
+            "Verified {} chain(s), {states} states, in {:.0} ms on {threads} thread(s).\n",
             reports.len(),
             elapsed.as_secs_f64() * 1000.0
         );
