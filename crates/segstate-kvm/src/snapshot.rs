@@ -694,6 +694,31 @@ fn verify(
     let regs: Regs = vcpu.get_regs().map_err(ioctl("KVM_GET_REGS"))?.into();
     let mut mismatches = compare_sregs(&written.sregs, &sregs);
     mismatches.extend(compare_regs(&written.regs, &regs));
+    // The extended control registers (XCR0 decides which XSAVE components are live).
+    if let Some(xcrs) = &written.xcrs {
+        let back = xcrs_to(&vcpu.get_xcrs().map_err(ioctl("KVM_GET_XCRS"))?);
+        for w in xcrs {
+            let r = back.iter().find(|b| b.index == w.index).map_or(0, |b| b.value);
+            if r != w.value {
+                mismatches.push(ReadbackMismatch {
+                    field: format!("XCR{}", w.index),
+                    written: w.value,
+                    read: r,
+                });
+            }
+        }
+    }
+    // The multiprocessing state (runnable, halted, waiting for SIPI...).
+    if let Some(mp) = written.mp_state {
+        let back = vcpu.get_mp_state().map_err(ioctl("KVM_GET_MP_STATE"))?.mp_state;
+        if back != mp {
+            mismatches.push(ReadbackMismatch {
+                field: "mp_state".into(),
+                written: mp.into(),
+                read: back.into(),
+            });
+        }
+    }
     if !mismatches.is_empty() {
         return Err(SnapshotError::Readback(mismatches));
     }
