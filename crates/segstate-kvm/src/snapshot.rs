@@ -698,7 +698,10 @@ fn verify(
     if let Some(xcrs) = &written.xcrs {
         let back = xcrs_to(&vcpu.get_xcrs().map_err(ioctl("KVM_GET_XCRS"))?);
         for w in xcrs {
-            let r = back.iter().find(|b| b.index == w.index).map_or(0, |b| b.value);
+            let r = back
+                .iter()
+                .find(|b| b.index == w.index)
+                .map_or(0, |b| b.value);
             if r != w.value {
                 mismatches.push(ReadbackMismatch {
                     field: format!("XCR{}", w.index),
@@ -710,7 +713,10 @@ fn verify(
     }
     // The multiprocessing state (runnable, halted, waiting for SIPI...).
     if let Some(mp) = written.mp_state {
-        let back = vcpu.get_mp_state().map_err(ioctl("KVM_GET_MP_STATE"))?.mp_state;
+        let back = vcpu
+            .get_mp_state()
+            .map_err(ioctl("KVM_GET_MP_STATE"))?
+            .mp_state;
         if back != mp {
             mismatches.push(ReadbackMismatch {
                 field: "mp_state".into(),
