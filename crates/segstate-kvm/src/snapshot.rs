@@ -615,73 +615,10 @@ pub fn restore(
 ) -> Result<RestoreReport, SnapshotError> {
     let (s, mut report) = prepare(snap, opts, host_vendor())?;
     let state = s.to_state()?;
-    write_state(m.vcpu(), &state, &mut report)?;
+    // The ioctls in KVM's required order; a refused MSR is reported, not fatal.
+    report.msrs_refused = state.restore_reporting_msrs(m.vcpu())?;
     verify(m.vcpu(), &s, &mut report)?;
     Ok(report)
-}
-
-/// The restore ioctls. The order is [`VcpuState::restore`]'s, with the same reasons;
-/// only the MSR step differs: an MSR KVM refuses is reported, not fatal (the index
-/// list of one host can name MSRs another does not let userspace write).
-fn write_state(
-    vcpu: &VcpuFd,
-    st: &VcpuState,
-    report: &mut RestoreReport,
-) -> Result<(), StateError> {
-    // CPUID first: KVM validates XCR0, EFER bits and MSR writes against it.
-    if let Some(cpuid) = &st.cpuid {
-        vcpu.set_cpuid2(cpuid).map_err(ioctl("KVM_SET_CPUID2"))?;
-    }
-    // Special registers before anything mode-dependent; CPL comes from SS.DPL here,
-    // which the safety checks have just compared with the snapshot's CPL.
-    vcpu.set_sregs(&st.sregs).map_err(ioctl("KVM_SET_SREGS"))?;
-    // General registers after sregs and before events: KVM_SET_REGS discards a
-    // pending exception, which the events carry.
-    vcpu.set_regs(&st.regs).map_err(ioctl("KVM_SET_REGS"))?;
-    // XCR0 before the XSAVE image, so the image's components are enabled.
-    if let Some(xcrs) = &st.xcrs {
-        vcpu.set_xcrs(xcrs).map_err(ioctl("KVM_SET_XCRS"))?;
-    }
-    match &st.xsave {
-        Some(xsave) => {
-            // SAFETY: `xsave` is the 4 KiB legacy struct (`to_state` refuses any other
-            // size); this process never enables dynamic XSTATE features (arch_prctl),
-            // so KVM reads exactly that struct.
-            unsafe { vcpu.set_xsave(xsave) }.map_err(ioctl("KVM_SET_XSAVE"))?;
-        }
-        None => vcpu.set_fpu(&st.fpu).map_err(ioctl("KVM_SET_FPU"))?,
-    }
-    if let Some(dr) = &st.debug_regs {
-        vcpu.set_debug_regs(dr)
-            .map_err(ioctl("KVM_SET_DEBUGREGS"))?;
-    }
-    // LAPIC after sregs (apic_base) and before MSRs (TSC_DEADLINE needs the timer mode).
-    if let Some(lapic) = &st.lapic {
-        vcpu.set_lapic(lapic).map_err(ioctl("KVM_SET_LAPIC"))?;
-    }
-    let mut i = 0;
-    while i < st.msrs.len() {
-        let msrs = Msrs::from_entries(&st.msrs[i..]).map_err(|_| StateError {
-            what: "KVM_SET_MSRS",
-            errno: libc::E2BIG,
-        })?;
-        let n = vcpu.set_msrs(&msrs).map_err(ioctl("KVM_SET_MSRS"))?;
-        if let Some(refused) = st.msrs.get(i + n) {
-            report.msrs_refused.push(refused.index);
-        }
-        i += n + 1;
-    }
-    // Events after regs/sregs/LAPIC/MSRs: they (re)inject pending exceptions,
-    // interrupts and NMIs on top of the state set above.
-    if let Some(ev) = &st.vcpu_events {
-        vcpu.set_vcpu_events(ev)
-            .map_err(ioctl("KVM_SET_VCPU_EVENTS"))?;
-    }
-    // MP state last: events (INIT/SIPI latches) can change it.
-    if let Some(mp) = st.mp_state {
-        vcpu.set_mp_state(mp).map_err(ioctl("KVM_SET_MP_STATE"))?;
-    }
-    Ok(())
 }
 
 /// Reads the state back and compares it with what was written.

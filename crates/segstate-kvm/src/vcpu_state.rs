@@ -90,10 +90,26 @@ impl VcpuState {
         })
     }
 
-    /// Writes this state into a vCPU (normally a fresh one in a fresh VM).
+    /// Writes this state into a vCPU (normally a fresh one in a fresh VM). Every MSR
+    /// must be accepted: a refused one is an error.
+    pub fn restore(&self, vcpu: &VcpuFd) -> Result<(), StateError> {
+        let refused = self.restore_reporting_msrs(vcpu)?;
+        if refused.is_empty() {
+            Ok(())
+        } else {
+            Err(StateError {
+                what: "KVM_SET_MSRS (partial)",
+                errno: libc::EINVAL,
+            })
+        }
+    }
+
+    /// Writes this state into a vCPU and returns the MSRs KVM refused to set (the
+    /// others are set: one host's MSR index list can name MSRs another host does not
+    /// let userspace write). The rest of the state must all be accepted.
     ///
     /// The order matters; each step says what it must follow.
-    pub fn restore(&self, vcpu: &VcpuFd) -> Result<(), StateError> {
+    pub fn restore_reporting_msrs(&self, vcpu: &VcpuFd) -> Result<Vec<u32>, StateError> {
         // CPUID first: KVM validates XCR0, EFER bits (LME, SCE, NX) and MSR
         // writes against the guest's CPUID.
         if let Some(cpuid) = &self.cpuid {
@@ -127,18 +143,19 @@ impl VcpuState {
         if let Some(lapic) = &self.lapic {
             vcpu.set_lapic(lapic).map_err(err("KVM_SET_LAPIC"))?;
         }
-        if !self.msrs.is_empty() {
-            let msrs = Msrs::from_entries(&self.msrs).map_err(|_| StateError {
+        // KVM_SET_MSRS stops at the first MSR it refuses: note it, go on after it.
+        let mut refused = Vec::new();
+        let mut i = 0;
+        while i < self.msrs.len() {
+            let msrs = Msrs::from_entries(&self.msrs[i..]).map_err(|_| StateError {
                 what: "KVM_SET_MSRS",
                 errno: libc::E2BIG,
             })?;
             let n = vcpu.set_msrs(&msrs).map_err(err("KVM_SET_MSRS"))?;
-            if n != self.msrs.len() {
-                return Err(StateError {
-                    what: "KVM_SET_MSRS (partial)",
-                    errno: libc::EINVAL,
-                });
+            if let Some(r) = self.msrs.get(i + n) {
+                refused.push(r.index);
             }
+            i += n + 1;
         }
         // Events after regs/sregs/LAPIC: they (re)inject pending exceptions,
         // interrupts and NMIs on top of the state set above; KVM_SET_SREGS'
@@ -151,7 +168,7 @@ impl VcpuState {
         if let Some(mp) = self.mp_state {
             vcpu.set_mp_state(mp).map_err(err("KVM_SET_MP_STATE"))?;
         }
-        Ok(())
+        Ok(refused)
     }
 }
 
