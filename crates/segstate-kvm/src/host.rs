@@ -314,6 +314,7 @@ pub fn observe_host(opts: &RunOptions) -> Vec<Observation> {
     ));
 
     out.push(sysret_ss(opts));
+    out.push(interrupt_ss(opts));
     out.push(unusable_ss_report(&kvm, opts, code.u_pause_probe));
     out.push(watchdog_latency(&kvm, code.u_spin));
     out.push(mmio_exit_cost(&kvm, opts, code.u_storm));
@@ -332,6 +333,32 @@ fn sysret_ss(opts: &RunOptions) -> Observation {
         "sysret-ss",
         value,
         "SS reported after SYSRET from a NULL SS: Intel forces flat DPL 3; AMD keeps the stale unusable descriptor",
+    )
+}
+
+/// SS as KVM reports it in the kernel after an interrupt from user mode: in 64-bit
+/// mode the CPU loads a NULL selector there, which Intel marks unusable (AR bit 16)
+/// and AMD reads as not present.
+fn interrupt_ss(opts: &RunOptions) -> Observation {
+    let o = crate::scenario::run_scenario(
+        crate::scenario::ScenarioKind::InterruptReturn,
+        &Verbatim,
+        opts,
+    );
+    let value = match o.pauses.iter().find(|p| p.at == "kernel") {
+        Some(p) => {
+            let ss = &p.ss_reported;
+            format!(
+                "selector {:#x}, unusable={}, P={}, DPL {} ({ss})",
+                ss.selector, ss.unusable, ss.present, ss.dpl
+            )
+        }
+        None => format!("error: {}", o.verdict),
+    };
+    Observation::new(
+        "interrupt-null-ss",
+        value,
+        "SS reported at CPL 0 after `int3` from CPL 3 (64-bit mode loads a NULL SS): VMX reports unusable=1; unusable=0 with P=0 means the backend says \"not present\" only",
     )
 }
 

@@ -277,10 +277,19 @@ fn host_observations_are_measured() {
         "user-hlt",
         "cpl-source",
         "sysret-ss",
+        "interrupt-null-ss",
         "watchdog",
     ] {
         assert!(obs.iter().any(|o| o.name == name), "missing {name}");
     }
+    // The kernel's SS after an interrupt from user mode is the NULL selector, whatever
+    // the backend says about its usability.
+    let null_ss = &obs
+        .iter()
+        .find(|o| o.name == "interrupt-null-ss")
+        .unwrap()
+        .value;
+    assert!(null_ss.starts_with("selector 0x0,"), "{null_ss}");
     // The privileged probe must fault at CPL 3 with a valid SS, or no verdict means anything.
     assert_eq!(
         obs.iter().find(|o| o.name == "user-hlt").unwrap().value,
