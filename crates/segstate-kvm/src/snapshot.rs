@@ -648,6 +648,44 @@ fn verify(
             }
         }
     }
+    // Pending and injected events: what KVM round-trips exactly (the validity flags
+    // and the fields they gate are left out: KVM sets them on its own).
+    if let Some(bytes) = &written.vcpu_events {
+        let w = events_from(bytes);
+        let r = vcpu
+            .get_vcpu_events()
+            .map_err(ioctl("KVM_GET_VCPU_EVENTS"))?;
+        let pairs: [(&str, u64, u64); 7] = [
+            (
+                "exception.injected",
+                w.exception.injected.into(),
+                r.exception.injected.into(),
+            ),
+            ("exception.nr", w.exception.nr.into(), r.exception.nr.into()),
+            (
+                "exception.error_code",
+                w.exception.error_code.into(),
+                r.exception.error_code.into(),
+            ),
+            (
+                "interrupt.injected",
+                w.interrupt.injected.into(),
+                r.interrupt.injected.into(),
+            ),
+            ("interrupt.nr", w.interrupt.nr.into(), r.interrupt.nr.into()),
+            ("nmi.injected", w.nmi.injected.into(), r.nmi.injected.into()),
+            ("nmi.masked", w.nmi.masked.into(), r.nmi.masked.into()),
+        ];
+        for (field, written, read) in pairs {
+            if written != read {
+                mismatches.push(ReadbackMismatch {
+                    field: format!("vcpu_events.{field}"),
+                    written,
+                    read,
+                });
+            }
+        }
+    }
     // The multiprocessing state (runnable, halted, waiting for SIPI...).
     if let Some(mp) = written.mp_state {
         let back = vcpu
