@@ -611,15 +611,25 @@ impl Ctx<'_> {
                 let dpl = c.pauses.last().map(|p| p.ss_reported.dpl);
                 if first_dpl.is_none() {
                     first_dpl = dpl;
-                } else if dpl != first_dpl && changed_at.is_none() {
-                    // The guest's own loop runs to its count, so the storm goes on; once
-                    // escalated, its pauses come from CPL 0 and cost little.
+                } else if dpl != first_dpl {
+                    // The CPL has moved; more cycles cannot undo what the probe will
+                    // show. End the guest's loop: finish the pending MMIO write, then
+                    // leave one iteration in its counter (RCX), so it goes to the probe.
                     changed_at = Some(cycle);
+                    m.complete_pending_io().map_err(Verdict::corrupted)?;
+                    let mut regs = m.regs().map_err(Verdict::corrupted)?;
+                    regs.rcx = 1;
+                    m.vcpu().set_regs(&regs).map_err(|e| {
+                        Verdict::corrupted(format!("KVM_SET_REGS: {}", errno_text(e.errno())))
+                    })?;
+                    break;
                 }
             }
             c.notes.push(match changed_at {
                 None => format!("{n} syncs; KVM-reported SS.DPL never changed"),
-                Some(k) => format!("{n} syncs; KVM-reported SS.DPL first changed at sync {k}"),
+                Some(k) => format!(
+                    "KVM-reported SS.DPL changed at sync {k} of {n}; the guest's loop was ended there"
+                ),
             });
             Ok(c.judge(&mut m))
         };
