@@ -12,8 +12,9 @@ use crate::error::HarnessError;
 use crate::guest::layout::*;
 use crate::guest::{Entry, Probe, UserSs};
 use crate::machine::{Exit, Machine, RunFailure, open_kvm};
-use crate::scenario::{RunOptions, SegmentView, describe_frame};
+use crate::scenario::{RunOptions, describe_frame};
 use crate::sync::Verbatim;
+use segstate::format::kvm::KvmSegment;
 
 /// KVM backend modules the harness knows by name.
 pub const BACKEND_MODULES: [&str; 3] = ["kvm_intel", "kvm_amd", "kvm_pvm"];
@@ -362,7 +363,7 @@ fn interrupt_ss(opts: &RunOptions) -> Observation {
     )
 }
 
-fn classify_ss(ss: &SegmentView) -> String {
+fn classify_ss(ss: &KvmSegment) -> String {
     let kind = if ss.unusable != 0 || ss.present == 0 {
         "unusable"
     } else {
@@ -394,8 +395,8 @@ fn unusable_ss_report(kvm: &Kvm, opts: &RunOptions, rip: u64) -> Observation {
         other => Err(format!("no pause: {other:?}")),
     });
     let value = match got {
-        Ok(s) if SegmentView::from(&s.ss) == SegmentView::from(&set) => "kept as set".to_string(),
-        Ok(s) => format!("changed: {}", SegmentView::from(&s.ss)),
+        Ok(s) if KvmSegment::from(s.ss) == KvmSegment::from(set) => "kept as set".to_string(),
+        Ok(s) => format!("changed: {}", KvmSegment::from(s.ss)),
         Err(e) => format!("error: {e}"),
     };
     Observation::new(name, value, what)

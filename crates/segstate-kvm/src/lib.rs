@@ -21,8 +21,7 @@ pub use bench::{paused_user_machine, sregs_roundtrip_loop};
 pub use error::HarnessError;
 pub use host::{HostInfo, Observation, kvm_available, observe_host};
 pub use scenario::{
-    PausePoint, RunOptions, ScenarioKind, ScenarioOutcome, SegmentView, UnknownScenario, Verdict,
-    run_scenario,
+    PausePoint, RunOptions, ScenarioKind, ScenarioOutcome, UnknownScenario, Verdict, run_scenario,
 };
 pub use sync::{ChainSync, LIVE_CHAINS, SregsSync, Verbatim};
 pub use vcpu_state::VcpuState;

@@ -11,8 +11,9 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use kvm_bindings::{kvm_segment, kvm_sregs};
+use kvm_bindings::kvm_sregs;
 use kvm_ioctls::Kvm;
+use segstate::format::kvm::KvmSegment;
 
 use crate::error::{HarnessError, errno_text};
 use crate::guest::idt::VECTOR_GP;
@@ -189,74 +190,17 @@ impl Default for RunOptions {
     }
 }
 
-/// A `kvm_segment` as seen at a pause, in a compact printable form.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SegmentView {
-    pub selector: u16,
-    pub base: u64,
-    pub limit: u32,
-    pub type_: u8,
-    pub present: u8,
-    pub dpl: u8,
-    pub db: u8,
-    pub s: u8,
-    pub l: u8,
-    pub g: u8,
-    pub avl: u8,
-    pub unusable: u8,
-}
-
-impl From<&kvm_segment> for SegmentView {
-    fn from(s: &kvm_segment) -> Self {
-        Self {
-            selector: s.selector,
-            base: s.base,
-            limit: s.limit,
-            type_: s.type_,
-            present: s.present,
-            dpl: s.dpl,
-            db: s.db,
-            s: s.s,
-            l: s.l,
-            g: s.g,
-            avl: s.avl,
-            unusable: s.unusable,
-        }
-    }
-}
-
-impl fmt::Display for SegmentView {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "sel={:#06x} type={:#x} s={} dpl={} p={} db={} l={} g={} avl={} unusable={} base={:#x} limit={:#x}",
-            self.selector,
-            self.type_,
-            self.s,
-            self.dpl,
-            self.present,
-            self.db,
-            self.l,
-            self.g,
-            self.avl,
-            self.unusable,
-            self.base,
-            self.limit
-        )
-    }
-}
-
 /// One sync point: what KVM reported and what the sync wrote back.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PausePoint {
     /// Where the guest paused: "user", "kernel", "snapshot".
     pub at: &'static str,
     /// CS as KVM_GET_SREGS reported it.
-    pub cs: SegmentView,
+    pub cs: KvmSegment,
     /// SS as KVM_GET_SREGS reported it.
-    pub ss_reported: SegmentView,
+    pub ss_reported: KvmSegment,
     /// SS as the sync handed it to KVM_SET_SREGS.
-    pub ss_synced: SegmentView,
+    pub ss_synced: KvmSegment,
 }
 
 /// The result of one scenario run.
@@ -446,9 +390,9 @@ impl Ctx<'_> {
     fn record(&mut self, at: &'static str, reported: &kvm_sregs, synced: &kvm_sregs) {
         let p = PausePoint {
             at,
-            cs: (&reported.cs).into(),
-            ss_reported: (&reported.ss).into(),
-            ss_synced: (&synced.ss).into(),
+            cs: reported.cs.into(),
+            ss_reported: reported.ss.into(),
+            ss_synced: synced.ss.into(),
         };
         if self.pauses.len() < 2 {
             self.pauses.push(p);

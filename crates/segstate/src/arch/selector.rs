@@ -19,8 +19,6 @@ pub enum TableIndicator {
 /// 13 bits wide: building a selector from an index never goes through `u8` (a peer
 /// code base computes `index * 8` in `u8`, which overflows from index 32 on).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(transparent))]
 #[repr(transparent)]
 pub struct Selector(pub u16);
 

@@ -11,8 +11,6 @@ use crate::arch::{Attributes, PerSegReg, PrivilegeLevel, SegReg, Segment, Segmen
 /// `& 1`, testing for non-zero, or shifting unmasked). [`Segment::try_from`] decodes
 /// strictly; the profiles reproduce each implementation's handling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 #[repr(C)]
 pub struct KvmSegment {
     /// Base address.
@@ -22,7 +20,6 @@ pub struct KvmSegment {
     /// Selector.
     pub selector: u16,
     /// Type (4 bits meaningful).
-    #[cfg_attr(feature = "serde", serde(rename = "type"))]
     pub type_: u8,
     /// P.
     pub present: u8,
@@ -41,7 +38,6 @@ pub struct KvmSegment {
     /// Segment unusable (Intel's AR bit 16).
     pub unusable: u8,
     /// Padding; KVM neither reads nor writes it.
-    #[cfg_attr(feature = "serde", serde(default))]
     pub padding: u8,
 }
 
@@ -87,6 +83,28 @@ impl KvmSegment {
             unusable: bytes[22],
             padding: bytes[23],
         })
+    }
+}
+
+impl core::fmt::Display for KvmSegment {
+    /// One line with every field, raw: garbage bytes show as they are.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "sel={:#06x} type={:#x} s={} dpl={} p={} db={} l={} g={} avl={} unusable={} base={:#x} limit={:#x}",
+            self.selector,
+            self.type_,
+            self.s,
+            self.dpl,
+            self.present,
+            self.db,
+            self.l,
+            self.g,
+            self.avl,
+            self.unusable,
+            self.base,
+            self.limit
+        )
     }
 }
 
@@ -180,8 +198,6 @@ impl From<Segment> for KvmSegment {
 
 /// `struct kvm_dtable`, 16 bytes: GDTR or IDTR.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 #[repr(C)]
 pub struct KvmDtable {
     /// Linear base of the table.
@@ -189,7 +205,6 @@ pub struct KvmDtable {
     /// Byte limit of the table.
     pub limit: u16,
     /// Padding.
-    #[cfg_attr(feature = "serde", serde(default))]
     pub padding: [u16; 3],
 }
 
@@ -216,8 +231,6 @@ impl KvmDtable {
 
 /// `struct kvm_sregs`, 312 bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 #[repr(C)]
 pub struct KvmSregs {
     /// CS.

@@ -670,21 +670,7 @@ pub fn show(at: &InFlight) -> String {
             "VMCS sel={:#06x} ar={:#07x} limit={:#x} base={:#x}",
             v.selector, v.access_rights.0, v.limit, v.base
         ),
-        SegmentValue::Kvm(k) => format!(
-            "kvm sel={:#06x} type={} s={} dpl={} present={} avl={} l={} db={} g={} unusable={} limit={:#x} base={:#x}",
-            k.selector,
-            k.type_,
-            k.s,
-            k.dpl,
-            k.present,
-            k.avl,
-            k.l,
-            k.db,
-            k.g,
-            k.unusable,
-            k.limit,
-            k.base
-        ),
+        SegmentValue::Kvm(k) => format!("kvm {k}"),
         SegmentValue::Qemu(q) => format!(
             "QEMU sel={:#06x} flags={:#010x} limit={:#x} base={:#x}",
             q.selector, q.flags.0, q.limit, q.base
