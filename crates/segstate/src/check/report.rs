@@ -381,17 +381,9 @@ pub fn dump_findings(dump: &QemuDump) -> Vec<Finding> {
 /// A VMCB cache with the bits AMD does not keep canonicalised as KVM reports them.
 fn canonical_vmcb_cache(state: &SegmentState) -> SegmentState {
     let mut out = *state;
-    for (reg, s) in out.segments.0.iter_mut().enumerate() {
-        let reg = SegReg::ALL[reg];
-        let usable = s.is_usable();
-        let a = &mut s.attributes;
-        a.g = s.limit > 0xf_ffff;
-        if reg == SegReg::Tr {
-            a.segment_type = a.segment_type.with_busy();
-        } else if a.s && usable {
-            a.segment_type = a.segment_type.with_accessed();
-        }
-    }
+    out.segments = state
+        .segments
+        .map(|reg, s| arch::canonical_vmcb_cache(reg, *s));
     out
 }
 

@@ -144,19 +144,9 @@ fn consistent_with(base: &SegmentState, reg: SegReg, seg: Segment, cpl: Privileg
 }
 
 /// A VMCB state is consistent when the architecture allows it, judged the way AMD
-/// hardware keeps the cache: G is not tracked for every segment (judged by the limit),
-/// TR may read "available" and code/data segments "not accessed" (KVM's get path
-/// restores both for Intel's sake). So those bits are canonicalised first.
+/// hardware keeps the cache ([`arch::canonical_vmcb_cache`]).
 fn vmcb_consistent(base: &SegmentState, reg: SegReg, seg: Segment, cpl: PrivilegeLevel) -> bool {
-    let mut seg = seg;
-    let a = &mut seg.attributes;
-    a.g = seg.limit > 0xf_ffff;
-    if reg == SegReg::Tr {
-        a.segment_type = a.segment_type.with_busy();
-    } else if a.s && !seg.unusable {
-        a.segment_type = a.segment_type.with_accessed();
-    }
-    consistent_with(base, reg, seg, cpl)
+    consistent_with(base, reg, arch::canonical_vmcb_cache(reg, seg), cpl)
 }
 
 /// A VMCS state is consistent when the architecture allows it and VM entry accepts it.
