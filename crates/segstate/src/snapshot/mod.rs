@@ -429,46 +429,10 @@ mod bindings {
 
     impl From<kvm_bindings::kvm_regs> for Regs {
         fn from(r: kvm_bindings::kvm_regs) -> Self {
-            let kvm_bindings::kvm_regs {
-                rax,
-                rbx,
-                rcx,
-                rdx,
-                rsi,
-                rdi,
-                rsp,
-                rbp,
-                r8,
-                r9,
-                r10,
-                r11,
-                r12,
-                r13,
-                r14,
-                r15,
-                rip,
-                rflags,
-            } = r;
-            Regs {
-                rax,
-                rbx,
-                rcx,
-                rdx,
-                rsi,
-                rdi,
-                rsp,
-                rbp,
-                r8,
-                r9,
-                r10,
-                r11,
-                r12,
-                r13,
-                r14,
-                r15,
-                rip,
-                rflags,
-            }
+            Regs::from_array([
+                r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rsp, r.rbp, r.r8, r.r9, r.r10, r.r11,
+                r.r12, r.r13, r.r14, r.r15, r.rip, r.rflags,
+            ])
         }
     }
 
