@@ -9,7 +9,8 @@ use segstate::arch::SegReg;
 use segstate::format::qemu::QemuFlags;
 use segstate::format::qemu_dump;
 use segstate::format::qemu_migration::{
-    MigrationError, MigrationSummary, QEMU_VM_FILE_MAGIC, SectionKind, looks_like_stream, walk,
+    MigrationError, MigrationSummary, QEMU_VM_FILE_MAGIC, READ_BUFFER_BYTES, SectionKind,
+    looks_like_stream, walk,
 };
 
 const STREAM: &[u8] = include_bytes!("fixtures/qemu/null-ss-cpl0.migstream");
@@ -132,6 +133,28 @@ fn walking_buffers_far_less_than_ram() {
         s.max_buffered
     );
     assert!((s.max_buffered as u64) < s.ram_total / 256);
+}
+
+/// The memory bound the fuzz target asserts: the fixed read buffer is held however
+/// short the stream (an accepted one-byte body once broke a tighter, wrong bound),
+/// and kept sections never exceed the stream.
+#[test]
+fn buffered_bytes_are_bounded_by_the_read_buffer_plus_the_stream() {
+    let mut framed = QEMU_VM_FILE_MAGIC.to_be_bytes().to_vec();
+    framed.extend_from_slice(&3u32.to_be_bytes());
+    framed.push(0);
+    let short = walk(framed.as_slice()).expect("a header and QEMU_VM_EOF is a stream");
+    assert_eq!(short.max_buffered, READ_BUFFER_BYTES);
+    assert!(
+        short.max_buffered > framed.len() + 4096,
+        "the old bound was wrong"
+    );
+    let s = summary();
+    assert!(s.max_buffered <= READ_BUFFER_BYTES + STREAM.len());
+    assert!(
+        s.max_buffered > READ_BUFFER_BYTES,
+        "the cpu sections are kept"
+    );
 }
 
 /// A reader that returns one byte per call, to exercise every buffer boundary.

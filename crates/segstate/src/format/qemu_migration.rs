@@ -89,8 +89,12 @@ const DEFAULT_PAGE_BITS: u32 = 12;
 /// `HF_CPL_MASK`.
 const HF_CPL_MASK: u32 = 3;
 
-/// The fixed read buffer: RAM payloads are discarded through it.
-const READ_BUF: usize = 16 * 1024;
+/// The walker's fixed read buffer, in bytes: RAM payloads are discarded through it.
+/// It counts in [`MigrationSummary::max_buffered`] whatever the stream's length, so
+/// the bound on memory is `READ_BUFFER_BYTES` plus the kept `cpu` sections, which
+/// are never longer than the stream.
+pub const READ_BUFFER_BYTES: usize = 16 * 1024;
+const READ_BUF: usize = READ_BUFFER_BYTES;
 /// The longest look-ahead: a section header with a 255-byte idstr.
 const PEEK_MAX: usize = 1 + 4 + 1 + 255 + 4 + 4;
 /// Longest `cpu` section kept for decoding.
