@@ -1,6 +1,6 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use segstate_cli::input;
+use segstate::ingest;
 
 #[path = "common.rs"]
 mod common;

@@ -1,9 +1,9 @@
 // Shared by the targets: report every state for every vendor, and touch the output the
 // way the command does (formatting every finding).
-use segstate::check::report::{self, Report, Vendor};
-use segstate_cli::input::Input;
+use segstate::check::report::{self, Report, Vendors};
+use segstate::ingest::Input;
 
-pub const VENDORS: [Vendor; 3] = [Vendor::Intel, Vendor::Amd, Vendor::Both];
+pub const VENDORS: [Vendor; 3] = [Vendors::Intel, Vendors::Amd, Vendors::Both];
 
 pub fn consume(r: &Report) {
     for (_, list) in r.by_segment() {

@@ -1,7 +1,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use segstate::format::kvm::KvmSregs;
-use segstate_cli::input::{self, InputFormat};
+use segstate::ingest::{self, InputFormat};
 
 #[path = "common.rs"]
 mod common;

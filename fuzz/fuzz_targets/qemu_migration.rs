@@ -4,7 +4,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use segstate::format::qemu_migration::{QEMU_VM_FILE_MAGIC, READ_BUFFER_BYTES, walk};
-use segstate_cli::input;
+use segstate::ingest;
 
 #[path = "common.rs"]
 mod common;

@@ -4,7 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use segstate::snapshot::{VcpuSnapshot, Vendor};
+use segstate::arch::Vendor;
+use segstate::snapshot::VcpuSnapshot;
 
 fuzz_target!(|data: &[u8]| {
     // Random bytes almost never carry a valid CRC-32C, so also try them re-sealed:

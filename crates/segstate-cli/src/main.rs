@@ -23,7 +23,6 @@ macro_rules! outln {
 }
 
 mod cmd;
-mod json;
 mod table;
 
 /// The exit status of a program killed by SIGPIPE (128 + 13).

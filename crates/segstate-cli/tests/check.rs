@@ -6,8 +6,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+use segstate::arch::SegmentState;
 use segstate::arch::{PrivilegeLevel, SegReg};
-use segstate::check::SegmentState;
 use segstate::format::kvm::{KvmSegment, KvmSregs};
 use segstate::format::svm::{SaveAreaOffset, VmcbSaveArea, VmcbSegment};
 use segstate::verify::domain::{baseline, sysret_state};
@@ -339,7 +339,7 @@ fn a_vmcb_that_cannot_be_read_exits_2_naming_the_offset() {
 #[test]
 fn the_json_state_of_convert_is_read() {
     let s = sregs_of(&baseline(PrivilegeLevel::Ring3));
-    let text = serde_json::to_string_pretty(&segstate_cli::json::kvm_sregs(&s)).unwrap();
+    let text = serde_json::to_string_pretty(&segstate::json::kvm_sregs(&s)).unwrap();
     let o = segstate_stdin(&["check"], text.as_bytes());
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains("[json]"));
@@ -382,9 +382,9 @@ fn unknown_or_empty_input_exits_2() {
 
 #[test]
 fn save_area_bounds_are_the_documented_ones() {
-    assert_eq!(segstate_cli::input::SAVE_AREA_MIN, 664);
-    assert_eq!(segstate_cli::input::SAVE_AREA_MAX, 3072);
-    assert_eq!(KvmSregs::SIZE + segstate_cli::input::KVM_REGS_SIZE, 456);
+    assert_eq!(segstate::ingest::SAVE_AREA_MIN, 664);
+    assert_eq!(segstate::ingest::SAVE_AREA_MAX, 3072);
+    assert_eq!(KvmSregs::SIZE + segstate::ingest::KVM_REGS_SIZE, 456);
     assert_eq!(VmcbSaveArea::PAGE_SIZE, 4096);
 }
 
@@ -394,7 +394,7 @@ fn save_area_bounds_are_the_documented_ones() {
 /// through detection, decoding and a report for each vendor without a panic.
 #[test]
 fn fuzz_seeds_and_regressions_never_panic() {
-    use segstate::check::report::{self, Context, Vendor};
+    use segstate::check::report::{Context, Vendors};
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
     let mut files = Vec::new();
     for dir in ["seeds", "regressions"] {
@@ -416,16 +416,16 @@ fn fuzz_seeds_and_regressions_never_panic() {
         let bytes = std::fs::read(&path).unwrap();
         let formats = [None]
             .into_iter()
-            .chain(segstate_cli::input::InputFormat::ALL.map(Some));
+            .chain(segstate::ingest::InputFormat::ALL.map(Some));
         for format in formats {
-            let Ok(inputs) = segstate_cli::input::read(&bytes, format) else {
+            let Ok(inputs) = segstate::ingest::read(&bytes, format) else {
                 continue;
             };
             for input in &inputs {
-                for vendor in [Vendor::Intel, Vendor::Amd, Vendor::Both] {
+                for vendor in [Vendors::Intel, Vendors::Amd, Vendors::Both] {
                     let r = match &input.dump {
-                        Some(d) => report::report_dump(d, vendor),
-                        None => report::report_with(
+                        Some(d) => segstate::ingest::qemu_dump::report(d, vendor),
+                        None => segstate::verify::paths::diagnose(
                             &input.state,
                             vendor,
                             Context {

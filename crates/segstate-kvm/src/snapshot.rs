@@ -21,11 +21,12 @@ use kvm_bindings::{
 };
 use kvm_ioctls::{Cap, Kvm, VcpuFd};
 use segstate::arch::PrivilegeLevel;
+use segstate::arch::Vendor;
 use segstate::format::kvm::KvmSregs;
 use segstate::snapshot::safety::{compare_regs, compare_sregs};
 use segstate::snapshot::{
     Change, HostDescription, MemoryRegion, MsrEntry, ReadbackMismatch, Regs, RestoreProblem,
-    VcpuSnapshot, Vendor, Xcr, raw_size,
+    VcpuSnapshot, Xcr, raw_size,
 };
 
 use crate::error::HarnessError;

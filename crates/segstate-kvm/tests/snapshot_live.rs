@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use segstate::arch::PrivilegeLevel;
-use segstate::snapshot::{VcpuSnapshot, Vendor};
+use segstate::arch::Vendor;
+use segstate::snapshot::VcpuSnapshot;
 use segstate_kvm::snapshot::{
     RestoreOptions, SavePoint, SnapshotError, VcpuSnapshotExt, restore_into_fresh_machine,
     run_probe, save_at,

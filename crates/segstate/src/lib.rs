@@ -29,6 +29,11 @@ extern crate alloc;
 pub mod arch;
 pub mod check;
 pub mod format;
+#[cfg(feature = "std")]
+pub mod ingest;
+#[cfg(feature = "serde")]
+#[allow(missing_debug_implementations)]
+pub mod json;
 pub mod profile;
 pub mod snapshot;
 pub mod verify;

@@ -4,14 +4,15 @@
 
 use std::collections::BTreeSet;
 
+use segstate::arch::SegmentState;
 use segstate::arch::{
     Attributes, CR0_PE, CR0_PG, EFER_LMA, EFER_LME, PrivilegeLevel, RFLAGS_VM, SegReg, Segment,
     SegmentType, Selector,
 };
-use segstate::check::report::{self, Vendor};
+use segstate::check::report::{self, Vendors};
 use segstate::check::vmx_entry::VmxEntryControls;
-use segstate::check::{Finding, SegmentState, arch, svm_vmrun, vmx_entry};
-use segstate::format::qemu_dump;
+use segstate::check::{Finding, arch, svm_vmrun, vmx_entry};
+use segstate::ingest::qemu_dump;
 use segstate::profile::Chain;
 use segstate::verify::domain::{baseline, sysret_state};
 
@@ -25,9 +26,9 @@ enum How {
     /// VM entry; `true` = unrestricted guest (KVM's default), `false` = without.
     Vmx(bool),
     Svm,
-    Report(Vendor),
+    Report(Vendors),
     /// Path findings through one chain given as text.
-    Chain(&'static str, Vendor),
+    Chain(&'static str, Vendors),
     /// QEMU dump checks on a dump text.
     Dump,
 }
@@ -467,7 +468,7 @@ fn cases() -> Vec<Case> {
     c.extend([
         Case {
             id: "path.escalation",
-            how: Report(Vendor::Amd),
+            how: Report(Vendors::Amd),
             fire: S(sysret_state()),
             quiet: S(k3()),
         },
@@ -477,14 +478,14 @@ fn cases() -> Vec<Case> {
             id: "path.cpl-changed",
             how: Chain(
                 "kvm-svm[-svm.get.ss-dpl-from-cpl] > qemu > kvm-svm",
-                Vendor::Amd,
+                Vendors::Amd,
             ),
             fire: S(with(k0(), |s| seg(s, SegReg::Ss).attributes.dpl = R3)),
             quiet: S(k0()),
         },
         Case {
             id: "path.attributes-changed",
-            how: Report(Vendor::Amd),
+            how: Report(Vendors::Amd),
             fire: S(with(k3(), |s| {
                 *seg(s, SegReg::Ds) = Segment::null(Selector(0), Attributes::flat_data(R3))
             })),
@@ -492,7 +493,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             id: "path.vmx-entry-rejected",
-            how: Report(Vendor::Intel),
+            how: Report(Vendors::Intel),
             fire: S(user_unusable_ss),
             quiet: S(k3()),
         },
@@ -524,21 +525,24 @@ fn judge(how: How, state: &State) -> Vec<Finding> {
             },
         ),
         (How::Svm, State::S(s)) => svm_vmrun::check(s),
-        (How::Report(v), State::S(s)) => report::report(s, v)
+        (How::Report(v), State::S(s)) => full_report(s, v)
             .entries
             .into_iter()
             .map(|e| e.finding)
             .collect(),
         (How::Chain(spec, v), State::S(s)) => {
             let chain: Chain = spec.parse().unwrap();
-            report::path_findings(s, v, &[chain])
+            segstate::verify::paths::path_findings(s, v, &[chain])
                 .into_iter()
                 .map(|e| e.finding)
                 .collect()
         }
         (How::Dump, State::Text(t)) => {
             let dumps = qemu_dump::parse(t).unwrap();
-            dumps.iter().flat_map(report::dump_findings).collect()
+            dumps
+                .iter()
+                .flat_map(segstate::ingest::qemu_dump::findings)
+                .collect()
         }
         _ => panic!("case mixes a state kind with the wrong judge"),
     }
@@ -585,9 +589,9 @@ fn every_id_emitted_anywhere_is_listed() {
         for state in [&case.fire, &case.quiet] {
             let mut findings = judge(case.how, state);
             if let State::S(s) = state {
-                for vendor in [Vendor::Intel, Vendor::Amd, Vendor::Both] {
+                for vendor in [Vendors::Intel, Vendors::Amd, Vendors::Both] {
                     findings.extend(
-                        report::report(s, vendor)
+                        full_report(s, vendor)
                             .entries
                             .into_iter()
                             .map(|e| e.finding),
@@ -623,7 +627,7 @@ fn a_0x80000021_state_names_the_failing_check() {
     ss.unusable = true;
     ss.attributes = Attributes::default();
     s.cpl = R0;
-    let r = report::report(&s, Vendor::Intel);
+    let r = full_report(&s, Vendors::Intel);
     assert!(r.has("vmx.entry.cs.dpl-nonconforming"), "{:#?}", r.entries);
     assert!(r.errors() > 0);
     let e = r
@@ -637,7 +641,7 @@ fn a_0x80000021_state_names_the_failing_check() {
 #[test]
 fn a_check_only_without_unrestricted_guest_is_a_warning() {
     let s = with(k0(), |s| seg(s, SegReg::Ss).selector = Selector(0x1b));
-    let r = report::report(&s, Vendor::Intel);
+    let r = full_report(&s, Vendors::Intel);
     let e = r
         .entries
         .iter()
@@ -648,7 +652,7 @@ fn a_check_only_without_unrestricted_guest_is_a_warning() {
 
 #[test]
 fn the_2017_escalation_names_both_halves() {
-    let r = report::report(&sysret_state(), Vendor::Amd);
+    let r = full_report(&sysret_state(), Vendors::Amd);
     let e = r
         .entries
         .iter()
@@ -668,4 +672,10 @@ fn the_2017_escalation_names_both_halves() {
     // Today's chain keeps the CPL.
     assert!(!r.entries.iter().any(|e| e.finding.id == "path.escalation"
         && e.chain.as_deref() == Some("kvm-svm > qemu > kvm-svm")));
+}
+
+/// What `segstate check` reports for a state: every rule family plus the path findings
+/// through the built-in chains.
+fn full_report(s: &SegmentState, vendors: Vendors) -> report::Report {
+    segstate::verify::paths::diagnose(s, vendors, report::Context::default())
 }

@@ -4,7 +4,7 @@
 
 use segstate::arch::{CpuMode, PrivilegeLevel, SegReg, Selector};
 use segstate::format::qemu::QemuFlags;
-use segstate::format::qemu_dump::{QemuDump, parse};
+use segstate::ingest::qemu_dump::{QemuDump, parse};
 
 const RESET: &str = include_str!("fixtures/qemu/reset.txt");
 const PM32: &str = include_str!("fixtures/qemu/pm32-cpl0.txt");

@@ -7,8 +7,8 @@ use std::io::Read;
 
 use segstate::arch::SegReg;
 use segstate::format::qemu::QemuFlags;
-use segstate::format::qemu_dump;
-use segstate::format::qemu_migration::{
+use segstate::ingest::qemu_dump;
+use segstate::ingest::qemu_migration::{
     MigrationError, MigrationSummary, QEMU_VM_FILE_MAGIC, READ_BUFFER_BYTES, SectionKind,
     looks_like_stream, walk,
 };

@@ -6,8 +6,9 @@
 use std::path::PathBuf;
 
 use segstate::arch::PrivilegeLevel;
+use segstate::arch::Vendor;
+use segstate::snapshot::VcpuSnapshot;
 use segstate::snapshot::crc::crc32c;
-use segstate::snapshot::{VcpuSnapshot, Vendor};
 
 fn corpus(name: &str) -> Vec<u8> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -1,9 +1,10 @@
 //! The snapshot file format: round trips and every refusal path.
 
 use segstate::arch::PrivilegeLevel;
+use segstate::arch::Vendor;
 use segstate::snapshot::codec::{HEADER_SIZE, sections};
 use segstate::snapshot::crc::crc32c;
-use segstate::snapshot::{DecodeError, MemoryRegion, MsrEntry, VcpuSnapshot, Vendor, Xcr};
+use segstate::snapshot::{DecodeError, MemoryRegion, MsrEntry, VcpuSnapshot, Xcr};
 
 fn full() -> VcpuSnapshot {
     let mut s = VcpuSnapshot::example_user_null_ss();

@@ -32,7 +32,7 @@ fn assert_escalates_unusable_ss(r: &ChainReport, responsible: Rule) {
         });
     assert_eq!(c.reg, SegReg::Ss);
     assert_eq!(c.cpl_after, PrivilegeLevel::Ring0);
-    assert_eq!(c.responsible, Some(responsible), "{}", r.chain);
+    assert_eq!(c.responsible, [responsible], "{}", r.chain);
 }
 
 #[test]

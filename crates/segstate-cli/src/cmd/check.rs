@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 
 use super::{Failure, Outcome, print_json};
 use segstate::check::Severity;
-use segstate::check::report::{self, Context, Entry, Report, Vendor};
-use segstate::format::qemu_migration::LibvirtSaveHeader;
-use segstate_cli::input::{self, Input, InputFormat};
+use segstate::check::report::{Context, Entry, Report, Vendors};
+use segstate::ingest::qemu_migration::LibvirtSaveHeader;
+use segstate::ingest::{self, Input, InputFormat};
 
 /// The vendors `--vendor` takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -24,12 +24,12 @@ pub enum VendorArg {
     Both,
 }
 
-impl From<VendorArg> for Vendor {
+impl From<VendorArg> for Vendors {
     fn from(v: VendorArg) -> Self {
         match v {
-            VendorArg::Intel => Vendor::Intel,
-            VendorArg::Amd => Vendor::Amd,
-            VendorArg::Both => Vendor::Both,
+            VendorArg::Intel => Vendors::Intel,
+            VendorArg::Amd => Vendors::Amd,
+            VendorArg::Both => Vendors::Both,
         }
     }
 }
@@ -79,7 +79,7 @@ pub struct Args {
     #[arg(long, value_enum)]
     vendor: Option<VendorArg>,
     /// The input format (default: detected).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = parse_format)]
     format: Option<InputFormat>,
     /// Print the report as JSON.
     #[arg(long)]
@@ -90,19 +90,24 @@ pub struct Args {
     verbose: bool,
 }
 
+/// `--format`: one of [`InputFormat::name`].
+fn parse_format(s: &str) -> Result<InputFormat, segstate::ingest::UnknownInputFormat> {
+    s.parse()
+}
+
 /// Judges one input.
 fn judge(input: &Input, vendor: Option<VendorArg>) -> Report {
     let vendor = vendor.map_or(
         if matches!(input.format, InputFormat::Vmcb | InputFormat::VmcbSave) {
-            Vendor::Amd
+            Vendors::Amd
         } else {
-            Vendor::Both
+            Vendors::Both
         },
-        Vendor::from,
+        Vendors::from,
     );
     let mut r = match &input.dump {
-        Some(d) => report::report_dump(d, vendor),
-        None => report::report_with(
+        Some(d) => ingest::qemu_dump::report(d, vendor),
+        None => segstate::verify::paths::diagnose(
             &input.state,
             vendor,
             Context {
@@ -141,24 +146,24 @@ fn read_inputs(args: &Args) -> Result<Vec<Input>, Failure> {
         let mut whole = std::io::Read::chain(&prefix[..got], reader);
         LibvirtSaveHeader::skip(&mut whole)
             .map_err(|e| Failure::input(format!("{}: {e}", input_name(args))))?;
-        return input::read_migration(whole).map_err(|e| {
+        return ingest::read_migration(whole).map_err(|e| {
             Failure::input(format!(
                 "{} (after the libvirt header): {e}",
                 input_name(args)
             ))
         });
     }
-    if !forced && !input::is_migration_stream(&prefix[..got]) {
+    if !forced && !ingest::is_migration_stream(&prefix[..got]) {
         // Not a stream: hand back what was read so far with the rest.
         let mut bytes = prefix[..got].to_vec();
         reader
             .read_to_end(&mut bytes)
             .map_err(|e| Failure::input(format!("reading the input: {e}")))?;
-        return input::read(&bytes, args.format)
+        return ingest::read(&bytes, args.format)
             .map_err(|e| Failure::input(format!("{}: {e}", input_name(args))));
     }
     let whole = std::io::Read::chain(&prefix[..got], reader);
-    input::read_migration(whole).map_err(|e| Failure::input(format!("{}: {e}", input_name(args))))
+    ingest::read_migration(whole).map_err(|e| Failure::input(format!("{}: {e}", input_name(args))))
 }
 
 fn input_name(args: &Args) -> String {

@@ -8,13 +8,13 @@ use clap::ValueEnum;
 use serde_json::{Value, json};
 
 use super::{Failure, Outcome, print_json};
-use crate::json::{self as j, parse, parse_hex_bytes};
 use segstate::arch::{Descriptor, PerSegReg, SegReg, Segment, Selector};
 use segstate::format::hyperv::HvSegmentRegister;
 use segstate::format::kvm::{KvmSegment, KvmSregs};
 use segstate::format::qemu::QemuSegmentCache;
 use segstate::format::svm::VmcbSegment;
 use segstate::format::vmx::VmxSegment;
+use segstate::json::{self as j, parse, parse_hex_bytes};
 use segstate::profile::{Chain, Format, InFlight, SegmentValue};
 use segstate::verify;
 
@@ -140,22 +140,26 @@ enum Raw {
 }
 
 fn read_segment(shape: Shape, text: &str) -> Result<Raw, Failure> {
-    let bad = Failure::input;
+    let bad = |e: String| Failure::input(e);
     Ok(match shape {
         Shape::Kvm => Raw::Kvm(
             parse::<j::KvmSegmentJson>(text, "kvm_segment")
-                .map_err(bad)?
+                .map_err(|e| bad(e.into()))?
                 .decode()
-                .map_err(bad)?,
+                .map_err(|e| bad(e.into()))?,
         ),
         Shape::KvmBytes => Raw::Kvm(
             KvmSegment::from_bytes(&bytes_of(text, "struct kvm_segment", KvmSegment::SIZE)?)
                 .map_err(|e| bad(e.to_string()))?,
         ),
         Shape::Vmcb => {
-            let v: j::VmcbSegmentJson = parse(text, "VMCB segment").map_err(bad)?;
-            let cpl = v.cpl.map(|c| c.fit::<u8>("cpl")).transpose().map_err(bad)?;
-            Raw::Vmcb(v.decode().map_err(bad)?, cpl)
+            let v: j::VmcbSegmentJson = parse(text, "VMCB segment").map_err(|e| bad(e.into()))?;
+            let cpl = v
+                .cpl
+                .map(|c| c.fit::<u8>("cpl"))
+                .transpose()
+                .map_err(|e| bad(e.into()))?;
+            Raw::Vmcb(v.decode().map_err(|e| bad(e.into()))?, cpl)
         }
         Shape::VmcbBytes => Raw::Vmcb(
             VmcbSegment::from_bytes(&bytes_of(text, "struct vmcb_seg", VmcbSegment::SIZE)?)
@@ -164,21 +168,21 @@ fn read_segment(shape: Shape, text: &str) -> Result<Raw, Failure> {
         ),
         Shape::Vmx => Raw::Vmx(
             parse::<j::VmxSegmentJson>(text, "VMCS segment")
-                .map_err(bad)?
+                .map_err(|e| bad(e.into()))?
                 .decode()
-                .map_err(bad)?,
+                .map_err(|e| bad(e.into()))?,
         ),
         Shape::Qemu => Raw::Qemu(
             parse::<j::QemuSegmentJson>(text, "QEMU SegmentCache")
-                .map_err(bad)?
+                .map_err(|e| bad(e.into()))?
                 .decode()
-                .map_err(bad)?,
+                .map_err(|e| bad(e.into()))?,
         ),
         Shape::Hyperv => Raw::Hyperv(
             parse::<j::HypervSegmentJson>(text, "Hyper-V segment")
-                .map_err(bad)?
+                .map_err(|e| bad(e.into()))?
                 .decode()
-                .map_err(bad)?,
+                .map_err(|e| bad(e.into()))?,
         ),
         Shape::HypervBytes => Raw::Hyperv(
             HvSegmentRegister::from_bytes(&bytes_of(text, "HV_X64_SEGMENT_REGISTER", 16)?)

@@ -15,9 +15,10 @@ use serde_json::{Value, json};
 use super::{Failure, Outcome, print_json};
 use crate::table::Table;
 use segstate::arch::SegReg;
+use segstate::arch::Vendor;
 use segstate::snapshot::codec::{FORMAT_MAJOR, FORMAT_MINOR, section, sections};
 use segstate::snapshot::file::read_bytes;
-use segstate::snapshot::{DEFAULT_DECODE_LIMIT, VcpuSnapshot, Vendor, diff};
+use segstate::snapshot::{DEFAULT_DECODE_LIMIT, VcpuSnapshot, diff};
 use segstate_kvm::RunOptions;
 use segstate_kvm::snapshot::{
     RestoreOptions, SavePoint, SnapshotError, host_vendor, restore_into_fresh_machine, run_probe,

@@ -94,7 +94,7 @@ pub fn report_json(r: &ChainReport, counterexamples: usize) -> Value {
                 "property": c.property.name(), "register": c.reg.name(),
                 "before": verify::show(&c.before), "after": verify::show(&c.after),
                 "cpl_before": c.cpl_before.bits(), "cpl_after": c.cpl_after.bits(),
-                "responsible_rule": c.responsible.map(|r| r.id()), "detail": c.detail,
+                "responsible_rules": c.responsible.iter().map(|r| r.id()).collect::<Vec<_>>(), "detail": c.detail,
             })
         })
         .collect();
@@ -186,10 +186,14 @@ pub fn run(args: &Args) -> Outcome {
                     .filter(|c| c.property == p)
                     .take(args.counterexamples)
                 {
-                    let rule = c
-                        .responsible
-                        .map(|r| format!("rule {}", r.id()))
-                        .unwrap_or_else(|| "no single rule".into());
+                    let rule = match c.responsible.as_slice() {
+                        [] => String::from("no rule set found responsible"),
+                        [one] => format!("rule {}", one.id()),
+                        many => format!(
+                            "rules {}, removed together",
+                            many.iter().map(|r| r.id()).collect::<Vec<_>>().join(" + ")
+                        ),
+                    };
                     outln!("  {} on {}: {}  [{rule}]", p.name(), c.reg, c.detail);
                     outln!("    before: {}", verify::show(&c.before));
                     outln!("    after:  {}", verify::show(&c.after));

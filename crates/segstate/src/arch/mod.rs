@@ -10,6 +10,7 @@ mod seg_reg;
 mod segment;
 mod segment_type;
 mod selector;
+mod state;
 
 pub use descriptor::{Descriptor, DescriptorError, SystemDescriptor};
 pub use mode::{CR0_PE, CR0_PG, CpuMode, EFER_LMA, EFER_LME, RFLAGS_VM};
@@ -18,3 +19,4 @@ pub use seg_reg::{PerSegReg, SegReg, UnknownSegReg};
 pub use segment::{Attributes, FieldChange, Segment};
 pub use segment_type::SegmentType;
 pub use selector::{IndexOutOfRange, Selector, TableIndicator};
+pub use state::{SegmentState, Vendor};

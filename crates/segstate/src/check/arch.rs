@@ -4,7 +4,8 @@
 
 use alloc::vec::Vec;
 
-use super::{Finding, Findings, SegmentState, Severity};
+use super::{Finding, Findings, Severity};
+use crate::arch::SegmentState;
 use crate::arch::{CR0_PE, CR0_PG, CpuMode, EFER_LMA, EFER_LME, RFLAGS_VM, SegReg, Segment};
 
 const PRIV: &str = "SDM Vol. 3A §5.5-5.8, APM Vol. 2 §4.9-4.11";

@@ -10,7 +10,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::arch::{Cpl, PerSegReg, SegReg, Segment};
+use crate::arch::SegReg;
 
 pub mod arch;
 pub mod report;
@@ -69,23 +69,6 @@ impl fmt::Display for Finding {
             self.field, self.expected, self.found, self.reference
         )
     }
-}
-
-/// The part of a vCPU state the segment rules read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SegmentState {
-    /// The eight segment registers.
-    pub segments: PerSegReg<Segment>,
-    /// The CPL: VMCB.CPL on AMD, SS.DPL elsewhere.
-    pub cpl: Cpl,
-    /// CR0.
-    pub cr0: u64,
-    /// CR4.
-    pub cr4: u64,
-    /// EFER.
-    pub efer: u64,
-    /// RFLAGS.
-    pub rflags: u64,
 }
 
 /// Where rules report: a list of findings, or just a count of errors (the fast path

@@ -7,7 +7,8 @@
 
 use alloc::vec::Vec;
 
-use super::{Finding, Findings, SegmentState, Severity};
+use super::{Finding, Findings, Severity};
+use crate::arch::SegmentState;
 use crate::arch::{CR0_PE, CR0_PG, EFER_LME, SegReg};
 
 const REF: &str = "APM Vol. 2 §15.5.1";

@@ -3,7 +3,8 @@
 //! A register is usable iff its unusable bit (AR bit 16) is 0. Reserved AR bits are
 //! not representable in a decoded [`Segment`]; the VMX decoder refuses them.
 
-use super::{Finding, Findings, SegmentState, Severity};
+use super::{Finding, Findings, Severity};
+use crate::arch::SegmentState;
 use crate::arch::{
     CR0_PE, CR0_PG, EFER_LMA, EFER_LME, PrivilegeLevel, RFLAGS_VM, SegReg, Segment, TableIndicator,
 };

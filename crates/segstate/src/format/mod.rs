@@ -11,9 +11,6 @@ use core::fmt;
 pub mod hyperv;
 pub mod kvm;
 pub mod qemu;
-pub mod qemu_dump;
-#[cfg(feature = "std")]
-pub mod qemu_migration;
 pub mod svm;
 pub mod vmx;
 

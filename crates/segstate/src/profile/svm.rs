@@ -1,7 +1,7 @@
 //! KVM SVM's cooking: `svm_get_segment` and `svm_set_segment` (arch/x86/kvm/svm/svm.c).
 
 use super::{Rule, RuleSet};
-use crate::arch::SegReg;
+use crate::arch::{PerSegReg, SegReg, Segment};
 use crate::format::kvm::KvmSegment;
 use crate::format::svm::{SvmAttrib, VmcbSegment};
 
@@ -96,4 +96,17 @@ pub fn set_segment(rules: RuleSet, reg: SegReg, k: &KvmSegment) -> (VmcbSegment,
         base: k.base,
     };
     (v, cpl)
+}
+
+/// The eight segments of a state as today's KVM writes them into a VMCB
+/// (`svm_set_segment` under the current `kvm-svm` rules): every attribute bit kept and
+/// P = present && !unusable, since the VMCB says "unusable" only through P.
+///
+/// Every consumer that puts a state into a VMCB (check's path analysis, verify's
+/// domain) calls this one function, so they cannot disagree about a usable segment
+/// that is not present (it becomes P = 0, unusable).
+#[must_use]
+pub fn kvm_vmcb_segments(segments: &PerSegReg<Segment>) -> PerSegReg<VmcbSegment> {
+    let rules = super::Profile::KVM_SVM.rules;
+    segments.map(|reg, s| set_segment(rules, reg, &KvmSegment::from(*s)).0)
 }

@@ -23,7 +23,8 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::crc::crc32c;
-use super::{HostDescription, MemoryRegion, MsrEntry, Regs, VcpuSnapshot, Vendor, Xcr, raw_size};
+use super::{HostDescription, MemoryRegion, MsrEntry, Regs, VcpuSnapshot, Xcr, raw_size};
+use crate::arch::Vendor;
 use crate::arch::{PrivilegeLevel, SegReg, Segment};
 use crate::format::kvm::KvmSregs;
 

@@ -21,7 +21,8 @@
 //! decoded, because the checks need them.
 //!
 //! ```
-//! use segstate::snapshot::{VcpuSnapshot, Vendor};
+//! use segstate::arch::Vendor;
+//! use segstate::snapshot::VcpuSnapshot;
 //! use segstate::arch::PrivilegeLevel;
 //!
 //! let snap = VcpuSnapshot::example_user_null_ss();
@@ -42,7 +43,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::arch::{Cpl, PrivilegeLevel};
+use crate::arch::{Cpl, PrivilegeLevel, Vendor};
 use crate::format::kvm::{KvmDtable, KvmSegment, KvmSregs};
 
 pub mod codec;
@@ -55,42 +56,6 @@ pub mod safety;
 pub use codec::{DEFAULT_DECODE_LIMIT, DecodeError, FORMAT_MAJOR, FORMAT_MINOR, MAGIC};
 pub use diff::{Difference, diff};
 pub use safety::{Change, ReadbackMismatch, RestoreProblem};
-
-/// A CPU vendor, as far as the entry checks are concerned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Vendor {
-    /// Intel VMX (and the `kvm_intel`-style backends).
-    Intel,
-    /// AMD SVM (and Hygon).
-    Amd,
-}
-
-impl Vendor {
-    /// From a CPUID vendor string (`GenuineIntel`, `AuthenticAMD`, `HygonGenuine`).
-    #[must_use]
-    pub fn from_cpuid_vendor(s: &str) -> Option<Self> {
-        match s.trim() {
-            "GenuineIntel" => Some(Vendor::Intel),
-            "AuthenticAMD" | "HygonGenuine" => Some(Vendor::Amd),
-            _ => None,
-        }
-    }
-
-    /// Lower-case name: `intel`, `amd`.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Vendor::Intel => "intel",
-            Vendor::Amd => "amd",
-        }
-    }
-}
-
-impl fmt::Display for Vendor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// Where a snapshot was taken.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]

@@ -10,9 +10,11 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::{Regs, VcpuSnapshot, Vendor};
+use super::{Regs, VcpuSnapshot};
+use crate::arch::SegmentState;
+use crate::arch::Vendor;
 use crate::arch::{Cpl, PerSegReg, SegReg, Segment};
-use crate::check::{self, Finding, SegmentState, Severity};
+use crate::check::{self, Finding, Severity};
 use crate::format::kvm::{KvmSegment, KvmSregs};
 
 /// EFER.SVME. The VMCB holds the guest EFER with SVME set (KVM forces it), and the

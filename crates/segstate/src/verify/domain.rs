@@ -4,11 +4,12 @@
 
 use alloc::vec::Vec;
 
+use crate::arch::SegmentState;
 use crate::arch::{
     Attributes, CR0_PE, CR0_PG, EFER_LMA, EFER_LME, PerSegReg, PrivilegeLevel, SegReg, Segment,
     SegmentType, Selector,
 };
-use crate::check::{SegmentState, arch, vmx_entry};
+use crate::check::{arch, vmx_entry};
 use crate::format::kvm::KvmSegment;
 use crate::format::qemu::QemuSegmentCache;
 use crate::format::svm::{SvmAttrib, VmcbSegment};
@@ -124,11 +125,7 @@ pub fn encode_state(format: Format, state: &SegmentState) -> crate::profile::Vcp
     use crate::profile::VcpuSegments;
     match format {
         Format::Vmcb => VcpuSegments::Vmcb {
-            segments: state.segments.map(|_, s| {
-                let mut s = *s;
-                s.attributes.present = !s.unusable;
-                VmcbSegment::try_from(s).expect("P = !unusable is representable")
-            }),
+            segments: crate::profile::svm::kvm_vmcb_segments(&state.segments),
             cpl: state.cpl.bits(),
         },
         Format::Vmcs => VcpuSegments::Vmcs(state.segments.map(|_, s| VmxSegment::from(*s))),

@@ -19,15 +19,18 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::arch::SegmentState;
 use crate::arch::{PerSegReg, PrivilegeLevel, SegReg, Segment};
-use crate::check::{SegmentState, vmx_entry};
+use crate::check::vmx_entry;
 use crate::format::qemu::QemuSegmentCache;
 use crate::profile::{
-    Chain, Format, InFlight, Rule, RuleKind, SegmentValue, VcpuSegments, WrongSourceFormat,
+    Chain, Format, InFlight, Rule, SegmentValue, VcpuSegments, WrongSourceFormat,
 };
 
+pub mod blame;
 pub mod domain;
 pub mod normalise;
+pub mod paths;
 
 pub use domain::DomainState;
 
@@ -106,8 +109,9 @@ pub struct Counterexample {
     pub cpl_before: PrivilegeLevel,
     /// CPL at the destination.
     pub cpl_after: PrivilegeLevel,
-    /// The rule whose removal fixes it, if one does.
-    pub responsible: Option<Rule>,
+    /// The rules whose removal fixes it ([`blame::responsible`]): one rule, or the
+    /// loss rules that must all go; empty when none does.
+    pub responsible: Vec<Rule>,
     /// What was found wrong, in a line.
     pub detail: String,
 }
@@ -633,20 +637,17 @@ fn describe(
     }
 }
 
-/// The first rule (loss rules first) whose removal makes `property` hold for `state`.
+/// The rules whose removal makes `property` hold for `state` ([`blame::responsible`]).
 fn responsible_rule(
     chain: &Chain,
     state: &DomainState,
     previous: &PerSegReg<QemuSegmentCache>,
     baselines: Option<&[SegmentState; 4]>,
     property: Property,
-) -> Option<Rule> {
-    let rules = chain.rules();
-    let losses = rules.iter().filter(|r| r.kind() == RuleKind::Loss);
-    let others = rules.iter().filter(|r| r.kind() != RuleKind::Loss);
-    losses
-        .chain(others)
-        .find(|&rule| !evaluate(&chain.without(rule), state, previous, baselines).has(property))
+) -> Vec<Rule> {
+    blame::responsible(chain, |c| {
+        !evaluate(c, state, previous, baselines).has(property)
+    })
 }
 
 fn difference(expected: &Segment, actual: &Segment) -> String {

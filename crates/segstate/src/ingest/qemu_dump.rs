@@ -25,9 +25,11 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt::{self, Write as _};
 
-use super::qemu::{QemuFlags, QemuSegmentCache};
+use crate::arch::SegmentState;
 use crate::arch::{EFER_LMA, PerSegReg, PrivilegeLevel, SegReg};
-use crate::check::SegmentState;
+use crate::check::report::{Context, Family, Report, Source, Vendors};
+use crate::check::{Finding, Findings, Severity};
+use crate::format::qemu::{QemuFlags, QemuSegmentCache};
 
 /// `CR0.PE`: QEMU prints the DPL/type suffix of a segment only when it is set.
 const CR0_PE: u64 = 1;
@@ -721,6 +723,73 @@ fn ip_line(
     }
     c.end(what)?;
     Ok((rip, rflags, cpl))
+}
+
+/// Judges a QEMU dump: [`crate::verify::paths::diagnose`] on its state (source
+/// [`Source::GuestView`]), plus the checks only a dump allows (`qemu.cpl-ss-dpl`,
+/// `qemu.suffix`).
+#[must_use]
+pub fn report(dump: &QemuDump, vendor: Vendors) -> Report {
+    let state = dump.segment_state();
+    let mut r = crate::verify::paths::diagnose(
+        &state,
+        vendor,
+        Context {
+            source: Source::GuestView,
+        },
+    );
+    for f in findings(dump) {
+        r.push(Family::Qemu, f, None);
+    }
+    r
+}
+
+/// The QEMU-only checks of a dump.
+#[must_use]
+pub fn findings(dump: &QemuDump) -> Vec<Finding> {
+    let mut f = Findings::collecting();
+    let ss_dpl = dump.segments[SegReg::Ss].flags.dpl();
+    if dump.cpl != ss_dpl.bits() {
+        f.fail(
+            "qemu.cpl-ss-dpl",
+            Severity::Error,
+            Some(SegReg::Ss),
+            "DPL",
+            format_args!(
+                "the printed CPL={} (QEMU derives CPL from SS.DPL)",
+                dump.cpl
+            ),
+            format_args!(
+                "{ss_dpl}: KVM_SET_SREGS would run the vCPU at CPL {ss_dpl}, or the dump \
+                 comes from QEMU before 2.1 (CPL from CS) or was edited"
+            ),
+            "QEMU x86_update_hflags / cpu_x86_load_seg_cache (7125c937c97d, 2.1)",
+        );
+    }
+    for reg in SegReg::ALL {
+        let expected = dump.expected_suffix(reg);
+        let found = dump.suffixes[reg].as_deref();
+        let norm = |s: Option<&str>| -> String {
+            s.map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+                .unwrap_or_default()
+        };
+        if norm(expected.as_deref()) != norm(found) {
+            f.fail(
+                "qemu.suffix",
+                Severity::Warning,
+                Some(reg),
+                "suffix",
+                format_args!(
+                    "`{}` (what QEMU prints for flags {:#010x})",
+                    norm(expected.as_deref()),
+                    dump.segments[reg].flags.0 & QemuFlags::DUMP_MASK
+                ),
+                format_args!("`{}`: the line was edited, or is not QEMU's", norm(found)),
+                "QEMU target/i386/cpu-dump.c cpu_x86_dump_seg_cache",
+            );
+        }
+    }
+    f.list
 }
 
 #[cfg(test)]

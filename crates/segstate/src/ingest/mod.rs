@@ -1,4 +1,7 @@
-//! What `segstate check` reads: format detection and decoding into [`SegmentState`]s.
+//! Readers for everything users hold (std): format detection and decoding into
+//! [`SegmentState`]s — QEMU register dumps ([`qemu_dump`]), QEMU migration streams and
+//! libvirt saved-VM images ([`qemu_migration`]), raw `kvm_sregs` (+ `kvm_regs`), VMCB
+//! pages and save areas, and segstate's JSON state (feature `serde`).
 //!
 //! Detection, unless a format is forced:
 //!
@@ -11,15 +14,24 @@
 //! Every error names the line (text) or the byte offset (binary) it is about.
 
 use std::fmt;
+use std::string::String;
+use std::vec::Vec;
+use std::{format, vec};
 
-use segstate::arch::{PrivilegeLevel, SegReg, Segment};
-use segstate::check::SegmentState;
-use segstate::check::report::Source;
-use segstate::format::FormatError;
-use segstate::format::kvm::{KvmSegment, KvmSregs};
-use segstate::format::qemu_dump::{self, QemuDump};
-use segstate::format::svm::{SaveAreaOffset, VmcbSaveArea};
+pub mod qemu_dump;
+pub mod qemu_migration;
 
+use qemu_dump::QemuDump;
+
+use crate::arch::SegmentState;
+use crate::arch::{PrivilegeLevel, SegReg, Segment};
+use crate::check::report::Source;
+use crate::format::FormatError;
+use crate::format::kvm::{KvmSegment, KvmSregs};
+
+use crate::format::svm::{SaveAreaOffset, VmcbSaveArea};
+
+#[cfg(feature = "serde")]
 use crate::json::{self, KvmSregsJson};
 
 /// Size of `struct kvm_regs`: rax..r15, rip, rflags.
@@ -34,14 +46,13 @@ pub const SAVE_AREA_MAX: usize = VmcbSaveArea::PAGE_SIZE - SaveAreaOffset::IN_PA
 pub const RFLAGS_UNKNOWN: u64 = 0x2;
 
 /// The input formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum InputFormat {
     /// QEMU CPU state dump text (`info registers`, `-d cpu`, "KVM: entry failed").
     Dump,
     /// Raw `struct kvm_sregs`, 312 bytes.
     Sregs,
     /// Raw `struct kvm_sregs` followed by `struct kvm_regs`, 456 bytes.
-    #[value(name = "sregs+regs")]
     SregsRegs,
     /// A whole 4 KiB VMCB page.
     Vmcb,
@@ -78,6 +89,37 @@ impl InputFormat {
             InputFormat::Json => "json",
             InputFormat::Migration => "migration",
         }
+    }
+}
+
+/// A name [`InputFormat::name`] does not know.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownInputFormat(pub String);
+
+impl fmt::Display for UnknownInputFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown input format `{}` (one of:",
+            self.0.escape_debug()
+        )?;
+        for format in InputFormat::ALL {
+            write!(f, " {}", format.name())?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl core::error::Error for UnknownInputFormat {}
+
+impl core::str::FromStr for InputFormat {
+    type Err = UnknownInputFormat;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        InputFormat::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| UnknownInputFormat(String::from(s)))
     }
 }
 
@@ -186,7 +228,7 @@ pub fn read(bytes: &[u8], format: Option<InputFormat>) -> Result<Vec<Input>, Inp
 /// [`InputError`] naming the byte offset where the stream stops making sense, or a
 /// stream without the JSON description QEMU appends (it names each CPU field).
 pub fn read_migration(reader: impl std::io::Read) -> Result<Vec<Input>, InputError> {
-    use segstate::format::qemu_migration;
+    use crate::ingest::qemu_migration;
     let summary =
         qemu_migration::walk(reader).map_err(|e| err(format!("QEMU migration stream: {e}")))?;
     if !summary.has_description {
@@ -220,7 +262,7 @@ pub fn read_migration(reader: impl std::io::Read) -> Result<Vec<Input>, InputErr
 /// True when `prefix` (the first bytes of an input) starts a QEMU migration stream.
 #[must_use]
 pub fn is_migration_stream(prefix: &[u8]) -> bool {
-    segstate::format::qemu_migration::looks_like_stream(prefix)
+    qemu_migration::looks_like_stream(prefix)
 }
 
 fn text(bytes: &[u8]) -> Result<&str, InputError> {
@@ -281,8 +323,8 @@ fn kvm_field_offset(field: &str) -> usize {
 fn decode_kvm_segments(
     sregs: &KvmSregs,
     at: impl Fn(SegReg, &FormatError) -> String,
-) -> Result<segstate::arch::PerSegReg<Segment>, InputError> {
-    let mut out = segstate::arch::PerSegReg([Segment::default(); 8]);
+) -> Result<crate::arch::PerSegReg<Segment>, InputError> {
+    let mut out = crate::arch::PerSegReg([Segment::default(); 8]);
     for reg in SegReg::ALL {
         let k: KvmSegment = *sregs.segment(reg);
         out[reg] = Segment::try_from(k).map_err(|e| err(format!("{}: {e}", at(reg, &e))))?;
@@ -292,7 +334,7 @@ fn decode_kvm_segments(
 
 fn sregs_state(
     sregs: &KvmSregs,
-    segments: segstate::arch::PerSegReg<Segment>,
+    segments: crate::arch::PerSegReg<Segment>,
     rflags: u64,
 ) -> SegmentState {
     SegmentState {
@@ -354,8 +396,9 @@ fn read_sregs(bytes: &[u8], with_regs: bool) -> Result<Input, InputError> {
     })
 }
 
+#[cfg(feature = "serde")]
 fn read_json(text: &str) -> Result<Input, InputError> {
-    let parsed: KvmSregsJson = json::parse(text, "kvm_sregs JSON").map_err(err)?;
+    let parsed: KvmSregsJson = json::parse(text, "kvm_sregs JSON").map_err(|e| err(e.0))?;
     let sregs = parsed
         .decode()
         .map_err(|e| err(format!("kvm_sregs JSON: {e}")))?;
@@ -385,7 +428,7 @@ fn read_vmcb(bytes: &[u8], page: bool) -> Result<Input, InputError> {
             0,
         )
     };
-    let mut segments = segstate::arch::PerSegReg([Segment::default(); 8]);
+    let mut segments = crate::arch::PerSegReg([Segment::default(); 8]);
     for reg in SegReg::ALL {
         segments[reg] = Segment::try_from(area.segments[reg]).map_err(|e| {
             err(format!(
@@ -421,4 +464,11 @@ fn read_vmcb(bytes: &[u8], page: bool) -> Result<Input, InputError> {
         dump: None,
         notes: Vec::new(),
     })
+}
+
+#[cfg(not(feature = "serde"))]
+fn read_json(_text: &str) -> Result<Input, InputError> {
+    Err(err(
+        "JSON state: this build of segstate has no `serde` feature, so it reads no JSON",
+    ))
 }

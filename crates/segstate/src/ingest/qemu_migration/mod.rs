@@ -46,9 +46,9 @@
 use core::fmt;
 use std::io::{self, Read};
 
-use super::qemu::{QemuFlags, QemuSegmentCache};
+use crate::arch::SegmentState;
 use crate::arch::{PerSegReg, PrivilegeLevel, SegReg};
-use crate::check::SegmentState;
+use crate::format::qemu::{QemuFlags, QemuSegmentCache};
 
 /// `QEMU_VM_FILE_MAGIC`: `"QEVM"`.
 pub const QEMU_VM_FILE_MAGIC: u32 = 0x5145_564d;
@@ -204,7 +204,7 @@ impl MigrationCpu {
     /// The segment state the check rules read.
     ///
     /// Decoding is lenient, as KVM's `set_seg` is and as
-    /// [`crate::format::qemu_dump::QemuDump::segment_state`] is: residue bits of the flags
+    /// [`crate::ingest::qemu_dump::QemuDump::segment_state`] is: residue bits of the flags
     /// are ignored, a selector keeps its low 16 bits, a segment is unusable when P is
     /// clear, and the CPL is `hflags & 3`.
     #[must_use]

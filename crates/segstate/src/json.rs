@@ -4,14 +4,51 @@
 //! checked against its C field, and unknown fields are refused, so a typo is an error
 //! rather than a silently ignored field.
 
+use std::format;
+use std::string::String;
+use std::vec::Vec;
+
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use segstate::format::hyperv::{HvSegmentAttributes, HvSegmentRegister};
-use segstate::format::kvm::{KvmDtable, KvmSegment, KvmSregs};
-use segstate::format::qemu::{QemuFlags, QemuSegmentCache};
-use segstate::format::svm::{SvmAttrib, VmcbSegment};
-use segstate::format::vmx::{VmxAccessRights, VmxSegment};
+use crate::format::hyperv::{HvSegmentAttributes, HvSegmentRegister};
+use crate::format::kvm::{KvmDtable, KvmSegment, KvmSregs};
+use crate::format::qemu::{QemuFlags, QemuSegmentCache};
+use crate::format::svm::{SvmAttrib, VmcbSegment};
+use crate::format::vmx::{VmxAccessRights, VmxSegment};
+
+/// A JSON value that does not fit the shape it was read as; the message names the
+/// field and, for invalid JSON, the line and column.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JsonError(pub String);
+
+impl core::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl core::error::Error for JsonError {}
+
+impl From<String> for JsonError {
+    fn from(message: String) -> Self {
+        JsonError(message)
+    }
+}
+
+impl From<JsonError> for String {
+    fn from(e: JsonError) -> Self {
+        e.0
+    }
+}
+
+impl JsonError {
+    /// The same error, with `what` (a field path) in front.
+    #[must_use]
+    pub fn within(self, what: &str) -> Self {
+        JsonError(format!("{what}: {}", self.0))
+    }
+}
 
 /// A number given as a JSON number or a decimal/hex string.
 #[derive(Debug, Clone, Copy)]
@@ -37,7 +74,7 @@ impl<'de> Deserialize<'de> for Num {
                 Err(E::custom(format!("{v} is not an integer")))
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Num, E> {
-                parse_u64(v).map(Num).map_err(E::custom)
+                parse_u64(v).map(Num).map_err(|e| E::custom(e.0))
             }
         }
         d.deserialize_any(Visitor)
@@ -45,13 +82,18 @@ impl<'de> Deserialize<'de> for Num {
 }
 
 /// Parses "0x…" (hex) or decimal.
-pub fn parse_u64(s: &str) -> Result<u64, String> {
+pub fn parse_u64(s: &str) -> Result<u64, JsonError> {
     let t = s.trim().replace('_', "");
     let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
         Some(hex) => u64::from_str_radix(hex, 16),
         None => t.parse::<u64>(),
     };
-    parsed.map_err(|_| format!("`{s}` is not a number (decimal or 0x-prefixed hex)"))
+    parsed.map_err(|_| {
+        JsonError(format!(
+            "`{}` is not a number (decimal or 0x-prefixed hex)",
+            s.escape_debug()
+        ))
+    })
 }
 
 impl Num {
@@ -60,13 +102,13 @@ impl Num {
     }
 
     /// The value, checked to fit the C field `field`.
-    pub fn fit<T: TryFrom<u64>>(self, field: &str) -> Result<T, String> {
+    pub fn fit<T: TryFrom<u64>>(self, field: &str) -> Result<T, JsonError> {
         let v = self.value();
         T::try_from(v).map_err(|_| {
-            format!(
+            JsonError(format!(
                 "field `{field}`: {v} does not fit in {} bits",
                 std::mem::size_of::<T>() * 8
-            )
+            ))
         })
     }
 }
@@ -75,6 +117,7 @@ fn hex<T: Into<u64>>(v: T, width: usize) -> Value {
     Value::String(format!("{:#0w$x}", v.into(), w = width + 2))
 }
 
+/// A `struct kvm_segment` as JSON: every field by its C name.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KvmSegmentJson {
@@ -96,7 +139,8 @@ pub struct KvmSegmentJson {
 }
 
 impl KvmSegmentJson {
-    pub fn decode(self) -> Result<KvmSegment, String> {
+    /// The C value, each field range-checked.
+    pub fn decode(self) -> Result<KvmSegment, JsonError> {
         Ok(KvmSegment {
             base: self.base.fit("base")?,
             limit: self.limit.fit("limit")?,
@@ -119,6 +163,8 @@ impl KvmSegmentJson {
     }
 }
 
+/// A `kvm_segment` as JSON.
+#[must_use]
 pub fn kvm_segment(k: &KvmSegment) -> Value {
     json!({
         "base": k.base, "limit": k.limit, "selector": k.selector, "type": k.type_,
@@ -127,6 +173,7 @@ pub fn kvm_segment(k: &KvmSegment) -> Value {
     })
 }
 
+/// A VMCB segment (`struct vmcb_seg`) as JSON, with an optional `cpl` for SS.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VmcbSegmentJson {
@@ -140,7 +187,8 @@ pub struct VmcbSegmentJson {
 }
 
 impl VmcbSegmentJson {
-    pub fn decode(&self) -> Result<VmcbSegment, String> {
+    /// The C value, each field range-checked.
+    pub fn decode(&self) -> Result<VmcbSegment, JsonError> {
         Ok(VmcbSegment {
             selector: self.selector.fit("selector")?,
             attrib: SvmAttrib(self.attrib.fit("attrib")?),
@@ -150,6 +198,8 @@ impl VmcbSegmentJson {
     }
 }
 
+/// A VMCB segment (and the CPL, for SS) as JSON.
+#[must_use]
 pub fn vmcb_segment(v: &VmcbSegment, cpl: Option<u8>) -> Value {
     let mut out = json!({
         "selector": hex(v.selector, 4), "attrib": hex(v.attrib.0, 4),
@@ -161,6 +211,7 @@ pub fn vmcb_segment(v: &VmcbSegment, cpl: Option<u8>) -> Value {
     out
 }
 
+/// A VMCS segment (selector, access rights, limit, base) as JSON.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VmxSegmentJson {
@@ -171,7 +222,8 @@ pub struct VmxSegmentJson {
 }
 
 impl VmxSegmentJson {
-    pub fn decode(self) -> Result<VmxSegment, String> {
+    /// The C value, each field range-checked.
+    pub fn decode(self) -> Result<VmxSegment, JsonError> {
         Ok(VmxSegment {
             selector: self.selector.fit("selector")?,
             base: self.base.fit("base")?,
@@ -181,6 +233,8 @@ impl VmxSegmentJson {
     }
 }
 
+/// A VMCS segment as JSON.
+#[must_use]
 pub fn vmx_segment(v: &VmxSegment) -> Value {
     json!({
         "selector": hex(v.selector, 4), "base": hex(v.base, 16), "limit": hex(v.limit, 8),
@@ -188,6 +242,7 @@ pub fn vmx_segment(v: &VmxSegment) -> Value {
     })
 }
 
+/// A QEMU `SegmentCache` as JSON.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QemuSegmentJson {
@@ -198,7 +253,8 @@ pub struct QemuSegmentJson {
 }
 
 impl QemuSegmentJson {
-    pub fn decode(self) -> Result<QemuSegmentCache, String> {
+    /// The C value, each field range-checked.
+    pub fn decode(self) -> Result<QemuSegmentCache, JsonError> {
         Ok(QemuSegmentCache {
             selector: self.selector.fit("selector")?,
             base: self.base.fit("base")?,
@@ -208,6 +264,8 @@ impl QemuSegmentJson {
     }
 }
 
+/// A QEMU segment cache as JSON.
+#[must_use]
 pub fn qemu_segment(q: &QemuSegmentCache) -> Value {
     json!({
         "selector": hex(q.selector, 4), "base": hex(q.base, 16), "limit": hex(q.limit, 8),
@@ -215,6 +273,7 @@ pub fn qemu_segment(q: &QemuSegmentCache) -> Value {
     })
 }
 
+/// A Hyper-V segment register as JSON.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HypervSegmentJson {
@@ -225,7 +284,8 @@ pub struct HypervSegmentJson {
 }
 
 impl HypervSegmentJson {
-    pub fn decode(self) -> Result<HvSegmentRegister, String> {
+    /// The C value, each field range-checked.
+    pub fn decode(self) -> Result<HvSegmentRegister, JsonError> {
         Ok(HvSegmentRegister {
             base: self.base.fit("base")?,
             limit: self.limit.fit("limit")?,
@@ -235,6 +295,8 @@ impl HypervSegmentJson {
     }
 }
 
+/// A Hyper-V segment register as JSON.
+#[must_use]
 pub fn hyperv_segment(h: &HvSegmentRegister) -> Value {
     json!({
         "base": hex(h.base, 16), "limit": hex(h.limit, 8), "selector": hex(h.selector, 4),
@@ -251,6 +313,8 @@ struct DtableJson {
     padding: Option<[Num; 3]>,
 }
 
+/// A `struct kvm_sregs` as JSON: the eight segments, the descriptor tables and the
+/// control registers by their C names.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KvmSregsJson {
@@ -274,7 +338,7 @@ pub struct KvmSregsJson {
     interrupt_bitmap: [Num; 4],
 }
 
-fn dtable(d: DtableJson, name: &str) -> Result<KvmDtable, String> {
+fn dtable(d: DtableJson, name: &str) -> Result<KvmDtable, JsonError> {
     let padding = match d.padding {
         Some(p) => [
             p[0].fit(&format!("{name}.padding[0]"))?,
@@ -291,8 +355,9 @@ fn dtable(d: DtableJson, name: &str) -> Result<KvmDtable, String> {
 }
 
 impl KvmSregsJson {
-    pub fn decode(self) -> Result<KvmSregs, String> {
-        let seg = |s: KvmSegmentJson, name: &str| s.decode().map_err(|e| format!("{name}: {e}"));
+    /// The C value, each field range-checked.
+    pub fn decode(self) -> Result<KvmSregs, JsonError> {
+        let seg = |s: KvmSegmentJson, name: &str| s.decode().map_err(|e| e.within(name));
         let bitmap = self.interrupt_bitmap;
         Ok(KvmSregs {
             cs: seg(self.cs, "cs")?,
@@ -322,6 +387,8 @@ impl KvmSregsJson {
     }
 }
 
+/// A `kvm_sregs` as JSON.
+#[must_use]
 pub fn kvm_sregs(s: &KvmSregs) -> Value {
     let dt = |d: &KvmDtable| json!({"base": d.base, "limit": d.limit, "padding": d.padding});
     json!({
@@ -335,12 +402,12 @@ pub fn kvm_sregs(s: &KvmSregs) -> Value {
 }
 
 /// Parses `text` as JSON into `T`, with the line and column of any error.
-pub fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, String> {
-    serde_json::from_str(text).map_err(|e| format!("{what}: invalid JSON: {e}"))
+pub fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, JsonError> {
+    serde_json::from_str(text).map_err(|e| JsonError(format!("{what}: invalid JSON: {e}")))
 }
 
 /// Decodes a hex string (spaces, newlines and an optional 0x allowed) into bytes.
-pub fn parse_hex_bytes(text: &str) -> Result<Vec<u8>, String> {
+pub fn parse_hex_bytes(text: &str) -> Result<Vec<u8>, JsonError> {
     let t = text.trim();
     let t = t.strip_prefix("0x").unwrap_or(t);
     let digits: Vec<(usize, char)> = t
@@ -348,15 +415,16 @@ pub fn parse_hex_bytes(text: &str) -> Result<Vec<u8>, String> {
         .filter(|(_, c)| !c.is_whitespace() && *c != ':' && *c != '_')
         .collect();
     if let Some((pos, c)) = digits.iter().find(|(_, c)| !c.is_ascii_hexdigit()) {
-        return Err(format!(
-            "hex input: `{c}` at offset {pos} is not a hex digit"
-        ));
+        return Err(JsonError(format!(
+            "hex input: `{}` at offset {pos} is not a hex digit",
+            c.escape_debug()
+        )));
     }
     if digits.len() % 2 != 0 {
-        return Err(format!(
+        return Err(JsonError(format!(
             "hex input: {} hex digits is an odd count (two per byte)",
             digits.len()
-        ));
+        )));
     }
     Ok(digits
         .chunks(2)
