@@ -1,423 +1,11 @@
-//! The snapshot file format, version 1 (docs/snapshot-format.md is the full
-//! description; this module is its reference implementation).
-//!
-//! ```text
-//! offset  size  field
-//! 0       8     magic "SEGSNAP\0"
-//! 8       2     format major version (1)
-//! 10      2     format minor version (0)
-//! 12      2     header size (32)
-//! 14      2     reserved, 0
-//! 16      8     total file size in bytes, checksum included
-//! 24      4     number of sections
-//! 28      4     reserved, 0
-//! 32      …     sections: id u16, flags u16, payload length u32, payload
-//! size-4  4     CRC-32C of bytes [0, size-4)
-//! ```
-//!
-//! All integers are little-endian. Section flag bit 0 means "skippable": a reader
-//! that does not know the id may ignore it; an unknown section without it is refused.
+//! Reading a snapshot: every section checked against the decode limit, its
+//! length and its values, each error naming the offset and field.
 
-use alloc::string::String;
-use alloc::vec::Vec;
-use core::fmt;
-
-use super::crc::crc32c;
-use super::{HostDescription, MemoryRegion, MsrEntry, Regs, VcpuSnapshot, Xcr, raw_size};
-use crate::arch::Vendor;
-use crate::arch::{PrivilegeLevel, SegReg, Segment};
-use crate::format::kvm::KvmSregs;
-
-/// The first eight bytes of every snapshot file.
-pub const MAGIC: [u8; 8] = *b"SEGSNAP\0";
-/// The format major version this code writes and the only one it reads.
-pub const FORMAT_MAJOR: u16 = 1;
-/// The format minor version this code writes (it reads every minor of its major).
-pub const FORMAT_MINOR: u16 = 0;
-/// Size of the file header.
-pub const HEADER_SIZE: usize = 32;
-/// Size of a section header.
-pub const SECTION_HEADER_SIZE: usize = 8;
-/// Size of the checksum trailer.
-pub const TRAILER_SIZE: usize = 4;
-/// Largest input [`VcpuSnapshot::decode`] accepts (64 MiB).
-pub const DEFAULT_DECODE_LIMIT: usize = 64 << 20;
-
-/// Section flag: a reader that does not know this section may skip it.
-pub const FLAG_SKIPPABLE: u16 = 1;
-
-/// Section ids of format version 1.
-pub mod section {
-    /// Host description (skippable).
-    pub const HOST: u16 = 0x0001;
-    /// vCPU id and the explicit CPL.
-    pub const VCPU: u16 = 0x0002;
-    /// `struct kvm_regs`.
-    pub const REGS: u16 = 0x0003;
-    /// `struct kvm_sregs`.
-    pub const SREGS: u16 = 0x0004;
-    /// `struct kvm_debugregs`, raw.
-    pub const DEBUGREGS: u16 = 0x0005;
-    /// MSR list.
-    pub const MSRS: u16 = 0x0006;
-    /// `struct kvm_fpu`, raw.
-    pub const FPU: u16 = 0x0007;
-    /// XSAVE image, raw.
-    pub const XSAVE: u16 = 0x0008;
-    /// XCR list.
-    pub const XCRS: u16 = 0x0009;
-    /// `struct kvm_vcpu_events`, raw.
-    pub const VCPU_EVENTS: u16 = 0x000a;
-    /// `struct kvm_lapic_state`, raw.
-    pub const LAPIC: u16 = 0x000b;
-    /// `kvm_mp_state.mp_state`.
-    pub const MP_STATE: u16 = 0x000c;
-    /// `struct kvm_cpuid_entry2` list, raw.
-    pub const CPUID: u16 = 0x000d;
-    /// One guest memory region (may repeat).
-    pub const MEMORY: u16 = 0x0010;
-
-    /// Name of a known section id.
-    #[must_use]
-    pub fn name(id: u16) -> Option<&'static str> {
-        Some(match id {
-            HOST => "HOST",
-            VCPU => "VCPU",
-            REGS => "REGS",
-            SREGS => "SREGS",
-            DEBUGREGS => "DEBUGREGS",
-            MSRS => "MSRS",
-            FPU => "FPU",
-            XSAVE => "XSAVE",
-            XCRS => "XCRS",
-            VCPU_EVENTS => "VCPU_EVENTS",
-            LAPIC => "LAPIC",
-            MP_STATE => "MP_STATE",
-            CPUID => "CPUID",
-            MEMORY => "MEMORY",
-            _ => return None,
-        })
-    }
-}
-
-/// Highest `kvm_mp_state` value KVM defines (KVM_MP_STATE_SUSPENDED).
-pub const MAX_MP_STATE: u32 = 10;
-
-/// Why bytes are not a snapshot this code can read. Every variant names the field or
-/// the offset.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DecodeError {
-    /// The input is larger than the decode limit.
-    TooLarge {
-        /// Input size.
-        size: usize,
-        /// The limit.
-        limit: usize,
-    },
-    /// The input ends before `what` does.
-    Truncated {
-        /// Offset where more bytes were needed.
-        offset: usize,
-        /// Bytes needed there.
-        needed: usize,
-        /// The structure being read.
-        what: &'static str,
-    },
-    /// The first eight bytes are not [`MAGIC`].
-    BadMagic {
-        /// What was found.
-        found: [u8; 8],
-    },
-    /// The header's total size disagrees with the input size.
-    SizeMismatch {
-        /// `header.total_size` (offset 16).
-        header: u64,
-        /// The input's size.
-        actual: usize,
-    },
-    /// The CRC-32C trailer does not match the contents.
-    Checksum {
-        /// Stored in the trailer.
-        stored: u32,
-        /// Computed over the file.
-        computed: u32,
-        /// Offset of the trailer.
-        offset: usize,
-    },
-    /// A format version this code cannot read.
-    UnknownVersion {
-        /// Major.
-        major: u16,
-        /// Minor.
-        minor: u16,
-    },
-    /// A section this code does not know and may not skip.
-    UnknownMandatorySection {
-        /// Its id.
-        id: u16,
-        /// Offset of its header.
-        offset: usize,
-    },
-    /// A section that may appear once appears again.
-    DuplicateSection {
-        /// Its name.
-        name: &'static str,
-        /// Offset of the second header.
-        offset: usize,
-    },
-    /// A required section is absent.
-    MissingSection {
-        /// Its name.
-        name: &'static str,
-    },
-    /// A field holds a value that cannot be.
-    Invalid {
-        /// Offset of the field.
-        offset: usize,
-        /// The field, e.g. `VCPU.cpl`.
-        field: String,
-        /// Its value.
-        value: u64,
-        /// Why it cannot be.
-        reason: &'static str,
-    },
-}
-
-impl fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DecodeError::TooLarge { size, limit } => write!(
-                f,
-                "snapshot is {size} bytes, more than the decode limit of {limit}"
-            ),
-            DecodeError::Truncated {
-                offset,
-                needed,
-                what,
-            } => write!(
-                f,
-                "truncated: {what} needs {needed} bytes at offset {offset}, past the end of the input"
-            ),
-            DecodeError::BadMagic { found } => write!(
-                f,
-                "not a segstate snapshot: magic at offset 0 is {found:02x?}, expected \"SEGSNAP\\0\""
-            ),
-            DecodeError::SizeMismatch { header, actual } => {
-                if (*actual as u64) < *header {
-                    write!(
-                        f,
-                        "truncated: header.total_size (offset 16) says {header} bytes, the input has {actual}"
-                    )
-                } else {
-                    write!(
-                        f,
-                        "trailing bytes: header.total_size (offset 16) says {header} bytes, the input has {actual}"
-                    )
-                }
-            }
-            DecodeError::Checksum {
-                stored,
-                computed,
-                offset,
-            } => write!(
-                f,
-                "checksum mismatch: CRC-32C at offset {offset} is {stored:#010x}, the contents give {computed:#010x} (corrupt file)"
-            ),
-            DecodeError::UnknownVersion { major, minor } => write!(
-                f,
-                "unknown format version {major}.{minor} (offset 8): this reader knows major version {FORMAT_MAJOR}"
-            ),
-            DecodeError::UnknownMandatorySection { id, offset } => write!(
-                f,
-                "unknown mandatory section {id:#06x} at offset {offset} (written by a newer segstate?)"
-            ),
-            DecodeError::DuplicateSection { name, offset } => {
-                write!(
-                    f,
-                    "section {name} appears twice (second at offset {offset})"
-                )
-            }
-            DecodeError::MissingSection { name } => write!(f, "required section {name} is missing"),
-            DecodeError::Invalid {
-                offset,
-                field,
-                value,
-                reason,
-            } => write!(f, "{field} = {value:#x} at offset {offset}: {reason}"),
-        }
-    }
-}
-
-#[cfg(feature = "std")]
-impl std::error::Error for DecodeError {}
-
-// ---------------------------------------------------------------------------------
-// Encoding
-
-struct Writer {
-    out: Vec<u8>,
-    sections: u32,
-}
-
-impl Writer {
-    fn section(&mut self, id: u16, flags: u16, payload: &[u8]) {
-        self.out.extend_from_slice(&id.to_le_bytes());
-        self.out.extend_from_slice(&flags.to_le_bytes());
-        // Payloads are bounded by the decode limit; a u32 length is the format's.
-        let len = u32::try_from(payload.len()).expect("section payload under 4 GiB");
-        self.out.extend_from_slice(&len.to_le_bytes());
-        self.out.extend_from_slice(payload);
-        self.sections += 1;
-    }
-}
-
-fn put_u16(v: &mut Vec<u8>, x: u16) {
-    v.extend_from_slice(&x.to_le_bytes());
-}
-fn put_u32(v: &mut Vec<u8>, x: u32) {
-    v.extend_from_slice(&x.to_le_bytes());
-}
-fn put_u64(v: &mut Vec<u8>, x: u64) {
-    v.extend_from_slice(&x.to_le_bytes());
-}
-fn put_str(v: &mut Vec<u8>, s: &str) {
-    let b = s.as_bytes();
-    let n = b.len().min(usize::from(u16::MAX));
-    put_u16(v, n as u16);
-    v.extend_from_slice(&b[..n]);
-}
-
-fn vendor_byte(v: Option<Vendor>) -> u8 {
-    match v {
-        None => 0,
-        Some(Vendor::Intel) => 1,
-        Some(Vendor::Amd) => 2,
-    }
-}
-
-impl VcpuSnapshot {
-    /// The file bytes (format version [`FORMAT_MAJOR`].[`FORMAT_MINOR`]).
-    ///
-    /// # Panics
-    ///
-    /// When one section would exceed 4 GiB (a memory region that large); split
-    /// memory into smaller regions.
-    #[must_use]
-    pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer {
-            out: Vec::with_capacity(
-                8192 + self.memory.iter().map(|m| m.data.len() + 24).sum::<usize>(),
-            ),
-            sections: 0,
-        };
-        w.out.extend_from_slice(&MAGIC);
-        put_u16(&mut w.out, FORMAT_MAJOR);
-        put_u16(&mut w.out, FORMAT_MINOR);
-        put_u16(&mut w.out, HEADER_SIZE as u16);
-        put_u16(&mut w.out, 0);
-        put_u64(&mut w.out, 0); // total size, patched below
-        put_u32(&mut w.out, 0); // section count, patched below
-        put_u32(&mut w.out, 0);
-
-        let h = &self.host;
-        let mut p = Vec::new();
-        p.push(vendor_byte(h.vendor));
-        p.extend_from_slice(&[0; 3]);
-        put_u32(&mut p, h.kvm_api_version);
-        put_str(&mut p, &h.cpu_vendor);
-        put_str(&mut p, &h.backend);
-        put_u32(&mut p, h.capabilities.len() as u32);
-        for &(cap, value) in &h.capabilities {
-            put_u32(&mut p, cap);
-            p.extend_from_slice(&value.to_le_bytes());
-        }
-        w.section(section::HOST, FLAG_SKIPPABLE, &p);
-
-        let mut p = Vec::new();
-        put_u32(&mut p, self.vcpu_id);
-        p.push(self.cpl.bits());
-        p.extend_from_slice(&[0; 3]);
-        w.section(section::VCPU, 0, &p);
-
-        let mut p = Vec::with_capacity(Regs::SIZE);
-        for r in self.regs.to_array() {
-            put_u64(&mut p, r);
-        }
-        w.section(section::REGS, 0, &p);
-        w.section(section::SREGS, 0, &self.sregs.to_bytes());
-
-        if let Some(d) = &self.debug_regs {
-            w.section(section::DEBUGREGS, 0, d);
-        }
-        if !self.msrs.is_empty() {
-            let mut p = Vec::with_capacity(8 + 16 * self.msrs.len());
-            put_u32(&mut p, self.msrs.len() as u32);
-            put_u32(&mut p, 0);
-            for m in &self.msrs {
-                put_u32(&mut p, m.index);
-                put_u32(&mut p, 0);
-                put_u64(&mut p, m.value);
-            }
-            w.section(section::MSRS, 0, &p);
-        }
-        if let Some(fpu) = &self.fpu {
-            w.section(section::FPU, 0, fpu);
-        }
-        if let Some(x) = &self.xsave {
-            w.section(section::XSAVE, 0, x);
-        }
-        if let Some(xcrs) = &self.xcrs {
-            let mut p = Vec::with_capacity(8 + 16 * xcrs.len());
-            put_u32(&mut p, xcrs.len() as u32);
-            put_u32(&mut p, 0);
-            for x in xcrs {
-                put_u32(&mut p, x.index);
-                put_u32(&mut p, 0);
-                put_u64(&mut p, x.value);
-            }
-            w.section(section::XCRS, 0, &p);
-        }
-        if let Some(ev) = &self.vcpu_events {
-            w.section(section::VCPU_EVENTS, 0, ev);
-        }
-        if let Some(l) = &self.lapic {
-            w.section(section::LAPIC, 0, l);
-        }
-        if let Some(mp) = self.mp_state {
-            w.section(section::MP_STATE, 0, &mp.to_le_bytes());
-        }
-        if let Some(cpuid) = &self.cpuid {
-            let mut p = Vec::with_capacity(8 + raw_size::CPUID_ENTRY * cpuid.len());
-            put_u32(&mut p, cpuid.len() as u32);
-            put_u32(&mut p, 0);
-            for e in cpuid {
-                p.extend_from_slice(e);
-            }
-            w.section(section::CPUID, 0, &p);
-        }
-        for m in &self.memory {
-            let mut p = Vec::with_capacity(16 + m.data.len());
-            put_u64(&mut p, m.gpa);
-            put_u64(&mut p, 0);
-            p.extend_from_slice(&m.data);
-            w.section(section::MEMORY, 0, &p);
-        }
-
-        let total = (w.out.len() + TRAILER_SIZE) as u64;
-        w.out[16..24].copy_from_slice(&total.to_le_bytes());
-        let count = w.sections;
-        w.out[24..28].copy_from_slice(&count.to_le_bytes());
-        let crc = crc32c(&w.out);
-        w.out.extend_from_slice(&crc.to_le_bytes());
-        w.out
-    }
-}
-
-// ---------------------------------------------------------------------------------
-// Decoding
+use super::*;
+use crate::format::{le_u16, le_u32, le_u64};
 
 /// A cursor over one section's payload that reports absolute offsets.
-struct Reader<'a> {
+pub(super) struct Reader<'a> {
     bytes: &'a [u8],
     base: usize,
     pos: usize,
@@ -496,7 +84,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn invalid(
+pub(super) fn invalid(
     offset: usize,
     field: impl Into<String>,
     value: u64,
@@ -510,19 +98,7 @@ fn invalid(
     }
 }
 
-fn le_u16(b: &[u8], o: usize) -> u16 {
-    u16::from_le_bytes([b[o], b[o + 1]])
-}
-fn le_u32(b: &[u8], o: usize) -> u32 {
-    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
-}
-fn le_u64(b: &[u8], o: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[o..o + 8]);
-    u64::from_le_bytes(a)
-}
-
-fn exact(r: &Reader<'_>, len: usize, what: &'static str) -> Result<(), DecodeError> {
+pub(super) fn exact(r: &Reader<'_>, len: usize, what: &'static str) -> Result<(), DecodeError> {
     if r.bytes.len() == len {
         Ok(())
     } else {
@@ -535,7 +111,7 @@ fn exact(r: &Reader<'_>, len: usize, what: &'static str) -> Result<(), DecodeErr
     }
 }
 
-fn decode_sregs(r: &mut Reader<'_>) -> Result<KvmSregs, DecodeError> {
+pub(super) fn decode_sregs(r: &mut Reader<'_>) -> Result<KvmSregs, DecodeError> {
     exact(r, KvmSregs::SIZE, "SREGS")?;
     let base = r.offset();
     let bytes = r.take(KvmSregs::SIZE)?;
@@ -574,7 +150,10 @@ fn decode_sregs(r: &mut Reader<'_>) -> Result<KvmSregs, DecodeError> {
     Ok(sregs)
 }
 
-fn decode_pairs(r: &mut Reader<'_>, what: &'static str) -> Result<Vec<(u32, u64)>, DecodeError> {
+pub(super) fn decode_pairs(
+    r: &mut Reader<'_>,
+    what: &'static str,
+) -> Result<Vec<(u32, u64)>, DecodeError> {
     let count_off = r.offset();
     let n = r.u32()? as usize;
     r.zero(4, what)?;
@@ -596,7 +175,7 @@ fn decode_pairs(r: &mut Reader<'_>, what: &'static str) -> Result<Vec<(u32, u64)
 }
 
 #[derive(Default)]
-struct Seen {
+pub(super) struct Seen {
     host: bool,
     vcpu: bool,
     regs: bool,
@@ -981,42 +560,4 @@ impl VcpuSnapshot {
         }
         Ok(())
     }
-}
-
-/// One section as found in a file (for `inspect`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SectionInfo {
-    /// Offset of the section header.
-    pub offset: usize,
-    /// Section id.
-    pub id: u16,
-    /// Flags.
-    pub flags: u16,
-    /// Payload length.
-    pub len: usize,
-}
-
-/// The sections of a file that [`VcpuSnapshot::decode`] accepted, in order.
-#[must_use]
-pub fn sections(bytes: &[u8]) -> Vec<SectionInfo> {
-    let mut out = Vec::new();
-    if bytes.len() < HEADER_SIZE + TRAILER_SIZE {
-        return out;
-    }
-    let end = bytes.len() - TRAILER_SIZE;
-    let mut pos = HEADER_SIZE;
-    while end.saturating_sub(pos) >= SECTION_HEADER_SIZE {
-        let len = le_u32(bytes, pos + 4) as usize;
-        out.push(SectionInfo {
-            offset: pos,
-            id: le_u16(bytes, pos),
-            flags: le_u16(bytes, pos + 2),
-            len,
-        });
-        match (pos + SECTION_HEADER_SIZE).checked_add(len) {
-            Some(p) if p <= end => pos = p,
-            _ => break,
-        }
-    }
-    out
 }
