@@ -56,6 +56,8 @@ impl fmt::Display for DescriptorError {
     }
 }
 
+impl core::error::Error for DescriptorError {}
+
 /// An 8-byte GDT/LDT entry, kept raw. Every `u64` is a descriptor; decoding cannot fail.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[repr(transparent)]

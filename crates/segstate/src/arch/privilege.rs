@@ -68,6 +68,8 @@ impl fmt::Display for InvalidPrivilegeLevel {
     }
 }
 
+impl core::error::Error for InvalidPrivilegeLevel {}
+
 impl TryFrom<u8> for PrivilegeLevel {
     type Error = InvalidPrivilegeLevel;
 

@@ -118,13 +118,19 @@ impl SegReg {
 
 /// A register name that is not one of the eight.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UnknownSegReg;
+pub struct UnknownSegReg(pub alloc::string::String);
 
 impl fmt::Display for UnknownSegReg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("unknown segment register (expected es, cs, ss, ds, fs, gs, ldt/ldtr or tr)")
+        write!(
+            f,
+            "unknown segment register `{}` (expected es, cs, ss, ds, fs, gs, ldt/ldtr or tr)",
+            self.0.escape_debug()
+        )
     }
 }
+
+impl core::error::Error for UnknownSegReg {}
 
 impl FromStr for SegReg {
     type Err = UnknownSegReg;
@@ -139,7 +145,7 @@ impl FromStr for SegReg {
             r if r.eq_ignore_ascii_case("gs") => SegReg::Gs,
             r if r.eq_ignore_ascii_case("ldt") || r.eq_ignore_ascii_case("ldtr") => SegReg::Ldtr,
             r if r.eq_ignore_ascii_case("tr") => SegReg::Tr,
-            _ => return Err(UnknownSegReg),
+            _ => return Err(UnknownSegReg(s.into())),
         };
         Ok(reg)
     }

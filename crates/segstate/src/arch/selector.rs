@@ -36,6 +36,8 @@ impl fmt::Display for IndexOutOfRange {
     }
 }
 
+impl core::error::Error for IndexOutOfRange {}
+
 impl Selector {
     /// The null selector with RPL 0.
     pub const NULL: Selector = Selector(0);

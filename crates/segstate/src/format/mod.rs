@@ -37,8 +37,7 @@ impl fmt::Display for FormatError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for FormatError {}
+impl core::error::Error for FormatError {}
 
 /// Reads a little-endian integer at `offset`. The caller has checked the length.
 pub(crate) fn le_u64(bytes: &[u8], offset: usize) -> u64 {
@@ -78,8 +77,7 @@ impl fmt::Display for LengthError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for LengthError {}
+impl core::error::Error for LengthError {}
 
 pub(crate) fn exact_len(
     format: &'static str,

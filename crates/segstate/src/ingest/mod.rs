@@ -139,7 +139,7 @@ impl fmt::Display for InputError {
     }
 }
 
-impl std::error::Error for InputError {}
+impl core::error::Error for InputError {}
 
 fn err(message: impl Into<String>) -> InputError {
     InputError(message.into())

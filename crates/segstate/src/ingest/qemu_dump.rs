@@ -114,8 +114,7 @@ impl fmt::Display for DumpError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for DumpError {}
+impl core::error::Error for DumpError {}
 
 /// Reads every CPU state dump in `text`.
 ///

@@ -211,8 +211,7 @@ impl fmt::Display for WrongSourceFormat {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for WrongSourceFormat {}
+impl core::error::Error for WrongSourceFormat {}
 
 impl From<WrongSourceFormat> for ChainError {
     fn from(e: WrongSourceFormat) -> Self {
@@ -271,8 +270,7 @@ impl fmt::Display for ChainError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for ChainError {}
+impl core::error::Error for ChainError {}
 
 /// A chain of profile steps, compiled into the conversions it performs.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -69,7 +69,7 @@ pub struct UnknownProfile(pub alloc::string::String);
 
 impl fmt::Display for UnknownProfile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown profile `{}`; known: ", self.0)?;
+        write!(f, "unknown profile `{}`; known: ", self.0.escape_debug())?;
         for (i, p) in Profile::ALL.iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
@@ -79,6 +79,8 @@ impl fmt::Display for UnknownProfile {
         Ok(())
     }
 }
+
+impl core::error::Error for UnknownProfile {}
 
 const SVM_GET_COMMON: [Rule; 6] = [
     Rule::SvmGetGFromLimit,

@@ -199,19 +199,25 @@ impl core::str::FromStr for Rule {
             .iter()
             .copied()
             .find(|r| r.id() == s.trim())
-            .ok_or(UnknownRule)
+            .ok_or_else(|| UnknownRule(s.into()))
     }
 }
 
 /// A rule id that is not defined.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct UnknownRule;
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownRule(pub alloc::string::String);
 
 impl fmt::Display for UnknownRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("unknown rule id (see `segstate profiles --rules`)")
+        write!(
+            f,
+            "unknown rule id `{}` (see `segstate profiles --rules`)",
+            self.0.escape_debug()
+        )
     }
 }
+
+impl core::error::Error for UnknownRule {}
 
 /// A set of rules, as a bit set over [`Rule`].
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -25,7 +25,7 @@ impl std::fmt::Display for ReadError {
     }
 }
 
-impl std::error::Error for ReadError {}
+impl core::error::Error for ReadError {}
 
 /// Reads at most `limit` bytes of `path` (one more, to tell a larger file apart).
 pub fn read_bytes(path: &Path, limit: usize) -> Result<Vec<u8>, ReadError> {

@@ -129,7 +129,7 @@ impl fmt::Display for MigrationError {
     }
 }
 
-impl std::error::Error for MigrationError {}
+impl core::error::Error for MigrationError {}
 
 fn error(offset: u64, message: impl Into<String>) -> MigrationError {
     MigrationError {
