@@ -9,7 +9,7 @@ type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
 fn message<T>(f: impl FnOnce() -> Result<T>) -> String {
     match f() {
-        Ok(()) => panic!("expected an error"),
+        Ok(_) => panic!("expected an error"),
         Err(e) => e.to_string(),
     }
 }
