@@ -9,11 +9,10 @@ use core::fmt;
 /// raw bytes that may hold anything stay `u8` until they are decoded with
 /// [`PrivilegeLevel::try_from`] (strict) or [`PrivilegeLevel::from_low_bits`] (the
 /// `& 3` masking every KVM and QEMU set path applies).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
 pub enum PrivilegeLevel {
     /// Ring 0: the kernel.
-    #[default]
     Ring0 = 0,
     /// Ring 1.
     Ring1 = 1,

@@ -11,7 +11,7 @@ use super::{PrivilegeLevel, SegmentType, Selector};
 /// Every format on the path stores these same eight fields at its own bit positions
 /// (see [`crate::format`]); this type has no positions at all, so it cannot be read
 /// at the wrong one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Attributes {
     /// Type (descriptor bits 43:40); meaning depends on `s`.
     pub segment_type: SegmentType,
@@ -29,6 +29,24 @@ pub struct Attributes {
     pub db: bool,
     /// G: limit granularity is 4 KiB (bit 55).
     pub g: bool,
+}
+
+/// Every attribute bit clear: the attributes of a null descriptor (type 0, S = 0,
+/// DPL field 0, not present). The DPL here is a bit field of a descriptor, not a claim
+/// about any CPL.
+impl Default for Attributes {
+    fn default() -> Self {
+        Attributes {
+            segment_type: SegmentType::default(),
+            s: false,
+            dpl: PrivilegeLevel::Ring0,
+            present: false,
+            avl: false,
+            l: false,
+            db: false,
+            g: false,
+        }
+    }
 }
 
 impl Attributes {

@@ -233,7 +233,7 @@ pub mod raw_size {
 ///
 /// The CPL is a field of its own. [`VcpuSnapshot::restore_problems`] refuses a state
 /// whose SS.DPL (KVM's carrier of the CPL) disagrees with it.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VcpuSnapshot {
     /// Where the snapshot was taken.
     pub host: HostDescription,
@@ -267,6 +267,32 @@ pub struct VcpuSnapshot {
     pub cpuid: Option<Vec<[u8; raw_size::CPUID_ENTRY]>>,
     /// Guest memory, for whole-VM snapshots.
     pub memory: Vec<MemoryRegion>,
+}
+
+impl VcpuSnapshot {
+    /// A snapshot of `regs` and `sregs` at `cpl`, with nothing else captured: no host
+    /// description, no MSRs, no optional state, no memory. There is no `Default`: a
+    /// snapshot cannot be made without saying its CPL.
+    #[must_use]
+    pub fn new(cpl: Cpl, regs: Regs, sregs: KvmSregs) -> Self {
+        VcpuSnapshot {
+            host: HostDescription::default(),
+            vcpu_id: 0,
+            cpl,
+            regs,
+            sregs,
+            debug_regs: None,
+            msrs: Vec::new(),
+            fpu: None,
+            xsave: None,
+            xcrs: None,
+            vcpu_events: None,
+            lapic: None,
+            mp_state: None,
+            cpuid: None,
+            memory: Vec::new(),
+        }
+    }
 }
 
 impl VcpuSnapshot {

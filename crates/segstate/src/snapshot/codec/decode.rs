@@ -268,7 +268,10 @@ impl VcpuSnapshot {
         }
         let count = le_u32(bytes, 24);
 
-        let mut snap = VcpuSnapshot::default();
+        // The VCPU section is mandatory and sets the CPL (a file without one is refused
+        // after the loop), so this placeholder never leaves the decoder.
+        let mut snap =
+            VcpuSnapshot::new(PrivilegeLevel::Ring0, Regs::default(), KvmSregs::default());
         let mut seen = Seen::default();
         let mut pos = HEADER_SIZE;
         let mut read_sections = 0u32;
