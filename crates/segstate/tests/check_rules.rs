@@ -184,6 +184,16 @@ fn cases() -> Vec<Case> {
             quiet: S(b0),
         },
         Case {
+            id: "arch.ss.dpl-cpl-unusable",
+            how: Arch,
+            fire: S(with(sysret_state(), |s| {
+                seg(s, SegReg::Ss).attributes.dpl = R0
+            })),
+            quiet: S(with(sysret_state(), |s| {
+                seg(s, SegReg::Ss).attributes.dpl = R3
+            })),
+        },
+        Case {
             id: "arch.ss.null",
             how: Arch,
             fire: S(with(pm32(), |s| {
@@ -233,6 +243,14 @@ fn cases() -> Vec<Case> {
         },
         Case {
             id: "arch.tr.type",
+            how: Arch,
+            fire: S(with(b0, |s| {
+                seg(s, SegReg::Tr).attributes.segment_type = ty(2)
+            })),
+            quiet: S(b0),
+        },
+        Case {
+            id: "arch.tr.available",
             how: Arch,
             fire: S(with(b0, |s| {
                 seg(s, SegReg::Tr).attributes.segment_type = ty(9)

@@ -26,6 +26,7 @@ pub const RULE_IDS: &[&str] = &[
     "arch.cs.l-d",
     "arch.ss.writable",
     "arch.ss.dpl-cpl",
+    "arch.ss.dpl-cpl-unusable",
     "arch.ss.null",
     "arch.ss.null-cpl3",
     "arch.ss.rpl-cpl",
@@ -33,6 +34,7 @@ pub const RULE_IDS: &[&str] = &[
     "arch.data.null-usable",
     "arch.data.dpl-rpl",
     "arch.tr.type",
+    "arch.tr.available",
     "arch.ldtr.type",
     "arch.limit-g",
 ];
@@ -242,7 +244,7 @@ fn run(state: &SegmentState, f: &mut Findings) {
         }
         if ss.attributes.dpl != cpl {
             f.fail(
-                "arch.ss.dpl-cpl",
+                "arch.ss.dpl-cpl-unusable",
                 w,
                 Some(SegReg::Ss),
                 "DPL",
@@ -317,7 +319,25 @@ fn run(state: &SegmentState, f: &mut Findings) {
     let tr_type = tr.attributes.segment_type.bits();
     let tr_ok =
         tr.is_usable() && !tr.attributes.s && (tr_type == 11 || (!mode.is_ia32e() && tr_type == 3));
-    if !tr_ok {
+    // An available TSS (1 or 9) is what QEMU TCG's `ltr` caches before it sets the
+    // busy bit, and what AMD may show: not a state to refuse, though Intel's VM entry
+    // does (vmx.entry.tr.type).
+    let tr_available = tr.is_usable() && !tr.attributes.s && matches!(tr_type, 1 | 9);
+    if !tr_ok && tr_available {
+        f.fail(
+            "arch.tr.available",
+            w,
+            Some(SegReg::Tr),
+            "type",
+            if mode.is_ia32e() {
+                "a present busy 64-bit TSS (11)"
+            } else {
+                "a present busy TSS (3 or 11)"
+            },
+            describe(&tr),
+            "SDM Vol. 3A §8.2.4; QEMU TCG ltr; AMD VMCB (KVM's svm_get_segment reports busy)",
+        );
+    } else if !tr_ok {
         f.fail(
             "arch.tr.type",
             e,

@@ -274,19 +274,13 @@ pub fn report_with(state: &SegmentState, vendor: Vendors, context: Context) -> R
              TR busy and usable code/data accessed, as KVM's svm_get_segment reports it",
         ));
     }
-    let tr = judged.segments[SegReg::Tr];
-    let tr_available =
-        tr.is_usable() && !tr.attributes.s && matches!(tr.attributes.segment_type.bits(), 1 | 9);
-    for mut f in arch::check(&judged) {
-        let mut context = None;
-        if f.id == "arch.tr.type" && tr_available {
-            // QEMU's TCG `ltr` caches the descriptor before it sets the busy bit, and AMD
-            // may not expose busy: not a state to refuse, but Intel's VM entry does.
-            f.severity = Severity::Warning;
-            context = Some(String::from(
-                "an available TSS in TR: QEMU TCG's ltr and AMD VMCBs leave it so; KVM SVM reports it busy, Intel VM entry refuses it",
-            ));
-        }
+    for f in arch::check(&judged) {
+        let context = (f.id == "arch.tr.available").then(|| {
+            String::from(
+                "an available TSS in TR: QEMU TCG's ltr and AMD VMCBs leave it so; KVM SVM \
+                 reports it busy, Intel VM entry refuses it",
+            )
+        });
         r.push(Family::Arch, f, context);
     }
     if vendor.intel() {
