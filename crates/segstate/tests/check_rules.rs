@@ -11,7 +11,7 @@ use segstate::arch::{
 };
 use segstate::check::report::{self, Vendors};
 use segstate::check::vmx_entry::VmxEntryControls;
-use segstate::check::{Finding, arch, svm_vmrun, vmx_entry};
+use segstate::check::{CheckId, Finding, arch, svm_vmrun, vmx_entry};
 use segstate::ingest::qemu_dump;
 use segstate::profile::Chain;
 use segstate::verify::domain::{baseline, sysret_state};
@@ -34,7 +34,7 @@ enum How {
 }
 
 struct Case {
-    id: &'static str,
+    id: CheckId,
     how: How,
     fire: State,
     quiet: State,
@@ -126,25 +126,25 @@ fn cases() -> Vec<Case> {
     let mut c = vec![
         // Architectural invariants.
         Case {
-            id: "arch.cr0.pg-pe",
+            id: CheckId::ArchCr0PgPe,
             how: Arch,
             fire: S(with(b0, |s| s.cr0 &= !CR0_PE)),
             quiet: S(b0),
         },
         Case {
-            id: "arch.efer.lma",
+            id: CheckId::ArchEferLma,
             how: Arch,
             fire: S(with(b0, |s| s.efer &= !EFER_LMA)),
             quiet: S(b0),
         },
         Case {
-            id: "arch.long-mode.pae",
+            id: CheckId::ArchLongModePae,
             how: Arch,
             fire: S(with(b0, |s| s.cr4 = 0)),
             quiet: S(b0),
         },
         Case {
-            id: "arch.cs.code",
+            id: CheckId::ArchCsCode,
             how: Arch,
             fire: S(with(b0, |s| {
                 seg(s, SegReg::Cs).attributes.segment_type = ty(3)
@@ -152,25 +152,25 @@ fn cases() -> Vec<Case> {
             quiet: S(b0),
         },
         Case {
-            id: "arch.cs.dpl-cpl",
+            id: CheckId::ArchCsDplCpl,
             how: Arch,
             fire: S(with(b3, |s| seg(s, SegReg::Cs).attributes.dpl = R0)),
             quiet: S(b3),
         },
         Case {
-            id: "arch.cs.rpl-cpl",
+            id: CheckId::ArchCsRplCpl,
             how: Arch,
             fire: S(with(b3, |s| seg(s, SegReg::Cs).selector = Selector(0x30))),
             quiet: S(b3),
         },
         Case {
-            id: "arch.cs.l-d",
+            id: CheckId::ArchCsLD,
             how: Arch,
             fire: S(with(b0, |s| seg(s, SegReg::Cs).attributes.db = true)),
             quiet: S(b0),
         },
         Case {
-            id: "arch.ss.writable",
+            id: CheckId::ArchSsWritable,
             how: Arch,
             fire: S(with(b0, |s| {
                 seg(s, SegReg::Ss).attributes.segment_type = ty(1)
@@ -178,13 +178,13 @@ fn cases() -> Vec<Case> {
             quiet: S(b0),
         },
         Case {
-            id: "arch.ss.dpl-cpl",
+            id: CheckId::ArchSsDplCpl,
             how: Arch,
             fire: S(with(b0, |s| seg(s, SegReg::Ss).attributes.dpl = R3)),
             quiet: S(b0),
         },
         Case {
-            id: "arch.ss.dpl-cpl-unusable",
+            id: CheckId::ArchSsDplCplUnusable,
             how: Arch,
             fire: S(with(sysret_state(), |s| {
                 seg(s, SegReg::Ss).attributes.dpl = R0
@@ -194,7 +194,7 @@ fn cases() -> Vec<Case> {
             })),
         },
         Case {
-            id: "arch.ss.null",
+            id: CheckId::ArchSsNull,
             how: Arch,
             fire: S(with(pm32(), |s| {
                 *seg(s, SegReg::Ss) = Segment::null(Selector(0), Attributes::flat_data(R0))
@@ -202,7 +202,7 @@ fn cases() -> Vec<Case> {
             quiet: S(pm32()),
         },
         Case {
-            id: "arch.ss.null-cpl3",
+            id: CheckId::ArchSsNullCpl3,
             how: Arch,
             fire: S(sysret_state()),
             quiet: S(with(b0, |s| {
@@ -210,13 +210,13 @@ fn cases() -> Vec<Case> {
             })),
         },
         Case {
-            id: "arch.ss.rpl-cpl",
+            id: CheckId::ArchSsRplCpl,
             how: Arch,
             fire: S(with(b0, |s| seg(s, SegReg::Ss).selector = Selector(0x1b))),
             quiet: S(b0),
         },
         Case {
-            id: "arch.data.readable",
+            id: CheckId::ArchDataReadable,
             how: Arch,
             fire: S(with(b0, |s| {
                 seg(s, SegReg::Ds).attributes.segment_type = ty(9)
@@ -226,13 +226,13 @@ fn cases() -> Vec<Case> {
             })),
         },
         Case {
-            id: "arch.data.null-usable",
+            id: CheckId::ArchDataNullUsable,
             how: Arch,
             fire: S(with(pm32(), |s| seg(s, SegReg::Ds).selector = Selector(0))),
             quiet: S(pm32()),
         },
         Case {
-            id: "arch.data.dpl-rpl",
+            id: CheckId::ArchDataDplRpl,
             how: Arch,
             fire: S(with(b0, |s| seg(s, SegReg::Ds).attributes.dpl = R0)),
             quiet: S(with(b0, |s| {
@@ -242,7 +242,7 @@ fn cases() -> Vec<Case> {
             })),
         },
         Case {
-            id: "arch.tr.type",
+            id: CheckId::ArchTrType,
             how: Arch,
             fire: S(with(b0, |s| {
                 seg(s, SegReg::Tr).attributes.segment_type = ty(2)
@@ -250,7 +250,7 @@ fn cases() -> Vec<Case> {
             quiet: S(b0),
         },
         Case {
-            id: "arch.tr.available",
+            id: CheckId::ArchTrAvailable,
             how: Arch,
             fire: S(with(b0, |s| {
                 seg(s, SegReg::Tr).attributes.segment_type = ty(9)
@@ -258,7 +258,7 @@ fn cases() -> Vec<Case> {
             quiet: S(b0),
         },
         Case {
-            id: "arch.ldtr.type",
+            id: CheckId::ArchLdtrType,
             how: Arch,
             fire: S(with(b0, |s| {
                 let mut l = ldt_usable();
@@ -268,7 +268,7 @@ fn cases() -> Vec<Case> {
             quiet: S(with(b0, |s| *seg(s, SegReg::Ldtr) = ldt_usable())),
         },
         Case {
-            id: "arch.limit-g",
+            id: CheckId::ArchLimitG,
             how: Arch,
             fire: S(with(b0, |s| seg(s, SegReg::Ds).limit = 0x10_0000)),
             quiet: S(with(b0, |s| seg(s, SegReg::Ds).limit = 0x10_0fff)),
@@ -276,71 +276,71 @@ fn cases() -> Vec<Case> {
     ];
 
     // Intel VM entry.
-    let vmx_mut = |id: &'static str, ug: bool, f: fn(&mut SegmentState)| Case {
+    let vmx_mut = |id: CheckId, ug: bool, f: fn(&mut SegmentState)| Case {
         id,
         how: Vmx(ug),
         fire: S(with(k0(), f)),
         quiet: S(k0()),
     };
     c.extend([
-        vmx_mut("vmx.entry.cr0.pg-pe", true, |s| s.cr0 &= !CR0_PE),
-        vmx_mut("vmx.entry.ia32e.pg-pae", true, |s| s.cr4 = 0),
-        vmx_mut("vmx.entry.rflags.reserved", true, |s| s.rflags = 0x200),
-        vmx_mut("vmx.entry.rflags.vm", true, |s| s.rflags |= RFLAGS_VM),
-        vmx_mut("vmx.entry.tr.ti", true, |s| {
+        vmx_mut(CheckId::VmxEntryCr0PgPe, true, |s| s.cr0 &= !CR0_PE),
+        vmx_mut(CheckId::VmxEntryIa32ePgPae, true, |s| s.cr4 = 0),
+        vmx_mut(CheckId::VmxEntryRflagsReserved, true, |s| s.rflags = 0x200),
+        vmx_mut(CheckId::VmxEntryRflagsVm, true, |s| s.rflags |= RFLAGS_VM),
+        vmx_mut(CheckId::VmxEntryTrTi, true, |s| {
             seg(s, SegReg::Tr).selector = Selector(0x44)
         }),
-        vmx_mut("vmx.entry.base.canonical", true, |s| {
+        vmx_mut(CheckId::VmxEntryBaseCanonical, true, |s| {
             seg(s, SegReg::Fs).base = 0x8000_0000_0000
         }),
-        vmx_mut("vmx.entry.base.high", true, |s| {
+        vmx_mut(CheckId::VmxEntryBaseHigh, true, |s| {
             seg(s, SegReg::Ds).base = 1 << 32
         }),
-        vmx_mut("vmx.entry.cs.type", true, |s| {
+        vmx_mut(CheckId::VmxEntryCsType, true, |s| {
             seg(s, SegReg::Cs).attributes.segment_type = ty(1)
         }),
-        vmx_mut("vmx.entry.ss.type", true, |s| {
+        vmx_mut(CheckId::VmxEntrySsType, true, |s| {
             seg(s, SegReg::Ss).attributes.segment_type = ty(1)
         }),
-        vmx_mut("vmx.entry.data.accessed", true, |s| {
+        vmx_mut(CheckId::VmxEntryDataAccessed, true, |s| {
             seg(s, SegReg::Ds).attributes.segment_type = ty(2)
         }),
-        vmx_mut("vmx.entry.s", true, |s| {
+        vmx_mut(CheckId::VmxEntryS, true, |s| {
             seg(s, SegReg::Ds).attributes.s = false
         }),
-        vmx_mut("vmx.entry.p", true, |s| {
+        vmx_mut(CheckId::VmxEntryP, true, |s| {
             seg(s, SegReg::Cs).attributes.present = false
         }),
-        vmx_mut("vmx.entry.g", true, |s| {
+        vmx_mut(CheckId::VmxEntryG, true, |s| {
             seg(s, SegReg::Ds).limit = 0x10_0000
         }),
-        vmx_mut("vmx.entry.cs.dpl-conforming", true, |s| {
+        vmx_mut(CheckId::VmxEntryCsDplConforming, true, |s| {
             let cs = seg(s, SegReg::Cs);
             cs.attributes.segment_type = ty(15);
             cs.attributes.dpl = R3;
         }),
-        vmx_mut("vmx.entry.ss.dpl-rpl", false, |s| {
+        vmx_mut(CheckId::VmxEntrySsDplRpl, false, |s| {
             seg(s, SegReg::Ss).selector = Selector(0x1b)
         }),
-        vmx_mut("vmx.entry.data.dpl-rpl", false, |s| {
+        vmx_mut(CheckId::VmxEntryDataDplRpl, false, |s| {
             seg(s, SegReg::Ds).attributes.dpl = R0
         }),
-        vmx_mut("vmx.entry.cs.db", true, |s| {
+        vmx_mut(CheckId::VmxEntryCsDb, true, |s| {
             seg(s, SegReg::Cs).attributes.db = true
         }),
-        vmx_mut("vmx.entry.tr.type", true, |s| {
+        vmx_mut(CheckId::VmxEntryTrType, true, |s| {
             seg(s, SegReg::Tr).attributes.segment_type = ty(9)
         }),
-        vmx_mut("vmx.entry.tr.s", true, |s| {
+        vmx_mut(CheckId::VmxEntryTrS, true, |s| {
             seg(s, SegReg::Tr).attributes.s = true
         }),
-        vmx_mut("vmx.entry.tr.p", true, |s| {
+        vmx_mut(CheckId::VmxEntryTrP, true, |s| {
             seg(s, SegReg::Tr).attributes.present = false
         }),
-        vmx_mut("vmx.entry.tr.g", true, |s| {
+        vmx_mut(CheckId::VmxEntryTrG, true, |s| {
             seg(s, SegReg::Tr).attributes.g = true
         }),
-        vmx_mut("vmx.entry.tr.unusable", true, |s| {
+        vmx_mut(CheckId::VmxEntryTrUnusable, true, |s| {
             seg(s, SegReg::Tr).unusable = true
         }),
     ]);
@@ -351,14 +351,20 @@ fn cases() -> Vec<Case> {
     };
     let quiet_ldt = with(k0(), |s| *seg(s, SegReg::Ldtr) = ldt_usable());
     for (id, fire) in [
-        ("vmx.entry.ldtr.ti", ldt(|l| l.selector = Selector(0x54))),
         (
-            "vmx.entry.ldtr.type",
+            CheckId::VmxEntryLdtrTi,
+            ldt(|l| l.selector = Selector(0x54)),
+        ),
+        (
+            CheckId::VmxEntryLdtrType,
             ldt(|l| l.attributes.segment_type = ty(3)),
         ),
-        ("vmx.entry.ldtr.s", ldt(|l| l.attributes.s = true)),
-        ("vmx.entry.ldtr.p", ldt(|l| l.attributes.present = false)),
-        ("vmx.entry.ldtr.g", ldt(|l| l.limit = 0x10_0000)),
+        (CheckId::VmxEntryLdtrS, ldt(|l| l.attributes.s = true)),
+        (
+            CheckId::VmxEntryLdtrP,
+            ldt(|l| l.attributes.present = false),
+        ),
+        (CheckId::VmxEntryLdtrG, ldt(|l| l.limit = 0x10_0000)),
     ] {
         c.push(Case {
             id,
@@ -369,13 +375,13 @@ fn cases() -> Vec<Case> {
     }
     c.extend([
         Case {
-            id: "vmx.entry.cr4.pcide",
+            id: CheckId::VmxEntryCr4Pcide,
             how: Vmx(true),
             fire: S(with(pm32(), |s| s.cr4 |= 1 << 17)),
             quiet: S(pm32()),
         },
         Case {
-            id: "vmx.entry.efer.lme-lma",
+            id: CheckId::VmxEntryEferLmeLma,
             how: Vmx(true),
             fire: S(with(pm32(), |s| {
                 s.cr0 |= CR0_PG;
@@ -384,31 +390,31 @@ fn cases() -> Vec<Case> {
             quiet: S(with(pm32(), |s| s.cr0 |= CR0_PG)),
         },
         Case {
-            id: "vmx.entry.ss.rpl",
+            id: CheckId::VmxEntrySsRpl,
             how: Vmx(false),
             fire: S(with(k3(), |s| seg(s, SegReg::Ss).selector = Selector(0x28))),
             quiet: S(k3()),
         },
         Case {
-            id: "vmx.entry.v8086.base",
+            id: CheckId::VmxEntryV8086Base,
             how: Vmx(true),
             fire: S(with(v86(), |s| seg(s, SegReg::Cs).base = 0)),
             quiet: S(v86()),
         },
         Case {
-            id: "vmx.entry.v8086.limit",
+            id: CheckId::VmxEntryV8086Limit,
             how: Vmx(true),
             fire: S(with(v86(), |s| seg(s, SegReg::Ds).limit = 0xf_ffff)),
             quiet: S(v86()),
         },
         Case {
-            id: "vmx.entry.v8086.ar",
+            id: CheckId::VmxEntryV8086Ar,
             how: Vmx(true),
             fire: S(with(v86(), |s| seg(s, SegReg::Ds).attributes.dpl = R0)),
             quiet: S(v86()),
         },
         Case {
-            id: "vmx.entry.data.readable-code",
+            id: CheckId::VmxEntryDataReadableCode,
             how: Vmx(true),
             fire: S(with(k0(), |s| {
                 seg(s, SegReg::Ds).attributes.segment_type = ty(9)
@@ -418,7 +424,7 @@ fn cases() -> Vec<Case> {
             })),
         },
         Case {
-            id: "vmx.entry.cs.dpl-type3",
+            id: CheckId::VmxEntryCsDplType3,
             how: Vmx(true),
             fire: S(with(k0(), |s| {
                 let cs = seg(s, SegReg::Cs);
@@ -430,13 +436,13 @@ fn cases() -> Vec<Case> {
             })),
         },
         Case {
-            id: "vmx.entry.cs.dpl-nonconforming",
+            id: CheckId::VmxEntryCsDplNonconforming,
             how: Vmx(true),
             fire: S(with(k3(), |s| seg(s, SegReg::Ss).attributes.dpl = R0)),
             quiet: S(k3()),
         },
         Case {
-            id: "vmx.entry.ss.dpl-zero",
+            id: CheckId::VmxEntrySsDplZero,
             how: Vmx(true),
             fire: S(with(k3(), |s| {
                 seg(s, SegReg::Cs).attributes.segment_type = ty(3)
@@ -448,30 +454,30 @@ fn cases() -> Vec<Case> {
     ]);
 
     // AMD VMRUN.
-    let svm = |id: &'static str, f: fn(&mut SegmentState), q: fn(&mut SegmentState)| Case {
+    let svm = |id: CheckId, f: fn(&mut SegmentState), q: fn(&mut SegmentState)| Case {
         id,
         how: Svm,
         fire: S(with(k0(), f)),
         quiet: S(with(k0(), q)),
     };
     c.extend([
-        svm("svm.vmrun.efer-svme", |s| s.efer &= !(1 << 12), |_| {}),
+        svm(CheckId::SvmVmrunEferSvme, |s| s.efer &= !(1 << 12), |_| {}),
         svm(
-            "svm.vmrun.efer-mbz",
+            CheckId::SvmVmrunEferMbz,
             |s| s.efer |= 1 << 9,
             |s| s.efer |= 1 << 11,
         ),
         svm(
-            "svm.vmrun.cr0-cd-nw",
+            CheckId::SvmVmrunCr0CdNw,
             |s| s.cr0 |= 1 << 29,
             |s| s.cr0 |= 3 << 29,
         ),
-        svm("svm.vmrun.cr0-high", |s| s.cr0 |= 1 << 32, |_| {}),
-        svm("svm.vmrun.cr4-high", |s| s.cr4 |= 1 << 32, |_| {}),
-        svm("svm.vmrun.lme-pg-pae", |s| s.cr4 = 0, |_| {}),
-        svm("svm.vmrun.lme-pg-pe", |s| s.cr0 &= !CR0_PE, |_| {}),
+        svm(CheckId::SvmVmrunCr0High, |s| s.cr0 |= 1 << 32, |_| {}),
+        svm(CheckId::SvmVmrunCr4High, |s| s.cr4 |= 1 << 32, |_| {}),
+        svm(CheckId::SvmVmrunLmePgPae, |s| s.cr4 = 0, |_| {}),
+        svm(CheckId::SvmVmrunLmePgPe, |s| s.cr0 &= !CR0_PE, |_| {}),
         svm(
-            "svm.vmrun.cs-l-d",
+            CheckId::SvmVmrunCsLD,
             |s| seg(s, SegReg::Cs).attributes.db = true,
             |s| seg(s, SegReg::Cs).attributes.l = false,
         ),
@@ -485,7 +491,7 @@ fn cases() -> Vec<Case> {
     });
     c.extend([
         Case {
-            id: "path.escalation",
+            id: CheckId::PathEscalation,
             how: Report(Vendors::Amd),
             fire: S(sysret_state()),
             quiet: S(k3()),
@@ -493,7 +499,7 @@ fn cases() -> Vec<Case> {
         // No built-in chain raises the CPL; a VMCB whose stale SS.DPL (3) disagrees
         // with VMCB.CPL (0) does when svm_get_segment reads DPL from attrib.
         Case {
-            id: "path.cpl-changed",
+            id: CheckId::PathCplChanged,
             how: Chain(
                 "kvm-svm[-svm.get.ss-dpl-from-cpl] > qemu > kvm-svm",
                 Vendors::Amd,
@@ -502,7 +508,7 @@ fn cases() -> Vec<Case> {
             quiet: S(k0()),
         },
         Case {
-            id: "path.attributes-changed",
+            id: CheckId::PathAttributesChanged,
             how: Report(Vendors::Amd),
             fire: S(with(k3(), |s| {
                 *seg(s, SegReg::Ds) = Segment::null(Selector(0), Attributes::flat_data(R3))
@@ -510,19 +516,19 @@ fn cases() -> Vec<Case> {
             quiet: S(k3()),
         },
         Case {
-            id: "path.vmx-entry-rejected",
+            id: CheckId::PathVmxEntryRejected,
             how: Report(Vendors::Intel),
             fire: S(user_unusable_ss),
             quiet: S(k3()),
         },
         Case {
-            id: "qemu.cpl-ss-dpl",
+            id: CheckId::QemuCplSsDpl,
             how: Dump,
             fire: State::Text(USER_DUMP.replacen("CPL=3", "CPL=0", 1)),
             quiet: State::Text(USER_DUMP.to_string()),
         },
         Case {
-            id: "qemu.suffix",
+            id: CheckId::QemuSuffix,
             how: Dump,
             fire: State::Text(USER_DUMP.replacen("DPL=3 CS64", "DPL=0 CS64", 1)),
             quiet: State::Text(USER_DUMP.to_string()),
@@ -586,22 +592,22 @@ fn every_rule_fires_on_its_state_and_stays_quiet_on_the_related_one() {
 
 #[test]
 fn the_listed_ids_are_exactly_the_covered_ids_and_unique() {
-    let all = report::all_rule_ids();
-    let listed: BTreeSet<&str> = all.iter().copied().collect();
+    let all = CheckId::ALL;
+    let listed: BTreeSet<CheckId> = all.iter().copied().collect();
     assert_eq!(listed.len(), all.len(), "an id is listed twice");
-    let covered: BTreeSet<&str> = cases().iter().map(|c| c.id).collect();
+    let covered: BTreeSet<CheckId> = cases().iter().map(|c| c.id).collect();
     let missing: Vec<_> = listed.difference(&covered).collect();
     let unlisted: Vec<_> = covered.difference(&listed).collect();
     assert!(missing.is_empty(), "rules without a test: {missing:?}");
     assert!(
         unlisted.is_empty(),
-        "tested ids not in RULE_IDS: {unlisted:?}"
+        "tested ids not in the catalogue: {unlisted:?}"
     );
 }
 
 #[test]
 fn every_id_emitted_anywhere_is_listed() {
-    let listed: BTreeSet<&str> = report::all_rule_ids().into_iter().collect();
+    let listed: BTreeSet<CheckId> = CheckId::ALL.iter().copied().collect();
     let mut seen = BTreeSet::new();
     for case in cases() {
         for state in [&case.fire, &case.quiet] {
@@ -628,7 +634,7 @@ fn every_id_emitted_anywhere_is_listed() {
                 }
             }
             for f in findings {
-                assert!(listed.contains(f.id), "{} is emitted but not listed", f.id);
+                assert!(listed.contains(&f.id), "{} is emitted but not listed", f.id);
                 seen.insert(f.id);
             }
         }
@@ -646,12 +652,16 @@ fn a_0x80000021_state_names_the_failing_check() {
     ss.attributes = Attributes::default();
     s.cpl = R0;
     let r = full_report(&s, Vendors::Intel);
-    assert!(r.has("vmx.entry.cs.dpl-nonconforming"), "{:#?}", r.entries);
+    assert!(
+        r.has(CheckId::VmxEntryCsDplNonconforming),
+        "{:#?}",
+        r.entries
+    );
     assert!(r.errors() > 0);
     let e = r
         .entries
         .iter()
-        .find(|e| e.finding.id == "vmx.entry.cs.dpl-nonconforming")
+        .find(|e| e.finding.id == CheckId::VmxEntryCsDplNonconforming)
         .unwrap();
     assert_eq!(e.context.as_deref(), Some("VM entry (any configuration)"));
 }
@@ -663,7 +673,7 @@ fn a_check_only_without_unrestricted_guest_is_a_warning() {
     let e = r
         .entries
         .iter()
-        .find(|e| e.finding.id == "vmx.entry.ss.dpl-rpl")
+        .find(|e| e.finding.id == CheckId::VmxEntrySsDplRpl)
         .expect("reported");
     assert_eq!(e.finding.severity, segstate::check::Severity::Warning);
 }
@@ -675,7 +685,7 @@ fn the_2017_escalation_names_both_halves() {
         .entries
         .iter()
         .find(|e| {
-            e.finding.id == "path.escalation"
+            e.finding.id == CheckId::PathEscalation
                 && e.chain.as_deref() == Some("kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12")
         })
         .expect("the 2017 chain escalates");
@@ -688,8 +698,12 @@ fn the_2017_escalation_names_both_halves() {
         ]
     );
     // Today's chain keeps the CPL.
-    assert!(!r.entries.iter().any(|e| e.finding.id == "path.escalation"
-        && e.chain.as_deref() == Some("kvm-svm > qemu > kvm-svm")));
+    assert!(
+        !r.entries
+            .iter()
+            .any(|e| e.finding.id == CheckId::PathEscalation
+                && e.chain.as_deref() == Some("kvm-svm > qemu > kvm-svm"))
+    );
 }
 
 /// What `segstate check` reports for a state: every rule family plus the path findings

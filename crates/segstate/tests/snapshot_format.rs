@@ -143,7 +143,7 @@ fn cpl_disagreeing_with_ss_dpl_decodes_but_is_unsafe_to_restore() {
     assert_eq!(back.cpl, PrivilegeLevel::Ring3);
     assert!(back.cpl_disagrees());
     assert_eq!(
-        back.restore_problems(Vendor::Intel)[0].id,
+        back.restore_problems(Vendor::Intel)[0].id(),
         "snapshot.cpl.ss-dpl"
     );
 }

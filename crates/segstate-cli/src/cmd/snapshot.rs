@@ -211,13 +211,13 @@ fn restore(file: &Path, repair: bool, target: Option<Vendor>, timeout: f64, json
             if json {
                 let list: Vec<Value> = problems
                     .iter()
-                    .map(|p| json!({"id": p.id, "message": p.message}))
+                    .map(|p| json!({"id": p.id(), "message": p.to_string()}))
                     .collect();
                 print_json(&json!({"restored": false, "refused": list}));
             }
             let mut msg = String::from("refused to restore");
             for p in &problems {
-                msg.push_str(&format!("\n  {}", p.message));
+                msg.push_str(&format!("\n  {p}"));
             }
             if !repair {
                 msg.push_str("\n  (--repair sets SS.DPL from the CPL and applies the target's cooking, where that suffices)");
@@ -335,7 +335,7 @@ fn inspect(file: &Path, json: bool) -> Outcome {
             "restore_check": {
                 "target_vendor": target.to_string(),
                 "safe": problems.is_empty(),
-                "problems": problems.iter().map(|p| json!({"id": p.id, "message": p.message})).collect::<Vec<_>>(),
+                "problems": problems.iter().map(|p| json!({"id": p.id(), "message": p.to_string()})).collect::<Vec<_>>(),
                 "warnings": warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
             },
         }));
@@ -421,7 +421,7 @@ fn inspect(file: &Path, json: bool) -> Outcome {
         } else {
             outln!("restore check ({target}): REFUSED");
             for p in &problems {
-                outln!("  {}", p.message);
+                outln!("  {p}");
             }
         }
         for w in &warnings {

@@ -4,40 +4,12 @@
 
 use alloc::vec::Vec;
 
-use super::{Finding, Findings, Severity};
+use super::{CheckId, Finding, Findings};
 use crate::arch::SegmentState;
 use crate::arch::{CR0_PE, CR0_PG, CpuMode, EFER_LMA, EFER_LME, RFLAGS_VM, SegReg, Segment};
 
-const PRIV: &str = "SDM Vol. 3A §5.5-5.8, APM Vol. 2 §4.9-4.11";
-const MODE: &str = "SDM Vol. 3A §5.2.1 / APM Vol. 2 §4.8.1";
-const SYSRET: &str = "APM Vol. 2 SYSRET; Linux X86_BUG_SYSRET_SS_ATTRS";
-const LONG: &str = "SDM Vol. 3A §10.8.5 (§9.8.5 in older editions), APM Vol. 2 §14.6.1";
 /// CR4.PAE.
 const CR4_PAE: u64 = 1 << 5;
-
-/// Every rule id this module emits.
-pub const RULE_IDS: &[&str] = &[
-    "arch.cr0.pg-pe",
-    "arch.efer.lma",
-    "arch.long-mode.pae",
-    "arch.cs.code",
-    "arch.cs.dpl-cpl",
-    "arch.cs.rpl-cpl",
-    "arch.cs.l-d",
-    "arch.ss.writable",
-    "arch.ss.dpl-cpl",
-    "arch.ss.dpl-cpl-unusable",
-    "arch.ss.null",
-    "arch.ss.null-cpl3",
-    "arch.ss.rpl-cpl",
-    "arch.data.readable",
-    "arch.data.null-usable",
-    "arch.data.dpl-rpl",
-    "arch.tr.type",
-    "arch.tr.available",
-    "arch.ldtr.type",
-    "arch.limit-g",
-];
 
 /// True when a byte-granular limit has a descriptor encoding under its G bit.
 #[must_use]
@@ -86,41 +58,34 @@ pub fn is_consistent(state: &SegmentState) -> bool {
 }
 
 fn control_registers(state: &SegmentState, f: &mut Findings) {
-    let e = Severity::Error;
     let (pe, pg) = (state.cr0 & CR0_PE != 0, state.cr0 & CR0_PG != 0);
     if pg && !pe {
         f.fail(
-            "arch.cr0.pg-pe",
-            e,
+            CheckId::ArchCr0PgPe,
             None,
             "CR0.PG",
             "0 while CR0.PE = 0 (paging needs protected mode)",
             "PG=1 PE=0",
-            "SDM Vol. 3A §2.5 (CR0.PG), APM Vol. 2 §3.1.1",
         );
     }
     let lme = state.efer & EFER_LME != 0;
     let lma = state.efer & EFER_LMA != 0;
     if lma != (lme && pg) {
         f.fail(
-            "arch.efer.lma",
-            e,
+            CheckId::ArchEferLma,
             None,
             "EFER.LMA",
             format_args!("EFER.LME & CR0.PG = {}", u8::from(lme && pg)),
             format_args!("{}", u8::from(lma)),
-            LONG,
         );
     }
     if lma && state.cr4 & CR4_PAE == 0 {
         f.fail(
-            "arch.long-mode.pae",
-            e,
+            CheckId::ArchLongModePae,
             None,
             "CR4.PAE",
             "1 in IA-32e mode",
             "0",
-            LONG,
         );
     }
 }
@@ -130,8 +95,6 @@ fn run(state: &SegmentState, f: &mut Findings) {
     if state.cr0 & CR0_PE == 0 || state.rflags & RFLAGS_VM != 0 {
         return;
     }
-    let e = Severity::Error;
-    let w = Severity::Warning;
     let segs = &state.segments;
     let cpl = state.cpl;
     let cs = segs[SegReg::Cs];
@@ -142,57 +105,47 @@ fn run(state: &SegmentState, f: &mut Findings) {
     // CS: a usable code segment whose DPL agrees with the CPL.
     if !cs.is_usable() || !cs.attributes.s || !cs_type.is_code() {
         f.fail(
-            "arch.cs.code",
-            e,
+            CheckId::ArchCsCode,
             Some(SegReg::Cs),
             "type",
             "a present code segment",
             describe(&cs),
-            PRIV,
         );
     } else if cs_type.is_conforming_code() {
         if cs.attributes.dpl > cpl {
             f.fail(
-                "arch.cs.dpl-cpl",
-                e,
+                CheckId::ArchCsDplCpl,
                 Some(SegReg::Cs),
                 "DPL",
                 format_args!("<= CPL {cpl} (conforming)"),
                 format_args!("{}", cs.attributes.dpl),
-                PRIV,
             );
         }
     } else if cs.attributes.dpl != cpl {
         f.fail(
-            "arch.cs.dpl-cpl",
-            e,
+            CheckId::ArchCsDplCpl,
             Some(SegReg::Cs),
             "DPL",
             format_args!("CPL {cpl} (non-conforming)"),
             format_args!("{}", cs.attributes.dpl),
-            PRIV,
         );
     }
     if cs.selector.rpl() != cpl {
         f.fail(
-            "arch.cs.rpl-cpl",
-            w,
+            CheckId::ArchCsRplCpl,
             Some(SegReg::Cs),
             "selector RPL",
             format_args!("CPL {cpl}"),
             format_args!("{}", cs.selector.rpl()),
-            PRIV,
         );
     }
     if mode.is_ia32e() && cs.attributes.l && cs.attributes.db {
         f.fail(
-            "arch.cs.l-d",
-            e,
+            CheckId::ArchCsLD,
             Some(SegReg::Cs),
             "L, D",
             "not both set (reserved in IA-32e mode)",
             "L=1 D=1",
-            MODE,
         );
     }
 
@@ -200,52 +153,43 @@ fn run(state: &SegmentState, f: &mut Findings) {
     if ss.is_usable() {
         if !ss.attributes.s || !ss.attributes.segment_type.is_writable_data() {
             f.fail(
-                "arch.ss.writable",
-                e,
+                CheckId::ArchSsWritable,
                 Some(SegReg::Ss),
                 "type",
                 "writable data",
                 describe(&ss),
-                PRIV,
             );
         }
         if ss.attributes.dpl != cpl {
             f.fail(
-                "arch.ss.dpl-cpl",
-                e,
+                CheckId::ArchSsDplCpl,
                 Some(SegReg::Ss),
                 "DPL",
                 format_args!("CPL {cpl}"),
                 format_args!("{}", ss.attributes.dpl),
-                "SDM Vol. 3C §24.4.1: SS.DPL is always the CPL",
             );
         }
     } else if !mode.is_ia32e() {
         f.fail(
-            "arch.ss.null",
-            e,
+            CheckId::ArchSsNull,
             Some(SegReg::Ss),
             "unusable",
             "a usable SS outside IA-32e mode",
             "unusable",
-            PRIV,
         );
     } else {
         if cpl == crate::arch::PrivilegeLevel::Ring3 {
             f.fail(
-                "arch.ss.null-cpl3",
-                w,
+                CheckId::ArchSsNullCpl3,
                 Some(SegReg::Ss),
                 "unusable",
                 "a usable SS at CPL 3",
                 "unusable (only AMD's SYSRET leaves this)",
-                SYSRET,
             );
         }
         if ss.attributes.dpl != cpl {
             f.fail(
-                "arch.ss.dpl-cpl-unusable",
-                w,
+                CheckId::ArchSsDplCplUnusable,
                 Some(SegReg::Ss),
                 "DPL",
                 format_args!("CPL {cpl}"),
@@ -253,19 +197,16 @@ fn run(state: &SegmentState, f: &mut Findings) {
                     "{} (stale; KVM's UAPI must carry the CPL here)",
                     ss.attributes.dpl
                 ),
-                SYSRET,
             );
         }
     }
     if ss.selector.rpl() != cpl {
         f.fail(
-            "arch.ss.rpl-cpl",
-            w,
+            CheckId::ArchSsRplCpl,
             Some(SegReg::Ss),
             "selector RPL",
             format_args!("CPL {cpl}"),
             format_args!("{}", ss.selector.rpl()),
-            PRIV,
         );
     }
 
@@ -277,20 +218,17 @@ fn run(state: &SegmentState, f: &mut Findings) {
         }
         if !s.attributes.s || !s.attributes.segment_type.is_readable() {
             f.fail(
-                "arch.data.readable",
-                e,
+                CheckId::ArchDataReadable,
                 Some(reg),
                 "type",
                 "readable data or code",
                 describe(&s),
-                PRIV,
             );
         }
         let t = s.attributes.segment_type;
         if s.attributes.s && !t.is_conforming_code() && s.attributes.dpl < s.selector.rpl() {
             f.fail(
-                "arch.data.dpl-rpl",
-                w,
+                CheckId::ArchDataDplRpl,
                 Some(reg),
                 "DPL",
                 format_args!(
@@ -298,18 +236,15 @@ fn run(state: &SegmentState, f: &mut Findings) {
                     s.selector.rpl()
                 ),
                 format_args!("{} (a load with this selector faults)", s.attributes.dpl),
-                PRIV,
             );
         }
         if s.selector.is_null() && !mode.is_ia32e() {
             f.fail(
-                "arch.data.null-usable",
-                w,
+                CheckId::ArchDataNullUsable,
                 Some(reg),
                 "selector",
                 "null selectors load unusable segments",
                 "usable",
-                PRIV,
             );
         }
     }
@@ -325,8 +260,7 @@ fn run(state: &SegmentState, f: &mut Findings) {
     let tr_available = tr.is_usable() && !tr.attributes.s && matches!(tr_type, 1 | 9);
     if !tr_ok && tr_available {
         f.fail(
-            "arch.tr.available",
-            w,
+            CheckId::ArchTrAvailable,
             Some(SegReg::Tr),
             "type",
             if mode.is_ia32e() {
@@ -335,12 +269,10 @@ fn run(state: &SegmentState, f: &mut Findings) {
                 "a present busy TSS (3 or 11)"
             },
             describe(&tr),
-            "SDM Vol. 3A §8.2.4; QEMU TCG ltr; AMD VMCB (KVM's svm_get_segment reports busy)",
         );
     } else if !tr_ok {
         f.fail(
-            "arch.tr.type",
-            e,
+            CheckId::ArchTrType,
             Some(SegReg::Tr),
             "type",
             if mode.is_ia32e() {
@@ -349,27 +281,23 @@ fn run(state: &SegmentState, f: &mut Findings) {
                 "a present busy TSS (3 or 11)"
             },
             describe(&tr),
-            "SDM Vol. 3A §8.2.4",
         );
     }
     let ldtr = segs[SegReg::Ldtr];
     if ldtr.is_usable() && (ldtr.attributes.s || ldtr.attributes.segment_type.bits() != 2) {
         f.fail(
-            "arch.ldtr.type",
-            e,
+            CheckId::ArchLdtrType,
             Some(SegReg::Ldtr),
             "type",
             "an LDT (2)",
             describe(&ldtr),
-            "SDM Vol. 3A §3.5.1",
         );
     }
 
     for (reg, s) in segs.iter() {
         if s.is_usable() && !limit_expressible(s) {
             f.fail(
-                "arch.limit-g",
-                e,
+                CheckId::ArchLimitG,
                 Some(reg),
                 "limit",
                 if s.attributes.g {
@@ -378,7 +306,6 @@ fn run(state: &SegmentState, f: &mut Findings) {
                     "at most 0xfffff with G=0"
                 },
                 format_args!("{:#x}", s.limit),
-                "SDM Vol. 3A §3.4.5",
             );
         }
     }

@@ -11,8 +11,10 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::arch::SegReg;
+pub use catalogue::{CheckId, Family, UnknownCheck};
 
 pub mod arch;
+pub mod catalogue;
 pub mod report;
 pub mod svm_vmrun;
 pub mod vmx_entry;
@@ -41,8 +43,8 @@ impl fmt::Display for Severity {
 /// One rule that fired.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
-    /// Stable id, e.g. `vmx.entry.cs.dpl-nonconforming`.
-    pub id: &'static str,
+    /// The rule, e.g. [`CheckId::VmxEntryCsDplNonconforming`].
+    pub id: CheckId,
     /// Severity.
     pub severity: Severity,
     /// The register concerned, if one is.
@@ -53,7 +55,8 @@ pub struct Finding {
     pub expected: String,
     /// What the state holds.
     pub found: String,
-    /// SDM/APM section or profile rule.
+    /// SDM/APM section or profile rule: the rule's [`CheckId::reference`], or for a
+    /// path finding the upstream commit of the profile rule responsible.
     pub reference: &'static str,
 }
 
@@ -94,17 +97,16 @@ impl Findings {
         Findings::default()
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Reports `id` with the severity and reference the catalogue gives it.
     pub(crate) fn fail(
         &mut self,
-        id: &'static str,
-        severity: Severity,
+        id: CheckId,
         reg: Option<SegReg>,
         field: &'static str,
         expected: impl fmt::Display,
         found: impl fmt::Display,
-        reference: &'static str,
     ) {
+        let severity = id.severity();
         if severity == Severity::Error {
             self.errors += 1;
         }
@@ -116,7 +118,7 @@ impl Findings {
                 field,
                 expected: alloc::format!("{expected}"),
                 found: alloc::format!("{found}"),
-                reference,
+                reference: id.reference(),
             });
         }
     }

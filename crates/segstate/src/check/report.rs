@@ -17,33 +17,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::{Finding, Severity, arch, svm_vmrun, vmx_entry};
+use super::{CheckId, Family, Finding, Severity, arch, svm_vmrun, vmx_entry};
 use crate::arch::SegmentState;
 use crate::arch::{CpuMode, PrivilegeLevel, SegReg, Vendor};
 use crate::profile::Rule;
-
-/// Every rule id this module emits (the path checks and the QEMU dump checks).
-pub const RULE_IDS: &[&str] = &[
-    "path.escalation",
-    "path.cpl-changed",
-    "path.attributes-changed",
-    "path.vmx-entry-rejected",
-    "qemu.cpl-ss-dpl",
-    "qemu.suffix",
-];
-
-/// Every rule id of every family: [`arch::RULE_IDS`], [`vmx_entry::RULE_IDS`],
-/// [`svm_vmrun::RULE_IDS`] and [`RULE_IDS`].
-#[must_use]
-pub fn all_rule_ids() -> Vec<&'static str> {
-    arch::RULE_IDS
-        .iter()
-        .chain(vmx_entry::RULE_IDS)
-        .chain(svm_vmrun::RULE_IDS)
-        .chain(RULE_IDS)
-        .copied()
-        .collect()
-}
 
 /// Which vendors' hardware rules to judge a state by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -85,35 +62,6 @@ impl From<Vendor> for Vendors {
         match v {
             Vendor::Intel => Vendors::Intel,
             Vendor::Amd => Vendors::Amd,
-        }
-    }
-}
-
-/// The rule family a finding comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Family {
-    /// Architectural invariants.
-    Arch,
-    /// Intel VM entry.
-    Vmx,
-    /// AMD VMRUN.
-    Svm,
-    /// Built-in chains (KVM and VMM cooking).
-    Path,
-    /// What a QEMU dump shows about QEMU's own state.
-    Qemu,
-}
-
-impl Family {
-    /// Short name.
-    #[must_use]
-    pub const fn name(self) -> &'static str {
-        match self {
-            Family::Arch => "arch",
-            Family::Vmx => "vmx",
-            Family::Svm => "svm",
-            Family::Path => "path",
-            Family::Qemu => "qemu",
         }
     }
 }
@@ -191,14 +139,14 @@ impl Report {
 
     /// True when a finding with `id` is present.
     #[must_use]
-    pub fn has(&self, id: &str) -> bool {
+    pub fn has(&self, id: CheckId) -> bool {
         self.entries.iter().any(|e| e.finding.id == id)
     }
 
     /// The ids present, each once, in report order.
     #[must_use]
-    pub fn ids(&self) -> Vec<&'static str> {
-        let mut out: Vec<&'static str> = Vec::new();
+    pub fn ids(&self) -> Vec<CheckId> {
+        let mut out: Vec<CheckId> = Vec::new();
         for e in &self.entries {
             if !out.contains(&e.finding.id) {
                 out.push(e.finding.id);
@@ -275,7 +223,7 @@ pub fn report_with(state: &SegmentState, vendor: Vendors, context: Context) -> R
         ));
     }
     for f in arch::check(&judged) {
-        let context = (f.id == "arch.tr.available").then(|| {
+        let context = (f.id == CheckId::ArchTrAvailable).then(|| {
             String::from(
                 "an available TSS in TR: QEMU TCG's ltr and AMD VMCBs leave it so; KVM SVM \
                  reports it busy, Intel VM entry refuses it",

@@ -7,11 +7,10 @@
 
 use alloc::vec::Vec;
 
-use super::{Finding, Findings, Severity};
+use super::{CheckId, Finding, Findings};
 use crate::arch::SegmentState;
 use crate::arch::{CR0_PE, CR0_PG, EFER_LME, SegReg};
 
-const REF: &str = "APM Vol. 2 §15.5.1";
 /// CR0.NW.
 const CR0_NW: u64 = 1 << 29;
 /// CR0.CD.
@@ -25,104 +24,77 @@ const EFER_SVME: u64 = 1 << 12;
 /// are not judged.
 pub const EFER_MBZ: u64 = 0xfe | 1 << 9 | 0xffff_ffff_0000_0000;
 
-/// Every rule id this module emits.
-pub const RULE_IDS: &[&str] = &[
-    "svm.vmrun.efer-svme",
-    "svm.vmrun.efer-mbz",
-    "svm.vmrun.cr0-cd-nw",
-    "svm.vmrun.cr0-high",
-    "svm.vmrun.cr4-high",
-    "svm.vmrun.lme-pg-pae",
-    "svm.vmrun.lme-pg-pe",
-    "svm.vmrun.cs-l-d",
-];
-
 /// Runs the VMRUN checks on a guest state. `efer` is the guest EFER as the VMCB holds
 /// it (KVM keeps SVME set there).
 #[must_use]
 pub fn check(state: &SegmentState) -> Vec<Finding> {
     let mut f = Findings::collecting();
-    let e = Severity::Error;
     if state.efer & EFER_SVME == 0 {
-        f.fail("svm.vmrun.efer-svme", e, None, "EFER.SVME", "1", "0", REF);
+        f.fail(CheckId::SvmVmrunEferSvme, None, "EFER.SVME", "1", "0");
     }
     if state.efer & EFER_MBZ != 0 {
         f.fail(
-            "svm.vmrun.efer-mbz",
-            e,
+            CheckId::SvmVmrunEferMbz,
             None,
             "EFER",
             "reserved bits 7:1, 9 and 63:32 clear",
             format_args!("{:#x}", state.efer),
-            REF,
         );
     }
     if state.cr0 & CR0_CD == 0 && state.cr0 & CR0_NW != 0 {
         f.fail(
-            "svm.vmrun.cr0-cd-nw",
-            e,
+            CheckId::SvmVmrunCr0CdNw,
             None,
             "CR0.CD/NW",
             "not CD=0 with NW=1",
             "CD=0 NW=1",
-            REF,
         );
     }
     if state.cr0 >> 32 != 0 {
         f.fail(
-            "svm.vmrun.cr0-high",
-            e,
+            CheckId::SvmVmrunCr0High,
             None,
             "CR0[63:32]",
             "0",
             format_args!("{:#x}", state.cr0 >> 32),
-            REF,
         );
     }
     if state.cr4 >> 32 != 0 {
         f.fail(
-            "svm.vmrun.cr4-high",
-            e,
+            CheckId::SvmVmrunCr4High,
             None,
             "CR4[63:32]",
             "0",
             format_args!("{:#x}", state.cr4 >> 32),
-            REF,
         );
     }
     let long = state.efer & EFER_LME != 0 && state.cr0 & CR0_PG != 0;
     if long && state.cr4 & CR4_PAE == 0 {
         f.fail(
-            "svm.vmrun.lme-pg-pae",
-            e,
+            CheckId::SvmVmrunLmePgPae,
             None,
             "CR4.PAE",
             "1 with EFER.LME and CR0.PG",
             "0",
-            REF,
         );
     }
     if long && state.cr0 & CR0_PE == 0 {
         f.fail(
-            "svm.vmrun.lme-pg-pe",
-            e,
+            CheckId::SvmVmrunLmePgPe,
             None,
             "CR0.PE",
             "1 with EFER.LME and CR0.PG",
             "0",
-            REF,
         );
     }
     let cs = state.segments[SegReg::Cs].attributes;
     if long && state.cr4 & CR4_PAE != 0 && cs.l && cs.db {
         f.fail(
-            "svm.vmrun.cs-l-d",
-            e,
+            CheckId::SvmVmrunCsLD,
             Some(SegReg::Cs),
             "L, D",
             "not both set in long mode",
             "L=1 D=1",
-            REF,
         );
     }
     f.list

@@ -3,15 +3,12 @@
 //! A register is usable iff its unusable bit (AR bit 16) is 0. Reserved AR bits are
 //! not representable in a decoded [`Segment`]; the VMX decoder refuses them.
 
-use super::{Finding, Findings, Severity};
+use super::{CheckId, Finding, Findings};
 use crate::arch::SegmentState;
 use crate::arch::{
     CR0_PE, CR0_PG, EFER_LMA, EFER_LME, PrivilegeLevel, RFLAGS_VM, SegReg, Segment, TableIndicator,
 };
 
-const REF: &str = "SDM Vol. 3C §27.3.1.2";
-const REF_CR: &str = "SDM Vol. 3C §27.3.1.1";
-const REF_RFLAGS: &str = "SDM Vol. 3C §27.3.1.4";
 /// CR4.PAE.
 const CR4_PAE: u64 = 1 << 5;
 /// CR4.PCIDE.
@@ -20,47 +17,6 @@ const CR4_PCIDE: u64 = 1 << 17;
 pub const RFLAGS_RESERVED_ZERO: u64 = !0x3f_ffff | 1 << 15 | 1 << 5 | 1 << 3;
 /// RFLAGS bit 1, which must be 1.
 pub const RFLAGS_FIXED_ONE: u64 = 1 << 1;
-
-/// Every rule id this module emits.
-pub const RULE_IDS: &[&str] = &[
-    "vmx.entry.cr0.pg-pe",
-    "vmx.entry.ia32e.pg-pae",
-    "vmx.entry.cr4.pcide",
-    "vmx.entry.efer.lme-lma",
-    "vmx.entry.rflags.reserved",
-    "vmx.entry.rflags.vm",
-    "vmx.entry.tr.ti",
-    "vmx.entry.ldtr.ti",
-    "vmx.entry.ss.rpl",
-    "vmx.entry.base.canonical",
-    "vmx.entry.base.high",
-    "vmx.entry.v8086.base",
-    "vmx.entry.v8086.limit",
-    "vmx.entry.v8086.ar",
-    "vmx.entry.cs.type",
-    "vmx.entry.ss.type",
-    "vmx.entry.data.accessed",
-    "vmx.entry.data.readable-code",
-    "vmx.entry.s",
-    "vmx.entry.p",
-    "vmx.entry.g",
-    "vmx.entry.cs.dpl-type3",
-    "vmx.entry.cs.dpl-nonconforming",
-    "vmx.entry.cs.dpl-conforming",
-    "vmx.entry.ss.dpl-rpl",
-    "vmx.entry.ss.dpl-zero",
-    "vmx.entry.data.dpl-rpl",
-    "vmx.entry.cs.db",
-    "vmx.entry.tr.type",
-    "vmx.entry.tr.s",
-    "vmx.entry.tr.p",
-    "vmx.entry.tr.g",
-    "vmx.entry.tr.unusable",
-    "vmx.entry.ldtr.type",
-    "vmx.entry.ldtr.s",
-    "vmx.entry.ldtr.p",
-    "vmx.entry.ldtr.g",
-];
 
 /// The VM-execution and VM-entry controls the checks depend on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,23 +73,19 @@ pub fn accepts(state: &SegmentState, controls: VmxEntryControls) -> bool {
 /// Guest control registers, EFER and RFLAGS (SDM §27.3.1.1, §27.3.1.4): the non-segment
 /// checks a "KVM: entry failed, hardware error 0x80000021" dump most often trips.
 fn check_registers(state: &SegmentState, controls: VmxEntryControls, f: &mut Findings) {
-    let e = Severity::Error;
     let (pe, pg) = (state.cr0 & CR0_PE != 0, state.cr0 & CR0_PG != 0);
     if pg && !pe {
         f.fail(
-            "vmx.entry.cr0.pg-pe",
-            e,
+            CheckId::VmxEntryCr0PgPe,
             None,
             "CR0.PE",
             "1 when CR0.PG = 1",
             "0",
-            REF_CR,
         );
     }
     if controls.ia32e_mode_guest && (!pg || state.cr4 & CR4_PAE == 0) {
         f.fail(
-            "vmx.entry.ia32e.pg-pae",
-            e,
+            CheckId::VmxEntryIa32ePgPae,
             None,
             "CR0.PG, CR4.PAE",
             "both 1 (IA-32e mode guest)",
@@ -142,25 +94,21 @@ fn check_registers(state: &SegmentState, controls: VmxEntryControls, f: &mut Fin
                 u8::from(pg),
                 u8::from(state.cr4 & CR4_PAE != 0)
             ),
-            REF_CR,
         );
     }
     if !controls.ia32e_mode_guest && state.cr4 & CR4_PCIDE != 0 {
         f.fail(
-            "vmx.entry.cr4.pcide",
-            e,
+            CheckId::VmxEntryCr4Pcide,
             None,
             "CR4.PCIDE",
             "0 outside IA-32e mode",
             "1",
-            REF_CR,
         );
     }
     let lma = state.efer & EFER_LMA != 0;
     if pg && (state.efer & EFER_LME != 0) != lma {
         f.fail(
-            "vmx.entry.efer.lme-lma",
-            e,
+            CheckId::VmxEntryEferLmeLma,
             None,
             "EFER.LME",
             format_args!(
@@ -168,30 +116,25 @@ fn check_registers(state: &SegmentState, controls: VmxEntryControls, f: &mut Fin
                 u8::from(lma)
             ),
             format_args!("{}", u8::from(!lma)),
-            REF_CR,
         );
     }
     let r = state.rflags;
     if r & RFLAGS_RESERVED_ZERO != 0 || r & RFLAGS_FIXED_ONE == 0 {
         f.fail(
-            "vmx.entry.rflags.reserved",
-            e,
+            CheckId::VmxEntryRflagsReserved,
             None,
             "RFLAGS",
             "bits 63:22, 15, 5, 3 clear and bit 1 set",
             format_args!("{r:#x}"),
-            REF_RFLAGS,
         );
     }
     if r & RFLAGS_VM != 0 && (controls.ia32e_mode_guest || !pe) {
         f.fail(
-            "vmx.entry.rflags.vm",
-            e,
+            CheckId::VmxEntryRflagsVm,
             None,
             "RFLAGS.VM",
             "0 in an IA-32e mode guest or with CR0.PE = 0",
             "1",
-            REF_RFLAGS,
         );
     }
 }
@@ -201,43 +144,36 @@ fn run(state: &SegmentState, controls: VmxEntryControls, f: &mut Findings) {
     let segs = &state.segments;
     let ug = controls.unrestricted_guest;
     let v8086 = state.rflags & RFLAGS_VM != 0;
-    let e = Severity::Error;
     let cs = segs[SegReg::Cs];
     let ss = segs[SegReg::Ss];
 
     // Selector fields.
     if segs[SegReg::Tr].selector.table() != TableIndicator::Gdt {
         f.fail(
-            "vmx.entry.tr.ti",
-            e,
+            CheckId::VmxEntryTrTi,
             Some(SegReg::Tr),
             "selector TI",
             "0 (GDT)",
             "1 (LDT)",
-            REF,
         );
     }
     let ldtr = segs[SegReg::Ldtr];
     if !ldtr.unusable && ldtr.selector.table() != TableIndicator::Gdt {
         f.fail(
-            "vmx.entry.ldtr.ti",
-            e,
+            CheckId::VmxEntryLdtrTi,
             Some(SegReg::Ldtr),
             "selector TI",
             "0 (GDT)",
             "1 (LDT)",
-            REF,
         );
     }
     if !v8086 && !ug && ss.selector.rpl() != cs.selector.rpl() {
         f.fail(
-            "vmx.entry.ss.rpl",
-            e,
+            CheckId::VmxEntrySsRpl,
             Some(SegReg::Ss),
             "selector RPL",
             format_args!("CS.RPL = {}", cs.selector.rpl()),
             format_args!("{}", ss.selector.rpl()),
-            REF,
         );
     }
 
@@ -246,13 +182,11 @@ fn run(state: &SegmentState, controls: VmxEntryControls, f: &mut Findings) {
         let s = segs[reg];
         if (reg != SegReg::Ldtr || !s.unusable) && !canonical(s.base) {
             f.fail(
-                "vmx.entry.base.canonical",
-                e,
+                CheckId::VmxEntryBaseCanonical,
                 Some(reg),
                 "base",
                 "a canonical address",
                 format_args!("{:#x}", s.base),
-                REF,
             );
         }
     }
@@ -260,13 +194,11 @@ fn run(state: &SegmentState, controls: VmxEntryControls, f: &mut Findings) {
         let s = segs[reg];
         if (reg == SegReg::Cs || !s.unusable) && s.base >> 32 != 0 {
             f.fail(
-                "vmx.entry.base.high",
-                e,
+                CheckId::VmxEntryBaseHigh,
                 Some(reg),
                 "base[63:32]",
                 "0",
                 format_args!("{:#x}", s.base >> 32),
-                REF,
             );
         }
     }
@@ -276,36 +208,30 @@ fn run(state: &SegmentState, controls: VmxEntryControls, f: &mut Findings) {
             let s = segs[reg];
             if s.base != u64::from(s.selector.0) << 4 {
                 f.fail(
-                    "vmx.entry.v8086.base",
-                    e,
+                    CheckId::VmxEntryV8086Base,
                     Some(reg),
                     "base",
                     format_args!("{:#x}", u64::from(s.selector.0) << 4),
                     format_args!("{:#x}", s.base),
-                    REF,
                 );
             }
             if s.limit != 0xffff {
                 f.fail(
-                    "vmx.entry.v8086.limit",
-                    e,
+                    CheckId::VmxEntryV8086Limit,
                     Some(reg),
                     "limit",
                     "0xffff",
                     format_args!("{:#x}", s.limit),
-                    REF,
                 );
             }
             let ar = crate::format::vmx::VmxSegment::from(s).access_rights.0;
             if ar != 0xf3 {
                 f.fail(
-                    "vmx.entry.v8086.ar",
-                    e,
+                    CheckId::VmxEntryV8086Ar,
                     Some(reg),
                     "access rights",
                     "0xf3",
                     format_args!("{ar:#x}"),
-                    REF,
                 );
             }
         }
@@ -318,7 +244,6 @@ fn run(state: &SegmentState, controls: VmxEntryControls, f: &mut Findings) {
 fn check_protected(f: &mut Findings, state: &SegmentState, controls: VmxEntryControls) {
     let segs = &state.segments;
     let ug = controls.unrestricted_guest;
-    let e = Severity::Error;
     let cs = segs[SegReg::Cs];
     let ss = segs[SegReg::Ss];
     let cs_type = cs.attributes.segment_type.bits();
@@ -327,8 +252,7 @@ fn check_protected(f: &mut Findings, state: &SegmentState, controls: VmxEntryCon
     let cs_type_ok = matches!(cs_type, 9 | 11 | 13 | 15) || (ug && cs_type == 3);
     if !cs_type_ok {
         f.fail(
-            "vmx.entry.cs.type",
-            e,
+            CheckId::VmxEntryCsType,
             Some(SegReg::Cs),
             "type",
             if ug {
@@ -337,18 +261,15 @@ fn check_protected(f: &mut Findings, state: &SegmentState, controls: VmxEntryCon
                 "9, 11, 13 or 15"
             },
             format_args!("{cs_type}"),
-            REF,
         );
     }
     if !ss.unusable && !matches!(ss.attributes.segment_type.bits(), 3 | 7) {
         f.fail(
-            "vmx.entry.ss.type",
-            e,
+            CheckId::VmxEntrySsType,
             Some(SegReg::Ss),
             "type",
             "3 or 7",
             format_args!("{}", ss.attributes.segment_type),
-            REF,
         );
     }
     for reg in [SegReg::Ds, SegReg::Es, SegReg::Fs, SegReg::Gs] {
@@ -356,24 +277,20 @@ fn check_protected(f: &mut Findings, state: &SegmentState, controls: VmxEntryCon
         let t = s.attributes.segment_type;
         if !s.unusable && !t.is_accessed() {
             f.fail(
-                "vmx.entry.data.accessed",
-                e,
+                CheckId::VmxEntryDataAccessed,
                 Some(reg),
                 "type",
                 "accessed (bit 0 set)",
                 format_args!("{t}"),
-                REF,
             );
         }
         if !s.unusable && t.is_code() && !t.is_readable() {
             f.fail(
-                "vmx.entry.data.readable-code",
-                e,
+                CheckId::VmxEntryDataReadableCode,
                 Some(reg),
                 "type",
                 "readable if code (bit 1 set)",
                 format_args!("{t}"),
-                REF,
             );
         }
     }
@@ -382,20 +299,18 @@ fn check_protected(f: &mut Findings, state: &SegmentState, controls: VmxEntryCon
     for reg in SegReg::USER {
         let s = segs[reg];
         if (reg == SegReg::Cs || !s.unusable) && !s.attributes.s {
-            f.fail("vmx.entry.s", e, Some(reg), "S", "1", "0", REF);
+            f.fail(CheckId::VmxEntryS, Some(reg), "S", "1", "0");
         }
         if (reg == SegReg::Cs || !s.unusable) && !s.attributes.present {
-            f.fail("vmx.entry.p", e, Some(reg), "P", "1", "0", REF);
+            f.fail(CheckId::VmxEntryP, Some(reg), "P", "1", "0");
         }
         if (reg == SegReg::Cs || !s.unusable) && !granularity_consistent(&s) {
             f.fail(
-                "vmx.entry.g",
-                e,
+                CheckId::VmxEntryG,
                 Some(reg),
                 "G",
                 format_args!("consistent with limit {:#x}", s.limit),
                 format_args!("{}", u8::from(s.attributes.g)),
-                REF,
             );
         }
     }
@@ -405,59 +320,49 @@ fn check_protected(f: &mut Findings, state: &SegmentState, controls: VmxEntryCon
     match cs_type {
         3 if cs_dpl != PrivilegeLevel::Ring0 => {
             f.fail(
-                "vmx.entry.cs.dpl-type3",
-                e,
+                CheckId::VmxEntryCsDplType3,
                 Some(SegReg::Cs),
                 "DPL",
                 "0 (type 3)",
                 format_args!("{cs_dpl}"),
-                REF,
             );
         }
         9 | 11 if cs_dpl != ss_dpl => {
             f.fail(
-                "vmx.entry.cs.dpl-nonconforming",
-                e,
+                CheckId::VmxEntryCsDplNonconforming,
                 Some(SegReg::Cs),
                 "DPL",
                 format_args!("SS.DPL = {ss_dpl} (non-conforming code)"),
                 format_args!("{cs_dpl}"),
-                REF,
             );
         }
         13 | 15 if cs_dpl > ss_dpl => {
             f.fail(
-                "vmx.entry.cs.dpl-conforming",
-                e,
+                CheckId::VmxEntryCsDplConforming,
                 Some(SegReg::Cs),
                 "DPL",
                 format_args!("<= SS.DPL = {ss_dpl} (conforming code)"),
                 format_args!("{cs_dpl}"),
-                REF,
             );
         }
         _ => {}
     }
     if !ug && ss_dpl != ss.selector.rpl() {
         f.fail(
-            "vmx.entry.ss.dpl-rpl",
-            e,
+            CheckId::VmxEntrySsDplRpl,
             Some(SegReg::Ss),
             "DPL",
             format_args!("SS.RPL = {}", ss.selector.rpl()),
             format_args!("{ss_dpl}"),
-            REF,
         );
     }
     if (cs_type == 3 || state.cr0 & CR0_PE == 0) && ss_dpl != PrivilegeLevel::Ring0 {
         f.fail(
-            "vmx.entry.ss.dpl-zero",
-            e,
+            CheckId::VmxEntrySsDplZero,
             Some(SegReg::Ss),
             "DPL",
             "0 (CS type 3 or CR0.PE = 0)",
             format_args!("{ss_dpl}"),
-            REF,
         );
     }
     if !ug {
@@ -468,13 +373,11 @@ fn check_protected(f: &mut Findings, state: &SegmentState, controls: VmxEntryCon
                 && s.attributes.dpl < s.selector.rpl()
             {
                 f.fail(
-                    "vmx.entry.data.dpl-rpl",
-                    e,
+                    CheckId::VmxEntryDataDplRpl,
                     Some(reg),
                     "DPL",
                     format_args!(">= RPL = {}", s.selector.rpl()),
                     format_args!("{}", s.attributes.dpl),
-                    REF,
                 );
             }
         }
@@ -483,26 +386,22 @@ fn check_protected(f: &mut Findings, state: &SegmentState, controls: VmxEntryCon
     // D/B.
     if controls.ia32e_mode_guest && cs.attributes.l && cs.attributes.db {
         f.fail(
-            "vmx.entry.cs.db",
-            e,
+            CheckId::VmxEntryCsDb,
             Some(SegReg::Cs),
             "D/B",
             "0 (IA-32e mode guest with CS.L = 1)",
             "1",
-            REF,
         );
     }
 }
 
 fn check_system(f: &mut Findings, state: &SegmentState, controls: VmxEntryControls) {
-    let e = Severity::Error;
     let tr = state.segments[SegReg::Tr];
     let t = tr.attributes.segment_type.bits();
     let type_ok = t == 11 || (t == 3 && !controls.ia32e_mode_guest);
     if !type_ok {
         f.fail(
-            "vmx.entry.tr.type",
-            e,
+            CheckId::VmxEntryTrType,
             Some(SegReg::Tr),
             "type",
             if controls.ia32e_mode_guest {
@@ -511,81 +410,56 @@ fn check_system(f: &mut Findings, state: &SegmentState, controls: VmxEntryContro
                 "3 or 11"
             },
             format_args!("{t}"),
-            REF,
         );
     }
     if tr.attributes.s {
-        f.fail("vmx.entry.tr.s", e, Some(SegReg::Tr), "S", "0", "1", REF);
+        f.fail(CheckId::VmxEntryTrS, Some(SegReg::Tr), "S", "0", "1");
     }
     if !tr.attributes.present {
-        f.fail("vmx.entry.tr.p", e, Some(SegReg::Tr), "P", "1", "0", REF);
+        f.fail(CheckId::VmxEntryTrP, Some(SegReg::Tr), "P", "1", "0");
     }
     if !granularity_consistent(&tr) {
         f.fail(
-            "vmx.entry.tr.g",
-            e,
+            CheckId::VmxEntryTrG,
             Some(SegReg::Tr),
             "G",
             format_args!("consistent with limit {:#x}", tr.limit),
             format_args!("{}", u8::from(tr.attributes.g)),
-            REF,
         );
     }
     if tr.unusable {
         f.fail(
-            "vmx.entry.tr.unusable",
-            e,
+            CheckId::VmxEntryTrUnusable,
             Some(SegReg::Tr),
             "unusable",
             "0",
             "1",
-            REF,
         );
     }
     let ldtr = state.segments[SegReg::Ldtr];
     if !ldtr.unusable {
         if ldtr.attributes.segment_type.bits() != 2 {
             f.fail(
-                "vmx.entry.ldtr.type",
-                e,
+                CheckId::VmxEntryLdtrType,
                 Some(SegReg::Ldtr),
                 "type",
                 "2",
                 format_args!("{}", ldtr.attributes.segment_type),
-                REF,
             );
         }
         if ldtr.attributes.s {
-            f.fail(
-                "vmx.entry.ldtr.s",
-                e,
-                Some(SegReg::Ldtr),
-                "S",
-                "0",
-                "1",
-                REF,
-            );
+            f.fail(CheckId::VmxEntryLdtrS, Some(SegReg::Ldtr), "S", "0", "1");
         }
         if !ldtr.attributes.present {
-            f.fail(
-                "vmx.entry.ldtr.p",
-                e,
-                Some(SegReg::Ldtr),
-                "P",
-                "1",
-                "0",
-                REF,
-            );
+            f.fail(CheckId::VmxEntryLdtrP, Some(SegReg::Ldtr), "P", "1", "0");
         }
         if !granularity_consistent(&ldtr) {
             f.fail(
-                "vmx.entry.ldtr.g",
-                e,
+                CheckId::VmxEntryLdtrG,
                 Some(SegReg::Ldtr),
                 "G",
                 format_args!("consistent with limit {:#x}", ldtr.limit),
                 format_args!("{}", u8::from(ldtr.attributes.g)),
-                REF,
             );
         }
     }

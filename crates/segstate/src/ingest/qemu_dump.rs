@@ -27,8 +27,8 @@ use core::fmt::{self, Write as _};
 
 use crate::arch::SegmentState;
 use crate::arch::{EFER_LMA, PerSegReg, PrivilegeLevel, SegReg};
-use crate::check::report::{Context, Family, Report, Source, Vendors};
-use crate::check::{Finding, Findings, Severity};
+use crate::check::report::{Context, Report, Source, Vendors};
+use crate::check::{CheckId, Family, Finding, Findings};
 use crate::format::qemu::{QemuFlags, QemuSegmentCache};
 
 /// `CR0.PE`: QEMU prints the DPL/type suffix of a segment only when it is set.
@@ -750,8 +750,7 @@ pub fn findings(dump: &QemuDump) -> Vec<Finding> {
     let ss_dpl = dump.segments[SegReg::Ss].flags.dpl();
     if dump.cpl != ss_dpl.bits() {
         f.fail(
-            "qemu.cpl-ss-dpl",
-            Severity::Error,
+            CheckId::QemuCplSsDpl,
             Some(SegReg::Ss),
             "DPL",
             format_args!(
@@ -762,7 +761,6 @@ pub fn findings(dump: &QemuDump) -> Vec<Finding> {
                 "{ss_dpl}: KVM_SET_SREGS would run the vCPU at CPL {ss_dpl}, or the dump \
                  comes from QEMU before 2.1 (CPL from CS) or was edited"
             ),
-            "QEMU x86_update_hflags / cpu_x86_load_seg_cache (7125c937c97d, 2.1)",
         );
     }
     for reg in SegReg::ALL {
@@ -774,8 +772,7 @@ pub fn findings(dump: &QemuDump) -> Vec<Finding> {
         };
         if norm(expected.as_deref()) != norm(found) {
             f.fail(
-                "qemu.suffix",
-                Severity::Warning,
+                CheckId::QemuSuffix,
                 Some(reg),
                 "suffix",
                 format_args!(
@@ -784,7 +781,6 @@ pub fn findings(dump: &QemuDump) -> Vec<Finding> {
                     dump.segments[reg].flags.0 & QemuFlags::DUMP_MASK
                 ),
                 format_args!("`{}`: the line was edited, or is not QEMU's", norm(found)),
-                "QEMU target/i386/cpu-dump.c cpu_x86_dump_seg_cache",
             );
         }
     }

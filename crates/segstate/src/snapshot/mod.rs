@@ -36,7 +36,7 @@
 //! let mut bad = back.clone();
 //! bad.sregs.ss.dpl = 0;
 //! let problems = bad.restore_problems(Vendor::Intel);
-//! assert!(problems[0].message.contains("SS.DPL 0 disagrees with the snapshot's CPL 3"));
+//! assert!(problems[0].to_string().contains("SS.DPL 0 disagrees with the snapshot's CPL 3"));
 //! ```
 
 use alloc::string::String;

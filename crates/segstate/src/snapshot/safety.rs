@@ -15,25 +15,77 @@ use crate::arch::SegmentState;
 use crate::arch::Vendor;
 use crate::arch::{Cpl, PerSegReg, SegReg, Segment};
 use crate::check::{self, Finding, Severity};
+use crate::format::FormatError;
 use crate::format::kvm::{KvmSegment, KvmSregs};
 
 /// EFER.SVME. The VMCB holds the guest EFER with SVME set (KVM forces it), and the
 /// VMRUN checks read it there.
 const EFER_SVME: u64 = 1 << 12;
 
-/// Why a snapshot may not be restored as it is.
+/// Why a state may not be handed to `KVM_SET_SREGS`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RestoreProblem {
+#[non_exhaustive]
+pub enum RestoreProblem {
+    /// SS.DPL, KVM's only carrier of the CPL, disagrees with the explicit CPL.
+    CplDisagrees {
+        /// The raw SS.DPL byte of the `kvm_sregs`.
+        ss_dpl: u8,
+        /// The CPL the state claims.
+        cpl: Cpl,
+    },
+    /// A segment that no format can mean.
+    Undecodable {
+        /// The register.
+        reg: SegReg,
+        /// What the strict decode refused.
+        error: FormatError,
+    },
+    /// A check rule of the target's entry rules fails.
+    Check {
+        /// The vendor judged for.
+        target: Vendor,
+        /// The finding, with its rule.
+        finding: Finding,
+    },
+}
+
+impl RestoreProblem {
     /// Stable id: `snapshot.cpl.ss-dpl`, `snapshot.segment.undecodable`, or the id of
     /// the check rule that failed (`arch.*`, `vmx.entry.*`, `svm.vmrun.*`).
-    pub id: &'static str,
-    /// One sentence naming the disagreement.
-    pub message: String,
+    #[must_use]
+    pub fn id(&self) -> &'static str {
+        match self {
+            RestoreProblem::CplDisagrees { .. } => "snapshot.cpl.ss-dpl",
+            RestoreProblem::Undecodable { .. } => "snapshot.segment.undecodable",
+            RestoreProblem::Check { finding, .. } => finding.id.id(),
+        }
+    }
 }
 
 impl fmt::Display for RestoreProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} [{}]", self.message, self.id)
+        match self {
+            RestoreProblem::CplDisagrees { ss_dpl, cpl } => {
+                let consequence = if ss_dpl & 3 < cpl.bits() {
+                    "privilege escalation"
+                } else {
+                    "privilege loss"
+                };
+                write!(
+                    f,
+                    "SS.DPL {ss_dpl} disagrees with the snapshot's CPL {cpl}: restoring would run {} at CPL {} ({consequence}) [{}]",
+                    role(cpl.bits()),
+                    ss_dpl & 3,
+                    self.id()
+                )
+            }
+            RestoreProblem::Undecodable { reg, error } => {
+                write!(f, "{}: {error} [{}]", reg.name(), self.id())
+            }
+            RestoreProblem::Check { target, finding } => {
+                write!(f, "{target} entry rules: {finding}")
+            }
+        }
     }
 }
 
@@ -92,22 +144,8 @@ fn role(cpl: u8) -> &'static str {
 
 /// The CPL disagreement, if any.
 fn cpl_problem(sregs: &KvmSregs, cpl: Cpl) -> Option<RestoreProblem> {
-    let dpl = sregs.ss.dpl;
-    (dpl != cpl.bits()).then(|| {
-        let consequence = if dpl & 3 < cpl.bits() {
-            "privilege escalation"
-        } else {
-            "privilege loss"
-        };
-        RestoreProblem {
-            id: "snapshot.cpl.ss-dpl",
-            message: format!(
-                "SS.DPL {dpl} disagrees with the snapshot's CPL {cpl}: restoring would run {} at CPL {} ({consequence})",
-                role(cpl.bits()),
-                dpl & 3
-            ),
-        }
-    })
+    let ss_dpl = sregs.ss.dpl;
+    (ss_dpl != cpl.bits()).then_some(RestoreProblem::CplDisagrees { ss_dpl, cpl })
 }
 
 /// The segment part of a state for the check rules, with the explicit CPL.
@@ -119,10 +157,8 @@ fn segment_state(
 ) -> Result<SegmentState, RestoreProblem> {
     let mut segs = [Segment::default(); 8];
     for reg in SegReg::ALL {
-        let mut seg = Segment::try_from(*sregs.segment(reg)).map_err(|e| RestoreProblem {
-            id: "snapshot.segment.undecodable",
-            message: format!("{}: {e}", reg.name()),
-        })?;
+        let mut seg = Segment::try_from(*sregs.segment(reg))
+            .map_err(|error| RestoreProblem::Undecodable { reg, error })?;
         if target == Vendor::Intel && !seg.attributes.present {
             // KVM VMX's set path (vmx_segment_access_rights) writes AR.unusable for
             // a not-present segment, so that is what the VMCS, and VM entry, see.
@@ -164,10 +200,7 @@ fn problems_for(sregs: &KvmSregs, cpl: Cpl, rflags: u64, target: Vendor) -> Vec<
             findings(&state, target)
                 .into_iter()
                 .filter(|f| f.severity == Severity::Error)
-                .map(|f| RestoreProblem {
-                    id: f.id,
-                    message: format!("{target} entry rules: {f}"),
-                }),
+                .map(|finding| RestoreProblem::Check { target, finding }),
         ),
     }
     out
@@ -491,17 +524,25 @@ mod tests {
         let mut s = snap();
         s.sregs.ss.dpl = 0;
         let p = s.restore_problems(Vendor::Intel);
-        assert_eq!(p[0].id, "snapshot.cpl.ss-dpl");
+        assert_eq!(p[0].id(), "snapshot.cpl.ss-dpl");
+        let message = p[0].to_string();
         assert!(
-            p[0].message.starts_with(
+            message.starts_with(
                 "SS.DPL 0 disagrees with the snapshot's CPL 3: restoring would run user code at CPL 0"
             ),
-            "{}",
-            p[0].message
+            "{message}"
+        );
+        assert_eq!(
+            message.matches("snapshot.cpl.ss-dpl").count(),
+            1,
+            "{message}"
         );
         assert!(s.cpl_disagrees());
         // Also refused for AMD, whose VMRUN checks never look at SS.DPL.
-        assert_eq!(s.restore_problems(Vendor::Amd)[0].id, "snapshot.cpl.ss-dpl");
+        assert_eq!(
+            s.restore_problems(Vendor::Amd)[0].id(),
+            "snapshot.cpl.ss-dpl"
+        );
     }
 
     #[test]
@@ -533,8 +574,11 @@ mod tests {
     fn amd_shaped_state_is_refused_by_vmx_until_normalised() {
         let s = amd_shaped();
         let before = s.restore_problems(Vendor::Intel);
-        assert!(before.iter().any(|p| p.id == "vmx.entry.g"), "{before:#?}");
-        assert!(before.iter().any(|p| p.id == "vmx.entry.data.accessed"));
+        assert!(
+            before.iter().any(|p| p.id() == "vmx.entry.g"),
+            "{before:#?}"
+        );
+        assert!(before.iter().any(|p| p.id() == "vmx.entry.data.accessed"));
         let mut to_intel = s.clone();
         let changes = to_intel.normalise_for(Vendor::Intel).unwrap();
         let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
@@ -569,7 +613,7 @@ mod tests {
         s.sregs.cs.db = 1; // L and D both set in IA-32e mode
         let before = s.clone();
         let err = s.normalise_for(Vendor::Intel).unwrap_err();
-        assert!(err.iter().any(|p| p.id == "vmx.entry.cs.db"), "{err:?}");
+        assert!(err.iter().any(|p| p.id() == "vmx.entry.cs.db"), "{err:?}");
         assert_eq!(s, before);
     }
 

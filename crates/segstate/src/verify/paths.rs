@@ -11,8 +11,8 @@ use alloc::vec::Vec;
 
 use super::{builtin_about, builtin_chains, domain, normalise};
 use crate::arch::{CpuMode, PerSegReg, PrivilegeLevel, SegReg, Segment, SegmentState};
-use crate::check::report::{Context, Entry, Family, Report, Vendors};
-use crate::check::{self, Finding, Severity, arch, vmx_entry};
+use crate::check::report::{Context, Entry, Report, Vendors};
+use crate::check::{self, CheckId, Family, Finding, Severity, arch, vmx_entry};
 use crate::format::vmx::VmxSegment;
 use crate::profile::{Chain, Format, Profile, Rule, SegmentValue, VcpuSegments};
 
@@ -200,7 +200,7 @@ pub fn path_findings(state: &SegmentState, vendor: Vendors, chains: &[Chain]) ->
         let name = chain.to_string();
         let about = builtin_about(&chain).unwrap_or("");
         let context = format!("{name} ({about})");
-        let mut add = |id: &'static str,
+        let mut add = |id: CheckId,
                        severity: Severity,
                        reg: SegReg,
                        field: &'static str,
@@ -238,9 +238,9 @@ pub fn path_findings(state: &SegmentState, vendor: Vendors, chains: &[Chain]) ->
             });
             add(
                 if escalates {
-                    "path.escalation"
+                    CheckId::PathEscalation
                 } else {
-                    "path.cpl-changed"
+                    CheckId::PathCplChanged
                 },
                 tier_severity(t),
                 SegReg::Ss,
@@ -270,7 +270,7 @@ pub fn path_findings(state: &SegmentState, vendor: Vendors, chains: &[Chain]) ->
                 _ => Severity::Info,
             };
             add(
-                "path.attributes-changed",
+                CheckId::PathAttributesChanged,
                 severity,
                 reg,
                 "attributes",
@@ -288,7 +288,7 @@ pub fn path_findings(state: &SegmentState, vendor: Vendors, chains: &[Chain]) ->
                 x.entry.iter().any(|f| f.id == first_id)
             });
             add(
-                "path.vmx-entry-rejected",
+                CheckId::PathVmxEntryRejected,
                 tier_severity(t),
                 first.reg.unwrap_or(SegReg::Ss),
                 "VM entry",
@@ -333,7 +333,7 @@ mod tests {
         let esc: Vec<&Entry> = r
             .entries
             .iter()
-            .filter(|e| e.finding.id == "path.escalation")
+            .filter(|e| e.finding.id == CheckId::PathEscalation)
             .collect();
         assert!(
             esc.iter()

@@ -1,0 +1,293 @@
+//! The check catalogue: every rule `check` (and verify's path analysis, and the dump
+//! readers) can report, in one table — its stable id, the family it belongs to, its
+//! severity and its SDM/APM or upstream reference. A finding names its rule by
+//! [`CheckId`]; its severity and reference come from this table, never from the place
+//! that emits it (path findings alone take their severity from the chain's tier and
+//! their reference from the profile rule responsible, see `verify::paths`).
+
+use core::fmt;
+use core::str::FromStr;
+
+use super::Severity;
+
+/// The rule family a check belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Family {
+    /// Architectural invariants.
+    Arch,
+    /// Intel VM entry.
+    Vmx,
+    /// AMD VMRUN.
+    Svm,
+    /// Built-in chains (KVM and VMM cooking).
+    Path,
+    /// What a QEMU dump shows about QEMU's own state.
+    Qemu,
+}
+
+impl Family {
+    /// Short name: the first part of every id of the family.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Family::Arch => "arch",
+            Family::Vmx => "vmx",
+            Family::Svm => "svm",
+            Family::Path => "path",
+            Family::Qemu => "qemu",
+        }
+    }
+}
+
+macro_rules! catalogue {
+    ($( $(#[$doc:meta])* $variant:ident = $id:literal, $family:ident, $severity:ident, $reference:literal; )*) => {
+        /// A rule of the check catalogue, by its stable id (e.g. `vmx.entry.cs.type`).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[non_exhaustive]
+        pub enum CheckId {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl CheckId {
+            /// Every rule, in catalogue order.
+            pub const ALL: &'static [CheckId] = &[$(CheckId::$variant),*];
+
+            /// The stable id, e.g. `vmx.entry.cs.type`.
+            #[must_use]
+            pub const fn id(self) -> &'static str {
+                match self { $(CheckId::$variant => $id,)* }
+            }
+
+            /// The family.
+            #[must_use]
+            pub const fn family(self) -> Family {
+                match self { $(CheckId::$variant => Family::$family,)* }
+            }
+
+            /// How bad a finding of this rule is.
+            #[must_use]
+            pub const fn severity(self) -> Severity {
+                match self { $(CheckId::$variant => Severity::$severity,)* }
+            }
+
+            /// The SDM/APM section or upstream source the rule comes from.
+            #[must_use]
+            pub const fn reference(self) -> &'static str {
+                match self { $(CheckId::$variant => $reference,)* }
+            }
+        }
+    };
+}
+
+catalogue! {
+    /// CR0.PG: expected 0 while CR0.PE = 0 (paging needs protected mode).
+    ArchCr0PgPe = "arch.cr0.pg-pe", Arch, Error, "SDM Vol. 3A §2.5 (CR0.PG), APM Vol. 2 §3.1.1";
+    /// EFER.LMA must equal EFER.LME && CR0.PG (IA-32e mode is active exactly when enabled and paging is on).
+    ArchEferLma = "arch.efer.lma", Arch, Error, "SDM Vol. 3A §10.8.5 (§9.8.5 in older editions), APM Vol. 2 §14.6.1";
+    /// CR4.PAE: expected 1 in IA-32e mode.
+    ArchLongModePae = "arch.long-mode.pae", Arch, Error, "SDM Vol. 3A §10.8.5 (§9.8.5 in older editions), APM Vol. 2 §14.6.1";
+    /// Type: expected a present code segment.
+    ArchCsCode = "arch.cs.code", Arch, Error, "SDM Vol. 3A §5.5-5.8, APM Vol. 2 §4.9-4.11";
+    /// CS.DPL must equal the CPL (or be at most the CPL for a conforming CS).
+    ArchCsDplCpl = "arch.cs.dpl-cpl", Arch, Error, "SDM Vol. 3A §5.5-5.8, APM Vol. 2 §4.9-4.11";
+    /// CS's selector RPL should equal the CPL.
+    ArchCsRplCpl = "arch.cs.rpl-cpl", Arch, Warning, "SDM Vol. 3A §5.5-5.8, APM Vol. 2 §4.9-4.11";
+    /// L, D: expected not both set (reserved in IA-32e mode).
+    ArchCsLD = "arch.cs.l-d", Arch, Error, "SDM Vol. 3A §5.2.1 / APM Vol. 2 §4.8.1";
+    /// Type: expected writable data.
+    ArchSsWritable = "arch.ss.writable", Arch, Error, "SDM Vol. 3A §5.5-5.8, APM Vol. 2 §4.9-4.11";
+    /// A usable SS has DPL = CPL (SS.DPL is always the CPL).
+    ArchSsDplCpl = "arch.ss.dpl-cpl", Arch, Error, "SDM Vol. 3C §24.4.1: SS.DPL is always the CPL";
+    /// An unusable SS left by AMD's SYSRET keeps a stale DPL: KVM's UAPI must still carry the CPL there.
+    ArchSsDplCplUnusable = "arch.ss.dpl-cpl-unusable", Arch, Warning, "APM Vol. 2 SYSRET; Linux X86_BUG_SYSRET_SS_ATTRS";
+    /// Unusable: expected a usable SS outside IA-32e mode.
+    ArchSsNull = "arch.ss.null", Arch, Error, "SDM Vol. 3A §5.5-5.8, APM Vol. 2 §4.9-4.11";
+    /// Unusable: expected a usable SS at CPL 3.
+    ArchSsNullCpl3 = "arch.ss.null-cpl3", Arch, Warning, "APM Vol. 2 SYSRET; Linux X86_BUG_SYSRET_SS_ATTRS";
+    /// SS's selector RPL should equal the CPL.
+    ArchSsRplCpl = "arch.ss.rpl-cpl", Arch, Warning, "SDM Vol. 3A §5.5-5.8, APM Vol. 2 §4.9-4.11";
+    /// Type: expected readable data or code.
+    ArchDataReadable = "arch.data.readable", Arch, Error, "SDM Vol. 3A §5.5-5.8, APM Vol. 2 §4.9-4.11";
+    /// Selector: expected null selectors load unusable segments.
+    ArchDataNullUsable = "arch.data.null-usable", Arch, Warning, "SDM Vol. 3A §5.5-5.8, APM Vol. 2 §4.9-4.11";
+    /// A usable data segment should have DPL >= its selector's RPL (not conforming code).
+    ArchDataDplRpl = "arch.data.dpl-rpl", Arch, Warning, "SDM Vol. 3A §5.5-5.8, APM Vol. 2 §4.9-4.11";
+    /// TR must hold a busy TSS (3 or 11; 11 in IA-32e mode).
+    ArchTrType = "arch.tr.type", Arch, Error, "SDM Vol. 3A §8.2.4";
+    /// TR holds an available TSS (1 or 9): QEMU TCG and AMD VMCBs leave it so; Intel VM entry refuses it.
+    ArchTrAvailable = "arch.tr.available", Arch, Warning, "SDM Vol. 3A §8.2.4; QEMU TCG ltr; AMD VMCB (KVM's svm_get_segment reports busy)";
+    /// Type: expected an LDT (2).
+    ArchLdtrType = "arch.ldtr.type", Arch, Error, "SDM Vol. 3A §3.5.1";
+    /// A byte-granular limit must be expressible under its G bit (G = 1 needs the low 12 bits set; G = 0 at most 20 bits).
+    ArchLimitG = "arch.limit-g", Arch, Error, "SDM Vol. 3A §3.4.5";
+    /// CR0.PE: expected 1 when CR0.PG = 1.
+    VmxEntryCr0PgPe = "vmx.entry.cr0.pg-pe", Vmx, Error, "SDM Vol. 3C §27.3.1.1";
+    /// CR0.PG, CR4.PAE: expected both 1 (IA-32e mode guest).
+    VmxEntryIa32ePgPae = "vmx.entry.ia32e.pg-pae", Vmx, Error, "SDM Vol. 3C §27.3.1.1";
+    /// CR4.PCIDE: expected 0 outside IA-32e mode.
+    VmxEntryCr4Pcide = "vmx.entry.cr4.pcide", Vmx, Error, "SDM Vol. 3C §27.3.1.1";
+    /// With "load IA32_EFER", EFER.LMA and EFER.LME must equal the "IA-32e mode guest" control (LME only when CR0.PG = 1).
+    VmxEntryEferLmeLma = "vmx.entry.efer.lme-lma", Vmx, Error, "SDM Vol. 3C §27.3.1.1";
+    /// RFLAGS: expected bits 63:22, 15, 5, 3 clear and bit 1 set.
+    VmxEntryRflagsReserved = "vmx.entry.rflags.reserved", Vmx, Error, "SDM Vol. 3C §27.3.1.4";
+    /// RFLAGS.VM: expected 0 in an IA-32e mode guest or with CR0.PE = 0.
+    VmxEntryRflagsVm = "vmx.entry.rflags.vm", Vmx, Error, "SDM Vol. 3C §27.3.1.4";
+    /// Selector TI: expected 0 (GDT).
+    VmxEntryTrTi = "vmx.entry.tr.ti", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// Selector TI: expected 0 (GDT).
+    VmxEntryLdtrTi = "vmx.entry.ldtr.ti", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// Without unrestricted guest, SS.RPL must equal CS.RPL.
+    VmxEntrySsRpl = "vmx.entry.ss.rpl", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// Base: expected a canonical address.
+    VmxEntryBaseCanonical = "vmx.entry.base.canonical", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// Base[63:32]: expected 0.
+    VmxEntryBaseHigh = "vmx.entry.base.high", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// In virtual-8086 mode each base must be the selector times 16.
+    VmxEntryV8086Base = "vmx.entry.v8086.base", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// Limit: expected 0xffff.
+    VmxEntryV8086Limit = "vmx.entry.v8086.limit", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// Access rights: expected 0xf3.
+    VmxEntryV8086Ar = "vmx.entry.v8086.ar", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// CS must be an accessed code segment (9, 11, 13, 15), or 3 with unrestricted guest.
+    VmxEntryCsType = "vmx.entry.cs.type", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// Type: expected 3 or 7.
+    VmxEntrySsType = "vmx.entry.ss.type", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// Type: expected accessed (bit 0 set).
+    VmxEntryDataAccessed = "vmx.entry.data.accessed", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// Type: expected readable if code (bit 1 set).
+    VmxEntryDataReadableCode = "vmx.entry.data.readable-code", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// S: expected 1.
+    VmxEntryS = "vmx.entry.s", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// P: expected 1.
+    VmxEntryP = "vmx.entry.p", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// G must agree with the limit: limit bits 11:0 all set if G = 1, bits 31:20 clear if G = 0.
+    VmxEntryG = "vmx.entry.g", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// DPL: expected 0 (type 3).
+    VmxEntryCsDplType3 = "vmx.entry.cs.dpl-type3", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// A non-conforming CS must have DPL = SS.DPL.
+    VmxEntryCsDplNonconforming = "vmx.entry.cs.dpl-nonconforming", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// A conforming CS must have DPL <= SS.DPL.
+    VmxEntryCsDplConforming = "vmx.entry.cs.dpl-conforming", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// Without unrestricted guest, SS.DPL must equal SS.RPL.
+    VmxEntrySsDplRpl = "vmx.entry.ss.dpl-rpl", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// DPL: expected 0 (CS type 3 or CR0.PE = 0).
+    VmxEntrySsDplZero = "vmx.entry.ss.dpl-zero", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// Without unrestricted guest, a usable non-conforming data segment must have DPL >= RPL.
+    VmxEntryDataDplRpl = "vmx.entry.data.dpl-rpl", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// D/B: expected 0 (IA-32e mode guest with CS.L = 1).
+    VmxEntryCsDb = "vmx.entry.cs.db", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// TR must be a busy TSS: 11, or 3 outside IA-32e mode.
+    VmxEntryTrType = "vmx.entry.tr.type", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// S: expected 0.
+    VmxEntryTrS = "vmx.entry.tr.s", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// P: expected 1.
+    VmxEntryTrP = "vmx.entry.tr.p", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// TR's G must agree with its limit.
+    VmxEntryTrG = "vmx.entry.tr.g", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// Unusable: expected 0.
+    VmxEntryTrUnusable = "vmx.entry.tr.unusable", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// Type: expected 2.
+    VmxEntryLdtrType = "vmx.entry.ldtr.type", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// S: expected 0.
+    VmxEntryLdtrS = "vmx.entry.ldtr.s", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// P: expected 1.
+    VmxEntryLdtrP = "vmx.entry.ldtr.p", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// LDTR's G must agree with its limit.
+    VmxEntryLdtrG = "vmx.entry.ldtr.g", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// EFER.SVME: expected 1.
+    SvmVmrunEferSvme = "svm.vmrun.efer-svme", Svm, Error, "APM Vol. 2 §15.5.1";
+    /// EFER: expected reserved bits 7:1, 9 and 63:32 clear.
+    SvmVmrunEferMbz = "svm.vmrun.efer-mbz", Svm, Error, "APM Vol. 2 §15.5.1";
+    /// CR0.CD/NW: expected not CD=0 with NW=1.
+    SvmVmrunCr0CdNw = "svm.vmrun.cr0-cd-nw", Svm, Error, "APM Vol. 2 §15.5.1";
+    /// CR0[63:32]: expected 0.
+    SvmVmrunCr0High = "svm.vmrun.cr0-high", Svm, Error, "APM Vol. 2 §15.5.1";
+    /// CR4[63:32]: expected 0.
+    SvmVmrunCr4High = "svm.vmrun.cr4-high", Svm, Error, "APM Vol. 2 §15.5.1";
+    /// CR4.PAE: expected 1 with EFER.LME and CR0.PG.
+    SvmVmrunLmePgPae = "svm.vmrun.lme-pg-pae", Svm, Error, "APM Vol. 2 §15.5.1";
+    /// CR0.PE: expected 1 with EFER.LME and CR0.PG.
+    SvmVmrunLmePgPe = "svm.vmrun.lme-pg-pe", Svm, Error, "APM Vol. 2 §15.5.1";
+    /// L, D: expected not both set in long mode.
+    SvmVmrunCsLD = "svm.vmrun.cs-l-d", Svm, Error, "APM Vol. 2 §15.5.1";
+    /// The CPL QEMU printed must equal SS.DPL, which is what KVM_SET_SREGS takes the CPL from.
+    QemuCplSsDpl = "qemu.cpl-ss-dpl", Qemu, Error, "QEMU x86_update_hflags / cpu_x86_load_seg_cache (7125c937c97d, 2.1)";
+    /// The decoded suffix QEMU prints for a segment must match its flags.
+    QemuSuffix = "qemu.suffix", Qemu, Warning, "QEMU target/i386/cpu-dump.c cpu_x86_dump_seg_cache";
+    /// A built-in chain lowers the CPL: privilege escalation.
+    PathEscalation = "path.escalation", Path, Error, "segstate verify: built-in chains";
+    /// A built-in chain changes the CPL.
+    PathCplChanged = "path.cpl-changed", Path, Error, "segstate verify: built-in chains";
+    /// A built-in chain changes attributes beyond its documented normalisation.
+    PathAttributesChanged = "path.attributes-changed", Path, Warning, "segstate verify: built-in chains";
+    /// VM entry refuses what a built-in chain makes of a valid state.
+    PathVmxEntryRejected = "path.vmx-entry-rejected", Path, Error, "segstate verify: built-in chains";
+
+}
+
+impl CheckId {
+    /// The rules of `family`, in catalogue order.
+    pub fn of(family: Family) -> impl Iterator<Item = CheckId> {
+        CheckId::ALL
+            .iter()
+            .copied()
+            .filter(move |c| c.family() == family)
+    }
+}
+
+impl fmt::Display for CheckId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// A check id is written as its stable id string.
+#[cfg(feature = "serde")]
+impl serde::Serialize for CheckId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.id())
+    }
+}
+
+/// An id that is not in the catalogue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownCheck(pub alloc::string::String);
+
+impl fmt::Display for UnknownCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown check id `{}`", self.0.escape_debug())
+    }
+}
+
+impl core::error::Error for UnknownCheck {}
+
+impl FromStr for CheckId {
+    type Err = UnknownCheck;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        CheckId::ALL
+            .iter()
+            .copied()
+            .find(|c| c.id() == s)
+            .ok_or_else(|| UnknownCheck(s.into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_parse_back_and_start_with_their_family() {
+        for (i, c) in CheckId::ALL.iter().enumerate() {
+            assert_eq!(c.id().parse::<CheckId>(), Ok(*c));
+            assert!(c.id().starts_with(c.family().name()), "{c}");
+            assert!(!c.reference().is_empty(), "{c}");
+            assert!(
+                CheckId::ALL[..i].iter().all(|o| o.id() != c.id()),
+                "{c} twice"
+            );
+        }
+    }
+}
