@@ -2,22 +2,70 @@
 //!
 //! A vCPU's segment registers travel from the CPU's hidden descriptor cache through a
 //! hypervisor save area (AMD VMCB, Intel VMCS), KVM's `struct kvm_segment`, a VMM's
-//! CPU model and back. KVM's UAPI has no CPL field: SS.DPL carries it. This crate makes
-//! every step of that path explicit:
+//! CPU model and back. KVM's UAPI has no CPL field: SS.DPL carries it. In 2017 an
+//! unusable SS (the state AMD's SYSRET leaves) lost its DPL on that path and user code
+//! ran at CPL 0. This crate makes every step of the path explicit, exact and checked.
 //!
-//! - [`arch`]: the architectural model (selectors, privilege levels, descriptor caches);
-//! - [`format`](mod@format): each wire shape, raw and bit-exact, never cooked;
-//! - [`profile`]: the cooking rules of real implementations, named and versioned;
-//! - [`check`]: consistency rules with SDM/APM references;
-//! - [`verify`]: exhaustive round trips over chains of profiles.
+//! # Modules, in layers
+//!
+//! Each layer uses only the layers above it in this list:
+//!
+//! - [`arch`]: the architectural truth — [`arch::Selector`], [`arch::PrivilegeLevel`]
+//!   (no `Default`: a CPL is always said), [`arch::Segment`] (the descriptor cache,
+//!   with `unusable` apart from P), descriptors, the CPU mode, the whole-vCPU
+//!   [`arch::SegmentState`] every consumer shares, and [`arch::Vendor`];
+//! - [`format`](mod@format): each wire shape (`kvm_segment`/`kvm_sregs`, the VMCB
+//!   segment and save area, VMX access rights, QEMU's `SegmentCache`, Hyper-V), raw
+//!   and bit-exact, never cooked; strict decodes name the field they refuse;
+//! - [`profile`]: the cooking rules of real implementations (KVM SVM and VMX, QEMU,
+//!   each release), named, versioned and individually switchable; chains of them;
+//! - [`check`]: the rule catalogue ([`check::CheckId`]: id, family, severity,
+//!   SDM/APM reference) and its targets — architecture, Intel VM entry, AMD VMRUN —
+//!   with [`check::preflight`] for a state about to be handed over;
+//! - [`verify`]: exhaustive round trips through chains, and the one search for the
+//!   rule responsible for what a chain did ([`verify::paths::trace`]);
+//! - [`snapshot`]: segstate's vCPU snapshot format, which carries the CPL explicitly;
+//! - `ingest` (feature `std`): detection and readers for what users hold — QEMU
+//!   register dumps, QEMU migration streams, libvirt saved-VM images, raw `kvm_sregs`,
+//!   VMCB pages, JSON states.
+//!
+//! # Features
+//!
+//! - `std` (default): `ingest`, file readers, parallel verification. Without it the
+//!   crate is `no_std` + `alloc`.
+//! - `kvm-bindings`: `From` conversions with rust-vmm's `kvm_bindings::kvm_segment`,
+//!   `kvm_dtable`, `kvm_sregs` and `kvm_regs`.
+//! - `serde`: `json`, the JSON schema of every shape, and JSON states in `ingest`.
+//!
+//! # Four things a VMM does with it
+//!
+//! 1. **Take what `KVM_GET_SREGS` returns** — a `kvm_bindings::kvm_sregs` converts
+//!    into [`format::kvm::KvmSregs`] (feature `kvm-bindings`), whose segments decode
+//!    strictly into [`arch::Segment`]s and whose SS.DPL is the CPL.
+//! 2. **Check it before `KVM_SET_SREGS`** — [`check::preflight::kvm_sregs`] judges the
+//!    state KVM would really enter for a [`check::preflight::Target`] (Intel VM entry
+//!    with given controls, AMD VMRUN, the architecture), returning findings with typed
+//!    rule ids, severity and reference.
+//! 3. **Convert a whole VMCB save area and back** — [`profile::svm::get_sregs`] and
+//!    [`profile::svm::set_sregs`] do what KVM does on AMD: CR0/CR4, EFER with SVME,
+//!    the descriptor tables, and the CPL byte.
+//! 4. **See what a path does to a state** — [`verify::paths::trace`] runs a state
+//!    through a [`profile::Chain`] and names each change and the rule that made it.
 //!
 //! ```
 //! use segstate::profile::Chain;
 //!
-//! // AMD host, QEMU 2.9 syncs state, KVM 4.12 takes it back: the 2017 bug.
-//! let chain: Chain = "kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12".parse().unwrap();
+//! // AMD host, QEMU 2.9 syncs state, KVM 4.11 takes it back: the 2017 bug.
+//! let chain: Chain = "kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12".parse()?;
 //! let report = segstate::verify::verify_chain(&chain);
 //! assert!(report.escalations() > 0);
+//!
+//! // Either half of the fix alone is not enough.
+//! let kernel_half_only: Chain = "kvm-svm > qemu@2.9 > kvm-svm".parse()?;
+//! assert!(segstate::verify::verify_chain(&kernel_half_only).escalations() > 0);
+//! let fixed: Chain = "kvm-svm > qemu > kvm-svm".parse()?;
+//! assert!(segstate::verify::verify_chain(&fixed).keeps_cpl());
+//! # Ok::<(), segstate::profile::ChainError>(())
 //! ```
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
@@ -37,3 +85,8 @@ pub mod json;
 pub mod profile;
 pub mod snapshot;
 pub mod verify;
+
+/// The README's Rust examples, run as doc tests so that they cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExamples;

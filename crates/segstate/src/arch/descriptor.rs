@@ -1,5 +1,17 @@
 //! 8-byte segment descriptors and 16-byte long-mode system descriptors
 //! (SDM Vol. 3A §3.4.5 and §7.2.3, APM Vol. 2 §4.7–4.8).
+//!
+//! ```
+//! use segstate::arch::{Attributes, Descriptor, PrivilegeLevel};
+//!
+//! // Linux's 64-bit user code descriptor: base 0, limit 4 GiB - 1 with G, DPL 3, L.
+//! let code = Descriptor::encode(0, 0xffff_ffff, Attributes::code64(PrivilegeLevel::Ring3))?;
+//! assert_eq!(code, Descriptor(0x00af_fb00_0000_ffff));
+//! assert_eq!(code.attributes(), Attributes::code64(PrivilegeLevel::Ring3));
+//! // A limit G cannot express is refused, not rounded.
+//! assert!(Descriptor::encode(0, 0x12345, Attributes { g: true, ..code.attributes() }).is_err());
+//! # Ok::<(), segstate::arch::DescriptorError>(())
+//! ```
 
 use core::fmt;
 

@@ -13,7 +13,7 @@ mod selector;
 mod state;
 
 pub use descriptor::{Descriptor, DescriptorError, SystemDescriptor};
-pub use mode::{CR0_PE, CR0_PG, CpuMode, EFER_LMA, EFER_LME, RFLAGS_VM};
+pub use mode::{CR0_PE, CR0_PG, CpuMode, EFER_LMA, EFER_LME, EFER_SVME, RFLAGS_VM};
 pub use privilege::{Cpl, InvalidPrivilegeLevel, PrivilegeLevel};
 pub use seg_reg::{PerSegReg, SegReg, UnknownSegReg};
 pub use segment::{Attributes, FieldChange, Segment};

@@ -13,6 +13,9 @@ pub const CR0_PG: u64 = 1 << 31;
 pub const EFER_LME: u64 = 1 << 8;
 /// EFER.LMA.
 pub const EFER_LMA: u64 = 1 << 10;
+/// EFER.SVME: SVM enabled (AMD). KVM keeps it set in every VMCB it runs
+/// (`svm_set_efer`); a guest's own EFER, as KVM_GET_SREGS reports it, hides it.
+pub const EFER_SVME: u64 = 1 << 12;
 /// RFLAGS.VM.
 pub const RFLAGS_VM: u64 = 1 << 17;
 

@@ -1,4 +1,15 @@
 //! Privilege levels: CPL, DPL and RPL all live in 0..=3.
+//!
+//! ```
+//! use segstate::arch::PrivilegeLevel;
+//!
+//! // A raw DPL byte from a kvm_segment: decode strictly, or mask as KVM's set path does.
+//! assert_eq!(PrivilegeLevel::try_from(3u8), Ok(PrivilegeLevel::Ring3));
+//! assert!(PrivilegeLevel::try_from(7u8).is_err());
+//! assert_eq!(PrivilegeLevel::from_low_bits(7), PrivilegeLevel::Ring3);
+//! // Lower is more privileged.
+//! assert!(PrivilegeLevel::Ring0.is_at_least_as_privileged_as(PrivilegeLevel::Ring3));
+//! ```
 
 use core::fmt;
 

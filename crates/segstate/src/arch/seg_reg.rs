@@ -1,4 +1,17 @@
 //! The eight segment registers a vCPU carries, and the orders each format stores them in.
+//!
+//! ```
+//! use segstate::arch::{PerSegReg, SegReg};
+//!
+//! let ss: SegReg = "ss".parse()?;
+//! assert_eq!(ss, SegReg::Ss);
+//! // One value per register, indexed by register, in the architectural order.
+//! let names = PerSegReg::from_fn(|reg| reg.name());
+//! assert_eq!(names[SegReg::Tr], "TR");
+//! // KVM's kvm_sregs and the VMCB each store the eight in their own order.
+//! assert_eq!(SegReg::KVM_SREGS_ORDER[0], SegReg::Cs);
+//! # Ok::<(), segstate::arch::UnknownSegReg>(())
+//! ```
 
 use core::fmt;
 use core::str::FromStr;

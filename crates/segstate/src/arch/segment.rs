@@ -1,4 +1,15 @@
 //! The hidden part of a segment register: the descriptor cache (SDM Vol. 3A §3.4.3).
+//!
+//! ```
+//! use segstate::arch::{Attributes, PrivilegeLevel, Segment, Selector};
+//!
+//! let user = Segment::flat(Selector(0x2b), Attributes::flat_data(PrivilegeLevel::Ring3));
+//! assert!(user.is_usable());
+//! // What the 2017 bug did to an unusable SS: every attribute zeroed.
+//! let zeroed = Segment::null(Selector(0x2b), Attributes::default());
+//! let fields: Vec<_> = user.field_changes(&zeroed).iter().map(|c| c.field).collect();
+//! assert!(fields.contains(&"DPL") && fields.contains(&"unusable"));
+//! ```
 
 use alloc::string::String;
 use alloc::vec::Vec;

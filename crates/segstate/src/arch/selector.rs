@@ -1,4 +1,17 @@
 //! Segment selectors (SDM Vol. 3A §3.4.2, APM Vol. 2 §4.5.1).
+//!
+//! ```
+//! use segstate::arch::{PrivilegeLevel, Selector, TableIndicator};
+//!
+//! // Linux's __USER_DS: GDT index 5, RPL 3.
+//! let user_ds = Selector::new(5, TableIndicator::Gdt, PrivilegeLevel::Ring3)?;
+//! assert_eq!(user_ds, Selector(0x2b));
+//! assert_eq!(user_ds.rpl(), PrivilegeLevel::Ring3);
+//! assert_eq!(user_ds.table_offset(), 40);
+//! // An index needs 13 bits: 8192 is refused, never wrapped.
+//! assert!(Selector::new(8192, TableIndicator::Gdt, PrivilegeLevel::Ring0).is_err());
+//! # Ok::<(), segstate::arch::IndexOutOfRange>(())
+//! ```
 
 use core::fmt;
 

@@ -4,6 +4,18 @@
 //! [`CheckId`]; its severity and reference come from this table, never from the place
 //! that emits it (path findings alone take their severity from the chain's tier and
 //! their reference from the profile rule responsible, see `verify::paths`).
+//!
+//! ```
+//! use segstate::check::{CheckId, Family, Severity};
+//!
+//! let rule: CheckId = "vmx.entry.cs.dpl-nonconforming".parse()?;
+//! assert_eq!(rule, CheckId::VmxEntryCsDplNonconforming);
+//! assert_eq!(rule.family(), Family::Vmx);
+//! assert_eq!(rule.severity(), Severity::Error);
+//! assert!(rule.reference().starts_with("SDM"));
+//! assert!(CheckId::of(Family::Svm).count() > 0);
+//! # Ok::<(), segstate::check::UnknownCheck>(())
+//! ```
 
 use core::fmt;
 use core::str::FromStr;
@@ -141,7 +153,7 @@ catalogue! {
     VmxEntrySsRpl = "vmx.entry.ss.rpl", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
     /// Base: expected a canonical address.
     VmxEntryBaseCanonical = "vmx.entry.base.canonical", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
-    /// Base[63:32]: expected 0.
+    /// Basebits 63:32: expected 0.
     VmxEntryBaseHigh = "vmx.entry.base.high", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
     /// In virtual-8086 mode each base must be the selector times 16.
     VmxEntryV8086Base = "vmx.entry.v8086.base", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
@@ -201,9 +213,9 @@ catalogue! {
     SvmVmrunEferMbz = "svm.vmrun.efer-mbz", Svm, Error, "APM Vol. 2 §15.5.1";
     /// CR0.CD/NW: expected not CD=0 with NW=1.
     SvmVmrunCr0CdNw = "svm.vmrun.cr0-cd-nw", Svm, Error, "APM Vol. 2 §15.5.1";
-    /// CR0[63:32]: expected 0.
+    /// CR0bits 63:32: expected 0.
     SvmVmrunCr0High = "svm.vmrun.cr0-high", Svm, Error, "APM Vol. 2 §15.5.1";
-    /// CR4[63:32]: expected 0.
+    /// CR4bits 63:32: expected 0.
     SvmVmrunCr4High = "svm.vmrun.cr4-high", Svm, Error, "APM Vol. 2 §15.5.1";
     /// CR4.PAE: expected 1 with EFER.LME and CR0.PG.
     SvmVmrunLmePgPae = "svm.vmrun.lme-pg-pae", Svm, Error, "APM Vol. 2 §15.5.1";

@@ -15,6 +15,7 @@ pub use catalogue::{CheckId, Family, UnknownCheck};
 
 pub mod arch;
 pub mod catalogue;
+pub mod preflight;
 pub mod report;
 pub mod svm_vmrun;
 pub mod vmx_entry;

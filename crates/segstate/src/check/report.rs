@@ -237,7 +237,7 @@ pub fn report_with(state: &SegmentState, vendor: Vendors, context: Context) -> R
     if vendor.amd() {
         let mut svm_state = judged;
         if context.source != Source::Vmcb {
-            svm_state.efer |= 1 << 12;
+            svm_state.efer |= crate::arch::EFER_SVME;
             r.notes.push(String::from(
                 "VMRUN judged with EFER.SVME set: KVM sets it in the VMCB (svm_set_efer)",
             ));

@@ -8,8 +8,8 @@
 use alloc::vec::Vec;
 
 use super::{CheckId, Finding, Findings};
-use crate::arch::SegmentState;
 use crate::arch::{CR0_PE, CR0_PG, EFER_LME, SegReg};
+use crate::arch::{EFER_SVME, SegmentState};
 
 /// CR0.NW.
 const CR0_NW: u64 = 1 << 29;
@@ -17,8 +17,6 @@ const CR0_NW: u64 = 1 << 29;
 const CR0_CD: u64 = 1 << 30;
 /// CR4.PAE.
 const CR4_PAE: u64 = 1 << 5;
-/// EFER.SVME.
-const EFER_SVME: u64 = 1 << 12;
 /// EFER bits that are reserved (must be zero) on every AMD64 processor: 7:1, 9 and
 /// 63:32. Bits 16 and up that later processors define (MCOMMIT, INTWB, AIBRSE, …)
 /// are not judged.

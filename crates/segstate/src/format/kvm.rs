@@ -1,5 +1,24 @@
 //! KVM's UAPI: `struct kvm_segment`, `struct kvm_dtable` and `struct kvm_sregs`
 //! (include/uapi/linux/kvm.h, x86; KVM_GET_SREGS / KVM_SET_SREGS).
+//!
+//! ```
+//! use segstate::arch::{PrivilegeLevel, Segment};
+//! use segstate::format::kvm::{KvmSegment, KvmSregs};
+//!
+//! // 312 bytes from KVM_GET_SREGS (or a snapshot file), exact, both ways.
+//! let mut sregs = KvmSregs::default();
+//! sregs.ss.dpl = 3;
+//! let bytes = sregs.to_bytes();
+//! assert_eq!(bytes.len(), KvmSregs::SIZE);
+//! let back = KvmSregs::from_bytes(&bytes)?;
+//! assert_eq!(back, sregs);
+//! // KVM has no CPL field: SS.DPL carries it.
+//! assert_eq!(back.cpl(), PrivilegeLevel::Ring3);
+//! // A byte no segment can mean is refused by the strict decode.
+//! let garbage = KvmSegment { dpl: 7, ..KvmSegment::default() };
+//! assert!(Segment::try_from(garbage).is_err());
+//! # Ok::<(), segstate::format::LengthError>(())
+//! ```
 
 use super::{FormatError, LengthError, exact_len, le_u16, le_u32, le_u64};
 use crate::arch::{Attributes, PerSegReg, PrivilegeLevel, SegReg, Segment, SegmentType, Selector};

@@ -1,5 +1,22 @@
 //! AMD SVM: the VMCB segment (`struct vmcb_seg`), its 12-bit `attrib`, and the VMCB
 //! save area (APM Vol. 2 §15.5 and Appendix B, Table B-2).
+//!
+//! ```
+//! use segstate::arch::{Attributes, PrivilegeLevel};
+//! use segstate::format::svm::{SaveAreaOffset, SvmAttrib, VmcbSaveArea};
+//!
+//! // Linux's user data segment in the VMCB's 12-bit attribute layout.
+//! let attrib = SvmAttrib::from_attributes(Attributes::flat_data(PrivilegeLevel::Ring3));
+//! assert_eq!(attrib, SvmAttrib(0x0cf3));
+//!
+//! // A whole 4 KiB VMCB page, exact both ways; the CPL byte is kept raw.
+//! let mut page = vec![0u8; VmcbSaveArea::PAGE_SIZE];
+//! page[SaveAreaOffset::IN_PAGE + SaveAreaOffset::CPL] = 3;
+//! let area = VmcbSaveArea::from_page(&page)?;
+//! assert_eq!(area.cpl, 3);
+//! assert_eq!(area.to_page(), page);
+//! # Ok::<(), segstate::format::LengthError>(())
+//! ```
 
 use super::{FormatError, LengthError, exact_len, le_u16, le_u32, le_u64};
 use crate::arch::{Attributes, PerSegReg, PrivilegeLevel, SegReg, Segment, SegmentType, Selector};

@@ -1,5 +1,18 @@
 //! Intel VMX: guest segment fields of the VMCS and their 32-bit access rights
 //! (SDM Vol. 3C §25.4.1, Table 25-2, "Format of Access Rights").
+//!
+//! ```
+//! use segstate::arch::{Attributes, PrivilegeLevel, Segment, Selector};
+//! use segstate::format::vmx::{VmxAccessRights, VmxSegment};
+//!
+//! // An unusable SS keeps its DPL in the VMCS: bit 16 says unusable, the rest stays.
+//! let ss = Segment::null(Selector(0x2b), Attributes::flat_data(PrivilegeLevel::Ring3));
+//! let vmcs = VmxSegment::from(ss);
+//! assert_ne!(vmcs.access_rights.0 & VmxAccessRights::UNUSABLE, 0);
+//! assert_eq!(vmcs.access_rights.dpl(), PrivilegeLevel::Ring3);
+//! assert_eq!(Segment::try_from(vmcs)?, ss);
+//! # Ok::<(), segstate::format::FormatError>(())
+//! ```
 
 use super::FormatError;
 use crate::arch::{Attributes, PrivilegeLevel, SegReg, Segment, SegmentType, Selector};

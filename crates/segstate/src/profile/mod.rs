@@ -5,6 +5,28 @@
 //! way through KVM or QEMU happens here, as a named [`Rule`]. A [`Profile`] is an
 //! engine plus the rules one release applied; a [`Chain`] strings profiles together
 //! into the path a state takes.
+//!
+//! ```
+//! use segstate::arch::SegReg;
+//! use segstate::format::qemu::QemuSegmentCache;
+//! use segstate::format::svm::{SvmAttrib, VmcbSegment};
+//! use segstate::profile::{Chain, InFlight, SegmentValue};
+//!
+//! // The SS AMD's SYSRET leaves: selector 0x2b, the stale attributes of a flat DPL-3
+//! // data segment with P = 0 (unusable), while the CPU runs user code at VMCB.CPL 3.
+//! let ss = VmcbSegment { selector: 0x2b, attrib: SvmAttrib(0x0c73), limit: 0xffff_ffff, base: 0 };
+//! let input = InFlight { value: SegmentValue::Vmcb(ss), vmcb_cpl: 3 };
+//! let previous = QemuSegmentCache::default();
+//!
+//! // Today's KVM and QEMU: the CPL survives a state sync.
+//! let fixed: Chain = "kvm-svm > qemu > kvm-svm".parse()?;
+//! assert_eq!(fixed.run_segment(SegReg::Ss, input, &previous)?.vmcb_cpl, 3);
+//!
+//! // Linux 4.11 and QEMU 2.9: user code comes back at CPL 0.
+//! let bug: Chain = "kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12".parse()?;
+//! assert_eq!(bug.run_segment(SegReg::Ss, input, &previous)?.vmcb_cpl, 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod chain;
 pub mod qemu;

@@ -1,6 +1,16 @@
 //! Named cooking rules: every place where an implementation changes a segment on its
 //! way through, each with an id, a kind, what it does, what the code does without it,
 //! and where it came from upstream.
+//!
+//! ```
+//! use segstate::profile::{Rule, RuleKind};
+//!
+//! // The kernel half of the 2017 fix, by its id.
+//! let rule: Rule = "svm.set.cpl-from-ss-dpl".parse()?;
+//! assert_eq!(rule.kind(), RuleKind::CplCarrier);
+//! assert!(!rule.upstream().is_empty());
+//! # Ok::<(), segstate::profile::UnknownRule>(())
+//! ```
 
 use core::fmt;
 

@@ -1,9 +1,10 @@
-//! KVM SVM's cooking: `svm_get_segment` and `svm_set_segment` (arch/x86/kvm/svm/svm.c).
+//! KVM SVM's cooking: `svm_get_segment` and `svm_set_segment` (arch/x86/kvm/svm/svm.c),
+//! one register at a time and for a whole save area (`get_sregs`, `set_sregs`).
 
 use super::{Rule, RuleSet};
-use crate::arch::{PerSegReg, SegReg, Segment};
-use crate::format::kvm::KvmSegment;
-use crate::format::svm::{SvmAttrib, VmcbSegment};
+use crate::arch::{EFER_SVME, PerSegReg, SegReg, Segment};
+use crate::format::kvm::{KvmDtable, KvmSegment, KvmSregs};
+use crate::format::svm::{SvmAttrib, VmcbDtable, VmcbSaveArea, VmcbSegment};
 
 /// VMCB segment (and VMCB.CPL) → `kvm_segment`, as KVM_GET_SREGS does on AMD.
 ///
@@ -109,4 +110,94 @@ pub fn set_segment(rules: RuleSet, reg: SegReg, k: &KvmSegment) -> (VmcbSegment,
 pub fn kvm_vmcb_segments(segments: &PerSegReg<Segment>) -> PerSegReg<VmcbSegment> {
     let rules = super::Profile::KVM_SVM.rules;
     segments.map(|reg, s| set_segment(rules, reg, &KvmSegment::from(*s)).0)
+}
+
+/// A whole VMCB save area → `kvm_sregs`, as KVM_GET_SREGS reports it on AMD
+/// (`svm_get_segment` for each register under `rules`, `svm_get_idt`/`svm_get_gdt`,
+/// the control registers and the guest's EFER).
+///
+/// EFER loses SVME: KVM sets it in every VMCB it runs (`svm_set_efer`) and the guest's
+/// view hides it. The descriptor-table limits are cut to 16 bits, as KVM's
+/// `struct desc_ptr` cuts them. The save area holds neither CR8 (the VMCB control area's V_TPR) nor
+/// the APIC base (an MSR), so both are 0 and the interrupt bitmap is empty.
+///
+/// ```
+/// use segstate::arch::{PerSegReg, PrivilegeLevel, SegReg};
+/// use segstate::format::kvm::KvmSregs;
+/// use segstate::format::svm::{SvmAttrib, VmcbSaveArea, VmcbSegment};
+/// use segstate::profile::{Profile, svm};
+///
+/// // A VMCB of a guest in user mode after SYSRET: SS unusable (P = 0), VMCB.CPL 3.
+/// let flat = |selector, attrib| VmcbSegment { selector, attrib: SvmAttrib(attrib), limit: 0xffff_ffff, base: 0 };
+/// let mut segments = PerSegReg([flat(0x2b, 0x0cf3); 8]);
+/// segments[SegReg::Cs] = flat(0x33, 0x0afb);
+/// segments[SegReg::Ss] = flat(0x2b, 0x0c73);
+/// let mut vmcb = VmcbSaveArea::new(segments, 3);
+/// vmcb.efer = 0x1d01; // LME, LMA, SCE, SVME
+///
+/// // KVM_GET_SREGS: the CPL travels as SS.DPL, SVME is hidden.
+/// let sregs: KvmSregs = svm::get_sregs(Profile::KVM_SVM.rules, &vmcb);
+/// assert_eq!((sregs.ss.dpl, sregs.ss.unusable), (3, 1));
+/// assert_eq!(sregs.efer, 0x0d01);
+///
+/// // KVM_SET_SREGS into a fresh VMCB: the CPL byte comes back from SS.DPL.
+/// let mut fresh = VmcbSaveArea::new(PerSegReg([VmcbSegment::default(); 8]), 0);
+/// svm::set_sregs(Profile::KVM_SVM.rules, &sregs, &mut fresh);
+/// assert_eq!(fresh.cpl(), PrivilegeLevel::Ring3);
+/// assert_eq!(fresh.efer, vmcb.efer);
+/// ```
+#[must_use]
+pub fn get_sregs(rules: RuleSet, area: &VmcbSaveArea) -> KvmSregs {
+    let mut sregs = KvmSregs {
+        gdt: KvmDtable {
+            base: area.gdtr.base,
+            limit: area.gdtr.limit as u16,
+            padding: [0; 3],
+        },
+        idt: KvmDtable {
+            base: area.idtr.base,
+            limit: area.idtr.limit as u16,
+            padding: [0; 3],
+        },
+        cr0: area.cr0,
+        cr2: area.cr2,
+        cr3: area.cr3,
+        cr4: area.cr4,
+        efer: area.efer & !EFER_SVME,
+        ..KvmSregs::default()
+    };
+    for reg in SegReg::ALL {
+        *sregs.segment_mut(reg) = get_segment(rules, reg, &area.segments[reg], area.cpl);
+    }
+    sregs
+}
+
+/// `kvm_sregs` → a VMCB save area, as KVM_SET_SREGS writes it on AMD
+/// (`svm_set_segment` for each register under `rules`, VMCB.CPL from whatever the
+/// rules take it from, the descriptor tables, the control registers, EFER with SVME).
+///
+/// Fields `kvm_sregs` does not carry (RIP, RSP, RAX, RFLAGS, the MSR fields, the
+/// debug registers) keep their values in `area`; CR8 and the APIC base live outside
+/// the save area and are not written.
+pub fn set_sregs(rules: RuleSet, sregs: &KvmSregs, area: &mut VmcbSaveArea) {
+    for reg in SegReg::ALL {
+        let (segment, cpl) = set_segment(rules, reg, sregs.segment(reg));
+        area.segments[reg] = segment;
+        if let Some(cpl) = cpl {
+            area.cpl = cpl;
+        }
+    }
+    area.gdtr = VmcbDtable {
+        base: sregs.gdt.base,
+        limit: sregs.gdt.limit.into(),
+    };
+    area.idtr = VmcbDtable {
+        base: sregs.idt.base,
+        limit: sregs.idt.limit.into(),
+    };
+    area.cr0 = sregs.cr0;
+    area.cr2 = sregs.cr2;
+    area.cr3 = sregs.cr3;
+    area.cr4 = sregs.cr4;
+    area.efer = sregs.efer | EFER_SVME;
 }

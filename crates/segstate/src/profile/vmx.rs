@@ -3,7 +3,7 @@
 //! unrestricted guest enabled (the default on every VMX CPU since Westmere).
 
 use super::{Rule, RuleSet};
-use crate::arch::SegReg;
+use crate::arch::{PerSegReg, SegReg, Segment};
 use crate::format::kvm::KvmSegment;
 use crate::format::vmx::{VmxAccessRights, VmxSegment};
 
@@ -68,4 +68,14 @@ pub fn set_segment(rules: RuleSet, reg: SegReg, k: &KvmSegment) -> VmxSegment {
         limit: k.limit,
         access_rights: VmxAccessRights(ar),
     }
+}
+
+/// The eight segments of a state as today's KVM writes them into a VMCS
+/// (`vmx_set_segment` under the current `kvm-vmx` rules): a not-present segment becomes
+/// unusable, and with unrestricted guest every usable code or data segment is marked
+/// accessed. What VM entry sees of a `kvm_sregs` on Intel is this, not the raw bytes.
+#[must_use]
+pub fn kvm_vmcs_segments(segments: &PerSegReg<Segment>) -> PerSegReg<VmxSegment> {
+    let rules = super::Profile::KVM_VMX.rules;
+    segments.map(|reg, s| set_segment(rules, reg, &KvmSegment::from(*s)))
 }

@@ -11,16 +11,12 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::{Regs, VcpuSnapshot};
-use crate::arch::SegmentState;
 use crate::arch::Vendor;
 use crate::arch::{Cpl, PerSegReg, SegReg, Segment};
+use crate::arch::{EFER_SVME, SegmentState};
 use crate::check::{self, Finding, Severity};
 use crate::format::FormatError;
 use crate::format::kvm::{KvmSegment, KvmSregs};
-
-/// EFER.SVME. The VMCB holds the guest EFER with SVME set (KVM forces it), and the
-/// VMRUN checks read it there.
-const EFER_SVME: u64 = 1 << 12;
 
 /// Why a state may not be handed to `KVM_SET_SREGS`.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -32,7 +32,7 @@ pub const BASELINE_CR0: u64 = CR0_PE | CR0_PG | 1 << 16 | 1 << 4;
 /// CR4 of the baseline states: PAE.
 pub const BASELINE_CR4: u64 = 1 << 5;
 /// EFER of the baseline states: long mode active, SYSCALL enabled, SVME set (AMD).
-pub const BASELINE_EFER: u64 = EFER_LME | EFER_LMA | 1 | 1 << 12;
+pub const BASELINE_EFER: u64 = EFER_LME | EFER_LMA | 1 | crate::arch::EFER_SVME;
 
 /// A 64-bit Linux-like state at `cpl`: GDT layout kernel CS 0x10, kernel SS 0x18,
 /// user SS 0x2b, user CS 0x33, TSS 0x40.

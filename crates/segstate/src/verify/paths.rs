@@ -155,6 +155,94 @@ fn responsible(
     })
 }
 
+/// What one chain did to one state: the CPL before and after, and every register whose
+/// value changed beyond the chain's documented normalisation (the changes a chain is
+/// expected to make, such as KVM SVM reporting G from the limit, are not listed), each
+/// with the profile rules responsible ([`super::blame::responsible`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Trace {
+    /// The CPL the state starts at in the chain's source format.
+    pub cpl_before: PrivilegeLevel,
+    /// The CPL the chain ends with.
+    pub cpl_after: PrivilegeLevel,
+    /// The rules responsible for a CPL change; empty when the CPL is kept.
+    pub cpl_rules: Vec<Rule>,
+    /// The registers that changed.
+    pub changes: Vec<RegisterChange>,
+}
+
+impl Trace {
+    /// True when the chain lowered the CPL: privilege escalation.
+    #[must_use]
+    pub fn escalates(&self) -> bool {
+        self.cpl_after < self.cpl_before
+    }
+}
+
+/// One register a chain changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RegisterChange {
+    /// The register.
+    pub reg: SegReg,
+    /// The fields that differ from what the chain should have kept; empty when the
+    /// result does not decode at all.
+    pub fields: Vec<crate::arch::FieldChange>,
+    /// The value after the chain, `None` when it does not decode.
+    pub after: Option<Segment>,
+    /// The rules responsible.
+    pub rules: Vec<Rule>,
+}
+
+/// Runs `state` through `chain` (encoded in the chain's source format as
+/// [`diagnose`] does) and says what changed and which rule changed it. `None` when the
+/// chain cannot run on it (a value its source format cannot hold).
+///
+/// ```
+/// use segstate::profile::Chain;
+/// use segstate::verify::{domain::sysret_state, paths::trace};
+///
+/// // The AMD SYSRET state: user mode, SS unusable with a stale DPL.
+/// let state = sysret_state();
+/// let fixed: Chain = "kvm-svm > qemu > kvm-svm".parse()?;
+/// assert!(!trace(&fixed, &state).unwrap().escalates());
+///
+/// let bug: Chain = "kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12".parse()?;
+/// let t = trace(&bug, &state).unwrap();
+/// assert!(t.escalates()); // CPL 3 -> 0
+/// let ids: Vec<_> = t.cpl_rules.iter().map(|r| r.id()).collect();
+/// assert_eq!(ids, ["svm.set.zero-unusable-attrib", "qemu.get.zero-unusable-flags"]);
+/// # Ok::<(), segstate::profile::ChainError>(())
+/// ```
+#[must_use]
+pub fn trace(chain: &Chain, state: &SegmentState) -> Option<Trace> {
+    let o = run_chain(chain, state, false)?;
+    let cpl_rules = if o.cpl_changed() {
+        responsible(chain, state, false, |x| x.cpl_changed())
+    } else {
+        Vec::new()
+    };
+    let changes = SegReg::ALL
+        .into_iter()
+        .filter(|&reg| o.changed(reg))
+        .map(|reg| RegisterChange {
+            reg,
+            fields: o.out[reg]
+                .map(|after| o.expected[reg].field_changes(&after))
+                .unwrap_or_default(),
+            after: o.out[reg],
+            rules: responsible(chain, state, false, |x| x.changed(reg)),
+        })
+        .collect();
+    Some(Trace {
+        cpl_before: o.cpl_before,
+        cpl_after: o.cpl_after,
+        cpl_rules,
+        changes,
+    })
+}
+
 /// Judges a state the way `segstate check` does: every rule family of
 /// [`check::report::report_with`], then the path findings through every built-in
 /// chain ([`path_findings`]).
