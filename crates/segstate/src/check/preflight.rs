@@ -70,7 +70,7 @@ pub fn state(state: &SegmentState, target: Target) -> Vec<Finding> {
             all
         }
     };
-    out.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out.sort_by_key(|f| core::cmp::Reverse(f.severity));
     out
 }
 
