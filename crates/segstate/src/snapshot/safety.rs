@@ -12,9 +12,10 @@ use core::fmt;
 
 use super::{Regs, VcpuSnapshot};
 use crate::arch::Vendor;
-use crate::arch::{Cpl, PerSegReg, SegReg, Segment};
-use crate::arch::{EFER_SVME, SegmentState};
-use crate::check::{self, Finding, Severity};
+use crate::arch::{Cpl, SegReg, Segment};
+use crate::check::preflight::{self, Target};
+use crate::check::vmx_entry::VmxEntryControls;
+use crate::check::{Finding, Severity};
 use crate::format::FormatError;
 use crate::format::kvm::{KvmSegment, KvmSregs};
 
@@ -144,57 +145,41 @@ fn cpl_problem(sregs: &KvmSregs, cpl: Cpl) -> Option<RestoreProblem> {
     (ss_dpl != cpl.bits()).then_some(RestoreProblem::CplDisagrees { ss_dpl, cpl })
 }
 
-/// The segment part of a state for the check rules, with the explicit CPL.
-fn segment_state(
+/// Where a snapshot's state goes on a `target` host: VM entry with KVM's controls,
+/// or VMRUN.
+fn entry_target(sregs: &KvmSregs, target: Vendor) -> Target {
+    match target {
+        Vendor::Intel => Target::IntelVmEntry(VmxEntryControls::kvm_default(sregs.efer)),
+        Vendor::Amd => Target::AmdVmrun,
+    }
+}
+
+/// Every finding of the target's entry rules on what KVM's set path makes of the
+/// segments (one place: [`preflight::kvm_entered_state`]), judged at the snapshot's
+/// explicit CPL.
+fn findings(
     sregs: &KvmSregs,
     cpl: Cpl,
     rflags: u64,
     target: Vendor,
-) -> Result<SegmentState, RestoreProblem> {
-    let mut segs = [Segment::default(); 8];
-    for reg in SegReg::ALL {
-        let mut seg = Segment::try_from(*sregs.segment(reg))
-            .map_err(|error| RestoreProblem::Undecodable { reg, error })?;
-        if target == Vendor::Intel && !seg.attributes.present {
-            // KVM VMX's set path (vmx_segment_access_rights) writes AR.unusable for
-            // a not-present segment, so that is what the VMCS, and VM entry, see.
-            seg.unusable = true;
+) -> Result<Vec<Finding>, RestoreProblem> {
+    let to = entry_target(sregs, target);
+    let mut state = preflight::kvm_entered_state(sregs, rflags, to).map_err(|error| {
+        RestoreProblem::Undecodable {
+            reg: undecodable_register(sregs),
+            error,
         }
-        segs[reg.index()] = seg;
-    }
-    Ok(SegmentState {
-        segments: PerSegReg(segs),
-        cpl,
-        cr0: sregs.cr0,
-        cr4: sregs.cr4,
-        efer: match target {
-            Vendor::Intel => sregs.efer,
-            Vendor::Amd => sregs.efer | EFER_SVME,
-        },
-        rflags,
-    })
-}
-
-/// Every finding of the architectural rules and the target vendor's entry rules.
-fn findings(state: &SegmentState, target: Vendor) -> Vec<Finding> {
-    let mut all = check::arch::check(state);
-    match target {
-        Vendor::Intel => all.extend(check::vmx_entry::check(
-            state,
-            check::vmx_entry::VmxEntryControls::kvm_default(state.efer),
-        )),
-        Vendor::Amd => all.extend(check::svm_vmrun::check(state)),
-    }
-    all
+    })?;
+    state.cpl = cpl;
+    Ok(preflight::state(&state, to))
 }
 
 fn problems_for(sregs: &KvmSregs, cpl: Cpl, rflags: u64, target: Vendor) -> Vec<RestoreProblem> {
     let mut out: Vec<RestoreProblem> = cpl_problem(sregs, cpl).into_iter().collect();
-    match segment_state(sregs, cpl, rflags, target) {
+    match findings(sregs, cpl, rflags, target) {
         Err(p) => out.push(p),
-        Ok(state) => out.extend(
-            findings(&state, target)
-                .into_iter()
+        Ok(all) => out.extend(
+            all.into_iter()
                 .filter(|f| f.severity == Severity::Error)
                 .map(|finding| RestoreProblem::Check { target, finding }),
         ),
@@ -202,14 +187,20 @@ fn problems_for(sregs: &KvmSregs, cpl: Cpl, rflags: u64, target: Vendor) -> Vec<
     out
 }
 
+/// The first register whose `kvm_segment` does not decode.
+fn undecodable_register(sregs: &KvmSregs) -> SegReg {
+    SegReg::ALL
+        .into_iter()
+        .find(|&reg| Segment::try_from(*sregs.segment(reg)).is_err())
+        .unwrap_or(SegReg::Ss)
+}
+
 impl VcpuSnapshot {
     /// Why this state may not be handed to `KVM_SET_SREGS` on a `target` host: SS.DPL
     /// disagreeing with the explicit CPL (always first), a segment no format can
-    /// mean, and every error of [`check::arch::check`] and of the vendor's entry
-    /// checks ([`check::vmx_entry::check`] with
-    /// [`VmxEntryControls::kvm_default`](check::vmx_entry::VmxEntryControls::kvm_default),
-    /// or [`check::svm_vmrun::check`] with EFER.SVME set as in the VMCB). Empty means
-    /// safe.
+    /// mean, and every error of [`preflight::kvm_sregs`] for the vendor (VM entry with
+    /// [`VmxEntryControls::kvm_default`], or VMRUN), on what KVM's set path makes of the
+    /// segments, at the explicit CPL. Empty means safe.
     #[must_use]
     pub fn restore_problems(&self, target: Vendor) -> Vec<RestoreProblem> {
         problems_for(&self.sregs, self.cpl, self.regs.rflags, target)
@@ -218,13 +209,13 @@ impl VcpuSnapshot {
     /// The warnings of the same rules (legal but notable, e.g. an unusable SS at CPL 3).
     #[must_use]
     pub fn restore_warnings(&self, target: Vendor) -> Vec<Finding> {
-        match segment_state(&self.sregs, self.cpl, self.regs.rflags, target) {
-            Ok(state) => findings(&state, target)
-                .into_iter()
-                .filter(|f| f.severity != Severity::Error)
-                .collect(),
-            Err(_) => Vec::new(),
-        }
+        findings(&self.sregs, self.cpl, self.regs.rflags, target)
+            .map(|all| {
+                all.into_iter()
+                    .filter(|f| f.severity != Severity::Error)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// True when SS.DPL disagrees with the explicit CPL.
@@ -491,6 +482,7 @@ pub(crate) fn segment_fields(a: &KvmSegment, b: &KvmSegment) -> [(&'static str, 
 mod tests {
     use super::*;
     use crate::arch::PrivilegeLevel;
+    use crate::check;
 
     fn snap() -> VcpuSnapshot {
         VcpuSnapshot::example_user_null_ss()
@@ -562,7 +554,7 @@ mod tests {
         assert_eq!(to_amd.cpl, PrivilegeLevel::Ring3);
         assert_eq!(to_amd.sregs.ss.dpl, 3);
         assert_eq!(to_amd.sregs.ss.db, 0, "{changes:?}");
-        let state = segment_state(&to_amd.sregs, to_amd.cpl, 2, Vendor::Amd).unwrap();
+        let state = preflight::kvm_entered_state(&to_amd.sregs, 2, Target::AmdVmrun).unwrap();
         assert!(check::svm_vmrun::check(&state).is_empty());
     }
 
@@ -574,7 +566,9 @@ mod tests {
             before.iter().any(|p| p.id() == "vmx.entry.g"),
             "{before:#?}"
         );
-        assert!(before.iter().any(|p| p.id() == "vmx.entry.data.accessed"));
+        // Not accessed data segments are no problem: KVM's vmx_set_segment marks every
+        // usable segment accessed under unrestricted guest, so VM entry never sees them.
+        assert!(before.iter().all(|p| p.id() != "vmx.entry.data.accessed"));
         let mut to_intel = s.clone();
         let changes = to_intel.normalise_for(Vendor::Intel).unwrap();
         let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
@@ -582,7 +576,12 @@ mod tests {
             assert!(fields.contains(&f), "{f} in {fields:?}");
         }
         // The proof, stated again with the rules themselves.
-        let state = segment_state(&to_intel.sregs, to_intel.cpl, 2, Vendor::Intel).unwrap();
+        let state = preflight::kvm_entered_state(
+            &to_intel.sregs,
+            2,
+            entry_target(&to_intel.sregs, Vendor::Intel),
+        )
+        .unwrap();
         let controls = check::vmx_entry::VmxEntryControls::kvm_default(state.efer);
         assert!(check::vmx_entry::check(&state, controls).is_empty());
         assert!(check::arch::is_consistent(&state));
