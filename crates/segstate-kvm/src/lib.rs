@@ -18,10 +18,10 @@ pub mod vcpu_state;
 pub mod watchdog;
 
 pub use bench::{paused_user_machine, sregs_roundtrip_loop};
-pub use error::HarnessError;
+pub use error::{HarnessError, IoctlError, MemoryError};
 pub use host::{HostInfo, Observation, kvm_available, observe_host};
 pub use scenario::{
     PausePoint, RunOptions, ScenarioKind, ScenarioOutcome, UnknownScenario, Verdict, run_scenario,
 };
-pub use sync::{ChainSync, LIVE_CHAINS, SregsSync, Verbatim};
+pub use sync::{ChainSync, LIVE_CHAINS, SregsSync, SyncError, Verbatim};
 pub use vcpu_state::VcpuState;

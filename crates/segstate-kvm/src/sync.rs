@@ -1,6 +1,41 @@
 //! The seam between the harness and the state-conversion code under test.
 
+use std::fmt;
+
 use kvm_bindings::kvm_sregs;
+use segstate::profile::WrongSourceFormat;
+
+/// Why a sync could not convert a state (the run's verdict is then Corrupted).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// The chain cannot start from a `kvm_sregs` the way it was written.
+    Chain(WrongSourceFormat),
+    /// A thread panicked while holding [`ChainSync`]'s QEMU-cache lock.
+    Poisoned,
+    /// A sync written elsewhere refused, with its own error.
+    Other(Box<dyn core::error::Error + Send + Sync>),
+}
+
+impl fmt::Display for SyncError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SyncError::Chain(e) => e.fmt(f),
+            SyncError::Poisoned => f.write_str("the previous-cache lock was poisoned"),
+            SyncError::Other(e) => e.fmt(f),
+        }
+    }
+}
+
+impl core::error::Error for SyncError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            SyncError::Chain(e) => Some(e),
+            SyncError::Poisoned => None,
+            SyncError::Other(e) => Some(e.as_ref()),
+        }
+    }
+}
 
 /// One state sync as a VMM performs it: what happens to kvm_sregs between
 /// KVM_GET_SREGS and KVM_SET_SREGS.
@@ -8,7 +43,7 @@ pub trait SregsSync {
     /// Short name for reports.
     fn name(&self) -> String;
     /// Transforms `sregs` in place; an error aborts the run (verdict Corrupted).
-    fn sync(&self, sregs: &mut kvm_sregs) -> Result<(), String>;
+    fn sync(&self, sregs: &mut kvm_sregs) -> Result<(), SyncError>;
 }
 
 /// The identity sync: writes back exactly what KVM reported. A VMM that keeps
@@ -20,7 +55,7 @@ impl SregsSync for Verbatim {
     fn name(&self) -> String {
         "verbatim".into()
     }
-    fn sync(&self, _sregs: &mut kvm_sregs) -> Result<(), String> {
+    fn sync(&self, _sregs: &mut kvm_sregs) -> Result<(), SyncError> {
         Ok(())
     }
 }
@@ -29,7 +64,7 @@ impl<T: SregsSync + ?Sized> SregsSync for &T {
     fn name(&self) -> String {
         (**self).name()
     }
-    fn sync(&self, sregs: &mut kvm_sregs) -> Result<(), String> {
+    fn sync(&self, sregs: &mut kvm_sregs) -> Result<(), SyncError> {
         (**self).sync(sregs)
     }
 }
@@ -83,18 +118,15 @@ impl SregsSync for ChainSync {
         self.chain.to_string()
     }
 
-    fn sync(&self, sregs: &mut kvm_sregs) -> Result<(), String> {
+    fn sync(&self, sregs: &mut kvm_sregs) -> Result<(), SyncError> {
         use segstate::format::kvm::KvmSregs;
         use segstate::profile::{Profile, qemu};
         let mut ours = KvmSregs::from(*sregs);
-        let mut previous = self
-            .previous
-            .lock()
-            .map_err(|_| "the previous-cache lock was poisoned".to_string())?;
+        let mut previous = self.previous.lock().map_err(|_| SyncError::Poisoned)?;
         let before = ours.segments();
         self.chain
             .run_sregs(&mut ours, &previous)
-            .map_err(|e| e.to_string())?;
+            .map_err(SyncError::Chain)?;
         *previous = before.map(|reg, k| qemu::get_seg(Profile::QEMU.rules, reg, k, &previous[reg]));
         *sregs = ours.into();
         Ok(())

@@ -21,7 +21,7 @@ impl SregsSync for Bug2017 {
     fn name(&self) -> String {
         "bug-2017".into()
     }
-    fn sync(&self, s: &mut kvm_sregs) -> Result<(), String> {
+    fn sync(&self, s: &mut kvm_sregs) -> Result<(), SyncError> {
         if s.ss.unusable != 0 {
             let ss = &mut s.ss;
             (ss.type_, ss.dpl, ss.db, ss.s, ss.l, ss.g, ss.avl) = (0, 0, 0, 0, 0, 0, 0);
@@ -39,7 +39,7 @@ impl SregsSync for PagingWithoutProtection {
     fn name(&self) -> String {
         "pg-without-pe".into()
     }
-    fn sync(&self, s: &mut kvm_sregs) -> Result<(), String> {
+    fn sync(&self, s: &mut kvm_sregs) -> Result<(), SyncError> {
         s.cr0 = (s.cr0 | 1 << 31) & !1;
         Ok(())
     }
@@ -52,8 +52,8 @@ impl SregsSync for Refuses {
     fn name(&self) -> String {
         "refuses".into()
     }
-    fn sync(&self, _: &mut kvm_sregs) -> Result<(), String> {
-        Err("cannot represent this segment".into())
+    fn sync(&self, _: &mut kvm_sregs) -> Result<(), SyncError> {
+        Err(SyncError::Other("cannot represent this segment".into()))
     }
 }
 
@@ -217,7 +217,15 @@ fn bogus_memory_layout_is_an_error() {
     // 4 KiB of RAM cannot hold the guest image: an error, not a panic.
     let err = Machine::with_ram(&kvm, Duration::from_secs(1), 4096).unwrap_err();
     println!("{err}");
-    assert!(matches!(err, HarnessError::Setup(_)));
+    // The identity map's PML4 at 0x4000 is the first write that does not fit.
+    assert_eq!(
+        err,
+        HarnessError::Memory(MemoryError::OutOfRange {
+            gpa: 0x4000,
+            len: 8,
+            ram: 4096
+        })
+    );
 }
 
 #[test]
@@ -227,11 +235,11 @@ fn vcpu_state_survives_a_fresh_vm() {
     }
     let mut m = paused_user_machine(&opts()).unwrap();
     m.complete_pending_io().unwrap();
-    let before = VcpuState::capture(m.vcpu()).unwrap();
+    let before = VcpuState::capture(m.vm(), m.vcpu()).unwrap();
     let kvm = open_kvm().unwrap();
     let fresh = Machine::new(&kvm, Duration::from_secs(1)).unwrap();
     before.restore(fresh.vcpu()).unwrap();
-    let after = VcpuState::capture(fresh.vcpu()).unwrap();
+    let after = VcpuState::capture(fresh.vm(), fresh.vcpu()).unwrap();
     assert_eq!(before.regs, after.regs);
     assert_eq!(before.sregs, after.sregs);
     let msr = |s: &VcpuState| {
