@@ -505,8 +505,13 @@ mod tests {
         .unwrap();
         assert_eq!(df.to_bytes()[4..6], [0x01, 0x8f]);
         for g in [bp, df] {
-            let again =
-                GateDescriptor::new(g.kind().unwrap(), g.selector(), g.offset(), g.dpl(), g.ist());
+            let again = GateDescriptor::new(
+                g.kind().unwrap(),
+                g.selector(),
+                g.offset(),
+                g.dpl(),
+                g.ist(),
+            );
             assert_eq!(again, Ok(g));
             assert!(g.present());
         }
