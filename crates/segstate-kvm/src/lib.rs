@@ -23,5 +23,5 @@ pub use host::{HostInfo, Observation, kvm_available, observe_host};
 pub use scenario::{
     PausePoint, RunOptions, ScenarioKind, ScenarioOutcome, UnknownScenario, Verdict, run_scenario,
 };
-pub use sync::{ChainSync, LIVE_CHAINS, SregsSync, SyncError, Verbatim};
-pub use vcpu_state::VcpuState;
+pub use sync::{ChainSync, LIVE_CHAINS, SregsSync, SyncError, ThroughSegmentState, Verbatim};
+pub use vcpu_state::{NotCaptured, VcpuState};

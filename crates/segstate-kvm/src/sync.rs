@@ -3,6 +3,8 @@
 use std::fmt;
 
 use kvm_bindings::kvm_sregs;
+use segstate::arch::SegmentState;
+use segstate::format::kvm_bindings::KvmStateError;
 use segstate::profile::WrongSourceFormat;
 
 /// Why a sync could not convert a state (the run's verdict is then Corrupted).
@@ -11,6 +13,8 @@ use segstate::profile::WrongSourceFormat;
 pub enum SyncError {
     /// The chain cannot start from a `kvm_sregs` the way it was written.
     Chain(WrongSourceFormat),
+    /// The state does not go through [`SegmentState`] (see [`ThroughSegmentState`]).
+    State(KvmStateError),
     /// A thread panicked while holding [`ChainSync`]'s QEMU-cache lock.
     Poisoned,
     /// A sync written elsewhere refused, with its own error.
@@ -21,6 +25,7 @@ impl fmt::Display for SyncError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SyncError::Chain(e) => e.fmt(f),
+            SyncError::State(e) => e.fmt(f),
             SyncError::Poisoned => f.write_str("the previous-cache lock was poisoned"),
             SyncError::Other(e) => e.fmt(f),
         }
@@ -31,6 +36,7 @@ impl core::error::Error for SyncError {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             SyncError::Chain(e) => Some(e),
+            SyncError::State(e) => Some(e),
             SyncError::Poisoned => None,
             SyncError::Other(e) => Some(e.as_ref()),
         }
@@ -57,6 +63,24 @@ impl SregsSync for Verbatim {
     }
     fn sync(&self, _sregs: &mut kvm_sregs) -> Result<(), SyncError> {
         Ok(())
+    }
+}
+
+/// A VMM that holds the vCPU as segstate's [`SegmentState`]: each sync decodes the
+/// `kvm_sregs` strictly into one (CPL from SS.DPL, KVM's convention) and writes it
+/// back with [`SegmentState::write_kvm_sregs`], the library's own path. Every
+/// scenario must pass with it, as with [`Verbatim`]: the round trip loses nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ThroughSegmentState;
+
+impl SregsSync for ThroughSegmentState {
+    fn name(&self) -> String {
+        "segment-state".into()
+    }
+    fn sync(&self, sregs: &mut kvm_sregs) -> Result<(), SyncError> {
+        // RFLAGS is not part of kvm_sregs and write_kvm_sregs does not write it.
+        let state = SegmentState::from_kvm_sregs(sregs, 0).map_err(SyncError::State)?;
+        state.write_kvm_sregs(sregs).map_err(SyncError::State)
     }
 }
 
