@@ -201,11 +201,14 @@ mod tests {
         assert_eq!(state.cpl, PrivilegeLevel::Ring3);
         assert_eq!(state.efer, 0xd01);
         assert!(!state.segments[SegReg::Ss].attributes.present);
-        let mut back = ::kvm_bindings::kvm_sregs::default();
-        back.cr3 = sregs.cr3;
-        back.gdt = sregs.gdt;
-        back.apic_base = sregs.apic_base;
-        back.interrupt_bitmap = sregs.interrupt_bitmap;
+        // Only what the state does not hold is carried over from the original.
+        let mut back = ::kvm_bindings::kvm_sregs {
+            cr3: sregs.cr3,
+            gdt: sregs.gdt,
+            apic_base: sregs.apic_base,
+            interrupt_bitmap: sregs.interrupt_bitmap,
+            ..Default::default()
+        };
         let mut regs_back = ::kvm_bindings::kvm_regs::default();
         state.write_kvm(&mut back, &mut regs_back).unwrap();
         assert_eq!(back, sregs);
