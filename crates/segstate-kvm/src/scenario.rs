@@ -106,7 +106,7 @@ impl fmt::Display for UnknownScenario {
     }
 }
 
-impl std::error::Error for UnknownScenario {}
+impl core::error::Error for UnknownScenario {}
 
 /// Scenario names as the CLI and JSON spell them.
 ///
