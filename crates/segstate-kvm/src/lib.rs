@@ -4,7 +4,8 @@
 //!
 //! Entry points: [`kvm_available`], [`run_scenario`] with a [`SregsSync`],
 //! [`observe_host`]. Every KVM_RUN is bounded by a watchdog; KVM failures
-//! become verdicts or [`HarnessError`]s, never panics.
+//! become verdicts or typed errors ([`IoctlError`]: which ioctl, which errno;
+//! [`HarnessError`] around it), never panics.
 
 pub mod bench;
 pub mod error;
@@ -24,4 +25,4 @@ pub use scenario::{
     PausePoint, RunOptions, ScenarioKind, ScenarioOutcome, UnknownScenario, Verdict, run_scenario,
 };
 pub use sync::{ChainSync, LIVE_CHAINS, SregsSync, SyncError, ThroughSegmentState, Verbatim};
-pub use vcpu_state::{NotCaptured, VcpuState};
+pub use vcpu_state::{NotCaptured, RestoreError, VcpuState};

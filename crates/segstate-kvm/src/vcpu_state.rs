@@ -44,6 +44,35 @@ pub enum NotCaptured {
     NoInKernelLapic,
 }
 
+/// Why [`VcpuState::restore`] did not write the whole state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RestoreError {
+    /// A SET ioctl failed.
+    Ioctl(IoctlError),
+    /// KVM_SET_MSRS refused these MSRs (the others were set).
+    MsrsRefused(Vec<u32>),
+}
+
+impl std::fmt::Display for RestoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RestoreError::Ioctl(e) => e.fmt(f),
+            RestoreError::MsrsRefused(msrs) => {
+                write!(f, "KVM_SET_MSRS refused MSR(s) {msrs:#x?}")
+            }
+        }
+    }
+}
+
+impl core::error::Error for RestoreError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            RestoreError::Ioctl(e) => Some(e),
+            RestoreError::MsrsRefused(_) => None,
+        }
+    }
+}
+
 /// Everything KVM holds for one vCPU that this harness's guests depend on.
 /// Optional parts are `None` when the host or VM does not have them; which ones and
 /// why is in [`VcpuState::not_captured`].
@@ -148,15 +177,14 @@ impl VcpuState {
 
     /// Writes this state into a vCPU (normally a fresh one in a fresh VM). Every MSR
     /// must be accepted: a refused one is an error.
-    pub fn restore(&self, vcpu: &VcpuFd) -> Result<(), IoctlError> {
-        let refused = self.restore_reporting_msrs(vcpu)?;
+    pub fn restore(&self, vcpu: &VcpuFd) -> Result<(), RestoreError> {
+        let refused = self
+            .restore_reporting_msrs(vcpu)
+            .map_err(RestoreError::Ioctl)?;
         if refused.is_empty() {
             Ok(())
         } else {
-            Err(IoctlError {
-                ioctl: "KVM_SET_MSRS (partial)",
-                errno: libc::EINVAL,
-            })
+            Err(RestoreError::MsrsRefused(refused))
         }
     }
 
