@@ -30,7 +30,7 @@ pub fn paused_user_machine(opts: &RunOptions) -> Result<Machine, HarnessError> {
         }) => Ok(m),
         other => Err(HarnessError::NoPause {
             wanted: "user pause",
-            got: format!("{other:?}"),
+            got: other,
         }),
     }
 }

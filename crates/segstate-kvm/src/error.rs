@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use crate::machine::Exit;
+use crate::machine::{Exit, RunFailure};
 
 /// A KVM ioctl that failed: which one, and the errno it returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,7 +157,7 @@ pub enum HarnessError {
         /// The pause waited for.
         wanted: &'static str,
         /// What came instead: the exit, or why KVM_RUN failed.
-        got: String,
+        got: Result<Exit, RunFailure>,
     },
     /// KVM_RUN with `immediate_exit` set ran the guest instead of returning EINTR.
     ImmediateExitRan(Exit),
@@ -192,7 +192,11 @@ impl fmt::Display for HarnessError {
                 write!(f, "spawning the watchdog thread: {kind}")
             }
             HarnessError::NoPause { wanted, got } => {
-                write!(f, "guest did not reach its {wanted}: {got}")
+                write!(f, "guest did not reach its {wanted}: ")?;
+                match got {
+                    Ok(exit) => write!(f, "{exit:?}"),
+                    Err(e) => e.fmt(f),
+                }
             }
             HarnessError::ImmediateExitRan(exit) => {
                 write!(f, "KVM_RUN with immediate_exit ran the guest: {exit:?}")

@@ -391,7 +391,7 @@ fn unusable_ss_report(kvm: &Kvm, opts: &RunOptions, rip: u64) -> Observation {
         }) => Ok(m.sregs()?),
         other => Err(HarnessError::NoPause {
             wanted: "user pause",
-            got: format!("{other:?}"),
+            got: other,
         }),
     });
     let value = match got {
@@ -452,7 +452,7 @@ fn mmio_exit_cost(kvm: &Kvm, opts: &RunOptions, storm: u64) -> Observation {
                 other => {
                     return Err(HarnessError::NoPause {
                         wanted: "user pause",
-                        got: format!("{other:?}"),
+                        got: other,
                     });
                 }
             }

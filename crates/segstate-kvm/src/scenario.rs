@@ -412,14 +412,8 @@ impl Ctx<'_> {
                     .push(format!("user-mode `{}` completed: CPL was 0", probe.name()));
                 Verdict::Escalated
             }
-            Ok(Event::Exception(f))
-                if f.vector == u64::from(VECTOR_GP) && f.rip == insn && f.cs & 3 == 3 =>
-            {
-                self.notes.push(format!(
-                    "`{}` raised #GP from CPL 3 (cs {:#x})",
-                    probe.name(),
-                    f.cs
-                ));
+            Ok(Event::Exception(f)) if probe_faulted_at_cpl3(&f, insn) => {
+                self.notes.push(probe_fault_note(probe, &f));
                 Verdict::Pass
             }
             Ok(ev) => self.unexpected(m, ev, "the probe's #GP"),
@@ -597,6 +591,17 @@ fn rip_of(m: &Machine) -> String {
     m.regs()
         .map(|r| format!(" at rip {:#x}", r.rip))
         .unwrap_or_default()
+}
+
+/// The PASS condition of every run: the probe instruction itself raised #GP, from
+/// code whose CS says CPL 3 (the frame the CPU pushed, not what the harness wrote).
+pub(crate) fn probe_faulted_at_cpl3(f: &ExceptionFrame, probe_insn: u64) -> bool {
+    f.vector == u64::from(VECTOR_GP) && f.rip == probe_insn && f.cs & 3 == 3
+}
+
+/// The note a PASS leaves.
+pub(crate) fn probe_fault_note(probe: Probe, f: &ExceptionFrame) -> String {
+    format!("`{}` raised #GP from CPL 3 (cs {:#x})", probe.name(), f.cs)
 }
 
 /// "#GP(0x0) at rip … cs … ss …".

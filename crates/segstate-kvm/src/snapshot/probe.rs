@@ -10,11 +10,12 @@ use super::{
     load_memory, prepare, restore,
 };
 use crate::error::HarnessError;
-use crate::guest::idt::VECTOR_GP;
 use crate::guest::layout::*;
 use crate::guest::{Entry, Probe, UserSs};
 use crate::machine::{Exit, Machine, open_kvm};
-use crate::scenario::{RunOptions, Verdict, describe_frame};
+use crate::scenario::{
+    RunOptions, Verdict, describe_frame, probe_fault_note, probe_faulted_at_cpl3,
+};
 
 /// Where `segstate snapshot save` pauses the harness guest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,7 +94,7 @@ pub fn save_at(at: SavePoint, opts: &RunOptions) -> Result<VcpuSnapshot, Snapsho
         other => {
             return Err(HarnessError::NoPause {
                 wanted: at.pause_name(),
-                got: format!("{other:?}"),
+                got: other,
             }
             .into());
         }
@@ -173,12 +174,8 @@ pub fn run_probe(m: &mut Machine) -> ProbeOutcome {
                 port: PORT_EXCEPTION,
                 ..
             }) => match m.exception_frame() {
-                Ok(f) if f.vector == u64::from(VECTOR_GP) && f.rip == insn && f.cs & 3 == 3 => {
-                    notes.push(format!(
-                        "`{}` raised #GP from CPL 3 (cs {:#x})",
-                        probe.name(),
-                        f.cs
-                    ));
+                Ok(f) if probe_faulted_at_cpl3(&f, insn) => {
+                    notes.push(probe_fault_note(probe, &f));
                     break Verdict::Pass;
                 }
                 Ok(f) => break corrupted(describe_frame(&f)),
