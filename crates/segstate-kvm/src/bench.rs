@@ -78,11 +78,13 @@ impl fmt::Display for RoundtripError {
     }
 }
 
+/// Transparent: each variant's message already includes the error it wraps, so
+/// `source` is that error's own source (no cause is printed twice).
 impl core::error::Error for RoundtripError {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
-            RoundtripError::Ioctl(e) => Some(e),
-            RoundtripError::Sync(e) => Some(e),
+            RoundtripError::Ioctl(e) => e.source(),
+            RoundtripError::Sync(e) => e.source(),
         }
     }
 }

@@ -205,11 +205,13 @@ impl fmt::Display for HarnessError {
     }
 }
 
+/// Transparent: each variant's message already includes the error it wraps, so
+/// `source` is that error's own source (no cause is printed twice).
 impl core::error::Error for HarnessError {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
-            HarnessError::Ioctl(e) => Some(e),
-            HarnessError::Memory(e) => Some(e),
+            HarnessError::Ioctl(e) => e.source(),
+            HarnessError::Memory(e) => e.source(),
             _ => None,
         }
     }
@@ -243,17 +245,18 @@ mod tests {
     }
 
     #[test]
-    fn harness_errors_chain_to_their_cause() {
-        let e: Box<dyn std::error::Error> =
-            Box::new(HarnessError::Memory(MemoryError::OutOfRange {
-                gpa: 0x1ff_fff8,
-                len: 16,
-                ram: 0x20_0000,
-            }));
-        let source = e.source().map(ToString::to_string);
+    fn harness_errors_say_their_cause_once() {
+        let memory = MemoryError::OutOfRange {
+            gpa: 0x1ff_fff8,
+            len: 16,
+            ram: 0x20_0000,
+        };
+        let e: Box<dyn std::error::Error> = Box::new(HarnessError::Memory(memory));
         assert_eq!(
-            source.as_deref(),
-            Some("guest range 0x1fffff8+0x10 outside RAM (0x200000 bytes)")
+            e.to_string(),
+            "guest range 0x1fffff8+0x10 outside RAM (0x200000 bytes)"
         );
+        // The message is the cause's: a chain printer must not repeat it.
+        assert!(e.source().is_none());
     }
 }

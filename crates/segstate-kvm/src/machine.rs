@@ -76,11 +76,13 @@ impl std::fmt::Display for RunFailure {
     }
 }
 
+/// Transparent: each variant's message already includes the error it wraps, so
+/// `source` is that error's own source (no cause is printed twice).
 impl core::error::Error for RunFailure {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             RunFailure::Hung { .. } => None,
-            RunFailure::Ioctl(e) => Some(e),
+            RunFailure::Ioctl(e) => e.source(),
         }
     }
 }

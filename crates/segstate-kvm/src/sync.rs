@@ -32,13 +32,15 @@ impl fmt::Display for SyncError {
     }
 }
 
+/// Transparent: each variant's message already includes the error it wraps, so
+/// `source` is that error's own source (no cause is printed twice).
 impl core::error::Error for SyncError {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
-            SyncError::Chain(e) => Some(e),
-            SyncError::State(e) => Some(e),
+            SyncError::Chain(e) => e.source(),
+            SyncError::State(e) => e.source(),
             SyncError::Poisoned => None,
-            SyncError::Other(e) => Some(e.as_ref()),
+            SyncError::Other(e) => e.source(),
         }
     }
 }

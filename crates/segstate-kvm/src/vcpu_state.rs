@@ -64,10 +64,12 @@ impl std::fmt::Display for RestoreError {
     }
 }
 
+/// Transparent: each variant's message already includes the error it wraps, so
+/// `source` is that error's own source (no cause is printed twice).
 impl core::error::Error for RestoreError {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
-            RestoreError::Ioctl(e) => Some(e),
+            RestoreError::Ioctl(e) => e.source(),
             RestoreError::MsrsRefused(_) => None,
         }
     }

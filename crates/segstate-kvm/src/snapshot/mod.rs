@@ -122,11 +122,13 @@ impl fmt::Display for SnapshotError {
     }
 }
 
+/// Transparent: each variant's message already includes the error it wraps, so
+/// `source` is that error's own source (no cause is printed twice).
 impl core::error::Error for SnapshotError {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
-            SnapshotError::Ioctl(e) => Some(e),
-            SnapshotError::Harness(e) => Some(e),
+            SnapshotError::Ioctl(e) => e.source(),
+            SnapshotError::Harness(e) => e.source(),
             _ => None,
         }
     }
