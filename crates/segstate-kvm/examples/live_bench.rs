@@ -25,8 +25,8 @@ fn best(samples: &[Duration]) -> Duration {
     samples.iter().copied().min().unwrap_or_default()
 }
 
-fn sregs_figures() -> Result<(), String> {
-    let m = paused_user_machine(&RunOptions::default()).map_err(|e| e.to_string())?;
+fn sregs_figures() -> Result<(), Box<dyn std::error::Error>> {
+    let m = paused_user_machine(&RunOptions::default())?;
     let n = 20_000u64;
     let syncs: Vec<(&str, Option<ChainSync>)> = vec![
         ("bare ioctls", None),
@@ -60,9 +60,13 @@ fn sregs_figures() -> Result<(), String> {
 
 /// Time for `cycles` pauses of the user-mode storm loop: resume only, or with a bare
 /// GET+SET (`bare`), or with GET, the chain sync, SET (`sync`).
-fn storm(cycles: u64, sync: Option<&ChainSync>, bare: bool) -> Result<Duration, String> {
-    let kvm = open_kvm().map_err(|e| e.to_string())?;
-    let mut m = Machine::new(&kvm, Duration::from_secs(2)).map_err(|e| e.to_string())?;
+fn storm(
+    cycles: u64,
+    sync: Option<&ChainSync>,
+    bare: bool,
+) -> Result<Duration, Box<dyn std::error::Error>> {
+    let kvm = open_kvm()?;
+    let mut m = Machine::new(&kvm, Duration::from_secs(2))?;
     let r = m.routines();
     m.set_param(PARAM_PROBE, r.probe(Probe::Hlt))?;
     m.set_param(PARAM_STORM_COUNT, cycles + 1)?;
@@ -77,7 +81,7 @@ fn storm(cycles: u64, sync: Option<&ChainSync>, bare: bool) -> Result<Duration, 
                 addr: MMIO_USER_PAUSE,
                 ..
             }) => {}
-            other => return Err(format!("storm: unexpected {other:?}")),
+            other => return Err(format!("storm: unexpected {other:?}").into()),
         }
         if bare || sync.is_some() {
             let mut s = m.sregs()?;
@@ -86,13 +90,13 @@ fn storm(cycles: u64, sync: Option<&ChainSync>, bare: bool) -> Result<Duration, 
             }
             m.vcpu()
                 .set_sregs(&s)
-                .map_err(|e| format!("KVM_SET_SREGS: {e}"))?;
+                .map_err(|e| segstate_kvm::IoctlError::new("KVM_SET_SREGS", e))?;
         }
     }
     Ok(start.elapsed())
 }
 
-fn storm_figures() -> Result<(), String> {
+fn storm_figures() -> Result<(), Box<dyn std::error::Error>> {
     let cycles = 3_000u64;
     let qemu = chain("qemu");
     let mut samples: [Vec<Duration>; 3] = Default::default();

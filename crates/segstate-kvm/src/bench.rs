@@ -1,15 +1,16 @@
 //! Hooks for benchmarks: a paused vCPU and a bare sregs round-trip loop.
 
+use std::fmt;
 use std::time::{Duration, Instant};
 
 use kvm_ioctls::VcpuFd;
 
-use crate::error::{HarnessError, errno_text};
+use crate::error::{HarnessError, IoctlError};
 use crate::guest::layout::{MMIO_USER_PAUSE, PARAM_PROBE};
 use crate::guest::{Entry, Probe, UserSs};
 use crate::machine::{Exit, Machine, open_kvm};
 use crate::scenario::RunOptions;
-use crate::sync::SregsSync;
+use crate::sync::{SregsSync, SyncError};
 
 /// A machine paused in user mode (CPL 3, unusable SS of DPL 3) at its MMIO
 /// pause, ready for [`sregs_roundtrip_loop`].
@@ -17,21 +18,20 @@ pub fn paused_user_machine(opts: &RunOptions) -> Result<Machine, HarnessError> {
     let kvm = open_kvm()?;
     let mut m = Machine::new(&kvm, opts.timeout)?;
     let r = m.routines();
-    m.set_param(PARAM_PROBE, r.probe(Probe::Hlt))
-        .map_err(HarnessError::Setup)?;
+    m.set_param(PARAM_PROBE, r.probe(Probe::Hlt))?;
     m.enter(Entry::User {
         rip: r.u_pause_probe,
         ss: UserSs::Unusable,
-    })
-    .map_err(HarnessError::Setup)?;
+    })?;
     match m.run() {
         Ok(Exit::MmioWrite {
             addr: MMIO_USER_PAUSE,
             ..
         }) => Ok(m),
-        other => Err(HarnessError::Setup(format!(
-            "guest did not reach its pause: {other:?}"
-        ))),
+        other => Err(HarnessError::NoPause {
+            wanted: "user pause",
+            got: other,
+        }),
     }
 }
 
@@ -41,17 +41,50 @@ pub fn sregs_roundtrip_loop(
     vcpu: &VcpuFd,
     n: u64,
     sync: Option<&dyn SregsSync>,
-) -> Result<Duration, String> {
+) -> Result<Duration, RoundtripError> {
     let start = Instant::now();
     for _ in 0..n {
-        let mut s = vcpu
-            .get_sregs()
-            .map_err(|e| format!("KVM_GET_SREGS: {}", errno_text(e.errno())))?;
+        let mut s = vcpu.get_sregs().map_err(IoctlError::of("KVM_GET_SREGS"))?;
         if let Some(sync) = sync {
-            sync.sync(&mut s)?;
+            sync.sync(&mut s).map_err(RoundtripError::Sync)?;
         }
         vcpu.set_sregs(&s)
-            .map_err(|e| format!("KVM_SET_SREGS: {}", errno_text(e.errno())))?;
+            .map_err(IoctlError::of("KVM_SET_SREGS"))?;
     }
     Ok(start.elapsed())
+}
+
+/// Why [`sregs_roundtrip_loop`] stopped.
+#[derive(Debug)]
+pub enum RoundtripError {
+    /// KVM_GET_SREGS or KVM_SET_SREGS failed.
+    Ioctl(IoctlError),
+    /// The sync refused the state.
+    Sync(SyncError),
+}
+
+impl From<IoctlError> for RoundtripError {
+    fn from(e: IoctlError) -> Self {
+        RoundtripError::Ioctl(e)
+    }
+}
+
+impl fmt::Display for RoundtripError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RoundtripError::Ioctl(e) => e.fmt(f),
+            RoundtripError::Sync(e) => write!(f, "sync: {e}"),
+        }
+    }
+}
+
+/// Transparent: each variant's message already includes the error it wraps, so
+/// `source` is that error's own source (no cause is printed twice).
+impl core::error::Error for RoundtripError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            RoundtripError::Ioctl(e) => e.source(),
+            RoundtripError::Sync(e) => e.source(),
+        }
+    }
 }

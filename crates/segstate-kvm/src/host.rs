@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use kvm_bindings::KVM_MAX_CPUID_ENTRIES;
 use kvm_ioctls::{Cap, Kvm};
 
-use crate::error::HarnessError;
+use crate::error::{HarnessError, IoctlError};
 use crate::guest::layout::*;
 use crate::guest::{Entry, Probe, UserSs};
 use crate::machine::{Exit, Machine, RunFailure, open_kvm};
@@ -59,10 +59,7 @@ impl fmt::Display for HostInfo {
 /// Checks that `/dev/kvm` opens, speaks API 12 and can create a VM.
 pub fn kvm_available() -> Result<HostInfo, HarnessError> {
     let kvm = open_kvm()?;
-    drop(
-        kvm.create_vm()
-            .map_err(|e| HarnessError::kvm("KVM_CREATE_VM", e))?,
-    );
+    drop(kvm.create_vm().map_err(IoctlError::of("KVM_CREATE_VM"))?);
     Ok(HostInfo {
         api_version: kvm.get_api_version(),
         backends: loaded_backends(),
@@ -159,7 +156,7 @@ fn run_to_end(m: &mut Machine) -> Ending {
                 return match m.exception_frame() {
                     Ok(f) if f.vector == 13 => Ending::Gp,
                     Ok(f) => Ending::Fault(describe_frame(&f)),
-                    Err(e) => Ending::Other(e),
+                    Err(e) => Ending::Other(e.to_string()),
                 };
             }
             Ok(Exit::IoOut { port, .. }) => return Ending::PortExit(port),
@@ -188,8 +185,8 @@ fn fresh(
     entry: Entry,
     probe: Probe,
     user_entry: u64,
-) -> Result<Machine, String> {
-    let mut m = Machine::new(kvm, opts.timeout).map_err(|e| e.to_string())?;
+) -> Result<Machine, HarnessError> {
+    let mut m = Machine::new(kvm, opts.timeout)?;
     let probe_addr = m.routines().probe(probe);
     m.set_param(PARAM_PROBE, probe_addr)?;
     m.set_param(PARAM_USER_ENTRY, user_entry)?;
@@ -200,7 +197,7 @@ fn fresh(
 fn user_run(kvm: &Kvm, opts: &RunOptions, rip: u64, ss: UserSs, probe: Probe) -> Ending {
     match fresh(kvm, opts, Entry::User { rip, ss }, probe, 0) {
         Ok(mut m) => run_to_end(&mut m),
-        Err(e) => Ending::Other(e),
+        Err(e) => Ending::Other(e.to_string()),
     }
 }
 
@@ -247,7 +244,7 @@ pub fn observe_host(opts: &RunOptions) -> Vec<Observation> {
     let code = match crate::guest::code() {
         Ok(c) => &c.routines,
         Err(e) => {
-            out.push(Observation::new("guest", "error", e));
+            out.push(Observation::new("guest", "error", e.to_string()));
             return out;
         }
     };
@@ -276,7 +273,7 @@ pub fn observe_host(opts: &RunOptions) -> Vec<Observation> {
         m.memory_mut().write(TSS + 0x66, &0u16.to_le_bytes())?;
         Ok(run_to_end(&mut m))
     })
-    .unwrap_or_else(Ending::Other);
+    .unwrap_or_else(|e| Ending::Other(e.to_string()));
     out.push(Observation::new(
         "user-out-iomap-zero",
         zeroed.text(),
@@ -391,8 +388,11 @@ fn unusable_ss_report(kvm: &Kvm, opts: &RunOptions, rip: u64) -> Observation {
         Ok(Exit::MmioWrite {
             addr: MMIO_USER_PAUSE,
             ..
-        }) => m.sregs(),
-        other => Err(format!("no pause: {other:?}")),
+        }) => Ok(m.sregs()?),
+        other => Err(HarnessError::NoPause {
+            wanted: "user pause",
+            got: other,
+        }),
     });
     let value = match got {
         Ok(s) if KvmSegment::from(s.ss) == KvmSegment::from(set) => "kept as set".to_string(),
@@ -439,7 +439,7 @@ fn watchdog_latency(kvm: &Kvm, spin: u64) -> Observation {
 /// routine; CPL 0 reached through an unusable SS of DPL 0).
 fn mmio_exit_cost(kvm: &Kvm, opts: &RunOptions, storm: u64) -> Observation {
     const N: u32 = 500;
-    let per = |ss: UserSs| -> Result<Duration, String> {
+    let per = |ss: UserSs| -> Result<Duration, HarnessError> {
         let mut m = fresh(kvm, opts, Entry::User { rip: storm, ss }, Probe::Hlt, 0)?;
         m.set_param(PARAM_STORM_COUNT, u64::from(N))?;
         let t = Instant::now();
@@ -449,7 +449,12 @@ fn mmio_exit_cost(kvm: &Kvm, opts: &RunOptions, storm: u64) -> Observation {
                     addr: MMIO_USER_PAUSE,
                     ..
                 }) => {}
-                other => return Err(format!("{other:?}")),
+                other => {
+                    return Err(HarnessError::NoPause {
+                        wanted: "user pause",
+                        got: other,
+                    });
+                }
             }
         }
         Ok(t.elapsed() / N)
@@ -472,11 +477,11 @@ fn mmio_exit_cost(kvm: &Kvm, opts: &RunOptions, storm: u64) -> Observation {
 /// Mean cost of one KVM_GET_SREGS + KVM_SET_SREGS on a paused vCPU.
 fn sregs_roundtrip_cost(opts: &RunOptions) -> Observation {
     const N: u64 = 1000;
-    let value = match crate::bench::paused_user_machine(opts)
-        .map_err(|e| e.to_string())
-        .and_then(|m| crate::bench::sregs_roundtrip_loop(m.vcpu(), N, None))
-    {
-        Ok(d) => format!("{:.2} µs", d.as_secs_f64() * 1e6 / N as f64),
+    let value = match crate::bench::paused_user_machine(opts) {
+        Ok(m) => match crate::bench::sregs_roundtrip_loop(m.vcpu(), N, None) {
+            Ok(d) => format!("{:.2} µs", d.as_secs_f64() * 1e6 / N as f64),
+            Err(e) => format!("error: {e}"),
+        },
         Err(e) => format!("error: {e}"),
     };
     Observation::new(

@@ -4,7 +4,8 @@
 //!
 //! Entry points: [`kvm_available`], [`run_scenario`] with a [`SregsSync`],
 //! [`observe_host`]. Every KVM_RUN is bounded by a watchdog; KVM failures
-//! become verdicts or [`HarnessError`]s, never panics.
+//! become verdicts or typed errors ([`IoctlError`]: which ioctl, which errno;
+//! [`HarnessError`] around it), never panics.
 
 pub mod bench;
 pub mod error;
@@ -18,10 +19,10 @@ pub mod vcpu_state;
 pub mod watchdog;
 
 pub use bench::{paused_user_machine, sregs_roundtrip_loop};
-pub use error::HarnessError;
+pub use error::{HarnessError, IoctlError, MemoryError};
 pub use host::{HostInfo, Observation, kvm_available, observe_host};
 pub use scenario::{
     PausePoint, RunOptions, ScenarioKind, ScenarioOutcome, UnknownScenario, Verdict, run_scenario,
 };
-pub use sync::{ChainSync, LIVE_CHAINS, SregsSync, Verbatim};
-pub use vcpu_state::VcpuState;
+pub use sync::{ChainSync, LIVE_CHAINS, SregsSync, SyncError, ThroughSegmentState, Verbatim};
+pub use vcpu_state::{NotCaptured, RestoreError, VcpuState};

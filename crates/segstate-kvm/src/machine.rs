@@ -9,7 +9,7 @@ use kvm_bindings::{
 };
 use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
 
-use crate::error::{HarnessError, errno_text};
+use crate::error::{HarnessError, IoctlError, MemoryError};
 use crate::guest::{self, Entry, GuestMemory, Routines, layout};
 use crate::watchdog::Watchdog;
 
@@ -62,7 +62,7 @@ pub enum RunFailure {
     /// The watchdog had to kick the vCPU out.
     Hung { after: Duration },
     /// KVM_RUN itself failed.
-    Ioctl { errno: i32 },
+    Ioctl(IoctlError),
 }
 
 impl std::fmt::Display for RunFailure {
@@ -71,7 +71,18 @@ impl std::fmt::Display for RunFailure {
             RunFailure::Hung { after } => {
                 write!(f, "KVM_RUN did not return for {after:?} (watchdog fired)")
             }
-            RunFailure::Ioctl { errno } => write!(f, "KVM_RUN failed: {}", errno_text(*errno)),
+            RunFailure::Ioctl(e) => e.fmt(f),
+        }
+    }
+}
+
+/// Transparent: each variant's message already includes the error it wraps, so
+/// `source` is that error's own source (no cause is printed twice).
+impl core::error::Error for RunFailure {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            RunFailure::Hung { .. } => None,
+            RunFailure::Ioctl(e) => e.source(),
         }
     }
 }
@@ -109,18 +120,22 @@ pub const KVM_DEVICE_ENV: &str = "SEGSTATE_KVM_DEVICE";
 
 /// Opens `/dev/kvm` (or `$SEGSTATE_KVM_DEVICE`) and checks the API version.
 pub fn open_kvm() -> Result<Kvm, HarnessError> {
-    let opened = match std::env::var_os(KVM_DEVICE_ENV) {
-        None => Kvm::new(),
+    let (device, opened) = match std::env::var_os(KVM_DEVICE_ENV) {
+        None => ("/dev/kvm".to_string(), Kvm::new()),
         Some(path) => {
-            let path =
+            let c_path =
                 std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()))
-                    .map_err(|_| {
-                        HarnessError::NoKvm(format!("{KVM_DEVICE_ENV} contains a NUL byte"))
-                    })?;
-            Kvm::new_with_path(&path)
+                    .map_err(|_| HarnessError::DevicePathNul)?;
+            (
+                path.to_string_lossy().into_owned(),
+                Kvm::new_with_path(&c_path),
+            )
         }
     };
-    let kvm = opened.map_err(|e| HarnessError::NoKvm(errno_text(e.errno())))?;
+    let kvm = opened.map_err(|e| HarnessError::NoKvm {
+        device,
+        errno: e.errno(),
+    })?;
     let v = kvm.get_api_version();
     if v != 12 {
         return Err(HarnessError::ApiVersion(v));
@@ -138,13 +153,13 @@ impl Machine {
 
     /// As [`Machine::new`] with a custom RAM size (tests use a bogus one).
     pub fn with_ram(kvm: &Kvm, timeout: Duration, ram: u64) -> Result<Self, HarnessError> {
-        let vm = kvm
-            .create_vm()
-            .map_err(|e| HarnessError::kvm("KVM_CREATE_VM", e))?;
-        let ram = usize::try_from(ram).map_err(|_| HarnessError::Setup("RAM size".into()))?;
-        let mut mem =
-            GuestMemory::new(ram).map_err(|e| HarnessError::Setup(format!("guest RAM: {e}")))?;
-        let routines = guest::load(&mut mem).map_err(HarnessError::Setup)?;
+        let vm = kvm.create_vm().map_err(IoctlError::of("KVM_CREATE_VM"))?;
+        let ram = usize::try_from(ram).map_err(|_| MemoryError::Map {
+            bytes: usize::MAX,
+            errno: libc::ENOMEM,
+        })?;
+        let mut mem = GuestMemory::new(ram)?;
+        let routines = guest::load(&mut mem)?;
         let region = kvm_userspace_memory_region {
             slot: 0,
             flags: 0,
@@ -155,15 +170,15 @@ impl Machine {
         // SAFETY: the region is the live mapping owned by `mem`, which the
         // returned `Machine` keeps alive until after the VM is dropped.
         unsafe { vm.set_user_memory_region(region) }
-            .map_err(|e| HarnessError::kvm("KVM_SET_USER_MEMORY_REGION", e))?;
+            .map_err(IoctlError::of("KVM_SET_USER_MEMORY_REGION"))?;
         let mut vcpu = vm
             .create_vcpu(0)
-            .map_err(|e| HarnessError::kvm("KVM_CREATE_VCPU", e))?;
+            .map_err(IoctlError::of("KVM_CREATE_VCPU"))?;
         let cpuid = kvm
             .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
-            .map_err(|e| HarnessError::kvm("KVM_GET_SUPPORTED_CPUID", e))?;
+            .map_err(IoctlError::of("KVM_GET_SUPPORTED_CPUID"))?;
         vcpu.set_cpuid2(&cpuid)
-            .map_err(|e| HarnessError::kvm("KVM_SET_CPUID2", e))?;
+            .map_err(IoctlError::of("KVM_SET_CPUID2"))?;
         // EFER is part of kvm_sregs and is set with CR0/CR4 (see `enter`);
         // the SYSCALL MSRs are set here.
         set_msrs(
@@ -175,11 +190,10 @@ impl Machine {
                 (msr::SFMASK, SFMASK_VALUE),
                 (msr::KERNEL_GS_BASE, 0),
             ],
-        )
-        .map_err(|e| HarnessError::kvm("KVM_SET_MSRS", e))?;
+        )?;
         let run_ptr: *mut kvm_bindings::kvm_run = vcpu.get_kvm_run();
         let tick = (timeout / 8).clamp(Duration::from_millis(1), Duration::from_millis(50));
-        let watchdog = Watchdog::new(run_ptr, tick).map_err(HarnessError::Setup)?;
+        let watchdog = Watchdog::new(run_ptr, tick)?;
         Ok(Self {
             watchdog,
             vcpu,
@@ -221,26 +235,19 @@ impl Machine {
     }
 
     /// Sets the vCPU's registers for `entry`. Errors are KVM's refusals.
-    pub fn enter(&self, entry: Entry) -> Result<(), String> {
-        let base = self
-            .vcpu
-            .get_sregs()
-            .map_err(|e| format!("KVM_GET_SREGS: {}", errno_text(e.errno())))?;
+    pub fn enter(&self, entry: Entry) -> Result<(), IoctlError> {
+        let base = self.sregs()?;
         let sregs = guest::sregs_for(&base, entry);
-        self.vcpu.set_sregs(&sregs).map_err(|e| {
-            format!(
-                "KVM_SET_SREGS refused the entry state: {}",
-                errno_text(e.errno())
-            )
-        })?;
+        self.vcpu
+            .set_sregs(&sregs)
+            .map_err(IoctlError::of("KVM_SET_SREGS"))?;
         self.vcpu
             .set_regs(&guest::regs_for(entry))
-            .map_err(|e| format!("KVM_SET_REGS: {}", errno_text(e.errno())))?;
-        Ok(())
+            .map_err(IoctlError::of("KVM_SET_REGS"))
     }
 
     /// Writes a u64 into the guest's parameter block.
-    pub fn set_param(&mut self, addr: u64, value: u64) -> Result<(), String> {
+    pub fn set_param(&mut self, addr: u64, value: u64) -> Result<(), MemoryError> {
         self.mem.write_u64(addr, value)
     }
 
@@ -276,7 +283,7 @@ impl Machine {
                         });
                     }
                 }
-                Err(e) => return Err(RunFailure::Ioctl { errno: e.errno() }),
+                Err(e) => return Err(RunFailure::Ioctl(IoctlError::new("KVM_RUN", e))),
             }
         }
     }
@@ -284,7 +291,7 @@ impl Machine {
     /// Completes a pending I/O or MMIO exit without running guest code, as
     /// KVM requires before the vCPU state is saved: KVM_RUN with
     /// `immediate_exit` set finishes the instruction and returns EINTR.
-    pub fn complete_pending_io(&mut self) -> Result<(), String> {
+    pub fn complete_pending_io(&mut self) -> Result<(), HarnessError> {
         self.vcpu.set_kvm_immediate_exit(1);
         // Bounded too: a backend without immediate_exit would run the guest.
         self.watchdog.arm(self.timeout);
@@ -293,17 +300,14 @@ impl Machine {
         self.vcpu.set_kvm_immediate_exit(0);
         match r {
             Err(e) if e.errno() == libc::EINTR => Ok(()),
-            Err(e) => Err(format!(
-                "KVM_RUN (immediate_exit): {}",
-                errno_text(e.errno())
-            )),
-            Ok(exit) => Err(format!("KVM_RUN (immediate_exit) ran the guest: {exit:?}")),
+            Err(e) => Err(IoctlError::new("KVM_RUN (immediate_exit)", e).into()),
+            Ok(exit) => Err(HarnessError::ImmediateExitRan(exit)),
         }
     }
 
     /// The exception frame the reporting stub sits on (valid right after an
     /// `IoOut` on [`layout::PORT_EXCEPTION`]).
-    pub fn exception_frame(&self) -> Result<ExceptionFrame, String> {
+    pub fn exception_frame(&self) -> Result<ExceptionFrame, HarnessError> {
         let rsp = self.regs()?.rsp;
         let q = |i: u64| self.mem.read_u64(rsp + 8 * i);
         Ok(ExceptionFrame {
@@ -318,22 +322,20 @@ impl Machine {
     }
 
     /// KVM_GET_REGS.
-    pub fn regs(&self) -> Result<kvm_regs, String> {
-        self.vcpu
-            .get_regs()
-            .map_err(|e| format!("KVM_GET_REGS: {}", errno_text(e.errno())))
+    pub fn regs(&self) -> Result<kvm_regs, IoctlError> {
+        self.vcpu.get_regs().map_err(IoctlError::of("KVM_GET_REGS"))
     }
 
     /// KVM_GET_SREGS.
-    pub fn sregs(&self) -> Result<kvm_sregs, String> {
+    pub fn sregs(&self) -> Result<kvm_sregs, IoctlError> {
         self.vcpu
             .get_sregs()
-            .map_err(|e| format!("KVM_GET_SREGS: {}", errno_text(e.errno())))
+            .map_err(IoctlError::of("KVM_GET_SREGS"))
     }
 }
 
 /// KVM_SET_MSRS for `(index, value)` pairs; all must be accepted.
-pub fn set_msrs(vcpu: &VcpuFd, entries: &[(u32, u64)]) -> Result<(), vmm_sys_util::errno::Error> {
+pub fn set_msrs(vcpu: &VcpuFd, entries: &[(u32, u64)]) -> Result<(), IoctlError> {
     let list: Vec<kvm_msr_entry> = entries
         .iter()
         .map(|&(index, data)| kvm_msr_entry {
@@ -343,10 +345,16 @@ pub fn set_msrs(vcpu: &VcpuFd, entries: &[(u32, u64)]) -> Result<(), vmm_sys_uti
         })
         .collect();
     let msrs =
-        Msrs::from_entries(&list).map_err(|_| vmm_sys_util::errno::Error::new(libc::E2BIG))?;
-    let n = vcpu.set_msrs(&msrs)?;
+        Msrs::from_entries(&list).map_err(|_| IoctlError::too_many_entries("KVM_SET_MSRS"))?;
+    let n = vcpu
+        .set_msrs(&msrs)
+        .map_err(IoctlError::of("KVM_SET_MSRS"))?;
     if n != list.len() {
-        return Err(vmm_sys_util::errno::Error::new(libc::EINVAL));
+        // KVM stopped at an MSR it refused; say so as KVM_SET_MSRS would for one alone.
+        return Err(IoctlError {
+            ioctl: "KVM_SET_MSRS",
+            errno: libc::EINVAL,
+        });
     }
     Ok(())
 }

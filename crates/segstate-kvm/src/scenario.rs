@@ -15,7 +15,7 @@ use kvm_bindings::kvm_sregs;
 use kvm_ioctls::Kvm;
 use segstate::format::kvm::KvmSegment;
 
-use crate::error::{HarnessError, errno_text};
+use crate::error::{HarnessError, IoctlError};
 use crate::guest::idt::VECTOR_GP;
 use crate::guest::layout::*;
 use crate::guest::{Entry, Probe, UserSs};
@@ -106,7 +106,7 @@ impl fmt::Display for UnknownScenario {
     }
 }
 
-impl std::error::Error for UnknownScenario {}
+impl core::error::Error for UnknownScenario {}
 
 /// Scenario names as the CLI and JSON spell them.
 ///
@@ -296,15 +296,14 @@ fn hung_or_failed(f: RunFailure) -> Verdict {
         RunFailure::Hung { .. } => Verdict::Hung {
             detail: f.to_string(),
         },
-        RunFailure::Ioctl { .. } => Verdict::corrupted(f.to_string()),
+        RunFailure::Ioctl(_) => Verdict::corrupted(f.to_string()),
     }
 }
 
 impl Ctx<'_> {
     fn machine(&mut self, kvm: &Kvm) -> Step<Machine> {
         let t = Instant::now();
-        let m = Machine::new(kvm, self.opts.timeout)
-            .map_err(|e: HarnessError| Verdict::corrupted(e.to_string()));
+        let m = Machine::new(kvm, self.opts.timeout).map_err(Verdict::from);
         self.setup += t.elapsed();
         m
     }
@@ -329,7 +328,7 @@ impl Ctx<'_> {
                 Exit::IoOut {
                     port: PORT_EXCEPTION,
                     ..
-                } => Event::Exception(m.exception_frame().map_err(Verdict::corrupted)?),
+                } => Event::Exception(m.exception_frame()?),
                 Exit::Hlt => {
                     self.notes
                         .push("KVM_EXIT_HLT: hlt executed at CPL 0".into());
@@ -367,13 +366,13 @@ impl Ctx<'_> {
 
     /// The sync: KVM_GET_SREGS → `sync` → KVM_SET_SREGS.
     fn sync_point(&mut self, m: &Machine, at: &'static str) -> Step<()> {
-        let mut s = m.sregs().map_err(Verdict::corrupted)?;
+        let mut s = m.sregs()?;
         let reported = s;
         self.apply_sync(&mut s)?;
         m.vcpu().set_sregs(&s).map_err(|e| {
             Verdict::corrupted(format!(
-                "KVM_SET_SREGS refused the synced state: {}",
-                errno_text(e.errno())
+                "the synced state was refused: {}",
+                IoctlError::new("KVM_SET_SREGS", e)
             ))
         })?;
         self.record(at, &reported, &s);
@@ -413,14 +412,8 @@ impl Ctx<'_> {
                     .push(format!("user-mode `{}` completed: CPL was 0", probe.name()));
                 Verdict::Escalated
             }
-            Ok(Event::Exception(f))
-                if f.vector == u64::from(VECTOR_GP) && f.rip == insn && f.cs & 3 == 3 =>
-            {
-                self.notes.push(format!(
-                    "`{}` raised #GP from CPL 3 (cs {:#x})",
-                    probe.name(),
-                    f.cs
-                ));
+            Ok(Event::Exception(f)) if probe_faulted_at_cpl3(&f, insn) => {
+                self.notes.push(probe_fault_note(probe, &f));
                 Verdict::Pass
             }
             Ok(ev) => self.unexpected(m, ev, "the probe's #GP"),
@@ -436,9 +429,10 @@ impl Ctx<'_> {
             (PARAM_STORM_COUNT, u64::from(self.opts.storm_cycles.max(1))),
         ];
         for (a, v) in params {
-            m.set_param(a, v).map_err(Verdict::corrupted)?;
+            m.set_param(a, v).map_err(HarnessError::from)?;
         }
-        m.enter(entry).map_err(Verdict::corrupted)?;
+        m.enter(entry)
+            .map_err(|e| Verdict::corrupted(format!("the entry state was refused: {e}")))?;
         Ok(m)
     }
 
@@ -516,9 +510,8 @@ impl Ctx<'_> {
                 )?;
                 c.expect(&mut m, "user pause")?;
                 // KVM: state is consistent only once the MMIO exit is completed.
-                m.complete_pending_io().map_err(Verdict::corrupted)?;
-                let state =
-                    VcpuState::capture(m.vcpu()).map_err(|e| Verdict::corrupted(e.to_string()))?;
+                m.complete_pending_io()?;
+                let state = VcpuState::capture(m.vm(), m.vcpu())?;
                 (state, m.memory().as_slice().to_vec())
                 // `m` dropped here: the old VM, vCPU and RAM are gone.
             };
@@ -526,7 +519,7 @@ impl Ctx<'_> {
             c.apply_sync(&mut state.sregs)?;
             c.record("snapshot", &reported, &state.sregs);
             let mut m = c.machine(kvm)?;
-            m.memory_mut().write(0, &ram).map_err(Verdict::corrupted)?;
+            m.memory_mut().write(0, &ram).map_err(HarnessError::from)?;
             state
                 .restore(m.vcpu())
                 .map_err(|e| Verdict::corrupted(format!("restore: {e}")))?;
@@ -560,12 +553,12 @@ impl Ctx<'_> {
                     // show. End the guest's loop: finish the pending MMIO write, then
                     // leave one iteration in its counter (RCX), so it goes to the probe.
                     changed_at = Some(cycle);
-                    m.complete_pending_io().map_err(Verdict::corrupted)?;
-                    let mut regs = m.regs().map_err(Verdict::corrupted)?;
+                    m.complete_pending_io()?;
+                    let mut regs = m.regs()?;
                     regs.rcx = 1;
-                    m.vcpu().set_regs(&regs).map_err(|e| {
-                        Verdict::corrupted(format!("KVM_SET_REGS: {}", errno_text(e.errno())))
-                    })?;
+                    m.vcpu()
+                        .set_regs(&regs)
+                        .map_err(IoctlError::of("KVM_SET_REGS"))?;
                     break;
                 }
             }
@@ -581,9 +574,16 @@ impl Ctx<'_> {
     }
 }
 
-impl From<String> for Verdict {
-    fn from(s: String) -> Self {
-        Verdict::corrupted(s)
+/// The harness failed under the guest: the run says nothing about privilege.
+impl From<HarnessError> for Verdict {
+    fn from(e: HarnessError) -> Self {
+        Verdict::corrupted(e.to_string())
+    }
+}
+
+impl From<IoctlError> for Verdict {
+    fn from(e: IoctlError) -> Self {
+        Verdict::corrupted(e.to_string())
     }
 }
 
@@ -591,6 +591,17 @@ fn rip_of(m: &Machine) -> String {
     m.regs()
         .map(|r| format!(" at rip {:#x}", r.rip))
         .unwrap_or_default()
+}
+
+/// The PASS condition of every run: the probe instruction itself raised #GP, from
+/// code whose CS says CPL 3 (the frame the CPU pushed, not what the harness wrote).
+pub(crate) fn probe_faulted_at_cpl3(f: &ExceptionFrame, probe_insn: u64) -> bool {
+    f.vector == u64::from(VECTOR_GP) && f.rip == probe_insn && f.cs & 3 == 3
+}
+
+/// The note a PASS leaves.
+pub(crate) fn probe_fault_note(probe: Probe, f: &ExceptionFrame) -> String {
+    format!("`{}` raised #GP from CPL 3 (cs {:#x})", probe.name(), f.cs)
 }
 
 /// "#GP(0x0) at rip … cs … ss …".

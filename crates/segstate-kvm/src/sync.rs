@@ -1,6 +1,49 @@
 //! The seam between the harness and the state-conversion code under test.
 
+use std::fmt;
+
 use kvm_bindings::kvm_sregs;
+use segstate::arch::SegmentState;
+use segstate::format::kvm_bindings::KvmStateError;
+use segstate::profile::WrongSourceFormat;
+
+/// Why a sync could not convert a state (the run's verdict is then Corrupted).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// The chain cannot start from a `kvm_sregs` the way it was written.
+    Chain(WrongSourceFormat),
+    /// The state does not go through [`SegmentState`] (see [`ThroughSegmentState`]).
+    State(KvmStateError),
+    /// A thread panicked while holding [`ChainSync`]'s QEMU-cache lock.
+    Poisoned,
+    /// A sync written elsewhere refused, with its own error.
+    Other(Box<dyn core::error::Error + Send + Sync>),
+}
+
+impl fmt::Display for SyncError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SyncError::Chain(e) => e.fmt(f),
+            SyncError::State(e) => e.fmt(f),
+            SyncError::Poisoned => f.write_str("the previous-cache lock was poisoned"),
+            SyncError::Other(e) => e.fmt(f),
+        }
+    }
+}
+
+/// Transparent: each variant's message already includes the error it wraps, so
+/// `source` is that error's own source (no cause is printed twice).
+impl core::error::Error for SyncError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            SyncError::Chain(e) => e.source(),
+            SyncError::State(e) => e.source(),
+            SyncError::Poisoned => None,
+            SyncError::Other(e) => e.source(),
+        }
+    }
+}
 
 /// One state sync as a VMM performs it: what happens to kvm_sregs between
 /// KVM_GET_SREGS and KVM_SET_SREGS.
@@ -8,7 +51,7 @@ pub trait SregsSync {
     /// Short name for reports.
     fn name(&self) -> String;
     /// Transforms `sregs` in place; an error aborts the run (verdict Corrupted).
-    fn sync(&self, sregs: &mut kvm_sregs) -> Result<(), String>;
+    fn sync(&self, sregs: &mut kvm_sregs) -> Result<(), SyncError>;
 }
 
 /// The identity sync: writes back exactly what KVM reported. A VMM that keeps
@@ -20,8 +63,26 @@ impl SregsSync for Verbatim {
     fn name(&self) -> String {
         "verbatim".into()
     }
-    fn sync(&self, _sregs: &mut kvm_sregs) -> Result<(), String> {
+    fn sync(&self, _sregs: &mut kvm_sregs) -> Result<(), SyncError> {
         Ok(())
+    }
+}
+
+/// A VMM that holds the vCPU as segstate's [`SegmentState`]: each sync decodes the
+/// `kvm_sregs` strictly into one (CPL from SS.DPL, KVM's convention) and writes it
+/// back with [`SegmentState::write_kvm_sregs`], the library's own path. Every
+/// scenario must pass with it, as with [`Verbatim`]: the round trip loses nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ThroughSegmentState;
+
+impl SregsSync for ThroughSegmentState {
+    fn name(&self) -> String {
+        "segment-state".into()
+    }
+    fn sync(&self, sregs: &mut kvm_sregs) -> Result<(), SyncError> {
+        // RFLAGS is not part of kvm_sregs and write_kvm_sregs does not write it.
+        let state = SegmentState::from_kvm_sregs(sregs, 0).map_err(SyncError::State)?;
+        state.write_kvm_sregs(sregs).map_err(SyncError::State)
     }
 }
 
@@ -29,7 +90,7 @@ impl<T: SregsSync + ?Sized> SregsSync for &T {
     fn name(&self) -> String {
         (**self).name()
     }
-    fn sync(&self, sregs: &mut kvm_sregs) -> Result<(), String> {
+    fn sync(&self, sregs: &mut kvm_sregs) -> Result<(), SyncError> {
         (**self).sync(sregs)
     }
 }
@@ -83,18 +144,15 @@ impl SregsSync for ChainSync {
         self.chain.to_string()
     }
 
-    fn sync(&self, sregs: &mut kvm_sregs) -> Result<(), String> {
+    fn sync(&self, sregs: &mut kvm_sregs) -> Result<(), SyncError> {
         use segstate::format::kvm::KvmSregs;
         use segstate::profile::{Profile, qemu};
         let mut ours = KvmSregs::from(*sregs);
-        let mut previous = self
-            .previous
-            .lock()
-            .map_err(|_| "the previous-cache lock was poisoned".to_string())?;
+        let mut previous = self.previous.lock().map_err(|_| SyncError::Poisoned)?;
         let before = ours.segments();
         self.chain
             .run_sregs(&mut ours, &previous)
-            .map_err(|e| e.to_string())?;
+            .map_err(SyncError::Chain)?;
         *previous = before.map(|reg, k| qemu::get_seg(Profile::QEMU.rules, reg, k, &previous[reg]));
         *sregs = ours.into();
         Ok(())

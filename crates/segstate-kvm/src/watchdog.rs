@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use kvm_bindings::kvm_run;
 
+use crate::error::HarnessError;
+
 /// The signal used to kick a vCPU thread out of KVM_RUN.
 pub fn kick_signal() -> libc::c_int {
     vmm_sys_util::signal::SIGRTMIN()
@@ -25,12 +27,12 @@ extern "C" fn noop_handler(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc
 
 /// Registers the no-op handler for [`kick_signal`] (once per process). Without
 /// a handler the default action of a real-time signal would kill the process.
-fn register_handler() -> Result<(), String> {
-    static RESULT: OnceLock<Result<(), String>> = OnceLock::new();
+fn register_handler() -> Result<(), HarnessError> {
+    static RESULT: OnceLock<Result<(), HarnessError>> = OnceLock::new();
     RESULT
         .get_or_init(|| {
             vmm_sys_util::signal::register_signal_handler(kick_signal(), noop_handler)
-                .map_err(|e| format!("registering the watchdog signal handler: {e}"))
+                .map_err(|e| HarnessError::WatchdogSignal(e.errno()))
         })
         .clone()
 }
@@ -66,7 +68,7 @@ impl Watchdog {
     /// Starts a watchdog for the vCPU whose `kvm_run` mapping is `run`.
     ///
     /// `run` must stay mapped until this watchdog is dropped.
-    pub fn new(run: *mut kvm_run, tick: Duration) -> Result<Self, String> {
+    pub fn new(run: *mut kvm_run, tick: Duration) -> Result<Self, HarnessError> {
         register_handler()?;
         let state = Arc::new(Mutex::new(State {
             armed: None,
@@ -78,7 +80,7 @@ impl Watchdog {
         let thread = std::thread::Builder::new()
             .name("segstate-watchdog".into())
             .spawn(move || watch(&st, run, tick))
-            .map_err(|e| format!("spawning the watchdog thread: {e}"))?;
+            .map_err(|e| HarnessError::WatchdogThread(e.kind()))?;
         Ok(Self {
             state,
             run,

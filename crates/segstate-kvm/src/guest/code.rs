@@ -9,6 +9,7 @@ use iced_x86::code_asm::*;
 
 use super::idt::EXCEPTION_VECTORS;
 use super::layout::*;
+use crate::error::HarnessError;
 
 /// The privileged instruction a user routine runs to test its privilege.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -94,8 +95,8 @@ pub struct GuestCode {
     pub routines: Routines,
 }
 
-fn e(err: IcedError) -> String {
-    format!("guest assembly: {err}")
+fn e(err: IcedError) -> HarnessError {
+    HarnessError::Assembly(err.to_string())
 }
 
 /// Vectors for which the CPU pushes an error code.
@@ -104,7 +105,7 @@ fn has_error_code(vector: usize) -> bool {
 }
 
 /// Assembles both blobs.
-pub fn assemble() -> Result<GuestCode, String> {
+pub fn assemble() -> Result<GuestCode, HarnessError> {
     let (user, u) = assemble_user().map_err(e)?;
     let (kernel, k) = assemble_kernel().map_err(e)?;
     Ok(GuestCode {

@@ -7,6 +7,8 @@
 
 use std::ptr::NonNull;
 
+use crate::error::MemoryError;
+
 use super::layout::{MAPPED_BYTES, PD, PDPT, PML4};
 
 /// Page-table entry bits used by the identity map.
@@ -34,10 +36,11 @@ unsafe impl Send for GuestMemory {}
 
 impl GuestMemory {
     /// Maps `len` bytes (rounded up to 4 KiB) of zeroed anonymous memory.
-    pub fn new(len: usize) -> std::io::Result<Self> {
+    pub fn new(len: usize) -> Result<Self, MemoryError> {
+        let map_error = |errno| MemoryError::Map { bytes: len, errno };
         let len = len.div_ceil(4096) * 4096;
         if len == 0 {
-            return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+            return Err(map_error(libc::EINVAL));
         }
         // SAFETY: anonymous private mapping with no address hint; the result is
         // checked for MAP_FAILED before use.
@@ -52,9 +55,9 @@ impl GuestMemory {
             )
         };
         if ptr == libc::MAP_FAILED {
-            return Err(std::io::Error::last_os_error());
+            return Err(map_error(last_errno()));
         }
-        let ptr = NonNull::new(ptr.cast::<u8>()).ok_or_else(std::io::Error::last_os_error)?;
+        let ptr = NonNull::new(ptr.cast::<u8>()).ok_or_else(|| map_error(libc::ENOMEM))?;
         Ok(Self { ptr, len })
     }
 
@@ -88,44 +91,50 @@ impl GuestMemory {
     }
 
     /// Copies `data` to guest physical address `gpa`.
-    pub fn write(&mut self, gpa: u64, data: &[u8]) -> Result<(), String> {
+    pub fn write(&mut self, gpa: u64, data: &[u8]) -> Result<(), MemoryError> {
         let range = self.range(gpa, data.len())?;
         self.as_mut_slice()[range].copy_from_slice(data);
         Ok(())
     }
 
     /// Copies bytes from guest physical address `gpa`.
-    pub fn read(&self, gpa: u64, out: &mut [u8]) -> Result<(), String> {
+    pub fn read(&self, gpa: u64, out: &mut [u8]) -> Result<(), MemoryError> {
         let range = self.range(gpa, out.len())?;
         out.copy_from_slice(&self.as_slice()[range]);
         Ok(())
     }
 
     /// Writes a little-endian u64.
-    pub fn write_u64(&mut self, gpa: u64, v: u64) -> Result<(), String> {
+    pub fn write_u64(&mut self, gpa: u64, v: u64) -> Result<(), MemoryError> {
         self.write(gpa, &v.to_le_bytes())
     }
 
     /// Reads a little-endian u64.
-    pub fn read_u64(&self, gpa: u64) -> Result<u64, String> {
+    pub fn read_u64(&self, gpa: u64) -> Result<u64, MemoryError> {
         let mut b = [0u8; 8];
         self.read(gpa, &mut b)?;
         Ok(u64::from_le_bytes(b))
     }
 
-    fn range(&self, gpa: u64, len: usize) -> Result<std::ops::Range<usize>, String> {
-        let start = usize::try_from(gpa).map_err(|_| format!("gpa {gpa:#x} out of range"))?;
+    fn range(&self, gpa: u64, len: usize) -> Result<std::ops::Range<usize>, MemoryError> {
+        let out_of_range = MemoryError::OutOfRange {
+            gpa,
+            len,
+            ram: self.len,
+        };
+        let start = usize::try_from(gpa).map_err(|_| out_of_range)?;
         let end = start
             .checked_add(len)
             .filter(|&e| e <= self.len)
-            .ok_or_else(|| {
-                format!(
-                    "guest range {gpa:#x}+{len:#x} outside RAM ({:#x})",
-                    self.len
-                )
-            })?;
+            .ok_or(out_of_range)?;
         Ok(start..end)
     }
+}
+
+fn last_errno() -> i32 {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::ENOMEM)
 }
 
 impl Drop for GuestMemory {
@@ -142,7 +151,7 @@ impl Drop for GuestMemory {
 /// physical address space with 2 MiB pages (one PML4 entry, one PDPT entry,
 /// one page directory). Only the start of it is backed by RAM; the rest is
 /// unbacked, so a guest access there becomes an MMIO exit to the VMM.
-pub fn write_identity_map(mem: &mut GuestMemory) -> Result<(), String> {
+pub fn write_identity_map(mem: &mut GuestMemory) -> Result<(), MemoryError> {
     let table_flags = PTE_PRESENT | PTE_WRITE | PTE_USER;
     mem.write_u64(PML4, PDPT | table_flags)?;
     mem.write_u64(PDPT, PD | table_flags)?;

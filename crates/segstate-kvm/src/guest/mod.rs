@@ -19,6 +19,11 @@ pub use code::{GuestCode, Probe, Routines};
 use layout::*;
 pub use memory::GuestMemory;
 
+use crate::error::HarnessError;
+
+/// Room for the user routines from [`USER_CODE`].
+const USER_CODE_BYTES: u64 = 0x1_0000;
+
 /// CR0: PE | MP | ET | NE | WP | PG.
 pub const CR0: u64 = 0x8005_0033;
 /// CR4: PAE | OSFXSR | OSXMMEXCPT.
@@ -27,25 +32,31 @@ pub const CR4: u64 = 0x620;
 pub const EFER: u64 = 0x501;
 
 /// The assembled guest code, built once per process.
-pub fn code() -> Result<&'static GuestCode, String> {
-    static CODE: OnceLock<Result<GuestCode, String>> = OnceLock::new();
+pub fn code() -> Result<&'static GuestCode, HarnessError> {
+    static CODE: OnceLock<Result<GuestCode, HarnessError>> = OnceLock::new();
     CODE.get_or_init(code::assemble)
         .as_ref()
         .map_err(Clone::clone)
 }
 
 /// Writes page tables, GDT, TSS, IDT and code into fresh guest RAM.
-pub fn load(mem: &mut GuestMemory) -> Result<&'static Routines, String> {
+pub fn load(mem: &mut GuestMemory) -> Result<&'static Routines, HarnessError> {
     let c = code()?;
     memory::write_identity_map(mem)?;
     gdt::write_gdt_and_tss(mem)?;
     idt::write_idt(mem, &c.routines.k_exception, c.routines.k_int3)?;
-    mem.write(KERNEL_CODE, &c.kernel)?;
-    mem.write(USER_CODE, &c.user)?;
-    if KERNEL_CODE + c.kernel.len() as u64 > USER_CODE
-        || USER_CODE + c.user.len() as u64 > USER_CODE + 0x1_0000
-    {
-        return Err("guest code does not fit its slots".into());
+    for (blob, code, at, room) in [
+        ("kernel", &c.kernel, KERNEL_CODE, USER_CODE - KERNEL_CODE),
+        ("user", &c.user, USER_CODE, USER_CODE_BYTES),
+    ] {
+        if code.len() as u64 > room {
+            return Err(HarnessError::GuestTooLarge {
+                blob,
+                bytes: code.len(),
+                room,
+            });
+        }
+        mem.write(at, code)?;
     }
     Ok(&c.routines)
 }

@@ -1,5 +1,5 @@
-//! 8-byte segment descriptors and 16-byte long-mode system descriptors
-//! (SDM Vol. 3A §3.4.5 and §7.2.3, APM Vol. 2 §4.7–4.8).
+//! 8-byte segment descriptors, 16-byte long-mode system descriptors and 16-byte
+//! long-mode IDT gates (SDM Vol. 3A §3.4.5, §7.2.3 and §6.14.1, APM Vol. 2 §4.7–4.8).
 //!
 //! ```
 //! use segstate::arch::{Attributes, Descriptor, PrivilegeLevel};
@@ -15,7 +15,7 @@
 
 use core::fmt;
 
-use super::{Attributes, PrivilegeLevel, SegmentType};
+use super::{Attributes, PrivilegeLevel, SegmentType, Selector};
 
 /// Why a segment cannot be written as a descriptor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +42,11 @@ pub enum DescriptorError {
         /// The upper quadword.
         high: u64,
     },
+    /// A gate's interrupt-stack-table index is 3 bits: 0 (no IST switch) to 7.
+    IstOutOfRange {
+        /// The index asked for.
+        ist: u8,
+    },
 }
 
 impl fmt::Display for DescriptorError {
@@ -64,6 +69,9 @@ impl fmt::Display for DescriptorError {
                 f,
                 "upper quadword {high:#018x} of a 16-byte system descriptor has type bits set"
             ),
+            DescriptorError::IstOutOfRange { ist } => {
+                write!(f, "IST index {ist} does not fit the gate's 3 bits (0..=7)")
+            }
         }
     }
 }
@@ -265,6 +273,134 @@ impl SystemDescriptor {
     }
 }
 
+/// The two gate types an IA-32e IDT may hold (SDM Vol. 3A §6.14.1; APM Vol. 2 §4.8.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GateKind {
+    /// Type 0xE: the CPU clears RFLAGS.IF on entry.
+    Interrupt,
+    /// Type 0xF: RFLAGS.IF is left as it was.
+    Trap,
+}
+
+impl GateKind {
+    /// The 4-bit system-descriptor type.
+    #[must_use]
+    pub const fn type_bits(self) -> u8 {
+        match self {
+            GateKind::Interrupt => 0xe,
+            GateKind::Trap => 0xf,
+        }
+    }
+}
+
+/// A 16-byte IA-32e interrupt or trap gate, as it sits in the IDT (SDM Vol. 3A
+/// §6.14.1, Figure 6-8): target offset 63:0 split over bytes 0–1, 6–7 and 8–11, the
+/// code-segment selector in bytes 2–3, the IST index in byte 4 bits 2:0, and type,
+/// DPL and P in byte 5. Bytes 12–15 are reserved (zero).
+///
+/// The gate's DPL is the most privileged CPL that may reach it with `int n`/`int3`
+/// (a DPL-3 gate lets user code raise the vector); the handler runs at the DPL of
+/// the code segment `selector` names.
+///
+/// ```
+/// use segstate::arch::{GateDescriptor, GateKind, PrivilegeLevel, Selector};
+///
+/// let gate = GateDescriptor::new(
+///     GateKind::Interrupt,
+///     Selector(0x08),
+///     0xffff_ffff_8100_1234,
+///     PrivilegeLevel::Ring3,
+///     0,
+/// )?;
+/// assert_eq!(gate.offset(), 0xffff_ffff_8100_1234);
+/// assert_eq!(gate.kind(), Some(GateKind::Interrupt));
+/// assert_eq!(gate.to_bytes()[5], 0xee); // P, DPL 3, type 0xE
+/// # Ok::<(), segstate::arch::DescriptorError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct GateDescriptor {
+    /// Bytes 0–7.
+    pub low: u64,
+    /// Bytes 8–15.
+    pub high: u64,
+}
+
+impl GateDescriptor {
+    /// A present gate of `kind` to `selector:offset`, reachable by software from CPL
+    /// `dpl` and below, switching to IST stack `ist` (0: no switch).
+    pub const fn new(
+        kind: GateKind,
+        selector: Selector,
+        offset: u64,
+        dpl: PrivilegeLevel,
+        ist: u8,
+    ) -> Result<Self, DescriptorError> {
+        if ist > 7 {
+            return Err(DescriptorError::IstOutOfRange { ist });
+        }
+        let access = 0x80 | (dpl.bits() as u64) << 5 | kind.type_bits() as u64;
+        Ok(GateDescriptor {
+            low: (offset & 0xffff)
+                | (selector.0 as u64) << 16
+                | (ist as u64) << 32
+                | access << 40
+                | ((offset >> 16) & 0xffff) << 48,
+            high: offset >> 32,
+        })
+    }
+
+    /// The handler's offset.
+    #[must_use]
+    pub const fn offset(self) -> u64 {
+        (self.low & 0xffff) | ((self.low >> 48) & 0xffff) << 16 | (self.high & 0xffff_ffff) << 32
+    }
+
+    /// The handler's code-segment selector.
+    #[must_use]
+    pub const fn selector(self) -> Selector {
+        Selector((self.low >> 16) as u16)
+    }
+
+    /// The interrupt-stack-table index (0: no stack switch through the IST).
+    #[must_use]
+    pub const fn ist(self) -> u8 {
+        (self.low >> 32) as u8 & 7
+    }
+
+    /// The gate's DPL.
+    #[must_use]
+    pub const fn dpl(self) -> PrivilegeLevel {
+        PrivilegeLevel::from_low_bits((self.low >> 45) as u8)
+    }
+
+    /// P.
+    #[must_use]
+    pub const fn present(self) -> bool {
+        self.low & (1 << 47) != 0
+    }
+
+    /// The gate type, or `None` for a type an IA-32e IDT may not hold (#GP on delivery)
+    /// or a set S bit.
+    #[must_use]
+    pub const fn kind(self) -> Option<GateKind> {
+        match (self.low >> 40) & 0x1f {
+            0xe => Some(GateKind::Interrupt),
+            0xf => Some(GateKind::Trap),
+            _ => None,
+        }
+    }
+
+    /// Little-endian bytes as they sit in the IDT.
+    #[must_use]
+    pub fn to_bytes(self) -> [u8; 16] {
+        SystemDescriptor {
+            low: self.low,
+            high: self.high,
+        }
+        .to_bytes()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,5 +489,61 @@ mod tests {
             high: tss.high | 9 << 40,
         };
         assert!(bad.check().is_err());
+    }
+
+    /// Byte positions of SDM Vol. 3A Figure 6-8 (64-bit IDT gate descriptors): a DPL-3
+    /// interrupt gate without IST (what user `int3` needs) and a DPL-0 trap gate on IST 1.
+    #[test]
+    fn gate_fields_sit_where_the_sdm_puts_them() {
+        let bp = GateDescriptor::new(
+            GateKind::Interrupt,
+            Selector(0x10),
+            0x1122_3344_5566_7788,
+            PrivilegeLevel::Ring3,
+            0,
+        )
+        .unwrap();
+        assert_eq!(
+            bp.to_bytes(),
+            [
+                0x88, 0x77, 0x10, 0x00, 0x00, 0xee, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0, 0, 0, 0
+            ]
+        );
+        let df = GateDescriptor::new(
+            GateKind::Trap,
+            Selector(0x10),
+            0xffff_ffff_8100_0000,
+            PrivilegeLevel::Ring0,
+            1,
+        )
+        .unwrap();
+        assert_eq!(df.to_bytes()[4..6], [0x01, 0x8f]);
+        for g in [bp, df] {
+            let again = GateDescriptor::new(
+                g.kind().unwrap(),
+                g.selector(),
+                g.offset(),
+                g.dpl(),
+                g.ist(),
+            );
+            assert_eq!(again, Ok(g));
+            assert!(g.present());
+        }
+        assert_eq!(df.kind(), Some(GateKind::Trap));
+        assert_eq!(df.ist(), 1);
+        assert_eq!(bp.dpl(), PrivilegeLevel::Ring3);
+        assert_eq!(
+            GateDescriptor::new(GateKind::Trap, Selector(8), 0, PrivilegeLevel::Ring0, 8),
+            Err(DescriptorError::IstOutOfRange { ist: 8 })
+        );
+        // A call gate (type 0xC) or a TSS in the IDT is no gate this type decodes.
+        assert_eq!(
+            GateDescriptor {
+                low: 0x8c << 40,
+                high: 0
+            }
+            .kind(),
+            None
+        );
     }
 }

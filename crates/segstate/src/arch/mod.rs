@@ -12,7 +12,7 @@ mod segment_type;
 mod selector;
 mod state;
 
-pub use descriptor::{Descriptor, DescriptorError, SystemDescriptor};
+pub use descriptor::{Descriptor, DescriptorError, GateDescriptor, GateKind, SystemDescriptor};
 pub use mode::{CR0_PE, CR0_PG, CpuMode, EFER_LMA, EFER_LME, EFER_SVME, RFLAGS_VM};
 pub use privilege::{Cpl, InvalidPrivilegeLevel, PrivilegeLevel};
 pub use seg_reg::{PerSegReg, SegReg, UnknownSegReg};

@@ -10,6 +10,8 @@ use core::fmt;
 
 pub mod hyperv;
 pub mod kvm;
+#[cfg(feature = "kvm-bindings")]
+pub mod kvm_bindings;
 pub mod qemu;
 pub mod svm;
 pub mod vmx;
