@@ -1,0 +1,206 @@
+//! The explained disagreements: the table in `docs/conformance/bochs.md`, parsed so
+//! the document and the tool cannot drift.
+//!
+//! The table follows the line `<!-- bochs-oracle: explained disagreements -->`:
+//!
+//! ```text
+//! | id | target | Bochs | segstate findings | Bochs log |
+//! | --- | --- | --- | --- | --- |
+//! | vmx-data-dpl-type11 | vmx | accepts | vmx.entry.data.dpl-rpl | - |
+//! ```
+//!
+//! - `Bochs`: `accepts` (Bochs enters a state segstate rejects) or `rejects` (the
+//!   reverse);
+//! - `segstate findings`: for `accepts`, every error segstate reports must match one
+//!   of these comma-separated patterns, `rule` or `rule@REG`;
+//! - `Bochs log`: for `rejects`, a substring of the error line Bochs logged.
+
+use std::path::{Path, PathBuf};
+
+use crate::case::{Outcome, Target};
+use crate::error::{OracleError, io};
+use crate::verdict::Verdict;
+
+/// The line that introduces the table.
+pub const MARKER: &str = "<!-- bochs-oracle: explained disagreements -->";
+
+/// Which way Bochs and segstate disagree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Bochs enters a state segstate rejects.
+    BochsAccepts,
+    /// Bochs refuses a state segstate accepts.
+    BochsRejects,
+}
+
+/// One row: a known, settled disagreement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Explained {
+    /// Stable id (the section of the document that settles it).
+    pub id: String,
+    /// Target.
+    pub target: Target,
+    /// Direction.
+    pub direction: Direction,
+    /// For [`Direction::BochsAccepts`]: patterns `rule` or `rule@REG`.
+    pub findings: Vec<String>,
+    /// For [`Direction::BochsRejects`]: a substring of Bochs's log line.
+    pub log: Option<String>,
+}
+
+impl Explained {
+    /// True when this row explains the disagreement between `segstate` and `bochs`.
+    #[must_use]
+    pub fn explains(&self, target: Target, segstate: &Verdict, bochs: &Outcome) -> bool {
+        if self.target != target || segstate.accepted == bochs.accepted {
+            return false;
+        }
+        match self.direction {
+            Direction::BochsAccepts => {
+                bochs.accepted
+                    && segstate.fired.iter().all(|f| {
+                        self.findings.iter().any(|p| match p.split_once('@') {
+                            Some((id, reg)) => {
+                                f.id == id && f.reg.is_some_and(|r| r.name().eq_ignore_ascii_case(reg))
+                            }
+                            None => f.id == p,
+                        })
+                    })
+            }
+            Direction::BochsRejects => {
+                !bochs.accepted
+                    && self
+                        .log
+                        .as_ref()
+                        .is_some_and(|needle| bochs.log.iter().any(|l| l.contains(needle.as_str())))
+            }
+        }
+    }
+}
+
+/// Parses the table out of the document text.
+///
+/// # Errors
+/// No marker, or a row with the wrong number of cells or an unknown value; the error
+/// names the line.
+pub fn parse(path: &Path, text: &str) -> Result<Vec<Explained>, OracleError> {
+    let err = |line: usize, detail: String| OracleError::Table {
+        path: PathBuf::from(path),
+        line,
+        detail,
+    };
+    let Some(start) = text.lines().position(|l| l.trim() == MARKER) else {
+        return Err(err(0, format!("no line {MARKER}")));
+    };
+    let mut rows = Vec::new();
+    for (n, line) in text.lines().enumerate().skip(start + 1) {
+        let line_no = n + 1;
+        let line = line.trim();
+        if line.is_empty() && rows.is_empty() {
+            continue;
+        }
+        if !line.starts_with('|') {
+            break;
+        }
+        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+        if cells.len() != 5 {
+            return Err(err(line_no, format!("{} cells, expected 5", cells.len())));
+        }
+        if cells[0] == "id" || cells[0].starts_with("---") {
+            continue;
+        }
+        let target = match cells[1] {
+            "vmx" => Target::Vmx,
+            "svm" => Target::Svm,
+            other => return Err(err(line_no, format!("target {other:?}: expected vmx or svm"))),
+        };
+        let direction = match cells[2] {
+            "accepts" => Direction::BochsAccepts,
+            "rejects" => Direction::BochsRejects,
+            other => return Err(err(line_no, format!("Bochs {other:?}: expected accepts or rejects"))),
+        };
+        let strip = |s: &str| s.trim().trim_matches('`').to_string();
+        let findings: Vec<String> = if cells[3] == "-" {
+            Vec::new()
+        } else {
+            cells[3].split(',').map(strip).collect()
+        };
+        let log = (cells[4] != "-").then(|| strip(cells[4]));
+        match direction {
+            Direction::BochsAccepts if findings.is_empty() => {
+                return Err(err(line_no, "an `accepts` row needs segstate findings".into()));
+            }
+            Direction::BochsRejects if log.is_none() => {
+                return Err(err(line_no, "a `rejects` row needs a Bochs log substring".into()));
+            }
+            _ => {}
+        }
+        rows.push(Explained {
+            id: strip(cells[0]),
+            target,
+            direction,
+            findings,
+            log,
+        });
+    }
+    Ok(rows)
+}
+
+/// Reads and parses the document.
+///
+/// # Errors
+/// See [`parse`]; or the file cannot be read.
+pub fn load(path: &Path) -> Result<Vec<Explained>, OracleError> {
+    let text = std::fs::read_to_string(path).map_err(io("read", path))?;
+    parse(path, &text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::Fired;
+    use segstate::arch::SegReg;
+
+    const DOC: &str = "# x\n\n<!-- bochs-oracle: explained disagreements -->\n\n\
+        | id | target | Bochs | segstate findings | Bochs log |\n| --- | --- | --- | --- | --- |\n\
+        | a | vmx | accepts | `vmx.entry.p@SS`, vmx.entry.g | - |\n\
+        | b | svm | rejects | - | `CS.D_B/L mismatch` |\n\nprose\n";
+
+    fn outcome(accepted: bool, log: &str) -> Outcome {
+        Outcome {
+            accepted,
+            code: String::new(),
+            log: vec![log.to_string()],
+        }
+    }
+
+    #[test]
+    fn rows_parse_and_match_their_direction_only() {
+        let rows = parse(Path::new("d.md"), DOC).unwrap();
+        assert_eq!(rows.len(), 2);
+        let ss_p = Verdict {
+            accepted: false,
+            fired: vec![Fired { id: "vmx.entry.p", reg: Some(SegReg::Ss) }],
+        };
+        let ds_p = Verdict {
+            accepted: false,
+            fired: vec![Fired { id: "vmx.entry.p", reg: Some(SegReg::Ds) }],
+        };
+        assert!(rows[0].explains(Target::Vmx, &ss_p, &outcome(true, "")));
+        assert!(!rows[0].explains(Target::Vmx, &ds_p, &outcome(true, "")));
+        assert!(!rows[0].explains(Target::Svm, &ss_p, &outcome(true, "")));
+        let ok = Verdict { accepted: true, fired: vec![] };
+        assert!(rows[1].explains(Target::Svm, &ok, &outcome(false, "VMRUN: VMCB CS.D_B/L mismatch")));
+        assert!(!rows[1].explains(Target::Svm, &ok, &outcome(false, "VMRUN: Guest EFER.SVME = 0")));
+    }
+
+    #[test]
+    fn malformed_rows_name_their_line() {
+        let bad = DOC.replace("| b | svm | rejects", "| b | arm | rejects");
+        match parse(Path::new("d.md"), &bad) {
+            Err(OracleError::Table { line, .. }) => assert_eq!(line, 8),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(Path::new("d.md"), "no table").is_err());
+    }
+}

@@ -1,0 +1,65 @@
+//! segstate's side of the comparison: the one place this tool calls the rule
+//! catalogue (`segstate::check`). When the catalogue moves, re-point this file.
+
+use segstate::arch::SegReg;
+use segstate::check::{Severity, arch, svm_vmrun, vmx_entry};
+
+use crate::case::{Case, Target};
+
+/// One error finding: rule id and the register it names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Fired {
+    /// Rule id.
+    pub id: &'static str,
+    /// Register, if the rule names one.
+    pub reg: Option<SegReg>,
+}
+
+/// segstate's verdict on a case for a target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// No error finding: entry accepts the state.
+    pub accepted: bool,
+    /// The error findings of the target's rule family.
+    pub fired: Vec<Fired>,
+}
+
+/// Runs the target's rule family (VM entry or VMRUN) on a case.
+#[must_use]
+pub fn verdict(target: Target, case: &Case) -> Verdict {
+    let findings = match target {
+        Target::Vmx => vmx_entry::check(&case.state, case.controls),
+        Target::Svm => svm_vmrun::check(&case.state),
+    };
+    let fired: Vec<Fired> = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| Fired { id: f.id, reg: f.reg })
+        .collect();
+    Verdict {
+        accepted: fired.is_empty(),
+        fired,
+    }
+}
+
+/// The catalogue a target's run can reach: its VM-entry (or VMRUN) family and the
+/// architectural invariants.
+#[must_use]
+pub fn catalogue(target: Target) -> Vec<&'static str> {
+    let family = match target {
+        Target::Vmx => vmx_entry::RULE_IDS,
+        Target::Svm => svm_vmrun::RULE_IDS,
+    };
+    family.iter().chain(arch::RULE_IDS).copied().collect()
+}
+
+/// Every catalogue rule (error or not) that fires on a case: the target family's
+/// errors and the architectural findings.
+#[must_use]
+pub fn catalogue_fired(target: Target, case: &Case) -> Vec<&'static str> {
+    let mut ids: Vec<&'static str> = verdict(target, case).fired.iter().map(|f| f.id).collect();
+    ids.extend(arch::check(&case.state).iter().map(|f| f.id));
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
