@@ -24,6 +24,8 @@ enum How {
     Arch,
     /// VM entry; `true` = unrestricted guest (KVM's default), `false` = without.
     Vmx(bool),
+    /// VM entry with both controls given: unrestricted guest, IA-32e mode guest.
+    VmxIa32e(bool, bool),
     Svm,
     Report(Vendor),
     /// Path findings through one chain given as text.
@@ -265,6 +267,29 @@ fn cases() -> Vec<Case> {
     };
     c.extend([
         vmx_mut("vmx.entry.cr0.pg-pe", true, |s| s.cr0 &= !CR0_PE),
+        // Both found by bochs-oracle (docs/conformance/bochs.md): Bochs refused these
+        // states, segstate accepted them.
+        Case {
+            id: "vmx.entry.cr0.fixed",
+            how: Vmx(false),
+            fire: S(with(k0(), |s| s.cr0 &= !CR0_PG)),
+            quiet: S(k0()),
+        },
+        Case {
+            id: "vmx.entry.cr0.fixed",
+            how: Vmx(false),
+            fire: S(with(k0(), |s| s.cr0 &= !(CR0_PE | CR0_PG))),
+            quiet: S(with(k0(), |s| s.cr0 |= CR0_PE | CR0_PG)),
+        },
+        Case {
+            id: "vmx.entry.efer.lma-ia32e",
+            how: VmxIa32e(true, false),
+            fire: S(k0()),
+            quiet: S(with(k0(), |s| {
+                s.efer &= !(EFER_LMA | EFER_LME);
+                s.cr4 = 0;
+            })),
+        },
         vmx_mut("vmx.entry.ia32e.pg-pae", true, |s| s.cr4 = 0),
         vmx_mut("vmx.entry.rflags.reserved", true, |s| s.rflags = 0x200),
         vmx_mut("vmx.entry.rflags.vm", true, |s| s.rflags |= RFLAGS_VM),
@@ -521,6 +546,13 @@ fn judge(how: How, state: &State) -> Vec<Finding> {
             VmxEntryControls {
                 unrestricted_guest: ug,
                 ..VmxEntryControls::kvm_default(s.efer)
+            },
+        ),
+        (How::VmxIa32e(ug, ia32e), State::S(s)) => vmx_entry::check(
+            s,
+            VmxEntryControls {
+                unrestricted_guest: ug,
+                ia32e_mode_guest: ia32e,
             },
         ),
         (How::Svm, State::S(s)) => svm_vmrun::check(s),

@@ -28,6 +28,9 @@ pub const VGABIOS: &str = "/usr/share/bochs/VGABIOS-lgpl-latest";
 /// The Debian packages the oracle needs.
 pub const PACKAGES: &str = "bochs bochsbios vgabios bochs-term nasm";
 const FLOPPY_SIZE: usize = 1_474_560;
+/// The result code of a state on which Bochs panicked after its entry checks passed
+/// (e.g. `change_cpu_mode: EFER.LMA is set when CR0.PE=0`).
+pub const PANIC_CODE: &str = "P";
 
 /// A working directory with the kernel of one target assembled into a boot floppy.
 #[derive(Debug)]
@@ -127,6 +130,13 @@ impl Machine {
     /// Bochs cannot run, runs past its time bound, or its output does not hold one
     /// result per case.
     pub fn run(&self, cases: &[Case]) -> Result<Vec<Outcome>, OracleError> {
+        self.run_once(cases)
+    }
+
+    fn run_once(&self, cases: &[Case]) -> Result<Vec<Outcome>, OracleError> {
+        if cases.is_empty() {
+            return Ok(Vec::new());
+        }
         let disk = self.dir.join("states.img");
         write(&disk, &record::disk_image(self.target, cases))?;
         let out_path = self.dir.join("out.txt");
@@ -165,7 +175,15 @@ impl Machine {
             }
         }
         let text = std::fs::read(&out_path).map_err(io("read", &out_path))?;
-        let outcomes = parse(&text)?;
+        let mut outcomes = parse(&text)?;
+        if outcomes.len() < cases.len()
+            && outcomes.last().is_some_and(|o| o.code == PANIC_CODE)
+        {
+            // Bochs panicked on a state it had let through its checks: go on with the
+            // states after it in a new boot.
+            let rest = self.run_once(&cases[outcomes.len()..])?;
+            outcomes.extend(rest);
+        }
         if outcomes.len() != cases.len() {
             return Err(OracleError::Output {
                 offset: text.len(),
@@ -178,7 +196,7 @@ impl Machine {
 
 impl Drop for Machine {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if std::env::var_os("BOCHS_ORACLE_KEEP").is_none() { let _ = std::fs::remove_dir_all(&self.dir); }
     }
 }
 
@@ -215,9 +233,20 @@ pub fn parse(text: &[u8]) -> Result<Vec<Outcome>, OracleError> {
             let end = find(b"\n", i).unwrap_or(text.len());
             let line = String::from_utf8_lossy(&text[i..end]);
             // "00018102240e[CPU0  ] VMENTER FAIL: ..." -> the message; errors only.
-            if text[i + 11] == b'e' {
-                let msg = line.split_once("] ").map_or(&*line, |(_, m)| m);
-                log.push(msg.trim().to_string());
+            let msg = line.split_once("] ").map_or(&*line, |(_, m)| m).trim().to_string();
+            match text[i + 11] {
+                b'e' => log.push(msg),
+                b'p' => {
+                    // A panic ends the run; the state being entered got past the checks.
+                    log.push(msg);
+                    outcomes.push(Outcome {
+                        accepted: true,
+                        code: PANIC_CODE.into(),
+                        log,
+                    });
+                    return Ok(outcomes);
+                }
+                _ => {}
             }
             i = end + 1;
             continue;
@@ -287,5 +316,15 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(parse(b"READY\nS\nFATAL\n").is_err());
+    }
+
+    #[test]
+    fn a_panic_ends_the_run_with_the_state_accepted_and_the_message_kept() {
+        let out = b"READY\nSG00019324743p[CPU0  ] >>PANIC<< change_cpu_mode: EFER.LMA is set\n";
+        let o = parse(out).unwrap();
+        assert_eq!(o.len(), 3);
+        assert_eq!(o[2].code, PANIC_CODE);
+        assert!(o[2].accepted);
+        assert!(o[2].log[0].contains("EFER.LMA"));
     }
 }
