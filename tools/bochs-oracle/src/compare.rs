@@ -9,7 +9,7 @@ use segstate::arch::{SegReg, Segment};
 
 use crate::bochs::Machine;
 use crate::case::{Case, Outcome, Target};
-use crate::conformance::Explained;
+use crate::conformance::{self, Explained};
 use crate::error::OracleError;
 use crate::generate;
 use crate::verdict::{self, Verdict};
@@ -25,8 +25,8 @@ pub struct Disagreement {
     pub segstate: Verdict,
     /// Bochs's outcome.
     pub bochs: Outcome,
-    /// The conformance row that explains it.
-    pub explained_by: Option<String>,
+    /// The conformance rows that explain it.
+    pub explained_by: Option<Vec<String>>,
 }
 
 impl Disagreement {
@@ -93,10 +93,7 @@ pub fn fold(
             summary.agree += 1;
             continue;
         }
-        let explained_by = table
-            .iter()
-            .find(|row| row.explains(target, &segstate, bochs))
-            .map(|row| row.id.clone());
+        let explained_by = conformance::explain(table, target, &segstate, bochs);
         let d = Disagreement {
             index: first_index + k as u64,
             case: *case,
@@ -256,8 +253,8 @@ pub fn describe(case: &Case, base: &Case) -> Vec<String> {
 }
 
 /// Minimises a disagreement: starting from the valid state closest to it, repeatedly
-/// puts one field back to the valid value while segstate and Bochs still disagree the
-/// same way. Returns the minimal case, the valid state it differs from, and Bochs's
+/// puts one field back to the valid value while Bochs still decides the same way and
+/// segstate still fires the same rules. Returns the minimal case, the valid state it differs from, and Bochs's
 /// outcome on it.
 ///
 /// # Errors
@@ -272,7 +269,12 @@ pub fn minimise(
         .iter()
         .min_by_key(|b| differing(&d.case, b).len())
         .expect("every target has valid states");
-    let same_way = |v: &Verdict, o: &Outcome| v.accepted != o.accepted && o.accepted == d.bochs.accepted;
+    // Same disagreement: Bochs decides the same way, segstate fires the same rules.
+    let ids = |v: &Verdict| v.fired.iter().map(|f| f.id).collect::<BTreeSet<_>>();
+    let want = ids(&d.segstate);
+    let same_way = |v: &Verdict, o: &Outcome| {
+        v.accepted != o.accepted && o.accepted == d.bochs.accepted && ids(v) == want
+    };
     let mut current = d.case;
     let mut outcome = d.bochs.clone();
     loop {

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use crate::case::{Outcome, Target};
 use crate::error::{OracleError, io};
-use crate::verdict::Verdict;
+use crate::verdict::{Fired, Verdict};
 
 /// The line that introduces the table.
 pub const MARKER: &str = "<!-- bochs-oracle: explained disagreements -->";
@@ -49,32 +49,53 @@ pub struct Explained {
 }
 
 impl Explained {
-    /// True when this row explains the disagreement between `segstate` and `bochs`.
-    #[must_use]
-    pub fn explains(&self, target: Target, segstate: &Verdict, bochs: &Outcome) -> bool {
-        if self.target != target || segstate.accepted == bochs.accepted {
-            return false;
-        }
-        match self.direction {
-            Direction::BochsAccepts => {
-                bochs.accepted
-                    && segstate.fired.iter().all(|f| {
-                        self.findings.iter().any(|p| match p.split_once('@') {
-                            Some((id, reg)) => {
-                                f.id == id && f.reg.is_some_and(|r| r.name().eq_ignore_ascii_case(reg))
-                            }
-                            None => f.id == p,
-                        })
-                    })
+    /// True when this `accepts` row covers one of segstate's findings.
+    fn covers(&self, f: &Fired) -> bool {
+        self.direction == Direction::BochsAccepts
+            && self.findings.iter().any(|p| match p.split_once('@') {
+                Some((id, reg)) => {
+                    f.id == id && f.reg.is_some_and(|r| r.name().eq_ignore_ascii_case(reg))
+                }
+                None => f.id == p,
+            })
+    }
+
+    /// True when this `rejects` row names the check Bochs logged.
+    fn names(&self, bochs: &Outcome) -> bool {
+        self.direction == Direction::BochsRejects
+            && self
+                .log
+                .as_ref()
+                .is_some_and(|needle| bochs.log.iter().any(|l| l.contains(needle.as_str())))
+    }
+}
+
+/// The rows that explain a disagreement, or `None` when it is unexplained. Bochs
+/// accepting what segstate rejects is explained when every error segstate reports is
+/// covered by some `accepts` row (a state can trip two known deviations at once);
+/// Bochs rejecting what segstate accepts, when a `rejects` row names Bochs's log line.
+#[must_use]
+pub fn explain(
+    table: &[Explained],
+    target: Target,
+    segstate: &Verdict,
+    bochs: &Outcome,
+) -> Option<Vec<String>> {
+    if segstate.accepted == bochs.accepted {
+        return None;
+    }
+    let rows = table.iter().filter(|r| r.target == target);
+    if bochs.accepted {
+        let mut ids: Vec<String> = Vec::new();
+        for f in &segstate.fired {
+            let row = rows.clone().find(|r| r.covers(f))?;
+            if !ids.contains(&row.id) {
+                ids.push(row.id.clone());
             }
-            Direction::BochsRejects => {
-                !bochs.accepted
-                    && self
-                        .log
-                        .as_ref()
-                        .is_some_and(|needle| bochs.log.iter().any(|l| l.contains(needle.as_str())))
-            }
         }
+        Some(ids)
+    } else {
+        rows.clone().find(|r| r.names(bochs)).map(|r| vec![r.id.clone()])
     }
 }
 
@@ -158,7 +179,6 @@ pub fn load(path: &Path) -> Result<Vec<Explained>, OracleError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verdict::Fired;
     use segstate::arch::SegReg;
 
     const DOC: &str = "# x\n\n<!-- bochs-oracle: explained disagreements -->\n\n\
@@ -178,20 +198,24 @@ mod tests {
     fn rows_parse_and_match_their_direction_only() {
         let rows = parse(Path::new("d.md"), DOC).unwrap();
         assert_eq!(rows.len(), 2);
-        let ss_p = Verdict {
-            accepted: false,
-            fired: vec![Fired { id: "vmx.entry.p", reg: Some(SegReg::Ss) }],
+        let fired = |v: Vec<(&'static str, SegReg)>| Verdict {
+            accepted: v.is_empty(),
+            fired: v.into_iter().map(|(id, r)| Fired { id, reg: Some(r) }).collect(),
         };
-        let ds_p = Verdict {
-            accepted: false,
-            fired: vec![Fired { id: "vmx.entry.p", reg: Some(SegReg::Ds) }],
-        };
-        assert!(rows[0].explains(Target::Vmx, &ss_p, &outcome(true, "")));
-        assert!(!rows[0].explains(Target::Vmx, &ds_p, &outcome(true, "")));
-        assert!(!rows[0].explains(Target::Svm, &ss_p, &outcome(true, "")));
-        let ok = Verdict { accepted: true, fired: vec![] };
-        assert!(rows[1].explains(Target::Svm, &ok, &outcome(false, "VMRUN: VMCB CS.D_B/L mismatch")));
-        assert!(!rows[1].explains(Target::Svm, &ok, &outcome(false, "VMRUN: Guest EFER.SVME = 0")));
+        let ss_p = fired(vec![("vmx.entry.p", SegReg::Ss)]);
+        let ds_p = fired(vec![("vmx.entry.p", SegReg::Ds)]);
+        let ss_p_and_g = fired(vec![("vmx.entry.p", SegReg::Ss), ("vmx.entry.g", SegReg::Ds)]);
+        let explained = |t, v: &Verdict, o: &Outcome| explain(&rows, t, v, o);
+        assert_eq!(explained(Target::Vmx, &ss_p, &outcome(true, "")), Some(vec!["a".to_string()]));
+        assert_eq!(explained(Target::Vmx, &ss_p_and_g, &outcome(true, "")), Some(vec!["a".to_string()]));
+        assert_eq!(explained(Target::Vmx, &ds_p, &outcome(true, "")), None);
+        assert_eq!(explained(Target::Svm, &ss_p, &outcome(true, "")), None);
+        // Agreement is never "explained".
+        assert_eq!(explained(Target::Vmx, &ss_p, &outcome(false, "")), None);
+        let ok = fired(vec![]);
+        let mismatch = outcome(false, "VMRUN: VMCB CS.D_B/L mismatch");
+        assert_eq!(explained(Target::Svm, &ok, &mismatch), Some(vec!["b".to_string()]));
+        assert_eq!(explained(Target::Svm, &ok, &outcome(false, "VMRUN: Guest EFER.SVME = 0")), None);
     }
 
     #[test]

@@ -188,6 +188,21 @@ pub fn valid_states(target: Target) -> Vec<Case> {
     }
 }
 
+/// The name of a valid state, as reproducers in `docs/conformance/bochs.md` cite it.
+#[must_use]
+pub fn valid_state_name(target: Target, case: &Case) -> &'static str {
+    const VMX: [&str; 5] = ["64-bit kernel", "64-bit user", "32-bit protected", "real mode", "virtual-8086"];
+    const SVM: [&str; 4] = ["64-bit kernel", "64-bit user", "32-bit protected", "real mode"];
+    let names: &[&str] = match target {
+        Target::Vmx => &VMX,
+        Target::Svm => &SVM,
+    };
+    valid_states(target)
+        .iter()
+        .position(|c| c == case)
+        .map_or("(not a valid state)", |i| names[i])
+}
+
 const SELECTORS: &[u16] = &[0, 0x08, 0x10, 0x18, 0x20, 0x28, 0x2b, 0x33, 0x1000, 0xf000, 0xfffc];
 const LIMITS: &[u32] = &[0, 0x67, 0xfff, 0xffff, 0xf_ffff, 0x10_0000, 0xffff_ffff, 0x000f_ffff];
 
@@ -323,8 +338,21 @@ pub fn case(target: Target, seed: u64, index: u64) -> Case {
     match index % 4 {
         0 => mutate(target, &mut rng, &mut c),
         1 => {
-            for _ in 0..2 + rng.below(3) {
-                mutate(target, &mut rng, &mut c);
+            if rng.coin() {
+                // Two or three fields of one segment: rules that relate fields (DPL and
+                // RPL, type and DPL, G and limit) need both changed.
+                let reg = rng.pick(&SegReg::ALL);
+                for _ in 0..2 + rng.below(2) {
+                    mutate_segment(&mut rng, &mut c.state.segments[reg]);
+                }
+                if target == Target::Svm {
+                    let seg = &mut c.state.segments[reg];
+                    seg.unusable = !seg.attributes.present;
+                }
+            } else {
+                for _ in 0..2 + rng.below(3) {
+                    mutate(target, &mut rng, &mut c);
+                }
             }
         }
         2 => {

@@ -111,6 +111,10 @@ fn report(args: &Args, machine: &Machine, s: &Summary) -> Result<(), OracleError
                 v.fired.iter().map(|f| f.id).collect::<Vec<_>>().join(", ")
             }
         );
+        eprintln!(
+            "    from the valid {} state (bochs-oracle::generate):",
+            bochs_oracle::generate::valid_state_name(args.target, &base)
+        );
         for line in compare::describe(&min, &base) {
             eprintln!("    {line}");
         }
