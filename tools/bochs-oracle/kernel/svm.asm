@@ -1,9 +1,10 @@
 ; Bochs SVM kernel: EFER.SVME, a host save area, one VMCB; for each state record write
 ; the VMCB (a valid control area, the record's segments, CPL, CR0, CR4, EFER, valid
 ; values elsewhere) and VMRUN. Result per state on port 0xe9:
-;   S           VMRUN entered the guest (it exits at once: a pending virtual interrupt
-;               with the VINTR intercept, RFLAGS.IF = 1; every exception, HLT and
-;               shutdown are intercepted too)
+;   S           VMRUN entered the guest (it exits at once: the PIT's IRQ 0 stays pending
+;               at the PIC, since the kernel never sets IF, and the guest, entered
+;               with RFLAGS.IF = 1, takes #VMEXIT(INTR) before its first instruction;
+;               every exception, HLT and shutdown are intercepted too)
 ;   G           #VMEXIT(VMEXIT_INVALID): a consistency check failed
 %include "common.inc"
 
@@ -19,6 +20,13 @@ setup:
     mov eax, HSAVE
     xor edx, edx
     wrmsr
+    ; wait until IRQ 0 (the BIOS's PIT tick) is pending at the master PIC
+.irq:
+    mov al, 0x0a                    ; OCW3: read IRR
+    out 0x20, al
+    in al, 0x20
+    test al, 1
+    jz .irq
     ret
 
 ; run_state: rsi = record.
@@ -30,15 +38,12 @@ run_state:
     rep stosq
     pop rsi
     mov dword [VMCB + 0x08], 0xffffffff     ; every exception
-    mov dword [VMCB + 0x0c], 1 << 4 | 1 << 24 | 1 << 31   ; VINTR, HLT, shutdown
+    mov dword [VMCB + 0x0c], 1 << 0 | 1 << 24 | 1 << 31   ; INTR, HLT, shutdown
     mov dword [VMCB + 0x10], 1              ; VMRUN (required)
     mov qword [VMCB + 0x40], 0x44000        ; IOPM
     mov qword [VMCB + 0x48], 0x48000        ; MSRPM
     mov dword [VMCB + 0x58], 1              ; ASID
-    mov byte [VMCB + 0x61], 1               ; V_IRQ pending
-    mov byte [VMCB + 0x62], 0x1f            ; priority 15, ignore TPR
     mov byte [VMCB + 0x63], 1               ; V_INTR_MASKING
-    mov byte [VMCB + 0x64], 0x20            ; vector
     ; segments: record order ES CS SS DS FS GS LDTR TR -> VMCB offsets
     xor ecx, ecx
 .seg:
