@@ -11,6 +11,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::case::{Case, Outcome, Target};
@@ -68,7 +69,14 @@ impl Machine {
                 });
             }
         }
-        let dir = parent.join(format!("bochs-oracle-{}-{}", target.name(), std::process::id()));
+        // Unique per machine: several may run at once in one process.
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let dir = parent.join(format!(
+            "bochs-oracle-{}-{}-{}",
+            target.name(),
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
         std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
         write(&dir.join("boot.asm"), BOOT_ASM.as_bytes())?;
         write(&dir.join("common.inc"), COMMON_INC.as_bytes())?;
@@ -135,8 +143,14 @@ impl Machine {
         let out_path = self.dir.join("out.txt");
         let out = std::fs::File::create(&out_path).map_err(io("create", &out_path))?;
         let err = out.try_clone().map_err(io("duplicate", &out_path))?;
+        // The term display needs a terminal type curses knows, even with no terminal.
+        let term = std::env::var("TERM")
+            .ok()
+            .filter(|t| !t.is_empty() && t != "dumb")
+            .unwrap_or_else(|| "xterm".into());
         let mut child = Command::new("bochs")
             .current_dir(&self.dir)
+            .env("TERM", term)
             .args(["-q", "-f", "bochsrc"])
             .stdin(Stdio::piped())
             .stdout(out)
