@@ -10,6 +10,7 @@ use segstate::arch::{
 };
 use segstate::check::report::{self, Vendor};
 use segstate::check::vmx_entry::VmxEntryControls;
+use segstate::check::kvm_set_sregs::{self, Cr4Allowed};
 use segstate::check::{Finding, SegmentState, arch, svm_vmrun, vmx_entry};
 use segstate::format::qemu_dump;
 use segstate::profile::Chain;
@@ -27,6 +28,8 @@ enum How {
     /// VM entry with both controls given: unrestricted guest, IA-32e mode guest.
     VmxIa32e(bool, bool),
     Svm,
+    /// KVM_SET_SREGS acceptance, a vCPU with every CR4 feature.
+    KvmSetSregs,
     Report(Vendor),
     /// Path findings through one chain given as text.
     Chain(&'static str, Vendor),
@@ -483,6 +486,43 @@ fn cases() -> Vec<Case> {
         ),
     ]);
 
+    // KVM_SET_SREGS acceptance (upstream kvm_is_valid_sregs), with every CR4 feature.
+    let kvm = |id: &'static str, f: fn(&mut SegmentState), q: fn(&mut SegmentState)| Case {
+        id,
+        how: KvmSetSregs,
+        fire: S(with(k0(), f)),
+        quiet: S(with(k0(), q)),
+    };
+    c.extend([
+        kvm("kvm.set-sregs.long-mode.pae", |s| s.cr4 = 0, |_| {}),
+        kvm("kvm.set-sregs.long-mode.lma", |s| s.efer &= !EFER_LMA, |_| {}),
+        kvm(
+            "kvm.set-sregs.lma",
+            |s| s.cr0 &= !CR0_PG,
+            |s| {
+                s.cr0 &= !CR0_PG;
+                s.efer &= !EFER_LMA;
+                seg(s, SegReg::Cs).attributes.l = false;
+            },
+        ),
+        kvm(
+            "kvm.set-sregs.cs-l",
+            |s| s.efer &= !(EFER_LME | EFER_LMA),
+            |s| {
+                s.efer &= !(EFER_LME | EFER_LMA);
+                seg(s, SegReg::Cs).attributes.l = false;
+            },
+        ),
+        kvm("kvm.set-sregs.cr4-reserved", |s| s.cr4 |= 1 << 14, |s| s.cr4 |= 1 << 13),
+        kvm("kvm.set-sregs.cr0-high", |s| s.cr0 |= 1 << 32, |_| {}),
+        kvm("kvm.set-sregs.cr0-nw-cd", |s| s.cr0 |= 1 << 29, |s| s.cr0 |= 3 << 29),
+        kvm(
+            "kvm.set-sregs.cr0-pg-pe",
+            |s| s.cr0 &= !CR0_PE,
+            |s| s.cr0 |= CR0_PE,
+        ),
+    ]);
+
     // Paths.
     let user_unusable_ss = with(k3(), |s| {
         let ss = seg(s, SegReg::Ss);
@@ -556,6 +596,7 @@ fn judge(how: How, state: &State) -> Vec<Finding> {
             },
         ),
         (How::Svm, State::S(s)) => svm_vmrun::check(s),
+        (How::KvmSetSregs, State::S(s)) => kvm_set_sregs::check(s, Cr4Allowed::all_known()),
         (How::Report(v), State::S(s)) => report::report(s, v)
             .entries
             .into_iter()
@@ -627,6 +668,7 @@ fn every_id_emitted_anywhere_is_listed() {
                 }
                 findings.extend(arch::check(s));
                 findings.extend(svm_vmrun::check(s));
+                findings.extend(kvm_set_sregs::check(s, Cr4Allowed::all_known()));
                 for ug in [true, false] {
                     findings.extend(vmx_entry::check(
                         s,

@@ -43,13 +43,14 @@ pub const RULE_IDS: &[&str] = &[
 ];
 
 /// Every rule id of every family: [`arch::RULE_IDS`], [`vmx_entry::RULE_IDS`],
-/// [`svm_vmrun::RULE_IDS`] and [`RULE_IDS`].
+/// [`svm_vmrun::RULE_IDS`], [`super::kvm_set_sregs::RULE_IDS`] and [`RULE_IDS`].
 #[must_use]
 pub fn all_rule_ids() -> Vec<&'static str> {
     arch::RULE_IDS
         .iter()
         .chain(vmx_entry::RULE_IDS)
         .chain(svm_vmrun::RULE_IDS)
+        .chain(super::kvm_set_sregs::RULE_IDS)
         .chain(RULE_IDS)
         .copied()
         .collect()
