@@ -183,7 +183,7 @@ fn run(state: &SegmentState, cr4: Cr4Allowed, f: &mut Findings) {
             None,
             "CR4",
             format_args!("only bits {:#x} (known to KVM, allowed by CPUID)", cr4.0),
-            format_args!("{:#x} set", reserved),
+            format_args!("{reserved:#x} set"),
             REF_CR4,
         );
     }

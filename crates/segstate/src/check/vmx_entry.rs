@@ -124,7 +124,7 @@ fn check_registers(state: &SegmentState, controls: VmxEntryControls, f: &mut Fin
     // are exempt only under unrestricted guest. (NE is fixed too, but KVM keeps it set in
     // the VMCS whatever the guest's view, so a guest-visible CR0 is not judged on it.)
     // Found by the Bochs oracle (docs/conformance/bochs.md).
-    if !controls.unrestricted_guest && !(pe && pg) {
+    if !(controls.unrestricted_guest || pe && pg) {
         f.fail(
             "vmx.entry.cr0.fixed",
             e,
