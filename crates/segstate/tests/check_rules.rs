@@ -8,9 +8,9 @@ use segstate::arch::{
     Attributes, CR0_PE, CR0_PG, EFER_LMA, EFER_LME, PrivilegeLevel, RFLAGS_VM, SegReg, Segment,
     SegmentType, Selector,
 };
+use segstate::check::kvm_set_sregs::{self, Cr4Allowed};
 use segstate::check::report::{self, Vendor};
 use segstate::check::vmx_entry::VmxEntryControls;
-use segstate::check::kvm_set_sregs::{self, Cr4Allowed};
 use segstate::check::{Finding, SegmentState, arch, svm_vmrun, vmx_entry};
 use segstate::format::qemu_dump;
 use segstate::profile::Chain;
@@ -495,7 +495,11 @@ fn cases() -> Vec<Case> {
     };
     c.extend([
         kvm("kvm.set-sregs.long-mode.pae", |s| s.cr4 = 0, |_| {}),
-        kvm("kvm.set-sregs.long-mode.lma", |s| s.efer &= !EFER_LMA, |_| {}),
+        kvm(
+            "kvm.set-sregs.long-mode.lma",
+            |s| s.efer &= !EFER_LMA,
+            |_| {},
+        ),
         kvm(
             "kvm.set-sregs.lma",
             |s| s.cr0 &= !CR0_PG,
@@ -513,9 +517,17 @@ fn cases() -> Vec<Case> {
                 seg(s, SegReg::Cs).attributes.l = false;
             },
         ),
-        kvm("kvm.set-sregs.cr4-reserved", |s| s.cr4 |= 1 << 14, |s| s.cr4 |= 1 << 13),
+        kvm(
+            "kvm.set-sregs.cr4-reserved",
+            |s| s.cr4 |= 1 << 14,
+            |s| s.cr4 |= 1 << 13,
+        ),
         kvm("kvm.set-sregs.cr0-high", |s| s.cr0 |= 1 << 32, |_| {}),
-        kvm("kvm.set-sregs.cr0-nw-cd", |s| s.cr0 |= 1 << 29, |s| s.cr0 |= 3 << 29),
+        kvm(
+            "kvm.set-sregs.cr0-nw-cd",
+            |s| s.cr0 |= 1 << 29,
+            |s| s.cr0 |= 3 << 29,
+        ),
         kvm(
             "kvm.set-sregs.cr0-pg-pe",
             |s| s.cr0 &= !CR0_PE,

@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::case::{Case, Outcome, Target};
+use crate::case::{Case, Oracle, Outcome, Target};
 use crate::error::{OracleError, io};
 use crate::record;
 
@@ -45,7 +45,11 @@ fn run_tool(cmd: &mut Command, program: &str) -> Result<(), OracleError> {
     if !out.status.success() {
         return Err(OracleError::Tool {
             program: program.into(),
-            detail: format!("{}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim()),
+            detail: format!(
+                "{}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
         });
     }
     Ok(())
@@ -53,6 +57,12 @@ fn run_tool(cmd: &mut Command, program: &str) -> Result<(), OracleError> {
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), OracleError> {
     std::fs::write(path, bytes).map_err(io("write", path))
+}
+
+impl Oracle for Machine {
+    fn run(&self, cases: &[Case]) -> Result<Vec<Outcome>, OracleError> {
+        Machine::run(self, cases)
+    }
 }
 
 impl Machine {
@@ -80,34 +90,41 @@ impl Machine {
         std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
         write(&dir.join("boot.asm"), BOOT_ASM.as_bytes())?;
         write(&dir.join("common.inc"), COMMON_INC.as_bytes())?;
-        let kernel = match target {
-            Target::Vmx => VMX_ASM,
-            Target::Svm => SVM_ASM,
+        let (kernel, model) = match target {
+            Target::Vmx => (VMX_ASM, "corei7_skylake_x"),
+            Target::Svm => (SVM_ASM, "ryzen"),
+            Target::KvmSetSregs(_) => {
+                return Err(OracleError::Usage(
+                    "kvm-set-sregs runs on this host's KVM, not in Bochs".into(),
+                ));
+            }
         };
         write(&dir.join("kernel.asm"), kernel.as_bytes())?;
         for (src, out) in [("boot.asm", "boot.bin"), ("kernel.asm", "kernel.bin")] {
             run_tool(
-                Command::new("nasm").current_dir(&dir).args(["-f", "bin", "-o", out, src]),
+                Command::new("nasm")
+                    .current_dir(&dir)
+                    .args(["-f", "bin", "-o", out, src]),
                 "nasm",
             )?;
         }
-        let mut floppy = std::fs::read(dir.join("boot.bin")).map_err(io("read", dir.join("boot.bin")))?;
+        let mut floppy =
+            std::fs::read(dir.join("boot.bin")).map_err(io("read", dir.join("boot.bin")))?;
         let kernel_bin = dir.join("kernel.bin");
         let kernel = std::fs::read(&kernel_bin).map_err(io("read", &kernel_bin))?;
         // The boot sector loads 35 sectors.
         if kernel.len() > 35 * 512 {
             return Err(OracleError::Tool {
                 program: "nasm".into(),
-                detail: format!("kernel is {} bytes; the boot sector loads 17920", kernel.len()),
+                detail: format!(
+                    "kernel is {} bytes; the boot sector loads 17920",
+                    kernel.len()
+                ),
             });
         }
         floppy.extend_from_slice(&kernel);
         floppy.resize(FLOPPY_SIZE, 0);
         write(&dir.join("boot.img"), &floppy)?;
-        let model = match target {
-            Target::Vmx => "corei7_skylake_x",
-            Target::Svm => "ryzen",
-        };
         let rc = format!(
             "megs: 32\n\
              romimage: file={BIOS}\n\
@@ -168,14 +185,20 @@ impl Machine {
         let bound = Duration::from_secs(20) + Duration::from_millis(2 * cases.len() as u64);
         let start = Instant::now();
         loop {
-            match child.try_wait().map_err(io("wait for bochs in", &self.dir))? {
+            match child
+                .try_wait()
+                .map_err(io("wait for bochs in", &self.dir))?
+            {
                 Some(_) => break,
                 None if start.elapsed() > bound => {
                     let _ = child.kill();
                     let _ = child.wait();
                     return Err(OracleError::Tool {
                         program: "bochs".into(),
-                        detail: format!("no shutdown after {bound:?}; output in {}", out_path.display()),
+                        detail: format!(
+                            "no shutdown after {bound:?}; output in {}",
+                            out_path.display()
+                        ),
                     });
                 }
                 None => std::thread::sleep(Duration::from_millis(5)),
@@ -195,7 +218,9 @@ impl Machine {
 
 impl Drop for Machine {
     fn drop(&mut self) {
-        if std::env::var_os("BOCHS_ORACLE_KEEP").is_none() { let _ = std::fs::remove_dir_all(&self.dir); }
+        if std::env::var_os("BOCHS_ORACLE_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -214,7 +239,10 @@ fn log_line_at(text: &[u8], i: usize) -> bool {
 /// nor a log line.
 pub fn parse(text: &[u8]) -> Result<Vec<Outcome>, OracleError> {
     let find = |needle: &[u8], from: usize| {
-        text[from..].windows(needle.len()).position(|w| w == needle).map(|p| p + from)
+        text[from..]
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|p| p + from)
     };
     let Some(ready) = find(b"READY\n", 0) else {
         let tail = String::from_utf8_lossy(&text[text.len().saturating_sub(600)..]).into_owned();
@@ -232,7 +260,11 @@ pub fn parse(text: &[u8]) -> Result<Vec<Outcome>, OracleError> {
             let end = find(b"\n", i).unwrap_or(text.len());
             let line = String::from_utf8_lossy(&text[i..end]);
             // "00018102240e[CPU0  ] VMENTER FAIL: ..." -> the message; errors only.
-            let msg = line.split_once("] ").map_or(&*line, |(_, m)| m).trim().to_string();
+            let msg = line
+                .split_once("] ")
+                .map_or(&*line, |(_, m)| m)
+                .trim()
+                .to_string();
             // Errors, and panics (reported, not fatal: Bochs panics on some states
             // it let through its checks, e.g. "change_cpu_mode: EFER.LMA is set when
             // CR0.PE=0 !", and goes on to the guest's exit).
@@ -277,7 +309,10 @@ pub fn parse(text: &[u8]) -> Result<Vec<Outcome>, OracleError> {
     }
     Err(OracleError::Output {
         offset: text.len(),
-        detail: format!("no DONE after {} results (Bochs stopped early)", outcomes.len()),
+        detail: format!(
+            "no DONE after {} results (Bochs stopped early)",
+            outcomes.len()
+        ),
     })
 }
 
@@ -311,7 +346,8 @@ mod tests {
 
     #[test]
     fn a_reported_panic_is_kept_with_the_state_it_came_with() {
-        let out = b"READY\nS00019324743p[CPU0  ] >>PANIC<< change_cpu_mode: EFER.LMA is set\nS\nDONE\n";
+        let out =
+            b"READY\nS00019324743p[CPU0  ] >>PANIC<< change_cpu_mode: EFER.LMA is set\nS\nDONE\n";
         let o = parse(out).unwrap();
         assert_eq!(o.len(), 2);
         assert!(o[1].accepted);

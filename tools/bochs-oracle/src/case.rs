@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use segstate::check::SegmentState;
+use segstate::check::kvm_set_sregs::Cr4Allowed;
 use segstate::check::vmx_entry::VmxEntryControls;
 
 use crate::error::OracleError;
@@ -15,6 +16,8 @@ pub enum Target {
     Vmx,
     /// Bochs's VMRUN consistency checks (`cpu: model=ryzen`).
     Svm,
+    /// This host's KVM_SET_SREGS, for a vCPU whose CPUID allows these CR4 bits.
+    KvmSetSregs(Cr4Allowed),
 }
 
 impl Target {
@@ -24,6 +27,7 @@ impl Target {
         match self {
             Target::Vmx => "vmx",
             Target::Svm => "svm",
+            Target::KvmSetSregs(_) => "kvm-set-sregs",
         }
     }
 }
@@ -40,6 +44,8 @@ impl FromStr for Target {
         match s {
             "vmx" => Ok(Target::Vmx),
             "svm" => Ok(Target::Svm),
+            // The CR4 bits are the vCPU's, known once it exists (crate::kvm).
+            "kvm-set-sregs" => Ok(Target::KvmSetSregs(Cr4Allowed::all_known())),
             _ => Err(OracleError::Usage(format!(
                 "unknown target {s:?}: expected vmx, svm or kvm-set-sregs"
             ))),
@@ -57,13 +63,23 @@ pub struct Case {
     pub controls: VmxEntryControls,
 }
 
+/// Something that decides cases: Bochs booted with a kernel, or this host's KVM.
+pub trait Oracle {
+    /// Decides every case; the outcomes are in the cases' order.
+    ///
+    /// # Errors
+    /// The implementation could not be run or its answer not read.
+    fn run(&self, cases: &[Case]) -> Result<Vec<Outcome>, OracleError>;
+}
+
 /// What an implementation did with a case.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
     /// Entry succeeded.
     pub accepted: bool,
-    /// Bochs's result code (`S`, `G`, `Mxxxx`, `Vxxxx`).
+    /// The result code: Bochs's (`S`, `G`, `Mxxxx`, `Vxxxx`) or the ioctl's errno.
     pub code: String,
-    /// Bochs's error lines logged while entering this state (the failed check).
+    /// Bochs's error lines logged while entering this state (the failed check), or
+    /// the ioctl's error.
     pub log: Vec<String>,
 }

@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use segstate::arch::{SegReg, Segment};
 
-use crate::bochs::Machine;
-use crate::case::{Case, Outcome, Target};
+use crate::case::{Case, Oracle, Outcome, Target};
 use crate::conformance::{self, Explained};
 use crate::error::OracleError;
 use crate::generate;
@@ -17,6 +16,8 @@ use crate::verdict::{self, Verdict};
 /// One case on which segstate and Bochs disagree.
 #[derive(Clone, Debug)]
 pub struct Disagreement {
+    /// The target.
+    pub target: Target,
     /// Index in the generated stream.
     pub index: u64,
     /// The case.
@@ -30,13 +31,21 @@ pub struct Disagreement {
 }
 
 impl Disagreement {
-    /// What groups like disagreements: direction, segstate's rule ids, Bochs's log.
+    /// What groups like disagreements: direction, segstate's rule ids, the oracle's log.
     #[must_use]
     pub fn signature(&self) -> String {
         let ids: BTreeSet<&str> = self.segstate.fired.iter().map(|f| f.id).collect();
         format!(
-            "bochs {} | segstate {} | {}",
-            if self.bochs.accepted { "accepts" } else { "rejects" },
+            "{} {} | segstate {} | {}",
+            match self.target {
+                Target::KvmSetSregs(_) => "host",
+                _ => "bochs",
+            },
+            if self.bochs.accepted {
+                "accepts"
+            } else {
+                "rejects"
+            },
             ids.into_iter().collect::<Vec<_>>().join(","),
             self.bochs.log.first().map_or("-", String::as_str)
         )
@@ -60,9 +69,9 @@ pub struct Summary {
     pub signatures: BTreeMap<String, u64>,
     /// Catalogue rules seen firing on a case Bochs refused.
     pub reached: BTreeSet<&'static str>,
-    /// Time spent inside Bochs.
+    /// Time spent inside the oracle (Bochs, or the ioctls).
     pub bochs_time: Duration,
-    /// Bochs boots.
+    /// Oracle runs (Bochs boots).
     pub boots: u64,
 }
 
@@ -87,14 +96,17 @@ pub fn fold(
         summary.compared += 1;
         let segstate = verdict::verdict(target, case);
         if !bochs.accepted {
-            summary.reached.extend(verdict::catalogue_fired(target, case));
+            summary
+                .reached
+                .extend(verdict::catalogue_fired(target, case));
         }
         if segstate.accepted == bochs.accepted {
             summary.agree += 1;
             continue;
         }
-        let explained_by = conformance::explain(table, target, &segstate, bochs);
+        let explained_by = conformance::explain(table, target, case, &segstate, bochs);
         let d = Disagreement {
+            target,
             index: first_index + k as u64,
             case: *case,
             segstate,
@@ -115,12 +127,12 @@ pub fn fold(
     }
 }
 
-/// Runs `count` generated cases from `seed` through Bochs in batches of `batch`.
+/// Runs `count` generated cases from `seed` through the oracle in batches of `batch`.
 ///
 /// # Errors
 /// Bochs fails to run or its output cannot be parsed.
 pub fn run(
-    machine: &Machine,
+    machine: &dyn Oracle,
     target: Target,
     seed: u64,
     count: u64,
@@ -132,7 +144,9 @@ pub fn run(
     let mut next = 0;
     while next < count {
         let n = batch.min(count - next);
-        let cases: Vec<Case> = (next..next + n).map(|i| generate::case(target, seed, i)).collect();
+        let cases: Vec<Case> = (next..next + n)
+            .map(|i| generate::case(target, seed, i))
+            .collect();
         let start = Instant::now();
         let outcomes = machine.run(&cases)?;
         summary.bochs_time += start.elapsed();
@@ -228,10 +242,19 @@ pub fn describe(case: &Case, base: &Case) -> Vec<String> {
     let mut out = Vec::new();
     for reg in SegReg::ALL {
         if c.segments[reg] != b.segments[reg] {
-            out.push(format!("{reg}: {}  (valid: {})", show_segment(&c.segments[reg]), show_segment(&b.segments[reg])));
+            out.push(format!(
+                "{reg}: {}  (valid: {})",
+                show_segment(&c.segments[reg]),
+                show_segment(&b.segments[reg])
+            ));
         }
     }
-    let regs = [("CR0", c.cr0, b.cr0), ("CR4", c.cr4, b.cr4), ("EFER", c.efer, b.efer), ("RFLAGS", c.rflags, b.rflags)];
+    let regs = [
+        ("CR0", c.cr0, b.cr0),
+        ("CR4", c.cr4, b.cr4),
+        ("EFER", c.efer, b.efer),
+        ("RFLAGS", c.rflags, b.rflags),
+    ];
     for (name, x, y) in regs {
         if x != y {
             out.push(format!("{name}: {x:#x}  (valid: {y:#x})"));
@@ -260,7 +283,7 @@ pub fn describe(case: &Case, base: &Case) -> Vec<String> {
 /// # Errors
 /// Bochs fails to run.
 pub fn minimise(
-    machine: &Machine,
+    machine: &dyn Oracle,
     target: Target,
     d: &Disagreement,
 ) -> Result<(Case, Case, Outcome), OracleError> {

@@ -12,12 +12,16 @@
 //! - `Bochs`: `accepts` (Bochs enters a state segstate rejects) or `rejects` (the
 //!   reverse);
 //! - `segstate findings`: for `accepts`, every error segstate reports must match one
-//!   of these comma-separated patterns, `rule` or `rule@REG`;
-//! - `Bochs log`: for `rejects`, a substring of the error line Bochs logged.
+//!   of these comma-separated patterns, `rule` or `rule@REG`; `rule[b,c]` also requires
+//!   that the CR4 bits the target does not allow are all among bits b, c (for
+//!   `kvm.set-sregs.cr4-reserved`, where a host differs bit by bit); for `rejects`,
+//!   optionally `cr4[b,c]`: the state sets one of those CR4 bits;
+//! - `Bochs log`: for `rejects`, a substring of the error line Bochs logged (or of the
+//!   ioctl's error).
 
 use std::path::{Path, PathBuf};
 
-use crate::case::{Outcome, Target};
+use crate::case::{Case, Outcome, Target};
 use crate::error::{OracleError, io};
 use crate::verdict::{Fired, Verdict};
 
@@ -48,21 +52,73 @@ pub struct Explained {
     pub log: Option<String>,
 }
 
+/// Splits a cell at the commas outside brackets.
+fn split_top_level(cell: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in cell.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(&cell[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&cell[start..]);
+    out
+}
+
+/// Splits `name[b,c]` into the name and the bit mask (0 without brackets).
+fn bits_suffix(p: &str) -> Option<(&str, u64)> {
+    let Some((name, rest)) = p.split_once('[') else {
+        return Some((p, 0));
+    };
+    let mut mask = 0u64;
+    for b in rest.strip_suffix(']')?.split(',') {
+        let bit: u32 = b.trim().parse().ok()?;
+        mask |= 1u64.checked_shl(bit)?;
+    }
+    Some((name, mask))
+}
+
+/// The CR4 bits of a case its target does not allow (KVM_SET_SREGS only).
+fn disallowed_cr4(target: Target, case: &Case) -> u64 {
+    match target {
+        Target::KvmSetSregs(allowed) => case.state.cr4 & !allowed.0,
+        _ => 0,
+    }
+}
+
 impl Explained {
-    /// True when this `accepts` row covers one of segstate's findings.
-    fn covers(&self, f: &Fired) -> bool {
+    /// True when this `accepts` row covers one of segstate's findings on `case`.
+    fn covers(&self, target: Target, case: &Case, f: &Fired) -> bool {
         self.direction == Direction::BochsAccepts
-            && self.findings.iter().any(|p| match p.split_once('@') {
-                Some((id, reg)) => {
-                    f.id == id && f.reg.is_some_and(|r| r.name().eq_ignore_ascii_case(reg))
-                }
-                None => f.id == p,
+            && self.findings.iter().any(|p| {
+                let Some((p, bits)) = bits_suffix(p) else {
+                    return false;
+                };
+                let rule_matches = match p.split_once('@') {
+                    Some((id, reg)) => {
+                        f.id == id && f.reg.is_some_and(|r| r.name().eq_ignore_ascii_case(reg))
+                    }
+                    None => f.id == p,
+                };
+                rule_matches && (bits == 0 || disallowed_cr4(target, case) & !bits == 0)
             })
     }
 
-    /// True when this `rejects` row names the check Bochs logged.
-    fn names(&self, bochs: &Outcome) -> bool {
+    /// True when this `rejects` row names the check Bochs logged (and the state sets
+    /// one of the row's CR4 bits, if it names any).
+    fn names(&self, case: &Case, bochs: &Outcome) -> bool {
+        let condition = self.findings.iter().all(|p| match bits_suffix(p) {
+            Some(("cr4", bits)) => case.state.cr4 & bits != 0,
+            _ => false,
+        });
         self.direction == Direction::BochsRejects
+            && condition
             && self
                 .log
                 .as_ref()
@@ -78,24 +134,27 @@ impl Explained {
 pub fn explain(
     table: &[Explained],
     target: Target,
+    case: &Case,
     segstate: &Verdict,
     bochs: &Outcome,
 ) -> Option<Vec<String>> {
     if segstate.accepted == bochs.accepted {
         return None;
     }
-    let rows = table.iter().filter(|r| r.target == target);
+    let rows = table.iter().filter(|r| r.target.name() == target.name());
     if bochs.accepted {
         let mut ids: Vec<String> = Vec::new();
         for f in &segstate.fired {
-            let row = rows.clone().find(|r| r.covers(f))?;
+            let row = rows.clone().find(|r| r.covers(target, case, f))?;
             if !ids.contains(&row.id) {
                 ids.push(row.id.clone());
             }
         }
         Some(ids)
     } else {
-        rows.clone().find(|r| r.names(bochs)).map(|r| vec![r.id.clone()])
+        rows.clone()
+            .find(|r| r.names(case, bochs))
+            .map(|r| vec![r.id.clone()])
     }
 }
 
@@ -130,29 +189,50 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Explained>, OracleError> {
         if cells[0] == "id" || cells[0].starts_with("---") {
             continue;
         }
-        let target = match cells[1] {
-            "vmx" => Target::Vmx,
-            "svm" => Target::Svm,
-            other => return Err(err(line_no, format!("target {other:?}: expected vmx or svm"))),
+        let target = match cells[1].parse::<Target>() {
+            Ok(t) => t,
+            Err(_) => {
+                return Err(err(
+                    line_no,
+                    format!("target {:?}: expected vmx, svm or kvm-set-sregs", cells[1]),
+                ));
+            }
         };
         let direction = match cells[2] {
             "accepts" => Direction::BochsAccepts,
             "rejects" => Direction::BochsRejects,
-            other => return Err(err(line_no, format!("Bochs {other:?}: expected accepts or rejects"))),
+            other => {
+                return Err(err(
+                    line_no,
+                    format!("Bochs {other:?}: expected accepts or rejects"),
+                ));
+            }
         };
         let strip = |s: &str| s.trim().trim_matches('`').to_string();
         let findings: Vec<String> = if cells[3] == "-" {
             Vec::new()
         } else {
-            cells[3].split(',').map(strip).collect()
+            split_top_level(cells[3]).into_iter().map(strip).collect()
         };
         let log = (cells[4] != "-").then(|| strip(cells[4]));
+        if let Some(bad) = findings.iter().find(|p| bits_suffix(p).is_none()) {
+            return Err(err(
+                line_no,
+                format!("pattern {bad:?}: bits must be `name[b,c]`"),
+            ));
+        }
         match direction {
             Direction::BochsAccepts if findings.is_empty() => {
-                return Err(err(line_no, "an `accepts` row needs segstate findings".into()));
+                return Err(err(
+                    line_no,
+                    "an `accepts` row needs segstate findings".into(),
+                ));
             }
             Direction::BochsRejects if log.is_none() => {
-                return Err(err(line_no, "a `rejects` row needs a Bochs log substring".into()));
+                return Err(err(
+                    line_no,
+                    "a `rejects` row needs a Bochs log substring".into(),
+                ));
             }
             _ => {}
         }
@@ -200,22 +280,86 @@ mod tests {
         assert_eq!(rows.len(), 2);
         let fired = |v: Vec<(&'static str, SegReg)>| Verdict {
             accepted: v.is_empty(),
-            fired: v.into_iter().map(|(id, r)| Fired { id, reg: Some(r) }).collect(),
+            fired: v
+                .into_iter()
+                .map(|(id, r)| Fired { id, reg: Some(r) })
+                .collect(),
         };
         let ss_p = fired(vec![("vmx.entry.p", SegReg::Ss)]);
         let ds_p = fired(vec![("vmx.entry.p", SegReg::Ds)]);
-        let ss_p_and_g = fired(vec![("vmx.entry.p", SegReg::Ss), ("vmx.entry.g", SegReg::Ds)]);
-        let explained = |t, v: &Verdict, o: &Outcome| explain(&rows, t, v, o);
-        assert_eq!(explained(Target::Vmx, &ss_p, &outcome(true, "")), Some(vec!["a".to_string()]));
-        assert_eq!(explained(Target::Vmx, &ss_p_and_g, &outcome(true, "")), Some(vec!["a".to_string()]));
+        let ss_p_and_g = fired(vec![
+            ("vmx.entry.p", SegReg::Ss),
+            ("vmx.entry.g", SegReg::Ds),
+        ]);
+        let case = crate::generate::valid_vmx_states()[0];
+        let explained = |t, v: &Verdict, o: &Outcome| explain(&rows, t, &case, v, o);
+        assert_eq!(
+            explained(Target::Vmx, &ss_p, &outcome(true, "")),
+            Some(vec!["a".to_string()])
+        );
+        assert_eq!(
+            explained(Target::Vmx, &ss_p_and_g, &outcome(true, "")),
+            Some(vec!["a".to_string()])
+        );
         assert_eq!(explained(Target::Vmx, &ds_p, &outcome(true, "")), None);
         assert_eq!(explained(Target::Svm, &ss_p, &outcome(true, "")), None);
         // Agreement is never "explained".
         assert_eq!(explained(Target::Vmx, &ss_p, &outcome(false, "")), None);
         let ok = fired(vec![]);
         let mismatch = outcome(false, "VMRUN: VMCB CS.D_B/L mismatch");
-        assert_eq!(explained(Target::Svm, &ok, &mismatch), Some(vec!["b".to_string()]));
-        assert_eq!(explained(Target::Svm, &ok, &outcome(false, "VMRUN: Guest EFER.SVME = 0")), None);
+        assert_eq!(
+            explained(Target::Svm, &ok, &mismatch),
+            Some(vec!["b".to_string()])
+        );
+        assert_eq!(
+            explained(
+                Target::Svm,
+                &ok,
+                &outcome(false, "VMRUN: Guest EFER.SVME = 0")
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn cr4_bit_conditions_narrow_a_row_to_those_bits() {
+        use segstate::check::kvm_set_sregs::Cr4Allowed;
+        let doc = "<!-- bochs-oracle: explained disagreements -->\n\
+            | id | target | Bochs | segstate findings | Bochs log |\n\
+            | k1 | kvm-set-sregs | accepts | kvm.set-sregs.cr4-reserved[16,22] | - |\n\
+            | k2 | kvm-set-sregs | rejects | cr4[12] | `EINVAL` |\n";
+        let rows = parse(Path::new("d.md"), doc).unwrap();
+        let target = Target::KvmSetSregs(Cr4Allowed(0x1fff));
+        let mut case = crate::generate::valid_kvm_states()[0];
+        let reserved = Verdict {
+            accepted: false,
+            fired: vec![Fired {
+                id: "kvm.set-sregs.cr4-reserved",
+                reg: None,
+            }],
+        };
+        case.state.cr4 |= 1 << 22;
+        assert_eq!(
+            explain(&rows, target, &case, &reserved, &outcome(true, "")),
+            Some(vec!["k1".into()])
+        );
+        case.state.cr4 |= 1 << 14;
+        assert_eq!(
+            explain(&rows, target, &case, &reserved, &outcome(true, "")),
+            None
+        );
+        let ok = Verdict {
+            accepted: true,
+            fired: vec![],
+        };
+        let einval = outcome(false, "KVM_SET_SREGS: EINVAL");
+        assert_eq!(explain(&rows, target, &case, &ok, &einval), None);
+        case.state.cr4 |= 1 << 12;
+        assert_eq!(
+            explain(&rows, target, &case, &ok, &einval),
+            Some(vec!["k2".into()])
+        );
+        assert!(parse(Path::new("d.md"), &doc.replace("[16,22]", "[16,x]")).is_err());
     }
 
     #[test]

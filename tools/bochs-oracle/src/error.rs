@@ -70,7 +70,10 @@ impl std::error::Error for OracleError {
 }
 
 /// Wraps an I/O error with what was done to which file.
-pub(crate) fn io(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> OracleError {
+pub(crate) fn io(
+    what: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(std::io::Error) -> OracleError {
     let path = path.into();
     move |source| OracleError::Io { what, path, source }
 }

@@ -108,41 +108,101 @@ pub fn valid_vmx_states() -> Vec<Case> {
     vec![
         Case {
             state: state(
-                [flat(0x10, 0xc093), flat(0x08, 0xa09b), flat(0x10, 0xc093), flat(0x10, 0xc093),
-                 flat(0x10, 0xc093), flat(0x10, 0xc093), ldtr, tr],
-                0, long_cr0, CR4_PAE | CR4_VMXE, EFER_LME | EFER_LMA, RFLAGS_FIXED,
+                [
+                    flat(0x10, 0xc093),
+                    flat(0x08, 0xa09b),
+                    flat(0x10, 0xc093),
+                    flat(0x10, 0xc093),
+                    flat(0x10, 0xc093),
+                    flat(0x10, 0xc093),
+                    ldtr,
+                    tr,
+                ],
+                0,
+                long_cr0,
+                CR4_PAE | CR4_VMXE,
+                EFER_LME | EFER_LMA,
+                RFLAGS_FIXED,
             ),
             controls: controls(true, true),
         },
         Case {
             state: state(
-                [flat(0x2b, 0xc0f3), flat(0x33, 0xa0fb), flat(0x2b, 0xc0f3), flat(0x2b, 0xc0f3),
-                 null, null, ldtr, tr],
-                3, long_cr0, CR4_PAE | CR4_VMXE, EFER_LME | EFER_LMA | EFER_SCE | EFER_NXE,
+                [
+                    flat(0x2b, 0xc0f3),
+                    flat(0x33, 0xa0fb),
+                    flat(0x2b, 0xc0f3),
+                    flat(0x2b, 0xc0f3),
+                    null,
+                    null,
+                    ldtr,
+                    tr,
+                ],
+                3,
+                long_cr0,
+                CR4_PAE | CR4_VMXE,
+                EFER_LME | EFER_LMA | EFER_SCE | EFER_NXE,
                 RFLAGS_FIXED | RFLAGS_IF,
             ),
             controls: controls(false, true),
         },
         Case {
             state: state(
-                [flat(0x10, 0xc093), flat(0x08, 0xc09b), flat(0x10, 0xc093), flat(0x10, 0xc093),
-                 flat(0x10, 0xc093), flat(0x10, 0xc093), seg(0x28, 0x82, 0xfff, 0x50000), tr],
-                0, long_cr0, CR4_VMXE, 0, RFLAGS_FIXED,
+                [
+                    flat(0x10, 0xc093),
+                    flat(0x08, 0xc09b),
+                    flat(0x10, 0xc093),
+                    flat(0x10, 0xc093),
+                    flat(0x10, 0xc093),
+                    flat(0x10, 0xc093),
+                    seg(0x28, 0x82, 0xfff, 0x50000),
+                    tr,
+                ],
+                0,
+                long_cr0,
+                CR4_VMXE,
+                0,
+                RFLAGS_FIXED,
             ),
             controls: controls(false, false),
         },
         Case {
             state: state(
-                [real(0x1000, 0x93), real(0xf000, 0x9b), real(0x2000, 0x93), real(0, 0x93),
-                 real(0, 0x93), real(0, 0x93), ldtr, seg(0, BUSY_TSS, 0xffff, 0)],
-                0, CR0_ET | CR0_NE, CR4_VMXE, 0, RFLAGS_FIXED,
+                [
+                    real(0x1000, 0x93),
+                    real(0xf000, 0x9b),
+                    real(0x2000, 0x93),
+                    real(0, 0x93),
+                    real(0, 0x93),
+                    real(0, 0x93),
+                    ldtr,
+                    seg(0, BUSY_TSS, 0xffff, 0),
+                ],
+                0,
+                CR0_ET | CR0_NE,
+                CR4_VMXE,
+                0,
+                RFLAGS_FIXED,
             ),
             controls: controls(true, false),
         },
         Case {
             state: state(
-                [v86(0x1000), v86(0xf000), v86(0x2000), v86(0), v86(0), v86(0), ldtr, tr],
-                3, long_cr0, CR4_VMXE, 0, RFLAGS_FIXED | RFLAGS_VM,
+                [
+                    v86(0x1000),
+                    v86(0xf000),
+                    v86(0x2000),
+                    v86(0),
+                    v86(0),
+                    v86(0),
+                    ldtr,
+                    tr,
+                ],
+                3,
+                long_cr0,
+                CR4_VMXE,
+                0,
+                RFLAGS_FIXED | RFLAGS_VM,
             ),
             controls: controls(false, false),
         },
@@ -174,9 +234,23 @@ pub fn valid_svm_states() -> Vec<Case> {
                 seg.attributes.present = false;
             }
         }
-        out.push(Case { state: s, controls: c.controls });
+        out.push(Case {
+            state: s,
+            controls: c.controls,
+        });
     }
     out
+}
+
+/// Valid KVM_SET_SREGS states: the VMX ones without CR4.VMXE (a vCPU has it only
+/// with VMX in its CPUID).
+#[must_use]
+pub fn valid_kvm_states() -> Vec<Case> {
+    let mut v = valid_vmx_states();
+    for c in &mut v {
+        c.state.cr4 &= !CR4_VMXE;
+    }
+    v
 }
 
 /// The valid states of a target.
@@ -185,16 +259,28 @@ pub fn valid_states(target: Target) -> Vec<Case> {
     match target {
         Target::Vmx => valid_vmx_states(),
         Target::Svm => valid_svm_states(),
+        Target::KvmSetSregs(_) => valid_kvm_states(),
     }
 }
 
 /// The name of a valid state, as reproducers in `docs/conformance/bochs.md` cite it.
 #[must_use]
 pub fn valid_state_name(target: Target, case: &Case) -> &'static str {
-    const VMX: [&str; 5] = ["64-bit kernel", "64-bit user", "32-bit protected", "real mode", "virtual-8086"];
-    const SVM: [&str; 4] = ["64-bit kernel", "64-bit user", "32-bit protected", "real mode"];
+    const VMX: [&str; 5] = [
+        "64-bit kernel",
+        "64-bit user",
+        "32-bit protected",
+        "real mode",
+        "virtual-8086",
+    ];
+    const SVM: [&str; 4] = [
+        "64-bit kernel",
+        "64-bit user",
+        "32-bit protected",
+        "real mode",
+    ];
     let names: &[&str] = match target {
-        Target::Vmx => &VMX,
+        Target::Vmx | Target::KvmSetSregs(_) => &VMX,
         Target::Svm => &SVM,
     };
     valid_states(target)
@@ -203,8 +289,19 @@ pub fn valid_state_name(target: Target, case: &Case) -> &'static str {
         .map_or("(not a valid state)", |i| names[i])
 }
 
-const SELECTORS: &[u16] = &[0, 0x08, 0x10, 0x18, 0x20, 0x28, 0x2b, 0x33, 0x1000, 0xf000, 0xfffc];
-const LIMITS: &[u32] = &[0, 0x67, 0xfff, 0xffff, 0xf_ffff, 0x10_0000, 0xffff_ffff, 0x000f_ffff];
+const SELECTORS: &[u16] = &[
+    0, 0x08, 0x10, 0x18, 0x20, 0x28, 0x2b, 0x33, 0x1000, 0xf000, 0xfffc,
+];
+const LIMITS: &[u32] = &[
+    0,
+    0x67,
+    0xfff,
+    0xffff,
+    0xf_ffff,
+    0x10_0000,
+    0xffff_ffff,
+    0x000f_ffff,
+];
 
 fn random_base(rng: &mut Rng, selector: u16) -> u64 {
     match rng.below(8) {
@@ -223,11 +320,21 @@ fn random_base(rng: &mut Rng, selector: u16) -> u64 {
 fn mutate_segment(rng: &mut Rng, s: &mut Segment) {
     let a = &mut s.attributes;
     match rng.below(13) {
-        0 => s.selector = s.selector.with_rpl(PrivilegeLevel::from_low_bits(rng.below(4) as u8)),
+        0 => {
+            s.selector = s
+                .selector
+                .with_rpl(PrivilegeLevel::from_low_bits(rng.below(4) as u8))
+        }
         1 => s.selector = Selector(s.selector.0 ^ 4),
         2 => s.selector = Selector(rng.pick(SELECTORS) | (rng.below(4) as u16)),
         3 => s.base = random_base(rng, s.selector.0),
-        4 => s.limit = if rng.coin() { rng.pick(LIMITS) } else { rng.next_u64() as u32 },
+        4 => {
+            s.limit = if rng.coin() {
+                rng.pick(LIMITS)
+            } else {
+                rng.next_u64() as u32
+            }
+        }
         5 => a.segment_type = SegmentType::from_low_bits(rng.below(16) as u8),
         6 => a.s = !a.s,
         7 => a.dpl = PrivilegeLevel::from_low_bits(rng.below(4) as u8),
@@ -268,6 +375,8 @@ fn mutate(target: Target, rng: &mut Rng, c: &mut Case) {
                 s.rflags ^= 1 << rng.below(width);
             }
             Target::Svm => s.cpl = PrivilegeLevel::from_low_bits(rng.below(4) as u8),
+            // RFLAGS is not in kvm_sregs and the CPL is SS.DPL there.
+            Target::KvmSetSregs(_) => s.efer ^= 1 << rng.below(64),
         },
         _ => {
             if rng.coin() {
@@ -282,7 +391,9 @@ fn mutate(target: Target, rng: &mut Rng, c: &mut Case) {
 fn cr0_bits(target: Target) -> Vec<u64> {
     match target {
         Target::Vmx => vec![CR0_PE, CR0_PG],
-        Target::Svm => vec![CR0_PE, CR0_PG, CR0_CD, CR0_NW, CR0_NE, 1 << 32, 1 << 63],
+        Target::Svm | Target::KvmSetSregs(_) => {
+            vec![CR0_PE, CR0_PG, CR0_CD, CR0_NW, CR0_NE, 1 << 32, 1 << 63]
+        }
     }
 }
 
@@ -290,15 +401,41 @@ fn cr4_bits(target: Target) -> Vec<u64> {
     match target {
         Target::Vmx => vec![CR4_PAE, CR4_PCIDE],
         Target::Svm => vec![CR4_PAE, 1 << 32, 1 << 40],
+        // PAE and PCIDE, then VMXE, SMXE (unknown to KVM), OSXSAVE, FSGSBASE, LA57,
+        // SMEP, PKE, CET, LAM_SUP, FRED, and bits beyond.
+        Target::KvmSetSregs(_) => vec![
+            CR4_PAE,
+            CR4_PCIDE,
+            CR4_VMXE,
+            1 << 14,
+            1 << 18,
+            1 << 16,
+            1 << 12,
+            1 << 20,
+            1 << 22,
+            1 << 23,
+            1 << 28,
+            1 << 32,
+            1 << 40,
+        ],
     }
 }
 
 fn efer_bits(target: Target) -> Vec<u64> {
     match target {
         Target::Vmx => vec![EFER_SCE, EFER_LME, EFER_LMA, EFER_NXE],
-        Target::Svm => vec![
-            EFER_SCE, 1 << 1, 1 << 4, 1 << 7, EFER_LME, 1 << 9, EFER_LMA, EFER_NXE, EFER_SVME,
-            1 << 32, 1 << 63,
+        Target::Svm | Target::KvmSetSregs(_) => vec![
+            EFER_SCE,
+            1 << 1,
+            1 << 4,
+            1 << 7,
+            EFER_LME,
+            1 << 9,
+            EFER_LMA,
+            EFER_NXE,
+            EFER_SVME,
+            1 << 32,
+            1 << 63,
         ],
     }
 }
@@ -408,7 +545,10 @@ mod tests {
             .map(|i| case(Target::Vmx, 1, i))
             .filter(|c| !vmx_entry::accepts(&c.state, c.controls))
             .count();
-        assert!(rejected > 40 && rejected < 360, "{rejected} of 400 rejected");
+        assert!(
+            rejected > 40 && rejected < 360,
+            "{rejected} of 400 rejected"
+        );
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! whether entry succeeded; [`compare`] sets each result beside segstate's verdict
 //! ([`verdict`], the only place that calls the rule catalogue), minimises
 //! disagreements, and counts as explained those listed in `docs/conformance/bochs.md`
-//! ([`conformance`]).
+//! ([`conformance`]). The kvm-set-sregs target ([`kvm`]) sets the same kind of
+//! states through this host's `KVM_SET_SREGS` beside `check::kvm_set_sregs`.
 
 pub mod bochs;
 pub mod case;
@@ -14,5 +15,6 @@ pub mod compare;
 pub mod conformance;
 pub mod error;
 pub mod generate;
+pub mod kvm;
 pub mod record;
 pub mod verdict;

@@ -9,10 +9,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use bochs_oracle::bochs::Machine;
-use bochs_oracle::case::Target;
+use bochs_oracle::case::{Oracle, Target};
 use bochs_oracle::compare::{self, Summary};
 use bochs_oracle::conformance;
 use bochs_oracle::error::OracleError;
+use bochs_oracle::kvm::SregsProbe;
 use bochs_oracle::verdict;
 
 const USAGE: &str = "bochs-oracle [--target vmx|svm] [--count N] [--seed S] [--batch B] [--doc PATH] [--minimise K]";
@@ -65,28 +66,45 @@ fn parse_args() -> Result<Args, OracleError> {
                     .into();
             }
             "-h" | "--help" => return Err(OracleError::Usage(USAGE.into())),
-            other => return Err(OracleError::Usage(format!("unknown argument {other:?}; {USAGE}"))),
+            other => {
+                return Err(OracleError::Usage(format!(
+                    "unknown argument {other:?}; {USAGE}"
+                )));
+            }
         }
     }
     Ok(a)
 }
 
-fn report(args: &Args, machine: &Machine, s: &Summary) -> Result<(), OracleError> {
+fn report(args: &Args, machine: &dyn Oracle, s: &Summary) -> Result<(), OracleError> {
     let catalogue = verdict::catalogue(args.target);
-    let reached: Vec<&str> = catalogue.iter().copied().filter(|r| s.reached.contains(r)).collect();
+    let reached: Vec<&str> = catalogue
+        .iter()
+        .copied()
+        .filter(|r| s.reached.contains(r))
+        .collect();
     let secs = s.bochs_time.as_secs_f64();
     eprintln!(
-        "{} states through Bochs in {} boots, {secs:.1} s in Bochs: {:.0} states/s",
+        "{} states through {} in {} runs, {secs:.1} s in it: {:.0} states/s",
         s.compared,
+        if matches!(args.target, Target::KvmSetSregs(_)) {
+            "KVM_SET_SREGS"
+        } else {
+            "Bochs"
+        },
         s.boots,
         s.compared as f64 / secs.max(1e-9)
     );
     eprintln!(
-        "catalogue rules reached (fired on a state Bochs refused): {} of {}",
+        "catalogue rules reached (fired on a state the oracle refused): {} of {}",
         reached.len(),
         catalogue.len()
     );
-    let missing: Vec<&str> = catalogue.iter().copied().filter(|r| !s.reached.contains(r)).collect();
+    let missing: Vec<&str> = catalogue
+        .iter()
+        .copied()
+        .filter(|r| !s.reached.contains(r))
+        .collect();
     if !missing.is_empty() {
         eprintln!("  not reached: {}", missing.join(", "));
     }
@@ -98,12 +116,26 @@ fn report(args: &Args, machine: &Machine, s: &Summary) -> Result<(), OracleError
         if !seen.insert(d.signature()) || seen.len() > args.minimise {
             continue;
         }
-        eprintln!("\nunexplained: {} (case {} of seed {})", d.signature(), d.index, args.seed);
+        eprintln!(
+            "\nunexplained: {} (case {} of seed {})",
+            d.signature(),
+            d.index,
+            args.seed
+        );
         let (min, base, outcome) = compare::minimise(machine, args.target, d)?;
         let v = verdict::verdict(args.target, &min);
         eprintln!(
-            "  minimal: Bochs {} ({}), segstate {}",
-            if outcome.accepted { "accepts" } else { "rejects" },
+            "  minimal: {} {} ({}), segstate {}",
+            if matches!(args.target, Target::KvmSetSregs(_)) {
+                "host"
+            } else {
+                "Bochs"
+            },
+            if outcome.accepted {
+                "accepts"
+            } else {
+                "rejects"
+            },
             outcome.log.first().map_or("no log line", String::as_str),
             if v.accepted {
                 "accepts".to_string()
@@ -132,10 +164,22 @@ fn main() -> ExitCode {
     };
     let result = (|| {
         let table = conformance::load(&args.doc)?;
-        let machine = Machine::new(args.target, &std::env::temp_dir())?;
+        let (machine, target): (Box<dyn Oracle>, Target) = match args.target {
+            Target::KvmSetSregs(_) => {
+                let probe = SregsProbe::new()?;
+                eprintln!(
+                    "bochs-oracle: {}; the vCPU's CPUID allows CR4 bits {:#x}",
+                    probe.host, probe.cr4.0
+                );
+                let target = Target::KvmSetSregs(probe.cr4);
+                (Box::new(probe), target)
+            }
+            t => (Box::new(Machine::new(t, &std::env::temp_dir())?), t),
+        };
+        let args = Args { target, ..args };
         let count = args.count;
         let summary = compare::run(
-            &machine,
+            machine.as_ref(),
             args.target,
             args.seed,
             count,
@@ -151,7 +195,7 @@ fn main() -> ExitCode {
                 );
             },
         )?;
-        report(&args, &machine, &summary)?;
+        report(&args, machine.as_ref(), &summary)?;
         Ok::<Summary, OracleError>(summary)
     })();
     match result {

@@ -30,7 +30,8 @@ pub fn encode(target: Target, case: &Case) -> [u8; SIZE] {
     for reg in SegReg::ALL {
         let seg = s.segments[reg];
         let (selector, attributes, limit, base) = match target {
-            Target::Vmx => {
+            // kvm-set-sregs boots no kernel; its cases never reach a record.
+            Target::Vmx | Target::KvmSetSregs(_) => {
                 let v = VmxSegment::from(seg);
                 (v.selector, v.access_rights.0, v.limit, v.base)
             }
@@ -88,7 +89,10 @@ mod tests {
         // CS of the 64-bit kernel state: selector 0x08, AR 0xa09b.
         assert_eq!(u16::from_le_bytes([r[24], r[25]]), 0x08);
         assert_eq!(u32::from_le_bytes(r[28..32].try_into().unwrap()), 0xa09b);
-        assert_eq!(u64::from_le_bytes(r[0xc0..0xc8].try_into().unwrap()), case.state.cr0);
+        assert_eq!(
+            u64::from_le_bytes(r[0xc0..0xc8].try_into().unwrap()),
+            case.state.cr0
+        );
         assert_eq!(r[0xe0] & 3, 3);
     }
 
@@ -97,7 +101,10 @@ mod tests {
         let cases = valid_vmx_states();
         let img = disk_image(Target::Vmx, &cases);
         assert_eq!(&img[..4], MAGIC);
-        assert_eq!(u32::from_le_bytes(img[4..8].try_into().unwrap()) as usize, cases.len());
+        assert_eq!(
+            u32::from_le_bytes(img[4..8].try_into().unwrap()) as usize,
+            cases.len()
+        );
         assert_eq!(img.len() % (16 * 63 * 512), 0);
         assert_eq!(&img[512..512 + SIZE], &encode(Target::Vmx, &cases[0]));
     }

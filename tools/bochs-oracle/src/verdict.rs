@@ -2,7 +2,7 @@
 //! catalogue (`segstate::check`). When the catalogue moves, re-point this file.
 
 use segstate::arch::SegReg;
-use segstate::check::{Severity, arch, svm_vmrun, vmx_entry};
+use segstate::check::{Severity, arch, kvm_set_sregs, svm_vmrun, vmx_entry};
 
 use crate::case::{Case, Target};
 
@@ -24,17 +24,21 @@ pub struct Verdict {
     pub fired: Vec<Fired>,
 }
 
-/// Runs the target's rule family (VM entry or VMRUN) on a case.
+/// Runs the target's rule family (VM entry, VMRUN or KVM_SET_SREGS) on a case.
 #[must_use]
 pub fn verdict(target: Target, case: &Case) -> Verdict {
     let findings = match target {
         Target::Vmx => vmx_entry::check(&case.state, case.controls),
         Target::Svm => svm_vmrun::check(&case.state),
+        Target::KvmSetSregs(cr4) => kvm_set_sregs::check(&case.state, cr4),
     };
     let fired: Vec<Fired> = findings
         .iter()
         .filter(|f| f.severity == Severity::Error)
-        .map(|f| Fired { id: f.id, reg: f.reg })
+        .map(|f| Fired {
+            id: f.id,
+            reg: f.reg,
+        })
         .collect();
     Verdict {
         accepted: fired.is_empty(),
@@ -49,6 +53,7 @@ pub fn catalogue(target: Target) -> Vec<&'static str> {
     let family = match target {
         Target::Vmx => vmx_entry::RULE_IDS,
         Target::Svm => svm_vmrun::RULE_IDS,
+        Target::KvmSetSregs(_) => kvm_set_sregs::RULE_IDS,
     };
     family.iter().chain(arch::RULE_IDS).copied().collect()
 }

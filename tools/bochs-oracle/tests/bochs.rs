@@ -14,8 +14,14 @@ use segstate::arch::SegReg;
 
 fn bochs_present() -> bool {
     let found = Path::new(BIOS).exists()
-        && std::process::Command::new("nasm").arg("-v").output().is_ok()
-        && std::process::Command::new("bochs").arg("--help").output().is_ok();
+        && std::process::Command::new("nasm")
+            .arg("-v")
+            .output()
+            .is_ok()
+        && std::process::Command::new("bochs")
+            .arg("--help")
+            .output()
+            .is_ok();
     if !found {
         assert!(
             std::env::var_os("BOCHS_ORACLE_REQUIRE").is_none(),
@@ -54,9 +60,17 @@ fn vmx_valid_states_enter_and_bad_ones_fail_with_the_named_check() {
         assert!(o.accepted && o.log.is_empty(), "{c:?}: {o:?}");
     }
     assert!(!out[n].accepted);
-    assert!(out[n].log.iter().any(|l| l.contains("SS.TYPE")), "{:?}", out[n]);
+    assert!(
+        out[n].log.iter().any(|l| l.contains("SS.TYPE")),
+        "{:?}",
+        out[n]
+    );
     assert!(!out[n + 1].accepted);
-    assert!(out[n + 1].log.iter().any(|l| l.contains("TR invalid")), "{:?}", out[n + 1]);
+    assert!(
+        out[n + 1].log.iter().any(|l| l.contains("TR invalid")),
+        "{:?}",
+        out[n + 1]
+    );
     // segstate agrees on all of them.
     for (c, o) in cases.iter().zip(&out) {
         assert_eq!(verdict(Target::Vmx, c).accepted, o.accepted, "{c:?}");
@@ -109,7 +123,7 @@ fn documented_deviations_reproduce_and_are_explained() {
         let v = verdict(target, &case);
         assert_ne!(v.accepted, o[0].accepted, "{row} no longer reproduces");
         assert_eq!(
-            conformance::explain(&table, target, &v, &o[0]),
+            conformance::explain(&table, target, &case, &v, &o[0]),
             Some(vec![row.to_string()]),
             "{row}"
         );
@@ -123,7 +137,11 @@ fn every_row_of_the_table_has_its_section() {
     let rows = doc();
     assert!(rows.len() >= 2);
     for r in rows {
-        assert!(text.contains(&format!("### {}:", r.id)), "no section for {}", r.id);
+        assert!(
+            text.contains(&format!("### {}:", r.id)),
+            "no section for {}",
+            r.id
+        );
         assert!(!valid_states(r.target).is_empty());
     }
 }

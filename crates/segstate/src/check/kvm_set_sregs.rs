@@ -54,18 +54,18 @@ type FeatureGate = (u32, &'static [(u32, u32, usize, u32)]);
 /// `__cr4_reserved_bits` (arch/x86/kvm/x86.h): a CR4 bit is reserved unless the vCPU
 /// has one of its features.
 const FEATURE_GATES: &[FeatureGate] = &[
-    (18, &[(1, 0, 2, 26)]),              // OSXSAVE: XSAVE
-    (20, &[(7, 0, 1, 7)]),               // SMEP
-    (21, &[(7, 0, 1, 20)]),              // SMAP
-    (16, &[(7, 0, 1, 0)]),               // FSGSBASE
-    (22, &[(7, 0, 2, 3)]),               // PKE: PKU
-    (12, &[(7, 0, 2, 16)]),              // LA57
-    (11, &[(7, 0, 2, 2)]),               // UMIP
-    (13, &[(1, 0, 2, 5)]),               // VMXE: VMX
-    (17, &[(1, 0, 2, 17)]),              // PCIDE: PCID
-    (28, &[(7, 1, 0, 26)]),              // LAM_SUP: LAM
+    (18, &[(1, 0, 2, 26)]),               // OSXSAVE: XSAVE
+    (20, &[(7, 0, 1, 7)]),                // SMEP
+    (21, &[(7, 0, 1, 20)]),               // SMAP
+    (16, &[(7, 0, 1, 0)]),                // FSGSBASE
+    (22, &[(7, 0, 2, 3)]),                // PKE: PKU
+    (12, &[(7, 0, 2, 16)]),               // LA57
+    (11, &[(7, 0, 2, 2)]),                // UMIP
+    (13, &[(1, 0, 2, 5)]),                // VMXE: VMX
+    (17, &[(1, 0, 2, 17)]),               // PCIDE: PCID
+    (28, &[(7, 1, 0, 26)]),               // LAM_SUP: LAM
     (23, &[(7, 0, 2, 7), (7, 0, 3, 20)]), // CET: SHSTK or IBT
-    (32, &[(7, 1, 0, 17)]),              // FRED
+    (32, &[(7, 1, 0, 17)]),               // FRED
 ];
 
 impl Cr4Allowed {
@@ -231,11 +231,16 @@ mod tests {
         let none = Cr4Allowed::from_cpuid(|_, _| None);
         assert_eq!(none.0 & 1 << 13, 0, "VMXE needs VMX");
         assert_ne!(none.0 & 1 << 5, 0, "PAE needs no feature");
-        let vmx_pcid = Cr4Allowed::from_cpuid(|f, i| (f == 1 && i == 0).then_some([0, 0, 1 << 5 | 1 << 17, 0]));
+        let vmx_pcid = Cr4Allowed::from_cpuid(|f, i| {
+            (f == 1 && i == 0).then_some([0, 0, 1 << 5 | 1 << 17, 0])
+        });
         assert_eq!(vmx_pcid.0 & (1 << 13 | 1 << 17), 1 << 13 | 1 << 17);
         let ibt = Cr4Allowed::from_cpuid(|f, i| (f == 7 && i == 0).then_some([0, 0, 0, 1 << 20]));
         assert_ne!(ibt.0 & 1 << 23, 0, "CET with IBT alone");
-        assert_eq!(Cr4Allowed::from_cpuid(|_, _| Some([!0; 4])), Cr4Allowed::all_known());
+        assert_eq!(
+            Cr4Allowed::from_cpuid(|_, _| Some([!0; 4])),
+            Cr4Allowed::all_known()
+        );
         assert_eq!(Cr4Allowed::KVM_KNOWN & 1 << 14, 0, "SMXE is unknown to KVM");
     }
 }
