@@ -10,7 +10,7 @@
 //! - `kvm_is_valid_cr4`: no CR4 bit KVM does not know (`CR4_RESERVED_BITS`,
 //!   arch/x86/include/asm/kvm_host.h) and none whose feature the vCPU's CPUID lacks
 //!   (`__cr4_reserved_bits`, arch/x86/kvm/x86.h);
-//! - `kvm_is_valid_cr0`: CR0[63:32] clear, not NW without CD, not PG without PE.
+//! - `kvm_is_valid_cr0`: bits 63:32 of CR0 clear, not NW without CD, not PG without PE.
 //!
 //! Not modelled, because [`SegmentState`] does not hold them: CR3's legality in long
 //! mode, the APIC base (`kvm_apic_set_base`), and the vendor hooks that matter only
