@@ -67,8 +67,11 @@ pub struct Summary {
     pub unexplained_count: u64,
     /// Disagreements per signature (explained or not).
     pub signatures: BTreeMap<String, u64>,
-    /// Catalogue rules seen firing on a case Bochs refused.
+    /// Catalogue rules seen firing on a case the oracle refused.
     pub reached: BTreeSet<&'static str>,
+    /// Family rules seen firing alone on a case the oracle refused: the rule's failing
+    /// vector failed there too.
+    pub reached_alone: BTreeSet<&'static str>,
     /// Time spent inside the oracle (Bochs, or the ioctls).
     pub bochs_time: Duration,
     /// Oracle runs (Bochs boots).
@@ -99,6 +102,9 @@ pub fn fold(
             summary
                 .reached
                 .extend(verdict::catalogue_fired(target, case));
+            if let Some(id) = verdict::sole_rule(target, case) {
+                summary.reached_alone.insert(id);
+            }
         }
         if segstate.accepted == bochs.accepted {
             summary.agree += 1;
@@ -141,12 +147,11 @@ pub fn run(
     mut progress: impl FnMut(&Summary),
 ) -> Result<Summary, OracleError> {
     let mut summary = Summary::default();
+    let stream = generate::Stream::new(target, seed);
     let mut next = 0;
     while next < count {
         let n = batch.min(count - next);
-        let cases: Vec<Case> = (next..next + n)
-            .map(|i| generate::case(target, seed, i))
-            .collect();
+        let cases: Vec<Case> = (next..next + n).map(|i| stream.case(i)).collect();
         let start = Instant::now();
         let outcomes = machine.run(&cases)?;
         summary.bochs_time += start.elapsed();

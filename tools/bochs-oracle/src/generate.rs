@@ -461,15 +461,71 @@ fn set_attribute_combination(s: &mut Segment, mut k: u64) {
     s.unusable = take(2) == 1;
 }
 
-/// The `index`-th case of the stream for `seed`: the valid states first, then in
-/// turn a single-field mutation, several mutations, one point of a segment's
-/// attribute cross product, and a random state.
-#[must_use]
-pub fn case(target: Target, seed: u64, index: u64) -> Case {
-    let valid = valid_states(target);
-    if index < valid.len() as u64 {
-        return valid[index as usize];
+/// The generated cases of one target and seed: the valid states (each rule's passing
+/// vector), then one failing vector per rule of the target's family (a state on which
+/// that rule alone fires), then the mutation stream ([`mutated`]).
+#[derive(Clone, Debug)]
+pub struct Stream {
+    target: Target,
+    seed: u64,
+    head: Vec<Case>,
+    vectors: Vec<(&'static str, Case)>,
+}
+
+/// How far into the mutation stream [`Stream::new`] looks for rule vectors.
+pub const VECTOR_SCAN: u64 = 200_000;
+
+impl Stream {
+    /// The stream for `target` and `seed`, its rule vectors picked from the first
+    /// [`VECTOR_SCAN`] mutations by segstate's own verdict.
+    #[must_use]
+    pub fn new(target: Target, seed: u64) -> Self {
+        let family = crate::verdict::family(target);
+        let mut vectors: Vec<(&'static str, Case)> = Vec::new();
+        for i in 0..VECTOR_SCAN {
+            if vectors.len() == family.len() {
+                break;
+            }
+            let c = mutated(target, seed, i);
+            if let Some(id) = crate::verdict::sole_rule(target, &c) {
+                if !vectors.iter().any(|(v, _)| *v == id) {
+                    vectors.push((id, c));
+                }
+            }
+        }
+        vectors.sort_by_key(|(id, _)| family.iter().position(|f| f == id));
+        let mut head = valid_states(target);
+        head.extend(vectors.iter().map(|(_, c)| *c));
+        Stream {
+            target,
+            seed,
+            head,
+            vectors,
+        }
     }
+
+    /// The rule vectors: each family rule with a state on which it alone fires.
+    #[must_use]
+    pub fn rule_vectors(&self) -> &[(&'static str, Case)] {
+        &self.vectors
+    }
+
+    /// The `index`-th case.
+    #[must_use]
+    pub fn case(&self, index: u64) -> Case {
+        match usize::try_from(index).ok().and_then(|i| self.head.get(i)) {
+            Some(c) => *c,
+            None => mutated(self.target, self.seed, index - self.head.len() as u64),
+        }
+    }
+}
+
+/// The `index`-th mutated case for `seed`: in turn a single-field mutation of a valid
+/// state, several mutations, one point of a segment's attribute cross product, and a
+/// random state.
+#[must_use]
+pub fn mutated(target: Target, seed: u64, index: u64) -> Case {
+    let valid = valid_states(target);
     let mut rng = Rng::new(seed ^ index.wrapping_mul(0x2545_f491_4f6c_dd1d));
     let mut c = valid[rng.below(valid.len() as u64) as usize];
     match index % 4 {
@@ -532,17 +588,37 @@ mod tests {
 
     #[test]
     fn stream_is_reproducible_and_seeded() {
-        let a: Vec<Case> = (0..50).map(|i| case(Target::Vmx, 7, i)).collect();
-        let b: Vec<Case> = (0..50).map(|i| case(Target::Vmx, 7, i)).collect();
-        let c: Vec<Case> = (0..50).map(|i| case(Target::Vmx, 8, i)).collect();
+        let a: Vec<Case> = (0..50).map(|i| mutated(Target::Vmx, 7, i)).collect();
+        let b: Vec<Case> = (0..50).map(|i| mutated(Target::Vmx, 7, i)).collect();
+        let c: Vec<Case> = (0..50).map(|i| mutated(Target::Vmx, 8, i)).collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
     }
 
     #[test]
+    fn every_family_rule_has_a_vector_on_which_it_alone_fires() {
+        use segstate::check::kvm_set_sregs::Cr4Allowed;
+        for target in [
+            Target::Vmx,
+            Target::Svm,
+            Target::KvmSetSregs(Cr4Allowed(0x1fff)),
+        ] {
+            let s = Stream::new(target, 1);
+            let family = crate::verdict::family(target);
+            assert_eq!(s.rule_vectors().len(), family.len(), "{target}");
+            for (k, (id, c)) in s.rule_vectors().iter().enumerate() {
+                assert_eq!(crate::verdict::sole_rule(target, c), Some(*id));
+                let n = valid_states(target).len();
+                assert_eq!(s.case((n + k) as u64), *c);
+            }
+            assert_eq!(s.case(0), valid_states(target)[0]);
+        }
+    }
+
+    #[test]
     fn stream_mixes_accepted_and_rejected_states() {
         let rejected = (0..400)
-            .map(|i| case(Target::Vmx, 1, i))
+            .map(|i| mutated(Target::Vmx, 1, i))
             .filter(|c| !vmx_entry::accepts(&c.state, c.controls))
             .count();
         assert!(

@@ -95,15 +95,24 @@ fn report(args: &Args, machine: &dyn Oracle, s: &Summary) -> Result<(), OracleEr
         s.boots,
         s.compared as f64 / secs.max(1e-9)
     );
+    let family = verdict::family(args.target);
+    let alone = family
+        .iter()
+        .filter(|r| s.reached_alone.contains(*r))
+        .count();
     eprintln!(
-        "catalogue rules reached (fired on a state the oracle refused): {} of {}",
+        "rules reached: {alone} of {} {} rules failed alone in the oracle (their failing \
+         vector); {} of {} catalogue rules (with arch) fired on a refused state",
+        family.len(),
+        args.target,
         reached.len(),
         catalogue.len()
     );
-    let missing: Vec<&str> = catalogue
+    let missing: Vec<&str> = family
         .iter()
         .copied()
-        .filter(|r| !s.reached.contains(r))
+        .filter(|r| !s.reached_alone.contains(r))
+        .chain(catalogue.iter().copied().filter(|r| !s.reached.contains(r)))
         .collect();
     if !missing.is_empty() {
         eprintln!("  not reached: {}", missing.join(", "));

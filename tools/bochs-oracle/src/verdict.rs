@@ -46,16 +46,34 @@ pub fn verdict(target: Target, case: &Case) -> Verdict {
     }
 }
 
-/// The catalogue a target's run can reach: its VM-entry (or VMRUN) family and the
-/// architectural invariants.
+/// The target's own rule family: VM entry, VMRUN or KVM_SET_SREGS.
 #[must_use]
-pub fn catalogue(target: Target) -> Vec<&'static str> {
-    let family = match target {
+pub fn family(target: Target) -> &'static [&'static str] {
+    match target {
         Target::Vmx => vmx_entry::RULE_IDS,
         Target::Svm => svm_vmrun::RULE_IDS,
         Target::KvmSetSregs(_) => kvm_set_sregs::RULE_IDS,
-    };
-    family.iter().chain(arch::RULE_IDS).copied().collect()
+    }
+}
+
+/// The catalogue a target's run can reach: its family and the architectural
+/// invariants.
+#[must_use]
+pub fn catalogue(target: Target) -> Vec<&'static str> {
+    family(target)
+        .iter()
+        .chain(arch::RULE_IDS)
+        .copied()
+        .collect()
+}
+
+/// The one family rule that fires on a case, when exactly one does (on one or more
+/// registers): the case is that rule's failing vector.
+#[must_use]
+pub fn sole_rule(target: Target, case: &Case) -> Option<&'static str> {
+    let v = verdict(target, case);
+    let first = v.fired.first()?.id;
+    v.fired.iter().all(|f| f.id == first).then_some(first)
 }
 
 /// Every catalogue rule (error or not) that fires on a case: the target family's
