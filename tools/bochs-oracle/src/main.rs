@@ -18,6 +18,9 @@ use bochs_oracle::verdict;
 
 const USAGE: &str = "bochs-oracle [--target vmx|svm] [--count N] [--seed S] [--batch B] [--doc PATH] [--minimise K]";
 
+/// The most states one Bochs boot (or one round of ioctls) takes.
+const MAX_BATCH: u64 = 200_000;
+
 #[derive(Debug)]
 struct Args {
     target: Target,
@@ -57,7 +60,17 @@ fn parse_args() -> Result<Args, OracleError> {
             }
             "--count" => a.count = number("--count", it.next())?,
             "--seed" => a.seed = number("--seed", it.next())?,
-            "--batch" => a.batch = number("--batch", it.next())?.max(1),
+            "--batch" => {
+                a.batch = number("--batch", it.next())?;
+                // A batch is one disk image (256 bytes a state) and one Bochs output
+                // held in memory: keep both to tens of MiB.
+                if !(1..=MAX_BATCH).contains(&a.batch) {
+                    return Err(OracleError::Usage(format!(
+                        "--batch {}: between 1 and {MAX_BATCH}",
+                        a.batch
+                    )));
+                }
+            }
             "--minimise" => a.minimise = number("--minimise", it.next())? as usize,
             "--doc" => {
                 a.doc = it
