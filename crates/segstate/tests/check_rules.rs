@@ -1,6 +1,6 @@
 //! Every check rule, one state that makes it fire and one closely related state that
 //! keeps it quiet; and a meta-test that the ids the code emits are exactly the ids the
-//! modules list (`RULE_IDS`), each covered here.
+//! catalogue lists (`CheckId::ALL`), each covered here.
 
 use std::collections::BTreeSet;
 
@@ -9,6 +9,7 @@ use segstate::arch::{
     Attributes, CR0_PE, CR0_PG, EFER_LMA, EFER_LME, PrivilegeLevel, RFLAGS_VM, SegReg, Segment,
     SegmentType, Selector,
 };
+use segstate::check::kvm_set_sregs::{self, Cr4Allowed};
 use segstate::check::report::{self, Vendors};
 use segstate::check::vmx_entry::VmxEntryControls;
 use segstate::check::{CheckId, Finding, arch, svm_vmrun, vmx_entry};
@@ -25,7 +26,11 @@ enum How {
     Arch,
     /// VM entry; `true` = unrestricted guest (KVM's default), `false` = without.
     Vmx(bool),
+    /// VM entry with both controls given: unrestricted guest, IA-32e mode guest.
+    VmxIa32e(bool, bool),
     Svm,
+    /// KVM_SET_SREGS acceptance, a vCPU with every CR4 feature.
+    KvmSetSregs,
     Report(Vendors),
     /// Path findings through one chain given as text.
     Chain(&'static str, Vendors),
@@ -284,6 +289,29 @@ fn cases() -> Vec<Case> {
     };
     c.extend([
         vmx_mut(CheckId::VmxEntryCr0PgPe, true, |s| s.cr0 &= !CR0_PE),
+        // Both found by bochs-oracle (docs/conformance/bochs.md): Bochs refused these
+        // states, segstate accepted them.
+        Case {
+            id: CheckId::VmxEntryCr0Fixed,
+            how: Vmx(false),
+            fire: S(with(k0(), |s| s.cr0 &= !CR0_PG)),
+            quiet: S(k0()),
+        },
+        Case {
+            id: CheckId::VmxEntryCr0Fixed,
+            how: Vmx(false),
+            fire: S(with(k0(), |s| s.cr0 &= !(CR0_PE | CR0_PG))),
+            quiet: S(with(k0(), |s| s.cr0 |= CR0_PE | CR0_PG)),
+        },
+        Case {
+            id: CheckId::VmxEntryEferLmaIa32e,
+            how: VmxIa32e(true, false),
+            fire: S(k0()),
+            quiet: S(with(k0(), |s| {
+                s.efer &= !(EFER_LMA | EFER_LME);
+                s.cr4 = 0;
+            })),
+        },
         vmx_mut(CheckId::VmxEntryIa32ePgPae, true, |s| s.cr4 = 0),
         vmx_mut(CheckId::VmxEntryRflagsReserved, true, |s| s.rflags = 0x200),
         vmx_mut(CheckId::VmxEntryRflagsVm, true, |s| s.rflags |= RFLAGS_VM),
@@ -483,6 +511,55 @@ fn cases() -> Vec<Case> {
         ),
     ]);
 
+    // KVM_SET_SREGS acceptance (upstream kvm_is_valid_sregs), with every CR4 feature.
+    let kvm = |id: CheckId, f: fn(&mut SegmentState), q: fn(&mut SegmentState)| Case {
+        id,
+        how: KvmSetSregs,
+        fire: S(with(k0(), f)),
+        quiet: S(with(k0(), q)),
+    };
+    c.extend([
+        kvm(CheckId::KvmSetSregsLongModePae, |s| s.cr4 = 0, |_| {}),
+        kvm(
+            CheckId::KvmSetSregsLongModeLma,
+            |s| s.efer &= !EFER_LMA,
+            |_| {},
+        ),
+        kvm(
+            CheckId::KvmSetSregsLma,
+            |s| s.cr0 &= !CR0_PG,
+            |s| {
+                s.cr0 &= !CR0_PG;
+                s.efer &= !EFER_LMA;
+                seg(s, SegReg::Cs).attributes.l = false;
+            },
+        ),
+        kvm(
+            CheckId::KvmSetSregsCsL,
+            |s| s.efer &= !(EFER_LME | EFER_LMA),
+            |s| {
+                s.efer &= !(EFER_LME | EFER_LMA);
+                seg(s, SegReg::Cs).attributes.l = false;
+            },
+        ),
+        kvm(
+            CheckId::KvmSetSregsCr4Reserved,
+            |s| s.cr4 |= 1 << 14,
+            |s| s.cr4 |= 1 << 13,
+        ),
+        kvm(CheckId::KvmSetSregsCr0High, |s| s.cr0 |= 1 << 32, |_| {}),
+        kvm(
+            CheckId::KvmSetSregsCr0NwCd,
+            |s| s.cr0 |= 1 << 29,
+            |s| s.cr0 |= 3 << 29,
+        ),
+        kvm(
+            CheckId::KvmSetSregsCr0PgPe,
+            |s| s.cr0 &= !CR0_PE,
+            |s| s.cr0 |= CR0_PE,
+        ),
+    ]);
+
     // Paths.
     let user_unusable_ss = with(k3(), |s| {
         let ss = seg(s, SegReg::Ss);
@@ -548,7 +625,15 @@ fn judge(how: How, state: &State) -> Vec<Finding> {
                 ..VmxEntryControls::kvm_default(s.efer)
             },
         ),
+        (How::VmxIa32e(ug, ia32e), State::S(s)) => vmx_entry::check(
+            s,
+            VmxEntryControls {
+                unrestricted_guest: ug,
+                ia32e_mode_guest: ia32e,
+            },
+        ),
         (How::Svm, State::S(s)) => svm_vmrun::check(s),
+        (How::KvmSetSregs, State::S(s)) => kvm_set_sregs::check(s, Cr4Allowed::all_known()),
         (How::Report(v), State::S(s)) => full_report(s, v)
             .entries
             .into_iter()
@@ -623,6 +708,7 @@ fn every_id_emitted_anywhere_is_listed() {
                 }
                 findings.extend(arch::check(s));
                 findings.extend(svm_vmrun::check(s));
+                findings.extend(kvm_set_sregs::check(s, Cr4Allowed::all_known()));
                 for ug in [true, false] {
                     findings.extend(vmx_entry::check(
                         s,

@@ -30,6 +30,8 @@ pub enum Family {
     Arch,
     /// Intel VM entry.
     Vmx,
+    /// What KVM_SET_SREGS refuses with EINVAL before any VM entry.
+    KvmSetSregs,
     /// AMD VMRUN.
     Svm,
     /// Built-in chains (KVM and VMM cooking).
@@ -45,6 +47,7 @@ impl Family {
         match self {
             Family::Arch => "arch",
             Family::Vmx => "vmx",
+            Family::KvmSetSregs => "kvm",
             Family::Svm => "svm",
             Family::Path => "path",
             Family::Qemu => "qemu",
@@ -133,6 +136,8 @@ catalogue! {
     ArchLdtrType = "arch.ldtr.type", Arch, Error, "SDM Vol. 3A §3.5.1";
     /// A byte-granular limit must be expressible under its G bit (G = 1 needs the low 12 bits set; G = 0 at most 20 bits).
     ArchLimitG = "arch.limit-g", Arch, Error, "SDM Vol. 3A §3.4.5";
+    /// Without unrestricted guest, CR0.PE and CR0.PG must both be 1 (IA32_VMX_CR0_FIXED0).
+    VmxEntryCr0Fixed = "vmx.entry.cr0.fixed", Vmx, Error, "SDM Vol. 3C §27.3.1.1";
     /// CR0.PE: expected 1 when CR0.PG = 1.
     VmxEntryCr0PgPe = "vmx.entry.cr0.pg-pe", Vmx, Error, "SDM Vol. 3C §27.3.1.1";
     /// CR0.PG, CR4.PAE: expected both 1 (IA-32e mode guest).
@@ -141,6 +146,8 @@ catalogue! {
     VmxEntryCr4Pcide = "vmx.entry.cr4.pcide", Vmx, Error, "SDM Vol. 3C §27.3.1.1";
     /// With "load IA32_EFER", EFER.LMA and EFER.LME must equal the "IA-32e mode guest" control (LME only when CR0.PG = 1).
     VmxEntryEferLmeLma = "vmx.entry.efer.lme-lma", Vmx, Error, "SDM Vol. 3C §27.3.1.1";
+    /// With "load IA32_EFER", EFER.LMA must equal the "IA-32e mode guest" control.
+    VmxEntryEferLmaIa32e = "vmx.entry.efer.lma-ia32e", Vmx, Error, "SDM Vol. 3C §27.3.1.1";
     /// RFLAGS: expected bits 63:22, 15, 5, 3 clear and bit 1 set.
     VmxEntryRflagsReserved = "vmx.entry.rflags.reserved", Vmx, Error, "SDM Vol. 3C §27.3.1.4";
     /// RFLAGS.VM: expected 0 in an IA-32e mode guest or with CR0.PE = 0.
@@ -223,6 +230,22 @@ catalogue! {
     SvmVmrunLmePgPe = "svm.vmrun.lme-pg-pe", Svm, Error, "APM Vol. 2 §15.5.1";
     /// L, D: expected not both set in long mode.
     SvmVmrunCsLD = "svm.vmrun.cs-l-d", Svm, Error, "APM Vol. 2 §15.5.1";
+    /// With EFER.LME and CR0.PG, CR4.PAE must be 1.
+    KvmSetSregsLongModePae = "kvm.set-sregs.long-mode.pae", KvmSetSregs, Error, "Linux arch/x86/kvm/x86.c kvm_is_valid_sregs";
+    /// With EFER.LME and CR0.PG, EFER.LMA must be 1.
+    KvmSetSregsLongModeLma = "kvm.set-sregs.long-mode.lma", KvmSetSregs, Error, "Linux arch/x86/kvm/x86.c kvm_is_valid_sregs";
+    /// EFER.LMA must be 0 unless EFER.LME and CR0.PG.
+    KvmSetSregsLma = "kvm.set-sregs.lma", KvmSetSregs, Error, "Linux arch/x86/kvm/x86.c kvm_is_valid_sregs";
+    /// CS.L must be 0 outside IA-32e mode (EFER.LME and CR0.PG).
+    KvmSetSregsCsL = "kvm.set-sregs.cs-l", KvmSetSregs, Error, "Linux arch/x86/kvm/x86.c kvm_is_valid_sregs";
+    /// CR4 must not set a bit KVM reserves or whose CPUID feature the vCPU lacks.
+    KvmSetSregsCr4Reserved = "kvm.set-sregs.cr4-reserved", KvmSetSregs, Error, "Linux arch/x86/kvm/x86.c kvm_is_valid_cr4; CR4_RESERVED_BITS, __cr4_reserved_bits";
+    /// CR0 bits 63:32 must be 0.
+    KvmSetSregsCr0High = "kvm.set-sregs.cr0-high", KvmSetSregs, Error, "Linux arch/x86/kvm/x86.c kvm_is_valid_cr0 (26a0652cb453, v6.5)";
+    /// CR0.NW must be 0 when CR0.CD is 0.
+    KvmSetSregsCr0NwCd = "kvm.set-sregs.cr0-nw-cd", KvmSetSregs, Error, "Linux arch/x86/kvm/x86.c kvm_is_valid_cr0 (26a0652cb453, v6.5)";
+    /// CR0.PG needs CR0.PE.
+    KvmSetSregsCr0PgPe = "kvm.set-sregs.cr0-pg-pe", KvmSetSregs, Error, "Linux arch/x86/kvm/x86.c kvm_is_valid_cr0 (26a0652cb453, v6.5)";
     /// The CPL QEMU printed must equal SS.DPL, which is what KVM_SET_SREGS takes the CPL from.
     QemuCplSsDpl = "qemu.cpl-ss-dpl", Qemu, Error, "QEMU x86_update_hflags / cpu_x86_load_seg_cache (7125c937c97d, 2.1)";
     /// The decoded suffix QEMU prints for a segment must match its flags.

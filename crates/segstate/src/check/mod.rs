@@ -4,7 +4,8 @@
 //! - [`vmx_entry`]: Intel's VM-entry checks on guest segment registers
 //!   (SDM Vol. 3C §27.3.1.2, numbered §26.3.1.2 in 2013–2021 editions);
 //! - [`svm_vmrun`]: the AMD VMRUN consistency checks that touch segments
-//!   (APM Vol. 2 §15.5.1).
+//!   (APM Vol. 2 §15.5.1);
+//! - [`kvm_set_sregs`]: what upstream KVM's KVM_SET_SREGS refuses with EINVAL.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -15,6 +16,7 @@ pub use catalogue::{CheckId, Family, UnknownCheck};
 
 pub mod arch;
 pub mod catalogue;
+pub mod kvm_set_sregs;
 pub mod preflight;
 pub mod report;
 pub mod svm_vmrun;
