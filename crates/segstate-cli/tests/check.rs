@@ -179,7 +179,7 @@ fn a_user_dump_with_an_unusable_ss_shows_the_2017_escalation() {
     assert!(out.contains("arch.ss.null-cpl3"), "{out}");
     assert!(out.contains("path.escalation"), "{out}");
     assert!(
-        out.contains("kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12"),
+        out.contains("kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11"),
         "{out}"
     );
     assert!(

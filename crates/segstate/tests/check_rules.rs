@@ -654,7 +654,7 @@ fn the_2017_escalation_names_both_halves() {
         .iter()
         .find(|e| {
             e.finding.id == "path.escalation"
-                && e.chain.as_deref() == Some("kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12")
+                && e.chain.as_deref() == Some("kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11")
         })
         .expect("the 2017 chain escalates");
     let ids: Vec<&str> = e.rules.iter().map(|r| r.id()).collect();

@@ -162,12 +162,12 @@ fn rule_svm_get_unusable_from_p() {
     );
 }
 
-/// Before 4.13: `var->unusable = !var->present || (var->type == 0)`. A present GS of
+/// Before 4.12: `var->unusable = !var->present || (var->type == 0)`. A present GS of
 /// type 0 (read-only data, not accessed).
 #[test]
 fn rule_svm_get_unusable_from_type0() {
     let rule = Rule::SvmGetUnusableFromType0;
-    let rules = rules_with(Profile::KVM_SVM_4_12, rule);
+    let rules = rules_with(Profile::KVM_SVM_4_11, rule);
     assert!(!Profile::KVM_SVM.rules.has(rule));
     // attrib 0x090: type 0, S, DPL 0, P.
     let gs = vmcb(0, 0x090, 0xffff, 0x7f00_0000_0000);
@@ -180,7 +180,7 @@ fn rule_svm_get_unusable_from_type0() {
         svm::get_segment(rules.without(rule), SegReg::Gs, &gs, 0),
         off
     );
-    // The 4.13 profile is exactly 4.12's get without it; adding it back restores it.
+    // The 4.12 profile is exactly 4.11's get without it; adding it back restores it.
     assert_eq!(
         svm::get_segment(Profile::KVM_SVM.rules, SegReg::Gs, &gs, 0),
         off
@@ -280,7 +280,7 @@ fn rule_svm_get_ss_dpl_from_cpl() {
 // ---------------------------------------------------------------------------------------
 // KVM SVM, set: svm_set_segment.
 
-/// Since 4.13: `P = ((var->present & 1) && !var->unusable)`. A DS that says present
+/// Since 4.12: `P = ((var->present & 1) && !var->unusable)`. A DS that says present
 /// and unusable at once.
 #[test]
 fn rule_svm_set_p_from_unusable() {
@@ -299,17 +299,17 @@ fn rule_svm_set_p_from_unusable() {
     );
 }
 
-/// Before 4.13: `if (var->unusable) s->attrib = 0`. An unusable DS with DPL 3.
+/// Before 4.12: `if (var->unusable) s->attrib = 0`. An unusable DS with DPL 3.
 #[test]
 fn rule_svm_set_zero_unusable_attrib() {
     let rule = Rule::SvmSetZeroUnusableAttrib;
-    let rules = rules_with(Profile::KVM_SVM_4_12, rule);
+    let rules = rules_with(Profile::KVM_SVM_4_11, rule);
     let ds = kseg(0, 0xffff_ffff, 0, [3, 0, 3, 1, 1, 0, 1, 0, 1]);
     assert_eq!(
         svm::set_segment(rules, SegReg::Ds, &ds),
         (vmcb(0, 0, 0xffff_ffff, 0), None)
     );
-    // Off: packed; 4.12 has no P-from-unusable, so P = present & 1 = 0.
+    // Off: packed; 4.11 has no P-from-unusable, so P = present & 1 = 0.
     // type 3 | S 0x10 | DPL 0x60 | DB 0x400 | G 0x800.
     assert_eq!(
         svm::set_segment(rules.without(rule), SegReg::Ds, &ds),
@@ -323,7 +323,7 @@ fn rule_svm_set_zero_unusable_attrib() {
     );
 }
 
-/// Since 4.13: `save.cpl = var->dpl & 3` for SS. A CPL-3 unusable SS.
+/// Since 4.12: `save.cpl = var->dpl & 3` for SS. A CPL-3 unusable SS.
 #[test]
 fn rule_svm_set_cpl_from_ss_dpl() {
     let rule = Rule::SvmSetCplFromSsDpl;
@@ -348,11 +348,11 @@ fn rule_svm_set_cpl_from_ss_dpl() {
     assert_eq!(svm::set_segment(rules, SegReg::Cs, &ss).1, None);
 }
 
-/// 3.16 to 4.12: `save.cpl = (s->attrib >> SVM_SELECTOR_DPL_SHIFT) & 3` for SS.
+/// 3.16 to 4.11: `save.cpl = (s->attrib >> SVM_SELECTOR_DPL_SHIFT) & 3` for SS.
 #[test]
 fn rule_svm_set_cpl_from_attrib() {
     let rule = Rule::SvmSetCplFromAttrib;
-    let rules = rules_with(Profile::KVM_SVM_4_12, rule);
+    let rules = rules_with(Profile::KVM_SVM_4_11, rule);
     // Usable CPL-3 SS: attrib 0xcf3, CPL 3 from it.
     let ss = kseg(0x2b, 0xffff_ffff, 0, [3, 1, 3, 1, 1, 0, 1, 0, 0]);
     assert_eq!(
@@ -597,7 +597,7 @@ fn rule_qemu_get_segtype() {
 fn garbage_svm_set_masks_every_field() {
     // type 0x1f → 0xf; present = 2 → P = present & 1 = 0; dpl 7 → 3; s 3 → 1.
     let ds = kseg(0x18, 0xffff_ffff, 0, [0x1f, 2, 7, 1, 3, 0, 1, 0, 0]);
-    for p in [Profile::KVM_SVM, Profile::KVM_SVM_4_12] {
+    for p in [Profile::KVM_SVM, Profile::KVM_SVM_4_11] {
         // 0xf | S 0x10 | DPL 0x60 | DB 0x400 | G 0x800.
         assert_eq!(
             svm::set_segment(p.rules, SegReg::Ds, &ds),
@@ -725,7 +725,7 @@ fn parse(s: &str) -> Result<Chain, ChainError> {
 fn chain_display_round_trips() {
     for text in [
         "kvm-svm[-svm.get.tr-busy] > qemu > kvm-vmx",
-        "kvm-svm[+svm.get.unusable-from-type0] > qemu@2.9 > kvm-svm@4.12",
+        "kvm-svm[+svm.get.unusable-from-type0] > qemu@2.9 > kvm-svm@4.11",
         "qemu",
     ] {
         let chain = parse(text).unwrap();

@@ -66,7 +66,7 @@ pub enum Shape {
   segstate convert --from vmcb --to vmx '{"selector":"0x2b","attrib":"0xcf3","limit":"0xffffffff","base":0}'
   segstate convert --from kvm --to qemu '{"base":0,"limit":4294967295,"selector":43,"type":3,"present":1,"dpl":3,"db":1,"s":1,"l":0,"g":1,"avl":0,"unusable":0}'
   segstate convert --from descriptor --to kvm --selector 0x33 0x00affb000000ffff
-  segstate convert --chain 'kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12' --reg ss --trace '{"selector":"0x2b","attrib":"0x013","limit":0,"base":0,"cpl":3}'
+  segstate convert --chain 'kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11' --reg ss --trace '{"selector":"0x2b","attrib":"0x013","limit":0,"base":0,"cpl":3}'
   segstate convert --from sregs-bytes --to sregs < sregs.hex"#)]
 pub struct Args {
     /// The input shape (default: the chain's source, or kvm).

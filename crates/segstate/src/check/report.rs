@@ -772,7 +772,7 @@ mod tests {
             .collect();
         assert!(
             esc.iter()
-                .any(|e| e.chain.as_deref() == Some("kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12")),
+                .any(|e| e.chain.as_deref() == Some("kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11")),
             "{esc:#?}"
         );
         assert!(esc.iter().all(|e| e.finding.severity != Severity::Error));

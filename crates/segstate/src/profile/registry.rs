@@ -51,7 +51,7 @@ impl Engine {
 /// A named profile: an engine and the rules it applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Profile {
-    /// Name, e.g. `kvm-svm@4.12`.
+    /// Name, e.g. `kvm-svm@4.11`.
     pub name: &'static str,
     /// The cooking code.
     pub engine: Engine,
@@ -90,7 +90,7 @@ const SVM_GET_COMMON: [Rule; 6] = [
 ];
 
 impl Profile {
-    /// KVM on AMD since Linux 4.13: attributes kept, P = present && !unusable, CPL from
+    /// KVM on AMD since Linux 4.12: attributes kept, P = present && !unusable, CPL from
     /// SS.DPL, SS.DPL reported from CPL. Get and set are symmetric.
     pub const KVM_SVM: Profile = Profile {
         name: "kvm-svm",
@@ -98,20 +98,20 @@ impl Profile {
         rules: RuleSet::of(&SVM_GET_COMMON)
             .with(Rule::SvmSetPFromUnusable)
             .with(Rule::SvmSetCplFromSsDpl),
-        releases: "Linux 4.13 and later (d9c1b5431d5f)",
+        releases: "Linux 4.12 and later (d9c1b5431d5f)",
         summary: "KVM on AMD, fixed: every attribute kept, VMCB.CPL <-> SS.DPL symmetric",
     };
 
-    /// KVM on AMD, Linux 3.16 to 4.12: unusable segments' attrib zeroed, CPL taken
+    /// KVM on AMD, Linux 3.16 to 4.11: unusable segments' attrib zeroed, CPL taken
     /// from the zeroed DPL, type 0 read as unusable.
-    pub const KVM_SVM_4_12: Profile = Profile {
-        name: "kvm-svm@4.12",
+    pub const KVM_SVM_4_11: Profile = Profile {
+        name: "kvm-svm@4.11",
         engine: Engine::KvmSvm,
         rules: RuleSet::of(&SVM_GET_COMMON)
             .with(Rule::SvmGetUnusableFromType0)
             .with(Rule::SvmSetZeroUnusableAttrib)
             .with(Rule::SvmSetCplFromAttrib),
-        releases: "Linux 3.16 (ae9fedc793c4) to 4.12",
+        releases: "Linux 3.16 (ae9fedc793c4) to 4.11",
         summary: "KVM on AMD before the 2017 fix: unusable attrib zeroed, CPL from the zeroed DPL",
     };
 
@@ -205,7 +205,7 @@ impl Profile {
     /// Every built-in profile.
     pub const ALL: [Profile; 9] = [
         Profile::KVM_SVM,
-        Profile::KVM_SVM_4_12,
+        Profile::KVM_SVM_4_11,
         Profile::KVM_VMX,
         Profile::KVM_VMX_6_1,
         Profile::QEMU,

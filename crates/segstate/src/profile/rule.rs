@@ -93,11 +93,11 @@ rules! {
         summary: "unusable = !P: the VMCB has no unusable bit",
         off: "unusable is reported as 0 for every segment",
         upstream: "Linux 2.6.x";
-    /// svm_get_segment before 4.13: `unusable = !present || type == 0`.
+    /// svm_get_segment before 4.12: `unusable = !present || type == 0`.
     SvmGetUnusableFromType0 = "svm.get.unusable-from-type0", Loss,
         summary: "a present segment of type 0 is also reported unusable",
         off: "type 0 does not make a segment unusable",
-        upstream: "Linux 2.6.x to 4.12; gone with d9c1b5431d5f (4.13)";
+        upstream: "Linux 2.6.x to 4.11; gone with d9c1b5431d5f (4.12)";
     /// svm_get_segment: TR `type |= 2`.
     SvmGetTrBusy = "svm.get.tr-busy", Fixup,
         summary: "TR's type gets the busy bit (type |= 2): hardware may not expose it and Intel requires a busy TSS",
@@ -118,26 +118,26 @@ rules! {
         summary: "SS.DPL is reported from VMCB.CPL, so the UAPI carries the CPL",
         off: "SS.DPL is read from attrib (stale after an AMD SYSRET)",
         upstream: "Linux ae9fedc793c4 (3.16, 2014) \"KVM: x86: get CPL from SS.DPL\"";
-    /// svm_set_segment since 4.13: `P = (present & 1) && !unusable`.
+    /// svm_set_segment since 4.12: `P = (present & 1) && !unusable`.
     SvmSetPFromUnusable = "svm.set.p-from-unusable", Encoding,
         summary: "every attribute is packed; P = present && !unusable is the only place unusable goes",
         off: "P = present & 1; unusable is ignored",
-        upstream: "Linux d9c1b5431d5f (4.13, 2017) \"KVM: SVM: do not zero out segment attributes if segment is unusable or not present\"";
-    /// svm_set_segment before 4.13: `if (var->unusable) s->attrib = 0`.
+        upstream: "Linux d9c1b5431d5f (4.12, 2017) \"KVM: SVM: do not zero out segment attributes if segment is unusable or not present\"";
+    /// svm_set_segment before 4.12: `if (var->unusable) s->attrib = 0`.
     SvmSetZeroUnusableAttrib = "svm.set.zero-unusable-attrib", Loss,
         summary: "an unusable segment's attrib is zeroed, DPL included",
         off: "attributes are packed as for a usable segment",
-        upstream: "Linux 2.6.x to 4.12; removed by d9c1b5431d5f (4.13)";
-    /// svm_set_segment since 4.13: `save.cpl = var->dpl & 3` for SS.
+        upstream: "Linux 2.6.x to 4.11; removed by d9c1b5431d5f (4.12)";
+    /// svm_set_segment since 4.12: `save.cpl = var->dpl & 3` for SS.
     SvmSetCplFromSsDpl = "svm.set.cpl-from-ss-dpl", CplCarrier,
         summary: "VMCB.CPL = SS.dpl & 3, symmetric with the get side",
         off: "VMCB.CPL is not written (a fresh VMCB holds 0)",
-        upstream: "Linux d9c1b5431d5f (4.13, 2017)";
-    /// svm_set_segment 3.16 to 4.12: `save.cpl = (s->attrib >> 5) & 3` for SS.
+        upstream: "Linux d9c1b5431d5f (4.12, 2017)";
+    /// svm_set_segment 3.16 to 4.11: `save.cpl = (s->attrib >> 5) & 3` for SS.
     SvmSetCplFromAttrib = "svm.set.cpl-from-attrib", Loss,
         summary: "VMCB.CPL is taken from the freshly packed attrib's DPL: 0 for an unusable SS",
         off: "VMCB.CPL is not written (a fresh VMCB holds 0)",
-        upstream: "Linux ae9fedc793c4 (3.16) to 4.12; replaced by d9c1b5431d5f";
+        upstream: "Linux ae9fedc793c4 (3.16) to 4.11; replaced by d9c1b5431d5f";
     /// vmx_get_segment: `var->present = !var->unusable`.
     VmxGetPresentFromUnusable = "vmx.get.present-from-unusable", Fixup,
         summary: "P is reported as !unusable; the AR P bit is never read (some userspace does not preserve unusable)",

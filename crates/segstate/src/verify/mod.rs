@@ -160,7 +160,7 @@ pub const BUILTIN_CHAINS: &[(&str, &str)] = &[
         "AMD host, QEMU syncs state: today's code",
     ),
     (
-        "kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12",
+        "kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11",
         "AMD host, 2017: the CPL-drop bug",
     ),
     (
@@ -168,7 +168,7 @@ pub const BUILTIN_CHAINS: &[(&str, &str)] = &[
         "kernel half of the fix only",
     ),
     (
-        "kvm-svm@4.12 > qemu > kvm-svm@4.12",
+        "kvm-svm@4.11 > qemu > kvm-svm@4.11",
         "QEMU half of the fix only",
     ),
     (
@@ -176,7 +176,7 @@ pub const BUILTIN_CHAINS: &[(&str, &str)] = &[
         "AMD host, Firecracker / Cloud Hypervisor",
     ),
     (
-        "kvm-svm@4.12 > verbatim > kvm-svm@4.12",
+        "kvm-svm@4.11 > verbatim > kvm-svm@4.11",
         "old AMD kernel, pass-through VMM",
     ),
     (
@@ -188,7 +188,7 @@ pub const BUILTIN_CHAINS: &[(&str, &str)] = &[
         "2017 thread, second design",
     ),
     (
-        "kvm-svm@4.12 > qemu-segtype > kvm-svm@4.12",
+        "kvm-svm@4.11 > qemu-segtype > kvm-svm@4.11",
         "second design on an old kernel",
     ),
     (
@@ -219,7 +219,7 @@ pub const BUILTIN_CHAINS: &[(&str, &str)] = &[
         "any kvm_sregs, garbage bytes included, into AMD",
     ),
     (
-        "verbatim > kvm-svm@4.12",
+        "verbatim > kvm-svm@4.11",
         "any kvm_sregs into an old AMD kernel",
     ),
     ("verbatim > kvm-vmx", "any kvm_sregs into Intel"),
