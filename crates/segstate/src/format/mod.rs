@@ -8,14 +8,19 @@
 
 use core::fmt;
 
+pub mod bhyve;
+pub mod crosvm;
 pub mod hyperv;
 pub mod kvm;
+pub mod propolis;
 pub mod qemu;
 pub mod qemu_dump;
 #[cfg(feature = "std")]
 pub mod qemu_migration;
 pub mod svm;
+pub mod vbox;
 pub mod vmx;
+pub mod xen;
 
 /// A value that a format cannot hold, or that a strict decode refuses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
