@@ -271,6 +271,7 @@ fn value_json(v: &InFlight, reg: SegReg) -> Value {
         SegmentValue::Vmcs(s) => j::vmx_segment(&s),
         SegmentValue::Kvm(k) => j::kvm_segment(&k),
         SegmentValue::Qemu(q) => j::qemu_segment(&q),
+        SegmentValue::Stack(s) => json!({ "shape": s.to_string() }),
     }
 }
 
@@ -281,7 +282,8 @@ fn run_chain(args: &Args, spec: &str, text: &str) -> Outcome {
     let source_shape = match chain.source() {
         Format::Vmcb => Shape::Vmcb,
         Format::Vmcs => Shape::Vmx,
-        Format::Kvm => Shape::Kvm,
+        // Chain::new refuses chains that start from Hyper-V registers.
+        Format::Kvm | Format::HyperV => Shape::Kvm,
     };
     let from = args.from.unwrap_or(source_shape);
     if matches!(from, Shape::Sregs | Shape::SregsBytes) {
@@ -314,7 +316,7 @@ fn run_chain(args: &Args, spec: &str, text: &str) -> Outcome {
                 match source {
                     Format::Vmcb => "vmcb (or vmcb-bytes)",
                     Format::Vmcs => "vmx",
-                    Format::Kvm => "kvm (or kvm-bytes)",
+                    Format::Kvm | Format::HyperV => "kvm (or kvm-bytes)",
                 }
             )));
         }

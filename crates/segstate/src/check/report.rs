@@ -490,7 +490,8 @@ fn encode(format: Format, state: &SegmentState) -> (VcpuSegments, PerSegReg<Segm
                 segs,
             )
         }
-        Format::Kvm => (
+        // No chain starts from Hyper-V registers (Chain::new refuses them).
+        Format::Kvm | Format::HyperV => (
             VcpuSegments::Kvm(state.segments.map(|_, s| (*s).into())),
             state.segments,
         ),
@@ -503,6 +504,7 @@ fn decode(v: &SegmentValue) -> Option<Segment> {
         SegmentValue::Vmcs(v) => Segment::try_from(v).ok(),
         SegmentValue::Kvm(k) => Segment::try_from(k).ok(),
         SegmentValue::Qemu(q) => Segment::try_from(q).ok(),
+        SegmentValue::Stack(s) => s.decode(),
     }
 }
 
@@ -602,7 +604,11 @@ fn responsible(
 }
 
 fn paths(r: &mut Report, state: &SegmentState, vendor: Vendor) {
-    let chains = builtin_chains();
+    // The KVM/QEMU paths only: which other stack a state will meet is not known here.
+    let chains: Vec<Chain> = builtin_chains()
+        .into_iter()
+        .filter(|c| c.steps().iter().all(|s| s.profile.engine.is_kvm_stack()))
+        .collect();
     r.entries.extend(path_findings(state, vendor, &chains));
 }
 
@@ -625,7 +631,7 @@ pub fn path_findings(state: &SegmentState, vendor: Vendor, chains: &[Chain]) -> 
         let applies = match chain.source() {
             Format::Vmcs => vendor.intel(),
             Format::Vmcb => vendor.amd(),
-            Format::Kvm => false,
+            Format::Kvm | Format::HyperV => false,
         };
         if !applies {
             continue;

@@ -72,6 +72,7 @@ pub fn expected(ops: &[Op], reg: SegReg, source: Segment, cpl: PrivilegeLevel) -
             Op::QemuSet(r) => {
                 s.unusable = r.has(Rule::QemuSetUnusableFromNotPresent) && !a.present;
             }
+            Op::Stack(op) => super::normalise_stacks::apply(op, reg, &mut s, cpl),
         }
     }
     s
