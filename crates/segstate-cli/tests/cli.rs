@@ -64,11 +64,20 @@ fn profiles_lists_every_profile_and_rule() {
         "qemu-keep-old-flags",
         "qemu-segtype",
         "verbatim",
+        "illumos-bhyve-svm",
+        "propolis",
+        "xen-save",
+        "crosvm-haxm",
+        "mshv",
+        "kvm-nsvm",
     ] {
         assert!(stdout(&o).contains(name), "{name}");
     }
     let j = json(&segstate(&["profiles", "--json"]));
-    assert_eq!(j["profiles"].as_array().unwrap().len(), 9);
+    assert_eq!(
+        j["profiles"].as_array().unwrap().len(),
+        segstate::profile::Profile::ALL.len()
+    );
     assert_eq!(
         j["rules"].as_array().unwrap().len(),
         segstate::profile::Rule::ALL.len()
@@ -347,6 +356,11 @@ fn audit_model_only() {
     assert_eq!(
         j["model"]["chains"].as_array().unwrap().len(),
         segstate::verify::BUILTIN_CHAINS.len()
+    );
+    // Another stack's escalation is listed, and does not fail this host's audit.
+    assert_eq!(
+        j["peer_stacks_escalating"],
+        serde_json::json!(["illumos-bhyve-svm > propolis > illumos-bhyve-svm"])
     );
     let o = segstate(&["audit", "--scenario", "nonsense", "--no-live"]);
     assert_eq!(o.status.code(), Some(2));
