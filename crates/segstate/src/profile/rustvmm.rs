@@ -13,7 +13,16 @@ use crate::format::vmx::{VmxAccessRights, VmxSegment};
 /// The 16-bit attribute word every Hyper-V shape uses (and HAXM's low 16 bits), packed
 /// from `kvm_segment`-style fields with the C bitfield truncation.
 #[allow(clippy::too_many_arguments)]
-const fn pack16(type_: u8, s: u8, dpl: u8, p: bool, avl: u8, l: u8, db: u8, g: u8) -> u16 {
+pub(super) const fn pack16(
+    type_: u8,
+    s: u8,
+    dpl: u8,
+    p: bool,
+    avl: u8,
+    l: u8,
+    db: u8,
+    g: u8,
+) -> u16 {
     (type_ & 0xf) as u16
         | ((s & 1) as u16) << 4
         | ((dpl & 3) as u16) << 5
@@ -131,12 +140,17 @@ pub const fn mshv_set(rules: RuleSet, k: &KvmSegment) -> HvSegmentRegister {
     }
 }
 
+/// A Hyper-V-shaped register unpacked into `kvm_segment` fields; `unusable` is !P
+/// unless `unusable_zero` (the callers' loss rule) says 0.
+pub(super) const fn hv_to_kvm(h: &HvSegmentRegister, unusable_zero: bool) -> KvmSegment {
+    let c = crosvm_from_whpx(h);
+    c.to_kvm((!unusable_zero && c.present == 0) as u8)
+}
+
 /// `hv_x64_segment_register` → mshv-bindings `SegmentRegister`.
 #[must_use]
 pub const fn mshv_get(rules: RuleSet, h: &HvSegmentRegister) -> KvmSegment {
-    let c = crosvm_from_whpx(h);
-    let unusable = !rules.has(Rule::MshvGetUnusableZero) && c.present == 0;
-    c.to_kvm(unusable as u8)
+    hv_to_kvm(h, rules.has(Rule::MshvGetUnusableZero))
 }
 
 /// `kvm_segment` → openvmm's `SegmentRegister` (`seg_reg_from_kvm`): attributes packed,
@@ -163,7 +177,5 @@ pub const fn openvmm_from_kvm(rules: RuleSet, k: &KvmSegment) -> HvSegmentRegist
 /// openvmm's `SegmentRegister` → `kvm_segment` (`seg_reg`).
 #[must_use]
 pub const fn openvmm_to_kvm(rules: RuleSet, h: &HvSegmentRegister) -> KvmSegment {
-    let c = crosvm_from_whpx(h);
-    let unusable = !rules.has(Rule::OpenvmmToKvmUnusableZero) && c.present == 0;
-    c.to_kvm(unusable as u8)
+    hv_to_kvm(h, rules.has(Rule::OpenvmmToKvmUnusableZero))
 }

@@ -6,8 +6,10 @@
 //! KVM (NEM_LNX_IMPORT_SEG/EXPORT_SEG, VMMR3/NEMR3Native-linux.cpp @4908d8d1a85c). The
 //! saved state stores `CPUMSELREG` as it is.
 
+use super::rustvmm::{hv_to_kvm, pack16};
 use super::{Rule, RuleSet};
 use crate::arch::SegReg;
+use crate::format::hyperv::{HvSegmentAttributes, HvSegmentRegister};
 use crate::format::kvm::KvmSegment;
 use crate::format::svm::{SvmAttrib, VmcbSegment};
 use crate::format::vbox::{CpumSelReg, X86DescAttr};
@@ -107,41 +109,37 @@ pub fn vmx_export(rules: RuleSet, c: &CpumSelReg) -> VmxSegment {
 #[must_use]
 pub fn nem_import(rules: RuleSet, k: &KvmSegment) -> CpumSelReg {
     let unusable = rules.has(Rule::VboxNemCopyUnusable) && k.unusable != 0;
-    let attr = u32::from(k.type_ & 0xf)
-        | u32::from(k.s & 1) << 4
-        | u32::from(k.dpl & 3) << 5
-        | u32::from(k.present & 1) << 7
-        | u32::from(k.avl & 1) << 12
-        | u32::from(k.l & 1) << 13
-        | u32::from(k.db & 1) << 14
-        | u32::from(k.g & 1) << 15
-        | u32::from(unusable) << 16;
-    valid(k.selector, k.base, k.limit, attr)
+    let low = pack16(
+        k.type_,
+        k.s,
+        k.dpl,
+        k.present & 1 != 0,
+        k.avl,
+        k.l,
+        k.db,
+        k.g,
+    );
+    valid(
+        k.selector,
+        k.base,
+        k.limit,
+        u32::from(low) | u32::from(unusable) << 16,
+    )
 }
 
 /// `CPUMSELREG` → `kvm_segment` (NEM_LNX_EXPORT_SEG): field by field, padding 0;
 /// `u4LimitHigh` is not exported.
 #[must_use]
 pub fn nem_export(rules: RuleSet, c: &CpumSelReg) -> KvmSegment {
-    let a = c.attr.0;
-    let bit = |n: u32| ((a >> n) & 1) as u8;
-    KvmSegment {
+    let low = HvSegmentRegister {
         base: c.base,
         limit: c.limit,
         selector: c.selector,
-        type_: (a & 0xf) as u8,
-        present: bit(7),
-        dpl: ((a >> 5) & 3) as u8,
-        db: bit(14),
-        s: bit(4),
-        l: bit(13),
-        g: bit(15),
-        avl: bit(12),
-        unusable: if rules.has(Rule::VboxNemCopyUnusable) {
-            bit(16)
-        } else {
-            0
-        },
-        padding: 0,
+        attributes: HvSegmentAttributes(c.attr.0 as u16),
+    };
+    let mut k = hv_to_kvm(&low, true);
+    if rules.has(Rule::VboxNemCopyUnusable) {
+        k.unusable = u8::from(c.attr.0 & X86DescAttr::UNUSABLE != 0);
     }
+    k
 }

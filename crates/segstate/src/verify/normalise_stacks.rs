@@ -11,6 +11,12 @@ fn via_p(s: &mut Segment) {
     s.unusable = !s.attributes.present;
 }
 
+/// A conversion that folds `unusable` into P (P = present && !unusable).
+fn fold_into_p(s: &mut Segment) {
+    s.attributes.present = s.attributes.present && !s.unusable;
+    via_p(s);
+}
+
 /// ES..GS: `is_x86_user_segment`.
 const fn is_user(reg: SegReg) -> bool {
     !matches!(reg, SegReg::Ldtr | SegReg::Tr)
@@ -140,8 +146,7 @@ pub(super) fn apply(op: StackOp, reg: SegReg, s: &mut Segment, cpl: PrivilegeLev
         }
         StackOp::CrosvmFromKvm(r) => {
             if !r.has(Rule::CrosvmFromKvmDropUnusable) {
-                s.attributes.present = s.attributes.present && !s.unusable;
-                via_p(s);
+                fold_into_p(s);
             }
         }
         StackOp::CrosvmToKvm(r) => {
@@ -157,8 +162,7 @@ pub(super) fn apply(op: StackOp, reg: SegReg, s: &mut Segment, cpl: PrivilegeLev
         }
         StackOp::MshvSet(r) => {
             if !r.has(Rule::MshvSetIgnoreUnusable) {
-                s.attributes.present = s.attributes.present && !s.unusable;
-                via_p(s);
+                fold_into_p(s);
             }
         }
         StackOp::MshvGet(r) => {
@@ -168,8 +172,7 @@ pub(super) fn apply(op: StackOp, reg: SegReg, s: &mut Segment, cpl: PrivilegeLev
         }
         StackOp::OpenvmmFromKvm(r) => {
             if !r.has(Rule::OpenvmmFromKvmDropUnusable) {
-                s.attributes.present = s.attributes.present && !s.unusable;
-                via_p(s);
+                fold_into_p(s);
             }
             if r.has(Rule::OpenvmmFromKvmClearAccessedNotPresent) && !s.attributes.present {
                 let t = s.attributes.segment_type.bits() & !1;
