@@ -54,6 +54,7 @@ const TESTED: &[&str] = &[
     "crosvm.from-kvm.drop-unusable",
     "crosvm.kvm.unusable-from-not-present",
     "crosvm.haxm.no-null-bit",
+    "crosvm.haxm.zero-ar-null",
     "mshv.set.ignore-unusable",
     "mshv.get.unusable-zero",
     "openvmm.from-kvm.clear-accessed-not-present",
@@ -539,6 +540,31 @@ fn rule_crosvm_haxm_no_null_bit() {
     assert_eq!(
         rustvmm::crosvm_to_haxm(rules.without(rule), &c),
         vmcs(0x2b, 0x1_c073, 0xffff_ffff, 0)
+    );
+}
+
+/// HAXM's `_copy_desc`: an all-zero access-rights word becomes null: a null LDTR as
+/// KVM reports it (every attribute 0) reaches the VMCS unusable.
+#[test]
+fn rule_crosvm_haxm_zero_ar_null() {
+    let rule = Rule::CrosvmHaxmZeroArNull;
+    let rules = rules_with(Profile::CROSVM_HAXM, rule);
+    let ldtr = CrosvmSegment {
+        type_: 0,
+        present: 0,
+        dpl: 0,
+        db: 0,
+        s: 0,
+        g: 0,
+        ..cseg(0, 0, 0)
+    };
+    assert_eq!(
+        rustvmm::crosvm_to_haxm(rules, &ldtr).access_rights,
+        VmxAccessRights(0x1_0000)
+    );
+    assert_eq!(
+        rustvmm::crosvm_to_haxm(rules.without(rule), &ldtr).access_rights,
+        VmxAccessRights(0)
     );
 }
 

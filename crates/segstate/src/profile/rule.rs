@@ -331,6 +331,11 @@ rules! {
         summary: "HAXM's segment_desc_t gets every attribute but never the null (VMX unusable) bit: a not-present segment is sent usable",
         off: "null = !present, as VMX requires for a not-present data segment",
         upstream: "crosvm hypervisor/src/haxm/vcpu.rs From<&Segment> for segment_desc_t @f1e797a68dad";
+    /// HAXM vcpu_set_regs → `_copy_desc`: `if (old->ar == 0) new->null = 1`.
+    CrosvmHaxmZeroArNull = "crosvm.haxm.zero-ar-null", Encoding,
+        summary: "HAXM itself marks a segment whose whole access-rights word is 0 null (unusable) before writing the VMCS",
+        off: "an all-zero access-rights word is written as it is (usable, not present)",
+        upstream: "intel/haxm core/vcpu.c _copy_desc (vcpu_set_regs) @4c524a10486d";
 
     // ----- rust-vmm mshv-bindings (rust-vmm/mshv 1032a5dedff0) -----
     /// `From<SegmentRegister> for hv_x64_segment_register`: P packed from `present` alone.

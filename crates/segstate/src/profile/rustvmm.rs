@@ -94,14 +94,15 @@ pub const fn crosvm_from_whpx(h: &HvSegmentRegister) -> CrosvmSegment {
     }
 }
 
-/// crosvm `Segment` → HAXM `segment_desc_t` (the VMCS layout): every attribute set
-/// through its bitfield setter; the `null` bit (VMX unusable) only when the loss rule
-/// is off.
+/// crosvm `Segment` → HAXM `segment_desc_t` (the VMCS layout) → HAXM's VMCS write:
+/// every attribute set through its bitfield setter; crosvm never sets the `null` bit
+/// (VMX unusable), HAXM sets it for an all-zero word.
 #[must_use]
 pub const fn crosvm_to_haxm(rules: RuleSet, c: &CrosvmSegment) -> VmxSegment {
     let present = c.present & 1 != 0;
     let attributes = pack16(c.type_, c.s, c.dpl, present, c.avl, c.l, c.db, c.g) as u32;
-    let null = !rules.has(Rule::CrosvmHaxmNoNullBit) && !present;
+    let null = !rules.has(Rule::CrosvmHaxmNoNullBit) && !present
+        || rules.has(Rule::CrosvmHaxmZeroArNull) && attributes == 0;
     VmxSegment {
         selector: c.selector,
         base: c.base,

@@ -181,12 +181,13 @@ impl Profile {
     };
 
     /// crosvm's HAXM backend: hypervisor/src/haxm/vcpu.rs `Segment` ↔ `segment_desc_t`
-    /// @f1e797a68dad.
+    /// @f1e797a68dad, then HAXM's own `vcpu_set_regs`/`_copy_desc` (intel/haxm
+    /// core/vcpu.c @4c524a10486d).
     pub const CROSVM_HAXM: Profile = Profile {
         name: "crosvm-haxm",
         engine: Engine::CrosvmHaxm,
-        rules: RuleSet::of(&[Rule::CrosvmHaxmNoNullBit]),
-        releases: "crosvm (f1e797a68dad) on Intel HAXM",
+        rules: RuleSet::of(&[Rule::CrosvmHaxmNoNullBit, Rule::CrosvmHaxmZeroArNull]),
+        releases: "crosvm (f1e797a68dad) on Intel HAXM (4c524a10486d)",
         summary: "crosvm on HAXM: VMCS-layout segment_desc_t without the null (unusable) bit",
     };
 

@@ -158,6 +158,10 @@ pub(super) fn apply(op: StackOp, reg: SegReg, s: &mut Segment, cpl: PrivilegeLev
         StackOp::CrosvmToHaxm(r) => {
             if !r.has(Rule::CrosvmHaxmNoNullBit) {
                 via_p(s);
+            } else if r.has(Rule::CrosvmHaxmZeroArNull)
+                && s.attributes == crate::arch::Attributes::default()
+            {
+                s.unusable = true;
             }
         }
         StackOp::MshvSet(r) => {
