@@ -56,7 +56,7 @@ pub fn svm_set(rules: RuleSet, reg: SegReg, b: &BhyveSegment) -> (VmcbSegment, O
         attrib &= !0x80;
     }
     let cpl = (reg == SegReg::Ss && rules.has(Rule::BhyveSvmSetCplFromSsDpl))
-        .then(|| ((access.0 >> 5) & 3) as u8);
+        .then_some(((access.0 >> 5) & 3) as u8);
     let v = VmcbSegment {
         selector: b.selector,
         attrib: SvmAttrib(attrib),

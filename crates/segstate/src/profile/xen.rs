@@ -92,7 +92,7 @@ pub fn svm_set(rules: RuleSet, reg: SegReg, x: &XenSegmentRegister) -> (VmcbSegm
     let mut x = *x;
     hvm_set(rules, &mut x);
     let cpl = (reg == SegReg::Ss && rules.has(Rule::XenSvmSetCplFromSsDpl))
-        .then(|| ((x.attr.0 & DPL) >> SvmAttrib::DPL_SHIFT) as u8);
+        .then_some(((x.attr.0 & DPL) >> SvmAttrib::DPL_SHIFT) as u8);
     let v = VmcbSegment {
         selector: x.selector,
         attrib: x.attr,
