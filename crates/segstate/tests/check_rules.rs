@@ -30,6 +30,8 @@ enum How {
     Chain(&'static str, Vendor),
     /// QEMU dump checks on a dump text.
     Dump,
+    /// The raw VMCB CPL byte.
+    CplByte,
 }
 
 struct Case {
@@ -43,6 +45,8 @@ struct Case {
 enum State {
     S(SegmentState),
     Text(String),
+    /// A raw VMCB CPL byte.
+    CplByte(u8),
 }
 
 fn k0() -> SegmentState {
@@ -457,6 +461,13 @@ fn cases() -> Vec<Case> {
             |s| seg(s, SegReg::Cs).attributes.l = false,
         ),
     ]);
+    // The raw VMCB CPL byte: 4 is not a privilege level, 3 is.
+    c.push(Case {
+        id: "svm.vmrun.cpl-byte",
+        how: CplByte,
+        fire: State::CplByte(4),
+        quiet: State::CplByte(3),
+    });
 
     // Paths.
     let user_unusable_ss = with(k3(), |s| {
@@ -536,6 +547,7 @@ fn judge(how: How, state: &State) -> Vec<Finding> {
                 .map(|e| e.finding)
                 .collect()
         }
+        (How::CplByte, State::CplByte(b)) => svm_vmrun::cpl_byte(*b).into_iter().collect(),
         (How::Dump, State::Text(t)) => {
             let dumps = qemu_dump::parse(t).unwrap();
             dumps.iter().flat_map(report::dump_findings).collect()

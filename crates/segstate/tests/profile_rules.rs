@@ -7,12 +7,15 @@
 //! Also: garbage bytes in `kvm_segment`, the golden kernel-CS example, and chain parsing,
 //! shapes and `run_sregs`.
 
-use segstate::arch::SegReg;
+use segstate::arch::{PerSegReg, PrivilegeLevel, SegReg};
 use segstate::format::kvm::{KvmDtable, KvmSegment, KvmSregs};
 use segstate::format::qemu::{QemuFlags, QemuSegmentCache};
 use segstate::format::svm::SvmAttrib;
 use segstate::format::vmx::VmxAccessRights;
-use segstate::profile::{Chain, ChainError, Format, Op, Profile, Rule, qemu, svm, vmx};
+use segstate::profile::{
+    Chain, ChainError, Format, InFlight, Op, Profile, Rule, SegmentValue, VcpuSegments, qemu,
+    qemu_modes, svm, vmx,
+};
 
 mod common;
 use common::{cache, kseg, rules_with, vmcb, vmcs};
@@ -39,6 +42,9 @@ const TESTED: &[&str] = &[
     "qemu.get.zero-unusable-flags",
     "qemu.get.keep-old-flags",
     "qemu.get.segtype",
+    "qemu.set.v8086-seg",
+    "qemu.pre-save.real-mode-dpl-zero",
+    "qemu.post-load.cpl-from-ss-dpl",
 ];
 
 /// The engines whose rules this file pins; tests/stack_rules.rs pins every other rule
@@ -536,6 +542,114 @@ fn rule_qemu_get_segtype() {
         qemu::get_seg(rules, SegReg::Ds, &ss, &prev_ds),
         cache(0x2b, 0x00c0_1300, 0xffff, 0)
     );
+}
+
+/// kvm_put_sregs with EFLAGS.VM: `set_v8086_seg`: type 3, P, DPL 3, S, the rest 0,
+/// for CS/DS/ES/FS/GS/SS only. A real-mode-style cache with DPL 0 goes to KVM at DPL 3.
+#[test]
+fn rule_qemu_set_v8086_seg() {
+    let rule = Rule::QemuSetV8086Seg;
+    let rules = rules_with(Profile::QEMU_V8086, rule);
+    let q = cache(0x1234, 0x00c0_9300, 0xffff, 0x12340);
+    assert_eq!(
+        qemu_modes::set_v8086_seg(rules, SegReg::Ss, &q),
+        Some(kseg(0x1234, 0xffff, 0x12340, [3, 1, 3, 0, 1, 0, 0, 0, 0]))
+    );
+    assert_eq!(
+        qemu_modes::set_v8086_seg(rules.without(rule), SegReg::Ss, &q),
+        None
+    );
+    assert_eq!(qemu_modes::set_v8086_seg(rules, SegReg::Tr, &q), None);
+    // In a chain the sync hands KVM CPL 3 (kvm_put_sregs' intent for EFLAGS.VM).
+    let c: Chain = "kvm-svm > qemu-v8086 > kvm-svm".parse().unwrap();
+    let ss = vmcb(0x1234, 0x093, 0xffff, 0x12340);
+    let out = c
+        .run_segment(
+            SegReg::Ss,
+            InFlight {
+                value: SegmentValue::Vmcb(ss),
+                vmcb_cpl: 0,
+            },
+            &QemuSegmentCache::default(),
+        )
+        .unwrap();
+    assert_eq!(
+        out.value,
+        SegmentValue::Vmcb(vmcb(0x1234, 0x0f3, 0xffff, 0x12340))
+    );
+    assert_eq!(out.vmcb_cpl, 3);
+}
+
+fn real_mode_caches(dpl: u32) -> PerSegReg<QemuSegmentCache> {
+    PerSegReg::from_fn(|reg| match reg {
+        SegReg::Tr => cache(0, 0x0000_8b00, 0xffff, 0),
+        SegReg::Ldtr => cache(0, 0x0000_8200, 0xffff, 0),
+        _ => cache(0x1000, 0x0000_9300 | dpl << 13, 0xffff, 0x10000),
+    })
+}
+
+/// cpu_pre_save: CR0.PE = 0 and CS.DPL = 3: the six code/data DPLs go to 0.
+#[test]
+fn rule_qemu_pre_save_real_mode_dpl_zero() {
+    let rule = Rule::QemuPreSaveRealModeDplZero;
+    let rules = rules_with(Profile::QEMU, rule);
+    let mut caches = real_mode_caches(3);
+    qemu_modes::pre_save(rules, 0x10, &mut caches);
+    // TR and LDTR (no DPL in these caches) are not touched either way.
+    assert_eq!(caches, real_mode_caches(0));
+    for (cr0, r) in [(0x10, rules.without(rule)), (0x11, rules)] {
+        let mut caches = real_mode_caches(3);
+        qemu_modes::pre_save(r, cr0, &mut caches);
+        assert_eq!(caches, real_mode_caches(3), "cr0 {cr0:#x}");
+    }
+}
+
+/// cpu_post_load: the CPL is SS.DPL of the loaded caches, not the stream's hflags.
+#[test]
+fn rule_qemu_post_load_cpl_from_ss_dpl() {
+    let rule = Rule::QemuPostLoadCplFromSsDpl;
+    let rules = rules_with(Profile::QEMU, rule);
+    let caches = real_mode_caches(3);
+    assert_eq!(
+        qemu_modes::post_load_cpl(rules, &caches, PrivilegeLevel::Ring0),
+        PrivilegeLevel::Ring3
+    );
+    assert_eq!(
+        qemu_modes::post_load_cpl(rules.without(rule), &caches, PrivilegeLevel::Ring0),
+        PrivilegeLevel::Ring0
+    );
+}
+
+/// Through a migration stream the hooks act on the whole vCPU: a real-mode state whose
+/// segments carry DPL 3 (old KVM) arrives with DPL 0 and QEMU's CPL 0, where the
+/// per-register run (no CR0, no CS) keeps DPL 3.
+#[test]
+fn migration_hooks_act_in_chains_through_a_stream() {
+    let c: Chain = "kvm-vmx > qemu > qemu > kvm-vmx".parse().unwrap();
+    assert!(c.ops().iter().any(|op| matches!(op, Op::QemuMigrate(..))));
+    let real = PerSegReg::from_fn(|reg| match reg {
+        SegReg::Tr => vmcs(0, 0x8b, 0xffff, 0),
+        SegReg::Ldtr => vmcs(0, 0x82, 0xffff, 0),
+        _ => vmcs(0x1000, 0xf3, 0xffff, 0x10000),
+    });
+    let input = VcpuSegments::Vmcs(real);
+    let prev = PerSegReg::from_fn(|_| QemuSegmentCache::default());
+    let (out, cpl) = c
+        .run_migration(&input, &prev, 0x10, PrivilegeLevel::Ring3)
+        .unwrap();
+    let VcpuSegments::Vmcs(segs) = out else {
+        panic!("ends in a VMCS")
+    };
+    assert_eq!(segs[SegReg::Ss].access_rights, VmxAccessRights(0x93));
+    assert_eq!(segs[SegReg::Cs].access_rights, VmxAccessRights(0x93));
+    assert_eq!(segs[SegReg::Tr].access_rights, VmxAccessRights(0x8b));
+    assert_eq!(cpl, PrivilegeLevel::Ring0);
+    // Protected mode (CR0.PE = 1): nothing changes; the CPL is SS.DPL.
+    let (out, cpl) = c
+        .run_migration(&input, &prev, 0x11, PrivilegeLevel::Ring0)
+        .unwrap();
+    assert_eq!(out, c.run(&input, &prev).unwrap());
+    assert_eq!(cpl, PrivilegeLevel::Ring3);
 }
 
 // ---------------------------------------------------------------------------------------

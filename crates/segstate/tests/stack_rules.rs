@@ -60,6 +60,7 @@ const TESTED: &[&str] = &[
     "openvmm.from-kvm.clear-accessed-not-present",
     "openvmm.from-kvm.drop-unusable",
     "openvmm.to-kvm.unusable-zero",
+    "openvmm.dump.cpl-from-cs-rpl",
     "bochs.vmrun.ss-dpl-from-cpl",
     "bochs.vmexit.zero-invalid-attrib",
     "nsvm.vmrun.copy-cpl",
@@ -638,6 +639,31 @@ fn rule_openvmm_to_kvm_unusable_zero() {
         rustvmm::openvmm_to_kvm(rules.without(rule), &h),
         kseg(0x2b, 0xffff_ffff, 0, [2, 0, 3, 1, 1, 0, 1, 0, 1])
     );
+}
+
+/// The `.vmrs` writer's CPL: a virtual-8086 guest (CS selector 0x1000, RPL 0 as a
+/// paragraph number; SS.DPL 3, CPL 3) is recorded at CPL 0.
+#[test]
+fn rule_openvmm_dump_cpl_from_cs_rpl() {
+    let rule = Rule::OpenvmmDumpCplFromCsRpl;
+    let rules = rules_with(Profile::OPENVMM, rule);
+    let v86 = PerSegReg::from_fn(|reg| match reg {
+        SegReg::Tr => hv(0x008b),
+        SegReg::Ldtr => hv(0x0082),
+        _ => HvSegmentRegister {
+            selector: 0x1000,
+            limit: 0xffff,
+            base: 0x10000,
+            attributes: HvSegmentAttributes(0x00f3),
+        },
+    });
+    assert_eq!(rustvmm::openvmm_dump_chunk(rules, &v86).cpl, 0);
+    assert_eq!(
+        rustvmm::openvmm_dump_chunk(rules.without(rule), &v86).cpl,
+        3
+    );
+    // The chunk carries the eight registers as given.
+    assert_eq!(rustvmm::openvmm_dump_chunk(rules, &v86).segments, v86);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -8,7 +8,9 @@ use super::{Outcome, print_json};
 use crate::table::Table;
 use segstate::profile::{Profile, Rule};
 
-/// List the cooking profiles of KVM SVM, KVM VMX, QEMU and pass-through VMMs.
+/// List the cooking profiles: KVM SVM/VMX, QEMU, pass-through VMMs, and the other stacks
+/// that move segments (Xen, bhyve, illumos + propolis, VirtualBox, crosvm, MSHV, openvmm,
+/// Bochs, nested KVM).
 ///
 /// Each profile is named after the last release that behaved that way: `kvm-svm` is
 /// today's KVM on AMD, `kvm-svm@4.11` is Linux 3.16 to 4.11. A profile is a set of

@@ -157,6 +157,9 @@ pub enum Source {
 pub struct Context {
     /// Where the state was read from.
     pub source: Source,
+    /// The VMCB's CPL byte as stored, when the state came from a VMCB: the state's
+    /// CPL is its low two bits, and a value above 3 is a finding of its own.
+    pub vmcb_cpl_byte: Option<u8>,
 }
 
 /// Every finding about one state.
@@ -307,6 +310,9 @@ pub fn report_with(state: &SegmentState, vendor: Vendor, context: Context) -> Re
                 Some(String::from("VMRUN consistency checks")),
             );
         }
+        if let Some(f) = context.vmcb_cpl_byte.and_then(svm_vmrun::cpl_byte) {
+            r.push(Family::Svm, f, Some(String::from("the VMCB CPL byte")));
+        }
     }
     paths(&mut r, state, vendor);
     r
@@ -322,6 +328,7 @@ pub fn report_dump(dump: &QemuDump, vendor: Vendor) -> Report {
         vendor,
         Context {
             source: Source::GuestView,
+            vmcb_cpl_byte: None,
         },
     );
     for f in dump_findings(dump) {

@@ -34,7 +34,29 @@ pub const RULE_IDS: &[&str] = &[
     "svm.vmrun.lme-pg-pae",
     "svm.vmrun.lme-pg-pe",
     "svm.vmrun.cs-l-d",
+    "svm.vmrun.cpl-byte",
 ];
+
+/// The raw VMCB CPL byte: a value above 3 is reported. VMRUN does not check it, KVM's
+/// `svm_get_cpl` returns the byte as stored (and KVM_GET_SREGS copies it into SS.dpl),
+/// and nested SVM copies it unchecked from the L1 hypervisor's vmcb12
+/// (`nested_vmcb02_prepare_save`), so a value above 3 travels on.
+#[must_use]
+pub fn cpl_byte(raw: u8) -> Option<Finding> {
+    let mut f = Findings::collecting();
+    if raw > 3 {
+        f.fail(
+            "svm.vmrun.cpl-byte",
+            Severity::Error,
+            Some(SegReg::Ss),
+            "VMCB.CPL",
+            "0..=3",
+            raw,
+            "APM Vol. 2 §15.5 (CPL field); KVM svm_get_cpl, nested_vmcb02_prepare_save",
+        );
+    }
+    f.list.pop()
+}
 
 /// Runs the VMRUN checks on a guest state. `efer` is the guest EFER as the VMCB holds
 /// it (KVM keeps SVME set there).

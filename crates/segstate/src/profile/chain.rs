@@ -15,7 +15,7 @@ use core::fmt;
 use core::str::FromStr;
 
 use super::stack::{self, StackOp, StackValue};
-use super::{Engine, Profile, Rule, RuleSet, UnknownProfile, qemu, svm, vmx};
+use super::{Engine, Profile, Rule, RuleSet, UnknownProfile, qemu, qemu_modes, svm, vmx};
 use crate::arch::{PerSegReg, PrivilegeLevel, SegReg};
 use crate::format::hyperv::HvSegmentRegister;
 use crate::format::kvm::{KvmSegment, KvmSregs};
@@ -100,6 +100,9 @@ pub enum Op {
     QemuGet(RuleSet),
     /// QEMU set_seg.
     QemuSet(RuleSet),
+    /// A QEMU migration stream between two QEMU steps: the source's `cpu_pre_save`
+    /// and the destination's `cpu_post_load` (see [`Chain::run_migration`]).
+    QemuMigrate(RuleSet, RuleSet),
     /// A conversion of another stack (Xen, bhyve, VirtualBox, the Rust VMMs, nested).
     Stack(StackOp),
 }
@@ -115,6 +118,7 @@ impl Op {
             Op::VmxSet(_) => "vmx_set_segment",
             Op::QemuGet(_) => "qemu get_seg",
             Op::QemuSet(_) => "qemu set_seg",
+            Op::QemuMigrate(..) => "qemu cpu_pre_save + cpu_post_load",
             Op::Stack(op) => op.function(),
         }
     }
@@ -382,6 +386,7 @@ impl Chain {
                             "at most two VMM steps in a row (source and destination)",
                         ));
                     }
+                    ops.push(Op::QemuMigrate(steps[i - 1].rules, rules));
                     ops.push(Op::QemuSet(rules));
                     Shape::Kvm
                 }
@@ -571,6 +576,44 @@ impl Chain {
         Ok(collect(self.destination, &outs))
     }
 
+    /// Runs all eight registers through a chain with a QEMU migration in it, with the
+    /// migration hooks that need the whole vCPU: the source's `cpu_pre_save` (given
+    /// the source's CR0) acts on the eight caches the stream carries, and the
+    /// destination's `cpu_post_load` gives the CPL QEMU's hflags hold after the load
+    /// (`stream_cpl` is the CPL in the stream's hflags). Without a migration in the
+    /// chain this is [`Chain::run`] and the CPL is `stream_cpl`.
+    pub fn run_migration(
+        &self,
+        input: &VcpuSegments,
+        previous: &PerSegReg<QemuSegmentCache>,
+        cr0: u64,
+        stream_cpl: PrivilegeLevel,
+    ) -> Result<(VcpuSegments, PrivilegeLevel), WrongSourceFormat> {
+        let mut at = PerSegReg::from_fn(|reg| input.in_flight(reg));
+        for (_, v) in at.iter() {
+            self.check_source(&v.value)?;
+        }
+        let mut cpl = stream_cpl;
+        for &op in &self.ops {
+            if let Op::QemuMigrate(save, load) = op {
+                let mut caches = at.map(|_, v| match v.value {
+                    SegmentValue::Qemu(q) => q,
+                    _ => unreachable!("a QEMU migration carries QEMU caches"),
+                });
+                qemu_modes::pre_save(save, cr0, &mut caches);
+                cpl = qemu_modes::post_load_cpl(load, &caches, stream_cpl);
+                at = caches.map(|_, q| InFlight {
+                    value: SegmentValue::Qemu(*q),
+                    vmcb_cpl: 0,
+                });
+                continue;
+            }
+            at = at.map(|reg, v| apply(op, reg, *v, &previous[reg]));
+        }
+        let outs: [InFlight; 8] = core::array::from_fn(|i| at[SegReg::ALL[i]]);
+        Ok((collect(self.destination, &outs), cpl))
+    }
+
     /// Runs a live `kvm_sregs` through the chain, for a VMM-side state sync: a chain
     /// that starts (or ends) in hardware is entered (or left) through today's fixed
     /// profile of that vendor, which is exact. The other fields of `sregs` are kept.
@@ -696,8 +739,11 @@ fn apply_batch(op: Op, reg: SegReg, values: &mut [InFlight], previous: &QemuSegm
             v.value = SegmentValue::Qemu(qemu::get_seg(r, reg, &k, previous));
         }),
         Op::QemuSet(r) => each!(SegmentValue::Qemu(q) => |v: &mut InFlight| {
-            v.value = SegmentValue::Kvm(qemu::set_seg(r, &q));
+            v.value = SegmentValue::Kvm(put_seg(r, reg, &q));
         }),
+        // Whole-state hooks: nothing to do one register at a time (module doc of
+        // qemu_modes).
+        Op::QemuMigrate(..) => {}
         Op::Stack(op) => {
             for v in values.iter_mut() {
                 *v = stack::apply(op, reg, *v);
@@ -729,7 +775,8 @@ fn apply(op: Op, reg: SegReg, at: InFlight, previous: &QemuSegmentCache) -> InFl
         (Op::QemuGet(r), SegmentValue::Kvm(k)) => {
             SegmentValue::Qemu(qemu::get_seg(r, reg, &k, previous))
         }
-        (Op::QemuSet(r), SegmentValue::Qemu(q)) => SegmentValue::Kvm(qemu::set_seg(r, &q)),
+        (Op::QemuSet(r), SegmentValue::Qemu(q)) => SegmentValue::Kvm(put_seg(r, reg, &q)),
+        (Op::QemuMigrate(..), value @ SegmentValue::Qemu(_)) => value,
         (Op::Stack(op), _) => return stack::apply(op, reg, at),
         _ => unreachable!("Chain::new orders ops so each one receives its own input shape"),
     };
@@ -737,6 +784,13 @@ fn apply(op: Op, reg: SegReg, at: InFlight, previous: &QemuSegmentCache) -> InFl
         value,
         vmcb_cpl: cpl,
     }
+}
+
+/// kvm_put_sregs for one register: `set_v8086_seg` where its rule applies, else
+/// `set_seg`.
+#[inline]
+fn put_seg(rules: RuleSet, reg: SegReg, q: &QemuSegmentCache) -> KvmSegment {
+    qemu_modes::set_v8086_seg(rules, reg, q).unwrap_or_else(|| qemu::set_seg(rules, q))
 }
 
 impl FromStr for Chain {

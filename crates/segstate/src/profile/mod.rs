@@ -10,6 +10,7 @@ pub mod bhyve;
 mod chain;
 pub mod nested;
 pub mod qemu;
+pub mod qemu_modes;
 mod registry;
 mod rule;
 pub mod rustvmm;

@@ -258,7 +258,9 @@ impl Profile {
         rules: RuleSet::of(&[
             Rule::QemuSetUnusableFromNotPresent,
             Rule::QemuGetPFromUnusable,
-        ]),
+        ])
+        .with(Rule::QemuPreSaveRealModeDplZero)
+        .with(Rule::QemuPostLoadCplFromSsDpl),
         releases: "QEMU 2.10 and later (d45fc087c266)",
         summary: "QEMU, fixed: flags packed from every field, only P cleared for unusable",
     };
@@ -270,7 +272,9 @@ impl Profile {
         rules: RuleSet::of(&[
             Rule::QemuSetUnusableFromNotPresent,
             Rule::QemuGetZeroUnusableFlags,
-        ]),
+        ])
+        .with(Rule::QemuPreSaveRealModeDplZero)
+        .with(Rule::QemuPostLoadCplFromSsDpl),
         releases: "QEMU 2.6 (4cae9c97967a) to 2.9",
         summary: "QEMU before the 2017 fix: flags of unusable segments zeroed, SS.DPL lost",
     };
@@ -283,7 +287,9 @@ impl Profile {
             Rule::QemuSetUnusableFromNotPresent,
             Rule::QemuGetPFromUnusable,
             Rule::QemuGetKeepOldFlags,
-        ]),
+        ])
+        .with(Rule::QemuPreSaveRealModeDplZero)
+        .with(Rule::QemuPostLoadCplFromSsDpl),
         releases: "never merged (2017 thread, first alternative)",
         summary: "rejected design: unusable keeps the cache's previous flags minus P (old DPL survives)",
     };
@@ -296,9 +302,21 @@ impl Profile {
             Rule::QemuSetUnusableFromNotPresent,
             Rule::QemuGetPFromUnusable,
             Rule::QemuGetSegtype,
-        ]),
+        ])
+        .with(Rule::QemuPreSaveRealModeDplZero)
+        .with(Rule::QemuPostLoadCplFromSsDpl),
         releases: "never merged (2017 thread, second alternative)",
         summary: "rejected design: unusable clears P and DPL of the previous flags, SS takes DPL from KVM",
+    };
+
+    /// QEMU syncing a guest in virtual-8086 mode (EFLAGS.VM set): kvm_put_sregs sends
+    /// CS/DS/ES/FS/GS/SS through `set_v8086_seg` (target/i386/kvm/kvm.c @00001a22d183).
+    pub const QEMU_V8086: Profile = Profile {
+        name: "qemu-v8086",
+        engine: Engine::Qemu,
+        rules: Profile::QEMU.rules.with(Rule::QemuSetV8086Seg),
+        releases: "QEMU 1.x and later, guest in virtual-8086 mode",
+        summary: "QEMU with EFLAGS.VM set: the six code/data segments go to KVM as DPL-3 data (CPL 3)",
     };
 
     /// Pass-through: `kvm_sregs` stored and restored as it came.
@@ -311,7 +329,7 @@ impl Profile {
     };
 
     /// Every built-in profile.
-    pub const ALL: [Profile; 29] = [
+    pub const ALL: [Profile; 30] = [
         Profile::KVM_SVM,
         Profile::KVM_SVM_4_11,
         Profile::KVM_VMX,
@@ -320,6 +338,7 @@ impl Profile {
         Profile::QEMU_2_9,
         Profile::QEMU_KEEP_OLD_FLAGS,
         Profile::QEMU_SEGTYPE,
+        Profile::QEMU_V8086,
         Profile::VERBATIM,
         Profile::XEN_SVM,
         Profile::XEN_VMX,

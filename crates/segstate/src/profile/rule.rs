@@ -183,6 +183,21 @@ rules! {
         summary: "on unusable, get_seg keeps the previous flags minus P and DPL, and SS takes its DPL from KVM",
         off: "flags are packed from KVM's fields",
         upstream: "proposed by Roman Penyaev in the 2017 thread; not merged";
+    /// kvm_put_sregs with EFLAGS.VM: `set_v8086_seg` for CS, DS, ES, FS, GS, SS.
+    QemuSetV8086Seg = "qemu.set.v8086-seg", Fixup,
+        summary: "in virtual-8086 mode, CS/DS/ES/FS/GS/SS go to KVM as type 3, P, DPL 3, S (so KVM gets CPL 3), other flags 0",
+        off: "set_seg packs the cached flags as in protected mode",
+        upstream: "QEMU target/i386/kvm/kvm.c set_v8086_seg / kvm_put_sregs @00001a22d183";
+    /// cpu_pre_save: real mode with CS.DPL != 0 clears the DPLs.
+    QemuPreSaveRealModeDplZero = "qemu.pre-save.real-mode-dpl-zero", Fixup,
+        summary: "before a migration stream is written, real mode (CR0.PE=0) with CS.DPL != 0 clears the DPL of CS/DS/ES/FS/GS/SS (old KVM set it; unrestricted-guest VM entry refuses it)",
+        off: "the caches are written as they are",
+        upstream: "QEMU target/i386/machine.c cpu_pre_save @00001a22d183";
+    /// cpu_post_load: `hflags.CPL = SS.DPL`.
+    QemuPostLoadCplFromSsDpl = "qemu.post-load.cpl-from-ss-dpl", CplCarrier,
+        summary: "after a migration stream is loaded, the CPL (hflags) is recomputed from SS.DPL (older QEMU used CS.DPL)",
+        off: "the CPL in the stream's hflags stands",
+        upstream: "QEMU target/i386/machine.c cpu_post_load @00001a22d183 (since 7125c937c97d, 2.1)";
 
     // ----- Xen HVM (xen-project/xen c447b7308b13) -----
     /// hvm_get_segment_register: `if ( !reg->p ) reg->db = 0` for SS.
@@ -365,6 +380,11 @@ rules! {
         summary: "to KVM, unusable is always 0: openvmm relies on KVM deriving it from P",
         off: "unusable = !P",
         upstream: "openvmm vmm_core/virt_kvm/src/arch/x86_64/vp_state.rs seg_reg @1488a37b7cfe";
+    /// hyperv_dump partition_state.rs: `cpl: (r.cs.selector & 3) as u8`.
+    OpenvmmDumpCplFromCsRpl = "openvmm.dump.cpl-from-cs-rpl", Loss,
+        summary: "the Hyper-V dump writer records the CPL as CS.selector & 3: wrong in real mode (a paragraph number) and virtual-8086 mode (CPL 3)",
+        off: "the CPL is recorded from SS.DPL, as every other path carries it",
+        upstream: "openvmm vmm_core/hyperv_dump/src/partition_state.rs @1488a37b7cfe";
 
     // ----- Bochs as the L0 CPU (bochs-emu/Bochs 783b58fd6d9b) -----
     /// VMRUN: `guest.sregs[BX_SEG_REG_SS].cache.dpl = guest.cpl`.

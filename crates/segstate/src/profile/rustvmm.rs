@@ -175,6 +175,22 @@ pub const fn openvmm_from_kvm(rules: RuleSet, k: &KvmSegment) -> HvSegmentRegist
     }
 }
 
+/// openvmm's Hyper-V dump writer: the `VP_SEGMENT_REGISTERS` chunk it writes for eight
+/// registers (`vmm_core/hyperv_dump/src/partition_state.rs`), CPL included.
+#[must_use]
+pub fn openvmm_dump_chunk(
+    rules: RuleSet,
+    segments: &crate::arch::PerSegReg<HvSegmentRegister>,
+) -> crate::format::hyperv::VpSegmentRegisters {
+    use crate::arch::SegReg;
+    let cpl = if rules.has(Rule::OpenvmmDumpCplFromCsRpl) {
+        (segments[SegReg::Cs].selector & 3) as u8
+    } else {
+        segments[SegReg::Ss].attributes.attributes().dpl.bits()
+    };
+    crate::format::hyperv::VpSegmentRegisters::new(*segments, cpl)
+}
+
 /// openvmm's `SegmentRegister` → `kvm_segment` (`seg_reg`).
 #[must_use]
 pub const fn openvmm_to_kvm(rules: RuleSet, h: &HvSegmentRegister) -> KvmSegment {

@@ -210,6 +210,7 @@ impl Profile {
             Rule::OpenvmmFromKvmClearAccessedNotPresent,
             Rule::OpenvmmFromKvmDropUnusable,
             Rule::OpenvmmToKvmUnusableZero,
+            Rule::OpenvmmDumpCplFromCsRpl,
         ]),
         releases: "openvmm (1488a37b7cfe) virt_kvm",
         summary: "openvmm on KVM: Hyper-V-shaped SegmentRegister, unusable 0 to KVM",
