@@ -27,7 +27,10 @@ pub const fn is_code_or_data(reg: SegReg) -> bool {
 /// (then `set_seg` runs).
 #[must_use]
 pub fn set_v8086_seg(rules: RuleSet, reg: SegReg, q: &QemuSegmentCache) -> Option<KvmSegment> {
-    (rules.has(Rule::QemuSetV8086Seg) && is_code_or_data(reg)).then(|| KvmSegment {
+    if !(rules.has(Rule::QemuSetV8086Seg) && is_code_or_data(reg)) {
+        return None;
+    }
+    Some(KvmSegment {
         base: q.base,
         limit: q.limit,
         selector: q.selector as u16,
