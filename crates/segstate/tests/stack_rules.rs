@@ -2,24 +2,18 @@
 //! for each rule one input where it matters, the exact output of the profile that has
 //! it and the exact output with it switched off. Expected values are literals derived
 //! by hand from the upstream code each profile names, never by calling the code again.
-//!
-//! Also: the stacks' chains compile to the conversions of the real paths, refuse the
-//! impossible ones, and verify finds what each path does to the CPL and `unusable`.
+//! The stacks' chains (their compiled paths, refusals, and what verify finds on each)
+//! are in tests/chains.rs.
 
-use segstate::arch::{PerSegReg, PrivilegeLevel, SegReg};
+use segstate::arch::{PerSegReg, SegReg};
 use segstate::format::bhyve::{BhyveSegment, SegDesc};
 use segstate::format::crosvm::CrosvmSegment;
 use segstate::format::hyperv::{HvSegmentAttributes, HvSegmentRegister};
-use segstate::format::qemu::QemuSegmentCache;
 use segstate::format::svm::SvmAttrib;
 use segstate::format::vbox::{CpumSelReg, X86DescAttr};
 use segstate::format::vmx::VmxAccessRights;
 use segstate::format::xen::XenSegmentRegister;
-use segstate::profile::{
-    Chain, ChainError, Format, Op, Profile, Rule, StackOp, VcpuSegments, bhyve, nested, rustvmm,
-    vbox, xen,
-};
-use segstate::verify::{Property, domain, verify_chain};
+use segstate::profile::{Profile, Rule, bhyve, nested, rustvmm, vbox, xen};
 
 mod common;
 use common::{kseg, rules_with, vmcb, vmcs};
@@ -743,163 +737,4 @@ fn rule_nvmx_entry_copy_ss_ar() {
         nested::vmx_l1_l2_round_trip(rules.without(rule), SegReg::Ds, &ss),
         ss
     );
-}
-
-// ---------------------------------------------------------------------------------------
-// Chains of the other stacks.
-
-fn parse(s: &str) -> Result<Chain, ChainError> {
-    s.parse()
-}
-
-#[test]
-fn stack_chains_compile_to_their_paths() {
-    let c = parse("illumos-bhyve-svm > propolis > illumos-bhyve-svm").unwrap();
-    let r = Profile::ILLUMOS_BHYVE_SVM.rules;
-    let p = Profile::PROPOLIS.rules;
-    assert_eq!(
-        c.ops(),
-        &[
-            Op::Stack(StackOp::BhyveSvmGet(r)),
-            Op::Stack(StackOp::BhyveCarry(p)),
-            Op::Stack(StackOp::BhyveSvmSet(r)),
-        ]
-    );
-    assert_eq!((c.source(), c.destination()), (Format::Vmcb, Format::Vmcb));
-    let c = parse("kvm-svm > verbatim > mshv").unwrap();
-    assert_eq!(
-        (c.source(), c.destination()),
-        (Format::Vmcb, Format::HyperV)
-    );
-    let c = parse("kvm-vmx > crosvm > crosvm-haxm").unwrap();
-    assert_eq!(c.destination(), Format::Vmcs);
-    assert_eq!(c.ops().len(), 3, "vmx get, crosvm from kvm, crosvm to haxm");
-    let c = parse("xen-svm > xen-save > xen-vmx").unwrap();
-    assert_eq!((c.source(), c.destination()), (Format::Vmcb, Format::Vmcs));
-    assert_eq!(parse("kvm-nsvm").unwrap().destination(), Format::Vmcb);
-}
-
-#[test]
-fn impossible_stack_chains_are_refused() {
-    for bad in [
-        "xen-svm > xen-save",
-        "mshv > verbatim",
-        "kvm-svm > xen-save > kvm-svm",
-        "xen-svm > qemu > xen-svm",
-        "xen-svm > xen-save > bhyve-svm",
-        "kvm-svm > crosvm-haxm",
-        "bochs-svm > qemu",
-    ] {
-        assert!(
-            matches!(parse(bad), Err(ChainError::BadVmmSequence { .. })),
-            "{bad} should be refused: {:?}",
-            parse(bad)
-        );
-    }
-    assert!(matches!(
-        parse("xen-svm[-svm.get.tr-busy]"),
-        Err(ChainError::BadRuleSwitch { .. })
-    ));
-}
-
-fn sysret(chain: &Chain) -> VcpuSegments {
-    let state = domain::sysret_state();
-    let input = domain::encode_state(chain.source(), &state);
-    chain
-        .run(&input, &PerSegReg::from_fn(|_| QemuSegmentCache::default()))
-        .unwrap()
-}
-
-/// AMD's SYSRET state (CPL 3, stale SS.DPL 0) through each stack's own migration.
-#[test]
-fn sysret_state_through_each_stack() {
-    for (spec, cpl) in [
-        (
-            "illumos-bhyve-svm > propolis > illumos-bhyve-svm",
-            PrivilegeLevel::Ring0,
-        ),
-        (
-            "bhyve-svm > bhyve-snapshot > bhyve-svm",
-            PrivilegeLevel::Ring3,
-        ),
-        ("xen-svm > xen-save > xen-svm", PrivilegeLevel::Ring3),
-        ("xen-svm > xen-save > xen-vmx", PrivilegeLevel::Ring3),
-        ("vbox-svm > vbox-sav > vbox-svm", PrivilegeLevel::Ring3),
-        ("kvm-svm > crosvm > kvm-svm", PrivilegeLevel::Ring3),
-        ("kvm-svm > verbatim > mshv", PrivilegeLevel::Ring3),
-        ("kvm-svm > openvmm > kvm-svm", PrivilegeLevel::Ring3),
-        ("bochs-svm", PrivilegeLevel::Ring3),
-        ("kvm-nsvm", PrivilegeLevel::Ring3),
-    ] {
-        assert_eq!(sysret(&parse(spec).unwrap()).cpl(), cpl, "{spec}");
-    }
-}
-
-fn responsible(spec: &str, property: Property) -> Option<Rule> {
-    let r = verify_chain(&parse(spec).unwrap());
-    assert!(r.violations(property) > 0, "{spec}: no {property}");
-    r.counterexamples
-        .iter()
-        .find(|c| c.property == property)
-        .and_then(|c| c.responsible)
-}
-
-#[test]
-fn verify_names_the_defects_of_the_peers() {
-    assert_eq!(
-        responsible(
-            "illumos-bhyve-svm > propolis > illumos-bhyve-svm",
-            Property::Escalation
-        ),
-        Some(Rule::BhyveSvmGetSsDplFromAttrib)
-    );
-    assert_eq!(
-        responsible("kvm-vmx > crosvm > crosvm-haxm", Property::AttributeLoss),
-        Some(Rule::CrosvmHaxmNoNullBit)
-    );
-    assert_eq!(
-        responsible("vbox-svm > vbox-sav > vbox-vmx", Property::VmxEntryRejected),
-        Some(Rule::VboxSvmImportUnusableNotSet)
-    );
-    assert_eq!(
-        responsible("verbatim > mshv > verbatim", Property::AttributeLoss),
-        Some(Rule::MshvGetUnusableZero)
-    );
-    assert_eq!(
-        responsible("bochs-svm", Property::AttributeLoss),
-        Some(Rule::BochsVmexitZeroInvalidAttrib)
-    );
-}
-
-#[test]
-fn the_symmetric_stacks_are_sound() {
-    for spec in [
-        "xen-svm > xen-save > xen-svm",
-        "xen-vmx > xen-save > xen-vmx",
-        "xen-svm > xen-save > xen-vmx",
-        "xen-vmx > xen-save > xen-svm",
-        "bhyve-svm > bhyve-snapshot > bhyve-svm",
-        "bhyve-vmx > bhyve-snapshot > bhyve-vmx",
-        "vbox-svm > vbox-sav > vbox-svm",
-        "kvm-svm > crosvm > kvm-svm",
-        "kvm-svm > crosvm > crosvm-whpx",
-        "kvm-svm > verbatim > mshv",
-        "kvm-vmx > openvmm > kvm-vmx",
-        "kvm-nsvm",
-        "kvm-nvmx",
-    ] {
-        let r = verify_chain(&parse(spec).unwrap());
-        assert!(r.is_sound(), "{spec}: {:#?}", r.counterexamples);
-    }
-}
-
-/// Switching the illumos defect off (reporting SS.DPL from VMCB.CPL, as KVM and Xen
-/// do) makes the propolis migration keep the CPL.
-#[test]
-fn the_proposed_illumos_fix_keeps_the_cpl() {
-    let fixed =
-        parse("illumos-bhyve-svm[-bhyve.svm.get.ss-dpl-from-attrib] > propolis > illumos-bhyve-svm[-bhyve.svm.get.ss-dpl-from-attrib]")
-            .unwrap();
-    assert!(verify_chain(&fixed).keeps_cpl());
-    assert_eq!(sysret(&fixed).cpl(), PrivilegeLevel::Ring3);
 }

@@ -1,6 +1,7 @@
 //! Literal constructors shared by the rule tests: no cooking, only fields.
 #![allow(dead_code)]
 
+use segstate::arch::{PerSegReg, SegReg};
 use segstate::format::kvm::KvmSegment;
 use segstate::format::qemu::{QemuFlags, QemuSegmentCache};
 use segstate::format::svm::{SvmAttrib, VmcbSegment};
@@ -64,4 +65,14 @@ pub fn rules_with(profile: Profile, rule: Rule) -> RuleSet {
         rule.id()
     );
     profile.rules
+}
+
+/// QEMU caches of a real-mode vCPU whose code/data segments carry `dpl` (old KVM
+/// reported real-mode DPL 3): TR and LDTR without a DPL.
+pub fn real_mode_caches(dpl: u32) -> PerSegReg<QemuSegmentCache> {
+    PerSegReg::from_fn(|reg| match reg {
+        SegReg::Tr => cache(0, 0x0000_8b00, 0xffff, 0),
+        SegReg::Ldtr => cache(0, 0x0000_8200, 0xffff, 0),
+        _ => cache(0x1000, 0x0000_9300 | dpl << 13, 0xffff, 0x10000),
+    })
 }
