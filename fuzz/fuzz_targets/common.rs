@@ -24,6 +24,7 @@ pub fn check_all(inputs: &[Input]) {
                     vendor,
                     report::Context {
                         source: input.source,
+                        vmcb_cpl_byte: input.vmcb_cpl_byte,
                     },
                 ),
             };

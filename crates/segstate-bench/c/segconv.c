@@ -6,7 +6,7 @@
  * between the hardware save areas and the UAPI, used as the C baseline of
  * segstate's benchmarks. Only today's behaviour is modelled:
  *
- *   - KVM SVM, Linux 4.13+: attributes kept, P = present && !unusable,
+ *   - KVM SVM, Linux 4.12+: attributes kept, P = present && !unusable,
  *     VMCB.CPL <-> SS.DPL;
  *   - KVM VMX, Linux 6.2+, unrestricted guest: AR bit 16 = unusable || !P,
  *     accessed bit forced on everything but LDTR;

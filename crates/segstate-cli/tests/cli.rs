@@ -58,17 +58,26 @@ fn profiles_lists_every_profile_and_rule() {
     let o = segstate(&["profiles"]);
     assert!(o.status.success());
     for name in [
-        "kvm-svm@4.12",
+        "kvm-svm@4.11",
         "kvm-vmx@6.1",
         "qemu@2.9",
         "qemu-keep-old-flags",
         "qemu-segtype",
         "verbatim",
+        "illumos-bhyve-svm",
+        "propolis",
+        "xen-save",
+        "crosvm-haxm",
+        "mshv",
+        "kvm-nsvm",
     ] {
         assert!(stdout(&o).contains(name), "{name}");
     }
     let j = json(&segstate(&["profiles", "--json"]));
-    assert_eq!(j["profiles"].as_array().unwrap().len(), 9);
+    assert_eq!(
+        j["profiles"].as_array().unwrap().len(),
+        segstate::profile::Profile::ALL.len()
+    );
     assert_eq!(
         j["rules"].as_array().unwrap().len(),
         segstate::profile::Rule::ALL.len()
@@ -82,7 +91,7 @@ fn verify_shows_the_2017_escalation_and_exits_0_for_historical_chains() {
     let o = segstate(&[
         "verify",
         "--chain",
-        "kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12",
+        "kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
@@ -259,7 +268,7 @@ fn convert_through_the_2017_chain_drops_cpl() {
     let old = json(&segstate(&[
         "convert",
         "--chain",
-        "kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12",
+        "kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11",
         "--reg",
         "ss",
         "--trace",
@@ -348,6 +357,11 @@ fn audit_model_only() {
         j["model"]["chains"].as_array().unwrap().len(),
         segstate::verify::BUILTIN_CHAINS.len()
     );
+    // Another stack's escalation is listed, and does not fail this host's audit.
+    assert_eq!(
+        j["peer_stacks_escalating"],
+        serde_json::json!(["illumos-bhyve-svm > propolis > illumos-bhyve-svm"])
+    );
     let o = segstate(&["audit", "--scenario", "nonsense", "--no-live"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("unknown scenario `nonsense`"));
@@ -376,14 +390,14 @@ fn audit_live_shows_the_escalation_and_passes_the_host() {
         "--chain",
         "qemu",
         "--chain",
-        "kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12",
+        "kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11",
     ]);
     let j = json(&o);
     assert_eq!(o.status.code(), Some(0), "{j:#}");
     let runs = j["live"]["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 6);
     for r in runs {
-        let expected = if r["chain"].as_str().unwrap().contains("4.12") {
+        let expected = if r["chain"].as_str().unwrap().contains("4.11") {
             "ESCALATED"
         } else {
             "PASS"

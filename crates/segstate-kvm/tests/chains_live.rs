@@ -47,9 +47,9 @@ fn historical_chains_escalate_null_ss_user() {
     }
     for spec in [
         "qemu@2.9",
-        "kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12",
+        "kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11",
         "kvm-svm > qemu@2.9 > kvm-svm",
-        "kvm-svm@4.12 > qemu > kvm-svm@4.12",
+        "kvm-svm@4.11 > qemu > kvm-svm@4.11",
     ] {
         for kind in [ScenarioKind::NullSsUser, ScenarioKind::SnapshotRestore] {
             let outcome = run_scenario(kind, &sync(spec), &opts());

@@ -56,7 +56,7 @@
 //! use segstate::profile::Chain;
 //!
 //! // AMD host, QEMU 2.9 syncs state, KVM 4.11 takes it back: the 2017 bug.
-//! let chain: Chain = "kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12".parse()?;
+//! let chain: Chain = "kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11".parse()?;
 //! let report = segstate::verify::verify_chain(&chain);
 //! assert!(report.escalations() > 0);
 //!

@@ -36,6 +36,8 @@ enum How {
     Chain(&'static str, Vendors),
     /// QEMU dump checks on a dump text.
     Dump,
+    /// The raw VMCB CPL byte.
+    CplByte,
 }
 
 struct Case {
@@ -49,6 +51,8 @@ struct Case {
 enum State {
     S(SegmentState),
     Text(String),
+    /// A raw VMCB CPL byte.
+    CplByte(u8),
 }
 
 fn k0() -> SegmentState {
@@ -510,6 +514,13 @@ fn cases() -> Vec<Case> {
             |s| seg(s, SegReg::Cs).attributes.l = false,
         ),
     ]);
+    // The raw VMCB CPL byte: 4 is not a privilege level, 3 is.
+    c.push(Case {
+        id: CheckId::SvmVmrunCplByte,
+        how: CplByte,
+        fire: State::CplByte(4),
+        quiet: State::CplByte(3),
+    });
 
     // KVM_SET_SREGS acceptance (upstream kvm_is_valid_sregs), with every CR4 feature.
     let kvm = |id: CheckId, f: fn(&mut SegmentState), q: fn(&mut SegmentState)| Case {
@@ -646,6 +657,7 @@ fn judge(how: How, state: &State) -> Vec<Finding> {
                 .map(|e| e.finding)
                 .collect()
         }
+        (How::CplByte, State::CplByte(b)) => svm_vmrun::cpl_byte(*b).into_iter().collect(),
         (How::Dump, State::Text(t)) => {
             let dumps = qemu_dump::parse(t).unwrap();
             dumps
@@ -772,7 +784,7 @@ fn the_2017_escalation_names_both_halves() {
         .iter()
         .find(|e| {
             e.finding.id == CheckId::PathEscalation
-                && e.chain.as_deref() == Some("kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12")
+                && e.chain.as_deref() == Some("kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11")
         })
         .expect("the 2017 chain escalates");
     let ids: Vec<&str> = e.rules.iter().map(|r| r.id()).collect();

@@ -37,9 +37,9 @@ fn assert_escalates_unusable_ss(r: &ChainReport, responsible: Rule) {
 
 #[test]
 fn the_2017_bug_drops_cpl_3_to_0() {
-    let out = sysret_through("kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12");
+    let out = sysret_through("kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11");
     assert_eq!(out.cpl(), PrivilegeLevel::Ring0);
-    let r = report("kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12");
+    let r = report("kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11");
     assert!(r.escalations() > 0);
 }
 
@@ -56,10 +56,10 @@ fn kernel_half_alone_still_escalates() {
 #[test]
 fn qemu_half_alone_still_escalates() {
     assert_eq!(
-        sysret_through("kvm-svm@4.12 > qemu > kvm-svm@4.12").cpl(),
+        sysret_through("kvm-svm@4.11 > qemu > kvm-svm@4.11").cpl(),
         PrivilegeLevel::Ring0
     );
-    let r = report("kvm-svm@4.12 > qemu > kvm-svm@4.12");
+    let r = report("kvm-svm@4.11 > qemu > kvm-svm@4.11");
     assert_escalates_unusable_ss(&r, Rule::SvmSetZeroUnusableAttrib);
 }
 
@@ -100,7 +100,7 @@ fn amd_state_into_intel_keeps_cpl_only_after_6_2() {
 fn pass_through_vmms_are_sound_on_fixed_kernels_only() {
     assert!(report("kvm-svm > verbatim > kvm-svm").is_sound());
     assert!(report("kvm-vmx > verbatim > kvm-vmx").is_sound());
-    let old = report("kvm-svm@4.12 > verbatim > kvm-svm@4.12");
+    let old = report("kvm-svm@4.11 > verbatim > kvm-svm@4.11");
     assert_escalates_unusable_ss(&old, Rule::SvmSetZeroUnusableAttrib);
 }
 
@@ -111,7 +111,7 @@ fn thread_designs_first_escalates_second_keeps_cpl_but_not_attributes() {
     let segtype = report("kvm-svm > qemu-segtype > kvm-svm");
     assert!(segtype.keeps_cpl());
     assert!(segtype.violations(Property::AttributeLoss) > 0);
-    let on_old_kernel = report("kvm-svm@4.12 > qemu-segtype > kvm-svm@4.12");
+    let on_old_kernel = report("kvm-svm@4.11 > qemu-segtype > kvm-svm@4.11");
     assert!(on_old_kernel.escalations() > 0);
 }
 

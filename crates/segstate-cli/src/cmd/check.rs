@@ -112,6 +112,7 @@ fn judge(input: &Input, vendor: Option<VendorArg>) -> Report {
             vendor,
             Context {
                 source: input.source,
+                vmcb_cpl_byte: input.vmcb_cpl_byte,
             },
         ),
     };

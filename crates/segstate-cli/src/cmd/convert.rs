@@ -66,7 +66,7 @@ pub enum Shape {
   segstate convert --from vmcb --to vmx '{"selector":"0x2b","attrib":"0xcf3","limit":"0xffffffff","base":0}'
   segstate convert --from kvm --to qemu '{"base":0,"limit":4294967295,"selector":43,"type":3,"present":1,"dpl":3,"db":1,"s":1,"l":0,"g":1,"avl":0,"unusable":0}'
   segstate convert --from descriptor --to kvm --selector 0x33 0x00affb000000ffff
-  segstate convert --chain 'kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12' --reg ss --trace '{"selector":"0x2b","attrib":"0x013","limit":0,"base":0,"cpl":3}'
+  segstate convert --chain 'kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11' --reg ss --trace '{"selector":"0x2b","attrib":"0x013","limit":0,"base":0,"cpl":3}'
   segstate convert --from sregs-bytes --to sregs < sregs.hex"#)]
 pub struct Args {
     /// The input shape (default: the chain's source, or kvm).
@@ -275,6 +275,7 @@ fn value_json(v: &InFlight, reg: SegReg) -> Value {
         SegmentValue::Vmcs(s) => j::vmx_segment(&s),
         SegmentValue::Kvm(k) => j::kvm_segment(&k),
         SegmentValue::Qemu(q) => j::qemu_segment(&q),
+        SegmentValue::Stack(s) => json!({ "shape": s.to_string() }),
     }
 }
 
@@ -285,7 +286,8 @@ fn run_chain(args: &Args, spec: &str, text: &str) -> Outcome {
     let source_shape = match chain.source() {
         Format::Vmcb => Shape::Vmcb,
         Format::Vmcs => Shape::Vmx,
-        Format::Kvm => Shape::Kvm,
+        // Chain::new refuses chains that start from Hyper-V registers.
+        Format::Kvm | Format::HyperV => Shape::Kvm,
     };
     let from = args.from.unwrap_or(source_shape);
     if matches!(from, Shape::Sregs | Shape::SregsBytes) {
@@ -318,7 +320,7 @@ fn run_chain(args: &Args, spec: &str, text: &str) -> Outcome {
                 match source {
                     Format::Vmcb => "vmcb (or vmcb-bytes)",
                     Format::Vmcs => "vmx",
-                    Format::Kvm => "kvm (or kvm-bytes)",
+                    Format::Kvm | Format::HyperV => "kvm (or kvm-bytes)",
                 }
             )));
         }

@@ -8,10 +8,12 @@ use super::{Outcome, print_json};
 use crate::table::Table;
 use segstate::profile::{Profile, Rule};
 
-/// List the cooking profiles of KVM SVM, KVM VMX, QEMU and pass-through VMMs.
+/// List the cooking profiles: KVM SVM/VMX, QEMU, pass-through VMMs, and the other stacks
+/// that move segments (Xen, bhyve, illumos + propolis, VirtualBox, crosvm, MSHV, openvmm,
+/// Bochs, nested KVM).
 ///
 /// Each profile is named after the last release that behaved that way: `kvm-svm` is
-/// today's KVM on AMD, `kvm-svm@4.12` is Linux 3.16 to 4.12. A profile is a set of
+/// today's KVM on AMD, `kvm-svm@4.11` is Linux 3.16 to 4.11. A profile is a set of
 /// named rules; `--rules` lists them with their kind, what they do, and the upstream
 /// commit. Switch a rule off in a chain with `profile[-rule]`.
 #[derive(clap::Args, Debug)]

@@ -28,7 +28,7 @@ use segstate::verify::{self, ChainReport, Property};
 /// when one does (a finding about current code), 2 for a chain that does not parse.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  segstate verify\n  segstate verify --chain 'kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12'\n  segstate verify --chain 'kvm-svm[-svm.get.tr-busy] > qemu > kvm-vmx' --counterexamples 3\n  segstate verify --json"
+    after_help = "Examples:\n  segstate verify\n  segstate verify --chain 'kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11'\n  segstate verify --chain 'kvm-svm[-svm.get.tr-busy] > qemu > kvm-vmx' --counterexamples 3\n  segstate verify --json"
 )]
 pub struct Args {
     /// A chain to verify (repeatable). Default: every built-in chain.

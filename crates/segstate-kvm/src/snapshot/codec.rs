@@ -125,7 +125,7 @@ impl VcpuSnapshotExt for VcpuSnapshot {
             host,
             vcpu_id: 0,
             // KVM's convention: SS.DPL is the CPL (KVM SVM reports VMCB.CPL there
-            // since 4.13; VMX reads it from the AR bytes). From here on it is explicit.
+            // since 4.12; VMX reads it from the AR bytes). From here on it is explicit.
             cpl: sregs.cpl(),
             regs: state.regs.into(),
             sregs,

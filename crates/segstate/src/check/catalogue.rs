@@ -230,6 +230,8 @@ catalogue! {
     SvmVmrunLmePgPe = "svm.vmrun.lme-pg-pe", Svm, Error, "APM Vol. 2 §15.5.1";
     /// L, D: expected not both set in long mode.
     SvmVmrunCsLD = "svm.vmrun.cs-l-d", Svm, Error, "APM Vol. 2 §15.5.1";
+    /// The VMCB CPL byte must be 0..=3: VMRUN does not check it and KVM copies it on as stored.
+    SvmVmrunCplByte = "svm.vmrun.cpl-byte", Svm, Error, "APM Vol. 2 §15.5 (CPL field); KVM svm_get_cpl, nested_vmcb02_prepare_save";
     /// With EFER.LME and CR0.PG, CR4.PAE must be 1.
     KvmSetSregsLongModePae = "kvm.set-sregs.long-mode.pae", KvmSetSregs, Error, "Linux arch/x86/kvm/x86.c kvm_is_valid_sregs";
     /// With EFER.LME and CR0.PG, EFER.LMA must be 1.

@@ -104,6 +104,9 @@ pub enum Source {
 pub struct Context {
     /// Where the state was read from.
     pub source: Source,
+    /// The VMCB's CPL byte as stored, when the state came from a VMCB: the state's
+    /// CPL is its low two bits, and a value above 3 is a finding of its own.
+    pub vmcb_cpl_byte: Option<u8>,
 }
 
 /// Every finding about one state.
@@ -248,6 +251,9 @@ pub fn report_with(state: &SegmentState, vendor: Vendors, context: Context) -> R
                 f,
                 Some(String::from("VMRUN consistency checks")),
             );
+        }
+        if let Some(f) = context.vmcb_cpl_byte.and_then(svm_vmrun::cpl_byte) {
+            r.push(Family::Svm, f, Some(String::from("the VMCB CPL byte")));
         }
     }
     r

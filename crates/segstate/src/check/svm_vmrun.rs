@@ -22,6 +22,25 @@ const CR4_PAE: u64 = 1 << 5;
 /// are not judged.
 pub const EFER_MBZ: u64 = 0xfe | 1 << 9 | 0xffff_ffff_0000_0000;
 
+/// The raw VMCB CPL byte: a value above 3 is reported. VMRUN does not check it, KVM's
+/// `svm_get_cpl` returns the byte as stored (and KVM_GET_SREGS copies it into SS.dpl),
+/// and nested SVM copies it unchecked from the L1 hypervisor's vmcb12
+/// (`nested_vmcb02_prepare_save`), so a value above 3 travels on.
+#[must_use]
+pub fn cpl_byte(raw: u8) -> Option<Finding> {
+    let mut f = Findings::collecting();
+    if raw > 3 {
+        f.fail(
+            CheckId::SvmVmrunCplByte,
+            Some(SegReg::Ss),
+            "VMCB.CPL",
+            "0..=3",
+            raw,
+        );
+    }
+    f.list.pop()
+}
+
 /// Runs the VMRUN checks on a guest state. `efer` is the guest EFER as the VMCB holds
 /// it (KVM keeps SVME set there).
 #[must_use]

@@ -4,7 +4,7 @@
 
 use super::vmx::VmxAccessRights;
 use super::{FormatError, LengthError, exact_len, le_u16, le_u32, le_u64};
-use crate::arch::{Attributes, Segment, Selector};
+use crate::arch::{Attributes, PerSegReg, PrivilegeLevel, SegReg, Segment, Selector};
 
 /// The 16-bit attribute word: VMX access-rights bits 15:0 (type 3:0, S 4, DPL 6:5,
 /// P 7, reserved 11:8, AVL 12, L 13, D/B 14, G 15) and **no unusable bit**.
@@ -122,10 +122,156 @@ impl TryFrom<Segment> for HvSegmentRegister {
     }
 }
 
+/// The header of every chunk of a Hyper-V partition state blob
+/// (`VmSaveChunkHeader`, openvmm vm/hv1/hvdef/src/save_restore.rs @1488a37b7cfe):
+/// id u32 @0, data_length u32 @4, 8 bytes of padding; 16 bytes, 16-aligned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct VmSaveChunkHeader {
+    /// `id`, a `VM_SAVE_CHUNK_ID`.
+    pub id: u32,
+    /// `data_length`: the bytes after the header.
+    pub data_length: u32,
+}
+
+impl VmSaveChunkHeader {
+    /// Size on disk.
+    pub const SIZE: usize = 16;
+}
+
+/// The `VP_SEGMENT_REGISTERS` chunk (`VpX64SaveChunkSegmentRegisters`): the header,
+/// eight [`HvSegmentRegister`]s in the order es, cs, ss, ds, fs, gs, ldtr, tr (the
+/// [`SegReg`] order), then **`cpl: u8`** and 15 bytes of padding; 160 bytes. The only
+/// user-held format found that stores the CPL next to the segments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VpSegmentRegisters {
+    /// ES … TR.
+    pub segments: PerSegReg<HvSegmentRegister>,
+    /// `cpl`, raw.
+    pub cpl: u8,
+    /// The padding bytes, kept so re-encoding reproduces the input.
+    pub padding: [u8; 15],
+    /// The header's padding bytes, kept likewise.
+    pub header_padding: [u8; 8],
+}
+
+/// Why a `VP_SEGMENT_REGISTERS` chunk was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VpSegmentRegistersError {
+    /// Not 160 bytes.
+    Length(LengthError),
+    /// The header names another chunk.
+    WrongId {
+        /// The id found at offset 0.
+        found: u32,
+    },
+    /// `data_length` at offset 4 is not 144.
+    WrongDataLength {
+        /// The value found.
+        found: u32,
+    },
+}
+
+impl core::fmt::Display for VpSegmentRegistersError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            VpSegmentRegistersError::Length(e) => e.fmt(f),
+            VpSegmentRegistersError::WrongId { found } => write!(
+                f,
+                "offset 0 (id): {found:#010x} is not VP_SEGMENT_REGISTERS ({:#010x})",
+                VpSegmentRegisters::CHUNK_ID
+            ),
+            VpSegmentRegistersError::WrongDataLength { found } => write!(
+                f,
+                "offset 4 (data_length): {found}, expected {}",
+                VpSegmentRegisters::SIZE - VmSaveChunkHeader::SIZE
+            ),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for VpSegmentRegistersError {}
+
+impl VpSegmentRegisters {
+    /// `VmSaveChunkId::VP_SEGMENT_REGISTERS`.
+    pub const CHUNK_ID: u32 = 0x3000_9000;
+    /// Size of the chunk, header included.
+    pub const SIZE: usize = 160;
+    /// Offset of `cpl`.
+    pub const CPL_OFFSET: usize = VmSaveChunkHeader::SIZE + 8 * HvSegmentRegister::SIZE;
+
+    /// A chunk with zero padding.
+    #[must_use]
+    pub const fn new(segments: PerSegReg<HvSegmentRegister>, cpl: u8) -> Self {
+        VpSegmentRegisters {
+            segments,
+            cpl,
+            padding: [0; 15],
+            header_padding: [0; 8],
+        }
+    }
+
+    /// The chunk's bytes, header included.
+    #[must_use]
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let mut out = [0u8; Self::SIZE];
+        out[0..4].copy_from_slice(&Self::CHUNK_ID.to_le_bytes());
+        let data_length = (Self::SIZE - VmSaveChunkHeader::SIZE) as u32;
+        out[4..8].copy_from_slice(&data_length.to_le_bytes());
+        out[8..16].copy_from_slice(&self.header_padding);
+        for reg in SegReg::ALL {
+            let at = VmSaveChunkHeader::SIZE + reg.index() * HvSegmentRegister::SIZE;
+            out[at..at + HvSegmentRegister::SIZE].copy_from_slice(&self.segments[reg].to_bytes());
+        }
+        out[Self::CPL_OFFSET] = self.cpl;
+        out[Self::CPL_OFFSET + 1..].copy_from_slice(&self.padding);
+        out
+    }
+
+    /// Reads one whole chunk, header included, strictly: the id and the data length
+    /// must be this chunk's.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, VpSegmentRegistersError> {
+        exact_len("VP_SEGMENT_REGISTERS chunk", bytes, Self::SIZE)
+            .map_err(VpSegmentRegistersError::Length)?;
+        let id = le_u32(bytes, 0);
+        if id != Self::CHUNK_ID {
+            return Err(VpSegmentRegistersError::WrongId { found: id });
+        }
+        let data_length = le_u32(bytes, 4);
+        if data_length as usize != Self::SIZE - VmSaveChunkHeader::SIZE {
+            return Err(VpSegmentRegistersError::WrongDataLength { found: data_length });
+        }
+        let segments = PerSegReg::from_fn(|reg| {
+            let at = VmSaveChunkHeader::SIZE + reg.index() * HvSegmentRegister::SIZE;
+            HvSegmentRegister::from_bytes(&bytes[at..at + HvSegmentRegister::SIZE])
+                .expect("16 bytes per register")
+        });
+        let mut padding = [0u8; 15];
+        padding.copy_from_slice(&bytes[Self::CPL_OFFSET + 1..]);
+        let mut header_padding = [0u8; 8];
+        header_padding.copy_from_slice(&bytes[8..16]);
+        Ok(VpSegmentRegisters {
+            segments,
+            cpl: bytes[Self::CPL_OFFSET],
+            padding,
+            header_padding,
+        })
+    }
+
+    /// The stored CPL, strictly: a byte above 3 is refused.
+    pub fn cpl(&self) -> Result<PrivilegeLevel, FormatError> {
+        PrivilegeLevel::try_from(self.cpl).map_err(|_| FormatError {
+            format: "VP_SEGMENT_REGISTERS",
+            field: "cpl",
+            value: self.cpl.into(),
+            reason: "a privilege level is 0..=3",
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arch::PrivilegeLevel;
 
     #[test]
     fn bytes_and_attributes_round_trip() {
@@ -153,5 +299,48 @@ mod tests {
         let hv = HvSegmentRegister::try_from(null).unwrap();
         assert_eq!(Segment::try_from(hv), Ok(null));
         assert_eq!(hv.attributes.attributes().dpl, PrivilegeLevel::Ring3);
+    }
+
+    /// Offsets of the chunk: ss at 16 + 2 * 16, cpl at 144; decode -> encode exact.
+    #[test]
+    fn vp_segment_registers_layout() {
+        let mut segs = PerSegReg::from_fn(|_| HvSegmentRegister::default());
+        segs[SegReg::Ss] = HvSegmentRegister {
+            base: 0,
+            limit: 0xffff_ffff,
+            selector: 0x2b,
+            attributes: HvSegmentAttributes(0xc0f3),
+        };
+        let chunk = VpSegmentRegisters::new(segs, 3);
+        let mut b = chunk.to_bytes();
+        assert_eq!(&b[0..8], &[0x00, 0x90, 0x00, 0x30, 144, 0, 0, 0]);
+        assert_eq!(&b[48 + 12..48 + 16], &[0x2b, 0, 0xf3, 0xc0]);
+        assert_eq!(b[144], 3);
+        assert_eq!(VpSegmentRegisters::from_bytes(&b), Ok(chunk));
+        b[150] = 0x55;
+        b[9] = 0x66;
+        let odd = VpSegmentRegisters::from_bytes(&b).unwrap();
+        assert_eq!(odd.to_bytes(), b, "padding survives re-encoding");
+        b[144] = 7;
+        assert_eq!(
+            VpSegmentRegisters::from_bytes(&b)
+                .unwrap()
+                .cpl()
+                .unwrap_err()
+                .field,
+            "cpl"
+        );
+        b[1] = 0;
+        assert!(matches!(
+            VpSegmentRegisters::from_bytes(&b),
+            Err(VpSegmentRegistersError::WrongId { found: 0x3000_0000 })
+        ));
+        b[1] = 0x90;
+        b[4] = 143;
+        assert!(matches!(
+            VpSegmentRegisters::from_bytes(&b),
+            Err(VpSegmentRegistersError::WrongDataLength { found: 143 })
+        ));
+        assert!(VpSegmentRegisters::from_bytes(&b[..159]).is_err());
     }
 }

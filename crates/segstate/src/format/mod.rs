@@ -8,13 +8,18 @@
 
 use core::fmt;
 
+pub mod bhyve;
+pub mod crosvm;
 pub mod hyperv;
 pub mod kvm;
 #[cfg(feature = "kvm-bindings")]
 pub mod kvm_bindings;
+pub mod propolis;
 pub mod qemu;
 pub mod svm;
+pub mod vbox;
 pub mod vmx;
+pub mod xen;
 
 /// A value that a format cannot hold, or that a strict decode refuses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -191,6 +191,8 @@ pub struct Input {
     pub dump: Option<QemuDump>,
     /// Remarks about the decoding (assumed values).
     pub notes: Vec<String>,
+    /// The VMCB's CPL byte as stored, for VMCB inputs.
+    pub vmcb_cpl_byte: Option<u8>,
 }
 
 /// True when `bytes` read as text: valid UTF-8 without NUL bytes.
@@ -286,6 +288,7 @@ pub fn read_migration(reader: impl std::io::Read) -> Result<Vec<Input>, InputErr
                 "QEMU's hflags CPL is {}; {} bytes of guest RAM skipped",
                 cpu.cpl, summary.ram_bytes_skipped
             )],
+            vmcb_cpl_byte: None,
         })
         .collect())
 }
@@ -327,6 +330,7 @@ fn read_dump(text: &str) -> Result<Vec<Input>, InputError> {
                 Vec::new()
             },
             dump: Some(d),
+            vmcb_cpl_byte: None,
         })
         .collect())
 }
@@ -424,6 +428,7 @@ fn read_sregs(bytes: &[u8], with_regs: bool) -> Result<Input, InputError> {
         source: Source::GuestView,
         dump: None,
         notes,
+        vmcb_cpl_byte: None,
     })
 }
 
@@ -443,6 +448,7 @@ fn read_json(text: &str) -> Result<Input, InputError> {
         source: Source::GuestView,
         dump: None,
         notes: vec![String::from("a kvm_sregs has no RFLAGS: taken as 0x2")],
+        vmcb_cpl_byte: None,
     })
 }
 
@@ -469,13 +475,17 @@ fn read_vmcb(bytes: &[u8], page: bool) -> Result<Input, InputError> {
             ))
         })?;
     }
-    let cpl = PrivilegeLevel::try_from(area.cpl).map_err(|_| {
-        err(format!(
-            "offset {:#x} (VMCB.CPL): {} is not a privilege level (0..=3)",
+    // The byte is kept raw: a value above 3 is reported by the check, not refused.
+    let cpl = PrivilegeLevel::from_low_bits(area.cpl);
+    let mut notes = Vec::new();
+    if area.cpl > 3 {
+        notes.push(format!(
+            "offset {:#x} (VMCB.CPL) holds {}: judged as CPL {} (its low two bits)",
             base + SaveAreaOffset::CPL,
-            area.cpl
-        ))
-    })?;
+            area.cpl,
+            cpl.bits()
+        ));
+    }
     Ok(Input {
         label: String::from(if page { "VMCB page" } else { "VMCB save area" }),
         format: if page {
@@ -493,7 +503,8 @@ fn read_vmcb(bytes: &[u8], page: bool) -> Result<Input, InputError> {
         },
         source: Source::Vmcb,
         dump: None,
-        notes: Vec::new(),
+        notes,
+        vmcb_cpl_byte: Some(area.cpl),
     })
 }
 

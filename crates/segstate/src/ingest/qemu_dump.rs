@@ -735,6 +735,7 @@ pub fn report(dump: &QemuDump, vendor: Vendors) -> Report {
         vendor,
         Context {
             source: Source::GuestView,
+            vmcb_cpl_byte: None,
         },
     );
     for f in findings(dump) {

@@ -14,8 +14,10 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::str::FromStr;
 
-use super::{Engine, Profile, Rule, RuleSet, UnknownProfile, qemu, svm, vmx};
+use super::stack::{self, StackOp, StackValue};
+use super::{Engine, Profile, Rule, RuleSet, UnknownProfile, qemu, qemu_modes, svm, vmx};
 use crate::arch::{PerSegReg, PrivilegeLevel, SegReg};
+use crate::format::hyperv::HvSegmentRegister;
 use crate::format::kvm::{KvmSegment, KvmSregs};
 use crate::format::qemu::QemuSegmentCache;
 use crate::format::svm::VmcbSegment;
@@ -68,6 +70,8 @@ pub enum Format {
     Vmcs,
     /// KVM's `kvm_sregs`.
     Kvm,
+    /// A Hyper-V / WHP register file (MSHV, WHPX): where chains into Hyper-V end.
+    HyperV,
 }
 
 impl fmt::Display for Format {
@@ -76,6 +80,7 @@ impl fmt::Display for Format {
             Format::Vmcb => "VMCB",
             Format::Vmcs => "VMCS",
             Format::Kvm => "kvm_sregs",
+            Format::HyperV => "Hyper-V registers",
         })
     }
 }
@@ -95,6 +100,11 @@ pub enum Op {
     QemuGet(RuleSet),
     /// QEMU set_seg.
     QemuSet(RuleSet),
+    /// A QEMU migration stream between two QEMU steps: the source's `cpu_pre_save`
+    /// and the destination's `cpu_post_load` (see [`Chain::run_migration`]).
+    QemuMigrate(RuleSet, RuleSet),
+    /// A conversion of another stack (Xen, bhyve, VirtualBox, the Rust VMMs, nested).
+    Stack(StackOp),
 }
 
 impl Op {
@@ -108,6 +118,8 @@ impl Op {
             Op::VmxSet(_) => "vmx_set_segment",
             Op::QemuGet(_) => "qemu get_seg",
             Op::QemuSet(_) => "qemu set_seg",
+            Op::QemuMigrate(..) => "qemu cpu_pre_save + cpu_post_load",
+            Op::Stack(op) => op.function(),
         }
     }
 }
@@ -123,6 +135,8 @@ pub enum SegmentValue {
     Kvm(KvmSegment),
     /// QEMU `SegmentCache`.
     Qemu(QemuSegmentCache),
+    /// Another stack's shape.
+    Stack(StackValue),
 }
 
 /// A segment on its way through a chain, with the VMCB CPL byte when it is in a VMCB.
@@ -149,6 +163,8 @@ pub enum VcpuSegments {
     Vmcs(PerSegReg<VmxSegment>),
     /// `kvm_sregs` segments.
     Kvm(PerSegReg<KvmSegment>),
+    /// Hyper-V segment registers (the CPL is SS's DPL, as MSHV and WHP take it).
+    HyperV(PerSegReg<HvSegmentRegister>),
 }
 
 impl VcpuSegments {
@@ -159,6 +175,7 @@ impl VcpuSegments {
             VcpuSegments::Vmcb { .. } => Format::Vmcb,
             VcpuSegments::Vmcs(_) => Format::Vmcs,
             VcpuSegments::Kvm(_) => Format::Kvm,
+            VcpuSegments::HyperV(_) => Format::HyperV,
         }
     }
 
@@ -169,6 +186,7 @@ impl VcpuSegments {
             VcpuSegments::Vmcb { cpl, .. } => PrivilegeLevel::from_low_bits(*cpl),
             VcpuSegments::Vmcs(s) => s[SegReg::Ss].access_rights.dpl(),
             VcpuSegments::Kvm(s) => PrivilegeLevel::from_low_bits(s[SegReg::Ss].dpl),
+            VcpuSegments::HyperV(s) => s[SegReg::Ss].attributes.attributes().dpl,
         }
     }
 
@@ -186,6 +204,10 @@ impl VcpuSegments {
             },
             VcpuSegments::Kvm(s) => InFlight {
                 value: SegmentValue::Kvm(s[reg]),
+                vmcb_cpl: 0,
+            },
+            VcpuSegments::HyperV(s) => InFlight {
+                value: SegmentValue::Stack(StackValue::Hv(s[reg])),
                 vmcb_cpl: 0,
             },
         }
@@ -281,22 +303,34 @@ pub struct Chain {
     destination: Format,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Shape {
-    Hardware(Engine),
+/// Where a chain's value is between steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Shape {
+    /// In a save area.
+    Hardware(Format),
+    /// In `kvm_segment`.
     Kvm,
+    /// In QEMU's model, between two QEMU steps.
     QemuModel,
+    /// In a pass-through VMM, between two verbatim steps.
     VerbatimModel,
+    /// In another stack's model.
+    Stack(stack::Model),
 }
 
 impl Chain {
     /// Compiles steps into conversions.
     pub fn new(steps: Vec<Step>) -> Result<Self, ChainError> {
         let first = steps.first().ok_or(ChainError::Empty)?;
-        let mut shape = if first.profile.engine.is_hypervisor() {
-            Shape::Hardware(first.profile.engine)
-        } else {
-            Shape::Kvm
+        let mut shape = match first.profile.engine.hardware() {
+            Some(Format::HyperV) => {
+                return Err(ChainError::BadVmmSequence {
+                    step: first.to_string(),
+                    reason: "no chain starts from a Hyper-V register file: start from the save area or the kvm_sregs it came from",
+                });
+            }
+            Some(format) => Shape::Hardware(format),
+            None => Shape::Kvm,
         };
         let source = format_of(shape);
         let mut ops = Vec::new();
@@ -309,18 +343,18 @@ impl Chain {
                 reason,
             };
             shape = match (step.profile.engine, shape) {
-                (Engine::KvmSvm, Shape::Hardware(_)) => {
+                (Engine::KvmSvm, Shape::Hardware(Format::Vmcb)) => {
                     ops.push(Op::SvmGet(rules));
                     Shape::Kvm
                 }
-                (Engine::KvmVmx, Shape::Hardware(_)) => {
+                (Engine::KvmVmx, Shape::Hardware(Format::Vmcs)) => {
                     ops.push(Op::VmxGet(rules));
                     Shape::Kvm
                 }
                 (Engine::KvmSvm, Shape::Kvm) => {
                     ops.push(Op::SvmSet(rules));
                     if last {
-                        Shape::Hardware(Engine::KvmSvm)
+                        Shape::Hardware(Format::Vmcb)
                     } else {
                         ops.push(Op::SvmGet(rules));
                         Shape::Kvm
@@ -329,7 +363,7 @@ impl Chain {
                 (Engine::KvmVmx, Shape::Kvm) => {
                     ops.push(Op::VmxSet(rules));
                     if last {
-                        Shape::Hardware(Engine::KvmVmx)
+                        Shape::Hardware(Format::Vmcs)
                     } else {
                         ops.push(Op::VmxGet(rules));
                         Shape::Kvm
@@ -350,6 +384,7 @@ impl Chain {
                             "at most two VMM steps in a row (source and destination)",
                         ));
                     }
+                    ops.push(Op::QemuMigrate(steps[i - 1].rules, rules));
                     ops.push(Op::QemuSet(rules));
                     Shape::Kvm
                 }
@@ -374,10 +409,16 @@ impl Chain {
                 (_, Shape::QemuModel | Shape::VerbatimModel) => {
                     return Err(bad("a VMM model must be set back into KVM by a VMM"));
                 }
-                (Engine::Qemu | Engine::Verbatim, Shape::Hardware(_)) => {
-                    unreachable!("hardware shapes only come from a hypervisor step")
+                (_, shape) => {
+                    stack::compile(step, shape, last, next_engine, &mut ops).map_err(bad)?
                 }
             };
+        }
+        if let (Shape::Stack(_), Some(step)) = (shape, steps.last()) {
+            return Err(ChainError::BadVmmSequence {
+                step: step.to_string(),
+                reason: "a chain ends in a save area or in kvm_sregs: end it with the hypervisor that restores the model",
+            });
         }
         let destination = format_of(shape);
         Ok(Chain {
@@ -485,8 +526,10 @@ impl Chain {
             SegmentValue::Vmcb(_) => Format::Vmcb,
             SegmentValue::Vmcs(_) => Format::Vmcs,
             SegmentValue::Kvm(_) | SegmentValue::Qemu(_) => Format::Kvm,
+            SegmentValue::Stack(v) => v.format(),
         };
-        if found == self.source && !matches!(value, SegmentValue::Qemu(_)) {
+        if found == self.source && !matches!(value, SegmentValue::Qemu(_) | SegmentValue::Stack(_))
+        {
             Ok(())
         } else {
             Err(WrongSourceFormat {
@@ -531,6 +574,44 @@ impl Chain {
         Ok(collect(self.destination, &outs))
     }
 
+    /// Runs all eight registers through a chain with a QEMU migration in it, with the
+    /// migration hooks that need the whole vCPU: the source's `cpu_pre_save` (given
+    /// the source's CR0) acts on the eight caches the stream carries, and the
+    /// destination's `cpu_post_load` gives the CPL QEMU's hflags hold after the load
+    /// (`stream_cpl` is the CPL in the stream's hflags). Without a migration in the
+    /// chain this is [`Chain::run`] and the CPL is `stream_cpl`.
+    pub fn run_migration(
+        &self,
+        input: &VcpuSegments,
+        previous: &PerSegReg<QemuSegmentCache>,
+        cr0: u64,
+        stream_cpl: PrivilegeLevel,
+    ) -> Result<(VcpuSegments, PrivilegeLevel), WrongSourceFormat> {
+        let mut at = PerSegReg::from_fn(|reg| input.in_flight(reg));
+        for (_, v) in at.iter() {
+            self.check_source(&v.value)?;
+        }
+        let mut cpl = stream_cpl;
+        for &op in &self.ops {
+            if let Op::QemuMigrate(save, load) = op {
+                let mut caches = at.map(|_, v| match v.value {
+                    SegmentValue::Qemu(q) => q,
+                    _ => unreachable!("a QEMU migration carries QEMU caches"),
+                });
+                qemu_modes::pre_save(save, cr0, &mut caches);
+                cpl = qemu_modes::post_load_cpl(load, &caches, stream_cpl);
+                at = caches.map(|_, q| InFlight {
+                    value: SegmentValue::Qemu(*q),
+                    vmcb_cpl: 0,
+                });
+                continue;
+            }
+            at = at.map(|reg, v| apply(op, reg, *v, &previous[reg]));
+        }
+        let outs: [InFlight; 8] = core::array::from_fn(|i| at[SegReg::ALL[i]]);
+        Ok((collect(self.destination, &outs), cpl))
+    }
+
     /// Runs a live `kvm_sregs` through the chain, for a VMM-side state sync: a chain
     /// that starts (or ends) in hardware is entered (or left) through today's fixed
     /// profile of that vendor, which is exact. The other fields of `sregs` are kept.
@@ -544,6 +625,7 @@ impl Chain {
             Format::Kvm => uapi,
             Format::Vmcb => enter(Engine::KvmSvm, &sregs.segments()),
             Format::Vmcs => enter(Engine::KvmVmx, &sregs.segments()),
+            Format::HyperV => unreachable!("Chain::new refuses chains that start from Hyper-V"),
         };
         let output = self.run(&input, previous)?;
         let segments = leave(&output);
@@ -554,8 +636,7 @@ impl Chain {
 
 fn format_of(shape: Shape) -> Format {
     match shape {
-        Shape::Hardware(Engine::KvmSvm) => Format::Vmcb,
-        Shape::Hardware(_) => Format::Vmcs,
+        Shape::Hardware(format) => format,
         _ => Format::Kvm,
     }
 }
@@ -594,6 +675,7 @@ fn leave(state: &VcpuSegments) -> PerSegReg<KvmSegment> {
             let rules = Profile::KVM_VMX.rules;
             segments.map(|_, v| vmx::get_segment(rules, v))
         }
+        VcpuSegments::HyperV(segments) => segments.map(|_, h| stack::hv_as_kvm(h)),
     }
 }
 
@@ -614,6 +696,10 @@ fn collect(destination: Format, outs: &[InFlight; 8]) -> VcpuSegments {
         Format::Kvm => VcpuSegments::Kvm(PerSegReg::from_fn(|reg| match pick(reg).value {
             SegmentValue::Kvm(v) => v,
             _ => unreachable!("a chain ending in kvm_sregs yields kvm segments"),
+        })),
+        Format::HyperV => VcpuSegments::HyperV(PerSegReg::from_fn(|reg| match pick(reg).value {
+            SegmentValue::Stack(StackValue::Hv(v)) => v,
+            _ => unreachable!("a chain ending in Hyper-V yields Hyper-V registers"),
         })),
     }
 }
@@ -651,8 +737,16 @@ fn apply_batch(op: Op, reg: SegReg, values: &mut [InFlight], previous: &QemuSegm
             v.value = SegmentValue::Qemu(qemu::get_seg(r, reg, &k, previous));
         }),
         Op::QemuSet(r) => each!(SegmentValue::Qemu(q) => |v: &mut InFlight| {
-            v.value = SegmentValue::Kvm(qemu::set_seg(r, &q));
+            v.value = SegmentValue::Kvm(put_seg(r, reg, &q));
         }),
+        // Whole-state hooks: nothing to do one register at a time (module doc of
+        // qemu_modes).
+        Op::QemuMigrate(..) => {}
+        Op::Stack(op) => {
+            for v in values.iter_mut() {
+                *v = stack::apply(op, reg, *v);
+            }
+        }
     }
 }
 
@@ -679,13 +773,22 @@ fn apply(op: Op, reg: SegReg, at: InFlight, previous: &QemuSegmentCache) -> InFl
         (Op::QemuGet(r), SegmentValue::Kvm(k)) => {
             SegmentValue::Qemu(qemu::get_seg(r, reg, &k, previous))
         }
-        (Op::QemuSet(r), SegmentValue::Qemu(q)) => SegmentValue::Kvm(qemu::set_seg(r, &q)),
+        (Op::QemuSet(r), SegmentValue::Qemu(q)) => SegmentValue::Kvm(put_seg(r, reg, &q)),
+        (Op::QemuMigrate(..), value @ SegmentValue::Qemu(_)) => value,
+        (Op::Stack(op), _) => return stack::apply(op, reg, at),
         _ => unreachable!("Chain::new orders ops so each one receives its own input shape"),
     };
     InFlight {
         value,
         vmcb_cpl: cpl,
     }
+}
+
+/// kvm_put_sregs for one register: `set_v8086_seg` where its rule applies, else
+/// `set_seg`.
+#[inline]
+fn put_seg(rules: RuleSet, reg: SegReg, q: &QemuSegmentCache) -> KvmSegment {
+    qemu_modes::set_v8086_seg(rules, reg, q).unwrap_or_else(|| qemu::set_seg(rules, q))
 }
 
 impl FromStr for Chain {

@@ -23,20 +23,29 @@
 //! assert_eq!(fixed.run_segment(SegReg::Ss, input, &previous)?.vmcb_cpl, 3);
 //!
 //! // Linux 4.11 and QEMU 2.9: user code comes back at CPL 0.
-//! let bug: Chain = "kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12".parse()?;
+//! let bug: Chain = "kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11".parse()?;
 //! assert_eq!(bug.run_segment(SegReg::Ss, input, &previous)?.vmcb_cpl, 0);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod bhyve;
 mod chain;
+pub mod nested;
 pub mod qemu;
+pub mod qemu_modes;
 mod registry;
 mod rule;
+pub mod rustvmm;
+mod stack;
+mod stack_profiles;
 pub mod svm;
+pub mod vbox;
 pub mod vmx;
+pub mod xen;
 
 pub use chain::{
     Chain, ChainError, Format, InFlight, Op, SegmentValue, Step, VcpuSegments, WrongSourceFormat,
 };
 pub use registry::{Engine, Profile, UnknownProfile};
 pub use rule::{Rule, RuleKind, RuleSet, UnknownRule};
+pub use stack::{StackOp, StackValue};

@@ -3,7 +3,7 @@
 
 use core::fmt;
 
-use super::{Rule, RuleSet};
+use super::{Format, Rule, RuleSet};
 
 /// Which cooking code a profile runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -16,13 +16,93 @@ pub enum Engine {
     Qemu,
     /// A VMM that stores `kvm_sregs` as it came (Firecracker, Cloud Hypervisor).
     Verbatim,
+    /// Xen HVM on AMD: VMCB ↔ `segment_register`.
+    XenSvm,
+    /// Xen HVM on Intel: VMCS ↔ `segment_register`.
+    XenVmx,
+    /// Xen's save record (`hvm_hw_cpu`): save then load.
+    XenSave,
+    /// bhyve on AMD: VMCB ↔ `seg_desc` (FreeBSD vmcb.c, illumos svm.c).
+    BhyveSvm,
+    /// illumos bhyve on AMD: VMCB ↔ `seg_desc` (svm.c svm_getdesc / svm_setdesc).
+    IllumosSvm,
+    /// bhyve on Intel: VMCS ↔ `seg_desc` (vmcs.c).
+    BhyveVmx,
+    /// FreeBSD bhyve's snapshot (`seg_desc`s and the CPL byte).
+    BhyveVmm,
+    /// Oxide propolis's migration payload (`seg_desc`s and selectors, no CPL).
+    Propolis,
+    /// VirtualBox HM on AMD: VMCB ↔ `CPUMSELREG`.
+    VboxSvm,
+    /// VirtualBox HM on Intel: VMCS ↔ `CPUMSELREG`.
+    VboxVmx,
+    /// VirtualBox's saved state: `CPUMSELREG` as it is.
+    VboxSav,
+    /// VirtualBox NEM on KVM: `kvm_segment` ↔ `CPUMSELREG`.
+    VboxNem,
+    /// crosvm on KVM: `kvm_segment` ↔ crosvm `Segment` (also its snapshot).
+    Crosvm,
+    /// crosvm's WHPX backend: `Segment` ↔ `WHV_X64_SEGMENT_REGISTER`.
+    CrosvmWhpx,
+    /// crosvm's HAXM backend: `Segment` ↔ `segment_desc_t` (the VMCS layout).
+    CrosvmHaxm,
+    /// rust-vmm mshv-bindings: `SegmentRegister` ↔ `hv_x64_segment_register`.
+    Mshv,
+    /// openvmm's KVM backend: `kvm_segment` ↔ openvmm `SegmentRegister`.
+    Openvmm,
+    /// Bochs as the L0 CPU: VMRUN then #VMEXIT, VMCB to VMCB.
+    Bochs,
+    /// Linux nested SVM: vmcb12 → vmcb02 → vmcb12.
+    NestedSvm,
+    /// Linux nested VMX: vmcs12 → vmcs02 → vmcs12.
+    NestedVmx,
 }
 
 impl Engine {
     /// True for the two hypervisor engines (they sit between hardware and the UAPI).
     #[must_use]
     pub const fn is_hypervisor(self) -> bool {
-        matches!(self, Engine::KvmSvm | Engine::KvmVmx)
+        self.hardware().is_some()
+    }
+
+    /// True for KVM and the VMMs on its UAPI that segstate modelled first (QEMU,
+    /// pass-through): the paths `segstate check` runs a user's state through.
+    #[must_use]
+    pub const fn is_kvm_stack(self) -> bool {
+        matches!(
+            self,
+            Engine::KvmSvm | Engine::KvmVmx | Engine::Qemu | Engine::Verbatim
+        )
+    }
+
+    /// The save area a hypervisor engine reads and writes; `None` for a VMM.
+    #[must_use]
+    pub const fn hardware(self) -> Option<Format> {
+        match self {
+            Engine::KvmSvm
+            | Engine::XenSvm
+            | Engine::BhyveSvm
+            | Engine::IllumosSvm
+            | Engine::VboxSvm
+            | Engine::Bochs
+            | Engine::NestedSvm => Some(Format::Vmcb),
+            Engine::KvmVmx
+            | Engine::XenVmx
+            | Engine::BhyveVmx
+            | Engine::VboxVmx
+            | Engine::CrosvmHaxm
+            | Engine::NestedVmx => Some(Format::Vmcs),
+            Engine::Mshv | Engine::CrosvmWhpx => Some(Format::HyperV),
+            Engine::Qemu
+            | Engine::Verbatim
+            | Engine::XenSave
+            | Engine::BhyveVmm
+            | Engine::Propolis
+            | Engine::VboxSav
+            | Engine::VboxNem
+            | Engine::Crosvm
+            | Engine::Openvmm => None,
+        }
     }
 
     /// The prefix of the rule ids this engine reads.
@@ -33,6 +113,19 @@ impl Engine {
             Engine::KvmVmx => "vmx.",
             Engine::Qemu => "qemu.",
             Engine::Verbatim => "verbatim.",
+            Engine::XenSvm | Engine::XenVmx | Engine::XenSave => "xen.",
+            Engine::BhyveSvm
+            | Engine::IllumosSvm
+            | Engine::BhyveVmx
+            | Engine::BhyveVmm
+            | Engine::Propolis => "bhyve.",
+            Engine::VboxSvm | Engine::VboxVmx | Engine::VboxSav | Engine::VboxNem => "vbox.",
+            Engine::Crosvm | Engine::CrosvmWhpx | Engine::CrosvmHaxm => "crosvm.",
+            Engine::Mshv => "mshv.",
+            Engine::Openvmm => "openvmm.",
+            Engine::Bochs => "bochs.",
+            Engine::NestedSvm => "nsvm.",
+            Engine::NestedVmx => "nvmx.",
         }
     }
 
@@ -44,6 +137,21 @@ impl Engine {
             Engine::KvmVmx => "VMCS",
             Engine::Qemu => "QEMU SegmentCache",
             Engine::Verbatim => "kvm_sregs",
+            Engine::XenSvm | Engine::XenVmx => "Xen segment_register",
+            Engine::XenSave => "Xen hvm_hw_cpu",
+            Engine::BhyveSvm | Engine::IllumosSvm | Engine::BhyveVmx => "bhyve seg_desc",
+            Engine::BhyveVmm => "bhyve snapshot",
+            Engine::Propolis => "propolis bhyve-x86-vcpu-segregs",
+            Engine::VboxSvm | Engine::VboxVmx | Engine::VboxNem => "VirtualBox CPUMSELREG",
+            Engine::VboxSav => "VirtualBox saved state",
+            Engine::Crosvm => "crosvm Segment",
+            Engine::CrosvmWhpx => "WHV_X64_SEGMENT_REGISTER",
+            Engine::CrosvmHaxm => "HAXM segment_desc_t",
+            Engine::Mshv => "hv_x64_segment_register",
+            Engine::Openvmm => "openvmm SegmentRegister",
+            Engine::Bochs => "VMCB (Bochs as L0)",
+            Engine::NestedSvm => "vmcb12/vmcb02",
+            Engine::NestedVmx => "vmcs12/vmcs02",
         }
     }
 }
@@ -51,7 +159,7 @@ impl Engine {
 /// A named profile: an engine and the rules it applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Profile {
-    /// Name, e.g. `kvm-svm@4.12`.
+    /// Name, e.g. `kvm-svm@4.11`.
     pub name: &'static str,
     /// The cooking code.
     pub engine: Engine,
@@ -92,7 +200,7 @@ const SVM_GET_COMMON: [Rule; 6] = [
 ];
 
 impl Profile {
-    /// KVM on AMD since Linux 4.13: attributes kept, P = present && !unusable, CPL from
+    /// KVM on AMD since Linux 4.12: attributes kept, P = present && !unusable, CPL from
     /// SS.DPL, SS.DPL reported from CPL. Get and set are symmetric.
     pub const KVM_SVM: Profile = Profile {
         name: "kvm-svm",
@@ -100,20 +208,20 @@ impl Profile {
         rules: RuleSet::of(&SVM_GET_COMMON)
             .with(Rule::SvmSetPFromUnusable)
             .with(Rule::SvmSetCplFromSsDpl),
-        releases: "Linux 4.13 and later (d9c1b5431d5f)",
+        releases: "Linux 4.12 and later (d9c1b5431d5f)",
         summary: "KVM on AMD, fixed: every attribute kept, VMCB.CPL <-> SS.DPL symmetric",
     };
 
-    /// KVM on AMD, Linux 3.16 to 4.12: unusable segments' attrib zeroed, CPL taken
+    /// KVM on AMD, Linux 3.16 to 4.11: unusable segments' attrib zeroed, CPL taken
     /// from the zeroed DPL, type 0 read as unusable.
-    pub const KVM_SVM_4_12: Profile = Profile {
-        name: "kvm-svm@4.12",
+    pub const KVM_SVM_4_11: Profile = Profile {
+        name: "kvm-svm@4.11",
         engine: Engine::KvmSvm,
         rules: RuleSet::of(&SVM_GET_COMMON)
             .with(Rule::SvmGetUnusableFromType0)
             .with(Rule::SvmSetZeroUnusableAttrib)
             .with(Rule::SvmSetCplFromAttrib),
-        releases: "Linux 3.16 (ae9fedc793c4) to 4.12",
+        releases: "Linux 3.16 (ae9fedc793c4) to 4.11",
         summary: "KVM on AMD before the 2017 fix: unusable attrib zeroed, CPL from the zeroed DPL",
     };
 
@@ -152,7 +260,9 @@ impl Profile {
         rules: RuleSet::of(&[
             Rule::QemuSetUnusableFromNotPresent,
             Rule::QemuGetPFromUnusable,
-        ]),
+        ])
+        .with(Rule::QemuPreSaveRealModeDplZero)
+        .with(Rule::QemuPostLoadCplFromSsDpl),
         releases: "QEMU 2.10 and later (d45fc087c266)",
         summary: "QEMU, fixed: flags packed from every field, only P cleared for unusable",
     };
@@ -164,7 +274,9 @@ impl Profile {
         rules: RuleSet::of(&[
             Rule::QemuSetUnusableFromNotPresent,
             Rule::QemuGetZeroUnusableFlags,
-        ]),
+        ])
+        .with(Rule::QemuPreSaveRealModeDplZero)
+        .with(Rule::QemuPostLoadCplFromSsDpl),
         releases: "QEMU 2.6 (4cae9c97967a) to 2.9",
         summary: "QEMU before the 2017 fix: flags of unusable segments zeroed, SS.DPL lost",
     };
@@ -177,7 +289,9 @@ impl Profile {
             Rule::QemuSetUnusableFromNotPresent,
             Rule::QemuGetPFromUnusable,
             Rule::QemuGetKeepOldFlags,
-        ]),
+        ])
+        .with(Rule::QemuPreSaveRealModeDplZero)
+        .with(Rule::QemuPostLoadCplFromSsDpl),
         releases: "never merged (2017 thread, first alternative)",
         summary: "rejected design: unusable keeps the cache's previous flags minus P (old DPL survives)",
     };
@@ -190,9 +304,21 @@ impl Profile {
             Rule::QemuSetUnusableFromNotPresent,
             Rule::QemuGetPFromUnusable,
             Rule::QemuGetSegtype,
-        ]),
+        ])
+        .with(Rule::QemuPreSaveRealModeDplZero)
+        .with(Rule::QemuPostLoadCplFromSsDpl),
         releases: "never merged (2017 thread, second alternative)",
         summary: "rejected design: unusable clears P and DPL of the previous flags, SS takes DPL from KVM",
+    };
+
+    /// QEMU syncing a guest in virtual-8086 mode (EFLAGS.VM set): kvm_put_sregs sends
+    /// CS/DS/ES/FS/GS/SS through `set_v8086_seg` (target/i386/kvm/kvm.c @00001a22d183).
+    pub const QEMU_V8086: Profile = Profile {
+        name: "qemu-v8086",
+        engine: Engine::Qemu,
+        rules: Profile::QEMU.rules.with(Rule::QemuSetV8086Seg),
+        releases: "QEMU 1.x and later, guest in virtual-8086 mode",
+        summary: "QEMU with EFLAGS.VM set: the six code/data segments go to KVM as DPL-3 data (CPL 3)",
     };
 
     /// Pass-through: `kvm_sregs` stored and restored as it came.
@@ -205,16 +331,37 @@ impl Profile {
     };
 
     /// Every built-in profile.
-    pub const ALL: [Profile; 9] = [
+    pub const ALL: [Profile; 30] = [
         Profile::KVM_SVM,
-        Profile::KVM_SVM_4_12,
+        Profile::KVM_SVM_4_11,
         Profile::KVM_VMX,
         Profile::KVM_VMX_6_1,
         Profile::QEMU,
         Profile::QEMU_2_9,
         Profile::QEMU_KEEP_OLD_FLAGS,
         Profile::QEMU_SEGTYPE,
+        Profile::QEMU_V8086,
         Profile::VERBATIM,
+        Profile::XEN_SVM,
+        Profile::XEN_VMX,
+        Profile::XEN_SAVE,
+        Profile::BHYVE_SVM,
+        Profile::ILLUMOS_BHYVE_SVM,
+        Profile::BHYVE_VMX,
+        Profile::BHYVE_SNAPSHOT,
+        Profile::PROPOLIS,
+        Profile::VBOX_SVM,
+        Profile::VBOX_VMX,
+        Profile::VBOX_SAV,
+        Profile::VBOX_NEM,
+        Profile::CROSVM,
+        Profile::CROSVM_WHPX,
+        Profile::CROSVM_HAXM,
+        Profile::MSHV,
+        Profile::OPENVMM,
+        Profile::BOCHS_SVM,
+        Profile::KVM_NSVM,
+        Profile::KVM_NVMX,
     ];
 
     /// Looks a profile up by name.
@@ -226,14 +373,13 @@ impl Profile {
             .ok_or_else(|| UnknownProfile(name.trim().into()))
     }
 
-    /// The fixed profile of the same engine: what KVM or QEMU does today.
+    /// The current profile of the same engine: what KVM, QEMU or the stack does today.
     #[must_use]
     pub const fn current_of(engine: Engine) -> Profile {
         match engine {
             Engine::KvmSvm => Profile::KVM_SVM,
             Engine::KvmVmx => Profile::KVM_VMX,
-            Engine::Qemu => Profile::QEMU,
-            Engine::Verbatim => Profile::VERBATIM,
+            other => Profile::current_stack_profile(other),
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::arch::{
     SegmentType, Selector,
 };
 use crate::check::{arch, vmx_entry};
+use crate::format::hyperv::HvSegmentRegister;
 use crate::format::kvm::KvmSegment;
 use crate::format::qemu::QemuSegmentCache;
 use crate::format::svm::{SvmAttrib, VmcbSegment};
@@ -130,6 +131,11 @@ pub fn encode_state(format: Format, state: &SegmentState) -> crate::profile::Vcp
         },
         Format::Vmcs => VcpuSegments::Vmcs(state.segments.map(|_, s| VmxSegment::from(*s))),
         Format::Kvm => VcpuSegments::Kvm(state.segments.map(|_, s| KvmSegment::from(*s))),
+        Format::HyperV => VcpuSegments::HyperV(
+            state
+                .segments
+                .map(|_, s| HvSegmentRegister::try_from(*s).unwrap_or_default()),
+        ),
     }
 }
 
@@ -167,6 +173,8 @@ pub fn build(format: Format) -> Vec<DomainState> {
                     Format::Vmcb => vmcb_states(&mut out, &baselines, reg, rpl, limit),
                     Format::Vmcs => vmcs_states(&mut out, &baselines, reg, rpl, limit),
                     Format::Kvm => kvm_states(&mut out, &baselines, reg, rpl, limit),
+                    // Chain::new refuses chains that start from Hyper-V registers.
+                    Format::HyperV => {}
                 }
             }
         }

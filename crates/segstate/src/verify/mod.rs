@@ -30,6 +30,7 @@ use crate::profile::{
 pub mod blame;
 pub mod domain;
 pub mod normalise;
+mod normalise_stacks;
 pub mod paths;
 
 pub use domain::DomainState;
@@ -164,7 +165,7 @@ pub const BUILTIN_CHAINS: &[(&str, &str)] = &[
         "AMD host, QEMU syncs state: today's code",
     ),
     (
-        "kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12",
+        "kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11",
         "AMD host, 2017: the CPL-drop bug",
     ),
     (
@@ -172,7 +173,7 @@ pub const BUILTIN_CHAINS: &[(&str, &str)] = &[
         "kernel half of the fix only",
     ),
     (
-        "kvm-svm@4.12 > qemu > kvm-svm@4.12",
+        "kvm-svm@4.11 > qemu > kvm-svm@4.11",
         "QEMU half of the fix only",
     ),
     (
@@ -180,7 +181,7 @@ pub const BUILTIN_CHAINS: &[(&str, &str)] = &[
         "AMD host, Firecracker / Cloud Hypervisor",
     ),
     (
-        "kvm-svm@4.12 > verbatim > kvm-svm@4.12",
+        "kvm-svm@4.11 > verbatim > kvm-svm@4.11",
         "old AMD kernel, pass-through VMM",
     ),
     (
@@ -192,7 +193,7 @@ pub const BUILTIN_CHAINS: &[(&str, &str)] = &[
         "2017 thread, second design",
     ),
     (
-        "kvm-svm@4.12 > qemu-segtype > kvm-svm@4.12",
+        "kvm-svm@4.11 > qemu-segtype > kvm-svm@4.11",
         "second design on an old kernel",
     ),
     (
@@ -223,11 +224,88 @@ pub const BUILTIN_CHAINS: &[(&str, &str)] = &[
         "any kvm_sregs, garbage bytes included, into AMD",
     ),
     (
-        "verbatim > kvm-svm@4.12",
+        "verbatim > kvm-svm@4.11",
         "any kvm_sregs into an old AMD kernel",
     ),
     ("verbatim > kvm-vmx", "any kvm_sregs into Intel"),
     ("qemu", "any kvm_sregs through QEMU's get_seg and set_seg"),
+    (
+        "xen-svm > xen-save > xen-svm",
+        "Xen on AMD: xl save and restore",
+    ),
+    (
+        "xen-vmx > xen-save > xen-vmx",
+        "Xen on Intel: xl save and restore",
+    ),
+    (
+        "xen-svm > xen-save > xen-vmx",
+        "Xen save from AMD restored on Intel",
+    ),
+    (
+        "xen-vmx > xen-save > xen-svm",
+        "Xen save from Intel restored on AMD",
+    ),
+    (
+        "bhyve-svm > bhyve-snapshot > bhyve-svm",
+        "FreeBSD bhyve on AMD: suspend and resume",
+    ),
+    (
+        "bhyve-vmx > bhyve-snapshot > bhyve-vmx",
+        "FreeBSD bhyve on Intel: suspend and resume",
+    ),
+    (
+        "illumos-bhyve-svm > propolis > illumos-bhyve-svm",
+        "illumos bhyve on AMD: propolis live migration",
+    ),
+    (
+        "vbox-svm > vbox-sav > vbox-svm",
+        "VirtualBox on AMD: saved state",
+    ),
+    (
+        "vbox-vmx > vbox-sav > vbox-vmx",
+        "VirtualBox on Intel: saved state",
+    ),
+    (
+        "vbox-svm > vbox-sav > vbox-vmx",
+        "VirtualBox saved state from AMD restored on Intel",
+    ),
+    (
+        "kvm-svm > vbox-nem > kvm-svm",
+        "VirtualBox NEM on KVM, AMD host",
+    ),
+    (
+        "kvm-svm > crosvm > kvm-svm",
+        "crosvm on KVM, AMD host (and its snapshot)",
+    ),
+    (
+        "kvm-vmx > crosvm > kvm-vmx",
+        "crosvm on KVM, Intel host (and its snapshot)",
+    ),
+    (
+        "kvm-svm > crosvm > crosvm-whpx",
+        "crosvm KVM snapshot restored on WHPX",
+    ),
+    (
+        "kvm-vmx > crosvm > crosvm-haxm",
+        "crosvm KVM snapshot restored on HAXM",
+    ),
+    (
+        "kvm-svm > verbatim > mshv",
+        "KVM (AMD) -> Cloud Hypervisor snapshot -> MSHV",
+    ),
+    (
+        "kvm-vmx > verbatim > mshv",
+        "KVM (Intel) -> Cloud Hypervisor snapshot -> MSHV",
+    ),
+    (
+        "verbatim > mshv > verbatim",
+        "any sregs through Cloud Hypervisor on MSHV and back",
+    ),
+    ("kvm-svm > openvmm > kvm-svm", "openvmm on KVM, AMD host"),
+    ("kvm-vmx > openvmm > kvm-vmx", "openvmm on KVM, Intel host"),
+    ("bochs-svm", "Bochs as the AMD CPU under an L1 hypervisor"),
+    ("kvm-nsvm", "nested KVM on AMD: L1 vmcb12 <-> L2"),
+    ("kvm-nvmx", "nested KVM on Intel: L1 vmcs12 <-> L2"),
 ];
 
 /// The built-in chains, parsed.
@@ -508,6 +586,7 @@ fn cpl_of(at: &InFlight, fallback: PrivilegeLevel) -> PrivilegeLevel {
         SegmentValue::Vmcs(v) => v.access_rights.dpl(),
         SegmentValue::Kvm(k) => PrivilegeLevel::from_low_bits(k.dpl),
         SegmentValue::Qemu(_) => fallback,
+        SegmentValue::Stack(v) => v.dpl(),
     }
 }
 
@@ -517,6 +596,7 @@ fn decode(value: &SegmentValue) -> Option<Segment> {
         SegmentValue::Vmcs(v) => Segment::try_from(v).ok(),
         SegmentValue::Kvm(k) => Segment::try_from(k).ok(),
         SegmentValue::Qemu(q) => Segment::try_from(q).ok(),
+        SegmentValue::Stack(v) => v.decode(),
     }
 }
 
@@ -676,5 +756,6 @@ pub fn show(at: &InFlight) -> String {
             "QEMU sel={:#06x} flags={:#010x} limit={:#x} base={:#x}",
             q.selector, q.flags.0, q.limit, q.base
         ),
+        SegmentValue::Stack(v) => format!("{v}"),
     }
 }

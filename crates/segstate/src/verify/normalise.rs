@@ -5,7 +5,7 @@
 //! [`Segment`], not the raw formats, so it is a second, independent statement of each
 //! rule; loss rules have no normalisation, so whatever they change is a violation.
 
-use crate::arch::{PrivilegeLevel, SegReg, Segment};
+use crate::arch::{Attributes, PrivilegeLevel, SegReg, Segment, SegmentType};
 use crate::profile::{Op, Rule};
 
 /// What a segment may look like after `ops`, given the segment and CPL at the source.
@@ -70,8 +70,26 @@ pub fn expected(ops: &[Op], reg: SegReg, source: Segment, cpl: PrivilegeLevel) -
                 s.unusable = !a.present;
             }
             Op::QemuSet(r) => {
-                s.unusable = r.has(Rule::QemuSetUnusableFromNotPresent) && !a.present;
+                if r.has(Rule::QemuSetV8086Seg) && reg != SegReg::Ldtr && reg != SegReg::Tr {
+                    // set_v8086_seg: type 3, S, DPL 3, P, nothing else.
+                    *a = Attributes {
+                        segment_type: SegmentType::from_low_bits(3),
+                        s: true,
+                        dpl: PrivilegeLevel::Ring3,
+                        present: true,
+                        avl: false,
+                        l: false,
+                        db: false,
+                        g: false,
+                    };
+                    s.unusable = false;
+                } else {
+                    s.unusable = r.has(Rule::QemuSetUnusableFromNotPresent) && !a.present;
+                }
             }
+            // Whole-state hooks: nothing in protected mode, one register at a time.
+            Op::QemuMigrate(..) => {}
+            Op::Stack(op) => super::normalise_stacks::apply(op, reg, &mut s, cpl),
         }
     }
     s

@@ -70,7 +70,8 @@ fn encode(format: Format, state: &SegmentState) -> (VcpuSegments, PerSegReg<Segm
                 segs,
             )
         }
-        Format::Kvm => (
+        // No chain starts from Hyper-V registers (Chain::new refuses them).
+        Format::Kvm | Format::HyperV => (
             VcpuSegments::Kvm(state.segments.map(|_, s| (*s).into())),
             state.segments,
         ),
@@ -83,6 +84,7 @@ fn decode(v: &SegmentValue) -> Option<Segment> {
         SegmentValue::Vmcs(v) => Segment::try_from(v).ok(),
         SegmentValue::Kvm(k) => Segment::try_from(k).ok(),
         SegmentValue::Qemu(q) => Segment::try_from(q).ok(),
+        SegmentValue::Stack(s) => s.decode(),
     }
 }
 
@@ -208,7 +210,7 @@ pub struct RegisterChange {
 /// let fixed: Chain = "kvm-svm > qemu > kvm-svm".parse()?;
 /// assert!(!trace(&fixed, &state).unwrap().escalates());
 ///
-/// let bug: Chain = "kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12".parse()?;
+/// let bug: Chain = "kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11".parse()?;
 /// let t = trace(&bug, &state).unwrap();
 /// assert!(t.escalates()); // CPL 3 -> 0
 /// let ids: Vec<_> = t.cpl_rules.iter().map(|r| r.id()).collect();
@@ -249,8 +251,12 @@ pub fn trace(chain: &Chain, state: &SegmentState) -> Option<Trace> {
 #[must_use]
 pub fn diagnose(state: &SegmentState, vendors: Vendors, context: Context) -> Report {
     let mut r = check::report::report_with(state, vendors, context);
-    r.entries
-        .extend(path_findings(state, vendors, &builtin_chains()));
+    // The KVM/QEMU paths only: which other stack a state will meet is not known here.
+    let chains: Vec<Chain> = builtin_chains()
+        .into_iter()
+        .filter(|c| c.steps().iter().all(|s| s.profile.engine.is_kvm_stack()))
+        .collect();
+    r.entries.extend(path_findings(state, vendors, &chains));
     r
 }
 
@@ -273,7 +279,7 @@ pub fn path_findings(state: &SegmentState, vendor: Vendors, chains: &[Chain]) ->
         let applies = match chain.source() {
             Format::Vmcs => vendor.intel(),
             Format::Vmcb => vendor.amd(),
-            Format::Kvm => false,
+            Format::Kvm | Format::HyperV => false,
         };
         if !applies {
             continue;
@@ -425,7 +431,7 @@ mod tests {
             .collect();
         assert!(
             esc.iter()
-                .any(|e| e.chain.as_deref() == Some("kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12")),
+                .any(|e| e.chain.as_deref() == Some("kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11")),
             "{esc:#?}"
         );
         assert!(esc.iter().all(|e| e.finding.severity != Severity::Error));

@@ -1,0 +1,279 @@
+//! Xen HVM: `struct segment_register` (xen/arch/x86/include/asm/x86-types.h), Xen's
+//! one internal segment shape, and the segment fields of the `hvm_hw_cpu` save record
+//! (xen/include/public/arch-x86/hvm/save.h, `HVM_SAVE_CODE(CPU) = 2`), read at
+//! xen-project/xen c447b7308b13.
+//!
+//! `attr` uses the SVM 12-bit layout ([`SvmAttrib`]) on both vendors: P = 0 means
+//! unusable. Neither shape has a CPL field: SS's DPL carries it.
+
+use super::svm::SvmAttrib;
+use super::{FormatError, LengthError, exact_len, le_u16, le_u32, le_u64};
+use crate::arch::{PerSegReg, SegReg, Segment, Selector};
+
+/// `struct segment_register`: sel u16 @0, attr u16 @2, limit u32 @4, base u64 @8.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct XenSegmentRegister {
+    /// `sel`.
+    pub selector: u16,
+    /// `attr`, SVM layout.
+    pub attr: SvmAttrib,
+    /// `limit`, byte-granular.
+    pub limit: u32,
+    /// `base`.
+    pub base: u64,
+}
+
+impl XenSegmentRegister {
+    /// Size of the C struct.
+    pub const SIZE: usize = 16;
+
+    /// Little-endian bytes.
+    #[must_use]
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let mut out = [0u8; Self::SIZE];
+        out[0..2].copy_from_slice(&self.selector.to_le_bytes());
+        out[2..4].copy_from_slice(&self.attr.0.to_le_bytes());
+        out[4..8].copy_from_slice(&self.limit.to_le_bytes());
+        out[8..16].copy_from_slice(&self.base.to_le_bytes());
+        out
+    }
+
+    /// Reads exactly 16 bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, LengthError> {
+        exact_len("struct segment_register", bytes, Self::SIZE)?;
+        Ok(XenSegmentRegister {
+            selector: le_u16(bytes, 0),
+            attr: SvmAttrib(le_u16(bytes, 2)),
+            limit: le_u32(bytes, 4),
+            base: le_u64(bytes, 8),
+        })
+    }
+}
+
+impl TryFrom<XenSegmentRegister> for Segment {
+    type Error = FormatError;
+
+    /// Strict decode: bits 15:12 of `attr` are refused; unusable = !P.
+    fn try_from(x: XenSegmentRegister) -> Result<Self, FormatError> {
+        let attributes = XenArbytes(u32::from(x.attr.0)).attrib()?.attributes();
+        Ok(Segment {
+            selector: Selector(x.selector),
+            base: x.base,
+            limit: x.limit,
+            attributes,
+            unusable: !attributes.present,
+        })
+    }
+}
+
+/// One `*_arbytes` word of `hvm_hw_cpu`: a u32 holding the 12-bit SVM-layout `attr`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[repr(transparent)]
+pub struct XenArbytes(pub u32);
+
+impl XenArbytes {
+    /// Strict decode: only bits 11:0 may be set.
+    pub fn attrib(self) -> Result<SvmAttrib, FormatError> {
+        if self.0 & !0xfff != 0 {
+            return Err(FormatError {
+                format: "hvm_hw_cpu",
+                field: "arbytes",
+                value: self.0.into(),
+                reason: "bits 31:12 are not part of Xen's 12-bit attribute layout",
+            });
+        }
+        Ok(SvmAttrib(self.0 as u16))
+    }
+
+    /// True for a value in the old VMX layout (AVL/L/DB/G in bits 15:12 and nothing in
+    /// 11:8) that `hvm_load_cpu_ctxt`'s `UNFOLD_ARBYTES` folds down.
+    #[must_use]
+    pub const fn is_vmx_layout(self) -> bool {
+        self.0 & 0xf000 != 0 && self.0 & 0x0f00 == 0
+    }
+}
+
+/// Byte offsets of the segment fields in `struct hvm_hw_cpu` (1032 bytes, compiled
+/// with gcc for x86-64).
+#[derive(Debug)]
+pub struct HvmHwCpuOffset;
+
+impl HvmHwCpuOffset {
+    /// Size of the record.
+    pub const SIZE: usize = 1032;
+    /// `cs_sel`; then ds, es, fs, gs, ss, tr, ldtr, each a u32.
+    pub const SELECTORS: usize = 736;
+    /// `cs_limit`; then ds … ldtr, idtr, gdtr, each a u32.
+    pub const LIMITS: usize = 768;
+    /// `cs_base`; then ds … ldtr, idtr, gdtr, each a u64.
+    pub const BASES: usize = 808;
+    /// `cs_arbytes`; then ds, es, fs, gs, ss, tr, ldtr, each a u32.
+    pub const ARBYTES: usize = 888;
+
+    /// The slot of `reg` in the record's cs, ds, es, fs, gs, ss, tr, ldtr order.
+    #[must_use]
+    pub const fn slot(reg: SegReg) -> usize {
+        match reg {
+            SegReg::Cs => 0,
+            SegReg::Ds => 1,
+            SegReg::Es => 2,
+            SegReg::Fs => 3,
+            SegReg::Gs => 4,
+            SegReg::Ss => 5,
+            SegReg::Tr => 6,
+            SegReg::Ldtr => 7,
+        }
+    }
+}
+
+/// The segment part of an `hvm_hw_cpu` record, raw. The selectors are u32 in the
+/// record; a value above 0xffff is kept as found and refused by [`Self::segment`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HvmHwCpuSegments {
+    /// `*_sel`.
+    pub selectors: PerSegReg<u32>,
+    /// `*_limit`.
+    pub limits: PerSegReg<u32>,
+    /// `*_base`.
+    pub bases: PerSegReg<u64>,
+    /// `*_arbytes`.
+    pub arbytes: PerSegReg<XenArbytes>,
+}
+
+impl HvmHwCpuSegments {
+    /// Reads the segment fields of a whole 1032-byte record.
+    pub fn from_record(record: &[u8]) -> Result<Self, LengthError> {
+        exact_len("struct hvm_hw_cpu", record, HvmHwCpuOffset::SIZE)?;
+        let at = |base: usize, width: usize, reg: SegReg| base + width * HvmHwCpuOffset::slot(reg);
+        Ok(HvmHwCpuSegments {
+            selectors: PerSegReg::from_fn(|r| le_u32(record, at(HvmHwCpuOffset::SELECTORS, 4, r))),
+            limits: PerSegReg::from_fn(|r| le_u32(record, at(HvmHwCpuOffset::LIMITS, 4, r))),
+            bases: PerSegReg::from_fn(|r| le_u64(record, at(HvmHwCpuOffset::BASES, 8, r))),
+            arbytes: PerSegReg::from_fn(|r| {
+                XenArbytes(le_u32(record, at(HvmHwCpuOffset::ARBYTES, 4, r)))
+            }),
+        })
+    }
+
+    /// Writes the segment fields over `record` (a whole 1032-byte record); every other
+    /// byte is left as it was, so decode → encode reproduces the input.
+    pub fn write_into(&self, record: &mut [u8]) -> Result<(), LengthError> {
+        exact_len("struct hvm_hw_cpu", record, HvmHwCpuOffset::SIZE)?;
+        for reg in SegReg::ALL {
+            let slot = HvmHwCpuOffset::slot(reg);
+            let mut put = |offset: usize, bytes: &[u8]| {
+                record[offset..offset + bytes.len()].copy_from_slice(bytes);
+            };
+            put(
+                HvmHwCpuOffset::SELECTORS + 4 * slot,
+                &self.selectors[reg].to_le_bytes(),
+            );
+            put(
+                HvmHwCpuOffset::LIMITS + 4 * slot,
+                &self.limits[reg].to_le_bytes(),
+            );
+            put(
+                HvmHwCpuOffset::BASES + 8 * slot,
+                &self.bases[reg].to_le_bytes(),
+            );
+            put(
+                HvmHwCpuOffset::ARBYTES + 4 * slot,
+                &self.arbytes[reg].0.to_le_bytes(),
+            );
+        }
+        Ok(())
+    }
+
+    /// One register as Xen's `segment_register`, strictly: a selector above 0xffff or
+    /// arbytes outside bits 11:0 are refused.
+    pub fn segment(&self, reg: SegReg) -> Result<XenSegmentRegister, FormatError> {
+        let selector = u16::try_from(self.selectors[reg]).map_err(|_| FormatError {
+            format: "hvm_hw_cpu",
+            field: "sel",
+            value: self.selectors[reg].into(),
+            reason: "a selector is 16 bits",
+        })?;
+        Ok(XenSegmentRegister {
+            selector,
+            attr: self.arbytes[reg].attrib()?,
+            limit: self.limits[reg],
+            base: self.bases[reg],
+        })
+    }
+
+    /// The CPL the record means: SS's DPL (the record has no CPL field).
+    pub fn cpl(&self) -> Result<crate::arch::PrivilegeLevel, FormatError> {
+        Ok(self.arbytes[SegReg::Ss].attrib()?.dpl())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::PrivilegeLevel;
+
+    #[test]
+    fn segment_register_layout() {
+        let x = XenSegmentRegister {
+            selector: 0x2b,
+            attr: SvmAttrib(0xcf3),
+            limit: 0xffff_ffff,
+            base: 0x1122_3344_5566_7788,
+        };
+        let b = x.to_bytes();
+        assert_eq!(&b[0..2], &[0x2b, 0]);
+        assert_eq!(&b[2..4], &[0xf3, 0x0c]);
+        assert_eq!(&b[4..8], &[0xff; 4]);
+        assert_eq!(b[8], 0x88);
+        assert_eq!(XenSegmentRegister::from_bytes(&b), Ok(x));
+        assert!(XenSegmentRegister::from_bytes(&b[..15]).is_err());
+        let s = Segment::try_from(x).unwrap();
+        assert_eq!(s.attributes.dpl, PrivilegeLevel::Ring3);
+        assert!(!s.unusable);
+        let bad = XenSegmentRegister {
+            attr: SvmAttrib(0x1cf3),
+            ..x
+        };
+        assert_eq!(Segment::try_from(bad).unwrap_err().field, "arbytes");
+    }
+
+    #[test]
+    fn hvm_hw_cpu_offsets_and_round_trip() {
+        let mut record = alloc::vec![0u8; HvmHwCpuOffset::SIZE];
+        for (i, b) in record.iter_mut().enumerate() {
+            *b = (i * 7) as u8;
+        }
+        let original = record.clone();
+        let mut segs = HvmHwCpuSegments::from_record(&record).unwrap();
+        segs.write_into(&mut record).unwrap();
+        assert_eq!(record, original, "decode -> encode is byte-exact");
+        segs.arbytes[SegReg::Ss] = XenArbytes(0xc93 | 3 << 5);
+        segs.selectors[SegReg::Ss] = 0x2b;
+        segs.write_into(&mut record).unwrap();
+        assert_eq!(le_u32(&record, 908), 0xcf3, "ss_arbytes at 908");
+        assert_eq!(le_u32(&record, 756), 0x2b, "ss_sel at 756");
+        assert_eq!(
+            le_u32(&record, 912),
+            segs.arbytes[SegReg::Tr].0,
+            "tr_arbytes at 912"
+        );
+        assert_eq!(
+            le_u64(&record, 848),
+            segs.bases[SegReg::Ss],
+            "ss_base at 848"
+        );
+        let back = HvmHwCpuSegments::from_record(&record).unwrap();
+        assert_eq!(back.cpl(), Ok(PrivilegeLevel::Ring3));
+        assert!(HvmHwCpuSegments::from_record(&record[..1031]).is_err());
+    }
+
+    #[test]
+    fn strict_arbytes_and_selectors() {
+        assert!(XenArbytes(0xa09b).attrib().is_err());
+        assert!(XenArbytes(0xa09b).is_vmx_layout());
+        assert!(!XenArbytes(0xa9b).is_vmx_layout());
+        let mut segs = HvmHwCpuSegments::from_record(&[0u8; HvmHwCpuOffset::SIZE]).unwrap();
+        segs.selectors[SegReg::Cs] = 0x1_0010;
+        assert_eq!(segs.segment(SegReg::Cs).unwrap_err().field, "sel");
+    }
+}

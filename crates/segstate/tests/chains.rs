@@ -1,0 +1,431 @@
+//! Chains: parsing, compiled shapes and ops, whole-state runs (`run_sregs`, QEMU
+//! migrations with their hooks), and the other stacks' paths through verify.
+
+use segstate::arch::{PerSegReg, PrivilegeLevel, SegReg};
+use segstate::format::kvm::{KvmDtable, KvmSegment, KvmSregs};
+use segstate::format::qemu::QemuSegmentCache;
+use segstate::format::vmx::VmxAccessRights;
+use segstate::profile::{
+    Chain, ChainError, Format, InFlight, Op, Profile, Rule, SegmentValue, StackOp, VcpuSegments,
+};
+use segstate::verify::{Property, domain, verify_chain};
+
+mod common;
+use common::{kseg, vmcb, vmcs};
+
+// ---------------------------------------------------------------------------------------
+// KVM and QEMU chains.
+
+fn parse(s: &str) -> Result<Chain, ChainError> {
+    s.parse()
+}
+
+#[test]
+fn chain_display_round_trips() {
+    for text in [
+        "kvm-svm[-svm.get.tr-busy] > qemu > kvm-vmx",
+        "kvm-svm[+svm.get.unusable-from-type0] > qemu@2.9 > kvm-svm@4.11",
+        "qemu",
+    ] {
+        let chain = parse(text).unwrap();
+        assert_eq!(chain.to_string(), text);
+        assert_eq!(parse(&chain.to_string()).unwrap(), chain);
+    }
+    let chain = parse("kvm-svm[-svm.get.tr-busy] > qemu > kvm-vmx").unwrap();
+    assert_eq!(
+        chain.steps()[0].rules,
+        Profile::KVM_SVM.rules.without(Rule::SvmGetTrBusy)
+    );
+}
+
+#[test]
+fn chain_unknown_profile() {
+    let err = parse("kvm-svm > kvm-arm").unwrap_err();
+    assert!(
+        matches!(&err, ChainError::UnknownProfile(p) if p.0 == "kvm-arm"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("`kvm-arm`"), "{err}");
+}
+
+#[test]
+fn chain_unknown_rule() {
+    let err = parse("kvm-svm[-svm.get.nonsense] > qemu").unwrap_err();
+    match &err {
+        ChainError::BadRuleSwitch { step, reason } => {
+            assert_eq!(step, "kvm-svm[-svm.get.nonsense]");
+            assert!(reason.contains("svm.get.nonsense"), "{reason}");
+        }
+        other => panic!("expected BadRuleSwitch, got {other:?}"),
+    }
+    assert!(err.to_string().contains("svm.get.nonsense"), "{err}");
+}
+
+#[test]
+fn chain_rule_of_another_engine() {
+    let err = parse("qemu[-svm.get.tr-busy]").unwrap_err();
+    match &err {
+        ChainError::BadRuleSwitch { step, reason } => {
+            assert_eq!(step, "qemu[-svm.get.tr-busy]");
+            assert!(reason.contains("svm.get.tr-busy"), "{reason}");
+            assert!(reason.contains("another engine"), "{reason}");
+        }
+        other => panic!("expected BadRuleSwitch, got {other:?}"),
+    }
+}
+
+#[test]
+fn chain_three_vmms_in_a_row() {
+    let err = parse("kvm-svm > qemu > qemu > qemu > kvm-svm").unwrap_err();
+    match &err {
+        ChainError::BadVmmSequence { step, reason } => {
+            assert_eq!(step, "qemu");
+            assert!(reason.contains("at most two VMM steps"), "{reason}");
+        }
+        other => panic!("expected BadVmmSequence, got {other:?}"),
+    }
+    assert!(err.to_string().contains("at most two VMM steps"), "{err}");
+    // Two in a row is a migration, and fine.
+    assert!(parse("kvm-svm > qemu@2.9 > qemu > kvm-svm").is_ok());
+}
+
+/// `qemu > verbatim` is two VMM steps in a row, i.e. a migration (module docs of
+/// `chain.rs`): a QEMU `SegmentCache` cannot be handed to a VMM that stores raw
+/// `kvm_sregs`, and `ChainError::BadVmmSequence` documents exactly this case.
+#[test]
+fn chain_qemu_to_verbatim_migration() {
+    for text in ["qemu > verbatim", "verbatim > qemu"] {
+        let err = parse(text).unwrap_err();
+        match &err {
+            ChainError::BadVmmSequence { reason, .. } => {
+                assert!(reason.contains("same CPU model"), "{reason}");
+            }
+            other => panic!("{text}: expected BadVmmSequence, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn chain_empty() {
+    for text in ["", "   ", "kvm-svm >", "> qemu", "qemu >  > qemu"] {
+        let err = parse(text).unwrap_err();
+        assert_eq!(err, ChainError::Empty, "{text:?}");
+        assert!(err.to_string().contains("empty chain"), "{err}");
+    }
+    assert_eq!(Chain::new(Vec::new()).unwrap_err(), ChainError::Empty);
+}
+
+#[test]
+fn chain_source_and_destination() {
+    let c = parse("kvm-svm > qemu > kvm-vmx").unwrap();
+    assert_eq!((c.source(), c.destination()), (Format::Vmcb, Format::Vmcs));
+    let c = parse("qemu").unwrap();
+    assert_eq!((c.source(), c.destination()), (Format::Kvm, Format::Kvm));
+}
+
+#[test]
+fn chain_ops_in_order() {
+    let c = parse("kvm-svm > qemu > kvm-vmx > qemu > kvm-svm").unwrap();
+    let svm = Profile::KVM_SVM.rules;
+    let vmx = Profile::KVM_VMX.rules;
+    let q = Profile::QEMU.rules;
+    assert_eq!(
+        c.ops(),
+        [
+            Op::SvmGet(svm),
+            Op::QemuGet(q),
+            Op::QemuSet(q),
+            Op::VmxSet(vmx),
+            Op::VmxGet(vmx),
+            Op::QemuGet(q),
+            Op::QemuSet(q),
+            Op::SvmSet(svm),
+        ]
+    );
+}
+
+fn user_mode_sregs() -> KvmSregs {
+    let data = kseg(0x2b, 0xffff_ffff, 0, [3, 1, 3, 1, 1, 0, 1, 0, 0]);
+    KvmSregs {
+        cs: kseg(0x33, 0xffff_ffff, 0, [0xb, 1, 3, 0, 1, 1, 1, 0, 0]),
+        ds: data,
+        es: data,
+        fs: KvmSegment {
+            base: 0x7f12_3456_7000,
+            ..data
+        },
+        gs: data,
+        // CPL 3 with an unusable SS (AMD, after SYSRET with a null SS).
+        ss: kseg(0x2b, 0xffff_ffff, 0, [3, 0, 3, 1, 1, 0, 1, 0, 1]),
+        tr: kseg(
+            0x40,
+            0x67,
+            0xffff_fe00_0000_3000,
+            [0xb, 1, 0, 0, 0, 0, 0, 0, 0],
+        ),
+        ldt: kseg(0, 0, 0, [0, 0, 0, 0, 0, 0, 0, 0, 1]),
+        gdt: KvmDtable {
+            base: 0xffff_fe00_0000_1000,
+            limit: 0x7f,
+            padding: [0; 3],
+        },
+        idt: KvmDtable {
+            base: 0xffff_fe00_0000_0000,
+            limit: 0xfff,
+            padding: [0; 3],
+        },
+        cr0: 0x8005_0033,
+        cr2: 0x7f00_dead_b000,
+        cr3: 0x1_2345_6000,
+        cr4: 0x0035_06f0,
+        cr8: 0,
+        efer: 0xd01,
+        apic_base: 0xfee0_0900,
+        interrupt_bitmap: [0, 1 << 3, 0, 0],
+    }
+}
+
+#[test]
+fn run_sregs_qemu_2_9_drops_unusable_ss_dpl() {
+    let original = user_mode_sregs();
+    let previous = segstate::arch::PerSegReg([QemuSegmentCache::default(); 8]);
+    let mut sregs = original;
+    parse("qemu@2.9")
+        .unwrap()
+        .run_sregs(&mut sregs, &previous)
+        .unwrap();
+    // flags = 0, then set_seg: every attribute 0, unusable = !present = 1.
+    let expected = KvmSregs {
+        ss: kseg(0x2b, 0xffff_ffff, 0, [0, 0, 0, 0, 0, 0, 0, 0, 1]),
+        ..original
+    };
+    assert_eq!(sregs, expected);
+    assert_eq!(sregs.ss.dpl, 0);
+}
+
+#[test]
+fn run_sregs_qemu_keeps_unusable_ss_dpl() {
+    let original = user_mode_sregs();
+    let previous = segstate::arch::PerSegReg([QemuSegmentCache::default(); 8]);
+    let mut sregs = original;
+    parse("qemu")
+        .unwrap()
+        .run_sregs(&mut sregs, &previous)
+        .unwrap();
+    assert_eq!(sregs.ss.dpl, 3);
+    // Every field, segments and the rest (cr0, efer, gdt, ...), comes back unchanged.
+    assert_eq!(sregs, original);
+}
+
+/// QEMU syncing a guest in virtual-8086 mode hands KVM CPL 3 (kvm_put_sregs' intent
+/// for EFLAGS.VM).
+#[test]
+fn qemu_v8086_sync_hands_kvm_cpl_3() {
+    let c: Chain = "kvm-svm > qemu-v8086 > kvm-svm".parse().unwrap();
+    let ss = vmcb(0x1234, 0x093, 0xffff, 0x12340);
+    let out = c
+        .run_segment(
+            SegReg::Ss,
+            InFlight {
+                value: SegmentValue::Vmcb(ss),
+                vmcb_cpl: 0,
+            },
+            &QemuSegmentCache::default(),
+        )
+        .unwrap();
+    assert_eq!(
+        out.value,
+        SegmentValue::Vmcb(vmcb(0x1234, 0x0f3, 0xffff, 0x12340))
+    );
+    assert_eq!(out.vmcb_cpl, 3);
+}
+
+/// Through a migration stream the hooks act on the whole vCPU: a real-mode state whose
+/// segments carry DPL 3 (old KVM) arrives with DPL 0 and QEMU's CPL 0, where the
+/// per-register run (no CR0, no CS) keeps DPL 3.
+#[test]
+fn migration_hooks_act_in_chains_through_a_stream() {
+    let c: Chain = "kvm-vmx > qemu > qemu > kvm-vmx".parse().unwrap();
+    assert!(c.ops().iter().any(|op| matches!(op, Op::QemuMigrate(..))));
+    let real = PerSegReg::from_fn(|reg| match reg {
+        SegReg::Tr => vmcs(0, 0x8b, 0xffff, 0),
+        SegReg::Ldtr => vmcs(0, 0x82, 0xffff, 0),
+        _ => vmcs(0x1000, 0xf3, 0xffff, 0x10000),
+    });
+    let input = VcpuSegments::Vmcs(real);
+    let prev = PerSegReg::from_fn(|_| QemuSegmentCache::default());
+    let (out, cpl) = c
+        .run_migration(&input, &prev, 0x10, PrivilegeLevel::Ring3)
+        .unwrap();
+    let VcpuSegments::Vmcs(segs) = out else {
+        panic!("ends in a VMCS")
+    };
+    assert_eq!(segs[SegReg::Ss].access_rights, VmxAccessRights(0x93));
+    assert_eq!(segs[SegReg::Cs].access_rights, VmxAccessRights(0x93));
+    assert_eq!(segs[SegReg::Tr].access_rights, VmxAccessRights(0x8b));
+    assert_eq!(cpl, PrivilegeLevel::Ring0);
+    // Protected mode (CR0.PE = 1): nothing changes; the CPL is SS.DPL.
+    let (out, cpl) = c
+        .run_migration(&input, &prev, 0x11, PrivilegeLevel::Ring0)
+        .unwrap();
+    assert_eq!(out, c.run(&input, &prev).unwrap());
+    assert_eq!(cpl, PrivilegeLevel::Ring3);
+}
+
+// ---------------------------------------------------------------------------------------
+// Chains of the other stacks.
+
+#[test]
+fn stack_chains_compile_to_their_paths() {
+    let c = parse("illumos-bhyve-svm > propolis > illumos-bhyve-svm").unwrap();
+    let r = Profile::ILLUMOS_BHYVE_SVM.rules;
+    let p = Profile::PROPOLIS.rules;
+    assert_eq!(
+        c.ops(),
+        &[
+            Op::Stack(StackOp::BhyveSvmGet(r)),
+            Op::Stack(StackOp::BhyveCarry(p)),
+            Op::Stack(StackOp::BhyveSvmSet(r)),
+        ]
+    );
+    assert_eq!((c.source(), c.destination()), (Format::Vmcb, Format::Vmcb));
+    let c = parse("kvm-svm > verbatim > mshv").unwrap();
+    assert_eq!(
+        (c.source(), c.destination()),
+        (Format::Vmcb, Format::HyperV)
+    );
+    let c = parse("kvm-vmx > crosvm > crosvm-haxm").unwrap();
+    assert_eq!(c.destination(), Format::Vmcs);
+    assert_eq!(c.ops().len(), 3, "vmx get, crosvm from kvm, crosvm to haxm");
+    let c = parse("xen-svm > xen-save > xen-vmx").unwrap();
+    assert_eq!((c.source(), c.destination()), (Format::Vmcb, Format::Vmcs));
+    assert_eq!(parse("kvm-nsvm").unwrap().destination(), Format::Vmcb);
+}
+
+#[test]
+fn impossible_stack_chains_are_refused() {
+    for bad in [
+        "xen-svm > xen-save",
+        "mshv > verbatim",
+        "kvm-svm > xen-save > kvm-svm",
+        "xen-svm > qemu > xen-svm",
+        "xen-svm > xen-save > bhyve-svm",
+        "kvm-svm > crosvm-haxm",
+        "bochs-svm > qemu",
+    ] {
+        assert!(
+            matches!(parse(bad), Err(ChainError::BadVmmSequence { .. })),
+            "{bad} should be refused: {:?}",
+            parse(bad)
+        );
+    }
+    assert!(matches!(
+        parse("xen-svm[-svm.get.tr-busy]"),
+        Err(ChainError::BadRuleSwitch { .. })
+    ));
+}
+
+fn sysret(chain: &Chain) -> VcpuSegments {
+    let state = domain::sysret_state();
+    let input = domain::encode_state(chain.source(), &state);
+    chain
+        .run(&input, &PerSegReg::from_fn(|_| QemuSegmentCache::default()))
+        .unwrap()
+}
+
+/// AMD's SYSRET state (CPL 3, stale SS.DPL 0) through each stack's own migration.
+#[test]
+fn sysret_state_through_each_stack() {
+    for (spec, cpl) in [
+        (
+            "illumos-bhyve-svm > propolis > illumos-bhyve-svm",
+            PrivilegeLevel::Ring0,
+        ),
+        (
+            "bhyve-svm > bhyve-snapshot > bhyve-svm",
+            PrivilegeLevel::Ring3,
+        ),
+        ("xen-svm > xen-save > xen-svm", PrivilegeLevel::Ring3),
+        ("xen-svm > xen-save > xen-vmx", PrivilegeLevel::Ring3),
+        ("vbox-svm > vbox-sav > vbox-svm", PrivilegeLevel::Ring3),
+        ("kvm-svm > crosvm > kvm-svm", PrivilegeLevel::Ring3),
+        ("kvm-svm > verbatim > mshv", PrivilegeLevel::Ring3),
+        ("kvm-svm > openvmm > kvm-svm", PrivilegeLevel::Ring3),
+        ("bochs-svm", PrivilegeLevel::Ring3),
+        ("kvm-nsvm", PrivilegeLevel::Ring3),
+    ] {
+        assert_eq!(sysret(&parse(spec).unwrap()).cpl(), cpl, "{spec}");
+    }
+}
+
+fn responsible(spec: &str, property: Property) -> Option<Rule> {
+    let r = verify_chain(&parse(spec).unwrap());
+    assert!(r.violations(property) > 0, "{spec}: no {property}");
+    r.counterexamples
+        .iter()
+        .find(|c| c.property == property)
+        .and_then(|c| match c.responsible.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        })
+}
+
+#[test]
+fn verify_names_the_defects_of_the_peers() {
+    assert_eq!(
+        responsible(
+            "illumos-bhyve-svm > propolis > illumos-bhyve-svm",
+            Property::Escalation
+        ),
+        Some(Rule::BhyveSvmGetSsDplFromAttrib)
+    );
+    assert_eq!(
+        responsible("kvm-vmx > crosvm > crosvm-haxm", Property::AttributeLoss),
+        Some(Rule::CrosvmHaxmNoNullBit)
+    );
+    assert_eq!(
+        responsible("vbox-svm > vbox-sav > vbox-vmx", Property::VmxEntryRejected),
+        Some(Rule::VboxSvmImportUnusableNotSet)
+    );
+    assert_eq!(
+        responsible("verbatim > mshv > verbatim", Property::AttributeLoss),
+        Some(Rule::MshvGetUnusableZero)
+    );
+    assert_eq!(
+        responsible("bochs-svm", Property::AttributeLoss),
+        Some(Rule::BochsVmexitZeroInvalidAttrib)
+    );
+}
+
+#[test]
+fn the_symmetric_stacks_are_sound() {
+    for spec in [
+        "xen-svm > xen-save > xen-svm",
+        "xen-vmx > xen-save > xen-vmx",
+        "xen-svm > xen-save > xen-vmx",
+        "xen-vmx > xen-save > xen-svm",
+        "bhyve-svm > bhyve-snapshot > bhyve-svm",
+        "bhyve-vmx > bhyve-snapshot > bhyve-vmx",
+        "vbox-svm > vbox-sav > vbox-svm",
+        "kvm-svm > crosvm > kvm-svm",
+        "kvm-svm > crosvm > crosvm-whpx",
+        "kvm-svm > verbatim > mshv",
+        "kvm-vmx > openvmm > kvm-vmx",
+        "kvm-nsvm",
+        "kvm-nvmx",
+    ] {
+        let r = verify_chain(&parse(spec).unwrap());
+        assert!(r.is_sound(), "{spec}: {:#?}", r.counterexamples);
+    }
+}
+
+/// Switching the illumos defect off (reporting SS.DPL from VMCB.CPL, as KVM and Xen
+/// do) makes the propolis migration keep the CPL.
+#[test]
+fn the_proposed_illumos_fix_keeps_the_cpl() {
+    let fixed =
+        parse("illumos-bhyve-svm[-bhyve.svm.get.ss-dpl-from-attrib] > propolis > illumos-bhyve-svm[-bhyve.svm.get.ss-dpl-from-attrib]")
+            .unwrap();
+    assert!(verify_chain(&fixed).keeps_cpl());
+    assert_eq!(sysret(&fixed).cpl(), PrivilegeLevel::Ring3);
+}

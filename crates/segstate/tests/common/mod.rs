@@ -1,0 +1,78 @@
+//! Literal constructors shared by the rule tests: no cooking, only fields.
+#![allow(dead_code)]
+
+use segstate::arch::{PerSegReg, SegReg};
+use segstate::format::kvm::KvmSegment;
+use segstate::format::qemu::{QemuFlags, QemuSegmentCache};
+use segstate::format::svm::{SvmAttrib, VmcbSegment};
+use segstate::format::vmx::{VmxAccessRights, VmxSegment};
+use segstate::profile::{Profile, Rule, RuleSet};
+
+pub fn vmcb(selector: u16, attrib: u16, limit: u32, base: u64) -> VmcbSegment {
+    VmcbSegment {
+        selector,
+        attrib: SvmAttrib(attrib),
+        limit,
+        base,
+    }
+}
+
+pub fn vmcs(selector: u16, ar: u32, limit: u32, base: u64) -> VmxSegment {
+    VmxSegment {
+        selector,
+        base,
+        limit,
+        access_rights: VmxAccessRights(ar),
+    }
+}
+
+pub fn cache(selector: u32, flags: u32, limit: u32, base: u64) -> QemuSegmentCache {
+    QemuSegmentCache {
+        selector,
+        base,
+        limit,
+        flags: QemuFlags(flags),
+    }
+}
+
+/// A `kvm_segment` written field by field, in the C struct's order after the header:
+/// `[type, present, dpl, db, s, l, g, avl, unusable]`.
+pub fn kseg(selector: u16, limit: u32, base: u64, f: [u8; 9]) -> KvmSegment {
+    let [type_, present, dpl, db, s, l, g, avl, unusable] = f;
+    KvmSegment {
+        base,
+        limit,
+        selector,
+        type_,
+        present,
+        dpl,
+        db,
+        s,
+        l,
+        g,
+        avl,
+        unusable,
+        padding: 0,
+    }
+}
+
+/// Asserts the profile really has the rule, so a registry change is noticed here too.
+pub fn rules_with(profile: Profile, rule: Rule) -> RuleSet {
+    assert!(
+        profile.rules.has(rule),
+        "{} is expected to apply {}",
+        profile.name,
+        rule.id()
+    );
+    profile.rules
+}
+
+/// QEMU caches of a real-mode vCPU whose code/data segments carry `dpl` (old KVM
+/// reported real-mode DPL 3): TR and LDTR without a DPL.
+pub fn real_mode_caches(dpl: u32) -> PerSegReg<QemuSegmentCache> {
+    PerSegReg::from_fn(|reg| match reg {
+        SegReg::Tr => cache(0, 0x0000_8b00, 0xffff, 0),
+        SegReg::Ldtr => cache(0, 0x0000_8200, 0xffff, 0),
+        _ => cache(0x1000, 0x0000_9300 | dpl << 13, 0xffff, 0x10000),
+    })
+}
