@@ -18,8 +18,16 @@ use std::string::String;
 use std::vec::Vec;
 use std::{format, vec};
 
+pub mod exit;
+pub mod haxm;
+pub mod judge;
+pub mod linux_vmcb;
+pub mod linux_vmcs;
+pub mod log;
 pub mod qemu_dump;
+pub mod qemu_log;
 pub mod qemu_migration;
+pub mod text;
 
 use qemu_dump::QemuDump;
 
