@@ -17,6 +17,7 @@ use core::fmt;
 
 use super::exit::ExitClass;
 use super::log::{Dialect, LogDump, Target};
+use super::{Input, qemu_dump};
 use crate::arch::{
     Attributes, CR0_PE, CR0_PG, EFER_LMA, EFER_LME, GuestState, PerSegReg, PrivilegeLevel,
     RFLAGS_VM, SegReg, Segment, SegmentState, SegmentType, Selector,
@@ -210,6 +211,14 @@ fn filled(g: &GuestState, v: Variant) -> SegmentState {
     }
 }
 
+/// The whole state a partial one stands for when a caller needs one: the missing
+/// fields filled consistently with what the dump shows. Only for callers that cannot
+/// take a [`GuestState`]; [`judge`] never reports a finding that depends on the fill.
+#[must_use]
+pub fn assumed_state(g: &GuestState) -> SegmentState {
+    filled(g, Variant::Consistent)
+}
+
 /// Where the state was read from, for the rules that care (VMCB canonicalisation,
 /// EFER.SVME).
 fn source(d: &LogDump) -> Source {
@@ -241,6 +250,24 @@ fn report_of(state: &SegmentState, vendors: Option<Vendors>, source: Source) -> 
 
 fn key(e: &Entry) -> (Family, &'static str, Option<SegReg>, Option<String>) {
     (e.family, e.finding.id, e.finding.reg, e.chain.clone())
+}
+
+/// Judges an [`Input`] that came from a text log (`None` for other inputs): its
+/// [`LogDump`] through [`judge`], plus the checks only a whole QEMU dump allows
+/// ([`qemu_dump::findings`]) when QEMU printed it exactly.
+#[must_use]
+pub fn judge_input(input: &Input, chosen: Option<Vendors>) -> Option<Judgement> {
+    let log = input.log.as_ref()?;
+    let mut j = judge(log, chosen);
+    if let Some(whole) = &input.dump {
+        for f in qemu_dump::findings(whole) {
+            j.report.push(Family::Qemu, f, None);
+        }
+        if matches!(j.verdict, Verdict::Passes | Verdict::Outside { .. }) {
+            j.verdict = verdict(log, &j.report, log.exit().map(super::exit::Exit::class));
+        }
+    }
+    Some(j)
 }
 
 /// Judges one state read from a log, for `chosen` vendors or the inferred target.

@@ -298,7 +298,13 @@ fn infer_target(d: &mut LogDump, tcg: bool) {
             Some(Vendor::Amd) => Target::Amd,
             _ => Target::Intel,
         };
-        d.target_reason = format!("the exit at line {line}: {}", e.class().describe());
+        d.target_reason = format!(
+            "the exit at line {line} is {}",
+            match e.vendor() {
+                Some(Vendor::Amd) => "AMD's (VMEXIT_INVALID)",
+                _ => "Intel's (a VMX exit reason or VM-instruction error)",
+            }
+        );
         return;
     }
     if tcg && d.exits.is_empty() {
