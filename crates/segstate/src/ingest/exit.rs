@@ -276,8 +276,8 @@ pub fn parse_line(line: &str) -> Option<Exit> {
     if let Some(rest) = after("VM_EXIT_INFO_REASON:") {
         return fail(first_hex(rest)?, Some(Vendor::Intel));
     }
-    if line.starts_with("reason=") {
-        return fail(first_hex(&line[7..])?, Some(Vendor::Intel));
+    if let Some(rest) = line.strip_prefix("reason=") {
+        return fail(first_hex(rest)?, Some(Vendor::Intel));
     }
     if let Some(rest) = after("exit_code:") {
         return fail(first_hex(rest)?, Some(Vendor::Amd));

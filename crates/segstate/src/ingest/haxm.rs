@@ -8,7 +8,7 @@
 
 use alloc::vec::Vec;
 
-use super::log::{Dialect, RawDump};
+use super::log::{Dialect, MAX_DUMPS, RawDump};
 use super::text::{Words, hex, hex_width};
 use crate::arch::{DescriptorTable, SegReg, Segment, Selector};
 use crate::format::vmx::{VmcsField, VmxAccessRights};
@@ -25,10 +25,13 @@ struct Parts {
 /// Every HAXM dump in the words (a run of `NNNN NAME: value` triples; a repeated
 /// encoding starts the next dump).
 #[must_use]
-pub fn read(words: &mut Words) -> Vec<RawDump> {
+pub fn read(words: &mut Words<'_>) -> Vec<RawDump> {
     let mut out = Vec::new();
     let mut cur: Option<(RawDump, [Parts; 8], Vec<u64>)> = None;
-    while let Some(w) = words.next_word().cloned() {
+    while let Some(w) = words.next_word() {
+        if out.len() >= MAX_DUMPS {
+            break;
+        }
         // `haxm_warning:4000` when the logger glued its tag to the encoding.
         let enc_text = w.text.rsplit(':').next().unwrap_or_default();
         let Some(enc) = hex_width(enc_text, &[4]) else {
@@ -41,7 +44,7 @@ pub fn read(words: &mut Words) -> Vec<RawDump> {
                     .bytes()
                     .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
         });
-        let Some(value) = words.peek(1).filter(|_| name_ok).and_then(|v| hex(&v.text)) else {
+        let Some(value) = words.peek(1).filter(|_| name_ok).and_then(|v| hex(v.text)) else {
             continue;
         };
         words.skip(2);

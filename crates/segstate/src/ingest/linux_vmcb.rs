@@ -24,7 +24,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::linux_vmcs::value_after;
-use super::log::{Dialect, RawDump};
+use super::log::{Dialect, MAX_DUMPS, RawDump};
 use super::text::{Words, hex, hex_width};
 use crate::arch::{DescriptorTable, PrivilegeLevel, SegReg, Segment};
 use crate::format::svm::{SvmAttrib, VmcbSegment};
@@ -83,7 +83,7 @@ impl Reader {
 /// Every VMCB dump in the words. `xen` names the dialect when the log carries Xen's
 /// `(XEN)` prefix.
 #[must_use]
-pub fn read(words: &mut Words, xen: bool) -> Vec<RawDump> {
+pub fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
     let mut r = Reader {
         out: Vec::new(),
         cur: None,
@@ -94,9 +94,12 @@ pub fn read(words: &mut Words, xen: bool) -> Vec<RawDump> {
             Dialect::LinuxVmcb
         },
     };
-    while let Some(w) = words.next_word().cloned() {
-        let (line, t) = (w.line, w.text.as_str());
-        let next = words.peek(0).map(|n| n.text.clone()).unwrap_or_default();
+    while let Some(w) = words.next_word() {
+        if r.out.len() >= MAX_DUMPS {
+            break;
+        }
+        let (line, t) = (w.line, w.text);
+        let next = words.peek(0).map(|n| n.text).unwrap_or_default();
         // Openers: Linux's "VMCB …" headers, Xen's "Dumping guest's current state".
         if t.trim_end_matches(':') == "VMCB" || (t == "Dumping" && next == "guest's") {
             let saved = r.cur.as_ref().is_some_and(|d| {
@@ -126,7 +129,7 @@ pub fn read(words: &mut Words, xen: bool) -> Vec<RawDump> {
 
 fn segment(
     r: &mut Reader,
-    words: &mut Words,
+    words: &mut Words<'_>,
     name: &str,
     reg: Option<SegReg>,
     linux: bool,
@@ -140,7 +143,7 @@ fn segment(
             // "s:" "0010" "a:" "029b" "l:" "ffffffff" "b:" "…"
             words.skip(1);
         }
-        match words.peek(0).and_then(|w| hex_width(&w.text, widths[i])) {
+        match words.peek(0).and_then(|w| hex_width(w.text, widths[i])) {
             Some(v) => {
                 *col = v;
                 words.skip(1);
@@ -148,8 +151,7 @@ fn segment(
             None => {
                 if linux || i > 1 {
                     let d = r.see(name, line);
-                    d.notes
-                        .push(format!("line {line}: the {name} line is cut short"));
+                    d.note(format!("line {line}: the {name} line is cut short"));
                 } else {
                     words.rewind(start);
                 }
@@ -178,7 +180,7 @@ fn segment(
         base,
     };
     let seg = Segment::try_from(raw).unwrap_or_else(|e| {
-        d.notes.push(format!(
+        d.note(format!(
             "line {line}: {} attrib {attr:#06x}: {e}; read without them",
             reg.name()
         ));
@@ -194,7 +196,7 @@ fn segment(
     d.guest.segments[reg] = Some(seg);
 }
 
-fn scalar(r: &mut Reader, words: &mut Words, t: &str, line: usize) {
+fn scalar(r: &mut Reader, words: &mut Words<'_>, t: &str, line: usize) {
     let name = t
         .trim_end_matches([':', '='])
         .split('=')
@@ -226,7 +228,7 @@ fn scalar(r: &mut Reader, words: &mut Words, t: &str, line: usize) {
     match key.as_str() {
         "cpl" => {
             if value > 3 {
-                d.notes.push(format!(
+                d.note(format!(
                     "line {line}: VMCB.CPL byte is {value}; the CPU keeps the byte, its low two \
                      bits are judged"
                 ));

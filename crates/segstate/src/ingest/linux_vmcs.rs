@@ -34,7 +34,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::log::{Dialect, RawDump};
+use super::log::{Dialect, MAX_DUMPS, RawDump};
 use super::text::{Words, hex, hex_width};
 use crate::arch::{DescriptorTable, SegReg, Segment, Selector};
 use crate::format::vmx::{VmxAccessRights, VmxSegment};
@@ -68,20 +68,20 @@ enum Section {
 }
 
 /// The value after a field name: `NAME=v`, `NAME= v`, `NAME = v`, `NAME: v`.
-pub(crate) fn value_after(name_word: &str, words: &mut Words) -> Option<String> {
+pub(crate) fn value_after(name_word: &str, words: &mut Words<'_>) -> Option<String> {
     if let Some((_, v)) = name_word.split_once('=') {
         if !v.is_empty() {
             return Some(String::from(v));
         }
-        return words.next_word().map(|w| w.text.clone());
+        return words.next_word().map(|w| String::from(w.text));
     }
     if name_word.ends_with(':') {
-        return words.next_word().map(|w| w.text.clone());
+        return words.next_word().map(|w| String::from(w.text));
     }
-    match words.peek(0).map(|w| w.text.clone()) {
+    match words.peek(0).map(|w| String::from(w.text)) {
         Some(n) if n == "=" || n == ":" => {
             words.skip(1);
-            words.next_word().map(|w| w.text.clone())
+            words.next_word().map(|w| String::from(w.text))
         }
         Some(n) if n.starts_with('=') && n.len() > 1 => {
             words.skip(1);
@@ -143,7 +143,7 @@ impl Reader {
 /// Every VMCS dump in the words. `xen` names the dialect when the log carries Xen's
 /// `(XEN)` prefix.
 #[must_use]
-pub fn read(words: &mut Words, xen: bool) -> Vec<RawDump> {
+pub fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
     let mut r = Reader {
         out: Vec::new(),
         cur: None,
@@ -155,11 +155,14 @@ pub fn read(words: &mut Words, xen: bool) -> Vec<RawDump> {
             Dialect::LinuxVmcs
         },
     };
-    while let Some(w) = words.next_word().cloned() {
-        let (line, t) = (w.line, w.text.as_str());
-        let next = words.peek(0).map(|n| n.text.clone()).unwrap_or_default();
+    while let Some(w) = words.next_word() {
+        if r.out.len() >= MAX_DUMPS {
+            break;
+        }
+        let (line, t) = (w.line, w.text);
+        let next = words.peek(0).map(|n| n.text).unwrap_or_default();
         if t == "***" {
-            match next.as_str() {
+            match next {
                 "Guest" => {
                     if r.cur.as_ref().is_some_and(|d| d.has_fields()) {
                         r.close();
@@ -185,14 +188,14 @@ pub fn read(words: &mut Words, xen: bool) -> Vec<RawDump> {
         match r.section {
             Section::Host => {}
             Section::Control => control(&mut r, words, t, line),
-            Section::Guest => guest(&mut r, words, t, &next, line),
+            Section::Guest => guest(&mut r, words, t, next, line),
         }
     }
     r.close();
     r.out
 }
 
-fn control(r: &mut Reader, words: &mut Words, t: &str, line: usize) {
+fn control(r: &mut Reader, words: &mut Words<'_>, t: &str, line: usize) {
     let v32 = |v: &str| hex(v).map(|v| v as u32);
     for (key, slot) in [
         ("PinBased", 0),
@@ -216,7 +219,7 @@ fn control(r: &mut Reader, words: &mut Words, t: &str, line: usize) {
     if t == "VMEntry:" {
         if let Some(v) = words
             .peek(0)
-            .and_then(|w| keyed(&w.text, "intr_info"))
+            .and_then(|w| keyed(w.text, "intr_info"))
             .and_then(v32)
         {
             words.skip(1);
@@ -225,7 +228,7 @@ fn control(r: &mut Reader, words: &mut Words, t: &str, line: usize) {
     }
 }
 
-fn guest(r: &mut Reader, words: &mut Words, t: &str, next: &str, line: usize) {
+fn guest(r: &mut Reader, words: &mut Words<'_>, t: &str, next: &str, line: usize) {
     if let Some((_, reg)) = SEGMENTS.iter().find(|(n, _)| *n == t) {
         return segment(r, words, *reg, line);
     }
@@ -309,12 +312,12 @@ fn guest(r: &mut Reader, words: &mut Words, t: &str, next: &str, line: usize) {
 
 /// `CS:   sel=0x0010, attr=0x0a09b, limit=0xffffffff, base=0x…` (Linux) or
 /// `CS: 0010 0a09b ffffffff 0000000000000000` (Xen).
-fn segment(r: &mut Reader, words: &mut Words, reg: SegReg, line: usize) {
+fn segment(r: &mut Reader, words: &mut Words<'_>, reg: SegReg, line: usize) {
     let start = words.pos();
     let mut cols = [None; 4];
     let linux = words.peek(0).is_some_and(|w| w.text.starts_with("sel="));
     for (i, key) in ["sel", "attr", "limit", "base"].into_iter().enumerate() {
-        let Some(w) = words.peek(0).map(|w| w.text.clone()) else {
+        let Some(w) = words.peek(0).map(|w| String::from(w.text)) else {
             break;
         };
         cols[i] = if linux {
@@ -337,8 +340,7 @@ fn segment(r: &mut Reader, words: &mut Words, reg: SegReg, line: usize) {
         // A Xen line whose attr is not 5 digits is a VMCB's (4), not cut.
         if linux || cols[1].is_some() {
             let d = r.see(reg.name(), line);
-            d.notes
-                .push(format!("line {line}: the {} line is cut short", reg.name()));
+            d.note(format!("line {line}: the {} line is cut short", reg.name()));
         }
         if !linux && cols[1].is_none() {
             words.rewind(start);
@@ -354,7 +356,7 @@ fn segment(r: &mut Reader, words: &mut Words, reg: SegReg, line: usize) {
     }
     let ar = VmxAccessRights(attr as u32);
     if ar.reserved_bits() != 0 {
-        d.notes.push(format!(
+        d.note(format!(
             "line {line}: {} access rights {attr:#07x} have reserved bits {:#x} set (SDM Vol. 3C \
              §27.3.1.2: bits 11:8 and 31:17 must be 0 for a usable segment)",
             reg.name(),
@@ -377,9 +379,15 @@ fn segment(r: &mut Reader, words: &mut Words, reg: SegReg, line: usize) {
 }
 
 /// `GDTR:   limit=0x…, base=0x…` (Linux) or `GDTR:   0000007f ffff88001f40c000` (Xen).
-fn table(r: &mut Reader, words: &mut Words, t: &str, line: usize) {
-    let a = words.peek(0).map(|w| w.text.clone()).unwrap_or_default();
-    let b = words.peek(1).map(|w| w.text.clone()).unwrap_or_default();
+fn table(r: &mut Reader, words: &mut Words<'_>, t: &str, line: usize) {
+    let a = words
+        .peek(0)
+        .map(|w| String::from(w.text))
+        .unwrap_or_default();
+    let b = words
+        .peek(1)
+        .map(|w| String::from(w.text))
+        .unwrap_or_default();
     let parsed = match (keyed(&a, "limit"), keyed(&b, "base")) {
         (Some(l), Some(b)) => hex(l).zip(hex(b)),
         _ => hex_width(&a, &[8]).zip(hex_width(&b, &[16])),

@@ -21,6 +21,14 @@ use super::text::{Words, normalise};
 use super::{haxm, linux_vmcb, linux_vmcs, qemu_log};
 use crate::arch::{Cpl, GuestState, Vendor};
 
+/// The most dumps read from one log; the rest are named, not read, so memory stays
+/// bounded on any input.
+pub const MAX_DUMPS: usize = 256;
+/// The most remarks kept per dump.
+pub const MAX_NOTES: usize = 32;
+/// The most exit lines kept per log, and extra-data words per exit.
+pub const MAX_EXITS: usize = 1024;
+
 /// The dialect a dump was printed in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Dialect {
@@ -100,6 +108,13 @@ impl RawDump {
         }
     }
 
+    /// Adds a remark, up to [`MAX_NOTES`].
+    pub fn note(&mut self, s: String) {
+        if self.notes.len() < MAX_NOTES {
+            self.notes.push(s);
+        }
+    }
+
     /// True when any field was read.
     #[must_use]
     pub fn has_fields(&self) -> bool {
@@ -157,9 +172,14 @@ fn exits(lines: &[(usize, String)]) -> Vec<(usize, Exit)> {
     for (no, line) in lines {
         if let Some(v) = exit::extra_data(line) {
             if let Some((_, Exit::Internal { extra, .. })) = out.last_mut() {
-                extra.push(v);
+                if extra.len() < 16 {
+                    extra.push(v);
+                }
             }
             continue;
+        }
+        if out.len() >= MAX_EXITS {
+            break;
         }
         if let Some(e) = exit::parse_line(line) {
             out.push((*no, e));
@@ -172,14 +192,26 @@ fn exits(lines: &[(usize, String)]) -> Vec<(usize, Exit)> {
 #[must_use]
 pub fn read_log(text: &str) -> Vec<LogDump> {
     let lines = normalise(text);
-    let words = Words::new(&lines);
+    let mut words = Words::new(&lines);
     // Xen prints `(XEN) ` before every line of its dumps.
     let xen = text.contains("(XEN)");
-    let (mut raws, tcg) = qemu_log::read(&mut words.clone());
-    raws.extend(linux_vmcs::read(&mut words.clone(), xen));
-    raws.extend(linux_vmcb::read(&mut words.clone(), xen));
-    raws.extend(haxm::read(&mut words.clone()));
+    let (mut raws, tcg) = qemu_log::read(&mut words);
+    words.rewind(0);
+    raws.extend(linux_vmcs::read(&mut words, xen));
+    words.rewind(0);
+    raws.extend(linux_vmcb::read(&mut words, xen));
+    words.rewind(0);
+    raws.extend(haxm::read(&mut words));
     raws.sort_by_key(|d| d.first_line);
+    if raws.len() > MAX_DUMPS {
+        raws.truncate(MAX_DUMPS);
+        if let Some(last) = raws.last_mut() {
+            last.note(format!(
+                "the log holds more than {MAX_DUMPS} dumps; those after line {} are not read",
+                last.last_line
+            ));
+        }
+    }
     let exits = exits(&lines);
 
     let kernel: Vec<usize> = (0..raws.len())

@@ -11,10 +11,9 @@
 //! and ends where a field repeats.
 
 use alloc::format;
-use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::log::{Dialect, RawDump};
+use super::log::{Dialect, MAX_DUMPS, RawDump};
 use super::text::{Words, hex, hex_width};
 use crate::arch::{DescriptorTable, PrivilegeLevel, SegReg};
 use crate::format::qemu::{QemuFlags, QemuSegmentCache};
@@ -63,23 +62,25 @@ impl Reading {
 
 /// Every QEMU dump in the words, with the lines where TCG-only output appears.
 #[must_use]
-pub fn read(words: &mut Words) -> (Vec<RawDump>, bool) {
+pub fn read(words: &mut Words<'_>) -> (Vec<RawDump>, bool) {
     let mut out = Vec::new();
     let mut tcg = false;
     let mut cur: Option<Reading> = None;
-    while let Some(w) = words.next_word().cloned() {
-        let next = words.peek(0).map(|n| n.text.clone());
-        if is_tcg_marker(&w.text, next.as_deref()) {
+    while let Some(w) = words.next_word() {
+        if out.len() >= MAX_DUMPS {
+            break;
+        }
+        let next = words.peek(0).map(|n| n.text);
+        if is_tcg_marker(w.text, next) {
             tcg = true;
         }
         // `ES =0010`, `R8 =…`: the name and `=value` are two words.
         let (name, value, glued) = match w.text.split_once('=') {
-            Some((n, v)) if !n.is_empty() => (String::from(n), String::from(v), true),
-            _ => match next.as_deref().and_then(|n| n.strip_prefix('=')) {
+            Some((n, v)) if !n.is_empty() => (n, v, true),
+            _ => match next.and_then(|n| n.strip_prefix('=')) {
                 Some(v) if w.text.len() <= 3 && !v.is_empty() => {
-                    let v = String::from(v);
                     words.skip(1);
-                    (w.text.clone(), v, false)
+                    (w.text, v, false)
                 }
                 _ => continue,
             },
@@ -91,7 +92,7 @@ pub fn read(words: &mut Words) -> (Vec<RawDump>, bool) {
         };
         // QEMU values are bare hex glued to `NAME=`; `0x` values, `NAME= value` and
         // `CS=0010` (the host selectors of dump_vmcs) are another dialect's.
-        let table = matches!(name.as_str(), "GDT" | "IDT");
+        let table = matches!(name, "GDT" | "IDT");
         let next_bare = words.peek(0).is_some_and(|n| !n.text.starts_with("0x"));
         if value.starts_with("0x")
             || (value.is_empty() && !(table && next_bare))
@@ -99,7 +100,7 @@ pub fn read(words: &mut Words) -> (Vec<RawDump>, bool) {
         {
             continue;
         }
-        let starts = matches!(name.as_str(), "RAX" | "EAX");
+        let starts = matches!(name, "RAX" | "EAX");
         let repeat = cur.as_ref().is_some_and(|c| c.seen.contains(&id));
         if repeat || (starts && cur.as_ref().is_some_and(|c| !c.seen.is_empty())) {
             if let Some(done) = cur.take() {
@@ -110,9 +111,9 @@ pub fn read(words: &mut Words) -> (Vec<RawDump>, bool) {
         c.seen.push(id);
         c.dump.last_line = c.dump.last_line.max(w.line);
         if let Some(reg) = seg {
-            segment(c, words, reg, &value, w.line);
+            segment(c, words, reg, value, w.line);
         } else {
-            field(c, words, &name, &value, w.line);
+            field(c, words, name, value, w.line);
         }
     }
     if let Some(done) = cur {
@@ -123,9 +124,9 @@ pub fn read(words: &mut Words) -> (Vec<RawDump>, bool) {
 }
 
 /// `XX =sel base limit flags [suffix]`.
-fn segment(c: &mut Reading, words: &mut Words, reg: SegReg, sel: &str, line: usize) {
+fn segment(c: &mut Reading, words: &mut Words<'_>, reg: SegReg, sel: &str, line: usize) {
     let cut = |c: &mut Reading, what: &str| {
-        c.dump.notes.push(format!(
+        c.dump.note(format!(
             "line {line}: the {} line is cut short ({what})",
             reg.name()
         ));
@@ -138,7 +139,7 @@ fn segment(c: &mut Reading, words: &mut Words, reg: SegReg, sel: &str, line: usi
         .into_iter()
         .enumerate()
     {
-        match words.peek(0).and_then(|w| hex_width(&w.text, widths)) {
+        match words.peek(0).and_then(|w| hex_width(w.text, widths)) {
             Some(v) => {
                 c.dump.last_line = c.dump.last_line.max(words.peek(0).map_or(line, |w| w.line));
                 cols[i] = v;
@@ -148,7 +149,7 @@ fn segment(c: &mut Reading, words: &mut Words, reg: SegReg, sel: &str, line: usi
         }
     }
     if selector > 0xffff {
-        c.dump.notes.push(format!(
+        c.dump.note(format!(
             "line {line}: {} selector {selector:#x} is wider than 16 bits; its low 16 bits are used, as KVM's set_seg does",
             reg.name()
         ));
@@ -162,7 +163,7 @@ fn segment(c: &mut Reading, words: &mut Words, reg: SegReg, sel: &str, line: usi
     c.dump.guest.segments[reg] = Some(q.lenient_segment());
 }
 
-fn field(c: &mut Reading, words: &mut Words, name: &str, value: &str, line: usize) {
+fn field(c: &mut Reading, words: &mut Words<'_>, name: &str, value: &str, line: usize) {
     let g = &mut c.dump.guest;
     match name {
         "RIP" | "EIP" => g.rip = hex(value),
@@ -182,7 +183,7 @@ fn field(c: &mut Reading, words: &mut Words, name: &str, value: &str, line: usiz
         "EFER" => {
             g.efer = hex_width(value, &[8, 16]);
             if g.efer.is_some() && value.len() == 8 {
-                c.dump.notes.push(format!(
+                c.dump.note(format!(
                     "line {line}: EFER printed with 8 digits (an older QEMU)"
                 ));
             }
@@ -194,7 +195,7 @@ fn field(c: &mut Reading, words: &mut Words, name: &str, value: &str, line: usiz
             }
             while vals.len() < 2 {
                 let widths: &[usize] = if vals.is_empty() { &[8, 16] } else { &[8] };
-                let v = words.peek(0).and_then(|w| hex_width(&w.text, widths));
+                let v = words.peek(0).and_then(|w| hex_width(w.text, widths));
                 if v.is_some() {
                     words.skip(1);
                 }
@@ -210,15 +211,14 @@ fn field(c: &mut Reading, words: &mut Words, name: &str, value: &str, line: usiz
                 }),
                 _ => {
                     c.dump
-                        .notes
-                        .push(format!("line {line}: the {name} line cannot be read"));
+                        .note(format!("line {line}: the {name} line cannot be read"));
                     None
                 }
             };
             if name == "GDT" {
-                g.gdtr = table;
+                c.dump.guest.gdtr = table;
             } else {
-                g.idtr = table;
+                c.dump.guest.idtr = table;
             }
         }
         _ => {}

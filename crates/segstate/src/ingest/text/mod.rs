@@ -11,10 +11,11 @@ pub use words::{Word, Words, hex, hex_width};
 use alloc::string::String;
 use alloc::vec::Vec;
 
-/// The most input text read (bytes). A dump is a few KiB; a whole kernel log with
-/// several dumps stays far below this, and anything above is refused rather than
-/// held: memory stays bounded on any input.
-pub const MAX_TEXT: usize = 16 << 20;
+/// The most input text read (bytes). A dump is a few KiB and a whole kernel log with
+/// several dumps far below this; anything above is refused rather than held. With
+/// the words (12 bytes each) and at most [`super::log::MAX_DUMPS`] dumps, a log stays
+/// within a few tens of MiB on any input.
+pub const MAX_TEXT: usize = 4 << 20;
 
 /// Every line of `text` with its prefix stripped, numbered from 1.
 #[must_use]

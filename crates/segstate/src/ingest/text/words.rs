@@ -4,46 +4,67 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 /// One whitespace-separated word and the 1-based line it is on.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Word {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Word<'a> {
     /// Line number in the input.
     pub line: usize,
     /// The word.
-    pub text: String,
+    pub text: &'a str,
 }
 
-/// The words of a text, in order, with a cursor.
-#[derive(Clone, Debug, Default)]
-pub struct Words {
-    words: Vec<Word>,
+/// The words of normalised lines, in order, with a cursor. Words point into the
+/// lines (12 bytes each), so a log costs little more than its text.
+#[derive(Clone, Debug)]
+pub struct Words<'a> {
+    lines: &'a [(usize, String)],
+    /// (index into `lines`, start, end) of each word.
+    spans: Vec<(u32, u32, u32)>,
     pos: usize,
 }
 
-impl Words {
+impl<'a> Words<'a> {
     /// Cuts normalised lines into words.
     #[must_use]
-    pub fn new(lines: &[(usize, String)]) -> Self {
-        let words = lines
-            .iter()
-            .flat_map(|(no, l)| {
-                l.split_whitespace().map(|w| Word {
-                    line: *no,
-                    text: String::from(w),
-                })
-            })
-            .collect();
-        Words { words, pos: 0 }
+    pub fn new(lines: &'a [(usize, String)]) -> Self {
+        let mut spans = Vec::new();
+        for (i, (_, l)) in lines.iter().enumerate() {
+            let mut start = None;
+            for (at, c) in l.char_indices().chain(core::iter::once((l.len(), ' '))) {
+                match (c.is_whitespace(), start) {
+                    (true, Some(s)) => {
+                        spans.push((i as u32, s as u32, at as u32));
+                        start = None;
+                    }
+                    (false, None) => start = Some(at),
+                    _ => {}
+                }
+            }
+        }
+        Words {
+            lines,
+            spans,
+            pos: 0,
+        }
+    }
+
+    fn word(&self, index: usize) -> Option<Word<'a>> {
+        let &(i, s, e) = self.spans.get(index)?;
+        let (no, l) = &self.lines[i as usize];
+        Some(Word {
+            line: *no,
+            text: &l[s as usize..e as usize],
+        })
     }
 
     /// The word at the cursor plus `ahead`.
     #[must_use]
-    pub fn peek(&self, ahead: usize) -> Option<&Word> {
-        self.words.get(self.pos + ahead)
+    pub fn peek(&self, ahead: usize) -> Option<Word<'a>> {
+        self.word(self.pos + ahead)
     }
 
     /// The word at the cursor, advancing.
-    pub fn next_word(&mut self) -> Option<&Word> {
-        let w = self.words.get(self.pos);
+    pub fn next_word(&mut self) -> Option<Word<'a>> {
+        let w = self.word(self.pos);
         if w.is_some() {
             self.pos += 1;
         }
@@ -52,7 +73,7 @@ impl Words {
 
     /// Advances by `n` words.
     pub fn skip(&mut self, n: usize) {
-        self.pos = (self.pos + n).min(self.words.len());
+        self.pos = (self.pos + n).min(self.spans.len());
     }
 
     /// The cursor.
@@ -63,13 +84,13 @@ impl Words {
 
     /// Moves the cursor back to `pos` (from [`Words::pos`]).
     pub fn rewind(&mut self, pos: usize) {
-        self.pos = pos.min(self.words.len());
+        self.pos = pos.min(self.spans.len());
     }
 
     /// True at the end.
     #[must_use]
     pub fn done(&self) -> bool {
-        self.pos >= self.words.len()
+        self.pos >= self.spans.len()
     }
 }
 
@@ -128,11 +149,8 @@ mod tests {
             (2, String::from("ffffffff 00a0fb00")),
         ];
         let mut w = Words::new(&lines);
-        assert_eq!(w.next_word().map(|w| w.text.as_str()), Some("CS"));
+        assert_eq!(w.next_word().map(|w| w.text), Some("CS"));
         w.skip(2);
-        assert_eq!(
-            w.peek(0).map(|w| (w.line, w.text.as_str())),
-            Some((2, "ffffffff"))
-        );
+        assert_eq!(w.peek(0).map(|w| (w.line, w.text)), Some((2, "ffffffff")));
     }
 }
