@@ -475,3 +475,38 @@ fn findings_on_missing_fields_are_not_judged() {
         }
     }
 }
+
+/// Where the dump shows the failing field, the verdict names the check: a 64-bit user
+/// CS with SS.DPL 0 (the AR KVM before 6.2 zeroed for an unusable SS), after
+/// 0x80000021 with a journald prefix.
+#[test]
+fn a_failing_check_is_named_in_the_verdict() {
+    let plain = text("synthetic/plain.txt")
+        .replace(
+            "SS =002b 0000000000000000 ffffffff 00c0f300",
+            "SS =002b 0000000000000000 00000000 00000000",
+        )
+        .replace("CPL=3", "CPL=0");
+    let log: String = std::iter::once("KVM: entry failed, hardware error 0x80000021")
+        .chain(plain.lines())
+        .map(|l| format!("Mar  3 10:12:01 pve QEMU[1234]: {l}\n"))
+        .collect();
+    let d = read_log(&log);
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].target, Target::Intel);
+    let j = judge(&d[0], None);
+    let Verdict::Fails { family, finding } = &j.verdict else {
+        panic!("{}", j.verdict);
+    };
+    assert_eq!(*family, Family::Vmx);
+    assert_eq!(
+        finding.id, "vmx.entry.cs.dpl-nonconforming",
+        "{}",
+        j.verdict
+    );
+    assert!(
+        j.verdict
+            .to_string()
+            .starts_with("VM entry fails: vmx.entry.cs.dpl-nonconforming")
+    );
+}
