@@ -36,10 +36,12 @@ const KEYS: &[&str] = &[
     "DR7", "EFER",
 ];
 
-/// Words that only TCG's logging prints: `-d int` exception headers and
-/// `check_exception`, the lazy condition codes (`CCS=`, `-d cpu`), SMM entry/exit.
+/// Words that only TCG prints: `-d int` exception headers and `check_exception`, the
+/// lazy condition codes (`CCS=`, `-d cpu`), SMM entry/exit, and QEMU linux-user's
+/// `qemu: uncaught target signal` before its dump.
 fn is_tcg_marker(word: &str, next: Option<&str>) -> bool {
     word == "check_exception"
+        || (word == "uncaught" && next == Some("target"))
         || word.starts_with("CCS=")
         || word == "SMM:"
         || (word.len() == 4 && word.starts_with("v=") && next.is_some_and(|n| n.starts_with("e=")))
@@ -262,6 +264,15 @@ mod tests {
             "{:?}",
             d[0].notes
         );
+    }
+
+    #[test]
+    fn a_linux_user_dump_is_tcg() {
+        let (d, tcg) = dumps(
+            "qemu: uncaught target signal 11 (Segmentation fault) - core dumped\nRAX=0 RBX=0\nCR0=80000011\n",
+        );
+        assert!(tcg);
+        assert_eq!(d.len(), 1);
     }
 
     #[test]

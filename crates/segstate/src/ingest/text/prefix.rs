@@ -144,24 +144,17 @@ const ANCHORS: &[&str] = &[
 #[must_use]
 pub fn anchor(line: &str) -> Option<usize> {
     let bytes = line.as_bytes();
-    let mut best: Option<usize> = None;
-    for a in ANCHORS {
-        let mut from = 0;
-        while let Some(i) = line[from..].find(a) {
-            let at = from + i;
-            let boundary = at == 0
-                || matches!(
-                    bytes[at - 1],
-                    b' ' | b'\t' | b']' | b':' | b'>' | b')' | b'"' | b'`'
-                );
-            if boundary {
-                best = Some(best.map_or(at, |b| b.min(at)));
-                break;
-            }
-            from = at + 1;
-        }
-    }
-    best
+    (0..bytes.len()).find(|&at| {
+        let boundary = at == 0
+            || matches!(
+                bytes[at - 1],
+                b' ' | b'\t' | b']' | b':' | b'>' | b')' | b'"' | b'`'
+            );
+        boundary
+            && ANCHORS
+                .iter()
+                .any(|a| bytes[at..].starts_with(a.as_bytes()))
+    })
 }
 
 /// The shape of a prefix: ASCII digits as `9`, letters as `a`, everything else as is.
