@@ -184,7 +184,7 @@ fn filled(g: &GuestState, v: Variant) -> SegmentState {
         })
     });
     let segments = if v == Variant::Contrary {
-        // An available TSS and a present LDT where the dump shows none.
+        // An available TSS where the dump shows no TR (the first filling has a busy one).
         let mut s = segments;
         if g.segments[SegReg::Tr].is_none() {
             s[SegReg::Tr] = Segment {
