@@ -70,6 +70,7 @@ impl From<VendorArg> for Vendors {
 #[derive(clap::Args, Debug)]
 #[command(after_help = r#"Examples:
   segstate check qemu.log                  every dump in a QEMU log (-d cpu, "KVM: entry failed")
+  journalctl -k | segstate check           kernel dump_vmcs/dump_vmcb under any prefix, verdict first
   segstate check --vendor intel crash.txt  which VM-entry check a 0x80000021 dump fails
   segstate check --format sregs sregs.bin  raw KVM_GET_SREGS bytes (append kvm_regs for RFLAGS)
   segstate check vmcb.bin                  a 4 KiB VMCB page: VMRUN checks, CPL from VMCB.CPL

@@ -6,7 +6,9 @@
 //! Detection, unless a format is forced:
 //!
 //! - **text** (valid UTF-8 without NUL bytes): JSON when the first non-blank character
-//!   is `{`, a QEMU CPU state dump otherwise;
+//!   is `{`, otherwise a log as users paste it, read by [`log::read_log`]: QEMU dumps,
+//!   Linux `dump_vmcs`/`dump_vmcb`, Xen and HAXM dumps and exit lines under any line
+//!   prefix, each state judged by [`judge::judge`];
 //! - **binary**, by exact size: 312 bytes `struct kvm_sregs`; 456 bytes `kvm_sregs`
 //!   followed by `struct kvm_regs` (RFLAGS at regs offset 136); 4096 bytes a whole
 //!   VMCB page; 664 to 3072 bytes a VMCB save area (what follows the control area).
