@@ -537,10 +537,21 @@ fn each_dump_starts_with_its_verdict() {
     // Exit lines without registers: a verdict, not an error.
     let o = segstate(&["check", &dump_fixture("razzer-22.txt")]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("no register state to judge"), "{out}");
+    // What the paste does not show is not printed as if it did.
     assert!(
-        stdout(&o).contains("no register state to judge"),
-        "{}",
-        stdout(&o)
+        out.contains("mode unknown (no CR0 in the dump), CPL unknown"),
+        "{out}"
+    );
+    let j = json(&segstate(&[
+        "check",
+        "--json",
+        &dump_fixture("razzer-22.txt"),
+    ]));
+    assert!(
+        j["states"][0]["mode"].is_null() && j["states"][0]["cpl"].is_null(),
+        "{j}"
     );
 }
 

@@ -284,10 +284,22 @@ fn text(out: &mut String, input: &Input, r: &Report, j: Option<&Judgement>, verb
             || String::from("the architecture only (TCG)"),
             |v| v.to_string(),
         );
+        // What the dump does not show is not printed as if it did.
+        let guest = input.log.as_ref().map(|l| &l.guest);
+        let mode = if guest.is_some_and(|g| g.cr0.is_none()) {
+            String::from("mode unknown (no CR0 in the dump)")
+        } else {
+            r.mode.to_string()
+        };
+        let cpl = if guest.is_some_and(|g| g.cpl.is_none()) {
+            String::from("unknown")
+        } else {
+            r.cpl.to_string()
+        };
         let _ = writeln!(
             out,
-            "   {}, CPL {}{printed}; judged for {judged} ({})",
-            r.mode, r.cpl, j.target_reason
+            "   {mode}, CPL {cpl}{printed}; judged for {judged} ({})",
+            j.target_reason
         );
         if let Some(log) = &input.log {
             for (line, e) in &log.exits {
@@ -418,8 +430,11 @@ fn to_json(reports: &[(&Input, Report, Option<Judgement>)], verbose: bool, code:
                 "line": input.dump.as_ref().map(|d| d.line).or(input.log.as_ref().map(|l| l.line)),
                 "printed_cpl": input.dump.as_ref().map(|d| d.cpl),
                 "vendor": r.vendor.to_string(),
-                "mode": r.mode.to_string(),
-                "cpl": r.cpl.bits(),
+                // null where a pasted dump does not show what decides it
+                "mode": input.log.as_ref().is_none_or(|l| l.guest.cr0.is_some())
+                    .then(|| r.mode.to_string()),
+                "cpl": input.log.as_ref().is_none_or(|l| l.guest.cpl.is_some())
+                    .then(|| r.cpl.bits()),
                 "errors": r.errors(),
                 "warnings": r.count(Severity::Warning),
                 "infos": r.count(Severity::Info),
