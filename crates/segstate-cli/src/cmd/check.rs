@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::{Failure, Outcome, print_json};
 use segstate::check::Severity;
 use segstate::check::report::{Context, Entry, Report, Vendors};
+use segstate::ingest::judge::{self, Judgement};
 use segstate::ingest::qemu_migration::LibvirtSaveHeader;
 use segstate::ingest::{self, Input, InputFormat};
 
@@ -58,7 +59,9 @@ impl From<VendorArg> for Vendors {
 ///
 /// The input (FILE, or standard input when `-` or absent) is detected: text starting
 /// with `{` is segstate's JSON kvm_sregs (the `segstate convert --to sregs` shape),
-/// other text a QEMU dump (several dumps in a file are checked one by one); binary
+/// other text a log as pasted (journald/syslog/dmesg/(XEN)/e-mail prefixes, wrapped or
+/// cut lines) holding QEMU dumps, Linux dump_vmcs/dump_vmcb, Xen or HAXM dumps and
+/// exit lines, each dump checked on its own with its verdict first; binary
 /// input by size: 312 bytes kvm_sregs, 456 kvm_sregs + kvm_regs, 4096 a VMCB page,
 /// 664..=3072 a VMCB save area. `--format` forces one.
 ///
@@ -67,6 +70,7 @@ impl From<VendorArg> for Vendors {
 #[derive(clap::Args, Debug)]
 #[command(after_help = r#"Examples:
   segstate check qemu.log                  every dump in a QEMU log (-d cpu, "KVM: entry failed")
+  journalctl -k | segstate check           kernel dump_vmcs/dump_vmcb under any prefix, verdict first
   segstate check --vendor intel crash.txt  which VM-entry check a 0x80000021 dump fails
   segstate check --format sregs sregs.bin  raw KVM_GET_SREGS bytes (append kvm_regs for RFLAGS)
   segstate check vmcb.bin                  a 4 KiB VMCB page: VMRUN checks, CPL from VMCB.CPL
@@ -75,7 +79,9 @@ impl From<VendorArg> for Vendors {
 pub struct Args {
     /// The input file; `-` or absent reads standard input.
     input: Option<std::path::PathBuf>,
-    /// Which hardware to judge for (default: amd for a VMCB, both otherwise).
+    /// Which hardware to judge for (default: inferred — amd for a VMCB or a VMCB dump or
+    /// VMEXIT_INVALID, intel for a VMCS dump or a VMX exit, the architecture only for a
+    /// TCG `-d int` log, both otherwise).
     #[arg(long, value_enum)]
     vendor: Option<VendorArg>,
     /// The input format (default: detected).
@@ -95,8 +101,15 @@ fn parse_format(s: &str) -> Result<InputFormat, segstate::ingest::UnknownInputFo
     s.parse()
 }
 
-/// Judges one input.
-fn judge(input: &Input, vendor: Option<VendorArg>) -> Report {
+/// Judges one input: a text log through the tolerant readers (vendor inferred from
+/// the log unless `--vendor` is given, verdict first), anything else as before.
+fn judge(input: &Input, vendor: Option<VendorArg>) -> (Report, Option<Judgement>) {
+    if let Some(mut j) = judge::judge_input(input, vendor.map(Vendors::from)) {
+        let mut r = j.report.clone();
+        r.notes.splice(0..0, input.notes.iter().cloned());
+        j.report = r.clone();
+        return (r, Some(j));
+    }
     let vendor = vendor.map_or(
         if matches!(input.format, InputFormat::Vmcb | InputFormat::VmcbSave) {
             Vendors::Amd
@@ -117,7 +130,7 @@ fn judge(input: &Input, vendor: Option<VendorArg>) -> Report {
         ),
     };
     r.notes.splice(0..0, input.notes.iter().cloned());
-    r
+    (r, None)
 }
 
 /// Reads every state of the input. A QEMU migration stream is read straight from the
@@ -178,20 +191,40 @@ fn input_name(args: &Args) -> String {
 }
 
 pub fn run(args: &Args) -> Outcome {
-    let inputs = read_inputs(args)?;
-    let reports: Vec<(&Input, Report)> =
-        inputs.iter().map(|i| (i, judge(i, args.vendor))).collect();
-    let failing = reports.iter().filter(|(_, r)| r.errors() > 0).count();
+    let inputs = match read_inputs(args) {
+        Ok(inputs) => inputs,
+        // `--json` always prints JSON: what could not be read, where, and why.
+        Err(f) if args.json => {
+            print_json(&json!({
+                "error": {
+                    "what": "the input cannot be read",
+                    "where": input_name(args),
+                    "why": f.message,
+                },
+                "exit": f.exit,
+            }));
+            return Ok(ExitCode::from(f.exit));
+        }
+        Err(f) => return Err(f),
+    };
+    let reports: Vec<(&Input, Report, Option<Judgement>)> = inputs
+        .iter()
+        .map(|i| {
+            let (r, j) = judge(i, args.vendor);
+            (i, r, j)
+        })
+        .collect();
+    let failing = reports.iter().filter(|(_, r, _)| r.errors() > 0).count();
     let code = u8::from(failing > 0);
     if args.json {
         print_json(&to_json(&reports, args.verbose, code));
     } else {
         let mut out = String::new();
-        for (i, (input, r)) in reports.iter().enumerate() {
+        for (i, (input, r, j)) in reports.iter().enumerate() {
             if i > 0 {
                 out.push('\n');
             }
-            text(&mut out, input, r, args.verbose);
+            text(&mut out, input, r, j.as_ref(), args.verbose);
         }
         if reports.len() > 1 {
             let _ = writeln!(
@@ -231,19 +264,65 @@ fn rules_text(e: &Entry) -> Option<String> {
     }
 }
 
-fn text(out: &mut String, input: &Input, r: &Report, verbose: bool) {
+fn text(out: &mut String, input: &Input, r: &Report, j: Option<&Judgement>, verbose: bool) {
     let printed = input
         .dump
         .as_ref()
-        .map(|d| format!(" (QEMU printed CPL={})", d.cpl))
+        .map(|d| d.cpl)
+        .or_else(|| {
+            input
+                .log
+                .as_ref()
+                .and_then(|l| l.printed_cpl)
+                .map(|c| c.bits())
+        })
+        .map(|c| format!(" (QEMU printed CPL={c})"))
         .unwrap_or_default();
-    let _ = writeln!(
-        out,
-        "== {} [{}]: {}, CPL {}{printed}; judged for {}",
-        input.label, input.format, r.mode, r.cpl, r.vendor
-    );
+    if let Some(j) = j {
+        // The verdict first, one line per dump.
+        let _ = writeln!(out, "== {} [{}]: {}", input.label, input.format, j.verdict);
+        let judged = j.vendors.map_or_else(
+            || String::from("the architecture only (TCG)"),
+            |v| v.to_string(),
+        );
+        // What the dump does not show is not printed as if it did.
+        let guest = input.log.as_ref().map(|l| &l.guest);
+        let mode = if guest.is_some_and(|g| g.cr0.is_none()) {
+            String::from("mode unknown (no CR0 in the dump)")
+        } else {
+            r.mode.to_string()
+        };
+        let cpl = if guest.is_some_and(|g| g.cpl.is_none()) {
+            String::from("unknown")
+        } else {
+            r.cpl.to_string()
+        };
+        let _ = writeln!(
+            out,
+            "   {mode}, CPL {cpl}{printed}; judged for {judged} ({})",
+            j.target_reason
+        );
+        if let Some(log) = &input.log {
+            for (line, e) in &log.exits {
+                let _ = writeln!(out, "   exit at line {line}: {}", e.class().describe());
+            }
+        }
+    } else {
+        let _ = writeln!(
+            out,
+            "== {} [{}]: {}, CPL {}{printed}; judged for {}",
+            input.label, input.format, r.mode, r.cpl, r.vendor
+        );
+    }
     for note in &r.notes {
         let _ = writeln!(out, "   note: {note}");
+    }
+    if let Some(j) = j.filter(|j| !j.not_judged.is_empty()) {
+        let _ = writeln!(
+            out,
+            "   not judged (they read fields the dump lacks): {}",
+            j.not_judged.join(", ")
+        );
     }
     let mut hidden = 0;
     for (reg, list) in r.by_segment() {
@@ -319,10 +398,10 @@ fn entry_json(e: &Entry) -> Value {
     })
 }
 
-fn to_json(reports: &[(&Input, Report)], verbose: bool, code: u8) -> Value {
+fn to_json(reports: &[(&Input, Report, Option<Judgement>)], verbose: bool, code: u8) -> Value {
     let states: Vec<Value> = reports
         .iter()
-        .map(|(input, r)| {
+        .map(|(input, r, j)| {
             let segments: Vec<Value> = r
                 .by_segment()
                 .into_iter()
@@ -340,11 +419,23 @@ fn to_json(reports: &[(&Input, Report)], verbose: bool, code: u8) -> Value {
             json!({
                 "label": input.label,
                 "format": input.format.name(),
-                "line": input.dump.as_ref().map(|d| d.line),
+                "verdict": j.as_ref().map(|j| j.verdict.to_string()),
+                "judged_for": j.as_ref().map(|j| j.vendors.map_or("tcg".to_string(), |v| v.to_string())),
+                "target_reason": j.as_ref().map(|j| j.target_reason.clone()),
+                "not_judged": j.as_ref().map(|j| j.not_judged.clone()),
+                "exits": input.log.as_ref().map(|l| l.exits.iter().map(|(line, e)| json!({
+                    "line": line,
+                    "class": e.class().describe(),
+                    "blames_guest_state": e.class().blames_guest_state(),
+                })).collect::<Vec<_>>()),
+                "line": input.dump.as_ref().map(|d| d.line).or(input.log.as_ref().map(|l| l.line)),
                 "printed_cpl": input.dump.as_ref().map(|d| d.cpl),
                 "vendor": r.vendor.to_string(),
-                "mode": r.mode.to_string(),
-                "cpl": r.cpl.bits(),
+                // null where a pasted dump does not show what decides it
+                "mode": input.log.as_ref().is_none_or(|l| l.guest.cr0.is_some())
+                    .then(|| r.mode.to_string()),
+                "cpl": input.log.as_ref().is_none_or(|l| l.guest.cpl.is_some())
+                    .then(|| r.cpl.bits()),
                 "errors": r.errors(),
                 "warnings": r.count(Severity::Warning),
                 "infos": r.count(Severity::Info),
@@ -356,7 +447,7 @@ fn to_json(reports: &[(&Input, Report)], verbose: bool, code: u8) -> Value {
         .collect();
     json!({
         "states": states,
-        "errors": reports.iter().map(|(_, r)| r.errors()).sum::<usize>(),
+        "errors": reports.iter().map(|(_, r, _)| r.errors()).sum::<usize>(),
         "exit": code,
     })
 }

@@ -4,6 +4,7 @@
 //! to and from these types.
 
 mod descriptor;
+mod guest_state;
 mod mode;
 mod privilege;
 mod seg_reg;
@@ -13,6 +14,7 @@ mod selector;
 mod state;
 
 pub use descriptor::{Descriptor, DescriptorError, GateDescriptor, GateKind, SystemDescriptor};
+pub use guest_state::{DescriptorTable, GuestField, GuestState, VmxControls};
 pub use mode::{CR0_PE, CR0_PG, CpuMode, EFER_LMA, EFER_LME, EFER_SVME, RFLAGS_VM};
 pub use privilege::{Cpl, InvalidPrivilegeLevel, PrivilegeLevel};
 pub use seg_reg::{PerSegReg, SegReg, UnknownSegReg};

@@ -6,7 +6,9 @@
 //! Detection, unless a format is forced:
 //!
 //! - **text** (valid UTF-8 without NUL bytes): JSON when the first non-blank character
-//!   is `{`, a QEMU CPU state dump otherwise;
+//!   is `{`, otherwise a log as users paste it, read by [`log::read_log`]: QEMU dumps,
+//!   Linux `dump_vmcs`/`dump_vmcb`, Xen and HAXM dumps and exit lines under any line
+//!   prefix, each state judged by [`judge::judge`];
 //! - **binary**, by exact size: 312 bytes `struct kvm_sregs`; 456 bytes `kvm_sregs`
 //!   followed by `struct kvm_regs` (RFLAGS at regs offset 136); 4096 bytes a whole
 //!   VMCB page; 664 to 3072 bytes a VMCB save area (what follows the control area).
@@ -49,8 +51,16 @@ use std::string::String;
 use std::vec::Vec;
 use std::{format, vec};
 
+pub mod exit;
+pub mod haxm;
+pub mod judge;
+pub mod linux_vmcb;
+pub mod linux_vmcs;
+pub mod log;
 pub mod qemu_dump;
+pub mod qemu_log;
 pub mod qemu_migration;
+pub mod text;
 
 use qemu_dump::QemuDump;
 
@@ -189,6 +199,9 @@ pub struct Input {
     pub source: Source,
     /// The dump, for dump inputs (its own checks need it).
     pub dump: Option<QemuDump>,
+    /// For text logs: the state as the tolerant readers found it (every field known
+    /// or not), its exit lines and inferred target; judged by [`judge::judge`].
+    pub log: Option<log::LogDump>,
     /// Remarks about the decoding (assumed values).
     pub notes: Vec<String>,
     /// The VMCB's CPL byte as stored, for VMCB inputs.
@@ -284,6 +297,7 @@ pub fn read_migration(reader: impl std::io::Read) -> Result<Vec<Input>, InputErr
             state: cpu.segment_state(),
             source: Source::GuestView,
             dump: None,
+            log: None,
             notes: vec![format!(
                 "QEMU's hflags CPL is {}; {} bytes of guest RAM skipped",
                 cpu.cpl, summary.ram_bytes_skipped
@@ -310,27 +324,55 @@ fn text(bytes: &[u8]) -> Result<&str, InputError> {
 }
 
 fn read_dump(text: &str) -> Result<Vec<Input>, InputError> {
-    let dumps = qemu_dump::parse(text).map_err(|e| err(format!("QEMU dump: {e}")))?;
-    if dumps.is_empty() {
-        return Err(err(
-            "line 1: no QEMU CPU state dump found (a dump starts at a line beginning with \
-             `RAX=` or `EAX=`); JSON must start with `{`",
-        ));
+    if text.len() > text::MAX_TEXT {
+        return Err(err(format!(
+            "{} bytes of text: more than the {} MiB a log of dumps can need; cut out the dumps",
+            text.len(),
+            text::MAX_TEXT >> 20
+        )));
     }
-    Ok(dumps
+    let logs = log::read_log(text);
+    if logs.is_empty() {
+        return Err(match qemu_dump::parse(text) {
+            Err(e) => err(format!("QEMU dump: {e}")),
+            Ok(_) => err(
+                "line 1: no CPU state dump found: no QEMU CPU state dump (`RAX=`/`EAX=` lines), \
+                 no kernel dump_vmcs/dump_vmcb, Xen or HAXM dump, and no VM exit line; JSON must \
+                 start with `{`",
+            ),
+        });
+    }
+    // Dumps QEMU printed exactly as it prints them also get the checks only a whole
+    // dump allows (its printed CPL and suffixes against its flags).
+    let strict = qemu_dump::parse(text).unwrap_or_default();
+    Ok(logs
         .into_iter()
-        .map(|d| Input {
-            label: format!("dump at line {}", d.line),
-            format: InputFormat::Dump,
-            state: d.segment_state(),
-            source: Source::GuestView,
-            notes: if d.efer.is_none() {
-                vec![String::from("the dump has no EFER line: EFER taken as 0")]
-            } else {
-                Vec::new()
-            },
-            dump: Some(d),
-            vmcb_cpl_byte: None,
+        .map(|d| {
+            let whole = (d.dialects == [log::Dialect::Qemu])
+                .then(|| strict.iter().find(|s| s.line == d.line).cloned())
+                .flatten();
+            let label = match d.dialects.as_slice() {
+                [] => format!("exit lines at line {}", d.line),
+                [log::Dialect::Qemu] => format!("dump at line {}", d.line),
+                many => format!(
+                    "{} at line {}",
+                    many.iter()
+                        .map(|x| x.name())
+                        .collect::<Vec<_>>()
+                        .join(" + "),
+                    d.line
+                ),
+            };
+            Input {
+                label,
+                format: InputFormat::Dump,
+                state: judge::assumed_state(&d.guest),
+                source: Source::GuestView,
+                notes: d.notes.clone(),
+                dump: whole,
+                log: Some(d),
+                vmcb_cpl_byte: None,
+            }
         })
         .collect())
 }
@@ -427,6 +469,7 @@ fn read_sregs(bytes: &[u8], with_regs: bool) -> Result<Input, InputError> {
         state: sregs_state(&sregs, segments, rflags),
         source: Source::GuestView,
         dump: None,
+        log: None,
         notes,
         vmcb_cpl_byte: None,
     })
@@ -447,6 +490,7 @@ fn read_json(text: &str) -> Result<Input, InputError> {
         state: sregs_state(&sregs, segments, RFLAGS_UNKNOWN),
         source: Source::GuestView,
         dump: None,
+        log: None,
         notes: vec![String::from("a kvm_sregs has no RFLAGS: taken as 0x2")],
         vmcb_cpl_byte: None,
     })
@@ -505,6 +549,7 @@ fn read_vmcb(bytes: &[u8], page: bool) -> Result<Input, InputError> {
         dump: None,
         notes,
         vmcb_cpl_byte: Some(area.cpl),
+        log: None,
     })
 }
 

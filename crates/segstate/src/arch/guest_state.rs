@@ -1,0 +1,450 @@
+//! A guest state as a dump shows it: every field known or not.
+//!
+//! A register dump pasted into a bug report is rarely whole: posters cut it, kernels
+//! print only what a build knows, and the interesting fields (interruptibility, the
+//! VM-entry controls, PDPTEs) appear only in the kernel's own dump. [`GuestState`]
+//! carries each field as `Option`, so a rule can ask "is field X known"
+//! ([`GuestState::is_known`]) and say "not judged" instead of guessing. The fields
+//! beyond [`SegmentState`] are those of the SDM's guest-state area (Vol. 3C §25.4) that
+//! the VM-entry checks read (§27.3.1): control and debug registers, MSRs, descriptor
+//! tables, non-register state and the VM-entry interruption information.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use super::{Cpl, PerSegReg, SegReg, Segment, SegmentState};
+
+/// GDTR or IDTR: base and limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct DescriptorTable {
+    /// Linear base address.
+    pub base: u64,
+    /// Limit (16 bits on the CPU; dumps print 32).
+    pub limit: u32,
+}
+
+/// The VMX controls a VMCS dump prints (SDM Vol. 3C §25.6–25.8). Each is its own
+/// 32-bit VMCS field, so each is known or not on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct VmxControls {
+    /// Pin-based VM-execution controls.
+    pub pin_based: Option<u32>,
+    /// Primary processor-based VM-execution controls.
+    pub cpu_based: Option<u32>,
+    /// Secondary processor-based VM-execution controls.
+    pub secondary: Option<u32>,
+    /// VM-entry controls.
+    pub entry: Option<u32>,
+    /// VM-exit controls.
+    pub exit: Option<u32>,
+}
+
+impl VmxControls {
+    /// Secondary control "unrestricted guest" (bit 7).
+    pub const SECONDARY_UNRESTRICTED_GUEST: u32 = 1 << 7;
+    /// Primary control "activate secondary controls" (bit 31).
+    pub const CPU_BASED_SECONDARY: u32 = 1 << 31;
+    /// VM-entry control "IA-32e mode guest" (bit 9).
+    pub const ENTRY_IA32E_MODE_GUEST: u32 = 1 << 9;
+
+    /// Whether unrestricted guest is on, when the dump shows both controls it
+    /// depends on.
+    #[must_use]
+    pub fn unrestricted_guest(&self) -> Option<bool> {
+        let cpu = self.cpu_based?;
+        if cpu & Self::CPU_BASED_SECONDARY == 0 {
+            return Some(false);
+        }
+        Some(self.secondary? & Self::SECONDARY_UNRESTRICTED_GUEST != 0)
+    }
+}
+
+/// One field of a [`GuestState`], for "known or not" questions and for saying which
+/// fields a dump lacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GuestField {
+    /// A segment register (all four of its parts).
+    Segment(SegReg),
+    /// The CPL (VMCB.CPL, QEMU's printed CPL, or SS.DPL of a VMCS).
+    Cpl,
+    /// CR0.
+    Cr0,
+    /// CR3.
+    Cr3,
+    /// CR4.
+    Cr4,
+    /// EFER.
+    Efer,
+    /// RFLAGS.
+    Rflags,
+    /// RIP.
+    Rip,
+    /// DR7.
+    Dr7,
+    /// IA32_DEBUGCTL.
+    DebugCtl,
+    /// IA32_PAT (the VMCB's G_PAT on AMD).
+    Pat,
+    /// GDTR.
+    Gdtr,
+    /// IDTR.
+    Idtr,
+    /// The four PDPTEs (PAE paging with EPT).
+    Pdptes,
+    /// Interruptibility state.
+    Interruptibility,
+    /// Activity state.
+    ActivityState,
+    /// Pending debug exceptions.
+    PendingDebugExceptions,
+    /// VM-entry interruption-information field.
+    EntryInterruptionInfo,
+    /// The VM-entry and execution controls (any of them).
+    Controls,
+}
+
+impl fmt::Display for GuestField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GuestField::Segment(reg) => f.write_str(reg.name()),
+            other => f.write_str(match other {
+                GuestField::Cpl => "CPL",
+                GuestField::Cr0 => "CR0",
+                GuestField::Cr3 => "CR3",
+                GuestField::Cr4 => "CR4",
+                GuestField::Efer => "EFER",
+                GuestField::Rflags => "RFLAGS",
+                GuestField::Rip => "RIP",
+                GuestField::Dr7 => "DR7",
+                GuestField::DebugCtl => "DEBUGCTL",
+                GuestField::Pat => "PAT",
+                GuestField::Gdtr => "GDTR",
+                GuestField::Idtr => "IDTR",
+                GuestField::Pdptes => "PDPTEs",
+                GuestField::Interruptibility => "interruptibility state",
+                GuestField::ActivityState => "activity state",
+                GuestField::PendingDebugExceptions => "pending debug exceptions",
+                GuestField::EntryInterruptionInfo => "VM-entry interruption information",
+                GuestField::Controls => "VM-execution/entry controls",
+                GuestField::Segment(_) => "",
+            }),
+        }
+    }
+}
+
+/// A guest state with every field known or not.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct GuestState {
+    /// The eight segment registers.
+    pub segments: PerSegReg<Option<Segment>>,
+    /// The CPL.
+    pub cpl: Option<Cpl>,
+    /// CR0.
+    pub cr0: Option<u64>,
+    /// CR3.
+    pub cr3: Option<u64>,
+    /// CR4.
+    pub cr4: Option<u64>,
+    /// EFER.
+    pub efer: Option<u64>,
+    /// RFLAGS.
+    pub rflags: Option<u64>,
+    /// RIP.
+    pub rip: Option<u64>,
+    /// DR7.
+    pub dr7: Option<u64>,
+    /// IA32_DEBUGCTL.
+    pub debugctl: Option<u64>,
+    /// IA32_PAT / G_PAT.
+    pub pat: Option<u64>,
+    /// GDTR.
+    pub gdtr: Option<DescriptorTable>,
+    /// IDTR.
+    pub idtr: Option<DescriptorTable>,
+    /// PDPTE0..3.
+    pub pdptes: Option<[u64; 4]>,
+    /// Interruptibility state (SDM Vol. 3C §25.4.2, Table 25-3).
+    pub interruptibility: Option<u32>,
+    /// Activity state (0 active, 1 HLT, 2 shutdown, 3 wait-for-SIPI).
+    pub activity_state: Option<u32>,
+    /// Pending debug exceptions.
+    pub pending_debug_exceptions: Option<u64>,
+    /// VM-entry interruption-information field (SDM Vol. 3C §25.8.3).
+    pub entry_interruption_info: Option<u32>,
+    /// The VMX controls.
+    pub controls: VmxControls,
+}
+
+impl GuestState {
+    /// The fields a segment check reads: the eight segments, CPL, CR0, CR4, EFER and
+    /// RFLAGS, in that order.
+    #[must_use]
+    pub fn segment_check_fields() -> Vec<GuestField> {
+        let mut v: Vec<GuestField> = SegReg::ALL.into_iter().map(GuestField::Segment).collect();
+        v.extend([
+            GuestField::Cpl,
+            GuestField::Cr0,
+            GuestField::Cr4,
+            GuestField::Efer,
+            GuestField::Rflags,
+        ]);
+        v
+    }
+
+    /// True when the dump showed `field`.
+    #[must_use]
+    pub fn is_known(&self, field: GuestField) -> bool {
+        match field {
+            GuestField::Segment(reg) => self.segments[reg].is_some(),
+            GuestField::Cpl => self.cpl.is_some(),
+            GuestField::Cr0 => self.cr0.is_some(),
+            GuestField::Cr3 => self.cr3.is_some(),
+            GuestField::Cr4 => self.cr4.is_some(),
+            GuestField::Efer => self.efer.is_some(),
+            GuestField::Rflags => self.rflags.is_some(),
+            GuestField::Rip => self.rip.is_some(),
+            GuestField::Dr7 => self.dr7.is_some(),
+            GuestField::DebugCtl => self.debugctl.is_some(),
+            GuestField::Pat => self.pat.is_some(),
+            GuestField::Gdtr => self.gdtr.is_some(),
+            GuestField::Idtr => self.idtr.is_some(),
+            GuestField::Pdptes => self.pdptes.is_some(),
+            GuestField::Interruptibility => self.interruptibility.is_some(),
+            GuestField::ActivityState => self.activity_state.is_some(),
+            GuestField::PendingDebugExceptions => self.pending_debug_exceptions.is_some(),
+            GuestField::EntryInterruptionInfo => self.entry_interruption_info.is_some(),
+            GuestField::Controls => {
+                let c = &self.controls;
+                c.pin_based.is_some()
+                    || c.cpu_based.is_some()
+                    || c.secondary.is_some()
+                    || c.entry.is_some()
+                    || c.exit.is_some()
+            }
+        }
+    }
+
+    /// The segment-check fields ([`GuestState::segment_check_fields`]) the state lacks.
+    #[must_use]
+    pub fn missing_for_segment_checks(&self) -> Vec<GuestField> {
+        Self::segment_check_fields()
+            .into_iter()
+            .filter(|f| !self.is_known(*f))
+            .collect()
+    }
+
+    /// True when no segment register is known: nothing a segment rule can judge.
+    #[must_use]
+    pub fn has_no_segments(&self) -> bool {
+        self.segments.iter().all(|(_, s)| s.is_none())
+    }
+
+    /// The whole [`SegmentState`], when every field it holds is known.
+    #[must_use]
+    pub fn segment_state(&self) -> Option<SegmentState> {
+        let mut segments = PerSegReg([Segment::default(); 8]);
+        for reg in SegReg::ALL {
+            segments[reg] = self.segments[reg]?;
+        }
+        Some(SegmentState {
+            segments,
+            cpl: self.cpl?,
+            cr0: self.cr0?,
+            cr4: self.cr4?,
+            efer: self.efer?,
+            rflags: self.rflags?,
+        })
+    }
+
+    /// Fills every field `self` lacks from `other` (a second dump of the same
+    /// failure); fields `self` knows are kept. Returns the fields both know with
+    /// different values, for the report to mention.
+    pub fn merge_from(&mut self, other: &GuestState) -> Vec<GuestField> {
+        let mut differ = Vec::new();
+        for reg in SegReg::ALL {
+            fill(
+                &mut self.segments[reg],
+                other.segments[reg],
+                GuestField::Segment(reg),
+                &mut differ,
+            );
+        }
+        fill(&mut self.cpl, other.cpl, GuestField::Cpl, &mut differ);
+        fill(&mut self.cr0, other.cr0, GuestField::Cr0, &mut differ);
+        fill(&mut self.cr3, other.cr3, GuestField::Cr3, &mut differ);
+        fill(&mut self.cr4, other.cr4, GuestField::Cr4, &mut differ);
+        fill(&mut self.efer, other.efer, GuestField::Efer, &mut differ);
+        fill(
+            &mut self.rflags,
+            other.rflags,
+            GuestField::Rflags,
+            &mut differ,
+        );
+        fill(&mut self.rip, other.rip, GuestField::Rip, &mut differ);
+        fill(&mut self.dr7, other.dr7, GuestField::Dr7, &mut differ);
+        fill(
+            &mut self.debugctl,
+            other.debugctl,
+            GuestField::DebugCtl,
+            &mut differ,
+        );
+        fill(&mut self.pat, other.pat, GuestField::Pat, &mut differ);
+        fill(&mut self.gdtr, other.gdtr, GuestField::Gdtr, &mut differ);
+        fill(&mut self.idtr, other.idtr, GuestField::Idtr, &mut differ);
+        fill(
+            &mut self.pdptes,
+            other.pdptes,
+            GuestField::Pdptes,
+            &mut differ,
+        );
+        fill(
+            &mut self.interruptibility,
+            other.interruptibility,
+            GuestField::Interruptibility,
+            &mut differ,
+        );
+        fill(
+            &mut self.activity_state,
+            other.activity_state,
+            GuestField::ActivityState,
+            &mut differ,
+        );
+        fill(
+            &mut self.pending_debug_exceptions,
+            other.pending_debug_exceptions,
+            GuestField::PendingDebugExceptions,
+            &mut differ,
+        );
+        fill(
+            &mut self.entry_interruption_info,
+            other.entry_interruption_info,
+            GuestField::EntryInterruptionInfo,
+            &mut differ,
+        );
+        let (c, o) = (&mut self.controls, &other.controls);
+        let mut ignore = Vec::new();
+        fill(
+            &mut c.pin_based,
+            o.pin_based,
+            GuestField::Controls,
+            &mut ignore,
+        );
+        fill(
+            &mut c.cpu_based,
+            o.cpu_based,
+            GuestField::Controls,
+            &mut ignore,
+        );
+        fill(
+            &mut c.secondary,
+            o.secondary,
+            GuestField::Controls,
+            &mut ignore,
+        );
+        fill(&mut c.entry, o.entry, GuestField::Controls, &mut ignore);
+        fill(&mut c.exit, o.exit, GuestField::Controls, &mut ignore);
+        if !ignore.is_empty() {
+            differ.push(GuestField::Controls);
+        }
+        differ
+    }
+}
+
+fn fill<T: PartialEq + Copy>(
+    mine: &mut Option<T>,
+    theirs: Option<T>,
+    field: GuestField,
+    differ: &mut Vec<GuestField>,
+) {
+    match (*mine, theirs) {
+        (None, t) => *mine = t,
+        (Some(a), Some(b)) if a != b => differ.push(field),
+        _ => {}
+    }
+}
+
+impl From<&SegmentState> for GuestState {
+    /// A whole segment state: every field it holds known, the others not.
+    fn from(s: &SegmentState) -> Self {
+        GuestState {
+            segments: s.segments.map(|_, seg| Some(*seg)),
+            cpl: Some(s.cpl),
+            cr0: Some(s.cr0),
+            cr4: Some(s.cr4),
+            efer: Some(s.efer),
+            rflags: Some(s.rflags),
+            ..GuestState::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::{Attributes, PrivilegeLevel, Selector};
+
+    fn whole() -> SegmentState {
+        let data = Segment {
+            selector: Selector(0x18),
+            base: 0,
+            limit: 0xffff_ffff,
+            attributes: Attributes::flat_data(PrivilegeLevel::Ring0),
+            unusable: false,
+        };
+        SegmentState {
+            segments: PerSegReg([data; 8]),
+            cpl: PrivilegeLevel::Ring0,
+            cr0: 0x8005_0033,
+            cr4: 0x20,
+            efer: 0xd01,
+            rflags: 2,
+        }
+    }
+
+    #[test]
+    fn a_whole_state_round_trips_and_a_missing_field_is_named() {
+        let s = whole();
+        let mut g = GuestState::from(&s);
+        assert_eq!(g.segment_state(), Some(s));
+        assert!(g.missing_for_segment_checks().is_empty());
+        g.segments[SegReg::Gs] = None;
+        g.efer = None;
+        assert_eq!(g.segment_state(), None);
+        assert_eq!(
+            g.missing_for_segment_checks(),
+            [GuestField::Segment(SegReg::Gs), GuestField::Efer]
+        );
+        assert!(!g.is_known(GuestField::Interruptibility));
+    }
+
+    #[test]
+    fn merging_fills_gaps_keeps_own_values_and_reports_conflicts() {
+        let mut kernel = GuestState {
+            rip: Some(0x1000),
+            interruptibility: Some(1),
+            ..GuestState::default()
+        };
+        let qemu = GuestState {
+            rip: Some(0x2000),
+            cr0: Some(0x11),
+            ..GuestState::default()
+        };
+        let differ = kernel.merge_from(&qemu);
+        assert_eq!(kernel.rip, Some(0x1000));
+        assert_eq!(kernel.cr0, Some(0x11));
+        assert_eq!(kernel.interruptibility, Some(1));
+        assert_eq!(differ, [GuestField::Rip]);
+    }
+
+    #[test]
+    fn unrestricted_guest_needs_both_controls() {
+        let mut c = VmxControls::default();
+        assert_eq!(c.unrestricted_guest(), None);
+        c.cpu_based = Some(0);
+        assert_eq!(c.unrestricted_guest(), Some(false));
+        c.cpu_based = Some(VmxControls::CPU_BASED_SECONDARY);
+        assert_eq!(c.unrestricted_guest(), None);
+        c.secondary = Some(0x80);
+        assert_eq!(c.unrestricted_guest(), Some(true));
+    }
+}

@@ -1,0 +1,397 @@
+//! The failure a log reports, interpreted: which class of check failed, and whether
+//! the register state in the log is what the CPU was asked to enter.
+//!
+//! Sources of the numbers:
+//!
+//! - Intel VM-exit reasons with bit 31 set ("VM-entry failure"), SDM Vol. 3C §27.8 and
+//!   Appendix C: 33 invalid guest state, 34 MSR loading, 41 machine-check event.
+//! - A value without bit 31 on KVM is `VM_INSTRUCTION_ERROR`: Linux vmx.c
+//!   `__vmx_handle_exit` sets `hardware_entry_failure_reason` to it when VMLAUNCH or
+//!   VMRESUME itself failed (`vmx->fail`); SDM Vol. 3C §31.4, "VM Instruction Error
+//!   Numbers". 0 means no error number was stored (VMfailInvalid: no valid current
+//!   VMCS).
+//! - AMD: `hardware_entry_failure_reason` is the VMCB exit code; `0xffffffff` is
+//!   `VMEXIT_INVALID`, the VMRUN consistency checks (APM Vol. 2 §15.5.1).
+//! - `KVM internal error. Suberror: N`: `KVM_INTERNAL_ERROR_*` in Linux
+//!   `include/uapi/linux/kvm.h` (1 emulation, 2 simultaneous exceptions, 3 event
+//!   delivery, 4 unexpected exit reason).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use alloc::{format, vec};
+
+use crate::arch::Vendor;
+
+use super::text::hex;
+
+/// What one exit line said.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// `KVM_EXIT_FAIL_ENTRY` with this `hardware_entry_failure_reason` (also a Xen
+    /// `vmentry failure (reason …)`, a VMCS `reason=` line, HAXM's
+    /// `VM_EXIT_INFO_REASON`, a VMCB `exit_code`). `vendor` is set when the line itself
+    /// says which (a VMCB dump, a VMCS dump).
+    FailEntry {
+        /// The reason.
+        reason: u64,
+        /// The vendor the line comes from, when known.
+        vendor: Option<Vendor>,
+    },
+    /// `KVM internal error. Suberror: N`, with its `extra data[i]` words.
+    Internal {
+        /// The suberror.
+        suberror: u32,
+        /// The extra data words.
+        extra: Vec<u64>,
+    },
+    /// KVM_SET_SREGS (or QEMU's "Failed to put registers") refused the state.
+    SetRegistersRefused,
+    /// `kvm run failed Invalid argument`: KVM_RUN returned EINVAL.
+    RunInvalid,
+}
+
+/// The class of check an exit points at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExitClass {
+    /// VM entry failed the guest-state checks (Intel 0x80000021).
+    InvalidGuestState,
+    /// VM entry failed loading MSRs from the VM-entry MSR-load area (0x80000022).
+    MsrLoading,
+    /// A machine-check event during VM entry (0x80000029).
+    MachineCheck,
+    /// Another VM-exit reason with bit 31 set.
+    OtherEntryFailure,
+    /// The VMX instruction failed with this VM-instruction error number; 0 = no number
+    /// stored (VMfailInvalid).
+    VmInstructionError(u32),
+    /// AMD VMEXIT_INVALID: a VMRUN consistency check failed.
+    SvmInvalid,
+    /// A KVM internal error with this suberror.
+    Internal(u32),
+    /// KVM_SET_SREGS refused the state (EINVAL).
+    SetRegistersRefused,
+    /// KVM_RUN returned EINVAL.
+    RunInvalid,
+    /// An exit reason that is not a failure at all.
+    NotAFailure,
+}
+
+/// VM-instruction error numbers, SDM Vol. 3C §31.4 Table 31-1.
+const VM_INSTRUCTION_ERRORS: &[(u32, &str)] = &[
+    (1, "VMCALL executed in VMX root operation"),
+    (2, "VMCLEAR with invalid physical address"),
+    (3, "VMCLEAR with VMXON pointer"),
+    (4, "VMLAUNCH with non-clear VMCS"),
+    (5, "VMRESUME with non-launched VMCS"),
+    (6, "VMRESUME after VMXOFF"),
+    (7, "VM entry with invalid control field(s)"),
+    (8, "VM entry with invalid host-state field(s)"),
+    (9, "VMPTRLD with invalid physical address"),
+    (10, "VMPTRLD with VMXON pointer"),
+    (11, "VMPTRLD with incorrect VMCS revision identifier"),
+    (12, "VMREAD/VMWRITE from/to unsupported VMCS component"),
+    (13, "VMWRITE to read-only VMCS component"),
+    (15, "VMXON executed in VMX root operation"),
+    (16, "VM entry with invalid executive-VMCS pointer"),
+    (17, "VM entry with non-launched executive VMCS"),
+    (18, "VM entry with executive-VMCS pointer not VMXON pointer"),
+    (19, "VMCALL with non-clear VMCS"),
+    (20, "VMCALL with invalid VM-exit control fields"),
+    (22, "VMCALL with incorrect MSEG revision identifier"),
+    (23, "VMXOFF under dual-monitor treatment of SMIs and SMM"),
+    (24, "VMCALL with invalid SMM-monitor features"),
+    (
+        25,
+        "VM entry with invalid VM-execution control fields in executive VMCS",
+    ),
+    (26, "VM entry with events blocked by MOV SS"),
+    (28, "invalid operand to INVEPT/INVVPID"),
+];
+
+impl Exit {
+    /// The class of check this exit points at.
+    #[must_use]
+    pub fn class(&self) -> ExitClass {
+        match self {
+            Exit::FailEntry { reason, vendor } => {
+                let r = *reason;
+                if r == 0xffff_ffff || r == u64::MAX || *vendor == Some(Vendor::Amd) {
+                    if r & 0xffff_ffff == 0xffff_ffff {
+                        ExitClass::SvmInvalid
+                    } else {
+                        ExitClass::NotAFailure
+                    }
+                } else if r & (1 << 31) != 0 {
+                    match r & 0xffff {
+                        33 => ExitClass::InvalidGuestState,
+                        34 => ExitClass::MsrLoading,
+                        41 => ExitClass::MachineCheck,
+                        _ => ExitClass::OtherEntryFailure,
+                    }
+                } else if r <= 0xff {
+                    ExitClass::VmInstructionError(r as u32)
+                } else {
+                    ExitClass::NotAFailure
+                }
+            }
+            Exit::Internal { suberror, .. } => ExitClass::Internal(*suberror),
+            Exit::SetRegistersRefused => ExitClass::SetRegistersRefused,
+            Exit::RunInvalid => ExitClass::RunInvalid,
+        }
+    }
+
+    /// The vendor this exit implies, if any: a VMX exit reason or VM-instruction error
+    /// is Intel, VMEXIT_INVALID is AMD.
+    #[must_use]
+    pub fn vendor(&self) -> Option<Vendor> {
+        if let Exit::FailEntry {
+            vendor: Some(v), ..
+        } = self
+        {
+            return Some(*v);
+        }
+        match self.class() {
+            ExitClass::InvalidGuestState
+            | ExitClass::MsrLoading
+            | ExitClass::MachineCheck
+            | ExitClass::OtherEntryFailure
+            | ExitClass::VmInstructionError(_) => Some(Vendor::Intel),
+            ExitClass::SvmInvalid => Some(Vendor::Amd),
+            _ => None,
+        }
+    }
+}
+
+impl ExitClass {
+    /// True when the failure is about the guest state a dump shows: the guest-state
+    /// checks (Intel), the VMRUN consistency checks (AMD, which also cover the
+    /// control area), or KVM_SET_SREGS's checks. False for control-field, host-state,
+    /// VMCS-pointer and MSR-load failures, whose register dump is not what failed.
+    #[must_use]
+    pub fn blames_guest_state(self) -> bool {
+        matches!(
+            self,
+            ExitClass::InvalidGuestState
+                | ExitClass::SvmInvalid
+                | ExitClass::SetRegistersRefused
+                | ExitClass::OtherEntryFailure
+        )
+    }
+
+    /// In words: what failed and which class of check applies.
+    #[must_use]
+    pub fn describe(self) -> String {
+        match self {
+            ExitClass::InvalidGuestState => String::from(
+                "VM entry failed the guest-state checks (exit reason 33, SDM Vol. 3C §27.3.1)",
+            ),
+            ExitClass::MsrLoading => String::from(
+                "VM entry failed loading the VM-entry MSR-load area (exit reason 34, SDM \
+                 Vol. 3C §27.4): an MSR value, not the register state",
+            ),
+            ExitClass::MachineCheck => String::from(
+                "a machine-check event during VM entry (exit reason 41): hardware, not the guest state",
+            ),
+            ExitClass::OtherEntryFailure => {
+                String::from("VM entry failed (an exit reason with bit 31 set)")
+            }
+            ExitClass::VmInstructionError(0) => String::from(
+                "the VMX instruction itself failed without an error number (VMfailInvalid: \
+                 no valid current VMCS, SDM Vol. 3C §31.2): the register dump is not what was \
+                 entered; the guest state is not to blame",
+            ),
+            ExitClass::VmInstructionError(n) => {
+                let what = VM_INSTRUCTION_ERRORS
+                    .iter()
+                    .find(|(k, _)| *k == n)
+                    .map_or("an unknown VM-instruction error", |(_, w)| w);
+                format!(
+                    "the VMX instruction failed with VM-instruction error {n}: {what} (SDM Vol. \
+                     3C §31.4); the guest-state checks did not run, so the guest state is not to blame"
+                )
+            }
+            ExitClass::SvmInvalid => String::from(
+                "VMRUN failed its consistency checks (VMEXIT_INVALID, APM Vol. 2 §15.5.1)",
+            ),
+            ExitClass::Internal(1) => String::from(
+                "KVM internal error 1: KVM could not emulate an instruction (not a VM entry failure)",
+            ),
+            ExitClass::Internal(2) => String::from(
+                "KVM internal error 2: an exception while delivering another (not a VM entry failure)",
+            ),
+            ExitClass::Internal(3) => String::from(
+                "KVM internal error 3: event delivery caused an exit KVM cannot handle (not a VM entry failure)",
+            ),
+            ExitClass::Internal(4) => String::from(
+                "KVM internal error 4: an exit reason KVM does not handle (not a VM entry failure)",
+            ),
+            ExitClass::Internal(n) => format!("KVM internal error {n}"),
+            ExitClass::SetRegistersRefused => String::from(
+                "KVM_SET_SREGS (QEMU: \"Failed to put registers\") refused the state with EINVAL",
+            ),
+            ExitClass::RunInvalid => String::from(
+                "KVM_RUN returned EINVAL (state KVM refuses to run, or a VM setup problem)",
+            ),
+            ExitClass::NotAFailure => String::from("an exit reason that is not a failure"),
+        }
+    }
+}
+
+/// Reads the exit a normalised line reports, if it reports one.
+#[must_use]
+pub fn parse_line(line: &str) -> Option<Exit> {
+    let after = |key: &str| line.find(key).map(|i| line[i + key.len()..].trim_start());
+    let first_hex = |s: &str| {
+        s.split(|c: char| !c.is_ascii_hexdigit() && c != 'x' && c != 'X')
+            .find(|w| !w.is_empty())
+            .and_then(hex)
+    };
+    let fail = |reason: u64, vendor| Some(Exit::FailEntry { reason, vendor });
+    if let Some(rest) = after("hardware error") {
+        return fail(first_hex(rest)?, None);
+    }
+    if let Some(rest) = after("hardware_entry_failure_reason") {
+        return fail(first_hex(rest.trim_start_matches(['=', ' ', ':']))?, None);
+    }
+    if let Some(rest) = after("FailEntry(") {
+        let n = rest.split([',', ')']).next()?.trim();
+        return fail(n.parse().ok()?, None);
+    }
+    if let Some(rest) = after("unhandled exit") {
+        return fail(first_hex(rest)?, None);
+    }
+    if let Some(rest) = after("vmentry failure (reason") {
+        return fail(first_hex(rest)?, Some(Vendor::Intel));
+    }
+    if let Some(rest) = after("VM-entry failure exit reason:") {
+        // macOS Hypervisor.framework prints a 64-bit value; the VMX reason is its
+        // low 16 bits and the line itself says it is an entry failure.
+        let r = first_hex(rest)?;
+        return fail((1 << 31) | (r & 0xffff), Some(Vendor::Intel));
+    }
+    if line.contains("exit_invalid_guest_state") {
+        // HAXM's handler for exit reason 33.
+        return fail((1 << 31) | 33, Some(Vendor::Intel));
+    }
+    if let Some(rest) = after("VM_EXIT_INFO_REASON:") {
+        return fail(first_hex(rest)?, Some(Vendor::Intel));
+    }
+    if let Some(rest) = line.strip_prefix("reason=") {
+        return fail(first_hex(rest)?, Some(Vendor::Intel));
+    }
+    if let Some(rest) = after("exit_code:") {
+        return fail(first_hex(rest)?, Some(Vendor::Amd));
+    }
+    if let Some(rest) = line.strip_prefix("exitcode =") {
+        return fail(first_hex(rest)?, Some(Vendor::Amd));
+    }
+    if let Some(rest) = after("Suberror:") {
+        let n = rest.split_whitespace().next()?.parse().ok()?;
+        return Some(Exit::Internal {
+            suberror: n,
+            extra: vec![],
+        });
+    }
+    if line.contains("Failed to put registers") || line.contains("KVM_SET_SREGS") {
+        return Some(Exit::SetRegistersRefused);
+    }
+    if line.contains("kvm run failed") {
+        return Some(Exit::RunInvalid);
+    }
+    None
+}
+
+/// The value of an `extra data[i]: 0x…` line.
+#[must_use]
+pub fn extra_data(line: &str) -> Option<u64> {
+    let rest = line.strip_prefix("extra data[")?;
+    let (_, value) = rest.split_once(':')?;
+    hex(value.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_exit_line_reads_to_its_class() {
+        let class = |l: &str| parse_line(l).map(|e| e.class());
+        assert_eq!(
+            class("KVM: entry failed, hardware error 0x80000021"),
+            Some(ExitClass::InvalidGuestState)
+        );
+        assert_eq!(
+            class("KVM: entry failed, hardware error 0x0"),
+            Some(ExitClass::VmInstructionError(0))
+        );
+        assert_eq!(
+            class("KVM: entry failed, hardware error 0x7"),
+            Some(ExitClass::VmInstructionError(7))
+        );
+        assert_eq!(
+            class("KVM: entry failed, hardware error 0xffffffff"),
+            Some(ExitClass::SvmInvalid)
+        );
+        assert_eq!(
+            class("KVM: entry failed, hardware error 0x80000022"),
+            Some(ExitClass::MsrLoading)
+        );
+        assert_eq!(
+            class("KVM: entry failed, hardware error 0x80000029"),
+            Some(ExitClass::MachineCheck)
+        );
+        assert_eq!(
+            class("ERROR: KVM_EXIT_FAIL_ENTRY: hardware_entry_failure_reason = 0x80000021`"),
+            Some(ExitClass::InvalidGuestState)
+        );
+        assert_eq!(
+            class("not implemented: FailEntry(0, 2)"),
+            Some(ExitClass::VmInstructionError(0))
+        );
+        assert_eq!(
+            class("kvm: unhandled exit 80000021"),
+            Some(ExitClass::InvalidGuestState)
+        );
+        assert_eq!(
+            class("d12v0 vmentry failure (reason 0x80000021): Invalid guest state (0)"),
+            Some(ExitClass::InvalidGuestState)
+        );
+        assert_eq!(
+            class("VM-entry failure exit reason: ffffffff00000021"),
+            Some(ExitClass::InvalidGuestState)
+        );
+        assert_eq!(
+            class("KVM internal error. Suberror: 3"),
+            Some(ExitClass::Internal(3))
+        );
+        assert_eq!(
+            class("exit_code:          ffffffff"),
+            Some(ExitClass::SvmInvalid)
+        );
+        assert_eq!(
+            class("qemu: Failed to put registers after init: Invalid argument"),
+            Some(ExitClass::SetRegistersRefused)
+        );
+        assert_eq!(class("RAX=0000000000000000"), None);
+        assert_eq!(extra_data("extra data[1]: 0x0000000000000030"), Some(0x30));
+    }
+
+    #[test]
+    fn only_guest_state_classes_blame_the_guest_state() {
+        assert!(ExitClass::InvalidGuestState.blames_guest_state());
+        assert!(ExitClass::SvmInvalid.blames_guest_state());
+        assert!(!ExitClass::VmInstructionError(0).blames_guest_state());
+        assert!(!ExitClass::VmInstructionError(7).blames_guest_state());
+        assert!(!ExitClass::MsrLoading.blames_guest_state());
+        assert!(!ExitClass::Internal(1).blames_guest_state());
+        assert!(
+            ExitClass::VmInstructionError(7)
+                .describe()
+                .contains("control field")
+        );
+        assert_eq!(
+            parse_line("KVM: entry failed, hardware error 0x80000021").and_then(|e| e.vendor()),
+            Some(Vendor::Intel)
+        );
+    }
+}

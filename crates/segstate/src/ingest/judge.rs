@@ -1,0 +1,410 @@
+//! Judging a state read from a log: the one place where the readers call the rule
+//! catalogue ([`crate::verify::paths::diagnose`], [`crate::check::report`]), so the
+//! library's restructuring has one call to re-point.
+//!
+//! A dump is judged on what it has. Fields it lacks are filled twice, differently
+//! ([`Variant`]); a finding that is not the same under both fillings, or that is about
+//! a register the dump does not show, depends on a missing field and is reported
+//! "not judged", never as a result. The verdict comes first: which check fails, or
+//! that every check the dump can show passes and the failure lies outside it (with
+//! what to turn on to see more), or that the exit is not about the guest state at all.
+
+use alloc::collections::BTreeSet;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use super::exit::ExitClass;
+use super::log::{Dialect, LogDump, Target};
+use super::{Input, qemu_dump};
+use crate::arch::{
+    Attributes, CR0_PE, CR0_PG, EFER_LMA, EFER_LME, GuestState, PerSegReg, PrivilegeLevel,
+    RFLAGS_VM, SegReg, Segment, SegmentState, SegmentType, Selector,
+};
+use crate::check::report::{Context, Entry, Report, Source, Vendors};
+use crate::check::{CheckId, Family};
+use crate::check::{Finding, Severity};
+
+/// CR0.ET: always 1 on anything newer than a 386; dumps show it.
+const CR0_ET: u64 = 1 << 4;
+/// CR4.PAE.
+const CR4_PAE: u64 = 1 << 5;
+
+/// The verdict on one dump, in one line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// A rule of the judged target fails.
+    Fails {
+        /// The family of the first failing rule.
+        family: Family,
+        /// The failing finding.
+        finding: Finding,
+    },
+    /// The exit is about something the register state does not decide (control
+    /// fields, the VMCS pointer, MSR loading, an emulation failure).
+    NotGuestState(ExitClass),
+    /// Every check the dump can show passes; the exit says VM entry failed anyway.
+    Outside {
+        /// The exit's class.
+        class: ExitClass,
+        /// What to turn on to see more.
+        hint: Option<&'static str>,
+    },
+    /// Nothing fails and the log reports no failure.
+    Passes,
+    /// The log has no register state (only exit lines, or a fragment).
+    NoState(Option<ExitClass>),
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Fails { family, finding } => {
+                let what = match family {
+                    Family::Vmx => "VM entry fails",
+                    Family::Svm => "VMRUN fails",
+                    Family::KvmSetSregs => "KVM_SET_SREGS refuses this",
+                    Family::Arch => "the state breaks the architecture",
+                    Family::Path => "a hypervisor path changes it",
+                    Family::Qemu => "QEMU's dump disagrees with itself",
+                };
+                let reg = finding.reg.map(|r| format!("{r}.")).unwrap_or_default();
+                write!(
+                    f,
+                    "{what}: {} — {reg}{} expected {}, found {} ({})",
+                    finding.id, finding.field, finding.expected, finding.found, finding.reference
+                )
+            }
+            Verdict::NotGuestState(c) => write!(f, "not a guest-state failure: {}", c.describe()),
+            Verdict::Outside { class, hint } => {
+                write!(
+                    f,
+                    "every check this dump can show passes; the failure is outside it: {}",
+                    class.describe()
+                )?;
+                if let Some(h) = hint {
+                    write!(f, "; {h}")?;
+                }
+                Ok(())
+            }
+            Verdict::Passes => f.write_str("no check fails"),
+            Verdict::NoState(Some(c)) => {
+                write!(
+                    f,
+                    "no register state to judge; the exit says: {}",
+                    c.describe()
+                )
+            }
+            Verdict::NoState(None) => f.write_str("no register state to judge"),
+        }
+    }
+}
+
+/// The judgement of one [`LogDump`].
+#[derive(Clone, Debug)]
+pub struct Judgement {
+    /// The findings that could be judged.
+    pub report: Report,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The vendors judged for; `None` for TCG (architecture only).
+    pub vendors: Option<Vendors>,
+    /// Why: `--vendor`, or what the log showed.
+    pub target_reason: String,
+    /// Findings that depend on fields the dump lacks, as `id (SEG)`.
+    pub not_judged: Vec<String>,
+}
+
+/// How missing fields are filled.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    /// Fillers consistent with what the dump shows.
+    Consistent,
+    /// Fillers that differ from the first in every field that could matter.
+    Contrary,
+}
+
+fn data(sel: u16, dpl: PrivilegeLevel) -> Segment {
+    Segment {
+        selector: Selector(sel | u16::from(dpl.bits())),
+        base: 0,
+        limit: 0xffff_ffff,
+        attributes: Attributes::flat_data(dpl),
+        unusable: false,
+    }
+}
+
+fn null() -> Segment {
+    Segment {
+        unusable: true,
+        ..Segment::default()
+    }
+}
+
+/// The dump's state with the missing fields filled as `v` says.
+fn filled(g: &GuestState, v: Variant) -> SegmentState {
+    let cs_l = g.segments[SegReg::Cs].is_some_and(|s| s.attributes.l);
+    let cpl = g
+        .cpl
+        .or(g.segments[SegReg::Ss].map(|s| s.attributes.dpl))
+        .unwrap_or(PrivilegeLevel::Ring0);
+    let long = cs_l == (v == Variant::Consistent);
+    let efer = g.efer.unwrap_or(if long { EFER_LME | EFER_LMA } else { 0 });
+    let cr0 = g.cr0.unwrap_or(match v {
+        Variant::Consistent if efer & EFER_LMA != 0 => CR0_PE | CR0_PG | CR0_ET,
+        Variant::Consistent => CR0_PE | CR0_ET,
+        Variant::Contrary => CR0_ET,
+    });
+    let cr4 = g
+        .cr4
+        .unwrap_or(if efer & EFER_LMA != 0 { CR4_PAE } else { 0 });
+    let rflags = g.rflags.unwrap_or(match v {
+        Variant::Consistent => 0x2,
+        Variant::Contrary => 0x2 | RFLAGS_VM,
+    });
+    let segments = PerSegReg::from_fn(|reg| {
+        g.segments[reg].unwrap_or(match (v, reg) {
+            (Variant::Consistent, SegReg::Cs) => Segment {
+                selector: Selector(0x08 | u16::from(cpl.bits())),
+                attributes: if efer & EFER_LMA != 0 {
+                    Attributes::code64(cpl)
+                } else {
+                    Attributes::code32(cpl)
+                },
+                ..data(0, cpl)
+            },
+            (Variant::Consistent, SegReg::Tr) => Segment {
+                selector: Selector(0x40),
+                base: 0,
+                limit: 0x67,
+                attributes: Attributes::busy_tss(),
+                unusable: false,
+            },
+            (Variant::Consistent, SegReg::Ldtr) | (Variant::Contrary, _) => null(),
+            (Variant::Consistent, _) => data(0x10, cpl),
+        })
+    });
+    let segments = if v == Variant::Contrary {
+        // An available TSS where the dump shows no TR (the first filling has a busy one).
+        let mut s = segments;
+        if g.segments[SegReg::Tr].is_none() {
+            s[SegReg::Tr] = Segment {
+                selector: Selector(0x28),
+                limit: 0x2067,
+                attributes: Attributes {
+                    segment_type: SegmentType::from_low_bits(9),
+                    ..Attributes::busy_tss()
+                },
+                ..Segment::default()
+            };
+        }
+        s
+    } else {
+        segments
+    };
+    SegmentState {
+        segments,
+        cpl,
+        cr0,
+        cr4,
+        efer,
+        rflags,
+    }
+}
+
+/// The whole state a partial one stands for when a caller needs one: the missing
+/// fields filled consistently with what the dump shows. Only for callers that cannot
+/// take a [`GuestState`]; [`judge`] never reports a finding that depends on the fill.
+#[must_use]
+pub fn assumed_state(g: &GuestState) -> SegmentState {
+    filled(g, Variant::Consistent)
+}
+
+/// Where the state was read from, for the rules that care (VMCB canonicalisation,
+/// EFER.SVME).
+fn source(d: &LogDump) -> Source {
+    if d.dialects
+        .iter()
+        .any(|x| matches!(x, Dialect::LinuxVmcb | Dialect::XenVmcb))
+    {
+        Source::Vmcb
+    } else if d.dialects.first() == Some(&Dialect::Qemu) {
+        Source::GuestView
+    } else {
+        Source::Generic
+    }
+}
+
+/// The report of a whole state for `vendors` (`None`: architecture only).
+fn report_of(state: &SegmentState, vendors: Option<Vendors>, source: Source) -> Report {
+    let context = Context {
+        source,
+        vmcb_cpl_byte: None,
+    };
+    match vendors {
+        Some(v) => crate::verify::paths::diagnose(state, v, context),
+        None => {
+            let mut r = crate::check::report::report_with(state, Vendors::Both, context);
+            r.entries.retain(|e| e.family == Family::Arch);
+            r.notes.retain(|n| !n.contains("VMRUN"));
+            r
+        }
+    }
+}
+
+fn key(e: &Entry) -> (Family, CheckId, Option<SegReg>, Option<String>) {
+    (e.family, e.finding.id, e.finding.reg, e.chain.clone())
+}
+
+/// Judges an [`Input`] that came from a text log (`None` for other inputs): its
+/// [`LogDump`] through [`judge`], plus the checks only a whole QEMU dump allows
+/// ([`qemu_dump::findings`]) when QEMU printed it exactly.
+#[must_use]
+pub fn judge_input(input: &Input, chosen: Option<Vendors>) -> Option<Judgement> {
+    let log = input.log.as_ref()?;
+    let mut j = judge(log, chosen);
+    if let Some(whole) = &input.dump {
+        for f in qemu_dump::findings(whole) {
+            j.report.push(Family::Qemu, f, None);
+        }
+        if matches!(j.verdict, Verdict::Passes | Verdict::Outside { .. }) {
+            j.verdict = verdict(log, &j.report, log.exit().map(super::exit::Exit::class));
+        }
+    }
+    Some(j)
+}
+
+/// Judges one state read from a log, for `chosen` vendors or the inferred target.
+#[must_use]
+pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
+    let (vendors, target_reason) = match (chosen, d.target) {
+        (Some(v), _) => (Some(v), format!("--vendor {v}")),
+        (None, Target::Intel) => (Some(Vendors::Intel), d.target_reason.clone()),
+        (None, Target::Amd) => (Some(Vendors::Amd), d.target_reason.clone()),
+        (None, Target::Tcg) => (None, d.target_reason.clone()),
+        (None, Target::Unknown) => (Some(Vendors::Both), d.target_reason.clone()),
+    };
+    let class = d.exit().map(super::exit::Exit::class);
+    let g = &d.guest;
+    if g.has_no_segments() {
+        let a = filled(g, Variant::Consistent);
+        let mut report = report_of(&a, vendors, source(d));
+        report.entries.clear();
+        report.notes.clear();
+        return Judgement {
+            report,
+            verdict: Verdict::NoState(class),
+            vendors,
+            target_reason,
+            not_judged: Vec::new(),
+        };
+    }
+    let src = source(d);
+    let mut report = report_of(&filled(g, Variant::Consistent), vendors, src);
+    let other = report_of(&filled(g, Variant::Contrary), vendors, src);
+    let other_keys: BTreeSet<_> = other.entries.iter().map(key).collect();
+    let mut not_judged = BTreeSet::new();
+    report.entries.retain(|e| {
+        let reg_known = e.finding.reg.is_none_or(|r| g.segments[r].is_some());
+        let stable = other_keys.contains(&key(e));
+        if !(reg_known && stable) {
+            let at = e.finding.reg.map(|r| format!(" ({r})")).unwrap_or_default();
+            not_judged.insert(format!("{}{at}", e.finding.id));
+        }
+        reg_known && stable
+    });
+    for e in &other.entries {
+        if e.finding.reg.is_none_or(|r| g.segments[r].is_some())
+            && !report.entries.iter().any(|x| key(x) == key(e))
+        {
+            let at = e.finding.reg.map(|r| format!(" ({r})")).unwrap_or_default();
+            not_judged.insert(format!("{}{at}", e.finding.id));
+        }
+    }
+    if vendors.is_some() {
+        // With a hardware target, VM entry or VMRUN decides whether the state runs:
+        // SVM enters paged real mode, a CPL byte that disagrees with SS.DPL, ... An
+        // architectural rule the hardware does not check is a warning here.
+        for e in &mut report.entries {
+            if e.family == Family::Arch && e.finding.severity == Severity::Error {
+                e.finding.severity = Severity::Warning;
+                e.context = Some(String::from(
+                    "architectural rule; the hardware target's own checks decide whether it runs",
+                ));
+            }
+        }
+    }
+    let missing = g.missing_for_segment_checks();
+    if !missing.is_empty() {
+        let names: Vec<String> = missing.iter().map(|f| format!("{f}")).collect();
+        report.notes.insert(
+            0,
+            format!(
+                "the dump lacks {}: checks that read them are not judged",
+                names.join(", ")
+            ),
+        );
+    }
+    let verdict = verdict(d, &report, class);
+    Judgement {
+        report,
+        verdict,
+        vendors,
+        target_reason,
+        not_judged: not_judged.into_iter().collect(),
+    }
+}
+
+fn verdict(d: &LogDump, report: &Report, class: Option<ExitClass>) -> Verdict {
+    if let Some(c) = class.filter(|c| !c.blames_guest_state()) {
+        return Verdict::NotGuestState(c);
+    }
+    let first_error = report
+        .entries
+        .iter()
+        .filter(|e| e.finding.severity == Severity::Error)
+        .min_by_key(|e| match e.family {
+            Family::KvmSetSregs => 0,
+            Family::Vmx | Family::Svm => 0,
+            Family::Arch => 1,
+            Family::Qemu => 2,
+            Family::Path => 3,
+        });
+    if let Some(e) = first_error {
+        return Verdict::Fails {
+            family: e.family,
+            finding: e.finding.clone(),
+        };
+    }
+    match class {
+        Some(c) => {
+            let kernel = |v: &[Dialect]| d.dialects.iter().any(|x| v.contains(x));
+            let hint = match c {
+                ExitClass::InvalidGuestState
+                    if !kernel(&[Dialect::LinuxVmcs, Dialect::XenVmcs, Dialect::Haxm]) =>
+                {
+                    Some(
+                        "set kvm_intel.dump_invalid_vmcs=1 to have the kernel print the VMCS \
+                         (interruptibility, activity state, controls, PDPTEs)",
+                    )
+                }
+                ExitClass::SvmInvalid if !kernel(&[Dialect::LinuxVmcb, Dialect::XenVmcb]) => {
+                    Some("set kvm_amd.dump_invalid_vmcb=1 to have the kernel print the VMCB")
+                }
+                ExitClass::InvalidGuestState | ExitClass::SvmInvalid => Some(
+                    "the kernel's dump shows fields beyond the segments (interruptibility, \
+                     controls, CR3/PDPTEs, event injection) whose checks segstate does not judge yet",
+                ),
+                ExitClass::SetRegistersRefused => Some(
+                    "KVM_SET_SREGS's own checks are not modelled yet (Linux x86.c \
+                     kvm_is_valid_sregs: EFER.LME/LMA against CR0.PG and CR4.PAE, CS.L outside \
+                     long mode, CR0/CR4 reserved bits)",
+                ),
+                _ => None,
+            };
+            Verdict::Outside { class: c, hint }
+        }
+        None => Verdict::Passes,
+    }
+}

@@ -1,0 +1,291 @@
+//! AMD VMCB dumps: Linux `dump_vmcb` and Xen `svm_vmcb_dump`.
+//!
+//! Linux `arch/x86/kvm/svm/svm.c` `dump_vmcb()` (printed on VMEXIT_INVALID when
+//! `kvm_amd.dump_invalid_vmcb=1`; "KVM: FAILED VMRUN WITH VMCB:" before 4.x):
+//!
+//! ```text
+//! VMCB Control Area:            then "%-20s%04x" / "%08x" / "%016llx" lines (exit_code: …)
+//! VMCB State Save Area:
+//! %-5s s: %04x a: %04x l: %08x b: %016llx      es: cs: ss: ds: fs: gs: gdtr: ldtr: idtr: tr:
+//! cpl:            %d                efer:         %016llx           (older)
+//! vmpl: %d   cpl:  %d               efer:          %016llx          (newer)
+//! %-15s %016llx %-13s %016llx   cr0:/cr2:, cr3:/cr4:, dr6:/dr7:, rip:/rflags:, gpat:/dbgctl: …
+//! ```
+//!
+//! Xen `xen/arch/x86/hvm/svm/vmcb.c` `svm_vmcb_dump()`: `cpl = %d efer = %#x …`,
+//! `CR0 = 0x%016x CR2 = …`, `RSP = 0x…  RIP = 0x…`, `RAX = 0x…  RFLAGS=0x…`,
+//! `DR6 = 0x…, DR7 = 0x…`, `KernGSBase = 0x… PAT = 0x…`, then `svm_dump_sel`:
+//! `"%s: %04x %04x %08x %016lx"` for CS DS SS ES FS GS GDTR LDTR IDTR TR.
+//!
+//! `a:`/attr is the 12-bit VMCB attribute word; the CPL is the VMCB's own byte.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::linux_vmcs::value_after;
+use super::log::{Dialect, MAX_DUMPS, RawDump};
+use super::text::{Words, hex, hex_width};
+use crate::arch::{DescriptorTable, PrivilegeLevel, SegReg, Segment};
+use crate::format::svm::{SvmAttrib, VmcbSegment};
+
+/// Segment names: Linux lower case, Xen upper case; `None` for GDTR/IDTR.
+fn seg_name(word: &str) -> Option<(Option<SegReg>, bool)> {
+    let name = word.strip_suffix(':')?;
+    let reg = match name.to_ascii_lowercase().as_str() {
+        "es" => Some(SegReg::Es),
+        "cs" => Some(SegReg::Cs),
+        "ss" => Some(SegReg::Ss),
+        "ds" => Some(SegReg::Ds),
+        "fs" => Some(SegReg::Fs),
+        "gs" => Some(SegReg::Gs),
+        "ldtr" => Some(SegReg::Ldtr),
+        "tr" => Some(SegReg::Tr),
+        "gdtr" | "idtr" => None,
+        _ => return None,
+    };
+    Some((reg, name.starts_with(|c: char| c.is_ascii_lowercase())))
+}
+
+struct Reader {
+    out: Vec<RawDump>,
+    cur: Option<RawDump>,
+    seen: Vec<String>,
+    dialect: Dialect,
+}
+
+impl Reader {
+    fn close(&mut self) {
+        if let Some(d) = self.cur.take() {
+            if d.has_fields() {
+                self.out.push(d);
+            }
+        }
+        self.seen.clear();
+    }
+
+    fn open(&mut self, line: usize) -> &mut RawDump {
+        let dialect = self.dialect;
+        let d = self.cur.get_or_insert_with(|| RawDump::new(dialect, line));
+        d.last_line = d.last_line.max(line);
+        d
+    }
+
+    fn see(&mut self, key: &str, line: usize) -> &mut RawDump {
+        if self.seen.iter().any(|k| k == key) {
+            self.close();
+        }
+        self.seen.push(String::from(key));
+        self.open(line)
+    }
+}
+
+/// Every VMCB dump in the words. `xen` names the dialect when the log carries Xen's
+/// `(XEN)` prefix.
+#[must_use]
+pub fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
+    let mut r = Reader {
+        out: Vec::new(),
+        cur: None,
+        seen: Vec::new(),
+        dialect: if xen {
+            Dialect::XenVmcb
+        } else {
+            Dialect::LinuxVmcb
+        },
+    };
+    while let Some(w) = words.next_word() {
+        if r.out.len() >= MAX_DUMPS {
+            break;
+        }
+        let (line, t) = (w.line, w.text);
+        let next = words.peek(0).map(|n| n.text).unwrap_or_default();
+        // Openers: Linux's "VMCB …" headers, Xen's "Dumping guest's current state".
+        if t.trim_end_matches(':') == "VMCB" || (t == "Dumping" && next == "guest's") {
+            let saved = r.cur.as_ref().is_some_and(|d| {
+                d.guest.cpl.is_some() || d.guest.segments.iter().any(|(_, s)| s.is_some())
+            });
+            if saved {
+                r.close();
+            }
+            r.open(line);
+            continue;
+        }
+        if let Some((reg, lower)) = seg_name(t) {
+            let linux_form = lower && next == "s:";
+            if linux_form || r.cur.is_some() {
+                segment(&mut r, words, t, reg, linux_form, line);
+            }
+            continue;
+        }
+        if r.cur.is_none() {
+            continue;
+        }
+        scalar(&mut r, words, t, line);
+    }
+    r.close();
+    r.out
+}
+
+fn segment(
+    r: &mut Reader,
+    words: &mut Words<'_>,
+    name: &str,
+    reg: Option<SegReg>,
+    linux: bool,
+    line: usize,
+) {
+    let start = words.pos();
+    let mut cols = [0u64; 4];
+    let widths: [&[usize]; 4] = [&[4], &[4], &[8], &[16]];
+    for (i, col) in cols.iter_mut().enumerate() {
+        if linux {
+            // "s:" "0010" "a:" "029b" "l:" "ffffffff" "b:" "…"
+            words.skip(1);
+        }
+        match words.peek(0).and_then(|w| hex_width(w.text, widths[i])) {
+            Some(v) => {
+                *col = v;
+                words.skip(1);
+            }
+            None => {
+                if linux || i > 1 {
+                    let d = r.see(name, line);
+                    d.note(format!("line {line}: the {name} line is cut short"));
+                } else {
+                    words.rewind(start);
+                }
+                return;
+            }
+        }
+    }
+    let d = r.see(name, line);
+    let [sel, attr, limit, base] = cols;
+    let Some(reg) = reg else {
+        let table = Some(DescriptorTable {
+            base,
+            limit: limit as u32,
+        });
+        if name.eq_ignore_ascii_case("gdtr:") {
+            d.guest.gdtr = table;
+        } else {
+            d.guest.idtr = table;
+        }
+        return;
+    };
+    let raw = VmcbSegment {
+        selector: sel as u16,
+        attrib: SvmAttrib(attr as u16),
+        limit: limit as u32,
+        base,
+    };
+    let seg = Segment::try_from(raw).unwrap_or_else(|e| {
+        d.note(format!(
+            "line {line}: {} attrib {attr:#06x}: {e}; read without them",
+            reg.name()
+        ));
+        let attributes = SvmAttrib(attr as u16 & !SvmAttrib::RESERVED_MASK).attributes();
+        Segment {
+            selector: crate::arch::Selector(raw.selector),
+            base,
+            limit: raw.limit,
+            attributes,
+            unusable: !attributes.present,
+        }
+    });
+    d.guest.segments[reg] = Some(seg);
+}
+
+fn scalar(r: &mut Reader, words: &mut Words<'_>, t: &str, line: usize) {
+    let name = t
+        .trim_end_matches([':', '='])
+        .split('=')
+        .next()
+        .unwrap_or(t);
+    let key = name.to_ascii_lowercase();
+    let wanted = [
+        "cpl", "efer", "cr0", "cr3", "cr4", "dr7", "rip", "rflags", "gpat", "pat", "dbgctl",
+    ];
+    if !wanted.contains(&key.as_str()) || (key == "pat" && name != "PAT") {
+        return;
+    }
+    let start = words.pos();
+    let Some(v) = value_after(t, words) else {
+        words.rewind(start);
+        return;
+    };
+    let value = if key == "cpl" {
+        v.parse::<u64>().ok()
+    } else {
+        hex(&v)
+    };
+    let Some(value) = value else {
+        words.rewind(start);
+        return;
+    };
+    let d = r.see(&key, line);
+    let g = &mut d.guest;
+    match key.as_str() {
+        "cpl" => {
+            if value > 3 {
+                d.note(format!(
+                    "line {line}: VMCB.CPL byte is {value}; the CPU keeps the byte, its low two \
+                     bits are judged"
+                ));
+            }
+            d.guest.cpl = Some(PrivilegeLevel::from_low_bits(value as u8));
+        }
+        "efer" => g.efer = Some(value),
+        "cr0" => g.cr0 = Some(value),
+        "cr3" => g.cr3 = Some(value),
+        "cr4" => g.cr4 = Some(value),
+        "dr7" => g.dr7 = Some(value),
+        "rip" => g.rip = Some(value),
+        "rflags" => g.rflags = Some(value),
+        "gpat" | "pat" => g.pat = Some(value),
+        "dbgctl" => g.debugctl = Some(value),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::text::normalise;
+
+    #[test]
+    fn the_save_area_and_the_cpl_line_are_read() {
+        let text = "VMCB State Save Area:\n\
+                    cs:   s: 0033 a: 02fb l: ffffffff b: 0000000000000000\n\
+                    ss:   s: 002b a: 0000 l: ffffffff b: 0000000000000000\n\
+                    vmpl: 0   cpl:  3               efer:          0000000000001d01\n\
+                    cr0:            0000000080050033 cr2:          0000000000000000\n";
+        let d = read(&mut Words::new(&normalise(text)), false);
+        assert_eq!(d.len(), 1);
+        let g = &d[0].guest;
+        assert_eq!(g.cpl, Some(PrivilegeLevel::Ring3));
+        assert_eq!(g.efer, Some(0x1d01));
+        assert_eq!(g.cr0, Some(0x8005_0033));
+        let cs = g.segments[SegReg::Cs].unwrap();
+        assert!(cs.attributes.l && cs.attributes.present);
+        let ss = g.segments[SegReg::Ss].unwrap();
+        assert!(ss.unusable, "P=0 in a VMCB is unusable");
+        assert_eq!(g.segments[SegReg::Ds], None);
+    }
+
+    #[test]
+    fn xen_segments_need_an_open_dump() {
+        let xen = "Dumping guest's current state at vmexit...\ncpl = 0 efer = 0x1d01 star = 0\n\
+                   CR0 = 0x0000000080050033 CR2 = 0x0\n  CS: 0010 0a9b ffffffff 0000000000000000\n";
+        let d = read(&mut Words::new(&normalise(xen)), true);
+        assert_eq!(d[0].dialect, Dialect::XenVmcb);
+        assert_eq!(d[0].guest.efer, Some(0x1d01));
+        assert!(d[0].guest.segments[SegReg::Cs].unwrap().attributes.l);
+        // The same segment line alone is not a VMCB dump.
+        let alone = read(
+            &mut Words::new(&normalise("  CS: 0010 0a9b ffffffff 0\n")),
+            true,
+        );
+        assert!(alone.is_empty());
+    }
+}

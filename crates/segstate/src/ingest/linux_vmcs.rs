@@ -1,0 +1,458 @@
+//! Intel VMCS dumps: Linux `dump_vmcs` and Xen `vmcs_dump_vcpu`.
+//!
+//! Linux `arch/x86/kvm/vmx/vmx.c` `dump_vmcs()` (printed when
+//! `kvm_intel.dump_invalid_vmcs=1`), every layout since 4.x:
+//!
+//! ```text
+//! *** Guest State ***
+//! CR0: actual=0x%016lx, shadow=0x%016lx, gh_mask=%016lx        (CR4 likewise)
+//! CR3 = 0x%016lx
+//! PDPTR0 = 0x%016llx  PDPTR1 = 0x%016llx                       (with EPT)
+//! RSP = 0x%016lx  RIP = 0x%016lx
+//! RFLAGS=0x%08lx         DR7 = 0x%016lx
+//! CS:   sel=0x%04x, attr=0x%05x, limit=0x%08x, base=0x%016lx   (vmx_dump_sel)
+//! GDTR:                           limit=0x%08x, base=0x%016lx  (vmx_dump_dtsel)
+//! EFER =     0x%016llx  PAT = 0x%016llx                        (4.x to 5.10)
+//! EFER= 0x%016llx (effective) / (autoload), PAT = 0x%016llx    (5.11 on)
+//! DebugCtl = 0x%016llx  DebugExceptions = 0x%016lx
+//! Interruptibility = %08x  ActivityState = %08x
+//! *** Host State *** …
+//! *** Control State ***
+//! PinBased=%08x CPUBased=%08x SecondaryExec=%08x               (0x-prefixed from 5.x)
+//! EntryControls=%08x ExitControls=%08x
+//! VMEntry: intr_info=%08x errcode=%08x ilen=%08x
+//! ```
+//!
+//! Xen `xen/arch/x86/hvm/vmx/vmcs.c` `vmcs_dump_vcpu()` prints the same sections with
+//! segment lines `"%s: %04x %05x %08x %016lx"` (selector, access rights, limit, base),
+//! descriptor tables `"%s:            %08x %016lx"` (limit, base) and `PDPTEn`.
+//!
+//! `attr` is the 17-bit VMX access rights with "unusable" in bit 16; the CPL of a VMCS
+//! is SS.DPL (SDM Vol. 3C §25.4.1). Host-state fields are skipped.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::log::{Dialect, MAX_DUMPS, RawDump};
+use super::text::{Words, hex, hex_width};
+use crate::arch::{DescriptorTable, SegReg, Segment, Selector};
+use crate::format::vmx::{VmxAccessRights, VmxSegment};
+
+const SEGMENTS: [(&str, SegReg); 8] = [
+    ("ES:", SegReg::Es),
+    ("CS:", SegReg::Cs),
+    ("SS:", SegReg::Ss),
+    ("DS:", SegReg::Ds),
+    ("FS:", SegReg::Fs),
+    ("GS:", SegReg::Gs),
+    ("LDTR:", SegReg::Ldtr),
+    ("TR:", SegReg::Tr),
+];
+
+/// Guest fields that only a VMCS dump prints: one opens a dump when none is open.
+const OPENERS: &[&str] = &[
+    "EFER",
+    "DebugCtl",
+    "Interruptibility",
+    "PinBased",
+    "CPUBased",
+    "EntryControls",
+];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Section {
+    Guest,
+    Host,
+    Control,
+}
+
+/// The value after a field name: `NAME=v`, `NAME= v`, `NAME = v`, `NAME: v`.
+pub(crate) fn value_after(name_word: &str, words: &mut Words<'_>) -> Option<String> {
+    if let Some((_, v)) = name_word.split_once('=') {
+        if !v.is_empty() {
+            return Some(String::from(v));
+        }
+        return words.next_word().map(|w| String::from(w.text));
+    }
+    if name_word.ends_with(':') {
+        return words.next_word().map(|w| String::from(w.text));
+    }
+    match words.peek(0).map(|w| String::from(w.text)) {
+        Some(n) if n == "=" || n == ":" => {
+            words.skip(1);
+            words.next_word().map(|w| String::from(w.text))
+        }
+        Some(n) if n.starts_with('=') && n.len() > 1 => {
+            words.skip(1);
+            Some(String::from(&n[1..]))
+        }
+        _ => None,
+    }
+}
+
+/// `key=value` → value, when the word has that key.
+fn keyed<'a>(word: &'a str, key: &str) -> Option<&'a str> {
+    word.strip_prefix(key)?.strip_prefix('=')
+}
+
+struct Reader {
+    out: Vec<RawDump>,
+    cur: Option<RawDump>,
+    seen: Vec<String>,
+    section: Section,
+    dialect: Dialect,
+}
+
+impl Reader {
+    fn open(&mut self, line: usize) -> &mut RawDump {
+        if self.cur.is_none() {
+            self.cur = Some(RawDump::new(self.dialect, line));
+            self.seen.clear();
+            self.section = Section::Guest;
+        }
+        let d = self
+            .cur
+            .get_or_insert_with(|| RawDump::new(self.dialect, line));
+        d.last_line = d.last_line.max(line);
+        d
+    }
+
+    fn close(&mut self) {
+        if let Some(mut d) = self.cur.take() {
+            if let Some(ss) = d.guest.segments[SegReg::Ss] {
+                d.guest.cpl = Some(ss.attributes.dpl);
+            }
+            if d.has_fields() {
+                self.out.push(d);
+            }
+        }
+    }
+
+    /// Marks `key` seen; a repeat closes the dump first.
+    fn see(&mut self, key: &str, line: usize) -> &mut RawDump {
+        if self.seen.iter().any(|k| k == key) {
+            self.close();
+        }
+        self.open(line);
+        self.seen.push(String::from(key));
+        self.open(line)
+    }
+}
+
+/// Every VMCS dump in the words. `xen` names the dialect when the log carries Xen's
+/// `(XEN)` prefix.
+#[must_use]
+pub fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
+    let mut r = Reader {
+        out: Vec::new(),
+        cur: None,
+        seen: Vec::new(),
+        section: Section::Guest,
+        dialect: if xen {
+            Dialect::XenVmcs
+        } else {
+            Dialect::LinuxVmcs
+        },
+    };
+    while let Some(w) = words.next_word() {
+        if r.out.len() >= MAX_DUMPS {
+            break;
+        }
+        let (line, t) = (w.line, w.text);
+        let next = words.peek(0).map(|n| n.text).unwrap_or_default();
+        if t == "***" {
+            match next {
+                "Guest" => {
+                    if r.cur.as_ref().is_some_and(|d| d.has_fields()) {
+                        r.close();
+                    }
+                    r.open(line);
+                    r.section = Section::Guest;
+                }
+                "Host" if r.cur.is_some() => r.section = Section::Host,
+                "Control" => {
+                    r.open(line);
+                    r.section = Section::Control;
+                }
+                _ => {}
+            }
+            continue;
+        }
+        if r.cur.is_none() && !OPENERS.iter().any(|o| t.starts_with(o)) {
+            let sel_form = SEGMENTS.iter().any(|(n, _)| *n == t) && next.starts_with("sel=");
+            if !sel_form {
+                continue;
+            }
+        }
+        match r.section {
+            Section::Host => {}
+            Section::Control => control(&mut r, words, t, line),
+            Section::Guest => guest(&mut r, words, t, next, line),
+        }
+    }
+    r.close();
+    r.out
+}
+
+fn control(r: &mut Reader, words: &mut Words<'_>, t: &str, line: usize) {
+    let v32 = |v: &str| hex(v).map(|v| v as u32);
+    for (key, slot) in [
+        ("PinBased", 0),
+        ("CPUBased", 1),
+        ("SecondaryExec", 2),
+        ("EntryControls", 3),
+        ("ExitControls", 4),
+    ] {
+        if let Some(v) = keyed(t, key).and_then(v32) {
+            let c = &mut r.open(line).guest.controls;
+            *[
+                &mut c.pin_based,
+                &mut c.cpu_based,
+                &mut c.secondary,
+                &mut c.entry,
+                &mut c.exit,
+            ][slot] = Some(v);
+            return;
+        }
+    }
+    if t == "VMEntry:" {
+        if let Some(v) = words
+            .peek(0)
+            .and_then(|w| keyed(w.text, "intr_info"))
+            .and_then(v32)
+        {
+            words.skip(1);
+            r.open(line).guest.entry_interruption_info = Some(v);
+        }
+    }
+}
+
+fn guest(r: &mut Reader, words: &mut Words<'_>, t: &str, next: &str, line: usize) {
+    if let Some((_, reg)) = SEGMENTS.iter().find(|(n, _)| *n == t) {
+        return segment(r, words, *reg, line);
+    }
+    if t == "GDTR:" || t == "IDTR:" {
+        return table(r, words, t, line);
+    }
+    if t == "CR0:" || t == "CR4:" {
+        let Some(v) = keyed(next, "actual").and_then(hex) else {
+            return;
+        };
+        words.skip(1);
+        let d = r.see(t, line);
+        if t == "CR0:" {
+            d.guest.cr0 = Some(v);
+        } else {
+            d.guest.cr4 = Some(v);
+        }
+        return;
+    }
+    let name = t.split(['=', ':']).next().unwrap_or(t);
+    let known = [
+        "CR3",
+        "RSP",
+        "RIP",
+        "RFLAGS",
+        "DR7",
+        "EFER",
+        "PAT",
+        "DebugCtl",
+        "DebugExceptions",
+        "Interruptibility",
+        "ActivityState",
+        "PDPTR0",
+        "PDPTR1",
+        "PDPTR2",
+        "PDPTR3",
+        "PDPTE0",
+        "PDPTE1",
+        "PDPTE2",
+        "PDPTE3",
+    ];
+    if !known.contains(&name) {
+        return;
+    }
+    let start = words.pos();
+    // dump_vmcs prints every guest value `0x`-prefixed except the two `%08x` of the
+    // non-register state; a bare `EFER=…` is QEMU's.
+    let bare = matches!(name, "Interruptibility" | "ActivityState");
+    let Some(v) = value_after(t, words)
+        .filter(|v| bare || v.starts_with("0x"))
+        .and_then(|v| hex(&v))
+    else {
+        words.rewind(start);
+        return;
+    };
+    let d = r.see(name, line);
+    if name.starts_with("PDPTE") && d.dialect == Dialect::LinuxVmcs {
+        d.dialect = Dialect::XenVmcs;
+    }
+    let g = &mut d.guest;
+    match name {
+        "CR3" => g.cr3 = Some(v),
+        "RIP" => g.rip = Some(v),
+        "RFLAGS" => g.rflags = Some(v),
+        "DR7" => g.dr7 = Some(v),
+        "EFER" => g.efer = Some(v),
+        "PAT" => g.pat = Some(v),
+        "DebugCtl" => g.debugctl = Some(v),
+        "DebugExceptions" => g.pending_debug_exceptions = Some(v),
+        "Interruptibility" => g.interruptibility = Some(v as u32),
+        "ActivityState" => g.activity_state = Some(v as u32),
+        p if p.starts_with("PDPT") => {
+            let i = usize::from(p.as_bytes()[5] - b'0');
+            let mut all = g.pdptes.unwrap_or_default();
+            all[i] = v;
+            g.pdptes = Some(all);
+        }
+        _ => {}
+    }
+}
+
+/// `CS:   sel=0x0010, attr=0x0a09b, limit=0xffffffff, base=0x…` (Linux) or
+/// `CS: 0010 0a09b ffffffff 0000000000000000` (Xen).
+fn segment(r: &mut Reader, words: &mut Words<'_>, reg: SegReg, line: usize) {
+    let start = words.pos();
+    let mut cols = [None; 4];
+    let linux = words.peek(0).is_some_and(|w| w.text.starts_with("sel="));
+    for (i, key) in ["sel", "attr", "limit", "base"].into_iter().enumerate() {
+        let Some(w) = words.peek(0).map(|w| String::from(w.text)) else {
+            break;
+        };
+        cols[i] = if linux {
+            keyed(&w, key).and_then(hex)
+        } else {
+            let widths: &[usize] = match i {
+                0 => &[4],
+                1 => &[5],
+                2 => &[8],
+                _ => &[16],
+            };
+            hex_width(&w, widths)
+        };
+        if cols[i].is_none() {
+            break;
+        }
+        words.skip(1);
+    }
+    let [Some(sel), Some(attr), Some(limit), Some(base)] = cols else {
+        // A Xen line whose attr is not 5 digits is a VMCB's (4), not cut.
+        if linux || cols[1].is_some() {
+            let d = r.see(reg.name(), line);
+            d.note(format!("line {line}: the {} line is cut short", reg.name()));
+        }
+        if !linux && cols[1].is_none() {
+            words.rewind(start);
+        }
+        return;
+    };
+    if !linux {
+        r.dialect = Dialect::XenVmcs;
+    }
+    let d = r.see(reg.name(), line);
+    if !linux {
+        d.dialect = Dialect::XenVmcs;
+    }
+    let ar = VmxAccessRights(attr as u32);
+    if ar.reserved_bits() != 0 {
+        d.note(format!(
+            "line {line}: {} access rights {attr:#07x} have reserved bits {:#x} set (SDM Vol. 3C \
+             §27.3.1.2: bits 11:8 and 31:17 must be 0 for a usable segment)",
+            reg.name(),
+            ar.reserved_bits()
+        ));
+    }
+    let raw = VmxSegment {
+        selector: sel as u16,
+        base,
+        limit: limit as u32,
+        access_rights: ar,
+    };
+    d.guest.segments[reg] = Some(Segment {
+        selector: Selector(raw.selector),
+        base: raw.base,
+        limit: raw.limit,
+        attributes: ar.attributes(),
+        unusable: ar.unusable(),
+    });
+}
+
+/// `GDTR:   limit=0x…, base=0x…` (Linux) or `GDTR:   0000007f ffff88001f40c000` (Xen).
+fn table(r: &mut Reader, words: &mut Words<'_>, t: &str, line: usize) {
+    let a = words
+        .peek(0)
+        .map(|w| String::from(w.text))
+        .unwrap_or_default();
+    let b = words
+        .peek(1)
+        .map(|w| String::from(w.text))
+        .unwrap_or_default();
+    let parsed = match (keyed(&a, "limit"), keyed(&b, "base")) {
+        (Some(l), Some(b)) => hex(l).zip(hex(b)),
+        _ => hex_width(&a, &[8]).zip(hex_width(&b, &[16])),
+    };
+    let Some((limit, base)) = parsed else {
+        return;
+    };
+    words.skip(2);
+    let d = r.see(t, line);
+    let table = Some(DescriptorTable {
+        base,
+        limit: limit as u32,
+    });
+    if t == "GDTR:" {
+        d.guest.gdtr = table;
+    } else {
+        d.guest.idtr = table;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::text::normalise;
+
+    #[test]
+    fn linux_and_xen_segment_lines_read_alike() {
+        let linux = "*** Guest State ***\nCS:   sel=0x0010, attr=0x0a09b, limit=0xffffffff, base=0x0000000000000000\n\
+                     DS:   sel=0x0000, attr=0x1c000, limit=0xffffffff, base=0x0000000000000000\n";
+        let xen = "(XEN) *** Guest State ***\n(XEN)   CS: 0010 0a09b ffffffff 0000000000000000\n\
+                   (XEN)   DS: 0000 1c000 ffffffff 0000000000000000\n";
+        let a = read(&mut Words::new(&normalise(linux)), false);
+        let b = read(&mut Words::new(&normalise(xen)), true);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].guest.segments, b[0].guest.segments);
+        assert_eq!(a[0].dialect, Dialect::LinuxVmcs);
+        assert_eq!(b[0].dialect, Dialect::XenVmcs);
+        let cs = a[0].guest.segments[SegReg::Cs].unwrap();
+        assert!(cs.attributes.l && !cs.unusable);
+        assert!(a[0].guest.segments[SegReg::Ds].unwrap().unusable);
+    }
+
+    #[test]
+    fn non_register_state_and_controls_are_kept() {
+        let text = "*** Guest State ***\nSS:   sel=0x0018, attr=0x0c0f3, limit=0xffffffff, base=0x0\n\
+                    EFER =     0x0000000000000d01  PAT = 0x0007040600070406\n\
+                    Interruptibility = 00000001  ActivityState = 00000000\n*** Host State ***\n\
+                    CR0=0000000080050033 CR3=0000000001000000\n*** Control State ***\n\
+                    PinBased=0000003f CPUBased=b6986dfa SecondaryExec=000000a2\n\
+                    EntryControls=000011ff ExitControls=0036efff\n\
+                    VMEntry: intr_info=80000b0e errcode=00000000 ilen=00000000\n";
+        let d = read(&mut Words::new(&normalise(text)), false);
+        assert_eq!(d.len(), 1);
+        let g = &d[0].guest;
+        assert_eq!(g.efer, Some(0xd01));
+        assert_eq!(g.pat, Some(0x0007_0406_0007_0406));
+        assert_eq!(g.interruptibility, Some(1));
+        assert_eq!(g.cr0, None, "host CR0 is not the guest's");
+        assert_eq!(g.controls.entry, Some(0x11ff));
+        assert_eq!(
+            g.controls.unrestricted_guest(),
+            Some(true),
+            "SecondaryExec bit 7"
+        );
+        assert_eq!(g.entry_interruption_info, Some(0x8000_0b0e));
+        assert_eq!(g.cpl, Some(crate::arch::PrivilegeLevel::Ring3));
+    }
+}

@@ -1,0 +1,354 @@
+//! A pasted log, read whole: every dump of every dialect in it, the exit lines, which
+//! failure each dump belongs to, and which hardware it speaks for.
+//!
+//! [`read_log`] strips prefixes ([`super::text`]), runs each dialect reader over the
+//! words ([`super::qemu_log`], [`super::linux_vmcs`] for Linux `dump_vmcs` and Xen's
+//! `vmcs_dump_vcpu`, [`super::linux_vmcb`] for Linux `dump_vmcb` and Xen's
+//! `svm_vmcb_dump`, [`super::haxm`]), reads the exit lines ([`super::exit`]), and
+//! assembles [`LogDump`]s: each exit goes with the dump it precedes (or, failing
+//! that, the one before it), and when a log holds exactly one kernel dump and one QEMU
+//! dump they are the same failure seen twice and are merged into one state — the
+//! kernel's fields first (it printed what the CPU was asked to enter), QEMU's where the
+//! kernel printed none.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use alloc::{format, vec};
+use core::fmt;
+
+use super::exit::{self, Exit};
+use super::text::{Words, normalise};
+use super::{haxm, linux_vmcb, linux_vmcs, qemu_log};
+use crate::arch::{Cpl, GuestState, Vendor};
+
+/// The most dumps read from one log; the rest are named, not read, so memory stays
+/// bounded on any input.
+pub const MAX_DUMPS: usize = 256;
+/// The most remarks kept per dump.
+pub const MAX_NOTES: usize = 32;
+/// The most exit lines kept per log, and extra-data words per exit.
+pub const MAX_EXITS: usize = 1024;
+
+/// The dialect a dump was printed in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// QEMU `x86_cpu_dump_state` (`info registers`, `-d cpu`, "KVM: entry failed").
+    Qemu,
+    /// Linux `vmx.c` `dump_vmcs` (`*** Guest State ***`).
+    LinuxVmcs,
+    /// Xen `vmcs_dump_vcpu` (`(XEN)   CS: 0010 0a09b …`).
+    XenVmcs,
+    /// Linux `svm.c` `dump_vmcb` (`VMCB State Save Area:`).
+    LinuxVmcb,
+    /// Xen `svm_vmcb_dump`.
+    XenVmcb,
+    /// HAXM's VMCS field dump (`4402 VM_EXIT_INFO_REASON: 80000021`).
+    Haxm,
+}
+
+impl Dialect {
+    /// A short name.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Dialect::Qemu => "QEMU dump",
+            Dialect::LinuxVmcs => "Linux dump_vmcs",
+            Dialect::XenVmcs => "Xen VMCS dump",
+            Dialect::LinuxVmcb => "Linux dump_vmcb",
+            Dialect::XenVmcb => "Xen VMCB dump",
+            Dialect::Haxm => "HAXM VMCS dump",
+        }
+    }
+
+    /// The hardware the dialect's save area belongs to; `None` for QEMU's.
+    #[must_use]
+    pub const fn vendor(self) -> Option<Vendor> {
+        match self {
+            Dialect::Qemu => None,
+            Dialect::LinuxVmcs | Dialect::XenVmcs | Dialect::Haxm => Some(Vendor::Intel),
+            Dialect::LinuxVmcb | Dialect::XenVmcb => Some(Vendor::Amd),
+        }
+    }
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One dump as a dialect reader found it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawDump {
+    /// Its dialect.
+    pub dialect: Dialect,
+    /// First line (1-based).
+    pub first_line: usize,
+    /// Last line.
+    pub last_line: usize,
+    /// The fields read.
+    pub guest: GuestState,
+    /// The CPL QEMU printed (`CPL=`), for QEMU dumps.
+    pub printed_cpl: Option<Cpl>,
+    /// Remarks: cut lines, odd widths.
+    pub notes: Vec<String>,
+}
+
+impl RawDump {
+    /// An empty dump starting at `line`.
+    #[must_use]
+    pub fn new(dialect: Dialect, line: usize) -> Self {
+        RawDump {
+            dialect,
+            first_line: line,
+            last_line: line,
+            guest: GuestState::default(),
+            printed_cpl: None,
+            notes: Vec::new(),
+        }
+    }
+
+    /// Adds a remark, up to [`MAX_NOTES`].
+    pub fn note(&mut self, s: String) {
+        if self.notes.len() < MAX_NOTES {
+            self.notes.push(s);
+        }
+    }
+
+    /// True when any field was read.
+    #[must_use]
+    pub fn has_fields(&self) -> bool {
+        self.guest != GuestState::default()
+    }
+}
+
+/// Where a state would run, as far as the log tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// Intel VMX (a VMCS dump, a VMX exit reason or VM-instruction error).
+    Intel,
+    /// AMD SVM (a VMCB dump, VMEXIT_INVALID).
+    Amd,
+    /// QEMU's TCG emulator (`-d int` output): no VM entry at all, only the
+    /// architecture applies.
+    Tcg,
+    /// Nothing in the log says: both vendors, each labelled.
+    Unknown,
+}
+
+/// One state the log holds: one dump, or a kernel dump and a QEMU dump of the same
+/// failure merged, or only exit lines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogDump {
+    /// First line of the first dump (or of the first exit line).
+    pub line: usize,
+    /// The dialects merged into it, in the order they were merged.
+    pub dialects: Vec<Dialect>,
+    /// The state.
+    pub guest: GuestState,
+    /// The CPL QEMU printed, when a QEMU dump is part of it.
+    pub printed_cpl: Option<Cpl>,
+    /// The exit lines that go with it, with their lines.
+    pub exits: Vec<(usize, Exit)>,
+    /// Inferred target.
+    pub target: Target,
+    /// Why the target was inferred.
+    pub target_reason: String,
+    /// Remarks: cut lines, merge conflicts.
+    pub notes: Vec<String>,
+}
+
+impl LogDump {
+    /// The first exit, if any.
+    #[must_use]
+    pub fn exit(&self) -> Option<&Exit> {
+        self.exits.first().map(|(_, e)| e)
+    }
+}
+
+/// Every exit line, with extra data folded into its internal error.
+fn exits(lines: &[(usize, String)]) -> Vec<(usize, Exit)> {
+    let mut out: Vec<(usize, Exit)> = Vec::new();
+    for (no, line) in lines {
+        if let Some(v) = exit::extra_data(line) {
+            if let Some((_, Exit::Internal { extra, .. })) = out.last_mut() {
+                if extra.len() < 16 {
+                    extra.push(v);
+                }
+            }
+            continue;
+        }
+        if out.len() >= MAX_EXITS {
+            break;
+        }
+        if let Some(e) = exit::parse_line(line) {
+            out.push((*no, e));
+        }
+    }
+    out
+}
+
+/// Reads every dump and exit line of a pasted log.
+#[must_use]
+pub fn read_log(text: &str) -> Vec<LogDump> {
+    let lines = normalise(text);
+    let mut words = Words::new(&lines);
+    // Xen prints `(XEN) ` before every line of its dumps.
+    let xen = text.contains("(XEN)");
+    let (mut raws, tcg) = qemu_log::read(&mut words);
+    words.rewind(0);
+    raws.extend(linux_vmcs::read(&mut words, xen));
+    words.rewind(0);
+    raws.extend(linux_vmcb::read(&mut words, xen));
+    words.rewind(0);
+    raws.extend(haxm::read(&mut words));
+    raws.sort_by_key(|d| d.first_line);
+    if raws.len() > MAX_DUMPS {
+        raws.truncate(MAX_DUMPS);
+        if let Some(last) = raws.last_mut() {
+            last.note(format!(
+                "the log holds more than {MAX_DUMPS} dumps; those after line {} are not read",
+                last.last_line
+            ));
+        }
+    }
+    let exits = exits(&lines);
+
+    let kernel: Vec<usize> = (0..raws.len())
+        .filter(|&i| raws[i].dialect != Dialect::Qemu)
+        .collect();
+    let qemu: Vec<usize> = (0..raws.len())
+        .filter(|&i| raws[i].dialect == Dialect::Qemu)
+        .collect();
+    let mut dumps: Vec<LogDump> = Vec::new();
+    let mut groups: Vec<Vec<usize>> = if kernel.len() == 1 && qemu.len() == 1 {
+        vec![vec![kernel[0], qemu[0]]]
+    } else {
+        (0..raws.len()).map(|i| vec![i]).collect()
+    };
+    groups.sort_by_key(|g| g.iter().map(|&i| raws[i].first_line).min());
+    for group in &groups {
+        let first = &raws[group[0]];
+        let mut d = LogDump {
+            line: group.iter().map(|&i| raws[i].first_line).min().unwrap_or(0),
+            dialects: vec_dialects(&raws, group),
+            guest: first.guest.clone(),
+            printed_cpl: first.printed_cpl,
+            exits: Vec::new(),
+            target: Target::Unknown,
+            target_reason: String::new(),
+            notes: first.notes.clone(),
+        };
+        for &i in &group[1..] {
+            let other = &raws[i];
+            let differ = d.guest.merge_from(&other.guest);
+            d.printed_cpl = d.printed_cpl.or(other.printed_cpl);
+            d.notes.extend(other.notes.iter().cloned());
+            d.notes.push(format!(
+                "merged with the {} at line {}: one failure, printed twice",
+                other.dialect, other.first_line
+            ));
+            for f in differ {
+                d.notes.push(format!(
+                    "{f} differs between the {} and the {}; the {}'s value is judged \
+                     (it is what the CPU was asked to enter)",
+                    first.dialect, other.dialect, first.dialect
+                ));
+            }
+        }
+        dumps.push(d);
+    }
+    attach_exits(&mut dumps, &raws, &groups, exits);
+    for d in &mut dumps {
+        infer_target(d, tcg);
+    }
+    dumps
+}
+
+fn vec_dialects(raws: &[RawDump], group: &[usize]) -> Vec<Dialect> {
+    group.iter().map(|&i| raws[i].dialect).collect()
+}
+
+/// Each exit goes with the dump it falls inside, else the first dump after it, else
+/// the last one before it. Exit lines with no dump at all make a dump of their own.
+fn attach_exits(
+    dumps: &mut Vec<LogDump>,
+    raws: &[RawDump],
+    groups: &[Vec<usize>],
+    exits: Vec<(usize, Exit)>,
+) {
+    let span = |g: &Vec<usize>| {
+        let lo = g.iter().map(|&i| raws[i].first_line).min().unwrap_or(0);
+        let hi = g.iter().map(|&i| raws[i].last_line).max().unwrap_or(0);
+        (lo, hi)
+    };
+    let mut orphans: Vec<(usize, Exit)> = Vec::new();
+    for (line, e) in exits {
+        let inside = groups.iter().position(|g| {
+            let (lo, hi) = span(g);
+            lo <= line && line <= hi
+        });
+        let after = groups.iter().position(|g| span(g).0 > line);
+        let before = groups.iter().rposition(|g| span(g).1 < line);
+        let list = match inside.or(after).or(before) {
+            Some(k) => &mut dumps[k].exits,
+            None => &mut orphans,
+        };
+        // The same exit printed again (per vCPU, per retry) is one failure.
+        if !list.iter().any(|(_, x)| *x == e) {
+            list.push((line, e));
+        }
+    }
+    if !orphans.is_empty() {
+        dumps.push(LogDump {
+            line: orphans[0].0,
+            dialects: Vec::new(),
+            guest: GuestState::default(),
+            printed_cpl: None,
+            exits: orphans,
+            target: Target::Unknown,
+            target_reason: String::new(),
+            notes: Vec::new(),
+        });
+    }
+    for d in dumps.iter_mut() {
+        d.exits.sort_by_key(|(l, _)| *l);
+    }
+}
+
+fn infer_target(d: &mut LogDump, tcg: bool) {
+    if let Some(dialect) = d.dialects.iter().find(|x| x.vendor().is_some()) {
+        d.target = match dialect.vendor() {
+            Some(Vendor::Amd) => Target::Amd,
+            _ => Target::Intel,
+        };
+        d.target_reason = format!("a {dialect} is a dump of that vendor's save area");
+        return;
+    }
+    if let Some((line, e)) = d.exits.iter().find(|(_, e)| e.vendor().is_some()) {
+        d.target = match e.vendor() {
+            Some(Vendor::Amd) => Target::Amd,
+            _ => Target::Intel,
+        };
+        d.target_reason = format!(
+            "the exit at line {line} is {}",
+            match e.vendor() {
+                Some(Vendor::Amd) => "AMD's (VMEXIT_INVALID)",
+                _ => "Intel's (a VMX exit reason or VM-instruction error)",
+            }
+        );
+        return;
+    }
+    if tcg && d.exits.is_empty() {
+        d.target = Target::Tcg;
+        d.target_reason = String::from(
+            "TCG-only log output (-d int exception lines, check_exception, CCS=, SMM:) and no \
+             VM exit: QEMU's emulator, no VM entry; only the architecture applies",
+        );
+        return;
+    }
+    d.target = Target::Unknown;
+    d.target_reason = String::from(
+        "nothing in the log names the hardware: judged for Intel and AMD, each labelled",
+    );
+}

@@ -1,0 +1,287 @@
+//! QEMU's CPU state dump, read tolerantly: `info registers`, `-d cpu`, `-d int`, the
+//! dump after "KVM: entry failed" or "KVM internal error" (QEMU 7.x to 10.x, 16-, 32-
+//! and 64-bit layouts), however it was pasted.
+//!
+//! [`super::qemu_dump`] reads a dump exactly as QEMU prints it and refuses anything
+//! else; this reader follows the fields' grammar over [`Words`] instead of lines, so
+//! wrapped and joined lines read the same, a field printed with another version's
+//! width (EFER with 8 digits, a selector wider than 16 bits) is accepted, and a dump
+//! cut short or with `[...]` elisions yields the fields it has, with the missing ones
+//! named. A dump starts at `RAX=`/`EAX=` or at the first field after another dump,
+//! and ends where a field repeats.
+
+use alloc::format;
+use alloc::vec::Vec;
+
+use super::log::{Dialect, MAX_DUMPS, RawDump};
+use super::text::{Words, hex, hex_width};
+use crate::arch::{DescriptorTable, PrivilegeLevel, SegReg};
+use crate::format::qemu::{QemuFlags, QemuSegmentCache};
+
+/// The two-letter segment names QEMU prints as `"%-3s="` (`ES =`), and `LDT=`.
+const SEGMENTS: [(&str, SegReg); 8] = [
+    ("ES", SegReg::Es),
+    ("CS", SegReg::Cs),
+    ("SS", SegReg::Ss),
+    ("DS", SegReg::Ds),
+    ("FS", SegReg::Fs),
+    ("GS", SegReg::Gs),
+    ("LDT", SegReg::Ldtr),
+    ("TR", SegReg::Tr),
+];
+
+/// Fields the reader keeps or uses to find dump boundaries.
+const KEYS: &[&str] = &[
+    "RAX", "EAX", "RIP", "EIP", "RFL", "EFL", "CPL", "GDT", "IDT", "CR0", "CR2", "CR3", "CR4",
+    "DR7", "EFER",
+];
+
+/// Words that only TCG prints: `-d int` exception headers and `check_exception`, the
+/// lazy condition codes (`CCS=`, `-d cpu`), SMM entry/exit, and QEMU linux-user's
+/// `qemu: uncaught target signal` before its dump.
+fn is_tcg_marker(word: &str, next: Option<&str>) -> bool {
+    word == "check_exception"
+        || (word == "uncaught" && next == Some("target"))
+        || word.starts_with("CCS=")
+        || word == "SMM:"
+        || (word.len() == 4 && word.starts_with("v=") && next.is_some_and(|n| n.starts_with("e=")))
+}
+
+/// A dump being read.
+struct Reading {
+    dump: RawDump,
+    seen: Vec<&'static str>,
+}
+
+impl Reading {
+    fn new(line: usize) -> Self {
+        Reading {
+            dump: RawDump::new(Dialect::Qemu, line),
+            seen: Vec::new(),
+        }
+    }
+}
+
+/// Every QEMU dump in the words, with the lines where TCG-only output appears.
+#[must_use]
+pub fn read(words: &mut Words<'_>) -> (Vec<RawDump>, bool) {
+    let mut out = Vec::new();
+    let mut tcg = false;
+    let mut cur: Option<Reading> = None;
+    while let Some(w) = words.next_word() {
+        if out.len() >= MAX_DUMPS {
+            break;
+        }
+        let next = words.peek(0).map(|n| n.text);
+        if is_tcg_marker(w.text, next) {
+            tcg = true;
+        }
+        // `ES =0010`, `R8 =…`: the name and `=value` are two words.
+        let (name, value, glued) = match w.text.split_once('=') {
+            Some((n, v)) if !n.is_empty() => (n, v, true),
+            _ => match next.and_then(|n| n.strip_prefix('=')) {
+                Some(v) if w.text.len() <= 3 && !v.is_empty() => {
+                    words.skip(1);
+                    (w.text, v, false)
+                }
+                _ => continue,
+            },
+        };
+        let seg = SEGMENTS.iter().find(|(n, _)| *n == name).map(|(_, r)| *r);
+        let key = KEYS.iter().find(|k| **k == name).copied();
+        let Some(id) = seg.map(SegReg::name).or(key) else {
+            continue;
+        };
+        // QEMU values are bare hex glued to `NAME=`; `0x` values, `NAME= value` and
+        // `CS=0010` (the host selectors of dump_vmcs) are another dialect's.
+        let table = matches!(name, "GDT" | "IDT");
+        let next_bare = words.peek(0).is_some_and(|n| !n.text.starts_with("0x"));
+        if value.starts_with("0x")
+            || (value.is_empty() && !(table && next_bare))
+            || (seg.is_some() && glued && name != "LDT")
+        {
+            continue;
+        }
+        let starts = matches!(name, "RAX" | "EAX");
+        let repeat = cur.as_ref().is_some_and(|c| c.seen.contains(&id));
+        if repeat || (starts && cur.as_ref().is_some_and(|c| !c.seen.is_empty())) {
+            if let Some(done) = cur.take() {
+                out.push(done.dump);
+            }
+        }
+        let c = cur.get_or_insert_with(|| Reading::new(w.line));
+        c.seen.push(id);
+        c.dump.last_line = c.dump.last_line.max(w.line);
+        if let Some(reg) = seg {
+            segment(c, words, reg, value, w.line);
+        } else {
+            field(c, words, name, value, w.line);
+        }
+    }
+    if let Some(done) = cur {
+        out.push(done.dump);
+    }
+    out.retain(|d| d.has_fields());
+    (out, tcg)
+}
+
+/// `XX =sel base limit flags [suffix]`.
+fn segment(c: &mut Reading, words: &mut Words<'_>, reg: SegReg, sel: &str, line: usize) {
+    let cut = |c: &mut Reading, what: &str| {
+        c.dump.note(format!(
+            "line {line}: the {} line is cut short ({what})",
+            reg.name()
+        ));
+    };
+    let Some(selector) = hex_width(sel, &[4, 5, 6, 7, 8]) else {
+        return cut(c, "no selector");
+    };
+    let mut cols = [0u64; 3];
+    for (i, (what, widths)) in [("base", &[8, 16][..]), ("limit", &[8]), ("flags", &[8])]
+        .into_iter()
+        .enumerate()
+    {
+        match words.peek(0).and_then(|w| hex_width(w.text, widths)) {
+            Some(v) => {
+                c.dump.last_line = c.dump.last_line.max(words.peek(0).map_or(line, |w| w.line));
+                cols[i] = v;
+                words.skip(1);
+            }
+            None => return cut(c, &format!("no {what}")),
+        }
+    }
+    if selector > 0xffff {
+        c.dump.note(format!(
+            "line {line}: {} selector {selector:#x} is wider than 16 bits; its low 16 bits are used, as KVM's set_seg does",
+            reg.name()
+        ));
+    }
+    let q = QemuSegmentCache {
+        selector: selector as u32,
+        base: cols[0],
+        limit: cols[1] as u32,
+        flags: QemuFlags(cols[2] as u32),
+    };
+    c.dump.guest.segments[reg] = Some(q.lenient_segment());
+}
+
+fn field(c: &mut Reading, words: &mut Words<'_>, name: &str, value: &str, line: usize) {
+    let g = &mut c.dump.guest;
+    match name {
+        "RIP" | "EIP" => g.rip = hex(value),
+        "RFL" | "EFL" => g.rflags = hex(value),
+        "CPL" => {
+            g.cpl = value
+                .parse::<u8>()
+                .ok()
+                .filter(|v| *v <= 3)
+                .map(PrivilegeLevel::from_low_bits);
+            c.dump.printed_cpl = g.cpl;
+        }
+        "CR0" => g.cr0 = hex_width(value, &[8, 16]),
+        "CR3" => g.cr3 = hex_width(value, &[8, 16]),
+        "CR4" => g.cr4 = hex_width(value, &[8, 16]),
+        "DR7" => g.dr7 = hex_width(value, &[8, 16]),
+        "EFER" => {
+            g.efer = hex_width(value, &[8, 16]);
+            if g.efer.is_some() && value.len() == 8 {
+                c.dump.note(format!(
+                    "line {line}: EFER printed with 8 digits (an older QEMU)"
+                ));
+            }
+        }
+        "GDT" | "IDT" => {
+            let mut vals = Vec::new();
+            if !value.is_empty() {
+                vals.push(hex_width(value, &[8, 16]));
+            }
+            while vals.len() < 2 {
+                let widths: &[usize] = if vals.is_empty() { &[8, 16] } else { &[8] };
+                let v = words.peek(0).and_then(|w| hex_width(w.text, widths));
+                if v.is_some() {
+                    words.skip(1);
+                }
+                vals.push(v);
+                if v.is_none() {
+                    break;
+                }
+            }
+            let table = match vals.as_slice() {
+                [Some(base), Some(limit)] => Some(DescriptorTable {
+                    base: *base,
+                    limit: *limit as u32,
+                }),
+                _ => {
+                    c.dump
+                        .note(format!("line {line}: the {name} line cannot be read"));
+                    None
+                }
+            };
+            if name == "GDT" {
+                c.dump.guest.gdtr = table;
+            } else {
+                c.dump.guest.idtr = table;
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::text::normalise;
+
+    fn dumps(text: &str) -> (Vec<RawDump>, bool) {
+        read(&mut Words::new(&normalise(text)))
+    }
+
+    #[test]
+    fn joined_and_wrapped_dumps_read_alike() {
+        let lines = "EAX=00000000 EBX=0 ECX=0 EDX=0\nEIP=0000fff0 EFL=00000002 [-------] CPL=0 II=0\n\
+                     ES =0000 00000000 0000ffff 00009300\nCS =f000 ffff0000 0000ffff 00009b00\n\
+                     GDT=     00000000 0000ffff\nCR0=60000010 CR2=0 CR3=00000000 CR4=00000000\n";
+        let (a, tcg) = dumps(lines);
+        let (b, _) = dumps(&lines.replace('\n', " "));
+        let (c, _) = dumps(&lines.replace("ffff0000 ", "ffff0000\n"));
+        assert!(!tcg);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].guest, b[0].guest);
+        assert_eq!(a[0].guest, c[0].guest);
+        let g = &a[0].guest;
+        assert_eq!(g.segments[SegReg::Cs].map(|s| s.base), Some(0xffff_0000));
+        assert_eq!(g.cr0, Some(0x6000_0010));
+        assert_eq!(g.gdtr.map(|t| t.limit), Some(0xffff));
+        assert_eq!(g.segments[SegReg::Ss], None);
+    }
+
+    #[test]
+    fn a_cut_segment_is_named_not_guessed() {
+        let (d, _) = dumps("EAX=0 EBX=0\nGS =0000 00000000 0000ffff 000\nCR0=00000010\n");
+        assert_eq!(d[0].guest.segments[SegReg::Gs], None);
+        assert!(
+            d[0].notes[0].contains("GS line is cut short"),
+            "{:?}",
+            d[0].notes
+        );
+    }
+
+    #[test]
+    fn a_linux_user_dump_is_tcg() {
+        let (d, tcg) = dumps(
+            "qemu: uncaught target signal 11 (Segmentation fault) - core dumped\nRAX=0 RBX=0\nCR0=80000011\n",
+        );
+        assert!(tcg);
+        assert_eq!(d.len(), 1);
+    }
+
+    #[test]
+    fn repeated_fields_start_a_new_dump_and_tcg_is_seen() {
+        let text = "check_exception old: 0xffffffff new 0xe\nRAX=0 RBX=0\nCR0=80000011 CR2=0\nRAX=1\nCR0=00000011\n";
+        let (d, tcg) = dumps(text);
+        assert!(tcg);
+        assert_eq!(d.len(), 2);
+        assert_eq!(d[1].guest.cr0, Some(0x11));
+        assert_eq!(d[1].first_line, 4);
+    }
+}

@@ -1,0 +1,28 @@
+//! Text as users paste it, made readable: prefixes stripped ([`prefix`]), then cut into
+//! words ([`words`]) so that the dialect readers follow the fields' grammar across
+//! wrapped lines (a register group split over two lines, `DR3=` alone on a line) and
+//! within joined ones (a whole dump on one line), not the line breaks.
+
+pub mod prefix;
+pub mod words;
+
+pub use words::{Word, Words, hex, hex_width};
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// The most input text read (bytes). A dump is a few KiB and a whole kernel log with
+/// several dumps far below this; anything above is refused rather than held. With
+/// the words (12 bytes each) and at most [`super::log::MAX_DUMPS`] dumps, a log stays
+/// within a few tens of MiB on any input.
+pub const MAX_TEXT: usize = 4 << 20;
+
+/// Every line of `text` with its prefix stripped, numbered from 1.
+#[must_use]
+pub fn normalise(text: &str) -> Vec<(usize, String)> {
+    let mut stripper = prefix::PrefixStripper::default();
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, String::from(stripper.strip(l))))
+        .collect()
+}

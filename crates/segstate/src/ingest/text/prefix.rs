@@ -1,0 +1,270 @@
+//! Line prefixes: found from the dump grammar, not from a list of loggers.
+//!
+//! Whatever a logger, mail client or forum puts in front of a dump line —
+//! `Mar  3 10:12:01 pve QEMU[1234]: `, `[ 6761.380072] kvm_intel: `, `(XEN) `,
+//! `> > `, a tab, a Markdown fence — ends where the dump's own grammar begins. A line
+//! that holds a field of any dialect (an *anchor*, e.g. `RAX=`, `CS:`, `sel=`,
+//! `*** Guest State`) loses everything before its first anchor. A line without one
+//! (a value wrapped onto the next line, a journald continuation indented to the
+//! message column) loses a prefix of the same *shape* as the last anchored line's
+//! prefix (digits, letters and punctuation in the same places), or its indentation.
+//! E-mail quoting (`>` at any depth) and fence markers are peeled first.
+
+use alloc::string::String;
+
+/// The dump grammar's field starts, every dialect. A token must start at a word
+/// boundary to count.
+const ANCHORS: &[&str] = &[
+    // QEMU x86_cpu_dump_state
+    "RAX=",
+    "RBX=",
+    "RCX=",
+    "RDX=",
+    "RSI=",
+    "RDI=",
+    "RBP=",
+    "RSP=",
+    "R8 =",
+    "R9 =",
+    "R10=",
+    "R12=",
+    "R16=",
+    "RIP=",
+    "EAX=",
+    "EBX=",
+    "ESI=",
+    "EIP=",
+    "ES =",
+    "CS =",
+    "SS =",
+    "DS =",
+    "FS =",
+    "GS =",
+    "LDT=",
+    "TR =",
+    "GDT=",
+    "IDT=",
+    "CR0=",
+    "DR0=",
+    "DR3=",
+    "DR6=",
+    "CCS=",
+    "EFER=",
+    "FCW=",
+    "FPR",
+    "XMM",
+    "YMM",
+    "Code=",
+    "CPU Reset",
+    "SMM:",
+    // Linux dump_vmcs, Xen vmcs_dump_vcpu
+    "VMCS ",
+    "*** ",
+    "***************",
+    "CR0:",
+    "CR4:",
+    "CR3 =",
+    "PDPTR",
+    "PDPTE",
+    "RSP =",
+    "RIP =",
+    "RFLAGS",
+    "Sysenter",
+    "CS:",
+    "DS:",
+    "SS:",
+    "ES:",
+    "FS:",
+    "GS:",
+    "GDTR:",
+    "LDTR:",
+    "IDTR:",
+    "TR:",
+    "EFER",
+    "PAT",
+    "DebugCtl",
+    "PerfGlobCtl",
+    "BndCfgS",
+    "Interruptibility",
+    "InterruptStatus",
+    "PinBased",
+    "CPUBased",
+    "EntryControls",
+    "ExceptionBitmap",
+    "VMEntry:",
+    "VMExit:",
+    "reason=",
+    "IDTVectoring",
+    "sel ",
+    // Linux dump_vmcb, Xen svm_vmcb_dump
+    "VMCB",
+    "es:",
+    "cs:",
+    "ss:",
+    "ds:",
+    "fs:",
+    "gs:",
+    "gdtr:",
+    "ldtr:",
+    "idtr:",
+    "tr:",
+    "vmpl:",
+    "cpl:",
+    "cpl =",
+    "cr0:",
+    "cr3:",
+    "dr6:",
+    "rip:",
+    "rsp:",
+    "star:",
+    "gpat:",
+    "exit_code:",
+    "exitcode",
+    "CR0 =",
+    "CR3 =",
+    "DR6 =",
+    "RAX =",
+    // exit lines
+    "KVM: entry failed",
+    "KVM internal error",
+    "KVM_EXIT_FAIL_ENTRY",
+    "extra data[",
+    "emulation failure",
+    "kvm: unhandled exit",
+    "vmentry failure",
+    "VM-entry failure",
+    "FailEntry(",
+    "Failed to put registers",
+    "kvm run failed",
+    "KVM_SET_SREGS",
+    "check_exception",
+];
+
+/// Byte offset of the first anchor in `line` that starts a word, if any.
+#[must_use]
+pub fn anchor(line: &str) -> Option<usize> {
+    let bytes = line.as_bytes();
+    (0..bytes.len()).find(|&at| {
+        let boundary = at == 0
+            || matches!(
+                bytes[at - 1],
+                b' ' | b'\t' | b']' | b':' | b'>' | b')' | b'"' | b'`'
+            );
+        boundary
+            && ANCHORS
+                .iter()
+                .any(|a| bytes[at..].starts_with(a.as_bytes()))
+    })
+}
+
+/// The shape of a prefix: ASCII digits as `9`, letters as `a`, everything else as is.
+fn shape(prefix: &str) -> String {
+    prefix
+        .chars()
+        .map(|c| {
+            if c.is_ascii_digit() {
+                '9'
+            } else if c.is_alphabetic() {
+                'a'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// Peels e-mail quoting (`>`, `> >`, `>>`) and a leading Markdown fence.
+fn peel(line: &str) -> &str {
+    let mut s = line.trim_end_matches('\r');
+    loop {
+        let t = s.trim_start_matches([' ', '\t']);
+        if let Some(rest) = t.strip_prefix('>') {
+            s = rest;
+        } else if let Some(rest) = t.strip_prefix("```").or_else(|| t.strip_prefix("~~~")) {
+            // A fence, possibly glued to the first line of the dump ("```(XEN) ...").
+            s = rest.trim_start_matches('`').trim_start_matches('~');
+            if !s.contains(['=', ':']) {
+                return "";
+            }
+        } else {
+            return s;
+        }
+    }
+}
+
+/// Strips prefixes line by line; remembers the last prefix seen.
+#[derive(Debug, Default)]
+pub struct PrefixStripper {
+    last: Option<(usize, String)>,
+}
+
+impl PrefixStripper {
+    /// The dump text of one input line.
+    pub fn strip<'a>(&mut self, raw: &'a str) -> &'a str {
+        let line = peel(raw);
+        if let Some(at) = anchor(line) {
+            let prefix = &line[..at];
+            if prefix.trim().is_empty() {
+                self.last = None;
+            } else {
+                self.last = Some((prefix.chars().count(), shape(prefix)));
+            }
+            return line[at..].trim_end();
+        }
+        if let Some((n, want)) = &self.last {
+            let head: String = line.chars().take(*n).collect();
+            if head.chars().count() == *n && shape(&head) == *want {
+                let cut = line.char_indices().nth(*n).map_or(line.len(), |(i, _)| i);
+                return line[cut..].trim();
+            }
+        }
+        line.trim()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strip_all(text: &str) -> alloc::vec::Vec<String> {
+        let mut p = PrefixStripper::default();
+        text.lines().map(|l| String::from(p.strip(l))).collect()
+    }
+
+    #[test]
+    fn prefixes_of_every_logger_go() {
+        for line in [
+            "Mar  3 10:12:01 pve QEMU[1234]: RAX=0000000000000000 RBX=0",
+            "[ 6761.380072] kvm_intel: RAX=0000000000000000 RBX=0",
+            "(XEN) RAX=0000000000000000 RBX=0",
+            "> > > RAX=0000000000000000 RBX=0",
+            ">>RAX=0000000000000000 RBX=0",
+            "\t  RAX=0000000000000000 RBX=0",
+            "```RAX=0000000000000000 RBX=0",
+        ] {
+            assert_eq!(strip_all(line), ["RAX=0000000000000000 RBX=0"], "{line}");
+        }
+    }
+
+    #[test]
+    fn a_continuation_loses_a_prefix_of_the_same_shape() {
+        let text = "[ 12.000001] CS =0033 0000000000000000\n[ 12.000002] ffffffff 00a0fb00\n";
+        assert_eq!(
+            strip_all(text),
+            ["CS =0033 0000000000000000", "ffffffff 00a0fb00"]
+        );
+        // A line of another shape keeps its text.
+        assert_eq!(
+            strip_all("[ 1.5] RAX=0\nhello world"),
+            ["RAX=0", "hello world"]
+        );
+    }
+
+    #[test]
+    fn an_anchor_must_start_a_word() {
+        assert_eq!(anchor("XRAX=1"), None);
+        assert_eq!(anchor("foo: CS:   sel=0x10"), Some(5));
+        assert_eq!(peel("```"), "");
+        assert_eq!(peel("~~~text"), "");
+    }
+}

@@ -1,0 +1,514 @@
+//! The corpus of dumps users pasted into public bug threads (`fixtures/dumps/`, each
+//! with a sidecar naming the thread and what it concluded), read verbatim and judged,
+//! and the synthetic prefix/wrap/cut/dialect samples (`fixtures/dumps/synthetic/`).
+
+use std::path::PathBuf;
+
+use segstate::arch::{GuestState, SegReg};
+use segstate::check::Severity;
+use segstate::check::report::Vendors;
+use segstate::check::{CheckId, Family};
+use segstate::ingest::exit::ExitClass;
+use segstate::ingest::judge::{Judgement, Verdict, judge};
+use segstate::ingest::log::{Dialect, LogDump, Target, read_log};
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dumps")
+}
+
+fn text(name: &str) -> String {
+    let p = dir().join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn judged(name: &str) -> Vec<(LogDump, Judgement)> {
+    read_log(&text(name))
+        .into_iter()
+        .map(|d| {
+            let j = judge(&d, None);
+            (d, j)
+        })
+        .collect()
+}
+
+/// What a corpus dump must read to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expect {
+    /// Exit lines only: no registers; the exit's class.
+    NoState(Option<ExitClass>),
+    /// The exit says the failure is not the guest state's.
+    NotGuestState(ExitClass),
+    /// Every check the dump shows passes; the exit is a guest-state failure.
+    Outside(ExitClass),
+    /// No exit in the paste, nothing fails.
+    Passes,
+}
+
+fn kind(v: &Verdict) -> Expect {
+    match v {
+        Verdict::NoState(c) => Expect::NoState(*c),
+        Verdict::NotGuestState(c) => Expect::NotGuestState(*c),
+        Verdict::Outside { class, .. } => Expect::Outside(*class),
+        Verdict::Passes => Expect::Passes,
+        Verdict::Fails { finding, .. } => panic!("unexpected failure: {}", finding.id),
+    }
+}
+
+const IGS: ExitClass = ExitClass::InvalidGuestState;
+
+/// Every real dump: the target inferred, the segments read, the verdict of its first
+/// state. The reasons are in each sidecar; the comments say why the verdict follows.
+#[rustfmt::skip]
+const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
+    // Exit lines only.
+    ("aerokube-43", Target::Intel, &[], Expect::NoState(Some(IGS))),
+    ("docker-osx-1", Target::Intel, &[], Expect::NoState(Some(IGS))),
+    ("dosemu-1306", Target::Intel, &[], Expect::NoState(Some(IGS))),
+    ("illumos-kvm-7", Target::Intel, &[], Expect::NoState(Some(IGS))),
+    ("noah-97", Target::Intel, &[], Expect::NoState(Some(IGS))),
+    ("proxmox-109410", Target::Intel, &[], Expect::NoState(Some(IGS))),
+    ("razzer-22", Target::Intel, &[], Expect::NoState(Some(IGS))),
+    ("haxm-306", Target::Intel, &[], Expect::NoState(Some(IGS))),
+    ("kubevirt-2318", Target::Intel, &[], Expect::NoState(Some(ExitClass::VmInstructionError(0)))),
+    ("uhyve-1150", Target::Intel, &[], Expect::NoState(Some(ExitClass::VmInstructionError(0)))),
+    ("illumos-kvm-6", Target::Unknown, &[], Expect::NoState(Some(ExitClass::Internal(2)))),
+    ("lxd-10373", Target::Unknown, &[], Expect::NoState(Some(ExitClass::Internal(3)))),
+    // HAXM field dumps with controls only: no guest segment fields in the paste.
+    ("haxm-415", Target::Intel, &[], Expect::NoState(Some(IGS))),
+    ("haxm-205", Target::Intel, &[], Expect::NoState(None)),
+    // A Xen VMCS dump's control half: no segments.
+    ("drakvuf-465", Target::Intel, &[], Expect::NoState(Some(IGS))),
+    // The QEMU dump after 0x0 was cut at the EIP line.
+    ("systemd-8800", Target::Intel, &[], Expect::NoState(Some(ExitClass::VmInstructionError(0)))),
+    // 0x0: VMfailInvalid, the registers are not what was entered.
+    ("svsm-1081-qemu", Target::Intel, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Fs, SegReg::Gs], Expect::NotGuestState(ExitClass::VmInstructionError(0))),
+    // Emulation failures and KVM_RUN EINVAL: not VM entry.
+    ("oscar-kernel-1", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(1))),
+    ("edk2-23", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(1))),
+    ("edk2-6597", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(1))),
+    ("depenguin-102", Target::Unknown, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Fs, SegReg::Gs], Expect::NotGuestState(ExitClass::Internal(1))),
+    ("unikraft-916", Target::Unknown, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds], Expect::NotGuestState(ExitClass::Internal(1))),
+    ("amdsev-100", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::RunInvalid)),
+    // Guest-state failures whose dump shows no failing segment check: the cause lies
+    // outside the segments (Xen/DRAKVUF altp2m; paged real mode with a stale CR3;
+    // SMM under nested Hyper-V; KVM_SET_SREGS's own checks).
+    ("drakvuf-388", Target::Intel, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Fs, SegReg::Gs, SegReg::Ldtr], Expect::Outside(IGS)),
+    ("xqemu-270", Target::Intel, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Fs], Expect::Outside(IGS)),
+    ("lkml-1509-svm", Target::Amd, &[SegReg::Es, SegReg::Cs], Expect::Outside(ExitClass::SvmInvalid)),
+    ("systemd-35885", Target::Amd, &SegReg::ALL, Expect::Outside(ExitClass::SvmInvalid)),
+    ("ghost-46", Target::Unknown, &SegReg::ALL, Expect::Outside(ExitClass::SetRegistersRefused)),
+    // Kernel dumps pasted without their exit line.
+    ("gvisor-8317", Target::Intel, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Fs, SegReg::Gs], Expect::Passes),
+    ("svsm-1081-vmcs", Target::Intel, &[SegReg::Cs, SegReg::Ss, SegReg::Ds], Expect::Passes),
+    ("dosemu-1274", Target::Intel, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds], Expect::Passes),
+    ("multipass-1660", Target::Unknown, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Fs], Expect::Passes),
+    // TCG logs: states that ran.
+    ("qemu-d-int-linux33", Target::Tcg, &SegReg::ALL, Expect::Passes),
+    ("qemu-d-int-camplus-joined", Target::Tcg, &SegReg::ALL, Expect::Passes),
+    ("blog-os-770", Target::Tcg, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Fs, SegReg::Gs], Expect::Passes),
+    ("blog-os-798", Target::Tcg, &SegReg::ALL, Expect::Passes),
+    ("hollowos-4", Target::Tcg, &[], Expect::NoState(None)),
+    ("serenity-5254", Target::Tcg, &[SegReg::Gs, SegReg::Ldtr, SegReg::Tr], Expect::Passes),
+];
+
+/// Dialects segstate does not read: their own printouts of kvm_sregs.
+const UNREAD: &[&str] = &["kontain-448", "gvisor-5591"];
+
+#[test]
+fn every_corpus_dump_has_a_sidecar_and_an_expectation() {
+    let mut names: Vec<String> = std::fs::read_dir(dir())
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter_map(|n| n.strip_suffix(".txt").map(String::from))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 40, "{} dumps", names.len());
+    for n in &names {
+        let sidecar = text(&format!("{n}.md"));
+        assert!(
+            sidecar.contains("- source: http"),
+            "{n}.md names its source"
+        );
+        assert!(sidecar.contains("- thread concluded:"), "{n}.md");
+        assert!(
+            CORPUS.iter().any(|c| c.0 == n) || UNREAD.contains(&n.as_str()),
+            "{n} has no expectation"
+        );
+    }
+}
+
+#[test]
+fn every_corpus_dump_reads_to_its_expected_verdict() {
+    for &(name, target, segs, expect) in CORPUS {
+        let all = judged(&format!("{name}.txt"));
+        assert!(!all.is_empty(), "{name}: nothing read");
+        let (d, j) = &all[0];
+        assert_eq!(d.target, target, "{name}: {}", d.target_reason);
+        let read: Vec<SegReg> = SegReg::ALL
+            .into_iter()
+            .filter(|r| d.guest.segments[*r].is_some())
+            .collect();
+        assert_eq!(read, segs, "{name}: segments read");
+        assert_eq!(kind(&j.verdict), expect, "{name}: {}", j.verdict);
+        // The verdict line is one line.
+        assert!(!j.verdict.to_string().contains('\n'), "{name}");
+    }
+}
+
+#[test]
+fn unsupported_printouts_are_refused_not_misread() {
+    for name in UNREAD {
+        let t = text(&format!("{name}.txt"));
+        assert!(read_log(&t).is_empty(), "{name}");
+        let e = segstate::ingest::read(t.as_bytes(), None).unwrap_err();
+        assert!(e.0.contains("no CPU state dump found"), "{name}: {e}");
+    }
+}
+
+/// States the threads show running (TCG logs, emulation failures after the guest ran,
+/// kernel states that ran until a VMX instruction failed) get no error.
+#[test]
+fn states_shown_running_get_no_error() {
+    for name in [
+        "qemu-d-int-linux33",
+        "qemu-d-int-camplus-joined",
+        "blog-os-770",
+        "blog-os-798",
+        "hollowos-4",
+        "serenity-5254",
+        "oscar-kernel-1",
+        "edk2-23",
+        "edk2-6597",
+        "depenguin-102",
+        "unikraft-916",
+        "svsm-1081-qemu",
+        "svsm-1081-vmcs",
+        "gvisor-8317",
+        "drakvuf-388",
+        "systemd-35885",
+    ] {
+        for (d, j) in judged(&format!("{name}.txt")) {
+            assert_eq!(
+                j.report.errors(),
+                0,
+                "{name} line {}: {:?}",
+                d.line,
+                j.report.ids()
+            );
+        }
+    }
+}
+
+/// An AMD dump is never judged by Intel's VM-entry rules, and a TCG log by no
+/// hardware's.
+#[test]
+fn the_inferred_target_decides_which_rules_apply() {
+    for &(name, target, ..) in CORPUS {
+        for (_, j) in judged(&format!("{name}.txt")) {
+            let families: Vec<Family> = j.report.entries.iter().map(|e| e.family).collect();
+            match target {
+                Target::Amd => assert!(!families.contains(&Family::Vmx), "{name}"),
+                Target::Intel => assert!(!families.contains(&Family::Svm), "{name}"),
+                Target::Tcg => assert!(
+                    families.iter().all(|f| *f == Family::Arch),
+                    "{name}: {families:?}"
+                ),
+                Target::Unknown => {}
+            }
+        }
+    }
+}
+
+/// A VMCB dump at CPL 3 (the VMCB's own byte) whose SS.DPL is 0: AMD runs at the CPL
+/// byte and checks no segment DPL at VMRUN; Intel's VM entry requires CS.DPL = SS.DPL
+/// for a non-conforming CS. Inferred AMD, no error; with `--vendor intel`, the VMX
+/// rule fires.
+#[test]
+fn an_amd_dump_is_not_failed_by_an_intel_only_rule() {
+    let dump = "VMCB State Save Area:\n\
+        es:   s: 0010 a: 0c93 l: ffffffff b: 0000000000000000\n\
+        cs:   s: 0033 a: 0afb l: ffffffff b: 0000000000000000\n\
+        ss:   s: 0010 a: 0c93 l: ffffffff b: 0000000000000000\n\
+        ds:   s: 0010 a: 0c93 l: ffffffff b: 0000000000000000\n\
+        fs:   s: 0010 a: 0c93 l: ffffffff b: 0000000000000000\n\
+        gs:   s: 0010 a: 0c93 l: ffffffff b: 0000000000000000\n\
+        ldtr: s: 0000 a: 0000 l: 00000000 b: 0000000000000000\n\
+        tr:   s: 0040 a: 008b l: 00000067 b: 0000000000001000\n\
+        cpl:            3                efer:         0000000000001d01\n\
+        cr0:            0000000080050033 cr2:          0000000000000000\n\
+        cr3:            0000000000004000 cr4:          00000000000000a0\n\
+        rip:            0000000000401000 rflags:       0000000000000002\n";
+    let logs = read_log(dump);
+    assert_eq!(logs.len(), 1);
+    let d = &logs[0];
+    assert_eq!(d.target, Target::Amd);
+    let amd = judge(d, None);
+    assert_eq!(amd.vendors, Some(Vendors::Amd));
+    assert_eq!(amd.report.errors(), 0, "{:?}", amd.report.ids());
+    assert!(!amd.report.entries.iter().any(|e| e.family == Family::Vmx));
+    let intel = judge(d, Some(Vendors::Intel));
+    assert!(intel.report.errors() > 0, "{:?}", intel.report.ids());
+    assert!(
+        intel
+            .report
+            .entries
+            .iter()
+            .any(|e| e.family == Family::Vmx && e.finding.severity == Severity::Error),
+        "{:?}",
+        intel.report.ids()
+    );
+}
+
+// ---- synthetic samples -----------------------------------------------------------
+
+fn synthetic(name: &str) -> Vec<LogDump> {
+    read_log(&text(&format!("synthetic/{name}.txt")))
+}
+
+fn plain() -> GuestState {
+    let d = synthetic("plain");
+    assert_eq!(d.len(), 1);
+    d[0].guest.clone()
+}
+
+#[test]
+fn every_prefix_wrap_and_join_reads_to_the_plain_state() {
+    let want = plain();
+    assert!(want.missing_for_segment_checks().is_empty());
+    for name in [
+        "prefix-journald",
+        "prefix-syslog-kernel",
+        "prefix-dmesg",
+        "prefix-quote-1",
+        "prefix-quote-3",
+        "prefix-quote-tight",
+        "prefix-tab",
+        "prefix-indent",
+        "prefix-fence",
+        "prefix-fence-tilde",
+        "prefix-crlf",
+        "wrap-register-group",
+        "wrap-dr3-alone",
+        "wrap-gdt-one-space",
+        "wrap-segment-line",
+        "join-all-one-line",
+        "join-segments-pairs",
+        "width-efer-8",
+        "width-selector-wide",
+    ] {
+        let d = synthetic(name);
+        assert_eq!(d.len(), 1, "{name}");
+        assert_eq!(d[0].guest, want, "{name}");
+        assert_eq!(d[0].dialects, [Dialect::Qemu], "{name}");
+    }
+    let wide = synthetic("width-selector-wide");
+    assert!(
+        wide[0]
+            .notes
+            .iter()
+            .any(|n| n.contains("wider than 16 bits"))
+    );
+}
+
+#[test]
+fn cut_dumps_name_exactly_what_is_missing() {
+    let missing = |name: &str| {
+        let d = synthetic(name);
+        assert_eq!(d.len(), 1, "{name}");
+        d[0].guest.missing_for_segment_checks()
+    };
+    use segstate::arch::GuestField as F;
+    assert_eq!(missing("cut-at-cr"), [F::Efer]);
+    assert_eq!(missing("cut-no-efer"), [F::Efer]);
+    assert_eq!(missing("cut-start-at-rip"), []);
+    assert_eq!(
+        missing("cut-elided"),
+        [
+            F::Segment(SegReg::Es),
+            F::Segment(SegReg::Fs),
+            F::Segment(SegReg::Gs),
+            F::Segment(SegReg::Ldtr),
+            F::Segment(SegReg::Tr),
+        ]
+    );
+    // What is there equals the whole dump's.
+    let whole = plain();
+    let elided = synthetic("cut-elided");
+    assert_eq!(
+        elided[0].guest.segments[SegReg::Cs],
+        whole.segments[SegReg::Cs]
+    );
+    assert_eq!(elided[0].guest.cr0, whole.cr0);
+}
+
+#[test]
+fn several_dumps_keep_their_own_exit() {
+    let d = synthetic("several-dumps");
+    assert_eq!(d.len(), 2);
+    for x in &d {
+        assert_eq!(x.exits.len(), 1, "line {}", x.line);
+        assert_eq!(x.target, Target::Intel);
+    }
+    assert!(d[0].exits[0].0 < d[0].line && d[1].exits[0].0 < d[1].line);
+    assert!(d[1].exits[0].0 > d[0].line);
+}
+
+#[test]
+fn a_kernel_dump_and_the_qemu_dump_of_one_failure_merge() {
+    let d = synthetic("merge-svsm");
+    assert_eq!(d.len(), 1, "{d:#?}");
+    let m = &d[0];
+    assert_eq!(m.dialects, [Dialect::LinuxVmcs, Dialect::Qemu]);
+    // The kernel showed CS, SS, DS (ES cut); QEMU adds ES, FS, GS.
+    for reg in [
+        SegReg::Es,
+        SegReg::Cs,
+        SegReg::Ss,
+        SegReg::Ds,
+        SegReg::Fs,
+        SegReg::Gs,
+    ] {
+        assert!(m.guest.segments[reg].is_some(), "{reg}");
+    }
+    // The kernel's fields win: its CR4 and PDPTEs, which QEMU's cut dump lacks.
+    assert_eq!(m.guest.cr4, Some(0x342af0));
+    assert_eq!(m.guest.pdptes.map(|p| p[0]), Some(0x5e0e_5001));
+    assert_eq!(m.guest.rip, Some(0xffff_ff80_0004_2837));
+    assert!(
+        m.notes.iter().any(|n| n.starts_with("RIP differs")),
+        "{:?}",
+        m.notes
+    );
+    let j = judge(m, None);
+    assert_eq!(
+        kind(&j.verdict),
+        Expect::NotGuestState(ExitClass::VmInstructionError(0))
+    );
+}
+
+#[test]
+fn kernel_dialects_carry_the_non_register_state() {
+    let d = synthetic("linux-vmcs-new");
+    assert_eq!(d.len(), 1);
+    let g = &d[0].guest;
+    assert!(
+        g.missing_for_segment_checks().is_empty(),
+        "{:?}",
+        g.missing_for_segment_checks()
+    );
+    assert_eq!(g.efer, Some(0xd01));
+    assert_eq!(g.pat, Some(0x0407_0506_0007_0106));
+    assert_eq!(g.interruptibility, Some(1));
+    assert_eq!(g.activity_state, Some(0));
+    assert_eq!(g.pending_debug_exceptions, Some(0));
+    assert_eq!(g.debugctl, Some(0));
+    assert_eq!(g.dr7, Some(0x400));
+    assert_eq!(g.cr3, Some(0x1a2b000));
+    assert_eq!(g.pdptes, Some([0; 4]));
+    assert_eq!(
+        g.gdtr.map(|t| (t.base, t.limit)),
+        Some((0xffff_fe00_0000_1000, 0x7f))
+    );
+    assert_eq!(g.controls.entry, Some(0xd3ff));
+    assert_eq!(g.controls.unrestricted_guest(), Some(true));
+    assert_eq!(g.entry_interruption_info, Some(0));
+    assert!(g.segments[SegReg::Ds].is_some_and(|s| s.unusable));
+    assert_eq!(d[0].exits.len(), 1);
+
+    let old = synthetic("linux-vmcs-old");
+    let g = &old[0].guest;
+    assert_eq!(g.efer, Some(0));
+    assert_eq!(g.pat, Some(0x0007_0406_0007_0406));
+    assert_eq!(g.controls.unrestricted_guest(), Some(true));
+    assert_eq!(g.segments[SegReg::Cs].map(|s| s.base), Some(0xffff_0000));
+
+    for (name, cpl) in [("linux-vmcb-new", 3), ("linux-vmcb-old", 0), ("xen-svm", 0)] {
+        let d = synthetic(name);
+        assert_eq!(d.len(), 1, "{name}");
+        assert_eq!(d[0].target, Target::Amd, "{name}");
+        assert_eq!(d[0].guest.cpl.map(|c| c.bits()), Some(cpl), "{name}");
+        assert!(d[0].guest.missing_for_segment_checks().is_empty(), "{name}");
+        assert_eq!(
+            d[0].exit().map(|e| e.class()),
+            Some(ExitClass::SvmInvalid),
+            "{name}"
+        );
+    }
+}
+
+/// Paged real mode is what SVM enters after INIT (LKML 1509.2/03422): on the AMD
+/// target the architectural oddity is a warning, not a VMRUN failure.
+#[test]
+fn paged_real_mode_does_not_fail_the_vmrun_target() {
+    let d = synthetic("linux-vmcb-old");
+    let j = judge(&d[0], None);
+    assert_eq!(j.report.errors(), 0, "{:?}", j.report.ids());
+    assert!(j.report.has(CheckId::ArchCr0PgPe));
+    assert_eq!(kind(&j.verdict), Expect::Outside(ExitClass::SvmInvalid));
+}
+
+/// A finding that depends on a field the dump lacks is "not judged", never a result.
+#[test]
+fn findings_on_missing_fields_are_not_judged() {
+    // drakvuf-388: CR4.PCIDE is set and EFER is missing (the excerpt ends before it),
+    // so the PCIDE-needs-IA-32e check cannot be judged.
+    let (_, j) = judged("drakvuf-388.txt").remove(0);
+    assert!(
+        j.not_judged
+            .iter()
+            .any(|n| n.starts_with("vmx.entry.cr4.pcide")),
+        "{:?}",
+        j.not_judged
+    );
+    assert!(!j.report.has(CheckId::VmxEntryCr4Pcide));
+    assert!(
+        j.report.notes[0].contains("the dump lacks TR, EFER"),
+        "{:?}",
+        j.report.notes
+    );
+    // No finding is about a segment the dump does not show.
+    for (d, j) in judged("xqemu-270.txt") {
+        for e in &j.report.entries {
+            if let Some(r) = e.finding.reg {
+                assert!(d.guest.segments[r].is_some(), "{}", e.finding.id);
+            }
+        }
+    }
+}
+
+/// Where the dump shows the failing field, the verdict names the check: a 64-bit user
+/// CS with SS.DPL 0 (the AR KVM before 6.2 zeroed for an unusable SS), after
+/// 0x80000021 with a journald prefix.
+#[test]
+fn a_failing_check_is_named_in_the_verdict() {
+    let plain = text("synthetic/plain.txt")
+        .replace(
+            "SS =002b 0000000000000000 ffffffff 00c0f300",
+            "SS =002b 0000000000000000 00000000 00000000",
+        )
+        .replace("CPL=3", "CPL=0");
+    let log: String = std::iter::once("KVM: entry failed, hardware error 0x80000021")
+        .chain(plain.lines())
+        .map(|l| format!("Mar  3 10:12:01 pve QEMU[1234]: {l}\n"))
+        .collect();
+    let d = read_log(&log);
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].target, Target::Intel);
+    let j = judge(&d[0], None);
+    let Verdict::Fails { family, finding } = &j.verdict else {
+        panic!("{}", j.verdict);
+    };
+    assert_eq!(*family, Family::Vmx);
+    assert_eq!(
+        finding.id,
+        CheckId::VmxEntryCsDplNonconforming,
+        "{}",
+        j.verdict
+    );
+    assert!(
+        j.verdict
+            .to_string()
+            .starts_with("VM entry fails: vmx.entry.cs.dpl-nonconforming")
+    );
+}

@@ -1,0 +1,32 @@
+#![no_main]
+//! Pasted logs: prefix stripping, the word readers of every dialect (QEMU, Linux
+//! dump_vmcs/dump_vmcb, Xen, HAXM), exit lines, merging, and the judgement of every
+//! state for every target. Besides "no panic": nothing is reported about a segment
+//! the dump does not show, the verdict is one line, and the dump count stays bounded.
+use libfuzzer_sys::fuzz_target;
+use segstate::check::report::Vendors;
+use segstate::ingest::judge::judge;
+use segstate::ingest::log::{MAX_DUMPS, read_log};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let logs = read_log(text);
+    // Kernel and QEMU dumps are read apart, so a log holds at most twice the cap
+    // before merging, plus one state of exit lines.
+    assert!(logs.len() <= MAX_DUMPS + 1, "{} states", logs.len());
+    for d in &logs {
+        for chosen in [None, Some(Vendors::Intel), Some(Vendors::Amd), Some(Vendors::Both)] {
+            let j = judge(d, chosen);
+            let verdict = j.verdict.to_string();
+            assert!(!verdict.contains('\n'), "{verdict}");
+            for e in &j.report.entries {
+                if let Some(r) = e.finding.reg {
+                    assert!(d.guest.segments[r].is_some(), "{} on {r}", e.finding.id);
+                }
+                std::hint::black_box(e.finding.to_string());
+            }
+        }
+    }
+});
