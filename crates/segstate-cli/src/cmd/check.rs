@@ -1,17 +1,16 @@
 //! `segstate check`: diagnose a vCPU state, rule by rule.
 
 use std::fmt::Write as _;
-use std::io::{Read, Write as _};
 use std::process::ExitCode;
 
 use clap::ValueEnum;
 use serde_json::{Value, json};
 
-use super::{Failure, Outcome, print_json};
+use super::{Failure, Outcome};
+use crate::progress::Progress;
 use segstate::check::Severity;
 use segstate::check::report::{Context, Entry, Report, Vendors};
-use segstate::ingest::qemu_migration::LibvirtSaveHeader;
-use segstate::ingest::{self, Input, InputFormat};
+use segstate::ingest::{self, Input, InputFormat, source};
 
 /// The vendors `--vendor` takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -119,91 +118,89 @@ fn judge(input: &Input, vendor: Option<VendorArg>) -> Report {
     r
 }
 
-/// Reads every state of the input. A QEMU migration stream is read straight from the
-/// file or standard input, so guest RAM streams past instead of being loaded; anything
-/// else is read whole and detected by content or size.
-fn read_inputs(args: &Args) -> Result<Vec<Input>, Failure> {
-    let mut reader: Box<dyn Read> = match args.input.as_deref() {
-        Some(p) if p.as_os_str() != "-" => Box::new(std::io::BufReader::new(
-            std::fs::File::open(p)
-                .map_err(|e| Failure::input(format!("reading {}: {e}", p.display())))?,
-        )),
-        _ => Box::new(std::io::stdin().lock()),
-    };
-    let mut prefix = [0u8; 16];
-    let mut got = 0;
-    while got < prefix.len() {
-        match reader.read(&mut prefix[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Failure::input(format!("reading the input: {e}"))),
-        }
-    }
-    let forced = args.format == Some(InputFormat::Migration);
-    if LibvirtSaveHeader::looks_like(&prefix[..got]) {
-        // A libvirt saved-VM image: its header and domain XML, then the QEMU stream.
-        let mut whole = std::io::Read::chain(&prefix[..got], reader);
-        LibvirtSaveHeader::skip(&mut whole)
-            .map_err(|e| Failure::input(format!("{}: {e}", input_name(args))))?;
-        return ingest::read_migration(whole).map_err(|e| {
-            Failure::input(format!(
-                "{} (after the libvirt header): {e}",
-                input_name(args)
-            ))
-        });
-    }
-    if !forced && !ingest::is_migration_stream(&prefix[..got]) {
-        // Not a stream: hand back what was read so far with the rest.
-        let mut bytes = prefix[..got].to_vec();
-        reader
-            .read_to_end(&mut bytes)
-            .map_err(|e| Failure::input(format!("reading the input: {e}")))?;
-        return ingest::read(&bytes, args.format)
-            .map_err(|e| Failure::input(format!("{}: {e}", input_name(args))));
-    }
-    let whole = std::io::Read::chain(&prefix[..got], reader);
-    ingest::read_migration(whole).map_err(|e| Failure::input(format!("{}: {e}", input_name(args))))
+/// What check prints as it goes: each state as soon as it is judged, so a long log
+/// needs memory for one state at a time, never for all of them.
+struct Printer<'a> {
+    args: &'a Args,
+    states: usize,
+    failing: usize,
+    errors: usize,
 }
 
-fn input_name(args: &Args) -> String {
-    args.input
-        .as_deref()
-        .filter(|p| p.as_os_str() != "-")
-        .map_or_else(
-            || String::from("standard input"),
-            |p| p.display().to_string(),
-        )
+impl Printer<'_> {
+    fn state(&mut self, input: &Input) {
+        let r = judge(input, self.args.vendor);
+        self.states += 1;
+        self.failing += usize::from(r.errors() > 0);
+        self.errors += r.errors();
+        if self.args.json {
+            let opening = if self.states == 1 {
+                "{\n\"states\": [\n"
+            } else {
+                ",\n"
+            };
+            let state = serde_json::to_string_pretty(&state_json(input, &r, self.args.verbose))
+                .unwrap_or_default();
+            out!("{opening}{state}");
+        } else {
+            let mut text_out = String::new();
+            if self.states > 1 {
+                text_out.push('\n');
+            }
+            text(&mut text_out, input, &r, self.args.verbose);
+            out!("{text_out}");
+        }
+    }
+
+    /// Closes the JSON document; `error` is why reading stopped, if it did.
+    fn finish(&self, code: u8, error: Option<&str>) {
+        if self.args.json {
+            if self.states == 0 {
+                out!("{{\n\"states\": [");
+            }
+            let error = error.map_or(String::new(), |e| format!("\"error\": {},\n", json!(e)));
+            outln!(
+                "\n],\n\"errors\": {},\n{error}\"exit\": {code}\n}}",
+                self.errors
+            );
+        } else if self.states > 1 && error.is_none() {
+            outln!(
+                "\n{} states checked: {} with errors, {} without",
+                self.states,
+                self.failing,
+                self.states - self.failing
+            );
+        }
+    }
 }
 
 pub fn run(args: &Args) -> Outcome {
-    let inputs = read_inputs(args)?;
-    let reports: Vec<(&Input, Report)> =
-        inputs.iter().map(|i| (i, judge(i, args.vendor))).collect();
-    let failing = reports.iter().filter(|(_, r)| r.errors() > 0).count();
-    let code = u8::from(failing > 0);
-    if args.json {
-        print_json(&to_json(&reports, args.verbose, code));
-    } else {
-        let mut out = String::new();
-        for (i, (input, r)) in reports.iter().enumerate() {
-            if i > 0 {
-                out.push('\n');
-            }
-            text(&mut out, input, r, args.verbose);
+    let (name, mut reader) = crate::input::open(
+        args.input.as_deref(),
+        "a vCPU state (a QEMU dump, kvm_sregs, VMCB, JSON, ...)",
+    )?;
+    let mut printer = Printer {
+        args,
+        states: 0,
+        failing: 0,
+        errors: 0,
+    };
+    let mut progress = Progress::new(!args.json);
+    let read = source::read_each(&mut reader, &name, args.format, &mut |input| {
+        printer.state(&input);
+        progress.show(|| format!("{} states checked", printer.states));
+    });
+    progress.done();
+    if let Err(e) = read {
+        let message = e.to_string();
+        if printer.states > 0 {
+            // What was read before the error is printed; the document still closes.
+            printer.finish(2, Some(&message));
         }
-        if reports.len() > 1 {
-            let _ = writeln!(
-                out,
-                "\n{} states checked: {} with errors, {} without",
-                reports.len(),
-                failing,
-                reports.len() - failing
-            );
-        }
-        // A closed pipe (`| head`) is not an error of the state.
-        let _ = std::io::stdout().write_all(out.as_bytes());
+        return Err(Failure::input(message));
     }
+    let code = u8::from(printer.failing > 0);
+    printer.finish(code, None);
     Ok(ExitCode::from(code))
 }
 
@@ -318,44 +315,33 @@ fn entry_json(e: &Entry) -> Value {
     })
 }
 
-fn to_json(reports: &[(&Input, Report)], verbose: bool, code: u8) -> Value {
-    let states: Vec<Value> = reports
-        .iter()
-        .map(|(input, r)| {
-            let segments: Vec<Value> = r
-                .by_segment()
-                .into_iter()
-                .filter_map(|(reg, list)| {
-                    let findings: Vec<Value> = list
-                        .iter()
-                        .filter(|e| shown(e, verbose))
-                        .map(|e| entry_json(e))
-                        .collect();
-                    (!findings.is_empty()).then(|| {
-                        json!({"segment": reg.map_or("CPU", |r| r.name()), "findings": findings})
-                    })
-                })
+fn state_json(input: &Input, r: &Report, verbose: bool) -> Value {
+    let segments: Vec<Value> = r
+        .by_segment()
+        .into_iter()
+        .filter_map(|(reg, list)| {
+            let findings: Vec<Value> = list
+                .iter()
+                .filter(|e| shown(e, verbose))
+                .map(|e| entry_json(e))
                 .collect();
-            json!({
-                "label": input.label,
-                "format": input.format.name(),
-                "line": input.dump.as_ref().map(|d| d.line),
-                "printed_cpl": input.dump.as_ref().map(|d| d.cpl),
-                "vendor": r.vendor.to_string(),
-                "mode": r.mode.to_string(),
-                "cpl": r.cpl.bits(),
-                "errors": r.errors(),
-                "warnings": r.count(Severity::Warning),
-                "infos": r.count(Severity::Info),
-                "ids": r.ids(),
-                "notes": r.notes,
-                "segments": segments,
-            })
+            (!findings.is_empty())
+                .then(|| json!({"segment": reg.map_or("CPU", |r| r.name()), "findings": findings}))
         })
         .collect();
     json!({
-        "states": states,
-        "errors": reports.iter().map(|(_, r)| r.errors()).sum::<usize>(),
-        "exit": code,
+        "label": input.label,
+        "format": input.format.name(),
+        "line": input.dump.as_ref().map(|d| d.line),
+        "printed_cpl": input.dump.as_ref().map(|d| d.cpl),
+        "vendor": r.vendor.to_string(),
+        "mode": r.mode.to_string(),
+        "cpl": r.cpl.bits(),
+        "errors": r.errors(),
+        "warnings": r.count(Severity::Warning),
+        "infos": r.count(Severity::Info),
+        "ids": r.ids(),
+        "notes": r.notes,
+        "segments": segments,
     })
 }

@@ -1,7 +1,6 @@
 //! `segstate convert`: one segment, or a whole kvm_sregs, between formats and
 //! through profile chains.
 
-use std::io::Read;
 use std::process::ExitCode;
 
 use clap::ValueEnum;
@@ -14,6 +13,7 @@ use segstate::format::kvm::{KvmSegment, KvmSregs};
 use segstate::format::qemu::QemuSegmentCache;
 use segstate::format::svm::VmcbSegment;
 use segstate::format::vmx::VmxSegment;
+use segstate::ingest::source;
 use segstate::json::{self as j, parse, parse_hex_bytes};
 use segstate::profile::{Chain, Format, InFlight, SegmentValue};
 use segstate::verify;
@@ -100,22 +100,32 @@ fn parse_selector(s: &str) -> Result<u16, String> {
     u16::try_from(v).map_err(|_| format!("selector {v:#x} does not fit in 16 bits"))
 }
 
+/// The input text: the argument, or standard input read through the bounded reader
+/// (a segment or kvm_sregs is a few hundred bytes; 1 MiB is refused, not buffered).
 fn read_input(arg: Option<&str>) -> Result<String, Failure> {
-    match arg {
-        Some(text) if text != "-" => Ok(text.to_string()),
-        _ => {
-            let mut buf = String::new();
-            std::io::stdin()
-                .read_to_string(&mut buf)
-                .map_err(|e| Failure::input(format!("reading standard input: {e}")))?;
-            if buf.trim().is_empty() {
-                return Err(Failure::input(
-                    "no input: give it as an argument or on standard input",
-                ));
-            }
-            Ok(buf)
-        }
+    if let Some(text) = arg.filter(|t| *t != "-") {
+        return Ok(text.to_string());
     }
+    let (name, mut reader) = crate::input::open(None, "a segment or kvm_sregs (JSON or hex)")?;
+    let bytes = source::read_bounded(
+        &mut reader,
+        &name,
+        source::WHOLE_INPUT_LIMIT,
+        "a convert input",
+    )
+    .map_err(|e| Failure::input(e.to_string()))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Failure::input(format!(
+            "{name}: byte offset {}: not UTF-8 text",
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    if text.trim().is_empty() {
+        return Err(Failure::input(
+            "no input: give it as an argument or on standard input",
+        ));
+    }
+    Ok(text)
 }
 
 fn bytes_of(text: &str, what: &'static str, len: usize) -> Result<Vec<u8>, Failure> {

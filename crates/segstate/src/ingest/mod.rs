@@ -20,6 +20,8 @@ use std::{format, vec};
 
 pub mod qemu_dump;
 pub mod qemu_migration;
+mod segsnap;
+pub mod source;
 
 use qemu_dump::QemuDump;
 
@@ -63,11 +65,16 @@ pub enum InputFormat {
     /// A QEMU migration stream (`migrate "exec:cat > FILE"`), read as a stream: guest
     /// RAM is skipped, never held in memory.
     Migration,
+    /// A libvirt saved-VM image (`virsh save`): its header and domain XML, then a
+    /// QEMU migration stream.
+    Libvirt,
+    /// A segstate snapshot (`segstate snapshot save`), with its explicit CPL.
+    Snapshot,
 }
 
 impl InputFormat {
     /// Every format.
-    pub const ALL: [InputFormat; 7] = [
+    pub const ALL: [InputFormat; 9] = [
         InputFormat::Dump,
         InputFormat::Sregs,
         InputFormat::SregsRegs,
@@ -75,6 +82,8 @@ impl InputFormat {
         InputFormat::VmcbSave,
         InputFormat::Json,
         InputFormat::Migration,
+        InputFormat::Libvirt,
+        InputFormat::Snapshot,
     ];
 
     /// The name `--format` takes.
@@ -88,6 +97,8 @@ impl InputFormat {
             InputFormat::VmcbSave => "vmcb-save",
             InputFormat::Json => "json",
             InputFormat::Migration => "migration",
+            InputFormat::Libvirt => "libvirt",
+            InputFormat::Snapshot => "snapshot",
         }
     }
 }
@@ -168,12 +179,32 @@ pub fn is_text(bytes: &[u8]) -> bool {
     !bytes.contains(&0) && std::str::from_utf8(bytes).is_ok()
 }
 
-/// Decides the format of `bytes`.
+/// The format of an input that starts with a magic number: the streams and snapshots.
+/// They are looked for first, so a snapshot is never taken for a VMCB save area of the
+/// same size.
+#[must_use]
+pub fn detect_magic(prefix: &[u8]) -> Option<InputFormat> {
+    if qemu_migration::LibvirtSaveHeader::looks_like(prefix) {
+        Some(InputFormat::Libvirt)
+    } else if is_migration_stream(prefix) {
+        Some(InputFormat::Migration)
+    } else if prefix.starts_with(&crate::snapshot::MAGIC) {
+        Some(InputFormat::Snapshot)
+    } else {
+        None
+    }
+}
+
+/// Decides the format of `bytes`: a magic number ([`detect_magic`]), else text (JSON
+/// or a dump), else the size of a binary format.
 ///
 /// # Errors
 ///
 /// Empty input, or binary input of no known size.
 pub fn detect(bytes: &[u8]) -> Result<InputFormat, InputError> {
+    if let Some(format) = detect_magic(bytes) {
+        return Ok(format);
+    }
     if is_text(bytes) {
         let text = std::str::from_utf8(bytes).unwrap_or_default();
         let t = text.trim_start();
@@ -217,7 +248,22 @@ pub fn read(bytes: &[u8], format: Option<InputFormat>) -> Result<Vec<Input>, Inp
         InputFormat::Vmcb => read_vmcb(bytes, true).map(|i| vec![i]),
         InputFormat::VmcbSave => read_vmcb(bytes, false).map(|i| vec![i]),
         InputFormat::Migration => read_migration(bytes),
+        InputFormat::Libvirt => read_libvirt(bytes),
+        InputFormat::Snapshot => segsnap::read(bytes).map(|i| vec![i]),
     }
+}
+
+/// Reads every CPU of a libvirt saved-VM image: its header and domain XML are skipped,
+/// then the QEMU stream is read as [`read_migration`] does.
+///
+/// # Errors
+///
+/// [`InputError`] naming the offset in the header, or in the stream after it.
+pub fn read_libvirt(reader: impl std::io::Read) -> Result<Vec<Input>, InputError> {
+    let mut reader = reader;
+    qemu_migration::LibvirtSaveHeader::skip(&mut reader)
+        .map_err(|e| err(format!("libvirt save image: {e}")))?;
+    read_migration(reader).map_err(|e| err(format!("after the libvirt header: {}", e.0)))
 }
 
 /// Reads every CPU of a QEMU migration stream from `reader`, streaming: RAM pages are
@@ -275,16 +321,32 @@ fn text(bytes: &[u8]) -> Result<&str, InputError> {
     })
 }
 
+/// The error of a text input without a single dump.
+const NO_DUMP: &str = "line 1: no QEMU CPU state dump found (a dump starts at a line beginning \
+                       with `RAX=` or `EAX=`); JSON must start with `{`";
+
 fn read_dump(text: &str) -> Result<Vec<Input>, InputError> {
-    let dumps = qemu_dump::parse(text).map_err(|e| err(format!("QEMU dump: {e}")))?;
+    let dumps = read_dumps_from(text, 1)?;
     if dumps.is_empty() {
-        return Err(err(
-            "line 1: no QEMU CPU state dump found (a dump starts at a line beginning with \
-             `RAX=` or `EAX=`); JSON must start with `{`",
-        ));
+        return Err(err(NO_DUMP));
     }
+    Ok(dumps)
+}
+
+/// The dumps of `text`, a part of a log whose first line is line `first_line`; none is
+/// not an error here (a part may hold only log noise).
+fn read_dumps_from(text: &str, first_line: usize) -> Result<Vec<Input>, InputError> {
+    let shift = first_line - 1;
+    let dumps = qemu_dump::parse(text).map_err(|mut e| {
+        e.line += shift;
+        err(format!("QEMU dump: {e}"))
+    })?;
     Ok(dumps
         .into_iter()
+        .map(|mut d| {
+            d.line += shift;
+            d
+        })
         .map(|d| Input {
             label: format!("dump at line {}", d.line),
             format: InputFormat::Dump,
