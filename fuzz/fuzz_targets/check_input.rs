@@ -6,7 +6,7 @@ use segstate::ingest;
 mod common;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(inputs) = input::read(data, None) {
+    if let Ok(inputs) = ingest::read(data, None) {
         common::check_all(&inputs);
     }
 });

@@ -6,7 +6,7 @@ use segstate::ingest::{self, InputFormat};
 mod common;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(inputs) = input::read(data, Some(InputFormat::Json)) {
+    if let Ok(inputs) = ingest::read(data, Some(InputFormat::Json)) {
         common::check_all(&inputs);
     }
 });

@@ -17,14 +17,14 @@ fuzz_target!(|data: &[u8]| {
         (InputFormat::Sregs, KvmSregs::SIZE),
         (
             InputFormat::SregsRegs,
-            KvmSregs::SIZE + input::KVM_REGS_SIZE,
+            KvmSregs::SIZE + ingest::KVM_REGS_SIZE,
         ),
     ] {
         let mut bytes = data.to_vec();
         bytes.resize(size, 0);
-        if let Ok(inputs) = input::read(&bytes, Some(format)) {
+        if let Ok(inputs) = ingest::read(&bytes, Some(format)) {
             common::check_all(&inputs);
         }
     }
-    let _ = input::read(data, Some(InputFormat::Sregs));
+    let _ = ingest::read(data, Some(InputFormat::Sregs));
 });

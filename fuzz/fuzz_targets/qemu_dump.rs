@@ -1,6 +1,6 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use segstate::format::qemu_dump;
+use segstate::ingest::qemu_dump;
 
 #[path = "common.rs"]
 mod common;
@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
         let again = qemu_dump::parse(&d.to_text()).expect("to_text output parses");
         assert_eq!(again.len(), 1, "one dump prints as one dump");
         for vendor in common::VENDORS {
-            common::consume(&segstate::check::report::report_dump(d, vendor));
+            common::consume(&segstate::ingest::qemu_dump::report(d, vendor));
         }
     }
 });

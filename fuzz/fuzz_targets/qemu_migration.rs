@@ -3,7 +3,7 @@
 //! summary or an error with an offset, never a panic or an unbounded allocation.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use segstate::format::qemu_migration::{QEMU_VM_FILE_MAGIC, READ_BUFFER_BYTES, walk};
+use segstate::ingest::qemu_migration::{QEMU_VM_FILE_MAGIC, READ_BUFFER_BYTES, walk};
 use segstate::ingest;
 
 #[path = "common.rs"]
@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
         // copies of stream bytes, so they never exceed the stream.
         assert!(summary.max_buffered <= READ_BUFFER_BYTES + framed.len());
     }
-    if let Ok(inputs) = input::read_migration(framed.as_slice()) {
+    if let Ok(inputs) = ingest::read_migration(framed.as_slice()) {
         common::check_all(&inputs);
     }
 });

@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(area) = VmcbSaveArea::from_save_area_bytes(data) {
         assert_eq!(area.to_bytes(), data);
     }
-    let _ = input::read(data, Some(InputFormat::VmcbSave));
+    let _ = ingest::read(data, Some(InputFormat::VmcbSave));
     // The same bytes as the save area of a whole page (control area zero).
     let mut page = vec![0u8; VmcbSaveArea::PAGE_SIZE];
     let n = data
@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(area) = VmcbSaveArea::from_page(&page) {
         assert_eq!(area.to_page(), page);
     }
-    if let Ok(inputs) = input::read(&page, Some(InputFormat::Vmcb)) {
+    if let Ok(inputs) = ingest::read(&page, Some(InputFormat::Vmcb)) {
         common::check_all(&inputs);
     }
 });

@@ -7,7 +7,7 @@ use clap::ValueEnum;
 use serde_json::{Value, json};
 
 use super::{Failure, Outcome, print_json};
-use segstate::arch::{Descriptor, PerSegReg, SegReg, Segment, Selector};
+use segstate::arch::{Descriptor, PerSegReg, PrivilegeLevel, SegReg, Segment, Selector};
 use segstate::format::hyperv::HvSegmentRegister;
 use segstate::format::kvm::{KvmSegment, KvmSregs};
 use segstate::format::qemu::QemuSegmentCache;
@@ -17,6 +17,9 @@ use segstate::ingest::source;
 use segstate::json::{self as j, parse, parse_hex_bytes};
 use segstate::profile::{Chain, Format, InFlight, SegmentValue};
 use segstate::verify;
+
+/// The exit status of a chain that changed the CPL.
+pub const CPL_CHANGED: u8 = 3;
 
 /// The shapes `convert` reads and writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -59,8 +62,12 @@ pub enum Shape {
 /// Numbers may be JSON numbers or strings ("0x2b"). The input is the INPUT argument,
 /// or standard input when it is `-` or absent.
 ///
+/// Bytes shapes (`*-bytes`) are written as bare hex, which `--from` the same shape
+/// reads back; a descriptor as a bare hex number.
+///
 /// Exit status: 0 on success, 1 when the target cannot hold the value, 2 when the
-/// input cannot be read.
+/// input cannot be read, 3 when `--chain` changed the CPL (the output's SS means
+/// another privilege level than the input's; stderr says which).
 #[derive(clap::Args, Debug)]
 #[command(after_help = r#"Examples:
   segstate convert --from vmcb --to vmx '{"selector":"0x2b","attrib":"0xcf3","limit":"0xffffffff","base":0}'
@@ -302,11 +309,12 @@ fn run_chain(args: &Args, spec: &str, text: &str) -> Outcome {
         // A chain that starts or ends in hardware is entered and left through today's
         // profile of that vendor, as a live state sync is.
         let mut sregs = read_sregs(from, text)?;
+        let before = sregs.cpl();
         chain
             .run_sregs(&mut sregs, &PerSegReg::default())
             .map_err(|e| Failure::failed(e.to_string()))?;
-        print_json(&write_sregs(args.to.unwrap_or(from), &sregs)?);
-        return Ok(ExitCode::SUCCESS);
+        print_value(&write_sregs(args.to.unwrap_or(from), &sregs)?);
+        return Ok(cpl_verdict(before, sregs.cpl()));
     }
     let raw = read_segment(from, text)?;
     let input = match (chain.source(), raw) {
@@ -350,7 +358,37 @@ fn run_chain(args: &Args, spec: &str, text: &str) -> Outcome {
         result["trace"] = Value::Array(steps);
     }
     print_json(&result);
-    Ok(ExitCode::SUCCESS)
+    if args.reg != SegReg::Ss {
+        // Only SS carries the CPL.
+        return Ok(ExitCode::SUCCESS);
+    }
+    // A chain starts in a VMCB, a VMCS or KVM: never a QEMU value, so no fallback is used.
+    let before = verify::cpl_of(&input, PrivilegeLevel::from_low_bits(input.vmcb_cpl));
+    Ok(cpl_verdict(before, verify::cpl_of(&out, before)))
+}
+
+/// The exit status of a chain run: [`CPL_CHANGED`] when the CPL came out different,
+/// said on stderr too, since the JSON alone is easy to pass over.
+fn cpl_verdict(before: PrivilegeLevel, after: PrivilegeLevel) -> ExitCode {
+    if before == after {
+        return ExitCode::SUCCESS;
+    }
+    let what = if after < before {
+        ": privilege escalation"
+    } else {
+        ""
+    };
+    eprintln!("segstate: the chain changed the CPL from {before} to {after}{what}");
+    ExitCode::from(CPL_CHANGED)
+}
+
+/// Prints an output value: a hex string bare, so that `--from *-bytes` reads it back
+/// as it is; anything else as JSON.
+fn print_value(value: &Value) {
+    match value {
+        Value::String(s) => outln!("{s}"),
+        other => print_json(other),
+    }
 }
 
 pub fn run(args: &Args) -> Outcome {
@@ -362,11 +400,11 @@ pub fn run(args: &Args) -> Outcome {
     let to = args.to.unwrap_or(Shape::Kvm);
     if matches!(from, Shape::Sregs | Shape::SregsBytes) {
         let sregs = read_sregs(from, &text)?;
-        print_json(&write_sregs(to, &sregs)?);
+        print_value(&write_sregs(to, &sregs)?);
         return Ok(ExitCode::SUCCESS);
     }
     let raw = read_segment(from, &text)?;
     let seg = decode(&raw, args.selector)?;
-    print_json(&encode(to, seg)?);
+    print_value(&encode(to, seg)?);
     Ok(ExitCode::SUCCESS)
 }
