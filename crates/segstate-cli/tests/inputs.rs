@@ -271,3 +271,48 @@ fn segstate_snapshots_are_checked_as_snapshots() {
     );
     assert_eq!(code(&o), 1, "{out}");
 }
+
+/// Numbers are JSON numbers or strings of digits, nothing looser; an optional field is
+/// absent or a number, never null. Every refusal names the input and the field.
+#[test]
+fn json_numbers_are_strict() {
+    let seg = |cpl: &str, selector: &str| {
+        format!(r#"{{"selector":{selector},"attrib":"0xcf3","limit":"0xffffffff","base":0{cpl}}}"#)
+    };
+    for (text, why) in [
+        (seg("", r#"" 12""#), "` 12` is not a number"),
+        (seg("", r#""12 ""#), "`12 ` is not a number"),
+        (seg("", r#""+12""#), "`+12` is not a number"),
+        (seg("", r#""1_2""#), "`1_2` is not a number"),
+        (seg("", r#""0x""#), "`0x` is not a number"),
+        (seg("", "-1"), "-1 is negative"),
+        (seg(r#","cpl":null"#, "12"), "invalid type: null"),
+    ] {
+        let o = segstate(&["convert", "--from", "vmcb", "--to", "vmx", &text]);
+        assert_eq!(code(&o), 2, "{text}");
+        assert!(
+            stderr(&o).contains("the INPUT argument: VMCB segment") && stderr(&o).contains(why),
+            "{text}: {}",
+            stderr(&o)
+        );
+    }
+    let good = segstate(&[
+        "convert",
+        "--from",
+        "vmcb",
+        "--to",
+        "vmx",
+        &seg(r#","cpl":3"#, r#""0x2b""#),
+    ]);
+    assert_eq!(code(&good), 0, "{}", stderr(&good));
+    let o = segstate_stdin(
+        &["convert"],
+        br#"{"base":0,"limit":4294967296,"selector":43,"type":3,"present":1,"dpl":3,"db":1,"s":1,"l":0,"g":1,"avl":0,"unusable":0}"#,
+    );
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("standard input: field `limit`: 4294967296 does not fit in 32 bits"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -109,9 +109,12 @@ fn parse_selector(s: &str) -> Result<u16, String> {
 
 /// The input text: the argument, or standard input read through the bounded reader
 /// (a segment or kvm_sregs is a few hundred bytes; 1 MiB is refused, not buffered).
-fn read_input(arg: Option<&str>) -> Result<String, Failure> {
+fn read_input(arg: Option<&str>) -> Result<InputText, Failure> {
     if let Some(text) = arg.filter(|t| *t != "-") {
-        return Ok(text.to_string());
+        return Ok(InputText {
+            origin: String::from("the INPUT argument"),
+            text: text.to_string(),
+        });
     }
     let (name, mut reader) = crate::input::open(None, "a segment or kvm_sregs (JSON or hex)")?;
     let bytes = source::read_bounded(
@@ -128,11 +131,30 @@ fn read_input(arg: Option<&str>) -> Result<String, Failure> {
         ))
     })?;
     if text.trim().is_empty() {
-        return Err(Failure::input(
-            "no input: give it as an argument or on standard input",
-        ));
+        return Err(Failure::input(format!(
+            "{name}: no input: give it as an argument or on standard input"
+        )));
     }
-    Ok(text)
+    Ok(InputText {
+        origin: name.to_string(),
+        text,
+    })
+}
+
+/// The text to convert and where it came from, for messages.
+struct InputText {
+    origin: String,
+    text: String,
+}
+
+impl InputText {
+    fn segment(&self, shape: Shape) -> Result<Raw, Failure> {
+        read_segment(shape, &self.text).map_err(|f| f.within(&self.origin))
+    }
+
+    fn sregs(&self, shape: Shape) -> Result<KvmSregs, Failure> {
+        read_sregs(shape, &self.text).map_err(|f| f.within(&self.origin))
+    }
 }
 
 fn bytes_of(text: &str, what: &'static str, len: usize) -> Result<Vec<u8>, Failure> {
@@ -295,7 +317,7 @@ fn value_json(v: &InFlight, reg: SegReg) -> Value {
     }
 }
 
-fn run_chain(args: &Args, spec: &str, text: &str) -> Outcome {
+fn run_chain(args: &Args, spec: &str, text: &InputText) -> Outcome {
     let chain: Chain = spec
         .parse()
         .map_err(|e| Failure::input(format!("--chain '{spec}': {e}")))?;
@@ -308,7 +330,7 @@ fn run_chain(args: &Args, spec: &str, text: &str) -> Outcome {
     if matches!(from, Shape::Sregs | Shape::SregsBytes) {
         // A chain that starts or ends in hardware is entered and left through today's
         // profile of that vendor, as a live state sync is.
-        let mut sregs = read_sregs(from, text)?;
+        let mut sregs = text.sregs(from)?;
         let before = sregs.cpl();
         chain
             .run_sregs(&mut sregs, &PerSegReg::default())
@@ -316,7 +338,7 @@ fn run_chain(args: &Args, spec: &str, text: &str) -> Outcome {
         print_value(&write_sregs(args.to.unwrap_or(from), &sregs)?);
         return Ok(cpl_verdict(before, sregs.cpl()));
     }
-    let raw = read_segment(from, text)?;
+    let raw = text.segment(from)?;
     let input = match (chain.source(), raw) {
         (Format::Vmcb, Raw::Vmcb(v, cpl)) => InFlight {
             value: SegmentValue::Vmcb(v),
@@ -399,11 +421,11 @@ pub fn run(args: &Args) -> Outcome {
     let from = args.from.unwrap_or(Shape::Kvm);
     let to = args.to.unwrap_or(Shape::Kvm);
     if matches!(from, Shape::Sregs | Shape::SregsBytes) {
-        let sregs = read_sregs(from, &text)?;
+        let sregs = text.sregs(from)?;
         print_value(&write_sregs(to, &sregs)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let raw = read_segment(from, &text)?;
+    let raw = text.segment(from)?;
     let seg = decode(&raw, args.selector)?;
     print_value(&encode(to, seg)?);
     Ok(ExitCode::SUCCESS)

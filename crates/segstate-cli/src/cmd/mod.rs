@@ -31,6 +31,14 @@ impl Failure {
             exit: 1,
         }
     }
+
+    /// The same failure, its message led by the input it is about.
+    pub fn within(self, input: &str) -> Self {
+        Failure {
+            message: format!("{input}: {}", self.message),
+            exit: self.exit,
+        }
+    }
 }
 
 pub type Outcome = Result<ExitCode, Failure>;
