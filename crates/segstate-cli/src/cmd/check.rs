@@ -33,7 +33,7 @@ impl From<VendorArg> for Vendors {
     }
 }
 
-/// Diagnose a vCPU state: QEMU register dumps, kvm_sregs, VMCB pages, JSON.
+/// Diagnose a vCPU state: QEMU dumps, kvm_sregs, VMCB, JSON, migration streams, snapshots.
 ///
 /// Reads a state and says, rule by rule and segment by segment, what is wrong with it
 /// and what would happen to it on the way through KVM and a VMM:
@@ -55,14 +55,25 @@ impl From<VendorArg> for Vendors {
 /// - qemu.*: a dump whose printed CPL disagrees with SS.DPL, or whose suffix
 ///   disagrees with its flags.
 ///
-/// The input (FILE, or standard input when `-` or absent) is detected: text starting
-/// with `{` is segstate's JSON kvm_sregs (the `segstate convert --to sregs` shape),
-/// other text a QEMU dump (several dumps in a file are checked one by one); binary
-/// input by size: 312 bytes kvm_sregs, 456 kvm_sregs + kvm_regs, 4096 a VMCB page,
-/// 664..=3072 a VMCB save area. `--format` forces one.
+/// The input (FILE, or standard input when `-` or absent) is detected, in this order:
+///
+/// - by magic: a QEMU migration stream (`migration`, QEVM), a libvirt saved-VM image
+///   (`libvirt`, LibvirtQemudSave: its header is skipped), a segstate snapshot
+///   (`snapshot`, SEGSNAP: judged with its explicit CPL); streams are read as streams,
+///   guest RAM is never held;
+///
+/// - text: starting with `{` segstate's JSON kvm_sregs (`json`, the `segstate convert
+///   --to sregs` shape), else a QEMU log of dumps (`dump`), read a dump at a time;
+///
+/// - binary, by size: 312 bytes kvm_sregs (`sregs`), 456 kvm_sregs + kvm_regs
+///   (`sregs+regs`), 4096 a VMCB page (`vmcb`), 664..=3072 a VMCB save area
+///   (`vmcb-save`).
+///
+/// `--format NAME` forces one of those names, whatever the input starts with. A
+/// non-stream input larger than 1 MiB (16 MiB for a snapshot) is refused unread.
 ///
 /// Exit status: 0 when no state has an error, 1 when one has, 2 when the input cannot
-/// be read (the message names the line or byte offset).
+/// be read (the message names the input, then the line or byte offset).
 #[derive(clap::Args, Debug)]
 #[command(after_help = r#"Examples:
   segstate check qemu.log                  every dump in a QEMU log (-d cpu, "KVM: entry failed")
@@ -77,8 +88,9 @@ pub struct Args {
     /// Which hardware to judge for (default: amd for a VMCB, both otherwise).
     #[arg(long, value_enum)]
     vendor: Option<VendorArg>,
-    /// The input format (default: detected).
-    #[arg(long, value_parser = parse_format)]
+    /// The input format (default: detected): dump, json, sregs, sregs+regs, vmcb,
+    /// vmcb-save, migration, libvirt, snapshot.
+    #[arg(long, value_parser = parse_format, value_name = "NAME")]
     format: Option<InputFormat>,
     /// Print the report as JSON.
     #[arg(long)]

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 pub mod audit;
 pub mod check;
 pub mod convert;
+pub mod flags;
 pub mod profiles;
 pub mod snapshot;
 pub mod verify;
