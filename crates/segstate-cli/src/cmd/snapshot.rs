@@ -59,7 +59,7 @@ impl From<TargetVendor> for Vendor {
 /// KVM's UAPI has no CPL field: SS.DPL carries it. A segstate snapshot stores the CPL
 /// next to the exact kvm_sregs, so a lost SS.DPL (the 2017 bug) cannot go unnoticed.
 ///
-/// Exit status: 0 ok (restore: the guest kept privilege; diff: identical), 1 refused
+/// Exit status: 0 ok (restore: the guest kept privilege; diff: the same state), 1 refused
 /// or different (or the guest escalated), 2 unreadable input.
 #[derive(clap::Subcommand, Debug)]
 #[command(after_help = r#"Examples:
