@@ -125,3 +125,27 @@ fn flags_are_refused_with_the_range_they_take() {
         assert!(!e.contains("unexpected argument"), "{args:?}: {e}");
     }
 }
+
+/// Progress goes to stderr on a terminal only: `script` gives the command one, and a
+/// pipe (CI logs) gets nothing.
+#[test]
+fn progress_shows_on_a_terminal_and_nowhere_else() {
+    let bin = env!("CARGO_BIN_EXE_segstate");
+    let piped = segstate(&["verify", "--chain", "verbatim > kvm-vmx"]);
+    assert!(piped.status.success());
+    assert!(err(&piped).is_empty(), "{}", err(&piped));
+    let Ok(o) = Command::new("script")
+        .args([
+            "-qec",
+            &format!("{bin} verify --chain verbatim >/dev/null"),
+            "/dev/null",
+        ])
+        .env("SEGSTATE_PROGRESS_AFTER_MS", "0")
+        .output()
+    else {
+        println!("skipping the terminal half: no `script` (util-linux)");
+        return;
+    };
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(out(&o).contains("verifying 1 chain(s)"), "{:?}", out(&o));
+}

@@ -169,11 +169,14 @@ pub fn run(args: &Args) -> Outcome {
         0 => std::thread::available_parallelism().map_or(1, usize::from),
         n => n,
     };
-    let reports = if threads == 1 {
-        verify::verify_all(&chains)
-    } else {
-        verify::verify_all_parallel(&chains, threads)
-    };
+    let what = format!("verifying {} chain(s) on {threads} thread(s)", chains.len());
+    let reports = crate::progress::while_running(!args.json, &what, || {
+        if threads == 1 {
+            verify::verify_all(&chains)
+        } else {
+            verify::verify_all_parallel(&chains, threads)
+        }
+    });
     let elapsed = start.elapsed();
     let states: u64 = reports.iter().map(|r| r.states).sum();
     let current_unsound = reports
