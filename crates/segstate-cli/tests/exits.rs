@@ -149,3 +149,36 @@ fn progress_shows_on_a_terminal_and_nowhere_else() {
     assert!(o.status.success(), "{}", err(&o));
     assert!(out(&o).contains("verifying 1 chain(s)"), "{:?}", out(&o));
 }
+
+/// `check` and `convert` waiting on a terminal say what they wait for; from a pipe
+/// they do not.
+#[test]
+fn a_terminal_on_stdin_gets_a_hint() {
+    let bin = env!("CARGO_BIN_EXE_segstate");
+    for (args, what) in [
+        ("check", "a vCPU state"),
+        ("convert", "a segment or kvm_sregs"),
+    ] {
+        let piped = Command::new(bin)
+            .arg(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(piped.status.code(), Some(2));
+        assert!(!err(&piped).contains("Ctrl-D"), "{}", err(&piped));
+        // `script` runs the command on a terminal; its own stdin at EOF ends the input.
+        let Ok(o) = Command::new("script")
+            .args(["-qec", &format!("{bin} {args}"), "/dev/null"])
+            .stdin(std::process::Stdio::null())
+            .output()
+        else {
+            println!("skipping the terminal half: no `script` (util-linux)");
+            continue;
+        };
+        let shown = out(&o);
+        assert!(
+            shown.contains(&format!("segstate: reading {what}")) && shown.contains("Ctrl-D"),
+            "{shown:?}"
+        );
+    }
+}
