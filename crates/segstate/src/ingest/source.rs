@@ -296,22 +296,22 @@ fn read_dumps(
                 ),
             ));
         }
-        let text = match std::str::from_utf8(&line) {
-            Ok(t) if !line.contains(&0) => t,
-            Ok(_) | Err(_) => {
-                let at = std::str::from_utf8(&line).err().map_or_else(
-                    || line.iter().position(|&b| b == 0).unwrap_or(0),
-                    |e| e.valid_up_to(),
-                );
-                return Err(SourceError::new(
-                    name,
-                    format_args!(
-                        "line {line_no} (byte offset {}): not UTF-8 text without NUL bytes; \
-                         binary inputs are detected by size",
-                        offset + at
-                    ),
-                ));
-            }
+        let Some(text) = std::str::from_utf8(&line)
+            .ok()
+            .filter(|_| !line.contains(&0))
+        else {
+            let at = std::str::from_utf8(&line).map_or_else(
+                |e| e.valid_up_to(),
+                |_| line.iter().position(|&b| b == 0).unwrap_or(0),
+            );
+            return Err(SourceError::new(
+                name,
+                format_args!(
+                    "line {line_no} (byte offset {}): not UTF-8 text without NUL bytes; \
+                     binary inputs are detected by size",
+                    offset + at
+                ),
+            ));
         };
         let starts_dump = super::qemu_dump::starts_dump(text);
         let far = since_start.is_some_and(|n| n >= DUMP_SPAN);
