@@ -15,6 +15,12 @@ for extra in fuzz_targets/*.rs; do
   [[ " ${TARGETS[*]} " == *" $name "* ]] || TARGETS+=("$name")
 done
 cargo fuzz build
+# The build resolves the committed lock file; if it had to change it, the lock is out of
+# step with the library's dependencies: say so rather than leave the tree dirty.
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1 && ! git diff --quiet -- Cargo.lock; then
+  echo "fuzz/Cargo.lock is out of step with the workspace: commit the updated file" >&2
+  exit 1
+fi
 for t in "${TARGETS[@]}"; do
   mkdir -p "corpus/$t"
   seeds=()

@@ -1,6 +1,7 @@
 // Shared by the targets: report every state for every vendor, and touch the output the
 // way the command does (formatting every finding).
-use segstate::check::report::{self, Report, Vendors};
+use segstate::check::report::{Context, Report, Vendors};
+use segstate::ingest::qemu_dump;
 use segstate::ingest::Input;
 
 pub const VENDORS: [Vendors; 3] = [Vendors::Intel, Vendors::Amd, Vendors::Both];
@@ -18,11 +19,11 @@ pub fn check_all(inputs: &[Input]) {
     for input in inputs {
         for vendor in VENDORS {
             let r = match &input.dump {
-                Some(d) => segstate::ingest::qemu_dump::report(d, vendor),
+                Some(d) => qemu_dump::report(d, vendor),
                 None => segstate::verify::paths::diagnose(
                     &input.state,
                     vendor,
-                    report::Context {
+                    Context {
                         source: input.source,
                         vmcb_cpl_byte: input.vmcb_cpl_byte,
                     },

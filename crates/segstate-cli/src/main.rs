@@ -23,6 +23,8 @@ macro_rules! outln {
 }
 
 mod cmd;
+mod input;
+mod progress;
 mod table;
 
 /// The exit status of a program killed by SIGPIPE (128 + 13).
@@ -86,7 +88,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("segstate: error: {}", e.message);
+            // Bytes of the input in a message never reach the terminal raw.
+            let message = segstate::ingest::source::escape_controls(&e.message);
+            eprintln!("segstate: error: {message}");
             ExitCode::from(e.exit)
         }
     }

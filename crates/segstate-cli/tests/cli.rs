@@ -87,16 +87,21 @@ fn profiles_lists_every_profile_and_rule() {
 }
 
 #[test]
-fn verify_shows_the_2017_escalation_and_exits_0_for_historical_chains() {
+fn verify_shows_the_2017_escalation_and_exits_3_for_historical_chains() {
     let o = segstate(&[
         "verify",
         "--chain",
         "kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("ESCALATES"), "{out}");
-    assert!(out.contains("escalation on SS"), "{out}");
+    // The first counterexample is the worst one: user code at CPL 0.
+    let first = out
+        .lines()
+        .find(|l| l.contains(" on SS: "))
+        .unwrap_or_default();
+    assert!(first.contains("escalation on SS: CPL 3 -> 0"), "{out}");
     let j = json(&segstate(&[
         "verify",
         "--json",
@@ -171,24 +176,18 @@ fn convert_between_formats_exactly() {
         ),
         (Some(11), Some(1), Some(3), Some(0x33))
     );
-    let bytes = json(&segstate(&[
-        "convert",
-        "--from",
-        "kvm",
-        "--to",
-        "kvm-bytes",
-        USER_SS_KVM,
-    ]));
-    let back = json(&segstate(&[
-        "convert",
-        "--from",
-        "kvm-bytes",
-        "--to",
-        "kvm",
-        bytes.as_str().unwrap(),
-    ]));
-    assert_eq!(back["dpl"], 3);
-    assert_eq!(back["limit"], 4294967295u64);
+    // Bytes come out as bare hex, and go back in as they came out, through a pipe.
+    for (shape, len) in [("kvm-bytes", 24), ("vmcb-bytes", 16), ("hyperv-bytes", 16)] {
+        let bytes = segstate(&["convert", "--from", "kvm", "--to", shape, USER_SS_KVM]);
+        let hex = stdout(&bytes);
+        assert_eq!(hex.trim().len(), 2 * len, "{shape}: {hex}");
+        assert!(hex.trim().bytes().all(|b| b.is_ascii_hexdigit()), "{hex}");
+        let back = segstate_stdin(&["convert", "--from", shape, "--to", "kvm"], &hex);
+        assert!(back.status.success(), "{shape}: {}", stderr(&back));
+        let back = json(&back);
+        assert_eq!(back["dpl"], 3);
+        assert_eq!(back["limit"], 4294967295u64);
+    }
 }
 
 #[test]
@@ -265,7 +264,7 @@ fn convert_reports_bad_input_with_exit_2() {
 #[test]
 fn convert_through_the_2017_chain_drops_cpl() {
     let ss = r#"{"selector":"0x2b","attrib":"0x013","limit":0,"base":0,"cpl":3}"#;
-    let old = json(&segstate(&[
+    let old = segstate(&[
         "convert",
         "--chain",
         "kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11",
@@ -273,20 +272,29 @@ fn convert_through_the_2017_chain_drops_cpl() {
         "ss",
         "--trace",
         ss,
-    ]));
+    ]);
+    // A CPL change is an exit status of its own, and said on stderr.
+    assert_eq!(old.status.code(), Some(3));
+    assert!(
+        stderr(&old).contains("from 3 to 0: privilege escalation"),
+        "{}",
+        stderr(&old)
+    );
+    let old = json(&old);
     assert_eq!(old["output"]["cpl"], 0);
     assert_eq!(old["trace"].as_array().unwrap().len(), 4);
     assert_eq!(old["trace"][1]["after"], "qemu get_seg");
     assert_eq!(old["trace"][1]["value"]["flags"], "0x00000000");
-    let fixed = json(&segstate(&[
+    let fixed = segstate(&[
         "convert",
         "--chain",
         "kvm-svm > qemu > kvm-svm",
         "--reg",
         "ss",
         ss,
-    ]));
-    assert_eq!(fixed["output"]["cpl"], 3);
+    ]);
+    assert!(fixed.status.success());
+    assert_eq!(json(&fixed)["output"]["cpl"], 3);
     // The wrong source shape is named.
     let o = segstate(&[
         "convert",
@@ -329,6 +337,16 @@ fn convert_whole_sregs_through_a_chain() {
         &hex,
     ));
     assert_eq!(old["ss"]["dpl"], 0);
+    let code = segstate_stdin(
+        &["convert", "--from", "sregs-bytes", "--chain", "qemu@2.9"],
+        &hex,
+    );
+    assert_eq!(code.status.code(), Some(3), "the chain dropped the CPL");
+    assert!(
+        stderr(&code).contains("changed the CPL from 3 to 0"),
+        "{}",
+        stderr(&code)
+    );
     assert_eq!(old["efer"], 0xd01);
     let fixed = json(&segstate_stdin(
         &[

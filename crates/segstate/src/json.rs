@@ -81,19 +81,31 @@ impl<'de> Deserialize<'de> for Num {
     }
 }
 
-/// Parses "0x…" (hex) or decimal.
+/// Parses "0x…" (hex) or decimal, strictly: digits only after an optional `0x`, no
+/// sign, no blank, no separator, so `" 12"` or `"+12"` is refused rather than guessed at.
 pub fn parse_u64(s: &str) -> Result<u64, JsonError> {
-    let t = s.trim().replace('_', "");
-    let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16),
-        None => t.parse::<u64>(),
+    let (digits, radix) = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => (hex, 16),
+        None => (s, 10),
     };
-    parsed.map_err(|_| {
-        JsonError(format!(
-            "`{}` is not a number (decimal or 0x-prefixed hex)",
-            s.escape_debug()
-        ))
-    })
+    let strict = !digits.is_empty() && digits.chars().all(|c| c.is_digit(radix));
+    strict
+        .then(|| u64::from_str_radix(digits, radix).ok())
+        .flatten()
+        .ok_or_else(|| {
+            JsonError(format!(
+                "`{}` is not a number (decimal or 0x-prefixed hex digits, at most 64 bits)",
+                s.escape_debug()
+            ))
+        })
+}
+
+/// An optional field that, when present, must be a number: `"cpl": null` is refused
+/// rather than read as absent.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 impl Num {
@@ -134,7 +146,7 @@ pub struct KvmSegmentJson {
     g: Num,
     avl: Num,
     unusable: Num,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     padding: Option<Num>,
 }
 
@@ -182,7 +194,7 @@ pub struct VmcbSegmentJson {
     limit: Num,
     base: Num,
     /// VMCB.CPL, for a chain that starts in a VMCB.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub cpl: Option<Num>,
 }
 
@@ -309,7 +321,7 @@ pub fn hyperv_segment(h: &HvSegmentRegister) -> Value {
 struct DtableJson {
     base: Num,
     limit: Num,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     padding: Option<[Num; 3]>,
 }
 

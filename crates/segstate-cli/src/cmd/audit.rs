@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{Failure, Outcome, print_json};
+use super::{Failure, Outcome, flags, print_json};
 use crate::table::Table;
 use segstate::profile::Chain;
 use segstate::verify;
@@ -47,14 +47,14 @@ pub struct Args {
     /// A chain to run live (repeatable; default the audit set).
     #[arg(long = "chain", value_name = "SPEC")]
     chains: Vec<String>,
-    /// Watchdog bound on each KVM_RUN, in seconds.
-    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
-    timeout: f64,
-    /// Pause/sync/resume cycles in sync-storm.
-    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    /// Watchdog bound on each KVM_RUN, in seconds (more than 0, at most 3600).
+    #[arg(long, default_value = "2", value_name = "SECONDS", allow_negative_numbers = true, value_parser = flags::timeout)]
+    timeout: Duration,
+    /// Pause/sync/resume cycles in sync-storm (at least 1).
+    #[arg(long, default_value_t = 10_000, value_name = "N", allow_negative_numbers = true, value_parser = flags::at_least_one::<u32>)]
     storm_cycles: u32,
-    /// Live runs at once (each in its own VM).
-    #[arg(long, default_value_t = 2, value_name = "N")]
+    /// Live runs at once, each in its own VM (at least 1).
+    #[arg(long, default_value_t = 2, value_name = "N", allow_negative_numbers = true, value_parser = flags::at_least_one::<usize>)]
     jobs: usize,
     /// Machine-readable output.
     #[arg(long)]
@@ -150,11 +150,6 @@ fn must_keep(chain: &Chain) -> bool {
 
 pub fn run(args: &Args) -> Outcome {
     let start = Instant::now();
-    if !(args.timeout > 0.0 && args.timeout < 3600.0) {
-        return Err(Failure::input(
-            "--timeout must be between 0 and 3600 seconds",
-        ));
-    }
     let scenarios: Vec<ScenarioKind> = if args.scenarios.is_empty() {
         ScenarioKind::ALL.to_vec()
     } else {
@@ -190,7 +185,7 @@ pub fn run(args: &Args) -> Outcome {
     // 2. Live.
     let require_kvm = std::env::var("SEGSTATE_REQUIRE_KVM").as_deref() == Ok("1");
     let opts = RunOptions {
-        timeout: Duration::from_secs_f64(args.timeout),
+        timeout: args.timeout,
         storm_cycles: args.storm_cycles,
         ..RunOptions::default()
     };
@@ -305,7 +300,7 @@ pub fn run(args: &Args) -> Outcome {
             Some(info) => {
                 outln!(
                     "Live on this host: {info}; watchdog {:.1} s per KVM_RUN; {:.1} s",
-                    args.timeout,
+                    args.timeout.as_secs_f64(),
                     live_time.as_secs_f64()
                 );
                 let mut header = vec!["chain"];

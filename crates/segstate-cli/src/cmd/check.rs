@@ -1,18 +1,17 @@
 //! `segstate check`: diagnose a vCPU state, rule by rule.
 
 use std::fmt::Write as _;
-use std::io::{Read, Write as _};
 use std::process::ExitCode;
 
 use clap::ValueEnum;
 use serde_json::{Value, json};
 
-use super::{Failure, Outcome, print_json};
+use super::{Failure, Outcome};
+use crate::progress::Progress;
 use segstate::check::Severity;
 use segstate::check::report::{Context, Entry, Report, Vendors};
 use segstate::ingest::judge::{self, Judgement};
-use segstate::ingest::qemu_migration::LibvirtSaveHeader;
-use segstate::ingest::{self, Input, InputFormat};
+use segstate::ingest::{self, Input, InputFormat, source};
 
 /// The vendors `--vendor` takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -35,7 +34,7 @@ impl From<VendorArg> for Vendors {
     }
 }
 
-/// Diagnose a vCPU state: QEMU register dumps, kvm_sregs, VMCB pages, JSON.
+/// Diagnose a vCPU state: QEMU dumps, kvm_sregs, VMCB, JSON, migration streams, snapshots.
 ///
 /// Reads a state and says, rule by rule and segment by segment, what is wrong with it
 /// and what would happen to it on the way through KVM and a VMM:
@@ -57,20 +56,31 @@ impl From<VendorArg> for Vendors {
 /// - qemu.*: a dump whose printed CPL disagrees with SS.DPL, or whose suffix
 ///   disagrees with its flags.
 ///
-/// The input (FILE, or standard input when `-` or absent) is detected: text starting
-/// with `{` is segstate's JSON kvm_sregs (the `segstate convert --to sregs` shape),
-/// other text a log as pasted (journald/syslog/dmesg/(XEN)/e-mail prefixes, wrapped or
-/// cut lines) holding QEMU dumps, Linux dump_vmcs/dump_vmcb, Xen or HAXM dumps and
-/// exit lines, each dump checked on its own with its verdict first; binary
-/// input by size: 312 bytes kvm_sregs, 456 kvm_sregs + kvm_regs, 4096 a VMCB page,
-/// 664..=3072 a VMCB save area. `--format` forces one.
+/// The input (FILE, or standard input when `-` or absent) is detected, in this order:
+///
+/// - by magic: a QEMU migration stream (`migration`, QEVM), a libvirt saved-VM image
+///   (`libvirt`, LibvirtQemudSave: its header is skipped), a segstate snapshot
+///   (`snapshot`, SEGSNAP: judged with its explicit CPL); streams are read as streams,
+///   guest RAM is never held;
+///
+/// - text: starting with `{` segstate's JSON kvm_sregs (`json`, the `segstate convert
+///   --to sregs` shape), else a log as pasted (`dump`: journald/syslog/dmesg/(XEN)/e-mail
+///   prefixes, wrapped or cut lines) holding QEMU dumps, Linux dump_vmcs/dump_vmcb, Xen
+///   or HAXM dumps and exit lines, read a part at a time, each dump with its verdict
+///   first;
+///
+/// - binary, by size: 312 bytes kvm_sregs (`sregs`), 456 kvm_sregs + kvm_regs
+///   (`sregs+regs`), 4096 a VMCB page (`vmcb`), 664..=3072 a VMCB save area
+///   (`vmcb-save`).
+///
+/// `--format NAME` forces one of those names, whatever the input starts with. A
+/// non-stream input larger than 1 MiB (16 MiB for a snapshot) is refused unread.
 ///
 /// Exit status: 0 when no state has an error, 1 when one has, 2 when the input cannot
-/// be read (the message names the line or byte offset).
+/// be read (the message names the input, then the line or byte offset).
 #[derive(clap::Args, Debug)]
 #[command(after_help = r#"Examples:
   segstate check qemu.log                  every dump in a QEMU log (-d cpu, "KVM: entry failed")
-  journalctl -k | segstate check           kernel dump_vmcs/dump_vmcb under any prefix, verdict first
   segstate check --vendor intel crash.txt  which VM-entry check a 0x80000021 dump fails
   segstate check --format sregs sregs.bin  raw KVM_GET_SREGS bytes (append kvm_regs for RFLAGS)
   segstate check vmcb.bin                  a 4 KiB VMCB page: VMRUN checks, CPL from VMCB.CPL
@@ -84,8 +94,9 @@ pub struct Args {
     /// TCG `-d int` log, both otherwise).
     #[arg(long, value_enum)]
     vendor: Option<VendorArg>,
-    /// The input format (default: detected).
-    #[arg(long, value_parser = parse_format)]
+    /// The input format (default: detected): dump, json, sregs, sregs+regs, vmcb,
+    /// vmcb-save, migration, libvirt, snapshot.
+    #[arg(long, value_parser = parse_format, value_name = "NAME")]
     format: Option<InputFormat>,
     /// Print the report as JSON.
     #[arg(long)]
@@ -133,111 +144,104 @@ fn judge(input: &Input, vendor: Option<VendorArg>) -> (Report, Option<Judgement>
     (r, None)
 }
 
-/// Reads every state of the input. A QEMU migration stream is read straight from the
-/// file or standard input, so guest RAM streams past instead of being loaded; anything
-/// else is read whole and detected by content or size.
-fn read_inputs(args: &Args) -> Result<Vec<Input>, Failure> {
-    let mut reader: Box<dyn Read> = match args.input.as_deref() {
-        Some(p) if p.as_os_str() != "-" => Box::new(std::io::BufReader::new(
-            std::fs::File::open(p)
-                .map_err(|e| Failure::input(format!("reading {}: {e}", p.display())))?,
-        )),
-        _ => Box::new(std::io::stdin().lock()),
-    };
-    let mut prefix = [0u8; 16];
-    let mut got = 0;
-    while got < prefix.len() {
-        match reader.read(&mut prefix[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Failure::input(format!("reading the input: {e}"))),
-        }
-    }
-    let forced = args.format == Some(InputFormat::Migration);
-    if LibvirtSaveHeader::looks_like(&prefix[..got]) {
-        // A libvirt saved-VM image: its header and domain XML, then the QEMU stream.
-        let mut whole = std::io::Read::chain(&prefix[..got], reader);
-        LibvirtSaveHeader::skip(&mut whole)
-            .map_err(|e| Failure::input(format!("{}: {e}", input_name(args))))?;
-        return ingest::read_migration(whole).map_err(|e| {
-            Failure::input(format!(
-                "{} (after the libvirt header): {e}",
-                input_name(args)
-            ))
-        });
-    }
-    if !forced && !ingest::is_migration_stream(&prefix[..got]) {
-        // Not a stream: hand back what was read so far with the rest.
-        let mut bytes = prefix[..got].to_vec();
-        reader
-            .read_to_end(&mut bytes)
-            .map_err(|e| Failure::input(format!("reading the input: {e}")))?;
-        return ingest::read(&bytes, args.format)
-            .map_err(|e| Failure::input(format!("{}: {e}", input_name(args))));
-    }
-    let whole = std::io::Read::chain(&prefix[..got], reader);
-    ingest::read_migration(whole).map_err(|e| Failure::input(format!("{}: {e}", input_name(args))))
+/// What check prints as it goes: each state as soon as it is judged, so a long log
+/// needs memory for one state at a time, never for all of them.
+struct Printer<'a> {
+    args: &'a Args,
+    states: usize,
+    failing: usize,
+    errors: usize,
 }
 
-fn input_name(args: &Args) -> String {
-    args.input
-        .as_deref()
-        .filter(|p| p.as_os_str() != "-")
-        .map_or_else(
-            || String::from("standard input"),
-            |p| p.display().to_string(),
-        )
+impl Printer<'_> {
+    fn state(&mut self, input: &Input) {
+        let (r, j) = judge(input, self.args.vendor);
+        self.states += 1;
+        self.failing += usize::from(r.errors() > 0);
+        self.errors += r.errors();
+        if self.args.json {
+            let opening = if self.states == 1 {
+                "{\n\"states\": [\n"
+            } else {
+                ",\n"
+            };
+            let state =
+                serde_json::to_string_pretty(&state_json(input, &r, j.as_ref(), self.args.verbose))
+                    .unwrap_or_default();
+            out!("{opening}{state}");
+        } else {
+            let mut text_out = String::new();
+            if self.states > 1 {
+                text_out.push('\n');
+            }
+            text(&mut text_out, input, &r, j.as_ref(), self.args.verbose);
+            out!("{text_out}");
+        }
+    }
+
+    /// Closes the JSON document; `error` is why reading stopped, if it did.
+    fn finish(&self, code: u8, error: Option<&str>) {
+        if self.args.json {
+            if self.states == 0 {
+                out!("{{\n\"states\": [");
+            }
+            let error = error.map_or(String::new(), |e| format!("\"error\": {},\n", json!(e)));
+            outln!(
+                "\n],\n\"errors\": {},\n{error}\"exit\": {code}\n}}",
+                self.errors
+            );
+        } else if self.states > 1 && error.is_none() {
+            outln!(
+                "\n{} states checked: {} with errors, {} without",
+                self.states,
+                self.failing,
+                self.states - self.failing
+            );
+        }
+    }
 }
 
 pub fn run(args: &Args) -> Outcome {
-    let inputs = match read_inputs(args) {
-        Ok(inputs) => inputs,
-        // `--json` always prints JSON: what could not be read, where, and why.
-        Err(f) if args.json => {
-            print_json(&json!({
-                "error": {
-                    "what": "the input cannot be read",
-                    "where": input_name(args),
-                    "why": f.message,
-                },
-                "exit": f.exit,
-            }));
-            return Ok(ExitCode::from(f.exit));
-        }
-        Err(f) => return Err(f),
+    let (name, mut reader) = crate::input::open(
+        args.input.as_deref(),
+        "a vCPU state (a QEMU dump, kvm_sregs, VMCB, JSON, ...)",
+    )?;
+    let mut printer = Printer {
+        args,
+        states: 0,
+        failing: 0,
+        errors: 0,
     };
-    let reports: Vec<(&Input, Report, Option<Judgement>)> = inputs
-        .iter()
-        .map(|i| {
-            let (r, j) = judge(i, args.vendor);
-            (i, r, j)
-        })
-        .collect();
-    let failing = reports.iter().filter(|(_, r, _)| r.errors() > 0).count();
-    let code = u8::from(failing > 0);
-    if args.json {
-        print_json(&to_json(&reports, args.verbose, code));
-    } else {
-        let mut out = String::new();
-        for (i, (input, r, j)) in reports.iter().enumerate() {
-            if i > 0 {
-                out.push('\n');
-            }
-            text(&mut out, input, r, j.as_ref(), args.verbose);
-        }
-        if reports.len() > 1 {
-            let _ = writeln!(
-                out,
-                "\n{} states checked: {} with errors, {} without",
-                reports.len(),
-                failing,
-                reports.len() - failing
+    let mut progress = Progress::new(!args.json);
+    let read = source::read_each(&mut reader, &name, args.format, &mut |input| {
+        printer.state(&input);
+        progress.show(|| format!("{} states checked", printer.states));
+    });
+    progress.done();
+    if let Err(e) = read {
+        let message = e.to_string();
+        if printer.states > 0 {
+            // What was read before the error is printed; the document still closes.
+            printer.finish(2, Some(&message));
+        } else if args.json {
+            // `--json` always prints JSON: what could not be read, where, and why.
+            outln!(
+                "{}",
+                serde_json::to_string_pretty(&json!({
+                    "error": {
+                        "what": "the input cannot be read",
+                        "where": name.to_string(),
+                        "why": message,
+                    },
+                    "exit": 2,
+                }))
+                .unwrap_or_default()
             );
         }
-        // A closed pipe (`| head`) is not an error of the state.
-        let _ = std::io::stdout().write_all(out.as_bytes());
+        return Err(Failure::input(message));
     }
+    let code = u8::from(printer.failing > 0);
+    printer.finish(code, None);
     Ok(ExitCode::from(code))
 }
 
@@ -398,56 +402,45 @@ fn entry_json(e: &Entry) -> Value {
     })
 }
 
-fn to_json(reports: &[(&Input, Report, Option<Judgement>)], verbose: bool, code: u8) -> Value {
-    let states: Vec<Value> = reports
-        .iter()
-        .map(|(input, r, j)| {
-            let segments: Vec<Value> = r
-                .by_segment()
-                .into_iter()
-                .filter_map(|(reg, list)| {
-                    let findings: Vec<Value> = list
-                        .iter()
-                        .filter(|e| shown(e, verbose))
-                        .map(|e| entry_json(e))
-                        .collect();
-                    (!findings.is_empty()).then(|| {
-                        json!({"segment": reg.map_or("CPU", |r| r.name()), "findings": findings})
-                    })
-                })
+fn state_json(input: &Input, r: &Report, j: Option<&Judgement>, verbose: bool) -> Value {
+    let segments: Vec<Value> = r
+        .by_segment()
+        .into_iter()
+        .filter_map(|(reg, list)| {
+            let findings: Vec<Value> = list
+                .iter()
+                .filter(|e| shown(e, verbose))
+                .map(|e| entry_json(e))
                 .collect();
-            json!({
-                "label": input.label,
-                "format": input.format.name(),
-                "verdict": j.as_ref().map(|j| j.verdict.to_string()),
-                "judged_for": j.as_ref().map(|j| j.vendors.map_or("tcg".to_string(), |v| v.to_string())),
-                "target_reason": j.as_ref().map(|j| j.target_reason.clone()),
-                "not_judged": j.as_ref().map(|j| j.not_judged.clone()),
-                "exits": input.log.as_ref().map(|l| l.exits.iter().map(|(line, e)| json!({
-                    "line": line,
-                    "class": e.class().describe(),
-                    "blames_guest_state": e.class().blames_guest_state(),
-                })).collect::<Vec<_>>()),
-                "line": input.dump.as_ref().map(|d| d.line).or(input.log.as_ref().map(|l| l.line)),
-                "printed_cpl": input.dump.as_ref().map(|d| d.cpl),
-                "vendor": r.vendor.to_string(),
-                // null where a pasted dump does not show what decides it
-                "mode": input.log.as_ref().is_none_or(|l| l.guest.cr0.is_some())
-                    .then(|| r.mode.to_string()),
-                "cpl": input.log.as_ref().is_none_or(|l| l.guest.cpl.is_some())
-                    .then(|| r.cpl.bits()),
-                "errors": r.errors(),
-                "warnings": r.count(Severity::Warning),
-                "infos": r.count(Severity::Info),
-                "ids": r.ids(),
-                "notes": r.notes,
-                "segments": segments,
-            })
+            (!findings.is_empty())
+                .then(|| json!({"segment": reg.map_or("CPU", |r| r.name()), "findings": findings}))
         })
         .collect();
     json!({
-        "states": states,
-        "errors": reports.iter().map(|(_, r, _)| r.errors()).sum::<usize>(),
-        "exit": code,
+        "label": input.label,
+        "format": input.format.name(),
+        "verdict": j.as_ref().map(|j| j.verdict.to_string()),
+        "judged_for": j.as_ref().map(|j| j.vendors.map_or("tcg".to_string(), |v| v.to_string())),
+        "target_reason": j.as_ref().map(|j| j.target_reason.clone()),
+        "not_judged": j.as_ref().map(|j| j.not_judged.clone()),
+        "exits": input.log.as_ref().map(|l| l.exits.iter().map(|(line, e)| json!({
+            "line": line,
+            "class": e.class().describe(),
+            "blames_guest_state": e.class().blames_guest_state(),
+        })).collect::<Vec<_>>()),
+        "line": input.dump.as_ref().map(|d| d.line).or(input.log.as_ref().map(|l| l.line)),
+        "printed_cpl": input.dump.as_ref().map(|d| d.cpl),
+        "vendor": r.vendor.to_string(),
+        // null where a pasted dump does not show what decides it
+        "mode": input.log.as_ref().is_none_or(|l| l.guest.cr0.is_some())
+            .then(|| r.mode.to_string()),
+        "cpl": input.log.as_ref().is_none_or(|l| l.guest.cpl.is_some())
+            .then(|| r.cpl.bits()),
+        "errors": r.errors(),
+        "warnings": r.count(Severity::Warning),
+        "infos": r.count(Severity::Info),
+        "ids": r.ids(),
+        "notes": r.notes,
+        "segments": segments,
     })
 }

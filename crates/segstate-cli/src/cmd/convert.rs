@@ -1,22 +1,25 @@
 //! `segstate convert`: one segment, or a whole kvm_sregs, between formats and
 //! through profile chains.
 
-use std::io::Read;
 use std::process::ExitCode;
 
 use clap::ValueEnum;
 use serde_json::{Value, json};
 
 use super::{Failure, Outcome, print_json};
-use segstate::arch::{Descriptor, PerSegReg, SegReg, Segment, Selector};
+use segstate::arch::{Descriptor, PerSegReg, PrivilegeLevel, SegReg, Segment, Selector};
 use segstate::format::hyperv::HvSegmentRegister;
 use segstate::format::kvm::{KvmSegment, KvmSregs};
 use segstate::format::qemu::QemuSegmentCache;
 use segstate::format::svm::VmcbSegment;
 use segstate::format::vmx::VmxSegment;
+use segstate::ingest::source;
 use segstate::json::{self as j, parse, parse_hex_bytes};
 use segstate::profile::{Chain, Format, InFlight, SegmentValue};
 use segstate::verify;
+
+/// The exit status of a chain that changed the CPL.
+pub const CPL_CHANGED: u8 = 3;
 
 /// The shapes `convert` reads and writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -59,8 +62,12 @@ pub enum Shape {
 /// Numbers may be JSON numbers or strings ("0x2b"). The input is the INPUT argument,
 /// or standard input when it is `-` or absent.
 ///
+/// Bytes shapes (`*-bytes`) are written as bare hex, which `--from` the same shape
+/// reads back; a descriptor as a bare hex number.
+///
 /// Exit status: 0 on success, 1 when the target cannot hold the value, 2 when the
-/// input cannot be read.
+/// input cannot be read, 3 when `--chain` changed the CPL (the output's SS means
+/// another privilege level than the input's; stderr says which).
 #[derive(clap::Args, Debug)]
 #[command(after_help = r#"Examples:
   segstate convert --from vmcb --to vmx '{"selector":"0x2b","attrib":"0xcf3","limit":"0xffffffff","base":0}'
@@ -100,21 +107,53 @@ fn parse_selector(s: &str) -> Result<u16, String> {
     u16::try_from(v).map_err(|_| format!("selector {v:#x} does not fit in 16 bits"))
 }
 
-fn read_input(arg: Option<&str>) -> Result<String, Failure> {
-    match arg {
-        Some(text) if text != "-" => Ok(text.to_string()),
-        _ => {
-            let mut buf = String::new();
-            std::io::stdin()
-                .read_to_string(&mut buf)
-                .map_err(|e| Failure::input(format!("reading standard input: {e}")))?;
-            if buf.trim().is_empty() {
-                return Err(Failure::input(
-                    "no input: give it as an argument or on standard input",
-                ));
-            }
-            Ok(buf)
-        }
+/// The input text: the argument, or standard input read through the bounded reader
+/// (a segment or kvm_sregs is a few hundred bytes; 1 MiB is refused, not buffered).
+fn read_input(arg: Option<&str>) -> Result<InputText, Failure> {
+    if let Some(text) = arg.filter(|t| *t != "-") {
+        return Ok(InputText {
+            origin: String::from("the INPUT argument"),
+            text: text.to_string(),
+        });
+    }
+    let (name, mut reader) = crate::input::open(None, "a segment or kvm_sregs (JSON or hex)")?;
+    let bytes = source::read_bounded(
+        &mut reader,
+        &name,
+        source::WHOLE_INPUT_LIMIT,
+        "a convert input",
+    )
+    .map_err(|e| Failure::input(e.to_string()))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Failure::input(format!(
+            "{name}: byte offset {}: not UTF-8 text",
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    if text.trim().is_empty() {
+        return Err(Failure::input(format!(
+            "{name}: no input: give it as an argument or on standard input"
+        )));
+    }
+    Ok(InputText {
+        origin: name.to_string(),
+        text,
+    })
+}
+
+/// The text to convert and where it came from, for messages.
+struct InputText {
+    origin: String,
+    text: String,
+}
+
+impl InputText {
+    fn segment(&self, shape: Shape) -> Result<Raw, Failure> {
+        read_segment(shape, &self.text).map_err(|f| f.within(&self.origin))
+    }
+
+    fn sregs(&self, shape: Shape) -> Result<KvmSregs, Failure> {
+        read_sregs(shape, &self.text).map_err(|f| f.within(&self.origin))
     }
 }
 
@@ -279,7 +318,7 @@ fn value_json(v: &InFlight, reg: SegReg) -> Value {
     }
 }
 
-fn run_chain(args: &Args, spec: &str, text: &str) -> Outcome {
+fn run_chain(args: &Args, spec: &str, text: &InputText) -> Outcome {
     let chain: Chain = spec
         .parse()
         .map_err(|e| Failure::input(format!("--chain '{spec}': {e}")))?;
@@ -293,14 +332,15 @@ fn run_chain(args: &Args, spec: &str, text: &str) -> Outcome {
     if matches!(from, Shape::Sregs | Shape::SregsBytes) {
         // A chain that starts or ends in hardware is entered and left through today's
         // profile of that vendor, as a live state sync is.
-        let mut sregs = read_sregs(from, text)?;
+        let mut sregs = text.sregs(from)?;
+        let before = sregs.cpl();
         chain
             .run_sregs(&mut sregs, &PerSegReg::default())
             .map_err(|e| Failure::failed(e.to_string()))?;
-        print_json(&write_sregs(args.to.unwrap_or(from), &sregs)?);
-        return Ok(ExitCode::SUCCESS);
+        print_value(&write_sregs(args.to.unwrap_or(from), &sregs)?);
+        return Ok(cpl_verdict(before, sregs.cpl()));
     }
-    let raw = read_segment(from, text)?;
+    let raw = text.segment(from)?;
     let input = match (chain.source(), raw) {
         (Format::Vmcb, Raw::Vmcb(v, cpl)) => InFlight {
             value: SegmentValue::Vmcb(v),
@@ -342,7 +382,37 @@ fn run_chain(args: &Args, spec: &str, text: &str) -> Outcome {
         result["trace"] = Value::Array(steps);
     }
     print_json(&result);
-    Ok(ExitCode::SUCCESS)
+    if args.reg != SegReg::Ss {
+        // Only SS carries the CPL.
+        return Ok(ExitCode::SUCCESS);
+    }
+    // A chain starts in a VMCB, a VMCS or KVM: never a QEMU value, so no fallback is used.
+    let before = verify::cpl_of(&input, PrivilegeLevel::from_low_bits(input.vmcb_cpl));
+    Ok(cpl_verdict(before, verify::cpl_of(&out, before)))
+}
+
+/// The exit status of a chain run: [`CPL_CHANGED`] when the CPL came out different,
+/// said on stderr too, since the JSON alone is easy to pass over.
+fn cpl_verdict(before: PrivilegeLevel, after: PrivilegeLevel) -> ExitCode {
+    if before == after {
+        return ExitCode::SUCCESS;
+    }
+    let what = if after < before {
+        ": privilege escalation"
+    } else {
+        ""
+    };
+    eprintln!("segstate: the chain changed the CPL from {before} to {after}{what}");
+    ExitCode::from(CPL_CHANGED)
+}
+
+/// Prints an output value: a hex string bare, so that `--from *-bytes` reads it back
+/// as it is; anything else as JSON.
+fn print_value(value: &Value) {
+    match value {
+        Value::String(s) => outln!("{s}"),
+        other => print_json(other),
+    }
 }
 
 pub fn run(args: &Args) -> Outcome {
@@ -353,12 +423,12 @@ pub fn run(args: &Args) -> Outcome {
     let from = args.from.unwrap_or(Shape::Kvm);
     let to = args.to.unwrap_or(Shape::Kvm);
     if matches!(from, Shape::Sregs | Shape::SregsBytes) {
-        let sregs = read_sregs(from, &text)?;
-        print_json(&write_sregs(to, &sregs)?);
+        let sregs = text.sregs(from)?;
+        print_value(&write_sregs(to, &sregs)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let raw = read_segment(from, &text)?;
+    let raw = text.segment(from)?;
     let seg = decode(&raw, args.selector)?;
-    print_json(&encode(to, seg)?);
+    print_value(&encode(to, seg)?);
     Ok(ExitCode::SUCCESS)
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 pub mod audit;
 pub mod check;
 pub mod convert;
+pub mod flags;
 pub mod profiles;
 pub mod snapshot;
 pub mod verify;
@@ -29,6 +30,14 @@ impl Failure {
         Failure {
             message: message.into(),
             exit: 1,
+        }
+    }
+
+    /// The same failure, its message led by the input it is about.
+    pub fn within(self, input: &str) -> Self {
+        Failure {
+            message: format!("{input}: {}", self.message),
+            exit: self.exit,
         }
     }
 }

@@ -12,12 +12,12 @@ use std::time::Duration;
 use clap::ValueEnum;
 use serde_json::{Value, json};
 
-use super::{Failure, Outcome, print_json};
+use super::{Failure, Outcome, flags, print_json};
 use crate::table::Table;
 use segstate::arch::SegReg;
 use segstate::arch::Vendor;
 use segstate::snapshot::codec::{FORMAT_MAJOR, FORMAT_MINOR, section, sections};
-use segstate::snapshot::file::read_bytes;
+use segstate::snapshot::file::{check_writable, read_bytes};
 use segstate::snapshot::{DEFAULT_DECODE_LIMIT, VcpuSnapshot, diff};
 use segstate_kvm::RunOptions;
 use segstate_kvm::snapshot::{
@@ -59,7 +59,7 @@ impl From<TargetVendor> for Vendor {
 /// KVM's UAPI has no CPL field: SS.DPL carries it. A segstate snapshot stores the CPL
 /// next to the exact kvm_sregs, so a lost SS.DPL (the 2017 bug) cannot go unnoticed.
 ///
-/// Exit status: 0 ok (restore: the guest kept privilege; diff: identical), 1 refused
+/// Exit status: 0 ok (restore: the guest kept privilege; diff: the same state), 1 refused
 /// or different (or the guest escalated), 2 unreadable input.
 #[derive(clap::Subcommand, Debug)]
 #[command(after_help = r#"Examples:
@@ -71,18 +71,22 @@ impl From<TargetVendor> for Vendor {
   segstate snapshot diff before.snap after.snap --json"#)]
 pub enum Command {
     /// Run the harness guest to a pause point and save its vCPU and memory.
-    #[command(after_help = r#"Examples:
+    #[command(
+        after_help = r#"Exit status: 0 saved, 1 the guest or KVM failed or the file could not be written (nothing is left behind), 2 a bad flag or a destination that cannot be written (found before the guest runs).
+
+Examples:
   segstate snapshot save user.snap
-  segstate snapshot save kernel.snap --at kernel"#)]
+  segstate snapshot save kernel.snap --at kernel"#
+    )]
     Save {
         /// The snapshot file to write (atomically: temp file, fsync, rename).
         file: PathBuf,
         /// Where the guest pauses.
         #[arg(long, value_enum, default_value = "user-null-ss")]
         at: At,
-        /// Watchdog bound on each KVM_RUN, in seconds.
-        #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
-        timeout: f64,
+        /// Watchdog bound on each KVM_RUN, in seconds (more than 0, at most 3600).
+        #[arg(long, default_value = "2", value_name = "SECONDS", allow_negative_numbers = true, value_parser = flags::timeout)]
+        timeout: Duration,
     },
     /// Restore a snapshot into a fresh VM, resume it and report what the guest did.
     ///
@@ -92,10 +96,14 @@ pub enum Command {
     /// the target first (G from the limit, accessed/busy type bits, …; never the CPL).
     /// After restore the state is read back and compared. The guest then runs its
     /// privileged probe: PASS (#GP at CPL 3) or ESCALATED (it ran at CPL 0).
-    #[command(after_help = r#"Examples:
+    #[command(
+        after_help = r#"Exit status: 0 the guest kept its privilege (PASS), 1 refused before restore or the guest escalated, 2 unreadable input.
+
+Examples:
   segstate snapshot restore user.snap
   segstate snapshot restore altered.snap --repair
-  segstate snapshot restore user.snap --target-vendor amd --json"#)]
+  segstate snapshot restore user.snap --target-vendor amd --json"#
+    )]
     Restore {
         /// The snapshot file.
         file: PathBuf,
@@ -106,16 +114,16 @@ pub enum Command {
         /// Check against this vendor's entry rules (default: this host's).
         #[arg(long, value_enum)]
         target_vendor: Option<TargetVendor>,
-        /// Watchdog bound on each KVM_RUN, in seconds.
-        #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
-        timeout: f64,
+        /// Watchdog bound on each KVM_RUN, in seconds (more than 0, at most 3600).
+        #[arg(long, default_value = "2", value_name = "SECONDS", allow_negative_numbers = true, value_parser = flags::timeout)]
+        timeout: Duration,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
     },
     /// Print a snapshot: header, host, CPL, segments, sections, restore safety.
     #[command(
-        after_help = "Examples:\n  segstate snapshot inspect user.snap\n  segstate snapshot inspect user.snap --json"
+        after_help = "Exit status: 0 printed (its last lines say whether restore would accept it), 2 unreadable input.\n\nExamples:\n  segstate snapshot inspect user.snap\n  segstate snapshot inspect user.snap --json"
     )]
     Inspect {
         /// The snapshot file.
@@ -125,8 +133,11 @@ pub enum Command {
         json: bool,
     },
     /// Compare two snapshots field by field, with the meaning of each difference.
+    ///
+    /// Differences two captures of an unchanged guest always show (the TSC advances)
+    /// are listed apart as expected and do not count.
     #[command(
-        after_help = "Examples:\n  segstate snapshot diff a.snap b.snap\n  segstate snapshot diff a.snap b.snap --json"
+        after_help = "Exit status: 0 the same state (identical, or only expected differences such as the TSC), 1 real differences, 2 unreadable input.\n\nExamples:\n  segstate snapshot diff a.snap b.snap\n  segstate snapshot diff a.snap b.snap --json"
     )]
     Diff {
         /// The first snapshot.
@@ -160,13 +171,6 @@ pub fn run(command: &Command) -> Outcome {
     }
 }
 
-fn timeout_of(t: f64) -> Result<Duration, Failure> {
-    Duration::try_from_secs_f64(t)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| Failure::input(format!("--timeout {t}: need a positive number of seconds")))
-}
-
 fn load(path: &Path) -> Result<(VcpuSnapshot, Vec<u8>), Failure> {
     let bytes = read_bytes(path, DEFAULT_DECODE_LIMIT)
         .map_err(|e| Failure::input(format!("{}: {e}", path.display())))?;
@@ -175,11 +179,14 @@ fn load(path: &Path) -> Result<(VcpuSnapshot, Vec<u8>), Failure> {
     Ok((snap, bytes))
 }
 
-fn save(file: &Path, at: At, timeout: f64) -> Outcome {
+fn save(file: &Path, at: At, timeout: Duration) -> Outcome {
     let opts = RunOptions {
-        timeout: timeout_of(timeout)?,
+        timeout,
         ..RunOptions::default()
     };
+    // Before the guest runs: a destination that cannot be written fails now, not after.
+    check_writable(file)
+        .map_err(|e| Failure::input(format!("{}: cannot be written: {e}", file.display())))?;
     let point = match at {
         At::UserNullSs => SavePoint::UserNullSs,
         At::User => SavePoint::User,
@@ -201,9 +208,14 @@ fn save(file: &Path, at: At, timeout: f64) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
-fn restore(file: &Path, repair: bool, target: Option<Vendor>, timeout: f64, json: bool) -> Outcome {
+fn restore(
+    file: &Path,
+    repair: bool,
+    target: Option<Vendor>,
+    timeout: Duration,
+    json: bool,
+) -> Outcome {
     let (snap, _) = load(file)?;
-    let timeout = timeout_of(timeout)?;
     let opts = RestoreOptions { repair, target };
     let (mut m, report) = match restore_into_fresh_machine(&snap, opts, timeout) {
         Ok(r) => r,
@@ -444,28 +456,42 @@ fn diff_cmd(a: &Path, b: &Path, json: bool) -> Outcome {
     let (sa, _) = load(a)?;
     let (sb, _) = load(b)?;
     let d = diff(&sa, &sb);
+    let real = d.iter().filter(|x| !x.expected).count();
+    let privilege = d.iter().filter(|x| x.privilege).count();
     if json {
         print_json(&json!({
             "identical": d.is_empty(),
-            "privilege_changes": d.iter().filter(|x| x.privilege).count(),
+            "same_state": real == 0,
+            "real_differences": real,
+            "expected_differences": d.len() - real,
+            "privilege_changes": privilege,
             "differences": d.iter().map(|x| json!({
                 "field": x.field, "old": x.old, "new": x.new,
-                "meaning": x.meaning, "privilege": x.privilege,
+                "meaning": x.meaning, "privilege": x.privilege, "expected": x.expected,
             })).collect::<Vec<_>>(),
         }));
     } else if d.is_empty() {
         outln!("identical");
     } else {
-        for x in &d {
+        for x in d.iter().filter(|x| !x.expected) {
             outln!("{}{x}", if x.privilege { "! " } else { "  " });
         }
-        outln!(
-            "{} difference(s), {} changing privilege",
-            d.len(),
-            d.iter().filter(|x| x.privilege).count()
-        );
+        for x in d.iter().filter(|x| x.expected) {
+            outln!("  (expected) {x}");
+        }
+        if real == 0 {
+            outln!(
+                "the same state: only {} expected difference(s)",
+                d.len() - real
+            );
+        } else {
+            outln!(
+                "{real} difference(s), {privilege} changing privilege; {} expected",
+                d.len() - real
+            );
+        }
     }
-    Ok(if d.is_empty() {
+    Ok(if real == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

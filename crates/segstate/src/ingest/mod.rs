@@ -60,6 +60,8 @@ pub mod log;
 pub mod qemu_dump;
 pub mod qemu_log;
 pub mod qemu_migration;
+mod segsnap;
+pub mod source;
 pub mod text;
 
 use qemu_dump::QemuDump;
@@ -104,11 +106,16 @@ pub enum InputFormat {
     /// A QEMU migration stream (`migrate "exec:cat > FILE"`), read as a stream: guest
     /// RAM is skipped, never held in memory.
     Migration,
+    /// A libvirt saved-VM image (`virsh save`): its header and domain XML, then a
+    /// QEMU migration stream.
+    Libvirt,
+    /// A segstate snapshot (`segstate snapshot save`), with its explicit CPL.
+    Snapshot,
 }
 
 impl InputFormat {
     /// Every format.
-    pub const ALL: [InputFormat; 7] = [
+    pub const ALL: [InputFormat; 9] = [
         InputFormat::Dump,
         InputFormat::Sregs,
         InputFormat::SregsRegs,
@@ -116,6 +123,8 @@ impl InputFormat {
         InputFormat::VmcbSave,
         InputFormat::Json,
         InputFormat::Migration,
+        InputFormat::Libvirt,
+        InputFormat::Snapshot,
     ];
 
     /// The name `--format` takes.
@@ -129,6 +138,8 @@ impl InputFormat {
             InputFormat::VmcbSave => "vmcb-save",
             InputFormat::Json => "json",
             InputFormat::Migration => "migration",
+            InputFormat::Libvirt => "libvirt",
+            InputFormat::Snapshot => "snapshot",
         }
     }
 }
@@ -214,12 +225,32 @@ pub fn is_text(bytes: &[u8]) -> bool {
     !bytes.contains(&0) && std::str::from_utf8(bytes).is_ok()
 }
 
-/// Decides the format of `bytes`.
+/// The format of an input that starts with a magic number: the streams and snapshots.
+/// They are looked for first, so a snapshot is never taken for a VMCB save area of the
+/// same size.
+#[must_use]
+pub fn detect_magic(prefix: &[u8]) -> Option<InputFormat> {
+    if qemu_migration::LibvirtSaveHeader::looks_like(prefix) {
+        Some(InputFormat::Libvirt)
+    } else if is_migration_stream(prefix) {
+        Some(InputFormat::Migration)
+    } else if prefix.starts_with(&crate::snapshot::MAGIC) {
+        Some(InputFormat::Snapshot)
+    } else {
+        None
+    }
+}
+
+/// Decides the format of `bytes`: a magic number ([`detect_magic`]), else text (JSON
+/// or a dump), else the size of a binary format.
 ///
 /// # Errors
 ///
 /// Empty input, or binary input of no known size.
 pub fn detect(bytes: &[u8]) -> Result<InputFormat, InputError> {
+    if let Some(format) = detect_magic(bytes) {
+        return Ok(format);
+    }
     if is_text(bytes) {
         let text = std::str::from_utf8(bytes).unwrap_or_default();
         let t = text.trim_start();
@@ -263,7 +294,22 @@ pub fn read(bytes: &[u8], format: Option<InputFormat>) -> Result<Vec<Input>, Inp
         InputFormat::Vmcb => read_vmcb(bytes, true).map(|i| vec![i]),
         InputFormat::VmcbSave => read_vmcb(bytes, false).map(|i| vec![i]),
         InputFormat::Migration => read_migration(bytes),
+        InputFormat::Libvirt => read_libvirt(bytes),
+        InputFormat::Snapshot => segsnap::read(bytes).map(|i| vec![i]),
     }
+}
+
+/// Reads every CPU of a libvirt saved-VM image: its header and domain XML are skipped,
+/// then the QEMU stream is read as [`read_migration`] does.
+///
+/// # Errors
+///
+/// [`InputError`] naming the offset in the header, or in the stream after it.
+pub fn read_libvirt(reader: impl std::io::Read) -> Result<Vec<Input>, InputError> {
+    let mut reader = reader;
+    qemu_migration::LibvirtSaveHeader::skip(&mut reader)
+        .map_err(|e| err(format!("libvirt save image: {e}")))?;
+    read_migration(reader).map_err(|e| err(format!("after the libvirt header: {}", e.0)))
 }
 
 /// Reads every CPU of a QEMU migration stream from `reader`, streaming: RAM pages are
@@ -323,6 +369,11 @@ fn text(bytes: &[u8]) -> Result<&str, InputError> {
     })
 }
 
+/// The error of a text input without a single dump.
+const NO_DUMP: &str = "line 1: no CPU state dump found: no QEMU CPU state dump (`RAX=`/`EAX=` \
+                       lines), no kernel dump_vmcs/dump_vmcb, Xen or HAXM dump, and no VM \
+                       exit line; JSON must start with `{`";
+
 fn read_dump(text: &str) -> Result<Vec<Input>, InputError> {
     if text.len() > text::MAX_TEXT {
         return Err(err(format!(
@@ -331,26 +382,35 @@ fn read_dump(text: &str) -> Result<Vec<Input>, InputError> {
             text::MAX_TEXT >> 20
         )));
     }
-    let logs = log::read_log(text);
-    if logs.is_empty() {
+    let dumps = read_dumps_from(text, 1)?;
+    if dumps.is_empty() {
         return Err(match qemu_dump::parse(text) {
             Err(e) => err(format!("QEMU dump: {e}")),
-            Ok(_) => err(
-                "line 1: no CPU state dump found: no QEMU CPU state dump (`RAX=`/`EAX=` lines), \
-                 no kernel dump_vmcs/dump_vmcb, Xen or HAXM dump, and no VM exit line; JSON must \
-                 start with `{`",
-            ),
+            Ok(_) => err(NO_DUMP),
         });
     }
+    Ok(dumps)
+}
+
+/// The dumps of `text`, a part of a log whose first line is line `first_line`, read by
+/// the tolerant readers ([`log::read_log`]); none is not an error here (a part may hold
+/// only log noise).
+fn read_dumps_from(text: &str, first_line: usize) -> Result<Vec<Input>, InputError> {
+    let shift = first_line - 1;
     // Dumps QEMU printed exactly as it prints them also get the checks only a whole
     // dump allows (its printed CPL and suffixes against its flags).
     let strict = qemu_dump::parse(text).unwrap_or_default();
-    Ok(logs
+    Ok(log::read_log(text)
         .into_iter()
-        .map(|d| {
+        .map(|mut d| {
             let whole = (d.dialects == [log::Dialect::Qemu])
                 .then(|| strict.iter().find(|s| s.line == d.line).cloned())
-                .flatten();
+                .flatten()
+                .map(|mut q| {
+                    q.line += shift;
+                    q
+                });
+            d.line += shift;
             let label = match d.dialects.as_slice() {
                 [] => format!("exit lines at line {}", d.line),
                 [log::Dialect::Qemu] => format!("dump at line {}", d.line),

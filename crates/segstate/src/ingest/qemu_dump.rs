@@ -131,14 +131,19 @@ pub fn parse(text: &str) -> Result<Vec<QemuDump>, DumpError> {
     let mut lines = Lines::new(text);
     let mut dumps = Vec::new();
     while let Some((no, line)) = lines.peek() {
-        let bytes = line.as_bytes();
-        if bytes.starts_with(b"RAX=") || bytes.starts_with(b"EAX=") {
+        if starts_dump(line) {
             dumps.push(parse_one(&mut lines, no)?);
         } else {
             lines.next();
         }
     }
     Ok(dumps)
+}
+
+/// True when `line` is the first line of a dump (`RAX=` in 64-bit mode, `EAX=` else).
+#[must_use]
+pub fn starts_dump(line: &str) -> bool {
+    line.starts_with("RAX=") || line.starts_with("EAX=")
 }
 
 impl QemuDump {

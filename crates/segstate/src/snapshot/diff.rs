@@ -22,6 +22,9 @@ pub struct Difference {
     pub meaning: String,
     /// True when it changes privilege (CPL, SS.DPL, CS.DPL).
     pub privilege: bool,
+    /// True when two captures of one unchanged guest differ here anyway (the TSC
+    /// advances between them): not a difference of state.
+    pub expected: bool,
 }
 
 impl fmt::Display for Difference {
@@ -42,6 +45,19 @@ fn hex(v: u64) -> String {
     }
 }
 
+/// Two values in one notation: decimal when both are single digits (flags, DPLs,
+/// types), hex otherwise, so a selector reads `0x2b → 0x8`, never `0x2b → 8`.
+fn pair(a: u64, b: u64) -> (String, String) {
+    if a.max(b) < 10 {
+        (a.to_string(), b.to_string())
+    } else {
+        (format!("{a:#x}"), format!("{b:#x}"))
+    }
+}
+
+/// MSRs whose value differs between two captures of an unchanged guest.
+const EXPECTED_MSRS: [u32; 1] = [0x10];
+
 struct Out(Vec<Difference>);
 
 impl Out {
@@ -52,21 +68,25 @@ impl Out {
             new,
             meaning,
             privilege: false,
+            expected: false,
         });
     }
     fn num(&mut self, field: impl Into<String>, a: u64, b: u64, meaning: impl Into<String>) {
         if a != b {
-            self.push(field, hex(a), hex(b), meaning.into());
+            let (old, new) = pair(a, b);
+            self.push(field, old, new, meaning.into());
         }
     }
     fn privilege(&mut self, field: impl Into<String>, a: u64, b: u64, meaning: String) {
         if a != b {
+            let (old, new) = pair(a, b);
             self.0.push(Difference {
                 field: field.into(),
-                old: hex(a),
-                new: hex(b),
+                old,
+                new,
                 meaning,
                 privilege: true,
+                expected: false,
             });
         }
     }
@@ -104,6 +124,9 @@ fn segment_meaning(reg: SegReg, field: &str, a: u64, b: u64, limit: u32) -> Stri
             if granularity_consistent(limit, b as u8) && granularity_consistent(limit, a as u8) =>
         {
             "granularity only: the byte-granular limit is the same (KVM SVM synthesises G)".into()
+        }
+        (_, "G") if granularity_consistent(limit, b as u8) => {
+            "granularity now agrees with the limit (the old G did not)".into()
         }
         (_, "G") => "granularity disagrees with the limit".into(),
         (SegReg::Ss, "DB") => "stack size (KVM SVM clears DB of an unusable SS)".into(),
@@ -331,6 +354,11 @@ pub fn diff(a: &VcpuSnapshot, b: &VcpuSnapshot) -> Vec<Difference> {
         match (x, y) {
             (Some(x), Some(y)) if x.index == y.index => {
                 out.num(label(x.index), x.value, y.value, msr_meaning(x.index));
+                if x.value != y.value && EXPECTED_MSRS.contains(&x.index) {
+                    if let Some(last) = out.0.last_mut() {
+                        last.expected = true;
+                    }
+                }
                 i += 1;
                 j += 1;
             }
@@ -528,5 +556,46 @@ mod tests {
         );
         let m = d.iter().find(|x| x.field == "memory").unwrap();
         assert!(m.meaning.contains("0x2000"), "{m}");
+    }
+
+    #[test]
+    fn the_tsc_alone_is_an_expected_difference() {
+        let mut a = VcpuSnapshot::example_user_null_ss();
+        a.msrs.retain(|m| m.index != 0x10);
+        a.msrs.push(super::super::MsrEntry {
+            index: 0x10,
+            value: 1000,
+        });
+        let mut b = a.clone();
+        b.msrs.last_mut().unwrap().value = 5000;
+        let d = diff(&a, &b);
+        assert_eq!(d.len(), 1);
+        assert!(d[0].expected && !d[0].privilege, "{}", d[0]);
+        b.regs.rip += 1;
+        let d = diff(&a, &b);
+        assert_eq!(d.iter().filter(|x| !x.expected).count(), 1);
+    }
+
+    #[test]
+    fn numbers_share_a_notation_and_g_is_judged_on_the_new_value() {
+        let a = VcpuSnapshot::example_user_null_ss();
+        let mut b = a.clone();
+        b.sregs.ds.selector = 8;
+        b.sregs.ss.limit = 0;
+        b.sregs.ss.g = 0;
+        let mut a2 = a.clone();
+        a2.sregs.ss.limit = 0;
+        let d = diff(&a2, &b);
+        let sel = d.iter().find(|x| x.field == "DS.selector").unwrap();
+        assert_eq!(
+            (sel.old.as_str(), sel.new.as_str()),
+            ("0x23", "0x8"),
+            "{sel}"
+        );
+        let g = d.iter().find(|x| x.field == "SS.G").unwrap();
+        assert_eq!(
+            g.to_string(),
+            "SS.G 1 → 0: granularity now agrees with the limit (the old G did not)"
+        );
     }
 }

@@ -27,16 +27,34 @@ impl std::fmt::Display for ReadError {
 
 impl core::error::Error for ReadError {}
 
-/// Reads at most `limit` bytes of `path` (one more, to tell a larger file apart).
+/// Reads at most `limit` bytes of `path` (one more, to tell a larger file apart). A
+/// regular file's size is known first, so a large one is refused unread; a device or
+/// pipe (`/dev/zero`) is refused after `limit + 1` bytes, as more than the limit, since
+/// its size is unknown.
 pub fn read_bytes(path: &Path, limit: usize) -> Result<Vec<u8>, ReadError> {
     let f = File::open(path).map_err(ReadError::Io)?;
+    let meta = f.metadata().map_err(ReadError::Io)?;
+    if meta.is_dir() {
+        return Err(ReadError::Io(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "is a directory, not a snapshot file",
+        )));
+    }
+    let known = meta
+        .is_file()
+        .then(|| usize::try_from(meta.len()).unwrap_or(usize::MAX));
+    if let Some(size) = known.filter(|&n| n > limit) {
+        return Err(ReadError::Decode(DecodeError::TooLarge { size, limit }));
+    }
     let mut bytes = Vec::new();
     f.take(limit as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(ReadError::Io)?;
     if bytes.len() > limit {
-        let size = fs::metadata(path).map_or(bytes.len(), |m| m.len() as usize);
-        return Err(ReadError::Decode(DecodeError::TooLarge { size, limit }));
+        return Err(ReadError::Io(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("more than {limit} bytes, the decode limit: refused without reading the rest"),
+        )));
     }
     Ok(bytes)
 }
@@ -57,6 +75,64 @@ impl VcpuSnapshot {
     }
 }
 
+/// Finds out whether `path` can be written, before any work goes into what will be
+/// written there (`snapshot save` runs a guest first): the temporary file the write
+/// would use is created in the destination's directory and removed again, and a
+/// destination that is a directory is refused.
+pub fn check_writable(path: &Path) -> io::Result<()> {
+    if fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "is a directory, not a file name",
+        ));
+    }
+    let tmp = temp_path(path)?;
+    OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+    fs::remove_file(&tmp)
+}
+
+/// The temporary files of ours beside `path` that no running process owns: named
+/// `.NAME.tmp.PID.N` (see `temp_path`) with a PID that is not alive, left by a
+/// save that was killed mid-write. Only where `/proc` tells live PIDs apart.
+fn stale_temps(path: &Path) -> Vec<PathBuf> {
+    let (Some(name), Some(dir)) = (path.file_name(), path.parent()) else {
+        return Vec::new();
+    };
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return Vec::new();
+    }
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(name);
+    prefix.push(".tmp.");
+    let Some(prefix) = prefix.to_str() else {
+        return Vec::new();
+    };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let file_name = e.file_name();
+            let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(prefix)) else {
+                return false;
+            };
+            let Some((pid, n)) = rest.split_once('.') else {
+                return false;
+            };
+            let ours = pid.parse::<u32>().is_ok() && n.parse::<u32>().is_ok();
+            ours && pid != std::process::id().to_string() && !proc.join(pid).exists()
+        })
+        .map(|e| e.path())
+        .collect()
+}
+
 fn temp_path(path: &Path) -> io::Result<PathBuf> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let name = path.file_name().ok_or_else(|| {
@@ -73,7 +149,13 @@ fn temp_path(path: &Path) -> io::Result<PathBuf> {
 }
 
 /// Writes `bytes` to `path` atomically (see [`VcpuSnapshot::write_file`]).
+///
+/// Temporary files a killed save left beside `path` are removed first.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    for stale in stale_temps(path) {
+        // Another save may remove it first: that is fine.
+        let _ = fs::remove_file(stale);
+    }
     let tmp = temp_path(path)?;
     let result = (|| {
         let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
@@ -152,5 +234,45 @@ mod tests {
             other => panic!("{other:?}"),
         }
         fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn stale_temps_of_dead_saves_are_removed_by_the_next_save() {
+        let d = scratch("stale");
+        let p = d.join("a.snap");
+        // A PID above the kernel's maximum (4194304) is never alive.
+        let dead = d.join(".a.snap.tmp.4194305.0");
+        let alive = d.join(format!(".a.snap.tmp.{}.77", std::process::id()));
+        let other = d.join(".b.snap.tmp.4194305.0");
+        let unlike = d.join(".a.snap.tmp.notapid.0");
+        for f in [&dead, &alive, &other, &unlike] {
+            fs::write(f, b"partial").unwrap();
+        }
+        VcpuSnapshot::example_user_null_ss().write_file(&p).unwrap();
+        assert!(!dead.exists(), "a dead save's temp file stays");
+        for kept in [&alive, &other, &unlike] {
+            assert!(kept.exists(), "{} removed", kept.display());
+        }
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn writability_is_checked_without_leaving_anything() {
+        let d = scratch("writable");
+        check_writable(&d.join("x.snap")).unwrap();
+        assert_eq!(fs::read_dir(&d).unwrap().count(), 0);
+        assert!(check_writable(&d).is_err(), "a directory is no destination");
+        assert!(check_writable(&d.join("missing/x.snap")).is_err());
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn an_endless_device_is_refused_as_more_than_the_limit() {
+        match read_bytes(Path::new("/dev/zero"), 4096) {
+            Err(ReadError::Io(e)) => {
+                assert!(e.to_string().contains("more than 4096 bytes"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

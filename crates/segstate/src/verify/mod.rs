@@ -579,8 +579,10 @@ impl Verdict {
     }
 }
 
-/// The CPL a destination register means (only SS carries it).
-fn cpl_of(at: &InFlight, fallback: PrivilegeLevel) -> PrivilegeLevel {
+/// The CPL a destination register means (only SS carries it); `fallback` for a QEMU
+/// value, which has no CPL of its own.
+#[must_use]
+pub fn cpl_of(at: &InFlight, fallback: PrivilegeLevel) -> PrivilegeLevel {
     match at.value {
         SegmentValue::Vmcb(_) => PrivilegeLevel::from_low_bits(at.vmcb_cpl),
         SegmentValue::Vmcs(v) => v.access_rights.dpl(),
