@@ -2,6 +2,8 @@
 //!
 //! Detection, unless a format is forced:
 //!
+//! - **foreign snapshots** first ([`crate::foreign`]): a Firecracker state file by its
+//!   magic, a Cloud Hypervisor `state.json` by its `snapshots` / `cpu-manager` keys;
 //! - **text** (valid UTF-8 without NUL bytes): JSON when the first non-blank character
 //!   is `{`, a QEMU CPU state dump otherwise;
 //! - **binary**, by exact size: 312 bytes `struct kvm_sregs`; 456 bytes `kvm_sregs`
@@ -52,11 +54,16 @@ pub enum InputFormat {
     /// A QEMU migration stream (`migrate "exec:cat > FILE"`), read as a stream: guest
     /// RAM is skipped, never held in memory.
     Migration,
+    /// A Cloud Hypervisor snapshot's `state.json` (or its directory): every vCPU.
+    #[value(name = "cloud-hypervisor")]
+    CloudHypervisor,
+    /// A Firecracker snapshot state file (format 11.x): every vCPU.
+    Firecracker,
 }
 
 impl InputFormat {
     /// Every format.
-    pub const ALL: [InputFormat; 7] = [
+    pub const ALL: [InputFormat; 9] = [
         InputFormat::Dump,
         InputFormat::Sregs,
         InputFormat::SregsRegs,
@@ -64,6 +71,8 @@ impl InputFormat {
         InputFormat::VmcbSave,
         InputFormat::Json,
         InputFormat::Migration,
+        InputFormat::CloudHypervisor,
+        InputFormat::Firecracker,
     ];
 
     /// The name `--format` takes.
@@ -77,6 +86,8 @@ impl InputFormat {
             InputFormat::VmcbSave => "vmcb-save",
             InputFormat::Json => "json",
             InputFormat::Migration => "migration",
+            InputFormat::CloudHypervisor => "cloud-hypervisor",
+            InputFormat::Firecracker => "firecracker",
         }
     }
 }
@@ -132,6 +143,9 @@ pub fn is_text(bytes: &[u8]) -> bool {
 ///
 /// Empty input, or binary input of no known size.
 pub fn detect(bytes: &[u8]) -> Result<InputFormat, InputError> {
+    if let Some(foreign) = crate::foreign::detect(bytes) {
+        return Ok(foreign);
+    }
     if is_text(bytes) {
         let text = std::str::from_utf8(bytes).unwrap_or_default();
         let t = text.trim_start();
@@ -175,6 +189,9 @@ pub fn read(bytes: &[u8], format: Option<InputFormat>) -> Result<Vec<Input>, Inp
         InputFormat::Vmcb => read_vmcb(bytes, true).map(|i| vec![i]),
         InputFormat::VmcbSave => read_vmcb(bytes, false).map(|i| vec![i]),
         InputFormat::Migration => read_migration(bytes),
+        InputFormat::CloudHypervisor | InputFormat::Firecracker => {
+            crate::foreign::read_inputs(bytes, format)
+        }
     }
 }
 
@@ -278,7 +295,7 @@ fn kvm_field_offset(field: &str) -> usize {
 }
 
 /// Strictly decodes the eight segments of a `kvm_sregs`; `at` locates an error.
-fn decode_kvm_segments(
+pub(crate) fn decode_kvm_segments(
     sregs: &KvmSregs,
     at: impl Fn(SegReg, &FormatError) -> String,
 ) -> Result<segstate::arch::PerSegReg<Segment>, InputError> {
@@ -290,7 +307,7 @@ fn decode_kvm_segments(
     Ok(out)
 }
 
-fn sregs_state(
+pub(crate) fn sregs_state(
     sregs: &KvmSregs,
     segments: segstate::arch::PerSegReg<Segment>,
     rflags: u64,

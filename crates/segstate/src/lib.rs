@@ -9,7 +9,9 @@
 //! - [`format`](mod@format): each wire shape, raw and bit-exact, never cooked;
 //! - [`profile`]: the cooking rules of real implementations, named and versioned;
 //! - [`check`]: consistency rules with SDM/APM references;
-//! - [`verify`]: exhaustive round trips over chains of profiles.
+//! - [`verify`]: exhaustive round trips over chains of profiles;
+//! - `ingest` (`std`): the foreign vCPU state files users hold (Cloud Hypervisor,
+//!   Firecracker), with the CPL made explicit.
 //!
 //! ```
 //! use segstate::profile::Chain;
@@ -29,6 +31,8 @@ extern crate alloc;
 pub mod arch;
 pub mod check;
 pub mod format;
+#[cfg(feature = "std")]
+pub mod ingest;
 pub mod profile;
 pub mod snapshot;
 pub mod verify;

@@ -11,6 +11,7 @@ use super::{Failure, Outcome, print_json};
 use segstate::check::Severity;
 use segstate::check::report::{self, Context, Entry, Report, Vendor};
 use segstate::format::qemu_migration::LibvirtSaveHeader;
+use segstate_cli::foreign;
 use segstate_cli::input::{self, Input, InputFormat};
 
 /// The vendors `--vendor` takes.
@@ -56,7 +57,9 @@ impl From<VendorArg> for Vendor {
 /// - qemu.*: a dump whose printed CPL disagrees with SS.DPL, or whose suffix
 ///   disagrees with its flags.
 ///
-/// The input (FILE, or standard input when `-` or absent) is detected: text starting
+/// The input (FILE, or standard input when `-` or absent) is detected: a Firecracker
+/// snapshot state file (format 11.x) or a Cloud Hypervisor snapshot (its directory or
+/// state.json) is read vCPU by vCPU, with the stack named; text starting
 /// with `{` is segstate's JSON kvm_sregs (the `segstate convert --to sregs` shape),
 /// other text a QEMU dump (several dumps in a file are checked one by one); binary
 /// input by size: 312 bytes kvm_sregs, 456 kvm_sregs + kvm_regs, 4096 a VMCB page,
@@ -70,6 +73,8 @@ impl From<VendorArg> for Vendor {
   segstate check --vendor intel crash.txt  which VM-entry check a 0x80000021 dump fails
   segstate check --format sregs sregs.bin  raw KVM_GET_SREGS bytes (append kvm_regs for RFLAGS)
   segstate check vmcb.bin                  a 4 KiB VMCB page: VMRUN checks, CPL from VMCB.CPL
+  segstate check vm.snapshot/              a Cloud Hypervisor snapshot: every vCPU
+  segstate check vmstate                   a Firecracker snapshot state file: every vCPU
   segstate convert --from sregs-bytes --to sregs < sregs.hex | segstate check
   segstate check --json --verbose dump.txt"#)]
 pub struct Args {
@@ -118,6 +123,15 @@ fn judge(input: &Input, vendor: Option<VendorArg>) -> Report {
 /// file or standard input, so guest RAM streams past instead of being loaded; anything
 /// else is read whole and detected by content or size.
 fn read_inputs(args: &Args) -> Result<Vec<Input>, Failure> {
+    if let Some(dir) = args.input.as_deref().filter(|p| p.is_dir()) {
+        // A snapshot directory (Cloud Hypervisor's): its state.json, every vCPU.
+        return foreign::read_path(dir)
+            .and_then(|vcpus| {
+                let format = InputFormat::CloudHypervisor;
+                vcpus.iter().map(|v| foreign::to_input(v, format)).collect()
+            })
+            .map_err(|e| Failure::input(e.to_string()));
+    }
     let mut reader: Box<dyn Read> = match args.input.as_deref() {
         Some(p) if p.as_os_str() != "-" => Box::new(std::io::BufReader::new(
             std::fs::File::open(p)
