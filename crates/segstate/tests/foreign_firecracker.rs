@@ -2,6 +2,7 @@
 //! (tests/fixtures/firecracker, v1.17.0-dev, format 11.0.0, this host's /dev/kvm): every
 //! vCPU's segments and CPL; a re-saved file with other bytes and the same state; and
 //! damaged, cut, re-versioned and foreign files refused with the place named.
+#![cfg(feature = "std")]
 
 use segstate::arch::PrivilegeLevel;
 use segstate::format::kvm::{KvmSegment, KvmSregs};
