@@ -13,6 +13,26 @@ use segstate::ingest::{ForeignVcpu, IngestError, Place, Reason, Stack};
 const USER: &[u8] = include_bytes!("fixtures/firecracker/user-null-ss.vmstate");
 const RESAVED: &[u8] = include_bytes!("fixtures/firecracker/user-null-ss-resaved.vmstate");
 const KERNEL: &[u8] = include_bytes!("fixtures/firecracker/kernel-cpl0.vmstate");
+const USER_V10: &[u8] = include_bytes!("fixtures/firecracker/user-null-ss-v1.16.1.vmstate");
+/// Block, vsock, balloon and entropy devices, MMIO and PCI transports, formats 11 and 10.
+const WITH_DEVICES: [(&str, &[u8]); 4] = [
+    (
+        "devices-mmio",
+        include_bytes!("fixtures/firecracker/devices-mmio.vmstate"),
+    ),
+    (
+        "devices-pci",
+        include_bytes!("fixtures/firecracker/devices-pci.vmstate"),
+    ),
+    (
+        "devices-mmio-v1.16.1",
+        include_bytes!("fixtures/firecracker/devices-mmio-v1.16.1.vmstate"),
+    ),
+    (
+        "devices-pci-v1.16.1",
+        include_bytes!("fixtures/firecracker/devices-pci-v1.16.1.vmstate"),
+    ),
+];
 
 /// Addresses in the guest (tools/foreign-fixtures/guest.S, `nm guest.elf`).
 const ENTRY32: u64 = 0x10_0000;
@@ -164,6 +184,38 @@ fn user_mode_snapshot_every_vcpu_with_its_cpl() {
 }
 
 #[test]
+fn format_10_from_firecracker_1_16_is_read_with_its_own_layout() {
+    let vcpus = read(USER_V10);
+    assert_eq!(vcpus.len(), 2);
+    assert_eq!(vcpus[0].format, "Firecracker snapshot 10.0.0");
+    assert_eq!(vcpus[0].cpl(), PrivilegeLevel::Ring3);
+    user_segments(&vcpus[0].sregs);
+    assert_eq!(vcpus[0].regs.rax, MARKER);
+    unstarted_ap(&vcpus[1]);
+}
+
+#[test]
+fn device_states_of_both_transports_and_formats_decode() {
+    for (name, bytes) in WITH_DEVICES {
+        let vcpus = firecracker::read(bytes, name).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(vcpus.len(), 2, "{name}");
+        let want = if name.ends_with("v1.16.1") {
+            "10.0.0"
+        } else {
+            "11.0.0"
+        };
+        assert_eq!(
+            vcpus[0].format,
+            format!("Firecracker snapshot {want}"),
+            "{name}"
+        );
+        assert_eq!(vcpus[0].cpl(), PrivilegeLevel::Ring3, "{name}");
+        user_segments(&vcpus[0].sregs);
+        unstarted_ap(&vcpus[1]);
+    }
+}
+
+#[test]
 fn kernel_mode_snapshot_is_cpl_0() {
     let vcpus = read(KERNEL);
     assert_eq!(vcpus.len(), 2);
@@ -270,7 +322,7 @@ fn truncated_files_are_refused() {
 
 #[test]
 fn other_versions_are_refused_by_version() {
-    for v in ["12.0.0", "10.0.0", "10.1.0", "99.0.0"] {
+    for v in ["12.0.0", "99.1.0", "08.0.0"] {
         let e = refused(&with_version(v));
         assert_eq!(e.place, Place::Field(String::from("header.version")), "{v}");
         match &e.reason {
@@ -278,6 +330,18 @@ fn other_versions_are_refused_by_version() {
             r => panic!("{v}: expected a version refusal, got {r}"),
         }
     }
+    // Format 9 ("9.0.0", one byte shorter): the version string's length byte (offset 9)
+    // and text, re-sealed.
+    let body = &USER[..USER.len() - 8];
+    let mut b = body[..9].to_vec();
+    b.push(5);
+    b.extend_from_slice(b"9.0.0");
+    b.extend_from_slice(&body[16..]);
+    let e = refused(&sealed(&b));
+    assert!(
+        matches!(&e.reason, Reason::UnsupportedVersion { found, .. } if found == "9.0.0"),
+        "{e}"
+    );
     // A newer minor of the same major is read, as Firecracker itself would.
     let vcpus = read(&with_version("11.3.0"));
     assert_eq!(
@@ -285,6 +349,17 @@ fn other_versions_are_refused_by_version() {
         "Firecracker snapshot 11.3.0 (read with the 11.0 layout)"
     );
     assert_eq!(vcpus[0].cpl(), PrivilegeLevel::Ring3);
+}
+
+#[test]
+fn a_header_that_names_the_wrong_layout_is_refused_by_the_layout() {
+    // An 11.0 body under a 10.0 header: the 10.x layout does not fit it.
+    let e = refused(&with_version("10.0.0"));
+    let Place::Field(field) = &e.place else {
+        panic!("expected a field, got {}", e.place)
+    };
+    assert!(field.starts_with("data."), "{field}");
+    assert!(e.to_string().contains("10.x type layout"), "{e}");
 }
 
 #[test]

@@ -94,7 +94,7 @@ pub fn read(text: &str, file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
     }
     let top: TopSnapshot = serde_json::from_str(text)
         .map_err(|e| json_error(&e, file, "state.json (the vm_migration::Snapshot tree)"))?;
-    let cpus = top.cpu_manager.ok_or_else(|| {
+    let cpus = top.snapshots.0.ok_or_else(|| {
         IngestError::new(
             FORMAT,
             file,
@@ -136,38 +136,10 @@ fn json_error(e: &serde_json::Error, file: &str, what: &str) -> IngestError {
     )
 }
 
-/// The top of `state.json`, keeping only the `cpu-manager` node.
+/// The top of `state.json`; `snapshot_data` and every other key are skipped.
+#[derive(Deserialize)]
 struct TopSnapshot {
-    cpu_manager: Option<CpuManagerNode>,
-}
-
-impl<'de> Deserialize<'de> for TopSnapshot {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Top;
-        impl<'de> Visitor<'de> for Top {
-            type Value = TopSnapshot;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a Cloud Hypervisor snapshot object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopSnapshot, A::Error> {
-                let mut cpu_manager = None;
-                let mut seen_snapshots = false;
-                while let Some(key) = map.next_key::<String>()? {
-                    if key == "snapshots" {
-                        seen_snapshots = true;
-                        cpu_manager = map.next_value::<Children>()?.0;
-                    } else {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-                if !seen_snapshots {
-                    return Err(de::Error::missing_field("snapshots"));
-                }
-                Ok(TopSnapshot { cpu_manager })
-            }
-        }
-        d.deserialize_map(Top)
-    }
+    snapshots: Children,
 }
 
 /// The top-level `snapshots` map: the `cpu-manager` child kept, the others skipped.

@@ -7,13 +7,14 @@
 //! header is inside the bitcode blob. Guest memory is a separate file and is not read.
 //!
 //! What is read, and what is refused:
-//! - format **11.x** (Firecracker since `ce2697255`, 2026-06-23): decoded with
-//!   bitcode 0.6 (the crate and version Firecracker uses) into [`v11`]'s mirrors of
-//!   Firecracker's types; the minor version may grow (Firecracker's own rule: same
-//!   major, minor ≤ its own), a newer minor is read with the 11.0 layout and said so;
-//! - formats 9.x and 10.x (bitcode, January to June 2026): recognised and refused by
-//!   version — their `MicrovmState` differs (10.0 added the serial state) and no
-//!   fixture of them exists here to prove a mirror;
+//! - formats **11.x** (Firecracker since `ce2697255`, 2026-06-23) and **10.x**
+//!   (Firecracker v1.16): decoded with bitcode 0.6 (the crate and version Firecracker
+//!   uses) into mirrors of Firecracker's types (`layout`, with what differs in
+//!   `v11` and `v10`); the header is read first and its version picks the layout.
+//!   A newer minor of a known major is read with that major's layout and said so
+//!   (Firecracker's own rule: same major, minor ≤ its own);
+//! - format 9.x (bitcode, Firecracker v1.15): recognised and refused by version; its
+//!   PCI and pmem state differ again and no file of it was at hand to prove a mirror;
 //! - formats 1.0 to 8.x (bincode with fixed-width integers: the raw magic, then the
 //!   version string) and the Versionize files of Firecracker < 1.7 (raw magic, then a
 //!   u16 version): recognised and refused by version;
@@ -24,6 +25,8 @@
 //! Firecracker saves `kvm_sregs` verbatim (`VcpuState.sregs`), so each vCPU's CPL is
 //! its SS.DPL ([`Stack::Firecracker`]).
 
+mod layout;
+mod v10;
 mod v11;
 
 use std::format;
@@ -41,10 +44,10 @@ pub const MAGIC_X86_64: u64 = 0x0710_1984_8664_0000;
 pub const MAGIC_AARCH64: u64 = 0x0710_1984_aaaa_0000;
 /// The largest file read: Firecracker's `SNAPSHOT_DESERIALIZATION_BYTES_LIMIT`.
 pub const MAX_FILE_SIZE: u64 = 10_000_000;
-/// The format major this reader decodes.
-pub const SUPPORTED_MAJOR: u64 = 11;
+/// The format majors this reader decodes.
+pub const SUPPORTED_MAJORS: [u64; 2] = [10, 11];
 /// What [`Reason::UnsupportedVersion`] says is supported.
-const SUPPORTED: &str = "11.x (Firecracker's bitcode format since June 2026)";
+const SUPPORTED: &str = "10.x (Firecracker 1.16) and 11.x (since June 2026)";
 
 /// How a Firecracker file starts, before any decoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,15 +142,13 @@ pub fn read(bytes: &[u8], file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
             },
         ));
     }
-    let snapshot = decode(body, file)?;
-    let version = snapshot.header.version.clone();
+    let (version, vcpus) = decode(body, file)?;
     let mut note = format!("Firecracker snapshot {version}");
-    if !version.starts_with("11.0.") {
-        note.push_str(" (read with the 11.0 layout)");
+    let major = version.split('.').next().unwrap_or_default();
+    if !version.starts_with(&format!("{major}.0.")) {
+        note.push_str(&format!(" (read with the {major}.0 layout)"));
     }
-    snapshot
-        .data
-        .vcpu_states
+    vcpus
         .iter()
         .enumerate()
         .map(|(i, v)| {
@@ -173,73 +174,74 @@ pub fn read_path(path: &std::path::Path) -> Result<Vec<ForeignVcpu>, IngestError
     read(&bytes, &path.display().to_string())
 }
 
-/// The header check run inside the decoder, before the data is touched.
-pub(crate) fn check_header(h: &v11::SnapshotHdr) -> Result<(), String> {
-    if h.magic == MAGIC_AARCH64 {
-        return Err(String::from("magic:aarch64"));
-    }
+/// Which layout (format major) a header's magic and version call for.
+fn layout_of(h: &layout::SnapshotHdr, file: &str) -> Result<u64, IngestError> {
     if h.magic != MAGIC_X86_64 {
-        return Err(format!("magic:{}", h.magic));
+        return Err(refuse(
+            file,
+            Place::Field(String::from("header.magic")),
+            Reason::BadMagic {
+                found: h.magic,
+                expected: MAGIC_X86_64,
+            },
+        ));
     }
-    let major = h
+    match h
         .version
         .split('.')
         .next()
-        .and_then(|m| m.parse::<u64>().ok());
-    if major != Some(SUPPORTED_MAJOR) {
-        return Err(format!("version:{}", h.version));
-    }
-    Ok(())
-}
-
-fn decode(body: &[u8], file: &str) -> Result<v11::Snapshot, IngestError> {
-    v11::progress::reset();
-    let result = bitcode::deserialize::<v11::Snapshot>(body);
-    match (result, v11::progress::take_refusal()) {
-        (Ok(s), _) => Ok(s),
-        (Err(_), Some(reason)) => Err(header_error(&reason, file)),
-        (Err(e), None) => Err(refuse(
+        .and_then(|m| m.parse::<u64>().ok())
+    {
+        Some(major) if SUPPORTED_MAJORS.contains(&major) => Ok(major),
+        _ => Err(refuse(
             file,
-            Place::Field(v11::progress::current().to_string()),
-            Reason::Layout(format!(
-                "the bytes do not follow Firecracker's 11.x type layout here ({e}); the \
-                 file is damaged, cut, or from a build whose state types differ"
-            )),
+            Place::Field(String::from("header.version")),
+            Reason::UnsupportedVersion {
+                found: h.version.clone(),
+                supported: SUPPORTED,
+            },
         )),
     }
 }
 
-fn header_error(reason: &str, file: &str) -> IngestError {
-    let place = Place::Field(String::from("header"));
-    if reason == "magic:aarch64" {
-        return refuse(
+/// Decodes the file with the layout its header names: the version and every vCPU.
+fn decode(body: &[u8], file: &str) -> Result<(String, Vec<layout::VcpuState>), IngestError> {
+    layout::progress::reset();
+    // Stops right after the header by design; the header is left in `progress`.
+    let _ = bitcode::deserialize::<layout::HeaderOnly>(body);
+    let header = layout::progress::take_header().ok_or_else(|| {
+        refuse(
             file,
-            place,
-            Reason::BadMagic {
-                found: MAGIC_AARCH64,
-                expected: MAGIC_X86_64,
-            },
-        );
-    }
-    if let Some(found) = reason.strip_prefix("magic:") {
-        return refuse(
+            Place::Field(String::from("header")),
+            Reason::Layout(String::from(
+                "no Firecracker snapshot header (magic, version string) decodes here",
+            )),
+        )
+    })?;
+    let major = layout_of(&header, file)?;
+    let layout_error = |e: bitcode::Error| {
+        refuse(
             file,
-            place,
-            Reason::BadMagic {
-                found: found.parse().unwrap_or(0),
-                expected: MAGIC_X86_64,
-            },
-        );
-    }
-    let found = reason.strip_prefix("version:").unwrap_or(reason);
-    refuse(
-        file,
-        Place::Field(String::from("header.version")),
-        Reason::UnsupportedVersion {
-            found: found.to_string(),
-            supported: SUPPORTED,
-        },
-    )
+            Place::Field(layout::progress::current().to_string()),
+            Reason::Layout(format!(
+                "the bytes do not follow Firecracker's {major}.x type layout here ({e}); the \
+                 file is damaged, cut, or from a build whose state types differ"
+            )),
+        )
+    };
+    layout::progress::reset();
+    let vcpus = if major == 10 {
+        bitcode::deserialize::<v10::File>(body)
+            .map_err(layout_error)?
+            .data
+            .vcpu_states
+    } else {
+        bitcode::deserialize::<v11::File>(body)
+            .map_err(layout_error)?
+            .data
+            .vcpu_states
+    };
+    Ok((header.version, vcpus))
 }
 
 /// A file in the bincode (formats 1 to 8) or Versionize (Firecracker < 1.7) encoding:
@@ -274,7 +276,7 @@ fn legacy_version(bytes: &[u8], file: &str) -> IngestError {
 
 /// One vCPU; an error names the field within `VcpuState`.
 fn vcpu(
-    v: &v11::VcpuState,
+    v: &layout::VcpuState,
     index: usize,
     format: &str,
 ) -> Result<ForeignVcpu, (&'static str, Reason)> {
