@@ -15,7 +15,7 @@ fn run(args: &[&str]) -> (Option<i32>, String, String) {
         .output()
         .expect("the binary runs");
     (
-        code,
+        o.status.code(),
         String::from_utf8_lossy(&o.stdout).into_owned(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
@@ -85,7 +85,7 @@ fn format_can_be_forced_and_other_inputs_keep_their_formats() {
     assert_eq!(code, Some(0), "{}", stderr);
     assert!(stdout.contains("firecracker vCPU 0 [firecracker]: 64-bit mode, CPL 0"));
     // A QEMU dump is still a dump.
-    let (code, stdout, stderr) = run(&["check", &fixture("qemu/user-cpl3.txt")]);
+    let (_, stdout, _) = run(&["check", &fixture("qemu/user-cpl3.txt")]);
     assert!(stdout.contains("[dump]"), "{}", stdout);
 }
 
@@ -97,7 +97,7 @@ fn damaged_files_exit_2_naming_the_place() {
     bytes[n / 3] ^= 1;
     let bad = dir.join("vmstate");
     std::fs::write(&bad, &bytes).unwrap();
-    let (code, stdout, stderr) = run(&["check", s(&bad)]);
+    let (code, _, stderr) = run(&["check", s(&bad)]);
     assert_eq!(code, Some(2));
     let e = &stderr;
     assert!(e.contains(&format!("offset {}", n - 8)), "{e}");
@@ -107,7 +107,7 @@ fn damaged_files_exit_2_naming_the_place() {
         std::fs::read_to_string(fixture("cloud-hypervisor/user-null-ss/state.json")).unwrap();
     let cut = dir.join("state.json");
     std::fs::write(&cut, &state[..state.len() / 2]).unwrap();
-    let (code, stdout, stderr) = run(&["check", s(&cut)]);
+    let (code, _, stderr) = run(&["check", s(&cut)]);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("line 1 column"), "{}", stderr);
 }
@@ -135,7 +135,7 @@ fn import_carries_the_cpl_into_a_segstate_snapshot() {
     assert!(!snap.cpl_disagrees());
 
     let ap = dir.join("vcpu1.snap");
-    let (code, stdout, stderr) = run(&[
+    let (code, _, stderr) = run(&[
         "snapshot",
         "import",
         &fixture("cloud-hypervisor/user-null-ss"),
@@ -151,10 +151,10 @@ fn import_carries_the_cpl_into_a_segstate_snapshot() {
     assert_eq!(snap.mp_state, Some(1));
 
     // The imported file is a segstate snapshot like any other.
-    let (code, stdout, stderr) = run(&["snapshot", "inspect", s(&user)]);
+    let (_, stdout, _) = run(&["snapshot", "inspect", s(&user)]);
     assert!(stdout.contains("CPL 3 (explicit); SS.DPL 3"), "{}", stdout);
 
-    let (code, stdout, stderr) = run(&[
+    let (code, _, stderr) = run(&[
         "snapshot",
         "import",
         &fixture("firecracker/user-null-ss.vmstate"),
