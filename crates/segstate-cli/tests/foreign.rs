@@ -63,7 +63,7 @@ fn check_reads_a_cloud_hypervisor_directory_and_its_state_json() {
         fixture("cloud-hypervisor/user-null-ss/state.json"),
     ] {
         let (code, stdout, stderr) = run(&["check", "--json", &input]);
-        assert_eq!(code, Some(0), "{input}: {}", stderr);
+        assert_eq!(code, Some(0), "{input}: {stderr}");
         let v: Value = serde_json::from_str(&stdout).unwrap();
         let states = v["states"].as_array().unwrap();
         assert_eq!(states.len(), 2, "{input}");
@@ -82,11 +82,11 @@ fn format_can_be_forced_and_other_inputs_keep_their_formats() {
         "firecracker",
         &fixture("firecracker/kernel-cpl0.vmstate"),
     ]);
-    assert_eq!(code, Some(0), "{}", stderr);
+    assert_eq!(code, Some(0), "{stderr}");
     assert!(stdout.contains("firecracker vCPU 0 [firecracker]: 64-bit mode, CPL 0"));
     // A QEMU dump is still a dump.
     let (_, stdout, _) = run(&["check", &fixture("qemu/user-cpl3.txt")]);
-    assert!(stdout.contains("[dump]"), "{}", stdout);
+    assert!(stdout.contains("[dump]"), "{stdout}");
 }
 
 #[test]
@@ -109,7 +109,7 @@ fn damaged_files_exit_2_naming_the_place() {
     std::fs::write(&cut, &state[..state.len() / 2]).unwrap();
     let (code, _, stderr) = run(&["check", s(&cut)]);
     assert_eq!(code, Some(2));
-    assert!(stderr.contains("line 1 column"), "{}", stderr);
+    assert!(stderr.contains("line 1 column"), "{stderr}");
 }
 
 #[test]
@@ -123,7 +123,7 @@ fn import_carries_the_cpl_into_a_segstate_snapshot() {
         "-o",
         s(&user),
     ]);
-    assert_eq!(code, Some(0), "{}", stderr);
+    assert_eq!(code, Some(0), "{stderr}");
     assert!(
         stdout.contains("imported firecracker vCPU 0 of 2"),
         "{}",
@@ -144,7 +144,7 @@ fn import_carries_the_cpl_into_a_segstate_snapshot() {
         "--vcpu",
         "1",
     ]);
-    assert_eq!(code, Some(0), "{}", stderr);
+    assert_eq!(code, Some(0), "{stderr}");
     let snap = VcpuSnapshot::read_file(&ap).unwrap();
     assert_eq!(snap.cpl, PrivilegeLevel::Ring0);
     assert_eq!(snap.vcpu_id, 1);
@@ -152,7 +152,7 @@ fn import_carries_the_cpl_into_a_segstate_snapshot() {
 
     // The imported file is a segstate snapshot like any other.
     let (_, stdout, _) = run(&["snapshot", "inspect", s(&user)]);
-    assert!(stdout.contains("CPL 3 (explicit); SS.DPL 3"), "{}", stdout);
+    assert!(stdout.contains("CPL 3 (explicit); SS.DPL 3"), "{stdout}");
 
     let (code, _, stderr) = run(&[
         "snapshot",

@@ -190,7 +190,7 @@ struct SnapshotData {
 #[derive(Deserialize)]
 enum CpuState {
     Kvm(KvmVcpu),
-    Mshv(MshvVcpu),
+    Mshv(Box<MshvVcpu>),
 }
 
 /// `hypervisor::kvm::VcpuKvmState`, the fields read.
@@ -227,7 +227,6 @@ struct MshvVcpu {
 
 /// mshv-bindings `StandardRegisters`.
 #[derive(Deserialize)]
-#[allow(clippy::struct_field_names)]
 struct MshvStandardRegisters {
     rax: u64,
     rbx: u64,

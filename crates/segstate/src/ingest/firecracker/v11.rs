@@ -46,8 +46,8 @@ type Vsock = VsockState<VsockFrontendState>;
 /// `device_manager::VirtioDevicesState`.
 #[derive(Debug, Deserialize)]
 pub(crate) enum VirtioDevicesState {
-    Mmio(MmioLists<Vsock>),
-    Pci(PciLists<Vsock, VirtioPciDeviceState>),
+    Mmio(Box<MmioLists<Vsock>>),
+    Pci(Box<PciLists<Vsock, VirtioPciDeviceState>>),
 }
 
 /// `device_manager::persist::MMIOPlatformDevicesState`: no fields on x86_64.
