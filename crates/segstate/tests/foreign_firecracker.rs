@@ -414,3 +414,35 @@ fn files_over_firecrackers_limit_are_refused_before_decoding() {
         }
     );
 }
+
+#[test]
+fn a_file_cpl_that_disagrees_with_ss_dpl_is_reported_and_kept() {
+    // Formats with a CPL field of their own (Hyper-V, bhyve) set `file_cpl`; here the
+    // real user-mode vCPU with a CPL field claiming ring 0 while SS.DPL says 3.
+    let mut v = read(USER).remove(0);
+    assert_eq!(v.cpl_disagreement(), None);
+    v.file_cpl = Some(PrivilegeLevel::Ring0);
+    assert_eq!(v.cpl(), PrivilegeLevel::Ring0, "the file's own CPL wins");
+    let d = v.cpl_disagreement().expect("a disagreement");
+    assert_eq!(
+        (d.file, d.ss_dpl),
+        (PrivilegeLevel::Ring0, PrivilegeLevel::Ring3)
+    );
+    assert!(
+        d.to_string().contains("CPL field is 0 but SS.DPL is 3"),
+        "{d}"
+    );
+    // Imported, the snapshot keeps the explicit CPL and its restore check refuses the
+    // SS.DPL that contradicts it.
+    let snap = v.to_snapshot(0);
+    assert_eq!(snap.cpl, PrivilegeLevel::Ring0);
+    assert!(snap.cpl_disagrees());
+    assert!(
+        !snap
+            .restore_problems(segstate::snapshot::Vendor::Intel)
+            .is_empty()
+    );
+    // Agreeing fields are no disagreement.
+    v.file_cpl = Some(PrivilegeLevel::Ring3);
+    assert_eq!(v.cpl_disagreement(), None);
+}
