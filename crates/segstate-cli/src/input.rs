@@ -57,7 +57,7 @@ pub enum InputFormat {
     /// A Cloud Hypervisor snapshot's `state.json` (or its directory): every vCPU.
     #[value(name = "cloud-hypervisor")]
     CloudHypervisor,
-    /// A Firecracker snapshot state file (formats 10.x and 11.x): every vCPU.
+    /// A Firecracker snapshot state file (formats 9.x to 11.x): every vCPU.
     Firecracker,
 }
 

@@ -13,9 +13,20 @@ use segstate::ingest::{ForeignVcpu, IngestError, Place, Reason, Stack};
 const USER: &[u8] = include_bytes!("fixtures/firecracker/user-null-ss.vmstate");
 const RESAVED: &[u8] = include_bytes!("fixtures/firecracker/user-null-ss-resaved.vmstate");
 const KERNEL: &[u8] = include_bytes!("fixtures/firecracker/kernel-cpl0.vmstate");
-const USER_V10: &[u8] = include_bytes!("fixtures/firecracker/user-null-ss-v1.16.1.vmstate");
-/// Block, vsock, balloon and entropy devices, MMIO and PCI transports, formats 11 and 10.
-const WITH_DEVICES: [(&str, &[u8]); 4] = [
+/// The user-mode guest written by Firecracker v1.16.1 (format 10) and v1.15.1 (format 9).
+const USER_OLDER: [(&str, &[u8]); 2] = [
+    (
+        "10.0.0",
+        include_bytes!("fixtures/firecracker/user-null-ss-v1.16.1.vmstate"),
+    ),
+    (
+        "9.0.0",
+        include_bytes!("fixtures/firecracker/user-null-ss-v1.15.1.vmstate"),
+    ),
+];
+/// Block, vsock, balloon and entropy devices, MMIO and PCI transports, formats 11, 10
+/// and 9.
+const WITH_DEVICES: [(&str, &[u8]); 6] = [
     (
         "devices-mmio",
         include_bytes!("fixtures/firecracker/devices-mmio.vmstate"),
@@ -31,6 +42,14 @@ const WITH_DEVICES: [(&str, &[u8]); 4] = [
     (
         "devices-pci-v1.16.1",
         include_bytes!("fixtures/firecracker/devices-pci-v1.16.1.vmstate"),
+    ),
+    (
+        "devices-mmio-v1.15.1",
+        include_bytes!("fixtures/firecracker/devices-mmio-v1.15.1.vmstate"),
+    ),
+    (
+        "devices-pci-v1.15.1",
+        include_bytes!("fixtures/firecracker/devices-pci-v1.15.1.vmstate"),
     ),
 ];
 
@@ -184,14 +203,16 @@ fn user_mode_snapshot_every_vcpu_with_its_cpl() {
 }
 
 #[test]
-fn format_10_from_firecracker_1_16_is_read_with_its_own_layout() {
-    let vcpus = read(USER_V10);
-    assert_eq!(vcpus.len(), 2);
-    assert_eq!(vcpus[0].format, "Firecracker snapshot 10.0.0");
-    assert_eq!(vcpus[0].cpl(), PrivilegeLevel::Ring3);
-    user_segments(&vcpus[0].sregs);
-    assert_eq!(vcpus[0].regs.rax, MARKER);
-    unstarted_ap(&vcpus[1]);
+fn formats_10_and_9_are_read_with_their_own_layouts() {
+    for (version, bytes) in USER_OLDER {
+        let vcpus = read(bytes);
+        assert_eq!(vcpus.len(), 2, "{version}");
+        assert_eq!(vcpus[0].format, format!("Firecracker snapshot {version}"));
+        assert_eq!(vcpus[0].cpl(), PrivilegeLevel::Ring3, "{version}");
+        user_segments(&vcpus[0].sregs);
+        assert_eq!(vcpus[0].regs.rax, MARKER);
+        unstarted_ap(&vcpus[1]);
+    }
 }
 
 #[test]
@@ -201,6 +222,8 @@ fn device_states_of_both_transports_and_formats_decode() {
         assert_eq!(vcpus.len(), 2, "{name}");
         let want = if name.ends_with("v1.16.1") {
             "10.0.0"
+        } else if name.ends_with("v1.15.1") {
+            "9.0.0"
         } else {
             "11.0.0"
         };
@@ -330,18 +353,6 @@ fn other_versions_are_refused_by_version() {
             r => panic!("{v}: expected a version refusal, got {r}"),
         }
     }
-    // Format 9 ("9.0.0", one byte shorter): the version string's length byte (offset 9)
-    // and text, re-sealed.
-    let body = &USER[..USER.len() - 8];
-    let mut b = body[..9].to_vec();
-    b.push(5);
-    b.extend_from_slice(b"9.0.0");
-    b.extend_from_slice(&body[16..]);
-    let e = refused(&sealed(&b));
-    assert!(
-        matches!(&e.reason, Reason::UnsupportedVersion { found, .. } if found == "9.0.0"),
-        "{e}"
-    );
     // A newer minor of the same major is read, as Firecracker itself would.
     let vcpus = read(&with_version("11.3.0"));
     assert_eq!(
@@ -360,6 +371,15 @@ fn a_header_that_names_the_wrong_layout_is_refused_by_the_layout() {
     };
     assert!(field.starts_with("data."), "{field}");
     assert!(e.to_string().contains("10.x type layout"), "{e}");
+    // Under a 9.0.0 header (one byte shorter: the version string's length byte at
+    // offset 9, then its text), re-sealed: the 9.x layout does not fit it either.
+    let body = &USER[..USER.len() - 8];
+    let mut b = body[..9].to_vec();
+    b.push(5);
+    b.extend_from_slice(b"9.0.0");
+    b.extend_from_slice(&body[16..]);
+    let e = refused(&sealed(&b));
+    assert!(e.to_string().contains("9.x type layout"), "{e}");
 }
 
 #[test]

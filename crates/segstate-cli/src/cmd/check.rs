@@ -58,7 +58,7 @@ impl From<VendorArg> for Vendor {
 ///   disagrees with its flags.
 ///
 /// The input (FILE, or standard input when `-` or absent) is detected: a Firecracker
-/// snapshot state file (formats 10.x, 11.x) or a Cloud Hypervisor snapshot (its directory or
+/// snapshot state file (formats 9.x to 11.x) or a Cloud Hypervisor snapshot (its directory or
 /// state.json) is read vCPU by vCPU, with the stack named; text starting
 /// with `{` is segstate's JSON kvm_sregs (the `segstate convert --to sregs` shape),
 /// other text a QEMU dump (several dumps in a file are checked one by one); binary

@@ -140,7 +140,7 @@ pub enum Command {
     },
     /// Import one vCPU of another VMM's snapshot, with its CPL made explicit.
     ///
-    /// Reads a Firecracker snapshot state file (formats 10.x, 11.x) or a Cloud Hypervisor
+    /// Reads a Firecracker snapshot state file (formats 9.x to 11.x) or a Cloud Hypervisor
     /// snapshot (its directory or state.json), takes the CPL by the stack's convention
     /// (SS.DPL for both: they pass kvm_sregs verbatim) and writes a segstate snapshot
     /// carrying it. A format with a CPL field of its own that disagrees with SS.DPL is

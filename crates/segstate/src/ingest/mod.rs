@@ -3,7 +3,7 @@
 //! - [`foreign`]: what every foreign-state reader returns ([`ForeignVcpu`], with its
 //!   [`Stack`] and explicit CPL) and how it refuses a file ([`IngestError`]);
 //! - [`cloud_hypervisor`]: a Cloud Hypervisor snapshot (`state.json`, KVM and MSHV);
-//! - [`firecracker`]: a Firecracker snapshot state file (`vmstate`, formats 10.x and 11.x);
+//! - [`firecracker`]: a Firecracker snapshot state file (`vmstate`, formats 9.x to 11.x);
 //! - [`crc64`]: the checksum Firecracker appends.
 
 pub mod cloud_hypervisor;

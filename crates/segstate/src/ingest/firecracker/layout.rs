@@ -193,6 +193,18 @@ impl<'de, I: DeserializeOwned, S: DeserializeOwned, D: DeserializeOwned> Deseria
     }
 }
 
+/// A decoded file, whatever its version: its vCPUs.
+pub(crate) trait VcpuStates {
+    /// The `vcpu_states` of the file's `MicrovmState`.
+    fn into_vcpu_states(self) -> Vec<VcpuState>;
+}
+
+impl<I, S, D> VcpuStates for Snapshot<MicrovmState<I, S, D>> {
+    fn into_vcpu_states(self) -> Vec<VcpuState> {
+        self.data.vcpu_states
+    }
+}
+
 /// `persist::VmInfo`, over the version's `HugePageConfig`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct VmInfo<H> {

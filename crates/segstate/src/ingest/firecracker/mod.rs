@@ -7,14 +7,13 @@
 //! header is inside the bitcode blob. Guest memory is a separate file and is not read.
 //!
 //! What is read, and what is refused:
-//! - formats **11.x** (Firecracker since `ce2697255`, 2026-06-23) and **10.x**
-//!   (Firecracker v1.16): decoded with bitcode 0.6 (the crate and version Firecracker
-//!   uses) into mirrors of Firecracker's types (`layout`, with what differs in
-//!   `v11` and `v10`); the header is read first and its version picks the layout.
-//!   A newer minor of a known major is read with that major's layout and said so
-//!   (Firecracker's own rule: same major, minor ≤ its own);
-//! - format 9.x (bitcode, Firecracker v1.15): recognised and refused by version; its
-//!   PCI and pmem state differ again and no file of it was at hand to prove a mirror;
+//! - formats **11.x** (Firecracker since `ce2697255`, 2026-06-23), **10.x**
+//!   (Firecracker v1.16) and **9.x** (v1.15, the first bitcode format): decoded with
+//!   bitcode 0.6 (the crate and version Firecracker uses) into mirrors of
+//!   Firecracker's types (`layout`, with what differs in `v11`, `v10` and `v9`); the
+//!   header is read first and its version picks the layout. A newer minor of a known
+//!   major is read with that major's layout and said so (Firecracker's own rule: same
+//!   major, minor ≤ its own);
 //! - formats 1.0 to 8.x (bincode with fixed-width integers: the raw magic, then the
 //!   version string) and the Versionize files of Firecracker < 1.7 (raw magic, then a
 //!   u16 version): recognised and refused by version;
@@ -28,6 +27,7 @@
 mod layout;
 mod v10;
 mod v11;
+mod v9;
 
 use std::format;
 use std::string::{String, ToString};
@@ -45,9 +45,10 @@ pub const MAGIC_AARCH64: u64 = 0x0710_1984_aaaa_0000;
 /// The largest file read: Firecracker's `SNAPSHOT_DESERIALIZATION_BYTES_LIMIT`.
 pub const MAX_FILE_SIZE: u64 = 10_000_000;
 /// The format majors this reader decodes.
-pub const SUPPORTED_MAJORS: [u64; 2] = [10, 11];
+pub const SUPPORTED_MAJORS: [u64; 3] = [9, 10, 11];
 /// What [`Reason::UnsupportedVersion`] says is supported.
-const SUPPORTED: &str = "10.x (Firecracker 1.16) and 11.x (since June 2026)";
+const SUPPORTED: &str =
+    "9.x (Firecracker 1.15), 10.x (Firecracker 1.16) and 11.x (since June 2026)";
 
 /// How a Firecracker file starts, before any decoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -204,6 +205,13 @@ fn layout_of(h: &layout::SnapshotHdr, file: &str) -> Result<u64, IngestError> {
     }
 }
 
+/// Decodes a whole file as the layout `F` and keeps its vCPUs.
+fn vcpu_states<F: serde::de::DeserializeOwned + layout::VcpuStates>(
+    body: &[u8],
+) -> Result<Vec<layout::VcpuState>, bitcode::Error> {
+    bitcode::deserialize::<F>(body).map(layout::VcpuStates::into_vcpu_states)
+}
+
 /// Decodes the file with the layout its header names: the version and every vCPU.
 fn decode(body: &[u8], file: &str) -> Result<(String, Vec<layout::VcpuState>), IngestError> {
     layout::progress::reset();
@@ -230,17 +238,12 @@ fn decode(body: &[u8], file: &str) -> Result<(String, Vec<layout::VcpuState>), I
         )
     };
     layout::progress::reset();
-    let vcpus = if major == 10 {
-        bitcode::deserialize::<v10::File>(body)
-            .map_err(layout_error)?
-            .data
-            .vcpu_states
-    } else {
-        bitcode::deserialize::<v11::File>(body)
-            .map_err(layout_error)?
-            .data
-            .vcpu_states
-    };
+    let vcpus = match major {
+        9 => vcpu_states::<v9::File>(body),
+        10 => vcpu_states::<v10::File>(body),
+        _ => vcpu_states::<v11::File>(body),
+    }
+    .map_err(layout_error)?;
     Ok((header.version, vcpus))
 }
 

@@ -1,0 +1,123 @@
+//! Format 9.x (Firecracker v1.15, the first bitcode format, from `37480d9ca`,
+//! 2026-01-09; mirrored from firecracker `v1.15.1`): the types that differ from format
+//! 10. Everything else is in [`super::layout`] and [`super::v10`].
+
+#![allow(dead_code)] // Mirrored fields are decoded to keep the layout, not all are read.
+
+use std::string::String;
+use std::vec::Vec;
+
+use serde::Deserialize;
+
+use super::layout::{
+    AcpiDeviceManagerState, BalloonState, BlockState, DeviceLists, EntropyState, MicrovmState,
+    MmioVirtioDevice, MsixConfigState, PciVirtioDevice, PmemConfigSpace, RateLimiterState,
+    Snapshot, VirtioDeviceState, VirtioMemState, VirtioPciCommonConfigState, VmInfo, VmState,
+    VsockFrontendCommon, VsockState,
+};
+use super::v10::{HugePageConfig, ResourceAllocator};
+
+/// The file in format 9: format 10's `VmInfo` and `VmState`, its own devices.
+pub(crate) type File =
+    Snapshot<MicrovmState<VmInfo<HugePageConfig>, VmState<ResourceAllocator>, DevicesState>>;
+
+type Vsock = VsockState<VsockFrontendCommon>;
+
+/// `device_manager::DevicesState` before the serial state.
+#[derive(Debug, Deserialize)]
+pub(crate) struct DevicesState {
+    pub mmio_state: DeviceLists<
+        MmioVirtioDevice<BlockState>,
+        MmioVirtioDevice<NetState>,
+        MmioVirtioDevice<Vsock>,
+        MmioVirtioDevice<BalloonState>,
+        MmioVirtioDevice<EntropyState>,
+        MmioVirtioDevice<PmemState>,
+        MmioVirtioDevice<VirtioMemState>,
+    >,
+    pub acpi_state: AcpiDeviceManagerState,
+    pub pci_state: PciDevicesState,
+}
+
+/// `device_manager::pci_mngr::PciDevicesState`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PciDevicesState {
+    pub pci_enabled: bool,
+    pub lists: DeviceLists<
+        PciVirtioDevice<BlockState, VirtioPciDeviceState>,
+        PciVirtioDevice<NetState, VirtioPciDeviceState>,
+        PciVirtioDevice<Vsock, VirtioPciDeviceState>,
+        PciVirtioDevice<BalloonState, VirtioPciDeviceState>,
+        PciVirtioDevice<EntropyState, VirtioPciDeviceState>,
+        PciVirtioDevice<PmemState, VirtioPciDeviceState>,
+        PciVirtioDevice<VirtioMemState, VirtioPciDeviceState>,
+    >,
+}
+
+/// `devices::virtio::net::persist::NetState` (its config space has no MTU yet).
+#[derive(Debug, Deserialize)]
+pub(crate) struct NetState {
+    pub id: String,
+    pub tap_if_name: String,
+    pub rx_rate_limiter_state: RateLimiterState,
+    pub tx_rate_limiter_state: RateLimiterState,
+    pub mmds_ns: Option<super::layout::MmdsNetworkStackState>,
+    pub config_space: NetConfigSpaceState,
+    pub virtio_state: VirtioDeviceState,
+}
+
+/// `devices::virtio::net::persist::NetConfigSpaceState` before the MTU; `MacAddr` is a
+/// string.
+#[derive(Debug, Deserialize)]
+pub(crate) struct NetConfigSpaceState {
+    pub guest_mac: Option<String>,
+}
+
+/// `devices::virtio::pmem::persist::PmemState` (no rate limiter yet).
+#[derive(Debug, Deserialize)]
+pub(crate) struct PmemState {
+    pub virtio_state: VirtioDeviceState,
+    pub config_space: PmemConfigSpace,
+    pub config: PmemConfig,
+}
+
+/// `vmm_config::pmem::PmemConfig` (no rate limiter yet).
+#[derive(Debug, Deserialize)]
+pub(crate) struct PmemConfig {
+    pub id: String,
+    pub path_on_host: String,
+    pub root_device: bool,
+    pub read_only: bool,
+}
+
+/// `devices::virtio::transport::pci::device::VirtioPciDeviceState` in format 9.
+#[derive(Debug, Deserialize)]
+pub(crate) struct VirtioPciDeviceState {
+    /// `pci::PciBdf`, serialised as its text (`0000:00:01.0`).
+    pub pci_device_bdf: String,
+    pub device_activated: bool,
+    pub cap_pci_cfg_offset: u64,
+    pub cap_pci_cfg: Vec<u8>,
+    pub pci_configuration_state: PciConfigurationState,
+    pub pci_dev_state: VirtioPciCommonConfigState,
+    pub msix_state: MsixConfigState,
+    pub bar_address: u64,
+}
+
+/// `pci::configuration::PciConfigurationState` in format 9.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PciConfigurationState {
+    pub registers: Vec<u32>,
+    pub writable_bits: Vec<u32>,
+    pub bars: Vec<PciBar>,
+    pub last_capability: Option<(u64, u64)>,
+    pub msix_cap_reg_idx: Option<u64>,
+}
+
+/// `pci::configuration::PciBar`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PciBar {
+    pub addr: u32,
+    pub size: u32,
+    pub used: bool,
+}
