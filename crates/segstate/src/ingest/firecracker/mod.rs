@@ -24,6 +24,7 @@
 //! Firecracker saves `kvm_sregs` verbatim (`VcpuState.sregs`), so each vCPU's CPL is
 //! its SS.DPL ([`Stack::Firecracker`]).
 
+mod devices;
 mod layout;
 mod v10;
 mod v11;

@@ -10,9 +10,8 @@ use std::vec::Vec;
 use serde::Deserialize;
 
 use super::layout::{
-    AcpiDeviceManagerState, BalloonState, BlockState, DeviceLists, EntropyState, MicrovmState,
-    MmioVirtioDevice, MsixConfigState, PciVirtioDevice, PmemConfigSpace, RateLimiterState,
-    Snapshot, VirtioDeviceState, VirtioMemState, VirtioPciCommonConfigState, VmInfo, VmState,
+    AcpiDeviceManagerState, MicrovmState, MmioLists, MsixConfigState, PciLists, PmemConfigSpace,
+    RateLimiterState, Snapshot, VirtioDeviceState, VirtioPciCommonConfigState, VmInfo, VmState,
     VsockFrontendCommon, VsockState,
 };
 use super::v10::{HugePageConfig, ResourceAllocator};
@@ -26,15 +25,7 @@ type Vsock = VsockState<VsockFrontendCommon>;
 /// `device_manager::DevicesState` before the serial state.
 #[derive(Debug, Deserialize)]
 pub(crate) struct DevicesState {
-    pub mmio_state: DeviceLists<
-        MmioVirtioDevice<BlockState>,
-        MmioVirtioDevice<NetState>,
-        MmioVirtioDevice<Vsock>,
-        MmioVirtioDevice<BalloonState>,
-        MmioVirtioDevice<EntropyState>,
-        MmioVirtioDevice<PmemState>,
-        MmioVirtioDevice<VirtioMemState>,
-    >,
+    pub mmio_state: MmioLists<Vsock, NetState, PmemState>,
     pub acpi_state: AcpiDeviceManagerState,
     pub pci_state: PciDevicesState,
 }
@@ -43,15 +34,7 @@ pub(crate) struct DevicesState {
 #[derive(Debug, Deserialize)]
 pub(crate) struct PciDevicesState {
     pub pci_enabled: bool,
-    pub lists: DeviceLists<
-        PciVirtioDevice<BlockState, VirtioPciDeviceState>,
-        PciVirtioDevice<NetState, VirtioPciDeviceState>,
-        PciVirtioDevice<Vsock, VirtioPciDeviceState>,
-        PciVirtioDevice<BalloonState, VirtioPciDeviceState>,
-        PciVirtioDevice<EntropyState, VirtioPciDeviceState>,
-        PciVirtioDevice<PmemState, VirtioPciDeviceState>,
-        PciVirtioDevice<VirtioMemState, VirtioPciDeviceState>,
-    >,
+    pub lists: PciLists<Vsock, VirtioPciDeviceState, NetState, PmemState>,
 }
 
 /// `devices::virtio::net::persist::NetState` (its config space has no MTU yet).
