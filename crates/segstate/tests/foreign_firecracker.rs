@@ -24,8 +24,8 @@ const USER_OLDER: [(&str, &[u8]); 2] = [
         include_bytes!("fixtures/firecracker/user-null-ss-v1.15.1.vmstate"),
     ),
 ];
-/// Block, vsock, balloon and entropy devices, MMIO and PCI transports, formats 11, 10
-/// and 9.
+/// Block, vsock, balloon, entropy, net (with MMDS) and pmem devices, MMIO and PCI
+/// transports, formats 11, 10 and 9.
 const WITH_DEVICES: [(&str, &[u8]); 6] = [
     (
         "devices-mmio",

@@ -254,13 +254,13 @@ pub(crate) struct VhostUserBlockState {
 
 /// `devices::virtio::net::persist::NetState`.
 #[derive(Debug, Deserialize)]
-pub(crate) struct NetState {
+pub(crate) struct NetState<Mtu = Option<u16>> {
     pub id: String,
     pub tap_if_name: String,
     pub rx_rate_limiter_state: RateLimiterState,
     pub tx_rate_limiter_state: RateLimiterState,
     pub mmds_ns: Option<MmdsNetworkStackState>,
-    pub config_space: NetConfigSpaceState,
+    pub config_space: NetConfigSpaceState<Mtu>,
     pub virtio_state: VirtioDeviceState,
 }
 
@@ -274,9 +274,10 @@ pub(crate) struct MmdsNetworkStackState {
 
 /// `devices::virtio::net::persist::NetConfigSpaceState`; `MacAddr` is a string.
 #[derive(Debug, Deserialize)]
-pub(crate) struct NetConfigSpaceState {
+pub(crate) struct NetConfigSpaceState<Mtu = Option<u16>> {
     pub guest_mac: Option<String>,
-    pub mtu: Option<u16>,
+    /// `()` in format 9, which has no MTU.
+    pub mtu: Mtu,
 }
 
 /// `devices::virtio::vsock::persist::VsockState`, over the version's frontend state.
@@ -372,11 +373,12 @@ pub(crate) struct EntropyState {
 
 /// `devices::virtio::pmem::persist::PmemState`.
 #[derive(Debug, Deserialize)]
-pub(crate) struct PmemState {
+pub(crate) struct PmemState<Limiter = RateLimiterState, LimiterConfig = Option<RateLimiterConfig>> {
     pub virtio_state: VirtioDeviceState,
     pub config_space: PmemConfigSpace,
-    pub config: PmemConfig,
-    pub rate_limiter_state: RateLimiterState,
+    pub config: PmemConfig<LimiterConfig>,
+    /// `()` in format 9, which has no pmem rate limiter.
+    pub rate_limiter_state: Limiter,
 }
 
 /// `devices::virtio::pmem::device::ConfigSpace`.
@@ -388,12 +390,13 @@ pub(crate) struct PmemConfigSpace {
 
 /// `vmm_config::pmem::PmemConfig`.
 #[derive(Debug, Deserialize)]
-pub(crate) struct PmemConfig {
+pub(crate) struct PmemConfig<LimiterConfig = Option<RateLimiterConfig>> {
     pub id: String,
     pub path_on_host: String,
     pub root_device: bool,
     pub read_only: bool,
-    pub rate_limiter: Option<RateLimiterConfig>,
+    /// `()` in format 9.
+    pub rate_limiter: LimiterConfig,
 }
 
 /// `vmm_config::RateLimiterConfig`.

@@ -380,13 +380,16 @@ mod tests {
     struct Nested {
         a: u32,
         tail: Tail,
+        /// A field another version lacks, as the mirrors write it: nothing.
+        absent: (),
         d: Option<String>,
     }
 
     #[test]
     fn a_nested_struct_encodes_like_its_fields_inline() {
         // What lets the mirrors group fields (DeviceLists, VirtioPciDeviceCommon,
-        // VsockFrontendCommon): bitcode writes a struct as its fields' columns only.
+        // VsockFrontendCommon) and stand `()` for a field a version lacks: bitcode
+        // writes a struct as its fields' columns only, and a unit as nothing.
         let flat: Vec<Flat> = (0..5u32)
             .map(|i| Flat {
                 a: i * 1000,
@@ -403,6 +406,7 @@ mod tests {
                     b: f.b,
                     c: f.c.clone(),
                 },
+                absent: (),
                 d: f.d.clone(),
             })
             .collect();

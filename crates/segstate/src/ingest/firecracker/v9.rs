@@ -10,9 +10,8 @@ use std::vec::Vec;
 use serde::Deserialize;
 
 use super::layout::{
-    AcpiDeviceManagerState, MicrovmState, MmioLists, MsixConfigState, PciLists, PmemConfigSpace,
-    RateLimiterState, Snapshot, VirtioDeviceState, VirtioPciCommonConfigState, VmInfo, VmState,
-    VsockFrontendCommon, VsockState,
+    AcpiDeviceManagerState, MicrovmState, MmioLists, MsixConfigState, PciLists, Snapshot,
+    VirtioPciCommonConfigState, VmInfo, VmState, VsockFrontendCommon, VsockState,
 };
 use super::v10::{HugePageConfig, ResourceAllocator};
 
@@ -37,41 +36,13 @@ pub(crate) struct PciDevicesState {
     pub lists: PciLists<Vsock, VirtioPciDeviceState, NetState, PmemState>,
 }
 
-/// `devices::virtio::net::persist::NetState` (its config space has no MTU yet).
-#[derive(Debug, Deserialize)]
-pub(crate) struct NetState {
-    pub id: String,
-    pub tap_if_name: String,
-    pub rx_rate_limiter_state: RateLimiterState,
-    pub tx_rate_limiter_state: RateLimiterState,
-    pub mmds_ns: Option<super::layout::MmdsNetworkStackState>,
-    pub config_space: NetConfigSpaceState,
-    pub virtio_state: VirtioDeviceState,
-}
+/// `devices::virtio::net::persist::NetState`: its config space has no MTU yet. A field
+/// a format lacks is `()`, which bitcode writes as nothing.
+type NetState = super::devices::NetState<()>;
 
-/// `devices::virtio::net::persist::NetConfigSpaceState` before the MTU; `MacAddr` is a
-/// string.
-#[derive(Debug, Deserialize)]
-pub(crate) struct NetConfigSpaceState {
-    pub guest_mac: Option<String>,
-}
-
-/// `devices::virtio::pmem::persist::PmemState` (no rate limiter yet).
-#[derive(Debug, Deserialize)]
-pub(crate) struct PmemState {
-    pub virtio_state: VirtioDeviceState,
-    pub config_space: PmemConfigSpace,
-    pub config: PmemConfig,
-}
-
-/// `vmm_config::pmem::PmemConfig` (no rate limiter yet).
-#[derive(Debug, Deserialize)]
-pub(crate) struct PmemConfig {
-    pub id: String,
-    pub path_on_host: String,
-    pub root_device: bool,
-    pub read_only: bool,
-}
+/// `devices::virtio::pmem::persist::PmemState`: no rate limiter yet, in the state or
+/// its config.
+type PmemState = super::devices::PmemState<(), ()>;
 
 /// `devices::virtio::transport::pci::device::VirtioPciDeviceState` in format 9.
 #[derive(Debug, Deserialize)]
