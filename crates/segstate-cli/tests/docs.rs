@@ -134,6 +134,7 @@ fn every_subcommand_help_gives_exit_statuses_and_examples() {
         &["snapshot", "restore", "--help"],
         &["snapshot", "inspect", "--help"],
         &["snapshot", "diff", "--help"],
+        &["snapshot", "import", "--help"],
     ] {
         let h = help(args);
         assert!(h.contains("Exit status"), "{args:?}: {h}");
@@ -166,7 +167,7 @@ fn every_command_the_readme_shows_exists() {
         if word == "snapshot" {
             let sub = rest.split_whitespace().nth(1).unwrap_or_default();
             assert!(
-                ["save", "restore", "inspect", "diff"].contains(&sub),
+                ["save", "restore", "inspect", "diff", "import"].contains(&sub),
                 "README: {line}"
             );
         }

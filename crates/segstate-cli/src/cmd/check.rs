@@ -60,8 +60,12 @@ impl From<VendorArg> for Vendors {
 ///
 /// - by magic: a QEMU migration stream (`migration`, QEVM), a libvirt saved-VM image
 ///   (`libvirt`, LibvirtQemudSave: its header is skipped), a segstate snapshot
-///   (`snapshot`, SEGSNAP: judged with its explicit CPL); streams are read as streams,
+///   (`snapshot`, SEGSNAP: judged with its explicit CPL), a Firecracker snapshot state
+///   file (`firecracker`, formats 9.x to 11.x, every vCPU); streams are read as streams,
 ///   guest RAM is never held;
+///
+/// - a Cloud Hypervisor snapshot (`cloud-hypervisor`): its directory, or its
+///   `state.json` by the `snapshots` / `cpu-manager` keys; every vCPU, the stack named;
 ///
 /// - text: starting with `{` segstate's JSON kvm_sregs (`json`, the `segstate convert
 ///   --to sregs` shape), else a log as pasted (`dump`: journald/syslog/dmesg/(XEN)/e-mail
@@ -84,6 +88,8 @@ impl From<VendorArg> for Vendors {
   segstate check --vendor intel crash.txt  which VM-entry check a 0x80000021 dump fails
   segstate check --format sregs sregs.bin  raw KVM_GET_SREGS bytes (append kvm_regs for RFLAGS)
   segstate check vmcb.bin                  a 4 KiB VMCB page: VMRUN checks, CPL from VMCB.CPL
+  segstate check vm.snapshot/              a Cloud Hypervisor snapshot: every vCPU
+  segstate check vmstate                   a Firecracker snapshot state file: every vCPU
   segstate convert --from sregs-bytes --to sregs < sregs.hex | segstate check
   segstate check --json --verbose dump.txt"#)]
 pub struct Args {
@@ -201,7 +207,38 @@ impl Printer<'_> {
     }
 }
 
+/// A snapshot directory (Cloud Hypervisor's): its `state.json`, every vCPU.
+fn check_directory(args: &Args, dir: &std::path::Path) -> Outcome {
+    if !dir.join("state.json").is_file() {
+        return Err(Failure::input(format!(
+            "{}: is a directory, and not a Cloud Hypervisor snapshot (it has no state.json)",
+            dir.display()
+        )));
+    }
+    let inputs = ingest::foreign_vcpus_at(dir)
+        .map_err(|e| Failure::input(e.to_string()))
+        .and_then(|vcpus| {
+            ingest::foreign_inputs(&vcpus, InputFormat::CloudHypervisor)
+                .map_err(|e| Failure::input(format!("{}: {e}", dir.display())))
+        })?;
+    let mut printer = Printer {
+        args,
+        states: 0,
+        failing: 0,
+        errors: 0,
+    };
+    for input in &inputs {
+        printer.state(input);
+    }
+    let code = u8::from(printer.failing > 0);
+    printer.finish(code, None);
+    Ok(ExitCode::from(code))
+}
+
 pub fn run(args: &Args) -> Outcome {
+    if let Some(dir) = args.input.as_deref().filter(|p| p.is_dir()) {
+        return check_directory(args, dir);
+    }
     let (name, mut reader) = crate::input::open(
         args.input.as_deref(),
         "a vCPU state (a QEMU dump, kvm_sregs, VMCB, JSON, ...)",

@@ -68,7 +68,9 @@ impl From<TargetVendor> for Vendor {
   segstate snapshot restore user.snap
   segstate snapshot restore altered.snap --repair
   segstate snapshot restore user.snap --target-vendor amd
-  segstate snapshot diff before.snap after.snap --json"#)]
+  segstate snapshot diff before.snap after.snap --json
+  segstate snapshot import vmstate -o vcpu0.snap
+  segstate snapshot import ch-snapshot/ -o vcpu1.snap --vcpu 1"#)]
 pub enum Command {
     /// Run the harness guest to a pause point and save its vCPU and memory.
     #[command(
@@ -148,6 +150,32 @@ Examples:
         #[arg(long)]
         json: bool,
     },
+    /// Import one vCPU of another VMM's snapshot, with its CPL made explicit.
+    ///
+    /// Reads a Firecracker snapshot state file (formats 9.x to 11.x) or a Cloud Hypervisor
+    /// snapshot (its directory or state.json), takes the CPL by the stack's convention
+    /// (SS.DPL for both: they pass kvm_sregs verbatim) and writes a segstate snapshot
+    /// carrying it. A format with a CPL field of its own that disagrees with SS.DPL is
+    /// reported. Guest memory is not imported.
+    #[command(
+        after_help = r#"Exit status: 0 imported, 1 the snapshot could not be written, 2 the file cannot be read (the message names it, the place and why) or has no such vCPU.
+
+Examples:
+  segstate snapshot import vmstate -o vcpu0.snap
+  segstate snapshot import ch-snapshot/ -o vcpu1.snap --vcpu 1
+  segstate snapshot inspect vcpu0.snap"#
+    )]
+    Import {
+        /// The foreign snapshot: a Firecracker state file, a Cloud Hypervisor
+        /// snapshot directory or its state.json.
+        file: PathBuf,
+        /// The segstate snapshot to write (atomically).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// The vCPU to import, by the id the file gives it (default: the first).
+        #[arg(long)]
+        vcpu: Option<String>,
+    },
 }
 
 pub fn run(command: &Command) -> Outcome {
@@ -168,6 +196,7 @@ pub fn run(command: &Command) -> Outcome {
         ),
         Command::Inspect { file, json } => inspect(file, *json),
         Command::Diff { a, b, json } => diff_cmd(a, b, *json),
+        Command::Import { file, output, vcpu } => import(file, output, vcpu.as_deref()),
     }
 }
 
@@ -496,4 +525,41 @@ fn diff_cmd(a: &Path, b: &Path, json: bool) -> Outcome {
     } else {
         ExitCode::from(1)
     })
+}
+
+fn import(file: &Path, output: &Path, vcpu: Option<&str>) -> Outcome {
+    let vcpus =
+        segstate::ingest::foreign_vcpus_at(file).map_err(|e| Failure::input(e.to_string()))?;
+    let index = match vcpu {
+        None => 0,
+        Some(id) => vcpus.iter().position(|v| v.id == id).ok_or_else(|| {
+            let ids: Vec<&str> = vcpus.iter().map(|v| v.id.as_str()).collect();
+            Failure::input(format!(
+                "{}: no vCPU {id}; the file has {}",
+                file.display(),
+                ids.join(", ")
+            ))
+        })?,
+    };
+    let chosen = &vcpus[index];
+    let snap = chosen.to_snapshot(u32::try_from(index).unwrap_or(u32::MAX));
+    snap.write_file(output)
+        .map_err(|e| Failure::failed(format!("writing {}: {e}", output.display())))?;
+    outln!(
+        "imported {} vCPU {} of {} ({}) into {}: CPL {}, SS {}",
+        chosen.stack,
+        chosen.id,
+        vcpus.len(),
+        chosen.format,
+        output.display(),
+        snap.cpl,
+        segment_line(&snap, SegReg::Ss)
+    );
+    outln!("  CPL: {}", chosen.stack.cpl_convention());
+    if let Some(d) = chosen.cpl_disagreement() {
+        outln!(
+            "  warning: {d}; the snapshot keeps the file's CPL, `restore` refuses until repaired"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -3,7 +3,7 @@
 //! library's restructuring has one call to re-point.
 //!
 //! A dump is judged on what it has. Fields it lacks are filled twice, differently
-//! ([`Variant`]); a finding that is not the same under both fillings, or that is about
+//! (`Variant`); a finding that is not the same under both fillings, or that is about
 //! a register the dump does not show, depends on a missing field and is reported
 //! "not judged", never as a result. The verdict comes first: which check fails, or
 //! that every check the dump can show passes and the failure lies outside it (with

@@ -51,7 +51,15 @@ use std::string::String;
 use std::vec::Vec;
 use std::{format, vec};
 
+#[cfg(feature = "serde")]
+pub mod cloud_hypervisor;
+#[cfg(feature = "serde")]
+pub mod crc64;
 pub mod exit;
+#[cfg(feature = "serde")]
+pub mod firecracker;
+#[cfg(feature = "serde")]
+pub mod foreign;
 pub mod haxm;
 pub mod judge;
 pub mod linux_vmcb;
@@ -111,11 +119,15 @@ pub enum InputFormat {
     Libvirt,
     /// A segstate snapshot (`segstate snapshot save`), with its explicit CPL.
     Snapshot,
+    /// A Cloud Hypervisor snapshot's `state.json` (or its directory): every vCPU.
+    CloudHypervisor,
+    /// A Firecracker snapshot state file (formats 9.x to 11.x): every vCPU.
+    Firecracker,
 }
 
 impl InputFormat {
     /// Every format.
-    pub const ALL: [InputFormat; 9] = [
+    pub const ALL: [InputFormat; 11] = [
         InputFormat::Dump,
         InputFormat::Sregs,
         InputFormat::SregsRegs,
@@ -125,6 +137,8 @@ impl InputFormat {
         InputFormat::Migration,
         InputFormat::Libvirt,
         InputFormat::Snapshot,
+        InputFormat::CloudHypervisor,
+        InputFormat::Firecracker,
     ];
 
     /// The name `--format` takes.
@@ -140,6 +154,8 @@ impl InputFormat {
             InputFormat::Migration => "migration",
             InputFormat::Libvirt => "libvirt",
             InputFormat::Snapshot => "snapshot",
+            InputFormat::CloudHypervisor => "cloud-hypervisor",
+            InputFormat::Firecracker => "firecracker",
         }
     }
 }
@@ -237,8 +253,28 @@ pub fn detect_magic(prefix: &[u8]) -> Option<InputFormat> {
     } else if prefix.starts_with(&crate::snapshot::MAGIC) {
         Some(InputFormat::Snapshot)
     } else {
-        None
+        detect_foreign(prefix)
     }
+}
+
+/// A Firecracker state file by its magic; a Cloud Hypervisor `state.json` by its
+/// `snapshots` / `cpu-manager` keys near the start.
+#[cfg(feature = "serde")]
+fn detect_foreign(prefix: &[u8]) -> Option<InputFormat> {
+    if firecracker::recognise(prefix).is_some() {
+        return Some(InputFormat::Firecracker);
+    }
+    let text = match std::str::from_utf8(prefix) {
+        Ok(t) => t,
+        // A prefix may end inside a character.
+        Err(e) => std::str::from_utf8(&prefix[..e.valid_up_to()]).unwrap_or_default(),
+    };
+    cloud_hypervisor::recognise(text).then_some(InputFormat::CloudHypervisor)
+}
+
+#[cfg(not(feature = "serde"))]
+fn detect_foreign(_prefix: &[u8]) -> Option<InputFormat> {
+    None
 }
 
 /// Decides the format of `bytes`: a magic number ([`detect_magic`]), else text (JSON
@@ -296,7 +332,108 @@ pub fn read(bytes: &[u8], format: Option<InputFormat>) -> Result<Vec<Input>, Inp
         InputFormat::Migration => read_migration(bytes),
         InputFormat::Libvirt => read_libvirt(bytes),
         InputFormat::Snapshot => segsnap::read(bytes).map(|i| vec![i]),
+        InputFormat::CloudHypervisor | InputFormat::Firecracker => read_foreign(bytes, format),
     }
+}
+
+/// Every vCPU of a foreign state file (Cloud Hypervisor, Firecracker) as states to
+/// check, each labelled with the stack that wrote it and its CPL convention.
+///
+/// # Errors
+///
+/// [`InputError`] naming the field, line or offset and the reason.
+#[cfg(feature = "serde")]
+pub fn read_foreign(bytes: &[u8], format: InputFormat) -> Result<Vec<Input>, InputError> {
+    let located = |e: foreign::IngestError| err(format!("{}: {}: {}", e.format, e.place, e.reason));
+    let vcpus = match format {
+        InputFormat::Firecracker => firecracker::read(bytes, "").map_err(located)?,
+        _ => {
+            let text = std::str::from_utf8(bytes).map_err(|e| {
+                err(format!(
+                    "Cloud Hypervisor snapshot: offset {}: not UTF-8 text",
+                    e.valid_up_to()
+                ))
+            })?;
+            cloud_hypervisor::read(text, "").map_err(located)?
+        }
+    };
+    foreign_inputs(&vcpus, format)
+}
+
+/// The vCPUs of a foreign state file or snapshot directory at `path`: a directory is a
+/// Cloud Hypervisor snapshot (its `state.json`); a file is a Firecracker state file by
+/// its magic, else a Cloud Hypervisor `state.json`.
+///
+/// # Errors
+///
+/// [`foreign::IngestError`] naming the file, the place and the reason.
+#[cfg(feature = "serde")]
+pub fn foreign_vcpus_at(
+    path: &std::path::Path,
+) -> Result<Vec<foreign::ForeignVcpu>, foreign::IngestError> {
+    use std::io::Read;
+    if !path.is_dir() {
+        let mut prefix = Vec::new();
+        let opened = std::fs::File::open(path).and_then(|f| f.take(64).read_to_end(&mut prefix));
+        if opened.is_ok() && firecracker::recognise(&prefix).is_some() {
+            return firecracker::read_path(path);
+        }
+    }
+    cloud_hypervisor::read_path(path)
+}
+
+#[cfg(not(feature = "serde"))]
+fn read_foreign(_bytes: &[u8], format: InputFormat) -> Result<Vec<Input>, InputError> {
+    Err(err(format!(
+        "{format}: this build of segstate has no `serde` feature, so it reads no foreign state files"
+    )))
+}
+
+/// The vCPUs a foreign reader returned, as states to check: the CPL from the stack's
+/// convention ([`foreign::ForeignVcpu::cpl`]), a disagreement with the file's own CPL
+/// field in the notes.
+///
+/// # Errors
+///
+/// A segment that is not a valid `kvm_segment` (e.g. a flag other than 0 or 1).
+#[cfg(feature = "serde")]
+pub fn foreign_inputs(
+    vcpus: &[foreign::ForeignVcpu],
+    format: InputFormat,
+) -> Result<Vec<Input>, InputError> {
+    vcpus
+        .iter()
+        .map(|v| {
+            let segments = decode_kvm_segments(&v.sregs, |reg, e| {
+                format!(
+                    "{} vCPU {}: sregs.{}.{}",
+                    v.stack,
+                    v.id,
+                    reg.kvm_name(),
+                    e.field
+                )
+            })?;
+            let mut state = sregs_state(&v.sregs, segments, v.regs.rflags);
+            state.cpl = v.cpl();
+            let mut notes = vec![
+                format!("read from {}", v.format),
+                format!("{}: {}", v.stack, v.stack.cpl_convention()),
+            ];
+            if let Some(d) = v.cpl_disagreement() {
+                notes.push(d.to_string());
+            }
+            Ok(Input {
+                label: format!("{} vCPU {}", v.stack, v.id),
+                format,
+                state,
+                source: Source::GuestView,
+                dump: None,
+                log: None,
+                notes,
+                vmcb_cpl_byte: None,
+            })
+        })
+        .collect()
 }
 
 /// Reads every CPU of a libvirt saved-VM image: its header and domain XML are skipped,

@@ -28,6 +28,9 @@ pub const WHOLE_INPUT_LIMIT: usize = 1 << 20;
 /// The most a segstate snapshot given to `check` may hold: its memory is skipped by the
 /// check but decoded, so the file is held twice.
 pub const SNAPSHOT_INPUT_LIMIT: usize = 16 << 20;
+/// The largest foreign state file read: a Cloud Hypervisor `state.json` of many vCPUs
+/// and devices (its own reader's limit); a Firecracker state file is at most 10 MB.
+pub const FOREIGN_INPUT_LIMIT: usize = 32 << 20;
 /// The longest line of a QEMU log (a dump line is under 100 bytes).
 pub const LINE_LIMIT: usize = 64 << 10;
 /// Bytes looked at before deciding the format: more than the largest binary format, so
@@ -241,6 +244,11 @@ pub fn read_each(
         InputFormat::Libvirt => super::read_libvirt(head.chain(reader)).map_err(bad)?,
         InputFormat::Snapshot => {
             let bytes = read_bounded_after(head, reader, name, SNAPSHOT_INPUT_LIMIT, "a snapshot")?;
+            super::read(&bytes, Some(format)).map_err(bad)?
+        }
+        InputFormat::CloudHypervisor | InputFormat::Firecracker => {
+            let what = format!("a {format} state file");
+            let bytes = read_bounded_after(head, reader, name, FOREIGN_INPUT_LIMIT, &what)?;
             super::read(&bytes, Some(format)).map_err(bad)?
         }
         InputFormat::Json

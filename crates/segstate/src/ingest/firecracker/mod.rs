@@ -1,0 +1,318 @@
+//! Firecracker snapshot files (`vmstate`): every vCPU, decoded by the real type layout.
+//!
+//! A Firecracker snapshot state file (firecracker `src/vmm/src/snapshot/mod.rs`,
+//! `Snapshot::save`/`load`, commit `81b38b9`) is
+//! `bitcode::serialize(Snapshot { header: { magic, version }, data: MicrovmState })`
+//! followed by the CRC-64/Jones of those bytes, little-endian ([`super::crc64`]). The
+//! header is inside the bitcode blob. Guest memory is a separate file and is not read.
+//!
+//! What is read, and what is refused:
+//! - formats **11.x** (Firecracker since `ce2697255`, 2026-06-23), **10.x**
+//!   (Firecracker v1.16) and **9.x** (v1.15, the first bitcode format): decoded with
+//!   bitcode 0.6 (the crate and version Firecracker uses) into mirrors of
+//!   Firecracker's types (`layout`, with what differs in `v11`, `v10` and `v9`); the
+//!   header is read first and its version picks the layout. A newer minor of a known
+//!   major is read with that major's layout and said so (Firecracker's own rule: same
+//!   major, minor ≤ its own);
+//! - formats 1.0 to 8.x (bincode with fixed-width integers: the raw magic, then the
+//!   version string) and the Versionize files of Firecracker < 1.7 (raw magic, then a
+//!   u16 version): recognised and refused by version;
+//! - another architecture's magic, a bad CRC, a truncated file, a file over 10 MB
+//!   (Firecracker's own `SNAPSHOT_DESERIALIZATION_BYTES_LIMIT`): refused, naming the
+//!   offset or field.
+//!
+//! Firecracker saves `kvm_sregs` verbatim (`VcpuState.sregs`), so each vCPU's CPL is
+//! its SS.DPL ([`Stack::Firecracker`]).
+
+mod devices;
+mod layout;
+mod v10;
+mod v11;
+mod v9;
+
+use std::format;
+use std::string::{String, ToString};
+use std::vec::Vec;
+
+use super::crc64::crc64;
+use super::foreign::{ForeignVcpu, IngestError, Place, Reason, Stack, raw};
+
+/// The format name errors carry.
+pub const FORMAT: &str = "Firecracker snapshot";
+/// Magic of an x86_64 snapshot (`SNAPSHOT_MAGIC_ID`).
+pub const MAGIC_X86_64: u64 = 0x0710_1984_8664_0000;
+/// Magic of an aarch64 snapshot.
+pub const MAGIC_AARCH64: u64 = 0x0710_1984_aaaa_0000;
+/// The largest file read: Firecracker's `SNAPSHOT_DESERIALIZATION_BYTES_LIMIT`.
+pub const MAX_FILE_SIZE: u64 = 10_000_000;
+/// The format majors this reader decodes.
+pub const SUPPORTED_MAJORS: [u64; 3] = [9, 10, 11];
+/// What [`Reason::UnsupportedVersion`] says is supported.
+const SUPPORTED: &str =
+    "9.x (Firecracker 1.15), 10.x (Firecracker 1.16) and 11.x (since June 2026)";
+
+/// How a Firecracker file starts, before any decoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    /// bitcode (format 9 and later): a packing byte, then the magic.
+    Bitcode,
+    /// bincode or Versionize (format 8 and earlier): the magic as the first 8 bytes.
+    Legacy,
+}
+
+/// Recognises a Firecracker state file by its magic (either architecture), without
+/// decoding. The checksum is not looked at, so a damaged file is still recognised
+/// and then refused with the reason.
+#[must_use]
+pub fn recognise(bytes: &[u8]) -> Option<Encoding> {
+    let magic_at = |at: usize| {
+        bytes.get(at..at + 8).and_then(|b| {
+            let v = u64::from_le_bytes(b.try_into().ok()?);
+            (v == MAGIC_X86_64 || v == MAGIC_AARCH64).then_some(v)
+        })
+    };
+    if magic_at(1).is_some() {
+        Some(Encoding::Bitcode)
+    } else if magic_at(0).is_some() {
+        Some(Encoding::Legacy)
+    } else {
+        None
+    }
+}
+
+fn refuse(file: &str, place: Place, reason: Reason) -> IngestError {
+    IngestError::new(FORMAT, file, place, reason)
+}
+
+/// Reads every vCPU of the Firecracker snapshot state file `bytes`; `file` names it
+/// in errors.
+///
+/// # Errors
+///
+/// [`IngestError`] naming the offset or field and the reason: too large, truncated,
+/// bad CRC, wrong magic, a format version without a known layout, or bytes that do
+/// not decode with the 11.x layout.
+pub fn read(bytes: &[u8], file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(refuse(
+            file,
+            Place::File,
+            Reason::TooLarge {
+                size: bytes.len() as u64,
+                limit: MAX_FILE_SIZE,
+            },
+        ));
+    }
+    let encoding = recognise(bytes).ok_or_else(|| {
+        refuse(
+            file,
+            Place::Offset(0),
+            if bytes.len() < 9 {
+                Reason::Truncated {
+                    needed: 9,
+                    found: bytes.len(),
+                }
+            } else {
+                Reason::Missing("the snapshot magic (0x0710198486640000) at offset 0 or 1")
+            },
+        )
+    })?;
+    if encoding == Encoding::Legacy {
+        return Err(legacy_version(bytes, file));
+    }
+    if bytes.len() < 17 {
+        return Err(refuse(
+            file,
+            Place::Offset(bytes.len()),
+            Reason::Truncated {
+                needed: 17,
+                found: bytes.len(),
+            },
+        ));
+    }
+    let (body, stored) = bytes.split_at(bytes.len() - 8);
+    let computed = crc64(0, bytes);
+    if computed != 0 {
+        let mut s = [0u8; 8];
+        s.copy_from_slice(stored);
+        return Err(refuse(
+            file,
+            Place::Offset(bytes.len() - 8),
+            Reason::BadChecksum {
+                stored: u64::from_le_bytes(s),
+                computed: crc64(0, body),
+            },
+        ));
+    }
+    let (version, vcpus) = decode(body, file)?;
+    let mut note = format!("Firecracker snapshot {version}");
+    let major = version.split('.').next().unwrap_or_default();
+    if !version.starts_with(&format!("{major}.0.")) {
+        note.push_str(&format!(" (read with the {major}.0 layout)"));
+    }
+    vcpus
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            vcpu(v, i, &note).map_err(|(field, reason)| {
+                refuse(
+                    file,
+                    Place::Field(format!("data.vcpu_states[{i}].{field}")),
+                    reason,
+                )
+            })
+        })
+        .collect()
+}
+
+/// Reads the Firecracker snapshot state file at `path` (at most [`MAX_FILE_SIZE`]
+/// bytes are read).
+///
+/// # Errors
+///
+/// As [`read`], or the file cannot be read.
+pub fn read_path(path: &std::path::Path) -> Result<Vec<ForeignVcpu>, IngestError> {
+    let bytes = super::foreign::read_limited(path, MAX_FILE_SIZE, FORMAT)?;
+    read(&bytes, &path.display().to_string())
+}
+
+/// Which layout (format major) a header's magic and version call for.
+fn layout_of(h: &layout::SnapshotHdr, file: &str) -> Result<u64, IngestError> {
+    if h.magic != MAGIC_X86_64 {
+        return Err(refuse(
+            file,
+            Place::Field(String::from("header.magic")),
+            Reason::BadMagic {
+                found: h.magic,
+                expected: MAGIC_X86_64,
+            },
+        ));
+    }
+    match h
+        .version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse::<u64>().ok())
+    {
+        Some(major) if SUPPORTED_MAJORS.contains(&major) => Ok(major),
+        _ => Err(refuse(
+            file,
+            Place::Field(String::from("header.version")),
+            Reason::UnsupportedVersion {
+                found: h.version.clone(),
+                supported: SUPPORTED,
+            },
+        )),
+    }
+}
+
+/// Decodes a whole file as the layout `F` and keeps its vCPUs.
+fn vcpu_states<F: serde::de::DeserializeOwned + layout::VcpuStates>(
+    body: &[u8],
+) -> Result<Vec<layout::VcpuState>, bitcode::Error> {
+    bitcode::deserialize::<F>(body).map(layout::VcpuStates::into_vcpu_states)
+}
+
+/// Decodes the file with the layout its header names: the version and every vCPU.
+fn decode(body: &[u8], file: &str) -> Result<(String, Vec<layout::VcpuState>), IngestError> {
+    layout::progress::reset();
+    // Stops right after the header by design; the header is left in `progress`.
+    let _ = bitcode::deserialize::<layout::HeaderOnly>(body);
+    let header = layout::progress::take_header().ok_or_else(|| {
+        refuse(
+            file,
+            Place::Field(String::from("header")),
+            Reason::Layout(String::from(
+                "no Firecracker snapshot header (magic, version string) decodes here",
+            )),
+        )
+    })?;
+    let major = layout_of(&header, file)?;
+    let layout_error = |e: bitcode::Error| {
+        refuse(
+            file,
+            Place::Field(layout::progress::current().to_string()),
+            Reason::Layout(format!(
+                "the bytes do not follow Firecracker's {major}.x type layout here ({e}); the \
+                 file is damaged, cut, or from a build whose state types differ"
+            )),
+        )
+    };
+    layout::progress::reset();
+    let vcpus = match major {
+        9 => vcpu_states::<v9::File>(body),
+        10 => vcpu_states::<v10::File>(body),
+        _ => vcpu_states::<v11::File>(body),
+    }
+    .map_err(layout_error)?;
+    Ok((header.version, vcpus))
+}
+
+/// A file in the bincode (formats 1 to 8) or Versionize (Firecracker < 1.7) encoding:
+/// named by its version and refused.
+fn legacy_version(bytes: &[u8], file: &str) -> IngestError {
+    // bincode, fixed-width integers: magic u64, then the version as u64 length + text.
+    let text = bytes.get(8..16).and_then(|l| {
+        let len = usize::try_from(u64::from_le_bytes(l.try_into().ok()?)).ok()?;
+        (1..=32).contains(&len).then_some(())?;
+        let s = std::str::from_utf8(bytes.get(16..16 + len)?).ok()?;
+        s.bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.')
+            .then(|| format!("{s} (bincode)"))
+    });
+    // Versionize: magic u64, then a u16 data version.
+    let found = text.unwrap_or_else(|| match bytes.get(8..10) {
+        Some(v) => format!(
+            "Versionize data version {} (Firecracker before 1.7)",
+            u16::from_le_bytes([v[0], v[1]])
+        ),
+        None => String::from("unknown (the file ends after the magic)"),
+    });
+    refuse(
+        file,
+        Place::Offset(8),
+        Reason::UnsupportedVersion {
+            found,
+            supported: SUPPORTED,
+        },
+    )
+}
+
+/// One vCPU; an error names the field within `VcpuState`.
+fn vcpu(
+    v: &layout::VcpuState,
+    index: usize,
+    format: &str,
+) -> Result<ForeignVcpu, (&'static str, Reason)> {
+    let at = |field: &'static str| move |r: Reason| (field, r);
+    let mut msrs = Vec::new();
+    for (header, entries) in &v.saved_msrs {
+        // kvm_msrs header: nmsrs u32, pad u32; the wrapper's entries are the MSRs.
+        if header.len() != 8 {
+            return Err((
+                "saved_msrs",
+                Reason::WrongLength {
+                    what: "struct kvm_msrs",
+                    expected: 8,
+                    found: header.len(),
+                },
+            ));
+        }
+        for e in entries {
+            msrs.push(raw::msr(e).map_err(at("saved_msrs"))?);
+        }
+    }
+    Ok(ForeignVcpu {
+        stack: Stack::Firecracker,
+        format: format.to_string(),
+        id: index.to_string(),
+        regs: raw::regs(&v.regs).map_err(at("regs"))?,
+        sregs: raw::sregs(&v.sregs).map_err(at("sregs"))?,
+        file_cpl: None,
+        mp_state: Some(raw::mp_state(&v.mp_state).map_err(at("mp_state"))?),
+        lapic: Some(raw::lapic(&v.lapic).map_err(at("lapic"))?),
+        vcpu_events: Some(raw::vcpu_events(&v.vcpu_events).map_err(at("vcpu_events"))?),
+        debug_regs: Some(raw::debug_regs(&v.debug_regs).map_err(at("debug_regs"))?),
+        msrs,
+    })
+}

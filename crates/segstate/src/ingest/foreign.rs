@@ -1,0 +1,422 @@
+//! What every foreign vCPU state reader returns: the vCPUs of one file, the stack that
+//! wrote them, and the errors that name the file, the place and the reason.
+//!
+//! The readers ([`super::cloud_hypervisor`], [`super::firecracker`]) decode a file with
+//! the layout of the program and version that wrote it; this module is the one place
+//! that turns such a vCPU into segstate's own terms: the CPL made explicit
+//! ([`ForeignVcpu::cpl`]) and a segstate snapshot ([`ForeignVcpu::to_snapshot`]).
+
+use std::fmt;
+use std::string::{String, ToString};
+use std::vec::Vec;
+
+use crate::arch::Cpl;
+use crate::format::kvm::KvmSregs;
+use crate::snapshot::{MsrEntry, Regs, VcpuSnapshot};
+
+/// The program (and the hypervisor interface it used) that wrote a vCPU state.
+///
+/// Each stack has a profile: what `unusable`, P and DPL mean in its segments and
+/// where its CPL lives ([`Stack::cpl_convention`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stack {
+    /// Cloud Hypervisor on KVM: `VcpuKvmState.sregs` is KVM_GET_SREGS verbatim
+    /// (`hypervisor/src/kvm/x86_64/mod.rs`, cloud-hypervisor `ae44c29`).
+    CloudHypervisorKvm,
+    /// Cloud Hypervisor on MSHV: `VcpuMshvState.sregs` went through rust-vmm/mshv's
+    /// `From<hv_x64_segment_register>`, which writes `unusable: 0`
+    /// (`mshv-bindings/src/x86_64/regs.rs`, mshv `1032a5d`): unusable is only `!present`.
+    CloudHypervisorMshv,
+    /// Firecracker: `VcpuState.sregs` is KVM_GET_SREGS verbatim
+    /// (`src/vmm/src/arch/x86_64/vcpu.rs` `save_state`, firecracker `81b38b9`).
+    Firecracker,
+}
+
+impl Stack {
+    /// Short name, as reports print it.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Stack::CloudHypervisorKvm => "cloud-hypervisor (KVM)",
+            Stack::CloudHypervisorMshv => "cloud-hypervisor (MSHV)",
+            Stack::Firecracker => "firecracker",
+        }
+    }
+
+    /// How this stack carries the CPL and what its segment flags mean.
+    #[must_use]
+    pub const fn cpl_convention(self) -> &'static str {
+        match self {
+            Stack::CloudHypervisorKvm | Stack::Firecracker => {
+                "kvm_sregs verbatim: no CPL field, CPL = SS.DPL (KVM_SET_SREGS takes it from there)"
+            }
+            Stack::CloudHypervisorMshv => {
+                "mshv SpecialRegisters: no CPL field, CPL = SS.DPL; `unusable` is always 0 \
+                 (mshv-bindings drops it), a null segment is only P = 0"
+            }
+        }
+    }
+}
+
+impl fmt::Display for Stack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One vCPU read from a foreign state file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForeignVcpu {
+    /// The stack that wrote it.
+    pub stack: Stack,
+    /// The format and version the file declared, e.g. `Firecracker snapshot 11.0.0`.
+    pub format: String,
+    /// The vCPU's id as the file names it (Cloud Hypervisor's snapshot key; Firecracker's
+    /// index in `vcpu_states`).
+    pub id: String,
+    /// `kvm_regs`.
+    pub regs: Regs,
+    /// `kvm_sregs`, exactly as the file holds it.
+    pub sregs: KvmSregs,
+    /// The CPL the file records in a field of its own, for formats that have one
+    /// (Hyper-V's saved state, bhyve's AMD snapshot); `None` for Cloud Hypervisor and
+    /// Firecracker, whose CPL is SS.DPL.
+    pub file_cpl: Option<Cpl>,
+    /// `kvm_mp_state.mp_state`, when the file has it.
+    pub mp_state: Option<u32>,
+    /// `kvm_lapic_state`, raw (1024 bytes), when the file has it.
+    pub lapic: Option<Vec<u8>>,
+    /// `kvm_vcpu_events`, raw (64 bytes), when the file has it.
+    pub vcpu_events: Option<Vec<u8>>,
+    /// `kvm_debugregs`, raw (128 bytes), when the file has it.
+    pub debug_regs: Option<Vec<u8>>,
+    /// The MSRs the file saved.
+    pub msrs: Vec<MsrEntry>,
+}
+
+/// The CPL a file records explicitly and the one its SS.DPL implies, when they differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CplDisagreement {
+    /// The file's own CPL field.
+    pub file: Cpl,
+    /// SS.DPL, what KVM_SET_SREGS would take as the CPL.
+    pub ss_dpl: Cpl,
+}
+
+impl fmt::Display for CplDisagreement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the file's CPL field is {} but SS.DPL is {}: restored through KVM the vCPU \
+             would run at CPL {}",
+            self.file.bits(),
+            self.ss_dpl.bits(),
+            self.ss_dpl.bits()
+        )
+    }
+}
+
+impl ForeignVcpu {
+    /// The CPL under the stack's convention: the file's own CPL field where the format
+    /// has one, SS.DPL otherwise.
+    #[must_use]
+    pub fn cpl(&self) -> Cpl {
+        self.file_cpl.unwrap_or_else(|| self.sregs.cpl())
+    }
+
+    /// Set when the file's own CPL field and SS.DPL disagree.
+    #[must_use]
+    pub fn cpl_disagreement(&self) -> Option<CplDisagreement> {
+        let file = self.file_cpl?;
+        let ss_dpl = self.sregs.cpl();
+        (file != ss_dpl).then_some(CplDisagreement { file, ss_dpl })
+    }
+
+    /// A segstate snapshot of this vCPU with the CPL explicit ([`Self::cpl`]). The
+    /// special registers are kept exactly as the file has them, so a disagreement
+    /// stays visible to [`VcpuSnapshot::restore_problems`].
+    #[must_use]
+    pub fn to_snapshot(&self, vcpu_id: u32) -> VcpuSnapshot {
+        let mut snap = VcpuSnapshot::new(self.cpl(), self.regs, self.sregs);
+        snap.vcpu_id = vcpu_id;
+        snap.debug_regs.clone_from(&self.debug_regs);
+        snap.msrs.clone_from(&self.msrs);
+        snap.vcpu_events.clone_from(&self.vcpu_events);
+        snap.lapic.clone_from(&self.lapic);
+        snap.mp_state = self.mp_state;
+        snap
+    }
+}
+
+/// Where in a file an error is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// The file as a whole (its size, its kind).
+    File,
+    /// A byte offset.
+    Offset(usize),
+    /// A field, by its path in the format (e.g. `vcpu_states[1].sregs`).
+    Field(String),
+    /// A line and column of a text file, and the field being read there.
+    Text {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The field or document being read.
+        field: String,
+    },
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Place::File => f.write_str("whole file"),
+            Place::Offset(o) => write!(f, "offset {o} ({o:#x})"),
+            Place::Field(name) => write!(f, "field `{name}`"),
+            Place::Text {
+                line,
+                column,
+                field,
+            } => write!(f, "line {line} column {column} ({field})"),
+        }
+    }
+}
+
+/// Why a foreign state file was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// Larger than the reader accepts (bounded memory).
+    TooLarge {
+        /// The file's size in bytes.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The file ends before the structure it declares.
+    Truncated {
+        /// Bytes needed.
+        needed: usize,
+        /// Bytes present.
+        found: usize,
+    },
+    /// The checksum does not match the contents.
+    BadChecksum {
+        /// The checksum stored in the file.
+        stored: u64,
+        /// The checksum of the contents.
+        computed: u64,
+    },
+    /// A magic number that is not this format's (or another architecture's).
+    BadMagic {
+        /// The value found.
+        found: u64,
+        /// The value expected.
+        expected: u64,
+    },
+    /// A format version this reader has no layout for.
+    UnsupportedVersion {
+        /// The version the file declares.
+        found: String,
+        /// The versions this reader decodes.
+        supported: &'static str,
+    },
+    /// A raw C struct of the wrong size.
+    WrongLength {
+        /// The struct, e.g. `struct kvm_sregs`.
+        what: &'static str,
+        /// Its size.
+        expected: usize,
+        /// The length found.
+        found: usize,
+    },
+    /// Something the format requires is absent.
+    Missing(&'static str),
+    /// The bytes do not decode with the declared layout (the message is the decoder's).
+    Layout(String),
+    /// The file could not be read.
+    Io(String),
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::TooLarge { size, limit } => {
+                write!(f, "{size} bytes, more than the {limit} this reader accepts")
+            }
+            Reason::Truncated { needed, found } => {
+                write!(f, "truncated: {needed} bytes needed, {found} present")
+            }
+            Reason::BadChecksum { stored, computed } => write!(
+                f,
+                "checksum mismatch: the file stores {stored:#018x}, its contents give \
+                 {computed:#018x} (corrupted or cut)"
+            ),
+            Reason::BadMagic { found, expected } => {
+                write!(f, "magic {found:#018x}, expected {expected:#018x}")
+            }
+            Reason::UnsupportedVersion { found, supported } => write!(
+                f,
+                "format version {found} has no known layout here (this reader decodes \
+                 {supported})"
+            ),
+            Reason::WrongLength {
+                what,
+                expected,
+                found,
+            } => write!(f, "{what} is {expected} bytes, the file has {found}"),
+            Reason::Missing(what) => write!(f, "{what} is missing"),
+            Reason::Layout(msg) => write!(f, "does not decode: {msg}"),
+            Reason::Io(msg) => write!(f, "cannot read: {msg}"),
+        }
+    }
+}
+
+/// A foreign state file refused: which file, where, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IngestError {
+    /// The format being read, e.g. `Firecracker snapshot`.
+    pub format: &'static str,
+    /// The file (its path, or a label for bytes given directly).
+    pub file: String,
+    /// Where in the file.
+    pub place: Place,
+    /// Why.
+    pub reason: Reason,
+}
+
+impl IngestError {
+    /// An error about `file` at `place`.
+    #[must_use]
+    pub fn new(format: &'static str, file: &str, place: Place, reason: Reason) -> Self {
+        Self {
+            format,
+            file: file.to_string(),
+            place,
+            reason,
+        }
+    }
+}
+
+impl fmt::Display for IngestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {}: {}: {}",
+            self.file, self.format, self.place, self.reason
+        )
+    }
+}
+
+impl core::error::Error for IngestError {}
+
+/// Reads at most `limit` bytes of `path`, refusing a larger file without reading it.
+pub(crate) fn read_limited(
+    path: &std::path::Path,
+    limit: u64,
+    format: &'static str,
+) -> Result<Vec<u8>, IngestError> {
+    use std::io::Read;
+    let label = path.display().to_string();
+    let io = |e: std::io::Error| {
+        IngestError::new(format, &label, Place::File, Reason::Io(e.to_string()))
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > limit {
+        let size = std::fs::metadata(path).map_or(bytes.len() as u64, |m| m.len());
+        return Err(IngestError::new(
+            format,
+            &label,
+            Place::File,
+            Reason::TooLarge { size, limit },
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The raw KVM structs both Cloud Hypervisor and Firecracker store as byte arrays
+/// (kvm-bindings' serde: the C struct's bytes), decoded or size-checked in one place.
+pub(crate) mod raw {
+    use std::vec::Vec;
+
+    use super::Reason;
+    use crate::format::kvm::KvmSregs;
+    use crate::snapshot::{MsrEntry, Regs, raw_size};
+
+    fn exact(what: &'static str, bytes: &[u8], expected: usize) -> Result<(), Reason> {
+        if bytes.len() == expected {
+            Ok(())
+        } else {
+            Err(Reason::WrongLength {
+                what,
+                expected,
+                found: bytes.len(),
+            })
+        }
+    }
+
+    fn u64_at(bytes: &[u8], at: usize) -> u64 {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(b)
+    }
+
+    /// `struct kvm_regs`: 18 little-endian u64, rax .. rflags.
+    pub(crate) fn regs(bytes: &[u8]) -> Result<Regs, Reason> {
+        exact("struct kvm_regs", bytes, Regs::SIZE)?;
+        let mut a = [0u64; 18];
+        for (i, v) in a.iter_mut().enumerate() {
+            *v = u64_at(bytes, i * 8);
+        }
+        Ok(Regs::from_array(a))
+    }
+
+    /// `struct kvm_sregs`, 312 bytes.
+    pub(crate) fn sregs(bytes: &[u8]) -> Result<KvmSregs, Reason> {
+        exact("struct kvm_sregs", bytes, KvmSregs::SIZE)?;
+        KvmSregs::from_bytes(bytes).map_err(|e| Reason::WrongLength {
+            what: "struct kvm_sregs",
+            expected: e.expected,
+            found: e.found,
+        })
+    }
+
+    /// `struct kvm_msr_entry`: index u32, reserved u32, data u64.
+    pub(crate) fn msr(bytes: &[u8]) -> Result<MsrEntry, Reason> {
+        exact("struct kvm_msr_entry", bytes, 16)?;
+        let mut index = [0u8; 4];
+        index.copy_from_slice(&bytes[..4]);
+        Ok(MsrEntry {
+            index: u32::from_le_bytes(index),
+            value: u64_at(bytes, 8),
+        })
+    }
+
+    /// `struct kvm_mp_state`: one u32.
+    pub(crate) fn mp_state(bytes: &[u8]) -> Result<u32, Reason> {
+        exact("struct kvm_mp_state", bytes, 4)?;
+        let mut b = [0u8; 4];
+        b.copy_from_slice(bytes);
+        Ok(u32::from_le_bytes(b))
+    }
+
+    /// `struct kvm_lapic_state`, kept raw.
+    pub(crate) fn lapic(bytes: &[u8]) -> Result<Vec<u8>, Reason> {
+        exact("struct kvm_lapic_state", bytes, raw_size::LAPIC)?;
+        Ok(bytes.to_vec())
+    }
+
+    /// `struct kvm_vcpu_events`, kept raw.
+    pub(crate) fn vcpu_events(bytes: &[u8]) -> Result<Vec<u8>, Reason> {
+        exact("struct kvm_vcpu_events", bytes, raw_size::VCPU_EVENTS)?;
+        Ok(bytes.to_vec())
+    }
+
+    /// `struct kvm_debugregs`, kept raw.
+    pub(crate) fn debug_regs(bytes: &[u8]) -> Result<Vec<u8>, Reason> {
+        exact("struct kvm_debugregs", bytes, raw_size::DEBUGREGS)?;
+        Ok(bytes.to_vec())
+    }
+}

@@ -1,0 +1,42 @@
+//! Fuzz the Cloud Hypervisor snapshot reader: arbitrary text as `state.json`, and as
+//! the inner `CpuState` document of one vCPU in an otherwise valid snapshot tree (the
+//! JSON-in-a-string layer). Whatever is read goes through `segstate check`'s conversion
+//! and every report. Never a panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use segstate::ingest::cloud_hypervisor;
+use segstate::ingest::{InputFormat, foreign_inputs};
+
+#[path = "common.rs"]
+mod common;
+
+fn read(text: &str) {
+    match cloud_hypervisor::read(text, "fuzz") {
+        Ok(vcpus) => {
+            for v in &vcpus {
+                let _ = v.cpl_disagreement();
+                std::hint::black_box(v.to_snapshot(0).encode());
+                if let Ok(inputs) = foreign_inputs(std::slice::from_ref(v), InputFormat::CloudHypervisor) {
+                    common::check_all(&inputs);
+                }
+            }
+        }
+        Err(e) => {
+            assert!(!e.to_string().is_empty());
+        }
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    read(text);
+    let tree = serde_json::json!({
+        "snapshots": {"cpu-manager": {"snapshots": {"0": {"snapshots": {},
+            "snapshot_data": {"state": text}}}, "snapshot_data": null}},
+        "snapshot_data": null
+    });
+    read(&tree.to_string());
+});

@@ -1,0 +1,52 @@
+//! Fuzz the Firecracker snapshot reader: arbitrary bytes, and the same bytes re-sealed
+//! with a valid CRC-64 (random bytes almost never carry one) behind the real header of
+//! a format-11 file, so the bitcode layout decoder itself is reached. Whatever is read
+//! goes through `segstate check`'s conversion and every report. Never a panic, never
+//! an allocation the input does not pay for (libFuzzer's -rss_limit_mb).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use segstate::ingest::crc64::crc64;
+use segstate::ingest::firecracker;
+use segstate::ingest::{InputFormat, foreign_inputs};
+
+#[path = "common.rs"]
+mod common;
+
+/// The first bytes of a real format-11.0.0 file (packing byte, magic, version string).
+const HEADER: &[u8] = &[
+    0x00, 0x00, 0x00, 0x64, 0x86, 0x84, 0x19, 0x10, 0x07, 0x06, b'1', b'1', b'.', b'0', b'.',
+    b'0',
+];
+
+fn sealed(body: &[u8]) -> Vec<u8> {
+    let mut f = body.to_vec();
+    f.extend_from_slice(&crc64(0, body).to_le_bytes());
+    f
+}
+
+fn read(bytes: &[u8]) {
+    match firecracker::read(bytes, "fuzz") {
+        Ok(vcpus) => {
+            for v in &vcpus {
+                let _ = v.cpl_disagreement();
+                let snap = v.to_snapshot(0);
+                std::hint::black_box(snap.encode());
+                if let Ok(inputs) = foreign_inputs(std::slice::from_ref(v), InputFormat::Firecracker) {
+                    common::check_all(&inputs);
+                }
+            }
+        }
+        Err(e) => {
+            assert!(!e.to_string().is_empty());
+        }
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    read(data);
+    read(&sealed(data));
+    let mut behind_header = HEADER.to_vec();
+    behind_header.extend_from_slice(data);
+    read(&sealed(&behind_header));
+});
