@@ -2,7 +2,7 @@
 //! each, ns per conversion and the ratio Rust/C; then the wall time of
 //! `verify_all(builtin_chains())` on this thread.
 //!
-//! `cargo run --release -p segstate-bench --bin ratios [-- ROUNDS]`
+//! `cargo run --release -p segstate-bench --bin ratios [-- ROUNDS [pairs|chains|verify]]`
 
 use std::time::{Duration, Instant};
 
@@ -34,12 +34,21 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
     let chain = list.first().is_some_and(|c| c.chain);
     if chain {
         println!(
-            "| {:<44} | {:>10} | {:>10} | {:>8} | {:>10} | {:>12} |",
-            "chain", "Rust ns", "C ns", "Rust/C", "direct ns", "direct/C"
+            "| {:<42} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>8} |",
+            "chain",
+            "segment",
+            "run",
+            "batch",
+            "direct",
+            "C",
+            "seg/C",
+            "run/C",
+            "batch/C",
+            "direct/C"
         );
         println!(
-            "|{:-<46}|{:->12}|{:->12}|{:->10}|{:->12}|{:->14}|",
-            "", "", "", "", "", ""
+            "|{:-<44}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->10}|",
+            "", "", "", "", "", "", "", "", "", ""
         );
     } else {
         println!(
@@ -60,11 +69,14 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
             get("c").unwrap_or(f64::NAN),
         );
         if chain {
-            let d = get("rust-direct").unwrap_or(f64::NAN);
+            let [w, b, d] =
+                ["rust-run", "rust-batch", "rust-direct"].map(|n| get(n).unwrap_or(f64::NAN));
             println!(
-                "| {:<44} | {r:>10.3} | {c:>10.3} | {:>8.2} | {d:>10.3} | {:>12.2} |",
+                "| {:<42} | {r:>7.2} | {w:>7.2} | {b:>7.2} | {d:>7.2} | {c:>7.2} | {:>7.2} | {:>7.2} | {:>7.2} | {:>8.2} |",
                 case.name,
                 r / c,
+                w / c,
+                b / c,
                 d / c
             );
         } else {
@@ -82,16 +94,26 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(9);
+    // An optional second argument runs one part: `pairs`, `chains` or `verify`.
+    let only = std::env::args().nth(2);
+    let part = |name: &str| only.as_deref().is_none_or(|o| o == name);
     println!(
         "best of {rounds} loops of {} conversions (batches of {BATCH}, element i = register i & 7)",
         CONVERSIONS.div_ceil(BATCH) * BATCH
     );
-    table("Single conversions", cases::pairs(), rounds);
-    table(
-        "Whole chains, one register per conversion (Rust = Chain::run_segment; direct = the same profile functions called in sequence)",
-        cases::chains(),
-        rounds,
-    );
+    if part("pairs") {
+        table("Single conversions", cases::pairs(), rounds);
+    }
+    if part("chains") {
+        table(
+            "Whole chains, ns per segment (segment = Chain::run_segment, run = Chain::run per vCPU, batch = Chain::run_batch per register, direct = the same profile functions called in sequence)",
+            cases::chains(),
+            rounds,
+        );
+    }
+    if !part("verify") {
+        return;
+    }
 
     let chains = builtin_chains();
     let mut best = Duration::MAX;

@@ -14,6 +14,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::str::FromStr;
 
+use super::compiled::CompiledCell;
 use super::{Engine, Profile, Rule, RuleSet, UnknownProfile, qemu, svm, vmx};
 use crate::arch::{PerSegReg, PrivilegeLevel, SegReg};
 use crate::format::kvm::{KvmSegment, KvmSregs};
@@ -275,12 +276,17 @@ impl fmt::Display for ChainError {
 impl std::error::Error for ChainError {}
 
 /// A chain of profile steps, compiled into the conversions it performs.
+///
+/// The steps and ops stay data (verify switches rules off one by one); running a chain
+/// uses its compiled form ([`super::compiled`]), built on first use and checked equal
+/// to the interpreted ops by the tests.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Chain {
     steps: Vec<Step>,
     ops: Vec<Op>,
     source: Format,
     destination: Format,
+    compiled: CompiledCell,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -387,6 +393,7 @@ impl Chain {
             ops,
             source,
             destination,
+            compiled: CompiledCell::default(),
         })
     }
 
@@ -445,6 +452,15 @@ impl Chain {
         Chain::new(steps).expect("switching a rule off keeps the chain's shape")
     }
 
+    /// Builds the compiled form now; otherwise it is built once the chain has run about
+    /// two million segments (what building costs), so that a chain run a few times never
+    /// pays for it. False when
+    /// the chain runs interpreted: its outputs depend on more than a segment's
+    /// attributes, e.g. on the previous QEMU cache.
+    pub fn compile(&self) -> bool {
+        self.compiled.tables(self).is_some()
+    }
+
     /// Runs one register through the chain. `previous` is the VMM cache before the
     /// sync (read only by the thread's two designs). `observe` sees the value after
     /// every conversion.
@@ -472,12 +488,28 @@ impl Chain {
         input: InFlight,
         previous: &QemuSegmentCache,
     ) -> Result<InFlight, WrongSourceFormat> {
+        // The tables key only values in the source format: a hit needs no other check.
+        if let Some(out) = self.compiled.get(self, 1).and_then(|t| t.run(reg, &input)) {
+            return Ok(out);
+        }
         self.check_source(&input.value)?;
+        Ok(self.interpret(reg, input, previous))
+    }
+
+    /// Runs one register through the ops one by one, rules as data: the reference the
+    /// compiled form is built from and tested against.
+    #[inline]
+    pub(crate) fn interpret(
+        &self,
+        reg: SegReg,
+        input: InFlight,
+        previous: &QemuSegmentCache,
+    ) -> InFlight {
         let mut at = input;
         for &op in &self.ops {
             at = apply(op, reg, at, previous);
         }
-        Ok(at)
+        at
     }
 
     /// Checks that `value` is in the chain's source format.
@@ -498,10 +530,37 @@ impl Chain {
         }
     }
 
-    /// Runs a batch of values of one register through the chain, in place. Each
-    /// conversion runs over the whole batch before the next one starts, so the hot loop
-    /// sees a single conversion with its rules fixed (verify's inner loop).
+    /// Runs a batch of values of one register through the chain, in place: one table
+    /// lookup per value once the chain is compiled, else each conversion over the whole
+    /// batch before the next one starts (a single conversion with its rules fixed).
     pub fn run_batch(
+        &self,
+        reg: SegReg,
+        values: &mut [InFlight],
+        previous: &QemuSegmentCache,
+    ) -> Result<(), WrongSourceFormat> {
+        for v in values.iter() {
+            self.check_source(&v.value)?;
+        }
+        let Some(tables) = self.compiled.get(self, values.len()) else {
+            for &op in &self.ops {
+                apply_batch(op, reg, values, previous);
+            }
+            return Ok(());
+        };
+        for v in values.iter_mut() {
+            *v = match tables.run(reg, v) {
+                Some(out) => out,
+                None => self.interpret(reg, *v, previous),
+            };
+        }
+        Ok(())
+    }
+
+    /// [`Chain::run_batch`] through the interpreted ops, each op over the whole batch
+    /// before the next (verify's inner loop: it runs each chain over a domain once, too
+    /// few times to pay for building the compiled tables).
+    pub(crate) fn run_batch_interpreted(
         &self,
         reg: SegReg,
         values: &mut [InFlight],
@@ -523,12 +582,41 @@ impl Chain {
         input: &VcpuSegments,
         previous: &PerSegReg<QemuSegmentCache>,
     ) -> Result<VcpuSegments, WrongSourceFormat> {
+        if let Some(out) = self.compiled.get(self, 8).and_then(|t| t.run_vcpu(input)) {
+            return Ok(out);
+        }
+        self.run_each(input, previous, |reg, at, prev| {
+            self.check_source(&at.value)?;
+            Ok(self.interpret(reg, at, prev))
+        })
+    }
+
+    /// [`Chain::run`] through the interpreted ops (verify: see
+    /// [`Chain::run_batch_interpreted`]).
+    pub(crate) fn run_interpreted(
+        &self,
+        input: &VcpuSegments,
+        previous: &PerSegReg<QemuSegmentCache>,
+    ) -> Result<VcpuSegments, WrongSourceFormat> {
+        self.run_each(input, previous, |reg, at, prev| {
+            self.check_source(&at.value)?;
+            Ok(self.interpret(reg, at, prev))
+        })
+    }
+
+    #[inline(always)]
+    fn run_each(
+        &self,
+        input: &VcpuSegments,
+        previous: &PerSegReg<QemuSegmentCache>,
+        one: impl Fn(SegReg, InFlight, &QemuSegmentCache) -> Result<InFlight, WrongSourceFormat>,
+    ) -> Result<VcpuSegments, WrongSourceFormat> {
         let mut outs = [InFlight {
             value: SegmentValue::Kvm(KvmSegment::default()),
             vmcb_cpl: 0,
         }; 8];
         for reg in SegReg::ALL {
-            outs[reg.index()] = self.run_segment(reg, input.in_flight(reg), &previous[reg])?;
+            outs[reg.index()] = one(reg, input.in_flight(reg), &previous[reg])?;
         }
         Ok(collect(self.destination, &outs))
     }

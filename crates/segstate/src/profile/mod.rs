@@ -7,6 +7,7 @@
 //! into the path a state takes.
 
 mod chain;
+mod compiled;
 pub mod qemu;
 mod registry;
 mod rule;

@@ -297,11 +297,11 @@ impl Workspace {
             let reg = batch[0].reg;
             outs.clear();
             outs.extend(batch.iter().map(|s| s.input));
-            chain.run_batch(reg, &mut outs, &self.previous[reg])?;
+            chain.run_batch_interpreted(reg, &mut outs, &self.previous[reg])?;
             if same_format {
                 agains.clear();
                 agains.extend_from_slice(&outs);
-                chain.run_batch(reg, &mut agains, &self.previous[reg])?;
+                chain.run_batch_interpreted(reg, &mut agains, &self.previous[reg])?;
             }
             for (i, state) in batch.iter().enumerate() {
                 let again = same_format.then(|| agains[i]);
@@ -382,7 +382,7 @@ impl Workspace {
         for cpl in PrivilegeLevel::ALL {
             let base = domain::baseline(cpl);
             let encoded = domain::encode_state(self.format, &base);
-            let VcpuSegments::Vmcs(segs) = chain.run(&encoded, &self.previous)? else {
+            let VcpuSegments::Vmcs(segs) = chain.run_interpreted(&encoded, &self.previous)? else {
                 unreachable!("the chain ends in a VMCS");
             };
             let mut state = base;
@@ -537,14 +537,9 @@ fn evaluate(
     baselines: Option<&[SegmentState; 4]>,
 ) -> Verdict {
     let reg = state.reg;
-    let out = chain
-        .run_segment(reg, state.input, &previous[reg])
-        .expect("domain matches the chain's source");
-    let again = (chain.source() == chain.destination()).then(|| {
-        chain
-            .run_segment(reg, out, &previous[reg])
-            .expect("destination format equals source format")
-    });
+    let out = chain.interpret(reg, state.input, &previous[reg]);
+    let again =
+        (chain.source() == chain.destination()).then(|| chain.interpret(reg, out, &previous[reg]));
     judge(chain, state, out, again, baselines)
 }
 
