@@ -97,7 +97,11 @@ fn verify_shows_the_2017_escalation_and_exits_0_for_historical_chains() {
     let chain = &j["chains"][0];
     assert_eq!(chain["verdict"], "sound");
     assert_eq!(chain["violations"]["escalation"], 0);
-    assert!(chain["states"].as_u64().unwrap() > 300_000);
+    let states = chain["states"].as_u64().unwrap();
+    assert!(states > 300_000);
+    // Each RPL class runs once: a quarter of the states, for an AMD round trip.
+    assert_eq!(chain["states_executed"].as_u64().unwrap(), states / 4);
+    assert_eq!(j["states_executed"], chain["states_executed"]);
 }
 
 #[test]
@@ -341,8 +345,14 @@ fn audit_model_only() {
     let o = segstate(&["audit", "--no-live"]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains("live part skipped (--no-live)"));
+    assert!(stdout(&o).contains(" executed) in "), "{}", stdout(&o));
     let j = json(&segstate(&["audit", "--no-live", "--json"]));
     assert_eq!(j["ok"], true);
+    let (states, executed) = (&j["model"]["states"], &j["model"]["states_executed"]);
+    assert!(
+        executed.as_u64().unwrap() < states.as_u64().unwrap() / 2,
+        "{j}"
+    );
     assert_eq!(j["live"]["ran"], false);
     assert_eq!(
         j["model"]["chains"].as_array().unwrap().len(),

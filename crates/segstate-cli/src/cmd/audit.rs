@@ -209,6 +209,7 @@ pub fn run(args: &Args) -> Outcome {
         .join()
         .map_err(|_| Failure::failed("model verification panicked"))?;
     let model_states: u64 = reports.iter().map(|r| r.states).sum();
+    let model_executed: u64 = reports.iter().map(|r| r.executed).sum();
     // Today's profiles must never make the CPL more privileged anywhere in the domain.
     let model_unsound: Vec<String> = reports
         .iter()
@@ -243,7 +244,8 @@ pub fn run(args: &Args) -> Outcome {
         print_json(&json!({
             "ok": ok,
             "model": {
-                "states": model_states, "seconds": model_time.as_secs_f64(),
+                "states": model_states, "states_executed": model_executed,
+                "seconds": model_time.as_secs_f64(),
                 "unsound_current_chains": model_unsound,
                 "chains": reports.iter().map(|r| super::verify::report_json(r, 1)).collect::<Vec<_>>(),
             },
@@ -265,7 +267,7 @@ pub fn run(args: &Args) -> Outcome {
     } else {
         outln!("segstate audit\n");
         outln!(
-            "Model: {} built-in chains, {model_states} states verified in {:.0} ms",
+            "Model: {} built-in chains, {model_states} states verified ({model_executed} executed) in {:.0} ms",
             reports.len(),
             model_time.as_secs_f64() * 1000.0
         );
