@@ -254,7 +254,7 @@ pub fn builtin_about(chain: &Chain) -> Option<&'static str> {
 pub struct Workspace {
     format: Format,
     states: Vec<DomainState>,
-    classes: Vec<reduce::Class>,
+    classes: reduce::Classes,
     previous: PerSegReg<QemuSegmentCache>,
 }
 
