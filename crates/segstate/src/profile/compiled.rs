@@ -91,7 +91,7 @@ fn kvm_unpack(p: u16, c: Carrier) -> KvmSegment {
 /// type, S, DPL, P, AVL, L, D/B, G and unusable is set.
 #[inline(always)]
 fn ar_pack(ar: u32) -> Option<u16> {
-    (ar & !AR_BITS == 0).then(|| (ar & 0xff) as u16 | ((ar >> 12) as u16) << 8)
+    (ar & !AR_BITS == 0).then_some((ar & 0xff) as u16 | ((ar >> 12) as u16) << 8)
 }
 
 #[inline(always)]
@@ -670,25 +670,17 @@ mod tests {
                 }
                 // A whole vCPU: the CPL byte of a VMCB is SS's.
                 let vcpu = whole(source, &input);
-                let expected = match vcpu {
-                    VcpuSegments::Vmcb { cpl, .. } => {
-                        let runs = PerSegReg::from_fn(|reg| {
-                            let at = InFlight {
-                                vmcb_cpl: cpl,
-                                ..input[reg.index()]
-                            };
-                            chain.interpret(reg, at, &previous[reg])
-                        });
-                        runs
-                    }
-                    _ => PerSegReg::from_fn(|reg| {
-                        let at = InFlight {
-                            vmcb_cpl: 0,
-                            ..input[reg.index()]
-                        };
-                        chain.interpret(reg, at, &previous[reg])
-                    }),
+                let cpl = match vcpu {
+                    VcpuSegments::Vmcb { cpl, .. } => cpl,
+                    _ => 0,
                 };
+                let expected = PerSegReg::from_fn(|reg| {
+                    let at = InFlight {
+                        vmcb_cpl: cpl,
+                        ..input[reg.index()]
+                    };
+                    chain.interpret(reg, at, &previous[reg])
+                });
                 let out = chain.run(&vcpu, &previous).expect("source format");
                 for reg in SegReg::ALL {
                     let got = out.in_flight(reg);
