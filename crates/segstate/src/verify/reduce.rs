@@ -101,10 +101,10 @@ impl Classes {
 
 /// The registers whose states are classed together: each alone, but the four data
 /// registers as one.
-fn group(reg: SegReg) -> SegReg {
+fn group(reg: SegReg) -> Option<SegReg> {
     match reg {
-        SegReg::Es | SegReg::Fs | SegReg::Gs => SegReg::Ds,
-        other => other,
+        SegReg::Ds | SegReg::Es | SegReg::Fs | SegReg::Gs => None,
+        other => Some(other),
     }
 }
 
@@ -172,7 +172,7 @@ fn alike(a: &DomainState, b: &DomainState) -> bool {
         && decoded_uncarried(a.decoded) == decoded_uncarried(b.decoded)
 }
 
-/// The domain's classes: per register group, the first register's RPL-0 states in
+/// The domain's classes: per register group, its first register's RPL-0 states in
 /// domain order, each with the states at the same position of every other (register,
 /// RPL) of the group when [`alike`]; then what did not pair, alone.
 pub(super) fn classes(states: &[DomainState]) -> Classes {
@@ -190,8 +190,10 @@ pub(super) fn classes(states: &[DomainState]) -> Classes {
     }
     let mut joined = alloc::vec![false; states.len()];
     let mut members = Vec::with_capacity(16);
-    for (reg, by_rpl) in &lists {
-        if group(*reg) != *reg {
+    for (i, (reg, by_rpl)) in lists.iter().enumerate() {
+        // The group's first register in domain order stands for it (keeping the order
+        // counterexamples are found in).
+        if lists[..i].iter().any(|(r, _)| group(*r) == group(*reg)) {
             continue;
         }
         let [zero, rest @ ..] = by_rpl;
@@ -200,7 +202,7 @@ pub(super) fn classes(states: &[DomainState]) -> Classes {
             .chain(
                 lists
                     .iter()
-                    .filter(|(r, _)| group(*r) == *reg && r != reg)
+                    .filter(|(r, _)| group(*r) == group(*reg) && r != reg)
                     .flat_map(|(_, l)| l.iter()),
             )
             .collect();
