@@ -390,10 +390,10 @@ impl Chain {
         let destination = format_of(shape);
         Ok(Chain {
             steps,
+            compiled: CompiledCell::new(&ops),
             ops,
             source,
             destination,
-            compiled: CompiledCell::default(),
         })
     }
 
@@ -452,13 +452,14 @@ impl Chain {
         Chain::new(steps).expect("switching a rule off keeps the chain's shape")
     }
 
-    /// Builds the compiled form now; otherwise it is built once the chain has run about
-    /// two million segments (what building costs), so that a chain run a few times never
-    /// pays for it. False when
-    /// the chain runs interpreted: its outputs depend on more than a segment's
-    /// attributes, e.g. on the previous QEMU cache.
+    /// Compiles the chain now. A chain of a built-in chain's shape is compiled when it
+    /// is built (a monomorphised pipeline); another one gets tables, built here or once
+    /// it has run about two million segments (what building costs), so that a chain run
+    /// a few times never pays for them. False when the chain runs interpreted: its
+    /// outputs depend on more than a segment's attributes, e.g. on the previous QEMU
+    /// cache.
     pub fn compile(&self) -> bool {
-        self.compiled.tables(self).is_some()
+        self.compiled.fast().is_some() || self.compiled.tables(self).is_some()
     }
 
     /// Runs one register through the chain. `previous` is the VMM cache before the
@@ -488,8 +489,13 @@ impl Chain {
         input: InFlight,
         previous: &QemuSegmentCache,
     ) -> Result<InFlight, WrongSourceFormat> {
-        // The tables key only values in the source format: a hit needs no other check.
-        if let Some(out) = self.compiled.get(self, 1).and_then(|t| t.run(reg, &input)) {
+        // Pipelines and tables take only values in the source format: a hit needs no
+        // other check.
+        if let Some(fast) = self.compiled.fast() {
+            if let Some(out) = fast.segment(reg, &input, previous) {
+                return Ok(out);
+            }
+        } else if let Some(out) = self.compiled.get(self, 1).and_then(|t| t.run(reg, &input)) {
             return Ok(out);
         }
         self.check_source(&input.value)?;
@@ -542,6 +548,11 @@ impl Chain {
         for v in values.iter() {
             self.check_source(&v.value)?;
         }
+        if let Some(fast) = self.compiled.fast() {
+            let whole = fast.batch(reg, values, previous);
+            debug_assert!(whole, "every value was checked to be in the source format");
+            return Ok(());
+        }
         let Some(tables) = self.compiled.get(self, values.len()) else {
             for &op in &self.ops {
                 apply_batch(op, reg, values, previous);
@@ -582,7 +593,11 @@ impl Chain {
         input: &VcpuSegments,
         previous: &PerSegReg<QemuSegmentCache>,
     ) -> Result<VcpuSegments, WrongSourceFormat> {
-        if let Some(out) = self.compiled.get(self, 8).and_then(|t| t.run_vcpu(input)) {
+        if let Some(fast) = self.compiled.fast() {
+            if let Some(out) = fast.vcpu(input, previous) {
+                return Ok(out);
+            }
+        } else if let Some(out) = self.compiled.get(self, 8).and_then(|t| t.run_vcpu(input)) {
             return Ok(out);
         }
         self.run_each(input, previous, |reg, at, prev| {

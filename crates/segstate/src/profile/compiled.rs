@@ -26,12 +26,14 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::hash::{Hash, Hasher};
 
-use super::chain::{Chain, Format, InFlight, SegmentValue, VcpuSegments};
+use super::chain::{Chain, Format, InFlight, Op, SegmentValue, VcpuSegments};
+use super::specialised::{Runner, recognise};
 use crate::arch::{PerSegReg, SegReg};
 use crate::format::kvm::KvmSegment;
 use crate::format::qemu::{QemuFlags, QemuSegmentCache};
 use crate::format::svm::{SvmAttrib, VmcbSegment};
 use crate::format::vmx::{VmxAccessRights, VmxSegment};
+use alloc::sync::Arc;
 
 /// The limits above this are G class 1.
 const G_LIMIT: u32 = 0xf_ffff;
@@ -462,12 +464,15 @@ fn cpl_out(e: Entry, incoming: u8) -> u8 {
 /// `segstate check` runs each chain it tries, never pays for tables it would not use.
 pub(crate) const COMPILE_AFTER: u32 = 1 << 21;
 
-/// A chain's tables, built once it has run [`COMPILE_AFTER`] segments, shared by its
-/// clones. Without `std` there is no lazy cell and chains run interpreted.
-#[derive(Clone, Default)]
+/// How a chain runs: its [`super::specialised`] pipeline when its shape is a known
+/// one, else its tables, built once it has run [`COMPILE_AFTER`] segments (or on
+/// [`Chain::compile`]), else interpreted. Shared by a chain's clones. Without `std`
+/// there is no lazy cell: chains of other shapes run interpreted.
+#[derive(Clone)]
 pub(crate) struct CompiledCell {
+    fast: Option<Arc<dyn Runner>>,
     #[cfg(feature = "std")]
-    cell: std::sync::Arc<Lazy>,
+    cell: Arc<Lazy>,
 }
 
 #[cfg(feature = "std")]
@@ -479,8 +484,24 @@ struct Lazy {
 }
 
 impl CompiledCell {
+    /// The cell of a chain of `ops`.
+    pub(crate) fn new(ops: &[Op]) -> Self {
+        CompiledCell {
+            fast: recognise(ops),
+            #[cfg(feature = "std")]
+            cell: Arc::default(),
+        }
+    }
+
+    /// The monomorphised pipeline, for chains of a known shape.
+    #[inline(always)]
+    pub(crate) fn fast(&self) -> Option<&dyn Runner> {
+        self.fast.as_deref()
+    }
+
     /// The tables of `chain` (whose cell this is) for a call about to run `segments`
-    /// segments, building them once the chain has run enough.
+    /// segments, building them once the chain has run enough. Only for chains without
+    /// a pipeline.
     #[inline]
     pub(crate) fn get(&self, chain: &Chain, segments: usize) -> Option<&Tables> {
         #[cfg(feature = "std")]
@@ -648,8 +669,10 @@ mod tests {
         let mut rng = Rng(0x5e65_7a7e);
         let previous = domain::previous_caches();
         for chain in chains() {
-            let compiled = chain.compile();
-            assert!(compiled || may_read_previous(&chain), "{chain}");
+            assert!(chain.compile(), "{chain}");
+            // The tables too, for chains of shapes without a pipeline.
+            let tables = Tables::build(&chain);
+            assert!(tables.is_some() || may_read_previous(&chain), "{chain}");
             let source = chain.source();
             for _ in 0..64 {
                 let input: [InFlight; 8] = core::array::from_fn(|_| rng.value(source));
@@ -667,6 +690,9 @@ mod tests {
                         .run_batch(reg, &mut batch, &previous[reg])
                         .expect("source format");
                     assert_eq!(batch, [reference[i]; 3], "{chain}");
+                    if let Some(out) = tables.as_ref().and_then(|t| t.run(reg, &input[i])) {
+                        assert_eq!(out, reference[i], "{chain}");
+                    }
                 }
                 // A whole vCPU: the CPL byte of a VMCB is SS's.
                 let vcpu = whole(source, &input);
@@ -682,12 +708,15 @@ mod tests {
                     chain.interpret(reg, at, &previous[reg])
                 });
                 let out = chain.run(&vcpu, &previous).expect("source format");
-                for reg in SegReg::ALL {
-                    let got = out.in_flight(reg);
-                    assert_eq!(got.value, expected[reg].value, "{chain} {reg:?}");
-                }
-                if let VcpuSegments::Vmcb { cpl, .. } = out {
-                    assert_eq!(cpl, expected[SegReg::Ss].vmcb_cpl, "{chain}");
+                let by_tables = tables.as_ref().and_then(|t| t.run_vcpu(&vcpu));
+                for out in core::iter::once(out).chain(by_tables) {
+                    for reg in SegReg::ALL {
+                        let got = out.in_flight(reg);
+                        assert_eq!(got.value, expected[reg].value, "{chain} {reg:?}");
+                    }
+                    if let VcpuSegments::Vmcb { cpl, .. } = out {
+                        assert_eq!(cpl, expected[SegReg::Ss].vmcb_cpl, "{chain}");
+                    }
                 }
             }
             // A value in another format is refused, compiled or not.

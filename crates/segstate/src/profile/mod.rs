@@ -11,6 +11,7 @@ mod compiled;
 pub mod qemu;
 mod registry;
 mod rule;
+mod specialised;
 pub mod svm;
 pub mod vmx;
 
