@@ -27,7 +27,7 @@ use core::fmt;
 use core::hash::{Hash, Hasher};
 
 use super::chain::{Chain, Format, InFlight, Op, SegmentValue, VcpuSegments};
-use super::specialised::{Runner, recognise};
+use super::specialised::{Pipeline, recognise};
 use crate::arch::{PerSegReg, SegReg};
 use crate::format::kvm::KvmSegment;
 use crate::format::qemu::{QemuFlags, QemuSegmentCache};
@@ -470,7 +470,7 @@ pub(crate) const COMPILE_AFTER: u32 = 1 << 21;
 /// there is no lazy cell: chains of other shapes run interpreted.
 #[derive(Clone)]
 pub(crate) struct CompiledCell {
-    fast: Option<Arc<dyn Runner>>,
+    fast: Option<Pipeline>,
     #[cfg(feature = "std")]
     cell: Arc<Lazy>,
 }
@@ -495,8 +495,8 @@ impl CompiledCell {
 
     /// The monomorphised pipeline, for chains of a known shape.
     #[inline(always)]
-    pub(crate) fn fast(&self) -> Option<&dyn Runner> {
-        self.fast.as_deref()
+    pub(crate) fn fast(&self) -> Option<Pipeline> {
+        self.fast
     }
 
     /// The tables of `chain` (whose cell this is) for a call about to run `segments`

@@ -6,20 +6,53 @@
 //! trip through a VMM, whatever the profiles' versions. [`recognise`] lists the shapes
 //! of the built-in chains; a chain of another shape (a new op, a longer chain) runs
 //! through its tables ([`super::compiled`]) or interpreted, with the same results. A new
-//! op plugs in with a [`Stage`] and a line in [`recognise`].
-
-use alloc::sync::Arc;
+//! shape plugs in with a line in [`pipelines!`] and one in [`recognise`], a new op
+//! with a [`Stage`].
 
 use super::chain::{InFlight, Op, SegmentValue, VcpuSegments};
-use super::{RuleSet, qemu, svm, vmx};
+use super::{Profile, RuleSet, qemu, svm, vmx};
 use crate::arch::{PerSegReg, SegReg};
 use crate::format::kvm::KvmSegment;
 use crate::format::qemu::QemuSegmentCache;
 use crate::format::svm::VmcbSegment;
 use crate::format::vmx::VmxSegment;
 
+/// Where a stage's rules come from: data ([`Dynamic`]), or a constant the compiler
+/// folds into the code ([`Fixed`], for today's profiles: a chain of current profiles
+/// is then the same code as the conversions written by hand).
+pub(crate) trait Rules: Copy {
+    fn rules(self) -> RuleSet;
+}
+
+/// Rules as data.
+#[derive(Clone, Copy)]
+pub(crate) struct Dynamic(RuleSet);
+
+impl Rules for Dynamic {
+    #[inline(always)]
+    fn rules(self) -> RuleSet {
+        self.0
+    }
+}
+
+/// Rules as a constant ([`RuleSet::bits`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Fixed<const R: u32>;
+
+impl<const R: u32> Rules for Fixed<R> {
+    #[inline(always)]
+    fn rules(self) -> RuleSet {
+        RuleSet::from_bits(R)
+    }
+}
+
+/// Today's profiles as constants.
+type Svm = Fixed<{ Profile::KVM_SVM.rules.bits() }>;
+type Vmx = Fixed<{ Profile::KVM_VMX.rules.bits() }>;
+type Qemu = Fixed<{ Profile::QEMU.rules.bits() }>;
+
 /// One conversion with its input and output types. `cpl` is VMCB.CPL on the way.
-pub(crate) trait Stage: Copy + Send + Sync + 'static {
+pub(crate) trait Stage: Copy {
     type In: Copy;
     type Out: Copy;
     fn apply(
@@ -34,14 +67,14 @@ pub(crate) trait Stage: Copy + Send + Sync + 'static {
 macro_rules! stage {
     ($name:ident, $in:ty => $out:ty, |$r:ident, $reg:ident, $x:ident, $cpl:ident, $prev:ident| $body:expr) => {
         #[derive(Clone, Copy)]
-        pub(crate) struct $name(RuleSet);
+        pub(crate) struct $name<R>(R);
 
-        impl Stage for $name {
+        impl<R: Rules> Stage for $name<R> {
             type In = $in;
             type Out = $out;
             #[inline(always)]
             fn apply(self, $reg: SegReg, $x: $in, $cpl: &mut u8, $prev: &QemuSegmentCache) -> $out {
-                let $r = self.0;
+                let $r = self.0.rules();
                 $body
             }
         }
@@ -127,125 +160,278 @@ shape!(KvmSegment, Kvm,
     |v| VcpuSegments::Kvm(segments) => (*segments, 0),
     |o, _c| VcpuSegments::Kvm(o));
 
-/// A chain's runs, behind one virtual call per API call.
-pub(crate) trait Runner: Send + Sync {
-    /// One register, or `None` when `input` is not in the chain's source format.
-    fn segment(
-        &self,
-        reg: SegReg,
-        input: &InFlight,
-        previous: &QemuSegmentCache,
-    ) -> Option<InFlight>;
-    /// A batch of one register in place; false (nothing changed past the first
-    /// mismatch) when a value is not in the source format.
-    fn batch(&self, reg: SegReg, values: &mut [InFlight], previous: &QemuSegmentCache) -> bool;
-    /// A whole vCPU, or `None` when it is in another format.
-    fn vcpu(
-        &self,
-        input: &VcpuSegments,
-        previous: &PerSegReg<QemuSegmentCache>,
-    ) -> Option<VcpuSegments>;
-}
-
-/// A stage sequence as a [`Runner`].
-struct Pipeline<S>(S);
-
-impl<S> Runner for Pipeline<S>
+#[inline(always)]
+fn segment<S>(s: S, reg: SegReg, input: &InFlight, previous: &QemuSegmentCache) -> Option<InFlight>
 where
     S: Stage,
     S::In: Shape,
     S::Out: Shape,
 {
-    #[inline]
-    fn segment(
-        &self,
-        reg: SegReg,
-        input: &InFlight,
-        previous: &QemuSegmentCache,
-    ) -> Option<InFlight> {
-        let x = S::In::take(&input.value)?;
-        let mut cpl = input.vmcb_cpl;
-        let out = self.0.apply(reg, x, &mut cpl, previous);
-        Some(InFlight {
-            value: out.wrap(),
-            vmcb_cpl: cpl,
-        })
-    }
+    let x = S::In::take(&input.value)?;
+    let mut cpl = input.vmcb_cpl;
+    let out = s.apply(reg, x, &mut cpl, previous);
+    Some(InFlight {
+        value: out.wrap(),
+        vmcb_cpl: cpl,
+    })
+}
 
-    fn batch(&self, reg: SegReg, values: &mut [InFlight], previous: &QemuSegmentCache) -> bool {
-        for v in values.iter_mut() {
-            let Some(x) = S::In::take(&v.value) else {
-                return false;
-            };
-            let out = self.0.apply(reg, x, &mut v.vmcb_cpl, previous);
-            v.value = out.wrap();
+#[inline(always)]
+fn batch<S>(s: S, reg: SegReg, values: &mut [InFlight], previous: &QemuSegmentCache) -> bool
+where
+    S: Stage,
+    S::In: Shape,
+    S::Out: Shape,
+{
+    for v in values.iter_mut() {
+        let Some(x) = S::In::take(&v.value) else {
+            return false;
+        };
+        let out = s.apply(reg, x, &mut v.vmcb_cpl, previous);
+        v.value = out.wrap();
+    }
+    true
+}
+
+#[inline(always)]
+fn vcpu<S>(
+    s: S,
+    input: &VcpuSegments,
+    previous: &PerSegReg<QemuSegmentCache>,
+) -> Option<VcpuSegments>
+where
+    S: Stage,
+    S::In: Shape,
+    S::Out: Shape,
+{
+    let (segments, start) = S::In::take_vcpu(input)?;
+    let mut ss_cpl = 0;
+    let outs = PerSegReg::from_fn(|reg| {
+        let mut cpl = start;
+        let out = s.apply(reg, segments[reg], &mut cpl, &previous[reg]);
+        if reg == SegReg::Ss {
+            ss_cpl = cpl;
         }
-        true
-    }
+        out
+    });
+    Some(S::Out::vcpu(outs, ss_cpl))
+}
 
-    fn vcpu(
-        &self,
-        input: &VcpuSegments,
-        previous: &PerSegReg<QemuSegmentCache>,
-    ) -> Option<VcpuSegments> {
-        let (segments, start) = S::In::take_vcpu(input)?;
-        let mut ss_cpl = 0;
-        let outs = PerSegReg::from_fn(|reg| {
-            let mut cpl = start;
-            let out = self.0.apply(reg, segments[reg], &mut cpl, &previous[reg]);
-            if reg == SegReg::Ss {
-                ss_cpl = cpl;
+/// QEMU's get_seg then set_seg: a VMM between two hypervisor steps.
+type Vmm<Q> = Then<QemuGet<Q>, QemuSet<Q>>;
+type SvmVmmSvm<S, Q> = Then<Then<SvmGet<S>, Vmm<Q>>, SvmSet<S>>;
+type SvmSvm<S> = Then<SvmGet<S>, SvmSet<S>>;
+type SvmVmmVmx<S, Q, V> = Then<Then<SvmGet<S>, Vmm<Q>>, VmxSet<V>>;
+type VmxVmmVmx<V, Q> = Then<Then<VmxGet<V>, Vmm<Q>>, VmxSet<V>>;
+type VmxVmx<V> = Then<VmxGet<V>, VmxSet<V>>;
+type VmxVmmSvm<V, Q, S> = Then<Then<VmxGet<V>, Vmm<Q>>, SvmSet<S>>;
+type SvmVmmVmxVmmSvm<S, Q, V> =
+    Then<Then<Then<SvmGet<S>, Vmm<Q>>, Then<VmxSet<V>, VmxGet<V>>>, Then<Vmm<Q>, SvmSet<S>>>;
+
+macro_rules! pipelines {
+    ($($(#[$doc:meta])* $name:ident($ty:ty),)*) => {
+        /// A chain of a known shape, its stages monomorphised. An enum rather than a
+        /// trait object: `run_segment` inlines the whole pipeline and its result stays
+        /// in registers (through a virtual call it went through memory, and reading it
+        /// back stalled on store forwarding: 40 ns a segment).
+        #[derive(Clone, Copy)]
+        pub(crate) enum Pipeline {
+            $($(#[$doc])* $name($ty),)*
+        }
+
+        impl Pipeline {
+            /// One register, or `None` when `input` is not in the source format.
+            #[inline(always)]
+            pub(crate) fn segment(
+                self,
+                reg: SegReg,
+                input: &InFlight,
+                previous: &QemuSegmentCache,
+            ) -> Option<InFlight> {
+                match self {
+                    $(Pipeline::$name(s) => segment(s, reg, input, previous),)*
+                }
             }
-            out
-        });
-        Some(S::Out::vcpu(outs, ss_cpl))
-    }
+
+            /// A batch of one register in place; false when a value is not in the
+            /// source format (the values before it are converted).
+            pub(crate) fn batch(
+                self,
+                reg: SegReg,
+                values: &mut [InFlight],
+                previous: &QemuSegmentCache,
+            ) -> bool {
+                match self {
+                    $(Pipeline::$name(s) => batch(s, reg, values, previous),)*
+                }
+            }
+
+            /// A whole vCPU, or `None` when it is in another format.
+            #[inline]
+            pub(crate) fn vcpu(
+                self,
+                input: &VcpuSegments,
+                previous: &PerSegReg<QemuSegmentCache>,
+            ) -> Option<VcpuSegments> {
+                match self {
+                    $(Pipeline::$name(s) => vcpu(s, input, previous),)*
+                }
+            }
+        }
+    };
 }
 
-fn boxed<S>(stages: S) -> Arc<dyn Runner>
-where
-    S: Stage,
-    S::In: Shape,
-    S::Out: Shape,
-{
-    Arc::new(Pipeline(stages))
+pipelines! {
+    /// AMD round trip through a VMM (QEMU syncs, or migrates between versions).
+    SvmVmmSvm(SvmVmmSvm<Dynamic, Dynamic>),
+    /// The same with today's profiles.
+    SvmVmmSvmToday(SvmVmmSvm<Svm, Qemu>),
+    /// AMD round trip through a pass-through VMM.
+    SvmSvm(SvmSvm<Dynamic>),
+    /// The same with today's profile.
+    SvmSvmToday(SvmSvm<Svm>),
+    /// AMD to Intel.
+    SvmVmmVmx(SvmVmmVmx<Dynamic, Dynamic, Dynamic>),
+    /// The same with today's profiles.
+    SvmVmmVmxToday(SvmVmmVmx<Svm, Qemu, Vmx>),
+    /// Intel round trip through a VMM.
+    VmxVmmVmx(VmxVmmVmx<Dynamic, Dynamic>),
+    /// The same with today's profiles.
+    VmxVmmVmxToday(VmxVmmVmx<Vmx, Qemu>),
+    /// Intel round trip through a pass-through VMM.
+    VmxVmx(VmxVmx<Dynamic>),
+    /// The same with today's profile.
+    VmxVmxToday(VmxVmx<Vmx>),
+    /// Intel to AMD.
+    VmxVmmSvm(VmxVmmSvm<Dynamic, Dynamic, Dynamic>),
+    /// The same with today's profiles.
+    VmxVmmSvmToday(VmxVmmSvm<Vmx, Qemu, Svm>),
+    /// AMD to Intel and back.
+    SvmVmmVmxVmmSvm(SvmVmmVmxVmmSvm<Dynamic, Dynamic, Dynamic>),
+    /// The same with today's profiles.
+    SvmVmmVmxVmmSvmToday(SvmVmmVmxVmmSvm<Svm, Qemu, Vmx>),
+    /// `kvm_sregs` into AMD.
+    IntoSvm(SvmSet<Dynamic>),
+    /// The same with today's profile.
+    IntoSvmToday(SvmSet<Svm>),
+    /// `kvm_sregs` into Intel.
+    IntoVmx(VmxSet<Dynamic>),
+    /// The same with today's profile.
+    IntoVmxToday(VmxSet<Vmx>),
+    /// `kvm_sregs` through a VMM.
+    Vmm(Vmm<Dynamic>),
+    /// The same with today's profile.
+    VmmToday(Vmm<Qemu>),
 }
 
-/// The runner for `ops` when they have one of the built-in chains' shapes.
-pub(crate) fn recognise(ops: &[Op]) -> Option<Arc<dyn Runner>> {
+/// True when every op runs today's profile of its engine, rules untouched.
+fn today(ops: &[Op]) -> bool {
+    ops.iter().all(|op| match *op {
+        Op::SvmGet(r) | Op::SvmSet(r) => r == Profile::KVM_SVM.rules,
+        Op::VmxGet(r) | Op::VmxSet(r) => r == Profile::KVM_VMX.rules,
+        Op::QemuGet(r) | Op::QemuSet(r) => r == Profile::QEMU.rules,
+    })
+}
+
+/// The pipeline for `ops` when they have one of the built-in chains' shapes: with
+/// constant rules when they are today's profiles, else with the rules as data.
+pub(crate) fn recognise(ops: &[Op]) -> Option<Pipeline> {
     use Op as O;
-    let qemu = |g, s| Then(QemuGet(g), QemuSet(s));
+    use Pipeline as P;
+    let d = Dynamic;
+    let vmm = |g, s| Then(QemuGet(g), QemuSet(s));
+    let fixed = today(ops);
+    let (s, v, q) = (SvmGet(Fixed), VmxGet(Fixed), QemuGet(Fixed));
+    let (ss, vs, qs) = (SvmSet(Fixed), VmxSet(Fixed), QemuSet(Fixed));
     Some(match *ops {
-        [O::SvmGet(a), O::QemuGet(b), O::QemuSet(c), O::SvmSet(d)] => {
-            boxed(Then(Then(SvmGet(a), qemu(b, c)), SvmSet(d)))
+        [O::SvmGet(a), O::QemuGet(b), O::QemuSet(c), O::SvmSet(e)] => {
+            if fixed {
+                P::SvmVmmSvmToday(Then(Then(s, Then(q, qs)), ss))
+            } else {
+                P::SvmVmmSvm(Then(Then(SvmGet(d(a)), vmm(d(b), d(c))), SvmSet(d(e))))
+            }
         }
-        [O::SvmGet(a), O::SvmSet(b)] => boxed(Then(SvmGet(a), SvmSet(b))),
-        [O::SvmGet(a), O::QemuGet(b), O::QemuSet(c), O::VmxSet(d)] => {
-            boxed(Then(Then(SvmGet(a), qemu(b, c)), VmxSet(d)))
+        [O::SvmGet(a), O::SvmSet(b)] => {
+            if fixed {
+                P::SvmSvmToday(Then(s, ss))
+            } else {
+                P::SvmSvm(Then(SvmGet(d(a)), SvmSet(d(b))))
+            }
         }
-        [O::VmxGet(a), O::QemuGet(b), O::QemuSet(c), O::VmxSet(d)] => {
-            boxed(Then(Then(VmxGet(a), qemu(b, c)), VmxSet(d)))
+        [O::SvmGet(a), O::QemuGet(b), O::QemuSet(c), O::VmxSet(e)] => {
+            if fixed {
+                P::SvmVmmVmxToday(Then(Then(s, Then(q, qs)), vs))
+            } else {
+                P::SvmVmmVmx(Then(Then(SvmGet(d(a)), vmm(d(b), d(c))), VmxSet(d(e))))
+            }
         }
-        [O::VmxGet(a), O::VmxSet(b)] => boxed(Then(VmxGet(a), VmxSet(b))),
-        [O::VmxGet(a), O::QemuGet(b), O::QemuSet(c), O::SvmSet(d)] => {
-            boxed(Then(Then(VmxGet(a), qemu(b, c)), SvmSet(d)))
+        [O::VmxGet(a), O::QemuGet(b), O::QemuSet(c), O::VmxSet(e)] => {
+            if fixed {
+                P::VmxVmmVmxToday(Then(Then(v, Then(q, qs)), vs))
+            } else {
+                P::VmxVmmVmx(Then(Then(VmxGet(d(a)), vmm(d(b), d(c))), VmxSet(d(e))))
+            }
+        }
+        [O::VmxGet(a), O::VmxSet(b)] => {
+            if fixed {
+                P::VmxVmxToday(Then(v, vs))
+            } else {
+                P::VmxVmx(Then(VmxGet(d(a)), VmxSet(d(b))))
+            }
+        }
+        [O::VmxGet(a), O::QemuGet(b), O::QemuSet(c), O::SvmSet(e)] => {
+            if fixed {
+                P::VmxVmmSvmToday(Then(Then(v, Then(q, qs)), ss))
+            } else {
+                P::VmxVmmSvm(Then(Then(VmxGet(d(a)), vmm(d(b), d(c))), SvmSet(d(e))))
+            }
         }
         [
             O::SvmGet(a),
             O::QemuGet(b),
             O::QemuSet(c),
-            O::VmxSet(d),
-            O::VmxGet(e),
-            O::QemuGet(f),
-            O::QemuSet(g),
-            O::SvmSet(h),
-        ] => boxed(Then(
-            Then(Then(SvmGet(a), qemu(b, c)), Then(VmxSet(d), VmxGet(e))),
-            Then(qemu(f, g), SvmSet(h)),
-        )),
-        [O::SvmSet(a)] => boxed(SvmSet(a)),
-        [O::VmxSet(a)] => boxed(VmxSet(a)),
-        [O::QemuGet(a), O::QemuSet(b)] => boxed(qemu(a, b)),
+            O::VmxSet(e),
+            O::VmxGet(f),
+            O::QemuGet(g),
+            O::QemuSet(h),
+            O::SvmSet(i),
+        ] => {
+            if fixed {
+                P::SvmVmmVmxVmmSvmToday(Then(
+                    Then(Then(s, Then(q, qs)), Then(vs, v)),
+                    Then(Then(q, qs), ss),
+                ))
+            } else {
+                P::SvmVmmVmxVmmSvm(Then(
+                    Then(
+                        Then(SvmGet(d(a)), vmm(d(b), d(c))),
+                        Then(VmxSet(d(e)), VmxGet(d(f))),
+                    ),
+                    Then(vmm(d(g), d(h)), SvmSet(d(i))),
+                ))
+            }
+        }
+        [O::SvmSet(a)] => {
+            if fixed {
+                P::IntoSvmToday(ss)
+            } else {
+                P::IntoSvm(SvmSet(d(a)))
+            }
+        }
+        [O::VmxSet(a)] => {
+            if fixed {
+                P::IntoVmxToday(vs)
+            } else {
+                P::IntoVmx(VmxSet(d(a)))
+            }
+        }
+        [O::QemuGet(a), O::QemuSet(b)] => {
+            if fixed {
+                P::VmmToday(Then(q, qs))
+            } else {
+                P::Vmm(vmm(d(a), d(b)))
+            }
+        }
         _ => return None,
     })
 }
@@ -268,6 +454,20 @@ mod tests {
                 );
             }
         }
+        // Today's profiles run with their rules folded in, others with rules as data.
+        let ops = |spec: &str| spec.parse::<crate::profile::Chain>().expect("parses");
+        let today = ops("kvm-svm > qemu > kvm-svm");
+        assert!(matches!(
+            recognise(today.ops()),
+            Some(Pipeline::SvmVmmSvmToday(_))
+        ));
+        let old = ops("kvm-svm@4.12 > qemu@2.9 > kvm-svm@4.12");
+        assert!(matches!(recognise(old.ops()), Some(Pipeline::SvmVmmSvm(_))));
+        let switched = today.without(crate::profile::Rule::SvmGetTrBusy);
+        assert!(matches!(
+            recognise(switched.ops()),
+            Some(Pipeline::SvmVmmSvm(_))
+        ));
         // `verbatim` alone has no op: no pipeline, its tables are the identity.
         let verbatim: crate::profile::Chain = "verbatim".parse().expect("parses");
         assert!(recognise(verbatim.ops()).is_none());
