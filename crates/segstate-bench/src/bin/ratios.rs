@@ -1,12 +1,14 @@
 //! Rust vs C per conversion in one run: best of N timing loops of ~1M conversions
 //! each, ns per conversion and the ratio Rust/C; then the wall time of
-//! `verify_all(builtin_chains())` on this thread.
+//! `verify_all(builtin_chains())` on this thread, and what each part of it costs: a
+//! domain per source format, each chain, and compiling a chain of a new shape.
 //!
 //! `cargo run --release -p segstate-bench --bin ratios [-- ROUNDS [pairs|chains|verify]]`
 
 use std::time::{Duration, Instant};
 
-use segstate::verify::{builtin_chains, verify_all};
+use segstate::profile::{Chain, Format};
+use segstate::verify::{Workspace, builtin_chains, verify_all};
 use segstate_bench::cases::{self, Case, Run};
 use segstate_bench::inputs::BATCH;
 
@@ -129,5 +131,48 @@ fn main() {
         "\nverify_all(builtin_chains()): {} chains, {states} states covered, {executed} executed, best of 3 on one thread: {:.1} ms",
         chains.len(),
         best.as_secs_f64() * 1e3
+    );
+    costs(&chains);
+}
+
+/// Best of 3 wall times of `f`.
+fn best_of_3<T>(mut f: impl FnMut() -> T) -> (Duration, T) {
+    let mut best = Duration::MAX;
+    let mut out = None;
+    for _ in 0..3 {
+        let start = Instant::now();
+        out = Some(f());
+        best = best.min(start.elapsed());
+    }
+    (best, out.expect("ran"))
+}
+
+/// The cost of each part of verification, and of compiling a chain of a new shape: what
+/// an added chain or profile costs (BENCHMARKS.md).
+fn costs(chains: &[Chain]) {
+    println!("\nper source format (one domain each), then per chain, best of 3:");
+    for format in [Format::Vmcb, Format::Vmcs, Format::Kvm] {
+        let (t, ws) = best_of_3(|| Workspace::new(format));
+        println!(
+            "  domain {format}: {} states, built in {:.1} ms",
+            ws.states().len(),
+            t.as_secs_f64() * 1e3
+        );
+        for chain in chains.iter().filter(|c| c.source() == format) {
+            let (t, r) = best_of_3(|| ws.verify(chain).expect("same source"));
+            println!(
+                "    {:<44} {:>7} executed  {:>6.1} ms",
+                chain.to_string(),
+                r.executed,
+                t.as_secs_f64() * 1e3
+            );
+        }
+    }
+    // A shape no built-in chain has compiles into tables.
+    let spec = "verbatim > kvm-svm > qemu > kvm-vmx";
+    let (t, compiled) = best_of_3(|| spec.parse::<Chain>().expect("parses").compile());
+    println!(
+        "compiling `{spec}` (a new shape: tables): {:.1} ms, compiled: {compiled}",
+        t.as_secs_f64() * 1e3
     );
 }

@@ -495,8 +495,8 @@ impl CompiledCell {
 
     /// The monomorphised pipeline, for chains of a known shape.
     #[inline(always)]
-    pub(crate) fn fast(&self) -> Option<Pipeline> {
-        self.fast
+    pub(crate) fn fast(&self) -> Option<&Pipeline> {
+        self.fast.as_ref()
     }
 
     /// The tables of `chain` (whose cell this is) for a call about to run `segments`

@@ -243,38 +243,38 @@ macro_rules! pipelines {
             /// One register, or `None` when `input` is not in the source format.
             #[inline(always)]
             pub(crate) fn segment(
-                self,
+                &self,
                 reg: SegReg,
                 input: &InFlight,
                 previous: &QemuSegmentCache,
             ) -> Option<InFlight> {
                 match self {
-                    $(Pipeline::$name(s) => segment(s, reg, input, previous),)*
+                    $(Pipeline::$name(s) => segment(*s, reg, input, previous),)*
                 }
             }
 
             /// A batch of one register in place; false when a value is not in the
             /// source format (the values before it are converted).
             pub(crate) fn batch(
-                self,
+                &self,
                 reg: SegReg,
                 values: &mut [InFlight],
                 previous: &QemuSegmentCache,
             ) -> bool {
                 match self {
-                    $(Pipeline::$name(s) => batch(s, reg, values, previous),)*
+                    $(Pipeline::$name(s) => batch(*s, reg, values, previous),)*
                 }
             }
 
             /// A whole vCPU, or `None` when it is in another format.
             #[inline]
             pub(crate) fn vcpu(
-                self,
+                &self,
                 input: &VcpuSegments,
                 previous: &PerSegReg<QemuSegmentCache>,
             ) -> Option<VcpuSegments> {
                 match self {
-                    $(Pipeline::$name(s) => vcpu(s, input, previous),)*
+                    $(Pipeline::$name(s) => vcpu(*s, input, previous),)*
                 }
             }
         }
