@@ -278,8 +278,9 @@ impl std::error::Error for ChainError {}
 /// A chain of profile steps, compiled into the conversions it performs.
 ///
 /// The steps and ops stay data (verify switches rules off one by one); running a chain
-/// uses its compiled form ([`super::compiled`]), built on first use and checked equal
-/// to the interpreted ops by the tests.
+/// uses its compiled form (`profile/specialised.rs`: one monomorphised pipeline per
+/// shape of the built-in chains; `profile/compiled.rs`: tables for other shapes, see
+/// [`Chain::compile`]), checked equal to the interpreted ops by the tests.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Chain {
     steps: Vec<Step>,

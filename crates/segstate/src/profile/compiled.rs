@@ -1,13 +1,14 @@
-//! Compiled chains: a register's whole trip through a chain as one table lookup.
+//! Compiled chains: a register's whole trip through a chain as one table lookup, for
+//! chains of a shape without a pipeline ([`super::specialised`] runs the others).
 //!
 //! Every conversion a chain performs copies the selector, the base and the limit, and
 //! computes the rest of the segment from a few attribute bits, the G class of the limit
 //! (`limit > 0xfffff`, what `svm.get.g-from-limit` reads) and, in a VMCB, the CPL byte.
-//! For each source format that key is 14 or 15 bits ([`key`]), so a chain with its
+//! For each source format that key is 14 or 15 bits ([`key_space`]), so a chain with its
 //! rules is, per register, a table of at most 32,768 outputs. The table is built once
 //! per chain, after it has run [`COMPILE_AFTER`] segments or on [`Chain::compile`], by
-//! running the interpreted chain (rules as data) over every key: nothing here names an op, a profile or a rule, so a new op or profile is
-//! compiled by running it.
+//! running the interpreted chain (rules as data) over every key: nothing here names an
+//! op, a profile or a rule, so a new op or profile is compiled by running it.
 //!
 //! What the table assumes is checked while it is built: every key runs twice, with two
 //! different carriers (selector, base, limit within its G class), two different
@@ -17,8 +18,8 @@
 //! read the previous QEMU cache (the 2017 thread's designs). Inputs outside the key
 //! space (a VMCB CPL byte above 3, attribute bits a format does not define, a
 //! `kvm_segment` byte other than 0/1 or out of its field's range, non-zero padding)
-//! also run interpreted, value by value. The tests hold the compiled path equal to the
-//! interpreted one over the whole verification domain of every built-in chain, with
+//! also run interpreted, value by value. The tests hold the tables equal to the
+//! interpreted ops over the whole verification domain of every built-in chain, with
 //! and without each rule.
 
 // Without `std` there is no lazy cell to keep tables in: chains without a pipeline run

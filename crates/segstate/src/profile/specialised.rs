@@ -6,7 +6,7 @@
 //! trip through a VMM, whatever the profiles' versions. [`recognise`] lists the shapes
 //! of the built-in chains; a chain of another shape (a new op, a longer chain) runs
 //! through its tables ([`super::compiled`]) or interpreted, with the same results. A new
-//! shape plugs in with a line in [`pipelines!`] and one in [`recognise`], a new op
+//! shape plugs in with a line in `pipelines!` and one in [`recognise`], a new op
 //! with a [`Stage`].
 
 use super::chain::{InFlight, Op, SegmentValue, VcpuSegments};
