@@ -9,6 +9,9 @@
 //! - the chain copies the selector and the base and computes nothing from them, and
 //!   treats the four data registers alike: the outputs differ in the carried fields
 //!   only, and so do the second trips (idempotence);
+//! - the previous QEMU cache the 2017 designs read ([`super::domain::previous_caches`])
+//!   holds the same flags for the four data registers (all the user data segment), and
+//!   no op reads its selector or base;
 //! - the CPL the output means comes from VMCB.CPL or SS.DPL, never a data register;
 //! - decoding ([`crate::arch::Segment`]'s `TryFrom` of each format) copies selector and
 //!   base and refuses neither, and the documented normalisation
