@@ -112,7 +112,7 @@ impl<A: Stage, B: Stage<In = A::Out>> Stage for Then<A, B> {
 }
 
 /// A segment type a chain starts or ends in.
-pub(crate) trait Shape: Copy {
+pub(crate) trait Shape: Copy + Default {
     fn take(value: &SegmentValue) -> Option<Self>;
     fn wrap(self) -> SegmentValue;
     /// The eight registers and the CPL byte they start with (VMCB.CPL, else 0).
@@ -206,15 +206,16 @@ where
 {
     let (segments, start) = S::In::take_vcpu(input)?;
     let mut ss_cpl = 0;
-    let outs = PerSegReg::from_fn(|reg| {
+    let mut outs = [S::Out::default(); 8];
+    for (i, out) in outs.iter_mut().enumerate() {
+        let reg = SegReg::ALL[i];
         let mut cpl = start;
-        let out = s.apply(reg, segments[reg], &mut cpl, &previous[reg]);
+        *out = s.apply(reg, segments.0[i], &mut cpl, &previous.0[i]);
         if reg == SegReg::Ss {
             ss_cpl = cpl;
         }
-        out
-    });
-    Some(S::Out::vcpu(outs, ss_cpl))
+    }
+    Some(S::Out::vcpu(PerSegReg(outs), ss_cpl))
 }
 
 /// QEMU's get_seg then set_seg: a VMM between two hypervisor steps.
