@@ -6,12 +6,13 @@
 use std::fmt;
 use std::hint::black_box;
 
+use segstate::arch::{PerSegReg, SegReg};
 use segstate::format::hyperv::HvSegmentRegister;
 use segstate::format::kvm::KvmSegment;
 use segstate::format::qemu::QemuSegmentCache;
 use segstate::format::svm::VmcbSegment;
 use segstate::format::vmx::VmxSegment;
-use segstate::profile::{Chain, InFlight, SegmentValue};
+use segstate::profile::{Chain, Format, InFlight, SegmentValue, VcpuSegments};
 
 use crate::ffi::{self, CHvSeg, CQemuSeg, CVmcbSeg, CVmxSeg};
 use crate::inputs::{self, BATCH};
@@ -266,6 +267,56 @@ fn in_flight<T: Copy>(v: &[T], wrap: fn(T) -> SegmentValue) -> Vec<InFlight> {
         .collect()
 }
 
+/// The batch as whole vCPUs: vCPU j holds elements 8j..8j+7 (element i is register
+/// i & 7); a VMCB's CPL byte is its SS element's.
+fn vcpus(input: &[InFlight]) -> Vec<VcpuSegments> {
+    input
+        .chunks_exact(8)
+        .map(|regs| {
+            let at = |reg: SegReg| regs[reg.index()];
+            match at(SegReg::Ss).value {
+                SegmentValue::Vmcb(_) => VcpuSegments::Vmcb {
+                    segments: PerSegReg::from_fn(|reg| match at(reg).value {
+                        SegmentValue::Vmcb(v) => v,
+                        _ => unreachable!("one format per batch"),
+                    }),
+                    cpl: at(SegReg::Ss).vmcb_cpl,
+                },
+                SegmentValue::Vmcs(_) => {
+                    VcpuSegments::Vmcs(PerSegReg::from_fn(|reg| match at(reg).value {
+                        SegmentValue::Vmcs(v) => v,
+                        _ => unreachable!("one format per batch"),
+                    }))
+                }
+                _ => VcpuSegments::Kvm(PerSegReg::from_fn(|reg| match at(reg).value {
+                    SegmentValue::Kvm(k) => k,
+                    _ => unreachable!("one format per batch"),
+                })),
+            }
+        })
+        .collect()
+}
+
+/// A vCPU in `format` to write outputs over.
+fn blank_vcpu(format: Format) -> VcpuSegments {
+    match format {
+        Format::Vmcb => VcpuSegments::Vmcb {
+            segments: PerSegReg::from_fn(|_| VmcbSegment::default()),
+            cpl: 0,
+        },
+        Format::Vmcs => VcpuSegments::Vmcs(PerSegReg::from_fn(|_| VmxSegment::default())),
+        Format::Kvm => VcpuSegments::Kvm(PerSegReg::from_fn(|_| KvmSegment::default())),
+        Format::HyperV => {
+            VcpuSegments::HyperV(PerSegReg::from_fn(|_| HvSegmentRegister::default()))
+        }
+    }
+}
+
+/// The batch split by register (the same elements, register i & 7 in slice i & 7).
+fn by_reg(input: &[InFlight]) -> PerSegReg<Vec<InFlight>> {
+    PerSegReg::from_fn(|reg| input.iter().skip(reg.index()).step_by(8).copied().collect())
+}
+
 /// The chains of current profiles among segstate's built-in ones, each as
 /// `Chain::run_segment`, the same profile functions called directly, and C.
 #[must_use]
@@ -283,15 +334,35 @@ pub fn chains() -> Vec<Case> {
         vmcb_cpl: 0,
     };
 
-    let chain_run = |spec: &str, input: &Vec<InFlight>| -> Run {
+    let chain_run = |spec: &str, input: &Vec<InFlight>| -> [(&'static str, Run); 3] {
         let chain: Chain = spec.parse().expect("chain parses");
+        chain.compile();
         let (i, mut o) = (input.clone(), vec![blank; BATCH]);
-        run!(|o| rust::chain_batch(black_box(&chain), black_box(&i), o))
+        let c = chain.clone();
+        let segment = run!(|o| rust::chain_batch(black_box(&c), black_box(&i), o));
+        let (i, mut o) = (
+            vcpus(input),
+            vec![blank_vcpu(chain.destination()); BATCH / 8],
+        );
+        let c = chain.clone();
+        let whole = run!(|o| rust::chain_run_vcpus(black_box(&c), black_box(&i), o));
+        let (i, mut o) = (by_reg(input), by_reg(input));
+        let batch = run!(|o| rust::chain_run_batches(black_box(&chain), black_box(&i), o));
+        [
+            ("rust", segment),
+            ("rust-run", whole),
+            ("rust-batch", batch),
+        ]
     };
-    let mk = |spec: &str, chain: Run, direct: Run, c: Run| Case {
-        name: spec.into(),
-        chain: true,
-        variants: vec![("rust", chain), ("rust-direct", direct), ("c", c)],
+    let mk = |spec: &str, chain: [(&'static str, Run); 3], direct: Run, c: Run| {
+        let mut variants: Vec<(&'static str, Run)> = chain.into();
+        variants.push(("rust-direct", direct));
+        variants.push(("c", c));
+        Case {
+            name: spec.into(),
+            chain: true,
+            variants,
+        }
     };
     let vmcb_out = || (vec![VmcbSegment::default(); BATCH], vec![0u8; BATCH]);
     let c_vmcb_out = || (vec![CVmcbSeg::default(); BATCH], vec![0u8; BATCH]);

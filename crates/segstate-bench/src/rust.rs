@@ -2,13 +2,13 @@
 //! the C baseline runs, element i being register `i & 7`. Each batch function is
 //! `#[inline(never)]`, as the C ones are behind FFI.
 
-use segstate::arch::{SegReg, Segment};
+use segstate::arch::{PerSegReg, SegReg, Segment};
 use segstate::format::hyperv::HvSegmentRegister;
 use segstate::format::kvm::KvmSegment;
 use segstate::format::qemu::QemuSegmentCache;
 use segstate::format::svm::{SvmAttrib, VmcbSegment};
 use segstate::format::vmx::VmxSegment;
-use segstate::profile::{Chain, InFlight, Profile, RuleSet, qemu, svm, vmx};
+use segstate::profile::{Chain, InFlight, Profile, RuleSet, VcpuSegments, qemu, svm, vmx};
 
 const SVM: RuleSet = Profile::KVM_SVM.rules;
 const VMX: RuleSet = Profile::KVM_VMX.rules;
@@ -134,6 +134,37 @@ pub fn chain_batch(chain: &Chain, input: &[InFlight], out: &mut [InFlight]) -> u
             Ok(v) => *o = v,
             Err(_) => failed += 1,
         }
+    }
+    failed
+}
+
+/// `chain.run` over whole vCPUs (eight registers each); returns how many runs failed.
+#[inline(never)]
+pub fn chain_run_vcpus(chain: &Chain, input: &[VcpuSegments], out: &mut [VcpuSegments]) -> usize {
+    let previous = PerSegReg::from_fn(|_| QemuSegmentCache::default());
+    let mut failed = 0;
+    for (x, o) in input.iter().zip(out.iter_mut()) {
+        match chain.run(x, &previous) {
+            Ok(v) => *o = v,
+            Err(_) => failed += 1,
+        }
+    }
+    failed
+}
+
+/// `chain.run_batch` once per register over `out`, first copied from `input` (the
+/// batch is converted in place); returns how many batches failed.
+#[inline(never)]
+pub fn chain_run_batches(
+    chain: &Chain,
+    input: &PerSegReg<Vec<InFlight>>,
+    out: &mut PerSegReg<Vec<InFlight>>,
+) -> usize {
+    let previous = QemuSegmentCache::default();
+    let mut failed = 0;
+    for reg in SegReg::ALL {
+        out[reg].copy_from_slice(&input[reg]);
+        failed += usize::from(chain.run_batch(reg, &mut out[reg], &previous).is_err());
     }
     failed
 }

@@ -415,19 +415,26 @@ fn layout_bit_moves() {
 
 // ---- whole chains ----
 
+/// The chain run interpreted (fresh, below the compile threshold) and compiled: both
+/// must give the same outputs, which the tests then hold against C.
 fn run_chain(spec: &str, input: &[InFlight]) -> Vec<InFlight> {
-    let chain: Chain = spec.parse().unwrap();
     let blank = InFlight {
         value: SegmentValue::Kvm(KvmSegment::default()),
         vmcb_cpl: 0,
     };
-    let mut out = vec![blank; input.len()];
-    assert_eq!(
-        rust::chain_batch(&chain, input, &mut out),
-        0,
-        "{spec}: no run fails"
-    );
-    out
+    let [interpreted, compiled] = [false, true].map(|compile| {
+        let chain: Chain = spec.parse().unwrap();
+        assert!(!compile || chain.compile(), "{spec} compiles");
+        let mut out = vec![blank; input.len()];
+        assert_eq!(
+            rust::chain_batch(&chain, input, &mut out),
+            0,
+            "{spec}: no run fails"
+        );
+        out
+    });
+    assert!(interpreted == compiled, "{spec}: compiled differs");
+    compiled
 }
 
 fn vmcb_out(out: &[InFlight]) -> (Vec<VmcbSegment>, Vec<u8>) {

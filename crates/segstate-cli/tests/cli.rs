@@ -111,7 +111,12 @@ fn verify_shows_the_2017_escalation_and_exits_3_for_historical_chains() {
     let chain = &j["chains"][0];
     assert_eq!(chain["verdict"], "sound");
     assert_eq!(chain["violations"]["escalation"], 0);
-    assert!(chain["states"].as_u64().unwrap() > 300_000);
+    let states = chain["states"].as_u64().unwrap();
+    assert!(states > 300_000);
+    // One run per attrib and limit for CS, TR, LDTR and the four data registers
+    // together, and per CPL byte too for SS; every RPL is covered by that run.
+    assert_eq!(chain["states_executed"].as_u64().unwrap(), 4 * 8192 + 32768);
+    assert_eq!(j["states_executed"], chain["states_executed"]);
 }
 
 #[test]
@@ -368,8 +373,12 @@ fn audit_model_only() {
     let o = segstate(&["audit", "--no-live"]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains("live part skipped (--no-live)"));
+    assert!(stdout(&o).contains(" executed) in "), "{}", stdout(&o));
     let j = json(&segstate(&["audit", "--no-live", "--json"]));
     assert_eq!(j["ok"], true);
+    let (states, executed) = (&j["model"]["states"], &j["model"]["states_executed"]);
+    // KVM and QEMU chains verify on the reduced domain; other stacks' chains unreduced.
+    assert!(executed.as_u64().unwrap() < states.as_u64().unwrap(), "{j}");
     assert_eq!(j["live"]["ran"], false);
     assert_eq!(
         j["model"]["chains"].as_array().unwrap().len(),

@@ -1,12 +1,14 @@
 //! Rust vs C per conversion in one run: best of N timing loops of ~1M conversions
 //! each, ns per conversion and the ratio Rust/C; then the wall time of
-//! `verify_all(builtin_chains())` on this thread.
+//! `verify_all(builtin_chains())` on this thread, and what each part of it costs: a
+//! domain per source format, each chain, and compiling a chain of a new shape.
 //!
-//! `cargo run --release -p segstate-bench --bin ratios [-- ROUNDS]`
+//! `cargo run --release -p segstate-bench --bin ratios [-- ROUNDS [pairs|chains|verify]]`
 
 use std::time::{Duration, Instant};
 
-use segstate::verify::{builtin_chains, verify_all};
+use segstate::profile::{Chain, Format};
+use segstate::verify::{Workspace, builtin_chains, verify_all};
 use segstate_bench::cases::{self, Case, Run};
 use segstate_bench::inputs::BATCH;
 
@@ -34,12 +36,21 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
     let chain = list.first().is_some_and(|c| c.chain);
     if chain {
         println!(
-            "| {:<44} | {:>10} | {:>10} | {:>8} | {:>10} | {:>12} |",
-            "chain", "Rust ns", "C ns", "Rust/C", "direct ns", "direct/C"
+            "| {:<42} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>8} |",
+            "chain",
+            "segment",
+            "run",
+            "batch",
+            "direct",
+            "C",
+            "seg/C",
+            "run/C",
+            "batch/C",
+            "direct/C"
         );
         println!(
-            "|{:-<46}|{:->12}|{:->12}|{:->10}|{:->12}|{:->14}|",
-            "", "", "", "", "", ""
+            "|{:-<44}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->10}|",
+            "", "", "", "", "", "", "", "", "", ""
         );
     } else {
         println!(
@@ -60,11 +71,14 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
             get("c").unwrap_or(f64::NAN),
         );
         if chain {
-            let d = get("rust-direct").unwrap_or(f64::NAN);
+            let [w, b, d] =
+                ["rust-run", "rust-batch", "rust-direct"].map(|n| get(n).unwrap_or(f64::NAN));
             println!(
-                "| {:<44} | {r:>10.3} | {c:>10.3} | {:>8.2} | {d:>10.3} | {:>12.2} |",
+                "| {:<42} | {r:>7.2} | {w:>7.2} | {b:>7.2} | {d:>7.2} | {c:>7.2} | {:>7.2} | {:>7.2} | {:>7.2} | {:>8.2} |",
                 case.name,
                 r / c,
+                w / c,
+                b / c,
                 d / c
             );
         } else {
@@ -82,29 +96,83 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(9);
+    // An optional second argument runs one part: `pairs`, `chains` or `verify`.
+    let only = std::env::args().nth(2);
+    let part = |name: &str| only.as_deref().is_none_or(|o| o == name);
     println!(
         "best of {rounds} loops of {} conversions (batches of {BATCH}, element i = register i & 7)",
         CONVERSIONS.div_ceil(BATCH) * BATCH
     );
-    table("Single conversions", cases::pairs(), rounds);
-    table(
-        "Whole chains, one register per conversion (Rust = Chain::run_segment; direct = the same profile functions called in sequence)",
-        cases::chains(),
-        rounds,
-    );
+    if part("pairs") {
+        table("Single conversions", cases::pairs(), rounds);
+    }
+    if part("chains") {
+        table(
+            "Whole chains, ns per segment (segment = Chain::run_segment, run = Chain::run per vCPU, batch = Chain::run_batch per register, direct = the same profile functions called in sequence)",
+            cases::chains(),
+            rounds,
+        );
+    }
+    if !part("verify") {
+        return;
+    }
 
     let chains = builtin_chains();
     let mut best = Duration::MAX;
-    let mut states = 0;
+    let (mut states, mut executed) = (0, 0);
     for _ in 0..3 {
         let start = Instant::now();
         let reports = verify_all(&chains);
         best = best.min(start.elapsed());
         states = reports.iter().map(|r| r.states).sum::<u64>();
+        executed = reports.iter().map(|r| r.executed).sum::<u64>();
     }
     println!(
-        "\nverify_all(builtin_chains()): {} chains, {states} states, best of 3 on one thread: {:.1} ms",
+        "\nverify_all(builtin_chains()): {} chains, {states} states covered, {executed} executed, best of 3 on one thread: {:.1} ms",
         chains.len(),
         best.as_secs_f64() * 1e3
+    );
+    costs(&chains);
+}
+
+/// Best of 3 wall times of `f`.
+fn best_of_3<T>(mut f: impl FnMut() -> T) -> (Duration, T) {
+    let mut best = Duration::MAX;
+    let mut out = None;
+    for _ in 0..3 {
+        let start = Instant::now();
+        out = Some(f());
+        best = best.min(start.elapsed());
+    }
+    (best, out.expect("ran"))
+}
+
+/// The cost of each part of verification, and of compiling a chain of a new shape: what
+/// an added chain or profile costs (BENCHMARKS.md).
+fn costs(chains: &[Chain]) {
+    println!("\nper source format (one domain each), then per chain, best of 3:");
+    for format in [Format::Vmcb, Format::Vmcs, Format::Kvm] {
+        let (t, ws) = best_of_3(|| Workspace::new(format));
+        println!(
+            "  domain {format}: {} states, built in {:.1} ms",
+            ws.states().len(),
+            t.as_secs_f64() * 1e3
+        );
+        for chain in chains.iter().filter(|c| c.source() == format) {
+            let (t, r) = best_of_3(|| ws.verify(chain).expect("same source"));
+            println!(
+                "    {:<44} {:>7} executed  {:>6.1} ms",
+                chain.to_string(),
+                r.executed,
+                t.as_secs_f64() * 1e3
+            );
+        }
+    }
+    // A shape no built-in chain has compiles into tables.
+    let spec = "verbatim > kvm-svm > qemu > kvm-vmx";
+    let (t, compiled) = best_of_3(|| spec.parse::<Chain>().expect("parses").compile());
+    println!(
+        "compiling `{spec}` (a new shape: tables): {:.1} ms, compiled: {compiled}",
+        t.as_secs_f64() * 1e3
     );
 }

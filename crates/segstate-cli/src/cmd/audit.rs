@@ -212,6 +212,7 @@ pub fn run(args: &Args) -> Outcome {
         .join()
         .map_err(|_| Failure::failed("model verification panicked"))?;
     let model_states: u64 = reports.iter().map(|r| r.states).sum();
+    let model_executed: u64 = reports.iter().map(|r| r.executed).sum();
     // Today's KVM and QEMU profiles must never make the CPL more privileged anywhere in
     // the domain; today's other stacks that do are their defects, listed apart.
     let escalating = |host_stack: bool| -> Vec<String> {
@@ -253,7 +254,8 @@ pub fn run(args: &Args) -> Outcome {
             "ok": ok,
             "peer_stacks_escalating": peer_unsound,
             "model": {
-                "states": model_states, "seconds": model_time.as_secs_f64(),
+                "states": model_states, "states_executed": model_executed,
+                "seconds": model_time.as_secs_f64(),
                 "unsound_current_chains": model_unsound,
                 "chains": reports.iter().map(|r| super::verify::report_json(r, 1)).collect::<Vec<_>>(),
             },
@@ -275,7 +277,7 @@ pub fn run(args: &Args) -> Outcome {
     } else {
         outln!("segstate audit\n");
         outln!(
-            "Model: {} built-in chains, {model_states} states verified in {:.0} ms",
+            "Model: {} built-in chains, {model_states} states verified ({model_executed} executed) in {:.0} ms",
             reports.len(),
             model_time.as_secs_f64() * 1000.0
         );

@@ -128,6 +128,7 @@ pub fn report_json(r: &ChainReport, counterexamples: usize) -> Value {
         "source": r.chain.source().to_string(),
         "destination": r.chain.destination().to_string(),
         "states": r.states,
+        "states_executed": r.executed,
         "garbage_states": r.garbage_states,
         "violations": violations,
         "verdict": verdict(r),
@@ -140,6 +141,7 @@ pub fn summary_table(reports: &[ChainReport]) -> String {
     let mut t = Table::new(&[
         "chain",
         "states",
+        "executed",
         "escalations",
         "cpl changed",
         "attr loss",
@@ -151,6 +153,7 @@ pub fn summary_table(reports: &[ChainReport]) -> String {
         t.row(vec![
             r.chain.to_string(),
             r.states.to_string(),
+            r.executed.to_string(),
             r.violations(Property::Escalation).to_string(),
             r.violations(Property::CplChanged).to_string(),
             r.violations(Property::AttributeLoss).to_string(),
@@ -179,6 +182,7 @@ pub fn run(args: &Args) -> Outcome {
     });
     let elapsed = start.elapsed();
     let states: u64 = reports.iter().map(|r| r.states).sum();
+    let executed: u64 = reports.iter().map(|r| r.executed).sum();
     let current_unsound = reports
         .iter()
         .filter(|r| r.chain.is_current() && r.escalations() > 0)
@@ -187,13 +191,14 @@ pub fn run(args: &Args) -> Outcome {
     if args.json {
         print_json(&json!({
             "states": states,
+            "states_executed": executed,
             "seconds": elapsed.as_secs_f64(),
             "threads": threads,
             "chains": reports.iter().map(|r| report_json(r, args.counterexamples)).collect::<Vec<_>>(),
         }));
     } else {
         outln!(
-            "Verified {} chain(s), {states} states, in {:.0} ms on {threads} thread(s).\n",
+            "Verified {} chain(s), {states} states ({executed} executed: states a chain cannot tell apart run once), in {:.0} ms on {threads} thread(s).\n",
             reports.len(),
             elapsed.as_secs_f64() * 1000.0
         );

@@ -14,6 +14,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::str::FromStr;
 
+use super::compiled::CompiledCell;
 use super::stack::{self, StackOp, StackValue};
 use super::{Engine, Profile, Rule, RuleSet, UnknownProfile, qemu, qemu_modes, svm, vmx};
 use crate::arch::{PerSegReg, PrivilegeLevel, SegReg};
@@ -108,6 +109,23 @@ pub enum Op {
 }
 
 impl Op {
+    /// True for KVM's and QEMU's get and set: the ops whose outputs are proven to depend
+    /// only on what `profile/compiled.rs` keys on and `verify/reduce.rs` classes by
+    /// (tested against the interpreted ops over whole domains). Chains with other ops
+    /// (other stacks, QEMU's migration hooks) run interpreted and verify unreduced.
+    #[must_use]
+    pub const fn is_kvm_or_qemu(self) -> bool {
+        matches!(
+            self,
+            Op::SvmGet(_)
+                | Op::SvmSet(_)
+                | Op::VmxGet(_)
+                | Op::VmxSet(_)
+                | Op::QemuGet(_)
+                | Op::QemuSet(_)
+        )
+    }
+
     /// The upstream function the op runs.
     #[must_use]
     pub const fn function(self) -> &'static str {
@@ -295,12 +313,18 @@ impl fmt::Display for ChainError {
 impl core::error::Error for ChainError {}
 
 /// A chain of profile steps, compiled into the conversions it performs.
+///
+/// The steps and ops stay data (verify switches rules off one by one); running a chain
+/// uses its compiled form (`profile/specialised.rs`: one monomorphised pipeline per
+/// shape of the built-in chains; `profile/compiled.rs`: tables for other shapes, see
+/// [`Chain::compile`]), checked equal to the interpreted ops by the tests.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Chain {
     steps: Vec<Step>,
     ops: Vec<Op>,
     source: Format,
     destination: Format,
+    compiled: CompiledCell,
 }
 
 /// Where a chain's value is between steps.
@@ -423,6 +447,7 @@ impl Chain {
         let destination = format_of(shape);
         Ok(Chain {
             steps,
+            compiled: CompiledCell::new(&ops),
             ops,
             source,
             destination,
@@ -484,6 +509,16 @@ impl Chain {
         Chain::new(steps).expect("switching a rule off keeps the chain's shape")
     }
 
+    /// Compiles the chain now. A chain of a built-in chain's shape is compiled when it
+    /// is built (a monomorphised pipeline); another one gets tables, built here or once
+    /// it has run about two million segments (what building costs), so that a chain run
+    /// a few times never pays for them. False when the chain runs interpreted: its
+    /// outputs depend on more than a segment's attributes, e.g. on the previous QEMU
+    /// cache.
+    pub fn compile(&self) -> bool {
+        self.compiled.fast().is_some() || self.compiled.tables(self).is_some()
+    }
+
     /// Runs one register through the chain. `previous` is the VMM cache before the
     /// sync (read only by the thread's two designs). `observe` sees the value after
     /// every conversion.
@@ -511,12 +546,33 @@ impl Chain {
         input: InFlight,
         previous: &QemuSegmentCache,
     ) -> Result<InFlight, WrongSourceFormat> {
+        // Pipelines and tables take only values in the source format: a hit needs no
+        // other check.
+        if let Some(fast) = self.compiled.fast() {
+            if let Some(out) = fast.segment(reg, &input, previous) {
+                return Ok(out);
+            }
+        } else if let Some(out) = self.compiled.get(self, 1).and_then(|t| t.run(reg, &input)) {
+            return Ok(out);
+        }
         self.check_source(&input.value)?;
+        Ok(self.interpret(reg, input, previous))
+    }
+
+    /// Runs one register through the ops one by one, rules as data: the reference the
+    /// compiled form is built from and tested against.
+    #[inline]
+    pub(crate) fn interpret(
+        &self,
+        reg: SegReg,
+        input: InFlight,
+        previous: &QemuSegmentCache,
+    ) -> InFlight {
         let mut at = input;
         for &op in &self.ops {
             at = apply(op, reg, at, previous);
         }
-        Ok(at)
+        at
     }
 
     /// Checks that `value` is in the chain's source format.
@@ -539,10 +595,42 @@ impl Chain {
         }
     }
 
-    /// Runs a batch of values of one register through the chain, in place. Each
-    /// conversion runs over the whole batch before the next one starts, so the hot loop
-    /// sees a single conversion with its rules fixed (verify's inner loop).
+    /// Runs a batch of values of one register through the chain, in place: one table
+    /// lookup per value once the chain is compiled, else each conversion over the whole
+    /// batch before the next one starts (a single conversion with its rules fixed).
     pub fn run_batch(
+        &self,
+        reg: SegReg,
+        values: &mut [InFlight],
+        previous: &QemuSegmentCache,
+    ) -> Result<(), WrongSourceFormat> {
+        for v in values.iter() {
+            self.check_source(&v.value)?;
+        }
+        if let Some(fast) = self.compiled.fast() {
+            let whole = fast.batch(reg, values, previous);
+            debug_assert!(whole, "every value was checked to be in the source format");
+            return Ok(());
+        }
+        let Some(tables) = self.compiled.get(self, values.len()) else {
+            for &op in &self.ops {
+                apply_batch(op, reg, values, previous);
+            }
+            return Ok(());
+        };
+        for v in values.iter_mut() {
+            *v = match tables.run(reg, v) {
+                Some(out) => out,
+                None => self.interpret(reg, *v, previous),
+            };
+        }
+        Ok(())
+    }
+
+    /// [`Chain::run_batch`] through the interpreted ops, each op over the whole batch
+    /// before the next (verify's inner loop: it runs each chain over a domain once, too
+    /// few times to pay for building the compiled tables).
+    pub(crate) fn run_batch_interpreted(
         &self,
         reg: SegReg,
         values: &mut [InFlight],
@@ -564,12 +652,45 @@ impl Chain {
         input: &VcpuSegments,
         previous: &PerSegReg<QemuSegmentCache>,
     ) -> Result<VcpuSegments, WrongSourceFormat> {
+        if let Some(fast) = self.compiled.fast() {
+            if let Some(out) = fast.vcpu(input, previous) {
+                return Ok(out);
+            }
+        } else if let Some(out) = self.compiled.get(self, 8).and_then(|t| t.run_vcpu(input)) {
+            return Ok(out);
+        }
+        self.run_each(input, previous, |reg, at, prev| {
+            self.check_source(&at.value)?;
+            Ok(self.interpret(reg, at, prev))
+        })
+    }
+
+    /// [`Chain::run`] through the interpreted ops (verify: see
+    /// [`Chain::run_batch_interpreted`]).
+    pub(crate) fn run_interpreted(
+        &self,
+        input: &VcpuSegments,
+        previous: &PerSegReg<QemuSegmentCache>,
+    ) -> Result<VcpuSegments, WrongSourceFormat> {
+        self.run_each(input, previous, |reg, at, prev| {
+            self.check_source(&at.value)?;
+            Ok(self.interpret(reg, at, prev))
+        })
+    }
+
+    #[inline(always)]
+    fn run_each(
+        &self,
+        input: &VcpuSegments,
+        previous: &PerSegReg<QemuSegmentCache>,
+        one: impl Fn(SegReg, InFlight, &QemuSegmentCache) -> Result<InFlight, WrongSourceFormat>,
+    ) -> Result<VcpuSegments, WrongSourceFormat> {
         let mut outs = [InFlight {
             value: SegmentValue::Kvm(KvmSegment::default()),
             vmcb_cpl: 0,
         }; 8];
         for reg in SegReg::ALL {
-            outs[reg.index()] = self.run_segment(reg, input.in_flight(reg), &previous[reg])?;
+            outs[reg.index()] = one(reg, input.in_flight(reg), &previous[reg])?;
         }
         Ok(collect(self.destination, &outs))
     }
@@ -787,7 +908,7 @@ fn apply(op: Op, reg: SegReg, at: InFlight, previous: &QemuSegmentCache) -> InFl
 /// kvm_put_sregs for one register: `set_v8086_seg` where its rule applies, else
 /// `set_seg`.
 #[inline]
-fn put_seg(rules: RuleSet, reg: SegReg, q: &QemuSegmentCache) -> KvmSegment {
+pub(super) fn put_seg(rules: RuleSet, reg: SegReg, q: &QemuSegmentCache) -> KvmSegment {
     qemu_modes::set_v8086_seg(rules, reg, q).unwrap_or_else(|| qemu::set_seg(rules, q))
 }
 

@@ -30,12 +30,14 @@
 
 pub mod bhyve;
 mod chain;
+mod compiled;
 pub mod nested;
 pub mod qemu;
 pub mod qemu_modes;
 mod registry;
 mod rule;
 pub mod rustvmm;
+mod specialised;
 mod stack;
 mod stack_profiles;
 pub mod svm;

@@ -500,6 +500,19 @@ impl RuleSet {
         RuleSet(self.0 & !(1 << rule as u8))
     }
 
+    /// The set as bits (bit n is the rule of discriminant n): a const generic
+    /// argument for the chains compiled with constant rules (`specialised.rs`).
+    #[must_use]
+    pub(crate) const fn bits(self) -> u64 {
+        self.0
+    }
+
+    /// The set of [`RuleSet::bits`].
+    #[must_use]
+    pub(crate) const fn from_bits(bits: u64) -> Self {
+        RuleSet(bits)
+    }
+
     /// The rules in the set, in [`Rule::ALL`] order.
     pub fn iter(self) -> impl Iterator<Item = Rule> {
         Rule::ALL.iter().copied().filter(move |r| self.has(*r))

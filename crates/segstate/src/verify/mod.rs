@@ -32,6 +32,7 @@ pub mod domain;
 pub mod normalise;
 mod normalise_stacks;
 pub mod paths;
+mod reduce;
 
 pub use domain::DomainState;
 
@@ -122,8 +123,11 @@ pub struct Counterexample {
 pub struct ChainReport {
     /// The chain.
     pub chain: Chain,
-    /// States checked.
+    /// States checked (covered): every state of the domain.
     pub states: u64,
+    /// States run through the chain and judged: one per class of states the chain
+    /// cannot tell apart (see `reduce`); all of them when the chain is not reduced.
+    pub executed: u64,
     /// States that were garbage bytes (no strict decode).
     pub garbage_states: u64,
     /// Violations per property, in [`Property::ALL`] order.
@@ -332,6 +336,7 @@ pub fn builtin_about(chain: &Chain) -> Option<&'static str> {
 pub struct Workspace {
     format: Format,
     states: Vec<DomainState>,
+    classes: reduce::Classes,
     previous: PerSegReg<QemuSegmentCache>,
 }
 
@@ -339,9 +344,11 @@ impl Workspace {
     /// Builds the domain for chains starting from `format`.
     #[must_use]
     pub fn new(format: Format) -> Self {
+        let states = domain::build(format);
         Workspace {
             format,
-            states: domain::build(format),
+            classes: reduce::classes(&states),
+            states,
             previous: domain::previous_caches(),
         }
     }
@@ -352,22 +359,41 @@ impl Workspace {
         &self.states
     }
 
-    /// Verifies one chain over the domain. Fails only if the chain starts elsewhere.
+    /// Verifies one chain over the domain, each class of states the chain cannot tell
+    /// apart once (see `reduce`). Fails only if the chain starts elsewhere.
     pub fn verify(&self, chain: &Chain) -> Result<ChainReport, WrongSourceFormat> {
+        if !reduce::applies(chain) {
+            return self.verify_unreduced(chain);
+        }
+        let baselines = self.baseline_outputs(chain)?;
+        let mut report = self.empty_report(chain)?;
+        self.verify_classes(chain, baselines.as_ref(), &mut report)?;
+        Ok(report)
+    }
+
+    fn empty_report(&self, chain: &Chain) -> Result<ChainReport, WrongSourceFormat> {
         if chain.source() != self.format {
             return Err(WrongSourceFormat {
                 expected: chain.source(),
                 found: self.format,
             });
         }
-        let baselines = self.baseline_outputs(chain)?;
-        let mut report = ChainReport {
+        Ok(ChainReport {
             chain: chain.clone(),
             states: 0,
+            executed: 0,
             garbage_states: 0,
             violations: [0; 5],
             counterexamples: Vec::new(),
-        };
+        })
+    }
+
+    /// Verifies one chain by running every state of the domain: what the reduced
+    /// [`Workspace::verify`] is tested against, and what runs for a chain with an op
+    /// the reduction does not know.
+    pub fn verify_unreduced(&self, chain: &Chain) -> Result<ChainReport, WrongSourceFormat> {
+        let mut report = self.empty_report(chain)?;
+        let baselines = self.baseline_outputs(chain)?;
         let same_format = chain.source() == chain.destination();
         let mut outs: Vec<InFlight> = Vec::with_capacity(BATCH);
         let mut agains: Vec<InFlight> = Vec::with_capacity(BATCH);
@@ -379,19 +405,21 @@ impl Workspace {
             let reg = batch[0].reg;
             outs.clear();
             outs.extend(batch.iter().map(|s| s.input));
-            chain.run_batch(reg, &mut outs, &self.previous[reg])?;
+            chain.run_batch_interpreted(reg, &mut outs, &self.previous[reg])?;
             if same_format {
                 agains.clear();
                 agains.extend_from_slice(&outs);
-                chain.run_batch(reg, &mut agains, &self.previous[reg])?;
+                chain.run_batch_interpreted(reg, &mut agains, &self.previous[reg])?;
             }
             for (i, state) in batch.iter().enumerate() {
                 let again = same_format.then(|| agains[i]);
-                self.judge_one(
+                let verdict = judge(chain, state, outs[i], again, baselines.as_ref());
+                report.executed += 1;
+                self.record(
                     chain,
                     state,
-                    outs[i],
-                    again,
+                    &verdict,
+                    (1, 1),
                     baselines.as_ref(),
                     &mut report,
                 );
@@ -400,22 +428,23 @@ impl Workspace {
         Ok(report)
     }
 
-    /// Judges one state and records what it violates.
-    fn judge_one(
+    /// Records `state`'s verdict: it covers `covers` states (its class when it stands
+    /// for one, 0 when it only adds a class member's VM-entry result) and each of its
+    /// violations counts `weight` times.
+    fn record(
         &self,
         chain: &Chain,
         state: &DomainState,
-        out: InFlight,
-        again: Option<InFlight>,
+        verdict: &Verdict,
+        (covers, weight): (u64, u64),
         baselines: Option<&[SegmentState; 4]>,
         report: &mut ChainReport,
     ) {
         {
-            report.states += 1;
+            report.states += covers;
             if state.decoded.is_none() {
-                report.garbage_states += 1;
+                report.garbage_states += covers;
             }
-            let verdict = judge(chain, state, out, again, baselines);
             if verdict.failed == 0 {
                 return;
             }
@@ -423,7 +452,7 @@ impl Workspace {
                 if !verdict.has(property) {
                     continue;
                 }
-                report.violations[property.index()] += 1;
+                report.violations[property.index()] += weight;
                 let kept = report
                     .counterexamples
                     .iter()
@@ -444,7 +473,7 @@ impl Workspace {
                             baselines,
                             property,
                         ),
-                        detail: describe(chain, state, &verdict, property, baselines),
+                        detail: describe(chain, state, verdict, property, baselines),
                     });
                 }
             }
@@ -464,7 +493,7 @@ impl Workspace {
         for cpl in PrivilegeLevel::ALL {
             let base = domain::baseline(cpl);
             let encoded = domain::encode_state(self.format, &base);
-            let VcpuSegments::Vmcs(segs) = chain.run(&encoded, &self.previous)? else {
+            let VcpuSegments::Vmcs(segs) = chain.run_interpreted(&encoded, &self.previous)? else {
                 unreachable!("the chain ends in a VMCS");
             };
             let mut state = base;
@@ -623,14 +652,9 @@ fn evaluate(
     baselines: Option<&[SegmentState; 4]>,
 ) -> Verdict {
     let reg = state.reg;
-    let out = chain
-        .run_segment(reg, state.input, &previous[reg])
-        .expect("domain matches the chain's source");
-    let again = (chain.source() == chain.destination()).then(|| {
-        chain
-            .run_segment(reg, out, &previous[reg])
-            .expect("destination format equals source format")
-    });
+    let out = chain.interpret(reg, state.input, &previous[reg]);
+    let again =
+        (chain.source() == chain.destination()).then(|| chain.interpret(reg, out, &previous[reg]));
     judge(chain, state, out, again, baselines)
 }
 

@@ -1,0 +1,486 @@
+//! Chains of a known shape run as one monomorphised function: the op sequence is chosen
+//! once, when the chain is built, and its rule sets stay data (each `rules.has` is a
+//! test of a loop-invariant word, predicted every time).
+//!
+//! A shape is an op sequence: `[SvmGet, QemuGet, QemuSet, SvmSet]` is every AMD round
+//! trip through a VMM, whatever the profiles' versions. [`recognise`] lists the shapes
+//! of the built-in chains; a chain of another shape (a new op, a longer chain) runs
+//! through its tables ([`super::compiled`]) or interpreted, with the same results. A new
+//! shape plugs in with a line in `pipelines!` and one in [`recognise`], a new op
+//! with a [`Stage`].
+
+use super::chain::{InFlight, Op, SegmentValue, VcpuSegments};
+use super::{Profile, RuleSet, qemu, svm, vmx};
+use crate::arch::{PerSegReg, SegReg};
+use crate::format::kvm::KvmSegment;
+use crate::format::qemu::QemuSegmentCache;
+use crate::format::svm::VmcbSegment;
+use crate::format::vmx::VmxSegment;
+
+/// Where a stage's rules come from: data ([`Dynamic`]), or a constant the compiler
+/// folds into the code ([`Fixed`], for today's profiles: a chain of current profiles
+/// is then the same code as the conversions written by hand).
+pub(crate) trait Rules: Copy {
+    fn rules(self) -> RuleSet;
+}
+
+/// Rules as data.
+#[derive(Clone, Copy)]
+pub(crate) struct Dynamic(RuleSet);
+
+impl Rules for Dynamic {
+    #[inline(always)]
+    fn rules(self) -> RuleSet {
+        self.0
+    }
+}
+
+/// Rules as a constant ([`RuleSet::bits`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Fixed<const R: u64>;
+
+impl<const R: u64> Rules for Fixed<R> {
+    #[inline(always)]
+    fn rules(self) -> RuleSet {
+        RuleSet::from_bits(R)
+    }
+}
+
+/// Today's profiles as constants.
+type Svm = Fixed<{ Profile::KVM_SVM.rules.bits() }>;
+type Vmx = Fixed<{ Profile::KVM_VMX.rules.bits() }>;
+type Qemu = Fixed<{ Profile::QEMU.rules.bits() }>;
+
+/// One conversion with its input and output types. `cpl` is VMCB.CPL on the way.
+pub(crate) trait Stage: Copy {
+    type In: Copy;
+    type Out: Copy;
+    fn apply(
+        self,
+        reg: SegReg,
+        x: Self::In,
+        cpl: &mut u8,
+        previous: &QemuSegmentCache,
+    ) -> Self::Out;
+}
+
+macro_rules! stage {
+    ($name:ident, $in:ty => $out:ty, |$r:ident, $reg:ident, $x:ident, $cpl:ident, $prev:ident| $body:expr) => {
+        #[derive(Clone, Copy)]
+        pub(crate) struct $name<R>(R);
+
+        impl<R: Rules> Stage for $name<R> {
+            type In = $in;
+            type Out = $out;
+            #[inline(always)]
+            fn apply(self, $reg: SegReg, $x: $in, $cpl: &mut u8, $prev: &QemuSegmentCache) -> $out {
+                let $r = self.0.rules();
+                $body
+            }
+        }
+    };
+}
+
+stage!(SvmGet, VmcbSegment => KvmSegment, |r, reg, x, cpl, _p| {
+    svm::get_segment(r, reg, &x, *cpl)
+});
+stage!(SvmSet, KvmSegment => VmcbSegment, |r, reg, x, cpl, _p| {
+    let (v, written) = svm::set_segment(r, reg, &x);
+    // A VMCB the chain writes into is fresh: an unwritten CPL byte reads 0.
+    *cpl = written.unwrap_or(0);
+    v
+});
+stage!(VmxGet, VmxSegment => KvmSegment, |r, _reg, x, _c, _p| vmx::get_segment(r, &x));
+stage!(VmxSet, KvmSegment => VmxSegment, |r, reg, x, _c, _p| vmx::set_segment(r, reg, &x));
+stage!(QemuGet, KvmSegment => QemuSegmentCache, |r, reg, x, _c, prev| {
+    qemu::get_seg(r, reg, &x, prev)
+});
+stage!(QemuSet, QemuSegmentCache => KvmSegment, |r, reg, x, _c, _p| {
+    super::chain::put_seg(r, reg, &x)
+});
+
+/// Two stages in sequence.
+#[derive(Clone, Copy)]
+pub(crate) struct Then<A, B>(A, B);
+
+impl<A: Stage, B: Stage<In = A::Out>> Stage for Then<A, B> {
+    type In = A::In;
+    type Out = B::Out;
+    #[inline(always)]
+    fn apply(self, reg: SegReg, x: A::In, cpl: &mut u8, previous: &QemuSegmentCache) -> B::Out {
+        let mid = self.0.apply(reg, x, cpl, previous);
+        self.1.apply(reg, mid, cpl, previous)
+    }
+}
+
+/// A segment type a chain starts or ends in.
+pub(crate) trait Shape: Copy + Default {
+    fn take(value: &SegmentValue) -> Option<Self>;
+    fn wrap(self) -> SegmentValue;
+    /// The eight registers and the CPL byte they start with (VMCB.CPL, else 0).
+    fn take_vcpu(v: &VcpuSegments) -> Option<(PerSegReg<Self>, u8)>;
+    /// The eight registers, with SS's outgoing CPL byte for a VMCB.
+    fn vcpu(segments: PerSegReg<Self>, ss_cpl: u8) -> VcpuSegments;
+}
+
+macro_rules! shape {
+    ($ty:ty, $variant:ident, |$s:ident| $take:pat => $cpl:expr, |$o:ident, $c:ident| $make:expr) => {
+        impl Shape for $ty {
+            #[inline(always)]
+            fn take(value: &SegmentValue) -> Option<Self> {
+                match value {
+                    SegmentValue::$variant(v) => Some(*v),
+                    _ => None,
+                }
+            }
+            #[inline(always)]
+            fn wrap(self) -> SegmentValue {
+                SegmentValue::$variant(self)
+            }
+            #[inline(always)]
+            fn take_vcpu($s: &VcpuSegments) -> Option<(PerSegReg<Self>, u8)> {
+                match $s {
+                    $take => Some($cpl),
+                    _ => None,
+                }
+            }
+            #[inline(always)]
+            fn vcpu($o: PerSegReg<Self>, $c: u8) -> VcpuSegments {
+                $make
+            }
+        }
+    };
+}
+
+shape!(VmcbSegment, Vmcb,
+    |v| VcpuSegments::Vmcb { segments, cpl } => (*segments, *cpl),
+    |o, c| VcpuSegments::Vmcb { segments: o, cpl: c });
+shape!(VmxSegment, Vmcs,
+    |v| VcpuSegments::Vmcs(segments) => (*segments, 0),
+    |o, _c| VcpuSegments::Vmcs(o));
+shape!(KvmSegment, Kvm,
+    |v| VcpuSegments::Kvm(segments) => (*segments, 0),
+    |o, _c| VcpuSegments::Kvm(o));
+
+#[inline(always)]
+fn segment<S>(s: S, reg: SegReg, input: &InFlight, previous: &QemuSegmentCache) -> Option<InFlight>
+where
+    S: Stage,
+    S::In: Shape,
+    S::Out: Shape,
+{
+    let x = S::In::take(&input.value)?;
+    let mut cpl = input.vmcb_cpl;
+    let out = s.apply(reg, x, &mut cpl, previous);
+    Some(InFlight {
+        value: out.wrap(),
+        vmcb_cpl: cpl,
+    })
+}
+
+#[inline(always)]
+fn batch<S>(s: S, reg: SegReg, values: &mut [InFlight], previous: &QemuSegmentCache) -> bool
+where
+    S: Stage,
+    S::In: Shape,
+    S::Out: Shape,
+{
+    for v in values.iter_mut() {
+        let Some(x) = S::In::take(&v.value) else {
+            return false;
+        };
+        let out = s.apply(reg, x, &mut v.vmcb_cpl, previous);
+        v.value = out.wrap();
+    }
+    true
+}
+
+#[inline(always)]
+fn vcpu<S>(
+    s: S,
+    input: &VcpuSegments,
+    previous: &PerSegReg<QemuSegmentCache>,
+) -> Option<VcpuSegments>
+where
+    S: Stage,
+    S::In: Shape,
+    S::Out: Shape,
+{
+    let (segments, start) = S::In::take_vcpu(input)?;
+    let mut ss_cpl = 0;
+    let mut outs = [S::Out::default(); 8];
+    for (i, out) in outs.iter_mut().enumerate() {
+        let reg = SegReg::ALL[i];
+        let mut cpl = start;
+        *out = s.apply(reg, segments.0[i], &mut cpl, &previous.0[i]);
+        if reg == SegReg::Ss {
+            ss_cpl = cpl;
+        }
+    }
+    Some(S::Out::vcpu(PerSegReg(outs), ss_cpl))
+}
+
+/// QEMU's get_seg then set_seg: a VMM between two hypervisor steps.
+type Vmm<Q> = Then<QemuGet<Q>, QemuSet<Q>>;
+type SvmVmmSvm<S, Q> = Then<Then<SvmGet<S>, Vmm<Q>>, SvmSet<S>>;
+type SvmSvm<S> = Then<SvmGet<S>, SvmSet<S>>;
+type SvmVmmVmx<S, Q, V> = Then<Then<SvmGet<S>, Vmm<Q>>, VmxSet<V>>;
+type VmxVmmVmx<V, Q> = Then<Then<VmxGet<V>, Vmm<Q>>, VmxSet<V>>;
+type VmxVmx<V> = Then<VmxGet<V>, VmxSet<V>>;
+type VmxVmmSvm<V, Q, S> = Then<Then<VmxGet<V>, Vmm<Q>>, SvmSet<S>>;
+type SvmVmmVmxVmmSvm<S, Q, V> =
+    Then<Then<Then<SvmGet<S>, Vmm<Q>>, Then<VmxSet<V>, VmxGet<V>>>, Then<Vmm<Q>, SvmSet<S>>>;
+
+macro_rules! pipelines {
+    ($($(#[$doc:meta])* $name:ident($ty:ty),)*) => {
+        /// A chain of a known shape, its stages monomorphised. An enum rather than a
+        /// trait object: `run_segment` inlines the whole pipeline and its result stays
+        /// in registers (through a virtual call it went through memory, and reading it
+        /// back stalled on store forwarding: 40 ns a segment).
+        #[derive(Clone, Copy)]
+        pub(crate) enum Pipeline {
+            $($(#[$doc])* $name($ty),)*
+        }
+
+        impl Pipeline {
+            /// One register, or `None` when `input` is not in the source format.
+            #[inline(always)]
+            pub(crate) fn segment(
+                &self,
+                reg: SegReg,
+                input: &InFlight,
+                previous: &QemuSegmentCache,
+            ) -> Option<InFlight> {
+                match self {
+                    $(Pipeline::$name(s) => segment(*s, reg, input, previous),)*
+                }
+            }
+
+            /// A batch of one register in place; false when a value is not in the
+            /// source format (the values before it are converted).
+            pub(crate) fn batch(
+                &self,
+                reg: SegReg,
+                values: &mut [InFlight],
+                previous: &QemuSegmentCache,
+            ) -> bool {
+                match self {
+                    $(Pipeline::$name(s) => batch(*s, reg, values, previous),)*
+                }
+            }
+
+            /// A whole vCPU, or `None` when it is in another format.
+            #[inline]
+            pub(crate) fn vcpu(
+                &self,
+                input: &VcpuSegments,
+                previous: &PerSegReg<QemuSegmentCache>,
+            ) -> Option<VcpuSegments> {
+                match self {
+                    $(Pipeline::$name(s) => vcpu(*s, input, previous),)*
+                }
+            }
+        }
+    };
+}
+
+pipelines! {
+    /// AMD round trip through a VMM (QEMU syncs, or migrates between versions).
+    SvmVmmSvm(SvmVmmSvm<Dynamic, Dynamic>),
+    /// The same with today's profiles.
+    SvmVmmSvmToday(SvmVmmSvm<Svm, Qemu>),
+    /// AMD round trip through a pass-through VMM.
+    SvmSvm(SvmSvm<Dynamic>),
+    /// The same with today's profile.
+    SvmSvmToday(SvmSvm<Svm>),
+    /// AMD to Intel.
+    SvmVmmVmx(SvmVmmVmx<Dynamic, Dynamic, Dynamic>),
+    /// The same with today's profiles.
+    SvmVmmVmxToday(SvmVmmVmx<Svm, Qemu, Vmx>),
+    /// Intel round trip through a VMM.
+    VmxVmmVmx(VmxVmmVmx<Dynamic, Dynamic>),
+    /// The same with today's profiles.
+    VmxVmmVmxToday(VmxVmmVmx<Vmx, Qemu>),
+    /// Intel round trip through a pass-through VMM.
+    VmxVmx(VmxVmx<Dynamic>),
+    /// The same with today's profile.
+    VmxVmxToday(VmxVmx<Vmx>),
+    /// Intel to AMD.
+    VmxVmmSvm(VmxVmmSvm<Dynamic, Dynamic, Dynamic>),
+    /// The same with today's profiles.
+    VmxVmmSvmToday(VmxVmmSvm<Vmx, Qemu, Svm>),
+    /// AMD to Intel and back.
+    SvmVmmVmxVmmSvm(SvmVmmVmxVmmSvm<Dynamic, Dynamic, Dynamic>),
+    /// The same with today's profiles.
+    SvmVmmVmxVmmSvmToday(SvmVmmVmxVmmSvm<Svm, Qemu, Vmx>),
+    /// `kvm_sregs` into AMD.
+    IntoSvm(SvmSet<Dynamic>),
+    /// The same with today's profile.
+    IntoSvmToday(SvmSet<Svm>),
+    /// `kvm_sregs` into Intel.
+    IntoVmx(VmxSet<Dynamic>),
+    /// The same with today's profile.
+    IntoVmxToday(VmxSet<Vmx>),
+    /// `kvm_sregs` through a VMM.
+    Vmm(Vmm<Dynamic>),
+    /// The same with today's profile.
+    VmmToday(Vmm<Qemu>),
+}
+
+/// True when every op runs today's profile of its engine, rules untouched.
+fn today(ops: &[Op]) -> bool {
+    ops.iter().all(|op| match *op {
+        Op::SvmGet(r) | Op::SvmSet(r) => r == Profile::KVM_SVM.rules,
+        Op::VmxGet(r) | Op::VmxSet(r) => r == Profile::KVM_VMX.rules,
+        Op::QemuGet(r) | Op::QemuSet(r) => r == Profile::QEMU.rules,
+        // Other stacks' ops and migration hooks have no pipeline: tables or interpreted.
+        Op::QemuMigrate(..) | Op::Stack(_) => false,
+    })
+}
+
+/// The pipeline for `ops` when they have one of the built-in chains' shapes: with
+/// constant rules when they are today's profiles, else with the rules as data.
+pub(crate) fn recognise(ops: &[Op]) -> Option<Pipeline> {
+    use Op as O;
+    use Pipeline as P;
+    let d = Dynamic;
+    let vmm = |g, s| Then(QemuGet(g), QemuSet(s));
+    let fixed = today(ops);
+    let (s, v, q) = (SvmGet(Fixed), VmxGet(Fixed), QemuGet(Fixed));
+    let (ss, vs, qs) = (SvmSet(Fixed), VmxSet(Fixed), QemuSet(Fixed));
+    Some(match *ops {
+        [O::SvmGet(a), O::QemuGet(b), O::QemuSet(c), O::SvmSet(e)] => {
+            if fixed {
+                P::SvmVmmSvmToday(Then(Then(s, Then(q, qs)), ss))
+            } else {
+                P::SvmVmmSvm(Then(Then(SvmGet(d(a)), vmm(d(b), d(c))), SvmSet(d(e))))
+            }
+        }
+        [O::SvmGet(a), O::SvmSet(b)] => {
+            if fixed {
+                P::SvmSvmToday(Then(s, ss))
+            } else {
+                P::SvmSvm(Then(SvmGet(d(a)), SvmSet(d(b))))
+            }
+        }
+        [O::SvmGet(a), O::QemuGet(b), O::QemuSet(c), O::VmxSet(e)] => {
+            if fixed {
+                P::SvmVmmVmxToday(Then(Then(s, Then(q, qs)), vs))
+            } else {
+                P::SvmVmmVmx(Then(Then(SvmGet(d(a)), vmm(d(b), d(c))), VmxSet(d(e))))
+            }
+        }
+        [O::VmxGet(a), O::QemuGet(b), O::QemuSet(c), O::VmxSet(e)] => {
+            if fixed {
+                P::VmxVmmVmxToday(Then(Then(v, Then(q, qs)), vs))
+            } else {
+                P::VmxVmmVmx(Then(Then(VmxGet(d(a)), vmm(d(b), d(c))), VmxSet(d(e))))
+            }
+        }
+        [O::VmxGet(a), O::VmxSet(b)] => {
+            if fixed {
+                P::VmxVmxToday(Then(v, vs))
+            } else {
+                P::VmxVmx(Then(VmxGet(d(a)), VmxSet(d(b))))
+            }
+        }
+        [O::VmxGet(a), O::QemuGet(b), O::QemuSet(c), O::SvmSet(e)] => {
+            if fixed {
+                P::VmxVmmSvmToday(Then(Then(v, Then(q, qs)), ss))
+            } else {
+                P::VmxVmmSvm(Then(Then(VmxGet(d(a)), vmm(d(b), d(c))), SvmSet(d(e))))
+            }
+        }
+        [
+            O::SvmGet(a),
+            O::QemuGet(b),
+            O::QemuSet(c),
+            O::VmxSet(e),
+            O::VmxGet(f),
+            O::QemuGet(g),
+            O::QemuSet(h),
+            O::SvmSet(i),
+        ] => {
+            if fixed {
+                P::SvmVmmVmxVmmSvmToday(Then(
+                    Then(Then(s, Then(q, qs)), Then(vs, v)),
+                    Then(Then(q, qs), ss),
+                ))
+            } else {
+                P::SvmVmmVmxVmmSvm(Then(
+                    Then(
+                        Then(SvmGet(d(a)), vmm(d(b), d(c))),
+                        Then(VmxSet(d(e)), VmxGet(d(f))),
+                    ),
+                    Then(vmm(d(g), d(h)), SvmSet(d(i))),
+                ))
+            }
+        }
+        [O::SvmSet(a)] => {
+            if fixed {
+                P::IntoSvmToday(ss)
+            } else {
+                P::IntoSvm(SvmSet(d(a)))
+            }
+        }
+        [O::VmxSet(a)] => {
+            if fixed {
+                P::IntoVmxToday(vs)
+            } else {
+                P::IntoVmx(VmxSet(d(a)))
+            }
+        }
+        [O::QemuGet(a), O::QemuSet(b)] => {
+            if fixed {
+                P::VmmToday(Then(q, qs))
+            } else {
+                P::Vmm(vmm(d(a), d(b)))
+            }
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::builtin_chains;
+
+    /// Every built-in chain, with or without any of its rules, runs as a pipeline (the
+    /// compiled tests in `compiled.rs` hold its results to the interpreted ops).
+    #[test]
+    fn every_builtin_shape_is_recognised() {
+        for chain in builtin_chains() {
+            if !chain.ops().iter().all(|op| op.is_kvm_or_qemu()) {
+                // Other stacks' chains and migration hooks have no pipeline.
+                assert!(recognise(chain.ops()).is_none(), "{chain}");
+                continue;
+            }
+            assert!(recognise(chain.ops()).is_some(), "{chain}");
+            for rule in chain.rules().iter() {
+                assert!(
+                    recognise(chain.without(rule).ops()).is_some(),
+                    "{chain} - {rule}"
+                );
+            }
+        }
+        // Today's profiles run with their rules folded in, others with rules as data.
+        let ops = |spec: &str| spec.parse::<crate::profile::Chain>().expect("parses");
+        let today = ops("kvm-svm > qemu > kvm-svm");
+        assert!(matches!(
+            recognise(today.ops()),
+            Some(Pipeline::SvmVmmSvmToday(_))
+        ));
+        let old = ops("kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11");
+        assert!(matches!(recognise(old.ops()), Some(Pipeline::SvmVmmSvm(_))));
+        let switched = today.without(crate::profile::Rule::SvmGetTrBusy);
+        assert!(matches!(
+            recognise(switched.ops()),
+            Some(Pipeline::SvmVmmSvm(_))
+        ));
+        // `verbatim` alone has no op: no pipeline, its tables are the identity.
+        let verbatim: crate::profile::Chain = "verbatim".parse().expect("parses");
+        assert!(recognise(verbatim.ops()).is_none());
+        assert!(verbatim.compile());
+    }
+}

@@ -1,0 +1,383 @@
+//! A smaller domain with the same proof: states a chain cannot tell apart are run and
+//! judged once, for the whole class.
+//!
+//! The domain tries every attribute combination of every register with every selector
+//! RPL (0-3). For a chain whose ops are all [`reducible`], the states that differ only
+//! in the RPL of the varied register's selector, in its base, and in which of DS, ES,
+//! FS and GS it is, get the same verdict on every property but VM entry:
+//!
+//! - the chain copies the selector and the base and computes nothing from them, and
+//!   treats the four data registers alike: the outputs differ in the carried fields
+//!   only, and so do the second trips (idempotence);
+//! - the previous QEMU cache the 2017 designs read ([`super::domain::previous_caches`])
+//!   holds the same flags for the four data registers (all the user data segment), and
+//!   no op reads its selector or base;
+//! - the CPL the output means comes from VMCB.CPL or SS.DPL, never a data register;
+//! - decoding ([`crate::arch::Segment`]'s `TryFrom` of each format) copies selector and
+//!   base and refuses neither, and the documented normalisation
+//!   ([`super::normalise::expected`]) keeps both and names the four data registers
+//!   together: the attribute comparison sees the same carried fields on both sides;
+//! - the CPL a state means, its baseline and its decoded attributes are compared
+//!   (they come from the attributes, not from the carried fields: [`super::domain`]).
+//!
+//! VM entry does read RPLs (SS.RPL = CS.RPL, RPL ≤ DPL, ...) and bases (canonical FS
+//! and GS, DS and ES below 4 GiB), and whether a source state is consistent does too:
+//! for chains ending in a VMCS, VM entry is checked on every consistent member of a
+//! class, with the representative's output carrying the member's selector and base
+//! (what the chain makes of the member, by the first point).
+//!
+//! Classes are found, not assumed: each register's states are split by RPL and paired
+//! by position in domain order; a pair joins a class only if the two states are
+//! [`alike`] (equal but for the carried fields and the data register), so a change to
+//! the domain can only make the reduction smaller, never wrong. The tests hold the
+//! reduced reports equal to [`super::Workspace::verify_unreduced`]'s for every built-in
+//! chain and every chain with a rule switched off.
+
+use alloc::vec::Vec;
+
+use super::{
+    BATCH, ChainReport, DomainState, Property, SegmentState, Workspace, WrongSourceFormat, decode,
+    entry_context, judge,
+};
+use crate::arch::{SegReg, Segment};
+use crate::check::vmx_entry::{self, VmxEntryControls};
+use crate::profile::{Chain, InFlight, Op, SegmentValue};
+
+/// True when `op` copies the selector and the base, computes nothing from them, and
+/// treats DS, ES, FS and GS alike. Every get and set of `profile/svm.rs`, `vmx.rs` and
+/// `qemu.rs` does: they copy both (QEMU's selector u16 → u32 → u16), and name only SS
+/// (svm, qemu), TR (svm), LDTR (vmx) and the four data registers together (svm's
+/// `SegReg::Ds | SegReg::Es | SegReg::Fs | SegReg::Gs` arm). An op not listed here is
+/// not reduced over until checked.
+const fn reducible(op: Op) -> bool {
+    op.is_kvm_or_qemu()
+}
+
+/// True when the classes may stand for their members in verifying `chain`.
+pub(super) fn applies(chain: &Chain) -> bool {
+    chain.ops().iter().all(|&op| reducible(op))
+}
+
+/// States (indices into the domain) a chain cannot tell apart; the first is the one
+/// that runs. `start..start + len` in [`Classes::members`].
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Class {
+    start: u32,
+    len: u8,
+}
+
+/// The domain's classes.
+#[derive(Debug, Default)]
+pub(super) struct Classes {
+    classes: Vec<Class>,
+    members: Vec<u32>,
+}
+
+impl Classes {
+    fn push(&mut self, members: &[u32]) {
+        self.classes.push(Class {
+            start: self.members.len() as u32,
+            len: members.len() as u8,
+        });
+        self.members.extend_from_slice(members);
+    }
+
+    fn representative(&self, c: &Class) -> usize {
+        self.members[c.start as usize] as usize
+    }
+
+    fn others(&self, c: &Class) -> impl Iterator<Item = usize> + '_ {
+        let start = c.start as usize;
+        self.members[start + 1..start + usize::from(c.len)]
+            .iter()
+            .map(|&i| i as usize)
+    }
+}
+
+/// The registers whose states are classed together: each alone, but the four data
+/// registers as one.
+fn group(reg: SegReg) -> Option<SegReg> {
+    match reg {
+        SegReg::Ds | SegReg::Es | SegReg::Fs | SegReg::Gs => None,
+        other => Some(other),
+    }
+}
+
+fn selector_of(value: &SegmentValue) -> u16 {
+    match value {
+        SegmentValue::Vmcb(v) => v.selector,
+        SegmentValue::Vmcs(v) => v.selector,
+        SegmentValue::Kvm(k) => k.selector,
+        SegmentValue::Qemu(q) => q.selector as u16,
+        // Verify's domains start in a VMCB, a VMCS or a kvm_sregs: never another stack's
+        // value, whose selector is not looked at here.
+        SegmentValue::Stack(_) => 0,
+    }
+}
+
+fn with_selector(value: &SegmentValue, selector: u16) -> SegmentValue {
+    let mut v = *value;
+    match &mut v {
+        SegmentValue::Vmcb(s) => s.selector = selector,
+        SegmentValue::Vmcs(s) => s.selector = selector,
+        SegmentValue::Kvm(s) => s.selector = selector,
+        SegmentValue::Qemu(s) => s.selector = selector.into(),
+        SegmentValue::Stack(_) => {}
+    }
+    v
+}
+
+fn with_base(value: &SegmentValue, base: u64) -> SegmentValue {
+    let mut v = *value;
+    match &mut v {
+        SegmentValue::Vmcb(s) => s.base = base,
+        SegmentValue::Vmcs(s) => s.base = base,
+        SegmentValue::Kvm(s) => s.base = base,
+        SegmentValue::Qemu(s) => s.base = base,
+        SegmentValue::Stack(_) => {}
+    }
+    v
+}
+
+fn base_of(value: &SegmentValue) -> u64 {
+    match value {
+        SegmentValue::Vmcb(v) => v.base,
+        SegmentValue::Vmcs(v) => v.base,
+        SegmentValue::Kvm(k) => k.base,
+        SegmentValue::Qemu(q) => q.base,
+        SegmentValue::Stack(_) => 0,
+    }
+}
+
+/// The value with the selector's RPL and the base cleared: what classes compare.
+fn uncarried(value: &SegmentValue) -> SegmentValue {
+    with_base(&with_selector(value, selector_of(value) & !3), 0)
+}
+
+fn decoded_uncarried(s: Option<Segment>) -> Option<Segment> {
+    s.map(|mut s| {
+        s.selector.0 &= !3;
+        s.base = 0;
+        s
+    })
+}
+
+/// True when `a` and `b` are the same state but for the register within its
+/// [`group`], the selector's RPL and the base.
+fn alike(a: &DomainState, b: &DomainState) -> bool {
+    group(a.reg) == group(b.reg)
+        && a.cpl == b.cpl
+        && a.baseline == b.baseline
+        && a.input.vmcb_cpl == b.input.vmcb_cpl
+        && uncarried(&a.input.value) == uncarried(&b.input.value)
+        && decoded_uncarried(a.decoded) == decoded_uncarried(b.decoded)
+}
+
+/// The domain's classes: per register group, its first register's RPL-0 states in
+/// domain order, each with the states at the same position of every other (register,
+/// RPL) of the group when [`alike`]; then what did not pair, alone.
+pub(super) fn classes(states: &[DomainState]) -> Classes {
+    let mut out = Classes::default();
+    let mut lists: Vec<(SegReg, [Vec<u32>; 4])> = Vec::new();
+    for (i, s) in states.iter().enumerate() {
+        let at = match lists.iter().position(|(r, _)| *r == s.reg) {
+            Some(at) => at,
+            None => {
+                lists.push((s.reg, Default::default()));
+                lists.len() - 1
+            }
+        };
+        lists[at].1[usize::from(selector_of(&s.input.value) & 3)].push(i as u32);
+    }
+    let mut joined = alloc::vec![false; states.len()];
+    let mut members = Vec::with_capacity(16);
+    for (i, (reg, by_rpl)) in lists.iter().enumerate() {
+        // The group's first register in domain order stands for it (keeping the order
+        // counterexamples are found in).
+        if lists[..i].iter().any(|(r, _)| group(*r) == group(*reg)) {
+            continue;
+        }
+        let [zero, rest @ ..] = by_rpl;
+        let partners: Vec<&Vec<u32>> = rest
+            .iter()
+            .chain(
+                lists
+                    .iter()
+                    .filter(|(r, _)| group(*r) == group(*reg) && r != reg)
+                    .flat_map(|(_, l)| l.iter()),
+            )
+            .collect();
+        for (n, &rep) in zero.iter().enumerate() {
+            members.clear();
+            members.push(rep);
+            for list in &partners {
+                if let Some(&m) = list.get(n)
+                    && alike(&states[rep as usize], &states[m as usize])
+                {
+                    members.push(m);
+                    joined[m as usize] = true;
+                }
+            }
+            joined[rep as usize] = true;
+            out.push(&members);
+        }
+    }
+    // Whatever did not pair (the garbage bytes, tried with RPL 3 only) stands alone.
+    for (i, _) in joined.iter().enumerate().filter(|(_, j)| !**j) {
+        out.push(&[i as u32]);
+    }
+    out
+}
+
+impl Workspace {
+    /// Runs each class's representative through `chain` (in batches of one register)
+    /// and records its verdict for the whole class; for chains ending in a VMCS, also
+    /// checks VM entry on each consistent member.
+    pub(super) fn verify_classes(
+        &self,
+        chain: &Chain,
+        baselines: Option<&[SegmentState; 4]>,
+        report: &mut ChainReport,
+    ) -> Result<(), WrongSourceFormat> {
+        let same_format = chain.source() == chain.destination();
+        let entry_bit = 1u8 << Property::VmxEntryRejected.index();
+        let mut outs: Vec<InFlight> = Vec::with_capacity(BATCH);
+        let mut agains: Vec<InFlight> = Vec::with_capacity(BATCH);
+        let classes = &self.classes;
+        let reg_of = |c: &Class| self.states[classes.representative(c)].reg;
+        let batches = classes
+            .classes
+            .chunk_by(|a, b| reg_of(a) == reg_of(b))
+            .flat_map(|same_reg| same_reg.chunks(BATCH));
+        for batch in batches {
+            let reg = reg_of(&batch[0]);
+            outs.clear();
+            outs.extend(
+                batch
+                    .iter()
+                    .map(|c| self.states[classes.representative(c)].input),
+            );
+            chain.run_batch_interpreted(reg, &mut outs, &self.previous[reg])?;
+            if same_format {
+                agains.clear();
+                agains.extend_from_slice(&outs);
+                chain.run_batch_interpreted(reg, &mut agains, &self.previous[reg])?;
+            }
+            for (i, class) in batch.iter().enumerate() {
+                let state = &self.states[classes.representative(class)];
+                let again = same_format.then(|| agains[i]);
+                let mut verdict = judge(chain, state, outs[i], again, baselines);
+                report.executed += 1;
+                // VM entry is the representative's own; the rest holds for the class.
+                let entry = verdict.failed & entry_bit;
+                verdict.failed &= !entry_bit;
+                let n = u64::from(class.len);
+                self.record(chain, state, &verdict, (n, n), baselines, report);
+                if entry != 0 {
+                    verdict.failed = entry;
+                    self.record(chain, state, &verdict, (0, 1), baselines, report);
+                }
+                let Some(b) = baselines else { continue };
+                for m in classes.others(class) {
+                    let member = &self.states[m];
+                    if !member.consistent {
+                        continue;
+                    }
+                    // The member's output is the representative's with its own selector
+                    // and base.
+                    let (selector, base) = (
+                        selector_of(&member.input.value),
+                        base_of(&member.input.value),
+                    );
+                    let value = with_base(&with_selector(&outs[i].value, selector), base);
+                    let out = InFlight { value, ..outs[i] };
+                    let whole = entry_context(b, member, decode(&out.value));
+                    if !vmx_entry::accepts(&whole, VmxEntryControls::kvm_default(whole.efer)) {
+                        let mut verdict = judge(chain, member, out, None, Some(b));
+                        verdict.failed &= entry_bit;
+                        self.record(chain, member, &verdict, (0, 1), baselines, report);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Format;
+    use crate::verify::builtin_chains;
+
+    #[test]
+    fn reduced_reports_equal_the_whole_enumeration() {
+        let mut workspaces: Vec<Workspace> = Vec::new();
+        let mut chains = Vec::new();
+        for chain in builtin_chains() {
+            if !applies(&chain) {
+                // Other stacks' ops and QEMU's migration hooks verify unreduced.
+                continue;
+            }
+            for rule in chain.rules().iter() {
+                chains.push(chain.without(rule));
+            }
+            chains.push(chain);
+        }
+        for chain in &chains {
+            assert!(applies(chain), "{chain}");
+            let ws = match workspaces.iter().position(|w| w.format == chain.source()) {
+                Some(i) => &workspaces[i],
+                None => {
+                    workspaces.push(Workspace::new(chain.source()));
+                    workspaces.last().expect("just pushed")
+                }
+            };
+            let reduced = ws.verify(chain).expect("same source");
+            let whole = ws.verify_unreduced(chain).expect("same source");
+            assert_eq!(reduced.states, whole.states, "{chain}");
+            assert_eq!(reduced.states, ws.states.len() as u64, "{chain}");
+            assert_eq!(reduced.garbage_states, whole.garbage_states, "{chain}");
+            assert_eq!(reduced.violations, whole.violations, "{chain}");
+            assert_eq!(whole.executed, whole.states);
+            assert!(reduced.executed < whole.executed, "{chain}");
+            for c in &reduced.counterexamples {
+                assert!(
+                    whole
+                        .counterexamples
+                        .iter()
+                        .any(|w| w.property == c.property)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn classes_cover_the_domain_once() {
+        for format in [Format::Vmcb, Format::Vmcs, Format::Kvm] {
+            let states = crate::verify::domain::build(format);
+            let classes = classes(&states);
+            let mut seen = alloc::vec![0u8; states.len()];
+            for c in &classes.classes {
+                let rep = &states[classes.representative(c)];
+                seen[classes.representative(c)] += 1;
+                for m in classes.others(c) {
+                    assert!(alike(rep, &states[m]));
+                    seen[m] += 1;
+                }
+            }
+            assert!(seen.iter().all(|&n| n == 1), "{format}");
+            // The clean states of CS, SS, TR and LDTR come four to a class (one per
+            // RPL), those of DS, ES, FS and GS sixteen; garbage stands alone.
+            let garbage = states.iter().filter(|s| s.decoded.is_none()).count() as u64;
+            let n =
+                |regs: &[SegReg]| states.iter().filter(|s| regs.contains(&s.reg)).count() as u64;
+            let four = n(&[SegReg::Cs, SegReg::Ss, SegReg::Tr, SegReg::Ldtr]);
+            let sixteen = n(&[SegReg::Ds, SegReg::Es, SegReg::Fs, SegReg::Gs]);
+            assert!(
+                classes.classes.len() as u64 <= four / 4 + sixteen / 16 + garbage,
+                "{format}"
+            );
+        }
+    }
+}
