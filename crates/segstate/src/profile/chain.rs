@@ -12,11 +12,11 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
-use core::str::FromStr;
 
+use super::apply::{apply, apply_batch};
 use super::compiled::CompiledCell;
 use super::stack::{self, StackOp, StackValue};
-use super::{Engine, Profile, Rule, RuleSet, UnknownProfile, qemu, qemu_modes, svm, vmx};
+use super::{Engine, Profile, Rule, RuleSet, UnknownProfile, qemu_modes, svm, vmx};
 use crate::arch::{PerSegReg, PrivilegeLevel, SegReg};
 use crate::format::hyperv::HvSegmentRegister;
 use crate::format::kvm::{KvmSegment, KvmSregs};
@@ -823,161 +823,6 @@ fn collect(destination: Format, outs: &[InFlight; 8]) -> VcpuSegments {
             _ => unreachable!("a chain ending in Hyper-V yields Hyper-V registers"),
         })),
     }
-}
-
-/// [`apply`] over a batch, with the match on the op hoisted out of the loop.
-fn apply_batch(op: Op, reg: SegReg, values: &mut [InFlight], previous: &QemuSegmentCache) {
-    macro_rules! each {
-        ($pat:pat => $body:expr) => {
-            for v in values.iter_mut() {
-                match v.value {
-                    $pat => $body(v),
-                    _ => unreachable!(
-                        "Chain::new orders ops so each one receives its own input shape"
-                    ),
-                }
-            }
-        };
-    }
-    match op {
-        Op::SvmGet(r) => each!(SegmentValue::Vmcb(s) => |v: &mut InFlight| {
-            v.value = SegmentValue::Kvm(svm::get_segment(r, reg, &s, v.vmcb_cpl));
-        }),
-        Op::SvmSet(r) => each!(SegmentValue::Kvm(k) => |v: &mut InFlight| {
-            let (s, written) = svm::set_segment(r, reg, &k);
-            v.value = SegmentValue::Vmcb(s);
-            v.vmcb_cpl = written.unwrap_or(0);
-        }),
-        Op::VmxGet(r) => each!(SegmentValue::Vmcs(s) => |v: &mut InFlight| {
-            v.value = SegmentValue::Kvm(vmx::get_segment(r, &s));
-        }),
-        Op::VmxSet(r) => each!(SegmentValue::Kvm(k) => |v: &mut InFlight| {
-            v.value = SegmentValue::Vmcs(vmx::set_segment(r, reg, &k));
-        }),
-        Op::QemuGet(r) => each!(SegmentValue::Kvm(k) => |v: &mut InFlight| {
-            v.value = SegmentValue::Qemu(qemu::get_seg(r, reg, &k, previous));
-        }),
-        Op::QemuSet(r) => each!(SegmentValue::Qemu(q) => |v: &mut InFlight| {
-            v.value = SegmentValue::Kvm(put_seg(r, reg, &q));
-        }),
-        // Whole-state hooks: nothing to do one register at a time (module doc of
-        // qemu_modes).
-        Op::QemuMigrate(..) => {}
-        Op::Stack(op) => {
-            for v in values.iter_mut() {
-                *v = stack::apply(op, reg, *v);
-            }
-        }
-    }
-}
-
-/// One conversion on one value. The same dispatch as [`apply_batch`], written apart on
-/// purpose: calling the batch version on a batch of one made `run_segment` 4x slower
-/// (ratios binary, 18 -> 72 ns for kvm-svm > qemu > kvm-svm).
-#[inline]
-fn apply(op: Op, reg: SegReg, at: InFlight, previous: &QemuSegmentCache) -> InFlight {
-    let cpl = at.vmcb_cpl;
-    let value = match (op, at.value) {
-        (Op::SvmGet(r), SegmentValue::Vmcb(v)) => {
-            SegmentValue::Kvm(svm::get_segment(r, reg, &v, cpl))
-        }
-        (Op::SvmSet(r), SegmentValue::Kvm(k)) => {
-            let (v, written) = svm::set_segment(r, reg, &k);
-            // A VMCB this chain writes into is fresh: an unwritten CPL byte reads 0.
-            return InFlight {
-                value: SegmentValue::Vmcb(v),
-                vmcb_cpl: written.unwrap_or(0),
-            };
-        }
-        (Op::VmxGet(r), SegmentValue::Vmcs(v)) => SegmentValue::Kvm(vmx::get_segment(r, &v)),
-        (Op::VmxSet(r), SegmentValue::Kvm(k)) => SegmentValue::Vmcs(vmx::set_segment(r, reg, &k)),
-        (Op::QemuGet(r), SegmentValue::Kvm(k)) => {
-            SegmentValue::Qemu(qemu::get_seg(r, reg, &k, previous))
-        }
-        (Op::QemuSet(r), SegmentValue::Qemu(q)) => SegmentValue::Kvm(put_seg(r, reg, &q)),
-        (Op::QemuMigrate(..), value @ SegmentValue::Qemu(_)) => value,
-        (Op::Stack(op), _) => return stack::apply(op, reg, at),
-        _ => unreachable!("Chain::new orders ops so each one receives its own input shape"),
-    };
-    InFlight {
-        value,
-        vmcb_cpl: cpl,
-    }
-}
-
-/// kvm_put_sregs for one register: `set_v8086_seg` where its rule applies, else
-/// `set_seg`.
-#[inline]
-pub(super) fn put_seg(rules: RuleSet, reg: SegReg, q: &QemuSegmentCache) -> KvmSegment {
-    qemu_modes::set_v8086_seg(rules, reg, q).unwrap_or_else(|| qemu::set_seg(rules, q))
-}
-
-impl FromStr for Chain {
-    type Err = ChainError;
-
-    /// Parses `profile [> profile …]`, each optionally followed by rule switches in
-    /// brackets: `kvm-svm[-svm.get.tr-busy,+svm.get.unusable-from-type0]`.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut steps = Vec::new();
-        for part in s.split('>') {
-            let part = part.trim();
-            if part.is_empty() {
-                return Err(ChainError::Empty);
-            }
-            steps.push(parse_step(part)?);
-        }
-        Chain::new(steps)
-    }
-}
-
-fn parse_step(text: &str) -> Result<Step, ChainError> {
-    let (name, switches) = match text.find('[') {
-        Some(open) => {
-            let close = text
-                .rfind(']')
-                .filter(|&c| c == text.len() - 1)
-                .ok_or_else(|| ChainError::BadRuleSwitch {
-                    step: text.into(),
-                    reason: "rule switches must end with ']'".into(),
-                })?;
-            (&text[..open], Some(&text[open + 1..close]))
-        }
-        None => (text, None),
-    };
-    let profile = Profile::by_name(name).map_err(ChainError::UnknownProfile)?;
-    let mut step = Step::new(profile);
-    for switch in switches.into_iter().flat_map(|s| s.split(',')) {
-        let switch = switch.trim();
-        let bad = |reason: String| ChainError::BadRuleSwitch {
-            step: text.into(),
-            reason,
-        };
-        let (on, id) = match switch.split_at_checked(1) {
-            Some(("+", id)) => (true, id),
-            Some(("-", id)) => (false, id),
-            _ => {
-                return Err(bad(alloc::format!(
-                    "`{switch}`: a switch is +rule or -rule"
-                )));
-            }
-        };
-        let rule: Rule = id
-            .parse()
-            .map_err(|_| bad(alloc::format!("`{id}` is not a rule id")))?;
-        if !rule.id().starts_with(profile.engine.rule_prefix()) {
-            return Err(bad(alloc::format!(
-                "rule `{id}` belongs to another engine than {} ({})",
-                profile.name,
-                profile.engine.model()
-            )));
-        }
-        step.rules = if on {
-            step.rules.with(rule)
-        } else {
-            step.rules.without(rule)
-        };
-    }
-    Ok(step)
 }
 
 impl fmt::Display for Chain {

@@ -28,10 +28,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod apply;
 pub mod bhyve;
 mod chain;
 mod compiled;
 pub mod nested;
+mod parse;
 pub mod qemu;
 pub mod qemu_modes;
 mod registry;

@@ -96,7 +96,7 @@ stage!(QemuGet, KvmSegment => QemuSegmentCache, |r, reg, x, _c, prev| {
     qemu::get_seg(r, reg, &x, prev)
 });
 stage!(QemuSet, QemuSegmentCache => KvmSegment, |r, reg, x, _c, _p| {
-    super::chain::put_seg(r, reg, &x)
+    super::apply::put_seg(r, reg, &x)
 });
 
 /// Two stages in sequence.
