@@ -315,6 +315,7 @@ fn value_json(v: &InFlight, reg: SegReg) -> Value {
         SegmentValue::Kvm(k) => j::kvm_segment(&k),
         SegmentValue::Qemu(q) => j::qemu_segment(&q),
         SegmentValue::Stack(s) => json!({ "shape": s.to_string() }),
+        other => json!({ "shape": format!("{other:?}") }),
     }
 }
 
@@ -326,7 +327,7 @@ fn run_chain(args: &Args, spec: &str, text: &InputText) -> Outcome {
         Format::Vmcb => Shape::Vmcb,
         Format::Vmcs => Shape::Vmx,
         // Chain::new refuses chains that start from Hyper-V registers.
-        Format::Kvm | Format::HyperV => Shape::Kvm,
+        _ => Shape::Kvm,
     };
     let from = args.from.unwrap_or(source_shape);
     if matches!(from, Shape::Sregs | Shape::SregsBytes) {
@@ -360,7 +361,7 @@ fn run_chain(args: &Args, spec: &str, text: &InputText) -> Outcome {
                 match source {
                     Format::Vmcb => "vmcb (or vmcb-bytes)",
                     Format::Vmcs => "vmx",
-                    Format::Kvm | Format::HyperV => "kvm (or kvm-bytes)",
+                    _ => "kvm (or kvm-bytes)",
                 }
             )));
         }

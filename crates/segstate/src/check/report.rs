@@ -85,6 +85,7 @@ pub struct Entry {
 
 /// Where the state was read from; it decides how some bits are judged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Source {
     /// `kvm_sregs`, JSON, or a state built by hand: judged as given.
     #[default]

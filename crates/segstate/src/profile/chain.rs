@@ -64,6 +64,7 @@ impl fmt::Display for Step {
 
 /// Where a chain starts or ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Format {
     /// An AMD VMCB (segments and the CPL byte).
     Vmcb,
@@ -88,6 +89,7 @@ impl fmt::Display for Format {
 
 /// One conversion a chain performs on each segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Op {
     /// svm_get_segment.
     SvmGet(RuleSet),
@@ -144,6 +146,7 @@ impl Op {
 
 /// A segment in one of the shapes a chain passes through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SegmentValue {
     /// VMCB segment.
     Vmcb(VmcbSegment),
@@ -169,6 +172,7 @@ pub struct InFlight {
 
 /// All eight segments of a vCPU in one of a chain's end formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum VcpuSegments {
     /// A VMCB's segments and its CPL byte.
     Vmcb {

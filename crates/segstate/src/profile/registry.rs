@@ -7,6 +7,7 @@ use super::{Format, Rule, RuleSet};
 
 /// Which cooking code a profile runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Engine {
     /// KVM on AMD: VMCB ↔ `kvm_segment` (svm_get_segment / svm_set_segment).
     KvmSvm,

@@ -51,6 +51,7 @@ macro_rules! rules {
         /// A cooking rule of one implementation that moves segments.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         #[repr(u8)]
+        #[non_exhaustive]
         pub enum Rule {
             $($(#[$doc])* $variant,)*
         }

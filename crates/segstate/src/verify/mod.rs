@@ -44,6 +44,7 @@ pub const COUNTEREXAMPLES_PER_PROPERTY: usize = 3;
 
 /// A property verify checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Property {
     /// The CPL changed (either way).
     CplChanged,
