@@ -39,9 +39,11 @@
 //!
 //! # Four things a VMM does with it
 //!
-//! 1. **Take what `KVM_GET_SREGS` returns** — a `kvm_bindings::kvm_sregs` converts
-//!    into [`format::kvm::KvmSregs`] (feature `kvm-bindings`), whose segments decode
-//!    strictly into [`arch::Segment`]s and whose SS.DPL is the CPL.
+//! 1. **Take what `KVM_GET_SREGS` returns** — `SegmentState::from_kvm` (feature
+//!    `kvm-bindings`) takes rust-vmm's `kvm_sregs` and `kvm_regs` directly, with the CPL
+//!    from SS.DPL, and `SegmentState::write_kvm_sregs` writes it back, refusing a CPL
+//!    SS.DPL would not carry; without the feature, [`format::kvm::KvmSregs`] is the
+//!    same struct, byte for byte.
 //! 2. **Check it before `KVM_SET_SREGS`** — [`check::preflight::kvm_sregs`] judges the
 //!    state KVM would really enter for a [`check::preflight::Target`] (Intel VM entry
 //!    with given controls, AMD VMRUN, the architecture), returning findings with typed
