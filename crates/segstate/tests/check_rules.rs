@@ -809,3 +809,29 @@ fn the_2017_escalation_names_both_halves() {
 fn full_report(s: &SegmentState, vendors: Vendors) -> report::Report {
     segstate::verify::paths::diagnose(s, vendors, report::Context::default())
 }
+
+/// KVM without unrestricted guest forces CR0.PE and CR0.PG on in the VMCS, so a
+/// guest's own CR0 with paging off is no VM-entry warning; a VMCS-level CR0 still is.
+#[test]
+fn cr0_fixed_bits_are_judged_on_the_vmcs_not_on_a_guests_view() {
+    let s = pm32();
+    assert_eq!(s.cr0 & CR0_PG, 0, "paging off");
+    let judged = |source| {
+        segstate::verify::paths::diagnose(
+            &s,
+            Vendors::Intel,
+            report::Context {
+                source,
+                vmcb_cpl_byte: None,
+            },
+        )
+    };
+    assert!(!judged(report::Source::GuestView).has(CheckId::VmxEntryCr0Fixed));
+    let raw = judged(report::Source::Generic);
+    let e = raw
+        .entries
+        .iter()
+        .find(|e| e.finding.id == CheckId::VmxEntryCr0Fixed)
+        .expect("a VMCS-level CR0 with PG = 0 fails VM entry without unrestricted guest");
+    assert_eq!(e.finding.severity, segstate::check::Severity::Warning);
+}

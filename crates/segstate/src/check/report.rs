@@ -236,7 +236,7 @@ pub fn report_with(state: &SegmentState, vendor: Vendors, context: Context) -> R
         r.push(Family::Arch, f, context);
     }
     if vendor.intel() {
-        vmx(&mut r, &judged);
+        vmx(&mut r, &judged, context.source);
     }
     if vendor.amd() {
         let mut svm_state = judged;
@@ -269,7 +269,7 @@ fn canonical_vmcb_cache(state: &SegmentState) -> SegmentState {
     out
 }
 
-fn vmx(r: &mut Report, state: &SegmentState) {
+fn vmx(r: &mut Report, state: &SegmentState, source: Source) {
     let kvm = vmx_entry::VmxEntryControls::kvm_default(state.efer);
     let strict = vmx_entry::VmxEntryControls {
         unrestricted_guest: false,
@@ -284,7 +284,14 @@ fn vmx(r: &mut Report, state: &SegmentState) {
         ));
         Vec::new()
     } else {
-        vmx_entry::check(state, strict)
+        let mut all = vmx_entry::check(state, strict);
+        if source == Source::GuestView {
+            // A guest's own CR0 (a QEMU dump, kvm_sregs, a snapshot) never reaches VM
+            // entry as it is without unrestricted guest: KVM runs it with PE and PG
+            // forced on in the VMCS (KVM_VM_CR0_ALWAYS_ON) and shadows the rest.
+            all.retain(|f| f.id != CheckId::VmxEntryCr0Fixed);
+        }
+        all
     };
     for f in &with_ug {
         let both = real_mode || without_ug.iter().any(|g| g.id == f.id && g.reg == f.reg);
