@@ -192,3 +192,22 @@ fn untimed_drops_durations_only() {
     );
     assert_eq!(untimed("  qemu  0  sound"), "  qemu  0  sound");
 }
+
+/// The README's count of the rule catalogue, family by family, is the catalogue's.
+#[test]
+fn the_readme_counts_the_rule_catalogue_right() {
+    use segstate::check::{CheckId, Family};
+    let count = |f| CheckId::of(f).count();
+    let claim = format!(
+        "holds {} rules: {} architectural, {}\nIntel VM entry, {} AMD VMRUN, {} KVM_SET_SREGS, {} path and {} QEMU-dump rules; all {}",
+        CheckId::ALL.len(),
+        count(Family::Arch),
+        count(Family::Vmx),
+        count(Family::Svm),
+        count(Family::KvmSetSregs),
+        count(Family::Path),
+        count(Family::Qemu),
+        CheckId::ALL.len(),
+    );
+    assert!(README.contains(&claim), "README should say: {claim}");
+}
