@@ -13,7 +13,7 @@ use segstate::format::vbox::CpumSelReg;
 use segstate::format::vmx::VmxSegment;
 use segstate::format::xen::{HvmHwCpuOffset, HvmHwCpuSegments, XenSegmentRegister};
 use segstate::profile::{Format, InFlight, SegmentValue};
-use segstate::verify::builtin_chains;
+use segstate::profile::builtin_chains;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&which, rest)) = data.split_first() else {

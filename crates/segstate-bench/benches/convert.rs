@@ -5,7 +5,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use segstate::profile::Chain;
-use segstate::verify::{Workspace, builtin_chains, verify_all};
+use segstate::profile::builtin_chains;
+use segstate::verify::{Workspace, verify_all};
 use segstate_bench::cases::{self, Case};
 use segstate_bench::inputs::BATCH;
 

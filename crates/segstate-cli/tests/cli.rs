@@ -382,7 +382,7 @@ fn audit_model_only() {
     assert_eq!(j["live"]["ran"], false);
     assert_eq!(
         j["model"]["chains"].as_array().unwrap().len(),
-        segstate::verify::BUILTIN_CHAINS.len()
+        segstate::profile::BUILTIN_CHAINS.len()
     );
     // Another stack's escalation is listed, and does not fail this host's audit.
     assert_eq!(

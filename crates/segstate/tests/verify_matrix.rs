@@ -194,12 +194,12 @@ fn ablating_cpl_carriers_loses_cpl() {
 
 #[test]
 fn every_builtin_chain_verifies() {
-    let chains = verify::builtin_chains();
+    let chains = segstate::profile::builtin_chains();
     let reports = verify::verify_all(&chains);
-    assert_eq!(reports.len(), verify::BUILTIN_CHAINS.len());
+    assert_eq!(reports.len(), segstate::profile::BUILTIN_CHAINS.len());
     for r in &reports {
         assert!(r.states > 0);
-        assert!(verify::builtin_about(&r.chain).is_some());
+        assert!(segstate::profile::builtin_about(&r.chain).is_some());
         for c in &r.counterexamples {
             assert!(!c.detail.is_empty(), "{}: {c:?}", r.chain);
         }
@@ -209,7 +209,7 @@ fn every_builtin_chain_verifies() {
 /// Verifying on several threads gives the same reports, in the same order.
 #[test]
 fn parallel_verification_equals_sequential() {
-    let chains = verify::builtin_chains();
+    let chains = segstate::profile::builtin_chains();
     let one = verify::verify_all(&chains);
     let two = verify::verify_all_parallel(&chains, 2);
     assert_eq!(one.len(), two.len());

@@ -7,8 +7,9 @@
 
 use std::time::{Duration, Instant};
 
+use segstate::profile::builtin_chains;
 use segstate::profile::{Chain, Format};
-use segstate::verify::{Workspace, builtin_chains, verify_all};
+use segstate::verify::{Workspace, verify_all};
 use segstate_bench::cases::{self, Case, Run};
 use segstate_bench::inputs::BATCH;
 

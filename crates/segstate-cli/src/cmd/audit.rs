@@ -178,7 +178,7 @@ pub fn run(args: &Args) -> Outcome {
     progress(args.json, "verifying the built-in chains…");
     let model = std::thread::spawn(|| {
         let model_start = Instant::now();
-        let reports = verify::verify_all(&verify::builtin_chains());
+        let reports = verify::verify_all(&segstate::profile::builtin_chains());
         (reports, model_start.elapsed())
     });
 
@@ -287,7 +287,9 @@ pub fn run(args: &Args) -> Outcome {
                 r.chain.to_string(),
                 r.escalations().to_string(),
                 super::verify::verdict(r).to_string(),
-                verify::builtin_about(&r.chain).unwrap_or("").to_string(),
+                segstate::profile::builtin_about(&r.chain)
+                    .unwrap_or("")
+                    .to_string(),
             ]);
         }
         out!("{}", t.render(2));

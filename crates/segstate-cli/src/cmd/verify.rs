@@ -54,7 +54,7 @@ pub struct Args {
 /// Parses chain texts, or returns the built-ins.
 pub fn chains_or_builtin(specs: &[String]) -> Result<Vec<Chain>, Failure> {
     if specs.is_empty() {
-        return Ok(verify::builtin_chains());
+        return Ok(segstate::profile::builtin_chains());
     }
     specs
         .iter()
@@ -123,7 +123,7 @@ pub fn report_json(r: &ChainReport, counterexamples: usize) -> Value {
         .collect();
     json!({
         "chain": r.chain.to_string(),
-        "about": verify::builtin_about(&r.chain),
+        "about": segstate::profile::builtin_about(&r.chain),
         "current": r.chain.is_current(),
         "source": r.chain.source().to_string(),
         "destination": r.chain.destination().to_string(),
@@ -207,7 +207,7 @@ pub fn run(args: &Args) -> Outcome {
             outln!(
                 "\n{}{}",
                 r.chain,
-                verify::builtin_about(&r.chain)
+                segstate::profile::builtin_about(&r.chain)
                     .map(|a| format!("  ({a})"))
                     .unwrap_or_default()
             );

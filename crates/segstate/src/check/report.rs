@@ -10,7 +10,7 @@
 //! - **svm** (AMD): the VMRUN consistency checks ([`super::svm_vmrun`]).
 //!
 //! What the built-in chains would do to the state (the `path` family) is verify's
-//! job: `crate::verify::paths::diagnose` adds it to this report, and the QEMU dump
+//! job: its `paths::diagnose` adds it to this report, and the QEMU dump
 //! reader adds what only a dump can show.
 
 use alloc::string::String;

@@ -523,6 +523,14 @@ impl Chain {
         self.compiled.fast().is_some() || self.compiled.tables(self).is_some()
     }
 
+    /// One register through the chain's tables alone, building them if need be:
+    /// `None` when the chain has none or `input` is outside their key space. For the
+    /// tests that hold the tables to the interpreter over verify's whole domain.
+    #[cfg(test)]
+    pub(crate) fn tabled(&self, reg: SegReg, input: &InFlight) -> Option<InFlight> {
+        self.compiled.tables(self)?.run(reg, input)
+    }
+
     /// Runs one register through the chain. `previous` is the VMM cache before the
     /// sync (read only by the thread's two designs). `observe` sees the value after
     /// every conversion.

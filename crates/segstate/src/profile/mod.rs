@@ -30,6 +30,7 @@
 
 mod apply;
 pub mod bhyve;
+mod builtin;
 mod chain;
 mod compiled;
 pub mod nested;
@@ -47,6 +48,7 @@ pub mod vbox;
 pub mod vmx;
 pub mod xen;
 
+pub use builtin::{BUILTIN_CHAINS, builtin_about, builtin_chains};
 pub use chain::{
     Chain, ChainError, Format, InFlight, Op, SegmentValue, Step, VcpuSegments, WrongSourceFormat,
 };

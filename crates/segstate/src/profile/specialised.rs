@@ -444,7 +444,7 @@ pub(crate) fn recognise(ops: &[Op]) -> Option<Pipeline> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::builtin_chains;
+    use crate::profile::builtin_chains;
 
     /// Every built-in chain, with or without any of its rules, runs as a pipeline (the
     /// compiled tests in `compiled.rs` hold its results to the interpreted ops).

@@ -9,12 +9,14 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use super::{builtin_about, builtin_chains, domain, normalise};
+use super::{domain, normalise};
 use crate::arch::{CpuMode, PerSegReg, PrivilegeLevel, SegReg, Segment, SegmentState};
 use crate::check::report::{Context, Entry, Report, Vendors};
 use crate::check::{self, CheckId, Family, Finding, Severity, arch, vmx_entry};
 use crate::format::vmx::VmxSegment;
-use crate::profile::{Chain, Format, Profile, Rule, SegmentValue, VcpuSegments};
+use crate::profile::{
+    Chain, Format, Profile, Rule, SegmentValue, VcpuSegments, builtin_about, builtin_chains,
+};
 
 /// How far a chain is from what runs today.
 #[derive(Clone, Copy, PartialEq, Eq)]

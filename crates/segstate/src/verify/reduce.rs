@@ -308,7 +308,7 @@ impl Workspace {
 mod tests {
     use super::*;
     use crate::profile::Format;
-    use crate::verify::builtin_chains;
+    use crate::profile::builtin_chains;
 
     #[test]
     fn reduced_reports_equal_the_whole_enumeration() {
