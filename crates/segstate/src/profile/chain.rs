@@ -160,6 +160,22 @@ pub enum SegmentValue {
     Stack(StackValue),
 }
 
+impl SegmentValue {
+    /// The segment the value means, strictly decoded; `None` when its bytes mean no
+    /// segment (garbage in a `kvm_segment`, reserved bits).
+    #[must_use]
+    pub fn decode(&self) -> Option<crate::arch::Segment> {
+        use crate::arch::Segment;
+        match *self {
+            SegmentValue::Vmcb(v) => Segment::try_from(v).ok(),
+            SegmentValue::Vmcs(v) => Segment::try_from(v).ok(),
+            SegmentValue::Kvm(k) => Segment::try_from(k).ok(),
+            SegmentValue::Qemu(q) => Segment::try_from(q).ok(),
+            SegmentValue::Stack(s) => s.decode(),
+        }
+    }
+}
+
 /// A segment on its way through a chain, with the VMCB CPL byte when it is in a VMCB.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct InFlight {

@@ -455,16 +455,6 @@ pub fn cpl_of(at: &InFlight, fallback: PrivilegeLevel) -> PrivilegeLevel {
     }
 }
 
-fn decode(value: &SegmentValue) -> Option<Segment> {
-    match *value {
-        SegmentValue::Vmcb(v) => Segment::try_from(v).ok(),
-        SegmentValue::Vmcs(v) => Segment::try_from(v).ok(),
-        SegmentValue::Kvm(k) => Segment::try_from(k).ok(),
-        SegmentValue::Qemu(q) => Segment::try_from(q).ok(),
-        SegmentValue::Stack(v) => v.decode(),
-    }
-}
-
 /// The whole destination state a varied register lands in, for the VM-entry check.
 fn entry_context(
     baselines: &[SegmentState; 4],
@@ -514,7 +504,7 @@ fn judge(
             fail(Property::Escalation);
         }
     }
-    let decoded_out = decode(&out.value);
+    let decoded_out = out.value.decode();
     let expected = state
         .decoded
         .map(|before| normalise::expected(chain.ops(), reg, before, state.cpl));

@@ -14,9 +14,7 @@ use crate::arch::{CpuMode, PerSegReg, PrivilegeLevel, SegReg, Segment, SegmentSt
 use crate::check::report::{Context, Entry, Report, Vendors};
 use crate::check::{self, CheckId, Family, Finding, Severity, arch, vmx_entry};
 use crate::format::vmx::VmxSegment;
-use crate::profile::{
-    Chain, Format, Profile, Rule, SegmentValue, VcpuSegments, builtin_about, builtin_chains,
-};
+use crate::profile::{Chain, Format, Profile, Rule, VcpuSegments, builtin_about, builtin_chains};
 
 /// How far a chain is from what runs today.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -80,16 +78,6 @@ fn encode(format: Format, state: &SegmentState) -> (VcpuSegments, PerSegReg<Segm
     }
 }
 
-fn decode(v: &SegmentValue) -> Option<Segment> {
-    match *v {
-        SegmentValue::Vmcb(v) => Segment::try_from(v).ok(),
-        SegmentValue::Vmcs(v) => Segment::try_from(v).ok(),
-        SegmentValue::Kvm(k) => Segment::try_from(k).ok(),
-        SegmentValue::Qemu(q) => Segment::try_from(q).ok(),
-        SegmentValue::Stack(s) => s.decode(),
-    }
-}
-
 /// What one run of a chain did to a state.
 struct Outcome {
     cpl_before: PrivilegeLevel,
@@ -120,7 +108,7 @@ fn run_chain(chain: &Chain, state: &SegmentState, source_valid: bool) -> Option<
     let previous = domain::previous_caches();
     let output = chain.run(&input, &previous).ok()?;
     let cpl_after = output.cpl();
-    let out = PerSegReg::from_fn(|reg| decode(&output.in_flight(reg).value));
+    let out = PerSegReg::from_fn(|reg| output.in_flight(reg).value.decode());
     let expected =
         PerSegReg::from_fn(|reg| normalise::expected(chain.ops(), reg, source[reg], cpl_before));
     let mut entry = Vec::new();

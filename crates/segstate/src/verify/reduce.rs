@@ -36,7 +36,7 @@
 use alloc::vec::Vec;
 
 use super::{
-    BATCH, ChainReport, DomainState, Property, SegmentState, Workspace, WrongSourceFormat, decode,
+    BATCH, ChainReport, DomainState, Property, SegmentState, Workspace, WrongSourceFormat,
     entry_context, judge,
 };
 use crate::arch::{SegReg, Segment};
@@ -291,7 +291,7 @@ impl Workspace {
                     );
                     let value = with_base(&with_selector(&outs[i].value, selector), base);
                     let out = InFlight { value, ..outs[i] };
-                    let whole = entry_context(b, member, decode(&out.value));
+                    let whole = entry_context(b, member, out.value.decode());
                     if !vmx_entry::accepts(&whole, VmxEntryControls::kvm_default(whole.efer)) {
                         let mut verdict = judge(chain, member, out, None, Some(b));
                         verdict.failed &= entry_bit;
