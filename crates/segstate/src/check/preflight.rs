@@ -29,7 +29,7 @@
 use alloc::vec::Vec;
 
 use super::{Finding, Severity, arch, svm_vmrun, vmx_entry};
-use crate::arch::{EFER_SVME, PerSegReg, PrivilegeLevel, SegReg, Segment, SegmentState};
+use crate::arch::{EFER_SVME, PrivilegeLevel, SegReg, Segment, SegmentState};
 use crate::format::FormatError;
 use crate::format::kvm::KvmSregs;
 use crate::profile::{svm, vmx};
@@ -95,10 +95,7 @@ pub fn kvm_entered_state(
     rflags: u64,
     target: Target,
 ) -> Result<SegmentState, FormatError> {
-    let mut segments = PerSegReg([Segment::default(); 8]);
-    for reg in SegReg::ALL {
-        segments[reg] = Segment::try_from(*sregs.segment(reg))?;
-    }
+    let mut segments = sregs.decode_segments().map_err(|e| e.error)?;
     let cpl = PrivilegeLevel::from_low_bits(sregs.ss.dpl);
     let mut efer = sregs.efer;
     match target {

@@ -290,7 +290,56 @@ pub struct KvmSregs {
     pub interrupt_bitmap: [u64; 4],
 }
 
+/// A `kvm_sregs` segment no strict decode accepts, with its register.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SregsSegmentError {
+    /// The register.
+    pub reg: SegReg,
+    /// What the strict decode refused.
+    pub error: FormatError,
+}
+
+impl core::fmt::Display for SregsSegmentError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}: {}", self.reg.kvm_name(), self.error)
+    }
+}
+
+impl core::error::Error for SregsSegmentError {}
+
 impl KvmSregs {
+    /// The eight segments, strictly decoded ([`Segment::try_from`]); the first register
+    /// whose bytes mean no segment is named.
+    ///
+    /// # Errors
+    ///
+    /// [`SregsSegmentError`] naming the register and the field.
+    pub fn decode_segments(&self) -> Result<PerSegReg<Segment>, SregsSegmentError> {
+        let mut out = PerSegReg([Segment::default(); 8]);
+        for reg in SegReg::ALL {
+            out[reg] = Segment::try_from(*self.segment(reg))
+                .map_err(|error| SregsSegmentError { reg, error })?;
+        }
+        Ok(out)
+    }
+
+    /// The whole-vCPU state this `kvm_sregs` means with `rflags` (a `kvm_sregs` has
+    /// none): every segment strictly decoded, the CPL from SS.DPL as KVM takes it.
+    ///
+    /// # Errors
+    ///
+    /// As [`KvmSregs::decode_segments`].
+    pub fn state(&self, rflags: u64) -> Result<crate::arch::SegmentState, SregsSegmentError> {
+        Ok(crate::arch::SegmentState {
+            segments: self.decode_segments()?,
+            cpl: self.cpl(),
+            cr0: self.cr0,
+            cr4: self.cr4,
+            efer: self.efer,
+            rflags,
+        })
+    }
+
     /// Size of the C struct.
     pub const SIZE: usize = 312;
 

@@ -46,9 +46,7 @@ use core::fmt;
 
 use super::FormatError;
 use super::kvm::{KvmSegment, KvmSregs};
-use crate::arch::{
-    Attributes, Cpl, PerSegReg, PrivilegeLevel, SegReg, Segment, SegmentState, Selector,
-};
+use crate::arch::{Cpl, PerSegReg, PrivilegeLevel, SegReg, SegmentState};
 
 /// Why a `kvm_sregs` and a [`SegmentState`] do not convert.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,18 +87,6 @@ impl fmt::Display for KvmStateError {
 
 impl core::error::Error for KvmStateError {}
 
-/// The eight segments of `sregs`, strictly decoded.
-fn segments(sregs: &KvmSregs) -> Result<PerSegReg<Segment>, KvmStateError> {
-    // Every slot is overwritten below or the function returns.
-    let placeholder = Segment::flat(Selector::NULL, Attributes::flat_data(PrivilegeLevel::Ring0));
-    let mut out = PerSegReg([placeholder; 8]);
-    for reg in SegReg::ALL {
-        out[reg] = Segment::try_from(*sregs.segment(reg))
-            .map_err(|error| KvmStateError::Segment { reg, error })?;
-    }
-    Ok(out)
-}
-
 impl SegmentState {
     /// The state KVM_GET_SREGS reported, with `rflags` from KVM_GET_REGS. The CPL is
     /// SS.DPL, KVM's convention.
@@ -108,15 +94,12 @@ impl SegmentState {
         sregs: &::kvm_bindings::kvm_sregs,
         rflags: u64,
     ) -> Result<Self, KvmStateError> {
-        let sregs = KvmSregs::from(*sregs);
-        Ok(SegmentState {
-            segments: segments(&sregs)?,
-            cpl: sregs.cpl(),
-            cr0: sregs.cr0,
-            cr4: sregs.cr4,
-            efer: sregs.efer,
-            rflags,
-        })
+        KvmSregs::from(*sregs)
+            .state(rflags)
+            .map_err(|e| KvmStateError::Segment {
+                reg: e.reg,
+                error: e.error,
+            })
     }
 
     /// As [`SegmentState::from_kvm_sregs`], RFLAGS taken from `regs`.
@@ -168,6 +151,7 @@ impl SegmentState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arch::{Attributes, Segment, Selector};
 
     fn user_sregs() -> ::kvm_bindings::kvm_sregs {
         let mut ours = KvmSregs {

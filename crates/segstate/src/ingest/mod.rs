@@ -78,7 +78,7 @@ use crate::arch::SegmentState;
 use crate::arch::{PrivilegeLevel, SegReg, Segment};
 use crate::check::report::Source;
 use crate::format::FormatError;
-use crate::format::kvm::{KvmSegment, KvmSregs};
+use crate::format::kvm::KvmSregs;
 
 use crate::format::svm::{SaveAreaOffset, VmcbSaveArea};
 
@@ -404,7 +404,7 @@ pub fn foreign_inputs(
     vcpus
         .iter()
         .map(|v| {
-            let segments = decode_kvm_segments(&v.sregs, |reg, e| {
+            let mut state = sregs_state(&v.sregs, v.regs.rflags, |reg, e| {
                 format!(
                     "{} vCPU {}: sregs.{}.{}",
                     v.stack,
@@ -413,7 +413,6 @@ pub fn foreign_inputs(
                     e.field
                 )
             })?;
-            let mut state = sregs_state(&v.sregs, segments, v.regs.rflags);
             state.cpl = v.cpl();
             let mut notes = vec![
                 format!("read from {}", v.format),
@@ -593,32 +592,16 @@ fn kvm_field_offset(field: &str) -> usize {
     }
 }
 
-/// Strictly decodes the eight segments of a `kvm_sregs`; `at` locates an error.
-fn decode_kvm_segments(
-    sregs: &KvmSregs,
-    at: impl Fn(SegReg, &FormatError) -> String,
-) -> Result<crate::arch::PerSegReg<Segment>, InputError> {
-    let mut out = crate::arch::PerSegReg([Segment::default(); 8]);
-    for reg in SegReg::ALL {
-        let k: KvmSegment = *sregs.segment(reg);
-        out[reg] = Segment::try_from(k).map_err(|e| err(format!("{}: {e}", at(reg, &e))))?;
-    }
-    Ok(out)
-}
-
+/// The state of a `kvm_sregs` with `rflags` ([`KvmSregs::state`]); `at` says where an
+/// undecodable segment is in the input.
 fn sregs_state(
     sregs: &KvmSregs,
-    segments: crate::arch::PerSegReg<Segment>,
     rflags: u64,
-) -> SegmentState {
-    SegmentState {
-        segments,
-        cpl: sregs.cpl(),
-        cr0: sregs.cr0,
-        cr4: sregs.cr4,
-        efer: sregs.efer,
-        rflags,
-    }
+    at: impl Fn(SegReg, &FormatError) -> String,
+) -> Result<SegmentState, InputError> {
+    sregs
+        .state(rflags)
+        .map_err(|e| err(format!("{}: {}", at(e.reg, &e.error), e.error)))
 }
 
 fn read_sregs(bytes: &[u8], with_regs: bool) -> Result<Input, InputError> {
@@ -632,14 +615,6 @@ fn read_sregs(bytes: &[u8], with_regs: bool) -> Result<Input, InputError> {
         )));
     }
     let sregs = KvmSregs::from_bytes(&bytes[..KvmSregs::SIZE]).map_err(|e| err(e.to_string()))?;
-    let segments = decode_kvm_segments(&sregs, |reg, e| {
-        let index = SegReg::KVM_SREGS_ORDER
-            .iter()
-            .position(|&r| r == reg)
-            .unwrap_or(0);
-        let off = KvmSregs::SEGMENT_OFFSETS[index] + kvm_field_offset(e.field);
-        format!("offset {off} ({}.{})", reg.kvm_name(), e.field)
-    })?;
     let mut notes = Vec::new();
     let rflags = if with_regs {
         let off = KvmSregs::SIZE + KVM_REGS_RFLAGS;
@@ -652,6 +627,14 @@ fn read_sregs(bytes: &[u8], with_regs: bool) -> Result<Input, InputError> {
         ));
         RFLAGS_UNKNOWN
     };
+    let state = sregs_state(&sregs, rflags, |reg, e| {
+        let index = SegReg::KVM_SREGS_ORDER
+            .iter()
+            .position(|&r| r == reg)
+            .unwrap_or(0);
+        let off = KvmSregs::SEGMENT_OFFSETS[index] + kvm_field_offset(e.field);
+        format!("offset {off} ({}.{})", reg.kvm_name(), e.field)
+    })?;
     Ok(Input {
         label: String::from(if with_regs {
             "kvm_sregs + kvm_regs"
@@ -663,7 +646,7 @@ fn read_sregs(bytes: &[u8], with_regs: bool) -> Result<Input, InputError> {
         } else {
             InputFormat::Sregs
         },
-        state: sregs_state(&sregs, segments, rflags),
+        state,
         source: Source::GuestView,
         dump: None,
         log: None,
@@ -678,13 +661,13 @@ fn read_json(text: &str) -> Result<Input, InputError> {
     let sregs = parsed
         .decode()
         .map_err(|e| err(format!("kvm_sregs JSON: {e}")))?;
-    let segments = decode_kvm_segments(&sregs, |reg, e| {
+    let state = sregs_state(&sregs, RFLAGS_UNKNOWN, |reg, e| {
         format!("kvm_sregs JSON: field `{}.{}`", reg.kvm_name(), e.field)
     })?;
     Ok(Input {
         label: String::from("JSON kvm_sregs"),
         format: InputFormat::Json,
-        state: sregs_state(&sregs, segments, RFLAGS_UNKNOWN),
+        state,
         source: Source::GuestView,
         dump: None,
         log: None,

@@ -5,7 +5,7 @@ use std::format;
 use std::string::String;
 use std::vec::Vec;
 
-use super::{Input, InputError, InputFormat, decode_kvm_segments, err, sregs_state};
+use super::{Input, InputError, InputFormat, err, sregs_state};
 use crate::arch::SegReg;
 use crate::check::report::Source;
 use crate::snapshot::VcpuSnapshot;
@@ -15,14 +15,13 @@ use crate::snapshot::VcpuSnapshot;
 /// whose two disagree is what `snapshot restore` refuses, and the check shows why.
 pub(super) fn read(bytes: &[u8]) -> Result<Input, InputError> {
     let snap = VcpuSnapshot::decode(bytes).map_err(|e| err(format!("segstate snapshot: {e}")))?;
-    let segments = decode_kvm_segments(&snap.sregs, |reg, e| {
+    let mut state = sregs_state(&snap.sregs, snap.regs.rflags, |reg, e| {
         format!(
             "segstate snapshot: kvm_sregs {}.{}",
             reg.kvm_name(),
             e.field
         )
     })?;
-    let mut state = sregs_state(&snap.sregs, segments, snap.regs.rflags);
     state.cpl = snap.cpl;
     let mut notes = Vec::new();
     if snap.cpl != snap.kvm_cpl() {
