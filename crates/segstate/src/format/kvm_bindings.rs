@@ -52,7 +52,7 @@ use crate::arch::{Cpl, PerSegReg, PrivilegeLevel, SegReg, SegmentState};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KvmStateError {
     /// A segment holds a byte its field cannot mean (strict decode, see
-    /// [`Segment::try_from`]).
+    /// [`Segment::try_from`](crate::arch::Segment)).
     Segment {
         /// The register.
         reg: SegReg,
