@@ -101,17 +101,37 @@ fn every_vcpu_with_its_segments_and_cpl() {
 
 #[test]
 fn null_segments_become_unusable_as_crosvm_hands_them_to_kvm() {
-    // crosvm's Segment has no unusable field; its KVM backend sets unusable = !present.
+    // This backend reported every segment present, so none is unusable.
     for v in crosvm::read_path(&fixture_dir()).unwrap() {
-        for (i, seg) in v.sregs.segments().0.iter().enumerate() {
-            assert_eq!(
-                seg.unusable,
-                u8::from(seg.present == 0),
-                "vCPU {} segment {i}",
-                v.id
-            );
-        }
+        assert!(v.sregs.segments().0.iter().all(|s| s.unusable == 0), "vCPU {}", v.id);
     }
+    // crosvm's Segment has no unusable field: P = 0 is its only null, and its KVM
+    // backend restores it with unusable = 1. The DPL (the CPL) is kept.
+    let null_ss = edited(|top| {
+        *entry(map(entry(map(entry(top, "sregs")), "ss")), "present") = Value::from(0);
+    });
+    let v = read(&null_ss);
+    assert_eq!((v.sregs.ss.present, v.sregs.ss.unusable), (0, 1));
+    assert_eq!(v.sregs.cs.unusable, 0);
+    assert_eq!(v.cpl(), PrivilegeLevel::Ring3);
+}
+
+#[test]
+fn kernel_fixture_and_the_never_started_vcpu() {
+    let dir = fixture_dir().with_file_name("kernel-cpl0");
+    let vcpus = crosvm::read_path(&dir).unwrap();
+    let k = &vcpus[0];
+    assert_eq!(k.cpl(), PrivilegeLevel::Ring0);
+    assert_eq!((k.sregs.cs.selector, k.sregs.ss.selector), (0x08, 0x10));
+    assert_eq!(k.regs.rax, MARKER);
+    // `kernel_loop` of the KERNEL_ONLY build: `pause`, `jmp`.
+    assert!((0x20_008e..0x20_0092).contains(&k.regs.rip), "{:#x}", k.regs.rip);
+    // vCPU 1 was never sent INIT/SIPI: the reset state crosvm's AP keeps, real mode.
+    let ap = &vcpus[1];
+    assert_eq!(ap.cpl(), PrivilegeLevel::Ring0);
+    assert_eq!((ap.sregs.cs.selector, ap.sregs.cs.base), (0xf000, 0xffff_0000));
+    assert_eq!(ap.regs.rip, 0xfff0);
+    assert_eq!(ap.sregs.cr0 & 1, 0, "real mode");
 }
 
 #[test]
