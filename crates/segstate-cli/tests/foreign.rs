@@ -229,11 +229,31 @@ fn import_carries_the_cpl_of_a_crosvm_vcpu() {
         s(&out),
     ]);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(stdout.contains("imported crosvm (KVM) vCPU 0 of 2"), "{stdout}");
+    assert!(
+        stdout.contains("imported crosvm (KVM) vCPU 0 of 2"),
+        "{stdout}"
+    );
     assert!(stdout.contains("CPL: crosvm Segment"), "{stdout}");
     let snap = VcpuSnapshot::read_file(&out).unwrap();
     assert_eq!(snap.cpl, PrivilegeLevel::Ring3);
     assert_eq!(snap.sregs.ss.selector, 0x1b);
     assert_eq!(snap.sregs.cs.selector, 0x23);
     assert!(!snap.cpl_disagrees());
+
+    // An encrypted snapshot's fragment is ciphertext: named as such, not as bad CBOR.
+    let enc = scratch("crosvm-enc");
+    std::fs::create_dir_all(enc.join("vcpu")).unwrap();
+    std::fs::write(enc.join("vcpu/vcpu0"), [0x5a_u8; 64]).unwrap();
+    std::fs::write(enc.join("enc_metadata"), [0u8; 16]).unwrap();
+    let refused = dir.join("enc.snap");
+    let (code, _, stderr) = run(&[
+        "snapshot",
+        "import",
+        s(&enc.join("vcpu/vcpu0")),
+        "-o",
+        s(&refused),
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("encrypted"), "{stderr}");
+    assert!(!refused.exists());
 }

@@ -84,14 +84,25 @@ fn every_vcpu_with_its_segments_and_cpl() {
     assert_eq!(v.file_cpl, None);
     assert_eq!(v.cpl(), PrivilegeLevel::Ring3, "CPL = SS.DPL");
     assert_eq!(v.sregs.cs.selector, 0x23);
-    assert_eq!((v.sregs.cs.dpl, v.sregs.cs.l, v.sregs.cs.present), (3, 1, 1));
+    assert_eq!(
+        (v.sregs.cs.dpl, v.sregs.cs.l, v.sregs.cs.present),
+        (3, 1, 1)
+    );
     let ss = v.sregs.ss;
     assert_eq!((ss.selector, ss.dpl), (0x1b, 3));
     assert_eq!(v.regs.rax, MARKER);
-    assert!((USER_LOOP..USER_LOOP + 4).contains(&v.regs.rip), "{:#x}", v.regs.rip);
+    assert!(
+        (USER_LOOP..USER_LOOP + 4).contains(&v.regs.rip),
+        "{:#x}",
+        v.regs.rip
+    );
     assert_eq!(v.sregs.efer & 0x501, 0x501, "LME, LMA and SCE");
     let star = v.msrs.iter().find(|m| m.index == MSR_STAR).map(|m| m.value);
-    assert_eq!(star, Some(0x0010_0008_0000_0000), "the STAR the guest wrote");
+    assert_eq!(
+        star,
+        Some(0x0010_0008_0000_0000),
+        "the STAR the guest wrote"
+    );
     assert_eq!(v.debug_regs.as_ref().map(Vec::len), Some(128));
 
     let ap = &vcpus[1];
@@ -103,7 +114,11 @@ fn every_vcpu_with_its_segments_and_cpl() {
 fn null_segments_become_unusable_as_crosvm_hands_them_to_kvm() {
     // This backend reported every segment present, so none is unusable.
     for v in crosvm::read_path(&fixture_dir()).unwrap() {
-        assert!(v.sregs.segments().0.iter().all(|s| s.unusable == 0), "vCPU {}", v.id);
+        assert!(
+            v.sregs.segments().0.iter().all(|s| s.unusable == 0),
+            "vCPU {}",
+            v.id
+        );
     }
     // crosvm's Segment has no unusable field: P = 0 is its only null, and its KVM
     // backend restores it with unusable = 1. The DPL (the CPL) is kept.
@@ -125,11 +140,18 @@ fn kernel_fixture_and_the_never_started_vcpu() {
     assert_eq!((k.sregs.cs.selector, k.sregs.ss.selector), (0x08, 0x10));
     assert_eq!(k.regs.rax, MARKER);
     // `kernel_loop` of the KERNEL_ONLY build: `pause`, `jmp`.
-    assert!((0x20_008e..0x20_0092).contains(&k.regs.rip), "{:#x}", k.regs.rip);
+    assert!(
+        (0x20_008e..0x20_0092).contains(&k.regs.rip),
+        "{:#x}",
+        k.regs.rip
+    );
     // vCPU 1 was never sent INIT/SIPI: the reset state crosvm's AP keeps, real mode.
     let ap = &vcpus[1];
     assert_eq!(ap.cpl(), PrivilegeLevel::Ring0);
-    assert_eq!((ap.sregs.cs.selector, ap.sregs.cs.base), (0xf000, 0xffff_0000));
+    assert_eq!(
+        (ap.sregs.cs.selector, ap.sregs.cs.base),
+        (0xf000, 0xffff_0000)
+    );
     assert_eq!(ap.regs.rip, 0xfff0);
     assert_eq!(ap.sregs.cr0 & 1, 0, "real mode");
 }
@@ -164,9 +186,18 @@ fn directory_namespace_and_fragment_read_alike() {
     assert_eq!(read(VCPU0), whole[0]);
     // Detected as crosvm's without being told.
     assert_eq!(foreign_vcpus_at(&dir).unwrap(), whole);
-    assert_eq!(foreign_vcpus_at(&dir.join("vcpu/vcpu1")).unwrap(), whole[1..]);
-    assert_eq!(segstate::ingest::foreign_dir_format(&dir), Some(InputFormat::Crosvm));
-    assert_eq!(segstate::ingest::detect(VCPU0).unwrap(), InputFormat::Crosvm);
+    assert_eq!(
+        foreign_vcpus_at(&dir.join("vcpu/vcpu1")).unwrap(),
+        whole[1..]
+    );
+    assert_eq!(
+        segstate::ingest::foreign_dir_format(&dir),
+        Some(InputFormat::Crosvm)
+    );
+    assert_eq!(
+        segstate::ingest::detect(VCPU0).unwrap(),
+        InputFormat::Crosvm
+    );
 }
 
 #[test]
@@ -234,7 +265,10 @@ fn wrong_types_and_ranges_name_the_field() {
     });
     let e = refused(&text);
     assert_eq!(field(&e), "sregs.ss.dpl");
-    assert!(e.to_string().contains("a text string where a u8 belongs"), "{e}");
+    assert!(
+        e.to_string().contains("a text string where a u8 belongs"),
+        "{e}"
+    );
 
     let wide = edited(|top| {
         *entry(map(entry(map(entry(top, "sregs")), "cs")), "selector") = Value::from(0x1_0000);
@@ -246,7 +280,8 @@ fn wrong_types_and_ranges_name_the_field() {
     let negative = edited(|top| *entry(map(entry(top, "regs")), "rip") = Value::from(-1));
     assert_eq!(field(&refused(&negative)), "regs.rip");
 
-    let missing = edited(|top| map(entry(top, "sregs")).retain(|(k, _)| k.as_text() != Some("efer")));
+    let missing =
+        edited(|top| map(entry(top, "sregs")).retain(|(k, _)| k.as_text() != Some("efer")));
     let e = refused(&missing);
     assert_eq!(field(&e), "sregs.efer");
     assert!(e.to_string().contains("missing"), "{e}");
@@ -303,14 +338,13 @@ fn directories_that_are_not_plain_crosvm_snapshots_are_refused() {
     assert!(e.to_string().contains("unknown fragment"), "{e}");
 
     let renamed = scratch("renamed");
-    std::fs::copy(
-        fixture_dir().join("vcpu/vcpu0"),
-        renamed.join("vcpu/vcpu5"),
-    )
-    .unwrap();
+    std::fs::copy(fixture_dir().join("vcpu/vcpu0"), renamed.join("vcpu/vcpu5")).unwrap();
     let e = crosvm::read_path(&renamed).unwrap_err();
     assert_eq!(field(&e), "vcpu_id");
-    assert!(e.to_string().contains("named vcpu5 but holds vCPU 0"), "{e}");
+    assert!(
+        e.to_string().contains("named vcpu5 but holds vCPU 0"),
+        "{e}"
+    );
 
     let empty = scratch("empty");
     let e = crosvm::read_path(&empty).unwrap_err();

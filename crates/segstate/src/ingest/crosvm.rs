@@ -89,6 +89,19 @@ fn fragment_dir_has_vcpus(dir: &Path) -> bool {
     })
 }
 
+/// True when `path` names a fragment of a crosvm `vcpu` namespace: `.../vcpu/vcpu{N}`.
+#[must_use]
+pub fn is_fragment_path(path: &Path) -> bool {
+    let in_namespace = path
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|n| n == NAMESPACE);
+    in_namespace
+        && path
+            .file_name()
+            .is_some_and(|n| vcpu_index(&n.to_string_lossy()).is_some())
+}
+
 /// `N` of a fragment named `vcpu{N}` (decimal, no sign, no leading zeros but `vcpu0`).
 fn vcpu_index(name: &str) -> Option<u32> {
     let digits = name.strip_prefix(NAMESPACE)?;
@@ -315,7 +328,10 @@ fn kind(v: &Value) -> &'static str {
 /// An unsigned integer no larger than `max` (the field's Rust type).
 fn unsigned(v: &Value, max: u64, ty: &str) -> Decoded<u64> {
     let Value::Integer(i) = v else {
-        return Err(FieldError::new("", format!("{} where a {ty} belongs", kind(v))));
+        return Err(FieldError::new(
+            "",
+            format!("{} where a {ty} belongs", kind(v)),
+        ));
     };
     u64::try_from(*i)
         .ok()
@@ -381,11 +397,17 @@ impl<'a> Struct<'a> {
                 }
             };
             if !seen.insert(name) {
-                return Err(FieldError::new(name, String::from("the field appears twice")));
+                return Err(FieldError::new(
+                    name,
+                    String::from("the field appears twice"),
+                ));
             }
         }
         if let Some(missing) = fields.iter().find(|f| !seen.contains(*f)) {
-            return Err(FieldError::new(missing, String::from("the field is missing")));
+            return Err(FieldError::new(
+                missing,
+                String::from("the field is missing"),
+            ));
         }
         Ok(Self { entries })
     }
@@ -553,7 +575,9 @@ fn xsave(v: &Value) -> Decoded<()> {
     if len.div_ceil(4) != words as u64 {
         return Err(FieldError::new(
             "len",
-            format!("{len} bytes, but data holds {words} u32 words (Xsave::new makes len.div_ceil(4))"),
+            format!(
+                "{len} bytes, but data holds {words} u32 words (Xsave::new makes len.div_ceil(4))"
+            ),
         ));
     }
     Ok(())
@@ -640,7 +664,14 @@ mod tests {
     fn fragment_names() {
         assert_eq!(vcpu_index("vcpu0"), Some(0));
         assert_eq!(vcpu_index("vcpu17"), Some(17));
-        for bad in ["vcpu", "vcpu01", "vcpu-1", "vcpu1a", "cpu1", "vcpu99999999999"] {
+        for bad in [
+            "vcpu",
+            "vcpu01",
+            "vcpu-1",
+            "vcpu1a",
+            "cpu1",
+            "vcpu99999999999",
+        ] {
             assert_eq!(vcpu_index(bad), None, "{bad}");
         }
     }

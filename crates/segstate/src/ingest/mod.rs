@@ -392,7 +392,9 @@ pub fn foreign_vcpus_at(
         if opened.is_ok() && firecracker::recognise(&prefix).is_some() {
             return firecracker::read_path(path);
         }
-        if opened.is_ok() && crosvm::recognise(&prefix) {
+        // A fragment named vcpu{N} is crosvm's even when its bytes are not CBOR (an
+        // encrypted snapshot's): its reader says which.
+        if opened.is_ok() && (crosvm::recognise(&prefix) || crosvm::is_fragment_path(path)) {
             return crosvm::read_path(path);
         }
     }
