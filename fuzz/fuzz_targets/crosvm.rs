@@ -6,8 +6,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use segstate::ingest::InputFormat;
 use segstate::ingest::crosvm;
-use segstate::ingest::{InputFormat, foreign_inputs};
 
 #[path = "common.rs"]
 mod common;
@@ -16,20 +16,7 @@ mod common;
 const HEADER: &[u8] = b"\xa9\x67vcpu_id\x00";
 
 fn read(bytes: &[u8]) {
-    match crosvm::read(bytes, "fuzz") {
-        Ok(vcpus) => {
-            for v in &vcpus {
-                let _ = v.cpl_disagreement();
-                std::hint::black_box(v.to_snapshot(0).encode());
-                if let Ok(inputs) = foreign_inputs(std::slice::from_ref(v), InputFormat::Crosvm) {
-                    common::check_all(&inputs);
-                }
-            }
-        }
-        Err(e) => {
-            assert!(!e.to_string().is_empty());
-        }
-    }
+    common::foreign_read(crosvm::read(bytes, "fuzz"), InputFormat::Crosvm);
 }
 
 fuzz_target!(|data: &[u8]| {
