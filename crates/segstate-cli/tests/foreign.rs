@@ -193,6 +193,13 @@ fn check_reads_a_crosvm_snapshot_directory_and_one_fragment() {
         "{text}"
     );
     assert!(text.contains("CPL = SS.DPL"), "{text}");
+
+    // Outside its namespace, a fragment is still recognised by its first bytes.
+    let loose = scratch("crosvm-loose").join("fragment.bin");
+    std::fs::copy(fixture("crosvm/user-null-ss/vcpu/vcpu0"), &loose).unwrap();
+    let (code, text, stderr) = run(&["check", s(&loose)]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(text.contains("crosvm (KVM) vCPU 0 [crosvm]"), "{text}");
 }
 
 #[test]
@@ -209,9 +216,11 @@ fn damaged_crosvm_fragments_exit_2_naming_the_place() {
         assert!(stderr.contains("truncated"), "{stderr}");
     }
     std::fs::write(dir.join("enc_metadata"), [0u8; 16]).unwrap();
-    let (code, _, stderr) = run(&["check", s(&dir)]);
-    assert_eq!(code, Some(2));
-    assert!(stderr.contains("encrypted"), "{stderr}");
+    for input in [dir.clone(), dir.join("vcpu/vcpu0")] {
+        let (code, _, stderr) = run(&["check", s(&input)]);
+        assert_eq!(code, Some(2));
+        assert!(stderr.contains("encrypted"), "{stderr}");
+    }
     let (code, _, stderr) = run(&["check", s(&scratch("neither"))]);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("nor a crosvm snapshot"), "{stderr}");

@@ -212,10 +212,16 @@ impl Printer<'_> {
     }
 }
 
-/// A snapshot directory (Cloud Hypervisor's `state.json`, crosvm's `vcpu` namespace):
-/// every vCPU.
+/// A snapshot directory (Cloud Hypervisor's `state.json`, crosvm's `vcpu` namespace),
+/// or a crosvm `vcpu/vcpu{N}` fragment read with its snapshot (so an encrypted one is
+/// named so): every vCPU.
 fn check_directory(args: &Args, dir: &std::path::Path) -> Outcome {
-    let Some(format) = ingest::foreign_dir_format(dir) else {
+    let format = if dir.is_dir() {
+        ingest::foreign_dir_format(dir)
+    } else {
+        Some(InputFormat::Crosvm)
+    };
+    let Some(format) = format else {
         return Err(Failure::input(format!(
             "{}: is a directory, and not a Cloud Hypervisor snapshot (it has no state.json) \
              nor a crosvm snapshot (it has no vcpu namespace)",
@@ -243,7 +249,10 @@ fn check_directory(args: &Args, dir: &std::path::Path) -> Outcome {
 }
 
 pub fn run(args: &Args) -> Outcome {
-    if let Some(dir) = args.input.as_deref().filter(|p| p.is_dir()) {
+    let snapshot_part = |p: &&std::path::Path| {
+        p.is_dir() || (args.format.is_none() && ingest::crosvm::is_fragment_path(p))
+    };
+    if let Some(dir) = args.input.as_deref().filter(snapshot_part) {
         return check_directory(args, dir);
     }
     let (name, mut reader) = crate::input::open(
