@@ -5,27 +5,17 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use segstate::ingest::InputFormat;
 use segstate::ingest::cloud_hypervisor;
-use segstate::ingest::{InputFormat, foreign_inputs};
 
 #[path = "common.rs"]
 mod common;
 
 fn read(text: &str) {
-    match cloud_hypervisor::read(text, "fuzz") {
-        Ok(vcpus) => {
-            for v in &vcpus {
-                let _ = v.cpl_disagreement();
-                std::hint::black_box(v.to_snapshot(0).encode());
-                if let Ok(inputs) = foreign_inputs(std::slice::from_ref(v), InputFormat::CloudHypervisor) {
-                    common::check_all(&inputs);
-                }
-            }
-        }
-        Err(e) => {
-            assert!(!e.to_string().is_empty());
-        }
-    }
+    common::foreign_read(
+        cloud_hypervisor::read(text, "fuzz"),
+        InputFormat::CloudHypervisor,
+    );
 }
 
 fuzz_target!(|data: &[u8]| {

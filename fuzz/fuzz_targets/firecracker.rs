@@ -6,17 +6,16 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use segstate::ingest::InputFormat;
 use segstate::ingest::crc64::crc64;
 use segstate::ingest::firecracker;
-use segstate::ingest::{InputFormat, foreign_inputs};
 
 #[path = "common.rs"]
 mod common;
 
 /// The first bytes of a real format-11.0.0 file (packing byte, magic, version string).
 const HEADER: &[u8] = &[
-    0x00, 0x00, 0x00, 0x64, 0x86, 0x84, 0x19, 0x10, 0x07, 0x06, b'1', b'1', b'.', b'0', b'.',
-    b'0',
+    0x00, 0x00, 0x00, 0x64, 0x86, 0x84, 0x19, 0x10, 0x07, 0x06, b'1', b'1', b'.', b'0', b'.', b'0',
 ];
 
 fn sealed(body: &[u8]) -> Vec<u8> {
@@ -26,21 +25,7 @@ fn sealed(body: &[u8]) -> Vec<u8> {
 }
 
 fn read(bytes: &[u8]) {
-    match firecracker::read(bytes, "fuzz") {
-        Ok(vcpus) => {
-            for v in &vcpus {
-                let _ = v.cpl_disagreement();
-                let snap = v.to_snapshot(0);
-                std::hint::black_box(snap.encode());
-                if let Ok(inputs) = foreign_inputs(std::slice::from_ref(v), InputFormat::Firecracker) {
-                    common::check_all(&inputs);
-                }
-            }
-        }
-        Err(e) => {
-            assert!(!e.to_string().is_empty());
-        }
-    }
+    common::foreign_read(firecracker::read(bytes, "fuzz"), InputFormat::Firecracker);
 }
 
 fuzz_target!(|data: &[u8]| {

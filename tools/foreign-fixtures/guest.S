@@ -17,6 +17,10 @@ entry32:
     movl $pdpt + 7, pml4
     movl $pd + 7, pdpt
     movl $0x87, pd
+.ifdef CROSVM
+    /* crosvm loads an ELF kernel at 2 MiB or above: map the second 2 MiB page too */
+    movl $0x200087, pd + 8
+.endif
     movl %cr4, %eax
     orl  $0x20, %eax          /* PAE */
     movl %eax, %cr4

@@ -1,5 +1,6 @@
-//! `segstate check` and `segstate snapshot import` on the Firecracker and Cloud
-//! Hypervisor snapshots written by the real programs (crates/segstate/tests/fixtures).
+//! `segstate check` and `segstate snapshot import` on the Firecracker, Cloud
+//! Hypervisor and crosvm snapshots written by the real programs
+//! (crates/segstate/tests/fixtures).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -170,4 +171,98 @@ fn import_carries_the_cpl_into_a_segstate_snapshot() {
         stderr
     );
     assert!(!dir.join("x.snap").exists());
+}
+
+#[test]
+fn check_reads_a_crosvm_snapshot_directory_and_one_fragment() {
+    let (code, stdout, stderr) = run(&["check", "--json", &fixture("crosvm/user-null-ss")]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    let states = v["states"].as_array().unwrap();
+    assert_eq!(states.len(), 2);
+    assert_eq!(states[0]["label"], "crosvm (KVM) vCPU 0");
+    assert_eq!(states[0]["format"], "crosvm");
+    assert_eq!(states[0]["cpl"], 3);
+    assert_eq!(states[1]["label"], "crosvm (KVM) vCPU 1");
+
+    // One fragment, detected by its first bytes.
+    let (code, text, stderr) = run(&["check", &fixture("crosvm/user-null-ss/vcpu/vcpu0")]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        text.contains("== crosvm (KVM) vCPU 0 [crosvm]: 64-bit mode, CPL 3"),
+        "{text}"
+    );
+    assert!(text.contains("CPL = SS.DPL"), "{text}");
+
+    // Outside its namespace, a fragment is still recognised by its first bytes.
+    let loose = scratch("crosvm-loose").join("fragment.bin");
+    std::fs::copy(fixture("crosvm/user-null-ss/vcpu/vcpu0"), &loose).unwrap();
+    let (code, text, stderr) = run(&["check", s(&loose)]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(text.contains("crosvm (KVM) vCPU 0 [crosvm]"), "{text}");
+}
+
+#[test]
+fn damaged_crosvm_fragments_exit_2_naming_the_place() {
+    let dir = scratch("crosvm-damaged");
+    std::fs::create_dir_all(dir.join("vcpu")).unwrap();
+    let bytes = std::fs::read(fixture("crosvm/user-null-ss/vcpu/vcpu0")).unwrap();
+    let cut = bytes.len() / 2;
+    std::fs::write(dir.join("vcpu/vcpu0"), &bytes[..cut]).unwrap();
+    for input in [dir.clone(), dir.join("vcpu/vcpu0")] {
+        let (code, _, stderr) = run(&["check", s(&input)]);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains(&format!("offset {cut}")), "{stderr}");
+        assert!(stderr.contains("truncated"), "{stderr}");
+    }
+    std::fs::write(dir.join("enc_metadata"), [0u8; 16]).unwrap();
+    for input in [dir.clone(), dir.join("vcpu/vcpu0")] {
+        let (code, _, stderr) = run(&["check", s(&input)]);
+        assert_eq!(code, Some(2));
+        assert!(stderr.contains("encrypted"), "{stderr}");
+    }
+    let (code, _, stderr) = run(&["check", s(&scratch("neither"))]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("nor a crosvm snapshot"), "{stderr}");
+}
+
+#[test]
+fn import_carries_the_cpl_of_a_crosvm_vcpu() {
+    let dir = scratch("crosvm-import");
+    let out = dir.join("vcpu0.snap");
+    let (code, stdout, stderr) = run(&[
+        "snapshot",
+        "import",
+        &fixture("crosvm/user-null-ss"),
+        "-o",
+        s(&out),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("imported crosvm (KVM) vCPU 0 of 2"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("CPL: crosvm Segment"), "{stdout}");
+    let snap = VcpuSnapshot::read_file(&out).unwrap();
+    assert_eq!(snap.cpl, PrivilegeLevel::Ring3);
+    assert_eq!(snap.sregs.ss.selector, 0x1b);
+    assert_eq!(snap.sregs.cs.selector, 0x23);
+    assert!(!snap.cpl_disagrees());
+
+    // An encrypted snapshot's fragment is ciphertext: named as such, not as bad CBOR.
+    let enc = scratch("crosvm-enc");
+    std::fs::create_dir_all(enc.join("vcpu")).unwrap();
+    std::fs::write(enc.join("vcpu/vcpu0"), [0x5a_u8; 64]).unwrap();
+    std::fs::write(enc.join("enc_metadata"), [0u8; 16]).unwrap();
+    let refused = dir.join("enc.snap");
+    let (code, _, stderr) = run(&[
+        "snapshot",
+        "import",
+        s(&enc.join("vcpu/vcpu0")),
+        "-o",
+        s(&refused),
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("encrypted"), "{stderr}");
+    assert!(!refused.exists());
 }

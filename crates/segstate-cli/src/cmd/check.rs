@@ -61,11 +61,15 @@ impl From<VendorArg> for Vendors {
 /// - by magic: a QEMU migration stream (`migration`, QEVM), a libvirt saved-VM image
 ///   (`libvirt`, LibvirtQemudSave: its header is skipped), a segstate snapshot
 ///   (`snapshot`, SEGSNAP: judged with its explicit CPL), a Firecracker snapshot state
-///   file (`firecracker`, formats 9.x to 11.x, every vCPU); streams are read as streams,
-///   guest RAM is never held;
+///   file (`firecracker`, formats 9.x to 11.x, every vCPU), a crosvm snapshot's
+///   `vcpu{N}` fragment (`crosvm`, CBOR starting with `vcpu_id`); streams are read as
+///   streams, guest RAM is never held;
 ///
 /// - a Cloud Hypervisor snapshot (`cloud-hypervisor`): its directory, or its
 ///   `state.json` by the `snapshots` / `cpu-manager` keys; every vCPU, the stack named;
+///
+/// - a crosvm snapshot directory (`crosvm`): its `vcpu` namespace, every `vcpu{N}`
+///   fragment, the stack named (an encrypted snapshot, with `enc_metadata`, is refused);
 ///
 /// - text: starting with `{` segstate's JSON kvm_sregs (`json`, the `segstate convert
 ///   --to sregs` shape), else a log as pasted (`dump`: journald/syslog/dmesg/(XEN)/e-mail
@@ -90,6 +94,7 @@ impl From<VendorArg> for Vendors {
   segstate check vmcb.bin                  a 4 KiB VMCB page: VMRUN checks, CPL from VMCB.CPL
   segstate check vm.snapshot/              a Cloud Hypervisor snapshot: every vCPU
   segstate check vmstate                   a Firecracker snapshot state file: every vCPU
+  segstate check crosvm-snap/              a crosvm snapshot (vcpu/vcpu0, ...): every vCPU
   segstate convert --from sregs-bytes --to sregs < sregs.hex | segstate check
   segstate check --json --verbose dump.txt"#)]
 pub struct Args {
@@ -101,7 +106,7 @@ pub struct Args {
     #[arg(long, value_enum)]
     vendor: Option<VendorArg>,
     /// The input format (default: detected): dump, json, sregs, sregs+regs, vmcb,
-    /// vmcb-save, migration, libvirt, snapshot.
+    /// vmcb-save, migration, libvirt, snapshot, cloud-hypervisor, firecracker, crosvm.
     #[arg(long, value_parser = parse_format, value_name = "NAME")]
     format: Option<InputFormat>,
     /// Print the report as JSON.
@@ -207,18 +212,26 @@ impl Printer<'_> {
     }
 }
 
-/// A snapshot directory (Cloud Hypervisor's): its `state.json`, every vCPU.
+/// A snapshot directory (Cloud Hypervisor's `state.json`, crosvm's `vcpu` namespace),
+/// or a crosvm `vcpu/vcpu{N}` fragment read with its snapshot (so an encrypted one is
+/// named so): every vCPU.
 fn check_directory(args: &Args, dir: &std::path::Path) -> Outcome {
-    if !dir.join("state.json").is_file() {
+    let format = if dir.is_dir() {
+        ingest::foreign_dir_format(dir)
+    } else {
+        Some(InputFormat::Crosvm)
+    };
+    let Some(format) = format else {
         return Err(Failure::input(format!(
-            "{}: is a directory, and not a Cloud Hypervisor snapshot (it has no state.json)",
+            "{}: is a directory, and not a Cloud Hypervisor snapshot (it has no state.json) \
+             nor a crosvm snapshot (it has no vcpu namespace)",
             dir.display()
         )));
-    }
+    };
     let inputs = ingest::foreign_vcpus_at(dir)
         .map_err(|e| Failure::input(e.to_string()))
         .and_then(|vcpus| {
-            ingest::foreign_inputs(&vcpus, InputFormat::CloudHypervisor)
+            ingest::foreign_inputs(&vcpus, format)
                 .map_err(|e| Failure::input(format!("{}: {e}", dir.display())))
         })?;
     let mut printer = Printer {
@@ -236,7 +249,10 @@ fn check_directory(args: &Args, dir: &std::path::Path) -> Outcome {
 }
 
 pub fn run(args: &Args) -> Outcome {
-    if let Some(dir) = args.input.as_deref().filter(|p| p.is_dir()) {
+    let snapshot_part = |p: &&std::path::Path| {
+        p.is_dir() || (args.format.is_none() && ingest::crosvm::is_fragment_path(p))
+    };
+    if let Some(dir) = args.input.as_deref().filter(snapshot_part) {
         return check_directory(args, dir);
     }
     let (name, mut reader) = crate::input::open(

@@ -152,10 +152,11 @@ Examples:
     },
     /// Import one vCPU of another VMM's snapshot, with its CPL made explicit.
     ///
-    /// Reads a Firecracker snapshot state file (formats 9.x to 11.x) or a Cloud Hypervisor
-    /// snapshot (its directory or state.json), takes the CPL by the stack's convention
-    /// (SS.DPL for both: they pass kvm_sregs verbatim) and writes a segstate snapshot
-    /// carrying it. A format with a CPL field of its own that disagrees with SS.DPL is
+    /// Reads a Firecracker snapshot state file (formats 9.x to 11.x), a Cloud Hypervisor
+    /// snapshot (its directory or state.json) or a crosvm snapshot (its directory or a
+    /// vcpu{N} fragment), takes the CPL by the stack's convention (SS.DPL for all three:
+    /// Firecracker and Cloud Hypervisor pass kvm_sregs verbatim, crosvm its Segment
+    /// without unusable) and writes a segstate snapshot carrying it. A format with a CPL field of its own that disagrees with SS.DPL is
     /// reported. Guest memory is not imported.
     #[command(
         after_help = r#"Exit status: 0 imported, 1 the snapshot could not be written, 2 the file cannot be read (the message names it, the place and why) or has no such vCPU.
@@ -163,11 +164,13 @@ Examples:
 Examples:
   segstate snapshot import vmstate -o vcpu0.snap
   segstate snapshot import ch-snapshot/ -o vcpu1.snap --vcpu 1
+  segstate snapshot import crosvm-snapshot/ -o vcpu0.snap
   segstate snapshot inspect vcpu0.snap"#
     )]
     Import {
         /// The foreign snapshot: a Firecracker state file, a Cloud Hypervisor
-        /// snapshot directory or its state.json.
+        /// snapshot directory or its state.json, a crosvm snapshot directory or one of
+        /// its vcpu{N} fragments.
         file: PathBuf,
         /// The segstate snapshot to write (atomically).
         #[arg(short, long)]

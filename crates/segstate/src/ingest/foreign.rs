@@ -1,10 +1,10 @@
 //! What every foreign vCPU state reader returns: the vCPUs of one file, the stack that
 //! wrote them, and the errors that name the file, the place and the reason.
 //!
-//! The readers ([`super::cloud_hypervisor`], [`super::firecracker`]) decode a file with
-//! the layout of the program and version that wrote it; this module is the one place
-//! that turns such a vCPU into segstate's own terms: the CPL made explicit
-//! ([`ForeignVcpu::cpl`]) and a segstate snapshot ([`ForeignVcpu::to_snapshot`]).
+//! The readers ([`super::cloud_hypervisor`], [`super::firecracker`], [`super::crosvm`])
+//! decode a file with the layout of the program and version that wrote it; this module
+//! is the one place that turns such a vCPU into segstate's own terms: the CPL made
+//! explicit ([`ForeignVcpu::cpl`]) and a segstate snapshot ([`ForeignVcpu::to_snapshot`]).
 
 use std::fmt;
 use std::string::{String, ToString};
@@ -30,6 +30,10 @@ pub enum Stack {
     /// Firecracker: `VcpuState.sregs` is KVM_GET_SREGS verbatim
     /// (`src/vmm/src/arch/x86_64/vcpu.rs` `save_state`, firecracker `81b38b9`).
     Firecracker,
+    /// crosvm on KVM: `VcpuSnapshot.sregs` holds crosvm's neutral `Segment`, which
+    /// `From<&kvm_segment>` filled without `unusable`; `set_sregs` hands KVM
+    /// `unusable = !present` (`hypervisor/src/kvm/x86_64.rs`, crosvm `f1e797a68dad`).
+    Crosvm,
 }
 
 impl Stack {
@@ -40,6 +44,7 @@ impl Stack {
             Stack::CloudHypervisorKvm => "cloud-hypervisor (KVM)",
             Stack::CloudHypervisorMshv => "cloud-hypervisor (MSHV)",
             Stack::Firecracker => "firecracker",
+            Stack::Crosvm => "crosvm (KVM)",
         }
     }
 
@@ -53,6 +58,11 @@ impl Stack {
             Stack::CloudHypervisorMshv => {
                 "mshv SpecialRegisters: no CPL field, CPL = SS.DPL; `unusable` is always 0 \
                  (mshv-bindings drops it), a null segment is only P = 0"
+            }
+            Stack::Crosvm => {
+                "crosvm Segment: no CPL field, CPL = SS.DPL; no `unusable` field either \
+                 (dropped when read from KVM): a null segment is only P = 0, and crosvm \
+                 restores it to KVM as unusable = !P"
             }
         }
     }
@@ -236,6 +246,8 @@ pub enum Reason {
     Layout(String),
     /// The file could not be read.
     Io(String),
+    /// The file is encrypted (the message says how the format marks it).
+    Encrypted(String),
 }
 
 impl fmt::Display for Reason {
@@ -268,6 +280,7 @@ impl fmt::Display for Reason {
             Reason::Missing(what) => write!(f, "{what} is missing"),
             Reason::Layout(msg) => write!(f, "does not decode: {msg}"),
             Reason::Io(msg) => write!(f, "cannot read: {msg}"),
+            Reason::Encrypted(msg) => write!(f, "encrypted: {msg}"),
         }
     }
 }

@@ -55,6 +55,8 @@ use std::{format, vec};
 pub mod cloud_hypervisor;
 #[cfg(feature = "serde")]
 pub mod crc64;
+#[cfg(feature = "serde")]
+pub mod crosvm;
 pub mod exit;
 #[cfg(feature = "serde")]
 pub mod firecracker;
@@ -123,11 +125,14 @@ pub enum InputFormat {
     CloudHypervisor,
     /// A Firecracker snapshot state file (formats 9.x to 11.x): every vCPU.
     Firecracker,
+    /// A crosvm snapshot's `vcpu{N}` fragment (CBOR), or the snapshot directory: every
+    /// vCPU.
+    Crosvm,
 }
 
 impl InputFormat {
     /// Every format.
-    pub const ALL: [InputFormat; 11] = [
+    pub const ALL: [InputFormat; 12] = [
         InputFormat::Dump,
         InputFormat::Sregs,
         InputFormat::SregsRegs,
@@ -139,6 +144,7 @@ impl InputFormat {
         InputFormat::Snapshot,
         InputFormat::CloudHypervisor,
         InputFormat::Firecracker,
+        InputFormat::Crosvm,
     ];
 
     /// The name `--format` takes.
@@ -156,6 +162,7 @@ impl InputFormat {
             InputFormat::Snapshot => "snapshot",
             InputFormat::CloudHypervisor => "cloud-hypervisor",
             InputFormat::Firecracker => "firecracker",
+            InputFormat::Crosvm => "crosvm",
         }
     }
 }
@@ -264,6 +271,9 @@ fn detect_foreign(prefix: &[u8]) -> Option<InputFormat> {
     if firecracker::recognise(prefix).is_some() {
         return Some(InputFormat::Firecracker);
     }
+    if crosvm::recognise(prefix) {
+        return Some(InputFormat::Crosvm);
+    }
     let text = match std::str::from_utf8(prefix) {
         Ok(t) => t,
         // A prefix may end inside a character.
@@ -332,7 +342,9 @@ pub fn read(bytes: &[u8], format: Option<InputFormat>) -> Result<Vec<Input>, Inp
         InputFormat::Migration => read_migration(bytes),
         InputFormat::Libvirt => read_libvirt(bytes),
         InputFormat::Snapshot => segsnap::read(bytes).map(|i| vec![i]),
-        InputFormat::CloudHypervisor | InputFormat::Firecracker => read_foreign(bytes, format),
+        InputFormat::CloudHypervisor | InputFormat::Firecracker | InputFormat::Crosvm => {
+            read_foreign(bytes, format)
+        }
     }
 }
 
@@ -347,6 +359,7 @@ pub fn read_foreign(bytes: &[u8], format: InputFormat) -> Result<Vec<Input>, Inp
     let located = |e: foreign::IngestError| err(format!("{}: {}: {}", e.format, e.place, e.reason));
     let vcpus = match format {
         InputFormat::Firecracker => firecracker::read(bytes, "").map_err(located)?,
+        InputFormat::Crosvm => crosvm::read(bytes, "").map_err(located)?,
         _ => {
             let text = std::str::from_utf8(bytes).map_err(|e| {
                 err(format!(
@@ -361,8 +374,9 @@ pub fn read_foreign(bytes: &[u8], format: InputFormat) -> Result<Vec<Input>, Inp
 }
 
 /// The vCPUs of a foreign state file or snapshot directory at `path`: a directory is a
-/// Cloud Hypervisor snapshot (its `state.json`); a file is a Firecracker state file by
-/// its magic, else a Cloud Hypervisor `state.json`.
+/// crosvm snapshot when it has the `vcpu` namespace ([`crosvm::is_snapshot_dir`]), else
+/// a Cloud Hypervisor snapshot (its `state.json`); a file is a Firecracker state file or
+/// a crosvm `vcpu{N}` fragment by its first bytes, else a Cloud Hypervisor `state.json`.
 ///
 /// # Errors
 ///
@@ -378,8 +392,32 @@ pub fn foreign_vcpus_at(
         if opened.is_ok() && firecracker::recognise(&prefix).is_some() {
             return firecracker::read_path(path);
         }
+        // A fragment named vcpu{N} is crosvm's even when its bytes are not CBOR (an
+        // encrypted snapshot's): its reader says which.
+        if opened.is_ok() && (crosvm::recognise(&prefix) || crosvm::is_fragment_path(path)) {
+            return crosvm::read_path(path);
+        }
     }
-    cloud_hypervisor::read_path(path)
+    match foreign_dir_format(path) {
+        Some(InputFormat::Crosvm) => crosvm::read_path(path),
+        _ => cloud_hypervisor::read_path(path),
+    }
+}
+
+/// The format of a foreign snapshot directory: crosvm's (a `vcpu` namespace) or Cloud
+/// Hypervisor's (a `state.json`); `None` for a directory that is neither, or a file.
+#[cfg(feature = "serde")]
+#[must_use]
+pub fn foreign_dir_format(path: &std::path::Path) -> Option<InputFormat> {
+    if !path.is_dir() {
+        None
+    } else if crosvm::is_snapshot_dir(path) {
+        Some(InputFormat::Crosvm)
+    } else if path.join("state.json").is_file() {
+        Some(InputFormat::CloudHypervisor)
+    } else {
+        None
+    }
 }
 
 #[cfg(not(feature = "serde"))]

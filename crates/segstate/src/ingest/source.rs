@@ -246,7 +246,7 @@ pub fn read_each(
             let bytes = read_bounded_after(head, reader, name, SNAPSHOT_INPUT_LIMIT, "a snapshot")?;
             super::read(&bytes, Some(format)).map_err(bad)?
         }
-        InputFormat::CloudHypervisor | InputFormat::Firecracker => {
+        InputFormat::CloudHypervisor | InputFormat::Firecracker | InputFormat::Crosvm => {
             let what = format!("a {format} state file");
             let bytes = read_bounded_after(head, reader, name, FOREIGN_INPUT_LIMIT, &what)?;
             super::read(&bytes, Some(format)).map_err(bad)?
