@@ -1,0 +1,125 @@
+//! Little-endian C structs declared once: [`wire_struct!`] writes a struct, its size,
+//! its `to_bytes` and its strict `from_bytes` from one list of fields with their byte
+//! offsets, so a field's name, type and offset are never restated in three places.
+//!
+//! The offsets are checked at compile time to tile the struct exactly (no gap, no
+//! overlap, nothing past the end): a layout mistake does not build.
+
+use super::hyperv::HvSegmentAttributes;
+use super::svm::SvmAttrib;
+use super::vbox::X86DescAttr;
+use super::vmx::VmxAccessRights;
+
+/// A fixed-width little-endian field of a wire struct.
+pub(crate) trait LeField: Copy {
+    /// Bytes on the wire.
+    const WIDTH: usize;
+    /// Writes the value into exactly [`Self::WIDTH`] bytes.
+    fn put(self, out: &mut [u8]);
+    /// Reads the value from exactly [`Self::WIDTH`] bytes.
+    fn get(bytes: &[u8]) -> Self;
+}
+
+macro_rules! le_int {
+    ($($t:ty),*) => {$(
+        impl LeField for $t {
+            const WIDTH: usize = core::mem::size_of::<$t>();
+            fn put(self, out: &mut [u8]) {
+                out.copy_from_slice(&self.to_le_bytes());
+            }
+            fn get(bytes: &[u8]) -> Self {
+                let mut b = [0u8; core::mem::size_of::<$t>()];
+                b.copy_from_slice(bytes);
+                <$t>::from_le_bytes(b)
+            }
+        }
+    )*};
+}
+
+le_int!(u8, u16, u32, u64);
+
+/// Attribute words: a newtype stored as its integer.
+macro_rules! le_newtype {
+    ($($t:ident($inner:ty)),*) => {$(
+        impl LeField for $t {
+            const WIDTH: usize = <$inner as LeField>::WIDTH;
+            fn put(self, out: &mut [u8]) {
+                self.0.put(out);
+            }
+            fn get(bytes: &[u8]) -> Self {
+                $t(<$inner>::get(bytes))
+            }
+        }
+    )*};
+}
+
+le_newtype!(
+    SvmAttrib(u16),
+    HvSegmentAttributes(u16),
+    VmxAccessRights(u32),
+    X86DescAttr(u32)
+);
+
+/// Panics (at compile time, where it is called from a `const`) unless the fields,
+/// in declaration order, follow each other without gap or overlap and end at `size`.
+pub(crate) const fn check_layout(offsets: &[usize], widths: &[usize], size: usize) {
+    let mut next = 0;
+    let mut i = 0;
+    while i < offsets.len() {
+        assert!(
+            offsets[i] == next,
+            "wire struct field not at the end of the previous one"
+        );
+        next += widths[i];
+        i += 1;
+    }
+    assert!(next == size, "wire struct fields do not add up to its size");
+}
+
+/// Declares a wire struct: the struct with its documented fields, `SIZE`,
+/// `to_bytes` (little endian) and `from_bytes` (exactly `SIZE` bytes, else a
+/// [`LengthError`](super::LengthError) naming the C struct).
+macro_rules! wire_struct {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident ($c_name:literal, $size:literal bytes) {
+            $( $(#[$fmeta:meta])* pub $field:ident: $ty:ty = @$off:literal, )*
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct $name {
+            $( $(#[$fmeta])* pub $field: $ty, )*
+        }
+
+        const _: () = $crate::format::wire::check_layout(
+            &[$($off),*],
+            &[$(<$ty as $crate::format::wire::LeField>::WIDTH),*],
+            $size,
+        );
+
+        impl $name {
+            /// Size of the C struct.
+            pub const SIZE: usize = $size;
+
+            /// Little-endian bytes, as the C struct holds them.
+            #[must_use]
+            pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+                use $crate::format::wire::LeField;
+                let mut out = [0u8; Self::SIZE];
+                $( self.$field.put(&mut out[$off..$off + <$ty as LeField>::WIDTH]); )*
+                out
+            }
+
+            #[doc = concat!("Reads the struct from exactly ", stringify!($size), " bytes.")]
+            pub fn from_bytes(bytes: &[u8]) -> Result<Self, $crate::format::LengthError> {
+                use $crate::format::wire::LeField;
+                $crate::format::exact_len($c_name, bytes, Self::SIZE)?;
+                Ok($name {
+                    $( $field: <$ty as LeField>::get(&bytes[$off..$off + <$ty as LeField>::WIDTH]), )*
+                })
+            }
+        }
+    };
+}
+
+pub(crate) use wire_struct;
