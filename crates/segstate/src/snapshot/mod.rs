@@ -72,109 +72,49 @@ pub struct HostDescription {
     pub capabilities: Vec<(u32, i32)>,
 }
 
-/// `struct kvm_regs`, field for field (144 bytes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-#[allow(missing_docs)]
-pub struct Regs {
-    pub rax: u64,
-    pub rbx: u64,
-    pub rcx: u64,
-    pub rdx: u64,
-    pub rsi: u64,
-    pub rdi: u64,
-    pub rsp: u64,
-    pub rbp: u64,
-    pub r8: u64,
-    pub r9: u64,
-    pub r10: u64,
-    pub r11: u64,
-    pub r12: u64,
-    pub r13: u64,
-    pub r14: u64,
-    pub r15: u64,
-    pub rip: u64,
-    pub rflags: u64,
+/// Declares `struct kvm_regs` from its field list, written once in C order: the struct,
+/// [`Regs::NAMES`], and the conversions to and from an array in that order.
+macro_rules! kvm_regs {
+    ($(#[$meta:meta])* pub struct $name:ident { $($field:ident),* $(,)? }) => {
+        $(#[$meta])*
+        #[allow(missing_docs)]
+        pub struct $name {
+            $(pub $field: u64,)*
+        }
+
+        impl $name {
+            /// Field names in C order.
+            pub const NAMES: [&'static str; 18] = [$(stringify!($field)),*];
+
+            /// The values in C order.
+            #[must_use]
+            pub fn to_array(&self) -> [u64; 18] {
+                [$(self.$field),*]
+            }
+
+            /// From the values in C order.
+            #[must_use]
+            pub fn from_array(a: [u64; 18]) -> Self {
+                let [$($field),*] = a;
+                $name { $($field),* }
+            }
+        }
+    };
+}
+
+kvm_regs! {
+    /// `struct kvm_regs`, field for field (144 bytes).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+    pub struct Regs {
+        rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp,
+        r8, r9, r10, r11, r12, r13, r14, r15,
+        rip, rflags,
+    }
 }
 
 impl Regs {
     /// Size of the C struct.
     pub const SIZE: usize = 144;
-
-    /// Field names in C order.
-    pub const NAMES: [&'static str; 18] = [
-        "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp", "r8", "r9", "r10", "r11", "r12",
-        "r13", "r14", "r15", "rip", "rflags",
-    ];
-
-    /// The values in C order.
-    #[must_use]
-    pub fn to_array(&self) -> [u64; 18] {
-        [
-            self.rax,
-            self.rbx,
-            self.rcx,
-            self.rdx,
-            self.rsi,
-            self.rdi,
-            self.rsp,
-            self.rbp,
-            self.r8,
-            self.r9,
-            self.r10,
-            self.r11,
-            self.r12,
-            self.r13,
-            self.r14,
-            self.r15,
-            self.rip,
-            self.rflags,
-        ]
-    }
-
-    /// From the values in C order.
-    #[must_use]
-    pub fn from_array(a: [u64; 18]) -> Self {
-        let [
-            rax,
-            rbx,
-            rcx,
-            rdx,
-            rsi,
-            rdi,
-            rsp,
-            rbp,
-            r8,
-            r9,
-            r10,
-            r11,
-            r12,
-            r13,
-            r14,
-            r15,
-            rip,
-            rflags,
-        ] = a;
-        Regs {
-            rax,
-            rbx,
-            rcx,
-            rdx,
-            rsi,
-            rdi,
-            rsp,
-            rbp,
-            r8,
-            r9,
-            r10,
-            r11,
-            r12,
-            r13,
-            r14,
-            r15,
-            rip,
-            rflags,
-        }
-    }
 }
 
 /// One MSR: index and value (`struct kvm_msr_entry` without its reserved word).
