@@ -1,43 +1,17 @@
 //! `segstate check` and `segstate snapshot import` on the Firecracker and Cloud
 //! Hypervisor snapshots written by the real programs (crates/segstate/tests/fixtures).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
 use segstate::arch::PrivilegeLevel;
 use segstate::snapshot::VcpuSnapshot;
 use serde_json::Value;
 
+mod common;
+use common::{assert_contains, fixture, s, scratch, segstate, stderr, stdout};
+
 /// Runs the command: exit code, standard output, standard error.
 fn run(args: &[&str]) -> (Option<i32>, String, String) {
-    let o: Output = Command::new(env!("CARGO_BIN_EXE_segstate"))
-        .args(args)
-        .output()
-        .expect("the binary runs");
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn fixture(rel: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../segstate/tests/fixtures")
-        .join(rel)
-        .display()
-        .to_string()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("segstate-foreign-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+    let o = segstate(args);
+    (o.status.code(), stdout(&o), stderr(&o))
 }
 
 #[test]
@@ -124,11 +98,7 @@ fn import_carries_the_cpl_into_a_segstate_snapshot() {
         s(&user),
     ]);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(
-        stdout.contains("imported firecracker vCPU 0 of 2"),
-        "{}",
-        stdout
-    );
+    assert_contains(&stdout, "imported firecracker vCPU 0 of 2");
     let snap = VcpuSnapshot::read_file(&user).unwrap();
     assert_eq!(snap.cpl, PrivilegeLevel::Ring3);
     assert_eq!(snap.sregs.ss.selector, 0x1b);
@@ -164,10 +134,6 @@ fn import_carries_the_cpl_into_a_segstate_snapshot() {
         "7",
     ]);
     assert_eq!(code, Some(2));
-    assert!(
-        stderr.contains("no vCPU 7; the file has 0, 1"),
-        "{}",
-        stderr
-    );
+    assert_contains(&stderr, "no vCPU 7; the file has 0, 1");
     assert!(!dir.join("x.snap").exists());
 }
