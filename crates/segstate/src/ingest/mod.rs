@@ -76,7 +76,7 @@ use qemu_dump::QemuDump;
 
 use crate::arch::SegmentState;
 use crate::arch::{PrivilegeLevel, SegReg, Segment};
-use crate::check::report::Source;
+use crate::check::report::{Context, Report, Source, Vendors};
 use crate::format::FormatError;
 use crate::format::kvm::KvmSregs;
 
@@ -233,6 +233,27 @@ pub struct Input {
     pub notes: Vec<String>,
     /// The VMCB's CPL byte as stored, for VMCB inputs.
     pub vmcb_cpl_byte: Option<u8>,
+}
+
+impl Input {
+    /// The report on this input for `vendor`: a QEMU dump gets its own checks on top
+    /// of the catalogue ([`qemu_dump::report`]); any other state goes through
+    /// [`crate::verify::paths::diagnose`] with the input's source and VMCB CPL byte.
+    /// Text logs can instead be judged leniently by [`judge::judge_input`].
+    #[must_use]
+    pub fn report(&self, vendor: Vendors) -> Report {
+        match &self.dump {
+            Some(d) => qemu_dump::report(d, vendor),
+            None => crate::verify::paths::diagnose(
+                &self.state,
+                vendor,
+                Context {
+                    source: self.source,
+                    vmcb_cpl_byte: self.vmcb_cpl_byte,
+                },
+            ),
+        }
+    }
 }
 
 /// True when `bytes` read as text: valid UTF-8 without NUL bytes.
