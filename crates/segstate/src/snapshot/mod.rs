@@ -73,7 +73,8 @@ pub struct HostDescription {
 }
 
 /// Declares `struct kvm_regs` from its field list, written once in C order: the struct,
-/// [`Regs::NAMES`], and the conversions to and from an array in that order.
+/// [`Regs::NAMES`], the conversions to and from an array in that order, and (feature
+/// `kvm-bindings`) `From` both ways with `kvm_bindings::kvm_regs`.
 macro_rules! kvm_regs {
     ($(#[$meta:meta])* pub struct $name:ident { $($field:ident),* $(,)? }) => {
         $(#[$meta])*
@@ -97,6 +98,21 @@ macro_rules! kvm_regs {
             pub fn from_array(a: [u64; 18]) -> Self {
                 let [$($field),*] = a;
                 $name { $($field),* }
+            }
+        }
+
+        /// rust-vmm's `kvm-bindings` names the fields alike.
+        #[cfg(feature = "kvm-bindings")]
+        impl From<kvm_bindings::kvm_regs> for $name {
+            fn from(r: kvm_bindings::kvm_regs) -> Self {
+                $name { $($field: r.$field),* }
+            }
+        }
+
+        #[cfg(feature = "kvm-bindings")]
+        impl From<$name> for kvm_bindings::kvm_regs {
+            fn from(r: $name) -> Self {
+                kvm_bindings::kvm_regs { $($field: r.$field),* }
             }
         }
     };
@@ -353,62 +369,25 @@ impl VcpuSnapshot {
     }
 }
 
-#[cfg(feature = "kvm-bindings")]
-mod bindings {
-    //! `struct kvm_regs` from rust-vmm's `kvm-bindings`, field by field.
+#[cfg(all(test, feature = "kvm-bindings"))]
+mod bindings_tests {
     use super::Regs;
 
-    impl From<kvm_bindings::kvm_regs> for Regs {
-        fn from(r: kvm_bindings::kvm_regs) -> Self {
-            Regs::from_array([
-                r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rsp, r.rbp, r.r8, r.r9, r.r10, r.r11,
-                r.r12, r.r13, r.r14, r.r15, r.rip, r.rflags,
-            ])
-        }
-    }
-
-    impl From<Regs> for kvm_bindings::kvm_regs {
-        fn from(r: Regs) -> Self {
-            let Regs {
-                rax,
-                rbx,
-                rcx,
-                rdx,
-                rsi,
-                rdi,
-                rsp,
-                rbp,
-                r8,
-                r9,
-                r10,
-                r11,
-                r12,
-                r13,
-                r14,
-                r15,
-                rip,
-                rflags,
-            } = r;
-            kvm_bindings::kvm_regs {
-                rax,
-                rbx,
-                rcx,
-                rdx,
-                rsi,
-                rdi,
-                rsp,
-                rbp,
-                r8,
-                r9,
-                r10,
-                r11,
-                r12,
-                r13,
-                r14,
-                r15,
-                rip,
-                rflags,
-            }
-        }
+    #[test]
+    fn kvm_regs_round_trip_field_for_field() {
+        let ours = Regs::from_array(core::array::from_fn(|i| i as u64 + 1));
+        let theirs = kvm_bindings::kvm_regs::from(ours);
+        assert_eq!(
+            (
+                theirs.rax,
+                theirs.rdi,
+                theirs.r8,
+                theirs.r15,
+                theirs.rip,
+                theirs.rflags
+            ),
+            (1, 6, 9, 16, 17, 18)
+        );
+        assert_eq!(Regs::from(theirs), ours);
     }
 }

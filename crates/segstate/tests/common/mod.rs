@@ -91,3 +91,20 @@ pub fn on_off<T: PartialEq + core::fmt::Debug>(
     assert_eq!(apply(rules), on, "{} on", rule.id());
     assert_eq!(apply(rules.without(rule)), off, "{} off", rule.id());
 }
+
+/// xorshift64*: deterministic and dependency-free, for the no-panic sweeps.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A value in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
