@@ -53,6 +53,7 @@ use std::{format, vec};
 
 #[cfg(feature = "serde")]
 pub mod cloud_hypervisor;
+mod collect;
 #[cfg(feature = "serde")]
 pub mod crc64;
 pub mod exit;
