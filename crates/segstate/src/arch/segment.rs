@@ -88,6 +88,37 @@ impl Attributes {
         g: false,
     };
 
+    /// Decodes the attribute word: a descriptor's bits 55:40 as 16 bits (SDM Vol. 3A
+    /// §3.4.5): type 3:0, S 4, DPL 6:5, P 7, AVL 12, L 13, D/B 14, G 15. Bits 11:8 (the
+    /// descriptor's limit 19:16) are ignored. VMX access rights bits 15:0 (SDM Vol. 3C
+    /// §24.4.1) and QEMU's `flags` bits 23:8 are this word.
+    #[must_use]
+    pub const fn from_word(w: u16) -> Self {
+        Attributes {
+            segment_type: SegmentType::from_low_bits(w as u8),
+            s: w & (1 << 4) != 0,
+            dpl: PrivilegeLevel::from_low_bits((w >> 5) as u8),
+            present: w & (1 << 7) != 0,
+            avl: w & (1 << 12) != 0,
+            l: w & (1 << 13) != 0,
+            db: w & (1 << 14) != 0,
+            g: w & (1 << 15) != 0,
+        }
+    }
+
+    /// Packs the attribute word ([`Attributes::from_word`]); bits 11:8 are zero.
+    #[must_use]
+    pub const fn to_word(self) -> u16 {
+        self.segment_type.bits() as u16
+            | (self.s as u16) << 4
+            | (self.dpl.bits() as u16) << 5
+            | (self.present as u16) << 7
+            | (self.avl as u16) << 12
+            | (self.l as u16) << 13
+            | (self.db as u16) << 14
+            | (self.g as u16) << 15
+    }
+
     /// A 64-bit code segment (type 11, S, P, L) at `dpl`: Linux's `__KERNEL_CS`/`__USER_CS`.
     #[must_use]
     pub const fn code64(dpl: PrivilegeLevel) -> Self {

@@ -4,9 +4,9 @@
 //! `fFlags`, `u64Base`, `u32Limit`, `Attr` per register). No CPL field: CPUM takes the
 //! CPL from SS.Attr.DPL (`CPUMGetGuestCPL`).
 
+use super::FormatError;
 use super::vmx::VmxAccessRights;
 use super::wire::wire_struct;
-use super::FormatError;
 use crate::arch::{Segment, Selector};
 
 /// `X86DESCATTR`, a u32: type 3:0, S 4, DPL 6:5, P 7, `u4LimitHigh` 11:8, AVL 12, L 13,
