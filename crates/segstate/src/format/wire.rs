@@ -110,6 +110,16 @@ macro_rules! wire_struct {
                 out
             }
 
+            /// The byte offset of a field by its C name (Rust's trailing `_` dropped),
+            /// as a [`FormatError`](crate::format::FormatError) names it.
+            #[allow(dead_code)]
+            pub(crate) fn field_offset(name: &str) -> Option<usize> {
+                [$((stringify!($field), $off)),*]
+                    .into_iter()
+                    .find(|(field, _)| field.trim_end_matches('_') == name)
+                    .map(|(_, off)| off)
+            }
+
             #[doc = concat!("Reads the struct from exactly ", stringify!($size), " bytes.")]
             pub fn from_bytes(bytes: &[u8]) -> Result<Self, $crate::format::LengthError> {
                 use $crate::format::wire::LeField;
@@ -123,3 +133,34 @@ macro_rules! wire_struct {
 }
 
 pub(crate) use wire_struct;
+
+#[cfg(test)]
+mod tests {
+    use crate::format::kvm::KvmSegment;
+    use crate::format::svm::VmcbSegment;
+
+    #[test]
+    fn field_offsets_follow_the_declaration_by_c_name() {
+        assert_eq!(KvmSegment::field_offset("base"), Some(0));
+        assert_eq!(KvmSegment::field_offset("type"), Some(14));
+        assert_eq!(KvmSegment::field_offset("type_"), None);
+        assert_eq!(KvmSegment::field_offset("padding"), Some(23));
+        assert_eq!(VmcbSegment::field_offset("attrib"), Some(2));
+        assert_eq!(VmcbSegment::field_offset("cpl"), None);
+    }
+
+    #[test]
+    fn bytes_sit_at_the_declared_offsets() {
+        let seg = VmcbSegment::from_bytes(&[
+            0x2b, 0x00, 0xf3, 0x0c, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5, 6, 7, 8,
+        ])
+        .unwrap();
+        assert_eq!(
+            (seg.selector, seg.attrib.0, seg.limit, seg.base),
+            (0x2b, 0xcf3, 0xffff_ffff, 0x0807_0605_0403_0201)
+        );
+        assert_eq!(seg.to_bytes()[2..4], [0xf3, 0x0c]);
+        let short = VmcbSegment::from_bytes(&[0; 15]).unwrap_err();
+        assert_eq!(short.to_string(), "struct vmcb_seg is 16 bytes, got 15");
+    }
+}

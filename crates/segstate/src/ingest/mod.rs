@@ -79,7 +79,7 @@ use crate::arch::SegmentState;
 use crate::arch::{PrivilegeLevel, SegReg, Segment};
 use crate::check::report::{Context, Report, Source, Vendors};
 use crate::format::FormatError;
-use crate::format::kvm::KvmSregs;
+use crate::format::kvm::{KvmSegment, KvmSregs};
 
 use crate::format::svm::{SaveAreaOffset, VmcbSaveArea};
 
@@ -595,25 +595,6 @@ fn read_dumps_from(text: &str, first_line: usize) -> Result<Vec<Input>, InputErr
         .collect())
 }
 
-/// Byte offset of a `kvm_segment` field, from the name a [`FormatError`] gives.
-fn kvm_field_offset(field: &str) -> usize {
-    match field {
-        "limit" => 8,
-        "selector" => 12,
-        "type" => 14,
-        "present" => 15,
-        "dpl" => 16,
-        "db" => 17,
-        "s" => 18,
-        "l" => 19,
-        "g" => 20,
-        "avl" => 21,
-        "unusable" => 22,
-        "padding" => 23,
-        _ => 0,
-    }
-}
-
 /// The state of a `kvm_sregs` with `rflags` ([`KvmSregs::state`]); `at` says where an
 /// undecodable segment is in the input.
 fn sregs_state(
@@ -654,7 +635,7 @@ fn read_sregs(bytes: &[u8], with_regs: bool) -> Result<Input, InputError> {
             .iter()
             .position(|&r| r == reg)
             .unwrap_or(0);
-        let off = KvmSregs::SEGMENT_OFFSETS[index] + kvm_field_offset(e.field);
+        let off = KvmSregs::SEGMENT_OFFSETS[index] + KvmSegment::field_offset(e.field).unwrap_or(0);
         format!("offset {off} ({}.{})", reg.kvm_name(), e.field)
     })?;
     Ok(Input {
