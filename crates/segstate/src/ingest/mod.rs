@@ -237,6 +237,26 @@ pub struct Input {
 }
 
 impl Input {
+    /// A state read as the guest sees it, with nothing else behind it (no dump, log or
+    /// VMCB CPL byte): what most readers give.
+    pub(crate) fn guest_view(
+        label: String,
+        format: InputFormat,
+        state: SegmentState,
+        notes: Vec<String>,
+    ) -> Self {
+        Input {
+            label,
+            format,
+            state,
+            source: Source::GuestView,
+            dump: None,
+            log: None,
+            notes,
+            vmcb_cpl_byte: None,
+        }
+    }
+
     /// The report on this input for `vendor`: a QEMU dump gets its own checks on top
     /// of the catalogue ([`qemu_dump::report`]); any other state goes through
     /// [`crate::verify::paths::diagnose`] with the input's source and VMCB CPL byte.
@@ -443,16 +463,12 @@ pub fn foreign_inputs(
             if let Some(d) = v.cpl_disagreement() {
                 notes.push(d.to_string());
             }
-            Ok(Input {
-                label: format!("{} vCPU {}", v.stack, v.id),
+            Ok(Input::guest_view(
+                format!("{} vCPU {}", v.stack, v.id),
                 format,
                 state,
-                source: Source::GuestView,
-                dump: None,
-                log: None,
                 notes,
-                vmcb_cpl_byte: None,
-            })
+            ))
         })
         .collect()
 }
@@ -492,21 +508,19 @@ pub fn read_migration(reader: impl std::io::Read) -> Result<Vec<Input>, InputErr
     Ok(summary
         .cpus
         .iter()
-        .map(|cpu| Input {
-            label: format!(
-                "migration stream CPU {} (section at offset {:#x})",
-                cpu.instance, cpu.offset
-            ),
-            format: InputFormat::Migration,
-            state: cpu.segment_state(),
-            source: Source::GuestView,
-            dump: None,
-            log: None,
-            notes: vec![format!(
-                "QEMU's hflags CPL is {}; {} bytes of guest RAM skipped",
-                cpu.cpl, summary.ram_bytes_skipped
-            )],
-            vmcb_cpl_byte: None,
+        .map(|cpu| {
+            Input::guest_view(
+                format!(
+                    "migration stream CPU {} (section at offset {:#x})",
+                    cpu.instance, cpu.offset
+                ),
+                InputFormat::Migration,
+                cpu.segment_state(),
+                vec![format!(
+                    "QEMU's hflags CPL is {}; {} bytes of guest RAM skipped",
+                    cpu.cpl, summary.ram_bytes_skipped
+                )],
+            )
         })
         .collect())
 }
@@ -638,24 +652,20 @@ fn read_sregs(bytes: &[u8], with_regs: bool) -> Result<Input, InputError> {
         let off = KvmSregs::SEGMENT_OFFSETS[index] + KvmSegment::field_offset(e.field).unwrap_or(0);
         format!("offset {off} ({}.{})", reg.kvm_name(), e.field)
     })?;
-    Ok(Input {
-        label: String::from(if with_regs {
+    Ok(Input::guest_view(
+        String::from(if with_regs {
             "kvm_sregs + kvm_regs"
         } else {
             "kvm_sregs"
         }),
-        format: if with_regs {
+        if with_regs {
             InputFormat::SregsRegs
         } else {
             InputFormat::Sregs
         },
         state,
-        source: Source::GuestView,
-        dump: None,
-        log: None,
         notes,
-        vmcb_cpl_byte: None,
-    })
+    ))
 }
 
 #[cfg(feature = "serde")]
@@ -667,16 +677,12 @@ fn read_json(text: &str) -> Result<Input, InputError> {
     let state = sregs_state(&sregs, RFLAGS_UNKNOWN, |reg, e| {
         format!("kvm_sregs JSON: field `{}.{}`", reg.kvm_name(), e.field)
     })?;
-    Ok(Input {
-        label: String::from("JSON kvm_sregs"),
-        format: InputFormat::Json,
+    Ok(Input::guest_view(
+        String::from("JSON kvm_sregs"),
+        InputFormat::Json,
         state,
-        source: Source::GuestView,
-        dump: None,
-        log: None,
-        notes: vec![String::from("a kvm_sregs has no RFLAGS: taken as 0x2")],
-        vmcb_cpl_byte: None,
-    })
+        vec![String::from("a kvm_sregs has no RFLAGS: taken as 0x2")],
+    ))
 }
 
 fn read_vmcb(bytes: &[u8], page: bool) -> Result<Input, InputError> {
