@@ -14,6 +14,14 @@ fn run(args: &[&str]) -> (Option<i32>, String, String) {
     (o.status.code(), stdout(&o), stderr(&o))
 }
 
+/// `segstate snapshot import FIXTURE -o OUT EXTRA…`.
+fn import(fixture_path: &str, out: &str, extra: &[&str]) -> (Option<i32>, String, String) {
+    let fixture = fixture(fixture_path);
+    let mut args = vec!["snapshot", "import", &fixture, "-o", out];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 #[test]
 fn check_reads_every_firecracker_vcpu_and_names_the_stack() {
     let (code, text, stderr) = run(&["check", &fixture("firecracker/user-null-ss.vmstate")]);
@@ -90,13 +98,7 @@ fn damaged_files_exit_2_naming_the_place() {
 fn import_carries_the_cpl_into_a_segstate_snapshot() {
     let dir = scratch("import");
     let user = dir.join("vcpu0.snap");
-    let (code, stdout, stderr) = run(&[
-        "snapshot",
-        "import",
-        &fixture("firecracker/user-null-ss.vmstate"),
-        "-o",
-        s(&user),
-    ]);
+    let (code, stdout, stderr) = import("firecracker/user-null-ss.vmstate", s(&user), &[]);
     assert_eq!(code, Some(0), "{stderr}");
     assert_contains(&stdout, "imported firecracker vCPU 0 of 2");
     let snap = VcpuSnapshot::read_file(&user).unwrap();
@@ -105,15 +107,7 @@ fn import_carries_the_cpl_into_a_segstate_snapshot() {
     assert!(!snap.cpl_disagrees());
 
     let ap = dir.join("vcpu1.snap");
-    let (code, _, stderr) = run(&[
-        "snapshot",
-        "import",
-        &fixture("cloud-hypervisor/user-null-ss"),
-        "-o",
-        s(&ap),
-        "--vcpu",
-        "1",
-    ]);
+    let (code, _, stderr) = import("cloud-hypervisor/user-null-ss", s(&ap), &["--vcpu", "1"]);
     assert_eq!(code, Some(0), "{stderr}");
     let snap = VcpuSnapshot::read_file(&ap).unwrap();
     assert_eq!(snap.cpl, PrivilegeLevel::Ring0);
@@ -124,15 +118,11 @@ fn import_carries_the_cpl_into_a_segstate_snapshot() {
     let (_, stdout, _) = run(&["snapshot", "inspect", s(&user)]);
     assert!(stdout.contains("CPL 3 (explicit); SS.DPL 3"), "{stdout}");
 
-    let (code, _, stderr) = run(&[
-        "snapshot",
-        "import",
-        &fixture("firecracker/user-null-ss.vmstate"),
-        "-o",
+    let (code, _, stderr) = import(
+        "firecracker/user-null-ss.vmstate",
         s(&dir.join("x.snap")),
-        "--vcpu",
-        "7",
-    ]);
+        &["--vcpu", "7"],
+    );
     assert_eq!(code, Some(2));
     assert_contains(&stderr, "no vCPU 7; the file has 0, 1");
     assert!(!dir.join("x.snap").exists());

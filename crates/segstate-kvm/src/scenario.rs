@@ -428,6 +428,12 @@ impl Ctx<'_> {
         self.start(kvm, Entry::User { rip, ss }, None)
     }
 
+    /// A fresh machine entered in kernel mode at `rip`, to return to user mode at
+    /// `user_entry`.
+    fn start_kernel(&mut self, kvm: &Kvm, rip: u64, user_entry: u64) -> Step<Machine> {
+        self.start(kvm, Entry::Kernel { rip }, Some(user_entry))
+    }
+
     /// Runs to the guest's pause in `at` ("user" or "kernel") mode and syncs there.
     fn pause_and_sync(&mut self, m: &mut Machine, at: &'static str) -> Step<()> {
         self.expect(m, &format!("{at} pause"))?;
@@ -459,13 +465,7 @@ impl Ctx<'_> {
 
     fn sysret(&mut self, kvm: &Kvm) -> Step<Verdict> {
         let r = &crate::guest::code()?.routines;
-        let mut m = self.start(
-            kvm,
-            Entry::Kernel {
-                rip: r.k_sysret_null_ss,
-            },
-            Some(r.u_pause_probe),
-        )?;
+        let mut m = self.start_kernel(kvm, r.k_sysret_null_ss, r.u_pause_probe)?;
         self.pause_and_sync(&mut m, "user")?;
         if let Some(p) = self.pauses.first() {
             self.notes.push(format!(
@@ -478,13 +478,7 @@ impl Ctx<'_> {
 
     fn interrupt_return(&mut self, kvm: &Kvm) -> Step<Verdict> {
         let r = &crate::guest::code()?.routines;
-        let mut m = self.start(
-            kvm,
-            Entry::Kernel {
-                rip: r.k_iret_to_user,
-            },
-            Some(r.u_int3),
-        )?;
+        let mut m = self.start_kernel(kvm, r.k_iret_to_user, r.u_int3)?;
         self.pause_and_sync(&mut m, "kernel")?;
         self.pause_and_sync(&mut m, "user")?;
         Ok(self.judge(&mut m))
