@@ -137,7 +137,7 @@ fn convert_between_formats_exactly() {
         let hex = stdout(&bytes);
         assert_eq!(hex.trim().len(), 2 * len, "{shape}: {hex}");
         assert!(hex.trim().bytes().all(|b| b.is_ascii_hexdigit()), "{hex}");
-        let back = segstate_stdin(&["convert", "--from", shape, "--to", "kvm"], &hex);
+        let back = segstate_stdin(&["convert", "--from", shape, "--to", "kvm"], hex.as_bytes());
         assert!(back.status.success(), "{shape}: {}", stderr(&back));
         let back = json(&back);
         assert_eq!(back["dpl"], 3);
@@ -196,7 +196,7 @@ fn convert_reports_bad_input_with_exit_2() {
         ),
     ];
     for (args, input, message) in cases {
-        let o = segstate_stdin(args, input);
+        let o = segstate_stdin(args, input.as_bytes());
         assert_eq!(o.status.code(), Some(2), "{input}: {}", stderr(&o));
         assert!(stderr(&o).contains(message), "{input}: {}", stderr(&o));
     }
@@ -267,12 +267,12 @@ fn convert_whole_sregs_through_a_chain() {
             "--chain",
             "qemu@2.9",
         ],
-        &hex,
+        hex.as_bytes(),
     ));
     assert_eq!(old["ss"]["dpl"], 0);
     let code = segstate_stdin(
         &["convert", "--from", "sregs-bytes", "--chain", "qemu@2.9"],
-        &hex,
+        hex.as_bytes(),
     );
     assert_eq!(code.status.code(), Some(3), "the chain dropped the CPL");
     assert_contains(&stderr(&code), "changed the CPL from 3 to 0");
@@ -287,7 +287,7 @@ fn convert_whole_sregs_through_a_chain() {
             "--chain",
             "qemu",
         ],
-        &hex,
+        hex.as_bytes(),
     ));
     assert_eq!(fixed["ss"]["dpl"], 3);
 }

@@ -18,7 +18,7 @@ pub fn segstate(args: &[&str]) -> Output {
 }
 
 /// Runs `segstate` with `args` and `input` on its standard input.
-pub fn segstate_stdin(args: &[&str], input: impl AsRef<[u8]>) -> Output {
+pub fn segstate_stdin(args: &[&str], input: &[u8]) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
         .stdin(Stdio::piped())
@@ -27,7 +27,7 @@ pub fn segstate_stdin(args: &[&str], input: impl AsRef<[u8]>) -> Output {
         .spawn()
         .expect("the binary runs");
     // segstate may stop reading once it has seen enough to refuse the input.
-    match child.stdin.take().unwrap().write_all(input.as_ref()) {
+    match child.stdin.take().unwrap().write_all(input) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("writing stdin: {e}"),
         _ => {}
     }

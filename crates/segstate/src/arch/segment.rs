@@ -236,8 +236,10 @@ impl Segment {
         fn bit(v: bool) -> String {
             format!("{}", u8::from(v))
         }
+        /// How a field's value is written.
+        type Show = fn(&Segment) -> String;
         /// Each field's name and how its value is written.
-        const FIELDS: [(&str, fn(&Segment) -> String); 12] = [
+        const FIELDS: [(&str, Show); 12] = [
             ("selector", |s| format!("{}", s.selector)),
             ("base", |s| format!("{:#x}", s.base)),
             ("limit", |s| format!("{:#x}", s.limit)),
