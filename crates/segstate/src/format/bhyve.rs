@@ -14,7 +14,6 @@ use crate::arch::{Segment, Selector};
 
 wire_struct! {
     /// `struct seg_desc`: base u64 @0, limit u32 @8, access u32 @12; 16 bytes.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
     pub struct SegDesc ("struct seg_desc", 16 bytes) {
         /// `base`.
         pub base: u64 = @0,

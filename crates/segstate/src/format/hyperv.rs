@@ -34,7 +34,6 @@ impl HvSegmentAttributes {
 wire_struct! {
     /// `HV_X64_SEGMENT_REGISTER`: base u64 @0, limit u32 @8, selector u16 @12,
     /// attributes u16 @14; 16 bytes.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
     pub struct HvSegmentRegister ("HV_X64_SEGMENT_REGISTER", 16 bytes) {
         /// Base.
         pub base: u64 = @0,

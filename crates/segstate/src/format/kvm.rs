@@ -31,7 +31,6 @@ wire_struct! {
     /// booleans, and each implementation treats such garbage its own way (masking with
     /// `& 1`, testing for non-zero, or shifting unmasked). [`Segment::try_from`] decodes
     /// strictly; the profiles reproduce each implementation's handling.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
     #[repr(C)]
     pub struct KvmSegment ("struct kvm_segment", 24 bytes) {
         /// Base address.

@@ -132,7 +132,6 @@ impl SvmAttrib {
 
 wire_struct! {
     /// `struct vmcb_seg`: selector u16 @0, attrib u16 @2, limit u32 @4, base u64 @8.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
     pub struct VmcbSegment ("struct vmcb_seg", 16 bytes) {
         /// Selector.
         pub selector: u16 = @0,

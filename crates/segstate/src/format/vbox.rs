@@ -35,7 +35,6 @@ impl X86DescAttr {
 wire_struct! {
     /// `CPUMSELREG`: Sel u16 @0, PaddingSel u16 @2, ValidSel u16 @4, fFlags u16 @6,
     /// u64Base @8, u32Limit @16, Attr @20; 24 bytes.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
     pub struct CpumSelReg ("CPUMSELREG", 24 bytes) {
         /// `Sel`.
         pub selector: u16 = @0,

@@ -76,7 +76,8 @@ pub(crate) const fn check_layout(offsets: &[usize], widths: &[usize], size: usiz
     assert!(next == size, "wire struct fields do not add up to its size");
 }
 
-/// Declares a wire struct: the struct with its documented fields, `SIZE`,
+/// Declares a wire struct: the struct with its documented fields (plain data: `Copy`,
+/// compared and hashed field by field, zero by default), `SIZE`,
 /// `to_bytes` (little endian) and `from_bytes` (exactly `SIZE` bytes, else a
 /// [`LengthError`](super::LengthError) naming the C struct).
 macro_rules! wire_struct {
@@ -87,6 +88,7 @@ macro_rules! wire_struct {
         }
     ) => {
         $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
         pub struct $name {
             $( $(#[$fmeta])* pub $field: $ty, )*
         }

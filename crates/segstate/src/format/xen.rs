@@ -13,7 +13,6 @@ use crate::arch::{PerSegReg, SegReg, Segment, Selector};
 
 wire_struct! {
     /// `struct segment_register`: sel u16 @0, attr u16 @2, limit u32 @4, base u64 @8.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
     pub struct XenSegmentRegister ("struct segment_register", 16 bytes) {
         /// `sel`.
         pub selector: u16 = @0,
