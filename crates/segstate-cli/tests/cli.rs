@@ -202,18 +202,20 @@ fn convert_reports_bad_input_with_exit_2() {
     }
 }
 
+/// `segstate convert --chain SPEC EXTRA…`.
+fn convert_chain(spec: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["convert", "--chain", spec];
+    args.extend_from_slice(extra);
+    segstate(&args)
+}
+
 #[test]
 fn convert_through_the_2017_chain_drops_cpl() {
     let ss = r#"{"selector":"0x2b","attrib":"0x013","limit":0,"base":0,"cpl":3}"#;
-    let old = segstate(&[
-        "convert",
-        "--chain",
+    let old = convert_chain(
         "kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11",
-        "--reg",
-        "ss",
-        "--trace",
-        ss,
-    ]);
+        &["--reg", "ss", "--trace", ss],
+    );
     // A CPL change is an exit status of its own, and said on stderr.
     assert_eq!(old.status.code(), Some(3));
     assert_contains(&stderr(&old), "from 3 to 0: privilege escalation");
@@ -222,25 +224,11 @@ fn convert_through_the_2017_chain_drops_cpl() {
     assert_eq!(old["trace"].as_array().unwrap().len(), 4);
     assert_eq!(old["trace"][1]["after"], "qemu get_seg");
     assert_eq!(old["trace"][1]["value"]["flags"], "0x00000000");
-    let fixed = segstate(&[
-        "convert",
-        "--chain",
-        "kvm-svm > qemu > kvm-svm",
-        "--reg",
-        "ss",
-        ss,
-    ]);
+    let fixed = convert_chain("kvm-svm > qemu > kvm-svm", &["--reg", "ss", ss]);
     assert!(fixed.status.success());
     assert_eq!(json(&fixed)["output"]["cpl"], 3);
     // The wrong source shape is named.
-    let o = segstate(&[
-        "convert",
-        "--chain",
-        "kvm-svm > qemu > kvm-svm",
-        "--from",
-        "kvm",
-        USER_SS_KVM,
-    ]);
+    let o = convert_chain("kvm-svm > qemu > kvm-svm", &["--from", "kvm", USER_SS_KVM]);
     assert_eq!(o.status.code(), Some(2));
     assert_contains(&stderr(&o), "the chain starts from VMCB");
 }
