@@ -2,9 +2,7 @@
 //! ones in its exact format), kvm_sregs bytes, VMCB pages and save areas, JSON; exit
 //! codes 0/1/2 and the messages of malformed input.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
 
 use segstate::arch::SegmentState;
 use segstate::arch::{PrivilegeLevel, SegReg};
@@ -12,61 +10,12 @@ use segstate::format::kvm::{KvmSegment, KvmSregs};
 use segstate::format::svm::{SaveAreaOffset, VmcbSaveArea, VmcbSegment};
 use segstate::verify::domain::{baseline, sysret_state};
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../segstate/tests/fixtures/qemu"
-);
+mod common;
+use common::{assert_contains, code, json, segstate, segstate_stdin, stderr, stdout, temp};
 
+/// A QEMU fixture.
 fn fixture(name: &str) -> String {
-    format!("{FIXTURES}/{name}")
-}
-
-fn segstate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_segstate"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn segstate_stdin(args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_segstate"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
-    // segstate may stop reading once it has seen enough to refuse the input.
-    match child.stdin.take().unwrap().write_all(input) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("writing stdin: {e}"),
-        _ => {}
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited")
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
-}
-
-/// A file with `bytes` under the target's temporary directory.
-fn temp(name: &str, bytes: &[u8]) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("check-tests");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
+    common::fixture(&format!("qemu/{name}"))
 }
 
 fn sregs_of(st: &SegmentState) -> KvmSregs {
@@ -243,11 +192,7 @@ fn a_malformed_line_is_named_and_what_it_held_is_not_judged() {
     assert!(!out.contains("  CS\n"), "no finding about CS: {out}");
     let o = segstate_stdin(&["check"], b"hello\nworld\n");
     assert_eq!(code(&o), 2);
-    assert!(
-        stderr(&o).contains("no QEMU CPU state dump"),
-        "{}",
-        stderr(&o)
-    );
+    assert_contains(&stderr(&o), "no QEMU CPU state dump");
 }
 
 // ---- kvm_sregs bytes ----------------------------------------------------------------
@@ -342,11 +287,7 @@ fn a_vmcb_that_cannot_be_read_exits_2_naming_the_offset() {
     page[attrib] |= 0xf0;
     let o = segstate_stdin(&["check"], &page);
     assert_eq!(code(&o), 2);
-    assert!(
-        stderr(&o).contains("offset 0x422 (SS attrib)"),
-        "{}",
-        stderr(&o)
-    );
+    assert_contains(&stderr(&o), "offset 0x422 (SS attrib)");
 }
 
 // ---- JSON ---------------------------------------------------------------------------
@@ -380,11 +321,7 @@ fn malformed_json_exits_2_naming_the_line() {
 fn unknown_or_empty_input_exits_2() {
     let o = segstate_stdin(&["check"], &[0u8, 1, 2, 3]);
     assert_eq!(code(&o), 2);
-    assert!(
-        stderr(&o).contains("4 bytes of binary input"),
-        "{}",
-        stderr(&o)
-    );
+    assert_contains(&stderr(&o), "4 bytes of binary input");
     let o = segstate_stdin(&["check"], b"   \n");
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("empty input"));
@@ -409,7 +346,7 @@ fn save_area_bounds_are_the_documented_ones() {
 /// through detection, decoding and a report for each vendor without a panic.
 #[test]
 fn fuzz_seeds_and_regressions_never_panic() {
-    use segstate::check::report::{Context, Vendors};
+    use segstate::check::report::Vendors;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
     let mut files = Vec::new();
     for dir in ["seeds", "regressions"] {
@@ -438,18 +375,7 @@ fn fuzz_seeds_and_regressions_never_panic() {
             };
             for input in &inputs {
                 for vendor in [Vendors::Intel, Vendors::Amd, Vendors::Both] {
-                    let r = match &input.dump {
-                        Some(d) => segstate::ingest::qemu_dump::report(d, vendor),
-                        None => segstate::verify::paths::diagnose(
-                            &input.state,
-                            vendor,
-                            Context {
-                                source: input.source,
-                                vmcb_cpl_byte: input.vmcb_cpl_byte,
-                            },
-                        ),
-                    };
-                    let _ = r.by_segment();
+                    let _ = input.report(vendor).by_segment();
                 }
             }
         }
@@ -509,11 +435,7 @@ fn libvirt_save_images_are_read_after_their_header() {
     assert_eq!(json(&ok)["states"].as_array().unwrap().len(), 2);
     let gz = segstate_stdin(&["check"], &libvirt_image(b"LibvirtQemudSave", 1, &stream));
     assert_eq!(code(&gz), 2);
-    assert!(
-        stderr(&gz).contains("compressed with gzip"),
-        "{}",
-        stderr(&gz)
-    );
+    assert_contains(&stderr(&gz), "compressed with gzip");
     let partial = segstate_stdin(&["check"], &libvirt_image(b"LibvirtQemudPart", 0, &stream));
     assert_eq!(code(&partial), 2);
     assert!(stderr(&partial).contains("partial"), "{}", stderr(&partial));
@@ -526,10 +448,7 @@ fn libvirt_save_images_are_read_after_their_header() {
 // ---- logs as users paste them ----------------------------------------------------------
 
 fn dump_fixture(name: &str) -> String {
-    format!(
-        "{}/../segstate/tests/fixtures/dumps/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    )
+    common::fixture(&format!("dumps/{name}"))
 }
 
 #[test]
@@ -573,11 +492,7 @@ fn the_target_is_inferred_unless_vendor_says() {
     assert_eq!(code(&o), 0, "paged real mode runs on AMD: {}", stdout(&o));
     assert!(stdout(&o).contains("judged for amd"), "{}", stdout(&o));
     let o = segstate(&["check", "--vendor", "intel", &vmcb]);
-    assert!(
-        stdout(&o).contains("judged for intel (--vendor intel)"),
-        "{}",
-        stdout(&o)
-    );
+    assert_contains(&stdout(&o), "judged for intel (--vendor intel)");
     let tcg = segstate(&["check", &dump_fixture("qemu-d-int-linux33.txt")]);
     assert_eq!(code(&tcg), 0);
     let out = stdout(&tcg);

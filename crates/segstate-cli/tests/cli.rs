@@ -1,43 +1,9 @@
 //! The `segstate` binary, driven as a user would.
 
-use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-fn segstate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_segstate"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn segstate_stdin(args: &[&str], input: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_segstate"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
-}
+mod common;
+use common::{BIN, assert_contains, json, segstate, segstate_stdin, stderr, stdout};
 
 const USER_SS_KVM: &str = r#"{"base":0,"limit":4294967295,"selector":43,"type":3,"present":1,"dpl":3,"db":1,"s":1,"l":0,"g":1,"avl":0,"unusable":0}"#;
 
@@ -123,44 +89,28 @@ fn verify_shows_the_2017_escalation_and_exits_3_for_historical_chains() {
 fn verify_refuses_a_bad_chain_with_exit_2() {
     let o = segstate(&["verify", "--chain", "kvm-svm > qemu@9.9"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("unknown profile `qemu@9.9`"),
-        "{}",
-        stderr(&o)
-    );
+    assert_contains(&stderr(&o), "unknown profile `qemu@9.9`");
     let o = segstate(&["verify", "--chain", "qemu[-svm.get.tr-busy]"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("another engine"), "{}", stderr(&o));
 }
 
+/// `segstate convert --from FROM --to TO INPUT`.
+fn convert(from: &str, to: &str, input: &str) -> Output {
+    segstate(&["convert", "--from", from, "--to", to, input])
+}
+
 #[test]
 fn convert_between_formats_exactly() {
-    let j = json(&segstate(&[
-        "convert",
-        "--from",
-        "kvm",
-        "--to",
-        "qemu",
-        USER_SS_KVM,
-    ]));
+    let j = json(&convert("kvm", "qemu", USER_SS_KVM));
     assert_eq!(j["flags"], "0x00c0f300");
-    let j = json(&segstate(&[
-        "convert",
-        "--from",
-        "kvm",
-        "--to",
-        "vmcb",
-        USER_SS_KVM,
-    ]));
+    let j = json(&convert("kvm", "vmcb", USER_SS_KVM));
     assert_eq!(j["attrib"], "0x0cf3");
-    let j = json(&segstate(&[
-        "convert",
-        "--from",
+    let j = json(&convert(
         "vmcb",
-        "--to",
         "vmx",
         r#"{"selector":"0x2b","attrib":"0xcf3","limit":"0xffffffff","base":0}"#,
-    ]));
+    ));
     assert_eq!(j["access_rights"], "0x0c0f3");
     let j = json(&segstate(&[
         "convert",
@@ -183,11 +133,11 @@ fn convert_between_formats_exactly() {
     );
     // Bytes come out as bare hex, and go back in as they came out, through a pipe.
     for (shape, len) in [("kvm-bytes", 24), ("vmcb-bytes", 16), ("hyperv-bytes", 16)] {
-        let bytes = segstate(&["convert", "--from", "kvm", "--to", shape, USER_SS_KVM]);
+        let bytes = convert("kvm", shape, USER_SS_KVM);
         let hex = stdout(&bytes);
         assert_eq!(hex.trim().len(), 2 * len, "{shape}: {hex}");
         assert!(hex.trim().bytes().all(|b| b.is_ascii_hexdigit()), "{hex}");
-        let back = segstate_stdin(&["convert", "--from", shape, "--to", "kvm"], &hex);
+        let back = segstate_stdin(&["convert", "--from", shape, "--to", "kvm"], hex.as_bytes());
         assert!(back.status.success(), "{shape}: {}", stderr(&back));
         let back = json(&back);
         assert_eq!(back["dpl"], 3);
@@ -199,28 +149,14 @@ fn convert_between_formats_exactly() {
 fn convert_refuses_what_a_format_cannot_hold() {
     // Unusable yet present: the VMCB has no unusable bit.
     let unusable_present = USER_SS_KVM.replace(r#""unusable":0"#, r#""unusable":1"#);
-    let o = segstate(&[
-        "convert",
-        "--from",
-        "kvm",
-        "--to",
-        "vmcb",
-        &unusable_present,
-    ]);
+    let o = convert("kvm", "vmcb", &unusable_present);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("attrib.P"), "{}", stderr(&o));
-    let o = segstate(&[
-        "convert",
-        "--from",
-        "kvm",
-        "--to",
-        "hyperv",
-        &unusable_present,
-    ]);
+    let o = convert("kvm", "hyperv", &unusable_present);
     assert_eq!(o.status.code(), Some(1));
     // A type above 15 has no architectural meaning.
     let garbage = USER_SS_KVM.replace(r#""type":3"#, r#""type":16"#);
-    let o = segstate(&["convert", "--from", "kvm", "--to", "vmx", &garbage]);
+    let o = convert("kvm", "vmx", &garbage);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("kvm_segment.type"), "{}", stderr(&o));
 }
@@ -260,61 +196,41 @@ fn convert_reports_bad_input_with_exit_2() {
         ),
     ];
     for (args, input, message) in cases {
-        let o = segstate_stdin(args, input);
+        let o = segstate_stdin(args, input.as_bytes());
         assert_eq!(o.status.code(), Some(2), "{input}: {}", stderr(&o));
         assert!(stderr(&o).contains(message), "{input}: {}", stderr(&o));
     }
 }
 
+/// `segstate convert --chain SPEC EXTRA…`.
+fn convert_chain(spec: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["convert", "--chain", spec];
+    args.extend_from_slice(extra);
+    segstate(&args)
+}
+
 #[test]
 fn convert_through_the_2017_chain_drops_cpl() {
     let ss = r#"{"selector":"0x2b","attrib":"0x013","limit":0,"base":0,"cpl":3}"#;
-    let old = segstate(&[
-        "convert",
-        "--chain",
+    let old = convert_chain(
         "kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11",
-        "--reg",
-        "ss",
-        "--trace",
-        ss,
-    ]);
+        &["--reg", "ss", "--trace", ss],
+    );
     // A CPL change is an exit status of its own, and said on stderr.
     assert_eq!(old.status.code(), Some(3));
-    assert!(
-        stderr(&old).contains("from 3 to 0: privilege escalation"),
-        "{}",
-        stderr(&old)
-    );
+    assert_contains(&stderr(&old), "from 3 to 0: privilege escalation");
     let old = json(&old);
     assert_eq!(old["output"]["cpl"], 0);
     assert_eq!(old["trace"].as_array().unwrap().len(), 4);
     assert_eq!(old["trace"][1]["after"], "qemu get_seg");
     assert_eq!(old["trace"][1]["value"]["flags"], "0x00000000");
-    let fixed = segstate(&[
-        "convert",
-        "--chain",
-        "kvm-svm > qemu > kvm-svm",
-        "--reg",
-        "ss",
-        ss,
-    ]);
+    let fixed = convert_chain("kvm-svm > qemu > kvm-svm", &["--reg", "ss", ss]);
     assert!(fixed.status.success());
     assert_eq!(json(&fixed)["output"]["cpl"], 3);
     // The wrong source shape is named.
-    let o = segstate(&[
-        "convert",
-        "--chain",
-        "kvm-svm > qemu > kvm-svm",
-        "--from",
-        "kvm",
-        USER_SS_KVM,
-    ]);
+    let o = convert_chain("kvm-svm > qemu > kvm-svm", &["--from", "kvm", USER_SS_KVM]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("the chain starts from VMCB"),
-        "{}",
-        stderr(&o)
-    );
+    assert_contains(&stderr(&o), "the chain starts from VMCB");
 }
 
 #[test]
@@ -339,19 +255,15 @@ fn convert_whole_sregs_through_a_chain() {
             "--chain",
             "qemu@2.9",
         ],
-        &hex,
+        hex.as_bytes(),
     ));
     assert_eq!(old["ss"]["dpl"], 0);
     let code = segstate_stdin(
         &["convert", "--from", "sregs-bytes", "--chain", "qemu@2.9"],
-        &hex,
+        hex.as_bytes(),
     );
     assert_eq!(code.status.code(), Some(3), "the chain dropped the CPL");
-    assert!(
-        stderr(&code).contains("changed the CPL from 3 to 0"),
-        "{}",
-        stderr(&code)
-    );
+    assert_contains(&stderr(&code), "changed the CPL from 3 to 0");
     assert_eq!(old["efer"], 0xd01);
     let fixed = json(&segstate_stdin(
         &[
@@ -363,7 +275,7 @@ fn convert_whole_sregs_through_a_chain() {
             "--chain",
             "qemu",
         ],
-        &hex,
+        hex.as_bytes(),
     ));
     assert_eq!(fixed["ss"]["dpl"], 3);
 }
@@ -438,7 +350,7 @@ fn audit_live_shows_the_escalation_and_passes_the_host() {
 #[test]
 fn audit_with_a_refusing_kvm_device() {
     let run = |require: bool| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_segstate"));
+        let mut cmd = Command::new(BIN);
         cmd.args(["audit", "--json"])
             .env("SEGSTATE_KVM_DEVICE", "/dev/null");
         if require {
@@ -460,17 +372,16 @@ fn audit_with_a_refusing_kvm_device() {
     let required = run(true);
     assert_eq!(required.status.code(), Some(1));
     assert_eq!(json(&required)["ok"], false);
-    let text = Command::new(env!("CARGO_BIN_EXE_segstate"))
+    let text = Command::new(BIN)
         .args(["audit"])
         .env("SEGSTATE_KVM_DEVICE", "/dev/null")
         .env("SEGSTATE_REQUIRE_KVM", "1")
         .output()
         .unwrap();
     assert_eq!(text.status.code(), Some(1));
-    assert!(
-        stdout(&text).contains("SEGSTATE_REQUIRE_KVM=1 but no usable /dev/kvm"),
-        "{}",
-        stdout(&text)
+    assert_contains(
+        &stdout(&text),
+        "SEGSTATE_REQUIRE_KVM=1 but no usable /dev/kvm",
     );
 }
 
@@ -480,7 +391,7 @@ fn audit_with_a_refusing_kvm_device() {
 fn a_closed_pipe_is_not_a_panic() {
     // verify takes a moment before its first write, so the read end is closed by then
     // and that write fails with EPIPE whatever the pipe's buffer size.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_segstate"))
+    let mut child = Command::new(BIN)
         .args(["verify", "--chain", "verbatim > kvm-svm"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -4,18 +4,13 @@
 //! command line the README shows names a real subcommand.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use segstate::ingest::InputFormat;
 
-const README: &str = include_str!("../../../README.md");
+mod common;
+use common::segstate;
 
-fn segstate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_segstate"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+const README: &str = include_str!("../../../README.md");
 
 fn help(args: &[&str]) -> String {
     let o = segstate(args);

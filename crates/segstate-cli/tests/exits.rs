@@ -2,32 +2,12 @@
 //! the TSC, `snapshot save` refusing an unwritable destination before the guest runs,
 //! and flag ranges with messages that match them.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use segstate::snapshot::{MsrEntry, VcpuSnapshot};
 
-fn segstate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_segstate"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("exits-{name}"));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+mod common;
+use common::{assert_contains, scratch, segstate, stderr, stdout};
 
 #[test]
 fn diff_exits_0_for_the_tsc_alone_and_1_for_a_real_difference() {
@@ -49,9 +29,9 @@ fn diff_exits_0_for_the_tsc_alone_and_1_for_a_real_difference() {
         pa.to_str().unwrap(),
         pb.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
-    assert!(out(&o).contains("(expected) MSR 0x10 (TSC)"), "{}", out(&o));
-    assert!(out(&o).contains("the same state"), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert_contains(&stdout(&o), "(expected) MSR 0x10 (TSC)");
+    assert!(stdout(&o).contains("the same state"), "{}", stdout(&o));
     b.regs.rip += 2;
     b.write_file(&pb).unwrap();
     let o = segstate(&[
@@ -77,9 +57,9 @@ fn save_refuses_an_unwritable_destination_before_running_the_guest() {
     ] {
         let o = segstate(&["snapshot", "save", dest.to_str().unwrap()]);
         // 2: found before the guest ran (a guest or KVM failure is 1).
-        assert_eq!(o.status.code(), Some(2), "{}", err(&o));
-        assert!(err(&o).contains(why), "{}", err(&o));
-        assert!(out(&o).is_empty());
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains(why), "{}", stderr(&o));
+        assert!(stdout(&o).is_empty());
     }
     assert_eq!(
         std::fs::read_dir(&d).unwrap().count(),
@@ -120,7 +100,7 @@ fn flags_are_refused_with_the_range_they_take() {
     ] {
         let o = segstate(args);
         assert_eq!(o.status.code(), Some(2), "{args:?}");
-        let e = err(&o);
+        let e = stderr(&o);
         assert!(e.contains(why), "{args:?}: {e}");
         assert!(!e.contains("unexpected argument"), "{args:?}: {e}");
     }
@@ -133,7 +113,7 @@ fn progress_shows_on_a_terminal_and_nowhere_else() {
     let bin = env!("CARGO_BIN_EXE_segstate");
     let piped = segstate(&["verify", "--chain", "verbatim > kvm-vmx"]);
     assert!(piped.status.success());
-    assert!(err(&piped).is_empty(), "{}", err(&piped));
+    assert!(stderr(&piped).is_empty(), "{}", stderr(&piped));
     let Ok(o) = Command::new("script")
         .args([
             "-qec",
@@ -146,8 +126,8 @@ fn progress_shows_on_a_terminal_and_nowhere_else() {
         println!("skipping the terminal half: no `script` (util-linux)");
         return;
     };
-    assert!(o.status.success(), "{}", err(&o));
-    assert!(out(&o).contains("verifying 1 chain(s)"), "{:?}", out(&o));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_contains(&stdout(&o), "verifying 1 chain(s)");
 }
 
 /// `check` and `convert` waiting on a terminal say what they wait for; from a pipe
@@ -165,7 +145,7 @@ fn a_terminal_on_stdin_gets_a_hint() {
             .output()
             .unwrap();
         assert_eq!(piped.status.code(), Some(2));
-        assert!(!err(&piped).contains("Ctrl-D"), "{}", err(&piped));
+        assert!(!stderr(&piped).contains("Ctrl-D"), "{}", stderr(&piped));
         // `script` runs the command on a terminal; its own stdin at EOF ends the input.
         let Ok(o) = Command::new("script")
             .args(["-qec", &format!("{bin} {args}"), "/dev/null"])
@@ -175,7 +155,7 @@ fn a_terminal_on_stdin_gets_a_hint() {
             println!("skipping the terminal half: no `script` (util-linux)");
             continue;
         };
-        let shown = out(&o);
+        let shown = stdout(&o);
         assert!(
             shown.contains(&format!("segstate: reading {what}")) && shown.contains("Ctrl-D"),
             "{shown:?}"

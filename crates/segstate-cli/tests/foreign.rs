@@ -2,43 +2,25 @@
 //! Hypervisor and crosvm snapshots written by the real programs
 //! (crates/segstate/tests/fixtures).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
 use segstate::arch::PrivilegeLevel;
 use segstate::snapshot::VcpuSnapshot;
 use serde_json::Value;
 
+mod common;
+use common::{assert_contains, fixture, s, scratch, segstate, stderr, stdout};
+
 /// Runs the command: exit code, standard output, standard error.
 fn run(args: &[&str]) -> (Option<i32>, String, String) {
-    let o: Output = Command::new(env!("CARGO_BIN_EXE_segstate"))
-        .args(args)
-        .output()
-        .expect("the binary runs");
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    let o = segstate(args);
+    (o.status.code(), stdout(&o), stderr(&o))
 }
 
-fn fixture(rel: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../segstate/tests/fixtures")
-        .join(rel)
-        .display()
-        .to_string()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("segstate-foreign-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+/// `segstate snapshot import FIXTURE -o OUT EXTRA…`.
+fn import(fixture_path: &str, out: &str, extra: &[&str]) -> (Option<i32>, String, String) {
+    let fixture = fixture(fixture_path);
+    let mut args = vec!["snapshot", "import", &fixture, "-o", out];
+    args.extend_from_slice(extra);
+    run(&args)
 }
 
 #[test]
@@ -117,34 +99,16 @@ fn damaged_files_exit_2_naming_the_place() {
 fn import_carries_the_cpl_into_a_segstate_snapshot() {
     let dir = scratch("import");
     let user = dir.join("vcpu0.snap");
-    let (code, stdout, stderr) = run(&[
-        "snapshot",
-        "import",
-        &fixture("firecracker/user-null-ss.vmstate"),
-        "-o",
-        s(&user),
-    ]);
+    let (code, stdout, stderr) = import("firecracker/user-null-ss.vmstate", s(&user), &[]);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(
-        stdout.contains("imported firecracker vCPU 0 of 2"),
-        "{}",
-        stdout
-    );
+    assert_contains(&stdout, "imported firecracker vCPU 0 of 2");
     let snap = VcpuSnapshot::read_file(&user).unwrap();
     assert_eq!(snap.cpl, PrivilegeLevel::Ring3);
     assert_eq!(snap.sregs.ss.selector, 0x1b);
     assert!(!snap.cpl_disagrees());
 
     let ap = dir.join("vcpu1.snap");
-    let (code, _, stderr) = run(&[
-        "snapshot",
-        "import",
-        &fixture("cloud-hypervisor/user-null-ss"),
-        "-o",
-        s(&ap),
-        "--vcpu",
-        "1",
-    ]);
+    let (code, _, stderr) = import("cloud-hypervisor/user-null-ss", s(&ap), &["--vcpu", "1"]);
     assert_eq!(code, Some(0), "{stderr}");
     let snap = VcpuSnapshot::read_file(&ap).unwrap();
     assert_eq!(snap.cpl, PrivilegeLevel::Ring0);
@@ -155,21 +119,13 @@ fn import_carries_the_cpl_into_a_segstate_snapshot() {
     let (_, stdout, _) = run(&["snapshot", "inspect", s(&user)]);
     assert!(stdout.contains("CPL 3 (explicit); SS.DPL 3"), "{stdout}");
 
-    let (code, _, stderr) = run(&[
-        "snapshot",
-        "import",
-        &fixture("firecracker/user-null-ss.vmstate"),
-        "-o",
+    let (code, _, stderr) = import(
+        "firecracker/user-null-ss.vmstate",
         s(&dir.join("x.snap")),
-        "--vcpu",
-        "7",
-    ]);
-    assert_eq!(code, Some(2));
-    assert!(
-        stderr.contains("no vCPU 7; the file has 0, 1"),
-        "{}",
-        stderr
+        &["--vcpu", "7"],
     );
+    assert_eq!(code, Some(2));
+    assert_contains(&stderr, "no vCPU 7; the file has 0, 1");
     assert!(!dir.join("x.snap").exists());
 }
 

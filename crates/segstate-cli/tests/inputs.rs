@@ -3,11 +3,13 @@
 //! error naming the input, control characters escaped, `--format` obeyed, and
 //! segstate snapshots recognised.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use segstate::snapshot::VcpuSnapshot;
+
+mod common;
+use common::{BIN, assert_contains, code, segstate, segstate_stdin, stderr, temp};
 
 const DUMP: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -17,30 +19,6 @@ const STREAM: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../segstate/tests/fixtures/qemu/null-ss-cpl0.migstream"
 );
-const BIN: &str = env!("CARGO_BIN_EXE_segstate");
-
-fn segstate(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn segstate_stdin(args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
-    // segstate may stop reading once it has seen enough to refuse the input.
-    match child.stdin.take().unwrap().write_all(input) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("writing stdin: {e}"),
-        _ => {}
-    }
-    child.wait_with_output().unwrap()
-}
 
 /// Runs `script` under `sh` with 64 MiB of address space: more than that and the
 /// allocation fails, which segstate reports as an error, not a refusal of the input.
@@ -51,22 +29,6 @@ fn under_64_mib(script: &str) -> Output {
         .env("SEGSTATE", BIN)
         .output()
         .expect("sh runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited")
-}
-
-fn temp(name: &str, bytes: &[u8]) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("input-tests");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
 }
 
 fn path(p: &Path) -> &str {
@@ -135,11 +97,7 @@ fn oversized_small_formats_are_refused_by_name() {
     // Forced to a binary format, a long input is refused at the cap too.
     let o = under_64_mib("exec \"$SEGSTATE\" check --format vmcb /dev/zero");
     assert_eq!(code(&o), 2);
-    assert!(
-        stderr(&o).contains("/dev/zero: more than 1048576 bytes"),
-        "{}",
-        stderr(&o)
-    );
+    assert_contains(&stderr(&o), "/dev/zero: more than 1048576 bytes");
 }
 
 /// A log of many dumps goes through chunk by chunk: every state is found, each with
@@ -191,11 +149,7 @@ fn every_unreadable_input_is_named() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let o = segstate(&["check", path(&dir)]);
     assert_eq!(code(&o), 2);
-    assert!(
-        stderr(&o).contains(&format!("{}: is a directory", dir.display())),
-        "{}",
-        stderr(&o)
-    );
+    assert_contains(&stderr(&o), &format!("{}: is a directory", dir.display()));
     let o = segstate(&["check", "/nonexistent/segstate.bin"]);
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("/nonexistent/segstate.bin: cannot open"));
@@ -316,9 +270,8 @@ fn json_numbers_are_strict() {
         br#"{"base":0,"limit":4294967296,"selector":43,"type":3,"present":1,"dpl":3,"db":1,"s":1,"l":0,"g":1,"avl":0,"unusable":0}"#,
     );
     assert_eq!(code(&o), 2);
-    assert!(
-        stderr(&o).contains("standard input: field `limit`: 4294967296 does not fit in 32 bits"),
-        "{}",
-        stderr(&o)
+    assert_contains(
+        &stderr(&o),
+        "standard input: field `limit`: 4294967296 does not fit in 32 bits",
     );
 }

@@ -1,24 +1,11 @@
 //! `segstate snapshot`, end to end.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use segstate::snapshot::VcpuSnapshot;
 
-fn segstate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_segstate"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{s, scratch, segstate, stderr, stdout};
 
 fn kvm_present(test: &str) -> bool {
     if Path::new("/dev/kvm").exists() {
@@ -31,23 +18,12 @@ fn kvm_present(test: &str) -> bool {
     false
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("segstate-cli-snap-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 fn corpus(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/corpus/snapshots/v1")
         .join(name)
         .display()
         .to_string()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 #[test]
@@ -61,15 +37,15 @@ fn help_has_examples() {
     ] {
         let o = segstate(args);
         assert!(o.status.success(), "{args:?}");
-        assert!(out(&o).contains("Examples:"), "{args:?}");
+        assert!(stdout(&o).contains("Examples:"), "{args:?}");
     }
 }
 
 #[test]
 fn inspect_shows_cpl_segments_and_safety() {
     let o = segstate(&["snapshot", "inspect", &corpus("harness-user-null-ss.snap")]);
-    assert!(o.status.success(), "{}", err(&o));
-    let t = out(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let t = stdout(&o);
     assert!(t.contains("format 1.0"), "{t}");
     assert!(t.contains("CPL 3 (explicit); SS.DPL 3"), "{t}");
     assert!(t.contains("restore check (intel): safe"), "{t}");
@@ -114,8 +90,8 @@ fn unreadable_input_exits_2_naming_the_problem() {
         }
         for sub in ["inspect", "restore"] {
             let o = segstate(&["snapshot", sub, s(&p)]);
-            assert_eq!(o.status.code(), Some(2), "{sub} {name}: {}", err(&o));
-            assert!(err(&o).contains(want), "{sub} {name}: {}", err(&o));
+            assert_eq!(o.status.code(), Some(2), "{sub} {name}: {}", stderr(&o));
+            assert!(stderr(&o).contains(want), "{sub} {name}: {}", stderr(&o));
         }
     }
     std::fs::remove_dir_all(&d).unwrap();
@@ -127,14 +103,14 @@ fn diff_explains_privilege_changes() {
     let a = corpus("harness-user-null-ss.snap");
     let o = segstate(&["snapshot", "diff", &a, &a]);
     assert_eq!(o.status.code(), Some(0));
-    assert!(out(&o).contains("identical"));
+    assert!(stdout(&o).contains("identical"));
     let mut snap = VcpuSnapshot::read_file(&a).unwrap();
     snap.sregs.ss.dpl = 0;
     let b = d.join("altered.snap");
     snap.write_file(&b).unwrap();
     let o = segstate(&["snapshot", "diff", &a, s(&b)]);
     assert_eq!(o.status.code(), Some(1));
-    let t = out(&o);
+    let t = stdout(&o);
     assert!(
         t.contains("! SS.DPL 3 → 0: CPL changes, privilege escalation"),
         "{t}"
@@ -155,8 +131,8 @@ fn save_restore_refuse_repair_live() {
     let d = scratch("live");
     let p = d.join("user.snap");
     let o = segstate(&["snapshot", "save", s(&p), "--at", "user-null-ss"]);
-    assert!(o.status.success(), "{}", err(&o));
-    assert!(out(&o).contains("CPL 3"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("CPL 3"));
     let names: Vec<_> = std::fs::read_dir(&d)
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -164,8 +140,8 @@ fn save_restore_refuse_repair_live() {
     assert_eq!(names.len(), 1, "no temporary file left: {names:?}");
 
     let o = segstate(&["snapshot", "restore", s(&p)]);
-    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
-    assert!(out(&o).contains("PASS"), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("PASS"), "{}", stdout(&o));
 
     let mut snap = VcpuSnapshot::read_file(&p).unwrap();
     snap.sregs.ss.dpl = 0;
@@ -174,14 +150,14 @@ fn save_restore_refuse_repair_live() {
     let o = segstate(&["snapshot", "restore", s(&bad)]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        err(&o).contains(
+        stderr(&o).contains(
             "SS.DPL 0 disagrees with the snapshot's CPL 3: restoring would run user code at CPL 0"
         ),
         "{}",
-        err(&o)
+        stderr(&o)
     );
     let o = segstate(&["snapshot", "restore", s(&bad), "--repair", "--json"]);
-    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["verdict"], "PASS");
     assert_eq!(j["changes"][0]["field"], "SS.DPL");
@@ -199,8 +175,8 @@ fn save_restore_refuse_repair_live() {
                 o.status.code(),
                 Some(0),
                 "{at} {vendor}: {}{}",
-                out(&o),
-                err(&o)
+                stdout(&o),
+                stderr(&o)
             );
         }
     }

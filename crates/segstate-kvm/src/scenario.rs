@@ -246,7 +246,9 @@ pub fn run_scenario(
             ScenarioKind::InterruptReturn => ctx.interrupt_return(&kvm),
             ScenarioKind::SnapshotRestore => ctx.snapshot_restore(&kvm),
             ScenarioKind::SyncStorm => ctx.sync_storm(&kvm),
-        },
+        }
+        // A step that decided the verdict early (a failure, an escalation) is it.
+        .unwrap_or_else(|v| v),
         Err(e) => Verdict::corrupted(e.to_string()),
     };
     let total = start.elapsed();
@@ -420,6 +422,24 @@ impl Ctx<'_> {
         }
     }
 
+    /// A fresh machine entered in user mode at `rip` with an unusable SS.
+    fn start_user_unusable_ss(&mut self, kvm: &Kvm, rip: u64) -> Step<Machine> {
+        let ss = UserSs::Unusable;
+        self.start(kvm, Entry::User { rip, ss }, None)
+    }
+
+    /// A fresh machine entered in kernel mode at `rip`, to return to user mode at
+    /// `user_entry`.
+    fn start_kernel(&mut self, kvm: &Kvm, rip: u64, user_entry: u64) -> Step<Machine> {
+        self.start(kvm, Entry::Kernel { rip }, Some(user_entry))
+    }
+
+    /// Runs to the guest's pause in `at` ("user" or "kernel") mode and syncs there.
+    fn pause_and_sync(&mut self, m: &mut Machine, at: &'static str) -> Step<()> {
+        self.expect(m, &format!("{at} pause"))?;
+        self.sync_point(m, at)
+    }
+
     fn start(&mut self, kvm: &Kvm, entry: Entry, user_entry: Option<u64>) -> Step<Machine> {
         let mut m = self.machine(kvm)?;
         let r = m.routines();
@@ -436,141 +456,88 @@ impl Ctx<'_> {
         Ok(m)
     }
 
-    fn null_ss_user(&mut self, kvm: &Kvm) -> Verdict {
-        let run = |c: &mut Self| -> Step<Verdict> {
-            let rip = crate::guest::code()?.routines.u_pause_probe;
-            let mut m = c.start(
-                kvm,
-                Entry::User {
-                    rip,
-                    ss: UserSs::Unusable,
-                },
-                None,
-            )?;
-            c.expect(&mut m, "user pause")?;
-            c.sync_point(&m, "user")?;
-            Ok(c.judge(&mut m))
-        };
-        run(self).unwrap_or_else(|v| v)
+    fn null_ss_user(&mut self, kvm: &Kvm) -> Step<Verdict> {
+        let rip = crate::guest::code()?.routines.u_pause_probe;
+        let mut m = self.start_user_unusable_ss(kvm, rip)?;
+        self.pause_and_sync(&mut m, "user")?;
+        Ok(self.judge(&mut m))
     }
 
-    fn sysret(&mut self, kvm: &Kvm) -> Verdict {
-        let run = |c: &mut Self| -> Step<Verdict> {
-            let r = &crate::guest::code()?.routines;
-            let mut m = c.start(
-                kvm,
-                Entry::Kernel {
-                    rip: r.k_sysret_null_ss,
-                },
-                Some(r.u_pause_probe),
-            )?;
-            c.expect(&mut m, "user pause")?;
-            c.sync_point(&m, "user")?;
-            if let Some(p) = c.pauses.first() {
-                c.notes.push(format!(
-                    "SS after SYSRET as KVM reports it: {}",
-                    p.ss_reported
-                ));
-            }
-            Ok(c.judge(&mut m))
-        };
-        run(self).unwrap_or_else(|v| v)
+    fn sysret(&mut self, kvm: &Kvm) -> Step<Verdict> {
+        let r = &crate::guest::code()?.routines;
+        let mut m = self.start_kernel(kvm, r.k_sysret_null_ss, r.u_pause_probe)?;
+        self.pause_and_sync(&mut m, "user")?;
+        if let Some(p) = self.pauses.first() {
+            self.notes.push(format!(
+                "SS after SYSRET as KVM reports it: {}",
+                p.ss_reported
+            ));
+        }
+        Ok(self.judge(&mut m))
     }
 
-    fn interrupt_return(&mut self, kvm: &Kvm) -> Verdict {
-        let run = |c: &mut Self| -> Step<Verdict> {
-            let r = &crate::guest::code()?.routines;
-            let mut m = c.start(
-                kvm,
-                Entry::Kernel {
-                    rip: r.k_iret_to_user,
-                },
-                Some(r.u_int3),
-            )?;
-            c.expect(&mut m, "kernel pause")?;
-            c.sync_point(&m, "kernel")?;
-            c.expect(&mut m, "user pause")?;
-            c.sync_point(&m, "user")?;
-            Ok(c.judge(&mut m))
-        };
-        run(self).unwrap_or_else(|v| v)
+    fn interrupt_return(&mut self, kvm: &Kvm) -> Step<Verdict> {
+        let r = &crate::guest::code()?.routines;
+        let mut m = self.start_kernel(kvm, r.k_iret_to_user, r.u_int3)?;
+        self.pause_and_sync(&mut m, "kernel")?;
+        self.pause_and_sync(&mut m, "user")?;
+        Ok(self.judge(&mut m))
     }
 
-    fn snapshot_restore(&mut self, kvm: &Kvm) -> Verdict {
-        let run = |c: &mut Self| -> Step<Verdict> {
-            let rip = crate::guest::code()?.routines.u_pause_probe;
-            let (mut state, ram) = {
-                let mut m = c.start(
-                    kvm,
-                    Entry::User {
-                        rip,
-                        ss: UserSs::Unusable,
-                    },
-                    None,
-                )?;
-                c.expect(&mut m, "user pause")?;
-                // KVM: state is consistent only once the MMIO exit is completed.
+    fn snapshot_restore(&mut self, kvm: &Kvm) -> Step<Verdict> {
+        let rip = crate::guest::code()?.routines.u_pause_probe;
+        let (mut state, ram) = {
+            let mut m = self.start_user_unusable_ss(kvm, rip)?;
+            self.expect(&mut m, "user pause")?;
+            // KVM: state is consistent only once the MMIO exit is completed.
+            m.complete_pending_io()?;
+            let state = VcpuState::capture(m.vm(), m.vcpu())?;
+            (state, m.memory().as_slice().to_vec())
+            // `m` dropped here: the old VM, vCPU and RAM are gone.
+        };
+        let reported = state.sregs;
+        self.apply_sync(&mut state.sregs)?;
+        self.record("snapshot", &reported, &state.sregs);
+        let mut m = self.machine(kvm)?;
+        m.memory_mut().write(0, &ram).map_err(HarnessError::from)?;
+        state
+            .restore(m.vcpu())
+            .map_err(|e| Verdict::corrupted(format!("restore: {e}")))?;
+        Ok(self.judge(&mut m))
+    }
+
+    fn sync_storm(&mut self, kvm: &Kvm) -> Step<Verdict> {
+        let rip = crate::guest::code()?.routines.u_storm;
+        let mut m = self.start_user_unusable_ss(kvm, rip)?;
+        let n = self.opts.storm_cycles.max(1);
+        let mut first_dpl = None;
+        let mut changed_at = None;
+        for cycle in 1..=n {
+            self.pause_and_sync(&mut m, "user")?;
+            let dpl = self.pauses.last().map(|p| p.ss_reported.dpl);
+            if first_dpl.is_none() {
+                first_dpl = dpl;
+            } else if dpl != first_dpl {
+                // The CPL has moved; more cycles cannot undo what the probe will
+                // show. End the guest's loop: finish the pending MMIO write, then
+                // leave one iteration in its counter (RCX), so it goes to the probe.
+                changed_at = Some(cycle);
                 m.complete_pending_io()?;
-                let state = VcpuState::capture(m.vm(), m.vcpu())?;
-                (state, m.memory().as_slice().to_vec())
-                // `m` dropped here: the old VM, vCPU and RAM are gone.
-            };
-            let reported = state.sregs;
-            c.apply_sync(&mut state.sregs)?;
-            c.record("snapshot", &reported, &state.sregs);
-            let mut m = c.machine(kvm)?;
-            m.memory_mut().write(0, &ram).map_err(HarnessError::from)?;
-            state
-                .restore(m.vcpu())
-                .map_err(|e| Verdict::corrupted(format!("restore: {e}")))?;
-            Ok(c.judge(&mut m))
-        };
-        run(self).unwrap_or_else(|v| v)
-    }
-
-    fn sync_storm(&mut self, kvm: &Kvm) -> Verdict {
-        let run = |c: &mut Self| -> Step<Verdict> {
-            let rip = crate::guest::code()?.routines.u_storm;
-            let mut m = c.start(
-                kvm,
-                Entry::User {
-                    rip,
-                    ss: UserSs::Unusable,
-                },
-                None,
-            )?;
-            let n = c.opts.storm_cycles.max(1);
-            let mut first_dpl = None;
-            let mut changed_at = None;
-            for cycle in 1..=n {
-                c.expect(&mut m, "user pause")?;
-                c.sync_point(&m, "user")?;
-                let dpl = c.pauses.last().map(|p| p.ss_reported.dpl);
-                if first_dpl.is_none() {
-                    first_dpl = dpl;
-                } else if dpl != first_dpl {
-                    // The CPL has moved; more cycles cannot undo what the probe will
-                    // show. End the guest's loop: finish the pending MMIO write, then
-                    // leave one iteration in its counter (RCX), so it goes to the probe.
-                    changed_at = Some(cycle);
-                    m.complete_pending_io()?;
-                    let mut regs = m.regs()?;
-                    regs.rcx = 1;
-                    m.vcpu()
-                        .set_regs(&regs)
-                        .map_err(IoctlError::of("KVM_SET_REGS"))?;
-                    break;
-                }
+                let mut regs = m.regs()?;
+                regs.rcx = 1;
+                m.vcpu()
+                    .set_regs(&regs)
+                    .map_err(IoctlError::of("KVM_SET_REGS"))?;
+                break;
             }
-            c.notes.push(match changed_at {
-                None => format!("{n} syncs; KVM-reported SS.DPL never changed"),
-                Some(k) => format!(
-                    "KVM-reported SS.DPL changed at sync {k} of {n}; the guest's loop was ended there"
-                ),
-            });
-            Ok(c.judge(&mut m))
-        };
-        run(self).unwrap_or_else(|v| v)
+        }
+        self.notes.push(match changed_at {
+            None => format!("{n} syncs; KVM-reported SS.DPL never changed"),
+            Some(k) => format!(
+                "KVM-reported SS.DPL changed at sync {k} of {n}; the guest's loop was ended there"
+            ),
+        });
+        Ok(self.judge(&mut m))
     }
 }
 

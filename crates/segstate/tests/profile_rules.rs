@@ -15,7 +15,7 @@ use segstate::format::vmx::VmxAccessRights;
 use segstate::profile::{Profile, Rule, qemu, qemu_modes, svm, vmx};
 
 mod common;
-use common::{cache, kseg, real_mode_caches, rules_with, vmcb, vmcs};
+use common::{cache, kseg, on_off, real_mode_caches, rules_with, vmcb, vmcs};
 
 /// The rule ids this file tests, one per `rule_*` test below.
 const TESTED: &[&str] = &[
@@ -77,21 +77,22 @@ fn rule_svm_get_g_from_limit() {
     let rules = rules_with(Profile::KVM_SVM, rule);
     // attrib 0x093: type 3, S, DPL 0, P; G (bit 11) = 0.
     let ds = vmcb(0x18, 0x093, 0xffff_ffff, 0);
-    assert_eq!(
-        svm::get_segment(rules, SegReg::Ds, &ds, 0),
-        kseg(0x18, 0xffff_ffff, 0, [3, 1, 0, 0, 1, 0, 1, 0, 0])
-    );
     // Off: G read from attrib bit 11.
-    assert_eq!(
-        svm::get_segment(rules.without(rule), SegReg::Ds, &ds, 0),
-        kseg(0x18, 0xffff_ffff, 0, [3, 1, 0, 0, 1, 0, 0, 0, 0])
+    on_off(
+        rules,
+        rule,
+        |r| svm::get_segment(r, SegReg::Ds, &ds, 0),
+        kseg(0x18, 0xffff_ffff, 0, [3, 1, 0, 0, 1, 0, 1, 0, 0]),
+        kseg(0x18, 0xffff_ffff, 0, [3, 1, 0, 0, 1, 0, 0, 0, 0]),
     );
     // And the other way: G = 1 in attrib, small limit → g = 0 with the rule.
     let small = vmcb(0x18, 0x893, 0xfffff, 0);
-    assert_eq!(svm::get_segment(rules, SegReg::Ds, &small, 0).g, 0);
-    assert_eq!(
-        svm::get_segment(rules.without(rule), SegReg::Ds, &small, 0).g,
-        1
+    on_off(
+        rules,
+        rule,
+        |r| svm::get_segment(r, SegReg::Ds, &small, 0).g,
+        0,
+        1,
     );
 }
 
@@ -102,14 +103,13 @@ fn rule_svm_get_unusable_from_p() {
     let rules = rules_with(Profile::KVM_SVM, rule);
     // attrib 0x01b: type 0xb, S, DPL 0, P = 0.
     let cs = vmcb(0x10, 0x01b, 0xffff, 0);
-    assert_eq!(
-        svm::get_segment(rules, SegReg::Cs, &cs, 0),
-        kseg(0x10, 0xffff, 0, [0xb, 0, 0, 0, 1, 0, 0, 0, 1])
-    );
     // Off: unusable reported as 0.
-    assert_eq!(
-        svm::get_segment(rules.without(rule), SegReg::Cs, &cs, 0),
-        kseg(0x10, 0xffff, 0, [0xb, 0, 0, 0, 1, 0, 0, 0, 0])
+    on_off(
+        rules,
+        rule,
+        |r| svm::get_segment(r, SegReg::Cs, &cs, 0),
+        kseg(0x10, 0xffff, 0, [0xb, 0, 0, 0, 1, 0, 0, 0, 1]),
+        kseg(0x10, 0xffff, 0, [0xb, 0, 0, 0, 1, 0, 0, 0, 0]),
     );
 }
 
@@ -149,23 +149,22 @@ fn rule_svm_get_tr_busy() {
     let rules = rules_with(Profile::KVM_SVM, rule);
     // attrib 0x089: type 9, S = 0, DPL 0, P.
     let tr = vmcb(0x40, 0x089, 0x67, 0xffff_fe00_0000_3000);
-    assert_eq!(
-        svm::get_segment(rules, SegReg::Tr, &tr, 0),
+    on_off(
+        rules,
+        rule,
+        |r| svm::get_segment(r, SegReg::Tr, &tr, 0),
         kseg(
             0x40,
             0x67,
             0xffff_fe00_0000_3000,
-            [0xb, 1, 0, 0, 0, 0, 0, 0, 0]
-        )
-    );
-    assert_eq!(
-        svm::get_segment(rules.without(rule), SegReg::Tr, &tr, 0),
+            [0xb, 1, 0, 0, 0, 0, 0, 0, 0],
+        ),
         kseg(
             0x40,
             0x67,
             0xffff_fe00_0000_3000,
-            [9, 1, 0, 0, 0, 0, 0, 0, 0]
-        )
+            [9, 1, 0, 0, 0, 0, 0, 0, 0],
+        ),
     );
 }
 
@@ -176,13 +175,12 @@ fn rule_svm_get_data_accessed() {
     let rules = rules_with(Profile::KVM_SVM, rule);
     // attrib 0xc92: type 2, S, DPL 0, P, DB, G.
     let es = vmcb(0x18, 0xc92, 0xffff_ffff, 0);
-    assert_eq!(
-        svm::get_segment(rules, SegReg::Es, &es, 0),
-        kseg(0x18, 0xffff_ffff, 0, [3, 1, 0, 1, 1, 0, 1, 0, 0])
-    );
-    assert_eq!(
-        svm::get_segment(rules.without(rule), SegReg::Es, &es, 0),
-        kseg(0x18, 0xffff_ffff, 0, [2, 1, 0, 1, 1, 0, 1, 0, 0])
+    on_off(
+        rules,
+        rule,
+        |r| svm::get_segment(r, SegReg::Es, &es, 0),
+        kseg(0x18, 0xffff_ffff, 0, [3, 1, 0, 1, 1, 0, 1, 0, 0]),
+        kseg(0x18, 0xffff_ffff, 0, [2, 1, 0, 1, 1, 0, 1, 0, 0]),
     );
     // Not for an unusable data segment, and not for CS.
     let unusable_es = vmcb(0, 0xc12, 0xffff_ffff, 0);
@@ -200,13 +198,12 @@ fn rule_svm_get_ss_db_unusable() {
     let rules = rules_with(Profile::KVM_SVM, rule);
     // attrib 0xc73: type 3, S, DPL 3, P = 0, DB, G. VMCB.CPL = 3.
     let ss = vmcb(0x2b, 0xc73, 0xffff_ffff, 0);
-    assert_eq!(
-        svm::get_segment(rules, SegReg::Ss, &ss, 3),
-        kseg(0x2b, 0xffff_ffff, 0, [3, 0, 3, 0, 1, 0, 1, 0, 1])
-    );
-    assert_eq!(
-        svm::get_segment(rules.without(rule), SegReg::Ss, &ss, 3),
-        kseg(0x2b, 0xffff_ffff, 0, [3, 0, 3, 1, 1, 0, 1, 0, 1])
+    on_off(
+        rules,
+        rule,
+        |r| svm::get_segment(r, SegReg::Ss, &ss, 3),
+        kseg(0x2b, 0xffff_ffff, 0, [3, 0, 3, 0, 1, 0, 1, 0, 1]),
+        kseg(0x2b, 0xffff_ffff, 0, [3, 0, 3, 1, 1, 0, 1, 0, 1]),
     );
 }
 
@@ -217,14 +214,13 @@ fn rule_svm_get_ss_dpl_from_cpl() {
     let rules = rules_with(Profile::KVM_SVM, rule);
     // attrib 0xc93: flat data, DPL 0, P.
     let ss = vmcb(0x2b, 0xc93, 0xffff_ffff, 0);
-    assert_eq!(
-        svm::get_segment(rules, SegReg::Ss, &ss, 3),
-        kseg(0x2b, 0xffff_ffff, 0, [3, 1, 3, 1, 1, 0, 1, 0, 0])
-    );
     // Off: DPL from attrib, the stale 0.
-    assert_eq!(
-        svm::get_segment(rules.without(rule), SegReg::Ss, &ss, 3),
-        kseg(0x2b, 0xffff_ffff, 0, [3, 1, 0, 1, 1, 0, 1, 0, 0])
+    on_off(
+        rules,
+        rule,
+        |r| svm::get_segment(r, SegReg::Ss, &ss, 3),
+        kseg(0x2b, 0xffff_ffff, 0, [3, 1, 3, 1, 1, 0, 1, 0, 0]),
+        kseg(0x2b, 0xffff_ffff, 0, [3, 1, 0, 1, 1, 0, 1, 0, 0]),
     );
 }
 
@@ -239,14 +235,13 @@ fn rule_svm_set_p_from_unusable() {
     let rules = rules_with(Profile::KVM_SVM, rule);
     let ds = kseg(0, 0xffff_ffff, 0, [3, 1, 0, 1, 1, 0, 1, 0, 1]);
     // type 3 | S 0x10 | DB 0x400 | G 0x800, P = 0.
-    assert_eq!(
-        svm::set_segment(rules, SegReg::Ds, &ds),
-        (vmcb(0, 0xc13, 0xffff_ffff, 0), None)
-    );
     // Off: P = present & 1 = 1.
-    assert_eq!(
-        svm::set_segment(rules.without(rule), SegReg::Ds, &ds),
-        (vmcb(0, 0xc93, 0xffff_ffff, 0), None)
+    on_off(
+        rules,
+        rule,
+        |r| svm::set_segment(r, SegReg::Ds, &ds),
+        (vmcb(0, 0xc13, 0xffff_ffff, 0), None),
+        (vmcb(0, 0xc93, 0xffff_ffff, 0), None),
     );
 }
 
@@ -256,15 +251,14 @@ fn rule_svm_set_zero_unusable_attrib() {
     let rule = Rule::SvmSetZeroUnusableAttrib;
     let rules = rules_with(Profile::KVM_SVM_4_11, rule);
     let ds = kseg(0, 0xffff_ffff, 0, [3, 0, 3, 1, 1, 0, 1, 0, 1]);
-    assert_eq!(
-        svm::set_segment(rules, SegReg::Ds, &ds),
-        (vmcb(0, 0, 0xffff_ffff, 0), None)
-    );
     // Off: packed; 4.11 has no P-from-unusable, so P = present & 1 = 0.
     // type 3 | S 0x10 | DPL 0x60 | DB 0x400 | G 0x800.
-    assert_eq!(
-        svm::set_segment(rules.without(rule), SegReg::Ds, &ds),
-        (vmcb(0, 0xc73, 0xffff_ffff, 0), None)
+    on_off(
+        rules,
+        rule,
+        |r| svm::set_segment(r, SegReg::Ds, &ds),
+        (vmcb(0, 0, 0xffff_ffff, 0), None),
+        (vmcb(0, 0xc73, 0xffff_ffff, 0), None),
     );
     // Truthiness: unusable = 2 zeroes too.
     let ds2 = kseg(0, 0xffff_ffff, 0, [3, 0, 3, 1, 1, 0, 1, 0, 2]);
@@ -280,14 +274,13 @@ fn rule_svm_set_cpl_from_ss_dpl() {
     let rule = Rule::SvmSetCplFromSsDpl;
     let rules = rules_with(Profile::KVM_SVM, rule);
     let ss = kseg(0x2b, 0xffff_ffff, 0, [3, 0, 3, 1, 1, 0, 1, 0, 1]);
-    assert_eq!(
-        svm::set_segment(rules, SegReg::Ss, &ss),
-        (vmcb(0x2b, 0xc73, 0xffff_ffff, 0), Some(3))
-    );
     // Off: VMCB.CPL not written.
-    assert_eq!(
-        svm::set_segment(rules.without(rule), SegReg::Ss, &ss),
-        (vmcb(0x2b, 0xc73, 0xffff_ffff, 0), None)
+    on_off(
+        rules,
+        rule,
+        |r| svm::set_segment(r, SegReg::Ss, &ss),
+        (vmcb(0x2b, 0xc73, 0xffff_ffff, 0), Some(3)),
+        (vmcb(0x2b, 0xc73, 0xffff_ffff, 0), None),
     );
     // `& 3`: dpl 7 → CPL 3, dpl 4 → CPL 0.
     let mut garbage = ss;
@@ -306,23 +299,21 @@ fn rule_svm_set_cpl_from_attrib() {
     let rules = rules_with(Profile::KVM_SVM_4_11, rule);
     // Usable CPL-3 SS: attrib 0xcf3, CPL 3 from it.
     let ss = kseg(0x2b, 0xffff_ffff, 0, [3, 1, 3, 1, 1, 0, 1, 0, 0]);
-    assert_eq!(
-        svm::set_segment(rules, SegReg::Ss, &ss),
-        (vmcb(0x2b, 0xcf3, 0xffff_ffff, 0), Some(3))
-    );
-    assert_eq!(
-        svm::set_segment(rules.without(rule), SegReg::Ss, &ss),
-        (vmcb(0x2b, 0xcf3, 0xffff_ffff, 0), None)
+    on_off(
+        rules,
+        rule,
+        |r| svm::set_segment(r, SegReg::Ss, &ss),
+        (vmcb(0x2b, 0xcf3, 0xffff_ffff, 0), Some(3)),
+        (vmcb(0x2b, 0xcf3, 0xffff_ffff, 0), None),
     );
     // The 2017 bug: an unusable CPL-3 SS has its attrib zeroed, so CPL 0.
     let unusable = kseg(0x2b, 0xffff_ffff, 0, [3, 0, 3, 1, 1, 0, 1, 0, 1]);
-    assert_eq!(
-        svm::set_segment(rules, SegReg::Ss, &unusable),
-        (vmcb(0x2b, 0, 0xffff_ffff, 0), Some(0))
-    );
-    assert_eq!(
-        svm::set_segment(rules.without(rule), SegReg::Ss, &unusable),
-        (vmcb(0x2b, 0, 0xffff_ffff, 0), None)
+    on_off(
+        rules,
+        rule,
+        |r| svm::set_segment(r, SegReg::Ss, &unusable),
+        (vmcb(0x2b, 0, 0xffff_ffff, 0), Some(0)),
+        (vmcb(0x2b, 0, 0xffff_ffff, 0), None),
     );
 }
 
@@ -336,14 +327,13 @@ fn rule_vmx_get_present_from_unusable() {
     let rules = rules_with(Profile::KVM_VMX, rule);
     // AR 0xc013: type 3, S, DPL 0, P = 0, DB, G, usable.
     let ds = vmcs(0x18, 0xc013, 0xffff_ffff, 0);
-    assert_eq!(
-        vmx::get_segment(rules, &ds),
-        kseg(0x18, 0xffff_ffff, 0, [3, 1, 0, 1, 1, 0, 1, 0, 0])
-    );
     // Off: P from AR bit 7.
-    assert_eq!(
-        vmx::get_segment(rules.without(rule), &ds),
-        kseg(0x18, 0xffff_ffff, 0, [3, 0, 0, 1, 1, 0, 1, 0, 0])
+    on_off(
+        rules,
+        rule,
+        |r| vmx::get_segment(r, &ds),
+        kseg(0x18, 0xffff_ffff, 0, [3, 1, 0, 1, 1, 0, 1, 0, 0]),
+        kseg(0x18, 0xffff_ffff, 0, [3, 0, 0, 1, 1, 0, 1, 0, 0]),
     );
 }
 
@@ -354,13 +344,12 @@ fn rule_vmx_set_unusable_from_not_present() {
     let rules = rules_with(Profile::KVM_VMX, rule);
     let ds = kseg(0, 0xffff_ffff, 0, [3, 0, 0, 1, 1, 0, 1, 0, 0]);
     // type 3 | S 0x10 | DB 0x4000 | G 0x8000 | unusable 0x10000.
-    assert_eq!(
-        vmx::set_segment(rules, SegReg::Ds, &ds),
-        vmcs(0, 0x1_c013, 0xffff_ffff, 0)
-    );
-    assert_eq!(
-        vmx::set_segment(rules.without(rule), SegReg::Ds, &ds),
-        vmcs(0, 0xc013, 0xffff_ffff, 0)
+    on_off(
+        rules,
+        rule,
+        |r| vmx::set_segment(r, SegReg::Ds, &ds),
+        vmcs(0, 0x1_c013, 0xffff_ffff, 0),
+        vmcs(0, 0xc013, 0xffff_ffff, 0),
     );
 }
 
@@ -372,13 +361,12 @@ fn rule_vmx_set_accessed_unrestricted() {
     // 64-bit kernel CS of type 0xa (not accessed).
     let cs = kseg(0x10, 0xffff_ffff, 0, [0xa, 1, 0, 0, 1, 1, 1, 0, 0]);
     // type 0xb | S 0x10 | P 0x80 | L 0x2000 | G 0x8000.
-    assert_eq!(
-        vmx::set_segment(rules, SegReg::Cs, &cs),
-        vmcs(0x10, 0xa09b, 0xffff_ffff, 0)
-    );
-    assert_eq!(
-        vmx::set_segment(rules.without(rule), SegReg::Cs, &cs),
-        vmcs(0x10, 0xa09a, 0xffff_ffff, 0)
+    on_off(
+        rules,
+        rule,
+        |r| vmx::set_segment(r, SegReg::Cs, &cs),
+        vmcs(0x10, 0xa09b, 0xffff_ffff, 0),
+        vmcs(0x10, 0xa09a, 0xffff_ffff, 0),
     );
     // LDTR is excluded: type 2 stays 2 (AR 0x82).
     let ldt = kseg(0x50, 0xffff, 0x1000, [2, 1, 0, 0, 0, 0, 0, 0, 0]);
@@ -430,13 +418,12 @@ fn rule_qemu_set_unusable_from_not_present() {
     let rules = rules_with(Profile::QEMU, rule);
     // flags: G | B | DPL 3 | S | type 3, P = 0.
     let ss = cache(0x2b, 0x00c0_7300, 0xffff_ffff, 0);
-    assert_eq!(
-        qemu::set_seg(rules, &ss),
-        kseg(0x2b, 0xffff_ffff, 0, [3, 0, 3, 1, 1, 0, 1, 0, 1])
-    );
-    assert_eq!(
-        qemu::set_seg(rules.without(rule), &ss),
-        kseg(0x2b, 0xffff_ffff, 0, [3, 0, 3, 1, 1, 0, 1, 0, 0])
+    on_off(
+        rules,
+        rule,
+        |r| qemu::set_seg(r, &ss),
+        kseg(0x2b, 0xffff_ffff, 0, [3, 0, 3, 1, 1, 0, 1, 0, 1]),
+        kseg(0x2b, 0xffff_ffff, 0, [3, 0, 3, 1, 1, 0, 1, 0, 0]),
     );
 }
 
@@ -448,14 +435,13 @@ fn rule_qemu_get_p_from_unusable() {
     let rules = rules_with(Profile::QEMU, rule);
     let ss = kseg(0x2b, 0xffff_ffff, 0, [3, 1, 3, 1, 1, 0, 1, 0, 1]);
     let prev = QemuSegmentCache::default();
-    assert_eq!(
-        qemu::get_seg(rules, SegReg::Ss, &ss, &prev),
-        cache(0x2b, 0x00c0_7300, 0xffff_ffff, 0)
-    );
     // Off: P = present * DESC_P_MASK.
-    assert_eq!(
-        qemu::get_seg(rules.without(rule), SegReg::Ss, &ss, &prev),
-        cache(0x2b, 0x00c0_f300, 0xffff_ffff, 0)
+    on_off(
+        rules,
+        rule,
+        |r| qemu::get_seg(r, SegReg::Ss, &ss, &prev),
+        cache(0x2b, 0x00c0_7300, 0xffff_ffff, 0),
+        cache(0x2b, 0x00c0_f300, 0xffff_ffff, 0),
     );
     // Off, unnormalised: present = 2 sets bit 16 and leaves P clear.
     let mut two = ss;
@@ -479,14 +465,13 @@ fn rule_qemu_get_zero_unusable_flags() {
     let ss = kseg(0x2b, 0xffff_ffff, 0x1000, [3, 0, 3, 1, 1, 0, 1, 0, 1]);
     let prev = cache(0x2b, 0x00c0_f300, 0xffff_ffff, 0);
     // Only the flags are zeroed; selector, base and limit are copied.
-    assert_eq!(
-        qemu::get_seg(rules, SegReg::Ss, &ss, &prev),
-        cache(0x2b, 0, 0xffff_ffff, 0x1000)
-    );
     // Off: packed, P = present * DESC_P_MASK = 0.
-    assert_eq!(
-        qemu::get_seg(rules.without(rule), SegReg::Ss, &ss, &prev),
-        cache(0x2b, 0x00c0_7300, 0xffff_ffff, 0x1000)
+    on_off(
+        rules,
+        rule,
+        |r| qemu::get_seg(r, SegReg::Ss, &ss, &prev),
+        cache(0x2b, 0, 0xffff_ffff, 0x1000),
+        cache(0x2b, 0x00c0_7300, 0xffff_ffff, 0x1000),
     );
 }
 
@@ -499,14 +484,13 @@ fn rule_qemu_get_keep_old_flags() {
     let ss = kseg(0x2b, 0xffff, 0, [1, 0, 3, 0, 1, 0, 0, 0, 1]);
     // The cache held a flat ring-0 SS.
     let prev = cache(0x18, 0x00c0_9300, 0xffff_ffff, 0);
-    assert_eq!(
-        qemu::get_seg(rules, SegReg::Ss, &ss, &prev),
-        cache(0x2b, 0x00c0_1300, 0xffff, 0)
-    );
     // Off: packed from KVM: type 1 << 8 | DPL 3 << 13 | S, P = 0.
-    assert_eq!(
-        qemu::get_seg(rules.without(rule), SegReg::Ss, &ss, &prev),
-        cache(0x2b, 0x0000_7100, 0xffff, 0)
+    on_off(
+        rules,
+        rule,
+        |r| qemu::get_seg(r, SegReg::Ss, &ss, &prev),
+        cache(0x2b, 0x00c0_1300, 0xffff, 0),
+        cache(0x2b, 0x0000_7100, 0xffff, 0),
     );
     // A usable segment is packed either way.
     let mut usable = ss;
@@ -525,13 +509,12 @@ fn rule_qemu_get_segtype() {
     let rules = rules_with(Profile::QEMU_SEGTYPE, rule);
     let ss = kseg(0x2b, 0xffff, 0, [1, 0, 3, 0, 1, 0, 0, 0, 1]);
     let prev = cache(0x18, 0x00c0_9300, 0xffff_ffff, 0);
-    assert_eq!(
-        qemu::get_seg(rules, SegReg::Ss, &ss, &prev),
-        cache(0x2b, 0x00c0_7300, 0xffff, 0)
-    );
-    assert_eq!(
-        qemu::get_seg(rules.without(rule), SegReg::Ss, &ss, &prev),
-        cache(0x2b, 0x0000_7100, 0xffff, 0)
+    on_off(
+        rules,
+        rule,
+        |r| qemu::get_seg(r, SegReg::Ss, &ss, &prev),
+        cache(0x2b, 0x00c0_7300, 0xffff, 0),
+        cache(0x2b, 0x0000_7100, 0xffff, 0),
     );
     // Any other register loses its DPL instead of taking KVM's.
     let prev_ds = cache(0x2b, 0x00c0_f300, 0xffff_ffff, 0);
@@ -548,13 +531,12 @@ fn rule_qemu_set_v8086_seg() {
     let rule = Rule::QemuSetV8086Seg;
     let rules = rules_with(Profile::QEMU_V8086, rule);
     let q = cache(0x1234, 0x00c0_9300, 0xffff, 0x12340);
-    assert_eq!(
-        qemu_modes::set_v8086_seg(rules, SegReg::Ss, &q),
-        Some(kseg(0x1234, 0xffff, 0x12340, [3, 1, 3, 0, 1, 0, 0, 0, 0]))
-    );
-    assert_eq!(
-        qemu_modes::set_v8086_seg(rules.without(rule), SegReg::Ss, &q),
-        None
+    on_off(
+        rules,
+        rule,
+        |r| qemu_modes::set_v8086_seg(r, SegReg::Ss, &q),
+        Some(kseg(0x1234, 0xffff, 0x12340, [3, 1, 3, 0, 1, 0, 0, 0, 0])),
+        None,
     );
     assert_eq!(qemu_modes::set_v8086_seg(rules, SegReg::Tr, &q), None);
 }
@@ -581,13 +563,12 @@ fn rule_qemu_post_load_cpl_from_ss_dpl() {
     let rule = Rule::QemuPostLoadCplFromSsDpl;
     let rules = rules_with(Profile::QEMU, rule);
     let caches = real_mode_caches(3);
-    assert_eq!(
-        qemu_modes::post_load_cpl(rules, &caches, PrivilegeLevel::Ring0),
-        PrivilegeLevel::Ring3
-    );
-    assert_eq!(
-        qemu_modes::post_load_cpl(rules.without(rule), &caches, PrivilegeLevel::Ring0),
-        PrivilegeLevel::Ring0
+    on_off(
+        rules,
+        rule,
+        |r| qemu_modes::post_load_cpl(r, &caches, PrivilegeLevel::Ring0),
+        PrivilegeLevel::Ring3,
+        PrivilegeLevel::Ring0,
     );
 }
 

@@ -6,6 +6,9 @@ use segstate::arch::{CpuMode, PrivilegeLevel, SegReg, Selector};
 use segstate::format::qemu::QemuFlags;
 use segstate::ingest::qemu_dump::{QemuDump, parse};
 
+mod common;
+use common::Rng;
+
 const RESET: &str = include_str!("fixtures/qemu/reset.txt");
 const PM32: &str = include_str!("fixtures/qemu/pm32-cpl0.txt");
 const LONG_CPL0: &str = include_str!("fixtures/qemu/long-cpl0.txt");
@@ -355,22 +358,6 @@ fn unrelated_text_is_skipped() {
     assert_eq!(dumps[1].cpl, 3);
     assert_eq!(parse("").unwrap(), []);
     assert_eq!(parse("nothing here\n\r\n").unwrap(), []);
-}
-
-/// xorshift64*: deterministic and dependency-free.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 #[test]

@@ -13,6 +13,9 @@ use segstate::ingest::qemu_migration::{
     looks_like_stream, walk,
 };
 
+mod common;
+use common::Rng;
+
 const STREAM: &[u8] = include_bytes!("fixtures/qemu/null-ss-cpl0.migstream");
 const DUMP: &str = include_str!("fixtures/qemu/null-ss-cpl0.txt");
 
@@ -294,22 +297,6 @@ fn declared_lengths_are_checked_before_allocating() {
     let e = walk_err(&s);
     assert_eq!(e.offset, 25);
     assert!(e.message.contains("without a footer"), "{e}");
-}
-
-/// xorshift64*: deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 #[test]

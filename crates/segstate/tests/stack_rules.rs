@@ -16,7 +16,7 @@ use segstate::format::xen::XenSegmentRegister;
 use segstate::profile::{Profile, Rule, bhyve, nested, rustvmm, vbox, xen};
 
 mod common;
-use common::{kseg, rules_with, vmcb, vmcs};
+use common::{kseg, on_off, rules_with, vmcb, vmcs};
 
 /// The rule ids this file tests, one per `rule_*` test below.
 const TESTED: &[&str] = &[
@@ -162,13 +162,12 @@ fn rule_xen_set_g_from_limit() {
     let rule = Rule::XenSetGFromLimit;
     let rules = rules_with(Profile::XEN_SVM, rule);
     let x = xseg(0x2b, 0x893, 0xf_ffff);
-    assert_eq!(
-        xen::svm_set(rules, SegReg::Ds, &x).0.attrib,
-        SvmAttrib(0x093)
-    );
-    assert_eq!(
-        xen::svm_set(rules.without(rule), SegReg::Ds, &x).0.attrib,
-        SvmAttrib(0x893)
+    on_off(
+        rules,
+        rule,
+        |r| xen::svm_set(r, SegReg::Ds, &x).0.attrib,
+        SvmAttrib(0x093),
+        SvmAttrib(0x893),
     );
 }
 
@@ -193,8 +192,13 @@ fn rule_xen_svm_set_cpl_from_ss_dpl() {
     let rule = Rule::XenSvmSetCplFromSsDpl;
     let rules = rules_with(Profile::XEN_SVM, rule);
     let ss = xseg(0x2b, 0xcf3, 0xffff_ffff);
-    assert_eq!(xen::svm_set(rules, SegReg::Ss, &ss).1, Some(3));
-    assert_eq!(xen::svm_set(rules.without(rule), SegReg::Ss, &ss).1, None);
+    on_off(
+        rules,
+        rule,
+        |r| xen::svm_set(r, SegReg::Ss, &ss).1,
+        Some(3),
+        None,
+    );
     assert_eq!(
         xen::svm_set(rules, SegReg::Ds, &ss).1,
         None,
@@ -209,10 +213,12 @@ fn rule_xen_vmx_get_p_from_unusable() {
     let rule = Rule::XenVmxGetPFromUnusable;
     let rules = rules_with(Profile::XEN_VMX, rule);
     let ds = vmcs(0, 0x1_0093, 0xf_ffff, 0);
-    assert_eq!(xen::vmx_get(rules, SegReg::Ds, &ds).attr, SvmAttrib(0x013));
-    assert_eq!(
-        xen::vmx_get(rules.without(rule), SegReg::Ds, &ds).attr,
-        SvmAttrib(0x093)
+    on_off(
+        rules,
+        rule,
+        |r| xen::vmx_get(r, SegReg::Ds, &ds).attr,
+        SvmAttrib(0x013),
+        SvmAttrib(0x093),
     );
 }
 
@@ -222,13 +228,12 @@ fn rule_xen_vmx_set_unusable_from_not_p() {
     let rule = Rule::XenVmxSetUnusableFromNotP;
     let rules = rules_with(Profile::XEN_VMX, rule);
     let ds = xseg(0, 0x013, 0xf_ffff);
-    assert_eq!(
-        xen::vmx_set(rules, &ds).access_rights,
-        VmxAccessRights(0x1_0013)
-    );
-    assert_eq!(
-        xen::vmx_set(rules.without(rule), &ds).access_rights,
-        VmxAccessRights(0x0_0013)
+    on_off(
+        rules,
+        rule,
+        |r| xen::vmx_set(r, &ds).access_rights,
+        VmxAccessRights(0x1_0013),
+        VmxAccessRights(0x0_0013),
     );
 }
 
@@ -238,10 +243,12 @@ fn rule_xen_load_unfold_arbytes() {
     let rule = Rule::XenLoadUnfoldArbytes;
     let rules = rules_with(Profile::XEN_SAVE, rule);
     let old = xseg(0x2b, 0xc093, 0xffff_ffff);
-    assert_eq!(xen::save_load(rules, &old).attr, SvmAttrib(0xc93));
-    assert_eq!(
-        xen::save_load(rules.without(rule), &old).attr,
-        SvmAttrib(0xc093)
+    on_off(
+        rules,
+        rule,
+        |r| xen::save_load(r, &old).attr,
+        SvmAttrib(0xc93),
+        SvmAttrib(0xc093),
     );
     // A value already in Xen's layout is left alone.
     let new = xseg(0x2b, 0xc93, 0xffff_ffff);
@@ -268,13 +275,12 @@ fn rule_bhyve_svm_get_unusable_from_p() {
     let rule = Rule::BhyveSvmGetUnusableFromP;
     let rules = rules_with(Profile::BHYVE_SVM, rule);
     let null = vmcb(0, 0x013, 0xffff_ffff, 0);
-    assert_eq!(
-        bhyve::svm_get(rules, SegReg::Ds, &null, 3),
-        desc(0, 0x1_0013)
-    );
-    assert_eq!(
-        bhyve::svm_get(rules.without(rule), SegReg::Ds, &null, 3),
-        desc(0, 0x0013)
+    on_off(
+        rules,
+        rule,
+        |r| bhyve::svm_get(r, SegReg::Ds, &null, 3),
+        desc(0, 0x1_0013),
+        desc(0, 0x0013),
     );
     assert_eq!(bhyve::svm_get(rules, SegReg::Cs, &null, 3), desc(0, 0x0013));
 }
@@ -285,13 +291,12 @@ fn rule_bhyve_svm_get_ss_dpl_from_attrib() {
     let rule = Rule::BhyveSvmGetSsDplFromAttrib;
     let rules = rules_with(Profile::ILLUMOS_BHYVE_SVM, rule);
     let ss = vmcb(0x2b, 0xc93, 0xffff_ffff, 0);
-    assert_eq!(
-        bhyve::svm_get(rules, SegReg::Ss, &ss, 3),
-        desc(0x2b, 0xc093)
-    );
-    assert_eq!(
-        bhyve::svm_get(rules.without(rule), SegReg::Ss, &ss, 3),
-        desc(0x2b, 0xc0f3)
+    on_off(
+        rules,
+        rule,
+        |r| bhyve::svm_get(r, SegReg::Ss, &ss, 3),
+        desc(0x2b, 0xc093),
+        desc(0x2b, 0xc0f3),
     );
 }
 
@@ -301,13 +306,12 @@ fn rule_bhyve_svm_set_p_from_unusable() {
     let rule = Rule::BhyveSvmSetPFromUnusable;
     let rules = rules_with(Profile::BHYVE_SVM, rule);
     let ds = desc(0x2b, 0x1_c0f3);
-    assert_eq!(
-        bhyve::svm_set(rules, SegReg::Ds, &ds),
-        (vmcb(0x2b, 0xc73, 0xffff_ffff, 0), None)
-    );
-    assert_eq!(
-        bhyve::svm_set(rules.without(rule), SegReg::Ds, &ds),
-        (vmcb(0x2b, 0xcf3, 0xffff_ffff, 0), None)
+    on_off(
+        rules,
+        rule,
+        |r| bhyve::svm_set(r, SegReg::Ds, &ds),
+        (vmcb(0x2b, 0xc73, 0xffff_ffff, 0), None),
+        (vmcb(0x2b, 0xcf3, 0xffff_ffff, 0), None),
     );
 }
 
@@ -317,8 +321,13 @@ fn rule_bhyve_svm_set_cpl_from_ss_dpl() {
     let rule = Rule::BhyveSvmSetCplFromSsDpl;
     let rules = rules_with(Profile::ILLUMOS_BHYVE_SVM, rule);
     let ss = desc(0x2b, 0xc0f3);
-    assert_eq!(bhyve::svm_set(rules, SegReg::Ss, &ss).1, Some(3));
-    assert_eq!(bhyve::svm_set(rules.without(rule), SegReg::Ss, &ss).1, None);
+    on_off(
+        rules,
+        rule,
+        |r| bhyve::svm_set(r, SegReg::Ss, &ss).1,
+        Some(3),
+        None,
+    );
     assert!(
         !Profile::BHYVE_SVM.rules.has(rule),
         "FreeBSD leaves VMCB.CPL alone"
@@ -330,8 +339,7 @@ fn rule_bhyve_svm_set_cpl_from_ss_dpl() {
 fn rule_bhyve_snapshot_cpl_byte() {
     let rule = Rule::BhyveSnapshotCplByte;
     let rules = rules_with(Profile::BHYVE_SNAPSHOT, rule);
-    assert_eq!(bhyve::carried_cpl(rules, 3), 3);
-    assert_eq!(bhyve::carried_cpl(rules.without(rule), 3), 0);
+    on_off(rules, rule, |r| bhyve::carried_cpl(r, 3), 3, 0);
     assert_eq!(bhyve::carried_cpl(Profile::PROPOLIS.rules, 3), 0);
 }
 
@@ -435,10 +443,12 @@ fn rule_vbox_vmx_import_strip_unusable() {
     let rule = Rule::VboxVmxImportStripUnusable;
     let rules = rules_with(Profile::VBOX_VMX, rule);
     let ds = vmcs(0, 0x1_d0f3, 0xffff_ffff, 0);
-    assert_eq!(vbox::vmx_import(rules, &ds).attr, X86DescAttr(0x1_c073));
-    assert_eq!(
-        vbox::vmx_import(rules.without(rule), &ds).attr,
-        X86DescAttr(0x1_d0f3)
+    on_off(
+        rules,
+        rule,
+        |r| vbox::vmx_import(r, &ds).attr,
+        X86DescAttr(0x1_c073),
+        X86DescAttr(0x1_d0f3),
     );
 }
 
@@ -448,13 +458,12 @@ fn rule_vbox_vmx_export_zero_attr_unusable() {
     let rule = Rule::VboxVmxExportZeroAttrUnusable;
     let rules = rules_with(Profile::VBOX_VMX, rule);
     let zero = cpum(0, 0, 0);
-    assert_eq!(
-        vbox::vmx_export(rules, &zero).access_rights,
-        VmxAccessRights(0x1_0000)
-    );
-    assert_eq!(
-        vbox::vmx_export(rules.without(rule), &zero).access_rights,
-        VmxAccessRights(0)
+    on_off(
+        rules,
+        rule,
+        |r| vbox::vmx_export(r, &zero).access_rights,
+        VmxAccessRights(0x1_0000),
+        VmxAccessRights(0),
     );
     // A null-loaded DS imported from AMD (0x13, P clear) goes to the VMCS usable.
     assert_eq!(
@@ -502,10 +511,12 @@ fn rule_crosvm_from_kvm_drop_unusable() {
     let rule = Rule::CrosvmFromKvmDropUnusable;
     let rules = rules_with(Profile::CROSVM, rule);
     let k = kseg(0x2b, 0xffff_ffff, 0, [3, 1, 3, 1, 1, 0, 1, 0, 1]);
-    assert_eq!(rustvmm::crosvm_from_kvm(rules, &k), cseg(3, 1, 3));
-    assert_eq!(
-        rustvmm::crosvm_from_kvm(rules.without(rule), &k),
-        cseg(3, 0, 3)
+    on_off(
+        rules,
+        rule,
+        |r| rustvmm::crosvm_from_kvm(r, &k),
+        cseg(3, 1, 3),
+        cseg(3, 0, 3),
     );
 }
 
@@ -528,13 +539,12 @@ fn rule_crosvm_haxm_no_null_bit() {
     let rule = Rule::CrosvmHaxmNoNullBit;
     let rules = rules_with(Profile::CROSVM_HAXM, rule);
     let c = cseg(3, 0, 3);
-    assert_eq!(
-        rustvmm::crosvm_to_haxm(rules, &c),
-        vmcs(0x2b, 0xc073, 0xffff_ffff, 0)
-    );
-    assert_eq!(
-        rustvmm::crosvm_to_haxm(rules.without(rule), &c),
-        vmcs(0x2b, 0x1_c073, 0xffff_ffff, 0)
+    on_off(
+        rules,
+        rule,
+        |r| rustvmm::crosvm_to_haxm(r, &c),
+        vmcs(0x2b, 0xc073, 0xffff_ffff, 0),
+        vmcs(0x2b, 0x1_c073, 0xffff_ffff, 0),
     );
 }
 
@@ -553,13 +563,12 @@ fn rule_crosvm_haxm_zero_ar_null() {
         g: 0,
         ..cseg(0, 0, 0)
     };
-    assert_eq!(
-        rustvmm::crosvm_to_haxm(rules, &ldtr).access_rights,
-        VmxAccessRights(0x1_0000)
-    );
-    assert_eq!(
-        rustvmm::crosvm_to_haxm(rules.without(rule), &ldtr).access_rights,
-        VmxAccessRights(0)
+    on_off(
+        rules,
+        rule,
+        |r| rustvmm::crosvm_to_haxm(r, &ldtr).access_rights,
+        VmxAccessRights(0x1_0000),
+        VmxAccessRights(0),
     );
 }
 
@@ -578,8 +587,13 @@ fn rule_mshv_set_ignore_unusable() {
     let rule = Rule::MshvSetIgnoreUnusable;
     let rules = rules_with(Profile::MSHV, rule);
     let k = kseg(0x2b, 0xffff_ffff, 0, [3, 1, 3, 1, 1, 0, 1, 0, 1]);
-    assert_eq!(rustvmm::mshv_set(rules, &k), hv(0xc0f3));
-    assert_eq!(rustvmm::mshv_set(rules.without(rule), &k), hv(0xc073));
+    on_off(
+        rules,
+        rule,
+        |r| rustvmm::mshv_set(r, &k),
+        hv(0xc0f3),
+        hv(0xc073),
+    );
 }
 
 /// From Hyper-V, unusable is 0 even for a not-present segment.
@@ -601,10 +615,12 @@ fn rule_openvmm_from_kvm_clear_accessed_not_present() {
     let rule = Rule::OpenvmmFromKvmClearAccessedNotPresent;
     let rules = rules_with(Profile::OPENVMM, rule);
     let k = kseg(0x2b, 0xffff_ffff, 0, [3, 0, 3, 1, 1, 0, 1, 0, 1]);
-    assert_eq!(rustvmm::openvmm_from_kvm(rules, &k), hv(0xc072));
-    assert_eq!(
-        rustvmm::openvmm_from_kvm(rules.without(rule), &k),
-        hv(0xc073)
+    on_off(
+        rules,
+        rule,
+        |r| rustvmm::openvmm_from_kvm(r, &k),
+        hv(0xc072),
+        hv(0xc073),
     );
 }
 
@@ -614,11 +630,13 @@ fn rule_openvmm_from_kvm_drop_unusable() {
     let rule = Rule::OpenvmmFromKvmDropUnusable;
     let rules = rules_with(Profile::OPENVMM, rule);
     let k = kseg(0x2b, 0xffff_ffff, 0, [3, 1, 3, 1, 1, 0, 1, 0, 1]);
-    assert_eq!(rustvmm::openvmm_from_kvm(rules, &k), hv(0xc0f3));
     // Off: P = present && !unusable = 0, and then A is masked for the absent segment.
-    assert_eq!(
-        rustvmm::openvmm_from_kvm(rules.without(rule), &k),
-        hv(0xc072)
+    on_off(
+        rules,
+        rule,
+        |r| rustvmm::openvmm_from_kvm(r, &k),
+        hv(0xc0f3),
+        hv(0xc072),
     );
 }
 
@@ -651,10 +669,12 @@ fn rule_openvmm_dump_cpl_from_cs_rpl() {
             attributes: HvSegmentAttributes(0x00f3),
         },
     });
-    assert_eq!(rustvmm::openvmm_dump_chunk(rules, &v86).cpl, 0);
-    assert_eq!(
-        rustvmm::openvmm_dump_chunk(rules.without(rule), &v86).cpl,
-        3
+    on_off(
+        rules,
+        rule,
+        |r| rustvmm::openvmm_dump_chunk(r, &v86).cpl,
+        0,
+        3,
     );
     // The chunk carries the eight registers as given.
     assert_eq!(rustvmm::openvmm_dump_chunk(rules, &v86).segments, v86);
@@ -669,13 +689,12 @@ fn rule_bochs_vmrun_ss_dpl_from_cpl() {
     let rule = Rule::BochsVmrunSsDplFromCpl;
     let rules = rules_with(Profile::BOCHS_SVM, rule);
     let ss = vmcb(0x2b, 0xc93, 0xffff_ffff, 0);
-    assert_eq!(
-        nested::bochs_round_trip(rules, SegReg::Ss, &ss, 3),
-        (vmcb(0x2b, 0xcf3, 0xffff_ffff, 0), 3)
-    );
-    assert_eq!(
-        nested::bochs_round_trip(rules.without(rule), SegReg::Ss, &ss, 3),
-        (ss, 3)
+    on_off(
+        rules,
+        rule,
+        |r| nested::bochs_round_trip(r, SegReg::Ss, &ss, 3),
+        (vmcb(0x2b, 0xcf3, 0xffff_ffff, 0), 3),
+        (ss, 3),
     );
 }
 
@@ -685,13 +704,12 @@ fn rule_bochs_vmexit_zero_invalid_attrib() {
     let rule = Rule::BochsVmexitZeroInvalidAttrib;
     let rules = rules_with(Profile::BOCHS_SVM, rule);
     let ds = vmcb(0, 0x073, 0xffff_ffff, 0);
-    assert_eq!(
-        nested::bochs_round_trip(rules, SegReg::Ds, &ds, 3),
-        (vmcb(0, 0x000, 0xffff_ffff, 0), 3)
-    );
-    assert_eq!(
-        nested::bochs_round_trip(rules.without(rule), SegReg::Ds, &ds, 3),
-        (ds, 3)
+    on_off(
+        rules,
+        rule,
+        |r| nested::bochs_round_trip(r, SegReg::Ds, &ds, 3),
+        (vmcb(0, 0x000, 0xffff_ffff, 0), 3),
+        (ds, 3),
     );
 }
 
@@ -715,10 +733,12 @@ fn rule_nsvm_vmexit_copy_cpl() {
     let rule = Rule::NsvmVmexitCopyCpl;
     let rules = rules_with(Profile::KVM_NSVM, rule);
     let ss = vmcb(0x2b, 0xcf3, 0xffff_ffff, 0);
-    assert_eq!(nested::svm_l1_l2_round_trip(rules, &ss, 2), (ss, 2));
-    assert_eq!(
-        nested::svm_l1_l2_round_trip(rules.without(rule), &ss, 2),
-        (ss, 0)
+    on_off(
+        rules,
+        rule,
+        |r| nested::svm_l1_l2_round_trip(r, &ss, 2),
+        (ss, 2),
+        (ss, 0),
     );
 }
 
@@ -728,10 +748,12 @@ fn rule_nvmx_entry_copy_ss_ar() {
     let rule = Rule::NvmxEntryCopySsAr;
     let rules = rules_with(Profile::KVM_NVMX, rule);
     let ss = vmcs(0x2b, 0xc0f3, 0xffff_ffff, 0);
-    assert_eq!(nested::vmx_l1_l2_round_trip(rules, SegReg::Ss, &ss), ss);
-    assert_eq!(
-        nested::vmx_l1_l2_round_trip(rules.without(rule), SegReg::Ss, &ss),
-        vmcs(0x2b, 0, 0xffff_ffff, 0)
+    on_off(
+        rules,
+        rule,
+        |r| nested::vmx_l1_l2_round_trip(r, SegReg::Ss, &ss),
+        ss,
+        vmcs(0x2b, 0, 0xffff_ffff, 0),
     );
     assert_eq!(
         nested::vmx_l1_l2_round_trip(rules.without(rule), SegReg::Ds, &ss),

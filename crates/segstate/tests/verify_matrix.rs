@@ -18,6 +18,12 @@ fn sysret_through(spec: &str) -> VcpuSegments {
     chain.run(&input, &domain::previous_caches()).unwrap()
 }
 
+/// The CPL the SYSRET state comes out of `spec` with.
+#[track_caller]
+fn assert_sysret_cpl(spec: &str, cpl: PrivilegeLevel) {
+    assert_eq!(sysret_through(spec).cpl(), cpl, "{spec}");
+}
+
 fn assert_escalates_unusable_ss(r: &ChainReport, responsible: Rule) {
     assert!(r.escalations() > 0, "{}: expected escalations", r.chain);
     let c = r
@@ -45,30 +51,21 @@ fn the_2017_bug_drops_cpl_3_to_0() {
 
 #[test]
 fn kernel_half_alone_still_escalates() {
-    assert_eq!(
-        sysret_through("kvm-svm > qemu@2.9 > kvm-svm").cpl(),
-        PrivilegeLevel::Ring0
-    );
+    assert_sysret_cpl("kvm-svm > qemu@2.9 > kvm-svm", PrivilegeLevel::Ring0);
     let r = report("kvm-svm > qemu@2.9 > kvm-svm");
     assert_escalates_unusable_ss(&r, Rule::QemuGetZeroUnusableFlags);
 }
 
 #[test]
 fn qemu_half_alone_still_escalates() {
-    assert_eq!(
-        sysret_through("kvm-svm@4.11 > qemu > kvm-svm@4.11").cpl(),
-        PrivilegeLevel::Ring0
-    );
+    assert_sysret_cpl("kvm-svm@4.11 > qemu > kvm-svm@4.11", PrivilegeLevel::Ring0);
     let r = report("kvm-svm@4.11 > qemu > kvm-svm@4.11");
     assert_escalates_unusable_ss(&r, Rule::SvmSetZeroUnusableAttrib);
 }
 
 #[test]
 fn both_halves_fixed_never_change_cpl_anywhere() {
-    assert_eq!(
-        sysret_through("kvm-svm > qemu > kvm-svm").cpl(),
-        PrivilegeLevel::Ring3
-    );
+    assert_sysret_cpl("kvm-svm > qemu > kvm-svm", PrivilegeLevel::Ring3);
     let r = report("kvm-svm > qemu > kvm-svm");
     assert!(
         r.states > 300_000,
@@ -80,14 +77,8 @@ fn both_halves_fixed_never_change_cpl_anywhere() {
 
 #[test]
 fn amd_state_into_intel_keeps_cpl_only_after_6_2() {
-    assert_eq!(
-        sysret_through("kvm-svm > qemu > kvm-vmx").cpl(),
-        PrivilegeLevel::Ring3
-    );
-    assert_eq!(
-        sysret_through("kvm-svm > qemu > kvm-vmx@6.1").cpl(),
-        PrivilegeLevel::Ring0
-    );
+    assert_sysret_cpl("kvm-svm > qemu > kvm-vmx", PrivilegeLevel::Ring3);
+    assert_sysret_cpl("kvm-svm > qemu > kvm-vmx@6.1", PrivilegeLevel::Ring0);
     let fixed = report("kvm-svm > qemu > kvm-vmx");
     assert!(fixed.is_sound(), "{:#?}", fixed.counterexamples);
     let old = report("kvm-svm > qemu > kvm-vmx@6.1");

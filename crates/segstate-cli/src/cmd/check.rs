@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::{Failure, Outcome};
 use crate::progress::Progress;
 use segstate::check::Severity;
-use segstate::check::report::{Context, Entry, Report, Vendors};
+use segstate::check::report::{Entry, Report, Vendors};
 use segstate::ingest::judge::{self, Judgement};
 use segstate::ingest::{self, Input, InputFormat, source};
 
@@ -140,17 +140,7 @@ fn judge(input: &Input, vendor: Option<VendorArg>) -> (Report, Option<Judgement>
         },
         Vendors::from,
     );
-    let mut r = match &input.dump {
-        Some(d) => ingest::qemu_dump::report(d, vendor),
-        None => segstate::verify::paths::diagnose(
-            &input.state,
-            vendor,
-            Context {
-                source: input.source,
-                vmcb_cpl_byte: input.vmcb_cpl_byte,
-            },
-        ),
-    };
+    let mut r = input.report(vendor);
     r.notes.splice(0..0, input.notes.iter().cloned());
     (r, None)
 }

@@ -15,7 +15,7 @@
 
 use core::fmt;
 
-use super::{Attributes, PrivilegeLevel, SegmentType, Selector};
+use super::{Attributes, PrivilegeLevel, Selector};
 
 /// Why a segment cannot be written as a descriptor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,30 +114,13 @@ impl Descriptor {
     /// The attribute bits, decoded.
     #[must_use]
     pub const fn attributes(self) -> Attributes {
-        let d = self.0;
-        Attributes {
-            segment_type: SegmentType::from_low_bits((d >> 40) as u8),
-            s: d & (1 << 44) != 0,
-            dpl: PrivilegeLevel::from_low_bits((d >> 45) as u8),
-            present: d & (1 << 47) != 0,
-            avl: d & (1 << 52) != 0,
-            l: d & (1 << 53) != 0,
-            db: d & (1 << 54) != 0,
-            g: d & (1 << 55) != 0,
-        }
+        Attributes::from_word((self.0 >> 40) as u16)
     }
 
     /// Packs attributes at their descriptor positions (bits 40–47, 52–55).
     #[must_use]
     pub const fn attribute_bits(attributes: Attributes) -> u64 {
-        (attributes.segment_type.bits() as u64) << 40
-            | (attributes.s as u64) << 44
-            | (attributes.dpl.bits() as u64) << 45
-            | (attributes.present as u64) << 47
-            | (attributes.avl as u64) << 52
-            | (attributes.l as u64) << 53
-            | (attributes.db as u64) << 54
-            | (attributes.g as u64) << 55
+        (attributes.to_word() as u64) << 40
     }
 
     /// Encodes a descriptor from a byte-granular limit. Fails rather than rounding.

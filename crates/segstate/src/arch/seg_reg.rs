@@ -69,15 +69,12 @@ impl SegReg {
     /// see [`crate::format::svm::SaveAreaOffset`].
     pub const VMCB_ORDER: [SegReg; 8] = SegReg::ALL;
 
-    /// The six registers a program can load with MOV/POP (code and data segments).
-    pub const USER: [SegReg; 6] = [
-        SegReg::Es,
-        SegReg::Cs,
-        SegReg::Ss,
-        SegReg::Ds,
-        SegReg::Fs,
-        SegReg::Gs,
-    ];
+    /// The six registers a program can load with MOV/POP (code and data segments):
+    /// [`SegReg::ALL`] without the two system-segment registers, which it puts last.
+    pub const USER: [SegReg; 6] = {
+        let [es, cs, ss, ds, fs, gs, _ldtr, _tr] = SegReg::ALL;
+        [es, cs, ss, ds, fs, gs]
+    };
 
     /// Position in [`SegReg::ALL`].
     #[must_use]

@@ -47,93 +47,106 @@ pub struct Attributes {
 /// about any CPL.
 impl Default for Attributes {
     fn default() -> Self {
-        Attributes {
-            segment_type: SegmentType::default(),
-            s: false,
-            dpl: PrivilegeLevel::Ring0,
-            present: false,
-            avl: false,
-            l: false,
-            db: false,
-            g: false,
-        }
+        Attributes::NULL
     }
 }
 
 impl Attributes {
-    /// A 64-bit code segment (type 11, S, P, L) at `dpl`: Linux's `__KERNEL_CS`/`__USER_CS`.
-    #[must_use]
-    pub const fn code64(dpl: PrivilegeLevel) -> Self {
+    /// A present, flat (G = 1) code or data segment: the presets below differ only in
+    /// type, L and D/B.
+    const fn flat(segment_type: SegmentType, dpl: PrivilegeLevel, l: bool, db: bool) -> Self {
         Attributes {
-            segment_type: SegmentType::CODE_XR_ACCESSED,
+            segment_type,
             s: true,
             dpl,
             present: true,
             avl: false,
-            l: true,
-            db: false,
+            l,
+            db,
             g: true,
         }
+    }
+
+    /// A present system segment of `segment_type` (S = 0, DPL 0, byte granular).
+    const fn system(segment_type: SegmentType) -> Self {
+        Attributes {
+            segment_type,
+            present: true,
+            ..Attributes::NULL
+        }
+    }
+
+    /// Every attribute bit clear: what [`Default`] gives.
+    const NULL: Attributes = Attributes {
+        segment_type: SegmentType::from_low_bits(0),
+        s: false,
+        dpl: PrivilegeLevel::Ring0,
+        present: false,
+        avl: false,
+        l: false,
+        db: false,
+        g: false,
+    };
+
+    /// Decodes the attribute word: a descriptor's bits 55:40 as 16 bits (SDM Vol. 3A
+    /// §3.4.5): type 3:0, S 4, DPL 6:5, P 7, AVL 12, L 13, D/B 14, G 15. Bits 11:8 (the
+    /// descriptor's limit 19:16) are ignored. VMX access rights bits 15:0 (SDM Vol. 3C
+    /// §24.4.1) and QEMU's `flags` bits 23:8 are this word.
+    #[must_use]
+    pub const fn from_word(w: u16) -> Self {
+        Attributes {
+            segment_type: SegmentType::from_low_bits(w as u8),
+            s: w & (1 << 4) != 0,
+            dpl: PrivilegeLevel::from_low_bits((w >> 5) as u8),
+            present: w & (1 << 7) != 0,
+            avl: w & (1 << 12) != 0,
+            l: w & (1 << 13) != 0,
+            db: w & (1 << 14) != 0,
+            g: w & (1 << 15) != 0,
+        }
+    }
+
+    /// Packs the attribute word ([`Attributes::from_word`]); bits 11:8 are zero.
+    #[must_use]
+    pub const fn to_word(self) -> u16 {
+        self.segment_type.bits() as u16
+            | (self.s as u16) << 4
+            | (self.dpl.bits() as u16) << 5
+            | (self.present as u16) << 7
+            | (self.avl as u16) << 12
+            | (self.l as u16) << 13
+            | (self.db as u16) << 14
+            | (self.g as u16) << 15
+    }
+
+    /// A 64-bit code segment (type 11, S, P, L) at `dpl`: Linux's `__KERNEL_CS`/`__USER_CS`.
+    #[must_use]
+    pub const fn code64(dpl: PrivilegeLevel) -> Self {
+        Self::flat(SegmentType::CODE_XR_ACCESSED, dpl, true, false)
     }
 
     /// A flat 32-bit read/write data segment (type 3, S, P, B, G) at `dpl`.
     #[must_use]
     pub const fn flat_data(dpl: PrivilegeLevel) -> Self {
-        Attributes {
-            segment_type: SegmentType::DATA_RW_ACCESSED,
-            s: true,
-            dpl,
-            present: true,
-            avl: false,
-            l: false,
-            db: true,
-            g: true,
-        }
+        Self::flat(SegmentType::DATA_RW_ACCESSED, dpl, false, true)
     }
 
     /// A flat 32-bit code segment (type 11, S, P, D, G) at `dpl`.
     #[must_use]
     pub const fn code32(dpl: PrivilegeLevel) -> Self {
-        Attributes {
-            segment_type: SegmentType::CODE_XR_ACCESSED,
-            s: true,
-            dpl,
-            present: true,
-            avl: false,
-            l: false,
-            db: true,
-            g: true,
-        }
+        Self::flat(SegmentType::CODE_XR_ACCESSED, dpl, false, true)
     }
 
     /// A busy 64-bit TSS (system type 11, P).
     #[must_use]
     pub const fn busy_tss() -> Self {
-        Attributes {
-            segment_type: SegmentType::TSS_BUSY_TYPE,
-            s: false,
-            dpl: PrivilegeLevel::Ring0,
-            present: true,
-            avl: false,
-            l: false,
-            db: false,
-            g: false,
-        }
+        Self::system(SegmentType::TSS_BUSY_TYPE)
     }
 
     /// An LDT descriptor (system type 2, P).
     #[must_use]
     pub const fn ldt() -> Self {
-        Attributes {
-            segment_type: SegmentType::LDT,
-            s: false,
-            dpl: PrivilegeLevel::Ring0,
-            present: true,
-            avl: false,
-            l: false,
-            db: false,
-            g: false,
-        }
+        Self::system(SegmentType::LDT)
     }
 }
 
@@ -220,46 +233,34 @@ impl Segment {
     #[must_use]
     pub fn field_changes(&self, after: &Segment) -> Vec<FieldChange> {
         use alloc::format;
-        let (a, b) = (self.attributes, after.attributes);
-        let bit = |v: bool| format!("{}", u8::from(v));
-        let pairs: [(&'static str, String, String); 12] = [
-            (
-                "selector",
-                format!("{}", self.selector),
-                format!("{}", after.selector),
-            ),
-            (
-                "base",
-                format!("{:#x}", self.base),
-                format!("{:#x}", after.base),
-            ),
-            (
-                "limit",
-                format!("{:#x}", self.limit),
-                format!("{:#x}", after.limit),
-            ),
-            (
-                "type",
-                format!("{}", a.segment_type),
-                format!("{}", b.segment_type),
-            ),
-            ("S", bit(a.s), bit(b.s)),
-            ("DPL", format!("{}", a.dpl), format!("{}", b.dpl)),
-            ("P", bit(a.present), bit(b.present)),
-            ("AVL", bit(a.avl), bit(b.avl)),
-            ("L", bit(a.l), bit(b.l)),
-            ("D/B", bit(a.db), bit(b.db)),
-            ("G", bit(a.g), bit(b.g)),
-            ("unusable", bit(self.unusable), bit(after.unusable)),
+        fn bit(v: bool) -> String {
+            format!("{}", u8::from(v))
+        }
+        /// How a field's value is written.
+        type Show = fn(&Segment) -> String;
+        /// Each field's name and how its value is written.
+        const FIELDS: [(&str, Show); 12] = [
+            ("selector", |s| format!("{}", s.selector)),
+            ("base", |s| format!("{:#x}", s.base)),
+            ("limit", |s| format!("{:#x}", s.limit)),
+            ("type", |s| format!("{}", s.attributes.segment_type)),
+            ("S", |s| bit(s.attributes.s)),
+            ("DPL", |s| format!("{}", s.attributes.dpl)),
+            ("P", |s| bit(s.attributes.present)),
+            ("AVL", |s| bit(s.attributes.avl)),
+            ("L", |s| bit(s.attributes.l)),
+            ("D/B", |s| bit(s.attributes.db)),
+            ("G", |s| bit(s.attributes.g)),
+            ("unusable", |s| bit(s.unusable)),
         ];
-        pairs
+        FIELDS
             .into_iter()
-            .filter(|(_, x, y)| x != y)
-            .map(|(field, before, after)| FieldChange {
+            .map(|(field, show)| FieldChange {
                 field,
-                before,
-                after,
+                before: show(self),
+                after: show(after),
             })
+            .filter(|c| c.before != c.after)
             .collect()
     }
 }

@@ -8,42 +8,19 @@
 //! attrib. It carries no CPL.
 
 use super::vmx::VmxAccessRights;
-use super::{FormatError, LengthError, exact_len, le_u16, le_u32, le_u64};
+use super::wire::wire_struct;
+use super::{FormatError, LengthError, exact_len, le_u16};
 use crate::arch::{Segment, Selector};
 
-/// `struct seg_desc`: base u64 @0, limit u32 @8, access u32 @12; 16 bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub struct SegDesc {
-    /// `base`.
-    pub base: u64,
-    /// `limit`, byte-granular.
-    pub limit: u32,
-    /// `access`, VMX layout.
-    pub access: VmxAccessRights,
-}
-
-impl SegDesc {
-    /// Size of the C struct.
-    pub const SIZE: usize = 16;
-
-    /// Little-endian bytes.
-    #[must_use]
-    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
-        let mut out = [0u8; Self::SIZE];
-        out[0..8].copy_from_slice(&self.base.to_le_bytes());
-        out[8..12].copy_from_slice(&self.limit.to_le_bytes());
-        out[12..16].copy_from_slice(&self.access.0.to_le_bytes());
-        out
-    }
-
-    /// Reads exactly 16 bytes.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, LengthError> {
-        exact_len("struct seg_desc", bytes, Self::SIZE)?;
-        Ok(SegDesc {
-            base: le_u64(bytes, 0),
-            limit: le_u32(bytes, 8),
-            access: VmxAccessRights(le_u32(bytes, 12)),
-        })
+wire_struct! {
+    /// `struct seg_desc`: base u64 @0, limit u32 @8, access u32 @12; 16 bytes.
+    pub struct SegDesc ("struct seg_desc", 16 bytes) {
+        /// `base`.
+        pub base: u64 = @0,
+        /// `limit`, byte-granular.
+        pub limit: u32 = @8,
+        /// `access`, VMX layout.
+        pub access: VmxAccessRights = @12,
     }
 }
 

@@ -3,7 +3,8 @@
 //! target (Hyper-V TLFS, "Virtual Processor Register Names and Values").
 
 use super::vmx::VmxAccessRights;
-use super::{FormatError, LengthError, exact_len, le_u16, le_u32, le_u64};
+use super::wire::wire_struct;
+use super::{FormatError, LengthError, exact_len, le_u32};
 use crate::arch::{Attributes, PerSegReg, PrivilegeLevel, SegReg, Segment, Selector};
 
 /// The 16-bit attribute word: VMX access-rights bits 15:0 (type 3:0, S 4, DPL 6:5,
@@ -30,44 +31,18 @@ impl HvSegmentAttributes {
     }
 }
 
-/// `HV_X64_SEGMENT_REGISTER`: base u64 @0, limit u32 @8, selector u16 @12,
-/// attributes u16 @14; 16 bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub struct HvSegmentRegister {
-    /// Base.
-    pub base: u64,
-    /// Byte-granular limit.
-    pub limit: u32,
-    /// Selector.
-    pub selector: u16,
-    /// Attribute word.
-    pub attributes: HvSegmentAttributes,
-}
-
-impl HvSegmentRegister {
-    /// Size of the C struct.
-    pub const SIZE: usize = 16;
-
-    /// Little-endian bytes.
-    #[must_use]
-    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
-        let mut out = [0u8; Self::SIZE];
-        out[0..8].copy_from_slice(&self.base.to_le_bytes());
-        out[8..12].copy_from_slice(&self.limit.to_le_bytes());
-        out[12..14].copy_from_slice(&self.selector.to_le_bytes());
-        out[14..16].copy_from_slice(&self.attributes.0.to_le_bytes());
-        out
-    }
-
-    /// Reads exactly 16 bytes.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, LengthError> {
-        exact_len("HV_X64_SEGMENT_REGISTER", bytes, Self::SIZE)?;
-        Ok(HvSegmentRegister {
-            base: le_u64(bytes, 0),
-            limit: le_u32(bytes, 8),
-            selector: le_u16(bytes, 12),
-            attributes: HvSegmentAttributes(le_u16(bytes, 14)),
-        })
+wire_struct! {
+    /// `HV_X64_SEGMENT_REGISTER`: base u64 @0, limit u32 @8, selector u16 @12,
+    /// attributes u16 @14; 16 bytes.
+    pub struct HvSegmentRegister ("HV_X64_SEGMENT_REGISTER", 16 bytes) {
+        /// Base.
+        pub base: u64 = @0,
+        /// Byte-granular limit.
+        pub limit: u32 = @8,
+        /// Selector.
+        pub selector: u16 = @12,
+        /// Attribute word.
+        pub attributes: HvSegmentAttributes = @14,
     }
 }
 

@@ -20,88 +20,45 @@
 //! # Ok::<(), segstate::format::LengthError>(())
 //! ```
 
-use super::{FormatError, LengthError, exact_len, le_u16, le_u32, le_u64};
+use super::wire::wire_struct;
+use super::{FormatError, LengthError, exact_len, le_u16, le_u64};
 use crate::arch::{Attributes, PerSegReg, PrivilegeLevel, SegReg, Segment, SegmentType, Selector};
 
-/// `struct kvm_segment`, 24 bytes, field for field.
-///
-/// Every byte is kept raw: an old VMM may send anything in `type`, `dpl` or the
-/// booleans, and each implementation treats such garbage its own way (masking with
-/// `& 1`, testing for non-zero, or shifting unmasked). [`Segment::try_from`] decodes
-/// strictly; the profiles reproduce each implementation's handling.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-#[repr(C)]
-pub struct KvmSegment {
-    /// Base address.
-    pub base: u64,
-    /// Byte-granular limit.
-    pub limit: u32,
-    /// Selector.
-    pub selector: u16,
-    /// Type (4 bits meaningful).
-    pub type_: u8,
-    /// P.
-    pub present: u8,
-    /// DPL (2 bits meaningful). For SS this is the CPL.
-    pub dpl: u8,
-    /// D/B.
-    pub db: u8,
-    /// S.
-    pub s: u8,
-    /// L.
-    pub l: u8,
-    /// G.
-    pub g: u8,
-    /// AVL.
-    pub avl: u8,
-    /// Segment unusable (Intel's AR bit 16).
-    pub unusable: u8,
-    /// Padding; KVM neither reads nor writes it.
-    pub padding: u8,
-}
-
-impl KvmSegment {
-    /// Size of the C struct.
-    pub const SIZE: usize = 24;
-
-    /// Little-endian bytes, as the ioctl passes them.
-    #[must_use]
-    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
-        let mut out = [0u8; Self::SIZE];
-        out[0..8].copy_from_slice(&self.base.to_le_bytes());
-        out[8..12].copy_from_slice(&self.limit.to_le_bytes());
-        out[12..14].copy_from_slice(&self.selector.to_le_bytes());
-        out[14] = self.type_;
-        out[15] = self.present;
-        out[16] = self.dpl;
-        out[17] = self.db;
-        out[18] = self.s;
-        out[19] = self.l;
-        out[20] = self.g;
-        out[21] = self.avl;
-        out[22] = self.unusable;
-        out[23] = self.padding;
-        out
-    }
-
-    /// Reads the struct from exactly 24 bytes.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, LengthError> {
-        exact_len("struct kvm_segment", bytes, Self::SIZE)?;
-        Ok(KvmSegment {
-            base: le_u64(bytes, 0),
-            limit: le_u32(bytes, 8),
-            selector: le_u16(bytes, 12),
-            type_: bytes[14],
-            present: bytes[15],
-            dpl: bytes[16],
-            db: bytes[17],
-            s: bytes[18],
-            l: bytes[19],
-            g: bytes[20],
-            avl: bytes[21],
-            unusable: bytes[22],
-            padding: bytes[23],
-        })
+wire_struct! {
+    /// `struct kvm_segment`, 24 bytes, field for field.
+    ///
+    /// Every byte is kept raw: an old VMM may send anything in `type`, `dpl` or the
+    /// booleans, and each implementation treats such garbage its own way (masking with
+    /// `& 1`, testing for non-zero, or shifting unmasked). [`Segment::try_from`] decodes
+    /// strictly; the profiles reproduce each implementation's handling.
+    #[repr(C)]
+    pub struct KvmSegment ("struct kvm_segment", 24 bytes) {
+        /// Base address.
+        pub base: u64 = @0,
+        /// Byte-granular limit.
+        pub limit: u32 = @8,
+        /// Selector.
+        pub selector: u16 = @12,
+        /// Type (4 bits meaningful).
+        pub type_: u8 = @14,
+        /// P.
+        pub present: u8 = @15,
+        /// DPL (2 bits meaningful). For SS this is the CPL.
+        pub dpl: u8 = @16,
+        /// D/B.
+        pub db: u8 = @17,
+        /// S.
+        pub s: u8 = @18,
+        /// L.
+        pub l: u8 = @19,
+        /// G.
+        pub g: u8 = @20,
+        /// AVL.
+        pub avl: u8 = @21,
+        /// Segment unusable (Intel's AR bit 16).
+        pub unusable: u8 = @22,
+        /// Padding; KVM neither reads nor writes it.
+        pub padding: u8 = @23,
     }
 }
 
@@ -447,114 +404,34 @@ mod bindings {
     //! Field-by-field conversions with rust-vmm's `kvm-bindings` (x86_64 only).
     use super::{KvmDtable, KvmSegment, KvmSregs};
 
-    impl From<kvm_bindings::kvm_segment> for KvmSegment {
-        fn from(k: kvm_bindings::kvm_segment) -> Self {
-            KvmSegment {
-                base: k.base,
-                limit: k.limit,
-                selector: k.selector,
-                type_: k.type_,
-                present: k.present,
-                dpl: k.dpl,
-                db: k.db,
-                s: k.s,
-                l: k.l,
-                g: k.g,
-                avl: k.avl,
-                unusable: k.unusable,
-                padding: k.padding,
+    /// `From` both ways between our mirror and the binding of the same C struct: the
+    /// fields are named alike, so each list is written once. `copy` fields have one
+    /// type on both sides; `into` fields are structs converted by their own `From`.
+    macro_rules! both_ways {
+        ($ours:ty, $theirs:ty, copy { $($c:ident),* } $(, into { $($i:ident),* })?) => {
+            impl From<$theirs> for $ours {
+                fn from(x: $theirs) -> Self {
+                    Self { $($c: x.$c,)* $($($i: x.$i.into(),)*)? }
+                }
             }
-        }
+
+            impl From<$ours> for $theirs {
+                fn from(x: $ours) -> Self {
+                    Self { $($c: x.$c,)* $($($i: x.$i.into(),)*)? }
+                }
+            }
+        };
     }
 
-    impl From<KvmSegment> for kvm_bindings::kvm_segment {
-        fn from(k: KvmSegment) -> Self {
-            kvm_bindings::kvm_segment {
-                base: k.base,
-                limit: k.limit,
-                selector: k.selector,
-                type_: k.type_,
-                present: k.present,
-                dpl: k.dpl,
-                db: k.db,
-                s: k.s,
-                l: k.l,
-                g: k.g,
-                avl: k.avl,
-                unusable: k.unusable,
-                padding: k.padding,
-            }
-        }
+    both_ways! {
+        KvmSegment, kvm_bindings::kvm_segment,
+        copy { base, limit, selector, type_, present, dpl, db, s, l, g, avl, unusable, padding }
     }
-
-    impl From<kvm_bindings::kvm_dtable> for KvmDtable {
-        fn from(d: kvm_bindings::kvm_dtable) -> Self {
-            KvmDtable {
-                base: d.base,
-                limit: d.limit,
-                padding: d.padding,
-            }
-        }
-    }
-
-    impl From<KvmDtable> for kvm_bindings::kvm_dtable {
-        fn from(d: KvmDtable) -> Self {
-            kvm_bindings::kvm_dtable {
-                base: d.base,
-                limit: d.limit,
-                padding: d.padding,
-            }
-        }
-    }
-
-    impl From<kvm_bindings::kvm_sregs> for KvmSregs {
-        fn from(s: kvm_bindings::kvm_sregs) -> Self {
-            KvmSregs {
-                cs: s.cs.into(),
-                ds: s.ds.into(),
-                es: s.es.into(),
-                fs: s.fs.into(),
-                gs: s.gs.into(),
-                ss: s.ss.into(),
-                tr: s.tr.into(),
-                ldt: s.ldt.into(),
-                gdt: s.gdt.into(),
-                idt: s.idt.into(),
-                cr0: s.cr0,
-                cr2: s.cr2,
-                cr3: s.cr3,
-                cr4: s.cr4,
-                cr8: s.cr8,
-                efer: s.efer,
-                apic_base: s.apic_base,
-                interrupt_bitmap: s.interrupt_bitmap,
-            }
-        }
-    }
-
-    impl From<KvmSregs> for kvm_bindings::kvm_sregs {
-        fn from(s: KvmSregs) -> Self {
-            kvm_bindings::kvm_sregs {
-                cs: s.cs.into(),
-                ds: s.ds.into(),
-                es: s.es.into(),
-                fs: s.fs.into(),
-                gs: s.gs.into(),
-                ss: s.ss.into(),
-                tr: s.tr.into(),
-                ldt: s.ldt.into(),
-                gdt: s.gdt.into(),
-                idt: s.idt.into(),
-                cr0: s.cr0,
-                cr2: s.cr2,
-                cr3: s.cr3,
-                cr4: s.cr4,
-                cr8: s.cr8,
-                efer: s.efer,
-                apic_base: s.apic_base,
-                interrupt_bitmap: s.interrupt_bitmap,
-            }
-        }
+    both_ways! { KvmDtable, kvm_bindings::kvm_dtable, copy { base, limit, padding } }
+    both_ways! {
+        KvmSregs, kvm_bindings::kvm_sregs,
+        copy { cr0, cr2, cr3, cr4, cr8, efer, apic_base, interrupt_bitmap },
+        into { cs, ds, es, fs, gs, ss, tr, ldt, gdt, idt }
     }
 
     #[cfg(test)]

@@ -19,6 +19,7 @@ pub mod qemu;
 pub mod svm;
 pub mod vbox;
 pub mod vmx;
+mod wire;
 pub mod xen;
 
 /// A value that a format cannot hold, or that a strict decode refuses.

@@ -1,7 +1,7 @@
 //! QEMU's x86 CPU model: `SegmentCache` (target/i386/cpu.h) and the CPL QEMU derives.
 
 use super::FormatError;
-use crate::arch::{Attributes, PerSegReg, PrivilegeLevel, SegReg, Segment, SegmentType, Selector};
+use crate::arch::{Attributes, PerSegReg, PrivilegeLevel, SegReg, Segment, Selector};
 
 /// `SegmentCache.flags`: the high dword of a descriptor, at descriptor positions
 /// (QEMU `DESC_*` macros): type 11:8, S 12, DPL 14:13, P 15, AVL 20, L 21, B 22, G 23.
@@ -41,32 +41,13 @@ impl QemuFlags {
     /// All eight attribute fields.
     #[must_use]
     pub const fn attributes(self) -> Attributes {
-        let f = self.0;
-        Attributes {
-            segment_type: SegmentType::from_low_bits((f >> Self::TYPE_SHIFT) as u8),
-            s: f & Self::S_MASK != 0,
-            dpl: PrivilegeLevel::from_low_bits((f >> Self::DPL_SHIFT) as u8),
-            present: f & Self::P_MASK != 0,
-            avl: f & Self::AVL_MASK != 0,
-            l: f & Self::L_MASK != 0,
-            db: f & Self::B_MASK != 0,
-            g: f & Self::G_MASK != 0,
-        }
+        Attributes::from_word((self.0 >> Self::TYPE_SHIFT) as u16)
     }
 
     /// Packs attributes; residue bits are zero.
     #[must_use]
     pub const fn from_attributes(a: Attributes) -> Self {
-        QemuFlags(
-            (a.segment_type.bits() as u32) << Self::TYPE_SHIFT
-                | if a.s { Self::S_MASK } else { 0 }
-                | (a.dpl.bits() as u32) << Self::DPL_SHIFT
-                | if a.present { Self::P_MASK } else { 0 }
-                | if a.avl { Self::AVL_MASK } else { 0 }
-                | if a.l { Self::L_MASK } else { 0 }
-                | if a.db { Self::B_MASK } else { 0 }
-                | if a.g { Self::G_MASK } else { 0 },
-        )
+        QemuFlags((a.to_word() as u32) << Self::TYPE_SHIFT)
     }
 
     /// Bits outside [`QemuFlags::ATTRIBUTE_MASK`].

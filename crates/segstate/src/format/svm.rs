@@ -18,7 +18,8 @@
 //! # Ok::<(), segstate::format::LengthError>(())
 //! ```
 
-use super::{FormatError, LengthError, exact_len, le_u16, le_u32, le_u64};
+use super::wire::wire_struct;
+use super::{FormatError, LengthError, exact_len, le_u32, le_u64};
 use crate::arch::{Attributes, PerSegReg, PrivilegeLevel, SegReg, Segment, SegmentType, Selector};
 
 /// The VMCB segment attribute word: descriptor bits 47:40 in bits 7:0 and descriptor
@@ -129,43 +130,17 @@ impl SvmAttrib {
     }
 }
 
-/// `struct vmcb_seg`: selector u16 @0, attrib u16 @2, limit u32 @4, base u64 @8.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub struct VmcbSegment {
-    /// Selector.
-    pub selector: u16,
-    /// Attribute word.
-    pub attrib: SvmAttrib,
-    /// Byte-granular limit.
-    pub limit: u32,
-    /// Base.
-    pub base: u64,
-}
-
-impl VmcbSegment {
-    /// Size of `struct vmcb_seg`.
-    pub const SIZE: usize = 16;
-
-    /// Little-endian bytes.
-    #[must_use]
-    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
-        let mut out = [0u8; Self::SIZE];
-        out[0..2].copy_from_slice(&self.selector.to_le_bytes());
-        out[2..4].copy_from_slice(&self.attrib.0.to_le_bytes());
-        out[4..8].copy_from_slice(&self.limit.to_le_bytes());
-        out[8..16].copy_from_slice(&self.base.to_le_bytes());
-        out
-    }
-
-    /// Reads exactly 16 bytes.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, LengthError> {
-        exact_len("struct vmcb_seg", bytes, Self::SIZE)?;
-        Ok(VmcbSegment {
-            selector: le_u16(bytes, 0),
-            attrib: SvmAttrib(le_u16(bytes, 2)),
-            limit: le_u32(bytes, 4),
-            base: le_u64(bytes, 8),
-        })
+wire_struct! {
+    /// `struct vmcb_seg`: selector u16 @0, attrib u16 @2, limit u32 @4, base u64 @8.
+    pub struct VmcbSegment ("struct vmcb_seg", 16 bytes) {
+        /// Selector.
+        pub selector: u16 = @0,
+        /// Attribute word.
+        pub attrib: SvmAttrib = @2,
+        /// Byte-granular limit.
+        pub limit: u32 = @4,
+        /// Base.
+        pub base: u64 = @8,
     }
 }
 

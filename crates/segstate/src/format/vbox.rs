@@ -4,8 +4,9 @@
 //! `fFlags`, `u64Base`, `u32Limit`, `Attr` per register). No CPL field: CPUM takes the
 //! CPL from SS.Attr.DPL (`CPUMGetGuestCPL`).
 
+use super::FormatError;
 use super::vmx::VmxAccessRights;
-use super::{FormatError, LengthError, exact_len, le_u16, le_u32, le_u64};
+use super::wire::wire_struct;
 use crate::arch::{Segment, Selector};
 
 /// `X86DESCATTR`, a u32: type 3:0, S 4, DPL 6:5, P 7, `u4LimitHigh` 11:8, AVL 12, L 13,
@@ -31,59 +32,30 @@ impl X86DescAttr {
     }
 }
 
-/// `CPUMSELREG`: Sel u16 @0, PaddingSel u16 @2, ValidSel u16 @4, fFlags u16 @6,
-/// u64Base @8, u32Limit @16, Attr @20; 24 bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub struct CpumSelReg {
-    /// `Sel`.
-    pub selector: u16,
-    /// `PaddingSel`.
-    pub padding: u16,
-    /// `ValidSel`: the selector the hidden parts were loaded for.
-    pub valid_selector: u16,
-    /// `fFlags` (`CPUMSELREG_FLAGS_VALID` = 1, `CPUMSELREG_FLAGS_STALE` = 2).
-    pub flags: u16,
-    /// `u64Base`.
-    pub base: u64,
-    /// `u32Limit`, byte-granular.
-    pub limit: u32,
-    /// `Attr`.
-    pub attr: X86DescAttr,
+wire_struct! {
+    /// `CPUMSELREG`: Sel u16 @0, PaddingSel u16 @2, ValidSel u16 @4, fFlags u16 @6,
+    /// u64Base @8, u32Limit @16, Attr @20; 24 bytes.
+    pub struct CpumSelReg ("CPUMSELREG", 24 bytes) {
+        /// `Sel`.
+        pub selector: u16 = @0,
+        /// `PaddingSel`.
+        pub padding: u16 = @2,
+        /// `ValidSel`: the selector the hidden parts were loaded for.
+        pub valid_selector: u16 = @4,
+        /// `fFlags` (`CPUMSELREG_FLAGS_VALID` = 1, `CPUMSELREG_FLAGS_STALE` = 2).
+        pub flags: u16 = @6,
+        /// `u64Base`.
+        pub base: u64 = @8,
+        /// `u32Limit`, byte-granular.
+        pub limit: u32 = @16,
+        /// `Attr`.
+        pub attr: X86DescAttr = @20,
+    }
 }
 
 impl CpumSelReg {
-    /// Size of the C struct.
-    pub const SIZE: usize = 24;
     /// `CPUMSELREG_FLAGS_VALID`: the hidden parts are valid.
     pub const FLAGS_VALID: u16 = 1;
-
-    /// Little-endian bytes.
-    #[must_use]
-    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
-        let mut out = [0u8; Self::SIZE];
-        out[0..2].copy_from_slice(&self.selector.to_le_bytes());
-        out[2..4].copy_from_slice(&self.padding.to_le_bytes());
-        out[4..6].copy_from_slice(&self.valid_selector.to_le_bytes());
-        out[6..8].copy_from_slice(&self.flags.to_le_bytes());
-        out[8..16].copy_from_slice(&self.base.to_le_bytes());
-        out[16..20].copy_from_slice(&self.limit.to_le_bytes());
-        out[20..24].copy_from_slice(&self.attr.0.to_le_bytes());
-        out
-    }
-
-    /// Reads exactly 24 bytes.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, LengthError> {
-        exact_len("CPUMSELREG", bytes, Self::SIZE)?;
-        Ok(CpumSelReg {
-            selector: le_u16(bytes, 0),
-            padding: le_u16(bytes, 2),
-            valid_selector: le_u16(bytes, 4),
-            flags: le_u16(bytes, 6),
-            base: le_u64(bytes, 8),
-            limit: le_u32(bytes, 16),
-            attr: X86DescAttr(le_u32(bytes, 20)),
-        })
-    }
 }
 
 impl TryFrom<CpumSelReg> for Segment {

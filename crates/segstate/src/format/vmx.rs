@@ -53,33 +53,13 @@ impl VmxAccessRights {
     /// All eight attribute fields.
     #[must_use]
     pub const fn attributes(self) -> Attributes {
-        let v = self.0;
-        Attributes {
-            segment_type: self.segment_type(),
-            s: v & (1 << 4) != 0,
-            dpl: self.dpl(),
-            present: v & (1 << 7) != 0,
-            avl: v & (1 << 12) != 0,
-            l: v & (1 << 13) != 0,
-            db: v & (1 << 14) != 0,
-            g: v & (1 << 15) != 0,
-        }
+        Attributes::from_word(self.0 as u16)
     }
 
     /// Packs attributes and the unusable bit; reserved bits are zero.
     #[must_use]
     pub const fn from_parts(a: Attributes, unusable: bool) -> Self {
-        VmxAccessRights(
-            a.segment_type.bits() as u32
-                | (a.s as u32) << 4
-                | (a.dpl.bits() as u32) << 5
-                | (a.present as u32) << 7
-                | (a.avl as u32) << 12
-                | (a.l as u32) << 13
-                | (a.db as u32) << 14
-                | (a.g as u32) << 15
-                | (unusable as u32) << 16,
-        )
+        VmxAccessRights(a.to_word() as u32 | (unusable as u32) << 16)
     }
 
     /// The same attributes in VMCB attrib layout, dropping the unusable bit:

@@ -7,46 +7,21 @@
 //! unusable. Neither shape has a CPL field: SS's DPL carries it.
 
 use super::svm::SvmAttrib;
-use super::{FormatError, LengthError, exact_len, le_u16, le_u32, le_u64};
+use super::wire::wire_struct;
+use super::{FormatError, LengthError, exact_len, le_u32, le_u64};
 use crate::arch::{PerSegReg, SegReg, Segment, Selector};
 
-/// `struct segment_register`: sel u16 @0, attr u16 @2, limit u32 @4, base u64 @8.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub struct XenSegmentRegister {
-    /// `sel`.
-    pub selector: u16,
-    /// `attr`, SVM layout.
-    pub attr: SvmAttrib,
-    /// `limit`, byte-granular.
-    pub limit: u32,
-    /// `base`.
-    pub base: u64,
-}
-
-impl XenSegmentRegister {
-    /// Size of the C struct.
-    pub const SIZE: usize = 16;
-
-    /// Little-endian bytes.
-    #[must_use]
-    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
-        let mut out = [0u8; Self::SIZE];
-        out[0..2].copy_from_slice(&self.selector.to_le_bytes());
-        out[2..4].copy_from_slice(&self.attr.0.to_le_bytes());
-        out[4..8].copy_from_slice(&self.limit.to_le_bytes());
-        out[8..16].copy_from_slice(&self.base.to_le_bytes());
-        out
-    }
-
-    /// Reads exactly 16 bytes.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, LengthError> {
-        exact_len("struct segment_register", bytes, Self::SIZE)?;
-        Ok(XenSegmentRegister {
-            selector: le_u16(bytes, 0),
-            attr: SvmAttrib(le_u16(bytes, 2)),
-            limit: le_u32(bytes, 4),
-            base: le_u64(bytes, 8),
-        })
+wire_struct! {
+    /// `struct segment_register`: sel u16 @0, attr u16 @2, limit u32 @4, base u64 @8.
+    pub struct XenSegmentRegister ("struct segment_register", 16 bytes) {
+        /// `sel`.
+        pub selector: u16 = @0,
+        /// `attr`, SVM layout.
+        pub attr: SvmAttrib = @2,
+        /// `limit`, byte-granular.
+        pub limit: u32 = @4,
+        /// `base`.
+        pub base: u64 = @8,
     }
 }
 

@@ -20,11 +20,11 @@
 //! `a:`/attr is the 12-bit VMCB attribute word; the CPL is the VMCB's own byte.
 
 use alloc::format;
-use alloc::string::String;
 use alloc::vec::Vec;
 
+use super::collect::Collector;
 use super::linux_vmcs::value_after;
-use super::log::{Dialect, MAX_DUMPS, RawDump};
+use super::log::{Dialect, RawDump};
 use super::text::{Words, hex, hex_width};
 use crate::arch::{DescriptorTable, PrivilegeLevel, SegReg, Segment};
 use crate::format::svm::{SvmAttrib, VmcbSegment};
@@ -47,55 +47,21 @@ fn seg_name(word: &str) -> Option<(Option<SegReg>, bool)> {
     Some((reg, name.starts_with(|c: char| c.is_ascii_lowercase())))
 }
 
-struct Reader {
-    out: Vec<RawDump>,
-    cur: Option<RawDump>,
-    seen: Vec<String>,
-    dialect: Dialect,
-}
-
-impl Reader {
-    fn close(&mut self) {
-        if let Some(d) = self.cur.take() {
-            if d.has_fields() {
-                self.out.push(d);
-            }
-        }
-        self.seen.clear();
-    }
-
-    fn open(&mut self, line: usize) -> &mut RawDump {
-        let dialect = self.dialect;
-        let d = self.cur.get_or_insert_with(|| RawDump::new(dialect, line));
-        d.last_line = d.last_line.max(line);
-        d
-    }
-
-    fn see(&mut self, key: &str, line: usize) -> &mut RawDump {
-        if self.seen.iter().any(|k| k == key) {
-            self.close();
-        }
-        self.seen.push(String::from(key));
-        self.open(line)
-    }
-}
+/// The VMCB reader keeps no state of its own; the CPL is the VMCB's byte.
+type Reader = Collector<()>;
 
 /// Every VMCB dump in the words. `xen` names the dialect when the log carries Xen's
 /// `(XEN)` prefix.
 #[must_use]
 pub fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
-    let mut r = Reader {
-        out: Vec::new(),
-        cur: None,
-        seen: Vec::new(),
-        dialect: if xen {
-            Dialect::XenVmcb
-        } else {
-            Dialect::LinuxVmcb
-        },
+    let dialect = if xen {
+        Dialect::XenVmcb
+    } else {
+        Dialect::LinuxVmcb
     };
+    let mut r = Reader::new(dialect, |_| {});
     while let Some(w) = words.next_word() {
-        if r.out.len() >= MAX_DUMPS {
+        if r.full() {
             break;
         }
         let (line, t) = (w.line, w.text);
@@ -123,8 +89,7 @@ pub fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
         }
         scalar(&mut r, words, t, line);
     }
-    r.close();
-    r.out
+    r.finish()
 }
 
 fn segment(

@@ -34,7 +34,8 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::log::{Dialect, MAX_DUMPS, RawDump};
+use super::collect::Collector;
+use super::log::{Dialect, RawDump};
 use super::text::{Words, hex, hex_width};
 use crate::arch::{DescriptorTable, SegReg, Segment, Selector};
 use crate::format::vmx::{VmxAccessRights, VmxSegment};
@@ -60,8 +61,10 @@ const OPENERS: &[&str] = &[
     "EntryControls",
 ];
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// The part of the dump being read; a dump opens in the guest state.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
 enum Section {
+    #[default]
     Guest,
     Host,
     Control,
@@ -96,47 +99,12 @@ fn keyed<'a>(word: &'a str, key: &str) -> Option<&'a str> {
     word.strip_prefix(key)?.strip_prefix('=')
 }
 
-struct Reader {
-    out: Vec<RawDump>,
-    cur: Option<RawDump>,
-    seen: Vec<String>,
-    section: Section,
-    dialect: Dialect,
-}
+type Reader = Collector<Section>;
 
-impl Reader {
-    fn open(&mut self, line: usize) -> &mut RawDump {
-        if self.cur.is_none() {
-            self.cur = Some(RawDump::new(self.dialect, line));
-            self.seen.clear();
-            self.section = Section::Guest;
-        }
-        let d = self
-            .cur
-            .get_or_insert_with(|| RawDump::new(self.dialect, line));
-        d.last_line = d.last_line.max(line);
-        d
-    }
-
-    fn close(&mut self) {
-        if let Some(mut d) = self.cur.take() {
-            if let Some(ss) = d.guest.segments[SegReg::Ss] {
-                d.guest.cpl = Some(ss.attributes.dpl);
-            }
-            if d.has_fields() {
-                self.out.push(d);
-            }
-        }
-    }
-
-    /// Marks `key` seen; a repeat closes the dump first.
-    fn see(&mut self, key: &str, line: usize) -> &mut RawDump {
-        if self.seen.iter().any(|k| k == key) {
-            self.close();
-        }
-        self.open(line);
-        self.seen.push(String::from(key));
-        self.open(line)
+/// A VMCS has no CPL field: SS.DPL is the CPL (SDM Vol. 3C §25.4.1).
+fn cpl_from_ss(d: &mut RawDump) {
+    if let Some(ss) = d.guest.segments[SegReg::Ss] {
+        d.guest.cpl = Some(ss.attributes.dpl);
     }
 }
 
@@ -144,19 +112,14 @@ impl Reader {
 /// `(XEN)` prefix.
 #[must_use]
 pub fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
-    let mut r = Reader {
-        out: Vec::new(),
-        cur: None,
-        seen: Vec::new(),
-        section: Section::Guest,
-        dialect: if xen {
-            Dialect::XenVmcs
-        } else {
-            Dialect::LinuxVmcs
-        },
+    let dialect = if xen {
+        Dialect::XenVmcs
+    } else {
+        Dialect::LinuxVmcs
     };
+    let mut r = Reader::new(dialect, cpl_from_ss);
     while let Some(w) = words.next_word() {
-        if r.out.len() >= MAX_DUMPS {
+        if r.full() {
             break;
         }
         let (line, t) = (w.line, w.text);
@@ -168,12 +131,12 @@ pub fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
                         r.close();
                     }
                     r.open(line);
-                    r.section = Section::Guest;
+                    r.state = Section::Guest;
                 }
-                "Host" if r.cur.is_some() => r.section = Section::Host,
+                "Host" if r.cur.is_some() => r.state = Section::Host,
                 "Control" => {
                     r.open(line);
-                    r.section = Section::Control;
+                    r.state = Section::Control;
                 }
                 _ => {}
             }
@@ -185,14 +148,13 @@ pub fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
                 continue;
             }
         }
-        match r.section {
+        match r.state {
             Section::Host => {}
             Section::Control => control(&mut r, words, t, line),
             Section::Guest => guest(&mut r, words, t, next, line),
         }
     }
-    r.close();
-    r.out
+    r.finish()
 }
 
 fn control(r: &mut Reader, words: &mut Words<'_>, t: &str, line: usize) {

@@ -53,6 +53,7 @@ use std::{format, vec};
 
 #[cfg(feature = "serde")]
 pub mod cloud_hypervisor;
+mod collect;
 #[cfg(feature = "serde")]
 pub mod crc64;
 #[cfg(feature = "serde")]
@@ -78,9 +79,9 @@ use qemu_dump::QemuDump;
 
 use crate::arch::SegmentState;
 use crate::arch::{PrivilegeLevel, SegReg, Segment};
-use crate::check::report::Source;
+use crate::check::report::{Context, Report, Source, Vendors};
 use crate::format::FormatError;
-use crate::format::kvm::KvmSregs;
+use crate::format::kvm::{KvmSegment, KvmSregs};
 
 use crate::format::svm::{SaveAreaOffset, VmcbSaveArea};
 
@@ -240,6 +241,47 @@ pub struct Input {
     pub notes: Vec<String>,
     /// The VMCB's CPL byte as stored, for VMCB inputs.
     pub vmcb_cpl_byte: Option<u8>,
+}
+
+impl Input {
+    /// A state read as the guest sees it, with nothing else behind it (no dump, log or
+    /// VMCB CPL byte): what most readers give.
+    pub(crate) fn guest_view(
+        label: String,
+        format: InputFormat,
+        state: SegmentState,
+        notes: Vec<String>,
+    ) -> Self {
+        Input {
+            label,
+            format,
+            state,
+            source: Source::GuestView,
+            dump: None,
+            log: None,
+            notes,
+            vmcb_cpl_byte: None,
+        }
+    }
+
+    /// The report on this input for `vendor`: a QEMU dump gets its own checks on top
+    /// of the catalogue ([`qemu_dump::report`]); any other state goes through
+    /// [`crate::verify::paths::diagnose`] with the input's source and VMCB CPL byte.
+    /// Text logs can instead be judged leniently by [`judge::judge_input`].
+    #[must_use]
+    pub fn report(&self, vendor: Vendors) -> Report {
+        match &self.dump {
+            Some(d) => qemu_dump::report(d, vendor),
+            None => crate::verify::paths::diagnose(
+                &self.state,
+                vendor,
+                Context {
+                    source: self.source,
+                    vmcb_cpl_byte: self.vmcb_cpl_byte,
+                },
+            ),
+        }
+    }
 }
 
 /// True when `bytes` read as text: valid UTF-8 without NUL bytes.
@@ -459,16 +501,12 @@ pub fn foreign_inputs(
             if let Some(d) = v.cpl_disagreement() {
                 notes.push(d.to_string());
             }
-            Ok(Input {
-                label: format!("{} vCPU {}", v.stack, v.id),
+            Ok(Input::guest_view(
+                format!("{} vCPU {}", v.stack, v.id),
                 format,
                 state,
-                source: Source::GuestView,
-                dump: None,
-                log: None,
                 notes,
-                vmcb_cpl_byte: None,
-            })
+            ))
         })
         .collect()
 }
@@ -508,21 +546,19 @@ pub fn read_migration(reader: impl std::io::Read) -> Result<Vec<Input>, InputErr
     Ok(summary
         .cpus
         .iter()
-        .map(|cpu| Input {
-            label: format!(
-                "migration stream CPU {} (section at offset {:#x})",
-                cpu.instance, cpu.offset
-            ),
-            format: InputFormat::Migration,
-            state: cpu.segment_state(),
-            source: Source::GuestView,
-            dump: None,
-            log: None,
-            notes: vec![format!(
-                "QEMU's hflags CPL is {}; {} bytes of guest RAM skipped",
-                cpu.cpl, summary.ram_bytes_skipped
-            )],
-            vmcb_cpl_byte: None,
+        .map(|cpu| {
+            Input::guest_view(
+                format!(
+                    "migration stream CPU {} (section at offset {:#x})",
+                    cpu.instance, cpu.offset
+                ),
+                InputFormat::Migration,
+                cpu.segment_state(),
+                vec![format!(
+                    "QEMU's hflags CPL is {}; {} bytes of guest RAM skipped",
+                    cpu.cpl, summary.ram_bytes_skipped
+                )],
+            )
         })
         .collect())
 }
@@ -611,25 +647,6 @@ fn read_dumps_from(text: &str, first_line: usize) -> Result<Vec<Input>, InputErr
         .collect())
 }
 
-/// Byte offset of a `kvm_segment` field, from the name a [`FormatError`] gives.
-fn kvm_field_offset(field: &str) -> usize {
-    match field {
-        "limit" => 8,
-        "selector" => 12,
-        "type" => 14,
-        "present" => 15,
-        "dpl" => 16,
-        "db" => 17,
-        "s" => 18,
-        "l" => 19,
-        "g" => 20,
-        "avl" => 21,
-        "unusable" => 22,
-        "padding" => 23,
-        _ => 0,
-    }
-}
-
 /// The state of a `kvm_sregs` with `rflags` ([`KvmSregs::state`]); `at` says where an
 /// undecodable segment is in the input.
 fn sregs_state(
@@ -670,27 +687,23 @@ fn read_sregs(bytes: &[u8], with_regs: bool) -> Result<Input, InputError> {
             .iter()
             .position(|&r| r == reg)
             .unwrap_or(0);
-        let off = KvmSregs::SEGMENT_OFFSETS[index] + kvm_field_offset(e.field);
+        let off = KvmSregs::SEGMENT_OFFSETS[index] + KvmSegment::field_offset(e.field).unwrap_or(0);
         format!("offset {off} ({}.{})", reg.kvm_name(), e.field)
     })?;
-    Ok(Input {
-        label: String::from(if with_regs {
+    Ok(Input::guest_view(
+        String::from(if with_regs {
             "kvm_sregs + kvm_regs"
         } else {
             "kvm_sregs"
         }),
-        format: if with_regs {
+        if with_regs {
             InputFormat::SregsRegs
         } else {
             InputFormat::Sregs
         },
         state,
-        source: Source::GuestView,
-        dump: None,
-        log: None,
         notes,
-        vmcb_cpl_byte: None,
-    })
+    ))
 }
 
 #[cfg(feature = "serde")]
@@ -702,16 +715,12 @@ fn read_json(text: &str) -> Result<Input, InputError> {
     let state = sregs_state(&sregs, RFLAGS_UNKNOWN, |reg, e| {
         format!("kvm_sregs JSON: field `{}.{}`", reg.kvm_name(), e.field)
     })?;
-    Ok(Input {
-        label: String::from("JSON kvm_sregs"),
-        format: InputFormat::Json,
+    Ok(Input::guest_view(
+        String::from("JSON kvm_sregs"),
+        InputFormat::Json,
         state,
-        source: Source::GuestView,
-        dump: None,
-        log: None,
-        notes: vec![String::from("a kvm_sregs has no RFLAGS: taken as 0x2")],
-        vmcb_cpl_byte: None,
-    })
+        vec![String::from("a kvm_sregs has no RFLAGS: taken as 0x2")],
+    ))
 }
 
 fn read_vmcb(bytes: &[u8], page: bool) -> Result<Input, InputError> {

@@ -7,7 +7,6 @@ use std::vec::Vec;
 
 use super::{Input, InputError, InputFormat, err, sregs_state};
 use crate::arch::SegReg;
-use crate::check::report::Source;
 use crate::snapshot::VcpuSnapshot;
 
 /// Decodes a snapshot file's bytes (the decoder's messages name the offset) into the
@@ -32,18 +31,14 @@ pub(super) fn read(bytes: &[u8]) -> Result<Input, InputError> {
             snap.kvm_cpl()
         ));
     }
-    Ok(Input {
-        label: String::from(if snap.memory.is_empty() {
+    Ok(Input::guest_view(
+        String::from(if snap.memory.is_empty() {
             "segstate snapshot"
         } else {
             "segstate snapshot (guest memory not checked)"
         }),
-        format: InputFormat::Snapshot,
+        InputFormat::Snapshot,
         state,
-        source: Source::GuestView,
-        dump: None,
-        log: None,
         notes,
-        vmcb_cpl_byte: None,
-    })
+    ))
 }

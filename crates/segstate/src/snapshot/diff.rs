@@ -393,41 +393,22 @@ pub fn diff(a: &VcpuSnapshot, b: &VcpuSnapshot) -> Vec<Difference> {
             "enabled XSAVE features change".into(),
         );
     }
-    blob(
-        &mut out,
-        "XSAVE",
-        a.xsave.as_deref(),
-        b.xsave.as_deref(),
-        "FPU/SSE/AVX state",
-    );
-    blob(
-        &mut out,
-        "FPU",
-        a.fpu.as_deref(),
-        b.fpu.as_deref(),
-        "legacy FPU state",
-    );
-    blob(
-        &mut out,
-        "LAPIC",
-        a.lapic.as_deref(),
-        b.lapic.as_deref(),
-        "local APIC registers",
-    );
-    blob(
-        &mut out,
-        "VCPU_EVENTS",
-        a.vcpu_events.as_deref(),
-        b.vcpu_events.as_deref(),
-        "pending exceptions, interrupts, NMIs, SMIs",
-    );
-    blob(
-        &mut out,
-        "DEBUGREGS",
-        a.debug_regs.as_deref(),
-        b.debug_regs.as_deref(),
-        "debug registers",
-    );
+    // The raw C structs kept as opaque bytes: compared whole, named with what they hold.
+    type Bytes = fn(&VcpuSnapshot) -> Option<&[u8]>;
+    let blobs: [(&str, Bytes, &str); 5] = [
+        ("XSAVE", |s| s.xsave.as_deref(), "FPU/SSE/AVX state"),
+        ("FPU", |s| s.fpu.as_deref(), "legacy FPU state"),
+        ("LAPIC", |s| s.lapic.as_deref(), "local APIC registers"),
+        (
+            "VCPU_EVENTS",
+            |s| s.vcpu_events.as_deref(),
+            "pending exceptions, interrupts, NMIs, SMIs",
+        ),
+        ("DEBUGREGS", |s| s.debug_regs.as_deref(), "debug registers"),
+    ];
+    for (name, bytes, meaning) in blobs {
+        blob(&mut out, name, bytes(a), bytes(b), meaning);
+    }
     if a.mp_state != b.mp_state {
         let s = |m: Option<u32>| m.map_or("-".to_string(), |v| v.to_string());
         out.push(

@@ -72,109 +72,65 @@ pub struct HostDescription {
     pub capabilities: Vec<(u32, i32)>,
 }
 
-/// `struct kvm_regs`, field for field (144 bytes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-#[allow(missing_docs)]
-pub struct Regs {
-    pub rax: u64,
-    pub rbx: u64,
-    pub rcx: u64,
-    pub rdx: u64,
-    pub rsi: u64,
-    pub rdi: u64,
-    pub rsp: u64,
-    pub rbp: u64,
-    pub r8: u64,
-    pub r9: u64,
-    pub r10: u64,
-    pub r11: u64,
-    pub r12: u64,
-    pub r13: u64,
-    pub r14: u64,
-    pub r15: u64,
-    pub rip: u64,
-    pub rflags: u64,
+/// Declares `struct kvm_regs` from its field list, written once in C order: the struct,
+/// [`Regs::NAMES`], the conversions to and from an array in that order, and (feature
+/// `kvm-bindings`) `From` both ways with `kvm_bindings::kvm_regs`.
+macro_rules! kvm_regs {
+    ($(#[$meta:meta])* pub struct $name:ident { $($field:ident),* $(,)? }) => {
+        $(#[$meta])*
+        #[allow(missing_docs)]
+        pub struct $name {
+            $(pub $field: u64,)*
+        }
+
+        impl $name {
+            /// Field names in C order.
+            pub const NAMES: [&'static str; 18] = [$(stringify!($field)),*];
+
+            /// The values in C order.
+            #[must_use]
+            pub fn to_array(&self) -> [u64; 18] {
+                [$(self.$field),*]
+            }
+
+            /// From the values in C order.
+            #[must_use]
+            pub fn from_array(a: [u64; 18]) -> Self {
+                let [$($field),*] = a;
+                $name { $($field),* }
+            }
+        }
+
+        /// rust-vmm's `kvm-bindings` names the fields alike.
+        #[cfg(feature = "kvm-bindings")]
+        impl From<kvm_bindings::kvm_regs> for $name {
+            fn from(r: kvm_bindings::kvm_regs) -> Self {
+                $name { $($field: r.$field),* }
+            }
+        }
+
+        #[cfg(feature = "kvm-bindings")]
+        impl From<$name> for kvm_bindings::kvm_regs {
+            fn from(r: $name) -> Self {
+                kvm_bindings::kvm_regs { $($field: r.$field),* }
+            }
+        }
+    };
+}
+
+kvm_regs! {
+    /// `struct kvm_regs`, field for field (144 bytes).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+    pub struct Regs {
+        rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp,
+        r8, r9, r10, r11, r12, r13, r14, r15,
+        rip, rflags,
+    }
 }
 
 impl Regs {
     /// Size of the C struct.
     pub const SIZE: usize = 144;
-
-    /// Field names in C order.
-    pub const NAMES: [&'static str; 18] = [
-        "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp", "r8", "r9", "r10", "r11", "r12",
-        "r13", "r14", "r15", "rip", "rflags",
-    ];
-
-    /// The values in C order.
-    #[must_use]
-    pub fn to_array(&self) -> [u64; 18] {
-        [
-            self.rax,
-            self.rbx,
-            self.rcx,
-            self.rdx,
-            self.rsi,
-            self.rdi,
-            self.rsp,
-            self.rbp,
-            self.r8,
-            self.r9,
-            self.r10,
-            self.r11,
-            self.r12,
-            self.r13,
-            self.r14,
-            self.r15,
-            self.rip,
-            self.rflags,
-        ]
-    }
-
-    /// From the values in C order.
-    #[must_use]
-    pub fn from_array(a: [u64; 18]) -> Self {
-        let [
-            rax,
-            rbx,
-            rcx,
-            rdx,
-            rsi,
-            rdi,
-            rsp,
-            rbp,
-            r8,
-            r9,
-            r10,
-            r11,
-            r12,
-            r13,
-            r14,
-            r15,
-            rip,
-            rflags,
-        ] = a;
-        Regs {
-            rax,
-            rbx,
-            rcx,
-            rdx,
-            rsi,
-            rdi,
-            rsp,
-            rbp,
-            r8,
-            r9,
-            r10,
-            r11,
-            r12,
-            r13,
-            r14,
-            r15,
-            rip,
-            rflags,
-        }
-    }
 }
 
 /// One MSR: index and value (`struct kvm_msr_entry` without its reserved word).
@@ -413,62 +369,25 @@ impl VcpuSnapshot {
     }
 }
 
-#[cfg(feature = "kvm-bindings")]
-mod bindings {
-    //! `struct kvm_regs` from rust-vmm's `kvm-bindings`, field by field.
+#[cfg(all(test, feature = "kvm-bindings"))]
+mod bindings_tests {
     use super::Regs;
 
-    impl From<kvm_bindings::kvm_regs> for Regs {
-        fn from(r: kvm_bindings::kvm_regs) -> Self {
-            Regs::from_array([
-                r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rsp, r.rbp, r.r8, r.r9, r.r10, r.r11,
-                r.r12, r.r13, r.r14, r.r15, r.rip, r.rflags,
-            ])
-        }
-    }
-
-    impl From<Regs> for kvm_bindings::kvm_regs {
-        fn from(r: Regs) -> Self {
-            let Regs {
-                rax,
-                rbx,
-                rcx,
-                rdx,
-                rsi,
-                rdi,
-                rsp,
-                rbp,
-                r8,
-                r9,
-                r10,
-                r11,
-                r12,
-                r13,
-                r14,
-                r15,
-                rip,
-                rflags,
-            } = r;
-            kvm_bindings::kvm_regs {
-                rax,
-                rbx,
-                rcx,
-                rdx,
-                rsi,
-                rdi,
-                rsp,
-                rbp,
-                r8,
-                r9,
-                r10,
-                r11,
-                r12,
-                r13,
-                r14,
-                r15,
-                rip,
-                rflags,
-            }
-        }
+    #[test]
+    fn kvm_regs_round_trip_field_for_field() {
+        let ours = Regs::from_array(core::array::from_fn(|i| i as u64 + 1));
+        let theirs = kvm_bindings::kvm_regs::from(ours);
+        assert_eq!(
+            (
+                theirs.rax,
+                theirs.rdi,
+                theirs.r8,
+                theirs.r15,
+                theirs.rip,
+                theirs.rflags
+            ),
+            (1, 6, 9, 16, 17, 18)
+        );
+        assert_eq!(Regs::from(theirs), ours);
     }
 }

@@ -76,3 +76,35 @@ pub fn real_mode_caches(dpl: u32) -> PerSegReg<QemuSegmentCache> {
         _ => cache(0x1000, 0x0000_9300 | dpl << 13, 0xffff, 0x10000),
     })
 }
+
+/// Runs `apply` once with `rules` (which has `rule`) and once with `rule` switched off,
+/// and asserts the two exact outputs: what the rule does, and what [`Rule::when_off`]
+/// describes.
+#[track_caller]
+pub fn on_off<T: PartialEq + core::fmt::Debug>(
+    rules: RuleSet,
+    rule: Rule,
+    apply: impl Fn(RuleSet) -> T,
+    on: T,
+    off: T,
+) {
+    assert_eq!(apply(rules), on, "{} on", rule.id());
+    assert_eq!(apply(rules.without(rule)), off, "{} off", rule.id());
+}
+
+/// xorshift64*: deterministic and dependency-free, for the no-panic sweeps.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A value in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}

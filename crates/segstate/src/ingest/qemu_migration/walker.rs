@@ -3,7 +3,8 @@
 
 use super::*;
 
-/// A `START` section still open for `PART`/`END`.
+/// A `START` section still open for `PART`/`END`: its header.
+#[derive(Clone)]
 pub(super) struct Live {
     pub(super) section_id: u32,
     pub(super) idstr: String,
@@ -188,44 +189,59 @@ impl<R: Read> Walker<R> {
         Ok(self.sections.len() - 1)
     }
 
+    /// Records the header of a section of `kind` at `at`; its data length comes later.
+    fn record(
+        &mut self,
+        header: &Live,
+        kind: SectionKind,
+        at: u64,
+    ) -> Result<usize, MigrationError> {
+        self.push_section(SectionInfo {
+            idstr: header.idstr.clone(),
+            instance: header.instance,
+            version: header.version,
+            section_id: header.section_id,
+            offset: at,
+            kind,
+            data_len: 0,
+            described: false,
+        })
+    }
+
+    /// The data of a `START`, `PART` or `END` section: RAM's own encoding, anything
+    /// else skipped to its footer. Its length goes into the section's record.
+    fn live_data(&mut self, index: usize, header: &Live, at: u64) -> Result<(), MigrationError> {
+        let data_len = if header.idstr == "ram" {
+            self.ram(header.section_id, header.version, at)?
+        } else {
+            self.read_to_footer(header.section_id, None)?
+        };
+        self.sections[index].data_len = data_len;
+        Ok(())
+    }
+
     pub(super) fn start_or_full(&mut self, ty: u8, at: u64) -> Result<(), MigrationError> {
-        let section_id = self.input.be32("a section id")?;
-        let idstr = self.input.short_string("a section idstr")?;
-        let instance = self.input.be32("an instance id")?;
-        let version = self.input.be32("a version id")?;
+        let header = Live {
+            section_id: self.input.be32("a section id")?,
+            idstr: self.input.short_string("a section idstr")?,
+            instance: self.input.be32("an instance id")?,
+            version: self.input.be32("a version id")?,
+        };
+        let section_id = header.section_id;
         let kind = if ty == QEMU_VM_SECTION_START {
             SectionKind::Start
         } else {
             SectionKind::Full
         };
-        let index = self.push_section(SectionInfo {
-            idstr: idstr.clone(),
-            instance,
-            version,
-            section_id,
-            offset: at,
-            kind,
-            data_len: 0,
-            described: false,
-        })?;
+        let index = self.record(&header, kind, at)?;
         if kind == SectionKind::Start {
             if self.live.iter().any(|l| l.section_id == section_id) {
                 return Err(error(at, format!("section id {section_id} started twice")));
             }
-            self.live.push(Live {
-                section_id,
-                idstr: idstr.clone(),
-                instance,
-                version,
-            });
-            let data_len = if idstr == "ram" {
-                self.ram(section_id, version, at)?
-            } else {
-                self.read_to_footer(section_id, None)?
-            };
-            self.sections[index].data_len = data_len;
+            self.live.push(header.clone());
+            self.live_data(index, &header, at)?;
         } else {
-            let mut keep = (idstr == "cpu").then(Vec::new);
+            let mut keep = (header.idstr == "cpu").then(Vec::new);
             let data_len = self.read_to_footer(section_id, keep.as_mut())?;
             self.sections[index].data_len = data_len;
             self.full.push(Full {
@@ -238,35 +254,24 @@ impl<R: Read> Walker<R> {
 
     pub(super) fn part_or_end(&mut self, ty: u8, at: u64) -> Result<(), MigrationError> {
         let section_id = self.input.be32("a section id")?;
-        let Some(live) = self.live.iter().find(|l| l.section_id == section_id) else {
+        let Some(header) = self
+            .live
+            .iter()
+            .find(|l| l.section_id == section_id)
+            .cloned()
+        else {
             return Err(error(
                 at,
                 format!("section id {section_id} continues a section that never started"),
             ));
         };
-        let (idstr, instance, version) = (live.idstr.clone(), live.instance, live.version);
         let kind = if ty == QEMU_VM_SECTION_PART {
             SectionKind::Part
         } else {
             SectionKind::End
         };
-        let index = self.push_section(SectionInfo {
-            idstr: idstr.clone(),
-            instance,
-            version,
-            section_id,
-            offset: at,
-            kind,
-            data_len: 0,
-            described: false,
-        })?;
-        let data_len = if idstr == "ram" {
-            self.ram(section_id, version, at)?
-        } else {
-            self.read_to_footer(section_id, None)?
-        };
-        self.sections[index].data_len = data_len;
-        Ok(())
+        let index = self.record(&header, kind, at)?;
+        self.live_data(index, &header, at)
     }
 
     pub(super) fn command(&mut self, at: u64) -> Result<(), MigrationError> {

@@ -2,6 +2,7 @@
 //! length and its values, each error naming the offset and field.
 
 use super::*;
+use crate::format::kvm::KvmSegment;
 use crate::format::{le_u16, le_u32, le_u64};
 
 /// A cursor over one section's payload that reports absolute offsets.
@@ -127,18 +128,8 @@ pub(super) fn decode_sregs(r: &mut Reader<'_>) -> Result<KvmSregs, DecodeError> 
         .zip(KvmSregs::SEGMENT_OFFSETS)
     {
         if let Err(e) = Segment::try_from(*sregs.segment(*reg)) {
-            let field_off = match e.field {
-                "type" => 14,
-                "present" => 15,
-                "dpl" => 16,
-                "db" => 17,
-                "s" => 18,
-                "l" => 19,
-                "g" => 20,
-                "avl" => 21,
-                "unusable" => 22,
-                _ => 23,
-            };
+            // Every field the strict decode names is one of the struct's.
+            let field_off = KvmSegment::field_offset(e.field).unwrap_or(KvmSegment::SIZE - 1);
             return Err(invalid(
                 base + off + field_off,
                 alloc::format!("SREGS.{}.{}", reg.kvm_name(), e.field),

@@ -35,6 +35,20 @@ pub(super) fn put_str(v: &mut Vec<u8>, s: &str) {
     v.extend_from_slice(&b[..n]);
 }
 
+/// An MSRS or XCRS payload: count u32, reserved u32, then per entry index u32,
+/// reserved u32, value u64 (what [`super::decode::decode_pairs`] reads).
+fn encode_pairs(pairs: impl ExactSizeIterator<Item = (u32, u64)>) -> Vec<u8> {
+    let mut p = Vec::with_capacity(8 + 16 * pairs.len());
+    put_u32(&mut p, pairs.len() as u32);
+    put_u32(&mut p, 0);
+    for (index, value) in pairs {
+        put_u32(&mut p, index);
+        put_u32(&mut p, 0);
+        put_u64(&mut p, value);
+    }
+    p
+}
+
 pub(super) fn vendor_byte(v: Option<Vendor>) -> u8 {
     match v {
         None => 0,
@@ -98,15 +112,8 @@ impl VcpuSnapshot {
             w.section(section::DEBUGREGS, 0, d);
         }
         if !self.msrs.is_empty() {
-            let mut p = Vec::with_capacity(8 + 16 * self.msrs.len());
-            put_u32(&mut p, self.msrs.len() as u32);
-            put_u32(&mut p, 0);
-            for m in &self.msrs {
-                put_u32(&mut p, m.index);
-                put_u32(&mut p, 0);
-                put_u64(&mut p, m.value);
-            }
-            w.section(section::MSRS, 0, &p);
+            let pairs = self.msrs.iter().map(|m| (m.index, m.value));
+            w.section(section::MSRS, 0, &encode_pairs(pairs));
         }
         if let Some(fpu) = &self.fpu {
             w.section(section::FPU, 0, fpu);
@@ -115,15 +122,8 @@ impl VcpuSnapshot {
             w.section(section::XSAVE, 0, x);
         }
         if let Some(xcrs) = &self.xcrs {
-            let mut p = Vec::with_capacity(8 + 16 * xcrs.len());
-            put_u32(&mut p, xcrs.len() as u32);
-            put_u32(&mut p, 0);
-            for x in xcrs {
-                put_u32(&mut p, x.index);
-                put_u32(&mut p, 0);
-                put_u64(&mut p, x.value);
-            }
-            w.section(section::XCRS, 0, &p);
+            let pairs = xcrs.iter().map(|x| (x.index, x.value));
+            w.section(section::XCRS, 0, &encode_pairs(pairs));
         }
         if let Some(ev) = &self.vcpu_events {
             w.section(section::VCPU_EVENTS, 0, ev);
