@@ -30,6 +30,12 @@ pub enum Stack {
     /// Firecracker: `VcpuState.sregs` is KVM_GET_SREGS verbatim
     /// (`src/vmm/src/arch/x86_64/vcpu.rs` `save_state`, firecracker `81b38b9`).
     Firecracker,
+    /// Xen HVM: `struct hvm_hw_cpu` from an `xl save` image or a libxc stream, loaded as
+    /// `hvm_load_cpu_ctxt` loads it (xen `xen/arch/x86/hvm/hvm.c`, `c447b7308b13`).
+    XenHvm,
+    /// Hyper-V: the `VP_SEGMENT_REGISTERS` chunk of a partition state blob, with its own
+    /// `cpl` byte (openvmm `vm/hv1/hvdef/src/save_restore.rs`, `1488a37b7cfe`).
+    HyperV,
 }
 
 impl Stack {
@@ -40,6 +46,8 @@ impl Stack {
             Stack::CloudHypervisorKvm => "cloud-hypervisor (KVM)",
             Stack::CloudHypervisorMshv => "cloud-hypervisor (MSHV)",
             Stack::Firecracker => "firecracker",
+            Stack::XenHvm => "xen (HVM)",
+            Stack::HyperV => "hyper-v",
         }
     }
 
@@ -53,6 +61,14 @@ impl Stack {
             Stack::CloudHypervisorMshv => {
                 "mshv SpecialRegisters: no CPL field, CPL = SS.DPL; `unusable` is always 0 \
                  (mshv-bindings drops it), a null segment is only P = 0"
+            }
+            Stack::XenHvm => {
+                "hvm_hw_cpu: no CPL field, CPL = ss_arbytes' DPL (on AMD svm_get_segment_register \
+                 puts VMCB.CPL there); arbytes in Xen's 12-bit SVM layout, P = 0 means unusable"
+            }
+            Stack::HyperV => {
+                "VP_SEGMENT_REGISTERS: an explicit cpl byte next to the segments; no unusable \
+                 bit (P = 0 means unusable); KVM would take SS.DPL instead"
             }
         }
     }
@@ -412,6 +428,16 @@ pub(crate) mod raw {
     pub(crate) fn vcpu_events(bytes: &[u8]) -> Result<Vec<u8>, Reason> {
         exact("struct kvm_vcpu_events", bytes, raw_size::VCPU_EVENTS)?;
         Ok(bytes.to_vec())
+    }
+
+    /// `struct kvm_debugregs` built from the registers a format holds by name: db[4],
+    /// dr6, dr7, flags 0, reserved zero.
+    pub(crate) fn debug_regs_from(db: [u64; 4], dr6: u64, dr7: u64) -> Vec<u8> {
+        let mut out = std::vec![0u8; raw_size::DEBUGREGS];
+        for (i, v) in db.into_iter().chain([dr6, dr7]).enumerate() {
+            out[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        out
     }
 
     /// `struct kvm_debugregs`, kept raw.

@@ -61,6 +61,8 @@ pub mod firecracker;
 #[cfg(feature = "serde")]
 pub mod foreign;
 pub mod haxm;
+#[cfg(feature = "serde")]
+pub mod hyperv;
 pub mod judge;
 pub mod linux_vmcb;
 pub mod linux_vmcs;
@@ -71,6 +73,8 @@ pub mod qemu_migration;
 mod segsnap;
 pub mod source;
 pub mod text;
+#[cfg(feature = "serde")]
+pub mod xen;
 
 use qemu_dump::QemuDump;
 
@@ -123,11 +127,16 @@ pub enum InputFormat {
     CloudHypervisor,
     /// A Firecracker snapshot state file (formats 9.x to 11.x): every vCPU.
     Firecracker,
+    /// A Xen HVM save image (`xl save`, a libxl or libxc stream), read as a stream down
+    /// to its `HVM_CONTEXT`: every vCPU.
+    Xen,
+    /// A Hyper-V partition state blob (`VP_SEGMENT_REGISTERS` with its CPL): every VP.
+    HyperV,
 }
 
 impl InputFormat {
     /// Every format.
-    pub const ALL: [InputFormat; 11] = [
+    pub const ALL: [InputFormat; 13] = [
         InputFormat::Dump,
         InputFormat::Sregs,
         InputFormat::SregsRegs,
@@ -139,6 +148,8 @@ impl InputFormat {
         InputFormat::Snapshot,
         InputFormat::CloudHypervisor,
         InputFormat::Firecracker,
+        InputFormat::Xen,
+        InputFormat::HyperV,
     ];
 
     /// The name `--format` takes.
@@ -156,6 +167,8 @@ impl InputFormat {
             InputFormat::Snapshot => "snapshot",
             InputFormat::CloudHypervisor => "cloud-hypervisor",
             InputFormat::Firecracker => "firecracker",
+            InputFormat::Xen => "xen",
+            InputFormat::HyperV => "hyperv",
         }
     }
 }
@@ -264,6 +277,12 @@ fn detect_foreign(prefix: &[u8]) -> Option<InputFormat> {
     if firecracker::recognise(prefix).is_some() {
         return Some(InputFormat::Firecracker);
     }
+    if xen::recognise(prefix).is_some() {
+        return Some(InputFormat::Xen);
+    }
+    if hyperv::recognise(prefix).is_some() {
+        return Some(InputFormat::HyperV);
+    }
     let text = match std::str::from_utf8(prefix) {
         Ok(t) => t,
         // A prefix may end inside a character.
@@ -332,7 +351,10 @@ pub fn read(bytes: &[u8], format: Option<InputFormat>) -> Result<Vec<Input>, Inp
         InputFormat::Migration => read_migration(bytes),
         InputFormat::Libvirt => read_libvirt(bytes),
         InputFormat::Snapshot => segsnap::read(bytes).map(|i| vec![i]),
-        InputFormat::CloudHypervisor | InputFormat::Firecracker => read_foreign(bytes, format),
+        InputFormat::CloudHypervisor
+        | InputFormat::Firecracker
+        | InputFormat::Xen
+        | InputFormat::HyperV => read_foreign(bytes, format),
     }
 }
 
@@ -347,6 +369,8 @@ pub fn read_foreign(bytes: &[u8], format: InputFormat) -> Result<Vec<Input>, Inp
     let located = |e: foreign::IngestError| err(format!("{}: {}: {}", e.format, e.place, e.reason));
     let vcpus = match format {
         InputFormat::Firecracker => firecracker::read(bytes, "").map_err(located)?,
+        InputFormat::Xen => xen::read(bytes, "").map_err(located)?,
+        InputFormat::HyperV => hyperv::read(bytes, "").map_err(located)?,
         _ => {
             let text = std::str::from_utf8(bytes).map_err(|e| {
                 err(format!(
@@ -374,12 +398,37 @@ pub fn foreign_vcpus_at(
     use std::io::Read;
     if !path.is_dir() {
         let mut prefix = Vec::new();
-        let opened = std::fs::File::open(path).and_then(|f| f.take(64).read_to_end(&mut prefix));
+        let opened =
+            std::fs::File::open(path).and_then(|f| f.take(8192).read_to_end(&mut prefix));
         if opened.is_ok() && firecracker::recognise(&prefix).is_some() {
             return firecracker::read_path(path);
         }
+        if opened.is_ok() && xen::recognise(&prefix).is_some() {
+            return xen::read_path(path);
+        }
+        if opened.is_ok() && hyperv::recognise(&prefix).is_some() {
+            return hyperv::read_path(path);
+        }
     }
     cloud_hypervisor::read_path(path)
+}
+
+/// Every vCPU of a Xen save image read from `reader` as a stream (page data skipped as
+/// it passes), as states to check.
+///
+/// # Errors
+///
+/// [`InputError`] naming the offset and the reason.
+#[cfg(feature = "serde")]
+pub fn read_xen(reader: impl std::io::Read) -> Result<Vec<Input>, InputError> {
+    let vcpus = xen::read(reader, "")
+        .map_err(|e| err(format!("{}: {}: {}", e.format, e.place, e.reason)))?;
+    foreign_inputs(&vcpus, InputFormat::Xen)
+}
+
+#[cfg(not(feature = "serde"))]
+fn read_xen(_reader: impl std::io::Read) -> Result<Vec<Input>, InputError> {
+    read_foreign(&[], InputFormat::Xen)
 }
 
 #[cfg(not(feature = "serde"))]
