@@ -61,8 +61,10 @@ impl From<VendorArg> for Vendors {
 /// - by magic: a QEMU migration stream (`migration`, QEVM), a libvirt saved-VM image
 ///   (`libvirt`, LibvirtQemudSave: its header is skipped), a segstate snapshot
 ///   (`snapshot`, SEGSNAP: judged with its explicit CPL), a Firecracker snapshot state
-///   file (`firecracker`, formats 9.x to 11.x, every vCPU); streams are read as streams,
-///   guest RAM is never held;
+///   file (`firecracker`, formats 9.x to 11.x, every vCPU), a Xen save image (`xen`: an
+///   `xl save` file, a libxl or libxc stream, down to HVM_CONTEXT, every vCPU), a Hyper-V
+///   partition state blob (`hyperv`, every VP, its own CPL byte); streams are read as
+///   streams, guest RAM is never held;
 ///
 /// - a Cloud Hypervisor snapshot (`cloud-hypervisor`): its directory, or its
 ///   `state.json` by the `snapshots` / `cpu-manager` keys; every vCPU, the stack named;
@@ -90,6 +92,7 @@ impl From<VendorArg> for Vendors {
   segstate check vmcb.bin                  a 4 KiB VMCB page: VMRUN checks, CPL from VMCB.CPL
   segstate check vm.snapshot/              a Cloud Hypervisor snapshot: every vCPU
   segstate check vmstate                   a Firecracker snapshot state file: every vCPU
+  segstate check domain.xlsave             a Xen xl save image or libxc stream: every vCPU
   segstate convert --from sregs-bytes --to sregs < sregs.hex | segstate check
   segstate check --json --verbose dump.txt"#)]
 pub struct Args {
@@ -101,7 +104,7 @@ pub struct Args {
     #[arg(long, value_enum)]
     vendor: Option<VendorArg>,
     /// The input format (default: detected): dump, json, sregs, sregs+regs, vmcb,
-    /// vmcb-save, migration, libvirt, snapshot.
+    /// vmcb-save, migration, libvirt, snapshot, cloud-hypervisor, firecracker, xen, hyperv.
     #[arg(long, value_parser = parse_format, value_name = "NAME")]
     format: Option<InputFormat>,
     /// Print the report as JSON.

@@ -152,10 +152,11 @@ Examples:
     },
     /// Import one vCPU of another VMM's snapshot, with its CPL made explicit.
     ///
-    /// Reads a Firecracker snapshot state file (formats 9.x to 11.x) or a Cloud Hypervisor
-    /// snapshot (its directory or state.json), takes the CPL by the stack's convention
-    /// (SS.DPL for both: they pass kvm_sregs verbatim) and writes a segstate snapshot
-    /// carrying it. A format with a CPL field of its own that disagrees with SS.DPL is
+    /// Reads a Firecracker snapshot state file (formats 9.x to 11.x), a Cloud Hypervisor
+    /// snapshot (its directory or state.json), a Xen save image (`xl save`, a libxl or
+    /// libxc stream) or a Hyper-V partition state blob, takes the CPL by the stack's
+    /// convention (SS.DPL for the first three; Hyper-V's own cpl byte) and writes a
+    /// segstate snapshot carrying it. A format with a CPL field of its own that disagrees with SS.DPL is
     /// reported. Guest memory is not imported.
     #[command(
         after_help = r#"Exit status: 0 imported, 1 the snapshot could not be written, 2 the file cannot be read (the message names it, the place and why) or has no such vCPU.
@@ -167,7 +168,8 @@ Examples:
     )]
     Import {
         /// The foreign snapshot: a Firecracker state file, a Cloud Hypervisor
-        /// snapshot directory or its state.json.
+        /// snapshot directory or its state.json, a Xen save image, a Hyper-V partition
+        /// state blob.
         file: PathBuf,
         /// The segstate snapshot to write (atomically).
         #[arg(short, long)]
