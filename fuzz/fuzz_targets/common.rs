@@ -33,3 +33,26 @@ pub fn check_all(inputs: &[Input]) {
         }
     }
 }
+
+/// What a foreign state reader returned, used the way `check` and `snapshot import` use
+/// it: every vCPU imported, encoded and reported; an error must say something.
+#[allow(dead_code)]
+pub fn check_foreign(
+    read: Result<Vec<segstate::ingest::foreign::ForeignVcpu>, segstate::ingest::foreign::IngestError>,
+    format: segstate::ingest::InputFormat,
+) {
+    match read {
+        Ok(vcpus) => {
+            for v in &vcpus {
+                let _ = v.cpl_disagreement();
+                std::hint::black_box(v.to_snapshot(0).encode());
+                if let Ok(inputs) =
+                    segstate::ingest::foreign_inputs(std::slice::from_ref(v), format)
+                {
+                    check_all(&inputs);
+                }
+            }
+        }
+        Err(e) => assert!(!e.to_string().is_empty()),
+    }
+}
