@@ -201,7 +201,12 @@ fn check_streams_a_xen_save_image_and_names_the_stack() {
     let state = &v["states"][0];
     assert_eq!(state["format"], "xen");
     assert_eq!(state["cpl"], 0);
-    assert!(state["notes"][0].as_str().unwrap().contains("UNFOLD_ARBYTES"));
+    assert!(
+        state["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("UNFOLD_ARBYTES")
+    );
 }
 
 #[test]
@@ -268,7 +273,10 @@ fn import_takes_xen_and_hyperv_vcpus_with_their_cpl() {
         s(&user),
     ]);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(stdout.contains("imported xen (HVM) vCPU 0 of 2"), "{stdout}");
+    assert!(
+        stdout.contains("imported xen (HVM) vCPU 0 of 2"),
+        "{stdout}"
+    );
     assert!(stdout.contains("CPL = ss_arbytes' DPL"), "{stdout}");
     let snap = VcpuSnapshot::read_file(&user).unwrap();
     assert_eq!(snap.cpl, PrivilegeLevel::Ring3);
@@ -295,4 +303,25 @@ fn import_takes_xen_and_hyperv_vcpus_with_their_cpl() {
     assert_eq!(snap.cpl, PrivilegeLevel::Ring0);
     assert!(snap.cpl_disagrees());
     assert_eq!(snap.regs.rflags, 0x2_0202);
+}
+
+#[test]
+fn a_large_vmrs_is_read_by_seeking_past_its_ram() {
+    let dir = scratch("vmrs");
+    // The fixture followed by 40 MiB standing for guest RAM blocks: more than any
+    // whole-file limit, never read.
+    let mut big = std::fs::read(fixture("hyperv/partition-state-2vp.vmrs")).unwrap();
+    big.resize(big.len() + (40 << 20), 0x90);
+    let vmrs = dir.join("vm.vmrs");
+    std::fs::write(&vmrs, &big).unwrap();
+    let (code, text, stderr) = run(&["check", s(&vmrs)]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        text.contains("== hyper-v vCPU 1 [hyperv]: virtual-8086 mode, CPL 0"),
+        "{text}"
+    );
+    assert!(text.contains("HyperVStorage 4.0 file"), "{text}");
+    let (code, stdout, stderr) = run(&["snapshot", "import", s(&vmrs), "-o", s(&dir.join("a"))]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("imported hyper-v vCPU 0 of 2"), "{stdout}");
 }

@@ -103,7 +103,11 @@ fn xl_save_image_every_vcpu_as_the_producer_set_it() {
     assert_eq!(msr(user, 0xc000_0081), Some(0x0023_0010_0000_0000));
     assert_eq!(msr(user, 0xc000_0082), Some(0xffff_ffff_81c0_0080));
     assert_eq!(msr(user, 0xc000_0084), Some(0x47700));
-    assert_eq!(msr(user, 0xc000_0103), Some(0), "msr_tsc_aux of the full record");
+    assert_eq!(
+        msr(user, 0xc000_0103),
+        Some(0),
+        "msr_tsc_aux of the full record"
+    );
     let dr = user.debug_regs.as_deref().unwrap();
     assert_eq!((le_u64(dr, 32), le_u64(dr, 40)), (0xffff_0ff0, 0x400));
 
@@ -150,13 +154,26 @@ fn legacy_compat_record_is_unfolded_as_hvm_load_cpu_ctxt_does() {
     );
     assert_eq!((s.ss.selector, s.ss.dpl, s.ss.db, s.ss.g), (0x68, 0, 1, 1));
     assert_eq!((s.ds.dpl, s.ds.g), (3, 1));
-    assert_eq!((s.gs.base, s.gs.limit, s.gs.db, s.gs.g), (0xc1a2_b000, 0x18, 1, 0));
+    assert_eq!(
+        (s.gs.base, s.gs.limit, s.gs.db, s.gs.g),
+        (0xc1a2_b000, 0x18, 1, 0)
+    );
     assert_eq!((s.ldt.present, s.ldt.unusable), (0, 1));
-    assert_eq!((s.tr.base, s.tr.limit, s.tr.type_), (0xc1a0_c000, 0x206b, 0xb));
+    assert_eq!(
+        (s.tr.base, s.tr.limit, s.tr.type_),
+        (0xc1a0_c000, 0x206b, 0xb)
+    );
     assert_eq!(cpu.cpl(), PrivilegeLevel::Ring0);
-    assert_eq!((s.cr0, s.cr3, s.cr4, s.efer), (0x8005_003b, 0x5d_5000, 0x6d0, 0));
+    assert_eq!(
+        (s.cr0, s.cr3, s.cr4, s.efer),
+        (0x8005_003b, 0x5d_5000, 0x6d0, 0)
+    );
     assert_eq!(cpu.regs.rip, 0xc010_3c5c);
-    assert_eq!(msr(cpu, 0xc000_0103), None, "the compat record has no msr_tsc_aux");
+    assert_eq!(
+        msr(cpu, 0xc000_0103),
+        None,
+        "the compat record has no msr_tsc_aux"
+    );
 }
 
 /// A reader that hands out a few bytes at a time, as a pipe may.
@@ -212,7 +229,11 @@ fn page_data_is_skipped_as_it_streams() {
         .chain(tail.as_slice());
     let v = xen::read(stream, "big").unwrap();
     assert_eq!(v[0].regs.rip, 0xc010_3c5c);
-    assert!(v[0].format.contains("HVM_CONTEXT at offset 0x4000030"), "{}", v[0].format);
+    assert!(
+        v[0].format.contains("HVM_CONTEXT at offset 0x4000030"),
+        "{}",
+        v[0].format
+    );
 }
 
 #[test]
@@ -252,7 +273,10 @@ fn bad_magic_and_unknown_versions_are_refused_with_the_offset() {
     b[0] = b'x';
     let e = err(&b);
     assert!(matches!(e.reason, Reason::BadMagic { .. }), "{e}");
-    assert_eq!((at(&e), e.file.as_str(), e.format), (0, "image", xen::FORMAT));
+    assert_eq!(
+        (at(&e), e.file.as_str(), e.format),
+        (0, "image", xen::FORMAT)
+    );
 
     // The libxl stream version (big-endian, after the ident).
     let mut b = XL.to_vec();
@@ -270,7 +294,11 @@ fn bad_magic_and_unknown_versions_are_refused_with_the_offset() {
         b[15] = version;
         let e = err(&b);
         assert_eq!(at(&e), 12, "{e}");
-        assert!(e.to_string().contains(&format!("libxc stream version {version}")), "{e}");
+        assert!(
+            e.to_string()
+                .contains(&format!("libxc stream version {version}")),
+            "{e}"
+        );
     }
     let mut b = XL.to_vec();
     b[XL_LIBXC + 15] = 4;
@@ -301,7 +329,16 @@ fn bad_magic_and_unknown_versions_are_refused_with_the_offset() {
 
 #[test]
 fn truncated_images_name_what_was_cut() {
-    for cut in [4, 40, 60, 250, 270, 4000, XL_HVM_CONTEXT + 4, XL_HVM_CONTEXT + 600] {
+    for cut in [
+        4,
+        40,
+        60,
+        250,
+        270,
+        4000,
+        XL_HVM_CONTEXT + 4,
+        XL_HVM_CONTEXT + 600,
+    ] {
         let e = err(&XL[..cut]);
         assert!(
             matches!(e.reason, Reason::Truncated { .. }),
@@ -399,7 +436,10 @@ fn detection_and_the_check_path_read_every_vcpu() {
     assert!(inputs[0].state.segments[segstate::arch::SegReg::Ss].unusable);
     assert_eq!(inputs[1].state.cpl, PrivilegeLevel::Ring0);
     assert!(
-        inputs[0].notes.iter().any(|n| n.contains("CPL = ss_arbytes' DPL")),
+        inputs[0]
+            .notes
+            .iter()
+            .any(|n| n.contains("CPL = ss_arbytes' DPL")),
         "{:?}",
         inputs[0].notes
     );

@@ -62,9 +62,10 @@ impl From<VendorArg> for Vendors {
 ///   (`libvirt`, LibvirtQemudSave: its header is skipped), a segstate snapshot
 ///   (`snapshot`, SEGSNAP: judged with its explicit CPL), a Firecracker snapshot state
 ///   file (`firecracker`, formats 9.x to 11.x, every vCPU), a Xen save image (`xen`: an
-///   `xl save` file, a libxl or libxc stream, down to HVM_CONTEXT, every vCPU), a Hyper-V
-///   partition state blob (`hyperv`, every VP, its own CPL byte); streams are read as
-///   streams, guest RAM is never held;
+///   `xl save` file, a libxl or libxc stream, down to HVM_CONTEXT, every vCPU), Hyper-V
+///   saved state (`hyperv`: a `.vmrs`/`.vsv` file, opened by seeking, or its partition
+///   state blob; every VP, its own CPL byte); streams are read as streams, guest RAM is
+///   never held;
 ///
 /// - a Cloud Hypervisor snapshot (`cloud-hypervisor`): its directory, or its
 ///   `state.json` by the `snapshots` / `cpu-manager` keys; every vCPU, the stack named;
@@ -218,11 +219,25 @@ fn check_directory(args: &Args, dir: &std::path::Path) -> Outcome {
             dir.display()
         )));
     }
-    let inputs = ingest::foreign_vcpus_at(dir)
+    check_foreign_at(args, dir, InputFormat::CloudHypervisor)
+}
+
+/// A HyperVStorage file (`.vmrs`/`.vsv`): opened by path, so the reader seeks past the
+/// guest RAM it holds instead of reading it.
+fn is_hyperv_storage(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut prefix = [0u8; 4];
+    std::fs::File::open(path).is_ok_and(|mut f| f.read_exact(&mut prefix).is_ok())
+        && ingest::hyperv::recognise(&prefix) == Some(ingest::hyperv::Framing::HyperVStorage)
+}
+
+/// Every vCPU of the foreign state at `path`, read by path.
+fn check_foreign_at(args: &Args, path: &std::path::Path, format: InputFormat) -> Outcome {
+    let inputs = ingest::foreign_vcpus_at(path)
         .map_err(|e| Failure::input(e.to_string()))
         .and_then(|vcpus| {
-            ingest::foreign_inputs(&vcpus, InputFormat::CloudHypervisor)
-                .map_err(|e| Failure::input(format!("{}: {e}", dir.display())))
+            ingest::foreign_inputs(&vcpus, format)
+                .map_err(|e| Failure::input(format!("{}: {e}", path.display())))
         })?;
     let mut printer = Printer {
         args,
@@ -241,6 +256,13 @@ fn check_directory(args: &Args, dir: &std::path::Path) -> Outcome {
 pub fn run(args: &Args) -> Outcome {
     if let Some(dir) = args.input.as_deref().filter(|p| p.is_dir()) {
         return check_directory(args, dir);
+    }
+    if let Some(file) = args
+        .input
+        .as_deref()
+        .filter(|p| args.format.is_none_or(|f| f == InputFormat::HyperV) && is_hyperv_storage(p))
+    {
+        return check_foreign_at(args, file, InputFormat::HyperV);
     }
     let (name, mut reader) = crate::input::open(
         args.input.as_deref(),

@@ -154,7 +154,8 @@ Examples:
     ///
     /// Reads a Firecracker snapshot state file (formats 9.x to 11.x), a Cloud Hypervisor
     /// snapshot (its directory or state.json), a Xen save image (`xl save`, a libxl or
-    /// libxc stream) or a Hyper-V partition state blob, takes the CPL by the stack's
+    /// libxc stream) or Hyper-V saved state (a `.vmrs`/`.vsv` or its partition state
+    /// blob), takes the CPL by the stack's
     /// convention (SS.DPL for the first three; Hyper-V's own cpl byte) and writes a
     /// segstate snapshot carrying it. A format with a CPL field of its own that disagrees with SS.DPL is
     /// reported. Guest memory is not imported.

@@ -19,15 +19,15 @@
 //! [`VpSegmentRegisters`] (with its `cpl` byte) and `VP_TABLE_REGISTERS` are required,
 //! `VP_DEBUG_REGISTERS` is read when present; other chunks are skipped by length.
 //!
-//! The HyperVStorage container around the blob (`support/hvs_file/FORMAT.md`: header
-//! copies, object tables, key tables) is recognised by its signature and refused by
-//! name: extract the `partition_state` value first.
+//! A whole `.vmrs`/`.vsv` (the HyperVStorage container, format 4.0) is opened by
+//! [`super::hyperv_storage`] down to that blob, seeking past guest RAM.
 
 use std::format;
 use std::string::{String, ToString};
 use std::vec::Vec;
 
 use super::foreign::{ForeignVcpu, IngestError, Place, Reason, Stack, raw};
+use super::hyperv_storage;
 use crate::arch::{PerSegReg, PrivilegeLevel, SegReg, Segment};
 use crate::format::hyperv::{VmSaveChunkHeader, VpSegmentRegisters};
 use crate::format::kvm::{KvmDtable, KvmSegment, KvmSregs};
@@ -75,7 +75,7 @@ pub enum Framing {
     Envelope,
     /// The chunks alone, from the prolog.
     Bare,
-    /// A HyperVStorage container (`.vmrs`/`.vsv`): recognised, not read.
+    /// A HyperVStorage container (`.vmrs`/`.vsv`), the blob one of its keys.
     HyperVStorage,
 }
 
@@ -120,8 +120,20 @@ fn le_u64(b: &[u8], at: usize) -> u64 {
 ///
 /// As [`read`]; a file that cannot be read or is over [`MAX_BLOB`].
 pub fn read_path(path: &std::path::Path) -> Result<Vec<ForeignVcpu>, IngestError> {
+    use std::io::Read;
+    let label = path.display().to_string();
+    let io = |e: std::io::Error| {
+        IngestError::new(FORMAT, &label, Place::File, Reason::Io(e.to_string()))
+    };
+    let mut prefix = [0u8; 4];
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let got = file.read(&mut prefix).map_err(io)?;
+    if got == 4 && le_u32(&prefix, 0) == HVS_SIGNATURE {
+        let (blob, key) = hyperv_storage::partition_state(file, &label, MAX_BLOB)?;
+        return read_blob(&blob, &label, Some(key));
+    }
     let bytes = super::foreign::read_limited(path, MAX_BLOB, FORMAT)?;
-    read(&bytes, &path.display().to_string())
+    read_blob(&bytes, &label, None)
 }
 
 /// Reads every VP of a partition state blob; `file` names it in errors.
@@ -129,10 +141,41 @@ pub fn read_path(path: &std::path::Path) -> Result<Vec<ForeignVcpu>, IngestError
 /// # Errors
 ///
 /// [`IngestError`] naming the offset and the reason: no prolog, a HyperVStorage
-/// container, a chunk running past the end, a chunk of the wrong length, a VP without
-/// its registers, no epilog, a CPL byte above 3.
+/// container without a readable blob, a chunk running past the end, a chunk of the
+/// wrong length, a VP without its registers, no epilog, a CPL byte above 3.
 pub fn read(bytes: &[u8], file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
-    let fail = |at: usize, reason: Reason| IngestError::new(FORMAT, file, Place::Offset(at), reason);
+    if recognise(bytes) == Some(Framing::HyperVStorage) {
+        let (blob, key) =
+            hyperv_storage::partition_state(std::io::Cursor::new(bytes), file, MAX_BLOB)?;
+        return read_blob(&blob, file, Some(key));
+    }
+    read_blob(bytes, file, None)
+}
+
+/// A blob, standing alone or found under `key` in a container: places inside it are
+/// then named by the key.
+fn read_blob(bytes: &[u8], file: &str, key: Option<&str>) -> Result<Vec<ForeignVcpu>, IngestError> {
+    let mut v = walk_blob(bytes, file).map_err(|mut e| {
+        if let Some(key) = key {
+            e.place = Place::Field(match e.place {
+                Place::Offset(o) => format!("{key}, blob offset {o} ({o:#x})"),
+                Place::Field(f) => format!("{key}, {f}"),
+                other => format!("{key}, {other}"),
+            });
+        }
+        e
+    })?;
+    if let Some(key) = key {
+        for vp in &mut v {
+            vp.format = format!("HyperVStorage 4.0 file, {key}: {}", vp.format);
+        }
+    }
+    Ok(v)
+}
+
+fn walk_blob(bytes: &[u8], file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
+    let fail =
+        |at: usize, reason: Reason| IngestError::new(FORMAT, file, Place::Offset(at), reason);
     if bytes.len() as u64 > MAX_BLOB {
         return Err(IngestError::new(
             FORMAT,
@@ -148,18 +191,13 @@ pub fn read(bytes: &[u8], file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
         Some(Framing::HyperVStorage) => {
             return Err(fail(
                 0,
-                Reason::UnsupportedVersion {
-                    found: String::from("a HyperVStorage container (.vmrs/.vsv, signature 0x01282014)"),
-                    supported: "the partition state blob itself (the value of \
-                                /savedstate/savedVM/partition_state)",
-                },
+                Reason::Layout(String::from(
+                    "a HyperVStorage container inside the partition state blob",
+                )),
             ));
         }
         Some(Framing::Bare) => (0, Framing::Bare),
-        Some(Framing::Envelope) => (
-            le_u64(bytes, 8) as usize + ENVELOPE_GAP,
-            Framing::Envelope,
-        ),
+        Some(Framing::Envelope) => (le_u64(bytes, 8) as usize + ENVELOPE_GAP, Framing::Envelope),
         None if bytes.len() < DESCRIPTOR_SIZE => {
             return Err(fail(
                 0,
@@ -246,7 +284,10 @@ pub fn read(bytes: &[u8], file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
         o = end + length;
     }
     if walk.vps.is_empty() {
-        return Err(fail(o, Reason::Missing("every VP chunk (the blob has none)")));
+        return Err(fail(
+            o,
+            Reason::Missing("every VP chunk (the blob has none)"),
+        ));
     }
     walk.vps
         .into_iter()
@@ -327,7 +368,10 @@ impl Walk<'_> {
                 ]));
             }
             chunk::CONTROL_REGISTERS => {
-                sized(48, "VP_VTL_CONTROL_REGISTERS data (cr0, cr2, cr3, cr4, cr8, efer)")?;
+                sized(
+                    48,
+                    "VP_VTL_CONTROL_REGISTERS data (cr0, cr2, cr3, cr4, cr8, efer)",
+                )?;
                 let c = u64s(6);
                 vp.control = Some([c[0], c[1], c[2], c[3], c[4], c[5]]);
             }
@@ -413,7 +457,9 @@ impl VpChunks {
                 Reason::Missing(what),
             )
         };
-        let regs = self.gp.ok_or_else(|| missing("the VP_GP_REGISTERS chunk"))?;
+        let regs = self
+            .gp
+            .ok_or_else(|| missing("the VP_GP_REGISTERS chunk"))?;
         let c = self
             .control
             .ok_or_else(|| missing("the VP_VTL_CONTROL_REGISTERS chunk"))?;

@@ -63,6 +63,8 @@ pub mod foreign;
 pub mod haxm;
 #[cfg(feature = "serde")]
 pub mod hyperv;
+#[cfg(feature = "serde")]
+pub mod hyperv_storage;
 pub mod judge;
 pub mod linux_vmcb;
 pub mod linux_vmcs;
@@ -398,8 +400,7 @@ pub fn foreign_vcpus_at(
     use std::io::Read;
     if !path.is_dir() {
         let mut prefix = Vec::new();
-        let opened =
-            std::fs::File::open(path).and_then(|f| f.take(8192).read_to_end(&mut prefix));
+        let opened = std::fs::File::open(path).and_then(|f| f.take(8192).read_to_end(&mut prefix));
         if opened.is_ok() && firecracker::recognise(&prefix).is_some() {
             return firecracker::read_path(path);
         }

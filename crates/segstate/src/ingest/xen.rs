@@ -328,7 +328,10 @@ fn xl_header<R: Read>(
 ) -> Result<(), IngestError> {
     let mut h = [0u8; 48];
     h[..8].copy_from_slice(first);
-    s.read_exact(&mut h[8..], "the xl header (struct save_file_header, 48 bytes)")?;
+    s.read_exact(
+        &mut h[8..],
+        "the xl header (struct save_file_header, 48 bytes)",
+    )?;
     if h[..32] != XL_MAGIC {
         return Err(s.error(
             0,
@@ -468,10 +471,7 @@ fn libxl_stream<R: Read>(
                     ),
                 ));
             }
-            _ => s.skip(
-                u64::from(length) + padding(length),
-                "a libxl record's body",
-            )?,
+            _ => s.skip(u64::from(length) + padding(length), "a libxl record's body")?,
         }
     }
 }
@@ -625,7 +625,12 @@ fn hvm_context(
     file: &str,
 ) -> Result<Vec<ForeignVcpu>, IngestError> {
     let fail = |at: usize, reason: Reason| {
-        IngestError::new(FORMAT, file, Place::Offset(offset(base + at as u64)), reason)
+        IngestError::new(
+            FORMAT,
+            file,
+            Place::Offset(offset(base + at as u64)),
+            reason,
+        )
     };
     let mut cpus = Vec::new();
     let mut apic_bases: Vec<(u16, u64)> = Vec::new();
@@ -832,7 +837,9 @@ fn cpu(
                     c.instance,
                     c.at + at as u64
                 )),
-                Reason::Layout(format!("{v:#x} does not fit a descriptor-table limit (16 bits)")),
+                Reason::Layout(format!(
+                    "{v:#x} does not fit a descriptor-table limit (16 bits)"
+                )),
             )
         })
     };
@@ -888,7 +895,11 @@ fn cpu(
         mp_state: None,
         lapic: None,
         vcpu_events: None,
-        debug_regs: Some(raw::debug_regs_from([dr(0), dr(1), dr(2), dr(3)], dr(4), dr(5))),
+        debug_regs: Some(raw::debug_regs_from(
+            [dr(0), dr(1), dr(2), dr(3)],
+            dr(4),
+            dr(5),
+        )),
         msrs: msrs(&record, compat),
     })
 }
@@ -945,7 +956,10 @@ fn segment(
     };
     let loaded = crate::profile::xen::save_load(Profile::XEN_SAVE.rules, &stored);
     if loaded.attr != stored.attr {
-        unfolded.push(format!("{name} {:#x} -> {:#x}", stored.attr.0, loaded.attr.0));
+        unfolded.push(format!(
+            "{name} {:#x} -> {:#x}",
+            stored.attr.0, loaded.attr.0
+        ));
     }
     let segment = Segment::try_from(loaded).map_err(|e| {
         IngestError::new(
