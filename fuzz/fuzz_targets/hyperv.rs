@@ -1,11 +1,14 @@
-//! Fuzz the Hyper-V partition state reader: arbitrary bytes as a blob, and the bytes as
-//! the chunks after a valid PROLOG (so the chunk walk, the per-VP registers and the
-//! `VP_SEGMENT_REGISTERS` decode are reached). Whatever is read goes through `segstate
+//! Fuzz the Hyper-V saved state readers: arbitrary bytes as a blob; the bytes as the
+//! chunks after a valid PROLOG (so the chunk walk, the per-VP registers and the
+//! `VP_SEGMENT_REGISTERS` decode are reached); and the bytes as a HyperVStorage file
+//! whose first header copy is made valid (signature, CRC-32), so the object and key
+//! tables are walked. Whatever is read goes through `segstate
 //! check`'s conversion, import and every report. Never a panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use segstate::ingest::hyperv::{self, PROLOG_SIZE, PROLOG_TAG};
+use segstate::ingest::hyperv::{self, HVS_SIGNATURE, PROLOG_SIZE, PROLOG_TAG};
+use segstate::ingest::hyperv_storage::{crc32, FILE_HEADER_SIZE, FORMAT_VERSION};
 use segstate::ingest::InputFormat;
 
 #[path = "common.rs"]
@@ -23,4 +26,14 @@ fuzz_target!(|data: &[u8]| {
     blob[24] = 1; // Intel
     blob.extend_from_slice(data);
     read(&blob);
+    let mut container = data.to_vec();
+    if container.len() < 8192 + 8 {
+        container.resize(8192 + 8, 0);
+    }
+    container[0..4].copy_from_slice(&HVS_SIGNATURE.to_le_bytes());
+    container[10..14].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    container[4..8].fill(0);
+    let crc = crc32(&container[..FILE_HEADER_SIZE]);
+    container[4..8].copy_from_slice(&crc.to_le_bytes());
+    read(&container);
 });
