@@ -31,6 +31,7 @@ use super::hyperv_storage;
 use crate::arch::{PerSegReg, PrivilegeLevel, SegReg, Segment};
 use crate::format::hyperv::{VmSaveChunkHeader, VpSegmentRegisters};
 use crate::format::kvm::{KvmDtable, KvmSegment, KvmSregs};
+use crate::format::{le_u32, le_u64};
 use crate::snapshot::Regs;
 
 /// The format name errors carry.
@@ -102,16 +103,6 @@ pub fn recognise(prefix: &[u8]) -> Option<Framing> {
         .get(start..)
         .filter(|b| is_prolog(b))
         .map(|_| Framing::Envelope)
-}
-
-fn le_u32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn le_u64(b: &[u8], at: usize) -> u64 {
-    let mut v = [0u8; 8];
-    v.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(v)
 }
 
 /// Reads every VP of the partition state blob at `path`.

@@ -28,6 +28,7 @@ use std::string::{String, ToString};
 use std::vec::Vec;
 
 use super::foreign::{IngestError, Place, Reason};
+use crate::format::{le_u16, le_u32, le_u64};
 
 /// The format name errors carry.
 pub const FORMAT: &str = "HyperVStorage file";
@@ -63,20 +64,6 @@ const KEY_NODE: u8 = 9;
 const FLAG_FILE_OBJECT: u8 = 0x01;
 const KEY_TABLE_HEADER: usize = 10;
 const ENTRY_HEADER: usize = 21;
-
-fn le_u16(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-
-fn le_u32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn le_u64(b: &[u8], at: usize) -> u64 {
-    let mut v = [0u8; 8];
-    v.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(v)
-}
 
 /// CRC-32 (ISO-HDLC, reflected polynomial 0xEDB88320), bit by bit: it only covers
 /// 46-byte headers.
