@@ -464,32 +464,26 @@ impl VpChunks {
         if self.other_vtls {
             format.push_str("; VTL 0 read, higher VTLs skipped");
         }
+        let mut sregs = KvmSregs {
+            gdt,
+            idt,
+            cr0: c[0],
+            cr2: c[1],
+            cr3: c[2],
+            cr4: c[3],
+            cr8: c[4],
+            efer: c[5],
+            // The APIC base is in VP_SYNIC_APIC_STATE, not read.
+            apic_base: 0,
+            ..KvmSregs::default()
+        };
+        sregs.set_segments(&segs);
         Ok(ForeignVcpu {
             stack: Stack::HyperV,
             format,
             id: self.index.to_string(),
             regs,
-            sregs: KvmSregs {
-                cs: segs[SegReg::Cs],
-                ds: segs[SegReg::Ds],
-                es: segs[SegReg::Es],
-                fs: segs[SegReg::Fs],
-                gs: segs[SegReg::Gs],
-                ss: segs[SegReg::Ss],
-                tr: segs[SegReg::Tr],
-                ldt: segs[SegReg::Ldtr],
-                gdt,
-                idt,
-                cr0: c[0],
-                cr2: c[1],
-                cr3: c[2],
-                cr4: c[3],
-                cr8: c[4],
-                efer: c[5],
-                // The APIC base is in VP_SYNIC_APIC_STATE, not read.
-                apic_base: 0,
-                interrupt_bitmap: [0; 4],
-            },
+            sregs,
             file_cpl: Some(cpl),
             mp_state: None,
             lapic: None,

@@ -265,15 +265,7 @@ fn cpu(
         padding: [0; 3],
     };
     let cr = |i: usize| le_u64(&record, HvmHwCpuOffset::CR0 + 8 * i);
-    let sregs = KvmSregs {
-        cs: segments[SegReg::Cs],
-        ds: segments[SegReg::Ds],
-        es: segments[SegReg::Es],
-        fs: segments[SegReg::Fs],
-        gs: segments[SegReg::Gs],
-        ss: segments[SegReg::Ss],
-        tr: segments[SegReg::Tr],
-        ldt: segments[SegReg::Ldtr],
+    let mut sregs = KvmSregs {
         gdt: table(
             limit16(HvmHwCpuOffset::GDTR_LIMIT, "gdtr_limit")?,
             HvmHwCpuOffset::GDTR_BASE,
@@ -290,8 +282,9 @@ fn cpu(
         cr8: 0,
         efer: le_u64(&record, HvmHwCpuOffset::MSR_EFER),
         apic_base: apic_base.unwrap_or(0),
-        interrupt_bitmap: [0; 4],
+        ..KvmSregs::default()
     };
+    sregs.set_segments(&segments);
     let dr = |i: usize| le_u64(&record, HvmHwCpuOffset::DR0 + 8 * i);
     let mut format = format!(
         "{described}, CPU instance {} at offset {:#x}",
