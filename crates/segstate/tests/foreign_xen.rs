@@ -44,6 +44,11 @@ fn seg(s: &KvmSegment) -> (u16, u64, u32, u8, u8, u8, u8, u8, u8, u8) {
     )
 }
 
+/// The vCPU's format description says `text`.
+fn says(v: &ForeignVcpu, text: &str) {
+    assert!(v.format.contains(text), "{}", v.format);
+}
+
 fn msr(v: &ForeignVcpu, index: u32) -> Option<u64> {
     v.msrs.iter().find(|m| m.index == index).map(|m| m.value)
 }
@@ -62,11 +67,9 @@ fn xl_save_image_every_vcpu_as_the_producer_set_it() {
         assert_eq!(cpu.stack, Stack::XenHvm);
         assert_eq!(cpu.id, id);
         assert_eq!(cpu.file_cpl, None, "hvm_hw_cpu has no CPL field");
-        assert!(
-            cpu.format
-                .starts_with("xl save image (JSON config), libxl stream v2, libxc v3 (Xen 4.20)"),
-            "{}",
-            cpu.format
+        says(
+            cpu,
+            "xl save image (JSON config), libxl stream v2, libxc v3 (Xen 4.20)",
         );
     }
     // vCPU 0: ring 3 after SYSRET, SS 0x2b with ss_arbytes 0x060: P = 0 (unusable), DPL 3.
@@ -127,25 +130,14 @@ fn legacy_compat_record_is_unfolded_as_hvm_load_cpu_ctxt_does() {
     let v = ok(LEGACY);
     assert_eq!(v.len(), 1);
     let cpu = &v[0];
-    assert!(
-        cpu.format.starts_with(
-            "bare libxc stream, libxc v2 (converted by the legacy tool v1), HVM_CONTEXT at offset 0x1060"
-        ),
-        "{}",
-        cpu.format
+    says(
+        cpu,
+        "bare libxc stream, libxc v2 (converted by the legacy tool v1), HVM_CONTEXT at offset 0x1060",
     );
     assert!(cpu.format.contains("hvm_hw_cpu_compat (1016 bytes"));
-    assert!(
-        cpu.format.contains("cs 0xc09b -> 0xc9b") && cpu.format.contains("gs 0x4093 -> 0x493"),
-        "{}",
-        cpu.format
-    );
-    assert!(
-        cpu.format
-            .contains("ldtr_arbytes 0x10000: bits 31:16 dropped"),
-        "{}",
-        cpu.format
-    );
+    says(cpu, "cs 0xc09b -> 0xc9b");
+    says(cpu, "gs 0x4093 -> 0x493");
+    says(cpu, "ldtr_arbytes 0x10000: bits 31:16 dropped");
     let s = &cpu.sregs;
     // 0xc09b unfolded: G and DB from bits 15:12 moved to 11:8.
     assert_eq!(
@@ -229,11 +221,7 @@ fn page_data_is_skipped_as_it_streams() {
         .chain(tail.as_slice());
     let v = xen::read(stream, "big").unwrap();
     assert_eq!(v[0].regs.rip, 0xc010_3c5c);
-    assert!(
-        v[0].format.contains("HVM_CONTEXT at offset 0x4000030"),
-        "{}",
-        v[0].format
-    );
+    says(&v[0], "HVM_CONTEXT at offset 0x4000030");
 }
 
 #[test]
