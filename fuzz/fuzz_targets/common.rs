@@ -1,8 +1,9 @@
 // Shared by the targets: report every state for every vendor, and touch the output the
 // way the command does (formatting every finding).
 use segstate::check::report::{Context, Report, Vendors};
+use segstate::ingest::foreign::{ForeignVcpu, IngestError};
 use segstate::ingest::qemu_dump;
-use segstate::ingest::Input;
+use segstate::ingest::{Input, InputFormat, foreign_inputs};
 
 pub const VENDORS: [Vendors; 3] = [Vendors::Intel, Vendors::Amd, Vendors::Both];
 
@@ -34,25 +35,23 @@ pub fn check_all(inputs: &[Input]) {
     }
 }
 
-/// What a foreign state reader returned, used the way `check` and `snapshot import` use
-/// it: every vCPU imported, encoded and reported; an error must say something.
+/// What the foreign-snapshot targets do with a reader's answer: every vCPU imported
+/// (encoded as a segstate snapshot), converted as `check` converts it and reported; a
+/// refusal must say something.
 #[allow(dead_code)]
-pub fn check_foreign(
-    read: Result<Vec<segstate::ingest::foreign::ForeignVcpu>, segstate::ingest::foreign::IngestError>,
-    format: segstate::ingest::InputFormat,
-) {
+pub fn foreign_read(read: Result<Vec<ForeignVcpu>, IngestError>, format: InputFormat) {
     match read {
         Ok(vcpus) => {
             for v in &vcpus {
                 let _ = v.cpl_disagreement();
                 std::hint::black_box(v.to_snapshot(0).encode());
-                if let Ok(inputs) =
-                    segstate::ingest::foreign_inputs(std::slice::from_ref(v), format)
-                {
+                if let Ok(inputs) = foreign_inputs(std::slice::from_ref(v), format) {
                     check_all(&inputs);
                 }
             }
         }
-        Err(e) => assert!(!e.to_string().is_empty()),
+        Err(e) => {
+            assert!(!e.to_string().is_empty());
+        }
     }
 }
