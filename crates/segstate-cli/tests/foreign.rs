@@ -222,3 +222,157 @@ fn import_carries_the_cpl_of_a_crosvm_vcpu() {
     assert!(stderr.contains("encrypted"), "{stderr}");
     assert!(!refused.exists());
 }
+
+#[test]
+fn check_streams_a_xen_save_image_and_names_the_stack() {
+    let (code, text, stderr) = run(&["check", &fixture("xen/xl-save-hvm-2vcpu.img")]);
+    assert_eq!(code, Some(0), "{text}{stderr}");
+    assert!(
+        text.contains("== xen (HVM) vCPU 0 [xen]: 64-bit mode, CPL 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("== xen (HVM) vCPU 1 [xen]: 64-bit mode, CPL 0"),
+        "{text}"
+    );
+    // The AMD SYSRET leftover: SS unusable (P = 0) at CPL 3.
+    assert!(text.contains("arch.ss.null-cpl3"), "{text}");
+    assert!(text.contains("libxc v3 (Xen 4.20)"), "{text}");
+    assert!(text.contains("2 states checked"), "{text}");
+
+    let (code, stdout, stderr) = run(&[
+        "check",
+        "--json",
+        "--format",
+        "xen",
+        &fixture("xen/libxc-v2-legacy-compat.stream"),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    let state = &v["states"][0];
+    assert_eq!(state["format"], "xen");
+    assert_eq!(state["cpl"], 0);
+    assert!(
+        state["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("UNFOLD_ARBYTES")
+    );
+}
+
+#[test]
+fn check_reads_a_hyperv_blob_and_reports_its_cpl_disagreement() {
+    let (code, stdout, stderr) = run(&[
+        "check",
+        "--json",
+        &fixture("hyperv/partition-state-2vp.bin"),
+    ]);
+    // VP 1 is judged at the file's CPL 0 in virtual-8086 mode: an error.
+    assert_eq!(code, Some(1), "{stderr}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    let states = v["states"].as_array().unwrap();
+    assert_eq!(states.len(), 2);
+    assert_eq!(states[0]["label"], "hyper-v vCPU 0");
+    assert_eq!(states[0]["format"], "hyperv");
+    assert_eq!(states[0]["cpl"], 3);
+    assert_eq!(states[1]["cpl"], 0);
+    let notes: Vec<&str> = states[1]["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(
+        notes.contains(
+            &"the file's CPL field is 0 but SS.DPL is 3: restored through KVM the vCPU would run at CPL 3"
+        ),
+        "{notes:?}"
+    );
+}
+
+#[test]
+fn damaged_xen_and_hyperv_files_exit_2_naming_the_place() {
+    let dir = scratch("damaged-xen-hyperv");
+    let xl = std::fs::read(fixture("xen/xl-save-hvm-2vcpu.img")).unwrap();
+    let cut = dir.join("cut.img");
+    std::fs::write(&cut, &xl[..0x51b3 + 600]).unwrap();
+    let (code, _, stderr) = run(&["check", s(&cut)]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("the HVM_CONTEXT record at offset 20923 (0x51bb)")
+            && stderr.contains("truncated"),
+        "{stderr}"
+    );
+    let mut blob = std::fs::read(fixture("hyperv/partition-state-2vp.bin")).unwrap();
+    blob[4500 + 144] = 9;
+    let bad = dir.join("bad.bin");
+    std::fs::write(&bad, &blob).unwrap();
+    let (code, _, stderr) = run(&["snapshot", "import", s(&bad), "-o", s(&dir.join("x"))]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("VP 0 cpl at offset 4644"), "{stderr}");
+}
+
+#[test]
+fn import_takes_xen_and_hyperv_vcpus_with_their_cpl() {
+    let dir = scratch("import-xen-hyperv");
+    let user = dir.join("xen0.snap");
+    let (code, stdout, stderr) = run(&[
+        "snapshot",
+        "import",
+        &fixture("xen/xl-save-hvm-2vcpu.img"),
+        "-o",
+        s(&user),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("imported xen (HVM) vCPU 0 of 2"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("CPL = ss_arbytes' DPL"), "{stdout}");
+    let snap = VcpuSnapshot::read_file(&user).unwrap();
+    assert_eq!(snap.cpl, PrivilegeLevel::Ring3);
+    assert_eq!(snap.sregs.ss.selector, 0x2b);
+    assert_eq!(snap.sregs.apic_base, 0xfee0_0900);
+    assert!(!snap.cpl_disagrees());
+
+    let v86 = dir.join("hv1.snap");
+    let (code, stdout, stderr) = run(&[
+        "snapshot",
+        "import",
+        &fixture("hyperv/partition-state-2vp.bin"),
+        "-o",
+        s(&v86),
+        "--vcpu",
+        "1",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("warning: the file's CPL field is 0 but SS.DPL is 3"),
+        "{stdout}"
+    );
+    let snap = VcpuSnapshot::read_file(&v86).unwrap();
+    assert_eq!(snap.cpl, PrivilegeLevel::Ring0);
+    assert!(snap.cpl_disagrees());
+    assert_eq!(snap.regs.rflags, 0x2_0202);
+}
+
+#[test]
+fn a_large_vmrs_is_read_by_seeking_past_its_ram() {
+    let dir = scratch("vmrs");
+    // The fixture followed by 40 MiB standing for guest RAM blocks: more than any
+    // whole-file limit, never read.
+    let mut big = std::fs::read(fixture("hyperv/partition-state-2vp.vmrs")).unwrap();
+    big.resize(big.len() + (40 << 20), 0x90);
+    let vmrs = dir.join("vm.vmrs");
+    std::fs::write(&vmrs, &big).unwrap();
+    let (code, text, stderr) = run(&["check", s(&vmrs)]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        text.contains("== hyper-v vCPU 1 [hyperv]: virtual-8086 mode, CPL 0"),
+        "{text}"
+    );
+    assert!(text.contains("HyperVStorage 4.0 file"), "{text}");
+    let (code, stdout, stderr) = run(&["snapshot", "import", s(&vmrs), "-o", s(&dir.join("a"))]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("imported hyper-v vCPU 0 of 2"), "{stdout}");
+}

@@ -61,9 +61,12 @@ impl From<VendorArg> for Vendors {
 /// - by magic: a QEMU migration stream (`migration`, QEVM), a libvirt saved-VM image
 ///   (`libvirt`, LibvirtQemudSave: its header is skipped), a segstate snapshot
 ///   (`snapshot`, SEGSNAP: judged with its explicit CPL), a Firecracker snapshot state
-///   file (`firecracker`, formats 9.x to 11.x, every vCPU), a crosvm snapshot's
-///   `vcpu{N}` fragment (`crosvm`, CBOR starting with `vcpu_id`); streams are read as
-///   streams, guest RAM is never held;
+///   file (`firecracker`, formats 9.x to 11.x, every vCPU), a Xen save image (`xen`: an
+///   `xl save` file, a libxl or libxc stream, down to HVM_CONTEXT, every vCPU), Hyper-V
+///   saved state (`hyperv`: a `.vmrs`/`.vsv` file, opened by seeking, or its partition
+///   state blob; every VP, its own CPL byte), a crosvm snapshot's `vcpu{N}` fragment
+///   (`crosvm`, CBOR starting with `vcpu_id`); streams are read as streams, guest RAM is
+///   never held;
 ///
 /// - a Cloud Hypervisor snapshot (`cloud-hypervisor`): its directory, or its
 ///   `state.json` by the `snapshots` / `cpu-manager` keys; every vCPU, the stack named;
@@ -95,6 +98,8 @@ impl From<VendorArg> for Vendors {
   segstate check vm.snapshot/              a Cloud Hypervisor snapshot: every vCPU
   segstate check vmstate                   a Firecracker snapshot state file: every vCPU
   segstate check crosvm-snap/              a crosvm snapshot (vcpu/vcpu0, ...): every vCPU
+  segstate check domain.xlsave             a Xen xl save image or libxc stream: every vCPU
+  segstate check vm.vmrs                   Hyper-V saved state: every VP, with its CPL byte
   segstate convert --from sregs-bytes --to sregs < sregs.hex | segstate check
   segstate check --json --verbose dump.txt"#)]
 pub struct Args {
@@ -106,7 +111,8 @@ pub struct Args {
     #[arg(long, value_enum)]
     vendor: Option<VendorArg>,
     /// The input format (default: detected): dump, json, sregs, sregs+regs, vmcb,
-    /// vmcb-save, migration, libvirt, snapshot, cloud-hypervisor, firecracker, crosvm.
+    /// vmcb-save, migration, libvirt, snapshot, cloud-hypervisor, firecracker, crosvm,
+    /// xen, hyperv.
     #[arg(long, value_parser = parse_format, value_name = "NAME")]
     format: Option<InputFormat>,
     /// Print the report as JSON.
@@ -218,11 +224,25 @@ fn check_directory(args: &Args, dir: &std::path::Path) -> Outcome {
             dir.display()
         )));
     };
-    let inputs = ingest::foreign_vcpus_at(dir)
+    check_foreign_at(args, dir, format)
+}
+
+/// A HyperVStorage file (`.vmrs`/`.vsv`): opened by path, so the reader seeks past the
+/// guest RAM it holds instead of reading it.
+fn is_hyperv_storage(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut prefix = [0u8; 4];
+    std::fs::File::open(path).is_ok_and(|mut f| f.read_exact(&mut prefix).is_ok())
+        && ingest::hyperv::recognise(&prefix) == Some(ingest::hyperv::Framing::HyperVStorage)
+}
+
+/// Every vCPU of the foreign state at `path`, read by path.
+fn check_foreign_at(args: &Args, path: &std::path::Path, format: InputFormat) -> Outcome {
+    let inputs = ingest::foreign_vcpus_at(path)
         .map_err(|e| Failure::input(e.to_string()))
         .and_then(|vcpus| {
             ingest::foreign_inputs(&vcpus, format)
-                .map_err(|e| Failure::input(format!("{}: {e}", dir.display())))
+                .map_err(|e| Failure::input(format!("{}: {e}", path.display())))
         })?;
     let mut printer = Printer {
         args,
@@ -244,6 +264,13 @@ pub fn run(args: &Args) -> Outcome {
     };
     if let Some(dir) = args.input.as_deref().filter(snapshot_part) {
         return check_directory(args, dir);
+    }
+    if let Some(file) = args
+        .input
+        .as_deref()
+        .filter(|p| args.format.is_none_or(|f| f == InputFormat::HyperV) && is_hyperv_storage(p))
+    {
+        return check_foreign_at(args, file, InputFormat::HyperV);
     }
     let (name, mut reader) = crate::input::open(
         args.input.as_deref(),

@@ -153,10 +153,13 @@ Examples:
     /// Import one vCPU of another VMM's snapshot, with its CPL made explicit.
     ///
     /// Reads a Firecracker snapshot state file (formats 9.x to 11.x), a Cloud Hypervisor
-    /// snapshot (its directory or state.json) or a crosvm snapshot (its directory or a
-    /// vcpu{N} fragment), takes the CPL by the stack's convention (SS.DPL for all three:
-    /// Firecracker and Cloud Hypervisor pass kvm_sregs verbatim, crosvm its Segment
-    /// without unusable) and writes a segstate snapshot carrying it. A format with a CPL field of its own that disagrees with SS.DPL is
+    /// snapshot (its directory or state.json), a crosvm snapshot (its directory or a
+    /// vcpu{N} fragment), a Xen save image (`xl save`, a libxl or libxc stream) or
+    /// Hyper-V saved state (a `.vmrs`/`.vsv` or its partition state blob), takes the CPL
+    /// by the stack's convention (SS.DPL for the first four: Firecracker and Cloud
+    /// Hypervisor pass kvm_sregs verbatim, crosvm its Segment without unusable, Xen its
+    /// ss_arbytes; Hyper-V's own cpl byte) and writes a segstate snapshot carrying it. A
+    /// format with a CPL field of its own that disagrees with SS.DPL is
     /// reported. Guest memory is not imported.
     #[command(
         after_help = r#"Exit status: 0 imported, 1 the snapshot could not be written, 2 the file cannot be read (the message names it, the place and why) or has no such vCPU.
@@ -170,7 +173,7 @@ Examples:
     Import {
         /// The foreign snapshot: a Firecracker state file, a Cloud Hypervisor
         /// snapshot directory or its state.json, a crosvm snapshot directory or one of
-        /// its vcpu{N} fragments.
+        /// its vcpu{N} fragments, a Xen save image, Hyper-V saved state.
         file: PathBuf,
         /// The segstate snapshot to write (atomically).
         #[arg(short, long)]

@@ -76,6 +76,35 @@ pub struct HvmHwCpuOffset;
 impl HvmHwCpuOffset {
     /// Size of the record.
     pub const SIZE: usize = 1032;
+    /// Size of `struct hvm_hw_cpu_compat`, the record before `msr_tsc_aux` and `flags`
+    /// existed; `hvm_load_cpu_ctxt` still takes it (`_hvm_hw_fix_cpu`). Every field up to
+    /// `msr_efer` sits where it does in the current record.
+    pub const COMPAT_SIZE: usize = 1016;
+    /// `rax`; then rbx, rcx, rdx, rbp, rsi, rdi, rsp, r8 … r15, each a u64.
+    pub const GPRS: usize = 512;
+    /// `rip`.
+    pub const RIP: usize = 640;
+    /// `rflags`.
+    pub const RFLAGS: usize = 648;
+    /// `cr0`; then cr2, cr3, cr4, each a u64.
+    pub const CR0: usize = 656;
+    /// `dr0`; then dr1, dr2, dr3, dr6, dr7, each a u64.
+    pub const DR0: usize = 688;
+    /// `sysenter_cs`; then sysenter_esp, sysenter_eip, shadow_gs, msr_flags, msr_lstar,
+    /// msr_star, msr_cstar, msr_syscall_mask, msr_efer, each a u64.
+    pub const SYSENTER_CS: usize = 920;
+    /// `msr_efer`.
+    pub const MSR_EFER: usize = 992;
+    /// `idtr_limit`, `gdtr_limit` (u32, after the eight segment limits).
+    pub const IDTR_LIMIT: usize = Self::LIMITS + 4 * 8;
+    /// `gdtr_limit`.
+    pub const GDTR_LIMIT: usize = Self::LIMITS + 4 * 9;
+    /// `idtr_base` (u64, after the eight segment bases).
+    pub const IDTR_BASE: usize = Self::BASES + 8 * 8;
+    /// `gdtr_base`.
+    pub const GDTR_BASE: usize = Self::BASES + 8 * 9;
+    /// `msr_tsc_aux`: absent from the compat record.
+    pub const MSR_TSC_AUX: usize = 1000;
     /// `cs_sel`; then ds, es, fs, gs, ss, tr, ldtr, each a u32.
     pub const SELECTORS: usize = 736;
     /// `cs_limit`; then ds … ldtr, idtr, gdtr, each a u32.
@@ -239,6 +268,16 @@ mod tests {
         );
         let back = HvmHwCpuSegments::from_record(&record).unwrap();
         assert_eq!(back.cpl(), Ok(PrivilegeLevel::Ring3));
+        // offsetof() in the gcc x86-64 build of save.h @c447b7308b13.
+        assert_eq!(
+            [
+                HvmHwCpuOffset::IDTR_LIMIT,
+                HvmHwCpuOffset::GDTR_LIMIT,
+                HvmHwCpuOffset::IDTR_BASE,
+                HvmHwCpuOffset::GDTR_BASE
+            ],
+            [800, 804, 872, 880]
+        );
         assert!(HvmHwCpuSegments::from_record(&record[..1031]).is_err());
     }
 

@@ -34,6 +34,12 @@ pub enum Stack {
     /// `From<&kvm_segment>` filled without `unusable`; `set_sregs` hands KVM
     /// `unusable = !present` (`hypervisor/src/kvm/x86_64.rs`, crosvm `f1e797a68dad`).
     Crosvm,
+    /// Xen HVM: `struct hvm_hw_cpu` from an `xl save` image or a libxc stream, loaded as
+    /// `hvm_load_cpu_ctxt` loads it (xen `xen/arch/x86/hvm/hvm.c`, `c447b7308b13`).
+    XenHvm,
+    /// Hyper-V: the `VP_SEGMENT_REGISTERS` chunk of a partition state blob, with its own
+    /// `cpl` byte (openvmm `vm/hv1/hvdef/src/save_restore.rs`, `1488a37b7cfe`).
+    HyperV,
 }
 
 impl Stack {
@@ -45,6 +51,8 @@ impl Stack {
             Stack::CloudHypervisorMshv => "cloud-hypervisor (MSHV)",
             Stack::Firecracker => "firecracker",
             Stack::Crosvm => "crosvm (KVM)",
+            Stack::XenHvm => "xen (HVM)",
+            Stack::HyperV => "hyper-v",
         }
     }
 
@@ -63,6 +71,14 @@ impl Stack {
                 "crosvm Segment: no CPL field, CPL = SS.DPL; no `unusable` field either \
                  (dropped when read from KVM): a null segment is only P = 0, and crosvm \
                  restores it to KVM as unusable = !P"
+            }
+            Stack::XenHvm => {
+                "hvm_hw_cpu: no CPL field, CPL = ss_arbytes' DPL (on AMD svm_get_segment_register \
+                 puts VMCB.CPL there); arbytes in Xen's 12-bit SVM layout, P = 0 means unusable"
+            }
+            Stack::HyperV => {
+                "VP_SEGMENT_REGISTERS: an explicit cpl byte next to the segments; no unusable \
+                 bit (P = 0 means unusable); KVM would take SS.DPL instead"
             }
         }
     }
@@ -425,6 +441,16 @@ pub(crate) mod raw {
     pub(crate) fn vcpu_events(bytes: &[u8]) -> Result<Vec<u8>, Reason> {
         exact("struct kvm_vcpu_events", bytes, raw_size::VCPU_EVENTS)?;
         Ok(bytes.to_vec())
+    }
+
+    /// `struct kvm_debugregs` built from the registers a format holds by name: db[4],
+    /// dr6, dr7, flags 0, reserved zero.
+    pub(crate) fn debug_regs_from(db: [u64; 4], dr6: u64, dr7: u64) -> Vec<u8> {
+        let mut out = std::vec![0u8; raw_size::DEBUGREGS];
+        for (i, v) in db.into_iter().chain([dr6, dr7]).enumerate() {
+            out[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        out
     }
 
     /// `struct kvm_debugregs`, kept raw.

@@ -64,6 +64,10 @@ pub mod firecracker;
 #[cfg(feature = "serde")]
 pub mod foreign;
 pub mod haxm;
+#[cfg(feature = "serde")]
+pub mod hyperv;
+#[cfg(feature = "serde")]
+pub mod hyperv_storage;
 pub mod judge;
 pub mod linux_vmcb;
 pub mod linux_vmcs;
@@ -74,6 +78,8 @@ pub mod qemu_migration;
 mod segsnap;
 pub mod source;
 pub mod text;
+#[cfg(feature = "serde")]
+pub mod xen;
 
 use qemu_dump::QemuDump;
 
@@ -129,11 +135,16 @@ pub enum InputFormat {
     /// A crosvm snapshot's `vcpu{N}` fragment (CBOR), or the snapshot directory: every
     /// vCPU.
     Crosvm,
+    /// A Xen HVM save image (`xl save`, a libxl or libxc stream), read as a stream down
+    /// to its `HVM_CONTEXT`: every vCPU.
+    Xen,
+    /// A Hyper-V partition state blob (`VP_SEGMENT_REGISTERS` with its CPL): every VP.
+    HyperV,
 }
 
 impl InputFormat {
     /// Every format.
-    pub const ALL: [InputFormat; 12] = [
+    pub const ALL: [InputFormat; 14] = [
         InputFormat::Dump,
         InputFormat::Sregs,
         InputFormat::SregsRegs,
@@ -146,6 +157,8 @@ impl InputFormat {
         InputFormat::CloudHypervisor,
         InputFormat::Firecracker,
         InputFormat::Crosvm,
+        InputFormat::Xen,
+        InputFormat::HyperV,
     ];
 
     /// The name `--format` takes.
@@ -164,6 +177,8 @@ impl InputFormat {
             InputFormat::CloudHypervisor => "cloud-hypervisor",
             InputFormat::Firecracker => "firecracker",
             InputFormat::Crosvm => "crosvm",
+            InputFormat::Xen => "xen",
+            InputFormat::HyperV => "hyperv",
         }
     }
 }
@@ -313,6 +328,12 @@ fn detect_foreign(prefix: &[u8]) -> Option<InputFormat> {
     if firecracker::recognise(prefix).is_some() {
         return Some(InputFormat::Firecracker);
     }
+    if xen::recognise(prefix).is_some() {
+        return Some(InputFormat::Xen);
+    }
+    if hyperv::recognise(prefix).is_some() {
+        return Some(InputFormat::HyperV);
+    }
     if crosvm::recognise(prefix) {
         return Some(InputFormat::Crosvm);
     }
@@ -384,9 +405,11 @@ pub fn read(bytes: &[u8], format: Option<InputFormat>) -> Result<Vec<Input>, Inp
         InputFormat::Migration => read_migration(bytes),
         InputFormat::Libvirt => read_libvirt(bytes),
         InputFormat::Snapshot => segsnap::read(bytes).map(|i| vec![i]),
-        InputFormat::CloudHypervisor | InputFormat::Firecracker | InputFormat::Crosvm => {
-            read_foreign(bytes, format)
-        }
+        InputFormat::CloudHypervisor
+        | InputFormat::Firecracker
+        | InputFormat::Crosvm
+        | InputFormat::Xen
+        | InputFormat::HyperV => read_foreign(bytes, format),
     }
 }
 
@@ -402,6 +425,8 @@ pub fn read_foreign(bytes: &[u8], format: InputFormat) -> Result<Vec<Input>, Inp
     let vcpus = match format {
         InputFormat::Firecracker => firecracker::read(bytes, "").map_err(located)?,
         InputFormat::Crosvm => crosvm::read(bytes, "").map_err(located)?,
+        InputFormat::Xen => xen::read(bytes, "").map_err(located)?,
+        InputFormat::HyperV => hyperv::read(bytes, "").map_err(located)?,
         _ => {
             let text = std::str::from_utf8(bytes).map_err(|e| {
                 err(format!(
@@ -430,9 +455,15 @@ pub fn foreign_vcpus_at(
     use std::io::Read;
     if !path.is_dir() {
         let mut prefix = Vec::new();
-        let opened = std::fs::File::open(path).and_then(|f| f.take(64).read_to_end(&mut prefix));
+        let opened = std::fs::File::open(path).and_then(|f| f.take(8192).read_to_end(&mut prefix));
         if opened.is_ok() && firecracker::recognise(&prefix).is_some() {
             return firecracker::read_path(path);
+        }
+        if opened.is_ok() && xen::recognise(&prefix).is_some() {
+            return xen::read_path(path);
+        }
+        if opened.is_ok() && hyperv::recognise(&prefix).is_some() {
+            return hyperv::read_path(path);
         }
         // A fragment named vcpu{N} is crosvm's even when its bytes are not CBOR (an
         // encrypted snapshot's): its reader says which.
@@ -460,6 +491,24 @@ pub fn foreign_dir_format(path: &std::path::Path) -> Option<InputFormat> {
     } else {
         None
     }
+}
+
+/// Every vCPU of a Xen save image read from `reader` as a stream (page data skipped as
+/// it passes), as states to check.
+///
+/// # Errors
+///
+/// [`InputError`] naming the offset and the reason.
+#[cfg(feature = "serde")]
+pub fn read_xen(reader: impl std::io::Read) -> Result<Vec<Input>, InputError> {
+    let vcpus = xen::read(reader, "")
+        .map_err(|e| err(format!("{}: {}: {}", e.format, e.place, e.reason)))?;
+    foreign_inputs(&vcpus, InputFormat::Xen)
+}
+
+#[cfg(not(feature = "serde"))]
+fn read_xen(_reader: impl std::io::Read) -> Result<Vec<Input>, InputError> {
+    read_foreign(&[], InputFormat::Xen)
 }
 
 #[cfg(not(feature = "serde"))]

@@ -241,12 +241,16 @@ pub fn read_each(
     let inputs = match format {
         InputFormat::Dump => return read_dumps(head, reader, name, each),
         InputFormat::Migration => super::read_migration(head.chain(reader)).map_err(bad)?,
+        InputFormat::Xen => super::read_xen(head.chain(reader)).map_err(bad)?,
         InputFormat::Libvirt => super::read_libvirt(head.chain(reader)).map_err(bad)?,
         InputFormat::Snapshot => {
             let bytes = read_bounded_after(head, reader, name, SNAPSHOT_INPUT_LIMIT, "a snapshot")?;
             super::read(&bytes, Some(format)).map_err(bad)?
         }
-        InputFormat::CloudHypervisor | InputFormat::Firecracker | InputFormat::Crosvm => {
+        InputFormat::CloudHypervisor
+        | InputFormat::Firecracker
+        | InputFormat::Crosvm
+        | InputFormat::HyperV => {
             let what = format!("a {format} state file");
             let bytes = read_bounded_after(head, reader, name, FOREIGN_INPUT_LIMIT, &what)?;
             super::read(&bytes, Some(format)).map_err(bad)?
