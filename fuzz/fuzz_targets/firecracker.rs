@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use segstate::ingest::crc64::crc64;
+use segstate::testing::crc64;
 use segstate::ingest::firecracker;
 use segstate::ingest::{InputFormat, foreign_inputs};
 

@@ -10,7 +10,7 @@ use segstate::arch::SegmentState;
 use segstate::arch::{PrivilegeLevel, SegReg};
 use segstate::format::kvm::{KvmSegment, KvmSregs};
 use segstate::format::svm::{SaveAreaOffset, VmcbSaveArea, VmcbSegment};
-use segstate::verify::domain::{baseline, sysret_state};
+use segstate::verify::{baseline, sysret_state};
 
 const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use segstate::snapshot::{MsrEntry, VcpuSnapshot};
+use segstate::snapshot::MsrEntry;
 
 fn segstate(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_segstate"))
@@ -32,7 +32,7 @@ fn scratch(name: &str) -> PathBuf {
 #[test]
 fn diff_exits_0_for_the_tsc_alone_and_1_for_a_real_difference() {
     let d = scratch("diff");
-    let mut a = VcpuSnapshot::example_user_null_ss();
+    let mut a = segstate::testing::example_user_null_ss();
     a.msrs.retain(|m| m.index != 0x10);
     a.msrs.push(MsrEntry {
         index: 0x10,

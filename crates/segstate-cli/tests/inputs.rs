@@ -7,8 +7,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use segstate::snapshot::VcpuSnapshot;
-
 const DUMP: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../segstate/tests/fixtures/qemu/sysret-null-ss-cpl3.txt"
@@ -255,7 +253,7 @@ fn format_is_obeyed_even_for_stream_magic() {
 
 #[test]
 fn segstate_snapshots_are_checked_as_snapshots() {
-    let mut snap = VcpuSnapshot::example_user_null_ss();
+    let mut snap = segstate::testing::example_user_null_ss();
     let p = temp("user.snap", &snap.encode());
     let o = segstate(&["check", path(&p)]);
     let out = String::from_utf8_lossy(&o.stdout);

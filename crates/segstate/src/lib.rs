@@ -86,6 +86,8 @@ pub mod ingest;
 pub mod json;
 pub mod profile;
 pub mod snapshot;
+#[doc(hidden)]
+pub mod testing;
 pub mod verify;
 
 /// The README's Rust examples, run as doc tests so that they cannot go stale.

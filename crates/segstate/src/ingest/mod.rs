@@ -54,7 +54,7 @@ use std::{format, vec};
 #[cfg(feature = "serde")]
 pub mod cloud_hypervisor;
 #[cfg(feature = "serde")]
-pub mod crc64;
+pub(crate) mod crc64;
 pub mod exit;
 #[cfg(feature = "serde")]
 pub mod firecracker;
@@ -70,7 +70,7 @@ pub mod qemu_log;
 pub mod qemu_migration;
 mod segsnap;
 pub mod source;
-pub mod text;
+pub(crate) mod text;
 
 use qemu_dump::QemuDump;
 

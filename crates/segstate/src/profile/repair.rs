@@ -83,7 +83,7 @@ fn may_be_null(reg: SegReg) -> bool {
 /// True when G agrees with a byte-granular limit as VM entry requires (SDM Vol. 3C
 /// §26.3.1.2: limit bits 11:0 all ones if G = 1, bits 31:20 all zeros if G = 0).
 #[must_use]
-pub fn granularity_consistent(limit: u32, g: u8) -> bool {
+pub(crate) fn granularity_consistent(limit: u32, g: u8) -> bool {
     let low_all_ones = limit & 0xfff == 0xfff;
     let high_all_zeros = limit & 0xfff0_0000 == 0;
     (low_all_ones || g == 0) && (high_all_zeros || g != 0)
@@ -359,11 +359,13 @@ mod tests {
 
     #[test]
     fn an_inexpressible_limit_keeps_its_g() {
-        let mut s = KvmSregs::default();
-        s.ds = KvmSegment {
-            limit: 0x0012_3456, // > 1 MiB, low bits not all ones: no G makes it encodable
-            g: 0,
-            ..flat(3)
+        let mut s = KvmSregs {
+            ds: KvmSegment {
+                limit: 0x0012_3456, // > 1 MiB, low bits not all ones: no G makes it encodable
+                g: 0,
+                ..flat(3)
+            },
+            ..KvmSregs::default()
         };
         let changes = repair(&mut s, PrivilegeLevel::Ring0, Vendor::Intel);
         assert!(

@@ -265,7 +265,7 @@ fn cook(s: &mut KvmSregs, cpl: Cpl, target: Vendor) -> Vec<Change> {
         .collect()
 }
 
-pub use crate::profile::repair::granularity_consistent;
+pub(crate) use crate::profile::repair::granularity_consistent;
 
 /// `kvm_sregs` as KVM may read back what was written, normalised: one place,
 /// [`repair::canonical_readback`].
