@@ -98,6 +98,7 @@ pub const RFLAGS_UNKNOWN: u64 = 0x2;
 
 /// The input formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum InputFormat {
     /// QEMU CPU state dump text (`info registers`, `-d cpu`, "KVM: entry failed").
     Dump,

@@ -62,6 +62,7 @@ impl RepairedField {
 
 /// One field [`repair`] changed, and the rule whose effect changed it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Repaired {
     /// The register.
     pub reg: SegReg,

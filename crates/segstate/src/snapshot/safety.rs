@@ -90,6 +90,7 @@ impl fmt::Display for RestoreProblem {
 
 /// One field changed by [`VcpuSnapshot::normalise_for`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Change {
     /// The field, e.g. `SS.DPL`.
     pub field: String,

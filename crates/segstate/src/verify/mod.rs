@@ -101,6 +101,7 @@ impl fmt::Display for Property {
 
 /// One state that violates a property.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Counterexample {
     /// The property violated.
     pub property: Property,
@@ -123,6 +124,7 @@ pub struct Counterexample {
 
 /// Verification results for one chain.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ChainReport {
     /// The chain.
     pub chain: Chain,

@@ -106,6 +106,7 @@ pub(crate) const MAX_MP_STATE: u32 = 10;
 /// Why bytes are not a snapshot this code can read. Every variant names the field or
 /// the offset.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// The input is larger than the decode limit.
     TooLarge {
