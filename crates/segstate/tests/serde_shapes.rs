@@ -200,3 +200,173 @@ fn a_finding_is_the_cli_shape() {
         })
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// The C shapes of `json`: numbers (kvm_segment, kvm_sregs) or hex strings of the
+// field's width (the VMCB, VMCS, QEMU and Hyper-V segments).
+
+use segstate::format::hyperv::{HvSegmentAttributes, HvSegmentRegister};
+use segstate::format::kvm::{KvmSegment, KvmSregs};
+use segstate::format::qemu::{QemuFlags, QemuSegmentCache};
+use segstate::format::svm::{SvmAttrib, VmcbSegment};
+use segstate::format::vmx::{VmxAccessRights, VmxSegment};
+use segstate::json::VmcbSegmentWithCpl;
+
+fn kvm_ss() -> KvmSegment {
+    KvmSegment {
+        base: 0,
+        limit: 0xffff_ffff,
+        selector: 0x2b,
+        type_: 3,
+        present: 0,
+        dpl: 3,
+        db: 1,
+        s: 1,
+        l: 0,
+        g: 1,
+        avl: 0,
+        unusable: 1,
+        padding: 0,
+    }
+}
+
+fn kvm_ss_json() -> Value {
+    json!({
+        "base": 0, "limit": 4294967295u32, "selector": 43, "type": 3, "present": 0,
+        "dpl": 3, "db": 1, "s": 1, "l": 0, "g": 1, "avl": 0, "unusable": 1, "padding": 0,
+    })
+}
+
+#[test]
+fn kvm_segment_is_numbers_by_c_name() {
+    round_trip(&kvm_ss(), kvm_ss_json());
+    // Strings are numbers too; padding may be left out.
+    let mut given = kvm_ss_json();
+    given["selector"] = json!("0x2b");
+    given["limit"] = json!("4294967295");
+    given.as_object_mut().unwrap().remove("padding");
+    assert_eq!(
+        serde_json::from_value::<KvmSegment>(given).unwrap(),
+        kvm_ss()
+    );
+}
+
+#[test]
+fn kvm_segment_refuses_with_the_field_named() {
+    let mut wide = kvm_ss_json();
+    wide["dpl"] = json!(300);
+    let e = refused::<KvmSegment>(&wide.to_string());
+    assert!(e.contains("field `dpl`: 300 does not fit in 8 bits"), "{e}");
+    let mut typo = kvm_ss_json();
+    typo["cpl"] = json!(3);
+    assert!(refused::<KvmSegment>(&typo.to_string()).contains("unknown field `cpl`"));
+    let mut missing = kvm_ss_json();
+    missing.as_object_mut().unwrap().remove("avl");
+    assert!(refused::<KvmSegment>(&missing.to_string()).contains("missing field `avl`"));
+    let mut null = kvm_ss_json();
+    null["padding"] = Value::Null;
+    assert!(refused::<KvmSegment>(&null.to_string()).contains("field `padding`"));
+    let mut negative = kvm_ss_json();
+    negative["base"] = json!(-1);
+    assert!(refused::<KvmSegment>(&negative.to_string()).contains("-1 is negative"));
+}
+
+#[test]
+fn kvm_sregs_nests_segments_and_tables() {
+    let mut s = KvmSregs {
+        cr0: 0x8005_0033,
+        efer: 0xd01,
+        interrupt_bitmap: [1, 2, 3, 4],
+        ..KvmSregs::default()
+    };
+    s.ss = kvm_ss();
+    s.gdt.limit = 63;
+    let written = serde_json::to_value(s).unwrap();
+    assert_eq!(written["ss"], kvm_ss_json());
+    assert_eq!(written["ldt"]["unusable"], json!(0));
+    assert_eq!(
+        written["gdt"],
+        json!({"base": 0, "limit": 63, "padding": [0, 0, 0]})
+    );
+    assert_eq!(written["interrupt_bitmap"], json!([1, 2, 3, 4]));
+    assert_eq!(written["cr0"], json!(0x8005_0033u64));
+    assert_eq!(written.as_object().unwrap().len(), 18);
+    let back: KvmSregs = serde_json::from_value(written.clone()).unwrap();
+    assert_eq!(back, s);
+
+    let mut bad = written.clone();
+    bad["ss"]["dpl"] = json!(256);
+    let e = refused::<KvmSregs>(&bad.to_string());
+    assert!(
+        e.contains("ss: field `dpl`: 256 does not fit in 8 bits"),
+        "{e}"
+    );
+    let mut bad = written;
+    bad["idt"]["padding"] = json!([0, 0]);
+    let e = refused::<KvmSregs>(&bad.to_string());
+    assert!(
+        e.contains("field `idt.padding`: 2 numbers, expected 3"),
+        "{e}"
+    );
+}
+
+#[test]
+fn hex_shapes_are_strings_of_the_field_width() {
+    let vmcb = VmcbSegment {
+        selector: 0x2b,
+        attrib: SvmAttrib(0x0c73),
+        limit: 0xffff_ffff,
+        base: 0,
+    };
+    round_trip(
+        &vmcb,
+        json!({"selector": "0x002b", "attrib": "0x0c73", "limit": "0xffffffff",
+               "base": "0x0000000000000000"}),
+    );
+    let with_cpl = VmcbSegmentWithCpl {
+        segment: vmcb,
+        cpl: Some(3),
+    };
+    let written = serde_json::to_value(with_cpl).unwrap();
+    assert_eq!(written["cpl"], json!(3));
+    assert_eq!(
+        serde_json::from_value::<VmcbSegmentWithCpl>(written).unwrap(),
+        with_cpl
+    );
+    let e = refused::<VmcbSegment>(r#"{"selector": 0, "attrib": 65536, "limit": 0, "base": 0}"#);
+    assert!(
+        e.contains("field `attrib`: 65536 does not fit in 16 bits"),
+        "{e}"
+    );
+
+    round_trip(
+        &VmxSegment {
+            selector: 0x2b,
+            base: 0,
+            limit: 0xffff_ffff,
+            access_rights: VmxAccessRights(0x1c0f3),
+        },
+        json!({"selector": "0x002b", "base": "0x0000000000000000", "limit": "0xffffffff",
+               "access_rights": "0x1c0f3"}),
+    );
+    round_trip(
+        &QemuSegmentCache {
+            selector: 0x2b,
+            base: 0,
+            limit: 0xffff_ffff,
+            flags: QemuFlags(0x00cf_f300),
+        },
+        json!({"selector": "0x002b", "base": "0x0000000000000000", "limit": "0xffffffff",
+               "flags": "0x00cff300"}),
+    );
+    round_trip(
+        &HvSegmentRegister {
+            base: 0,
+            limit: 0xffff_ffff,
+            selector: 0x2b,
+            attributes: HvSegmentAttributes(0xc0f3),
+        },
+        json!({"base": "0x0000000000000000", "limit": "0xffffffff", "selector": "0x002b",
+               "attributes": "0xc0f3"}),
+    );
+}

@@ -83,7 +83,7 @@ use crate::format::kvm::KvmSregs;
 use crate::format::svm::{SaveAreaOffset, VmcbSaveArea};
 
 #[cfg(feature = "serde")]
-use crate::json::{self, KvmSregsJson};
+use crate::json;
 
 /// Size of `struct kvm_regs`: rax..r15, rip, rflags.
 pub const KVM_REGS_SIZE: usize = 144;
@@ -658,10 +658,7 @@ fn read_sregs(bytes: &[u8], with_regs: bool) -> Result<Input, InputError> {
 
 #[cfg(feature = "serde")]
 fn read_json(text: &str) -> Result<Input, InputError> {
-    let parsed: KvmSregsJson = json::parse(text, "kvm_sregs JSON").map_err(|e| err(e.0))?;
-    let sregs = parsed
-        .decode()
-        .map_err(|e| err(format!("kvm_sregs JSON: {e}")))?;
+    let sregs: KvmSregs = json::parse_named(text, "kvm_sregs JSON").map_err(|e| err(e.0))?;
     let state = sregs_state(&sregs, RFLAGS_UNKNOWN, |reg, e| {
         format!("kvm_sregs JSON: field `{}.{}`", reg.kvm_name(), e.field)
     })?;
