@@ -7,7 +7,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use segstate::ingest::InputFormat;
-use segstate::ingest::crc64::crc64;
+use segstate::testing::crc64;
 use segstate::ingest::firecracker;
 
 #[path = "common.rs"]

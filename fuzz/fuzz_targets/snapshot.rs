@@ -32,7 +32,7 @@ fn reseal(data: &[u8]) -> Vec<u8> {
     }
     let total = (b.len() + 4) as u64;
     b[16..24].copy_from_slice(&total.to_le_bytes());
-    let crc = segstate::snapshot::crc::crc32c(&b);
+    let crc = segstate::testing::crc32c(&b);
     b.extend_from_slice(&crc.to_le_bytes());
     b
 }

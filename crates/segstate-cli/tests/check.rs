@@ -8,7 +8,7 @@ use segstate::arch::SegmentState;
 use segstate::arch::{PrivilegeLevel, SegReg};
 use segstate::format::kvm::{KvmSegment, KvmSregs};
 use segstate::format::svm::{SaveAreaOffset, VmcbSaveArea, VmcbSegment};
-use segstate::verify::domain::{baseline, sysret_state};
+use segstate::verify::{baseline, sysret_state};
 
 mod common;
 use common::{assert_contains, code, json, segstate, segstate_stdin, stderr, stdout, temp};
@@ -295,7 +295,7 @@ fn a_vmcb_that_cannot_be_read_exits_2_naming_the_offset() {
 #[test]
 fn the_json_state_of_convert_is_read() {
     let s = sregs_of(&baseline(PrivilegeLevel::Ring3));
-    let text = serde_json::to_string_pretty(&segstate::json::kvm_sregs(&s)).unwrap();
+    let text = serde_json::to_string_pretty(&s).unwrap();
     let o = segstate_stdin(&["check"], text.as_bytes());
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains("[json]"));

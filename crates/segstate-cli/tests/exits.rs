@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use segstate::snapshot::{MsrEntry, VcpuSnapshot};
+use segstate::snapshot::MsrEntry;
 
 mod common;
 use common::{assert_contains, scratch, segstate, stderr, stdout};
@@ -12,7 +12,7 @@ use common::{assert_contains, scratch, segstate, stderr, stdout};
 #[test]
 fn diff_exits_0_for_the_tsc_alone_and_1_for_a_real_difference() {
     let d = scratch("diff");
-    let mut a = VcpuSnapshot::example_user_null_ss();
+    let mut a = segstate::testing::example_user_null_ss();
     a.msrs.retain(|m| m.index != 0x10);
     a.msrs.push(MsrEntry {
         index: 0x10,

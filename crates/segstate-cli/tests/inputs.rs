@@ -6,8 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use segstate::snapshot::VcpuSnapshot;
-
 mod common;
 use common::{BIN, assert_contains, code, segstate, segstate_stdin, stderr, temp};
 
@@ -209,7 +207,7 @@ fn format_is_obeyed_even_for_stream_magic() {
 
 #[test]
 fn segstate_snapshots_are_checked_as_snapshots() {
-    let mut snap = VcpuSnapshot::example_user_null_ss();
+    let mut snap = segstate::testing::example_user_null_ss();
     let p = temp("user.snap", &snap.encode());
     let o = segstate(&["check", path(&p)]);
     let out = String::from_utf8_lossy(&o.stdout);

@@ -1,6 +1,6 @@
 //! Writes the format-version-1 compatibility corpus, tests/corpus/snapshots/v1/:
 //!
-//! - `example-user-null-ss.snap`: `VcpuSnapshot::example_user_null_ss()`, synthetic
+//! - `example-user-null-ss.snap`: `segstate::testing::example_user_null_ss()`, synthetic
 //!   and deterministic (no KVM needed);
 //! - `harness-user-null-ss.snap`, `harness-kernel.snap`: the harness guest saved
 //!   live at those pause points, with its (non-zero) guest memory.
@@ -16,7 +16,6 @@
 
 use std::path::Path;
 
-use segstate::snapshot::VcpuSnapshot;
 use segstate_kvm::RunOptions;
 use segstate_kvm::snapshot::{SavePoint, save_at};
 
@@ -25,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&dir)?;
     let mut written = vec![];
     let p = dir.join("example-user-null-ss.snap");
-    VcpuSnapshot::example_user_null_ss().write_file(&p)?;
+    segstate::testing::example_user_null_ss().write_file(&p)?;
     written.push(p);
     for (at, name) in [
         (SavePoint::UserNullSs, "harness-user-null-ss.snap"),

@@ -1,16 +1,35 @@
-//! JSON shapes of the formats, as `segstate convert` reads and writes them.
+//! JSON shapes of the formats, as `segstate convert` reads and writes them: the
+//! `Serialize`/`Deserialize` impls of [`KvmSegment`], [`KvmSregs`], [`KvmDtable`],
+//! [`VmcbSegment`] (and [`VmcbSegmentWithCpl`]), [`VmxSegment`], [`QemuSegmentCache`]
+//! and [`HvSegmentRegister`], each shape stated once. The architectural types
+//! (`arch::Segment`, `arch::SegmentState`, ...) derive theirs where they are defined.
 //!
 //! Numbers may be JSON numbers or strings (`"0x2b"`, `"43"`); every value is range
 //! checked against its C field, and unknown fields are refused, so a typo is an error
 //! rather than a silently ignored field.
+//!
+//! ```
+//! use segstate::format::kvm::KvmSegment;
+//!
+//! let ss: KvmSegment = serde_json::from_str(r#"{"base": 0, "limit": "0xffffffff",
+//!     "selector": "0x2b", "type": 3, "present": 0, "dpl": 3, "db": 1, "s": 1, "l": 0,
+//!     "g": 1, "avl": 0, "unusable": 1}"#)?;
+//! assert_eq!((ss.selector, ss.dpl, ss.unusable), (0x2b, 3, 1));
+//! assert_eq!(serde_json::to_value(ss)?["limit"], 0xffff_ffffu32);
+//!
+//! let e = serde_json::from_str::<KvmSegment>(&serde_json::to_string(&ss)?.replace("\"dpl\":3", "\"dpl\":300"));
+//! assert!(e.unwrap_err().to_string().contains("field `dpl`: 300 does not fit in 8 bits"));
+//! # Ok::<(), serde_json::Error>(())
+//! ```
 
 use std::format;
 use std::string::String;
 use std::vec::Vec;
 
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use crate::arch::SegReg;
 use crate::format::hyperv::{HvSegmentAttributes, HvSegmentRegister};
 use crate::format::kvm::{KvmDtable, KvmSegment, KvmSregs};
 use crate::format::qemu::{QemuFlags, QemuSegmentCache};
@@ -52,7 +71,7 @@ impl JsonError {
 
 /// A number given as a JSON number or a decimal/hex string.
 #[derive(Debug, Clone, Copy)]
-pub struct Num(u64);
+struct Num(u64);
 
 impl<'de> Deserialize<'de> for Num {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -100,322 +119,452 @@ pub fn parse_u64(s: &str) -> Result<u64, JsonError> {
         })
 }
 
-/// An optional field that, when present, must be a number: `"cpl": null` is refused
-/// rather than read as absent.
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
-}
-
 impl Num {
     fn value(self) -> u64 {
         self.0
     }
+}
 
-    /// The value, checked to fit the C field `field`.
-    pub fn fit<T: TryFrom<u64>>(self, field: &str) -> Result<T, JsonError> {
-        let v = self.value();
-        T::try_from(v).map_err(|_| {
+/// A field's value as `segstate convert` writes it: a JSON number, or a `0x` string
+/// zero-padded to `width` hex digits (the C field's width).
+#[derive(Clone, Copy)]
+enum Written {
+    Number,
+    Hex(usize),
+}
+
+impl Written {
+    fn value(self, v: u64) -> Value {
+        match self {
+            Written::Number => Value::from(v),
+            Written::Hex(width) => Value::String(format!("{v:#0w$x}", w = width + 2)),
+        }
+    }
+}
+
+/// A C field's value type: an unsigned integer, or a newtype over one (`attrib`,
+/// `access_rights`, `flags`, `attributes`).
+trait CField: Sized + Copy {
+    /// Width in bits, for the range error.
+    const BITS: u32;
+    fn from_u64(v: u64) -> Option<Self>;
+    fn to_u64(self) -> u64;
+}
+
+macro_rules! c_field {
+    ($($t:ty => $inner:ty, $wrap:expr, $unwrap:expr;)*) => {$(
+        impl CField for $t {
+            const BITS: u32 = <$inner>::BITS;
+            fn from_u64(v: u64) -> Option<Self> {
+                <$inner>::try_from(v).ok().map($wrap)
+            }
+            fn to_u64(self) -> u64 {
+                #[allow(clippy::redundant_closure_call)]
+                u64::from(($unwrap)(self))
+            }
+        }
+    )*};
+}
+
+c_field! {
+    u8 => u8, |v| v, |v: u8| v;
+    u16 => u16, |v| v, |v: u16| v;
+    u32 => u32, |v| v, |v: u32| v;
+    u64 => u64, |v| v, |v: u64| v;
+    SvmAttrib => u16, SvmAttrib, |v: SvmAttrib| v.0;
+    VmxAccessRights => u32, VmxAccessRights, |v: VmxAccessRights| v.0;
+    QemuFlags => u32, QemuFlags, |v: QemuFlags| v.0;
+    HvSegmentAttributes => u16, HvSegmentAttributes, |v: HvSegmentAttributes| v.0;
+}
+
+/// How a range error reads, and how [`parse`] tells it from malformed input.
+const DOES_NOT_FIT: &str = " does not fit in ";
+
+/// The fields of one JSON object, taken one by one by name and range-checked; what is
+/// left at the end is an unknown field, refused so that a typo is an error.
+struct Fields {
+    map: serde_json::Map<String, Value>,
+    /// The path in front of a field's name (`gdt.` for the descriptor tables).
+    prefix: &'static str,
+}
+
+impl Fields {
+    fn new(map: serde_json::Map<String, Value>) -> Self {
+        Fields { map, prefix: "" }
+    }
+
+    fn raw(&mut self, key: &str) -> Result<Value, JsonError> {
+        self.map
+            .remove(key)
+            .ok_or_else(|| JsonError(format!("missing field `{}{key}`", self.prefix)))
+    }
+
+    fn fit<T: CField>(&self, key: &str, v: Value) -> Result<T, JsonError> {
+        let field = format!("{}{key}", self.prefix);
+        let n = Num::deserialize(v)
+            .map_err(|e| JsonError(format!("field `{field}`: {e}")))?
+            .value();
+        T::from_u64(n).ok_or_else(|| {
             JsonError(format!(
-                "field `{field}`: {v} does not fit in {} bits",
-                std::mem::size_of::<T>() * 8
+                "field `{field}`: {n} does not fit in {} bits",
+                T::BITS
             ))
         })
     }
-}
 
-fn hex<T: Into<u64>>(v: T, width: usize) -> Value {
-    Value::String(format!("{:#0w$x}", v.into(), w = width + 2))
-}
+    /// A required number.
+    fn num<T: CField>(&mut self, key: &str) -> Result<T, JsonError> {
+        let v = self.raw(key)?;
+        self.fit(key, v)
+    }
 
-/// A `struct kvm_segment` as JSON: every field by its C name.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KvmSegmentJson {
-    base: Num,
-    limit: Num,
-    selector: Num,
-    #[serde(rename = "type")]
-    type_: Num,
-    present: Num,
-    dpl: Num,
-    db: Num,
-    s: Num,
-    l: Num,
-    g: Num,
-    avl: Num,
-    unusable: Num,
-    #[serde(default, deserialize_with = "present")]
-    padding: Option<Num>,
-}
+    /// An optional number: absent is `None`, `null` is refused.
+    fn optional<T: CField>(&mut self, key: &str) -> Result<Option<T>, JsonError> {
+        match self.map.remove(key) {
+            None => Ok(None),
+            Some(v) => self.fit(key, v).map(Some),
+        }
+    }
 
-impl KvmSegmentJson {
-    /// The C value, each field range-checked.
-    pub fn decode(self) -> Result<KvmSegment, JsonError> {
-        Ok(KvmSegment {
-            base: self.base.fit("base")?,
-            limit: self.limit.fit("limit")?,
-            selector: self.selector.fit("selector")?,
-            type_: self.type_.fit("type")?,
-            present: self.present.fit("present")?,
-            dpl: self.dpl.fit("dpl")?,
-            db: self.db.fit("db")?,
-            s: self.s.fit("s")?,
-            l: self.l.fit("l")?,
-            g: self.g.fit("g")?,
-            avl: self.avl.fit("avl")?,
-            unusable: self.unusable.fit("unusable")?,
-            padding: self
-                .padding
-                .map(|p| p.fit("padding"))
-                .transpose()?
-                .unwrap_or(0),
-        })
+    /// A required array of `N` numbers, each checked as `key[i]`.
+    fn array<T: CField + Default, const N: usize>(
+        &mut self,
+        key: &str,
+    ) -> Result<[T; N], JsonError> {
+        let v = self.raw(key)?;
+        self.array_of(key, v)
+    }
+
+    fn array_of<T: CField + Default, const N: usize>(
+        &self,
+        key: &str,
+        v: Value,
+    ) -> Result<[T; N], JsonError> {
+        let Value::Array(items) = v else {
+            return Err(JsonError(format!(
+                "field `{}{key}`: expected an array of {N} numbers",
+                self.prefix
+            )));
+        };
+        if items.len() != N {
+            return Err(JsonError(format!(
+                "field `{}{key}`: {} numbers, expected {N}",
+                self.prefix,
+                items.len()
+            )));
+        }
+        let mut out = [T::default(); N];
+        for (i, (slot, item)) in out.iter_mut().zip(items).enumerate() {
+            *slot = self.fit(&format!("{key}[{i}]"), item)?;
+        }
+        Ok(out)
+    }
+
+    /// Every field was taken: anything left is unknown.
+    fn finish(self) -> Result<(), JsonError> {
+        match self.map.keys().next() {
+            None => Ok(()),
+            Some(key) => Err(JsonError(format!(
+                "unknown field `{}{}`",
+                self.prefix,
+                key.escape_debug()
+            ))),
+        }
     }
 }
 
-/// A `kvm_segment` as JSON.
-#[must_use]
-pub fn kvm_segment(k: &KvmSegment) -> Value {
-    json!({
-        "base": k.base, "limit": k.limit, "selector": k.selector, "type": k.type_,
-        "present": k.present, "dpl": k.dpl, "db": k.db, "s": k.s, "l": k.l, "g": k.g,
-        "avl": k.avl, "unusable": k.unusable, "padding": k.padding,
-    })
-}
+/// `T` from a JSON object, each field range-checked, an unknown one refused. The
+/// object is decoded inside the map visitor, so a JSON reader puts its position (the
+/// object's end) on every error.
+fn from_object<'de, D, T, F>(d: D, decode: F) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    F: FnOnce(&mut Fields) -> Result<T, JsonError>,
+{
+    struct Object<F>(F);
 
-/// A VMCB segment (`struct vmcb_seg`) as JSON, with an optional `cpl` for SS.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VmcbSegmentJson {
-    selector: Num,
-    attrib: Num,
-    limit: Num,
-    base: Num,
-    /// VMCB.CPL, for a chain that starts in a VMCB.
-    #[serde(default, deserialize_with = "present")]
-    pub cpl: Option<Num>,
-}
+    impl<'de, T, F> serde::de::Visitor<'de> for Object<F>
+    where
+        F: FnOnce(&mut Fields) -> Result<T, JsonError>,
+    {
+        type Value = T;
 
-impl VmcbSegmentJson {
-    /// The C value, each field range-checked.
-    pub fn decode(&self) -> Result<VmcbSegment, JsonError> {
-        Ok(VmcbSegment {
-            selector: self.selector.fit("selector")?,
-            attrib: SvmAttrib(self.attrib.fit("attrib")?),
-            limit: self.limit.fit("limit")?,
-            base: self.base.fit("base")?,
-        })
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<T, A::Error> {
+            let mut map = serde_json::Map::new();
+            while let Some((key, value)) = access.next_entry::<String, Value>()? {
+                if map.insert(key.clone(), value).is_some() {
+                    return Err(serde::de::Error::custom(format!(
+                        "field `{}` given twice",
+                        key.escape_debug()
+                    )));
+                }
+            }
+            let mut fields = Fields::new(map);
+            let out = (self.0)(&mut fields).map_err(serde::de::Error::custom)?;
+            fields.finish().map_err(serde::de::Error::custom)?;
+            Ok(out)
+        }
     }
+
+    d.deserialize_map(Object(decode))
 }
 
-/// A VMCB segment (and the CPL, for SS) as JSON.
-#[must_use]
-pub fn vmcb_segment(v: &VmcbSegment, cpl: Option<u8>) -> Value {
-    let mut out = json!({
-        "selector": hex(v.selector, 4), "attrib": hex(v.attrib.0, 4),
-        "limit": hex(v.limit, 8), "base": hex(v.base, 16),
-    });
-    if let Some(cpl) = cpl {
-        out["cpl"] = json!(cpl);
-    }
-    out
-}
+/// The JSON shape of a flat C struct, stated once: each field's JSON name, its Rust
+/// field, and how it is written; fields after `optional` may be left out (0). Reading
+/// takes numbers or strings (`"0x2b"`, `"43"`), range-checks each against its C field
+/// and refuses unknown fields; writing gives every field.
+macro_rules! json_shape {
+    (
+        $(#[$doc:meta])* $t:ident {
+            $($key:literal => $field:ident: $written:expr,)*
+        }
+        $(optional { $($okey:literal => $ofield:ident: $owritten:expr,)* })?
+    ) => {
+        $(#[$doc])*
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut map = serde_json::Map::new();
+                $(map.insert($key.into(), ($written).value(CField::to_u64(self.$field)));)*
+                $($(map.insert($okey.into(), ($owritten).value(CField::to_u64(self.$ofield)));)*)?
+                map.serialize(s)
+            }
+        }
 
-/// A VMCS segment (selector, access rights, limit, base) as JSON.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VmxSegmentJson {
-    selector: Num,
-    base: Num,
-    limit: Num,
-    access_rights: Num,
-}
-
-impl VmxSegmentJson {
-    /// The C value, each field range-checked.
-    pub fn decode(self) -> Result<VmxSegment, JsonError> {
-        Ok(VmxSegment {
-            selector: self.selector.fit("selector")?,
-            base: self.base.fit("base")?,
-            limit: self.limit.fit("limit")?,
-            access_rights: VmxAccessRights(self.access_rights.fit("access_rights")?),
-        })
-    }
-}
-
-/// A VMCS segment as JSON.
-#[must_use]
-pub fn vmx_segment(v: &VmxSegment) -> Value {
-    json!({
-        "selector": hex(v.selector, 4), "base": hex(v.base, 16), "limit": hex(v.limit, 8),
-        "access_rights": hex(v.access_rights.0, 5),
-    })
-}
-
-/// A QEMU `SegmentCache` as JSON.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct QemuSegmentJson {
-    selector: Num,
-    base: Num,
-    limit: Num,
-    flags: Num,
-}
-
-impl QemuSegmentJson {
-    /// The C value, each field range-checked.
-    pub fn decode(self) -> Result<QemuSegmentCache, JsonError> {
-        Ok(QemuSegmentCache {
-            selector: self.selector.fit("selector")?,
-            base: self.base.fit("base")?,
-            limit: self.limit.fit("limit")?,
-            flags: QemuFlags(self.flags.fit("flags")?),
-        })
-    }
-}
-
-/// A QEMU segment cache as JSON.
-#[must_use]
-pub fn qemu_segment(q: &QemuSegmentCache) -> Value {
-    json!({
-        "selector": hex(q.selector, 4), "base": hex(q.base, 16), "limit": hex(q.limit, 8),
-        "flags": hex(q.flags.0, 8),
-    })
-}
-
-/// A Hyper-V segment register as JSON.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HypervSegmentJson {
-    base: Num,
-    limit: Num,
-    selector: Num,
-    attributes: Num,
-}
-
-impl HypervSegmentJson {
-    /// The C value, each field range-checked.
-    pub fn decode(self) -> Result<HvSegmentRegister, JsonError> {
-        Ok(HvSegmentRegister {
-            base: self.base.fit("base")?,
-            limit: self.limit.fit("limit")?,
-            selector: self.selector.fit("selector")?,
-            attributes: HvSegmentAttributes(self.attributes.fit("attributes")?),
-        })
-    }
-}
-
-/// A Hyper-V segment register as JSON.
-#[must_use]
-pub fn hyperv_segment(h: &HvSegmentRegister) -> Value {
-    json!({
-        "base": hex(h.base, 16), "limit": hex(h.limit, 8), "selector": hex(h.selector, 4),
-        "attributes": hex(h.attributes.0, 4),
-    })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DtableJson {
-    base: Num,
-    limit: Num,
-    #[serde(default, deserialize_with = "present")]
-    padding: Option<[Num; 3]>,
-}
-
-/// A `struct kvm_sregs` as JSON: the eight segments, the descriptor tables and the
-/// control registers by their C names.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KvmSregsJson {
-    cs: KvmSegmentJson,
-    ds: KvmSegmentJson,
-    es: KvmSegmentJson,
-    fs: KvmSegmentJson,
-    gs: KvmSegmentJson,
-    ss: KvmSegmentJson,
-    tr: KvmSegmentJson,
-    ldt: KvmSegmentJson,
-    gdt: DtableJson,
-    idt: DtableJson,
-    cr0: Num,
-    cr2: Num,
-    cr3: Num,
-    cr4: Num,
-    cr8: Num,
-    efer: Num,
-    apic_base: Num,
-    interrupt_bitmap: [Num; 4],
-}
-
-fn dtable(d: DtableJson, name: &str) -> Result<KvmDtable, JsonError> {
-    let padding = match d.padding {
-        Some(p) => [
-            p[0].fit(&format!("{name}.padding[0]"))?,
-            p[1].fit(&format!("{name}.padding[1]"))?,
-            p[2].fit(&format!("{name}.padding[2]"))?,
-        ],
-        None => [0; 3],
+        $(#[$doc])*
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                from_object(d, |f| {
+                    Ok($t {
+                        $($field: f.num($key)?,)*
+                        $($($ofield: f.optional($okey)?.unwrap_or_default(),)*)?
+                    })
+                })
+            }
+        }
     };
-    Ok(KvmDtable {
-        base: d.base.fit(&format!("{name}.base"))?,
-        limit: d.limit.fit(&format!("{name}.limit"))?,
-        padding,
-    })
 }
 
-impl KvmSregsJson {
-    /// The C value, each field range-checked.
-    pub fn decode(self) -> Result<KvmSregs, JsonError> {
-        let seg = |s: KvmSegmentJson, name: &str| s.decode().map_err(|e| e.within(name));
-        let bitmap = self.interrupt_bitmap;
-        Ok(KvmSregs {
-            cs: seg(self.cs, "cs")?,
-            ds: seg(self.ds, "ds")?,
-            es: seg(self.es, "es")?,
-            fs: seg(self.fs, "fs")?,
-            gs: seg(self.gs, "gs")?,
-            ss: seg(self.ss, "ss")?,
-            tr: seg(self.tr, "tr")?,
-            ldt: seg(self.ldt, "ldt")?,
-            gdt: dtable(self.gdt, "gdt")?,
-            idt: dtable(self.idt, "idt")?,
-            cr0: self.cr0.fit("cr0")?,
-            cr2: self.cr2.fit("cr2")?,
-            cr3: self.cr3.fit("cr3")?,
-            cr4: self.cr4.fit("cr4")?,
-            cr8: self.cr8.fit("cr8")?,
-            efer: self.efer.fit("efer")?,
-            apic_base: self.apic_base.fit("apic_base")?,
-            interrupt_bitmap: [
-                bitmap[0].fit("interrupt_bitmap[0]")?,
-                bitmap[1].fit("interrupt_bitmap[1]")?,
-                bitmap[2].fit("interrupt_bitmap[2]")?,
-                bitmap[3].fit("interrupt_bitmap[3]")?,
-            ],
-        })
+json_shape! {
+    /// `struct kvm_segment`: every field by its C name, as numbers; `padding` may be
+    /// left out (0).
+    KvmSegment {
+        "base" => base: Written::Number,
+        "limit" => limit: Written::Number,
+        "selector" => selector: Written::Number,
+        "type" => type_: Written::Number,
+        "present" => present: Written::Number,
+        "dpl" => dpl: Written::Number,
+        "db" => db: Written::Number,
+        "s" => s: Written::Number,
+        "l" => l: Written::Number,
+        "g" => g: Written::Number,
+        "avl" => avl: Written::Number,
+        "unusable" => unusable: Written::Number,
+    }
+    optional {
+        "padding" => padding: Written::Number,
     }
 }
 
-/// A `kvm_sregs` as JSON.
-#[must_use]
-pub fn kvm_sregs(s: &KvmSregs) -> Value {
-    let dt = |d: &KvmDtable| json!({"base": d.base, "limit": d.limit, "padding": d.padding});
-    json!({
-        "cs": kvm_segment(&s.cs), "ds": kvm_segment(&s.ds), "es": kvm_segment(&s.es),
-        "fs": kvm_segment(&s.fs), "gs": kvm_segment(&s.gs), "ss": kvm_segment(&s.ss),
-        "tr": kvm_segment(&s.tr), "ldt": kvm_segment(&s.ldt),
-        "gdt": dt(&s.gdt), "idt": dt(&s.idt),
-        "cr0": s.cr0, "cr2": s.cr2, "cr3": s.cr3, "cr4": s.cr4, "cr8": s.cr8,
-        "efer": s.efer, "apic_base": s.apic_base, "interrupt_bitmap": s.interrupt_bitmap,
-    })
+json_shape! {
+    /// A VMCB segment (`struct vmcb_seg`), hex strings of the fields' widths.
+    VmcbSegment {
+        "selector" => selector: Written::Hex(4),
+        "attrib" => attrib: Written::Hex(4),
+        "limit" => limit: Written::Hex(8),
+        "base" => base: Written::Hex(16),
+    }
+}
+
+json_shape! {
+    /// A VMCS guest segment: selector, base, limit and access rights, hex strings.
+    VmxSegment {
+        "selector" => selector: Written::Hex(4),
+        "base" => base: Written::Hex(16),
+        "limit" => limit: Written::Hex(8),
+        "access_rights" => access_rights: Written::Hex(5),
+    }
+}
+
+json_shape! {
+    /// A QEMU `SegmentCache`, hex strings.
+    QemuSegmentCache {
+        "selector" => selector: Written::Hex(4),
+        "base" => base: Written::Hex(16),
+        "limit" => limit: Written::Hex(8),
+        "flags" => flags: Written::Hex(8),
+    }
+}
+
+json_shape! {
+    /// A Hyper-V segment register, hex strings.
+    HvSegmentRegister {
+        "base" => base: Written::Hex(16),
+        "limit" => limit: Written::Hex(8),
+        "selector" => selector: Written::Hex(4),
+        "attributes" => attributes: Written::Hex(4),
+    }
+}
+
+/// A VMCB segment with VMCB.CPL beside it, for SS: `{..., "cpl": 3}`. The CPL byte is
+/// the save area's, not the segment's, so it is optional here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VmcbSegmentWithCpl {
+    /// The segment.
+    pub segment: VmcbSegment,
+    /// VMCB.CPL, for a chain that starts in a VMCB.
+    pub cpl: Option<u8>,
+}
+
+impl<'de> Deserialize<'de> for VmcbSegmentWithCpl {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut map = serde_json::Map::deserialize(d)?;
+        let cpl = match map.remove("cpl") {
+            None => None,
+            Some(v) => Some(
+                Fields::new(serde_json::Map::new())
+                    .fit::<u8>("cpl", v)
+                    .map_err(serde::de::Error::custom)?,
+            ),
+        };
+        let segment =
+            VmcbSegment::deserialize(Value::Object(map)).map_err(serde::de::Error::custom)?;
+        Ok(VmcbSegmentWithCpl { segment, cpl })
+    }
+}
+
+impl Serialize for VmcbSegmentWithCpl {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = serde_json::to_value(self.segment).map_err(serde::ser::Error::custom)?;
+        if let (Some(cpl), Value::Object(map)) = (self.cpl, &mut out) {
+            map.insert("cpl".into(), Value::from(cpl));
+        }
+        out.serialize(s)
+    }
+}
+
+/// `struct kvm_dtable` as JSON: base and limit; `padding` may be left out.
+impl Serialize for KvmDtable {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serde_json::json!({"base": self.base, "limit": self.limit, "padding": self.padding})
+            .serialize(s)
+    }
+}
+
+fn dtable(f: &mut Fields, name: &'static str) -> Result<KvmDtable, JsonError> {
+    let Value::Object(map) = f.raw(name)? else {
+        return Err(JsonError(format!("field `{name}`: expected an object")));
+    };
+    let prefix = match name {
+        "gdt" => "gdt.",
+        _ => "idt.",
+    };
+    let mut d = Fields { map, prefix };
+    let out = KvmDtable {
+        base: d.num("base")?,
+        limit: d.num("limit")?,
+        padding: match d.map.remove("padding") {
+            None => [0; 3],
+            Some(v) => d.array_of("padding", v)?,
+        },
+    };
+    d.finish()?;
+    Ok(out)
+}
+
+/// `struct kvm_sregs` as JSON: the eight segments, the descriptor tables and the
+/// control registers by their C names.
+impl Serialize for KvmSregs {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = serde_json::Map::new();
+        for reg in SegReg::KVM_SREGS_ORDER {
+            let seg = serde_json::to_value(self.segment(reg)).map_err(serde::ser::Error::custom)?;
+            map.insert(reg.kvm_name().into(), seg);
+        }
+        for (name, table) in [("gdt", &self.gdt), ("idt", &self.idt)] {
+            let t = serde_json::to_value(table).map_err(serde::ser::Error::custom)?;
+            map.insert(name.into(), t);
+        }
+        for (name, v) in [
+            ("cr0", self.cr0),
+            ("cr2", self.cr2),
+            ("cr3", self.cr3),
+            ("cr4", self.cr4),
+            ("cr8", self.cr8),
+            ("efer", self.efer),
+            ("apic_base", self.apic_base),
+        ] {
+            map.insert(name.into(), Value::from(v));
+        }
+        map.insert(
+            "interrupt_bitmap".into(),
+            serde_json::json!(self.interrupt_bitmap),
+        );
+        map.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for KvmSregs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_object(d, |f| {
+            let mut sregs = KvmSregs {
+                gdt: dtable(f, "gdt")?,
+                idt: dtable(f, "idt")?,
+                cr0: f.num("cr0")?,
+                cr2: f.num("cr2")?,
+                cr3: f.num("cr3")?,
+                cr4: f.num("cr4")?,
+                cr8: f.num("cr8")?,
+                efer: f.num("efer")?,
+                apic_base: f.num("apic_base")?,
+                interrupt_bitmap: f.array("interrupt_bitmap")?,
+                ..KvmSregs::default()
+            };
+            for reg in SegReg::KVM_SREGS_ORDER {
+                let name = reg.kvm_name();
+                let seg = KvmSegment::deserialize(f.raw(name)?)
+                    .map_err(|e| JsonError(format!("{name}: {e}")))?;
+                *sregs.segment_mut(reg) = seg;
+            }
+            Ok(sregs)
+        })
+    }
 }
 
 /// Parses `text` as JSON into `T`, with the line and column of any error.
+///
+/// Malformed input (a syntax error, a wrong type, a string that is no number, an
+/// unknown or missing field) reads "`what`: invalid JSON: ..."; a number too wide for
+/// its C field reads as the field's own message ("field `dpl`: 300 does not fit in 8
+/// bits").
 pub fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, JsonError> {
-    serde_json::from_str(text).map_err(|e| JsonError(format!("{what}: invalid JSON: {e}")))
+    parse_as(text, what, false)
+}
+
+/// [`parse`], with `what` in front of a range error too: for a reader whose messages
+/// all name the input kind.
+pub fn parse_named<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, JsonError> {
+    parse_as(text, what, true)
+}
+
+fn parse_as<T: serde::de::DeserializeOwned>(
+    text: &str,
+    what: &str,
+    name_range_errors: bool,
+) -> Result<T, JsonError> {
+    serde_json::from_str(text).map_err(|e| {
+        let range = e.classify() == serde_json::error::Category::Data
+            && e.to_string().contains(DOES_NOT_FIT);
+        match (range, name_range_errors) {
+            (true, false) => JsonError(e.to_string()),
+            (true, true) => JsonError(format!("{what}: {e}")),
+            (false, _) => JsonError(format!("{what}: invalid JSON: {e}")),
+        }
+    })
 }
 
 /// Decodes a hex string (spaces, newlines and an optional 0x allowed) into bytes.

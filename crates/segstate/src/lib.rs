@@ -35,7 +35,10 @@
 //!   crate is `no_std` + `alloc`.
 //! - `kvm-bindings`: `From` conversions with rust-vmm's `kvm_bindings::kvm_segment`,
 //!   `kvm_dtable`, `kvm_sregs` and `kvm_regs`.
-//! - `serde`: `json`, the JSON schema of every shape, and JSON states in `ingest`.
+//! - `serde`: `Serialize`/`Deserialize` on the core types (selectors, privilege levels,
+//!   registers, segments, the vCPU state; findings serialise), the C shapes' JSON in
+//!   `json`, and JSON states in `ingest`. Deserializing validates: a privilege level
+//!   of 4 is an error naming it.
 //!
 //! # Four things a VMM does with it
 //!
@@ -86,6 +89,8 @@ pub mod ingest;
 pub mod json;
 pub mod profile;
 pub mod snapshot;
+#[doc(hidden)]
+pub mod testing;
 pub mod verify;
 
 /// The README's Rust examples, run as doc tests so that they cannot go stale.

@@ -8,7 +8,8 @@ use segstate::format::vmx::VmxAccessRights;
 use segstate::profile::{
     Chain, ChainError, Format, InFlight, Op, Profile, Rule, SegmentValue, StackOp, VcpuSegments,
 };
-use segstate::verify::{Property, domain, verify_chain};
+use segstate::testing::encode_state;
+use segstate::verify::{Property, sysret_state, verify_chain};
 
 mod common;
 use common::{kseg, vmcb, vmcs};
@@ -326,8 +327,8 @@ fn impossible_stack_chains_are_refused() {
 }
 
 fn sysret(chain: &Chain) -> VcpuSegments {
-    let state = domain::sysret_state();
-    let input = domain::encode_state(chain.source(), &state);
+    let state = sysret_state();
+    let input = encode_state(chain.source(), &state);
     chain
         .run(&input, &PerSegReg::from_fn(|_| QemuSegmentCache::default()))
         .unwrap()

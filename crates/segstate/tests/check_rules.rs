@@ -15,7 +15,7 @@ use segstate::check::vmx_entry::VmxEntryControls;
 use segstate::check::{CheckId, Finding, arch, svm_vmrun, vmx_entry};
 use segstate::ingest::qemu_dump;
 use segstate::profile::Chain;
-use segstate::verify::domain::{baseline, sysret_state};
+use segstate::verify::{baseline, sysret_state};
 
 const R0: PrivilegeLevel = PrivilegeLevel::Ring0;
 const R3: PrivilegeLevel = PrivilegeLevel::Ring3;

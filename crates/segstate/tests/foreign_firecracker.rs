@@ -7,9 +7,9 @@
 
 use segstate::arch::PrivilegeLevel;
 use segstate::format::kvm::{KvmSegment, KvmSregs};
-use segstate::ingest::crc64::crc64;
 use segstate::ingest::firecracker::{self, Encoding, MAGIC_AARCH64, MAGIC_X86_64};
 use segstate::ingest::foreign::{ForeignVcpu, IngestError, Place, Reason, Stack};
+use segstate::testing::crc64;
 
 const USER: &[u8] = include_bytes!("fixtures/firecracker/user-null-ss.vmstate");
 const RESAVED: &[u8] = include_bytes!("fixtures/firecracker/user-null-ss-resaved.vmstate");

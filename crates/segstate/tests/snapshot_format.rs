@@ -2,12 +2,13 @@
 
 use segstate::arch::PrivilegeLevel;
 use segstate::arch::Vendor;
-use segstate::snapshot::codec::{HEADER_SIZE, sections};
-use segstate::snapshot::crc::crc32c;
+use segstate::snapshot::codec::sections;
 use segstate::snapshot::{DecodeError, MemoryRegion, MsrEntry, VcpuSnapshot, Xcr};
+use segstate::testing::SNAPSHOT_HEADER_SIZE as HEADER_SIZE;
+use segstate::testing::crc32c;
 
 fn full() -> VcpuSnapshot {
-    let mut s = VcpuSnapshot::example_user_null_ss();
+    let mut s = segstate::testing::example_user_null_ss();
     s.regs.rax = 0x1122_3344_5566_7788;
     s.regs.r15 = u64::MAX;
     s.debug_regs = Some((0..128).map(|i| i as u8).collect());
@@ -51,7 +52,7 @@ fn section_offset(b: &[u8], id: u16) -> usize {
 
 #[test]
 fn round_trip_minimal_and_full() {
-    for s in [VcpuSnapshot::example_user_null_ss(), full()] {
+    for s in [segstate::testing::example_user_null_ss(), full()] {
         let b = s.encode();
         assert_eq!(&b[..8], b"SEGSNAP\0");
         assert_eq!(VcpuSnapshot::decode(&b).unwrap(), s);
@@ -79,7 +80,7 @@ fn every_truncation_is_an_error_not_a_panic() {
 
 #[test]
 fn every_flipped_byte_is_refused() {
-    let b = VcpuSnapshot::example_user_null_ss().encode();
+    let b = segstate::testing::example_user_null_ss().encode();
     for i in 0..b.len() {
         let mut c = b.clone();
         c[i] ^= 0x40;

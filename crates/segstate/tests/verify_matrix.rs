@@ -3,7 +3,8 @@
 
 use segstate::arch::{PrivilegeLevel, SegReg};
 use segstate::profile::{Chain, Rule, VcpuSegments};
-use segstate::verify::{self, ChainReport, Property, domain, verify_chain};
+use segstate::testing::{encode_state, previous_caches};
+use segstate::verify::{self, ChainReport, Property, sysret_state, verify_chain};
 
 fn report(spec: &str) -> ChainReport {
     let chain: Chain = spec.parse().unwrap();
@@ -13,9 +14,9 @@ fn report(spec: &str) -> ChainReport {
 /// The AMD state after SYSRET with a null SS, through `spec`, as a whole state.
 fn sysret_through(spec: &str) -> VcpuSegments {
     let chain: Chain = spec.parse().unwrap();
-    let input = domain::encode_state(chain.source(), &domain::sysret_state());
+    let input = encode_state(chain.source(), &sysret_state());
     assert_eq!(input.cpl(), PrivilegeLevel::Ring3);
-    chain.run(&input, &domain::previous_caches()).unwrap()
+    chain.run(&input, &previous_caches()).unwrap()
 }
 
 /// The CPL the SYSRET state comes out of `spec` with.

@@ -455,21 +455,14 @@ fn text(out: &mut String, input: &Input, r: &Report, j: Option<&Judgement>, verb
     );
 }
 
+/// The finding in the library's serde shape, with what the report adds around it.
 fn entry_json(e: &Entry) -> Value {
-    let f = &e.finding;
-    json!({
-        "severity": f.severity.to_string(),
-        "id": f.id,
-        "family": e.family.name(),
-        "segment": f.reg.map(|r| r.name()),
-        "field": f.field,
-        "expected": f.expected,
-        "found": f.found,
-        "reference": f.reference,
-        "context": e.context,
-        "chain": e.chain,
-        "rules": e.rules.iter().map(|r| r.id()).collect::<Vec<_>>(),
-    })
+    let mut out = json!(e.finding);
+    out["family"] = json!(e.family.name());
+    out["context"] = json!(e.context);
+    out["chain"] = json!(e.chain);
+    out["rules"] = json!(e.rules.iter().map(|r| r.id()).collect::<Vec<_>>());
+    out
 }
 
 fn state_json(input: &Input, r: &Report, j: Option<&Judgement>, verbose: bool) -> Value {

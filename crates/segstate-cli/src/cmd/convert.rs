@@ -14,7 +14,7 @@ use segstate::format::qemu::QemuSegmentCache;
 use segstate::format::svm::VmcbSegment;
 use segstate::format::vmx::VmxSegment;
 use segstate::ingest::source;
-use segstate::json::{self as j, parse, parse_hex_bytes};
+use segstate::json::{self as j, VmcbSegmentWithCpl, parse, parse_hex_bytes};
 use segstate::profile::{Chain, Format, InFlight, SegmentValue};
 use segstate::verify;
 
@@ -181,47 +181,30 @@ enum Raw {
 fn read_segment(shape: Shape, text: &str) -> Result<Raw, Failure> {
     let bad = |e: String| Failure::input(e);
     Ok(match shape {
-        Shape::Kvm => Raw::Kvm(
-            parse::<j::KvmSegmentJson>(text, "kvm_segment")
-                .map_err(|e| bad(e.into()))?
-                .decode()
-                .map_err(|e| bad(e.into()))?,
-        ),
+        Shape::Kvm => {
+            Raw::Kvm(parse::<KvmSegment>(text, "kvm_segment").map_err(|e| bad(e.into()))?)
+        }
         Shape::KvmBytes => Raw::Kvm(
             KvmSegment::from_bytes(&bytes_of(text, "struct kvm_segment", KvmSegment::SIZE)?)
                 .map_err(|e| bad(e.to_string()))?,
         ),
         Shape::Vmcb => {
-            let v: j::VmcbSegmentJson = parse(text, "VMCB segment").map_err(|e| bad(e.into()))?;
-            let cpl = v
-                .cpl
-                .map(|c| c.fit::<u8>("cpl"))
-                .transpose()
-                .map_err(|e| bad(e.into()))?;
-            Raw::Vmcb(v.decode().map_err(|e| bad(e.into()))?, cpl)
+            let v: VmcbSegmentWithCpl = parse(text, "VMCB segment").map_err(|e| bad(e.into()))?;
+            Raw::Vmcb(v.segment, v.cpl)
         }
         Shape::VmcbBytes => Raw::Vmcb(
             VmcbSegment::from_bytes(&bytes_of(text, "struct vmcb_seg", VmcbSegment::SIZE)?)
                 .map_err(|e| bad(e.to_string()))?,
             None,
         ),
-        Shape::Vmx => Raw::Vmx(
-            parse::<j::VmxSegmentJson>(text, "VMCS segment")
-                .map_err(|e| bad(e.into()))?
-                .decode()
-                .map_err(|e| bad(e.into()))?,
-        ),
+        Shape::Vmx => {
+            Raw::Vmx(parse::<VmxSegment>(text, "VMCS segment").map_err(|e| bad(e.into()))?)
+        }
         Shape::Qemu => Raw::Qemu(
-            parse::<j::QemuSegmentJson>(text, "QEMU SegmentCache")
-                .map_err(|e| bad(e.into()))?
-                .decode()
-                .map_err(|e| bad(e.into()))?,
+            parse::<QemuSegmentCache>(text, "QEMU SegmentCache").map_err(|e| bad(e.into()))?,
         ),
         Shape::Hyperv => Raw::Hyperv(
-            parse::<j::HypervSegmentJson>(text, "Hyper-V segment")
-                .map_err(|e| bad(e.into()))?
-                .decode()
-                .map_err(|e| bad(e.into()))?,
+            parse::<HvSegmentRegister>(text, "Hyper-V segment").map_err(|e| bad(e.into()))?,
         ),
         Shape::HypervBytes => Raw::Hyperv(
             HvSegmentRegister::from_bytes(&bytes_of(text, "HV_X64_SEGMENT_REGISTER", 16)?)
@@ -259,15 +242,15 @@ fn encode(shape: Shape, seg: Segment) -> Result<Value, Failure> {
         Failure::failed(format!("the target cannot hold this segment: {e}"))
     };
     Ok(match shape {
-        Shape::Kvm => j::kvm_segment(&KvmSegment::from(seg)),
+        Shape::Kvm => json!(KvmSegment::from(seg)),
         Shape::KvmBytes => json!(j::hex_bytes(&KvmSegment::from(seg).to_bytes())),
-        Shape::Vmcb => j::vmcb_segment(&VmcbSegment::try_from(seg).map_err(f)?, None),
+        Shape::Vmcb => json!(VmcbSegment::try_from(seg).map_err(f)?),
         Shape::VmcbBytes => json!(j::hex_bytes(
             &VmcbSegment::try_from(seg).map_err(f)?.to_bytes()
         )),
-        Shape::Vmx => j::vmx_segment(&VmxSegment::from(seg)),
-        Shape::Qemu => j::qemu_segment(&QemuSegmentCache::try_from(seg).map_err(f)?),
-        Shape::Hyperv => j::hyperv_segment(&HvSegmentRegister::try_from(seg).map_err(f)?),
+        Shape::Vmx => json!(VmxSegment::from(seg)),
+        Shape::Qemu => json!(QemuSegmentCache::try_from(seg).map_err(f)?),
+        Shape::Hyperv => json!(HvSegmentRegister::try_from(seg).map_err(f)?),
         Shape::HypervBytes => {
             json!(j::hex_bytes(
                 &HvSegmentRegister::try_from(seg).map_err(f)?.to_bytes()
@@ -289,10 +272,7 @@ fn encode(shape: Shape, seg: Segment) -> Result<Value, Failure> {
 
 fn read_sregs(shape: Shape, text: &str) -> Result<KvmSregs, Failure> {
     match shape {
-        Shape::Sregs => parse::<j::KvmSregsJson>(text, "kvm_sregs")
-            .map_err(Failure::input)?
-            .decode()
-            .map_err(Failure::input),
+        Shape::Sregs => parse::<KvmSregs>(text, "kvm_sregs").map_err(Failure::input),
         _ => KvmSregs::from_bytes(&bytes_of(text, "struct kvm_sregs", KvmSregs::SIZE)?)
             .map_err(|e| Failure::input(e.to_string())),
     }
@@ -300,7 +280,7 @@ fn read_sregs(shape: Shape, text: &str) -> Result<KvmSregs, Failure> {
 
 fn write_sregs(shape: Shape, s: &KvmSregs) -> Result<Value, Failure> {
     match shape {
-        Shape::Sregs => Ok(j::kvm_sregs(s)),
+        Shape::Sregs => Ok(json!(s)),
         Shape::SregsBytes => Ok(json!(j::hex_bytes(&s.to_bytes()))),
         other => Err(Failure::input(format!(
             "a kvm_sregs converts to sregs or sregs-bytes, not {other:?}"
@@ -310,10 +290,13 @@ fn write_sregs(shape: Shape, s: &KvmSregs) -> Result<Value, Failure> {
 
 fn value_json(v: &InFlight, reg: SegReg) -> Value {
     match v.value {
-        SegmentValue::Vmcb(s) => j::vmcb_segment(&s, (reg == SegReg::Ss).then_some(v.vmcb_cpl)),
-        SegmentValue::Vmcs(s) => j::vmx_segment(&s),
-        SegmentValue::Kvm(k) => j::kvm_segment(&k),
-        SegmentValue::Qemu(q) => j::qemu_segment(&q),
+        SegmentValue::Vmcb(segment) => json!(VmcbSegmentWithCpl {
+            segment,
+            cpl: (reg == SegReg::Ss).then_some(v.vmcb_cpl),
+        }),
+        SegmentValue::Vmcs(s) => json!(s),
+        SegmentValue::Kvm(k) => json!(k),
+        SegmentValue::Qemu(q) => json!(q),
         SegmentValue::Stack(s) => json!({ "shape": s.to_string() }),
         other => json!({ "shape": format!("{other:?}") }),
     }

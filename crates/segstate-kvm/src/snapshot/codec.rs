@@ -289,7 +289,7 @@ mod tests {
                 expected: 64
             })
         ));
-        let mut snap = VcpuSnapshot::example_user_null_ss();
+        let mut snap = segstate::testing::example_user_null_ss();
         snap.xsave = Some(vec![0; raw_size::XSAVE_MIN]);
         assert!(matches!(
             snap.to_state(),
@@ -304,7 +304,7 @@ mod tests {
     /// Capture → snapshot → restore state keeps every raw section bit for bit.
     #[test]
     fn snapshot_sections_round_trip_through_the_structs() {
-        let mut snap = VcpuSnapshot::example_user_null_ss();
+        let mut snap = segstate::testing::example_user_null_ss();
         let mut n = 0u8;
         let mut fill = |v: &mut Vec<u8>| {
             for b in v.iter_mut() {

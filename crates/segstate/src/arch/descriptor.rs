@@ -19,6 +19,7 @@ use super::{Attributes, PrivilegeLevel, Selector};
 
 /// Why a segment cannot be written as a descriptor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DescriptorError {
     /// G = 1 scales the raw limit by 4 KiB and fills the low 12 bits with ones, so a
     /// byte limit whose low 12 bits are not all ones has no G = 1 encoding.

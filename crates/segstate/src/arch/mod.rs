@@ -11,6 +11,8 @@ mod seg_reg;
 mod segment;
 mod segment_type;
 mod selector;
+#[cfg(feature = "serde")]
+mod serde_impls;
 mod state;
 
 pub use descriptor::{Descriptor, DescriptorError, GateDescriptor, GateKind, SystemDescriptor};

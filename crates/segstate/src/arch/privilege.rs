@@ -22,6 +22,11 @@ use core::fmt;
 /// `& 3` masking every KVM and QEMU set path applies).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "u8", into = "u8")
+)]
 pub enum PrivilegeLevel {
     /// Ring 0: the kernel.
     Ring0 = 0,

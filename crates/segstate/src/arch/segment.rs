@@ -23,6 +23,11 @@ use super::{PrivilegeLevel, SegmentType, Selector};
 /// (see [`crate::format`]); this type has no positions at all, so it cannot be read
 /// at the wrong one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct Attributes {
     /// Type (descriptor bits 43:40); meaning depends on `s`.
     pub segment_type: SegmentType,
@@ -162,6 +167,11 @@ impl Attributes {
 /// invalid. It is kept apart from `attributes.present`, because formats disagree on
 /// how the two relate: the VMCB, QEMU's cache and Hyper-V have only P.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct Segment {
     /// The visible part.
     pub selector: Selector,

@@ -33,6 +33,11 @@ pub enum TableIndicator {
 /// code base computes `index * 8` in `u8`, which overflows from index 32 on).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[repr(transparent)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
+)]
 pub struct Selector(pub u16);
 
 /// A descriptor-table index above 8191 cannot be put in a selector.

@@ -7,6 +7,11 @@ use super::{Cpl, PerSegReg, Segment};
 
 /// The part of a vCPU state the segment rules read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct SegmentState {
     /// The eight segment registers.
     pub segments: PerSegReg<Segment>,
@@ -24,6 +29,11 @@ pub struct SegmentState {
 
 /// A CPU vendor, as far as the entry checks are concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum Vendor {
     /// Intel VMX (and the `kvm_intel`-style backends).
     Intel,

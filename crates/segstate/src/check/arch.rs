@@ -21,23 +21,9 @@ pub fn limit_expressible(s: &Segment) -> bool {
     }
 }
 
-/// A VMCB segment as KVM reports it, with the bits AMD hardware does not keep made
-/// canonical: G is not tracked for every segment (judged by the limit), TR may read
-/// "available" and code/data segments "not accessed" (KVM's get path restores both).
-/// Judge AMD state through this, or its untracked bits raise false alarms.
-#[must_use]
-pub fn canonical_vmcb_cache(reg: SegReg, segment: Segment) -> Segment {
-    let mut s = segment;
-    let usable = s.is_usable();
-    let a = &mut s.attributes;
-    a.g = s.limit > 0xf_ffff;
-    if reg == SegReg::Tr {
-        a.segment_type = a.segment_type.with_busy();
-    } else if a.s && usable {
-        a.segment_type = a.segment_type.with_accessed();
-    }
-    s
-}
+/// The canonical VMCB cache, defined once with KVM SVM's rules in
+/// [`crate::profile::repair::canonical_vmcb_cache`].
+pub use crate::profile::repair::canonical_vmcb_cache;
 
 /// Every architectural finding for a protected-mode state. Real mode and
 /// virtual-8086 mode have no descriptor rules and give no findings.

@@ -24,6 +24,11 @@ pub mod vmx_entry;
 
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum Severity {
     /// Worth knowing; not wrong.
     Info,
@@ -44,13 +49,19 @@ impl fmt::Display for Severity {
 }
 
 /// One rule that fired.
+///
+/// With feature `serde` it serialises as the CLI's JSON finding (`severity`, `id`,
+/// `segment`, `field`, `expected`, `found`, `reference`). It does not deserialise: its
+/// field and reference are the catalogue's own `'static` strings, not data.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Finding {
     /// The rule, e.g. [`CheckId::VmxEntryCsDplNonconforming`].
     pub id: CheckId,
     /// Severity.
     pub severity: Severity,
     /// The register concerned, if one is.
+    #[cfg_attr(feature = "serde", serde(rename = "segment"))]
     pub reg: Option<SegReg>,
     /// The field, e.g. `DPL`.
     pub field: &'static str,

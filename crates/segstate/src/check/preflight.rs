@@ -12,7 +12,7 @@
 //! use segstate::arch::{PrivilegeLevel, SegmentState};
 //! use segstate::check::preflight::{self, Target};
 //! use segstate::check::vmx_entry::VmxEntryControls;
-//! use segstate::verify::domain::baseline;
+//! use segstate::verify::baseline;
 //!
 //! // A Linux user-mode state: every target takes it.
 //! let user: SegmentState = baseline(PrivilegeLevel::Ring3);
@@ -136,7 +136,7 @@ pub fn kvm_entered_state(
 /// use segstate::check::preflight::{self, Target};
 /// use segstate::check::vmx_entry::VmxEntryControls;
 /// use segstate::format::kvm::KvmSregs;
-/// use segstate::verify::domain::baseline;
+/// use segstate::verify::baseline;
 ///
 /// // What KVM_GET_SREGS returned for a user-mode vCPU, and its RFLAGS from kvm_regs.
 /// let user = baseline(segstate::arch::PrivilegeLevel::Ring3);

@@ -68,6 +68,7 @@ impl From<Vendor> for Vendors {
 
 /// One finding of a report, with where it applies.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Entry {
     /// The family.
     pub family: Family,
@@ -112,6 +113,7 @@ pub struct Context {
 
 /// Every finding about one state.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Report {
     /// The vendor judged for.
     pub vendor: Vendors,

@@ -131,6 +131,7 @@ pub struct VpSegmentRegisters {
 
 /// Why a `VP_SEGMENT_REGISTERS` chunk was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum VpSegmentRegistersError {
     /// Not 160 bytes.
     Length(LengthError),

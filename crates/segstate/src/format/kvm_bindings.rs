@@ -50,6 +50,7 @@ use crate::arch::{Cpl, PerSegReg, PrivilegeLevel, SegReg, SegmentState};
 
 /// Why a `kvm_sregs` and a [`SegmentState`] do not convert.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum KvmStateError {
     /// A segment holds a byte its field cannot mean (strict decode, see
     /// [`Segment::try_from`](crate::arch::Segment)).

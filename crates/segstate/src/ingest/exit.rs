@@ -52,6 +52,7 @@ pub enum Exit {
 
 /// The class of check an exit points at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ExitClass {
     /// VM entry failed the guest-state checks (Intel 0x80000021).
     InvalidGuestState,

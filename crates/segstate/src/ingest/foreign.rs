@@ -19,6 +19,7 @@ use crate::snapshot::{MsrEntry, Regs, VcpuSnapshot};
 /// Each stack has a profile: what `unusable`, P and DPL mean in its segments and
 /// where its CPL lives ([`Stack::cpl_convention`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Stack {
     /// Cloud Hypervisor on KVM: `VcpuKvmState.sregs` is KVM_GET_SREGS verbatim
     /// (`hypervisor/src/kvm/x86_64/mod.rs`, cloud-hypervisor `ae44c29`).
@@ -176,6 +177,7 @@ impl ForeignVcpu {
 
 /// Where in a file an error is.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Place {
     /// The file as a whole (its size, its kind).
     File,
@@ -211,6 +213,7 @@ impl fmt::Display for Place {
 
 /// Why a foreign state file was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Reason {
     /// Larger than the reader accepts (bounded memory).
     TooLarge {

@@ -1,7 +1,7 @@
 //! A pasted log, read whole: every dump of every dialect in it, the exit lines, which
 //! failure each dump belongs to, and which hardware it speaks for.
 //!
-//! [`read_log`] strips prefixes ([`super::text`]), runs each dialect reader over the
+//! [`read_log`] strips prefixes (`ingest::text`), runs each dialect reader over the
 //! words ([`super::qemu_log`], [`super::linux_vmcs`] for Linux `dump_vmcs` and Xen's
 //! `vmcs_dump_vcpu`, [`super::linux_vmcb`] for Linux `dump_vmcb` and Xen's
 //! `svm_vmcb_dump`, [`super::haxm`]), reads the exit lines ([`super::exit`]), and

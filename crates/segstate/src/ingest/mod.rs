@@ -55,7 +55,7 @@ use std::{format, vec};
 pub mod cloud_hypervisor;
 mod collect;
 #[cfg(feature = "serde")]
-pub mod crc64;
+pub(crate) mod crc64;
 #[cfg(feature = "serde")]
 pub mod crosvm;
 pub mod exit;
@@ -77,7 +77,7 @@ pub mod qemu_log;
 pub mod qemu_migration;
 mod segsnap;
 pub mod source;
-pub mod text;
+pub(crate) mod text;
 #[cfg(feature = "serde")]
 pub mod xen;
 
@@ -92,7 +92,7 @@ use crate::format::kvm::{KvmSegment, KvmSregs};
 use crate::format::svm::{SaveAreaOffset, VmcbSaveArea};
 
 #[cfg(feature = "serde")]
-use crate::json::{self, KvmSregsJson};
+use crate::json;
 
 /// Size of `struct kvm_regs`: rax..r15, rip, rflags.
 pub const KVM_REGS_SIZE: usize = 144;
@@ -107,6 +107,7 @@ pub const RFLAGS_UNKNOWN: u64 = 0x2;
 
 /// The input formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum InputFormat {
     /// QEMU CPU state dump text (`info registers`, `-d cpu`, "KVM: entry failed").
     Dump,
@@ -757,10 +758,7 @@ fn read_sregs(bytes: &[u8], with_regs: bool) -> Result<Input, InputError> {
 
 #[cfg(feature = "serde")]
 fn read_json(text: &str) -> Result<Input, InputError> {
-    let parsed: KvmSregsJson = json::parse(text, "kvm_sregs JSON").map_err(|e| err(e.0))?;
-    let sregs = parsed
-        .decode()
-        .map_err(|e| err(format!("kvm_sregs JSON: {e}")))?;
+    let sregs: KvmSregs = json::parse_named(text, "kvm_sregs JSON").map_err(|e| err(e.0))?;
     let state = sregs_state(&sregs, RFLAGS_UNKNOWN, |reg, e| {
         format!("kvm_sregs JSON: field `{}.{}`", reg.kvm_name(), e.field)
     })?;

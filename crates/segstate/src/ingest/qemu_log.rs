@@ -3,7 +3,7 @@
 //! and 64-bit layouts), however it was pasted.
 //!
 //! [`super::qemu_dump`] reads a dump exactly as QEMU prints it and refuses anything
-//! else; this reader follows the fields' grammar over [`Words`] instead of lines, so
+//! else; this reader follows the fields' grammar over words instead of lines, so
 //! wrapped and joined lines read the same, a field printed with another version's
 //! width (EFER with 8 digits, a selector wider than 16 bits) is accepted, and a dump
 //! cut short or with `[...]` elisions yields the fields it has, with the missing ones

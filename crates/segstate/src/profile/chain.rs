@@ -284,6 +284,7 @@ impl From<WrongSourceFormat> for ChainError {
 
 /// Why a chain cannot be built or run.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ChainError {
     /// The chain text has no steps.
     Empty,

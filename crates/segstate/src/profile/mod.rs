@@ -38,6 +38,7 @@ mod parse;
 pub mod qemu;
 pub mod qemu_modes;
 mod registry;
+pub mod repair;
 mod rule;
 pub mod rustvmm;
 mod specialised;

@@ -16,6 +16,7 @@ use core::fmt;
 
 /// What a rule is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum RuleKind {
     /// How a format without an unusable bit spells "unusable" (P = 0). Part of the
     /// documented normalisation.

@@ -19,6 +19,7 @@ use crate::format::xen::XenSegmentRegister;
 
 /// A segment in one of the other stacks' shapes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum StackValue {
     /// Xen's `segment_register` (also a `hvm_hw_cpu` record's fields).
     Xen(XenSegmentRegister),
@@ -112,6 +113,7 @@ impl fmt::Display for StackValue {
 
 /// One conversion of another stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum StackOp {
     /// Xen svm_get_segment_register + hvm_get_segment_register.
     XenSvmGet(RuleSet),

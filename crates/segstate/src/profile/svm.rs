@@ -30,7 +30,7 @@ pub fn get_segment(rules: RuleSet, reg: SegReg, v: &VmcbSegment, vmcb_cpl: u8) -
         padding: 0,
     };
     if rules.has(Rule::SvmGetGFromLimit) {
-        k.g = u8::from(v.limit > 0xf_ffff);
+        g_from_limit(&mut k);
     }
     let mut unusable = rules.has(Rule::SvmGetUnusableFromP) && k.present == 0;
     if rules.has(Rule::SvmGetUnusableFromType0) {
@@ -38,15 +38,15 @@ pub fn get_segment(rules: RuleSet, reg: SegReg, v: &VmcbSegment, vmcb_cpl: u8) -
     }
     k.unusable = u8::from(unusable);
     match reg {
-        SegReg::Tr if rules.has(Rule::SvmGetTrBusy) => k.type_ |= 2,
+        SegReg::Tr if rules.has(Rule::SvmGetTrBusy) => tr_busy(&mut k),
         SegReg::Ds | SegReg::Es | SegReg::Fs | SegReg::Gs
             if rules.has(Rule::SvmGetDataAccessed) && !unusable =>
         {
-            k.type_ |= 1;
+            accessed(&mut k);
         }
         SegReg::Ss => {
-            if rules.has(Rule::SvmGetSsDbUnusable) && unusable {
-                k.db = 0;
+            if rules.has(Rule::SvmGetSsDbUnusable) {
+                ss_db_unusable(&mut k);
             }
             if rules.has(Rule::SvmGetSsDplFromCpl) {
                 k.dpl = vmcb_cpl;
@@ -55,6 +55,35 @@ pub fn get_segment(rules: RuleSet, reg: SegReg, v: &VmcbSegment, vmcb_cpl: u8) -
         _ => {}
     }
     k
+}
+
+/// [`Rule::SvmGetGFromLimit`]'s effect: G is the encoding of the byte-granular
+/// limit, `g = limit > 0xfffff` (`svm_get_segment`). Snapshot repair and read-back
+/// canonicalisation (`profile::repair`) apply the same function.
+#[inline]
+pub(crate) fn g_from_limit(k: &mut KvmSegment) {
+    k.g = u8::from(k.limit > 0xf_ffff);
+}
+
+/// [`Rule::SvmGetTrBusy`]'s effect: TR's type gets the busy bit (`type |= 2`).
+#[inline]
+pub(crate) fn tr_busy(k: &mut KvmSegment) {
+    k.type_ |= 2;
+}
+
+/// The accessed bit (`type |= 1`): the effect of [`Rule::SvmGetDataAccessed`] (usable
+/// DS..GS) and of [`Rule::VmxSetAccessedUnrestricted`] (every segment but LDTR).
+#[inline]
+pub(crate) fn accessed(k: &mut KvmSegment) {
+    k.type_ |= 1;
+}
+
+/// [`Rule::SvmGetSsDbUnusable`]'s effect: an unusable SS reports D/B = 0.
+#[inline]
+pub(crate) fn ss_db_unusable(k: &mut KvmSegment) {
+    if k.unusable != 0 {
+        k.db = 0;
+    }
 }
 
 /// `kvm_segment` → VMCB segment, as KVM_SET_SREGS does on AMD. For SS, also returns

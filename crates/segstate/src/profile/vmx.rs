@@ -19,7 +19,7 @@ pub fn get_segment(rules: RuleSet, v: &VmxSegment) -> KvmSegment {
         selector: v.selector,
         type_: (ar & 15) as u8,
         present: if rules.has(Rule::VmxGetPresentFromUnusable) {
-            u8::from(unusable == 0)
+            present_from_unusable(unusable)
         } else {
             bit(7)
         },
@@ -34,6 +34,19 @@ pub fn get_segment(rules: RuleSet, v: &VmxSegment) -> KvmSegment {
     }
 }
 
+/// [`Rule::VmxGetPresentFromUnusable`]'s effect: P = !unusable.
+#[inline]
+pub(crate) const fn present_from_unusable(unusable: u8) -> u8 {
+    (unusable == 0) as u8
+}
+
+/// [`Rule::VmxSetUnusableFromNotPresent`]'s effect: AR bit 16 = unusable || !present,
+/// so a not-present segment is unusable (`vmx_segment_access_rights`).
+#[inline]
+pub(crate) const fn unusable_from_not_present(k: &KvmSegment) -> u8 {
+    (k.unusable != 0 || k.present == 0) as u8
+}
+
 /// `kvm_segment` → VMCS guest segment, as KVM_SET_SREGS does on Intel.
 ///
 /// The accessed bit is forced before masking (`type |= 1`, then `& 15`), as upstream.
@@ -43,7 +56,7 @@ pub fn set_segment(rules: RuleSet, reg: SegReg, k: &KvmSegment) -> VmxSegment {
     if rules.has(Rule::VmxSetAccessedUnrestricted) && reg != SegReg::Ldtr {
         type_ |= 1;
     }
-    let unusable_or_absent = k.unusable != 0 || k.present == 0;
+    let unusable_or_absent = unusable_from_not_present(k) != 0;
     let ar = if rules.has(Rule::VmxSetZeroUnusableAr) && unusable_or_absent {
         VmxAccessRights::UNUSABLE
     } else {

@@ -11,6 +11,7 @@ use crate::arch::SegReg;
 
 /// One field that differs.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Difference {
     /// The field, e.g. `SS.DPL`, `MSR 0xc0000082`, `memory 0x1000`.
     pub field: String,

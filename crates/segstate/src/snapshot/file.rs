@@ -9,6 +9,7 @@ use super::{DEFAULT_DECODE_LIMIT, DecodeError, VcpuSnapshot};
 
 /// Why a snapshot file could not be read.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ReadError {
     /// The file could not be opened or read.
     Io(io::Error),

@@ -10,7 +10,7 @@
 //! - [`codec`]: the file format (docs/snapshot-format.md), [`encode`](VcpuSnapshot::encode)
 //!   and [`decode`](VcpuSnapshot::decode), refusing anything truncated, corrupt,
 //!   unknown or impossible with an error naming the field or offset;
-//! - [`crc`]: CRC-32C, the file checksum;
+//! - `crc`: CRC-32C, the file checksum;
 //! - [`safety`]: the restore-safety checks, the cross-vendor normalisation and the
 //!   read-back comparison after a restore;
 //! - [`diff`](mod@diff): field-by-field differences with their meaning;
@@ -21,11 +21,18 @@
 //! decoded, because the checks need them.
 //!
 //! ```
-//! use segstate::arch::Vendor;
-//! use segstate::snapshot::VcpuSnapshot;
-//! use segstate::arch::PrivilegeLevel;
+//! use segstate::arch::{Attributes, PrivilegeLevel, SegReg, Segment, Selector, Vendor};
+//! use segstate::format::kvm::{KvmSegment, KvmSregs};
+//! use segstate::snapshot::{Regs, VcpuSnapshot};
 //!
-//! let snap = VcpuSnapshot::example_user_null_ss();
+//! // User code after AMD's SYSRET: CPL 3, SS null-loaded (unusable) with DPL 3.
+//! let mut state = segstate::verify::baseline(PrivilegeLevel::Ring3);
+//! state.segments[SegReg::Ss] =
+//!     Segment::null(Selector(0x2b), Attributes::flat_data(PrivilegeLevel::Ring3));
+//! let mut sregs = KvmSregs { cr0: state.cr0, cr4: state.cr4, efer: state.efer, ..KvmSregs::default() };
+//! sregs.set_segments(&state.segments.map(|_, s| KvmSegment::from(*s)));
+//! let regs = Regs { rflags: state.rflags, ..Regs::default() };
+//! let snap = VcpuSnapshot::new(state.cpl, regs, sregs);
 //! let bytes = snap.encode();
 //! let back = VcpuSnapshot::decode(&bytes).unwrap();
 //! assert_eq!(back, snap);
@@ -47,7 +54,7 @@ use crate::arch::{Cpl, PrivilegeLevel, Vendor};
 use crate::format::kvm::{KvmDtable, KvmSegment, KvmSregs};
 
 pub mod codec;
-pub mod crc;
+pub(crate) mod crc;
 pub mod diff;
 #[cfg(feature = "std")]
 pub mod file;
@@ -262,7 +269,7 @@ impl VcpuSnapshot {
     /// of DPL 3 (AMD's post-SYSRET state), as KVM on Intel reports it. For examples,
     /// tests and the compatibility corpus; no memory.
     #[must_use]
-    pub fn example_user_null_ss() -> Self {
+    pub(crate) fn example_user_null_ss() -> Self {
         let seg = |selector: u16, type_: u8, dpl: u8, l: u8, db: u8| KvmSegment {
             base: 0,
             limit: 0xffff_ffff,

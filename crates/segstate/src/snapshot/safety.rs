@@ -18,6 +18,8 @@ use crate::check::vmx_entry::VmxEntryControls;
 use crate::check::{Finding, Severity};
 use crate::format::FormatError;
 use crate::format::kvm::{KvmSegment, KvmSregs};
+use crate::profile::Rule;
+use crate::profile::repair;
 
 /// Why a state may not be handed to `KVM_SET_SREGS`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,6 +90,7 @@ impl fmt::Display for RestoreProblem {
 
 /// One field changed by [`VcpuSnapshot::normalise_for`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Change {
     /// The field, e.g. `SS.DPL`.
     pub field: String,
@@ -95,8 +98,10 @@ pub struct Change {
     pub from: u64,
     /// Its value after.
     pub to: u64,
-    /// Why (the rule that demands it).
+    /// Why: the summary of [`Change::rule`].
     pub reason: &'static str,
+    /// The cooking rule whose effect made the change.
+    pub rule: Rule,
 }
 
 impl fmt::Display for Change {
@@ -229,20 +234,10 @@ impl VcpuSnapshot {
     /// `target`. On success the snapshot is changed and every change is returned; on
     /// failure it is left as it was and the remaining problems are returned.
     ///
-    /// The rules, in order (each only where the field differs):
-    /// 1. SS.DPL := CPL (KVM takes the CPL from SS.DPL);
-    /// 2. a not-present DS/ES/FS/GS/SS/LDTR is unusable (the VMCB and QEMU say
-    ///    "unusable" only through P);
-    /// 3. an unusable segment is not present (KVM SVM clears P; VMX reads back P = !unusable);
-    /// 4. AMD: SS.DB := 0 for an unusable SS (what KVM SVM reports);
-    /// 5. usable code/data segments are accessed (the CPU sets the bit on load; VMX
-    ///    entry requires it);
-    /// 6. TR holds a busy TSS (9 → 11, 1 → 3);
-    /// 7. G agrees with the byte-granular limit (KVM SVM synthesises G = limit > 0xfffff).
-    ///
-    /// What cannot be cooked without changing meaning (a limit no descriptor can
-    /// encode, CS with both L and D, CR/EFER combinations) is left for the checks to
-    /// refuse.
+    /// The cooking is KVM's own fixups, each a named profile rule applied only where
+    /// the field differs: [`repair::repair`] lists them in order. What cannot be
+    /// cooked without changing meaning (a limit no descriptor can encode, CS with both
+    /// L and D, CR/EFER combinations) is left for the checks to refuse.
     pub fn normalise_for(&mut self, target: Vendor) -> Result<Vec<Change>, Vec<RestoreProblem>> {
         let mut sregs = self.sregs;
         let changes = cook(&mut sregs, self.cpl, target);
@@ -256,148 +251,28 @@ impl VcpuSnapshot {
     }
 }
 
-fn set(changes: &mut Vec<Change>, field: String, slot: &mut u8, to: u8, reason: &'static str) {
-    if *slot != to {
-        changes.push(Change {
-            field,
-            from: (*slot).into(),
-            to: to.into(),
-            reason,
-        });
-        *slot = to;
-    }
-}
-
-/// True when G agrees with a byte-granular limit as VM entry requires.
-#[must_use]
-pub fn granularity_consistent(limit: u32, g: u8) -> bool {
-    let low_all_ones = limit & 0xfff == 0xfff;
-    let high_all_zeros = limit & 0xfff0_0000 == 0;
-    (low_all_ones || g == 0) && (high_all_zeros || g != 0)
-}
-
+/// What [`repair::repair`] did, as snapshot changes: `SS.DPL`-style field names, the
+/// rule's summary as the reason.
 fn cook(s: &mut KvmSregs, cpl: Cpl, target: Vendor) -> Vec<Change> {
-    let mut ch = Vec::new();
-    let name = |reg: SegReg, field: &str| format!("{}.{field}", reg.name());
-    set(
-        &mut ch,
-        name(SegReg::Ss, "DPL"),
-        &mut s.ss.dpl,
-        cpl.bits(),
-        "KVM takes the CPL from SS.DPL; the snapshot's explicit CPL is authoritative",
-    );
-    for reg in SegReg::ALL {
-        let seg: &mut KvmSegment = s.segment_mut(reg);
-        let may_be_null = reg.is_data() || matches!(reg, SegReg::Ss | SegReg::Ldtr);
-        if may_be_null && seg.present == 0 && seg.unusable == 0 {
-            set(
-                &mut ch,
-                name(reg, "unusable"),
-                &mut seg.unusable,
-                1,
-                "a not-present segment is unusable (the VMCB and QEMU say so only through P)",
-            );
-        }
-        if may_be_null && seg.unusable != 0 && seg.present != 0 {
-            set(
-                &mut ch,
-                name(reg, "P"),
-                &mut seg.present,
-                0,
-                "an unusable segment is not present (KVM SVM clears P, VMX reads back P = !unusable)",
-            );
-        }
-        if target == Vendor::Amd && reg == SegReg::Ss && seg.unusable != 0 {
-            set(
-                &mut ch,
-                name(reg, "DB"),
-                &mut seg.db,
-                0,
-                "KVM SVM reports SS.DB = 0 for an unusable SS",
-            );
-        }
-        if seg.unusable != 0 {
-            continue;
-        }
-        if seg.s != 0 && seg.type_ & 1 == 0 {
-            let to = seg.type_ | 1;
-            set(
-                &mut ch,
-                name(reg, "type"),
-                &mut seg.type_,
-                to,
-                "a loaded code/data descriptor is accessed (the CPU sets the bit; VMX entry requires it)",
-            );
-        }
-        if reg == SegReg::Tr && seg.s == 0 && matches!(seg.type_, 1 | 9) {
-            let to = seg.type_ | 2;
-            set(
-                &mut ch,
-                name(reg, "type"),
-                &mut seg.type_,
-                to,
-                "TR holds a busy TSS (VMX entry requires type 11 in IA-32e mode)",
-            );
-        }
-        if !granularity_consistent(seg.limit, seg.g) {
-            let low_all_ones = seg.limit & 0xfff == 0xfff;
-            let g = if seg.limit > 0xf_ffff { 1 } else { 0 };
-            if g == 0 || low_all_ones {
-                set(
-                    &mut ch,
-                    name(reg, "G"),
-                    &mut seg.g,
-                    g,
-                    "G synthesised from the byte-granular limit (as KVM SVM reports it)",
-                );
-            }
-        }
-    }
-    ch
+    repair::repair(s, cpl, target)
+        .into_iter()
+        .map(|r| Change {
+            field: format!("{}.{}", r.reg.name(), r.field.name()),
+            from: r.from.into(),
+            to: r.to.into(),
+            reason: r.rule.summary(),
+            rule: r.rule,
+        })
+        .collect()
 }
 
-/// `kvm_sregs` as KVM may read back what was written, normalised. Each rule is a
-/// documented liberty of KVM's read side (docs/snapshot-format.md, "Read-back"):
-///
-/// - an unusable segment keeps only its selector, `unusable`, SS.DPL (the CPL) and
-///   the FS/GS base (used in 64-bit mode); the rest of its cache is undefined
-///   (SDM Vol. 3C §24.4.1) and KVM SVM/VMX report it differently;
-/// - usable code/data segments read back accessed (VMX sets it under unrestricted
-///   guest, KVM SVM for data segments);
-/// - TR reads back busy (KVM SVM);
-/// - G is the byte-granular limit's encoding, synthesised by KVM SVM:
-///   canonically `limit > 0xfffff`;
-/// - padding bytes are ignored.
+pub(crate) use crate::profile::repair::granularity_consistent;
+
+/// `kvm_sregs` as KVM may read back what was written, normalised: one place,
+/// [`repair::canonical_readback`].
 #[must_use]
 pub fn canonical_sregs(s: &KvmSregs) -> KvmSregs {
-    let mut c = *s;
-    for reg in SegReg::ALL {
-        let seg = c.segment_mut(reg);
-        seg.padding = 0;
-        if seg.unusable != 0 {
-            *seg = KvmSegment {
-                selector: seg.selector,
-                unusable: 1,
-                dpl: if reg == SegReg::Ss { seg.dpl } else { 0 },
-                base: if matches!(reg, SegReg::Fs | SegReg::Gs) {
-                    seg.base
-                } else {
-                    0
-                },
-                ..KvmSegment::default()
-            };
-            continue;
-        }
-        if seg.s != 0 {
-            seg.type_ |= 1;
-        } else if reg == SegReg::Tr && matches!(seg.type_, 1 | 9) {
-            seg.type_ |= 2;
-        }
-        seg.g = u8::from(seg.limit > 0xf_ffff);
-    }
-    c.gdt.padding = [0; 3];
-    c.idt.padding = [0; 3];
-    c
+    repair::canonical_readback(s)
 }
 
 /// Compares what was written with what KVM read back, after [`canonical_sregs`].
@@ -541,6 +416,8 @@ mod tests {
         assert_eq!(changes.len(), 1, "{changes:?}");
         assert_eq!(changes[0].field, "SS.DPL");
         assert_eq!((changes[0].from, changes[0].to), (0, 3));
+        assert_eq!(changes[0].rule, Rule::SvmGetSsDplFromCpl);
+        assert_eq!(changes[0].reason, Rule::SvmGetSsDplFromCpl.summary());
         assert_eq!(s.sregs.ss.dpl, 3);
         assert!(s.restore_problems(Vendor::Intel).is_empty());
     }

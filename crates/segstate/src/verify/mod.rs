@@ -1,11 +1,11 @@
 //! Exhaustive verification of chains: every attribute combination of every register
 //! through every conversion of a chain, checked for what must survive.
 //!
-//! Properties, per state of the [`domain`]:
+//! Properties, per state of the domain ([`Workspace::states`]):
 //! - **CPL preserved** (SS states): the CPL the destination means equals the source's;
 //!   an **escalation** is a change to a more privileged level;
 //! - **attributes preserved** up to the chain's documented normalisation
-//!   ([`normalise::expected`]);
+//!   (`normalise::expected`);
 //! - **idempotent**: a second trip through the chain changes nothing (chains that end in
 //!   the format they start from);
 //! - **VM entry accepts** (chains ending in a VMCS): a source state with no
@@ -27,16 +27,16 @@ use crate::profile::{
     Chain, Format, InFlight, Rule, SegmentValue, VcpuSegments, WrongSourceFormat,
 };
 
-pub mod blame;
+pub(crate) mod blame;
 #[cfg(test)]
 mod compiled_domain;
-pub mod domain;
-pub mod normalise;
+pub(crate) mod domain;
+pub(crate) mod normalise;
 mod normalise_stacks;
 pub mod paths;
 mod reduce;
 
-pub use domain::DomainState;
+pub use domain::{DomainState, baseline, sysret_state};
 
 /// States run through a chain together (see [`Chain::run_batch`]).
 const BATCH: usize = 512;
@@ -101,6 +101,7 @@ impl fmt::Display for Property {
 
 /// One state that violates a property.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Counterexample {
     /// The property violated.
     pub property: Property,
@@ -114,7 +115,7 @@ pub struct Counterexample {
     pub cpl_before: PrivilegeLevel,
     /// CPL at the destination.
     pub cpl_after: PrivilegeLevel,
-    /// The rules whose removal fixes it ([`blame::responsible`]): one rule, or the
+    /// The rules whose removal fixes it (`blame::responsible`): one rule, or the
     /// loss rules that must all go; empty when none does.
     pub responsible: Vec<Rule>,
     /// What was found wrong, in a line.
@@ -123,6 +124,7 @@ pub struct Counterexample {
 
 /// Verification results for one chain.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ChainReport {
     /// The chain.
     pub chain: Chain,
@@ -567,7 +569,7 @@ fn describe(
     }
 }
 
-/// The rules whose removal makes `property` hold for `state` ([`blame::responsible`]).
+/// The rules whose removal makes `property` hold for `state` (`blame::responsible`).
 fn responsible_rule(
     chain: &Chain,
     state: &DomainState,

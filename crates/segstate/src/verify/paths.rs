@@ -1,7 +1,7 @@
 //! What the built-in chains would do to one state: each chain that starts from the
 //! vendor's save area (VMCS for Intel, VMCB with `VMCB.CPL = state.cpl` for AMD) is
 //! run, and every CPL change, attribute change and VM-entry refusal is reported with
-//! the profile rule responsible ([`super::blame`]). A change through today's code is an
+//! the profile rule responsible (verify's `blame`). A change through today's code is an
 //! error; through a released old version a warning; through a design that was never
 //! merged, information.
 
@@ -150,7 +150,7 @@ fn responsible(
 /// What one chain did to one state: the CPL before and after, and every register whose
 /// value changed beyond the chain's documented normalisation (the changes a chain is
 /// expected to make, such as KVM SVM reporting G from the limit, are not listed), each
-/// with the profile rules responsible ([`super::blame::responsible`]).
+/// with the profile rules responsible (`blame::responsible`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Trace {
@@ -193,7 +193,7 @@ pub struct RegisterChange {
 ///
 /// ```
 /// use segstate::profile::Chain;
-/// use segstate::verify::{domain::sysret_state, paths::trace};
+/// use segstate::verify::{paths::trace, sysret_state};
 ///
 /// // The AMD SYSRET state: user mode, SS unusable with a stale DPL.
 /// let state = sysret_state();

@@ -3,7 +3,7 @@
 //! A Firecracker snapshot state file (firecracker `src/vmm/src/snapshot/mod.rs`,
 //! `Snapshot::save`/`load`, commit `81b38b9`) is
 //! `bitcode::serialize(Snapshot { header: { magic, version }, data: MicrovmState })`
-//! followed by the CRC-64/Jones of those bytes, little-endian ([`super::crc64`]). The
+//! followed by the CRC-64/Jones of those bytes, little-endian (`ingest::crc64`). The
 //! header is inside the bitcode blob. Guest memory is a separate file and is not read.
 //!
 //! What is read, and what is refused:

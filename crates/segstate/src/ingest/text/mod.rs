@@ -6,7 +6,7 @@
 pub mod prefix;
 pub mod words;
 
-pub use words::{Word, Words, hex, hex_width};
+pub use words::{Words, hex, hex_width};
 
 use alloc::string::String;
 use alloc::vec::Vec;

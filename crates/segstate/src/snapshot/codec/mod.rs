@@ -35,16 +35,16 @@ pub const FORMAT_MAJOR: u16 = 1;
 /// The format minor version this code writes (it reads every minor of its major).
 pub const FORMAT_MINOR: u16 = 0;
 /// Size of the file header.
-pub const HEADER_SIZE: usize = 32;
+pub(crate) const HEADER_SIZE: usize = 32;
 /// Size of a section header.
-pub const SECTION_HEADER_SIZE: usize = 8;
+pub(crate) const SECTION_HEADER_SIZE: usize = 8;
 /// Size of the checksum trailer.
-pub const TRAILER_SIZE: usize = 4;
+pub(crate) const TRAILER_SIZE: usize = 4;
 /// Largest input [`VcpuSnapshot::decode`] accepts (64 MiB).
 pub const DEFAULT_DECODE_LIMIT: usize = 64 << 20;
 
 /// Section flag: a reader that does not know this section may skip it.
-pub const FLAG_SKIPPABLE: u16 = 1;
+pub(crate) const FLAG_SKIPPABLE: u16 = 1;
 
 /// Section ids of format version 1.
 pub mod section {
@@ -101,11 +101,12 @@ pub mod section {
 }
 
 /// Highest `kvm_mp_state` value KVM defines (KVM_MP_STATE_SUSPENDED).
-pub const MAX_MP_STATE: u32 = 10;
+pub(crate) const MAX_MP_STATE: u32 = 10;
 
 /// Why bytes are not a snapshot this code can read. Every variant names the field or
 /// the offset.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// The input is larger than the decode limit.
     TooLarge {
