@@ -4,6 +4,9 @@
 
 use std::collections::BTreeSet;
 
+mod guest_cases;
+use guest_cases::GuestHow;
+
 use segstate::arch::SegmentState;
 use segstate::arch::{
     Attributes, CR0_PE, CR0_PG, EFER_LMA, EFER_LME, PrivilegeLevel, RFLAGS_VM, SegReg, Segment,
@@ -38,6 +41,8 @@ enum How {
     Dump,
     /// The raw VMCB CPL byte.
     CplByte,
+    /// The guest-state rules beyond the segments, on a whole guest state.
+    Guest(GuestHow),
 }
 
 struct Case {
@@ -53,6 +58,8 @@ enum State {
     Text(String),
     /// A raw VMCB CPL byte.
     CplByte(u8),
+    /// A guest state with fields beyond the segments.
+    G(segstate::arch::GuestState),
 }
 
 fn k0() -> SegmentState {
@@ -622,6 +629,22 @@ fn cases() -> Vec<Case> {
             quiet: State::Text(USER_DUMP.to_string()),
         },
     ]);
+    c.push(Case {
+        id: CheckId::VmxEntryErratumSsTypeUnusable,
+        how: Vmx(true),
+        fire: S(with(k0(), |s| {
+            let ss = seg(s, SegReg::Ss);
+            ss.unusable = true;
+            ss.attributes.segment_type = ty(1);
+        })),
+        quiet: S(with(k0(), |s| seg(s, SegReg::Ss).unusable = true)),
+    });
+    c.extend(guest_cases::cases().into_iter().map(|g| Case {
+        id: g.id,
+        how: Guest(g.how),
+        fire: State::G(g.fire),
+        quiet: State::G(g.quiet),
+    }));
     c
 }
 
@@ -665,8 +688,64 @@ fn judge(how: How, state: &State) -> Vec<Finding> {
                 .flat_map(segstate::ingest::qemu_dump::findings)
                 .collect()
         }
+        (How::Guest(how), State::G(g)) => guest_findings(how, g),
         _ => panic!("case mixes a state kind with the wrong judge"),
     }
+}
+
+/// The guest-state rules beyond the segments on `g`, controls from `g`.
+fn guest_findings(how: GuestHow, g: &segstate::arch::GuestState) -> Vec<Finding> {
+    use segstate::check::vmx_guest::{self, GuestControls};
+    match how {
+        GuestHow::Vmx(level) => {
+            let (controls, assumed) = GuestControls::resolve(&g.controls, g.efer.unwrap());
+            assert!(
+                assumed.is_empty(),
+                "a case shows every control: {assumed:?}"
+            );
+            vmx_guest::check(g, controls, level).findings
+        }
+        GuestHow::Svm(level) => svm_vmrun::check_guest(g, level).findings,
+    }
+}
+
+/// The base guest states, a paged real-mode VMCB among them, fire no guest-state rule,
+/// and a state that lacks every field fires none and leaves every rule not judged.
+#[test]
+fn guest_state_bases_are_quiet_and_missing_fields_are_not_judged() {
+    for (how, g) in guest_cases::quiet_states() {
+        let f = guest_findings(how, &g);
+        assert!(f.is_empty(), "{how:?}: {f:#?}");
+    }
+    let empty = segstate::arch::GuestState::default();
+    let controls = segstate::check::vmx_guest::GuestControls::kvm_default(0);
+    let vmx = segstate::check::vmx_guest::check(
+        &empty,
+        controls,
+        segstate::check::vmx_guest::CrLevel::Vmcs,
+    );
+    assert!(vmx.findings.is_empty(), "{:#?}", vmx.findings);
+    let svm = svm_vmrun::check_guest(&empty, segstate::check::vmx_guest::CrLevel::Vmcs);
+    assert!(svm.findings.is_empty(), "{:#?}", svm.findings);
+    let unjudged: BTreeSet<CheckId> = vmx
+        .not_judged
+        .iter()
+        .chain(&svm.not_judged)
+        .map(|(id, _)| *id)
+        .collect();
+    for case in guest_cases::cases() {
+        assert!(unjudged.contains(&case.id), "{} judged on nothing", case.id);
+        assert!(
+            segstate::check::vmx_guest::RULES.contains(&case.id)
+                || svm_vmrun::GUEST_RULES.contains(&case.id),
+            "{} is not listed as a guest-state rule",
+            case.id
+        );
+    }
+    assert_eq!(
+        segstate::check::vmx_guest::RULES.len() + svm_vmrun::GUEST_RULES.len(),
+        guest_cases::cases().len()
+    );
 }
 
 #[test]

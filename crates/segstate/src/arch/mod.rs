@@ -14,7 +14,7 @@ mod selector;
 mod state;
 
 pub use descriptor::{Descriptor, DescriptorError, GateDescriptor, GateKind, SystemDescriptor};
-pub use guest_state::{DescriptorTable, GuestField, GuestState, VmxControls};
+pub use guest_state::{DescriptorTable, GuestField, GuestState, SvmControls, VmxControls};
 pub use mode::{CR0_PE, CR0_PG, CpuMode, EFER_LMA, EFER_LME, EFER_SVME, RFLAGS_VM};
 pub use privilege::{Cpl, InvalidPrivilegeLevel, PrivilegeLevel};
 pub use seg_reg::{PerSegReg, SegReg, UnknownSegReg};

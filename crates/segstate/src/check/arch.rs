@@ -21,6 +21,23 @@ pub fn limit_expressible(s: &Segment) -> bool {
     }
 }
 
+/// True when every entry of a PAT value is a memory type (SDM Vol. 3A §13.12.2, APM
+/// Vol. 2 §7.8.1): 0 (UC), 1 (WC), 4 (WT), 5 (WP), 6 (WB) or 7 (UC-); 2 and 3 and
+/// anything above 7 are reserved. VM entry with "load IA32_PAT" and VMRUN's G_PAT
+/// check both ask this.
+#[must_use]
+pub const fn pat_valid(pat: u64) -> bool {
+    let mut i = 0;
+    while i < 8 {
+        let t = (pat >> (i * 8)) & 0xff;
+        if t == 2 || t == 3 || t > 7 {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// A VMCB segment as KVM reports it, with the bits AMD hardware does not keep made
 /// canonical: G is not tracked for every segment (judged by the limit), TR may read
 /// "available" and code/data segments "not accessed" (KVM's get path restores both).

@@ -17,9 +17,11 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::{CheckId, Family, Finding, Severity, arch, svm_vmrun, vmx_entry};
-use crate::arch::SegmentState;
+use super::{CheckId, Family, Finding, Severity, arch, svm_vmrun, vmx_entry, vmx_guest};
+use alloc::format;
+
 use crate::arch::{CpuMode, PrivilegeLevel, SegReg, Vendor};
+use crate::arch::{GuestField, GuestState, SegmentState};
 use crate::profile::Rule;
 
 /// Which vendors' hardware rules to judge a state by.
@@ -318,4 +320,68 @@ fn vmx(r: &mut Report, state: &SegmentState, source: Source) {
             )),
         );
     }
+}
+
+/// Runs the guest-state rules beyond the segments ([`vmx_guest`], and
+/// [`svm_vmrun::check_guest`]) on a partial state for `vendor`, adds what fires to
+/// `r` with the controls it was judged under, and returns the rules the state lacks a
+/// field for. VMX controls the state does not show are KVM's defaults, and a note
+/// names each one assumed. `level` says whether CR0/CR4 are the VMCS's own or the
+/// guest's view.
+pub fn guest_state(
+    r: &mut Report,
+    g: &GuestState,
+    vendor: Vendors,
+    level: vmx_guest::CrLevel,
+) -> Vec<(CheckId, GuestField)> {
+    let mut not_judged = Vec::new();
+    if vendor.intel() {
+        let (controls, assumed) =
+            vmx_guest::GuestControls::resolve(&g.controls, g.efer.unwrap_or(0));
+        let mut out = vmx_guest::check(g, controls, level);
+        if g.controls.entry.is_none() && g.efer.is_none() {
+            // IA-32e mode guest is unknown: the rules that read it are not judged.
+            let depends = [
+                CheckId::VmxEntryRipHigh,
+                CheckId::VmxEntryRipCanonical,
+                CheckId::VmxEntryPdpteReserved,
+            ];
+            out.findings.retain(|f| !depends.contains(&f.id));
+            for id in depends {
+                if !out.not_judged.iter().any(|(i, _)| *i == id) {
+                    out.not_judged.push((id, GuestField::Efer));
+                }
+            }
+        }
+        let context = if assumed.is_empty() {
+            String::from("VM entry, with the controls the dump shows")
+        } else {
+            format!(
+                "VM entry; controls not in the dump taken as KVM sets them ({})",
+                assumed.join(", ")
+            )
+        };
+        if !assumed.is_empty() {
+            r.notes.push(format!(
+                "VMX controls the dump does not show are KVM's defaults: {}",
+                assumed.join(", ")
+            ));
+        }
+        for f in out.findings {
+            r.push(Family::Vmx, f, Some(context.clone()));
+        }
+        not_judged.extend(out.not_judged);
+    }
+    if vendor.amd() {
+        let out = svm_vmrun::check_guest(g, level);
+        for f in out.findings {
+            r.push(
+                Family::Svm,
+                f,
+                Some(String::from("VMRUN consistency checks")),
+            );
+        }
+        not_judged.extend(out.not_judged);
+    }
+    not_judged
 }

@@ -299,6 +299,18 @@ fn check_protected(f: &mut Findings, state: &SegmentState, controls: VmxEntryCon
             format_args!("{}", ss.attributes.segment_type),
         );
     }
+    // Erratum: the SDM checks SS's type only when SS is usable, but real CPUs check it
+    // anyway and fail VM entry on an unusable SS of another type (Linux 33ab91103b34,
+    // CVE-2017-2583). Bochs follows the SDM, so this is a warning, marked as an erratum.
+    if ss.unusable && !matches!(ss.attributes.segment_type.bits(), 3 | 7) {
+        f.fail(
+            CheckId::VmxEntryErratumSsTypeUnusable,
+            Some(SegReg::Ss),
+            "type",
+            "3 or 7 even when unusable (real CPUs check it; erratum to the SDM)",
+            format_args!("{}", ss.attributes.segment_type),
+        );
+    }
     for reg in [SegReg::Ds, SegReg::Es, SegReg::Fs, SegReg::Gs] {
         let s = segs[reg];
         let t = s.attributes.segment_type;

@@ -19,10 +19,11 @@ use super::exit::ExitClass;
 use super::log::{Dialect, LogDump, Target};
 use super::{Input, qemu_dump};
 use crate::arch::{
-    Attributes, CR0_PE, CR0_PG, EFER_LMA, EFER_LME, GuestState, PerSegReg, PrivilegeLevel,
-    RFLAGS_VM, SegReg, Segment, SegmentState, SegmentType, Selector,
+    Attributes, CR0_PE, CR0_PG, EFER_LMA, EFER_LME, GuestField, GuestState, PerSegReg,
+    PrivilegeLevel, RFLAGS_VM, SegReg, Segment, SegmentState, SegmentType, Selector,
 };
 use crate::check::report::{Context, Entry, Report, Source, Vendors};
+use crate::check::vmx_guest::CrLevel;
 use crate::check::{CheckId, Family};
 use crate::check::{Finding, Severity};
 
@@ -114,6 +115,9 @@ pub struct Judgement {
     pub target_reason: String,
     /// Findings that depend on fields the dump lacks, as `id (SEG)`.
     pub not_judged: Vec<String>,
+    /// Guest-state rules beyond the segments that could not be judged, each with the
+    /// first field it needs that the dump lacks (see [`crate::check::vmx_guest`]).
+    pub rules_not_judged: Vec<(CheckId, GuestField)>,
 }
 
 /// How missing fields are filled.
@@ -298,6 +302,7 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
             vendors,
             target_reason,
             not_judged: Vec::new(),
+            rules_not_judged: Vec::new(),
         };
     }
     let src = source(d);
@@ -335,6 +340,43 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
             }
         }
     }
+    let mut rules_not_judged = Vec::new();
+    if let Some(v) = vendors {
+        let level = if matches!(
+            d.dialects.first(),
+            Some(
+                Dialect::LinuxVmcs
+                    | Dialect::XenVmcs
+                    | Dialect::Haxm
+                    | Dialect::LinuxVmcb
+                    | Dialect::XenVmcb
+            )
+        ) {
+            CrLevel::Vmcs
+        } else {
+            CrLevel::GuestView
+        };
+        rules_not_judged = crate::check::report::guest_state(&mut report, g, v, level);
+        if !rules_not_judged.is_empty() {
+            let mut fields: Vec<String> = Vec::new();
+            for (_, f) in &rules_not_judged {
+                let name = format!("{f}");
+                if !fields.contains(&name) {
+                    fields.push(name);
+                }
+            }
+            report.notes.push(format!(
+                "{} guest-state rules beyond the segments are not judged: the dump lacks {}{}",
+                rules_not_judged.len(),
+                fields.join(", "),
+                match v {
+                    Vendors::Intel => " (kvm_intel.dump_invalid_vmcs=1 prints the VMCS)",
+                    Vendors::Amd => " (kvm_amd.dump_invalid_vmcb=1 prints the VMCB)",
+                    Vendors::Both => "",
+                }
+            ));
+        }
+    }
     let missing = g.missing_for_segment_checks();
     if !missing.is_empty() {
         let names: Vec<String> = missing.iter().map(|f| format!("{f}")).collect();
@@ -353,6 +395,7 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
         vendors,
         target_reason,
         not_judged: not_judged.into_iter().collect(),
+        rules_not_judged,
     }
 }
 
