@@ -843,16 +843,55 @@ fn a_0x80000021_state_names_the_failing_check() {
     assert_eq!(e.context.as_deref(), Some("VM entry (any configuration)"));
 }
 
+/// Without unrestricted guest is a configuration of its own: a check only it fails
+/// keeps the catalogue's severity there, does not count in the report's verdict (KVM's
+/// default enters the state), and the report says what KVM does instead.
 #[test]
-fn a_check_only_without_unrestricted_guest_is_a_warning() {
+fn a_check_only_without_unrestricted_guest_is_its_own_configuration() {
     let s = with(k0(), |s| seg(s, SegReg::Ss).selector = Selector(0x1b));
     let r = full_report(&s, Vendors::Intel);
-    let e = r
-        .entries
+    assert!(!r.has(CheckId::VmxEntrySsDplRpl), "{:#?}", r.entries);
+    assert_eq!(r.errors(), 0, "{:#?}", r.entries);
+    let c = &r.configurations[0];
+    assert_eq!(
+        c.target,
+        segstate::check::preflight::Target::IntelVmEntry(VmxEntryControls {
+            unrestricted_guest: false,
+            ia32e_mode_guest: true,
+        })
+    );
+    let f = c
+        .findings
         .iter()
-        .find(|e| e.finding.id == CheckId::VmxEntrySsDplRpl)
-        .expect("reported");
-    assert_eq!(e.finding.severity, segstate::check::Severity::Warning);
+        .find(|f| f.id == CheckId::VmxEntrySsDplRpl)
+        .expect("judged without unrestricted guest");
+    assert_eq!(f.severity, CheckId::VmxEntrySsDplRpl.severity());
+    let note = r
+        .notes
+        .iter()
+        .find(|n| n.starts_with(report::CONFIGURATION_NOTE))
+        .expect("the configuration is described");
+    assert!(note.contains("vmx.entry.ss.dpl-rpl"), "{note}");
+    assert!(note.contains("emulate_invalid_guest_state"), "{note}");
+    assert!(note.contains("kvm_intel.unrestricted_guest=1"), "{note}");
+    // A state every configuration enters has no such note.
+    let ok = full_report(&k0(), Vendors::Intel);
+    assert!(ok.configurations[0].findings.is_empty());
+    assert!(
+        !ok.notes
+            .iter()
+            .any(|n| n.starts_with(report::CONFIGURATION_NOTE))
+    );
+    // Real mode: KVM runs it in virtual-8086 mode, and says so.
+    let real = with(pm32(), |s| s.cr0 &= !CR0_PE);
+    let r = full_report(&real, Vendors::Intel);
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.starts_with(report::CONFIGURATION_NOTE) && n.contains("virtual-8086")),
+        "{:#?}",
+        r.notes
+    );
 }
 
 #[test]
@@ -905,12 +944,24 @@ fn cr0_fixed_bits_are_judged_on_the_vmcs_not_on_a_guests_view() {
             },
         )
     };
-    assert!(!judged(report::Source::GuestView).has(CheckId::VmxEntryCr0Fixed));
+    let view = judged(report::Source::GuestView);
+    assert!(!view.has(CheckId::VmxEntryCr0Fixed));
+    assert!(
+        view.configurations[0]
+            .findings
+            .iter()
+            .all(|f| f.id != CheckId::VmxEntryCr0Fixed)
+    );
     let raw = judged(report::Source::Generic);
-    let e = raw
-        .entries
-        .iter()
-        .find(|e| e.finding.id == CheckId::VmxEntryCr0Fixed)
-        .expect("a VMCS-level CR0 with PG = 0 fails VM entry without unrestricted guest");
-    assert_eq!(e.finding.severity, segstate::check::Severity::Warning);
+    assert!(
+        !raw.has(CheckId::VmxEntryCr0Fixed),
+        "KVM's default enters it"
+    );
+    assert!(
+        raw.configurations[0]
+            .findings
+            .iter()
+            .any(|f| f.id == CheckId::VmxEntryCr0Fixed),
+        "a VMCS-level CR0 with PG = 0 fails VM entry without unrestricted guest"
+    );
 }

@@ -516,3 +516,86 @@ fn a_failing_check_is_named_in_the_verdict() {
             .starts_with("VM entry fails: vmx.entry.cs.dpl-nonconforming")
     );
 }
+
+/// The example of a cause outside the segments: the kernel's dump shows
+/// blocking by STI (interruptibility 1) while RFLAGS.IF = 0; the verdict names it.
+#[test]
+fn blocking_by_sti_with_if_clear_is_named_from_the_kernel_dump() {
+    let d = synthetic("linux-vmcs-new");
+    let j = judge(&d[0], None);
+    let Verdict::Fails { family, finding } = &j.verdict else {
+        panic!("{}", j.verdict);
+    };
+    assert_eq!(*family, Family::Vmx);
+    assert_eq!(finding.id, CheckId::VmxEntryIntrStiIf, "{}", j.verdict);
+    // With IF set the same dump passes that rule.
+    let fixed =
+        text("synthetic/linux-vmcs-new.txt").replace("RFLAGS=0x00000002", "RFLAGS=0x00000202");
+    let j = judge(&read_log(&fixed)[0], None);
+    assert!(!j.report.has(CheckId::VmxEntryIntrStiIf), "{}", j.verdict);
+    // The controls came from the dump: nothing assumed.
+    assert!(
+        !j.report.notes.iter().any(|n| n.contains("KVM's defaults")),
+        "{:?}",
+        j.report.notes
+    );
+}
+
+/// A QEMU dump is what QEMU hands to KVM_SET_SREGS, so VM entry is judged after KVM's
+/// set path: a not-present data segment becomes unusable in the VMCS and does not fail
+/// "usable segments must be present"; the same segment in the kernel's VMCS dump (P = 0
+/// and usable in the VMCS itself) does.
+#[test]
+fn a_not_present_segment_in_a_qemu_dump_is_judged_after_kvms_set_path() {
+    let dump = text("synthetic/plain.txt").replace(
+        "DS =0000 0000000000000000 00000000 00000000",
+        "DS =002b 0000000000000000 ffffffff 00c07300",
+    );
+    let d = read_log(&dump);
+    for vendors in [Vendors::Intel, Vendors::Amd] {
+        let j = judge(&d[0], Some(vendors));
+        assert!(
+            !j.report.has(CheckId::VmxEntryP),
+            "{vendors}: {:?}",
+            j.report.ids()
+        );
+        assert_eq!(j.report.errors(), 0, "{vendors}: {:?}", j.report.ids());
+        assert!(
+            j.report
+                .notes
+                .iter()
+                .any(|n| n.contains("what KVM_SET_SREGS writes into the")),
+            "{vendors}: {:?}",
+            j.report.notes
+        );
+    }
+    let vmcs = text("synthetic/linux-vmcs-new.txt")
+        .replace("RFLAGS=0x00000002", "RFLAGS=0x00000202")
+        .replace(
+            "DS:   sel=0x0000, attr=0x1c000",
+            "DS:   sel=0x0018, attr=0x0c013",
+        );
+    let j = judge(&read_log(&vmcs)[0], None);
+    assert!(j.report.has(CheckId::VmxEntryP), "{:?}", j.report.ids());
+}
+
+/// Without unrestricted guest is judged as its own configuration: a user-mode QEMU
+/// state whose SS.RPL differs from SS.DPL enters under KVM's default, and the report
+/// says what KVM does without unrestricted guest and which parameter changes it.
+#[test]
+fn without_unrestricted_guest_the_report_says_what_kvm_does_instead() {
+    let dump = text("synthetic/plain.txt").replace(
+        "SS =002b 0000000000000000 ffffffff 00c0f300",
+        "SS =0028 0000000000000000 ffffffff 00c0f300",
+    );
+    let j = judge(&read_log(&dump)[0], Some(Vendors::Intel));
+    assert_eq!(j.report.errors(), 0, "{:?}", j.report.ids());
+    let note = j
+        .report
+        .notes
+        .iter()
+        .find(|n| n.starts_with(segstate::check::report::CONFIGURATION_NOTE))
+        .unwrap_or_else(|| panic!("{:?}", j.report.notes));
+    assert!(note.contains("vmx.entry.ss.rpl"), "{note}");
+    assert!(note.contains("emulate_invalid_guest_state"), "{note}");
+}

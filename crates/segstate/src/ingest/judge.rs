@@ -251,7 +251,10 @@ fn report_of(state: &SegmentState, vendors: Option<Vendors>, source: Source) -> 
         None => {
             let mut r = crate::check::report::report_with(state, Vendors::Both, context);
             r.entries.retain(|e| e.family == Family::Arch);
-            r.notes.retain(|n| !n.contains("VMRUN"));
+            r.configurations.clear();
+            r.notes
+                .retain(|n| !n.contains("VMRUN") && !n.contains("VM entry"));
+            r.note_configurations();
             r
         }
     }
@@ -327,6 +330,22 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
             not_judged.insert(format!("{}{at}", e.finding.id));
         }
     }
+    // A configuration's finding is judged as the report's are: stable under both
+    // fillings, about a register the dump shows.
+    for (i, c) in report.configurations.iter_mut().enumerate() {
+        let theirs = other.configurations.get(i);
+        c.findings.retain(|f| {
+            let known = f.reg.is_none_or(|r| g.segments[r].is_some());
+            let stable =
+                theirs.is_some_and(|t| t.findings.iter().any(|x| x.id == f.id && x.reg == f.reg));
+            if !(known && stable) {
+                let at = f.reg.map(|r| format!(" ({r})")).unwrap_or_default();
+                not_judged.insert(format!("{}{at}", f.id));
+            }
+            known && stable
+        });
+    }
+    report.note_configurations();
     if vendors.is_some() {
         // With a hardware target, VM entry or VMRUN decides whether the state runs:
         // SVM enters paged real mode, a CPL byte that disagrees with SS.DPL, ... An
@@ -436,8 +455,10 @@ fn verdict(d: &LogDump, report: &Report, class: Option<ExitClass>) -> Verdict {
                     Some("set kvm_amd.dump_invalid_vmcb=1 to have the kernel print the VMCB")
                 }
                 ExitClass::InvalidGuestState | ExitClass::SvmInvalid => Some(
-                    "the kernel's dump shows fields beyond the segments (interruptibility, \
-                     controls, CR3/PDPTEs, event injection) whose checks segstate does not judge yet",
+                    "every guest-state check on the fields the kernel printed passes; the cause \
+                     is in what it does not print (the VMCS link pointer, the MSR-load areas, \
+                     SYSENTER/PERF_GLOBAL_CTRL/BNDCFGS), a field cut from the paste, or a \
+                     processor-specific limit (MAXPHYADDR below 52, fixed bits)",
                 ),
                 ExitClass::SetRegistersRefused => Some(
                     "KVM_SET_SREGS's own checks are not modelled yet (Linux x86.c \
