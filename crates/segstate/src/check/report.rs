@@ -370,7 +370,8 @@ fn vmx(r: &mut Report, given: &SegmentState, source: Source) {
                 r.notes.push(String::from(
                     "VM entry judged on what KVM_SET_SREGS writes into the VMCS (vmx_set_segment: \
                      a not-present segment becomes unusable, and with unrestricted guest a usable \
-                     one is marked accessed), as a QEMU dump is what QEMU hands to KVM_SET_SREGS",
+                     one is marked accessed): a QEMU dump or a kvm_sregs is what a VMM hands to \
+                     KVM_SET_SREGS",
                 ));
                 s
             }

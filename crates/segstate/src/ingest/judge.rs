@@ -149,10 +149,17 @@ fn null() -> Segment {
 /// The dump's state with the missing fields filled as `v` says.
 fn filled(g: &GuestState, v: Variant) -> SegmentState {
     let cs_l = g.segments[SegReg::Cs].is_some_and(|s| s.attributes.l);
+    // Without a CPL or SS, the first filling takes CS's DPL and the second the other
+    // end of the ring scale, so a rule comparing CS with the missing SS is not judged.
+    let cs_dpl = g.segments[SegReg::Cs].map(|s| s.attributes.dpl);
     let cpl = g
         .cpl
         .or(g.segments[SegReg::Ss].map(|s| s.attributes.dpl))
-        .unwrap_or(PrivilegeLevel::Ring0);
+        .unwrap_or(match (v, cs_dpl) {
+            (Variant::Consistent, Some(dpl)) => dpl,
+            (Variant::Contrary, Some(PrivilegeLevel::Ring0)) => PrivilegeLevel::Ring3,
+            _ => PrivilegeLevel::Ring0,
+        });
     let long = cs_l == (v == Variant::Consistent);
     let efer = g.efer.unwrap_or(if long { EFER_LME | EFER_LMA } else { 0 });
     let cr0 = g.cr0.unwrap_or(match v {
@@ -233,7 +240,10 @@ fn source(d: &LogDump) -> Source {
         .any(|x| matches!(x, Dialect::LinuxVmcb | Dialect::XenVmcb))
     {
         Source::Vmcb
-    } else if d.dialects.first() == Some(&Dialect::Qemu) {
+    } else if matches!(
+        d.dialects.first(),
+        Some(Dialect::Qemu | Dialect::KvmSregsPrint)
+    ) {
         Source::GuestView
     } else {
         Source::Generic
