@@ -6,10 +6,9 @@ use alloc::vec::Vec;
 
 use super::{CheckId, Finding, Findings};
 use crate::arch::SegmentState;
-use crate::arch::{CR0_PE, CR0_PG, CpuMode, EFER_LMA, EFER_LME, RFLAGS_VM, SegReg, Segment};
-
-/// CR4.PAE.
-const CR4_PAE: u64 = 1 << 5;
+use crate::arch::{
+    CR0_PE, CR0_PG, CR4_PAE, CpuMode, EFER_LMA, EFER_LME, RFLAGS_VM, SegReg, Segment,
+};
 
 /// True when a byte-granular limit has a descriptor encoding under its G bit.
 #[must_use]

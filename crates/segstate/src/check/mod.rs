@@ -162,6 +162,30 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// Fails `id` when `value` is known and sets a bit of `mask` (reserved or
+    /// must-be-zero bits); records it not judged when `value` is unknown.
+    pub(crate) fn reserved(
+        &mut self,
+        id: CheckId,
+        field: GuestField,
+        value: Option<u64>,
+        mask: u64,
+        name: &'static str,
+        expected: &'static str,
+    ) {
+        if let Some(v) = self.need(id, field, value) {
+            if v & mask != 0 {
+                self.f.fail(
+                    id,
+                    None,
+                    name,
+                    expected,
+                    format_args!("{v:#x} ({:#x} set)", v & mask),
+                );
+            }
+        }
+    }
+
     /// `value` when known; otherwise `id` is recorded as not judged for `field`.
     pub(crate) fn need<T>(
         &mut self,

@@ -9,15 +9,9 @@ use alloc::vec::Vec;
 
 use super::vmx_guest::CrLevel;
 use super::{CheckId, Finding, Findings, GuestFindings, Run};
-use crate::arch::{CR0_PE, CR0_PG, EFER_LME, SegReg};
+use crate::arch::{CR0_CD, CR0_NW, CR0_PE, CR0_PG, CR4_PAE, EFER_LME, SegReg};
 use crate::arch::{EFER_SVME, GuestField, GuestState, SegmentState};
 
-/// CR0.NW.
-const CR0_NW: u64 = 1 << 29;
-/// CR0.CD.
-const CR0_CD: u64 = 1 << 30;
-/// CR4.PAE.
-const CR4_PAE: u64 = 1 << 5;
 /// EFER bits that are reserved (must be zero) on every AMD64 processor: 7:1, 9 and
 /// 63:32. Bits 16 and up that later processors define (MCOMMIT, INTWB, AIBRSE, …)
 /// are not judged.
@@ -164,48 +158,38 @@ pub fn check_guest(g: &GuestState, level: CrLevel) -> GuestFindings {
         CrLevel::Vmcs => CR4_MBZ_LOW,
         CrLevel::GuestView => CR4_MBZ_LOW & !(1 << 13 | 1 << 14),
     };
-    if let Some(cr3) = r.need(CheckId::SvmVmrunCr3Mbz, GuestField::Cr3, g.cr3) {
-        if cr3 & CR3_MBZ != 0 {
-            r.f.fail(
-                CheckId::SvmVmrunCr3Mbz,
-                None,
-                "CR3",
-                "no bit above the physical-address width (52 assumed)",
-                format_args!("{cr3:#x}"),
-            );
-        }
-    }
-    if let Some(cr4) = r.need(CheckId::SvmVmrunCr4Mbz, GuestField::Cr4, g.cr4) {
-        if cr4 & cr4_mbz != 0 {
-            r.f.fail(
-                CheckId::SvmVmrunCr4Mbz,
-                None,
-                "CR4",
-                "MBZ bits 13, 14, 15, 19 and 31:24 clear",
-                format_args!("{:#x} set", cr4 & cr4_mbz),
-            );
-        }
-    }
-    for (id, field, name, value) in [
-        (
-            CheckId::SvmVmrunDr6High,
-            GuestField::Dr6,
-            "DR6[63:32]",
-            g.dr6,
-        ),
-        (
-            CheckId::SvmVmrunDr7High,
-            GuestField::Dr7,
-            "DR7[63:32]",
-            g.dr7,
-        ),
-    ] {
-        if let Some(v) = r.need(id, field, value) {
-            if v >> 32 != 0 {
-                r.f.fail(id, None, name, "0", format_args!("{:#x}", v >> 32));
-            }
-        }
-    }
+    r.reserved(
+        CheckId::SvmVmrunCr3Mbz,
+        GuestField::Cr3,
+        g.cr3,
+        CR3_MBZ,
+        "CR3",
+        "no bit above the physical-address width (52 assumed)",
+    );
+    r.reserved(
+        CheckId::SvmVmrunCr4Mbz,
+        GuestField::Cr4,
+        g.cr4,
+        cr4_mbz,
+        "CR4",
+        "MBZ bits 13, 14, 15, 19 and 31:24 clear",
+    );
+    r.reserved(
+        CheckId::SvmVmrunDr6High,
+        GuestField::Dr6,
+        g.dr6,
+        !0xffff_ffff,
+        "DR6",
+        "bits 63:32 clear",
+    );
+    r.reserved(
+        CheckId::SvmVmrunDr7High,
+        GuestField::Dr7,
+        g.dr7,
+        !0xffff_ffff,
+        "DR7",
+        "bits 63:32 clear",
+    );
     control_area(&mut r);
     r.finish()
 }

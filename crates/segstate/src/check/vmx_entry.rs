@@ -6,13 +6,10 @@
 use super::{CheckId, Finding, Findings};
 use crate::arch::SegmentState;
 use crate::arch::{
-    CR0_PE, CR0_PG, EFER_LMA, EFER_LME, PrivilegeLevel, RFLAGS_VM, SegReg, Segment, TableIndicator,
+    CR0_PE, CR0_PG, CR4_PAE, CR4_PCIDE, EFER_LMA, EFER_LME, PrivilegeLevel, RFLAGS_VM, SegReg,
+    Segment, TableIndicator,
 };
 
-/// CR4.PAE.
-const CR4_PAE: u64 = 1 << 5;
-/// CR4.PCIDE.
-const CR4_PCIDE: u64 = 1 << 17;
 /// RFLAGS bits that must be 0 in the guest-state field: 63:22, 15, 5 and 3.
 pub const RFLAGS_RESERVED_ZERO: u64 = !0x3f_ffff | 1 << 15 | 1 << 5 | 1 << 3;
 /// RFLAGS bit 1, which must be 1.

@@ -20,15 +20,10 @@ use alloc::vec::Vec;
 
 use super::{CheckId, GuestFindings, Run};
 use crate::arch::{
-    CR0_PE, CR0_PG, EFER_LMA, EFER_LME, GuestField, GuestState, PrivilegeLevel, SegReg, VmxControls,
+    CR0_NE, CR0_PE, CR0_PG, CR4_PAE, CR4_VMXE, EFER_LMA, EFER_LME, GuestField, GuestState,
+    PrivilegeLevel, RFLAGS_IF, RFLAGS_TF, SegReg, VmxControls,
 };
 
-/// CR0.NE.
-const CR0_NE: u64 = 1 << 5;
-/// CR4.PAE.
-const CR4_PAE: u64 = 1 << 5;
-/// CR4.VMXE.
-const CR4_VMXE: u64 = 1 << 13;
 /// CR4 bits no processor sets in IA32_VMX_CR4_FIXED1: 15, 31:29 and 63:33 (bit 32 is
 /// FRED).
 pub const CR4_RESERVED: u64 = 1 << 15 | 0xe000_0000 | !0x1_ffff_ffff;
@@ -39,10 +34,6 @@ pub const CR3_ABOVE_MAXPHYADDR: u64 = 1 << 63 | 0x1ff << 52;
 pub const DEBUGCTL_RESERVED: u64 = 0x3c | !0xffff;
 /// IA32_EFER bits defined on Intel processors: SCE, LME, LMA, NXE.
 pub const EFER_INTEL_DEFINED: u64 = 1 | EFER_LME | EFER_LMA | 1 << 11;
-/// RFLAGS.IF.
-const RFLAGS_IF: u64 = 1 << 9;
-/// RFLAGS.TF.
-const RFLAGS_TF: u64 = 1 << 8;
 /// IA32_DEBUGCTL.BTF.
 const DEBUGCTL_BTF: u64 = 1 << 1;
 /// Interruptibility state: blocking by STI, MOV SS, SMI, NMI (SDM Table 25-3).
@@ -287,88 +278,60 @@ fn control_registers(r: &mut Run<'_>, level: CrLevel) {
     let g = r.g;
     r.need(CheckId::VmxEntryCr0Ne, GuestField::Cr0, g.cr0);
     r.need(CheckId::VmxEntryCr4Vmxe, GuestField::Cr4, g.cr4);
-    if let Some(cr0) = r.need(CheckId::VmxEntryCr0High, GuestField::Cr0, g.cr0) {
-        if cr0 >> 32 != 0 {
-            r.f.fail(
-                CheckId::VmxEntryCr0High,
-                None,
-                "CR0[63:32]",
-                "0 (IA32_VMX_CR0_FIXED1)",
-                format_args!("{:#x}", cr0 >> 32),
-            );
-        }
-        if level == CrLevel::Vmcs && cr0 & CR0_NE == 0 {
-            r.f.fail(
-                CheckId::VmxEntryCr0Ne,
-                None,
-                "CR0.NE",
-                "1 (IA32_VMX_CR0_FIXED0)",
-                "0",
-            );
+    r.reserved(
+        CheckId::VmxEntryCr0High,
+        GuestField::Cr0,
+        g.cr0,
+        !0xffff_ffff,
+        "CR0",
+        "bits 63:32 clear (IA32_VMX_CR0_FIXED1)",
+    );
+    // The bits VMX fixes to 1, on the VMCS's own CR0/CR4 only.
+    for (id, name, value, bit) in [
+        (CheckId::VmxEntryCr0Ne, "CR0.NE", g.cr0, CR0_NE),
+        (CheckId::VmxEntryCr4Vmxe, "CR4.VMXE", g.cr4, CR4_VMXE),
+    ] {
+        if level == CrLevel::Vmcs && value.is_some_and(|v| v & bit == 0) {
+            r.f.fail(id, None, name, "1 (IA32_VMX_CR0/CR4_FIXED0)", "0");
         }
     }
-    if let Some(cr4) = r.need(CheckId::VmxEntryCr4Reserved, GuestField::Cr4, g.cr4) {
-        if cr4 & CR4_RESERVED != 0 {
-            r.f.fail(
-                CheckId::VmxEntryCr4Reserved,
-                None,
-                "CR4",
-                "bits 15, 31:29 and 63:33 clear (IA32_VMX_CR4_FIXED1)",
-                format_args!("{:#x} set", cr4 & CR4_RESERVED),
-            );
-        }
-        if level == CrLevel::Vmcs && cr4 & CR4_VMXE == 0 {
-            r.f.fail(
-                CheckId::VmxEntryCr4Vmxe,
-                None,
-                "CR4.VMXE",
-                "1 (IA32_VMX_CR4_FIXED0)",
-                "0",
-            );
-        }
-    }
-    if let Some(cr3) = r.need(CheckId::VmxEntryCr3Width, GuestField::Cr3, g.cr3) {
-        if cr3 & CR3_ABOVE_MAXPHYADDR != 0 {
-            r.f.fail(
-                CheckId::VmxEntryCr3Width,
-                None,
-                "CR3",
-                "no bit above MAXPHYADDR (52 assumed, the architectural most)",
-                format_args!("{cr3:#x}"),
-            );
-        }
-    }
+    r.reserved(
+        CheckId::VmxEntryCr4Reserved,
+        GuestField::Cr4,
+        g.cr4,
+        CR4_RESERVED,
+        "CR4",
+        "bits 15, 31:29 and 63:33 clear (IA32_VMX_CR4_FIXED1)",
+    );
+    r.reserved(
+        CheckId::VmxEntryCr3Width,
+        GuestField::Cr3,
+        g.cr3,
+        CR3_ABOVE_MAXPHYADDR,
+        "CR3",
+        "no bit above MAXPHYADDR (52 assumed, the architectural most)",
+    );
 }
 
 fn msrs(r: &mut Run<'_>, controls: GuestControls) {
     if controls.load_debug_controls {
         let g = r.g;
-        if let Some(v) = r.need(
+        r.reserved(
             CheckId::VmxEntryDebugctlReserved,
             GuestField::DebugCtl,
             g.debugctl,
-        ) {
-            if v & DEBUGCTL_RESERVED != 0 {
-                r.f.fail(
-                    CheckId::VmxEntryDebugctlReserved,
-                    None,
-                    "IA32_DEBUGCTL",
-                    "reserved bits 5:2 and 63:16 clear (load debug controls)",
-                    format_args!("{v:#x}"),
-                );
-            }
-        }
-        if let Some(v) = r.need(CheckId::VmxEntryDr7High, GuestField::Dr7, g.dr7) {
-            if v >> 32 != 0 {
-                r.f.fail(
-                    CheckId::VmxEntryDr7High,
-                    None,
-                    "DR7[63:32]",
-                    "0 (load debug controls)",
-                    format_args!("{:#x}", v >> 32),
-                );
-            }
-        }
+            DEBUGCTL_RESERVED,
+            "IA32_DEBUGCTL",
+            "reserved bits 5:2 and 63:16 clear (load debug controls)",
+        );
+        r.reserved(
+            CheckId::VmxEntryDr7High,
+            GuestField::Dr7,
+            g.dr7,
+            !0xffff_ffff,
+            "DR7",
+            "bits 63:32 clear (load debug controls)",
+        );
     }
     if controls.load_pat {
         if let Some(pat) = r.need(CheckId::VmxEntryPat, GuestField::Pat, r.g.pat) {
@@ -384,17 +347,14 @@ fn msrs(r: &mut Run<'_>, controls: GuestControls) {
         }
     }
     if controls.load_efer {
-        if let Some(efer) = r.need(CheckId::VmxEntryEferReserved, GuestField::Efer, r.g.efer) {
-            if efer & !EFER_INTEL_DEFINED != 0 {
-                r.f.fail(
-                    CheckId::VmxEntryEferReserved,
-                    None,
-                    "IA32_EFER",
-                    "only SCE, LME, LMA and NXE (load IA32_EFER)",
-                    format_args!("{efer:#x}"),
-                );
-            }
-        }
+        r.reserved(
+            CheckId::VmxEntryEferReserved,
+            GuestField::Efer,
+            r.g.efer,
+            !EFER_INTEL_DEFINED,
+            "IA32_EFER",
+            "only SCE, LME, LMA and NXE (load IA32_EFER)",
+        );
     }
 }
 
@@ -586,104 +546,89 @@ fn activity(r: &mut Run<'_>) {
     }
 }
 
+/// The injected event, `Some(None)` when the field shows none; `None` (and `id` not
+/// judged) when the dump lacks the field.
+fn injected(r: &mut Run<'_>, id: CheckId) -> Option<Option<InjectedEvent>> {
+    let info = r.g.entry_interruption_info;
+    r.need(id, GuestField::EntryInterruptionInfo, info)
+        .map(InjectedEvent::from_field)
+}
+
 fn interruptibility(r: &mut Run<'_>, controls: GuestControls) {
+    use CheckId as C;
     let g = r.g;
-    let ids = [
-        CheckId::VmxEntryIntrReserved,
-        CheckId::VmxEntryIntrStiMovSs,
-        CheckId::VmxEntryIntrStiIf,
-        CheckId::VmxEntryIntrExternal,
-        CheckId::VmxEntryIntrNmiMovSs,
-        CheckId::VmxEntryIntrSmi,
-        CheckId::VmxEntryIntrVirtualNmi,
-    ];
     let Some(i) = g.interruptibility else {
-        for id in ids {
+        for id in [
+            C::VmxEntryIntrReserved,
+            C::VmxEntryIntrStiMovSs,
+            C::VmxEntryIntrStiIf,
+            C::VmxEntryIntrExternal,
+            C::VmxEntryIntrNmiMovSs,
+            C::VmxEntryIntrSmi,
+            C::VmxEntryIntrVirtualNmi,
+        ] {
             r.need::<()>(id, GuestField::Interruptibility, None);
         }
         return;
     };
-    let show = |v: u32| alloc::format!("{v:#x}");
-    if i & INTERRUPTIBILITY_RESERVED != 0 {
-        r.f.fail(
-            CheckId::VmxEntryIntrReserved,
-            None,
-            "interruptibility state",
+    let (sti, mov_ss) = (i & BLOCK_STI != 0, i & BLOCK_MOV_SS != 0);
+    let sti_if_clear = if sti {
+        r.need(C::VmxEntryIntrStiIf, GuestField::Rflags, g.rflags)
+            .map(|f| f & RFLAGS_IF == 0)
+    } else {
+        Some(false)
+    };
+    let nmi = |e: Option<InjectedEvent>| e.is_some_and(InjectedEvent::nmi);
+    // (rule, whether it fails — None when a field it needs is missing, what it wants)
+    let rules = [
+        (
+            C::VmxEntryIntrReserved,
+            Some(i & INTERRUPTIBILITY_RESERVED != 0),
             "bits 31:5 clear",
-            show(i),
-        );
-    }
-    if i & BLOCK_STI != 0 && i & BLOCK_MOV_SS != 0 {
-        r.f.fail(
-            CheckId::VmxEntryIntrStiMovSs,
-            None,
-            "interruptibility state",
+        ),
+        (
+            C::VmxEntryIntrStiMovSs,
+            Some(sti && mov_ss),
             "not blocking by STI and by MOV SS at once",
-            show(i),
-        );
-    }
-    if i & BLOCK_STI != 0 {
-        if let Some(rflags) = r.need(CheckId::VmxEntryIntrStiIf, GuestField::Rflags, g.rflags) {
-            if rflags & RFLAGS_IF == 0 {
-                r.f.fail(
-                    CheckId::VmxEntryIntrStiIf,
-                    None,
-                    "interruptibility state",
-                    "no blocking by STI while RFLAGS.IF = 0",
-                    show(i),
-                );
-            }
-        }
-    }
-    if i & BLOCK_SMI != 0 && !controls.entry_to_smm {
-        r.f.fail(
-            CheckId::VmxEntryIntrSmi,
-            None,
-            "interruptibility state",
+        ),
+        (
+            C::VmxEntryIntrStiIf,
+            sti_if_clear,
+            "no blocking by STI while RFLAGS.IF = 0",
+        ),
+        (
+            C::VmxEntryIntrSmi,
+            Some(i & BLOCK_SMI != 0 && !controls.entry_to_smm),
             "no blocking by SMI outside SMM",
-            show(i),
-        );
-    }
-    let event_ids = [
-        CheckId::VmxEntryIntrExternal,
-        CheckId::VmxEntryIntrNmiMovSs,
-        CheckId::VmxEntryIntrVirtualNmi,
-    ];
-    let Some(info) = g.entry_interruption_info else {
-        for id in event_ids {
-            r.need::<()>(id, GuestField::EntryInterruptionInfo, None);
-        }
-        return;
-    };
-    let Some(e) = InjectedEvent::from_field(info) else {
-        return;
-    };
-    if e.external_interrupt() && i & (BLOCK_STI | BLOCK_MOV_SS) != 0 {
-        r.f.fail(
-            CheckId::VmxEntryIntrExternal,
-            None,
-            "interruptibility state",
+        ),
+        (
+            C::VmxEntryIntrExternal,
+            injected(r, C::VmxEntryIntrExternal)
+                .map(|e| e.is_some_and(InjectedEvent::external_interrupt) && (sti || mov_ss)),
             "no blocking by STI or MOV SS when injecting an external interrupt",
-            show(i),
-        );
-    }
-    if e.nmi() && i & BLOCK_MOV_SS != 0 {
-        r.f.fail(
-            CheckId::VmxEntryIntrNmiMovSs,
-            None,
-            "interruptibility state",
+        ),
+        (
+            C::VmxEntryIntrNmiMovSs,
+            injected(r, C::VmxEntryIntrNmiMovSs).map(|e| nmi(e) && mov_ss),
             "no blocking by MOV SS when injecting an NMI",
-            show(i),
-        );
-    }
-    if e.nmi() && controls.virtual_nmis && i & BLOCK_NMI != 0 {
-        r.f.fail(
-            CheckId::VmxEntryIntrVirtualNmi,
-            None,
-            "interruptibility state",
+        ),
+        (
+            C::VmxEntryIntrVirtualNmi,
+            injected(r, C::VmxEntryIntrVirtualNmi)
+                .map(|e| nmi(e) && controls.virtual_nmis && i & BLOCK_NMI != 0),
             "no blocking by NMI when injecting an NMI with virtual NMIs",
-            show(i),
-        );
+        ),
+    ];
+    for (id, fails, expected) in rules {
+        if fails == Some(true) {
+            r.f.fail(
+                id,
+                None,
+                "interruptibility state",
+                expected,
+                format_args!("{i:#x}"),
+            );
+        }
     }
 }
 

@@ -19,18 +19,13 @@ use super::exit::ExitClass;
 use super::log::{Dialect, LogDump, Target};
 use super::{Input, qemu_dump};
 use crate::arch::{
-    Attributes, CR0_PE, CR0_PG, EFER_LMA, EFER_LME, GuestField, GuestState, PerSegReg,
-    PrivilegeLevel, RFLAGS_VM, SegReg, Segment, SegmentState, SegmentType, Selector,
+    Attributes, CR0_ET, CR0_PE, CR0_PG, CR4_PAE, EFER_LMA, EFER_LME, GuestField, GuestState,
+    PerSegReg, PrivilegeLevel, RFLAGS_VM, SegReg, Segment, SegmentState, SegmentType, Selector,
 };
 use crate::check::report::{Context, Entry, Report, Source, Vendors};
 use crate::check::vmx_guest::CrLevel;
 use crate::check::{CheckId, Family};
 use crate::check::{Finding, Severity};
-
-/// CR0.ET: always 1 on anything newer than a 386; dumps show it.
-const CR0_ET: u64 = 1 << 4;
-/// CR4.PAE.
-const CR4_PAE: u64 = 1 << 5;
 
 /// The verdict on one dump, in one line.
 #[derive(Clone, Debug, PartialEq, Eq)]
