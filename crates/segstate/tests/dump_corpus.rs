@@ -621,3 +621,31 @@ fn without_unrestricted_guest_the_report_says_what_kvm_does_instead() {
     assert!(note.contains("vmx.entry.ss.rpl"), "{note}");
     assert!(note.contains("emulate_invalid_guest_state"), "{note}");
 }
+
+/// Controls come from the dump when it shows them: a VMCS dump whose secondary
+/// controls have unrestricted guest off is judged without it (a usable DS with DPL
+/// below its RPL fails), while the same dump with it on passes that rule.
+#[test]
+fn the_dumps_own_controls_decide_unrestricted_guest() {
+    let base = text("synthetic/linux-vmcs-new.txt")
+        .replace("RFLAGS=0x00000002", "RFLAGS=0x00000202")
+        .replace(
+            "DS:   sel=0x0000, attr=0x1c000",
+            "DS:   sel=0x001b, attr=0x0c093",
+        );
+    let on = judge(&read_log(&base)[0], None);
+    assert!(
+        !on.report.has(CheckId::VmxEntryDataDplRpl),
+        "{:?}",
+        on.report.ids()
+    );
+    let off = base.replace("SecondaryExec=0x021007eb", "SecondaryExec=0x0210076b");
+    let d = read_log(&off);
+    assert_eq!(d[0].guest.controls.unrestricted_guest(), Some(false));
+    let j = judge(&d[0], None);
+    let Verdict::Fails { finding, .. } = &j.verdict else {
+        panic!("{}", j.verdict);
+    };
+    assert_eq!(finding.id, CheckId::VmxEntryDataDplRpl, "{}", j.verdict);
+    assert!(j.report.configurations.is_empty());
+}

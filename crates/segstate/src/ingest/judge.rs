@@ -364,6 +364,9 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
             }
         }
     }
+    if vendors.is_some_and(Vendors::intel) && g.controls.unrestricted_guest() == Some(false) {
+        enter_without_unrestricted_guest(&mut report);
+    }
     let mut rules_not_judged = Vec::new();
     if let Some(v) = vendors {
         let level = if matches!(
@@ -422,6 +425,37 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
         rules_not_judged,
     }
 }
+
+/// The dump's own controls have unrestricted guest off (a VMCS dump of a nested or
+/// `kvm_intel.unrestricted_guest=0` host): that configuration is the one the CPU was
+/// asked to enter, so its findings are the report's and KVM's default is not judged.
+fn enter_without_unrestricted_guest(report: &mut Report) {
+    let without = CONFIGURATION_CONTEXT_WITHOUT_UG;
+    report.entries.retain(|e| {
+        e.family != Family::Vmx || e.context.as_deref() != Some("VM entry with unrestricted guest")
+    });
+    let configurations = core::mem::take(&mut report.configurations);
+    for c in configurations {
+        if let crate::check::preflight::Target::IntelVmEntry(controls) = c.target {
+            if !controls.unrestricted_guest {
+                for f in c.findings {
+                    report.push(Family::Vmx, f, Some(String::from(without)));
+                }
+                continue;
+            }
+        }
+        report.configurations.push(c);
+    }
+    report.note_configurations();
+    report.notes.push(String::from(
+        "the dump's controls have unrestricted guest off: VM entry is judged without it",
+    ));
+}
+
+/// The context of a VM-entry finding judged under the dump's own controls with
+/// unrestricted guest off.
+const CONFIGURATION_CONTEXT_WITHOUT_UG: &str =
+    "VM entry without unrestricted guest (the dump's controls)";
 
 fn verdict(d: &LogDump, report: &Report, class: Option<ExitClass>) -> Verdict {
     if let Some(c) = class.filter(|c| !c.blames_guest_state()) {
