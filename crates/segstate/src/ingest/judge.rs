@@ -22,6 +22,7 @@ use crate::arch::{
     Attributes, CR0_ET, CR0_PE, CR0_PG, CR4_PAE, EFER_LMA, EFER_LME, GuestField, GuestState,
     PerSegReg, PrivilegeLevel, RFLAGS_VM, SegReg, Segment, SegmentState, SegmentType, Selector,
 };
+use crate::check::kvm_set_sregs::{self, Cr4Allowed};
 use crate::check::report::{Context, Entry, Report, Source, Vendors};
 use crate::check::vmx_guest::CrLevel;
 use crate::check::{CheckId, Family};
@@ -252,7 +253,24 @@ fn report_of(state: &SegmentState, vendors: Option<Vendors>, source: Source) -> 
         vmcb_cpl_byte: None,
     };
     match vendors {
-        Some(v) => crate::verify::paths::diagnose(state, v, context),
+        Some(v) => {
+            let mut r = crate::verify::paths::diagnose(state, v, context);
+            if source == Source::GuestView {
+                // A guest's view reaches the hardware only through KVM_SET_SREGS, which
+                // refuses some states outright (EINVAL, "Failed to put registers").
+                for f in kvm_set_sregs::check(state, Cr4Allowed::all_known()) {
+                    r.push(
+                        Family::KvmSetSregs,
+                        f,
+                        Some(String::from(
+                            "KVM_SET_SREGS (kvm_is_valid_sregs; CR4 judged for a vCPU with every \
+                             feature)",
+                        )),
+                    );
+                }
+            }
+            r
+        }
         None => {
             let mut r = crate::check::report::report_with(state, Vendors::Both, context);
             r.entries.retain(|e| e.family == Family::Arch);
@@ -500,9 +518,9 @@ fn verdict(d: &LogDump, report: &Report, class: Option<ExitClass>) -> Verdict {
                      processor-specific limit (MAXPHYADDR below 52, fixed bits)",
                 ),
                 ExitClass::SetRegistersRefused => Some(
-                    "KVM_SET_SREGS's own checks are not modelled yet (Linux x86.c \
-                     kvm_is_valid_sregs: EFER.LME/LMA against CR0.PG and CR4.PAE, CS.L outside \
-                     long mode, CR0/CR4 reserved bits)",
+                    "KVM_SET_SREGS's checks the dump can show pass; it also refuses a CR4 bit \
+                     the vCPU's CPUID lacks, an illegal CR3 in long mode or APIC base, and \
+                     KVM_SET_REGS/MSRS/XCRS can fail the same way",
                 ),
                 _ => None,
             };
