@@ -4,8 +4,9 @@
 
 use std::collections::BTreeSet;
 
+mod configurations;
 mod guest_cases;
-use guest_cases::GuestHow;
+use guest_cases::{GuestHow, guest_findings};
 
 use segstate::arch::SegmentState;
 use segstate::arch::{
@@ -693,61 +694,6 @@ fn judge(how: How, state: &State) -> Vec<Finding> {
     }
 }
 
-/// The guest-state rules beyond the segments on `g`, controls from `g`.
-fn guest_findings(how: GuestHow, g: &segstate::arch::GuestState) -> Vec<Finding> {
-    use segstate::check::vmx_guest::{self, GuestControls};
-    match how {
-        GuestHow::Vmx(level) => {
-            let (controls, assumed) = GuestControls::resolve(&g.controls, g.efer.unwrap());
-            assert!(
-                assumed.is_empty(),
-                "a case shows every control: {assumed:?}"
-            );
-            vmx_guest::check(g, controls, level).findings
-        }
-        GuestHow::Svm(level) => svm_vmrun::check_guest(g, level).findings,
-    }
-}
-
-/// The base guest states, a paged real-mode VMCB among them, fire no guest-state rule,
-/// and a state that lacks every field fires none and leaves every rule not judged.
-#[test]
-fn guest_state_bases_are_quiet_and_missing_fields_are_not_judged() {
-    for (how, g) in guest_cases::quiet_states() {
-        let f = guest_findings(how, &g);
-        assert!(f.is_empty(), "{how:?}: {f:#?}");
-    }
-    let empty = segstate::arch::GuestState::default();
-    let controls = segstate::check::vmx_guest::GuestControls::kvm_default(0);
-    let vmx = segstate::check::vmx_guest::check(
-        &empty,
-        controls,
-        segstate::check::vmx_guest::CrLevel::Vmcs,
-    );
-    assert!(vmx.findings.is_empty(), "{:#?}", vmx.findings);
-    let svm = svm_vmrun::check_guest(&empty, segstate::check::vmx_guest::CrLevel::Vmcs);
-    assert!(svm.findings.is_empty(), "{:#?}", svm.findings);
-    let unjudged: BTreeSet<CheckId> = vmx
-        .not_judged
-        .iter()
-        .chain(&svm.not_judged)
-        .map(|(id, _)| *id)
-        .collect();
-    for case in guest_cases::cases() {
-        assert!(unjudged.contains(&case.id), "{} judged on nothing", case.id);
-        assert!(
-            segstate::check::vmx_guest::RULES.contains(&case.id)
-                || svm_vmrun::GUEST_RULES.contains(&case.id),
-            "{} is not listed as a guest-state rule",
-            case.id
-        );
-    }
-    assert_eq!(
-        segstate::check::vmx_guest::RULES.len() + svm_vmrun::GUEST_RULES.len(),
-        guest_cases::cases().len()
-    );
-}
-
 #[test]
 fn every_rule_fires_on_its_state_and_stays_quiet_on_the_related_one() {
     for case in cases() {
@@ -841,57 +787,6 @@ fn a_0x80000021_state_names_the_failing_check() {
         .find(|e| e.finding.id == CheckId::VmxEntryCsDplNonconforming)
         .unwrap();
     assert_eq!(e.context.as_deref(), Some("VM entry (any configuration)"));
-}
-
-/// Without unrestricted guest is a configuration of its own: a check only it fails
-/// keeps the catalogue's severity there, does not count in the report's verdict (KVM's
-/// default enters the state), and the report says what KVM does instead.
-#[test]
-fn a_check_only_without_unrestricted_guest_is_its_own_configuration() {
-    let s = with(k0(), |s| seg(s, SegReg::Ss).selector = Selector(0x1b));
-    let r = full_report(&s, Vendors::Intel);
-    assert!(!r.has(CheckId::VmxEntrySsDplRpl), "{:#?}", r.entries);
-    assert_eq!(r.errors(), 0, "{:#?}", r.entries);
-    let c = &r.configurations[0];
-    assert_eq!(
-        c.target,
-        segstate::check::preflight::Target::IntelVmEntry(VmxEntryControls {
-            unrestricted_guest: false,
-            ia32e_mode_guest: true,
-        })
-    );
-    let f = c
-        .findings
-        .iter()
-        .find(|f| f.id == CheckId::VmxEntrySsDplRpl)
-        .expect("judged without unrestricted guest");
-    assert_eq!(f.severity, CheckId::VmxEntrySsDplRpl.severity());
-    let note = r
-        .notes
-        .iter()
-        .find(|n| n.starts_with(report::CONFIGURATION_NOTE))
-        .expect("the configuration is described");
-    assert!(note.contains("vmx.entry.ss.dpl-rpl"), "{note}");
-    assert!(note.contains("emulate_invalid_guest_state"), "{note}");
-    assert!(note.contains("kvm_intel.unrestricted_guest=1"), "{note}");
-    // A state every configuration enters has no such note.
-    let ok = full_report(&k0(), Vendors::Intel);
-    assert!(ok.configurations[0].findings.is_empty());
-    assert!(
-        !ok.notes
-            .iter()
-            .any(|n| n.starts_with(report::CONFIGURATION_NOTE))
-    );
-    // Real mode: KVM runs it in virtual-8086 mode, and says so.
-    let real = with(pm32(), |s| s.cr0 &= !CR0_PE);
-    let r = full_report(&real, Vendors::Intel);
-    assert!(
-        r.notes
-            .iter()
-            .any(|n| n.starts_with(report::CONFIGURATION_NOTE) && n.contains("virtual-8086")),
-        "{:#?}",
-        r.notes
-    );
 }
 
 #[test]

@@ -7,8 +7,11 @@ use segstate::arch::{
     Attributes, CR0_PG, DescriptorTable, EFER_LMA, EFER_LME, GuestState, PrivilegeLevel, SegReg,
     SegmentState, SvmControls, VmxControls,
 };
-use segstate::check::CheckId;
+use std::collections::BTreeSet;
+
 use segstate::check::vmx_guest::CrLevel;
+use segstate::check::vmx_guest::{self, GuestControls};
+use segstate::check::{CheckId, Finding, svm_vmrun};
 use segstate::verify::domain::baseline;
 
 /// Which rules judge a guest case.
@@ -468,4 +471,58 @@ pub fn quiet_states() -> Vec<(GuestHow, GuestState)> {
         (GuestHow::Svm(CrLevel::Vmcs), svm_base()),
         (GuestHow::Svm(CrLevel::Vmcs), paged_real),
     ]
+}
+
+/// The guest-state rules beyond the segments on `g`, controls from `g`.
+pub fn guest_findings(how: GuestHow, g: &segstate::arch::GuestState) -> Vec<Finding> {
+    match how {
+        GuestHow::Vmx(level) => {
+            let (controls, assumed) = GuestControls::resolve(&g.controls, g.efer.unwrap());
+            assert!(
+                assumed.is_empty(),
+                "a case shows every control: {assumed:?}"
+            );
+            vmx_guest::check(g, controls, level).findings
+        }
+        GuestHow::Svm(level) => svm_vmrun::check_guest(g, level).findings,
+    }
+}
+
+/// The base guest states, a paged real-mode VMCB among them, fire no guest-state rule,
+/// and a state that lacks every field fires none and leaves every rule not judged.
+#[test]
+fn guest_state_bases_are_quiet_and_missing_fields_are_not_judged() {
+    for (how, g) in quiet_states() {
+        let f = guest_findings(how, &g);
+        assert!(f.is_empty(), "{how:?}: {f:#?}");
+    }
+    let empty = segstate::arch::GuestState::default();
+    let controls = segstate::check::vmx_guest::GuestControls::kvm_default(0);
+    let vmx = segstate::check::vmx_guest::check(
+        &empty,
+        controls,
+        segstate::check::vmx_guest::CrLevel::Vmcs,
+    );
+    assert!(vmx.findings.is_empty(), "{:#?}", vmx.findings);
+    let svm = svm_vmrun::check_guest(&empty, segstate::check::vmx_guest::CrLevel::Vmcs);
+    assert!(svm.findings.is_empty(), "{:#?}", svm.findings);
+    let unjudged: BTreeSet<CheckId> = vmx
+        .not_judged
+        .iter()
+        .chain(&svm.not_judged)
+        .map(|(id, _)| *id)
+        .collect();
+    for case in cases() {
+        assert!(unjudged.contains(&case.id), "{} judged on nothing", case.id);
+        assert!(
+            segstate::check::vmx_guest::RULES.contains(&case.id)
+                || svm_vmrun::GUEST_RULES.contains(&case.id),
+            "{} is not listed as a guest-state rule",
+            case.id
+        );
+    }
+    assert_eq!(
+        segstate::check::vmx_guest::RULES.len() + svm_vmrun::GUEST_RULES.len(),
+        cases().len()
+    );
 }
