@@ -1,6 +1,6 @@
 #![no_main]
 //! Pasted logs: prefix stripping, the word readers of every dialect (QEMU, Linux
-//! dump_vmcs/dump_vmcb, Xen, HAXM), exit lines, merging, and the judgement of every
+//! dump_vmcs/dump_vmcb, Xen, HAXM, kvm_sregs printouts), exit lines, merging, and the judgement of every
 //! state for every target. Besides "no panic": nothing is reported about a segment
 //! the dump does not show, the verdict is one line, and the dump count stays bounded.
 use libfuzzer_sys::fuzz_target;

@@ -264,14 +264,20 @@ fn vmcb_pages_and_save_areas_are_judged_for_amd() {
     assert!(stdout(&o).contains("svm.vmrun.efer-svme"));
 }
 
-/// The VMCB CPL byte is kept raw: a value above 3 is an error finding naming the
-/// offset, not a refusal to read the VMCB (KVM and nested SVM carry such a byte on).
+/// The VMCB CPL byte is kept raw: a value above 3 is a warning naming the offset, not
+/// a refusal to read the VMCB (KVM and nested SVM carry such a byte on) and not a
+/// VMRUN failure (VMRUN does not check the byte).
 #[test]
 fn a_vmcb_cpl_byte_above_3_is_a_finding() {
     let mut page = vmcb_of(&baseline(PrivilegeLevel::Ring3)).to_page();
     page[SaveAreaOffset::IN_PAGE + SaveAreaOffset::CPL] = 7;
     let o = segstate_stdin(&["check"], &page);
-    assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("warning svm.vmrun.cpl-byte"),
+        "{}",
+        stdout(&o)
+    );
     let out = stdout(&o);
     assert!(out.contains("svm.vmrun.cpl-byte"), "{out}");
     assert!(out.contains("offset 0x4cb (VMCB.CPL) holds 7"), "{out}");
@@ -522,7 +528,7 @@ fn json_is_printed_for_unreadable_input_too() {
         s["verdict"]
             .as_str()
             .unwrap()
-            .starts_with("every check this dump can show passes"),
+            .starts_with("VM entry fails: vmx.entry.cr3.width"),
         "{s}"
     );
     assert_eq!(s["exits"][0]["line"], 1);

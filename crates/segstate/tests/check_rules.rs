@@ -4,6 +4,10 @@
 
 use std::collections::BTreeSet;
 
+mod configurations;
+mod guest_cases;
+use guest_cases::{GuestHow, guest_findings};
+
 use segstate::arch::SegmentState;
 use segstate::arch::{
     Attributes, CR0_PE, CR0_PG, EFER_LMA, EFER_LME, PrivilegeLevel, RFLAGS_VM, SegReg, Segment,
@@ -38,6 +42,8 @@ enum How {
     Dump,
     /// The raw VMCB CPL byte.
     CplByte,
+    /// The guest-state rules beyond the segments, on a whole guest state.
+    Guest(GuestHow),
 }
 
 struct Case {
@@ -53,6 +59,8 @@ enum State {
     Text(String),
     /// A raw VMCB CPL byte.
     CplByte(u8),
+    /// A guest state with fields beyond the segments.
+    G(segstate::arch::GuestState),
 }
 
 fn k0() -> SegmentState {
@@ -622,6 +630,22 @@ fn cases() -> Vec<Case> {
             quiet: State::Text(USER_DUMP.to_string()),
         },
     ]);
+    c.push(Case {
+        id: CheckId::VmxEntryErratumSsTypeUnusable,
+        how: Vmx(true),
+        fire: S(with(k0(), |s| {
+            let ss = seg(s, SegReg::Ss);
+            ss.unusable = true;
+            ss.attributes.segment_type = ty(1);
+        })),
+        quiet: S(with(k0(), |s| seg(s, SegReg::Ss).unusable = true)),
+    });
+    c.extend(guest_cases::cases().into_iter().map(|g| Case {
+        id: g.id,
+        how: Guest(g.how),
+        fire: State::G(g.fire),
+        quiet: State::G(g.quiet),
+    }));
     c
 }
 
@@ -665,6 +689,7 @@ fn judge(how: How, state: &State) -> Vec<Finding> {
                 .flat_map(segstate::ingest::qemu_dump::findings)
                 .collect()
         }
+        (How::Guest(how), State::G(g)) => guest_findings(how, g),
         _ => panic!("case mixes a state kind with the wrong judge"),
     }
 }
@@ -765,18 +790,6 @@ fn a_0x80000021_state_names_the_failing_check() {
 }
 
 #[test]
-fn a_check_only_without_unrestricted_guest_is_a_warning() {
-    let s = with(k0(), |s| seg(s, SegReg::Ss).selector = Selector(0x1b));
-    let r = full_report(&s, Vendors::Intel);
-    let e = r
-        .entries
-        .iter()
-        .find(|e| e.finding.id == CheckId::VmxEntrySsDplRpl)
-        .expect("reported");
-    assert_eq!(e.finding.severity, segstate::check::Severity::Warning);
-}
-
-#[test]
 fn the_2017_escalation_names_both_halves() {
     let r = full_report(&sysret_state(), Vendors::Amd);
     let e = r
@@ -826,12 +839,24 @@ fn cr0_fixed_bits_are_judged_on_the_vmcs_not_on_a_guests_view() {
             },
         )
     };
-    assert!(!judged(report::Source::GuestView).has(CheckId::VmxEntryCr0Fixed));
+    let view = judged(report::Source::GuestView);
+    assert!(!view.has(CheckId::VmxEntryCr0Fixed));
+    assert!(
+        view.configurations[0]
+            .findings
+            .iter()
+            .all(|f| f.id != CheckId::VmxEntryCr0Fixed)
+    );
     let raw = judged(report::Source::Generic);
-    let e = raw
-        .entries
-        .iter()
-        .find(|e| e.finding.id == CheckId::VmxEntryCr0Fixed)
-        .expect("a VMCS-level CR0 with PG = 0 fails VM entry without unrestricted guest");
-    assert_eq!(e.finding.severity, segstate::check::Severity::Warning);
+    assert!(
+        !raw.has(CheckId::VmxEntryCr0Fixed),
+        "KVM's default enters it"
+    );
+    assert!(
+        raw.configurations[0]
+            .findings
+            .iter()
+            .any(|f| f.id == CheckId::VmxEntryCr0Fixed),
+        "a VMCS-level CR0 with PG = 0 fails VM entry without unrestricted guest"
+    );
 }

@@ -59,6 +59,27 @@ impl VmxControls {
     }
 }
 
+/// The VMCB control-area fields the VMRUN consistency checks read (APM Vol. 2
+/// §15.5.1, Appendix B): each known or not on its own, as `dump_vmcb` prints them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct SvmControls {
+    /// The VMRUN intercept bit (intercept word 4 bit 0; bit 32 of the older 64-bit
+    /// `intercept` field).
+    pub vmrun_intercept: Option<bool>,
+    /// The guest ASID.
+    pub asid: Option<u32>,
+    /// IOPM_BASE_PA.
+    pub iopm_base: Option<u64>,
+    /// MSRPM_BASE_PA.
+    pub msrpm_base: Option<u64>,
+    /// NP_ENABLE (bit 0 of `nested_ctl`).
+    pub nested_paging: Option<bool>,
+    /// N_CR3, the nested page table root.
+    pub ncr3: Option<u64>,
+    /// EVENTINJ (APM Vol. 2 §15.20): vector 7:0, type 10:8, valid bit 31.
+    pub event_inj: Option<u64>,
+}
+
 /// One field of a [`GuestState`], for "known or not" questions and for saying which
 /// fields a dump lacks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -79,6 +100,8 @@ pub enum GuestField {
     Rflags,
     /// RIP.
     Rip,
+    /// DR6.
+    Dr6,
     /// DR7.
     Dr7,
     /// IA32_DEBUGCTL.
@@ -101,6 +124,8 @@ pub enum GuestField {
     EntryInterruptionInfo,
     /// The VM-entry and execution controls (any of them).
     Controls,
+    /// The VMCB control area (any of its fields).
+    SvmControls,
 }
 
 impl fmt::Display for GuestField {
@@ -115,6 +140,7 @@ impl fmt::Display for GuestField {
                 GuestField::Efer => "EFER",
                 GuestField::Rflags => "RFLAGS",
                 GuestField::Rip => "RIP",
+                GuestField::Dr6 => "DR6",
                 GuestField::Dr7 => "DR7",
                 GuestField::DebugCtl => "DEBUGCTL",
                 GuestField::Pat => "PAT",
@@ -126,6 +152,7 @@ impl fmt::Display for GuestField {
                 GuestField::PendingDebugExceptions => "pending debug exceptions",
                 GuestField::EntryInterruptionInfo => "VM-entry interruption information",
                 GuestField::Controls => "VM-execution/entry controls",
+                GuestField::SvmControls => "VMCB control area",
                 GuestField::Segment(_) => "",
             }),
         }
@@ -151,6 +178,8 @@ pub struct GuestState {
     pub rflags: Option<u64>,
     /// RIP.
     pub rip: Option<u64>,
+    /// DR6.
+    pub dr6: Option<u64>,
     /// DR7.
     pub dr7: Option<u64>,
     /// IA32_DEBUGCTL.
@@ -173,6 +202,8 @@ pub struct GuestState {
     pub entry_interruption_info: Option<u32>,
     /// The VMX controls.
     pub controls: VmxControls,
+    /// The VMCB control area.
+    pub svm: SvmControls,
 }
 
 impl GuestState {
@@ -203,6 +234,7 @@ impl GuestState {
             GuestField::Efer => self.efer.is_some(),
             GuestField::Rflags => self.rflags.is_some(),
             GuestField::Rip => self.rip.is_some(),
+            GuestField::Dr6 => self.dr6.is_some(),
             GuestField::Dr7 => self.dr7.is_some(),
             GuestField::DebugCtl => self.debugctl.is_some(),
             GuestField::Pat => self.pat.is_some(),
@@ -221,6 +253,7 @@ impl GuestState {
                     || c.entry.is_some()
                     || c.exit.is_some()
             }
+            GuestField::SvmControls => self.svm != SvmControls::default(),
         }
     }
 
@@ -281,6 +314,7 @@ impl GuestState {
             &mut differ,
         );
         fill(&mut self.rip, other.rip, GuestField::Rip, &mut differ);
+        fill(&mut self.dr6, other.dr6, GuestField::Dr6, &mut differ);
         fill(&mut self.dr7, other.dr7, GuestField::Dr7, &mut differ);
         fill(
             &mut self.debugctl,
@@ -345,6 +379,24 @@ impl GuestState {
         fill(&mut c.exit, o.exit, GuestField::Controls, &mut ignore);
         if !ignore.is_empty() {
             differ.push(GuestField::Controls);
+        }
+        ignore.clear();
+        let (c, o) = (&mut self.svm, &other.svm);
+        let field = GuestField::SvmControls;
+        fill(
+            &mut c.vmrun_intercept,
+            o.vmrun_intercept,
+            field,
+            &mut ignore,
+        );
+        fill(&mut c.asid, o.asid, field, &mut ignore);
+        fill(&mut c.iopm_base, o.iopm_base, field, &mut ignore);
+        fill(&mut c.msrpm_base, o.msrpm_base, field, &mut ignore);
+        fill(&mut c.nested_paging, o.nested_paging, field, &mut ignore);
+        fill(&mut c.ncr3, o.ncr3, field, &mut ignore);
+        fill(&mut c.event_inj, o.event_inj, field, &mut ignore);
+        if !ignore.is_empty() {
+            differ.push(field);
         }
         differ
     }

@@ -16,8 +16,11 @@ mod serde_impls;
 mod state;
 
 pub use descriptor::{Descriptor, DescriptorError, GateDescriptor, GateKind, SystemDescriptor};
-pub use guest_state::{DescriptorTable, GuestField, GuestState, VmxControls};
-pub use mode::{CR0_PE, CR0_PG, CpuMode, EFER_LMA, EFER_LME, EFER_SVME, RFLAGS_VM};
+pub use guest_state::{DescriptorTable, GuestField, GuestState, SvmControls, VmxControls};
+pub use mode::{
+    CR0_CD, CR0_ET, CR0_NE, CR0_NW, CR0_PE, CR0_PG, CR4_PAE, CR4_PCIDE, CR4_VMXE, CpuMode,
+    EFER_LMA, EFER_LME, EFER_SVME, RFLAGS_IF, RFLAGS_TF, RFLAGS_VM,
+};
 pub use privilege::{Cpl, InvalidPrivilegeLevel, PrivilegeLevel};
 pub use seg_reg::{PerSegReg, SegReg, UnknownSegReg};
 pub use segment::{Attributes, FieldChange, Segment};

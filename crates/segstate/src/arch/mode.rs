@@ -7,8 +7,22 @@ use super::Attributes;
 
 /// CR0.PE.
 pub const CR0_PE: u64 = 1 << 0;
+/// CR0.ET: always 1 on anything newer than a 386.
+pub const CR0_ET: u64 = 1 << 4;
+/// CR0.NE: fixed to 1 in VMX operation (IA32_VMX_CR0_FIXED0).
+pub const CR0_NE: u64 = 1 << 5;
+/// CR0.NW.
+pub const CR0_NW: u64 = 1 << 29;
+/// CR0.CD.
+pub const CR0_CD: u64 = 1 << 30;
 /// CR0.PG.
 pub const CR0_PG: u64 = 1 << 31;
+/// CR4.PAE.
+pub const CR4_PAE: u64 = 1 << 5;
+/// CR4.VMXE: fixed to 1 in VMX operation (IA32_VMX_CR4_FIXED0), MBZ on AMD.
+pub const CR4_VMXE: u64 = 1 << 13;
+/// CR4.PCIDE.
+pub const CR4_PCIDE: u64 = 1 << 17;
 /// EFER.LME.
 pub const EFER_LME: u64 = 1 << 8;
 /// EFER.LMA.
@@ -16,6 +30,10 @@ pub const EFER_LMA: u64 = 1 << 10;
 /// EFER.SVME: SVM enabled (AMD). KVM keeps it set in every VMCB it runs
 /// (`svm_set_efer`); a guest's own EFER, as KVM_GET_SREGS reports it, hides it.
 pub const EFER_SVME: u64 = 1 << 12;
+/// RFLAGS.TF.
+pub const RFLAGS_TF: u64 = 1 << 8;
+/// RFLAGS.IF.
+pub const RFLAGS_IF: u64 = 1 << 9;
 /// RFLAGS.VM.
 pub const RFLAGS_VM: u64 = 1 << 17;
 

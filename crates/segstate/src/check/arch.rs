@@ -6,10 +6,9 @@ use alloc::vec::Vec;
 
 use super::{CheckId, Finding, Findings};
 use crate::arch::SegmentState;
-use crate::arch::{CR0_PE, CR0_PG, CpuMode, EFER_LMA, EFER_LME, RFLAGS_VM, SegReg, Segment};
-
-/// CR4.PAE.
-const CR4_PAE: u64 = 1 << 5;
+use crate::arch::{
+    CR0_PE, CR0_PG, CR4_PAE, CpuMode, EFER_LMA, EFER_LME, RFLAGS_VM, SegReg, Segment,
+};
 
 /// True when a byte-granular limit has a descriptor encoding under its G bit.
 #[must_use]
@@ -19,6 +18,23 @@ pub fn limit_expressible(s: &Segment) -> bool {
     } else {
         s.limit <= 0xf_ffff
     }
+}
+
+/// True when every entry of a PAT value is a memory type (SDM Vol. 3A §13.12.2, APM
+/// Vol. 2 §7.8.1): 0 (UC), 1 (WC), 4 (WT), 5 (WP), 6 (WB) or 7 (UC-); 2 and 3 and
+/// anything above 7 are reserved. VM entry with "load IA32_PAT" and VMRUN's G_PAT
+/// check both ask this.
+#[must_use]
+pub const fn pat_valid(pat: u64) -> bool {
+    let mut i = 0;
+    while i < 8 {
+        let t = (pat >> (i * 8)) & 0xff;
+        if t == 2 || t == 3 || t > 7 {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// The canonical VMCB cache, defined once with KVM SVM's rules in

@@ -214,6 +214,64 @@ catalogue! {
     VmxEntryLdtrP = "vmx.entry.ldtr.p", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
     /// LDTR's G must agree with its limit.
     VmxEntryLdtrG = "vmx.entry.ldtr.g", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
+    /// Erratum: real CPUs check the type of an unusable SS (3 or 7), though the SDM says only a usable SS's is checked (CVE-2017-2583).
+    VmxEntryErratumSsTypeUnusable = "vmx.entry.erratum.ss-type-unusable", Vmx, Warning, "Erratum to SDM Vol. 3C §27.3.1.2: Linux 33ab91103b34 (CVE-2017-2583) \"KVM: x86: fix emulation of 'MOV SS, null selector'\"";
+    /// CR0 bits 63:32 must be 0 (IA32_VMX_CR0_FIXED1).
+    VmxEntryCr0High = "vmx.entry.cr0.high", Vmx, Error, "SDM Vol. 3C §27.3.1.1";
+    /// CR0.NE must be 1 in the VMCS (IA32_VMX_CR0_FIXED0); judged on a VMCS-level CR0 only.
+    VmxEntryCr0Ne = "vmx.entry.cr0.ne", Vmx, Error, "SDM Vol. 3C §27.3.1.1; Appendix A.7";
+    /// CR4 must not set a bit no processor allows in VMX operation (IA32_VMX_CR4_FIXED1).
+    VmxEntryCr4Reserved = "vmx.entry.cr4.reserved", Vmx, Error, "SDM Vol. 3C §27.3.1.1; Appendix A.8";
+    /// CR4.VMXE must be 1 in the VMCS (IA32_VMX_CR4_FIXED0); judged on a VMCS-level CR4 only.
+    VmxEntryCr4Vmxe = "vmx.entry.cr4.vmxe", Vmx, Error, "SDM Vol. 3C §27.3.1.1; Appendix A.8";
+    /// CR3 must have no bit set beyond the physical-address width.
+    VmxEntryCr3Width = "vmx.entry.cr3.width", Vmx, Error, "SDM Vol. 3C §27.3.1.1";
+    /// With "load debug controls", IA32_DEBUGCTL's reserved bits must be 0.
+    VmxEntryDebugctlReserved = "vmx.entry.debugctl.reserved", Vmx, Error, "SDM Vol. 3C §27.3.1.1";
+    /// With "load debug controls", DR7 bits 63:32 must be 0.
+    VmxEntryDr7High = "vmx.entry.dr7.high", Vmx, Error, "SDM Vol. 3C §27.3.1.1";
+    /// With "load IA32_PAT", every PAT entry must be a memory type (0, 1, 4, 5, 6, 7).
+    VmxEntryPat = "vmx.entry.pat", Vmx, Error, "SDM Vol. 3C §27.3.1.1";
+    /// With "load IA32_EFER", EFER's reserved bits must be 0.
+    VmxEntryEferReserved = "vmx.entry.efer.reserved", Vmx, Error, "SDM Vol. 3C §27.3.1.1";
+    /// GDTR and IDTR bases must be canonical.
+    VmxEntryDtrBase = "vmx.entry.dtr.base", Vmx, Error, "SDM Vol. 3C §27.3.1.3";
+    /// GDTR and IDTR limits must be at most 0xffff (bits 31:16 clear).
+    VmxEntryDtrLimit = "vmx.entry.dtr.limit", Vmx, Error, "SDM Vol. 3C §27.3.1.3";
+    /// RIP bits 63:32 must be 0 unless IA-32e mode guest and CS.L = 1.
+    VmxEntryRipHigh = "vmx.entry.rip.high", Vmx, Error, "SDM Vol. 3C §27.3.1.4";
+    /// In 64-bit code (IA-32e mode guest, CS.L = 1) RIP must be canonical.
+    VmxEntryRipCanonical = "vmx.entry.rip.canonical", Vmx, Error, "SDM Vol. 3C §27.3.1.4";
+    /// RFLAGS.IF must be 1 when an external interrupt is injected.
+    VmxEntryRflagsIf = "vmx.entry.rflags.if", Vmx, Error, "SDM Vol. 3C §27.3.1.4";
+    /// The activity state must be 0 (active), 1 (HLT), 2 (shutdown) or 3 (wait-for-SIPI).
+    VmxEntryActivityRange = "vmx.entry.activity.range", Vmx, Error, "SDM Vol. 3C §27.3.1.5";
+    /// The HLT activity state needs SS.DPL = 0.
+    VmxEntryActivityHltDpl = "vmx.entry.activity.hlt-ss-dpl", Vmx, Error, "SDM Vol. 3C §27.3.1.5";
+    /// Blocking by STI or MOV SS needs the active state.
+    VmxEntryActivityBlocking = "vmx.entry.activity.blocking", Vmx, Error, "SDM Vol. 3C §27.3.1.5";
+    /// An injected event must be one the activity state can take (shutdown: NMI or #MC; wait-for-SIPI: none).
+    VmxEntryActivityEvent = "vmx.entry.activity.event", Vmx, Error, "SDM Vol. 3C §27.3.1.5";
+    /// Interruptibility-state bits 31:5 must be 0.
+    VmxEntryIntrReserved = "vmx.entry.intr.reserved", Vmx, Error, "SDM Vol. 3C §27.3.1.5";
+    /// Blocking by STI and by MOV SS must not both be set.
+    VmxEntryIntrStiMovSs = "vmx.entry.intr.sti-movss", Vmx, Error, "SDM Vol. 3C §27.3.1.5";
+    /// Blocking by STI needs RFLAGS.IF = 1.
+    VmxEntryIntrStiIf = "vmx.entry.intr.sti-if", Vmx, Error, "SDM Vol. 3C §27.3.1.5";
+    /// Injecting an external interrupt needs no blocking by STI or MOV SS.
+    VmxEntryIntrExternal = "vmx.entry.intr.external", Vmx, Error, "SDM Vol. 3C §27.3.1.5";
+    /// Injecting an NMI needs no blocking by MOV SS.
+    VmxEntryIntrNmiMovSs = "vmx.entry.intr.nmi-movss", Vmx, Error, "SDM Vol. 3C §27.3.1.5";
+    /// Blocking by SMI only in SMM.
+    VmxEntryIntrSmi = "vmx.entry.intr.smi", Vmx, Error, "SDM Vol. 3C §27.3.1.5";
+    /// With virtual NMIs, injecting an NMI needs no blocking by NMI.
+    VmxEntryIntrVirtualNmi = "vmx.entry.intr.virtual-nmi", Vmx, Error, "SDM Vol. 3C §27.3.1.5";
+    /// Pending debug exceptions: bits 11:4, 13, 15 and 63:17 must be 0.
+    VmxEntryPendingDebugReserved = "vmx.entry.pending-debug.reserved", Vmx, Error, "SDM Vol. 3C §27.3.1.5";
+    /// With blocking by STI/MOV SS or in HLT, BS must be 1 exactly when RFLAGS.TF = 1 and DEBUGCTL.BTF = 0.
+    VmxEntryPendingDebugBs = "vmx.entry.pending-debug.bs", Vmx, Error, "SDM Vol. 3C §27.3.1.5";
+    /// With PAE paging outside IA-32e mode and EPT, a present PDPTE's reserved bits must be 0.
+    VmxEntryPdpteReserved = "vmx.entry.pdpte.reserved", Vmx, Error, "SDM Vol. 3C §27.3.1.6";
     /// EFER.SVME: expected 1.
     SvmVmrunEferSvme = "svm.vmrun.efer-svme", Svm, Error, "APM Vol. 2 §15.5.1";
     /// EFER: expected reserved bits 7:1, 9 and 63:32 clear.
@@ -230,8 +288,30 @@ catalogue! {
     SvmVmrunLmePgPe = "svm.vmrun.lme-pg-pe", Svm, Error, "APM Vol. 2 §15.5.1";
     /// L, D: expected not both set in long mode.
     SvmVmrunCsLD = "svm.vmrun.cs-l-d", Svm, Error, "APM Vol. 2 §15.5.1";
-    /// The VMCB CPL byte must be 0..=3: VMRUN does not check it and KVM copies it on as stored.
-    SvmVmrunCplByte = "svm.vmrun.cpl-byte", Svm, Error, "APM Vol. 2 §15.5 (CPL field); KVM svm_get_cpl, nested_vmcb02_prepare_save";
+    /// A VMCB CPL byte above 3: VMRUN does not check it (so it never fails VMRUN), the CPU keeps the byte and KVM copies it on as stored.
+    SvmVmrunCplByte = "svm.vmrun.cpl-byte", Svm, Warning, "APM Vol. 2 §15.5 (CPL field); KVM svm_get_cpl, nested_vmcb02_prepare_save";
+    /// CR3: no bit above the physical-address width (MBZ).
+    SvmVmrunCr3Mbz = "svm.vmrun.cr3-mbz", Svm, Error, "APM Vol. 2 §15.5.1";
+    /// CR4: MBZ bits below 32 clear (VMXE, SMXE and the undefined ones).
+    SvmVmrunCr4Mbz = "svm.vmrun.cr4-mbz", Svm, Error, "APM Vol. 2 §15.5.1";
+    /// DR6 bits 63:32 must be 0.
+    SvmVmrunDr6High = "svm.vmrun.dr6-high", Svm, Error, "APM Vol. 2 §15.5.1";
+    /// DR7 bits 63:32 must be 0.
+    SvmVmrunDr7High = "svm.vmrun.dr7-high", Svm, Error, "APM Vol. 2 §15.5.1";
+    /// The VMRUN intercept bit must be set.
+    SvmVmrunIntercept = "svm.vmrun.vmrun-intercept", Svm, Error, "APM Vol. 2 §15.5.1";
+    /// The guest ASID must not be 0 (the host's).
+    SvmVmrunAsid = "svm.vmrun.asid", Svm, Error, "APM Vol. 2 §15.5.1";
+    /// The I/O permission map must end below the physical-address limit.
+    SvmVmrunIopmBase = "svm.vmrun.iopm-base", Svm, Error, "APM Vol. 2 §15.5.1";
+    /// The MSR permission map must end below the physical-address limit.
+    SvmVmrunMsrpmBase = "svm.vmrun.msrpm-base", Svm, Error, "APM Vol. 2 §15.5.1";
+    /// EVENTINJ must be legal: no reserved type, an NMI with vector 2, no exception vector 2 or above 31.
+    SvmVmrunEventInj = "svm.vmrun.event-inj", Svm, Error, "APM Vol. 2 §15.5.1; §15.20";
+    /// With nested paging, nCR3 has no bit above the physical-address width.
+    SvmVmrunNcr3 = "svm.vmrun.ncr3", Svm, Error, "APM Vol. 2 §15.5.1; §15.25.4";
+    /// With nested paging, every G_PAT entry must be a memory type.
+    SvmVmrunGpat = "svm.vmrun.gpat", Svm, Error, "APM Vol. 2 §15.5.1; §15.25.8";
     /// With EFER.LME and CR0.PG, CR4.PAE must be 1.
     KvmSetSregsLongModePae = "kvm.set-sregs.long-mode.pae", KvmSetSregs, Error, "Linux arch/x86/kvm/x86.c kvm_is_valid_sregs";
     /// With EFER.LME and CR0.PG, EFER.LMA must be 1.

@@ -21,11 +21,7 @@ use alloc::vec::Vec;
 
 use super::{CheckId, Finding, Findings};
 use crate::arch::SegmentState;
-use crate::arch::{CR0_PE, CR0_PG, EFER_LMA, EFER_LME, SegReg};
-
-const CR0_NW: u64 = 1 << 29;
-const CR0_CD: u64 = 1 << 30;
-const CR4_PAE: u64 = 1 << 5;
+use crate::arch::{CR0_CD, CR0_NW, CR0_PE, CR0_PG, CR4_PAE, EFER_LMA, EFER_LME, SegReg};
 
 /// The CR4 bits KVM_SET_SREGS lets through for one vCPU: those KVM knows, less those
 /// whose CPUID feature the vCPU lacks.

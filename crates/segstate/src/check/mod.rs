@@ -11,7 +11,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::arch::SegReg;
+use crate::arch::{GuestField, GuestState, SegReg};
 pub use catalogue::{CheckId, Family, UnknownCheck};
 
 pub mod arch;
@@ -21,6 +21,7 @@ pub mod preflight;
 pub mod report;
 pub mod svm_vmrun;
 pub mod vmx_entry;
+pub mod vmx_guest;
 
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -135,5 +136,77 @@ impl Findings {
                 reference: id.reference(),
             });
         }
+    }
+}
+
+/// What the guest-state checks found, and which they could not judge.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GuestFindings {
+    /// The rules that fired.
+    pub findings: Vec<Finding>,
+    /// The rules that need a field the state lacks, with the first such field.
+    pub not_judged: Vec<(CheckId, GuestField)>,
+}
+
+/// One run of the checks: the findings, and the rules left unjudged.
+pub(crate) struct Run<'a> {
+    pub(crate) g: &'a GuestState,
+    pub(crate) f: Findings,
+    pub(crate) not_judged: Vec<(CheckId, GuestField)>,
+}
+
+impl<'a> Run<'a> {
+    /// A run over `g` that collects findings.
+    pub(crate) fn new(g: &'a GuestState) -> Self {
+        Run {
+            g,
+            f: Findings::collecting(),
+            not_judged: Vec::new(),
+        }
+    }
+
+    /// The findings and the rules not judged.
+    pub(crate) fn finish(self) -> GuestFindings {
+        GuestFindings {
+            findings: self.f.list,
+            not_judged: self.not_judged,
+        }
+    }
+
+    /// Fails `id` when `value` is known and sets a bit of `mask` (reserved or
+    /// must-be-zero bits); records it not judged when `value` is unknown.
+    pub(crate) fn reserved(
+        &mut self,
+        id: CheckId,
+        field: GuestField,
+        value: Option<u64>,
+        mask: u64,
+        name: &'static str,
+        expected: &'static str,
+    ) {
+        if let Some(v) = self.need(id, field, value) {
+            if v & mask != 0 {
+                self.f.fail(
+                    id,
+                    None,
+                    name,
+                    expected,
+                    format_args!("{v:#x} ({:#x} set)", v & mask),
+                );
+            }
+        }
+    }
+
+    /// `value` when known; otherwise `id` is recorded as not judged for `field`.
+    pub(crate) fn need<T>(
+        &mut self,
+        id: CheckId,
+        field: GuestField,
+        value: Option<T>,
+    ) -> Option<T> {
+        if value.is_none() && !self.not_judged.iter().any(|(i, _)| *i == id) {
+            self.not_judged.push((id, field));
+        }
+        value
     }
 }

@@ -95,33 +95,48 @@ pub fn kvm_entered_state(
     rflags: u64,
     target: Target,
 ) -> Result<SegmentState, FormatError> {
-    let mut segments = sregs.decode_segments().map_err(|e| e.error)?;
-    let cpl = PrivilegeLevel::from_low_bits(sregs.ss.dpl);
-    let mut efer = sregs.efer;
+    let segments = sregs.decode_segments().map_err(|e| e.error)?;
+    let given = SegmentState {
+        segments,
+        cpl: PrivilegeLevel::from_low_bits(sregs.ss.dpl),
+        cr0: sregs.cr0,
+        cr4: sregs.cr4,
+        efer: sregs.efer,
+        rflags,
+    };
+    kvm_set_path(&given, target)
+}
+
+/// A state given to `KVM_SET_SREGS` (a `kvm_sregs`, or a QEMU dump: what QEMU hands
+/// to KVM) as `target` will hold it: on Intel the segments `vmx_set_segment` writes
+/// into the VMCS ([`vmx::kvm_vmcs_segments`]: a not-present segment becomes unusable,
+/// with unrestricted guest the accessed bit is set), on AMD those `svm_set_segment`
+/// writes into the VMCB ([`svm::kvm_vmcb_segments`]: P = present && !unusable) with
+/// EFER.SVME set (`svm_set_efer`). The one path every guest's-view state takes to a
+/// VM-entry target.
+///
+/// # Errors
+///
+/// A segment the VMCS or VMCB form cannot turn back into a [`Segment`].
+pub fn kvm_set_path(given: &SegmentState, target: Target) -> Result<SegmentState, FormatError> {
+    let mut out = *given;
     match target {
         Target::Architecture => {}
         Target::IntelVmEntry(_) => {
-            let vmcs = vmx::kvm_vmcs_segments(&segments);
+            let vmcs = vmx::kvm_vmcs_segments(&given.segments);
             for reg in SegReg::ALL {
-                segments[reg] = Segment::try_from(vmcs[reg])?;
+                out.segments[reg] = Segment::try_from(vmcs[reg])?;
             }
         }
         Target::AmdVmrun => {
-            let vmcb = svm::kvm_vmcb_segments(&segments);
+            let vmcb = svm::kvm_vmcb_segments(&given.segments);
             for reg in SegReg::ALL {
-                segments[reg] = Segment::try_from(vmcb[reg])?;
+                out.segments[reg] = Segment::try_from(vmcb[reg])?;
             }
-            efer |= EFER_SVME;
+            out.efer |= EFER_SVME;
         }
     }
-    Ok(SegmentState {
-        segments,
-        cpl,
-        cr0: sregs.cr0,
-        cr4: sregs.cr4,
-        efer,
-        rflags,
-    })
+    Ok(out)
 }
 
 /// Preflight of a `kvm_sregs` about to be given to `KVM_SET_SREGS`: every finding of

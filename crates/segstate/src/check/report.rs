@@ -4,9 +4,12 @@
 //!
 //! - **arch**: the architectural invariants ([`super::arch`]);
 //! - **vmx** (Intel): the VM-entry checks ([`super::vmx_entry`]) with the controls KVM
-//!   uses (unrestricted guest on) and without unrestricted guest (nested hosts,
-//!   `kvm_intel unrestricted_guest=0`); a check that fails only in the second
-//!   configuration is a warning;
+//!   uses (unrestricted guest on); without unrestricted guest (nested hosts,
+//!   `kvm_intel.unrestricted_guest=0`) is judged as a [`Configuration`] of its own,
+//!   with the catalogue's severities, apart from the verdict, and the report says what
+//!   KVM does instead of entering (emulation, virtual-8086 real mode). A guest's view
+//!   ([`Source::GuestView`]: a QEMU dump, `kvm_sregs`) is judged after KVM's set path
+//!   ([`super::preflight::kvm_set_path`]), since that is what reaches VM entry;
 //! - **svm** (AMD): the VMRUN consistency checks ([`super::svm_vmrun`]).
 //!
 //! What the built-in chains would do to the state (the `path` family) is verify's
@@ -17,9 +20,11 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::{CheckId, Family, Finding, Severity, arch, svm_vmrun, vmx_entry};
-use crate::arch::SegmentState;
+use super::{CheckId, Family, Finding, Severity, arch, preflight, svm_vmrun, vmx_entry, vmx_guest};
+use alloc::format;
+
 use crate::arch::{CpuMode, PrivilegeLevel, SegReg, Vendor};
+use crate::arch::{GuestField, GuestState, SegmentState};
 use crate::profile::Rule;
 
 /// Which vendors' hardware rules to judge a state by.
@@ -125,6 +130,9 @@ pub struct Report {
     pub entries: Vec<Entry>,
     /// Remarks about how the state was judged.
     pub notes: Vec<String>,
+    /// Configurations judged besides KVM's defaults (Intel VM entry without
+    /// unrestricted guest), each with its own findings; not counted in the verdict.
+    pub configurations: Vec<Configuration>,
 }
 
 impl Report {
@@ -221,6 +229,7 @@ pub fn report_with(state: &SegmentState, vendor: Vendors, context: Context) -> R
         cpl: state.cpl,
         entries: Vec::new(),
         notes: Vec::new(),
+        configurations: Vec::new(),
     };
     if context.source == Source::Vmcb {
         r.notes.push(String::from(
@@ -242,7 +251,15 @@ pub fn report_with(state: &SegmentState, vendor: Vendors, context: Context) -> R
     }
     if vendor.amd() {
         let mut svm_state = judged;
-        if context.source != Source::Vmcb {
+        if context.source == Source::GuestView {
+            if let Ok(s) = preflight::kvm_set_path(&judged, preflight::Target::AmdVmrun) {
+                svm_state = s;
+            }
+            r.notes.push(String::from(
+                "VMRUN judged on what KVM_SET_SREGS writes into the VMCB (svm_set_segment: P = \
+                 present && !unusable; svm_set_efer sets EFER.SVME)",
+            ));
+        } else if context.source != Source::Vmcb {
             svm_state.efer |= crate::arch::EFER_SVME;
             r.notes.push(String::from(
                 "VMRUN judged with EFER.SVME set: KVM sets it in the VMCB (svm_set_efer)",
@@ -271,32 +288,121 @@ fn canonical_vmcb_cache(state: &SegmentState) -> SegmentState {
     out
 }
 
-fn vmx(r: &mut Report, state: &SegmentState, source: Source) {
-    let kvm = vmx_entry::VmxEntryControls::kvm_default(state.efer);
+/// The note that opens every [`Configuration`] line of [`Report::notes`].
+pub const CONFIGURATION_NOTE: &str = "without unrestricted guest";
+
+/// What KVM does with a state VM entry without unrestricted guest would refuse
+/// (Linux `arch/x86/kvm/vmx/vmx.c`: `vmx_guest_state_valid`, `emulation_required`,
+/// `handle_invalid_guest_state`, `enter_rmode`).
+pub const WITHOUT_UG_INSTEAD: &str = "KVM does not enter it: it emulates the guest \
+     instruction by instruction until the state is valid (kvm_intel.emulate_invalid_guest_state=1, \
+     the default; an instruction the emulator cannot do ends in KVM_EXIT_INTERNAL_ERROR \
+     suberror 1), and with emulate_invalid_guest_state=0 it patches the segments and \
+     enters; kvm_intel.unrestricted_guest=1 (the default since Westmere) enters the state as it is";
+
+/// What KVM does with real mode without unrestricted guest.
+pub const WITHOUT_UG_REAL_MODE: &str = "KVM runs real mode in virtual-8086 mode \
+     (enter_rmode: RFLAGS.VM and IOPL 3 set, segments rewritten as vm86 ones), or emulates it \
+     when the segments are not vm86-compatible (kvm_intel.emulate_invalid_guest_state=1); \
+     kvm_intel.unrestricted_guest=1 (the default since Westmere) enters real mode as it is";
+
+/// A configuration judged besides the report's own (KVM's defaults): its target,
+/// its findings with the catalogue's severities, and what KVM does instead when the
+/// configuration's hardware would refuse the state. A configuration's findings never
+/// count in [`Report::errors`]: the report's verdict is for KVM's defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Configuration {
+    /// The target judged, e.g. Intel VM entry with unrestricted guest off.
+    pub target: preflight::Target,
+    /// The findings this configuration adds to the report's (those the report holds
+    /// already are not repeated).
+    pub findings: Vec<Finding>,
+    /// What KVM does instead of entering, and which parameter changes it.
+    pub instead: &'static str,
+}
+
+impl Report {
+    /// Rewrites the notes that describe [`Report::configurations`] (lines starting
+    /// with [`CONFIGURATION_NOTE`]) from the configurations as they stand: call after
+    /// filtering a configuration's findings.
+    pub fn note_configurations(&mut self) {
+        self.notes.retain(|n| !n.starts_with(CONFIGURATION_NOTE));
+        for c in &self.configurations {
+            let errors: Vec<String> = c
+                .findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .map(|f| {
+                    let reg = f.reg.map(|r| format!("{r}.")).unwrap_or_default();
+                    format!(
+                        "{} ({reg}{}: expected {}, found {})",
+                        f.id, f.field, f.expected, f.found
+                    )
+                })
+                .collect();
+            if c.instead == WITHOUT_UG_REAL_MODE {
+                self.notes.push(format!(
+                    "{CONFIGURATION_NOTE} (kvm_intel.unrestricted_guest=0, nested VMX without \
+                     it, pre-Westmere CPUs): {}",
+                    c.instead
+                ));
+            } else if !errors.is_empty() {
+                self.notes.push(format!(
+                    "{CONFIGURATION_NOTE} (kvm_intel.unrestricted_guest=0, nested VMX without \
+                     it, pre-Westmere CPUs) VM entry would refuse this: {}; {}",
+                    errors.join(", "),
+                    c.instead
+                ));
+            }
+        }
+    }
+}
+
+fn vmx(r: &mut Report, given: &SegmentState, source: Source) {
+    let kvm = vmx_entry::VmxEntryControls::kvm_default(given.efer);
     let strict = vmx_entry::VmxEntryControls {
         unrestricted_guest: false,
         ..kvm
     };
-    let with_ug = vmx_entry::check(state, kvm);
+    // A guest's view (a QEMU dump, kvm_sregs) reaches VM entry only through
+    // KVM_SET_SREGS: judge what vmx_set_segment writes into the VMCS.
+    let state = if source == Source::GuestView {
+        match preflight::kvm_set_path(given, preflight::Target::IntelVmEntry(kvm)) {
+            Ok(s) => {
+                r.notes.push(String::from(
+                    "VM entry judged on what KVM_SET_SREGS writes into the VMCS (vmx_set_segment: \
+                     a not-present segment becomes unusable, and with unrestricted guest a usable \
+                     one is marked accessed): a QEMU dump or a kvm_sregs is what a VMM hands to \
+                     KVM_SET_SREGS",
+                ));
+                s
+            }
+            Err(e) => {
+                r.notes.push(format!(
+                    "VM entry judged on the state as given: KVM's set path cannot take it ({e})"
+                ));
+                *given
+            }
+        }
+    } else {
+        *given
+    };
+    let with_ug = vmx_entry::check(&state, kvm);
     let real_mode = state.cr0 & crate::arch::CR0_PE == 0;
     let without_ug = if real_mode {
-        r.notes.push(String::from(
-            "real mode: without unrestricted guest KVM emulates it through virtual-8086 \
-             mode, so only KVM's default (unrestricted guest) is judged",
-        ));
         Vec::new()
     } else {
-        let mut all = vmx_entry::check(state, strict);
+        let mut all = vmx_entry::check(&state, strict);
         if source == Source::GuestView {
-            // A guest's own CR0 (a QEMU dump, kvm_sregs, a snapshot) never reaches VM
-            // entry as it is without unrestricted guest: KVM runs it with PE and PG
-            // forced on in the VMCS (KVM_VM_CR0_ALWAYS_ON) and shadows the rest.
+            // A guest's own CR0 never reaches VM entry as it is without unrestricted
+            // guest: KVM runs it with PE and PG forced on in the VMCS
+            // (KVM_VM_CR0_ALWAYS_ON) and shadows the rest.
             all.retain(|f| f.id != CheckId::VmxEntryCr0Fixed);
         }
         all
     };
     for f in &with_ug {
-        let both = real_mode || without_ug.iter().any(|g| g.id == f.id && g.reg == f.reg);
+        let both = without_ug.iter().any(|g| g.id == f.id && g.reg == f.reg);
         let context = if both {
             "VM entry (any configuration)"
         } else {
@@ -304,20 +410,82 @@ fn vmx(r: &mut Report, state: &SegmentState, source: Source) {
         };
         r.push(Family::Vmx, f.clone(), Some(String::from(context)));
     }
-    for mut f in without_ug {
-        if with_ug.iter().any(|g| g.id == f.id && g.reg == f.reg) {
-            continue;
+    let findings: Vec<Finding> = without_ug
+        .into_iter()
+        .filter(|f| !with_ug.iter().any(|g| g.id == f.id && g.reg == f.reg))
+        .collect();
+    r.configurations.push(Configuration {
+        target: preflight::Target::IntelVmEntry(strict),
+        findings,
+        instead: if real_mode {
+            WITHOUT_UG_REAL_MODE
+        } else {
+            WITHOUT_UG_INSTEAD
+        },
+    });
+    r.note_configurations();
+}
+
+/// Runs the guest-state rules beyond the segments ([`vmx_guest`], and
+/// [`svm_vmrun::check_guest`]) on a partial state for `vendor`, adds what fires to
+/// `r` with the controls it was judged under, and returns the rules the state lacks a
+/// field for. VMX controls the state does not show are KVM's defaults, and a note
+/// names each one assumed. `level` says whether CR0/CR4 are the VMCS's own or the
+/// guest's view.
+pub fn guest_state(
+    r: &mut Report,
+    g: &GuestState,
+    vendor: Vendors,
+    level: vmx_guest::CrLevel,
+) -> Vec<(CheckId, GuestField)> {
+    let mut not_judged = Vec::new();
+    if vendor.intel() {
+        let (controls, assumed) =
+            vmx_guest::GuestControls::resolve(&g.controls, g.efer.unwrap_or(0));
+        let mut out = vmx_guest::check(g, controls, level);
+        if g.controls.entry.is_none() && g.efer.is_none() {
+            // IA-32e mode guest is unknown: the rules that read it are not judged.
+            let depends = [
+                CheckId::VmxEntryRipHigh,
+                CheckId::VmxEntryRipCanonical,
+                CheckId::VmxEntryPdpteReserved,
+            ];
+            out.findings.retain(|f| !depends.contains(&f.id));
+            for id in depends {
+                if !out.not_judged.iter().any(|(i, _)| *i == id) {
+                    out.not_judged.push((id, GuestField::Efer));
+                }
+            }
         }
-        if f.severity == Severity::Error {
-            f.severity = Severity::Warning;
+        let context = if assumed.is_empty() {
+            String::from("VM entry, with the controls the dump shows")
+        } else {
+            format!(
+                "VM entry; controls not in the dump taken as KVM sets them ({})",
+                assumed.join(", ")
+            )
+        };
+        if !assumed.is_empty() {
+            r.notes.push(format!(
+                "VMX controls the dump does not show are KVM's defaults: {}",
+                assumed.join(", ")
+            ));
         }
-        r.push(
-            Family::Vmx,
-            f,
-            Some(String::from(
-                "VM entry without unrestricted guest only (nested VMX, \
-                 kvm_intel unrestricted_guest=0, pre-Westmere CPUs); KVM's default accepts it",
-            )),
-        );
+        for f in out.findings {
+            r.push(Family::Vmx, f, Some(context.clone()));
+        }
+        not_judged.extend(out.not_judged);
     }
+    if vendor.amd() {
+        let out = svm_vmrun::check_guest(g, level);
+        for f in out.findings {
+            r.push(
+                Family::Svm,
+                f,
+                Some(String::from("VMRUN consistency checks")),
+            );
+        }
+        not_judged.extend(out.not_judged);
+    }
+    not_judged
 }

@@ -6,13 +6,10 @@
 use super::{CheckId, Finding, Findings};
 use crate::arch::SegmentState;
 use crate::arch::{
-    CR0_PE, CR0_PG, EFER_LMA, EFER_LME, PrivilegeLevel, RFLAGS_VM, SegReg, Segment, TableIndicator,
+    CR0_PE, CR0_PG, CR4_PAE, CR4_PCIDE, EFER_LMA, EFER_LME, PrivilegeLevel, RFLAGS_VM, SegReg,
+    Segment, TableIndicator,
 };
 
-/// CR4.PAE.
-const CR4_PAE: u64 = 1 << 5;
-/// CR4.PCIDE.
-const CR4_PCIDE: u64 = 1 << 17;
 /// RFLAGS bits that must be 0 in the guest-state field: 63:22, 15, 5 and 3.
 pub const RFLAGS_RESERVED_ZERO: u64 = !0x3f_ffff | 1 << 15 | 1 << 5 | 1 << 3;
 /// RFLAGS bit 1, which must be 1.
@@ -296,6 +293,18 @@ fn check_protected(f: &mut Findings, state: &SegmentState, controls: VmxEntryCon
             Some(SegReg::Ss),
             "type",
             "3 or 7",
+            format_args!("{}", ss.attributes.segment_type),
+        );
+    }
+    // Erratum: the SDM checks SS's type only when SS is usable, but real CPUs check it
+    // anyway and fail VM entry on an unusable SS of another type (Linux 33ab91103b34,
+    // CVE-2017-2583). Bochs follows the SDM, so this is a warning, marked as an erratum.
+    if ss.unusable && !matches!(ss.attributes.segment_type.bits(), 3 | 7) {
+        f.fail(
+            CheckId::VmxEntryErratumSsTypeUnusable,
+            Some(SegReg::Ss),
+            "type",
+            "3 or 7 even when unusable (real CPUs check it; erratum to the SDM)",
             format_args!("{}", ss.attributes.segment_type),
         );
     }

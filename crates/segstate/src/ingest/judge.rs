@@ -19,17 +19,14 @@ use super::exit::ExitClass;
 use super::log::{Dialect, LogDump, Target};
 use super::{Input, qemu_dump};
 use crate::arch::{
-    Attributes, CR0_PE, CR0_PG, EFER_LMA, EFER_LME, GuestState, PerSegReg, PrivilegeLevel,
-    RFLAGS_VM, SegReg, Segment, SegmentState, SegmentType, Selector,
+    Attributes, CR0_ET, CR0_PE, CR0_PG, CR4_PAE, EFER_LMA, EFER_LME, GuestField, GuestState,
+    PerSegReg, PrivilegeLevel, RFLAGS_VM, SegReg, Segment, SegmentState, SegmentType, Selector,
 };
+use crate::check::kvm_set_sregs::{self, Cr4Allowed};
 use crate::check::report::{Context, Entry, Report, Source, Vendors};
+use crate::check::vmx_guest::CrLevel;
 use crate::check::{CheckId, Family};
 use crate::check::{Finding, Severity};
-
-/// CR0.ET: always 1 on anything newer than a 386; dumps show it.
-const CR0_ET: u64 = 1 << 4;
-/// CR4.PAE.
-const CR4_PAE: u64 = 1 << 5;
 
 /// The verdict on one dump, in one line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -114,6 +111,9 @@ pub struct Judgement {
     pub target_reason: String,
     /// Findings that depend on fields the dump lacks, as `id (SEG)`.
     pub not_judged: Vec<String>,
+    /// Guest-state rules beyond the segments that could not be judged, each with the
+    /// first field it needs that the dump lacks (see [`crate::check::vmx_guest`]).
+    pub rules_not_judged: Vec<(CheckId, GuestField)>,
 }
 
 /// How missing fields are filled.
@@ -145,10 +145,17 @@ fn null() -> Segment {
 /// The dump's state with the missing fields filled as `v` says.
 fn filled(g: &GuestState, v: Variant) -> SegmentState {
     let cs_l = g.segments[SegReg::Cs].is_some_and(|s| s.attributes.l);
+    // Without a CPL or SS, the first filling takes CS's DPL and the second the other
+    // end of the ring scale, so a rule comparing CS with the missing SS is not judged.
+    let cs_dpl = g.segments[SegReg::Cs].map(|s| s.attributes.dpl);
     let cpl = g
         .cpl
         .or(g.segments[SegReg::Ss].map(|s| s.attributes.dpl))
-        .unwrap_or(PrivilegeLevel::Ring0);
+        .unwrap_or(match (v, cs_dpl) {
+            (Variant::Consistent, Some(dpl)) => dpl,
+            (Variant::Contrary, Some(PrivilegeLevel::Ring0)) => PrivilegeLevel::Ring3,
+            _ => PrivilegeLevel::Ring0,
+        });
     let long = cs_l == (v == Variant::Consistent);
     let efer = g.efer.unwrap_or(if long { EFER_LME | EFER_LMA } else { 0 });
     let cr0 = g.cr0.unwrap_or(match v {
@@ -229,7 +236,10 @@ fn source(d: &LogDump) -> Source {
         .any(|x| matches!(x, Dialect::LinuxVmcb | Dialect::XenVmcb))
     {
         Source::Vmcb
-    } else if d.dialects.first() == Some(&Dialect::Qemu) {
+    } else if matches!(
+        d.dialects.first(),
+        Some(Dialect::Qemu | Dialect::KvmSregsPrint)
+    ) {
         Source::GuestView
     } else {
         Source::Generic
@@ -243,11 +253,31 @@ fn report_of(state: &SegmentState, vendors: Option<Vendors>, source: Source) -> 
         vmcb_cpl_byte: None,
     };
     match vendors {
-        Some(v) => crate::verify::paths::diagnose(state, v, context),
+        Some(v) => {
+            let mut r = crate::verify::paths::diagnose(state, v, context);
+            if source == Source::GuestView {
+                // A guest's view reaches the hardware only through KVM_SET_SREGS, which
+                // refuses some states outright (EINVAL, "Failed to put registers").
+                for f in kvm_set_sregs::check(state, Cr4Allowed::all_known()) {
+                    r.push(
+                        Family::KvmSetSregs,
+                        f,
+                        Some(String::from(
+                            "KVM_SET_SREGS (kvm_is_valid_sregs; CR4 judged for a vCPU with every \
+                             feature)",
+                        )),
+                    );
+                }
+            }
+            r
+        }
         None => {
             let mut r = crate::check::report::report_with(state, Vendors::Both, context);
             r.entries.retain(|e| e.family == Family::Arch);
-            r.notes.retain(|n| !n.contains("VMRUN"));
+            r.configurations.clear();
+            r.notes
+                .retain(|n| !n.contains("VMRUN") && !n.contains("VM entry"));
+            r.note_configurations();
             r
         }
     }
@@ -298,6 +328,7 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
             vendors,
             target_reason,
             not_judged: Vec::new(),
+            rules_not_judged: Vec::new(),
         };
     }
     let src = source(d);
@@ -322,6 +353,22 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
             not_judged.insert(format!("{}{at}", e.finding.id));
         }
     }
+    // A configuration's finding is judged as the report's are: stable under both
+    // fillings, about a register the dump shows.
+    for (i, c) in report.configurations.iter_mut().enumerate() {
+        let theirs = other.configurations.get(i);
+        c.findings.retain(|f| {
+            let known = f.reg.is_none_or(|r| g.segments[r].is_some());
+            let stable =
+                theirs.is_some_and(|t| t.findings.iter().any(|x| x.id == f.id && x.reg == f.reg));
+            if !(known && stable) {
+                let at = f.reg.map(|r| format!(" ({r})")).unwrap_or_default();
+                not_judged.insert(format!("{}{at}", f.id));
+            }
+            known && stable
+        });
+    }
+    report.note_configurations();
     if vendors.is_some() {
         // With a hardware target, VM entry or VMRUN decides whether the state runs:
         // SVM enters paged real mode, a CPL byte that disagrees with SS.DPL, ... An
@@ -333,6 +380,46 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
                     "architectural rule; the hardware target's own checks decide whether it runs",
                 ));
             }
+        }
+    }
+    if vendors.is_some_and(Vendors::intel) && g.controls.unrestricted_guest() == Some(false) {
+        enter_without_unrestricted_guest(&mut report);
+    }
+    let mut rules_not_judged = Vec::new();
+    if let Some(v) = vendors {
+        let level = if matches!(
+            d.dialects.first(),
+            Some(
+                Dialect::LinuxVmcs
+                    | Dialect::XenVmcs
+                    | Dialect::Haxm
+                    | Dialect::LinuxVmcb
+                    | Dialect::XenVmcb
+            )
+        ) {
+            CrLevel::Vmcs
+        } else {
+            CrLevel::GuestView
+        };
+        rules_not_judged = crate::check::report::guest_state(&mut report, g, v, level);
+        if !rules_not_judged.is_empty() {
+            let mut fields: Vec<String> = Vec::new();
+            for (_, f) in &rules_not_judged {
+                let name = format!("{f}");
+                if !fields.contains(&name) {
+                    fields.push(name);
+                }
+            }
+            report.notes.push(format!(
+                "{} guest-state rules beyond the segments are not judged: the dump lacks {}{}",
+                rules_not_judged.len(),
+                fields.join(", "),
+                match v {
+                    Vendors::Intel => " (kvm_intel.dump_invalid_vmcs=1 prints the VMCS)",
+                    Vendors::Amd => " (kvm_amd.dump_invalid_vmcb=1 prints the VMCB)",
+                    Vendors::Both => "",
+                }
+            ));
         }
     }
     let missing = g.missing_for_segment_checks();
@@ -353,8 +440,40 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
         vendors,
         target_reason,
         not_judged: not_judged.into_iter().collect(),
+        rules_not_judged,
     }
 }
+
+/// The dump's own controls have unrestricted guest off (a VMCS dump of a nested or
+/// `kvm_intel.unrestricted_guest=0` host): that configuration is the one the CPU was
+/// asked to enter, so its findings are the report's and KVM's default is not judged.
+fn enter_without_unrestricted_guest(report: &mut Report) {
+    let without = CONFIGURATION_CONTEXT_WITHOUT_UG;
+    report.entries.retain(|e| {
+        e.family != Family::Vmx || e.context.as_deref() != Some("VM entry with unrestricted guest")
+    });
+    let configurations = core::mem::take(&mut report.configurations);
+    for c in configurations {
+        if let crate::check::preflight::Target::IntelVmEntry(controls) = c.target {
+            if !controls.unrestricted_guest {
+                for f in c.findings {
+                    report.push(Family::Vmx, f, Some(String::from(without)));
+                }
+                continue;
+            }
+        }
+        report.configurations.push(c);
+    }
+    report.note_configurations();
+    report.notes.push(String::from(
+        "the dump's controls have unrestricted guest off: VM entry is judged without it",
+    ));
+}
+
+/// The context of a VM-entry finding judged under the dump's own controls with
+/// unrestricted guest off.
+const CONFIGURATION_CONTEXT_WITHOUT_UG: &str =
+    "VM entry without unrestricted guest (the dump's controls)";
 
 fn verdict(d: &LogDump, report: &Report, class: Option<ExitClass>) -> Verdict {
     if let Some(c) = class.filter(|c| !c.blames_guest_state()) {
@@ -393,13 +512,15 @@ fn verdict(d: &LogDump, report: &Report, class: Option<ExitClass>) -> Verdict {
                     Some("set kvm_amd.dump_invalid_vmcb=1 to have the kernel print the VMCB")
                 }
                 ExitClass::InvalidGuestState | ExitClass::SvmInvalid => Some(
-                    "the kernel's dump shows fields beyond the segments (interruptibility, \
-                     controls, CR3/PDPTEs, event injection) whose checks segstate does not judge yet",
+                    "every guest-state check on the fields the kernel printed passes; the cause \
+                     is in what it does not print (the VMCS link pointer, the MSR-load areas, \
+                     SYSENTER/PERF_GLOBAL_CTRL/BNDCFGS), a field cut from the paste, or a \
+                     processor-specific limit (MAXPHYADDR below 52, fixed bits)",
                 ),
                 ExitClass::SetRegistersRefused => Some(
-                    "KVM_SET_SREGS's own checks are not modelled yet (Linux x86.c \
-                     kvm_is_valid_sregs: EFER.LME/LMA against CR0.PG and CR4.PAE, CS.L outside \
-                     long mode, CR0/CR4 reserved bits)",
+                    "KVM_SET_SREGS's checks the dump can show pass; it also refuses a CR4 bit \
+                     the vCPU's CPUID lacks, an illegal CR3 in long mode or APIC base, and \
+                     KVM_SET_REGS/MSRS/XCRS can fail the same way",
                 ),
                 _ => None,
             };

@@ -169,7 +169,25 @@ fn scalar(r: &mut Reader, words: &mut Words<'_>, t: &str, line: usize) {
         .unwrap_or(t);
     let key = name.to_ascii_lowercase();
     let wanted = [
-        "cpl", "efer", "cr0", "cr3", "cr4", "dr7", "rip", "rflags", "gpat", "pat", "dbgctl",
+        "cpl",
+        "efer",
+        "cr0",
+        "cr3",
+        "cr4",
+        "dr6",
+        "dr7",
+        "rip",
+        "rflags",
+        "gpat",
+        "pat",
+        "dbgctl",
+        "intercepts",
+        "iopm_base_pa",
+        "msrpm_base_pa",
+        "asid",
+        "nested_ctl",
+        "nested_cr3",
+        "event_inj",
     ];
     if !wanted.contains(&key.as_str()) || (key == "pat" && name != "PAT") {
         return;
@@ -179,10 +197,17 @@ fn scalar(r: &mut Reader, words: &mut Words<'_>, t: &str, line: usize) {
         words.rewind(start);
         return;
     };
-    let value = if key == "cpl" {
-        v.parse::<u64>().ok()
-    } else {
-        hex(&v)
+    let value = match key.as_str() {
+        // "%d" and "%lld" in dump_vmcb.
+        "cpl" | "asid" | "nested_ctl" => v.parse::<u64>().ok(),
+        // "%016llx" before Linux 5.10 (VMRUN is bit 32 of the one intercept word);
+        // "%08x %08x" since (words 3 and 4; VMRUN is bit 0 of word 4).
+        "intercepts" if v.len() == 8 => {
+            let word4 = words.peek(0).and_then(|w| hex_width(w.text, &[8]));
+            words.skip(usize::from(word4.is_some()));
+            word4.map(|w4| w4 << 32 | hex(&v).unwrap_or(0))
+        }
+        _ => hex(&v),
     };
     let Some(value) = value else {
         words.rewind(start);
@@ -204,7 +229,15 @@ fn scalar(r: &mut Reader, words: &mut Words<'_>, t: &str, line: usize) {
         "cr0" => g.cr0 = Some(value),
         "cr3" => g.cr3 = Some(value),
         "cr4" => g.cr4 = Some(value),
+        "dr6" => g.dr6 = Some(value),
         "dr7" => g.dr7 = Some(value),
+        "intercepts" => g.svm.vmrun_intercept = Some(value & 1 << 32 != 0),
+        "iopm_base_pa" => g.svm.iopm_base = Some(value),
+        "msrpm_base_pa" => g.svm.msrpm_base = Some(value),
+        "asid" => g.svm.asid = u32::try_from(value).ok(),
+        "nested_ctl" => g.svm.nested_paging = Some(value & 1 != 0),
+        "nested_cr3" => g.svm.ncr3 = Some(value),
+        "event_inj" => g.svm.event_inj = Some(value),
         "rip" => g.rip = Some(value),
         "rflags" => g.rflags = Some(value),
         "gpat" | "pat" => g.pat = Some(value),

@@ -44,6 +44,9 @@ pub enum Dialect {
     XenVmcb,
     /// HAXM's VMCS field dump (`4402 VM_EXIT_INFO_REASON: 80000021`).
     Haxm,
+    /// Another project's printout of `kvm_sregs` (kontain km, gVisor), see
+    /// [`super::text::sregs`]: what a VMM hands to KVM_SET_SREGS.
+    KvmSregsPrint,
 }
 
 impl Dialect {
@@ -57,6 +60,7 @@ impl Dialect {
             Dialect::LinuxVmcb => "Linux dump_vmcb",
             Dialect::XenVmcb => "Xen VMCB dump",
             Dialect::Haxm => "HAXM VMCS dump",
+            Dialect::KvmSregsPrint => "kvm_sregs printout",
         }
     }
 
@@ -64,7 +68,7 @@ impl Dialect {
     #[must_use]
     pub const fn vendor(self) -> Option<Vendor> {
         match self {
-            Dialect::Qemu => None,
+            Dialect::Qemu | Dialect::KvmSregsPrint => None,
             Dialect::LinuxVmcs | Dialect::XenVmcs | Dialect::Haxm => Some(Vendor::Intel),
             Dialect::LinuxVmcb | Dialect::XenVmcb => Some(Vendor::Amd),
         }
@@ -202,7 +206,24 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
     raws.extend(linux_vmcb::read(&mut words, xen));
     words.rewind(0);
     raws.extend(haxm::read(&mut words));
+    words.rewind(0);
+    raws.extend(super::text::sregs::read(&mut words));
     raws.sort_by_key(|d| d.first_line);
+    // A kvm_sregs printout's `CR0: 0x…` and `EFER: 0x…` lines also look like fields of
+    // a HAXM or dump_vmcs dump: such a dump without segments, inside a printout's
+    // lines, is a misreading of them.
+    let printouts: Vec<(usize, usize)> = raws
+        .iter()
+        .filter(|d| d.dialect == Dialect::KvmSregsPrint)
+        .map(|d| (d.first_line, d.last_line))
+        .collect();
+    raws.retain(|d| {
+        d.dialect == Dialect::KvmSregsPrint
+            || d.guest.segments.iter().any(|(_, s)| s.is_some())
+            || !printouts
+                .iter()
+                .any(|&(lo, hi)| lo <= d.first_line && d.last_line <= hi)
+    });
     if raws.len() > MAX_DUMPS {
         raws.truncate(MAX_DUMPS);
         if let Some(last) = raws.last_mut() {
@@ -215,7 +236,7 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
     let exits = exits(&lines);
 
     let kernel: Vec<usize> = (0..raws.len())
-        .filter(|&i| raws[i].dialect != Dialect::Qemu)
+        .filter(|&i| raws[i].dialect.vendor().is_some())
         .collect();
     let qemu: Vec<usize> = (0..raws.len())
         .filter(|&i| raws[i].dialect == Dialect::Qemu)

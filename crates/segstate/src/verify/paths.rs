@@ -261,6 +261,7 @@ pub fn path_findings(state: &SegmentState, vendor: Vendors, chains: &[Chain]) ->
         cpl: state.cpl,
         entries: Vec::new(),
         notes: Vec::new(),
+        configurations: Vec::new(),
     };
     let r = &mut r;
     let valid_arch = arch::is_consistent(state);

@@ -1,0 +1,528 @@
+//! The guest-state rules beyond the segments (`check::vmx_guest`,
+//! `svm_vmrun::check_guest`): for each, a whole guest state that fires it and a closely
+//! related one that does not. `check_rules.rs` runs them with the other cases, so the
+//! catalogue-coverage test covers them too.
+
+use segstate::arch::{
+    Attributes, CR0_PG, DescriptorTable, EFER_LMA, EFER_LME, GuestState, PrivilegeLevel, SegReg,
+    SegmentState, SvmControls, VmxControls,
+};
+use std::collections::BTreeSet;
+
+use segstate::check::vmx_guest::CrLevel;
+use segstate::check::vmx_guest::{self, GuestControls};
+use segstate::check::{CheckId, Finding, svm_vmrun};
+use segstate::verify::baseline;
+
+/// Which rules judge a guest case.
+#[derive(Clone, Copy, Debug)]
+pub enum GuestHow {
+    /// Intel VM entry, at this CR level, controls from the state.
+    Vmx(CrLevel),
+    /// AMD VMRUN, at this CR level.
+    Svm(CrLevel),
+}
+
+/// One guest-state case: the rule, how it is judged, a firing and a quiet state.
+pub struct GuestCase {
+    pub id: CheckId,
+    pub how: GuestHow,
+    pub fire: GuestState,
+    pub quiet: GuestState,
+}
+
+/// A 64-bit kernel state with every field a VMCS dump shows, all valid under KVM's
+/// controls, given explicitly.
+pub fn vmx_base() -> GuestState {
+    let mut s: SegmentState = baseline(PrivilegeLevel::Ring0);
+    s.efer = EFER_LME | EFER_LMA | 1 | 1 << 11;
+    s.rflags = 0x202;
+    let mut g = GuestState::from(&s);
+    g.cr0 = Some(s.cr0 | 1 << 5);
+    g.cr4 = Some(s.cr4 | 1 << 13);
+    g.cr3 = Some(0x1000);
+    g.rip = Some(0xffff_ffff_8100_0000);
+    g.dr6 = Some(0xffff_0ff0);
+    g.dr7 = Some(0x400);
+    g.debugctl = Some(0);
+    g.pat = Some(0x0007_0406_0007_0406);
+    g.gdtr = Some(DescriptorTable {
+        base: 0xffff_8880_1f40_c000,
+        limit: 0x7f,
+    });
+    g.idtr = Some(DescriptorTable {
+        base: 0xffff_ffff_ff57_b000,
+        limit: 0xfff,
+    });
+    g.pdptes = Some([0; 4]);
+    g.interruptibility = Some(0);
+    g.activity_state = Some(0);
+    g.pending_debug_exceptions = Some(0);
+    g.entry_interruption_info = Some(0);
+    g.controls = VmxControls {
+        pin_based: Some(1 << 5),
+        cpu_based: Some(VmxControls::CPU_BASED_SECONDARY),
+        secondary: Some(VmxControls::SECONDARY_UNRESTRICTED_GUEST | 1 << 1),
+        entry: Some(VmxControls::ENTRY_IA32E_MODE_GUEST | 1 << 2 | 1 << 14 | 1 << 15),
+        exit: Some(0),
+    };
+    g
+}
+
+/// 32-bit PAE paging (not IA-32e mode) with EPT: the PDPTEs come from the VMCS.
+fn vmx_pae() -> GuestState {
+    let mut g = vmx_base();
+    g.efer = Some(0);
+    g.cr4 = Some(1 << 5 | 1 << 13);
+    g.rip = Some(0xc100_0000);
+    if let Some(cs) = &mut g.segments[SegReg::Cs] {
+        cs.attributes = Attributes::code32(PrivilegeLevel::Ring0);
+    }
+    for reg in [SegReg::Fs, SegReg::Gs] {
+        if let Some(s) = &mut g.segments[reg] {
+            s.base = 0;
+        }
+    }
+    g.controls.entry = Some(1 << 2 | 1 << 14 | 1 << 15);
+    g.pdptes = Some([0x1001, 0x2001, 0, 0]);
+    g
+}
+
+/// A VMCB as KVM sets it up: the VMRUN intercept, ASID 1, maps in low memory,
+/// nested paging with a valid nCR3 and G_PAT.
+pub fn svm_base() -> GuestState {
+    let mut g = vmx_base();
+    g.controls = VmxControls::default();
+    g.cr4 = Some(1 << 5);
+    g.svm = SvmControls {
+        vmrun_intercept: Some(true),
+        asid: Some(1),
+        iopm_base: Some(0x1_0000),
+        msrpm_base: Some(0x2_0000),
+        nested_paging: Some(true),
+        ncr3: Some(0x3000),
+        event_inj: Some(0),
+    };
+    g
+}
+
+fn with(mut g: GuestState, f: impl FnOnce(&mut GuestState)) -> GuestState {
+    f(&mut g);
+    g
+}
+
+/// VM-entry interruption information: valid, `kind`, `vector`.
+const fn inject(kind: u32, vector: u32) -> Option<u32> {
+    Some(1 << 31 | kind << 8 | vector)
+}
+
+#[allow(clippy::too_many_lines)]
+pub fn cases() -> Vec<GuestCase> {
+    use CheckId as C;
+    let vmx = GuestHow::Vmx(CrLevel::Vmcs);
+    let vmx_view = GuestHow::Vmx(CrLevel::GuestView);
+    let svm = GuestHow::Svm(CrLevel::Vmcs);
+    let b = vmx_base;
+    let case = |id, how, fire, quiet| GuestCase {
+        id,
+        how,
+        fire,
+        quiet,
+    };
+    let ss_dpl3 = |g: &mut GuestState| {
+        if let Some(ss) = &mut g.segments[SegReg::Ss] {
+            ss.attributes.dpl = PrivilegeLevel::Ring3;
+        }
+    };
+    vec![
+        case(
+            C::VmxEntryCr0High,
+            vmx_view,
+            with(b(), |g| g.cr0 = g.cr0.map(|c| c | 1 << 32)),
+            b(),
+        ),
+        case(
+            C::VmxEntryCr0Ne,
+            vmx,
+            with(b(), |g| g.cr0 = g.cr0.map(|c| c & !(1 << 5))),
+            b(),
+        ),
+        case(
+            C::VmxEntryCr4Reserved,
+            vmx_view,
+            with(b(), |g| g.cr4 = g.cr4.map(|c| c | 1 << 15)),
+            with(b(), |g| g.cr4 = g.cr4.map(|c| c | 1 << 32)),
+        ),
+        case(
+            C::VmxEntryCr4Vmxe,
+            vmx,
+            with(b(), |g| g.cr4 = Some(1 << 5)),
+            b(),
+        ),
+        case(
+            C::VmxEntryCr3Width,
+            vmx,
+            with(b(), |g| g.cr3 = Some(0x8000_0000_1a02_f080)),
+            with(b(), |g| g.cr3 = Some(0x1a02_f080)),
+        ),
+        case(
+            C::VmxEntryDebugctlReserved,
+            vmx,
+            with(b(), |g| g.debugctl = Some(1 << 16)),
+            with(b(), |g| g.debugctl = Some(3)),
+        ),
+        case(
+            C::VmxEntryDr7High,
+            vmx,
+            with(b(), |g| g.dr7 = Some(1 << 32 | 0x400)),
+            with(b(), |g| {
+                g.dr7 = Some(1 << 32 | 0x400);
+                g.controls.entry = g.controls.entry.map(|e| e & !(1 << 2));
+            }),
+        ),
+        case(
+            C::VmxEntryPat,
+            vmx,
+            with(b(), |g| g.pat = Some(0x0007_0406_0007_0402)),
+            with(b(), |g| g.pat = Some(0x0007_0406_0007_0401)),
+        ),
+        case(
+            C::VmxEntryEferReserved,
+            vmx,
+            with(b(), |g| g.efer = g.efer.map(|e| e | 1 << 12)),
+            with(b(), |g| {
+                g.efer = g.efer.map(|e| e | 1 << 12);
+                g.controls.entry = g.controls.entry.map(|e| e & !(1 << 15));
+            }),
+        ),
+        case(
+            C::VmxEntryDtrBase,
+            vmx,
+            with(b(), |g| {
+                g.idtr = Some(DescriptorTable {
+                    base: 0x0000_8000_0000_0000,
+                    limit: 0xfff,
+                })
+            }),
+            b(),
+        ),
+        case(
+            C::VmxEntryDtrLimit,
+            vmx,
+            with(b(), |g| {
+                g.gdtr = Some(DescriptorTable {
+                    base: 0,
+                    limit: 0x1_0000,
+                })
+            }),
+            with(b(), |g| {
+                g.gdtr = Some(DescriptorTable {
+                    base: 0,
+                    limit: 0xffff,
+                })
+            }),
+        ),
+        case(
+            C::VmxEntryRipHigh,
+            vmx,
+            vmx_pae().pipe(|g| g.rip = Some(0x1_0000_0000)),
+            vmx_pae(),
+        ),
+        case(
+            C::VmxEntryRipCanonical,
+            vmx,
+            with(b(), |g| g.rip = Some(0x0000_8000_0000_0000)),
+            b(),
+        ),
+        case(
+            C::VmxEntryRflagsIf,
+            vmx,
+            with(b(), |g| {
+                g.rflags = Some(2);
+                g.entry_interruption_info = inject(0, 0x30);
+            }),
+            with(b(), |g| g.entry_interruption_info = inject(0, 0x30)),
+        ),
+        case(
+            C::VmxEntryActivityRange,
+            vmx,
+            with(b(), |g| g.activity_state = Some(4)),
+            with(b(), |g| g.activity_state = Some(3)),
+        ),
+        case(
+            C::VmxEntryActivityHltDpl,
+            vmx,
+            with(b(), |g| {
+                g.activity_state = Some(1);
+                ss_dpl3(g);
+            }),
+            with(b(), |g| g.activity_state = Some(1)),
+        ),
+        case(
+            C::VmxEntryActivityBlocking,
+            vmx,
+            with(b(), |g| {
+                g.activity_state = Some(1);
+                g.interruptibility = Some(1);
+            }),
+            with(b(), |g| g.interruptibility = Some(1)),
+        ),
+        case(
+            C::VmxEntryActivityEvent,
+            vmx,
+            with(b(), |g| {
+                g.activity_state = Some(2);
+                g.entry_interruption_info = inject(3, 14);
+            }),
+            with(b(), |g| {
+                g.activity_state = Some(2);
+                g.entry_interruption_info = inject(3, 18);
+            }),
+        ),
+        case(
+            C::VmxEntryIntrReserved,
+            vmx,
+            with(b(), |g| g.interruptibility = Some(1 << 5)),
+            with(b(), |g| g.interruptibility = Some(1 << 4)),
+        ),
+        case(
+            C::VmxEntryIntrStiMovSs,
+            vmx,
+            with(b(), |g| g.interruptibility = Some(3)),
+            with(b(), |g| g.interruptibility = Some(2)),
+        ),
+        case(
+            C::VmxEntryIntrStiIf,
+            vmx,
+            with(b(), |g| {
+                g.interruptibility = Some(1);
+                g.rflags = Some(2);
+            }),
+            with(b(), |g| g.interruptibility = Some(1)),
+        ),
+        case(
+            C::VmxEntryIntrExternal,
+            vmx,
+            with(b(), |g| {
+                g.interruptibility = Some(2);
+                g.entry_interruption_info = inject(0, 0x30);
+            }),
+            with(b(), |g| {
+                g.interruptibility = Some(8);
+                g.entry_interruption_info = inject(0, 0x30);
+            }),
+        ),
+        case(
+            C::VmxEntryIntrNmiMovSs,
+            vmx,
+            with(b(), |g| {
+                g.interruptibility = Some(2);
+                g.entry_interruption_info = inject(2, 2);
+            }),
+            with(b(), |g| {
+                g.interruptibility = Some(2);
+                g.entry_interruption_info = inject(3, 6);
+            }),
+        ),
+        case(
+            C::VmxEntryIntrSmi,
+            vmx,
+            with(b(), |g| g.interruptibility = Some(4)),
+            with(b(), |g| {
+                g.interruptibility = Some(4);
+                g.controls.entry = g.controls.entry.map(|e| e | 1 << 10);
+            }),
+        ),
+        case(
+            C::VmxEntryIntrVirtualNmi,
+            vmx,
+            with(b(), |g| {
+                g.interruptibility = Some(8);
+                g.entry_interruption_info = inject(2, 2);
+            }),
+            with(b(), |g| {
+                g.interruptibility = Some(8);
+                g.entry_interruption_info = inject(2, 2);
+                g.controls.pin_based = Some(0);
+            }),
+        ),
+        case(
+            C::VmxEntryPendingDebugReserved,
+            vmx,
+            with(b(), |g| g.pending_debug_exceptions = Some(1 << 13)),
+            with(b(), |g| g.pending_debug_exceptions = Some(1 << 12)),
+        ),
+        case(
+            C::VmxEntryPendingDebugBs,
+            vmx,
+            with(b(), |g| {
+                g.interruptibility = Some(2);
+                g.rflags = Some(0x302);
+            }),
+            with(b(), |g| {
+                g.interruptibility = Some(2);
+                g.rflags = Some(0x302);
+                g.pending_debug_exceptions = Some(1 << 14);
+            }),
+        ),
+        case(
+            C::VmxEntryPdpteReserved,
+            vmx,
+            vmx_pae().pipe(|g| g.pdptes = Some([0x1001, 0x2003, 0, 0])),
+            vmx_pae().pipe(|g| g.pdptes = Some([0x1001, 0x2002, 0, 0])),
+        ),
+        case(
+            C::SvmVmrunCr3Mbz,
+            svm,
+            with(svm_base(), |g| g.cr3 = Some(1 << 63 | 0x1000)),
+            svm_base(),
+        ),
+        case(
+            C::SvmVmrunCr4Mbz,
+            svm,
+            with(svm_base(), |g| g.cr4 = Some(1 << 5 | 1 << 13)),
+            with(svm_base(), |g| g.cr4 = Some(1 << 5 | 1 << 12)),
+        ),
+        case(
+            C::SvmVmrunDr6High,
+            svm,
+            with(svm_base(), |g| g.dr6 = Some(1 << 40)),
+            svm_base(),
+        ),
+        case(
+            C::SvmVmrunDr7High,
+            svm,
+            with(svm_base(), |g| g.dr7 = Some(1 << 40 | 0x400)),
+            svm_base(),
+        ),
+        case(
+            C::SvmVmrunIntercept,
+            svm,
+            with(svm_base(), |g| g.svm.vmrun_intercept = Some(false)),
+            svm_base(),
+        ),
+        case(
+            C::SvmVmrunAsid,
+            svm,
+            with(svm_base(), |g| g.svm.asid = Some(0)),
+            svm_base(),
+        ),
+        case(
+            C::SvmVmrunIopmBase,
+            svm,
+            with(svm_base(), |g| g.svm.iopm_base = Some((1 << 52) - 0x2000)),
+            with(svm_base(), |g| g.svm.iopm_base = Some((1 << 52) - 0x3000)),
+        ),
+        case(
+            C::SvmVmrunMsrpmBase,
+            svm,
+            with(svm_base(), |g| g.svm.msrpm_base = Some(u64::MAX)),
+            with(svm_base(), |g| g.svm.msrpm_base = Some((1 << 52) - 0x2000)),
+        ),
+        case(
+            C::SvmVmrunEventInj,
+            svm,
+            with(svm_base(), |g| g.svm.event_inj = Some(1 << 31 | 2 << 8 | 3)),
+            with(svm_base(), |g| g.svm.event_inj = Some(1 << 31 | 2 << 8 | 2)),
+        ),
+        case(
+            C::SvmVmrunNcr3,
+            svm,
+            with(svm_base(), |g| g.svm.ncr3 = Some(1 << 60)),
+            with(svm_base(), |g| {
+                g.svm.ncr3 = Some(1 << 60);
+                g.svm.nested_paging = Some(false);
+            }),
+        ),
+        case(
+            C::SvmVmrunGpat,
+            svm,
+            with(svm_base(), |g| g.pat = Some(0x0007_0406_0007_0403)),
+            with(svm_base(), |g| {
+                g.pat = Some(0x0007_0406_0007_0403);
+                g.svm.nested_paging = Some(false);
+            }),
+        ),
+    ]
+}
+
+/// `with` as a method, for chains on a built state.
+trait Pipe: Sized {
+    fn pipe(self, f: impl FnOnce(&mut Self)) -> Self;
+}
+
+impl Pipe for GuestState {
+    fn pipe(mut self, f: impl FnOnce(&mut Self)) -> Self {
+        f(&mut self);
+        self
+    }
+}
+
+/// Guest-state rules that must not fire on a state that runs: each base, and a CPU
+/// that sits in real mode with paging on, which VMRUN enters.
+pub fn quiet_states() -> Vec<(GuestHow, GuestState)> {
+    let paged_real = with(svm_base(), |g| {
+        g.cr0 = Some(CR0_PG | 1 << 4);
+        g.efer = Some(1 << 12);
+    });
+    vec![
+        (GuestHow::Vmx(CrLevel::Vmcs), vmx_base()),
+        (GuestHow::Vmx(CrLevel::Vmcs), vmx_pae()),
+        (GuestHow::Svm(CrLevel::Vmcs), svm_base()),
+        (GuestHow::Svm(CrLevel::Vmcs), paged_real),
+    ]
+}
+
+/// The guest-state rules beyond the segments on `g`, controls from `g`.
+pub fn guest_findings(how: GuestHow, g: &segstate::arch::GuestState) -> Vec<Finding> {
+    match how {
+        GuestHow::Vmx(level) => {
+            let (controls, assumed) = GuestControls::resolve(&g.controls, g.efer.unwrap());
+            assert!(
+                assumed.is_empty(),
+                "a case shows every control: {assumed:?}"
+            );
+            vmx_guest::check(g, controls, level).findings
+        }
+        GuestHow::Svm(level) => svm_vmrun::check_guest(g, level).findings,
+    }
+}
+
+/// The base guest states, a paged real-mode VMCB among them, fire no guest-state rule,
+/// and a state that lacks every field fires none and leaves every rule not judged.
+#[test]
+fn guest_state_bases_are_quiet_and_missing_fields_are_not_judged() {
+    for (how, g) in quiet_states() {
+        let f = guest_findings(how, &g);
+        assert!(f.is_empty(), "{how:?}: {f:#?}");
+    }
+    let empty = segstate::arch::GuestState::default();
+    let controls = segstate::check::vmx_guest::GuestControls::kvm_default(0);
+    let vmx = segstate::check::vmx_guest::check(
+        &empty,
+        controls,
+        segstate::check::vmx_guest::CrLevel::Vmcs,
+    );
+    assert!(vmx.findings.is_empty(), "{:#?}", vmx.findings);
+    let svm = svm_vmrun::check_guest(&empty, segstate::check::vmx_guest::CrLevel::Vmcs);
+    assert!(svm.findings.is_empty(), "{:#?}", svm.findings);
+    let unjudged: BTreeSet<CheckId> = vmx
+        .not_judged
+        .iter()
+        .chain(&svm.not_judged)
+        .map(|(id, _)| *id)
+        .collect();
+    for case in cases() {
+        assert!(unjudged.contains(&case.id), "{} judged on nothing", case.id);
+        assert!(
+            segstate::check::vmx_guest::RULES.contains(&case.id)
+                || svm_vmrun::GUEST_RULES.contains(&case.id),
+            "{} is not listed as a guest-state rule",
+            case.id
+        );
+    }
+    assert_eq!(
+        segstate::check::vmx_guest::RULES.len() + svm_vmrun::GUEST_RULES.len(),
+        cases().len()
+    );
+}
