@@ -604,8 +604,9 @@ impl Chain {
     }
 
     /// Runs one register through the interpreted ops, handing `each` every op with what
-    /// it received and what it gave: how verify checks a property of each op over the
-    /// values that reach it.
+    /// it received and what it gave: how verify's tests check a property of each op over
+    /// the values that reach it.
+    #[cfg(test)]
     pub(crate) fn interpret_each_op(
         &self,
         reg: SegReg,

@@ -35,12 +35,11 @@
 
 use alloc::vec::Vec;
 
+use super::entry_memo::{self, EntryMemo};
 use super::{
-    BATCH, ChainReport, DomainState, Property, SegmentState, Workspace, WrongSourceFormat,
-    entry_context, judge,
+    BATCH, ChainReport, DomainState, Property, SegmentState, Workspace, WrongSourceFormat, judge,
 };
 use crate::arch::{SegReg, Segment};
-use crate::check::vmx_entry::{self, VmxEntryControls};
 use crate::profile::{Chain, InFlight, Op, SegmentValue, StackValue};
 
 /// True when `op` copies the selector and the base, computes nothing from them, and
@@ -279,6 +278,7 @@ impl Workspace {
         &self,
         chain: &Chain,
         baselines: Option<&[SegmentState; 4]>,
+        mut memo: Option<&mut EntryMemo>,
         report: &mut ChainReport,
     ) -> Result<(), WrongSourceFormat> {
         let same_format = chain.source() == chain.destination();
@@ -306,9 +306,14 @@ impl Workspace {
                 chain.run_batch_interpreted(reg, &mut agains, &self.previous[reg])?;
             }
             for (i, class) in batch.iter().enumerate() {
-                let state = &self.states[classes.representative(class)];
+                let rep = classes.representative(class);
+                let state = &self.states[rep];
                 let again = same_format.then(|| agains[i]);
-                let mut verdict = judge(chain, state, outs[i], again, baselines);
+                let mut entry = |b: &[SegmentState; 4], out: Option<Segment>| match memo.as_mut() {
+                    Some(memo) => memo.accepts(rep, b, state, out),
+                    None => entry_memo::accepts(b, state, out),
+                };
+                let mut verdict = judge(chain, state, outs[i], again, baselines, &mut entry);
                 report.executed += 1;
                 // VM entry is the representative's own; the rest holds for the class.
                 let entry = verdict.failed & entry_bit;
@@ -333,9 +338,13 @@ impl Workspace {
                     );
                     let value = with_base(&with_selector(&outs[i].value, selector), base);
                     let out = InFlight { value, ..outs[i] };
-                    let whole = entry_context(b, member, out.value.decode());
-                    if !vmx_entry::accepts(&whole, VmxEntryControls::kvm_default(whole.efer)) {
-                        let mut verdict = judge(chain, member, out, None, Some(b));
+                    let decoded = out.value.decode();
+                    let accepted = match memo.as_mut() {
+                        Some(memo) => memo.accepts(m, b, member, decoded),
+                        None => entry_memo::accepts(b, member, decoded),
+                    };
+                    if !accepted {
+                        let mut verdict = judge(chain, member, out, None, Some(b), |_, _| accepted);
                         verdict.failed &= entry_bit;
                         self.record(chain, member, &verdict, (0, 1), baselines, report);
                     }
