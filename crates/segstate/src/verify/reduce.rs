@@ -74,11 +74,17 @@ pub(super) fn applies(chain: &Chain) -> bool {
 }
 
 /// States (indices into the domain) a chain cannot tell apart; the first is the one
-/// that runs. `start..start + len` in [`Classes::members`].
+/// that runs. `start..start + len` in [`Classes::members`], the consistent members
+/// (after the representative) before the others, each part in domain order.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Class {
     start: u32,
     len: u8,
+    /// How many of the members after the representative are consistent.
+    consistent: u8,
+    /// The representative's register (what a batch shares), kept here so walking the
+    /// classes does not touch the states.
+    reg: SegReg,
 }
 
 /// The domain's classes.
@@ -89,21 +95,40 @@ pub(super) struct Classes {
 }
 
 impl Classes {
-    fn push(&mut self, members: &[u32]) {
+    /// Adds the class of `members` (the representative first).
+    fn push(&mut self, states: &[DomainState], members: &[u32]) {
+        let start = self.members.len();
+        let (rep, others) = members.split_first().expect("a class has a representative");
+        self.members.push(*rep);
+        let is_consistent = |&&m: &&u32| states[m as usize].consistent;
+        self.members.extend(others.iter().filter(is_consistent));
+        let consistent = self.members.len() - start - 1;
+        self.members
+            .extend(others.iter().filter(|m| !is_consistent(m)));
         self.classes.push(Class {
-            start: self.members.len() as u32,
+            start: start as u32,
             len: members.len() as u8,
+            consistent: consistent as u8,
+            reg: states[*rep as usize].reg,
         });
-        self.members.extend_from_slice(members);
     }
 
     fn representative(&self, c: &Class) -> usize {
         self.members[c.start as usize] as usize
     }
 
+    #[cfg(test)]
     fn others(&self, c: &Class) -> impl Iterator<Item = usize> + '_ {
         let start = c.start as usize;
         self.members[start + 1..start + usize::from(c.len)]
+            .iter()
+            .map(|&i| i as usize)
+    }
+
+    /// The members after the representative whose source state is consistent.
+    fn consistent_others(&self, c: &Class) -> impl Iterator<Item = usize> + '_ {
+        let start = c.start as usize + 1;
+        self.members[start..start + usize::from(c.consistent)]
             .iter()
             .map(|&i| i as usize)
     }
@@ -260,12 +285,12 @@ pub(super) fn classes(states: &[DomainState]) -> Classes {
                 }
             }
             joined[rep as usize] = true;
-            out.push(&members);
+            out.push(states, &members);
         }
     }
     // Whatever did not pair (the garbage bytes, tried with RPL 3 only) stands alone.
     for (i, _) in joined.iter().enumerate().filter(|(_, j)| !**j) {
-        out.push(&[i as u32]);
+        out.push(states, &[i as u32]);
     }
     out
 }
@@ -286,7 +311,7 @@ impl Workspace {
         let mut outs: Vec<InFlight> = Vec::with_capacity(BATCH);
         let mut agains: Vec<InFlight> = Vec::with_capacity(BATCH);
         let classes = &self.classes;
-        let reg_of = |c: &Class| self.states[classes.representative(c)].reg;
+        let reg_of = |c: &Class| c.reg;
         let batches = classes
             .classes
             .chunk_by(|a, b| reg_of(a) == reg_of(b))
@@ -325,11 +350,8 @@ impl Workspace {
                     self.record(chain, state, &verdict, (0, 1), baselines, report);
                 }
                 let Some(b) = baselines else { continue };
-                for m in classes.others(class) {
+                for m in classes.consistent_others(class) {
                     let member = &self.states[m];
-                    if !member.consistent {
-                        continue;
-                    }
                     // The member's output is the representative's with its own selector
                     // and base.
                     let (selector, base) = (
@@ -466,10 +488,18 @@ mod tests {
             for c in &classes.classes {
                 let rep = &states[classes.representative(c)];
                 seen[classes.representative(c)] += 1;
+                assert_eq!(c.reg, rep.reg);
                 for m in classes.others(c) {
                     assert!(alike(rep, &states[m]));
                     seen[m] += 1;
                 }
+                // The consistent members, in domain order, and only those.
+                let mut consistent: Vec<usize> = classes
+                    .others(c)
+                    .filter(|&m| states[m].consistent)
+                    .collect();
+                consistent.sort_unstable();
+                assert_eq!(classes.consistent_others(c).collect::<Vec<_>>(), consistent);
             }
             assert!(seen.iter().all(|&n| n == 1), "{format}");
             // The clean states of CS, SS, TR and LDTR come four to a class (one per
