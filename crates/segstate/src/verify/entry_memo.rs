@@ -10,51 +10,52 @@
 
 use alloc::vec::Vec;
 
-use super::{DomainState, SegmentState, entry_context};
-use crate::arch::Segment;
+use super::{SegmentState, entry_context};
+use crate::arch::{PrivilegeLevel, SegReg, Segment};
 use crate::check::vmx_entry::{self, VmxEntryControls};
 
-/// True when VM entry accepts `state`'s source state with its varied register replaced
-/// by `out` (left as the baseline's when the result does not decode).
+/// True when VM entry accepts the baseline at CPL `baseline` with `reg` replaced by
+/// `out` (left as the baseline's when the result does not decode).
 pub(super) fn accepts(
     baselines: &[SegmentState; 4],
-    state: &DomainState,
+    reg: SegReg,
+    baseline: PrivilegeLevel,
     out: Option<Segment>,
 ) -> bool {
-    let whole = entry_context(baselines, state, out);
+    let whole = entry_context(baselines, reg, baseline, out);
     vmx_entry::accepts(&whole, VmxEntryControls::kvm_default(whole.efer))
 }
 
-/// The last VM-entry verdict per domain state, with the segment it was reached for.
+/// The last VM-entry verdict per place in the domain's class member list (each place
+/// one state: [`super::reduce`]), with the segment it was reached for.
 #[derive(Debug)]
 pub(super) struct EntryMemo {
     last: Vec<Option<(Option<Segment>, bool)>>,
 }
 
 impl EntryMemo {
-    /// An empty memo for a domain of `states` states.
-    pub(super) fn new(states: usize) -> Self {
+    /// An empty memo for `places` places.
+    pub(super) fn new(places: usize) -> Self {
         EntryMemo {
-            last: alloc::vec![None; states],
+            last: alloc::vec![None; places],
         }
     }
 
-    /// [`accepts`] for the domain's state `index`, reusing the verdict reached for the
-    /// same segment in that state.
+    /// The verdict for the state at `place` with `out` in its register: the one
+    /// reached for the same segment there, else `check`'s.
     pub(super) fn accepts(
         &mut self,
-        index: usize,
-        baselines: &[SegmentState; 4],
-        state: &DomainState,
+        place: usize,
         out: Option<Segment>,
+        check: impl FnOnce() -> bool,
     ) -> bool {
-        if let Some((seen, verdict)) = self.last[index]
+        if let Some((seen, verdict)) = self.last[place]
             && seen == out
         {
             return verdict;
         }
-        let verdict = accepts(baselines, state, out);
-        self.last[index] = Some((out, verdict));
+        let verdict = check();
+        self.last[place] = Some((out, verdict));
         verdict
     }
 }

@@ -214,7 +214,7 @@ impl Workspace {
         let baselines = self.baseline_outputs(chain)?;
         let mut report = self.empty_report(chain)?;
         let memo = match baselines {
-            Some(_) => Some(memo.get_or_insert_with(|| EntryMemo::new(self.states.len()))),
+            Some(_) => Some(memo.get_or_insert_with(|| EntryMemo::new(self.classes.places()))),
             None => None,
         };
         self.verify_classes(chain, baselines.as_ref(), memo, &mut report)?;
@@ -264,7 +264,7 @@ impl Workspace {
             for (i, state) in batch.iter().enumerate() {
                 let again = same_format.then(|| agains[i]);
                 let verdict = judge(chain, state, outs[i], again, baselines.as_ref(), |b, o| {
-                    entry_memo::accepts(b, state, o)
+                    entry_memo::accepts(b, state.reg, state.baseline, o)
                 });
                 report.executed += 1;
                 self.record(
@@ -482,12 +482,13 @@ pub fn cpl_of(at: &InFlight, fallback: PrivilegeLevel) -> PrivilegeLevel {
 /// The whole destination state a varied register lands in, for the VM-entry check.
 fn entry_context(
     baselines: &[SegmentState; 4],
-    state: &DomainState,
+    reg: SegReg,
+    baseline: PrivilegeLevel,
     decoded_out: Option<Segment>,
 ) -> SegmentState {
-    let mut whole = baselines[state.baseline.bits() as usize];
+    let mut whole = baselines[baseline.bits() as usize];
     if let Some(seg) = decoded_out {
-        whole.segments[state.reg] = seg;
+        whole.segments[reg] = seg;
     }
     whole
 }
@@ -504,7 +505,7 @@ fn evaluate(
     let again =
         (chain.source() == chain.destination()).then(|| chain.interpret(reg, out, &previous[reg]));
     judge(chain, state, out, again, baselines, |b, o| {
-        entry_memo::accepts(b, state, o)
+        entry_memo::accepts(b, state.reg, state.baseline, o)
     })
 }
 
@@ -585,7 +586,7 @@ fn describe(
         },
         Property::VmxEntryRejected => baselines
             .map(|b| {
-                let whole = entry_context(b, state, verdict.decoded_out);
+                let whole = entry_context(b, state.reg, state.baseline, verdict.decoded_out);
                 let findings =
                     vmx_entry::check(&whole, vmx_entry::VmxEntryControls::kvm_default(whole.efer));
                 findings.first().map(|f| format!("{f}")).unwrap_or_default()

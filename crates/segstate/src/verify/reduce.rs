@@ -39,7 +39,7 @@ use super::entry_memo::{self, EntryMemo};
 use super::{
     BATCH, ChainReport, DomainState, Property, SegmentState, Workspace, WrongSourceFormat, judge,
 };
-use crate::arch::{SegReg, Segment};
+use crate::arch::{PrivilegeLevel, SegReg, Segment, Selector};
 use crate::profile::{Chain, InFlight, Op, SegmentValue, StackValue};
 
 /// True when `op` copies the selector and the base, computes nothing from them, and
@@ -92,6 +92,41 @@ pub(super) struct Class {
 pub(super) struct Classes {
     classes: Vec<Class>,
     members: Vec<u32>,
+    /// Per entry of `members`, what the VM-entry pass needs of it, kept beside the
+    /// list so the pass reads memory in order instead of the states.
+    carried: Vec<Carried>,
+}
+
+/// What sets a class member apart from its representative, and where its register
+/// sits: its selector and base, its register and its baseline.
+#[derive(Clone, Copy, Debug)]
+struct Carried {
+    base: u64,
+    selector: u16,
+    reg: SegReg,
+    baseline: PrivilegeLevel,
+}
+
+impl Carried {
+    fn of(state: &DomainState) -> Self {
+        Carried {
+            base: base_of(&state.input.value),
+            selector: selector_of(&state.input.value),
+            reg: state.reg,
+            baseline: state.baseline,
+        }
+    }
+
+    /// `decoded`, a decoding of the representative's output, with this member's
+    /// selector and base: the decoding of the member's output, since each op carries
+    /// both and decoding copies them (module doc).
+    fn onto(self, decoded: Option<Segment>) -> Option<Segment> {
+        decoded.map(|mut s| {
+            s.selector = Selector(self.selector);
+            s.base = self.base;
+            s
+        })
+    }
 }
 
 impl Classes {
@@ -105,6 +140,10 @@ impl Classes {
         let consistent = self.members.len() - start - 1;
         self.members
             .extend(others.iter().filter(|m| !is_consistent(m)));
+        let carried = self.members[start..]
+            .iter()
+            .map(|&m| Carried::of(&states[m as usize]));
+        self.carried.extend(carried);
         self.classes.push(Class {
             start: start as u32,
             len: members.len() as u8,
@@ -126,11 +165,23 @@ impl Classes {
     }
 
     /// The members after the representative whose source state is consistent.
+    #[cfg(test)]
     fn consistent_others(&self, c: &Class) -> impl Iterator<Item = usize> + '_ {
+        self.consistent_places(c).map(|(_, m, _)| m)
+    }
+
+    /// The members after the representative whose source state is consistent: each
+    /// one's place in the member list (what the VM-entry memo is indexed by), its state
+    /// index and what sets it apart.
+    fn consistent_places(&self, c: &Class) -> impl Iterator<Item = (usize, usize, Carried)> + '_ {
         let start = c.start as usize + 1;
-        self.members[start..start + usize::from(c.consistent)]
-            .iter()
-            .map(|&i| i as usize)
+        let end = start + usize::from(c.consistent);
+        (start..end).map(|at| (at, self.members[at] as usize, self.carried[at]))
+    }
+
+    /// Entries of the member list: what the VM-entry memo is sized to.
+    pub(super) fn places(&self) -> usize {
+        self.members.len()
     }
 }
 
@@ -334,9 +385,12 @@ impl Workspace {
                 let rep = classes.representative(class);
                 let state = &self.states[rep];
                 let again = same_format.then(|| agains[i]);
-                let mut entry = |b: &[SegmentState; 4], out: Option<Segment>| match memo.as_mut() {
-                    Some(memo) => memo.accepts(rep, b, state, out),
-                    None => entry_memo::accepts(b, state, out),
+                let mut entry = |b: &[SegmentState; 4], out: Option<Segment>| {
+                    let check = || entry_memo::accepts(b, state.reg, state.baseline, out);
+                    match memo.as_mut() {
+                        Some(memo) => memo.accepts(class.start as usize, out, check),
+                        None => check(),
+                    }
                 };
                 let mut verdict = judge(chain, state, outs[i], again, baselines, &mut entry);
                 report.executed += 1;
@@ -350,22 +404,22 @@ impl Workspace {
                     self.record(chain, state, &verdict, (0, 1), baselines, report);
                 }
                 let Some(b) = baselines else { continue };
-                for m in classes.consistent_others(class) {
-                    let member = &self.states[m];
+                for (at, m, carried) in classes.consistent_places(class) {
                     // The member's output is the representative's with its own selector
                     // and base.
-                    let (selector, base) = (
-                        selector_of(&member.input.value),
-                        base_of(&member.input.value),
-                    );
-                    let value = with_base(&with_selector(&outs[i].value, selector), base);
-                    let out = InFlight { value, ..outs[i] };
-                    let decoded = out.value.decode();
+                    let decoded = carried.onto(verdict.decoded_out);
+                    let check = || entry_memo::accepts(b, carried.reg, carried.baseline, decoded);
                     let accepted = match memo.as_mut() {
-                        Some(memo) => memo.accepts(m, b, member, decoded),
-                        None => entry_memo::accepts(b, member, decoded),
+                        Some(memo) => memo.accepts(at, decoded, check),
+                        None => check(),
                     };
                     if !accepted {
+                        let member = &self.states[m];
+                        let value = with_base(
+                            &with_selector(&outs[i].value, carried.selector),
+                            carried.base,
+                        );
+                        let out = InFlight { value, ..outs[i] };
                         let mut verdict = judge(chain, member, out, None, Some(b), |_, _| accepted);
                         verdict.failed &= entry_bit;
                         self.record(chain, member, &verdict, (0, 1), baselines, report);
