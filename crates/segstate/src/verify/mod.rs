@@ -213,10 +213,9 @@ impl Workspace {
         }
         let baselines = self.baseline_outputs(chain)?;
         let mut report = self.empty_report(chain)?;
-        let memo = match baselines {
-            Some(_) => Some(memo.get_or_insert_with(|| EntryMemo::new(self.classes.places()))),
-            None => None,
-        };
+        let memo = baselines
+            .is_some()
+            .then(|| memo.get_or_insert_with(|| EntryMemo::new(self.classes.places())));
         self.verify_classes(chain, baselines.as_ref(), memo, &mut report)?;
         Ok(report)
     }
