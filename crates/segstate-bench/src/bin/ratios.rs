@@ -37,21 +37,23 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
     let chain = list.first().is_some_and(|c| c.chain);
     if chain {
         println!(
-            "| {:<42} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>8} |",
+            "| {:<42} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>11} | {:>8} |",
             "chain",
             "segment",
             "run",
             "batch",
+            "copy",
             "direct",
             "C",
             "seg/C",
             "run/C",
             "batch/C",
+            "(b-copy)/C",
             "direct/C"
         );
         println!(
-            "|{:-<44}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->10}|",
-            "", "", "", "", "", "", "", "", "", ""
+            "|{:-<44}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->13}|{:->10}|",
+            "", "", "", "", "", "", "", "", "", "", "", ""
         );
     } else {
         println!(
@@ -72,14 +74,15 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
             get("c").unwrap_or(f64::NAN),
         );
         if chain {
-            let [w, b, d] =
-                ["rust-run", "rust-batch", "rust-direct"].map(|n| get(n).unwrap_or(f64::NAN));
+            let [w, b, k, d] = ["rust-run", "rust-batch", "rust-batch-copy", "rust-direct"]
+                .map(|n| get(n).unwrap_or(f64::NAN));
             println!(
-                "| {:<42} | {r:>7.2} | {w:>7.2} | {b:>7.2} | {d:>7.2} | {c:>7.2} | {:>7.2} | {:>7.2} | {:>7.2} | {:>8.2} |",
+                "| {:<42} | {r:>7.2} | {w:>7.2} | {b:>7.2} | {k:>7.2} | {d:>7.2} | {c:>7.2} | {:>7.2} | {:>7.2} | {:>7.2} | {:>11.2} | {:>8.2} |",
                 case.name,
                 r / c,
                 w / c,
                 b / c,
+                (b - k) / c,
                 d / c
             );
         } else {
@@ -109,7 +112,7 @@ fn main() {
     }
     if part("chains") {
         table(
-            "Whole chains, ns per segment (segment = Chain::run_segment, run = Chain::run per vCPU, batch = Chain::run_batch per register, direct = the same profile functions called in sequence)",
+            "Whole chains, ns per segment (segment = Chain::run_segment, run = Chain::run per vCPU, batch = Chain::run_batch per register after copying its inputs in, copy = that copy alone, direct = the same profile functions called in sequence)",
             cases::chains(),
             rounds,
         );
