@@ -1,5 +1,6 @@
 //! Every comparison, as closures owning their inputs and outputs: one per
-//! implementation ("rust", "c", and for chains also "rust-direct"). Each closure
+//! implementation ("rust", "c", and for chains also "rust-run", "rust-batch",
+//! "rust-batch-copy" (the batch's copy-in alone) and "rust-direct"). Each closure
 //! converts one batch of [`BATCH`] elements and returns a count (refusals) so the
 //! work cannot be dropped.
 
@@ -333,7 +334,7 @@ pub fn chains() -> Vec<Case> {
         vmcb_cpl: 0,
     };
 
-    let chain_run = |spec: &str, input: &Vec<InFlight>| -> [(&'static str, Run); 3] {
+    let chain_run = |spec: &str, input: &Vec<InFlight>| -> [(&'static str, Run); 4] {
         let chain: Chain = spec.parse().expect("chain parses");
         chain.compile();
         let (i, mut o) = (input.clone(), vec![blank; BATCH]);
@@ -347,13 +348,16 @@ pub fn chains() -> Vec<Case> {
         let whole = run!(|o| rust::chain_run_vcpus(black_box(&c), black_box(&i), o));
         let (i, mut o) = (by_reg(input), by_reg(input));
         let batch = run!(|o| rust::chain_run_batches(black_box(&chain), black_box(&i), o));
+        let (i, mut o) = (by_reg(input), by_reg(input));
+        let copy = run!(|o| rust::copy_batches(black_box(&i), o));
         [
             ("rust", segment),
             ("rust-run", whole),
             ("rust-batch", batch),
+            ("rust-batch-copy", copy),
         ]
     };
-    let mk = |spec: &str, chain: [(&'static str, Run); 3], direct: Run, c: Run| {
+    let mk = |spec: &str, chain: [(&'static str, Run); 4], direct: Run, c: Run| {
         let mut variants: Vec<(&'static str, Run)> = chain.into();
         variants.push(("rust-direct", direct));
         variants.push(("c", c));

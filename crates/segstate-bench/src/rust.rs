@@ -169,6 +169,19 @@ pub fn chain_run_batches(
     failed
 }
 
+/// Only the copy-in of [`chain_run_batches`], each register's batch copied from `input`
+/// to `out`: the bench's price for feeding an in-place API the same inputs every round,
+/// which the C (input and output arrays apart) does not pay. Returns the elements copied.
+#[inline(never)]
+pub fn copy_batches(input: &PerSegReg<Vec<InFlight>>, out: &mut PerSegReg<Vec<InFlight>>) -> usize {
+    let mut copied = 0;
+    for reg in SegReg::ALL {
+        out[reg].copy_from_slice(&input[reg]);
+        copied += out[reg].len();
+    }
+    copied
+}
+
 /// Hand-written Rust chains: the same profile functions called in sequence, with
 /// the rules as constants, to separate the conversions' cost from `Chain`'s.
 pub mod direct {

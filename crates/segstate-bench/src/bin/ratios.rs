@@ -37,21 +37,23 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
     let chain = list.first().is_some_and(|c| c.chain);
     if chain {
         println!(
-            "| {:<42} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>8} |",
+            "| {:<42} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>11} | {:>8} |",
             "chain",
             "segment",
             "run",
             "batch",
+            "copy",
             "direct",
             "C",
             "seg/C",
             "run/C",
             "batch/C",
+            "(b-copy)/C",
             "direct/C"
         );
         println!(
-            "|{:-<44}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->10}|",
-            "", "", "", "", "", "", "", "", "", ""
+            "|{:-<44}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->13}|{:->10}|",
+            "", "", "", "", "", "", "", "", "", "", "", ""
         );
     } else {
         println!(
@@ -72,14 +74,15 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
             get("c").unwrap_or(f64::NAN),
         );
         if chain {
-            let [w, b, d] =
-                ["rust-run", "rust-batch", "rust-direct"].map(|n| get(n).unwrap_or(f64::NAN));
+            let [w, b, k, d] = ["rust-run", "rust-batch", "rust-batch-copy", "rust-direct"]
+                .map(|n| get(n).unwrap_or(f64::NAN));
             println!(
-                "| {:<42} | {r:>7.2} | {w:>7.2} | {b:>7.2} | {d:>7.2} | {c:>7.2} | {:>7.2} | {:>7.2} | {:>7.2} | {:>8.2} |",
+                "| {:<42} | {r:>7.2} | {w:>7.2} | {b:>7.2} | {k:>7.2} | {d:>7.2} | {c:>7.2} | {:>7.2} | {:>7.2} | {:>7.2} | {:>11.2} | {:>8.2} |",
                 case.name,
                 r / c,
                 w / c,
                 b / c,
+                (b - k) / c,
                 d / c
             );
         } else {
@@ -109,7 +112,7 @@ fn main() {
     }
     if part("chains") {
         table(
-            "Whole chains, ns per segment (segment = Chain::run_segment, run = Chain::run per vCPU, batch = Chain::run_batch per register, direct = the same profile functions called in sequence)",
+            "Whole chains, ns per segment (segment = Chain::run_segment, run = Chain::run per vCPU, batch = Chain::run_batch per register after copying its inputs in, copy = that copy alone, direct = the same profile functions called in sequence)",
             cases::chains(),
             rounds,
         );
@@ -119,31 +122,58 @@ fn main() {
     }
 
     let chains = builtin_chains();
-    let mut best = Duration::MAX;
-    let (mut states, mut executed) = (0, 0);
-    for _ in 0..3 {
-        let start = Instant::now();
-        let reports = verify_all(&chains);
-        best = best.min(start.elapsed());
-        states = reports.iter().map(|r| r.states).sum::<u64>();
-        executed = reports.iter().map(|r| r.executed).sum::<u64>();
-    }
+    let (t, reports) = best_of_3(|| verify_all(&chains));
+    let states = reports.iter().map(|r| r.states).sum::<u64>();
+    let executed = reports.iter().map(|r| r.executed).sum::<u64>();
     println!(
-        "\nverify_all(builtin_chains()): {} chains, {states} states covered, {executed} executed, best of 3 on one thread: {:.1} ms",
+        "\nverify_all(builtin_chains()): {} chains, {states} states covered, {executed} executed, best of 3 on one thread: {t}",
         chains.len(),
-        best.as_secs_f64() * 1e3
     );
     costs(&chains);
 }
 
-/// Best of 3 wall times of `f`.
-fn best_of_3<T>(mut f: impl FnMut() -> T) -> (Duration, T) {
-    let mut best = Duration::MAX;
+/// Wall time, and the time this thread spent on a CPU (from the kernel's scheduler
+/// statistics: on a machine shared with other builds the wall time also counts the
+/// time spent waiting for a core, the CPU time does not).
+#[derive(Clone, Copy)]
+struct Took {
+    wall: Duration,
+    cpu: Option<Duration>,
+}
+
+impl std::fmt::Display for Took {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:>6.1} ms", self.wall.as_secs_f64() * 1e3)?;
+        match self.cpu {
+            Some(cpu) => write!(f, " ({:.1} ms on CPU)", cpu.as_secs_f64() * 1e3),
+            None => Ok(()),
+        }
+    }
+}
+
+/// This thread's time on a CPU so far: the first field of
+/// `/proc/thread-self/schedstat` (Linux), in ns; `None` elsewhere.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+/// Best of 3 runs of `f`, by wall time and by CPU time, each the least of its three.
+fn best_of_3<T>(mut f: impl FnMut() -> T) -> (Took, T) {
+    let mut best = Took {
+        wall: Duration::MAX,
+        cpu: None,
+    };
     let mut out = None;
     for _ in 0..3 {
-        let start = Instant::now();
+        let (start, cpu) = (Instant::now(), cpu_time());
         out = Some(f());
-        best = best.min(start.elapsed());
+        best.wall = best.wall.min(start.elapsed());
+        if let (Some(before), Some(after)) = (cpu, cpu_time()) {
+            let took = after.saturating_sub(before);
+            best.cpu = Some(best.cpu.map_or(took, |b| b.min(took)));
+        }
     }
     (best, out.expect("ran"))
 }
@@ -155,25 +185,20 @@ fn costs(chains: &[Chain]) {
     for format in [Format::Vmcb, Format::Vmcs, Format::Kvm] {
         let (t, ws) = best_of_3(|| Workspace::new(format));
         println!(
-            "  domain {format}: {} states, built in {:.1} ms",
+            "  domain {format}: {} states, built in {t}",
             ws.states().len(),
-            t.as_secs_f64() * 1e3
         );
         for chain in chains.iter().filter(|c| c.source() == format) {
             let (t, r) = best_of_3(|| ws.verify(chain).expect("same source"));
             println!(
-                "    {:<44} {:>7} executed  {:>6.1} ms",
+                "    {:<44} {:>7} executed  {t}",
                 chain.to_string(),
                 r.executed,
-                t.as_secs_f64() * 1e3
             );
         }
     }
     // A shape no built-in chain has compiles into tables.
     let spec = "verbatim > kvm-svm > qemu > kvm-vmx";
     let (t, compiled) = best_of_3(|| spec.parse::<Chain>().expect("parses").compile());
-    println!(
-        "compiling `{spec}` (a new shape: tables): {:.1} ms, compiled: {compiled}",
-        t.as_secs_f64() * 1e3
-    );
+    println!("compiling `{spec}` (a new shape: tables): {t}, compiled: {compiled}");
 }

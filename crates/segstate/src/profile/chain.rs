@@ -112,9 +112,9 @@ pub enum Op {
 
 impl Op {
     /// True for KVM's and QEMU's get and set: the ops whose outputs are proven to depend
-    /// only on what `profile/compiled.rs` keys on and `verify/reduce.rs` classes by
-    /// (tested against the interpreted ops over whole domains). Chains with other ops
-    /// (other stacks, QEMU's migration hooks) run interpreted and verify unreduced.
+    /// only on what `profile/compiled.rs` keys on (tested against the interpreted ops
+    /// over whole domains). Chains with other ops run through the pipelines of
+    /// `profile/specialised.rs` when of a built-in shape, else interpreted.
     #[must_use]
     pub const fn is_kvm_or_qemu(self) -> bool {
         matches!(
@@ -602,6 +602,25 @@ impl Chain {
             at = apply(op, reg, at, previous);
         }
         at
+    }
+
+    /// Runs one register through the interpreted ops, handing `each` every op with what
+    /// it received and what it gave: how verify's tests check a property of each op over
+    /// the values that reach it.
+    #[cfg(test)]
+    pub(crate) fn interpret_each_op(
+        &self,
+        reg: SegReg,
+        input: InFlight,
+        previous: &QemuSegmentCache,
+        mut each: impl FnMut(usize, Op, &InFlight, &InFlight),
+    ) {
+        let mut at = input;
+        for (i, &op) in self.ops.iter().enumerate() {
+            let out = apply(op, reg, at, previous);
+            each(i, op, &at, &out);
+            at = out;
+        }
     }
 
     /// Checks that `value` is in the chain's source format.

@@ -31,12 +31,14 @@ pub(crate) mod blame;
 #[cfg(test)]
 mod compiled_domain;
 pub(crate) mod domain;
+mod entry_memo;
 pub(crate) mod normalise;
 mod normalise_stacks;
 pub mod paths;
 mod reduce;
 
 pub use domain::{DomainState, baseline, sysret_state};
+use entry_memo::EntryMemo;
 
 /// States run through a chain together (see [`Chain::run_batch`]).
 const BATCH: usize = 512;
@@ -198,12 +200,25 @@ impl Workspace {
     /// Verifies one chain over the domain, each class of states the chain cannot tell
     /// apart once (see `reduce`). Fails only if the chain starts elsewhere.
     pub fn verify(&self, chain: &Chain) -> Result<ChainReport, WrongSourceFormat> {
+        self.verify_sharing(chain, &mut None)
+    }
+
+    /// [`Workspace::verify`], keeping VM-entry verdicts in `memo` for the next chain
+    /// verified over this workspace (created on the first chain into a VMCS).
+    fn verify_sharing(
+        &self,
+        chain: &Chain,
+        memo: &mut Option<EntryMemo>,
+    ) -> Result<ChainReport, WrongSourceFormat> {
         if !reduce::applies(chain) {
             return self.verify_unreduced(chain);
         }
         let baselines = self.baseline_outputs(chain)?;
         let mut report = self.empty_report(chain)?;
-        self.verify_classes(chain, baselines.as_ref(), &mut report)?;
+        let memo = baselines
+            .is_some()
+            .then(|| memo.get_or_insert_with(|| EntryMemo::new(self.classes.places())));
+        self.verify_classes(chain, baselines.as_ref(), memo, &mut report)?;
         Ok(report)
     }
 
@@ -249,7 +264,9 @@ impl Workspace {
             }
             for (i, state) in batch.iter().enumerate() {
                 let again = same_format.then(|| agains[i]);
-                let verdict = judge(chain, state, outs[i], again, baselines.as_ref());
+                let verdict = judge(chain, state, outs[i], again, baselines.as_ref(), |b, o| {
+                    entry_memo::accepts(b, state.reg, state.baseline, o)
+                });
                 report.executed += 1;
                 self.record(
                     chain,
@@ -355,18 +372,22 @@ pub fn verify_chain(chain: &Chain) -> ChainReport {
 /// Verifies every chain, building each source format's domain once.
 #[must_use]
 pub fn verify_all(chains: &[Chain]) -> Vec<ChainReport> {
-    let mut workspaces: Vec<Workspace> = Vec::new();
+    let mut workspaces: Vec<(Workspace, Option<EntryMemo>)> = Vec::new();
     chains
         .iter()
         .map(|chain| {
-            let ws = match workspaces.iter().position(|w| w.format == chain.source()) {
-                Some(i) => &workspaces[i],
+            let at = match workspaces
+                .iter()
+                .position(|(w, _)| w.format == chain.source())
+            {
+                Some(i) => i,
                 None => {
-                    workspaces.push(Workspace::new(chain.source()));
-                    workspaces.last().expect("just pushed")
+                    workspaces.push((Workspace::new(chain.source()), None));
+                    workspaces.len() - 1
                 }
             };
-            ws.verify(chain)
+            let (ws, memo) = &mut workspaces[at];
+            ws.verify_sharing(chain, memo)
                 .expect("workspace matches the chain's source")
         })
         .collect()
@@ -400,6 +421,8 @@ pub fn verify_all_parallel(chains: &[Chain], threads: usize) -> Vec<ChainReport>
     std::thread::scope(|scope| {
         for _ in 0..threads.max(1) {
             scope.spawn(|| {
+                // This thread's VM-entry verdicts, one memo per workspace.
+                let mut memos: Vec<Option<EntryMemo>> = workspaces.iter().map(|_| None).collect();
                 loop {
                     let i = {
                         let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
@@ -408,12 +431,12 @@ pub fn verify_all_parallel(chains: &[Chain], threads: usize) -> Vec<ChainReport>
                         i
                     };
                     let Some(chain) = chains.get(i) else { break };
-                    let ws = workspaces
+                    let at = workspaces
                         .iter()
-                        .find(|w| w.format == chain.source())
+                        .position(|w| w.format == chain.source())
                         .expect("a workspace per source format");
-                    let report = ws
-                        .verify(chain)
+                    let report = workspaces[at]
+                        .verify_sharing(chain, &mut memos[at])
                         .expect("workspace matches the chain's source");
                     slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(report);
                 }
@@ -460,12 +483,13 @@ pub fn cpl_of(at: &InFlight, fallback: PrivilegeLevel) -> PrivilegeLevel {
 /// The whole destination state a varied register lands in, for the VM-entry check.
 fn entry_context(
     baselines: &[SegmentState; 4],
-    state: &DomainState,
+    reg: SegReg,
+    baseline: PrivilegeLevel,
     decoded_out: Option<Segment>,
 ) -> SegmentState {
-    let mut whole = baselines[state.baseline.bits() as usize];
+    let mut whole = baselines[baseline.bits() as usize];
     if let Some(seg) = decoded_out {
-        whole.segments[state.reg] = seg;
+        whole.segments[reg] = seg;
     }
     whole
 }
@@ -481,16 +505,20 @@ fn evaluate(
     let out = chain.interpret(reg, state.input, &previous[reg]);
     let again =
         (chain.source() == chain.destination()).then(|| chain.interpret(reg, out, &previous[reg]));
-    judge(chain, state, out, again, baselines)
+    judge(chain, state, out, again, baselines, |b, o| {
+        entry_memo::accepts(b, state.reg, state.baseline, o)
+    })
 }
 
-/// Judges one state given its trip (and second trip) through the chain.
+/// Judges one state given its trip (and second trip) through the chain; `entry_accepts`
+/// is asked whether VM entry takes the result (chains into a VMCS, consistent states).
 fn judge(
     chain: &Chain,
     state: &DomainState,
     out: InFlight,
     again: Option<InFlight>,
     baselines: Option<&[SegmentState; 4]>,
+    entry_accepts: impl FnOnce(&[SegmentState; 4], Option<Segment>) -> bool,
 ) -> Verdict {
     let reg = state.reg;
     let mut failed = 0u8;
@@ -519,11 +547,10 @@ fn judge(
             fail(Property::NotIdempotent);
         }
     }
-    if let (Some(baselines), true) = (baselines, state.consistent) {
-        let whole = entry_context(baselines, state, decoded_out);
-        if !vmx_entry::accepts(&whole, vmx_entry::VmxEntryControls::kvm_default(whole.efer)) {
-            fail(Property::VmxEntryRejected);
-        }
+    if let (Some(baselines), true) = (baselines, state.consistent)
+        && !entry_accepts(baselines, decoded_out)
+    {
+        fail(Property::VmxEntryRejected);
     }
     Verdict {
         output: out,
@@ -560,7 +587,7 @@ fn describe(
         },
         Property::VmxEntryRejected => baselines
             .map(|b| {
-                let whole = entry_context(b, state, verdict.decoded_out);
+                let whole = entry_context(b, state.reg, state.baseline, verdict.decoded_out);
                 let findings =
                     vmx_entry::check(&whole, vmx_entry::VmxEntryControls::kvm_default(whole.efer));
                 findings.first().map(|f| format!("{f}")).unwrap_or_default()
