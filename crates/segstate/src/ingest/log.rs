@@ -45,7 +45,7 @@ pub enum Dialect {
     /// HAXM's VMCS field dump (`4402 VM_EXIT_INFO_REASON: 80000021`).
     Haxm,
     /// Another project's printout of `kvm_sregs` (kontain km, gVisor), see
-    /// [`super::text::sregs`]: what a VMM hands to KVM_SET_SREGS.
+    /// `text::sregs`: what a VMM hands to KVM_SET_SREGS.
     KvmSregsPrint,
 }
 
