@@ -23,7 +23,7 @@ pub use mode::{
 };
 pub use privilege::{Cpl, InvalidPrivilegeLevel, PrivilegeLevel};
 pub use seg_reg::{PerSegReg, SegReg, UnknownSegReg};
-pub use segment::{Attributes, FieldChange, Segment};
+pub use segment::{Attributes, FieldChange, Segment, limit_matches_granularity};
 pub use segment_type::SegmentType;
 pub use selector::{IndexOutOfRange, Selector, TableIndicator};
 pub use state::{SegmentState, Vendor};

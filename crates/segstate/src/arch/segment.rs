@@ -218,6 +218,26 @@ impl Segment {
     pub const fn is_usable(&self) -> bool {
         !self.unusable && self.attributes.present
     }
+
+    /// True when the byte-granular limit has an encoding under this segment's G bit
+    /// (see [`limit_matches_granularity`]).
+    #[must_use]
+    pub const fn limit_matches_granularity(&self) -> bool {
+        limit_matches_granularity(self.limit, self.attributes.g)
+    }
+}
+
+/// True when a byte-granular limit agrees with G, as a descriptor can encode it and as
+/// VM entry requires (SDM Vol. 3C §27.3.1.2, "Checks on Guest Segment Registers"): with
+/// G = 1 limit bits 11:0 are all ones, with G = 0 bits 31:20 are all zeros. Architectural
+/// checks, VM-entry checks and KVM's repair of G all ask this one question.
+#[must_use]
+pub const fn limit_matches_granularity(limit: u32, g: bool) -> bool {
+    if g {
+        limit & 0xfff == 0xfff
+    } else {
+        limit & 0xfff0_0000 == 0
+    }
 }
 
 /// One field that differs between two segments, as `name before -> after`.

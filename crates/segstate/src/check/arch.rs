@@ -10,16 +10,6 @@ use crate::arch::{
     CR0_PE, CR0_PG, CR4_PAE, CpuMode, EFER_LMA, EFER_LME, RFLAGS_VM, SegReg, Segment,
 };
 
-/// True when a byte-granular limit has a descriptor encoding under its G bit.
-#[must_use]
-pub fn limit_expressible(s: &Segment) -> bool {
-    if s.attributes.g {
-        s.limit & 0xfff == 0xfff
-    } else {
-        s.limit <= 0xf_ffff
-    }
-}
-
 /// True when every entry of a PAT value is a memory type (SDM Vol. 3A §13.12.2, APM
 /// Vol. 2 §7.8.1): 0 (UC), 1 (WC), 4 (WT), 5 (WP), 6 (WB) or 7 (UC-); 2 and 3 and
 /// anything above 7 are reserved. VM entry with "load IA32_PAT" and VMRUN's G_PAT
@@ -297,7 +287,7 @@ fn run(state: &SegmentState, f: &mut Findings) {
     }
 
     for (reg, s) in segs.iter() {
-        if s.is_usable() && !limit_expressible(s) {
+        if s.is_usable() && !s.limit_matches_granularity() {
             f.fail(
                 CheckId::ArchLimitG,
                 Some(reg),

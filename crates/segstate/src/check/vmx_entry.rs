@@ -7,7 +7,7 @@ use super::{CheckId, Finding, Findings};
 use crate::arch::SegmentState;
 use crate::arch::{
     CR0_PE, CR0_PG, CR4_PAE, CR4_PCIDE, EFER_LMA, EFER_LME, PrivilegeLevel, RFLAGS_VM, SegReg,
-    Segment, TableIndicator,
+    TableIndicator,
 };
 
 /// RFLAGS bits that must be 0 in the guest-state field: 63:22, 15, 5 and 3.
@@ -39,16 +39,6 @@ impl VmxEntryControls {
 fn canonical(addr: u64) -> bool {
     let top = (addr as i64) >> 47;
     top == 0 || top == -1
-}
-
-/// True when G agrees with the limit as VM entry requires: bits 11:0 not all ones → G=0;
-/// bits 31:20 not all zeros → G=1.
-#[must_use]
-pub fn granularity_consistent(s: &Segment) -> bool {
-    let g = s.attributes.g;
-    let low_all_ones = s.limit & 0xfff == 0xfff;
-    let high_all_zeros = s.limit & 0xfff0_0000 == 0;
-    (low_all_ones || !g) && (high_all_zeros || g)
 }
 
 /// Runs every guest-segment check; an empty result means VM entry accepts the segments.
@@ -340,7 +330,7 @@ fn check_protected(f: &mut Findings, state: &SegmentState, controls: VmxEntryCon
         if (reg == SegReg::Cs || !s.unusable) && !s.attributes.present {
             f.fail(CheckId::VmxEntryP, Some(reg), "P", "1", "0");
         }
-        if (reg == SegReg::Cs || !s.unusable) && !granularity_consistent(&s) {
+        if (reg == SegReg::Cs || !s.unusable) && !s.limit_matches_granularity() {
             f.fail(
                 CheckId::VmxEntryG,
                 Some(reg),
@@ -454,7 +444,7 @@ fn check_system(f: &mut Findings, state: &SegmentState, controls: VmxEntryContro
     if !tr.attributes.present {
         f.fail(CheckId::VmxEntryTrP, Some(SegReg::Tr), "P", "1", "0");
     }
-    if !granularity_consistent(&tr) {
+    if !tr.limit_matches_granularity() {
         f.fail(
             CheckId::VmxEntryTrG,
             Some(SegReg::Tr),
@@ -489,7 +479,7 @@ fn check_system(f: &mut Findings, state: &SegmentState, controls: VmxEntryContro
         if !ldtr.attributes.present {
             f.fail(CheckId::VmxEntryLdtrP, Some(SegReg::Ldtr), "P", "1", "0");
         }
-        if !granularity_consistent(&ldtr) {
+        if !ldtr.limit_matches_granularity() {
             f.fail(
                 CheckId::VmxEntryLdtrG,
                 Some(SegReg::Ldtr),

@@ -81,13 +81,10 @@ fn may_be_null(reg: SegReg) -> bool {
     reg.is_data() || matches!(reg, SegReg::Ss | SegReg::Ldtr)
 }
 
-/// True when G agrees with a byte-granular limit as VM entry requires (SDM Vol. 3C
-/// §26.3.1.2: limit bits 11:0 all ones if G = 1, bits 31:20 all zeros if G = 0).
+/// [`crate::arch::limit_matches_granularity`] on a `kvm_segment`'s raw G byte.
 #[must_use]
 pub(crate) fn granularity_consistent(limit: u32, g: u8) -> bool {
-    let low_all_ones = limit & 0xfff == 0xfff;
-    let high_all_zeros = limit & 0xfff0_0000 == 0;
-    (low_all_ones || g == 0) && (high_all_zeros || g != 0)
+    crate::arch::limit_matches_granularity(limit, g != 0)
 }
 
 /// One repair step: the rule, the field its effect writes, whether it applies to this
