@@ -108,6 +108,12 @@ pub enum GuestField {
     DebugCtl,
     /// IA32_PAT (the VMCB's G_PAT on AMD).
     Pat,
+    /// IA32_SYSENTER_ESP.
+    SysenterEsp,
+    /// IA32_SYSENTER_EIP.
+    SysenterEip,
+    /// IA32_BNDCFGS (MPX).
+    Bndcfgs,
     /// GDTR.
     Gdtr,
     /// IDTR.
@@ -144,6 +150,9 @@ impl fmt::Display for GuestField {
                 GuestField::Dr7 => "DR7",
                 GuestField::DebugCtl => "DEBUGCTL",
                 GuestField::Pat => "PAT",
+                GuestField::SysenterEsp => "IA32_SYSENTER_ESP",
+                GuestField::SysenterEip => "IA32_SYSENTER_EIP",
+                GuestField::Bndcfgs => "IA32_BNDCFGS",
                 GuestField::Gdtr => "GDTR",
                 GuestField::Idtr => "IDTR",
                 GuestField::Pdptes => "PDPTEs",
@@ -186,6 +195,12 @@ pub struct GuestState {
     pub debugctl: Option<u64>,
     /// IA32_PAT / G_PAT.
     pub pat: Option<u64>,
+    /// IA32_SYSENTER_ESP (`dump_vmcs`'s `Sysenter RSP=`).
+    pub sysenter_esp: Option<u64>,
+    /// IA32_SYSENTER_EIP (`dump_vmcs`'s `Sysenter … CS:RIP=cs:eip`).
+    pub sysenter_eip: Option<u64>,
+    /// IA32_BNDCFGS (`dump_vmcs`'s `BndCfgS`, printed when "load IA32_BNDCFGS" is 1).
+    pub bndcfgs: Option<u64>,
     /// GDTR.
     pub gdtr: Option<DescriptorTable>,
     /// IDTR.
@@ -238,6 +253,9 @@ impl GuestState {
             GuestField::Dr7 => self.dr7.is_some(),
             GuestField::DebugCtl => self.debugctl.is_some(),
             GuestField::Pat => self.pat.is_some(),
+            GuestField::SysenterEsp => self.sysenter_esp.is_some(),
+            GuestField::SysenterEip => self.sysenter_eip.is_some(),
+            GuestField::Bndcfgs => self.bndcfgs.is_some(),
             GuestField::Gdtr => self.gdtr.is_some(),
             GuestField::Idtr => self.idtr.is_some(),
             GuestField::Pdptes => self.pdptes.is_some(),
@@ -323,6 +341,24 @@ impl GuestState {
             &mut differ,
         );
         fill(&mut self.pat, other.pat, GuestField::Pat, &mut differ);
+        fill(
+            &mut self.sysenter_esp,
+            other.sysenter_esp,
+            GuestField::SysenterEsp,
+            &mut differ,
+        );
+        fill(
+            &mut self.sysenter_eip,
+            other.sysenter_eip,
+            GuestField::SysenterEip,
+            &mut differ,
+        );
+        fill(
+            &mut self.bndcfgs,
+            other.bndcfgs,
+            GuestField::Bndcfgs,
+            &mut differ,
+        );
         fill(&mut self.gdtr, other.gdtr, GuestField::Gdtr, &mut differ);
         fill(&mut self.idtr, other.idtr, GuestField::Idtr, &mut differ);
         fill(

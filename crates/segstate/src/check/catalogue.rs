@@ -232,6 +232,11 @@ catalogue! {
     VmxEntryDr7High = "vmx.entry.dr7.high", Vmx, Error, "SDM Vol. 3C §27.3.1.1";
     /// With "load IA32_PAT", every PAT entry must be a memory type (0, 1, 4, 5, 6, 7).
     VmxEntryPat = "vmx.entry.pat", Vmx, Error, "SDM Vol. 3C §27.3.1.1";
+    /// IA32_SYSENTER_ESP and IA32_SYSENTER_EIP must each hold a canonical address.
+    VmxEntrySysenterCanonical = "vmx.entry.sysenter.canonical", Vmx, Error, "SDM Vol. 3C §27.3.1.1";
+    /// With "load IA32_BNDCFGS", bits 11:2 of IA32_BNDCFGS are clear and its base (bits
+    /// 63:12) is canonical.
+    VmxEntryBndcfgs = "vmx.entry.bndcfgs", Vmx, Error, "SDM Vol. 3C §27.3.1.1";
     /// With "load IA32_EFER", EFER's reserved bits must be 0.
     VmxEntryEferReserved = "vmx.entry.efer.reserved", Vmx, Error, "SDM Vol. 3C §27.3.1.1";
     /// GDTR and IDTR bases must be canonical.

@@ -45,6 +45,10 @@ const BLOCK_NMI: u32 = 1 << 3;
 const INTERRUPTIBILITY_RESERVED: u32 = !0x1f;
 /// Pending debug exceptions: reserved bits 11:4, 13, 15 and 63:17.
 pub const PENDING_DEBUG_RESERVED: u64 = 0xff0 | 1 << 13 | 1 << 15 | !0x1_ffff;
+/// VM-entry control "load IA32_BNDCFGS" (bit 16).
+const ENTRY_LOAD_BNDCFGS: u32 = 1 << 16;
+/// IA32_BNDCFGS bits 11:2, reserved (SDM Vol. 1 §17.3.3: EN is bit 0, BNDPRESERVE bit 1).
+const BNDCFGS_RESERVED: u64 = 0xffc;
 /// Pending debug exceptions: BS (single step).
 const PENDING_DEBUG_BS: u64 = 1 << 14;
 /// PDPTE bits reserved when present (SDM Vol. 3A §5.4.1): 2:1, 8:5 and those above
@@ -63,6 +67,8 @@ pub const RULES: &[CheckId] = &[
     CheckId::VmxEntryDebugctlReserved,
     CheckId::VmxEntryDr7High,
     CheckId::VmxEntryPat,
+    CheckId::VmxEntrySysenterCanonical,
+    CheckId::VmxEntryBndcfgs,
     CheckId::VmxEntryEferReserved,
     CheckId::VmxEntryDtrBase,
     CheckId::VmxEntryDtrLimit,
@@ -344,6 +350,54 @@ fn msrs(r: &mut Run<'_>, controls: GuestControls) {
                     format_args!("{pat:#018x}"),
                 );
             }
+        }
+    }
+    for (field, value, name) in [
+        (
+            GuestField::SysenterEsp,
+            r.g.sysenter_esp,
+            "IA32_SYSENTER_ESP",
+        ),
+        (
+            GuestField::SysenterEip,
+            r.g.sysenter_eip,
+            "IA32_SYSENTER_EIP",
+        ),
+    ] {
+        let id = CheckId::VmxEntrySysenterCanonical;
+        if let Some(addr) = r.need(id, field, value) {
+            if !canonical48(addr) {
+                r.f.fail(
+                    id,
+                    None,
+                    name,
+                    "a canonical address",
+                    format_args!("{addr:#018x}"),
+                );
+            }
+        }
+    }
+    // `dump_vmcs` prints BndCfgS only when "load IA32_BNDCFGS" is 1, so a dump that
+    // shows the field and no entry controls had the control on; with the control
+    // unknown and no field, the rule is not judged.
+    let load_bndcfgs =
+        r.g.controls
+            .entry
+            .is_none_or(|e| e & ENTRY_LOAD_BNDCFGS != 0);
+    let bndcfgs = if load_bndcfgs {
+        r.need(CheckId::VmxEntryBndcfgs, GuestField::Bndcfgs, r.g.bndcfgs)
+    } else {
+        None
+    };
+    if let Some(b) = bndcfgs {
+        if b & BNDCFGS_RESERVED != 0 || !canonical48(b & !0xfff) {
+            r.f.fail(
+                CheckId::VmxEntryBndcfgs,
+                None,
+                "IA32_BNDCFGS",
+                "bits 11:2 clear and a canonical base in bits 63:12 (load IA32_BNDCFGS)",
+                format_args!("{b:#018x}"),
+            );
         }
     }
     if controls.load_efer {

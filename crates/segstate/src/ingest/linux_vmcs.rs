@@ -14,7 +14,9 @@
 //! GDTR:                           limit=0x%08x, base=0x%016lx  (vmx_dump_dtsel)
 //! EFER =     0x%016llx  PAT = 0x%016llx                        (4.x to 5.10)
 //! EFER= 0x%016llx (effective) / (autoload), PAT = 0x%016llx    (5.11 on)
+//! Sysenter RSP=%016lx CS:RIP=%04x:%016lx
 //! DebugCtl = 0x%016llx  DebugExceptions = 0x%016lx
+//! BndCfgS = 0x%016llx                                          (load IA32_BNDCFGS)
 //! Interruptibility = %08x  ActivityState = %08x
 //! *** Host State *** …
 //! *** Control State ***
@@ -197,6 +199,9 @@ fn guest(r: &mut Reader, words: &mut Words<'_>, t: &str, next: &str, line: usize
     if t == "GDTR:" || t == "IDTR:" {
         return table(r, words, t, line);
     }
+    if t == "Sysenter" {
+        return sysenter(r, words, line);
+    }
     if t == "CR0:" || t == "CR4:" {
         let Some(v) = keyed(next, "actual").and_then(hex) else {
             return;
@@ -221,6 +226,7 @@ fn guest(r: &mut Reader, words: &mut Words<'_>, t: &str, next: &str, line: usize
         "PAT",
         "DebugCtl",
         "DebugExceptions",
+        "BndCfgS",
         "Interruptibility",
         "ActivityState",
         "PDPTR0",
@@ -258,6 +264,7 @@ fn guest(r: &mut Reader, words: &mut Words<'_>, t: &str, next: &str, line: usize
         "DR7" => g.dr7 = Some(v),
         "EFER" => g.efer = Some(v),
         "PAT" => g.pat = Some(v),
+        "BndCfgS" => g.bndcfgs = Some(v),
         "DebugCtl" => g.debugctl = Some(v),
         "DebugExceptions" => g.pending_debug_exceptions = Some(v),
         "Interruptibility" => g.interruptibility = Some(v as u32),
@@ -270,6 +277,28 @@ fn guest(r: &mut Reader, words: &mut Words<'_>, t: &str, next: &str, line: usize
         }
         _ => {}
     }
+}
+
+/// `Sysenter RSP=%016lx CS:RIP=%04x:%016lx` (Linux and Xen alike, without `0x`): the
+/// guest's IA32_SYSENTER_ESP and IA32_SYSENTER_EIP (the CS between them is
+/// IA32_SYSENTER_CS, which no guest-state check reads).
+fn sysenter(r: &mut Reader, words: &mut Words<'_>, line: usize) {
+    let esp = words
+        .peek(0)
+        .and_then(|w| keyed(w.text, "RSP"))
+        .and_then(|v| hex_width(v, &[16]));
+    let eip = words
+        .peek(1)
+        .and_then(|w| keyed(w.text, "CS:RIP"))
+        .and_then(|v| v.split_once(':'))
+        .and_then(|(_, eip)| hex_width(eip, &[16]));
+    let (Some(esp), Some(eip)) = (esp, eip) else {
+        return;
+    };
+    words.skip(2);
+    let g = &mut r.see("Sysenter", line).guest;
+    g.sysenter_esp = Some(esp);
+    g.sysenter_eip = Some(eip);
 }
 
 /// `CS:   sel=0x0010, attr=0x0a09b, limit=0xffffffff, base=0x…` (Linux) or
@@ -416,5 +445,20 @@ mod tests {
         );
         assert_eq!(g.entry_interruption_info, Some(0x8000_0b0e));
         assert_eq!(g.cpl, Some(crate::arch::PrivilegeLevel::Ring3));
+    }
+
+    #[test]
+    fn sysenter_and_bndcfgs_are_read_and_host_ones_are_not() {
+        let text = "*** Guest State ***\nCS:   sel=0x0010, attr=0x0a09b, limit=0xffffffff, base=0x0\n\
+                    Sysenter RSP=fffffe0000006000 CS:RIP=0010:ffffffff81a01630\n\
+                    DebugCtl = 0x0000000000000000  DebugExceptions = 0x0000000000000000\n\
+                    BndCfgS = 0x0000000000000000\n\
+                    *** Host State ***\nSysenter RSP=fffffe0000123000 CS:RIP=0010:ffffffff81a00000\n";
+        let d = read(&mut Words::new(&normalise(text)), false);
+        assert_eq!(d.len(), 1);
+        let g = &d[0].guest;
+        assert_eq!(g.sysenter_esp, Some(0xffff_fe00_0000_6000));
+        assert_eq!(g.sysenter_eip, Some(0xffff_ffff_81a0_1630));
+        assert_eq!(g.bndcfgs, Some(0));
     }
 }

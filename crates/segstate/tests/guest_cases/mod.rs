@@ -46,6 +46,8 @@ pub fn vmx_base() -> GuestState {
     g.dr7 = Some(0x400);
     g.debugctl = Some(0);
     g.pat = Some(0x0007_0406_0007_0406);
+    g.sysenter_esp = Some(0xffff_fe00_0000_6000);
+    g.sysenter_eip = Some(0xffff_ffff_81a0_1630);
     g.gdtr = Some(DescriptorTable {
         base: 0xffff_8880_1f40_c000,
         limit: 0x7f,
@@ -185,6 +187,24 @@ pub fn cases() -> Vec<GuestCase> {
             vmx,
             with(b(), |g| g.pat = Some(0x0007_0406_0007_0402)),
             with(b(), |g| g.pat = Some(0x0007_0406_0007_0401)),
+        ),
+        case(
+            C::VmxEntrySysenterCanonical,
+            vmx,
+            with(b(), |g| g.sysenter_eip = Some(0x0000_8000_0000_0000)),
+            with(b(), |g| g.sysenter_eip = Some(0xffff_8000_0000_0000)),
+        ),
+        case(
+            C::VmxEntryBndcfgs,
+            vmx,
+            with(b(), |g| {
+                g.controls.entry = g.controls.entry.map(|e| e | 1 << 16);
+                g.bndcfgs = Some(0xffff_c900_0000_1004);
+            }),
+            with(b(), |g| {
+                g.controls.entry = g.controls.entry.map(|e| e | 1 << 16);
+                g.bndcfgs = Some(0xffff_c900_0000_1003);
+            }),
         ),
         case(
             C::VmxEntryEferReserved,
