@@ -8,7 +8,7 @@ use segstate::arch::{GuestState, SegReg};
 use segstate::check::Severity;
 use segstate::check::report::Vendors;
 use segstate::check::{CheckId, Family};
-use segstate::ingest::exit::ExitClass;
+use segstate::ingest::exit::{Exit, ExitClass};
 use segstate::ingest::judge::{Judgement, NO_SEGMENTS_NOTE, Verdict, judge};
 use segstate::ingest::log::{Dialect, LogDump, Target, read_log};
 
@@ -708,4 +708,58 @@ fn dumps_without_segments_are_judged_on_the_fields_they_have() {
         text("synthetic/haxm-no-segments-sti.txt").replace("GUEST_RFLAGS: 2", "GUEST_RFLAGS: 202");
     let j = judge(&read_log(&fixed)[0], None);
     assert_eq!(kind(&j.verdict), Expect::Outside(IGS), "{}", j.verdict);
+}
+
+/// kontain km names the exit (`km: KVM_EXIT_FAIL_ENTRY`) before its dump; the paste is
+/// cut before km's `KVM: fail entry 0x…` line, so the exit is read without a reason,
+/// which still blames the guest state: the CS base names the cause.
+#[test]
+fn kontains_exit_line_is_read_without_a_reason() {
+    let (d, j) = &judged("kontain-448.txt")[0];
+    assert_eq!(
+        d.exit().map(Exit::class),
+        Some(ExitClass::EntryFailedNoReason)
+    );
+    assert_eq!(d.exits.len(), 1, "{:?}", d.exits);
+    assert_eq!(kind(&j.verdict), Expect::Fails(CheckId::VmxEntryBaseHigh));
+    assert!(ExitClass::EntryFailedNoReason.blames_guest_state());
+}
+
+/// Each VMM's wording of a failed entry (sources in `synthetic/README.md`), read to the
+/// exit it reports: Firecracker and Cloud Hypervisor print the reason in decimal, the
+/// others in hex; km prints the reason after its dump.
+#[test]
+fn each_vmms_fail_entry_wording_reads_to_its_exit() {
+    let reasons = |name: &str| -> Vec<ExitClass> {
+        synthetic(name)
+            .iter()
+            .flat_map(|d| d.exits.iter().map(|(_, e)| e.class()))
+            .collect()
+    };
+    assert_eq!(reasons("exit-firecracker"), [IGS]);
+    assert_eq!(
+        reasons("exit-firecracker-old"),
+        [ExitClass::EntryFailedNoReason]
+    );
+    assert_eq!(reasons("exit-crosvm"), [IGS]);
+    assert_eq!(reasons("exit-cloud-hypervisor"), [IGS]);
+    assert_eq!(
+        reasons("exit-kvm-run-fields"),
+        [IGS, ExitClass::VmInstructionError(7)]
+    );
+    assert_eq!(reasons("exit-km"), [ExitClass::EntryFailedNoReason, IGS]);
+    // km's dump takes the reason from the later line, and is judged under it.
+    let d = synthetic("exit-km");
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].exit().map(Exit::class), Some(IGS));
+    assert_eq!(d[0].target, Target::Intel, "{}", d[0].target_reason);
+    // A control-field failure (VM-instruction error 7) is not blamed on the guest.
+    let j = judge(
+        &read_log("KVM_EXIT_FAIL_ENTRY: hardware_entry_failure_reason = 0x7")[0],
+        None,
+    );
+    assert_eq!(
+        j.verdict,
+        Verdict::NoState(Some(ExitClass::VmInstructionError(7)))
+    );
 }
