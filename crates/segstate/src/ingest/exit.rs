@@ -328,7 +328,7 @@ pub fn parse_line(line: &str) -> Option<Exit> {
 /// of a `u64`), bare digits with hex letters are hex.
 fn reason_number(s: &str) -> Option<u64> {
     let word = s
-        .trim_start_matches(|c: char| matches!(c, '=' | ':' | ' ' | '\t'))
+        .trim_start_matches(['=', ':', ' ', '\t'])
         .split(|c: char| !c.is_ascii_alphanumeric())
         .next()?;
     if let Some(h) = word.strip_prefix("0x").or_else(|| word.strip_prefix("0X")) {
