@@ -8,8 +8,8 @@ use segstate::arch::{GuestState, SegReg};
 use segstate::check::Severity;
 use segstate::check::report::Vendors;
 use segstate::check::{CheckId, Family};
-use segstate::ingest::exit::ExitClass;
-use segstate::ingest::judge::{Judgement, Verdict, judge};
+use segstate::ingest::exit::{Exit, ExitClass};
+use segstate::ingest::judge::{Judgement, NO_SEGMENTS_NOTE, Verdict, judge};
 use segstate::ingest::log::{Dialect, LogDump, Target, read_log};
 
 fn dir() -> PathBuf {
@@ -75,11 +75,14 @@ const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     ("uhyve-1150", Target::Intel, &[], Expect::NoState(Some(ExitClass::VmInstructionError(0)))),
     ("illumos-kvm-6", Target::Unknown, &[], Expect::NoState(Some(ExitClass::Internal(2)))),
     ("lxd-10373", Target::Unknown, &[], Expect::NoState(Some(ExitClass::Internal(3)))),
-    // HAXM field dumps with controls only: no guest segment fields in the paste.
-    ("haxm-415", Target::Intel, &[], Expect::NoState(Some(IGS))),
-    ("haxm-205", Target::Intel, &[], Expect::NoState(None)),
-    // A Xen VMCS dump's control half: no segments.
-    ("drakvuf-465", Target::Intel, &[], Expect::NoState(Some(IGS))),
+    // HAXM field dumps with no guest segment fields in the paste: the rules beyond
+    // the segments judge what they show (the VM-entry interruption information) and
+    // pass; the segment rules are not judged.
+    ("haxm-415", Target::Intel, &[], Expect::Outside(IGS)),
+    ("haxm-205", Target::Intel, &[], Expect::Passes),
+    // A Xen VMCS dump's control half: no segments; EFER, PAT and the VM-entry
+    // interruption information judged, and they pass.
+    ("drakvuf-465", Target::Intel, &[], Expect::Outside(IGS)),
     // The QEMU dump after 0x0 was cut at the EIP line.
     ("systemd-8800", Target::Intel, &[], Expect::NoState(Some(ExitClass::VmInstructionError(0)))),
     // 0x0: VMfailInvalid, the registers are not what was entered.
@@ -203,6 +206,7 @@ fn states_shown_running_get_no_error() {
         "blog-os-770",
         "blog-os-798",
         "hollowos-4",
+        "haxm-205",
         "serenity-5254",
         "oscar-kernel-1",
         "edk2-23",
@@ -649,4 +653,113 @@ fn the_dumps_own_controls_decide_unrestricted_guest() {
     };
     assert_eq!(finding.id, CheckId::VmxEntryDataDplRpl, "{}", j.verdict);
     assert!(j.report.configurations.is_empty());
+}
+
+/// A dump with no segment register is judged on the fields it has (the rules beyond the
+/// segments), and says its segment rules are not judged; a dump of exit lines alone
+/// stays "no register state".
+#[test]
+fn dumps_without_segments_are_judged_on_the_fields_they_have() {
+    let exit_only = judge(&read_log(&text("aerokube-43.txt"))[0], None);
+    assert_eq!(exit_only.verdict, Verdict::NoState(Some(IGS)));
+    for name in ["haxm-415", "haxm-205", "drakvuf-465"] {
+        for (d, j) in judged(&format!("{name}.txt")) {
+            assert!(d.guest.has_no_segments(), "{name}");
+            assert!(
+                j.report.notes.iter().any(|n| n == NO_SEGMENTS_NOTE),
+                "{name}: {:?}",
+                j.report.notes
+            );
+            // Fewer rules are left unjudged than for exit lines alone: the dump's
+            // fields decided some.
+            assert!(
+                j.rules_not_judged.len() < exit_only.rules_not_judged.len(),
+                "{name}: {:?}",
+                j.rules_not_judged
+            );
+            assert!(
+                j.not_judged.is_empty() && j.report.entries.is_empty(),
+                "{name}"
+            );
+        }
+    }
+    // drakvuf-465 shows EFER and PAT: the PAT rule is judged, the RIP rules are not.
+    let (_, j) = &judged("drakvuf-465.txt")[0];
+    let unjudged = |id| j.rules_not_judged.iter().any(|(x, _)| *x == id);
+    assert!(!unjudged(CheckId::VmxEntryPat), "{:?}", j.rules_not_judged);
+    assert!(
+        unjudged(CheckId::VmxEntryRipCanonical),
+        "{:?}",
+        j.rules_not_judged
+    );
+    // A failing non-segment field is named though no segment is shown: blocking by
+    // STI with RFLAGS.IF = 0 in a HAXM dump of the non-segment fields.
+    let d = synthetic("haxm-no-segments-sti");
+    assert!(d[0].guest.has_no_segments());
+    let j = judge(&d[0], None);
+    let Verdict::Fails { family, finding } = &j.verdict else {
+        panic!("{}", j.verdict);
+    };
+    assert_eq!(
+        (*family, finding.id),
+        (Family::Vmx, CheckId::VmxEntryIntrStiIf)
+    );
+    let fixed =
+        text("synthetic/haxm-no-segments-sti.txt").replace("GUEST_RFLAGS: 2", "GUEST_RFLAGS: 202");
+    let j = judge(&read_log(&fixed)[0], None);
+    assert_eq!(kind(&j.verdict), Expect::Outside(IGS), "{}", j.verdict);
+}
+
+/// kontain km names the exit (`km: KVM_EXIT_FAIL_ENTRY`) before its dump; the paste is
+/// cut before km's `KVM: fail entry 0x…` line, so the exit is read without a reason,
+/// which still blames the guest state: the CS base names the cause.
+#[test]
+fn kontains_exit_line_is_read_without_a_reason() {
+    let (d, j) = &judged("kontain-448.txt")[0];
+    assert_eq!(
+        d.exit().map(Exit::class),
+        Some(ExitClass::EntryFailedNoReason)
+    );
+    assert_eq!(d.exits.len(), 1, "{:?}", d.exits);
+    assert_eq!(kind(&j.verdict), Expect::Fails(CheckId::VmxEntryBaseHigh));
+    assert!(ExitClass::EntryFailedNoReason.blames_guest_state());
+}
+
+/// Each VMM's wording of a failed entry (sources in `synthetic/README.md`), read to the
+/// exit it reports: Firecracker and Cloud Hypervisor print the reason in decimal, the
+/// others in hex; km prints the reason after its dump.
+#[test]
+fn each_vmms_fail_entry_wording_reads_to_its_exit() {
+    let reasons = |name: &str| -> Vec<ExitClass> {
+        synthetic(name)
+            .iter()
+            .flat_map(|d| d.exits.iter().map(|(_, e)| e.class()))
+            .collect()
+    };
+    assert_eq!(reasons("exit-firecracker"), [IGS]);
+    assert_eq!(
+        reasons("exit-firecracker-old"),
+        [ExitClass::EntryFailedNoReason]
+    );
+    assert_eq!(reasons("exit-crosvm"), [IGS]);
+    assert_eq!(reasons("exit-cloud-hypervisor"), [IGS]);
+    assert_eq!(
+        reasons("exit-kvm-run-fields"),
+        [IGS, ExitClass::VmInstructionError(7)]
+    );
+    assert_eq!(reasons("exit-km"), [ExitClass::EntryFailedNoReason, IGS]);
+    // km's dump takes the reason from the later line, and is judged under it.
+    let d = synthetic("exit-km");
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].exit().map(Exit::class), Some(IGS));
+    assert_eq!(d[0].target, Target::Intel, "{}", d[0].target_reason);
+    // A control-field failure (VM-instruction error 7) is not blamed on the guest.
+    let j = judge(
+        &read_log("KVM_EXIT_FAIL_ENTRY: hardware_entry_failure_reason = 0x7")[0],
+        None,
+    );
+    assert_eq!(
+        j.verdict,
+        Verdict::NoState(Some(ExitClass::VmInstructionError(7)))
+    );
 }

@@ -48,6 +48,10 @@ pub enum Exit {
     SetRegistersRefused,
     /// `kvm run failed Invalid argument`: KVM_RUN returned EINVAL.
     RunInvalid,
+    /// `KVM_EXIT_FAIL_ENTRY` named without its `hardware_entry_failure_reason` (kontain
+    /// km prints the name, then its register dump, then the reason on a later line
+    /// that pastes often cut).
+    FailEntryNoReason,
 }
 
 /// The class of check an exit points at.
@@ -73,6 +77,9 @@ pub enum ExitClass {
     SetRegistersRefused,
     /// KVM_RUN returned EINVAL.
     RunInvalid,
+    /// `KVM_EXIT_FAIL_ENTRY` without the reason: VM entry (Intel) or VMRUN (AMD)
+    /// failed, and the log does not say which class of check.
+    EntryFailedNoReason,
     /// An exit reason that is not a failure at all.
     NotAFailure,
 }
@@ -138,6 +145,7 @@ impl Exit {
             Exit::Internal { suberror, .. } => ExitClass::Internal(*suberror),
             Exit::SetRegistersRefused => ExitClass::SetRegistersRefused,
             Exit::RunInvalid => ExitClass::RunInvalid,
+            Exit::FailEntryNoReason => ExitClass::EntryFailedNoReason,
         }
     }
 
@@ -176,6 +184,7 @@ impl ExitClass {
                 | ExitClass::SvmInvalid
                 | ExitClass::SetRegistersRefused
                 | ExitClass::OtherEntryFailure
+                | ExitClass::EntryFailedNoReason
         )
     }
 
@@ -233,6 +242,10 @@ impl ExitClass {
             ExitClass::RunInvalid => String::from(
                 "KVM_RUN returned EINVAL (state KVM refuses to run, or a VM setup problem)",
             ),
+            ExitClass::EntryFailedNoReason => String::from(
+                "KVM_EXIT_FAIL_ENTRY: VM entry (or VMRUN) failed; the log does not show its \
+                 hardware_entry_failure_reason, so which class of check failed is not known",
+            ),
             ExitClass::NotAFailure => String::from("an exit reason that is not a failure"),
         }
     }
@@ -252,11 +265,18 @@ pub fn parse_line(line: &str) -> Option<Exit> {
         return fail(first_hex(rest)?, None);
     }
     if let Some(rest) = after("hardware_entry_failure_reason") {
-        return fail(first_hex(rest.trim_start_matches(['=', ' ', ':']))?, None);
+        return fail(reason_number(rest)?, None);
     }
     if let Some(rest) = after("FailEntry(") {
-        let n = rest.split([',', ')']).next()?.trim();
-        return fail(n.parse().ok()?, None);
+        return fail(reason_number(rest)?, None);
+    }
+    if let Some(rest) = after("KVM_EXIT_FAIL_ENTRY") {
+        return Some(fail_entry_words(rest));
+    }
+    for key in ["vcpu hw run failure:", "KVM: fail entry"] {
+        if let Some(rest) = after(key) {
+            return fail(reason_number(rest)?, None);
+        }
     }
     if let Some(rest) = after("unhandled exit") {
         return fail(first_hex(rest)?, None);
@@ -300,6 +320,43 @@ pub fn parse_line(line: &str) -> Option<Exit> {
         return Some(Exit::RunInvalid);
     }
     None
+}
+
+/// The reason a VMM prints after a `hardware_entry_failure_reason` key or in a Rust
+/// `Debug` of kvm-ioctls' `VcpuExit::FailEntry(reason, cpu)`: `0x…` is hex (C's
+/// `%llx` with `0x`, Rust's `{:#x}`), bare digits are decimal (Rust's `{}` and `{:?}`
+/// of a `u64`), bare digits with hex letters are hex.
+fn reason_number(s: &str) -> Option<u64> {
+    let word = s
+        .trim_start_matches(['=', ':', ' ', '\t'])
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .next()?;
+    if let Some(h) = word.strip_prefix("0x").or_else(|| word.strip_prefix("0X")) {
+        u64::from_str_radix(h, 16).ok()
+    } else if word.bytes().all(|b| b.is_ascii_digit()) {
+        word.parse().ok()
+    } else {
+        u64::from_str_radix(word, 16).ok()
+    }
+}
+
+/// What follows the name `KVM_EXIT_FAIL_ENTRY` when no `hardware_entry_failure_reason`
+/// key does: Firecracker's `signal: N on cpu C` (decimal), a `Hardware Failure
+/// Reason: 0x…` or `reason=0x…`, or nothing that is a reason (kontain km appends the
+/// vCPU, RIP, RSP and CR2, none of them the reason).
+fn fail_entry_words(rest: &str) -> Exit {
+    let lower = rest.to_ascii_lowercase();
+    let value = ["signal:", "reason:", "reason=", "reason "]
+        .iter()
+        .find_map(|k| lower.find(k).map(|i| &rest[i + k.len()..]))
+        .and_then(reason_number);
+    match value {
+        Some(reason) => Exit::FailEntry {
+            reason,
+            vendor: None,
+        },
+        None => Exit::FailEntryNoReason,
+    }
 }
 
 /// The value of an `extra data[i]: 0x…` line.
@@ -373,6 +430,44 @@ mod tests {
             class("qemu: Failed to put registers after init: Invalid argument"),
             Some(ExitClass::SetRegistersRefused)
         );
+        // Each VMM's wording: Firecracker and Cloud Hypervisor (kvm-ioctls' `Debug`)
+        // print the reason in decimal, crosvm and km in hex.
+        assert_eq!(
+            class("Received KVM_EXIT_FAIL_ENTRY signal: 2147483681 on cpu 0"),
+            Some(ExitClass::InvalidGuestState)
+        );
+        assert_eq!(
+            class("Unexpected exit reason on vcpu run: FailEntry(2147483681, 0))"),
+            Some(ExitClass::InvalidGuestState)
+        );
+        assert_eq!(
+            class("vcpu hw run failure: 0x7"),
+            Some(ExitClass::VmInstructionError(7))
+        );
+        assert_eq!(
+            class("km: KVM: fail entry 0x80000021 VCPU 0 RIP 0x401000 RSP 0x0 CR2 0x0"),
+            Some(ExitClass::InvalidGuestState)
+        );
+        assert_eq!(
+            class("FailEntry { hardware_entry_failure_reason: 2147483681, cpu: 0 }"),
+            Some(ExitClass::InvalidGuestState)
+        );
+        assert_eq!(
+            class("KVM_EXIT_FAIL_ENTRY: Hardware Failure Reason: 0xFFFFFFFF"),
+            Some(ExitClass::SvmInvalid)
+        );
+        assert_eq!(
+            class("fail_entry.hardware_entry_failure_reason = 0x80000022"),
+            Some(ExitClass::MsrLoading)
+        );
+        // The name alone, or with km's vCPU/RIP/RSP/CR2 after it: no reason.
+        for line in [
+            "km: KVM_EXIT_FAIL_ENTRY",
+            "km: KVM_EXIT_FAIL_ENTRY VCPU 0 RIP 0x7fffff5c5f40 RSP 0xfaae CR2 0x0",
+            "Received KVM_EXIT_FAIL_ENTRY signal",
+        ] {
+            assert_eq!(class(line), Some(ExitClass::EntryFailedNoReason), "{line}");
+        }
         assert_eq!(class("RAX=0000000000000000"), None);
         assert_eq!(extra_data("extra data[1]: 0x0000000000000030"), Some(0x30));
     }

@@ -318,18 +318,7 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
     let class = d.exit().map(super::exit::Exit::class);
     let g = &d.guest;
     if g.has_no_segments() {
-        let a = filled(g, Variant::Consistent);
-        let mut report = report_of(&a, vendors, source(d));
-        report.entries.clear();
-        report.notes.clear();
-        return Judgement {
-            report,
-            verdict: Verdict::NoState(class),
-            vendors,
-            target_reason,
-            not_judged: Vec::new(),
-            rules_not_judged: Vec::new(),
-        };
+        return without_segments(d, vendors, target_reason, class);
     }
     let src = source(d);
     let mut report = report_of(&filled(g, Variant::Consistent), vendors, src);
@@ -385,43 +374,7 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
     if vendors.is_some_and(Vendors::intel) && g.controls.unrestricted_guest() == Some(false) {
         enter_without_unrestricted_guest(&mut report);
     }
-    let mut rules_not_judged = Vec::new();
-    if let Some(v) = vendors {
-        let level = if matches!(
-            d.dialects.first(),
-            Some(
-                Dialect::LinuxVmcs
-                    | Dialect::XenVmcs
-                    | Dialect::Haxm
-                    | Dialect::LinuxVmcb
-                    | Dialect::XenVmcb
-            )
-        ) {
-            CrLevel::Vmcs
-        } else {
-            CrLevel::GuestView
-        };
-        rules_not_judged = crate::check::report::guest_state(&mut report, g, v, level);
-        if !rules_not_judged.is_empty() {
-            let mut fields: Vec<String> = Vec::new();
-            for (_, f) in &rules_not_judged {
-                let name = format!("{f}");
-                if !fields.contains(&name) {
-                    fields.push(name);
-                }
-            }
-            report.notes.push(format!(
-                "{} guest-state rules beyond the segments are not judged: the dump lacks {}{}",
-                rules_not_judged.len(),
-                fields.join(", "),
-                match v {
-                    Vendors::Intel => " (kvm_intel.dump_invalid_vmcs=1 prints the VMCS)",
-                    Vendors::Amd => " (kvm_amd.dump_invalid_vmcb=1 prints the VMCB)",
-                    Vendors::Both => "",
-                }
-            ));
-        }
-    }
+    let rules_not_judged = vendors.map_or_else(Vec::new, |v| beyond_segments(&mut report, d, v));
     let missing = g.missing_for_segment_checks();
     if !missing.is_empty() {
         let names: Vec<String> = missing.iter().map(|f| format!("{f}")).collect();
@@ -442,6 +395,104 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
         not_judged: not_judged.into_iter().collect(),
         rules_not_judged,
     }
+}
+
+/// Judges a dump that shows no segment register (exit lines only, a HAXM or Xen dump
+/// of the controls): every segment rule is "not judged", and the rules beyond the
+/// segments judge the fields it has. The verdict is [`Verdict::NoState`] only when none
+/// of those rules could be judged either.
+fn without_segments(
+    d: &LogDump,
+    vendors: Option<Vendors>,
+    target_reason: String,
+    class: Option<ExitClass>,
+) -> Judgement {
+    let mut report = report_of(&filled(&d.guest, Variant::Consistent), vendors, source(d));
+    report.entries.clear();
+    report.notes.clear();
+    let mut rules_not_judged = Vec::new();
+    let mut judged_any = false;
+    report.notes.push(String::from(NO_SEGMENTS_NOTE));
+    if let Some(v) = vendors {
+        rules_not_judged = beyond_segments(&mut report, d, v);
+        // The rules an empty dump cannot judge, less those this one cannot: the ones
+        // its fields decided.
+        let mut scratch = report.clone();
+        judged_any = crate::check::report::guest_state(
+            &mut scratch,
+            &GuestState::default(),
+            v,
+            CrLevel::GuestView,
+        )
+        .iter()
+        .any(|(id, _)| !rules_not_judged.iter().any(|(x, _)| x == id));
+    }
+    let verdict = match verdict(d, &report, class) {
+        _ if !judged_any => Verdict::NoState(class),
+        Verdict::Outside { class, .. } => Verdict::Outside {
+            class,
+            hint: Some(NO_SEGMENTS_HINT),
+        },
+        v => v,
+    };
+    Judgement {
+        report,
+        verdict,
+        vendors,
+        target_reason,
+        not_judged: Vec::new(),
+        rules_not_judged,
+    }
+}
+
+/// The note on a dump with no segment register.
+pub const NO_SEGMENTS_NOTE: &str =
+    "the dump shows no segment register: the segment rules are not judged";
+
+/// What to look at when every rule a segment-less dump can show passes.
+const NO_SEGMENTS_HINT: &str = "the paste shows no segment register, so no segment check is \
+     judged: the whole dump (QEMU's register dump, or the VMCS dump's guest segment lines) \
+     would show them";
+
+/// Runs the guest-state rules beyond the segments ([`crate::check::report::guest_state`])
+/// for `v` on what `d` shows, noting which fields the rules it could not judge need.
+/// Returns those rules, each with the first field it lacks.
+fn beyond_segments(report: &mut Report, d: &LogDump, v: Vendors) -> Vec<(CheckId, GuestField)> {
+    let level = if matches!(
+        d.dialects.first(),
+        Some(
+            Dialect::LinuxVmcs
+                | Dialect::XenVmcs
+                | Dialect::Haxm
+                | Dialect::LinuxVmcb
+                | Dialect::XenVmcb
+        )
+    ) {
+        CrLevel::Vmcs
+    } else {
+        CrLevel::GuestView
+    };
+    let rules_not_judged = crate::check::report::guest_state(report, &d.guest, v, level);
+    if !rules_not_judged.is_empty() {
+        let mut fields: Vec<String> = Vec::new();
+        for (_, f) in &rules_not_judged {
+            let name = format!("{f}");
+            if !fields.contains(&name) {
+                fields.push(name);
+            }
+        }
+        report.notes.push(format!(
+            "{} guest-state rules beyond the segments are not judged: the dump lacks {}{}",
+            rules_not_judged.len(),
+            fields.join(", "),
+            match v {
+                Vendors::Intel => " (kvm_intel.dump_invalid_vmcs=1 prints the VMCS)",
+                Vendors::Amd => " (kvm_amd.dump_invalid_vmcb=1 prints the VMCB)",
+                Vendors::Both => "",
+            }
+        ));
+    }
+    rules_not_judged
 }
 
 /// The dump's own controls have unrestricted guest off (a VMCS dump of a nested or

@@ -163,10 +163,23 @@ pub struct LogDump {
 }
 
 impl LogDump {
-    /// The first exit, if any.
+    /// The first exit, if any; a `KVM_EXIT_FAIL_ENTRY` named without its reason gives
+    /// way to a later line of the same failure that has it (kontain km prints the name,
+    /// its register dump, then `KVM: fail entry 0x…`).
     #[must_use]
     pub fn exit(&self) -> Option<&Exit> {
-        self.exits.first().map(|(_, e)| e)
+        let first = self.exits.first().map(|(_, e)| e)?;
+        if *first == Exit::FailEntryNoReason {
+            if let Some(e) = self
+                .exits
+                .iter()
+                .map(|(_, e)| e)
+                .find(|e| matches!(e, Exit::FailEntry { .. }))
+            {
+                return Some(e);
+            }
+        }
+        Some(first)
     }
 }
 
