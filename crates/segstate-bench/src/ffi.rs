@@ -70,86 +70,28 @@ const _: () = assert!(core::mem::align_of::<KvmSegment>() == 8);
 const _: () = assert!(core::mem::size_of::<CVmcbSeg>() == 16);
 const _: () = assert!(core::mem::size_of::<CHvSeg>() == 16);
 
-impl From<&VmcbSegment> for CVmcbSeg {
-    fn from(v: &VmcbSegment) -> Self {
-        CVmcbSeg {
-            selector: v.selector,
-            attrib: v.attrib.0,
-            limit: v.limit,
-            base: v.base,
+/// Both `From` conversions between a C mirror and its segstate type: the shared
+/// fields copy as they are, the one attribute word is unwrapped from and rewrapped in
+/// its newtype.
+macro_rules! mirror {
+    ($c:ident <=> $rust:ident { $($field:ident),* ; $c_word:ident <=> $word:ident($wrap:ident) }) => {
+        impl From<&$rust> for $c {
+            fn from(r: &$rust) -> Self {
+                $c { $($field: r.$field,)* $c_word: r.$word.0 }
+            }
         }
-    }
-}
-impl From<&CVmcbSeg> for VmcbSegment {
-    fn from(v: &CVmcbSeg) -> Self {
-        VmcbSegment {
-            selector: v.selector,
-            attrib: SvmAttrib(v.attrib),
-            limit: v.limit,
-            base: v.base,
+        impl From<&$c> for $rust {
+            fn from(c: &$c) -> Self {
+                $rust { $($field: c.$field,)* $word: $wrap(c.$c_word) }
+            }
         }
-    }
+    };
 }
-impl From<&VmxSegment> for CVmxSeg {
-    fn from(v: &VmxSegment) -> Self {
-        CVmxSeg {
-            base: v.base,
-            limit: v.limit,
-            ar: v.access_rights.0,
-            selector: v.selector,
-        }
-    }
-}
-impl From<&CVmxSeg> for VmxSegment {
-    fn from(v: &CVmxSeg) -> Self {
-        VmxSegment {
-            selector: v.selector,
-            base: v.base,
-            limit: v.limit,
-            access_rights: VmxAccessRights(v.ar),
-        }
-    }
-}
-impl From<&QemuSegmentCache> for CQemuSeg {
-    fn from(q: &QemuSegmentCache) -> Self {
-        CQemuSeg {
-            selector: q.selector,
-            base: q.base,
-            limit: q.limit,
-            flags: q.flags.0,
-        }
-    }
-}
-impl From<&CQemuSeg> for QemuSegmentCache {
-    fn from(q: &CQemuSeg) -> Self {
-        QemuSegmentCache {
-            selector: q.selector,
-            base: q.base,
-            limit: q.limit,
-            flags: QemuFlags(q.flags),
-        }
-    }
-}
-impl From<&HvSegmentRegister> for CHvSeg {
-    fn from(h: &HvSegmentRegister) -> Self {
-        CHvSeg {
-            base: h.base,
-            limit: h.limit,
-            selector: h.selector,
-            attributes: h.attributes.0,
-        }
-    }
-}
-impl From<&CHvSeg> for HvSegmentRegister {
-    fn from(h: &CHvSeg) -> Self {
-        HvSegmentRegister {
-            base: h.base,
-            limit: h.limit,
-            selector: h.selector,
-            attributes: HvSegmentAttributes(h.attributes),
-        }
-    }
-}
+
+mirror!(CVmcbSeg <=> VmcbSegment { selector, limit, base; attrib <=> attrib(SvmAttrib) });
+mirror!(CVmxSeg <=> VmxSegment { selector, limit, base; ar <=> access_rights(VmxAccessRights) });
+mirror!(CQemuSeg <=> QemuSegmentCache { selector, limit, base; flags <=> flags(QemuFlags) });
+mirror!(CHvSeg <=> HvSegmentRegister { selector, limit, base; attributes <=> attributes(HvSegmentAttributes) });
 
 mod sys {
     use super::{CHvSeg, CQemuSeg, CVmcbSeg, CVmxSeg};

@@ -72,49 +72,34 @@ pub fn qemu_set_batch(input: &[QemuSegmentCache], out: &mut [KvmSegment]) {
     }
 }
 
+/// A strict conversion through [`Segment`]: `$in` → `Segment` → `$out`, each step
+/// refusing what it cannot represent.
 macro_rules! strict {
-    ($(#[$doc:meta])* $name:ident, $in:ty, $out:ty, |$x:ident| $conv:expr) => {
-        $(#[$doc])*
+    ($($name:ident: $in:ident => $out:ident),* $(,)?) => {$(
+        #[doc = concat!("`", stringify!($in), "` → `Segment` → `", stringify!($out), "`.")]
         /// Returns how many were refused (their outputs are left as they were).
         #[inline(never)]
         pub fn $name(input: &[$in], out: &mut [$out]) -> usize {
             let mut refused = 0;
             for (x, o) in input.iter().zip(out.iter_mut()) {
-                let $x = *x;
-                match $conv {
-                    Ok(v) => *o = v,
-                    Err(_) => refused += 1,
+                match Segment::try_from(*x).ok().and_then(|s| $out::try_from(s).ok()) {
+                    Some(v) => *o = v,
+                    None => refused += 1,
                 }
             }
             refused
         }
-    };
+    )*};
 }
 
 strict!(
-    /// `kvm_segment` → `Segment` → `VmxSegment`.
-    kvm_to_vmx_batch, KvmSegment, VmxSegment,
-    |k| Segment::try_from(k).map(VmxSegment::from));
-strict!(
-    /// `VmxSegment` → `Segment` → `kvm_segment`.
-    vmx_to_kvm_batch, VmxSegment, KvmSegment,
-    |v| Segment::try_from(v).map(KvmSegment::from));
-strict!(
-    /// `VmcbSegment` → `Segment` → `VmxSegment`.
-    vmcb_to_vmx_batch, VmcbSegment, VmxSegment,
-    |v| Segment::try_from(v).map(VmxSegment::from));
-strict!(
-    /// `kvm_segment` → `Segment` → `QemuSegmentCache`.
-    kvm_to_qemu_batch, KvmSegment, QemuSegmentCache,
-    |k| Segment::try_from(k).and_then(QemuSegmentCache::try_from));
-strict!(
-    /// `QemuSegmentCache` → `Segment` → `kvm_segment`.
-    qemu_to_kvm_batch, QemuSegmentCache, KvmSegment,
-    |q| Segment::try_from(q).map(KvmSegment::from));
-strict!(
-    /// `kvm_segment` → `Segment` → `HvSegmentRegister`.
-    kvm_to_hv_batch, KvmSegment, HvSegmentRegister,
-    |k| Segment::try_from(k).and_then(HvSegmentRegister::try_from));
+    kvm_to_vmx_batch: KvmSegment => VmxSegment,
+    vmx_to_kvm_batch: VmxSegment => KvmSegment,
+    vmcb_to_vmx_batch: VmcbSegment => VmxSegment,
+    kvm_to_qemu_batch: KvmSegment => QemuSegmentCache,
+    qemu_to_kvm_batch: QemuSegmentCache => KvmSegment,
+    kvm_to_hv_batch: KvmSegment => HvSegmentRegister,
+);
 
 /// `SvmAttrib::to_vmx_layout`.
 #[inline(never)]
