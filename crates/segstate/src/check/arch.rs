@@ -250,21 +250,13 @@ fn run(state: &SegmentState, f: &mut Findings) {
     // busy bit, and what AMD may show: not a state to refuse, though Intel's VM entry
     // does (vmx.entry.tr.type).
     let tr_available = tr.is_usable() && !tr.attributes.s && matches!(tr_type, 1 | 9);
-    if !tr_ok && tr_available {
+    if !tr_ok {
         f.fail(
-            CheckId::ArchTrAvailable,
-            Some(SegReg::Tr),
-            "type",
-            if mode.is_ia32e() {
-                "a present busy 64-bit TSS (11)"
+            if tr_available {
+                CheckId::ArchTrAvailable
             } else {
-                "a present busy TSS (3 or 11)"
+                CheckId::ArchTrType
             },
-            describe(&tr),
-        );
-    } else if !tr_ok {
-        f.fail(
-            CheckId::ArchTrType,
             Some(SegReg::Tr),
             "type",
             if mode.is_ia32e() {
