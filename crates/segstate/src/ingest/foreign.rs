@@ -342,6 +342,26 @@ impl fmt::Display for IngestError {
 
 impl core::error::Error for IngestError {}
 
+/// Refuses a whole input of `size` bytes over `limit`, naming the file: each
+/// reader's first check, so that an oversized input is never walked.
+pub(crate) fn within_limit(
+    format: &'static str,
+    file: &str,
+    size: usize,
+    limit: u64,
+) -> Result<(), IngestError> {
+    let size = size as u64;
+    if size > limit {
+        return Err(IngestError::new(
+            format,
+            file,
+            Place::File,
+            Reason::TooLarge { size, limit },
+        ));
+    }
+    Ok(())
+}
+
 /// Reads at most `limit` bytes of `path`, refusing a larger file without reading it.
 pub(crate) fn read_limited(
     path: &std::path::Path,

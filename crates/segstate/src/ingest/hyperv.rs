@@ -26,7 +26,7 @@ use std::format;
 use std::string::{String, ToString};
 use std::vec::Vec;
 
-use super::foreign::{ForeignVcpu, IngestError, Place, Reason, Stack, raw};
+use super::foreign::{ForeignVcpu, IngestError, Place, Reason, Stack, raw, within_limit};
 use super::hyperv_storage;
 use crate::arch::{PerSegReg, PrivilegeLevel, SegReg, Segment};
 use crate::format::hyperv::{VmSaveChunkHeader, VpSegmentRegisters};
@@ -167,17 +167,7 @@ fn read_blob(bytes: &[u8], file: &str, key: Option<&str>) -> Result<Vec<ForeignV
 fn walk_blob(bytes: &[u8], file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
     let fail =
         |at: usize, reason: Reason| IngestError::new(FORMAT, file, Place::Offset(at), reason);
-    if bytes.len() as u64 > MAX_BLOB {
-        return Err(IngestError::new(
-            FORMAT,
-            file,
-            Place::File,
-            Reason::TooLarge {
-                size: bytes.len() as u64,
-                limit: MAX_BLOB,
-            },
-        ));
-    }
+    within_limit(FORMAT, file, bytes.len(), MAX_BLOB)?;
     let (start, framing) = match recognise(bytes) {
         Some(Framing::HyperVStorage) => {
             return Err(fail(
