@@ -352,9 +352,9 @@ pub fn svm_set_batch(input: &[KvmSegment], out: &mut [CVmcbSeg], cpl: &mut [u8])
 }
 
 macro_rules! batch {
-    ($(#[$doc:meta])* $name:ident, $sys:ident, $in:ty, $out:ty) => {
+    ($(#[$doc:meta])* $name:ident, $sys:ident, $in:ty, $out:ty $(=> $ret:ty)?) => {
         $(#[$doc])*
-        pub fn $name(input: &[$in], out: &mut [$out]) {
+        pub fn $name(input: &[$in], out: &mut [$out]) $(-> $ret)? {
             let n = same_len(input.len(), out.len());
             // SAFETY: both slices hold `n` elements of the layouts C expects; C reads
             // `input[..n]` and writes `out[..n]`, which do not alias.
@@ -362,14 +362,11 @@ macro_rules! batch {
         }
     };
     ($(#[$doc:meta])* $name:ident, $sys:ident, $in:ty, $out:ty, refused) => {
-        $(#[$doc])*
-        /// Returns how many elements C refused (their outputs are left as they were).
-        pub fn $name(input: &[$in], out: &mut [$out]) -> usize {
-            let n = same_len(input.len(), out.len());
-            // SAFETY: both slices hold `n` elements of the layouts C expects; C reads
-            // `input[..n]` and writes `out[..n]`, which do not alias.
-            unsafe { sys::$sys(input.as_ptr(), out.as_mut_ptr(), n) }
-        }
+        batch!(
+            $(#[$doc])*
+            /// Returns how many elements C refused (their outputs are left as they were).
+            $name, $sys, $in, $out => usize
+        );
     };
 }
 

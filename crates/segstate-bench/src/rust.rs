@@ -190,6 +190,23 @@ pub mod direct {
         (v, c.unwrap_or(0))
     }
 
+    /// Each VMCB segment of `input` with its CPL byte through `chain`, into `out` and
+    /// `cpl_out`: the loop of every VMCB-to-VMCB chain below.
+    #[inline(always)]
+    fn vmcb_to_vmcb(
+        input: &[VmcbSegment],
+        cpl_in: &[u8],
+        out: &mut [VmcbSegment],
+        cpl_out: &mut [u8],
+        chain: impl Fn(SegReg, KvmSegment) -> KvmSegment,
+    ) {
+        let it = input.iter().zip(cpl_in).zip(out.iter_mut().zip(cpl_out));
+        for (i, ((v, c), (o, oc))) in it.enumerate() {
+            let reg = reg_of(i);
+            (*o, *oc) = svm_set_fresh(reg, &chain(reg, svm::get_segment(SVM, reg, v, *c)));
+        }
+    }
+
     /// `kvm-svm > qemu > kvm-svm`.
     #[inline(never)]
     pub fn svm_qemu_svm(
@@ -198,12 +215,7 @@ pub mod direct {
         out: &mut [VmcbSegment],
         cpl_out: &mut [u8],
     ) {
-        let it = input.iter().zip(cpl_in).zip(out.iter_mut().zip(cpl_out));
-        for (i, ((v, c), (o, oc))) in it.enumerate() {
-            let reg = reg_of(i);
-            let k = qemu_sync(reg, &svm::get_segment(SVM, reg, v, *c));
-            (*o, *oc) = svm_set_fresh(reg, &k);
-        }
+        vmcb_to_vmcb(input, cpl_in, out, cpl_out, |reg, k| qemu_sync(reg, &k));
     }
 
     /// `kvm-svm > verbatim > kvm-svm`.
@@ -214,11 +226,7 @@ pub mod direct {
         out: &mut [VmcbSegment],
         cpl_out: &mut [u8],
     ) {
-        let it = input.iter().zip(cpl_in).zip(out.iter_mut().zip(cpl_out));
-        for (i, ((v, c), (o, oc))) in it.enumerate() {
-            let reg = reg_of(i);
-            (*o, *oc) = svm_set_fresh(reg, &svm::get_segment(SVM, reg, v, *c));
-        }
+        vmcb_to_vmcb(input, cpl_in, out, cpl_out, |_, k| k);
     }
 
     /// `kvm-vmx > qemu > kvm-vmx`.
@@ -265,14 +273,10 @@ pub mod direct {
         out: &mut [VmcbSegment],
         cpl_out: &mut [u8],
     ) {
-        let it = input.iter().zip(cpl_in).zip(out.iter_mut().zip(cpl_out));
-        for (i, ((v, c), (o, oc))) in it.enumerate() {
-            let reg = reg_of(i);
-            let k = qemu_sync(reg, &svm::get_segment(SVM, reg, v, *c));
-            let x = vmx::set_segment(VMX, reg, &k);
-            let k = qemu_sync(reg, &vmx::get_segment(VMX, &x));
-            (*o, *oc) = svm_set_fresh(reg, &k);
-        }
+        vmcb_to_vmcb(input, cpl_in, out, cpl_out, |reg, k| {
+            let x = vmx::set_segment(VMX, reg, &qemu_sync(reg, &k));
+            qemu_sync(reg, &vmx::get_segment(VMX, &x))
+        });
     }
 
     /// `verbatim > kvm-svm`.
