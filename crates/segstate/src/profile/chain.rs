@@ -651,18 +651,14 @@ impl Chain {
         values: &mut [InFlight],
         previous: &QemuSegmentCache,
     ) -> Result<(), WrongSourceFormat> {
-        for v in values.iter() {
-            self.check_source(&v.value)?;
-        }
+        self.check_batch_source(values)?;
         if let Some(fast) = self.compiled.fast() {
             let whole = fast.batch(reg, values, previous);
             debug_assert!(whole, "every value was checked to be in the source format");
             return Ok(());
         }
         let Some(tables) = self.compiled.get(self, values.len()) else {
-            for &op in &self.ops {
-                apply_batch(op, reg, values, previous);
-            }
+            self.interpret_batch(reg, values, previous);
             return Ok(());
         };
         for v in values.iter_mut() {
@@ -683,13 +679,21 @@ impl Chain {
         values: &mut [InFlight],
         previous: &QemuSegmentCache,
     ) -> Result<(), WrongSourceFormat> {
-        for v in values.iter() {
-            self.check_source(&v.value)?;
-        }
+        self.check_batch_source(values)?;
+        self.interpret_batch(reg, values, previous);
+        Ok(())
+    }
+
+    /// Refuses a batch with any value not in the chain's source format.
+    fn check_batch_source(&self, values: &[InFlight]) -> Result<(), WrongSourceFormat> {
+        values.iter().try_for_each(|v| self.check_source(&v.value))
+    }
+
+    /// Each op over the whole batch before the next; the values are in the source format.
+    fn interpret_batch(&self, reg: SegReg, values: &mut [InFlight], previous: &QemuSegmentCache) {
         for &op in &self.ops {
             apply_batch(op, reg, values, previous);
         }
-        Ok(())
     }
 
     /// Runs all eight registers through the chain. The output CPL byte of a VMCB comes
