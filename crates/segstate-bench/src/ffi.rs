@@ -333,23 +333,44 @@ fn same_len(a: usize, b: usize) -> usize {
     a
 }
 
-/// C `svm_get_segment` over a batch.
-pub fn svm_get_batch(input: &[CVmcbSeg], cpl: &[u8], out: &mut [KvmSegment]) {
-    let n = same_len(input.len(), out.len());
-    same_len(n, cpl.len());
-    // SAFETY: all three slices hold `n` elements of the layouts C expects; C reads
-    // `input[..n]`, `cpl[..n]` and writes `out[..n]`, which does not alias them.
-    unsafe { sys::segconv_svm_get_batch(input.as_ptr(), cpl.as_ptr(), out.as_mut_ptr(), n) }
+/// A C batch function with a VMCB CPL byte per element beside its input (`cpl in`) or
+/// its output (`cpl out`).
+macro_rules! cpl_batch {
+    ($(#[$doc:meta])* $name:ident, $sys:ident, $in:ty, cpl in, $out:ty) => {
+        $(#[$doc])*
+        pub fn $name(input: &[$in], cpl: &[u8], out: &mut [$out]) {
+            let n = same_len(input.len(), out.len());
+            same_len(n, cpl.len());
+            // SAFETY: all three slices hold `n` elements of the layouts C expects; C
+            // reads `input[..n]`, `cpl[..n]` and writes `out[..n]`, which does not alias
+            // them.
+            unsafe { sys::$sys(input.as_ptr(), cpl.as_ptr(), out.as_mut_ptr(), n) }
+        }
+    };
+    ($(#[$doc:meta])* $name:ident, $sys:ident, $in:ty, $out:ty, cpl out) => {
+        $(#[$doc])*
+        pub fn $name(input: &[$in], out: &mut [$out], cpl: &mut [u8]) {
+            let n = same_len(input.len(), out.len());
+            same_len(n, cpl.len());
+            // SAFETY: `n` elements each, matching layouts; C writes only `out[..n]` and
+            // `cpl[..n]`, distinct from `input`.
+            unsafe { sys::$sys(input.as_ptr(), out.as_mut_ptr(), cpl.as_mut_ptr(), n) }
+        }
+    };
 }
 
-/// C `svm_set_segment` over a batch; `cpl[i]` is 0 unless the call wrote it.
-pub fn svm_set_batch(input: &[KvmSegment], out: &mut [CVmcbSeg], cpl: &mut [u8]) {
-    let n = same_len(input.len(), out.len());
-    same_len(n, cpl.len());
-    // SAFETY: `n` elements each, matching layouts; C writes only `out[..n]` and
-    // `cpl[..n]`, distinct from `input`.
-    unsafe { sys::segconv_svm_set_batch(input.as_ptr(), out.as_mut_ptr(), cpl.as_mut_ptr(), n) }
-}
+cpl_batch!(
+    /// C `svm_get_segment` over a batch.
+    svm_get_batch, segconv_svm_get_batch, CVmcbSeg, cpl in, KvmSegment);
+cpl_batch!(
+    /// C `svm_set_segment` over a batch; `cpl[i]` is 0 unless the call wrote it.
+    svm_set_batch, segconv_svm_set_batch, KvmSegment, CVmcbSeg, cpl out);
+cpl_batch!(
+    /// Chain `kvm-svm > qemu > kvm-vmx` over a batch.
+    chain_svm_qemu_vmx, segconv_chain_svm_qemu_vmx, CVmcbSeg, cpl in, CVmxSeg);
+cpl_batch!(
+    /// Chain `kvm-vmx > qemu > kvm-svm` over a batch.
+    chain_vmx_qemu_svm, segconv_chain_vmx_qemu_svm, CVmxSeg, CVmcbSeg, cpl out);
 
 macro_rules! batch {
     ($(#[$doc:meta])* $name:ident, $sys:ident, $in:ty, $out:ty $(=> $ret:ty)?) => {
@@ -444,26 +465,6 @@ vmcb_to_vmcb_chain!(
 vmcb_to_vmcb_chain!(
     /// Chain `kvm-svm > qemu > kvm-vmx > qemu > kvm-svm` over a batch.
     chain_svm_qemu_vmx_qemu_svm, segconv_chain_svm_qemu_vmx_qemu_svm);
-
-/// Chain `kvm-svm > qemu > kvm-vmx` over a batch.
-pub fn chain_svm_qemu_vmx(input: &[CVmcbSeg], cpl_in: &[u8], out: &mut [CVmxSeg]) {
-    let n = same_len(input.len(), out.len());
-    same_len(n, cpl_in.len());
-    // SAFETY: three slices of `n` elements with matching layouts; C reads `input`
-    // and `cpl_in`, writes `out`.
-    unsafe { sys::segconv_chain_svm_qemu_vmx(input.as_ptr(), cpl_in.as_ptr(), out.as_mut_ptr(), n) }
-}
-
-/// Chain `kvm-vmx > qemu > kvm-svm` over a batch.
-pub fn chain_vmx_qemu_svm(input: &[CVmxSeg], out: &mut [CVmcbSeg], cpl_out: &mut [u8]) {
-    let n = same_len(input.len(), out.len());
-    same_len(n, cpl_out.len());
-    // SAFETY: three slices of `n` elements with matching layouts; C reads `input`,
-    // writes `out` and `cpl_out`.
-    unsafe {
-        sys::segconv_chain_vmx_qemu_svm(input.as_ptr(), out.as_mut_ptr(), cpl_out.as_mut_ptr(), n)
-    }
-}
 
 /// Chain `verbatim > kvm-svm` over a batch.
 pub fn chain_verbatim_svm(input: &[KvmSegment], out: &mut [CVmcbSeg], cpl_out: &mut [u8]) {
