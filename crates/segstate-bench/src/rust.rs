@@ -207,27 +207,41 @@ pub mod direct {
         }
     }
 
-    /// `kvm-svm > qemu > kvm-svm`.
-    #[inline(never)]
-    pub fn svm_qemu_svm(
-        input: &[VmcbSegment],
-        cpl_in: &[u8],
-        out: &mut [VmcbSegment],
-        cpl_out: &mut [u8],
-    ) {
-        vmcb_to_vmcb(input, cpl_in, out, cpl_out, |reg, k| qemu_sync(reg, &k));
+    /// A VMCB-to-VMCB chain: `svm_get_segment`, `$between` on the `kvm_segment`, then
+    /// `svm_set_segment`.
+    macro_rules! vmcb_chain {
+        ($(#[$doc:meta])* $name:ident, $between:expr) => {
+            $(#[$doc])*
+            #[inline(never)]
+            pub fn $name(
+                input: &[VmcbSegment],
+                cpl_in: &[u8],
+                out: &mut [VmcbSegment],
+                cpl_out: &mut [u8],
+            ) {
+                vmcb_to_vmcb(input, cpl_in, out, cpl_out, $between);
+            }
+        };
     }
 
-    /// `kvm-svm > verbatim > kvm-svm`.
-    #[inline(never)]
-    pub fn svm_svm(
-        input: &[VmcbSegment],
-        cpl_in: &[u8],
-        out: &mut [VmcbSegment],
-        cpl_out: &mut [u8],
-    ) {
-        vmcb_to_vmcb(input, cpl_in, out, cpl_out, |_, k| k);
-    }
+    vmcb_chain!(
+        /// `kvm-svm > qemu > kvm-svm`.
+        svm_qemu_svm,
+        |reg, k| qemu_sync(reg, &k)
+    );
+    vmcb_chain!(
+        /// `kvm-svm > verbatim > kvm-svm`.
+        svm_svm,
+        |_, k| k
+    );
+    vmcb_chain!(
+        /// `kvm-svm > qemu > kvm-vmx > qemu > kvm-svm`.
+        svm_qemu_vmx_qemu_svm,
+        |reg, k| {
+            let x = vmx::set_segment(VMX, reg, &qemu_sync(reg, &k));
+            qemu_sync(reg, &vmx::get_segment(VMX, &x))
+        }
+    );
 
     /// `kvm-vmx > qemu > kvm-vmx`.
     #[inline(never)]
@@ -263,20 +277,6 @@ pub mod direct {
             let reg = reg_of(i);
             (*o, *oc) = svm_set_fresh(reg, &qemu_sync(reg, &vmx::get_segment(VMX, v)));
         }
-    }
-
-    /// `kvm-svm > qemu > kvm-vmx > qemu > kvm-svm`.
-    #[inline(never)]
-    pub fn svm_qemu_vmx_qemu_svm(
-        input: &[VmcbSegment],
-        cpl_in: &[u8],
-        out: &mut [VmcbSegment],
-        cpl_out: &mut [u8],
-    ) {
-        vmcb_to_vmcb(input, cpl_in, out, cpl_out, |reg, k| {
-            let x = vmx::set_segment(VMX, reg, &qemu_sync(reg, &k));
-            qemu_sync(reg, &vmx::get_segment(VMX, &x))
-        });
     }
 
     /// `verbatim > kvm-svm`.
