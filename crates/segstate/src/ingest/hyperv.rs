@@ -26,7 +26,9 @@ use std::format;
 use std::string::{String, ToString};
 use std::vec::Vec;
 
-use super::foreign::{ForeignVcpu, IngestError, Place, Reason, Stack, raw, within_limit};
+use super::foreign::{
+    ForeignVcpu, IngestError, Place, Reason, Stack, raw, record_body, within_limit,
+};
 use super::hyperv_storage;
 use crate::arch::{PerSegReg, PrivilegeLevel, SegReg, Segment};
 use crate::format::hyperv::{VmSaveChunkHeader, VpSegmentRegisters};
@@ -249,15 +251,7 @@ fn walk_blob(bytes: &[u8], file: &str) -> Result<Vec<ForeignVcpu>, IngestError> 
         };
         let (id, length) = (le_u32(h, 0), le_u32(h, 4) as usize);
         let end = o + VmSaveChunkHeader::SIZE;
-        let Some(data) = bytes.get(end..end.saturating_add(length)) else {
-            return Err(fail(
-                o + 4,
-                Reason::Truncated {
-                    needed: length,
-                    found: bytes.len() - end,
-                },
-            ));
-        };
+        let data = record_body(bytes, end, length).map_err(|r| fail(o + 4, r))?;
         if id == chunk::EPILOG {
             break;
         }
