@@ -70,86 +70,28 @@ const _: () = assert!(core::mem::align_of::<KvmSegment>() == 8);
 const _: () = assert!(core::mem::size_of::<CVmcbSeg>() == 16);
 const _: () = assert!(core::mem::size_of::<CHvSeg>() == 16);
 
-impl From<&VmcbSegment> for CVmcbSeg {
-    fn from(v: &VmcbSegment) -> Self {
-        CVmcbSeg {
-            selector: v.selector,
-            attrib: v.attrib.0,
-            limit: v.limit,
-            base: v.base,
+/// Both `From` conversions between a C mirror and its segstate type: the shared
+/// fields copy as they are, the one attribute word is unwrapped from and rewrapped in
+/// its newtype.
+macro_rules! mirror {
+    ($c:ident <=> $rust:ident { $($field:ident),* ; $c_word:ident <=> $word:ident($wrap:ident) }) => {
+        impl From<&$rust> for $c {
+            fn from(r: &$rust) -> Self {
+                $c { $($field: r.$field,)* $c_word: r.$word.0 }
+            }
         }
-    }
-}
-impl From<&CVmcbSeg> for VmcbSegment {
-    fn from(v: &CVmcbSeg) -> Self {
-        VmcbSegment {
-            selector: v.selector,
-            attrib: SvmAttrib(v.attrib),
-            limit: v.limit,
-            base: v.base,
+        impl From<&$c> for $rust {
+            fn from(c: &$c) -> Self {
+                $rust { $($field: c.$field,)* $word: $wrap(c.$c_word) }
+            }
         }
-    }
+    };
 }
-impl From<&VmxSegment> for CVmxSeg {
-    fn from(v: &VmxSegment) -> Self {
-        CVmxSeg {
-            base: v.base,
-            limit: v.limit,
-            ar: v.access_rights.0,
-            selector: v.selector,
-        }
-    }
-}
-impl From<&CVmxSeg> for VmxSegment {
-    fn from(v: &CVmxSeg) -> Self {
-        VmxSegment {
-            selector: v.selector,
-            base: v.base,
-            limit: v.limit,
-            access_rights: VmxAccessRights(v.ar),
-        }
-    }
-}
-impl From<&QemuSegmentCache> for CQemuSeg {
-    fn from(q: &QemuSegmentCache) -> Self {
-        CQemuSeg {
-            selector: q.selector,
-            base: q.base,
-            limit: q.limit,
-            flags: q.flags.0,
-        }
-    }
-}
-impl From<&CQemuSeg> for QemuSegmentCache {
-    fn from(q: &CQemuSeg) -> Self {
-        QemuSegmentCache {
-            selector: q.selector,
-            base: q.base,
-            limit: q.limit,
-            flags: QemuFlags(q.flags),
-        }
-    }
-}
-impl From<&HvSegmentRegister> for CHvSeg {
-    fn from(h: &HvSegmentRegister) -> Self {
-        CHvSeg {
-            base: h.base,
-            limit: h.limit,
-            selector: h.selector,
-            attributes: h.attributes.0,
-        }
-    }
-}
-impl From<&CHvSeg> for HvSegmentRegister {
-    fn from(h: &CHvSeg) -> Self {
-        HvSegmentRegister {
-            base: h.base,
-            limit: h.limit,
-            selector: h.selector,
-            attributes: HvSegmentAttributes(h.attributes),
-        }
-    }
-}
+
+mirror!(CVmcbSeg <=> VmcbSegment { selector, limit, base; attrib <=> attrib(SvmAttrib) });
+mirror!(CVmxSeg <=> VmxSegment { selector, limit, base; ar <=> access_rights(VmxAccessRights) });
+mirror!(CQemuSeg <=> QemuSegmentCache { selector, limit, base; flags <=> flags(QemuFlags) });
+mirror!(CHvSeg <=> HvSegmentRegister { selector, limit, base; attributes <=> attributes(HvSegmentAttributes) });
 
 mod sys {
     use super::{CHvSeg, CQemuSeg, CVmcbSeg, CVmxSeg};
@@ -391,28 +333,49 @@ fn same_len(a: usize, b: usize) -> usize {
     a
 }
 
-/// C `svm_get_segment` over a batch.
-pub fn svm_get_batch(input: &[CVmcbSeg], cpl: &[u8], out: &mut [KvmSegment]) {
-    let n = same_len(input.len(), out.len());
-    same_len(n, cpl.len());
-    // SAFETY: all three slices hold `n` elements of the layouts C expects; C reads
-    // `input[..n]`, `cpl[..n]` and writes `out[..n]`, which does not alias them.
-    unsafe { sys::segconv_svm_get_batch(input.as_ptr(), cpl.as_ptr(), out.as_mut_ptr(), n) }
+/// A C batch function with a VMCB CPL byte per element beside its input (`cpl in`) or
+/// its output (`cpl out`).
+macro_rules! cpl_batch {
+    ($(#[$doc:meta])* $name:ident, $sys:ident, $in:ty, cpl in, $out:ty) => {
+        $(#[$doc])*
+        pub fn $name(input: &[$in], cpl: &[u8], out: &mut [$out]) {
+            let n = same_len(input.len(), out.len());
+            same_len(n, cpl.len());
+            // SAFETY: all three slices hold `n` elements of the layouts C expects; C
+            // reads `input[..n]`, `cpl[..n]` and writes `out[..n]`, which does not alias
+            // them.
+            unsafe { sys::$sys(input.as_ptr(), cpl.as_ptr(), out.as_mut_ptr(), n) }
+        }
+    };
+    ($(#[$doc:meta])* $name:ident, $sys:ident, $in:ty, $out:ty, cpl out) => {
+        $(#[$doc])*
+        pub fn $name(input: &[$in], out: &mut [$out], cpl: &mut [u8]) {
+            let n = same_len(input.len(), out.len());
+            same_len(n, cpl.len());
+            // SAFETY: `n` elements each, matching layouts; C writes only `out[..n]` and
+            // `cpl[..n]`, distinct from `input`.
+            unsafe { sys::$sys(input.as_ptr(), out.as_mut_ptr(), cpl.as_mut_ptr(), n) }
+        }
+    };
 }
 
-/// C `svm_set_segment` over a batch; `cpl[i]` is 0 unless the call wrote it.
-pub fn svm_set_batch(input: &[KvmSegment], out: &mut [CVmcbSeg], cpl: &mut [u8]) {
-    let n = same_len(input.len(), out.len());
-    same_len(n, cpl.len());
-    // SAFETY: `n` elements each, matching layouts; C writes only `out[..n]` and
-    // `cpl[..n]`, distinct from `input`.
-    unsafe { sys::segconv_svm_set_batch(input.as_ptr(), out.as_mut_ptr(), cpl.as_mut_ptr(), n) }
-}
+cpl_batch!(
+    /// C `svm_get_segment` over a batch.
+    svm_get_batch, segconv_svm_get_batch, CVmcbSeg, cpl in, KvmSegment);
+cpl_batch!(
+    /// C `svm_set_segment` over a batch; `cpl[i]` is 0 unless the call wrote it.
+    svm_set_batch, segconv_svm_set_batch, KvmSegment, CVmcbSeg, cpl out);
+cpl_batch!(
+    /// Chain `kvm-svm > qemu > kvm-vmx` over a batch.
+    chain_svm_qemu_vmx, segconv_chain_svm_qemu_vmx, CVmcbSeg, cpl in, CVmxSeg);
+cpl_batch!(
+    /// Chain `kvm-vmx > qemu > kvm-svm` over a batch.
+    chain_vmx_qemu_svm, segconv_chain_vmx_qemu_svm, CVmxSeg, CVmcbSeg, cpl out);
 
 macro_rules! batch {
-    ($(#[$doc:meta])* $name:ident, $sys:ident, $in:ty, $out:ty) => {
+    ($(#[$doc:meta])* $name:ident, $sys:ident, $in:ty, $out:ty $(=> $ret:ty)?) => {
         $(#[$doc])*
-        pub fn $name(input: &[$in], out: &mut [$out]) {
+        pub fn $name(input: &[$in], out: &mut [$out]) $(-> $ret)? {
             let n = same_len(input.len(), out.len());
             // SAFETY: both slices hold `n` elements of the layouts C expects; C reads
             // `input[..n]` and writes `out[..n]`, which do not alias.
@@ -420,14 +383,11 @@ macro_rules! batch {
         }
     };
     ($(#[$doc:meta])* $name:ident, $sys:ident, $in:ty, $out:ty, refused) => {
-        $(#[$doc])*
-        /// Returns how many elements C refused (their outputs are left as they were).
-        pub fn $name(input: &[$in], out: &mut [$out]) -> usize {
-            let n = same_len(input.len(), out.len());
-            // SAFETY: both slices hold `n` elements of the layouts C expects; C reads
-            // `input[..n]` and writes `out[..n]`, which do not alias.
-            unsafe { sys::$sys(input.as_ptr(), out.as_mut_ptr(), n) }
-        }
+        batch!(
+            $(#[$doc])*
+            /// Returns how many elements C refused (their outputs are left as they were).
+            $name, $sys, $in, $out => usize
+        );
     };
 }
 
@@ -505,26 +465,6 @@ vmcb_to_vmcb_chain!(
 vmcb_to_vmcb_chain!(
     /// Chain `kvm-svm > qemu > kvm-vmx > qemu > kvm-svm` over a batch.
     chain_svm_qemu_vmx_qemu_svm, segconv_chain_svm_qemu_vmx_qemu_svm);
-
-/// Chain `kvm-svm > qemu > kvm-vmx` over a batch.
-pub fn chain_svm_qemu_vmx(input: &[CVmcbSeg], cpl_in: &[u8], out: &mut [CVmxSeg]) {
-    let n = same_len(input.len(), out.len());
-    same_len(n, cpl_in.len());
-    // SAFETY: three slices of `n` elements with matching layouts; C reads `input`
-    // and `cpl_in`, writes `out`.
-    unsafe { sys::segconv_chain_svm_qemu_vmx(input.as_ptr(), cpl_in.as_ptr(), out.as_mut_ptr(), n) }
-}
-
-/// Chain `kvm-vmx > qemu > kvm-svm` over a batch.
-pub fn chain_vmx_qemu_svm(input: &[CVmxSeg], out: &mut [CVmcbSeg], cpl_out: &mut [u8]) {
-    let n = same_len(input.len(), out.len());
-    same_len(n, cpl_out.len());
-    // SAFETY: three slices of `n` elements with matching layouts; C reads `input`,
-    // writes `out` and `cpl_out`.
-    unsafe {
-        sys::segconv_chain_vmx_qemu_svm(input.as_ptr(), out.as_mut_ptr(), cpl_out.as_mut_ptr(), n)
-    }
-}
 
 /// Chain `verbatim > kvm-svm` over a batch.
 pub fn chain_verbatim_svm(input: &[KvmSegment], out: &mut [CVmcbSeg], cpl_out: &mut [u8]) {

@@ -72,49 +72,34 @@ pub fn qemu_set_batch(input: &[QemuSegmentCache], out: &mut [KvmSegment]) {
     }
 }
 
+/// A strict conversion through [`Segment`]: `$in` → `Segment` → `$out`, each step
+/// refusing what it cannot represent.
 macro_rules! strict {
-    ($(#[$doc:meta])* $name:ident, $in:ty, $out:ty, |$x:ident| $conv:expr) => {
-        $(#[$doc])*
+    ($($name:ident: $in:ident => $out:ident),* $(,)?) => {$(
+        #[doc = concat!("`", stringify!($in), "` → `Segment` → `", stringify!($out), "`.")]
         /// Returns how many were refused (their outputs are left as they were).
         #[inline(never)]
         pub fn $name(input: &[$in], out: &mut [$out]) -> usize {
             let mut refused = 0;
             for (x, o) in input.iter().zip(out.iter_mut()) {
-                let $x = *x;
-                match $conv {
-                    Ok(v) => *o = v,
-                    Err(_) => refused += 1,
+                match Segment::try_from(*x).ok().and_then(|s| $out::try_from(s).ok()) {
+                    Some(v) => *o = v,
+                    None => refused += 1,
                 }
             }
             refused
         }
-    };
+    )*};
 }
 
 strict!(
-    /// `kvm_segment` → `Segment` → `VmxSegment`.
-    kvm_to_vmx_batch, KvmSegment, VmxSegment,
-    |k| Segment::try_from(k).map(VmxSegment::from));
-strict!(
-    /// `VmxSegment` → `Segment` → `kvm_segment`.
-    vmx_to_kvm_batch, VmxSegment, KvmSegment,
-    |v| Segment::try_from(v).map(KvmSegment::from));
-strict!(
-    /// `VmcbSegment` → `Segment` → `VmxSegment`.
-    vmcb_to_vmx_batch, VmcbSegment, VmxSegment,
-    |v| Segment::try_from(v).map(VmxSegment::from));
-strict!(
-    /// `kvm_segment` → `Segment` → `QemuSegmentCache`.
-    kvm_to_qemu_batch, KvmSegment, QemuSegmentCache,
-    |k| Segment::try_from(k).and_then(QemuSegmentCache::try_from));
-strict!(
-    /// `QemuSegmentCache` → `Segment` → `kvm_segment`.
-    qemu_to_kvm_batch, QemuSegmentCache, KvmSegment,
-    |q| Segment::try_from(q).map(KvmSegment::from));
-strict!(
-    /// `kvm_segment` → `Segment` → `HvSegmentRegister`.
-    kvm_to_hv_batch, KvmSegment, HvSegmentRegister,
-    |k| Segment::try_from(k).and_then(HvSegmentRegister::try_from));
+    kvm_to_vmx_batch: KvmSegment => VmxSegment,
+    vmx_to_kvm_batch: VmxSegment => KvmSegment,
+    vmcb_to_vmx_batch: VmcbSegment => VmxSegment,
+    kvm_to_qemu_batch: KvmSegment => QemuSegmentCache,
+    qemu_to_kvm_batch: QemuSegmentCache => KvmSegment,
+    kvm_to_hv_batch: KvmSegment => HvSegmentRegister,
+);
 
 /// `SvmAttrib::to_vmx_layout`.
 #[inline(never)]
@@ -205,36 +190,58 @@ pub mod direct {
         (v, c.unwrap_or(0))
     }
 
-    /// `kvm-svm > qemu > kvm-svm`.
-    #[inline(never)]
-    pub fn svm_qemu_svm(
+    /// Each VMCB segment of `input` with its CPL byte through `chain`, into `out` and
+    /// `cpl_out`: the loop of every VMCB-to-VMCB chain below.
+    #[inline(always)]
+    fn vmcb_to_vmcb(
         input: &[VmcbSegment],
         cpl_in: &[u8],
         out: &mut [VmcbSegment],
         cpl_out: &mut [u8],
+        chain: impl Fn(SegReg, KvmSegment) -> KvmSegment,
     ) {
         let it = input.iter().zip(cpl_in).zip(out.iter_mut().zip(cpl_out));
         for (i, ((v, c), (o, oc))) in it.enumerate() {
             let reg = reg_of(i);
-            let k = qemu_sync(reg, &svm::get_segment(SVM, reg, v, *c));
-            (*o, *oc) = svm_set_fresh(reg, &k);
+            (*o, *oc) = svm_set_fresh(reg, &chain(reg, svm::get_segment(SVM, reg, v, *c)));
         }
     }
 
-    /// `kvm-svm > verbatim > kvm-svm`.
-    #[inline(never)]
-    pub fn svm_svm(
-        input: &[VmcbSegment],
-        cpl_in: &[u8],
-        out: &mut [VmcbSegment],
-        cpl_out: &mut [u8],
-    ) {
-        let it = input.iter().zip(cpl_in).zip(out.iter_mut().zip(cpl_out));
-        for (i, ((v, c), (o, oc))) in it.enumerate() {
-            let reg = reg_of(i);
-            (*o, *oc) = svm_set_fresh(reg, &svm::get_segment(SVM, reg, v, *c));
-        }
+    /// A VMCB-to-VMCB chain: `svm_get_segment`, `$between` on the `kvm_segment`, then
+    /// `svm_set_segment`.
+    macro_rules! vmcb_chain {
+        ($(#[$doc:meta])* $name:ident, $between:expr) => {
+            $(#[$doc])*
+            #[inline(never)]
+            pub fn $name(
+                input: &[VmcbSegment],
+                cpl_in: &[u8],
+                out: &mut [VmcbSegment],
+                cpl_out: &mut [u8],
+            ) {
+                vmcb_to_vmcb(input, cpl_in, out, cpl_out, $between);
+            }
+        };
     }
+
+    vmcb_chain!(
+        /// `kvm-svm > qemu > kvm-svm`.
+        svm_qemu_svm,
+        |reg, k| qemu_sync(reg, &k)
+    );
+    vmcb_chain!(
+        /// `kvm-svm > verbatim > kvm-svm`.
+        svm_svm,
+        |_, k| k
+    );
+    vmcb_chain!(
+        /// `kvm-svm > qemu > kvm-vmx > qemu > kvm-svm`.
+        svm_qemu_vmx_qemu_svm,
+        |reg, k| {
+            let x = vmx::set_segment(VMX, reg, &qemu_sync(reg, &k));
+            qemu_sync(reg, &vmx::get_segment(VMX, &x))
+        }
+    );
 
     /// `kvm-vmx > qemu > kvm-vmx`.
     #[inline(never)]
@@ -269,24 +276,6 @@ pub mod direct {
         for (i, (v, (o, oc))) in input.iter().zip(out.iter_mut().zip(cpl_out)).enumerate() {
             let reg = reg_of(i);
             (*o, *oc) = svm_set_fresh(reg, &qemu_sync(reg, &vmx::get_segment(VMX, v)));
-        }
-    }
-
-    /// `kvm-svm > qemu > kvm-vmx > qemu > kvm-svm`.
-    #[inline(never)]
-    pub fn svm_qemu_vmx_qemu_svm(
-        input: &[VmcbSegment],
-        cpl_in: &[u8],
-        out: &mut [VmcbSegment],
-        cpl_out: &mut [u8],
-    ) {
-        let it = input.iter().zip(cpl_in).zip(out.iter_mut().zip(cpl_out));
-        for (i, ((v, c), (o, oc))) in it.enumerate() {
-            let reg = reg_of(i);
-            let k = qemu_sync(reg, &svm::get_segment(SVM, reg, v, *c));
-            let x = vmx::set_segment(VMX, reg, &k);
-            let k = qemu_sync(reg, &vmx::get_segment(VMX, &x));
-            (*o, *oc) = svm_set_fresh(reg, &k);
         }
     }
 

@@ -7,7 +7,8 @@ use alloc::vec::Vec;
 use super::{CheckId, Finding, Findings};
 use crate::arch::SegmentState;
 use crate::arch::{
-    CR0_PE, CR0_PG, CR4_PAE, CpuMode, EFER_LMA, EFER_LME, RFLAGS_VM, SegReg, Segment,
+    CR0_PE, CR0_PG, CR4_PAE, CpuMode, EFER_LMA, EFER_LME, PrivilegeLevel, RFLAGS_VM, SegReg,
+    Segment,
 };
 
 /// True when every entry of a PAT value is a memory type (SDM Vol. 3A §13.12.2, APM
@@ -122,15 +123,7 @@ fn run(state: &SegmentState, f: &mut Findings) {
             format_args!("{}", cs.attributes.dpl),
         );
     }
-    if cs.selector.rpl() != cpl {
-        f.fail(
-            CheckId::ArchCsRplCpl,
-            Some(SegReg::Cs),
-            "selector RPL",
-            format_args!("CPL {cpl}"),
-            format_args!("{}", cs.selector.rpl()),
-        );
-    }
+    rpl_is_cpl(f, CheckId::ArchCsRplCpl, SegReg::Cs, &cs, cpl);
     if mode.is_ia32e() && cs.attributes.l && cs.attributes.db {
         f.fail(
             CheckId::ArchCsLD,
@@ -192,15 +185,7 @@ fn run(state: &SegmentState, f: &mut Findings) {
             );
         }
     }
-    if ss.selector.rpl() != cpl {
-        f.fail(
-            CheckId::ArchSsRplCpl,
-            Some(SegReg::Ss),
-            "selector RPL",
-            format_args!("CPL {cpl}"),
-            format_args!("{}", ss.selector.rpl()),
-        );
-    }
+    rpl_is_cpl(f, CheckId::ArchSsRplCpl, SegReg::Ss, &ss, cpl);
 
     // Data segments: readable; a usable one with a null selector is odd.
     for reg in [SegReg::Ds, SegReg::Es, SegReg::Fs, SegReg::Gs] {
@@ -250,21 +235,13 @@ fn run(state: &SegmentState, f: &mut Findings) {
     // busy bit, and what AMD may show: not a state to refuse, though Intel's VM entry
     // does (vmx.entry.tr.type).
     let tr_available = tr.is_usable() && !tr.attributes.s && matches!(tr_type, 1 | 9);
-    if !tr_ok && tr_available {
+    if !tr_ok {
         f.fail(
-            CheckId::ArchTrAvailable,
-            Some(SegReg::Tr),
-            "type",
-            if mode.is_ia32e() {
-                "a present busy 64-bit TSS (11)"
+            if tr_available {
+                CheckId::ArchTrAvailable
             } else {
-                "a present busy TSS (3 or 11)"
+                CheckId::ArchTrType
             },
-            describe(&tr),
-        );
-    } else if !tr_ok {
-        f.fail(
-            CheckId::ArchTrType,
             Some(SegReg::Tr),
             "type",
             if mode.is_ia32e() {
@@ -305,6 +282,20 @@ fn run(state: &SegmentState, f: &mut Findings) {
 
 /// A segment's type in words, formatted only when a finding is kept.
 struct Describe(Segment);
+
+/// CS's and SS's selector RPL must equal the CPL (SDM Vol. 3A §5.5: the CPL is the RPL
+/// of the CS and SS selectors).
+fn rpl_is_cpl(f: &mut Findings, id: CheckId, reg: SegReg, seg: &Segment, cpl: PrivilegeLevel) {
+    if seg.selector.rpl() != cpl {
+        f.fail(
+            id,
+            Some(reg),
+            "selector RPL",
+            format_args!("CPL {cpl}"),
+            format_args!("{}", seg.selector.rpl()),
+        );
+    }
+}
 
 fn describe(s: &Segment) -> Describe {
     Describe(*s)

@@ -7,7 +7,7 @@ use super::{CheckId, Finding, Findings};
 use crate::arch::SegmentState;
 use crate::arch::{
     CR0_PE, CR0_PG, CR4_PAE, CR4_PCIDE, EFER_LMA, EFER_LME, PrivilegeLevel, RFLAGS_VM, SegReg,
-    TableIndicator,
+    Segment, TableIndicator,
 };
 
 /// RFLAGS bits that must be 0 in the guest-state field: 63:22, 15, 5 and 3.
@@ -438,21 +438,16 @@ fn check_system(f: &mut Findings, state: &SegmentState, controls: VmxEntryContro
             format_args!("{t}"),
         );
     }
-    if tr.attributes.s {
-        f.fail(CheckId::VmxEntryTrS, Some(SegReg::Tr), "S", "0", "1");
-    }
-    if !tr.attributes.present {
-        f.fail(CheckId::VmxEntryTrP, Some(SegReg::Tr), "P", "1", "0");
-    }
-    if !tr.limit_matches_granularity() {
-        f.fail(
+    check_system_bits(
+        f,
+        SegReg::Tr,
+        &tr,
+        [
+            CheckId::VmxEntryTrS,
+            CheckId::VmxEntryTrP,
             CheckId::VmxEntryTrG,
-            Some(SegReg::Tr),
-            "G",
-            format_args!("consistent with limit {:#x}", tr.limit),
-            format_args!("{}", u8::from(tr.attributes.g)),
-        );
-    }
+        ],
+    );
     if tr.unusable {
         f.fail(
             CheckId::VmxEntryTrUnusable,
@@ -473,20 +468,37 @@ fn check_system(f: &mut Findings, state: &SegmentState, controls: VmxEntryContro
                 format_args!("{}", ldtr.attributes.segment_type),
             );
         }
-        if ldtr.attributes.s {
-            f.fail(CheckId::VmxEntryLdtrS, Some(SegReg::Ldtr), "S", "0", "1");
-        }
-        if !ldtr.attributes.present {
-            f.fail(CheckId::VmxEntryLdtrP, Some(SegReg::Ldtr), "P", "1", "0");
-        }
-        if !ldtr.limit_matches_granularity() {
-            f.fail(
+        check_system_bits(
+            f,
+            SegReg::Ldtr,
+            &ldtr,
+            [
+                CheckId::VmxEntryLdtrS,
+                CheckId::VmxEntryLdtrP,
                 CheckId::VmxEntryLdtrG,
-                Some(SegReg::Ldtr),
-                "G",
-                format_args!("consistent with limit {:#x}", ldtr.limit),
-                format_args!("{}", u8::from(ldtr.attributes.g)),
-            );
-        }
+            ],
+        );
+    }
+}
+
+/// The S, P and G checks TR and a usable LDTR share (SDM Vol. 3C §27.3.1.2): a system
+/// descriptor (S = 0), present, its limit consistent with G. `ids` are the register's
+/// S, P and G check ids.
+fn check_system_bits(f: &mut Findings, reg: SegReg, seg: &Segment, ids: [CheckId; 3]) {
+    let [s_id, p_id, g_id] = ids;
+    if seg.attributes.s {
+        f.fail(s_id, Some(reg), "S", "0", "1");
+    }
+    if !seg.attributes.present {
+        f.fail(p_id, Some(reg), "P", "1", "0");
+    }
+    if !seg.limit_matches_granularity() {
+        f.fail(
+            g_id,
+            Some(reg),
+            "G",
+            format_args!("consistent with limit {:#x}", seg.limit),
+            format_args!("{}", u8::from(seg.attributes.g)),
+        );
     }
 }

@@ -31,7 +31,7 @@ use std::vec::Vec;
 use serde::Deserialize;
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 
-use super::foreign::{ForeignVcpu, IngestError, Place, Reason, Stack, raw};
+use super::foreign::{ForeignVcpu, IngestError, Place, Reason, Stack, raw, within_limit};
 use crate::format::kvm::{KvmDtable, KvmSegment, KvmSregs};
 use crate::snapshot::{MsrEntry, Regs};
 
@@ -81,17 +81,7 @@ pub fn read_path(path: &Path) -> Result<Vec<ForeignVcpu>, IngestError> {
 ///
 /// [`IngestError`] naming the line and column or the field, and the reason.
 pub fn read(text: &str, file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
-    if text.len() as u64 > MAX_STATE_JSON {
-        return Err(IngestError::new(
-            FORMAT,
-            file,
-            Place::File,
-            Reason::TooLarge {
-                size: text.len() as u64,
-                limit: MAX_STATE_JSON,
-            },
-        ));
-    }
+    within_limit(FORMAT, file, text.len(), MAX_STATE_JSON)?;
     let top: TopSnapshot = serde_json::from_str(text)
         .map_err(|e| json_error(&e, file, "state.json (the vm_migration::Snapshot tree)"))?;
     let cpus = top.snapshots.0.ok_or_else(|| {

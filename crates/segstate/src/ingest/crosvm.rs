@@ -32,7 +32,7 @@ use std::vec::Vec;
 
 use ciborium::value::Value;
 
-use super::foreign::{ForeignVcpu, IngestError, Place, Reason, Stack};
+use super::foreign::{ForeignVcpu, IngestError, Place, Reason, Stack, within_limit};
 use crate::format::crosvm::CrosvmSegment;
 use crate::format::kvm::{KvmDtable, KvmSegment, KvmSregs};
 use crate::profile::Profile;
@@ -218,17 +218,7 @@ pub fn read(bytes: &[u8], file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
 /// Decodes a fragment; `index` is the N of its name `vcpu{N}`, when it has one, and
 /// must equal the `vcpu_id` inside (crosvm's restore asserts it).
 fn read_fragment(bytes: &[u8], file: &str, index: Option<u32>) -> Result<ForeignVcpu, IngestError> {
-    if bytes.len() as u64 > MAX_FRAGMENT {
-        return Err(IngestError::new(
-            FORMAT,
-            file,
-            Place::File,
-            Reason::TooLarge {
-                size: bytes.len() as u64,
-                limit: MAX_FRAGMENT,
-            },
-        ));
-    }
+    within_limit(FORMAT, file, bytes.len(), MAX_FRAGMENT)?;
     let value = cbor_item(bytes, file)?;
     let fail = |e: FieldError| IngestError::new(FORMAT, file, Place::Field(e.path), e.reason);
     let snapshot = VcpuSnapshot::decode(&value).map_err(fail)?;

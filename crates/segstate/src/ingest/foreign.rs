@@ -342,6 +342,37 @@ impl fmt::Display for IngestError {
 
 impl core::error::Error for IngestError {}
 
+/// The `length` bytes of a record's body starting at `start` of `bytes` (`start` within
+/// them), or [`Reason::Truncated`] with what is there when the input ends first.
+pub(crate) fn record_body(bytes: &[u8], start: usize, length: usize) -> Result<&[u8], Reason> {
+    bytes
+        .get(start..start.saturating_add(length))
+        .ok_or_else(|| Reason::Truncated {
+            needed: length,
+            found: bytes.len().saturating_sub(start),
+        })
+}
+
+/// Refuses a whole input of `size` bytes over `limit`, naming the file: each
+/// reader's first check, so that an oversized input is never walked.
+pub(crate) fn within_limit(
+    format: &'static str,
+    file: &str,
+    size: usize,
+    limit: u64,
+) -> Result<(), IngestError> {
+    let size = size as u64;
+    if size > limit {
+        return Err(IngestError::new(
+            format,
+            file,
+            Place::File,
+            Reason::TooLarge { size, limit },
+        ));
+    }
+    Ok(())
+}
+
 /// Reads at most `limit` bytes of `path`, refusing a larger file without reading it.
 pub(crate) fn read_limited(
     path: &std::path::Path,

@@ -26,7 +26,9 @@ use std::format;
 use std::string::{String, ToString};
 use std::vec::Vec;
 
-use super::foreign::{ForeignVcpu, IngestError, Place, Reason, Stack, raw};
+use super::foreign::{
+    ForeignVcpu, IngestError, Place, Reason, Stack, raw, record_body, within_limit,
+};
 use super::hyperv_storage;
 use crate::arch::{PerSegReg, PrivilegeLevel, SegReg, Segment};
 use crate::format::hyperv::{VmSaveChunkHeader, VpSegmentRegisters};
@@ -167,17 +169,7 @@ fn read_blob(bytes: &[u8], file: &str, key: Option<&str>) -> Result<Vec<ForeignV
 fn walk_blob(bytes: &[u8], file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
     let fail =
         |at: usize, reason: Reason| IngestError::new(FORMAT, file, Place::Offset(at), reason);
-    if bytes.len() as u64 > MAX_BLOB {
-        return Err(IngestError::new(
-            FORMAT,
-            file,
-            Place::File,
-            Reason::TooLarge {
-                size: bytes.len() as u64,
-                limit: MAX_BLOB,
-            },
-        ));
-    }
+    within_limit(FORMAT, file, bytes.len(), MAX_BLOB)?;
     let (start, framing) = match recognise(bytes) {
         Some(Framing::HyperVStorage) => {
             return Err(fail(
@@ -259,15 +251,7 @@ fn walk_blob(bytes: &[u8], file: &str) -> Result<Vec<ForeignVcpu>, IngestError> 
         };
         let (id, length) = (le_u32(h, 0), le_u32(h, 4) as usize);
         let end = o + VmSaveChunkHeader::SIZE;
-        let Some(data) = bytes.get(end..end.saturating_add(length)) else {
-            return Err(fail(
-                o + 4,
-                Reason::Truncated {
-                    needed: length,
-                    found: bytes.len() - end,
-                },
-            ));
-        };
+        let data = record_body(bytes, end, length).map_err(|r| fail(o + 4, r))?;
         if id == chunk::EPILOG {
             break;
         }

@@ -382,6 +382,8 @@ impl Chain {
         for (i, step) in steps.iter().enumerate() {
             let last = i + 1 == steps.len();
             let next_engine = steps.get(i + 1).map(|s| s.profile.engine);
+            // The next step is a VMM (QEMU or verbatim) rather than a hypervisor.
+            let vmm_follows = next_engine.is_some_and(|e| !e.is_hypervisor());
             let rules = step.rules;
             let bad = |reason| ChainError::BadVmmSequence {
                 step: step.to_string(),
@@ -396,27 +398,24 @@ impl Chain {
                     ops.push(Op::VmxGet(rules));
                     Shape::Kvm
                 }
-                (Engine::KvmSvm, Shape::Kvm) => {
-                    ops.push(Op::SvmSet(rules));
-                    if last {
-                        Shape::Hardware(Format::Vmcb)
+                (engine @ (Engine::KvmSvm | Engine::KvmVmx), Shape::Kvm) => {
+                    // KVM sets the save area; a later step reads it back.
+                    let (set, get, area) = if engine == Engine::KvmSvm {
+                        (Op::SvmSet(rules), Op::SvmGet(rules), Format::Vmcb)
                     } else {
-                        ops.push(Op::SvmGet(rules));
-                        Shape::Kvm
-                    }
-                }
-                (Engine::KvmVmx, Shape::Kvm) => {
-                    ops.push(Op::VmxSet(rules));
+                        (Op::VmxSet(rules), Op::VmxGet(rules), Format::Vmcs)
+                    };
+                    ops.push(set);
                     if last {
-                        Shape::Hardware(Format::Vmcs)
+                        Shape::Hardware(area)
                     } else {
-                        ops.push(Op::VmxGet(rules));
+                        ops.push(get);
                         Shape::Kvm
                     }
                 }
                 (Engine::Qemu, Shape::Kvm) => {
                     ops.push(Op::QemuGet(rules));
-                    if next_engine.is_some_and(|e| !e.is_hypervisor()) {
+                    if vmm_follows {
                         Shape::QemuModel
                     } else {
                         ops.push(Op::QemuSet(rules));
@@ -424,7 +423,7 @@ impl Chain {
                     }
                 }
                 (Engine::Qemu, Shape::QemuModel) => {
-                    if next_engine.is_some_and(|e| !e.is_hypervisor()) {
+                    if vmm_follows {
                         return Err(bad(
                             "at most two VMM steps in a row (source and destination)",
                         ));
@@ -434,14 +433,14 @@ impl Chain {
                     Shape::Kvm
                 }
                 (Engine::Verbatim, Shape::Kvm) => {
-                    if next_engine.is_some_and(|e| !e.is_hypervisor()) {
+                    if vmm_follows {
                         Shape::VerbatimModel
                     } else {
                         Shape::Kvm
                     }
                 }
                 (Engine::Verbatim, Shape::VerbatimModel) => {
-                    if next_engine.is_some_and(|e| !e.is_hypervisor()) {
+                    if vmm_follows {
                         return Err(bad(
                             "at most two VMM steps in a row (source and destination)",
                         ));
@@ -652,18 +651,14 @@ impl Chain {
         values: &mut [InFlight],
         previous: &QemuSegmentCache,
     ) -> Result<(), WrongSourceFormat> {
-        for v in values.iter() {
-            self.check_source(&v.value)?;
-        }
+        self.check_batch_source(values)?;
         if let Some(fast) = self.compiled.fast() {
             let whole = fast.batch(reg, values, previous);
             debug_assert!(whole, "every value was checked to be in the source format");
             return Ok(());
         }
         let Some(tables) = self.compiled.get(self, values.len()) else {
-            for &op in &self.ops {
-                apply_batch(op, reg, values, previous);
-            }
+            self.interpret_batch(reg, values, previous);
             return Ok(());
         };
         for v in values.iter_mut() {
@@ -684,13 +679,21 @@ impl Chain {
         values: &mut [InFlight],
         previous: &QemuSegmentCache,
     ) -> Result<(), WrongSourceFormat> {
-        for v in values.iter() {
-            self.check_source(&v.value)?;
-        }
+        self.check_batch_source(values)?;
+        self.interpret_batch(reg, values, previous);
+        Ok(())
+    }
+
+    /// Refuses a batch with any value not in the chain's source format.
+    fn check_batch_source(&self, values: &[InFlight]) -> Result<(), WrongSourceFormat> {
+        values.iter().try_for_each(|v| self.check_source(&v.value))
+    }
+
+    /// Each op over the whole batch before the next; the values are in the source format.
+    fn interpret_batch(&self, reg: SegReg, values: &mut [InFlight], previous: &QemuSegmentCache) {
         for &op in &self.ops {
             apply_batch(op, reg, values, previous);
         }
-        Ok(())
     }
 
     /// Runs all eight registers through the chain. The output CPL byte of a VMCB comes

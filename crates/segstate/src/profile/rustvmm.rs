@@ -123,14 +123,16 @@ pub const fn crosvm_from_haxm(v: &VmxSegment) -> CrosvmSegment {
     crosvm_from_whpx(&h)
 }
 
+/// The P bit a `kvm_segment` packs into Hyper-V's attributes: KVM's P, cleared for an
+/// unusable segment unless `ignore_unusable` (the rule of a VMM that drops the flag).
+const fn hv_present(k: &KvmSegment, ignore_unusable: bool) -> bool {
+    k.present & 1 != 0 && (ignore_unusable || k.unusable == 0)
+}
+
 /// mshv-bindings `SegmentRegister` (the `kvm_segment` fields) → `hv_x64_segment_register`.
 #[must_use]
 pub const fn mshv_set(rules: RuleSet, k: &KvmSegment) -> HvSegmentRegister {
-    let present = if rules.has(Rule::MshvSetIgnoreUnusable) {
-        k.present & 1 != 0
-    } else {
-        k.present & 1 != 0 && k.unusable == 0
-    };
+    let present = hv_present(k, rules.has(Rule::MshvSetIgnoreUnusable));
     HvSegmentRegister {
         base: k.base,
         limit: k.limit,
@@ -158,11 +160,7 @@ pub const fn mshv_get(rules: RuleSet, h: &HvSegmentRegister) -> KvmSegment {
 /// unusable dropped, the accessed bit cleared for a not-present segment.
 #[must_use]
 pub const fn openvmm_from_kvm(rules: RuleSet, k: &KvmSegment) -> HvSegmentRegister {
-    let present = if rules.has(Rule::OpenvmmFromKvmDropUnusable) {
-        k.present & 1 != 0
-    } else {
-        k.present & 1 != 0 && k.unusable == 0
-    };
+    let present = hv_present(k, rules.has(Rule::OpenvmmFromKvmDropUnusable));
     let mut type_ = k.type_;
     if rules.has(Rule::OpenvmmFromKvmClearAccessedNotPresent) && !present {
         type_ &= !1;

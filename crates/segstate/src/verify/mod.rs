@@ -245,26 +245,22 @@ impl Workspace {
     pub fn verify_unreduced(&self, chain: &Chain) -> Result<ChainReport, WrongSourceFormat> {
         let mut report = self.empty_report(chain)?;
         let baselines = self.baseline_outputs(chain)?;
-        let same_format = chain.source() == chain.destination();
-        let mut outs: Vec<InFlight> = Vec::with_capacity(BATCH);
-        let mut agains: Vec<InFlight> = Vec::with_capacity(BATCH);
+        let mut run = BatchRun::new(chain);
         let batches = self
             .states
             .chunk_by(|a, b| a.reg == b.reg)
             .flat_map(|same_reg| same_reg.chunks(BATCH));
         for batch in batches {
             let reg = batch[0].reg;
-            outs.clear();
-            outs.extend(batch.iter().map(|s| s.input));
-            chain.run_batch_interpreted(reg, &mut outs, &self.previous[reg])?;
-            if same_format {
-                agains.clear();
-                agains.extend_from_slice(&outs);
-                chain.run_batch_interpreted(reg, &mut agains, &self.previous[reg])?;
-            }
+            run.run(
+                chain,
+                reg,
+                &self.previous[reg],
+                batch.iter().map(|s| s.input),
+            )?;
             for (i, state) in batch.iter().enumerate() {
-                let again = same_format.then(|| agains[i]);
-                let verdict = judge(chain, state, outs[i], again, baselines.as_ref(), |b, o| {
+                let (out, again) = run.output(i);
+                let verdict = judge(chain, state, out, again, baselines.as_ref(), |b, o| {
                     entry_memo::accepts(b, state.reg, state.baseline, o)
                 });
                 report.executed += 1;
@@ -609,13 +605,54 @@ fn responsible_rule(
     })
 }
 
+/// The outputs of one batch of one register run through a chain and, for a chain
+/// whose source and destination are one format, those outputs run through it again
+/// (what [`judge`] checks idempotence on). The buffers are kept across batches.
+struct BatchRun {
+    outs: Vec<InFlight>,
+    agains: Vec<InFlight>,
+    same_format: bool,
+}
+
+impl BatchRun {
+    fn new(chain: &Chain) -> Self {
+        Self {
+            outs: Vec::with_capacity(BATCH),
+            agains: Vec::with_capacity(BATCH),
+            same_format: chain.source() == chain.destination(),
+        }
+    }
+
+    /// Runs `inputs`, all of register `reg`, through `chain` (twice when of one format).
+    fn run(
+        &mut self,
+        chain: &Chain,
+        reg: SegReg,
+        previous: &QemuSegmentCache,
+        inputs: impl Iterator<Item = InFlight>,
+    ) -> Result<(), WrongSourceFormat> {
+        self.outs.clear();
+        self.outs.extend(inputs);
+        chain.run_batch_interpreted(reg, &mut self.outs, previous)?;
+        if self.same_format {
+            self.agains.clear();
+            self.agains.extend_from_slice(&self.outs);
+            chain.run_batch_interpreted(reg, &mut self.agains, previous)?;
+        }
+        Ok(())
+    }
+
+    /// Input `i`'s output, and that output run again when the chain is of one format.
+    fn output(&self, i: usize) -> (InFlight, Option<InFlight>) {
+        (self.outs[i], self.same_format.then(|| self.agains[i]))
+    }
+}
+
 fn difference(expected: &Segment, actual: &Segment) -> String {
-    let changes: Vec<String> = expected
-        .field_changes(actual)
-        .iter()
-        .map(|c| format!("{c}"))
-        .collect();
-    format!("expected vs actual: {}", changes.join(", "))
+    format!(
+        "expected vs actual: {}",
+        paths::difference(expected, actual)
+    )
 }
 
 /// A register value in one line, in its own format's terms.

@@ -387,7 +387,7 @@ pub fn path_findings(state: &SegmentState, vendor: Vendors, chains: &[Chain]) ->
 }
 
 /// The fields that differ, `name before -> after`.
-fn difference(expected: &Segment, actual: &Segment) -> String {
+pub(super) fn difference(expected: &Segment, actual: &Segment) -> String {
     let changes: Vec<String> = expected
         .field_changes(actual)
         .iter()

@@ -37,7 +37,8 @@ use alloc::vec::Vec;
 
 use super::entry_memo::{self, EntryMemo};
 use super::{
-    BATCH, ChainReport, DomainState, Property, SegmentState, Workspace, WrongSourceFormat, judge,
+    BATCH, BatchRun, ChainReport, DomainState, Property, SegmentState, Workspace,
+    WrongSourceFormat, judge,
 };
 use crate::arch::{PrivilegeLevel, SegReg, Segment, Selector};
 use crate::profile::{Chain, InFlight, Op, SegmentValue, StackValue};
@@ -349,10 +350,8 @@ impl Workspace {
         mut memo: Option<&mut EntryMemo>,
         report: &mut ChainReport,
     ) -> Result<(), WrongSourceFormat> {
-        let same_format = chain.source() == chain.destination();
         let entry_bit = 1u8 << Property::VmxEntryRejected.index();
-        let mut outs: Vec<InFlight> = Vec::with_capacity(BATCH);
-        let mut agains: Vec<InFlight> = Vec::with_capacity(BATCH);
+        let mut run = BatchRun::new(chain);
         let classes = &self.classes;
         let reg_of = |c: &Class| c.reg;
         let batches = classes
@@ -361,22 +360,14 @@ impl Workspace {
             .flat_map(|same_reg| same_reg.chunks(BATCH));
         for batch in batches {
             let reg = reg_of(&batch[0]);
-            outs.clear();
-            outs.extend(
-                batch
-                    .iter()
-                    .map(|c| self.states[classes.representative(c)].input),
-            );
-            chain.run_batch_interpreted(reg, &mut outs, &self.previous[reg])?;
-            if same_format {
-                agains.clear();
-                agains.extend_from_slice(&outs);
-                chain.run_batch_interpreted(reg, &mut agains, &self.previous[reg])?;
-            }
+            let representatives = batch
+                .iter()
+                .map(|c| self.states[classes.representative(c)].input);
+            run.run(chain, reg, &self.previous[reg], representatives)?;
             for (i, class) in batch.iter().enumerate() {
                 let rep = classes.representative(class);
                 let state = &self.states[rep];
-                let again = same_format.then(|| agains[i]);
+                let (rep_out, again) = run.output(i);
                 let mut entry = |b: &[SegmentState; 4], out: Option<Segment>| {
                     let check = || entry_memo::accepts(b, state.reg, state.baseline, out);
                     match memo.as_mut() {
@@ -384,7 +375,7 @@ impl Workspace {
                         None => check(),
                     }
                 };
-                let mut verdict = judge(chain, state, outs[i], again, baselines, &mut entry);
+                let mut verdict = judge(chain, state, rep_out, again, baselines, &mut entry);
                 report.executed += 1;
                 // VM entry is the representative's own; the rest holds for the class.
                 let entry = verdict.failed & entry_bit;
@@ -408,10 +399,10 @@ impl Workspace {
                     if !accepted {
                         let member = &self.states[m];
                         let value = with_base(
-                            &with_selector(&outs[i].value, carried.selector),
+                            &with_selector(&rep_out.value, carried.selector),
                             carried.base,
                         );
-                        let out = InFlight { value, ..outs[i] };
+                        let out = InFlight { value, ..rep_out };
                         let mut verdict = judge(chain, member, out, None, Some(b), |_, _| accepted);
                         verdict.failed &= entry_bit;
                         self.record(chain, member, &verdict, (0, 1), baselines, report);

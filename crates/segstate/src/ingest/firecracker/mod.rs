@@ -35,7 +35,7 @@ use std::string::{String, ToString};
 use std::vec::Vec;
 
 use super::crc64::crc64;
-use super::foreign::{ForeignVcpu, IngestError, Place, Reason, Stack, raw};
+use super::foreign::{ForeignVcpu, IngestError, Place, Reason, Stack, raw, within_limit};
 
 /// The format name errors carry.
 pub const FORMAT: &str = "Firecracker snapshot";
@@ -93,16 +93,7 @@ fn refuse(file: &str, place: Place, reason: Reason) -> IngestError {
 /// bad CRC, wrong magic, a format version without a known layout, or bytes that do
 /// not decode with the 11.x layout.
 pub fn read(bytes: &[u8], file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
-    if bytes.len() as u64 > MAX_FILE_SIZE {
-        return Err(refuse(
-            file,
-            Place::File,
-            Reason::TooLarge {
-                size: bytes.len() as u64,
-                limit: MAX_FILE_SIZE,
-            },
-        ));
-    }
+    within_limit(FORMAT, file, bytes.len(), MAX_FILE_SIZE)?;
     let encoding = recognise(bytes).ok_or_else(|| {
         refuse(
             file,

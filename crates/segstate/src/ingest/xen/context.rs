@@ -12,7 +12,7 @@ use crate::format::kvm::{KvmDtable, KvmSegment, KvmSregs};
 use crate::format::svm::SvmAttrib;
 use crate::format::xen::{HvmHwCpuOffset, HvmHwCpuSegments, XenSegmentRegister};
 use crate::format::{le_u16, le_u32, le_u64};
-use crate::ingest::foreign::{ForeignVcpu, IngestError, Place, Reason, Stack, raw};
+use crate::ingest::foreign::{ForeignVcpu, IngestError, Place, Reason, Stack, raw, record_body};
 use crate::profile::Profile;
 use crate::snapshot::{MsrEntry, Regs};
 
@@ -61,15 +61,7 @@ pub(super) fn hvm_context(
         };
         let (code, instance, length) = (le_u16(d, 0), le_u16(d, 2), le_u32(d, 4) as usize);
         let start = o + 8;
-        let Some(payload) = blob.get(start..start.saturating_add(length)) else {
-            return Err(fail(
-                o + 4,
-                Reason::Truncated {
-                    needed: length,
-                    found: blob.len() - start,
-                },
-            ));
-        };
+        let payload = record_body(blob, start, length).map_err(|r| fail(o + 4, r))?;
         match code {
             hvm_code::END => break,
             hvm_code::HEADER => {
