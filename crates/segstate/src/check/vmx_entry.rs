@@ -1,7 +1,7 @@
 //! Intel VM entry: checks on guest segment registers (SDM Vol. 3C §27.3.1.2).
 //!
 //! A register is usable iff its unusable bit (AR bit 16) is 0. Reserved AR bits are
-//! not representable in a decoded [`Segment`](crate::arch::Segment); the VMX decoder refuses them.
+//! not representable in a decoded [`Segment`]; the VMX decoder refuses them.
 
 use super::{CheckId, Finding, Findings};
 use crate::arch::SegmentState;
