@@ -12,6 +12,7 @@ use crate::format::qemu::{QemuFlags, QemuSegmentCache};
 /// garbage spills: `dpl = 4` sets P, `s = 2` sets DPL bit 0, `db = 2` sets G.
 /// `previous` is the cache before the call; only the thread's two designs read it.
 #[must_use]
+#[inline]
 pub fn get_seg(
     rules: RuleSet,
     reg: SegReg,
@@ -59,6 +60,7 @@ pub fn get_seg(
 /// normalised, so QEMU never sends garbage; flag bits outside the attributes are
 /// ignored. The selector is truncated to 16 bits as the C assignment does.
 #[must_use]
+#[inline]
 pub fn set_seg(rules: RuleSet, q: &QemuSegmentCache) -> KvmSegment {
     let f = q.flags.0;
     let present = u8::from(f & QemuFlags::P_MASK != 0);

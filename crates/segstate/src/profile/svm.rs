@@ -11,6 +11,7 @@ use crate::format::svm::{SvmAttrib, VmcbDtable, VmcbSaveArea, VmcbSegment};
 /// Every field is extracted with a mask from the 12-bit attrib, so the result never
 /// holds garbage; SS.DPL is a raw copy of the CPL byte.
 #[must_use]
+#[inline]
 pub fn get_segment(rules: RuleSet, reg: SegReg, v: &VmcbSegment, vmcb_cpl: u8) -> KvmSegment {
     let a = v.attrib;
     let bit = |shift: u16| ((a.0 >> shift) & 1) as u8;
@@ -91,6 +92,7 @@ pub(crate) fn ss_db_unusable(k: &mut KvmSegment) {
 ///
 /// Every byte is masked (`& 0xf`, `& 1`, `& 3`); `unusable` is a truthiness test.
 #[must_use]
+#[inline]
 pub fn set_segment(rules: RuleSet, reg: SegReg, k: &KvmSegment) -> (VmcbSegment, Option<u8>) {
     let unusable = k.unusable != 0;
     let attrib = if rules.has(Rule::SvmSetZeroUnusableAttrib) && unusable {

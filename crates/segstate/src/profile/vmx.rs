@@ -9,6 +9,7 @@ use crate::format::vmx::{VmxAccessRights, VmxSegment};
 
 /// VMCS guest segment → `kvm_segment`, as KVM_GET_SREGS does on Intel.
 #[must_use]
+#[inline]
 pub fn get_segment(rules: RuleSet, v: &VmxSegment) -> KvmSegment {
     let ar = v.access_rights.0;
     let bit = |n: u32| ((ar >> n) & 1) as u8;
@@ -51,6 +52,7 @@ pub(crate) const fn unusable_from_not_present(k: &KvmSegment) -> u8 {
 ///
 /// The accessed bit is forced before masking (`type |= 1`, then `& 15`), as upstream.
 #[must_use]
+#[inline]
 pub fn set_segment(rules: RuleSet, reg: SegReg, k: &KvmSegment) -> VmxSegment {
     let mut type_ = k.type_;
     if rules.has(Rule::VmxSetAccessedUnrestricted) && reg != SegReg::Ldtr {
