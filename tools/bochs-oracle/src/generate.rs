@@ -8,6 +8,10 @@
 //! (SCE, LME, LMA, NXE), and in every bit on SVM, where segstate judges reserved bits.
 
 use segstate::arch::SegmentState;
+use segstate::arch::{
+    CR0_CD, CR0_ET, CR0_NE, CR0_NW, CR0_PE, CR0_PG, CR4_PAE, CR4_PCIDE, CR4_VMXE, EFER_LMA,
+    EFER_LME, EFER_SVME, RFLAGS_IF, RFLAGS_VM,
+};
 use segstate::arch::{PerSegReg, PrivilegeLevel, SegReg, Segment, SegmentType, Selector};
 use segstate::check::vmx_entry::VmxEntryControls;
 use segstate::format::vmx::{VmxAccessRights, VmxSegment};
@@ -46,23 +50,11 @@ impl Rng {
     }
 }
 
-const CR0_PE: u64 = 1;
-const CR0_ET: u64 = 1 << 4;
-const CR0_NE: u64 = 1 << 5;
-const CR0_NW: u64 = 1 << 29;
-const CR0_CD: u64 = 1 << 30;
-const CR0_PG: u64 = 1 << 31;
-const CR4_PAE: u64 = 1 << 5;
-const CR4_VMXE: u64 = 1 << 13;
-const CR4_PCIDE: u64 = 1 << 17;
+// EFER.SCE and EFER.NXE, and RFLAGS bit 1 (always set): bits no segstate rule reads,
+// so the library does not name them.
 const EFER_SCE: u64 = 1;
-const EFER_LME: u64 = 1 << 8;
-const EFER_LMA: u64 = 1 << 10;
 const EFER_NXE: u64 = 1 << 11;
-const EFER_SVME: u64 = 1 << 12;
 const RFLAGS_FIXED: u64 = 1 << 1;
-const RFLAGS_IF: u64 = 1 << 9;
-const RFLAGS_VM: u64 = 1 << 17;
 
 /// A segment from its VMCS fields (access rights as the SDM's Table 25-2 writes them).
 fn seg(selector: u16, access_rights: u32, limit: u32, base: u64) -> Segment {

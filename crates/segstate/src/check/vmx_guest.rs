@@ -45,8 +45,6 @@ const BLOCK_NMI: u32 = 1 << 3;
 const INTERRUPTIBILITY_RESERVED: u32 = !0x1f;
 /// Pending debug exceptions: reserved bits 11:4, 13, 15 and 63:17.
 pub const PENDING_DEBUG_RESERVED: u64 = 0xff0 | 1 << 13 | 1 << 15 | !0x1_ffff;
-/// VM-entry control "load IA32_BNDCFGS" (bit 16).
-const ENTRY_LOAD_BNDCFGS: u32 = 1 << 16;
 /// IA32_BNDCFGS bits 11:2, reserved (SDM Vol. 1 §17.3.3: EN is bit 0, BNDPRESERVE bit 1).
 const BNDCFGS_RESERVED: u64 = 0xffc;
 /// Pending debug exceptions: BS (single step).
@@ -160,6 +158,7 @@ impl GuestControls {
     const ENTRY_SMM: u32 = 1 << 10;
     const ENTRY_LOAD_PAT: u32 = 1 << 14;
     const ENTRY_LOAD_EFER: u32 = 1 << 15;
+    const ENTRY_LOAD_BNDCFGS: u32 = 1 << 16;
     /// Pin-based "virtual NMIs".
     const PIN_VIRTUAL_NMIS: u32 = 1 << 5;
     /// Secondary "enable EPT".
@@ -383,7 +382,7 @@ fn msrs(r: &mut Run<'_>, controls: GuestControls) {
     let load_bndcfgs =
         r.g.controls
             .entry
-            .is_none_or(|e| e & ENTRY_LOAD_BNDCFGS != 0);
+            .is_none_or(|e| e & GuestControls::ENTRY_LOAD_BNDCFGS != 0);
     let bndcfgs = if load_bndcfgs {
         r.need(CheckId::VmxEntryBndcfgs, GuestField::Bndcfgs, r.g.bndcfgs)
     } else {
