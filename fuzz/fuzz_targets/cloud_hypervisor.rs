@@ -5,17 +5,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use segstate::ingest::InputFormat;
 use segstate::ingest::cloud_hypervisor;
 
 #[path = "common.rs"]
 mod common;
 
 fn read(text: &str) {
-    common::foreign_read(
-        cloud_hypervisor::read(text, "fuzz"),
-        InputFormat::CloudHypervisor,
-    );
+    common::foreign_read(cloud_hypervisor::read(text, "fuzz"));
 }
 
 fuzz_target!(|data: &[u8]| {

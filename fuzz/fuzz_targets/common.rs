@@ -3,7 +3,7 @@
 use segstate::check::report::{Context, Report, Vendors};
 use segstate::ingest::foreign::{ForeignVcpu, IngestError};
 use segstate::ingest::qemu_dump;
-use segstate::ingest::{Input, InputFormat, foreign_inputs};
+use segstate::ingest::{Input, foreign_inputs};
 
 pub const VENDORS: [Vendors; 3] = [Vendors::Intel, Vendors::Amd, Vendors::Both];
 
@@ -39,13 +39,13 @@ pub fn check_all(inputs: &[Input]) {
 /// (encoded as a segstate snapshot), converted as `check` converts it and reported; a
 /// refusal must say something.
 #[allow(dead_code)]
-pub fn foreign_read(read: Result<Vec<ForeignVcpu>, IngestError>, format: InputFormat) {
+pub fn foreign_read(read: Result<Vec<ForeignVcpu>, IngestError>) {
     match read {
         Ok(vcpus) => {
             for v in &vcpus {
                 let _ = v.cpl_disagreement();
                 std::hint::black_box(v.to_snapshot(0).encode());
-                if let Ok(inputs) = foreign_inputs(std::slice::from_ref(v), format) {
+                if let Ok(inputs) = foreign_inputs(std::slice::from_ref(v)) {
                     check_all(&inputs);
                 }
             }

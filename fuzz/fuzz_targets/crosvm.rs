@@ -6,7 +6,6 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use segstate::ingest::InputFormat;
 use segstate::ingest::crosvm;
 
 #[path = "common.rs"]
@@ -16,7 +15,7 @@ mod common;
 const HEADER: &[u8] = b"\xa9\x67vcpu_id\x00";
 
 fn read(bytes: &[u8]) {
-    common::foreign_read(crosvm::read(bytes, "fuzz"), InputFormat::Crosvm);
+    common::foreign_read(crosvm::read(bytes, "fuzz"));
 }
 
 fuzz_target!(|data: &[u8]| {

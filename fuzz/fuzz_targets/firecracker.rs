@@ -6,9 +6,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use segstate::ingest::InputFormat;
-use segstate::testing::crc64;
 use segstate::ingest::firecracker;
+use segstate::testing::crc64;
 
 #[path = "common.rs"]
 mod common;
@@ -25,7 +24,7 @@ fn sealed(body: &[u8]) -> Vec<u8> {
 }
 
 fn read(bytes: &[u8]) {
-    common::foreign_read(firecracker::read(bytes, "fuzz"), InputFormat::Firecracker);
+    common::foreign_read(firecracker::read(bytes, "fuzz"));
 }
 
 fuzz_target!(|data: &[u8]| {

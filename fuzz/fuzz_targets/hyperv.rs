@@ -8,14 +8,13 @@
 
 use libfuzzer_sys::fuzz_target;
 use segstate::ingest::hyperv::{self, HVS_SIGNATURE, PROLOG_SIZE, PROLOG_TAG};
-use segstate::ingest::hyperv_storage::{crc32, FILE_HEADER_SIZE, FORMAT_VERSION};
-use segstate::ingest::InputFormat;
+use segstate::ingest::hyperv_storage::{FILE_HEADER_SIZE, FORMAT_VERSION, crc32};
 
 #[path = "common.rs"]
 mod common;
 
 fn read(bytes: &[u8]) {
-    common::foreign_read(hyperv::read(bytes, "fuzz"), InputFormat::HyperV);
+    common::foreign_read(hyperv::read(bytes, "fuzz"));
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -8,7 +8,6 @@
 
 use libfuzzer_sys::fuzz_target;
 use segstate::ingest::xen;
-use segstate::ingest::InputFormat;
 
 #[path = "common.rs"]
 mod common;
@@ -28,7 +27,7 @@ fn libxc_headers() -> Vec<u8> {
 }
 
 fn read(bytes: &[u8]) {
-    common::foreign_read(xen::read(bytes, "fuzz"), InputFormat::Xen);
+    common::foreign_read(xen::read(bytes, "fuzz"));
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -203,7 +203,7 @@ fn directory_namespace_and_fragment_read_alike() {
 #[test]
 fn check_sees_every_vcpu_with_the_stack_named() {
     let vcpus = crosvm::read_path(&fixture_dir()).unwrap();
-    let inputs = foreign_inputs(&vcpus, InputFormat::Crosvm).unwrap();
+    let inputs = foreign_inputs(&vcpus).unwrap();
     assert_eq!(inputs.len(), 2);
     assert_eq!(inputs[0].label, "crosvm (KVM) vCPU 0");
     assert_eq!(inputs[0].state.cpl, PrivilegeLevel::Ring3);
@@ -302,7 +302,7 @@ fn a_flag_byte_crosvm_stores_but_kvm_would_refuse_is_named_by_check() {
         *entry(map(entry(map(entry(top, "sregs")), "ss")), "dpl") = Value::from(7);
     });
     let v = read(&odd);
-    let e = foreign_inputs(&[v], InputFormat::Crosvm).unwrap_err();
+    let e = foreign_inputs(&[v]).unwrap_err();
     assert!(e.0.contains("crosvm (KVM) vCPU 0: sregs.ss.dpl"), "{e}");
 }
 

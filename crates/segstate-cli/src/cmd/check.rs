@@ -212,19 +212,14 @@ impl Printer<'_> {
 /// or a crosvm `vcpu/vcpu{N}` fragment read with its snapshot (so an encrypted one is
 /// named so): every vCPU.
 fn check_directory(args: &Args, dir: &std::path::Path) -> Outcome {
-    let format = if dir.is_dir() {
-        ingest::foreign_dir_format(dir)
-    } else {
-        Some(InputFormat::Crosvm)
-    };
-    let Some(format) = format else {
+    if dir.is_dir() && ingest::foreign_dir_format(dir).is_none() {
         return Err(Failure::input(format!(
             "{}: is a directory, and not a Cloud Hypervisor snapshot (it has no state.json) \
              nor a crosvm snapshot (it has no vcpu namespace)",
             dir.display()
         )));
-    };
-    check_foreign_at(args, dir, format)
+    }
+    check_foreign_at(args, dir)
 }
 
 /// A HyperVStorage file (`.vmrs`/`.vsv`): opened by path, so the reader seeks past the
@@ -237,11 +232,11 @@ fn is_hyperv_storage(path: &std::path::Path) -> bool {
 }
 
 /// Every vCPU of the foreign state at `path`, read by path.
-fn check_foreign_at(args: &Args, path: &std::path::Path, format: InputFormat) -> Outcome {
+fn check_foreign_at(args: &Args, path: &std::path::Path) -> Outcome {
     let inputs = ingest::foreign_vcpus_at(path)
         .map_err(|e| Failure::input(e.to_string()))
         .and_then(|vcpus| {
-            ingest::foreign_inputs(&vcpus, format)
+            ingest::foreign_inputs(&vcpus)
                 .map_err(|e| Failure::input(format!("{}: {e}", path.display())))
         })?;
     let mut printer = Printer {
@@ -270,7 +265,7 @@ pub fn run(args: &Args) -> Outcome {
         .as_deref()
         .filter(|p| args.format.is_none_or(|f| f == InputFormat::HyperV) && is_hyperv_storage(p))
     {
-        return check_foreign_at(args, file, InputFormat::HyperV);
+        return check_foreign_at(args, file);
     }
     let (name, mut reader) = crate::input::open(
         args.input.as_deref(),

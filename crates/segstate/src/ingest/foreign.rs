@@ -44,6 +44,19 @@ pub enum Stack {
 }
 
 impl Stack {
+    /// The input format of the files this stack writes (what `--format` names).
+    #[must_use]
+    pub const fn input_format(self) -> super::InputFormat {
+        use super::InputFormat;
+        match self {
+            Stack::CloudHypervisorKvm | Stack::CloudHypervisorMshv => InputFormat::CloudHypervisor,
+            Stack::Firecracker => InputFormat::Firecracker,
+            Stack::Crosvm => InputFormat::Crosvm,
+            Stack::XenHvm => InputFormat::Xen,
+            Stack::HyperV => InputFormat::HyperV,
+        }
+    }
+
     /// Short name, as reports print it.
     #[must_use]
     pub const fn name(self) -> &'static str {

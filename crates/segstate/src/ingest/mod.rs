@@ -438,7 +438,7 @@ pub fn read_foreign(bytes: &[u8], format: InputFormat) -> Result<Vec<Input>, Inp
             cloud_hypervisor::read(text, "").map_err(located)?
         }
     };
-    foreign_inputs(&vcpus, format)
+    foreign_inputs(&vcpus)
 }
 
 /// The vCPUs of a foreign state file or snapshot directory at `path`: a directory is a
@@ -504,7 +504,7 @@ pub fn foreign_dir_format(path: &std::path::Path) -> Option<InputFormat> {
 pub fn read_xen(reader: impl std::io::Read) -> Result<Vec<Input>, InputError> {
     let vcpus = xen::read(reader, "")
         .map_err(|e| err(format!("{}: {}: {}", e.format, e.place, e.reason)))?;
-    foreign_inputs(&vcpus, InputFormat::Xen)
+    foreign_inputs(&vcpus)
 }
 
 #[cfg(not(feature = "serde"))]
@@ -521,16 +521,14 @@ fn read_foreign(_bytes: &[u8], format: InputFormat) -> Result<Vec<Input>, InputE
 
 /// The vCPUs a foreign reader returned, as states to check: the CPL from the stack's
 /// convention ([`foreign::ForeignVcpu::cpl`]), a disagreement with the file's own CPL
-/// field in the notes.
+/// field in the notes; each labelled with its stack's format
+/// ([`foreign::Stack::input_format`]).
 ///
 /// # Errors
 ///
 /// A segment that is not a valid `kvm_segment` (e.g. a flag other than 0 or 1).
 #[cfg(feature = "serde")]
-pub fn foreign_inputs(
-    vcpus: &[foreign::ForeignVcpu],
-    format: InputFormat,
-) -> Result<Vec<Input>, InputError> {
+pub fn foreign_inputs(vcpus: &[foreign::ForeignVcpu]) -> Result<Vec<Input>, InputError> {
     vcpus
         .iter()
         .map(|v| {
@@ -553,7 +551,7 @@ pub fn foreign_inputs(
             }
             Ok(Input::guest_view(
                 format!("{} vCPU {}", v.stack, v.id),
-                format,
+                v.stack.input_format(),
                 state,
                 notes,
             ))
