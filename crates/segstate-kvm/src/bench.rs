@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use kvm_ioctls::VcpuFd;
 
-use crate::error::{HarnessError, IoctlError};
+use crate::error::{HarnessError, IoctlError, transparent_error};
 use crate::guest::layout::{MMIO_USER_PAUSE, PARAM_PROBE};
 use crate::guest::{Entry, Probe, UserSs};
 use crate::machine::{Exit, Machine, open_kvm};
@@ -63,12 +63,6 @@ pub enum RoundtripError {
     Sync(SyncError),
 }
 
-impl From<IoctlError> for RoundtripError {
-    fn from(e: IoctlError) -> Self {
-        RoundtripError::Ioctl(e)
-    }
-}
-
 impl fmt::Display for RoundtripError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -78,13 +72,4 @@ impl fmt::Display for RoundtripError {
     }
 }
 
-/// Transparent: each variant's message already includes the error it wraps, so
-/// `source` is that error's own source (no cause is printed twice).
-impl core::error::Error for RoundtripError {
-    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        match self {
-            RoundtripError::Ioctl(e) => e.source(),
-            RoundtripError::Sync(e) => e.source(),
-        }
-    }
-}
+transparent_error!(RoundtripError: Ioctl(IoctlError), Sync(SyncError));

@@ -9,7 +9,7 @@ use kvm_bindings::{
 };
 use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
 
-use crate::error::{HarnessError, IoctlError, MemoryError};
+use crate::error::{HarnessError, IoctlError, MemoryError, transparent_error};
 use crate::guest::{self, Entry, GuestMemory, Routines, layout};
 use crate::watchdog::Watchdog;
 
@@ -76,16 +76,7 @@ impl std::fmt::Display for RunFailure {
     }
 }
 
-/// Transparent: each variant's message already includes the error it wraps, so
-/// `source` is that error's own source (no cause is printed twice).
-impl core::error::Error for RunFailure {
-    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        match self {
-            RunFailure::Hung { .. } => None,
-            RunFailure::Ioctl(e) => e.source(),
-        }
-    }
-}
+transparent_error!(RunFailure: Ioctl(IoctlError));
 
 /// The frame an exception stub leaves on its stack, as the CPU pushed it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
