@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use kvm_ioctls::VcpuFd;
 
 use crate::error::{HarnessError, IoctlError, transparent_error};
-use crate::guest::layout::{MMIO_USER_PAUSE, PARAM_PROBE};
+use crate::guest::layout::PARAM_PROBE;
 use crate::guest::{Entry, Probe, UserSs};
-use crate::machine::{Exit, Machine, open_kvm};
+use crate::machine::{Machine, open_kvm};
 use crate::scenario::RunOptions;
 use crate::sync::{SregsSync, SyncError};
 
@@ -23,16 +23,8 @@ pub fn paused_user_machine(opts: &RunOptions) -> Result<Machine, HarnessError> {
         rip: r.u_pause_probe,
         ss: UserSs::Unusable,
     })?;
-    match m.run() {
-        Ok(Exit::MmioWrite {
-            addr: MMIO_USER_PAUSE,
-            ..
-        }) => Ok(m),
-        other => Err(HarnessError::NoPause {
-            wanted: "user pause",
-            got: other,
-        }),
-    }
+    m.run_to_user_pause()?;
+    Ok(m)
 }
 
 /// `n` times: KVM_GET_SREGS, then `sync` (if any), then KVM_SET_SREGS, on a

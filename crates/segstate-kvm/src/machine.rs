@@ -279,6 +279,22 @@ impl Machine {
         }
     }
 
+    /// One KVM_RUN that must stop at the guest's MMIO pause `pause` (one of the
+    /// `MMIO_*_PAUSE` sync points of [`layout`]); any other exit, or a failed run,
+    /// is [`HarnessError::NoPause`] naming the pause as `wanted`.
+    pub fn run_to_pause(&mut self, pause: u64, wanted: &'static str) -> Result<(), HarnessError> {
+        match self.run() {
+            Ok(Exit::MmioWrite { addr, .. }) if addr == pause => Ok(()),
+            got => Err(HarnessError::NoPause { wanted, got }),
+        }
+    }
+
+    /// [`Machine::run_to_pause`] at the user-mode sync point
+    /// ([`layout::MMIO_USER_PAUSE`]).
+    pub fn run_to_user_pause(&mut self) -> Result<(), HarnessError> {
+        self.run_to_pause(layout::MMIO_USER_PAUSE, "user pause")
+    }
+
     /// Completes a pending I/O or MMIO exit without running guest code, as
     /// KVM requires before the vCPU state is saved: KVM_RUN with
     /// `immediate_exit` set finishes the instruction and returns EINTR.
