@@ -11,51 +11,42 @@ use segstate_kvm::*;
 mod common;
 use common::kvm_present;
 
+/// A sync the tests write as a plain function, with the name reports give it.
+struct NamedSync(&'static str, fn(&mut kvm_sregs) -> Result<(), SyncError>);
+
+impl SregsSync for NamedSync {
+    fn name(&self) -> String {
+        self.0.into()
+    }
+    fn sync(&self, s: &mut kvm_sregs) -> Result<(), SyncError> {
+        (self.1)(s)
+    }
+}
+
 /// The 2017 bug, both halves at once: QEMU's get_seg dropped the flags of an
 /// unusable segment and KVM SVM's set_segment zeroed its attributes, so SS
 /// arrives with every attribute zero except unusable=1/present=0: DPL 0,
 /// from which KVM derives CPL 0.
-struct Bug2017;
-
-impl SregsSync for Bug2017 {
-    fn name(&self) -> String {
-        "bug-2017".into()
+const BUG_2017: NamedSync = NamedSync("bug-2017", |s| {
+    if s.ss.unusable != 0 {
+        let ss = &mut s.ss;
+        (ss.type_, ss.dpl, ss.db, ss.s, ss.l, ss.g, ss.avl) = (0, 0, 0, 0, 0, 0, 0);
+        ss.present = 0;
+        ss.unusable = 1;
     }
-    fn sync(&self, s: &mut kvm_sregs) -> Result<(), SyncError> {
-        if s.ss.unusable != 0 {
-            let ss = &mut s.ss;
-            (ss.type_, ss.dpl, ss.db, ss.s, ss.l, ss.g, ss.avl) = (0, 0, 0, 0, 0, 0, 0);
-            ss.present = 0;
-            ss.unusable = 1;
-        }
-        Ok(())
-    }
-}
+    Ok(())
+});
 
 /// Sets CR0.PG without CR0.PE: an architecturally invalid state KVM must refuse.
-struct PagingWithoutProtection;
-
-impl SregsSync for PagingWithoutProtection {
-    fn name(&self) -> String {
-        "pg-without-pe".into()
-    }
-    fn sync(&self, s: &mut kvm_sregs) -> Result<(), SyncError> {
-        s.cr0 = (s.cr0 | 1 << 31) & !1;
-        Ok(())
-    }
-}
+const PAGING_WITHOUT_PROTECTION: NamedSync = NamedSync("pg-without-pe", |s| {
+    s.cr0 = (s.cr0 | 1 << 31) & !1;
+    Ok(())
+});
 
 /// A sync that refuses to convert.
-struct Refuses;
-
-impl SregsSync for Refuses {
-    fn name(&self) -> String {
-        "refuses".into()
-    }
-    fn sync(&self, _: &mut kvm_sregs) -> Result<(), SyncError> {
-        Err(SyncError::Other("cannot represent this segment".into()))
-    }
-}
+const REFUSES: NamedSync = NamedSync("refuses", |_| {
+    Err(SyncError::Other("cannot represent this segment".into()))
+});
 
 fn opts() -> RunOptions {
     RunOptions::default()
@@ -169,7 +160,7 @@ fn bug_2017_loses_privilege() {
     }
     let measured_here = backend() == "kvm_pvm";
     for k in ScenarioKind::ALL {
-        let o = run_scenario(k, &Bug2017, &opts());
+        let o = run_scenario(k, &BUG_2017, &opts());
         show(&o);
         let unusable_user_ss = matches!(
             k,
@@ -221,7 +212,7 @@ fn refused_states_are_corrupted_not_panics() {
     if !kvm_present("refused_states_are_corrupted_not_panics") {
         return;
     }
-    let o = run_scenario(ScenarioKind::NullSsUser, &PagingWithoutProtection, &opts());
+    let o = run_scenario(ScenarioKind::NullSsUser, &PAGING_WITHOUT_PROTECTION, &opts());
     show(&o);
     assert!(
         matches!(&o.verdict, Verdict::Corrupted { detail } if detail.contains("KVM_SET_SREGS")),
@@ -231,7 +222,7 @@ fn refused_states_are_corrupted_not_panics() {
 
     let o = run_scenario(
         ScenarioKind::SnapshotRestore,
-        &PagingWithoutProtection,
+        &PAGING_WITHOUT_PROTECTION,
         &opts(),
     );
     assert!(
@@ -240,7 +231,7 @@ fn refused_states_are_corrupted_not_panics() {
         o.verdict
     );
 
-    let o = run_scenario(ScenarioKind::Sysret, &Refuses, &opts());
+    let o = run_scenario(ScenarioKind::Sysret, &REFUSES, &opts());
     assert!(
         matches!(&o.verdict, Verdict::Corrupted { detail } if detail.contains("cannot represent")),
         "{:?}",
