@@ -212,7 +212,11 @@ fn refused_states_are_corrupted_not_panics() {
     if !kvm_present("refused_states_are_corrupted_not_panics") {
         return;
     }
-    let o = run_scenario(ScenarioKind::NullSsUser, &PAGING_WITHOUT_PROTECTION, &opts());
+    let o = run_scenario(
+        ScenarioKind::NullSsUser,
+        &PAGING_WITHOUT_PROTECTION,
+        &opts(),
+    );
     show(&o);
     assert!(
         matches!(&o.verdict, Verdict::Corrupted { detail } if detail.contains("KVM_SET_SREGS")),
