@@ -92,26 +92,26 @@ fn kvm_is_available() {
     println!("{info}");
 }
 
-/// Runs every scenario with `sync`: each must pass, and SS must reach KVM_SET_SREGS
-/// as KVM_GET_SREGS reported it (the sync loses nothing).
-fn passes_every_scenario_unchanged(sync: &dyn SregsSync) {
-    for k in ScenarioKind::ALL {
-        let o = run_scenario(k, sync, &opts());
-        show(&o);
-        assert_eq!(o.verdict, Verdict::Pass, "{k}: {}", o.detail);
-        assert!(o.syncs >= 1);
-        for p in &o.pauses {
-            assert_eq!(p.ss_synced, p.ss_reported, "{k}: SS changed in the sync");
-        }
-    }
-}
-
-/// The library's kvm_sregs ⇄ SegmentState path, live: a state decoded and written
-/// back through it keeps privilege in every scenario.
+/// The syncs that lose nothing, verbatim and the library's kvm_sregs ⇄ SegmentState
+/// path, live: with each, every scenario passes and SS reaches KVM_SET_SREGS as
+/// KVM_GET_SREGS reported it.
 #[test]
-fn segment_state_round_trip_passes_every_scenario() {
-    if kvm_present("segment_state_round_trip_passes_every_scenario") {
-        passes_every_scenario_unchanged(&ThroughSegmentState);
+fn lossless_syncs_pass_every_scenario_unchanged() {
+    if !kvm_present("lossless_syncs_pass_every_scenario_unchanged") {
+        return;
+    }
+    let syncs: [&dyn SregsSync; 2] = [&Verbatim, &ThroughSegmentState];
+    for sync in syncs {
+        for k in ScenarioKind::ALL {
+            let o = run_scenario(k, sync, &opts());
+            show(&o);
+            let run = format!("{} / {k}", sync.name());
+            assert_eq!(o.verdict, Verdict::Pass, "{run}: {}", o.detail);
+            assert!(o.syncs >= 1, "{run}");
+            for p in &o.pauses {
+                assert_eq!(p.ss_synced, p.ss_reported, "{run}: SS changed in the sync");
+            }
+        }
     }
 }
 
@@ -136,13 +136,6 @@ fn paused_user_state_reads_as_cpl_3() {
     state.write_kvm_sregs(&mut written).unwrap();
     m.vcpu().set_sregs(&written).unwrap();
     assert_eq!(m.sregs().unwrap(), sregs);
-}
-
-#[test]
-fn verbatim_passes_every_scenario() {
-    if kvm_present("verbatim_passes_every_scenario") {
-        passes_every_scenario_unchanged(&Verbatim);
-    }
 }
 
 /// Measured on kvm_pvm (Intel host): the bug escalates wherever user mode
