@@ -30,13 +30,13 @@ pub use codec::VcpuSnapshotExt;
 pub use probe::{ProbeOutcome, SavePoint, restore_into_fresh_machine, run_probe, save_at};
 
 use crate::error::{HarnessError, IoctlError, transparent_error};
-use crate::machine::Machine;
+use crate::machine::{Machine, msr};
 use crate::vcpu_state::VcpuState;
 
 /// MSRs whose value legitimately moves between write and read-back.
 pub const VOLATILE_MSRS: [u32; 2] = [
-    0x10,  // IA32_TSC: the guest's clock runs on.
-    0x6e0, // IA32_TSC_DEADLINE: KVM reports it relative to the moving TSC.
+    msr::TSC,          // The guest's clock runs on.
+    msr::TSC_DEADLINE, // KVM reports it relative to the moving TSC.
 ];
 
 /// Why a capture or restore did not happen.
