@@ -47,6 +47,14 @@ fn write_stdout(args: std::fmt::Arguments<'_>) {
     }
 }
 
+/// Writes each of `items` on a line of its own, two spaces in, after `label`
+/// (`"note: "`, or `""`): the lists under a verdict, a restore check or a diff.
+fn outln_each<T: std::fmt::Display>(label: &str, items: impl IntoIterator<Item = T>) {
+    for item in items {
+        outln!("  {label}{item}");
+    }
+}
+
 /// Keeps x86 privilege (CPL) intact across hypervisor boundaries.
 ///
 /// A vCPU's segment registers travel from the CPU's descriptor cache through the

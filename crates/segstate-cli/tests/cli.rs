@@ -245,18 +245,22 @@ fn convert_whole_sregs_through_a_chain() {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let old = json(&segstate_stdin(
-        &[
-            "convert",
-            "--from",
-            "sregs-bytes",
-            "--to",
-            "sregs",
-            "--chain",
-            "qemu@2.9",
-        ],
-        hex.as_bytes(),
-    ));
+    // The whole kvm_sregs through `chain`, as JSON.
+    let through = |chain: &str| {
+        json(&segstate_stdin(
+            &[
+                "convert",
+                "--from",
+                "sregs-bytes",
+                "--to",
+                "sregs",
+                "--chain",
+                chain,
+            ],
+            hex.as_bytes(),
+        ))
+    };
+    let old = through("qemu@2.9");
     assert_eq!(old["ss"]["dpl"], 0);
     let code = segstate_stdin(
         &["convert", "--from", "sregs-bytes", "--chain", "qemu@2.9"],
@@ -265,18 +269,7 @@ fn convert_whole_sregs_through_a_chain() {
     assert_eq!(code.status.code(), Some(3), "the chain dropped the CPL");
     assert_contains(&stderr(&code), "changed the CPL from 3 to 0");
     assert_eq!(old["efer"], 0xd01);
-    let fixed = json(&segstate_stdin(
-        &[
-            "convert",
-            "--from",
-            "sregs-bytes",
-            "--to",
-            "sregs",
-            "--chain",
-            "qemu",
-        ],
-        hex.as_bytes(),
-    ));
+    let fixed = through("qemu");
     assert_eq!(fixed["ss"]["dpl"], 3);
 }
 

@@ -2,6 +2,8 @@
 //! Hypervisor and crosvm snapshots written by the real programs
 //! (crates/segstate/tests/fixtures).
 
+use std::path::Path;
+
 use segstate::arch::PrivilegeLevel;
 use segstate::snapshot::VcpuSnapshot;
 use serde_json::Value;
@@ -15,28 +17,82 @@ fn run(args: &[&str]) -> (Option<i32>, String, String) {
     (o.status.code(), stdout(&o), stderr(&o))
 }
 
-/// `segstate snapshot import FIXTURE -o OUT EXTRA…`.
-fn import(fixture_path: &str, out: &str, extra: &[&str]) -> (Option<i32>, String, String) {
-    let fixture = fixture(fixture_path);
-    let mut args = vec!["snapshot", "import", &fixture, "-o", out];
+/// `segstate check ARGS…`, which must exit with `code`: its standard output, which
+/// says each of `said`.
+#[track_caller]
+fn check_says(args: &[&str], code: i32, said: &[&str]) -> String {
+    let mut all = vec!["check"];
+    all.extend_from_slice(args);
+    let (got, text, stderr) = run(&all);
+    assert_eq!(got, Some(code), "{text}{stderr}");
+    for line in said {
+        assert_contains(&text, line);
+    }
+    text
+}
+
+/// `segstate check INPUT`, which must refuse the input (exit 2) with an error that
+/// says each of `said`.
+#[track_caller]
+fn check_refuses(input: &str, said: &[&str]) {
+    let (code, _, stderr) = run(&["check", input]);
+    assert_eq!(code, Some(2), "{input}: {stderr}");
+    for part in said {
+        assert_contains(&stderr, part);
+    }
+}
+
+/// `segstate check --json ARGS…`, which must exit with `code`: the report.
+#[track_caller]
+fn check_json(args: &[&str], code: i32) -> Value {
+    let mut all = vec!["check", "--json"];
+    all.extend_from_slice(args);
+    let (got, stdout, stderr) = run(&all);
+    assert_eq!(got, Some(code), "{args:?}: {stderr}");
+    serde_json::from_str(&stdout).unwrap()
+}
+
+/// `segstate snapshot import INPUT -o OUT EXTRA…`.
+fn import(input: &str, out: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
+    let mut args = vec!["snapshot", "import", input, "-o", s(out)];
     args.extend_from_slice(extra);
     run(&args)
 }
 
+/// [`import`] that must succeed: its standard output and the snapshot it wrote.
+#[track_caller]
+fn import_ok(input: &str, out: &Path, extra: &[&str]) -> (String, VcpuSnapshot) {
+    let (code, stdout, stderr) = import(input, out, extra);
+    assert_eq!(code, Some(0), "{stderr}");
+    (stdout, VcpuSnapshot::read_file(out).unwrap())
+}
+
+/// [`import_ok`] of vCPU 0 of `input`, a user-mode vCPU: standard output says each
+/// of `said`, and the snapshot carries CPL 3 with SS `ss_selector`, SS.DPL agreeing.
+#[track_caller]
+fn import_user_vcpu(input: &str, out: &Path, said: &[&str], ss_selector: u16) -> VcpuSnapshot {
+    let (stdout, snap) = import_ok(input, out, &[]);
+    for line in said {
+        assert_contains(&stdout, line);
+    }
+    assert_eq!(snap.cpl, PrivilegeLevel::Ring3);
+    assert_eq!(snap.sregs.ss.selector, ss_selector);
+    assert!(!snap.cpl_disagrees());
+    snap
+}
+
 #[test]
 fn check_reads_every_firecracker_vcpu_and_names_the_stack() {
-    let (code, text, stderr) = run(&["check", &fixture("firecracker/user-null-ss.vmstate")]);
-    assert_eq!(code, Some(0), "{text}{stderr}");
-    assert!(
-        text.contains("== firecracker vCPU 0 [firecracker]: 64-bit mode, CPL 3"),
-        "{text}"
+    check_says(
+        &[&fixture("firecracker/user-null-ss.vmstate")],
+        0,
+        &[
+            "== firecracker vCPU 0 [firecracker]: 64-bit mode, CPL 3",
+            "== firecracker vCPU 1 [firecracker]: 32-bit protected mode, CPL 0",
+            "Firecracker snapshot 11.0.0",
+            "2 states checked",
+        ],
     );
-    assert!(
-        text.contains("== firecracker vCPU 1 [firecracker]: 32-bit protected mode, CPL 0"),
-        "{text}"
-    );
-    assert!(text.contains("Firecracker snapshot 11.0.0"), "{text}");
-    assert!(text.contains("2 states checked"), "{text}");
 }
 
 #[test]
@@ -45,9 +101,7 @@ fn check_reads_a_cloud_hypervisor_directory_and_its_state_json() {
         fixture("cloud-hypervisor/user-null-ss"),
         fixture("cloud-hypervisor/user-null-ss/state.json"),
     ] {
-        let (code, stdout, stderr) = run(&["check", "--json", &input]);
-        assert_eq!(code, Some(0), "{input}: {stderr}");
-        let v: Value = serde_json::from_str(&stdout).unwrap();
+        let v = check_json(&[&input], 0);
         let states = v["states"].as_array().unwrap();
         assert_eq!(states.len(), 2, "{input}");
         assert_eq!(states[0]["label"], "cloud-hypervisor (KVM) vCPU 0");
@@ -59,14 +113,15 @@ fn check_reads_a_cloud_hypervisor_directory_and_its_state_json() {
 
 #[test]
 fn format_can_be_forced_and_other_inputs_keep_their_formats() {
-    let (code, stdout, stderr) = run(&[
-        "check",
-        "--format",
-        "firecracker",
-        &fixture("firecracker/kernel-cpl0.vmstate"),
-    ]);
-    assert_eq!(code, Some(0), "{stderr}");
-    assert!(stdout.contains("firecracker vCPU 0 [firecracker]: 64-bit mode, CPL 0"));
+    check_says(
+        &[
+            "--format",
+            "firecracker",
+            &fixture("firecracker/kernel-cpl0.vmstate"),
+        ],
+        0,
+        &["firecracker vCPU 0 [firecracker]: 64-bit mode, CPL 0"],
+    );
     // A QEMU dump is still a dump.
     let (_, stdout, _) = run(&["check", &fixture("qemu/user-cpl3.txt")]);
     assert!(stdout.contains("[dump]"), "{stdout}");
@@ -80,37 +135,35 @@ fn damaged_files_exit_2_naming_the_place() {
     bytes[n / 3] ^= 1;
     let bad = dir.join("vmstate");
     std::fs::write(&bad, &bytes).unwrap();
-    let (code, _, stderr) = run(&["check", s(&bad)]);
-    assert_eq!(code, Some(2));
-    let e = &stderr;
-    assert!(e.contains(&format!("offset {}", n - 8)), "{e}");
-    assert!(e.contains("checksum mismatch"), "{e}");
+    check_refuses(
+        s(&bad),
+        &[&format!("offset {}", n - 8), "checksum mismatch"],
+    );
 
     let state =
         std::fs::read_to_string(fixture("cloud-hypervisor/user-null-ss/state.json")).unwrap();
     let cut = dir.join("state.json");
     std::fs::write(&cut, &state[..state.len() / 2]).unwrap();
-    let (code, _, stderr) = run(&["check", s(&cut)]);
-    assert_eq!(code, Some(2));
-    assert!(stderr.contains("line 1 column"), "{stderr}");
+    check_refuses(s(&cut), &["line 1 column"]);
 }
 
 #[test]
 fn import_carries_the_cpl_into_a_segstate_snapshot() {
     let dir = scratch("import");
     let user = dir.join("vcpu0.snap");
-    let (code, stdout, stderr) = import("firecracker/user-null-ss.vmstate", s(&user), &[]);
-    assert_eq!(code, Some(0), "{stderr}");
-    assert_contains(&stdout, "imported firecracker vCPU 0 of 2");
-    let snap = VcpuSnapshot::read_file(&user).unwrap();
-    assert_eq!(snap.cpl, PrivilegeLevel::Ring3);
-    assert_eq!(snap.sregs.ss.selector, 0x1b);
-    assert!(!snap.cpl_disagrees());
+    import_user_vcpu(
+        &fixture("firecracker/user-null-ss.vmstate"),
+        &user,
+        &["imported firecracker vCPU 0 of 2"],
+        0x1b,
+    );
 
     let ap = dir.join("vcpu1.snap");
-    let (code, _, stderr) = import("cloud-hypervisor/user-null-ss", s(&ap), &["--vcpu", "1"]);
-    assert_eq!(code, Some(0), "{stderr}");
-    let snap = VcpuSnapshot::read_file(&ap).unwrap();
+    let (_, snap) = import_ok(
+        &fixture("cloud-hypervisor/user-null-ss"),
+        &ap,
+        &["--vcpu", "1"],
+    );
     assert_eq!(snap.cpl, PrivilegeLevel::Ring0);
     assert_eq!(snap.vcpu_id, 1);
     assert_eq!(snap.mp_state, Some(1));
@@ -120,8 +173,8 @@ fn import_carries_the_cpl_into_a_segstate_snapshot() {
     assert!(stdout.contains("CPL 3 (explicit); SS.DPL 3"), "{stdout}");
 
     let (code, _, stderr) = import(
-        "firecracker/user-null-ss.vmstate",
-        s(&dir.join("x.snap")),
+        &fixture("firecracker/user-null-ss.vmstate"),
+        &dir.join("x.snap"),
         &["--vcpu", "7"],
     );
     assert_eq!(code, Some(2));
@@ -131,9 +184,7 @@ fn import_carries_the_cpl_into_a_segstate_snapshot() {
 
 #[test]
 fn check_reads_a_crosvm_snapshot_directory_and_one_fragment() {
-    let (code, stdout, stderr) = run(&["check", "--json", &fixture("crosvm/user-null-ss")]);
-    assert_eq!(code, Some(0), "{stderr}");
-    let v: Value = serde_json::from_str(&stdout).unwrap();
+    let v = check_json(&[&fixture("crosvm/user-null-ss")], 0);
     let states = v["states"].as_array().unwrap();
     assert_eq!(states.len(), 2);
     assert_eq!(states[0]["label"], "crosvm (KVM) vCPU 0");
@@ -142,20 +193,19 @@ fn check_reads_a_crosvm_snapshot_directory_and_one_fragment() {
     assert_eq!(states[1]["label"], "crosvm (KVM) vCPU 1");
 
     // One fragment, detected by its first bytes.
-    let (code, text, stderr) = run(&["check", &fixture("crosvm/user-null-ss/vcpu/vcpu0")]);
-    assert_eq!(code, Some(0), "{stderr}");
-    assert!(
-        text.contains("== crosvm (KVM) vCPU 0 [crosvm]: 64-bit mode, CPL 3"),
-        "{text}"
+    check_says(
+        &[&fixture("crosvm/user-null-ss/vcpu/vcpu0")],
+        0,
+        &[
+            "== crosvm (KVM) vCPU 0 [crosvm]: 64-bit mode, CPL 3",
+            "CPL = SS.DPL",
+        ],
     );
-    assert!(text.contains("CPL = SS.DPL"), "{text}");
 
     // Outside its namespace, a fragment is still recognised by its first bytes.
     let loose = scratch("crosvm-loose").join("fragment.bin");
     std::fs::copy(fixture("crosvm/user-null-ss/vcpu/vcpu0"), &loose).unwrap();
-    let (code, text, stderr) = run(&["check", s(&loose)]);
-    assert_eq!(code, Some(0), "{stderr}");
-    assert!(text.contains("crosvm (KVM) vCPU 0 [crosvm]"), "{text}");
+    check_says(&[s(&loose)], 0, &["crosvm (KVM) vCPU 0 [crosvm]"]);
 }
 
 #[test]
@@ -166,44 +216,26 @@ fn damaged_crosvm_fragments_exit_2_naming_the_place() {
     let cut = bytes.len() / 2;
     std::fs::write(dir.join("vcpu/vcpu0"), &bytes[..cut]).unwrap();
     for input in [dir.clone(), dir.join("vcpu/vcpu0")] {
-        let (code, _, stderr) = run(&["check", s(&input)]);
-        assert_eq!(code, Some(2), "{stderr}");
-        assert!(stderr.contains(&format!("offset {cut}")), "{stderr}");
-        assert!(stderr.contains("truncated"), "{stderr}");
+        check_refuses(s(&input), &[&format!("offset {cut}"), "truncated"]);
     }
     std::fs::write(dir.join("enc_metadata"), [0u8; 16]).unwrap();
     for input in [dir.clone(), dir.join("vcpu/vcpu0")] {
-        let (code, _, stderr) = run(&["check", s(&input)]);
-        assert_eq!(code, Some(2));
-        assert!(stderr.contains("encrypted"), "{stderr}");
+        check_refuses(s(&input), &["encrypted"]);
     }
-    let (code, _, stderr) = run(&["check", s(&scratch("neither"))]);
-    assert_eq!(code, Some(2));
-    assert!(stderr.contains("nor a crosvm snapshot"), "{stderr}");
+    check_refuses(s(&scratch("neither")), &["nor a crosvm snapshot"]);
 }
 
 #[test]
 fn import_carries_the_cpl_of_a_crosvm_vcpu() {
     let dir = scratch("crosvm-import");
     let out = dir.join("vcpu0.snap");
-    let (code, stdout, stderr) = run(&[
-        "snapshot",
-        "import",
+    let snap = import_user_vcpu(
         &fixture("crosvm/user-null-ss"),
-        "-o",
-        s(&out),
-    ]);
-    assert_eq!(code, Some(0), "{stderr}");
-    assert!(
-        stdout.contains("imported crosvm (KVM) vCPU 0 of 2"),
-        "{stdout}"
+        &out,
+        &["imported crosvm (KVM) vCPU 0 of 2", "CPL: crosvm Segment"],
+        0x1b,
     );
-    assert!(stdout.contains("CPL: crosvm Segment"), "{stdout}");
-    let snap = VcpuSnapshot::read_file(&out).unwrap();
-    assert_eq!(snap.cpl, PrivilegeLevel::Ring3);
-    assert_eq!(snap.sregs.ss.selector, 0x1b);
     assert_eq!(snap.sregs.cs.selector, 0x23);
-    assert!(!snap.cpl_disagrees());
 
     // An encrypted snapshot's fragment is ciphertext: named as such, not as bad CBOR.
     let enc = scratch("crosvm-enc");
@@ -211,13 +243,7 @@ fn import_carries_the_cpl_of_a_crosvm_vcpu() {
     std::fs::write(enc.join("vcpu/vcpu0"), [0x5a_u8; 64]).unwrap();
     std::fs::write(enc.join("enc_metadata"), [0u8; 16]).unwrap();
     let refused = dir.join("enc.snap");
-    let (code, _, stderr) = run(&[
-        "snapshot",
-        "import",
-        s(&enc.join("vcpu/vcpu0")),
-        "-o",
-        s(&refused),
-    ]);
+    let (code, _, stderr) = import(s(&enc.join("vcpu/vcpu0")), &refused, &[]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("encrypted"), "{stderr}");
     assert!(!refused.exists());
@@ -225,30 +251,27 @@ fn import_carries_the_cpl_of_a_crosvm_vcpu() {
 
 #[test]
 fn check_streams_a_xen_save_image_and_names_the_stack() {
-    let (code, text, stderr) = run(&["check", &fixture("xen/xl-save-hvm-2vcpu.img")]);
-    assert_eq!(code, Some(0), "{text}{stderr}");
-    assert!(
-        text.contains("== xen (HVM) vCPU 0 [xen]: 64-bit mode, CPL 3"),
-        "{text}"
+    check_says(
+        &[&fixture("xen/xl-save-hvm-2vcpu.img")],
+        0,
+        &[
+            "== xen (HVM) vCPU 0 [xen]: 64-bit mode, CPL 3",
+            "== xen (HVM) vCPU 1 [xen]: 64-bit mode, CPL 0",
+            // The AMD SYSRET leftover: SS unusable (P = 0) at CPL 3.
+            "arch.ss.null-cpl3",
+            "libxc v3 (Xen 4.20)",
+            "2 states checked",
+        ],
     );
-    assert!(
-        text.contains("== xen (HVM) vCPU 1 [xen]: 64-bit mode, CPL 0"),
-        "{text}"
-    );
-    // The AMD SYSRET leftover: SS unusable (P = 0) at CPL 3.
-    assert!(text.contains("arch.ss.null-cpl3"), "{text}");
-    assert!(text.contains("libxc v3 (Xen 4.20)"), "{text}");
-    assert!(text.contains("2 states checked"), "{text}");
 
-    let (code, stdout, stderr) = run(&[
-        "check",
-        "--json",
-        "--format",
-        "xen",
-        &fixture("xen/libxc-v2-legacy-compat.stream"),
-    ]);
-    assert_eq!(code, Some(0), "{stderr}");
-    let v: Value = serde_json::from_str(&stdout).unwrap();
+    let v = check_json(
+        &[
+            "--format",
+            "xen",
+            &fixture("xen/libxc-v2-legacy-compat.stream"),
+        ],
+        0,
+    );
     let state = &v["states"][0];
     assert_eq!(state["format"], "xen");
     assert_eq!(state["cpl"], 0);
@@ -262,14 +285,8 @@ fn check_streams_a_xen_save_image_and_names_the_stack() {
 
 #[test]
 fn check_reads_a_hyperv_blob_and_reports_its_cpl_disagreement() {
-    let (code, stdout, stderr) = run(&[
-        "check",
-        "--json",
-        &fixture("hyperv/partition-state-2vp.bin"),
-    ]);
     // VP 1 is judged at the file's CPL 0 in virtual-8086 mode: an error.
-    assert_eq!(code, Some(1), "{stderr}");
-    let v: Value = serde_json::from_str(&stdout).unwrap();
+    let v = check_json(&[&fixture("hyperv/partition-state-2vp.bin")], 1);
     let states = v["states"].as_array().unwrap();
     assert_eq!(states.len(), 2);
     assert_eq!(states[0]["label"], "hyper-v vCPU 0");
@@ -296,18 +313,18 @@ fn damaged_xen_and_hyperv_files_exit_2_naming_the_place() {
     let xl = std::fs::read(fixture("xen/xl-save-hvm-2vcpu.img")).unwrap();
     let cut = dir.join("cut.img");
     std::fs::write(&cut, &xl[..0x51b3 + 600]).unwrap();
-    let (code, _, stderr) = run(&["check", s(&cut)]);
-    assert_eq!(code, Some(2));
-    assert!(
-        stderr.contains("the HVM_CONTEXT record at offset 20923 (0x51bb)")
-            && stderr.contains("truncated"),
-        "{stderr}"
+    check_refuses(
+        s(&cut),
+        &[
+            "the HVM_CONTEXT record at offset 20923 (0x51bb)",
+            "truncated",
+        ],
     );
     let mut blob = std::fs::read(fixture("hyperv/partition-state-2vp.bin")).unwrap();
     blob[4500 + 144] = 9;
     let bad = dir.join("bad.bin");
     std::fs::write(&bad, &blob).unwrap();
-    let (code, _, stderr) = run(&["snapshot", "import", s(&bad), "-o", s(&dir.join("x"))]);
+    let (code, _, stderr) = import(s(&bad), &dir.join("x"), &[]);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("VP 0 cpl at offset 4644"), "{stderr}");
 }
@@ -316,41 +333,24 @@ fn damaged_xen_and_hyperv_files_exit_2_naming_the_place() {
 fn import_takes_xen_and_hyperv_vcpus_with_their_cpl() {
     let dir = scratch("import-xen-hyperv");
     let user = dir.join("xen0.snap");
-    let (code, stdout, stderr) = run(&[
-        "snapshot",
-        "import",
+    let snap = import_user_vcpu(
         &fixture("xen/xl-save-hvm-2vcpu.img"),
-        "-o",
-        s(&user),
-    ]);
-    assert_eq!(code, Some(0), "{stderr}");
-    assert!(
-        stdout.contains("imported xen (HVM) vCPU 0 of 2"),
-        "{stdout}"
+        &user,
+        &["imported xen (HVM) vCPU 0 of 2", "CPL = ss_arbytes' DPL"],
+        0x2b,
     );
-    assert!(stdout.contains("CPL = ss_arbytes' DPL"), "{stdout}");
-    let snap = VcpuSnapshot::read_file(&user).unwrap();
-    assert_eq!(snap.cpl, PrivilegeLevel::Ring3);
-    assert_eq!(snap.sregs.ss.selector, 0x2b);
     assert_eq!(snap.sregs.apic_base, 0xfee0_0900);
-    assert!(!snap.cpl_disagrees());
 
     let v86 = dir.join("hv1.snap");
-    let (code, stdout, stderr) = run(&[
-        "snapshot",
-        "import",
+    let (stdout, snap) = import_ok(
         &fixture("hyperv/partition-state-2vp.bin"),
-        "-o",
-        s(&v86),
-        "--vcpu",
-        "1",
-    ]);
-    assert_eq!(code, Some(0), "{stderr}");
+        &v86,
+        &["--vcpu", "1"],
+    );
     assert!(
         stdout.contains("warning: the file's CPL field is 0 but SS.DPL is 3"),
         "{stdout}"
     );
-    let snap = VcpuSnapshot::read_file(&v86).unwrap();
     assert_eq!(snap.cpl, PrivilegeLevel::Ring0);
     assert!(snap.cpl_disagrees());
     assert_eq!(snap.regs.rflags, 0x2_0202);
@@ -365,14 +365,15 @@ fn a_large_vmrs_is_read_by_seeking_past_its_ram() {
     big.resize(big.len() + (40 << 20), 0x90);
     let vmrs = dir.join("vm.vmrs");
     std::fs::write(&vmrs, &big).unwrap();
-    let (code, text, stderr) = run(&["check", s(&vmrs)]);
-    assert_eq!(code, Some(1), "{stderr}");
-    assert!(
-        text.contains("== hyper-v vCPU 1 [hyperv]: virtual-8086 mode, CPL 0"),
-        "{text}"
+    check_says(
+        &[s(&vmrs)],
+        1,
+        &[
+            "== hyper-v vCPU 1 [hyperv]: virtual-8086 mode, CPL 0",
+            "HyperVStorage 4.0 file",
+        ],
     );
-    assert!(text.contains("HyperVStorage 4.0 file"), "{text}");
-    let (code, stdout, stderr) = run(&["snapshot", "import", s(&vmrs), "-o", s(&dir.join("a"))]);
+    let (code, stdout, stderr) = import(s(&vmrs), &dir.join("a"), &[]);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stdout.contains("imported hyper-v vCPU 0 of 2"), "{stdout}");
 }

@@ -10,9 +10,9 @@
 use std::time::{Duration, Instant};
 
 use segstate::profile::Chain;
-use segstate_kvm::guest::layout::{MMIO_USER_PAUSE, PARAM_PROBE, PARAM_STORM_COUNT};
+use segstate_kvm::guest::layout::{PARAM_PROBE, PARAM_STORM_COUNT};
 use segstate_kvm::guest::{Entry, Probe, UserSs};
-use segstate_kvm::machine::{Exit, Machine, open_kvm};
+use segstate_kvm::machine::{Machine, open_kvm};
 use segstate_kvm::{ChainSync, RunOptions, SregsSync, paused_user_machine, sregs_roundtrip_loop};
 
 const ROUNDS: usize = 7;
@@ -84,13 +84,7 @@ fn storm(
     })?;
     let start = Instant::now();
     for _ in 0..cycles {
-        match m.run() {
-            Ok(Exit::MmioWrite {
-                addr: MMIO_USER_PAUSE,
-                ..
-            }) => {}
-            other => return Err(format!("storm: unexpected {other:?}").into()),
-        }
+        m.run_to_user_pause()?;
         if bare || sync.is_some() {
             let mut s = m.sregs()?;
             if let Some(sync) = sync {

@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use kvm_ioctls::VcpuFd;
 
-use crate::error::{HarnessError, IoctlError};
-use crate::guest::layout::{MMIO_USER_PAUSE, PARAM_PROBE};
+use crate::error::{HarnessError, IoctlError, transparent_error};
+use crate::guest::layout::PARAM_PROBE;
 use crate::guest::{Entry, Probe, UserSs};
-use crate::machine::{Exit, Machine, open_kvm};
+use crate::machine::{Machine, open_kvm};
 use crate::scenario::RunOptions;
 use crate::sync::{SregsSync, SyncError};
 
@@ -23,16 +23,8 @@ pub fn paused_user_machine(opts: &RunOptions) -> Result<Machine, HarnessError> {
         rip: r.u_pause_probe,
         ss: UserSs::Unusable,
     })?;
-    match m.run() {
-        Ok(Exit::MmioWrite {
-            addr: MMIO_USER_PAUSE,
-            ..
-        }) => Ok(m),
-        other => Err(HarnessError::NoPause {
-            wanted: "user pause",
-            got: other,
-        }),
-    }
+    m.run_to_user_pause()?;
+    Ok(m)
 }
 
 /// `n` times: KVM_GET_SREGS, then `sync` (if any), then KVM_SET_SREGS, on a
@@ -63,12 +55,6 @@ pub enum RoundtripError {
     Sync(SyncError),
 }
 
-impl From<IoctlError> for RoundtripError {
-    fn from(e: IoctlError) -> Self {
-        RoundtripError::Ioctl(e)
-    }
-}
-
 impl fmt::Display for RoundtripError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -78,13 +64,4 @@ impl fmt::Display for RoundtripError {
     }
 }
 
-/// Transparent: each variant's message already includes the error it wraps, so
-/// `source` is that error's own source (no cause is printed twice).
-impl core::error::Error for RoundtripError {
-    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        match self {
-            RoundtripError::Ioctl(e) => e.source(),
-            RoundtripError::Sync(e) => e.source(),
-        }
-    }
-}
+transparent_error!(RoundtripError: Ioctl(IoctlError), Sync(SyncError));

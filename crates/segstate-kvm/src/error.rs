@@ -8,6 +8,33 @@ use std::fmt;
 
 use crate::machine::{Exit, RunFailure};
 
+/// Declares `core::error::Error` and `From` for an error enum whose listed variants
+/// wrap another error transparently: the enum's message for such a variant already
+/// includes the wrapped error's, so `source` is the wrapped error's own source (no
+/// cause is printed twice); the variants not listed have none. Each listed variant
+/// gets `From` its wrapped type, so `?` wraps it.
+macro_rules! transparent_error {
+    ($error:ident: $($variant:ident($wrapped:ty)),+ $(,)?) => {
+        impl core::error::Error for $error {
+            fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+                match self {
+                    $($error::$variant(e) => e.source(),)+
+                    #[allow(unreachable_patterns)]
+                    _ => None,
+                }
+            }
+        }
+        $(
+            impl From<$wrapped> for $error {
+                fn from(e: $wrapped) -> Self {
+                    $error::$variant(e)
+                }
+            }
+        )+
+    };
+}
+pub(crate) use transparent_error;
+
 /// A KVM ioctl that failed: which one, and the errno it returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IoctlError {
@@ -205,29 +232,7 @@ impl fmt::Display for HarnessError {
     }
 }
 
-/// Transparent: each variant's message already includes the error it wraps, so
-/// `source` is that error's own source (no cause is printed twice).
-impl core::error::Error for HarnessError {
-    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        match self {
-            HarnessError::Ioctl(e) => e.source(),
-            HarnessError::Memory(e) => e.source(),
-            _ => None,
-        }
-    }
-}
-
-impl From<IoctlError> for HarnessError {
-    fn from(e: IoctlError) -> Self {
-        HarnessError::Ioctl(e)
-    }
-}
-
-impl From<MemoryError> for HarnessError {
-    fn from(e: MemoryError) -> Self {
-        HarnessError::Memory(e)
-    }
-}
+transparent_error!(HarnessError: Ioctl(IoctlError), Memory(MemoryError));
 
 #[cfg(test)]
 mod tests {

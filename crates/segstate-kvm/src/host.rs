@@ -12,7 +12,7 @@ use crate::error::{HarnessError, IoctlError};
 use crate::guest::layout::*;
 use crate::guest::{Entry, Probe, UserSs};
 use crate::machine::{Exit, Machine, RunFailure, open_kvm};
-use crate::scenario::{RunOptions, describe_frame};
+use crate::scenario::{PausePoint, RunOptions, ScenarioKind, describe_frame, run_scenario};
 use crate::sync::Verbatim;
 use segstate::format::kvm::KvmSegment;
 
@@ -322,14 +322,9 @@ pub fn observe_host(opts: &RunOptions) -> Vec<Observation> {
 
 /// SS as KVM reports it after the guest SYSRETs with a NULL SS loaded.
 fn sysret_ss(opts: &RunOptions) -> Observation {
-    let o = crate::scenario::run_scenario(crate::scenario::ScenarioKind::Sysret, &Verbatim, opts);
-    let value = match o.pauses.first() {
-        Some(p) => classify_ss(&p.ss_reported),
-        None => format!("error: {}", o.verdict),
-    };
     Observation::new(
         "sysret-ss",
-        value,
+        reported_ss(ScenarioKind::Sysret, opts, |_| true, classify_ss),
         "SS reported after SYSRET from a NULL SS: Intel forces flat DPL 3; AMD keeps the stale unusable descriptor",
     )
 }
@@ -338,26 +333,37 @@ fn sysret_ss(opts: &RunOptions) -> Observation {
 /// mode the CPU loads a NULL selector there, which Intel marks unusable (AR bit 16)
 /// and AMD reads as not present.
 fn interrupt_ss(opts: &RunOptions) -> Observation {
-    let o = crate::scenario::run_scenario(
-        crate::scenario::ScenarioKind::InterruptReturn,
-        &Verbatim,
-        opts,
-    );
-    let value = match o.pauses.iter().find(|p| p.at == "kernel") {
-        Some(p) => {
-            let ss = &p.ss_reported;
-            format!(
-                "selector {:#x}, unusable={}, P={}, DPL {} ({ss})",
-                ss.selector, ss.unusable, ss.present, ss.dpl
-            )
-        }
-        None => format!("error: {}", o.verdict),
+    let describe = |ss: &KvmSegment| {
+        format!(
+            "selector {:#x}, unusable={}, P={}, DPL {} ({ss})",
+            ss.selector, ss.unusable, ss.present, ss.dpl
+        )
     };
     Observation::new(
         "interrupt-null-ss",
-        value,
+        reported_ss(
+            ScenarioKind::InterruptReturn,
+            opts,
+            |p| p.at == "kernel",
+            describe,
+        ),
         "SS reported at CPL 0 after `int3` from CPL 3 (64-bit mode loads a NULL SS): VMX reports unusable=1; unusable=0 with P=0 means the backend says \"not present\" only",
     )
+}
+
+/// Runs `kind` with [`Verbatim`] syncs and describes the SS KVM reported at the
+/// first pause `at` picks; without such a pause, the run's verdict as an error.
+fn reported_ss(
+    kind: ScenarioKind,
+    opts: &RunOptions,
+    at: impl Fn(&PausePoint) -> bool,
+    describe: impl Fn(&KvmSegment) -> String,
+) -> String {
+    let o = run_scenario(kind, &Verbatim, opts);
+    match o.pauses.iter().find(|p| at(p)) {
+        Some(p) => describe(&p.ss_reported),
+        None => format!("error: {}", o.verdict),
+    }
 }
 
 fn classify_ss(ss: &KvmSegment) -> String {
@@ -384,15 +390,9 @@ fn unusable_ss_report(kvm: &Kvm, opts: &RunOptions, rip: u64) -> Observation {
         Probe::Hlt,
         0,
     )
-    .and_then(|mut m| match m.run() {
-        Ok(Exit::MmioWrite {
-            addr: MMIO_USER_PAUSE,
-            ..
-        }) => Ok(m.sregs()?),
-        other => Err(HarnessError::NoPause {
-            wanted: "user pause",
-            got: other,
-        }),
+    .and_then(|mut m| {
+        m.run_to_user_pause()?;
+        Ok(m.sregs()?)
     });
     let value = match got {
         Ok(s) if KvmSegment::from(s.ss) == KvmSegment::from(set) => "kept as set".to_string(),
@@ -444,18 +444,7 @@ fn mmio_exit_cost(kvm: &Kvm, opts: &RunOptions, storm: u64) -> Observation {
         m.set_param(PARAM_STORM_COUNT, u64::from(N))?;
         let t = Instant::now();
         for _ in 0..N {
-            match m.run() {
-                Ok(Exit::MmioWrite {
-                    addr: MMIO_USER_PAUSE,
-                    ..
-                }) => {}
-                other => {
-                    return Err(HarnessError::NoPause {
-                        wanted: "user pause",
-                        got: other,
-                    });
-                }
-            }
+            m.run_to_user_pause()?;
         }
         Ok(t.elapsed() / N)
     };

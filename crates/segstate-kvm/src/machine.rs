@@ -9,25 +9,40 @@ use kvm_bindings::{
 };
 use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
 
-use crate::error::{HarnessError, IoctlError, MemoryError};
+use crate::error::{HarnessError, IoctlError, MemoryError, transparent_error};
 use crate::guest::{self, Entry, GuestMemory, Routines, layout};
 use crate::watchdog::Watchdog;
 
-/// MSR numbers the guest uses.
+/// MSR numbers the harness sets, captures or compares (SDM Vol. 4, Table 2-2).
 pub mod msr {
+    /// IA32_EFER.
     pub const EFER: u32 = 0xc000_0080;
+    /// IA32_STAR: the SYSCALL/SYSRET selectors.
     pub const STAR: u32 = 0xc000_0081;
+    /// IA32_LSTAR: the 64-bit SYSCALL entry.
     pub const LSTAR: u32 = 0xc000_0082;
+    /// IA32_CSTAR: the compatibility-mode SYSCALL entry (AMD).
     pub const CSTAR: u32 = 0xc000_0083;
+    /// IA32_FMASK: the RFLAGS bits SYSCALL clears.
     pub const SFMASK: u32 = 0xc000_0084;
+    /// IA32_FS_BASE.
     pub const FS_BASE: u32 = 0xc000_0100;
+    /// IA32_GS_BASE.
     pub const GS_BASE: u32 = 0xc000_0101;
+    /// IA32_KERNEL_GS_BASE: what SWAPGS exchanges GS.base with.
     pub const KERNEL_GS_BASE: u32 = 0xc000_0102;
+    /// IA32_SYSENTER_CS.
     pub const SYSENTER_CS: u32 = 0x174;
+    /// IA32_SYSENTER_ESP.
     pub const SYSENTER_ESP: u32 = 0x175;
+    /// IA32_SYSENTER_EIP.
     pub const SYSENTER_EIP: u32 = 0x176;
+    /// IA32_PAT.
     pub const PAT: u32 = 0x277;
+    /// IA32_TIME_STAMP_COUNTER.
     pub const TSC: u32 = 0x10;
+    /// IA32_TSC_DEADLINE.
+    pub const TSC_DEADLINE: u32 = 0x6e0;
 }
 
 /// SFMASK: clear IF, TF, DF, AC on SYSCALL.
@@ -76,16 +91,7 @@ impl std::fmt::Display for RunFailure {
     }
 }
 
-/// Transparent: each variant's message already includes the error it wraps, so
-/// `source` is that error's own source (no cause is printed twice).
-impl core::error::Error for RunFailure {
-    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        match self {
-            RunFailure::Hung { .. } => None,
-            RunFailure::Ioctl(e) => e.source(),
-        }
-    }
-}
+transparent_error!(RunFailure: Ioctl(IoctlError));
 
 /// The frame an exception stub leaves on its stack, as the CPU pushed it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -286,6 +292,22 @@ impl Machine {
                 Err(e) => return Err(RunFailure::Ioctl(IoctlError::new("KVM_RUN", e))),
             }
         }
+    }
+
+    /// One KVM_RUN that must stop at the guest's MMIO pause `pause` (one of the
+    /// `MMIO_*_PAUSE` sync points of [`layout`]); any other exit, or a failed run,
+    /// is [`HarnessError::NoPause`] naming the pause as `wanted`.
+    pub fn run_to_pause(&mut self, pause: u64, wanted: &'static str) -> Result<(), HarnessError> {
+        match self.run() {
+            Ok(Exit::MmioWrite { addr, .. }) if addr == pause => Ok(()),
+            got => Err(HarnessError::NoPause { wanted, got }),
+        }
+    }
+
+    /// [`Machine::run_to_pause`] at the user-mode sync point
+    /// ([`layout::MMIO_USER_PAUSE`]).
+    pub fn run_to_user_pause(&mut self) -> Result<(), HarnessError> {
+        self.run_to_pause(layout::MMIO_USER_PAUSE, "user pause")
     }
 
     /// Completes a pending I/O or MMIO exit without running guest code, as

@@ -7,6 +7,8 @@ use segstate::arch::SegmentState;
 use segstate::format::kvm_bindings::KvmStateError;
 use segstate::profile::WrongSourceFormat;
 
+use crate::error::transparent_error;
+
 /// Why a sync could not convert a state (the run's verdict is then Corrupted).
 #[derive(Debug)]
 #[non_exhaustive]
@@ -32,18 +34,11 @@ impl fmt::Display for SyncError {
     }
 }
 
-/// Transparent: each variant's message already includes the error it wraps, so
-/// `source` is that error's own source (no cause is printed twice).
-impl core::error::Error for SyncError {
-    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        match self {
-            SyncError::Chain(e) => e.source(),
-            SyncError::State(e) => e.source(),
-            SyncError::Poisoned => None,
-            SyncError::Other(e) => e.source(),
-        }
-    }
-}
+transparent_error!(
+    SyncError: Chain(WrongSourceFormat),
+    State(KvmStateError),
+    Other(Box<dyn core::error::Error + Send + Sync>),
+);
 
 /// One state sync as a VMM performs it: what happens to kvm_sregs between
 /// KVM_GET_SREGS and KVM_SET_SREGS.
@@ -81,8 +76,8 @@ impl SregsSync for ThroughSegmentState {
     }
     fn sync(&self, sregs: &mut kvm_sregs) -> Result<(), SyncError> {
         // RFLAGS is not part of kvm_sregs and write_kvm_sregs does not write it.
-        let state = SegmentState::from_kvm_sregs(sregs, 0).map_err(SyncError::State)?;
-        state.write_kvm_sregs(sregs).map_err(SyncError::State)
+        let state = SegmentState::from_kvm_sregs(sregs, 0)?;
+        Ok(state.write_kvm_sregs(sregs)?)
     }
 }
 
@@ -150,9 +145,7 @@ impl SregsSync for ChainSync {
         let mut ours = KvmSregs::from(*sregs);
         let mut previous = self.previous.lock().map_err(|_| SyncError::Poisoned)?;
         let before = ours.segments();
-        self.chain
-            .run_sregs(&mut ours, &previous)
-            .map_err(SyncError::Chain)?;
+        self.chain.run_sregs(&mut ours, &previous)?;
         *previous = before.map(|reg, k| qemu::get_seg(Profile::QEMU.rules, reg, k, &previous[reg]));
         *sregs = ours.into();
         Ok(())

@@ -7,7 +7,7 @@ use kvm_bindings::{
 };
 use kvm_ioctls::{Cap, VcpuFd, VmFd};
 
-use crate::error::IoctlError;
+use crate::error::{IoctlError, transparent_error};
 use crate::machine::msr;
 
 /// MSRs captured, most important first. Any the host cannot read are skipped.
@@ -64,16 +64,7 @@ impl std::fmt::Display for RestoreError {
     }
 }
 
-/// Transparent: each variant's message already includes the error it wraps, so
-/// `source` is that error's own source (no cause is printed twice).
-impl core::error::Error for RestoreError {
-    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        match self {
-            RestoreError::Ioctl(e) => e.source(),
-            RestoreError::MsrsRefused(_) => None,
-        }
-    }
-}
+transparent_error!(RestoreError: Ioctl(IoctlError));
 
 /// Everything KVM holds for one vCPU that this harness's guests depend on.
 /// Optional parts are `None` when the host or VM does not have them; which ones and

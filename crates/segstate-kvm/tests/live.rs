@@ -11,51 +11,42 @@ use segstate_kvm::*;
 mod common;
 use common::kvm_present;
 
+/// A sync the tests write as a plain function, with the name reports give it.
+struct NamedSync(&'static str, fn(&mut kvm_sregs) -> Result<(), SyncError>);
+
+impl SregsSync for NamedSync {
+    fn name(&self) -> String {
+        self.0.into()
+    }
+    fn sync(&self, s: &mut kvm_sregs) -> Result<(), SyncError> {
+        (self.1)(s)
+    }
+}
+
 /// The 2017 bug, both halves at once: QEMU's get_seg dropped the flags of an
 /// unusable segment and KVM SVM's set_segment zeroed its attributes, so SS
 /// arrives with every attribute zero except unusable=1/present=0: DPL 0,
 /// from which KVM derives CPL 0.
-struct Bug2017;
-
-impl SregsSync for Bug2017 {
-    fn name(&self) -> String {
-        "bug-2017".into()
+const BUG_2017: NamedSync = NamedSync("bug-2017", |s| {
+    if s.ss.unusable != 0 {
+        let ss = &mut s.ss;
+        (ss.type_, ss.dpl, ss.db, ss.s, ss.l, ss.g, ss.avl) = (0, 0, 0, 0, 0, 0, 0);
+        ss.present = 0;
+        ss.unusable = 1;
     }
-    fn sync(&self, s: &mut kvm_sregs) -> Result<(), SyncError> {
-        if s.ss.unusable != 0 {
-            let ss = &mut s.ss;
-            (ss.type_, ss.dpl, ss.db, ss.s, ss.l, ss.g, ss.avl) = (0, 0, 0, 0, 0, 0, 0);
-            ss.present = 0;
-            ss.unusable = 1;
-        }
-        Ok(())
-    }
-}
+    Ok(())
+});
 
 /// Sets CR0.PG without CR0.PE: an architecturally invalid state KVM must refuse.
-struct PagingWithoutProtection;
-
-impl SregsSync for PagingWithoutProtection {
-    fn name(&self) -> String {
-        "pg-without-pe".into()
-    }
-    fn sync(&self, s: &mut kvm_sregs) -> Result<(), SyncError> {
-        s.cr0 = (s.cr0 | 1 << 31) & !1;
-        Ok(())
-    }
-}
+const PAGING_WITHOUT_PROTECTION: NamedSync = NamedSync("pg-without-pe", |s| {
+    s.cr0 = (s.cr0 | 1 << 31) & !1;
+    Ok(())
+});
 
 /// A sync that refuses to convert.
-struct Refuses;
-
-impl SregsSync for Refuses {
-    fn name(&self) -> String {
-        "refuses".into()
-    }
-    fn sync(&self, _: &mut kvm_sregs) -> Result<(), SyncError> {
-        Err(SyncError::Other("cannot represent this segment".into()))
-    }
-}
+const REFUSES: NamedSync = NamedSync("refuses", |_| {
+    Err(SyncError::Other("cannot represent this segment".into()))
+});
 
 fn opts() -> RunOptions {
     RunOptions::default()
@@ -101,26 +92,26 @@ fn kvm_is_available() {
     println!("{info}");
 }
 
-/// Runs every scenario with `sync`: each must pass, and SS must reach KVM_SET_SREGS
-/// as KVM_GET_SREGS reported it (the sync loses nothing).
-fn passes_every_scenario_unchanged(sync: &dyn SregsSync) {
-    for k in ScenarioKind::ALL {
-        let o = run_scenario(k, sync, &opts());
-        show(&o);
-        assert_eq!(o.verdict, Verdict::Pass, "{k}: {}", o.detail);
-        assert!(o.syncs >= 1);
-        for p in &o.pauses {
-            assert_eq!(p.ss_synced, p.ss_reported, "{k}: SS changed in the sync");
-        }
-    }
-}
-
-/// The library's kvm_sregs ⇄ SegmentState path, live: a state decoded and written
-/// back through it keeps privilege in every scenario.
+/// The syncs that lose nothing, verbatim and the library's kvm_sregs ⇄ SegmentState
+/// path, live: with each, every scenario passes and SS reaches KVM_SET_SREGS as
+/// KVM_GET_SREGS reported it.
 #[test]
-fn segment_state_round_trip_passes_every_scenario() {
-    if kvm_present("segment_state_round_trip_passes_every_scenario") {
-        passes_every_scenario_unchanged(&ThroughSegmentState);
+fn lossless_syncs_pass_every_scenario_unchanged() {
+    if !kvm_present("lossless_syncs_pass_every_scenario_unchanged") {
+        return;
+    }
+    let syncs: [&dyn SregsSync; 2] = [&Verbatim, &ThroughSegmentState];
+    for sync in syncs {
+        for k in ScenarioKind::ALL {
+            let o = run_scenario(k, sync, &opts());
+            show(&o);
+            let run = format!("{} / {k}", sync.name());
+            assert_eq!(o.verdict, Verdict::Pass, "{run}: {}", o.detail);
+            assert!(o.syncs >= 1, "{run}");
+            for p in &o.pauses {
+                assert_eq!(p.ss_synced, p.ss_reported, "{run}: SS changed in the sync");
+            }
+        }
     }
 }
 
@@ -147,13 +138,6 @@ fn paused_user_state_reads_as_cpl_3() {
     assert_eq!(m.sregs().unwrap(), sregs);
 }
 
-#[test]
-fn verbatim_passes_every_scenario() {
-    if kvm_present("verbatim_passes_every_scenario") {
-        passes_every_scenario_unchanged(&Verbatim);
-    }
-}
-
 /// Measured on kvm_pvm (Intel host): the bug escalates wherever user mode
 /// runs with an unusable SS at a sync: null-ss-user, snapshot-restore and
 /// sync-storm. It does not in `sysret` (this backend's SYSRET leaves a flat,
@@ -169,7 +153,7 @@ fn bug_2017_loses_privilege() {
     }
     let measured_here = backend() == "kvm_pvm";
     for k in ScenarioKind::ALL {
-        let o = run_scenario(k, &Bug2017, &opts());
+        let o = run_scenario(k, &BUG_2017, &opts());
         show(&o);
         let unusable_user_ss = matches!(
             k,
@@ -221,7 +205,11 @@ fn refused_states_are_corrupted_not_panics() {
     if !kvm_present("refused_states_are_corrupted_not_panics") {
         return;
     }
-    let o = run_scenario(ScenarioKind::NullSsUser, &PagingWithoutProtection, &opts());
+    let o = run_scenario(
+        ScenarioKind::NullSsUser,
+        &PAGING_WITHOUT_PROTECTION,
+        &opts(),
+    );
     show(&o);
     assert!(
         matches!(&o.verdict, Verdict::Corrupted { detail } if detail.contains("KVM_SET_SREGS")),
@@ -231,7 +219,7 @@ fn refused_states_are_corrupted_not_panics() {
 
     let o = run_scenario(
         ScenarioKind::SnapshotRestore,
-        &PagingWithoutProtection,
+        &PAGING_WITHOUT_PROTECTION,
         &opts(),
     );
     assert!(
@@ -240,7 +228,7 @@ fn refused_states_are_corrupted_not_panics() {
         o.verdict
     );
 
-    let o = run_scenario(ScenarioKind::Sysret, &Refuses, &opts());
+    let o = run_scenario(ScenarioKind::Sysret, &REFUSES, &opts());
     assert!(
         matches!(&o.verdict, Verdict::Corrupted { detail } if detail.contains("cannot represent")),
         "{:?}",

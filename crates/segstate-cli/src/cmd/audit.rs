@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::{Failure, Outcome, flags, print_json};
+use crate::outln_each;
 use crate::table::Table;
 use segstate::profile::Chain;
 use segstate::verify;
@@ -362,12 +363,13 @@ pub fn run(args: &Args) -> Outcome {
             );
         } else {
             outln!("Verdict: privilege is NOT kept:");
-            for c in &model_unsound {
-                outln!("  model: {c} escalates privilege");
-            }
-            for f in &live_failures {
-                outln!("  live: {f}");
-            }
+            outln_each(
+                "model: ",
+                model_unsound
+                    .iter()
+                    .map(|c| format!("{c} escalates privilege")),
+            );
+            outln_each("live: ", &live_failures);
             if kvm_missing_but_required {
                 outln!("  live: SEGSTATE_REQUIRE_KVM=1 but {live_note}");
             }

@@ -86,7 +86,7 @@ pub struct Args {
     #[arg(long, value_name = "SPEC")]
     chain: Option<String>,
     /// The register the segment belongs to (cooking differs for SS, TR, data segments).
-    #[arg(long, default_value = "ss", value_parser = parse_reg)]
+    #[arg(long, default_value = "ss")]
     reg: SegReg,
     /// The selector for `--from descriptor`.
     #[arg(long, default_value = "0", value_parser = parse_selector)]
@@ -98,13 +98,10 @@ pub struct Args {
     input: Option<String>,
 }
 
-fn parse_reg(s: &str) -> Result<SegReg, String> {
-    s.parse::<SegReg>().map_err(|e| e.to_string())
-}
-
-fn parse_selector(s: &str) -> Result<u16, String> {
+/// A selector: a number (decimal or 0x hex) that fits in 16 bits.
+fn parse_selector(s: &str) -> Result<u16, Box<dyn core::error::Error + Send + Sync>> {
     let v = j::parse_u64(s)?;
-    u16::try_from(v).map_err(|_| format!("selector {v:#x} does not fit in 16 bits"))
+    u16::try_from(v).map_err(|_| format!("selector {v:#x} does not fit in 16 bits").into())
 }
 
 /// The input text: the argument, or standard input read through the bounded reader

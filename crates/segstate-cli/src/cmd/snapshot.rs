@@ -13,6 +13,7 @@ use clap::ValueEnum;
 use serde_json::{Value, json};
 
 use super::{Failure, Outcome, flags, print_json};
+use crate::outln_each;
 use crate::table::Table;
 use segstate::arch::SegReg;
 use segstate::arch::Vendor;
@@ -296,12 +297,8 @@ fn restore(
             file.display(),
             snap.cpl
         );
-        for c in &report.changes {
-            outln!("  changed {c}");
-        }
-        for w in &report.warnings {
-            outln!("  note: {w}");
-        }
+        outln_each("changed ", &report.changes);
+        outln_each("note: ", &report.warnings);
         if !report.msrs_refused.is_empty() {
             let l: Vec<String> = report
                 .msrs_refused
@@ -310,9 +307,7 @@ fn restore(
                 .collect();
             outln!("  MSRs this host refused to set: {}", l.join(", "));
         }
-        for mm in &report.msr_mismatches {
-            outln!("  MSR read back differently: {mm}");
-        }
+        outln_each("MSR read back differently: ", &report.msr_mismatches);
         outln!("  read back: equal to what was written (after normalisation)");
         outln!("{}: {}", o.verdict.label(), o.detail);
     }
@@ -467,13 +462,9 @@ fn inspect(file: &Path, json: bool) -> Outcome {
             outln!("restore check ({target}): safe");
         } else {
             outln!("restore check ({target}): REFUSED");
-            for p in &problems {
-                outln!("  {p}");
-            }
+            outln_each("", &problems);
         }
-        for w in &warnings {
-            outln!("  note: {w}");
-        }
+        outln_each("note: ", &warnings);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -511,9 +502,7 @@ fn diff_cmd(a: &Path, b: &Path, json: bool) -> Outcome {
         for x in d.iter().filter(|x| !x.expected) {
             outln!("{}{x}", if x.privilege { "! " } else { "  " });
         }
-        for x in d.iter().filter(|x| x.expected) {
-            outln!("  (expected) {x}");
-        }
+        outln_each("(expected) ", d.iter().filter(|x| x.expected));
         if real == 0 {
             outln!(
                 "the same state: only {} expected difference(s)",

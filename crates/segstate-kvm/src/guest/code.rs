@@ -104,6 +104,23 @@ fn has_error_code(vector: usize) -> bool {
     matches!(vector, 8 | 10 | 11 | 12 | 13 | 14 | 17 | 21 | 29 | 30)
 }
 
+/// `N` fresh labels: a blob's routines and jump targets.
+fn labels<const N: usize>(a: &mut CodeAssembler) -> [CodeLabel; N] {
+    [(); N].map(|_| a.create_label())
+}
+
+/// Where each of `labels` landed in the assembled blob.
+fn label_ips<const N: usize>(
+    r: &CodeAssemblerResult,
+    labels: &[CodeLabel; N],
+) -> Result<[u64; N], IcedError> {
+    let mut ips = [0; N];
+    for (ip, label) in ips.iter_mut().zip(labels) {
+        *ip = r.label_ip(label)?;
+    }
+    Ok(ips)
+}
+
 /// Assembles both blobs.
 pub fn assemble() -> Result<GuestCode, HarnessError> {
     let (user, u) = assemble_user().map_err(e)?;
@@ -142,14 +159,16 @@ struct UserAddrs {
 
 fn assemble_user() -> Result<(Vec<u8>, UserAddrs), IcedError> {
     let mut a = CodeAssembler::new(64)?;
-    let mut pause_probe = a.create_label();
-    let mut storm = a.create_label();
-    let mut storm_loop = a.create_label();
-    let mut int3 = a.create_label();
-    let mut spin = a.create_label();
-    let mut out = a.create_label();
-    let mut probe = [(); 4].map(|_| a.create_label());
-    let mut probe_insn = [(); 4].map(|_| a.create_label());
+    let [
+        mut pause_probe,
+        mut storm,
+        mut storm_loop,
+        mut int3,
+        mut spin,
+        mut out,
+    ] = labels(&mut a);
+    let mut probe: [CodeLabel; 4] = labels(&mut a);
+    let mut probe_insn: [CodeLabel; 4] = labels(&mut a);
 
     // u_pause_probe: the sync point, then the privileged probe.
     a.set_label(&mut pause_probe)?;
@@ -211,24 +230,16 @@ fn assemble_user() -> Result<(Vec<u8>, UserAddrs), IcedError> {
         USER_CODE,
         BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS,
     )?;
+    let [pause_probe, storm, int3, spin, out] =
+        label_ips(&r, &[pause_probe, storm, int3, spin, out])?;
     let addrs = UserAddrs {
-        pause_probe: r.label_ip(&pause_probe)?,
-        storm: r.label_ip(&storm)?,
-        int3: r.label_ip(&int3)?,
-        spin: r.label_ip(&spin)?,
-        out: r.label_ip(&out)?,
-        probe: [
-            r.label_ip(&probe[0])?,
-            r.label_ip(&probe[1])?,
-            r.label_ip(&probe[2])?,
-            r.label_ip(&probe[3])?,
-        ],
-        probe_insn: [
-            r.label_ip(&probe_insn[0])?,
-            r.label_ip(&probe_insn[1])?,
-            r.label_ip(&probe_insn[2])?,
-            r.label_ip(&probe_insn[3])?,
-        ],
+        pause_probe,
+        storm,
+        int3,
+        spin,
+        out,
+        probe: label_ips(&r, &probe)?,
+        probe_insn: label_ips(&r, &probe_insn)?,
     };
     Ok((r.inner.code_buffer, addrs))
 }
@@ -245,14 +256,16 @@ struct KernelAddrs {
 
 fn assemble_kernel() -> Result<(Vec<u8>, KernelAddrs), IcedError> {
     let mut a = CodeAssembler::new(64)?;
-    let mut hello = a.create_label();
-    let mut spin = a.create_label();
-    let mut sysret_null_ss = a.create_label();
-    let mut iret_to_user = a.create_label();
-    let mut int3 = a.create_label();
-    let mut syscall = a.create_label();
-    let mut report = a.create_label();
-    let mut stubs = [(); EXCEPTION_VECTORS].map(|_| a.create_label());
+    let [
+        mut hello,
+        mut spin,
+        mut sysret_null_ss,
+        mut iret_to_user,
+        mut int3,
+        mut syscall,
+        mut report,
+    ] = labels(&mut a);
+    let mut stubs: [CodeLabel; EXCEPTION_VECTORS] = labels(&mut a);
 
     // k_hello: CPL-0 port I/O reaches the VMM.
     a.set_label(&mut hello)?;
@@ -321,18 +334,18 @@ fn assemble_kernel() -> Result<(Vec<u8>, KernelAddrs), IcedError> {
         KERNEL_CODE,
         BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS,
     )?;
-    let mut exception = [0u64; EXCEPTION_VECTORS];
-    for (slot, stub) in exception.iter_mut().zip(stubs.iter()) {
-        *slot = r.label_ip(stub)?;
-    }
+    let [hello, spin, sysret_null_ss, iret_to_user, int3, syscall] = label_ips(
+        &r,
+        &[hello, spin, sysret_null_ss, iret_to_user, int3, syscall],
+    )?;
     let addrs = KernelAddrs {
-        hello: r.label_ip(&hello)?,
-        spin: r.label_ip(&spin)?,
-        sysret_null_ss: r.label_ip(&sysret_null_ss)?,
-        iret_to_user: r.label_ip(&iret_to_user)?,
-        int3: r.label_ip(&int3)?,
-        syscall: r.label_ip(&syscall)?,
-        exception,
+        hello,
+        spin,
+        sysret_null_ss,
+        iret_to_user,
+        int3,
+        syscall,
+        exception: label_ips(&r, &stubs)?,
     };
     Ok((r.inner.code_buffer, addrs))
 }

@@ -273,32 +273,23 @@ mod tests {
 
     #[test]
     fn wrong_section_sizes_are_named_errors() {
-        assert!(matches!(
-            fpu_from(&[0; 415]),
-            Err(SnapshotError::SectionSize {
-                section: "FPU",
-                bytes: 415,
-                expected: 416
-            })
-        ));
-        assert!(matches!(
-            events_from(&[0; 65]),
-            Err(SnapshotError::SectionSize {
-                section: "VCPU_EVENTS",
-                bytes: 65,
-                expected: 64
-            })
-        ));
         let mut snap = segstate::testing::example_user_null_ss();
         snap.xsave = Some(vec![0; raw_size::XSAVE_MIN]);
-        assert!(matches!(
-            snap.to_state(),
-            Err(SnapshotError::SectionSize {
-                section: "XSAVE",
-                bytes: 576,
-                expected: 4096
-            })
-        ));
+        let cases = [
+            (fpu_from(&[0; 415]).map(drop), ("FPU", 415, 416)),
+            (events_from(&[0; 65]).map(drop), ("VCPU_EVENTS", 65, 64)),
+            (snap.to_state().map(drop), ("XSAVE", 576, 4096)),
+        ];
+        for (got, want) in cases {
+            assert!(
+                matches!(
+                    got,
+                    Err(SnapshotError::SectionSize { section, bytes, expected })
+                        if (section, bytes, expected) == want
+                ),
+                "{want:?}: {got:?}"
+            );
+        }
     }
 
     /// Capture → snapshot → restore state keeps every raw section bit for bit.

@@ -29,14 +29,14 @@ use segstate::snapshot::{
 pub use codec::VcpuSnapshotExt;
 pub use probe::{ProbeOutcome, SavePoint, restore_into_fresh_machine, run_probe, save_at};
 
-use crate::error::{HarnessError, IoctlError};
-use crate::machine::Machine;
+use crate::error::{HarnessError, IoctlError, transparent_error};
+use crate::machine::{Machine, msr};
 use crate::vcpu_state::VcpuState;
 
 /// MSRs whose value legitimately moves between write and read-back.
 pub const VOLATILE_MSRS: [u32; 2] = [
-    0x10,  // IA32_TSC: the guest's clock runs on.
-    0x6e0, // IA32_TSC_DEADLINE: KVM reports it relative to the moving TSC.
+    msr::TSC,          // The guest's clock runs on.
+    msr::TSC_DEADLINE, // KVM reports it relative to the moving TSC.
 ];
 
 /// Why a capture or restore did not happen.
@@ -122,29 +122,7 @@ impl fmt::Display for SnapshotError {
     }
 }
 
-/// Transparent: each variant's message already includes the error it wraps, so
-/// `source` is that error's own source (no cause is printed twice).
-impl core::error::Error for SnapshotError {
-    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        match self {
-            SnapshotError::Ioctl(e) => e.source(),
-            SnapshotError::Harness(e) => e.source(),
-            _ => None,
-        }
-    }
-}
-
-impl From<IoctlError> for SnapshotError {
-    fn from(e: IoctlError) -> Self {
-        SnapshotError::Ioctl(e)
-    }
-}
-
-impl From<HarnessError> for SnapshotError {
-    fn from(e: HarnessError) -> Self {
-        SnapshotError::Harness(e)
-    }
-}
+transparent_error!(SnapshotError: Ioctl(IoctlError), Harness(HarnessError));
 
 /// KVM capabilities recorded in a snapshot's host description.
 const RECORDED_CAPS: [Cap; 10] = [

@@ -89,16 +89,7 @@ pub fn save_at(at: SavePoint, opts: &RunOptions) -> Result<VcpuSnapshot, Snapsho
         m.set_param(a, v).map_err(HarnessError::from)?;
     }
     m.enter(entry)?;
-    match m.run() {
-        Ok(Exit::MmioWrite { addr, .. }) if addr == pause => {}
-        other => {
-            return Err(HarnessError::NoPause {
-                wanted: at.pause_name(),
-                got: other,
-            }
-            .into());
-        }
-    }
+    m.run_to_pause(pause, at.pause_name())?;
     // KVM: the state is consistent only once the MMIO exit is completed.
     m.complete_pending_io()?;
     capture(&m, &kvm, &host, true)
