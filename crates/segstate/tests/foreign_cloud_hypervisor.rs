@@ -7,7 +7,8 @@
 
 use std::path::PathBuf;
 
-use segstate::arch::{PrivilegeLevel, msr};
+use segstate::arch::PrivilegeLevel;
+use segstate::arch::msr::STAR;
 use segstate::format::kvm::KvmSegment;
 use segstate::ingest::cloud_hypervisor::{self, MAX_STATE_JSON};
 use segstate::ingest::firecracker;
@@ -62,11 +63,7 @@ fn every_vcpu_with_its_segments_and_cpl() {
     assert!((USER_LOOP..USER_LOOP + 4).contains(&v.regs.rip));
     assert_eq!(v.mp_state, Some(0));
     assert_eq!(v.lapic.as_ref().map(Vec::len), Some(1024));
-    let star = v
-        .msrs
-        .iter()
-        .find(|m| m.index == msr::STAR)
-        .map(|m| m.value);
+    let star = v.msrs.iter().find(|m| m.index == STAR).map(|m| m.value);
     assert_eq!(
         star,
         Some(0x0010_0008_0000_0000),

@@ -9,7 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use ciborium::value::Value;
-use segstate::arch::{PrivilegeLevel, msr};
+use segstate::arch::PrivilegeLevel;
+use segstate::arch::msr::STAR;
 use segstate::format::kvm::KvmSegment;
 use segstate::ingest::crosvm::{self, MAX_FRAGMENT};
 use segstate::ingest::firecracker;
@@ -96,11 +97,7 @@ fn every_vcpu_with_its_segments_and_cpl() {
         v.regs.rip
     );
     assert_eq!(v.sregs.efer & 0x501, 0x501, "LME, LMA and SCE");
-    let star = v
-        .msrs
-        .iter()
-        .find(|m| m.index == msr::STAR)
-        .map(|m| m.value);
+    let star = v.msrs.iter().find(|m| m.index == STAR).map(|m| m.value);
     assert_eq!(
         star,
         Some(0x0010_0008_0000_0000),
