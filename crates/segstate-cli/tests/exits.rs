@@ -13,9 +13,9 @@ use common::{assert_contains, scratch, segstate, stderr, stdout};
 fn diff_exits_0_for_the_tsc_alone_and_1_for_a_real_difference() {
     let d = scratch("diff");
     let mut a = segstate::testing::example_user_null_ss();
-    a.msrs.retain(|m| m.index != 0x10);
+    a.msrs.retain(|m| m.index != segstate::arch::msr::TSC);
     a.msrs.push(MsrEntry {
-        index: 0x10,
+        index: segstate::arch::msr::TSC,
         value: 0x1_0000,
     });
     let mut b = a.clone();

@@ -8,42 +8,11 @@ use kvm_bindings::{
     KVM_MAX_CPUID_ENTRIES, Msrs, kvm_msr_entry, kvm_regs, kvm_sregs, kvm_userspace_memory_region,
 };
 use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
+use segstate::arch::msr;
 
 use crate::error::{HarnessError, IoctlError, MemoryError, transparent_error};
 use crate::guest::{self, Entry, GuestMemory, Routines, layout};
 use crate::watchdog::Watchdog;
-
-/// MSR numbers the harness sets, captures or compares (SDM Vol. 4, Table 2-2).
-pub mod msr {
-    /// IA32_EFER.
-    pub const EFER: u32 = 0xc000_0080;
-    /// IA32_STAR: the SYSCALL/SYSRET selectors.
-    pub const STAR: u32 = 0xc000_0081;
-    /// IA32_LSTAR: the 64-bit SYSCALL entry.
-    pub const LSTAR: u32 = 0xc000_0082;
-    /// IA32_CSTAR: the compatibility-mode SYSCALL entry (AMD).
-    pub const CSTAR: u32 = 0xc000_0083;
-    /// IA32_FMASK: the RFLAGS bits SYSCALL clears.
-    pub const SFMASK: u32 = 0xc000_0084;
-    /// IA32_FS_BASE.
-    pub const FS_BASE: u32 = 0xc000_0100;
-    /// IA32_GS_BASE.
-    pub const GS_BASE: u32 = 0xc000_0101;
-    /// IA32_KERNEL_GS_BASE: what SWAPGS exchanges GS.base with.
-    pub const KERNEL_GS_BASE: u32 = 0xc000_0102;
-    /// IA32_SYSENTER_CS.
-    pub const SYSENTER_CS: u32 = 0x174;
-    /// IA32_SYSENTER_ESP.
-    pub const SYSENTER_ESP: u32 = 0x175;
-    /// IA32_SYSENTER_EIP.
-    pub const SYSENTER_EIP: u32 = 0x176;
-    /// IA32_PAT.
-    pub const PAT: u32 = 0x277;
-    /// IA32_TIME_STAMP_COUNTER.
-    pub const TSC: u32 = 0x10;
-    /// IA32_TSC_DEADLINE.
-    pub const TSC_DEADLINE: u32 = 0x6e0;
-}
 
 /// SFMASK: clear IF, TF, DF, AC on SYSCALL.
 const SFMASK_VALUE: u64 = 0x4_4700;

@@ -6,9 +6,9 @@ use kvm_bindings::{
     kvm_msr_entry, kvm_regs, kvm_sregs, kvm_vcpu_events, kvm_xcrs, kvm_xsave,
 };
 use kvm_ioctls::{Cap, VcpuFd, VmFd};
+use segstate::arch::msr;
 
 use crate::error::{IoctlError, transparent_error};
-use crate::machine::msr;
 
 /// MSRs captured, most important first. Any the host cannot read are skipped.
 pub const CAPTURED_MSRS: [u32; 13] = [

@@ -290,7 +290,7 @@ fn vcpu_state_survives_a_fresh_vm() {
     let msr = |s: &VcpuState| {
         s.msrs
             .iter()
-            .filter(|e| e.index != 0x10)
+            .filter(|e| e.index != segstate::arch::msr::TSC)
             .map(|e| (e.index, e.data))
             .collect::<Vec<_>>()
     };

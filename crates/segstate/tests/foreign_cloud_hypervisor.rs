@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 use segstate::arch::PrivilegeLevel;
+use segstate::arch::msr::STAR;
 use segstate::format::kvm::KvmSegment;
 use segstate::ingest::cloud_hypervisor::{self, MAX_STATE_JSON};
 use segstate::ingest::firecracker;
@@ -17,7 +18,6 @@ use serde_json::{Value, json};
 const STATE: &str = include_str!("fixtures/cloud-hypervisor/user-null-ss/state.json");
 const FIRECRACKER_USER: &[u8] = include_bytes!("fixtures/firecracker/user-null-ss.vmstate");
 const USER_LOOP: u64 = 0x10_0099;
-const MSR_STAR: u32 = 0xc000_0081;
 
 fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cloud-hypervisor/user-null-ss")
@@ -63,7 +63,7 @@ fn every_vcpu_with_its_segments_and_cpl() {
     assert!((USER_LOOP..USER_LOOP + 4).contains(&v.regs.rip));
     assert_eq!(v.mp_state, Some(0));
     assert_eq!(v.lapic.as_ref().map(Vec::len), Some(1024));
-    let star = v.msrs.iter().find(|m| m.index == MSR_STAR).map(|m| m.value);
+    let star = v.msrs.iter().find(|m| m.index == STAR).map(|m| m.value);
     assert_eq!(
         star,
         Some(0x0010_0008_0000_0000),

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use ciborium::value::Value;
 use segstate::arch::PrivilegeLevel;
+use segstate::arch::msr::STAR;
 use segstate::format::kvm::KvmSegment;
 use segstate::ingest::crosvm::{self, MAX_FRAGMENT};
 use segstate::ingest::firecracker;
@@ -22,7 +23,6 @@ const FIRECRACKER_USER: &[u8] = include_bytes!("fixtures/firecracker/user-null-s
 const USER_LOOP: u64 = 0x20_00a3;
 /// "SEGSTATE", the guest's marker in RAX.
 const MARKER: u64 = 0x5345_4753_5441_5445;
-const MSR_STAR: u32 = 0xc000_0081;
 
 fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/crosvm/user-null-ss")
@@ -97,7 +97,7 @@ fn every_vcpu_with_its_segments_and_cpl() {
         v.regs.rip
     );
     assert_eq!(v.sregs.efer & 0x501, 0x501, "LME, LMA and SCE");
-    let star = v.msrs.iter().find(|m| m.index == MSR_STAR).map(|m| m.value);
+    let star = v.msrs.iter().find(|m| m.index == STAR).map(|m| m.value);
     assert_eq!(
         star,
         Some(0x0010_0008_0000_0000),

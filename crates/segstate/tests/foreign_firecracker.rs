@@ -63,8 +63,6 @@ const GDT: u64 = 0x10_00a0;
 const MARKER: u64 = 0x5345_4753_5441_5445;
 /// STAR as the guest wrote it: SYSRET base 0x10, SYSCALL CS 0x08.
 const STAR: u64 = 0x0010_0008_0000_0000;
-const MSR_STAR: u32 = 0xc000_0081;
-const MSR_IA32_TSC_DEADLINE: u32 = 0x6e0;
 
 fn read(bytes: &[u8]) -> Vec<ForeignVcpu> {
     firecracker::read(bytes, "fixture").unwrap_or_else(|e| panic!("{e}"))
@@ -197,9 +195,13 @@ fn user_mode_snapshot_every_vcpu_with_its_cpl() {
     assert_eq!(v.lapic.as_ref().map(Vec::len), Some(1024));
     assert_eq!(v.vcpu_events.as_ref().map(Vec::len), Some(64));
     let msr = |i: u32| v.msrs.iter().find(|m| m.index == i).map(|m| m.value);
-    assert_eq!(msr(MSR_STAR), Some(STAR), "the STAR the guest wrote");
+    assert_eq!(
+        msr(segstate::arch::msr::STAR),
+        Some(STAR),
+        "the STAR the guest wrote"
+    );
     // Firecracker rewrites a zero TSC deadline when saving.
-    assert_ne!(msr(MSR_IA32_TSC_DEADLINE).unwrap_or(0), 0);
+    assert_ne!(msr(segstate::arch::msr::TSC_DEADLINE).unwrap_or(0), 0);
     unstarted_ap(&vcpus[1]);
 }
 

@@ -103,11 +103,17 @@ fn xl_save_image_every_vcpu_as_the_producer_set_it() {
             0x246
         )
     );
-    assert_eq!(msr(user, 0xc000_0081), Some(0x0023_0010_0000_0000));
-    assert_eq!(msr(user, 0xc000_0082), Some(0xffff_ffff_81c0_0080));
-    assert_eq!(msr(user, 0xc000_0084), Some(0x47700));
     assert_eq!(
-        msr(user, 0xc000_0103),
+        msr(user, segstate::arch::msr::STAR),
+        Some(0x0023_0010_0000_0000)
+    );
+    assert_eq!(
+        msr(user, segstate::arch::msr::LSTAR),
+        Some(0xffff_ffff_81c0_0080)
+    );
+    assert_eq!(msr(user, segstate::arch::msr::SFMASK), Some(0x47700));
+    assert_eq!(
+        msr(user, segstate::arch::msr::TSC_AUX),
         Some(0),
         "msr_tsc_aux of the full record"
     );
@@ -162,7 +168,7 @@ fn legacy_compat_record_is_unfolded_as_hvm_load_cpu_ctxt_does() {
     );
     assert_eq!(cpu.regs.rip, 0xc010_3c5c);
     assert_eq!(
-        msr(cpu, 0xc000_0103),
+        msr(cpu, segstate::arch::msr::TSC_AUX),
         None,
         "the compat record has no msr_tsc_aux"
     );

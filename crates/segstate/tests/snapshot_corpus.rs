@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use segstate::arch::PrivilegeLevel;
 use segstate::arch::Vendor;
+use segstate::arch::msr;
 use segstate::snapshot::VcpuSnapshot;
 use segstate::testing::crc32c;
 
@@ -83,7 +84,7 @@ fn v1_harness_user_null_ss() {
     );
     assert_eq!((s.sregs.cr3, s.sregs.efer), (0x4000, 0x501));
     assert_eq!(s.msrs.len(), 41);
-    let star = s.msrs.iter().find(|m| m.index == 0xc000_0081).unwrap();
+    let star = s.msrs.iter().find(|m| m.index == msr::STAR).unwrap();
     assert_eq!(star.value, 0x0018_0008_0000_0000);
     let regions: Vec<(u64, usize)> = s.memory.iter().map(|m| (m.gpa, m.data.len())).collect();
     assert_eq!(

@@ -20,7 +20,7 @@ fn full() -> VcpuSnapshot {
     s.mp_state = Some(3);
     s.cpuid = Some(vec![[1; 40], [2; 40]]);
     s.msrs.push(MsrEntry {
-        index: 0x10,
+        index: segstate::arch::msr::TSC,
         value: 12345,
     });
     s.memory = vec![

@@ -18,7 +18,7 @@ mod probe;
 use std::fmt;
 
 use kvm_ioctls::{Cap, Kvm, VcpuFd};
-use segstate::arch::Vendor;
+use segstate::arch::{Vendor, msr};
 use segstate::format::kvm::KvmSregs;
 use segstate::snapshot::safety::{compare_regs, compare_sregs};
 use segstate::snapshot::{
@@ -30,7 +30,7 @@ pub use codec::VcpuSnapshotExt;
 pub use probe::{ProbeOutcome, SavePoint, restore_into_fresh_machine, run_probe, save_at};
 
 use crate::error::{HarnessError, IoctlError, transparent_error};
-use crate::machine::{Machine, msr};
+use crate::machine::Machine;
 use crate::vcpu_state::VcpuState;
 
 /// MSRs whose value legitimately moves between write and read-back.

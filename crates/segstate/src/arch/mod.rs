@@ -6,6 +6,7 @@
 mod descriptor;
 mod guest_state;
 mod mode;
+pub mod msr;
 mod privilege;
 mod seg_reg;
 mod segment;

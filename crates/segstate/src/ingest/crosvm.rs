@@ -52,8 +52,6 @@ pub const MAX_FRAGMENT: u64 = 1 << 20;
 /// The most vCPU fragments read from one namespace (KVM's `KVM_MAX_VCPUS` is 1024 on
 /// x86 since Linux 5.15).
 pub const MAX_VCPUS: usize = 1024;
-/// `IA32_APIC_BASE`, taken from the fragment's MSRs for `kvm_sregs.apic_base`.
-const MSR_IA32_APIC_BASE: u32 = 0x1b;
 /// The fields of `hypervisor::VcpuSnapshot`, in the order crosvm writes them.
 const TOP_FIELDS: [&str; 9] = [
     "vcpu_id",
@@ -612,7 +610,7 @@ impl VcpuSnapshot {
             .collect();
         let apic_base = msrs
             .iter()
-            .find(|m| m.index == MSR_IA32_APIC_BASE)
+            .find(|m| m.index == crate::arch::msr::APIC_BASE)
             .map_or(0, |m| m.value);
         let sregs = top.get("sregs", |v| sregs(v, apic_base))?;
         let debug_regs = top.get("debug_regs", debug_regs)?;

@@ -7,7 +7,7 @@ use core::fmt;
 
 use super::safety::{granularity_consistent, segment_fields};
 use super::{HostDescription, VcpuSnapshot};
-use crate::arch::SegReg;
+use crate::arch::{SegReg, msr};
 
 /// One field that differs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,7 +57,7 @@ fn pair(a: u64, b: u64) -> (String, String) {
 }
 
 /// MSRs whose value differs between two captures of an unchanged guest.
-const EXPECTED_MSRS: [u32; 1] = [0x10];
+const EXPECTED_MSRS: [u32; 1] = [msr::TSC];
 
 struct Out(Vec<Difference>);
 
@@ -139,36 +139,14 @@ fn segment_meaning(reg: SegReg, field: &str, a: u64, b: u64, limit: u32) -> Stri
     }
 }
 
-fn msr_name(index: u32) -> Option<&'static str> {
-    Some(match index {
-        0x10 => "TSC",
-        0x1b => "APIC_BASE",
-        0x174 => "SYSENTER_CS",
-        0x175 => "SYSENTER_ESP",
-        0x176 => "SYSENTER_EIP",
-        0x277 => "PAT",
-        0x6e0 => "TSC_DEADLINE",
-        0xc000_0080 => "EFER",
-        0xc000_0081 => "STAR",
-        0xc000_0082 => "LSTAR",
-        0xc000_0083 => "CSTAR",
-        0xc000_0084 => "SFMASK",
-        0xc000_0100 => "FS_BASE",
-        0xc000_0101 => "GS_BASE",
-        0xc000_0102 => "KERNEL_GS_BASE",
-        0xc000_0103 => "TSC_AUX",
-        _ => return None,
-    })
-}
-
 fn msr_meaning(index: u32) -> &'static str {
     match index {
-        0x10 => "time-stamp counter (advances between captures; expected)",
-        0xc000_0081 => "SYSCALL/SYSRET selectors: the CS/SS the CPU loads on a privilege change",
-        0xc000_0082 | 0xc000_0083 => "SYSCALL entry point into the kernel",
-        0xc000_0084 => "RFLAGS mask on SYSCALL",
-        0x174..=0x176 => "SYSENTER entry state",
-        0xc000_0102 => "SWAPGS kernel GS base",
+        msr::TSC => "time-stamp counter (advances between captures; expected)",
+        msr::STAR => "SYSCALL/SYSRET selectors: the CS/SS the CPU loads on a privilege change",
+        msr::LSTAR | msr::CSTAR => "SYSCALL entry point into the kernel",
+        msr::SFMASK => "RFLAGS mask on SYSCALL",
+        msr::SYSENTER_CS | msr::SYSENTER_ESP | msr::SYSENTER_EIP => "SYSENTER entry state",
+        msr::KERNEL_GS_BASE => "SWAPGS kernel GS base",
         _ => "MSR value changes",
     }
 }
@@ -348,7 +326,7 @@ pub fn diff(a: &VcpuSnapshot, b: &VcpuSnapshot) -> Vec<Difference> {
     let (mut i, mut j) = (0, 0);
     while i < ia.len() || j < ib.len() {
         let (x, y) = (ia.get(i), ib.get(j));
-        let label = |idx: u32| match msr_name(idx) {
+        let label = |idx: u32| match msr::name(idx) {
             Some(n) => format!("MSR {idx:#x} ({n})"),
             None => format!("MSR {idx:#x}"),
         };
@@ -543,9 +521,9 @@ mod tests {
     #[test]
     fn the_tsc_alone_is_an_expected_difference() {
         let mut a = VcpuSnapshot::example_user_null_ss();
-        a.msrs.retain(|m| m.index != 0x10);
+        a.msrs.retain(|m| m.index != msr::TSC);
         a.msrs.push(super::super::MsrEntry {
-            index: 0x10,
+            index: msr::TSC,
             value: 1000,
         });
         let mut b = a.clone();

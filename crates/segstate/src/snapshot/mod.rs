@@ -356,11 +356,11 @@ impl VcpuSnapshot {
             debug_regs: Some(alloc::vec![0; raw_size::DEBUGREGS]),
             msrs: alloc::vec![
                 MsrEntry {
-                    index: 0xc000_0081,
+                    index: crate::arch::msr::STAR,
                     value: 0x0018_0008_0000_0000,
                 },
                 MsrEntry {
-                    index: 0xc000_0084,
+                    index: crate::arch::msr::SFMASK,
                     value: 0x4_4700,
                 },
             ],

@@ -7,7 +7,7 @@ use std::string::{String, ToString};
 use std::vec::Vec;
 
 use super::{FORMAT, HVM_FILE_MAGIC, HVM_FILE_VERSION, offset};
-use crate::arch::{PerSegReg, SegReg, Segment};
+use crate::arch::{PerSegReg, SegReg, Segment, msr};
 use crate::format::kvm::{KvmDtable, KvmSegment, KvmSregs};
 use crate::format::svm::SvmAttrib;
 use crate::format::xen::{HvmHwCpuOffset, HvmHwCpuSegments, XenSegmentRegister};
@@ -173,14 +173,14 @@ fn msrs(r: &[u8], compat: bool) -> Vec<MsrEntry> {
     let at = |i: usize| le_u64(r, HvmHwCpuOffset::SYSENTER_CS + 8 * i);
     // sysenter_cs, _esp, _eip, shadow_gs, (msr_flags), lstar, star, cstar, syscall_mask.
     let mut out: Vec<MsrEntry> = [
-        (0x174, 0),
-        (0x175, 1),
-        (0x176, 2),
-        (0xc000_0102, 3),
-        (0xc000_0082, 5),
-        (0xc000_0081, 6),
-        (0xc000_0083, 7),
-        (0xc000_0084, 8),
+        (msr::SYSENTER_CS, 0),
+        (msr::SYSENTER_ESP, 1),
+        (msr::SYSENTER_EIP, 2),
+        (msr::KERNEL_GS_BASE, 3),
+        (msr::LSTAR, 5),
+        (msr::STAR, 6),
+        (msr::CSTAR, 7),
+        (msr::SFMASK, 8),
     ]
     .into_iter()
     .map(|(index, slot)| MsrEntry {
@@ -190,7 +190,7 @@ fn msrs(r: &[u8], compat: bool) -> Vec<MsrEntry> {
     .collect();
     if !compat {
         out.push(MsrEntry {
-            index: 0xc000_0103,
+            index: msr::TSC_AUX,
             value: le_u64(r, HvmHwCpuOffset::MSR_TSC_AUX),
         });
     }
