@@ -6,7 +6,7 @@ use segstate::format::kvm::{KvmDtable, KvmSegment, KvmSregs};
 use segstate::format::qemu::QemuSegmentCache;
 use segstate::format::vmx::VmxAccessRights;
 use segstate::profile::{
-    Chain, ChainError, Format, InFlight, Op, Profile, Rule, SegmentValue, StackOp, VcpuSegments,
+    Chain, ChainError, Format, InFlight, Profile, Rule, SegmentValue, VcpuSegments,
 };
 use segstate::testing::encode_state;
 use segstate::verify::{Property, sysret_state, verify_chain};
@@ -124,27 +124,6 @@ fn chain_source_and_destination() {
     assert_eq!((c.source(), c.destination()), (Format::Kvm, Format::Kvm));
 }
 
-#[test]
-fn chain_ops_in_order() {
-    let c = parse("kvm-svm > qemu > kvm-vmx > qemu > kvm-svm").unwrap();
-    let svm = Profile::KVM_SVM.rules;
-    let vmx = Profile::KVM_VMX.rules;
-    let q = Profile::QEMU.rules;
-    assert_eq!(
-        c.ops(),
-        [
-            Op::SvmGet(svm),
-            Op::QemuGet(q),
-            Op::QemuSet(q),
-            Op::VmxSet(vmx),
-            Op::VmxGet(vmx),
-            Op::QemuGet(q),
-            Op::QemuSet(q),
-            Op::SvmSet(svm),
-        ]
-    );
-}
-
 fn user_mode_sregs() -> KvmSregs {
     let data = kseg(0x2b, 0xffff_ffff, 0, [3, 1, 3, 1, 1, 0, 1, 0, 0]);
     KvmSregs {
@@ -247,7 +226,6 @@ fn qemu_v8086_sync_hands_kvm_cpl_3() {
 #[test]
 fn migration_hooks_act_in_chains_through_a_stream() {
     let c: Chain = "kvm-vmx > qemu > qemu > kvm-vmx".parse().unwrap();
-    assert!(c.ops().iter().any(|op| matches!(op, Op::QemuMigrate(..))));
     let real = PerSegReg::from_fn(|reg| match reg {
         SegReg::Tr => vmcs(0, 0x8b, 0xffff, 0),
         SegReg::Ldtr => vmcs(0, 0x82, 0xffff, 0),
@@ -278,17 +256,8 @@ fn migration_hooks_act_in_chains_through_a_stream() {
 
 #[test]
 fn stack_chains_compile_to_their_paths() {
+    // The ops themselves are pinned in profile/chain_ops.rs (the IR is crate-internal).
     let c = parse("illumos-bhyve-svm > propolis > illumos-bhyve-svm").unwrap();
-    let r = Profile::ILLUMOS_BHYVE_SVM.rules;
-    let p = Profile::PROPOLIS.rules;
-    assert_eq!(
-        c.ops(),
-        &[
-            Op::Stack(StackOp::BhyveSvmGet(r)),
-            Op::Stack(StackOp::BhyveCarry(p)),
-            Op::Stack(StackOp::BhyveSvmSet(r)),
-        ]
-    );
     assert_eq!((c.source(), c.destination()), (Format::Vmcb, Format::Vmcb));
     let c = parse("kvm-svm > verbatim > mshv").unwrap();
     assert_eq!(
@@ -297,7 +266,6 @@ fn stack_chains_compile_to_their_paths() {
     );
     let c = parse("kvm-vmx > crosvm > crosvm-haxm").unwrap();
     assert_eq!(c.destination(), Format::Vmcs);
-    assert_eq!(c.ops().len(), 3, "vmx get, crosvm from kvm, crosvm to haxm");
     let c = parse("xen-svm > xen-save > xen-vmx").unwrap();
     assert_eq!((c.source(), c.destination()), (Format::Vmcb, Format::Vmcs));
     assert_eq!(parse("kvm-nsvm").unwrap().destination(), Format::Vmcb);

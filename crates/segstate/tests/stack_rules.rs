@@ -13,7 +13,8 @@ use segstate::format::svm::SvmAttrib;
 use segstate::format::vbox::{CpumSelReg, X86DescAttr};
 use segstate::format::vmx::VmxAccessRights;
 use segstate::format::xen::XenSegmentRegister;
-use segstate::profile::{Profile, Rule, bhyve, nested, rustvmm, vbox, xen};
+use segstate::profile::{Profile, Rule};
+use segstate::testing::stacks::{bhyve, nested, rustvmm, vbox, xen};
 
 mod common;
 use common::{kseg, on_off, rules_with, vmcb, vmcs};

@@ -114,7 +114,7 @@ impl fmt::Display for StackValue {
 /// One conversion of another stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum StackOp {
+pub(crate) enum StackOp {
     /// Xen svm_get_segment_register + hvm_get_segment_register.
     XenSvmGet(RuleSet),
     /// Xen hvm_set_segment_register + svm_set_segment_register.
