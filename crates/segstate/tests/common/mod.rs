@@ -108,3 +108,43 @@ impl Rng {
         (self.next() % n as u64) as usize
     }
 }
+
+/// Declares one `#[test]` per cooking rule, each written once as
+///
+/// ```text
+/// /// What the rule is and the input where it matters.
+/// test_name: PROFILE has RuleVariant {
+///     let input = ...;                 // any number of bindings
+///     |r| convert(r, &input) => on_value, off off_value;
+///     then |rules| { more asserts }    // optional
+/// }
+/// ```
+///
+/// The test asserts the profile has the rule ([`rules_with`]), that the conversion gives
+/// `on_value` with the profile's rules and `off_value` with the rule switched off
+/// ([`on_off`]), then runs the `then` block with the profile's rules.
+macro_rules! rule_tests {
+    ($(
+        $(#[$meta:meta])*
+        $name:ident: $profile:ident has $rule:ident {
+            $(let $bind:pat = $value:expr;)*
+            $apply:expr => $on:expr, off $off:expr;
+            $(then |$rules:ident| $then:block)?
+        }
+    )*) => {$(
+        $(#[$meta])*
+        #[test]
+        fn $name() {
+            let rule = Rule::$rule;
+            let rules = rules_with(Profile::$profile, rule);
+            $(let $bind = $value;)*
+            on_off(rules, rule, $apply, $on, $off);
+            $(
+                let $rules = rules;
+                $then
+            )?
+        }
+    )*};
+}
+#[allow(unused_imports)]
+pub(crate) use rule_tests;
