@@ -2,7 +2,7 @@
 //! migrations with their hooks), and the other stacks' paths through verify.
 
 use segstate::arch::{PerSegReg, PrivilegeLevel, SegReg};
-use segstate::format::kvm::{KvmDtable, KvmSegment, KvmSregs};
+use segstate::format::kvm::{KvmSegment, KvmSregs};
 use segstate::format::qemu::QemuSegmentCache;
 use segstate::format::vmx::VmxAccessRights;
 use segstate::profile::{
@@ -12,7 +12,7 @@ use segstate::testing::encode_state;
 use segstate::verify::{Property, sysret_state, verify_chain};
 
 mod common;
-use common::{kseg, vmcb, vmcs};
+use common::{dtable, kseg, vmcb, vmcs};
 
 // ---------------------------------------------------------------------------------------
 // KVM and QEMU chains.
@@ -49,42 +49,43 @@ fn chain_unknown_profile() {
     assert!(err.to_string().contains("`kvm-arm`"), "{err}");
 }
 
+/// Parses `text`, which must be refused at one step: the error, that step's text and
+/// why.
+#[track_caller]
+fn refused_step(text: &str) -> (ChainError, String, String) {
+    let err = parse(text).unwrap_err();
+    let (step, reason) = match &err {
+        ChainError::BadRuleSwitch { step, reason } => (step.clone(), reason.clone()),
+        ChainError::BadVmmSequence { step, reason } => (step.clone(), (*reason).to_owned()),
+        other => panic!("{text}: expected a refused step, got {other:?}"),
+    };
+    (err, step, reason)
+}
+
 #[test]
 fn chain_unknown_rule() {
-    let err = parse("kvm-svm[-svm.get.nonsense] > qemu").unwrap_err();
-    match &err {
-        ChainError::BadRuleSwitch { step, reason } => {
-            assert_eq!(step, "kvm-svm[-svm.get.nonsense]");
-            assert!(reason.contains("svm.get.nonsense"), "{reason}");
-        }
-        other => panic!("expected BadRuleSwitch, got {other:?}"),
-    }
+    let (err, step, reason) = refused_step("kvm-svm[-svm.get.nonsense] > qemu");
+    assert!(matches!(err, ChainError::BadRuleSwitch { .. }), "{err:?}");
+    assert_eq!(step, "kvm-svm[-svm.get.nonsense]");
+    assert!(reason.contains("svm.get.nonsense"), "{reason}");
     assert!(err.to_string().contains("svm.get.nonsense"), "{err}");
 }
 
 #[test]
 fn chain_rule_of_another_engine() {
-    let err = parse("qemu[-svm.get.tr-busy]").unwrap_err();
-    match &err {
-        ChainError::BadRuleSwitch { step, reason } => {
-            assert_eq!(step, "qemu[-svm.get.tr-busy]");
-            assert!(reason.contains("svm.get.tr-busy"), "{reason}");
-            assert!(reason.contains("another engine"), "{reason}");
-        }
-        other => panic!("expected BadRuleSwitch, got {other:?}"),
-    }
+    let (err, step, reason) = refused_step("qemu[-svm.get.tr-busy]");
+    assert!(matches!(err, ChainError::BadRuleSwitch { .. }), "{err:?}");
+    assert_eq!(step, "qemu[-svm.get.tr-busy]");
+    assert!(reason.contains("svm.get.tr-busy"), "{reason}");
+    assert!(reason.contains("another engine"), "{reason}");
 }
 
 #[test]
 fn chain_three_vmms_in_a_row() {
-    let err = parse("kvm-svm > qemu > qemu > qemu > kvm-svm").unwrap_err();
-    match &err {
-        ChainError::BadVmmSequence { step, reason } => {
-            assert_eq!(step, "qemu");
-            assert!(reason.contains("at most two VMM steps"), "{reason}");
-        }
-        other => panic!("expected BadVmmSequence, got {other:?}"),
-    }
+    let (err, step, reason) = refused_step("kvm-svm > qemu > qemu > qemu > kvm-svm");
+    assert!(matches!(err, ChainError::BadVmmSequence { .. }), "{err:?}");
+    assert_eq!(step, "qemu");
+    assert!(reason.contains("at most two VMM steps"), "{reason}");
     assert!(err.to_string().contains("at most two VMM steps"), "{err}");
     // Two in a row is a migration, and fine.
     assert!(parse("kvm-svm > qemu@2.9 > qemu > kvm-svm").is_ok());
@@ -96,13 +97,12 @@ fn chain_three_vmms_in_a_row() {
 #[test]
 fn chain_qemu_to_verbatim_migration() {
     for text in ["qemu > verbatim", "verbatim > qemu"] {
-        let err = parse(text).unwrap_err();
-        match &err {
-            ChainError::BadVmmSequence { reason, .. } => {
-                assert!(reason.contains("same CPU model"), "{reason}");
-            }
-            other => panic!("{text}: expected BadVmmSequence, got {other:?}"),
-        }
+        let (err, _, reason) = refused_step(text);
+        assert!(
+            matches!(err, ChainError::BadVmmSequence { .. }),
+            "{text}: {err:?}"
+        );
+        assert!(reason.contains("same CPU model"), "{reason}");
     }
 }
 
@@ -144,16 +144,8 @@ fn user_mode_sregs() -> KvmSregs {
             [0xb, 1, 0, 0, 0, 0, 0, 0, 0],
         ),
         ldt: kseg(0, 0, 0, [0, 0, 0, 0, 0, 0, 0, 0, 1]),
-        gdt: KvmDtable {
-            base: 0xffff_fe00_0000_1000,
-            limit: 0x7f,
-            padding: [0; 3],
-        },
-        idt: KvmDtable {
-            base: 0xffff_fe00_0000_0000,
-            limit: 0xfff,
-            padding: [0; 3],
-        },
+        gdt: dtable(0xffff_fe00_0000_1000, 0x7f),
+        idt: dtable(0xffff_fe00_0000_0000, 0xfff),
         cr0: 0x8005_0033,
         cr2: 0x7f00_dead_b000,
         cr3: 0x1_2345_6000,

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use segstate::arch::{PerSegReg, SegReg};
-use segstate::format::kvm::KvmSegment;
+use segstate::format::kvm::{KvmDtable, KvmSegment};
 use segstate::format::qemu::{QemuFlags, QemuSegmentCache};
 use segstate::format::svm::{SvmAttrib, VmcbSegment};
 use segstate::format::vmx::{VmxAccessRights, VmxSegment};
@@ -53,6 +53,15 @@ pub fn kseg(selector: u16, limit: u32, base: u64, f: [u8; 9]) -> KvmSegment {
         avl,
         unusable,
         padding: 0,
+    }
+}
+
+/// A `kvm_dtable` (GDTR or IDTR as `kvm_sregs` holds it), padding zero.
+pub fn dtable(base: u64, limit: u16) -> KvmDtable {
+    KvmDtable {
+        base,
+        limit,
+        padding: [0; 3],
     }
 }
 
@@ -123,6 +132,7 @@ impl Rng {
 /// The test asserts the profile has the rule ([`rules_with`]), that the conversion gives
 /// `on_value` with the profile's rules and `off_value` with the rule switched off
 /// ([`on_off`]), then runs the `then` block with the profile's rules.
+#[allow(unused_macros)] // Only the rule-pinning files declare tests with it.
 macro_rules! rule_tests {
     ($(
         $(#[$meta:meta])*
