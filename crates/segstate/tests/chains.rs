@@ -157,15 +157,21 @@ fn user_mode_sregs() -> KvmSregs {
     }
 }
 
-#[test]
-fn run_sregs_qemu_2_9_drops_unusable_ss_dpl() {
-    let original = user_mode_sregs();
-    let previous = segstate::arch::PerSegReg([QemuSegmentCache::default(); 8]);
-    let mut sregs = original;
-    parse("qemu@2.9")
+/// The user-mode sregs after one `run_sregs` through `chain`, QEMU's caches empty.
+fn user_mode_sregs_through(chain: &str) -> KvmSregs {
+    let previous = PerSegReg([QemuSegmentCache::default(); 8]);
+    let mut sregs = user_mode_sregs();
+    parse(chain)
         .unwrap()
         .run_sregs(&mut sregs, &previous)
         .unwrap();
+    sregs
+}
+
+#[test]
+fn run_sregs_qemu_2_9_drops_unusable_ss_dpl() {
+    let original = user_mode_sregs();
+    let sregs = user_mode_sregs_through("qemu@2.9");
     // flags = 0, then set_seg: every attribute 0, unusable = !present = 1.
     let expected = KvmSregs {
         ss: kseg(0x2b, 0xffff_ffff, 0, [0, 0, 0, 0, 0, 0, 0, 0, 1]),
@@ -178,12 +184,7 @@ fn run_sregs_qemu_2_9_drops_unusable_ss_dpl() {
 #[test]
 fn run_sregs_qemu_keeps_unusable_ss_dpl() {
     let original = user_mode_sregs();
-    let previous = segstate::arch::PerSegReg([QemuSegmentCache::default(); 8]);
-    let mut sregs = original;
-    parse("qemu")
-        .unwrap()
-        .run_sregs(&mut sregs, &previous)
-        .unwrap();
+    let sregs = user_mode_sregs_through("qemu");
     assert_eq!(sregs.ss.dpl, 3);
     // Every field, segments and the rest (cr0, efer, gdt, ...), comes back unchanged.
     assert_eq!(sregs, original);
