@@ -334,29 +334,36 @@ fn responsible(spec: &str, property: Property) -> Option<Rule> {
 
 #[test]
 fn verify_names_the_defects_of_the_peers() {
-    assert_eq!(
-        responsible(
+    use Property::{AttributeLoss, Escalation, VmxEntryRejected};
+    for (spec, property, rule) in [
+        (
             "illumos-bhyve-svm > propolis > illumos-bhyve-svm",
-            Property::Escalation
+            Escalation,
+            Rule::BhyveSvmGetSsDplFromAttrib,
         ),
-        Some(Rule::BhyveSvmGetSsDplFromAttrib)
-    );
-    assert_eq!(
-        responsible("kvm-vmx > crosvm > crosvm-haxm", Property::AttributeLoss),
-        Some(Rule::CrosvmHaxmNoNullBit)
-    );
-    assert_eq!(
-        responsible("vbox-svm > vbox-sav > vbox-vmx", Property::VmxEntryRejected),
-        Some(Rule::VboxSvmImportUnusableNotSet)
-    );
-    assert_eq!(
-        responsible("verbatim > mshv > verbatim", Property::AttributeLoss),
-        Some(Rule::MshvGetUnusableZero)
-    );
-    assert_eq!(
-        responsible("bochs-svm", Property::AttributeLoss),
-        Some(Rule::BochsVmexitZeroInvalidAttrib)
-    );
+        (
+            "kvm-vmx > crosvm > crosvm-haxm",
+            AttributeLoss,
+            Rule::CrosvmHaxmNoNullBit,
+        ),
+        (
+            "vbox-svm > vbox-sav > vbox-vmx",
+            VmxEntryRejected,
+            Rule::VboxSvmImportUnusableNotSet,
+        ),
+        (
+            "verbatim > mshv > verbatim",
+            AttributeLoss,
+            Rule::MshvGetUnusableZero,
+        ),
+        (
+            "bochs-svm",
+            AttributeLoss,
+            Rule::BochsVmexitZeroInvalidAttrib,
+        ),
+    ] {
+        assert_eq!(responsible(spec, property), Some(rule), "{spec}");
+    }
 }
 
 #[test]
