@@ -14,7 +14,7 @@ use segstate::ingest::hyperv_storage;
 use segstate::ingest::{self, InputFormat};
 
 mod foreign_common;
-use foreign_common::assert_producer_user_vcpu;
+use foreign_common::{assert_noted, assert_producer_user_vcpu, check_inputs};
 
 const BLOB: &[u8] = include_bytes!("fixtures/hyperv/partition-state-2vp.bin");
 /// The same blob in a HyperVStorage file written by openvmm's `hvs_file` writer.
@@ -334,17 +334,6 @@ fn cut_and_damaged_chunks_name_the_offset() {
 #[test]
 fn detection_and_the_check_path_carry_the_disagreement() {
     assert_eq!(ingest::detect(BLOB), Ok(InputFormat::HyperV));
-    let inputs = ingest::read(BLOB, None).unwrap();
-    assert_eq!(inputs.len(), 2);
-    assert_eq!(inputs[0].label, "hyper-v vCPU 0");
-    assert_eq!(inputs[0].state.cpl, PrivilegeLevel::Ring3);
-    assert_eq!(inputs[1].state.cpl, PrivilegeLevel::Ring0);
-    assert!(
-        inputs[1]
-            .notes
-            .iter()
-            .any(|n| n.contains("the file's CPL field is 0 but SS.DPL is 3")),
-        "{:?}",
-        inputs[1].notes
-    );
+    let inputs = check_inputs(BLOB, "hyper-v vCPU 0");
+    assert_noted(&inputs[1], "the file's CPL field is 0 but SS.DPL is 3");
 }

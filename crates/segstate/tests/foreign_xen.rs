@@ -15,7 +15,7 @@ use segstate::ingest::xen::{self, Container, MAX_HVM_CONTEXT, REC_LENGTH_MAX};
 use segstate::ingest::{self, InputFormat};
 
 mod foreign_common;
-use foreign_common::assert_producer_user_vcpu;
+use foreign_common::{assert_noted, assert_producer_user_vcpu, check_inputs};
 
 const XL: &[u8] = include_bytes!("fixtures/xen/xl-save-hvm-2vcpu.img");
 const LEGACY: &[u8] = include_bytes!("fixtures/xen/libxc-v2-legacy-compat.stream");
@@ -405,20 +405,9 @@ fn detection_and_the_check_path_read_every_vcpu() {
     let bare_libxl = &XL[48 + 179..];
     assert_eq!(xen::recognise(bare_libxl), Some(Container::Libxl));
     assert_eq!(ok(bare_libxl).len(), 2);
-    let inputs = ingest::read(XL, None).unwrap();
-    assert_eq!(inputs.len(), 2);
-    assert_eq!(inputs[0].label, "xen (HVM) vCPU 0");
-    assert_eq!(inputs[0].state.cpl, PrivilegeLevel::Ring3);
+    let inputs = check_inputs(XL, "xen (HVM) vCPU 0");
     assert!(inputs[0].state.segments[segstate::arch::SegReg::Ss].unusable);
-    assert_eq!(inputs[1].state.cpl, PrivilegeLevel::Ring0);
-    assert!(
-        inputs[0]
-            .notes
-            .iter()
-            .any(|n| n.contains("CPL = ss_arbytes' DPL")),
-        "{:?}",
-        inputs[0].notes
-    );
+    assert_noted(&inputs[0], "CPL = ss_arbytes' DPL");
     let named = ingest::source::InputName::Path("x.img".into());
     let streamed = ingest::source::read_all(XL, &named, None).unwrap();
     assert_eq!(streamed.len(), 2);

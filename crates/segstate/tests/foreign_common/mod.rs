@@ -41,3 +41,25 @@ pub fn assert_producer_user_vcpu(user: &ForeignVcpu) {
         )
     );
 }
+
+/// What `segstate check` reads from a fixture of the producers' two vCPUs: vCPU 0
+/// (labelled `label0`) in user mode at CPL 3, vCPU 1 at CPL 0.
+#[track_caller]
+pub fn check_inputs(bytes: &[u8], label0: &str) -> Vec<segstate::ingest::Input> {
+    let inputs = segstate::ingest::read(bytes, None).unwrap();
+    assert_eq!(inputs.len(), 2);
+    assert_eq!(inputs[0].label, label0);
+    assert_eq!(inputs[0].state.cpl, PrivilegeLevel::Ring3);
+    assert_eq!(inputs[1].state.cpl, PrivilegeLevel::Ring0);
+    inputs
+}
+
+/// Asserts one of an input's notes contains `text`.
+#[track_caller]
+pub fn assert_noted(input: &segstate::ingest::Input, text: &str) {
+    assert!(
+        input.notes.iter().any(|n| n.contains(text)),
+        "{text:?} not in {:?}",
+        input.notes
+    );
+}
