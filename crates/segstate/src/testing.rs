@@ -17,3 +17,29 @@ pub const SNAPSHOT_HEADER_SIZE: usize = crate::snapshot::codec::HEADER_SIZE;
 pub fn example_user_null_ss() -> crate::snapshot::VcpuSnapshot {
     crate::snapshot::VcpuSnapshot::example_user_null_ss()
 }
+
+/// The other stacks' per-segment conversions, one function per upstream get/set, for
+/// tests/stack_rules.rs to pin each rule alone. A VMM reaches them only through a
+/// [`crate::profile::Chain`].
+pub mod stacks {
+    /// Xen's conversions (`profile/xen.rs`).
+    pub mod xen {
+        pub use crate::profile::xen::*;
+    }
+    /// bhyve's and illumos bhyve's conversions (`profile/bhyve.rs`).
+    pub mod bhyve {
+        pub use crate::profile::bhyve::*;
+    }
+    /// VirtualBox's conversions (`profile/vbox.rs`).
+    pub mod vbox {
+        pub use crate::profile::vbox::*;
+    }
+    /// Bochs' and Linux's nested round trips (`profile/nested.rs`).
+    pub mod nested {
+        pub use crate::profile::nested::*;
+    }
+    /// The Rust VMMs' conversions (`profile/rustvmm.rs`).
+    pub mod rustvmm {
+        pub use crate::profile::rustvmm::*;
+    }
+}

@@ -134,163 +134,82 @@ fn ldt_usable() -> Segment {
 
 const USER_DUMP: &str = include_str!("fixtures/qemu/user-cpl3.txt");
 
+/// Cases whose two states are segment states, as rows `Id, how, fire, quiet;` (ids
+/// are [`CheckId`]'s).
+macro_rules! cases {
+    ($($(#[$meta:meta])* $id:ident, $how:expr, $fire:expr, $quiet:expr;)*) => {
+        vec![$(
+            $(#[$meta])*
+            Case { id: CheckId::$id, how: $how, fire: S($fire), quiet: S($quiet) }
+        ),*]
+    };
+}
+
 #[allow(clippy::too_many_lines)]
 fn cases() -> Vec<Case> {
     use How::*;
     use State::S;
     let b0 = k0();
     let b3 = k3();
-    let mut c = vec![
+    let mut c = cases! {
         // Architectural invariants.
-        Case {
-            id: CheckId::ArchCr0PgPe,
-            how: Arch,
-            fire: S(with(b0, |s| s.cr0 &= !CR0_PE)),
-            quiet: S(b0),
-        },
-        Case {
-            id: CheckId::ArchEferLma,
-            how: Arch,
-            fire: S(with(b0, |s| s.efer &= !EFER_LMA)),
-            quiet: S(b0),
-        },
-        Case {
-            id: CheckId::ArchLongModePae,
-            how: Arch,
-            fire: S(with(b0, |s| s.cr4 = 0)),
-            quiet: S(b0),
-        },
-        Case {
-            id: CheckId::ArchCsCode,
-            how: Arch,
-            fire: S(with(b0, |s| {
-                seg(s, SegReg::Cs).attributes.segment_type = ty(3)
-            })),
-            quiet: S(b0),
-        },
-        Case {
-            id: CheckId::ArchCsDplCpl,
-            how: Arch,
-            fire: S(with(b3, |s| seg(s, SegReg::Cs).attributes.dpl = R0)),
-            quiet: S(b3),
-        },
-        Case {
-            id: CheckId::ArchCsRplCpl,
-            how: Arch,
-            fire: S(with(b3, |s| seg(s, SegReg::Cs).selector = Selector(0x30))),
-            quiet: S(b3),
-        },
-        Case {
-            id: CheckId::ArchCsLD,
-            how: Arch,
-            fire: S(with(b0, |s| seg(s, SegReg::Cs).attributes.db = true)),
-            quiet: S(b0),
-        },
-        Case {
-            id: CheckId::ArchSsWritable,
-            how: Arch,
-            fire: S(with(b0, |s| {
-                seg(s, SegReg::Ss).attributes.segment_type = ty(1)
-            })),
-            quiet: S(b0),
-        },
-        Case {
-            id: CheckId::ArchSsDplCpl,
-            how: Arch,
-            fire: S(with(b0, |s| seg(s, SegReg::Ss).attributes.dpl = R3)),
-            quiet: S(b0),
-        },
-        Case {
-            id: CheckId::ArchSsDplCplUnusable,
-            how: Arch,
-            fire: S(with(sysret_state(), |s| {
-                seg(s, SegReg::Ss).attributes.dpl = R0
-            })),
-            quiet: S(with(sysret_state(), |s| {
-                seg(s, SegReg::Ss).attributes.dpl = R3
-            })),
-        },
-        Case {
-            id: CheckId::ArchSsNull,
-            how: Arch,
-            fire: S(with(pm32(), |s| {
+        ArchCr0PgPe, Arch, with(b0, |s| s.cr0 &= !CR0_PE), b0;
+        ArchEferLma, Arch, with(b0, |s| s.efer &= !EFER_LMA), b0;
+        ArchLongModePae, Arch, with(b0, |s| s.cr4 = 0), b0;
+        ArchCsCode, Arch,
+            with(b0, |s| seg(s, SegReg::Cs).attributes.segment_type = ty(3)),
+            b0;
+        ArchCsDplCpl, Arch, with(b3, |s| seg(s, SegReg::Cs).attributes.dpl = R0), b3;
+        ArchCsRplCpl, Arch, with(b3, |s| seg(s, SegReg::Cs).selector = Selector(0x30)), b3;
+        ArchCsLD, Arch, with(b0, |s| seg(s, SegReg::Cs).attributes.db = true), b0;
+        ArchSsWritable, Arch,
+            with(b0, |s| seg(s, SegReg::Ss).attributes.segment_type = ty(1)),
+            b0;
+        ArchSsDplCpl, Arch, with(b0, |s| seg(s, SegReg::Ss).attributes.dpl = R3), b0;
+        ArchSsDplCplUnusable, Arch,
+            with(sysret_state(), |s| seg(s, SegReg::Ss).attributes.dpl = R0),
+            with(sysret_state(), |s| seg(s, SegReg::Ss).attributes.dpl = R3);
+        ArchSsNull, Arch,
+            with(pm32(), |s| {
                 *seg(s, SegReg::Ss) = Segment::null(Selector(0), Attributes::flat_data(R0))
-            })),
-            quiet: S(pm32()),
-        },
-        Case {
-            id: CheckId::ArchSsNullCpl3,
-            how: Arch,
-            fire: S(sysret_state()),
-            quiet: S(with(b0, |s| {
+            }),
+            pm32();
+        ArchSsNullCpl3, Arch,
+            sysret_state(),
+            with(b0, |s| {
                 *seg(s, SegReg::Ss) = Segment::null(Selector(0), Attributes::flat_data(R0))
-            })),
-        },
-        Case {
-            id: CheckId::ArchSsRplCpl,
-            how: Arch,
-            fire: S(with(b0, |s| seg(s, SegReg::Ss).selector = Selector(0x1b))),
-            quiet: S(b0),
-        },
-        Case {
-            id: CheckId::ArchDataReadable,
-            how: Arch,
-            fire: S(with(b0, |s| {
-                seg(s, SegReg::Ds).attributes.segment_type = ty(9)
-            })),
-            quiet: S(with(b0, |s| {
-                seg(s, SegReg::Ds).attributes.segment_type = ty(11)
-            })),
-        },
-        Case {
-            id: CheckId::ArchDataNullUsable,
-            how: Arch,
-            fire: S(with(pm32(), |s| seg(s, SegReg::Ds).selector = Selector(0))),
-            quiet: S(pm32()),
-        },
-        Case {
-            id: CheckId::ArchDataDplRpl,
-            how: Arch,
-            fire: S(with(b0, |s| seg(s, SegReg::Ds).attributes.dpl = R0)),
-            quiet: S(with(b0, |s| {
+            });
+        ArchSsRplCpl, Arch, with(b0, |s| seg(s, SegReg::Ss).selector = Selector(0x1b)), b0;
+        ArchDataReadable, Arch,
+            with(b0, |s| seg(s, SegReg::Ds).attributes.segment_type = ty(9)),
+            with(b0, |s| seg(s, SegReg::Ds).attributes.segment_type = ty(11));
+        ArchDataNullUsable, Arch,
+            with(pm32(), |s| seg(s, SegReg::Ds).selector = Selector(0)),
+            pm32();
+        ArchDataDplRpl, Arch,
+            with(b0, |s| seg(s, SegReg::Ds).attributes.dpl = R0),
+            with(b0, |s| {
                 let ds = seg(s, SegReg::Ds);
                 ds.attributes.dpl = R0;
                 ds.selector = Selector(0x28);
-            })),
-        },
-        Case {
-            id: CheckId::ArchTrType,
-            how: Arch,
-            fire: S(with(b0, |s| {
-                seg(s, SegReg::Tr).attributes.segment_type = ty(2)
-            })),
-            quiet: S(b0),
-        },
-        Case {
-            id: CheckId::ArchTrAvailable,
-            how: Arch,
-            fire: S(with(b0, |s| {
-                seg(s, SegReg::Tr).attributes.segment_type = ty(9)
-            })),
-            quiet: S(b0),
-        },
-        Case {
-            id: CheckId::ArchLdtrType,
-            how: Arch,
-            fire: S(with(b0, |s| {
+            });
+        ArchTrType, Arch,
+            with(b0, |s| seg(s, SegReg::Tr).attributes.segment_type = ty(2)),
+            b0;
+        ArchTrAvailable, Arch,
+            with(b0, |s| seg(s, SegReg::Tr).attributes.segment_type = ty(9)),
+            b0;
+        ArchLdtrType, Arch,
+            with(b0, |s| {
                 let mut l = ldt_usable();
                 l.attributes.segment_type = ty(9);
                 *seg(s, SegReg::Ldtr) = l;
-            })),
-            quiet: S(with(b0, |s| *seg(s, SegReg::Ldtr) = ldt_usable())),
-        },
-        Case {
-            id: CheckId::ArchLimitG,
-            how: Arch,
-            fire: S(with(b0, |s| seg(s, SegReg::Ds).limit = 0x10_0000)),
-            quiet: S(with(b0, |s| seg(s, SegReg::Ds).limit = 0x10_0fff)),
-        },
-    ];
+            }),
+            with(b0, |s| *seg(s, SegReg::Ldtr) = ldt_usable());
+        ArchLimitG, Arch,
+            with(b0, |s| seg(s, SegReg::Ds).limit = 0x10_0000),
+            with(b0, |s| seg(s, SegReg::Ds).limit = 0x10_0fff);
+    };
 
     // Intel VM entry.
     let vmx_mut = |id: CheckId, ug: bool, f: fn(&mut SegmentState)| Case {
@@ -413,85 +332,37 @@ fn cases() -> Vec<Case> {
             quiet: S(quiet_ldt),
         });
     }
-    c.extend([
-        Case {
-            id: CheckId::VmxEntryCr4Pcide,
-            how: Vmx(true),
-            fire: S(with(pm32(), |s| s.cr4 |= 1 << 17)),
-            quiet: S(pm32()),
-        },
-        Case {
-            id: CheckId::VmxEntryEferLmeLma,
-            how: Vmx(true),
-            fire: S(with(pm32(), |s| {
+    c.extend(cases! {
+        VmxEntryCr4Pcide, Vmx(true), with(pm32(), |s| s.cr4 |= 1 << 17), pm32();
+        VmxEntryEferLmeLma, Vmx(true),
+            with(pm32(), |s| {
                 s.cr0 |= CR0_PG;
                 s.efer |= EFER_LME;
-            })),
-            quiet: S(with(pm32(), |s| s.cr0 |= CR0_PG)),
-        },
-        Case {
-            id: CheckId::VmxEntrySsRpl,
-            how: Vmx(false),
-            fire: S(with(k3(), |s| seg(s, SegReg::Ss).selector = Selector(0x28))),
-            quiet: S(k3()),
-        },
-        Case {
-            id: CheckId::VmxEntryV8086Base,
-            how: Vmx(true),
-            fire: S(with(v86(), |s| seg(s, SegReg::Cs).base = 0)),
-            quiet: S(v86()),
-        },
-        Case {
-            id: CheckId::VmxEntryV8086Limit,
-            how: Vmx(true),
-            fire: S(with(v86(), |s| seg(s, SegReg::Ds).limit = 0xf_ffff)),
-            quiet: S(v86()),
-        },
-        Case {
-            id: CheckId::VmxEntryV8086Ar,
-            how: Vmx(true),
-            fire: S(with(v86(), |s| seg(s, SegReg::Ds).attributes.dpl = R0)),
-            quiet: S(v86()),
-        },
-        Case {
-            id: CheckId::VmxEntryDataReadableCode,
-            how: Vmx(true),
-            fire: S(with(k0(), |s| {
-                seg(s, SegReg::Ds).attributes.segment_type = ty(9)
-            })),
-            quiet: S(with(k0(), |s| {
-                seg(s, SegReg::Ds).attributes.segment_type = ty(11)
-            })),
-        },
-        Case {
-            id: CheckId::VmxEntryCsDplType3,
-            how: Vmx(true),
-            fire: S(with(k0(), |s| {
+            }),
+            with(pm32(), |s| s.cr0 |= CR0_PG);
+        VmxEntrySsRpl, Vmx(false),
+            with(k3(), |s| seg(s, SegReg::Ss).selector = Selector(0x28)),
+            k3();
+        VmxEntryV8086Base, Vmx(true), with(v86(), |s| seg(s, SegReg::Cs).base = 0), v86();
+        VmxEntryV8086Limit, Vmx(true), with(v86(), |s| seg(s, SegReg::Ds).limit = 0xf_ffff), v86();
+        VmxEntryV8086Ar, Vmx(true), with(v86(), |s| seg(s, SegReg::Ds).attributes.dpl = R0), v86();
+        VmxEntryDataReadableCode, Vmx(true),
+            with(k0(), |s| seg(s, SegReg::Ds).attributes.segment_type = ty(9)),
+            with(k0(), |s| seg(s, SegReg::Ds).attributes.segment_type = ty(11));
+        VmxEntryCsDplType3, Vmx(true),
+            with(k0(), |s| {
                 let cs = seg(s, SegReg::Cs);
                 cs.attributes.segment_type = ty(3);
                 cs.attributes.dpl = R3;
-            })),
-            quiet: S(with(k0(), |s| {
-                seg(s, SegReg::Cs).attributes.segment_type = ty(3)
-            })),
-        },
-        Case {
-            id: CheckId::VmxEntryCsDplNonconforming,
-            how: Vmx(true),
-            fire: S(with(k3(), |s| seg(s, SegReg::Ss).attributes.dpl = R0)),
-            quiet: S(k3()),
-        },
-        Case {
-            id: CheckId::VmxEntrySsDplZero,
-            how: Vmx(true),
-            fire: S(with(k3(), |s| {
-                seg(s, SegReg::Cs).attributes.segment_type = ty(3)
-            })),
-            quiet: S(with(k0(), |s| {
-                seg(s, SegReg::Cs).attributes.segment_type = ty(3)
-            })),
-        },
-    ]);
+            }),
+            with(k0(), |s| seg(s, SegReg::Cs).attributes.segment_type = ty(3));
+        VmxEntryCsDplNonconforming, Vmx(true),
+            with(k3(), |s| seg(s, SegReg::Ss).attributes.dpl = R0),
+            k3();
+        VmxEntrySsDplZero, Vmx(true),
+            with(k3(), |s| seg(s, SegReg::Cs).attributes.segment_type = ty(3)),
+            with(k0(), |s| seg(s, SegReg::Cs).attributes.segment_type = ty(3));
+    });
 
     // AMD VMRUN.
     let svm = |id: CheckId, f: fn(&mut SegmentState), q: fn(&mut SegmentState)| Case {

@@ -392,14 +392,7 @@ fn a_kernel_dump_and_the_qemu_dump_of_one_failure_merge() {
     let m = &d[0];
     assert_eq!(m.dialects, [Dialect::LinuxVmcs, Dialect::Qemu]);
     // The kernel showed CS, SS, DS (ES cut); QEMU adds ES, FS, GS.
-    for reg in [
-        SegReg::Es,
-        SegReg::Cs,
-        SegReg::Ss,
-        SegReg::Ds,
-        SegReg::Fs,
-        SegReg::Gs,
-    ] {
+    for reg in SegReg::USER {
         assert!(m.guest.segments[reg].is_some(), "{reg}");
     }
     // The kernel's fields win: its CR4 and PDPTEs, which QEMU's cut dump lacks.
@@ -544,6 +537,12 @@ fn a_failing_check_is_named_in_the_verdict() {
     );
 }
 
+/// The synthetic kernel VMCS dump with RFLAGS.IF set, so that blocking by STI is
+/// legal and the other rules can be seen.
+fn vmcs_new_with_if() -> String {
+    text("synthetic/linux-vmcs-new.txt").replace("RFLAGS=0x00000002", "RFLAGS=0x00000202")
+}
+
 /// The example of a cause outside the segments: the kernel's dump shows
 /// blocking by STI (interruptibility 1) while RFLAGS.IF = 0; the verdict names it.
 #[test]
@@ -556,8 +555,7 @@ fn blocking_by_sti_with_if_clear_is_named_from_the_kernel_dump() {
     assert_eq!(*family, Family::Vmx);
     assert_eq!(finding.id, CheckId::VmxEntryIntrStiIf, "{}", j.verdict);
     // With IF set the same dump passes that rule.
-    let fixed =
-        text("synthetic/linux-vmcs-new.txt").replace("RFLAGS=0x00000002", "RFLAGS=0x00000202");
+    let fixed = vmcs_new_with_if();
     let j = judge(&read_log(&fixed)[0], None);
     assert!(!j.report.has(CheckId::VmxEntryIntrStiIf), "{}", j.verdict);
     // The controls came from the dump: nothing assumed.
@@ -596,12 +594,10 @@ fn a_not_present_segment_in_a_qemu_dump_is_judged_after_kvms_set_path() {
             j.report.notes
         );
     }
-    let vmcs = text("synthetic/linux-vmcs-new.txt")
-        .replace("RFLAGS=0x00000002", "RFLAGS=0x00000202")
-        .replace(
-            "DS:   sel=0x0000, attr=0x1c000",
-            "DS:   sel=0x0018, attr=0x0c013",
-        );
+    let vmcs = vmcs_new_with_if().replace(
+        "DS:   sel=0x0000, attr=0x1c000",
+        "DS:   sel=0x0018, attr=0x0c013",
+    );
     let j = judge(&read_log(&vmcs)[0], None);
     assert!(j.report.has(CheckId::VmxEntryP), "{:?}", j.report.ids());
 }
@@ -632,12 +628,10 @@ fn without_unrestricted_guest_the_report_says_what_kvm_does_instead() {
 /// below its RPL fails), while the same dump with it on passes that rule.
 #[test]
 fn the_dumps_own_controls_decide_unrestricted_guest() {
-    let base = text("synthetic/linux-vmcs-new.txt")
-        .replace("RFLAGS=0x00000002", "RFLAGS=0x00000202")
-        .replace(
-            "DS:   sel=0x0000, attr=0x1c000",
-            "DS:   sel=0x001b, attr=0x0c093",
-        );
+    let base = vmcs_new_with_if().replace(
+        "DS:   sel=0x0000, attr=0x1c000",
+        "DS:   sel=0x001b, attr=0x0c093",
+    );
     let on = judge(&read_log(&base)[0], None);
     assert!(
         !on.report.has(CheckId::VmxEntryDataDplRpl),

@@ -15,6 +15,8 @@ use segstate::ingest::firecracker;
 use segstate::ingest::foreign::{ForeignVcpu, IngestError, Place, Reason, Stack};
 use serde_json::{Value, json};
 
+mod foreign_common;
+use foreign_common::user_vcpu0;
 const STATE: &str = include_str!("fixtures/cloud-hypervisor/user-null-ss/state.json");
 const FIRECRACKER_USER: &[u8] = include_bytes!("fixtures/firecracker/user-null-ss.vmstate");
 const USER_LOOP: u64 = 0x10_0099;
@@ -47,12 +49,7 @@ fn with_cpu_state(id: &str, edit: impl FnOnce(&mut Value)) -> String {
 #[test]
 fn every_vcpu_with_its_segments_and_cpl() {
     let vcpus = read(STATE);
-    assert_eq!(vcpus.len(), 2);
-    let v = &vcpus[0];
-    assert_eq!(v.stack, Stack::CloudHypervisorKvm);
-    assert_eq!(v.id, "0");
-    assert_eq!(v.file_cpl, None);
-    assert_eq!(v.cpl(), PrivilegeLevel::Ring3, "CPL = SS.DPL");
+    let v = user_vcpu0(&vcpus, Stack::CloudHypervisorKvm);
     assert_eq!(v.sregs.cs.selector, 0x23);
     assert_eq!((v.sregs.cs.dpl, v.sregs.cs.l), (3, 1));
     let ss = v.sregs.ss;

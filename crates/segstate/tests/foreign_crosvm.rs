@@ -17,6 +17,8 @@ use segstate::ingest::firecracker;
 use segstate::ingest::foreign::{ForeignVcpu, IngestError, Place, Reason, Stack};
 use segstate::ingest::{InputFormat, foreign_inputs, foreign_vcpus_at};
 
+mod foreign_common;
+use foreign_common::user_vcpu0;
 const VCPU0: &[u8] = include_bytes!("fixtures/crosvm/user-null-ss/vcpu/vcpu0");
 const FIRECRACKER_USER: &[u8] = include_bytes!("fixtures/firecracker/user-null-ss.vmstate");
 /// `user_loop` in the crosvm build of tools/foreign-fixtures/guest.S (linked at 2 MiB).
@@ -77,12 +79,7 @@ fn map(v: &mut Value) -> &mut Vec<(Value, Value)> {
 #[test]
 fn every_vcpu_with_its_segments_and_cpl() {
     let vcpus = crosvm::read_path(&fixture_dir()).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(vcpus.len(), 2);
-    let v = &vcpus[0];
-    assert_eq!(v.stack, Stack::Crosvm);
-    assert_eq!(v.id, "0");
-    assert_eq!(v.file_cpl, None);
-    assert_eq!(v.cpl(), PrivilegeLevel::Ring3, "CPL = SS.DPL");
+    let v = user_vcpu0(&vcpus, Stack::Crosvm);
     assert_eq!(v.sregs.cs.selector, 0x23);
     assert_eq!(
         (v.sregs.cs.dpl, v.sregs.cs.l, v.sregs.cs.present),

@@ -11,6 +11,8 @@ use segstate::ingest::firecracker::{self, Encoding, MAGIC_AARCH64, MAGIC_X86_64}
 use segstate::ingest::foreign::{ForeignVcpu, IngestError, Place, Reason, Stack};
 use segstate::testing::crc64;
 
+mod foreign_common;
+use foreign_common::user_vcpu0;
 const USER: &[u8] = include_bytes!("fixtures/firecracker/user-null-ss.vmstate");
 const RESAVED: &[u8] = include_bytes!("fixtures/firecracker/user-null-ss-resaved.vmstate");
 const KERNEL: &[u8] = include_bytes!("fixtures/firecracker/kernel-cpl0.vmstate");
@@ -174,13 +176,8 @@ fn unstarted_ap(v: &ForeignVcpu) {
 #[test]
 fn user_mode_snapshot_every_vcpu_with_its_cpl() {
     let vcpus = read(USER);
-    assert_eq!(vcpus.len(), 2);
-    let v = &vcpus[0];
-    assert_eq!(v.stack, Stack::Firecracker);
+    let v = user_vcpu0(&vcpus, Stack::Firecracker);
     assert_eq!(v.format, "Firecracker snapshot 11.0.0");
-    assert_eq!(v.id, "0");
-    assert_eq!(v.file_cpl, None, "Firecracker has no CPL field");
-    assert_eq!(v.cpl(), PrivilegeLevel::Ring3, "CPL = SS.DPL");
     assert_eq!(v.cpl_disagreement(), None);
     user_segments(&v.sregs);
     assert!(

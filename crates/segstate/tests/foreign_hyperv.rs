@@ -13,6 +13,9 @@ use segstate::ingest::hyperv::{self, Framing};
 use segstate::ingest::hyperv_storage;
 use segstate::ingest::{self, InputFormat};
 
+mod foreign_common;
+use foreign_common::{assert_noted, assert_producer_user_vcpu, check_inputs};
+
 const BLOB: &[u8] = include_bytes!("fixtures/hyperv/partition-state-2vp.bin");
 /// The same blob in a HyperVStorage file written by openvmm's `hvs_file` writer.
 const VMRS: &[u8] = include_bytes!("fixtures/hyperv/partition-state-2vp.vmrs");
@@ -79,23 +82,7 @@ fn every_vp_with_its_explicit_cpl() {
         (s.tr.selector, s.tr.base, s.tr.limit, s.tr.type_),
         (0x40, 0xffff_fe00_0000_3000, 0x4087, 0xb)
     );
-    assert_eq!((s.idt.base, s.idt.limit), (0xffff_fe00_0000_0000, 0xfff));
-    assert_eq!((s.gdt.base, s.gdt.limit), (0xffff_fe00_0000_1000, 0x7f));
-    assert_eq!(
-        (s.cr0, s.cr3, s.cr4, s.efer),
-        (0x8005_0033, 0x1_0a2d_6000, 0x35_06f0, 0xd01)
-    );
-    let r = &user.regs;
-    assert_eq!(
-        (r.rip, r.rcx, r.rsp, r.r11, r.rflags),
-        (
-            0x7f3a_1c3f_5a2b,
-            0x7f3a_1c3f_5a2b,
-            0x7ffd_4c1e_9b58,
-            0x246,
-            0x246
-        )
-    );
+    assert_producer_user_vcpu(user);
     assert_eq!(user.file_cpl, Some(PrivilegeLevel::Ring3));
     assert_eq!(user.cpl_disagreement(), None);
     let dr = user.debug_regs.as_deref().unwrap();
@@ -347,17 +334,6 @@ fn cut_and_damaged_chunks_name_the_offset() {
 #[test]
 fn detection_and_the_check_path_carry_the_disagreement() {
     assert_eq!(ingest::detect(BLOB), Ok(InputFormat::HyperV));
-    let inputs = ingest::read(BLOB, None).unwrap();
-    assert_eq!(inputs.len(), 2);
-    assert_eq!(inputs[0].label, "hyper-v vCPU 0");
-    assert_eq!(inputs[0].state.cpl, PrivilegeLevel::Ring3);
-    assert_eq!(inputs[1].state.cpl, PrivilegeLevel::Ring0);
-    assert!(
-        inputs[1]
-            .notes
-            .iter()
-            .any(|n| n.contains("the file's CPL field is 0 but SS.DPL is 3")),
-        "{:?}",
-        inputs[1].notes
-    );
+    let inputs = check_inputs(BLOB, "hyper-v vCPU 0");
+    assert_noted(&inputs[1], "the file's CPL field is 0 but SS.DPL is 3");
 }

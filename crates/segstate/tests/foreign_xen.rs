@@ -14,6 +14,9 @@ use segstate::ingest::foreign::{ForeignVcpu, IngestError, Place, Reason, Stack};
 use segstate::ingest::xen::{self, Container, MAX_HVM_CONTEXT, REC_LENGTH_MAX};
 use segstate::ingest::{self, InputFormat};
 
+mod foreign_common;
+use foreign_common::{assert_noted, assert_producer_user_vcpu, check_inputs};
+
 const XL: &[u8] = include_bytes!("fixtures/xen/xl-save-hvm-2vcpu.img");
 const LEGACY: &[u8] = include_bytes!("fixtures/xen/libxc-v2-legacy-compat.stream");
 /// Where the producer put the records (the sidecar's offsets).
@@ -86,23 +89,8 @@ fn xl_save_image_every_vcpu_as_the_producer_set_it() {
     assert_eq!(s.cpl(), PrivilegeLevel::Ring3);
     assert_eq!(user.cpl(), PrivilegeLevel::Ring3);
     assert_eq!(user.cpl_disagreement(), None);
-    assert_eq!(
-        (s.cr0, s.cr3, s.cr4, s.efer, s.apic_base),
-        (0x8005_0033, 0x1_0a2d_6000, 0x35_06f0, 0xd01, 0xfee0_0900)
-    );
-    assert_eq!((s.gdt.base, s.gdt.limit), (0xffff_fe00_0000_1000, 0x7f));
-    assert_eq!((s.idt.base, s.idt.limit), (0xffff_fe00_0000_0000, 0xfff));
-    let r = &user.regs;
-    assert_eq!(
-        (r.rip, r.rsp, r.rcx, r.r11, r.rflags),
-        (
-            0x7f3a_1c3f_5a2b,
-            0x7ffd_4c1e_9b58,
-            0x7f3a_1c3f_5a2b,
-            0x246,
-            0x246
-        )
-    );
+    assert_producer_user_vcpu(user);
+    assert_eq!(s.apic_base, 0xfee0_0900);
     assert_eq!(
         msr(user, segstate::arch::msr::STAR),
         Some(0x0023_0010_0000_0000)
@@ -423,20 +411,9 @@ fn detection_and_the_check_path_read_every_vcpu() {
     let bare_libxl = &XL[48 + 179..];
     assert_eq!(xen::recognise(bare_libxl), Some(Container::Libxl));
     assert_eq!(ok(bare_libxl).len(), 2);
-    let inputs = ingest::read(XL, None).unwrap();
-    assert_eq!(inputs.len(), 2);
-    assert_eq!(inputs[0].label, "xen (HVM) vCPU 0");
-    assert_eq!(inputs[0].state.cpl, PrivilegeLevel::Ring3);
+    let inputs = check_inputs(XL, "xen (HVM) vCPU 0");
     assert!(inputs[0].state.segments[segstate::arch::SegReg::Ss].unusable);
-    assert_eq!(inputs[1].state.cpl, PrivilegeLevel::Ring0);
-    assert!(
-        inputs[0]
-            .notes
-            .iter()
-            .any(|n| n.contains("CPL = ss_arbytes' DPL")),
-        "{:?}",
-        inputs[0].notes
-    );
+    assert_noted(&inputs[0], "CPL = ss_arbytes' DPL");
     let named = ingest::source::InputName::Path("x.img".into());
     let streamed = ingest::source::read_all(XL, &named, None).unwrap();
     assert_eq!(streamed.len(), 2);

@@ -62,12 +62,18 @@ fn v1_example_decodes_to_the_example_and_is_byte_stable() {
     }
 }
 
+/// A version 1.0 corpus file whose stored CRC is `crc`, decoded.
+#[track_caller]
+fn v1_0(name: &str, crc: u32) -> VcpuSnapshot {
+    let b = corpus(name);
+    assert_eq!(header(&b), (1, 0), "{name}");
+    assert_eq!(stored_crc(&b), crc, "{name}");
+    VcpuSnapshot::decode(&b).unwrap()
+}
+
 #[test]
 fn v1_harness_user_null_ss() {
-    let b = corpus("harness-user-null-ss.snap");
-    assert_eq!(header(&b), (1, 0));
-    assert_eq!(stored_crc(&b), 0xc250_735e);
-    let s = VcpuSnapshot::decode(&b).unwrap();
+    let s = v1_0("harness-user-null-ss.snap", 0xc250_735e);
     assert_eq!(s.host.vendor, Some(Vendor::Intel));
     assert_eq!(s.host.cpu_vendor, "GenuineIntel");
     assert_eq!(s.host.kvm_api_version, 12);
@@ -103,10 +109,7 @@ fn v1_harness_user_null_ss() {
 
 #[test]
 fn v1_harness_kernel() {
-    let b = corpus("harness-kernel.snap");
-    assert_eq!(header(&b), (1, 0));
-    assert_eq!(stored_crc(&b), 0xd699_ee4a);
-    let s = VcpuSnapshot::decode(&b).unwrap();
+    let s = v1_0("harness-kernel.snap", 0xd699_ee4a);
     assert_eq!(s.cpl, PrivilegeLevel::Ring0);
     assert_eq!(s.sregs.cs.selector, 0x08);
     assert_eq!((s.regs.rip, s.regs.rsp), (0x1004f, 0x8ffd0));

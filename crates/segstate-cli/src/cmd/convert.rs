@@ -348,9 +348,14 @@ fn run_chain(args: &Args, spec: &str, text: &InputText) -> Outcome {
     };
     let mut steps = Vec::new();
     let out = chain
-        .run_segment_observed(args.reg, input, &QemuSegmentCache::default(), |op, at| {
-            steps.push(json!({"after": op.function(), "value": value_json(at, args.reg)}));
-        })
+        .run_segment_observed(
+            args.reg,
+            input,
+            &QemuSegmentCache::default(),
+            |function, at| {
+                steps.push(json!({"after": function, "value": value_json(at, args.reg)}));
+            },
+        )
         .map_err(|e| Failure::failed(e.to_string()))?;
     let mut result = json!({
         "chain": chain.to_string(),

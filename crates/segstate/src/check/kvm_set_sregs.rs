@@ -93,17 +93,13 @@ impl Cr4Allowed {
 /// Every reason KVM_SET_SREGS would refuse the state with EINVAL.
 #[must_use]
 pub fn check(state: &SegmentState, cr4: Cr4Allowed) -> Vec<Finding> {
-    let mut f = Findings::collecting();
-    run(state, cr4, &mut f);
-    f.list
+    Findings::listed(|f| run(state, cr4, f))
 }
 
 /// True when KVM_SET_SREGS accepts the state. Formats nothing.
 #[must_use]
 pub fn accepts(state: &SegmentState, cr4: Cr4Allowed) -> bool {
-    let mut f = Findings::counting();
-    run(state, cr4, &mut f);
-    f.errors == 0
+    Findings::no_error(|f| run(state, cr4, f))
 }
 
 fn run(state: &SegmentState, cr4: Cr4Allowed, f: &mut Findings) {

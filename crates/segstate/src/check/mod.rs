@@ -112,6 +112,23 @@ impl Findings {
         Findings::default()
     }
 
+    /// Every finding `run` reports: a target's `check`.
+    #[inline]
+    pub(crate) fn listed(run: impl FnOnce(&mut Findings)) -> Vec<Finding> {
+        let mut f = Findings::collecting();
+        run(&mut f);
+        f.list
+    }
+
+    /// True when `run` reports no error (warnings allowed), formatting nothing: a
+    /// target's `accepts`.
+    #[inline]
+    pub(crate) fn no_error(run: impl FnOnce(&mut Findings)) -> bool {
+        let mut f = Findings::counting();
+        run(&mut f);
+        f.errors == 0
+    }
+
     /// Reports `id` with the severity and reference the catalogue gives it.
     pub(crate) fn fail(
         &mut self,
@@ -194,6 +211,24 @@ impl<'a> Run<'a> {
                     format_args!("{v:#x} ({:#x} set)", v & mask),
                 );
             }
+        }
+    }
+
+    /// Fails `id` when the guest's PAT is known and has an entry no memory type encodes
+    /// ([`arch::pat_valid`]): VM entry's "load IA32_PAT" check and VMRUN's G_PAT check.
+    pub(crate) fn pat(&mut self, id: CheckId, name: &'static str, expected: &'static str) {
+        if let Some(pat) = self.need(id, GuestField::Pat, self.g.pat) {
+            if !arch::pat_valid(pat) {
+                self.f
+                    .fail(id, None, name, expected, format_args!("{pat:#018x}"));
+            }
+        }
+    }
+
+    /// Records every rule of `ids` as not judged for want of `field`.
+    pub(crate) fn unjudged(&mut self, field: GuestField, ids: &[CheckId]) {
+        for &id in ids {
+            self.need::<()>(id, field, None);
         }
     }
 

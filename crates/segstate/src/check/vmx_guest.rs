@@ -339,17 +339,8 @@ fn msrs(r: &mut Run<'_>, controls: GuestControls) {
         );
     }
     if controls.load_pat {
-        if let Some(pat) = r.need(CheckId::VmxEntryPat, GuestField::Pat, r.g.pat) {
-            if !super::arch::pat_valid(pat) {
-                r.f.fail(
-                    CheckId::VmxEntryPat,
-                    None,
-                    "IA32_PAT",
-                    "every entry 0, 1, 4, 5, 6 or 7 (load IA32_PAT)",
-                    format_args!("{pat:#018x}"),
-                );
-            }
-        }
+        let expected = "every entry 0, 1, 4, 5, 6 or 7 (load IA32_PAT)";
+        r.pat(CheckId::VmxEntryPat, "IA32_PAT", expected);
     }
     for (field, value, name) in [
         (
@@ -477,7 +468,7 @@ fn rip_rflags(r: &mut Run<'_>, controls: GuestControls) {
             );
         }
     } else {
-        r.need::<()>(CheckId::VmxEntryRipCanonical, GuestField::Rip, None);
+        r.unjudged(GuestField::Rip, &[CheckId::VmxEntryRipCanonical]);
     }
     let event = g
         .entry_interruption_info
@@ -509,13 +500,14 @@ fn activity(r: &mut Run<'_>) {
         GuestField::ActivityState,
         g.activity_state,
     ) else {
-        for id in [
-            CheckId::VmxEntryActivityHltDpl,
-            CheckId::VmxEntryActivityBlocking,
-            CheckId::VmxEntryActivityEvent,
-        ] {
-            r.need::<()>(id, GuestField::ActivityState, None);
-        }
+        r.unjudged(
+            GuestField::ActivityState,
+            &[
+                CheckId::VmxEntryActivityHltDpl,
+                CheckId::VmxEntryActivityBlocking,
+                CheckId::VmxEntryActivityEvent,
+            ],
+        );
         return;
     };
     if state > WAIT_FOR_SIPI {
@@ -611,17 +603,18 @@ fn interruptibility(r: &mut Run<'_>, controls: GuestControls) {
     use CheckId as C;
     let g = r.g;
     let Some(i) = g.interruptibility else {
-        for id in [
-            C::VmxEntryIntrReserved,
-            C::VmxEntryIntrStiMovSs,
-            C::VmxEntryIntrStiIf,
-            C::VmxEntryIntrExternal,
-            C::VmxEntryIntrNmiMovSs,
-            C::VmxEntryIntrSmi,
-            C::VmxEntryIntrVirtualNmi,
-        ] {
-            r.need::<()>(id, GuestField::Interruptibility, None);
-        }
+        r.unjudged(
+            GuestField::Interruptibility,
+            &[
+                C::VmxEntryIntrReserved,
+                C::VmxEntryIntrStiMovSs,
+                C::VmxEntryIntrStiIf,
+                C::VmxEntryIntrExternal,
+                C::VmxEntryIntrNmiMovSs,
+                C::VmxEntryIntrSmi,
+                C::VmxEntryIntrVirtualNmi,
+            ],
+        );
         return;
     };
     let (sti, mov_ss) = (i & BLOCK_STI != 0, i & BLOCK_MOV_SS != 0);
@@ -692,11 +685,8 @@ fn pending_debug(r: &mut Run<'_>) {
         GuestField::PendingDebugExceptions,
         g.pending_debug_exceptions,
     ) else {
-        r.need::<()>(
-            CheckId::VmxEntryPendingDebugBs,
-            GuestField::PendingDebugExceptions,
-            None,
-        );
+        let field = GuestField::PendingDebugExceptions;
+        r.unjudged(field, &[CheckId::VmxEntryPendingDebugBs]);
         return;
     };
     if pde & PENDING_DEBUG_RESERVED != 0 {

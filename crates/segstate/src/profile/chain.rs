@@ -90,7 +90,7 @@ impl fmt::Display for Format {
 /// One conversion a chain performs on each segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum Op {
+pub(crate) enum Op {
     /// svm_get_segment.
     SvmGet(RuleSet),
     /// svm_set_segment.
@@ -482,7 +482,7 @@ impl Chain {
 
     /// The conversions, in order.
     #[must_use]
-    pub fn ops(&self) -> &[Op] {
+    pub(crate) fn ops(&self) -> &[Op] {
         &self.ops
     }
 
@@ -548,20 +548,21 @@ impl Chain {
     }
 
     /// Runs one register through the chain. `previous` is the VMM cache before the
-    /// sync (read only by the thread's two designs). `observe` sees the value after
-    /// every conversion.
+    /// sync (read only by the thread's two designs). `observe` sees, after every
+    /// conversion, the upstream function that ran (e.g. `"svm_get_segment"`) and the
+    /// value it left.
     pub fn run_segment_observed(
         &self,
         reg: SegReg,
         input: InFlight,
         previous: &QemuSegmentCache,
-        mut observe: impl FnMut(Op, &InFlight),
+        mut observe: impl FnMut(&'static str, &InFlight),
     ) -> Result<InFlight, WrongSourceFormat> {
         self.check_source(&input.value)?;
         let mut at = input;
         for &op in &self.ops {
             at = apply(op, reg, at, previous);
-            observe(op, &at);
+            observe(op.function(), &at);
         }
         Ok(at)
     }

@@ -29,30 +29,34 @@
 //! ```
 
 mod apply;
-pub mod bhyve;
+pub(crate) mod bhyve;
 mod builtin;
 mod chain;
+#[cfg(test)]
+mod chain_ops;
 mod compiled;
-pub mod nested;
+pub(crate) mod nested;
 mod parse;
 pub mod qemu;
 pub mod qemu_modes;
 mod registry;
 pub mod repair;
 mod rule;
-pub mod rustvmm;
+pub(crate) mod rustvmm;
 mod specialised;
 mod stack;
 mod stack_profiles;
 pub mod svm;
-pub mod vbox;
+pub(crate) mod vbox;
 pub mod vmx;
-pub mod xen;
+pub(crate) mod xen;
 
 pub use builtin::{BUILTIN_CHAINS, builtin_about, builtin_chains};
+pub(crate) use chain::Op;
 pub use chain::{
-    Chain, ChainError, Format, InFlight, Op, SegmentValue, Step, VcpuSegments, WrongSourceFormat,
+    Chain, ChainError, Format, InFlight, SegmentValue, Step, VcpuSegments, WrongSourceFormat,
 };
 pub use registry::{Engine, Profile, UnknownProfile};
 pub use rule::{Rule, RuleKind, RuleSet, UnknownRule};
-pub use stack::{StackOp, StackValue};
+pub(crate) use stack::StackOp;
+pub use stack::StackValue;

@@ -4,12 +4,10 @@
 //! 00001a22d183ce96c110690987bf9dd6a8548552.
 //!
 //! The hooks need CR0 and CS while a chain runs one register at a time, so they act in
-//! [`super::Chain::run_migration`]; run per register ([`Op::QemuMigrate`]) they change
-//! nothing, which is exact for protected-mode states (CR0.PE = 1: `cpu_pre_save` does
-//! nothing) and for the CPL the per-register runs read (SS.DPL, what `cpu_post_load`
-//! recomputes).
-//!
-//! [`Op::QemuMigrate`]: super::Op::QemuMigrate
+//! [`super::Chain::run_migration`]; run per register (the migration op a chain places
+//! between two QEMU steps) they change nothing, which is exact for protected-mode
+//! states (CR0.PE = 1: `cpu_pre_save` does nothing) and for the CPL the per-register
+//! runs read (SS.DPL, what `cpu_post_load` recomputes).
 
 use super::{Rule, RuleSet};
 use crate::arch::{CR0_PE, PerSegReg, PrivilegeLevel, SegReg};

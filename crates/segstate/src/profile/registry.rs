@@ -191,6 +191,45 @@ impl fmt::Display for UnknownProfile {
 
 impl core::error::Error for UnknownProfile {}
 
+/// Declares profiles once each: every entry becomes an associated constant of
+/// [`Profile`] (its doc comment kept) and a member of the list `$list`, in order.
+/// An entry is `CONST: "name", Engine, rules, "releases", "summary";`.
+macro_rules! profiles {
+    ($list:ident; $(
+        $(#[$meta:meta])*
+        $konst:ident: $name:literal, $engine:ident, $rules:expr, $releases:literal, $summary:literal;
+    )*) => {
+        impl Profile {
+            $(
+                $(#[$meta])*
+                pub const $konst: Profile = Profile {
+                    name: $name,
+                    engine: Engine::$engine,
+                    rules: $rules,
+                    releases: $releases,
+                    summary: $summary,
+                };
+            )*
+        }
+
+        /// The profiles this module declares, in order.
+        pub(super) const $list: &[Profile] = &[$(Profile::$konst),*];
+    };
+}
+pub(super) use profiles;
+
+/// `a` then `b` as one array; a length that does not add up fails to compile.
+const fn concat<const N: usize>(a: &[Profile], b: &[Profile]) -> [Profile; N] {
+    assert!(a.len() + b.len() == N, "Profile::ALL's length");
+    let mut all = [Profile::VERBATIM; N];
+    let mut i = 0;
+    while i < N {
+        all[i] = if i < a.len() { a[i] } else { b[i - a.len()] };
+        i += 1;
+    }
+    all
+}
+
 const SVM_GET_COMMON: [Rule; 6] = [
     Rule::SvmGetGFromLimit,
     Rule::SvmGetUnusableFromP,
@@ -200,170 +239,93 @@ const SVM_GET_COMMON: [Rule; 6] = [
     Rule::SvmGetSsDplFromCpl,
 ];
 
-impl Profile {
+/// What every QEMU profile does: set_seg's unusable = !present and the migration hooks.
+const QEMU_COMMON: [Rule; 3] = [
+    Rule::QemuSetUnusableFromNotPresent,
+    Rule::QemuPreSaveRealModeDplZero,
+    Rule::QemuPostLoadCplFromSsDpl,
+];
+
+profiles! {
+    KVM_QEMU_PROFILES;
+
     /// KVM on AMD since Linux 4.12: attributes kept, P = present && !unusable, CPL from
     /// SS.DPL, SS.DPL reported from CPL. Get and set are symmetric.
-    pub const KVM_SVM: Profile = Profile {
-        name: "kvm-svm",
-        engine: Engine::KvmSvm,
-        rules: RuleSet::of(&SVM_GET_COMMON)
+    KVM_SVM: "kvm-svm", KvmSvm,
+        RuleSet::of(&SVM_GET_COMMON)
             .with(Rule::SvmSetPFromUnusable)
             .with(Rule::SvmSetCplFromSsDpl),
-        releases: "Linux 4.12 and later (d9c1b5431d5f)",
-        summary: "KVM on AMD, fixed: every attribute kept, VMCB.CPL <-> SS.DPL symmetric",
-    };
+        "Linux 4.12 and later (d9c1b5431d5f)",
+        "KVM on AMD, fixed: every attribute kept, VMCB.CPL <-> SS.DPL symmetric";
 
     /// KVM on AMD, Linux 3.16 to 4.11: unusable segments' attrib zeroed, CPL taken
     /// from the zeroed DPL, type 0 read as unusable.
-    pub const KVM_SVM_4_11: Profile = Profile {
-        name: "kvm-svm@4.11",
-        engine: Engine::KvmSvm,
-        rules: RuleSet::of(&SVM_GET_COMMON)
+    KVM_SVM_4_11: "kvm-svm@4.11", KvmSvm,
+        RuleSet::of(&SVM_GET_COMMON)
             .with(Rule::SvmGetUnusableFromType0)
             .with(Rule::SvmSetZeroUnusableAttrib)
             .with(Rule::SvmSetCplFromAttrib),
-        releases: "Linux 3.16 (ae9fedc793c4) to 4.11",
-        summary: "KVM on AMD before the 2017 fix: unusable attrib zeroed, CPL from the zeroed DPL",
-    };
+        "Linux 3.16 (ae9fedc793c4) to 4.11",
+        "KVM on AMD before the 2017 fix: unusable attrib zeroed, CPL from the zeroed DPL";
 
     /// KVM on Intel since Linux 6.2: every attribute kept, AR bit 16 = unusable ||
     /// !present, accessed forced under unrestricted guest.
-    pub const KVM_VMX: Profile = Profile {
-        name: "kvm-vmx",
-        engine: Engine::KvmVmx,
-        rules: RuleSet::of(&[
+    KVM_VMX: "kvm-vmx", KvmVmx,
+        RuleSet::of(&[
             Rule::VmxGetPresentFromUnusable,
             Rule::VmxSetUnusableFromNotPresent,
             Rule::VmxSetAccessedUnrestricted,
         ]),
-        releases: "Linux 6.2 and later (a44b331614e6)",
-        summary: "KVM on Intel, fixed: attributes of unusable segments kept (SS.DPL = CPL survives)",
-    };
+        "Linux 6.2 and later (a44b331614e6)",
+        "KVM on Intel, fixed: attributes of unusable segments kept (SS.DPL = CPL survives)";
 
     /// KVM on Intel before Linux 6.2: AR = 0x10000 for unusable segments.
-    pub const KVM_VMX_6_1: Profile = Profile {
-        name: "kvm-vmx@6.1",
-        engine: Engine::KvmVmx,
-        rules: RuleSet::of(&[
-            Rule::VmxGetPresentFromUnusable,
-            Rule::VmxSetUnusableFromNotPresent,
-            Rule::VmxSetAccessedUnrestricted,
-            Rule::VmxSetZeroUnusableAr,
-        ]),
-        releases: "Linux 3.10 to 6.1",
-        summary: "KVM on Intel before 6.2: AR=0x10000 for unusable segments, SS.DPL and CPL lost",
-    };
+    KVM_VMX_6_1: "kvm-vmx@6.1", KvmVmx,
+        Profile::KVM_VMX.rules.with(Rule::VmxSetZeroUnusableAr),
+        "Linux 3.10 to 6.1",
+        "KVM on Intel before 6.2: AR=0x10000 for unusable segments, SS.DPL and CPL lost";
 
     /// QEMU since 2.10: flags packed from every field, P = present && !unusable.
-    pub const QEMU: Profile = Profile {
-        name: "qemu",
-        engine: Engine::Qemu,
-        rules: RuleSet::of(&[
-            Rule::QemuSetUnusableFromNotPresent,
-            Rule::QemuGetPFromUnusable,
-        ])
-        .with(Rule::QemuPreSaveRealModeDplZero)
-        .with(Rule::QemuPostLoadCplFromSsDpl),
-        releases: "QEMU 2.10 and later (d45fc087c266)",
-        summary: "QEMU, fixed: flags packed from every field, only P cleared for unusable",
-    };
+    QEMU: "qemu", Qemu,
+        RuleSet::of(&QEMU_COMMON).with(Rule::QemuGetPFromUnusable),
+        "QEMU 2.10 and later (d45fc087c266)",
+        "QEMU, fixed: flags packed from every field, only P cleared for unusable";
 
     /// QEMU 2.6 to 2.9: flags zeroed for unusable segments.
-    pub const QEMU_2_9: Profile = Profile {
-        name: "qemu@2.9",
-        engine: Engine::Qemu,
-        rules: RuleSet::of(&[
-            Rule::QemuSetUnusableFromNotPresent,
-            Rule::QemuGetZeroUnusableFlags,
-        ])
-        .with(Rule::QemuPreSaveRealModeDplZero)
-        .with(Rule::QemuPostLoadCplFromSsDpl),
-        releases: "QEMU 2.6 (4cae9c97967a) to 2.9",
-        summary: "QEMU before the 2017 fix: flags of unusable segments zeroed, SS.DPL lost",
-    };
+    QEMU_2_9: "qemu@2.9", Qemu,
+        RuleSet::of(&QEMU_COMMON).with(Rule::QemuGetZeroUnusableFlags),
+        "QEMU 2.6 (4cae9c97967a) to 2.9",
+        "QEMU before the 2017 fix: flags of unusable segments zeroed, SS.DPL lost";
 
     /// The thread's first alternative: keep the previous flags, clear only P.
-    pub const QEMU_KEEP_OLD_FLAGS: Profile = Profile {
-        name: "qemu-keep-old-flags",
-        engine: Engine::Qemu,
-        rules: RuleSet::of(&[
-            Rule::QemuSetUnusableFromNotPresent,
-            Rule::QemuGetPFromUnusable,
-            Rule::QemuGetKeepOldFlags,
-        ])
-        .with(Rule::QemuPreSaveRealModeDplZero)
-        .with(Rule::QemuPostLoadCplFromSsDpl),
-        releases: "never merged (2017 thread, first alternative)",
-        summary: "rejected design: unusable keeps the cache's previous flags minus P (old DPL survives)",
-    };
+    QEMU_KEEP_OLD_FLAGS: "qemu-keep-old-flags", Qemu,
+        RuleSet::of(&QEMU_COMMON).with(Rule::QemuGetPFromUnusable).with(Rule::QemuGetKeepOldFlags),
+        "never merged (2017 thread, first alternative)",
+        "rejected design: unusable keeps the cache's previous flags minus P (old DPL survives)";
 
     /// The thread's second alternative: clear P and DPL, SS takes DPL from KVM.
-    pub const QEMU_SEGTYPE: Profile = Profile {
-        name: "qemu-segtype",
-        engine: Engine::Qemu,
-        rules: RuleSet::of(&[
-            Rule::QemuSetUnusableFromNotPresent,
-            Rule::QemuGetPFromUnusable,
-            Rule::QemuGetSegtype,
-        ])
-        .with(Rule::QemuPreSaveRealModeDplZero)
-        .with(Rule::QemuPostLoadCplFromSsDpl),
-        releases: "never merged (2017 thread, second alternative)",
-        summary: "rejected design: unusable clears P and DPL of the previous flags, SS takes DPL from KVM",
-    };
+    QEMU_SEGTYPE: "qemu-segtype", Qemu,
+        RuleSet::of(&QEMU_COMMON).with(Rule::QemuGetPFromUnusable).with(Rule::QemuGetSegtype),
+        "never merged (2017 thread, second alternative)",
+        "rejected design: unusable clears P and DPL of the previous flags, SS takes DPL from KVM";
 
     /// QEMU syncing a guest in virtual-8086 mode (EFLAGS.VM set): kvm_put_sregs sends
     /// CS/DS/ES/FS/GS/SS through `set_v8086_seg` (target/i386/kvm/kvm.c @00001a22d183).
-    pub const QEMU_V8086: Profile = Profile {
-        name: "qemu-v8086",
-        engine: Engine::Qemu,
-        rules: Profile::QEMU.rules.with(Rule::QemuSetV8086Seg),
-        releases: "QEMU 1.x and later, guest in virtual-8086 mode",
-        summary: "QEMU with EFLAGS.VM set: the six code/data segments go to KVM as DPL-3 data (CPL 3)",
-    };
+    QEMU_V8086: "qemu-v8086", Qemu,
+        Profile::QEMU.rules.with(Rule::QemuSetV8086Seg),
+        "QEMU 1.x and later, guest in virtual-8086 mode",
+        "QEMU with EFLAGS.VM set: the six code/data segments go to KVM as DPL-3 data (CPL 3)";
 
     /// Pass-through: `kvm_sregs` stored and restored as it came.
-    pub const VERBATIM: Profile = Profile {
-        name: "verbatim",
-        engine: Engine::Verbatim,
-        rules: RuleSet::EMPTY,
-        releases: "Firecracker, Cloud Hypervisor (raw kvm_sregs in snapshots)",
-        summary: "pass-through: kvm_sregs kept byte for byte",
-    };
+    VERBATIM: "verbatim", Verbatim,
+        RuleSet::EMPTY,
+        "Firecracker, Cloud Hypervisor (raw kvm_sregs in snapshots)",
+        "pass-through: kvm_sregs kept byte for byte";
+}
 
-    /// Every built-in profile.
-    pub const ALL: [Profile; 30] = [
-        Profile::KVM_SVM,
-        Profile::KVM_SVM_4_11,
-        Profile::KVM_VMX,
-        Profile::KVM_VMX_6_1,
-        Profile::QEMU,
-        Profile::QEMU_2_9,
-        Profile::QEMU_KEEP_OLD_FLAGS,
-        Profile::QEMU_SEGTYPE,
-        Profile::QEMU_V8086,
-        Profile::VERBATIM,
-        Profile::XEN_SVM,
-        Profile::XEN_VMX,
-        Profile::XEN_SAVE,
-        Profile::BHYVE_SVM,
-        Profile::ILLUMOS_BHYVE_SVM,
-        Profile::BHYVE_VMX,
-        Profile::BHYVE_SNAPSHOT,
-        Profile::PROPOLIS,
-        Profile::VBOX_SVM,
-        Profile::VBOX_VMX,
-        Profile::VBOX_SAV,
-        Profile::VBOX_NEM,
-        Profile::CROSVM,
-        Profile::CROSVM_WHPX,
-        Profile::CROSVM_HAXM,
-        Profile::MSHV,
-        Profile::OPENVMM,
-        Profile::BOCHS_SVM,
-        Profile::KVM_NSVM,
-        Profile::KVM_NVMX,
-    ];
+impl Profile {
+    /// Every built-in profile: KVM's and QEMU's, then the other stacks'.
+    pub const ALL: [Profile; 30] = concat(KVM_QEMU_PROFILES, super::stack_profiles::STACK_PROFILES);
 
     /// Looks a profile up by name.
     pub fn by_name(name: &str) -> Result<Profile, UnknownProfile> {

@@ -114,7 +114,7 @@ impl fmt::Display for StackValue {
 /// One conversion of another stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum StackOp {
+pub(crate) enum StackOp {
     /// Xen svm_get_segment_register + hvm_get_segment_register.
     XenSvmGet(RuleSet),
     /// Xen hvm_set_segment_register + svm_set_segment_register.
@@ -223,6 +223,97 @@ pub(super) enum Model {
     Openvmm,
 }
 
+/// A stack that reads the save area (or register file) below it into its model and
+/// writes it back: `get` takes `hardware` to `model`, `set` takes it back.
+struct Hop {
+    get: StackOp,
+    set: StackOp,
+    hardware: Format,
+    model: Shape,
+    /// False where the stack's model is only ever written to `hardware` (crosvm's WHPX
+    /// backend, mshv): the chain cannot start on that hardware there.
+    reads_hardware: bool,
+}
+
+impl Hop {
+    const fn new(get: StackOp, set: StackOp, hardware: Format, model: Shape) -> Hop {
+        Hop {
+            get,
+            set,
+            hardware,
+            model,
+            reads_hardware: true,
+        }
+    }
+
+    /// A stack whose model is only ever written to the hardware, never read from it.
+    const fn write_only(self) -> Hop {
+        Hop {
+            reads_hardware: false,
+            ..self
+        }
+    }
+
+    /// The hop of an engine that has one, with the step's rules.
+    const fn of(engine: Engine, r: RuleSet) -> Option<Hop> {
+        use Engine as E;
+        use Format::{HyperV, Vmcb, Vmcs};
+        use Model as M;
+        use Shape::Stack;
+        use StackOp as O;
+        Some(match engine {
+            E::XenSvm => Hop::new(O::XenSvmGet(r), O::XenSvmSet(r), Vmcb, Stack(M::Xen)),
+            E::XenVmx => Hop::new(O::XenVmxGet(r), O::XenVmxSet(r), Vmcs, Stack(M::Xen)),
+            E::BhyveSvm | E::IllumosSvm => {
+                Hop::new(O::BhyveSvmGet(r), O::BhyveSvmSet(r), Vmcb, Stack(M::Bhyve))
+            }
+            E::BhyveVmx => Hop::new(O::BhyveVmxGet(r), O::BhyveVmxSet(r), Vmcs, Stack(M::Bhyve)),
+            E::VboxSvm => Hop::new(
+                O::VboxSvmImport(r),
+                O::VboxSvmExport(r),
+                Vmcb,
+                Stack(M::Cpum),
+            ),
+            E::VboxVmx => Hop::new(
+                O::VboxVmxImport(r),
+                O::VboxVmxExport(r),
+                Vmcs,
+                Stack(M::Cpum),
+            ),
+            E::CrosvmWhpx => Hop::new(
+                O::CrosvmFromWhpx(r),
+                O::CrosvmToWhpx(r),
+                HyperV,
+                Stack(M::Crosvm),
+            )
+            .write_only(),
+            E::CrosvmHaxm => Hop::new(
+                O::CrosvmFromHaxm(r),
+                O::CrosvmToHaxm(r),
+                Vmcs,
+                Stack(M::Crosvm),
+            ),
+            E::Mshv => Hop::new(O::MshvGet(r), O::MshvSet(r), HyperV, Shape::Kvm).write_only(),
+            _ => return None,
+        })
+    }
+
+    /// From the model: set (the last step ends on the hardware), then get it back for
+    /// the next step. From the hardware: get.
+    fn compile(&self, shape: Shape, last: bool, ops: &mut Vec<Op>) -> Option<Shape> {
+        if shape == self.model {
+            ops.push(Op::Stack(self.set));
+            if last {
+                return Some(Shape::Hardware(self.hardware));
+            }
+        } else if !(self.reads_hardware && shape == Shape::Hardware(self.hardware)) {
+            return None;
+        }
+        ops.push(Op::Stack(self.get));
+        Some(self.model)
+    }
+}
+
 /// Compiles one step of another stack (or any step on another stack's shape): pushes
 /// its conversions and returns the shape after it, or why the step cannot go there.
 pub(super) fn compile(
@@ -233,212 +324,62 @@ pub(super) fn compile(
     ops: &mut Vec<Op>,
 ) -> Result<Shape, &'static str> {
     use Engine as E;
-    use Format::{HyperV, Vmcb, Vmcs};
+    use Format::{Vmcb, Vmcs};
     use Model as M;
     use Shape::{Hardware, Kvm, Stack};
+    use StackOp as O;
     let r = step.rules;
-    let hop = |ops: &mut Vec<Op>,
-               get: StackOp,
-               set: StackOp,
-               hw: Format,
-               model: Shape,
-               from_model: bool| {
-        if from_model {
-            ops.push(Op::Stack(set));
-            if last {
-                return Hardware(hw);
-            }
-        }
-        ops.push(Op::Stack(get));
-        model
+    if let Some(next_shape) =
+        Hop::of(step.profile.engine, r).and_then(|h| h.compile(shape, last, ops))
+    {
+        return Ok(next_shape);
+    }
+    // Conversions that leave the segment in the shape they found it in.
+    let in_place = match (step.profile.engine, shape) {
+        (E::XenSave, Stack(M::Xen)) => Some(O::XenSaveLoad(r)),
+        (E::BhyveVmm | E::Propolis, Stack(M::Bhyve)) => Some(O::BhyveCarry(r)),
+        (E::Bochs, Hardware(Vmcb)) => Some(O::BochsRoundTrip(r)),
+        (E::NestedSvm, Hardware(Vmcb)) => Some(O::NestedSvmRoundTrip(r)),
+        (E::NestedVmx, Hardware(Vmcs)) => Some(O::NestedVmxRoundTrip(r)),
+        _ => None,
     };
+    if let Some(op) = in_place {
+        ops.push(Op::Stack(op));
+        return Ok(shape);
+    }
     let next_is_kvm = next.is_some_and(|e| matches!(e, E::KvmSvm | E::KvmVmx));
-    Ok(match (step.profile.engine, shape) {
-        (E::XenSvm, Hardware(Vmcb)) => hop(
-            ops,
-            StackOp::XenSvmGet(r),
-            StackOp::XenSvmSet(r),
-            Vmcb,
-            Stack(M::Xen),
-            false,
-        ),
-        (E::XenSvm, Stack(M::Xen)) => hop(
-            ops,
-            StackOp::XenSvmGet(r),
-            StackOp::XenSvmSet(r),
-            Vmcb,
-            Stack(M::Xen),
-            true,
-        ),
-        (E::XenVmx, Hardware(Vmcs)) => hop(
-            ops,
-            StackOp::XenVmxGet(r),
-            StackOp::XenVmxSet(r),
-            Vmcs,
-            Stack(M::Xen),
-            false,
-        ),
-        (E::XenVmx, Stack(M::Xen)) => hop(
-            ops,
-            StackOp::XenVmxGet(r),
-            StackOp::XenVmxSet(r),
-            Vmcs,
-            Stack(M::Xen),
-            true,
-        ),
-        (E::XenSave, Stack(M::Xen)) => {
-            ops.push(Op::Stack(StackOp::XenSaveLoad(r)));
-            Stack(M::Xen)
+    // Reads `kvm_segment` into the model (`from`), and writes it back (`to`) when the
+    // chain goes on to KVM or ends.
+    let to_kvm = |ops: &mut Vec<Op>, from: Option<StackOp>, to: StackOp, model: Model| {
+        if let Some(from) = from {
+            ops.push(Op::Stack(from));
         }
-        (E::BhyveSvm | E::IllumosSvm, Hardware(Vmcb)) => hop(
-            ops,
-            StackOp::BhyveSvmGet(r),
-            StackOp::BhyveSvmSet(r),
-            Vmcb,
-            Stack(M::Bhyve),
-            false,
-        ),
-        (E::BhyveSvm | E::IllumosSvm, Stack(M::Bhyve)) => hop(
-            ops,
-            StackOp::BhyveSvmGet(r),
-            StackOp::BhyveSvmSet(r),
-            Vmcb,
-            Stack(M::Bhyve),
-            true,
-        ),
-        (E::BhyveVmx, Hardware(Vmcs)) => hop(
-            ops,
-            StackOp::BhyveVmxGet(r),
-            StackOp::BhyveVmxSet(r),
-            Vmcs,
-            Stack(M::Bhyve),
-            false,
-        ),
-        (E::BhyveVmx, Stack(M::Bhyve)) => hop(
-            ops,
-            StackOp::BhyveVmxGet(r),
-            StackOp::BhyveVmxSet(r),
-            Vmcs,
-            Stack(M::Bhyve),
-            true,
-        ),
-        (E::BhyveVmm | E::Propolis, Stack(M::Bhyve)) => {
-            ops.push(Op::Stack(StackOp::BhyveCarry(r)));
-            Stack(M::Bhyve)
-        }
-        (E::VboxSvm, Hardware(Vmcb)) => hop(
-            ops,
-            StackOp::VboxSvmImport(r),
-            StackOp::VboxSvmExport(r),
-            Vmcb,
-            Stack(M::Cpum),
-            false,
-        ),
-        (E::VboxSvm, Stack(M::Cpum)) => hop(
-            ops,
-            StackOp::VboxSvmImport(r),
-            StackOp::VboxSvmExport(r),
-            Vmcb,
-            Stack(M::Cpum),
-            true,
-        ),
-        (E::VboxVmx, Hardware(Vmcs)) => hop(
-            ops,
-            StackOp::VboxVmxImport(r),
-            StackOp::VboxVmxExport(r),
-            Vmcs,
-            Stack(M::Cpum),
-            false,
-        ),
-        (E::VboxVmx, Stack(M::Cpum)) => hop(
-            ops,
-            StackOp::VboxVmxImport(r),
-            StackOp::VboxVmxExport(r),
-            Vmcs,
-            Stack(M::Cpum),
-            true,
-        ),
-        (E::VboxSav, Stack(M::Cpum)) => Stack(M::Cpum),
-        (E::VboxNem, Kvm) => {
-            ops.push(Op::Stack(StackOp::VboxNemImport(r)));
-            if last || next_is_kvm {
-                ops.push(Op::Stack(StackOp::VboxNemExport(r)));
-                Kvm
-            } else {
-                Stack(M::Cpum)
-            }
-        }
-        (E::VboxNem, Stack(M::Cpum)) => {
-            ops.push(Op::Stack(StackOp::VboxNemExport(r)));
+        if last || next_is_kvm {
+            ops.push(Op::Stack(to));
             Kvm
+        } else {
+            Stack(model)
         }
-        (E::Crosvm, Kvm | Stack(M::Crosvm)) => {
-            if shape == Kvm {
-                ops.push(Op::Stack(StackOp::CrosvmFromKvm(r)));
-            }
-            if last || next_is_kvm {
-                ops.push(Op::Stack(StackOp::CrosvmToKvm(r)));
-                Kvm
-            } else {
-                Stack(M::Crosvm)
-            }
-        }
-        (E::CrosvmWhpx, Stack(M::Crosvm)) => hop(
+    };
+    Ok(match (step.profile.engine, shape) {
+        (E::VboxSav, Stack(M::Cpum)) => Stack(M::Cpum),
+        (E::VboxNem, Kvm) => to_kvm(ops, Some(O::VboxNemImport(r)), O::VboxNemExport(r), M::Cpum),
+        (E::Crosvm, Kvm) => to_kvm(ops, Some(O::CrosvmFromKvm(r)), O::CrosvmToKvm(r), M::Crosvm),
+        (E::Crosvm, Stack(M::Crosvm)) => to_kvm(ops, None, O::CrosvmToKvm(r), M::Crosvm),
+        (E::Openvmm, Kvm) => to_kvm(
             ops,
-            StackOp::CrosvmFromWhpx(r),
-            StackOp::CrosvmToWhpx(r),
-            HyperV,
-            Stack(M::Crosvm),
-            true,
+            Some(O::OpenvmmFromKvm(r)),
+            O::OpenvmmToKvm(r),
+            M::Openvmm,
         ),
-        (E::CrosvmHaxm, Stack(M::Crosvm)) => hop(
-            ops,
-            StackOp::CrosvmFromHaxm(r),
-            StackOp::CrosvmToHaxm(r),
-            Vmcs,
-            Stack(M::Crosvm),
-            true,
-        ),
-        (E::CrosvmHaxm, Hardware(Vmcs)) => hop(
-            ops,
-            StackOp::CrosvmFromHaxm(r),
-            StackOp::CrosvmToHaxm(r),
-            Vmcs,
-            Stack(M::Crosvm),
-            false,
-        ),
-        (E::Mshv, Kvm) => hop(
-            ops,
-            StackOp::MshvGet(r),
-            StackOp::MshvSet(r),
-            HyperV,
-            Kvm,
-            true,
-        ),
-        (E::Openvmm, Kvm) => {
-            ops.push(Op::Stack(StackOp::OpenvmmFromKvm(r)));
-            if last || next_is_kvm {
-                ops.push(Op::Stack(StackOp::OpenvmmToKvm(r)));
-                Kvm
-            } else {
-                Stack(M::Openvmm)
-            }
+        // From their own model these two always write `kvm_segment`.
+        (E::VboxNem, Stack(M::Cpum)) => {
+            ops.push(Op::Stack(O::VboxNemExport(r)));
+            Kvm
         }
         (E::Openvmm, Stack(M::Openvmm)) => {
-            ops.push(Op::Stack(StackOp::OpenvmmToKvm(r)));
+            ops.push(Op::Stack(O::OpenvmmToKvm(r)));
             Kvm
-        }
-        (E::Bochs, Hardware(Vmcb)) => {
-            ops.push(Op::Stack(StackOp::BochsRoundTrip(r)));
-            Hardware(Vmcb)
-        }
-        (E::NestedSvm, Hardware(Vmcb)) => {
-            ops.push(Op::Stack(StackOp::NestedSvmRoundTrip(r)));
-            Hardware(Vmcb)
-        }
-        (E::NestedVmx, Hardware(Vmcs)) => {
-            ops.push(Op::Stack(StackOp::NestedVmxRoundTrip(r)));
-            Hardware(Vmcs)
         }
         (E::KvmSvm | E::KvmVmx | E::Qemu | E::Verbatim, Stack(_)) => {
             return Err("KVM and its VMMs read kvm_segment, not another stack's model");
@@ -458,93 +399,78 @@ fn wrong(op: StackOp) -> ! {
 }
 
 /// Runs one conversion of another stack. `at.vmcb_cpl` is the CPL byte as far as the
-/// path carries it.
+/// path carries it; it passes through every conversion but those that write it.
 #[must_use]
 pub(super) fn apply(op: StackOp, reg: SegReg, at: InFlight) -> InFlight {
     use SegmentValue as V;
+    use StackOp as O;
     use StackValue as S;
     let cpl = at.vmcb_cpl;
+    // The conversions that write the CPL byte (a set into the VMCB, a carry, a round trip).
     let (value, vmcb_cpl) = match (op, at.value) {
-        (StackOp::XenSvmGet(r), V::Vmcb(v)) => {
-            (V::Stack(S::Xen(xen::svm_get(r, reg, &v, cpl))), cpl)
-        }
-        (StackOp::XenSvmSet(r), V::Stack(S::Xen(x))) => {
+        (O::XenSvmSet(r), V::Stack(S::Xen(x))) => {
             let (v, written) = xen::svm_set(r, reg, &x);
             (V::Vmcb(v), written.unwrap_or(0))
         }
-        (StackOp::XenVmxGet(r), V::Vmcs(v)) => (V::Stack(S::Xen(xen::vmx_get(r, reg, &v))), cpl),
-        (StackOp::XenVmxSet(r), V::Stack(S::Xen(x))) => (V::Vmcs(xen::vmx_set(r, &x)), cpl),
-        (StackOp::XenSaveLoad(r), V::Stack(S::Xen(x))) => {
-            (V::Stack(S::Xen(xen::save_load(r, &x))), cpl)
-        }
-        (StackOp::BhyveSvmGet(r), V::Vmcb(v)) => {
-            (V::Stack(S::Bhyve(bhyve::svm_get(r, reg, &v, cpl))), cpl)
-        }
-        (StackOp::BhyveSvmSet(r), V::Stack(S::Bhyve(b))) => {
+        (O::BhyveSvmSet(r), V::Stack(S::Bhyve(b))) => {
             let (v, written) = bhyve::svm_set(r, reg, &b);
             // The descriptor API leaves VMCB.CPL alone; what the VMM carried is restored.
             (V::Vmcb(v), written.unwrap_or(cpl))
         }
-        (StackOp::BhyveVmxGet(_), V::Vmcs(v)) => (V::Stack(S::Bhyve(bhyve::vmx_get(&v))), cpl),
-        (StackOp::BhyveVmxSet(_), V::Stack(S::Bhyve(b))) => (V::Vmcs(bhyve::vmx_set(&b)), cpl),
-        (StackOp::BhyveCarry(r), value @ V::Stack(S::Bhyve(_))) => {
-            (value, bhyve::carried_cpl(r, cpl))
-        }
-        (StackOp::VboxSvmImport(r), V::Vmcb(v)) => {
-            (V::Stack(S::Cpum(vbox::svm_import(r, reg, &v, cpl))), cpl)
-        }
-        (StackOp::VboxSvmExport(r), V::Stack(S::Cpum(c))) => {
+        (O::BhyveCarry(r), value @ V::Stack(S::Bhyve(_))) => (value, bhyve::carried_cpl(r, cpl)),
+        (O::VboxSvmExport(r), V::Stack(S::Cpum(c))) => {
             let (v, written) = vbox::svm_export(r, reg, &c);
             (V::Vmcb(v), written.unwrap_or(0))
         }
-        (StackOp::VboxVmxImport(r), V::Vmcs(v)) => {
-            (V::Stack(S::Cpum(vbox::vmx_import(r, &v))), cpl)
-        }
-        (StackOp::VboxVmxExport(r), V::Stack(S::Cpum(c))) => {
-            (V::Vmcs(vbox::vmx_export(r, &c)), cpl)
-        }
-        (StackOp::VboxNemImport(r), V::Kvm(k)) => (V::Stack(S::Cpum(vbox::nem_import(r, &k))), cpl),
-        (StackOp::VboxNemExport(r), V::Stack(S::Cpum(c))) => (V::Kvm(vbox::nem_export(r, &c)), cpl),
-        (StackOp::CrosvmFromKvm(r), V::Kvm(k)) => {
-            (V::Stack(S::Crosvm(rustvmm::crosvm_from_kvm(r, &k))), cpl)
-        }
-        (StackOp::CrosvmToKvm(r), V::Stack(S::Crosvm(c))) => {
-            (V::Kvm(rustvmm::crosvm_to_kvm(r, &c)), cpl)
-        }
-        (StackOp::CrosvmToWhpx(_), V::Stack(S::Crosvm(c))) => {
-            (V::Stack(S::Hv(rustvmm::crosvm_to_whpx(&c))), cpl)
-        }
-        (StackOp::CrosvmFromWhpx(_), V::Stack(S::Hv(h))) => {
-            (V::Stack(S::Crosvm(rustvmm::crosvm_from_whpx(&h))), cpl)
-        }
-        (StackOp::CrosvmToHaxm(r), V::Stack(S::Crosvm(c))) => {
-            (V::Vmcs(rustvmm::crosvm_to_haxm(r, &c)), cpl)
-        }
-        (StackOp::CrosvmFromHaxm(_), V::Vmcs(v)) => {
-            (V::Stack(S::Crosvm(rustvmm::crosvm_from_haxm(&v))), cpl)
-        }
-        (StackOp::MshvSet(r), V::Kvm(k)) => (V::Stack(S::Hv(rustvmm::mshv_set(r, &k))), cpl),
-        (StackOp::MshvGet(r), V::Stack(S::Hv(h))) => (V::Kvm(rustvmm::mshv_get(r, &h)), cpl),
-        (StackOp::OpenvmmFromKvm(r), V::Kvm(k)) => {
-            (V::Stack(S::Hv(rustvmm::openvmm_from_kvm(r, &k))), cpl)
-        }
-        (StackOp::OpenvmmToKvm(r), V::Stack(S::Hv(h))) => {
-            (V::Kvm(rustvmm::openvmm_to_kvm(r, &h)), cpl)
-        }
-        (StackOp::BochsRoundTrip(r), V::Vmcb(v)) => {
+        (O::BochsRoundTrip(r), V::Vmcb(v)) => {
             let (v, c) = nested::bochs_round_trip(r, reg, &v, cpl);
             (V::Vmcb(v), c)
         }
-        (StackOp::NestedSvmRoundTrip(r), V::Vmcb(v)) => {
+        (O::NestedSvmRoundTrip(r), V::Vmcb(v)) => {
             let (v, c) = nested::svm_l1_l2_round_trip(r, &v, cpl);
             (V::Vmcb(v), c)
         }
-        (StackOp::NestedVmxRoundTrip(r), V::Vmcs(v)) => {
-            (V::Vmcs(nested::vmx_l1_l2_round_trip(r, reg, &v)), cpl)
-        }
-        _ => wrong(op),
+        (op, value) => (apply_value(op, reg, value, cpl), cpl),
     };
     InFlight { value, vmcb_cpl }
+}
+
+/// The conversions that leave the CPL byte alone (those reading the VMCB read it).
+#[inline]
+fn apply_value(op: StackOp, reg: SegReg, value: SegmentValue, cpl: u8) -> SegmentValue {
+    use SegmentValue as V;
+    use StackOp as O;
+    use StackValue as S;
+    match (op, value) {
+        (O::XenSvmGet(r), V::Vmcb(v)) => V::Stack(S::Xen(xen::svm_get(r, reg, &v, cpl))),
+        (O::XenVmxGet(r), V::Vmcs(v)) => V::Stack(S::Xen(xen::vmx_get(r, reg, &v))),
+        (O::XenVmxSet(r), V::Stack(S::Xen(x))) => V::Vmcs(xen::vmx_set(r, &x)),
+        (O::XenSaveLoad(r), V::Stack(S::Xen(x))) => V::Stack(S::Xen(xen::save_load(r, &x))),
+        (O::BhyveSvmGet(r), V::Vmcb(v)) => V::Stack(S::Bhyve(bhyve::svm_get(r, reg, &v, cpl))),
+        (O::BhyveVmxGet(_), V::Vmcs(v)) => V::Stack(S::Bhyve(bhyve::vmx_get(&v))),
+        (O::BhyveVmxSet(_), V::Stack(S::Bhyve(b))) => V::Vmcs(bhyve::vmx_set(&b)),
+        (O::VboxSvmImport(r), V::Vmcb(v)) => V::Stack(S::Cpum(vbox::svm_import(r, reg, &v, cpl))),
+        (O::VboxVmxImport(r), V::Vmcs(v)) => V::Stack(S::Cpum(vbox::vmx_import(r, &v))),
+        (O::VboxVmxExport(r), V::Stack(S::Cpum(c))) => V::Vmcs(vbox::vmx_export(r, &c)),
+        (O::VboxNemImport(r), V::Kvm(k)) => V::Stack(S::Cpum(vbox::nem_import(r, &k))),
+        (O::VboxNemExport(r), V::Stack(S::Cpum(c))) => V::Kvm(vbox::nem_export(r, &c)),
+        (O::CrosvmFromKvm(r), V::Kvm(k)) => V::Stack(S::Crosvm(rustvmm::crosvm_from_kvm(r, &k))),
+        (O::CrosvmToKvm(r), V::Stack(S::Crosvm(c))) => V::Kvm(rustvmm::crosvm_to_kvm(r, &c)),
+        (O::CrosvmToWhpx(_), V::Stack(S::Crosvm(c))) => {
+            V::Stack(S::Hv(rustvmm::crosvm_to_whpx(&c)))
+        }
+        (O::CrosvmFromWhpx(_), V::Stack(S::Hv(h))) => {
+            V::Stack(S::Crosvm(rustvmm::crosvm_from_whpx(&h)))
+        }
+        (O::CrosvmToHaxm(r), V::Stack(S::Crosvm(c))) => V::Vmcs(rustvmm::crosvm_to_haxm(r, &c)),
+        (O::CrosvmFromHaxm(_), V::Vmcs(v)) => V::Stack(S::Crosvm(rustvmm::crosvm_from_haxm(&v))),
+        (O::MshvSet(r), V::Kvm(k)) => V::Stack(S::Hv(rustvmm::mshv_set(r, &k))),
+        (O::MshvGet(r), V::Stack(S::Hv(h))) => V::Kvm(rustvmm::mshv_get(r, &h)),
+        (O::OpenvmmFromKvm(r), V::Kvm(k)) => V::Stack(S::Hv(rustvmm::openvmm_from_kvm(r, &k))),
+        (O::OpenvmmToKvm(r), V::Stack(S::Hv(h))) => V::Kvm(rustvmm::openvmm_to_kvm(r, &h)),
+        (O::NestedVmxRoundTrip(r), V::Vmcs(v)) => V::Vmcs(nested::vmx_l1_l2_round_trip(r, reg, &v)),
+        _ => wrong(op),
+    }
 }
 
 /// A Hyper-V register read back as `kvm_segment` fields, exactly (unusable = !P): how

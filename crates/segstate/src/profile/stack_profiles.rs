@@ -1,6 +1,7 @@
 //! The profiles of the other stacks that move segments, one per implementation and
 //! release, each naming the upstream file, function and commit it was read at.
 
+use super::registry::profiles;
 use super::{Engine, Profile, Rule, RuleSet};
 
 const XEN_HVM_GET: [Rule; 7] = [
@@ -19,236 +20,180 @@ const BHYVE_SVM_DESC: [Rule; 3] = [
     Rule::BhyveSvmSetPFromUnusable,
 ];
 
-impl Profile {
+profiles! {
+    STACK_PROFILES;
+
     /// Xen HVM on AMD: xen/arch/x86/hvm/svm/svm.c `svm_get/set_segment_register`
     /// (SS.DPL ↔ VMCB.CPL) wrapped by hvm/hvm.c `hvm_get/set_segment_register`, read at
     /// xen-project/xen c447b7308b13. Symmetric like fixed KVM.
-    pub const XEN_SVM: Profile = Profile {
-        name: "xen-svm",
-        engine: Engine::XenSvm,
-        rules: RuleSet::of(&XEN_HVM_GET)
+    XEN_SVM: "xen-svm", XenSvm,
+        RuleSet::of(&XEN_HVM_GET)
             .with(Rule::XenSvmGetSsDplFromCpl)
             .with(Rule::XenSvmSetCplFromSsDpl),
-        releases: "Xen 4.x to 4.22-unstable (c447b7308b13)",
-        summary: "Xen on AMD: VMCB.CPL <-> SS.DPL symmetric, Xen's 12-bit attr with P=0 for unusable",
-    };
+        "Xen 4.x to 4.22-unstable (c447b7308b13)",
+        "Xen on AMD: VMCB.CPL <-> SS.DPL symmetric, Xen's 12-bit attr with P=0 for unusable";
 
     /// Xen HVM on Intel: xen/arch/x86/hvm/vmx/vmx.c `vmx_get/set_segment_register`
     /// (P ↔ !unusable) wrapped by `hvm_get/set_segment_register`, @c447b7308b13.
-    pub const XEN_VMX: Profile = Profile {
-        name: "xen-vmx",
-        engine: Engine::XenVmx,
-        rules: RuleSet::of(&XEN_HVM_GET)
+    XEN_VMX: "xen-vmx", XenVmx,
+        RuleSet::of(&XEN_HVM_GET)
             .with(Rule::XenVmxGetPFromUnusable)
             .with(Rule::XenVmxSetUnusableFromNotP),
-        releases: "Xen 4.x to 4.22-unstable (c447b7308b13)",
-        summary: "Xen on Intel: access rights folded into the 12-bit attr, unusable <-> !P, CPL = SS.DPL",
-    };
+        "Xen 4.x to 4.22-unstable (c447b7308b13)",
+        "Xen on Intel: access rights folded into the 12-bit attr, unusable <-> !P, CPL = SS.DPL";
 
     /// Xen's `hvm_hw_cpu` record: hvm/hvm.c `hvm_save_cpu_ctxt` / `hvm_load_cpu_ctxt`
     /// (`*_arbytes = seg.attr`, `UNFOLD_ARBYTES`), @c447b7308b13. No CPL field.
-    pub const XEN_SAVE: Profile = Profile {
-        name: "xen-save",
-        engine: Engine::XenSave,
-        rules: RuleSet::of(&[Rule::XenLoadUnfoldArbytes]),
-        releases: "Xen 3.x to 4.22-unstable (c447b7308b13)",
-        summary: "xl save / migration: segment_register in *_arbytes, CPL only as ss_arbytes' DPL",
-    };
+    XEN_SAVE: "xen-save", XenSave,
+        RuleSet::of(&[Rule::XenLoadUnfoldArbytes]),
+        "Xen 3.x to 4.22-unstable (c447b7308b13)",
+        "xl save / migration: segment_register in *_arbytes, CPL only as ss_arbytes' DPL";
 
     /// FreeBSD bhyve on AMD: sys/amd64/vmm/amd/vmcb.c `vmcb_getdesc`/`vmcb_setdesc`
     /// @be9a57eda106. The descriptor API never touches VMCB.CPL.
-    pub const BHYVE_SVM: Profile = Profile {
-        name: "bhyve-svm",
-        engine: Engine::BhyveSvm,
-        rules: RuleSet::of(&BHYVE_SVM_DESC),
-        releases: "FreeBSD 11 to 15-CURRENT (vmcb.c be9a57eda106)",
-        summary: "FreeBSD bhyve on AMD: seg_desc in VMX layout, VMCB.CPL untouched by get and set",
-    };
+    BHYVE_SVM: "bhyve-svm", BhyveSvm,
+        RuleSet::of(&BHYVE_SVM_DESC),
+        "FreeBSD 11 to 15-CURRENT (vmcb.c be9a57eda106)",
+        "FreeBSD bhyve on AMD: seg_desc in VMX layout, VMCB.CPL untouched by get and set";
 
     /// illumos bhyve on AMD: usr/src/uts/intel/io/vmm/amd/svm.c `svm_getdesc`/
     /// `svm_setdesc` @88f663c9ea41. Set syncs VMCB.CPL from SS.DPL; get does not report it.
-    pub const ILLUMOS_BHYVE_SVM: Profile = Profile {
-        name: "illumos-bhyve-svm",
-        engine: Engine::IllumosSvm,
-        rules: RuleSet::of(&BHYVE_SVM_DESC).with(Rule::BhyveSvmSetCplFromSsDpl),
-        releases: "illumos-gate (svm.c 88f663c9ea41), OmniOS, Helios",
-        summary: "illumos bhyve on AMD: set takes VMCB.CPL from SS.DPL, get reports the stale attrib DPL",
-    };
+    ILLUMOS_BHYVE_SVM: "illumos-bhyve-svm", IllumosSvm,
+        RuleSet::of(&BHYVE_SVM_DESC).with(Rule::BhyveSvmSetCplFromSsDpl),
+        "illumos-gate (svm.c 88f663c9ea41), OmniOS, Helios",
+        "illumos bhyve on AMD: set takes VMCB.CPL from SS.DPL, get reports the stale attrib DPL";
 
     /// bhyve on Intel: sys/amd64/vmm/intel/vmcs.c `vmcs_getdesc`/`vmcs_setdesc`
     /// @0162500b7d2d, raw access rights (the CPL is SS.DPL).
-    pub const BHYVE_VMX: Profile = Profile {
-        name: "bhyve-vmx",
-        engine: Engine::BhyveVmx,
-        rules: RuleSet::EMPTY,
-        releases: "FreeBSD 10 to 15-CURRENT (vmcs.c 0162500b7d2d)",
-        summary: "bhyve on Intel: seg_desc.access is the VMCS access rights, raw",
-    };
+    BHYVE_VMX: "bhyve-vmx", BhyveVmx,
+        RuleSet::EMPTY,
+        "FreeBSD 10 to 15-CURRENT (vmcs.c 0162500b7d2d)",
+        "bhyve on Intel: seg_desc.access is the VMCS access rights, raw";
 
     /// FreeBSD bhyve's snapshot (BHYVE_SNAPSHOT): `vmcb_snapshot_desc` per segment and
     /// `VMCB_OFF_CPL` (sys/amd64/vmm/amd/svm.c `svm_snapshot`) @be9a57eda106.
-    pub const BHYVE_SNAPSHOT: Profile = Profile {
-        name: "bhyve-snapshot",
-        engine: Engine::BhyveVmm,
-        rules: RuleSet::of(&[Rule::BhyveSnapshotCplByte]),
-        releases: "FreeBSD 13 to 15-CURRENT with BHYVE_SNAPSHOT",
-        summary: "bhyve suspend/resume: seg_desc records plus the VMCB CPL byte",
-    };
+    BHYVE_SNAPSHOT: "bhyve-snapshot", BhyveVmm,
+        RuleSet::of(&[Rule::BhyveSnapshotCplByte]),
+        "FreeBSD 13 to 15-CURRENT with BHYVE_SNAPSHOT",
+        "bhyve suspend/resume: seg_desc records plus the VMCB CPL byte";
 
     /// Oxide propolis: lib/propolis/src/vcpu.rs migration payload
     /// `("bhyve-x86-vcpu-segregs", 1)` @372a57444262, written with `get_segreg` and
     /// restored with `set_segreg`. No CPL anywhere.
-    pub const PROPOLIS: Profile = Profile {
-        name: "propolis",
-        engine: Engine::Propolis,
-        rules: RuleSet::EMPTY,
-        releases: "propolis (372a57444262), schema bhyve-x86-vcpu-segregs v1",
-        summary: "propolis live migration: base, limit, access, selector per segment; no CPL",
-    };
+    PROPOLIS: "propolis", Propolis,
+        RuleSet::EMPTY,
+        "propolis (372a57444262), schema bhyve-x86-vcpu-segregs v1",
+        "propolis live migration: base, limit, access, selector per segment; no CPL";
 
     /// VirtualBox HM on AMD, 5.2.40 (thalium/icebox third_party/virtualbox
     /// @6f78952d58da): VMMR0/HMSVMR0.cpp hmR0SvmSaveGuestState /
     /// hmR0SvmLoadGuestSegmentRegs, include/VBox/vmm/hm_svm.h attribute macros.
-    pub const VBOX_SVM: Profile = Profile {
-        name: "vbox-svm",
-        engine: Engine::VboxSvm,
-        rules: RuleSet::of(&[
+    VBOX_SVM: "vbox-svm", VboxSvm,
+        RuleSet::of(&[
             Rule::VboxSvmImportUnusableNotSet,
             Rule::VboxSvmImportSsDplFromCpl,
             Rule::VboxSvmImportCsGFromLimit,
             Rule::VboxSvmImportTrBusy,
             Rule::VboxSvmExportCplFromSsDpl,
         ]),
-        releases: "VirtualBox 5.2.40 (HMSVMR0.cpp)",
-        summary: "VirtualBox on AMD: u8CPL <-> ss.DPL symmetric; imported null segments are usable, not present",
-    };
+        "VirtualBox 5.2.40 (HMSVMR0.cpp)",
+        "VirtualBox on AMD: u8CPL <-> ss.DPL symmetric; imported null segments are usable, not present";
 
     /// VirtualBox HM on Intel, 5.2.40: VMMR0/HMVMXR0.cpp hmR0VmxReadSegmentReg /
     /// hmR0VmxWriteSegmentReg (protected mode, no real-on-v86).
-    pub const VBOX_VMX: Profile = Profile {
-        name: "vbox-vmx",
-        engine: Engine::VboxVmx,
-        rules: RuleSet::of(&[
+    VBOX_VMX: "vbox-vmx", VboxVmx,
+        RuleSet::of(&[
             Rule::VboxVmxImportStripUnusable,
             Rule::VboxVmxExportZeroAttrUnusable,
         ]),
-        releases: "VirtualBox 5.2.40 (HMVMXR0.cpp)",
-        summary: "VirtualBox on Intel: access rights raw; only an all-zero Attr is written unusable",
-    };
+        "VirtualBox 5.2.40 (HMVMXR0.cpp)",
+        "VirtualBox on Intel: access rights raw; only an all-zero Attr is written unusable";
 
     /// VirtualBox's saved state (SSM unit CPUM: `Sel`, `ValidSel`, `fFlags`,
     /// `u64Base`, `u32Limit`, `Attr` per register): `CPUMSELREG` as it is.
-    pub const VBOX_SAV: Profile = Profile {
-        name: "vbox-sav",
-        engine: Engine::VboxSav,
-        rules: RuleSet::EMPTY,
-        releases: "VirtualBox 5.x to 7.x .sav (CPUM unit)",
-        summary: "VirtualBox saved state: CPUMSELREG stored as it is, no CPL field",
-    };
+    VBOX_SAV: "vbox-sav", VboxSav,
+        RuleSet::EMPTY,
+        "VirtualBox 5.x to 7.x .sav (CPUM unit)",
+        "VirtualBox saved state: CPUMSELREG stored as it is, no CPL field";
 
     /// VirtualBox NEM on KVM: VMMR3/NEMR3Native-linux.cpp NEM_LNX_IMPORT_SEG /
     /// NEM_LNX_EXPORT_SEG @4908d8d1a85c.
-    pub const VBOX_NEM: Profile = Profile {
-        name: "vbox-nem",
-        engine: Engine::VboxNem,
-        rules: RuleSet::of(&[Rule::VboxNemCopyUnusable]),
-        releases: "VirtualBox 7.1 NEM on Linux KVM (4908d8d1a85c)",
-        summary: "VirtualBox on KVM: kvm_segment <-> CPUMSELREG field by field, unusable included",
-    };
+    VBOX_NEM: "vbox-nem", VboxNem,
+        RuleSet::of(&[Rule::VboxNemCopyUnusable]),
+        "VirtualBox 7.1 NEM on Linux KVM (4908d8d1a85c)",
+        "VirtualBox on KVM: kvm_segment <-> CPUMSELREG field by field, unusable included";
 
     /// crosvm on KVM: hypervisor/src/kvm/x86_64.rs `From` conversions between
     /// `kvm_segment` and the neutral `Segment` @f1e797a68dad (also what a crosvm
     /// snapshot stores).
-    pub const CROSVM: Profile = Profile {
-        name: "crosvm",
-        engine: Engine::Crosvm,
-        rules: RuleSet::of(&[
+    CROSVM: "crosvm", Crosvm,
+        RuleSet::of(&[
             Rule::CrosvmFromKvmDropUnusable,
             Rule::CrosvmKvmUnusableFromNotPresent,
         ]),
-        releases: "crosvm (f1e797a68dad)",
-        summary: "crosvm: neutral Segment without unusable; to KVM unusable = !present",
-    };
+        "crosvm (f1e797a68dad)",
+        "crosvm: neutral Segment without unusable; to KVM unusable = !present";
 
     /// crosvm's WHPX backend: hypervisor/src/whpx/types.rs `Segment` ↔
     /// `WHV_X64_SEGMENT_REGISTER` @f1e797a68dad.
-    pub const CROSVM_WHPX: Profile = Profile {
-        name: "crosvm-whpx",
-        engine: Engine::CrosvmWhpx,
-        rules: RuleSet::EMPTY,
-        releases: "crosvm (f1e797a68dad) on Windows Hypervisor Platform",
-        summary: "crosvm on WHPX: Segment packed into the Hyper-V attribute word (P says unusable)",
-    };
+    CROSVM_WHPX: "crosvm-whpx", CrosvmWhpx,
+        RuleSet::EMPTY,
+        "crosvm (f1e797a68dad) on Windows Hypervisor Platform",
+        "crosvm on WHPX: Segment packed into the Hyper-V attribute word (P says unusable)";
 
     /// crosvm's HAXM backend: hypervisor/src/haxm/vcpu.rs `Segment` ↔ `segment_desc_t`
     /// @f1e797a68dad, then HAXM's own `vcpu_set_regs`/`_copy_desc` (intel/haxm
     /// core/vcpu.c @4c524a10486d).
-    pub const CROSVM_HAXM: Profile = Profile {
-        name: "crosvm-haxm",
-        engine: Engine::CrosvmHaxm,
-        rules: RuleSet::of(&[Rule::CrosvmHaxmNoNullBit, Rule::CrosvmHaxmZeroArNull]),
-        releases: "crosvm (f1e797a68dad) on Intel HAXM (4c524a10486d)",
-        summary: "crosvm on HAXM: VMCS-layout segment_desc_t without the null (unusable) bit",
-    };
+    CROSVM_HAXM: "crosvm-haxm", CrosvmHaxm,
+        RuleSet::of(&[Rule::CrosvmHaxmNoNullBit, Rule::CrosvmHaxmZeroArNull]),
+        "crosvm (f1e797a68dad) on Intel HAXM (4c524a10486d)",
+        "crosvm on HAXM: VMCS-layout segment_desc_t without the null (unusable) bit";
 
     /// rust-vmm mshv-bindings src/x86_64/regs.rs `SegmentRegister` ↔
     /// `hv_x64_segment_register` @1032a5dedff0: Cloud Hypervisor's MSHV path.
-    pub const MSHV: Profile = Profile {
-        name: "mshv",
-        engine: Engine::Mshv,
-        rules: RuleSet::of(&[Rule::MshvSetIgnoreUnusable, Rule::MshvGetUnusableZero]),
-        releases: "mshv-bindings (1032a5dedff0), Cloud Hypervisor on MSHV",
-        summary: "MSHV: kvm_segment-shaped registers to Hyper-V and back, unusable dropped both ways",
-    };
+    MSHV: "mshv", Mshv,
+        RuleSet::of(&[Rule::MshvSetIgnoreUnusable, Rule::MshvGetUnusableZero]),
+        "mshv-bindings (1032a5dedff0), Cloud Hypervisor on MSHV",
+        "MSHV: kvm_segment-shaped registers to Hyper-V and back, unusable dropped both ways";
 
     /// openvmm's KVM backend: vmm_core/virt_kvm/src/arch/x86_64/vp_state.rs
     /// `seg_reg_from_kvm` / `seg_reg` @1488a37b7cfe.
-    pub const OPENVMM: Profile = Profile {
-        name: "openvmm",
-        engine: Engine::Openvmm,
-        rules: RuleSet::of(&[
+    OPENVMM: "openvmm", Openvmm,
+        RuleSet::of(&[
             Rule::OpenvmmFromKvmClearAccessedNotPresent,
             Rule::OpenvmmFromKvmDropUnusable,
             Rule::OpenvmmToKvmUnusableZero,
             Rule::OpenvmmDumpCplFromCsRpl,
         ]),
-        releases: "openvmm (1488a37b7cfe) virt_kvm",
-        summary: "openvmm on KVM: Hyper-V-shaped SegmentRegister, unusable 0 to KVM",
-    };
+        "openvmm (1488a37b7cfe) virt_kvm",
+        "openvmm on KVM: Hyper-V-shaped SegmentRegister, unusable 0 to KVM";
 
     /// Bochs as the L0 CPU under an L1 hypervisor: bochs/cpu/svm.cc VMRUN
     /// (`svm_segment_read`, SS.DPL = CPL) and #VMEXIT (`svm_segment_write`) @783b58fd6d9b.
-    pub const BOCHS_SVM: Profile = Profile {
-        name: "bochs-svm",
-        engine: Engine::Bochs,
-        rules: RuleSet::of(&[
+    BOCHS_SVM: "bochs-svm", Bochs,
+        RuleSet::of(&[
             Rule::BochsVmrunSsDplFromCpl,
             Rule::BochsVmexitZeroInvalidAttrib,
         ]),
-        releases: "Bochs 2.x to 3.0 (783b58fd6d9b)",
-        summary: "Bochs SVM: #VMEXIT zeroes invalid segments' attrib; CPL byte written apart",
-    };
+        "Bochs 2.x to 3.0 (783b58fd6d9b)",
+        "Bochs SVM: #VMEXIT zeroes invalid segments' attrib; CPL byte written apart";
 
     /// Linux nested SVM: arch/x86/kvm/svm/nested.c `nested_vmcb02_prepare_save` and
     /// `nested_svm_vmexit` (segments and the raw CPL byte, VMCB_SEG dirty).
-    pub const KVM_NSVM: Profile = Profile {
-        name: "kvm-nsvm",
-        engine: Engine::NestedSvm,
-        rules: RuleSet::of(&[Rule::NsvmVmrunCopyCpl, Rule::NsvmVmexitCopyCpl]),
-        releases: "Linux 4.x and later (svm/nested.c since 5.10)",
-        summary: "KVM nested SVM, L1 <-> L2: vmcb12 segments and CPL byte copied raw",
-    };
+    KVM_NSVM: "kvm-nsvm", NestedSvm,
+        RuleSet::of(&[Rule::NsvmVmrunCopyCpl, Rule::NsvmVmexitCopyCpl]),
+        "Linux 4.x and later (svm/nested.c since 5.10)",
+        "KVM nested SVM, L1 <-> L2: vmcb12 segments and CPL byte copied raw";
 
     /// Linux nested VMX: arch/x86/kvm/vmx/nested.c `prepare_vmcs02(_rare)` and
     /// `sync_vmcs02_to_vmcs12` (access rights raw).
-    pub const KVM_NVMX: Profile = Profile {
-        name: "kvm-nvmx",
-        engine: Engine::NestedVmx,
-        rules: RuleSet::of(&[Rule::NvmxEntryCopySsAr]),
-        releases: "Linux 4.x and later (vmx/nested.c)",
-        summary: "KVM nested VMX, L1 <-> L2: vmcs12 access rights copied raw",
-    };
+    KVM_NVMX: "kvm-nvmx", NestedVmx,
+        RuleSet::of(&[Rule::NvmxEntryCopySsAr]),
+        "Linux 4.x and later (vmx/nested.c)",
+        "KVM nested VMX, L1 <-> L2: vmcs12 access rights copied raw";
+}
 
+impl Profile {
     /// What an engine of another stack does today.
     pub(super) const fn current_stack_profile(engine: Engine) -> Profile {
         match engine {

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use segstate::arch::{PerSegReg, SegReg};
-use segstate::format::kvm::KvmSegment;
+use segstate::format::kvm::{KvmDtable, KvmSegment};
 use segstate::format::qemu::{QemuFlags, QemuSegmentCache};
 use segstate::format::svm::{SvmAttrib, VmcbSegment};
 use segstate::format::vmx::{VmxAccessRights, VmxSegment};
@@ -53,6 +53,15 @@ pub fn kseg(selector: u16, limit: u32, base: u64, f: [u8; 9]) -> KvmSegment {
         avl,
         unusable,
         padding: 0,
+    }
+}
+
+/// A `kvm_dtable` (GDTR or IDTR as `kvm_sregs` holds it), padding zero.
+pub fn dtable(base: u64, limit: u16) -> KvmDtable {
+    KvmDtable {
+        base,
+        limit,
+        padding: [0; 3],
     }
 }
 
@@ -108,3 +117,44 @@ impl Rng {
         (self.next() % n as u64) as usize
     }
 }
+
+/// Declares one `#[test]` per cooking rule, each written once as
+///
+/// ```text
+/// /// What the rule is and the input where it matters.
+/// test_name: PROFILE has RuleVariant {
+///     let input = ...;                 // any number of bindings
+///     |r| convert(r, &input) => on_value, off off_value;
+///     then |rules| { more asserts }    // optional
+/// }
+/// ```
+///
+/// The test asserts the profile has the rule ([`rules_with`]), that the conversion gives
+/// `on_value` with the profile's rules and `off_value` with the rule switched off
+/// ([`on_off`]), then runs the `then` block with the profile's rules.
+#[allow(unused_macros)] // Only the rule-pinning files declare tests with it.
+macro_rules! rule_tests {
+    ($(
+        $(#[$meta:meta])*
+        $name:ident: $profile:ident has $rule:ident {
+            $(let $bind:pat = $value:expr;)*
+            $apply:expr => $on:expr, off $off:expr;
+            $(then |$rules:ident| $then:block)?
+        }
+    )*) => {$(
+        $(#[$meta])*
+        #[test]
+        fn $name() {
+            let rule = Rule::$rule;
+            let rules = rules_with(Profile::$profile, rule);
+            $(let $bind = $value;)*
+            on_off(rules, rule, $apply, $on, $off);
+            $(
+                let $rules = rules;
+                $then
+            )?
+        }
+    )*};
+}
+#[allow(unused_imports)]
+pub(crate) use rule_tests;

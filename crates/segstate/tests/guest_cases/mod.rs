@@ -118,85 +118,50 @@ const fn inject(kind: u32, vector: u32) -> Option<u32> {
     Some(1 << 31 | kind << 8 | vector)
 }
 
+/// The cases as rows `Id, how, firing state, quiet state;` (ids are [`CheckId`]'s).
+macro_rules! guest_cases {
+    ($($id:ident, $how:expr, $fire:expr, $quiet:expr;)*) => {
+        vec![$(GuestCase { id: CheckId::$id, how: $how, fire: $fire, quiet: $quiet }),*]
+    };
+}
+
 #[allow(clippy::too_many_lines)]
 pub fn cases() -> Vec<GuestCase> {
-    use CheckId as C;
     let vmx = GuestHow::Vmx(CrLevel::Vmcs);
     let vmx_view = GuestHow::Vmx(CrLevel::GuestView);
     let svm = GuestHow::Svm(CrLevel::Vmcs);
     let b = vmx_base;
-    let case = |id, how, fire, quiet| GuestCase {
-        id,
-        how,
-        fire,
-        quiet,
-    };
     let ss_dpl3 = |g: &mut GuestState| {
         if let Some(ss) = &mut g.segments[SegReg::Ss] {
             ss.attributes.dpl = PrivilegeLevel::Ring3;
         }
     };
-    vec![
-        case(
-            C::VmxEntryCr0High,
-            vmx_view,
-            with(b(), |g| g.cr0 = g.cr0.map(|c| c | 1 << 32)),
-            b(),
-        ),
-        case(
-            C::VmxEntryCr0Ne,
-            vmx,
-            with(b(), |g| g.cr0 = g.cr0.map(|c| c & !(1 << 5))),
-            b(),
-        ),
-        case(
-            C::VmxEntryCr4Reserved,
-            vmx_view,
+    guest_cases! {
+        VmxEntryCr0High, vmx_view, with(b(), |g| g.cr0 = g.cr0.map(|c| c | 1 << 32)), b();
+        VmxEntryCr0Ne, vmx, with(b(), |g| g.cr0 = g.cr0.map(|c| c & !(1 << 5))), b();
+        VmxEntryCr4Reserved, vmx_view,
             with(b(), |g| g.cr4 = g.cr4.map(|c| c | 1 << 15)),
-            with(b(), |g| g.cr4 = g.cr4.map(|c| c | 1 << 32)),
-        ),
-        case(
-            C::VmxEntryCr4Vmxe,
-            vmx,
-            with(b(), |g| g.cr4 = Some(1 << 5)),
-            b(),
-        ),
-        case(
-            C::VmxEntryCr3Width,
-            vmx,
+            with(b(), |g| g.cr4 = g.cr4.map(|c| c | 1 << 32));
+        VmxEntryCr4Vmxe, vmx, with(b(), |g| g.cr4 = Some(1 << 5)), b();
+        VmxEntryCr3Width, vmx,
             with(b(), |g| g.cr3 = Some(0x8000_0000_1a02_f080)),
-            with(b(), |g| g.cr3 = Some(0x1a02_f080)),
-        ),
-        case(
-            C::VmxEntryDebugctlReserved,
-            vmx,
+            with(b(), |g| g.cr3 = Some(0x1a02_f080));
+        VmxEntryDebugctlReserved, vmx,
             with(b(), |g| g.debugctl = Some(1 << 16)),
-            with(b(), |g| g.debugctl = Some(3)),
-        ),
-        case(
-            C::VmxEntryDr7High,
-            vmx,
+            with(b(), |g| g.debugctl = Some(3));
+        VmxEntryDr7High, vmx,
             with(b(), |g| g.dr7 = Some(1 << 32 | 0x400)),
             with(b(), |g| {
                 g.dr7 = Some(1 << 32 | 0x400);
                 g.controls.entry = g.controls.entry.map(|e| e & !(1 << 2));
-            }),
-        ),
-        case(
-            C::VmxEntryPat,
-            vmx,
+            });
+        VmxEntryPat, vmx,
             with(b(), |g| g.pat = Some(0x0007_0406_0007_0402)),
-            with(b(), |g| g.pat = Some(0x0007_0406_0007_0401)),
-        ),
-        case(
-            C::VmxEntrySysenterCanonical,
-            vmx,
+            with(b(), |g| g.pat = Some(0x0007_0406_0007_0401));
+        VmxEntrySysenterCanonical, vmx,
             with(b(), |g| g.sysenter_eip = Some(0x0000_8000_0000_0000)),
-            with(b(), |g| g.sysenter_eip = Some(0xffff_8000_0000_0000)),
-        ),
-        case(
-            C::VmxEntryBndcfgs,
-            vmx,
+            with(b(), |g| g.sysenter_eip = Some(0xffff_8000_0000_0000));
+        VmxEntryBndcfgs, vmx,
             with(b(), |g| {
                 g.controls.entry = g.controls.entry.map(|e| e | 1 << 16);
                 g.bndcfgs = Some(0xffff_c900_0000_1004);
@@ -204,31 +169,22 @@ pub fn cases() -> Vec<GuestCase> {
             with(b(), |g| {
                 g.controls.entry = g.controls.entry.map(|e| e | 1 << 16);
                 g.bndcfgs = Some(0xffff_c900_0000_1003);
-            }),
-        ),
-        case(
-            C::VmxEntryEferReserved,
-            vmx,
+            });
+        VmxEntryEferReserved, vmx,
             with(b(), |g| g.efer = g.efer.map(|e| e | 1 << 12)),
             with(b(), |g| {
                 g.efer = g.efer.map(|e| e | 1 << 12);
                 g.controls.entry = g.controls.entry.map(|e| e & !(1 << 15));
-            }),
-        ),
-        case(
-            C::VmxEntryDtrBase,
-            vmx,
+            });
+        VmxEntryDtrBase, vmx,
             with(b(), |g| {
                 g.idtr = Some(DescriptorTable {
                     base: 0x0000_8000_0000_0000,
                     limit: 0xfff,
                 })
             }),
-            b(),
-        ),
-        case(
-            C::VmxEntryDtrLimit,
-            vmx,
+            b();
+        VmxEntryDtrLimit, vmx,
             with(b(), |g| {
                 g.gdtr = Some(DescriptorTable {
                     base: 0,
@@ -240,56 +196,31 @@ pub fn cases() -> Vec<GuestCase> {
                     base: 0,
                     limit: 0xffff,
                 })
-            }),
-        ),
-        case(
-            C::VmxEntryRipHigh,
-            vmx,
-            vmx_pae().pipe(|g| g.rip = Some(0x1_0000_0000)),
-            vmx_pae(),
-        ),
-        case(
-            C::VmxEntryRipCanonical,
-            vmx,
-            with(b(), |g| g.rip = Some(0x0000_8000_0000_0000)),
-            b(),
-        ),
-        case(
-            C::VmxEntryRflagsIf,
-            vmx,
+            });
+        VmxEntryRipHigh, vmx, vmx_pae().pipe(|g| g.rip = Some(0x1_0000_0000)), vmx_pae();
+        VmxEntryRipCanonical, vmx, with(b(), |g| g.rip = Some(0x0000_8000_0000_0000)), b();
+        VmxEntryRflagsIf, vmx,
             with(b(), |g| {
                 g.rflags = Some(2);
                 g.entry_interruption_info = inject(0, 0x30);
             }),
-            with(b(), |g| g.entry_interruption_info = inject(0, 0x30)),
-        ),
-        case(
-            C::VmxEntryActivityRange,
-            vmx,
+            with(b(), |g| g.entry_interruption_info = inject(0, 0x30));
+        VmxEntryActivityRange, vmx,
             with(b(), |g| g.activity_state = Some(4)),
-            with(b(), |g| g.activity_state = Some(3)),
-        ),
-        case(
-            C::VmxEntryActivityHltDpl,
-            vmx,
+            with(b(), |g| g.activity_state = Some(3));
+        VmxEntryActivityHltDpl, vmx,
             with(b(), |g| {
                 g.activity_state = Some(1);
                 ss_dpl3(g);
             }),
-            with(b(), |g| g.activity_state = Some(1)),
-        ),
-        case(
-            C::VmxEntryActivityBlocking,
-            vmx,
+            with(b(), |g| g.activity_state = Some(1));
+        VmxEntryActivityBlocking, vmx,
             with(b(), |g| {
                 g.activity_state = Some(1);
                 g.interruptibility = Some(1);
             }),
-            with(b(), |g| g.interruptibility = Some(1)),
-        ),
-        case(
-            C::VmxEntryActivityEvent,
-            vmx,
+            with(b(), |g| g.interruptibility = Some(1));
+        VmxEntryActivityEvent, vmx,
             with(b(), |g| {
                 g.activity_state = Some(2);
                 g.entry_interruption_info = inject(3, 14);
@@ -297,32 +228,20 @@ pub fn cases() -> Vec<GuestCase> {
             with(b(), |g| {
                 g.activity_state = Some(2);
                 g.entry_interruption_info = inject(3, 18);
-            }),
-        ),
-        case(
-            C::VmxEntryIntrReserved,
-            vmx,
+            });
+        VmxEntryIntrReserved, vmx,
             with(b(), |g| g.interruptibility = Some(1 << 5)),
-            with(b(), |g| g.interruptibility = Some(1 << 4)),
-        ),
-        case(
-            C::VmxEntryIntrStiMovSs,
-            vmx,
+            with(b(), |g| g.interruptibility = Some(1 << 4));
+        VmxEntryIntrStiMovSs, vmx,
             with(b(), |g| g.interruptibility = Some(3)),
-            with(b(), |g| g.interruptibility = Some(2)),
-        ),
-        case(
-            C::VmxEntryIntrStiIf,
-            vmx,
+            with(b(), |g| g.interruptibility = Some(2));
+        VmxEntryIntrStiIf, vmx,
             with(b(), |g| {
                 g.interruptibility = Some(1);
                 g.rflags = Some(2);
             }),
-            with(b(), |g| g.interruptibility = Some(1)),
-        ),
-        case(
-            C::VmxEntryIntrExternal,
-            vmx,
+            with(b(), |g| g.interruptibility = Some(1));
+        VmxEntryIntrExternal, vmx,
             with(b(), |g| {
                 g.interruptibility = Some(2);
                 g.entry_interruption_info = inject(0, 0x30);
@@ -330,11 +249,8 @@ pub fn cases() -> Vec<GuestCase> {
             with(b(), |g| {
                 g.interruptibility = Some(8);
                 g.entry_interruption_info = inject(0, 0x30);
-            }),
-        ),
-        case(
-            C::VmxEntryIntrNmiMovSs,
-            vmx,
+            });
+        VmxEntryIntrNmiMovSs, vmx,
             with(b(), |g| {
                 g.interruptibility = Some(2);
                 g.entry_interruption_info = inject(2, 2);
@@ -342,20 +258,14 @@ pub fn cases() -> Vec<GuestCase> {
             with(b(), |g| {
                 g.interruptibility = Some(2);
                 g.entry_interruption_info = inject(3, 6);
-            }),
-        ),
-        case(
-            C::VmxEntryIntrSmi,
-            vmx,
+            });
+        VmxEntryIntrSmi, vmx,
             with(b(), |g| g.interruptibility = Some(4)),
             with(b(), |g| {
                 g.interruptibility = Some(4);
                 g.controls.entry = g.controls.entry.map(|e| e | 1 << 10);
-            }),
-        ),
-        case(
-            C::VmxEntryIntrVirtualNmi,
-            vmx,
+            });
+        VmxEntryIntrVirtualNmi, vmx,
             with(b(), |g| {
                 g.interruptibility = Some(8);
                 g.entry_interruption_info = inject(2, 2);
@@ -364,17 +274,11 @@ pub fn cases() -> Vec<GuestCase> {
                 g.interruptibility = Some(8);
                 g.entry_interruption_info = inject(2, 2);
                 g.controls.pin_based = Some(0);
-            }),
-        ),
-        case(
-            C::VmxEntryPendingDebugReserved,
-            vmx,
+            });
+        VmxEntryPendingDebugReserved, vmx,
             with(b(), |g| g.pending_debug_exceptions = Some(1 << 13)),
-            with(b(), |g| g.pending_debug_exceptions = Some(1 << 12)),
-        ),
-        case(
-            C::VmxEntryPendingDebugBs,
-            vmx,
+            with(b(), |g| g.pending_debug_exceptions = Some(1 << 12));
+        VmxEntryPendingDebugBs, vmx,
             with(b(), |g| {
                 g.interruptibility = Some(2);
                 g.rflags = Some(0x302);
@@ -383,87 +287,42 @@ pub fn cases() -> Vec<GuestCase> {
                 g.interruptibility = Some(2);
                 g.rflags = Some(0x302);
                 g.pending_debug_exceptions = Some(1 << 14);
-            }),
-        ),
-        case(
-            C::VmxEntryPdpteReserved,
-            vmx,
+            });
+        VmxEntryPdpteReserved, vmx,
             vmx_pae().pipe(|g| g.pdptes = Some([0x1001, 0x2003, 0, 0])),
-            vmx_pae().pipe(|g| g.pdptes = Some([0x1001, 0x2002, 0, 0])),
-        ),
-        case(
-            C::SvmVmrunCr3Mbz,
-            svm,
-            with(svm_base(), |g| g.cr3 = Some(1 << 63 | 0x1000)),
-            svm_base(),
-        ),
-        case(
-            C::SvmVmrunCr4Mbz,
-            svm,
+            vmx_pae().pipe(|g| g.pdptes = Some([0x1001, 0x2002, 0, 0]));
+        SvmVmrunCr3Mbz, svm, with(svm_base(), |g| g.cr3 = Some(1 << 63 | 0x1000)), svm_base();
+        SvmVmrunCr4Mbz, svm,
             with(svm_base(), |g| g.cr4 = Some(1 << 5 | 1 << 13)),
-            with(svm_base(), |g| g.cr4 = Some(1 << 5 | 1 << 12)),
-        ),
-        case(
-            C::SvmVmrunDr6High,
-            svm,
-            with(svm_base(), |g| g.dr6 = Some(1 << 40)),
-            svm_base(),
-        ),
-        case(
-            C::SvmVmrunDr7High,
-            svm,
-            with(svm_base(), |g| g.dr7 = Some(1 << 40 | 0x400)),
-            svm_base(),
-        ),
-        case(
-            C::SvmVmrunIntercept,
-            svm,
+            with(svm_base(), |g| g.cr4 = Some(1 << 5 | 1 << 12));
+        SvmVmrunDr6High, svm, with(svm_base(), |g| g.dr6 = Some(1 << 40)), svm_base();
+        SvmVmrunDr7High, svm, with(svm_base(), |g| g.dr7 = Some(1 << 40 | 0x400)), svm_base();
+        SvmVmrunIntercept, svm,
             with(svm_base(), |g| g.svm.vmrun_intercept = Some(false)),
-            svm_base(),
-        ),
-        case(
-            C::SvmVmrunAsid,
-            svm,
-            with(svm_base(), |g| g.svm.asid = Some(0)),
-            svm_base(),
-        ),
-        case(
-            C::SvmVmrunIopmBase,
-            svm,
+            svm_base();
+        SvmVmrunAsid, svm, with(svm_base(), |g| g.svm.asid = Some(0)), svm_base();
+        SvmVmrunIopmBase, svm,
             with(svm_base(), |g| g.svm.iopm_base = Some((1 << 52) - 0x2000)),
-            with(svm_base(), |g| g.svm.iopm_base = Some((1 << 52) - 0x3000)),
-        ),
-        case(
-            C::SvmVmrunMsrpmBase,
-            svm,
+            with(svm_base(), |g| g.svm.iopm_base = Some((1 << 52) - 0x3000));
+        SvmVmrunMsrpmBase, svm,
             with(svm_base(), |g| g.svm.msrpm_base = Some(u64::MAX)),
-            with(svm_base(), |g| g.svm.msrpm_base = Some((1 << 52) - 0x2000)),
-        ),
-        case(
-            C::SvmVmrunEventInj,
-            svm,
+            with(svm_base(), |g| g.svm.msrpm_base = Some((1 << 52) - 0x2000));
+        SvmVmrunEventInj, svm,
             with(svm_base(), |g| g.svm.event_inj = Some(1 << 31 | 2 << 8 | 3)),
-            with(svm_base(), |g| g.svm.event_inj = Some(1 << 31 | 2 << 8 | 2)),
-        ),
-        case(
-            C::SvmVmrunNcr3,
-            svm,
+            with(svm_base(), |g| g.svm.event_inj = Some(1 << 31 | 2 << 8 | 2));
+        SvmVmrunNcr3, svm,
             with(svm_base(), |g| g.svm.ncr3 = Some(1 << 60)),
             with(svm_base(), |g| {
                 g.svm.ncr3 = Some(1 << 60);
                 g.svm.nested_paging = Some(false);
-            }),
-        ),
-        case(
-            C::SvmVmrunGpat,
-            svm,
+            });
+        SvmVmrunGpat, svm,
             with(svm_base(), |g| g.pat = Some(0x0007_0406_0007_0403)),
             with(svm_base(), |g| {
                 g.pat = Some(0x0007_0406_0007_0403);
                 g.svm.nested_paging = Some(false);
-            }),
-        ),
-    ]
+            });
+    }
 }
 
 /// `with` as a method, for chains on a built state.
