@@ -8,6 +8,8 @@
 
 use core::fmt;
 
+use crate::arch::{Attributes, Segment, Selector};
+
 pub mod bhyve;
 pub mod crosvm;
 pub mod hyperv;
@@ -46,6 +48,48 @@ impl fmt::Display for FormatError {
 }
 
 impl core::error::Error for FormatError {}
+
+/// The segment a shape without an unusable bit means (the VMCB, Hyper-V, Xen's
+/// `segment_register`, QEMU's `SegmentCache`): P = 0 is its only way to say
+/// "unusable", so `unusable = !P`.
+#[inline]
+pub(crate) const fn segment_without_unusable_bit(
+    selector: Selector,
+    base: u64,
+    limit: u32,
+    attributes: Attributes,
+) -> Segment {
+    Segment {
+        selector,
+        base,
+        limit,
+        attributes,
+        unusable: !attributes.present,
+    }
+}
+
+/// Refuses a segment that a shape without an unusable bit cannot hold exactly: one
+/// that is unusable yet present, or usable yet not present, would come back as its
+/// neighbour. The error's value is the segment's `unusable` (in a refused segment,
+/// P has the same value).
+#[inline]
+pub(crate) fn require_unusable_is_not_present(
+    s: &Segment,
+    format: &'static str,
+    field: &'static str,
+    reason: &'static str,
+) -> Result<(), FormatError> {
+    if s.unusable == s.attributes.present {
+        Err(FormatError {
+            format,
+            field,
+            value: s.unusable.into(),
+            reason,
+        })
+    } else {
+        Ok(())
+    }
+}
 
 /// Reads a little-endian integer at `offset`. The caller has checked the length.
 pub(crate) fn le_u64(bytes: &[u8], offset: usize) -> u64 {
