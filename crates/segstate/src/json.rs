@@ -41,11 +41,7 @@ use crate::format::vmx::{VmxAccessRights, VmxSegment};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JsonError(pub String);
 
-impl core::fmt::Display for JsonError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+impl_display!(JsonError, |e| "{}", e.0);
 
 impl core::error::Error for JsonError {}
 

@@ -195,11 +195,7 @@ impl fmt::Debug for SegmentType {
     }
 }
 
-impl fmt::Display for SegmentType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
+impl_display!(SegmentType, |t| "{}", t.0);
 
 #[cfg(test)]
 mod tests {

@@ -164,8 +164,7 @@ impl core::fmt::Display for VpSegmentRegistersError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for VpSegmentRegistersError {}
+impl core::error::Error for VpSegmentRegistersError {}
 
 impl VpSegmentRegisters {
     /// `VmSaveChunkId::VP_SEGMENT_REGISTERS`.

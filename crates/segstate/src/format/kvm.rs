@@ -256,11 +256,7 @@ pub struct SregsSegmentError {
     pub error: FormatError,
 }
 
-impl core::fmt::Display for SregsSegmentError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{}: {}", self.reg.kvm_name(), self.error)
-    }
-}
+impl_display!(SregsSegmentError, |e| "{}: {}", e.reg.kvm_name(), e.error);
 
 impl core::error::Error for SregsSegmentError {}
 

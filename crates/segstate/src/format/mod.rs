@@ -6,8 +6,6 @@
 //! or a value the architecture cannot mean is a [`FormatError`], never dropped.
 //! Nothing here cooks: the hypervisors' and VMMs' fixups live in [`crate::profile`].
 
-use core::fmt;
-
 use crate::arch::{Attributes, Segment, Selector};
 
 pub mod bhyve;
@@ -37,15 +35,14 @@ pub struct FormatError {
     pub reason: &'static str,
 }
 
-impl fmt::Display for FormatError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}.{} = {:#x}: {}",
-            self.format, self.field, self.value, self.reason
-        )
-    }
-}
+impl_display!(
+    FormatError,
+    |e| "{}.{} = {:#x}: {}",
+    e.format,
+    e.field,
+    e.value,
+    e.reason
+);
 
 impl core::error::Error for FormatError {}
 
@@ -119,15 +116,13 @@ pub struct LengthError {
     pub found: usize,
 }
 
-impl fmt::Display for LengthError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} is {} bytes, got {}",
-            self.format, self.expected, self.found
-        )
-    }
-}
+impl_display!(
+    LengthError,
+    |e| "{} is {} bytes, got {}",
+    e.format,
+    e.expected,
+    e.found
+);
 
 impl core::error::Error for LengthError {}
 

@@ -3,7 +3,6 @@
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use core::fmt;
 
 use super::safety::{granularity_consistent, segment_fields};
 use super::{HostDescription, VcpuSnapshot};
@@ -28,15 +27,14 @@ pub struct Difference {
     pub expected: bool,
 }
 
-impl fmt::Display for Difference {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} → {}: {}",
-            self.field, self.old, self.new, self.meaning
-        )
-    }
-}
+impl_display!(
+    Difference,
+    |d| "{} {} → {}: {}",
+    d.field,
+    d.old,
+    d.new,
+    d.meaning
+);
 
 fn hex(v: u64) -> String {
     if v < 10 {
