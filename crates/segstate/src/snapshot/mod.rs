@@ -7,13 +7,14 @@
 //! refuse it ([`VcpuSnapshot::restore_problems`]) or repair it
 //! ([`VcpuSnapshot::normalise_for`]).
 //!
-//! - [`codec`]: the file format (docs/snapshot-format.md), [`encode`](VcpuSnapshot::encode)
+//! - `codec`: the file format (docs/snapshot-format.md), [`encode`](VcpuSnapshot::encode)
 //!   and [`decode`](VcpuSnapshot::decode), refusing anything truncated, corrupt,
-//!   unknown or impossible with an error naming the field or offset;
+//!   unknown or impossible with an error naming the field or offset, and [`sections`]
+//!   for a file's table of contents;
 //! - `crc`: CRC-32C, the file checksum;
 //! - [`safety`]: the restore-safety checks, the cross-vendor normalisation and the
 //!   read-back comparison after a restore;
-//! - [`diff`](mod@diff): field-by-field differences with their meaning;
+//! - `diff`: field-by-field differences with their meaning ([`diff()`]);
 //! - [`file`](mod@file) (`std`): atomic writes and size-limited reads.
 //!
 //! Raw fields stay raw: the FPU/XSAVE image, the LAPIC page, `kvm_vcpu_events` and
@@ -53,14 +54,16 @@ use core::fmt;
 use crate::arch::{Cpl, PrivilegeLevel, Vendor};
 use crate::format::kvm::{KvmDtable, KvmSegment, KvmSregs};
 
-pub mod codec;
+pub(crate) mod codec;
 pub(crate) mod crc;
-pub mod diff;
+mod diff;
 #[cfg(feature = "std")]
 pub mod file;
 pub mod safety;
 
-pub use codec::{DEFAULT_DECODE_LIMIT, DecodeError, FORMAT_MAJOR, FORMAT_MINOR, MAGIC};
+pub use codec::{
+    DEFAULT_DECODE_LIMIT, DecodeError, FORMAT_MAJOR, FORMAT_MINOR, MAGIC, SectionInfo, sections,
+};
 pub use diff::{Difference, diff};
 pub use safety::{Change, ReadbackMismatch, RestoreProblem};
 

@@ -47,7 +47,7 @@ pub const DEFAULT_DECODE_LIMIT: usize = 64 << 20;
 pub(crate) const FLAG_SKIPPABLE: u16 = 1;
 
 /// Section ids of format version 1.
-pub mod section {
+pub(crate) mod section {
     /// Host description (skippable).
     pub const HOST: u16 = 0x0001;
     /// vCPU id and the explicit CPL.
@@ -270,6 +270,15 @@ pub struct SectionInfo {
     pub flags: u16,
     /// Payload length.
     pub len: usize,
+}
+
+impl SectionInfo {
+    /// The section's name (`"SREGS"`, `"MEMORY"`, …), or `None` for an id format
+    /// version 1 does not define.
+    #[must_use]
+    pub fn name(&self) -> Option<&'static str> {
+        section::name(self.id)
+    }
 }
 
 /// The sections of a file that [`VcpuSnapshot::decode`] accepted, in order.
