@@ -45,12 +45,7 @@ impl_display!(JsonError, |e| "{}", e.0);
 
 impl core::error::Error for JsonError {}
 
-impl From<String> for JsonError {
-    fn from(message: String) -> Self {
-        JsonError(message)
-    }
-}
-
+/// The message, for the CLI's `Result<_, String>` helpers.
 impl From<JsonError> for String {
     fn from(e: JsonError) -> Self {
         e.0
