@@ -260,6 +260,23 @@ impl_display!(SregsSegmentError, |e| "{}: {}", e.reg.kvm_name(), e.error);
 
 impl core::error::Error for SregsSegmentError {}
 
+/// The `kvm_sregs` member that holds `reg`, borrowed with `&` or `&mut`: the one list
+/// of which member is which register (the UAPI calls LDTR `ldt`).
+macro_rules! sregs_member {
+    ($sregs:expr, $reg:expr, $($borrow:tt)+) => {
+        match $reg {
+            SegReg::Es => $($borrow)+ $sregs.es,
+            SegReg::Cs => $($borrow)+ $sregs.cs,
+            SegReg::Ss => $($borrow)+ $sregs.ss,
+            SegReg::Ds => $($borrow)+ $sregs.ds,
+            SegReg::Fs => $($borrow)+ $sregs.fs,
+            SegReg::Gs => $($borrow)+ $sregs.gs,
+            SegReg::Ldtr => $($borrow)+ $sregs.ldt,
+            SegReg::Tr => $($borrow)+ $sregs.tr,
+        }
+    };
+}
+
 impl KvmSregs {
     /// The eight segments, strictly decoded ([`Segment::try_from`]); the first register
     /// whose bytes mean no segment is named.
@@ -302,30 +319,12 @@ impl KvmSregs {
     /// The segment member for `reg`.
     #[must_use]
     pub fn segment(&self, reg: SegReg) -> &KvmSegment {
-        match reg {
-            SegReg::Es => &self.es,
-            SegReg::Cs => &self.cs,
-            SegReg::Ss => &self.ss,
-            SegReg::Ds => &self.ds,
-            SegReg::Fs => &self.fs,
-            SegReg::Gs => &self.gs,
-            SegReg::Ldtr => &self.ldt,
-            SegReg::Tr => &self.tr,
-        }
+        sregs_member!(self, reg, &)
     }
 
     /// The segment member for `reg`, mutable.
     pub fn segment_mut(&mut self, reg: SegReg) -> &mut KvmSegment {
-        match reg {
-            SegReg::Es => &mut self.es,
-            SegReg::Cs => &mut self.cs,
-            SegReg::Ss => &mut self.ss,
-            SegReg::Ds => &mut self.ds,
-            SegReg::Fs => &mut self.fs,
-            SegReg::Gs => &mut self.gs,
-            SegReg::Ldtr => &mut self.ldt,
-            SegReg::Tr => &mut self.tr,
-        }
+        sregs_member!(self, reg, &mut)
     }
 
     /// All eight segments, indexed by register.
