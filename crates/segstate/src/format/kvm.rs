@@ -188,6 +188,17 @@ impl KvmDtable {
     /// Size of the C struct.
     pub const SIZE: usize = 16;
 
+    /// A table at `base` with byte limit `limit`, padding zero (as KVM_GET_SREGS
+    /// fills it).
+    #[must_use]
+    pub const fn new(base: u64, limit: u16) -> Self {
+        KvmDtable {
+            base,
+            limit,
+            padding: [0; 3],
+        }
+    }
+
     fn write(&self, out: &mut [u8]) {
         out[0..8].copy_from_slice(&self.base.to_le_bytes());
         out[8..10].copy_from_slice(&self.limit.to_le_bytes());

@@ -307,29 +307,14 @@ impl VcpuSnapshot {
                 selector: 0x30,
                 type_: 11,
                 present: 1,
-                dpl: 0,
-                db: 0,
-                s: 0,
-                l: 0,
-                g: 0,
-                avl: 0,
-                unusable: 0,
-                padding: 0,
+                ..KvmSegment::default()
             },
             ldt: KvmSegment {
                 unusable: 1,
                 ..KvmSegment::default()
             },
-            gdt: KvmDtable {
-                base: 0x1000,
-                limit: 63,
-                padding: [0; 3],
-            },
-            idt: KvmDtable {
-                base: 0x2000,
-                limit: 511,
-                padding: [0; 3],
-            },
+            gdt: KvmDtable::new(0x1000, 63),
+            idt: KvmDtable::new(0x2000, 511),
             cr0: 0x8005_0033,
             cr2: 0,
             cr3: 0x4000,
