@@ -45,7 +45,7 @@ impl_display!(JsonError, |e| "{}", e.0);
 
 impl core::error::Error for JsonError {}
 
-/// The message, for the CLI's `Result<_, String>` helpers.
+/// The message alone, for callers that carry errors as text (the CLI's input failures).
 impl From<JsonError> for String {
     fn from(e: JsonError) -> Self {
         e.0
