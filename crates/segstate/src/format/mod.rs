@@ -141,3 +141,57 @@ pub(crate) fn exact_len(
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::crosvm::CrosvmSegment;
+    use super::hyperv::HvSegmentRegister;
+    use super::qemu::QemuSegmentCache;
+    use super::svm::VmcbSegment;
+    use crate::arch::{Attributes, PrivilegeLevel, Segment, Selector};
+
+    /// A shape without an unusable bit: a segment through its strict encode and decode,
+    /// and the format and field its refusals name.
+    type Shape = (
+        fn(Segment) -> Result<Segment, super::FormatError>,
+        &'static str,
+        &'static str,
+    );
+
+    fn through<T>(s: Segment) -> Result<Segment, super::FormatError>
+    where
+        T: TryFrom<Segment, Error = super::FormatError>,
+        Segment: TryFrom<T, Error = super::FormatError>,
+    {
+        Segment::try_from(T::try_from(s)?)
+    }
+
+    /// The one rule of every shape without an unusable bit: an unusable SS with P = 0
+    /// keeps its DPL both ways; unusable yet present, and usable yet not present, are
+    /// refused naming the shape's own field, with the unusable flag as the value.
+    #[test]
+    fn shapes_without_an_unusable_bit_share_one_rule() {
+        let shapes: [Shape; 4] = [
+            (through::<VmcbSegment>, "vmcb_seg", "attrib.P"),
+            (
+                through::<HvSegmentRegister>,
+                "hv_x64_segment_register",
+                "unusable",
+            ),
+            (through::<QemuSegmentCache>, "SegmentCache", "flags.P"),
+            (through::<CrosvmSegment>, "crosvm Segment", "unusable"),
+        ];
+        let null_ss = Segment::null(Selector(0x2b), Attributes::flat_data(PrivilegeLevel::Ring3));
+        let mut unusable_present = null_ss;
+        unusable_present.attributes.present = true;
+        let mut usable_absent = null_ss;
+        usable_absent.unusable = false;
+        for (round_trip, format, field) in shapes {
+            assert_eq!(round_trip(null_ss), Ok(null_ss), "{format}");
+            for (refused, value) in [(unusable_present, 1), (usable_absent, 0)] {
+                let e = round_trip(refused).unwrap_err();
+                assert_eq!((e.format, e.field, e.value), (format, field, value));
+            }
+        }
+    }
+}
