@@ -279,14 +279,8 @@ impl GuestState {
             GuestField::ActivityState => self.activity_state.is_some(),
             GuestField::PendingDebugExceptions => self.pending_debug_exceptions.is_some(),
             GuestField::EntryInterruptionInfo => self.entry_interruption_info.is_some(),
-            GuestField::Controls => {
-                let c = &self.controls;
-                c.pin_based.is_some()
-                    || c.cpu_based.is_some()
-                    || c.secondary.is_some()
-                    || c.entry.is_some()
-                    || c.exit.is_some()
-            }
+            // Every member is an `Option`: the default is "none known".
+            GuestField::Controls => self.controls != VmxControls::default(),
             GuestField::SvmControls => self.svm != SvmControls::default(),
         }
     }
