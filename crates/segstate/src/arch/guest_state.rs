@@ -468,6 +468,11 @@ mod tests {
         assert_eq!(kernel.controls.entry, Some(0x200), "own value kept");
         assert_eq!(kernel.controls.pin_based, Some(0x16), "gap filled");
         assert_eq!(kernel.svm.ncr3, Some(0x1000), "gap filled");
+        assert!(kernel.is_known(GuestField::Controls) && kernel.is_known(GuestField::SvmControls));
+        let unknown = GuestState::default();
+        assert!(
+            !unknown.is_known(GuestField::Controls) && !unknown.is_known(GuestField::SvmControls)
+        );
     }
 
     #[test]
