@@ -41,20 +41,11 @@ use crate::format::vmx::{VmxAccessRights, VmxSegment};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JsonError(pub String);
 
-impl core::fmt::Display for JsonError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+impl_display!(JsonError, |e| "{}", e.0);
 
 impl core::error::Error for JsonError {}
 
-impl From<String> for JsonError {
-    fn from(message: String) -> Self {
-        JsonError(message)
-    }
-}
-
+/// The message alone, for callers that carry errors as text (the CLI's input failures).
 impl From<JsonError> for String {
     fn from(e: JsonError) -> Self {
         e.0

@@ -79,6 +79,20 @@
 
 extern crate alloc;
 
+/// `Display` for a type whose text is one `write!` over its fields:
+/// `impl_display!(LengthError, |e| "{} is {} bytes, got {}", e.format, e.expected, e.found)`
+/// writes `impl Display for LengthError` with that format string, `e` being `self`.
+macro_rules! impl_display {
+    ($ty:ty, |$v:ident| $($format:tt)+) => {
+        impl core::fmt::Display for $ty {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                let $v = self;
+                write!(f, $($format)+)
+            }
+        }
+    };
+}
+
 pub mod arch;
 pub mod check;
 pub mod format;

@@ -2,7 +2,7 @@
 
 use segstate::arch::PrivilegeLevel;
 use segstate::arch::Vendor;
-use segstate::snapshot::codec::sections;
+use segstate::snapshot::sections;
 use segstate::snapshot::{DecodeError, MemoryRegion, MsrEntry, VcpuSnapshot, Xcr};
 use segstate::testing::SNAPSHOT_HEADER_SIZE as HEADER_SIZE;
 use segstate::testing::crc32c;

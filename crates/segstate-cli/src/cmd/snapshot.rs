@@ -17,9 +17,9 @@ use crate::outln_each;
 use crate::table::Table;
 use segstate::arch::SegReg;
 use segstate::arch::Vendor;
-use segstate::snapshot::codec::{FORMAT_MAJOR, FORMAT_MINOR, section, sections};
 use segstate::snapshot::file::{check_writable, read_bytes};
 use segstate::snapshot::{DEFAULT_DECODE_LIMIT, VcpuSnapshot, diff};
+use segstate::snapshot::{FORMAT_MAJOR, FORMAT_MINOR, sections};
 use segstate_kvm::RunOptions;
 use segstate_kvm::snapshot::{
     RestoreOptions, SavePoint, SnapshotError, host_vendor, restore_into_fresh_machine, run_probe,
@@ -372,7 +372,7 @@ fn inspect(file: &Path, json: bool) -> Outcome {
             "memory": snap.memory.iter().map(|m| json!({"gpa": format!("{:#x}", m.gpa), "bytes": m.data.len()})).collect::<Vec<_>>(),
             "sections": secs.iter().map(|s| json!({
                 "offset": s.offset, "id": format!("{:#06x}", s.id),
-                "name": section::name(s.id).unwrap_or("?"), "flags": s.flags, "length": s.len,
+                "name": s.name().unwrap_or("?"), "flags": s.flags, "length": s.len,
             })).collect::<Vec<_>>(),
             "restore_check": {
                 "target_vendor": target.to_string(),
@@ -444,11 +444,7 @@ fn inspect(file: &Path, json: bool) -> Outcome {
         for s in &secs {
             t.row(vec![
                 s.offset.to_string(),
-                format!(
-                    "{} ({:#06x})",
-                    section::name(s.id).unwrap_or("unknown"),
-                    s.id
-                ),
+                format!("{} ({:#06x})", s.name().unwrap_or("unknown"), s.id),
                 if s.flags & 1 != 0 {
                     "skippable".into()
                 } else {

@@ -221,6 +221,22 @@ pub struct GuestState {
     pub svm: SvmControls,
 }
 
+/// Fills each named `Option` member of `$mine` that is `None` from `$theirs` ([`fill`]).
+/// With tags, pushes a member's tag onto `$differ` when both know it with different
+/// values; without, is true when any member does.
+macro_rules! merge_members {
+    ($mine:expr, $theirs:expr, $differ:ident; $($member:ident => $tag:expr,)*) => {
+        $(
+            if fill(&mut $mine.$member, $theirs.$member) {
+                $differ.push($tag);
+            }
+        )*
+    };
+    ($mine:expr, $theirs:expr; $($member:ident),*) => {
+        false $(| fill(&mut $mine.$member, $theirs.$member))*
+    };
+}
+
 impl GuestState {
     /// The fields a segment check reads: the eight segments, CPL, CR0, CR4, EFER and
     /// RFLAGS, in that order.
@@ -263,14 +279,8 @@ impl GuestState {
             GuestField::ActivityState => self.activity_state.is_some(),
             GuestField::PendingDebugExceptions => self.pending_debug_exceptions.is_some(),
             GuestField::EntryInterruptionInfo => self.entry_interruption_info.is_some(),
-            GuestField::Controls => {
-                let c = &self.controls;
-                c.pin_based.is_some()
-                    || c.cpu_based.is_some()
-                    || c.secondary.is_some()
-                    || c.entry.is_some()
-                    || c.exit.is_some()
-            }
+            // Every member is an `Option`: the default is "none known".
+            GuestField::Controls => self.controls != VmxControls::default(),
             GuestField::SvmControls => self.svm != SvmControls::default(),
         }
     }
@@ -313,141 +323,58 @@ impl GuestState {
     pub fn merge_from(&mut self, other: &GuestState) -> Vec<GuestField> {
         let mut differ = Vec::new();
         for reg in SegReg::ALL {
-            fill(
-                &mut self.segments[reg],
-                other.segments[reg],
-                GuestField::Segment(reg),
-                &mut differ,
-            );
+            let (mine, theirs) = (&mut self.segments[reg], other.segments[reg]);
+            if fill(mine, theirs) {
+                differ.push(GuestField::Segment(reg));
+            }
         }
-        fill(&mut self.cpl, other.cpl, GuestField::Cpl, &mut differ);
-        fill(&mut self.cr0, other.cr0, GuestField::Cr0, &mut differ);
-        fill(&mut self.cr3, other.cr3, GuestField::Cr3, &mut differ);
-        fill(&mut self.cr4, other.cr4, GuestField::Cr4, &mut differ);
-        fill(&mut self.efer, other.efer, GuestField::Efer, &mut differ);
-        fill(
-            &mut self.rflags,
-            other.rflags,
-            GuestField::Rflags,
-            &mut differ,
+        merge_members!(self, other, differ;
+            cpl => GuestField::Cpl,
+            cr0 => GuestField::Cr0,
+            cr3 => GuestField::Cr3,
+            cr4 => GuestField::Cr4,
+            efer => GuestField::Efer,
+            rflags => GuestField::Rflags,
+            rip => GuestField::Rip,
+            dr6 => GuestField::Dr6,
+            dr7 => GuestField::Dr7,
+            debugctl => GuestField::DebugCtl,
+            pat => GuestField::Pat,
+            sysenter_esp => GuestField::SysenterEsp,
+            sysenter_eip => GuestField::SysenterEip,
+            bndcfgs => GuestField::Bndcfgs,
+            gdtr => GuestField::Gdtr,
+            idtr => GuestField::Idtr,
+            pdptes => GuestField::Pdptes,
+            interruptibility => GuestField::Interruptibility,
+            activity_state => GuestField::ActivityState,
+            pending_debug_exceptions => GuestField::PendingDebugExceptions,
+            entry_interruption_info => GuestField::EntryInterruptionInfo,
         );
-        fill(&mut self.rip, other.rip, GuestField::Rip, &mut differ);
-        fill(&mut self.dr6, other.dr6, GuestField::Dr6, &mut differ);
-        fill(&mut self.dr7, other.dr7, GuestField::Dr7, &mut differ);
-        fill(
-            &mut self.debugctl,
-            other.debugctl,
-            GuestField::DebugCtl,
-            &mut differ,
-        );
-        fill(&mut self.pat, other.pat, GuestField::Pat, &mut differ);
-        fill(
-            &mut self.sysenter_esp,
-            other.sysenter_esp,
-            GuestField::SysenterEsp,
-            &mut differ,
-        );
-        fill(
-            &mut self.sysenter_eip,
-            other.sysenter_eip,
-            GuestField::SysenterEip,
-            &mut differ,
-        );
-        fill(
-            &mut self.bndcfgs,
-            other.bndcfgs,
-            GuestField::Bndcfgs,
-            &mut differ,
-        );
-        fill(&mut self.gdtr, other.gdtr, GuestField::Gdtr, &mut differ);
-        fill(&mut self.idtr, other.idtr, GuestField::Idtr, &mut differ);
-        fill(
-            &mut self.pdptes,
-            other.pdptes,
-            GuestField::Pdptes,
-            &mut differ,
-        );
-        fill(
-            &mut self.interruptibility,
-            other.interruptibility,
-            GuestField::Interruptibility,
-            &mut differ,
-        );
-        fill(
-            &mut self.activity_state,
-            other.activity_state,
-            GuestField::ActivityState,
-            &mut differ,
-        );
-        fill(
-            &mut self.pending_debug_exceptions,
-            other.pending_debug_exceptions,
-            GuestField::PendingDebugExceptions,
-            &mut differ,
-        );
-        fill(
-            &mut self.entry_interruption_info,
-            other.entry_interruption_info,
-            GuestField::EntryInterruptionInfo,
-            &mut differ,
-        );
-        let (c, o) = (&mut self.controls, &other.controls);
-        let mut ignore = Vec::new();
-        fill(
-            &mut c.pin_based,
-            o.pin_based,
-            GuestField::Controls,
-            &mut ignore,
-        );
-        fill(
-            &mut c.cpu_based,
-            o.cpu_based,
-            GuestField::Controls,
-            &mut ignore,
-        );
-        fill(
-            &mut c.secondary,
-            o.secondary,
-            GuestField::Controls,
-            &mut ignore,
-        );
-        fill(&mut c.entry, o.entry, GuestField::Controls, &mut ignore);
-        fill(&mut c.exit, o.exit, GuestField::Controls, &mut ignore);
-        if !ignore.is_empty() {
+        // Each control area is one field for the report: any member that differs.
+        if merge_members!(self.controls, other.controls;
+            pin_based, cpu_based, secondary, entry, exit)
+        {
             differ.push(GuestField::Controls);
         }
-        ignore.clear();
-        let (c, o) = (&mut self.svm, &other.svm);
-        let field = GuestField::SvmControls;
-        fill(
-            &mut c.vmrun_intercept,
-            o.vmrun_intercept,
-            field,
-            &mut ignore,
-        );
-        fill(&mut c.asid, o.asid, field, &mut ignore);
-        fill(&mut c.iopm_base, o.iopm_base, field, &mut ignore);
-        fill(&mut c.msrpm_base, o.msrpm_base, field, &mut ignore);
-        fill(&mut c.nested_paging, o.nested_paging, field, &mut ignore);
-        fill(&mut c.ncr3, o.ncr3, field, &mut ignore);
-        fill(&mut c.event_inj, o.event_inj, field, &mut ignore);
-        if !ignore.is_empty() {
-            differ.push(field);
+        if merge_members!(self.svm, other.svm;
+            vmrun_intercept, asid, iopm_base, msrpm_base, nested_paging, ncr3, event_inj)
+        {
+            differ.push(GuestField::SvmControls);
         }
         differ
     }
 }
 
-fn fill<T: PartialEq + Copy>(
-    mine: &mut Option<T>,
-    theirs: Option<T>,
-    field: GuestField,
-    differ: &mut Vec<GuestField>,
-) {
+/// Takes `theirs` where `mine` is unknown; true when both are known and differ.
+fn fill<T: PartialEq + Copy>(mine: &mut Option<T>, theirs: Option<T>) -> bool {
     match (*mine, theirs) {
-        (None, t) => *mine = t,
-        (Some(a), Some(b)) if a != b => differ.push(field),
-        _ => {}
+        (None, t) => {
+            *mine = t;
+            false
+        }
+        (Some(a), Some(b)) => a != b,
+        (Some(_), None) => false,
     }
 }
 
@@ -522,6 +449,30 @@ mod tests {
         assert_eq!(kernel.cr0, Some(0x11));
         assert_eq!(kernel.interruptibility, Some(1));
         assert_eq!(differ, [GuestField::Rip]);
+    }
+
+    #[test]
+    fn merging_reports_a_control_area_once_whatever_member_differs() {
+        let mut kernel = GuestState::default();
+        kernel.controls.entry = Some(0x200);
+        kernel.controls.exit = Some(1);
+        kernel.svm.asid = Some(1);
+        let mut other = GuestState::default();
+        other.controls.entry = Some(0);
+        other.controls.exit = Some(2);
+        other.controls.pin_based = Some(0x16);
+        other.svm.asid = Some(1);
+        other.svm.ncr3 = Some(0x1000);
+        let differ = kernel.merge_from(&other);
+        assert_eq!(differ, [GuestField::Controls]);
+        assert_eq!(kernel.controls.entry, Some(0x200), "own value kept");
+        assert_eq!(kernel.controls.pin_based, Some(0x16), "gap filled");
+        assert_eq!(kernel.svm.ncr3, Some(0x1000), "gap filled");
+        assert!(kernel.is_known(GuestField::Controls) && kernel.is_known(GuestField::SvmControls));
+        let unknown = GuestState::default();
+        assert!(
+            !unknown.is_known(GuestField::Controls) && !unknown.is_known(GuestField::SvmControls)
+        );
     }
 
     #[test]

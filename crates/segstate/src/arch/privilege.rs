@@ -77,11 +77,11 @@ impl PrivilegeLevel {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InvalidPrivilegeLevel(pub u8);
 
-impl fmt::Display for InvalidPrivilegeLevel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "privilege level {} is out of range 0..=3", self.0)
-    }
-}
+impl_display!(
+    InvalidPrivilegeLevel,
+    |e| "privilege level {} is out of range 0..=3",
+    e.0
+);
 
 impl core::error::Error for InvalidPrivilegeLevel {}
 

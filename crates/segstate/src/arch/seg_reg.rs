@@ -130,15 +130,11 @@ impl SegReg {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnknownSegReg(pub alloc::string::String);
 
-impl fmt::Display for UnknownSegReg {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown segment register `{}` (expected es, cs, ss, ds, fs, gs, ldt/ldtr or tr)",
-            self.0.escape_debug()
-        )
-    }
-}
+impl_display!(
+    UnknownSegReg,
+    |e| "unknown segment register `{}` (expected es, cs, ss, ds, fs, gs, ldt/ldtr or tr)",
+    e.0.escape_debug()
+);
 
 impl core::error::Error for UnknownSegReg {}
 

@@ -13,7 +13,6 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt;
 
 use super::{PrivilegeLevel, SegmentType, Selector};
 
@@ -252,11 +251,7 @@ pub struct FieldChange {
     pub after: String,
 }
 
-impl fmt::Display for FieldChange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} -> {}", self.field, self.before, self.after)
-    }
-}
+impl_display!(FieldChange, |c| "{} {} -> {}", c.field, c.before, c.after);
 
 impl Segment {
     /// Every field where `after` differs from `self`, in a fixed order.

@@ -143,51 +143,37 @@ impl SegmentType {
     /// SDM-style name for a system type (S = 0) in IA-32e mode (SDM Vol. 3A Table 3-2).
     #[must_use]
     pub const fn system_name_long_mode(self) -> &'static str {
-        const NAMES: [&str; 16] = [
-            "reserved",
-            "reserved",
-            "LDT",
-            "reserved",
-            "reserved",
-            "reserved",
-            "reserved",
-            "reserved",
-            "reserved",
-            "64-bit TSS (available)",
-            "reserved",
-            "64-bit TSS (busy)",
-            "64-bit call gate",
-            "reserved",
-            "64-bit interrupt gate",
-            "64-bit trap gate",
-        ];
-        NAMES[self.0 as usize]
+        SYSTEM_NAMES[self.0 as usize].1
     }
 
-    /// SDM-style name for a system type (S = 0) outside IA-32e mode.
+    /// SDM-style name for a system type (S = 0) outside IA-32e mode (SDM Vol. 3A
+    /// Table 3-2).
     #[must_use]
     pub const fn system_name_legacy(self) -> &'static str {
-        const NAMES: [&str; 16] = [
-            "reserved",
-            "16-bit TSS (available)",
-            "LDT",
-            "16-bit TSS (busy)",
-            "16-bit call gate",
-            "task gate",
-            "16-bit interrupt gate",
-            "16-bit trap gate",
-            "reserved",
-            "32-bit TSS (available)",
-            "reserved",
-            "32-bit TSS (busy)",
-            "32-bit call gate",
-            "reserved",
-            "32-bit interrupt gate",
-            "32-bit trap gate",
-        ];
-        NAMES[self.0 as usize]
+        SYSTEM_NAMES[self.0 as usize].0
     }
 }
+
+/// SDM Vol. 3A Table 3-2 ("System-Segment and Gate-Descriptor Types"), a row per type:
+/// its name in 32-bit mode and in IA-32e mode.
+const SYSTEM_NAMES: [(&str, &str); 16] = [
+    ("reserved", "reserved"),
+    ("16-bit TSS (available)", "reserved"),
+    ("LDT", "LDT"),
+    ("16-bit TSS (busy)", "reserved"),
+    ("16-bit call gate", "reserved"),
+    ("task gate", "reserved"),
+    ("16-bit interrupt gate", "reserved"),
+    ("16-bit trap gate", "reserved"),
+    ("reserved", "reserved"),
+    ("32-bit TSS (available)", "64-bit TSS (available)"),
+    ("reserved", "reserved"),
+    ("32-bit TSS (busy)", "64-bit TSS (busy)"),
+    ("32-bit call gate", "64-bit call gate"),
+    ("reserved", "reserved"),
+    ("32-bit interrupt gate", "64-bit interrupt gate"),
+    ("32-bit trap gate", "64-bit trap gate"),
+];
 
 impl fmt::Debug for SegmentType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -195,11 +181,7 @@ impl fmt::Debug for SegmentType {
     }
 }
 
-impl fmt::Display for SegmentType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
+impl_display!(SegmentType, |t| "{}", t.0);
 
 #[cfg(test)]
 mod tests {

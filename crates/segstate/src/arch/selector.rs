@@ -44,15 +44,11 @@ pub struct Selector(pub u16);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IndexOutOfRange(pub u16);
 
-impl fmt::Display for IndexOutOfRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "descriptor index {} does not fit in 13 bits (max 8191)",
-            self.0
-        )
-    }
-}
+impl_display!(
+    IndexOutOfRange,
+    |e| "descriptor index {} does not fit in 13 bits (max 8191)",
+    e.0
+);
 
 impl core::error::Error for IndexOutOfRange {}
 
@@ -142,11 +138,7 @@ impl fmt::Debug for Selector {
     }
 }
 
-impl fmt::Display for Selector {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:#06x}", self.0)
-    }
-}
+impl_display!(Selector, |s| "{:#06x}", s.0);
 
 #[cfg(test)]
 mod tests {

@@ -5,8 +5,8 @@
 //! **It has no `unusable` field**: KVM's `From<&kvm_segment>` drops it, the reverse
 //! derives it from `present`. The only way to say "unusable" is P = 0.
 
-use super::FormatError;
 use super::kvm::KvmSegment;
+use super::{FormatError, require_unusable_is_not_present};
 use crate::arch::Segment;
 
 /// `struct Segment`, field for field; every byte kept raw as crosvm keeps it.
@@ -95,14 +95,12 @@ impl TryFrom<Segment> for CrosvmSegment {
     /// Fails where crosvm would lose information: without an unusable field, an
     /// unusable segment must say P = 0 and a usable one P = 1.
     fn try_from(s: Segment) -> Result<Self, FormatError> {
-        if s.unusable == s.attributes.present {
-            return Err(FormatError {
-                format: "crosvm Segment",
-                field: "unusable",
-                value: s.unusable.into(),
-                reason: "crosvm's Segment has no unusable field: unusable must equal !present",
-            });
-        }
+        require_unusable_is_not_present(
+            &s,
+            "crosvm Segment",
+            "unusable",
+            "crosvm's Segment has no unusable field: unusable must equal !present",
+        )?;
         Ok(CrosvmSegment::from_kvm(&KvmSegment::from(s)))
     }
 }

@@ -4,7 +4,10 @@
 
 use super::vmx::VmxAccessRights;
 use super::wire::wire_struct;
-use super::{FormatError, LengthError, exact_len, le_u32};
+use super::{
+    FormatError, LengthError, exact_len, le_u32, require_unusable_is_not_present,
+    segment_without_unusable_bit,
+};
 use crate::arch::{Attributes, PerSegReg, PrivilegeLevel, SegReg, Segment, Selector};
 
 /// The 16-bit attribute word: VMX access-rights bits 15:0 (type 3:0, S 4, DPL 6:5,
@@ -61,14 +64,12 @@ impl TryFrom<HvSegmentRegister> for Segment {
                 reason: "bits 11:8 of the attribute word are reserved",
             });
         }
-        let attributes = h.attributes.attributes();
-        Ok(Segment {
-            selector: Selector(h.selector),
-            base: h.base,
-            limit: h.limit,
-            attributes,
-            unusable: !attributes.present,
-        })
+        Ok(segment_without_unusable_bit(
+            Selector(h.selector),
+            h.base,
+            h.limit,
+            h.attributes.attributes(),
+        ))
     }
 }
 
@@ -80,14 +81,12 @@ impl TryFrom<Segment> for HvSegmentRegister {
     /// told apart from their neighbours once the unusable bit is gone.
     #[inline]
     fn try_from(s: Segment) -> Result<Self, FormatError> {
-        if s.unusable == s.attributes.present {
-            return Err(FormatError {
-                format: "hv_x64_segment_register",
-                field: "unusable",
-                value: s.unusable.into(),
-                reason: "Hyper-V has no unusable bit: unusable must equal !present",
-            });
-        }
+        require_unusable_is_not_present(
+            &s,
+            "hv_x64_segment_register",
+            "unusable",
+            "Hyper-V has no unusable bit: unusable must equal !present",
+        )?;
         Ok(HvSegmentRegister {
             base: s.base,
             limit: s.limit,
@@ -165,8 +164,7 @@ impl core::fmt::Display for VpSegmentRegistersError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for VpSegmentRegistersError {}
+impl core::error::Error for VpSegmentRegistersError {}
 
 impl VpSegmentRegisters {
     /// `VmSaveChunkId::VP_SEGMENT_REGISTERS`.

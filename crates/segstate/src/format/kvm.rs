@@ -188,6 +188,17 @@ impl KvmDtable {
     /// Size of the C struct.
     pub const SIZE: usize = 16;
 
+    /// A table at `base` with byte limit `limit`, padding zero (as KVM_GET_SREGS
+    /// fills it).
+    #[must_use]
+    pub const fn new(base: u64, limit: u16) -> Self {
+        KvmDtable {
+            base,
+            limit,
+            padding: [0; 3],
+        }
+    }
+
     fn write(&self, out: &mut [u8]) {
         out[0..8].copy_from_slice(&self.base.to_le_bytes());
         out[8..10].copy_from_slice(&self.limit.to_le_bytes());
@@ -256,13 +267,26 @@ pub struct SregsSegmentError {
     pub error: FormatError,
 }
 
-impl core::fmt::Display for SregsSegmentError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{}: {}", self.reg.kvm_name(), self.error)
-    }
-}
+impl_display!(SregsSegmentError, |e| "{}: {}", e.reg.kvm_name(), e.error);
 
 impl core::error::Error for SregsSegmentError {}
+
+/// The `kvm_sregs` member that holds `reg`, borrowed with `&` or `&mut`: the one list
+/// of which member is which register (the UAPI calls LDTR `ldt`).
+macro_rules! sregs_member {
+    ($sregs:expr, $reg:expr, $($borrow:tt)+) => {
+        match $reg {
+            SegReg::Es => $($borrow)+ $sregs.es,
+            SegReg::Cs => $($borrow)+ $sregs.cs,
+            SegReg::Ss => $($borrow)+ $sregs.ss,
+            SegReg::Ds => $($borrow)+ $sregs.ds,
+            SegReg::Fs => $($borrow)+ $sregs.fs,
+            SegReg::Gs => $($borrow)+ $sregs.gs,
+            SegReg::Ldtr => $($borrow)+ $sregs.ldt,
+            SegReg::Tr => $($borrow)+ $sregs.tr,
+        }
+    };
+}
 
 impl KvmSregs {
     /// The eight segments, strictly decoded ([`Segment::try_from`]); the first register
@@ -306,30 +330,12 @@ impl KvmSregs {
     /// The segment member for `reg`.
     #[must_use]
     pub fn segment(&self, reg: SegReg) -> &KvmSegment {
-        match reg {
-            SegReg::Es => &self.es,
-            SegReg::Cs => &self.cs,
-            SegReg::Ss => &self.ss,
-            SegReg::Ds => &self.ds,
-            SegReg::Fs => &self.fs,
-            SegReg::Gs => &self.gs,
-            SegReg::Ldtr => &self.ldt,
-            SegReg::Tr => &self.tr,
-        }
+        sregs_member!(self, reg, &)
     }
 
     /// The segment member for `reg`, mutable.
     pub fn segment_mut(&mut self, reg: SegReg) -> &mut KvmSegment {
-        match reg {
-            SegReg::Es => &mut self.es,
-            SegReg::Cs => &mut self.cs,
-            SegReg::Ss => &mut self.ss,
-            SegReg::Ds => &mut self.ds,
-            SegReg::Fs => &mut self.fs,
-            SegReg::Gs => &mut self.gs,
-            SegReg::Ldtr => &mut self.ldt,
-            SegReg::Tr => &mut self.tr,
-        }
+        sregs_member!(self, reg, &mut)
     }
 
     /// All eight segments, indexed by register.

@@ -6,7 +6,7 @@
 //! or a value the architecture cannot mean is a [`FormatError`], never dropped.
 //! Nothing here cooks: the hypervisors' and VMMs' fixups live in [`crate::profile`].
 
-use core::fmt;
+use crate::arch::{Attributes, Segment, Selector};
 
 pub mod bhyve;
 pub mod crosvm;
@@ -35,17 +35,58 @@ pub struct FormatError {
     pub reason: &'static str,
 }
 
-impl fmt::Display for FormatError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}.{} = {:#x}: {}",
-            self.format, self.field, self.value, self.reason
-        )
+impl_display!(
+    FormatError,
+    |e| "{}.{} = {:#x}: {}",
+    e.format,
+    e.field,
+    e.value,
+    e.reason
+);
+
+impl core::error::Error for FormatError {}
+
+/// The segment a shape without an unusable bit means (the VMCB, Hyper-V, Xen's
+/// `segment_register`, QEMU's `SegmentCache`): P = 0 is its only way to say
+/// "unusable", so `unusable = !P`.
+#[inline]
+pub(crate) const fn segment_without_unusable_bit(
+    selector: Selector,
+    base: u64,
+    limit: u32,
+    attributes: Attributes,
+) -> Segment {
+    Segment {
+        selector,
+        base,
+        limit,
+        attributes,
+        unusable: !attributes.present,
     }
 }
 
-impl core::error::Error for FormatError {}
+/// Refuses a segment that a shape without an unusable bit cannot hold exactly: one
+/// that is unusable yet present, or usable yet not present, would come back as its
+/// neighbour. The error's value is the segment's `unusable` (in a refused segment,
+/// P has the same value).
+#[inline]
+pub(crate) fn require_unusable_is_not_present(
+    s: &Segment,
+    format: &'static str,
+    field: &'static str,
+    reason: &'static str,
+) -> Result<(), FormatError> {
+    if s.unusable == s.attributes.present {
+        Err(FormatError {
+            format,
+            field,
+            value: s.unusable.into(),
+            reason,
+        })
+    } else {
+        Ok(())
+    }
+}
 
 /// Reads a little-endian integer at `offset`. The caller has checked the length.
 pub(crate) fn le_u64(bytes: &[u8], offset: usize) -> u64 {
@@ -75,15 +116,13 @@ pub struct LengthError {
     pub found: usize,
 }
 
-impl fmt::Display for LengthError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} is {} bytes, got {}",
-            self.format, self.expected, self.found
-        )
-    }
-}
+impl_display!(
+    LengthError,
+    |e| "{} is {} bytes, got {}",
+    e.format,
+    e.expected,
+    e.found
+);
 
 impl core::error::Error for LengthError {}
 
@@ -100,5 +139,59 @@ pub(crate) fn exact_len(
             expected,
             found: bytes.len(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::crosvm::CrosvmSegment;
+    use super::hyperv::HvSegmentRegister;
+    use super::qemu::QemuSegmentCache;
+    use super::svm::VmcbSegment;
+    use crate::arch::{Attributes, PrivilegeLevel, Segment, Selector};
+
+    /// A shape without an unusable bit: a segment through its strict encode and decode,
+    /// and the format and field its refusals name.
+    type Shape = (
+        fn(Segment) -> Result<Segment, super::FormatError>,
+        &'static str,
+        &'static str,
+    );
+
+    fn through<T>(s: Segment) -> Result<Segment, super::FormatError>
+    where
+        T: TryFrom<Segment, Error = super::FormatError>,
+        Segment: TryFrom<T, Error = super::FormatError>,
+    {
+        Segment::try_from(T::try_from(s)?)
+    }
+
+    /// The one rule of every shape without an unusable bit: an unusable SS with P = 0
+    /// keeps its DPL both ways; unusable yet present, and usable yet not present, are
+    /// refused naming the shape's own field, with the unusable flag as the value.
+    #[test]
+    fn shapes_without_an_unusable_bit_share_one_rule() {
+        let shapes: [Shape; 4] = [
+            (through::<VmcbSegment>, "vmcb_seg", "attrib.P"),
+            (
+                through::<HvSegmentRegister>,
+                "hv_x64_segment_register",
+                "unusable",
+            ),
+            (through::<QemuSegmentCache>, "SegmentCache", "flags.P"),
+            (through::<CrosvmSegment>, "crosvm Segment", "unusable"),
+        ];
+        let null_ss = Segment::null(Selector(0x2b), Attributes::flat_data(PrivilegeLevel::Ring3));
+        let mut unusable_present = null_ss;
+        unusable_present.attributes.present = true;
+        let mut usable_absent = null_ss;
+        usable_absent.unusable = false;
+        for (round_trip, format, field) in shapes {
+            assert_eq!(round_trip(null_ss), Ok(null_ss), "{format}");
+            for (refused, value) in [(unusable_present, 1), (usable_absent, 0)] {
+                let e = round_trip(refused).unwrap_err();
+                assert_eq!((e.format, e.field, e.value), (format, field, value));
+            }
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! QEMU's x86 CPU model: `SegmentCache` (target/i386/cpu.h) and the CPL QEMU derives.
 
-use super::FormatError;
+use super::{FormatError, require_unusable_is_not_present, segment_without_unusable_bit};
 use crate::arch::{Attributes, PerSegReg, PrivilegeLevel, SegReg, Segment, Selector};
 
 /// `SegmentCache.flags`: the high dword of a descriptor, at descriptor positions
@@ -82,14 +82,12 @@ impl QemuSegmentCache {
     /// [`Segment::try_from`] is strict, for states QEMU itself printed or migrated.
     #[must_use]
     pub fn lenient_segment(&self) -> Segment {
-        let attributes = self.flags.attributes();
-        Segment {
-            selector: Selector(self.selector as u16),
-            base: self.base,
-            limit: self.limit,
-            attributes,
-            unusable: !attributes.present,
-        }
+        segment_without_unusable_bit(
+            Selector(self.selector as u16),
+            self.base,
+            self.limit,
+            self.flags.attributes(),
+        )
     }
 }
 
@@ -109,20 +107,16 @@ impl TryFrom<QemuSegmentCache> for Segment {
                 reason: "bits 7:0, 19:16 and 31:24 hold descriptor base/limit bits, not attributes",
             });
         }
-        let selector = u16::try_from(q.selector).map_err(|_| FormatError {
-            format: "SegmentCache",
-            field: "selector",
-            value: q.selector.into(),
-            reason: "a selector has 16 bits",
-        })?;
-        let attributes = q.flags.attributes();
-        Ok(Segment {
-            selector: Selector(selector),
-            base: q.base,
-            limit: q.limit,
-            attributes,
-            unusable: !attributes.present,
-        })
+        if u16::try_from(q.selector).is_err() {
+            return Err(FormatError {
+                format: "SegmentCache",
+                field: "selector",
+                value: q.selector.into(),
+                reason: "a selector has 16 bits",
+            });
+        }
+        // With no residue and a 16-bit selector, the lenient reading drops nothing.
+        Ok(q.lenient_segment())
     }
 }
 
@@ -133,14 +127,12 @@ impl TryFrom<Segment> for QemuSegmentCache {
     /// segment must say P = 0 and a usable one P = 1.
     #[inline]
     fn try_from(s: Segment) -> Result<Self, FormatError> {
-        if s.unusable == s.attributes.present {
-            return Err(FormatError {
-                format: "SegmentCache",
-                field: "flags.P",
-                value: s.attributes.present.into(),
-                reason: "QEMU has no unusable bit: unusable must equal !present",
-            });
-        }
+        require_unusable_is_not_present(
+            &s,
+            "SegmentCache",
+            "flags.P",
+            "QEMU has no unusable bit: unusable must equal !present",
+        )?;
         Ok(QemuSegmentCache {
             selector: s.selector.0.into(),
             base: s.base,

@@ -18,8 +18,12 @@
 //! # Ok::<(), segstate::format::LengthError>(())
 //! ```
 
+use super::vmx::VmxAccessRights;
 use super::wire::wire_struct;
-use super::{FormatError, LengthError, exact_len, le_u32, le_u64};
+use super::{
+    FormatError, LengthError, exact_len, le_u32, le_u64, require_unusable_is_not_present,
+    segment_without_unusable_bit,
+};
 use crate::arch::{Attributes, PerSegReg, PrivilegeLevel, SegReg, Segment, SegmentType, Selector};
 
 /// The VMCB segment attribute word: descriptor bits 47:40 in bits 7:0 and descriptor
@@ -56,70 +60,23 @@ impl SvmAttrib {
     pub const fn segment_type(self) -> SegmentType {
         SegmentType::from_low_bits(self.0 as u8)
     }
-    /// S.
-    #[must_use]
-    pub const fn s(self) -> bool {
-        self.0 & (1 << Self::S_SHIFT) != 0
-    }
     /// DPL.
     #[must_use]
     pub const fn dpl(self) -> PrivilegeLevel {
         PrivilegeLevel::from_low_bits((self.0 >> Self::DPL_SHIFT) as u8)
     }
-    /// P.
-    #[must_use]
-    pub const fn present(self) -> bool {
-        self.0 & (1 << Self::P_SHIFT) != 0
-    }
-    /// AVL.
-    #[must_use]
-    pub const fn avl(self) -> bool {
-        self.0 & (1 << Self::AVL_SHIFT) != 0
-    }
-    /// L (bit 9).
-    #[must_use]
-    pub const fn l(self) -> bool {
-        self.0 & (1 << Self::L_SHIFT) != 0
-    }
-    /// D/B.
-    #[must_use]
-    pub const fn db(self) -> bool {
-        self.0 & (1 << Self::DB_SHIFT) != 0
-    }
-    /// G.
-    #[must_use]
-    pub const fn g(self) -> bool {
-        self.0 & (1 << Self::G_SHIFT) != 0
-    }
 
-    /// All eight attribute fields.
+    /// All eight attribute fields: the word moved into the VMX access-rights layout,
+    /// whose bits 15:0 are the architectural attribute word.
     #[must_use]
     pub const fn attributes(self) -> Attributes {
-        Attributes {
-            segment_type: self.segment_type(),
-            s: self.s(),
-            dpl: self.dpl(),
-            present: self.present(),
-            avl: self.avl(),
-            l: self.l(),
-            db: self.db(),
-            g: self.g(),
-        }
+        Attributes::from_word(self.to_vmx_layout() as u16)
     }
 
     /// Packs attributes; reserved bits are zero.
     #[must_use]
     pub const fn from_attributes(a: Attributes) -> Self {
-        SvmAttrib(
-            a.segment_type.bits() as u16
-                | (a.s as u16) << Self::S_SHIFT
-                | (a.dpl.bits() as u16) << Self::DPL_SHIFT
-                | (a.present as u16) << Self::P_SHIFT
-                | (a.avl as u16) << Self::AVL_SHIFT
-                | (a.l as u16) << Self::L_SHIFT
-                | (a.db as u16) << Self::DB_SHIFT
-                | (a.g as u16) << Self::G_SHIFT,
-        )
+        SvmAttrib(VmxAccessRights::from_parts(a, false).to_svm_layout())
     }
 
     /// The same attributes in VMX access-rights layout (no unusable bit):
@@ -160,14 +117,12 @@ impl TryFrom<VmcbSegment> for Segment {
                 reason: "bits 15:12 of the attribute word are reserved",
             });
         }
-        let attributes = v.attrib.attributes();
-        Ok(Segment {
-            selector: Selector(v.selector),
-            base: v.base,
-            limit: v.limit,
-            attributes,
-            unusable: !attributes.present,
-        })
+        Ok(segment_without_unusable_bit(
+            Selector(v.selector),
+            v.base,
+            v.limit,
+            v.attrib.attributes(),
+        ))
     }
 }
 
@@ -179,18 +134,16 @@ impl TryFrom<Segment> for VmcbSegment {
     /// has no exact encoding.
     #[inline]
     fn try_from(s: Segment) -> Result<Self, FormatError> {
-        if s.unusable == s.attributes.present {
-            return Err(FormatError {
-                format: "vmcb_seg",
-                field: "attrib.P",
-                value: s.attributes.present.into(),
-                reason: if s.unusable {
-                    "the VMCB has no unusable bit: an unusable segment must have P=0"
-                } else {
-                    "the VMCB reads P=0 as unusable: a usable segment must have P=1"
-                },
-            });
-        }
+        require_unusable_is_not_present(
+            &s,
+            "vmcb_seg",
+            "attrib.P",
+            if s.unusable {
+                "the VMCB has no unusable bit: an unusable segment must have P=0"
+            } else {
+                "the VMCB reads P=0 as unusable: a usable segment must have P=1"
+            },
+        )?;
         Ok(VmcbSegment {
             selector: s.selector.0,
             attrib: SvmAttrib::from_attributes(s.attributes),
@@ -523,9 +476,9 @@ mod tests {
     #[test]
     fn long_mode_bit_is_bit_9() {
         let cs = SvmAttrib(0x29b);
-        assert!(cs.l());
+        assert!(cs.attributes().l);
         assert_eq!(cs.0 & (1 << 13), 0, "bit 13 is reserved in a VMCB attrib");
-        assert!(!SvmAttrib(0x29b & !(1 << 9)).l());
+        assert!(!SvmAttrib(0x29b & !(1 << 9)).attributes().l);
     }
 
     #[test]

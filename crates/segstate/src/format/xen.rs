@@ -8,7 +8,7 @@
 
 use super::svm::SvmAttrib;
 use super::wire::wire_struct;
-use super::{FormatError, LengthError, exact_len, le_u32, le_u64};
+use super::{FormatError, LengthError, exact_len, le_u32, le_u64, segment_without_unusable_bit};
 use crate::arch::{PerSegReg, SegReg, Segment, Selector};
 
 wire_struct! {
@@ -30,14 +30,13 @@ impl TryFrom<XenSegmentRegister> for Segment {
 
     /// Strict decode: bits 15:12 of `attr` are refused; unusable = !P.
     fn try_from(x: XenSegmentRegister) -> Result<Self, FormatError> {
-        let attributes = XenArbytes(u32::from(x.attr.0)).attrib()?.attributes();
-        Ok(Segment {
-            selector: Selector(x.selector),
-            base: x.base,
-            limit: x.limit,
-            attributes,
-            unusable: !attributes.present,
-        })
+        let attrib = XenArbytes(u32::from(x.attr.0)).attrib()?;
+        Ok(segment_without_unusable_bit(
+            Selector(x.selector),
+            x.base,
+            x.limit,
+            attrib.attributes(),
+        ))
     }
 }
 

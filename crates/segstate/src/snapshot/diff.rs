@@ -3,7 +3,6 @@
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use core::fmt;
 
 use super::safety::{granularity_consistent, segment_fields};
 use super::{HostDescription, VcpuSnapshot};
@@ -28,15 +27,14 @@ pub struct Difference {
     pub expected: bool,
 }
 
-impl fmt::Display for Difference {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} → {}: {}",
-            self.field, self.old, self.new, self.meaning
-        )
-    }
-}
+impl_display!(
+    Difference,
+    |d| "{} {} → {}: {}",
+    d.field,
+    d.old,
+    d.new,
+    d.meaning
+);
 
 fn hex(v: u64) -> String {
     if v < 10 {
@@ -72,6 +70,12 @@ impl Out {
             expected: false,
         });
     }
+    /// A text field: recorded when the two values differ.
+    fn text(&mut self, field: &str, a: String, b: String, meaning: &str) {
+        if a != b {
+            self.push(field, a, b, meaning.into());
+        }
+    }
     fn num(&mut self, field: impl Into<String>, a: u64, b: u64, meaning: impl Into<String>) {
         if a != b {
             let (old, new) = pair(a, b);
@@ -81,14 +85,10 @@ impl Out {
     fn privilege(&mut self, field: impl Into<String>, a: u64, b: u64, meaning: String) {
         if a != b {
             let (old, new) = pair(a, b);
-            self.0.push(Difference {
-                field: field.into(),
-                old,
-                new,
-                meaning,
-                privilege: true,
-                expected: false,
-            });
+            self.push(field, old, new, meaning);
+            if let Some(last) = self.0.last_mut() {
+                last.privilege = true;
+            }
         }
     }
 }
@@ -185,31 +185,18 @@ fn blob(out: &mut Out, name: &str, a: Option<&[u8]>, b: Option<&[u8]>, meaning: 
 }
 
 fn host(out: &mut Out, a: &HostDescription, b: &HostDescription) {
+    // "unknown" is no vendor's name, so the texts differ exactly when the vendors do.
     let v = |h: &HostDescription| h.vendor.map_or("unknown".to_string(), |v| v.to_string());
-    if a.vendor != b.vendor {
-        out.push(
-            "host.vendor",
-            v(a),
-            v(b),
-            "taken on another vendor: cross-vendor restore needs normalisation".into(),
-        );
-    }
-    if a.cpu_vendor != b.cpu_vendor {
-        out.push(
-            "host.cpu_vendor",
-            a.cpu_vendor.clone(),
-            b.cpu_vendor.clone(),
-            "CPU vendor string".into(),
-        );
-    }
-    if a.backend != b.backend {
-        out.push(
-            "host.backend",
-            a.backend.clone(),
-            b.backend.clone(),
-            "KVM backend module".into(),
-        );
-    }
+    out.text(
+        "host.vendor",
+        v(a),
+        v(b),
+        "taken on another vendor: cross-vendor restore needs normalisation",
+    );
+    let (cpu_a, cpu_b) = (a.cpu_vendor.clone(), b.cpu_vendor.clone());
+    out.text("host.cpu_vendor", cpu_a, cpu_b, "CPU vendor string");
+    let (backend_a, backend_b) = (a.backend.clone(), b.backend.clone());
+    out.text("host.backend", backend_a, backend_b, "KVM backend module");
     out.num(
         "host.kvm_api_version",
         a.kvm_api_version.into(),
@@ -270,31 +257,35 @@ pub fn diff(a: &VcpuSnapshot, b: &VcpuSnapshot) -> Vec<Difference> {
         out.num(*name, x, y, meaning);
     }
     let (ra, rb) = (&a.sregs, &b.sregs);
-    out.num(
-        "GDTR.base",
-        ra.gdt.base,
-        rb.gdt.base,
-        "descriptor table moves",
-    );
-    out.num(
-        "GDTR.limit",
-        ra.gdt.limit.into(),
-        rb.gdt.limit.into(),
-        "descriptor table size",
-    );
-    out.num(
-        "IDTR.base",
-        ra.idt.base,
-        rb.idt.base,
-        "interrupt table moves: other handlers run",
-    );
-    out.num(
-        "IDTR.limit",
-        ra.idt.limit.into(),
-        rb.idt.limit.into(),
-        "interrupt table size",
+    let (gdt_limits, idt_limits) = (
+        (u64::from(ra.gdt.limit), u64::from(rb.gdt.limit)),
+        (u64::from(ra.idt.limit), u64::from(rb.idt.limit)),
     );
     for (name, x, y, meaning) in [
+        (
+            "GDTR.base",
+            ra.gdt.base,
+            rb.gdt.base,
+            "descriptor table moves",
+        ),
+        (
+            "GDTR.limit",
+            gdt_limits.0,
+            gdt_limits.1,
+            "descriptor table size",
+        ),
+        (
+            "IDTR.base",
+            ra.idt.base,
+            rb.idt.base,
+            "interrupt table moves: other handlers run",
+        ),
+        (
+            "IDTR.limit",
+            idt_limits.0,
+            idt_limits.1,
+            "interrupt table size",
+        ),
         ("CR0", ra.cr0, rb.cr0, "protection/paging mode"),
         ("CR2", ra.cr2, rb.cr2, "last page-fault address"),
         ("CR3", ra.cr3, rb.cr3, "address space (page-table root)"),
@@ -364,14 +355,8 @@ pub fn diff(a: &VcpuSnapshot, b: &VcpuSnapshot) -> Vec<Difference> {
     }
     let xa = a.xcrs.as_deref().unwrap_or_default();
     let xb = b.xcrs.as_deref().unwrap_or_default();
-    if xa != xb {
-        out.push(
-            "XCRS",
-            format!("{xa:x?}"),
-            format!("{xb:x?}"),
-            "enabled XSAVE features change".into(),
-        );
-    }
+    let (xa, xb) = (format!("{xa:x?}"), format!("{xb:x?}"));
+    out.text("XCRS", xa, xb, "enabled XSAVE features change");
     // The raw C structs kept as opaque bytes: compared whole, named with what they hold.
     type Bytes = fn(&VcpuSnapshot) -> Option<&[u8]>;
     let blobs: [(&str, Bytes, &str); 5] = [
@@ -388,15 +373,14 @@ pub fn diff(a: &VcpuSnapshot, b: &VcpuSnapshot) -> Vec<Difference> {
     for (name, bytes, meaning) in blobs {
         blob(&mut out, name, bytes(a), bytes(b), meaning);
     }
-    if a.mp_state != b.mp_state {
-        let s = |m: Option<u32>| m.map_or("-".to_string(), |v| v.to_string());
-        out.push(
-            "mp_state",
-            s(a.mp_state),
-            s(b.mp_state),
-            "vCPU run state (runnable, halted, …)".into(),
-        );
-    }
+    let s = |m: Option<u32>| m.map_or("-".to_string(), |v| v.to_string());
+    let (mp_a, mp_b) = (s(a.mp_state), s(b.mp_state));
+    out.text(
+        "mp_state",
+        mp_a,
+        mp_b,
+        "vCPU run state (runnable, halted, …)",
+    );
     if a.cpuid != b.cpuid {
         let n = |c: &Option<Vec<[u8; 40]>>| {
             c.as_ref()

@@ -7,13 +7,14 @@
 //! refuse it ([`VcpuSnapshot::restore_problems`]) or repair it
 //! ([`VcpuSnapshot::normalise_for`]).
 //!
-//! - [`codec`]: the file format (docs/snapshot-format.md), [`encode`](VcpuSnapshot::encode)
+//! - `codec`: the file format (docs/snapshot-format.md), [`encode`](VcpuSnapshot::encode)
 //!   and [`decode`](VcpuSnapshot::decode), refusing anything truncated, corrupt,
-//!   unknown or impossible with an error naming the field or offset;
+//!   unknown or impossible with an error naming the field or offset, and [`sections`]
+//!   for a file's table of contents;
 //! - `crc`: CRC-32C, the file checksum;
 //! - [`safety`]: the restore-safety checks, the cross-vendor normalisation and the
 //!   read-back comparison after a restore;
-//! - [`diff`](mod@diff): field-by-field differences with their meaning;
+//! - `diff`: field-by-field differences with their meaning ([`diff()`]);
 //! - [`file`](mod@file) (`std`): atomic writes and size-limited reads.
 //!
 //! Raw fields stay raw: the FPU/XSAVE image, the LAPIC page, `kvm_vcpu_events` and
@@ -53,14 +54,16 @@ use core::fmt;
 use crate::arch::{Cpl, PrivilegeLevel, Vendor};
 use crate::format::kvm::{KvmDtable, KvmSegment, KvmSregs};
 
-pub mod codec;
+pub(crate) mod codec;
 pub(crate) mod crc;
-pub mod diff;
+mod diff;
 #[cfg(feature = "std")]
 pub mod file;
 pub mod safety;
 
-pub use codec::{DEFAULT_DECODE_LIMIT, DecodeError, FORMAT_MAJOR, FORMAT_MINOR, MAGIC};
+pub use codec::{
+    DEFAULT_DECODE_LIMIT, DecodeError, FORMAT_MAJOR, FORMAT_MINOR, MAGIC, SectionInfo, sections,
+};
 pub use diff::{Difference, diff};
 pub use safety::{Change, ReadbackMismatch, RestoreProblem};
 
@@ -304,29 +307,14 @@ impl VcpuSnapshot {
                 selector: 0x30,
                 type_: 11,
                 present: 1,
-                dpl: 0,
-                db: 0,
-                s: 0,
-                l: 0,
-                g: 0,
-                avl: 0,
-                unusable: 0,
-                padding: 0,
+                ..KvmSegment::default()
             },
             ldt: KvmSegment {
                 unusable: 1,
                 ..KvmSegment::default()
             },
-            gdt: KvmDtable {
-                base: 0x1000,
-                limit: 63,
-                padding: [0; 3],
-            },
-            idt: KvmDtable {
-                base: 0x2000,
-                limit: 511,
-                padding: [0; 3],
-            },
+            gdt: KvmDtable::new(0x1000, 63),
+            idt: KvmDtable::new(0x2000, 511),
             cr0: 0x8005_0033,
             cr2: 0,
             cr3: 0x4000,

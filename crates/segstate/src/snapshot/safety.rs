@@ -104,15 +104,14 @@ pub struct Change {
     pub rule: Rule,
 }
 
-impl fmt::Display for Change {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} → {}: {}",
-            self.field, self.from, self.to, self.reason
-        )
-    }
-}
+impl_display!(
+    Change,
+    |c| "{} {} → {}: {}",
+    c.field,
+    c.from,
+    c.to,
+    c.reason
+);
 
 /// A field that KVM read back differently from what was written, after the
 /// documented normalisation ([`canonical_sregs`]).
@@ -126,15 +125,13 @@ pub struct ReadbackMismatch {
     pub read: u64,
 }
 
-impl fmt::Display for ReadbackMismatch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: wrote {:#x}, KVM reads back {:#x}",
-            self.field, self.written, self.read
-        )
-    }
-}
+impl_display!(
+    ReadbackMismatch,
+    |m| "{}: wrote {:#x}, KVM reads back {:#x}",
+    m.field,
+    m.written,
+    m.read
+);
 
 fn role(cpl: u8) -> &'static str {
     match cpl {

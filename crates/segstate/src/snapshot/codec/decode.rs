@@ -62,6 +62,34 @@ impl<'a> Reader<'a> {
         }
         Ok(())
     }
+    /// A section that is one raw C struct of exactly `size` bytes, kept as its bytes;
+    /// `slot` already holding one is a duplicate section.
+    fn raw_once(&self, slot: &mut Option<Vec<u8>>, size: usize) -> Result<(), DecodeError> {
+        if slot.is_some() {
+            return Err(DecodeError::DuplicateSection {
+                name: self.what,
+                offset: self.base - SECTION_HEADER_SIZE,
+            });
+        }
+        exact(self, size, self.what)?;
+        *slot = Some(self.bytes.to_vec());
+        Ok(())
+    }
+    /// A count read at `offset` must say how many `stride`-byte entries are left.
+    fn entries_left(
+        &self,
+        offset: usize,
+        count: usize,
+        stride: usize,
+        field: &'static str,
+        reason: &'static str,
+    ) -> Result<(), DecodeError> {
+        if count.checked_mul(stride) == Some(self.bytes.len() - self.pos) {
+            Ok(())
+        } else {
+            Err(invalid(offset, field, count as u64, reason))
+        }
+    }
     fn string(&mut self, field: &'static str) -> Result<String, DecodeError> {
         let off = self.offset();
         let n = usize::from(self.u16()?);
@@ -241,21 +269,13 @@ impl VcpuSnapshot {
                 "format major version 1 has a 32-byte header",
             ));
         }
-        if le_u16(bytes, 14) != 0 {
-            return Err(invalid(
-                14,
-                "header.reserved",
-                le_u16(bytes, 14).into(),
-                "must be zero",
-            ));
-        }
-        if le_u32(bytes, 28) != 0 {
-            return Err(invalid(
-                28,
-                "header.reserved",
-                le_u32(bytes, 28).into(),
-                "must be zero",
-            ));
+        // The header's two reserved fields, a u16 at 14 and a u32 at 28, each whole.
+        let reserved = [
+            (14, le_u16(bytes, 14).into()),
+            (28, le_u32(bytes, 28).into()),
+        ];
+        if let Some((offset, value)) = reserved.into_iter().find(|&(_, value)| value != 0) {
+            return Err(invalid(offset, "header.reserved", value, "must be zero"));
         }
         let count = le_u32(bytes, 24);
 
@@ -372,14 +392,8 @@ impl VcpuSnapshot {
                 let backend = r.string("HOST.backend")?;
                 let n_off = r.offset();
                 let n = r.u32()? as usize;
-                if n.checked_mul(8) != Some(payload.len() - r.pos) {
-                    return Err(invalid(
-                        n_off,
-                        "HOST.capability_count",
-                        n as u64,
-                        "disagrees with the section length",
-                    ));
-                }
+                let reason = "disagrees with the section length";
+                r.entries_left(n_off, n, 8, "HOST.capability_count", reason)?;
                 let mut caps = Vec::with_capacity(n);
                 for _ in 0..n {
                     let cap = r.u32()?;
@@ -421,11 +435,7 @@ impl VcpuSnapshot {
                 seen.sregs = true;
                 self.sregs = decode_sregs(&mut r)?;
             }
-            section::DEBUGREGS => {
-                once(self.debug_regs.is_some(), "DEBUGREGS")?;
-                exact(&r, raw_size::DEBUGREGS, "DEBUGREGS")?;
-                self.debug_regs = Some(payload.to_vec());
-            }
+            section::DEBUGREGS => r.raw_once(&mut self.debug_regs, raw_size::DEBUGREGS)?,
             section::MSRS => {
                 once(seen.msrs, "MSRS")?;
                 seen.msrs = true;
@@ -434,11 +444,7 @@ impl VcpuSnapshot {
                     .map(|(index, value)| MsrEntry { index, value })
                     .collect();
             }
-            section::FPU => {
-                once(self.fpu.is_some(), "FPU")?;
-                exact(&r, raw_size::FPU, "FPU")?;
-                self.fpu = Some(payload.to_vec());
-            }
+            section::FPU => r.raw_once(&mut self.fpu, raw_size::FPU)?,
             section::XSAVE => {
                 once(self.xsave.is_some(), "XSAVE")?;
                 if payload.len() < raw_size::XSAVE_MIN || payload.len() % 4 != 0 {
@@ -469,16 +475,8 @@ impl VcpuSnapshot {
                         .collect(),
                 );
             }
-            section::VCPU_EVENTS => {
-                once(self.vcpu_events.is_some(), "VCPU_EVENTS")?;
-                exact(&r, raw_size::VCPU_EVENTS, "VCPU_EVENTS")?;
-                self.vcpu_events = Some(payload.to_vec());
-            }
-            section::LAPIC => {
-                once(self.lapic.is_some(), "LAPIC")?;
-                exact(&r, raw_size::LAPIC, "LAPIC")?;
-                self.lapic = Some(payload.to_vec());
-            }
+            section::VCPU_EVENTS => r.raw_once(&mut self.vcpu_events, raw_size::VCPU_EVENTS)?,
+            section::LAPIC => r.raw_once(&mut self.lapic, raw_size::LAPIC)?,
             section::MP_STATE => {
                 once(self.mp_state.is_some(), "MP_STATE")?;
                 exact(&r, 4, "MP_STATE")?;
@@ -499,14 +497,8 @@ impl VcpuSnapshot {
                 let off = r.offset();
                 let n = r.u32()? as usize;
                 r.zero(4, "CPUID.reserved")?;
-                if n.checked_mul(raw_size::CPUID_ENTRY).map(|b| b + 8) != Some(payload.len()) {
-                    return Err(invalid(
-                        off,
-                        "CPUID.count",
-                        n as u64,
-                        "disagrees with the section length (8 + 40 * count)",
-                    ));
-                }
+                let reason = "disagrees with the section length (8 + 40 * count)";
+                r.entries_left(off, n, raw_size::CPUID_ENTRY, "CPUID.count", reason)?;
                 let mut entries = Vec::with_capacity(n);
                 for _ in 0..n {
                     let mut e = [0u8; raw_size::CPUID_ENTRY];

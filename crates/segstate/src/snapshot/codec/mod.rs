@@ -46,58 +46,55 @@ pub const DEFAULT_DECODE_LIMIT: usize = 64 << 20;
 /// Section flag: a reader that does not know this section may skip it.
 pub(crate) const FLAG_SKIPPABLE: u16 = 1;
 
-/// Section ids of format version 1.
-pub mod section {
-    /// Host description (skippable).
-    pub const HOST: u16 = 0x0001;
-    /// vCPU id and the explicit CPL.
-    pub const VCPU: u16 = 0x0002;
-    /// `struct kvm_regs`.
-    pub const REGS: u16 = 0x0003;
-    /// `struct kvm_sregs`.
-    pub const SREGS: u16 = 0x0004;
-    /// `struct kvm_debugregs`, raw.
-    pub const DEBUGREGS: u16 = 0x0005;
-    /// MSR list.
-    pub const MSRS: u16 = 0x0006;
-    /// `struct kvm_fpu`, raw.
-    pub const FPU: u16 = 0x0007;
-    /// XSAVE image, raw.
-    pub const XSAVE: u16 = 0x0008;
-    /// XCR list.
-    pub const XCRS: u16 = 0x0009;
-    /// `struct kvm_vcpu_events`, raw.
-    pub const VCPU_EVENTS: u16 = 0x000a;
-    /// `struct kvm_lapic_state`, raw.
-    pub const LAPIC: u16 = 0x000b;
-    /// `kvm_mp_state.mp_state`.
-    pub const MP_STATE: u16 = 0x000c;
-    /// `struct kvm_cpuid_entry2` list, raw.
-    pub const CPUID: u16 = 0x000d;
-    /// One guest memory region (may repeat).
-    pub const MEMORY: u16 = 0x0010;
+/// Declares the section ids with their names: each id and the name `inspect` prints
+/// for it are one row, so [`section::name`] cannot miss an id.
+macro_rules! section_ids {
+    ($($(#[$doc:meta])* $name:ident = $id:literal,)*) => {
+        /// Section ids of format version 1.
+        pub(crate) mod section {
+            $( $(#[$doc])* pub(crate) const $name: u16 = $id; )*
 
-    /// Name of a known section id.
-    #[must_use]
-    pub fn name(id: u16) -> Option<&'static str> {
-        Some(match id {
-            HOST => "HOST",
-            VCPU => "VCPU",
-            REGS => "REGS",
-            SREGS => "SREGS",
-            DEBUGREGS => "DEBUGREGS",
-            MSRS => "MSRS",
-            FPU => "FPU",
-            XSAVE => "XSAVE",
-            XCRS => "XCRS",
-            VCPU_EVENTS => "VCPU_EVENTS",
-            LAPIC => "LAPIC",
-            MP_STATE => "MP_STATE",
-            CPUID => "CPUID",
-            MEMORY => "MEMORY",
-            _ => return None,
-        })
-    }
+            /// Name of a known section id.
+            #[must_use]
+            pub(crate) fn name(id: u16) -> Option<&'static str> {
+                match id {
+                    $( $name => Some(stringify!($name)), )*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+section_ids! {
+    /// Host description (skippable).
+    HOST = 0x0001,
+    /// vCPU id and the explicit CPL.
+    VCPU = 0x0002,
+    /// `struct kvm_regs`.
+    REGS = 0x0003,
+    /// `struct kvm_sregs`.
+    SREGS = 0x0004,
+    /// `struct kvm_debugregs`, raw.
+    DEBUGREGS = 0x0005,
+    /// MSR list.
+    MSRS = 0x0006,
+    /// `struct kvm_fpu`, raw.
+    FPU = 0x0007,
+    /// XSAVE image, raw.
+    XSAVE = 0x0008,
+    /// XCR list.
+    XCRS = 0x0009,
+    /// `struct kvm_vcpu_events`, raw.
+    VCPU_EVENTS = 0x000a,
+    /// `struct kvm_lapic_state`, raw.
+    LAPIC = 0x000b,
+    /// `kvm_mp_state.mp_state`.
+    MP_STATE = 0x000c,
+    /// `struct kvm_cpuid_entry2` list, raw.
+    CPUID = 0x000d,
+    /// One guest memory region (may repeat).
+    MEMORY = 0x0010,
 }
 
 /// Highest `kvm_mp_state` value KVM defines (KVM_MP_STATE_SUSPENDED).
@@ -272,6 +269,15 @@ pub struct SectionInfo {
     pub len: usize,
 }
 
+impl SectionInfo {
+    /// The section's name (`"SREGS"`, `"MEMORY"`, …), or `None` for an id format
+    /// version 1 does not define.
+    #[must_use]
+    pub fn name(&self) -> Option<&'static str> {
+        section::name(self.id)
+    }
+}
+
 /// The sections of a file that [`VcpuSnapshot::decode`] accepted, in order.
 #[must_use]
 pub fn sections(bytes: &[u8]) -> Vec<SectionInfo> {
@@ -295,4 +301,18 @@ pub fn sections(bytes: &[u8]) -> Vec<SectionInfo> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::section;
+
+    #[test]
+    fn section_names_are_the_ids_names_and_unknown_ids_have_none() {
+        assert_eq!(section::name(0x0001), Some("HOST"));
+        assert_eq!(section::name(0x000a), Some("VCPU_EVENTS"));
+        assert_eq!(section::name(0x0010), Some("MEMORY"));
+        assert_eq!(section::name(0x000e), None);
+        assert_eq!(section::name(0), None);
+    }
 }
