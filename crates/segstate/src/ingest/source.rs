@@ -99,7 +99,7 @@ pub struct SourceError {
 }
 
 impl SourceError {
-    fn new(input: &InputName, message: impl fmt::Display) -> Self {
+    pub(super) fn new(input: &InputName, message: impl fmt::Display) -> Self {
         SourceError {
             input: input.clone(),
             message: message.to_string(),
