@@ -54,18 +54,7 @@ type Reader = Collector<()>;
 /// `(XEN)` prefix.
 #[must_use]
 pub fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
-    let dialect = if xen {
-        Dialect::XenVmcb
-    } else {
-        Dialect::LinuxVmcb
-    };
-    let mut r = Reader::new(dialect, |_| {});
-    while let Some(w) = words.next_word() {
-        if r.full() {
-            break;
-        }
-        let (line, t) = (w.line, w.text);
-        let next = words.peek(0).map(|n| n.text).unwrap_or_default();
+    Reader::new(Dialect::LinuxVmcb, xen, |_| {}).read(words, |r, words, line, t, next| {
         // Openers: Linux's "VMCB …" headers, Xen's "Dumping guest's current state".
         if t.trim_end_matches(':') == "VMCB" || (t == "Dumping" && next == "guest's") {
             let saved = r.cur.as_ref().is_some_and(|d| {
@@ -75,21 +64,15 @@ pub fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
                 r.close();
             }
             r.open(line);
-            continue;
-        }
-        if let Some((reg, lower)) = seg_name(t) {
+        } else if let Some((reg, lower)) = seg_name(t) {
             let linux_form = lower && next == "s:";
             if linux_form || r.cur.is_some() {
-                segment(&mut r, words, t, reg, linux_form, line);
+                segment(r, words, t, reg, linux_form, line);
             }
-            continue;
+        } else if r.cur.is_some() {
+            scalar(r, words, t, line);
         }
-        if r.cur.is_none() {
-            continue;
-        }
-        scalar(&mut r, words, t, line);
-    }
-    r.finish()
+    })
 }
 
 fn segment(

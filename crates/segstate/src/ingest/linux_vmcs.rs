@@ -42,16 +42,12 @@ use super::text::{Words, hex, hex_width};
 use crate::arch::{DescriptorTable, SegReg, Segment, Selector};
 use crate::format::vmx::{VmxAccessRights, VmxSegment};
 
-const SEGMENTS: [(&str, SegReg); 8] = [
-    ("ES:", SegReg::Es),
-    ("CS:", SegReg::Cs),
-    ("SS:", SegReg::Ss),
-    ("DS:", SegReg::Ds),
-    ("FS:", SegReg::Fs),
-    ("GS:", SegReg::Gs),
-    ("LDTR:", SegReg::Ldtr),
-    ("TR:", SegReg::Tr),
-];
+/// The register a guest-state line opens with, as `dump_vmcs` prints it: `ES:` …
+/// `GS:`, `LDTR:`, `TR:` (the SDM's names).
+fn segment_label(word: &str) -> Option<SegReg> {
+    let name = word.strip_suffix(':')?;
+    SegReg::ALL.into_iter().find(|reg| reg.name() == name)
+}
 
 /// Guest fields that only a VMCS dump prints: one opens a dump when none is open.
 const OPENERS: &[&str] = &[
@@ -114,18 +110,7 @@ fn cpl_from_ss(d: &mut RawDump) {
 /// `(XEN)` prefix.
 #[must_use]
 pub fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
-    let dialect = if xen {
-        Dialect::XenVmcs
-    } else {
-        Dialect::LinuxVmcs
-    };
-    let mut r = Reader::new(dialect, cpl_from_ss);
-    while let Some(w) = words.next_word() {
-        if r.full() {
-            break;
-        }
-        let (line, t) = (w.line, w.text);
-        let next = words.peek(0).map(|n| n.text).unwrap_or_default();
+    Reader::new(Dialect::LinuxVmcs, xen, cpl_from_ss).read(words, |r, words, line, t, next| {
         if t == "***" {
             match next {
                 "Guest" => {
@@ -142,21 +127,21 @@ pub fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
                 }
                 _ => {}
             }
-            continue;
+            return;
         }
-        if r.cur.is_none() && !OPENERS.iter().any(|o| t.starts_with(o)) {
-            let sel_form = SEGMENTS.iter().any(|(n, _)| *n == t) && next.starts_with("sel=");
-            if !sel_form {
-                continue;
-            }
+        let opens = |t: &str| {
+            OPENERS.iter().any(|o| t.starts_with(o))
+                || (segment_label(t).is_some() && next.starts_with("sel="))
+        };
+        if r.cur.is_none() && !opens(t) {
+            return;
         }
         match r.state {
             Section::Host => {}
-            Section::Control => control(&mut r, words, t, line),
-            Section::Guest => guest(&mut r, words, t, next, line),
+            Section::Control => control(r, words, t, line),
+            Section::Guest => guest(r, words, t, next, line),
         }
-    }
-    r.finish()
+    })
 }
 
 fn control(r: &mut Reader, words: &mut Words<'_>, t: &str, line: usize) {
@@ -193,8 +178,8 @@ fn control(r: &mut Reader, words: &mut Words<'_>, t: &str, line: usize) {
 }
 
 fn guest(r: &mut Reader, words: &mut Words<'_>, t: &str, next: &str, line: usize) {
-    if let Some((_, reg)) = SEGMENTS.iter().find(|(n, _)| *n == t) {
-        return segment(r, words, *reg, line);
+    if let Some(reg) = segment_label(t) {
+        return segment(r, words, reg, line);
     }
     if t == "GDTR:" || t == "IDTR:" {
         return table(r, words, t, line);

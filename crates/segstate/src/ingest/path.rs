@@ -177,9 +177,8 @@ impl core::error::Error for OpenError {
 /// [`OpenError`] naming the path: it cannot be opened, it is a directory that is no
 /// snapshot, or what is read by path cannot be read.
 pub fn open_path(path: &Path, format: Option<InputFormat>) -> Result<OpenedInput, OpenError> {
-    let name = InputName::of(Some(path));
     #[cfg(feature = "serde")]
-    if let InputName::Path(_) = name {
+    if let name @ InputName::Path(_) = InputName::of(Some(path)) {
         if let Some(vcpus) = read_by_path(path, format)? {
             return Ok(OpenedInput {
                 name,

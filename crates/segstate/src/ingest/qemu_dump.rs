@@ -57,6 +57,15 @@ const SEG_LINES: [(SegReg, &str); 8] = [
     (SegReg::Tr, "TR ="),
 ];
 
+/// The register QEMU names `name` in a dump (`ES` … `GS`, `LDT`, `TR`: its segment
+/// lines without their padding and `=`).
+pub(crate) fn segment_named(name: &str) -> Option<SegReg> {
+    SEG_LINES
+        .iter()
+        .find(|(_, line)| line.trim_end_matches('=').trim_end() == name)
+        .map(|(reg, _)| *reg)
+}
+
 /// One CPU state dump, as QEMU printed it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QemuDump {
