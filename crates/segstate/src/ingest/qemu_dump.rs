@@ -283,35 +283,36 @@ impl QemuDump {
             });
         }
         let tail = format!("[{letters}] CPL={} II=0 A20=1 SMM=0 HLT=0", self.cpl);
-        if self.long_mode_layout {
-            let z = Hex(0, 16);
-            for names in [
-                ["RAX", "RBX", "RCX", "RDX"],
-                ["RSI", "RDI", "RBP", "RSP"],
-                ["R8 ", "R9 ", "R10", "R11"],
-                ["R12", "R13", "R14", "R15"],
-            ] {
-                let [a, b, c, d] = names;
-                writeln!(out, "{a}={z} {b}={z} {c}={z} {d}={z}")?;
-            }
-            writeln!(
-                out,
-                "RIP={} RFL={} {tail}",
-                Hex(self.rip, 16),
-                Hex(self.rflags, 8)
-            )?;
+        // QEMU's two layouts: the general registers (printed as zeros: a dump keeps
+        // none), the instruction pointer and flags, and the width of a base.
+        let (rows, [ip, flags], base_width): (&[[&str; 4]], _, _) = if self.long_mode_layout {
+            (
+                &[
+                    ["RAX", "RBX", "RCX", "RDX"],
+                    ["RSI", "RDI", "RBP", "RSP"],
+                    ["R8 ", "R9 ", "R10", "R11"],
+                    ["R12", "R13", "R14", "R15"],
+                ],
+                ["RIP", "RFL"],
+                16,
+            )
         } else {
-            let z = Hex(0, 8);
-            writeln!(out, "EAX={z} EBX={z} ECX={z} EDX={z}")?;
-            writeln!(out, "ESI={z} EDI={z} EBP={z} ESP={z}")?;
-            writeln!(
-                out,
-                "EIP={} EFL={} {tail}",
-                Hex(self.rip, 8),
-                Hex(self.rflags, 8)
-            )?;
+            (
+                &[["EAX", "EBX", "ECX", "EDX"], ["ESI", "EDI", "EBP", "ESP"]],
+                ["EIP", "EFL"],
+                8,
+            )
+        };
+        let z = Hex(0, base_width);
+        for [a, b, c, d] in rows {
+            writeln!(out, "{a}={z} {b}={z} {c}={z} {d}={z}")?;
         }
-        let base_width = if self.long_mode_layout { 16 } else { 8 };
+        writeln!(
+            out,
+            "{ip}={} {flags}={} {tail}",
+            Hex(self.rip, base_width),
+            Hex(self.rflags, 8)
+        )?;
         for (reg, name) in SEG_LINES {
             let s = &self.segments[reg];
             write!(

@@ -238,31 +238,32 @@ pub fn read_each(
         None => detect_long(&head, name)?,
     };
     let bad = |e: super::InputError| SourceError::new(name, e);
+    // A format read whole: at most `limit` bytes, `what` naming it when there are more.
+    let whole = |head: Vec<u8>, reader: &mut dyn BufRead, limit: usize, what: String| {
+        let bytes = read_bounded_after(head, reader, name, limit, &what)?;
+        super::read(&bytes, Some(format)).map_err(bad)
+    };
     let inputs = match format {
         InputFormat::Dump => return read_dumps(head, reader, name, each),
         InputFormat::Migration => super::read_migration(head.chain(reader)).map_err(bad)?,
         InputFormat::Xen => super::read_xen(head.chain(reader)).map_err(bad)?,
         InputFormat::Libvirt => super::read_libvirt(head.chain(reader)).map_err(bad)?,
-        InputFormat::Snapshot => {
-            let bytes = read_bounded_after(head, reader, name, SNAPSHOT_INPUT_LIMIT, "a snapshot")?;
-            super::read(&bytes, Some(format)).map_err(bad)?
-        }
+        InputFormat::Snapshot => whole(head, reader, SNAPSHOT_INPUT_LIMIT, "a snapshot".into())?,
         InputFormat::CloudHypervisor
         | InputFormat::Firecracker
         | InputFormat::Crosvm
-        | InputFormat::HyperV => {
-            let what = format!("a {format} state file");
-            let bytes = read_bounded_after(head, reader, name, FOREIGN_INPUT_LIMIT, &what)?;
-            super::read(&bytes, Some(format)).map_err(bad)?
-        }
+        | InputFormat::HyperV => whole(
+            head,
+            reader,
+            FOREIGN_INPUT_LIMIT,
+            format!("a {format} state file"),
+        )?,
         InputFormat::Json
         | InputFormat::Sregs
         | InputFormat::SregsRegs
         | InputFormat::Vmcb
         | InputFormat::VmcbSave => {
-            let what = format!("a {format} input");
-            let bytes = read_bounded_after(head, reader, name, WHOLE_INPUT_LIMIT, &what)?;
-            super::read(&bytes, Some(format)).map_err(bad)?
+            whole(head, reader, WHOLE_INPUT_LIMIT, format!("a {format} input"))?
         }
     };
     let n = inputs.len();

@@ -204,6 +204,12 @@ impl<R: Read> Stream<'_, R> {
         IngestError::new(FORMAT, self.file, Place::Offset(offset(at)), reason)
     }
 
+    /// A header field at `at` holding `found`, a value segstate does not read: what it
+    /// reads instead is `supported`.
+    fn unsupported(&self, at: u64, found: String, supported: &'static str) -> IngestError {
+        self.error(at, Reason::UnsupportedVersion { found, supported })
+    }
+
     /// Fills `buf`; the end of the input before it is full is a truncation naming `what`.
     fn read_exact(&mut self, buf: &mut [u8], what: &'static str) -> Result<(), IngestError> {
         let start = self.offset;
@@ -316,44 +322,37 @@ fn xl_header<R: Read>(
             },
         ));
     }
-    let byteorder = le_u32(&h, 32);
-    if byteorder != XL_BYTEORDER {
-        return Err(s.error(
+    let (byteorder, mandatory, optional) = (le_u32(&h, 32), le_u32(&h, 36), le_u32(&h, 40));
+    // The header fields segstate does not read, checked in field order: (refused,
+    // offset, what was found, what is read instead).
+    let refusals = [
+        (
+            byteorder != XL_BYTEORDER,
             32,
-            Reason::UnsupportedVersion {
-                found: format!("byteorder {byteorder:#010x}"),
-                supported: "little-endian images (byteorder 0x01020304)",
-            },
-        ));
-    }
-    let mandatory = le_u32(&h, 36);
-    if mandatory & !(XL_FLAG_JSON | XL_FLAG_STREAM_V2) != 0 {
-        return Err(s.error(
+            format!("byteorder {byteorder:#010x}"),
+            "little-endian images (byteorder 0x01020304)",
+        ),
+        (
+            mandatory & !(XL_FLAG_JSON | XL_FLAG_STREAM_V2) != 0,
             36,
-            Reason::UnsupportedVersion {
-                found: format!("mandatory_flags {mandatory:#x} (unknown bits, xl refuses them)"),
-                supported: "mandatory_flags JSON (bit 0) and STREAMv2 (bit 1)",
-            },
-        ));
-    }
-    if mandatory & XL_FLAG_STREAM_V2 == 0 {
-        return Err(s.error(
+            format!("mandatory_flags {mandatory:#x} (unknown bits, xl refuses them)"),
+            "mandatory_flags JSON (bit 0) and STREAMv2 (bit 1)",
+        ),
+        (
+            mandatory & XL_FLAG_STREAM_V2 == 0,
             36,
-            Reason::UnsupportedVersion {
-                found: format!("mandatory_flags {mandatory:#x}: a legacy (pre-4.6) stream"),
-                supported: "xl images with the STREAMv2 flag (Xen 4.6 and later)",
-            },
-        ));
-    }
-    let optional = le_u32(&h, 40);
-    if optional != 0 {
-        return Err(s.error(
+            format!("mandatory_flags {mandatory:#x}: a legacy (pre-4.6) stream"),
+            "xl images with the STREAMv2 flag (Xen 4.6 and later)",
+        ),
+        (
+            optional != 0,
             40,
-            Reason::UnsupportedVersion {
-                found: format!("optional_flags {optional:#x}"),
-                supported: "optional_flags 0 (xl defines none)",
-            },
-        ));
+            format!("optional_flags {optional:#x}"),
+            "optional_flags 0 (xl defines none)",
+        ),
+    ];
+    if let Some((_, at, found, supported)) = refusals.into_iter().find(|r| r.0) {
+        return Err(s.unsupported(at, found, supported));
     }
     let optional_len = le_u32(&h, 44);
     s.skip(u64::from(optional_len), "the xl optional data (the config)")?;
@@ -385,22 +384,18 @@ fn libxl_stream<R: Read>(
     s.read_exact(&mut h, "the libxl stream header")?;
     let version = be_u32(&h, 0);
     if version != LIBXL_VERSION {
-        return Err(s.error(
+        return Err(s.unsupported(
             at + 8,
-            Reason::UnsupportedVersion {
-                found: format!("libxl stream version {version}"),
-                supported: "libxl stream version 2",
-            },
+            format!("libxl stream version {version}"),
+            "libxl stream version 2",
         ));
     }
     let options = be_u32(&h, 4);
     if options & 1 != 0 {
-        return Err(s.error(
+        return Err(s.unsupported(
             at + 12,
-            Reason::UnsupportedVersion {
-                found: String::from("a big-endian libxl stream"),
-                supported: "little-endian streams (as libxl reads them)",
-            },
+            String::from("a big-endian libxl stream"),
+            "little-endian streams (as libxl reads them)",
         ));
     }
     described.push_str(", libxl stream v2");
@@ -473,22 +468,18 @@ fn libxc_stream<R: Read>(
     }
     let version = be_u32(&ihdr, 4);
     if !LIBXC_VERSIONS.contains(&version) {
-        return Err(s.error(
+        return Err(s.unsupported(
             marker_at + 12,
-            Reason::UnsupportedVersion {
-                found: format!("libxc stream version {version}"),
-                supported: "libxc stream versions 2 and 3",
-            },
+            format!("libxc stream version {version}"),
+            "libxc stream versions 2 and 3",
         ));
     }
     let options = u16::from_be_bytes([ihdr[8], ihdr[9]]);
     if options & 1 != 0 {
-        return Err(s.error(
+        return Err(s.unsupported(
             marker_at + 16,
-            Reason::UnsupportedVersion {
-                found: String::from("a big-endian libxc stream"),
-                supported: "little-endian streams (as xc_domain_restore reads them)",
-            },
+            String::from("a big-endian libxc stream"),
+            "little-endian streams (as xc_domain_restore reads them)",
         ));
     }
     let dhdr_at = s.offset;
@@ -496,12 +487,10 @@ fn libxc_stream<R: Read>(
     s.read_exact(&mut dhdr, "the libxc domain header (struct xc_sr_dhdr)")?;
     let guest = le_u32(&dhdr, 0);
     if guest != DHDR_TYPE_X86_HVM {
-        return Err(s.error(
+        return Err(s.unsupported(
             dhdr_at,
-            Reason::UnsupportedVersion {
-                found: format!("domain type {guest}"),
-                supported: "x86 HVM domains (type 2); a PV domain has no HVM context",
-            },
+            format!("domain type {guest}"),
+            "x86 HVM domains (type 2); a PV domain has no HVM context",
         ));
     }
     let (major, minor) = (le_u32(&dhdr, 8), le_u32(&dhdr, 12));
