@@ -101,13 +101,13 @@ use crate::json;
 /// Size of `struct kvm_regs`: rax..r15, rip, rflags.
 pub const KVM_REGS_SIZE: usize = 144;
 /// Offset of `rflags` in `struct kvm_regs`.
-pub const KVM_REGS_RFLAGS: usize = 136;
+pub(crate) const KVM_REGS_RFLAGS: usize = 136;
 /// The smallest VMCB save area read (the 2017 layout, through G_PAT and DBGCTL).
 pub const SAVE_AREA_MIN: usize = SaveAreaOffset::END;
 /// The largest: a page minus the control area.
 pub const SAVE_AREA_MAX: usize = VmcbSaveArea::PAGE_SIZE - SaveAreaOffset::IN_PAGE;
 /// RFLAGS assumed when the input has none: only the fixed bit 1.
-pub const RFLAGS_UNKNOWN: u64 = 0x2;
+pub(crate) const RFLAGS_UNKNOWN: u64 = 0x2;
 
 /// The input formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

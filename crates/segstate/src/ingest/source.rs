@@ -3,10 +3,10 @@
 //! Every format but two is small: a `kvm_sregs` is 312 bytes, a VMCB page 4096, a JSON
 //! state a few KiB, a segstate snapshot with the harness guest's memory well under a
 //! MiB. Those are read whole, but never past a cap ([`WHOLE_INPUT_LIMIT`],
-//! [`SNAPSHOT_INPUT_LIMIT`]): a larger input is refused with its name before it costs
+//! 16 MiB for a snapshot): a larger input is refused with its name before it costs
 //! memory. The two streams are read as streams: a QEMU migration stream (and the libvirt
 //! image around one) by its walker, and a QEMU log of dumps line by line
-//! ([`LINE_LIMIT`] per line), parsed a part of about 128 KiB at a time, so a multi-GiB
+//! (64 KiB per line), parsed a part of about 128 KiB at a time, so a multi-GiB
 //! log or `/dev/zero` never grows the process.
 //!
 //! Every error is a [`SourceError`]: the input's name (a path or "standard input"),
@@ -27,12 +27,12 @@ use super::{Input, InputFormat};
 pub const WHOLE_INPUT_LIMIT: usize = 1 << 20;
 /// The most a segstate snapshot given to `check` may hold: its memory is skipped by the
 /// check but decoded, so the file is held twice.
-pub const SNAPSHOT_INPUT_LIMIT: usize = 16 << 20;
+pub(crate) const SNAPSHOT_INPUT_LIMIT: usize = 16 << 20;
 /// The largest foreign state file read: a Cloud Hypervisor `state.json` of many vCPUs
 /// and devices (its own reader's limit); a Firecracker state file is at most 10 MB.
-pub const FOREIGN_INPUT_LIMIT: usize = 32 << 20;
+pub(crate) const FOREIGN_INPUT_LIMIT: usize = 32 << 20;
 /// The longest line of a QEMU log (a dump line is under 100 bytes).
-pub const LINE_LIMIT: usize = 64 << 10;
+pub(crate) const LINE_LIMIT: usize = 64 << 10;
 /// Bytes looked at before deciding the format: more than the largest binary format, so
 /// an input that ends within them is detected exactly as [`super::detect`] does.
 const PREFIX: usize = 8 << 10;

@@ -53,7 +53,7 @@ use crate::format::qemu::{QemuFlags, QemuSegmentCache};
 /// `QEMU_VM_FILE_MAGIC`: `"QEVM"`.
 pub const QEMU_VM_FILE_MAGIC: u32 = 0x5145_564d;
 /// `QEMU_VM_FILE_VERSION`.
-pub const QEMU_VM_FILE_VERSION: u32 = 3;
+pub(crate) const QEMU_VM_FILE_VERSION: u32 = 3;
 const QEMU_VM_FILE_VERSION_COMPAT: u32 = 2;
 
 const QEMU_VM_EOF: u8 = 0x00;

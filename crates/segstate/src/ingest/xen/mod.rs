@@ -5,12 +5,12 @@
 //!
 //! - **xl header** (`tools/xl/xl.h` `struct save_file_header`, written by
 //!   `tools/xl/xl_saverestore.c` `save_domain_core_writeconfig`): the 32-byte magic
-//!   [`XL_MAGIC`], `u32 byteorder` = [`XL_BYTEORDER`] in the domain's byte order,
+//!   `XL_MAGIC`, `u32 byteorder` = `XL_BYTEORDER` in the domain's byte order,
 //!   `u32 mandatory_flags` (bit 0 JSON config, bit 1 STREAMv2), `u32 optional_flags`,
 //!   `u32 optional_data_len`, then that many bytes (`u32` config length and the config);
 //! - **libxl stream** (`tools/libs/light/libxl_sr_stream_format.h`,
 //!   `docs/specs/libxl-migration-stream.pandoc`): a big-endian header (ident
-//!   [`LIBXL_IDENT`] "LibxlFmt", version 2, options), then records `{u32 type, u32
+//!   `LIBXL_IDENT` "LibxlFmt", version 2, options), then records `{u32 type, u32
 //!   length}` padded to 8 bytes; `LIBXC_CONTEXT` (1) has no body: the libxc stream
 //!   follows it inline;
 //! - **libxc stream** (`tools/libs/guest/xg_sr_stream_format.h`,
@@ -54,34 +54,34 @@ use crate::format::le_u32;
 /// The format name errors carry.
 pub const FORMAT: &str = "Xen save image";
 /// `savefileheader_magic` (`tools/xl/xl.h`).
-pub const XL_MAGIC: [u8; 32] = *b"Xen saved domain, xl format\n \0 \r";
+pub(crate) const XL_MAGIC: [u8; 32] = *b"Xen saved domain, xl format\n \0 \r";
 /// `SAVEFILE_BYTEORDER_VALUE`, in the byte order of the domain.
-pub const XL_BYTEORDER: u32 = 0x0102_0304;
+pub(crate) const XL_BYTEORDER: u32 = 0x0102_0304;
 /// `XL_MANDATORY_FLAG_JSON`: the optional data holds the JSON config.
-pub const XL_FLAG_JSON: u32 = 1 << 0;
+pub(crate) const XL_FLAG_JSON: u32 = 1 << 0;
 /// `XL_MANDATORY_FLAG_STREAMv2`: a libxl v2 stream follows (Xen 4.6 and later).
-pub const XL_FLAG_STREAM_V2: u32 = 1 << 1;
+pub(crate) const XL_FLAG_STREAM_V2: u32 = 1 << 1;
 /// `RESTORE_STREAM_IDENT`, "LibxlFmt", big-endian.
-pub const LIBXL_IDENT: u64 = 0x4c69_6278_6c46_6d74;
+pub(crate) const LIBXL_IDENT: u64 = 0x4c69_6278_6c46_6d74;
 /// `RESTORE_STREAM_VERSION`.
-pub const LIBXL_VERSION: u32 = 2;
+pub(crate) const LIBXL_VERSION: u32 = 2;
 /// `IHDR_MARKER`.
-pub const IHDR_MARKER: u64 = u64::MAX;
+pub(crate) const IHDR_MARKER: u64 = u64::MAX;
 /// `IHDR_ID`, "XENF", big-endian.
-pub const IHDR_ID: u32 = 0x5845_4e46;
+pub(crate) const IHDR_ID: u32 = 0x5845_4e46;
 /// The libxc stream versions read (`read_headers`: `2 <= ver <= 3`).
-pub const LIBXC_VERSIONS: [u32; 2] = [2, 3];
+pub(crate) const LIBXC_VERSIONS: [u32; 2] = [2, 3];
 /// `DHDR_TYPE_X86_HVM`.
-pub const DHDR_TYPE_X86_HVM: u32 = 2;
+pub(crate) const DHDR_TYPE_X86_HVM: u32 = 2;
 /// `REC_LENGTH_MAX`: the longest libxc record (128 MiB).
 pub const REC_LENGTH_MAX: u32 = 128 << 20;
 /// The longest `HVM_CONTEXT` read into memory: a few KiB per vCPU, so 16 MiB is
 /// thousands of vCPUs.
 pub const MAX_HVM_CONTEXT: u32 = 16 << 20;
 /// `HVM_FILE_MAGIC`, the `HEADER` entry's magic.
-pub const HVM_FILE_MAGIC: u32 = 0x5438_1286;
+pub(crate) const HVM_FILE_MAGIC: u32 = 0x5438_1286;
 /// `HVM_FILE_VERSION`.
-pub const HVM_FILE_VERSION: u32 = 1;
+pub(crate) const HVM_FILE_VERSION: u32 = 1;
 
 /// Record types of the libxl stream (`libxl_sr_stream_format.h`).
 mod libxl_rec {
