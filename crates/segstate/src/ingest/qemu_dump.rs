@@ -57,6 +57,29 @@ const SEG_LINES: [(SegReg, &str); 8] = [
     (SegReg::Tr, "TR ="),
 ];
 
+/// The segment state of QEMU's CPU state (`env->segs`, `hflags & HF_CPL_MASK`, the
+/// control registers), decoded as leniently as KVM's `set_seg` takes it: residue bits
+/// of the flags are ignored, a selector keeps its low 16 bits, and a segment is
+/// unusable when P is clear (QEMU has no unusable bit). A dump and a migration stream
+/// hold the same fields.
+pub(crate) fn lenient_state(
+    segments: &PerSegReg<QemuSegmentCache>,
+    cpl: u8,
+    cr0: u64,
+    cr4: u64,
+    efer: u64,
+    rflags: u64,
+) -> SegmentState {
+    SegmentState {
+        segments: segments.map(|_, q| q.lenient_segment()),
+        cpl: PrivilegeLevel::from_low_bits(cpl),
+        cr0,
+        cr4,
+        efer,
+        rflags,
+    }
+}
+
 /// The register QEMU names `name` in a dump (`ES` … `GS`, `LDT`, `TR`: its segment
 /// lines without their padding and `=`).
 pub(crate) fn segment_named(name: &str) -> Option<SegReg> {
@@ -164,14 +187,8 @@ impl QemuDump {
     /// QEMU itself runs with; EFER is 0 when the dump has none.
     #[must_use]
     pub fn segment_state(&self) -> SegmentState {
-        SegmentState {
-            segments: self.segments.map(|_, q| q.lenient_segment()),
-            cpl: PrivilegeLevel::from_low_bits(self.cpl),
-            cr0: self.cr0,
-            cr4: self.cr4,
-            efer: self.efer.unwrap_or(0),
-            rflags: self.rflags,
-        }
+        let (segments, efer) = (&self.segments, self.efer.unwrap_or(0));
+        lenient_state(segments, self.cpl, self.cr0, self.cr4, efer, self.rflags)
     }
 
     /// The suffix QEMU's `cpu_x86_dump_seg_cache()` prints for `reg` given this dump's

@@ -47,7 +47,7 @@ use core::fmt;
 use std::io::{self, Read};
 
 use crate::arch::SegmentState;
-use crate::arch::{PerSegReg, PrivilegeLevel, SegReg};
+use crate::arch::{PerSegReg, SegReg};
 use crate::format::qemu::{QemuFlags, QemuSegmentCache};
 
 /// `QEMU_VM_FILE_MAGIC`: `"QEVM"`.
@@ -209,14 +209,8 @@ impl MigrationCpu {
     /// clear, and the CPL is `hflags & 3`.
     #[must_use]
     pub fn segment_state(&self) -> SegmentState {
-        SegmentState {
-            segments: self.segments.map(|_, q| q.lenient_segment()),
-            cpl: PrivilegeLevel::from_low_bits(self.cpl),
-            cr0: self.cr0,
-            cr4: self.cr4,
-            efer: self.efer,
-            rflags: self.rflags,
-        }
+        let (segments, cpl) = (&self.segments, self.cpl);
+        super::qemu_dump::lenient_state(segments, cpl, self.cr0, self.cr4, self.efer, self.rflags)
     }
 }
 
