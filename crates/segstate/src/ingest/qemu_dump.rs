@@ -208,27 +208,25 @@ impl QemuDump {
         );
         let bit = |b: u32| flags & (1 << b) != 0;
         if flags & QemuFlags::S_MASK != 0 {
-            if bit(11) {
-                s.push_str(if flags & QemuFlags::L_MASK != 0 {
+            // Code: C(onforming), R(eadable); data: E(xpand-down), W(ritable).
+            let (name, [b10, b9]) = if bit(11) {
+                let name = if flags & QemuFlags::L_MASK != 0 {
                     "CS64"
                 } else if flags & QemuFlags::B_MASK != 0 {
                     "CS32"
                 } else {
                     "CS16"
-                });
-                s.push_str(" [");
-                s.push(if bit(10) { 'C' } else { '-' });
-                s.push(if bit(9) { 'R' } else { '-' });
+                };
+                (name, ['C', 'R'])
+            } else if flags & QemuFlags::B_MASK != 0 || lma {
+                ("DS  ", ['E', 'W'])
             } else {
-                s.push_str(if flags & QemuFlags::B_MASK != 0 || lma {
-                    "DS  "
-                } else {
-                    "DS16"
-                });
-                s.push_str(" [");
-                s.push(if bit(10) { 'E' } else { '-' });
-                s.push(if bit(9) { 'W' } else { '-' });
-            }
+                ("DS16", ['E', 'W'])
+            };
+            s.push_str(name);
+            s.push_str(" [");
+            s.push(if bit(10) { b10 } else { '-' });
+            s.push(if bit(9) { b9 } else { '-' });
             s.push(if bit(8) { 'A' } else { '-' });
             s.push(']');
         } else {

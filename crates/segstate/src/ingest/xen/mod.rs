@@ -201,7 +201,7 @@ struct Stream<'a, R> {
 
 impl<R: Read> Stream<'_, R> {
     fn error(&self, at: u64, reason: Reason) -> IngestError {
-        IngestError::new(FORMAT, self.file, Place::Offset(offset(at)), reason)
+        IngestError::new(FORMAT, self.file, Place::Offset(usize_of(at)), reason)
     }
 
     /// A header field at `at` holding `found`, a value segstate does not read: what it
@@ -210,20 +210,22 @@ impl<R: Read> Stream<'_, R> {
         self.error(at, Reason::UnsupportedVersion { found, supported })
     }
 
+    /// `what`, starting at `start`, cut short: `found` of its `needed` bytes are there.
+    fn truncated(&self, what: &str, start: u64, needed: usize, found: usize) -> IngestError {
+        IngestError::new(
+            FORMAT,
+            self.file,
+            Place::Field(format!("{what} at offset {start} ({start:#x})")),
+            Reason::Truncated { needed, found },
+        )
+    }
+
     /// Fills `buf`; the end of the input before it is full is a truncation naming `what`.
     fn read_exact(&mut self, buf: &mut [u8], what: &'static str) -> Result<(), IngestError> {
         let start = self.offset;
         let got = self.fill(buf)?;
         if got < buf.len() {
-            return Err(IngestError::new(
-                FORMAT,
-                self.file,
-                Place::Field(format!("{what} at offset {start} ({start:#x})")),
-                Reason::Truncated {
-                    needed: buf.len(),
-                    found: got,
-                },
-            ));
+            return Err(self.truncated(what, start, buf.len(), got));
         }
         Ok(())
     }
@@ -252,15 +254,7 @@ impl<R: Read> Stream<'_, R> {
             .map_err(|e| self.error(start, Reason::Io(e.to_string())))?;
         self.offset += skipped;
         if skipped < n {
-            return Err(IngestError::new(
-                FORMAT,
-                self.file,
-                Place::Field(format!("{what} at offset {start} ({start:#x})")),
-                Reason::Truncated {
-                    needed: usize::try_from(n).unwrap_or(usize::MAX),
-                    found: usize::try_from(skipped).unwrap_or(usize::MAX),
-                },
-            ));
+            return Err(self.truncated(what, start, usize_of(n), usize_of(skipped)));
         }
         Ok(())
     }
@@ -274,22 +268,16 @@ impl<R: Read> Stream<'_, R> {
             return Ok(None);
         }
         if got < h.len() {
-            return Err(IngestError::new(
-                FORMAT,
-                self.file,
-                Place::Field(format!("record header at offset {at} ({at:#x})")),
-                Reason::Truncated {
-                    needed: 8,
-                    found: got,
-                },
-            ));
+            return Err(self.truncated("record header", at, h.len(), got));
         }
         Ok(Some((at, le_u32(&h, 0), le_u32(&h, 4))))
     }
 }
 
-pub(super) fn offset(at: u64) -> usize {
-    usize::try_from(at).unwrap_or(usize::MAX)
+/// A position or a length in the stream as a `usize`, saturating where `usize` is
+/// narrower.
+pub(super) fn usize_of(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 fn be_u32(b: &[u8], at: usize) -> u32 {
