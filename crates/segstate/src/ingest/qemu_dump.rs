@@ -449,6 +449,12 @@ impl Cursor<'_> {
         }
     }
 
+    /// `expected` is not what the line holds at the cursor: an error there naming both.
+    fn expected(&self, expected: fmt::Arguments<'_>) -> DumpError {
+        let message = format!("expected {expected}, found {}", self.found(self.pos));
+        self.error_at(self.pos, message)
+    }
+
     /// What the line holds from `pos`, for messages (at most 20 characters).
     fn found(&self, pos: usize) -> String {
         let rest = self.bytes().get(pos..).unwrap_or_default();
@@ -465,10 +471,7 @@ impl Cursor<'_> {
             self.pos += lit.len();
             Ok(())
         } else {
-            Err(self.error_at(
-                self.pos,
-                format!("expected {lit:?} ({what}), found {}", self.found(self.pos)),
-            ))
+            Err(self.expected(format_args!("{lit:?} ({what})")))
         }
     }
 
@@ -528,13 +531,7 @@ impl Cursor<'_> {
                 self.pos += 1;
                 Ok(b - b'0')
             }
-            _ => Err(self.error_at(
-                self.pos,
-                format!(
-                    "expected a decimal digit for {field}, found {}",
-                    self.found(self.pos)
-                ),
-            )),
+            _ => Err(self.expected(format_args!("a decimal digit for {field}"))),
         }
     }
 
@@ -542,13 +539,7 @@ impl Cursor<'_> {
         if self.pos >= self.bytes().len() {
             Ok(())
         } else {
-            Err(self.error_at(
-                self.pos,
-                format!(
-                    "expected end of line after {what}, found {}",
-                    self.found(self.pos)
-                ),
-            ))
+            Err(self.expected(format_args!("end of line after {what}")))
         }
     }
 
@@ -561,13 +552,7 @@ impl Cursor<'_> {
             self.pos = self.text.len();
             Ok(Some(rest.to_string()))
         } else {
-            Err(self.error_at(
-                self.pos,
-                format!(
-                    "expected end of line or \" DPL=\" after {what}, found {}",
-                    self.found(self.pos)
-                ),
-            ))
+            Err(self.expected(format_args!("end of line or \" DPL=\" after {what}")))
         }
     }
 }

@@ -169,13 +169,7 @@ pub fn read(reader: impl Read, file: &str) -> Result<Vec<ForeignVcpu>, IngestErr
     } else if first == XL_MAGIC[..8] {
         Container::Xl
     } else {
-        return Err(s.error(
-            0,
-            Reason::BadMagic {
-                found: u64::from_be_bytes(first),
-                expected: u64::from_be_bytes(XL_MAGIC[..8].try_into().unwrap_or_default()),
-            },
-        ));
+        return Err(s.bad_magic(0, u64::from_be_bytes(first), be_u64(&XL_MAGIC, 0)));
     };
     let mut described = String::from(container.name());
     match container {
@@ -202,6 +196,11 @@ struct Stream<'a, R> {
 impl<R: Read> Stream<'_, R> {
     fn error(&self, at: u64, reason: Reason) -> IngestError {
         IngestError::new(FORMAT, self.file, Place::Offset(usize_of(at)), reason)
+    }
+
+    /// A magic number at `at` that is not the `expected` one.
+    fn bad_magic(&self, at: u64, found: u64, expected: u64) -> IngestError {
+        self.error(at, Reason::BadMagic { found, expected })
     }
 
     /// A header field at `at` holding `found`, a value segstate does not read: what it
@@ -284,6 +283,10 @@ fn be_u32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
+fn be_u64(b: &[u8], at: usize) -> u64 {
+    u64::from(be_u32(b, at)) << 32 | u64::from(be_u32(b, at + 4))
+}
+
 /// A record body of `length` bytes is followed by zeros up to an 8-byte boundary.
 fn padding(length: u32) -> u64 {
     u64::from(length.wrapping_neg() & 7)
@@ -302,13 +305,7 @@ fn xl_header<R: Read>(
         "the xl header (struct save_file_header, 48 bytes)",
     )?;
     if h[..32] != XL_MAGIC {
-        return Err(s.error(
-            0,
-            Reason::BadMagic {
-                found: u64::from_be_bytes(h[24..32].try_into().unwrap_or_default()),
-                expected: u64::from_be_bytes(XL_MAGIC[24..32].try_into().unwrap_or_default()),
-            },
-        ));
+        return Err(s.bad_magic(0, be_u64(&h, 24), be_u64(&XL_MAGIC, 24)));
     }
     let (byteorder, mandatory, optional) = (le_u32(&h, 32), le_u32(&h, 36), le_u32(&h, 40));
     // The header fields segstate does not read, checked in field order: (refused,
@@ -360,13 +357,7 @@ fn libxl_stream<R: Read>(
 ) -> Result<(), IngestError> {
     let at = s.offset - 8;
     if ident != LIBXL_IDENT.to_be_bytes() {
-        return Err(s.error(
-            at,
-            Reason::BadMagic {
-                found: u64::from_be_bytes(ident),
-                expected: LIBXL_IDENT,
-            },
-        ));
+        return Err(s.bad_magic(at, u64::from_be_bytes(ident), LIBXL_IDENT));
     }
     let mut h = [0u8; 8];
     s.read_exact(&mut h, "the libxl stream header")?;
@@ -403,13 +394,7 @@ fn libxl_stream<R: Read>(
                 let mut marker = [0u8; 8];
                 s.read_exact(&mut marker, "the libxc image header")?;
                 if marker != IHDR_MARKER.to_be_bytes() {
-                    return Err(s.error(
-                        marker_at,
-                        Reason::BadMagic {
-                            found: u64::from_be_bytes(marker),
-                            expected: IHDR_MARKER,
-                        },
-                    ));
+                    return Err(s.bad_magic(marker_at, u64::from_be_bytes(marker), IHDR_MARKER));
                 }
                 return Ok(());
             }
@@ -446,13 +431,7 @@ fn libxc_stream<R: Read>(
     // The marker was the 8 bytes before; check it when a libxl stream led here.
     let id = be_u32(&ihdr, 0);
     if id != IHDR_ID {
-        return Err(s.error(
-            marker_at + 8,
-            Reason::BadMagic {
-                found: id.into(),
-                expected: IHDR_ID.into(),
-            },
-        ));
+        return Err(s.bad_magic(marker_at + 8, id.into(), IHDR_ID.into()));
     }
     let version = be_u32(&ihdr, 4);
     if !LIBXC_VERSIONS.contains(&version) {
