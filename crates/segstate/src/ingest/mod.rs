@@ -15,6 +15,10 @@
 //!
 //! Every error names the line (text) or the byte offset (binary) it is about.
 //!
+//! A path is opened by [`open_path`], the one place that looks at the file system: a
+//! snapshot directory and a few files are read by path, anything else as a stream
+//! ([`source::read_each`]).
+//!
 //! ```
 //! use segstate::arch::PrivilegeLevel;
 //!
