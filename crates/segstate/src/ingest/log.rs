@@ -14,7 +14,6 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use alloc::{format, vec};
-use core::fmt;
 
 use super::exit::{self, Exit};
 use super::text::{Words, normalise};
@@ -75,11 +74,7 @@ impl Dialect {
     }
 }
 
-impl fmt::Display for Dialect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+display_by_name!(Dialect);
 
 /// One dump as a dialect reader found it.
 #[derive(Clone, Debug, PartialEq, Eq)]
