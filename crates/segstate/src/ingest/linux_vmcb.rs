@@ -25,7 +25,7 @@ use alloc::vec::Vec;
 use super::collect::Collector;
 use super::linux_vmcs::value_after;
 use super::log::{Dialect, RawDump};
-use super::text::{Words, hex, hex_width};
+use super::text::{Words, hex, hex_width, register_field};
 use crate::arch::{DescriptorTable, PrivilegeLevel, SegReg, Segment};
 use crate::format::svm::{SvmAttrib, VmcbSegment};
 
@@ -197,6 +197,10 @@ fn scalar(r: &mut Reader, words: &mut Words<'_>, t: &str, line: usize) {
         return;
     };
     let d = r.see(&key, line);
+    if let Some(field) = register_field(&mut d.guest, &key) {
+        *field = Some(value);
+        return;
+    }
     let g = &mut d.guest;
     match key.as_str() {
         "cpl" => {
@@ -208,10 +212,6 @@ fn scalar(r: &mut Reader, words: &mut Words<'_>, t: &str, line: usize) {
             }
             d.guest.cpl = Some(PrivilegeLevel::from_low_bits(value as u8));
         }
-        "efer" => g.efer = Some(value),
-        "cr0" => g.cr0 = Some(value),
-        "cr3" => g.cr3 = Some(value),
-        "cr4" => g.cr4 = Some(value),
         "dr6" => g.dr6 = Some(value),
         "dr7" => g.dr7 = Some(value),
         "intercepts" => g.svm.vmrun_intercept = Some(value & 1 << 32 != 0),
@@ -221,8 +221,6 @@ fn scalar(r: &mut Reader, words: &mut Words<'_>, t: &str, line: usize) {
         "nested_ctl" => g.svm.nested_paging = Some(value & 1 != 0),
         "nested_cr3" => g.svm.ncr3 = Some(value),
         "event_inj" => g.svm.event_inj = Some(value),
-        "rip" => g.rip = Some(value),
-        "rflags" => g.rflags = Some(value),
         "gpat" | "pat" => g.pat = Some(value),
         "dbgctl" => g.debugctl = Some(value),
         _ => {}
