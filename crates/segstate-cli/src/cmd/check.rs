@@ -11,7 +11,7 @@ use crate::progress::Progress;
 use segstate::check::Severity;
 use segstate::check::report::{Entry, Report, Vendors};
 use segstate::ingest::judge::{self, Judgement};
-use segstate::ingest::{self, Input, InputFormat, source};
+use segstate::ingest::{Input, InputFormat};
 
 /// The vendors `--vendor` takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -208,69 +208,13 @@ impl Printer<'_> {
     }
 }
 
-/// A snapshot directory (Cloud Hypervisor's `state.json`, crosvm's `vcpu` namespace),
-/// or a crosvm `vcpu/vcpu{N}` fragment read with its snapshot (so an encrypted one is
-/// named so): every vCPU.
-fn check_directory(args: &Args, dir: &std::path::Path) -> Outcome {
-    if dir.is_dir() && ingest::foreign_dir_format(dir).is_none() {
-        return Err(Failure::input(format!(
-            "{}: is a directory, and not a Cloud Hypervisor snapshot (it has no state.json) \
-             nor a crosvm snapshot (it has no vcpu namespace)",
-            dir.display()
-        )));
-    }
-    check_foreign_at(args, dir)
-}
-
-/// A HyperVStorage file (`.vmrs`/`.vsv`): opened by path, so the reader seeks past the
-/// guest RAM it holds instead of reading it.
-fn is_hyperv_storage(path: &std::path::Path) -> bool {
-    use std::io::Read;
-    let mut prefix = [0u8; 4];
-    std::fs::File::open(path).is_ok_and(|mut f| f.read_exact(&mut prefix).is_ok())
-        && ingest::hyperv::recognise(&prefix) == Some(ingest::hyperv::Framing::HyperVStorage)
-}
-
-/// Every vCPU of the foreign state at `path`, read by path.
-fn check_foreign_at(args: &Args, path: &std::path::Path) -> Outcome {
-    let inputs = ingest::foreign_vcpus_at(path)
-        .map_err(|e| Failure::input(e.to_string()))
-        .and_then(|vcpus| {
-            ingest::foreign_inputs(&vcpus)
-                .map_err(|e| Failure::input(format!("{}: {e}", path.display())))
-        })?;
-    let mut printer = Printer {
-        args,
-        states: 0,
-        failing: 0,
-        errors: 0,
-    };
-    for input in &inputs {
-        printer.state(input);
-    }
-    let code = u8::from(printer.failing > 0);
-    printer.finish(code, None);
-    Ok(ExitCode::from(code))
-}
-
 pub fn run(args: &Args) -> Outcome {
-    let snapshot_part = |p: &&std::path::Path| {
-        p.is_dir() || (args.format.is_none() && ingest::crosvm::is_fragment_path(p))
-    };
-    if let Some(dir) = args.input.as_deref().filter(snapshot_part) {
-        return check_directory(args, dir);
-    }
-    if let Some(file) = args
-        .input
-        .as_deref()
-        .filter(|p| args.format.is_none_or(|f| f == InputFormat::HyperV) && is_hyperv_storage(p))
-    {
-        return check_foreign_at(args, file);
-    }
-    let (name, mut reader) = crate::input::open(
+    let opened = crate::input::open(
         args.input.as_deref(),
+        args.format,
         "a vCPU state (a QEMU dump, kvm_sregs, VMCB, JSON, ...)",
     )?;
+    let name = opened.name().clone();
     let mut printer = Printer {
         args,
         states: 0,
@@ -278,7 +222,7 @@ pub fn run(args: &Args) -> Outcome {
         errors: 0,
     };
     let mut progress = Progress::new(!args.json);
-    let read = source::read_each(&mut reader, &name, args.format, &mut |input| {
+    let read = opened.read_each(&mut |input| {
         printer.state(&input);
         progress.show(|| format!("{} states checked", printer.states));
     });

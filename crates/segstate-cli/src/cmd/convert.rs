@@ -113,7 +113,7 @@ fn read_input(arg: Option<&str>) -> Result<InputText, Failure> {
             text: text.to_string(),
         });
     }
-    let (name, mut reader) = crate::input::open(None, "a segment or kvm_sregs (JSON or hex)")?;
+    let (name, mut reader) = crate::input::open_stdin("a segment or kvm_sregs (JSON or hex)")?;
     let bytes = source::read_bounded(
         &mut reader,
         &name,

@@ -40,7 +40,7 @@ pub const FORMAT: &str = "Cloud Hypervisor snapshot";
 /// The largest `state.json` read.
 pub const MAX_STATE_JSON: u64 = 32 << 20;
 /// The node holding the vCPUs (`CPU_MANAGER_SNAPSHOT_ID`).
-pub const CPU_MANAGER: &str = "cpu-manager";
+pub(crate) const CPU_MANAGER: &str = "cpu-manager";
 
 /// True when `text` looks like a Cloud Hypervisor `state.json`: a JSON object with a
 /// top-level `snapshots` map that names the `cpu-manager`.

@@ -6,6 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::log::{Dialect, MAX_DUMPS, RawDump};
+use super::text::Words;
 
 /// The dumps of one log as a reader finds them. `S` is the reader's own state for
 /// the open dump (the VMCS reader's section), reset when a dump opens.
@@ -25,7 +26,14 @@ pub(crate) struct Collector<S> {
 }
 
 impl<S: Default> Collector<S> {
-    pub fn new(dialect: Dialect, finish: fn(&mut RawDump)) -> Self {
+    /// A collector for a log in `linux`, the dialect of a Linux dump, or in its Xen
+    /// counterpart when `xen` (the log carries Xen's `(XEN)` prefix).
+    pub fn new(linux: Dialect, xen: bool, finish: fn(&mut RawDump)) -> Self {
+        let dialect = match linux {
+            Dialect::LinuxVmcs if xen => Dialect::XenVmcs,
+            Dialect::LinuxVmcb if xen => Dialect::XenVmcb,
+            other => other,
+        };
         Collector {
             out: Vec::new(),
             cur: None,
@@ -34,6 +42,24 @@ impl<S: Default> Collector<S> {
             dialect,
             finish,
         }
+    }
+
+    /// Runs a reader over `words`: `step` is given each word's line and text and the
+    /// next word's text (empty at the end), until the words end or as many dumps as a
+    /// reader keeps are read; returns every dump.
+    pub fn read<'a>(
+        mut self,
+        words: &mut Words<'a>,
+        mut step: impl FnMut(&mut Self, &mut Words<'a>, usize, &'a str, &'a str),
+    ) -> Vec<RawDump> {
+        while let Some(w) = words.next_word() {
+            if self.full() {
+                break;
+            }
+            let next = words.peek(0).map(|n| n.text).unwrap_or_default();
+            step(&mut self, words, w.line, w.text, next);
+        }
+        self.finish()
     }
 
     /// True once the log has given as many dumps as a reader keeps.

@@ -42,16 +42,16 @@ use crate::snapshot::{MsrEntry, Regs, raw_size};
 /// The format name errors carry.
 pub const FORMAT: &str = "crosvm snapshot";
 /// The namespace (subdirectory) holding the vCPU fragments.
-pub const NAMESPACE: &str = "vcpu";
+pub(crate) const NAMESPACE: &str = "vcpu";
 /// The key file an encrypted snapshot has at its top (`SnapshotWriter::new`).
-pub const ENC_METADATA: &str = "enc_metadata";
+pub(crate) const ENC_METADATA: &str = "enc_metadata";
 /// The largest `vcpu{N}` fragment read. A real one is about 10 KiB: the XSAVE area
 /// (4 KiB as CBOR integers) and KVM's nested state (up to 16 KiB, each byte an integer)
 /// dominate.
 pub const MAX_FRAGMENT: u64 = 1 << 20;
 /// The most vCPU fragments read from one namespace (KVM's `KVM_MAX_VCPUS` is 1024 on
 /// x86 since Linux 5.15).
-pub const MAX_VCPUS: usize = 1024;
+pub(crate) const MAX_VCPUS: usize = 1024;
 /// The fields of `hypervisor::VcpuSnapshot`, in the order crosvm writes them.
 const TOP_FIELDS: [&str; 9] = [
     "vcpu_id",

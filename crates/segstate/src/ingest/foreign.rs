@@ -98,11 +98,7 @@ impl Stack {
     }
 }
 
-impl fmt::Display for Stack {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+display_by_name!(Stack);
 
 /// One vCPU read from a foreign state file.
 #[derive(Clone, Debug, PartialEq, Eq)]

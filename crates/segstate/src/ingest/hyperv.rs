@@ -39,20 +39,20 @@ use crate::snapshot::Regs;
 /// The format name errors carry.
 pub const FORMAT: &str = "Hyper-V partition state";
 /// The largest blob read: a few KiB per VP.
-pub const MAX_BLOB: u64 = 16 << 20;
+pub(crate) const MAX_BLOB: u64 = 16 << 20;
 /// The HyperVStorage file header signature (`.vmrs`, `.vsv`, `.vmcx`).
 pub const HVS_SIGNATURE: u32 = 0x0128_2014;
 /// Size of `VidSavedStateDescriptor`.
-pub const DESCRIPTOR_SIZE: usize = 24;
+pub(crate) const DESCRIPTOR_SIZE: usize = 24;
 /// The chunks start this far after `header_size`.
-pub const ENVELOPE_GAP: usize = 16;
+pub(crate) const ENVELOPE_GAP: usize = 16;
 /// `OB_SAVE_CHUNK_PROLOG_SIZE`.
 pub const PROLOG_SIZE: usize = 4080;
 /// `VM_SAVE_CHUNK_TAG_UNDEFINED`, the prolog's tag ("duTP").
 pub const PROLOG_TAG: u32 = 0x5054_6475;
 
 /// `VmSaveChunkId` values read.
-pub mod chunk {
+pub(crate) mod chunk {
     /// `PROLOG`.
     pub const PROLOG: u32 = 0x0000_0000;
     /// `EPILOG`.
@@ -111,7 +111,7 @@ pub fn recognise(prefix: &[u8]) -> Option<Framing> {
 ///
 /// # Errors
 ///
-/// As [`read`]; a file that cannot be read or is over [`MAX_BLOB`].
+/// As [`read`]; a file that cannot be read or is over 16 MiB (`MAX_BLOB`).
 pub fn read_path(path: &std::path::Path) -> Result<Vec<ForeignVcpu>, IngestError> {
     use std::io::Read;
     let label = path.display().to_string();

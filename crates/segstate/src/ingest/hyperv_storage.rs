@@ -33,29 +33,29 @@ use crate::format::{le_u16, le_u32, le_u64};
 /// The format name errors carry.
 pub const FORMAT: &str = "HyperVStorage file";
 /// `HEADER_SIGNATURE`.
-pub const HEADER_SIGNATURE: u32 = 0x0128_2014;
+pub(crate) const HEADER_SIGNATURE: u32 = 0x0128_2014;
 /// `OBJECT_TABLE_SIGNATURE`.
-pub const OBJECT_TABLE_SIGNATURE: u32 = 0x0111_0001;
+pub(crate) const OBJECT_TABLE_SIGNATURE: u32 = 0x0111_0001;
 /// `KEY_TABLE_SIGNATURE`.
-pub const KEY_TABLE_SIGNATURE: u16 = 0x0002;
+pub(crate) const KEY_TABLE_SIGNATURE: u16 = 0x0002;
 /// `size_of::<FileHeader>()`.
 pub const FILE_HEADER_SIZE: usize = 46;
 /// The second header copy and the first object table.
-pub const HEADER_COPY_1: u64 = 4096;
+pub(crate) const HEADER_COPY_1: u64 = 4096;
 /// Where the first object table is.
-pub const OBJECT_TABLE_OFFSET: u64 = 8192;
+pub(crate) const OBJECT_TABLE_OFFSET: u64 = 8192;
 /// `FORMAT_VERSION_4_0`, the only version read.
 pub const FORMAT_VERSION: u32 = 0x0400;
 /// The keys of the partition state blob, current and for VM versions up to 5.0.
-pub const PARTITION_STATE_KEYS: [&str; 2] = [
+pub(crate) const PARTITION_STATE_KEYS: [&str; 2] = [
     "/savedstate/savedVM/partition_state",
     "/savedVM/partition_state",
 ];
 /// The most object table entries followed, and the largest key table read: far above
 /// a saved state's few hundred keys, far below what a hostile count could cost.
-pub const MAX_OBJECTS: usize = 1 << 16;
+pub(crate) const MAX_OBJECTS: usize = 1 << 16;
 /// The largest key table read (the default is 4096 bytes).
-pub const MAX_KEY_TABLE: u32 = 1 << 20;
+pub(crate) const MAX_KEY_TABLE: u32 = 1 << 20;
 
 const OBJECT_KEY_TABLE: u8 = 2;
 const OBJECT_TABLE: u8 = 1;

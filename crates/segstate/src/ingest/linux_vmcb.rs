@@ -25,7 +25,7 @@ use alloc::vec::Vec;
 use super::collect::Collector;
 use super::linux_vmcs::value_after;
 use super::log::{Dialect, RawDump};
-use super::text::{Words, hex, hex_width};
+use super::text::{Words, hex, hex_width, register_field};
 use crate::arch::{DescriptorTable, PrivilegeLevel, SegReg, Segment};
 use crate::format::svm::{SvmAttrib, VmcbSegment};
 
@@ -54,18 +54,7 @@ type Reader = Collector<()>;
 /// `(XEN)` prefix.
 #[must_use]
 pub fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
-    let dialect = if xen {
-        Dialect::XenVmcb
-    } else {
-        Dialect::LinuxVmcb
-    };
-    let mut r = Reader::new(dialect, |_| {});
-    while let Some(w) = words.next_word() {
-        if r.full() {
-            break;
-        }
-        let (line, t) = (w.line, w.text);
-        let next = words.peek(0).map(|n| n.text).unwrap_or_default();
+    Reader::new(Dialect::LinuxVmcb, xen, |_| {}).read(words, |r, words, line, t, next| {
         // Openers: Linux's "VMCB …" headers, Xen's "Dumping guest's current state".
         if t.trim_end_matches(':') == "VMCB" || (t == "Dumping" && next == "guest's") {
             let saved = r.cur.as_ref().is_some_and(|d| {
@@ -75,21 +64,15 @@ pub fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
                 r.close();
             }
             r.open(line);
-            continue;
-        }
-        if let Some((reg, lower)) = seg_name(t) {
+        } else if let Some((reg, lower)) = seg_name(t) {
             let linux_form = lower && next == "s:";
             if linux_form || r.cur.is_some() {
-                segment(&mut r, words, t, reg, linux_form, line);
+                segment(r, words, t, reg, linux_form, line);
             }
-            continue;
+        } else if r.cur.is_some() {
+            scalar(r, words, t, line);
         }
-        if r.cur.is_none() {
-            continue;
-        }
-        scalar(&mut r, words, t, line);
-    }
-    r.finish()
+    })
 }
 
 fn segment(
@@ -214,6 +197,10 @@ fn scalar(r: &mut Reader, words: &mut Words<'_>, t: &str, line: usize) {
         return;
     };
     let d = r.see(&key, line);
+    if let Some(field) = register_field(&mut d.guest, &key) {
+        *field = Some(value);
+        return;
+    }
     let g = &mut d.guest;
     match key.as_str() {
         "cpl" => {
@@ -225,10 +212,6 @@ fn scalar(r: &mut Reader, words: &mut Words<'_>, t: &str, line: usize) {
             }
             d.guest.cpl = Some(PrivilegeLevel::from_low_bits(value as u8));
         }
-        "efer" => g.efer = Some(value),
-        "cr0" => g.cr0 = Some(value),
-        "cr3" => g.cr3 = Some(value),
-        "cr4" => g.cr4 = Some(value),
         "dr6" => g.dr6 = Some(value),
         "dr7" => g.dr7 = Some(value),
         "intercepts" => g.svm.vmrun_intercept = Some(value & 1 << 32 != 0),
@@ -238,8 +221,6 @@ fn scalar(r: &mut Reader, words: &mut Words<'_>, t: &str, line: usize) {
         "nested_ctl" => g.svm.nested_paging = Some(value & 1 != 0),
         "nested_cr3" => g.svm.ncr3 = Some(value),
         "event_inj" => g.svm.event_inj = Some(value),
-        "rip" => g.rip = Some(value),
-        "rflags" => g.rflags = Some(value),
         "gpat" | "pat" => g.pat = Some(value),
         "dbgctl" => g.debugctl = Some(value),
         _ => {}

@@ -42,16 +42,12 @@ use super::text::{Words, hex, hex_width};
 use crate::arch::{DescriptorTable, SegReg, Segment, Selector};
 use crate::format::vmx::{VmxAccessRights, VmxSegment};
 
-const SEGMENTS: [(&str, SegReg); 8] = [
-    ("ES:", SegReg::Es),
-    ("CS:", SegReg::Cs),
-    ("SS:", SegReg::Ss),
-    ("DS:", SegReg::Ds),
-    ("FS:", SegReg::Fs),
-    ("GS:", SegReg::Gs),
-    ("LDTR:", SegReg::Ldtr),
-    ("TR:", SegReg::Tr),
-];
+/// The register a guest-state line opens with, as `dump_vmcs` prints it: `ES:` …
+/// `GS:`, `LDTR:`, `TR:` (the SDM's names).
+fn segment_label(word: &str) -> Option<SegReg> {
+    let name = word.strip_suffix(':')?;
+    SegReg::ALL.into_iter().find(|reg| reg.name() == name)
+}
 
 /// Guest fields that only a VMCS dump prints: one opens a dump when none is open.
 const OPENERS: &[&str] = &[
@@ -114,18 +110,7 @@ fn cpl_from_ss(d: &mut RawDump) {
 /// `(XEN)` prefix.
 #[must_use]
 pub fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
-    let dialect = if xen {
-        Dialect::XenVmcs
-    } else {
-        Dialect::LinuxVmcs
-    };
-    let mut r = Reader::new(dialect, cpl_from_ss);
-    while let Some(w) = words.next_word() {
-        if r.full() {
-            break;
-        }
-        let (line, t) = (w.line, w.text);
-        let next = words.peek(0).map(|n| n.text).unwrap_or_default();
+    Reader::new(Dialect::LinuxVmcs, xen, cpl_from_ss).read(words, |r, words, line, t, next| {
         if t == "***" {
             match next {
                 "Guest" => {
@@ -142,21 +127,21 @@ pub fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
                 }
                 _ => {}
             }
-            continue;
+            return;
         }
-        if r.cur.is_none() && !OPENERS.iter().any(|o| t.starts_with(o)) {
-            let sel_form = SEGMENTS.iter().any(|(n, _)| *n == t) && next.starts_with("sel=");
-            if !sel_form {
-                continue;
-            }
+        let opens = |t: &str| {
+            OPENERS.iter().any(|o| t.starts_with(o))
+                || (segment_label(t).is_some() && next.starts_with("sel="))
+        };
+        if r.cur.is_none() && !opens(t) {
+            return;
         }
         match r.state {
             Section::Host => {}
-            Section::Control => control(&mut r, words, t, line),
-            Section::Guest => guest(&mut r, words, t, next, line),
+            Section::Control => control(r, words, t, line),
+            Section::Guest => guest(r, words, t, next, line),
         }
-    }
-    r.finish()
+    })
 }
 
 fn control(r: &mut Reader, words: &mut Words<'_>, t: &str, line: usize) {
@@ -193,8 +178,8 @@ fn control(r: &mut Reader, words: &mut Words<'_>, t: &str, line: usize) {
 }
 
 fn guest(r: &mut Reader, words: &mut Words<'_>, t: &str, next: &str, line: usize) {
-    if let Some((_, reg)) = SEGMENTS.iter().find(|(n, _)| *n == t) {
-        return segment(r, words, *reg, line);
+    if let Some(reg) = segment_label(t) {
+        return segment(r, words, reg, line);
     }
     if t == "GDTR:" || t == "IDTR:" {
         return table(r, words, t, line);
@@ -404,21 +389,27 @@ mod tests {
     use super::*;
     use crate::ingest::text::normalise;
 
+    /// The one dump a Linux `dump_vmcs` printout holds.
+    fn one_linux_dump(text: &str) -> RawDump {
+        let mut d = read(&mut Words::new(&normalise(text)), false);
+        assert_eq!(d.len(), 1, "one dump in {text}");
+        d.remove(0)
+    }
+
     #[test]
     fn linux_and_xen_segment_lines_read_alike() {
         let linux = "*** Guest State ***\nCS:   sel=0x0010, attr=0x0a09b, limit=0xffffffff, base=0x0000000000000000\n\
                      DS:   sel=0x0000, attr=0x1c000, limit=0xffffffff, base=0x0000000000000000\n";
         let xen = "(XEN) *** Guest State ***\n(XEN)   CS: 0010 0a09b ffffffff 0000000000000000\n\
                    (XEN)   DS: 0000 1c000 ffffffff 0000000000000000\n";
-        let a = read(&mut Words::new(&normalise(linux)), false);
+        let a = one_linux_dump(linux);
         let b = read(&mut Words::new(&normalise(xen)), true);
-        assert_eq!(a.len(), 1);
-        assert_eq!(a[0].guest.segments, b[0].guest.segments);
-        assert_eq!(a[0].dialect, Dialect::LinuxVmcs);
+        assert_eq!(a.guest.segments, b[0].guest.segments);
+        assert_eq!(a.dialect, Dialect::LinuxVmcs);
         assert_eq!(b[0].dialect, Dialect::XenVmcs);
-        let cs = a[0].guest.segments[SegReg::Cs].unwrap();
+        let cs = a.guest.segments[SegReg::Cs].unwrap();
         assert!(cs.attributes.l && !cs.unusable);
-        assert!(a[0].guest.segments[SegReg::Ds].unwrap().unusable);
+        assert!(a.guest.segments[SegReg::Ds].unwrap().unusable);
     }
 
     #[test]
@@ -430,9 +421,7 @@ mod tests {
                     PinBased=0000003f CPUBased=b6986dfa SecondaryExec=000000a2\n\
                     EntryControls=000011ff ExitControls=0036efff\n\
                     VMEntry: intr_info=80000b0e errcode=00000000 ilen=00000000\n";
-        let d = read(&mut Words::new(&normalise(text)), false);
-        assert_eq!(d.len(), 1);
-        let g = &d[0].guest;
+        let g = &one_linux_dump(text).guest;
         assert_eq!(g.efer, Some(0xd01));
         assert_eq!(g.pat, Some(0x0007_0406_0007_0406));
         assert_eq!(g.interruptibility, Some(1));
@@ -454,9 +443,7 @@ mod tests {
                     DebugCtl = 0x0000000000000000  DebugExceptions = 0x0000000000000000\n\
                     BndCfgS = 0x0000000000000000\n\
                     *** Host State ***\nSysenter RSP=fffffe0000123000 CS:RIP=0010:ffffffff81a00000\n";
-        let d = read(&mut Words::new(&normalise(text)), false);
-        assert_eq!(d.len(), 1);
-        let g = &d[0].guest;
+        let g = &one_linux_dump(text).guest;
         assert_eq!(g.sysenter_esp, Some(0xffff_fe00_0000_6000));
         assert_eq!(g.sysenter_eip, Some(0xffff_ffff_81a0_1630));
         assert_eq!(g.bndcfgs, Some(0));

@@ -14,7 +14,6 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use alloc::{format, vec};
-use core::fmt;
 
 use super::exit::{self, Exit};
 use super::text::{Words, normalise};
@@ -25,9 +24,9 @@ use crate::arch::{Cpl, GuestState, Vendor};
 /// bounded on any input.
 pub const MAX_DUMPS: usize = 256;
 /// The most remarks kept per dump.
-pub const MAX_NOTES: usize = 32;
+pub(crate) const MAX_NOTES: usize = 32;
 /// The most exit lines kept per log, and extra-data words per exit.
-pub const MAX_EXITS: usize = 1024;
+pub(crate) const MAX_EXITS: usize = 1024;
 
 /// The dialect a dump was printed in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -75,11 +74,7 @@ impl Dialect {
     }
 }
 
-impl fmt::Display for Dialect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+display_by_name!(Dialect);
 
 /// One dump as a dialect reader found it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,7 +107,7 @@ impl RawDump {
         }
     }
 
-    /// Adds a remark, up to [`MAX_NOTES`].
+    /// Adds a remark, up to 32 (`MAX_NOTES`).
     pub fn note(&mut self, s: String) {
         if self.notes.len() < MAX_NOTES {
             self.notes.push(s);

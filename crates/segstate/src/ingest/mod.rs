@@ -15,6 +15,10 @@
 //!
 //! Every error names the line (text) or the byte offset (binary) it is about.
 //!
+//! A path is opened by [`open_path`], the one place that looks at the file system: a
+//! snapshot directory and a few files are read by path, anything else as a stream
+//! ([`source::read_each`]).
+//!
 //! ```
 //! use segstate::arch::PrivilegeLevel;
 //!
@@ -51,6 +55,18 @@ use std::string::String;
 use std::vec::Vec;
 use std::{format, vec};
 
+/// `impl Display` for a type that has a `name()`: the names the reports print (input
+/// formats, dialects, stacks), written as that name.
+macro_rules! display_by_name {
+    ($ty:ty) => {
+        impl core::fmt::Display for $ty {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    };
+}
+
 #[cfg(feature = "serde")]
 pub mod cloud_hypervisor;
 mod collect;
@@ -72,6 +88,7 @@ pub mod judge;
 pub mod linux_vmcb;
 pub mod linux_vmcs;
 pub mod log;
+mod path;
 pub mod qemu_dump;
 pub mod qemu_log;
 pub mod qemu_migration;
@@ -81,6 +98,9 @@ pub(crate) mod text;
 #[cfg(feature = "serde")]
 pub mod xen;
 
+pub use path::{OpenError, OpenedInput, open_path};
+#[cfg(feature = "serde")]
+pub use path::{foreign_dir_format, foreign_vcpus_at};
 use qemu_dump::QemuDump;
 
 use crate::arch::SegmentState;
@@ -97,13 +117,13 @@ use crate::json;
 /// Size of `struct kvm_regs`: rax..r15, rip, rflags.
 pub const KVM_REGS_SIZE: usize = 144;
 /// Offset of `rflags` in `struct kvm_regs`.
-pub const KVM_REGS_RFLAGS: usize = 136;
+pub(crate) const KVM_REGS_RFLAGS: usize = 136;
 /// The smallest VMCB save area read (the 2017 layout, through G_PAT and DBGCTL).
 pub const SAVE_AREA_MIN: usize = SaveAreaOffset::END;
 /// The largest: a page minus the control area.
 pub const SAVE_AREA_MAX: usize = VmcbSaveArea::PAGE_SIZE - SaveAreaOffset::IN_PAGE;
 /// RFLAGS assumed when the input has none: only the fixed bit 1.
-pub const RFLAGS_UNKNOWN: u64 = 0x2;
+pub(crate) const RFLAGS_UNKNOWN: u64 = 0x2;
 
 /// The input formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -215,11 +235,7 @@ impl core::str::FromStr for InputFormat {
     }
 }
 
-impl fmt::Display for InputFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+display_by_name!(InputFormat);
 
 /// Input that cannot be read; the message names the line or offset.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -439,59 +455,6 @@ pub fn read_foreign(bytes: &[u8], format: InputFormat) -> Result<Vec<Input>, Inp
         }
     };
     foreign_inputs(&vcpus)
-}
-
-/// The vCPUs of a foreign state file or snapshot directory at `path`: a directory is a
-/// crosvm snapshot when it has the `vcpu` namespace ([`crosvm::is_snapshot_dir`]), else
-/// a Cloud Hypervisor snapshot (its `state.json`); a file is a Firecracker state file or
-/// a crosvm `vcpu{N}` fragment by its first bytes, else a Cloud Hypervisor `state.json`.
-///
-/// # Errors
-///
-/// [`foreign::IngestError`] naming the file, the place and the reason.
-#[cfg(feature = "serde")]
-pub fn foreign_vcpus_at(
-    path: &std::path::Path,
-) -> Result<Vec<foreign::ForeignVcpu>, foreign::IngestError> {
-    use std::io::Read;
-    if !path.is_dir() {
-        let mut prefix = Vec::new();
-        let opened = std::fs::File::open(path).and_then(|f| f.take(8192).read_to_end(&mut prefix));
-        if opened.is_ok() && firecracker::recognise(&prefix).is_some() {
-            return firecracker::read_path(path);
-        }
-        if opened.is_ok() && xen::recognise(&prefix).is_some() {
-            return xen::read_path(path);
-        }
-        if opened.is_ok() && hyperv::recognise(&prefix).is_some() {
-            return hyperv::read_path(path);
-        }
-        // A fragment named vcpu{N} is crosvm's even when its bytes are not CBOR (an
-        // encrypted snapshot's): its reader says which.
-        if opened.is_ok() && (crosvm::recognise(&prefix) || crosvm::is_fragment_path(path)) {
-            return crosvm::read_path(path);
-        }
-    }
-    match foreign_dir_format(path) {
-        Some(InputFormat::Crosvm) => crosvm::read_path(path),
-        _ => cloud_hypervisor::read_path(path),
-    }
-}
-
-/// The format of a foreign snapshot directory: crosvm's (a `vcpu` namespace) or Cloud
-/// Hypervisor's (a `state.json`); `None` for a directory that is neither, or a file.
-#[cfg(feature = "serde")]
-#[must_use]
-pub fn foreign_dir_format(path: &std::path::Path) -> Option<InputFormat> {
-    if !path.is_dir() {
-        None
-    } else if crosvm::is_snapshot_dir(path) {
-        Some(InputFormat::Crosvm)
-    } else if path.join("state.json").is_file() {
-        Some(InputFormat::CloudHypervisor)
-    } else {
-        None
-    }
 }
 
 /// Every vCPU of a Xen save image read from `reader` as a stream (page data skipped as

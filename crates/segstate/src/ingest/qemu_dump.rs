@@ -57,6 +57,38 @@ const SEG_LINES: [(SegReg, &str); 8] = [
     (SegReg::Tr, "TR ="),
 ];
 
+/// The segment state of QEMU's CPU state (`env->segs`, `hflags & HF_CPL_MASK`, the
+/// control registers), decoded as leniently as KVM's `set_seg` takes it: residue bits
+/// of the flags are ignored, a selector keeps its low 16 bits, and a segment is
+/// unusable when P is clear (QEMU has no unusable bit). A dump and a migration stream
+/// hold the same fields.
+pub(crate) fn lenient_state(
+    segments: &PerSegReg<QemuSegmentCache>,
+    cpl: u8,
+    cr0: u64,
+    cr4: u64,
+    efer: u64,
+    rflags: u64,
+) -> SegmentState {
+    SegmentState {
+        segments: segments.map(|_, q| q.lenient_segment()),
+        cpl: PrivilegeLevel::from_low_bits(cpl),
+        cr0,
+        cr4,
+        efer,
+        rflags,
+    }
+}
+
+/// The register QEMU names `name` in a dump (`ES` … `GS`, `LDT`, `TR`: its segment
+/// lines without their padding and `=`).
+pub(crate) fn segment_named(name: &str) -> Option<SegReg> {
+    SEG_LINES
+        .iter()
+        .find(|(_, line)| line.trim_end_matches('=').trim_end() == name)
+        .map(|(reg, _)| *reg)
+}
+
 /// One CPU state dump, as QEMU printed it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QemuDump {
@@ -155,14 +187,8 @@ impl QemuDump {
     /// QEMU itself runs with; EFER is 0 when the dump has none.
     #[must_use]
     pub fn segment_state(&self) -> SegmentState {
-        SegmentState {
-            segments: self.segments.map(|_, q| q.lenient_segment()),
-            cpl: PrivilegeLevel::from_low_bits(self.cpl),
-            cr0: self.cr0,
-            cr4: self.cr4,
-            efer: self.efer.unwrap_or(0),
-            rflags: self.rflags,
-        }
+        let (segments, efer) = (&self.segments, self.efer.unwrap_or(0));
+        lenient_state(segments, self.cpl, self.cr0, self.cr4, efer, self.rflags)
     }
 
     /// The suffix QEMU's `cpu_x86_dump_seg_cache()` prints for `reg` given this dump's
@@ -182,27 +208,25 @@ impl QemuDump {
         );
         let bit = |b: u32| flags & (1 << b) != 0;
         if flags & QemuFlags::S_MASK != 0 {
-            if bit(11) {
-                s.push_str(if flags & QemuFlags::L_MASK != 0 {
+            // Code: C(onforming), R(eadable); data: E(xpand-down), W(ritable).
+            let (name, [b10, b9]) = if bit(11) {
+                let name = if flags & QemuFlags::L_MASK != 0 {
                     "CS64"
                 } else if flags & QemuFlags::B_MASK != 0 {
                     "CS32"
                 } else {
                     "CS16"
-                });
-                s.push_str(" [");
-                s.push(if bit(10) { 'C' } else { '-' });
-                s.push(if bit(9) { 'R' } else { '-' });
+                };
+                (name, ['C', 'R'])
+            } else if flags & QemuFlags::B_MASK != 0 || lma {
+                ("DS  ", ['E', 'W'])
             } else {
-                s.push_str(if flags & QemuFlags::B_MASK != 0 || lma {
-                    "DS  "
-                } else {
-                    "DS16"
-                });
-                s.push_str(" [");
-                s.push(if bit(10) { 'E' } else { '-' });
-                s.push(if bit(9) { 'W' } else { '-' });
-            }
+                ("DS16", ['E', 'W'])
+            };
+            s.push_str(name);
+            s.push_str(" [");
+            s.push(if bit(10) { b10 } else { '-' });
+            s.push(if bit(9) { b9 } else { '-' });
             s.push(if bit(8) { 'A' } else { '-' });
             s.push(']');
         } else {
@@ -274,35 +298,36 @@ impl QemuDump {
             });
         }
         let tail = format!("[{letters}] CPL={} II=0 A20=1 SMM=0 HLT=0", self.cpl);
-        if self.long_mode_layout {
-            let z = Hex(0, 16);
-            for names in [
-                ["RAX", "RBX", "RCX", "RDX"],
-                ["RSI", "RDI", "RBP", "RSP"],
-                ["R8 ", "R9 ", "R10", "R11"],
-                ["R12", "R13", "R14", "R15"],
-            ] {
-                let [a, b, c, d] = names;
-                writeln!(out, "{a}={z} {b}={z} {c}={z} {d}={z}")?;
-            }
-            writeln!(
-                out,
-                "RIP={} RFL={} {tail}",
-                Hex(self.rip, 16),
-                Hex(self.rflags, 8)
-            )?;
+        // QEMU's two layouts: the general registers (printed as zeros: a dump keeps
+        // none), the instruction pointer and flags, and the width of a base.
+        let (rows, [ip, flags], base_width): (&[[&str; 4]], _, _) = if self.long_mode_layout {
+            (
+                &[
+                    ["RAX", "RBX", "RCX", "RDX"],
+                    ["RSI", "RDI", "RBP", "RSP"],
+                    ["R8 ", "R9 ", "R10", "R11"],
+                    ["R12", "R13", "R14", "R15"],
+                ],
+                ["RIP", "RFL"],
+                16,
+            )
         } else {
-            let z = Hex(0, 8);
-            writeln!(out, "EAX={z} EBX={z} ECX={z} EDX={z}")?;
-            writeln!(out, "ESI={z} EDI={z} EBP={z} ESP={z}")?;
-            writeln!(
-                out,
-                "EIP={} EFL={} {tail}",
-                Hex(self.rip, 8),
-                Hex(self.rflags, 8)
-            )?;
+            (
+                &[["EAX", "EBX", "ECX", "EDX"], ["ESI", "EDI", "EBP", "ESP"]],
+                ["EIP", "EFL"],
+                8,
+            )
+        };
+        let z = Hex(0, base_width);
+        for [a, b, c, d] in rows {
+            writeln!(out, "{a}={z} {b}={z} {c}={z} {d}={z}")?;
         }
-        let base_width = if self.long_mode_layout { 16 } else { 8 };
+        writeln!(
+            out,
+            "{ip}={} {flags}={} {tail}",
+            Hex(self.rip, base_width),
+            Hex(self.rflags, 8)
+        )?;
         for (reg, name) in SEG_LINES {
             let s = &self.segments[reg];
             write!(
@@ -424,6 +449,12 @@ impl Cursor<'_> {
         }
     }
 
+    /// `expected` is not what the line holds at the cursor: an error there naming both.
+    fn expected(&self, expected: fmt::Arguments<'_>) -> DumpError {
+        let message = format!("expected {expected}, found {}", self.found(self.pos));
+        self.error_at(self.pos, message)
+    }
+
     /// What the line holds from `pos`, for messages (at most 20 characters).
     fn found(&self, pos: usize) -> String {
         let rest = self.bytes().get(pos..).unwrap_or_default();
@@ -440,10 +471,7 @@ impl Cursor<'_> {
             self.pos += lit.len();
             Ok(())
         } else {
-            Err(self.error_at(
-                self.pos,
-                format!("expected {lit:?} ({what}), found {}", self.found(self.pos)),
-            ))
+            Err(self.expected(format_args!("{lit:?} ({what})")))
         }
     }
 
@@ -503,13 +531,7 @@ impl Cursor<'_> {
                 self.pos += 1;
                 Ok(b - b'0')
             }
-            _ => Err(self.error_at(
-                self.pos,
-                format!(
-                    "expected a decimal digit for {field}, found {}",
-                    self.found(self.pos)
-                ),
-            )),
+            _ => Err(self.expected(format_args!("a decimal digit for {field}"))),
         }
     }
 
@@ -517,13 +539,7 @@ impl Cursor<'_> {
         if self.pos >= self.bytes().len() {
             Ok(())
         } else {
-            Err(self.error_at(
-                self.pos,
-                format!(
-                    "expected end of line after {what}, found {}",
-                    self.found(self.pos)
-                ),
-            ))
+            Err(self.expected(format_args!("end of line after {what}")))
         }
     }
 
@@ -536,13 +552,7 @@ impl Cursor<'_> {
             self.pos = self.text.len();
             Ok(Some(rest.to_string()))
         } else {
-            Err(self.error_at(
-                self.pos,
-                format!(
-                    "expected end of line or \" DPL=\" after {what}, found {}",
-                    self.found(self.pos)
-                ),
-            ))
+            Err(self.expected(format_args!("end of line or \" DPL=\" after {what}")))
         }
     }
 }

@@ -18,18 +18,6 @@ use super::text::{Words, hex, hex_width};
 use crate::arch::{DescriptorTable, PrivilegeLevel, SegReg};
 use crate::format::qemu::{QemuFlags, QemuSegmentCache};
 
-/// The two-letter segment names QEMU prints as `"%-3s="` (`ES =`), and `LDT=`.
-const SEGMENTS: [(&str, SegReg); 8] = [
-    ("ES", SegReg::Es),
-    ("CS", SegReg::Cs),
-    ("SS", SegReg::Ss),
-    ("DS", SegReg::Ds),
-    ("FS", SegReg::Fs),
-    ("GS", SegReg::Gs),
-    ("LDT", SegReg::Ldtr),
-    ("TR", SegReg::Tr),
-];
-
 /// Fields the reader keeps or uses to find dump boundaries.
 const KEYS: &[&str] = &[
     "RAX", "EAX", "RIP", "EIP", "RFL", "EFL", "CPL", "GDT", "IDT", "CR0", "CR2", "CR3", "CR4",
@@ -87,7 +75,7 @@ pub fn read(words: &mut Words<'_>) -> (Vec<RawDump>, bool) {
                 _ => continue,
             },
         };
-        let seg = SEGMENTS.iter().find(|(n, _)| *n == name).map(|(_, r)| *r);
+        let seg = super::qemu_dump::segment_named(name);
         let key = KEYS.iter().find(|k| **k == name).copied();
         let Some(id) = seg.map(SegReg::name).or(key) else {
             continue;

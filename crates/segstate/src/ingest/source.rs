@@ -3,10 +3,10 @@
 //! Every format but two is small: a `kvm_sregs` is 312 bytes, a VMCB page 4096, a JSON
 //! state a few KiB, a segstate snapshot with the harness guest's memory well under a
 //! MiB. Those are read whole, but never past a cap ([`WHOLE_INPUT_LIMIT`],
-//! [`SNAPSHOT_INPUT_LIMIT`]): a larger input is refused with its name before it costs
+//! 16 MiB for a snapshot): a larger input is refused with its name before it costs
 //! memory. The two streams are read as streams: a QEMU migration stream (and the libvirt
 //! image around one) by its walker, and a QEMU log of dumps line by line
-//! ([`LINE_LIMIT`] per line), parsed a part of about 128 KiB at a time, so a multi-GiB
+//! (64 KiB per line), parsed a part of about 128 KiB at a time, so a multi-GiB
 //! log or `/dev/zero` never grows the process.
 //!
 //! Every error is a [`SourceError`]: the input's name (a path or "standard input"),
@@ -27,12 +27,12 @@ use super::{Input, InputFormat};
 pub const WHOLE_INPUT_LIMIT: usize = 1 << 20;
 /// The most a segstate snapshot given to `check` may hold: its memory is skipped by the
 /// check but decoded, so the file is held twice.
-pub const SNAPSHOT_INPUT_LIMIT: usize = 16 << 20;
+pub(crate) const SNAPSHOT_INPUT_LIMIT: usize = 16 << 20;
 /// The largest foreign state file read: a Cloud Hypervisor `state.json` of many vCPUs
 /// and devices (its own reader's limit); a Firecracker state file is at most 10 MB.
-pub const FOREIGN_INPUT_LIMIT: usize = 32 << 20;
+pub(crate) const FOREIGN_INPUT_LIMIT: usize = 32 << 20;
 /// The longest line of a QEMU log (a dump line is under 100 bytes).
-pub const LINE_LIMIT: usize = 64 << 10;
+pub(crate) const LINE_LIMIT: usize = 64 << 10;
 /// Bytes looked at before deciding the format: more than the largest binary format, so
 /// an input that ends within them is detected exactly as [`super::detect`] does.
 const PREFIX: usize = 8 << 10;
@@ -99,7 +99,7 @@ pub struct SourceError {
 }
 
 impl SourceError {
-    fn new(input: &InputName, message: impl fmt::Display) -> Self {
+    pub(super) fn new(input: &InputName, message: impl fmt::Display) -> Self {
         SourceError {
             input: input.clone(),
             message: message.to_string(),
@@ -238,31 +238,32 @@ pub fn read_each(
         None => detect_long(&head, name)?,
     };
     let bad = |e: super::InputError| SourceError::new(name, e);
+    // A format read whole: at most `limit` bytes, `what` naming it when there are more.
+    let whole = |head: Vec<u8>, reader: &mut dyn BufRead, limit: usize, what: String| {
+        let bytes = read_bounded_after(head, reader, name, limit, &what)?;
+        super::read(&bytes, Some(format)).map_err(bad)
+    };
     let inputs = match format {
         InputFormat::Dump => return read_dumps(head, reader, name, each),
         InputFormat::Migration => super::read_migration(head.chain(reader)).map_err(bad)?,
         InputFormat::Xen => super::read_xen(head.chain(reader)).map_err(bad)?,
         InputFormat::Libvirt => super::read_libvirt(head.chain(reader)).map_err(bad)?,
-        InputFormat::Snapshot => {
-            let bytes = read_bounded_after(head, reader, name, SNAPSHOT_INPUT_LIMIT, "a snapshot")?;
-            super::read(&bytes, Some(format)).map_err(bad)?
-        }
+        InputFormat::Snapshot => whole(head, reader, SNAPSHOT_INPUT_LIMIT, "a snapshot".into())?,
         InputFormat::CloudHypervisor
         | InputFormat::Firecracker
         | InputFormat::Crosvm
-        | InputFormat::HyperV => {
-            let what = format!("a {format} state file");
-            let bytes = read_bounded_after(head, reader, name, FOREIGN_INPUT_LIMIT, &what)?;
-            super::read(&bytes, Some(format)).map_err(bad)?
-        }
+        | InputFormat::HyperV => whole(
+            head,
+            reader,
+            FOREIGN_INPUT_LIMIT,
+            format!("a {format} state file"),
+        )?,
         InputFormat::Json
         | InputFormat::Sregs
         | InputFormat::SregsRegs
         | InputFormat::Vmcb
         | InputFormat::VmcbSave => {
-            let what = format!("a {format} input");
-            let bytes = read_bounded_after(head, reader, name, WHOLE_INPUT_LIMIT, &what)?;
-            super::read(&bytes, Some(format)).map_err(bad)?
+            whole(head, reader, WHOLE_INPUT_LIMIT, format!("a {format} input"))?
         }
     };
     let n = inputs.len();

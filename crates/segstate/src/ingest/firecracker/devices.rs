@@ -113,6 +113,14 @@ pub(crate) type PciLists<V, X, N = NetState, P = PmemState> = DeviceLists<
     PciVirtioDevice<VirtioMemState, X>,
 >;
 
+/// `device_manager::pci_mngr::PciDevicesState` in formats 9 and 10 (11 folds it into
+/// its `VirtioDevicesState`), over the version's [`PciLists`] parameters.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PciDevicesState<V, X, N = NetState, P = PmemState> {
+    pub pci_enabled: bool,
+    pub lists: PciLists<V, X, N, P>,
+}
+
 /// `device_manager::persist::VirtioDeviceState<T>`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct MmioVirtioDevice<T> {

@@ -217,6 +217,10 @@ pub(crate) struct VmInfo<H> {
     pub huge_pages: H,
 }
 
+/// A whole file of one format: its `HugePageConfig` (`H`), saved resource allocator
+/// (`R`) and `DevicesState` (`D`), the rest shared.
+pub(crate) type FileOf<H, R, D> = Snapshot<MicrovmState<VmInfo<H>, VmState<R>, D>>;
+
 /// `arch::x86_64::vm::VmState`, over the version's resource allocator state.
 #[derive(Debug, Deserialize)]
 pub(crate) struct VmState<R> {
@@ -274,6 +278,17 @@ pub(crate) struct GuestMemoryRegionState {
 pub(crate) enum GuestRegionType {
     Dram,
     Hotpluggable,
+}
+
+/// `vstate::resources::ResourceAllocator`'s four address allocators, in its order:
+/// all that format 11 saves of it (its `ResourceAllocatorState`), and what formats 9
+/// and 10 save after the GSI allocators.
+#[derive(Debug, Deserialize)]
+pub(crate) struct AddressAllocators {
+    pub mmio32_memory: AddressAllocator,
+    pub mmio64_memory: AddressAllocator,
+    pub past_mmio64_memory: AddressAllocator,
+    pub system_memory: AddressAllocator,
 }
 
 /// vm-allocator 0.1.4 `AddressAllocator`.

@@ -44,9 +44,9 @@ pub const MAGIC_X86_64: u64 = 0x0710_1984_8664_0000;
 /// Magic of an aarch64 snapshot.
 pub const MAGIC_AARCH64: u64 = 0x0710_1984_aaaa_0000;
 /// The largest file read: Firecracker's `SNAPSHOT_DESERIALIZATION_BYTES_LIMIT`.
-pub const MAX_FILE_SIZE: u64 = 10_000_000;
+pub(crate) const MAX_FILE_SIZE: u64 = 10_000_000;
 /// The format majors this reader decodes.
-pub const SUPPORTED_MAJORS: [u64; 3] = [9, 10, 11];
+pub(crate) const SUPPORTED_MAJORS: [u64; 3] = [9, 10, 11];
 /// What [`Reason::UnsupportedVersion`] says is supported.
 const SUPPORTED: &str =
     "9.x (Firecracker 1.15), 10.x (Firecracker 1.16) and 11.x (since June 2026)";
@@ -156,8 +156,8 @@ pub fn read(bytes: &[u8], file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
         .collect()
 }
 
-/// Reads the Firecracker snapshot state file at `path` (at most [`MAX_FILE_SIZE`]
-/// bytes are read).
+/// Reads the Firecracker snapshot state file at `path` (at most 10 MB are read,
+/// Firecracker's own limit when it loads one).
 ///
 /// # Errors
 ///

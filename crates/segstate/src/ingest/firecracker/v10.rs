@@ -9,13 +9,12 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 
 use super::layout::{
-    AcpiDeviceManagerState, AddressAllocator, MicrovmState, MmioLists, PciLists, SerialState,
-    Snapshot, VirtioPciDeviceCommon, VmInfo, VmState, VsockFrontendCommon, VsockState,
+    AcpiDeviceManagerState, AddressAllocators, FileOf, MmioLists, PciDevicesState, SerialState,
+    VirtioPciDeviceCommon, VsockFrontendCommon, VsockState,
 };
 
 /// The file in format 10.
-pub(crate) type File =
-    Snapshot<MicrovmState<VmInfo<HugePageConfig>, VmState<ResourceAllocator>, DevicesState>>;
+pub(crate) type File = FileOf<HugePageConfig, ResourceAllocator, DevicesState>;
 
 /// `vmm_config::machine_config::HugePageConfig` before `Transparent`.
 #[derive(Debug, Deserialize)]
@@ -29,10 +28,7 @@ pub(crate) enum HugePageConfig {
 pub(crate) struct ResourceAllocator {
     pub gsi_legacy_allocator: IdAllocator,
     pub gsi_msi_allocator: IdAllocator,
-    pub mmio32_memory: AddressAllocator,
-    pub mmio64_memory: AddressAllocator,
-    pub past_mmio64_memory: AddressAllocator,
-    pub system_memory: AddressAllocator,
+    pub address_allocators: AddressAllocators,
 }
 
 /// vm-allocator 0.1.3 `IdAllocator`.
@@ -51,13 +47,6 @@ type Vsock = VsockState<VsockFrontendCommon>;
 pub(crate) struct DevicesState {
     pub mmio_state: MmioLists<Vsock>,
     pub acpi_state: AcpiDeviceManagerState,
-    pub pci_state: PciDevicesState,
+    pub pci_state: PciDevicesState<Vsock, VirtioPciDeviceCommon>,
     pub serial_state: Option<SerialState>,
-}
-
-/// `device_manager::pci_mngr::PciDevicesState`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct PciDevicesState {
-    pub pci_enabled: bool,
-    pub lists: PciLists<Vsock, VirtioPciDeviceCommon>,
 }

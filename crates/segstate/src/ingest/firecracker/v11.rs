@@ -7,13 +7,13 @@
 use serde::Deserialize;
 
 use super::layout::{
-    AcpiDeviceManagerState, AddressAllocator, MicrovmState, MmioLists, PciLists, SerialState,
-    Snapshot, VirtioPciDeviceCommon, VmInfo, VmState, VsockFrontendCommon, VsockState,
+    AcpiDeviceManagerState, AddressAllocators, FileOf, MmioLists, PciLists, SerialState,
+    VirtioPciDeviceCommon, VsockFrontendCommon, VsockState,
 };
 
-/// The file in format 11.
-pub(crate) type File =
-    Snapshot<MicrovmState<VmInfo<HugePageConfig>, VmState<ResourceAllocatorState>, DevicesState>>;
+/// The file in format 11: `vstate::resources::ResourceAllocatorState` no longer saves
+/// the GSI allocators, only the [`AddressAllocators`].
+pub(crate) type File = FileOf<HugePageConfig, AddressAllocators, DevicesState>;
 
 /// `vmm_config::machine_config::HugePageConfig`: `Transparent` is new in 11.
 #[derive(Debug, Deserialize)]
@@ -21,15 +21,6 @@ pub(crate) enum HugePageConfig {
     None,
     Transparent,
     Hugetlbfs2M,
-}
-
-/// `vstate::resources::ResourceAllocatorState` (11 no longer saves the GSI allocators).
-#[derive(Debug, Deserialize)]
-pub(crate) struct ResourceAllocatorState {
-    pub mmio32_memory: AddressAllocator,
-    pub mmio64_memory: AddressAllocator,
-    pub past_mmio64_memory: AddressAllocator,
-    pub system_memory: AddressAllocator,
 }
 
 /// `device_manager::DevicesState`: one transport's devices, then the platform ones.

@@ -10,14 +10,13 @@ use std::vec::Vec;
 use serde::Deserialize;
 
 use super::layout::{
-    AcpiDeviceManagerState, MicrovmState, MmioLists, MsixConfigState, PciLists, Snapshot,
-    VirtioPciCommonConfigState, VmInfo, VmState, VsockFrontendCommon, VsockState,
+    AcpiDeviceManagerState, FileOf, MmioLists, MsixConfigState, PciDevicesState,
+    VirtioPciCommonConfigState, VsockFrontendCommon, VsockState,
 };
 use super::v10::{HugePageConfig, ResourceAllocator};
 
 /// The file in format 9: format 10's `VmInfo` and `VmState`, its own devices.
-pub(crate) type File =
-    Snapshot<MicrovmState<VmInfo<HugePageConfig>, VmState<ResourceAllocator>, DevicesState>>;
+pub(crate) type File = FileOf<HugePageConfig, ResourceAllocator, DevicesState>;
 
 type Vsock = VsockState<VsockFrontendCommon>;
 
@@ -26,14 +25,7 @@ type Vsock = VsockState<VsockFrontendCommon>;
 pub(crate) struct DevicesState {
     pub mmio_state: MmioLists<Vsock, NetState, PmemState>,
     pub acpi_state: AcpiDeviceManagerState,
-    pub pci_state: PciDevicesState,
-}
-
-/// `device_manager::pci_mngr::PciDevicesState`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct PciDevicesState {
-    pub pci_enabled: bool,
-    pub lists: PciLists<Vsock, VirtioPciDeviceState, NetState, PmemState>,
+    pub pci_state: PciDevicesState<Vsock, VirtioPciDeviceState, NetState, PmemState>,
 }
 
 /// `devices::virtio::net::persist::NetState`: its config space has no MTU yet. A field

@@ -169,6 +169,25 @@ impl<R: Read> Json<'_, R> {
         Ok(value)
     }
 
+    /// An object's members or an array's items: the opening byte (at the cursor), then
+    /// `item` for each, separated by commas, up to `close`.
+    fn sequence(
+        &mut self,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> Result<(), MigrationError>,
+    ) -> Result<(), MigrationError> {
+        self.next_byte()?;
+        if self.eat(close)? {
+            return Ok(());
+        }
+        loop {
+            item(self)?;
+            if !self.eat(b',')? {
+                return self.expect(close);
+            }
+        }
+    }
+
     pub(super) fn value(&mut self, depth: usize) -> Result<Value, MigrationError> {
         self.nodes += 1;
         if self.nodes > MAX_JSON_NODES {
@@ -180,37 +199,22 @@ impl<R: Read> Json<'_, R> {
         self.skip_ws()?;
         match self.peek()? {
             Some(b'{') => {
-                self.next_byte()?;
                 let mut members = Vec::new();
-                if self.eat(b'}')? {
-                    return Ok(Value::Obj(members));
-                }
-                loop {
-                    let key = self.string()?;
-                    self.expect(b':')?;
-                    let v = self.value(depth + 1)?;
-                    members.push((key, v));
-                    if self.eat(b',')? {
-                        continue;
-                    }
-                    self.expect(b'}')?;
-                    return Ok(Value::Obj(members));
-                }
+                self.sequence(b'}', |p| {
+                    let key = p.string()?;
+                    p.expect(b':')?;
+                    members.push((key, p.value(depth + 1)?));
+                    Ok(())
+                })?;
+                Ok(Value::Obj(members))
             }
             Some(b'[') => {
-                self.next_byte()?;
                 let mut items = Vec::new();
-                if self.eat(b']')? {
-                    return Ok(Value::Arr(items));
-                }
-                loop {
-                    items.push(self.value(depth + 1)?);
-                    if self.eat(b',')? {
-                        continue;
-                    }
-                    self.expect(b']')?;
-                    return Ok(Value::Arr(items));
-                }
+                self.sequence(b']', |p| {
+                    items.push(p.value(depth + 1)?);
+                    Ok(())
+                })?;
+                Ok(Value::Arr(items))
             }
             Some(b'"') => Ok(Value::Str(self.string()?)),
             Some(b't') => self.literal(b"true", Value::Other),

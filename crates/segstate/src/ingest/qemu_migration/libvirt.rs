@@ -4,11 +4,11 @@
 use super::*;
 
 /// The magic of a libvirt saved-VM image (`virsh save`, `managedsave`).
-pub const LIBVIRT_SAVE_MAGIC: &[u8; 16] = b"LibvirtQemudSave";
+pub(crate) const LIBVIRT_SAVE_MAGIC: &[u8; 16] = b"LibvirtQemudSave";
 /// The magic libvirt writes while a save is still in progress.
-pub const LIBVIRT_SAVE_PARTIAL: &[u8; 16] = b"LibvirtQemudPart";
+pub(crate) const LIBVIRT_SAVE_PARTIAL: &[u8; 16] = b"LibvirtQemudPart";
 /// Size of libvirt's `virQEMUSaveHeader`: the magic and nineteen `uint32_t`.
-pub const LIBVIRT_HEADER_SIZE: usize = 16 + 19 * 4;
+pub(crate) const LIBVIRT_HEADER_SIZE: usize = 16 + 19 * 4;
 /// The largest domain XML (plus cookie) segstate skips before the stream.
 const LIBVIRT_DATA_LIMIT: u32 = 64 << 20;
 

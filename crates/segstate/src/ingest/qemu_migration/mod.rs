@@ -47,13 +47,13 @@ use core::fmt;
 use std::io::{self, Read};
 
 use crate::arch::SegmentState;
-use crate::arch::{PerSegReg, PrivilegeLevel, SegReg};
+use crate::arch::{PerSegReg, SegReg};
 use crate::format::qemu::{QemuFlags, QemuSegmentCache};
 
 /// `QEMU_VM_FILE_MAGIC`: `"QEVM"`.
 pub const QEMU_VM_FILE_MAGIC: u32 = 0x5145_564d;
 /// `QEMU_VM_FILE_VERSION`.
-pub const QEMU_VM_FILE_VERSION: u32 = 3;
+pub(crate) const QEMU_VM_FILE_VERSION: u32 = 3;
 const QEMU_VM_FILE_VERSION_COMPAT: u32 = 2;
 
 const QEMU_VM_EOF: u8 = 0x00;
@@ -209,14 +209,8 @@ impl MigrationCpu {
     /// clear, and the CPL is `hflags & 3`.
     #[must_use]
     pub fn segment_state(&self) -> SegmentState {
-        SegmentState {
-            segments: self.segments.map(|_, q| q.lenient_segment()),
-            cpl: PrivilegeLevel::from_low_bits(self.cpl),
-            cr0: self.cr0,
-            cr4: self.cr4,
-            efer: self.efer,
-            rflags: self.rflags,
-        }
+        let (segments, cpl) = (&self.segments, self.cpl);
+        super::qemu_dump::lenient_state(segments, cpl, self.cr0, self.cr4, self.efer, self.rflags)
     }
 }
 

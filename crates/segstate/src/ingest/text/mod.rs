@@ -12,6 +12,8 @@ pub use words::{Words, hex, hex_width};
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::arch::GuestState;
+
 /// The most input text read (bytes). A dump is a few KiB and a whole kernel log with
 /// several dumps far below this; anything above is refused rather than held. With
 /// the words (12 bytes each) and at most [`super::log::MAX_DUMPS`] dumps, a log stays
@@ -26,4 +28,19 @@ pub fn normalise(text: &str) -> Vec<(usize, String)> {
         .enumerate()
         .map(|(i, l)| (i + 1, String::from(stripper.strip(l))))
         .collect()
+}
+
+/// The field of `g` that the lower-case register `name` fills, for the six that both a
+/// VMCB dump and a `kvm_sregs` printout print under their own names: CR0, CR3, CR4,
+/// EFER, RIP, RFLAGS.
+pub(crate) fn register_field<'g>(g: &'g mut GuestState, name: &str) -> Option<&'g mut Option<u64>> {
+    Some(match name {
+        "cr0" => &mut g.cr0,
+        "cr3" => &mut g.cr3,
+        "cr4" => &mut g.cr4,
+        "efer" => &mut g.efer,
+        "rip" => &mut g.rip,
+        "rflags" => &mut g.rflags,
+        _ => return None,
+    })
 }

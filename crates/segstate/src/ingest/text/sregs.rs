@@ -192,16 +192,10 @@ impl Reader {
     }
 
     fn scalar(&mut self, key: &str, value: u64, line: usize) -> bool {
-        let g = &mut self.dump(line).guest;
-        match key {
-            "cr0" => g.cr0 = Some(value),
-            "cr3" => g.cr3 = Some(value),
-            "cr4" => g.cr4 = Some(value),
-            "efer" => g.efer = Some(value),
-            "rip" => g.rip = Some(value),
-            "rflags" => g.rflags = Some(value),
-            _ => return false,
-        }
+        let Some(field) = super::register_field(&mut self.dump(line).guest, key) else {
+            return false;
+        };
+        *field = Some(value);
         true
     }
 }

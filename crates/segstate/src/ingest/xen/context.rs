@@ -6,7 +6,7 @@ use std::format;
 use std::string::{String, ToString};
 use std::vec::Vec;
 
-use super::{FORMAT, HVM_FILE_MAGIC, HVM_FILE_VERSION, offset};
+use super::{FORMAT, HVM_FILE_MAGIC, HVM_FILE_VERSION, usize_of};
 use crate::arch::{PerSegReg, SegReg, Segment, msr};
 use crate::format::kvm::{KvmDtable, KvmSegment, KvmSregs};
 use crate::format::svm::SvmAttrib;
@@ -44,7 +44,7 @@ pub(super) fn hvm_context(
         IngestError::new(
             FORMAT,
             file,
-            Place::Offset(offset(base + at as u64)),
+            Place::Offset(usize_of(base + at as u64)),
             reason,
         )
     };
@@ -213,7 +213,7 @@ fn cpu(
         IngestError::new(
             FORMAT,
             file,
-            Place::Offset(offset(c.at)),
+            Place::Offset(usize_of(c.at)),
             Reason::Layout(e.to_string()),
         )
     })?;

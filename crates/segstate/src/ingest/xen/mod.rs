@@ -5,12 +5,12 @@
 //!
 //! - **xl header** (`tools/xl/xl.h` `struct save_file_header`, written by
 //!   `tools/xl/xl_saverestore.c` `save_domain_core_writeconfig`): the 32-byte magic
-//!   [`XL_MAGIC`], `u32 byteorder` = [`XL_BYTEORDER`] in the domain's byte order,
+//!   `XL_MAGIC`, `u32 byteorder` = `XL_BYTEORDER` in the domain's byte order,
 //!   `u32 mandatory_flags` (bit 0 JSON config, bit 1 STREAMv2), `u32 optional_flags`,
 //!   `u32 optional_data_len`, then that many bytes (`u32` config length and the config);
 //! - **libxl stream** (`tools/libs/light/libxl_sr_stream_format.h`,
 //!   `docs/specs/libxl-migration-stream.pandoc`): a big-endian header (ident
-//!   [`LIBXL_IDENT`] "LibxlFmt", version 2, options), then records `{u32 type, u32
+//!   `LIBXL_IDENT` "LibxlFmt", version 2, options), then records `{u32 type, u32
 //!   length}` padded to 8 bytes; `LIBXC_CONTEXT` (1) has no body: the libxc stream
 //!   follows it inline;
 //! - **libxc stream** (`tools/libs/guest/xg_sr_stream_format.h`,
@@ -54,34 +54,34 @@ use crate::format::le_u32;
 /// The format name errors carry.
 pub const FORMAT: &str = "Xen save image";
 /// `savefileheader_magic` (`tools/xl/xl.h`).
-pub const XL_MAGIC: [u8; 32] = *b"Xen saved domain, xl format\n \0 \r";
+pub(crate) const XL_MAGIC: [u8; 32] = *b"Xen saved domain, xl format\n \0 \r";
 /// `SAVEFILE_BYTEORDER_VALUE`, in the byte order of the domain.
-pub const XL_BYTEORDER: u32 = 0x0102_0304;
+pub(crate) const XL_BYTEORDER: u32 = 0x0102_0304;
 /// `XL_MANDATORY_FLAG_JSON`: the optional data holds the JSON config.
-pub const XL_FLAG_JSON: u32 = 1 << 0;
+pub(crate) const XL_FLAG_JSON: u32 = 1 << 0;
 /// `XL_MANDATORY_FLAG_STREAMv2`: a libxl v2 stream follows (Xen 4.6 and later).
-pub const XL_FLAG_STREAM_V2: u32 = 1 << 1;
+pub(crate) const XL_FLAG_STREAM_V2: u32 = 1 << 1;
 /// `RESTORE_STREAM_IDENT`, "LibxlFmt", big-endian.
-pub const LIBXL_IDENT: u64 = 0x4c69_6278_6c46_6d74;
+pub(crate) const LIBXL_IDENT: u64 = 0x4c69_6278_6c46_6d74;
 /// `RESTORE_STREAM_VERSION`.
-pub const LIBXL_VERSION: u32 = 2;
+pub(crate) const LIBXL_VERSION: u32 = 2;
 /// `IHDR_MARKER`.
-pub const IHDR_MARKER: u64 = u64::MAX;
+pub(crate) const IHDR_MARKER: u64 = u64::MAX;
 /// `IHDR_ID`, "XENF", big-endian.
-pub const IHDR_ID: u32 = 0x5845_4e46;
+pub(crate) const IHDR_ID: u32 = 0x5845_4e46;
 /// The libxc stream versions read (`read_headers`: `2 <= ver <= 3`).
-pub const LIBXC_VERSIONS: [u32; 2] = [2, 3];
+pub(crate) const LIBXC_VERSIONS: [u32; 2] = [2, 3];
 /// `DHDR_TYPE_X86_HVM`.
-pub const DHDR_TYPE_X86_HVM: u32 = 2;
+pub(crate) const DHDR_TYPE_X86_HVM: u32 = 2;
 /// `REC_LENGTH_MAX`: the longest libxc record (128 MiB).
 pub const REC_LENGTH_MAX: u32 = 128 << 20;
 /// The longest `HVM_CONTEXT` read into memory: a few KiB per vCPU, so 16 MiB is
 /// thousands of vCPUs.
 pub const MAX_HVM_CONTEXT: u32 = 16 << 20;
 /// `HVM_FILE_MAGIC`, the `HEADER` entry's magic.
-pub const HVM_FILE_MAGIC: u32 = 0x5438_1286;
+pub(crate) const HVM_FILE_MAGIC: u32 = 0x5438_1286;
 /// `HVM_FILE_VERSION`.
-pub const HVM_FILE_VERSION: u32 = 1;
+pub(crate) const HVM_FILE_VERSION: u32 = 1;
 
 /// Record types of the libxl stream (`libxl_sr_stream_format.h`).
 mod libxl_rec {
@@ -169,13 +169,7 @@ pub fn read(reader: impl Read, file: &str) -> Result<Vec<ForeignVcpu>, IngestErr
     } else if first == XL_MAGIC[..8] {
         Container::Xl
     } else {
-        return Err(s.error(
-            0,
-            Reason::BadMagic {
-                found: u64::from_be_bytes(first),
-                expected: u64::from_be_bytes(XL_MAGIC[..8].try_into().unwrap_or_default()),
-            },
-        ));
+        return Err(s.bad_magic(0, u64::from_be_bytes(first), be_u64(&XL_MAGIC, 0)));
     };
     let mut described = String::from(container.name());
     match container {
@@ -201,7 +195,28 @@ struct Stream<'a, R> {
 
 impl<R: Read> Stream<'_, R> {
     fn error(&self, at: u64, reason: Reason) -> IngestError {
-        IngestError::new(FORMAT, self.file, Place::Offset(offset(at)), reason)
+        IngestError::new(FORMAT, self.file, Place::Offset(usize_of(at)), reason)
+    }
+
+    /// A magic number at `at` that is not the `expected` one.
+    fn bad_magic(&self, at: u64, found: u64, expected: u64) -> IngestError {
+        self.error(at, Reason::BadMagic { found, expected })
+    }
+
+    /// A header field at `at` holding `found`, a value segstate does not read: what it
+    /// reads instead is `supported`.
+    fn unsupported(&self, at: u64, found: String, supported: &'static str) -> IngestError {
+        self.error(at, Reason::UnsupportedVersion { found, supported })
+    }
+
+    /// `what`, starting at `start`, cut short: `found` of its `needed` bytes are there.
+    fn truncated(&self, what: &str, start: u64, needed: usize, found: usize) -> IngestError {
+        IngestError::new(
+            FORMAT,
+            self.file,
+            Place::Field(format!("{what} at offset {start} ({start:#x})")),
+            Reason::Truncated { needed, found },
+        )
     }
 
     /// Fills `buf`; the end of the input before it is full is a truncation naming `what`.
@@ -209,15 +224,7 @@ impl<R: Read> Stream<'_, R> {
         let start = self.offset;
         let got = self.fill(buf)?;
         if got < buf.len() {
-            return Err(IngestError::new(
-                FORMAT,
-                self.file,
-                Place::Field(format!("{what} at offset {start} ({start:#x})")),
-                Reason::Truncated {
-                    needed: buf.len(),
-                    found: got,
-                },
-            ));
+            return Err(self.truncated(what, start, buf.len(), got));
         }
         Ok(())
     }
@@ -246,15 +253,7 @@ impl<R: Read> Stream<'_, R> {
             .map_err(|e| self.error(start, Reason::Io(e.to_string())))?;
         self.offset += skipped;
         if skipped < n {
-            return Err(IngestError::new(
-                FORMAT,
-                self.file,
-                Place::Field(format!("{what} at offset {start} ({start:#x})")),
-                Reason::Truncated {
-                    needed: usize::try_from(n).unwrap_or(usize::MAX),
-                    found: usize::try_from(skipped).unwrap_or(usize::MAX),
-                },
-            ));
+            return Err(self.truncated(what, start, usize_of(n), usize_of(skipped)));
         }
         Ok(())
     }
@@ -268,26 +267,24 @@ impl<R: Read> Stream<'_, R> {
             return Ok(None);
         }
         if got < h.len() {
-            return Err(IngestError::new(
-                FORMAT,
-                self.file,
-                Place::Field(format!("record header at offset {at} ({at:#x})")),
-                Reason::Truncated {
-                    needed: 8,
-                    found: got,
-                },
-            ));
+            return Err(self.truncated("record header", at, h.len(), got));
         }
         Ok(Some((at, le_u32(&h, 0), le_u32(&h, 4))))
     }
 }
 
-pub(super) fn offset(at: u64) -> usize {
-    usize::try_from(at).unwrap_or(usize::MAX)
+/// A position or a length in the stream as a `usize`, saturating where `usize` is
+/// narrower.
+pub(super) fn usize_of(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 fn be_u32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn be_u64(b: &[u8], at: usize) -> u64 {
+    u64::from(be_u32(b, at)) << 32 | u64::from(be_u32(b, at + 4))
 }
 
 /// A record body of `length` bytes is followed by zeros up to an 8-byte boundary.
@@ -308,52 +305,39 @@ fn xl_header<R: Read>(
         "the xl header (struct save_file_header, 48 bytes)",
     )?;
     if h[..32] != XL_MAGIC {
-        return Err(s.error(
-            0,
-            Reason::BadMagic {
-                found: u64::from_be_bytes(h[24..32].try_into().unwrap_or_default()),
-                expected: u64::from_be_bytes(XL_MAGIC[24..32].try_into().unwrap_or_default()),
-            },
-        ));
+        return Err(s.bad_magic(0, be_u64(&h, 24), be_u64(&XL_MAGIC, 24)));
     }
-    let byteorder = le_u32(&h, 32);
-    if byteorder != XL_BYTEORDER {
-        return Err(s.error(
+    let (byteorder, mandatory, optional) = (le_u32(&h, 32), le_u32(&h, 36), le_u32(&h, 40));
+    // The header fields segstate does not read, checked in field order: (refused,
+    // offset, what was found, what is read instead).
+    let refusals = [
+        (
+            byteorder != XL_BYTEORDER,
             32,
-            Reason::UnsupportedVersion {
-                found: format!("byteorder {byteorder:#010x}"),
-                supported: "little-endian images (byteorder 0x01020304)",
-            },
-        ));
-    }
-    let mandatory = le_u32(&h, 36);
-    if mandatory & !(XL_FLAG_JSON | XL_FLAG_STREAM_V2) != 0 {
-        return Err(s.error(
+            format!("byteorder {byteorder:#010x}"),
+            "little-endian images (byteorder 0x01020304)",
+        ),
+        (
+            mandatory & !(XL_FLAG_JSON | XL_FLAG_STREAM_V2) != 0,
             36,
-            Reason::UnsupportedVersion {
-                found: format!("mandatory_flags {mandatory:#x} (unknown bits, xl refuses them)"),
-                supported: "mandatory_flags JSON (bit 0) and STREAMv2 (bit 1)",
-            },
-        ));
-    }
-    if mandatory & XL_FLAG_STREAM_V2 == 0 {
-        return Err(s.error(
+            format!("mandatory_flags {mandatory:#x} (unknown bits, xl refuses them)"),
+            "mandatory_flags JSON (bit 0) and STREAMv2 (bit 1)",
+        ),
+        (
+            mandatory & XL_FLAG_STREAM_V2 == 0,
             36,
-            Reason::UnsupportedVersion {
-                found: format!("mandatory_flags {mandatory:#x}: a legacy (pre-4.6) stream"),
-                supported: "xl images with the STREAMv2 flag (Xen 4.6 and later)",
-            },
-        ));
-    }
-    let optional = le_u32(&h, 40);
-    if optional != 0 {
-        return Err(s.error(
+            format!("mandatory_flags {mandatory:#x}: a legacy (pre-4.6) stream"),
+            "xl images with the STREAMv2 flag (Xen 4.6 and later)",
+        ),
+        (
+            optional != 0,
             40,
-            Reason::UnsupportedVersion {
-                found: format!("optional_flags {optional:#x}"),
-                supported: "optional_flags 0 (xl defines none)",
-            },
-        ));
+            format!("optional_flags {optional:#x}"),
+            "optional_flags 0 (xl defines none)",
+        ),
+    ];
+    if let Some((_, at, found, supported)) = refusals.into_iter().find(|r| r.0) {
+        return Err(s.unsupported(at, found, supported));
     }
     let optional_len = le_u32(&h, 44);
     s.skip(u64::from(optional_len), "the xl optional data (the config)")?;
@@ -373,34 +357,24 @@ fn libxl_stream<R: Read>(
 ) -> Result<(), IngestError> {
     let at = s.offset - 8;
     if ident != LIBXL_IDENT.to_be_bytes() {
-        return Err(s.error(
-            at,
-            Reason::BadMagic {
-                found: u64::from_be_bytes(ident),
-                expected: LIBXL_IDENT,
-            },
-        ));
+        return Err(s.bad_magic(at, u64::from_be_bytes(ident), LIBXL_IDENT));
     }
     let mut h = [0u8; 8];
     s.read_exact(&mut h, "the libxl stream header")?;
     let version = be_u32(&h, 0);
     if version != LIBXL_VERSION {
-        return Err(s.error(
+        return Err(s.unsupported(
             at + 8,
-            Reason::UnsupportedVersion {
-                found: format!("libxl stream version {version}"),
-                supported: "libxl stream version 2",
-            },
+            format!("libxl stream version {version}"),
+            "libxl stream version 2",
         ));
     }
     let options = be_u32(&h, 4);
     if options & 1 != 0 {
-        return Err(s.error(
+        return Err(s.unsupported(
             at + 12,
-            Reason::UnsupportedVersion {
-                found: String::from("a big-endian libxl stream"),
-                supported: "little-endian streams (as libxl reads them)",
-            },
+            String::from("a big-endian libxl stream"),
+            "little-endian streams (as libxl reads them)",
         ));
     }
     described.push_str(", libxl stream v2");
@@ -420,13 +394,7 @@ fn libxl_stream<R: Read>(
                 let mut marker = [0u8; 8];
                 s.read_exact(&mut marker, "the libxc image header")?;
                 if marker != IHDR_MARKER.to_be_bytes() {
-                    return Err(s.error(
-                        marker_at,
-                        Reason::BadMagic {
-                            found: u64::from_be_bytes(marker),
-                            expected: IHDR_MARKER,
-                        },
-                    ));
+                    return Err(s.bad_magic(marker_at, u64::from_be_bytes(marker), IHDR_MARKER));
                 }
                 return Ok(());
             }
@@ -463,32 +431,22 @@ fn libxc_stream<R: Read>(
     // The marker was the 8 bytes before; check it when a libxl stream led here.
     let id = be_u32(&ihdr, 0);
     if id != IHDR_ID {
-        return Err(s.error(
-            marker_at + 8,
-            Reason::BadMagic {
-                found: id.into(),
-                expected: IHDR_ID.into(),
-            },
-        ));
+        return Err(s.bad_magic(marker_at + 8, id.into(), IHDR_ID.into()));
     }
     let version = be_u32(&ihdr, 4);
     if !LIBXC_VERSIONS.contains(&version) {
-        return Err(s.error(
+        return Err(s.unsupported(
             marker_at + 12,
-            Reason::UnsupportedVersion {
-                found: format!("libxc stream version {version}"),
-                supported: "libxc stream versions 2 and 3",
-            },
+            format!("libxc stream version {version}"),
+            "libxc stream versions 2 and 3",
         ));
     }
     let options = u16::from_be_bytes([ihdr[8], ihdr[9]]);
     if options & 1 != 0 {
-        return Err(s.error(
+        return Err(s.unsupported(
             marker_at + 16,
-            Reason::UnsupportedVersion {
-                found: String::from("a big-endian libxc stream"),
-                supported: "little-endian streams (as xc_domain_restore reads them)",
-            },
+            String::from("a big-endian libxc stream"),
+            "little-endian streams (as xc_domain_restore reads them)",
         ));
     }
     let dhdr_at = s.offset;
@@ -496,12 +454,10 @@ fn libxc_stream<R: Read>(
     s.read_exact(&mut dhdr, "the libxc domain header (struct xc_sr_dhdr)")?;
     let guest = le_u32(&dhdr, 0);
     if guest != DHDR_TYPE_X86_HVM {
-        return Err(s.error(
+        return Err(s.unsupported(
             dhdr_at,
-            Reason::UnsupportedVersion {
-                found: format!("domain type {guest}"),
-                supported: "x86 HVM domains (type 2); a PV domain has no HVM context",
-            },
+            format!("domain type {guest}"),
+            "x86 HVM domains (type 2); a PV domain has no HVM context",
         ));
     }
     let (major, minor) = (le_u32(&dhdr, 8), le_u32(&dhdr, 12));

@@ -1,0 +1,277 @@
+//! Opening an input by its path: the one place that looks at the file system to decide
+//! how an input is read.
+//!
+//! Most inputs are read as a stream by [`source::read_each`], their format told by
+//! their first bytes. A few are read by path instead, because their reader needs more
+//! than a stream (feature `serde`):
+//!
+//! - a snapshot directory: crosvm's (a `vcpu` namespace, [`crosvm::is_snapshot_dir`])
+//!   or Cloud Hypervisor's (a `state.json`); a directory that is neither is refused;
+//! - a crosvm fragment `vcpu/vcpu{N}`, read with the snapshot around it so that an
+//!   encrypted one is named so ([`crosvm::is_fragment_path`]);
+//! - a HyperVStorage file (`.vmrs`/`.vsv`), whose reader seeks past the guest RAM it
+//!   holds instead of reading it ([`hyperv::Framing::HyperVStorage`]).
+//!
+//! [`open_path`] makes that choice; [`OpenedInput::read_each`] then hands out the
+//! states either way.
+
+use std::boxed::Box;
+use std::fmt;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use super::source::{self, InputName, SourceError};
+use super::{Input, InputFormat};
+#[cfg(feature = "serde")]
+use super::{cloud_hypervisor, crosvm, firecracker, foreign, hyperv, xen};
+#[cfg(feature = "serde")]
+use std::vec::Vec;
+
+/// An input opened by [`open_path`], ready to be read.
+pub struct OpenedInput {
+    name: InputName,
+    format: Option<InputFormat>,
+    how: How,
+}
+
+/// How an opened input is read.
+enum How {
+    /// Already read by path: the vCPUs of a snapshot directory, a crosvm fragment or a
+    /// HyperVStorage file.
+    #[cfg(feature = "serde")]
+    ByPath(Vec<foreign::ForeignVcpu>),
+    /// A file or standard input, read as a stream.
+    Stream(Box<dyn BufRead>),
+}
+
+impl fmt::Debug for OpenedInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let how = match &self.how {
+            #[cfg(feature = "serde")]
+            How::ByPath(vcpus) => {
+                return f
+                    .debug_struct("OpenedInput")
+                    .field("name", &self.name)
+                    .field("vcpus", vcpus)
+                    .finish();
+            }
+            How::Stream(_) => "stream",
+        };
+        f.debug_struct("OpenedInput")
+            .field("name", &self.name)
+            .field("format", &self.format)
+            .field("how", &how)
+            .finish()
+    }
+}
+
+impl OpenedInput {
+    /// The input's name: its path, or standard input.
+    #[must_use]
+    pub fn name(&self) -> &InputName {
+        &self.name
+    }
+
+    /// The vCPUs, when the input was read whole by its path (a snapshot directory, a
+    /// crosvm fragment, a HyperVStorage file); `None` for an input read as a stream.
+    #[cfg(feature = "serde")]
+    #[must_use]
+    pub fn foreign_vcpus(&self) -> Option<&[foreign::ForeignVcpu]> {
+        match &self.how {
+            How::ByPath(vcpus) => Some(vcpus),
+            How::Stream(_) => None,
+        }
+    }
+
+    /// Reads every state of the input and hands each to `each` as soon as it is read,
+    /// as [`source::read_each`] does with the format [`open_path`] was given; returns how
+    /// many there were.
+    ///
+    /// # Errors
+    ///
+    /// [`SourceError`] naming the input and the line, offset or field of the first
+    /// thing that cannot be read; states before it have been handed out.
+    pub fn read_each(self, each: &mut dyn FnMut(Input)) -> Result<usize, SourceError> {
+        match self.how {
+            #[cfg(feature = "serde")]
+            How::ByPath(vcpus) => {
+                let inputs =
+                    super::foreign_inputs(&vcpus).map_err(|e| SourceError::new(&self.name, e))?;
+                let n = inputs.len();
+                inputs.into_iter().for_each(each);
+                Ok(n)
+            }
+            How::Stream(mut reader) => {
+                source::read_each(&mut reader, &self.name, self.format, each)
+            }
+        }
+    }
+}
+
+/// An input that cannot be opened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The file cannot be opened, or is a directory where no snapshot directory is read
+    /// (a build without `serde`).
+    Source(SourceError),
+    /// A directory that is not a snapshot directory segstate reads.
+    NotASnapshot(PathBuf),
+    /// A file or directory read by path whose contents cannot be read.
+    #[cfg(feature = "serde")]
+    Foreign(foreign::IngestError),
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpenError::Source(e) => e.fmt(f),
+            OpenError::NotASnapshot(dir) => write!(
+                f,
+                "{}: is a directory, and not a Cloud Hypervisor snapshot (it has no state.json) \
+                 nor a crosvm snapshot (it has no vcpu namespace)",
+                dir.display()
+            ),
+            #[cfg(feature = "serde")]
+            OpenError::Foreign(e) => e.fmt(f),
+        }
+    }
+}
+
+impl core::error::Error for OpenError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            OpenError::Source(e) => Some(e),
+            OpenError::NotASnapshot(_) => None,
+            #[cfg(feature = "serde")]
+            OpenError::Foreign(e) => Some(e),
+        }
+    }
+}
+
+/// Opens the input at `path` (`-` is standard input), deciding how it is read: a
+/// snapshot directory, a crosvm `vcpu{N}` fragment (unless `format` is given) or a
+/// HyperVStorage file (unless `format` names another) is read whole by its path;
+/// anything else is opened as a stream whose format [`OpenedInput::read_each`] detects
+/// from its first bytes, or takes from `format`.
+///
+/// ```
+/// use std::path::Path;
+/// use segstate::arch::PrivilegeLevel;
+///
+/// let dumps = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dumps");
+/// // A QEMU log, read a dump at a time.
+/// let opened = segstate::ingest::open_path(&dumps.join("blog-os-770.txt"), None)?;
+/// let mut cpls = Vec::new();
+/// let n = opened.read_each(&mut |input| cpls.push(input.state.cpl))?;
+/// assert_eq!(n, cpls.len());
+/// assert_eq!(cpls[0], PrivilegeLevel::Ring0);
+/// // A directory of dumps is not a snapshot: refused, by name.
+/// let e = segstate::ingest::open_path(&dumps, None).unwrap_err();
+/// assert!(e.to_string().starts_with(&dumps.display().to_string()), "{e}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// [`OpenError`] naming the path: it cannot be opened, it is a directory that is no
+/// snapshot, or what is read by path cannot be read.
+pub fn open_path(path: &Path, format: Option<InputFormat>) -> Result<OpenedInput, OpenError> {
+    #[cfg(feature = "serde")]
+    if let name @ InputName::Path(_) = InputName::of(Some(path)) {
+        if let Some(vcpus) = read_by_path(path, format)? {
+            return Ok(OpenedInput {
+                name,
+                format,
+                how: How::ByPath(vcpus),
+            });
+        }
+    }
+    let (name, reader) = source::open(Some(path)).map_err(OpenError::Source)?;
+    Ok(OpenedInput {
+        name,
+        format,
+        how: How::Stream(reader),
+    })
+}
+
+/// The vCPUs at `path` when it is read by path (see the module documentation), `None`
+/// when it is read as a stream.
+#[cfg(feature = "serde")]
+fn read_by_path(
+    path: &Path,
+    format: Option<InputFormat>,
+) -> Result<Option<Vec<foreign::ForeignVcpu>>, OpenError> {
+    if path.is_dir() {
+        if foreign_dir_format(path).is_none() {
+            return Err(OpenError::NotASnapshot(path.to_path_buf()));
+        }
+    } else if !(format.is_none() && crosvm::is_fragment_path(path)
+        || format.is_none_or(|f| f == InputFormat::HyperV) && is_hyperv_storage(path))
+    {
+        return Ok(None);
+    }
+    foreign_vcpus_at(path).map(Some).map_err(OpenError::Foreign)
+}
+
+/// True when the file at `path` starts with the HyperVStorage signature.
+#[cfg(feature = "serde")]
+fn is_hyperv_storage(path: &Path) -> bool {
+    use std::io::Read;
+    let mut prefix = [0u8; 4];
+    std::fs::File::open(path).is_ok_and(|mut f| f.read_exact(&mut prefix).is_ok())
+        && hyperv::recognise(&prefix) == Some(hyperv::Framing::HyperVStorage)
+}
+
+/// The vCPUs of a foreign state file or snapshot directory at `path`: a directory is a
+/// crosvm snapshot when it has the `vcpu` namespace ([`crosvm::is_snapshot_dir`]), else
+/// a Cloud Hypervisor snapshot (its `state.json`); a file is a Firecracker state file or
+/// a crosvm `vcpu{N}` fragment by its first bytes, else a Cloud Hypervisor `state.json`.
+///
+/// # Errors
+///
+/// [`foreign::IngestError`] naming the file, the place and the reason.
+#[cfg(feature = "serde")]
+pub fn foreign_vcpus_at(
+    path: &std::path::Path,
+) -> Result<Vec<foreign::ForeignVcpu>, foreign::IngestError> {
+    use std::io::Read;
+    if !path.is_dir() {
+        let mut prefix = Vec::new();
+        let opened = std::fs::File::open(path).and_then(|f| f.take(8192).read_to_end(&mut prefix));
+        if opened.is_ok() && firecracker::recognise(&prefix).is_some() {
+            return firecracker::read_path(path);
+        }
+        if opened.is_ok() && xen::recognise(&prefix).is_some() {
+            return xen::read_path(path);
+        }
+        if opened.is_ok() && hyperv::recognise(&prefix).is_some() {
+            return hyperv::read_path(path);
+        }
+        // A fragment named vcpu{N} is crosvm's even when its bytes are not CBOR (an
+        // encrypted snapshot's): its reader says which.
+        if opened.is_ok() && (crosvm::recognise(&prefix) || crosvm::is_fragment_path(path)) {
+            return crosvm::read_path(path);
+        }
+    }
+    match foreign_dir_format(path) {
+        Some(InputFormat::Crosvm) => crosvm::read_path(path),
+        _ => cloud_hypervisor::read_path(path),
+    }
+}
+
+/// The format of a foreign snapshot directory: crosvm's (a `vcpu` namespace) or Cloud
+/// Hypervisor's (a `state.json`); `None` for a directory that is neither, or a file.
+#[cfg(feature = "serde")]
+#[must_use]
+pub fn foreign_dir_format(path: &std::path::Path) -> Option<InputFormat> {
+    if !path.is_dir() {
+        None
+    } else if crosvm::is_snapshot_dir(path) {
+        Some(InputFormat::Crosvm)
+    } else if path.join("state.json").is_file() {
+        Some(InputFormat::CloudHypervisor)
+    } else {
+        None
+    }
+}
