@@ -9,7 +9,8 @@
 //! shape plugs in with a line in `pipelines!` and one in [`recognise`], a new op
 //! with a [`Stage`].
 
-use super::chain::{InFlight, Op, SegmentValue, VcpuSegments};
+use super::chain::{Format, InFlight, Op, SegmentValue, VcpuSegments};
+use super::compiled::{Entry, carrier_of, entry_of_output, output};
 use super::{Profile, RuleSet, qemu, svm, vmx};
 use crate::arch::{PerSegReg, SegReg};
 use crate::format::kvm::KvmSegment;
@@ -115,6 +116,8 @@ impl<A: Stage, B: Stage<In = A::Out>> Stage for Then<A, B> {
 
 /// A segment type a chain starts or ends in.
 pub(crate) trait Shape: Copy + Default {
+    /// The format a value of this type is in.
+    const FORMAT: Format;
     fn take(value: &SegmentValue) -> Option<Self>;
     fn wrap(self) -> SegmentValue;
     /// The eight registers, borrowed (a copy of the ~200 bytes per vCPU measured as
@@ -126,8 +129,9 @@ pub(crate) trait Shape: Copy + Default {
 }
 
 macro_rules! shape {
-    ($ty:ty, $variant:ident, |$s:ident| $take:pat => $cpl:expr, |$o:ident, $c:ident| $make:expr) => {
+    ($ty:ty, $variant:ident, $format:ident, |$s:ident| $take:pat => $cpl:expr, |$o:ident, $c:ident| $make:expr) => {
         impl Shape for $ty {
+            const FORMAT: Format = Format::$format;
             #[inline(always)]
             fn take(value: &SegmentValue) -> Option<Self> {
                 match value {
@@ -154,18 +158,23 @@ macro_rules! shape {
     };
 }
 
-shape!(VmcbSegment, Vmcb,
+shape!(VmcbSegment, Vmcb, Vmcb,
     |v| VcpuSegments::Vmcb { segments, cpl } => (segments, *cpl),
     |o, c| VcpuSegments::Vmcb { segments: o, cpl: c });
-shape!(VmxSegment, Vmcs,
+shape!(VmxSegment, Vmcs, Vmcs,
     |v| VcpuSegments::Vmcs(segments) => (segments, 0),
     |o, _c| VcpuSegments::Vmcs(o));
-shape!(KvmSegment, Kvm,
+shape!(KvmSegment, Kvm, Kvm,
     |v| VcpuSegments::Kvm(segments) => (segments, 0),
     |o, _c| VcpuSegments::Kvm(o));
 
+/// One register as a table entry (the destination's attribute payload and the CPL
+/// byte): `None` when `input` is not in the source format, or when the output is not
+/// what an entry can say (a carrier changed, a byte out of its field's range), and the
+/// caller then runs it interpreted. The compiler sees the stages copy the carrier and
+/// mask every field, so for these pipelines the checks fold away.
 #[inline(always)]
-fn segment<S>(s: S, reg: SegReg, input: &InFlight, previous: &QemuSegmentCache) -> Option<InFlight>
+fn segment<S>(s: S, reg: SegReg, input: &InFlight, previous: &QemuSegmentCache) -> Option<Entry>
 where
     S: Stage,
     S::In: Shape,
@@ -174,10 +183,16 @@ where
     let x = S::In::take(&input.value)?;
     let mut cpl = input.vmcb_cpl;
     let out = s.apply(reg, x, &mut cpl, previous);
-    Some(InFlight {
+    let out = InFlight {
         value: out.wrap(),
         vmcb_cpl: cpl,
-    })
+    };
+    entry_of_output(
+        S::Out::FORMAT,
+        &out,
+        carrier_of(&input.value)?,
+        input.vmcb_cpl,
+    )
 }
 
 #[inline(always)]
@@ -222,6 +237,11 @@ where
     Some(S::Out::vcpu(PerSegReg(outs), ss_cpl))
 }
 
+/// The format a pipeline of type `S` ends in.
+const fn destination<S: Stage<Out: Shape>>() -> Format {
+    S::Out::FORMAT
+}
+
 /// QEMU's get_seg then set_seg: a VMM between two hypervisor steps.
 type Vmm<Q> = Then<QemuGet<Q>, QemuSet<Q>>;
 type SvmVmmSvm<S, Q> = Then<Then<SvmGet<S>, Vmm<Q>>, SvmSet<S>>;
@@ -233,53 +253,102 @@ type VmxVmmSvm<V, Q, S> = Then<Then<VmxGet<V>, Vmm<Q>>, SvmSet<S>>;
 type SvmVmmVmxVmmSvm<S, Q, V> =
     Then<Then<Then<SvmGet<S>, Vmm<Q>>, Then<VmxSet<V>, VmxGet<V>>>, Then<Vmm<Q>, SvmSet<S>>>;
 
+/// `run_segment`'s entry into one pipeline variant: the output as a table entry, so
+/// that it comes back in a register (a whole [`InFlight`] came back through memory
+/// written field by field and read back in words, a store-forwarding stall per word).
+type SegmentFn = fn(&Pipeline, SegReg, &InFlight, &QemuSegmentCache) -> Option<Entry>;
+/// `run_batch`'s entry.
+type BatchFn = fn(&Pipeline, SegReg, &mut [InFlight], &QemuSegmentCache) -> bool;
+/// `run`'s entry.
+type VcpuFn = fn(&Pipeline, &VcpuSegments, &PerSegReg<QemuSegmentCache>) -> Option<VcpuSegments>;
+
+/// A chain's pipeline with its entry points, each monomorphised for the pipeline's
+/// variant and chosen once, when the chain is built: running a segment is one
+/// predicted indirect call into code for that shape alone. (A `match` on the variant
+/// per call, inlined into the caller's loop, made the compiler load and spill every
+/// field any variant reads before the jump: 3-5 ns a segment, `perf annotate` of the
+/// bench's `run_segment` loop.)
+#[derive(Clone, Copy)]
+pub(crate) struct Compiled {
+    pipeline: Pipeline,
+    /// Where the pipeline ends.
+    destination: Format,
+    segment: SegmentFn,
+    batch: BatchFn,
+    vcpu: VcpuFn,
+}
+
+impl Compiled {
+    /// One register, or `None` when `input` is not in the source format.
+    #[inline(always)]
+    pub(crate) fn segment(
+        &self,
+        reg: SegReg,
+        input: &InFlight,
+        previous: &QemuSegmentCache,
+    ) -> Option<InFlight> {
+        let e = (self.segment)(&self.pipeline, reg, input, previous)?;
+        output(
+            self.destination,
+            e,
+            carrier_of(&input.value)?,
+            input.vmcb_cpl,
+        )
+    }
+
+    /// A batch of one register in place; false when a value is not in the source
+    /// format (the values before it are converted).
+    #[inline(always)]
+    pub(crate) fn batch(
+        &self,
+        reg: SegReg,
+        values: &mut [InFlight],
+        previous: &QemuSegmentCache,
+    ) -> bool {
+        (self.batch)(&self.pipeline, reg, values, previous)
+    }
+
+    /// A whole vCPU, or `None` when it is in another format.
+    #[inline(always)]
+    pub(crate) fn vcpu(
+        &self,
+        input: &VcpuSegments,
+        previous: &PerSegReg<QemuSegmentCache>,
+    ) -> Option<VcpuSegments> {
+        (self.vcpu)(&self.pipeline, input, previous)
+    }
+}
+
 macro_rules! pipelines {
     ($($(#[$doc:meta])* $name:ident($ty:ty),)*) => {
-        /// A chain of a known shape, its stages monomorphised. An enum rather than a
-        /// trait object: `run_segment` inlines the whole pipeline and its result stays
-        /// in registers (through a virtual call it went through memory, and reading it
-        /// back stalled on store forwarding: 40 ns a segment).
+        /// A chain of a known shape, its stages monomorphised (the rules it holds as
+        /// data, or none when they are constants).
         #[derive(Clone, Copy)]
         pub(crate) enum Pipeline {
             $($(#[$doc])* $name($ty),)*
         }
 
         impl Pipeline {
-            /// One register, or `None` when `input` is not in the source format.
-            #[inline(always)]
-            pub(crate) fn segment(
-                &self,
-                reg: SegReg,
-                input: &InFlight,
-                previous: &QemuSegmentCache,
-            ) -> Option<InFlight> {
+            /// The pipeline with the entry points of its variant. Each entry matches
+            /// its own variant only (one compare, always taken).
+            fn compiled(self) -> Compiled {
                 match self {
-                    $(Pipeline::$name(s) => segment(*s, reg, input, previous),)*
-                }
-            }
-
-            /// A batch of one register in place; false when a value is not in the
-            /// source format (the values before it are converted).
-            pub(crate) fn batch(
-                &self,
-                reg: SegReg,
-                values: &mut [InFlight],
-                previous: &QemuSegmentCache,
-            ) -> bool {
-                match self {
-                    $(Pipeline::$name(s) => batch(*s, reg, values, previous),)*
-                }
-            }
-
-            /// A whole vCPU, or `None` when it is in another format.
-            #[inline]
-            pub(crate) fn vcpu(
-                &self,
-                input: &VcpuSegments,
-                previous: &PerSegReg<QemuSegmentCache>,
-            ) -> Option<VcpuSegments> {
-                match self {
-                    $(Pipeline::$name(s) => vcpu(*s, input, previous),)*
+                    $(Pipeline::$name(_) => Compiled {
+                        pipeline: self,
+                        destination: destination::<$ty>(),
+                        segment: |p, reg, input, previous| match p {
+                            Pipeline::$name(s) => segment(*s, reg, input, previous),
+                            _ => None,
+                        },
+                        batch: |p, reg, values, previous| match p {
+                            Pipeline::$name(s) => batch(*s, reg, values, previous),
+                            _ => false,
+                        },
+                        vcpu: |p, input, previous| match p {
+                            Pipeline::$name(s) => vcpu(*s, input, previous),
+                            _ => None,
+                        },
+                    },)*
                 }
             }
         }
@@ -340,9 +409,14 @@ fn today(ops: &[Op]) -> bool {
     })
 }
 
-/// The pipeline for `ops` when they have one of the built-in chains' shapes: with
-/// constant rules when they are today's profiles, else with the rules as data.
-pub(crate) fn recognise(ops: &[Op]) -> Option<Pipeline> {
+/// The compiled pipeline for `ops` when they have one of the built-in chains' shapes:
+/// with constant rules when they are today's profiles, else with the rules as data.
+pub(crate) fn recognise(ops: &[Op]) -> Option<Compiled> {
+    pipeline(ops).map(Pipeline::compiled)
+}
+
+/// The pipeline of `ops`' shape, if it is a built-in one.
+fn pipeline(ops: &[Op]) -> Option<Pipeline> {
     use Op as O;
     use Pipeline as P;
     let d = Dynamic;
@@ -470,14 +544,14 @@ mod tests {
         let ops = |spec: &str| spec.parse::<crate::profile::Chain>().expect("parses");
         let today = ops("kvm-svm > qemu > kvm-svm");
         assert!(matches!(
-            recognise(today.ops()),
+            pipeline(today.ops()),
             Some(Pipeline::SvmVmmSvmToday(_))
         ));
         let old = ops("kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11");
-        assert!(matches!(recognise(old.ops()), Some(Pipeline::SvmVmmSvm(_))));
+        assert!(matches!(pipeline(old.ops()), Some(Pipeline::SvmVmmSvm(_))));
         let switched = today.without(crate::profile::Rule::SvmGetTrBusy);
         assert!(matches!(
-            recognise(switched.ops()),
+            pipeline(switched.ops()),
             Some(Pipeline::SvmVmmSvm(_))
         ));
         // `verbatim` alone has no op: no pipeline, its tables are the identity.
