@@ -38,9 +38,9 @@ impl Rules for Dynamic {
 
 /// Rules as a constant ([`RuleSet::bits`]).
 #[derive(Clone, Copy)]
-pub(crate) struct Fixed<const R: u64>;
+pub(crate) struct Fixed<const R: u128>;
 
-impl<const R: u64> Rules for Fixed<R> {
+impl<const R: u128> Rules for Fixed<R> {
     #[inline(always)]
     fn rules(self) -> RuleSet {
         RuleSet::from_bits(R)
