@@ -202,12 +202,16 @@ where
     S::In: Shape,
     S::Out: Shape,
 {
+    // Every value first, so that a refused batch is left as it was: one tag compare
+    // per value, for this pipeline's source format alone.
+    if !values.iter().all(|v| S::In::take(&v.value).is_some()) {
+        return false;
+    }
     for v in values.iter_mut() {
-        let Some(x) = S::In::take(&v.value) else {
-            return false;
-        };
-        let out = s.apply(reg, x, &mut v.vmcb_cpl, previous);
-        v.value = out.wrap();
+        if let Some(x) = S::In::take(&v.value) {
+            let out = s.apply(reg, x, &mut v.vmcb_cpl, previous);
+            v.value = out.wrap();
+        }
     }
     true
 }
@@ -296,8 +300,8 @@ impl Compiled {
         )
     }
 
-    /// A batch of one register in place; false when a value is not in the source
-    /// format (the values before it are converted).
+    /// A batch of one register in place; false, and the batch untouched, when a value
+    /// is not in the source format.
     #[inline(always)]
     pub(crate) fn batch(
         &self,
