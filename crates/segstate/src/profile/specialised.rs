@@ -324,7 +324,15 @@ impl Compiled {
 }
 
 macro_rules! pipelines {
-    ($($(#[$doc:meta])* $name:ident($ty:ty),)*) => {
+    // Each shape twice: its rules as data, and today's profiles as constants.
+    ($($(#[$doc:meta])* $name:ident($ty:ty) | $today:ident($today_ty:ty),)*) => {
+        pipelines!(@each $(
+            $(#[$doc])* $name($ty),
+            /// The same with today's profiles, their rules constant.
+            $today($today_ty),
+        )*);
+    };
+    (@each $($(#[$doc:meta])* $name:ident($ty:ty),)*) => {
         /// A chain of a known shape, its stages monomorphised (the rules it holds as
         /// data, or none when they are constants).
         #[derive(Clone, Copy)]
@@ -361,45 +369,26 @@ macro_rules! pipelines {
 
 pipelines! {
     /// AMD round trip through a VMM (QEMU syncs, or migrates between versions).
-    SvmVmmSvm(SvmVmmSvm<Dynamic, Dynamic>),
-    /// The same with today's profiles.
-    SvmVmmSvmToday(SvmVmmSvm<Svm, Qemu>),
+    SvmVmmSvm(SvmVmmSvm<Dynamic, Dynamic>) | SvmVmmSvmToday(SvmVmmSvm<Svm, Qemu>),
     /// AMD round trip through a pass-through VMM.
-    SvmSvm(SvmSvm<Dynamic>),
-    /// The same with today's profile.
-    SvmSvmToday(SvmSvm<Svm>),
+    SvmSvm(SvmSvm<Dynamic>) | SvmSvmToday(SvmSvm<Svm>),
     /// AMD to Intel.
-    SvmVmmVmx(SvmVmmVmx<Dynamic, Dynamic, Dynamic>),
-    /// The same with today's profiles.
-    SvmVmmVmxToday(SvmVmmVmx<Svm, Qemu, Vmx>),
+    SvmVmmVmx(SvmVmmVmx<Dynamic, Dynamic, Dynamic>) | SvmVmmVmxToday(SvmVmmVmx<Svm, Qemu, Vmx>),
     /// Intel round trip through a VMM.
-    VmxVmmVmx(VmxVmmVmx<Dynamic, Dynamic>),
-    /// The same with today's profiles.
-    VmxVmmVmxToday(VmxVmmVmx<Vmx, Qemu>),
+    VmxVmmVmx(VmxVmmVmx<Dynamic, Dynamic>) | VmxVmmVmxToday(VmxVmmVmx<Vmx, Qemu>),
     /// Intel round trip through a pass-through VMM.
-    VmxVmx(VmxVmx<Dynamic>),
-    /// The same with today's profile.
-    VmxVmxToday(VmxVmx<Vmx>),
+    VmxVmx(VmxVmx<Dynamic>) | VmxVmxToday(VmxVmx<Vmx>),
     /// Intel to AMD.
-    VmxVmmSvm(VmxVmmSvm<Dynamic, Dynamic, Dynamic>),
-    /// The same with today's profiles.
-    VmxVmmSvmToday(VmxVmmSvm<Vmx, Qemu, Svm>),
+    VmxVmmSvm(VmxVmmSvm<Dynamic, Dynamic, Dynamic>) | VmxVmmSvmToday(VmxVmmSvm<Vmx, Qemu, Svm>),
     /// AMD to Intel and back.
-    SvmVmmVmxVmmSvm(SvmVmmVmxVmmSvm<Dynamic, Dynamic, Dynamic>),
-    /// The same with today's profiles.
-    SvmVmmVmxVmmSvmToday(SvmVmmVmxVmmSvm<Svm, Qemu, Vmx>),
+    SvmVmmVmxVmmSvm(SvmVmmVmxVmmSvm<Dynamic, Dynamic, Dynamic>)
+        | SvmVmmVmxVmmSvmToday(SvmVmmVmxVmmSvm<Svm, Qemu, Vmx>),
     /// `kvm_sregs` into AMD.
-    IntoSvm(SvmSet<Dynamic>),
-    /// The same with today's profile.
-    IntoSvmToday(SvmSet<Svm>),
+    IntoSvm(SvmSet<Dynamic>) | IntoSvmToday(SvmSet<Svm>),
     /// `kvm_sregs` into Intel.
-    IntoVmx(VmxSet<Dynamic>),
-    /// The same with today's profile.
-    IntoVmxToday(VmxSet<Vmx>),
+    IntoVmx(VmxSet<Dynamic>) | IntoVmxToday(VmxSet<Vmx>),
     /// `kvm_sregs` through a VMM.
-    Vmm(Vmm<Dynamic>),
-    /// The same with today's profile.
-    VmmToday(Vmm<Qemu>),
+    Vmm(Vmm<Dynamic>) | VmmToday(Vmm<Qemu>),
 }
 
 /// True when every op runs today's profile of its engine, rules untouched.
@@ -419,58 +408,74 @@ pub(crate) fn recognise(ops: &[Op]) -> Option<Compiled> {
     pipeline(ops).map(Pipeline::compiled)
 }
 
+/// Rules of a stage made from a step's rule set: the set itself ([`Dynamic`]), or
+/// nothing when the pipeline was chosen for today's profiles ([`Fixed`]).
+trait FromRules: Rules {
+    fn from_rules(rules: RuleSet) -> Self;
+}
+
+impl FromRules for Dynamic {
+    #[inline(always)]
+    fn from_rules(rules: RuleSet) -> Self {
+        Dynamic(rules)
+    }
+}
+
+impl<const R: u128> FromRules for Fixed<R> {
+    #[inline(always)]
+    fn from_rules(_: RuleSet) -> Self {
+        Fixed
+    }
+}
+
+/// The rules of the pipeline being built: their type says which.
+fn r<T: FromRules>(rules: RuleSet) -> T {
+    T::from_rules(rules)
+}
+
+/// QEMU's get_seg under `get`, then set_seg under `set`.
+fn vmm<Q: FromRules>(get: RuleSet, set: RuleSet) -> Vmm<Q> {
+    Then(QemuGet(r(get)), QemuSet(r(set)))
+}
+
 /// The pipeline of `ops`' shape, if it is a built-in one.
 fn pipeline(ops: &[Op]) -> Option<Pipeline> {
     use Op as O;
-    use Pipeline as P;
-    let d = Dynamic;
-    let vmm = |g, s| Then(QemuGet(g), QemuSet(s));
     let fixed = today(ops);
-    let (s, v, q) = (SvmGet(Fixed), VmxGet(Fixed), QemuGet(Fixed));
-    let (ss, vs, qs) = (SvmSet(Fixed), VmxSet(Fixed), QemuSet(Fixed));
+    // One stage expression per shape, built with constant rules when every op runs
+    // today's profile (the variant's type makes `r` give `Fixed`), else as data.
+    macro_rules! pick {
+        ($today:ident | $data:ident, $stages:expr) => {
+            if fixed {
+                Pipeline::$today($stages)
+            } else {
+                Pipeline::$data($stages)
+            }
+        };
+    }
     Some(match *ops {
-        [O::SvmGet(a), O::QemuGet(b), O::QemuSet(c), O::SvmSet(e)] => {
-            if fixed {
-                P::SvmVmmSvmToday(Then(Then(s, Then(q, qs)), ss))
-            } else {
-                P::SvmVmmSvm(Then(Then(SvmGet(d(a)), vmm(d(b), d(c))), SvmSet(d(e))))
-            }
-        }
+        [O::SvmGet(a), O::QemuGet(b), O::QemuSet(c), O::SvmSet(e)] => pick!(
+            SvmVmmSvmToday | SvmVmmSvm,
+            Then(Then(SvmGet(r(a)), vmm(b, c)), SvmSet(r(e)))
+        ),
         [O::SvmGet(a), O::SvmSet(b)] => {
-            if fixed {
-                P::SvmSvmToday(Then(s, ss))
-            } else {
-                P::SvmSvm(Then(SvmGet(d(a)), SvmSet(d(b))))
-            }
+            pick!(SvmSvmToday | SvmSvm, Then(SvmGet(r(a)), SvmSet(r(b))))
         }
-        [O::SvmGet(a), O::QemuGet(b), O::QemuSet(c), O::VmxSet(e)] => {
-            if fixed {
-                P::SvmVmmVmxToday(Then(Then(s, Then(q, qs)), vs))
-            } else {
-                P::SvmVmmVmx(Then(Then(SvmGet(d(a)), vmm(d(b), d(c))), VmxSet(d(e))))
-            }
-        }
-        [O::VmxGet(a), O::QemuGet(b), O::QemuSet(c), O::VmxSet(e)] => {
-            if fixed {
-                P::VmxVmmVmxToday(Then(Then(v, Then(q, qs)), vs))
-            } else {
-                P::VmxVmmVmx(Then(Then(VmxGet(d(a)), vmm(d(b), d(c))), VmxSet(d(e))))
-            }
-        }
+        [O::SvmGet(a), O::QemuGet(b), O::QemuSet(c), O::VmxSet(e)] => pick!(
+            SvmVmmVmxToday | SvmVmmVmx,
+            Then(Then(SvmGet(r(a)), vmm(b, c)), VmxSet(r(e)))
+        ),
+        [O::VmxGet(a), O::QemuGet(b), O::QemuSet(c), O::VmxSet(e)] => pick!(
+            VmxVmmVmxToday | VmxVmmVmx,
+            Then(Then(VmxGet(r(a)), vmm(b, c)), VmxSet(r(e)))
+        ),
         [O::VmxGet(a), O::VmxSet(b)] => {
-            if fixed {
-                P::VmxVmxToday(Then(v, vs))
-            } else {
-                P::VmxVmx(Then(VmxGet(d(a)), VmxSet(d(b))))
-            }
+            pick!(VmxVmxToday | VmxVmx, Then(VmxGet(r(a)), VmxSet(r(b))))
         }
-        [O::VmxGet(a), O::QemuGet(b), O::QemuSet(c), O::SvmSet(e)] => {
-            if fixed {
-                P::VmxVmmSvmToday(Then(Then(v, Then(q, qs)), ss))
-            } else {
-                P::VmxVmmSvm(Then(Then(VmxGet(d(a)), vmm(d(b), d(c))), SvmSet(d(e))))
-            }
-        }
+        [O::VmxGet(a), O::QemuGet(b), O::QemuSet(c), O::SvmSet(e)] => pick!(
+            VmxVmmSvmToday | VmxVmmSvm,
+            Then(Then(VmxGet(r(a)), vmm(b, c)), SvmSet(r(e)))
+        ),
         [
             O::SvmGet(a),
             O::QemuGet(b),
@@ -480,43 +485,19 @@ fn pipeline(ops: &[Op]) -> Option<Pipeline> {
             O::QemuGet(g),
             O::QemuSet(h),
             O::SvmSet(i),
-        ] => {
-            if fixed {
-                P::SvmVmmVmxVmmSvmToday(Then(
-                    Then(Then(s, Then(q, qs)), Then(vs, v)),
-                    Then(Then(q, qs), ss),
-                ))
-            } else {
-                P::SvmVmmVmxVmmSvm(Then(
-                    Then(
-                        Then(SvmGet(d(a)), vmm(d(b), d(c))),
-                        Then(VmxSet(d(e)), VmxGet(d(f))),
-                    ),
-                    Then(vmm(d(g), d(h)), SvmSet(d(i))),
-                ))
-            }
-        }
-        [O::SvmSet(a)] => {
-            if fixed {
-                P::IntoSvmToday(ss)
-            } else {
-                P::IntoSvm(SvmSet(d(a)))
-            }
-        }
-        [O::VmxSet(a)] => {
-            if fixed {
-                P::IntoVmxToday(vs)
-            } else {
-                P::IntoVmx(VmxSet(d(a)))
-            }
-        }
-        [O::QemuGet(a), O::QemuSet(b)] => {
-            if fixed {
-                P::VmmToday(Then(q, qs))
-            } else {
-                P::Vmm(vmm(d(a), d(b)))
-            }
-        }
+        ] => pick!(
+            SvmVmmVmxVmmSvmToday | SvmVmmVmxVmmSvm,
+            Then(
+                Then(
+                    Then(SvmGet(r(a)), vmm(b, c)),
+                    Then(VmxSet(r(e)), VmxGet(r(f)))
+                ),
+                Then(vmm(g, h), SvmSet(r(i))),
+            )
+        ),
+        [O::SvmSet(a)] => pick!(IntoSvmToday | IntoSvm, SvmSet(r(a))),
+        [O::VmxSet(a)] => pick!(IntoVmxToday | IntoVmx, VmxSet(r(a))),
+        [O::QemuGet(a), O::QemuSet(b)] => pick!(VmmToday | Vmm, vmm(a, b)),
         _ => return None,
     })
 }
