@@ -412,45 +412,30 @@ static inline int hv_to_kvm(const struct hv_seg *h, struct kvm_segment *var)
 	return 0;
 }
 
-int segconv_kvm_to_vmx(const struct kvm_segment *var, struct vmx_seg *v)
-{
-	return kvm_to_vmx(var, v);
+/*
+ * A strict conversion exported (segconv_NAME), and for those the benches run, its
+ * batch (segconv_NAME_batch: the number of elements refused).
+ */
+#define STRICT_EXPORT(name, in_t, out_t)				\
+int segconv_##name(const in_t *in, out_t *out)				\
+{									\
+	return name(in, out);						\
 }
 
-int segconv_vmx_to_kvm(const struct vmx_seg *v, struct kvm_segment *var)
-{
-	return vmx_to_kvm(v, var);
+#define STRICT(name, in_t, out_t)					\
+STRICT_EXPORT(name, in_t, out_t)					\
+size_t segconv_##name##_batch(const in_t *in, out_t *out, size_t n)	\
+{									\
+	size_t i, refused = 0;						\
+									\
+	for (i = 0; i < n; i++)						\
+		refused += name(&in[i], &out[i]) != 0;			\
+	return refused;							\
 }
 
-int segconv_vmcb_to_vmx(const struct vmcb_seg *s, struct vmx_seg *v)
-{
-	return vmcb_to_vmx(s, v);
-}
-
-int segconv_vmx_to_vmcb(const struct vmx_seg *v, struct vmcb_seg *s)
-{
-	return vmx_to_vmcb(v, s);
-}
-
-int segconv_kvm_to_qemu(const struct kvm_segment *var, struct qemu_seg *q)
-{
-	return kvm_to_qemu(var, q);
-}
-
-int segconv_qemu_to_kvm(const struct qemu_seg *q, struct kvm_segment *var)
-{
-	return qemu_to_kvm(q, var);
-}
-
-int segconv_kvm_to_hv(const struct kvm_segment *var, struct hv_seg *h)
-{
-	return kvm_to_hv(var, h);
-}
-
-int segconv_hv_to_kvm(const struct hv_seg *h, struct kvm_segment *var)
-{
-	return hv_to_kvm(h, var);
-}
+SEGCONV_STRICT_BATCHED(STRICT)
+STRICT_EXPORT(vmx_to_vmcb, struct vmx_seg, struct vmcb_seg)
+STRICT_EXPORT(hv_to_kvm, struct hv_seg, struct kvm_segment)
 
 /* ------------------------------------------------------------------ */
 /* Batches: element i is register (i & 7)                              */
@@ -476,58 +461,24 @@ void segconv_svm_set_batch(const struct kvm_segment *in, struct vmcb_seg *out,
 	}
 }
 
-void segconv_vmx_get_batch(const struct vmx_seg *in, struct kvm_segment *out,
-			   size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		vmx_get(&in[i], &out[i]);
-}
-
-void segconv_vmx_set_batch(const struct kvm_segment *in, struct vmx_seg *out,
-			   size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		vmx_set(&in[i], i & 7, &out[i]);
-}
-
-void segconv_qemu_get_batch(const struct kvm_segment *in, struct qemu_seg *out,
-			    size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		qemu_get(&in[i], &out[i]);
-}
-
-void segconv_qemu_set_batch(const struct qemu_seg *in, struct kvm_segment *out,
-			    size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		qemu_set(&in[i], &out[i]);
-}
-
-#define STRICT_BATCH(name, fn, in_t, out_t)				\
-size_t name(const in_t *in, out_t *out, size_t n)			\
+/* A cooking batch, segconv_NAME_batch: `call` converts element i. */
+#define COOK_BATCH(name, in_t, out_t, call)				\
+void segconv_##name##_batch(const in_t *in, out_t *out, size_t n)	\
 {									\
-	size_t i, refused = 0;						\
+	size_t i;							\
 									\
 	for (i = 0; i < n; i++)						\
-		refused += fn(&in[i], &out[i]) != 0;			\
-	return refused;							\
+		call;							\
 }
 
-STRICT_BATCH(segconv_kvm_to_vmx_batch, kvm_to_vmx, struct kvm_segment, struct vmx_seg)
-STRICT_BATCH(segconv_vmx_to_kvm_batch, vmx_to_kvm, struct vmx_seg, struct kvm_segment)
-STRICT_BATCH(segconv_vmcb_to_vmx_batch, vmcb_to_vmx, struct vmcb_seg, struct vmx_seg)
-STRICT_BATCH(segconv_kvm_to_qemu_batch, kvm_to_qemu, struct kvm_segment, struct qemu_seg)
-STRICT_BATCH(segconv_qemu_to_kvm_batch, qemu_to_kvm, struct qemu_seg, struct kvm_segment)
-STRICT_BATCH(segconv_kvm_to_hv_batch, kvm_to_hv, struct kvm_segment, struct hv_seg)
+COOK_BATCH(vmx_get, struct vmx_seg, struct kvm_segment,
+	   vmx_get(&in[i], &out[i]))
+COOK_BATCH(vmx_set, struct kvm_segment, struct vmx_seg,
+	   vmx_set(&in[i], i & 7, &out[i]))
+COOK_BATCH(qemu_get, struct kvm_segment, struct qemu_seg,
+	   qemu_get(&in[i], &out[i]))
+COOK_BATCH(qemu_set, struct qemu_seg, struct kvm_segment,
+	   qemu_set(&in[i], &out[i]))
 
 void segconv_svm_attrib_to_vmx_ar_batch(const u16 *in, u32 *out, size_t n)
 {
