@@ -781,6 +781,20 @@ mod tests {
                     .run_segment(SegReg::Ds, wrong, &previous[SegReg::Ds])
                     .is_err()
             );
+            // A batch with one such value among good ones is refused whole, untouched.
+            let mut batch: Vec<InFlight> = (0..5).map(|_| rng.value(source)).collect();
+            batch[3] = wrong;
+            let before = batch.clone();
+            let refused = chain.run_batch(SegReg::Ds, &mut batch, &previous[SegReg::Ds]);
+            assert_eq!(
+                refused,
+                Err(crate::profile::WrongSourceFormat {
+                    expected: source,
+                    found: other
+                }),
+                "{chain}"
+            );
+            assert_eq!(batch, before, "{chain}");
         }
     }
 
