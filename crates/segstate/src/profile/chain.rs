@@ -574,14 +574,31 @@ impl Chain {
         input: InFlight,
         previous: &QemuSegmentCache,
     ) -> Result<InFlight, WrongSourceFormat> {
-        // Pipelines and tables take only values in the source format: a hit needs no
-        // other check.
+        // Pipelines take only values in the source format: a hit needs no other check.
         if let Some(fast) = self.compiled.fast() {
             if let Some(out) = fast.segment(reg, &input, previous) {
                 return Ok(out);
             }
-        } else if let Some(out) = self.compiled.get(self, 1).and_then(|t| t.run(reg, &input)) {
-            return Ok(out);
+        }
+        self.run_segment_otherwise(reg, input, previous)
+    }
+
+    /// [`Chain::run_segment`] without a pipeline, or for a value its pipeline refused:
+    /// the tables, else interpreted. Out of line, so that a caller's loop around
+    /// `run_segment` holds only the pipeline's call (inlined, this path's table
+    /// counting and interpreter spilled the loop's registers).
+    #[inline(never)]
+    fn run_segment_otherwise(
+        &self,
+        reg: SegReg,
+        input: InFlight,
+        previous: &QemuSegmentCache,
+    ) -> Result<InFlight, WrongSourceFormat> {
+        if self.compiled.fast().is_none() {
+            // Tables take only values in the source format: a hit needs no other check.
+            if let Some(out) = self.compiled.get(self, 1).and_then(|t| t.run(reg, &input)) {
+                return Ok(out);
+            }
         }
         self.check_source(&input.value)?;
         Ok(self.interpret(reg, input, previous))
