@@ -583,10 +583,8 @@ impl Chain {
         self.run_segment_otherwise(reg, input, previous)
     }
 
-    /// [`Chain::run_segment`] without a pipeline, or for a value its pipeline refused:
-    /// the tables, else interpreted. Out of line, so that a caller's loop around
-    /// `run_segment` holds only the pipeline's call (inlined, this path's table
-    /// counting and interpreter spilled the loop's registers).
+    /// [`Chain::run_segment`] through the tables, else interpreted: out of line, so that
+    /// a caller's loop around `run_segment` holds only the pipeline's call.
     #[inline(never)]
     fn run_segment_otherwise(
         &self,
@@ -669,8 +667,7 @@ impl Chain {
         previous: &QemuSegmentCache,
     ) -> Result<(), WrongSourceFormat> {
         if let Some(fast) = self.compiled.fast() {
-            // The pipeline checks the source format itself (a refused batch is left
-            // untouched), more cheaply than a pass of `check_source`.
+            // The pipeline checks the source format itself, leaving a refused batch as is.
             if fast.batch(reg, values, previous) {
                 return Ok(());
             }
@@ -729,10 +726,7 @@ impl Chain {
         } else if let Some(out) = self.compiled.get(self, 8).and_then(|t| t.run_vcpu(input)) {
             return Ok(out);
         }
-        self.run_each(input, previous, |reg, at, prev| {
-            self.check_source(&at.value)?;
-            Ok(self.interpret(reg, at, prev))
-        })
+        self.run_interpreted(input, previous)
     }
 
     /// [`Chain::run`] through the interpreted ops (verify: see
@@ -742,25 +736,14 @@ impl Chain {
         input: &VcpuSegments,
         previous: &PerSegReg<QemuSegmentCache>,
     ) -> Result<VcpuSegments, WrongSourceFormat> {
-        self.run_each(input, previous, |reg, at, prev| {
-            self.check_source(&at.value)?;
-            Ok(self.interpret(reg, at, prev))
-        })
-    }
-
-    #[inline(always)]
-    fn run_each(
-        &self,
-        input: &VcpuSegments,
-        previous: &PerSegReg<QemuSegmentCache>,
-        one: impl Fn(SegReg, InFlight, &QemuSegmentCache) -> Result<InFlight, WrongSourceFormat>,
-    ) -> Result<VcpuSegments, WrongSourceFormat> {
         let mut outs = [InFlight {
             value: SegmentValue::Kvm(KvmSegment::default()),
             vmcb_cpl: 0,
         }; 8];
         for reg in SegReg::ALL {
-            outs[reg.index()] = one(reg, input.in_flight(reg), &previous[reg])?;
+            let at = input.in_flight(reg);
+            self.check_source(&at.value)?;
+            outs[reg.index()] = self.interpret(reg, at, &previous[reg]);
         }
         Ok(collect(self.destination, &outs))
     }
