@@ -17,6 +17,14 @@
 
 #include "segconv.h"
 
+/* Selector, base and limit: what every conversion here copies as it is. */
+#define COPY_CARRIER(to, from)						\
+	do {								\
+		(to)->base = (from)->base;				\
+		(to)->limit = (from)->limit;				\
+		(to)->selector = (from)->selector;			\
+	} while (0)
+
 /* VMCB attrib layout */
 #define SVM_SELECTOR_TYPE_MASK	0xf
 #define SVM_SELECTOR_S_SHIFT	4
@@ -59,9 +67,7 @@ static inline void svm_get(const struct vmcb_seg *s, u8 cpl, int seg,
 {
 	u16 attrib = s->attrib;
 
-	var->base = s->base;
-	var->limit = s->limit;
-	var->selector = s->selector;
+	COPY_CARRIER(var, s);
 	var->type = attrib & SVM_SELECTOR_TYPE_MASK;
 	var->s = (attrib >> SVM_SELECTOR_S_SHIFT) & 1;
 	var->dpl = (attrib >> SVM_SELECTOR_DPL_SHIFT) & 3;
@@ -105,9 +111,7 @@ static inline int svm_set(const struct kvm_segment *var, int seg,
 {
 	u16 attrib;
 
-	s->base = var->base;
-	s->limit = var->limit;
-	s->selector = var->selector;
+	COPY_CARRIER(s, var);
 
 	attrib = (var->type & SVM_SELECTOR_TYPE_MASK);
 	attrib |= (var->s & 1) << SVM_SELECTOR_S_SHIFT;
@@ -146,9 +150,7 @@ static inline void vmx_get(const struct vmx_seg *v, struct kvm_segment *var)
 {
 	u32 ar = v->ar;
 
-	var->base = v->base;
-	var->limit = v->limit;
-	var->selector = v->selector;
+	COPY_CARRIER(var, v);
 	var->unusable = (ar >> 16) & 1;
 	var->type = ar & 15;
 	var->s = (ar >> 4) & 1;
@@ -187,9 +189,7 @@ static inline void vmx_set(const struct kvm_segment *var, int seg,
 {
 	u8 type = var->type;
 
-	v->base = var->base;
-	v->limit = var->limit;
-	v->selector = var->selector;
+	COPY_CARRIER(v, var);
 
 	/*
 	 * Unrestricted guest: force the accessed bit on everything but LDTR,
@@ -218,9 +218,7 @@ void segconv_vmx_set_segment(const struct kvm_segment *var, int seg,
 
 static inline void qemu_get(const struct kvm_segment *rhs, struct qemu_seg *lhs)
 {
-	lhs->selector = rhs->selector;
-	lhs->base = rhs->base;
-	lhs->limit = rhs->limit;
+	COPY_CARRIER(lhs, rhs);
 	/* Unmasked, like upstream: garbage in a field spills into its neighbours. */
 	lhs->flags = ((u32)rhs->type << DESC_TYPE_SHIFT) |
 		     ((rhs->present && !rhs->unusable) * DESC_P_MASK) |
@@ -236,9 +234,7 @@ static inline void qemu_set(const struct qemu_seg *rhs, struct kvm_segment *lhs)
 {
 	u32 flags = rhs->flags;
 
-	lhs->selector = rhs->selector;
-	lhs->base = rhs->base;
-	lhs->limit = rhs->limit;
+	COPY_CARRIER(lhs, rhs);
 	lhs->type = (flags >> DESC_TYPE_SHIFT) & 15;
 	lhs->present = (flags & DESC_P_MASK) != 0;
 	lhs->dpl = (flags >> DESC_DPL_SHIFT) & 3;
@@ -301,9 +297,7 @@ static inline int kvm_to_vmx(const struct kvm_segment *var, struct vmx_seg *v)
 {
 	if (unlikely(!kvm_segment_valid(var)))
 		return -EINVAL;
-	v->base = var->base;
-	v->limit = var->limit;
-	v->selector = var->selector;
+	COPY_CARRIER(v, var);
 	v->ar = kvm_attr_word(var) | (u32)var->unusable << 16;
 	return 0;
 }
@@ -314,9 +308,7 @@ static inline int vmx_to_kvm(const struct vmx_seg *v, struct kvm_segment *var)
 
 	if (unlikely(ar & VMX_AR_RESERVED_MASK))
 		return -EINVAL;
-	var->base = v->base;
-	var->limit = v->limit;
-	var->selector = v->selector;
+	COPY_CARRIER(var, v);
 	kvm_from_attr_word(ar, var);
 	var->unusable = (ar >> 16) & 1;
 	return 0;
@@ -338,9 +330,7 @@ static inline int vmcb_to_vmx(const struct vmcb_seg *s, struct vmx_seg *v)
 
 	if (unlikely(attrib & SVM_ATTRIB_RESERVED))
 		return -EINVAL;
-	v->base = s->base;
-	v->limit = s->limit;
-	v->selector = s->selector;
+	COPY_CARRIER(v, s);
 	v->ar = segconv_svm_attrib_to_vmx_ar(attrib) |
 		(u32)!(attrib & SVM_SELECTOR_P_MASK) << 16;
 	return 0;
@@ -355,9 +345,7 @@ static inline int vmx_to_vmcb(const struct vmx_seg *v, struct vmcb_seg *s)
 	/* The VMCB spells unusable as P = 0 and nothing else. */
 	if (unlikely(((ar >> 16) & 1) == ((ar >> 7) & 1)))
 		return -EINVAL;
-	s->base = v->base;
-	s->limit = v->limit;
-	s->selector = v->selector;
+	COPY_CARRIER(s, v);
 	s->attrib = segconv_vmx_ar_to_svm_attrib(ar);
 	return 0;
 }
@@ -366,9 +354,7 @@ static inline int kvm_to_qemu(const struct kvm_segment *var, struct qemu_seg *q)
 {
 	if (unlikely(!kvm_segment_valid(var) || var->unusable == var->present))
 		return -EINVAL;
-	q->selector = var->selector;
-	q->base = var->base;
-	q->limit = var->limit;
+	COPY_CARRIER(q, var);
 	q->flags = kvm_attr_word(var) << 8;
 	return 0;
 }
@@ -379,9 +365,7 @@ static inline int qemu_to_kvm(const struct qemu_seg *q, struct kvm_segment *var)
 
 	if (unlikely((flags & ~DESC_ATTR_MASK) || q->selector > 0xffff))
 		return -EINVAL;
-	var->base = q->base;
-	var->limit = q->limit;
-	var->selector = q->selector;
+	COPY_CARRIER(var, q);
 	kvm_from_attr_word(flags >> 8, var);
 	var->unusable = !var->present;
 	return 0;
@@ -391,9 +375,7 @@ static inline int kvm_to_hv(const struct kvm_segment *var, struct hv_seg *h)
 {
 	if (unlikely(!kvm_segment_valid(var) || var->unusable == var->present))
 		return -EINVAL;
-	h->base = var->base;
-	h->limit = var->limit;
-	h->selector = var->selector;
+	COPY_CARRIER(h, var);
 	h->attributes = kvm_attr_word(var);
 	return 0;
 }
@@ -404,53 +386,36 @@ static inline int hv_to_kvm(const struct hv_seg *h, struct kvm_segment *var)
 
 	if (unlikely(attr & HV_ATTR_RESERVED))
 		return -EINVAL;
-	var->base = h->base;
-	var->limit = h->limit;
-	var->selector = h->selector;
+	COPY_CARRIER(var, h);
 	kvm_from_attr_word(attr, var);
 	var->unusable = !var->present;
 	return 0;
 }
 
-int segconv_kvm_to_vmx(const struct kvm_segment *var, struct vmx_seg *v)
-{
-	return kvm_to_vmx(var, v);
+/*
+ * A strict conversion exported (segconv_NAME), and for those the benches run, its
+ * batch (segconv_NAME_batch: the number of elements refused).
+ */
+#define STRICT_EXPORT(name, in_t, out_t)				\
+int segconv_##name(const in_t *in, out_t *out)				\
+{									\
+	return name(in, out);						\
 }
 
-int segconv_vmx_to_kvm(const struct vmx_seg *v, struct kvm_segment *var)
-{
-	return vmx_to_kvm(v, var);
+#define STRICT(name, in_t, out_t)					\
+STRICT_EXPORT(name, in_t, out_t)					\
+size_t segconv_##name##_batch(const in_t *in, out_t *out, size_t n)	\
+{									\
+	size_t i, refused = 0;						\
+									\
+	for (i = 0; i < n; i++)						\
+		refused += name(&in[i], &out[i]) != 0;			\
+	return refused;							\
 }
 
-int segconv_vmcb_to_vmx(const struct vmcb_seg *s, struct vmx_seg *v)
-{
-	return vmcb_to_vmx(s, v);
-}
-
-int segconv_vmx_to_vmcb(const struct vmx_seg *v, struct vmcb_seg *s)
-{
-	return vmx_to_vmcb(v, s);
-}
-
-int segconv_kvm_to_qemu(const struct kvm_segment *var, struct qemu_seg *q)
-{
-	return kvm_to_qemu(var, q);
-}
-
-int segconv_qemu_to_kvm(const struct qemu_seg *q, struct kvm_segment *var)
-{
-	return qemu_to_kvm(q, var);
-}
-
-int segconv_kvm_to_hv(const struct kvm_segment *var, struct hv_seg *h)
-{
-	return kvm_to_hv(var, h);
-}
-
-int segconv_hv_to_kvm(const struct hv_seg *h, struct kvm_segment *var)
-{
-	return hv_to_kvm(h, var);
-}
+SEGCONV_STRICT_BATCHED(STRICT)
+STRICT_EXPORT(vmx_to_vmcb, struct vmx_seg, struct vmcb_seg)
+STRICT_EXPORT(hv_to_kvm, struct hv_seg, struct kvm_segment)
 
 /* ------------------------------------------------------------------ */
 /* Batches: element i is register (i & 7)                              */
@@ -476,58 +441,24 @@ void segconv_svm_set_batch(const struct kvm_segment *in, struct vmcb_seg *out,
 	}
 }
 
-void segconv_vmx_get_batch(const struct vmx_seg *in, struct kvm_segment *out,
-			   size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		vmx_get(&in[i], &out[i]);
-}
-
-void segconv_vmx_set_batch(const struct kvm_segment *in, struct vmx_seg *out,
-			   size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		vmx_set(&in[i], i & 7, &out[i]);
-}
-
-void segconv_qemu_get_batch(const struct kvm_segment *in, struct qemu_seg *out,
-			    size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		qemu_get(&in[i], &out[i]);
-}
-
-void segconv_qemu_set_batch(const struct qemu_seg *in, struct kvm_segment *out,
-			    size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		qemu_set(&in[i], &out[i]);
-}
-
-#define STRICT_BATCH(name, fn, in_t, out_t)				\
-size_t name(const in_t *in, out_t *out, size_t n)			\
+/* A cooking batch, segconv_NAME_batch: `call` converts element i. */
+#define COOK_BATCH(name, in_t, out_t, call)				\
+void segconv_##name##_batch(const in_t *in, out_t *out, size_t n)	\
 {									\
-	size_t i, refused = 0;						\
+	size_t i;							\
 									\
 	for (i = 0; i < n; i++)						\
-		refused += fn(&in[i], &out[i]) != 0;			\
-	return refused;							\
+		call;							\
 }
 
-STRICT_BATCH(segconv_kvm_to_vmx_batch, kvm_to_vmx, struct kvm_segment, struct vmx_seg)
-STRICT_BATCH(segconv_vmx_to_kvm_batch, vmx_to_kvm, struct vmx_seg, struct kvm_segment)
-STRICT_BATCH(segconv_vmcb_to_vmx_batch, vmcb_to_vmx, struct vmcb_seg, struct vmx_seg)
-STRICT_BATCH(segconv_kvm_to_qemu_batch, kvm_to_qemu, struct kvm_segment, struct qemu_seg)
-STRICT_BATCH(segconv_qemu_to_kvm_batch, qemu_to_kvm, struct qemu_seg, struct kvm_segment)
-STRICT_BATCH(segconv_kvm_to_hv_batch, kvm_to_hv, struct kvm_segment, struct hv_seg)
+COOK_BATCH(vmx_get, struct vmx_seg, struct kvm_segment,
+	   vmx_get(&in[i], &out[i]))
+COOK_BATCH(vmx_set, struct kvm_segment, struct vmx_seg,
+	   vmx_set(&in[i], i & 7, &out[i]))
+COOK_BATCH(qemu_get, struct kvm_segment, struct qemu_seg,
+	   qemu_get(&in[i], &out[i]))
+COOK_BATCH(qemu_set, struct qemu_seg, struct kvm_segment,
+	   qemu_set(&in[i], &out[i]))
 
 void segconv_svm_attrib_to_vmx_ar_batch(const u16 *in, u32 *out, size_t n)
 {

@@ -83,14 +83,23 @@ void segconv_vmx_set_segment(const struct kvm_segment *var, int seg,
 void segconv_qemu_get_seg(const struct kvm_segment *rhs, struct qemu_seg *lhs);
 void segconv_qemu_set_seg(const struct qemu_seg *rhs, struct kvm_segment *lhs);
 
-/* ---- strict raw-layout conversions: 0, or -EINVAL for a value the layout refuses ---- */
-int segconv_kvm_to_vmx(const struct kvm_segment *var, struct vmx_seg *v);
-int segconv_vmx_to_kvm(const struct vmx_seg *v, struct kvm_segment *var);
-int segconv_vmcb_to_vmx(const struct vmcb_seg *s, struct vmx_seg *v);
+/*
+ * ---- strict raw-layout conversions: 0, or -EINVAL for a value the layout refuses ----
+ * Those the benches run have a batch too, returning the number of elements refused.
+ */
+#define SEGCONV_STRICT_DECL(name, in_t, out_t)				\
+	int segconv_##name(const in_t *in, out_t *out);			\
+	size_t segconv_##name##_batch(const in_t *in, out_t *out, size_t n);
+/* The batched ones, X(name, input type, output type): declared here, defined in segconv.c. */
+#define SEGCONV_STRICT_BATCHED(X)					\
+	X(kvm_to_vmx, struct kvm_segment, struct vmx_seg)		\
+	X(vmx_to_kvm, struct vmx_seg, struct kvm_segment)		\
+	X(vmcb_to_vmx, struct vmcb_seg, struct vmx_seg)			\
+	X(kvm_to_qemu, struct kvm_segment, struct qemu_seg)		\
+	X(qemu_to_kvm, struct qemu_seg, struct kvm_segment)		\
+	X(kvm_to_hv, struct kvm_segment, struct hv_seg)
+SEGCONV_STRICT_BATCHED(SEGCONV_STRICT_DECL)
 int segconv_vmx_to_vmcb(const struct vmx_seg *v, struct vmcb_seg *s);
-int segconv_kvm_to_qemu(const struct kvm_segment *var, struct qemu_seg *q);
-int segconv_qemu_to_kvm(const struct qemu_seg *q, struct kvm_segment *var);
-int segconv_kvm_to_hv(const struct kvm_segment *var, struct hv_seg *h);
 int segconv_hv_to_kvm(const struct hv_seg *h, struct kvm_segment *var);
 /* Plain bit moves, no checks. */
 u32 segconv_svm_attrib_to_vmx_ar(u16 attrib);
@@ -105,26 +114,12 @@ void segconv_svm_get_batch(const struct vmcb_seg *in, const u8 *cpl,
 			   struct kvm_segment *out, size_t n);
 void segconv_svm_set_batch(const struct kvm_segment *in, struct vmcb_seg *out,
 			   u8 *cpl, size_t n);
-void segconv_vmx_get_batch(const struct vmx_seg *in, struct kvm_segment *out,
-			   size_t n);
-void segconv_vmx_set_batch(const struct kvm_segment *in, struct vmx_seg *out,
-			   size_t n);
-void segconv_qemu_get_batch(const struct kvm_segment *in, struct qemu_seg *out,
-			    size_t n);
-void segconv_qemu_set_batch(const struct qemu_seg *in, struct kvm_segment *out,
-			    size_t n);
-size_t segconv_kvm_to_vmx_batch(const struct kvm_segment *in,
-				struct vmx_seg *out, size_t n);
-size_t segconv_vmx_to_kvm_batch(const struct vmx_seg *in,
-				struct kvm_segment *out, size_t n);
-size_t segconv_vmcb_to_vmx_batch(const struct vmcb_seg *in,
-				 struct vmx_seg *out, size_t n);
-size_t segconv_kvm_to_qemu_batch(const struct kvm_segment *in,
-				 struct qemu_seg *out, size_t n);
-size_t segconv_qemu_to_kvm_batch(const struct qemu_seg *in,
-				 struct kvm_segment *out, size_t n);
-size_t segconv_kvm_to_hv_batch(const struct kvm_segment *in,
-			       struct hv_seg *out, size_t n);
+#define SEGCONV_COOK_BATCH_DECL(name, in_t, out_t)			\
+	void segconv_##name##_batch(const in_t *in, out_t *out, size_t n);
+SEGCONV_COOK_BATCH_DECL(vmx_get, struct vmx_seg, struct kvm_segment)
+SEGCONV_COOK_BATCH_DECL(vmx_set, struct kvm_segment, struct vmx_seg)
+SEGCONV_COOK_BATCH_DECL(qemu_get, struct kvm_segment, struct qemu_seg)
+SEGCONV_COOK_BATCH_DECL(qemu_set, struct qemu_seg, struct kvm_segment)
 void segconv_svm_attrib_to_vmx_ar_batch(const u16 *in, u32 *out, size_t n);
 
 /*

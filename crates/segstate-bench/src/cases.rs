@@ -10,12 +10,11 @@ use std::hint::black_box;
 use segstate::arch::{PerSegReg, SegReg};
 use segstate::format::hyperv::HvSegmentRegister;
 use segstate::format::kvm::KvmSegment;
-use segstate::format::qemu::QemuSegmentCache;
 use segstate::format::svm::VmcbSegment;
 use segstate::format::vmx::VmxSegment;
 use segstate::profile::{Chain, Format, InFlight, SegmentValue, VcpuSegments};
 
-use crate::ffi::{self, CHvSeg, CQemuSeg, CVmcbSeg, CVmxSeg};
+use crate::ffi::{self, CQemuSeg, CVmcbSeg, CVmxSeg};
 use crate::inputs::{self, BATCH};
 use crate::rust::{self, direct};
 
@@ -46,7 +45,7 @@ fn to_c<T, U: for<'a> From<&'a T>>(v: &[T]) -> Vec<U> {
     v.iter().map(U::from).collect()
 }
 
-fn case(name: &str, rust: Run, c: Run) -> Case {
+fn case(name: &str, (rust, c): (Run, Run)) -> Case {
     Case {
         name: name.into(),
         chain: false,
@@ -62,6 +61,45 @@ macro_rules! run {
             black_box(r)
         }) as Run
     };
+}
+
+/// What a batch function returns, as the count a [`Run`] gives: refusals, or 0.
+pub trait Refused {
+    /// The count.
+    fn count(self) -> usize;
+}
+
+impl Refused for () {
+    fn count(self) -> usize {
+        0
+    }
+}
+
+impl Refused for usize {
+    fn count(self) -> usize {
+        self
+    }
+}
+
+/// Rust and C batch functions of one input and one output, each side converting its
+/// own copy of the same inputs into outputs of its own.
+fn sides<I, O, CI, CO, R: Refused + 'static, CR: Refused + 'static>(
+    (input, c_input): (&[I], &[CI]),
+    rust: fn(&[I], &mut [O]) -> R,
+    c: fn(&[CI], &mut [CO]) -> CR,
+) -> (Run, Run)
+where
+    I: Clone + 'static,
+    CI: Clone + 'static,
+    O: Clone + Default + 'static,
+    CO: Clone + Default + 'static,
+{
+    let (i, mut o) = (input.to_vec(), vec![O::default(); BATCH]);
+    let (ci, mut co) = (c_input.to_vec(), vec![CO::default(); BATCH]);
+    (
+        run!(|o| rust(black_box(&i), o).count()),
+        run!(|co| c(black_box(&ci), co).count()),
+    )
 }
 
 /// The single-conversion comparisons.
@@ -84,14 +122,16 @@ pub fn pairs() -> Vec<Case> {
         let (ci, cc, mut co) = (c_vmcb.clone(), cpl.clone(), k0());
         out.push(case(
             "vmcb->kvm svm_get_segment",
-            run!(|o| {
-                rust::svm_get_batch(black_box(&i), black_box(&c), o);
-                0
-            }),
-            run!(|co| {
-                ffi::svm_get_batch(black_box(&ci), black_box(&cc), co);
-                0
-            }),
+            (
+                run!(|o| {
+                    rust::svm_get_batch(black_box(&i), black_box(&c), o);
+                    0
+                }),
+                run!(|co| {
+                    ffi::svm_get_batch(black_box(&ci), black_box(&cc), co);
+                    0
+                }),
+            ),
         ));
     }
     {
@@ -107,145 +147,84 @@ pub fn pairs() -> Vec<Case> {
         );
         out.push(case(
             "kvm->vmcb svm_set_segment",
-            run!(|o, c| {
-                rust::svm_set_batch(black_box(&i), o, c);
-                0
-            }),
-            run!(|co, cc| {
-                ffi::svm_set_batch(black_box(&ci), co, cc);
-                0
-            }),
+            (
+                run!(|o, c| {
+                    rust::svm_set_batch(black_box(&i), o, c);
+                    0
+                }),
+                run!(|co, cc| {
+                    ffi::svm_set_batch(black_box(&ci), co, cc);
+                    0
+                }),
+            ),
         ));
     }
-    {
-        let (i, mut o) = (vmx.clone(), k0());
-        let (ci, mut co) = (c_vmx.clone(), k0());
-        out.push(case(
+    out.extend([
+        case(
             "vmx->kvm vmx_get_segment",
-            run!(|o| {
-                rust::vmx_get_batch(black_box(&i), o);
-                0
-            }),
-            run!(|co| {
-                ffi::vmx_get_batch(black_box(&ci), co);
-                0
-            }),
-        ));
-    }
-    {
-        let (i, mut o) = (kvm.clone(), vec![VmxSegment::default(); BATCH]);
-        let (ci, mut co) = (kvm.clone(), vec![CVmxSeg::default(); BATCH]);
-        out.push(case(
+            sides((&vmx, &c_vmx), rust::vmx_get_batch, ffi::vmx_get_batch),
+        ),
+        case(
             "kvm->vmx vmx_set_segment",
-            run!(|o| {
-                rust::vmx_set_batch(black_box(&i), o);
-                0
-            }),
-            run!(|co| {
-                ffi::vmx_set_batch(black_box(&ci), co);
-                0
-            }),
-        ));
-    }
-    {
-        let (i, mut o) = (kvm.clone(), vec![QemuSegmentCache::default(); BATCH]);
-        let (ci, mut co) = (kvm.clone(), vec![CQemuSeg::default(); BATCH]);
-        out.push(case(
+            sides((&kvm, &kvm), rust::vmx_set_batch, ffi::vmx_set_batch),
+        ),
+        case(
             "kvm->qemu get_seg",
-            run!(|o| {
-                rust::qemu_get_batch(black_box(&i), o);
-                0
-            }),
-            run!(|co| {
-                ffi::qemu_get_batch(black_box(&ci), co);
-                0
-            }),
-        ));
-    }
-    {
-        let (i, mut o) = (qemu.clone(), k0());
-        let (ci, mut co) = (c_qemu.clone(), k0());
-        out.push(case(
+            sides((&kvm, &kvm), rust::qemu_get_batch, ffi::qemu_get_batch),
+        ),
+        case(
             "qemu->kvm set_seg",
-            run!(|o| {
-                rust::qemu_set_batch(black_box(&i), o);
-                0
-            }),
-            run!(|co| {
-                ffi::qemu_set_batch(black_box(&ci), co);
-                0
-            }),
-        ));
-    }
-    {
-        let (i, mut o) = (vmcb.clone(), vec![VmxSegment::default(); BATCH]);
-        let (ci, mut co) = (c_vmcb.clone(), vec![CVmxSeg::default(); BATCH]);
-        out.push(case(
+            sides((&qemu, &c_qemu), rust::qemu_set_batch, ffi::qemu_set_batch),
+        ),
+        case(
             "vmcb->vmx strict (attrib->AR)",
-            run!(|o| rust::vmcb_to_vmx_batch(black_box(&i), o)),
-            run!(|co| ffi::vmcb_to_vmx_batch(black_box(&ci), co)),
-        ));
-    }
-    {
-        let (i, mut o) = (attribs.clone(), vec![0u32; BATCH]);
-        let (ci, mut co) = (attribs, vec![0u32; BATCH]);
-        out.push(case(
+            sides(
+                (&vmcb, &c_vmcb),
+                rust::vmcb_to_vmx_batch,
+                ffi::vmcb_to_vmx_batch,
+            ),
+        ),
+        case(
             "attrib->AR bit move",
-            run!(|o| {
-                rust::svm_attrib_to_vmx_ar_batch(black_box(&i), o);
-                0
-            }),
-            run!(|co| {
-                ffi::svm_attrib_to_vmx_ar_batch(black_box(&ci), co);
-                0
-            }),
-        ));
-    }
-    {
-        let (i, mut o) = (kvm.clone(), vec![VmxSegment::default(); BATCH]);
-        let (ci, mut co) = (kvm.clone(), vec![CVmxSeg::default(); BATCH]);
-        out.push(case(
+            sides(
+                (&attribs, &attribs),
+                rust::svm_attrib_to_vmx_ar_batch,
+                ffi::svm_attrib_to_vmx_ar_batch,
+            ),
+        ),
+        case(
             "kvm->vmx strict",
-            run!(|o| rust::kvm_to_vmx_batch(black_box(&i), o)),
-            run!(|co| ffi::kvm_to_vmx_batch(black_box(&ci), co)),
-        ));
-    }
-    {
-        let (i, mut o) = (vmx.clone(), k0());
-        let (ci, mut co) = (c_vmx.clone(), k0());
-        out.push(case(
+            sides((&kvm, &kvm), rust::kvm_to_vmx_batch, ffi::kvm_to_vmx_batch),
+        ),
+        case(
             "vmx->kvm strict",
-            run!(|o| rust::vmx_to_kvm_batch(black_box(&i), o)),
-            run!(|co| ffi::vmx_to_kvm_batch(black_box(&ci), co)),
-        ));
-    }
-    {
-        let (i, mut o) = (kvm.clone(), vec![QemuSegmentCache::default(); BATCH]);
-        let (ci, mut co) = (kvm.clone(), vec![CQemuSeg::default(); BATCH]);
-        out.push(case(
+            sides(
+                (&vmx, &c_vmx),
+                rust::vmx_to_kvm_batch,
+                ffi::vmx_to_kvm_batch,
+            ),
+        ),
+        case(
             "kvm->qemu strict",
-            run!(|o| rust::kvm_to_qemu_batch(black_box(&i), o)),
-            run!(|co| ffi::kvm_to_qemu_batch(black_box(&ci), co)),
-        ));
-    }
-    {
-        let (i, mut o) = (qemu.clone(), k0());
-        let (ci, mut co) = (c_qemu.clone(), k0());
-        out.push(case(
+            sides(
+                (&kvm, &kvm),
+                rust::kvm_to_qemu_batch,
+                ffi::kvm_to_qemu_batch,
+            ),
+        ),
+        case(
             "qemu->kvm strict",
-            run!(|o| rust::qemu_to_kvm_batch(black_box(&i), o)),
-            run!(|co| ffi::qemu_to_kvm_batch(black_box(&ci), co)),
-        ));
-    }
-    {
-        let (i, mut o) = (kvm.clone(), vec![HvSegmentRegister::default(); BATCH]);
-        let (ci, mut co) = (kvm, vec![CHvSeg::default(); BATCH]);
-        out.push(case(
+            sides(
+                (&qemu, &c_qemu),
+                rust::qemu_to_kvm_batch,
+                ffi::qemu_to_kvm_batch,
+            ),
+        ),
+        case(
             "kvm->hyperv strict",
-            run!(|o| rust::kvm_to_hv_batch(black_box(&i), o)),
-            run!(|co| ffi::kvm_to_hv_batch(black_box(&ci), co)),
-        ));
-    }
+            sides((&kvm, &kvm), rust::kvm_to_hv_batch, ffi::kvm_to_hv_batch),
+        ),
+    ]);
     out
 }
 
@@ -357,7 +336,7 @@ pub fn chains() -> Vec<Case> {
             ("rust-batch-copy", copy),
         ]
     };
-    let mk = |spec: &str, chain: [(&'static str, Run); 4], direct: Run, c: Run| {
+    let mk = |spec: &str, chain: [(&'static str, Run); 4], (direct, c): (Run, Run)| {
         let mut variants: Vec<(&'static str, Run)> = chain.into();
         variants.push(("rust-direct", direct));
         variants.push(("c", c));
@@ -378,14 +357,16 @@ pub fn chains() -> Vec<Case> {
             out.push(mk(
                 $spec,
                 chain_run($spec, &fl_vmcb),
-                run!(|o, oc| {
-                    $direct(black_box(&i), black_box(&c), o, oc);
-                    0
-                }),
-                run!(|co, coc| {
-                    $c(black_box(&ci), black_box(&cc), co, coc);
-                    0
-                }),
+                (
+                    run!(|o, oc| {
+                        $direct(black_box(&i), black_box(&c), o, oc);
+                        0
+                    }),
+                    run!(|co, coc| {
+                        $c(black_box(&ci), black_box(&cc), co, coc);
+                        0
+                    }),
+                ),
             ));
         }};
     }
@@ -415,41 +396,16 @@ pub fn chains() -> Vec<Case> {
         out.push(mk(
             spec,
             chain_run(spec, &fl_vmcb),
-            run!(|o| {
-                direct::svm_qemu_vmx(black_box(&i), black_box(&c), o);
-                0
-            }),
-            run!(|co| {
-                ffi::chain_svm_qemu_vmx(black_box(&ci), black_box(&cc), co);
-                0
-            }),
-        ));
-    }
-    for (spec, d, cf) in [
-        (
-            "kvm-vmx > qemu > kvm-vmx",
-            direct::vmx_qemu_vmx as fn(&[VmxSegment], &mut [VmxSegment]),
-            ffi::chain_vmx_qemu_vmx as fn(&[CVmxSeg], &mut [CVmxSeg]),
-        ),
-        (
-            "kvm-vmx > verbatim > kvm-vmx",
-            direct::vmx_vmx,
-            ffi::chain_vmx_vmx,
-        ),
-    ] {
-        let (i, mut o) = (vmx.clone(), vec![VmxSegment::default(); BATCH]);
-        let (ci, mut co) = (c_vmx.clone(), vec![CVmxSeg::default(); BATCH]);
-        out.push(mk(
-            spec,
-            chain_run(spec, &fl_vmx),
-            run!(|o| {
-                d(black_box(&i), o);
-                0
-            }),
-            run!(|co| {
-                cf(black_box(&ci), co);
-                0
-            }),
+            (
+                run!(|o| {
+                    direct::svm_qemu_vmx(black_box(&i), black_box(&c), o);
+                    0
+                }),
+                run!(|co| {
+                    ffi::chain_svm_qemu_vmx(black_box(&ci), black_box(&cc), co);
+                    0
+                }),
+            ),
         ));
     }
     {
@@ -459,14 +415,16 @@ pub fn chains() -> Vec<Case> {
         out.push(mk(
             spec,
             chain_run(spec, &fl_vmx),
-            run!(|o, oc| {
-                direct::vmx_qemu_svm(black_box(&i), o, oc);
-                0
-            }),
-            run!(|co, coc| {
-                ffi::chain_vmx_qemu_svm(black_box(&ci), co, coc);
-                0
-            }),
+            (
+                run!(|o, oc| {
+                    direct::vmx_qemu_svm(black_box(&i), o, oc);
+                    0
+                }),
+                run!(|co, coc| {
+                    ffi::chain_vmx_qemu_svm(black_box(&ci), co, coc);
+                    0
+                }),
+            ),
         ));
     }
     {
@@ -476,49 +434,46 @@ pub fn chains() -> Vec<Case> {
         out.push(mk(
             spec,
             chain_run(spec, &fl_kvm),
-            run!(|o, oc| {
-                direct::verbatim_svm(black_box(&i), o, oc);
-                0
-            }),
-            run!(|co, coc| {
-                ffi::chain_verbatim_svm(black_box(&ci), co, coc);
-                0
-            }),
+            (
+                run!(|o, oc| {
+                    direct::verbatim_svm(black_box(&i), o, oc);
+                    0
+                }),
+                run!(|co, coc| {
+                    ffi::chain_verbatim_svm(black_box(&ci), co, coc);
+                    0
+                }),
+            ),
         ));
     }
-    {
-        let spec = "verbatim > kvm-vmx";
-        let (i, mut o) = (kvm.clone(), vec![VmxSegment::default(); BATCH]);
-        let (ci, mut co) = (kvm.clone(), vec![CVmxSeg::default(); BATCH]);
-        out.push(mk(
-            spec,
-            chain_run(spec, &fl_kvm),
-            run!(|o| {
-                rust::vmx_set_batch(black_box(&i), o);
-                0
-            }),
-            run!(|co| {
-                ffi::vmx_set_batch(black_box(&ci), co);
-                0
-            }),
-        ));
-    }
-    {
-        let spec = "qemu";
-        let (i, mut o) = (kvm.clone(), vec![KvmSegment::default(); BATCH]);
-        let (ci, mut co) = (kvm, vec![KvmSegment::default(); BATCH]);
-        out.push(mk(
-            spec,
-            chain_run(spec, &fl_kvm),
-            run!(|o| {
-                direct::qemu(black_box(&i), o);
-                0
-            }),
-            run!(|co| {
-                ffi::chain_qemu(black_box(&ci), co);
-                0
-            }),
-        ));
+    // The shapes of one input and one output: the direct Rust and the C side by side.
+    for (spec, input, sides) in [
+        (
+            "kvm-vmx > qemu > kvm-vmx",
+            &fl_vmx,
+            sides(
+                (&vmx, &c_vmx),
+                direct::vmx_qemu_vmx,
+                ffi::chain_vmx_qemu_vmx,
+            ),
+        ),
+        (
+            "kvm-vmx > verbatim > kvm-vmx",
+            &fl_vmx,
+            sides((&vmx, &c_vmx), direct::vmx_vmx, ffi::chain_vmx_vmx),
+        ),
+        (
+            "verbatim > kvm-vmx",
+            &fl_kvm,
+            sides((&kvm, &kvm), rust::vmx_set_batch, ffi::vmx_set_batch),
+        ),
+        (
+            "qemu",
+            &fl_kvm,
+            sides((&kvm, &kvm), direct::qemu, ffi::chain_qemu),
+        ),
+    ] {
+        out.push(mk(spec, chain_run(spec, input), sides));
     }
     out
 }

@@ -446,6 +446,39 @@ fn vmcb_out(out: &[InFlight]) -> (Vec<VmcbSegment>, Vec<u8>) {
         .unzip()
 }
 
+/// A chain into a VMCB against C's and the direct Rust's outputs, segments and CPL
+/// bytes; `input` describes element i.
+fn check_into_vmcb(
+    spec: &str,
+    chain: &[InFlight],
+    (c, c_cpl): (&[CVmcbSeg], &[u8]),
+    (direct, direct_cpl): (&[VmcbSegment], &[u8]),
+    input: impl Fn(usize) -> String,
+) {
+    let (r, rc) = vmcb_out(chain);
+    let c: Vec<VmcbSegment> = from_c(c);
+    check(spec, &r, &c, &input);
+    check(spec, &rc, c_cpl, &input);
+    check(spec, &r, direct, |i| format!("direct {}", input(i)));
+    check(spec, &rc, direct_cpl, |i| format!("direct {}", input(i)));
+}
+
+/// A chain into a VMCS against C's outputs and, when given, the direct Rust's.
+fn check_into_vmcs(
+    spec: &str,
+    chain: &[InFlight],
+    c: &[CVmxSeg],
+    direct: Option<&[VmxSegment]>,
+    input: impl Fn(usize) -> String,
+) {
+    let r = vmcs_out(chain);
+    let c: Vec<VmxSegment> = from_c(c);
+    check(spec, &r, &c, &input);
+    if let Some(direct) = direct {
+        check(spec, &r, direct, |i| format!("direct {}", input(i)));
+    }
+}
+
 fn vmcs_out(out: &[InFlight]) -> Vec<VmxSegment> {
     out.iter()
         .map(|f| match f.value {
@@ -498,28 +531,22 @@ fn chains_from_vmcb() {
             ffi::chain_svm_qemu_vmx_qemu_svm,
         ),
     ];
+    let describe = |i: usize| format!("{:?}", input[i]);
     for (spec, d, cf) in cases {
-        let (r, rc) = vmcb_out(&run_chain(spec, &input));
         let (mut dv, mut dc) = (vec![VmcbSegment::default(); n], vec![0u8; n]);
         d(&v, &cpl, &mut dv, &mut dc);
         let (mut c, mut cc) = (vec![CVmcbSeg::default(); n], vec![0u8; n]);
         cf(&cv, &cpl, &mut c, &mut cc);
-        let c: Vec<VmcbSegment> = from_c(&c);
-        check(spec, &r, &c, |i| format!("{:?}", input[i]));
-        check(spec, &rc, &cc, |i| format!("{:?}", input[i]));
-        check(spec, &r, &dv, |i| format!("direct {:?}", input[i]));
-        check(spec, &rc, &dc, |i| format!("direct {:?}", input[i]));
+        let chain = run_chain(spec, &input);
+        check_into_vmcb(spec, &chain, (&c, &cc), (&dv, &dc), describe);
     }
 
     let spec = "kvm-svm > qemu > kvm-vmx";
-    let r = vmcs_out(&run_chain(spec, &input));
     let mut dv = vec![VmxSegment::default(); n];
     direct::svm_qemu_vmx(&v, &cpl, &mut dv);
     let mut c = vec![CVmxSeg::default(); n];
     ffi::chain_svm_qemu_vmx(&cv, &cpl, &mut c);
-    let c: Vec<VmxSegment> = from_c(&c);
-    check(spec, &r, &c, |i| format!("{:?}", input[i]));
-    check(spec, &r, &dv, |i| format!("direct {:?}", input[i]));
+    check_into_vmcs(spec, &run_chain(spec, &input), &c, Some(&dv), describe);
 }
 
 #[test]
@@ -547,28 +574,22 @@ fn chains_from_vmcs() {
             ffi::chain_vmx_vmx,
         ),
     ];
+    let describe = |i: usize| format!("{:?}", input[i]);
     for (spec, d, cf) in cases {
-        let r = vmcs_out(&run_chain(spec, &input));
         let mut dv = vec![VmxSegment::default(); n];
         d(&v, &mut dv);
         let mut c = vec![CVmxSeg::default(); n];
         cf(&cv, &mut c);
-        let c: Vec<VmxSegment> = from_c(&c);
-        check(spec, &r, &c, |i| format!("{:?}", input[i]));
-        check(spec, &r, &dv, |i| format!("direct {:?}", input[i]));
+        check_into_vmcs(spec, &run_chain(spec, &input), &c, Some(&dv), describe);
     }
 
     let spec = "kvm-vmx > qemu > kvm-svm";
-    let (r, rc) = vmcb_out(&run_chain(spec, &input));
     let (mut dv, mut dc) = (vec![VmcbSegment::default(); n], vec![0u8; n]);
     direct::vmx_qemu_svm(&v, &mut dv, &mut dc);
     let (mut c, mut cc) = (vec![CVmcbSeg::default(); n], vec![0u8; n]);
     ffi::chain_vmx_qemu_svm(&cv, &mut c, &mut cc);
-    let c: Vec<VmcbSegment> = from_c(&c);
-    check(spec, &r, &c, |i| format!("{:?}", input[i]));
-    check(spec, &rc, &cc, |i| format!("{:?}", input[i]));
-    check(spec, &r, &dv, |i| format!("direct {:?}", input[i]));
-    check(spec, &rc, &dc, |i| format!("direct {:?}", input[i]));
+    let chain = run_chain(spec, &input);
+    check_into_vmcb(spec, &chain, (&c, &cc), (&dv, &dc), describe);
 }
 
 #[test]
@@ -583,24 +604,20 @@ fn chains_from_kvm() {
         .collect();
     let n = k.len();
 
+    let describe = |i: usize| format!("{:?}", k[i]);
+
     let spec = "verbatim > kvm-svm";
-    let (r, rc) = vmcb_out(&run_chain(spec, &input));
     let (mut dv, mut dc) = (vec![VmcbSegment::default(); n], vec![0u8; n]);
     direct::verbatim_svm(&k, &mut dv, &mut dc);
     let (mut c, mut cc) = (vec![CVmcbSeg::default(); n], vec![0u8; n]);
     ffi::chain_verbatim_svm(&k, &mut c, &mut cc);
-    let c: Vec<VmcbSegment> = from_c(&c);
-    check(spec, &r, &c, |i| format!("{:?}", k[i]));
-    check(spec, &rc, &cc, |i| format!("{:?}", k[i]));
-    check(spec, &r, &dv, |i| format!("direct {:?}", k[i]));
-    check(spec, &rc, &dc, |i| format!("direct {:?}", k[i]));
+    let chain = run_chain(spec, &input);
+    check_into_vmcb(spec, &chain, (&c, &cc), (&dv, &dc), describe);
 
     let spec = "verbatim > kvm-vmx";
-    let r = vmcs_out(&run_chain(spec, &input));
     let mut c = vec![CVmxSeg::default(); n];
     ffi::vmx_set_batch(&k, &mut c);
-    let c: Vec<VmxSegment> = from_c(&c);
-    check(spec, &r, &c, |i| format!("{:?}", k[i]));
+    check_into_vmcs(spec, &run_chain(spec, &input), &c, None, describe);
 
     let spec = "qemu";
     let r = kvm_out(&run_chain(spec, &input));

@@ -575,14 +575,29 @@ impl Chain {
         input: InFlight,
         previous: &QemuSegmentCache,
     ) -> Result<InFlight, WrongSourceFormat> {
-        // Pipelines and tables take only values in the source format: a hit needs no
-        // other check.
+        // Pipelines take only values in the source format: a hit needs no other check.
         if let Some(fast) = self.compiled.fast() {
             if let Some(out) = fast.segment(reg, &input, previous) {
                 return Ok(out);
             }
-        } else if let Some(out) = self.compiled.get(self, 1).and_then(|t| t.run(reg, &input)) {
-            return Ok(out);
+        }
+        self.run_segment_otherwise(reg, input, previous)
+    }
+
+    /// [`Chain::run_segment`] through the tables, else interpreted: out of line, so that
+    /// a caller's loop around `run_segment` holds only the pipeline's call.
+    #[inline(never)]
+    fn run_segment_otherwise(
+        &self,
+        reg: SegReg,
+        input: InFlight,
+        previous: &QemuSegmentCache,
+    ) -> Result<InFlight, WrongSourceFormat> {
+        if self.compiled.fast().is_none() {
+            // Tables take only values in the source format: a hit needs no other check.
+            if let Some(out) = self.compiled.get(self, 1).and_then(|t| t.run(reg, &input)) {
+                return Ok(out);
+            }
         }
         self.check_source(&input.value)?;
         Ok(self.interpret(reg, input, previous))
@@ -652,12 +667,13 @@ impl Chain {
         values: &mut [InFlight],
         previous: &QemuSegmentCache,
     ) -> Result<(), WrongSourceFormat> {
-        self.check_batch_source(values)?;
         if let Some(fast) = self.compiled.fast() {
-            let whole = fast.batch(reg, values, previous);
-            debug_assert!(whole, "every value was checked to be in the source format");
-            return Ok(());
+            // The pipeline checks the source format itself, leaving a refused batch as is.
+            if fast.batch(reg, values, previous) {
+                return Ok(());
+            }
         }
+        self.check_batch_source(values)?;
         let Some(tables) = self.compiled.get(self, values.len()) else {
             self.interpret_batch(reg, values, previous);
             return Ok(());
@@ -711,10 +727,7 @@ impl Chain {
         } else if let Some(out) = self.compiled.get(self, 8).and_then(|t| t.run_vcpu(input)) {
             return Ok(out);
         }
-        self.run_each(input, previous, |reg, at, prev| {
-            self.check_source(&at.value)?;
-            Ok(self.interpret(reg, at, prev))
-        })
+        self.run_interpreted(input, previous)
     }
 
     /// [`Chain::run`] through the interpreted ops (verify: see
@@ -724,25 +737,14 @@ impl Chain {
         input: &VcpuSegments,
         previous: &PerSegReg<QemuSegmentCache>,
     ) -> Result<VcpuSegments, WrongSourceFormat> {
-        self.run_each(input, previous, |reg, at, prev| {
-            self.check_source(&at.value)?;
-            Ok(self.interpret(reg, at, prev))
-        })
-    }
-
-    #[inline(always)]
-    fn run_each(
-        &self,
-        input: &VcpuSegments,
-        previous: &PerSegReg<QemuSegmentCache>,
-        one: impl Fn(SegReg, InFlight, &QemuSegmentCache) -> Result<InFlight, WrongSourceFormat>,
-    ) -> Result<VcpuSegments, WrongSourceFormat> {
         let mut outs = [InFlight {
             value: SegmentValue::Kvm(KvmSegment::default()),
             vmcb_cpl: 0,
         }; 8];
         for reg in SegReg::ALL {
-            outs[reg.index()] = one(reg, input.in_flight(reg), &previous[reg])?;
+            let at = input.in_flight(reg);
+            self.check_source(&at.value)?;
+            outs[reg.index()] = self.interpret(reg, at, &previous[reg]);
         }
         Ok(collect(self.destination, &outs))
     }

@@ -32,7 +32,7 @@ use core::fmt;
 use core::hash::{Hash, Hasher};
 
 use super::chain::{Chain, Format, InFlight, Op, SegmentValue, VcpuSegments};
-use super::specialised::{Pipeline, recognise};
+use super::specialised::{Compiled, recognise};
 use crate::arch::{PerSegReg, SegReg};
 use crate::format::kvm::KvmSegment;
 use crate::format::qemu::{QemuFlags, QemuSegmentCache};
@@ -51,7 +51,7 @@ const ATTRIB_BITS: u16 = 0x0fff;
 /// VMCS access rights without their reserved bits 8-11, or the packed `kvm_segment`
 /// bytes), the outgoing CPL byte in bits 13-14, and in bit 15 whether that byte is the
 /// incoming one passed through instead.
-type Entry = u16;
+pub(super) type Entry = u16;
 const PAYLOAD: u16 = 0x1fff;
 const CPL_SHIFT: u32 = 13;
 const CPL_PASSED: u16 = 1 << 15;
@@ -108,7 +108,7 @@ fn ar_unpack(p: u16) -> u32 {
 
 /// Selector, base and limit: what every conversion copies.
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
-struct Carrier {
+pub(super) struct Carrier {
     selector: u16,
     base: u64,
     limit: u32,
@@ -245,6 +245,7 @@ impl Probe {
 }
 
 /// The destination payload of `out` when it is in `destination` and carries `c`.
+#[inline(always)]
 fn payload(destination: Format, out: &InFlight, c: Carrier) -> Option<u16> {
     match (destination, &out.value) {
         (Format::Vmcb, SegmentValue::Vmcb(v)) if carrier(v.selector, v.base, v.limit) == c => {
@@ -376,18 +377,7 @@ impl Tables {
     #[inline(always)]
     pub(crate) fn run(&self, reg: SegReg, input: &InFlight) -> Option<InFlight> {
         let (key, c) = self.key(input)?;
-        let e = self.entry(reg, key)?;
-        let p = e & PAYLOAD;
-        let value = match self.destination {
-            Format::Vmcb => SegmentValue::Vmcb(vmcb_out(p, c)),
-            Format::Vmcs => SegmentValue::Vmcs(vmcs_out(p, c)),
-            Format::Kvm => SegmentValue::Kvm(kvm_unpack(p, c)),
-            Format::HyperV => return None,
-        };
-        Some(InFlight {
-            value,
-            vmcb_cpl: cpl_out(e, input.vmcb_cpl),
-        })
+        output(self.destination, self.entry(reg, key)?, c, input.vmcb_cpl)
     }
 
     /// Runs a whole vCPU through the compiled chain, or `None` when it is in another
@@ -477,6 +467,55 @@ fn cpl_out(e: Entry, incoming: u8) -> u8 {
     }
 }
 
+/// The carrier of a value in a format with a key space.
+#[inline(always)]
+pub(super) fn carrier_of(value: &SegmentValue) -> Option<Carrier> {
+    match value {
+        SegmentValue::Vmcb(v) => Some(carrier(v.selector, v.base, v.limit)),
+        SegmentValue::Vmcs(v) => Some(carrier(v.selector, v.base, v.limit)),
+        SegmentValue::Kvm(k) => Some(carrier(k.selector, k.base, k.limit)),
+        _ => None,
+    }
+}
+
+/// `out` as an entry, when it is in `destination`, carries `c` and its CPL byte is
+/// `incoming` passed through or a value 0-3: what a pipeline hands back in a register
+/// instead of a whole [`InFlight`] (see `specialised::Compiled`).
+#[inline(always)]
+pub(super) fn entry_of_output(
+    destination: Format,
+    out: &InFlight,
+    c: Carrier,
+    incoming: u8,
+) -> Option<Entry> {
+    let p = payload(destination, out, c)?;
+    let cpl = if out.vmcb_cpl == incoming {
+        CPL_PASSED
+    } else if out.vmcb_cpl < 4 {
+        Entry::from(out.vmcb_cpl) << CPL_SHIFT
+    } else {
+        return None;
+    };
+    Some(p | cpl)
+}
+
+/// The value entry `e` means in `destination` with carrier `c`, `incoming` being the
+/// CPL byte the input came with.
+#[inline(always)]
+pub(super) fn output(destination: Format, e: Entry, c: Carrier, incoming: u8) -> Option<InFlight> {
+    let p = e & PAYLOAD;
+    let value = match destination {
+        Format::Vmcb => SegmentValue::Vmcb(vmcb_out(p, c)),
+        Format::Vmcs => SegmentValue::Vmcs(vmcs_out(p, c)),
+        Format::Kvm => SegmentValue::Kvm(kvm_unpack(p, c)),
+        Format::HyperV => return None,
+    };
+    Some(InFlight {
+        value,
+        vmcb_cpl: cpl_out(e, incoming),
+    })
+}
+
 /// Segments a chain runs interpreted before its tables are built: building costs
 /// about as much as this many interpreted runs (BENCHMARKS.md), so a chain run once, as
 /// `segstate check` runs each chain it tries, never pays for tables it would not use.
@@ -488,7 +527,7 @@ pub(crate) const COMPILE_AFTER: u32 = 1 << 21;
 /// there is no lazy cell: chains of other shapes run interpreted.
 #[derive(Clone)]
 pub(crate) struct CompiledCell {
-    fast: Option<Pipeline>,
+    fast: Option<Compiled>,
     #[cfg(feature = "std")]
     cell: Arc<Lazy>,
 }
@@ -513,7 +552,7 @@ impl CompiledCell {
 
     /// The monomorphised pipeline, for chains of a known shape.
     #[inline(always)]
-    pub(crate) fn fast(&self) -> Option<&Pipeline> {
+    pub(crate) fn fast(&self) -> Option<&Compiled> {
         self.fast.as_ref()
     }
 
@@ -742,6 +781,20 @@ mod tests {
                     .run_segment(SegReg::Ds, wrong, &previous[SegReg::Ds])
                     .is_err()
             );
+            // A batch with one such value among good ones is refused whole, untouched.
+            let mut batch: Vec<InFlight> = (0..5).map(|_| rng.value(source)).collect();
+            batch[3] = wrong;
+            let before = batch.clone();
+            let refused = chain.run_batch(SegReg::Ds, &mut batch, &previous[SegReg::Ds]);
+            assert_eq!(
+                refused,
+                Err(crate::profile::WrongSourceFormat {
+                    expected: source,
+                    found: other
+                }),
+                "{chain}"
+            );
+            assert_eq!(batch, before, "{chain}");
         }
     }
 

@@ -462,57 +462,73 @@ impl fmt::Display for UnknownRule {
 
 impl core::error::Error for UnknownRule {}
 
-/// A set of rules, as a bit set over [`Rule`].
+/// A set of rules, as a bit set over [`Rule`]: rule n is bit n & 63 of word n >> 6.
+/// Two words rather than a `u128`, whose 16-byte alignment would grow every [`super::Op`]
+/// and compiled pipeline that carries sets; a constant rule tests one word, as before.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct RuleSet(u64);
+pub struct RuleSet([u64; 2]);
 
-const _: () = assert!(Rule::ALL.len() <= 64, "RuleSet is a u64");
+const _: () = assert!(
+    Rule::ALL.len() <= 2 * u64::BITS as usize,
+    "RuleSet holds 128 rules: add a word"
+);
+
+/// The word of `rule`, and its bit there.
+const fn place(rule: Rule) -> (usize, u64) {
+    let n = rule as usize;
+    (n >> 6, 1 << (n & 63))
+}
 
 impl RuleSet {
     /// No rules.
-    pub const EMPTY: RuleSet = RuleSet(0);
+    pub const EMPTY: RuleSet = RuleSet([0; 2]);
 
     /// The set of the given rules.
     #[must_use]
     pub const fn of(rules: &[Rule]) -> Self {
-        let mut bits = 0u64;
+        let mut set = RuleSet::EMPTY;
         let mut i = 0;
         while i < rules.len() {
-            bits |= 1 << rules[i] as u8;
+            set = set.with(rules[i]);
             i += 1;
         }
-        RuleSet(bits)
+        set
     }
 
     /// True when `rule` is in the set.
     #[must_use]
     pub const fn has(self, rule: Rule) -> bool {
-        self.0 & (1 << rule as u8) != 0
+        let (word, bit) = place(rule);
+        self.0[word] & bit != 0
     }
 
     /// The set with `rule` added.
     #[must_use]
-    pub const fn with(self, rule: Rule) -> Self {
-        RuleSet(self.0 | 1 << rule as u8)
+    pub const fn with(mut self, rule: Rule) -> Self {
+        let (word, bit) = place(rule);
+        self.0[word] |= bit;
+        self
     }
 
     /// The set with `rule` removed.
     #[must_use]
-    pub const fn without(self, rule: Rule) -> Self {
-        RuleSet(self.0 & !(1 << rule as u8))
+    pub const fn without(mut self, rule: Rule) -> Self {
+        let (word, bit) = place(rule);
+        self.0[word] &= !bit;
+        self
     }
 
     /// The set as bits (bit n is the rule of discriminant n): a const generic
     /// argument for the chains compiled with constant rules (`specialised.rs`).
     #[must_use]
-    pub(crate) const fn bits(self) -> u64 {
-        self.0
+    pub(crate) const fn bits(self) -> u128 {
+        self.0[0] as u128 | (self.0[1] as u128) << 64
     }
 
     /// The set of [`RuleSet::bits`].
     #[must_use]
-    pub(crate) const fn from_bits(bits: u64) -> Self {
-        RuleSet(bits)
+    pub(crate) const fn from_bits(bits: u128) -> Self {
+        RuleSet([bits as u64, (bits >> 64) as u64])
     }
 
     /// The rules in the set, in [`Rule::ALL`] order.
@@ -553,5 +569,20 @@ mod tests {
                 .has(Rule::SvmGetDataAccessed)
         );
         assert_eq!(s.iter().count(), 2);
+    }
+
+    /// Bits beyond the first word round-trip and every rule has its own bit: the
+    /// 65th rule lands in the second word without touching the first.
+    #[test]
+    fn both_words_hold_rules() {
+        let high = RuleSet::from_bits(1 << 100 | 1);
+        assert_eq!(high.bits(), 1 << 100 | 1);
+        assert_eq!(high.0, [1, 1 << 36]);
+        let all = RuleSet::of(Rule::ALL);
+        assert_eq!(all.iter().count(), Rule::ALL.len());
+        assert_eq!(all.bits().count_ones() as usize, Rule::ALL.len());
+        for rule in Rule::ALL {
+            assert_eq!(RuleSet::EMPTY.with(*rule).bits(), 1 << *rule as u8);
+        }
     }
 }

@@ -9,7 +9,8 @@
 //! shape plugs in with a line in `pipelines!` and one in [`recognise`], a new op
 //! with a [`Stage`].
 
-use super::chain::{InFlight, Op, SegmentValue, VcpuSegments};
+use super::chain::{Format, InFlight, Op, SegmentValue, VcpuSegments};
+use super::compiled::{Entry, carrier_of, entry_of_output, output};
 use super::{Profile, RuleSet, qemu, svm, vmx};
 use crate::arch::{PerSegReg, SegReg};
 use crate::format::kvm::KvmSegment;
@@ -37,9 +38,9 @@ impl Rules for Dynamic {
 
 /// Rules as a constant ([`RuleSet::bits`]).
 #[derive(Clone, Copy)]
-pub(crate) struct Fixed<const R: u64>;
+pub(crate) struct Fixed<const R: u128>;
 
-impl<const R: u64> Rules for Fixed<R> {
+impl<const R: u128> Rules for Fixed<R> {
     #[inline(always)]
     fn rules(self) -> RuleSet {
         RuleSet::from_bits(R)
@@ -115,6 +116,8 @@ impl<A: Stage, B: Stage<In = A::Out>> Stage for Then<A, B> {
 
 /// A segment type a chain starts or ends in.
 pub(crate) trait Shape: Copy + Default {
+    /// The format a value of this type is in.
+    const FORMAT: Format;
     fn take(value: &SegmentValue) -> Option<Self>;
     fn wrap(self) -> SegmentValue;
     /// The eight registers, borrowed (a copy of the ~200 bytes per vCPU measured as
@@ -126,8 +129,9 @@ pub(crate) trait Shape: Copy + Default {
 }
 
 macro_rules! shape {
-    ($ty:ty, $variant:ident, |$s:ident| $take:pat => $cpl:expr, |$o:ident, $c:ident| $make:expr) => {
+    ($ty:ty, $variant:ident, $format:ident, |$s:ident| $take:pat => $cpl:expr, |$o:ident, $c:ident| $make:expr) => {
         impl Shape for $ty {
+            const FORMAT: Format = Format::$format;
             #[inline(always)]
             fn take(value: &SegmentValue) -> Option<Self> {
                 match value {
@@ -154,18 +158,23 @@ macro_rules! shape {
     };
 }
 
-shape!(VmcbSegment, Vmcb,
+shape!(VmcbSegment, Vmcb, Vmcb,
     |v| VcpuSegments::Vmcb { segments, cpl } => (segments, *cpl),
     |o, c| VcpuSegments::Vmcb { segments: o, cpl: c });
-shape!(VmxSegment, Vmcs,
+shape!(VmxSegment, Vmcs, Vmcs,
     |v| VcpuSegments::Vmcs(segments) => (segments, 0),
     |o, _c| VcpuSegments::Vmcs(o));
-shape!(KvmSegment, Kvm,
+shape!(KvmSegment, Kvm, Kvm,
     |v| VcpuSegments::Kvm(segments) => (segments, 0),
     |o, _c| VcpuSegments::Kvm(o));
 
+/// One register as a table entry (the destination's attribute payload and the CPL
+/// byte): `None` when `input` is not in the source format, or when the output is not
+/// what an entry can say (a carrier changed, a byte out of its field's range), and the
+/// caller then runs it interpreted. The compiler sees the stages copy the carrier and
+/// mask every field, so for these pipelines the checks fold away.
 #[inline(always)]
-fn segment<S>(s: S, reg: SegReg, input: &InFlight, previous: &QemuSegmentCache) -> Option<InFlight>
+fn segment<S>(s: S, reg: SegReg, input: &InFlight, previous: &QemuSegmentCache) -> Option<Entry>
 where
     S: Stage,
     S::In: Shape,
@@ -174,10 +183,16 @@ where
     let x = S::In::take(&input.value)?;
     let mut cpl = input.vmcb_cpl;
     let out = s.apply(reg, x, &mut cpl, previous);
-    Some(InFlight {
+    let out = InFlight {
         value: out.wrap(),
         vmcb_cpl: cpl,
-    })
+    };
+    entry_of_output(
+        S::Out::FORMAT,
+        &out,
+        carrier_of(&input.value)?,
+        input.vmcb_cpl,
+    )
 }
 
 #[inline(always)]
@@ -187,12 +202,16 @@ where
     S::In: Shape,
     S::Out: Shape,
 {
+    // Every value first, so that a refused batch is left as it was: one tag compare
+    // per value, for this pipeline's source format alone.
+    if !values.iter().all(|v| S::In::take(&v.value).is_some()) {
+        return false;
+    }
     for v in values.iter_mut() {
-        let Some(x) = S::In::take(&v.value) else {
-            return false;
-        };
-        let out = s.apply(reg, x, &mut v.vmcb_cpl, previous);
-        v.value = out.wrap();
+        if let Some(x) = S::In::take(&v.value) {
+            let out = s.apply(reg, x, &mut v.vmcb_cpl, previous);
+            v.value = out.wrap();
+        }
     }
     true
 }
@@ -222,6 +241,11 @@ where
     Some(S::Out::vcpu(PerSegReg(outs), ss_cpl))
 }
 
+/// The format a pipeline of type `S` ends in.
+const fn destination<S: Stage<Out: Shape>>() -> Format {
+    S::Out::FORMAT
+}
+
 /// QEMU's get_seg then set_seg: a VMM between two hypervisor steps.
 type Vmm<Q> = Then<QemuGet<Q>, QemuSet<Q>>;
 type SvmVmmSvm<S, Q> = Then<Then<SvmGet<S>, Vmm<Q>>, SvmSet<S>>;
@@ -233,53 +257,110 @@ type VmxVmmSvm<V, Q, S> = Then<Then<VmxGet<V>, Vmm<Q>>, SvmSet<S>>;
 type SvmVmmVmxVmmSvm<S, Q, V> =
     Then<Then<Then<SvmGet<S>, Vmm<Q>>, Then<VmxSet<V>, VmxGet<V>>>, Then<Vmm<Q>, SvmSet<S>>>;
 
+/// `run_segment`'s entry into one pipeline variant: the output as a table entry, so
+/// that it comes back in a register (a whole [`InFlight`] came back through memory
+/// written field by field and read back in words, a store-forwarding stall per word).
+type SegmentFn = fn(&Pipeline, SegReg, &InFlight, &QemuSegmentCache) -> Option<Entry>;
+/// `run_batch`'s entry.
+type BatchFn = fn(&Pipeline, SegReg, &mut [InFlight], &QemuSegmentCache) -> bool;
+/// `run`'s entry.
+type VcpuFn = fn(&Pipeline, &VcpuSegments, &PerSegReg<QemuSegmentCache>) -> Option<VcpuSegments>;
+
+/// A chain's pipeline with its entry points, each monomorphised for the pipeline's
+/// variant and chosen once, when the chain is built: running a segment is one
+/// predicted indirect call into code for that shape alone. (A `match` on the variant
+/// per call, inlined into the caller's loop, made the compiler load and spill every
+/// field any variant reads before the jump: 3-5 ns a segment, `perf annotate` of the
+/// bench's `run_segment` loop.)
+#[derive(Clone, Copy)]
+pub(crate) struct Compiled {
+    pipeline: Pipeline,
+    /// Where the pipeline ends.
+    destination: Format,
+    segment: SegmentFn,
+    batch: BatchFn,
+    vcpu: VcpuFn,
+}
+
+impl Compiled {
+    /// One register, or `None` when `input` is not in the source format.
+    #[inline(always)]
+    pub(crate) fn segment(
+        &self,
+        reg: SegReg,
+        input: &InFlight,
+        previous: &QemuSegmentCache,
+    ) -> Option<InFlight> {
+        let e = (self.segment)(&self.pipeline, reg, input, previous)?;
+        output(
+            self.destination,
+            e,
+            carrier_of(&input.value)?,
+            input.vmcb_cpl,
+        )
+    }
+
+    /// A batch of one register in place; false, and the batch untouched, when a value
+    /// is not in the source format.
+    #[inline(always)]
+    pub(crate) fn batch(
+        &self,
+        reg: SegReg,
+        values: &mut [InFlight],
+        previous: &QemuSegmentCache,
+    ) -> bool {
+        (self.batch)(&self.pipeline, reg, values, previous)
+    }
+
+    /// A whole vCPU, or `None` when it is in another format.
+    #[inline(always)]
+    pub(crate) fn vcpu(
+        &self,
+        input: &VcpuSegments,
+        previous: &PerSegReg<QemuSegmentCache>,
+    ) -> Option<VcpuSegments> {
+        (self.vcpu)(&self.pipeline, input, previous)
+    }
+}
+
 macro_rules! pipelines {
-    ($($(#[$doc:meta])* $name:ident($ty:ty),)*) => {
-        /// A chain of a known shape, its stages monomorphised. An enum rather than a
-        /// trait object: `run_segment` inlines the whole pipeline and its result stays
-        /// in registers (through a virtual call it went through memory, and reading it
-        /// back stalled on store forwarding: 40 ns a segment).
+    // Each shape twice: its rules as data, and today's profiles as constants.
+    ($($(#[$doc:meta])* $name:ident($ty:ty) | $today:ident($today_ty:ty),)*) => {
+        pipelines!(@each $(
+            $(#[$doc])* $name($ty),
+            /// The same with today's profiles, their rules constant.
+            $today($today_ty),
+        )*);
+    };
+    (@each $($(#[$doc:meta])* $name:ident($ty:ty),)*) => {
+        /// A chain of a known shape, its stages monomorphised (the rules it holds as
+        /// data, or none when they are constants).
         #[derive(Clone, Copy)]
         pub(crate) enum Pipeline {
             $($(#[$doc])* $name($ty),)*
         }
 
         impl Pipeline {
-            /// One register, or `None` when `input` is not in the source format.
-            #[inline(always)]
-            pub(crate) fn segment(
-                &self,
-                reg: SegReg,
-                input: &InFlight,
-                previous: &QemuSegmentCache,
-            ) -> Option<InFlight> {
+            /// The pipeline with the entry points of its variant. Each entry matches
+            /// its own variant only (one compare, always taken).
+            fn compiled(self) -> Compiled {
                 match self {
-                    $(Pipeline::$name(s) => segment(*s, reg, input, previous),)*
-                }
-            }
-
-            /// A batch of one register in place; false when a value is not in the
-            /// source format (the values before it are converted).
-            pub(crate) fn batch(
-                &self,
-                reg: SegReg,
-                values: &mut [InFlight],
-                previous: &QemuSegmentCache,
-            ) -> bool {
-                match self {
-                    $(Pipeline::$name(s) => batch(*s, reg, values, previous),)*
-                }
-            }
-
-            /// A whole vCPU, or `None` when it is in another format.
-            #[inline]
-            pub(crate) fn vcpu(
-                &self,
-                input: &VcpuSegments,
-                previous: &PerSegReg<QemuSegmentCache>,
-            ) -> Option<VcpuSegments> {
-                match self {
-                    $(Pipeline::$name(s) => vcpu(*s, input, previous),)*
+                    $(Pipeline::$name(_) => Compiled {
+                        pipeline: self,
+                        destination: destination::<$ty>(),
+                        segment: |p, reg, input, previous| match p {
+                            Pipeline::$name(s) => segment(*s, reg, input, previous),
+                            _ => None,
+                        },
+                        batch: |p, reg, values, previous| match p {
+                            Pipeline::$name(s) => batch(*s, reg, values, previous),
+                            _ => false,
+                        },
+                        vcpu: |p, input, previous| match p {
+                            Pipeline::$name(s) => vcpu(*s, input, previous),
+                            _ => None,
+                        },
+                    },)*
                 }
             }
         }
@@ -288,45 +369,26 @@ macro_rules! pipelines {
 
 pipelines! {
     /// AMD round trip through a VMM (QEMU syncs, or migrates between versions).
-    SvmVmmSvm(SvmVmmSvm<Dynamic, Dynamic>),
-    /// The same with today's profiles.
-    SvmVmmSvmToday(SvmVmmSvm<Svm, Qemu>),
+    SvmVmmSvm(SvmVmmSvm<Dynamic, Dynamic>) | SvmVmmSvmToday(SvmVmmSvm<Svm, Qemu>),
     /// AMD round trip through a pass-through VMM.
-    SvmSvm(SvmSvm<Dynamic>),
-    /// The same with today's profile.
-    SvmSvmToday(SvmSvm<Svm>),
+    SvmSvm(SvmSvm<Dynamic>) | SvmSvmToday(SvmSvm<Svm>),
     /// AMD to Intel.
-    SvmVmmVmx(SvmVmmVmx<Dynamic, Dynamic, Dynamic>),
-    /// The same with today's profiles.
-    SvmVmmVmxToday(SvmVmmVmx<Svm, Qemu, Vmx>),
+    SvmVmmVmx(SvmVmmVmx<Dynamic, Dynamic, Dynamic>) | SvmVmmVmxToday(SvmVmmVmx<Svm, Qemu, Vmx>),
     /// Intel round trip through a VMM.
-    VmxVmmVmx(VmxVmmVmx<Dynamic, Dynamic>),
-    /// The same with today's profiles.
-    VmxVmmVmxToday(VmxVmmVmx<Vmx, Qemu>),
+    VmxVmmVmx(VmxVmmVmx<Dynamic, Dynamic>) | VmxVmmVmxToday(VmxVmmVmx<Vmx, Qemu>),
     /// Intel round trip through a pass-through VMM.
-    VmxVmx(VmxVmx<Dynamic>),
-    /// The same with today's profile.
-    VmxVmxToday(VmxVmx<Vmx>),
+    VmxVmx(VmxVmx<Dynamic>) | VmxVmxToday(VmxVmx<Vmx>),
     /// Intel to AMD.
-    VmxVmmSvm(VmxVmmSvm<Dynamic, Dynamic, Dynamic>),
-    /// The same with today's profiles.
-    VmxVmmSvmToday(VmxVmmSvm<Vmx, Qemu, Svm>),
+    VmxVmmSvm(VmxVmmSvm<Dynamic, Dynamic, Dynamic>) | VmxVmmSvmToday(VmxVmmSvm<Vmx, Qemu, Svm>),
     /// AMD to Intel and back.
-    SvmVmmVmxVmmSvm(SvmVmmVmxVmmSvm<Dynamic, Dynamic, Dynamic>),
-    /// The same with today's profiles.
-    SvmVmmVmxVmmSvmToday(SvmVmmVmxVmmSvm<Svm, Qemu, Vmx>),
+    SvmVmmVmxVmmSvm(SvmVmmVmxVmmSvm<Dynamic, Dynamic, Dynamic>)
+        | SvmVmmVmxVmmSvmToday(SvmVmmVmxVmmSvm<Svm, Qemu, Vmx>),
     /// `kvm_sregs` into AMD.
-    IntoSvm(SvmSet<Dynamic>),
-    /// The same with today's profile.
-    IntoSvmToday(SvmSet<Svm>),
+    IntoSvm(SvmSet<Dynamic>) | IntoSvmToday(SvmSet<Svm>),
     /// `kvm_sregs` into Intel.
-    IntoVmx(VmxSet<Dynamic>),
-    /// The same with today's profile.
-    IntoVmxToday(VmxSet<Vmx>),
+    IntoVmx(VmxSet<Dynamic>) | IntoVmxToday(VmxSet<Vmx>),
     /// `kvm_sregs` through a VMM.
-    Vmm(Vmm<Dynamic>),
-    /// The same with today's profile.
-    VmmToday(Vmm<Qemu>),
+    Vmm(Vmm<Dynamic>) | VmmToday(Vmm<Qemu>),
 }
 
 /// True when every op runs today's profile of its engine, rules untouched.
@@ -340,59 +402,80 @@ fn today(ops: &[Op]) -> bool {
     })
 }
 
-/// The pipeline for `ops` when they have one of the built-in chains' shapes: with
-/// constant rules when they are today's profiles, else with the rules as data.
-pub(crate) fn recognise(ops: &[Op]) -> Option<Pipeline> {
+/// The compiled pipeline for `ops` when they have one of the built-in chains' shapes:
+/// with constant rules when they are today's profiles, else with the rules as data.
+pub(crate) fn recognise(ops: &[Op]) -> Option<Compiled> {
+    pipeline(ops).map(Pipeline::compiled)
+}
+
+/// Rules of a stage made from a step's rule set: the set itself ([`Dynamic`]), or
+/// nothing when the pipeline was chosen for today's profiles ([`Fixed`]).
+trait FromRules: Rules {
+    fn from_rules(rules: RuleSet) -> Self;
+}
+
+impl FromRules for Dynamic {
+    #[inline(always)]
+    fn from_rules(rules: RuleSet) -> Self {
+        Dynamic(rules)
+    }
+}
+
+impl<const R: u128> FromRules for Fixed<R> {
+    #[inline(always)]
+    fn from_rules(_: RuleSet) -> Self {
+        Fixed
+    }
+}
+
+/// The rules of the pipeline being built: their type says which.
+fn r<T: FromRules>(rules: RuleSet) -> T {
+    T::from_rules(rules)
+}
+
+/// QEMU's get_seg under `get`, then set_seg under `set`.
+fn vmm<Q: FromRules>(get: RuleSet, set: RuleSet) -> Vmm<Q> {
+    Then(QemuGet(r(get)), QemuSet(r(set)))
+}
+
+/// The pipeline of `ops`' shape, if it is a built-in one.
+fn pipeline(ops: &[Op]) -> Option<Pipeline> {
     use Op as O;
-    use Pipeline as P;
-    let d = Dynamic;
-    let vmm = |g, s| Then(QemuGet(g), QemuSet(s));
     let fixed = today(ops);
-    let (s, v, q) = (SvmGet(Fixed), VmxGet(Fixed), QemuGet(Fixed));
-    let (ss, vs, qs) = (SvmSet(Fixed), VmxSet(Fixed), QemuSet(Fixed));
+    // One stage expression per shape, built with constant rules when every op runs
+    // today's profile (the variant's type makes `r` give `Fixed`), else as data.
+    macro_rules! pick {
+        ($today:ident | $data:ident, $stages:expr) => {
+            if fixed {
+                Pipeline::$today($stages)
+            } else {
+                Pipeline::$data($stages)
+            }
+        };
+    }
     Some(match *ops {
-        [O::SvmGet(a), O::QemuGet(b), O::QemuSet(c), O::SvmSet(e)] => {
-            if fixed {
-                P::SvmVmmSvmToday(Then(Then(s, Then(q, qs)), ss))
-            } else {
-                P::SvmVmmSvm(Then(Then(SvmGet(d(a)), vmm(d(b), d(c))), SvmSet(d(e))))
-            }
-        }
+        [O::SvmGet(a), O::QemuGet(b), O::QemuSet(c), O::SvmSet(e)] => pick!(
+            SvmVmmSvmToday | SvmVmmSvm,
+            Then(Then(SvmGet(r(a)), vmm(b, c)), SvmSet(r(e)))
+        ),
         [O::SvmGet(a), O::SvmSet(b)] => {
-            if fixed {
-                P::SvmSvmToday(Then(s, ss))
-            } else {
-                P::SvmSvm(Then(SvmGet(d(a)), SvmSet(d(b))))
-            }
+            pick!(SvmSvmToday | SvmSvm, Then(SvmGet(r(a)), SvmSet(r(b))))
         }
-        [O::SvmGet(a), O::QemuGet(b), O::QemuSet(c), O::VmxSet(e)] => {
-            if fixed {
-                P::SvmVmmVmxToday(Then(Then(s, Then(q, qs)), vs))
-            } else {
-                P::SvmVmmVmx(Then(Then(SvmGet(d(a)), vmm(d(b), d(c))), VmxSet(d(e))))
-            }
-        }
-        [O::VmxGet(a), O::QemuGet(b), O::QemuSet(c), O::VmxSet(e)] => {
-            if fixed {
-                P::VmxVmmVmxToday(Then(Then(v, Then(q, qs)), vs))
-            } else {
-                P::VmxVmmVmx(Then(Then(VmxGet(d(a)), vmm(d(b), d(c))), VmxSet(d(e))))
-            }
-        }
+        [O::SvmGet(a), O::QemuGet(b), O::QemuSet(c), O::VmxSet(e)] => pick!(
+            SvmVmmVmxToday | SvmVmmVmx,
+            Then(Then(SvmGet(r(a)), vmm(b, c)), VmxSet(r(e)))
+        ),
+        [O::VmxGet(a), O::QemuGet(b), O::QemuSet(c), O::VmxSet(e)] => pick!(
+            VmxVmmVmxToday | VmxVmmVmx,
+            Then(Then(VmxGet(r(a)), vmm(b, c)), VmxSet(r(e)))
+        ),
         [O::VmxGet(a), O::VmxSet(b)] => {
-            if fixed {
-                P::VmxVmxToday(Then(v, vs))
-            } else {
-                P::VmxVmx(Then(VmxGet(d(a)), VmxSet(d(b))))
-            }
+            pick!(VmxVmxToday | VmxVmx, Then(VmxGet(r(a)), VmxSet(r(b))))
         }
-        [O::VmxGet(a), O::QemuGet(b), O::QemuSet(c), O::SvmSet(e)] => {
-            if fixed {
-                P::VmxVmmSvmToday(Then(Then(v, Then(q, qs)), ss))
-            } else {
-                P::VmxVmmSvm(Then(Then(VmxGet(d(a)), vmm(d(b), d(c))), SvmSet(d(e))))
-            }
-        }
+        [O::VmxGet(a), O::QemuGet(b), O::QemuSet(c), O::SvmSet(e)] => pick!(
+            VmxVmmSvmToday | VmxVmmSvm,
+            Then(Then(VmxGet(r(a)), vmm(b, c)), SvmSet(r(e)))
+        ),
         [
             O::SvmGet(a),
             O::QemuGet(b),
@@ -402,43 +485,19 @@ pub(crate) fn recognise(ops: &[Op]) -> Option<Pipeline> {
             O::QemuGet(g),
             O::QemuSet(h),
             O::SvmSet(i),
-        ] => {
-            if fixed {
-                P::SvmVmmVmxVmmSvmToday(Then(
-                    Then(Then(s, Then(q, qs)), Then(vs, v)),
-                    Then(Then(q, qs), ss),
-                ))
-            } else {
-                P::SvmVmmVmxVmmSvm(Then(
-                    Then(
-                        Then(SvmGet(d(a)), vmm(d(b), d(c))),
-                        Then(VmxSet(d(e)), VmxGet(d(f))),
-                    ),
-                    Then(vmm(d(g), d(h)), SvmSet(d(i))),
-                ))
-            }
-        }
-        [O::SvmSet(a)] => {
-            if fixed {
-                P::IntoSvmToday(ss)
-            } else {
-                P::IntoSvm(SvmSet(d(a)))
-            }
-        }
-        [O::VmxSet(a)] => {
-            if fixed {
-                P::IntoVmxToday(vs)
-            } else {
-                P::IntoVmx(VmxSet(d(a)))
-            }
-        }
-        [O::QemuGet(a), O::QemuSet(b)] => {
-            if fixed {
-                P::VmmToday(Then(q, qs))
-            } else {
-                P::Vmm(vmm(d(a), d(b)))
-            }
-        }
+        ] => pick!(
+            SvmVmmVmxVmmSvmToday | SvmVmmVmxVmmSvm,
+            Then(
+                Then(
+                    Then(SvmGet(r(a)), vmm(b, c)),
+                    Then(VmxSet(r(e)), VmxGet(r(f)))
+                ),
+                Then(vmm(g, h), SvmSet(r(i))),
+            )
+        ),
+        [O::SvmSet(a)] => pick!(IntoSvmToday | IntoSvm, SvmSet(r(a))),
+        [O::VmxSet(a)] => pick!(IntoVmxToday | IntoVmx, VmxSet(r(a))),
+        [O::QemuGet(a), O::QemuSet(b)] => pick!(VmmToday | Vmm, vmm(a, b)),
         _ => return None,
     })
 }
@@ -470,14 +529,14 @@ mod tests {
         let ops = |spec: &str| spec.parse::<crate::profile::Chain>().expect("parses");
         let today = ops("kvm-svm > qemu > kvm-svm");
         assert!(matches!(
-            recognise(today.ops()),
+            pipeline(today.ops()),
             Some(Pipeline::SvmVmmSvmToday(_))
         ));
         let old = ops("kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11");
-        assert!(matches!(recognise(old.ops()), Some(Pipeline::SvmVmmSvm(_))));
+        assert!(matches!(pipeline(old.ops()), Some(Pipeline::SvmVmmSvm(_))));
         let switched = today.without(crate::profile::Rule::SvmGetTrBusy);
         assert!(matches!(
-            recognise(switched.ops()),
+            pipeline(switched.ops()),
             Some(Pipeline::SvmVmmSvm(_))
         ));
         // `verbatim` alone has no op: no pipeline, its tables are the identity.
