@@ -52,6 +52,21 @@ fn check_json(args: &[&str], code: i32) -> Value {
     serde_json::from_str(&stdout).unwrap()
 }
 
+/// [`check_json`] of `input`, a snapshot of two vCPUs taken with vCPU 0 in user mode
+/// and vCPU 1 in the kernel: two states, the first labelled `label0` and read as
+/// `format` at CPL 3, the second at CPL 0. The states, for what else they say.
+#[track_caller]
+fn check_json_user_and_kernel(input: &str, code: i32, label0: &str, format: &str) -> Vec<Value> {
+    let v = check_json(&[input], code);
+    let states = v["states"].as_array().unwrap().clone();
+    assert_eq!(states.len(), 2, "{input}");
+    assert_eq!(states[0]["label"], label0, "{input}");
+    assert_eq!(states[0]["format"], format, "{input}");
+    assert_eq!(states[0]["cpl"], 3, "{input}");
+    assert_eq!(states[1]["cpl"], 0, "{input}");
+    states
+}
+
 /// `segstate snapshot import INPUT -o OUT EXTRA…`.
 fn import(input: &str, out: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
     let mut args = vec!["snapshot", "import", input, "-o", s(out)];
@@ -101,13 +116,8 @@ fn check_reads_a_cloud_hypervisor_directory_and_its_state_json() {
         fixture("cloud-hypervisor/user-null-ss"),
         fixture("cloud-hypervisor/user-null-ss/state.json"),
     ] {
-        let v = check_json(&[&input], 0);
-        let states = v["states"].as_array().unwrap();
-        assert_eq!(states.len(), 2, "{input}");
-        assert_eq!(states[0]["label"], "cloud-hypervisor (KVM) vCPU 0");
-        assert_eq!(states[0]["format"], "cloud-hypervisor");
-        assert_eq!(states[0]["cpl"], 3);
-        assert_eq!(states[1]["cpl"], 0);
+        let label0 = "cloud-hypervisor (KVM) vCPU 0";
+        check_json_user_and_kernel(&input, 0, label0, "cloud-hypervisor");
     }
 }
 
@@ -184,12 +194,8 @@ fn import_carries_the_cpl_into_a_segstate_snapshot() {
 
 #[test]
 fn check_reads_a_crosvm_snapshot_directory_and_one_fragment() {
-    let v = check_json(&[&fixture("crosvm/user-null-ss")], 0);
-    let states = v["states"].as_array().unwrap();
-    assert_eq!(states.len(), 2);
-    assert_eq!(states[0]["label"], "crosvm (KVM) vCPU 0");
-    assert_eq!(states[0]["format"], "crosvm");
-    assert_eq!(states[0]["cpl"], 3);
+    let dir = fixture("crosvm/user-null-ss");
+    let states = check_json_user_and_kernel(&dir, 0, "crosvm (KVM) vCPU 0", "crosvm");
     assert_eq!(states[1]["label"], "crosvm (KVM) vCPU 1");
 
     // One fragment, detected by its first bytes.
@@ -286,13 +292,8 @@ fn check_streams_a_xen_save_image_and_names_the_stack() {
 #[test]
 fn check_reads_a_hyperv_blob_and_reports_its_cpl_disagreement() {
     // VP 1 is judged at the file's CPL 0 in virtual-8086 mode: an error.
-    let v = check_json(&[&fixture("hyperv/partition-state-2vp.bin")], 1);
-    let states = v["states"].as_array().unwrap();
-    assert_eq!(states.len(), 2);
-    assert_eq!(states[0]["label"], "hyper-v vCPU 0");
-    assert_eq!(states[0]["format"], "hyperv");
-    assert_eq!(states[0]["cpl"], 3);
-    assert_eq!(states[1]["cpl"], 0);
+    let blob = fixture("hyperv/partition-state-2vp.bin");
+    let states = check_json_user_and_kernel(&blob, 1, "hyper-v vCPU 0", "hyperv");
     let notes: Vec<&str> = states[1]["notes"]
         .as_array()
         .unwrap()

@@ -255,6 +255,31 @@ pub enum CrLevel {
     GuestView,
 }
 
+/// The rules that read the activity state, the range check first.
+const ACTIVITY: [CheckId; 4] = [
+    CheckId::VmxEntryActivityRange,
+    CheckId::VmxEntryActivityHltDpl,
+    CheckId::VmxEntryActivityBlocking,
+    CheckId::VmxEntryActivityEvent,
+];
+
+/// The rules that read the pending debug exceptions, the reserved-bits check first.
+const PENDING_DEBUG: [CheckId; 2] = [
+    CheckId::VmxEntryPendingDebugReserved,
+    CheckId::VmxEntryPendingDebugBs,
+];
+
+impl Run<'_> {
+    /// `value` when known; otherwise every rule of `ids` (the one that reads `field`
+    /// first, then those that hang on it) is recorded as not judged for `field`.
+    fn need_all<T>(&mut self, field: GuestField, value: Option<T>, ids: &[CheckId]) -> Option<T> {
+        if value.is_none() {
+            self.unjudged(field, ids);
+        }
+        value
+    }
+}
+
 /// True when `addr` is canonical for 48-bit linear addresses (the narrowest width a
 /// 64-bit processor has; a 57-bit one accepts more).
 #[must_use]
@@ -407,8 +432,8 @@ fn descriptor_tables(r: &mut Run<'_>) {
         ("GDTR", GuestField::Gdtr, r.g.gdtr),
         ("IDTR", GuestField::Idtr, r.g.idtr),
     ] {
-        let Some(t) = r.need(CheckId::VmxEntryDtrBase, field, table) else {
-            r.need(CheckId::VmxEntryDtrLimit, field, table);
+        let ids = [CheckId::VmxEntryDtrBase, CheckId::VmxEntryDtrLimit];
+        let Some(t) = r.need_all(field, table, &ids) else {
             continue;
         };
         if !canonical48(t.base) {
@@ -495,19 +520,7 @@ fn rip_rflags(r: &mut Run<'_>, controls: GuestControls) {
 
 fn activity(r: &mut Run<'_>) {
     let g = r.g;
-    let Some(state) = r.need(
-        CheckId::VmxEntryActivityRange,
-        GuestField::ActivityState,
-        g.activity_state,
-    ) else {
-        r.unjudged(
-            GuestField::ActivityState,
-            &[
-                CheckId::VmxEntryActivityHltDpl,
-                CheckId::VmxEntryActivityBlocking,
-                CheckId::VmxEntryActivityEvent,
-            ],
-        );
+    let Some(state) = r.need_all(GuestField::ActivityState, g.activity_state, &ACTIVITY) else {
         return;
     };
     if state > WAIT_FOR_SIPI {
@@ -602,19 +615,19 @@ fn injected(r: &mut Run<'_>, id: CheckId) -> Option<Option<InjectedEvent>> {
 fn interruptibility(r: &mut Run<'_>, controls: GuestControls) {
     use CheckId as C;
     let g = r.g;
-    let Some(i) = g.interruptibility else {
-        r.unjudged(
-            GuestField::Interruptibility,
-            &[
-                C::VmxEntryIntrReserved,
-                C::VmxEntryIntrStiMovSs,
-                C::VmxEntryIntrStiIf,
-                C::VmxEntryIntrExternal,
-                C::VmxEntryIntrNmiMovSs,
-                C::VmxEntryIntrSmi,
-                C::VmxEntryIntrVirtualNmi,
-            ],
-        );
+    let Some(i) = r.need_all(
+        GuestField::Interruptibility,
+        g.interruptibility,
+        &[
+            C::VmxEntryIntrReserved,
+            C::VmxEntryIntrStiMovSs,
+            C::VmxEntryIntrStiIf,
+            C::VmxEntryIntrExternal,
+            C::VmxEntryIntrNmiMovSs,
+            C::VmxEntryIntrSmi,
+            C::VmxEntryIntrVirtualNmi,
+        ],
+    ) else {
         return;
     };
     let (sti, mov_ss) = (i & BLOCK_STI != 0, i & BLOCK_MOV_SS != 0);
@@ -680,13 +693,8 @@ fn interruptibility(r: &mut Run<'_>, controls: GuestControls) {
 
 fn pending_debug(r: &mut Run<'_>) {
     let g = r.g;
-    let Some(pde) = r.need(
-        CheckId::VmxEntryPendingDebugReserved,
-        GuestField::PendingDebugExceptions,
-        g.pending_debug_exceptions,
-    ) else {
-        let field = GuestField::PendingDebugExceptions;
-        r.unjudged(field, &[CheckId::VmxEntryPendingDebugBs]);
+    let field = GuestField::PendingDebugExceptions;
+    let Some(pde) = r.need_all(field, g.pending_debug_exceptions, &PENDING_DEBUG) else {
         return;
     };
     if pde & PENDING_DEBUG_RESERVED != 0 {
