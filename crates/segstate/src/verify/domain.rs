@@ -446,7 +446,10 @@ mod tests {
                     continue;
                 };
                 let (reg, base) = (state.reg, baseline(state.baseline));
-                assert_eq!(state.cpl, base.cpl, "{format}: a state's CPL is its baseline's");
+                assert_eq!(
+                    state.cpl, base.cpl,
+                    "{format}: a state's CPL is its baseline's"
+                );
                 let seg = if format == Format::Vmcb {
                     arch::canonical_vmcb_cache(reg, seg)
                 } else {

@@ -31,14 +31,13 @@ pub(crate) mod blame;
 #[cfg(test)]
 mod compiled_domain;
 pub(crate) mod domain;
-mod entry_memo;
+mod entry;
 pub(crate) mod normalise;
 mod normalise_stacks;
 pub mod paths;
 mod reduce;
 
 pub use domain::{DomainState, baseline, sysret_state};
-use entry_memo::EntryMemo;
 
 /// States run through a chain together (see [`Chain::run_batch`]).
 const BATCH: usize = 512;
@@ -200,25 +199,12 @@ impl Workspace {
     /// Verifies one chain over the domain, each class of states the chain cannot tell
     /// apart once (see `reduce`). Fails only if the chain starts elsewhere.
     pub fn verify(&self, chain: &Chain) -> Result<ChainReport, WrongSourceFormat> {
-        self.verify_sharing(chain, &mut None)
-    }
-
-    /// [`Workspace::verify`], keeping VM-entry verdicts in `memo` for the next chain
-    /// verified over this workspace (created on the first chain into a VMCS).
-    fn verify_sharing(
-        &self,
-        chain: &Chain,
-        memo: &mut Option<EntryMemo>,
-    ) -> Result<ChainReport, WrongSourceFormat> {
         if !reduce::applies(chain) {
             return self.verify_unreduced(chain);
         }
         let baselines = self.baseline_outputs(chain)?;
         let mut report = self.empty_report(chain)?;
-        let memo = baselines
-            .is_some()
-            .then(|| memo.get_or_insert_with(|| EntryMemo::new(self.classes.places())));
-        self.verify_classes(chain, baselines.as_ref(), memo, &mut report)?;
+        self.verify_classes(chain, baselines.as_ref(), &mut report)?;
         Ok(report)
     }
 
@@ -261,7 +247,7 @@ impl Workspace {
             for (i, state) in batch.iter().enumerate() {
                 let (out, again) = run.output(i);
                 let verdict = judge(chain, state, out, again, baselines.as_ref(), |b, o| {
-                    entry_memo::accepts(b, state.reg, state.baseline, o)
+                    entry::accepts(b, state.reg, state.baseline, o)
                 });
                 report.executed += 1;
                 self.record(
@@ -368,22 +354,19 @@ pub fn verify_chain(chain: &Chain) -> ChainReport {
 /// Verifies every chain, building each source format's domain once.
 #[must_use]
 pub fn verify_all(chains: &[Chain]) -> Vec<ChainReport> {
-    let mut workspaces: Vec<(Workspace, Option<EntryMemo>)> = Vec::new();
+    let mut workspaces: Vec<Workspace> = Vec::new();
     chains
         .iter()
         .map(|chain| {
-            let at = match workspaces
-                .iter()
-                .position(|(w, _)| w.format == chain.source())
-            {
+            let at = match workspaces.iter().position(|w| w.format == chain.source()) {
                 Some(i) => i,
                 None => {
-                    workspaces.push((Workspace::new(chain.source()), None));
+                    workspaces.push(Workspace::new(chain.source()));
                     workspaces.len() - 1
                 }
             };
-            let (ws, memo) = &mut workspaces[at];
-            ws.verify_sharing(chain, memo)
+            workspaces[at]
+                .verify(chain)
                 .expect("workspace matches the chain's source")
         })
         .collect()
@@ -417,8 +400,6 @@ pub fn verify_all_parallel(chains: &[Chain], threads: usize) -> Vec<ChainReport>
     std::thread::scope(|scope| {
         for _ in 0..threads.max(1) {
             scope.spawn(|| {
-                // This thread's VM-entry verdicts, one memo per workspace.
-                let mut memos: Vec<Option<EntryMemo>> = workspaces.iter().map(|_| None).collect();
                 loop {
                     let i = {
                         let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
@@ -432,7 +413,7 @@ pub fn verify_all_parallel(chains: &[Chain], threads: usize) -> Vec<ChainReport>
                         .position(|w| w.format == chain.source())
                         .expect("a workspace per source format");
                     let report = workspaces[at]
-                        .verify_sharing(chain, &mut memos[at])
+                        .verify(chain)
                         .expect("workspace matches the chain's source");
                     slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(report);
                 }
@@ -502,7 +483,7 @@ fn evaluate(
     let again =
         (chain.source() == chain.destination()).then(|| chain.interpret(reg, out, &previous[reg]));
     judge(chain, state, out, again, baselines, |b, o| {
-        entry_memo::accepts(b, state.reg, state.baseline, o)
+        entry::accepts(b, state.reg, state.baseline, o)
     })
 }
 

@@ -35,7 +35,7 @@
 
 use alloc::vec::Vec;
 
-use super::entry_memo::{self, EntryMemo};
+use super::entry::EntryJudge;
 use super::{
     BATCH, BatchRun, ChainReport, DomainState, Property, SegmentState, Workspace,
     WrongSourceFormat, judge,
@@ -160,21 +160,15 @@ impl Classes {
     /// The members after the representative whose source state is consistent.
     #[cfg(test)]
     fn consistent_others(&self, c: &Class) -> impl Iterator<Item = usize> + '_ {
-        self.consistent_places(c).map(|(_, m, _)| m)
+        self.consistent_members(c).map(|(m, _)| m)
     }
 
     /// The members after the representative whose source state is consistent: each
-    /// one's place in the member list (what the VM-entry memo is indexed by), its state
-    /// index and what sets it apart.
-    fn consistent_places(&self, c: &Class) -> impl Iterator<Item = (usize, usize, Carried)> + '_ {
+    /// one's state index and what sets it apart.
+    fn consistent_members(&self, c: &Class) -> impl Iterator<Item = (usize, Carried)> + '_ {
         let start = c.start as usize + 1;
         let end = start + usize::from(c.consistent);
-        (start..end).map(|at| (at, self.members[at] as usize, self.carried[at]))
-    }
-
-    /// Entries of the member list: what the VM-entry memo is sized to.
-    pub(super) fn places(&self) -> usize {
-        self.members.len()
+        (start..end).map(|at| (self.members[at] as usize, self.carried[at]))
     }
 }
 
@@ -347,10 +341,10 @@ impl Workspace {
         &self,
         chain: &Chain,
         baselines: Option<&[SegmentState; 4]>,
-        mut memo: Option<&mut EntryMemo>,
         report: &mut ChainReport,
     ) -> Result<(), WrongSourceFormat> {
         let entry_bit = 1u8 << Property::VmxEntryRejected.index();
+        let judge_entry = baselines.map(EntryJudge::new);
         let mut run = BatchRun::new(chain);
         let classes = &self.classes;
         let reg_of = |c: &Class| c.reg;
@@ -368,14 +362,11 @@ impl Workspace {
                 let rep = classes.representative(class);
                 let state = &self.states[rep];
                 let (rep_out, again) = run.output(i);
-                let mut entry = |b: &[SegmentState; 4], out: Option<Segment>| {
-                    let check = || entry_memo::accepts(b, state.reg, state.baseline, out);
-                    match memo.as_mut() {
-                        Some(memo) => memo.accepts(class.start as usize, out, check),
-                        None => check(),
-                    }
+                let entry = |_: &[SegmentState; 4], out: Option<Segment>| {
+                    let entry_judge = judge_entry.as_ref().expect("baselines for a VMCS");
+                    entry_judge.accepts(state.reg, state.baseline, out)
                 };
-                let mut verdict = judge(chain, state, rep_out, again, baselines, &mut entry);
+                let mut verdict = judge(chain, state, rep_out, again, baselines, entry);
                 report.executed += 1;
                 // VM entry is the representative's own; the rest holds for the class.
                 let entry = verdict.failed & entry_bit;
@@ -386,16 +377,14 @@ impl Workspace {
                     verdict.failed = entry;
                     self.record(chain, state, &verdict, (0, 1), baselines, report);
                 }
-                let Some(b) = baselines else { continue };
-                for (at, m, carried) in classes.consistent_places(class) {
+                let (Some(b), Some(entry_judge)) = (baselines, judge_entry.as_ref()) else {
+                    continue;
+                };
+                for (m, carried) in classes.consistent_members(class) {
                     // The member's output is the representative's with its own selector
                     // and base.
                     let decoded = carried.onto(verdict.decoded_out);
-                    let check = || entry_memo::accepts(b, carried.reg, carried.baseline, decoded);
-                    let accepted = match memo.as_mut() {
-                        Some(memo) => memo.accepts(at, decoded, check),
-                        None => check(),
-                    };
+                    let accepted = entry_judge.accepts(carried.reg, carried.baseline, decoded);
                     if !accepted {
                         let member = &self.states[m];
                         let value = with_base(
