@@ -27,6 +27,49 @@ pub(crate) enum Part {
     ApartFrom(SegReg),
 }
 
+/// `$judge` with `$reg` bound to the value of `$value` as a constant: one copy per
+/// register, so that checks run on [`Part::Reading`] of it keep only those reading it
+/// (the rest fold away at compile time).
+macro_rules! per_register {
+    ($value:expr, |$reg:ident| $judge:expr) => {
+        match $value {
+            SegReg::Es => {
+                const $reg: SegReg = SegReg::Es;
+                $judge
+            }
+            SegReg::Cs => {
+                const $reg: SegReg = SegReg::Cs;
+                $judge
+            }
+            SegReg::Ss => {
+                const $reg: SegReg = SegReg::Ss;
+                $judge
+            }
+            SegReg::Ds => {
+                const $reg: SegReg = SegReg::Ds;
+                $judge
+            }
+            SegReg::Fs => {
+                const $reg: SegReg = SegReg::Fs;
+                $judge
+            }
+            SegReg::Gs => {
+                const $reg: SegReg = SegReg::Gs;
+                $judge
+            }
+            SegReg::Ldtr => {
+                const $reg: SegReg = SegReg::Ldtr;
+                $judge
+            }
+            SegReg::Tr => {
+                const $reg: SegReg = SegReg::Tr;
+                $judge
+            }
+        }
+    };
+}
+pub(crate) use per_register;
+
 impl Part {
     /// True when a check that reads `regs` belongs to this part.
     #[inline]
@@ -120,11 +163,11 @@ pub fn is_consistent(state: &SegmentState) -> bool {
 /// the state passes iff both do. Copies nothing.
 #[must_use]
 pub fn register_is_consistent(context: &SegmentState, reg: SegReg, seg: &Segment) -> bool {
-    passes(
+    per_register!(reg, |REG| passes(
         context,
-        Registers::with(context, reg, seg),
-        Part::Reading(reg),
-    )
+        Registers::with(context, REG, seg),
+        Part::Reading(REG)
+    ))
 }
 
 /// True when the architectural checks that do not read `reg` find no error: the same
@@ -135,6 +178,7 @@ pub fn is_consistent_apart_from(state: &SegmentState, reg: SegReg) -> bool {
     passes(state, Registers::of(state), Part::ApartFrom(reg))
 }
 
+#[inline(always)]
 fn passes(state: &SegmentState, segs: Registers<'_>, part: Part) -> bool {
     let mut f = Findings::counting();
     run(state, segs, part, &mut f);
@@ -177,6 +221,7 @@ fn control_registers(state: &SegmentState, f: &mut Findings) {
 /// Runs the checks of `part` on `state` with the registers `segs`. Each block names the
 /// registers it reads; the CPU mode's IA-32e-ness comes from CR0 and EFER alone (CS.L
 /// only tells 64-bit from compatibility mode), so it reads no register.
+#[inline(always)]
 fn run(state: &SegmentState, segs: Registers<'_>, part: Part, f: &mut Findings) {
     if part.has(&[]) {
         control_registers(state, f);
@@ -312,6 +357,7 @@ fn check_ss(f: &mut Findings, ss: &Segment, cpl: PrivilegeLevel, mode: CpuMode) 
 }
 
 /// Data segments: readable; a usable one with a null selector is odd.
+#[inline(always)]
 fn check_data(f: &mut Findings, segs: Registers<'_>, part: Part, mode: CpuMode) {
     for reg in [SegReg::Ds, SegReg::Es, SegReg::Fs, SegReg::Gs] {
         let s = segs[reg];
@@ -353,6 +399,7 @@ fn check_data(f: &mut Findings, segs: Registers<'_>, part: Part, mode: CpuMode) 
 }
 
 /// The system registers: a busy TSS in TR, an LDT in a usable LDTR.
+#[inline(always)]
 fn check_system(f: &mut Findings, segs: Registers<'_>, part: Part, mode: CpuMode) {
     if part.has(&[SegReg::Tr]) {
         check_tr(f, &segs[SegReg::Tr], mode);

@@ -3,7 +3,7 @@
 //! A register is usable iff its unusable bit (AR bit 16) is 0. Reserved AR bits are
 //! not representable in a decoded [`Segment`]; the VMX decoder refuses them.
 
-use super::arch::{Part, Registers};
+use super::arch::{Part, Registers, per_register};
 use super::{CheckId, Finding, Findings};
 use crate::arch::SegmentState;
 use crate::arch::{
@@ -67,12 +67,12 @@ pub fn register_accepted(
     reg: SegReg,
     seg: &Segment,
 ) -> bool {
-    passes(
+    per_register!(reg, |REG| passes(
         context,
-        Registers::with(context, reg, seg),
+        Registers::with(context, REG, seg),
         controls,
-        Part::Reading(reg),
-    )
+        Part::Reading(REG)
+    ))
 }
 
 /// True when the VM-entry checks that do not read `reg` find no error: the same for
@@ -82,6 +82,7 @@ pub fn accepts_apart_from(state: &SegmentState, controls: VmxEntryControls, reg:
     passes(state, Registers::of(state), controls, Part::ApartFrom(reg))
 }
 
+#[inline(always)]
 fn passes(
     state: &SegmentState,
     segs: Registers<'_>,
@@ -191,6 +192,7 @@ fn check_registers(state: &SegmentState, controls: VmxEntryControls, f: &mut Fin
 
 /// Runs the checks of `part` on `state` with the registers `segs`; each check names the
 /// registers it reads ([`Part::has`]).
+#[inline(always)]
 fn run(
     state: &SegmentState,
     segs: Registers<'_>,
@@ -307,6 +309,7 @@ fn run(
     check_system(f, segs, controls, part);
 }
 
+#[inline(always)]
 fn check_protected(
     f: &mut Findings,
     state: &SegmentState,
@@ -488,6 +491,7 @@ fn check_protected(
     }
 }
 
+#[inline(always)]
 fn check_system(f: &mut Findings, segs: Registers<'_>, controls: VmxEntryControls, part: Part) {
     if part.has(&[SegReg::Tr]) {
         check_tr(f, &segs[SegReg::Tr], controls);
