@@ -75,6 +75,8 @@ pub(super) struct Class {
     len: u8,
     /// How many of the members after the representative are consistent.
     consistent: u8,
+    /// Where the consistent members' entries start in [`Classes::carried`].
+    first_carried: u32,
     /// The representative's register (what a batch shares), kept here so walking the
     /// classes does not touch the states.
     reg: SegReg,
@@ -84,9 +86,12 @@ pub(super) struct Class {
 #[derive(Debug, Default)]
 pub(super) struct Classes {
     classes: Vec<Class>,
+    /// Each class's representative, in class order: what every chain runs, read in
+    /// order (a chain touches nothing else of the domain unless a member fails).
+    representatives: Vec<DomainState>,
     members: Vec<u32>,
-    /// Per entry of `members`, what the VM-entry pass needs of it, kept beside the
-    /// list so the pass reads memory in order instead of the states.
+    /// Per consistent member after a representative, what the VM-entry pass needs of
+    /// it, kept beside the list so the pass reads memory in order instead of the states.
     carried: Vec<Carried>,
 }
 
@@ -133,7 +138,8 @@ impl Classes {
         let consistent = self.members.len() - start - 1;
         self.members
             .extend(others.iter().filter(|m| !is_consistent(m)));
-        let carried = self.members[start..]
+        let first_carried = self.carried.len() as u32;
+        let carried = self.members[start + 1..start + 1 + consistent]
             .iter()
             .map(|&m| Carried::of(&states[m as usize]));
         self.carried.extend(carried);
@@ -141,10 +147,27 @@ impl Classes {
             start: start as u32,
             len: members.len() as u8,
             consistent: consistent as u8,
+            first_carried,
             reg: states[*rep as usize].reg,
         });
+        self.representatives.push(states[*rep as usize]);
     }
 
+    /// The classes in batches of one register (at most [`BATCH`]), each with its
+    /// representatives.
+    fn batches(&self) -> impl Iterator<Item = (&[Class], &[DomainState])> + '_ {
+        let mut at = 0;
+        self.classes
+            .chunk_by(|a, b| a.reg == b.reg)
+            .flat_map(|same_reg| same_reg.chunks(BATCH))
+            .map(move |batch| {
+                let representatives = &self.representatives[at..at + batch.len()];
+                at += batch.len();
+                (batch, representatives)
+            })
+    }
+
+    #[cfg(test)]
     fn representative(&self, c: &Class) -> usize {
         self.members[c.start as usize] as usize
     }
@@ -167,8 +190,12 @@ impl Classes {
     /// one's state index and what sets it apart.
     fn consistent_members(&self, c: &Class) -> impl Iterator<Item = (usize, Carried)> + '_ {
         let start = c.start as usize + 1;
-        let end = start + usize::from(c.consistent);
-        (start..end).map(|at| (self.members[at] as usize, self.carried[at]))
+        let n = usize::from(c.consistent);
+        let carried = &self.carried[c.first_carried as usize..][..n];
+        self.members[start..start + n]
+            .iter()
+            .zip(carried)
+            .map(|(&m, &c)| (m as usize, c))
     }
 }
 
@@ -347,20 +374,11 @@ impl Workspace {
         let judge_entry = baselines.map(EntryJudge::new);
         let mut run = BatchRun::new(chain);
         let classes = &self.classes;
-        let reg_of = |c: &Class| c.reg;
-        let batches = classes
-            .classes
-            .chunk_by(|a, b| reg_of(a) == reg_of(b))
-            .flat_map(|same_reg| same_reg.chunks(BATCH));
-        for batch in batches {
-            let reg = reg_of(&batch[0]);
-            let representatives = batch
-                .iter()
-                .map(|c| self.states[classes.representative(c)].input);
-            run.run(chain, reg, &self.previous[reg], representatives)?;
-            for (i, class) in batch.iter().enumerate() {
-                let rep = classes.representative(class);
-                let state = &self.states[rep];
+        for (batch, representatives) in classes.batches() {
+            let reg = batch[0].reg;
+            let inputs = representatives.iter().map(|s| s.input);
+            run.run(chain, reg, &self.previous[reg], inputs)?;
+            for (i, (class, state)) in batch.iter().zip(representatives).enumerate() {
                 let (rep_out, again) = run.output(i);
                 let entry = |_: &[SegmentState; 4], out: Option<Segment>| {
                     let entry_judge = judge_entry.as_ref().expect("baselines for a VMCS");
