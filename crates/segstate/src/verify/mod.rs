@@ -37,6 +37,7 @@ mod normalise_stacks;
 pub mod paths;
 mod reduce;
 
+use domain::Domain;
 pub use domain::{DomainState, baseline, sysret_state};
 
 /// States run through a chain together (see [`Chain::run_batch`]).
@@ -172,7 +173,7 @@ impl ChainReport {
 #[derive(Debug)]
 pub struct Workspace {
     format: Format,
-    states: Vec<DomainState>,
+    domain: Domain,
     classes: reduce::Classes,
     previous: PerSegReg<QemuSegmentCache>,
 }
@@ -181,19 +182,20 @@ impl Workspace {
     /// Builds the domain for chains starting from `format`.
     #[must_use]
     pub fn new(format: Format) -> Self {
-        let states = domain::build(format);
+        let domain = Domain::new(format);
         Workspace {
             format,
-            classes: reduce::classes(&states),
-            states,
+            classes: reduce::classes(&domain),
+            domain,
             previous: domain::previous_caches(),
         }
     }
 
-    /// The domain.
+    /// The domain, every state in domain order (made anew: the workspace keeps only
+    /// what verification reads).
     #[must_use]
-    pub fn states(&self) -> &[DomainState] {
-        &self.states
+    pub fn states(&self) -> Vec<DomainState> {
+        self.domain.states()
     }
 
     /// Verifies one chain over the domain, each class of states the chain cannot tell
@@ -232,8 +234,8 @@ impl Workspace {
         let mut report = self.empty_report(chain)?;
         let baselines = self.baseline_outputs(chain)?;
         let mut run = BatchRun::new(chain);
-        let batches = self
-            .states
+        let states = self.domain.states();
+        let batches = states
             .chunk_by(|a, b| a.reg == b.reg)
             .flat_map(|same_reg| same_reg.chunks(BATCH));
         for batch in batches {

@@ -35,6 +35,7 @@
 
 use alloc::vec::Vec;
 
+use super::domain::Domain;
 use super::entry::EntryJudge;
 use super::{
     BATCH, BatchRun, ChainReport, DomainState, Property, SegmentState, Workspace,
@@ -128,29 +129,27 @@ impl Carried {
 }
 
 impl Classes {
-    /// Adds the class of `members` (the representative first).
-    fn push(&mut self, states: &[DomainState], members: &[u32]) {
+    /// Adds the class of `members` (the representative first), each with its index in
+    /// domain order.
+    fn push(&mut self, members: &[(u32, DomainState)]) {
         let start = self.members.len();
         let (rep, others) = members.split_first().expect("a class has a representative");
-        self.members.push(*rep);
-        let is_consistent = |&&m: &&u32| states[m as usize].consistent;
-        self.members.extend(others.iter().filter(is_consistent));
-        let consistent = self.members.len() - start - 1;
-        self.members
-            .extend(others.iter().filter(|m| !is_consistent(m)));
+        self.members.push(rep.0);
+        let consistent = others.iter().filter(|(_, m)| m.consistent);
+        self.members.extend(consistent.clone().map(|(i, _)| *i));
         let first_carried = self.carried.len() as u32;
-        let carried = self.members[start + 1..start + 1 + consistent]
-            .iter()
-            .map(|&m| Carried::of(&states[m as usize]));
-        self.carried.extend(carried);
+        self.carried.extend(consistent.map(|(_, m)| Carried::of(m)));
+        let n_consistent = self.members.len() - start - 1;
+        let others = others.iter().filter(|(_, m)| !m.consistent);
+        self.members.extend(others.map(|(i, _)| *i));
         self.classes.push(Class {
             start: start as u32,
             len: members.len() as u8,
-            consistent: consistent as u8,
+            consistent: n_consistent as u8,
             first_carried,
-            reg: states[*rep as usize].reg,
+            reg: rep.1.reg,
         });
-        self.representatives.push(states[*rep as usize]);
+        self.representatives.push(rep.1);
     }
 
     /// The classes in batches of one register (at most [`BATCH`]), each with its
@@ -306,56 +305,56 @@ fn alike(a: &DomainState, b: &DomainState) -> bool {
 
 /// The domain's classes: per register group, its first register's RPL-0 states in
 /// domain order, each with the states at the same position of every other (register,
-/// RPL) of the group when [`alike`]; then what did not pair, alone.
-pub(super) fn classes(states: &[DomainState]) -> Classes {
+/// RPL) list of the group when [`alike`]; then what did not pair, alone, in domain
+/// order. States are made as they are classed and only what verification reads is
+/// kept (the representatives, and what sets consistent members apart), so the domain
+/// is never held whole.
+pub(super) fn classes(domain: &Domain) -> Classes {
     let mut out = Classes::default();
-    let mut lists: Vec<(SegReg, [Vec<u32>; 4])> = Vec::new();
-    for (i, s) in states.iter().enumerate() {
-        let at = match lists.iter().position(|(r, _)| *r == s.reg) {
-            Some(at) => at,
-            None => {
-                lists.push((s.reg, Default::default()));
-                lists.len() - 1
-            }
-        };
-        lists[at].1[usize::from(selector_of(&s.input.value) & 3)].push(i as u32);
-    }
-    let mut joined = alloc::vec![false; states.len()];
-    let mut members = Vec::with_capacity(16);
-    for (i, (reg, by_rpl)) in lists.iter().enumerate() {
+    let mut alone: Vec<u32> = Vec::new();
+    let mut members: Vec<(u32, DomainState)> = Vec::with_capacity(16);
+    for (i, &reg) in SegReg::ALL.iter().enumerate() {
         // The group's first register in domain order stands for it (keeping the order
         // counterexamples are found in).
-        if lists[..i].iter().any(|(r, _)| group(*r) == group(*reg)) {
+        if SegReg::ALL[..i].iter().any(|&r| group(r) == group(reg)) {
             continue;
         }
-        let [zero, rest @ ..] = by_rpl;
-        let partners: Vec<&Vec<u32>> = rest
+        let [zero, rest @ ..] = PrivilegeLevel::ALL;
+        let others = SegReg::ALL
             .iter()
-            .chain(
-                lists
-                    .iter()
-                    .filter(|(r, _)| group(*r) == group(*reg) && r != reg)
-                    .flat_map(|(_, l)| l.iter()),
-            )
-            .collect();
-        for (n, &rep) in zero.iter().enumerate() {
+            .filter(|&&r| group(r) == group(reg) && r != reg)
+            .flat_map(|&r| PrivilegeLevel::ALL.map(|rpl| (r, rpl)));
+        let partners: Vec<(SegReg, PrivilegeLevel)> =
+            rest.iter().map(|&rpl| (reg, rpl)).chain(others).collect();
+        let reps = domain.list_len(reg, zero);
+        for n in 0..reps {
+            let rep = domain.state(reg, zero, n);
             members.clear();
-            members.push(rep);
-            for list in &partners {
-                if let Some(&m) = list.get(n)
-                    && alike(&states[rep as usize], &states[m as usize])
-                {
-                    members.push(m);
-                    joined[m as usize] = true;
+            members.push((domain.index(reg, zero, n) as u32, rep));
+            for &(r, rpl) in &partners {
+                if n >= domain.list_len(r, rpl) {
+                    continue;
+                }
+                let m = domain.state(r, rpl, n);
+                let index = domain.index(r, rpl, n) as u32;
+                if alike(&rep, &m) {
+                    members.push((index, m));
+                } else {
+                    alone.push(index);
                 }
             }
-            joined[rep as usize] = true;
-            out.push(states, &members);
+            out.push(&members);
+        }
+        // What lies beyond the representatives' list (the garbage bytes, tried with
+        // RPL 3 only) stands alone.
+        for &(r, rpl) in &partners {
+            let from = domain.index(r, rpl, 0);
+            alone.extend((reps..domain.list_len(r, rpl)).map(|n| (from + n) as u32));
         }
     }
-    // Whatever did not pair (the garbage bytes, tried with RPL 3 only) stands alone.
-    for (i, _) in joined.iter().enumerate().filter(|(_, j)| !**j) {
-        out.push(states, &[i as u32]);
+    alone.sort_unstable();
+    for index in alone {
+        out.push(&[(index, domain.state_at(index as usize))]);
     }
     out
 }
@@ -404,7 +403,7 @@ impl Workspace {
                     let decoded = carried.onto(verdict.decoded_out);
                     let accepted = entry_judge.accepts(carried.reg, carried.baseline, decoded);
                     if !accepted {
-                        let member = &self.states[m];
+                        let member = &self.domain.state_at(m);
                         let value = with_base(
                             &with_selector(&rep_out.value, carried.selector),
                             carried.base,
@@ -464,13 +463,13 @@ mod tests {
             let ws = workspace_of(&workspaces, chain);
             let mut trace: Vec<(InFlight, InFlight)> = Vec::new();
             for class in &ws.classes.classes {
-                let rep = &ws.states[ws.classes.representative(class)];
+                let rep = &ws.domain.state_at(ws.classes.representative(class));
                 trace.clear();
                 chain.interpret_each_op(rep.reg, rep.input, &ws.previous[rep.reg], |_, _, a, b| {
                     trace.push((*a, *b));
                 });
                 for m in ws.classes.others(class) {
-                    let member = &ws.states[m];
+                    let member = &ws.domain.state_at(m);
                     let prev = &ws.previous[member.reg];
                     chain.interpret_each_op(member.reg, member.input, prev, |i, op, a, b| {
                         let (rep_in, rep_out) = trace[i];
@@ -507,7 +506,7 @@ mod tests {
             let reduced = ws.verify(chain).expect("same source");
             let whole = ws.verify_unreduced(chain).expect("same source");
             assert_eq!(reduced.states, whole.states, "{chain}");
-            assert_eq!(reduced.states, ws.states.len() as u64, "{chain}");
+            assert_eq!(reduced.states, ws.domain.state_count() as u64, "{chain}");
             assert_eq!(reduced.garbage_states, whole.garbage_states, "{chain}");
             assert_eq!(reduced.violations, whole.violations, "{chain}");
             assert_eq!(whole.executed, whole.states);
@@ -526,8 +525,9 @@ mod tests {
     #[test]
     fn classes_cover_the_domain_once() {
         for format in [Format::Vmcb, Format::Vmcs, Format::Kvm] {
-            let states = crate::verify::domain::build(format);
-            let classes = classes(&states);
+            let domain = Domain::new(format);
+            let states = domain.states();
+            let classes = classes(&domain);
             let mut seen = alloc::vec![0u8; states.len()];
             for c in &classes.classes {
                 let rep = &states[classes.representative(c)];
