@@ -126,6 +126,21 @@ impl Carried {
             s
         })
     }
+
+    /// The consistent member this stands for, made from its representative `rep`: the
+    /// same state but for the carried fields and the register within its group
+    /// ([`alike`]; `classes_cover_the_domain_once` checks it member by member).
+    fn member(self, rep: &DomainState) -> DomainState {
+        let value = with_base(&with_selector(&rep.input.value, self.selector), self.base);
+        DomainState {
+            reg: self.reg,
+            input: InFlight { value, ..rep.input },
+            decoded: self.onto(rep.decoded),
+            baseline: self.baseline,
+            consistent: true,
+            ..*rep
+        }
+    }
 }
 
 impl Classes {
@@ -397,13 +412,13 @@ impl Workspace {
                 let (Some(b), Some(entry_judge)) = (baselines, judge_entry.as_ref()) else {
                     continue;
                 };
-                for (m, carried) in classes.consistent_members(class) {
+                for (_, carried) in classes.consistent_members(class) {
                     // The member's output is the representative's with its own selector
                     // and base.
                     let decoded = carried.onto(verdict.decoded_out);
                     let accepted = entry_judge.accepts(carried.reg, carried.baseline, decoded);
                     if !accepted {
-                        let member = &self.domain.state_at(m);
+                        let member = &carried.member(state);
                         let value = with_base(
                             &with_selector(&rep_out.value, carried.selector),
                             carried.base,
@@ -544,6 +559,9 @@ mod tests {
                     .collect();
                 consistent.sort_unstable();
                 assert_eq!(classes.consistent_others(c).collect::<Vec<_>>(), consistent);
+                for (m, carried) in classes.consistent_members(c) {
+                    assert_eq!(carried.member(rep), states[m], "{format}");
+                }
             }
             assert!(seen.iter().all(|&n| n == 1), "{format}");
             // The clean states of CS, SS, TR and LDTR come four to a class (one per
