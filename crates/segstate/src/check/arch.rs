@@ -32,39 +32,14 @@ pub(crate) enum Part {
 /// (the rest fold away at compile time).
 macro_rules! per_register {
     ($value:expr, |$reg:ident| $judge:expr) => {
+        per_register!(@arms $value, $reg, $judge, Es Cs Ss Ds Fs Gs Ldtr Tr)
+    };
+    (@arms $value:expr, $reg:ident, $judge:expr, $($r:ident)*) => {
         match $value {
-            SegReg::Es => {
-                const $reg: SegReg = SegReg::Es;
+            $(SegReg::$r => {
+                const $reg: SegReg = SegReg::$r;
                 $judge
-            }
-            SegReg::Cs => {
-                const $reg: SegReg = SegReg::Cs;
-                $judge
-            }
-            SegReg::Ss => {
-                const $reg: SegReg = SegReg::Ss;
-                $judge
-            }
-            SegReg::Ds => {
-                const $reg: SegReg = SegReg::Ds;
-                $judge
-            }
-            SegReg::Fs => {
-                const $reg: SegReg = SegReg::Fs;
-                $judge
-            }
-            SegReg::Gs => {
-                const $reg: SegReg = SegReg::Gs;
-                $judge
-            }
-            SegReg::Ldtr => {
-                const $reg: SegReg = SegReg::Ldtr;
-                $judge
-            }
-            SegReg::Tr => {
-                const $reg: SegReg = SegReg::Tr;
-                $judge
-            }
+            })*
         }
     };
 }
