@@ -36,8 +36,8 @@ macro_rules! per_register {
     };
     (@arms $value:expr, $reg:ident, $judge:expr, $($r:ident)*) => {
         match $value {
-            $(SegReg::$r => {
-                const $reg: SegReg = SegReg::$r;
+            $($crate::arch::SegReg::$r => {
+                const $reg: $crate::arch::SegReg = $crate::arch::SegReg::$r;
                 $judge
             })*
         }
