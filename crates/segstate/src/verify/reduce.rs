@@ -423,8 +423,9 @@ impl Workspace {
                             &with_selector(&rep_out.value, carried.selector),
                             carried.base,
                         );
-                        let out = InFlight { value, ..rep_out };
-                        let mut verdict = judge(chain, member, out, None, Some(b), |_, _| accepted);
+                        let out = InFlight { value, ..*rep_out };
+                        let mut verdict =
+                            judge(chain, member, &out, None, Some(b), |_, _| accepted);
                         verdict.failed &= entry_bit;
                         self.record(chain, member, &verdict, (0, 1), baselines, report);
                     }
