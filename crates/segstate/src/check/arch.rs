@@ -7,9 +7,93 @@ use alloc::vec::Vec;
 use super::{CheckId, Finding, Findings};
 use crate::arch::SegmentState;
 use crate::arch::{
-    CR0_PE, CR0_PG, CR4_PAE, CpuMode, EFER_LMA, EFER_LME, PrivilegeLevel, RFLAGS_VM, SegReg,
-    Segment,
+    CR0_PE, CR0_PG, CR4_PAE, CpuMode, EFER_LMA, EFER_LME, PerSegReg, PrivilegeLevel, RFLAGS_VM,
+    SegReg, Segment,
 };
+
+/// Which of a state's checks a run makes: all of them, or one side of a split at one
+/// register. A state that differs from a known one in a single register is judged by
+/// the checks that read that register alone, the others' verdict being the known
+/// state's (verify's domain varies one register over a baseline: `verify::domain`).
+/// Every check is on exactly one side of every split, so a state passes the whole iff
+/// it passes both sides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Part {
+    /// Every check, in catalogue order: what [`check`] and [`is_consistent`] run.
+    Whole,
+    /// The checks that read this register.
+    Reading(SegReg),
+    /// The checks that do not read this register (those that read none included).
+    ApartFrom(SegReg),
+}
+
+/// `$judge` with `$reg` bound to the value of `$value` as a constant: one copy per
+/// register, so that checks run on [`Part::Reading`] of it keep only those reading it
+/// (the rest fold away at compile time).
+macro_rules! per_register {
+    ($value:expr, |$reg:ident| $judge:expr) => {
+        per_register!(@arms $value, $reg, $judge, Es Cs Ss Ds Fs Gs Ldtr Tr)
+    };
+    (@arms $value:expr, $reg:ident, $judge:expr, $($r:ident)*) => {
+        match $value {
+            $($crate::arch::SegReg::$r => {
+                const $reg: $crate::arch::SegReg = $crate::arch::SegReg::$r;
+                $judge
+            })*
+        }
+    };
+}
+pub(crate) use per_register;
+
+impl Part {
+    /// True when a check that reads `regs` belongs to this part.
+    #[inline]
+    pub(crate) fn has(self, regs: &[SegReg]) -> bool {
+        match self {
+            Part::Whole => true,
+            Part::Reading(r) => regs.contains(&r),
+            Part::ApartFrom(r) => !regs.contains(&r),
+        }
+    }
+}
+
+/// A state's eight segment registers with at most one replaced: what a check reads, so
+/// a per-register entry point judges "`context` with `reg` holding `seg`" without
+/// copying the state.
+#[derive(Clone, Copy)]
+pub(crate) struct Registers<'a> {
+    segments: &'a PerSegReg<Segment>,
+    replaced: Option<(SegReg, &'a Segment)>,
+}
+
+impl<'a> Registers<'a> {
+    /// The state's own registers.
+    pub(crate) fn of(state: &'a SegmentState) -> Self {
+        Registers {
+            segments: &state.segments,
+            replaced: None,
+        }
+    }
+
+    /// `context`'s registers with `reg` holding `seg`.
+    pub(crate) fn with(context: &'a SegmentState, reg: SegReg, seg: &'a Segment) -> Self {
+        Registers {
+            segments: &context.segments,
+            replaced: Some((reg, seg)),
+        }
+    }
+}
+
+impl core::ops::Index<SegReg> for Registers<'_> {
+    type Output = Segment;
+    #[inline]
+    fn index(&self, reg: SegReg) -> &Segment {
+        match self.replaced {
+            Some((r, seg)) if r == reg => seg,
+            _ => &self.segments[reg],
+        }
+    }
+}
 
 /// True when every entry of a PAT value is a memory type (SDM Vol. 3A §13.12.2, APM
 /// Vol. 2 §7.8.1): 0 (UC), 1 (WC), 4 (WT), 5 (WP), 6 (WB) or 7 (UC-); 2 and 3 and
@@ -37,7 +121,7 @@ pub use crate::profile::repair::canonical_vmcb_cache;
 #[must_use]
 pub fn check(state: &SegmentState) -> Vec<Finding> {
     let mut f = Findings::collecting();
-    run(state, &mut f);
+    run(state, Registers::of(state), Part::Whole, &mut f);
     f.list
 }
 
@@ -45,8 +129,34 @@ pub fn check(state: &SegmentState) -> Vec<Finding> {
 /// CPU can be in. Formats nothing.
 #[must_use]
 pub fn is_consistent(state: &SegmentState) -> bool {
+    passes(state, Registers::of(state), Part::Whole)
+}
+
+/// True when the architectural checks that read `reg` find no error in `context` with
+/// `reg` holding `seg` (the CPL and control registers are `context`'s). With
+/// [`is_consistent_apart_from`] on the same context, this splits [`is_consistent`]:
+/// the state passes iff both do. Copies nothing.
+#[must_use]
+pub fn register_is_consistent(context: &SegmentState, reg: SegReg, seg: &Segment) -> bool {
+    per_register!(reg, |REG| passes(
+        context,
+        Registers::with(context, REG, seg),
+        Part::Reading(REG)
+    ))
+}
+
+/// True when the architectural checks that do not read `reg` find no error: the same
+/// for every value of `reg`, so it is asked once per context (see
+/// [`register_is_consistent`]).
+#[must_use]
+pub fn is_consistent_apart_from(state: &SegmentState, reg: SegReg) -> bool {
+    passes(state, Registers::of(state), Part::ApartFrom(reg))
+}
+
+#[inline(always)]
+fn passes(state: &SegmentState, segs: Registers<'_>, part: Part) -> bool {
     let mut f = Findings::counting();
-    run(state, &mut f);
+    run(state, segs, part, &mut f);
     f.errors == 0
 }
 
@@ -83,26 +193,57 @@ fn control_registers(state: &SegmentState, f: &mut Findings) {
     }
 }
 
-fn run(state: &SegmentState, f: &mut Findings) {
-    control_registers(state, f);
+/// Runs the checks of `part` on `state` with the registers `segs`. Each block names the
+/// registers it reads; the CPU mode's IA-32e-ness comes from CR0 and EFER alone (CS.L
+/// only tells 64-bit from compatibility mode), so it reads no register.
+#[inline(always)]
+fn run(state: &SegmentState, segs: Registers<'_>, part: Part, f: &mut Findings) {
+    if part.has(&[]) {
+        control_registers(state, f);
+    }
     if state.cr0 & CR0_PE == 0 || state.rflags & RFLAGS_VM != 0 {
         return;
     }
-    let segs = &state.segments;
     let cpl = state.cpl;
     let cs = segs[SegReg::Cs];
     let ss = segs[SegReg::Ss];
     let mode = CpuMode::from_state(state.cr0, state.efer, state.rflags, cs.attributes);
-    let cs_type = cs.attributes.segment_type;
+    if part.has(&[SegReg::Cs]) {
+        check_cs(f, &cs, cpl, mode);
+    }
+    if part.has(&[SegReg::Ss]) {
+        check_ss(f, &ss, cpl, mode);
+    }
+    check_data(f, segs, part, mode);
+    check_system(f, segs, part, mode);
+    for reg in SegReg::ALL {
+        let s = segs[reg];
+        if part.has(&[reg]) && s.is_usable() && !s.limit_matches_granularity() {
+            f.fail(
+                CheckId::ArchLimitG,
+                Some(reg),
+                "limit",
+                if s.attributes.g {
+                    "low 12 bits all ones with G=1"
+                } else {
+                    "at most 0xfffff with G=0"
+                },
+                format_args!("{:#x}", s.limit),
+            );
+        }
+    }
+}
 
-    // CS: a usable code segment whose DPL agrees with the CPL.
+/// CS: a usable code segment whose DPL agrees with the CPL.
+fn check_cs(f: &mut Findings, cs: &Segment, cpl: PrivilegeLevel, mode: CpuMode) {
+    let cs_type = cs.attributes.segment_type;
     if !cs.is_usable() || !cs.attributes.s || !cs_type.is_code() {
         f.fail(
             CheckId::ArchCsCode,
             Some(SegReg::Cs),
             "type",
             "a present code segment",
-            describe(&cs),
+            describe(cs),
         );
     } else if cs_type.is_conforming_code() {
         if cs.attributes.dpl > cpl {
@@ -123,7 +264,7 @@ fn run(state: &SegmentState, f: &mut Findings) {
             format_args!("{}", cs.attributes.dpl),
         );
     }
-    rpl_is_cpl(f, CheckId::ArchCsRplCpl, SegReg::Cs, &cs, cpl);
+    rpl_is_cpl(f, CheckId::ArchCsRplCpl, SegReg::Cs, cs, cpl);
     if mode.is_ia32e() && cs.attributes.l && cs.attributes.db {
         f.fail(
             CheckId::ArchCsLD,
@@ -133,8 +274,10 @@ fn run(state: &SegmentState, f: &mut Findings) {
             "L=1 D=1",
         );
     }
+}
 
-    // SS: writable data at DPL = CPL, or unusable where the architecture allows it.
+/// SS: writable data at DPL = CPL, or unusable where the architecture allows it.
+fn check_ss(f: &mut Findings, ss: &Segment, cpl: PrivilegeLevel, mode: CpuMode) {
     if ss.is_usable() {
         if !ss.attributes.s || !ss.attributes.segment_type.is_writable_data() {
             f.fail(
@@ -142,7 +285,7 @@ fn run(state: &SegmentState, f: &mut Findings) {
                 Some(SegReg::Ss),
                 "type",
                 "writable data",
-                describe(&ss),
+                describe(ss),
             );
         }
         if ss.attributes.dpl != cpl {
@@ -185,12 +328,15 @@ fn run(state: &SegmentState, f: &mut Findings) {
             );
         }
     }
-    rpl_is_cpl(f, CheckId::ArchSsRplCpl, SegReg::Ss, &ss, cpl);
+    rpl_is_cpl(f, CheckId::ArchSsRplCpl, SegReg::Ss, ss, cpl);
+}
 
-    // Data segments: readable; a usable one with a null selector is odd.
+/// Data segments: readable; a usable one with a null selector is odd.
+#[inline(always)]
+fn check_data(f: &mut Findings, segs: Registers<'_>, part: Part, mode: CpuMode) {
     for reg in [SegReg::Ds, SegReg::Es, SegReg::Fs, SegReg::Gs] {
         let s = segs[reg];
-        if !s.is_usable() {
+        if !part.has(&[reg]) || !s.is_usable() {
             continue;
         }
         if !s.attributes.s || !s.attributes.segment_type.is_readable() {
@@ -225,9 +371,30 @@ fn run(state: &SegmentState, f: &mut Findings) {
             );
         }
     }
+}
 
-    // System registers.
-    let tr = segs[SegReg::Tr];
+/// The system registers: a busy TSS in TR, an LDT in a usable LDTR.
+#[inline(always)]
+fn check_system(f: &mut Findings, segs: Registers<'_>, part: Part, mode: CpuMode) {
+    if part.has(&[SegReg::Tr]) {
+        check_tr(f, &segs[SegReg::Tr], mode);
+    }
+    let ldtr = segs[SegReg::Ldtr];
+    if part.has(&[SegReg::Ldtr])
+        && ldtr.is_usable()
+        && (ldtr.attributes.s || ldtr.attributes.segment_type.bits() != 2)
+    {
+        f.fail(
+            CheckId::ArchLdtrType,
+            Some(SegReg::Ldtr),
+            "type",
+            "an LDT (2)",
+            describe(&ldtr),
+        );
+    }
+}
+
+fn check_tr(f: &mut Findings, tr: &Segment, mode: CpuMode) {
     let tr_type = tr.attributes.segment_type.bits();
     let tr_ok =
         tr.is_usable() && !tr.attributes.s && (tr_type == 11 || (!mode.is_ia32e() && tr_type == 3));
@@ -249,34 +416,8 @@ fn run(state: &SegmentState, f: &mut Findings) {
             } else {
                 "a present busy TSS (3 or 11)"
             },
-            describe(&tr),
+            describe(tr),
         );
-    }
-    let ldtr = segs[SegReg::Ldtr];
-    if ldtr.is_usable() && (ldtr.attributes.s || ldtr.attributes.segment_type.bits() != 2) {
-        f.fail(
-            CheckId::ArchLdtrType,
-            Some(SegReg::Ldtr),
-            "type",
-            "an LDT (2)",
-            describe(&ldtr),
-        );
-    }
-
-    for (reg, s) in segs.iter() {
-        if s.is_usable() && !s.limit_matches_granularity() {
-            f.fail(
-                CheckId::ArchLimitG,
-                Some(reg),
-                "limit",
-                if s.attributes.g {
-                    "low 12 bits all ones with G=1"
-                } else {
-                    "at most 0xfffff with G=0"
-                },
-                format_args!("{:#x}", s.limit),
-            );
-        }
     }
 }
 

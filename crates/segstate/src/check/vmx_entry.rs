@@ -3,6 +3,7 @@
 //! A register is usable iff its unusable bit (AR bit 16) is 0. Reserved AR bits are
 //! not representable in a decoded [`Segment`]; the VMX decoder refuses them.
 
+use super::arch::{Part, Registers, per_register};
 use super::{CheckId, Finding, Findings};
 use crate::arch::SegmentState;
 use crate::arch::{
@@ -45,15 +46,51 @@ fn canonical(addr: u64) -> bool {
 #[must_use]
 pub fn check(state: &SegmentState, controls: VmxEntryControls) -> alloc::vec::Vec<Finding> {
     let mut f = Findings::collecting();
-    run(state, controls, &mut f);
+    run(state, Registers::of(state), controls, Part::Whole, &mut f);
     f.list
 }
 
 /// True when VM entry accepts the segments. Formats nothing.
 #[must_use]
 pub fn accepts(state: &SegmentState, controls: VmxEntryControls) -> bool {
+    passes(state, Registers::of(state), controls, Part::Whole)
+}
+
+/// True when the VM-entry checks that read `reg` find no error in `context` with `reg`
+/// holding `seg` (every other field is `context`'s). With [`accepts_apart_from`] on the
+/// same context, this splits [`accepts`]: VM entry takes the state iff both pass.
+/// Copies nothing.
+#[must_use]
+pub fn register_accepted(
+    context: &SegmentState,
+    controls: VmxEntryControls,
+    reg: SegReg,
+    seg: &Segment,
+) -> bool {
+    per_register!(reg, |REG| passes(
+        context,
+        Registers::with(context, REG, seg),
+        controls,
+        Part::Reading(REG)
+    ))
+}
+
+/// True when the VM-entry checks that do not read `reg` find no error: the same for
+/// every value of `reg`, so it is asked once per context (see [`register_accepted`]).
+#[must_use]
+pub fn accepts_apart_from(state: &SegmentState, controls: VmxEntryControls, reg: SegReg) -> bool {
+    passes(state, Registers::of(state), controls, Part::ApartFrom(reg))
+}
+
+#[inline(always)]
+fn passes(
+    state: &SegmentState,
+    segs: Registers<'_>,
+    controls: VmxEntryControls,
+    part: Part,
+) -> bool {
     let mut f = Findings::counting();
-    run(state, controls, &mut f);
+    run(state, segs, controls, part, &mut f);
     f.errors == 0
 }
 
@@ -153,16 +190,26 @@ fn check_registers(state: &SegmentState, controls: VmxEntryControls, f: &mut Fin
     }
 }
 
-fn run(state: &SegmentState, controls: VmxEntryControls, f: &mut Findings) {
-    check_registers(state, controls, f);
-    let segs = &state.segments;
+/// Runs the checks of `part` on `state` with the registers `segs`; each check names the
+/// registers it reads ([`Part::has`]).
+#[inline(always)]
+fn run(
+    state: &SegmentState,
+    segs: Registers<'_>,
+    controls: VmxEntryControls,
+    part: Part,
+    f: &mut Findings,
+) {
+    if part.has(&[]) {
+        check_registers(state, controls, f);
+    }
     let ug = controls.unrestricted_guest;
     let v8086 = state.rflags & RFLAGS_VM != 0;
     let cs = segs[SegReg::Cs];
     let ss = segs[SegReg::Ss];
 
     // Selector fields.
-    if segs[SegReg::Tr].selector.table() != TableIndicator::Gdt {
+    if part.has(&[SegReg::Tr]) && segs[SegReg::Tr].selector.table() != TableIndicator::Gdt {
         f.fail(
             CheckId::VmxEntryTrTi,
             Some(SegReg::Tr),
@@ -172,7 +219,7 @@ fn run(state: &SegmentState, controls: VmxEntryControls, f: &mut Findings) {
         );
     }
     let ldtr = segs[SegReg::Ldtr];
-    if !ldtr.unusable && ldtr.selector.table() != TableIndicator::Gdt {
+    if part.has(&[SegReg::Ldtr]) && !ldtr.unusable && ldtr.selector.table() != TableIndicator::Gdt {
         f.fail(
             CheckId::VmxEntryLdtrTi,
             Some(SegReg::Ldtr),
@@ -181,7 +228,11 @@ fn run(state: &SegmentState, controls: VmxEntryControls, f: &mut Findings) {
             "1 (LDT)",
         );
     }
-    if !v8086 && !ug && ss.selector.rpl() != cs.selector.rpl() {
+    if part.has(&[SegReg::Cs, SegReg::Ss])
+        && !v8086
+        && !ug
+        && ss.selector.rpl() != cs.selector.rpl()
+    {
         f.fail(
             CheckId::VmxEntrySsRpl,
             Some(SegReg::Ss),
@@ -194,7 +245,7 @@ fn run(state: &SegmentState, controls: VmxEntryControls, f: &mut Findings) {
     // Base-address fields.
     for reg in [SegReg::Tr, SegReg::Fs, SegReg::Gs, SegReg::Ldtr] {
         let s = segs[reg];
-        if (reg != SegReg::Ldtr || !s.unusable) && !canonical(s.base) {
+        if part.has(&[reg]) && (reg != SegReg::Ldtr || !s.unusable) && !canonical(s.base) {
             f.fail(
                 CheckId::VmxEntryBaseCanonical,
                 Some(reg),
@@ -206,7 +257,7 @@ fn run(state: &SegmentState, controls: VmxEntryControls, f: &mut Findings) {
     }
     for reg in [SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Es] {
         let s = segs[reg];
-        if (reg == SegReg::Cs || !s.unusable) && s.base >> 32 != 0 {
+        if part.has(&[reg]) && (reg == SegReg::Cs || !s.unusable) && s.base >> 32 != 0 {
             f.fail(
                 CheckId::VmxEntryBaseHigh,
                 Some(reg),
@@ -220,6 +271,9 @@ fn run(state: &SegmentState, controls: VmxEntryControls, f: &mut Findings) {
     if v8086 {
         for reg in SegReg::USER {
             let s = segs[reg];
+            if !part.has(&[reg]) {
+                continue;
+            }
             if s.base != u64::from(s.selector.0) << 4 {
                 f.fail(
                     CheckId::VmxEntryV8086Base,
@@ -250,13 +304,19 @@ fn run(state: &SegmentState, controls: VmxEntryControls, f: &mut Findings) {
             }
         }
     } else {
-        check_protected(f, state, controls);
+        check_protected(f, state, segs, controls, part);
     }
-    check_system(f, state, controls);
+    check_system(f, segs, controls, part);
 }
 
-fn check_protected(f: &mut Findings, state: &SegmentState, controls: VmxEntryControls) {
-    let segs = &state.segments;
+#[inline(always)]
+fn check_protected(
+    f: &mut Findings,
+    state: &SegmentState,
+    segs: Registers<'_>,
+    controls: VmxEntryControls,
+    part: Part,
+) {
     let ug = controls.unrestricted_guest;
     let cs = segs[SegReg::Cs];
     let ss = segs[SegReg::Ss];
@@ -264,7 +324,7 @@ fn check_protected(f: &mut Findings, state: &SegmentState, controls: VmxEntryCon
 
     // Types.
     let cs_type_ok = matches!(cs_type, 9 | 11 | 13 | 15) || (ug && cs_type == 3);
-    if !cs_type_ok {
+    if part.has(&[SegReg::Cs]) && !cs_type_ok {
         f.fail(
             CheckId::VmxEntryCsType,
             Some(SegReg::Cs),
@@ -277,7 +337,8 @@ fn check_protected(f: &mut Findings, state: &SegmentState, controls: VmxEntryCon
             format_args!("{cs_type}"),
         );
     }
-    if !ss.unusable && !matches!(ss.attributes.segment_type.bits(), 3 | 7) {
+    let ss_type_ok = matches!(ss.attributes.segment_type.bits(), 3 | 7);
+    if part.has(&[SegReg::Ss]) && !ss.unusable && !ss_type_ok {
         f.fail(
             CheckId::VmxEntrySsType,
             Some(SegReg::Ss),
@@ -289,7 +350,7 @@ fn check_protected(f: &mut Findings, state: &SegmentState, controls: VmxEntryCon
     // Erratum: the SDM checks SS's type only when SS is usable, but real CPUs check it
     // anyway and fail VM entry on an unusable SS of another type (Linux 33ab91103b34,
     // CVE-2017-2583). Bochs follows the SDM, so this is a warning, marked as an erratum.
-    if ss.unusable && !matches!(ss.attributes.segment_type.bits(), 3 | 7) {
+    if part.has(&[SegReg::Ss]) && ss.unusable && !ss_type_ok {
         f.fail(
             CheckId::VmxEntryErratumSsTypeUnusable,
             Some(SegReg::Ss),
@@ -301,6 +362,9 @@ fn check_protected(f: &mut Findings, state: &SegmentState, controls: VmxEntryCon
     for reg in [SegReg::Ds, SegReg::Es, SegReg::Fs, SegReg::Gs] {
         let s = segs[reg];
         let t = s.attributes.segment_type;
+        if !part.has(&[reg]) {
+            continue;
+        }
         if !s.unusable && !t.is_accessed() {
             f.fail(
                 CheckId::VmxEntryDataAccessed,
@@ -324,6 +388,9 @@ fn check_protected(f: &mut Findings, state: &SegmentState, controls: VmxEntryCon
     // S and P.
     for reg in SegReg::USER {
         let s = segs[reg];
+        if !part.has(&[reg]) {
+            continue;
+        }
         if (reg == SegReg::Cs || !s.unusable) && !s.attributes.s {
             f.fail(CheckId::VmxEntryS, Some(reg), "S", "1", "0");
         }
@@ -343,7 +410,9 @@ fn check_protected(f: &mut Findings, state: &SegmentState, controls: VmxEntryCon
 
     // DPL.
     let (cs_dpl, ss_dpl) = (cs.attributes.dpl, ss.attributes.dpl);
+    let cs_and_ss = part.has(&[SegReg::Cs, SegReg::Ss]);
     match cs_type {
+        _ if !cs_and_ss => {}
         3 if cs_dpl != PrivilegeLevel::Ring0 => {
             f.fail(
                 CheckId::VmxEntryCsDplType3,
@@ -373,7 +442,7 @@ fn check_protected(f: &mut Findings, state: &SegmentState, controls: VmxEntryCon
         }
         _ => {}
     }
-    if !ug && ss_dpl != ss.selector.rpl() {
+    if part.has(&[SegReg::Ss]) && !ug && ss_dpl != ss.selector.rpl() {
         f.fail(
             CheckId::VmxEntrySsDplRpl,
             Some(SegReg::Ss),
@@ -382,7 +451,7 @@ fn check_protected(f: &mut Findings, state: &SegmentState, controls: VmxEntryCon
             format_args!("{ss_dpl}"),
         );
     }
-    if (cs_type == 3 || state.cr0 & CR0_PE == 0) && ss_dpl != PrivilegeLevel::Ring0 {
+    if cs_and_ss && (cs_type == 3 || state.cr0 & CR0_PE == 0) && ss_dpl != PrivilegeLevel::Ring0 {
         f.fail(
             CheckId::VmxEntrySsDplZero,
             Some(SegReg::Ss),
@@ -394,7 +463,8 @@ fn check_protected(f: &mut Findings, state: &SegmentState, controls: VmxEntryCon
     if !ug {
         for reg in [SegReg::Ds, SegReg::Es, SegReg::Fs, SegReg::Gs] {
             let s = segs[reg];
-            if !s.unusable
+            if part.has(&[reg])
+                && !s.unusable
                 && s.attributes.segment_type.bits() <= 11
                 && s.attributes.dpl < s.selector.rpl()
             {
@@ -410,7 +480,7 @@ fn check_protected(f: &mut Findings, state: &SegmentState, controls: VmxEntryCon
     }
 
     // D/B.
-    if controls.ia32e_mode_guest && cs.attributes.l && cs.attributes.db {
+    if part.has(&[SegReg::Cs]) && controls.ia32e_mode_guest && cs.attributes.l && cs.attributes.db {
         f.fail(
             CheckId::VmxEntryCsDb,
             Some(SegReg::Cs),
@@ -421,44 +491,13 @@ fn check_protected(f: &mut Findings, state: &SegmentState, controls: VmxEntryCon
     }
 }
 
-fn check_system(f: &mut Findings, state: &SegmentState, controls: VmxEntryControls) {
-    let tr = state.segments[SegReg::Tr];
-    let t = tr.attributes.segment_type.bits();
-    let type_ok = t == 11 || (t == 3 && !controls.ia32e_mode_guest);
-    if !type_ok {
-        f.fail(
-            CheckId::VmxEntryTrType,
-            Some(SegReg::Tr),
-            "type",
-            if controls.ia32e_mode_guest {
-                "11"
-            } else {
-                "3 or 11"
-            },
-            format_args!("{t}"),
-        );
+#[inline(always)]
+fn check_system(f: &mut Findings, segs: Registers<'_>, controls: VmxEntryControls, part: Part) {
+    if part.has(&[SegReg::Tr]) {
+        check_tr(f, &segs[SegReg::Tr], controls);
     }
-    check_system_bits(
-        f,
-        SegReg::Tr,
-        &tr,
-        [
-            CheckId::VmxEntryTrS,
-            CheckId::VmxEntryTrP,
-            CheckId::VmxEntryTrG,
-        ],
-    );
-    if tr.unusable {
-        f.fail(
-            CheckId::VmxEntryTrUnusable,
-            Some(SegReg::Tr),
-            "unusable",
-            "0",
-            "1",
-        );
-    }
-    let ldtr = state.segments[SegReg::Ldtr];
-    if !ldtr.unusable {
+    let ldtr = segs[SegReg::Ldtr];
+    if part.has(&[SegReg::Ldtr]) && !ldtr.unusable {
         if ldtr.attributes.segment_type.bits() != 2 {
             f.fail(
                 CheckId::VmxEntryLdtrType,
@@ -477,6 +516,44 @@ fn check_system(f: &mut Findings, state: &SegmentState, controls: VmxEntryContro
                 CheckId::VmxEntryLdtrP,
                 CheckId::VmxEntryLdtrG,
             ],
+        );
+    }
+}
+
+/// TR: a busy TSS of the guest's width, present, its limit consistent with G, usable.
+fn check_tr(f: &mut Findings, tr: &Segment, controls: VmxEntryControls) {
+    let t = tr.attributes.segment_type.bits();
+    let type_ok = t == 11 || (t == 3 && !controls.ia32e_mode_guest);
+    if !type_ok {
+        f.fail(
+            CheckId::VmxEntryTrType,
+            Some(SegReg::Tr),
+            "type",
+            if controls.ia32e_mode_guest {
+                "11"
+            } else {
+                "3 or 11"
+            },
+            format_args!("{t}"),
+        );
+    }
+    check_system_bits(
+        f,
+        SegReg::Tr,
+        tr,
+        [
+            CheckId::VmxEntryTrS,
+            CheckId::VmxEntryTrP,
+            CheckId::VmxEntryTrG,
+        ],
+    );
+    if tr.unusable {
+        f.fail(
+            CheckId::VmxEntryTrUnusable,
+            Some(SegReg::Tr),
+            "unusable",
+            "0",
+            "1",
         );
     }
 }

@@ -31,14 +31,14 @@ pub(crate) mod blame;
 #[cfg(test)]
 mod compiled_domain;
 pub(crate) mod domain;
-mod entry_memo;
+mod entry;
 pub(crate) mod normalise;
 mod normalise_stacks;
 pub mod paths;
 mod reduce;
 
+use domain::Domain;
 pub use domain::{DomainState, baseline, sysret_state};
-use entry_memo::EntryMemo;
 
 /// States run through a chain together (see [`Chain::run_batch`]).
 const BATCH: usize = 512;
@@ -173,7 +173,7 @@ impl ChainReport {
 #[derive(Debug)]
 pub struct Workspace {
     format: Format,
-    states: Vec<DomainState>,
+    domain: Domain,
     classes: reduce::Classes,
     previous: PerSegReg<QemuSegmentCache>,
 }
@@ -182,43 +182,31 @@ impl Workspace {
     /// Builds the domain for chains starting from `format`.
     #[must_use]
     pub fn new(format: Format) -> Self {
-        let states = domain::build(format);
+        let domain = Domain::new(format);
         Workspace {
             format,
-            classes: reduce::classes(&states),
-            states,
+            classes: reduce::classes(&domain),
+            domain,
             previous: domain::previous_caches(),
         }
     }
 
-    /// The domain.
+    /// The domain, every state in domain order (made anew: the workspace keeps only
+    /// what verification reads).
     #[must_use]
-    pub fn states(&self) -> &[DomainState] {
-        &self.states
+    pub fn states(&self) -> Vec<DomainState> {
+        self.domain.states()
     }
 
     /// Verifies one chain over the domain, each class of states the chain cannot tell
     /// apart once (see `reduce`). Fails only if the chain starts elsewhere.
     pub fn verify(&self, chain: &Chain) -> Result<ChainReport, WrongSourceFormat> {
-        self.verify_sharing(chain, &mut None)
-    }
-
-    /// [`Workspace::verify`], keeping VM-entry verdicts in `memo` for the next chain
-    /// verified over this workspace (created on the first chain into a VMCS).
-    fn verify_sharing(
-        &self,
-        chain: &Chain,
-        memo: &mut Option<EntryMemo>,
-    ) -> Result<ChainReport, WrongSourceFormat> {
         if !reduce::applies(chain) {
             return self.verify_unreduced(chain);
         }
         let baselines = self.baseline_outputs(chain)?;
         let mut report = self.empty_report(chain)?;
-        let memo = baselines
-            .is_some()
-            .then(|| memo.get_or_insert_with(|| EntryMemo::new(self.classes.places())));
-        self.verify_classes(chain, baselines.as_ref(), memo, &mut report)?;
+        self.verify_classes(chain, baselines.as_ref(), &mut report)?;
         Ok(report)
     }
 
@@ -246,8 +234,8 @@ impl Workspace {
         let mut report = self.empty_report(chain)?;
         let baselines = self.baseline_outputs(chain)?;
         let mut run = BatchRun::new(chain);
-        let batches = self
-            .states
+        let states = self.domain.states();
+        let batches = states
             .chunk_by(|a, b| a.reg == b.reg)
             .flat_map(|same_reg| same_reg.chunks(BATCH));
         for batch in batches {
@@ -261,7 +249,7 @@ impl Workspace {
             for (i, state) in batch.iter().enumerate() {
                 let (out, again) = run.output(i);
                 let verdict = judge(chain, state, out, again, baselines.as_ref(), |b, o| {
-                    entry_memo::accepts(b, state.reg, state.baseline, o)
+                    entry::accepts(b, state.reg, state.baseline, o)
                 });
                 report.executed += 1;
                 self.record(
@@ -368,22 +356,19 @@ pub fn verify_chain(chain: &Chain) -> ChainReport {
 /// Verifies every chain, building each source format's domain once.
 #[must_use]
 pub fn verify_all(chains: &[Chain]) -> Vec<ChainReport> {
-    let mut workspaces: Vec<(Workspace, Option<EntryMemo>)> = Vec::new();
+    let mut workspaces: Vec<Workspace> = Vec::new();
     chains
         .iter()
         .map(|chain| {
-            let at = match workspaces
-                .iter()
-                .position(|(w, _)| w.format == chain.source())
-            {
+            let at = match workspaces.iter().position(|w| w.format == chain.source()) {
                 Some(i) => i,
                 None => {
-                    workspaces.push((Workspace::new(chain.source()), None));
+                    workspaces.push(Workspace::new(chain.source()));
                     workspaces.len() - 1
                 }
             };
-            let (ws, memo) = &mut workspaces[at];
-            ws.verify_sharing(chain, memo)
+            workspaces[at]
+                .verify(chain)
                 .expect("workspace matches the chain's source")
         })
         .collect()
@@ -417,8 +402,6 @@ pub fn verify_all_parallel(chains: &[Chain], threads: usize) -> Vec<ChainReport>
     std::thread::scope(|scope| {
         for _ in 0..threads.max(1) {
             scope.spawn(|| {
-                // This thread's VM-entry verdicts, one memo per workspace.
-                let mut memos: Vec<Option<EntryMemo>> = workspaces.iter().map(|_| None).collect();
                 loop {
                     let i = {
                         let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
@@ -432,7 +415,7 @@ pub fn verify_all_parallel(chains: &[Chain], threads: usize) -> Vec<ChainReport>
                         .position(|w| w.format == chain.source())
                         .expect("a workspace per source format");
                     let report = workspaces[at]
-                        .verify_sharing(chain, &mut memos[at])
+                        .verify(chain)
                         .expect("workspace matches the chain's source");
                     slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(report);
                 }
@@ -501,8 +484,8 @@ fn evaluate(
     let out = chain.interpret(reg, state.input, &previous[reg]);
     let again =
         (chain.source() == chain.destination()).then(|| chain.interpret(reg, out, &previous[reg]));
-    judge(chain, state, out, again, baselines, |b, o| {
-        entry_memo::accepts(b, state.reg, state.baseline, o)
+    judge(chain, state, &out, again.as_ref(), baselines, |b, o| {
+        entry::accepts(b, state.reg, state.baseline, o)
     })
 }
 
@@ -511,8 +494,8 @@ fn evaluate(
 fn judge(
     chain: &Chain,
     state: &DomainState,
-    out: InFlight,
-    again: Option<InFlight>,
+    out: &InFlight,
+    again: Option<&InFlight>,
     baselines: Option<&[SegmentState; 4]>,
     entry_accepts: impl FnOnce(&[SegmentState; 4], Option<Segment>) -> bool,
 ) -> Verdict {
@@ -520,7 +503,7 @@ fn judge(
     let mut failed = 0u8;
     let mut fail = |p: Property| failed |= 1 << p.index();
     let cpl_after = if reg == SegReg::Ss {
-        cpl_of(&out, state.cpl)
+        cpl_of(out, state.cpl)
     } else {
         state.cpl
     };
@@ -549,11 +532,11 @@ fn judge(
         fail(Property::VmxEntryRejected);
     }
     Verdict {
-        output: out,
+        output: *out,
         cpl_after,
         expected,
         decoded_out,
-        again,
+        again: again.copied(),
         failed,
     }
 }
@@ -643,8 +626,10 @@ impl BatchRun {
     }
 
     /// Input `i`'s output, and that output run again when the chain is of one format.
-    fn output(&self, i: usize) -> (InFlight, Option<InFlight>) {
-        (self.outs[i], self.same_format.then(|| self.agains[i]))
+    /// (Borrowed: copying the 40-byte values out and back cost a store-forwarding stall
+    /// per state.)
+    fn output(&self, i: usize) -> (&InFlight, Option<&InFlight>) {
+        (&self.outs[i], self.same_format.then(|| &self.agains[i]))
     }
 }
 

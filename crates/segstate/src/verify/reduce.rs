@@ -35,7 +35,8 @@
 
 use alloc::vec::Vec;
 
-use super::entry_memo::{self, EntryMemo};
+use super::domain::Domain;
+use super::entry::EntryJudge;
 use super::{
     BATCH, BatchRun, ChainReport, DomainState, Property, SegmentState, Workspace,
     WrongSourceFormat, judge,
@@ -75,6 +76,8 @@ pub(super) struct Class {
     len: u8,
     /// How many of the members after the representative are consistent.
     consistent: u8,
+    /// Where the consistent members' entries start in [`Classes::carried`].
+    first_carried: u32,
     /// The representative's register (what a batch shares), kept here so walking the
     /// classes does not touch the states.
     reg: SegReg,
@@ -84,9 +87,12 @@ pub(super) struct Class {
 #[derive(Debug, Default)]
 pub(super) struct Classes {
     classes: Vec<Class>,
+    /// Each class's representative, in class order: what every chain runs, read in
+    /// order (a chain touches nothing else of the domain unless a member fails).
+    representatives: Vec<DomainState>,
     members: Vec<u32>,
-    /// Per entry of `members`, what the VM-entry pass needs of it, kept beside the
-    /// list so the pass reads memory in order instead of the states.
+    /// Per consistent member after a representative, what the VM-entry pass needs of
+    /// it, kept beside the list so the pass reads memory in order instead of the states.
     carried: Vec<Carried>,
 }
 
@@ -120,31 +126,62 @@ impl Carried {
             s
         })
     }
+
+    /// The consistent member this stands for, made from its representative `rep`: the
+    /// same state but for the carried fields and the register within its group
+    /// ([`alike`]; `classes_cover_the_domain_once` checks it member by member).
+    fn member(self, rep: &DomainState) -> DomainState {
+        let value = with_base(&with_selector(&rep.input.value, self.selector), self.base);
+        DomainState {
+            reg: self.reg,
+            input: InFlight { value, ..rep.input },
+            decoded: self.onto(rep.decoded),
+            baseline: self.baseline,
+            consistent: true,
+            ..*rep
+        }
+    }
 }
 
 impl Classes {
-    /// Adds the class of `members` (the representative first).
-    fn push(&mut self, states: &[DomainState], members: &[u32]) {
+    /// Adds the class of `members` (the representative first), each with its index in
+    /// domain order.
+    fn push(&mut self, members: &[(u32, DomainState)]) {
         let start = self.members.len();
         let (rep, others) = members.split_first().expect("a class has a representative");
-        self.members.push(*rep);
-        let is_consistent = |&&m: &&u32| states[m as usize].consistent;
-        self.members.extend(others.iter().filter(is_consistent));
-        let consistent = self.members.len() - start - 1;
-        self.members
-            .extend(others.iter().filter(|m| !is_consistent(m)));
-        let carried = self.members[start..]
-            .iter()
-            .map(|&m| Carried::of(&states[m as usize]));
-        self.carried.extend(carried);
+        self.members.push(rep.0);
+        let consistent = others.iter().filter(|(_, m)| m.consistent);
+        self.members.extend(consistent.clone().map(|(i, _)| *i));
+        let first_carried = self.carried.len() as u32;
+        self.carried.extend(consistent.map(|(_, m)| Carried::of(m)));
+        let n_consistent = self.members.len() - start - 1;
+        let others = others.iter().filter(|(_, m)| !m.consistent);
+        self.members.extend(others.map(|(i, _)| *i));
         self.classes.push(Class {
             start: start as u32,
             len: members.len() as u8,
-            consistent: consistent as u8,
-            reg: states[*rep as usize].reg,
+            consistent: n_consistent as u8,
+            first_carried,
+            reg: rep.1.reg,
         });
+        self.representatives.push(rep.1);
     }
 
+    /// The classes in batches of one register (at most [`BATCH`]), each with its
+    /// representatives.
+    fn batches(&self) -> impl Iterator<Item = (&[Class], &[DomainState])> + '_ {
+        let mut at = 0;
+        self.classes
+            .chunk_by(|a, b| a.reg == b.reg)
+            .flat_map(|same_reg| same_reg.chunks(BATCH))
+            .map(move |batch| {
+                let representatives = &self.representatives[at..at + batch.len()];
+                at += batch.len();
+                (batch, representatives)
+            })
+    }
+
+    #[cfg(test)]
     fn representative(&self, c: &Class) -> usize {
         self.members[c.start as usize] as usize
     }
@@ -160,21 +197,19 @@ impl Classes {
     /// The members after the representative whose source state is consistent.
     #[cfg(test)]
     fn consistent_others(&self, c: &Class) -> impl Iterator<Item = usize> + '_ {
-        self.consistent_places(c).map(|(_, m, _)| m)
+        self.consistent_members(c).map(|(m, _)| m)
     }
 
     /// The members after the representative whose source state is consistent: each
-    /// one's place in the member list (what the VM-entry memo is indexed by), its state
-    /// index and what sets it apart.
-    fn consistent_places(&self, c: &Class) -> impl Iterator<Item = (usize, usize, Carried)> + '_ {
+    /// one's state index and what sets it apart.
+    fn consistent_members(&self, c: &Class) -> impl Iterator<Item = (usize, Carried)> + '_ {
         let start = c.start as usize + 1;
-        let end = start + usize::from(c.consistent);
-        (start..end).map(|at| (at, self.members[at] as usize, self.carried[at]))
-    }
-
-    /// Entries of the member list: what the VM-entry memo is sized to.
-    pub(super) fn places(&self) -> usize {
-        self.members.len()
+        let n = usize::from(c.consistent);
+        let carried = &self.carried[c.first_carried as usize..][..n];
+        self.members[start..start + n]
+            .iter()
+            .zip(carried)
+            .map(|(&m, &c)| (m as usize, c))
     }
 }
 
@@ -285,56 +320,56 @@ fn alike(a: &DomainState, b: &DomainState) -> bool {
 
 /// The domain's classes: per register group, its first register's RPL-0 states in
 /// domain order, each with the states at the same position of every other (register,
-/// RPL) of the group when [`alike`]; then what did not pair, alone.
-pub(super) fn classes(states: &[DomainState]) -> Classes {
+/// RPL) list of the group when [`alike`]; then what did not pair, alone, in domain
+/// order. States are made as they are classed and only what verification reads is
+/// kept (the representatives, and what sets consistent members apart), so the domain
+/// is never held whole.
+pub(super) fn classes(domain: &Domain) -> Classes {
     let mut out = Classes::default();
-    let mut lists: Vec<(SegReg, [Vec<u32>; 4])> = Vec::new();
-    for (i, s) in states.iter().enumerate() {
-        let at = match lists.iter().position(|(r, _)| *r == s.reg) {
-            Some(at) => at,
-            None => {
-                lists.push((s.reg, Default::default()));
-                lists.len() - 1
-            }
-        };
-        lists[at].1[usize::from(selector_of(&s.input.value) & 3)].push(i as u32);
-    }
-    let mut joined = alloc::vec![false; states.len()];
-    let mut members = Vec::with_capacity(16);
-    for (i, (reg, by_rpl)) in lists.iter().enumerate() {
+    let mut alone: Vec<u32> = Vec::new();
+    let mut members: Vec<(u32, DomainState)> = Vec::with_capacity(16);
+    for (i, &reg) in SegReg::ALL.iter().enumerate() {
         // The group's first register in domain order stands for it (keeping the order
         // counterexamples are found in).
-        if lists[..i].iter().any(|(r, _)| group(*r) == group(*reg)) {
+        if SegReg::ALL[..i].iter().any(|&r| group(r) == group(reg)) {
             continue;
         }
-        let [zero, rest @ ..] = by_rpl;
-        let partners: Vec<&Vec<u32>> = rest
+        let [zero, rest @ ..] = PrivilegeLevel::ALL;
+        let others = SegReg::ALL
             .iter()
-            .chain(
-                lists
-                    .iter()
-                    .filter(|(r, _)| group(*r) == group(*reg) && r != reg)
-                    .flat_map(|(_, l)| l.iter()),
-            )
-            .collect();
-        for (n, &rep) in zero.iter().enumerate() {
+            .filter(|&&r| group(r) == group(reg) && r != reg)
+            .flat_map(|&r| PrivilegeLevel::ALL.map(|rpl| (r, rpl)));
+        let partners: Vec<(SegReg, PrivilegeLevel)> =
+            rest.iter().map(|&rpl| (reg, rpl)).chain(others).collect();
+        let reps = domain.list_len(reg, zero);
+        for n in 0..reps {
+            let rep = domain.state(reg, zero, n);
             members.clear();
-            members.push(rep);
-            for list in &partners {
-                if let Some(&m) = list.get(n)
-                    && alike(&states[rep as usize], &states[m as usize])
-                {
-                    members.push(m);
-                    joined[m as usize] = true;
+            members.push((domain.index(reg, zero, n) as u32, rep));
+            for &(r, rpl) in &partners {
+                if n >= domain.list_len(r, rpl) {
+                    continue;
+                }
+                let m = domain.state(r, rpl, n);
+                let index = domain.index(r, rpl, n) as u32;
+                if alike(&rep, &m) {
+                    members.push((index, m));
+                } else {
+                    alone.push(index);
                 }
             }
-            joined[rep as usize] = true;
-            out.push(states, &members);
+            out.push(&members);
+        }
+        // What lies beyond the representatives' list (the garbage bytes, tried with
+        // RPL 3 only) stands alone.
+        for &(r, rpl) in &partners {
+            let from = domain.index(r, rpl, 0);
+            alone.extend((reps..domain.list_len(r, rpl)).map(|n| (from + n) as u32));
         }
     }
-    // Whatever did not pair (the garbage bytes, tried with RPL 3 only) stands alone.
-    for (i, _) in joined.iter().enumerate().filter(|(_, j)| !**j) {
-        out.push(states, &[i as u32]);
+    alone.sort_unstable();
+    for index in alone {
+        out.push(&[(index, domain.state_at(index as usize))]);
     }
     out
 }
@@ -347,35 +382,23 @@ impl Workspace {
         &self,
         chain: &Chain,
         baselines: Option<&[SegmentState; 4]>,
-        mut memo: Option<&mut EntryMemo>,
         report: &mut ChainReport,
     ) -> Result<(), WrongSourceFormat> {
         let entry_bit = 1u8 << Property::VmxEntryRejected.index();
+        let judge_entry = baselines.map(EntryJudge::new);
         let mut run = BatchRun::new(chain);
         let classes = &self.classes;
-        let reg_of = |c: &Class| c.reg;
-        let batches = classes
-            .classes
-            .chunk_by(|a, b| reg_of(a) == reg_of(b))
-            .flat_map(|same_reg| same_reg.chunks(BATCH));
-        for batch in batches {
-            let reg = reg_of(&batch[0]);
-            let representatives = batch
-                .iter()
-                .map(|c| self.states[classes.representative(c)].input);
-            run.run(chain, reg, &self.previous[reg], representatives)?;
-            for (i, class) in batch.iter().enumerate() {
-                let rep = classes.representative(class);
-                let state = &self.states[rep];
+        for (batch, representatives) in classes.batches() {
+            let reg = batch[0].reg;
+            let inputs = representatives.iter().map(|s| s.input);
+            run.run(chain, reg, &self.previous[reg], inputs)?;
+            for (i, (class, state)) in batch.iter().zip(representatives).enumerate() {
                 let (rep_out, again) = run.output(i);
-                let mut entry = |b: &[SegmentState; 4], out: Option<Segment>| {
-                    let check = || entry_memo::accepts(b, state.reg, state.baseline, out);
-                    match memo.as_mut() {
-                        Some(memo) => memo.accepts(class.start as usize, out, check),
-                        None => check(),
-                    }
+                let entry = |_: &[SegmentState; 4], out: Option<Segment>| {
+                    let entry_judge = judge_entry.as_ref().expect("baselines for a VMCS");
+                    entry_judge.accepts(state.reg, state.baseline, out)
                 };
-                let mut verdict = judge(chain, state, rep_out, again, baselines, &mut entry);
+                let mut verdict = judge(chain, state, rep_out, again, baselines, entry);
                 report.executed += 1;
                 // VM entry is the representative's own; the rest holds for the class.
                 let entry = verdict.failed & entry_bit;
@@ -386,24 +409,23 @@ impl Workspace {
                     verdict.failed = entry;
                     self.record(chain, state, &verdict, (0, 1), baselines, report);
                 }
-                let Some(b) = baselines else { continue };
-                for (at, m, carried) in classes.consistent_places(class) {
+                let (Some(b), Some(entry_judge)) = (baselines, judge_entry.as_ref()) else {
+                    continue;
+                };
+                for (_, carried) in classes.consistent_members(class) {
                     // The member's output is the representative's with its own selector
                     // and base.
                     let decoded = carried.onto(verdict.decoded_out);
-                    let check = || entry_memo::accepts(b, carried.reg, carried.baseline, decoded);
-                    let accepted = match memo.as_mut() {
-                        Some(memo) => memo.accepts(at, decoded, check),
-                        None => check(),
-                    };
+                    let accepted = entry_judge.accepts(carried.reg, carried.baseline, decoded);
                     if !accepted {
-                        let member = &self.states[m];
+                        let member = &carried.member(state);
                         let value = with_base(
                             &with_selector(&rep_out.value, carried.selector),
                             carried.base,
                         );
-                        let out = InFlight { value, ..rep_out };
-                        let mut verdict = judge(chain, member, out, None, Some(b), |_, _| accepted);
+                        let out = InFlight { value, ..*rep_out };
+                        let mut verdict =
+                            judge(chain, member, &out, None, Some(b), |_, _| accepted);
                         verdict.failed &= entry_bit;
                         self.record(chain, member, &verdict, (0, 1), baselines, report);
                     }
@@ -457,13 +479,13 @@ mod tests {
             let ws = workspace_of(&workspaces, chain);
             let mut trace: Vec<(InFlight, InFlight)> = Vec::new();
             for class in &ws.classes.classes {
-                let rep = &ws.states[ws.classes.representative(class)];
+                let rep = &ws.domain.state_at(ws.classes.representative(class));
                 trace.clear();
                 chain.interpret_each_op(rep.reg, rep.input, &ws.previous[rep.reg], |_, _, a, b| {
                     trace.push((*a, *b));
                 });
                 for m in ws.classes.others(class) {
-                    let member = &ws.states[m];
+                    let member = &ws.domain.state_at(m);
                     let prev = &ws.previous[member.reg];
                     chain.interpret_each_op(member.reg, member.input, prev, |i, op, a, b| {
                         let (rep_in, rep_out) = trace[i];
@@ -500,7 +522,7 @@ mod tests {
             let reduced = ws.verify(chain).expect("same source");
             let whole = ws.verify_unreduced(chain).expect("same source");
             assert_eq!(reduced.states, whole.states, "{chain}");
-            assert_eq!(reduced.states, ws.states.len() as u64, "{chain}");
+            assert_eq!(reduced.states, ws.domain.state_count() as u64, "{chain}");
             assert_eq!(reduced.garbage_states, whole.garbage_states, "{chain}");
             assert_eq!(reduced.violations, whole.violations, "{chain}");
             assert_eq!(whole.executed, whole.states);
@@ -519,8 +541,9 @@ mod tests {
     #[test]
     fn classes_cover_the_domain_once() {
         for format in [Format::Vmcb, Format::Vmcs, Format::Kvm] {
-            let states = crate::verify::domain::build(format);
-            let classes = classes(&states);
+            let domain = Domain::new(format);
+            let states = domain.states();
+            let classes = classes(&domain);
             let mut seen = alloc::vec![0u8; states.len()];
             for c in &classes.classes {
                 let rep = &states[classes.representative(c)];
@@ -537,6 +560,9 @@ mod tests {
                     .collect();
                 consistent.sort_unstable();
                 assert_eq!(classes.consistent_others(c).collect::<Vec<_>>(), consistent);
+                for (m, carried) in classes.consistent_members(c) {
+                    assert_eq!(carried.member(rep), states[m], "{format}");
+                }
             }
             assert!(seen.iter().all(|&n| n == 1), "{format}");
             // The clean states of CS, SS, TR and LDTR come four to a class (one per
