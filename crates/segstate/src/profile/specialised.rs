@@ -9,7 +9,7 @@
 //! shape plugs in with a line in `pipelines!` and one in [`recognise`], a new op
 //! with a [`Stage`].
 
-use super::chain::{Format, InFlight, Op, SegmentValue, VcpuSegments};
+use super::chain::{Format, InFlight, Op, SegmentValue, VcpuSegments, WrongSourceFormat};
 use super::compiled::{Entry, carrier_of, entry_of_output, output};
 use super::{Profile, RuleSet, qemu, svm, vmx};
 use crate::arch::{PerSegReg, SegReg};
@@ -216,18 +216,28 @@ where
     true
 }
 
+/// A whole vCPU, or the error [`super::Chain::run`] gives for one in another format.
+/// The result is the caller's own return value, so `run` hands this entry its return
+/// slot and the ~200-byte vCPU is written once, where the caller reads it (returned as
+/// an `Option` it was written into `run`'s frame and copied out with a `memcpy` whose
+/// wide loads wait for the narrow stores that built it).
 #[inline(always)]
 fn vcpu<S>(
     s: S,
     input: &VcpuSegments,
     previous: &PerSegReg<QemuSegmentCache>,
-) -> Option<VcpuSegments>
+) -> Result<VcpuSegments, WrongSourceFormat>
 where
     S: Stage,
     S::In: Shape,
     S::Out: Shape,
 {
-    let (segments, start) = S::In::take_vcpu(input)?;
+    let Some((segments, start)) = S::In::take_vcpu(input) else {
+        return Err(WrongSourceFormat {
+            expected: S::In::FORMAT,
+            found: input.format(),
+        });
+    };
     let mut ss_cpl = 0;
     let mut outs = [S::Out::default(); 8];
     for (i, out) in outs.iter_mut().enumerate() {
@@ -238,7 +248,7 @@ where
             ss_cpl = cpl;
         }
     }
-    Some(S::Out::vcpu(PerSegReg(outs), ss_cpl))
+    Ok(S::Out::vcpu(PerSegReg(outs), ss_cpl))
 }
 
 /// The format a pipeline of type `S` ends in.
@@ -264,7 +274,11 @@ type SegmentFn = fn(&Pipeline, SegReg, &InFlight, &QemuSegmentCache) -> Option<E
 /// `run_batch`'s entry.
 type BatchFn = fn(&Pipeline, SegReg, &mut [InFlight], &QemuSegmentCache) -> bool;
 /// `run`'s entry.
-type VcpuFn = fn(&Pipeline, &VcpuSegments, &PerSegReg<QemuSegmentCache>) -> Option<VcpuSegments>;
+type VcpuFn = fn(
+    &Pipeline,
+    &VcpuSegments,
+    &PerSegReg<QemuSegmentCache>,
+) -> Result<VcpuSegments, WrongSourceFormat>;
 
 /// A chain's pipeline with its entry points, each monomorphised for the pipeline's
 /// variant and chosen once, when the chain is built: running a segment is one
@@ -312,13 +326,13 @@ impl Compiled {
         (self.batch)(&self.pipeline, reg, values, previous)
     }
 
-    /// A whole vCPU, or `None` when it is in another format.
+    /// A whole vCPU, or the error when it is in another format.
     #[inline(always)]
     pub(crate) fn vcpu(
         &self,
         input: &VcpuSegments,
         previous: &PerSegReg<QemuSegmentCache>,
-    ) -> Option<VcpuSegments> {
+    ) -> Result<VcpuSegments, WrongSourceFormat> {
         (self.vcpu)(&self.pipeline, input, previous)
     }
 }
@@ -358,7 +372,7 @@ macro_rules! pipelines {
                         },
                         vcpu: |p, input, previous| match p {
                             Pipeline::$name(s) => vcpu(*s, input, previous),
-                            _ => None,
+                            _ => unreachable!("an entry is only kept with its own variant"),
                         },
                     },)*
                 }
