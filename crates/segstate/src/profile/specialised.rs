@@ -239,16 +239,42 @@ where
         });
     };
     let mut ss_cpl = 0;
-    let mut outs = [S::Out::default(); 8];
-    for (i, out) in outs.iter_mut().enumerate() {
-        let reg = SegReg::ALL[i];
-        let mut cpl = start;
-        *out = s.apply(reg, segments.0[i], &mut cpl, &previous.0[i]);
-        if reg == SegReg::Ss {
-            ss_cpl = cpl;
-        }
-    }
+    // Eight calls, not a loop: where the compiler kept the loop rolled (the longer
+    // pipelines, and those ending in `kvm_segment`), the outputs went into an array in
+    // memory and on into the result with two `memcpy` calls (objdump), whose wide loads
+    // wait for the narrow stores; with constant indices each output is stored once,
+    // into the result.
+    let mut one = |i| register(s, i, segments, start, previous, &mut ss_cpl);
+    let outs = [
+        one(0),
+        one(1),
+        one(2),
+        one(3),
+        one(4),
+        one(5),
+        one(6),
+        one(7),
+    ];
     Ok(S::Out::vcpu(PerSegReg(outs), ss_cpl))
+}
+
+/// Register `i` of a vCPU through `s`, noting SS's outgoing CPL byte.
+#[inline(always)]
+fn register<S: Stage>(
+    s: S,
+    i: usize,
+    segments: &PerSegReg<S::In>,
+    start: u8,
+    previous: &PerSegReg<QemuSegmentCache>,
+    ss_cpl: &mut u8,
+) -> S::Out {
+    let reg = SegReg::ALL[i];
+    let mut cpl = start;
+    let out = s.apply(reg, segments.0[i], &mut cpl, &previous.0[i]);
+    if reg == SegReg::Ss {
+        *ss_cpl = cpl;
+    }
+    out
 }
 
 /// The format a pipeline of type `S` ends in.
