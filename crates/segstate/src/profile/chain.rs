@@ -721,9 +721,7 @@ impl Chain {
         previous: &PerSegReg<QemuSegmentCache>,
     ) -> Result<VcpuSegments, WrongSourceFormat> {
         if let Some(fast) = self.compiled.fast() {
-            if let Some(out) = fast.vcpu(input, previous) {
-                return Ok(out);
-            }
+            return fast.vcpu(input, previous);
         } else if let Some(out) = self.compiled.get(self, 8).and_then(|t| t.run_vcpu(input)) {
             return Ok(out);
         }

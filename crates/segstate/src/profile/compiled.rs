@@ -795,6 +795,23 @@ mod tests {
                 "{chain}"
             );
             assert_eq!(batch, before, "{chain}");
+            // A whole vCPU in another format: the pipelines' own refusal is the
+            // interpreted ops' error.
+            let wrong_vcpu = whole(other, &[wrong; 8]);
+            let refused = crate::profile::WrongSourceFormat {
+                expected: source,
+                found: other,
+            };
+            assert_eq!(
+                chain.run(&wrong_vcpu, &previous).err(),
+                Some(refused),
+                "{chain}"
+            );
+            assert_eq!(
+                chain.run_interpreted(&wrong_vcpu, &previous).err(),
+                Some(refused),
+                "{chain}"
+            );
         }
     }
 

@@ -463,7 +463,7 @@ impl fmt::Display for UnknownRule {
 impl core::error::Error for UnknownRule {}
 
 /// A set of rules, as a bit set over [`Rule`]: rule n is bit n & 63 of word n >> 6.
-/// Two words rather than a `u128`, whose 16-byte alignment would grow every [`super::Op`]
+/// Two words rather than a `u128`, whose 16-byte alignment would grow every chain `Op`
 /// and compiled pipeline that carries sets; a constant rule tests one word, as before.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct RuleSet([u64; 2]);

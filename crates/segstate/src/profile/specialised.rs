@@ -9,7 +9,7 @@
 //! shape plugs in with a line in `pipelines!` and one in [`recognise`], a new op
 //! with a [`Stage`].
 
-use super::chain::{Format, InFlight, Op, SegmentValue, VcpuSegments};
+use super::chain::{Format, InFlight, Op, SegmentValue, VcpuSegments, WrongSourceFormat};
 use super::compiled::{Entry, carrier_of, entry_of_output, output};
 use super::{Profile, RuleSet, qemu, svm, vmx};
 use crate::arch::{PerSegReg, SegReg};
@@ -216,29 +216,65 @@ where
     true
 }
 
+/// A whole vCPU, or the error [`super::Chain::run`] gives for one in another format.
+/// The result is the caller's own return value, so `run` hands this entry its return
+/// slot and the ~200-byte vCPU is written once, where the caller reads it (returned as
+/// an `Option` it was written into `run`'s frame and copied out with a `memcpy` whose
+/// wide loads wait for the narrow stores that built it).
 #[inline(always)]
 fn vcpu<S>(
     s: S,
     input: &VcpuSegments,
     previous: &PerSegReg<QemuSegmentCache>,
-) -> Option<VcpuSegments>
+) -> Result<VcpuSegments, WrongSourceFormat>
 where
     S: Stage,
     S::In: Shape,
     S::Out: Shape,
 {
-    let (segments, start) = S::In::take_vcpu(input)?;
+    let Some((segments, start)) = S::In::take_vcpu(input) else {
+        return Err(WrongSourceFormat {
+            expected: S::In::FORMAT,
+            found: input.format(),
+        });
+    };
     let mut ss_cpl = 0;
-    let mut outs = [S::Out::default(); 8];
-    for (i, out) in outs.iter_mut().enumerate() {
-        let reg = SegReg::ALL[i];
-        let mut cpl = start;
-        *out = s.apply(reg, segments.0[i], &mut cpl, &previous.0[i]);
-        if reg == SegReg::Ss {
-            ss_cpl = cpl;
-        }
+    // Eight calls, not a loop: where the compiler kept the loop rolled (the longer
+    // pipelines, and those ending in `kvm_segment`), the outputs went into an array in
+    // memory and on into the result with two `memcpy` calls (objdump), whose wide loads
+    // wait for the narrow stores; with constant indices each output is stored once,
+    // into the result.
+    let mut one = |i| register(s, i, segments, start, previous, &mut ss_cpl);
+    let outs = [
+        one(0),
+        one(1),
+        one(2),
+        one(3),
+        one(4),
+        one(5),
+        one(6),
+        one(7),
+    ];
+    Ok(S::Out::vcpu(PerSegReg(outs), ss_cpl))
+}
+
+/// Register `i` of a vCPU through `s`, noting SS's outgoing CPL byte.
+#[inline(always)]
+fn register<S: Stage>(
+    s: S,
+    i: usize,
+    segments: &PerSegReg<S::In>,
+    start: u8,
+    previous: &PerSegReg<QemuSegmentCache>,
+    ss_cpl: &mut u8,
+) -> S::Out {
+    let reg = SegReg::ALL[i];
+    let mut cpl = start;
+    let out = s.apply(reg, segments.0[i], &mut cpl, &previous.0[i]);
+    if reg == SegReg::Ss {
+        *ss_cpl = cpl;
     }
-    Some(S::Out::vcpu(PerSegReg(outs), ss_cpl))
+    out
 }
 
 /// The format a pipeline of type `S` ends in.
@@ -264,7 +300,11 @@ type SegmentFn = fn(&Pipeline, SegReg, &InFlight, &QemuSegmentCache) -> Option<E
 /// `run_batch`'s entry.
 type BatchFn = fn(&Pipeline, SegReg, &mut [InFlight], &QemuSegmentCache) -> bool;
 /// `run`'s entry.
-type VcpuFn = fn(&Pipeline, &VcpuSegments, &PerSegReg<QemuSegmentCache>) -> Option<VcpuSegments>;
+type VcpuFn = fn(
+    &Pipeline,
+    &VcpuSegments,
+    &PerSegReg<QemuSegmentCache>,
+) -> Result<VcpuSegments, WrongSourceFormat>;
 
 /// A chain's pipeline with its entry points, each monomorphised for the pipeline's
 /// variant and chosen once, when the chain is built: running a segment is one
@@ -312,13 +352,13 @@ impl Compiled {
         (self.batch)(&self.pipeline, reg, values, previous)
     }
 
-    /// A whole vCPU, or `None` when it is in another format.
+    /// A whole vCPU, or the error when it is in another format.
     #[inline(always)]
     pub(crate) fn vcpu(
         &self,
         input: &VcpuSegments,
         previous: &PerSegReg<QemuSegmentCache>,
-    ) -> Option<VcpuSegments> {
+    ) -> Result<VcpuSegments, WrongSourceFormat> {
         (self.vcpu)(&self.pipeline, input, previous)
     }
 }
@@ -358,7 +398,7 @@ macro_rules! pipelines {
                         },
                         vcpu: |p, input, previous| match p {
                             Pipeline::$name(s) => vcpu(*s, input, previous),
-                            _ => None,
+                            _ => unreachable!("an entry is only kept with its own variant"),
                         },
                     },)*
                 }
