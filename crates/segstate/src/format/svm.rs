@@ -18,12 +18,10 @@
 //! # Ok::<(), segstate::format::LengthError>(())
 //! ```
 
+use super::attribute_word::{attribute_word, without_unusable_bit};
 use super::vmx::VmxAccessRights;
 use super::wire::wire_struct;
-use super::{
-    FormatError, LengthError, exact_len, le_u32, le_u64, require_unusable_is_not_present,
-    segment_without_unusable_bit,
-};
+use super::{FormatError, LengthError, exact_len, le_u32, le_u64};
 use crate::arch::{Attributes, PerSegReg, PrivilegeLevel, SegReg, Segment, SegmentType, Selector};
 
 /// The VMCB segment attribute word: descriptor bits 47:40 in bits 7:0 and descriptor
@@ -87,6 +85,11 @@ impl SvmAttrib {
     }
 }
 
+attribute_word! {
+    SvmAttrib: "vmcb_seg"."attrib",
+    reserved SvmAttrib::RESERVED_MASK, "bits 15:12 of the attribute word are reserved"
+}
+
 wire_struct! {
     /// `struct vmcb_seg`: selector u16 @0, attrib u16 @2, limit u32 @4, base u64 @8.
     pub struct VmcbSegment ("struct vmcb_seg", 16 bytes) {
@@ -101,55 +104,18 @@ wire_struct! {
     }
 }
 
-impl TryFrom<VmcbSegment> for Segment {
-    type Error = FormatError;
-
+without_unusable_bit! {
     /// Strict decode. The VMCB has no unusable bit: a segment with P = 0 is the AMD
     /// form of an unusable one (a null-selector load clears P), so `unusable = !P`.
     /// Reserved attribute bits 15:12 are refused.
-    #[inline]
-    fn try_from(v: VmcbSegment) -> Result<Self, FormatError> {
-        if v.attrib.0 & SvmAttrib::RESERVED_MASK != 0 {
-            return Err(FormatError {
-                format: "vmcb_seg",
-                field: "attrib",
-                value: v.attrib.0.into(),
-                reason: "bits 15:12 of the attribute word are reserved",
-            });
-        }
-        Ok(segment_without_unusable_bit(
-            Selector(v.selector),
-            v.base,
-            v.limit,
-            v.attrib.attributes(),
-        ))
-    }
-}
-
-impl TryFrom<Segment> for VmcbSegment {
-    type Error = FormatError;
-
+    decode VmcbSegment.attrib: SvmAttrib,
     /// Fails where the VMCB would lose information: it says "unusable" only through
     /// P = 0, so a segment that is unusable yet present, or usable yet not present,
     /// has no exact encoding.
-    #[inline]
-    fn try_from(s: Segment) -> Result<Self, FormatError> {
-        require_unusable_is_not_present(
-            &s,
-            "vmcb_seg",
-            "attrib.P",
-            if s.unusable {
-                "the VMCB has no unusable bit: an unusable segment must have P=0"
-            } else {
-                "the VMCB reads P=0 as unusable: a usable segment must have P=1"
-            },
-        )?;
-        Ok(VmcbSegment {
-            selector: s.selector.0,
-            attrib: SvmAttrib::from_attributes(s.attributes),
-            limit: s.limit,
-            base: s.base,
-        })
+    encode refusing "attrib.P", |unusable| if unusable {
+        "the VMCB has no unusable bit: an unusable segment must have P=0"
+    } else {
+        "the VMCB reads P=0 as unusable: a usable segment must have P=1"
     }
 }
 
