@@ -126,6 +126,11 @@ macro_rules! table_cell {
 
 pub(crate) use {table_cell, table_columns, table_enum};
 
+/// The row whose first column (`id`) is `name`: what each table's `FromStr` looks up.
+pub(crate) fn find<T: Copy>(all: &[T], id: fn(T) -> &'static str, name: &str) -> Option<T> {
+    all.iter().copied().find(|row| id(*row) == name)
+}
+
 /// Asserts that every row's first column is its own (no two rows share it) and that
 /// parsing it gives the row back.
 #[cfg(test)]

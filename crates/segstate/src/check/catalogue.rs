@@ -367,11 +367,7 @@ impl FromStr for CheckId {
     type Err = UnknownCheck;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        CheckId::ALL
-            .iter()
-            .copied()
-            .find(|c| c.id() == s)
-            .ok_or_else(|| UnknownCheck(s.into()))
+        crate::table::find(CheckId::ALL, CheckId::id, s).ok_or_else(|| UnknownCheck(s.into()))
     }
 }
 

@@ -408,11 +408,7 @@ impl core::str::FromStr for Rule {
     type Err = UnknownRule;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Rule::ALL
-            .iter()
-            .copied()
-            .find(|r| r.id() == s.trim())
-            .ok_or_else(|| UnknownRule(s.into()))
+        crate::table::find(Rule::ALL, Rule::id, s.trim()).ok_or_else(|| UnknownRule(s.into()))
     }
 }
 
