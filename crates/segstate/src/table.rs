@@ -5,7 +5,9 @@
 //! `ALL` in row order and one `match` per column from the rows, so a row is the one
 //! place a variant's facts live.
 
-/// Declares an enum from a table.
+/// Declares an enum from a table: the enum's attributes and `pub enum Name;`, the doc of
+/// `ALL;`, `columns { … }`, then one row per variant, `Variant = value, …;`, each with
+/// its doc.
 ///
 /// The header names the columns in row order, each with its type: `&'static str`
 /// columns take a string literal in the rows; a column typed by a field-less enum takes
@@ -19,7 +21,7 @@ macro_rules! table_enum {
         $(#[$all_doc:meta])*
         ALL;
         columns { $( $(#[$col_doc:meta])* $col:ident: $(&$lt:lifetime)? $col_ty:ident ),+ $(,)? }
-        rows { $( $(#[$doc:meta])* $variant:ident = $($value:tt),+ ; )+ }
+        $( $(#[$doc:meta])* $variant:ident = $($value:tt),+ ; )+
     ) => {
         $crate::table::table_enum! {
             @enum $(#[$meta])* $name; $(#[$all_doc])*;
@@ -33,7 +35,7 @@ macro_rules! table_enum {
         $(#[$all_doc:meta])*
         ALL;
         columns { $( $(#[$col_doc:meta])* $col:ident: $(&$lt:lifetime)? $col_ty:ident ),+ $(,)? }
-        rows { $( $(#[$doc:meta])* $variant:ident = $($label:ident: $value:tt),+ ; )+ }
+        $( $(#[$doc:meta])* $variant:ident = $($label:ident: $value:tt),+ ; )+
     ) => {
         $crate::table::table_enum! {
             @enum $(#[$meta])* $name; $(#[$all_doc])*;
