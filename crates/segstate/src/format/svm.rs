@@ -417,25 +417,19 @@ mod tests {
     /// flat data 0xc93, real-mode DPL-3 data 0x0f3.
     #[test]
     fn golden_attrib_values() {
-        let kernel_cs = SvmAttrib(0xa9b);
-        assert_eq!(
-            kernel_cs.attributes(),
-            Attributes::code64(PrivilegeLevel::Ring0)
-        );
-        assert_eq!(
-            SvmAttrib::from_attributes(kernel_cs.attributes()),
-            kernel_cs
-        );
-        assert_eq!(
-            SvmAttrib(0xc93).attributes(),
-            Attributes::flat_data(PrivilegeLevel::Ring0)
-        );
+        for (word, attributes) in [
+            (0xa9b, Attributes::code64(PrivilegeLevel::Ring0)),
+            (0xc93, Attributes::flat_data(PrivilegeLevel::Ring0)),
+        ] {
+            assert_eq!(SvmAttrib(word).attributes(), attributes, "{word:#x}");
+            assert_eq!(SvmAttrib::from_attributes(attributes), SvmAttrib(word));
+        }
         let v86 = SvmAttrib(0x0f3).attributes();
         assert_eq!(
             (v86.segment_type.bits(), v86.dpl, v86.present),
             (3, PrivilegeLevel::Ring3, true)
         );
-        assert_eq!(kernel_cs.to_vmx_layout(), 0xa09b);
+        assert_eq!(SvmAttrib(0xa9b).to_vmx_layout(), 0xa09b);
     }
 
     /// Peer bug: reading CS.L at bit 13 (the VMX position) from a VMCB attrib.
