@@ -103,6 +103,7 @@ pub mod ingest;
 pub mod json;
 pub mod profile;
 pub mod snapshot;
+mod table;
 #[doc(hidden)]
 pub mod testing;
 pub mod verify;

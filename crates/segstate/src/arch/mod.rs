@@ -3,6 +3,20 @@
 //! Nothing here knows any hypervisor's layout; the formats in [`crate::format`] convert
 //! to and from these types.
 
+/// Declares an error that carries one raw value out of its range: the newtype (plain
+/// data), its `Display` with `{}` standing for the value, and `core::error::Error`.
+macro_rules! out_of_range_error {
+    ($(#[$doc:meta])* $name:ident($raw:ty): $message:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct $name(pub $raw);
+
+        impl_display!($name, |e| $message, e.0);
+
+        impl core::error::Error for $name {}
+    };
+}
+
 mod descriptor;
 mod guest_state;
 mod mode;

@@ -73,17 +73,10 @@ impl PrivilegeLevel {
     }
 }
 
-/// A raw value that does not fit in two bits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct InvalidPrivilegeLevel(pub u8);
-
-impl_display!(
-    InvalidPrivilegeLevel,
-    |e| "privilege level {} is out of range 0..=3",
-    e.0
-);
-
-impl core::error::Error for InvalidPrivilegeLevel {}
+out_of_range_error! {
+    /// A raw value that does not fit in two bits.
+    InvalidPrivilegeLevel(u8): "privilege level {} is out of range 0..=3"
+}
 
 impl TryFrom<u8> for PrivilegeLevel {
     type Error = InvalidPrivilegeLevel;

@@ -40,17 +40,10 @@ pub enum TableIndicator {
 )]
 pub struct Selector(pub u16);
 
-/// A descriptor-table index above 8191 cannot be put in a selector.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct IndexOutOfRange(pub u16);
-
-impl_display!(
-    IndexOutOfRange,
-    |e| "descriptor index {} does not fit in 13 bits (max 8191)",
-    e.0
-);
-
-impl core::error::Error for IndexOutOfRange {}
+out_of_range_error! {
+    /// A descriptor-table index above 8191 cannot be put in a selector.
+    IndexOutOfRange(u16): "descriptor index {} does not fit in 13 bits (max 8191)"
+}
 
 impl Selector {
     /// The null selector with RPL 0.
@@ -164,6 +157,10 @@ mod tests {
         assert_eq!(
             Selector::new(8192, TableIndicator::Gdt, PrivilegeLevel::Ring0),
             Err(IndexOutOfRange(8192))
+        );
+        assert_eq!(
+            alloc::string::ToString::to_string(&IndexOutOfRange(8192)),
+            "descriptor index 8192 does not fit in 13 bits (max 8191)"
         );
     }
 

@@ -21,6 +21,7 @@ use core::fmt;
 use core::str::FromStr;
 
 use super::Severity;
+use crate::table::table_enum;
 
 /// The rule family a check belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -55,47 +56,23 @@ impl Family {
     }
 }
 
-macro_rules! catalogue {
-    ($( $(#[$doc:meta])* $variant:ident = $id:literal, $family:ident, $severity:ident, $reference:literal; )*) => {
-        /// A rule of the check catalogue, by its stable id (e.g. `vmx.entry.cs.type`).
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        #[non_exhaustive]
-        pub enum CheckId {
-            $( $(#[$doc])* $variant, )*
-        }
-
-        impl CheckId {
-            /// Every rule, in catalogue order.
-            pub const ALL: &'static [CheckId] = &[$(CheckId::$variant),*];
-
-            /// The stable id, e.g. `vmx.entry.cs.type`.
-            #[must_use]
-            pub const fn id(self) -> &'static str {
-                match self { $(CheckId::$variant => $id,)* }
-            }
-
-            /// The family.
-            #[must_use]
-            pub const fn family(self) -> Family {
-                match self { $(CheckId::$variant => Family::$family,)* }
-            }
-
-            /// How bad a finding of this rule is.
-            #[must_use]
-            pub const fn severity(self) -> Severity {
-                match self { $(CheckId::$variant => Severity::$severity,)* }
-            }
-
-            /// The SDM/APM section or upstream source the rule comes from.
-            #[must_use]
-            pub const fn reference(self) -> &'static str {
-                match self { $(CheckId::$variant => $reference,)* }
-            }
-        }
-    };
-}
-
-catalogue! {
+table_enum! {
+    /// A rule of the check catalogue, by its stable id (e.g. `vmx.entry.cs.type`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+    #[non_exhaustive]
+    pub enum CheckId;
+    /// Every rule, in catalogue order.
+    ALL;
+    columns {
+        /// The stable id, e.g. `vmx.entry.cs.type`.
+        id: &'static str,
+        /// The family.
+        family: Family,
+        /// How bad a finding of this rule is.
+        severity: Severity,
+        /// The SDM/APM section or upstream source the rule comes from.
+        reference: &'static str,
+    }
     /// CR0.PG: expected 0 while CR0.PE = 0 (paging needs protected mode).
     ArchCr0PgPe = "arch.cr0.pg-pe", Arch, Error, "SDM Vol. 3A §2.5 (CR0.PG), APM Vol. 2 §3.1.1";
     /// EFER.LMA must equal EFER.LME && CR0.PG (IA-32e mode is active exactly when enabled and paging is on).
@@ -388,11 +365,7 @@ impl FromStr for CheckId {
     type Err = UnknownCheck;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        CheckId::ALL
-            .iter()
-            .copied()
-            .find(|c| c.id() == s)
-            .ok_or_else(|| UnknownCheck(s.into()))
+        crate::table::find(CheckId::ALL, CheckId::id, s).ok_or_else(|| UnknownCheck(s.into()))
     }
 }
 
@@ -402,14 +375,10 @@ mod tests {
 
     #[test]
     fn ids_are_unique_parse_back_and_start_with_their_family() {
-        for (i, c) in CheckId::ALL.iter().enumerate() {
-            assert_eq!(c.id().parse::<CheckId>(), Ok(*c));
+        crate::table::assert_ids_unique_and_parse_back(CheckId::ALL, CheckId::id);
+        for c in CheckId::ALL {
             assert!(c.id().starts_with(c.family().name()), "{c}");
             assert!(!c.reference().is_empty(), "{c}");
-            assert!(
-                CheckId::ALL[..i].iter().all(|o| o.id() != c.id()),
-                "{c} twice"
-            );
         }
     }
 }

@@ -52,13 +52,14 @@ impl Vendors {
     }
 }
 
+/// A single vendor by [`Vendor`]'s own name; both as `both`.
 impl fmt::Display for Vendors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Vendors::Intel => "intel",
-            Vendors::Amd => "amd",
-            Vendors::Both => "both",
-        })
+        match self {
+            Vendors::Intel => Vendor::Intel.fmt(f),
+            Vendors::Amd => Vendor::Amd.fmt(f),
+            Vendors::Both => f.write_str("both"),
+        }
     }
 }
 
@@ -488,4 +489,16 @@ pub fn guest_state(
         not_judged.extend(out.not_judged);
     }
     not_judged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn vendors_are_written_by_their_names() {
+        let names = [Vendors::Intel, Vendors::Amd, Vendors::Both].map(|v| v.to_string());
+        assert_eq!(names, ["intel", "amd", "both"]);
+    }
 }

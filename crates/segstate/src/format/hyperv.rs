@@ -2,12 +2,10 @@
 //! `WHV_X64_SEGMENT_REGISTER`, the layout of the second hypervisor family Rust VMMs
 //! target (Hyper-V TLFS, "Virtual Processor Register Names and Values").
 
+use super::attribute_word::{attribute_word, without_unusable_bit};
 use super::vmx::VmxAccessRights;
 use super::wire::wire_struct;
-use super::{
-    FormatError, LengthError, exact_len, le_u32, require_unusable_is_not_present,
-    segment_without_unusable_bit,
-};
+use super::{FormatError, LengthError, exact_len, le_u32};
 use crate::arch::{Attributes, PerSegReg, PrivilegeLevel, SegReg, Segment, Selector};
 
 /// The 16-bit attribute word: VMX access-rights bits 15:0 (type 3:0, S 4, DPL 6:5,
@@ -34,6 +32,11 @@ impl HvSegmentAttributes {
     }
 }
 
+attribute_word! {
+    HvSegmentAttributes: "hv_x64_segment_register"."attributes",
+    reserved HvSegmentAttributes::RESERVED_MASK, "bits 11:8 of the attribute word are reserved"
+}
+
 wire_struct! {
     /// `HV_X64_SEGMENT_REGISTER`: base u64 @0, limit u32 @8, selector u16 @12,
     /// attributes u16 @14; 16 bytes.
@@ -49,51 +52,14 @@ wire_struct! {
     }
 }
 
-impl TryFrom<HvSegmentRegister> for Segment {
-    type Error = FormatError;
-
+without_unusable_bit! {
     /// Strict decode. Without an unusable bit, P = 0 is the only way to say it, so
     /// `unusable = !P`. Reserved bits are refused.
-    #[inline]
-    fn try_from(h: HvSegmentRegister) -> Result<Self, FormatError> {
-        if h.attributes.0 & HvSegmentAttributes::RESERVED_MASK != 0 {
-            return Err(FormatError {
-                format: "hv_x64_segment_register",
-                field: "attributes",
-                value: h.attributes.0.into(),
-                reason: "bits 11:8 of the attribute word are reserved",
-            });
-        }
-        Ok(segment_without_unusable_bit(
-            Selector(h.selector),
-            h.base,
-            h.limit,
-            h.attributes.attributes(),
-        ))
-    }
-}
-
-impl TryFrom<Segment> for HvSegmentRegister {
-    type Error = FormatError;
-
+    decode HvSegmentRegister.attributes: HvSegmentAttributes,
     /// Fails where Hyper-V would lose information: an unusable segment that still
     /// says P = 1 (as KVM VMX reports some) or a usable one with P = 0 cannot be
     /// told apart from their neighbours once the unusable bit is gone.
-    #[inline]
-    fn try_from(s: Segment) -> Result<Self, FormatError> {
-        require_unusable_is_not_present(
-            &s,
-            "hv_x64_segment_register",
-            "unusable",
-            "Hyper-V has no unusable bit: unusable must equal !present",
-        )?;
-        Ok(HvSegmentRegister {
-            base: s.base,
-            limit: s.limit,
-            selector: s.selector.0,
-            attributes: HvSegmentAttributes::from_attributes(s.attributes),
-        })
-    }
+    encode refusing "unusable", |_unusable| "Hyper-V has no unusable bit: unusable must equal !present"
 }
 
 /// The header of every chunk of a Hyper-V partition state blob

@@ -8,6 +8,7 @@
 
 use crate::arch::{Attributes, Segment, Selector};
 
+mod attribute_word;
 pub mod bhyve;
 pub mod crosvm;
 pub mod hyperv;

@@ -1,5 +1,6 @@
 //! QEMU's x86 CPU model: `SegmentCache` (target/i386/cpu.h) and the CPL QEMU derives.
 
+use super::attribute_word::{AttributeWord, attribute_word};
 use super::{FormatError, require_unusable_is_not_present, segment_without_unusable_bit};
 use crate::arch::{Attributes, PerSegReg, PrivilegeLevel, SegReg, Segment, Selector};
 
@@ -63,6 +64,11 @@ impl QemuFlags {
     }
 }
 
+attribute_word! {
+    QemuFlags: "SegmentCache"."flags",
+    reserved !QemuFlags::ATTRIBUTE_MASK, "bits 7:0, 19:16 and 31:24 hold descriptor base/limit bits, not attributes"
+}
+
 /// `SegmentCache`: selector (uint32_t), base (target_ulong), limit (uint32_t), flags.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct QemuSegmentCache {
@@ -99,14 +105,7 @@ impl TryFrom<QemuSegmentCache> for Segment {
     /// refused because a [`Segment`] does not carry them.
     #[inline]
     fn try_from(q: QemuSegmentCache) -> Result<Self, FormatError> {
-        if q.flags.residue() != 0 {
-            return Err(FormatError {
-                format: "SegmentCache",
-                field: "flags",
-                value: q.flags.0.into(),
-                reason: "bits 7:0, 19:16 and 31:24 hold descriptor base/limit bits, not attributes",
-            });
-        }
+        q.flags.check_reserved()?;
         if u16::try_from(q.selector).is_err() {
             return Err(FormatError {
                 format: "SegmentCache",

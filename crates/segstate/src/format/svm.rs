@@ -18,12 +18,10 @@
 //! # Ok::<(), segstate::format::LengthError>(())
 //! ```
 
+use super::attribute_word::{attribute_word, without_unusable_bit};
 use super::vmx::VmxAccessRights;
 use super::wire::wire_struct;
-use super::{
-    FormatError, LengthError, exact_len, le_u32, le_u64, require_unusable_is_not_present,
-    segment_without_unusable_bit,
-};
+use super::{FormatError, LengthError, exact_len, le_u32, le_u64};
 use crate::arch::{Attributes, PerSegReg, PrivilegeLevel, SegReg, Segment, SegmentType, Selector};
 
 /// The VMCB segment attribute word: descriptor bits 47:40 in bits 7:0 and descriptor
@@ -87,6 +85,11 @@ impl SvmAttrib {
     }
 }
 
+attribute_word! {
+    SvmAttrib: "vmcb_seg"."attrib",
+    reserved SvmAttrib::RESERVED_MASK, "bits 15:12 of the attribute word are reserved"
+}
+
 wire_struct! {
     /// `struct vmcb_seg`: selector u16 @0, attrib u16 @2, limit u32 @4, base u64 @8.
     pub struct VmcbSegment ("struct vmcb_seg", 16 bytes) {
@@ -101,55 +104,18 @@ wire_struct! {
     }
 }
 
-impl TryFrom<VmcbSegment> for Segment {
-    type Error = FormatError;
-
+without_unusable_bit! {
     /// Strict decode. The VMCB has no unusable bit: a segment with P = 0 is the AMD
     /// form of an unusable one (a null-selector load clears P), so `unusable = !P`.
     /// Reserved attribute bits 15:12 are refused.
-    #[inline]
-    fn try_from(v: VmcbSegment) -> Result<Self, FormatError> {
-        if v.attrib.0 & SvmAttrib::RESERVED_MASK != 0 {
-            return Err(FormatError {
-                format: "vmcb_seg",
-                field: "attrib",
-                value: v.attrib.0.into(),
-                reason: "bits 15:12 of the attribute word are reserved",
-            });
-        }
-        Ok(segment_without_unusable_bit(
-            Selector(v.selector),
-            v.base,
-            v.limit,
-            v.attrib.attributes(),
-        ))
-    }
-}
-
-impl TryFrom<Segment> for VmcbSegment {
-    type Error = FormatError;
-
+    decode VmcbSegment.attrib: SvmAttrib,
     /// Fails where the VMCB would lose information: it says "unusable" only through
     /// P = 0, so a segment that is unusable yet present, or usable yet not present,
     /// has no exact encoding.
-    #[inline]
-    fn try_from(s: Segment) -> Result<Self, FormatError> {
-        require_unusable_is_not_present(
-            &s,
-            "vmcb_seg",
-            "attrib.P",
-            if s.unusable {
-                "the VMCB has no unusable bit: an unusable segment must have P=0"
-            } else {
-                "the VMCB reads P=0 as unusable: a usable segment must have P=1"
-            },
-        )?;
-        Ok(VmcbSegment {
-            selector: s.selector.0,
-            attrib: SvmAttrib::from_attributes(s.attributes),
-            limit: s.limit,
-            base: s.base,
-        })
+    encode refusing "attrib.P", |unusable| if unusable {
+        "the VMCB has no unusable bit: an unusable segment must have P=0"
+    } else {
+        "the VMCB reads P=0 as unusable: a usable segment must have P=1"
     }
 }
 
@@ -451,25 +417,19 @@ mod tests {
     /// flat data 0xc93, real-mode DPL-3 data 0x0f3.
     #[test]
     fn golden_attrib_values() {
-        let kernel_cs = SvmAttrib(0xa9b);
-        assert_eq!(
-            kernel_cs.attributes(),
-            Attributes::code64(PrivilegeLevel::Ring0)
-        );
-        assert_eq!(
-            SvmAttrib::from_attributes(kernel_cs.attributes()),
-            kernel_cs
-        );
-        assert_eq!(
-            SvmAttrib(0xc93).attributes(),
-            Attributes::flat_data(PrivilegeLevel::Ring0)
-        );
+        for (word, attributes) in [
+            (0xa9b, Attributes::code64(PrivilegeLevel::Ring0)),
+            (0xc93, Attributes::flat_data(PrivilegeLevel::Ring0)),
+        ] {
+            assert_eq!(SvmAttrib(word).attributes(), attributes, "{word:#x}");
+            assert_eq!(SvmAttrib::from_attributes(attributes), SvmAttrib(word));
+        }
         let v86 = SvmAttrib(0x0f3).attributes();
         assert_eq!(
             (v86.segment_type.bits(), v86.dpl, v86.present),
             (3, PrivilegeLevel::Ring3, true)
         );
-        assert_eq!(kernel_cs.to_vmx_layout(), 0xa09b);
+        assert_eq!(SvmAttrib(0xa9b).to_vmx_layout(), 0xa09b);
     }
 
     /// Peer bug: reading CS.L at bit 13 (the VMX position) from a VMCB attrib.

@@ -5,6 +5,7 @@
 //! CPL from SS.Attr.DPL (`CPUMGetGuestCPL`).
 
 use super::FormatError;
+use super::attribute_word::{AttributeWord, attribute_word};
 use super::vmx::VmxAccessRights;
 use super::wire::wire_struct;
 use crate::arch::{Segment, Selector};
@@ -30,6 +31,11 @@ impl X86DescAttr {
     pub const fn access_rights(self) -> VmxAccessRights {
         VmxAccessRights(self.0 & !Self::LIMIT_HIGH_MASK)
     }
+}
+
+attribute_word! {
+    X86DescAttr: "CPUMSELREG"."Attr",
+    reserved X86DescAttr::RESERVED_MASK, "bits 31:17 of X86DESCATTR are reserved"
 }
 
 wire_struct! {
@@ -64,29 +70,18 @@ impl TryFrom<CpumSelReg> for Segment {
     /// Strict decode: reserved bits 31:17 are refused, and so is a `u4LimitHigh`
     /// that disagrees with the limit (segstate does not carry it apart).
     fn try_from(c: CpumSelReg) -> Result<Self, FormatError> {
-        let err = |field, value: u32, reason| FormatError {
-            format: "CPUMSELREG",
-            field,
-            value: value.into(),
-            reason,
-        };
-        if c.attr.0 & X86DescAttr::RESERVED_MASK != 0 {
-            return Err(err(
-                "Attr",
-                c.attr.0,
-                "bits 31:17 of X86DESCATTR are reserved",
-            ));
-        }
+        c.attr.check_reserved()?;
         let ar = c.attr.access_rights();
         let attributes = ar.attributes();
         let raw_limit_high = (c.attr.0 & X86DescAttr::LIMIT_HIGH_MASK) >> 8;
         let descriptor_limit = if attributes.g { c.limit >> 12 } else { c.limit };
         if raw_limit_high != 0 && raw_limit_high != (descriptor_limit >> 16) & 0xf {
-            return Err(err(
-                "Attr.u4LimitHigh",
-                raw_limit_high,
-                "u4LimitHigh disagrees with u32Limit",
-            ));
+            return Err(FormatError {
+                format: <X86DescAttr as AttributeWord>::FORMAT,
+                field: "Attr.u4LimitHigh",
+                value: raw_limit_high.into(),
+                reason: "u4LimitHigh disagrees with u32Limit",
+            });
         }
         Ok(Segment {
             selector: Selector(c.selector),

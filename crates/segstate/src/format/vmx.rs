@@ -15,6 +15,7 @@
 //! ```
 
 use super::FormatError;
+use super::attribute_word::{AttributeWord, attribute_word};
 use crate::arch::{Attributes, PrivilegeLevel, SegReg, Segment, SegmentType, Selector};
 
 /// VMX segment access rights: type 3:0, S 4, DPL 6:5, P 7, reserved 11:8, AVL 12,
@@ -70,6 +71,11 @@ impl VmxAccessRights {
     }
 }
 
+attribute_word! {
+    VmxAccessRights: "vmx_access_rights"."reserved",
+    reserved VmxAccessRights::RESERVED_MASK, "bits 11:8 and 31:17 of the access rights are reserved"
+}
+
 /// A guest segment as the VMCS holds it: four fields, each its own VMCS component.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct VmxSegment {
@@ -116,14 +122,7 @@ impl TryFrom<VmxSegment> for Segment {
     /// Strict decode: reserved access-rights bits are refused.
     #[inline]
     fn try_from(v: VmxSegment) -> Result<Self, FormatError> {
-        if v.access_rights.reserved_bits() != 0 {
-            return Err(FormatError {
-                format: "vmx_access_rights",
-                field: "reserved",
-                value: v.access_rights.0.into(),
-                reason: "bits 11:8 and 31:17 of the access rights are reserved",
-            });
-        }
+        v.access_rights.check_reserved()?;
         Ok(Segment {
             selector: Selector(v.selector),
             base: v.base,

@@ -6,6 +6,7 @@
 //! `attr` uses the SVM 12-bit layout ([`SvmAttrib`]) on both vendors: P = 0 means
 //! unusable. Neither shape has a CPL field: SS's DPL carries it.
 
+use super::attribute_word::{AttributeWord, attribute_word};
 use super::svm::SvmAttrib;
 use super::wire::wire_struct;
 use super::{FormatError, LengthError, exact_len, le_u32, le_u64, segment_without_unusable_bit};
@@ -48,14 +49,7 @@ pub struct XenArbytes(pub u32);
 impl XenArbytes {
     /// Strict decode: only bits 11:0 may be set.
     pub fn attrib(self) -> Result<SvmAttrib, FormatError> {
-        if self.0 & !0xfff != 0 {
-            return Err(FormatError {
-                format: "hvm_hw_cpu",
-                field: "arbytes",
-                value: self.0.into(),
-                reason: "bits 31:12 are not part of Xen's 12-bit attribute layout",
-            });
-        }
+        self.check_reserved()?;
         Ok(SvmAttrib(self.0 as u16))
     }
 
@@ -65,6 +59,11 @@ impl XenArbytes {
     pub const fn is_vmx_layout(self) -> bool {
         self.0 & 0xf000 != 0 && self.0 & 0x0f00 == 0
     }
+}
+
+attribute_word! {
+    XenArbytes: "hvm_hw_cpu"."arbytes",
+    reserved !0xfffu32, "bits 31:12 are not part of Xen's 12-bit attribute layout"
 }
 
 /// Byte offsets of the segment fields in `struct hvm_hw_cpu` (1032 bytes, compiled
