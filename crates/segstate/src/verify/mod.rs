@@ -516,6 +516,7 @@ fn judge(
     let decoded_out = out.value.decode();
     let expected = state
         .decoded
+        .as_ref()
         .map(|before| normalise::expected(chain.ops(), reg, before, state.cpl));
     if expected.is_some() && decoded_out != expected {
         fail(Property::AttributeLoss);

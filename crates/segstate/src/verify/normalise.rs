@@ -9,9 +9,17 @@ use crate::arch::{Attributes, PrivilegeLevel, SegReg, Segment, SegmentType};
 use crate::profile::{Op, Rule};
 
 /// What a segment may look like after `ops`, given the segment and CPL at the source.
+///
+/// `source` is borrowed and the whole rule walk inlined (with
+/// [`super::normalise_stacks::apply`]) so the segment stays in registers: passed by
+/// value it was copied through the stack with byte and 16-byte stores that the wide
+/// loads here could not forward from (`perf annotate`: half of this function's samples).
+/// Always inlined into `judge`: returned through memory, its result's byte stores
+/// stalled the wide load comparing it with the chain's output.
 #[must_use]
-pub fn expected(ops: &[Op], reg: SegReg, source: Segment, cpl: PrivilegeLevel) -> Segment {
-    let mut s = source;
+#[inline(always)]
+pub fn expected(ops: &[Op], reg: SegReg, source: &Segment, cpl: PrivilegeLevel) -> Segment {
+    let mut s = *source;
     for &op in ops {
         let a = &mut s.attributes;
         match op {

@@ -60,6 +60,7 @@ fn xen_hvm_set(r: RuleSet, s: &mut Segment) {
 
 /// What `op` may change in `s` (register `reg`, source CPL `cpl`).
 #[allow(clippy::too_many_lines)]
+#[inline]
 pub(super) fn apply(op: StackOp, reg: SegReg, s: &mut Segment, cpl: PrivilegeLevel) {
     match op {
         StackOp::XenSvmGet(r) => {

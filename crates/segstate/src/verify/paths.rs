@@ -110,7 +110,7 @@ fn run_chain(chain: &Chain, state: &SegmentState, source_valid: bool) -> Option<
     let cpl_after = output.cpl();
     let out = PerSegReg::from_fn(|reg| output.in_flight(reg).value.decode());
     let expected =
-        PerSegReg::from_fn(|reg| normalise::expected(chain.ops(), reg, source[reg], cpl_before));
+        PerSegReg::from_fn(|reg| normalise::expected(chain.ops(), reg, &source[reg], cpl_before));
     let mut entry = Vec::new();
     if source_valid && output.format() == Format::Vmcs {
         let mut whole = *state;
