@@ -207,13 +207,36 @@ where
     if !values.iter().all(|v| S::In::take(&v.value).is_some()) {
         return false;
     }
+    // One loop per register, its `reg` a constant: with `reg` a variable the loop
+    // jumped through a table on it for every value (`perf annotate`: a `jmp *%rax`
+    // per value for the rules that differ by register); the constant folds them.
+    match reg {
+        SegReg::Es => batch_of(s, SegReg::Es, values, previous),
+        SegReg::Cs => batch_of(s, SegReg::Cs, values, previous),
+        SegReg::Ss => batch_of(s, SegReg::Ss, values, previous),
+        SegReg::Ds => batch_of(s, SegReg::Ds, values, previous),
+        SegReg::Fs => batch_of(s, SegReg::Fs, values, previous),
+        SegReg::Gs => batch_of(s, SegReg::Gs, values, previous),
+        SegReg::Ldtr => batch_of(s, SegReg::Ldtr, values, previous),
+        SegReg::Tr => batch_of(s, SegReg::Tr, values, previous),
+    }
+    true
+}
+
+/// [`batch`]'s loop for one register, the values checked to be in the source format.
+#[inline(always)]
+fn batch_of<S>(s: S, reg: SegReg, values: &mut [InFlight], previous: &QemuSegmentCache)
+where
+    S: Stage,
+    S::In: Shape,
+    S::Out: Shape,
+{
     for v in values.iter_mut() {
         if let Some(x) = S::In::take(&v.value) {
             let out = s.apply(reg, x, &mut v.vmcb_cpl, previous);
             v.value = out.wrap();
         }
     }
-    true
 }
 
 /// A whole vCPU, or the error [`super::Chain::run`] gives for one in another format.
@@ -296,7 +319,8 @@ type SvmVmmVmxVmmSvm<S, Q, V> =
 /// `run_segment`'s entry into one pipeline variant: the output as a table entry, so
 /// that it comes back in a register (a whole [`InFlight`] came back through memory
 /// written field by field and read back in words, a store-forwarding stall per word).
-type SegmentFn = fn(&Pipeline, SegReg, &InFlight, &QemuSegmentCache) -> Option<Entry>;
+/// One per register, `reg` a constant in each (see [`batch`]).
+type SegmentFn = fn(&Pipeline, &InFlight, &QemuSegmentCache) -> Option<Entry>;
 /// `run_batch`'s entry.
 type BatchFn = fn(&Pipeline, SegReg, &mut [InFlight], &QemuSegmentCache) -> bool;
 /// `run`'s entry.
@@ -317,7 +341,8 @@ pub(crate) struct Compiled {
     pipeline: Pipeline,
     /// Where the pipeline ends.
     destination: Format,
-    segment: SegmentFn,
+    /// Indexed by [`SegReg::index`].
+    segment: [SegmentFn; 8],
     batch: BatchFn,
     vcpu: VcpuFn,
 }
@@ -331,7 +356,7 @@ impl Compiled {
         input: &InFlight,
         previous: &QemuSegmentCache,
     ) -> Option<InFlight> {
-        let e = (self.segment)(&self.pipeline, reg, input, previous)?;
+        let e = (self.segment[reg.index()])(&self.pipeline, input, previous)?;
         output(
             self.destination,
             e,
@@ -388,9 +413,20 @@ macro_rules! pipelines {
                     $(Pipeline::$name(_) => Compiled {
                         pipeline: self,
                         destination: destination::<$ty>(),
-                        segment: |p, reg, input, previous| match p {
-                            Pipeline::$name(s) => segment(*s, reg, input, previous),
-                            _ => None,
+                        segment: {
+                            fn at<const R: usize>(
+                                p: &Pipeline,
+                                input: &InFlight,
+                                previous: &QemuSegmentCache,
+                            ) -> Option<Entry> {
+                                match p {
+                                    Pipeline::$name(s) => {
+                                        segment(*s, SegReg::ALL[R], input, previous)
+                                    }
+                                    _ => None,
+                                }
+                            }
+                            [at::<0>, at::<1>, at::<2>, at::<3>, at::<4>, at::<5>, at::<6>, at::<7>]
                         },
                         batch: |p, reg, values, previous| match p {
                             Pipeline::$name(s) => batch(*s, reg, values, previous),
