@@ -88,6 +88,10 @@ impl fmt::Display for RestoreProblem {
     }
 }
 
+/// A restore problem is the reason a restore is refused, so it can be returned as an
+/// error. Its text already names what the strict decode refused, so it has no source.
+impl core::error::Error for RestoreProblem {}
+
 /// One field changed by [`VcpuSnapshot::normalise_for`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -398,6 +402,9 @@ mod tests {
             "{message}"
         );
         assert!(s.cpl_disagrees());
+        // A refusal is an error a VMM can return with `?`, its text unchanged.
+        let refused: alloc::boxed::Box<dyn core::error::Error> = p[0].clone().into();
+        assert_eq!(refused.to_string(), message);
         // Also refused for AMD, whose VMRUN checks never look at SS.DPL.
         assert_eq!(
             s.restore_problems(Vendor::Amd)[0].id(),
