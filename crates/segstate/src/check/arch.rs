@@ -55,6 +55,14 @@ impl Part {
             Part::ApartFrom(r) => !regs.contains(&r),
         }
     }
+
+    /// The registers of `regs` whose own checks belong to this part, for a check run
+    /// per register: a loop over them touches no other register's segment (a copy of
+    /// each before asking [`Part::has`] was most of a per-register entry point's time).
+    #[inline(always)]
+    pub(crate) fn reading<const N: usize>(self, regs: [SegReg; N]) -> impl Iterator<Item = SegReg> {
+        regs.into_iter().filter(move |&reg| self.has(&[reg]))
+    }
 }
 
 /// A state's eight segment registers with at most one replaced: what a check reads, so
@@ -216,9 +224,9 @@ fn run(state: &SegmentState, segs: Registers<'_>, part: Part, f: &mut Findings) 
     }
     check_data(f, segs, part, mode);
     check_system(f, segs, part, mode);
-    for reg in SegReg::ALL {
-        let s = segs[reg];
-        if part.has(&[reg]) && s.is_usable() && !s.limit_matches_granularity() {
+    for reg in part.reading(SegReg::ALL) {
+        let s = &segs[reg];
+        if s.is_usable() && !s.limit_matches_granularity() {
             f.fail(
                 CheckId::ArchLimitG,
                 Some(reg),
@@ -334,9 +342,9 @@ fn check_ss(f: &mut Findings, ss: &Segment, cpl: PrivilegeLevel, mode: CpuMode) 
 /// Data segments: readable; a usable one with a null selector is odd.
 #[inline(always)]
 fn check_data(f: &mut Findings, segs: Registers<'_>, part: Part, mode: CpuMode) {
-    for reg in [SegReg::Ds, SegReg::Es, SegReg::Fs, SegReg::Gs] {
-        let s = segs[reg];
-        if !part.has(&[reg]) || !s.is_usable() {
+    for reg in part.reading([SegReg::Ds, SegReg::Es, SegReg::Fs, SegReg::Gs]) {
+        let s = &segs[reg];
+        if !s.is_usable() {
             continue;
         }
         if !s.attributes.s || !s.attributes.segment_type.is_readable() {
@@ -345,7 +353,7 @@ fn check_data(f: &mut Findings, segs: Registers<'_>, part: Part, mode: CpuMode) 
                 Some(reg),
                 "type",
                 "readable data or code",
-                describe(&s),
+                describe(s),
             );
         }
         let t = s.attributes.segment_type;

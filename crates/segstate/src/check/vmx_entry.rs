@@ -243,9 +243,9 @@ fn run(
     }
 
     // Base-address fields.
-    for reg in [SegReg::Tr, SegReg::Fs, SegReg::Gs, SegReg::Ldtr] {
-        let s = segs[reg];
-        if part.has(&[reg]) && (reg != SegReg::Ldtr || !s.unusable) && !canonical(s.base) {
+    for reg in part.reading([SegReg::Tr, SegReg::Fs, SegReg::Gs, SegReg::Ldtr]) {
+        let s = &segs[reg];
+        if (reg != SegReg::Ldtr || !s.unusable) && !canonical(s.base) {
             f.fail(
                 CheckId::VmxEntryBaseCanonical,
                 Some(reg),
@@ -255,9 +255,9 @@ fn run(
             );
         }
     }
-    for reg in [SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Es] {
-        let s = segs[reg];
-        if part.has(&[reg]) && (reg == SegReg::Cs || !s.unusable) && s.base >> 32 != 0 {
+    for reg in part.reading([SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Es]) {
+        let s = &segs[reg];
+        if (reg == SegReg::Cs || !s.unusable) && s.base >> 32 != 0 {
             f.fail(
                 CheckId::VmxEntryBaseHigh,
                 Some(reg),
@@ -269,11 +269,8 @@ fn run(
     }
 
     if v8086 {
-        for reg in SegReg::USER {
-            let s = segs[reg];
-            if !part.has(&[reg]) {
-                continue;
-            }
+        for reg in part.reading(SegReg::USER) {
+            let s = &segs[reg];
             if s.base != u64::from(s.selector.0) << 4 {
                 f.fail(
                     CheckId::VmxEntryV8086Base,
@@ -292,7 +289,7 @@ fn run(
                     format_args!("{:#x}", s.limit),
                 );
             }
-            let ar = crate::format::vmx::VmxSegment::from(s).access_rights.0;
+            let ar = crate::format::vmx::VmxSegment::from(*s).access_rights.0;
             if ar != 0xf3 {
                 f.fail(
                     CheckId::VmxEntryV8086Ar,
@@ -359,12 +356,9 @@ fn check_protected(
             format_args!("{}", ss.attributes.segment_type),
         );
     }
-    for reg in [SegReg::Ds, SegReg::Es, SegReg::Fs, SegReg::Gs] {
-        let s = segs[reg];
+    for reg in part.reading([SegReg::Ds, SegReg::Es, SegReg::Fs, SegReg::Gs]) {
+        let s = &segs[reg];
         let t = s.attributes.segment_type;
-        if !part.has(&[reg]) {
-            continue;
-        }
         if !s.unusable && !t.is_accessed() {
             f.fail(
                 CheckId::VmxEntryDataAccessed,
@@ -386,11 +380,8 @@ fn check_protected(
     }
 
     // S and P.
-    for reg in SegReg::USER {
-        let s = segs[reg];
-        if !part.has(&[reg]) {
-            continue;
-        }
+    for reg in part.reading(SegReg::USER) {
+        let s = &segs[reg];
         if (reg == SegReg::Cs || !s.unusable) && !s.attributes.s {
             f.fail(CheckId::VmxEntryS, Some(reg), "S", "1", "0");
         }
@@ -461,10 +452,9 @@ fn check_protected(
         );
     }
     if !ug {
-        for reg in [SegReg::Ds, SegReg::Es, SegReg::Fs, SegReg::Gs] {
-            let s = segs[reg];
-            if part.has(&[reg])
-                && !s.unusable
+        for reg in part.reading([SegReg::Ds, SegReg::Es, SegReg::Fs, SegReg::Gs]) {
+            let s = &segs[reg];
+            if !s.unusable
                 && s.attributes.segment_type.bits() <= 11
                 && s.attributes.dpl < s.selector.rpl()
             {
