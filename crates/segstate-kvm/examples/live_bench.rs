@@ -44,6 +44,9 @@ fn sregs_figures() -> Result<(), Box<dyn std::error::Error>> {
             "library: kvm-vmx > qemu > kvm-vmx",
             Some(chain("kvm-vmx > qemu > kvm-vmx")),
         ),
+        // The bare loop again, last in each round: the spread between two identical
+        // loops is the noise floor the chains' ratios are read against.
+        ("bare ioctls, again", None),
     ];
     let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); syncs.len()];
     // Interleave the variants so drift in the host hits them alike.
