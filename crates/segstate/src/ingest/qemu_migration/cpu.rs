@@ -9,6 +9,31 @@ pub(super) struct Leaf {
     pub(super) size: usize,
 }
 
+/// Why a vmstate description does not fit the section's data: the description's own
+/// words (a field without a size, a struct whose parts do not add up, data run past).
+#[derive(Debug)]
+pub(super) struct DescriptionError(String);
+
+impl From<&str> for DescriptionError {
+    fn from(reason: &str) -> Self {
+        DescriptionError(reason.into())
+    }
+}
+
+impl From<String> for DescriptionError {
+    fn from(reason: String) -> Self {
+        DescriptionError(reason)
+    }
+}
+
+impl fmt::Display for DescriptionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl core::error::Error for DescriptionError {}
+
 pub(super) struct Layout<'d> {
     /// The section data, when it was kept.
     pub(super) data: Option<&'d [u8]>,
@@ -19,7 +44,7 @@ pub(super) struct Layout<'d> {
 }
 
 impl Layout<'_> {
-    pub(super) fn advance(&self, pos: &mut u64, by: u64) -> Result<(), String> {
+    pub(super) fn advance(&self, pos: &mut u64, by: u64) -> Result<(), DescriptionError> {
         *pos = pos
             .checked_add(by)
             .filter(|&p| p <= self.limit)
@@ -29,7 +54,12 @@ impl Layout<'_> {
 
     /// A vmsd's `fields` then `subsections` (migration/vmstate.c `vmstate_save_state_v`,
     /// `vmstate_subsection_save`).
-    pub(super) fn vmsd(&mut self, obj: &Value, pos: &mut u64, prefix: &str) -> Result<(), String> {
+    pub(super) fn vmsd(
+        &mut self,
+        obj: &Value,
+        pos: &mut u64,
+        prefix: &str,
+    ) -> Result<(), DescriptionError> {
         if let Some(fields) = obj.get("fields") {
             let fields = fields.as_array().ok_or("\"fields\" is not an array")?;
             for field in fields {
@@ -52,9 +82,9 @@ impl Layout<'_> {
                         || usize::from(header[1]) != name.len()
                         || &header[2..2 + name.len()] != name.as_bytes()
                     {
-                        return Err(format!(
+                        return Err(DescriptionError(format!(
                             "subsection {name:?} expected at data offset {at:#x}"
-                        ));
+                        )));
                     }
                 }
                 self.vmsd(sub, pos, prefix)?;
@@ -68,7 +98,7 @@ impl Layout<'_> {
         field: &Value,
         pos: &mut u64,
         prefix: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), DescriptionError> {
         let name = field
             .get("name")
             .and_then(Value::as_str)
@@ -93,10 +123,10 @@ impl Layout<'_> {
                 let mut p = *pos;
                 self.vmsd(st, &mut p, "")?;
                 if p - *pos != size {
-                    return Err(format!(
+                    return Err(DescriptionError(format!(
                         "struct {name:?} adds up to {} bytes, its size says {size}",
                         p - *pos
-                    ));
+                    )));
                 }
             }
             let total = size
@@ -105,7 +135,9 @@ impl Layout<'_> {
             return self.advance(pos, total);
         }
         if count > self.limit.max(1) {
-            return Err(format!("field {name:?} has {count} elements"));
+            return Err(DescriptionError(format!(
+                "field {name:?} has {count} elements"
+            )));
         }
         for i in 0..count {
             let path = match (array_len, index) {
@@ -118,10 +150,10 @@ impl Layout<'_> {
                 let mut p = start;
                 self.vmsd(st, &mut p, &format!("{path}."))?;
                 if p - start != size {
-                    return Err(format!(
+                    return Err(DescriptionError(format!(
                         "struct {path:?} adds up to {} bytes, its size says {size}",
                         p - start
-                    ));
+                    )));
                 }
             } else if let Some(leaves) = self.leaves.as_mut() {
                 leaves.push(Leaf {
