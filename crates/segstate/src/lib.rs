@@ -27,7 +27,9 @@
 //! - [`snapshot`]: segstate's vCPU snapshot format, which carries the CPL explicitly;
 //! - `ingest` (feature `std`): detection and readers for what users hold — QEMU
 //!   register dumps, QEMU migration streams, libvirt saved-VM images, raw `kvm_sregs`,
-//!   VMCB pages, JSON states.
+//!   VMCB pages, JSON states, and (feature `serde`) the state files of Firecracker,
+//!   Cloud Hypervisor, crosvm, Xen and Hyper-V; `ingest::open_path` takes a file, a
+//!   snapshot directory or `-` and decides how to read it.
 //!
 //! # Features
 //!
