@@ -68,9 +68,10 @@ mod tests {
     use super::super::{Workspace, verify_all};
     use crate::profile::{Format, builtin_chains};
 
-    /// What [`verify_all`] shares between chains (the workspaces) changes no report:
-    /// every built-in chain into a VMCS, verified one after another over shared
-    /// workspaces, reports what it reports verified over a workspace of its own.
+    /// What [`verify_all`] shares between chains (the workspaces, and each batch of
+    /// classes judged by every chain of its source format in turn) changes no report:
+    /// every built-in chain into a VMCS, verified together with the others, reports
+    /// what it reports verified alone.
     #[test]
     fn shared_workspaces_give_each_chains_own_report() {
         let chains: Vec<_> = builtin_chains()

@@ -205,9 +205,43 @@ impl Workspace {
             return self.verify_unreduced(chain);
         }
         let baselines = self.baseline_outputs(chain)?;
-        let mut report = self.empty_report(chain)?;
-        self.verify_classes(chain, baselines.as_ref(), &mut report)?;
-        Ok(report)
+        let mut runs = [reduce::ClassRun::new(
+            chain,
+            baselines.as_ref(),
+            self.empty_report(chain)?,
+        )];
+        self.verify_classes(&mut runs)?;
+        let [run] = runs;
+        Ok(run.into_report())
+    }
+
+    /// [`Workspace::verify`] for each of `chains`, the reports in their order: the
+    /// reduced chains judge the classes batch by batch together (`verify_classes`), so
+    /// the representatives are read from memory once per batch, not once per chain.
+    fn verify_together(&self, chains: &[&Chain]) -> Result<Vec<ChainReport>, WrongSourceFormat> {
+        let reduced: Vec<&Chain> = chains
+            .iter()
+            .copied()
+            .filter(|c| reduce::applies(c))
+            .collect();
+        let baselines = reduced
+            .iter()
+            .map(|c| self.baseline_outputs(c))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut runs = reduced
+            .iter()
+            .zip(&baselines)
+            .map(|(c, b)| Ok(reduce::ClassRun::new(c, b.as_ref(), self.empty_report(c)?)))
+            .collect::<Result<Vec<_>, WrongSourceFormat>>()?;
+        self.verify_classes(&mut runs)?;
+        let mut reduced_reports = runs.into_iter().map(reduce::ClassRun::into_report);
+        chains
+            .iter()
+            .map(|c| match reduce::applies(c) {
+                true => Ok(reduced_reports.next().expect("a run per reduced chain")),
+                false => self.verify_unreduced(c),
+            })
+            .collect()
     }
 
     fn empty_report(&self, chain: &Chain) -> Result<ChainReport, WrongSourceFormat> {
@@ -353,25 +387,40 @@ pub fn verify_chain(chain: &Chain) -> ChainReport {
         .expect("a workspace built for the chain's own source format")
 }
 
-/// Verifies every chain, building each source format's domain once.
+/// Verifies every chain, building each source format's domain once (and dropping it
+/// before the next is built); the chains of one source format are verified together
+/// (`Workspace::verify_together`).
 #[must_use]
 pub fn verify_all(chains: &[Chain]) -> Vec<ChainReport> {
-    let mut workspaces: Vec<Workspace> = Vec::new();
-    chains
-        .iter()
-        .map(|chain| {
-            let at = match workspaces.iter().position(|w| w.format == chain.source()) {
-                Some(i) => i,
-                None => {
-                    workspaces.push(Workspace::new(chain.source()));
-                    workspaces.len() - 1
-                }
-            };
-            workspaces[at]
-                .verify(chain)
-                .expect("workspace matches the chain's source")
-        })
+    let mut reports: Vec<Option<ChainReport>> = chains.iter().map(|_| None).collect();
+    for format in source_formats(chains) {
+        let (at, of_format): (Vec<usize>, Vec<&Chain>) = chains
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.source() == format)
+            .unzip();
+        let together = Workspace::new(format)
+            .verify_together(&of_format)
+            .expect("workspace matches the chains' source");
+        for (i, report) in at.into_iter().zip(together) {
+            reports[i] = Some(report);
+        }
+    }
+    reports
+        .into_iter()
+        .map(|r| r.expect("every chain was verified"))
         .collect()
+}
+
+/// The source formats of `chains`, each once, in the order they first appear.
+fn source_formats(chains: &[Chain]) -> Vec<Format> {
+    let mut formats: Vec<Format> = Vec::new();
+    for c in chains {
+        if !formats.contains(&c.source()) {
+            formats.push(c.source());
+        }
+    }
+    formats
 }
 
 /// [`verify_all`] on `threads` threads: the domains are built once, then the chains
@@ -381,14 +430,8 @@ pub fn verify_all(chains: &[Chain]) -> Vec<ChainReport> {
 #[must_use]
 pub fn verify_all_parallel(chains: &[Chain], threads: usize) -> Vec<ChainReport> {
     use std::sync::Mutex;
-    let mut formats: Vec<Format> = Vec::new();
-    for c in chains {
-        if !formats.contains(&c.source()) {
-            formats.push(c.source());
-        }
-    }
     let workspaces: Vec<Workspace> = std::thread::scope(|scope| {
-        let handles: Vec<_> = formats
+        let handles: Vec<_> = source_formats(chains)
             .iter()
             .map(|&f| scope.spawn(move || Workspace::new(f)))
             .collect();

@@ -374,61 +374,114 @@ pub(super) fn classes(domain: &Domain) -> Classes {
     out
 }
 
+/// One chain's reduced verification under way: what it keeps from batch to batch.
+pub(super) struct ClassRun<'c> {
+    chain: &'c Chain,
+    baselines: Option<&'c [SegmentState; 4]>,
+    entry: Option<EntryJudge<'c>>,
+    run: BatchRun,
+    report: ChainReport,
+}
+
+impl<'c> ClassRun<'c> {
+    /// The run of `chain`, whose baselines came out of it as `baselines` (chains into a
+    /// VMCS), starting from `report` (empty).
+    pub(super) fn new(
+        chain: &'c Chain,
+        baselines: Option<&'c [SegmentState; 4]>,
+        report: ChainReport,
+    ) -> Self {
+        ClassRun {
+            chain,
+            baselines,
+            entry: baselines.map(EntryJudge::new),
+            run: BatchRun::new(chain),
+            report,
+        }
+    }
+
+    /// The report, once every batch is judged.
+    pub(super) fn into_report(self) -> ChainReport {
+        self.report
+    }
+}
+
 impl Workspace {
-    /// Runs each class's representative through `chain` (in batches of one register)
-    /// and records its verdict for the whole class; for chains ending in a VMCS, also
-    /// checks VM entry on each consistent member.
+    /// Runs each class's representative through each chain of `runs` (in batches of one
+    /// register) and records its verdict for the whole class; for chains ending in a
+    /// VMCS, also checks VM entry on each consistent member.
+    ///
+    /// The batches are the outer loop: every chain judges a batch while its
+    /// representatives are in cache, instead of each chain streaming the ~82,000
+    /// 72-byte representatives (more than L2) from memory again. Each chain still
+    /// sees the batches in order, so its report is the one it gets alone
+    /// (`shared_workspaces_give_each_chains_own_report`).
     pub(super) fn verify_classes(
         &self,
-        chain: &Chain,
-        baselines: Option<&[SegmentState; 4]>,
-        report: &mut ChainReport,
+        runs: &mut [ClassRun<'_>],
+    ) -> Result<(), WrongSourceFormat> {
+        for (batch, representatives) in self.classes.batches() {
+            for run in runs.iter_mut() {
+                self.judge_batch(run, batch, representatives)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One batch of classes (one register) through one chain, judged and recorded.
+    fn judge_batch(
+        &self,
+        at: &mut ClassRun<'_>,
+        batch: &[Class],
+        representatives: &[DomainState],
     ) -> Result<(), WrongSourceFormat> {
         let entry_bit = 1u8 << Property::VmxEntryRejected.index();
-        let judge_entry = baselines.map(EntryJudge::new);
-        let mut run = BatchRun::new(chain);
-        let classes = &self.classes;
-        for (batch, representatives) in classes.batches() {
-            let reg = batch[0].reg;
-            let inputs = representatives.iter().map(|s| s.input);
-            run.run(chain, reg, &self.previous[reg], inputs)?;
-            for (i, (class, state)) in batch.iter().zip(representatives).enumerate() {
-                let (rep_out, again) = run.output(i);
-                let entry = |_: &[SegmentState; 4], out: Option<Segment>| {
-                    let entry_judge = judge_entry.as_ref().expect("baselines for a VMCS");
-                    entry_judge.accepts(state.reg, state.baseline, out)
-                };
-                let mut verdict = judge(chain, state, rep_out, again, baselines, entry);
-                report.executed += 1;
-                // VM entry is the representative's own; the rest holds for the class.
-                let entry = verdict.failed & entry_bit;
-                verdict.failed &= !entry_bit;
-                let n = u64::from(class.len);
-                self.record(chain, state, &verdict, (n, n), baselines, report);
-                if entry != 0 {
-                    verdict.failed = entry;
-                    self.record(chain, state, &verdict, (0, 1), baselines, report);
-                }
-                let (Some(b), Some(entry_judge)) = (baselines, judge_entry.as_ref()) else {
-                    continue;
-                };
-                for (_, carried) in classes.consistent_members(class) {
-                    // The member's output is the representative's with its own selector
-                    // and base.
-                    let decoded = carried.onto(verdict.decoded_out);
-                    let accepted = entry_judge.accepts(carried.reg, carried.baseline, decoded);
-                    if !accepted {
-                        let member = &carried.member(state);
-                        let value = with_base(
-                            &with_selector(&rep_out.value, carried.selector),
-                            carried.base,
-                        );
-                        let out = InFlight { value, ..*rep_out };
-                        let mut verdict =
-                            judge(chain, member, &out, None, Some(b), |_, _| accepted);
-                        verdict.failed &= entry_bit;
-                        self.record(chain, member, &verdict, (0, 1), baselines, report);
-                    }
+        let ClassRun {
+            chain,
+            baselines,
+            entry: judge_entry,
+            run,
+            report,
+        } = at;
+        let (chain, baselines) = (*chain, *baselines);
+        let reg = batch[0].reg;
+        let inputs = representatives.iter().map(|s| s.input);
+        run.run(chain, reg, &self.previous[reg], inputs)?;
+        for (i, (class, state)) in batch.iter().zip(representatives).enumerate() {
+            let (rep_out, again) = run.output(i);
+            let entry = |_: &[SegmentState; 4], out: Option<Segment>| {
+                let entry_judge = judge_entry.as_ref().expect("baselines for a VMCS");
+                entry_judge.accepts(state.reg, state.baseline, out)
+            };
+            let mut verdict = judge(chain, state, rep_out, again, baselines, entry);
+            report.executed += 1;
+            // VM entry is the representative's own; the rest holds for the class.
+            let entry = verdict.failed & entry_bit;
+            verdict.failed &= !entry_bit;
+            let n = u64::from(class.len);
+            self.record(chain, state, &verdict, (n, n), baselines, report);
+            if entry != 0 {
+                verdict.failed = entry;
+                self.record(chain, state, &verdict, (0, 1), baselines, report);
+            }
+            let (Some(b), Some(entry_judge)) = (baselines, judge_entry.as_ref()) else {
+                continue;
+            };
+            for (_, carried) in self.classes.consistent_members(class) {
+                // The member's output is the representative's with its own selector
+                // and base.
+                let decoded = carried.onto(verdict.decoded_out);
+                let accepted = entry_judge.accepts(carried.reg, carried.baseline, decoded);
+                if !accepted {
+                    let member = &carried.member(state);
+                    let value = with_base(
+                        &with_selector(&rep_out.value, carried.selector),
+                        carried.base,
+                    );
+                    let out = InFlight { value, ..*rep_out };
+                    let mut verdict = judge(chain, member, &out, None, Some(b), |_, _| accepted);
+                    verdict.failed &= entry_bit;
+                    self.record(chain, member, &verdict, (0, 1), baselines, report);
                 }
             }
         }
