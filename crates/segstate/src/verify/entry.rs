@@ -7,6 +7,8 @@
 //! ([`EntryJudge`]). This replaced a memo of the last verdict per state shared across
 //! chains: judging one register costs less than looking the verdict up.
 
+use alloc::vec::Vec;
+
 use super::{SegmentState, entry_context};
 use crate::arch::{PerSegReg, PrivilegeLevel, SegReg, Segment};
 use crate::check::vmx_entry::{self, VmxEntryControls};
@@ -63,10 +65,98 @@ impl<'b> EntryJudge<'b> {
     }
 }
 
+/// The VM-entry verdicts of one batch's consistent class members, kept for the next
+/// chains of the batch: a member's verdict is a function of the baselines the chain
+/// made ([`EntryJudge`]) and of the representative's decoded output (the member's is
+/// that with its own selector and base), so a chain whose baselines and output for a
+/// class equal an earlier chain's gets that chain's verdicts without asking again.
+/// Nothing about the checks is assumed: only equal inputs share a verdict.
+/// `shared_workspaces_give_each_chains_own_report` holds each chain's report equal to
+/// its report verified alone, where nothing is shared.
+#[derive(Default)]
+pub(super) struct MemberVerdicts {
+    /// Per class of the batch, what earlier chains found: their baselines' group
+    /// ([`baseline_groups`]), the representative's decoded output, and a bit per
+    /// consistent member that VM entry refuses.
+    seen: Vec<Vec<(u16, Option<Segment>, u64)>>,
+}
+
+impl MemberVerdicts {
+    /// Most consistent members a class may have for its verdicts to be kept (one bit each).
+    pub(super) const MAX_MEMBERS: usize = 64;
+
+    /// Forgets the previous batch and makes room for `classes` classes.
+    pub(super) fn start(&mut self, classes: usize) {
+        self.seen.iter_mut().for_each(Vec::clear);
+        if self.seen.len() < classes {
+            self.seen.resize_with(classes, Vec::new);
+        }
+    }
+
+    /// The refusals an earlier chain of baseline group `group` found for class `class`
+    /// of the batch with the representative's output decoded as `decoded`.
+    pub(super) fn get(&self, class: usize, group: u16, decoded: Option<Segment>) -> Option<u64> {
+        self.seen[class]
+            .iter()
+            .find(|(g, d, _)| *g == group && *d == decoded)
+            .map(|&(_, _, refused)| refused)
+    }
+
+    /// Keeps what a chain found (see [`MemberVerdicts::get`]).
+    pub(super) fn keep(
+        &mut self,
+        class: usize,
+        group: u16,
+        decoded: Option<Segment>,
+        refused: u64,
+    ) {
+        self.seen[class].push((group, decoded, refused));
+    }
+}
+
+/// For each of `baselines`, the index of the first with equal contents: chains whose
+/// baselines came out the same judge VM entry alike ([`MemberVerdicts`]).
+pub(super) fn baseline_groups(baselines: &[Option<&[SegmentState; 4]>]) -> Vec<u16> {
+    baselines
+        .iter()
+        .map(|b| baselines.iter().position(|o| o == b).unwrap_or(0) as u16)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{Workspace, verify_all};
+    use super::{MemberVerdicts, baseline_groups};
+    use crate::arch::{PrivilegeLevel, SegReg};
     use crate::profile::{Format, builtin_chains};
+
+    /// A kept verdict is given back only for the same class, baseline group and
+    /// decoded output, and a new batch forgets them all; equal baselines share a group.
+    #[test]
+    fn member_verdicts_are_shared_only_between_equal_inputs() {
+        let base = super::super::baseline(PrivilegeLevel::Ring0);
+        let (a, mut b) = ([base; 4], [base; 4]);
+        b[1].cpl = PrivilegeLevel::Ring3;
+        assert_eq!(
+            baseline_groups(&[Some(&a), Some(&b), Some(&a), None]),
+            [0, 1, 0, 3]
+        );
+        let out = Some(base.segments[SegReg::Cs]);
+        let mut other = out;
+        if let Some(s) = &mut other {
+            s.limit ^= 1;
+        }
+        let mut kept = MemberVerdicts::default();
+        kept.start(2);
+        kept.keep(1, 0, out, 0b101);
+        assert_eq!(kept.get(1, 0, out), Some(0b101));
+        assert_eq!(kept.get(0, 0, out), None);
+        assert_eq!(kept.get(1, 1, out), None);
+        assert_eq!(kept.get(1, 0, other), None);
+        assert_eq!(kept.get(1, 0, None), None);
+        kept.start(2);
+        assert_eq!(kept.get(1, 0, out), None);
+    }
 
     /// What [`verify_all`] shares between chains (the workspaces, and each batch of
     /// classes judged by every chain of its source format in turn) changes no report:

@@ -36,7 +36,7 @@
 use alloc::vec::Vec;
 
 use super::domain::Domain;
-use super::entry::EntryJudge;
+use super::entry::{self, EntryJudge, MemberVerdicts};
 use super::{
     BATCH, BatchRun, ChainReport, DomainState, Property, SegmentState, Workspace,
     WrongSourceFormat, judge,
@@ -155,6 +155,11 @@ impl Classes {
         let first_carried = self.carried.len() as u32;
         self.carried.extend(consistent.map(|(_, m)| Carried::of(m)));
         let n_consistent = self.members.len() - start - 1;
+        // A bit per consistent member in what `MemberVerdicts` keeps (at most 15 here).
+        assert!(
+            n_consistent <= MemberVerdicts::MAX_MEMBERS,
+            "{n_consistent} members"
+        );
         let others = others.iter().filter(|(_, m)| !m.consistent);
         self.members.extend(others.map(|(i, _)| *i));
         self.classes.push(Class {
@@ -202,7 +207,7 @@ impl Classes {
 
     /// The members after the representative whose source state is consistent: each
     /// one's state index and what sets it apart.
-    fn consistent_members(&self, c: &Class) -> impl Iterator<Item = (usize, Carried)> + '_ {
+    fn consistent_members(&self, c: &Class) -> impl Iterator<Item = (usize, Carried)> + Clone + '_ {
         let start = c.start as usize + 1;
         let n = usize::from(c.consistent);
         let carried = &self.carried[c.first_carried as usize..][..n];
@@ -420,20 +425,27 @@ impl Workspace {
         &self,
         runs: &mut [ClassRun<'_>],
     ) -> Result<(), WrongSourceFormat> {
+        let baselines: Vec<_> = runs.iter().map(|r| r.baselines).collect();
+        let groups = entry::baseline_groups(&baselines);
+        let mut members = MemberVerdicts::default();
         for (batch, representatives) in self.classes.batches() {
-            for run in runs.iter_mut() {
-                self.judge_batch(run, batch, representatives)?;
+            members.start(batch.len());
+            for (run, &group) in runs.iter_mut().zip(&groups) {
+                self.judge_batch(run, batch, representatives, (&mut members, group))?;
             }
         }
         Ok(())
     }
 
-    /// One batch of classes (one register) through one chain, judged and recorded.
+    /// One batch of classes (one register) through one chain, judged and recorded; the
+    /// consistent members' VM-entry verdicts are taken from, or kept for, the batch's
+    /// other chains of the chain's baseline group (`members`, `group`).
     fn judge_batch(
         &self,
         at: &mut ClassRun<'_>,
         batch: &[Class],
         representatives: &[DomainState],
+        (members, group): (&mut MemberVerdicts, u16),
     ) -> Result<(), WrongSourceFormat> {
         let entry_bit = 1u8 << Property::VmxEntryRejected.index();
         let ClassRun {
@@ -467,11 +479,23 @@ impl Workspace {
             let (Some(b), Some(entry_judge)) = (baselines, judge_entry.as_ref()) else {
                 continue;
             };
-            for (_, carried) in self.classes.consistent_members(class) {
-                // The member's output is the representative's with its own selector
-                // and base.
-                let decoded = carried.onto(verdict.decoded_out);
-                let accepted = entry_judge.accepts(carried.reg, carried.baseline, decoded);
+            let consistent = self.classes.consistent_members(class);
+            let refused = match members.get(i, group, verdict.decoded_out) {
+                Some(refused) => refused,
+                None => {
+                    // The member's output is the representative's with its own
+                    // selector and base.
+                    let refused = consistent.clone().enumerate().fold(0, |bits, (m, (_, c))| {
+                        let decoded = c.onto(verdict.decoded_out);
+                        let accepted = entry_judge.accepts(c.reg, c.baseline, decoded);
+                        bits | u64::from(!accepted) << m
+                    });
+                    members.keep(i, group, verdict.decoded_out, refused);
+                    refused
+                }
+            };
+            for (m, (_, carried)) in consistent.enumerate() {
+                let accepted = refused & 1 << m == 0;
                 if !accepted {
                     let member = &carried.member(state);
                     let value = with_base(
