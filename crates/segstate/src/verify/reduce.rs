@@ -143,6 +143,12 @@ impl Carried {
     }
 }
 
+/// Most members a class can have: one per (register, RPL) pair, all of one group.
+const MAX_CLASS: usize = SegReg::ALL.len() * PrivilegeLevel::ALL.len();
+// Every member but the representative gets a bit in `MemberVerdicts`, and `Class.len`
+// is a u8.
+const _: () = assert!(MAX_CLASS - 1 <= MemberVerdicts::MAX_MEMBERS && MAX_CLASS <= 255);
+
 impl Classes {
     /// Adds the class of `members` (the representative first), each with its index in
     /// domain order.
@@ -155,11 +161,10 @@ impl Classes {
         let first_carried = self.carried.len() as u32;
         self.carried.extend(consistent.map(|(_, m)| Carried::of(m)));
         let n_consistent = self.members.len() - start - 1;
-        // A bit per consistent member in what `MemberVerdicts` keeps (at most 15 here).
-        assert!(
-            n_consistent <= MemberVerdicts::MAX_MEMBERS,
-            "{n_consistent} members"
-        );
+        // A bit per consistent member in what `MemberVerdicts` keeps: a class's members
+        // are distinct (register, RPL) pairs of one group ([`classes`]), so it fits
+        // (`MAX_CLASS`, checked at compile time).
+        debug_assert!(members.len() <= MAX_CLASS, "{} members", members.len());
         let others = others.iter().filter(|(_, m)| !m.consistent);
         self.members.extend(others.map(|(i, _)| *i));
         self.classes.push(Class {
