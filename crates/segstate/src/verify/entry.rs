@@ -96,10 +96,15 @@ impl MemberVerdicts {
     /// The refusals an earlier chain of baseline group `group` found for class `class`
     /// of the batch with the representative's output decoded as `decoded`.
     pub(super) fn get(&self, class: usize, group: u16, decoded: Option<Segment>) -> Option<u64> {
-        self.seen[class]
+        let found = self.seen[class]
             .iter()
             .find(|(g, d, _)| *g == group && *d == decoded)
-            .map(|&(_, _, refused)| refused)
+            .map(|&(_, _, refused)| refused);
+        #[cfg(all(test, feature = "std"))]
+        if found.is_some() {
+            SHARED.with(|n| n.set(n.get() + 1));
+        }
+        found
     }
 
     /// Keeps what a chain found (see [`MemberVerdicts::get`]).
@@ -112,6 +117,13 @@ impl MemberVerdicts {
     ) {
         self.seen[class].push((group, decoded, refused));
     }
+}
+
+#[cfg(all(test, feature = "std"))]
+std::thread_local! {
+    /// How many times [`MemberVerdicts::get`] handed a chain an earlier chain's
+    /// verdicts: the tests see that the sharing they hold harmless really happens.
+    static SHARED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
 }
 
 /// For each of `baselines`, the index of the first with equal contents: chains whose
@@ -169,7 +181,13 @@ mod tests {
             .filter(|c| c.destination() == Format::Vmcs)
             .collect();
         assert!(chains.len() > 10, "{} chains into a VMCS", chains.len());
+        super::SHARED.with(|n| n.set(0));
         let shared = verify_all(&chains);
+        // Verdicts were really shared, or equality below would prove nothing about it.
+        assert!(
+            super::SHARED.with(|n| n.get()) > 0,
+            "no chain reused a verdict"
+        );
         let mut workspaces: Vec<Workspace> = Vec::new();
         for (chain, report) in chains.iter().zip(&shared) {
             if !workspaces.iter().any(|w| w.format == chain.source()) {
