@@ -203,9 +203,14 @@ fn read_by_path(
     format: Option<InputFormat>,
 ) -> Result<Option<Vec<foreign::ForeignVcpu>>, OpenError> {
     if path.is_dir() {
-        if foreign_dir_format(path).is_none() {
-            return Err(OpenError::NotASnapshot(path.to_path_buf()));
-        }
+        // The directory's format is known here: read it with that format's reader
+        // rather than through `foreign_vcpus_at`, which would look at it again.
+        let read = match foreign_dir_format(path) {
+            Some(InputFormat::Crosvm) => crosvm::read_path(path),
+            Some(_) => cloud_hypervisor::read_path(path),
+            None => return Err(OpenError::NotASnapshot(path.to_path_buf())),
+        };
+        return read.map(Some).map_err(OpenError::Foreign);
     } else if !(format.is_none() && crosvm::is_fragment_path(path)
         || format.is_none_or(|f| f == InputFormat::HyperV) && is_hyperv_storage(path))
     {
