@@ -211,12 +211,17 @@ fn read_by_path(
             None => return Err(OpenError::NotASnapshot(path.to_path_buf())),
         };
         return read.map(Some).map_err(OpenError::Foreign);
-    } else if !(format.is_none() && crosvm::is_fragment_path(path)
-        || format.is_none_or(|f| f == InputFormat::HyperV) && is_hyperv_storage(path))
-    {
-        return Ok(None);
     }
-    foreign_vcpus_at(path).map(Some).map_err(OpenError::Foreign)
+    let read = if format.is_none() && crosvm::is_fragment_path(path) {
+        foreign_vcpus_at(path)
+    } else if format.is_none_or(|f| f == InputFormat::HyperV) && is_hyperv_storage(path) {
+        // Its signature was just read: no other format starts with it, so
+        // `foreign_vcpus_at` would only open the file again to find the same.
+        hyperv::read_path(path)
+    } else {
+        return Ok(None);
+    };
+    read.map(Some).map_err(OpenError::Foreign)
 }
 
 /// True when the file at `path` starts with the HyperVStorage signature.
