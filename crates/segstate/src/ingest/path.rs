@@ -203,15 +203,25 @@ fn read_by_path(
     format: Option<InputFormat>,
 ) -> Result<Option<Vec<foreign::ForeignVcpu>>, OpenError> {
     if path.is_dir() {
-        if foreign_dir_format(path).is_none() {
-            return Err(OpenError::NotASnapshot(path.to_path_buf()));
-        }
-    } else if !(format.is_none() && crosvm::is_fragment_path(path)
-        || format.is_none_or(|f| f == InputFormat::HyperV) && is_hyperv_storage(path))
-    {
-        return Ok(None);
+        // The directory's format is known here: read it with that format's reader
+        // rather than through `foreign_vcpus_at`, which would look at it again.
+        let read = match foreign_dir_format(path) {
+            Some(InputFormat::Crosvm) => crosvm::read_path(path),
+            Some(_) => cloud_hypervisor::read_path(path),
+            None => return Err(OpenError::NotASnapshot(path.to_path_buf())),
+        };
+        return read.map(Some).map_err(OpenError::Foreign);
     }
-    foreign_vcpus_at(path).map(Some).map_err(OpenError::Foreign)
+    let read = if format.is_none() && crosvm::is_fragment_path(path) {
+        foreign_vcpus_at(path)
+    } else if format.is_none_or(|f| f == InputFormat::HyperV) && is_hyperv_storage(path) {
+        // Its signature was just read: no other format starts with it, so
+        // `foreign_vcpus_at` would only open the file again to find the same.
+        hyperv::read_path(path)
+    } else {
+        return Ok(None);
+    };
+    read.map(Some).map_err(OpenError::Foreign)
 }
 
 /// True when the file at `path` starts with the HyperVStorage signature.
