@@ -95,6 +95,22 @@ macro_rules! impl_display {
     };
 }
 
+/// `Display` for a type whose text is its name: `display_by_name!(SegReg)` writes
+/// `self.name()`, `display_by_name!(Rule, id)` writes `self.id()` (registers, vendors,
+/// rule and check ids, input formats, dialects, stacks).
+macro_rules! display_by_name {
+    ($ty:ty) => {
+        display_by_name!($ty, name);
+    };
+    ($ty:ty, $method:ident) => {
+        impl core::fmt::Display for $ty {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str(self.$method())
+            }
+        }
+    };
+}
+
 pub mod arch;
 pub mod check;
 pub mod format;

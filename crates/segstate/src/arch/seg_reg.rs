@@ -13,7 +13,6 @@
 //! # Ok::<(), segstate::arch::UnknownSegReg>(())
 //! ```
 
-use core::fmt;
 use core::str::FromStr;
 
 /// A segment register, including the two system-segment registers.
@@ -157,11 +156,7 @@ impl FromStr for SegReg {
     }
 }
 
-impl fmt::Display for SegReg {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+display_by_name!(SegReg);
 
 /// One value per segment register, indexed by [`SegReg`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]

@@ -1,8 +1,6 @@
 //! The whole-vCPU state every consumer shares: what check judges, verify enumerates,
 //! snapshots carry and the readers produce.
 
-use core::fmt;
-
 use super::{Cpl, PerSegReg, Segment};
 
 /// The part of a vCPU state the segment rules read.
@@ -62,8 +60,4 @@ impl Vendor {
     }
 }
 
-impl fmt::Display for Vendor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+display_by_name!(Vendor);

@@ -335,11 +335,7 @@ impl CheckId {
     }
 }
 
-impl fmt::Display for CheckId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.id())
-    }
-}
+display_by_name!(CheckId, id);
 
 /// A check id is written as its stable id string.
 #[cfg(feature = "serde")]

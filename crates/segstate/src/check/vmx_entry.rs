@@ -334,25 +334,23 @@ fn check_protected(
             format_args!("{cs_type}"),
         );
     }
-    let ss_type_ok = matches!(ss.attributes.segment_type.bits(), 3 | 7);
-    if part.has(&[SegReg::Ss]) && !ss.unusable && !ss_type_ok {
-        f.fail(
-            CheckId::VmxEntrySsType,
-            Some(SegReg::Ss),
-            "type",
-            "3 or 7",
-            format_args!("{}", ss.attributes.segment_type),
-        );
-    }
     // Erratum: the SDM checks SS's type only when SS is usable, but real CPUs check it
     // anyway and fail VM entry on an unusable SS of another type (Linux 33ab91103b34,
-    // CVE-2017-2583). Bochs follows the SDM, so this is a warning, marked as an erratum.
-    if part.has(&[SegReg::Ss]) && ss.unusable && !ss_type_ok {
+    // CVE-2017-2583). Bochs follows the SDM, so that one is a warning, marked as an erratum.
+    if part.has(&[SegReg::Ss]) && !matches!(ss.attributes.segment_type.bits(), 3 | 7) {
+        let (id, expected) = if ss.unusable {
+            (
+                CheckId::VmxEntryErratumSsTypeUnusable,
+                "3 or 7 even when unusable (real CPUs check it; erratum to the SDM)",
+            )
+        } else {
+            (CheckId::VmxEntrySsType, "3 or 7")
+        };
         f.fail(
-            CheckId::VmxEntryErratumSsTypeUnusable,
+            id,
             Some(SegReg::Ss),
             "type",
-            "3 or 7 even when unusable (real CPUs check it; erratum to the SDM)",
+            expected,
             format_args!("{}", ss.attributes.segment_type),
         );
     }

@@ -55,18 +55,6 @@ use std::string::String;
 use std::vec::Vec;
 use std::{format, vec};
 
-/// `impl Display` for a type that has a `name()`: the names the reports print (input
-/// formats, dialects, stacks), written as that name.
-macro_rules! display_by_name {
-    ($ty:ty) => {
-        impl core::fmt::Display for $ty {
-            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                f.write_str(self.name())
-            }
-        }
-    };
-}
-
 #[cfg(feature = "serde")]
 pub mod cloud_hypervisor;
 mod collect;

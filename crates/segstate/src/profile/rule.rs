@@ -396,11 +396,7 @@ table_enum! {
         upstream: "Linux arch/x86/kvm/vmx/nested.c prepare_vmcs02 / sync_vmcs02_to_vmcs12";
 }
 
-impl fmt::Display for Rule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.id())
-    }
-}
+display_by_name!(Rule, id);
 
 impl core::str::FromStr for Rule {
     type Err = UnknownRule;

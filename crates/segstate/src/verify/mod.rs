@@ -17,7 +17,6 @@
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt;
 
 use crate::arch::SegmentState;
 use crate::arch::{PerSegReg, PrivilegeLevel, SegReg, Segment};
@@ -95,11 +94,7 @@ impl Property {
     }
 }
 
-impl fmt::Display for Property {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+display_by_name!(Property);
 
 /// One state that violates a property.
 #[derive(Clone, Debug, PartialEq, Eq)]
