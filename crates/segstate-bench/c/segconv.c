@@ -350,47 +350,38 @@ static inline int vmx_to_vmcb(const struct vmx_seg *v, struct vmcb_seg *s)
 	return 0;
 }
 
-static inline int kvm_to_qemu(const struct kvm_segment *var, struct qemu_seg *q)
-{
-	if (unlikely(!kvm_segment_valid(var) || var->unusable == var->present))
-		return -EINVAL;
-	COPY_CARRIER(q, var);
-	q->flags = kvm_attr_word(var) << 8;
-	return 0;
+/*
+ * QEMU's flags and Hyper-V's attribute word hold the access-rights word (no
+ * bit 16) at a shift and spell unusable as P = 0 and nothing else: a
+ * kvm_segment goes there only when unusable == !P, and comes back with
+ * unusable = !P. Declares kvm_to_FMT and FMT_to_kvm; `refused` is the
+ * condition on `in` (the FMT value) that the layout refuses.
+ */
+#define P_SPELLED_STRICT(fmt, fmt_t, field, shift, refused)		\
+static inline int kvm_to_##fmt(const struct kvm_segment *var, fmt_t *out) \
+{									\
+	if (unlikely(!kvm_segment_valid(var) ||				\
+		     var->unusable == var->present))			\
+		return -EINVAL;						\
+	COPY_CARRIER(out, var);						\
+	out->field = kvm_attr_word(var) << (shift);			\
+	return 0;							\
+}									\
+									\
+static inline int fmt##_to_kvm(const fmt_t *in, struct kvm_segment *var) \
+{									\
+	if (unlikely(refused))						\
+		return -EINVAL;						\
+	COPY_CARRIER(var, in);						\
+	kvm_from_attr_word(in->field >> (shift), var);			\
+	var->unusable = !var->present;					\
+	return 0;							\
 }
 
-static inline int qemu_to_kvm(const struct qemu_seg *q, struct kvm_segment *var)
-{
-	u32 flags = q->flags;
-
-	if (unlikely((flags & ~DESC_ATTR_MASK) || q->selector > 0xffff))
-		return -EINVAL;
-	COPY_CARRIER(var, q);
-	kvm_from_attr_word(flags >> 8, var);
-	var->unusable = !var->present;
-	return 0;
-}
-
-static inline int kvm_to_hv(const struct kvm_segment *var, struct hv_seg *h)
-{
-	if (unlikely(!kvm_segment_valid(var) || var->unusable == var->present))
-		return -EINVAL;
-	COPY_CARRIER(h, var);
-	h->attributes = kvm_attr_word(var);
-	return 0;
-}
-
-static inline int hv_to_kvm(const struct hv_seg *h, struct kvm_segment *var)
-{
-	u16 attr = h->attributes;
-
-	if (unlikely(attr & HV_ATTR_RESERVED))
-		return -EINVAL;
-	COPY_CARRIER(var, h);
-	kvm_from_attr_word(attr, var);
-	var->unusable = !var->present;
-	return 0;
-}
+P_SPELLED_STRICT(qemu, struct qemu_seg, flags, 8,
+		 (in->flags & ~DESC_ATTR_MASK) || in->selector > 0xffff)
+P_SPELLED_STRICT(hv, struct hv_seg, attributes, 0,
+		 in->attributes & HV_ATTR_RESERVED)
 
 /*
  * A strict conversion exported (segconv_NAME), and for those the benches run, its

@@ -23,65 +23,57 @@ use crate::machine::{ExceptionFrame, Exit, Machine, RunFailure, open_kvm};
 use crate::sync::SregsSync;
 use crate::vcpu_state::VcpuState;
 
-/// The scenarios.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ScenarioKind {
-    /// CPL 3 with an unusable SS of DPL 3 (AMD post-SYSRET state) set via
-    /// KVM_SET_SREGS; pause, sync, probe.
-    NullSsUser,
-    /// Kernel loads a NULL SS and SYSRETs to user code; pause, sync, probe.
-    Sysret,
-    /// User `int3` into the kernel (NULL SS at CPL 0); pause and sync there;
-    /// IRETQ back; pause and sync in user mode; probe.
-    InterruptReturn,
-    /// Pause in user mode with an unusable SS, capture, destroy the VM,
-    /// restore into a fresh VM through the sync, probe.
-    SnapshotRestore,
-    /// Many pause/sync/resume cycles in user mode with an unusable SS, probe.
-    SyncStorm,
+/// Declares [`ScenarioKind`] from one row per scenario, `Variant => "name",
+/// "description";` under the variant's doc: the enum, `ALL` in row order, `name()`
+/// and `description()`. A scenario's name and description live in its row only.
+macro_rules! scenario_kinds {
+    ($( $(#[$doc:meta])* $variant:ident => $name:literal, $description:literal; )+) => {
+        /// The scenarios.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum ScenarioKind {
+            $( $(#[$doc])* $variant, )+
+        }
+
+        impl ScenarioKind {
+            /// Every scenario, in report order.
+            pub const ALL: [ScenarioKind; [$($name),+].len()] = [$(ScenarioKind::$variant),+];
+
+            /// Stable name (CLI and JSON).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $( ScenarioKind::$variant => $name, )+
+                }
+            }
+
+            /// One-line description.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $( ScenarioKind::$variant => $description, )+
+                }
+            }
+        }
+    };
 }
 
-impl ScenarioKind {
-    /// Every scenario, in report order.
-    pub const ALL: [ScenarioKind; 5] = [
-        ScenarioKind::NullSsUser,
-        ScenarioKind::Sysret,
-        ScenarioKind::InterruptReturn,
-        ScenarioKind::SnapshotRestore,
-        ScenarioKind::SyncStorm,
-    ];
-
-    /// Stable name (CLI and JSON).
-    pub fn name(self) -> &'static str {
-        match self {
-            ScenarioKind::NullSsUser => "null-ss-user",
-            ScenarioKind::Sysret => "sysret",
-            ScenarioKind::InterruptReturn => "interrupt-return",
-            ScenarioKind::SnapshotRestore => "snapshot-restore",
-            ScenarioKind::SyncStorm => "sync-storm",
-        }
-    }
-
-    /// One-line description.
-    pub fn description(self) -> &'static str {
-        match self {
-            ScenarioKind::NullSsUser => {
-                "CPL 3 with unusable SS (DPL 3): pause, sync, privileged probe"
-            }
-            ScenarioKind::Sysret => {
-                "kernel loads NULL SS, SYSRET to user: pause, sync, privileged probe"
-            }
-            ScenarioKind::InterruptReturn => {
-                "user int3 → kernel (NULL SS): sync; IRETQ → user: sync, probe"
-            }
-            ScenarioKind::SnapshotRestore => {
-                "CPL 3, unusable SS: capture, fresh VM, restore via sync, probe"
-            }
-            ScenarioKind::SyncStorm => {
-                "CPL 3, unusable SS: many pause/sync/resume cycles, then probe"
-            }
-        }
-    }
+scenario_kinds! {
+    /// CPL 3 with an unusable SS of DPL 3 (AMD post-SYSRET state) set via
+    /// KVM_SET_SREGS; pause, sync, probe.
+    NullSsUser => "null-ss-user",
+        "CPL 3 with unusable SS (DPL 3): pause, sync, privileged probe";
+    /// Kernel loads a NULL SS and SYSRETs to user code; pause, sync, probe.
+    Sysret => "sysret",
+        "kernel loads NULL SS, SYSRET to user: pause, sync, privileged probe";
+    /// User `int3` into the kernel (NULL SS at CPL 0); pause and sync there;
+    /// IRETQ back; pause and sync in user mode; probe.
+    InterruptReturn => "interrupt-return",
+        "user int3 → kernel (NULL SS): sync; IRETQ → user: sync, probe";
+    /// Pause in user mode with an unusable SS, capture, destroy the VM,
+    /// restore into a fresh VM through the sync, probe.
+    SnapshotRestore => "snapshot-restore",
+        "CPL 3, unusable SS: capture, fresh VM, restore via sync, probe";
+    /// Many pause/sync/resume cycles in user mode with an unusable SS, probe.
+    SyncStorm => "sync-storm",
+        "CPL 3, unusable SS: many pause/sync/resume cycles, then probe";
 }
 
 impl fmt::Display for ScenarioKind {

@@ -275,9 +275,7 @@ fn restore(
         Err(e) => return Err(Failure::failed(e.to_string())),
     };
     let o = run_probe(&mut m);
-    let target = report
-        .target
-        .map_or("unknown".to_string(), |v| v.to_string());
+    let target = report.target.to_string();
     if json {
         print_json(&json!({
             "restored": true,

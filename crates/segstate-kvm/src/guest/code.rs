@@ -104,9 +104,12 @@ fn has_error_code(vector: usize) -> bool {
     matches!(vector, 8 | 10 | 11 | 12 | 13 | 14 | 17 | 21 | 29 | 30)
 }
 
-/// `N` fresh labels: a blob's routines and jump targets.
-fn labels<const N: usize>(a: &mut CodeAssembler) -> [CodeLabel; N] {
-    [(); N].map(|_| a.create_label())
+/// A fresh label bound to the next instruction: a routine's entry, or a target
+/// jumped back to.
+fn here(a: &mut CodeAssembler) -> Result<CodeLabel, IcedError> {
+    let mut label = a.create_label();
+    a.set_label(&mut label)?;
+    Ok(label)
 }
 
 /// Where each of `labels` landed in the assembled blob.
@@ -159,60 +162,51 @@ struct UserAddrs {
 
 fn assemble_user() -> Result<(Vec<u8>, UserAddrs), IcedError> {
     let mut a = CodeAssembler::new(64)?;
-    let [
-        mut pause_probe,
-        mut storm,
-        mut storm_loop,
-        mut int3,
-        mut spin,
-        mut out,
-    ] = labels(&mut a);
-    let mut probe: [CodeLabel; 4] = labels(&mut a);
-    let mut probe_insn: [CodeLabel; 4] = labels(&mut a);
 
     // u_pause_probe: the sync point, then the privileged probe.
-    a.set_label(&mut pause_probe)?;
+    let pause_probe = here(&mut a)?;
     a.mov(dword_ptr(MMIO_USER_PAUSE), eax)?;
     a.jmp(qword_ptr(PARAM_PROBE))?;
 
     // u_storm: many sync points in a row, then the probe.
-    a.set_label(&mut storm)?;
+    let storm = here(&mut a)?;
     a.mov(rcx, qword_ptr(PARAM_STORM_COUNT))?;
-    a.set_label(&mut storm_loop)?;
+    let storm_loop = here(&mut a)?;
     a.mov(dword_ptr(MMIO_USER_PAUSE), ecx)?;
     a.dec(rcx)?;
     a.jnz(storm_loop)?;
     a.jmp(qword_ptr(PARAM_PROBE))?;
 
     // u_int3: into the kernel through the DPL-3 #BP gate, back, then pause+probe.
-    a.set_label(&mut int3)?;
+    let int3 = here(&mut a)?;
     a.int3()?;
     a.jmp(pause_probe)?;
 
     // u_spin: a guest that never exits.
-    a.set_label(&mut spin)?;
+    let spin = here(&mut a)?;
     a.jmp(spin)?;
 
     // u_out: port I/O from CPL 3 with IOPL 0 (architecturally #GP).
-    a.set_label(&mut out)?;
+    let out = here(&mut a)?;
     a.mov(eax, 0x5a_u32)?;
     a.out(PORT_USER_OUT as u32, al)?;
     a.mov(dword_ptr(MMIO_USER_OUT_DONE), eax)?;
-    let mut out_spin = a.create_label();
-    a.set_label(&mut out_spin)?;
+    let out_spin = here(&mut a)?;
     a.jmp(out_spin)?;
 
     // u_probe_*: the privileged instruction, then the "it ran" marker.
+    let mut probe = [CodeLabel::default(); 4];
+    let mut probe_insn = [CodeLabel::default(); 4];
     for p in Probe::ALL {
         let i = p.index();
-        a.set_label(&mut probe[i])?;
-        if p == Probe::WriteCr3 {
+        probe[i] = here(&mut a)?;
+        probe_insn[i] = if p == Probe::WriteCr3 {
             // Operand first, so that the probe's own instruction is the privileged one.
             a.mov(rax, PML4)?;
-            a.set_label(&mut probe_insn[i])?;
+            here(&mut a)?
         } else {
-            probe_insn[i] = probe[i];
-        }
+            probe[i]
+        };
         match p {
             Probe::Hlt => a.hlt()?,
             Probe::Cli => a.cli()?,
@@ -221,8 +215,7 @@ fn assemble_user() -> Result<(Vec<u8>, UserAddrs), IcedError> {
         }
         a.mov(eax, i as u32)?;
         a.mov(dword_ptr(MMIO_PRIV_RAN), eax)?;
-        let mut done = a.create_label();
-        a.set_label(&mut done)?;
+        let done = here(&mut a)?;
         a.jmp(done)?;
     }
 
@@ -256,32 +249,24 @@ struct KernelAddrs {
 
 fn assemble_kernel() -> Result<(Vec<u8>, KernelAddrs), IcedError> {
     let mut a = CodeAssembler::new(64)?;
-    let [
-        mut hello,
-        mut spin,
-        mut sysret_null_ss,
-        mut iret_to_user,
-        mut int3,
-        mut syscall,
-        mut report,
-    ] = labels(&mut a);
-    let mut stubs: [CodeLabel; EXCEPTION_VECTORS] = labels(&mut a);
+    // Jumped to by every stub below it.
+    let mut report = a.create_label();
 
     // k_hello: CPL-0 port I/O reaches the VMM.
-    a.set_label(&mut hello)?;
+    let hello = here(&mut a)?;
     a.mov(eax, 0x600d_u32)?;
     a.out(PORT_KERNEL_HELLO as u32, eax)?;
     a.hlt()?;
     a.jmp(hello)?;
 
     // k_spin: a guest that never exits.
-    a.set_label(&mut spin)?;
+    let spin = here(&mut a)?;
     a.jmp(spin)?;
 
     // k_sysret_null_ss: reproduce the AMD SYSRET state. In 64-bit mode a
     // NULL SS is legal at CPL 0; SYSRET then loads SS's selector (0x23) and,
     // on AMD, leaves the hidden attributes of the NULL SS in place.
-    a.set_label(&mut sysret_null_ss)?;
+    let sysret_null_ss = here(&mut a)?;
     a.xor(eax, eax)?;
     a.mov(ss, ax)?;
     a.mov(rsp, USER_STACK_TOP)?;
@@ -290,7 +275,7 @@ fn assemble_kernel() -> Result<(Vec<u8>, KernelAddrs), IcedError> {
     a.sysretq()?;
 
     // k_iret_to_user: enter user mode with a valid SS through an IRETQ frame.
-    a.set_label(&mut iret_to_user)?;
+    let iret_to_user = here(&mut a)?;
     a.push(i32::from(super::gdt::USER_DS))?;
     a.push(USER_STACK_TOP as i32)?;
     a.push(RFLAGS_DEFAULT as i32)?;
@@ -301,7 +286,7 @@ fn assemble_kernel() -> Result<(Vec<u8>, KernelAddrs), IcedError> {
     // k_int3: entered from CPL 3 through a DPL-3 gate. The CPU switched to
     // RSP0 and loaded SS with a NULL selector; pause here (CPL 0, NULL SS)
     // so the VMM can sync, then return to user mode.
-    a.set_label(&mut int3)?;
+    let int3 = here(&mut a)?;
     a.push(rax)?;
     a.mov(eax, 3_u32)?;
     a.mov(dword_ptr(MMIO_KERNEL_PAUSE), eax)?;
@@ -309,14 +294,15 @@ fn assemble_kernel() -> Result<(Vec<u8>, KernelAddrs), IcedError> {
     a.iretq()?;
 
     // k_syscall (LSTAR): not used by the scenarios; report and stop.
-    a.set_label(&mut syscall)?;
+    let syscall = here(&mut a)?;
     a.out(PORT_SYSCALL as u32, eax)?;
     a.hlt()?;
     a.jmp(syscall)?;
 
     // Exception stubs: uniform frame [vector, error code, rip, cs, rflags, rsp, ss].
+    let mut stubs = [CodeLabel::default(); EXCEPTION_VECTORS];
     for (v, stub) in stubs.iter_mut().enumerate() {
-        a.set_label(stub)?;
+        *stub = here(&mut a)?;
         if !has_error_code(v) {
             a.push(0)?;
         }

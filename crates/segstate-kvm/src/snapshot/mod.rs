@@ -232,10 +232,11 @@ pub struct RestoreOptions {
 }
 
 /// What a restore did.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct RestoreReport {
-    /// The vendor whose rules the state was checked against.
-    pub target: Option<Vendor>,
+    /// The vendor whose rules the state was checked against (a restore without one
+    /// is refused with [`SnapshotError::NoTargetVendor`]).
+    pub target: Vendor,
     /// Changes made by `--repair` or cross-vendor normalisation.
     pub changes: Vec<Change>,
     /// Warnings of the check rules (legal but notable states).
@@ -277,8 +278,11 @@ pub fn prepare(
         memory: Vec::new(),
     };
     let mut report = RestoreReport {
-        target: Some(target),
-        ..Default::default()
+        target,
+        changes: Vec::new(),
+        warnings: Vec::new(),
+        msrs_refused: Vec::new(),
+        msr_mismatches: Vec::new(),
     };
     let cross_vendor = snap.host.vendor.is_some_and(|v| v != target);
     if s.cpl_disagrees() && !opts.repair {
