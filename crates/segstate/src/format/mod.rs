@@ -159,6 +159,19 @@ mod tests {
         &'static str,
     );
 
+    /// Encodes `s` as shape `T`, asserts that the strict decode gives `s` back, and
+    /// returns the encoding for the caller's assertions on its raw fields.
+    pub(super) fn encodes_and_decodes_back<T, E>(s: Segment) -> T
+    where
+        T: TryFrom<Segment, Error = E> + Copy,
+        E: core::fmt::Debug,
+        Segment: TryFrom<T, Error = super::FormatError>,
+    {
+        let encoded = T::try_from(s).expect("the segment has an exact encoding");
+        assert_eq!(Segment::try_from(encoded), Ok(s));
+        encoded
+    }
+
     fn through<T>(s: Segment) -> Result<Segment, super::FormatError>
     where
         T: TryFrom<Segment, Error = super::FormatError>,
