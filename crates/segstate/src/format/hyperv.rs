@@ -199,7 +199,7 @@ impl VpSegmentRegisters {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::tests::encodes_and_decodes_back;
+    use crate::format::tests::{encodes_and_decodes_back, user_null_ss};
 
     #[test]
     fn bytes_and_attributes_round_trip() {
@@ -222,7 +222,7 @@ mod tests {
         ss.unusable = true;
         let err = HvSegmentRegister::try_from(ss).unwrap_err();
         assert_eq!(err.field, "unusable");
-        let null = Segment::null(Selector(0x2b), Attributes::flat_data(PrivilegeLevel::Ring3));
+        let null = user_null_ss();
         let hv: HvSegmentRegister = encodes_and_decodes_back(null);
         assert_eq!(hv.attributes.attributes().dpl, PrivilegeLevel::Ring3);
     }

@@ -495,6 +495,7 @@ mod bindings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::tests::user_null_ss;
     use core::mem::{offset_of, size_of};
 
     /// Offsets from compiling include/uapi/linux/kvm.h (upstream-semantics.md §8).
@@ -587,7 +588,7 @@ mod tests {
     /// The unusable flag survives: a peer code base hard-codes `unusable: 0`.
     #[test]
     fn segment_round_trip_keeps_unusable_and_dpl() {
-        let ss = Segment::null(Selector(0x2b), Attributes::flat_data(PrivilegeLevel::Ring3));
+        let ss = user_null_ss();
         let k = KvmSegment::from(ss);
         assert_eq!((k.unusable, k.present, k.dpl), (1, 0, 3));
         assert_eq!(Segment::try_from(k), Ok(ss));

@@ -159,6 +159,12 @@ mod tests {
         &'static str,
     );
 
+    /// The SS a null-selector load at CPL 3 leaves: selector 0x2b, unusable, P = 0,
+    /// DPL 3 (the CPL) kept.
+    pub(super) fn user_null_ss() -> Segment {
+        Segment::null(Selector(0x2b), Attributes::flat_data(PrivilegeLevel::Ring3))
+    }
+
     /// Encodes `s` as shape `T`, asserts that the strict decode gives `s` back, and
     /// returns the encoding for the caller's assertions on its raw fields.
     pub(super) fn encodes_and_decodes_back<T, E>(s: Segment) -> T
@@ -195,7 +201,7 @@ mod tests {
             (through::<QemuSegmentCache>, "SegmentCache", "flags.P"),
             (through::<CrosvmSegment>, "crosvm Segment", "unusable"),
         ];
-        let null_ss = Segment::null(Selector(0x2b), Attributes::flat_data(PrivilegeLevel::Ring3));
+        let null_ss = user_null_ss();
         let mut unusable_present = null_ss;
         unusable_present.attributes.present = true;
         let mut usable_absent = null_ss;

@@ -403,6 +403,7 @@ impl VmcbSaveArea {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::tests::user_null_ss;
 
     /// Golden attrib values from the fact sheet: 64-bit kernel CS 0x29b (0xa9b with G),
     /// flat data 0xc93, real-mode DPL-3 data 0x0f3.
@@ -456,7 +457,7 @@ mod tests {
             VmcbSegment::try_from(unusable_present).unwrap_err().field,
             "attrib.P"
         );
-        let null = Segment::null(Selector(0x2b), Attributes::flat_data(PrivilegeLevel::Ring3));
+        let null = user_null_ss();
         let v = VmcbSegment::try_from(null).unwrap();
         assert_eq!(Segment::try_from(v), Ok(null));
     }

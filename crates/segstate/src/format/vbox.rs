@@ -104,10 +104,11 @@ impl From<Segment> for CpumSelReg {
 mod tests {
     use super::*;
     use crate::arch::{Attributes, PrivilegeLevel};
+    use crate::format::tests::user_null_ss;
 
     #[test]
     fn layout_and_round_trip() {
-        let ss = Segment::null(Selector(0x2b), Attributes::flat_data(PrivilegeLevel::Ring3));
+        let ss = user_null_ss();
         let c = CpumSelReg::from(ss);
         let b = c.to_bytes();
         assert_eq!(&b[0..2], &[0x2b, 0]);

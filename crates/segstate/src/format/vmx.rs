@@ -144,6 +144,7 @@ impl From<Segment> for VmxSegment {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::tests::user_null_ss;
 
     #[test]
     fn golden_values_and_field_encodings() {
@@ -180,7 +181,7 @@ mod tests {
     /// DPL of an unusable SS (the CPL) next to it.
     #[test]
     fn unusable_and_dpl_survive() {
-        let ss = Segment::null(Selector(0x2b), Attributes::flat_data(PrivilegeLevel::Ring3));
+        let ss = user_null_ss();
         let v = VmxSegment::from(ss);
         assert!(v.access_rights.unusable());
         assert_eq!(v.access_rights.dpl(), PrivilegeLevel::Ring3);
