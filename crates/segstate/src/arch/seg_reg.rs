@@ -81,6 +81,18 @@ impl SegReg {
         self as usize
     }
 
+    /// Position in `order`, a format's storage order such as
+    /// [`SegReg::KVM_SREGS_ORDER`]: the slot the format keeps this register in. Every
+    /// order holds all eight registers; one that lacks this register panics.
+    #[must_use]
+    pub const fn position_in(self, order: &[SegReg; 8]) -> usize {
+        let mut slot = 0;
+        while order[slot] as u8 != self as u8 {
+            slot += 1;
+        }
+        slot
+    }
+
     /// Lower-case name as KVM's `kvm_sregs` members spell it (`ldt` for LDTR).
     #[must_use]
     pub const fn kvm_name(self) -> &'static str {
@@ -203,6 +215,7 @@ mod tests {
             for reg in order {
                 assert!(!seen[reg.index()], "{reg} twice");
                 seen[reg.index()] = true;
+                assert_eq!(order[reg.position_in(&order)], reg);
             }
         }
     }
@@ -214,5 +227,15 @@ mod tests {
             assert_eq!(reg.name().parse::<SegReg>(), Ok(reg));
         }
         assert!("xs".parse::<SegReg>().is_err());
+    }
+
+    #[test]
+    fn position_in_finds_each_register_in_its_slot() {
+        assert_eq!(SegReg::Cs.position_in(&SegReg::KVM_SREGS_ORDER), 0);
+        assert_eq!(SegReg::Es.position_in(&SegReg::KVM_SREGS_ORDER), 2);
+        assert_eq!(SegReg::Ldtr.position_in(&SegReg::KVM_SREGS_ORDER), 7);
+        for reg in SegReg::ALL {
+            assert_eq!(reg.position_in(&SegReg::ALL), reg.index());
+        }
     }
 }

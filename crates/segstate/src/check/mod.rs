@@ -23,31 +23,30 @@ pub mod svm_vmrun;
 pub mod vmx_entry;
 pub mod vmx_guest;
 
-/// How bad a finding is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(rename_all = "lowercase")
-)]
-pub enum Severity {
+crate::table::table_enum! {
+    /// How bad a finding is.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+    #[cfg_attr(
+        feature = "serde",
+        derive(serde::Serialize, serde::Deserialize),
+        serde(rename_all = "lowercase")
+    )]
+    pub enum Severity;
+    /// Every severity, the least first.
+    ALL;
+    columns {
+        /// Lower-case name, as reports print it and JSON spells it.
+        name: &'static str,
+    }
     /// Worth knowing; not wrong.
-    Info,
+    Info = "info";
     /// Legal but suspicious, or legal on one vendor only.
-    Warning,
+    Warning = "warning";
     /// The state is invalid, or hardware refuses it.
-    Error,
+    Error = "error";
 }
 
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        })
-    }
-}
+display_by_name!(Severity);
 
 /// One rule that fired.
 ///

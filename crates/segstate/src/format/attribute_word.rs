@@ -3,10 +3,11 @@
 //!
 //! Every shape packs a segment's attributes into one word of its own layout and leaves
 //! some of its bits undefined. A strict decode refuses a word with any of them set,
-//! naming the shape, the field and the whole word ([`AttributeWord`], declared per word
-//! with [`attribute_word!`]). A shape whose word has no unusable bit (the VMCB,
-//! Hyper-V) says "unusable" only with P = 0; [`without_unusable_bit!`] writes its strict
-//! decode and its refusing encode from that one rule.
+//! naming the shape, the field and the whole word ([`AttributeWord`]; each word, its
+//! reserved mask and its refusal are declared together with [`attribute_word!`]). A
+//! shape whose word has no unusable bit (the VMCB, Hyper-V) says "unusable" only with
+//! P = 0; [`without_unusable_bit!`] writes its strict decode and its refusing encode
+//! from that one rule.
 
 use super::FormatError;
 
@@ -40,19 +41,45 @@ pub(crate) trait AttributeWord: Copy {
     }
 }
 
-/// Declares a newtype attribute word an [`AttributeWord`]: the shape and field a
-/// refusal names, the mask of reserved bits and the reason.
+/// Declares a newtype attribute word: the newtype itself (plain data over its integer,
+/// stored on the wire as that integer), its `RESERVED_MASK`, and its [`AttributeWord`]
+/// impl naming the shape and field a refusal reports and the reason.
 macro_rules! attribute_word {
-    ($word:ty: $format:literal . $field:literal, reserved $mask:expr, $reason:literal) => {
+    (
+        $(#[$meta:meta])*
+        pub struct $word:ident(pub $int:ty) in $format:literal . $field:literal;
+        $(#[$mask_doc:meta])*
+        reserved $mask:expr, $reason:literal
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+        #[repr(transparent)]
+        pub struct $word(pub $int);
+
+        impl $word {
+            $(#[$mask_doc])*
+            pub const RESERVED_MASK: $int = $mask;
+        }
+
         impl $crate::format::attribute_word::AttributeWord for $word {
             const FORMAT: &'static str = $format;
             const FIELD: &'static str = $field;
-            const RESERVED: u64 = $mask as u64;
+            const RESERVED: u64 = $word::RESERVED_MASK as u64;
             const RESERVED_REASON: &'static str = $reason;
 
             #[inline]
             fn word(self) -> u64 {
                 self.0.into()
+            }
+        }
+
+        impl $crate::format::wire::LeField for $word {
+            const WIDTH: usize = <$int as $crate::format::wire::LeField>::WIDTH;
+            fn put(self, out: &mut [u8]) {
+                $crate::format::wire::LeField::put(self.0, out);
+            }
+            fn get(bytes: &[u8]) -> Self {
+                $word(<$int as $crate::format::wire::LeField>::get(bytes))
             }
         }
     };

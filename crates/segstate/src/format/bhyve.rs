@@ -100,7 +100,7 @@ impl From<Segment> for BhyveSegment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arch::{Attributes, PrivilegeLevel};
+    use crate::format::tests::user_null_ss;
 
     #[test]
     fn seg_desc_layout_and_round_trip() {
@@ -126,7 +126,7 @@ mod tests {
 
     #[test]
     fn strict_decode_keeps_unusable_and_dpl() {
-        let null = Segment::null(Selector(0x2b), Attributes::flat_data(PrivilegeLevel::Ring3));
+        let null = user_null_ss();
         let rec = BhyveSegment::from(null);
         assert!(rec.desc.access.unusable());
         assert_eq!(Segment::try_from(rec), Ok(null));

@@ -4,20 +4,19 @@
 
 use super::attribute_word::{attribute_word, without_unusable_bit};
 use super::vmx::VmxAccessRights;
-use super::wire::wire_struct;
+use super::wire::segment_record;
 use super::{FormatError, LengthError, exact_len, le_u32};
 use crate::arch::{Attributes, PerSegReg, PrivilegeLevel, SegReg, Segment, Selector};
 
-/// The 16-bit attribute word: VMX access-rights bits 15:0 (type 3:0, S 4, DPL 6:5,
-/// P 7, reserved 11:8, AVL 12, L 13, D/B 14, G 15) and **no unusable bit**.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-#[repr(transparent)]
-pub struct HvSegmentAttributes(pub u16);
+attribute_word! {
+    /// The 16-bit attribute word: VMX access-rights bits 15:0 (type 3:0, S 4, DPL 6:5,
+    /// P 7, reserved 11:8, AVL 12, L 13, D/B 14, G 15) and **no unusable bit**.
+    pub struct HvSegmentAttributes(pub u16) in "hv_x64_segment_register"."attributes";
+    /// Bits 11:8, reserved.
+    reserved 0x0f00, "bits 11:8 of the attribute word are reserved"
+}
 
 impl HvSegmentAttributes {
-    /// Bits 11:8, reserved.
-    pub const RESERVED_MASK: u16 = 0x0f00;
-
     /// All eight attribute fields: the layout is VMX access rights bits 15:0.
     #[must_use]
     pub const fn attributes(self) -> Attributes {
@@ -32,23 +31,11 @@ impl HvSegmentAttributes {
     }
 }
 
-attribute_word! {
-    HvSegmentAttributes: "hv_x64_segment_register"."attributes",
-    reserved HvSegmentAttributes::RESERVED_MASK, "bits 11:8 of the attribute word are reserved"
-}
-
-wire_struct! {
+segment_record! {
     /// `HV_X64_SEGMENT_REGISTER`: base u64 @0, limit u32 @8, selector u16 @12,
     /// attributes u16 @14; 16 bytes.
     pub struct HvSegmentRegister ("HV_X64_SEGMENT_REGISTER", 16 bytes) {
-        /// Base.
-        pub base: u64 = @0,
-        /// Byte-granular limit.
-        pub limit: u32 = @8,
-        /// Selector.
-        pub selector: u16 = @12,
-        /// Attribute word.
-        pub attributes: HvSegmentAttributes = @14,
+        base @0, limit @8, selector @12, attributes: HvSegmentAttributes @14,
     }
 }
 
@@ -212,14 +199,14 @@ impl VpSegmentRegisters {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::tests::{encodes_and_decodes_back, user_null_ss};
 
     #[test]
     fn bytes_and_attributes_round_trip() {
         let cs = Segment::flat(Selector(0x10), Attributes::code64(PrivilegeLevel::Ring0));
-        let hv = HvSegmentRegister::try_from(cs).unwrap();
+        let hv: HvSegmentRegister = encodes_and_decodes_back(cs);
         assert_eq!(hv.attributes.0, 0xa09b);
         assert_eq!(HvSegmentRegister::from_bytes(&hv.to_bytes()), Ok(hv));
-        assert_eq!(Segment::try_from(hv), Ok(cs));
         for raw in 0..=u16::MAX {
             if raw & HvSegmentAttributes::RESERVED_MASK == 0 {
                 let a = HvSegmentAttributes(raw);
@@ -235,9 +222,8 @@ mod tests {
         ss.unusable = true;
         let err = HvSegmentRegister::try_from(ss).unwrap_err();
         assert_eq!(err.field, "unusable");
-        let null = Segment::null(Selector(0x2b), Attributes::flat_data(PrivilegeLevel::Ring3));
-        let hv = HvSegmentRegister::try_from(null).unwrap();
-        assert_eq!(Segment::try_from(hv), Ok(null));
+        let null = user_null_ss();
+        let hv: HvSegmentRegister = encodes_and_decodes_back(null);
         assert_eq!(hv.attributes.attributes().dpl, PrivilegeLevel::Ring3);
     }
 

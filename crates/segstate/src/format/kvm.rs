@@ -20,12 +20,13 @@
 //! # Ok::<(), segstate::format::LengthError>(())
 //! ```
 
-use super::wire::wire_struct;
+use super::wire::segment_record;
 use super::{FormatError, LengthError, exact_len, le_u16, le_u64};
 use crate::arch::{Attributes, PerSegReg, PrivilegeLevel, SegReg, Segment, SegmentType, Selector};
 
-wire_struct! {
-    /// `struct kvm_segment`, 24 bytes, field for field.
+segment_record! {
+    /// `struct kvm_segment`, 24 bytes, field for field: base u64 @0, limit u32 @8,
+    /// selector u16 @12, then one byte per attribute.
     ///
     /// Every byte is kept raw: an old VMM may send anything in `type`, `dpl` or the
     /// booleans, and each implementation treats such garbage its own way (masking with
@@ -33,12 +34,7 @@ wire_struct! {
     /// strictly; the profiles reproduce each implementation's handling.
     #[repr(C)]
     pub struct KvmSegment ("struct kvm_segment", 24 bytes) {
-        /// Base address.
-        pub base: u64 = @0,
-        /// Byte-granular limit.
-        pub limit: u32 = @8,
-        /// Selector.
-        pub selector: u16 = @12,
+        base @0, limit @8, selector @12,
         /// Type (4 bits meaningful).
         pub type_: u8 = @14,
         /// P.
@@ -499,6 +495,7 @@ mod bindings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::tests::user_null_ss;
     use core::mem::{offset_of, size_of};
 
     /// Offsets from compiling include/uapi/linux/kvm.h (upstream-semantics.md §8).
@@ -591,7 +588,7 @@ mod tests {
     /// The unusable flag survives: a peer code base hard-codes `unusable: 0`.
     #[test]
     fn segment_round_trip_keeps_unusable_and_dpl() {
-        let ss = Segment::null(Selector(0x2b), Attributes::flat_data(PrivilegeLevel::Ring3));
+        let ss = user_null_ss();
         let k = KvmSegment::from(ss);
         assert_eq!((k.unusable, k.present, k.dpl), (1, 0, 3));
         assert_eq!(Segment::try_from(k), Ok(ss));

@@ -159,6 +159,25 @@ mod tests {
         &'static str,
     );
 
+    /// The SS a null-selector load at CPL 3 leaves: selector 0x2b, unusable, P = 0,
+    /// DPL 3 (the CPL) kept.
+    pub(super) fn user_null_ss() -> Segment {
+        Segment::null(Selector(0x2b), Attributes::flat_data(PrivilegeLevel::Ring3))
+    }
+
+    /// Encodes `s` as shape `T`, asserts that the strict decode gives `s` back, and
+    /// returns the encoding for the caller's assertions on its raw fields.
+    pub(super) fn encodes_and_decodes_back<T, E>(s: Segment) -> T
+    where
+        T: TryFrom<Segment, Error = E> + Copy,
+        E: core::fmt::Debug,
+        Segment: TryFrom<T, Error = super::FormatError>,
+    {
+        let encoded = T::try_from(s).expect("the segment has an exact encoding");
+        assert_eq!(Segment::try_from(encoded), Ok(s));
+        encoded
+    }
+
     fn through<T>(s: Segment) -> Result<Segment, super::FormatError>
     where
         T: TryFrom<Segment, Error = super::FormatError>,
@@ -182,7 +201,7 @@ mod tests {
             (through::<QemuSegmentCache>, "SegmentCache", "flags.P"),
             (through::<CrosvmSegment>, "crosvm Segment", "unusable"),
         ];
-        let null_ss = Segment::null(Selector(0x2b), Attributes::flat_data(PrivilegeLevel::Ring3));
+        let null_ss = user_null_ss();
         let mut unusable_present = null_ss;
         unusable_present.attributes.present = true;
         let mut usable_absent = null_ss;

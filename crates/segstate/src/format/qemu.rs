@@ -4,15 +4,17 @@ use super::attribute_word::{AttributeWord, attribute_word};
 use super::{FormatError, require_unusable_is_not_present, segment_without_unusable_bit};
 use crate::arch::{Attributes, PerSegReg, PrivilegeLevel, SegReg, Segment, Selector};
 
-/// `SegmentCache.flags`: the high dword of a descriptor, at descriptor positions
-/// (QEMU `DESC_*` macros): type 11:8, S 12, DPL 14:13, P 15, AVL 20, L 21, B 22, G 23.
-///
-/// TCG stores the whole high dword, so bits 7:0, 19:16 and 31:24 may hold base and
-/// limit bits of the descriptor it was loaded from; the KVM path leaves them zero.
-/// They are kept raw here and called the *residue*.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-#[repr(transparent)]
-pub struct QemuFlags(pub u32);
+attribute_word! {
+    /// `SegmentCache.flags`: the high dword of a descriptor, at descriptor positions
+    /// (QEMU `DESC_*` macros): type 11:8, S 12, DPL 14:13, P 15, AVL 20, L 21, B 22, G 23.
+    ///
+    /// TCG stores the whole high dword, so bits 7:0, 19:16 and 31:24 may hold base and
+    /// limit bits of the descriptor it was loaded from; the KVM path leaves them zero.
+    /// They are kept raw here and called the *residue*.
+    pub struct QemuFlags(pub u32) in "SegmentCache"."flags";
+    /// The residue: bits outside [`QemuFlags::ATTRIBUTE_MASK`].
+    reserved !QemuFlags::ATTRIBUTE_MASK, "bits 7:0, 19:16 and 31:24 hold descriptor base/limit bits, not attributes"
+}
 
 impl QemuFlags {
     /// DESC_TYPE_SHIFT.
@@ -51,10 +53,10 @@ impl QemuFlags {
         QemuFlags((a.to_word() as u32) << Self::TYPE_SHIFT)
     }
 
-    /// Bits outside [`QemuFlags::ATTRIBUTE_MASK`].
+    /// The residue: bits outside [`QemuFlags::ATTRIBUTE_MASK`].
     #[must_use]
     pub const fn residue(self) -> u32 {
-        self.0 & !Self::ATTRIBUTE_MASK
+        self.0 & Self::RESERVED_MASK
     }
 
     /// DPL field.
@@ -62,11 +64,6 @@ impl QemuFlags {
     pub const fn dpl(self) -> PrivilegeLevel {
         PrivilegeLevel::from_low_bits((self.0 >> Self::DPL_SHIFT) as u8)
     }
-}
-
-attribute_word! {
-    QemuFlags: "SegmentCache"."flags",
-    reserved !QemuFlags::ATTRIBUTE_MASK, "bits 7:0, 19:16 and 31:24 hold descriptor base/limit bits, not attributes"
 }
 
 /// `SegmentCache`: selector (uint32_t), base (target_ulong), limit (uint32_t), flags.

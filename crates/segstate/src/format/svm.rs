@@ -20,18 +20,20 @@
 
 use super::attribute_word::{attribute_word, without_unusable_bit};
 use super::vmx::VmxAccessRights;
-use super::wire::wire_struct;
+use super::wire::segment_record;
 use super::{FormatError, LengthError, exact_len, le_u32, le_u64};
 use crate::arch::{Attributes, PerSegReg, PrivilegeLevel, SegReg, Segment, SegmentType, Selector};
 
-/// The VMCB segment attribute word: descriptor bits 47:40 in bits 7:0 and descriptor
-/// bits 55:52 in bits 11:8 (Linux `SVM_SELECTOR_*_SHIFT`). Bits 15:12 are reserved.
-///
-/// L is bit 9 here, not bit 13 as in VMX access rights: a peer hypervisor tests
-/// `attrib & (1 << 13)` for CS.L and never sees 64-bit mode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-#[repr(transparent)]
-pub struct SvmAttrib(pub u16);
+attribute_word! {
+    /// The VMCB segment attribute word: descriptor bits 47:40 in bits 7:0 and descriptor
+    /// bits 55:52 in bits 11:8 (Linux `SVM_SELECTOR_*_SHIFT`). Bits 15:12 are reserved.
+    ///
+    /// L is bit 9 here, not bit 13 as in VMX access rights: a peer hypervisor tests
+    /// `attrib & (1 << 13)` for CS.L and never sees 64-bit mode.
+    pub struct SvmAttrib(pub u16) in "vmcb_seg"."attrib";
+    /// Bits 15:12, not defined by the APM.
+    reserved 0xf000, "bits 15:12 of the attribute word are reserved"
+}
 
 impl SvmAttrib {
     /// Type, bits 3:0.
@@ -50,8 +52,6 @@ impl SvmAttrib {
     pub const DB_SHIFT: u16 = 10;
     /// G, bit 11.
     pub const G_SHIFT: u16 = 11;
-    /// Bits 15:12, not defined by the APM.
-    pub const RESERVED_MASK: u16 = 0xf000;
 
     /// Type field.
     #[must_use]
@@ -85,22 +85,10 @@ impl SvmAttrib {
     }
 }
 
-attribute_word! {
-    SvmAttrib: "vmcb_seg"."attrib",
-    reserved SvmAttrib::RESERVED_MASK, "bits 15:12 of the attribute word are reserved"
-}
-
-wire_struct! {
+segment_record! {
     /// `struct vmcb_seg`: selector u16 @0, attrib u16 @2, limit u32 @4, base u64 @8.
     pub struct VmcbSegment ("struct vmcb_seg", 16 bytes) {
-        /// Selector.
-        pub selector: u16 = @0,
-        /// Attribute word.
-        pub attrib: SvmAttrib = @2,
-        /// Byte-granular limit.
-        pub limit: u32 = @4,
-        /// Base.
-        pub base: u64 = @8,
+        selector @0, attrib: SvmAttrib @2, limit @4, base @8,
     }
 }
 
@@ -194,19 +182,22 @@ impl SaveAreaOffset {
     /// End of the 2017-era save area (after LASTEXCPTO at 0x290).
     pub const END: usize = 0x298;
 
+    /// The save-area offset of each segment register, in [`SegReg::ALL`] order.
+    const SEGMENTS: [usize; 8] = [
+        Self::ES,
+        Self::CS,
+        Self::SS,
+        Self::DS,
+        Self::FS,
+        Self::GS,
+        Self::LDTR,
+        Self::TR,
+    ];
+
     /// The save-area offset of a segment register.
     #[must_use]
     pub const fn segment(reg: SegReg) -> usize {
-        match reg {
-            SegReg::Es => Self::ES,
-            SegReg::Cs => Self::CS,
-            SegReg::Ss => Self::SS,
-            SegReg::Ds => Self::DS,
-            SegReg::Fs => Self::FS,
-            SegReg::Gs => Self::GS,
-            SegReg::Ldtr => Self::LDTR,
-            SegReg::Tr => Self::TR,
-        }
+        Self::SEGMENTS[reg.index()]
     }
 }
 
@@ -412,6 +403,7 @@ impl VmcbSaveArea {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::tests::user_null_ss;
 
     /// Golden attrib values from the fact sheet: 64-bit kernel CS 0x29b (0xa9b with G),
     /// flat data 0xc93, real-mode DPL-3 data 0x0f3.
@@ -465,7 +457,7 @@ mod tests {
             VmcbSegment::try_from(unusable_present).unwrap_err().field,
             "attrib.P"
         );
-        let null = Segment::null(Selector(0x2b), Attributes::flat_data(PrivilegeLevel::Ring3));
+        let null = user_null_ss();
         let v = VmcbSegment::try_from(null).unwrap();
         assert_eq!(Segment::try_from(v), Ok(null));
     }

@@ -7,22 +7,22 @@
 use super::FormatError;
 use super::attribute_word::{AttributeWord, attribute_word};
 use super::vmx::VmxAccessRights;
-use super::wire::wire_struct;
+use super::wire::segment_record;
 use crate::arch::{Segment, Selector};
 
-/// `X86DESCATTR`, a u32: type 3:0, S 4, DPL 6:5, P 7, `u4LimitHigh` 11:8, AVL 12, L 13,
-/// D/B 14, G 15, `u1Unusable` 16, reserved 31:17. Bits 15:0 and 16 are the VMX
-/// access-rights layout; bits 11:8 hold a copy of the descriptor's limit 19:16, which
-/// VMX calls reserved.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-#[repr(transparent)]
-pub struct X86DescAttr(pub u32);
+attribute_word! {
+    /// `X86DESCATTR`, a u32: type 3:0, S 4, DPL 6:5, P 7, `u4LimitHigh` 11:8, AVL 12, L 13,
+    /// D/B 14, G 15, `u1Unusable` 16, reserved 31:17. Bits 15:0 and 16 are the VMX
+    /// access-rights layout; bits 11:8 hold a copy of the descriptor's limit 19:16, which
+    /// VMX calls reserved.
+    pub struct X86DescAttr(pub u32) in "CPUMSELREG"."Attr";
+    /// Bits 31:17, reserved.
+    reserved 0xfffe_0000, "bits 31:17 of X86DESCATTR are reserved"
+}
 
 impl X86DescAttr {
     /// `u4LimitHigh`, bits 11:8.
     pub const LIMIT_HIGH_MASK: u32 = 0x0f00;
-    /// Bits 31:17, reserved.
-    pub const RESERVED_MASK: u32 = 0xfffe_0000;
     /// `u1Unusable`.
     pub const UNUSABLE: u32 = VmxAccessRights::UNUSABLE;
 
@@ -33,29 +33,20 @@ impl X86DescAttr {
     }
 }
 
-attribute_word! {
-    X86DescAttr: "CPUMSELREG"."Attr",
-    reserved X86DescAttr::RESERVED_MASK, "bits 31:17 of X86DESCATTR are reserved"
-}
-
-wire_struct! {
+segment_record! {
     /// `CPUMSELREG`: Sel u16 @0, PaddingSel u16 @2, ValidSel u16 @4, fFlags u16 @6,
-    /// u64Base @8, u32Limit @16, Attr @20; 24 bytes.
+    /// u64Base @8, u32Limit @16 (byte-granular), Attr @20; 24 bytes.
     pub struct CpumSelReg ("CPUMSELREG", 24 bytes) {
-        /// `Sel`.
-        pub selector: u16 = @0,
+        selector @0,
         /// `PaddingSel`.
         pub padding: u16 = @2,
         /// `ValidSel`: the selector the hidden parts were loaded for.
         pub valid_selector: u16 = @4,
         /// `fFlags` (`CPUMSELREG_FLAGS_VALID` = 1, `CPUMSELREG_FLAGS_STALE` = 2).
         pub flags: u16 = @6,
-        /// `u64Base`.
-        pub base: u64 = @8,
-        /// `u32Limit`, byte-granular.
-        pub limit: u32 = @16,
-        /// `Attr`.
-        pub attr: X86DescAttr = @20,
+        base @8,
+        limit @16,
+        attr: X86DescAttr @20,
     }
 }
 
@@ -113,10 +104,11 @@ impl From<Segment> for CpumSelReg {
 mod tests {
     use super::*;
     use crate::arch::{Attributes, PrivilegeLevel};
+    use crate::format::tests::user_null_ss;
 
     #[test]
     fn layout_and_round_trip() {
-        let ss = Segment::null(Selector(0x2b), Attributes::flat_data(PrivilegeLevel::Ring3));
+        let ss = user_null_ss();
         let c = CpumSelReg::from(ss);
         let b = c.to_bytes();
         assert_eq!(&b[0..2], &[0x2b, 0]);

@@ -18,17 +18,17 @@ use super::FormatError;
 use super::attribute_word::{AttributeWord, attribute_word};
 use crate::arch::{Attributes, PrivilegeLevel, SegReg, Segment, SegmentType, Selector};
 
-/// VMX segment access rights: type 3:0, S 4, DPL 6:5, P 7, reserved 11:8, AVL 12,
-/// L 13, D/B 14, G 15, unusable 16, reserved 31:17.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-#[repr(transparent)]
-pub struct VmxAccessRights(pub u32);
+attribute_word! {
+    /// VMX segment access rights: type 3:0, S 4, DPL 6:5, P 7, reserved 11:8, AVL 12,
+    /// L 13, D/B 14, G 15, unusable 16, reserved 31:17.
+    pub struct VmxAccessRights(pub u32) in "vmx_access_rights"."reserved";
+    /// Bits that must be zero for a usable segment (11:8 and 31:17).
+    reserved 0x0000_0f00 | 0xfffe_0000, "bits 11:8 and 31:17 of the access rights are reserved"
+}
 
 impl VmxAccessRights {
     /// The "segment unusable" bit.
     pub const UNUSABLE: u32 = 1 << 16;
-    /// Bits that must be zero for a usable segment (11:8 and 31:17).
-    pub const RESERVED_MASK: u32 = 0x0000_0f00 | 0xfffe_0000;
 
     /// Type field.
     #[must_use]
@@ -69,11 +69,6 @@ impl VmxAccessRights {
     pub const fn to_svm_layout(self) -> u16 {
         ((self.0 & 0xff) | ((self.0 >> 4) & 0xf00)) as u16
     }
-}
-
-attribute_word! {
-    VmxAccessRights: "vmx_access_rights"."reserved",
-    reserved VmxAccessRights::RESERVED_MASK, "bits 11:8 and 31:17 of the access rights are reserved"
 }
 
 /// A guest segment as the VMCS holds it: four fields, each its own VMCS component.
@@ -149,6 +144,7 @@ impl From<Segment> for VmxSegment {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::tests::user_null_ss;
 
     #[test]
     fn golden_values_and_field_encodings() {
@@ -185,7 +181,7 @@ mod tests {
     /// DPL of an unusable SS (the CPL) next to it.
     #[test]
     fn unusable_and_dpl_survive() {
-        let ss = Segment::null(Selector(0x2b), Attributes::flat_data(PrivilegeLevel::Ring3));
+        let ss = user_null_ss();
         let v = VmxSegment::from(ss);
         assert!(v.access_rights.unusable());
         assert_eq!(v.access_rights.dpl(), PrivilegeLevel::Ring3);

@@ -5,11 +5,6 @@
 //! The offsets are checked at compile time to tile the struct exactly (no gap, no
 //! overlap, nothing past the end): a layout mistake does not build.
 
-use super::hyperv::HvSegmentAttributes;
-use super::svm::SvmAttrib;
-use super::vbox::X86DescAttr;
-use super::vmx::VmxAccessRights;
-
 /// A fixed-width little-endian field of a wire struct.
 pub(crate) trait LeField: Copy {
     /// Bytes on the wire.
@@ -38,27 +33,7 @@ macro_rules! le_int {
 
 le_int!(u8, u16, u32, u64);
 
-/// Attribute words: a newtype stored as its integer.
-macro_rules! le_newtype {
-    ($($t:ident($inner:ty)),*) => {$(
-        impl LeField for $t {
-            const WIDTH: usize = <$inner as LeField>::WIDTH;
-            fn put(self, out: &mut [u8]) {
-                self.0.put(out);
-            }
-            fn get(bytes: &[u8]) -> Self {
-                $t(<$inner>::get(bytes))
-            }
-        }
-    )*};
-}
-
-le_newtype!(
-    SvmAttrib(u16),
-    HvSegmentAttributes(u16),
-    VmxAccessRights(u32),
-    X86DescAttr(u32)
-);
+// Attribute words are stored as their integer: `attribute_word!` gives each its impl.
 
 /// Panics (at compile time, where it is called from a `const`) unless the fields,
 /// in declaration order, follow each other without gap or overlap and end at `size`.
@@ -135,6 +110,61 @@ macro_rules! wire_struct {
 }
 
 pub(crate) use wire_struct;
+
+/// Declares a segment record: a [`wire_struct!`] holding the fields every segment
+/// shape stores, each named by a keyword at its offset, in wire order: `selector`
+/// (`u16`), `limit` (`u32`, byte-granular), `base` (`u64`) and, in a shape that packs
+/// the attributes into one word, that word (`name: Type`, a newtype of the shape's own
+/// layout). Their types and docs are written here once; fields of the shape's own
+/// (VirtualBox's `ValidSel`, `kvm_segment`'s attribute bytes) are declared among them
+/// as in [`wire_struct!`]. Every item ends with a comma.
+macro_rules! segment_record {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident ($c_name:literal, $size:literal bytes) { $($fields:tt)* }
+    ) => {
+        $crate::format::wire::segment_record! {
+            @fields [$(#[$meta])* pub struct $name ($c_name, $size bytes)] [] $($fields)*
+        }
+    };
+    (@fields $head:tt [$($done:tt)*] selector @$off:literal, $($rest:tt)*) => {
+        $crate::format::wire::segment_record! {
+            @fields $head [$($done)* #[doc = "Selector."] pub selector: u16 = @$off,] $($rest)*
+        }
+    };
+    (@fields $head:tt [$($done:tt)*] limit @$off:literal, $($rest:tt)*) => {
+        $crate::format::wire::segment_record! {
+            @fields $head [$($done)* #[doc = "Byte-granular limit."] pub limit: u32 = @$off,] $($rest)*
+        }
+    };
+    (@fields $head:tt [$($done:tt)*] base @$off:literal, $($rest:tt)*) => {
+        $crate::format::wire::segment_record! {
+            @fields $head [$($done)* #[doc = "Base."] pub base: u64 = @$off,] $($rest)*
+        }
+    };
+    (
+        @fields $head:tt [$($done:tt)*]
+        $(#[$fmeta:meta])* pub $field:ident: $ty:ty = @$off:literal, $($rest:tt)*
+    ) => {
+        $crate::format::wire::segment_record! {
+            @fields $head [$($done)* $(#[$fmeta])* pub $field: $ty = @$off,] $($rest)*
+        }
+    };
+    (@fields $head:tt [$($done:tt)*] $word:ident: $word_ty:ident @$off:literal, $($rest:tt)*) => {
+        $crate::format::wire::segment_record! {
+            @fields $head [
+                $($done)*
+                #[doc = concat!("Attribute word, [`", stringify!($word_ty), "`].")]
+                pub $word: $word_ty = @$off,
+            ] $($rest)*
+        }
+    };
+    (@fields [$($head:tt)*] [$($done:tt)*]) => {
+        $crate::format::wire::wire_struct! { $($head)* { $($done)* } }
+    };
+}
+
+pub(crate) use segment_record;
 
 #[cfg(test)]
 mod tests {

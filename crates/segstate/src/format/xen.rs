@@ -8,21 +8,15 @@
 
 use super::attribute_word::{AttributeWord, attribute_word};
 use super::svm::SvmAttrib;
-use super::wire::wire_struct;
+use super::wire::segment_record;
 use super::{FormatError, LengthError, exact_len, le_u32, le_u64, segment_without_unusable_bit};
 use crate::arch::{PerSegReg, SegReg, Segment, Selector};
 
-wire_struct! {
-    /// `struct segment_register`: sel u16 @0, attr u16 @2, limit u32 @4, base u64 @8.
+segment_record! {
+    /// `struct segment_register`: sel u16 @0, attr u16 @2 (SVM layout), limit u32 @4
+    /// (byte-granular), base u64 @8.
     pub struct XenSegmentRegister ("struct segment_register", 16 bytes) {
-        /// `sel`.
-        pub selector: u16 = @0,
-        /// `attr`, SVM layout.
-        pub attr: SvmAttrib = @2,
-        /// `limit`, byte-granular.
-        pub limit: u32 = @4,
-        /// `base`.
-        pub base: u64 = @8,
+        selector @0, attr: SvmAttrib @2, limit @4, base @8,
     }
 }
 
@@ -41,10 +35,12 @@ impl TryFrom<XenSegmentRegister> for Segment {
     }
 }
 
-/// One `*_arbytes` word of `hvm_hw_cpu`: a u32 holding the 12-bit SVM-layout `attr`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-#[repr(transparent)]
-pub struct XenArbytes(pub u32);
+attribute_word! {
+    /// One `*_arbytes` word of `hvm_hw_cpu`: a u32 holding the 12-bit SVM-layout `attr`.
+    pub struct XenArbytes(pub u32) in "hvm_hw_cpu"."arbytes";
+    /// Bits 31:12, outside the 12-bit layout.
+    reserved !0xfffu32, "bits 31:12 are not part of Xen's 12-bit attribute layout"
+}
 
 impl XenArbytes {
     /// Strict decode: only bits 11:0 may be set.
@@ -59,11 +55,6 @@ impl XenArbytes {
     pub const fn is_vmx_layout(self) -> bool {
         self.0 & 0xf000 != 0 && self.0 & 0x0f00 == 0
     }
-}
-
-attribute_word! {
-    XenArbytes: "hvm_hw_cpu"."arbytes",
-    reserved !0xfffu32, "bits 31:12 are not part of Xen's 12-bit attribute layout"
 }
 
 /// Byte offsets of the segment fields in `struct hvm_hw_cpu` (1032 bytes, compiled
@@ -112,19 +103,14 @@ impl HvmHwCpuOffset {
     /// `cs_arbytes`; then ds, es, fs, gs, ss, tr, ldtr, each a u32.
     pub const ARBYTES: usize = 888;
 
-    /// The slot of `reg` in the record's cs, ds, es, fs, gs, ss, tr, ldtr order.
+    /// The record's register order: cs, ds, es, fs, gs, ss, tr, ldtr, the order of
+    /// `kvm_sregs`.
+    pub const ORDER: [SegReg; 8] = SegReg::KVM_SREGS_ORDER;
+
+    /// The slot of `reg` in [`Self::ORDER`].
     #[must_use]
     pub const fn slot(reg: SegReg) -> usize {
-        match reg {
-            SegReg::Cs => 0,
-            SegReg::Ds => 1,
-            SegReg::Es => 2,
-            SegReg::Fs => 3,
-            SegReg::Gs => 4,
-            SegReg::Ss => 5,
-            SegReg::Tr => 6,
-            SegReg::Ldtr => 7,
-        }
+        reg.position_in(&Self::ORDER)
     }
 }
 
