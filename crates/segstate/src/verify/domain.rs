@@ -316,7 +316,29 @@ impl Domain {
         before + lists + n
     }
 
+    /// What every state of the list of `reg` with selector RPL `rpl` whose baseline is
+    /// the one at `baseline` takes from it: the register's selector, with RPL `rpl`, and
+    /// its base (the fields a chain carries, `reduce`).
+    #[must_use]
+    pub fn carried(
+        &self,
+        baseline: PrivilegeLevel,
+        reg: SegReg,
+        rpl: PrivilegeLevel,
+    ) -> (Selector, u64) {
+        let base = self.judge.baseline(baseline);
+        (base_selector(base, reg, rpl), base.segments[reg].base)
+    }
+
+    /// True when the baseline at `cpl` with `reg` holding `seg` (a decoded state of this
+    /// domain) is consistent: what [`DomainState::consistent`] holds.
+    #[must_use]
+    pub fn is_consistent(&self, reg: SegReg, seg: Segment, cpl: PrivilegeLevel) -> bool {
+        self.judge.judge(reg, seg, cpl)
+    }
+
     /// The state at `index` in domain order.
+    #[cfg(test)]
     #[must_use]
     pub fn state_at(&self, index: usize) -> DomainState {
         let mut at = index;

@@ -26,12 +26,19 @@
 //! class, with the representative's output carrying the member's selector and base
 //! (what the chain makes of the member, by the first point).
 //!
-//! Classes are found, not assumed: each register's states are split by RPL and paired
-//! by position in domain order; a pair joins a class only if the two states are
-//! [`alike`] (equal but for the carried fields and the data register), so a change to
-//! the domain can only make the reduction smaller, never wrong. The tests hold the
-//! reduced reports equal to [`super::Workspace::verify_unreduced`]'s for every built-in
-//! chain and every chain with a rule switched off.
+//! Classes follow from how the domain is made ([`Domain`]): the lists of one register
+//! group's (register, RPL) pairs hold the same attribute combinations and limits at the
+//! same positions, each state taking only its selector and base from the list
+//! ([`Domain::carried`]). So a class is one position across the group's lists, built
+//! from its representative without making the other states: each member is the
+//! representative with its own carried fields, and only its consistency is judged
+//! anew. That this is what the domain holds is checked, not assumed:
+//! `classes_cover_the_domain_once` makes every state of the three domains and holds each
+//! member `alike` its representative (equal but for the carried fields and the data
+//! register) and each consistent member equal to the state at its index, so a change
+//! to the domain that breaks the structure fails it. The tests hold the reduced
+//! reports equal to [`super::Workspace::verify_unreduced`]'s for every built-in chain
+//! and every chain with a rule switched off.
 
 use alloc::vec::Vec;
 
@@ -67,12 +74,15 @@ pub(super) fn applies(chain: &Chain) -> bool {
     chain.ops().iter().all(|&op| reducible(op))
 }
 
-/// States (indices into the domain) a chain cannot tell apart; the first is the one
-/// that runs. `start..start + len` in [`Classes::members`], the consistent members
-/// (after the representative) before the others, each part in domain order.
+/// States a chain cannot tell apart: one position across the lists of a register
+/// group's (register, RPL) pairs, or a state alone; the representative (RPL 0 of the
+/// group's first register) is the one that runs.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Class {
-    start: u32,
+    /// The representative's index in domain order (the tests find the members by it).
+    #[cfg(test)]
+    index: u32,
+    /// How many states it covers, the representative included.
     len: u8,
     /// How many of the members after the representative are consistent.
     consistent: u8,
@@ -90,9 +100,8 @@ pub(super) struct Classes {
     /// Each class's representative, in class order: what every chain runs, read in
     /// order (a chain touches nothing else of the domain unless a member fails).
     representatives: Vec<DomainState>,
-    members: Vec<u32>,
-    /// Per consistent member after a representative, what the VM-entry pass needs of
-    /// it, kept beside the list so the pass reads memory in order instead of the states.
+    /// Per consistent member after a representative, in domain order, what the
+    /// VM-entry pass needs of it (the other members need nothing but their count).
     carried: Vec<Carried>,
 }
 
@@ -107,29 +116,23 @@ struct Carried {
 }
 
 impl Carried {
-    fn of(state: &DomainState) -> Self {
-        Carried {
-            base: base_of(&state.input.value),
-            selector: selector_of(&state.input.value),
-            reg: state.reg,
-            baseline: state.baseline,
-        }
-    }
-
     /// `decoded`, a decoding of the representative's output, with this member's
     /// selector and base: the decoding of the member's output, since each op carries
     /// both and decoding copies them (module doc).
     fn onto(self, decoded: Option<Segment>) -> Option<Segment> {
-        decoded.map(|mut s| {
-            s.selector = Selector(self.selector);
-            s.base = self.base;
-            s
-        })
+        decoded.map(|s| self.put(s))
+    }
+
+    /// `s` with this member's selector and base.
+    fn put(self, mut s: Segment) -> Segment {
+        s.selector = Selector(self.selector);
+        s.base = self.base;
+        s
     }
 
     /// The consistent member this stands for, made from its representative `rep`: the
     /// same state but for the carried fields and the register within its group
-    /// ([`alike`]; `classes_cover_the_domain_once` checks it member by member).
+    /// (`alike`; `classes_cover_the_domain_once` checks it member by member).
     fn member(self, rep: &DomainState) -> DomainState {
         let value = with_base(&with_selector(&rep.input.value, self.selector), self.base);
         DomainState {
@@ -150,31 +153,55 @@ const MAX_CLASS: usize = SegReg::ALL.len() * PrivilegeLevel::ALL.len();
 const _: () = assert!(MAX_CLASS - 1 <= MemberVerdicts::MAX_MEMBERS && MAX_CLASS <= 255);
 
 impl Classes {
-    /// Adds the class of `members` (the representative first), each with its index in
-    /// domain order.
-    fn push(&mut self, members: &[(u32, DomainState)]) {
-        let start = self.members.len();
-        let (rep, others) = members.split_first().expect("a class has a representative");
-        self.members.push(rep.0);
-        let consistent = others.iter().filter(|(_, m)| m.consistent);
-        self.members.extend(consistent.clone().map(|(i, _)| *i));
-        let first_carried = self.carried.len() as u32;
-        self.carried.extend(consistent.map(|(_, m)| Carried::of(m)));
-        let n_consistent = self.members.len() - start - 1;
+    /// Room for `classes` classes and `members` members after their representatives
+    /// (reserved, not touched: only what is pushed is written).
+    fn with_capacity(classes: usize, members: usize) -> Self {
+        Classes {
+            classes: Vec::with_capacity(classes),
+            representatives: Vec::with_capacity(classes),
+            carried: Vec::with_capacity(members),
+        }
+    }
+
+    /// Adds the class of `rep`, at `index` in domain order, and of the states at the
+    /// same position of the lists `partners` (each a register of `rep`'s group and a
+    /// selector RPL): `rep` with each list's carried fields, judged for consistency.
+    fn push(
+        &mut self,
+        domain: &Domain,
+        (index, rep): (usize, DomainState),
+        partners: &[(SegReg, PrivilegeLevel)],
+    ) {
+        #[cfg(not(test))]
+        let _ = index;
         // A bit per consistent member in what `MemberVerdicts` keeps: a class's members
         // are distinct (register, RPL) pairs of one group ([`classes`]), so it fits
         // (`MAX_CLASS`, checked at compile time).
-        debug_assert!(members.len() <= MAX_CLASS, "{} members", members.len());
-        let others = others.iter().filter(|(_, m)| !m.consistent);
-        self.members.extend(others.map(|(i, _)| *i));
+        debug_assert!(partners.len() < MAX_CLASS, "{} partners", partners.len());
+        let first_carried = self.carried.len();
+        if let Some(decoded) = rep.decoded {
+            for &(reg, rpl) in partners {
+                let (selector, base) = domain.carried(rep.baseline, reg, rpl);
+                let carried = Carried {
+                    base,
+                    selector: selector.0,
+                    reg,
+                    baseline: rep.baseline,
+                };
+                if domain.is_consistent(reg, carried.put(decoded), rep.cpl) {
+                    self.carried.push(carried);
+                }
+            }
+        }
         self.classes.push(Class {
-            start: start as u32,
-            len: members.len() as u8,
-            consistent: n_consistent as u8,
-            first_carried,
-            reg: rep.1.reg,
+            #[cfg(test)]
+            index: index as u32,
+            len: (partners.len() + 1) as u8,
+            consistent: (self.carried.len() - first_carried) as u8,
+            first_carried: first_carried as u32,
+            reg: rep.reg,
         });
-        self.representatives.push(rep.1);
+        self.representatives.push(rep);
     }
 
     /// The classes in batches of one register (at most [`BATCH`]), each with its
@@ -191,35 +218,13 @@ impl Classes {
             })
     }
 
-    #[cfg(test)]
-    fn representative(&self, c: &Class) -> usize {
-        self.members[c.start as usize] as usize
-    }
-
-    #[cfg(test)]
-    fn others(&self, c: &Class) -> impl Iterator<Item = usize> + '_ {
-        let start = c.start as usize;
-        self.members[start + 1..start + usize::from(c.len)]
-            .iter()
-            .map(|&i| i as usize)
-    }
-
-    /// The members after the representative whose source state is consistent.
-    #[cfg(test)]
-    fn consistent_others(&self, c: &Class) -> impl Iterator<Item = usize> + '_ {
-        self.consistent_members(c).map(|(m, _)| m)
-    }
-
-    /// The members after the representative whose source state is consistent: each
-    /// one's state index and what sets it apart.
-    fn consistent_members(&self, c: &Class) -> impl Iterator<Item = (usize, Carried)> + Clone + '_ {
-        let start = c.start as usize + 1;
+    /// The members after the representative whose source state is consistent, in
+    /// domain order: what sets each apart.
+    fn consistent_members(&self, c: &Class) -> impl Iterator<Item = Carried> + Clone + '_ {
         let n = usize::from(c.consistent);
-        let carried = &self.carried[c.first_carried as usize..][..n];
-        self.members[start..start + n]
+        self.carried[c.first_carried as usize..][..n]
             .iter()
-            .zip(carried)
-            .map(|(&m, &c)| (m as usize, c))
+            .copied()
     }
 }
 
@@ -232,20 +237,22 @@ fn group(reg: SegReg) -> Option<SegReg> {
     }
 }
 
-fn selector_of(value: &SegmentValue) -> u16 {
-    match value {
-        SegmentValue::Vmcb(v) => v.selector,
-        SegmentValue::Vmcs(v) => v.selector,
-        SegmentValue::Kvm(k) => k.selector,
-        SegmentValue::Qemu(q) => q.selector as u16,
-        SegmentValue::Stack(s) => match s {
-            StackValue::Xen(v) => v.selector,
-            StackValue::Bhyve(v) => v.selector,
-            StackValue::Cpum(v) => v.selector,
-            StackValue::Crosvm(v) => v.selector,
-            StackValue::Hv(v) => v.selector,
-        },
-    }
+/// The first register of `reg`'s group in domain order: the one whose RPL-0 list holds
+/// the group's representatives (keeping the order counterexamples are found in).
+fn group_leader(reg: SegReg) -> SegReg {
+    let leader = SegReg::ALL.iter().find(|&&r| group(r) == group(reg));
+    *leader.expect("a register is in its own group")
+}
+
+/// The (register, RPL) lists whose states at a position join the representative there
+/// of `leader`'s list with RPL 0, in domain order: the leader's other RPLs, then every
+/// RPL of each other register of the group.
+fn partners(leader: SegReg) -> impl Iterator<Item = (SegReg, PrivilegeLevel)> {
+    SegReg::ALL
+        .into_iter()
+        .filter(move |&r| group(r) == group(leader))
+        .flat_map(|r| PrivilegeLevel::ALL.map(|rpl| (r, rpl)))
+        .filter(move |&pair| pair != (leader, PrivilegeLevel::Ring0))
 }
 
 fn with_selector(value: &SegmentValue, selector: u16) -> SegmentValue {
@@ -288,98 +295,41 @@ fn with_base(value: &SegmentValue, base: u64) -> SegmentValue {
     v
 }
 
-fn base_of(value: &SegmentValue) -> u64 {
-    match value {
-        SegmentValue::Vmcb(v) => v.base,
-        SegmentValue::Vmcs(v) => v.base,
-        SegmentValue::Kvm(k) => k.base,
-        SegmentValue::Qemu(q) => q.base,
-        SegmentValue::Stack(s) => match s {
-            StackValue::Xen(v) => v.base,
-            StackValue::Bhyve(v) => v.desc.base,
-            StackValue::Cpum(v) => v.base,
-            StackValue::Crosvm(v) => v.base,
-            StackValue::Hv(v) => v.base,
-        },
-    }
-}
-
-/// The value with the selector's RPL and the base cleared: what classes compare.
-fn uncarried(value: &SegmentValue) -> SegmentValue {
-    with_base(&with_selector(value, selector_of(value) & !3), 0)
-}
-
-fn decoded_uncarried(s: Option<Segment>) -> Option<Segment> {
-    s.map(|mut s| {
-        s.selector.0 &= !3;
-        s.base = 0;
-        s
-    })
-}
-
-/// True when `a` and `b` are the same state but for the register within its
-/// [`group`], the selector's RPL and the base.
-fn alike(a: &DomainState, b: &DomainState) -> bool {
-    group(a.reg) == group(b.reg)
-        && a.cpl == b.cpl
-        && a.baseline == b.baseline
-        && a.input.vmcb_cpl == b.input.vmcb_cpl
-        && uncarried(&a.input.value) == uncarried(&b.input.value)
-        && decoded_uncarried(a.decoded) == decoded_uncarried(b.decoded)
-}
-
-/// The domain's classes: per register group, its first register's RPL-0 states in
-/// domain order, each with the states at the same position of every other (register,
-/// RPL) list of the group when [`alike`]; then what did not pair, alone, in domain
-/// order. States are made as they are classed and only what verification reads is
-/// kept (the representatives, and what sets consistent members apart), so the domain
-/// is never held whole.
+/// The domain's classes: per register group, its leader's RPL-0 states in domain
+/// order, each with the states at the same position of every other (register, RPL)
+/// list of the group; then what lies beyond the leader's RPL-0 list (`kvm_segment`'s
+/// garbage bytes, tried with RPL 3 only), alone, in domain order. Only the
+/// representatives are made; a member is its representative with its list's carried
+/// fields, judged for consistency (module doc), and only what verification reads is
+/// kept (the representatives, and what sets consistent members apart).
 pub(super) fn classes(domain: &Domain) -> Classes {
-    let mut out = Classes::default();
-    let mut alone: Vec<u32> = Vec::new();
-    let mut members: Vec<(u32, DomainState)> = Vec::with_capacity(16);
-    for (i, &reg) in SegReg::ALL.iter().enumerate() {
-        // The group's first register in domain order stands for it (keeping the order
-        // counterexamples are found in).
-        if SegReg::ALL[..i].iter().any(|&r| group(r) == group(reg)) {
-            continue;
-        }
-        let [zero, rest @ ..] = PrivilegeLevel::ALL;
-        let others = SegReg::ALL
-            .iter()
-            .filter(|&&r| group(r) == group(reg) && r != reg)
-            .flat_map(|&r| PrivilegeLevel::ALL.map(|rpl| (r, rpl)));
-        let partners: Vec<(SegReg, PrivilegeLevel)> =
-            rest.iter().map(|&rpl| (reg, rpl)).chain(others).collect();
-        let reps = domain.list_len(reg, zero);
-        for n in 0..reps {
-            let rep = domain.state(reg, zero, n);
-            members.clear();
-            members.push((domain.index(reg, zero, n) as u32, rep));
-            for &(r, rpl) in &partners {
-                if n >= domain.list_len(r, rpl) {
-                    continue;
-                }
-                let m = domain.state(r, rpl, n);
-                let index = domain.index(r, rpl, n) as u32;
-                if alike(&rep, &m) {
-                    members.push((index, m));
-                } else {
-                    alone.push(index);
-                }
-            }
-            out.push(&members);
-        }
-        // What lies beyond the representatives' list (the garbage bytes, tried with
-        // RPL 3 only) stands alone.
-        for &(r, rpl) in &partners {
-            let from = domain.index(r, rpl, 0);
-            alone.extend((reps..domain.list_len(r, rpl)).map(|n| (from + n) as u32));
+    let leaders = SegReg::ALL.into_iter().filter(|&r| group_leader(r) == r);
+    let reps = |leader: SegReg| domain.list_len(leader, PrivilegeLevel::Ring0);
+    let n_classes: usize = leaders.clone().map(reps).sum();
+    let alone = |reg: SegReg, rpl| reps(group_leader(reg))..domain.list_len(reg, rpl);
+    let lists = SegReg::ALL
+        .into_iter()
+        .flat_map(|reg| PrivilegeLevel::ALL.map(|rpl| (reg, rpl)));
+    let n_alone: usize = lists.clone().map(|(reg, rpl)| alone(reg, rpl).len()).sum();
+    let mut out = Classes::with_capacity(
+        n_classes + n_alone,
+        domain.state_count() - n_classes - n_alone,
+    );
+    let mut with: Vec<(SegReg, PrivilegeLevel)> = Vec::with_capacity(MAX_CLASS);
+    for leader in leaders {
+        with.clear();
+        with.extend(partners(leader));
+        let zero = PrivilegeLevel::Ring0;
+        let first = domain.index(leader, zero, 0);
+        for n in 0..reps(leader) {
+            out.push(domain, (first + n, domain.state(leader, zero, n)), &with);
         }
     }
-    alone.sort_unstable();
-    for index in alone {
-        out.push(&[(index, domain.state_at(index as usize))]);
+    for (reg, rpl) in lists {
+        let first = domain.index(reg, rpl, 0);
+        for n in alone(reg, rpl) {
+            out.push(domain, (first + n, domain.state(reg, rpl, n)), &[]);
+        }
     }
     out
 }
@@ -490,7 +440,7 @@ impl Workspace {
                 None => {
                     // The member's output is the representative's with its own
                     // selector and base.
-                    let refused = consistent.clone().enumerate().fold(0, |bits, (m, (_, c))| {
+                    let refused = consistent.clone().enumerate().fold(0, |bits, (m, c)| {
                         let decoded = c.onto(verdict.decoded_out);
                         let accepted = entry_judge.accepts(c.reg, c.baseline, decoded);
                         bits | u64::from(!accepted) << m
@@ -499,7 +449,7 @@ impl Workspace {
                     refused
                 }
             };
-            for (m, (_, carried)) in consistent.enumerate() {
+            for (m, carried) in consistent.enumerate() {
                 let accepted = refused & 1 << m == 0;
                 if !accepted {
                     let member = &carried.member(state);
@@ -524,6 +474,62 @@ mod tests {
     use crate::profile::Format;
     use crate::profile::builtin_chains;
 
+    fn selector_of(value: &SegmentValue) -> u16 {
+        match value {
+            SegmentValue::Vmcb(v) => v.selector,
+            SegmentValue::Vmcs(v) => v.selector,
+            SegmentValue::Kvm(k) => k.selector,
+            SegmentValue::Qemu(q) => q.selector as u16,
+            SegmentValue::Stack(s) => match s {
+                StackValue::Xen(v) => v.selector,
+                StackValue::Bhyve(v) => v.selector,
+                StackValue::Cpum(v) => v.selector,
+                StackValue::Crosvm(v) => v.selector,
+                StackValue::Hv(v) => v.selector,
+            },
+        }
+    }
+
+    fn base_of(value: &SegmentValue) -> u64 {
+        match value {
+            SegmentValue::Vmcb(v) => v.base,
+            SegmentValue::Vmcs(v) => v.base,
+            SegmentValue::Kvm(k) => k.base,
+            SegmentValue::Qemu(q) => q.base,
+            SegmentValue::Stack(s) => match s {
+                StackValue::Xen(v) => v.base,
+                StackValue::Bhyve(v) => v.desc.base,
+                StackValue::Cpum(v) => v.base,
+                StackValue::Crosvm(v) => v.base,
+                StackValue::Hv(v) => v.base,
+            },
+        }
+    }
+
+    /// The value with the selector's RPL and the base cleared: what classes compare.
+    fn uncarried(value: &SegmentValue) -> SegmentValue {
+        with_base(&with_selector(value, selector_of(value) & !3), 0)
+    }
+
+    fn decoded_uncarried(s: Option<Segment>) -> Option<Segment> {
+        s.map(|mut s| {
+            s.selector.0 &= !3;
+            s.base = 0;
+            s
+        })
+    }
+
+    /// True when `a` and `b` are the same state but for the register within its
+    /// [`group`], the selector's RPL and the base.
+    fn alike(a: &DomainState, b: &DomainState) -> bool {
+        group(a.reg) == group(b.reg)
+            && a.cpl == b.cpl
+            && a.baseline == b.baseline
+            && a.input.vmcb_cpl == b.input.vmcb_cpl
+            && uncarried(&a.input.value) == uncarried(&b.input.value)
+            && decoded_uncarried(a.decoded) == decoded_uncarried(b.decoded)
+    }
+
     /// Every built-in chain and each with one rule switched off, with the workspace of
     /// its source format.
     fn chains_and_workspaces() -> (Vec<Chain>, Vec<Workspace>) {
@@ -541,6 +547,39 @@ mod tests {
             }
         }
         (chains, workspaces)
+    }
+
+    /// The index in domain order of each member after `c`'s representative, from the
+    /// class's place in the domain: the states at the representative's position of its
+    /// group's other lists.
+    fn others(domain: &Domain, c: &Class) -> Vec<usize> {
+        if c.len == 1 {
+            return Vec::new();
+        }
+        let n = position(domain, c);
+        let out: Vec<usize> = partners(c.reg)
+            .map(|(reg, rpl)| domain.index(reg, rpl, n))
+            .collect();
+        assert_eq!(out.len() + 1, usize::from(c.len));
+        out
+    }
+
+    /// The representative's position in its list (RPL 0 of its group's leader).
+    fn position(domain: &Domain, c: &Class) -> usize {
+        assert_eq!(group_leader(c.reg), c.reg);
+        c.index as usize - domain.index(c.reg, PrivilegeLevel::Ring0, 0)
+    }
+
+    /// The consistent members after `c`'s representative, by their index in domain
+    /// order, each with what the classes keep of it.
+    fn consistent_others(domain: &Domain, classes: &Classes, c: &Class) -> Vec<(usize, Carried)> {
+        let members = classes.consistent_members(c);
+        members
+            .map(|m| {
+                let rpl = Selector(m.selector).rpl();
+                (domain.index(m.reg, rpl, position(domain, c)), m)
+            })
+            .collect()
     }
 
     fn workspace_of<'w>(workspaces: &'w [Workspace], chain: &Chain) -> &'w Workspace {
@@ -561,12 +600,12 @@ mod tests {
             let ws = workspace_of(&workspaces, chain);
             let mut trace: Vec<(InFlight, InFlight)> = Vec::new();
             for class in &ws.classes.classes {
-                let rep = &ws.domain.state_at(ws.classes.representative(class));
+                let rep = &ws.domain.state_at(class.index as usize);
                 trace.clear();
                 chain.interpret_each_op(rep.reg, rep.input, &ws.previous[rep.reg], |_, _, a, b| {
                     trace.push((*a, *b));
                 });
-                for m in ws.classes.others(class) {
+                for m in others(&ws.domain, class) {
                     let member = &ws.domain.state_at(m);
                     let prev = &ws.previous[member.reg];
                     chain.interpret_each_op(member.reg, member.input, prev, |i, op, a, b| {
@@ -627,35 +666,42 @@ mod tests {
             let states = domain.states();
             let classes = classes(&domain);
             let mut seen = alloc::vec![0u8; states.len()];
-            for c in &classes.classes {
-                let rep = &states[classes.representative(c)];
-                seen[classes.representative(c)] += 1;
+            assert_eq!(classes.representatives.len(), classes.classes.len());
+            for (c, rep) in classes.classes.iter().zip(&classes.representatives) {
+                assert_eq!(*rep, states[c.index as usize], "{format}");
+                seen[c.index as usize] += 1;
                 assert_eq!(c.reg, rep.reg);
-                for m in classes.others(c) {
-                    assert!(alike(rep, &states[m]));
+                let others = others(&domain, c);
+                for &m in &others {
+                    assert!(alike(rep, &states[m]), "{format} {m}");
                     seen[m] += 1;
                 }
-                // The consistent members, in domain order, and only those.
-                let mut consistent: Vec<usize> = classes
-                    .others(c)
+                // The consistent members, in domain order, and only those, each made
+                // from the representative as the state at its index.
+                let consistent: Vec<usize> = others
+                    .iter()
+                    .copied()
                     .filter(|&m| states[m].consistent)
                     .collect();
-                consistent.sort_unstable();
-                assert_eq!(classes.consistent_others(c).collect::<Vec<_>>(), consistent);
-                for (m, carried) in classes.consistent_members(c) {
+                let kept = consistent_others(&domain, &classes, c);
+                assert_eq!(kept.iter().map(|(m, _)| *m).collect::<Vec<_>>(), consistent);
+                for (m, carried) in kept {
                     assert_eq!(carried.member(rep), states[m], "{format}");
                 }
             }
             assert!(seen.iter().all(|&n| n == 1), "{format}");
-            // The clean states of CS, SS, TR and LDTR come four to a class (one per
-            // RPL), those of DS, ES, FS and GS sixteen; garbage stands alone.
-            let garbage = states.iter().filter(|s| s.decoded.is_none()).count() as u64;
-            let n =
-                |regs: &[SegReg]| states.iter().filter(|s| regs.contains(&s.reg)).count() as u64;
+            // The states that decode of CS, SS, TR and LDTR come four to a class (one
+            // per RPL), those of DS, ES, FS and GS sixteen; garbage stands alone.
+            let garbage = states.iter().filter(|s| s.decoded.is_none()).count();
+            let n = |regs: &[SegReg]| {
+                let clean = states.iter().filter(|s| s.decoded.is_some());
+                clean.filter(|s| regs.contains(&s.reg)).count()
+            };
             let four = n(&[SegReg::Cs, SegReg::Ss, SegReg::Tr, SegReg::Ldtr]);
             let sixteen = n(&[SegReg::Ds, SegReg::Es, SegReg::Fs, SegReg::Gs]);
-            assert!(
-                classes.classes.len() as u64 <= four / 4 + sixteen / 16 + garbage,
+            assert_eq!(
+                classes.classes.len(),
+                four / 4 + sixteen / 16 + garbage,
                 "{format}"
             );
         }
