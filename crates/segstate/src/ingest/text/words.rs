@@ -86,12 +86,6 @@ impl<'a> Words<'a> {
     pub fn rewind(&mut self, pos: usize) {
         self.pos = pos.min(self.spans.len());
     }
-
-    /// True at the end.
-    #[must_use]
-    pub fn done(&self) -> bool {
-        self.pos >= self.spans.len()
-    }
 }
 
 /// A hex number: optional `0x`, then 1 to 16 hex digits, then optional trailing `,`
