@@ -75,7 +75,7 @@ impl<S: Default> Collector<S> {
         }
         let dialect = self.dialect;
         let d = self.cur.get_or_insert_with(|| RawDump::new(dialect, line));
-        d.last_line = d.last_line.max(line);
+        d.lines.extend_to(line);
         d
     }
 

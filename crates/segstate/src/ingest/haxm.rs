@@ -25,7 +25,7 @@ struct Parts {
 /// Every HAXM dump in the words (a run of `NNNN NAME: value` triples; a repeated
 /// encoding starts the next dump).
 #[must_use]
-pub fn read(words: &mut Words<'_>) -> Vec<RawDump> {
+pub(crate) fn read(words: &mut Words<'_>) -> Vec<RawDump> {
     let mut out = Vec::new();
     let mut cur: Option<(RawDump, [Parts; 8], Vec<u64>)> = None;
     while let Some(w) = words.next_word() {
@@ -61,7 +61,7 @@ pub fn read(words: &mut Words<'_>) -> Vec<RawDump> {
             )
         });
         seen.push(enc);
-        d.last_line = d.last_line.max(w.line);
+        d.lines.extend_to(w.line);
         field(d, parts, enc as u32, value);
     }
     if let Some(done) = cur {

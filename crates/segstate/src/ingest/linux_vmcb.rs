@@ -53,7 +53,7 @@ type Reader = Collector<()>;
 /// Every VMCB dump in the words. `xen` names the dialect when the log carries Xen's
 /// `(XEN)` prefix.
 #[must_use]
-pub fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
+pub(crate) fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
     Reader::new(Dialect::LinuxVmcb, xen, |_| {}).read(words, |r, words, line, t, next| {
         // Openers: Linux's "VMCB …" headers, Xen's "Dumping guest's current state".
         if t.trim_end_matches(':') == "VMCB" || (t == "Dumping" && next == "guest's") {

@@ -109,7 +109,7 @@ fn cpl_from_ss(d: &mut RawDump) {
 /// Every VMCS dump in the words. `xen` names the dialect when the log carries Xen's
 /// `(XEN)` prefix.
 #[must_use]
-pub fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
+pub(crate) fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
     Reader::new(Dialect::LinuxVmcs, xen, cpl_from_ss).read(words, |r, words, line, t, next| {
         if t == "***" {
             match next {

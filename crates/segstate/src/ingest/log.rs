@@ -76,15 +76,60 @@ impl Dialect {
 
 display_by_name!(Dialect);
 
+/// The lines of a log a dump spans, first to last (1-based, both included).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LineSpan {
+    /// First line.
+    pub first: usize,
+    /// Last line.
+    pub last: usize,
+}
+
+impl LineSpan {
+    /// The one line `line`.
+    #[must_use]
+    pub const fn at(line: usize) -> Self {
+        LineSpan {
+            first: line,
+            last: line,
+        }
+    }
+
+    /// Grows the span to `line` when that is past its end: a reader met one more line
+    /// of the dump.
+    pub fn extend_to(&mut self, line: usize) {
+        self.last = self.last.max(line);
+    }
+
+    /// True when `line` is inside.
+    #[must_use]
+    pub const fn contains(self, line: usize) -> bool {
+        self.first <= line && line <= self.last
+    }
+
+    /// True when `other` lies wholly inside.
+    #[must_use]
+    pub const fn covers(self, other: LineSpan) -> bool {
+        self.first <= other.first && other.last <= self.last
+    }
+
+    /// The smallest span holding both.
+    #[must_use]
+    pub fn join(self, other: LineSpan) -> LineSpan {
+        LineSpan {
+            first: self.first.min(other.first),
+            last: self.last.max(other.last),
+        }
+    }
+}
+
 /// One dump as a dialect reader found it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RawDump {
+pub(crate) struct RawDump {
     /// Its dialect.
     pub dialect: Dialect,
-    /// First line (1-based).
-    pub first_line: usize,
-    /// Last line.
-    pub last_line: usize,
+    /// The lines it was read from.
+    pub lines: LineSpan,
     /// The fields read.
     pub guest: GuestState,
     /// The CPL QEMU printed (`CPL=`), for QEMU dumps.
@@ -99,8 +144,7 @@ impl RawDump {
     pub fn new(dialect: Dialect, line: usize) -> Self {
         RawDump {
             dialect,
-            first_line: line,
-            last_line: line,
+            lines: LineSpan::at(line),
             guest: GuestState::default(),
             printed_cpl: None,
             notes: Vec::new(),
@@ -216,28 +260,26 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
     raws.extend(haxm::read(&mut words));
     words.rewind(0);
     raws.extend(super::text::sregs::read(&mut words));
-    raws.sort_by_key(|d| d.first_line);
+    raws.sort_by_key(|d| d.lines.first);
     // A kvm_sregs printout's `CR0: 0x…` and `EFER: 0x…` lines also look like fields of
     // a HAXM or dump_vmcs dump: such a dump without segments, inside a printout's
     // lines, is a misreading of them.
-    let printouts: Vec<(usize, usize)> = raws
+    let printouts: Vec<LineSpan> = raws
         .iter()
         .filter(|d| d.dialect == Dialect::KvmSregsPrint)
-        .map(|d| (d.first_line, d.last_line))
+        .map(|d| d.lines)
         .collect();
     raws.retain(|d| {
         d.dialect == Dialect::KvmSregsPrint
             || d.guest.segments.iter().any(|(_, s)| s.is_some())
-            || !printouts
-                .iter()
-                .any(|&(lo, hi)| lo <= d.first_line && d.last_line <= hi)
+            || !printouts.iter().any(|p| p.covers(d.lines))
     });
     if raws.len() > MAX_DUMPS {
         raws.truncate(MAX_DUMPS);
         if let Some(last) = raws.last_mut() {
             last.note(format!(
                 "the log holds more than {MAX_DUMPS} dumps; those after line {} are not read",
-                last.last_line
+                last.lines.last
             ));
         }
     }
@@ -255,11 +297,15 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
     } else {
         (0..raws.len()).map(|i| vec![i]).collect()
     };
-    groups.sort_by_key(|g| g.iter().map(|&i| raws[i].first_line).min());
+    groups.sort_by_key(|g| g.iter().map(|&i| raws[i].lines.first).min());
     for group in &groups {
         let first = &raws[group[0]];
         let mut d = LogDump {
-            line: group.iter().map(|&i| raws[i].first_line).min().unwrap_or(0),
+            line: group
+                .iter()
+                .map(|&i| raws[i].lines.first)
+                .min()
+                .unwrap_or(0),
             dialects: vec_dialects(&raws, group),
             guest: first.guest.clone(),
             printed_cpl: first.printed_cpl,
@@ -275,7 +321,7 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
             d.notes.extend(other.notes.iter().cloned());
             d.notes.push(format!(
                 "merged with the {} at line {}: one failure, printed twice",
-                other.dialect, other.first_line
+                other.dialect, other.lines.first
             ));
             for f in differ {
                 d.notes.push(format!(
@@ -307,18 +353,16 @@ fn attach_exits(
     exits: Vec<(usize, Exit)>,
 ) {
     let span = |g: &Vec<usize>| {
-        let lo = g.iter().map(|&i| raws[i].first_line).min().unwrap_or(0);
-        let hi = g.iter().map(|&i| raws[i].last_line).max().unwrap_or(0);
-        (lo, hi)
+        g.iter()
+            .map(|&i| raws[i].lines)
+            .reduce(LineSpan::join)
+            .unwrap_or(LineSpan::at(0))
     };
     let mut orphans: Vec<(usize, Exit)> = Vec::new();
     for (line, e) in exits {
-        let inside = groups.iter().position(|g| {
-            let (lo, hi) = span(g);
-            lo <= line && line <= hi
-        });
-        let after = groups.iter().position(|g| span(g).0 > line);
-        let before = groups.iter().rposition(|g| span(g).1 < line);
+        let inside = groups.iter().position(|g| span(g).contains(line));
+        let after = groups.iter().position(|g| span(g).first > line);
+        let before = groups.iter().rposition(|g| span(g).last < line);
         let list = match inside.or(after).or(before) {
             Some(k) => &mut dumps[k].exits,
             None => &mut orphans,

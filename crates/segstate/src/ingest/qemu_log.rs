@@ -52,7 +52,7 @@ impl Reading {
 
 /// Every QEMU dump in the words, with the lines where TCG-only output appears.
 #[must_use]
-pub fn read(words: &mut Words<'_>) -> (Vec<RawDump>, bool) {
+pub(crate) fn read(words: &mut Words<'_>) -> (Vec<RawDump>, bool) {
     let mut out = Vec::new();
     let mut tcg = false;
     let mut cur: Option<Reading> = None;
@@ -99,7 +99,7 @@ pub fn read(words: &mut Words<'_>) -> (Vec<RawDump>, bool) {
         }
         let c = cur.get_or_insert_with(|| Reading::new(w.line));
         c.seen.push(id);
-        c.dump.last_line = c.dump.last_line.max(w.line);
+        c.dump.lines.extend_to(w.line);
         if let Some(reg) = seg {
             segment(c, words, reg, value, w.line);
         } else {
@@ -131,7 +131,9 @@ fn segment(c: &mut Reading, words: &mut Words<'_>, reg: SegReg, sel: &str, line:
     {
         match words.peek(0).and_then(|w| hex_width(w.text, widths)) {
             Some(v) => {
-                c.dump.last_line = c.dump.last_line.max(words.peek(0).map_or(line, |w| w.line));
+                c.dump
+                    .lines
+                    .extend_to(words.peek(0).map_or(line, |w| w.line));
                 cols[i] = v;
                 words.skip(1);
             }
@@ -270,6 +272,6 @@ mod tests {
         assert!(tcg);
         assert_eq!(d.len(), 2);
         assert_eq!(d[1].guest.cr0, Some(0x11));
-        assert_eq!(d[1].first_line, 4);
+        assert_eq!(d[1].lines.first, 4);
     }
 }

@@ -17,7 +17,8 @@
 //!
 //! Serde shapes that matter here:
 //! - kvm-bindings 0.14 (`serialize.rs`, `serde_impls!`): every `kvm_*` struct is
-//!   `serialize_bytes` of its C bytes, which bitcode decodes as a `Vec<u8>`;
+//!   `serialize_bytes` of its C bytes, which bitcode decodes as a `Vec<u8>`
+//!   ([`KvmBytes`]);
 //! - vmm-sys-util 0.15 `FamStructWrapper` (`fam.rs`): a 2-tuple of the header struct and
 //!   a `Vec` of entries (`CpuId`, `Msrs`: entries are byte structs; `Xsave`: `u32`);
 //! - `semver::Version`, `MacAddr`, `KvmCapability`: strings;
@@ -37,8 +38,8 @@ pub(crate) use super::devices::*;
 
 /// What the decoder records on the side: bitcode's own errors carry no message in
 /// release builds and it has no partial decode, so the field being decoded and the
-/// header [`HeaderOnly`] read are kept here. One decode per thread at a time;
-/// [`progress::reset`] starts one.
+/// header last read (all a [`HeaderOnly`] decode yields) are kept here. One decode per
+/// thread at a time; [`progress::reset`] starts one.
 pub(super) mod progress {
     use std::cell::{Cell, RefCell};
 
@@ -63,7 +64,7 @@ pub(super) mod progress {
         FIELD.with(Cell::get)
     }
 
-    /// Keeps the header [`super::HeaderOnly`] read.
+    /// Keeps the header just read.
     pub(crate) fn keep_header(h: super::SnapshotHdr) {
         HEADER.with(|c| *c.borrow_mut() = Some(h));
     }
@@ -82,28 +83,15 @@ pub(crate) struct Snapshot<D> {
     pub data: D,
 }
 
-/// The header alone: bitcode has no partial decode, so [`HeaderOnly`]'s decoder stops
-/// the whole decode right after the header (an error by design) and leaves the header
-/// in [`progress`]. The version then picks the layout of the data.
+/// The data of a header-only decode: bitcode has no partial decode, so decoding
+/// `Snapshot<HeaderOnly>` stops the whole decode right after the header (an error by
+/// design), which [`Snapshot`]'s decoder has already left in [`progress`]. The version
+/// then picks the layout of the data.
 pub(crate) struct HeaderOnly;
 
 impl<'de> Deserialize<'de> for HeaderOnly {
-    fn deserialize<De: Deserializer<'de>>(d: De) -> Result<Self, De::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = HeaderOnly;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a Firecracker snapshot header")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<HeaderOnly, A::Error> {
-                let header: SnapshotHdr = seq
-                    .next_element()?
-                    .ok_or_else(|| de::Error::custom("no header"))?;
-                progress::keep_header(header);
-                Err(de::Error::custom("header read"))
-            }
-        }
-        d.deserialize_struct("Snapshot", &["header", "data"], V)
+    fn deserialize<De: Deserializer<'de>>(_: De) -> Result<Self, De::Error> {
+        Err(de::Error::custom("header read"))
     }
 }
 
@@ -120,6 +108,7 @@ impl<'de, D: DeserializeOwned> Deserialize<'de> for Snapshot<D> {
                 let header: SnapshotHdr = seq
                     .next_element()?
                     .ok_or_else(|| de::Error::custom("no header"))?;
+                progress::keep_header(header.clone());
                 let data: D = seq
                     .next_element()?
                     .ok_or_else(|| de::Error::custom("no data"))?;
@@ -131,7 +120,7 @@ impl<'de, D: DeserializeOwned> Deserialize<'de> for Snapshot<D> {
 }
 
 /// `snapshot::SnapshotHdr`.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 pub(crate) struct SnapshotHdr {
     pub magic: u64,
     /// `semver::Version`, serialised as its string.
@@ -221,16 +210,25 @@ pub(crate) struct VmInfo<H> {
 /// (`R`) and `DevicesState` (`D`), the rest shared.
 pub(crate) type FileOf<H, R, D> = Snapshot<MicrovmState<VmInfo<H>, VmState<R>, D>>;
 
+/// A kvm-bindings struct as Firecracker saves it: kvm-bindings 0.14's serde impls
+/// (`serialize.rs`, `serde_impls!`) write a `kvm_*` struct as `serialize_bytes` of its
+/// C bytes, which bitcode decodes as a `Vec<u8>`. The field's doc names the struct;
+/// the ones segstate reads are checked for length and decoded by `foreign::raw`.
+pub(crate) type KvmBytes = Vec<u8>;
+
 /// `arch::x86_64::vm::VmState`, over the version's resource allocator state.
 #[derive(Debug, Deserialize)]
 pub(crate) struct VmState<R> {
     pub memory: GuestMemoryState,
     pub resource_allocator: R,
-    pub pitstate: Vec<u8>,
-    pub clock: Vec<u8>,
-    pub pic_master: Vec<u8>,
-    pub pic_slave: Vec<u8>,
-    pub ioapic: Vec<u8>,
+    /// `kvm_pit_state2`.
+    pub pitstate: KvmBytes,
+    /// `kvm_clock_data`.
+    pub clock: KvmBytes,
+    /// `kvm_irqchip`, each of the three.
+    pub pic_master: KvmBytes,
+    pub pic_slave: KvmBytes,
+    pub ioapic: KvmBytes,
 }
 
 /// `cpu_config::x86_64::static_cpu_templates::StaticCpuTemplate`.
@@ -357,19 +355,26 @@ impl<'de> Deserialize<'de> for TreeChild {
 /// `arch::x86_64::vcpu::VcpuState`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct VcpuState {
-    /// `CpuId` = `FamStructWrapper<kvm_cpuid2>`: (header, entries).
-    pub cpuid: (Vec<u8>, Vec<Vec<u8>>),
+    /// `CpuId` = `FamStructWrapper<kvm_cpuid2>`: (header, `kvm_cpuid_entry2`s).
+    pub cpuid: (KvmBytes, Vec<KvmBytes>),
     /// `Vec<Msrs>`, each `FamStructWrapper<kvm_msrs>`: (header, `kvm_msr_entry`s).
-    pub saved_msrs: Vec<(Vec<u8>, Vec<Vec<u8>>)>,
-    pub debug_regs: Vec<u8>,
-    pub lapic: Vec<u8>,
-    pub mp_state: Vec<u8>,
-    pub regs: Vec<u8>,
-    pub sregs: Vec<u8>,
-    pub vcpu_events: Vec<u8>,
-    pub xcrs: Vec<u8>,
+    pub saved_msrs: Vec<(KvmBytes, Vec<KvmBytes>)>,
+    /// `kvm_debugregs`.
+    pub debug_regs: KvmBytes,
+    /// `kvm_lapic_state`.
+    pub lapic: KvmBytes,
+    /// `kvm_mp_state`.
+    pub mp_state: KvmBytes,
+    /// `kvm_regs`.
+    pub regs: KvmBytes,
+    /// `kvm_sregs`.
+    pub sregs: KvmBytes,
+    /// `kvm_vcpu_events`.
+    pub vcpu_events: KvmBytes,
+    /// `kvm_xcrs`.
+    pub xcrs: KvmBytes,
     /// `Xsave` = `FamStructWrapper<kvm_xsave2>`: (header, `u32` tail).
-    pub xsave: (Vec<u8>, Vec<u32>),
+    pub xsave: (KvmBytes, Vec<u32>),
     pub tsc_khz: Option<u32>,
 }
 

@@ -208,7 +208,7 @@ fn vcpu_states<F: serde::de::DeserializeOwned + layout::VcpuStates>(
 fn decode(body: &[u8], file: &str) -> Result<(String, Vec<layout::VcpuState>), IngestError> {
     layout::progress::reset();
     // Stops right after the header by design; the header is left in `progress`.
-    let _ = bitcode::deserialize::<layout::HeaderOnly>(body);
+    let _ = bitcode::deserialize::<layout::Snapshot<layout::HeaderOnly>>(body);
     let header = layout::progress::take_header().ok_or_else(|| {
         refuse(
             file,

@@ -20,15 +20,12 @@ pub(super) struct Full {
 
 pub(super) struct Walker<R> {
     pub(super) input: Input<R>,
-    pub(super) page_size: u64,
-    pub(super) machine: Option<String>,
-    pub(super) sections: Vec<SectionInfo>,
+    /// What the walk has found so far; `cpus`, `has_description` and `stream_len` are
+    /// filled in at its end.
+    pub(super) summary: MigrationSummary,
     pub(super) live: Vec<Live>,
     pub(super) full: Vec<Full>,
-    pub(super) ram_total: u64,
-    pub(super) ram_bytes_skipped: u64,
     pub(super) kept: usize,
-    pub(super) max_buffered: usize,
     /// The RAM block of the last page, for `RAM_SAVE_FLAG_CONTINUE`.
     pub(super) have_ram_block: bool,
 }
@@ -37,15 +34,21 @@ impl<R: Read> Walker<R> {
     pub(super) fn new(reader: R) -> Self {
         Walker {
             input: Input::new(reader),
-            page_size: 1 << DEFAULT_PAGE_BITS,
-            machine: None,
-            sections: Vec::new(),
+            summary: MigrationSummary {
+                version: 0,
+                machine: None,
+                page_size: 1 << DEFAULT_PAGE_BITS,
+                sections: Vec::new(),
+                ram_total: 0,
+                ram_bytes_skipped: 0,
+                cpus: Vec::new(),
+                has_description: false,
+                max_buffered: READ_BUF,
+                stream_len: 0,
+            },
             live: Vec::new(),
             full: Vec::new(),
-            ram_total: 0,
-            ram_bytes_skipped: 0,
             kept: 0,
-            max_buffered: READ_BUF,
             have_ram_block: false,
         }
     }
@@ -73,6 +76,7 @@ impl<R: Read> Walker<R> {
                 format!("unsupported stream version {version}, expected {QEMU_VM_FILE_VERSION}"),
             ));
         }
+        self.summary.version = version;
         if self.input.peek_byte()? == Some(QEMU_VM_CONFIGURATION) {
             self.input.skip(1, "the configuration section")?;
             self.configuration()?;
@@ -99,8 +103,6 @@ impl<R: Read> Walker<R> {
                 }
             }
         }
-        let mut has_description = false;
-        let mut cpus = Vec::new();
         if self.input.peek_byte()? == Some(QEMU_VM_VMDESCRIPTION) {
             let at = self.input.offset;
             self.input.skip(1, "the description type")?;
@@ -111,21 +113,11 @@ impl<R: Read> Walker<R> {
                     format!("description length {len} exceeds the limit of {MAX_DESCRIPTION}"),
                 ));
             }
-            cpus = self.description(u64::from(len))?;
-            has_description = true;
+            self.summary.cpus = self.description(u64::from(len))?;
+            self.summary.has_description = true;
         }
-        Ok(MigrationSummary {
-            version,
-            machine: self.machine,
-            page_size: self.page_size,
-            sections: self.sections,
-            ram_total: self.ram_total,
-            ram_bytes_skipped: self.ram_bytes_skipped,
-            cpus,
-            has_description,
-            max_buffered: self.max_buffered,
-            stream_len: self.input.offset,
-        })
+        self.summary.stream_len = self.input.offset;
+        Ok(self.summary)
     }
 
     /// `vmstate_configuration` (migration/savevm.c).
@@ -140,7 +132,7 @@ impl<R: Read> Walker<R> {
         }
         let mut name = vec![0; len as usize];
         self.input.read_into(&mut name, "the machine type")?;
-        self.machine = Some(String::from_utf8_lossy(&name).into_owned());
+        self.summary.machine = Some(String::from_utf8_lossy(&name).into_owned());
         while self.input.peek_byte()? == Some(QEMU_VM_SUBSECTION) {
             let at = self.input.offset;
             self.input.skip(1, "a subsection")?;
@@ -152,7 +144,7 @@ impl<R: Read> Walker<R> {
                     if !(9..=20).contains(&bits) {
                         return Err(error(at, format!("target page bits {bits} outside 9..=20")));
                     }
-                    self.page_size = 1 << bits;
+                    self.summary.page_size = 1 << bits;
                 }
                 "configuration/capabilities" => {
                     let count = self.input.be32("caps_count")?;
@@ -179,14 +171,14 @@ impl<R: Read> Walker<R> {
     }
 
     pub(super) fn push_section(&mut self, info: SectionInfo) -> Result<usize, MigrationError> {
-        if self.sections.len() >= MAX_SECTIONS {
+        if self.summary.sections.len() >= MAX_SECTIONS {
             return Err(error(
                 info.offset,
                 format!("more than {MAX_SECTIONS} sections"),
             ));
         }
-        self.sections.push(info);
-        Ok(self.sections.len() - 1)
+        self.summary.sections.push(info);
+        Ok(self.summary.sections.len() - 1)
     }
 
     /// Records the header of a section of `kind` at `at`; its data length comes later.
@@ -216,7 +208,7 @@ impl<R: Read> Walker<R> {
         } else {
             self.read_to_footer(header.section_id, None)?
         };
-        self.sections[index].data_len = data_len;
+        self.summary.sections[index].data_len = data_len;
         Ok(())
     }
 
@@ -243,7 +235,7 @@ impl<R: Read> Walker<R> {
         } else {
             let mut keep = (header.idstr == "cpu").then(Vec::new);
             let data_len = self.read_to_footer(section_id, keep.as_mut())?;
-            self.sections[index].data_len = data_len;
+            self.summary.sections[index].data_len = data_len;
             self.full.push(Full {
                 section: index,
                 data: keep,
@@ -317,7 +309,7 @@ impl<R: Read> Walker<R> {
             ));
         }
         let data_start = self.input.offset;
-        let page_mask = self.page_size - 1;
+        let page_mask = self.summary.page_size - 1;
         loop {
             let word_at = self.input.offset;
             let word = self.input.be64("a RAM page address")?;
@@ -342,23 +334,23 @@ impl<R: Read> Walker<R> {
                 RAM_SAVE_FLAG_MEM_SIZE => self.ram_blocks(addr, word_at)?,
                 RAM_SAVE_FLAG_ZERO => {
                     self.input.skip(1, "a zero page's fill byte")?;
-                    self.ram_bytes_skipped += 1;
+                    self.summary.ram_bytes_skipped += 1;
                 }
                 RAM_SAVE_FLAG_PAGE => {
-                    self.input.skip(self.page_size, "a RAM page")?;
-                    self.ram_bytes_skipped += self.page_size;
+                    self.input.skip(self.summary.page_size, "a RAM page")?;
+                    self.summary.ram_bytes_skipped += self.summary.page_size;
                 }
                 RAM_SAVE_FLAG_COMPRESS_PAGE => {
                     let len = self.input.be32("a compressed page length")?;
                     // compressBound(TARGET_PAGE_SIZE) is a little over the page size.
-                    if u64::from(len) > 2 * self.page_size + 64 {
+                    if u64::from(len) > 2 * self.summary.page_size + 64 {
                         return Err(error(
                             word_at,
                             format!("compressed page length {len} exceeds twice the page size"),
                         ));
                     }
                     self.input.skip(u64::from(len), "a compressed page")?;
-                    self.ram_bytes_skipped += u64::from(len);
+                    self.summary.ram_bytes_skipped += u64::from(len);
                 }
                 RAM_SAVE_FLAG_XBZRLE => {
                     let enc = self.input.u8("an XBZRLE header")?;
@@ -369,14 +361,14 @@ impl<R: Read> Walker<R> {
                         ));
                     }
                     let len = self.input.be16("an XBZRLE length")?;
-                    if u64::from(len) > self.page_size {
+                    if u64::from(len) > self.summary.page_size {
                         return Err(error(
                             word_at,
                             format!("XBZRLE length {len} exceeds the page size"),
                         ));
                     }
                     self.input.skip(u64::from(len), "XBZRLE data")?;
-                    self.ram_bytes_skipped += u64::from(len);
+                    self.summary.ram_bytes_skipped += u64::from(len);
                 }
                 RAM_SAVE_FLAG_EOS => break,
                 RAM_SAVE_FLAG_MULTIFD_FLUSH => {}
@@ -426,7 +418,7 @@ impl<R: Read> Walker<R> {
             })?;
             blocks += 1;
         }
-        self.ram_total = total;
+        self.summary.ram_total = total;
         Ok(())
     }
 
@@ -470,7 +462,7 @@ impl<R: Read> Walker<R> {
                 }
                 buf.push(b);
                 self.kept += 1;
-                self.max_buffered = self.max_buffered.max(READ_BUF + self.kept);
+                self.summary.max_buffered = self.summary.max_buffered.max(READ_BUF + self.kept);
             }
             if len >= 5 && window == footer && self.next_is_plausible()? {
                 if let Some(buf) = keep {
@@ -520,7 +512,7 @@ impl<R: Read> Walker<R> {
     /// `FULL` section's length against it and decodes the `cpu` sections.
     pub(super) fn description(&mut self, len: u64) -> Result<Vec<MigrationCpu>, MigrationError> {
         let full = core::mem::take(&mut self.full);
-        let sections = &mut self.sections;
+        let sections = &mut self.summary.sections;
         let mut cpus = Vec::new();
         let mut next = 0usize;
         let mut json = Json {

@@ -102,7 +102,7 @@ impl Reader {
         let d = self
             .cur
             .get_or_insert_with(|| RawDump::new(Dialect::KvmSregsPrint, line));
-        d.last_line = d.last_line.max(line);
+        d.lines.extend_to(line);
         d
     }
 

@@ -86,12 +86,6 @@ impl<'a> Words<'a> {
     pub fn rewind(&mut self, pos: usize) {
         self.pos = pos.min(self.spans.len());
     }
-
-    /// True at the end.
-    #[must_use]
-    pub fn done(&self) -> bool {
-        self.pos >= self.spans.len()
-    }
 }
 
 /// A hex number: optional `0x`, then 1 to 16 hex digits, then optional trailing `,`
@@ -132,12 +126,16 @@ mod tests {
 
     #[test]
     fn hex_reads_every_printed_form_and_refuses_the_rest() {
-        assert_eq!(hex("0x0010,"), Some(0x10));
-        assert_eq!(hex("00c09300"), Some(0xc0_9300));
-        assert_eq!(hex("ffffffffffffffff"), Some(u64::MAX));
-        assert_eq!(hex("1ffffffffffffffff"), None);
-        assert_eq!(hex("6e[182]"), None);
-        assert_eq!(hex(""), None);
+        for (text, value) in [
+            ("0x0010,", Some(0x10)),
+            ("00c09300", Some(0xc0_9300)),
+            ("ffffffffffffffff", Some(u64::MAX)),
+            ("1ffffffffffffffff", None),
+            ("6e[182]", None),
+            ("", None),
+        ] {
+            assert_eq!(hex(text), value, "{text:?}");
+        }
         assert_eq!(hex_width("000", &[8]), None);
         assert_eq!(hex_width("0x0000ffff", &[8]), Some(0xffff));
     }
