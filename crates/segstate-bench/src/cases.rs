@@ -173,27 +173,6 @@ where
     )
 }
 
-/// Rust and C batch functions from VMCB segments with their CPL bytes to VMCB segments
-/// and CPL bytes.
-fn vmcb_to_vmcb(
-    (vmcb, c_vmcb, cpl): VmcbInputs<'_>,
-    rust: fn(&[VmcbSegment], &[u8], &mut [VmcbSegment], &mut [u8]),
-    c: fn(&[CVmcbSeg], &[u8], &mut [CVmcbSeg], &mut [u8]),
-) -> (Run, Run) {
-    side_by_side(
-        (
-            (vmcb.to_vec(), cpl.to_vec()),
-            (outputs(), outputs()),
-            move |(i, cpl), (o, oc)| rust(i, cpl, o, oc),
-        ),
-        (
-            (c_vmcb.to_vec(), cpl.to_vec()),
-            (outputs(), outputs()),
-            move |(i, cpl), (o, oc)| c(i, cpl, o, oc),
-        ),
-    )
-}
-
 /// The single-conversion comparisons.
 #[must_use]
 pub fn pairs() -> Vec<Case> {
@@ -404,48 +383,108 @@ pub fn chains() -> Vec<Case> {
             variants,
         }
     };
-    let vmcb_inputs = (&vmcb[..], &c_vmcb[..], &cpl[..]);
+    let vmcb_out = || (vec![VmcbSegment::default(); BATCH], vec![0u8; BATCH]);
+    let c_vmcb_out = || (vec![CVmcbSeg::default(); BATCH], vec![0u8; BATCH]);
     let mut out = Vec::new();
-    // The direct Rust and the C side by side, each chain on the inputs of its source.
+
+    macro_rules! vmcb_vmcb {
+        ($spec:literal, $direct:path, $c:path) => {{
+            let (i, c, (mut o, mut oc)) = (vmcb.clone(), cpl.clone(), vmcb_out());
+            let (ci, cc, (mut co, mut coc)) = (c_vmcb.clone(), cpl.clone(), c_vmcb_out());
+            out.push(mk(
+                $spec,
+                chain_run($spec, &fl_vmcb),
+                (
+                    run!(|o, oc| {
+                        $direct(black_box(&i), black_box(&c), o, oc);
+                        0
+                    }),
+                    run!(|co, coc| {
+                        $c(black_box(&ci), black_box(&cc), co, coc);
+                        0
+                    }),
+                ),
+            ));
+        }};
+    }
+    vmcb_vmcb!(
+        "kvm-svm > qemu > kvm-svm",
+        direct::svm_qemu_svm,
+        ffi::chain_svm_qemu_svm
+    );
+    vmcb_vmcb!(
+        "kvm-svm > verbatim > kvm-svm",
+        direct::svm_svm,
+        ffi::chain_svm_svm
+    );
+    vmcb_vmcb!(
+        "kvm-svm > qemu > kvm-vmx > qemu > kvm-svm",
+        direct::svm_qemu_vmx_qemu_svm,
+        ffi::chain_svm_qemu_vmx_qemu_svm
+    );
+    {
+        let spec = "kvm-svm > qemu > kvm-vmx";
+        let (i, c, mut o) = (
+            vmcb.clone(),
+            cpl.clone(),
+            vec![VmxSegment::default(); BATCH],
+        );
+        let (ci, cc, mut co) = (c_vmcb.clone(), cpl.clone(), vec![CVmxSeg::default(); BATCH]);
+        out.push(mk(
+            spec,
+            chain_run(spec, &fl_vmcb),
+            (
+                run!(|o| {
+                    direct::svm_qemu_vmx(black_box(&i), black_box(&c), o);
+                    0
+                }),
+                run!(|co| {
+                    ffi::chain_svm_qemu_vmx(black_box(&ci), black_box(&cc), co);
+                    0
+                }),
+            ),
+        ));
+    }
+    {
+        let spec = "kvm-vmx > qemu > kvm-svm";
+        let (i, (mut o, mut oc)) = (vmx.clone(), vmcb_out());
+        let (ci, (mut co, mut coc)) = (c_vmx.clone(), c_vmcb_out());
+        out.push(mk(
+            spec,
+            chain_run(spec, &fl_vmx),
+            (
+                run!(|o, oc| {
+                    direct::vmx_qemu_svm(black_box(&i), o, oc);
+                    0
+                }),
+                run!(|co, coc| {
+                    ffi::chain_vmx_qemu_svm(black_box(&ci), co, coc);
+                    0
+                }),
+            ),
+        ));
+    }
+    {
+        let spec = "verbatim > kvm-svm";
+        let (i, (mut o, mut oc)) = (kvm.clone(), vmcb_out());
+        let (ci, (mut co, mut coc)) = (kvm.clone(), c_vmcb_out());
+        out.push(mk(
+            spec,
+            chain_run(spec, &fl_kvm),
+            (
+                run!(|o, oc| {
+                    direct::verbatim_svm(black_box(&i), o, oc);
+                    0
+                }),
+                run!(|co, coc| {
+                    ffi::chain_verbatim_svm(black_box(&ci), co, coc);
+                    0
+                }),
+            ),
+        ));
+    }
+    // The shapes of one input and one output: the direct Rust and the C side by side.
     for (spec, input, sides) in [
-        (
-            "kvm-svm > qemu > kvm-svm",
-            &fl_vmcb,
-            vmcb_to_vmcb(vmcb_inputs, direct::svm_qemu_svm, ffi::chain_svm_qemu_svm),
-        ),
-        (
-            "kvm-svm > verbatim > kvm-svm",
-            &fl_vmcb,
-            vmcb_to_vmcb(vmcb_inputs, direct::svm_svm, ffi::chain_svm_svm),
-        ),
-        (
-            "kvm-svm > qemu > kvm-vmx > qemu > kvm-svm",
-            &fl_vmcb,
-            vmcb_to_vmcb(
-                vmcb_inputs,
-                direct::svm_qemu_vmx_qemu_svm,
-                ffi::chain_svm_qemu_vmx_qemu_svm,
-            ),
-        ),
-        (
-            "kvm-svm > qemu > kvm-vmx",
-            &fl_vmcb,
-            from_vmcb(vmcb_inputs, direct::svm_qemu_vmx, ffi::chain_svm_qemu_vmx),
-        ),
-        (
-            "kvm-vmx > qemu > kvm-svm",
-            &fl_vmx,
-            into_vmcb(
-                (&vmx, &c_vmx),
-                direct::vmx_qemu_svm,
-                ffi::chain_vmx_qemu_svm,
-            ),
-        ),
-        (
-            "verbatim > kvm-svm",
-            &fl_kvm,
-            into_vmcb((&kvm, &kvm), direct::verbatim_svm, ffi::chain_verbatim_svm),
-        ),
         (
             "kvm-vmx > qemu > kvm-vmx",
             &fl_vmx,

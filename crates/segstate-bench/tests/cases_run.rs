@@ -36,7 +36,14 @@ fn every_chain_runs_each_implementation() {
         let names: Vec<&str> = case.variants.iter().map(|(n, _)| *n).collect();
         assert_eq!(
             names,
-            ["rust", "rust-run", "rust-batch", "rust-batch-copy", "rust-direct", "c"],
+            [
+                "rust",
+                "rust-run",
+                "rust-batch",
+                "rust-batch-copy",
+                "rust-direct",
+                "c"
+            ],
             "{}",
             case.name
         );
