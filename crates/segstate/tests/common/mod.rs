@@ -37,6 +37,7 @@ pub fn cache(selector: u32, flags: u32, limit: u32, base: u64) -> QemuSegmentCac
 
 /// A `kvm_segment` written field by field: `kseg(selector, limit, base, [type, present,
 /// dpl, db, s, l, g, avl, unusable])`.
+#[allow(unused_imports)] // Only the rule-pinning files write expected kvm_segments.
 pub use segstate::testing::kvm_segment as kseg;
 
 /// A `kvm_dtable` (GDTR or IDTR as `kvm_sregs` holds it), padding zero.
