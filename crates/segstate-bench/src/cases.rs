@@ -81,29 +81,6 @@ impl Refused for usize {
     }
 }
 
-/// Rust's and C's batch, each converting its own copy of the inputs (`input`) into
-/// outputs of its own (`output`): `convert(&input, &mut output)`, both black-boxed.
-fn side_by_side<I, O, CI, CO, R: Refused, CR: Refused>(
-    (i, mut o, rust): (I, O, impl Fn(&I, &mut O) -> R + 'static),
-    (ci, mut co, c): (CI, CO, impl Fn(&CI, &mut CO) -> CR + 'static),
-) -> (Run, Run)
-where
-    I: 'static,
-    O: 'static,
-    CI: 'static,
-    CO: 'static,
-{
-    (
-        run!(|o| rust(black_box(&i), o).count()),
-        run!(|co| c(black_box(&ci), co).count()),
-    )
-}
-
-/// A batch of `BATCH` default outputs.
-fn outputs<T: Clone + Default>() -> Vec<T> {
-    vec![T::default(); BATCH]
-}
-
 /// Rust and C batch functions of one input and one output, each side converting its
 /// own copy of the same inputs into outputs of its own.
 fn sides<I, O, CI, CO, R: Refused + 'static, CR: Refused + 'static>(
@@ -117,59 +94,11 @@ where
     O: Clone + Default + 'static,
     CO: Clone + Default + 'static,
 {
-    side_by_side(
-        (input.to_vec(), outputs(), move |i, o| rust(i, o)),
-        (c_input.to_vec(), outputs(), move |i, o| c(i, o)),
-    )
-}
-
-/// The VMCB segments (Rust's and C's) and the CPL bytes a batch reads.
-type VmcbInputs<'a> = (&'a [VmcbSegment], &'a [CVmcbSeg], &'a [u8]);
-
-/// Rust and C batch functions that read VMCB segments with their CPL bytes and write
-/// one output.
-fn from_vmcb<O, CO>(
-    (vmcb, c_vmcb, cpl): VmcbInputs<'_>,
-    rust: fn(&[VmcbSegment], &[u8], &mut [O]),
-    c: fn(&[CVmcbSeg], &[u8], &mut [CO]),
-) -> (Run, Run)
-where
-    O: Clone + Default + 'static,
-    CO: Clone + Default + 'static,
-{
-    side_by_side(
-        (
-            (vmcb.to_vec(), cpl.to_vec()),
-            outputs(),
-            move |(i, cpl), o| rust(i, cpl, o),
-        ),
-        (
-            (c_vmcb.to_vec(), cpl.to_vec()),
-            outputs(),
-            move |(i, cpl), o| c(i, cpl, o),
-        ),
-    )
-}
-
-/// Rust and C batch functions of one input that write VMCB segments and the CPL bytes.
-fn into_vmcb<I, CI>(
-    (input, c_input): (&[I], &[CI]),
-    rust: fn(&[I], &mut [VmcbSegment], &mut [u8]),
-    c: fn(&[CI], &mut [CVmcbSeg], &mut [u8]),
-) -> (Run, Run)
-where
-    I: Clone + 'static,
-    CI: Clone + 'static,
-{
-    side_by_side(
-        (input.to_vec(), (outputs(), outputs()), move |i, (o, oc)| {
-            rust(i, o, oc)
-        }),
-        (
-            c_input.to_vec(),
-            (outputs(), outputs()),
-            move |i, (o, oc)| c(i, o, oc),
-        ),
+    let (i, mut o) = (input.to_vec(), vec![O::default(); BATCH]);
+    let (ci, mut co) = (c_input.to_vec(), vec![CO::default(); BATCH]);
+    (
+        run!(|o| rust(black_box(&i), o).count()),
+        run!(|co| c(black_box(&ci), co).count()),
     )
 }
 
@@ -185,17 +114,51 @@ pub fn pairs() -> Vec<Case> {
     let c_qemu: Vec<CQemuSeg> = to_c(&qemu);
     let attribs: Vec<u16> = vmcb.iter().map(|v| v.attrib.0).collect();
 
-    let vmcb_inputs = (&vmcb[..], &c_vmcb[..], &cpl[..]);
-
+    let k0 = || vec![KvmSegment::default(); BATCH];
     let mut out = Vec::new();
-    out.push(case(
-        "vmcb->kvm svm_get_segment",
-        from_vmcb(vmcb_inputs, rust::svm_get_batch, ffi::svm_get_batch),
-    ));
-    out.push(case(
-        "kvm->vmcb svm_set_segment",
-        into_vmcb((&kvm, &kvm), rust::svm_set_batch, ffi::svm_set_batch),
-    ));
+
+    {
+        let (i, c, mut o) = (vmcb.clone(), cpl.clone(), k0());
+        let (ci, cc, mut co) = (c_vmcb.clone(), cpl.clone(), k0());
+        out.push(case(
+            "vmcb->kvm svm_get_segment",
+            (
+                run!(|o| {
+                    rust::svm_get_batch(black_box(&i), black_box(&c), o);
+                    0
+                }),
+                run!(|co| {
+                    ffi::svm_get_batch(black_box(&ci), black_box(&cc), co);
+                    0
+                }),
+            ),
+        ));
+    }
+    {
+        let (i, mut o, mut c) = (
+            kvm.clone(),
+            vec![VmcbSegment::default(); BATCH],
+            vec![0u8; BATCH],
+        );
+        let (ci, mut co, mut cc) = (
+            kvm.clone(),
+            vec![CVmcbSeg::default(); BATCH],
+            vec![0u8; BATCH],
+        );
+        out.push(case(
+            "kvm->vmcb svm_set_segment",
+            (
+                run!(|o, c| {
+                    rust::svm_set_batch(black_box(&i), o, c);
+                    0
+                }),
+                run!(|co, cc| {
+                    ffi::svm_set_batch(black_box(&ci), co, cc);
+                    0
+                }),
+            ),
+        ));
+    }
     out.extend([
         case(
             "vmx->kvm vmx_get_segment",
