@@ -10,6 +10,7 @@ use segstate::format::qemu::{QemuFlags, QemuSegmentCache};
 use segstate::format::svm::{SvmAttrib, VmcbSegment};
 use segstate::format::vmx::{VmxAccessRights, VmxSegment};
 use segstate::profile::{Chain, InFlight, SegmentValue};
+use segstate::testing::kvm_segment;
 use segstate_bench::ffi::{self, CHvSeg, CQemuSeg, CVmcbSeg, CVmxSeg};
 use segstate_bench::rust::{self, direct};
 
@@ -118,19 +119,13 @@ fn kvm_domain() -> Vec<KvmSegment> {
                                     n += 1;
                                     for reg in 0..8u16 {
                                         out.push(KvmSegment {
-                                            base: n << 16 | u64::from(reg),
-                                            limit: LIMITS[(n % 4) as usize],
-                                            selector: (n as u16).wrapping_mul(8) | reg,
-                                            type_,
-                                            present,
-                                            dpl,
-                                            db,
-                                            s,
-                                            l,
-                                            g,
-                                            avl,
-                                            unusable,
                                             padding,
+                                            ..kvm_segment(
+                                                (n as u16).wrapping_mul(8) | reg,
+                                                LIMITS[(n % 4) as usize],
+                                                n << 16 | u64::from(reg),
+                                                [type_, present, dpl, db, s, l, g, avl, unusable],
+                                            )
                                         });
                                     }
                                 }

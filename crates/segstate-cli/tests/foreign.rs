@@ -157,31 +157,72 @@ fn damaged_files_exit_2_naming_the_place() {
     check_refuses(s(&cut), &["line 1 column"]);
 }
 
+/// vCPU 0 of each stack's user-mode fixture imports at CPL 3 with SS.DPL agreeing, the
+/// import saying where the CPL came from; each file written is a segstate snapshot like
+/// any other.
 #[test]
-fn import_carries_the_cpl_into_a_segstate_snapshot() {
+fn import_carries_the_cpl_of_each_stacks_user_vcpu() {
+    let dir = scratch("import-user");
+    let [_, crosvm, xen] = [
+        (
+            "firecracker/user-null-ss.vmstate",
+            &["imported firecracker vCPU 0 of 2"][..],
+            0x1b,
+        ),
+        (
+            "crosvm/user-null-ss",
+            &["imported crosvm (KVM) vCPU 0 of 2", "CPL: crosvm Segment"],
+            0x1b,
+        ),
+        (
+            "xen/xl-save-hvm-2vcpu.img",
+            &["imported xen (HVM) vCPU 0 of 2", "CPL = ss_arbytes' DPL"],
+            0x2b,
+        ),
+    ]
+    .map(|(name, said, ss_selector)| {
+        let out = dir.join(name.replace('/', "-") + ".snap");
+        let snap = import_user_vcpu(&fixture(name), &out, said, ss_selector);
+        let (_, stdout, _) = run(&["snapshot", "inspect", s(&out)]);
+        assert!(
+            stdout.contains("CPL 3 (explicit); SS.DPL 3"),
+            "{name}: {stdout}"
+        );
+        snap
+    });
+    assert_eq!(crosvm.sregs.cs.selector, 0x23);
+    assert_eq!(xen.sregs.apic_base, 0xfee0_0900);
+}
+
+/// vCPU 1 of the two-vCPU fixtures was in the kernel: it imports at CPL 0. Hyper-V's
+/// file says CPL 0 where SS.DPL is 3 (virtual-8086 mode): the file's CPL is taken,
+/// with a warning.
+#[test]
+fn import_carries_the_cpl_of_each_stacks_kernel_vcpu() {
+    let dir = scratch("import-kernel");
+    let [(_, cloud_hypervisor), (hyperv_said, hyperv)] = [
+        "cloud-hypervisor/user-null-ss",
+        "hyperv/partition-state-2vp.bin",
+    ]
+    .map(|name| {
+        let out = dir.join(name.replace('/', "-") + ".snap");
+        let (stdout, snap) = import_ok(&fixture(name), &out, &["--vcpu", "1"]);
+        assert_eq!(snap.cpl, PrivilegeLevel::Ring0, "{name}");
+        (stdout, snap)
+    });
+    assert_eq!(cloud_hypervisor.vcpu_id, 1);
+    assert_eq!(cloud_hypervisor.mp_state, Some(1));
+    assert!(
+        hyperv_said.contains("warning: the file's CPL field is 0 but SS.DPL is 3"),
+        "{hyperv_said}"
+    );
+    assert!(hyperv.cpl_disagrees());
+    assert_eq!(hyperv.regs.rflags, 0x2_0202);
+}
+
+#[test]
+fn import_refuses_a_vcpu_the_file_has_not() {
     let dir = scratch("import");
-    let user = dir.join("vcpu0.snap");
-    import_user_vcpu(
-        &fixture("firecracker/user-null-ss.vmstate"),
-        &user,
-        &["imported firecracker vCPU 0 of 2"],
-        0x1b,
-    );
-
-    let ap = dir.join("vcpu1.snap");
-    let (_, snap) = import_ok(
-        &fixture("cloud-hypervisor/user-null-ss"),
-        &ap,
-        &["--vcpu", "1"],
-    );
-    assert_eq!(snap.cpl, PrivilegeLevel::Ring0);
-    assert_eq!(snap.vcpu_id, 1);
-    assert_eq!(snap.mp_state, Some(1));
-
-    // The imported file is a segstate snapshot like any other.
-    let (_, stdout, _) = run(&["snapshot", "inspect", s(&user)]);
-    assert!(stdout.contains("CPL 3 (explicit); SS.DPL 3"), "{stdout}");
-
     let (code, _, stderr) = import(
         &fixture("firecracker/user-null-ss.vmstate"),
         &dir.join("x.snap"),
@@ -231,19 +272,11 @@ fn damaged_crosvm_fragments_exit_2_naming_the_place() {
     check_refuses(s(&scratch("neither")), &["nor a crosvm snapshot"]);
 }
 
+/// An encrypted crosvm snapshot's fragment is ciphertext: named as such, not as bad
+/// CBOR, and nothing written.
 #[test]
-fn import_carries_the_cpl_of_a_crosvm_vcpu() {
+fn import_refuses_an_encrypted_crosvm_fragment() {
     let dir = scratch("crosvm-import");
-    let out = dir.join("vcpu0.snap");
-    let snap = import_user_vcpu(
-        &fixture("crosvm/user-null-ss"),
-        &out,
-        &["imported crosvm (KVM) vCPU 0 of 2", "CPL: crosvm Segment"],
-        0x1b,
-    );
-    assert_eq!(snap.sregs.cs.selector, 0x23);
-
-    // An encrypted snapshot's fragment is ciphertext: named as such, not as bad CBOR.
     let enc = scratch("crosvm-enc");
     std::fs::create_dir_all(enc.join("vcpu")).unwrap();
     std::fs::write(enc.join("vcpu/vcpu0"), [0x5a_u8; 64]).unwrap();
@@ -328,33 +361,6 @@ fn damaged_xen_and_hyperv_files_exit_2_naming_the_place() {
     let (code, _, stderr) = import(s(&bad), &dir.join("x"), &[]);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("VP 0 cpl at offset 4644"), "{stderr}");
-}
-
-#[test]
-fn import_takes_xen_and_hyperv_vcpus_with_their_cpl() {
-    let dir = scratch("import-xen-hyperv");
-    let user = dir.join("xen0.snap");
-    let snap = import_user_vcpu(
-        &fixture("xen/xl-save-hvm-2vcpu.img"),
-        &user,
-        &["imported xen (HVM) vCPU 0 of 2", "CPL = ss_arbytes' DPL"],
-        0x2b,
-    );
-    assert_eq!(snap.sregs.apic_base, 0xfee0_0900);
-
-    let v86 = dir.join("hv1.snap");
-    let (stdout, snap) = import_ok(
-        &fixture("hyperv/partition-state-2vp.bin"),
-        &v86,
-        &["--vcpu", "1"],
-    );
-    assert!(
-        stdout.contains("warning: the file's CPL field is 0 but SS.DPL is 3"),
-        "{stdout}"
-    );
-    assert_eq!(snap.cpl, PrivilegeLevel::Ring0);
-    assert!(snap.cpl_disagrees());
-    assert_eq!(snap.regs.rflags, 0x2_0202);
 }
 
 #[test]

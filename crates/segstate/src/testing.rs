@@ -18,6 +18,34 @@ pub fn example_user_null_ss() -> crate::snapshot::VcpuSnapshot {
     crate::snapshot::VcpuSnapshot::example_user_null_ss()
 }
 
+/// A `kvm_segment` written field by field, in the C struct's order after the header:
+/// `[type, present, dpl, db, s, l, g, avl, unusable]`, padding zero. A literal, no
+/// cooking: the rule tests write expected values with it and the C comparison sweeps.
+#[must_use]
+pub fn kvm_segment(
+    selector: u16,
+    limit: u32,
+    base: u64,
+    fields: [u8; 9],
+) -> crate::format::kvm::KvmSegment {
+    let [type_, present, dpl, db, s, l, g, avl, unusable] = fields;
+    crate::format::kvm::KvmSegment {
+        base,
+        limit,
+        selector,
+        type_,
+        present,
+        dpl,
+        db,
+        s,
+        l,
+        g,
+        avl,
+        unusable,
+        padding: 0,
+    }
+}
+
 /// The other stacks' per-segment conversions, one function per upstream get/set, for
 /// tests/stack_rules.rs to pin each rule alone. A VMM reaches them only through a
 /// [`crate::profile::Chain`].

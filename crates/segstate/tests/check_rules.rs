@@ -212,124 +212,75 @@ fn cases() -> Vec<Case> {
     };
 
     // Intel VM entry.
-    let vmx_mut = |id: CheckId, ug: bool, f: fn(&mut SegmentState)| Case {
-        id,
-        how: Vmx(ug),
-        fire: S(with(k0(), f)),
-        quiet: S(k0()),
-    };
-    c.extend([
-        vmx_mut(CheckId::VmxEntryCr0PgPe, true, |s| s.cr0 &= !CR0_PE),
+    c.extend(cases! {
+        VmxEntryCr0PgPe, Vmx(true), with(k0(), |s| s.cr0 &= !CR0_PE), k0();
         // Both found by bochs-oracle (docs/conformance/bochs.md): Bochs refused these
         // states, segstate accepted them.
-        Case {
-            id: CheckId::VmxEntryCr0Fixed,
-            how: Vmx(false),
-            fire: S(with(k0(), |s| s.cr0 &= !CR0_PG)),
-            quiet: S(k0()),
-        },
-        Case {
-            id: CheckId::VmxEntryCr0Fixed,
-            how: Vmx(false),
-            fire: S(with(k0(), |s| s.cr0 &= !(CR0_PE | CR0_PG))),
-            quiet: S(with(k0(), |s| s.cr0 |= CR0_PE | CR0_PG)),
-        },
-        Case {
-            id: CheckId::VmxEntryEferLmaIa32e,
-            how: VmxIa32e(true, false),
-            fire: S(k0()),
-            quiet: S(with(k0(), |s| {
+        VmxEntryCr0Fixed, Vmx(false), with(k0(), |s| s.cr0 &= !CR0_PG), k0();
+        VmxEntryCr0Fixed, Vmx(false),
+            with(k0(), |s| s.cr0 &= !(CR0_PE | CR0_PG)),
+            with(k0(), |s| s.cr0 |= CR0_PE | CR0_PG);
+        VmxEntryEferLmaIa32e, VmxIa32e(true, false),
+            k0(),
+            with(k0(), |s| {
                 s.efer &= !(EFER_LMA | EFER_LME);
                 s.cr4 = 0;
-            })),
-        },
-        vmx_mut(CheckId::VmxEntryIa32ePgPae, true, |s| s.cr4 = 0),
-        vmx_mut(CheckId::VmxEntryRflagsReserved, true, |s| s.rflags = 0x200),
-        vmx_mut(CheckId::VmxEntryRflagsVm, true, |s| s.rflags |= RFLAGS_VM),
-        vmx_mut(CheckId::VmxEntryTrTi, true, |s| {
-            seg(s, SegReg::Tr).selector = Selector(0x44)
-        }),
-        vmx_mut(CheckId::VmxEntryBaseCanonical, true, |s| {
-            seg(s, SegReg::Fs).base = 0x8000_0000_0000
-        }),
-        vmx_mut(CheckId::VmxEntryBaseHigh, true, |s| {
-            seg(s, SegReg::Ds).base = 1 << 32
-        }),
-        vmx_mut(CheckId::VmxEntryCsType, true, |s| {
-            seg(s, SegReg::Cs).attributes.segment_type = ty(1)
-        }),
-        vmx_mut(CheckId::VmxEntrySsType, true, |s| {
-            seg(s, SegReg::Ss).attributes.segment_type = ty(1)
-        }),
-        vmx_mut(CheckId::VmxEntryDataAccessed, true, |s| {
-            seg(s, SegReg::Ds).attributes.segment_type = ty(2)
-        }),
-        vmx_mut(CheckId::VmxEntryS, true, |s| {
-            seg(s, SegReg::Ds).attributes.s = false
-        }),
-        vmx_mut(CheckId::VmxEntryP, true, |s| {
-            seg(s, SegReg::Cs).attributes.present = false
-        }),
-        vmx_mut(CheckId::VmxEntryG, true, |s| {
-            seg(s, SegReg::Ds).limit = 0x10_0000
-        }),
-        vmx_mut(CheckId::VmxEntryCsDplConforming, true, |s| {
-            let cs = seg(s, SegReg::Cs);
+            });
+        VmxEntryIa32ePgPae, Vmx(true), with(k0(), |s| s.cr4 = 0), k0();
+        VmxEntryRflagsReserved, Vmx(true), with(k0(), |s| s.rflags = 0x200), k0();
+        VmxEntryRflagsVm, Vmx(true), with(k0(), |s| s.rflags |= RFLAGS_VM), k0();
+        VmxEntrySsDplRpl, Vmx(false),
+            with(k0(), |s| seg(s, SegReg::Ss).selector = Selector(0x1b)), k0();
+        VmxEntryDataDplRpl, Vmx(false),
+            with(k0(), |s| seg(s, SegReg::Ds).attributes.dpl = R0), k0();
+    });
+    // One field of one segment register made wrong, with unrestricted guest, as rows
+    // `Id, register, change;`: the quiet state is k0 (for LDTR, k0 with a usable LDT),
+    // the firing one that with the change.
+    let usable_ldt = with(k0(), |s| *seg(s, SegReg::Ldtr) = ldt_usable());
+    let unchanged = |reg: SegReg| {
+        if reg == SegReg::Ldtr {
+            usable_ldt
+        } else {
+            k0()
+        }
+    };
+    macro_rules! one_field {
+        ($($id:ident, $reg:ident, $change:expr;)*) => {
+            [$((CheckId::$id, SegReg::$reg, $change as fn(&mut Segment))),*]
+        };
+    }
+    for (id, reg, change) in one_field! {
+        VmxEntryTrTi, Tr, |tr| tr.selector = Selector(0x44);
+        VmxEntryBaseCanonical, Fs, |fs| fs.base = 0x8000_0000_0000;
+        VmxEntryBaseHigh, Ds, |ds| ds.base = 1 << 32;
+        VmxEntryCsType, Cs, |cs| cs.attributes.segment_type = ty(1);
+        VmxEntrySsType, Ss, |ss| ss.attributes.segment_type = ty(1);
+        VmxEntryDataAccessed, Ds, |ds| ds.attributes.segment_type = ty(2);
+        VmxEntryS, Ds, |ds| ds.attributes.s = false;
+        VmxEntryP, Cs, |cs| cs.attributes.present = false;
+        VmxEntryG, Ds, |ds| ds.limit = 0x10_0000;
+        VmxEntryCsDplConforming, Cs, |cs| {
             cs.attributes.segment_type = ty(15);
             cs.attributes.dpl = R3;
-        }),
-        vmx_mut(CheckId::VmxEntrySsDplRpl, false, |s| {
-            seg(s, SegReg::Ss).selector = Selector(0x1b)
-        }),
-        vmx_mut(CheckId::VmxEntryDataDplRpl, false, |s| {
-            seg(s, SegReg::Ds).attributes.dpl = R0
-        }),
-        vmx_mut(CheckId::VmxEntryCsDb, true, |s| {
-            seg(s, SegReg::Cs).attributes.db = true
-        }),
-        vmx_mut(CheckId::VmxEntryTrType, true, |s| {
-            seg(s, SegReg::Tr).attributes.segment_type = ty(9)
-        }),
-        vmx_mut(CheckId::VmxEntryTrS, true, |s| {
-            seg(s, SegReg::Tr).attributes.s = true
-        }),
-        vmx_mut(CheckId::VmxEntryTrP, true, |s| {
-            seg(s, SegReg::Tr).attributes.present = false
-        }),
-        vmx_mut(CheckId::VmxEntryTrG, true, |s| {
-            seg(s, SegReg::Tr).attributes.g = true
-        }),
-        vmx_mut(CheckId::VmxEntryTrUnusable, true, |s| {
-            seg(s, SegReg::Tr).unusable = true
-        }),
-    ]);
-    let ldt = |f: fn(&mut Segment)| {
-        let mut l = ldt_usable();
-        f(&mut l);
-        with(k0(), |s| *seg(s, SegReg::Ldtr) = l)
-    };
-    let quiet_ldt = with(k0(), |s| *seg(s, SegReg::Ldtr) = ldt_usable());
-    for (id, fire) in [
-        (
-            CheckId::VmxEntryLdtrTi,
-            ldt(|l| l.selector = Selector(0x54)),
-        ),
-        (
-            CheckId::VmxEntryLdtrType,
-            ldt(|l| l.attributes.segment_type = ty(3)),
-        ),
-        (CheckId::VmxEntryLdtrS, ldt(|l| l.attributes.s = true)),
-        (
-            CheckId::VmxEntryLdtrP,
-            ldt(|l| l.attributes.present = false),
-        ),
-        (CheckId::VmxEntryLdtrG, ldt(|l| l.limit = 0x10_0000)),
-    ] {
+        };
+        VmxEntryCsDb, Cs, |cs| cs.attributes.db = true;
+        VmxEntryTrType, Tr, |tr| tr.attributes.segment_type = ty(9);
+        VmxEntryTrS, Tr, |tr| tr.attributes.s = true;
+        VmxEntryTrP, Tr, |tr| tr.attributes.present = false;
+        VmxEntryTrG, Tr, |tr| tr.attributes.g = true;
+        VmxEntryTrUnusable, Tr, |tr| tr.unusable = true;
+        VmxEntryLdtrTi, Ldtr, |ldtr| ldtr.selector = Selector(0x54);
+        VmxEntryLdtrType, Ldtr, |ldtr| ldtr.attributes.segment_type = ty(3);
+        VmxEntryLdtrS, Ldtr, |ldtr| ldtr.attributes.s = true;
+        VmxEntryLdtrP, Ldtr, |ldtr| ldtr.attributes.present = false;
+        VmxEntryLdtrG, Ldtr, |ldtr| ldtr.limit = 0x10_0000;
+    } {
         c.push(Case {
             id,
             how: Vmx(true),
-            fire: S(fire),
-            quiet: S(quiet_ldt),
+            fire: S(with(unchanged(reg), |s| change(seg(s, reg)))),
+            quiet: S(unchanged(reg)),
         });
     }
     c.extend(cases! {
@@ -365,34 +316,18 @@ fn cases() -> Vec<Case> {
     });
 
     // AMD VMRUN.
-    let svm = |id: CheckId, f: fn(&mut SegmentState), q: fn(&mut SegmentState)| Case {
-        id,
-        how: Svm,
-        fire: S(with(k0(), f)),
-        quiet: S(with(k0(), q)),
-    };
-    c.extend([
-        svm(CheckId::SvmVmrunEferSvme, |s| s.efer &= !(1 << 12), |_| {}),
-        svm(
-            CheckId::SvmVmrunEferMbz,
-            |s| s.efer |= 1 << 9,
-            |s| s.efer |= 1 << 11,
-        ),
-        svm(
-            CheckId::SvmVmrunCr0CdNw,
-            |s| s.cr0 |= 1 << 29,
-            |s| s.cr0 |= 3 << 29,
-        ),
-        svm(CheckId::SvmVmrunCr0High, |s| s.cr0 |= 1 << 32, |_| {}),
-        svm(CheckId::SvmVmrunCr4High, |s| s.cr4 |= 1 << 32, |_| {}),
-        svm(CheckId::SvmVmrunLmePgPae, |s| s.cr4 = 0, |_| {}),
-        svm(CheckId::SvmVmrunLmePgPe, |s| s.cr0 &= !CR0_PE, |_| {}),
-        svm(
-            CheckId::SvmVmrunCsLD,
-            |s| seg(s, SegReg::Cs).attributes.db = true,
-            |s| seg(s, SegReg::Cs).attributes.l = false,
-        ),
-    ]);
+    c.extend(cases! {
+        SvmVmrunEferSvme, Svm, with(k0(), |s| s.efer &= !(1 << 12)), k0();
+        SvmVmrunEferMbz, Svm, with(k0(), |s| s.efer |= 1 << 9), with(k0(), |s| s.efer |= 1 << 11);
+        SvmVmrunCr0CdNw, Svm, with(k0(), |s| s.cr0 |= 1 << 29), with(k0(), |s| s.cr0 |= 3 << 29);
+        SvmVmrunCr0High, Svm, with(k0(), |s| s.cr0 |= 1 << 32), k0();
+        SvmVmrunCr4High, Svm, with(k0(), |s| s.cr4 |= 1 << 32), k0();
+        SvmVmrunLmePgPae, Svm, with(k0(), |s| s.cr4 = 0), k0();
+        SvmVmrunLmePgPe, Svm, with(k0(), |s| s.cr0 &= !CR0_PE), k0();
+        SvmVmrunCsLD, Svm,
+            with(k0(), |s| seg(s, SegReg::Cs).attributes.db = true),
+            with(k0(), |s| seg(s, SegReg::Cs).attributes.l = false);
+    });
     // The raw VMCB CPL byte: 4 is not a privilege level, 3 is.
     c.push(Case {
         id: CheckId::SvmVmrunCplByte,
@@ -402,53 +337,30 @@ fn cases() -> Vec<Case> {
     });
 
     // KVM_SET_SREGS acceptance (upstream kvm_is_valid_sregs), with every CR4 feature.
-    let kvm = |id: CheckId, f: fn(&mut SegmentState), q: fn(&mut SegmentState)| Case {
-        id,
-        how: KvmSetSregs,
-        fire: S(with(k0(), f)),
-        quiet: S(with(k0(), q)),
-    };
-    c.extend([
-        kvm(CheckId::KvmSetSregsLongModePae, |s| s.cr4 = 0, |_| {}),
-        kvm(
-            CheckId::KvmSetSregsLongModeLma,
-            |s| s.efer &= !EFER_LMA,
-            |_| {},
-        ),
-        kvm(
-            CheckId::KvmSetSregsLma,
-            |s| s.cr0 &= !CR0_PG,
-            |s| {
+    c.extend(cases! {
+        KvmSetSregsLongModePae, KvmSetSregs, with(k0(), |s| s.cr4 = 0), k0();
+        KvmSetSregsLongModeLma, KvmSetSregs, with(k0(), |s| s.efer &= !EFER_LMA), k0();
+        KvmSetSregsLma, KvmSetSregs,
+            with(k0(), |s| s.cr0 &= !CR0_PG),
+            with(k0(), |s| {
                 s.cr0 &= !CR0_PG;
                 s.efer &= !EFER_LMA;
                 seg(s, SegReg::Cs).attributes.l = false;
-            },
-        ),
-        kvm(
-            CheckId::KvmSetSregsCsL,
-            |s| s.efer &= !(EFER_LME | EFER_LMA),
-            |s| {
+            });
+        KvmSetSregsCsL, KvmSetSregs,
+            with(k0(), |s| s.efer &= !(EFER_LME | EFER_LMA)),
+            with(k0(), |s| {
                 s.efer &= !(EFER_LME | EFER_LMA);
                 seg(s, SegReg::Cs).attributes.l = false;
-            },
-        ),
-        kvm(
-            CheckId::KvmSetSregsCr4Reserved,
-            |s| s.cr4 |= 1 << 14,
-            |s| s.cr4 |= 1 << 13,
-        ),
-        kvm(CheckId::KvmSetSregsCr0High, |s| s.cr0 |= 1 << 32, |_| {}),
-        kvm(
-            CheckId::KvmSetSregsCr0NwCd,
-            |s| s.cr0 |= 1 << 29,
-            |s| s.cr0 |= 3 << 29,
-        ),
-        kvm(
-            CheckId::KvmSetSregsCr0PgPe,
-            |s| s.cr0 &= !CR0_PE,
-            |s| s.cr0 |= CR0_PE,
-        ),
-    ]);
+            });
+        KvmSetSregsCr4Reserved, KvmSetSregs,
+            with(k0(), |s| s.cr4 |= 1 << 14), with(k0(), |s| s.cr4 |= 1 << 13);
+        KvmSetSregsCr0High, KvmSetSregs, with(k0(), |s| s.cr0 |= 1 << 32), k0();
+        KvmSetSregsCr0NwCd, KvmSetSregs,
+            with(k0(), |s| s.cr0 |= 1 << 29), with(k0(), |s| s.cr0 |= 3 << 29);
+        KvmSetSregsCr0PgPe, KvmSetSregs,
+            with(k0(), |s| s.cr0 &= !CR0_PE), with(k0(), |s| s.cr0 |= CR0_PE);
+    });
 
     // Paths.
     let user_unusable_ss = with(k3(), |s| {

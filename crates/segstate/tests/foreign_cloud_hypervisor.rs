@@ -8,17 +8,14 @@
 use std::path::PathBuf;
 
 use segstate::arch::PrivilegeLevel;
-use segstate::arch::msr::STAR;
 use segstate::format::kvm::KvmSegment;
 use segstate::ingest::cloud_hypervisor::{self, MAX_STATE_JSON};
-use segstate::ingest::firecracker;
 use segstate::ingest::foreign::{ForeignVcpu, IngestError, Place, Reason, Stack};
 use serde_json::{Value, json};
 
 mod foreign_common;
-use foreign_common::user_vcpu0;
+use foreign_common::{assert_guest_star, firecracker_user, user_vcpu0};
 const STATE: &str = include_str!("fixtures/cloud-hypervisor/user-null-ss/state.json");
-const FIRECRACKER_USER: &[u8] = include_bytes!("fixtures/firecracker/user-null-ss.vmstate");
 const USER_LOOP: u64 = 0x10_0099;
 
 fn fixture_dir() -> PathBuf {
@@ -60,12 +57,7 @@ fn every_vcpu_with_its_segments_and_cpl() {
     assert!((USER_LOOP..USER_LOOP + 4).contains(&v.regs.rip));
     assert_eq!(v.mp_state, Some(0));
     assert_eq!(v.lapic.as_ref().map(Vec::len), Some(1024));
-    let star = v.msrs.iter().find(|m| m.index == STAR).map(|m| m.value);
-    assert_eq!(
-        star,
-        Some(0x0010_0008_0000_0000),
-        "the STAR the guest wrote"
-    );
+    assert_guest_star(v);
 
     let ap = &vcpus[1];
     assert_eq!(ap.id, "1");
@@ -77,7 +69,7 @@ fn every_vcpu_with_its_segments_and_cpl() {
 #[test]
 fn same_segments_as_firecracker_saved_from_the_same_guest() {
     let ch = read(STATE);
-    let fc = firecracker::read(FIRECRACKER_USER, "fc").unwrap();
+    let fc = firecracker_user();
     let segments = |v: &ForeignVcpu| -> Vec<KvmSegment> { v.sregs.segments().0.to_vec() };
     assert_eq!(segments(&ch[0]), segments(&fc[0]));
     assert_eq!(ch[0].cpl(), fc[0].cpl());

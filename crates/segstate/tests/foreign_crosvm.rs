@@ -10,17 +10,14 @@ use std::path::{Path, PathBuf};
 
 use ciborium::value::Value;
 use segstate::arch::PrivilegeLevel;
-use segstate::arch::msr::STAR;
 use segstate::format::kvm::KvmSegment;
 use segstate::ingest::crosvm::{self, MAX_FRAGMENT};
-use segstate::ingest::firecracker;
 use segstate::ingest::foreign::{ForeignVcpu, IngestError, Place, Reason, Stack};
 use segstate::ingest::{InputFormat, foreign_inputs, foreign_vcpus_at};
 
 mod foreign_common;
-use foreign_common::user_vcpu0;
+use foreign_common::{assert_guest_star, firecracker_user, user_vcpu0};
 const VCPU0: &[u8] = include_bytes!("fixtures/crosvm/user-null-ss/vcpu/vcpu0");
-const FIRECRACKER_USER: &[u8] = include_bytes!("fixtures/firecracker/user-null-ss.vmstate");
 /// `user_loop` in the crosvm build of tools/foreign-fixtures/guest.S (linked at 2 MiB).
 const USER_LOOP: u64 = 0x20_00a3;
 /// "SEGSTATE", the guest's marker in RAX.
@@ -94,12 +91,7 @@ fn every_vcpu_with_its_segments_and_cpl() {
         v.regs.rip
     );
     assert_eq!(v.sregs.efer & 0x501, 0x501, "LME, LMA and SCE");
-    let star = v.msrs.iter().find(|m| m.index == STAR).map(|m| m.value);
-    assert_eq!(
-        star,
-        Some(0x0010_0008_0000_0000),
-        "the STAR the guest wrote"
-    );
+    assert_guest_star(v);
     assert_eq!(v.debug_regs.as_ref().map(Vec::len), Some(128));
 
     let ap = &vcpus[1];
@@ -156,7 +148,7 @@ fn kernel_fixture_and_the_never_started_vcpu() {
 #[test]
 fn same_user_segments_as_firecracker_saved_from_the_same_guest() {
     let cv = read(VCPU0);
-    let fc = firecracker::read(FIRECRACKER_USER, "fc").unwrap();
+    let fc = firecracker_user();
     // CS, SS (SYSRET) and DS, ES, FS, GS (the guest's own loads); TR and LDT are what
     // each VMM set up before the guest ran.
     let user = |v: &ForeignVcpu| -> Vec<KvmSegment> {

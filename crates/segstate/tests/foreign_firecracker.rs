@@ -12,8 +12,7 @@ use segstate::ingest::foreign::{ForeignVcpu, IngestError, Place, Reason, Stack};
 use segstate::testing::crc64;
 
 mod foreign_common;
-use foreign_common::user_vcpu0;
-const USER: &[u8] = include_bytes!("fixtures/firecracker/user-null-ss.vmstate");
+use foreign_common::{FIRECRACKER_USER as USER, assert_guest_star, user_vcpu0};
 const RESAVED: &[u8] = include_bytes!("fixtures/firecracker/user-null-ss-resaved.vmstate");
 const KERNEL: &[u8] = include_bytes!("fixtures/firecracker/kernel-cpl0.vmstate");
 /// The user-mode guest written by Firecracker v1.16.1 (format 10) and v1.15.1 (format 9).
@@ -63,8 +62,6 @@ const KERNEL_LOOP: u64 = 0x10_0084;
 const GDT: u64 = 0x10_00a0;
 /// RAX the guest sets before it parks: "SEGSTATE".
 const MARKER: u64 = 0x5345_4753_5441_5445;
-/// STAR as the guest wrote it: SYSRET base 0x10, SYSCALL CS 0x08.
-const STAR: u64 = 0x0010_0008_0000_0000;
 
 fn read(bytes: &[u8]) -> Vec<ForeignVcpu> {
     firecracker::read(bytes, "fixture").unwrap_or_else(|e| panic!("{e}"))
@@ -192,11 +189,7 @@ fn user_mode_snapshot_every_vcpu_with_its_cpl() {
     assert_eq!(v.lapic.as_ref().map(Vec::len), Some(1024));
     assert_eq!(v.vcpu_events.as_ref().map(Vec::len), Some(64));
     let msr = |i: u32| v.msrs.iter().find(|m| m.index == i).map(|m| m.value);
-    assert_eq!(
-        msr(segstate::arch::msr::STAR),
-        Some(STAR),
-        "the STAR the guest wrote"
-    );
+    assert_guest_star(v);
     // Firecracker rewrites a zero TSC deadline when saving.
     assert_ne!(msr(segstate::arch::msr::TSC_DEADLINE).unwrap_or(0), 0);
     unstarted_ap(&vcpus[1]);

@@ -35,6 +35,14 @@ fn one(text: &str) -> QemuDump {
     dumps.pop().unwrap()
 }
 
+/// [`one`], which must have stopped at `cpl` and `rip`.
+#[track_caller]
+fn one_at(text: &str, cpl: u8, rip: u64) -> QemuDump {
+    let d = one(text);
+    assert_eq!((d.cpl, d.rip), (cpl, rip));
+    d
+}
+
 /// Selector, base, limit, flags column, suffix.
 fn seg(d: &QemuDump, reg: SegReg) -> (u32, u64, u32, u32, Option<&str>) {
     let s = &d.segments[reg];
@@ -107,22 +115,17 @@ fn pm32_is_flat_protected_mode() {
 
 #[test]
 fn long_mode_cpl0() {
-    let d = one(LONG_CPL0);
+    let d = one_at(LONG_CPL0, 0, 0xf_0103);
     assert!(d.long_mode_layout);
-    assert_eq!((d.cpl, d.rip), (0, 0xf_0103));
     assert_eq!(
-        seg(&d, SegReg::Cs),
-        (0x18, 0, 0xffff_ffff, 0x00af_9b00, Some(" DPL=0 CS64 [-RA]"))
-    );
-    assert_eq!(
-        seg(&d, SegReg::Ss),
-        (0x10, 0, 0xffff_ffff, 0x00cf_9300, Some(" DPL=0 DS   [-WA]"))
-    );
-    // TCG's LTR caches the descriptor before it sets the busy bit in memory: TR says
-    // type 9 (available), where hardware and VMX entry checks expect 11 (busy).
-    assert_eq!(
-        seg(&d, SegReg::Tr),
-        (0x40, 0x5000, 0x67, 0x8900, Some(" DPL=0 TSS64-avl"))
+        [SegReg::Cs, SegReg::Ss, SegReg::Tr].map(|reg| seg(&d, reg)),
+        [
+            (0x18, 0, 0xffff_ffff, 0x00af_9b00, Some(" DPL=0 CS64 [-RA]")),
+            (0x10, 0, 0xffff_ffff, 0x00cf_9300, Some(" DPL=0 DS   [-WA]")),
+            // TCG's LTR caches the descriptor before it sets the busy bit in memory: TR
+            // says type 9 (available), where hardware and VMX entry checks expect 11.
+            (0x40, 0x5000, 0x67, 0x8900, Some(" DPL=0 TSS64-avl")),
+        ]
     );
     assert_eq!((d.gdt, d.idt), ((0x800, 0x4f), (0x4000, 0xfff)));
     assert_eq!((d.cr0, d.cr3, d.cr4), (0xe000_0011, 0x1000, 0x20));
@@ -132,16 +135,14 @@ fn long_mode_cpl0() {
 
 #[test]
 fn user_mode_cpl3_after_iretq() {
-    let d = one(USER_CPL3);
+    let d = one_at(USER_CPL3, 3, 0xf_0115);
     assert!(d.long_mode_layout);
-    assert_eq!((d.cpl, d.rip), (3, 0xf_0115));
     assert_eq!(
-        seg(&d, SegReg::Cs),
-        (0x3b, 0, 0xffff_ffff, 0x00af_fb00, Some(" DPL=3 CS64 [-RA]"))
-    );
-    assert_eq!(
-        seg(&d, SegReg::Ss),
-        (0x33, 0, 0xffff_ffff, 0x00cf_f300, Some(" DPL=3 DS   [-WA]"))
+        [SegReg::Cs, SegReg::Ss].map(|reg| seg(&d, reg)),
+        [
+            (0x3b, 0, 0xffff_ffff, 0x00af_fb00, Some(" DPL=3 CS64 [-RA]")),
+            (0x33, 0, 0xffff_ffff, 0x00cf_f300, Some(" DPL=3 DS   [-WA]")),
+        ]
     );
     // IRET to CPL 3 nulls DS/ES whose DPL (0) is below the new CPL and clears only P:
     // the flags keep type, DPL and the limit nibble 19:16 (residue).
@@ -226,20 +227,18 @@ fn sysret_with_wrapping_star_gives_cpl3_and_a_17_bit_selector() {
 
 #[test]
 fn compat_mode_mixes_32_bit_segments_and_64_bit_tables() {
-    let d = one(COMPAT);
+    let d = one_at(COMPAT, 3, 0xf_014c);
     assert!(
         !d.long_mode_layout,
         "CS.L = 0: 32-bit register and segment lines"
     );
     assert_eq!(d.efer, Some(0x501), "LMA = 1: 64-bit table lines");
-    assert_eq!((d.cpl, d.rip), (3, 0xf_014c));
     assert_eq!(
-        seg(&d, SegReg::Cs),
-        (0x2b, 0, 0xffff_ffff, 0x00cf_fb00, Some(" DPL=3 CS32 [-RA]"))
-    );
-    assert_eq!(
-        seg(&d, SegReg::Tr),
-        (0x40, 0x5000, 0x67, 0x8900, Some(" DPL=0 TSS64-avl"))
+        [SegReg::Cs, SegReg::Tr].map(|reg| seg(&d, reg)),
+        [
+            (0x2b, 0, 0xffff_ffff, 0x00cf_fb00, Some(" DPL=3 CS32 [-RA]")),
+            (0x40, 0x5000, 0x67, 0x8900, Some(" DPL=0 TSS64-avl")),
+        ]
     );
     assert_eq!(
         (d.gdt, d.idt, d.cr3),
@@ -325,25 +324,22 @@ fn truncated_dump_names_the_missing_line() {
 
 #[test]
 fn bad_hex_names_line_and_column() {
-    let bad = USER_CPL3.replace(
+    // The error for the user-mode dump with `from` replaced by `to`.
+    let damaged = |from: &str, to: &str| parse(&USER_CPL3.replace(from, to)).unwrap_err();
+    let e = damaged(
         "SS =0033 0000000000000000 ffffffff 00cff300",
         "SS =0033 0000000000000000 fffffgff 00cff300",
     );
-    let e = parse(&bad).unwrap_err();
     assert_eq!((e.line, e.column), (10, 32), "{e}");
     assert!(e.message.contains("the limit"), "{e}");
-    let bad = USER_CPL3.replace("RFL=00000002", "RFL=0000002");
-    let e = parse(&bad).unwrap_err();
+    let e = damaged("RFL=00000002", "RFL=0000002");
     assert_eq!((e.line, e.column), (7, 26), "{e}");
-    let bad = USER_CPL3.replace("CPL=3", "CPL=7");
-    let e = parse(&bad).unwrap_err();
+    let e = damaged("CPL=3", "CPL=7");
     assert_eq!(e.line, 7, "{e}");
     assert!(e.message.contains("out of range"), "{e}");
-    let bad = USER_CPL3.replace("[-------]", "[---Z---]");
-    let e = parse(&bad).unwrap_err();
+    let e = damaged("[-------]", "[---Z---]");
     assert_eq!((e.line, e.column), (7, 39), "{e}");
-    let bad = USER_CPL3.replace("DPL=3 CS64", "XPL=3 CS64");
-    let e = parse(&bad).unwrap_err();
+    let e = damaged("DPL=3 CS64", "XPL=3 CS64");
     assert_eq!((e.line, e.column), (9, 44), "{e}");
 }
 

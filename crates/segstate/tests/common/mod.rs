@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use segstate::arch::{PerSegReg, SegReg};
-use segstate::format::kvm::{KvmDtable, KvmSegment};
+use segstate::format::kvm::KvmDtable;
 use segstate::format::qemu::{QemuFlags, QemuSegmentCache};
 use segstate::format::svm::{SvmAttrib, VmcbSegment};
 use segstate::format::vmx::{VmxAccessRights, VmxSegment};
@@ -35,26 +35,10 @@ pub fn cache(selector: u32, flags: u32, limit: u32, base: u64) -> QemuSegmentCac
     }
 }
 
-/// A `kvm_segment` written field by field, in the C struct's order after the header:
-/// `[type, present, dpl, db, s, l, g, avl, unusable]`.
-pub fn kseg(selector: u16, limit: u32, base: u64, f: [u8; 9]) -> KvmSegment {
-    let [type_, present, dpl, db, s, l, g, avl, unusable] = f;
-    KvmSegment {
-        base,
-        limit,
-        selector,
-        type_,
-        present,
-        dpl,
-        db,
-        s,
-        l,
-        g,
-        avl,
-        unusable,
-        padding: 0,
-    }
-}
+/// A `kvm_segment` written field by field: `kseg(selector, limit, base, [type, present,
+/// dpl, db, s, l, g, avl, unusable])`.
+#[allow(unused_imports)] // Only the rule-pinning files write expected kvm_segments.
+pub use segstate::testing::kvm_segment as kseg;
 
 /// A `kvm_dtable` (GDTR or IDTR as `kvm_sregs` holds it), padding zero.
 pub fn dtable(base: u64, limit: u16) -> KvmDtable {

@@ -2,7 +2,30 @@
 #![allow(dead_code)]
 
 use segstate::arch::PrivilegeLevel;
+use segstate::arch::msr::STAR;
+use segstate::ingest::firecracker;
 use segstate::ingest::foreign::{ForeignVcpu, Stack};
+
+/// The Firecracker snapshot of the `user-null-ss` guest, the guest the other KVM VMMs'
+/// `user-null-ss` fixtures were taken from too.
+pub const FIRECRACKER_USER: &[u8] = include_bytes!("../fixtures/firecracker/user-null-ss.vmstate");
+
+/// [`FIRECRACKER_USER`]'s vCPUs, for the readers that hold theirs against them.
+pub fn firecracker_user() -> Vec<ForeignVcpu> {
+    firecracker::read(FIRECRACKER_USER, "fc").unwrap()
+}
+
+/// Asserts `v` carries the STAR the `user-null-ss` guest wrote: SYSRET base 0x10,
+/// SYSCALL CS 0x08.
+#[track_caller]
+pub fn assert_guest_star(v: &ForeignVcpu) {
+    let star = v.msrs.iter().find(|m| m.index == STAR).map(|m| m.value);
+    assert_eq!(
+        star,
+        Some(0x0010_0008_0000_0000),
+        "the STAR the guest wrote"
+    );
+}
 
 /// vCPU 0 of a two-vCPU file that a KVM VMM without a CPL field wrote while the guest
 /// ran user code (the `user-null-ss` fixtures): read as `stack`, id "0", and CPL 3

@@ -113,11 +113,6 @@ fn with(mut g: GuestState, f: impl FnOnce(&mut GuestState)) -> GuestState {
     g
 }
 
-/// VM-entry interruption information: valid, `kind`, `vector`.
-const fn inject(kind: u32, vector: u32) -> Option<u32> {
-    Some(1 << 31 | kind << 8 | vector)
-}
-
 /// The cases as rows `Id, how, firing state, quiet state;` (ids are [`CheckId`]'s).
 macro_rules! guest_cases {
     ($($id:ident, $how:expr, $fire:expr, $quiet:expr;)*) => {
@@ -199,95 +194,34 @@ pub fn cases() -> Vec<GuestCase> {
             });
         VmxEntryRipHigh, vmx, vmx_pae().pipe(|g| g.rip = Some(0x1_0000_0000)), vmx_pae();
         VmxEntryRipCanonical, vmx, with(b(), |g| g.rip = Some(0x0000_8000_0000_0000)), b();
-        VmxEntryRflagsIf, vmx,
-            with(b(), |g| {
-                g.rflags = Some(2);
-                g.entry_interruption_info = inject(0, 0x30);
-            }),
-            with(b(), |g| g.entry_interruption_info = inject(0, 0x30));
-        VmxEntryActivityRange, vmx,
-            with(b(), |g| g.activity_state = Some(4)),
-            with(b(), |g| g.activity_state = Some(3));
-        VmxEntryActivityHltDpl, vmx,
-            with(b(), |g| {
-                g.activity_state = Some(1);
-                ss_dpl3(g);
-            }),
-            with(b(), |g| g.activity_state = Some(1));
-        VmxEntryActivityBlocking, vmx,
-            with(b(), |g| {
-                g.activity_state = Some(1);
-                g.interruptibility = Some(1);
-            }),
-            with(b(), |g| g.interruptibility = Some(1));
+        VmxEntryRflagsIf, vmx, b().injecting(0, 0x30).rflags(2), b().injecting(0, 0x30);
+        VmxEntryActivityRange, vmx, b().activity(4), b().activity(3);
+        VmxEntryActivityHltDpl, vmx, b().activity(1).pipe(ss_dpl3), b().activity(1);
+        VmxEntryActivityBlocking, vmx, b().activity(1).interruptibility(1), b().interruptibility(1);
         VmxEntryActivityEvent, vmx,
-            with(b(), |g| {
-                g.activity_state = Some(2);
-                g.entry_interruption_info = inject(3, 14);
-            }),
-            with(b(), |g| {
-                g.activity_state = Some(2);
-                g.entry_interruption_info = inject(3, 18);
-            });
-        VmxEntryIntrReserved, vmx,
-            with(b(), |g| g.interruptibility = Some(1 << 5)),
-            with(b(), |g| g.interruptibility = Some(1 << 4));
-        VmxEntryIntrStiMovSs, vmx,
-            with(b(), |g| g.interruptibility = Some(3)),
-            with(b(), |g| g.interruptibility = Some(2));
-        VmxEntryIntrStiIf, vmx,
-            with(b(), |g| {
-                g.interruptibility = Some(1);
-                g.rflags = Some(2);
-            }),
-            with(b(), |g| g.interruptibility = Some(1));
+            b().activity(2).injecting(3, 14),
+            b().activity(2).injecting(3, 18);
+        VmxEntryIntrReserved, vmx, b().interruptibility(1 << 5), b().interruptibility(1 << 4);
+        VmxEntryIntrStiMovSs, vmx, b().interruptibility(3), b().interruptibility(2);
+        VmxEntryIntrStiIf, vmx, b().interruptibility(1).rflags(2), b().interruptibility(1);
         VmxEntryIntrExternal, vmx,
-            with(b(), |g| {
-                g.interruptibility = Some(2);
-                g.entry_interruption_info = inject(0, 0x30);
-            }),
-            with(b(), |g| {
-                g.interruptibility = Some(8);
-                g.entry_interruption_info = inject(0, 0x30);
-            });
+            b().interruptibility(2).injecting(0, 0x30),
+            b().interruptibility(8).injecting(0, 0x30);
         VmxEntryIntrNmiMovSs, vmx,
-            with(b(), |g| {
-                g.interruptibility = Some(2);
-                g.entry_interruption_info = inject(2, 2);
-            }),
-            with(b(), |g| {
-                g.interruptibility = Some(2);
-                g.entry_interruption_info = inject(3, 6);
-            });
+            b().interruptibility(2).injecting(2, 2),
+            b().interruptibility(2).injecting(3, 6);
         VmxEntryIntrSmi, vmx,
-            with(b(), |g| g.interruptibility = Some(4)),
-            with(b(), |g| {
-                g.interruptibility = Some(4);
+            b().interruptibility(4),
+            b().interruptibility(4).pipe(|g| {
                 g.controls.entry = g.controls.entry.map(|e| e | 1 << 10);
             });
         VmxEntryIntrVirtualNmi, vmx,
-            with(b(), |g| {
-                g.interruptibility = Some(8);
-                g.entry_interruption_info = inject(2, 2);
-            }),
-            with(b(), |g| {
-                g.interruptibility = Some(8);
-                g.entry_interruption_info = inject(2, 2);
-                g.controls.pin_based = Some(0);
-            });
-        VmxEntryPendingDebugReserved, vmx,
-            with(b(), |g| g.pending_debug_exceptions = Some(1 << 13)),
-            with(b(), |g| g.pending_debug_exceptions = Some(1 << 12));
+            b().interruptibility(8).injecting(2, 2),
+            b().interruptibility(8).injecting(2, 2).pipe(|g| g.controls.pin_based = Some(0));
+        VmxEntryPendingDebugReserved, vmx, b().pending_debug(1 << 13), b().pending_debug(1 << 12);
         VmxEntryPendingDebugBs, vmx,
-            with(b(), |g| {
-                g.interruptibility = Some(2);
-                g.rflags = Some(0x302);
-            }),
-            with(b(), |g| {
-                g.interruptibility = Some(2);
-                g.rflags = Some(0x302);
-                g.pending_debug_exceptions = Some(1 << 14);
-            });
+            b().interruptibility(2).rflags(0x302),
+            b().interruptibility(2).rflags(0x302).pending_debug(1 << 14);
         VmxEntryPdpteReserved, vmx,
             vmx_pae().pipe(|g| g.pdptes = Some([0x1001, 0x2003, 0, 0])),
             vmx_pae().pipe(|g| g.pdptes = Some([0x1001, 0x2002, 0, 0]));
@@ -334,6 +268,39 @@ impl Pipe for GuestState {
     fn pipe(mut self, f: impl FnOnce(&mut Self)) -> Self {
         f(&mut self);
         self
+    }
+}
+
+/// The event-related fields of a guest state, set one by one, so that a case reads as
+/// the state it describes.
+trait Events: Sized {
+    /// The activity state (0 active, 1 HLT, 2 shutdown, 3 wait-for-SIPI).
+    fn activity(self, state: u32) -> Self;
+    /// The interruptibility-state bits (STI, MOV SS, SMI, NMI blocking).
+    fn interruptibility(self, bits: u32) -> Self;
+    /// VM-entry interruption information: valid, `kind`, `vector`.
+    fn injecting(self, kind: u32, vector: u32) -> Self;
+    /// RFLAGS.
+    fn rflags(self, rflags: u64) -> Self;
+    /// The pending debug exceptions.
+    fn pending_debug(self, bits: u64) -> Self;
+}
+
+impl Events for GuestState {
+    fn activity(self, state: u32) -> Self {
+        self.pipe(|g| g.activity_state = Some(state))
+    }
+    fn interruptibility(self, bits: u32) -> Self {
+        self.pipe(|g| g.interruptibility = Some(bits))
+    }
+    fn injecting(self, kind: u32, vector: u32) -> Self {
+        self.pipe(|g| g.entry_interruption_info = Some(1 << 31 | kind << 8 | vector))
+    }
+    fn rflags(self, rflags: u64) -> Self {
+        self.pipe(|g| g.rflags = Some(rflags))
+    }
+    fn pending_debug(self, bits: u64) -> Self {
+        self.pipe(|g| g.pending_debug_exceptions = Some(bits))
     }
 }
 
