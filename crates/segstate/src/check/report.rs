@@ -75,7 +75,7 @@ impl From<Vendor> for Vendors {
 /// One finding of a report, with where it applies.
 ///
 /// With feature `serde` it serialises as the finding's own fields plus `family` (its
-/// name), `context`, `chain` and `rules` (the rule ids): see [`super::report_json`].
+/// name), `context`, `chain` and `rules` (the rule ids): see `check::report_json`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
@@ -131,6 +131,9 @@ pub struct Context {
 }
 
 /// Every finding about one state.
+///
+/// With feature `serde` it serialises as `segstate check --json` prints each state's
+/// report: see `check::report_json`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Report {
