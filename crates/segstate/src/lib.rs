@@ -38,7 +38,8 @@
 //! - `kvm-bindings`: `From` conversions with rust-vmm's `kvm_bindings::kvm_segment`,
 //!   `kvm_dtable`, `kvm_sregs` and `kvm_regs`.
 //! - `serde`: `Serialize`/`Deserialize` on the core types (selectors, privilege levels,
-//!   registers, segments, the vCPU state; findings serialise), the C shapes' JSON in
+//!   registers, segments, the vCPU state; findings and check reports serialise, the
+//!   latter as `segstate check --json` prints them), the C shapes' JSON in
 //!   `json`, and JSON states in `ingest`. Deserializing validates: a privilege level
 //!   of 4 is an error naming it.
 //!

@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -91,19 +92,15 @@ fn run_live(
         .flat_map(|c| scenarios.iter().map(move |s| (c, *s)))
         .collect();
     work.sort_by_key(|&(c, kind)| (kind != ScenarioKind::SyncStorm, c));
-    let next = Mutex::new(0usize);
+    // The next work item to take: each worker claims one index at a time.
+    let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<LiveRun>>> = Mutex::new((0..work.len()).map(|_| None).collect());
     let total = work.len();
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
             scope.spawn(|| {
                 loop {
-                    let i = {
-                        let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
-                        let i = *n;
-                        *n += 1;
-                        i
-                    };
+                    let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&(c, kind)) = work.get(i) else { break };
                     progress(
                         quiet,

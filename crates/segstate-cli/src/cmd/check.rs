@@ -4,12 +4,14 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use clap::ValueEnum;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 
 use super::{Failure, Outcome};
 use crate::progress::Progress;
 use segstate::check::Severity;
 use segstate::check::report::{Entry, Report, Vendors};
+use segstate::check::report_json::ReportJson;
 use segstate::ingest::judge::{self, Judgement};
 use segstate::ingest::{Input, InputFormat};
 
@@ -172,9 +174,7 @@ impl Printer<'_> {
             } else {
                 ",\n"
             };
-            let state =
-                serde_json::to_string_pretty(&state_json(input, &r, j.as_ref(), self.args.verbose))
-                    .unwrap_or_default();
+            let state = StateJson::new(input, &r, j.as_ref(), self.args.verbose).to_pretty();
             out!("{opening}{state}");
         } else {
             let mut text_out = String::new();
@@ -262,8 +262,13 @@ fn plural(n: usize, word: &str) -> String {
     }
 }
 
-fn shown(e: &Entry, verbose: bool) -> bool {
-    verbose || e.finding.severity != Severity::Info
+/// The least severity a finding needs to be listed: info findings only with `--verbose`.
+fn least_shown(verbose: bool) -> Severity {
+    if verbose {
+        Severity::Info
+    } else {
+        Severity::Warning
+    }
 }
 
 fn rules_text(e: &Entry) -> Option<String> {
@@ -339,7 +344,10 @@ fn text(out: &mut String, input: &Input, r: &Report, j: Option<&Judgement>, verb
     }
     let mut hidden = 0;
     for (reg, list) in r.by_segment() {
-        let visible: Vec<&&Entry> = list.iter().filter(|e| shown(e, verbose)).collect();
+        let visible: Vec<&&Entry> = list
+            .iter()
+            .filter(|e| e.finding.severity >= least_shown(verbose))
+            .collect();
         hidden += list.len() - visible.len();
         if visible.is_empty() {
             continue;
@@ -394,55 +402,71 @@ fn text(out: &mut String, input: &Input, r: &Report, j: Option<&Judgement>, verb
     );
 }
 
-/// The finding in the library's serde shape, with what the report adds around it.
-fn entry_json(e: &Entry) -> Value {
-    let mut out = json!(e.finding);
-    out["family"] = json!(e.family.name());
-    out["context"] = json!(e.context);
-    out["chain"] = json!(e.chain);
-    out["rules"] = json!(e.rules.iter().map(|r| r.id()).collect::<Vec<_>>());
-    out
+/// One exit line of a log, as the JSON lists it.
+#[derive(Serialize)]
+struct ExitJson {
+    line: usize,
+    class: String,
+    blames_guest_state: bool,
 }
 
-fn state_json(input: &Input, r: &Report, j: Option<&Judgement>, verbose: bool) -> Value {
-    let segments: Vec<Value> = r
-        .by_segment()
-        .into_iter()
-        .filter_map(|(reg, list)| {
-            let findings: Vec<Value> = list
-                .iter()
-                .filter(|e| shown(e, verbose))
-                .map(|e| entry_json(e))
-                .collect();
-            (!findings.is_empty())
-                .then(|| json!({"segment": reg.map_or("CPU", |r| r.name()), "findings": findings}))
-        })
-        .collect();
-    json!({
-        "label": input.label,
-        "format": input.format.name(),
-        "verdict": j.as_ref().map(|j| j.verdict.to_string()),
-        "judged_for": j.as_ref().map(|j| j.vendors.map_or("tcg".to_string(), |v| v.to_string())),
-        "target_reason": j.as_ref().map(|j| j.target_reason.clone()),
-        "not_judged": j.as_ref().map(|j| j.not_judged.clone()),
-        "exits": input.log.as_ref().map(|l| l.exits.iter().map(|(line, e)| json!({
-            "line": line,
-            "class": e.class().describe(),
-            "blames_guest_state": e.class().blames_guest_state(),
-        })).collect::<Vec<_>>()),
-        "line": input.dump.as_ref().map(|d| d.line).or(input.log.as_ref().map(|l| l.line)),
-        "printed_cpl": input.dump.as_ref().map(|d| d.cpl),
-        "vendor": r.vendor.to_string(),
-        // null where a pasted dump does not show what decides it
-        "mode": input.log.as_ref().is_none_or(|l| l.guest.cr0.is_some())
-            .then(|| r.mode.to_string()),
-        "cpl": input.log.as_ref().is_none_or(|l| l.guest.cpl.is_some())
-            .then(|| r.cpl.bits()),
-        "errors": r.errors(),
-        "warnings": r.count(Severity::Warning),
-        "infos": r.count(Severity::Info),
-        "ids": r.ids(),
-        "notes": r.notes,
-        "segments": segments,
-    })
+/// One state of `--json`: the library's report ([`ReportJson`]) with what only the
+/// CLI knows around it: the input's label and format, a log's verdict and exits.
+#[derive(Serialize)]
+struct StateJson<'a> {
+    label: &'a str,
+    format: &'static str,
+    verdict: Option<String>,
+    judged_for: Option<String>,
+    target_reason: Option<&'a str>,
+    not_judged: Option<&'a [String]>,
+    exits: Option<Vec<ExitJson>>,
+    line: Option<usize>,
+    printed_cpl: Option<u8>,
+    #[serde(flatten)]
+    report: ReportJson<'a>,
+}
+
+impl<'a> StateJson<'a> {
+    fn new(input: &'a Input, r: &'a Report, j: Option<&'a Judgement>, verbose: bool) -> Self {
+        let guest = input.log.as_ref().map(|l| &l.guest);
+        StateJson {
+            label: &input.label,
+            format: input.format.name(),
+            verdict: j.map(|j| j.verdict.to_string()),
+            judged_for: j.map(|j| j.vendors.map_or("tcg".to_string(), |v| v.to_string())),
+            target_reason: j.map(|j| j.target_reason.as_str()),
+            not_judged: j.map(|j| j.not_judged.as_slice()),
+            exits: input.log.as_ref().map(|l| {
+                l.exits
+                    .iter()
+                    .map(|(line, e)| ExitJson {
+                        line: *line,
+                        class: e.class().describe(),
+                        blames_guest_state: e.class().blames_guest_state(),
+                    })
+                    .collect()
+            }),
+            line: input
+                .dump
+                .as_ref()
+                .map(|d| d.line)
+                .or(input.log.as_ref().map(|l| l.line)),
+            printed_cpl: input.dump.as_ref().map(|d| d.cpl),
+            // null where a pasted dump does not show what decides it
+            report: r
+                .json()
+                .least(least_shown(verbose))
+                .mode_known(guest.is_none_or(|g| g.cr0.is_some()))
+                .cpl_known(guest.is_none_or(|g| g.cpl.is_some())),
+        }
+    }
+
+    /// Pretty-printed with every object's keys in alphabetical order, as `--json` has
+    /// always printed them (serde_json's map keeps keys sorted).
+    fn to_pretty(&self) -> String {
+        serde_json::to_value(self)
+            .and_then(|v| serde_json::to_string_pretty(&v))
+            .unwrap_or_default()
+    }
 }

@@ -253,24 +253,24 @@ fn check_cs(f: &mut Findings, cs: &Segment, cpl: PrivilegeLevel, mode: CpuMode) 
             "a present code segment",
             describe(cs),
         );
-    } else if cs_type.is_conforming_code() {
-        if cs.attributes.dpl > cpl {
+    } else {
+        // Conforming code may run at a CPL above its DPL; non-conforming code only at
+        // its DPL.
+        let dpl = cs.attributes.dpl;
+        let (allowed, at_most, kind) = if cs_type.is_conforming_code() {
+            (dpl <= cpl, "<= ", "conforming")
+        } else {
+            (dpl == cpl, "", "non-conforming")
+        };
+        if !allowed {
             f.fail(
                 CheckId::ArchCsDplCpl,
                 Some(SegReg::Cs),
                 "DPL",
-                format_args!("<= CPL {cpl} (conforming)"),
-                format_args!("{}", cs.attributes.dpl),
+                format_args!("{at_most}CPL {cpl} ({kind})"),
+                format_args!("{dpl}"),
             );
         }
-    } else if cs.attributes.dpl != cpl {
-        f.fail(
-            CheckId::ArchCsDplCpl,
-            Some(SegReg::Cs),
-            "DPL",
-            format_args!("CPL {cpl} (non-conforming)"),
-            format_args!("{}", cs.attributes.dpl),
-        );
     }
     rpl_is_cpl(f, CheckId::ArchCsRplCpl, SegReg::Cs, cs, cpl);
     if mode.is_ia32e() && cs.attributes.l && cs.attributes.db {
@@ -296,15 +296,6 @@ fn check_ss(f: &mut Findings, ss: &Segment, cpl: PrivilegeLevel, mode: CpuMode) 
                 describe(ss),
             );
         }
-        if ss.attributes.dpl != cpl {
-            f.fail(
-                CheckId::ArchSsDplCpl,
-                Some(SegReg::Ss),
-                "DPL",
-                format_args!("CPL {cpl}"),
-                format_args!("{}", ss.attributes.dpl),
-            );
-        }
     } else if !mode.is_ia32e() {
         f.fail(
             CheckId::ArchSsNull,
@@ -313,28 +304,33 @@ fn check_ss(f: &mut Findings, ss: &Segment, cpl: PrivilegeLevel, mode: CpuMode) 
             "a usable SS outside IA-32e mode",
             "unusable",
         );
-    } else {
-        if cpl == crate::arch::PrivilegeLevel::Ring3 {
-            f.fail(
-                CheckId::ArchSsNullCpl3,
-                Some(SegReg::Ss),
-                "unusable",
-                "a usable SS at CPL 3",
-                "unusable (only AMD's SYSRET leaves this)",
-            );
-        }
-        if ss.attributes.dpl != cpl {
-            f.fail(
+    } else if cpl == crate::arch::PrivilegeLevel::Ring3 {
+        f.fail(
+            CheckId::ArchSsNullCpl3,
+            Some(SegReg::Ss),
+            "unusable",
+            "a usable SS at CPL 3",
+            "unusable (only AMD's SYSRET leaves this)",
+        );
+    }
+    // SS.DPL is the CPL: an error in a usable SS; a warning in one unusable in IA-32e
+    // mode (its DPL is stale, yet it is where KVM's UAPI carries the CPL).
+    if ss.attributes.dpl != cpl && (ss.is_usable() || mode.is_ia32e()) {
+        let (id, stale) = if ss.is_usable() {
+            (CheckId::ArchSsDplCpl, "")
+        } else {
+            (
                 CheckId::ArchSsDplCplUnusable,
-                Some(SegReg::Ss),
-                "DPL",
-                format_args!("CPL {cpl}"),
-                format_args!(
-                    "{} (stale; KVM's UAPI must carry the CPL here)",
-                    ss.attributes.dpl
-                ),
-            );
-        }
+                " (stale; KVM's UAPI must carry the CPL here)",
+            )
+        };
+        f.fail(
+            id,
+            Some(SegReg::Ss),
+            "DPL",
+            format_args!("CPL {cpl}"),
+            format_args!("{}{stale}", ss.attributes.dpl),
+        );
     }
     rpl_is_cpl(f, CheckId::ArchSsRplCpl, SegReg::Ss, ss, cpl);
 }

@@ -56,6 +56,8 @@ impl Family {
     }
 }
 
+display_by_name!(Family);
+
 table_enum! {
     /// A rule of the check catalogue, by its stable id (e.g. `vmx.entry.cs.type`).
     #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

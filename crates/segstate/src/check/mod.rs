@@ -19,6 +19,8 @@ pub mod catalogue;
 pub mod kvm_set_sregs;
 pub mod preflight;
 pub mod report;
+#[cfg(feature = "serde")]
+pub mod report_json;
 pub mod svm_vmrun;
 pub mod vmx_entry;
 pub mod vmx_guest;

@@ -73,12 +73,21 @@ impl From<Vendor> for Vendors {
 }
 
 /// One finding of a report, with where it applies.
+///
+/// With feature `serde` it serialises as the finding's own fields plus `family` (its
+/// name), `context`, `chain` and `rules` (the rule ids): see `check::report_json`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct Entry {
     /// The family.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "super::report_json::by_name")
+    )]
     pub family: Family,
     /// The finding.
+    #[cfg_attr(feature = "serde", serde(flatten))]
     pub finding: Finding,
     /// Under which configuration it holds, e.g. `VM entry without unrestricted guest`.
     pub context: Option<String>,
@@ -87,6 +96,10 @@ pub struct Entry {
     /// For path findings: the profile rule responsible (the first whose removal makes
     /// the finding go away, loss rules first), or, when no single rule does, the loss
     /// rules that must all go (the 2017 bug needed both halves fixed). Empty when none.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "super::report_json::rule_ids")
+    )]
     pub rules: Vec<Rule>,
 }
 
@@ -118,6 +131,9 @@ pub struct Context {
 }
 
 /// Every finding about one state.
+///
+/// With feature `serde` it serialises as `segstate check --json` prints each state's
+/// report: see `check::report_json`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Report {

@@ -303,7 +303,12 @@ fn run(
     } else {
         check_protected(f, state, segs, controls, part);
     }
-    check_system(f, segs, controls, part);
+    if part.has(&[SegReg::Tr]) {
+        check_tr(f, &segs[SegReg::Tr], controls);
+    }
+    if part.has(&[SegReg::Ldtr]) {
+        check_ldtr(f, &segs[SegReg::Ldtr]);
+    }
 }
 
 #[inline(always)]
@@ -479,35 +484,6 @@ fn check_protected(
     }
 }
 
-#[inline(always)]
-fn check_system(f: &mut Findings, segs: Registers<'_>, controls: VmxEntryControls, part: Part) {
-    if part.has(&[SegReg::Tr]) {
-        check_tr(f, &segs[SegReg::Tr], controls);
-    }
-    let ldtr = segs[SegReg::Ldtr];
-    if part.has(&[SegReg::Ldtr]) && !ldtr.unusable {
-        if ldtr.attributes.segment_type.bits() != 2 {
-            f.fail(
-                CheckId::VmxEntryLdtrType,
-                Some(SegReg::Ldtr),
-                "type",
-                "2",
-                format_args!("{}", ldtr.attributes.segment_type),
-            );
-        }
-        check_system_bits(
-            f,
-            SegReg::Ldtr,
-            &ldtr,
-            [
-                CheckId::VmxEntryLdtrS,
-                CheckId::VmxEntryLdtrP,
-                CheckId::VmxEntryLdtrG,
-            ],
-        );
-    }
-}
-
 /// TR: a busy TSS of the guest's width, present, its limit consistent with G, usable.
 fn check_tr(f: &mut Findings, tr: &Segment, controls: VmxEntryControls) {
     let t = tr.attributes.segment_type.bits();
@@ -544,6 +520,32 @@ fn check_tr(f: &mut Findings, tr: &Segment, controls: VmxEntryControls) {
             "1",
         );
     }
+}
+
+/// LDTR, when usable: an LDT (type 2), present, its limit consistent with G.
+fn check_ldtr(f: &mut Findings, ldtr: &Segment) {
+    if ldtr.unusable {
+        return;
+    }
+    if ldtr.attributes.segment_type.bits() != 2 {
+        f.fail(
+            CheckId::VmxEntryLdtrType,
+            Some(SegReg::Ldtr),
+            "type",
+            "2",
+            format_args!("{}", ldtr.attributes.segment_type),
+        );
+    }
+    check_system_bits(
+        f,
+        SegReg::Ldtr,
+        ldtr,
+        [
+            CheckId::VmxEntryLdtrS,
+            CheckId::VmxEntryLdtrP,
+            CheckId::VmxEntryLdtrG,
+        ],
+    );
 }
 
 /// The S, P and G checks TR and a usable LDTR share (SDM Vol. 3C §27.3.1.2): a system

@@ -4,59 +4,70 @@
 use core::fmt;
 
 use super::{Format, Rule, RuleSet};
+use crate::table::table_enum;
 
-/// Which cooking code a profile runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Engine {
+table_enum! {
+    /// Which cooking code a profile runs: one row per engine, with the prefix of its
+    /// rule ids and the save area or model it produces.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[non_exhaustive]
+    pub enum Engine;
+    /// Every engine.
+    ALL;
+    columns {
+        /// The prefix of the rule ids this engine reads.
+        rule_prefix: &'static str,
+        /// The save area or model the engine produces.
+        model: &'static str,
+    }
     /// KVM on AMD: VMCB ↔ `kvm_segment` (svm_get_segment / svm_set_segment).
-    KvmSvm,
+    KvmSvm = rule_prefix: "svm.", model: "VMCB";
     /// KVM on Intel: VMCS ↔ `kvm_segment` (vmx_get_segment / vmx_set_segment).
-    KvmVmx,
+    KvmVmx = rule_prefix: "vmx.", model: "VMCS";
     /// QEMU: `kvm_segment` ↔ `SegmentCache` (get_seg / set_seg).
-    Qemu,
+    Qemu = rule_prefix: "qemu.", model: "QEMU SegmentCache";
     /// A VMM that stores `kvm_sregs` as it came (Firecracker, Cloud Hypervisor).
-    Verbatim,
+    Verbatim = rule_prefix: "verbatim.", model: "kvm_sregs";
     /// Xen HVM on AMD: VMCB ↔ `segment_register`.
-    XenSvm,
+    XenSvm = rule_prefix: "xen.", model: "Xen segment_register";
     /// Xen HVM on Intel: VMCS ↔ `segment_register`.
-    XenVmx,
+    XenVmx = rule_prefix: "xen.", model: "Xen segment_register";
     /// Xen's save record (`hvm_hw_cpu`): save then load.
-    XenSave,
+    XenSave = rule_prefix: "xen.", model: "Xen hvm_hw_cpu";
     /// bhyve on AMD: VMCB ↔ `seg_desc` (FreeBSD vmcb.c, illumos svm.c).
-    BhyveSvm,
+    BhyveSvm = rule_prefix: "bhyve.", model: "bhyve seg_desc";
     /// illumos bhyve on AMD: VMCB ↔ `seg_desc` (svm.c svm_getdesc / svm_setdesc).
-    IllumosSvm,
+    IllumosSvm = rule_prefix: "bhyve.", model: "bhyve seg_desc";
     /// bhyve on Intel: VMCS ↔ `seg_desc` (vmcs.c).
-    BhyveVmx,
+    BhyveVmx = rule_prefix: "bhyve.", model: "bhyve seg_desc";
     /// FreeBSD bhyve's snapshot (`seg_desc`s and the CPL byte).
-    BhyveVmm,
+    BhyveVmm = rule_prefix: "bhyve.", model: "bhyve snapshot";
     /// Oxide propolis's migration payload (`seg_desc`s and selectors, no CPL).
-    Propolis,
+    Propolis = rule_prefix: "bhyve.", model: "propolis bhyve-x86-vcpu-segregs";
     /// VirtualBox HM on AMD: VMCB ↔ `CPUMSELREG`.
-    VboxSvm,
+    VboxSvm = rule_prefix: "vbox.", model: "VirtualBox CPUMSELREG";
     /// VirtualBox HM on Intel: VMCS ↔ `CPUMSELREG`.
-    VboxVmx,
+    VboxVmx = rule_prefix: "vbox.", model: "VirtualBox CPUMSELREG";
     /// VirtualBox's saved state: `CPUMSELREG` as it is.
-    VboxSav,
+    VboxSav = rule_prefix: "vbox.", model: "VirtualBox saved state";
     /// VirtualBox NEM on KVM: `kvm_segment` ↔ `CPUMSELREG`.
-    VboxNem,
+    VboxNem = rule_prefix: "vbox.", model: "VirtualBox CPUMSELREG";
     /// crosvm on KVM: `kvm_segment` ↔ crosvm `Segment` (also its snapshot).
-    Crosvm,
+    Crosvm = rule_prefix: "crosvm.", model: "crosvm Segment";
     /// crosvm's WHPX backend: `Segment` ↔ `WHV_X64_SEGMENT_REGISTER`.
-    CrosvmWhpx,
+    CrosvmWhpx = rule_prefix: "crosvm.", model: "WHV_X64_SEGMENT_REGISTER";
     /// crosvm's HAXM backend: `Segment` ↔ `segment_desc_t` (the VMCS layout).
-    CrosvmHaxm,
+    CrosvmHaxm = rule_prefix: "crosvm.", model: "HAXM segment_desc_t";
     /// rust-vmm mshv-bindings: `SegmentRegister` ↔ `hv_x64_segment_register`.
-    Mshv,
+    Mshv = rule_prefix: "mshv.", model: "hv_x64_segment_register";
     /// openvmm's KVM backend: `kvm_segment` ↔ openvmm `SegmentRegister`.
-    Openvmm,
+    Openvmm = rule_prefix: "openvmm.", model: "openvmm SegmentRegister";
     /// Bochs as the L0 CPU: VMRUN then #VMEXIT, VMCB to VMCB.
-    Bochs,
+    Bochs = rule_prefix: "bochs.", model: "VMCB (Bochs as L0)";
     /// Linux nested SVM: vmcb12 → vmcb02 → vmcb12.
-    NestedSvm,
+    NestedSvm = rule_prefix: "nsvm.", model: "vmcb12/vmcb02";
     /// Linux nested VMX: vmcs12 → vmcs02 → vmcs12.
-    NestedVmx,
+    NestedVmx = rule_prefix: "nvmx.", model: "vmcs12/vmcs02";
 }
 
 impl Engine {
@@ -103,56 +114,6 @@ impl Engine {
             | Engine::VboxNem
             | Engine::Crosvm
             | Engine::Openvmm => None,
-        }
-    }
-
-    /// The prefix of the rule ids this engine reads.
-    #[must_use]
-    pub const fn rule_prefix(self) -> &'static str {
-        match self {
-            Engine::KvmSvm => "svm.",
-            Engine::KvmVmx => "vmx.",
-            Engine::Qemu => "qemu.",
-            Engine::Verbatim => "verbatim.",
-            Engine::XenSvm | Engine::XenVmx | Engine::XenSave => "xen.",
-            Engine::BhyveSvm
-            | Engine::IllumosSvm
-            | Engine::BhyveVmx
-            | Engine::BhyveVmm
-            | Engine::Propolis => "bhyve.",
-            Engine::VboxSvm | Engine::VboxVmx | Engine::VboxSav | Engine::VboxNem => "vbox.",
-            Engine::Crosvm | Engine::CrosvmWhpx | Engine::CrosvmHaxm => "crosvm.",
-            Engine::Mshv => "mshv.",
-            Engine::Openvmm => "openvmm.",
-            Engine::Bochs => "bochs.",
-            Engine::NestedSvm => "nsvm.",
-            Engine::NestedVmx => "nvmx.",
-        }
-    }
-
-    /// The save area or model the engine produces.
-    #[must_use]
-    pub const fn model(self) -> &'static str {
-        match self {
-            Engine::KvmSvm => "VMCB",
-            Engine::KvmVmx => "VMCS",
-            Engine::Qemu => "QEMU SegmentCache",
-            Engine::Verbatim => "kvm_sregs",
-            Engine::XenSvm | Engine::XenVmx => "Xen segment_register",
-            Engine::XenSave => "Xen hvm_hw_cpu",
-            Engine::BhyveSvm | Engine::IllumosSvm | Engine::BhyveVmx => "bhyve seg_desc",
-            Engine::BhyveVmm => "bhyve snapshot",
-            Engine::Propolis => "propolis bhyve-x86-vcpu-segregs",
-            Engine::VboxSvm | Engine::VboxVmx | Engine::VboxNem => "VirtualBox CPUMSELREG",
-            Engine::VboxSav => "VirtualBox saved state",
-            Engine::Crosvm => "crosvm Segment",
-            Engine::CrosvmWhpx => "WHV_X64_SEGMENT_REGISTER",
-            Engine::CrosvmHaxm => "HAXM segment_desc_t",
-            Engine::Mshv => "hv_x64_segment_register",
-            Engine::Openvmm => "openvmm SegmentRegister",
-            Engine::Bochs => "VMCB (Bochs as L0)",
-            Engine::NestedSvm => "vmcb12/vmcb02",
-            Engine::NestedVmx => "vmcs12/vmcs02",
         }
     }
 }
