@@ -462,8 +462,7 @@ impl Workspace {
         } = at;
         let (chain, baselines) = (*chain, *baselines);
         let reg = batch[0].reg;
-        let inputs = representatives.iter().map(|s| s.input);
-        run.run(chain, reg, &self.previous[reg], inputs)?;
+        run.run(chain, reg, &self.previous[reg], representatives)?;
         for (i, (class, state)) in batch.iter().zip(representatives).enumerate() {
             let (rep_out, again) = run.output(i);
             let entry = |_: &[SegmentState; 4], out: Option<Segment>| {

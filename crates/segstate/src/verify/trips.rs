@@ -1,0 +1,220 @@
+//! One batch of states of one register through a chain, and, for a chain that ends in
+//! the format it starts from, its outputs through the chain again (what
+//! idempotence is judged on).
+//!
+//! The second trip runs once per distinct output of the batch, not once per state. A
+//! chain is a function of the register, the value (with the VMCB CPL byte) and the
+//! previous QEMU cache, all fixed within a batch but the value, so:
+//!
+//! - an output equal to its own input is a fixed point: its second trip is itself
+//!   (`f(x) = x` gives `f(f(x)) = f(x)`), and nothing runs;
+//! - outputs equal to each other have equal second trips, run once.
+//!
+//! Most chains normalise: a quarter to a half of a batch's outputs are distinct
+//! (`BENCHMARKS.md` §2, step 10), and the chains of the other stacks that change
+//! nothing are all fixed points. No property of any op is assumed beyond it being a
+//! function; `every_state_gets_its_own_trips` holds each state's outputs equal to the
+//! chain run on that state alone, for every built-in chain and each with a rule
+//! switched off.
+
+use alloc::vec::Vec;
+use core::hash::{Hash, Hasher};
+
+use super::DomainState;
+use crate::arch::SegReg;
+use crate::format::qemu::QemuSegmentCache;
+use crate::profile::{Chain, InFlight, WrongSourceFormat};
+
+/// Slots of the table that finds equal outputs: four per state of a full batch, so
+/// few distinct outputs share one (a shared slot only costs a second trip run twice).
+const SLOTS: usize = 4 * super::BATCH;
+/// An empty slot.
+const EMPTY: u16 = u16::MAX;
+/// The second trip of an output that equals its input: the output itself.
+const FIXED_POINT: u16 = u16::MAX;
+// Indices into a batch fit below both markers.
+const _: () = assert!(super::BATCH < EMPTY as usize && SLOTS.is_power_of_two());
+
+/// The outputs of one batch, and their second trips when the chain is of one format.
+/// The buffers are kept across batches.
+pub(super) struct BatchRun {
+    outs: Vec<InFlight>,
+    /// The distinct outputs that are not fixed points, each run through the chain again.
+    agains: Vec<InFlight>,
+    /// Per output, its second trip's index in `agains`, or [`FIXED_POINT`].
+    again_of: Vec<u16>,
+    /// Output hash → index in `agains` of the last distinct output with that hash.
+    slots: Vec<u16>,
+    same_format: bool,
+}
+
+impl BatchRun {
+    pub(super) fn new(chain: &Chain) -> Self {
+        let same_format = chain.source() == chain.destination();
+        Self {
+            outs: Vec::with_capacity(super::BATCH),
+            agains: Vec::with_capacity(if same_format { super::BATCH } else { 0 }),
+            again_of: Vec::with_capacity(if same_format { super::BATCH } else { 0 }),
+            slots: alloc::vec![EMPTY; if same_format { SLOTS } else { 0 }],
+            same_format,
+        }
+    }
+
+    /// Runs the inputs of `states`, all of register `reg`, through `chain`, and the
+    /// distinct outputs that are not fixed points through it again when it is of one
+    /// format.
+    pub(super) fn run(
+        &mut self,
+        chain: &Chain,
+        reg: SegReg,
+        previous: &QemuSegmentCache,
+        states: &[DomainState],
+    ) -> Result<(), WrongSourceFormat> {
+        self.outs.clear();
+        self.outs.extend(states.iter().map(|s| s.input));
+        chain.run_batch_interpreted(reg, &mut self.outs, previous)?;
+        if !self.same_format {
+            return Ok(());
+        }
+        self.agains.clear();
+        self.again_of.clear();
+        self.slots.fill(EMPTY);
+        for (out, state) in self.outs.iter().zip(states) {
+            if *out == state.input {
+                self.again_of.push(FIXED_POINT);
+                continue;
+            }
+            let slot = &mut self.slots[slot_of(out)];
+            let at = match *slot {
+                seen if seen != EMPTY && self.agains[usize::from(seen)] == *out => seen,
+                _ => {
+                    let at = self.agains.len() as u16;
+                    self.agains.push(*out);
+                    *slot = at;
+                    at
+                }
+            };
+            self.again_of.push(at);
+        }
+        chain.run_batch_interpreted(reg, &mut self.agains, previous)
+    }
+
+    /// State `i`'s output, and that output run again when the chain is of one format.
+    /// (Borrowed: copying the 40-byte values out and back cost a store-forwarding stall
+    /// per state.)
+    pub(super) fn output(&self, i: usize) -> (&InFlight, Option<&InFlight>) {
+        let out = &self.outs[i];
+        let again = self.same_format.then(|| match self.again_of[i] {
+            FIXED_POINT => out,
+            at => &self.agains[usize::from(at)],
+        });
+        (out, again)
+    }
+
+    /// How many second trips the last batch ran (the distinct outputs that are not
+    /// fixed points).
+    #[cfg(test)]
+    pub(super) fn second_trips(&self) -> usize {
+        self.agains.len()
+    }
+}
+
+/// The slot of `out` in [`BatchRun`]'s table.
+fn slot_of(out: &InFlight) -> usize {
+    let mut h = WordHasher(0);
+    out.hash(&mut h);
+    // The high bits mix every word written.
+    (h.0 >> (64 - SLOTS.trailing_zeros())) as usize
+}
+
+/// A multiply-rotate hash over the words `Hash` writes (the values are small and
+/// fixed-size; only spreading them over the slots matters, not resisting collisions).
+struct WordHasher(u64);
+
+impl Hasher for WordHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::builtin_chains;
+    use crate::verify::Workspace;
+
+    /// Each state's output and second trip out of a batch equal the chain run on that
+    /// state alone, for every built-in chain and each with one rule switched off, over
+    /// every state of the domain; and the second trips really were shared (fewer run
+    /// than states), so the test would see a wrong sharing.
+    #[test]
+    fn every_state_gets_its_own_trips() {
+        let mut chains = Vec::new();
+        for chain in builtin_chains() {
+            chains.extend(chain.rules().iter().map(|rule| chain.without(rule)));
+            chains.push(chain);
+        }
+        let mut workspaces: Vec<Workspace> = Vec::new();
+        let (mut states_seen, mut trips_run) = (0usize, 0usize);
+        for chain in &chains {
+            if !workspaces.iter().any(|w| w.format == chain.source()) {
+                workspaces.push(Workspace::new(chain.source()));
+            }
+            let ws = workspaces
+                .iter()
+                .find(|w| w.format == chain.source())
+                .expect("built above");
+            let states = ws.states();
+            let mut run = BatchRun::new(chain);
+            let batches = states
+                .chunk_by(|a, b| a.reg == b.reg)
+                .flat_map(|same_reg| same_reg.chunks(super::super::BATCH));
+            for batch in batches {
+                let reg = batch[0].reg;
+                let previous = &ws.previous[reg];
+                run.run(chain, reg, previous, batch).expect("same source");
+                for (i, state) in batch.iter().enumerate() {
+                    let out = chain.interpret(reg, state.input, previous);
+                    let (got, again) = run.output(i);
+                    assert_eq!(*got, out, "{chain}: {state:?}");
+                    let expected = run.same_format.then(|| chain.interpret(reg, out, previous));
+                    assert_eq!(again.copied(), expected, "{chain}: {state:?}");
+                }
+                if run.same_format {
+                    states_seen += batch.len();
+                    trips_run += run.second_trips();
+                }
+            }
+        }
+        assert!(
+            trips_run * 2 < states_seen,
+            "{trips_run} trips for {states_seen} states"
+        );
+    }
+}
