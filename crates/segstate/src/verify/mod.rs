@@ -271,7 +271,7 @@ impl Workspace {
             .flat_map(|same_reg| same_reg.chunks(BATCH));
         for batch in batches {
             let reg = batch[0].reg;
-            run.run(chain, reg, &self.previous[reg], batch)?;
+            run.run(chain, (reg, &self.previous[reg]), batch, None)?;
             for (i, state) in batch.iter().enumerate() {
                 let (out, again) = run.output(i);
                 let verdict = judge(chain, state, out, again, baselines.as_ref(), |b, o| {

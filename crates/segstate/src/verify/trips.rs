@@ -10,6 +10,13 @@
 //!   (`f(x) = x` gives `f(f(x)) = f(x)`), and nothing runs;
 //! - outputs equal to each other have equal second trips, run once.
 //!
+//! Chains verified together also share the ops they start with: where a chain's first
+//! `k` ops are an earlier chain's, that chain keeps what its first `k` ops made of the
+//! batch and the later one goes on from there ([`shared_prefixes`]): the same ops on
+//! the same values give the same values. A dozen chains from a VMCB start with
+//! `kvm-svm`'s get, and `kvm-svm > qemu > kvm-vmx > qemu > kvm-svm` with the whole of
+//! `kvm-svm > qemu > kvm-vmx`.
+//!
 //! Most chains normalise: a quarter to a half of a batch's outputs are distinct
 //! (`BENCHMARKS.md` §2, step 10), and the chains of the other stacks that change
 //! nothing are all fixed points. No property of any op is assumed beyond it being a
@@ -46,6 +53,9 @@ pub(super) struct BatchRun {
     /// Output hash → index in `agains` of the last distinct output with that hash.
     slots: Vec<u16>,
     same_format: bool,
+    /// After how many ops the batch is kept for later chains, ascending, each with what
+    /// was kept.
+    kept: Vec<(usize, Vec<InFlight>)>,
 }
 
 impl BatchRun {
@@ -57,22 +67,55 @@ impl BatchRun {
             again_of: Vec::with_capacity(if same_format { super::BATCH } else { 0 }),
             slots: alloc::vec![EMPTY; if same_format { SLOTS } else { 0 }],
             same_format,
+            kept: Vec::new(),
         }
+    }
+
+    /// Keeps what the chain's first `ops` ops make of each batch, for a later chain that
+    /// starts with the same ops ([`BatchRun::kept`]).
+    pub(super) fn keep_after(&mut self, ops: usize) {
+        if let Err(at) = self.kept.binary_search_by_key(&ops, |(n, _)| *n) {
+            self.kept
+                .insert(at, (ops, Vec::with_capacity(super::BATCH)));
+        }
+    }
+
+    /// What the chain's first `ops` ops made of the last batch ([`BatchRun::keep_after`]).
+    pub(super) fn kept(&self, ops: usize) -> &[InFlight] {
+        let at = self.kept.binary_search_by_key(&ops, |(n, _)| *n);
+        &self.kept[at.expect("asked to keep it")].1
     }
 
     /// Runs the inputs of `states`, all of register `reg`, through `chain`, and the
     /// distinct outputs that are not fixed points through it again when it is of one
-    /// format.
+    /// format. With `from`, `(values, k)`: `values` are what the chain's first `k` ops
+    /// made of those inputs (another chain's [`BatchRun::kept`]), and the rest run.
     pub(super) fn run(
         &mut self,
         chain: &Chain,
-        reg: SegReg,
-        previous: &QemuSegmentCache,
+        (reg, previous): (SegReg, &QemuSegmentCache),
         states: &[DomainState],
+        from: Option<(&[InFlight], usize)>,
     ) -> Result<(), WrongSourceFormat> {
         self.outs.clear();
-        self.outs.extend(states.iter().map(|s| s.input));
-        chain.run_batch_interpreted(reg, &mut self.outs, previous)?;
+        let mut done = match from {
+            Some((values, k)) => {
+                self.outs.extend_from_slice(values);
+                k
+            }
+            None => {
+                self.outs.extend(states.iter().map(|s| s.input));
+                0
+            }
+        };
+        for (k, kept) in &mut self.kept {
+            chain.run_batch_interpreted(reg, &mut self.outs, previous, done..*k)?;
+            kept.clear();
+            kept.extend_from_slice(&self.outs);
+            done = *k;
+        }
+        let ops = chain.ops().len();
+        chain.run_batch_interpreted(reg, &mut self.outs, previous, done..ops)?;
         if !self.same_format {
             return Ok(());
         }
@@ -96,7 +139,8 @@ impl BatchRun {
             };
             self.again_of.push(at);
         }
-        chain.run_batch_interpreted(reg, &mut self.agains, previous)
+        let ops = chain.ops().len();
+        chain.run_batch_interpreted(reg, &mut self.agains, previous, 0..ops)
     }
 
     /// State `i`'s output, and that output run again when the chain is of one format.
@@ -117,6 +161,32 @@ impl BatchRun {
     pub(super) fn second_trips(&self) -> usize {
         self.agains.len()
     }
+}
+
+/// For each of `chains` (verified together, batch by batch in this order), the earlier
+/// chain it starts from and after how many ops: the earliest of those sharing the
+/// longest run of first ops with it, if any. The earliest, so the chain it starts from
+/// started before that point itself (a chain sharing more with that one came earlier
+/// still and would share as much).
+pub(super) fn shared_prefixes(chains: &[&Chain]) -> Vec<Option<(usize, usize)>> {
+    let mut plan: Vec<Option<(usize, usize)>> = Vec::with_capacity(chains.len());
+    for (i, chain) in chains.iter().enumerate() {
+        let shared = |other: &Chain| {
+            let same = other.ops().iter().zip(chain.ops());
+            same.take_while(|(a, b)| a == b).count()
+        };
+        let mut best: Option<(usize, usize)> = None;
+        for (j, other) in chains[..i].iter().enumerate() {
+            let k = shared(other);
+            if k > best.map_or(0, |(_, k)| k) {
+                best = Some((j, k));
+            }
+        }
+        // What the earlier chain keeps is made before its own last op at the latest.
+        debug_assert!(best.is_none_or(|(j, k)| plan[j].is_none_or(|(_, from)| from < k)));
+        plan.push(best);
+    }
+    plan
 }
 
 /// The slot of `out` in [`BatchRun`]'s table.
@@ -198,7 +268,8 @@ mod tests {
             for batch in batches {
                 let reg = batch[0].reg;
                 let previous = &ws.previous[reg];
-                run.run(chain, reg, previous, batch).expect("same source");
+                run.run(chain, (reg, previous), batch, None)
+                    .expect("same source");
                 for (i, state) in batch.iter().enumerate() {
                     let out = chain.interpret(reg, state.input, previous);
                     let (got, again) = run.output(i);
@@ -216,5 +287,50 @@ mod tests {
             trips_run * 2 < states_seen,
             "{trips_run} trips for {states_seen} states"
         );
+    }
+
+    /// Chains run together, each going on from what an earlier one's first ops made
+    /// ([`shared_prefixes`]), give each class representative the output and second
+    /// trip the chain gives it alone: every built-in chain and each with one rule
+    /// switched off (which share long runs of ops), per source format in that order.
+    #[test]
+    fn chains_going_on_from_a_shared_prefix_get_their_own_outputs() {
+        let mut chains = Vec::new();
+        for chain in builtin_chains() {
+            chains.extend(chain.rules().iter().map(|rule| chain.without(rule)));
+            chains.push(chain);
+        }
+        let mut shared_ops = 0;
+        for format in super::super::source_formats(&chains) {
+            let ws = Workspace::new(format);
+            let of_format: Vec<&Chain> = chains.iter().filter(|c| c.source() == format).collect();
+            let plan = shared_prefixes(&of_format);
+            let mut runs: Vec<BatchRun> = of_format.iter().map(|c| BatchRun::new(c)).collect();
+            for &(j, k) in plan.iter().flatten() {
+                assert!(j < runs.len() && k > 0);
+                runs[j].keep_after(k);
+                shared_ops += k;
+            }
+            for (_, batch) in ws.classes.batches() {
+                let reg = batch[0].reg;
+                let previous = &ws.previous[reg];
+                for (i, chain) in of_format.iter().enumerate() {
+                    let (earlier, later) = runs.split_at_mut(i);
+                    let from = plan[i].map(|(j, k)| (earlier[j].kept(k), k));
+                    let run = &mut later[0];
+                    run.run(chain, (reg, previous), batch, from)
+                        .expect("same source");
+                    for (n, state) in batch.iter().enumerate() {
+                        let out = chain.interpret(reg, state.input, previous);
+                        let (got, again) = run.output(n);
+                        assert_eq!(*got, out, "{chain}: {state:?}");
+                        let second = run.same_format.then(|| chain.interpret(reg, out, previous));
+                        assert_eq!(again.copied(), second, "{chain}: {state:?}");
+                    }
+                }
+            }
+        }
+        // Most of the ~350 chains went on from another's ops.
+        assert!(shared_ops > chains.len(), "{shared_ops} ops shared");
     }
 }
