@@ -122,9 +122,16 @@ impl BatchRun {
         self.agains.clear();
         self.again_of.clear();
         self.slots.fill(EMPTY);
-        for (out, state) in self.outs.iter().zip(states) {
+        for (i, (out, state)) in self.outs.iter().zip(states).enumerate() {
             if *out == state.input {
                 self.again_of.push(FIXED_POINT);
+                continue;
+            }
+            // Neighbours in domain order often normalise alike: no hash for a repeat.
+            if let Some(&at) = self.again_of.last().filter(|&&at| at != FIXED_POINT)
+                && self.outs[i - 1] == *out
+            {
+                self.again_of.push(at);
                 continue;
             }
             let slot = &mut self.slots[slot_of(out)];
