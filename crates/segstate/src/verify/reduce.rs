@@ -443,7 +443,7 @@ impl Workspace {
             members.start(batch.len());
             for (i, &group) in groups.iter().enumerate() {
                 let (earlier, later) = runs.split_at_mut(i);
-                let from = prefixes[i].map(|(j, k)| (earlier[j].run.kept(k), k));
+                let from = prefixes[i].map(|(j, k)| earlier[j].run.kept(k));
                 let batch = (batch, representatives, from);
                 self.judge_batch(&mut later[0], batch, (&mut members, group))?;
             }
@@ -459,7 +459,7 @@ impl Workspace {
     fn judge_batch(
         &self,
         at: &mut ClassRun<'_>,
-        (batch, representatives, from): (&[Class], &[DomainState], Option<(&[InFlight], usize)>),
+        (batch, representatives, from): (&[Class], &[DomainState], Option<trips::Prefix<'_>>),
         (members, group): (&mut MemberVerdicts, u16),
     ) -> Result<(), WrongSourceFormat> {
         let entry_bit = 1u8 << Property::VmxEntryRejected.index();
@@ -528,14 +528,14 @@ impl Workspace {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::profile::Format;
     use crate::profile::builtin_chains;
 
     /// Every built-in chain and each with one rule switched off, with the workspace of
     /// its source format.
-    fn chains_and_workspaces() -> (Vec<Chain>, Vec<Workspace>) {
+    pub(in crate::verify) fn chains_and_workspaces() -> (Vec<Chain>, Vec<Workspace>) {
         let mut chains = Vec::new();
         for chain in builtin_chains() {
             for rule in chain.rules().iter() {
@@ -552,7 +552,10 @@ mod tests {
         (chains, workspaces)
     }
 
-    fn workspace_of<'w>(workspaces: &'w [Workspace], chain: &Chain) -> &'w Workspace {
+    pub(in crate::verify) fn workspace_of<'w>(
+        workspaces: &'w [Workspace],
+        chain: &Chain,
+    ) -> &'w Workspace {
         workspaces
             .iter()
             .find(|w| w.format == chain.source())

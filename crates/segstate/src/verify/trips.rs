@@ -81,27 +81,30 @@ impl BatchRun {
     }
 
     /// What the chain's first `ops` ops made of the last batch ([`BatchRun::keep_after`]).
-    pub(super) fn kept(&self, ops: usize) -> &[InFlight] {
+    pub(super) fn kept(&self, ops: usize) -> Prefix<'_> {
         let at = self.kept.binary_search_by_key(&ops, |(n, _)| *n);
-        &self.kept[at.expect("asked to keep it")].1
+        Prefix {
+            values: &self.kept[at.expect("asked to keep it")].1,
+            ops,
+        }
     }
 
     /// Runs the inputs of `states`, all of register `reg`, through `chain`, and the
     /// distinct outputs that are not fixed points through it again when it is of one
-    /// format. With `from`, `(values, k)`: `values` are what the chain's first `k` ops
-    /// made of those inputs (another chain's [`BatchRun::kept`]), and the rest run.
+    /// format. With `from`, what the chain's first ops made of those inputs (another
+    /// chain's [`BatchRun::kept`]), only the ops after those run.
     pub(super) fn run(
         &mut self,
         chain: &Chain,
         (reg, previous): (SegReg, &QemuSegmentCache),
         states: &[DomainState],
-        from: Option<(&[InFlight], usize)>,
+        from: Option<Prefix<'_>>,
     ) -> Result<(), WrongSourceFormat> {
         self.outs.clear();
         let mut done = match from {
-            Some((values, k)) => {
+            Some(Prefix { values, ops }) => {
                 self.outs.extend_from_slice(values);
-                k
+                ops
             }
             None => {
                 self.outs.extend(states.iter().map(|s| s.input));
@@ -168,6 +171,14 @@ impl BatchRun {
     pub(super) fn second_trips(&self) -> usize {
         self.agains.len()
     }
+}
+
+/// What a chain's first `ops` ops made of a batch, kept by an earlier chain that starts
+/// with the same ops ([`shared_prefixes`]).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Prefix<'a> {
+    values: &'a [InFlight],
+    ops: usize,
 }
 
 /// For each of `chains` (verified together, batch by batch in this order), the earlier
@@ -243,8 +254,24 @@ impl Hasher for WordHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::builtin_chains;
-    use crate::verify::Workspace;
+    use crate::verify::reduce::tests::{chains_and_workspaces, workspace_of};
+
+    /// Each state of `batch`'s output and second trip in `run` equal `chain` run on
+    /// that state alone.
+    fn assert_own_trips(
+        chain: &Chain,
+        run: &BatchRun,
+        (reg, previous): (SegReg, &QemuSegmentCache),
+        batch: &[DomainState],
+    ) {
+        for (i, state) in batch.iter().enumerate() {
+            let out = chain.interpret(reg, state.input, previous);
+            let (got, again) = run.output(i);
+            assert_eq!(*got, out, "{chain}: {state:?}");
+            let second = run.same_format.then(|| chain.interpret(reg, out, previous));
+            assert_eq!(again.copied(), second, "{chain}: {state:?}");
+        }
+    }
 
     /// Each state's output and second trip out of a batch equal the chain run on that
     /// state alone, for every built-in chain and each with one rule switched off, over
@@ -252,21 +279,10 @@ mod tests {
     /// than states), so the test would see a wrong sharing.
     #[test]
     fn every_state_gets_its_own_trips() {
-        let mut chains = Vec::new();
-        for chain in builtin_chains() {
-            chains.extend(chain.rules().iter().map(|rule| chain.without(rule)));
-            chains.push(chain);
-        }
-        let mut workspaces: Vec<Workspace> = Vec::new();
+        let (chains, workspaces) = chains_and_workspaces();
         let (mut states_seen, mut trips_run) = (0usize, 0usize);
         for chain in &chains {
-            if !workspaces.iter().any(|w| w.format == chain.source()) {
-                workspaces.push(Workspace::new(chain.source()));
-            }
-            let ws = workspaces
-                .iter()
-                .find(|w| w.format == chain.source())
-                .expect("built above");
+            let ws = workspace_of(&workspaces, chain);
             let states = ws.states();
             let mut run = BatchRun::new(chain);
             let batches = states
@@ -274,16 +290,9 @@ mod tests {
                 .flat_map(|same_reg| same_reg.chunks(super::super::BATCH));
             for batch in batches {
                 let reg = batch[0].reg;
-                let previous = &ws.previous[reg];
-                run.run(chain, (reg, previous), batch, None)
+                run.run(chain, (reg, &ws.previous[reg]), batch, None)
                     .expect("same source");
-                for (i, state) in batch.iter().enumerate() {
-                    let out = chain.interpret(reg, state.input, previous);
-                    let (got, again) = run.output(i);
-                    assert_eq!(*got, out, "{chain}: {state:?}");
-                    let expected = run.same_format.then(|| chain.interpret(reg, out, previous));
-                    assert_eq!(again.copied(), expected, "{chain}: {state:?}");
-                }
+                assert_own_trips(chain, &run, (reg, &ws.previous[reg]), batch);
                 if run.same_format {
                     states_seen += batch.len();
                     trips_run += run.second_trips();
@@ -302,15 +311,11 @@ mod tests {
     /// switched off (which share long runs of ops), per source format in that order.
     #[test]
     fn chains_going_on_from_a_shared_prefix_get_their_own_outputs() {
-        let mut chains = Vec::new();
-        for chain in builtin_chains() {
-            chains.extend(chain.rules().iter().map(|rule| chain.without(rule)));
-            chains.push(chain);
-        }
+        let (chains, workspaces) = chains_and_workspaces();
         let mut shared_ops = 0;
-        for format in super::super::source_formats(&chains) {
-            let ws = Workspace::new(format);
-            let of_format: Vec<&Chain> = chains.iter().filter(|c| c.source() == format).collect();
+        for ws in &workspaces {
+            let of_format: Vec<&Chain> =
+                chains.iter().filter(|c| c.source() == ws.format).collect();
             let plan = shared_prefixes(&of_format);
             let mut runs: Vec<BatchRun> = of_format.iter().map(|c| BatchRun::new(c)).collect();
             for &(j, k) in plan.iter().flatten() {
@@ -320,20 +325,13 @@ mod tests {
             }
             for (_, batch) in ws.classes.batches() {
                 let reg = batch[0].reg;
-                let previous = &ws.previous[reg];
                 for (i, chain) in of_format.iter().enumerate() {
                     let (earlier, later) = runs.split_at_mut(i);
-                    let from = plan[i].map(|(j, k)| (earlier[j].kept(k), k));
+                    let from = plan[i].map(|(j, k)| earlier[j].kept(k));
                     let run = &mut later[0];
-                    run.run(chain, (reg, previous), batch, from)
+                    run.run(chain, (reg, &ws.previous[reg]), batch, from)
                         .expect("same source");
-                    for (n, state) in batch.iter().enumerate() {
-                        let out = chain.interpret(reg, state.input, previous);
-                        let (got, again) = run.output(n);
-                        assert_eq!(*got, out, "{chain}: {state:?}");
-                        let second = run.same_format.then(|| chain.interpret(reg, out, previous));
-                        assert_eq!(again.copied(), second, "{chain}: {state:?}");
-                    }
+                    assert_own_trips(chain, run, (reg, &ws.previous[reg]), batch);
                 }
             }
         }
