@@ -17,12 +17,13 @@
 //! `kvm-svm`'s get, and `kvm-svm > qemu > kvm-vmx > qemu > kvm-svm` with the whole of
 //! `kvm-svm > qemu > kvm-vmx`.
 //!
-//! Most chains normalise: a quarter to a half of a batch's outputs are distinct
-//! (`BENCHMARKS.md` §2, step 10), and the chains of the other stacks that change
-//! nothing are all fixed points. No property of any op is assumed beyond it being a
+//! Most chains normalise: a sixth to two thirds of a batch's outputs are distinct
+//! (`BENCHMARKS.md` §2, step 10), and the bhyve and nested chains, which change
+//! nothing, are all fixed points. No property of any op is assumed beyond it being a
 //! function; `every_state_gets_its_own_trips` holds each state's outputs equal to the
 //! chain run on that state alone, for every built-in chain and each with a rule
-//! switched off.
+//! switched off, and `chains_going_on_from_a_shared_prefix_get_their_own_outputs` the
+//! same for those chains run together.
 
 use alloc::vec::Vec;
 use core::hash::{Hash, Hasher};
