@@ -675,7 +675,9 @@ impl Chain {
         }
         self.check_batch_source(values)?;
         let Some(tables) = self.compiled.get(self, values.len()) else {
-            self.interpret_batch(reg, values, previous);
+            for &op in &self.ops {
+                apply_batch(op, reg, values, previous);
+            }
             return Ok(());
         };
         for v in values.iter_mut() {
@@ -687,30 +689,31 @@ impl Chain {
         Ok(())
     }
 
-    /// [`Chain::run_batch`] through the interpreted ops, each op over the whole batch
-    /// before the next (verify's inner loop: it runs each chain over a domain once, too
-    /// few times to pay for building the compiled tables).
+    /// [`Chain::run_batch`] through the interpreted ops `ops` (all: `0..len`), each op
+    /// over the whole batch before the next (verify's inner loop: it runs each chain over
+    /// a domain once, too few times to pay for building the compiled tables). From the
+    /// first op, the values are checked to be in the source format; from a later one, they
+    /// are what the ops before made (verify runs a prefix several chains share once per
+    /// batch: `verify/trips.rs`).
     pub(crate) fn run_batch_interpreted(
         &self,
         reg: SegReg,
         values: &mut [InFlight],
         previous: &QemuSegmentCache,
+        ops: core::ops::Range<usize>,
     ) -> Result<(), WrongSourceFormat> {
-        self.check_batch_source(values)?;
-        self.interpret_batch(reg, values, previous);
+        if ops.start == 0 {
+            self.check_batch_source(values)?;
+        }
+        for &op in &self.ops[ops] {
+            apply_batch(op, reg, values, previous);
+        }
         Ok(())
     }
 
     /// Refuses a batch with any value not in the chain's source format.
     fn check_batch_source(&self, values: &[InFlight]) -> Result<(), WrongSourceFormat> {
         values.iter().try_for_each(|v| self.check_source(&v.value))
-    }
-
-    /// Each op over the whole batch before the next; the values are in the source format.
-    fn interpret_batch(&self, reg: SegReg, values: &mut [InFlight], previous: &QemuSegmentCache) {
-        for &op in &self.ops {
-            apply_batch(op, reg, values, previous);
-        }
     }
 
     /// Runs all eight registers through the chain. The output CPL byte of a VMCB comes

@@ -322,7 +322,7 @@ impl Tables {
                 run.clear();
                 run.extend((0..n).map(|key| probe.input(source, key)));
                 chain
-                    .run_batch_interpreted(reg, run, &probe.previous)
+                    .run_batch_interpreted(reg, run, &probe.previous, 0..chain.ops().len())
                     .ok()?;
             }
             table.clear();

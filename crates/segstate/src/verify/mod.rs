@@ -35,9 +35,11 @@ pub(crate) mod normalise;
 mod normalise_stacks;
 pub mod paths;
 mod reduce;
+mod trips;
 
 use domain::Domain;
 pub use domain::{DomainState, baseline, sysret_state};
+use trips::BatchRun;
 
 /// States run through a chain together (see [`Chain::run_batch`]).
 const BATCH: usize = 512;
@@ -269,12 +271,7 @@ impl Workspace {
             .flat_map(|same_reg| same_reg.chunks(BATCH));
         for batch in batches {
             let reg = batch[0].reg;
-            run.run(
-                chain,
-                reg,
-                &self.previous[reg],
-                batch.iter().map(|s| s.input),
-            )?;
+            run.run(chain, (reg, &self.previous[reg]), batch, None)?;
             for (i, state) in batch.iter().enumerate() {
                 let (out, again) = run.output(i);
                 let verdict = judge(chain, state, out, again, baselines.as_ref(), |b, o| {
@@ -559,7 +556,8 @@ fn judge(
     if expected.is_some() && decoded_out != expected {
         fail(Property::AttributeLoss);
     }
-    if let Some(second) = again {
+    // A fixed point's second trip is the output itself (`trips`): nothing to compare.
+    if let Some(second) = again.filter(|second| !core::ptr::eq(*second, out)) {
         let cpl_moved = reg == SegReg::Ss && second.vmcb_cpl != out.vmcb_cpl;
         if second.value != out.value || cpl_moved {
             fail(Property::NotIdempotent);
@@ -625,51 +623,6 @@ fn responsible_rule(
     blame::responsible(chain, |c| {
         !evaluate(c, state, previous, baselines).has(property)
     })
-}
-
-/// The outputs of one batch of one register run through a chain and, for a chain
-/// whose source and destination are one format, those outputs run through it again
-/// (what [`judge`] checks idempotence on). The buffers are kept across batches.
-struct BatchRun {
-    outs: Vec<InFlight>,
-    agains: Vec<InFlight>,
-    same_format: bool,
-}
-
-impl BatchRun {
-    fn new(chain: &Chain) -> Self {
-        Self {
-            outs: Vec::with_capacity(BATCH),
-            agains: Vec::with_capacity(BATCH),
-            same_format: chain.source() == chain.destination(),
-        }
-    }
-
-    /// Runs `inputs`, all of register `reg`, through `chain` (twice when of one format).
-    fn run(
-        &mut self,
-        chain: &Chain,
-        reg: SegReg,
-        previous: &QemuSegmentCache,
-        inputs: impl Iterator<Item = InFlight>,
-    ) -> Result<(), WrongSourceFormat> {
-        self.outs.clear();
-        self.outs.extend(inputs);
-        chain.run_batch_interpreted(reg, &mut self.outs, previous)?;
-        if self.same_format {
-            self.agains.clear();
-            self.agains.extend_from_slice(&self.outs);
-            chain.run_batch_interpreted(reg, &mut self.agains, previous)?;
-        }
-        Ok(())
-    }
-
-    /// Input `i`'s output, and that output run again when the chain is of one format.
-    /// (Borrowed: copying the 40-byte values out and back cost a store-forwarding stall
-    /// per state.)
-    fn output(&self, i: usize) -> (&InFlight, Option<&InFlight>) {
-        (&self.outs[i], self.same_format.then(|| &self.agains[i]))
-    }
 }
 
 fn difference(expected: &Segment, actual: &Segment) -> String {

@@ -44,6 +44,7 @@ use alloc::vec::Vec;
 
 use super::domain::Domain;
 use super::entry::{self, EntryJudge, MemberVerdicts};
+use super::trips;
 use super::{
     BATCH, BatchRun, ChainReport, DomainState, Property, SegmentState, Workspace,
     WrongSourceFormat, judge,
@@ -206,7 +207,7 @@ impl Classes {
 
     /// The classes in batches of one register (at most [`BATCH`]), each with its
     /// representatives.
-    fn batches(&self) -> impl Iterator<Item = (&[Class], &[DomainState])> + '_ {
+    pub(super) fn batches(&self) -> impl Iterator<Item = (&[Class], &[DomainState])> + '_ {
         let mut at = 0;
         self.classes
             .chunk_by(|a, b| a.reg == b.reg)
@@ -382,24 +383,33 @@ impl Workspace {
     ) -> Result<(), WrongSourceFormat> {
         let baselines: Vec<_> = runs.iter().map(|r| r.baselines).collect();
         let groups = entry::baseline_groups(&baselines);
+        let chains: Vec<&Chain> = runs.iter().map(|r| r.chain).collect();
+        let prefixes = trips::shared_prefixes(&chains);
+        for &(j, k) in prefixes.iter().flatten() {
+            runs[j].run.keep_after(k);
+        }
         let mut members = MemberVerdicts::default();
         for (batch, representatives) in self.classes.batches() {
             members.start(batch.len());
-            for (run, &group) in runs.iter_mut().zip(&groups) {
-                self.judge_batch(run, batch, representatives, (&mut members, group))?;
+            for (i, &group) in groups.iter().enumerate() {
+                let (earlier, later) = runs.split_at_mut(i);
+                let from = prefixes[i].map(|(j, k)| earlier[j].run.kept(k));
+                let batch = (batch, representatives, from);
+                self.judge_batch(&mut later[0], batch, (&mut members, group))?;
             }
         }
         Ok(())
     }
 
-    /// One batch of classes (one register) through one chain, judged and recorded; the
-    /// consistent members' VM-entry verdicts are taken from, or kept for, the batch's
-    /// other chains of the chain's baseline group (`members`, `group`).
+    /// One batch of classes (one register) through one chain, judged and recorded
+    /// (starting from what an earlier chain's first ops made of it when `from` says so:
+    /// [`trips::shared_prefixes`]); the consistent members' VM-entry verdicts are taken
+    /// from, or kept for, the batch's other chains of the chain's baseline group
+    /// (`members`, `group`).
     fn judge_batch(
         &self,
         at: &mut ClassRun<'_>,
-        batch: &[Class],
-        representatives: &[DomainState],
+        (batch, representatives, from): (&[Class], &[DomainState], Option<trips::Prefix<'_>>),
         (members, group): (&mut MemberVerdicts, u16),
     ) -> Result<(), WrongSourceFormat> {
         let entry_bit = 1u8 << Property::VmxEntryRejected.index();
@@ -412,8 +422,7 @@ impl Workspace {
         } = at;
         let (chain, baselines) = (*chain, *baselines);
         let reg = batch[0].reg;
-        let inputs = representatives.iter().map(|s| s.input);
-        run.run(chain, reg, &self.previous[reg], inputs)?;
+        run.run(chain, (reg, &self.previous[reg]), representatives, from)?;
         for (i, (class, state)) in batch.iter().zip(representatives).enumerate() {
             let (rep_out, again) = run.output(i);
             let entry = |_: &[SegmentState; 4], out: Option<Segment>| {
@@ -469,7 +478,7 @@ impl Workspace {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::profile::Format;
     use crate::profile::builtin_chains;
@@ -532,7 +541,7 @@ mod tests {
 
     /// Every built-in chain and each with one rule switched off, with the workspace of
     /// its source format.
-    fn chains_and_workspaces() -> (Vec<Chain>, Vec<Workspace>) {
+    pub(in crate::verify) fn chains_and_workspaces() -> (Vec<Chain>, Vec<Workspace>) {
         let mut chains = Vec::new();
         for chain in builtin_chains() {
             for rule in chain.rules().iter() {
@@ -582,7 +591,10 @@ mod tests {
             .collect()
     }
 
-    fn workspace_of<'w>(workspaces: &'w [Workspace], chain: &Chain) -> &'w Workspace {
+    pub(in crate::verify) fn workspace_of<'w>(
+        workspaces: &'w [Workspace],
+        chain: &Chain,
+    ) -> &'w Workspace {
         workspaces
             .iter()
             .find(|w| w.format == chain.source())

@@ -1,0 +1,342 @@
+//! One batch of states of one register through a chain, and, for a chain that ends in
+//! the format it starts from, its outputs through the chain again (what
+//! idempotence is judged on).
+//!
+//! The second trip runs once per distinct output of the batch, not once per state. A
+//! chain is a function of the register, the value (with the VMCB CPL byte) and the
+//! previous QEMU cache, all fixed within a batch but the value, so:
+//!
+//! - an output equal to its own input is a fixed point: its second trip is itself
+//!   (`f(x) = x` gives `f(f(x)) = f(x)`), and nothing runs;
+//! - outputs equal to each other have equal second trips, run once.
+//!
+//! Chains verified together also share the ops they start with: where a chain's first
+//! `k` ops are an earlier chain's, that chain keeps what its first `k` ops made of the
+//! batch and the later one goes on from there ([`shared_prefixes`]): the same ops on
+//! the same values give the same values. A dozen chains from a VMCB start with
+//! `kvm-svm`'s get, and `kvm-svm > qemu > kvm-vmx > qemu > kvm-svm` with the whole of
+//! `kvm-svm > qemu > kvm-vmx`.
+//!
+//! Most chains normalise: a sixth to two thirds of a batch's outputs are distinct
+//! (`BENCHMARKS.md` §2, step 10), and the bhyve and nested chains, which change
+//! nothing, are all fixed points. No property of any op is assumed beyond it being a
+//! function; `every_state_gets_its_own_trips` holds each state's outputs equal to the
+//! chain run on that state alone, for every built-in chain and each with a rule
+//! switched off, and `chains_going_on_from_a_shared_prefix_get_their_own_outputs` the
+//! same for those chains run together.
+
+use alloc::vec::Vec;
+use core::hash::{Hash, Hasher};
+
+use super::DomainState;
+use crate::arch::SegReg;
+use crate::format::qemu::QemuSegmentCache;
+use crate::profile::{Chain, InFlight, WrongSourceFormat};
+
+/// Slots of the table that finds equal outputs: four per state of a full batch, so
+/// few distinct outputs share one (a shared slot only costs a second trip run twice).
+const SLOTS: usize = 4 * super::BATCH;
+/// An empty slot.
+const EMPTY: u16 = u16::MAX;
+/// The second trip of an output that equals its input: the output itself.
+const FIXED_POINT: u16 = u16::MAX;
+// Indices into a batch fit below both markers.
+const _: () = assert!(super::BATCH < EMPTY as usize && SLOTS.is_power_of_two());
+
+/// The outputs of one batch, and their second trips when the chain is of one format.
+/// The buffers are kept across batches.
+pub(super) struct BatchRun {
+    outs: Vec<InFlight>,
+    /// The distinct outputs that are not fixed points, each run through the chain again.
+    agains: Vec<InFlight>,
+    /// Per output, its second trip's index in `agains`, or [`FIXED_POINT`].
+    again_of: Vec<u16>,
+    /// Output hash → index in `agains` of the last distinct output with that hash.
+    slots: Vec<u16>,
+    same_format: bool,
+    /// After how many ops the batch is kept for later chains, ascending, each with what
+    /// was kept.
+    kept: Vec<(usize, Vec<InFlight>)>,
+}
+
+impl BatchRun {
+    pub(super) fn new(chain: &Chain) -> Self {
+        let same_format = chain.source() == chain.destination();
+        Self {
+            outs: Vec::with_capacity(super::BATCH),
+            agains: Vec::with_capacity(if same_format { super::BATCH } else { 0 }),
+            again_of: Vec::with_capacity(if same_format { super::BATCH } else { 0 }),
+            slots: alloc::vec![EMPTY; if same_format { SLOTS } else { 0 }],
+            same_format,
+            kept: Vec::new(),
+        }
+    }
+
+    /// Keeps what the chain's first `ops` ops make of each batch, for a later chain that
+    /// starts with the same ops ([`BatchRun::kept`]).
+    pub(super) fn keep_after(&mut self, ops: usize) {
+        if let Err(at) = self.kept.binary_search_by_key(&ops, |(n, _)| *n) {
+            self.kept
+                .insert(at, (ops, Vec::with_capacity(super::BATCH)));
+        }
+    }
+
+    /// What the chain's first `ops` ops made of the last batch ([`BatchRun::keep_after`]).
+    pub(super) fn kept(&self, ops: usize) -> Prefix<'_> {
+        let at = self.kept.binary_search_by_key(&ops, |(n, _)| *n);
+        Prefix {
+            values: &self.kept[at.expect("asked to keep it")].1,
+            ops,
+        }
+    }
+
+    /// Runs the inputs of `states`, all of register `reg`, through `chain`, and the
+    /// distinct outputs that are not fixed points through it again when it is of one
+    /// format. With `from`, what the chain's first ops made of those inputs (another
+    /// chain's [`BatchRun::kept`]), only the ops after those run.
+    pub(super) fn run(
+        &mut self,
+        chain: &Chain,
+        (reg, previous): (SegReg, &QemuSegmentCache),
+        states: &[DomainState],
+        from: Option<Prefix<'_>>,
+    ) -> Result<(), WrongSourceFormat> {
+        self.outs.clear();
+        let mut done = match from {
+            Some(Prefix { values, ops }) => {
+                self.outs.extend_from_slice(values);
+                ops
+            }
+            None => {
+                self.outs.extend(states.iter().map(|s| s.input));
+                0
+            }
+        };
+        for (k, kept) in &mut self.kept {
+            chain.run_batch_interpreted(reg, &mut self.outs, previous, done..*k)?;
+            kept.clear();
+            kept.extend_from_slice(&self.outs);
+            done = *k;
+        }
+        let ops = chain.ops().len();
+        chain.run_batch_interpreted(reg, &mut self.outs, previous, done..ops)?;
+        if !self.same_format {
+            return Ok(());
+        }
+        self.agains.clear();
+        self.again_of.clear();
+        self.slots.fill(EMPTY);
+        for (i, (out, state)) in self.outs.iter().zip(states).enumerate() {
+            if *out == state.input {
+                self.again_of.push(FIXED_POINT);
+                continue;
+            }
+            // Neighbours in domain order often normalise alike: no hash for a repeat.
+            if let Some(&at) = self.again_of.last().filter(|&&at| at != FIXED_POINT)
+                && self.outs[i - 1] == *out
+            {
+                self.again_of.push(at);
+                continue;
+            }
+            let slot = &mut self.slots[slot_of(out)];
+            let at = match *slot {
+                seen if seen != EMPTY && self.agains[usize::from(seen)] == *out => seen,
+                _ => {
+                    let at = self.agains.len() as u16;
+                    self.agains.push(*out);
+                    *slot = at;
+                    at
+                }
+            };
+            self.again_of.push(at);
+        }
+        let ops = chain.ops().len();
+        chain.run_batch_interpreted(reg, &mut self.agains, previous, 0..ops)
+    }
+
+    /// State `i`'s output, and that output run again when the chain is of one format.
+    /// (Borrowed: copying the 40-byte values out and back cost a store-forwarding stall
+    /// per state.)
+    pub(super) fn output(&self, i: usize) -> (&InFlight, Option<&InFlight>) {
+        let out = &self.outs[i];
+        let again = self.same_format.then(|| match self.again_of[i] {
+            FIXED_POINT => out,
+            at => &self.agains[usize::from(at)],
+        });
+        (out, again)
+    }
+
+    /// How many second trips the last batch ran (the distinct outputs that are not
+    /// fixed points).
+    #[cfg(test)]
+    pub(super) fn second_trips(&self) -> usize {
+        self.agains.len()
+    }
+}
+
+/// What a chain's first `ops` ops made of a batch, kept by an earlier chain that starts
+/// with the same ops ([`shared_prefixes`]).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Prefix<'a> {
+    values: &'a [InFlight],
+    ops: usize,
+}
+
+/// For each of `chains` (verified together, batch by batch in this order), the earlier
+/// chain it starts from and after how many ops: the earliest of those sharing the
+/// longest run of first ops with it, if any. The earliest, so the chain it starts from
+/// started before that point itself (a chain sharing more with that one came earlier
+/// still and would share as much).
+pub(super) fn shared_prefixes(chains: &[&Chain]) -> Vec<Option<(usize, usize)>> {
+    let mut plan: Vec<Option<(usize, usize)>> = Vec::with_capacity(chains.len());
+    for (i, chain) in chains.iter().enumerate() {
+        let shared = |other: &Chain| {
+            let same = other.ops().iter().zip(chain.ops());
+            same.take_while(|(a, b)| a == b).count()
+        };
+        let mut best: Option<(usize, usize)> = None;
+        for (j, other) in chains[..i].iter().enumerate() {
+            let k = shared(other);
+            if k > best.map_or(0, |(_, k)| k) {
+                best = Some((j, k));
+            }
+        }
+        // What the earlier chain keeps is made before its own last op at the latest.
+        debug_assert!(best.is_none_or(|(j, k)| plan[j].is_none_or(|(_, from)| from < k)));
+        plan.push(best);
+    }
+    plan
+}
+
+/// The slot of `out` in [`BatchRun`]'s table.
+fn slot_of(out: &InFlight) -> usize {
+    let mut h = WordHasher(0);
+    out.hash(&mut h);
+    // The high bits mix every word written.
+    (h.0 >> (64 - SLOTS.trailing_zeros())) as usize
+}
+
+/// A multiply-rotate hash over the words `Hash` writes (the values are small and
+/// fixed-size; only spreading them over the slots matters, not resisting collisions).
+struct WordHasher(u64);
+
+impl Hasher for WordHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::reduce::tests::{chains_and_workspaces, workspace_of};
+
+    /// Each state of `batch`'s output and second trip in `run` equal `chain` run on
+    /// that state alone.
+    fn assert_own_trips(
+        chain: &Chain,
+        run: &BatchRun,
+        (reg, previous): (SegReg, &QemuSegmentCache),
+        batch: &[DomainState],
+    ) {
+        for (i, state) in batch.iter().enumerate() {
+            let out = chain.interpret(reg, state.input, previous);
+            let (got, again) = run.output(i);
+            assert_eq!(*got, out, "{chain}: {state:?}");
+            let second = run.same_format.then(|| chain.interpret(reg, out, previous));
+            assert_eq!(again.copied(), second, "{chain}: {state:?}");
+        }
+    }
+
+    /// Each state's output and second trip out of a batch equal the chain run on that
+    /// state alone, for every built-in chain and each with one rule switched off, over
+    /// every state of the domain; and the second trips really were shared (fewer run
+    /// than states), so the test would see a wrong sharing.
+    #[test]
+    fn every_state_gets_its_own_trips() {
+        let (chains, workspaces) = chains_and_workspaces();
+        let (mut states_seen, mut trips_run) = (0usize, 0usize);
+        for chain in &chains {
+            let ws = workspace_of(&workspaces, chain);
+            let states = ws.states();
+            let mut run = BatchRun::new(chain);
+            let batches = states
+                .chunk_by(|a, b| a.reg == b.reg)
+                .flat_map(|same_reg| same_reg.chunks(super::super::BATCH));
+            for batch in batches {
+                let reg = batch[0].reg;
+                run.run(chain, (reg, &ws.previous[reg]), batch, None)
+                    .expect("same source");
+                assert_own_trips(chain, &run, (reg, &ws.previous[reg]), batch);
+                if run.same_format {
+                    states_seen += batch.len();
+                    trips_run += run.second_trips();
+                }
+            }
+        }
+        assert!(
+            trips_run * 2 < states_seen,
+            "{trips_run} trips for {states_seen} states"
+        );
+    }
+
+    /// Chains run together, each going on from what an earlier one's first ops made
+    /// ([`shared_prefixes`]), give each class representative the output and second
+    /// trip the chain gives it alone: every built-in chain and each with one rule
+    /// switched off (which share long runs of ops), per source format in that order.
+    #[test]
+    fn chains_going_on_from_a_shared_prefix_get_their_own_outputs() {
+        let (chains, workspaces) = chains_and_workspaces();
+        let mut shared_ops = 0;
+        for ws in &workspaces {
+            let of_format: Vec<&Chain> =
+                chains.iter().filter(|c| c.source() == ws.format).collect();
+            let plan = shared_prefixes(&of_format);
+            let mut runs: Vec<BatchRun> = of_format.iter().map(|c| BatchRun::new(c)).collect();
+            for &(j, k) in plan.iter().flatten() {
+                assert!(j < runs.len() && k > 0);
+                runs[j].keep_after(k);
+                shared_ops += k;
+            }
+            for (_, batch) in ws.classes.batches() {
+                let reg = batch[0].reg;
+                for (i, chain) in of_format.iter().enumerate() {
+                    let (earlier, later) = runs.split_at_mut(i);
+                    let from = plan[i].map(|(j, k)| earlier[j].kept(k));
+                    let run = &mut later[0];
+                    run.run(chain, (reg, &ws.previous[reg]), batch, from)
+                        .expect("same source");
+                    assert_own_trips(chain, run, (reg, &ws.previous[reg]), batch);
+                }
+            }
+        }
+        // Most of the ~350 chains went on from another's ops.
+        assert!(shared_ops > chains.len(), "{shared_ops} ops shared");
+    }
+}
