@@ -88,7 +88,10 @@ impl SvmAttrib {
 segment_record! {
     /// `struct vmcb_seg`: selector u16 @0, attrib u16 @2, limit u32 @4, base u64 @8.
     pub struct VmcbSegment ("struct vmcb_seg", 16 bytes) {
-        selector @0, attrib: SvmAttrib @2, limit @4, base @8,
+        selector @0 "selector",
+        attrib: SvmAttrib @2 "attrib",
+        limit @4 "limit",
+        base @8 "base",
     }
 }
 

@@ -13,10 +13,13 @@ use super::{FormatError, LengthError, exact_len, le_u32, le_u64, segment_without
 use crate::arch::{PerSegReg, SegReg, Segment, Selector};
 
 segment_record! {
-    /// `struct segment_register`: sel u16 @0, attr u16 @2 (SVM layout), limit u32 @4
-    /// (byte-granular), base u64 @8.
+    /// `struct segment_register`: sel u16 @0, attr u16 @2 (the VMCB's layout), limit
+    /// u32 @4, base u64 @8.
     pub struct XenSegmentRegister ("struct segment_register", 16 bytes) {
-        selector @0, attr: SvmAttrib @2, limit @4, base @8,
+        selector @0 "sel",
+        attr: SvmAttrib @2 "attr",
+        limit @4 "limit",
+        base @8 "base",
     }
 }
 
