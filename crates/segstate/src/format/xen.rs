@@ -108,9 +108,10 @@ impl HvmHwCpuOffset {
 
     /// The record's register order: cs, ds, es, fs, gs, ss, tr, ldtr, the order of
     /// `kvm_sregs`.
-    pub const ORDER: [SegReg; 8] = SegReg::KVM_SREGS_ORDER;
+    const ORDER: [SegReg; 8] = SegReg::KVM_SREGS_ORDER;
 
-    /// The slot of `reg` in [`Self::ORDER`].
+    /// The slot of `reg` in the record's cs, ds, es, fs, gs, ss, tr, ldtr order (that
+    /// of [`SegReg::KVM_SREGS_ORDER`]).
     #[must_use]
     pub const fn slot(reg: SegReg) -> usize {
         reg.position_in(&Self::ORDER)
