@@ -267,6 +267,11 @@ mod tests {
             [800, 804, 872, 880]
         );
         assert!(HvmHwCpuSegments::from_record(&record[..1031]).is_err());
+        // save.h's member order, each register named (the slots come from
+        // KVM_SREGS_ORDER, which only happens to be the same order).
+        use SegReg::{Cs, Ds, Es, Fs, Gs, Ldtr, Ss, Tr};
+        let order = [Cs, Ds, Es, Fs, Gs, Ss, Tr, Ldtr];
+        assert_eq!(order.map(HvmHwCpuOffset::slot), [0, 1, 2, 3, 4, 5, 6, 7]);
     }
 
     #[test]
