@@ -23,57 +23,70 @@ use crate::machine::{ExceptionFrame, Exit, Machine, RunFailure, open_kvm};
 use crate::sync::SregsSync;
 use crate::vcpu_state::VcpuState;
 
-/// Declares [`ScenarioKind`] from one row per scenario, `Variant => "name",
-/// "description";` under the variant's doc: the enum, `ALL` in row order, `name()`
-/// and `description()`. A scenario's name and description live in its row only.
-macro_rules! scenario_kinds {
-    ($( $(#[$doc:meta])* $variant:ident => $name:literal, $description:literal; )+) => {
-        /// The scenarios.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum ScenarioKind {
-            $( $(#[$doc])* $variant, )+
-        }
-
-        impl ScenarioKind {
-            /// Every scenario, in report order.
-            pub const ALL: [ScenarioKind; [$($name),+].len()] = [$(ScenarioKind::$variant),+];
-
-            /// Stable name (CLI and JSON).
-            pub fn name(self) -> &'static str {
-                match self {
-                    $( ScenarioKind::$variant => $name, )+
-                }
-            }
-
-            /// One-line description.
-            pub fn description(self) -> &'static str {
-                match self {
-                    $( ScenarioKind::$variant => $description, )+
-                }
-            }
-        }
-    };
-}
-
-scenario_kinds! {
+/// The scenarios.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScenarioKind {
     /// CPL 3 with an unusable SS of DPL 3 (AMD post-SYSRET state) set via
     /// KVM_SET_SREGS; pause, sync, probe.
-    NullSsUser => "null-ss-user",
-        "CPL 3 with unusable SS (DPL 3): pause, sync, privileged probe";
+    NullSsUser,
     /// Kernel loads a NULL SS and SYSRETs to user code; pause, sync, probe.
-    Sysret => "sysret",
-        "kernel loads NULL SS, SYSRET to user: pause, sync, privileged probe";
+    Sysret,
     /// User `int3` into the kernel (NULL SS at CPL 0); pause and sync there;
     /// IRETQ back; pause and sync in user mode; probe.
-    InterruptReturn => "interrupt-return",
-        "user int3 → kernel (NULL SS): sync; IRETQ → user: sync, probe";
+    InterruptReturn,
     /// Pause in user mode with an unusable SS, capture, destroy the VM,
     /// restore into a fresh VM through the sync, probe.
-    SnapshotRestore => "snapshot-restore",
-        "CPL 3, unusable SS: capture, fresh VM, restore via sync, probe";
+    SnapshotRestore,
     /// Many pause/sync/resume cycles in user mode with an unusable SS, probe.
-    SyncStorm => "sync-storm",
-        "CPL 3, unusable SS: many pause/sync/resume cycles, then probe";
+    SyncStorm,
+}
+
+impl ScenarioKind {
+    /// Every scenario, in report order.
+    pub const ALL: [ScenarioKind; 5] = [
+        ScenarioKind::NullSsUser,
+        ScenarioKind::Sysret,
+        ScenarioKind::InterruptReturn,
+        ScenarioKind::SnapshotRestore,
+        ScenarioKind::SyncStorm,
+    ];
+
+    /// The scenario's row: its stable name and its one-line description, kept
+    /// together so that each is written once.
+    const fn row(self) -> (&'static str, &'static str) {
+        match self {
+            ScenarioKind::NullSsUser => (
+                "null-ss-user",
+                "CPL 3 with unusable SS (DPL 3): pause, sync, privileged probe",
+            ),
+            ScenarioKind::Sysret => (
+                "sysret",
+                "kernel loads NULL SS, SYSRET to user: pause, sync, privileged probe",
+            ),
+            ScenarioKind::InterruptReturn => (
+                "interrupt-return",
+                "user int3 → kernel (NULL SS): sync; IRETQ → user: sync, probe",
+            ),
+            ScenarioKind::SnapshotRestore => (
+                "snapshot-restore",
+                "CPL 3, unusable SS: capture, fresh VM, restore via sync, probe",
+            ),
+            ScenarioKind::SyncStorm => (
+                "sync-storm",
+                "CPL 3, unusable SS: many pause/sync/resume cycles, then probe",
+            ),
+        }
+    }
+
+    /// Stable name (CLI and JSON).
+    pub fn name(self) -> &'static str {
+        self.row().0
+    }
+
+    /// One-line description.
+    pub fn description(self) -> &'static str {
+        self.row().1
+    }
 }
 
 impl fmt::Display for ScenarioKind {

@@ -231,8 +231,10 @@ pub struct RestoreOptions {
     pub target: Option<Vendor>,
 }
 
-/// What a restore did.
+/// What a restore did. It grows as restores learn to do more: `#[non_exhaustive]`,
+/// so that a field added is not a breaking change.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct RestoreReport {
     /// The vendor whose rules the state was checked against (a restore without one
     /// is refused with [`SnapshotError::NoTargetVendor`]).

@@ -83,9 +83,10 @@ impl SegReg {
 
     /// Position in `order`, a format's storage order such as
     /// [`SegReg::KVM_SREGS_ORDER`]: the slot the format keeps this register in. Every
-    /// order holds all eight registers; one that lacks this register panics.
+    /// order holds all eight registers; one that lacks this register panics, so only
+    /// the crate's own orders (constants) are passed.
     #[must_use]
-    pub const fn position_in(self, order: &[SegReg; 8]) -> usize {
+    pub(crate) const fn position_in(self, order: &[SegReg; 8]) -> usize {
         let mut slot = 0;
         while order[slot] as u8 != self as u8 {
             slot += 1;

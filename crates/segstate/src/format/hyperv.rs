@@ -32,10 +32,13 @@ impl HvSegmentAttributes {
 }
 
 segment_record! {
-    /// `HV_X64_SEGMENT_REGISTER`: base u64 @0, limit u32 @8, selector u16 @12,
-    /// attributes u16 @14; 16 bytes.
+    /// `HV_X64_SEGMENT_REGISTER`: Base u64 @0, Limit u32 @8, Selector u16 @12,
+    /// Attributes u16 @14; 16 bytes.
     pub struct HvSegmentRegister ("HV_X64_SEGMENT_REGISTER", 16 bytes) {
-        base @0, limit @8, selector @12, attributes: HvSegmentAttributes @14,
+        base @0 "Base",
+        limit @8 "Limit",
+        selector @12 "Selector",
+        attributes: HvSegmentAttributes @14 "Attributes",
     }
 }
 

@@ -34,7 +34,9 @@ segment_record! {
     /// strictly; the profiles reproduce each implementation's handling.
     #[repr(C)]
     pub struct KvmSegment ("struct kvm_segment", 24 bytes) {
-        base @0, limit @8, selector @12,
+        base @0 "base",
+        limit @8 "limit",
+        selector @12 "selector",
         /// Type (4 bits meaningful).
         pub type_: u8 = @14,
         /// P.

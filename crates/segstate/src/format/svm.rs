@@ -88,7 +88,10 @@ impl SvmAttrib {
 segment_record! {
     /// `struct vmcb_seg`: selector u16 @0, attrib u16 @2, limit u32 @4, base u64 @8.
     pub struct VmcbSegment ("struct vmcb_seg", 16 bytes) {
-        selector @0, attrib: SvmAttrib @2, limit @4, base @8,
+        selector @0 "selector",
+        attrib: SvmAttrib @2 "attrib",
+        limit @4 "limit",
+        base @8 "base",
     }
 }
 
@@ -471,8 +474,19 @@ mod tests {
         }
         let area = VmcbSaveArea::from_page(&page).unwrap();
         assert_eq!(area.cpl, page[0x4cb]);
-        assert_eq!(area.segments[SegReg::Ss].to_bytes()[..], page[0x420..0x430]);
-        assert_eq!(area.segments[SegReg::Tr].to_bytes()[..], page[0x490..0x4a0]);
+        // Every segment at its offset in the page (save area at 0x400; GDTR at 0x460
+        // and IDTR at 0x480 between LDTR and TR): `SaveAreaOffset::segment` reads a
+        // table in `SegReg` order, so each register is pinned, not only SS and TR.
+        use SegReg::{Cs, Ds, Es, Fs, Gs, Ldtr, Ss, Tr};
+        let regs = [Es, Cs, Ss, Ds, Fs, Gs, Ldtr, Tr];
+        let at = [0x400, 0x410, 0x420, 0x430, 0x440, 0x450, 0x470, 0x490];
+        for (reg, at) in regs.into_iter().zip(at) {
+            assert_eq!(
+                area.segments[reg].to_bytes()[..],
+                page[at..at + 16],
+                "{reg}"
+            );
+        }
         assert_eq!(area.efer.to_le_bytes()[..], page[0x4d0..0x4d8]);
         assert_eq!(area.rip.to_le_bytes()[..], page[0x578..0x580]);
         assert_eq!(area.star.to_le_bytes()[..], page[0x600..0x608]);

@@ -35,18 +35,18 @@ impl X86DescAttr {
 
 segment_record! {
     /// `CPUMSELREG`: Sel u16 @0, PaddingSel u16 @2, ValidSel u16 @4, fFlags u16 @6,
-    /// u64Base @8, u32Limit @16 (byte-granular), Attr @20; 24 bytes.
+    /// u64Base @8, u32Limit @16, Attr @20; 24 bytes.
     pub struct CpumSelReg ("CPUMSELREG", 24 bytes) {
-        selector @0,
+        selector @0 "Sel",
         /// `PaddingSel`.
         pub padding: u16 = @2,
         /// `ValidSel`: the selector the hidden parts were loaded for.
         pub valid_selector: u16 = @4,
         /// `fFlags` (`CPUMSELREG_FLAGS_VALID` = 1, `CPUMSELREG_FLAGS_STALE` = 2).
         pub flags: u16 = @6,
-        base @8,
-        limit @16,
-        attr: X86DescAttr @20,
+        base @8 "u64Base",
+        limit @16 "u32Limit",
+        attr: X86DescAttr @20 "Attr",
     }
 }
 

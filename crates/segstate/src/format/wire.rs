@@ -112,12 +112,13 @@ macro_rules! wire_struct {
 pub(crate) use wire_struct;
 
 /// Declares a segment record: a [`wire_struct!`] holding the fields every segment
-/// shape stores, each named by a keyword at its offset, in wire order: `selector`
+/// shape stores, each written `keyword @offset "C name",` in wire order: `selector`
 /// (`u16`), `limit` (`u32`, byte-granular), `base` (`u64`) and, in a shape that packs
-/// the attributes into one word, that word (`name: Type`, a newtype of the shape's own
-/// layout). Their types and docs are written here once; fields of the shape's own
-/// (VirtualBox's `ValidSel`, `kvm_segment`'s attribute bytes) are declared among them
-/// as in [`wire_struct!`]. Every item ends with a comma.
+/// the attributes into one word, that word (`name: Type @offset "C name"`, a newtype of
+/// the shape's own layout). Their types are written here once; each field's doc names
+/// its C field. Fields of the shape's own (VirtualBox's `ValidSel`, `kvm_segment`'s
+/// attribute bytes) are declared among them as in [`wire_struct!`]. Every item ends
+/// with a comma.
 macro_rules! segment_record {
     (
         $(#[$meta:meta])*
@@ -125,21 +126,6 @@ macro_rules! segment_record {
     ) => {
         $crate::format::wire::segment_record! {
             @fields [$(#[$meta])* pub struct $name ($c_name, $size bytes)] [] $($fields)*
-        }
-    };
-    (@fields $head:tt [$($done:tt)*] selector @$off:literal, $($rest:tt)*) => {
-        $crate::format::wire::segment_record! {
-            @fields $head [$($done)* #[doc = "Selector."] pub selector: u16 = @$off,] $($rest)*
-        }
-    };
-    (@fields $head:tt [$($done:tt)*] limit @$off:literal, $($rest:tt)*) => {
-        $crate::format::wire::segment_record! {
-            @fields $head [$($done)* #[doc = "Byte-granular limit."] pub limit: u32 = @$off,] $($rest)*
-        }
-    };
-    (@fields $head:tt [$($done:tt)*] base @$off:literal, $($rest:tt)*) => {
-        $crate::format::wire::segment_record! {
-            @fields $head [$($done)* #[doc = "Base."] pub base: u64 = @$off,] $($rest)*
         }
     };
     (
@@ -150,18 +136,37 @@ macro_rules! segment_record {
             @fields $head [$($done)* $(#[$fmeta])* pub $field: $ty = @$off,] $($rest)*
         }
     };
-    (@fields $head:tt [$($done:tt)*] $word:ident: $word_ty:ident @$off:literal, $($rest:tt)*) => {
+    (
+        @fields $head:tt [$($done:tt)*]
+        $word:ident: $word_ty:ident @$off:literal $c:literal, $($rest:tt)*
+    ) => {
         $crate::format::wire::segment_record! {
             @fields $head [
                 $($done)*
-                #[doc = concat!("Attribute word, [`", stringify!($word_ty), "`].")]
+                #[doc = concat!("`", $c, "`: the attribute word, [`", stringify!($word_ty), "`].")]
                 pub $word: $word_ty = @$off,
+            ] $($rest)*
+        }
+    };
+    (@fields $head:tt [$($done:tt)*] $kw:ident @$off:literal $c:literal, $($rest:tt)*) => {
+        $crate::format::wire::segment_record! {
+            @fields $head [
+                $($done)*
+                #[doc = $crate::format::wire::segment_record!(@doc $kw $c)]
+                pub $kw: $crate::format::wire::segment_record!(@type $kw) = @$off,
             ] $($rest)*
         }
     };
     (@fields [$($head:tt)*] [$($done:tt)*]) => {
         $crate::format::wire::wire_struct! { $($head)* { $($done)* } }
     };
+    // Each keyword's type and doc.
+    (@type selector) => { u16 };
+    (@type limit) => { u32 };
+    (@type base) => { u64 };
+    (@doc selector $c:literal) => { concat!("`", $c, "`: the selector.") };
+    (@doc limit $c:literal) => { concat!("`", $c, "`: the limit, byte-granular.") };
+    (@doc base $c:literal) => { concat!("`", $c, "`: the base.") };
 }
 
 pub(crate) use segment_record;

@@ -13,10 +13,13 @@ use super::{FormatError, LengthError, exact_len, le_u32, le_u64, segment_without
 use crate::arch::{PerSegReg, SegReg, Segment, Selector};
 
 segment_record! {
-    /// `struct segment_register`: sel u16 @0, attr u16 @2 (SVM layout), limit u32 @4
-    /// (byte-granular), base u64 @8.
+    /// `struct segment_register`: sel u16 @0, attr u16 @2 (the VMCB's layout), limit
+    /// u32 @4, base u64 @8.
     pub struct XenSegmentRegister ("struct segment_register", 16 bytes) {
-        selector @0, attr: SvmAttrib @2, limit @4, base @8,
+        selector @0 "sel",
+        attr: SvmAttrib @2 "attr",
+        limit @4 "limit",
+        base @8 "base",
     }
 }
 
@@ -105,9 +108,10 @@ impl HvmHwCpuOffset {
 
     /// The record's register order: cs, ds, es, fs, gs, ss, tr, ldtr, the order of
     /// `kvm_sregs`.
-    pub const ORDER: [SegReg; 8] = SegReg::KVM_SREGS_ORDER;
+    const ORDER: [SegReg; 8] = SegReg::KVM_SREGS_ORDER;
 
-    /// The slot of `reg` in [`Self::ORDER`].
+    /// The slot of `reg` in the record's cs, ds, es, fs, gs, ss, tr, ldtr order (that
+    /// of [`SegReg::KVM_SREGS_ORDER`]).
     #[must_use]
     pub const fn slot(reg: SegReg) -> usize {
         reg.position_in(&Self::ORDER)
@@ -263,6 +267,11 @@ mod tests {
             [800, 804, 872, 880]
         );
         assert!(HvmHwCpuSegments::from_record(&record[..1031]).is_err());
+        // save.h's member order, each register named (the slots come from
+        // KVM_SREGS_ORDER, which only happens to be the same order).
+        use SegReg::{Cs, Ds, Es, Fs, Gs, Ldtr, Ss, Tr};
+        let order = [Cs, Ds, Es, Fs, Gs, Ss, Tr, Ldtr];
+        assert_eq!(order.map(HvmHwCpuOffset::slot), [0, 1, 2, 3, 4, 5, 6, 7]);
     }
 
     #[test]

@@ -225,9 +225,11 @@ pub(crate) struct VmState<R> {
     pub pitstate: KvmBytes,
     /// `kvm_clock_data`.
     pub clock: KvmBytes,
-    /// `kvm_irqchip`, each of the three.
+    /// `kvm_irqchip` (chip 0, the master PIC).
     pub pic_master: KvmBytes,
+    /// `kvm_irqchip` (chip 1, the slave PIC).
     pub pic_slave: KvmBytes,
+    /// `kvm_irqchip` (chip 2, the IOAPIC).
     pub ioapic: KvmBytes,
 }
 
