@@ -682,11 +682,8 @@ fn read_sregs(bytes: &[u8], with_regs: bool) -> Result<Input, InputError> {
         RFLAGS_UNKNOWN
     };
     let state = sregs_state(&sregs, rflags, |reg, e| {
-        let index = SegReg::KVM_SREGS_ORDER
-            .iter()
-            .position(|&r| r == reg)
-            .unwrap_or(0);
-        let off = KvmSregs::SEGMENT_OFFSETS[index] + KvmSegment::field_offset(e.field).unwrap_or(0);
+        let off = KvmSregs::SEGMENT_OFFSETS[reg.position_in(&SegReg::KVM_SREGS_ORDER)]
+            + KvmSegment::field_offset(e.field).unwrap_or(0);
         format!("offset {off} ({}.{})", reg.kvm_name(), e.field)
     })?;
     Ok(Input::guest_view(
