@@ -117,7 +117,9 @@ stage!(SvmSet, KvmSegment => VmcbSegment,
     |r, reg, x, cpl, _p| into_vmcb(svm::set_segment(r, reg, &x), cpl),
     loaded: into_vmcb(svm::set_segment_loaded(r, reg, &x), cpl));
 stage!(VmxGet, VmxSegment => KvmSegment, |r, _reg, x, _c, _p| vmx::get_segment(r, &x));
-stage!(VmxSet, KvmSegment => VmxSegment, |r, reg, x, _c, _p| vmx::set_segment(r, reg, &x));
+stage!(VmxSet, KvmSegment => VmxSegment,
+    |r, reg, x, _c, _p| vmx::set_segment(r, reg, &x),
+    loaded: vmx::set_segment_loaded(r, reg, &x));
 stage!(QemuGet, KvmSegment => QemuSegmentCache, |r, reg, x, _c, prev| {
     qemu::get_seg(r, reg, &x, prev)
 });
