@@ -72,6 +72,38 @@ pub(crate) const fn placement(to: [u16; 8]) -> [u16; 256] {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::arch::SegReg;
+    use crate::profile::{Rule, RuleSet};
+
+    /// Asserts that a conversion's `loaded` form gives what its field-by-field form
+    /// gives, for every [`kvm_attribute_patterns`] value, every subset of its set `rules`
+    /// and each of `regs`.
+    pub(crate) fn assert_loaded_is_plain<T: PartialEq + core::fmt::Debug>(
+        rules: &[Rule],
+        regs: &[SegReg],
+        loaded: impl Fn(RuleSet, SegReg, &KvmSegment) -> T,
+        plain: impl Fn(RuleSet, SegReg, &KvmSegment) -> T,
+    ) {
+        let subsets = (0..1u32 << rules.len()).map(|mask| {
+            rules
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| (mask >> i) & 1 != 0)
+                .fold(RuleSet::EMPTY, |set, (_, rule)| set.with(*rule))
+        });
+        let subsets: Vec<RuleSet> = subsets.collect();
+        for k in kvm_attribute_patterns() {
+            for (n, &set) in subsets.iter().enumerate() {
+                for &reg in regs {
+                    assert_eq!(
+                        loaded(set, reg, &k),
+                        plain(set, reg, &k),
+                        "{k}, {reg:?}, subset {n}"
+                    );
+                }
+            }
+        }
+    }
 
     /// Every combination of the bits KVM reads, under garbage in the bits it masks off.
     pub(crate) fn kvm_attribute_patterns() -> impl Iterator<Item = KvmSegment> {

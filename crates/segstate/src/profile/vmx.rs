@@ -146,7 +146,7 @@ pub fn kvm_vmcs_segments(segments: &PerSegReg<Segment>) -> PerSegReg<VmxSegment>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::attribute_bytes::tests::kvm_attribute_patterns;
+    use crate::profile::attribute_bytes::tests::assert_loaded_is_plain;
 
     /// The gathered access rights are the field-by-field ones for every combination of
     /// the bits KVM reads, under garbage, under every combination of the set rules.
@@ -157,21 +157,11 @@ mod tests {
             Rule::VmxSetZeroUnusableAr,
             Rule::VmxSetUnusableFromNotPresent,
         ];
-        for k in kvm_attribute_patterns() {
-            for mask in 0..1u32 << rules.len() {
-                let set = rules
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| (mask >> i) & 1 != 0)
-                    .fold(RuleSet::EMPTY, |s, (_, r)| s.with(*r));
-                for reg in [SegReg::Cs, SegReg::Ldtr] {
-                    assert_eq!(
-                        set_segment_loaded(set, reg, &k),
-                        set_segment(set, reg, &k),
-                        "{k}, {reg:?}, rules {mask:#x}"
-                    );
-                }
-            }
-        }
+        assert_loaded_is_plain(
+            &rules,
+            &[SegReg::Cs, SegReg::Ldtr],
+            set_segment_loaded,
+            set_segment,
+        );
     }
 }
