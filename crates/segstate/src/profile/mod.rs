@@ -29,6 +29,7 @@
 //! ```
 
 mod apply;
+mod attribute_bytes;
 pub(crate) mod bhyve;
 mod builtin;
 mod chain;
