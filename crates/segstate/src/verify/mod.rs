@@ -138,6 +138,9 @@ pub struct ChainReport {
     violations: [u64; 5],
     /// The first counterexamples of each property.
     pub counterexamples: Vec<Counterexample>,
+    /// How many of `counterexamples` each property has, in [`Property::ALL`] order
+    /// (what recording a violation asks, without walking them).
+    kept: [u8; 5],
 }
 
 impl ChainReport {
@@ -255,6 +258,7 @@ impl Workspace {
             garbage_states: 0,
             violations: [0; 5],
             counterexamples: Vec::new(),
+            kept: [0; 5],
         })
     }
 
@@ -293,40 +297,54 @@ impl Workspace {
 
     /// Records `state`'s verdict: it covers `covers` states (its class when it stands
     /// for one, 0 when it only adds a class member's VM-entry result) and each of its
-    /// violations counts `weight` times.
+    /// violations counts `weight` times. Inlined: most verdicts find nothing, and only
+    /// the violations ([`Workspace::record_violations`]) need more than two counters.
+    #[inline(always)]
     fn record(
         &self,
         chain: &Chain,
         state: &DomainState,
-        verdict: &Verdict,
+        verdict: &Verdict<'_>,
         (covers, weight): (u64, u64),
         baselines: Option<&[SegmentState; 4]>,
         report: &mut ChainReport,
     ) {
+        report.states += covers;
+        if state.decoded.is_none() {
+            report.garbage_states += covers;
+        }
+        if verdict.failed != 0 {
+            self.record_violations(chain, state, verdict, weight, baselines, report);
+        }
+    }
+
+    /// Counts each violation of `verdict` `weight` times and keeps it as a
+    /// counterexample while its property has fewer than
+    /// [`COUNTEREXAMPLES_PER_PROPERTY`].
+    #[inline(never)]
+    fn record_violations(
+        &self,
+        chain: &Chain,
+        state: &DomainState,
+        verdict: &Verdict<'_>,
+        weight: u64,
+        baselines: Option<&[SegmentState; 4]>,
+        report: &mut ChainReport,
+    ) {
         {
-            report.states += covers;
-            if state.decoded.is_none() {
-                report.garbage_states += covers;
-            }
-            if verdict.failed == 0 {
-                return;
-            }
             for property in Property::ALL {
                 if !verdict.has(property) {
                     continue;
                 }
                 report.violations[property.index()] += weight;
-                let kept = report
-                    .counterexamples
-                    .iter()
-                    .filter(|c| c.property == property)
-                    .count();
-                if kept < COUNTEREXAMPLES_PER_PROPERTY {
+                let kept = &mut report.kept[property.index()];
+                if usize::from(*kept) < COUNTEREXAMPLES_PER_PROPERTY {
+                    *kept += 1;
                     report.counterexamples.push(Counterexample {
                         property,
                         reg: state.reg,
                         before: state.input,
-                        after: verdict.output,
+                        after: *verdict.output,
                         cpl_before: state.cpl,
                         cpl_after: verdict.cpl_after,
                         responsible: responsible_rule(
@@ -466,16 +484,19 @@ pub fn verify_all_parallel(chains: &[Chain], threads: usize) -> Vec<ChainReport>
 }
 
 /// The outcome of one state: which properties failed, as bits of [`Property::index`].
-struct Verdict {
-    output: InFlight,
+/// It borrows the trips it judged: a verdict is made per state and read past `failed`
+/// only for a counterexample, and copying the two 40-byte values into each verdict was
+/// a tenth of the judging loop (`perf annotate`, `BENCHMARKS.md` §2, step 13).
+struct Verdict<'t> {
+    output: &'t InFlight,
     cpl_after: PrivilegeLevel,
     expected: Option<Segment>,
     decoded_out: Option<Segment>,
-    again: Option<InFlight>,
+    again: Option<&'t InFlight>,
     failed: u8,
 }
 
-impl Verdict {
+impl Verdict<'_> {
     fn has(&self, p: Property) -> bool {
         self.failed & (1 << p.index()) != 0
     }
@@ -508,32 +529,34 @@ fn entry_context(
     whole
 }
 
-/// Runs one state through the chain (and again, for idempotence) and judges it.
+/// Runs one state through the chain (and again, for idempotence) and judges it: the
+/// failed properties, as bits of [`Property::index`].
 fn evaluate(
     chain: &Chain,
     state: &DomainState,
     previous: &PerSegReg<QemuSegmentCache>,
     baselines: Option<&[SegmentState; 4]>,
-) -> Verdict {
+) -> u8 {
     let reg = state.reg;
     let out = chain.interpret(reg, state.input, &previous[reg]);
     let again =
         (chain.source() == chain.destination()).then(|| chain.interpret(reg, out, &previous[reg]));
-    judge(chain, state, &out, again.as_ref(), baselines, |b, o| {
+    let verdict = judge(chain, state, &out, again.as_ref(), baselines, |b, o| {
         entry::accepts(b, state.reg, state.baseline, o)
-    })
+    });
+    verdict.failed
 }
 
 /// Judges one state given its trip (and second trip) through the chain; `entry_accepts`
 /// is asked whether VM entry takes the result (chains into a VMCS, consistent states).
-fn judge(
+fn judge<'t>(
     chain: &Chain,
     state: &DomainState,
-    out: &InFlight,
-    again: Option<&InFlight>,
+    out: &'t InFlight,
+    again: Option<&'t InFlight>,
     baselines: Option<&[SegmentState; 4]>,
     entry_accepts: impl FnOnce(&[SegmentState; 4], Option<Segment>) -> bool,
-) -> Verdict {
+) -> Verdict<'t> {
     let reg = state.reg;
     let mut failed = 0u8;
     let mut fail = |p: Property| failed |= 1 << p.index();
@@ -569,11 +592,11 @@ fn judge(
         fail(Property::VmxEntryRejected);
     }
     Verdict {
-        output: *out,
+        output: out,
         cpl_after,
         expected,
         decoded_out,
-        again: again.copied(),
+        again,
         failed,
     }
 }
@@ -582,7 +605,7 @@ fn judge(
 fn describe(
     chain: &Chain,
     state: &DomainState,
-    verdict: &Verdict,
+    verdict: &Verdict<'_>,
     property: Property,
     baselines: Option<&[SegmentState; 4]>,
 ) -> String {
@@ -598,7 +621,7 @@ fn describe(
             _ => String::from("the result does not decode"),
         },
         Property::NotIdempotent => match verdict.again {
-            Some(again) => format!("second trip: {} -> {}", show(&verdict.output), show(&again)),
+            Some(again) => format!("second trip: {} -> {}", show(verdict.output), show(again)),
             None => String::new(),
         },
         Property::VmxEntryRejected => baselines
@@ -621,7 +644,7 @@ fn responsible_rule(
     property: Property,
 ) -> Vec<Rule> {
     blame::responsible(chain, |c| {
-        !evaluate(c, state, previous, baselines).has(property)
+        evaluate(c, state, previous, baselines) & 1 << property.index() == 0
     })
 }
 

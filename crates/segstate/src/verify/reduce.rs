@@ -660,6 +660,19 @@ pub(super) mod tests {
             assert_eq!(reduced.violations, whole.violations, "{chain}");
             assert_eq!(whole.executed, whole.states);
             assert!(reduced.executed < whole.executed, "{chain}");
+            // Each violated property keeps one to three counterexamples, the others none.
+            for report in [&reduced, &whole] {
+                for p in Property::ALL {
+                    let kept = report.counterexamples.iter();
+                    let kept = kept.filter(|c| c.property == p).count();
+                    let want = if report.violations(p) == 0 {
+                        0..=0
+                    } else {
+                        1..=super::super::COUNTEREXAMPLES_PER_PROPERTY
+                    };
+                    assert!(want.contains(&kept), "{chain}: {kept} kept of {p}");
+                }
+            }
             for c in &reduced.counterexamples {
                 assert!(
                     whole
