@@ -1,7 +1,7 @@
 //! KVM SVM's cooking: `svm_get_segment` and `svm_set_segment` (arch/x86/kvm/svm/svm.c),
 //! one register at a time and for a whole save area (`get_sregs`, `set_sregs`).
 
-use super::attribute_bytes::{AttributeBytes, placement};
+use super::attribute_bytes::{AttributePlacement, AttributePositions};
 use super::{Rule, RuleSet};
 use crate::arch::{EFER_SVME, PerSegReg, SegReg, Segment};
 use crate::format::kvm::{KvmDtable, KvmSegment, KvmSregs};
@@ -103,7 +103,7 @@ pub fn set_segment(rules: RuleSet, reg: SegReg, k: &KvmSegment) -> (VmcbSegment,
 /// by another step, [`set_segment`] folds into that step and is the faster.
 #[must_use]
 #[inline(always)]
-pub(crate) fn set_segment_loaded(
+pub(super) fn set_segment_loaded(
     rules: RuleSet,
     reg: SegReg,
     k: &KvmSegment,
@@ -159,13 +159,10 @@ fn attrib_of_fields(k: &KvmSegment, clear_p: bool) -> u16 {
         | u16::from(k.g & 1) << SvmAttrib::G_SHIFT
 }
 
-/// [`attrib_of_fields`] from the bytes as one word.
+/// [`attrib_of_fields`] from the bytes as one word ([`AttributePlacement::pack`]).
 #[inline(always)]
 fn attrib_of_bytes(k: &KvmSegment, clear_p: bool) -> u16 {
-    let bytes = AttributeBytes::of(k);
-    let attrib = ATTRIB_OF_LOW_BITS[bytes.low_bits()]
-        | bytes.type_high_bits()
-        | bytes.dpl_high_bit() << (SvmAttrib::DPL_SHIFT + 1);
+    let attrib = VMCB_ATTRIB.pack(k);
     if clear_p {
         attrib & !(1 << SvmAttrib::P_SHIFT)
     } else {
@@ -173,17 +170,16 @@ fn attrib_of_bytes(k: &KvmSegment, clear_p: bool) -> u16 {
     }
 }
 
-/// Where bit 0 of type, present, dpl, db, s, l, g and avl go in the attrib.
-static ATTRIB_OF_LOW_BITS: [u16; 256] = placement([
-    0,
-    SvmAttrib::P_SHIFT,
-    SvmAttrib::DPL_SHIFT,
-    SvmAttrib::DB_SHIFT,
-    SvmAttrib::S_SHIFT,
-    SvmAttrib::L_SHIFT,
-    SvmAttrib::G_SHIFT,
-    SvmAttrib::AVL_SHIFT,
-]);
+/// The VMCB attrib's positions (`SVM_SELECTOR_*_SHIFT`), as a packing table.
+static VMCB_ATTRIB: AttributePlacement = AttributePlacement::new(AttributePositions {
+    present: SvmAttrib::P_SHIFT,
+    dpl: SvmAttrib::DPL_SHIFT,
+    db: SvmAttrib::DB_SHIFT,
+    s: SvmAttrib::S_SHIFT,
+    l: SvmAttrib::L_SHIFT,
+    g: SvmAttrib::G_SHIFT,
+    avl: SvmAttrib::AVL_SHIFT,
+});
 
 /// The eight segments of a state as today's KVM writes them into a VMCB
 /// (`svm_set_segment` under the current `kvm-svm` rules): every attribute bit kept and

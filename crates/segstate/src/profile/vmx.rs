@@ -2,7 +2,7 @@
 //! `vmx_segment_access_rights` (arch/x86/kvm/vmx/vmx.c), protected mode, with
 //! unrestricted guest enabled (the default on every VMX CPU since Westmere).
 
-use super::attribute_bytes::{AttributeBytes, placement};
+use super::attribute_bytes::{AttributePlacement, AttributePositions};
 use super::{Rule, RuleSet};
 use crate::arch::{PerSegReg, SegReg, Segment};
 use crate::format::kvm::KvmSegment;
@@ -63,7 +63,7 @@ pub fn set_segment(rules: RuleSet, reg: SegReg, k: &KvmSegment) -> VmxSegment {
 /// by another step, [`set_segment`] folds into that step and is the faster.
 #[must_use]
 #[inline(always)]
-pub(crate) fn set_segment_loaded(rules: RuleSet, reg: SegReg, k: &KvmSegment) -> VmxSegment {
+pub(super) fn set_segment_loaded(rules: RuleSet, reg: SegReg, k: &KvmSegment) -> VmxSegment {
     set_segment_packed(rules, reg, k, ar_of_bytes)
 }
 
@@ -95,43 +95,39 @@ fn set_segment_packed(
     }
 }
 
-/// Access-rights bit positions (SDM Vol. 3C 24.4.1, Table 24-2).
-const S: u16 = 4;
-const DPL: u16 = 5;
-const P: u16 = 7;
-const AVL: u16 = 12;
-const L: u16 = 13;
-const DB: u16 = 14;
-const G: u16 = 15;
-/// Where bit 0 of `kvm_segment`'s type, present, dpl, db, s, l, g and avl go.
-const AR_SHIFTS: [u16; 8] = [0, P, DPL, DB, S, L, G, AVL];
+/// Access-rights bit positions (SDM Vol. 3C §24.4.1, Table 24-2): the descriptor's
+/// attribute word, [`crate::arch::Attributes::to_word`]'s layout.
+const AR: AttributePositions = AttributePositions {
+    present: 7,
+    dpl: 5,
+    db: 14,
+    s: 4,
+    l: 13,
+    g: 15,
+    avl: 12,
+};
 
 /// `vmx_segment_access_rights`' bits 15:0, field by field: every byte masked.
 #[inline(always)]
 fn ar_of_fields(k: &KvmSegment) -> u32 {
     u32::from(k.type_ & 15)
-        | u32::from(k.s & 1) << S
-        | u32::from(k.dpl & 3) << DPL
-        | u32::from(k.present & 1) << P
-        | u32::from(k.avl & 1) << AVL
-        | u32::from(k.l & 1) << L
-        | u32::from(k.db & 1) << DB
-        | u32::from(k.g & 1) << G
+        | u32::from(k.s & 1) << AR.s
+        | u32::from(k.dpl & 3) << AR.dpl
+        | u32::from(k.present & 1) << AR.present
+        | u32::from(k.avl & 1) << AR.avl
+        | u32::from(k.l & 1) << AR.l
+        | u32::from(k.db & 1) << AR.db
+        | u32::from(k.g & 1) << AR.g
 }
 
-/// [`ar_of_fields`] from the bytes as one word.
+/// [`ar_of_fields`] from the bytes as one word ([`AttributePlacement::pack`]).
 #[inline(always)]
 fn ar_of_bytes(k: &KvmSegment) -> u32 {
-    let bytes = AttributeBytes::of(k);
-    u32::from(
-        AR_OF_LOW_BITS[bytes.low_bits()]
-            | bytes.type_high_bits()
-            | bytes.dpl_high_bit() << (DPL + 1),
-    )
+    u32::from(ACCESS_RIGHTS.pack(k))
 }
 
-/// [`AR_SHIFTS`] as a table over the eight low bits.
-static AR_OF_LOW_BITS: [u16; 256] = placement(AR_SHIFTS);
+/// [`AR`] as a packing table.
+static ACCESS_RIGHTS: AttributePlacement = AttributePlacement::new(AR);
 
 /// The eight segments of a state as today's KVM writes them into a VMCS
 /// (`vmx_set_segment` under the current `kvm-vmx` rules): a not-present segment becomes
@@ -150,6 +146,22 @@ mod tests {
 
     /// The gathered access rights are the field-by-field ones for every combination of
     /// the bits KVM reads, under garbage, under every combination of the set rules.
+    /// [`AR`] is the attribute word the arch layer packs, field for field.
+    #[test]
+    fn access_rights_positions_are_the_attribute_word() {
+        use crate::arch::{Attributes, PrivilegeLevel};
+        let one = |a: Attributes| a.to_word();
+        let n = Attributes::from_word(0);
+        assert_eq!(one(Attributes { present: true, ..n }), 1 << AR.present);
+        let dpl1 = PrivilegeLevel::from_low_bits(1);
+        assert_eq!(one(Attributes { dpl: dpl1, ..n }), 1 << AR.dpl);
+        assert_eq!(one(Attributes { db: true, ..n }), 1 << AR.db);
+        assert_eq!(one(Attributes { s: true, ..n }), 1 << AR.s);
+        assert_eq!(one(Attributes { l: true, ..n }), 1 << AR.l);
+        assert_eq!(one(Attributes { g: true, ..n }), 1 << AR.g);
+        assert_eq!(one(Attributes { avl: true, ..n }), 1 << AR.avl);
+    }
+
     #[test]
     fn set_segment_loaded_is_set_segment() {
         let rules = [
