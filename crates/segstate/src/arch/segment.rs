@@ -92,6 +92,22 @@ impl Attributes {
         g: false,
     };
 
+    /// S in the attribute word: descriptor bit 44 less 40 (SDM Vol. 3A §3.4.5; the VMX
+    /// access-rights layout, Vol. 3C §24.4.1, is the same word).
+    pub(crate) const S_SHIFT: u16 = 4;
+    /// DPL (two bits) in the attribute word: descriptor bits 46:45.
+    pub(crate) const DPL_SHIFT: u16 = 5;
+    /// P in the attribute word: descriptor bit 47.
+    pub(crate) const P_SHIFT: u16 = 7;
+    /// AVL in the attribute word: descriptor bit 52.
+    pub(crate) const AVL_SHIFT: u16 = 12;
+    /// L in the attribute word: descriptor bit 53.
+    pub(crate) const L_SHIFT: u16 = 13;
+    /// D/B in the attribute word: descriptor bit 54.
+    pub(crate) const DB_SHIFT: u16 = 14;
+    /// G in the attribute word: descriptor bit 55.
+    pub(crate) const G_SHIFT: u16 = 15;
+
     /// Decodes the attribute word: a descriptor's bits 55:40 as 16 bits (SDM Vol. 3A
     /// §3.4.5): type 3:0, S 4, DPL 6:5, P 7, AVL 12, L 13, D/B 14, G 15. Bits 11:8 (the
     /// descriptor's limit 19:16) are ignored. VMX access rights bits 15:0 (SDM Vol. 3C
@@ -100,13 +116,13 @@ impl Attributes {
     pub const fn from_word(w: u16) -> Self {
         Attributes {
             segment_type: SegmentType::from_low_bits(w as u8),
-            s: w & (1 << 4) != 0,
-            dpl: PrivilegeLevel::from_low_bits((w >> 5) as u8),
-            present: w & (1 << 7) != 0,
-            avl: w & (1 << 12) != 0,
-            l: w & (1 << 13) != 0,
-            db: w & (1 << 14) != 0,
-            g: w & (1 << 15) != 0,
+            s: w & (1 << Self::S_SHIFT) != 0,
+            dpl: PrivilegeLevel::from_low_bits((w >> Self::DPL_SHIFT) as u8),
+            present: w & (1 << Self::P_SHIFT) != 0,
+            avl: w & (1 << Self::AVL_SHIFT) != 0,
+            l: w & (1 << Self::L_SHIFT) != 0,
+            db: w & (1 << Self::DB_SHIFT) != 0,
+            g: w & (1 << Self::G_SHIFT) != 0,
         }
     }
 
@@ -114,13 +130,13 @@ impl Attributes {
     #[must_use]
     pub const fn to_word(self) -> u16 {
         self.segment_type.bits() as u16
-            | (self.s as u16) << 4
-            | (self.dpl.bits() as u16) << 5
-            | (self.present as u16) << 7
-            | (self.avl as u16) << 12
-            | (self.l as u16) << 13
-            | (self.db as u16) << 14
-            | (self.g as u16) << 15
+            | (self.s as u16) << Self::S_SHIFT
+            | (self.dpl.bits() as u16) << Self::DPL_SHIFT
+            | (self.present as u16) << Self::P_SHIFT
+            | (self.avl as u16) << Self::AVL_SHIFT
+            | (self.l as u16) << Self::L_SHIFT
+            | (self.db as u16) << Self::DB_SHIFT
+            | (self.g as u16) << Self::G_SHIFT
     }
 
     /// A 64-bit code segment (type 11, S, P, L) at `dpl`: Linux's `__KERNEL_CS`/`__USER_CS`.

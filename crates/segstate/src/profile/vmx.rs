@@ -4,7 +4,7 @@
 
 use super::attribute_bytes::{AttributePlacement, AttributePositions};
 use super::{Rule, RuleSet};
-use crate::arch::{PerSegReg, SegReg, Segment};
+use crate::arch::{Attributes, PerSegReg, SegReg, Segment};
 use crate::format::kvm::KvmSegment;
 use crate::format::vmx::{VmxAccessRights, VmxSegment};
 
@@ -98,13 +98,13 @@ fn set_segment_packed(
 /// Access-rights bit positions (SDM Vol. 3C §24.4.1, Table 24-2): the descriptor's
 /// attribute word, [`crate::arch::Attributes::to_word`]'s layout.
 const AR: AttributePositions = AttributePositions {
-    present: 7,
-    dpl: 5,
-    db: 14,
-    s: 4,
-    l: 13,
-    g: 15,
-    avl: 12,
+    present: Attributes::P_SHIFT,
+    dpl: Attributes::DPL_SHIFT,
+    db: Attributes::DB_SHIFT,
+    s: Attributes::S_SHIFT,
+    l: Attributes::L_SHIFT,
+    g: Attributes::G_SHIFT,
+    avl: Attributes::AVL_SHIFT,
 };
 
 /// `vmx_segment_access_rights`' bits 15:0, field by field: every byte masked.
