@@ -274,6 +274,26 @@ mod tests {
         }
     }
 
+    /// Runs every state of `ws`'s domain through `chain`, batch by batch as verify
+    /// does, and hands each batch's run to `judged`.
+    fn each_batch(
+        chain: &Chain,
+        ws: &crate::verify::Workspace,
+        mut judged: impl FnMut(&BatchRun, (SegReg, &QemuSegmentCache), &[DomainState]),
+    ) {
+        let states = ws.states();
+        let mut run = BatchRun::new(chain);
+        let batches = states
+            .chunk_by(|a, b| a.reg == b.reg)
+            .flat_map(|same_reg| same_reg.chunks(super::super::BATCH));
+        for batch in batches {
+            let reg = batch[0].reg;
+            run.run(chain, (reg, &ws.previous[reg]), batch, None)
+                .expect("same source");
+            judged(&run, (reg, &ws.previous[reg]), batch);
+        }
+    }
+
     /// Each state's output and second trip out of a batch equal the chain run on that
     /// state alone, for every built-in chain and each with one rule switched off, over
     /// every state of the domain; and the second trips really were shared (fewer run
@@ -283,22 +303,13 @@ mod tests {
         let (chains, workspaces) = chains_and_workspaces();
         let (mut states_seen, mut trips_run) = (0usize, 0usize);
         for chain in &chains {
-            let ws = workspace_of(&workspaces, chain);
-            let states = ws.states();
-            let mut run = BatchRun::new(chain);
-            let batches = states
-                .chunk_by(|a, b| a.reg == b.reg)
-                .flat_map(|same_reg| same_reg.chunks(super::super::BATCH));
-            for batch in batches {
-                let reg = batch[0].reg;
-                run.run(chain, (reg, &ws.previous[reg]), batch, None)
-                    .expect("same source");
-                assert_own_trips(chain, &run, (reg, &ws.previous[reg]), batch);
+            each_batch(chain, workspace_of(&workspaces, chain), |run, at, batch| {
+                assert_own_trips(chain, run, at, batch);
                 if run.same_format {
                     states_seen += batch.len();
                     trips_run += run.second_trips();
                 }
-            }
+            });
         }
         assert!(
             trips_run * 2 < states_seen,
@@ -316,16 +327,7 @@ mod tests {
         let (chains, workspaces) = chains_and_workspaces();
         let (mut states_seen, mut fixed_points) = (0usize, 0usize);
         for chain in chains.iter().filter(|c| c.source() == c.destination()) {
-            let ws = workspace_of(&workspaces, chain);
-            let states = ws.states();
-            let mut run = BatchRun::new(chain);
-            let batches = states
-                .chunk_by(|a, b| a.reg == b.reg)
-                .flat_map(|same_reg| same_reg.chunks(super::super::BATCH));
-            for batch in batches {
-                let reg = batch[0].reg;
-                run.run(chain, (reg, &ws.previous[reg]), batch, None)
-                    .expect("same source");
+            each_batch(chain, workspace_of(&workspaces, chain), |run, _, batch| {
                 for (i, state) in batch.iter().enumerate() {
                     let (out, again) = run.output(i);
                     let again = again.expect("a chain of one format");
@@ -336,22 +338,15 @@ mod tests {
                     fixed_points += 1;
                     let entry = |_: &[_; 4], _| true;
                     let shared = super::super::judge(chain, state, out, Some(again), None, entry);
-                    let (out_copy, again_copy) = (*out, *again);
-                    let copied = super::super::judge(
-                        chain,
-                        state,
-                        &out_copy,
-                        Some(&again_copy),
-                        None,
-                        entry,
-                    );
+                    let (out, again) = (*out, *again);
+                    let copied = super::super::judge(chain, state, &out, Some(&again), None, entry);
                     assert_eq!(
                         (shared.failed, shared.decoded_out, shared.expected),
                         (copied.failed, copied.decoded_out, copied.expected),
                         "{chain}: {state:?}"
                     );
                 }
-            }
+            });
         }
         assert!(
             fixed_points * 8 > states_seen,
