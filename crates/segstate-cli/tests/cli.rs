@@ -52,6 +52,28 @@ fn profiles_lists_every_profile_and_rule() {
     assert!(stdout(&rules).contains("svm.set.zero-unusable-attrib"));
 }
 
+/// The default run holds one chain of today's code that escalates (propolis's payload
+/// has no CPL and bhyve derives it from an unusable SS's zeroed DPL), so it ends with 1,
+/// as `verify --help` and README.md say.
+#[test]
+fn default_verify_exits_1_for_todays_propolis_chain() {
+    let o = segstate(&["verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    let propolis = out
+        .lines()
+        .find(|l| {
+            l.trim_start()
+                .starts_with("illumos-bhyve-svm > propolis > illumos-bhyve-svm")
+        })
+        .unwrap_or_default();
+    assert!(propolis.ends_with("ESCALATES"), "{out}");
+    assert!(
+        out.contains("1 chain(s) of today's profiles escalate privilege."),
+        "{out}"
+    );
+}
+
 #[test]
 fn verify_shows_the_2017_escalation_and_exits_3_for_historical_chains() {
     let o = segstate(&[

@@ -28,10 +28,11 @@ use segstate::verify::{self, ChainReport, Counterexample, Property};
 /// before CPL 1 -> 0).
 ///
 /// Exit status: 0 when every chain keeps the CPL; 1 when a chain made only of today's
-/// profiles escalates privilege (a finding about current code); 3 when only chains
-/// with historical or never-merged profiles change the CPL (the documented bugs,
-/// reproduced: the default run of the built-in chains ends so); 2 for a chain that
-/// does not parse.
+/// profiles escalates privilege (a finding about current code: the default run of the
+/// built-in chains ends so, because `illumos-bhyve-svm > propolis > illumos-bhyve-svm`
+/// loses the CPL of an unusable SS); 3 when only chains with historical or never-merged
+/// profiles change the CPL (the documented bugs, reproduced); 2 for a chain that does
+/// not parse.
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "Examples:\n  segstate verify\n  segstate verify --chain 'kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11'\n  segstate verify --chain 'kvm-svm[-svm.get.tr-busy] > qemu > kvm-vmx' --counterexamples 3\n  segstate verify --json"
