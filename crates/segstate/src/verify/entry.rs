@@ -10,7 +10,7 @@
 use alloc::vec::Vec;
 
 use super::{SegmentState, entry_context};
-use crate::arch::{PerSegReg, PrivilegeLevel, SegReg, Segment};
+use crate::arch::{PerSegReg, PrivilegeLevel, SegReg, Segment, Selector};
 use crate::check::vmx_entry::{self, VmxEntryControls};
 
 /// True when VM entry accepts the baseline at CPL `baseline` with `reg` replaced by
@@ -64,10 +64,10 @@ impl<'b> EntryJudge<'b> {
         vmx_entry::register_accepted(context, controls, reg, seg)
     }
 
-    /// A bit per member of `members` (register, baseline, output as [`accepts`] takes
-    /// them) that VM entry refuses, where every member's output is the same
-    /// `decoded` with its own selector and base (a class's consistent members:
-    /// `verify::reduce`). The checks that read neither
+    /// A bit per member of `members` (register, baseline, selector, base) that VM entry
+    /// refuses, where each member's output is `decoded` with its own selector and base
+    /// (a class's consistent members: `verify::reduce`), or the baseline's register
+    /// when `decoded` is `None` (as [`accepts`] takes it). The checks that read neither
     /// ([`vmx_entry::register_accepted_uncarried`]) are asked once per register and
     /// baseline among the members, the ones that read them
     /// ([`vmx_entry::register_accepted_carried`]) per member.
@@ -76,19 +76,14 @@ impl<'b> EntryJudge<'b> {
     pub(super) fn refusals(
         &self,
         decoded: Option<Segment>,
-        members: impl Iterator<Item = (SegReg, PrivilegeLevel, Option<Segment>)>,
+        members: impl Iterator<Item = (SegReg, PrivilegeLevel, Selector, u64)>,
     ) -> u64 {
         // Per baseline and register: 0 not asked yet, 1 accepted, 2 refused.
         let mut uncarried = [(); 4].map(|()| PerSegReg::from_fn(|_| 0u8));
         let mut refused = 0;
-        for (m, (reg, baseline, out)) in members.enumerate() {
-            let accepted = match (decoded, out) {
-                (Some(rep), Some(seg)) => {
-                    debug_assert_eq!(
-                        (seg.limit, seg.attributes, seg.unusable),
-                        (rep.limit, rep.attributes, rep.unusable),
-                        "a member differs from its representative in selector and base only"
-                    );
+        for (m, (reg, baseline, selector, base)) in members.enumerate() {
+            let accepted = match decoded {
+                Some(rep) => {
                     let at = baseline.bits() as usize;
                     let context = &self.baselines[at];
                     let controls = VmxEntryControls::kvm_default(context.efer);
@@ -101,9 +96,14 @@ impl<'b> EntryJudge<'b> {
                         #[cfg(all(test, feature = "std"))]
                         SHARED_UNCARRIED.with(|n| n.set(n.get() + 1));
                     }
+                    let seg = Segment {
+                        selector,
+                        base,
+                        ..rep
+                    };
                     *known == 1 && vmx_entry::register_accepted_carried(context, controls, reg, &seg)
                 }
-                _ => self.accepts(reg, baseline, out),
+                None => self.accepts(reg, baseline, None),
             };
             refused |= u64::from(!accepted) << m;
         }
@@ -193,7 +193,7 @@ mod tests {
     use super::{EntryJudge, MemberVerdicts, accepts, baseline_groups};
     use crate::arch::{
         CR0_PE, CR0_PG, CR4_PAE, CR4_PCIDE, EFER_LMA, EFER_LME, PrivilegeLevel, RFLAGS_VM, SegReg,
-        Segment, SegmentState, SegmentType,
+        Segment, SegmentState, SegmentType, Selector,
     };
     use crate::check::CheckId;
     use crate::check::vmx_entry::{self, Context, Fields, VmxEntryControls, reads};
@@ -362,21 +362,22 @@ mod tests {
             let mut members = Vec::new();
             for &r in regs {
                 for rpl in PrivilegeLevel::ALL {
+                    let selector = decoded.map_or(Selector(0x2b), |d| d.selector.with_rpl(rpl));
                     for base in [decoded.map_or(0, |d| d.base), 0x8000_0000_0000] {
                         for b in [baseline, other] {
-                            let out = decoded.map(|mut s| {
-                                s.selector = s.selector.with_rpl(rpl);
-                                s.base = base;
-                                s
-                            });
-                            members.push((r, b, out));
+                            members.push((r, b, selector, base));
                         }
                     }
                 }
             }
             assert!(members.len() <= MemberVerdicts::MAX_MEMBERS);
             let refused = judge.refusals(decoded, members.iter().copied());
-            for (m, &(r, b, out)) in members.iter().enumerate() {
+            for (m, &(r, b, selector, base)) in members.iter().enumerate() {
+                let out = decoded.map(|s| Segment {
+                    selector,
+                    base,
+                    ..s
+                });
                 let alone = accepts(&baselines, r, b, out);
                 assert_eq!(refused & 1 << m == 0, alone, "{r:?} at {b:?}: {out:?}");
             }

@@ -449,10 +449,10 @@ impl Workspace {
                 None => {
                     // The member's output is the representative's with its own
                     // selector and base.
-                    let outputs = consistent
+                    let carried = consistent
                         .clone()
-                        .map(|c| (c.reg, c.baseline, c.onto(verdict.decoded_out)));
-                    let refused = entry_judge.refusals(verdict.decoded_out, outputs);
+                        .map(|c| (c.reg, c.baseline, Selector(c.selector), c.base));
+                    let refused = entry_judge.refusals(verdict.decoded_out, carried);
                     members.keep(i, group, verdict.decoded_out, refused);
                     refused
                 }
