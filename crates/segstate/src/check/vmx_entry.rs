@@ -50,7 +50,13 @@ fn canonical(addr: u64) -> bool {
 #[must_use]
 pub fn check(state: &SegmentState, controls: VmxEntryControls) -> alloc::vec::Vec<Finding> {
     let mut f = Findings::collecting();
-    run(state, Registers::of(state), controls, Part::Whole.into(), &mut f);
+    run(
+        state,
+        Registers::of(state),
+        controls,
+        Part::Whole.into(),
+        &mut f,
+    );
     f.list
 }
 
@@ -121,7 +127,12 @@ fn register_passes(
 /// every value of `reg`, so it is asked once per context (see [`register_accepted`]).
 #[must_use]
 pub fn accepts_apart_from(state: &SegmentState, controls: VmxEntryControls, reg: SegReg) -> bool {
-    passes(state, Registers::of(state), controls, Part::ApartFrom(reg).into())
+    passes(
+        state,
+        Registers::of(state),
+        controls,
+        Part::ApartFrom(reg).into(),
+    )
 }
 
 /// Which checks a run asks: those of a [`Part`], and of them, when `carried` says so,
@@ -293,7 +304,9 @@ fn run(
     let ss = segs[SegReg::Ss];
 
     // Selector fields.
-    if part.has(CheckId::VmxEntryTrTi, &[SegReg::Tr]) && segs[SegReg::Tr].selector.table() != TableIndicator::Gdt {
+    if part.has(CheckId::VmxEntryTrTi, &[SegReg::Tr])
+        && segs[SegReg::Tr].selector.table() != TableIndicator::Gdt
+    {
         f.fail(
             CheckId::VmxEntryTrTi,
             Some(SegReg::Tr),
@@ -303,7 +316,10 @@ fn run(
         );
     }
     let ldtr = segs[SegReg::Ldtr];
-    if part.has(CheckId::VmxEntryLdtrTi, &[SegReg::Ldtr]) && !ldtr.unusable && ldtr.selector.table() != TableIndicator::Gdt {
+    if part.has(CheckId::VmxEntryLdtrTi, &[SegReg::Ldtr])
+        && !ldtr.unusable
+        && ldtr.selector.table() != TableIndicator::Gdt
+    {
         f.fail(
             CheckId::VmxEntryLdtrTi,
             Some(SegReg::Ldtr),
@@ -542,7 +558,9 @@ fn check_protected(
     }
     if cs_and_ss
         && part.takes(CheckId::VmxEntrySsDplZero)
-        && (cs_type == 3 || state.cr0 & CR0_PE == 0) && ss_dpl != PrivilegeLevel::Ring0 {
+        && (cs_type == 3 || state.cr0 & CR0_PE == 0)
+        && ss_dpl != PrivilegeLevel::Ring0
+    {
         f.fail(
             CheckId::VmxEntrySsDplZero,
             Some(SegReg::Ss),
@@ -571,7 +589,11 @@ fn check_protected(
     }
 
     // D/B.
-    if part.has(CheckId::VmxEntryCsDb, &[SegReg::Cs]) && controls.ia32e_mode_guest && cs.attributes.l && cs.attributes.db {
+    if part.has(CheckId::VmxEntryCsDb, &[SegReg::Cs])
+        && controls.ia32e_mode_guest
+        && cs.attributes.l
+        && cs.attributes.db
+    {
         f.fail(
             CheckId::VmxEntryCsDb,
             Some(SegReg::Cs),
@@ -651,13 +673,7 @@ fn check_ldtr(f: &mut Findings, ldtr: &Segment, part: Scope) {
 /// The S, P and G checks TR and a usable LDTR share (SDM Vol. 3C §27.3.1.2): a system
 /// descriptor (S = 0), present, its limit consistent with G. `ids` are the register's
 /// S, P and G check ids.
-fn check_system_bits(
-    f: &mut Findings,
-    reg: SegReg,
-    seg: &Segment,
-    ids: [CheckId; 3],
-    part: Scope,
-) {
+fn check_system_bits(f: &mut Findings, reg: SegReg, seg: &Segment, ids: [CheckId; 3], part: Scope) {
     let [s_id, p_id, g_id] = ids;
     if part.takes(s_id) && seg.attributes.s {
         f.fail(s_id, Some(reg), "S", "0", "1");

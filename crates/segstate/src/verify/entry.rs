@@ -101,7 +101,8 @@ impl<'b> EntryJudge<'b> {
                         base,
                         ..rep
                     };
-                    *known == 1 && vmx_entry::register_accepted_carried(context, controls, reg, &seg)
+                    *known == 1
+                        && vmx_entry::register_accepted_carried(context, controls, reg, &seg)
                 }
                 None => self.accepts(reg, baseline, None),
             };
@@ -278,7 +279,10 @@ mod tests {
         };
         match part {
             Context::CR0 => vec![with(&|s, _| s.cr0 ^= CR0_PE), with(&|s, _| s.cr0 ^= CR0_PG)],
-            Context::CR4 => vec![with(&|s, _| s.cr4 ^= CR4_PAE), with(&|s, _| s.cr4 ^= CR4_PCIDE)],
+            Context::CR4 => vec![
+                with(&|s, _| s.cr4 ^= CR4_PAE),
+                with(&|s, _| s.cr4 ^= CR4_PCIDE),
+            ],
             Context::EFER => vec![
                 with(&|s, _| s.efer ^= EFER_LMA),
                 with(&|s, _| s.efer ^= EFER_LME),
@@ -301,14 +305,6 @@ mod tests {
     #[test]
     fn reads_cover_what_each_check_reads() {
         let baselines = PrivilegeLevel::ALL.map(super::super::baseline);
-        let contexts = [
-            Context::CR0,
-            Context::CR4,
-            Context::EFER,
-            Context::RFLAGS,
-            Context::UNRESTRICTED_GUEST,
-            Context::IA32E_MODE_GUEST,
-        ];
         let (mut changes, mut tried) = (0u64, 0u64);
         for (reg, baseline, decoded) in domain_outputs() {
             let whole = entry_context(&baselines, reg, baseline, decoded);
@@ -318,26 +314,40 @@ mod tests {
                 tried += 1;
                 for &(id, on) in before.symmetric_difference(&after) {
                     changes += 1;
-                    assert!(declared(id), "{id:?} on {on:?} changed with {what}: {whole:?}");
+                    assert!(
+                        declared(id),
+                        "{id:?} on {on:?} changed with {what}: {whole:?}"
+                    );
                 }
             };
-            for field in Fields::EACH {
+            for &field in Fields::EACH {
                 for seg in changed(&whole.segments[reg], field) {
                     let mut state = whole;
                     state.segments[reg] = seg;
                     let what = format!("{reg:?} {field:?}");
-                    hold(verdicts(&state, controls), &|id| reads(id).segment.meets(field), &what);
+                    hold(
+                        verdicts(&state, controls),
+                        &|id| reads(id).segment.meets(field),
+                        &what,
+                    );
                 }
             }
-            for part in contexts {
+            for &part in Context::EACH {
                 for (state, controls) in changed_context(&whole, controls, part) {
                     let what = format!("{part:?}");
-                    hold(verdicts(&state, controls), &|id| reads(id).context.meets(part), &what);
+                    hold(
+                        verdicts(&state, controls),
+                        &|id| reads(id).context.meets(part),
+                        &what,
+                    );
                 }
             }
         }
         // The changes really changed verdicts, or the assertions above checked nothing.
-        assert!(changes > tried / 10, "{changes} verdicts changed in {tried} tries");
+        assert!(
+            changes > tried / 10,
+            "{changes} verdicts changed in {tried} tries"
+        );
     }
 
     /// [`EntryJudge::refusals`], which asks the checks that read neither selector nor

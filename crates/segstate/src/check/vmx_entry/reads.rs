@@ -11,83 +11,89 @@
 
 use crate::check::CheckId;
 
-/// Fields of a segment register.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Fields(u8);
+/// A set type `$name` over a byte whose members are its associated constants (one bit
+/// each, in order), with `EACH` (every member), `NONE`, `and` (the union) and `meets`
+/// (whether two sets intersect).
+macro_rules! bit_set {
+    ($(#[$doc:meta])* $name:ident { $($(#[$mdoc:meta])* $member:ident,)* }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct $name(u8);
 
-impl Fields {
-    /// None.
-    pub const NONE: Fields = Fields(0);
-    /// Selector bits 1:0.
-    pub const RPL: Fields = Fields(1);
-    /// Selector bits 15:2: the table indicator and the index.
-    pub const INDEX: Fields = Fields(1 << 1);
-    /// The base address.
-    pub const BASE: Fields = Fields(1 << 2);
-    /// The limit.
-    pub const LIMIT: Fields = Fields(1 << 3);
-    /// The attributes, the unusable bit included.
-    pub const ATTRIBUTES: Fields = Fields(1 << 4);
-    /// What a verify class member carries apart from its representative: the whole
-    /// selector and the base.
-    pub const CARRIED: Fields = Fields(Self::RPL.0 | Self::INDEX.0 | Self::BASE.0);
-    /// Every field, each alone.
-    pub const EACH: [Fields; 5] = [
-        Self::RPL,
-        Self::INDEX,
-        Self::BASE,
-        Self::LIMIT,
-        Self::ATTRIBUTES,
-    ];
+        #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+        enum Bit { $($member,)* }
 
-    /// Both sets.
-    #[must_use]
-    pub const fn and(self, other: Fields) -> Fields {
-        Fields(self.0 | other.0)
-    }
+        impl $name {
+            $($(#[$mdoc])* pub const $member: $name = $name(1 << Bit::$member as u8);)*
+            /// Every member, each alone.
+            pub const EACH: &'static [$name] = &[$($name::$member,)*];
+            /// The empty set.
+            pub const NONE: $name = $name(0);
 
-    /// True when the sets share a field.
-    #[must_use]
-    pub const fn meets(self, other: Fields) -> bool {
-        self.0 & other.0 != 0
-    }
+            /// Both sets.
+            #[must_use]
+            pub const fn and(self, other: $name) -> $name {
+                $name(self.0 | other.0)
+            }
+
+            /// True when the sets share a member.
+            #[must_use]
+            pub const fn meets(self, other: $name) -> bool {
+                self.0 & other.0 != 0
+            }
+        }
+    };
 }
 
-/// Guest state outside the segment registers, and VM controls.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Context(u8);
+mod fields {
+    bit_set!(
+        /// Fields of a segment register.
+        Fields {
+            /// Selector bits 1:0.
+            RPL,
+            /// Selector bits 15:2: the table indicator and the index.
+            INDEX,
+            /// The base address.
+            BASE,
+            /// The limit.
+            LIMIT,
+            /// The attributes, the unusable bit included.
+            ATTRIBUTES,
+        }
+    );
+}
 
-impl Context {
-    /// None.
-    pub const NONE: Context = Context(0);
-    /// Guest CR0.
-    pub const CR0: Context = Context(1);
-    /// Guest CR4.
-    pub const CR4: Context = Context(1 << 1);
-    /// Guest IA32_EFER.
-    pub const EFER: Context = Context(1 << 2);
-    /// Guest RFLAGS (VM, for the virtual-8086 checks; the reserved bits).
-    pub const RFLAGS: Context = Context(1 << 3);
-    /// The "unrestricted guest" secondary control.
-    pub const UNRESTRICTED_GUEST: Context = Context(1 << 4);
-    /// The "IA-32e mode guest" VM-entry control.
-    pub const IA32E_MODE_GUEST: Context = Context(1 << 5);
+mod context {
+    bit_set!(
+        /// Guest state outside the segment registers, and VM controls.
+        Context {
+            /// Guest CR0.
+            CR0,
+            /// Guest CR4.
+            CR4,
+            /// Guest IA32_EFER.
+            EFER,
+            /// Guest RFLAGS (VM, for the virtual-8086 checks; the reserved bits).
+            RFLAGS,
+            /// The "unrestricted guest" secondary control.
+            UNRESTRICTED_GUEST,
+            /// The "IA-32e mode guest" VM-entry control.
+            IA32E_MODE_GUEST,
+        }
+    );
+}
 
-    /// Both sets.
-    #[must_use]
-    pub const fn and(self, other: Context) -> Context {
-        Context(self.0 | other.0)
-    }
+pub use context::Context;
+pub use fields::Fields;
 
-    /// True when the sets share a member.
-    #[must_use]
-    pub const fn meets(self, other: Context) -> bool {
-        self.0 & other.0 != 0
-    }
+impl Fields {
+    /// What a verify class member carries apart from its representative: the whole
+    /// selector and the base.
+    pub const CARRIED: Fields = Fields::RPL.and(Fields::INDEX).and(Fields::BASE);
 }
 
 /// What a check reads: `segment` of each register it reads (which registers: the
-/// check's guard in [`super::run`]), and `context`.
+/// check's guard, where it is run), and `context`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Reads {
     /// The fields it reads of every register it reads.
