@@ -3,6 +3,10 @@
 //! A register is usable iff its unusable bit (AR bit 16) is 0. Reserved AR bits are
 //! not representable in a decoded [`Segment`]; the VMX decoder refuses them.
 
+mod reads;
+
+pub use reads::{Context, Fields, Reads, reads};
+
 use super::arch::{Part, Registers, per_register};
 use super::{CheckId, Finding, Findings};
 use crate::arch::SegmentState;
@@ -46,14 +50,20 @@ fn canonical(addr: u64) -> bool {
 #[must_use]
 pub fn check(state: &SegmentState, controls: VmxEntryControls) -> alloc::vec::Vec<Finding> {
     let mut f = Findings::collecting();
-    run(state, Registers::of(state), controls, Part::Whole, &mut f);
+    run(
+        state,
+        Registers::of(state),
+        controls,
+        Part::Whole.into(),
+        &mut f,
+    );
     f.list
 }
 
 /// True when VM entry accepts the segments. Formats nothing.
 #[must_use]
 pub fn accepts(state: &SegmentState, controls: VmxEntryControls) -> bool {
-    passes(state, Registers::of(state), controls, Part::Whole)
+    passes(state, Registers::of(state), controls, Part::Whole.into())
 }
 
 /// True when the VM-entry checks that read `reg` find no error in `context` with `reg`
@@ -67,11 +77,49 @@ pub fn register_accepted(
     reg: SegReg,
     seg: &Segment,
 ) -> bool {
+    register_passes(context, controls, (reg, seg), None)
+}
+
+/// [`register_accepted`] on the checks that read `reg`'s selector or base
+/// ([`Fields::CARRIED`], by [`reads`]). With [`register_accepted_uncarried`] on the same
+/// arguments, this splits [`register_accepted`]: both pass iff it does.
+#[must_use]
+pub fn register_accepted_carried(
+    context: &SegmentState,
+    controls: VmxEntryControls,
+    reg: SegReg,
+    seg: &Segment,
+) -> bool {
+    register_passes(context, controls, (reg, seg), Some(true))
+}
+
+/// [`register_accepted`] on the checks that read `reg` but neither its selector nor its
+/// base: the same for two values of `reg` that differ only there.
+#[must_use]
+pub fn register_accepted_uncarried(
+    context: &SegmentState,
+    controls: VmxEntryControls,
+    reg: SegReg,
+    seg: &Segment,
+) -> bool {
+    register_passes(context, controls, (reg, seg), Some(false))
+}
+
+#[inline(always)]
+fn register_passes(
+    context: &SegmentState,
+    controls: VmxEntryControls,
+    (reg, seg): (SegReg, &Segment),
+    carried: Option<bool>,
+) -> bool {
     per_register!(reg, |REG| passes(
         context,
         Registers::with(context, REG, seg),
         controls,
-        Part::Reading(REG)
+        Scope {
+            part: Part::Reading(REG),
+            carried
+        }
     ))
 }
 
@@ -79,7 +127,54 @@ pub fn register_accepted(
 /// every value of `reg`, so it is asked once per context (see [`register_accepted`]).
 #[must_use]
 pub fn accepts_apart_from(state: &SegmentState, controls: VmxEntryControls, reg: SegReg) -> bool {
-    passes(state, Registers::of(state), controls, Part::ApartFrom(reg))
+    passes(
+        state,
+        Registers::of(state),
+        controls,
+        Part::ApartFrom(reg).into(),
+    )
+}
+
+/// Which checks a run asks: those of a [`Part`], and of them, when `carried` says so,
+/// only those that read (`Some(true)`) or do not read (`Some(false)`) a register's
+/// selector or base ([`reads`]).
+#[derive(Clone, Copy)]
+struct Scope {
+    part: Part,
+    carried: Option<bool>,
+}
+
+impl From<Part> for Scope {
+    #[inline(always)]
+    fn from(part: Part) -> Self {
+        Scope {
+            part,
+            carried: None,
+        }
+    }
+}
+
+impl Scope {
+    /// True when check `id`, reading `regs`, is asked.
+    #[inline(always)]
+    fn has(self, id: CheckId, regs: &[SegReg]) -> bool {
+        self.part.has(regs) && self.takes(id)
+    }
+
+    /// True when check `id` is asked on a register this scope's part reads.
+    #[inline(always)]
+    fn takes(self, id: CheckId) -> bool {
+        match self.carried {
+            None => true,
+            Some(c) => reads(id).segment.meets(Fields::CARRIED) == c,
+        }
+    }
+
+    /// See [`Part::reading`].
+    #[inline(always)]
+    fn reading<const N: usize>(self, regs: [SegReg; N]) -> impl Iterator<Item = SegReg> {
+        self.part.reading(regs)
+    }
 }
 
 #[inline(always)]
@@ -87,7 +182,7 @@ fn passes(
     state: &SegmentState,
     segs: Registers<'_>,
     controls: VmxEntryControls,
-    part: Part,
+    part: Scope,
 ) -> bool {
     let mut f = Findings::counting();
     run(state, segs, controls, part, &mut f);
@@ -197,10 +292,10 @@ fn run(
     state: &SegmentState,
     segs: Registers<'_>,
     controls: VmxEntryControls,
-    part: Part,
+    part: Scope,
     f: &mut Findings,
 ) {
-    if part.has(&[]) {
+    if part.part.has(&[]) {
         check_registers(state, controls, f);
     }
     let ug = controls.unrestricted_guest;
@@ -209,7 +304,9 @@ fn run(
     let ss = segs[SegReg::Ss];
 
     // Selector fields.
-    if part.has(&[SegReg::Tr]) && segs[SegReg::Tr].selector.table() != TableIndicator::Gdt {
+    if part.has(CheckId::VmxEntryTrTi, &[SegReg::Tr])
+        && segs[SegReg::Tr].selector.table() != TableIndicator::Gdt
+    {
         f.fail(
             CheckId::VmxEntryTrTi,
             Some(SegReg::Tr),
@@ -219,7 +316,10 @@ fn run(
         );
     }
     let ldtr = segs[SegReg::Ldtr];
-    if part.has(&[SegReg::Ldtr]) && !ldtr.unusable && ldtr.selector.table() != TableIndicator::Gdt {
+    if part.has(CheckId::VmxEntryLdtrTi, &[SegReg::Ldtr])
+        && !ldtr.unusable
+        && ldtr.selector.table() != TableIndicator::Gdt
+    {
         f.fail(
             CheckId::VmxEntryLdtrTi,
             Some(SegReg::Ldtr),
@@ -228,7 +328,7 @@ fn run(
             "1 (LDT)",
         );
     }
-    if part.has(&[SegReg::Cs, SegReg::Ss])
+    if part.has(CheckId::VmxEntrySsRpl, &[SegReg::Cs, SegReg::Ss])
         && !v8086
         && !ug
         && ss.selector.rpl() != cs.selector.rpl()
@@ -245,7 +345,10 @@ fn run(
     // Base-address fields.
     for reg in part.reading([SegReg::Tr, SegReg::Fs, SegReg::Gs, SegReg::Ldtr]) {
         let s = &segs[reg];
-        if (reg != SegReg::Ldtr || !s.unusable) && !canonical(s.base) {
+        if part.takes(CheckId::VmxEntryBaseCanonical)
+            && (reg != SegReg::Ldtr || !s.unusable)
+            && !canonical(s.base)
+        {
             f.fail(
                 CheckId::VmxEntryBaseCanonical,
                 Some(reg),
@@ -257,7 +360,10 @@ fn run(
     }
     for reg in part.reading([SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Es]) {
         let s = &segs[reg];
-        if (reg == SegReg::Cs || !s.unusable) && s.base >> 32 != 0 {
+        if part.takes(CheckId::VmxEntryBaseHigh)
+            && (reg == SegReg::Cs || !s.unusable)
+            && s.base >> 32 != 0
+        {
             f.fail(
                 CheckId::VmxEntryBaseHigh,
                 Some(reg),
@@ -271,7 +377,7 @@ fn run(
     if v8086 {
         for reg in part.reading(SegReg::USER) {
             let s = &segs[reg];
-            if s.base != u64::from(s.selector.0) << 4 {
+            if part.takes(CheckId::VmxEntryV8086Base) && s.base != u64::from(s.selector.0) << 4 {
                 f.fail(
                     CheckId::VmxEntryV8086Base,
                     Some(reg),
@@ -280,7 +386,7 @@ fn run(
                     format_args!("{:#x}", s.base),
                 );
             }
-            if s.limit != 0xffff {
+            if part.takes(CheckId::VmxEntryV8086Limit) && s.limit != 0xffff {
                 f.fail(
                     CheckId::VmxEntryV8086Limit,
                     Some(reg),
@@ -290,7 +396,7 @@ fn run(
                 );
             }
             let ar = crate::format::vmx::VmxSegment::from(*s).access_rights.0;
-            if ar != 0xf3 {
+            if part.takes(CheckId::VmxEntryV8086Ar) && ar != 0xf3 {
                 f.fail(
                     CheckId::VmxEntryV8086Ar,
                     Some(reg),
@@ -303,11 +409,11 @@ fn run(
     } else {
         check_protected(f, state, segs, controls, part);
     }
-    if part.has(&[SegReg::Tr]) {
-        check_tr(f, &segs[SegReg::Tr], controls);
+    if part.part.has(&[SegReg::Tr]) {
+        check_tr(f, &segs[SegReg::Tr], controls, part);
     }
-    if part.has(&[SegReg::Ldtr]) {
-        check_ldtr(f, &segs[SegReg::Ldtr]);
+    if part.part.has(&[SegReg::Ldtr]) {
+        check_ldtr(f, &segs[SegReg::Ldtr], part);
     }
 }
 
@@ -317,7 +423,7 @@ fn check_protected(
     state: &SegmentState,
     segs: Registers<'_>,
     controls: VmxEntryControls,
-    part: Part,
+    part: Scope,
 ) {
     let ug = controls.unrestricted_guest;
     let cs = segs[SegReg::Cs];
@@ -326,7 +432,7 @@ fn check_protected(
 
     // Types.
     let cs_type_ok = matches!(cs_type, 9 | 11 | 13 | 15) || (ug && cs_type == 3);
-    if part.has(&[SegReg::Cs]) && !cs_type_ok {
+    if part.has(CheckId::VmxEntryCsType, &[SegReg::Cs]) && !cs_type_ok {
         f.fail(
             CheckId::VmxEntryCsType,
             Some(SegReg::Cs),
@@ -342,15 +448,15 @@ fn check_protected(
     // Erratum: the SDM checks SS's type only when SS is usable, but real CPUs check it
     // anyway and fail VM entry on an unusable SS of another type (Linux 33ab91103b34,
     // CVE-2017-2583). Bochs follows the SDM, so that one is a warning, marked as an erratum.
-    if part.has(&[SegReg::Ss]) && !matches!(ss.attributes.segment_type.bits(), 3 | 7) {
-        let (id, expected) = if ss.unusable {
-            (
-                CheckId::VmxEntryErratumSsTypeUnusable,
-                "3 or 7 even when unusable (real CPUs check it; erratum to the SDM)",
-            )
-        } else {
-            (CheckId::VmxEntrySsType, "3 or 7")
-        };
+    let (id, expected) = if ss.unusable {
+        (
+            CheckId::VmxEntryErratumSsTypeUnusable,
+            "3 or 7 even when unusable (real CPUs check it; erratum to the SDM)",
+        )
+    } else {
+        (CheckId::VmxEntrySsType, "3 or 7")
+    };
+    if part.has(id, &[SegReg::Ss]) && !matches!(ss.attributes.segment_type.bits(), 3 | 7) {
         f.fail(
             id,
             Some(SegReg::Ss),
@@ -362,7 +468,7 @@ fn check_protected(
     for reg in part.reading([SegReg::Ds, SegReg::Es, SegReg::Fs, SegReg::Gs]) {
         let s = &segs[reg];
         let t = s.attributes.segment_type;
-        if !s.unusable && !t.is_accessed() {
+        if part.takes(CheckId::VmxEntryDataAccessed) && !s.unusable && !t.is_accessed() {
             f.fail(
                 CheckId::VmxEntryDataAccessed,
                 Some(reg),
@@ -371,7 +477,11 @@ fn check_protected(
                 format_args!("{t}"),
             );
         }
-        if !s.unusable && t.is_code() && !t.is_readable() {
+        if part.takes(CheckId::VmxEntryDataReadableCode)
+            && !s.unusable
+            && t.is_code()
+            && !t.is_readable()
+        {
             f.fail(
                 CheckId::VmxEntryDataReadableCode,
                 Some(reg),
@@ -385,13 +495,14 @@ fn check_protected(
     // S and P.
     for reg in part.reading(SegReg::USER) {
         let s = &segs[reg];
-        if (reg == SegReg::Cs || !s.unusable) && !s.attributes.s {
+        let usable = reg == SegReg::Cs || !s.unusable;
+        if part.takes(CheckId::VmxEntryS) && usable && !s.attributes.s {
             f.fail(CheckId::VmxEntryS, Some(reg), "S", "1", "0");
         }
-        if (reg == SegReg::Cs || !s.unusable) && !s.attributes.present {
+        if part.takes(CheckId::VmxEntryP) && usable && !s.attributes.present {
             f.fail(CheckId::VmxEntryP, Some(reg), "P", "1", "0");
         }
-        if (reg == SegReg::Cs || !s.unusable) && !s.limit_matches_granularity() {
+        if part.takes(CheckId::VmxEntryG) && usable && !s.limit_matches_granularity() {
             f.fail(
                 CheckId::VmxEntryG,
                 Some(reg),
@@ -404,10 +515,10 @@ fn check_protected(
 
     // DPL.
     let (cs_dpl, ss_dpl) = (cs.attributes.dpl, ss.attributes.dpl);
-    let cs_and_ss = part.has(&[SegReg::Cs, SegReg::Ss]);
+    let cs_and_ss = part.part.has(&[SegReg::Cs, SegReg::Ss]);
     match cs_type {
         _ if !cs_and_ss => {}
-        3 if cs_dpl != PrivilegeLevel::Ring0 => {
+        3 if part.takes(CheckId::VmxEntryCsDplType3) && cs_dpl != PrivilegeLevel::Ring0 => {
             f.fail(
                 CheckId::VmxEntryCsDplType3,
                 Some(SegReg::Cs),
@@ -416,7 +527,7 @@ fn check_protected(
                 format_args!("{cs_dpl}"),
             );
         }
-        9 | 11 if cs_dpl != ss_dpl => {
+        9 | 11 if part.takes(CheckId::VmxEntryCsDplNonconforming) && cs_dpl != ss_dpl => {
             f.fail(
                 CheckId::VmxEntryCsDplNonconforming,
                 Some(SegReg::Cs),
@@ -425,7 +536,7 @@ fn check_protected(
                 format_args!("{cs_dpl}"),
             );
         }
-        13 | 15 if cs_dpl > ss_dpl => {
+        13 | 15 if part.takes(CheckId::VmxEntryCsDplConforming) && cs_dpl > ss_dpl => {
             f.fail(
                 CheckId::VmxEntryCsDplConforming,
                 Some(SegReg::Cs),
@@ -436,7 +547,7 @@ fn check_protected(
         }
         _ => {}
     }
-    if part.has(&[SegReg::Ss]) && !ug && ss_dpl != ss.selector.rpl() {
+    if part.has(CheckId::VmxEntrySsDplRpl, &[SegReg::Ss]) && !ug && ss_dpl != ss.selector.rpl() {
         f.fail(
             CheckId::VmxEntrySsDplRpl,
             Some(SegReg::Ss),
@@ -445,7 +556,11 @@ fn check_protected(
             format_args!("{ss_dpl}"),
         );
     }
-    if cs_and_ss && (cs_type == 3 || state.cr0 & CR0_PE == 0) && ss_dpl != PrivilegeLevel::Ring0 {
+    if cs_and_ss
+        && part.takes(CheckId::VmxEntrySsDplZero)
+        && (cs_type == 3 || state.cr0 & CR0_PE == 0)
+        && ss_dpl != PrivilegeLevel::Ring0
+    {
         f.fail(
             CheckId::VmxEntrySsDplZero,
             Some(SegReg::Ss),
@@ -457,7 +572,8 @@ fn check_protected(
     if !ug {
         for reg in part.reading([SegReg::Ds, SegReg::Es, SegReg::Fs, SegReg::Gs]) {
             let s = &segs[reg];
-            if !s.unusable
+            if part.takes(CheckId::VmxEntryDataDplRpl)
+                && !s.unusable
                 && s.attributes.segment_type.bits() <= 11
                 && s.attributes.dpl < s.selector.rpl()
             {
@@ -473,7 +589,11 @@ fn check_protected(
     }
 
     // D/B.
-    if part.has(&[SegReg::Cs]) && controls.ia32e_mode_guest && cs.attributes.l && cs.attributes.db {
+    if part.has(CheckId::VmxEntryCsDb, &[SegReg::Cs])
+        && controls.ia32e_mode_guest
+        && cs.attributes.l
+        && cs.attributes.db
+    {
         f.fail(
             CheckId::VmxEntryCsDb,
             Some(SegReg::Cs),
@@ -485,10 +605,10 @@ fn check_protected(
 }
 
 /// TR: a busy TSS of the guest's width, present, its limit consistent with G, usable.
-fn check_tr(f: &mut Findings, tr: &Segment, controls: VmxEntryControls) {
+fn check_tr(f: &mut Findings, tr: &Segment, controls: VmxEntryControls, part: Scope) {
     let t = tr.attributes.segment_type.bits();
     let type_ok = t == 11 || (t == 3 && !controls.ia32e_mode_guest);
-    if !type_ok {
+    if part.takes(CheckId::VmxEntryTrType) && !type_ok {
         f.fail(
             CheckId::VmxEntryTrType,
             Some(SegReg::Tr),
@@ -510,8 +630,9 @@ fn check_tr(f: &mut Findings, tr: &Segment, controls: VmxEntryControls) {
             CheckId::VmxEntryTrP,
             CheckId::VmxEntryTrG,
         ],
+        part,
     );
-    if tr.unusable {
+    if part.takes(CheckId::VmxEntryTrUnusable) && tr.unusable {
         f.fail(
             CheckId::VmxEntryTrUnusable,
             Some(SegReg::Tr),
@@ -523,11 +644,11 @@ fn check_tr(f: &mut Findings, tr: &Segment, controls: VmxEntryControls) {
 }
 
 /// LDTR, when usable: an LDT (type 2), present, its limit consistent with G.
-fn check_ldtr(f: &mut Findings, ldtr: &Segment) {
+fn check_ldtr(f: &mut Findings, ldtr: &Segment, part: Scope) {
     if ldtr.unusable {
         return;
     }
-    if ldtr.attributes.segment_type.bits() != 2 {
+    if part.takes(CheckId::VmxEntryLdtrType) && ldtr.attributes.segment_type.bits() != 2 {
         f.fail(
             CheckId::VmxEntryLdtrType,
             Some(SegReg::Ldtr),
@@ -545,21 +666,22 @@ fn check_ldtr(f: &mut Findings, ldtr: &Segment) {
             CheckId::VmxEntryLdtrP,
             CheckId::VmxEntryLdtrG,
         ],
+        part,
     );
 }
 
 /// The S, P and G checks TR and a usable LDTR share (SDM Vol. 3C §27.3.1.2): a system
 /// descriptor (S = 0), present, its limit consistent with G. `ids` are the register's
 /// S, P and G check ids.
-fn check_system_bits(f: &mut Findings, reg: SegReg, seg: &Segment, ids: [CheckId; 3]) {
+fn check_system_bits(f: &mut Findings, reg: SegReg, seg: &Segment, ids: [CheckId; 3], part: Scope) {
     let [s_id, p_id, g_id] = ids;
-    if seg.attributes.s {
+    if part.takes(s_id) && seg.attributes.s {
         f.fail(s_id, Some(reg), "S", "0", "1");
     }
-    if !seg.attributes.present {
+    if part.takes(p_id) && !seg.attributes.present {
         f.fail(p_id, Some(reg), "P", "1", "0");
     }
-    if !seg.limit_matches_granularity() {
+    if part.takes(g_id) && !seg.limit_matches_granularity() {
         f.fail(
             g_id,
             Some(reg),

@@ -10,7 +10,7 @@
 use alloc::vec::Vec;
 
 use super::{SegmentState, entry_context};
-use crate::arch::{PerSegReg, PrivilegeLevel, SegReg, Segment};
+use crate::arch::{PerSegReg, PrivilegeLevel, SegReg, Segment, Selector};
 use crate::check::vmx_entry::{self, VmxEntryControls};
 
 /// True when VM entry accepts the baseline at CPL `baseline` with `reg` replaced by
@@ -62,6 +62,53 @@ impl<'b> EntryJudge<'b> {
         let seg = out.as_ref().unwrap_or(&context.segments[reg]);
         let controls = VmxEntryControls::kvm_default(context.efer);
         vmx_entry::register_accepted(context, controls, reg, seg)
+    }
+
+    /// A bit per member of `members` (register, baseline, selector, base) that VM entry
+    /// refuses, where each member's output is `decoded` with its own selector and base
+    /// (a class's consistent members: `verify::reduce`), or the baseline's register
+    /// when `decoded` is `None` (as [`accepts`] takes it). The checks that read neither
+    /// ([`vmx_entry::register_accepted_uncarried`]) are asked once per register and
+    /// baseline among the members, the ones that read them
+    /// ([`vmx_entry::register_accepted_carried`]) per member.
+    /// `member_refusals_equal_each_members_own_verdict` holds it to [`accepts`] over
+    /// the whole domain.
+    pub(super) fn refusals(
+        &self,
+        decoded: Option<Segment>,
+        members: impl Iterator<Item = (SegReg, PrivilegeLevel, Selector, u64)>,
+    ) -> u64 {
+        // Per baseline and register: 0 not asked yet, 1 accepted, 2 refused.
+        let mut uncarried = [(); 4].map(|()| PerSegReg::from_fn(|_| 0u8));
+        let mut refused = 0;
+        for (m, (reg, baseline, selector, base)) in members.enumerate() {
+            let accepted = match decoded {
+                Some(rep) => {
+                    let at = baseline.bits() as usize;
+                    let context = &self.baselines[at];
+                    let controls = VmxEntryControls::kvm_default(context.efer);
+                    let known = &mut uncarried[at][reg];
+                    if *known == 0 {
+                        let ok = self.apart[at][reg]
+                            && vmx_entry::register_accepted_uncarried(context, controls, reg, &rep);
+                        *known = if ok { 1 } else { 2 };
+                    } else {
+                        #[cfg(all(test, feature = "std"))]
+                        SHARED_UNCARRIED.with(|n| n.set(n.get() + 1));
+                    }
+                    let seg = Segment {
+                        selector,
+                        base,
+                        ..rep
+                    };
+                    *known == 1
+                        && vmx_entry::register_accepted_carried(context, controls, reg, &seg)
+                }
+                None => self.accepts(reg, baseline, None),
+            };
+            refused |= u64::from(!accepted) << m;
+        }
+        refused
     }
 }
 
@@ -124,6 +171,9 @@ std::thread_local! {
     /// How many times [`MemberVerdicts::get`] handed a chain an earlier chain's
     /// verdicts: the tests see that the sharing they hold harmless really happens.
     static SHARED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    /// How many times [`EntryJudge::refusals`] gave a member the verdict of the checks
+    /// that read neither selector nor base from an earlier member.
+    static SHARED_UNCARRIED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
 }
 
 /// For each of `baselines`, the index of the first with equal contents: chains whose
@@ -137,10 +187,218 @@ pub(super) fn baseline_groups(baselines: &[Option<&[SegmentState; 4]>]) -> Vec<u
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Workspace, verify_all};
-    use super::{MemberVerdicts, baseline_groups};
-    use crate::arch::{PrivilegeLevel, SegReg};
+    use std::collections::HashSet;
+
+    use super::super::domain::Domain;
+    use super::super::{Workspace, entry_context, source_formats, verify_all};
+    use super::{EntryJudge, MemberVerdicts, accepts, baseline_groups};
+    use crate::arch::{
+        CR0_PE, CR0_PG, CR4_PAE, CR4_PCIDE, EFER_LMA, EFER_LME, PrivilegeLevel, RFLAGS_VM, SegReg,
+        Segment, SegmentState, SegmentType, Selector,
+    };
+    use crate::check::CheckId;
+    use crate::check::vmx_entry::{self, Context, Fields, VmxEntryControls, reads};
     use crate::profile::{Format, builtin_chains};
+
+    /// Every distinct (register, baseline, decoded output) of the domains of every
+    /// built-in chain's source format: what VM entry is asked about.
+    fn domain_outputs() -> Vec<(SegReg, PrivilegeLevel, Option<Segment>)> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for format in source_formats(&builtin_chains()) {
+            for state in Domain::new(format).states() {
+                let key = (state.reg, state.baseline, state.decoded);
+                if seen.insert(format!("{key:?}")) {
+                    out.push(key);
+                }
+            }
+        }
+        out
+    }
+
+    /// The VM-entry findings of `state` under `controls`, as (check, register).
+    fn verdicts(
+        state: &SegmentState,
+        controls: VmxEntryControls,
+    ) -> HashSet<(CheckId, Option<SegReg>)> {
+        vmx_entry::check(state, controls)
+            .iter()
+            .map(|f| (f.id, f.reg))
+            .collect()
+    }
+
+    /// `s` changed in `field` in every way the test tries.
+    fn changed(s: &Segment, field: Fields) -> Vec<Segment> {
+        let with = |f: &dyn Fn(&mut Segment)| {
+            let mut t = *s;
+            f(&mut t);
+            t
+        };
+        match field {
+            Fields::RPL => PrivilegeLevel::ALL
+                .map(|rpl| with(&|t| t.selector = t.selector.with_rpl(rpl)))
+                .to_vec(),
+            Fields::INDEX => [0x4, 0x8, 0xfff8]
+                .map(|bits| with(&|t| t.selector.0 ^= bits))
+                .to_vec(),
+            Fields::BASE => [0, 1 << 32, 0x8000_0000_0000, u64::from(s.selector.0) << 4]
+                .map(|base| with(&|t| t.base = base))
+                .to_vec(),
+            Fields::LIMIT => [0xfff, 0xffff, 0xf_ffff, 0xffff_ffff]
+                .map(|limit| with(&|t| t.limit = limit))
+                .to_vec(),
+            _ => {
+                let mut out: Vec<Segment> = (0..16)
+                    .map(|ty| with(&|t| t.attributes.segment_type = SegmentType::from_low_bits(ty)))
+                    .collect();
+                out.extend(PrivilegeLevel::ALL.map(|dpl| with(&|t| t.attributes.dpl = dpl)));
+                out.extend([
+                    with(&|t| t.unusable ^= true),
+                    with(&|t| t.attributes.s ^= true),
+                    with(&|t| t.attributes.present ^= true),
+                    with(&|t| t.attributes.l ^= true),
+                    with(&|t| t.attributes.db ^= true),
+                    with(&|t| t.attributes.g ^= true),
+                    with(&|t| t.attributes.avl ^= true),
+                ]);
+                out
+            }
+        }
+    }
+
+    /// `state` and `controls` changed in `part` in every way the test tries.
+    fn changed_context(
+        state: &SegmentState,
+        controls: VmxEntryControls,
+        part: Context,
+    ) -> Vec<(SegmentState, VmxEntryControls)> {
+        let with = |f: &dyn Fn(&mut SegmentState, &mut VmxEntryControls)| {
+            let (mut s, mut c) = (*state, controls);
+            f(&mut s, &mut c);
+            (s, c)
+        };
+        match part {
+            Context::CR0 => vec![with(&|s, _| s.cr0 ^= CR0_PE), with(&|s, _| s.cr0 ^= CR0_PG)],
+            Context::CR4 => vec![
+                with(&|s, _| s.cr4 ^= CR4_PAE),
+                with(&|s, _| s.cr4 ^= CR4_PCIDE),
+            ],
+            Context::EFER => vec![
+                with(&|s, _| s.efer ^= EFER_LMA),
+                with(&|s, _| s.efer ^= EFER_LME),
+            ],
+            Context::RFLAGS => vec![
+                with(&|s, _| s.rflags ^= RFLAGS_VM),
+                with(&|s, _| s.rflags ^= 1 << 3),
+                with(&|s, _| s.rflags ^= 1 << 1),
+            ],
+            Context::UNRESTRICTED_GUEST => vec![with(&|_, c| c.unrestricted_guest ^= true)],
+            _ => vec![with(&|_, c| c.ia32e_mode_guest ^= true)],
+        }
+    }
+
+    /// What [`reads`] declares, held to what the checks do: for every (register,
+    /// baseline, decoded output) of the domain, changing one field of the register, or
+    /// one part of the rest of the state or the controls, changes the verdict only of
+    /// checks that declare they read it. The split of [`EntryJudge::refusals`] rests on
+    /// this for the selector and the base.
+    #[test]
+    fn reads_cover_what_each_check_reads() {
+        let baselines = PrivilegeLevel::ALL.map(super::super::baseline);
+        let (mut changes, mut tried) = (0u64, 0u64);
+        for (reg, baseline, decoded) in domain_outputs() {
+            let whole = entry_context(&baselines, reg, baseline, decoded);
+            let controls = VmxEntryControls::kvm_default(whole.efer);
+            let before = verdicts(&whole, controls);
+            let mut hold = |after: HashSet<_>, declared: &dyn Fn(CheckId) -> bool, what: &str| {
+                tried += 1;
+                for &(id, on) in before.symmetric_difference(&after) {
+                    changes += 1;
+                    assert!(
+                        declared(id),
+                        "{id:?} on {on:?} changed with {what}: {whole:?}"
+                    );
+                }
+            };
+            for &field in Fields::EACH {
+                for seg in changed(&whole.segments[reg], field) {
+                    let mut state = whole;
+                    state.segments[reg] = seg;
+                    let what = format!("{reg:?} {field:?}");
+                    hold(
+                        verdicts(&state, controls),
+                        &|id| reads(id).segment.meets(field),
+                        &what,
+                    );
+                }
+            }
+            for &part in Context::EACH {
+                for (state, controls) in changed_context(&whole, controls, part) {
+                    let what = format!("{part:?}");
+                    hold(
+                        verdicts(&state, controls),
+                        &|id| reads(id).context.meets(part),
+                        &what,
+                    );
+                }
+            }
+        }
+        // The changes really changed verdicts, or the assertions above checked nothing.
+        assert!(
+            changes > tried / 10,
+            "{changes} verdicts changed in {tried} tries"
+        );
+    }
+
+    /// [`EntryJudge::refusals`], which asks the checks that read neither selector nor
+    /// base once per register and baseline, gives every member the verdict [`accepts`]
+    /// gives it alone: over every (register, baseline, decoded output) of the domain,
+    /// with members in each register of its class's group, each RPL, two bases and two
+    /// baselines. The sharing really happens.
+    #[test]
+    fn member_refusals_equal_each_members_own_verdict() {
+        let baselines = PrivilegeLevel::ALL.map(super::super::baseline);
+        let judge = EntryJudge::new(&baselines);
+        super::SHARED_UNCARRIED.with(|n| n.set(0));
+        let mut members_judged = 0usize;
+        for (reg, baseline, decoded) in domain_outputs() {
+            let data = [SegReg::Es, SegReg::Ds, SegReg::Fs, SegReg::Gs];
+            let regs: &[SegReg] = if data.contains(&reg) {
+                &data
+            } else {
+                core::slice::from_ref(&reg)
+            };
+            let other = PrivilegeLevel::from_low_bits(baseline.bits() ^ 3);
+            let mut members = Vec::new();
+            for &r in regs {
+                for rpl in PrivilegeLevel::ALL {
+                    let selector = decoded.map_or(Selector(0x2b), |d| d.selector.with_rpl(rpl));
+                    for base in [decoded.map_or(0, |d| d.base), 0x8000_0000_0000] {
+                        for b in [baseline, other] {
+                            members.push((r, b, selector, base));
+                        }
+                    }
+                }
+            }
+            assert!(members.len() <= MemberVerdicts::MAX_MEMBERS);
+            let refused = judge.refusals(decoded, members.iter().copied());
+            for (m, &(r, b, selector, base)) in members.iter().enumerate() {
+                let out = decoded.map(|s| Segment {
+                    selector,
+                    base,
+                    ..s
+                });
+                let alone = accepts(&baselines, r, b, out);
+                assert_eq!(refused & 1 << m == 0, alone, "{r:?} at {b:?}: {out:?}");
+            }
+            members_judged += members.len();
+        }
+        let shared = super::SHARED_UNCARRIED.with(|n| n.get());
+        assert!(
+            shared > members_judged / 2,
+            "{shared} of {members_judged} members shared a verdict"
+        );
+    }
 
     /// A kept verdict is given back only for the same class, baseline group and
     /// decoded output, and a new batch forgets them all; equal baselines share a group.

@@ -449,11 +449,10 @@ impl Workspace {
                 None => {
                     // The member's output is the representative's with its own
                     // selector and base.
-                    let refused = consistent.clone().enumerate().fold(0, |bits, (m, c)| {
-                        let decoded = c.onto(verdict.decoded_out);
-                        let accepted = entry_judge.accepts(c.reg, c.baseline, decoded);
-                        bits | u64::from(!accepted) << m
-                    });
+                    let carried = consistent
+                        .clone()
+                        .map(|c| (c.reg, c.baseline, Selector(c.selector), c.base));
+                    let refused = entry_judge.refusals(verdict.decoded_out, carried);
                     members.keep(i, group, verdict.decoded_out, refused);
                     refused
                 }
