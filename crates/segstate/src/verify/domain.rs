@@ -188,20 +188,33 @@ impl Consistency {
             return false;
         }
         let base = &self.baselines[at];
-        let seg = if self.vmcb {
+        let seg = self.cache(reg, seg);
+        arch::register_is_consistent(base, reg, &seg) && self.entry_accepts(base, reg, &seg)
+    }
+
+    /// `seg` as the architectural checks judge it: for a VMCB, the way AMD hardware
+    /// keeps the cache.
+    fn cache(&self, reg: SegReg, seg: Segment) -> Segment {
+        if self.vmcb {
             arch::canonical_vmcb_cache(reg, seg)
         } else {
             seg
-        };
-        arch::register_is_consistent(base, reg, &seg)
-            && (!self.vmx || vmx_entry::register_accepted(base, entry_controls(), reg, &seg))
+        }
+    }
+
+    /// True when the format is not a VMCS, or VM entry accepts `base` with `reg`
+    /// holding `seg`.
+    fn entry_accepts(&self, base: &SegmentState, reg: SegReg, seg: &Segment) -> bool {
+        !self.vmx || vmx_entry::register_accepted(base, entry_controls(), reg, seg)
     }
 
     /// [`Consistency::judge`], taking the architectural verdict from `shared` when a
     /// state with the same CPL gave it for a segment its register's checks see alike
     /// ([`arch::reads`]). The key is taken before the VMCB's canonical cache: that reads
     /// no selector or base and tells TR alone apart, whose checks are its own, so
-    /// segments alike to the checks stay alike after it. VM entry is judged afresh.
+    /// segments alike to the checks stay alike after it (and a VMCB is never a VMCS,
+    /// the one format whose VM entry reads the segment as decoded). VM entry is judged
+    /// afresh: it reads selectors and bases.
     fn judge_sharing(
         &self,
         reg: SegReg,
@@ -215,29 +228,36 @@ impl Consistency {
         }
         let base = &self.baselines[at];
         let key = (cpl, arch::reads(reg).key(&seg));
-        let seg = if self.vmcb {
-            arch::canonical_vmcb_cache(reg, seg)
-        } else {
-            seg
-        };
         let arch_ok = match shared.known.iter().find(|(k, _)| *k == key) {
             Some(&(_, verdict)) => {
                 shared.reused += 1;
                 verdict
             }
             None => {
-                let verdict = arch::register_is_consistent(base, reg, &seg);
+                let verdict = arch::register_is_consistent(base, reg, &self.cache(reg, seg));
                 shared.known.push((key, verdict));
                 verdict
             }
         };
-        arch_ok && (!self.vmx || vmx_entry::register_accepted(base, entry_controls(), reg, &seg))
+        arch_ok && self.entry_accepts(base, reg, &seg)
+    }
+
+    /// Keeps in `shared` the architectural verdict `state` (a decoded state of this
+    /// domain, judged by [`Consistency::judge`]) holds, where it holds one apart from VM
+    /// entry: not for a VMCS, and only when the checks not reading its register pass.
+    fn share(&self, state: &DomainState, shared: &mut SharedVerdicts) {
+        let Some(seg) = state.decoded else { return };
+        if self.vmx || !self.apart[state.cpl.bits() as usize][state.reg] {
+            return;
+        }
+        let key = (state.cpl, arch::reads(state.reg).key(&seg));
+        shared.known.push((key, state.consistent));
     }
 }
 
 /// Architectural verdicts already given, by what the checks saw and the CPL: one
-/// class's members differ only in their selector and base, which the checks of most
-/// registers read little of (the RPL) or nothing of, so they share a few verdicts
+/// class's members differ only in their selector and base, which no error check reads,
+/// so they share their representative's verdict, or one per register of another kind
 /// ([`Domain::is_consistent_sharing`]). Cleared per class to stay a short list.
 #[derive(Debug, Default)]
 pub(crate) struct SharedVerdicts {
@@ -396,15 +416,10 @@ impl Domain {
     }
 
     /// True when the baseline at `cpl` with `reg` holding `seg` (a decoded state of this
-    /// domain) is consistent: what [`DomainState::consistent`] holds.
-    #[must_use]
-    pub fn is_consistent(&self, reg: SegReg, seg: Segment, cpl: PrivilegeLevel) -> bool {
-        self.judge.judge(reg, seg, cpl)
-    }
-
-    /// [`Domain::is_consistent`], sharing architectural verdicts through `shared`
-    /// among states whose register's checks read equal fields ([`arch::reads`]): the
-    /// same verdict, judged less often (`shared_verdicts_are_the_unshared_ones`).
+    /// domain) is consistent: what [`DomainState::consistent`] holds. Architectural
+    /// verdicts are shared through `shared` among states whose register's checks read
+    /// equal fields ([`arch::reads`]): the same verdict, judged less often
+    /// (`shared_verdicts_are_the_unshared_ones`).
     #[must_use]
     pub(crate) fn is_consistent_sharing(
         &self,
@@ -414,6 +429,13 @@ impl Domain {
         shared: &mut SharedVerdicts,
     ) -> bool {
         self.judge.judge_sharing(reg, seg, cpl, shared)
+    }
+
+    /// Keeps `state`'s verdict in `shared` for the states judged after it with
+    /// [`Domain::is_consistent_sharing`] (where the verdict is architectural alone:
+    /// not for a VMCS, whose verdicts include VM entry).
+    pub(crate) fn share_verdict(&self, state: &DomainState, shared: &mut SharedVerdicts) {
+        self.judge.share(state, shared);
     }
 
     /// The state at `index` in domain order.
@@ -758,6 +780,7 @@ mod tests {
                 .unwrap_or(0);
             for n in 0..longest {
                 shared.clear();
+                let mut seeded = false;
                 for reg in SegReg::ALL {
                     for rpl in PrivilegeLevel::ALL {
                         if n >= domain.list_len(reg, rpl) {
@@ -765,6 +788,12 @@ mod tests {
                         }
                         let state = domain.state(reg, rpl, n);
                         let Some(seg) = state.decoded else { continue };
+                        if !seeded {
+                            // The first stands for a class's representative.
+                            domain.share_verdict(&state, &mut shared);
+                            seeded = true;
+                            continue;
+                        }
                         let verdict =
                             domain.is_consistent_sharing(reg, seg, state.cpl, &mut shared);
                         assert_eq!(verdict, state.consistent, "{format} {reg} {rpl} {n}");

@@ -183,6 +183,7 @@ impl Classes {
         let first_carried = self.carried.len();
         if let Some(decoded) = rep.decoded {
             shared.clear();
+            domain.share_verdict(&rep, shared);
             for &(reg, rpl) in partners {
                 let (selector, base) = domain.carried(rep.baseline, reg, rpl);
                 let carried = Carried {
