@@ -208,40 +208,6 @@ impl Consistency {
         !self.vmx || vmx_entry::register_accepted(base, entry_controls(), reg, seg)
     }
 
-    /// [`Consistency::judge`], taking the architectural verdict from `shared` when a
-    /// state with the same CPL gave it for a segment its register's checks see alike
-    /// ([`arch::reads`]). The key is taken before the VMCB's canonical cache: that reads
-    /// no selector or base and tells TR alone apart, whose checks are its own, so
-    /// segments alike to the checks stay alike after it (and a VMCB is never a VMCS,
-    /// the one format whose VM entry reads the segment as decoded). VM entry is judged
-    /// afresh: it reads selectors and bases.
-    fn judge_sharing(
-        &self,
-        reg: SegReg,
-        seg: Segment,
-        cpl: PrivilegeLevel,
-        shared: &mut SharedVerdicts,
-    ) -> bool {
-        let at = cpl.bits() as usize;
-        if !self.apart[at][reg] {
-            return false;
-        }
-        let base = &self.baselines[at];
-        let key = (cpl, arch::reads(reg).key(&seg));
-        let arch_ok = match shared.known.iter().find(|(k, _)| *k == key) {
-            Some(&(_, verdict)) => {
-                shared.reused += 1;
-                verdict
-            }
-            None => {
-                let verdict = arch::register_is_consistent(base, reg, &self.cache(reg, seg));
-                shared.known.push((key, verdict));
-                verdict
-            }
-        };
-        arch_ok && self.entry_accepts(base, reg, &seg)
-    }
-
     /// Keeps in `shared` the architectural verdict `state` (a decoded state of this
     /// domain, judged by [`Consistency::judge`]) holds, where it holds one apart from VM
     /// entry: not for a VMCS, and only when the checks not reading its register pass.
@@ -420,6 +386,12 @@ impl Domain {
     /// verdicts are shared through `shared` among states whose register's checks read
     /// equal fields ([`arch::reads`]): the same verdict, judged less often
     /// (`shared_verdicts_are_the_unshared_ones`).
+    ///
+    /// The key is taken before the VMCB's canonical cache: that reads no selector or
+    /// base and tells TR alone apart, whose checks are its own, so segments alike to the
+    /// checks stay alike after it (and a VMCB is never a VMCS, the one format whose VM
+    /// entry reads the segment as decoded). VM entry is judged afresh: it reads
+    /// selectors and bases.
     #[must_use]
     pub(crate) fn is_consistent_sharing(
         &self,
@@ -428,7 +400,25 @@ impl Domain {
         cpl: PrivilegeLevel,
         shared: &mut SharedVerdicts,
     ) -> bool {
-        self.judge.judge_sharing(reg, seg, cpl, shared)
+        let judge = &self.judge;
+        let at = cpl.bits() as usize;
+        if !judge.apart[at][reg] {
+            return false;
+        }
+        let base = &judge.baselines[at];
+        let key = (cpl, arch::reads(reg).key(&seg));
+        let arch_ok = match shared.known.iter().find(|(k, _)| *k == key) {
+            Some(&(_, verdict)) => {
+                shared.reused += 1;
+                verdict
+            }
+            None => {
+                let verdict = arch::register_is_consistent(base, reg, &judge.cache(reg, seg));
+                shared.known.push((key, verdict));
+                verdict
+            }
+        };
+        arch_ok && judge.entry_accepts(base, reg, &seg)
     }
 
     /// Keeps `state`'s verdict in `shared` for the states judged after it with
