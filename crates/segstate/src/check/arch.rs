@@ -65,6 +65,125 @@ impl Part {
     }
 }
 
+/// The fields of a segment register a check may read. Verification judges a register's
+/// checks once per distinct value of the fields they read ([`reads`]), so the
+/// declarations here are checked, not trusted: `undeclared_fields_never_change_a_verdict`
+/// (`verify::domain`) varies every undeclared field of every state of verify's three
+/// domains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Fields(u8);
+
+impl Fields {
+    /// The selector (RPL, TI and index).
+    pub(crate) const SELECTOR: Fields = Fields(1);
+    /// The base address.
+    pub(crate) const BASE: Fields = Fields(1 << 1);
+    /// The byte-granular limit.
+    pub(crate) const LIMIT: Fields = Fields(1 << 2);
+    /// The cached attributes (type, S, DPL, P, AVL, L, D/B, G).
+    pub(crate) const ATTRIBUTES: Fields = Fields(1 << 3);
+    /// Intel's unusable bit.
+    pub(crate) const UNUSABLE: Fields = Fields(1 << 4);
+    /// Every field (the test of the declarations varies each one not declared).
+    #[cfg(test)]
+    pub(crate) const ALL: [Fields; 5] = [
+        Fields::SELECTOR,
+        Fields::BASE,
+        Fields::LIMIT,
+        Fields::ATTRIBUTES,
+        Fields::UNUSABLE,
+    ];
+
+    const fn and(self, other: Fields) -> Fields {
+        Fields(self.0 | other.0)
+    }
+
+    /// True when every field of `other` is among these.
+    #[must_use]
+    pub(crate) const fn contains(self, other: Fields) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+/// Which checks read a register: registers with the same checks are judged by the same
+/// code with the register's own segment ([`run`]: the four data registers by
+/// `check_data`; each other register by its own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Checks {
+    Cs,
+    Ss,
+    Data,
+    Tr,
+    Ldtr,
+}
+
+/// What the checks reading a register read of it when they judge consistency, declared
+/// beside them: the checks of [`Part::Reading`] that register and the fields of its
+/// segment that the errors among them look at (the CPL and control registers aside,
+/// which are the context's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Reads {
+    checks: Checks,
+    /// The fields read by the checks whose findings are errors.
+    pub(crate) fields: Fields,
+}
+
+/// What every register's error checks read ([`run`] and the functions it calls): the
+/// attributes, the unusable bit (usability) and the limit (`ArchLimitG`), and nothing
+/// else. The checks that read the selector are warnings, which no verdict counts
+/// ([`is_consistent`]: "warnings allowed"): CS's and SS's RPL against the CPL
+/// (`ArchCsRplCpl`, `ArchSsRplCpl`), a data register's DPL against its RPL
+/// (`ArchDataDplRpl`) and its null selector (`ArchDataNullUsable`). No check reads a
+/// base.
+#[must_use]
+pub(crate) const fn reads(reg: SegReg) -> Reads {
+    let checks = match reg {
+        SegReg::Cs => Checks::Cs,
+        SegReg::Ss => Checks::Ss,
+        SegReg::Ds | SegReg::Es | SegReg::Fs | SegReg::Gs => Checks::Data,
+        SegReg::Tr => Checks::Tr,
+        SegReg::Ldtr => Checks::Ldtr,
+    };
+    let fields = Fields::ATTRIBUTES.and(Fields::UNUSABLE).and(Fields::LIMIT);
+    Reads { checks, fields }
+}
+
+/// What the error checks of one register see of a segment: two registers' checks give
+/// the same [`register_is_consistent`] verdict in the same context when their keys are
+/// equal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ReadKey {
+    checks: Checks,
+    seen: Segment,
+}
+
+impl Reads {
+    /// `seg` as these checks see it: the fields not read cleared.
+    #[must_use]
+    pub(crate) fn key(self, seg: &Segment) -> ReadKey {
+        let has = |f| self.fields.contains(f);
+        let seen = Segment {
+            selector: if has(Fields::SELECTOR) {
+                seg.selector
+            } else {
+                crate::arch::Selector(0)
+            },
+            base: if has(Fields::BASE) { seg.base } else { 0 },
+            limit: if has(Fields::LIMIT) { seg.limit } else { 0 },
+            attributes: if has(Fields::ATTRIBUTES) {
+                seg.attributes
+            } else {
+                crate::arch::Attributes::default()
+            },
+            unusable: has(Fields::UNUSABLE) && seg.unusable,
+        };
+        ReadKey {
+            checks: self.checks,
+            seen,
+        }
+    }
+}
+
 /// A state's eight segment registers with at most one replaced: what a check reads, so
 /// a per-register entry point judges "`context` with `reg` holding `seg`" without
 /// copying the state.

@@ -188,13 +188,64 @@ impl Consistency {
             return false;
         }
         let base = &self.baselines[at];
-        let seg = if self.vmcb {
+        let seg = self.cache(reg, seg);
+        arch::register_is_consistent(base, reg, &seg) && self.entry_accepts(base, reg, &seg)
+    }
+
+    /// `seg` as the architectural checks judge it: for a VMCB, the way AMD hardware
+    /// keeps the cache.
+    fn cache(&self, reg: SegReg, seg: Segment) -> Segment {
+        if self.vmcb {
             arch::canonical_vmcb_cache(reg, seg)
         } else {
             seg
-        };
-        arch::register_is_consistent(base, reg, &seg)
-            && (!self.vmx || vmx_entry::register_accepted(base, entry_controls(), reg, &seg))
+        }
+    }
+
+    /// True when the format is not a VMCS, or VM entry accepts `base` with `reg`
+    /// holding `seg`.
+    fn entry_accepts(&self, base: &SegmentState, reg: SegReg, seg: &Segment) -> bool {
+        !self.vmx || vmx_entry::register_accepted(base, entry_controls(), reg, seg)
+    }
+
+    /// Keeps in `shared` the architectural verdict `state` (a decoded state of this
+    /// domain, judged by [`Consistency::judge`]) holds, where it holds one apart from VM
+    /// entry: not for a VMCS, and only when the checks not reading its register pass.
+    fn share(&self, state: &DomainState, shared: &mut SharedVerdicts) {
+        let Some(seg) = state.decoded else { return };
+        if self.vmx || !self.apart[state.cpl.bits() as usize][state.reg] {
+            return;
+        }
+        let key = (state.cpl, arch::reads(state.reg).key(&seg));
+        shared.known.push((key, state.consistent));
+    }
+}
+
+/// Architectural verdicts already given, by what the checks saw and the CPL: one
+/// class's members differ only in their selector and base, which no error check reads,
+/// so they share their representative's verdict, or one per register of another kind
+/// ([`Domain::is_consistent_sharing`]). Cleared per class to stay a short list.
+#[derive(Debug, Default)]
+pub(crate) struct SharedVerdicts {
+    known: Vec<(KnownKey, bool)>,
+    /// How many verdicts were taken from `known` rather than judged.
+    reused: u64,
+}
+
+/// What an architectural verdict depends on: the context's CPL (the baseline) and what
+/// the register's checks read.
+type KnownKey = (PrivilegeLevel, arch::ReadKey);
+
+impl SharedVerdicts {
+    /// Forgets the verdicts (a new class begins); the count of reused ones stays.
+    pub(crate) fn clear(&mut self) {
+        self.known.clear();
+    }
+
+    /// How many verdicts were reused since this was made.
+    #[cfg(test)]
+    pub(crate) fn reused(&self) -> u64 {
+        self.reused
     }
 }
 
@@ -331,10 +382,50 @@ impl Domain {
     }
 
     /// True when the baseline at `cpl` with `reg` holding `seg` (a decoded state of this
-    /// domain) is consistent: what [`DomainState::consistent`] holds.
+    /// domain) is consistent: what [`DomainState::consistent`] holds. Architectural
+    /// verdicts are shared through `shared` among states whose register's checks read
+    /// equal fields ([`arch::reads`]): the same verdict, judged less often
+    /// (`shared_verdicts_are_the_unshared_ones`).
+    ///
+    /// The key is taken before the VMCB's canonical cache: that reads no selector or
+    /// base and tells TR alone apart, whose checks are its own, so segments alike to the
+    /// checks stay alike after it (and a VMCB is never a VMCS, the one format whose VM
+    /// entry reads the segment as decoded). VM entry is judged afresh: it reads
+    /// selectors and bases.
     #[must_use]
-    pub fn is_consistent(&self, reg: SegReg, seg: Segment, cpl: PrivilegeLevel) -> bool {
-        self.judge.judge(reg, seg, cpl)
+    pub(crate) fn is_consistent_sharing(
+        &self,
+        reg: SegReg,
+        seg: Segment,
+        cpl: PrivilegeLevel,
+        shared: &mut SharedVerdicts,
+    ) -> bool {
+        let judge = &self.judge;
+        let at = cpl.bits() as usize;
+        if !judge.apart[at][reg] {
+            return false;
+        }
+        let base = &judge.baselines[at];
+        let key = (cpl, arch::reads(reg).key(&seg));
+        let arch_ok = match shared.known.iter().find(|(k, _)| *k == key) {
+            Some(&(_, verdict)) => {
+                shared.reused += 1;
+                verdict
+            }
+            None => {
+                let verdict = arch::register_is_consistent(base, reg, &judge.cache(reg, seg));
+                shared.known.push((key, verdict));
+                verdict
+            }
+        };
+        arch_ok && judge.entry_accepts(base, reg, &seg)
+    }
+
+    /// Keeps `state`'s verdict in `shared` for the states judged after it with
+    /// [`Domain::is_consistent_sharing`] (where the verdict is architectural alone:
+    /// not for a VMCS, whose verdicts include VM entry).
+    pub(crate) fn share_verdict(&self, state: &DomainState, shared: &mut SharedVerdicts) {
+        self.judge.share(state, shared);
     }
 
     /// The state at `index` in domain order.
@@ -589,6 +680,127 @@ mod tests {
             _ => unreachable!("domains are of VMCB, VMCS or kvm_segment values"),
         };
         Selector(selector).rpl()
+    }
+
+    /// The fields [`arch::reads`] declares are all a register's error checks read: over
+    /// every decoded state of the three domains, in its baseline, setting any undeclared
+    /// field of the varied register to other values (null and other selectors of each
+    /// RPL, canonical and non-canonical bases, limits, attributes, unusable or not)
+    /// never changes [`arch::register_is_consistent`]'s verdict, and every register
+    /// whose checks see the segment alike (equal [`arch::ReadKey`]) gets the same
+    /// verdict.
+    #[test]
+    fn undeclared_fields_never_change_a_verdict() {
+        use crate::check::arch::Fields;
+        let mut varied = 0u64;
+        for format in [Format::Vmcb, Format::Vmcs, Format::Kvm] {
+            for state in Domain::new(format).states() {
+                let Some(seg) = state.decoded else { continue };
+                let (reg, base) = (state.reg, baseline(state.baseline));
+                let verdict = arch::register_is_consistent(&base, reg, &seg);
+                let reads = arch::reads(reg);
+                let undeclared = Fields::ALL
+                    .into_iter()
+                    .filter(|&f| !reads.fields.contains(f));
+                for field in undeclared {
+                    for other in variations(field, &seg) {
+                        assert_eq!(
+                            arch::register_is_consistent(&base, reg, &other),
+                            verdict,
+                            "{format} {reg}: {field:?} changed {seg:?} to {other:?}"
+                        );
+                        varied += 1;
+                    }
+                }
+                for alike in SegReg::ALL {
+                    if arch::reads(alike).key(&seg) == reads.key(&seg) {
+                        let other = arch::register_is_consistent(&base, alike, &seg);
+                        assert_eq!(other, verdict, "{format} {reg} and {alike}: {seg:?}");
+                    }
+                }
+            }
+        }
+        assert!(varied > 1_000_000, "{varied} variations");
+    }
+
+    /// `seg` with `field` set to other values.
+    fn variations(field: crate::check::arch::Fields, seg: &Segment) -> Vec<Segment> {
+        use crate::check::arch::Fields;
+        let with = |f: &dyn Fn(&mut Segment)| {
+            let mut s = *seg;
+            f(&mut s);
+            s
+        };
+        match field {
+            Fields::SELECTOR => [0, 1, 2, 3, 0x10, 0x2b, 0x33, 0x42, 0xfffb]
+                .map(|v| with(&|s| s.selector = Selector(v)))
+                .to_vec(),
+            Fields::BASE => [0, 0x1234_5000, 0xffff_8000_0000_0000, 1 << 63]
+                .map(|b| with(&|s| s.base = b))
+                .to_vec(),
+            Fields::LIMIT => [0, 0xfff, 0xf_ffff, 0xffff_ffff, 0x1234_5678]
+                .map(|l| with(&|s| s.limit = l))
+                .to_vec(),
+            Fields::ATTRIBUTES => [
+                Attributes::default(),
+                Attributes::flat_data(PrivilegeLevel::Ring3),
+                Attributes::code64(PrivilegeLevel::Ring0),
+                Attributes::busy_tss(),
+            ]
+            .map(|a| with(&|s| s.attributes = a))
+            .to_vec(),
+            _ => vec![with(&|s| s.unusable = !s.unusable)],
+        }
+    }
+
+    /// Shared verdicts are the unshared ones, and are shared: over every domain, each
+    /// position across the (register, RPL) lists judged with one [`SharedVerdicts`]
+    /// (as a class is) gives every decoded state the verdict it holds
+    /// ([`DomainState::consistent`], judged alone); and over a third of them are reused.
+    #[test]
+    fn shared_verdicts_are_the_unshared_ones() {
+        for format in [Format::Vmcb, Format::Vmcs, Format::Kvm] {
+            let domain = Domain::new(format);
+            let mut shared = SharedVerdicts::default();
+            let (mut judged, mut both) = (0u64, [0u64; 2]);
+            let longest = SegReg::ALL
+                .iter()
+                .flat_map(|&reg| PrivilegeLevel::ALL.map(|rpl| domain.list_len(reg, rpl)))
+                .max()
+                .unwrap_or(0);
+            for n in 0..longest {
+                shared.clear();
+                let mut seeded = false;
+                for reg in SegReg::ALL {
+                    for rpl in PrivilegeLevel::ALL {
+                        if n >= domain.list_len(reg, rpl) {
+                            continue;
+                        }
+                        let state = domain.state(reg, rpl, n);
+                        let Some(seg) = state.decoded else { continue };
+                        if !seeded {
+                            // The first stands for a class's representative.
+                            domain.share_verdict(&state, &mut shared);
+                            seeded = true;
+                            continue;
+                        }
+                        let verdict =
+                            domain.is_consistent_sharing(reg, seg, state.cpl, &mut shared);
+                        assert_eq!(verdict, state.consistent, "{format} {reg} {rpl} {n}");
+                        both[usize::from(verdict)] += 1;
+                        judged += 1;
+                    }
+                }
+            }
+            // Both verdicts occur, and sharing happens: over a third of the states take
+            // a verdict given before (data registers by RPL, TR and LDTR whatever it).
+            assert!(both.iter().all(|&n| n > 1000), "{format}: {both:?}");
+            assert!(
+                shared.reused() * 3 > judged,
+                "{format}: {} of {judged} reused",
+                shared.reused()
+            );
+        }
     }
 
     /// The per-register consistency verdicts are the whole-state checks': over every

@@ -42,7 +42,7 @@
 
 use alloc::vec::Vec;
 
-use super::domain::Domain;
+use super::domain::{Domain, SharedVerdicts};
 use super::entry::{self, EntryJudge, MemberVerdicts};
 use super::trips;
 use super::{
@@ -172,6 +172,7 @@ impl Classes {
         domain: &Domain,
         (index, rep): (usize, DomainState),
         partners: &[(SegReg, PrivilegeLevel)],
+        shared: &mut SharedVerdicts,
     ) {
         #[cfg(not(test))]
         let _ = index;
@@ -181,6 +182,8 @@ impl Classes {
         debug_assert!(partners.len() < MAX_CLASS, "{} partners", partners.len());
         let first_carried = self.carried.len();
         if let Some(decoded) = rep.decoded {
+            shared.clear();
+            domain.share_verdict(&rep, shared);
             for &(reg, rpl) in partners {
                 let (selector, base) = domain.carried(rep.baseline, reg, rpl);
                 let carried = Carried {
@@ -189,7 +192,7 @@ impl Classes {
                     reg,
                     baseline: rep.baseline,
                 };
-                if domain.is_consistent(reg, carried.put(decoded), rep.cpl) {
+                if domain.is_consistent_sharing(reg, carried.put(decoded), rep.cpl, shared) {
                     self.carried.push(carried);
                 }
             }
@@ -317,19 +320,30 @@ pub(super) fn classes(domain: &Domain) -> Classes {
         domain.state_count() - n_classes - n_alone,
     );
     let mut with: Vec<(SegReg, PrivilegeLevel)> = Vec::with_capacity(MAX_CLASS);
+    let mut shared = SharedVerdicts::default();
     for leader in leaders {
         with.clear();
         with.extend(partners(leader));
         let zero = PrivilegeLevel::Ring0;
         let first = domain.index(leader, zero, 0);
         for n in 0..reps(leader) {
-            out.push(domain, (first + n, domain.state(leader, zero, n)), &with);
+            out.push(
+                domain,
+                (first + n, domain.state(leader, zero, n)),
+                &with,
+                &mut shared,
+            );
         }
     }
     for (reg, rpl) in lists {
         let first = domain.index(reg, rpl, 0);
         for n in alone(reg, rpl) {
-            out.push(domain, (first + n, domain.state(reg, rpl, n)), &[]);
+            out.push(
+                domain,
+                (first + n, domain.state(reg, rpl, n)),
+                &[],
+                &mut shared,
+            );
         }
     }
     out
