@@ -300,46 +300,65 @@ mod tests {
     /// What [`reads`] declares, held to what the checks do: for every (register,
     /// baseline, decoded output) of the domain, changing one field of the register, or
     /// one part of the rest of the state or the controls, changes the verdict only of
-    /// checks that declare they read it. The split of [`EntryJudge::refusals`] rests on
-    /// this for the selector and the base.
+    /// checks that declare they read it. The selector and the base are changed under
+    /// KVM's controls and also with unrestricted guest off and in a virtual-8086 guest:
+    /// KVM's controls skip the checks those run (`VmxEntrySsRpl`, `VmxEntryDataDplRpl`,
+    /// `VmxEntryV8086Base`), whose declarations would otherwise go untried. The split of
+    /// [`EntryJudge::refusals`] rests on this for the selector and the base.
     #[test]
     fn reads_cover_what_each_check_reads() {
         let baselines = PrivilegeLevel::ALL.map(super::super::baseline);
         let (mut changes, mut tried) = (0u64, 0u64);
+        let mut hold = |(state, controls): (&SegmentState, VmxEntryControls),
+                        (before, after): (&HashSet<_>, HashSet<_>),
+                        (declared, what): (&dyn Fn(CheckId) -> bool, &str)| {
+            tried += 1;
+            for &(id, on) in before.symmetric_difference(&after) {
+                changes += 1;
+                assert!(
+                    declared(id),
+                    "{id:?} on {on:?} changed with {what} ({controls:?}): {state:?}"
+                );
+            }
+        };
         for (reg, baseline, decoded) in domain_outputs() {
             let whole = entry_context(&baselines, reg, baseline, decoded);
             let controls = VmxEntryControls::kvm_default(whole.efer);
-            let before = verdicts(&whole, controls);
-            let mut hold = |after: HashSet<_>, declared: &dyn Fn(CheckId) -> bool, what: &str| {
-                tried += 1;
-                for &(id, on) in before.symmetric_difference(&after) {
-                    changes += 1;
-                    assert!(
-                        declared(id),
-                        "{id:?} on {on:?} changed with {what}: {whole:?}"
-                    );
-                }
+            let restricted = VmxEntryControls {
+                unrestricted_guest: false,
+                ..controls
             };
-            for &field in Fields::EACH {
-                for seg in changed(&whole.segments[reg], field) {
-                    let mut state = whole;
-                    state.segments[reg] = seg;
-                    let what = format!("{reg:?} {field:?}");
-                    hold(
-                        verdicts(&state, controls),
-                        &|id| reads(id).segment.meets(field),
-                        &what,
-                    );
+            let mut v8086 = whole;
+            v8086.rflags |= RFLAGS_VM;
+            // Its base as virtual-8086 mode makes it, so a selector change is seen.
+            let put = &mut v8086.segments[reg];
+            put.base = u64::from(put.selector.0) << 4;
+            let settings = [(whole, controls), (whole, restricted), (v8086, controls)];
+            for (n, (context, controls)) in settings.into_iter().enumerate() {
+                let before = verdicts(&context, controls);
+                // Past KVM's own controls, only the fields the split rests on: the
+                // attribute changes would make the test several times slower.
+                let fields = Fields::EACH
+                    .iter()
+                    .filter(|f| n == 0 || f.meets(Fields::CARRIED));
+                for &field in fields {
+                    for seg in changed(&context.segments[reg], field) {
+                        let mut after = context;
+                        after.segments[reg] = seg;
+                        let what = format!("{reg:?} {field:?}");
+                        let declared = |id| reads(id).segment.meets(field);
+                        let after = verdicts(&after, controls);
+                        hold((&context, controls), (&before, after), (&declared, &what));
+                    }
                 }
             }
+            let before = verdicts(&whole, controls);
             for &part in Context::EACH {
-                for (state, controls) in changed_context(&whole, controls, part) {
+                for (after, after_controls) in changed_context(&whole, controls, part) {
                     let what = format!("{part:?}");
-                    hold(
-                        verdicts(&state, controls),
-                        &|id| reads(id).context.meets(part),
-                        &what,
-                    );
+                    let declared = |id| reads(id).context.meets(part);
+                    let after = verdicts(&after, after_controls);
+                    hold((&whole, controls), (&before, after), (&declared, &what));
                 }
             }
         }
