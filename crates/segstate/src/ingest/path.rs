@@ -224,12 +224,17 @@ fn read_by_path(
     read.map(Some).map_err(OpenError::Foreign)
 }
 
-/// True when the file at `path` starts with the HyperVStorage signature.
+/// True when `path` is a regular file starting with the HyperVStorage signature.
+///
+/// Only a regular file is looked at: a pipe or FIFO named by path (`/dev/stdin`, a
+/// shell's `<(...)`) is opened again by [`source::open`], and the bytes read here would
+/// be gone from the stream. A HyperVStorage file is read by seeking, which no pipe does.
 #[cfg(feature = "serde")]
 fn is_hyperv_storage(path: &Path) -> bool {
     use std::io::Read;
     let mut prefix = [0u8; 4];
-    std::fs::File::open(path).is_ok_and(|mut f| f.read_exact(&mut prefix).is_ok())
+    std::fs::metadata(path).is_ok_and(|m| m.is_file())
+        && std::fs::File::open(path).is_ok_and(|mut f| f.read_exact(&mut prefix).is_ok())
         && hyperv::recognise(&prefix) == Some(hyperv::Framing::HyperVStorage)
 }
 
