@@ -46,22 +46,14 @@ enum How {
 
 impl fmt::Debug for OpenedInput {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let how = match &self.how {
+        let mut d = f.debug_struct("OpenedInput");
+        d.field("name", &self.name).field("format", &self.format);
+        match &self.how {
             #[cfg(feature = "serde")]
-            How::ByPath(vcpus) => {
-                return f
-                    .debug_struct("OpenedInput")
-                    .field("name", &self.name)
-                    .field("vcpus", vcpus)
-                    .finish();
-            }
-            How::Stream(_) => "stream",
+            How::ByPath(vcpus) => d.field("vcpus", vcpus),
+            How::Stream(_) => d.field("how", &"stream"),
         };
-        f.debug_struct("OpenedInput")
-            .field("name", &self.name)
-            .field("format", &self.format)
-            .field("how", &how)
-            .finish()
+        d.finish()
     }
 }
 
