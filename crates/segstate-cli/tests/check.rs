@@ -541,3 +541,25 @@ fn json_is_printed_for_unreadable_input_too() {
         "{s}"
     );
 }
+
+/// A pipe named by path (`/dev/stdin` here, as a shell's `<(...)` would be) is read as
+/// the stream it is: probing it for a HyperVStorage signature would eat its first
+/// bytes, and the dump would be reported a line early or not at all.
+#[test]
+fn a_pipe_named_by_path_loses_no_bytes() {
+    if !std::path::Path::new("/dev/stdin").exists() {
+        return;
+    }
+    let path = common::fixture("dumps/blog-os-770.txt");
+    let by_file = segstate(&["check", &path]);
+    let bytes = std::fs::read(&path).unwrap();
+    let by_pipe = segstate_stdin(&["check", "/dev/stdin"], &bytes);
+    assert_eq!(code(&by_pipe), code(&by_file), "{}", stderr(&by_pipe));
+    assert_contains(&stdout(&by_file), "dump at line 5");
+    let text = stdout(&by_pipe);
+    assert_eq!(
+        text.replace("/dev/stdin", &path),
+        stdout(&by_file),
+        "{text}"
+    );
+}

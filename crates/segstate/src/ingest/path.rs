@@ -46,22 +46,14 @@ enum How {
 
 impl fmt::Debug for OpenedInput {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let how = match &self.how {
+        let mut d = f.debug_struct("OpenedInput");
+        d.field("name", &self.name).field("format", &self.format);
+        match &self.how {
             #[cfg(feature = "serde")]
-            How::ByPath(vcpus) => {
-                return f
-                    .debug_struct("OpenedInput")
-                    .field("name", &self.name)
-                    .field("vcpus", vcpus)
-                    .finish();
-            }
-            How::Stream(_) => "stream",
+            How::ByPath(vcpus) => d.field("vcpus", vcpus),
+            How::Stream(_) => d.field("how", &"stream"),
         };
-        f.debug_struct("OpenedInput")
-            .field("name", &self.name)
-            .field("format", &self.format)
-            .field("how", &how)
-            .finish()
+        d.finish()
     }
 }
 
@@ -224,12 +216,17 @@ fn read_by_path(
     read.map(Some).map_err(OpenError::Foreign)
 }
 
-/// True when the file at `path` starts with the HyperVStorage signature.
+/// True when `path` is a regular file starting with the HyperVStorage signature.
+///
+/// Only a regular file is looked at: a pipe or FIFO named by path (`/dev/stdin`, a
+/// shell's `<(...)`) is opened again by [`source::open`], and the bytes read here would
+/// be gone from the stream. A HyperVStorage file is read by seeking, which no pipe does.
 #[cfg(feature = "serde")]
 fn is_hyperv_storage(path: &Path) -> bool {
     use std::io::Read;
     let mut prefix = [0u8; 4];
-    std::fs::File::open(path).is_ok_and(|mut f| f.read_exact(&mut prefix).is_ok())
+    std::fs::metadata(path).is_ok_and(|m| m.is_file())
+        && std::fs::File::open(path).is_ok_and(|mut f| f.read_exact(&mut prefix).is_ok())
         && hyperv::recognise(&prefix) == Some(hyperv::Framing::HyperVStorage)
 }
 
