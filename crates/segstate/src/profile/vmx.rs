@@ -125,8 +125,6 @@ mod tests {
     use super::*;
     use crate::profile::attribute_bytes::tests::assert_loaded_is_plain;
 
-    /// The gathered access rights are the field-by-field ones for every combination of
-    /// the bits KVM reads, under garbage, under every combination of the set rules.
     /// [`AR`] is the attribute word the arch layer packs, field for field.
     #[test]
     fn access_rights_positions_are_the_attribute_word() {
@@ -143,6 +141,8 @@ mod tests {
         assert_eq!(one(Attributes { avl: true, ..n }), 1 << AR.avl);
     }
 
+    /// The gathered access rights are the field-by-field ones for every combination of
+    /// the bits KVM reads, under garbage, under every combination of the set rules.
     #[test]
     fn set_segment_loaded_is_set_segment() {
         let rules = [
