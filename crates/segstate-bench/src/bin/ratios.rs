@@ -1,17 +1,19 @@
 //! Rust vs C per conversion in one run: best of N timing loops of ~1M conversions
 //! each, ns per conversion and the ratio Rust/C; then the wall time of
 //! `verify_all(builtin_chains())` on this thread, and what each part of it costs: a
-//! domain per source format, each chain, and compiling a chain of a new shape.
+//! domain per source format, each chain, and compiling a chain of a new shape and a
+//! segment through its tables.
 //!
 //! `cargo run --release -p segstate-bench --bin ratios [-- ROUNDS [pairs|chains|verify]]`
 
+use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use segstate::profile::builtin_chains;
-use segstate::profile::{Chain, Format};
+use segstate::profile::{Chain, Format, InFlight, SegmentValue};
 use segstate::verify::{Workspace, verify_all};
 use segstate_bench::cases::{self, Case, Run};
-use segstate_bench::inputs::BATCH;
+use segstate_bench::inputs::{self, BATCH};
 
 const CONVERSIONS: usize = 1 << 20;
 
@@ -129,7 +131,7 @@ fn main() {
         "\nverify_all(builtin_chains()): {} chains, {states} states covered, {executed} executed, best of 3 on one thread: {t}",
         chains.len(),
     );
-    costs(&chains);
+    costs(&chains, rounds);
 }
 
 /// Wall time, and the time this thread spent on a CPU (from the kernel's scheduler
@@ -178,9 +180,10 @@ fn best_of_3<T>(mut f: impl FnMut() -> T) -> (Took, T) {
     (best, out.expect("ran"))
 }
 
-/// The cost of each part of verification, and of compiling a chain of a new shape: what
+/// The cost of each part of verification, and of compiling a chain of a new shape and
+/// running a segment through its tables: what
 /// an added chain or profile costs (BENCHMARKS.md).
-fn costs(chains: &[Chain]) {
+fn costs(chains: &[Chain], rounds: usize) {
     println!("\nper source format (one domain each), then per chain, best of 3:");
     for format in [Format::Vmcb, Format::Vmcs, Format::Kvm] {
         let (t, ws) = best_of_3(|| Workspace::new(format));
@@ -201,4 +204,23 @@ fn costs(chains: &[Chain]) {
     let spec = "verbatim > kvm-svm > qemu > kvm-vmx";
     let (t, compiled) = best_of_3(|| spec.parse::<Chain>().expect("parses").compile());
     println!("compiling `{spec}` (a new shape: tables): {t}, compiled: {compiled}");
+    // What a table lookup costs: `Chain::run_segment` on that chain, compiled, over the
+    // `kvm_segment` inputs the built-in chains from `kvm_sregs` run on.
+    let chain: Chain = spec.parse().expect("parses");
+    chain.compile();
+    let input: Vec<InFlight> = inputs::kvm(BATCH, 13)
+        .into_iter()
+        .map(|k| InFlight {
+            value: SegmentValue::Kvm(k),
+            vmcb_cpl: 0,
+        })
+        .collect();
+    let mut out = input.clone();
+    let mut lookup: Run = Box::new(move || {
+        segstate_bench::rust::chain_batch(black_box(&chain), black_box(&input), &mut out)
+    });
+    println!(
+        "`{spec}` through its tables: {:.2} ns a segment (Chain::run_segment, best of {rounds})",
+        best_ns(&mut lookup, rounds)
+    );
 }

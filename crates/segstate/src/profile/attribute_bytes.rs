@@ -76,6 +76,23 @@ pub(super) struct AttributePositions {
     pub(super) avl: u16,
 }
 
+impl AttributePositions {
+    /// `k`'s attribute bytes masked as KVM masks them and shifted into this layout one
+    /// by one, type bits 3:0 at 3:0: KVM's own `(type & 15) | (s & 1) << S | …`, and the
+    /// reference [`AttributePlacement::pack`] is held to.
+    #[inline(always)]
+    pub(super) fn pack_fields(self, k: &KvmSegment) -> u16 {
+        u16::from(k.type_ & 0xf)
+            | u16::from(k.s & 1) << self.s
+            | u16::from(k.dpl & 3) << self.dpl
+            | u16::from(k.present & 1) << self.present
+            | u16::from(k.avl & 1) << self.avl
+            | u16::from(k.l & 1) << self.l
+            | u16::from(k.db & 1) << self.db
+            | u16::from(k.g & 1) << self.g
+    }
+}
+
 /// A destination layout's packing of the masked attribute bytes: the 256-entry table
 /// over the bytes' bit 0s (type, present, dpl, db, s, l, g, avl, in byte order) and
 /// where DPL bit 1 goes. Built once per layout, at compile time.

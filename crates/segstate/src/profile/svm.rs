@@ -95,7 +95,7 @@ pub(crate) fn ss_db_unusable(k: &mut KvmSegment) {
 #[must_use]
 #[inline]
 pub fn set_segment(rules: RuleSet, reg: SegReg, k: &KvmSegment) -> (VmcbSegment, Option<u8>) {
-    set_segment_packed(rules, reg, k, attrib_of_fields)
+    set_segment_packed(rules, reg, k, |k| VMCB.pack_fields(k))
 }
 
 /// [`set_segment`] for a `kvm_segment` read from memory: the same result, its attribute
@@ -108,23 +108,24 @@ pub(super) fn set_segment_loaded(
     reg: SegReg,
     k: &KvmSegment,
 ) -> (VmcbSegment, Option<u8>) {
-    set_segment_packed(rules, reg, k, attrib_of_bytes)
+    set_segment_packed(rules, reg, k, |k| VMCB_ATTRIB.pack(k))
 }
 
-/// [`set_segment`] with `attrib` packing the masked bytes, P = `present & 1` unless told
-/// to clear it.
+/// [`set_segment`] with `attrib` packing the masked bytes (P = `present & 1`, cleared
+/// here when a rule says so).
 #[inline(always)]
 fn set_segment_packed(
     rules: RuleSet,
     reg: SegReg,
     k: &KvmSegment,
-    attrib: impl Fn(&KvmSegment, bool) -> u16,
+    attrib: impl Fn(&KvmSegment) -> u16,
 ) -> (VmcbSegment, Option<u8>) {
     let unusable = k.unusable != 0;
     let attrib = if rules.has(Rule::SvmSetZeroUnusableAttrib) && unusable {
         0
     } else {
-        attrib(k, rules.has(Rule::SvmSetPFromUnusable) && unusable)
+        let clear_p = rules.has(Rule::SvmSetPFromUnusable) && unusable;
+        attrib(k) & !(u16::from(clear_p) << SvmAttrib::P_SHIFT)
     };
     let cpl = if reg != SegReg::Ss {
         None
@@ -144,34 +145,8 @@ fn set_segment_packed(
     (v, cpl)
 }
 
-/// `svm_set_segment`'s attrib, field by field: every byte masked, P = `present & 1`,
-/// or 0 when `clear_p`.
-#[inline(always)]
-fn attrib_of_fields(k: &KvmSegment, clear_p: bool) -> u16 {
-    let present = k.present & 1 != 0 && !clear_p;
-    u16::from(k.type_ & 0xf)
-        | u16::from(k.s & 1) << SvmAttrib::S_SHIFT
-        | u16::from(k.dpl & 3) << SvmAttrib::DPL_SHIFT
-        | u16::from(present) << SvmAttrib::P_SHIFT
-        | u16::from(k.avl & 1) << SvmAttrib::AVL_SHIFT
-        | u16::from(k.l & 1) << SvmAttrib::L_SHIFT
-        | u16::from(k.db & 1) << SvmAttrib::DB_SHIFT
-        | u16::from(k.g & 1) << SvmAttrib::G_SHIFT
-}
-
-/// [`attrib_of_fields`] from the bytes as one word ([`AttributePlacement::pack`]).
-#[inline(always)]
-fn attrib_of_bytes(k: &KvmSegment, clear_p: bool) -> u16 {
-    let attrib = VMCB_ATTRIB.pack(k);
-    if clear_p {
-        attrib & !(1 << SvmAttrib::P_SHIFT)
-    } else {
-        attrib
-    }
-}
-
-/// The VMCB attrib's positions (`SVM_SELECTOR_*_SHIFT`), as a packing table.
-static VMCB_ATTRIB: AttributePlacement = AttributePlacement::new(AttributePositions {
+/// The VMCB attrib's positions (`SVM_SELECTOR_*_SHIFT`, APM Vol. 2 §15.5.1).
+const VMCB: AttributePositions = AttributePositions {
     present: SvmAttrib::P_SHIFT,
     dpl: SvmAttrib::DPL_SHIFT,
     db: SvmAttrib::DB_SHIFT,
@@ -179,7 +154,10 @@ static VMCB_ATTRIB: AttributePlacement = AttributePlacement::new(AttributePositi
     l: SvmAttrib::L_SHIFT,
     g: SvmAttrib::G_SHIFT,
     avl: SvmAttrib::AVL_SHIFT,
-});
+};
+
+/// [`VMCB`] as a packing table.
+static VMCB_ATTRIB: AttributePlacement = AttributePlacement::new(VMCB);
 
 /// The eight segments of a state as today's KVM writes them into a VMCB
 /// (`svm_set_segment` under the current `kvm-svm` rules): every attribute bit kept and

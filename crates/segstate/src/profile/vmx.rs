@@ -55,7 +55,7 @@ pub(crate) const fn unusable_from_not_present(k: &KvmSegment) -> u8 {
 #[must_use]
 #[inline]
 pub fn set_segment(rules: RuleSet, reg: SegReg, k: &KvmSegment) -> VmxSegment {
-    set_segment_packed(rules, reg, k, ar_of_fields)
+    set_segment_packed(rules, reg, k, |k| u32::from(AR.pack_fields(k)))
 }
 
 /// [`set_segment`] for a `kvm_segment` read from memory: the same result, its attribute
@@ -64,7 +64,7 @@ pub fn set_segment(rules: RuleSet, reg: SegReg, k: &KvmSegment) -> VmxSegment {
 #[must_use]
 #[inline(always)]
 pub(super) fn set_segment_loaded(rules: RuleSet, reg: SegReg, k: &KvmSegment) -> VmxSegment {
-    set_segment_packed(rules, reg, k, ar_of_bytes)
+    set_segment_packed(rules, reg, k, |k| u32::from(ACCESS_RIGHTS.pack(k)))
 }
 
 /// [`set_segment`] with `ar` packing the masked bytes (bits 15:0).
@@ -107,25 +107,6 @@ const AR: AttributePositions = AttributePositions {
     avl: Attributes::AVL_SHIFT,
 };
 
-/// `vmx_segment_access_rights`' bits 15:0, field by field: every byte masked.
-#[inline(always)]
-fn ar_of_fields(k: &KvmSegment) -> u32 {
-    u32::from(k.type_ & 15)
-        | u32::from(k.s & 1) << AR.s
-        | u32::from(k.dpl & 3) << AR.dpl
-        | u32::from(k.present & 1) << AR.present
-        | u32::from(k.avl & 1) << AR.avl
-        | u32::from(k.l & 1) << AR.l
-        | u32::from(k.db & 1) << AR.db
-        | u32::from(k.g & 1) << AR.g
-}
-
-/// [`ar_of_fields`] from the bytes as one word ([`AttributePlacement::pack`]).
-#[inline(always)]
-fn ar_of_bytes(k: &KvmSegment) -> u32 {
-    u32::from(ACCESS_RIGHTS.pack(k))
-}
-
 /// [`AR`] as a packing table.
 static ACCESS_RIGHTS: AttributePlacement = AttributePlacement::new(AR);
 
@@ -144,8 +125,6 @@ mod tests {
     use super::*;
     use crate::profile::attribute_bytes::tests::assert_loaded_is_plain;
 
-    /// The gathered access rights are the field-by-field ones for every combination of
-    /// the bits KVM reads, under garbage, under every combination of the set rules.
     /// [`AR`] is the attribute word the arch layer packs, field for field.
     #[test]
     fn access_rights_positions_are_the_attribute_word() {
@@ -162,6 +141,8 @@ mod tests {
         assert_eq!(one(Attributes { avl: true, ..n }), 1 << AR.avl);
     }
 
+    /// The gathered access rights are the field-by-field ones for every combination of
+    /// the bits KVM reads, under garbage, under every combination of the set rules.
     #[test]
     fn set_segment_loaded_is_set_segment() {
         let rules = [
