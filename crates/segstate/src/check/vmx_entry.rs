@@ -77,7 +77,7 @@ pub fn register_accepted(
     reg: SegReg,
     seg: &Segment,
 ) -> bool {
-    register_passes(context, controls, (reg, seg), None)
+    register_passes(context, controls, (reg, seg), Carried::Either)
 }
 
 /// [`register_accepted`] on the checks that read `reg`'s selector or base
@@ -90,7 +90,7 @@ pub fn register_accepted_carried(
     reg: SegReg,
     seg: &Segment,
 ) -> bool {
-    register_passes(context, controls, (reg, seg), Some(true))
+    register_passes(context, controls, (reg, seg), Carried::Reading)
 }
 
 /// [`register_accepted`] on the checks that read `reg` but neither its selector nor its
@@ -102,7 +102,7 @@ pub fn register_accepted_uncarried(
     reg: SegReg,
     seg: &Segment,
 ) -> bool {
-    register_passes(context, controls, (reg, seg), Some(false))
+    register_passes(context, controls, (reg, seg), Carried::NotReading)
 }
 
 #[inline(always)]
@@ -110,7 +110,7 @@ fn register_passes(
     context: &SegmentState,
     controls: VmxEntryControls,
     (reg, seg): (SegReg, &Segment),
-    carried: Option<bool>,
+    carried: Carried,
 ) -> bool {
     per_register!(reg, |REG| passes(
         context,
@@ -135,13 +135,23 @@ pub fn accepts_apart_from(state: &SegmentState, controls: VmxEntryControls, reg:
     )
 }
 
-/// Which checks a run asks: those of a [`Part`], and of them, when `carried` says so,
-/// only those that read (`Some(true)`) or do not read (`Some(false)`) a register's
-/// selector or base ([`reads`]).
+/// Which checks of a [`Part`] a run asks, by whether they read a register's selector or
+/// base ([`Fields::CARRIED`], by [`reads`]).
+#[derive(Clone, Copy)]
+enum Carried {
+    /// Every check of the part.
+    Either,
+    /// Only those that read the selector or the base.
+    Reading,
+    /// Only those that read neither.
+    NotReading,
+}
+
+/// Which checks a run asks: those of a [`Part`], narrowed by [`Carried`].
 #[derive(Clone, Copy)]
 struct Scope {
     part: Part,
-    carried: Option<bool>,
+    carried: Carried,
 }
 
 impl From<Part> for Scope {
@@ -149,7 +159,7 @@ impl From<Part> for Scope {
     fn from(part: Part) -> Self {
         Scope {
             part,
-            carried: None,
+            carried: Carried::Either,
         }
     }
 }
@@ -164,9 +174,11 @@ impl Scope {
     /// True when check `id` is asked on a register this scope's part reads.
     #[inline(always)]
     fn takes(self, id: CheckId) -> bool {
+        let reads_carried = || reads(id).segment.meets(Fields::CARRIED);
         match self.carried {
-            None => true,
-            Some(c) => reads(id).segment.meets(Fields::CARRIED) == c,
+            Carried::Either => true,
+            Carried::Reading => reads_carried(),
+            Carried::NotReading => !reads_carried(),
         }
     }
 

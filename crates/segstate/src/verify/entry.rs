@@ -78,8 +78,9 @@ impl<'b> EntryJudge<'b> {
         decoded: Option<Segment>,
         members: impl Iterator<Item = (SegReg, PrivilegeLevel, Selector, u64)>,
     ) -> u64 {
-        // Per baseline and register: 0 not asked yet, 1 accepted, 2 refused.
-        let mut uncarried = [(); 4].map(|()| PerSegReg::from_fn(|_| 0u8));
+        // Per baseline and register: the verdict of the checks that read neither
+        // selector nor base, once asked.
+        let mut uncarried = [(); 4].map(|()| PerSegReg::from_fn(|_| None::<bool>));
         let mut refused = 0;
         for (m, (reg, baseline, selector, base)) in members.enumerate() {
             let accepted = match decoded {
@@ -88,20 +89,20 @@ impl<'b> EntryJudge<'b> {
                     let context = &self.baselines[at];
                     let controls = VmxEntryControls::kvm_default(context.efer);
                     let known = &mut uncarried[at][reg];
-                    if *known == 0 {
-                        let ok = self.apart[at][reg]
-                            && vmx_entry::register_accepted_uncarried(context, controls, reg, &rep);
-                        *known = if ok { 1 } else { 2 };
-                    } else {
-                        #[cfg(all(test, feature = "std"))]
+                    #[cfg(all(test, feature = "std"))]
+                    if known.is_some() {
                         SHARED_UNCARRIED.with(|n| n.set(n.get() + 1));
                     }
+                    let uncarried_ok = *known.get_or_insert_with(|| {
+                        self.apart[at][reg]
+                            && vmx_entry::register_accepted_uncarried(context, controls, reg, &rep)
+                    });
                     let seg = Segment {
                         selector,
                         base,
                         ..rep
                     };
-                    *known == 1
+                    uncarried_ok
                         && vmx_entry::register_accepted_carried(context, controls, reg, &seg)
                 }
                 None => self.accepts(reg, baseline, None),

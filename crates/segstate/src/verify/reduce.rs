@@ -235,10 +235,7 @@ impl Classes {
 /// The registers whose states are classed together: each alone, but the four data
 /// registers as one.
 fn group(reg: SegReg) -> Option<SegReg> {
-    match reg {
-        SegReg::Ds | SegReg::Es | SegReg::Fs | SegReg::Gs => None,
-        other => Some(other),
-    }
+    if reg.is_data() { None } else { Some(reg) }
 }
 
 /// The first register of `reg`'s group in domain order: the one whose RPL-0 list holds

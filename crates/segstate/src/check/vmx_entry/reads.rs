@@ -12,7 +12,7 @@
 use crate::check::CheckId;
 
 /// A set type `$name` over a byte whose members are its associated constants (one bit
-/// each, in order), with `EACH` (every member), `NONE`, `and` (the union) and `meets`
+/// each, in order), with `EACH` (every member), `NONE`, `ALL`, `and` (the union) and `meets`
 /// (whether two sets intersect).
 macro_rules! bit_set {
     ($(#[$doc:meta])* $name:ident { $($(#[$mdoc:meta])* $member:ident,)* }) => {
@@ -29,6 +29,8 @@ macro_rules! bit_set {
             pub const EACH: &'static [$name] = &[$($name::$member,)*];
             /// The empty set.
             pub const NONE: $name = $name(0);
+            /// The set of every member.
+            pub const ALL: $name = $name(0 $(| $name::$member.0)*);
 
             /// Both sets.
             #[must_use]
@@ -160,14 +162,6 @@ pub const fn reads(id: CheckId) -> Reads {
         | C::VmxEntryLdtrS
         | C::VmxEntryLdtrP => reads_of(attrs, X::NONE),
         C::VmxEntryTrG | C::VmxEntryLdtrG => reads_of(F::LIMIT.and(attrs), X::NONE),
-        _ => reads_of(
-            F::CARRIED.and(F::LIMIT).and(attrs),
-            X::CR0
-                .and(X::CR4)
-                .and(X::EFER)
-                .and(X::RFLAGS)
-                .and(X::UNRESTRICTED_GUEST)
-                .and(X::IA32E_MODE_GUEST),
-        ),
+        _ => reads_of(F::ALL, X::ALL),
     }
 }
