@@ -80,18 +80,23 @@ impl Fields {
     pub(crate) const BASE: Fields = Fields(1 << 1);
     /// The byte-granular limit.
     pub(crate) const LIMIT: Fields = Fields(1 << 2);
-    /// The cached attributes (type, S, DPL, P, AVL, L, D/B, G).
+    /// The cached attributes but AVL (type, S, DPL, P, L, D/B, G).
     pub(crate) const ATTRIBUTES: Fields = Fields(1 << 3);
     /// Intel's unusable bit.
     pub(crate) const UNUSABLE: Fields = Fields(1 << 4);
+    /// AVL, the descriptor bit left to software (SDM Vol. 3A §3.4.5, APM Vol. 2
+    /// §4.7.1): apart from the other attributes because no check reads it, so verify's
+    /// classes may carry it (`verify::reduce`).
+    pub(crate) const AVL: Fields = Fields(1 << 5);
     /// Every field (the test of the declarations varies each one not declared).
     #[cfg(test)]
-    pub(crate) const ALL: [Fields; 5] = [
+    pub(crate) const ALL: [Fields; 6] = [
         Fields::SELECTOR,
         Fields::BASE,
         Fields::LIMIT,
         Fields::ATTRIBUTES,
         Fields::UNUSABLE,
+        Fields::AVL,
     ];
 
     const fn and(self, other: Fields) -> Fields {
@@ -134,7 +139,8 @@ pub(crate) struct Reads {
 /// ([`is_consistent`]: "warnings allowed"): CS's and SS's RPL against the CPL
 /// (`ArchCsRplCpl`, `ArchSsRplCpl`), a data register's DPL against its RPL
 /// (`ArchDataDplRpl`) and its null selector (`ArchDataNullUsable`). No check reads a
-/// base.
+/// base, nor AVL: the processor ignores it (SDM Vol. 3A §3.4.5, "available for use by
+/// system software"; APM Vol. 2 §4.7.1), and so does every check here.
 #[must_use]
 pub(crate) const fn reads(reg: SegReg) -> Reads {
     let checks = match reg {
@@ -170,10 +176,13 @@ impl Reads {
             },
             base: if has(Fields::BASE) { seg.base } else { 0 },
             limit: if has(Fields::LIMIT) { seg.limit } else { 0 },
-            attributes: if has(Fields::ATTRIBUTES) {
-                seg.attributes
-            } else {
-                crate::arch::Attributes::default()
+            attributes: crate::arch::Attributes {
+                avl: has(Fields::AVL) && seg.attributes.avl,
+                ..if has(Fields::ATTRIBUTES) {
+                    seg.attributes
+                } else {
+                    crate::arch::Attributes::default()
+                }
             },
             unusable: has(Fields::UNUSABLE) && seg.unusable,
         };

@@ -254,6 +254,10 @@ fn entry_controls() -> vmx_entry::VmxEntryControls {
     vmx_entry::VmxEntryControls::kvm_default(BASELINE_EFER)
 }
 
+/// AVL's bit in an attribute combination of every domain: attrib bit 8 of a VMCB, the
+/// `bits` of [`vmcs_state`] and [`kvm_clean`].
+const AVL_COMBINATION_BIT: usize = 1 << SvmAttrib::AVL_SHIFT;
+
 /// The number of garbage `kvm_segment` states per clean combination of the low 9
 /// attribute bits: each garbage type, DPL, and boolean byte in each of the 7 booleans.
 const GARBAGE_PER_COMBINATION: usize =
@@ -349,6 +353,24 @@ impl Domain {
                 kvm_state(judge, reg, rpl, limit, kvm_clean(i as u32, limit))
             }
         }
+    }
+
+    /// The position of the AVL twin of position `n` of a list of `reg`: the state equal
+    /// to it but for AVL, set, when `n` is a clean state with AVL clear. Each domain
+    /// enumerates the attribute word with AVL at bit 8 of the combination (the VMCB's
+    /// attrib; [`vmcs_state`]'s and [`kvm_clean`]'s `bits`), times the four CPL bytes
+    /// per attrib of a VMCB's SS; nothing else depends on it, so the twin is `n` with
+    /// that bit set (`avl_twins_differ_only_in_avl` checks it state by state).
+    #[must_use]
+    pub fn avl_twin(&self, reg: SegReg, n: usize) -> Option<usize> {
+        let per_limit = self.per_limit(reg);
+        let per_combination = match self.format {
+            Format::Vmcb if reg == SegReg::Ss => PrivilegeLevel::ALL.len(),
+            _ => 1,
+        };
+        let avl = AVL_COMBINATION_BIT * per_combination;
+        let clean = n < per_limit * LIMITS.len();
+        (clean && (n % per_limit) & avl == 0).then_some(n + avl)
     }
 
     /// The index in domain order of position `n` of the list of `reg` and `rpl`.
@@ -672,6 +694,59 @@ mod tests {
         }
     }
 
+    /// [`Domain::avl_twin`] names, for every clean state with AVL clear and no other,
+    /// the state equal to it but for AVL: the input with its format's AVL bit set, the
+    /// decoding with AVL set, the same CPL, baseline and consistency.
+    #[test]
+    fn avl_twins_differ_only_in_avl() {
+        for format in [Format::Vmcb, Format::Vmcs, Format::Kvm] {
+            let domain = Domain::new(format);
+            let mut twins = 0;
+            for reg in SegReg::ALL {
+                for rpl in PrivilegeLevel::ALL {
+                    for n in 0..domain.list_len(reg, rpl) {
+                        let state = domain.state(reg, rpl, n);
+                        let Some(t) = domain.avl_twin(reg, n) else {
+                            let avl = state.decoded.is_some_and(|s| s.attributes.avl);
+                            assert!(state.decoded.is_none() || avl, "{format} {reg} {n}");
+                            continue;
+                        };
+                        let twin = domain.state(reg, rpl, t);
+                        let mut value = state.input.value;
+                        match &mut value {
+                            SegmentValue::Vmcb(v) => v.attrib.0 |= 1 << SvmAttrib::AVL_SHIFT,
+                            SegmentValue::Vmcs(v) => {
+                                v.access_rights.0 |= 1 << Attributes::AVL_SHIFT;
+                            }
+                            SegmentValue::Kvm(k) => k.avl = 1,
+                            _ => unreachable!("domains are of VMCB, VMCS or kvm_segment values"),
+                        }
+                        let decoded = state.decoded.map(|mut s| {
+                            assert!(!s.attributes.avl);
+                            s.attributes.avl = true;
+                            s
+                        });
+                        let want = DomainState {
+                            input: InFlight {
+                                value,
+                                ..state.input
+                            },
+                            decoded,
+                            ..state
+                        };
+                        assert_eq!(twin, want, "{format} {reg} {rpl} {n}");
+                        twins += 1;
+                    }
+                }
+            }
+            let clean: usize = SegReg::ALL
+                .iter()
+                .map(|&reg| domain.per_limit(reg) * LIMITS.len() * PrivilegeLevel::ALL.len())
+                .sum();
+            assert_eq!(twins * 2, clean, "{format}");
+        }
+    }
+
     fn selector_rpl(state: &DomainState) -> PrivilegeLevel {
         let selector = match state.input.value {
             SegmentValue::Vmcb(v) => v.selector,
@@ -685,7 +760,8 @@ mod tests {
     /// The fields [`arch::reads`] declares are all a register's error checks read: over
     /// every decoded state of the three domains, in its baseline, setting any undeclared
     /// field of the varied register to other values (null and other selectors of each
-    /// RPL, canonical and non-canonical bases, limits, attributes, unusable or not)
+    /// RPL, canonical and non-canonical bases, limits, attributes, AVL flipped, unusable
+    /// or not)
     /// never changes [`arch::register_is_consistent`]'s verdict, and every register
     /// whose checks see the segment alike (equal [`arch::ReadKey`]) gets the same
     /// verdict.
@@ -749,6 +825,7 @@ mod tests {
             ]
             .map(|a| with(&|s| s.attributes = a))
             .to_vec(),
+            Fields::AVL => vec![with(&|s| s.attributes.avl = !s.attributes.avl)],
             _ => vec![with(&|s| s.unusable = !s.unusable)],
         }
     }

@@ -248,6 +248,7 @@ mod tests {
             Fields::LIMIT => [0xfff, 0xffff, 0xf_ffff, 0xffff_ffff]
                 .map(|limit| with(&|t| t.limit = limit))
                 .to_vec(),
+            Fields::AVL => vec![with(&|t| t.attributes.avl ^= true)],
             _ => {
                 let mut out: Vec<Segment> = (0..16)
                     .map(|ty| with(&|t| t.attributes.segment_type = SegmentType::from_low_bits(ty)))
@@ -260,7 +261,6 @@ mod tests {
                     with(&|t| t.attributes.l ^= true),
                     with(&|t| t.attributes.db ^= true),
                     with(&|t| t.attributes.g ^= true),
-                    with(&|t| t.attributes.avl ^= true),
                 ]);
                 out
             }

@@ -42,6 +42,8 @@
 
 use alloc::vec::Vec;
 
+mod twins;
+
 use super::domain::{Domain, SharedVerdicts};
 use super::entry::{self, EntryJudge, MemberVerdicts};
 use super::trips;
@@ -50,7 +52,7 @@ use super::{
     WrongSourceFormat, judge,
 };
 use crate::arch::{PrivilegeLevel, SegReg, Segment, Selector};
-use crate::profile::{Chain, InFlight, Op, SegmentValue, StackValue};
+use crate::profile::{Chain, InFlight, Op, Rule, SegmentValue, StackOp, StackValue};
 
 /// True when `op` copies the selector and the base, computes nothing from them, and
 /// treats DS, ES, FS and GS alike: a per-register function of the attributes, the
@@ -75,6 +77,75 @@ pub(super) fn applies(chain: &Chain) -> bool {
     chain.ops().iter().all(|&op| reducible(op))
 }
 
+/// True when `op` carries AVL: whatever the rest of its input, the input with AVL set
+/// gives the output of the input with AVL clear with AVL set (in the output's format),
+/// and its normalisation ([`super::normalise::expected`]) neither reads AVL nor
+/// changes it. KVM's and QEMU's get and set copy AVL field to field
+/// (`svm_get_segment`/`svm_set_segment`, `vmx_get_segment`/`vmx_segment_access_rights`,
+/// QEMU `get_seg`/`set_seg` through `DESC_AVL_MASK`), and so do the other stacks'
+/// conversions, but for the rules listed here, which drop it or read it:
+///
+/// - [`Rule::SvmSetZeroUnusableAttrib`], [`Rule::VmxSetZeroUnusableAr`],
+///   [`Rule::QemuGetZeroUnusableFlags`]: an unusable segment's attributes are zeroed,
+///   AVL with them, while the normalisation keeps them (loss rules);
+/// - [`Rule::QemuGetKeepOldFlags`], [`Rule::QemuGetSegtype`]: an unusable segment takes
+///   the previous cache's flags, AVL included;
+/// - [`Rule::QemuSetV8086Seg`]: AVL is cleared (the normalisation clears it too, but
+///   the output no longer carries it);
+/// - [`Rule::VboxVmxImportStripUnusable`]: an unusable segment loses AVL;
+/// - [`Rule::BochsVmexitZeroInvalidAttrib`]: a not-present segment's attrib is zeroed
+///   (a loss rule);
+/// - nested VMX without [`Rule::NvmxEntryCopySsAr`]: SS's access rights are a stale
+///   constant, AVL not among them;
+/// - [`Rule::VboxVmxExportZeroAttrUnusable`], [`Rule::CrosvmHaxmZeroArNull`]: an
+///   all-zero attribute word (AVL clear) is written unusable, so AVL decides
+///   usability.
+///
+/// Not taken on trust: `ops_carry_avl` runs every op of every built-in chain (and of
+/// each with a rule switched off) over the values that reach it from the whole domain
+/// and holds each declared op to it; `normalisation_carries_avl` does the same for the
+/// normalisation.
+const fn carries_avl(op: Op) -> bool {
+    match op {
+        Op::SvmGet(_) | Op::VmxGet(_) | Op::QemuMigrate(..) => true,
+        Op::SvmSet(r) => !r.has(Rule::SvmSetZeroUnusableAttrib),
+        Op::VmxSet(r) => !r.has(Rule::VmxSetZeroUnusableAr),
+        Op::QemuGet(r) => {
+            !r.has(Rule::QemuGetZeroUnusableFlags)
+                && !r.has(Rule::QemuGetKeepOldFlags)
+                && !r.has(Rule::QemuGetSegtype)
+        }
+        Op::QemuSet(r) => !r.has(Rule::QemuSetV8086Seg),
+        Op::Stack(op) => match op {
+            StackOp::VboxVmxImport(r) => !r.has(Rule::VboxVmxImportStripUnusable),
+            StackOp::VboxVmxExport(r) => !r.has(Rule::VboxVmxExportZeroAttrUnusable),
+            StackOp::CrosvmToHaxm(r) => !r.has(Rule::CrosvmHaxmZeroArNull),
+            StackOp::BochsRoundTrip(r) => !r.has(Rule::BochsVmexitZeroInvalidAttrib),
+            StackOp::NestedVmxRoundTrip(r) => r.has(Rule::NvmxEntryCopySsAr),
+            _ => true,
+        },
+    }
+}
+
+/// How a chain's classes treat AVL ([`Classes`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Avl {
+    /// States differing only in AVL are classes of their own, each run.
+    Apart,
+    /// A clean state with AVL set is judged with the class of its AVL-clear twin
+    /// ([`Domain::avl_twin`]), which runs for both (module doc).
+    Folded,
+}
+
+/// How the classes treat AVL in verifying `chain` (one the classes apply to): folded
+/// when every op carries it ([`carries_avl`]).
+pub(super) fn avl(chain: &Chain) -> Avl {
+    match chain.ops().iter().all(|&op| carries_avl(op)) {
+        true => Avl::Folded,
+        false => Avl::Apart,
+    }
+}
+
 /// States a chain cannot tell apart: one position across the lists of a register
 /// group's (register, RPL) pairs, or a state alone; the representative (RPL 0 of the
 /// group's first register) is the one that runs.
@@ -83,6 +154,11 @@ pub(super) struct Class {
     /// The representative's index in domain order (the tests find the members by it).
     #[cfg(test)]
     index: u32,
+    /// Its place in [`Classes::whole`]: the order its verdicts are recorded in.
+    ordinal: u32,
+    /// In [`Classes::avl_folded`], the place in [`Classes::whole`] of the class of its
+    /// AVL twins, judged with it; [`NO_TWIN`] otherwise.
+    twin: u32,
     /// How many states it covers, the representative included.
     len: u8,
     /// How many of the members after the representative are consistent.
@@ -94,13 +170,40 @@ pub(super) struct Class {
     reg: SegReg,
 }
 
-/// The domain's classes.
+/// [`Class::twin`] of a class judged without AVL twins.
+const NO_TWIN: u32 = u32::MAX;
+
+/// Classes in class order, with their representatives.
 #[derive(Debug, Default)]
-pub(super) struct Classes {
+struct ClassList {
     classes: Vec<Class>,
     /// Each class's representative, in class order: what every chain runs, read in
     /// order (a chain touches nothing else of the domain unless a member fails).
     representatives: Vec<DomainState>,
+}
+
+impl ClassList {
+    fn with_capacity(classes: usize) -> Self {
+        ClassList {
+            classes: Vec::with_capacity(classes),
+            representatives: Vec::with_capacity(classes),
+        }
+    }
+
+    fn push(&mut self, class: Class, rep: DomainState) {
+        self.classes.push(class);
+        self.representatives.push(rep);
+    }
+}
+
+/// The domain's classes.
+#[derive(Debug, Default)]
+pub(super) struct Classes {
+    /// Every class: what chains that do not carry AVL run ([`Avl::Apart`]).
+    whole: ClassList,
+    /// The classes but those of AVL-set twins, each AVL-clear class naming its twin's
+    /// ([`Class::twin`]): what chains carrying AVL run ([`Avl::Folded`]).
+    avl_folded: ClassList,
     /// Per consistent member after a representative, in domain order, what the
     /// VM-entry pass needs of it (the other members need nothing but their count).
     carried: Vec<Carried>,
@@ -156,10 +259,10 @@ const _: () = assert!(MAX_CLASS - 1 <= MemberVerdicts::MAX_MEMBERS && MAX_CLASS 
 impl Classes {
     /// Room for `classes` classes and `members` members after their representatives
     /// (reserved, not touched: only what is pushed is written).
-    fn with_capacity(classes: usize, members: usize) -> Self {
+    fn with_capacity(classes: usize, twins: usize, members: usize) -> Self {
         Classes {
-            classes: Vec::with_capacity(classes),
-            representatives: Vec::with_capacity(classes),
+            whole: ClassList::with_capacity(classes),
+            avl_folded: ClassList::with_capacity(classes - twins),
             carried: Vec::with_capacity(members),
         }
     }
@@ -167,11 +270,14 @@ impl Classes {
     /// Adds the class of `rep`, at `index` in domain order, and of the states at the
     /// same position of the lists `partners` (each a register of `rep`'s group and a
     /// selector RPL): `rep` with each list's carried fields, judged for consistency.
+    /// `twin` says where its AVL twins' class goes in [`Classes::whole`] (`Some`), or
+    /// that it is that class (`None`), if it has one.
     fn push(
         &mut self,
         domain: &Domain,
         (index, rep): (usize, DomainState),
         partners: &[(SegReg, PrivilegeLevel)],
+        twin: Option<Option<usize>>,
         shared: &mut SharedVerdicts,
     ) {
         #[cfg(not(test))]
@@ -197,26 +303,43 @@ impl Classes {
                 }
             }
         }
-        self.classes.push(Class {
+        let class = Class {
             #[cfg(test)]
             index: index as u32,
+            ordinal: self.whole.classes.len() as u32,
+            twin: NO_TWIN,
             len: (partners.len() + 1) as u8,
             consistent: (self.carried.len() - first_carried) as u8,
             first_carried: first_carried as u32,
             reg: rep.reg,
-        });
-        self.representatives.push(rep);
+        };
+        self.whole.push(class, rep);
+        match twin {
+            Some(None) => {}
+            Some(Some(twin)) => {
+                let twin = twin as u32;
+                self.avl_folded.push(Class { twin, ..class }, rep);
+            }
+            None => self.avl_folded.push(class, rep),
+        }
     }
 
     /// The classes in batches of one register (at most [`BATCH`]), each with its
-    /// representatives.
-    pub(super) fn batches(&self) -> impl Iterator<Item = (&[Class], &[DomainState])> + '_ {
+    /// representatives, AVL twins apart or folded.
+    pub(super) fn batches(
+        &self,
+        avl: Avl,
+    ) -> impl Iterator<Item = (&[Class], &[DomainState])> + '_ {
+        let list = match avl {
+            Avl::Apart => &self.whole,
+            Avl::Folded => &self.avl_folded,
+        };
         let mut at = 0;
-        self.classes
+        list.classes
             .chunk_by(|a, b| a.reg == b.reg)
             .flat_map(|same_reg| same_reg.chunks(BATCH))
             .map(move |batch| {
-                let representatives = &self.representatives[at..at + batch.len()];
+                let representatives = &list.representatives[at..at + batch.len()];
                 at += batch.len();
                 (batch, representatives)
             })
@@ -312,8 +435,11 @@ pub(super) fn classes(domain: &Domain) -> Classes {
         .into_iter()
         .flat_map(|reg| PrivilegeLevel::ALL.map(|rpl| (reg, rpl)));
     let n_alone: usize = lists.clone().map(|(reg, rpl)| alone(reg, rpl).len()).sum();
+    // Every representative has AVL clear or is the twin of one that has.
+    let n_twins: usize = leaders.clone().map(reps).sum::<usize>() / 2;
     let mut out = Classes::with_capacity(
         n_classes + n_alone,
+        n_twins,
         domain.state_count() - n_classes - n_alone,
     );
     let mut with: Vec<(SegReg, PrivilegeLevel)> = Vec::with_capacity(MAX_CLASS);
@@ -323,11 +449,16 @@ pub(super) fn classes(domain: &Domain) -> Classes {
         with.extend(partners(leader));
         let zero = PrivilegeLevel::Ring0;
         let first = domain.index(leader, zero, 0);
+        let first_class = out.whole.classes.len();
         for n in 0..reps(leader) {
+            // The leader's RPL-0 list is all clean states: each with AVL clear has its
+            // twin there, the others are twins.
+            let twin = domain.avl_twin(leader, n).map(|t| first_class + t);
             out.push(
                 domain,
                 (first + n, domain.state(leader, zero, n)),
                 &with,
+                Some(twin),
                 &mut shared,
             );
         }
@@ -339,6 +470,7 @@ pub(super) fn classes(domain: &Domain) -> Classes {
                 domain,
                 (first + n, domain.state(reg, rpl, n)),
                 &[],
+                None,
                 &mut shared,
             );
         }
@@ -353,6 +485,8 @@ pub(super) struct ClassRun<'c> {
     entry: Option<EntryJudge<'c>>,
     run: BatchRun,
     report: ChainReport,
+    /// AVL twins counted but whose counterexamples may be due ([`Avl::Folded`]).
+    twins: twins::Twins,
 }
 
 impl<'c> ClassRun<'c> {
@@ -369,6 +503,7 @@ impl<'c> ClassRun<'c> {
             entry: baselines.map(EntryJudge::new),
             run: BatchRun::new(chain),
             report,
+            twins: twins::Twins::default(),
         }
     }
 
@@ -391,6 +526,7 @@ impl Workspace {
     pub(super) fn verify_classes(
         &self,
         runs: &mut [ClassRun<'_>],
+        avl: Avl,
     ) -> Result<(), WrongSourceFormat> {
         let baselines: Vec<_> = runs.iter().map(|r| r.baselines).collect();
         let groups = entry::baseline_groups(&baselines);
@@ -400,13 +536,19 @@ impl Workspace {
             runs[j].run.keep_after(k);
         }
         let mut members = MemberVerdicts::default();
-        for (batch, representatives) in self.classes.batches() {
+        for (batch, representatives) in self.classes.batches(avl) {
             members.start(batch.len());
             for (i, &group) in groups.iter().enumerate() {
                 let (earlier, later) = runs.split_at_mut(i);
                 let from = prefixes[i].map(|(j, k)| earlier[j].run.kept(k));
                 let batch = (batch, representatives, from);
                 self.judge_batch(&mut later[0], batch, (&mut members, group))?;
+            }
+        }
+        for run in runs {
+            while let Some(twin) = run.twins.take_before(u32::MAX) {
+                let judges = (run.baselines, run.entry.as_ref());
+                self.record_twin(run.chain, judges, twin, &mut run.report);
             }
         }
         Ok(())
@@ -430,11 +572,15 @@ impl Workspace {
             entry: judge_entry,
             run,
             report,
+            twins,
         } = at;
         let (chain, baselines) = (*chain, *baselines);
         let reg = batch[0].reg;
         run.run(chain, (reg, &self.previous[reg]), representatives, from)?;
         for (i, (class, state)) in batch.iter().zip(representatives).enumerate() {
+            while let Some(twin) = twins.take_before(class.ordinal) {
+                self.record_twin(chain, (baselines, judge_entry.as_ref()), twin, report);
+            }
             let (rep_out, again) = run.output(i);
             let entry = |_: &[SegmentState; 4], out: Option<Segment>| {
                 let entry_judge = judge_entry.as_ref().expect("baselines for a VMCS");
@@ -445,6 +591,8 @@ impl Workspace {
             // VM entry is the representative's own; the rest holds for the class.
             let entry = verdict.failed & entry_bit;
             verdict.failed &= !entry_bit;
+            // The AVL twins' verdict, if they are folded in (`twins`).
+            let failed = (verdict.failed, entry != 0);
             let n = u64::from(class.len);
             self.record(chain, state, &verdict, (n, n), baselines, report);
             if entry != 0 {
@@ -452,6 +600,7 @@ impl Workspace {
                 self.record(chain, state, &verdict, (0, 1), baselines, report);
             }
             let (Some(b), Some(entry_judge)) = (baselines, judge_entry.as_ref()) else {
+                twins.count(self, class, (failed, 0), report);
                 continue;
             };
             let consistent = self.classes.consistent_members(class);
@@ -468,22 +617,40 @@ impl Workspace {
                     refused
                 }
             };
-            for (m, carried) in consistent.enumerate() {
-                let accepted = refused & 1 << m == 0;
-                if !accepted {
-                    let member = &carried.member(state);
-                    let value = with_base(
-                        &with_selector(&rep_out.value, carried.selector),
-                        carried.base,
-                    );
-                    let out = InFlight { value, ..*rep_out };
-                    let mut verdict = judge(chain, member, &out, None, Some(b), |_, _| accepted);
-                    verdict.failed &= entry_bit;
-                    self.record(chain, member, &verdict, (0, 1), baselines, report);
-                }
-            }
+            let refusals = (consistent, refused);
+            self.record_refused(chain, (state, rep_out), refusals, (b, 1), report);
+            twins.count(self, class, (failed, refused), report);
         }
         Ok(())
+    }
+
+    /// Records VM entry's refusal of each consistent member of `state`'s class that
+    /// `refused` has a bit for (one per member of `consistent`, in order), each violation
+    /// counting `weight` times: each member's output is `rep_out` with its own selector
+    /// and base.
+    fn record_refused(
+        &self,
+        chain: &Chain,
+        (state, rep_out): (&DomainState, &InFlight),
+        (consistent, refused): (impl Iterator<Item = Carried>, u64),
+        (b, weight): (&[SegmentState; 4], u64),
+        report: &mut ChainReport,
+    ) {
+        let entry_bit = 1u8 << Property::VmxEntryRejected.index();
+        for (m, carried) in consistent.enumerate() {
+            let accepted = refused & 1 << m == 0;
+            if !accepted {
+                let member = &carried.member(state);
+                let value = with_base(
+                    &with_selector(&rep_out.value, carried.selector),
+                    carried.base,
+                );
+                let out = InFlight { value, ..*rep_out };
+                let mut verdict = judge(chain, member, &out, None, Some(b), |_, _| accepted);
+                verdict.failed &= entry_bit;
+                self.record(chain, member, &verdict, (0, weight), Some(b), report);
+            }
+        }
     }
 }
 
@@ -621,7 +788,7 @@ pub(super) mod tests {
         for chain in &chains {
             let ws = workspace_of(&workspaces, chain);
             let mut trace: Vec<(InFlight, InFlight)> = Vec::new();
-            for class in &ws.classes.classes {
+            for class in &ws.classes.whole.classes {
                 let rep = &ws.domain.state_at(class.index as usize);
                 trace.clear();
                 chain.interpret_each_op(rep.reg, rep.input, &ws.previous[rep.reg], |_, _, a, b| {
@@ -701,8 +868,8 @@ pub(super) mod tests {
             let states = domain.states();
             let classes = classes(&domain);
             let mut seen = alloc::vec![0u8; states.len()];
-            assert_eq!(classes.representatives.len(), classes.classes.len());
-            for (c, rep) in classes.classes.iter().zip(&classes.representatives) {
+            assert_eq!(classes.whole.representatives.len(), classes.whole.classes.len());
+            for (c, rep) in classes.whole.classes.iter().zip(&classes.whole.representatives) {
                 assert_eq!(*rep, states[c.index as usize], "{format}");
                 seen[c.index as usize] += 1;
                 assert_eq!(c.reg, rep.reg);
@@ -735,7 +902,7 @@ pub(super) mod tests {
             let four = n(&[SegReg::Cs, SegReg::Ss, SegReg::Tr, SegReg::Ldtr]);
             let sixteen = n(&[SegReg::Ds, SegReg::Es, SegReg::Fs, SegReg::Gs]);
             assert_eq!(
-                classes.classes.len(),
+                classes.whole.classes.len(),
                 four / 4 + sixteen / 16 + garbage,
                 "{format}"
             );

@@ -7,7 +7,8 @@
 //!
 //! Verify's class members differ from their representative only in the selector (RPL,
 //! and the register) and the base (`verify::reduce`), so the checks that read neither
-//! ([`Fields::CARRIED`]) give a member its representative's verdict.
+//! ([`Fields::CARRIED`]) give a member its representative's verdict; no check reads AVL
+//! ([`Fields::AVL`]), so a state differing from another only there gets its verdict.
 
 use crate::check::CheckId;
 
@@ -59,8 +60,12 @@ mod fields {
             BASE,
             /// The limit.
             LIMIT,
-            /// The attributes, the unusable bit included.
+            /// The attributes but AVL, the unusable bit included.
             ATTRIBUTES,
+            /// AVL (access-rights bit 12), which no check reads: the guest-segment
+            /// checks test the type, S, DPL, P, bits 11:8 and 31:17 (reserved), D/B,
+            /// G and the unusable bit (SDM Vol. 3C §27.3.1.2), never bit 12.
+            AVL,
         }
     );
 }
