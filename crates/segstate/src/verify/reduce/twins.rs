@@ -1,4 +1,5 @@
-//! AVL twins judged with their AVL-clear class ([`super::Avl::Folded`]): a twin class's
+//! AVL twins judged with their AVL-clear class ([`Avl::Folded`]), for chains whose ops
+//! all carry AVL ([`carries_avl`]): a twin class's
 //! verdict is its AVL-clear class's (`super`'s module doc says why), so it is counted
 //! when that class is judged, and run only for the counterexamples it may add, at its
 //! own place in class order, so that the counterexamples kept and their order are
@@ -10,7 +11,76 @@ use super::super::{
     COUNTEREXAMPLES_PER_PROPERTY, ChainReport, Property, SegmentState, Workspace, judge,
 };
 use super::{Class, EntryJudge, NO_TWIN};
-use crate::profile::Chain;
+use crate::profile::{Chain, Op, Rule, StackOp};
+
+/// True when `op` carries AVL: whatever the rest of its input, the input with AVL set
+/// gives the output of the input with AVL clear with AVL set (in the output's format),
+/// and its normalisation ([`super::normalise::expected`]) neither reads AVL nor
+/// changes it. KVM's and QEMU's get and set copy AVL field to field
+/// (`svm_get_segment`/`svm_set_segment`, `vmx_get_segment`/`vmx_segment_access_rights`,
+/// QEMU `get_seg`/`set_seg` through `DESC_AVL_MASK`), and so do the other stacks'
+/// conversions, but for the rules listed here, which drop it or read it:
+///
+/// - [`Rule::SvmSetZeroUnusableAttrib`], [`Rule::VmxSetZeroUnusableAr`],
+///   [`Rule::QemuGetZeroUnusableFlags`]: an unusable segment's attributes are zeroed,
+///   AVL with them, while the normalisation keeps them (loss rules);
+/// - [`Rule::QemuGetKeepOldFlags`], [`Rule::QemuGetSegtype`]: an unusable segment takes
+///   the previous cache's flags, AVL included;
+/// - [`Rule::QemuSetV8086Seg`]: AVL is cleared (the normalisation clears it too, but
+///   the output no longer carries it);
+/// - [`Rule::VboxVmxImportStripUnusable`]: an unusable segment loses AVL;
+/// - [`Rule::BochsVmexitZeroInvalidAttrib`]: a not-present segment's attrib is zeroed
+///   (a loss rule);
+/// - nested VMX without [`Rule::NvmxEntryCopySsAr`]: SS's access rights are a stale
+///   constant, AVL not among them;
+/// - [`Rule::VboxVmxExportZeroAttrUnusable`], [`Rule::CrosvmHaxmZeroArNull`]: an
+///   all-zero attribute word (AVL clear) is written unusable, so AVL decides
+///   usability.
+///
+/// Not taken on trust: `ops_carry_avl` runs every op of every built-in chain (and of
+/// each with a rule switched off) over the values that reach it from the whole domain
+/// and holds each declared op to it; `normalisation_carries_avl` does the same for the
+/// normalisation.
+const fn carries_avl(op: Op) -> bool {
+    match op {
+        Op::SvmGet(_) | Op::VmxGet(_) | Op::QemuMigrate(..) => true,
+        Op::SvmSet(r) => !r.has(Rule::SvmSetZeroUnusableAttrib),
+        Op::VmxSet(r) => !r.has(Rule::VmxSetZeroUnusableAr),
+        Op::QemuGet(r) => {
+            !r.has(Rule::QemuGetZeroUnusableFlags)
+                && !r.has(Rule::QemuGetKeepOldFlags)
+                && !r.has(Rule::QemuGetSegtype)
+        }
+        Op::QemuSet(r) => !r.has(Rule::QemuSetV8086Seg),
+        Op::Stack(op) => match op {
+            StackOp::VboxVmxImport(r) => !r.has(Rule::VboxVmxImportStripUnusable),
+            StackOp::VboxVmxExport(r) => !r.has(Rule::VboxVmxExportZeroAttrUnusable),
+            StackOp::CrosvmToHaxm(r) => !r.has(Rule::CrosvmHaxmZeroArNull),
+            StackOp::BochsRoundTrip(r) => !r.has(Rule::BochsVmexitZeroInvalidAttrib),
+            StackOp::NestedVmxRoundTrip(r) => r.has(Rule::NvmxEntryCopySsAr),
+            _ => true,
+        },
+    }
+}
+
+/// How a chain's classes treat AVL ([`Classes`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(in crate::verify) enum Avl {
+    /// States differing only in AVL are classes of their own, each run.
+    Apart,
+    /// A clean state with AVL set is judged with the class of its AVL-clear twin
+    /// ([`Domain::avl_twin`]), which runs for both (module doc).
+    Folded,
+}
+
+/// How the classes treat AVL in verifying `chain` (one the classes apply to): folded
+/// when every op carries it ([`carries_avl`]).
+pub(in crate::verify) fn avl(chain: &Chain) -> Avl {
+    match chain.ops().iter().all(|&op| carries_avl(op)) {
+        true => Avl::Folded,
+        false => Avl::Apart,
+    }
+}
 
 /// The bit of `p` in a verdict's `failed`.
 const fn bit(p: Property) -> u8 {
@@ -38,6 +108,7 @@ impl Twins {
     /// the properties the representative violates but VM entry, and whether VM entry
     /// refused it; `refused`, a bit per consistent member VM entry refused. Keeps the
     /// twin class for its counterexamples if one may be due.
+    #[inline(always)]
     pub(super) fn count(
         &mut self,
         ws: &Workspace,
@@ -48,11 +119,31 @@ impl Twins {
         if class.twin == NO_TWIN {
             return;
         }
-        let twin = &ws.classes.whole.classes[class.twin as usize];
-        // AVL decides no consistency (`check::arch::reads`, `check::vmx_entry::reads`).
-        debug_assert_eq!((twin.len, twin.consistent), (class.len, class.consistent));
-        let len = u64::from(twin.len);
-        report.states += len;
+        // AVL decides no consistency (`check::arch::reads`, `check::vmx_entry::reads`):
+        // the twin class has as many members, as many of them consistent.
+        debug_assert_eq!(
+            {
+                let twin = &ws.classes.whole.classes[class.twin as usize];
+                (twin.len, twin.consistent)
+            },
+            (class.len, class.consistent)
+        );
+        report.states += u64::from(class.len);
+        if failed == 0 && !entry && refused == 0 {
+            return;
+        }
+        self.count_violations(class, ((failed, entry), refused), report);
+    }
+
+    /// [`Twins::count`]'s violations.
+    #[inline(never)]
+    fn count_violations(
+        &mut self,
+        class: &Class,
+        ((failed, entry), refused): ((u8, bool), u64),
+        report: &mut ChainReport,
+    ) {
+        let len = u64::from(class.len);
         for p in Property::ALL {
             if failed & bit(p) != 0 {
                 report.violations[p.index()] += len;
@@ -137,7 +228,6 @@ impl Workspace {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{chains_and_workspaces, workspace_of};
-    use super::super::{Avl, avl, carries_avl};
     use super::*;
     use crate::arch::{Attributes, Segment};
     use crate::format::qemu::QemuFlags;
@@ -146,8 +236,10 @@ mod tests {
 
     /// `value` with AVL set to `on`, in its format's place.
     fn with_avl(value: &SegmentValue, on: bool) -> SegmentValue {
-        let put16 = |word: &mut u16, shift: u16| *word = *word & !(1 << shift) | u16::from(on) << shift;
-        let put32 = |word: &mut u32, mask: u32| *word = if on { *word | mask } else { *word & !mask };
+        let put16 =
+            |word: &mut u16, shift: u16| *word = *word & !(1 << shift) | u16::from(on) << shift;
+        let put32 =
+            |word: &mut u32, mask: u32| *word = if on { *word | mask } else { *word & !mask };
         let word = 1u32 << Attributes::AVL_SHIFT;
         let mut v = *value;
         match &mut v {
@@ -205,8 +297,8 @@ mod tests {
                 let mut related = true;
                 chain.interpret_each_op(twin.reg, twin.input, previous, |i, op, a, b| {
                     let (rep_in, rep_out) = trace[i];
-                    related &= a.value == with_avl(&rep_in.value, true)
-                        && a.vmcb_cpl == rep_in.vmcb_cpl;
+                    related &=
+                        a.value == with_avl(&rep_in.value, true) && a.vmcb_cpl == rep_in.vmcb_cpl;
                     if !related {
                         assert!(avl(chain) == Avl::Apart, "{chain}: {op:?}");
                         return;
@@ -222,8 +314,15 @@ mod tests {
                 });
             }
         }
-        assert!(wrong.is_empty(), "ops declared to carry AVL that do not: {wrong:#?}");
-        assert!(folded > chains.len() / 2, "{folded} of {} chains fold AVL", chains.len());
+        assert!(
+            wrong.is_empty(),
+            "ops declared to carry AVL that do not: {wrong:#?}"
+        );
+        assert!(
+            folded > chains.len() / 2,
+            "{folded} of {} chains fold AVL",
+            chains.len()
+        );
         assert!(checked > 1_000_000, "{checked} op applications checked");
     }
 
@@ -252,8 +351,7 @@ mod tests {
                 };
                 let ops = chain.ops();
                 let expected = crate::verify::normalise::expected(ops, rep.reg, &r, rep.cpl);
-                let twin_expected =
-                    crate::verify::normalise::expected(ops, twin.reg, &t, twin.cpl);
+                let twin_expected = crate::verify::normalise::expected(ops, twin.reg, &t, twin.cpl);
                 assert_eq!(set(Some(expected)), Some(twin_expected), "{chain}");
                 let previous = &ws.previous[rep.reg];
                 let out = chain.interpret(rep.reg, rep.input, previous);
@@ -268,6 +366,108 @@ mod tests {
             }
         }
         assert!(checked > 1_000_000, "{checked} pairs checked");
+    }
+
+    /// `chain` verified over `ws`'s classes with AVL twins `avl`.
+    fn verify_with(ws: &Workspace, chain: &Chain, avl: Avl) -> ChainReport {
+        let baselines = ws.baseline_outputs(chain).expect("same source");
+        let report = ws.empty_report(chain).expect("same source");
+        let mut runs = [super::super::ClassRun::new(
+            chain,
+            baselines.as_ref(),
+            report,
+        )];
+        ws.verify_classes(&mut runs, avl).expect("same source");
+        let [run] = runs;
+        run.into_report()
+    }
+
+    /// `ws` with only every `every`-th class of the folded list, and the twins of
+    /// those: a domain whose violations are sparse, so that a twin's counterexample is
+    /// among the first kept (over the whole domain, violations come in runs and the
+    /// first counterexamples are all AVL-clear representatives).
+    fn sparse(ws: &Workspace, every: usize) -> Workspace {
+        let (folded, whole) = (&ws.classes.avl_folded, &ws.classes.whole);
+        let mut kept = alloc::vec![false; whole.classes.len()];
+        for c in folded.classes.iter().step_by(every) {
+            kept[c.ordinal as usize] = true;
+            if c.twin != NO_TWIN {
+                kept[c.twin as usize] = true;
+            }
+        }
+        let mut at = alloc::vec![NO_TWIN; whole.classes.len()];
+        let mut classes = super::super::Classes::default();
+        for (i, (c, rep)) in whole.classes.iter().zip(&whole.representatives).enumerate() {
+            if kept[i] {
+                at[i] = classes.whole.classes.len() as u32;
+                let ordinal = at[i];
+                classes.whole.push(Class { ordinal, ..*c }, *rep);
+            }
+        }
+        for (c, rep) in folded.classes.iter().zip(&folded.representatives) {
+            if kept[c.ordinal as usize] {
+                let twin = if c.twin == NO_TWIN {
+                    NO_TWIN
+                } else {
+                    at[c.twin as usize]
+                };
+                let ordinal = at[c.ordinal as usize];
+                classes.avl_folded.push(
+                    Class {
+                        ordinal,
+                        twin,
+                        ..*c
+                    },
+                    *rep,
+                );
+            }
+        }
+        classes.carried.clone_from(&ws.classes.carried);
+        Workspace {
+            format: ws.format,
+            domain: super::super::Domain::new(ws.format),
+            classes,
+            previous: ws.previous,
+        }
+    }
+
+    /// Folding AVL twins in changes nothing but the states executed: for every chain
+    /// that folds them (every built-in chain and each with a rule switched off), the
+    /// report is the one with every AVL twin run as a class of its own, counts,
+    /// counterexamples and their order, over the whole domain and over a sparse part
+    /// of it; and there twins' own counterexamples are among them, so the path that
+    /// runs a twin for its counterexamples is taken.
+    #[test]
+    fn folded_reports_equal_the_twins_run_apart() {
+        let (chains, whole) = chains_and_workspaces();
+        let sparse: Vec<Workspace> = whole.iter().map(|ws| sparse(ws, 61)).collect();
+        let (mut folded, mut twin_counterexamples) = (0, 0);
+        let folding = chains.iter().filter(|c| avl(c) == Avl::Folded);
+        for (chain, workspaces) in folding.flat_map(|c| [(c, &whole), (c, &sparse)]) {
+            let ws = workspace_of(workspaces, chain);
+            let with = verify_with(ws, chain, Avl::Folded);
+            let apart = verify_with(ws, chain, Avl::Apart);
+            assert_eq!(with.states, apart.states, "{chain}");
+            assert_eq!(with.garbage_states, apart.garbage_states, "{chain}");
+            assert_eq!(with.violations, apart.violations, "{chain}");
+            assert_eq!(with.kept, apart.kept, "{chain}");
+            assert_eq!(with.counterexamples, apart.counterexamples, "{chain}");
+            assert!(with.executed < apart.executed, "{chain}");
+            let avl_set = |c: &&super::super::super::Counterexample| {
+                c.before.value != with_avl(&c.before.value, false)
+            };
+            twin_counterexamples += with.counterexamples.iter().filter(avl_set).count();
+            folded += 1;
+        }
+        assert!(
+            folded > chains.len(),
+            "{folded} of {} chains fold",
+            chains.len()
+        );
+        assert!(
+            twin_counterexamples > 10,
+            "{twin_counterexamples} from twins"
+        );
     }
 
     /// The folded list is the whole list but the AVL twins' classes, each named by the
