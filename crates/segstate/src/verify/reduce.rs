@@ -468,20 +468,31 @@ impl Workspace {
                     refused
                 }
             };
-            for (m, carried) in consistent.enumerate() {
-                let accepted = refused & 1 << m == 0;
-                if !accepted {
-                    let member = &carried.member(state);
-                    let value = with_base(
-                        &with_selector(&rep_out.value, carried.selector),
-                        carried.base,
-                    );
-                    let out = InFlight { value, ..*rep_out };
-                    let mut verdict = judge(chain, member, &out, None, Some(b), |_, _| accepted);
-                    verdict.failed &= entry_bit;
-                    self.record(chain, member, &verdict, (0, 1), baselines, report);
-                }
+            // Each refused member is one violation of VM entry. A member is built and
+            // judged only while its counterexample is kept (in domain order, as one by
+            // one); the rest only count.
+            let mut left = refused;
+            while left != 0 && report.keeps_more(Property::VmxEntryRejected) {
+                let m = left.trailing_zeros() as usize;
+                left &= left - 1;
+                let carried = consistent
+                    .clone()
+                    .nth(m)
+                    .expect("a bit per consistent member");
+                let member = &carried.member(state);
+                let value = with_base(
+                    &with_selector(&rep_out.value, carried.selector),
+                    carried.base,
+                );
+                let out = InFlight { value, ..*rep_out };
+                let mut verdict = judge(chain, member, &out, None, Some(b), |_, _| false);
+                verdict.failed &= entry_bit;
+                debug_assert_eq!(verdict.failed, entry_bit, "a consistent member refused");
+                self.record(chain, member, &verdict, (0, 1), baselines, report);
             }
+            report.count_unkept(Property::VmxEntryRejected, u64::from(left.count_ones()));
+            #[cfg(all(test, feature = "std"))]
+            tests::COUNTED_UNBUILT.with(|n| n.set(n.get() + left.count_ones() as usize));
         }
         Ok(())
     }
@@ -654,6 +665,72 @@ pub(super) mod tests {
             }
         }
         assert!(checked > 1_000_000, "{checked} op applications checked");
+    }
+
+    #[cfg(feature = "std")]
+    std::thread_local! {
+        /// How many refused class members `judge_batch` counted without building or
+        /// judging them: the test sees that the shortcut it holds harmless is taken.
+        pub(super) static COUNTED_UNBUILT: core::cell::Cell<usize> =
+            const { core::cell::Cell::new(0) };
+    }
+
+    /// Refused class members past the kept counterexamples are counted, not built
+    /// and judged (`judge_batch`): for every built-in chain into a VMCS whose VM entry
+    /// refuses states, the kept VM-entry counterexamples are the first refused states
+    /// in class order (each representative, then its members in domain order), each
+    /// judged alone on the state as the domain holds it, as the unreduced verification
+    /// judges it. The counts are held to the whole enumeration's by
+    /// `reduced_reports_equal_the_whole_enumeration`. Members really went unbuilt.
+    #[cfg(feature = "std")]
+    #[test]
+    fn refused_members_are_counted_and_the_first_kept() {
+        use super::super::{COUNTEREXAMPLES_PER_PROPERTY, evaluate};
+        COUNTED_UNBUILT.with(|n| n.set(0));
+        let entry_bit = 1u8 << Property::VmxEntryRejected.index();
+        let mut workspaces: Vec<Workspace> = Vec::new();
+        let mut refusing = 0;
+        for chain in builtin_chains() {
+            if chain.destination() != Format::Vmcs {
+                continue;
+            }
+            if !workspaces.iter().any(|w| w.format == chain.source()) {
+                workspaces.push(Workspace::new(chain.source()));
+            }
+            let ws = workspace_of(&workspaces, &chain);
+            let report = ws.verify(&chain).expect("same source");
+            if report.violations(Property::VmxEntryRejected) == 0 {
+                continue;
+            }
+            refusing += 1;
+            let kept: Vec<(SegReg, InFlight)> = report
+                .counterexamples
+                .iter()
+                .filter(|c| c.property == Property::VmxEntryRejected)
+                .map(|c| (c.reg, c.before))
+                .collect();
+            let baselines = ws.baseline_outputs(&chain).expect("same source");
+            let mut first = Vec::new();
+            'classes: for c in &ws.classes.classes {
+                for i in core::iter::once(c.index as usize).chain(others(&ws.domain, c)) {
+                    let s = ws.domain.state_at(i);
+                    let failed = evaluate(&chain, &s, &ws.previous, baselines.as_ref());
+                    if failed & entry_bit != 0 {
+                        first.push((s.reg, s.input));
+                        if first.len() == COUNTEREXAMPLES_PER_PROPERTY {
+                            break 'classes;
+                        }
+                    }
+                }
+            }
+            assert_eq!(kept, first, "{chain}");
+        }
+        assert!(refusing >= 2, "{refusing} chains refused by VM entry");
+        let unbuilt = COUNTED_UNBUILT.with(|n| n.get());
+        assert!(
+            unbuilt > 100_000,
+            "{unbuilt} refused members counted unbuilt"
+        );
     }
 
     #[test]
