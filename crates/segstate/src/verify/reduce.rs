@@ -43,7 +43,7 @@
 use alloc::vec::Vec;
 
 use super::domain::{Domain, SharedVerdicts};
-use super::entry::{self, EntryJudge, MemberVerdicts};
+use super::entry::{self, ClassVerdicts, EntryJudge, MemberVerdicts};
 use super::trips;
 use super::{
     BATCH, BatchRun, ChainReport, DomainState, Property, SegmentState, Workspace,
@@ -436,9 +436,23 @@ impl Workspace {
         run.run(chain, (reg, &self.previous[reg]), representatives, from)?;
         for (i, (class, state)) in batch.iter().zip(representatives).enumerate() {
             let (rep_out, again) = run.output(i);
+            // What an earlier chain of the batch found for this class, looked up when VM
+            // entry is asked about the representative (a consistent one).
+            let mut earlier: Option<Option<ClassVerdicts>> = None;
             let entry = |_: &[SegmentState; 4], out: Option<Segment>| {
-                let entry_judge = judge_entry.as_ref().expect("baselines for a VMCS");
-                entry_judge.accepts(state.reg, state.baseline, out)
+                let found = members.get(i, group, out);
+                earlier = Some(found);
+                found.map_or_else(
+                    || {
+                        let entry_judge = judge_entry.as_ref().expect("baselines for a VMCS");
+                        entry_judge.accepts(state.reg, state.baseline, out)
+                    },
+                    |v| {
+                        #[cfg(all(test, feature = "std"))]
+                        entry::SHARED_REPRESENTATIVE.with(|n| n.set(n.get() + 1));
+                        v.representative
+                    },
+                )
             };
             let mut verdict = judge(chain, state, rep_out, again, baselines, entry);
             report.executed += 1;
@@ -451,16 +465,18 @@ impl Workspace {
                 verdict.failed = entry;
                 self.record(chain, state, &verdict, (0, 1), baselines, report);
             }
-            // Most classes have no consistent member: nothing to ask VM entry, keep or
-            // look up for them.
-            let (Some(b), Some(entry_judge), 1..) =
-                (baselines, judge_entry.as_ref(), class.consistent)
-            else {
+            // Most classes have no consistent member: nothing more to ask VM entry,
+            // and, unless the representative was asked, nothing to keep.
+            let (Some(b), Some(entry_judge)) = (baselines, judge_entry.as_ref()) else {
                 continue;
             };
+            if class.consistent == 0 && earlier.is_none() {
+                continue;
+            }
             let consistent = self.classes.consistent_members(class);
-            let refused = match members.get(i, group, verdict.decoded_out) {
-                Some(refused) => refused,
+            let earlier = earlier.unwrap_or_else(|| members.get(i, group, verdict.decoded_out));
+            let refused = match earlier {
+                Some(v) => v.refused,
                 None => {
                     // The member's output is the representative's with its own
                     // selector and base.
@@ -468,7 +484,12 @@ impl Workspace {
                         .clone()
                         .map(|c| (c.reg, c.baseline, Selector(c.selector), c.base));
                     let refused = entry_judge.refusals(verdict.decoded_out, carried);
-                    members.keep(i, group, verdict.decoded_out, refused);
+                    let representative = entry == 0;
+                    let found = ClassVerdicts {
+                        representative,
+                        refused,
+                    };
+                    members.keep(i, group, verdict.decoded_out, found);
                     refused
                 }
             };
