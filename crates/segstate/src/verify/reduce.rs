@@ -43,7 +43,7 @@
 use alloc::vec::Vec;
 
 use super::domain::{Domain, SharedVerdicts};
-use super::entry::{self, EntryJudge, MemberVerdicts};
+use super::entry::{self, ClassVerdicts, EntryJudge, MemberVerdicts};
 use super::trips;
 use super::{
     BATCH, BatchRun, ChainReport, DomainState, Property, SegmentState, Workspace,
@@ -436,9 +436,23 @@ impl Workspace {
         run.run(chain, (reg, &self.previous[reg]), representatives, from)?;
         for (i, (class, state)) in batch.iter().zip(representatives).enumerate() {
             let (rep_out, again) = run.output(i);
+            // What an earlier chain of the batch found for this class, looked up when VM
+            // entry is asked about the representative (a consistent one).
+            let mut earlier: Option<Option<ClassVerdicts>> = None;
             let entry = |_: &[SegmentState; 4], out: Option<Segment>| {
-                let entry_judge = judge_entry.as_ref().expect("baselines for a VMCS");
-                entry_judge.accepts(state.reg, state.baseline, out)
+                let found = members.get(i, group, out);
+                earlier = Some(found);
+                found.map_or_else(
+                    || {
+                        let entry_judge = judge_entry.as_ref().expect("baselines for a VMCS");
+                        entry_judge.accepts(state.reg, state.baseline, out)
+                    },
+                    |v| {
+                        #[cfg(all(test, feature = "std"))]
+                        entry::SHARED_REPRESENTATIVE.with(|n| n.set(n.get() + 1));
+                        v.representative
+                    },
+                )
             };
             let mut verdict = judge(chain, state, rep_out, again, baselines, entry);
             report.executed += 1;
@@ -451,12 +465,18 @@ impl Workspace {
                 verdict.failed = entry;
                 self.record(chain, state, &verdict, (0, 1), baselines, report);
             }
+            // Most classes have no consistent member: nothing more to ask VM entry,
+            // and, unless the representative was asked, nothing to keep.
             let (Some(b), Some(entry_judge)) = (baselines, judge_entry.as_ref()) else {
                 continue;
             };
+            if class.consistent == 0 && earlier.is_none() {
+                continue;
+            }
             let consistent = self.classes.consistent_members(class);
-            let refused = match members.get(i, group, verdict.decoded_out) {
-                Some(refused) => refused,
+            let earlier = earlier.unwrap_or_else(|| members.get(i, group, verdict.decoded_out));
+            let refused = match earlier {
+                Some(v) => v.refused,
                 None => {
                     // The member's output is the representative's with its own
                     // selector and base.
@@ -464,23 +484,41 @@ impl Workspace {
                         .clone()
                         .map(|c| (c.reg, c.baseline, Selector(c.selector), c.base));
                     let refused = entry_judge.refusals(verdict.decoded_out, carried);
-                    members.keep(i, group, verdict.decoded_out, refused);
+                    let representative = entry == 0;
+                    let found = ClassVerdicts {
+                        representative,
+                        refused,
+                    };
+                    members.keep(i, group, verdict.decoded_out, found);
                     refused
                 }
             };
-            for (m, carried) in consistent.enumerate() {
-                let accepted = refused & 1 << m == 0;
-                if !accepted {
-                    let member = &carried.member(state);
-                    let value = with_base(
-                        &with_selector(&rep_out.value, carried.selector),
-                        carried.base,
-                    );
-                    let out = InFlight { value, ..*rep_out };
-                    let mut verdict = judge(chain, member, &out, None, Some(b), |_, _| accepted);
-                    verdict.failed &= entry_bit;
-                    self.record(chain, member, &verdict, (0, 1), baselines, report);
-                }
+            // Each refused member is one violation of VM entry. A member is built and
+            // judged only while its counterexample is kept (in domain order, as one by
+            // one); the rest only count.
+            let mut left = refused;
+            while left != 0 && report.keeps_more(Property::VmxEntryRejected) {
+                let m = left.trailing_zeros() as usize;
+                left &= left - 1;
+                let carried = consistent
+                    .clone()
+                    .nth(m)
+                    .expect("a bit per consistent member");
+                let member = &carried.member(state);
+                let value = with_base(
+                    &with_selector(&rep_out.value, carried.selector),
+                    carried.base,
+                );
+                let out = InFlight { value, ..*rep_out };
+                let mut verdict = judge(chain, member, &out, None, Some(b), |_, _| false);
+                verdict.failed &= entry_bit;
+                debug_assert_eq!(verdict.failed, entry_bit, "a consistent member refused");
+                self.record(chain, member, &verdict, (0, 1), baselines, report);
+            }
+            if left != 0 {
+                report.count_unkept(Property::VmxEntryRejected, u64::from(left.count_ones()));
+                #[cfg(all(test, feature = "std"))]
+                tests::COUNTED_UNBUILT.with(|n| n.set(n.get() + left.count_ones() as usize));
             }
         }
         Ok(())
@@ -654,6 +692,72 @@ pub(super) mod tests {
             }
         }
         assert!(checked > 1_000_000, "{checked} op applications checked");
+    }
+
+    #[cfg(feature = "std")]
+    std::thread_local! {
+        /// How many refused class members `judge_batch` counted without building or
+        /// judging them: the test sees that the shortcut it holds harmless is taken.
+        pub(super) static COUNTED_UNBUILT: core::cell::Cell<usize> =
+            const { core::cell::Cell::new(0) };
+    }
+
+    /// Refused class members past the kept counterexamples are counted, not built
+    /// and judged (`judge_batch`): for every built-in chain into a VMCS whose VM entry
+    /// refuses states, the kept VM-entry counterexamples are the first refused states
+    /// in class order (each representative, then its members in domain order), each
+    /// judged alone on the state as the domain holds it, as the unreduced verification
+    /// judges it. The counts are held to the whole enumeration's by
+    /// `reduced_reports_equal_the_whole_enumeration`. Members really went unbuilt.
+    #[cfg(feature = "std")]
+    #[test]
+    fn refused_members_are_counted_and_the_first_kept() {
+        use super::super::{COUNTEREXAMPLES_PER_PROPERTY, evaluate};
+        COUNTED_UNBUILT.with(|n| n.set(0));
+        let entry_bit = 1u8 << Property::VmxEntryRejected.index();
+        let mut workspaces: Vec<Workspace> = Vec::new();
+        let mut refusing = 0;
+        for chain in builtin_chains() {
+            if chain.destination() != Format::Vmcs {
+                continue;
+            }
+            if !workspaces.iter().any(|w| w.format == chain.source()) {
+                workspaces.push(Workspace::new(chain.source()));
+            }
+            let ws = workspace_of(&workspaces, &chain);
+            let report = ws.verify(&chain).expect("same source");
+            if report.violations(Property::VmxEntryRejected) == 0 {
+                continue;
+            }
+            refusing += 1;
+            let kept: Vec<(SegReg, InFlight)> = report
+                .counterexamples
+                .iter()
+                .filter(|c| c.property == Property::VmxEntryRejected)
+                .map(|c| (c.reg, c.before))
+                .collect();
+            let baselines = ws.baseline_outputs(&chain).expect("same source");
+            let mut first = Vec::new();
+            'classes: for c in &ws.classes.classes {
+                for i in core::iter::once(c.index as usize).chain(others(&ws.domain, c)) {
+                    let s = ws.domain.state_at(i);
+                    let failed = evaluate(&chain, &s, &ws.previous, baselines.as_ref());
+                    if failed & entry_bit != 0 {
+                        first.push((s.reg, s.input));
+                        if first.len() == COUNTEREXAMPLES_PER_PROPERTY {
+                            break 'classes;
+                        }
+                    }
+                }
+            }
+            assert_eq!(kept, first, "{chain}");
+        }
+        assert!(refusing >= 2, "{refusing} chains refused by VM entry");
+        let unbuilt = COUNTED_UNBUILT.with(|n| n.get());
+        assert!(
+            unbuilt > 100_000,
+            "{unbuilt} refused members counted unbuilt"
+        );
     }
 
     #[test]
