@@ -50,6 +50,7 @@ impl PrivilegeLevel {
     pub const ALL: [PrivilegeLevel; 4] = [Self::Ring0, Self::Ring1, Self::Ring2, Self::Ring3];
 
     /// Takes the low two bits of `raw`, as `var->dpl & 3` does in KVM.
+    #[inline]
     #[must_use]
     pub const fn from_low_bits(raw: u8) -> Self {
         match raw & 3 {
@@ -61,6 +62,7 @@ impl PrivilegeLevel {
     }
 
     /// The level as its two-bit number.
+    #[inline]
     #[must_use]
     pub const fn bits(self) -> u8 {
         self as u8
@@ -81,6 +83,7 @@ out_of_range_error! {
 impl TryFrom<u8> for PrivilegeLevel {
     type Error = InvalidPrivilegeLevel;
 
+    #[inline]
     fn try_from(raw: u8) -> Result<Self, Self::Error> {
         if raw > 3 {
             Err(InvalidPrivilegeLevel(raw))
@@ -91,6 +94,7 @@ impl TryFrom<u8> for PrivilegeLevel {
 }
 
 impl From<PrivilegeLevel> for u8 {
+    #[inline]
     fn from(level: PrivilegeLevel) -> u8 {
         level.bits()
     }

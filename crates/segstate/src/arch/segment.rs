@@ -112,6 +112,7 @@ impl Attributes {
     /// §3.4.5): type 3:0, S 4, DPL 6:5, P 7, AVL 12, L 13, D/B 14, G 15. Bits 11:8 (the
     /// descriptor's limit 19:16) are ignored. VMX access rights bits 15:0 (SDM Vol. 3C
     /// §24.4.1) and QEMU's `flags` bits 23:8 are this word.
+    #[inline]
     #[must_use]
     pub const fn from_word(w: u16) -> Self {
         Attributes {
@@ -127,6 +128,7 @@ impl Attributes {
     }
 
     /// Packs the attribute word ([`Attributes::from_word`]); bits 11:8 are zero.
+    #[inline]
     #[must_use]
     pub const fn to_word(self) -> u16 {
         self.segment_type.bits() as u16

@@ -37,12 +37,14 @@ impl SegmentType {
     pub const CODE_XR_ACCESSED: SegmentType = SegmentType(11);
 
     /// Takes the low four bits, as `var->type & 0xf` does in KVM.
+    #[inline]
     #[must_use]
     pub const fn from_low_bits(raw: u8) -> Self {
         SegmentType(raw & 0xf)
     }
 
     /// Strict decode: `None` for values above 15.
+    #[inline]
     #[must_use]
     pub const fn new(raw: u8) -> Option<Self> {
         if raw > 0xf {
@@ -53,6 +55,7 @@ impl SegmentType {
     }
 
     /// The four bits.
+    #[inline]
     #[must_use]
     pub const fn bits(self) -> u8 {
         self.0

@@ -64,6 +64,7 @@ impl TryFrom<BhyveSegment> for Segment {
     type Error = FormatError;
 
     /// Strict decode: reserved access bits are refused (the layout is VMX's).
+    #[inline]
     fn try_from(b: BhyveSegment) -> Result<Self, FormatError> {
         if b.desc.access.reserved_bits() != 0 {
             return Err(FormatError {
@@ -85,6 +86,7 @@ impl TryFrom<BhyveSegment> for Segment {
 
 impl From<Segment> for BhyveSegment {
     /// Total: `access` has the unusable bit.
+    #[inline]
     fn from(s: Segment) -> Self {
         BhyveSegment {
             selector: s.selector.0,

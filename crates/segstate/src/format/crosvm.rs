@@ -40,6 +40,7 @@ impl CrosvmSegment {
     /// The same fields as a `kvm_segment` with the given `unusable` byte: crosvm's
     /// field bytes are KVM's, so the strict byte checks live in one place.
     #[must_use]
+    #[inline]
     pub const fn to_kvm(self, unusable: u8) -> KvmSegment {
         KvmSegment {
             base: self.base,
@@ -60,6 +61,7 @@ impl CrosvmSegment {
 
     /// A `kvm_segment`'s fields; `unusable` and `padding` have no place and go.
     #[must_use]
+    #[inline]
     pub const fn from_kvm(k: &KvmSegment) -> Self {
         CrosvmSegment {
             base: k.base,
@@ -81,6 +83,7 @@ impl TryFrom<CrosvmSegment> for Segment {
     type Error = FormatError;
 
     /// Strict decode with `kvm_segment`'s byte rules; unusable = !P.
+    #[inline]
     fn try_from(c: CrosvmSegment) -> Result<Self, FormatError> {
         Segment::try_from(c.to_kvm(u8::from(c.present == 0))).map_err(|e| FormatError {
             format: "crosvm Segment",
@@ -94,6 +97,7 @@ impl TryFrom<Segment> for CrosvmSegment {
 
     /// Fails where crosvm would lose information: without an unusable field, an
     /// unusable segment must say P = 0 and a usable one P = 1.
+    #[inline]
     fn try_from(s: Segment) -> Result<Self, FormatError> {
         require_unusable_is_not_present(
             &s,

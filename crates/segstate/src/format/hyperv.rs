@@ -18,12 +18,14 @@ attribute_word! {
 
 impl HvSegmentAttributes {
     /// All eight attribute fields: the layout is VMX access rights bits 15:0.
+    #[inline]
     #[must_use]
     pub const fn attributes(self) -> Attributes {
         VmxAccessRights(self.0 as u32).attributes()
     }
 
     /// Packs attributes; reserved bits are zero.
+    #[inline]
     #[must_use]
     pub const fn from_attributes(a: Attributes) -> Self {
         // Bits 15:0 of VMX access rights; without the unusable bit the value fits.

@@ -5,6 +5,12 @@
 //! architectural [`crate::arch::Segment`] is strict: a value the format cannot hold
 //! or a value the architecture cannot mean is a [`FormatError`], never dropped.
 //! Nothing here cooks: the hypervisors' and VMMs' fixups live in [`crate::profile`].
+//!
+//! Every conversion between a shape and [`Segment`], and every word decoder or packer
+//! one calls (here and in [`crate::arch`]), is `#[inline]`: their callers are mostly in
+//! other crates, where a non-generic function without it stays an out-of-line call, and
+//! one such call per segment made the strict conversions 1.3-5x slower than C until it
+//! was found (BENCHMARKS.md section 1).
 
 use crate::arch::{Attributes, Segment, Selector};
 

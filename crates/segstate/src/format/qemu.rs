@@ -42,24 +42,28 @@ impl QemuFlags {
     pub const DUMP_MASK: u32 = 0x00ff_ff00;
 
     /// All eight attribute fields.
+    #[inline]
     #[must_use]
     pub const fn attributes(self) -> Attributes {
         Attributes::from_word((self.0 >> Self::TYPE_SHIFT) as u16)
     }
 
     /// Packs attributes; residue bits are zero.
+    #[inline]
     #[must_use]
     pub const fn from_attributes(a: Attributes) -> Self {
         QemuFlags((a.to_word() as u32) << Self::TYPE_SHIFT)
     }
 
     /// The residue: bits outside [`QemuFlags::ATTRIBUTE_MASK`].
+    #[inline]
     #[must_use]
     pub const fn residue(self) -> u32 {
         self.0 & Self::RESERVED_MASK
     }
 
     /// DPL field.
+    #[inline]
     #[must_use]
     pub const fn dpl(self) -> PrivilegeLevel {
         PrivilegeLevel::from_low_bits((self.0 >> Self::DPL_SHIFT) as u8)
@@ -83,6 +87,7 @@ impl QemuSegmentCache {
     /// The segment as KVM receives it through QEMU's `set_seg`: residue bits of the
     /// flags ignored, the selector's low 16 bits, unusable when P is clear. Lenient where
     /// [`Segment::try_from`] is strict, for states QEMU itself printed or migrated.
+    #[inline]
     #[must_use]
     pub fn lenient_segment(&self) -> Segment {
         segment_without_unusable_bit(

@@ -54,11 +54,13 @@ impl SvmAttrib {
     pub const G_SHIFT: u16 = 11;
 
     /// Type field.
+    #[inline]
     #[must_use]
     pub const fn segment_type(self) -> SegmentType {
         SegmentType::from_low_bits(self.0 as u8)
     }
     /// DPL.
+    #[inline]
     #[must_use]
     pub const fn dpl(self) -> PrivilegeLevel {
         PrivilegeLevel::from_low_bits((self.0 >> Self::DPL_SHIFT) as u8)
@@ -66,12 +68,14 @@ impl SvmAttrib {
 
     /// All eight attribute fields: the word moved into the VMX access-rights layout,
     /// whose bits 15:0 are the architectural attribute word.
+    #[inline]
     #[must_use]
     pub const fn attributes(self) -> Attributes {
         Attributes::from_word(self.to_vmx_layout() as u16)
     }
 
     /// Packs attributes; reserved bits are zero.
+    #[inline]
     #[must_use]
     pub const fn from_attributes(a: Attributes) -> Self {
         SvmAttrib(VmxAccessRights::from_parts(a, false).to_svm_layout())
@@ -79,6 +83,7 @@ impl SvmAttrib {
 
     /// The same attributes in VMX access-rights layout (no unusable bit):
     /// `(a & 0xff) | ((a & 0xf00) << 4)`.
+    #[inline]
     #[must_use]
     pub const fn to_vmx_layout(self) -> u32 {
         (self.0 as u32 & 0xff) | ((self.0 as u32 & 0xf00) << 4)

@@ -28,6 +28,7 @@ impl X86DescAttr {
 
     /// The same word read as VMX access rights with `u4LimitHigh` cleared.
     #[must_use]
+    #[inline]
     pub const fn access_rights(self) -> VmxAccessRights {
         VmxAccessRights(self.0 & !Self::LIMIT_HIGH_MASK)
     }
@@ -60,6 +61,7 @@ impl TryFrom<CpumSelReg> for Segment {
 
     /// Strict decode: reserved bits 31:17 are refused, and so is a `u4LimitHigh`
     /// that disagrees with the limit (segstate does not carry it apart).
+    #[inline]
     fn try_from(c: CpumSelReg) -> Result<Self, FormatError> {
         c.attr.check_reserved()?;
         let ar = c.attr.access_rights();
@@ -87,6 +89,7 @@ impl TryFrom<CpumSelReg> for Segment {
 impl From<Segment> for CpumSelReg {
     /// Writes a valid hidden part (`ValidSel = Sel`, `fFlags = VALID`) with
     /// `u4LimitHigh` zero, as HM's import does.
+    #[inline]
     fn from(s: Segment) -> Self {
         CpumSelReg {
             selector: s.selector.0,

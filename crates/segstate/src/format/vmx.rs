@@ -31,33 +31,39 @@ impl VmxAccessRights {
     pub const UNUSABLE: u32 = 1 << 16;
 
     /// Type field.
+    #[inline]
     #[must_use]
     pub const fn segment_type(self) -> SegmentType {
         SegmentType::from_low_bits(self.0 as u8)
     }
     /// DPL: for SS, the CPL.
+    #[inline]
     #[must_use]
     pub const fn dpl(self) -> PrivilegeLevel {
         PrivilegeLevel::from_low_bits((self.0 >> 5) as u8)
     }
     /// The unusable bit.
+    #[inline]
     #[must_use]
     pub const fn unusable(self) -> bool {
         self.0 & Self::UNUSABLE != 0
     }
     /// Reserved bits that are set.
+    #[inline]
     #[must_use]
     pub const fn reserved_bits(self) -> u32 {
         self.0 & Self::RESERVED_MASK
     }
 
     /// All eight attribute fields.
+    #[inline]
     #[must_use]
     pub const fn attributes(self) -> Attributes {
         Attributes::from_word(self.0 as u16)
     }
 
     /// Packs attributes and the unusable bit; reserved bits are zero.
+    #[inline]
     #[must_use]
     pub const fn from_parts(a: Attributes, unusable: bool) -> Self {
         VmxAccessRights(a.to_word() as u32 | (unusable as u32) << 16)
@@ -65,6 +71,7 @@ impl VmxAccessRights {
 
     /// The same attributes in VMCB attrib layout, dropping the unusable bit:
     /// `(ar & 0xff) | ((ar >> 4) & 0xf00)`.
+    #[inline]
     #[must_use]
     pub const fn to_svm_layout(self) -> u16 {
         ((self.0 & 0xff) | ((self.0 >> 4) & 0xf00)) as u16

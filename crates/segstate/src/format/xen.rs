@@ -27,6 +27,7 @@ impl TryFrom<XenSegmentRegister> for Segment {
     type Error = FormatError;
 
     /// Strict decode: bits 15:12 of `attr` are refused; unusable = !P.
+    #[inline]
     fn try_from(x: XenSegmentRegister) -> Result<Self, FormatError> {
         let attrib = XenArbytes(u32::from(x.attr.0)).attrib()?;
         Ok(segment_without_unusable_bit(
@@ -47,6 +48,7 @@ attribute_word! {
 
 impl XenArbytes {
     /// Strict decode: only bits 11:0 may be set.
+    #[inline]
     pub fn attrib(self) -> Result<SvmAttrib, FormatError> {
         self.check_reserved()?;
         Ok(SvmAttrib(self.0 as u16))
@@ -55,6 +57,7 @@ impl XenArbytes {
     /// True for a value in the old VMX layout (AVL/L/DB/G in bits 15:12 and nothing in
     /// 11:8) that `hvm_load_cpu_ctxt`'s `UNFOLD_ARBYTES` folds down.
     #[must_use]
+    #[inline]
     pub const fn is_vmx_layout(self) -> bool {
         self.0 & 0xf000 != 0 && self.0 & 0x0f00 == 0
     }

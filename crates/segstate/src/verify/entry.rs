@@ -113,20 +113,30 @@ impl<'b> EntryJudge<'b> {
     }
 }
 
-/// The VM-entry verdicts of one batch's consistent class members, kept for the next
-/// chains of the batch: a member's verdict is a function of the baselines the chain
-/// made ([`EntryJudge`]) and of the representative's decoded output (the member's is
-/// that with its own selector and base), so a chain whose baselines and output for a
-/// class equal an earlier chain's gets that chain's verdicts without asking again.
-/// Nothing about the checks is assumed: only equal inputs share a verdict.
-/// `shared_workspaces_give_each_chains_own_report` holds each chain's report equal to
-/// its report verified alone, where nothing is shared.
+/// The VM-entry verdicts of one batch's classes, kept for the next chains of the
+/// batch: the representative's verdict and each consistent member's are functions of
+/// the baselines the chain made ([`EntryJudge`]) and of the representative's decoded
+/// output (a member's is that with its own selector and base), so a chain whose
+/// baselines and output for a class equal an earlier chain's gets that chain's
+/// verdicts without asking again. Nothing about the checks is assumed: only equal
+/// inputs share a verdict. `shared_workspaces_give_each_chains_own_report` holds each
+/// chain's report equal to its report verified alone, where nothing is shared.
 #[derive(Default)]
 pub(super) struct MemberVerdicts {
     /// Per class of the batch, what earlier chains found: their baselines' group
-    /// ([`baseline_groups`]), the representative's decoded output, and a bit per
-    /// consistent member that VM entry refuses.
-    seen: Vec<Vec<(u16, Option<Segment>, u64)>>,
+    /// ([`baseline_groups`]), the representative's decoded output, and the verdicts.
+    seen: Vec<Vec<(u16, Option<Segment>, ClassVerdicts)>>,
+}
+
+/// What VM entry said of one class for one (baselines, decoded output).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct ClassVerdicts {
+    /// Whether it accepts the representative's output. Asked, and read, only for a
+    /// consistent representative (a state's consistency is the same for every chain);
+    /// `true` for the others.
+    pub(super) representative: bool,
+    /// A bit per consistent member (in domain order) that it refuses.
+    pub(super) refused: u64,
 }
 
 impl MemberVerdicts {
@@ -141,13 +151,18 @@ impl MemberVerdicts {
         }
     }
 
-    /// The refusals an earlier chain of baseline group `group` found for class `class`
+    /// The verdicts an earlier chain of baseline group `group` found for class `class`
     /// of the batch with the representative's output decoded as `decoded`.
-    pub(super) fn get(&self, class: usize, group: u16, decoded: Option<Segment>) -> Option<u64> {
+    pub(super) fn get(
+        &self,
+        class: usize,
+        group: u16,
+        decoded: Option<Segment>,
+    ) -> Option<ClassVerdicts> {
         let found = self.seen[class]
             .iter()
             .find(|(g, d, _)| *g == group && *d == decoded)
-            .map(|&(_, _, refused)| refused);
+            .map(|&(_, _, verdicts)| verdicts);
         #[cfg(all(test, feature = "std"))]
         if found.is_some() {
             SHARED.with(|n| n.set(n.get() + 1));
@@ -161,9 +176,9 @@ impl MemberVerdicts {
         class: usize,
         group: u16,
         decoded: Option<Segment>,
-        refused: u64,
+        verdicts: ClassVerdicts,
     ) {
-        self.seen[class].push((group, decoded, refused));
+        self.seen[class].push((group, decoded, verdicts));
     }
 }
 
@@ -172,6 +187,9 @@ std::thread_local! {
     /// How many times [`MemberVerdicts::get`] handed a chain an earlier chain's
     /// verdicts: the tests see that the sharing they hold harmless really happens.
     static SHARED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    /// How many of those gave a representative its VM-entry verdict (`verify::reduce`).
+    pub(super) static SHARED_REPRESENTATIVE: core::cell::Cell<usize> =
+        const { core::cell::Cell::new(0) };
     /// How many times [`EntryJudge::refusals`] gave a member the verdict of the checks
     /// that read neither selector nor base from an earlier member.
     static SHARED_UNCARRIED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
@@ -192,7 +210,7 @@ mod tests {
 
     use super::super::domain::Domain;
     use super::super::{Workspace, entry_context, source_formats, verify_all};
-    use super::{EntryJudge, MemberVerdicts, accepts, baseline_groups};
+    use super::{ClassVerdicts, EntryJudge, MemberVerdicts, accepts, baseline_groups};
     use crate::arch::{
         CR0_PE, CR0_PG, CR4_PAE, CR4_PCIDE, EFER_LMA, EFER_LME, PrivilegeLevel, RFLAGS_VM, SegReg,
         Segment, SegmentState, SegmentType, Selector,
@@ -438,8 +456,12 @@ mod tests {
         }
         let mut kept = MemberVerdicts::default();
         kept.start(2);
-        kept.keep(1, 0, out, 0b101);
-        assert_eq!(kept.get(1, 0, out), Some(0b101));
+        let found = ClassVerdicts {
+            representative: false,
+            refused: 0b101,
+        };
+        kept.keep(1, 0, out, found);
+        assert_eq!(kept.get(1, 0, out), Some(found));
         assert_eq!(kept.get(0, 0, out), None);
         assert_eq!(kept.get(1, 1, out), None);
         assert_eq!(kept.get(1, 0, other), None);
@@ -460,11 +482,17 @@ mod tests {
             .collect();
         assert!(chains.len() > 10, "{} chains into a VMCS", chains.len());
         super::SHARED.with(|n| n.set(0));
+        super::SHARED_REPRESENTATIVE.with(|n| n.set(0));
         let shared = verify_all(&chains);
-        // Verdicts were really shared, or equality below would prove nothing about it.
+        // Verdicts were really shared, members' and representatives', or equality
+        // below would prove nothing about it.
         assert!(
             super::SHARED.with(|n| n.get()) > 0,
             "no chain reused a verdict"
+        );
+        assert!(
+            super::SHARED_REPRESENTATIVE.with(|n| n.get()) > 0,
+            "no chain reused a representative's verdict"
         );
         let mut workspaces: Vec<Workspace> = Vec::new();
         for (chain, report) in chains.iter().zip(&shared) {

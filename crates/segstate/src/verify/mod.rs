@@ -167,6 +167,17 @@ impl ChainReport {
     pub fn keeps_cpl(&self) -> bool {
         self.violations(Property::CplChanged) == 0
     }
+
+    /// True while a violation of `property` would still be kept as a counterexample.
+    fn keeps_more(&self, property: Property) -> bool {
+        usize::from(self.kept[property.index()]) < COUNTEREXAMPLES_PER_PROPERTY
+    }
+
+    /// Counts `n` more violations of `property` without keeping any: what recording
+    /// each would do once [`ChainReport::keeps_more`] is false.
+    fn count_unkept(&mut self, property: Property, n: u64) {
+        self.violations[property.index()] += n;
+    }
 }
 
 /// Everything chains with one source format share: the domain and the context.
@@ -346,9 +357,8 @@ impl Workspace {
                     continue;
                 }
                 report.violations[property.index()] += weight;
-                let kept = &mut report.kept[property.index()];
-                if usize::from(*kept) < COUNTEREXAMPLES_PER_PROPERTY {
-                    *kept += 1;
+                if report.keeps_more(property) {
+                    report.kept[property.index()] += 1;
                     report.counterexamples.push(Counterexample {
                         property,
                         reg: state.reg,

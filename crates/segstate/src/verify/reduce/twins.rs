@@ -7,9 +7,7 @@
 
 use alloc::collections::VecDeque;
 
-use super::super::{
-    COUNTEREXAMPLES_PER_PROPERTY, ChainReport, Property, SegmentState, Workspace, judge,
-};
+use super::super::{ChainReport, Property, SegmentState, Workspace, judge};
 use super::{Class, EntryJudge, NO_TWIN};
 use crate::profile::{Chain, Op, Rule, StackOp};
 
@@ -88,8 +86,8 @@ const fn bit(p: Property) -> u8 {
 }
 
 /// One chain's AVL twin classes counted but not yet run: those that violate a property
-/// of which the report had kept fewer than [`COUNTEREXAMPLES_PER_PROPERTY`]
-/// counterexamples when they were counted, by place in class order (rising).
+/// of which the report kept more counterexamples when they were counted
+/// ([`ChainReport::keeps_more`]), by place in class order (rising).
 #[derive(Debug, Default)]
 pub(in crate::verify) struct Twins {
     pending: VecDeque<Pending>,
@@ -153,10 +151,9 @@ impl Twins {
         let entry = Property::VmxEntryRejected;
         report.violations[entry.index()] += rejected;
         let violated = failed | if rejected > 0 { bit(entry) } else { 0 };
-        let due = Property::ALL.iter().any(|&p| {
-            violated & bit(p) != 0
-                && usize::from(report.kept[p.index()]) < COUNTEREXAMPLES_PER_PROPERTY
-        });
+        let due = Property::ALL
+            .iter()
+            .any(|&p| violated & bit(p) != 0 && report.keeps_more(p));
         if due {
             self.pending.push_back(Pending {
                 ordinal: class.twin,
