@@ -4,6 +4,7 @@
 
 use alloc::vec::Vec;
 
+use super::segment_fields::Fields;
 use super::{CheckId, Finding, Findings};
 use crate::arch::SegmentState;
 use crate::arch::{
@@ -65,51 +66,6 @@ impl Part {
     }
 }
 
-/// The fields of a segment register a check may read. Verification judges a register's
-/// checks once per distinct value of the fields they read ([`reads`]), so the
-/// declarations here are checked, not trusted: `undeclared_fields_never_change_a_verdict`
-/// (`verify::domain`) varies every undeclared field of every state of verify's three
-/// domains.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Fields(u8);
-
-impl Fields {
-    /// The selector (RPL, TI and index).
-    pub(crate) const SELECTOR: Fields = Fields(1);
-    /// The base address.
-    pub(crate) const BASE: Fields = Fields(1 << 1);
-    /// The byte-granular limit.
-    pub(crate) const LIMIT: Fields = Fields(1 << 2);
-    /// The cached attributes but AVL (type, S, DPL, P, L, D/B, G).
-    pub(crate) const ATTRIBUTES: Fields = Fields(1 << 3);
-    /// Intel's unusable bit.
-    pub(crate) const UNUSABLE: Fields = Fields(1 << 4);
-    /// AVL, the descriptor bit left to software (SDM Vol. 3A §3.4.5, APM Vol. 2
-    /// §4.7.1): apart from the other attributes because no check reads it, so verify's
-    /// classes may carry it (`verify::reduce`).
-    pub(crate) const AVL: Fields = Fields(1 << 5);
-    /// Every field (the test of the declarations varies each one not declared).
-    #[cfg(test)]
-    pub(crate) const ALL: [Fields; 6] = [
-        Fields::SELECTOR,
-        Fields::BASE,
-        Fields::LIMIT,
-        Fields::ATTRIBUTES,
-        Fields::UNUSABLE,
-        Fields::AVL,
-    ];
-
-    const fn and(self, other: Fields) -> Fields {
-        Fields(self.0 | other.0)
-    }
-
-    /// True when every field of `other` is among these.
-    #[must_use]
-    pub(crate) const fn contains(self, other: Fields) -> bool {
-        self.0 & other.0 == other.0
-    }
-}
-
 /// Which checks read a register: registers with the same checks are judged by the same
 /// code with the register's own segment ([`run`]: the four data registers by
 /// `check_data`; each other register by its own).
@@ -167,7 +123,7 @@ impl Reads {
     /// `seg` as these checks see it: the fields not read cleared.
     #[must_use]
     pub(crate) fn key(self, seg: &Segment) -> ReadKey {
-        let has = |f| self.fields.contains(f);
+        let has = |f| self.fields.meets(f);
         let seen = Segment {
             selector: if has(Fields::SELECTOR) {
                 seg.selector

@@ -267,13 +267,13 @@ mod tests {
                 .map(|limit| with(&|t| t.limit = limit))
                 .to_vec(),
             Fields::AVL => vec![with(&|t| t.attributes.avl ^= true)],
+            Fields::UNUSABLE => vec![with(&|t| t.unusable ^= true)],
             _ => {
                 let mut out: Vec<Segment> = (0..16)
                     .map(|ty| with(&|t| t.attributes.segment_type = SegmentType::from_low_bits(ty)))
                     .collect();
                 out.extend(PrivilegeLevel::ALL.map(|dpl| with(&|t| t.attributes.dpl = dpl)));
                 out.extend([
-                    with(&|t| t.unusable ^= true),
                     with(&|t| t.attributes.s ^= true),
                     with(&|t| t.attributes.present ^= true),
                     with(&|t| t.attributes.l ^= true),
