@@ -581,7 +581,11 @@ impl Chain {
                 return Ok(out);
             }
         }
-        self.run_segment_otherwise(reg, input, previous)
+        let mut out = input;
+        match self.run_segment_otherwise(reg, previous, &mut out) {
+            Ok(()) => Ok(out),
+            Err(e) => Err(e),
+        }
     }
 
     /// [`Chain::run_segment`] through the tables, else interpreted: out of line, so that
@@ -590,17 +594,19 @@ impl Chain {
     fn run_segment_otherwise(
         &self,
         reg: SegReg,
-        input: InFlight,
         previous: &QemuSegmentCache,
-    ) -> Result<InFlight, WrongSourceFormat> {
+        at: &mut InFlight,
+    ) -> Result<(), WrongSourceFormat> {
         if self.compiled.fast().is_none() {
             // Tables take only values in the source format: a hit needs no other check.
-            if let Some(out) = self.compiled.get(self, 1).and_then(|t| t.run(reg, &input)) {
-                return Ok(out);
+            if let Some(out) = self.compiled.get(self, 1).and_then(|t| t.run(reg, at)) {
+                *at = out;
+                return Ok(());
             }
         }
-        self.check_source(&input.value)?;
-        Ok(self.interpret(reg, input, previous))
+        self.check_source(&at.value)?;
+        *at = self.interpret(reg, *at, previous);
+        Ok(())
     }
 
     /// Runs one register through the ops one by one, rules as data: the reference the
