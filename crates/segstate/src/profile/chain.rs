@@ -583,7 +583,10 @@ impl Chain {
         }
         let mut out = input;
         match self.run_segment_otherwise(reg, previous, &mut out) {
-            Ok(()) => Ok(out),
+            Ok(()) => Ok(InFlight {
+                value: out.value,
+                vmcb_cpl: out.vmcb_cpl,
+            }),
             Err(e) => Err(e),
         }
     }
