@@ -727,14 +727,27 @@ impl Chain {
 
     /// Runs all eight registers through the chain. The output CPL byte of a VMCB comes
     /// from SS, the only register that writes it.
+    #[inline]
     pub fn run(
         &self,
         input: &VcpuSegments,
         previous: &PerSegReg<QemuSegmentCache>,
     ) -> Result<VcpuSegments, WrongSourceFormat> {
-        if let Some(fast) = self.compiled.fast() {
-            return fast.vcpu(input, previous);
-        } else if let Some(out) = self.compiled.get(self, 8).and_then(|t| t.run_vcpu(input)) {
+        match self.compiled.fast() {
+            Some(fast) => fast.vcpu(input, previous),
+            None => self.run_otherwise(input, previous),
+        }
+    }
+
+    /// [`Chain::run`] through the tables, else interpreted: out of line, so that `run`
+    /// inlined is the pipeline's call alone.
+    #[inline(never)]
+    fn run_otherwise(
+        &self,
+        input: &VcpuSegments,
+        previous: &PerSegReg<QemuSegmentCache>,
+    ) -> Result<VcpuSegments, WrongSourceFormat> {
+        if let Some(out) = self.compiled.get(self, 8).and_then(|t| t.run_vcpu(input)) {
             return Ok(out);
         }
         self.run_interpreted(input, previous)
