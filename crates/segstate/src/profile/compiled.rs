@@ -481,7 +481,7 @@ pub(super) fn carrier_of(value: &SegmentValue) -> Option<Carrier> {
 /// The value entry `e` means in `destination` with carrier `c`, `incoming` being the
 /// CPL byte the input came with.
 #[inline(always)]
-pub(super) fn output(destination: Format, e: Entry, c: Carrier, incoming: u8) -> Option<InFlight> {
+fn output(destination: Format, e: Entry, c: Carrier, incoming: u8) -> Option<InFlight> {
     let p = e & PAYLOAD;
     let value = match destination {
         Format::Vmcb => SegmentValue::Vmcb(vmcb_out(p, c)),

@@ -12,12 +12,12 @@
 use super::chain::{Format, InFlight, Op, SegmentValue, VcpuSegments, WrongSourceFormat};
 use super::compiled::{Carrier, carrier_of};
 use super::{Profile, RuleSet, qemu, svm, vmx};
-use core::num::NonZeroU32;
 use crate::arch::{PerSegReg, SegReg};
 use crate::format::kvm::KvmSegment;
 use crate::format::qemu::QemuSegmentCache;
 use crate::format::svm::{SvmAttrib, VmcbSegment};
 use crate::format::vmx::{VmxAccessRights, VmxSegment};
+use core::num::NonZeroU32;
 
 /// Where a stage's rules come from: data ([`Dynamic`]), or a constant the compiler
 /// folds into the code ([`Fixed`], for today's profiles: a chain of current profiles
@@ -234,15 +234,7 @@ shape!(VmxSegment, Vmcs, Vmcs,
 shape!(KvmSegment, Kvm, Kvm,
     |v| VcpuSegments::Kvm(segments) => (segments, 0),
     |o, _c| VcpuSegments::Kvm(o),
-    |self, cpl| Written::new(
-        Written::KVM,
-        u64::from_le_bytes([
-            self.type_, self.present, self.dpl, self.db, self.s, self.l, self.g, self.avl,
-        ]),
-        self.unusable,
-        self.padding,
-        cpl,
-    ));
+    |self, cpl| Written::kvm(&self, cpl));
 
 /// One register's result as `run_segment`'s entry gives it back: what the destination
 /// holds beyond the selector, base and limit (which every stage copies: checked), and
@@ -276,6 +268,19 @@ impl Written {
             word,
             tail: format | u32::from_le_bytes([unusable, padding, cpl, 0]),
         }
+    }
+
+    /// What `k` holds beyond its carrier.
+    #[inline(always)]
+    fn kvm(k: &KvmSegment, cpl: u8) -> Self {
+        let bytes = [k.type_, k.present, k.dpl, k.db, k.s, k.l, k.g, k.avl];
+        Written::new(
+            Written::KVM,
+            u64::from_le_bytes(bytes),
+            k.unusable,
+            k.padding,
+            cpl,
+        )
     }
 
     /// The segment with carrier `c`.
