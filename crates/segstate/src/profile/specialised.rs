@@ -9,6 +9,7 @@
 //! shape plugs in with a line in `pipelines!` and one in [`recognise`], a new op
 //! with a [`Stage`].
 
+use super::attribute_bytes::AttributeBytes;
 use super::chain::{Format, InFlight, Op, SegmentValue, VcpuSegments, WrongSourceFormat};
 use super::compiled::{Carrier, carrier_of};
 use super::{Profile, RuleSet, qemu, svm, vmx};
@@ -273,14 +274,8 @@ impl Written {
     /// What `k` holds beyond its carrier.
     #[inline(always)]
     fn kvm(k: &KvmSegment, cpl: u8) -> Self {
-        let bytes = [k.type_, k.present, k.dpl, k.db, k.s, k.l, k.g, k.avl];
-        Written::new(
-            Written::KVM,
-            u64::from_le_bytes(bytes),
-            k.unusable,
-            k.padding,
-            cpl,
-        )
+        let bytes = AttributeBytes::of(k).0;
+        Written::new(Written::KVM, bytes, k.unusable, k.padding, cpl)
     }
 
     /// The segment with carrier `c`.
@@ -304,22 +299,16 @@ impl Written {
                 access_rights: VmxAccessRights(self.word as u32),
             })
         } else {
-            let [type_, present, dpl, db, s, l, g, avl] = self.word.to_le_bytes();
-            SegmentValue::Kvm(KvmSegment {
+            let mut k = KvmSegment {
                 base: c.base,
                 limit: c.limit,
                 selector: c.selector,
-                type_,
-                present,
-                dpl,
-                db,
-                s,
-                l,
-                g,
-                avl,
                 unusable,
                 padding,
-            })
+                ..KvmSegment::default()
+            };
+            AttributeBytes(self.word).write_into(&mut k);
+            SegmentValue::Kvm(k)
         };
         InFlight { value, vmcb_cpl }
     }
@@ -753,25 +742,11 @@ mod tests {
                 },
                 cpl,
             );
-            let [type_, present, dpl, db, s, l, g, avl] = a.to_le_bytes();
-            check(
-                KvmSegment {
-                    base,
-                    limit,
-                    selector,
-                    type_,
-                    present,
-                    dpl,
-                    db,
-                    s,
-                    l,
-                    g,
-                    avl,
-                    unusable: (b >> 8) as u8,
-                    padding: (b >> 24) as u8,
-                },
-                cpl,
-            );
+            let mut fields = [(b >> 8) as u8; 9];
+            fields[..8].copy_from_slice(&a.to_le_bytes());
+            let mut kvm = crate::testing::kvm_segment(selector, limit, base, fields);
+            kvm.padding = (b >> 24) as u8;
+            check(kvm, cpl);
         }
     }
 
