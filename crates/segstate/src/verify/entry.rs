@@ -512,4 +512,48 @@ mod tests {
             );
         }
     }
+
+    /// The chain's baselines are part of what a shared VM-entry verdict is kept under:
+    /// one chain judged twice in one batch run, once with the baselines it makes and
+    /// once with them in reverse CPL order, outputs the same states into contexts that
+    /// VM entry judges differently, and each run still reports what it reports alone.
+    /// The built-in chains alone do not hold this: those with equal outputs for a class
+    /// also have equal baselines, so a key without them would pass
+    /// `shared_workspaces_give_each_chains_own_report`.
+    #[test]
+    fn verdicts_are_not_shared_between_different_baselines() {
+        use super::super::reduce::{ClassRun, applies};
+        use super::super::{ChainReport, Property};
+        let chain = builtin_chains()
+            .into_iter()
+            .find(|c| c.destination() == Format::Vmcs && applies(c))
+            .expect("a reduced chain into a VMCS");
+        let ws = Workspace::new(chain.source());
+        let made = ws
+            .baseline_outputs(&chain)
+            .expect("same source")
+            .expect("baselines for a VMCS");
+        let mut reversed = made;
+        reversed.reverse();
+        let verify = |baselines: &[&[SegmentState; 4]]| -> Vec<ChainReport> {
+            let mut runs: Vec<_> = baselines
+                .iter()
+                .map(|&b| ClassRun::new(&chain, Some(b), ws.empty_report(&chain).expect("same")))
+                .collect();
+            ws.verify_classes(&mut runs).expect("same source");
+            runs.into_iter().map(ClassRun::into_report).collect()
+        };
+        let together = verify(&[&made, &reversed]);
+        let alone = [verify(&[&made]), verify(&[&reversed])].map(|mut r| r.remove(0));
+        // The two contexts really judge differently, or sharing would be harmless.
+        assert_ne!(
+            alone[0].violations(Property::VmxEntryRejected),
+            alone[1].violations(Property::VmxEntryRejected),
+            "{chain}"
+        );
+        for (report, alone) in together.iter().zip(&alone) {
+            assert_eq!(report.violations, alone.violations, "{chain}");
+            assert_eq!(report.counterexamples, alone.counterexamples, "{chain}");
+        }
+    }
 }
