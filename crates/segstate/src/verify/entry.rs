@@ -4,8 +4,11 @@
 //! segment the chain left in that register ([`super::entry_context`]): the baseline run
 //! through the chain with that register replaced. Per chain, the checks that do not
 //! read the register are asked once per baseline and register, the rest per state
-//! ([`EntryJudge`]). This replaced a memo of the last verdict per state shared across
-//! chains: judging one register costs less than looking the verdict up.
+//! ([`EntryJudge`]). Between the chains of one batch whose baselines came out equal, a
+//! class's verdicts (its representative's and its consistent members') are kept per
+//! decoded output and handed on ([`MemberVerdicts`]): one look-up per class and chain.
+//! An earlier memo of the last verdict per state, shared across all chains, cost more
+//! to look up than judging one register does.
 
 use alloc::vec::Vec;
 
