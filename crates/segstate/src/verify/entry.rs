@@ -522,7 +522,8 @@ mod tests {
     /// CPL order (the same outputs into contexts VM entry judges differently), then
     /// both again (everything shared from the first two), reports in each run what it
     /// reports alone. The built-in chains do not hold this on their own: a key without
-    /// the baselines, or a representative's refusal kept as an acceptance, passes
+    /// the baselines, a representative's refusal kept as an acceptance, or members'
+    /// refusals kept with bits dropped, each passes
     /// `shared_workspaces_give_each_chains_own_report`.
     #[test]
     fn verdicts_are_shared_only_between_equal_baselines() {
