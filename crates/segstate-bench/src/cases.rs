@@ -1,6 +1,7 @@
 //! Every comparison, as closures owning their inputs and outputs: one per
 //! implementation ("rust", "c", and for chains also "rust-run", "rust-batch",
-//! "rust-batch-copy" (the batch's copy-in alone) and "rust-direct"). Each closure
+//! "rust-batch-copy" (the batch's copy-in alone), "rust-direct" and "rust-call-floor"
+//! (`run_segment`'s loop around a function of its type that converts nothing)). Each closure
 //! converts one batch of [`BATCH`] elements and returns a count (refusals) so the
 //! work cannot be dropped.
 
@@ -313,7 +314,7 @@ pub fn chains() -> Vec<Case> {
         vmcb_cpl: 0,
     };
 
-    let chain_run = |spec: &str, input: &Vec<InFlight>| -> [(&'static str, Run); 4] {
+    let chain_run = |spec: &str, input: &Vec<InFlight>| -> [(&'static str, Run); 5] {
         let chain: Chain = spec.parse().expect("chain parses");
         chain.compile();
         let (i, mut o) = (input.clone(), vec![blank; BATCH]);
@@ -329,14 +330,18 @@ pub fn chains() -> Vec<Case> {
         let batch = run!(|o| rust::chain_run_batches(black_box(&chain), black_box(&i), o));
         let (i, mut o) = (by_reg(input), by_reg(input));
         let copy = run!(|o| rust::copy_batches(black_box(&i), o));
+        let (i, mut o) = (input.clone(), vec![blank; BATCH]);
+        let unconverted: rust::SegmentCall = rust::unconverted;
+        let floor = run!(|o| rust::segment_call_batch(black_box(unconverted), black_box(&i), o));
         [
             ("rust", segment),
             ("rust-run", whole),
             ("rust-batch", batch),
             ("rust-batch-copy", copy),
+            ("rust-call-floor", floor),
         ]
     };
-    let mk = |spec: &str, chain: [(&'static str, Run); 4], (direct, c): (Run, Run)| {
+    let mk = |spec: &str, chain: [(&'static str, Run); 5], (direct, c): (Run, Run)| {
         let mut variants: Vec<(&'static str, Run)> = chain.into();
         variants.push(("rust-direct", direct));
         variants.push(("c", c));

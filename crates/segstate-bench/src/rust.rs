@@ -8,7 +8,9 @@ use segstate::format::kvm::KvmSegment;
 use segstate::format::qemu::QemuSegmentCache;
 use segstate::format::svm::{SvmAttrib, VmcbSegment};
 use segstate::format::vmx::VmxSegment;
-use segstate::profile::{Chain, InFlight, Profile, RuleSet, VcpuSegments, qemu, svm, vmx};
+use segstate::profile::{
+    Chain, InFlight, Profile, RuleSet, VcpuSegments, WrongSourceFormat, qemu, svm, vmx,
+};
 
 const SVM: RuleSet = Profile::KVM_SVM.rules;
 const VMX: RuleSet = Profile::KVM_VMX.rules;
@@ -116,6 +118,36 @@ pub fn chain_batch(chain: &Chain, input: &[InFlight], out: &mut [InFlight]) -> u
     let mut failed = 0;
     for (i, (x, o)) in input.iter().zip(out.iter_mut()).enumerate() {
         match chain.run_segment(reg_of(i), *x, &previous) {
+            Ok(v) => *o = v,
+            Err(_) => failed += 1,
+        }
+    }
+    failed
+}
+
+/// A function of [`Chain::run_segment`]'s argument and return types.
+pub type SegmentCall =
+    fn(SegReg, InFlight, &QemuSegmentCache) -> Result<InFlight, WrongSourceFormat>;
+
+/// A [`SegmentCall`] that converts nothing: the input, unchanged.
+#[inline(never)]
+pub fn unconverted(
+    _: SegReg,
+    input: InFlight,
+    _: &QemuSegmentCache,
+) -> Result<InFlight, WrongSourceFormat> {
+    Ok(input)
+}
+
+/// [`chain_batch`]'s loop calling `f` instead of a chain: with [`unconverted`] behind
+/// `black_box`, the floor of `run_segment`'s shape (an indirect call, the 40-byte
+/// `InFlight` in, a `Result<InFlight, _>` out) with no conversion in it.
+#[inline(never)]
+pub fn segment_call_batch(f: SegmentCall, input: &[InFlight], out: &mut [InFlight]) -> usize {
+    let previous = QemuSegmentCache::default();
+    let mut failed = 0;
+    for (i, (x, o)) in input.iter().zip(out.iter_mut()).enumerate() {
+        match f(reg_of(i), *x, &previous) {
             Ok(v) => *o = v,
             Err(_) => failed += 1,
         }

@@ -57,7 +57,8 @@ fn every_chain_runs_each_implementation_without_a_failure() {
         ]
     );
     for (name, counts) in &ran {
-        // Every run converts (0 failures); the copy alone returns what it copied.
+        // Every run converts (0 failures); the copy alone returns what it copied, the
+        // call floor converts nothing and refuses nothing.
         assert_eq!(
             counts,
             &[
@@ -65,6 +66,7 @@ fn every_chain_runs_each_implementation_without_a_failure() {
                 ("rust-run", 0),
                 ("rust-batch", 0),
                 ("rust-batch-copy", BATCH),
+                ("rust-call-floor", 0),
                 ("rust-direct", 0),
                 ("c", 0),
             ],

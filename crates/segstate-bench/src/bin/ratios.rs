@@ -4,7 +4,8 @@
 //! domain per source format, each chain, and compiling a chain of a new shape and a
 //! segment through its tables.
 //!
-//! `cargo run --release -p segstate-bench --bin ratios [-- ROUNDS [pairs|chains|verify]]`
+//! `cargo run --release -p segstate-bench --bin ratios [-- ROUNDS [pairs|chains|verify]
+//! [CHAIN]]`: with CHAIN, only that chain's row (for `perf record` of one row).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -39,13 +40,14 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
     let chain = list.first().is_some_and(|c| c.chain);
     if chain {
         println!(
-            "| {:<42} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>11} | {:>8} |",
+            "| {:<42} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>11} | {:>8} |",
             "chain",
             "segment",
             "run",
             "batch",
             "copy",
             "direct",
+            "floor",
             "C",
             "seg/C",
             "run/C",
@@ -54,8 +56,8 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
             "direct/C"
         );
         println!(
-            "|{:-<44}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->13}|{:->10}|",
-            "", "", "", "", "", "", "", "", "", "", "", ""
+            "|{:-<44}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->13}|{:->10}|",
+            "", "", "", "", "", "", "", "", "", "", "", "", ""
         );
     } else {
         println!(
@@ -76,10 +78,16 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
             get("c").unwrap_or(f64::NAN),
         );
         if chain {
-            let [w, b, k, d] = ["rust-run", "rust-batch", "rust-batch-copy", "rust-direct"]
-                .map(|n| get(n).unwrap_or(f64::NAN));
+            let [w, b, k, d, f] = [
+                "rust-run",
+                "rust-batch",
+                "rust-batch-copy",
+                "rust-direct",
+                "rust-call-floor",
+            ]
+            .map(|n| get(n).unwrap_or(f64::NAN));
             println!(
-                "| {:<42} | {r:>7.2} | {w:>7.2} | {b:>7.2} | {k:>7.2} | {d:>7.2} | {c:>7.2} | {:>7.2} | {:>7.2} | {:>7.2} | {:>11.2} | {:>8.2} |",
+                "| {:<42} | {r:>7.2} | {w:>7.2} | {b:>7.2} | {k:>7.2} | {d:>7.2} | {f:>7.2} | {c:>7.2} | {:>7.2} | {:>7.2} | {:>7.2} | {:>11.2} | {:>8.2} |",
                 case.name,
                 r / c,
                 w / c,
@@ -102,8 +110,15 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(9);
-    // An optional second argument runs one part: `pairs`, `chains` or `verify`.
+    // An optional second argument runs one part: `pairs`, `chains` or `verify`; a third
+    // one row of it.
     let only = std::env::args().nth(2);
+    let row = std::env::args().nth(3);
+    let rows = |list: Vec<Case>| -> Vec<Case> {
+        list.into_iter()
+            .filter(|c| row.as_deref().is_none_or(|r| c.name == r))
+            .collect()
+    };
     let part = |name: &str| only.as_deref().is_none_or(|o| o == name);
     println!(
         "best of {rounds} loops of {} conversions (batches of {BATCH}, element i = register i & 7)",
@@ -114,8 +129,8 @@ fn main() {
     }
     if part("chains") {
         table(
-            "Whole chains, ns per segment (segment = Chain::run_segment, run = Chain::run per vCPU, batch = Chain::run_batch per register after copying its inputs in, copy = that copy alone, direct = the same profile functions called in sequence)",
-            cases::chains(),
+            "Whole chains, ns per segment (segment = Chain::run_segment, run = Chain::run per vCPU, batch = Chain::run_batch per register after copying its inputs in, copy = that copy alone, direct = the same profile functions called in sequence, floor = a function of run_segment's type converting nothing, called through a pointer)",
+            rows(cases::chains()),
             rounds,
         );
     }

@@ -2,6 +2,8 @@
 //!
 //! Nothing here knows any hypervisor's layout; the formats in [`crate::format`] convert
 //! to and from these types.
+//! The decoders and packers those conversions call are `#[inline]`, for the reason
+//! [`crate::format`]'s module doc gives.
 
 /// Declares an error that carries one raw value out of its range: the newtype (plain
 /// data), its `Display` with `{}` standing for the value, and `core::error::Error`.

@@ -25,17 +25,24 @@
 use crate::format::kvm::KvmSegment;
 
 /// Bytes 14..22 of a `kvm_segment` (type, present, dpl, db, s, l, g, avl), byte 14
-/// lowest.
+/// lowest. Also how `run_segment`'s entry hands a `kvm_segment`'s attributes back
+/// (`specialised::Written`).
 #[derive(Clone, Copy)]
-struct AttributeBytes(u64);
+pub(super) struct AttributeBytes(pub(super) u64);
 
 impl AttributeBytes {
     /// The bytes of `k`, raw.
     #[inline(always)]
-    fn of(k: &KvmSegment) -> Self {
+    pub(super) fn of(k: &KvmSegment) -> Self {
         Self(u64::from_le_bytes([
             k.type_, k.present, k.dpl, k.db, k.s, k.l, k.g, k.avl,
         ]))
+    }
+
+    /// These bytes written into `k`, its other fields untouched.
+    #[inline(always)]
+    pub(super) fn write_into(self, k: &mut KvmSegment) {
+        [k.type_, k.present, k.dpl, k.db, k.s, k.l, k.g, k.avl] = self.0.to_le_bytes();
     }
 
     /// Bit i is bit 0 of byte i: an [`AttributePlacement`] table's index. The multiply

@@ -13,13 +13,15 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
+mod sregs;
+
 use super::apply::{apply, apply_batch};
 use super::compiled::CompiledCell;
 use super::stack::{self, StackOp, StackValue};
-use super::{Engine, Profile, Rule, RuleSet, UnknownProfile, qemu_modes, svm, vmx};
+use super::{Engine, Profile, Rule, RuleSet, UnknownProfile, qemu_modes};
 use crate::arch::{PerSegReg, PrivilegeLevel, SegReg};
 use crate::format::hyperv::HvSegmentRegister;
-use crate::format::kvm::{KvmSegment, KvmSregs};
+use crate::format::kvm::KvmSegment;
 use crate::format::qemu::QemuSegmentCache;
 use crate::format::svm::VmcbSegment;
 use crate::format::vmx::VmxSegment;
@@ -581,7 +583,20 @@ impl Chain {
                 return Ok(out);
             }
         }
-        self.run_segment_otherwise(reg, input, previous)
+        // The slow path writes a local of its own and the result is rebuilt field by
+        // field: were the slow path's return slot the result, the fast path's result
+        // would be built in that memory too, and the caller's copy of it reread the CPL
+        // byte with its padding as one word, a failed store forward every segment
+        // (`perf annotate`: 43% of the bench loop's samples). Rebuilt, it stays in
+        // registers and carries no padding.
+        let mut out = input;
+        match self.run_segment_otherwise(reg, previous, &mut out) {
+            Ok(()) => Ok(InFlight {
+                value: out.value,
+                vmcb_cpl: out.vmcb_cpl,
+            }),
+            Err(e) => Err(e),
+        }
     }
 
     /// [`Chain::run_segment`] through the tables, else interpreted: out of line, so that
@@ -590,17 +605,19 @@ impl Chain {
     fn run_segment_otherwise(
         &self,
         reg: SegReg,
-        input: InFlight,
         previous: &QemuSegmentCache,
-    ) -> Result<InFlight, WrongSourceFormat> {
+        at: &mut InFlight,
+    ) -> Result<(), WrongSourceFormat> {
         if self.compiled.fast().is_none() {
             // Tables take only values in the source format: a hit needs no other check.
-            if let Some(out) = self.compiled.get(self, 1).and_then(|t| t.run(reg, &input)) {
-                return Ok(out);
+            if let Some(out) = self.compiled.get(self, 1).and_then(|t| t.run(reg, at)) {
+                *at = out;
+                return Ok(());
             }
         }
-        self.check_source(&input.value)?;
-        Ok(self.interpret(reg, input, previous))
+        self.check_source(&at.value)?;
+        *at = self.interpret(reg, *at, previous);
+        Ok(())
     }
 
     /// Runs one register through the ops one by one, rules as data: the reference the
@@ -718,14 +735,27 @@ impl Chain {
 
     /// Runs all eight registers through the chain. The output CPL byte of a VMCB comes
     /// from SS, the only register that writes it.
+    #[inline]
     pub fn run(
         &self,
         input: &VcpuSegments,
         previous: &PerSegReg<QemuSegmentCache>,
     ) -> Result<VcpuSegments, WrongSourceFormat> {
-        if let Some(fast) = self.compiled.fast() {
-            return fast.vcpu(input, previous);
-        } else if let Some(out) = self.compiled.get(self, 8).and_then(|t| t.run_vcpu(input)) {
+        match self.compiled.fast() {
+            Some(fast) => fast.vcpu(input, previous),
+            None => self.run_otherwise(input, previous),
+        }
+    }
+
+    /// [`Chain::run`] through the tables, else interpreted: out of line, so that `run`
+    /// inlined is the pipeline's call alone.
+    #[inline(never)]
+    fn run_otherwise(
+        &self,
+        input: &VcpuSegments,
+        previous: &PerSegReg<QemuSegmentCache>,
+    ) -> Result<VcpuSegments, WrongSourceFormat> {
+        if let Some(out) = self.compiled.get(self, 8).and_then(|t| t.run_vcpu(input)) {
             return Ok(out);
         }
         self.run_interpreted(input, previous)
@@ -787,71 +817,12 @@ impl Chain {
         let outs: [InFlight; 8] = core::array::from_fn(|i| at[SegReg::ALL[i]]);
         Ok((collect(self.destination, &outs), cpl))
     }
-
-    /// Runs a live `kvm_sregs` through the chain, for a VMM-side state sync: a chain
-    /// that starts (or ends) in hardware is entered (or left) through today's fixed
-    /// profile of that vendor, which is exact. The other fields of `sregs` are kept.
-    pub fn run_sregs(
-        &self,
-        sregs: &mut KvmSregs,
-        previous: &PerSegReg<QemuSegmentCache>,
-    ) -> Result<(), WrongSourceFormat> {
-        let uapi = VcpuSegments::Kvm(sregs.segments());
-        let input = match self.source {
-            Format::Kvm => uapi,
-            Format::Vmcb => enter(Engine::KvmSvm, &sregs.segments()),
-            Format::Vmcs => enter(Engine::KvmVmx, &sregs.segments()),
-            Format::HyperV => unreachable!("Chain::new refuses chains that start from Hyper-V"),
-        };
-        let output = self.run(&input, previous)?;
-        let segments = leave(&output);
-        sregs.set_segments(&segments);
-        Ok(())
-    }
 }
 
 fn format_of(shape: Shape) -> Format {
     match shape {
         Shape::Hardware(format) => format,
         _ => Format::Kvm,
-    }
-}
-
-/// Today's exact hypervisor set path, to put a live UAPI state into a save area.
-fn enter(engine: Engine, segments: &PerSegReg<KvmSegment>) -> VcpuSegments {
-    let rules = Profile::current_of(engine).rules;
-    match engine {
-        Engine::KvmSvm => {
-            let mut cpl = 0;
-            let segs = segments.map(|reg, k| {
-                let (v, c) = svm::set_segment(rules, reg, k);
-                if let Some(c) = c {
-                    cpl = c;
-                }
-                v
-            });
-            VcpuSegments::Vmcb {
-                segments: segs,
-                cpl,
-            }
-        }
-        _ => VcpuSegments::Vmcs(segments.map(|reg, k| vmx::set_segment(rules, reg, k))),
-    }
-}
-
-/// Today's exact hypervisor get path, to read a save area back as UAPI.
-fn leave(state: &VcpuSegments) -> PerSegReg<KvmSegment> {
-    match state {
-        VcpuSegments::Kvm(s) => *s,
-        VcpuSegments::Vmcb { segments, cpl } => {
-            let rules = Profile::KVM_SVM.rules;
-            segments.map(|reg, v| svm::get_segment(rules, reg, v, *cpl))
-        }
-        VcpuSegments::Vmcs(segments) => {
-            let rules = Profile::KVM_VMX.rules;
-            segments.map(|_, v| vmx::get_segment(rules, v))
-        }
-        VcpuSegments::HyperV(segments) => segments.map(|_, h| stack::hv_as_kvm(h)),
     }
 }
 

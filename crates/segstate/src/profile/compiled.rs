@@ -109,9 +109,9 @@ fn ar_unpack(p: u16) -> u32 {
 /// Selector, base and limit: what every conversion copies.
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Carrier {
-    selector: u16,
-    base: u64,
-    limit: u32,
+    pub(super) selector: u16,
+    pub(super) base: u64,
+    pub(super) limit: u32,
 }
 
 #[inline(always)]
@@ -478,31 +478,10 @@ pub(super) fn carrier_of(value: &SegmentValue) -> Option<Carrier> {
     }
 }
 
-/// `out` as an entry, when it is in `destination`, carries `c` and its CPL byte is
-/// `incoming` passed through or a value 0-3: what a pipeline hands back in a register
-/// instead of a whole [`InFlight`] (see `specialised::Compiled`).
-#[inline(always)]
-pub(super) fn entry_of_output(
-    destination: Format,
-    out: &InFlight,
-    c: Carrier,
-    incoming: u8,
-) -> Option<Entry> {
-    let p = payload(destination, out, c)?;
-    let cpl = if out.vmcb_cpl == incoming {
-        CPL_PASSED
-    } else if out.vmcb_cpl < 4 {
-        Entry::from(out.vmcb_cpl) << CPL_SHIFT
-    } else {
-        return None;
-    };
-    Some(p | cpl)
-}
-
 /// The value entry `e` means in `destination` with carrier `c`, `incoming` being the
 /// CPL byte the input came with.
 #[inline(always)]
-pub(super) fn output(destination: Format, e: Entry, c: Carrier, incoming: u8) -> Option<InFlight> {
+fn output(destination: Format, e: Entry, c: Carrier, incoming: u8) -> Option<InFlight> {
     let p = e & PAYLOAD;
     let value = match destination {
         Format::Vmcb => SegmentValue::Vmcb(vmcb_out(p, c)),

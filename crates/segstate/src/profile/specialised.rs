@@ -9,14 +9,16 @@
 //! shape plugs in with a line in `pipelines!` and one in [`recognise`], a new op
 //! with a [`Stage`].
 
+use super::attribute_bytes::AttributeBytes;
 use super::chain::{Format, InFlight, Op, SegmentValue, VcpuSegments, WrongSourceFormat};
-use super::compiled::{Entry, carrier_of, entry_of_output, output};
+use super::compiled::{Carrier, carrier_of};
 use super::{Profile, RuleSet, qemu, svm, vmx};
 use crate::arch::{PerSegReg, SegReg};
 use crate::format::kvm::KvmSegment;
 use crate::format::qemu::QemuSegmentCache;
-use crate::format::svm::VmcbSegment;
-use crate::format::vmx::VmxSegment;
+use crate::format::svm::{SvmAttrib, VmcbSegment};
+use crate::format::vmx::{VmxAccessRights, VmxSegment};
+use core::num::NonZeroU32;
 
 /// Where a stage's rules come from: data ([`Dynamic`]), or a constant the compiler
 /// folds into the code ([`Fixed`], for today's profiles: a chain of current profiles
@@ -173,10 +175,15 @@ pub(crate) trait Shape: Copy + Default {
     fn take_vcpu(v: &VcpuSegments) -> Option<(&PerSegReg<Self>, u8)>;
     /// The eight registers, with SS's outgoing CPL byte for a VMCB.
     fn vcpu(segments: PerSegReg<Self>, ss_cpl: u8) -> VcpuSegments;
+    /// Selector, base and limit.
+    fn carrier(&self) -> Carrier;
+    /// What the segment holds beyond its carrier, with the CPL byte after it.
+    fn written(self, cpl: u8) -> Written;
 }
 
 macro_rules! shape {
-    ($ty:ty, $variant:ident, $format:ident, |$s:ident| $take:pat => $cpl:expr, |$o:ident, $c:ident| $make:expr) => {
+    ($ty:ty, $variant:ident, $format:ident, |$s:ident| $take:pat => $cpl:expr, |$o:ident, $c:ident| $make:expr,
+        |$w:ident, $wc:ident| $written:expr) => {
         impl Shape for $ty {
             const FORMAT: Format = Format::$format;
             #[inline(always)]
@@ -201,27 +208,118 @@ macro_rules! shape {
             fn vcpu($o: PerSegReg<Self>, $c: u8) -> VcpuSegments {
                 $make
             }
+            #[inline(always)]
+            fn carrier(&self) -> Carrier {
+                Carrier {
+                    selector: self.selector,
+                    base: self.base,
+                    limit: self.limit,
+                }
+            }
+            #[inline(always)]
+            fn written($w, $wc: u8) -> Written {
+                $written
+            }
         }
     };
 }
 
 shape!(VmcbSegment, Vmcb, Vmcb,
     |v| VcpuSegments::Vmcb { segments, cpl } => (segments, *cpl),
-    |o, c| VcpuSegments::Vmcb { segments: o, cpl: c });
+    |o, c| VcpuSegments::Vmcb { segments: o, cpl: c },
+    |self, cpl| Written::new(Written::VMCB, self.attrib.0.into(), 0, 0, cpl));
 shape!(VmxSegment, Vmcs, Vmcs,
     |v| VcpuSegments::Vmcs(segments) => (segments, 0),
-    |o, _c| VcpuSegments::Vmcs(o));
+    |o, _c| VcpuSegments::Vmcs(o),
+    |self, cpl| Written::new(Written::VMCS, self.access_rights.0.into(), 0, 0, cpl));
 shape!(KvmSegment, Kvm, Kvm,
     |v| VcpuSegments::Kvm(segments) => (segments, 0),
-    |o, _c| VcpuSegments::Kvm(o));
+    |o, _c| VcpuSegments::Kvm(o),
+    |self, cpl| Written::kvm(&self, cpl));
 
-/// One register as a table entry (the destination's attribute payload and the CPL
-/// byte): `None` when `input` is not in the source format, or when the output is not
-/// what an entry can say (a carrier changed, a byte out of its field's range), and the
-/// caller then runs it interpreted. The compiler sees the stages copy the carrier and
-/// mask every field, so for these pipelines the checks fold away.
+/// One register's result as `run_segment`'s entry gives it back: what the destination
+/// holds beyond the selector, base and limit (which every stage copies: checked), and
+/// the CPL byte, in two words that come back in two registers (`Option<Written>` too:
+/// `None` is the tail's zero). The caller puts the input's carrier around it. (A whole
+/// [`InFlight`] came back through memory, stored field by field and read back in
+/// words, a store-forwarding stall per word; an enum of the three formats came back
+/// through memory too; the tables' 16-bit entry cost a pack in the entry and an unpack
+/// in the caller.)
+#[derive(Clone, Copy)]
+pub(crate) struct Written {
+    /// The destination's attribute word as its format holds it: VMCB attrib, VMCS
+    /// access rights, or a `kvm_segment`'s bytes 14..22 (type to avl, byte 14 lowest).
+    word: u64,
+    /// A `kvm_segment`'s unusable byte in bits 7:0 and padding byte in 15:8 (0 for the
+    /// other formats), the CPL byte in 23:16, and the format in 25:24 ([`Written::VMCB`],
+    /// [`Written::VMCS`], [`Written::KVM`]: never 0).
+    tail: NonZeroU32,
+}
+
+impl Written {
+    const FORMAT: u32 = 3 << 24;
+    const VMCB: NonZeroU32 = NonZeroU32::new(1 << 24).expect("not 0");
+    const VMCS: NonZeroU32 = NonZeroU32::new(2 << 24).expect("not 0");
+    const KVM: NonZeroU32 = NonZeroU32::new(3 << 24).expect("not 0");
+
+    /// `format` (one of the constants) with `word` and the bytes of the tail.
+    #[inline(always)]
+    fn new(format: NonZeroU32, word: u64, unusable: u8, padding: u8, cpl: u8) -> Self {
+        Written {
+            word,
+            tail: format | u32::from_le_bytes([unusable, padding, cpl, 0]),
+        }
+    }
+
+    /// What `k` holds beyond its carrier.
+    #[inline(always)]
+    fn kvm(k: &KvmSegment, cpl: u8) -> Self {
+        let bytes = AttributeBytes::of(k).0;
+        Written::new(Written::KVM, bytes, k.unusable, k.padding, cpl)
+    }
+
+    /// The segment with carrier `c`.
+    #[inline(always)]
+    fn around(self, c: Carrier) -> InFlight {
+        let tail = self.tail.get();
+        let [unusable, padding, vmcb_cpl, _] = tail.to_le_bytes();
+        let format = tail & Written::FORMAT;
+        let value = if format == Written::VMCB.get() {
+            SegmentValue::Vmcb(VmcbSegment {
+                selector: c.selector,
+                attrib: SvmAttrib(self.word as u16),
+                limit: c.limit,
+                base: c.base,
+            })
+        } else if format == Written::VMCS.get() {
+            SegmentValue::Vmcs(VmxSegment {
+                selector: c.selector,
+                base: c.base,
+                limit: c.limit,
+                access_rights: VmxAccessRights(self.word as u32),
+            })
+        } else {
+            let mut k = KvmSegment {
+                base: c.base,
+                limit: c.limit,
+                selector: c.selector,
+                unusable,
+                padding,
+                ..KvmSegment::default()
+            };
+            AttributeBytes(self.word).write_into(&mut k);
+            SegmentValue::Kvm(k)
+        };
+        InFlight { value, vmcb_cpl }
+    }
+}
+
+/// One register, its result without the carrier: `None` when `input` is not in the
+/// source format, or when the output does not carry the input's selector, base and
+/// limit (the caller then runs it interpreted). The compiler sees the stages copy the
+/// carrier, so for these pipelines that check folds away.
 #[inline(always)]
-fn segment<S>(s: S, reg: SegReg, input: &InFlight, previous: &QemuSegmentCache) -> Option<Entry>
+fn segment<S>(s: S, reg: SegReg, input: &InFlight, previous: &QemuSegmentCache) -> Option<Written>
 where
     S: Stage,
     S::In: Shape,
@@ -230,16 +328,7 @@ where
     let x = S::In::take(&input.value)?;
     let mut cpl = input.vmcb_cpl;
     let out = s.apply(reg, x, &mut cpl, previous);
-    let out = InFlight {
-        value: out.wrap(),
-        vmcb_cpl: cpl,
-    };
-    entry_of_output(
-        S::Out::FORMAT,
-        &out,
-        carrier_of(&input.value)?,
-        input.vmcb_cpl,
-    )
+    (out.carrier() == x.carrier()).then(|| out.written(cpl))
 }
 
 #[inline(always)]
@@ -347,11 +436,6 @@ fn register<S: Stage>(
     out
 }
 
-/// The format a pipeline of type `S` ends in.
-const fn destination<S: Stage<Out: Shape>>() -> Format {
-    S::Out::FORMAT
-}
-
 /// QEMU's get_seg then set_seg: a VMM between two hypervisor steps.
 type Vmm<Q> = Then<QemuGet<Q>, QemuSet<Q>>;
 type SvmVmmSvm<S, Q> = Then<Then<SvmGet<S>, Vmm<Q>>, SvmSet<S>>;
@@ -363,11 +447,10 @@ type VmxVmmSvm<V, Q, S> = Then<Then<VmxGet<V>, Vmm<Q>>, SvmSet<S>>;
 type SvmVmmVmxVmmSvm<S, Q, V> =
     Then<Then<Then<SvmGet<S>, Vmm<Q>>, Then<VmxSet<V>, VmxGet<V>>>, Then<Vmm<Q>, SvmSet<S>>>;
 
-/// `run_segment`'s entry into one pipeline variant: the output as a table entry, so
-/// that it comes back in a register (a whole [`InFlight`] came back through memory
-/// written field by field and read back in words, a store-forwarding stall per word).
-/// One per register, `reg` a constant in each (see [`batch`]).
-type SegmentFn = fn(&Pipeline, &InFlight, &QemuSegmentCache) -> Option<Entry>;
+/// `run_segment`'s entry into one pipeline variant: the output as [`Written`], so that
+/// it comes back in registers. One per register, `reg` a constant in each (see
+/// [`batch`]).
+type SegmentFn = fn(&Pipeline, &InFlight, &QemuSegmentCache) -> Option<Written>;
 /// `run_batch`'s entry.
 type BatchFn = fn(&Pipeline, SegReg, &mut [InFlight], &QemuSegmentCache) -> bool;
 /// `run`'s entry.
@@ -386,8 +469,6 @@ type VcpuFn = fn(
 #[derive(Clone, Copy)]
 pub(crate) struct Compiled {
     pipeline: Pipeline,
-    /// Where the pipeline ends.
-    destination: Format,
     /// Indexed by [`SegReg::index`].
     segment: [SegmentFn; 8],
     batch: BatchFn,
@@ -403,13 +484,8 @@ impl Compiled {
         input: &InFlight,
         previous: &QemuSegmentCache,
     ) -> Option<InFlight> {
-        let e = (self.segment[reg.index()])(&self.pipeline, input, previous)?;
-        output(
-            self.destination,
-            e,
-            carrier_of(&input.value)?,
-            input.vmcb_cpl,
-        )
+        let written = (self.segment[reg.index()])(&self.pipeline, input, previous)?;
+        Some(written.around(carrier_of(&input.value)?))
     }
 
     /// A batch of one register in place; false, and the batch untouched, when a value
@@ -459,13 +535,12 @@ macro_rules! pipelines {
                 match self {
                     $(Pipeline::$name(_) => Compiled {
                         pipeline: self,
-                        destination: destination::<$ty>(),
                         segment: {
                             fn at<const R: usize>(
                                 p: &Pipeline,
                                 input: &InFlight,
                                 previous: &QemuSegmentCache,
-                            ) -> Option<Entry> {
+                            ) -> Option<Written> {
                                 match p {
                                     Pipeline::$name(s) => {
                                         segment(*s, SegReg::ALL[R], input, previous)
@@ -629,6 +704,51 @@ fn pipeline(ops: &[Op]) -> Option<Pipeline> {
 mod tests {
     use super::*;
     use crate::profile::builtin_chains;
+
+    /// What `run_segment`'s entry gives back, put around the input's carrier, is the
+    /// segment the stages made, every byte of it: garbage attribute bytes, a non-zero
+    /// padding byte and CPL bytes above 3 included, in each format a chain ends in.
+    #[test]
+    fn written_around_its_carrier_is_the_segment() {
+        fn check<T: Shape>(x: T, cpl: u8) {
+            assert_eq!(
+                x.written(cpl).around(x.carrier()),
+                InFlight {
+                    value: x.wrap(),
+                    vmcb_cpl: cpl
+                }
+            );
+        }
+        for i in 0..4096u64 {
+            let a = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            let b = (i ^ 0x5555).wrapping_mul(0xd1b5_4a32_d192_ed03);
+            let (selector, base, limit) = (b as u16, a.rotate_left(17), (b >> 16) as u32);
+            let cpl = (b >> 56) as u8;
+            check(
+                VmcbSegment {
+                    selector,
+                    attrib: SvmAttrib(a as u16),
+                    limit,
+                    base,
+                },
+                cpl,
+            );
+            check(
+                VmxSegment {
+                    selector,
+                    base,
+                    limit,
+                    access_rights: VmxAccessRights((a >> 7) as u32),
+                },
+                cpl,
+            );
+            let mut fields = [(b >> 8) as u8; 9];
+            fields[..8].copy_from_slice(&a.to_le_bytes());
+            let mut kvm = crate::testing::kvm_segment(selector, limit, base, fields);
+            kvm.padding = (b >> 24) as u8;
+            check(kvm, cpl);
+        }
+    }
 
     /// Every built-in chain, with or without any of its rules, runs as a pipeline (the
     /// compiled tests in `compiled.rs` hold its results to the interpreted ops).

@@ -4,8 +4,11 @@
 //! segment the chain left in that register ([`super::entry_context`]): the baseline run
 //! through the chain with that register replaced. Per chain, the checks that do not
 //! read the register are asked once per baseline and register, the rest per state
-//! ([`EntryJudge`]). This replaced a memo of the last verdict per state shared across
-//! chains: judging one register costs less than looking the verdict up.
+//! ([`EntryJudge`]). Between the chains of one batch whose baselines came out equal, a
+//! class's verdicts (its representative's and its consistent members') are kept per
+//! decoded output and handed on ([`MemberVerdicts`]): one look-up per class and chain.
+//! An earlier memo of the last verdict per state, shared across all chains, cost more
+//! to look up than judging one register does.
 
 use alloc::vec::Vec;
 
@@ -510,6 +513,58 @@ mod tests {
                 (report.states, report.executed),
                 (alone.states, alone.executed)
             );
+        }
+    }
+
+    /// A shared VM-entry verdict is kept under the chain's baselines and handed only to
+    /// a chain with equal ones, representatives' and members' alike: one chain judged
+    /// four times in one batch run, with the baselines it makes, with them in reverse
+    /// CPL order (the same outputs into contexts VM entry judges differently), then
+    /// both again (everything shared from the first two), reports in each run what it
+    /// reports alone. The built-in chains do not hold this on their own: a key without
+    /// the baselines, a representative's refusal kept as an acceptance, or members'
+    /// refusals kept with bits dropped, each passes
+    /// `shared_workspaces_give_each_chains_own_report`.
+    #[test]
+    fn verdicts_are_shared_only_between_equal_baselines() {
+        use super::super::reduce::{ClassRun, applies, avl};
+        use super::super::{ChainReport, Property};
+        let chain = builtin_chains()
+            .into_iter()
+            .find(|c| c.destination() == Format::Vmcs && applies(c))
+            .expect("a reduced chain into a VMCS");
+        let ws = Workspace::new(chain.source());
+        let made = ws
+            .baseline_outputs(&chain)
+            .expect("same source")
+            .expect("baselines for a VMCS");
+        let mut reversed = made;
+        reversed.reverse();
+        let verify = |baselines: &[&[SegmentState; 4]]| -> Vec<ChainReport> {
+            let mut runs: Vec<_> = baselines
+                .iter()
+                .map(|&b| ClassRun::new(&chain, Some(b), ws.empty_report(&chain).expect("same")))
+                .collect();
+            ws.verify_classes(&mut runs, avl(&chain))
+                .expect("same source");
+            runs.into_iter().map(ClassRun::into_report).collect()
+        };
+        super::SHARED_REPRESENTATIVE.with(|n| n.set(0));
+        let together = verify(&[&made, &reversed, &made, &reversed]);
+        assert!(
+            super::SHARED_REPRESENTATIVE.with(|n| n.get()) > 0,
+            "no run reused a representative's verdict"
+        );
+        let alone = [verify(&[&made]), verify(&[&reversed])].map(|mut r| r.remove(0));
+        // The two contexts really judge differently, or sharing would be harmless.
+        assert_ne!(
+            alone[0].violations(Property::VmxEntryRejected),
+            alone[1].violations(Property::VmxEntryRejected),
+            "{chain}"
+        );
+        for (report, alone) in together.iter().zip(alone.iter().cycle()) {
+            assert_eq!(report.violations, alone.violations, "{chain}");
+            assert_eq!(report.counterexamples, alone.counterexamples, "{chain}");
         }
     }
 }

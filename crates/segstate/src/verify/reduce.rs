@@ -514,9 +514,9 @@ impl Workspace {
 
     /// One batch of classes (one register) through one chain, judged and recorded
     /// (starting from what an earlier chain's first ops made of it when `from` says so:
-    /// [`trips::shared_prefixes`]); the consistent members' VM-entry verdicts are taken
-    /// from, or kept for, the batch's other chains of the chain's baseline group
-    /// (`members`, `group`).
+    /// [`trips::shared_prefixes`]); each class's VM-entry verdicts (its consistent
+    /// representative's and consistent members') are taken from, or kept for, the
+    /// batch's other chains of the chain's baseline group (`members`, `group`).
     fn judge_batch(
         &self,
         at: &mut ClassRun<'_>,
@@ -613,9 +613,11 @@ impl Workspace {
     /// counting `weight` times: each member's output is `rep_out` with its own selector
     /// and base.
     ///
-    /// Each refused member is one violation of VM entry. A member is built and judged
-    /// only while its counterexample is kept (in domain order, as one by one); the rest
-    /// only count.
+    /// Each refused member is exactly one violation of VM entry, whatever the chain: a
+    /// member is consistent (`Carried::member`), `judge` fails VM entry on a consistent
+    /// state exactly when the entry verdict says no, and only that bit is kept. A member
+    /// is built and judged only while its counterexample is kept (the class's members in
+    /// domain order, as judging each in turn did); the rest only count.
     fn record_refused(
         &self,
         chain: &Chain,
