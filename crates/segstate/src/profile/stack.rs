@@ -399,6 +399,25 @@ fn wrong(op: StackOp) -> ! {
     unreachable!("Chain::new orders ops so each one receives its own input shape ({op:?})")
 }
 
+/// One body of [`each_stack_op!`] as a function of the value in flight; `keep` for a
+/// conversion that passes the CPL byte through.
+macro_rules! convert {
+    ($op:expr, $cpl:ident, $pat:pat => keep $value:expr) => {
+        convert!($op, $cpl, $pat => ($value, $cpl))
+    };
+    ($op:expr, $cpl:ident, $pat:pat => $body:expr) => {
+        |at: &InFlight| {
+            #[allow(unused_variables, reason = "the conversions that write the CPL byte do not read it")]
+            let $cpl = at.vmcb_cpl;
+            let (value, vmcb_cpl) = match at.value {
+                $pat => $body,
+                _ => wrong($op),
+            };
+            InFlight { value, vmcb_cpl }
+        }
+    };
+}
+
 /// Each conversion's body, once, for [`apply`] and [`apply_batch`]: the match on the
 /// op is taken outside `$each!`, which runs one body on one value or on every value of
 /// a batch. A body is `cpl, input pattern => output value, output CPL byte`; the CPL
@@ -435,75 +454,29 @@ macro_rules! each_stack_op {
                 let (v, c) = nested::svm_l1_l2_round_trip(r, &v, cpl);
                 (V::Vmcb(v), c)
             }),
-            O::XenSvmGet(r) => $each!(cpl, V::Vmcb(v) => {
-                (V::Stack(S::Xen(xen::svm_get(r, reg, &v, cpl))), cpl)
-            }),
-            O::XenVmxGet(r) => $each!(cpl, V::Vmcs(v) => {
-                (V::Stack(S::Xen(xen::vmx_get(r, reg, &v))), cpl)
-            }),
-            O::XenVmxSet(r) => $each!(cpl, V::Stack(S::Xen(x)) => {
-                (V::Vmcs(xen::vmx_set(r, &x)), cpl)
-            }),
-            O::XenSaveLoad(r) => $each!(cpl, V::Stack(S::Xen(x)) => {
-                (V::Stack(S::Xen(xen::save_load(r, &x))), cpl)
-            }),
-            O::BhyveSvmGet(r) => $each!(cpl, V::Vmcb(v) => {
-                (V::Stack(S::Bhyve(bhyve::svm_get(r, reg, &v, cpl))), cpl)
-            }),
-            O::BhyveVmxGet(_) => $each!(cpl, V::Vmcs(v) => {
-                (V::Stack(S::Bhyve(bhyve::vmx_get(&v))), cpl)
-            }),
-            O::BhyveVmxSet(_) => $each!(cpl, V::Stack(S::Bhyve(b)) => {
-                (V::Vmcs(bhyve::vmx_set(&b)), cpl)
-            }),
-            O::VboxSvmImport(r) => $each!(cpl, V::Vmcb(v) => {
-                (V::Stack(S::Cpum(vbox::svm_import(r, reg, &v, cpl))), cpl)
-            }),
-            O::VboxVmxImport(r) => $each!(cpl, V::Vmcs(v) => {
-                (V::Stack(S::Cpum(vbox::vmx_import(r, &v))), cpl)
-            }),
-            O::VboxVmxExport(r) => $each!(cpl, V::Stack(S::Cpum(c)) => {
-                (V::Vmcs(vbox::vmx_export(r, &c)), cpl)
-            }),
-            O::VboxNemImport(r) => $each!(cpl, V::Kvm(k) => {
-                (V::Stack(S::Cpum(vbox::nem_import(r, &k))), cpl)
-            }),
-            O::VboxNemExport(r) => $each!(cpl, V::Stack(S::Cpum(c)) => {
-                (V::Kvm(vbox::nem_export(r, &c)), cpl)
-            }),
-            O::CrosvmFromKvm(r) => $each!(cpl, V::Kvm(k) => {
-                (V::Stack(S::Crosvm(rustvmm::crosvm_from_kvm(r, &k))), cpl)
-            }),
-            O::CrosvmToKvm(r) => $each!(cpl, V::Stack(S::Crosvm(c)) => {
-                (V::Kvm(rustvmm::crosvm_to_kvm(r, &c)), cpl)
-            }),
-            O::CrosvmToWhpx(_) => $each!(cpl, V::Stack(S::Crosvm(c)) => {
-                (V::Stack(S::Hv(rustvmm::crosvm_to_whpx(&c))), cpl)
-            }),
-            O::CrosvmFromWhpx(_) => $each!(cpl, V::Stack(S::Hv(h)) => {
-                (V::Stack(S::Crosvm(rustvmm::crosvm_from_whpx(&h))), cpl)
-            }),
-            O::CrosvmToHaxm(r) => $each!(cpl, V::Stack(S::Crosvm(c)) => {
-                (V::Vmcs(rustvmm::crosvm_to_haxm(r, &c)), cpl)
-            }),
-            O::CrosvmFromHaxm(_) => $each!(cpl, V::Vmcs(v) => {
-                (V::Stack(S::Crosvm(rustvmm::crosvm_from_haxm(&v))), cpl)
-            }),
-            O::MshvSet(r) => $each!(cpl, V::Kvm(k) => {
-                (V::Stack(S::Hv(rustvmm::mshv_set(r, &k))), cpl)
-            }),
-            O::MshvGet(r) => $each!(cpl, V::Stack(S::Hv(h)) => {
-                (V::Kvm(rustvmm::mshv_get(r, &h)), cpl)
-            }),
-            O::OpenvmmFromKvm(r) => $each!(cpl, V::Kvm(k) => {
-                (V::Stack(S::Hv(rustvmm::openvmm_from_kvm(r, &k))), cpl)
-            }),
-            O::OpenvmmToKvm(r) => $each!(cpl, V::Stack(S::Hv(h)) => {
-                (V::Kvm(rustvmm::openvmm_to_kvm(r, &h)), cpl)
-            }),
-            O::NestedVmxRoundTrip(r) => $each!(cpl, V::Vmcs(v) => {
-                (V::Vmcs(nested::vmx_l1_l2_round_trip(r, reg, &v)), cpl)
-            }),
+            O::XenSvmGet(r) => $each!(cpl, V::Vmcb(v) => keep V::Stack(S::Xen(xen::svm_get(r, reg, &v, cpl)))),
+            O::XenVmxGet(r) => $each!(cpl, V::Vmcs(v) => keep V::Stack(S::Xen(xen::vmx_get(r, reg, &v)))),
+            O::XenVmxSet(r) => $each!(cpl, V::Stack(S::Xen(x)) => keep V::Vmcs(xen::vmx_set(r, &x))),
+            O::XenSaveLoad(r) => $each!(cpl, V::Stack(S::Xen(x)) => keep V::Stack(S::Xen(xen::save_load(r, &x)))),
+            O::BhyveSvmGet(r) => $each!(cpl, V::Vmcb(v) => keep V::Stack(S::Bhyve(bhyve::svm_get(r, reg, &v, cpl)))),
+            O::BhyveVmxGet(_) => $each!(cpl, V::Vmcs(v) => keep V::Stack(S::Bhyve(bhyve::vmx_get(&v)))),
+            O::BhyveVmxSet(_) => $each!(cpl, V::Stack(S::Bhyve(b)) => keep V::Vmcs(bhyve::vmx_set(&b))),
+            O::VboxSvmImport(r) => $each!(cpl, V::Vmcb(v) => keep V::Stack(S::Cpum(vbox::svm_import(r, reg, &v, cpl)))),
+            O::VboxVmxImport(r) => $each!(cpl, V::Vmcs(v) => keep V::Stack(S::Cpum(vbox::vmx_import(r, &v)))),
+            O::VboxVmxExport(r) => $each!(cpl, V::Stack(S::Cpum(c)) => keep V::Vmcs(vbox::vmx_export(r, &c))),
+            O::VboxNemImport(r) => $each!(cpl, V::Kvm(k) => keep V::Stack(S::Cpum(vbox::nem_import(r, &k)))),
+            O::VboxNemExport(r) => $each!(cpl, V::Stack(S::Cpum(c)) => keep V::Kvm(vbox::nem_export(r, &c))),
+            O::CrosvmFromKvm(r) => $each!(cpl, V::Kvm(k) => keep V::Stack(S::Crosvm(rustvmm::crosvm_from_kvm(r, &k)))),
+            O::CrosvmToKvm(r) => $each!(cpl, V::Stack(S::Crosvm(c)) => keep V::Kvm(rustvmm::crosvm_to_kvm(r, &c))),
+            O::CrosvmToWhpx(_) => $each!(cpl, V::Stack(S::Crosvm(c)) => keep V::Stack(S::Hv(rustvmm::crosvm_to_whpx(&c)))),
+            O::CrosvmFromWhpx(_) => $each!(cpl, V::Stack(S::Hv(h)) => keep V::Stack(S::Crosvm(rustvmm::crosvm_from_whpx(&h)))),
+            O::CrosvmToHaxm(r) => $each!(cpl, V::Stack(S::Crosvm(c)) => keep V::Vmcs(rustvmm::crosvm_to_haxm(r, &c))),
+            O::CrosvmFromHaxm(_) => $each!(cpl, V::Vmcs(v) => keep V::Stack(S::Crosvm(rustvmm::crosvm_from_haxm(&v)))),
+            O::MshvSet(r) => $each!(cpl, V::Kvm(k) => keep V::Stack(S::Hv(rustvmm::mshv_set(r, &k)))),
+            O::MshvGet(r) => $each!(cpl, V::Stack(S::Hv(h)) => keep V::Kvm(rustvmm::mshv_get(r, &h))),
+            O::OpenvmmFromKvm(r) => $each!(cpl, V::Kvm(k) => keep V::Stack(S::Hv(rustvmm::openvmm_from_kvm(r, &k)))),
+            O::OpenvmmToKvm(r) => $each!(cpl, V::Stack(S::Hv(h)) => keep V::Kvm(rustvmm::openvmm_to_kvm(r, &h))),
+            O::NestedVmxRoundTrip(r) => $each!(cpl, V::Vmcs(v) => keep V::Vmcs(nested::vmx_l1_l2_round_trip(r, reg, &v))),
         }
     }};
 }
@@ -513,41 +486,24 @@ macro_rules! each_stack_op {
 #[must_use]
 pub(super) fn apply(op: StackOp, reg: SegReg, at: InFlight) -> InFlight {
     macro_rules! one {
-        ($cpl:ident, $pat:pat => $body:expr) => {{
-            #[allow(
-                unused_variables,
-                reason = "the conversions that write the CPL byte do not read it"
-            )]
-            let $cpl = at.vmcb_cpl;
-            let (value, vmcb_cpl) = match at.value {
-                $pat => $body,
-                _ => wrong(op),
-            };
-            InFlight { value, vmcb_cpl }
-        }};
+        ($($body:tt)*) => {
+            convert!(op, $($body)*)(&at)
+        };
     }
     each_stack_op!(op, reg, one)
 }
 
 /// [`apply`] over a batch, with the match on the op hoisted out of the loop (as
 /// `super::apply::apply_batch` does for the KVM/QEMU ops): the same bodies, each run
-/// over every value.
+/// over every value, in place.
 pub(super) fn apply_batch(op: StackOp, reg: SegReg, values: &mut [InFlight]) {
     macro_rules! every {
-        ($cpl:ident, $pat:pat => $body:expr) => {
+        ($($body:tt)*) => {{
+            let convert = convert!(op, $($body)*);
             for at in values.iter_mut() {
-                #[allow(
-                    unused_variables,
-                    reason = "the conversions that write the CPL byte do not read it"
-                )]
-                let $cpl = at.vmcb_cpl;
-                let (value, vmcb_cpl) = match at.value {
-                    $pat => $body,
-                    _ => wrong(op),
-                };
-                *at = InFlight { value, vmcb_cpl };
+                *at = convert(at);
             }
-        };
+        }};
     }
     each_stack_op!(op, reg, every);
 }
