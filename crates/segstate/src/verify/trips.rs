@@ -63,7 +63,6 @@ pub(super) struct BatchRun {
     /// After how many ops the batch is kept for later chains, ascending, each with what
     /// was kept.
     kept: Vec<(usize, Vec<InFlight>)>,
-
     /// How many trips ran through a pipeline.
     #[cfg(test)]
     piped: usize,
