@@ -51,11 +51,7 @@ pub(super) fn apply_batch(
         // Whole-state hooks: nothing to do one register at a time (module doc of
         // qemu_modes).
         Op::QemuMigrate(..) => {}
-        Op::Stack(op) => {
-            for v in values.iter_mut() {
-                *v = stack::apply(op, reg, *v);
-            }
-        }
+        Op::Stack(op) => stack::apply_batch(op, reg, values),
     }
 }
 

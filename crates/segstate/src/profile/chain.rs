@@ -728,6 +728,22 @@ impl Chain {
         Ok(())
     }
 
+    /// [`Chain::run_batch`]'s first path alone: the chain's monomorphised pipeline over a
+    /// batch in place, when its shape has one (`profile/specialised.rs`). False, and the
+    /// batch untouched, when it has none or a value is not in the source format. Verify
+    /// runs a whole chain this way where no later chain goes on from its first ops
+    /// (`verify/trips.rs`).
+    pub(crate) fn run_batch_pipeline(
+        &self,
+        reg: SegReg,
+        values: &mut [InFlight],
+        previous: &QemuSegmentCache,
+    ) -> bool {
+        self.compiled
+            .fast()
+            .is_some_and(|fast| fast.batch(reg, values, previous))
+    }
+
     /// Refuses a batch with any value not in the chain's source format.
     fn check_batch_source(&self, values: &[InFlight]) -> Result<(), WrongSourceFormat> {
         values.iter().try_for_each(|v| self.check_source(&v.value))

@@ -394,83 +394,118 @@ pub(super) fn compile(
     })
 }
 
+#[cold]
 fn wrong(op: StackOp) -> ! {
     unreachable!("Chain::new orders ops so each one receives its own input shape ({op:?})")
+}
+
+/// One body of [`each_stack_op!`] as a function of the value in flight; `keep` for a
+/// conversion that passes the CPL byte through.
+macro_rules! convert {
+    ($op:expr, $cpl:ident, $pat:pat => keep $value:expr) => {
+        convert!($op, $cpl, $pat => ($value, $cpl))
+    };
+    ($op:expr, $cpl:ident, $pat:pat => $body:expr) => {
+        |at: &InFlight| {
+            #[allow(unused_variables, reason = "the conversions that write the CPL byte do not read it")]
+            let $cpl = at.vmcb_cpl;
+            let (value, vmcb_cpl) = match at.value {
+                $pat => $body,
+                _ => wrong($op),
+            };
+            InFlight { value, vmcb_cpl }
+        }
+    };
+}
+
+/// Each conversion's body, once, for [`apply`] and [`apply_batch`]: the match on the
+/// op is taken outside `$each!`, which runs one body on one value or on every value of
+/// a batch. A body is `cpl, input pattern => output value, output CPL byte`; the CPL
+/// byte passes through every conversion but those that write it (a set into the VMCB,
+/// a carry, a round trip), and those reading the VMCB read it.
+macro_rules! each_stack_op {
+    ($op:expr, $reg:expr, $each:ident) => {{
+        use SegmentValue as V;
+        use StackOp as O;
+        use StackValue as S;
+        let reg: SegReg = $reg;
+        match $op {
+            O::XenSvmSet(r) => $each!(cpl, V::Stack(S::Xen(x)) => {
+                let (v, written) = xen::svm_set(r, reg, &x);
+                (V::Vmcb(v), written.unwrap_or(0))
+            }),
+            // The descriptor API leaves VMCB.CPL alone; what the VMM carried is restored.
+            O::BhyveSvmSet(r) => $each!(cpl, V::Stack(S::Bhyve(b)) => {
+                let (v, written) = bhyve::svm_set(r, reg, &b);
+                (V::Vmcb(v), written.unwrap_or(cpl))
+            }),
+            O::BhyveCarry(r) => $each!(cpl, value @ V::Stack(S::Bhyve(_)) => {
+                (value, bhyve::carried_cpl(r, cpl))
+            }),
+            O::VboxSvmExport(r) => $each!(cpl, V::Stack(S::Cpum(c)) => {
+                let (v, written) = vbox::svm_export(r, reg, &c);
+                (V::Vmcb(v), written.unwrap_or(0))
+            }),
+            O::BochsRoundTrip(r) => $each!(cpl, V::Vmcb(v) => {
+                let (v, c) = nested::bochs_round_trip(r, reg, &v, cpl);
+                (V::Vmcb(v), c)
+            }),
+            O::NestedSvmRoundTrip(r) => $each!(cpl, V::Vmcb(v) => {
+                let (v, c) = nested::svm_l1_l2_round_trip(r, &v, cpl);
+                (V::Vmcb(v), c)
+            }),
+            O::XenSvmGet(r) => $each!(cpl, V::Vmcb(v) => keep V::Stack(S::Xen(xen::svm_get(r, reg, &v, cpl)))),
+            O::XenVmxGet(r) => $each!(cpl, V::Vmcs(v) => keep V::Stack(S::Xen(xen::vmx_get(r, reg, &v)))),
+            O::XenVmxSet(r) => $each!(cpl, V::Stack(S::Xen(x)) => keep V::Vmcs(xen::vmx_set(r, &x))),
+            O::XenSaveLoad(r) => $each!(cpl, V::Stack(S::Xen(x)) => keep V::Stack(S::Xen(xen::save_load(r, &x)))),
+            O::BhyveSvmGet(r) => $each!(cpl, V::Vmcb(v) => keep V::Stack(S::Bhyve(bhyve::svm_get(r, reg, &v, cpl)))),
+            O::BhyveVmxGet(_) => $each!(cpl, V::Vmcs(v) => keep V::Stack(S::Bhyve(bhyve::vmx_get(&v)))),
+            O::BhyveVmxSet(_) => $each!(cpl, V::Stack(S::Bhyve(b)) => keep V::Vmcs(bhyve::vmx_set(&b))),
+            O::VboxSvmImport(r) => $each!(cpl, V::Vmcb(v) => keep V::Stack(S::Cpum(vbox::svm_import(r, reg, &v, cpl)))),
+            O::VboxVmxImport(r) => $each!(cpl, V::Vmcs(v) => keep V::Stack(S::Cpum(vbox::vmx_import(r, &v)))),
+            O::VboxVmxExport(r) => $each!(cpl, V::Stack(S::Cpum(c)) => keep V::Vmcs(vbox::vmx_export(r, &c))),
+            O::VboxNemImport(r) => $each!(cpl, V::Kvm(k) => keep V::Stack(S::Cpum(vbox::nem_import(r, &k)))),
+            O::VboxNemExport(r) => $each!(cpl, V::Stack(S::Cpum(c)) => keep V::Kvm(vbox::nem_export(r, &c))),
+            O::CrosvmFromKvm(r) => $each!(cpl, V::Kvm(k) => keep V::Stack(S::Crosvm(rustvmm::crosvm_from_kvm(r, &k)))),
+            O::CrosvmToKvm(r) => $each!(cpl, V::Stack(S::Crosvm(c)) => keep V::Kvm(rustvmm::crosvm_to_kvm(r, &c))),
+            O::CrosvmToWhpx(_) => $each!(cpl, V::Stack(S::Crosvm(c)) => keep V::Stack(S::Hv(rustvmm::crosvm_to_whpx(&c)))),
+            O::CrosvmFromWhpx(_) => $each!(cpl, V::Stack(S::Hv(h)) => keep V::Stack(S::Crosvm(rustvmm::crosvm_from_whpx(&h)))),
+            O::CrosvmToHaxm(r) => $each!(cpl, V::Stack(S::Crosvm(c)) => keep V::Vmcs(rustvmm::crosvm_to_haxm(r, &c))),
+            O::CrosvmFromHaxm(_) => $each!(cpl, V::Vmcs(v) => keep V::Stack(S::Crosvm(rustvmm::crosvm_from_haxm(&v)))),
+            O::MshvSet(r) => $each!(cpl, V::Kvm(k) => keep V::Stack(S::Hv(rustvmm::mshv_set(r, &k)))),
+            O::MshvGet(r) => $each!(cpl, V::Stack(S::Hv(h)) => keep V::Kvm(rustvmm::mshv_get(r, &h))),
+            O::OpenvmmFromKvm(r) => $each!(cpl, V::Kvm(k) => keep V::Stack(S::Hv(rustvmm::openvmm_from_kvm(r, &k)))),
+            O::OpenvmmToKvm(r) => $each!(cpl, V::Stack(S::Hv(h)) => keep V::Kvm(rustvmm::openvmm_to_kvm(r, &h))),
+            O::NestedVmxRoundTrip(r) => $each!(cpl, V::Vmcs(v) => keep V::Vmcs(nested::vmx_l1_l2_round_trip(r, reg, &v))),
+        }
+    }};
 }
 
 /// Runs one conversion of another stack. `at.vmcb_cpl` is the CPL byte as far as the
 /// path carries it; it passes through every conversion but those that write it.
 #[must_use]
 pub(super) fn apply(op: StackOp, reg: SegReg, at: InFlight) -> InFlight {
-    use SegmentValue as V;
-    use StackOp as O;
-    use StackValue as S;
-    let cpl = at.vmcb_cpl;
-    // The conversions that write the CPL byte (a set into the VMCB, a carry, a round trip).
-    let (value, vmcb_cpl) = match (op, at.value) {
-        (O::XenSvmSet(r), V::Stack(S::Xen(x))) => {
-            let (v, written) = xen::svm_set(r, reg, &x);
-            (V::Vmcb(v), written.unwrap_or(0))
-        }
-        (O::BhyveSvmSet(r), V::Stack(S::Bhyve(b))) => {
-            let (v, written) = bhyve::svm_set(r, reg, &b);
-            // The descriptor API leaves VMCB.CPL alone; what the VMM carried is restored.
-            (V::Vmcb(v), written.unwrap_or(cpl))
-        }
-        (O::BhyveCarry(r), value @ V::Stack(S::Bhyve(_))) => (value, bhyve::carried_cpl(r, cpl)),
-        (O::VboxSvmExport(r), V::Stack(S::Cpum(c))) => {
-            let (v, written) = vbox::svm_export(r, reg, &c);
-            (V::Vmcb(v), written.unwrap_or(0))
-        }
-        (O::BochsRoundTrip(r), V::Vmcb(v)) => {
-            let (v, c) = nested::bochs_round_trip(r, reg, &v, cpl);
-            (V::Vmcb(v), c)
-        }
-        (O::NestedSvmRoundTrip(r), V::Vmcb(v)) => {
-            let (v, c) = nested::svm_l1_l2_round_trip(r, &v, cpl);
-            (V::Vmcb(v), c)
-        }
-        (op, value) => (apply_value(op, reg, value, cpl), cpl),
-    };
-    InFlight { value, vmcb_cpl }
+    macro_rules! one {
+        ($($body:tt)*) => {
+            convert!(op, $($body)*)(&at)
+        };
+    }
+    each_stack_op!(op, reg, one)
 }
 
-/// The conversions that leave the CPL byte alone (those reading the VMCB read it).
-#[inline]
-fn apply_value(op: StackOp, reg: SegReg, value: SegmentValue, cpl: u8) -> SegmentValue {
-    use SegmentValue as V;
-    use StackOp as O;
-    use StackValue as S;
-    match (op, value) {
-        (O::XenSvmGet(r), V::Vmcb(v)) => V::Stack(S::Xen(xen::svm_get(r, reg, &v, cpl))),
-        (O::XenVmxGet(r), V::Vmcs(v)) => V::Stack(S::Xen(xen::vmx_get(r, reg, &v))),
-        (O::XenVmxSet(r), V::Stack(S::Xen(x))) => V::Vmcs(xen::vmx_set(r, &x)),
-        (O::XenSaveLoad(r), V::Stack(S::Xen(x))) => V::Stack(S::Xen(xen::save_load(r, &x))),
-        (O::BhyveSvmGet(r), V::Vmcb(v)) => V::Stack(S::Bhyve(bhyve::svm_get(r, reg, &v, cpl))),
-        (O::BhyveVmxGet(_), V::Vmcs(v)) => V::Stack(S::Bhyve(bhyve::vmx_get(&v))),
-        (O::BhyveVmxSet(_), V::Stack(S::Bhyve(b))) => V::Vmcs(bhyve::vmx_set(&b)),
-        (O::VboxSvmImport(r), V::Vmcb(v)) => V::Stack(S::Cpum(vbox::svm_import(r, reg, &v, cpl))),
-        (O::VboxVmxImport(r), V::Vmcs(v)) => V::Stack(S::Cpum(vbox::vmx_import(r, &v))),
-        (O::VboxVmxExport(r), V::Stack(S::Cpum(c))) => V::Vmcs(vbox::vmx_export(r, &c)),
-        (O::VboxNemImport(r), V::Kvm(k)) => V::Stack(S::Cpum(vbox::nem_import(r, &k))),
-        (O::VboxNemExport(r), V::Stack(S::Cpum(c))) => V::Kvm(vbox::nem_export(r, &c)),
-        (O::CrosvmFromKvm(r), V::Kvm(k)) => V::Stack(S::Crosvm(rustvmm::crosvm_from_kvm(r, &k))),
-        (O::CrosvmToKvm(r), V::Stack(S::Crosvm(c))) => V::Kvm(rustvmm::crosvm_to_kvm(r, &c)),
-        (O::CrosvmToWhpx(_), V::Stack(S::Crosvm(c))) => {
-            V::Stack(S::Hv(rustvmm::crosvm_to_whpx(&c)))
-        }
-        (O::CrosvmFromWhpx(_), V::Stack(S::Hv(h))) => {
-            V::Stack(S::Crosvm(rustvmm::crosvm_from_whpx(&h)))
-        }
-        (O::CrosvmToHaxm(r), V::Stack(S::Crosvm(c))) => V::Vmcs(rustvmm::crosvm_to_haxm(r, &c)),
-        (O::CrosvmFromHaxm(_), V::Vmcs(v)) => V::Stack(S::Crosvm(rustvmm::crosvm_from_haxm(&v))),
-        (O::MshvSet(r), V::Kvm(k)) => V::Stack(S::Hv(rustvmm::mshv_set(r, &k))),
-        (O::MshvGet(r), V::Stack(S::Hv(h))) => V::Kvm(rustvmm::mshv_get(r, &h)),
-        (O::OpenvmmFromKvm(r), V::Kvm(k)) => V::Stack(S::Hv(rustvmm::openvmm_from_kvm(r, &k))),
-        (O::OpenvmmToKvm(r), V::Stack(S::Hv(h))) => V::Kvm(rustvmm::openvmm_to_kvm(r, &h)),
-        (O::NestedVmxRoundTrip(r), V::Vmcs(v)) => V::Vmcs(nested::vmx_l1_l2_round_trip(r, reg, &v)),
-        _ => wrong(op),
+/// [`apply`] over a batch, with the match on the op hoisted out of the loop (as
+/// `super::apply::apply_batch` does for the KVM/QEMU ops): the same bodies, each run
+/// over every value, in place.
+pub(super) fn apply_batch(op: StackOp, reg: SegReg, values: &mut [InFlight]) {
+    macro_rules! every {
+        ($($body:tt)*) => {{
+            let convert = convert!(op, $($body)*);
+            for at in values.iter_mut() {
+                *at = convert(at);
+            }
+        }};
     }
+    each_stack_op!(op, reg, every);
 }
 
 /// A Hyper-V register read back as `kvm_segment` fields, exactly (unusable = !P): how

@@ -17,6 +17,12 @@
 //! `kvm-svm`'s get, and `kvm-svm > qemu > kvm-vmx > qemu > kvm-svm` with the whole of
 //! `kvm-svm > qemu > kvm-vmx`.
 //!
+//! A trip of the whole chain (every first trip that keeps nothing for a later chain,
+//! every second trip) runs through the chain's monomorphised pipeline where its shape
+//! has one (`profile/specialised.rs`, the KVM/QEMU shapes), else op by op interpreted;
+//! `every_state_gets_its_own_trips` holds both to the chain interpreted state by state
+//! and checks that the pipelines were taken.
+//!
 //! Most chains normalise: a sixth to two thirds of a batch's outputs are distinct
 //! (`BENCHMARKS.md` §2, step 10), and the bhyve and nested chains, which change
 //! nothing, are all fixed points. No property of any op is assumed beyond it being a
@@ -57,6 +63,9 @@ pub(super) struct BatchRun {
     /// After how many ops the batch is kept for later chains, ascending, each with what
     /// was kept.
     kept: Vec<(usize, Vec<InFlight>)>,
+    /// How many trips ran through a pipeline.
+    #[cfg(test)]
+    piped: usize,
 }
 
 impl BatchRun {
@@ -69,6 +78,8 @@ impl BatchRun {
             slots: alloc::vec![EMPTY; if same_format { SLOTS } else { 0 }],
             same_format,
             kept: Vec::new(),
+            #[cfg(test)]
+            piped: 0,
         }
     }
 
@@ -119,7 +130,17 @@ impl BatchRun {
             done = *k;
         }
         let ops = chain.ops().len();
-        chain.run_batch_interpreted(reg, &mut self.outs, previous, done..ops)?;
+        // The whole chain from its input, nothing kept on the way: its pipeline, if its
+        // shape has one.
+        let whole = done == 0;
+        if whole && chain.run_batch_pipeline(reg, &mut self.outs, previous) {
+            #[cfg(test)]
+            {
+                self.piped += 1;
+            }
+        } else {
+            chain.run_batch_interpreted(reg, &mut self.outs, previous, done..ops)?;
+        }
         if !self.same_format {
             return Ok(());
         }
@@ -150,7 +171,13 @@ impl BatchRun {
             };
             self.again_of.push(at);
         }
-        let ops = chain.ops().len();
+        if chain.run_batch_pipeline(reg, &mut self.agains, previous) {
+            #[cfg(test)]
+            {
+                self.piped += 1;
+            }
+            return Ok(());
+        }
         chain.run_batch_interpreted(reg, &mut self.agains, previous, 0..ops)
     }
 
@@ -297,23 +324,36 @@ mod tests {
     /// Each state's output and second trip out of a batch equal the chain run on that
     /// state alone, for every built-in chain and each with one rule switched off, over
     /// every state of the domain; and the second trips really were shared (fewer run
-    /// than states), so the test would see a wrong sharing.
+    /// than states), so the test would see a wrong sharing; and more than half the
+    /// chains ran their whole trips through their pipelines, held here to the
+    /// interpreter (`Chain::interpret`) state by state.
     #[test]
     fn every_state_gets_its_own_trips() {
         let (chains, workspaces) = chains_and_workspaces();
         let (mut states_seen, mut trips_run) = (0usize, 0usize);
+        let mut piped_chains = 0usize;
         for chain in &chains {
+            let mut piped = 0;
             each_batch(chain, workspace_of(&workspaces, chain), |run, at, batch| {
                 assert_own_trips(chain, run, at, batch);
                 if run.same_format {
                     states_seen += batch.len();
                     trips_run += run.second_trips();
                 }
+                piped = run.piped;
             });
+            piped_chains += usize::from(piped > 0);
         }
         assert!(
             trips_run * 2 < states_seen,
             "{trips_run} trips for {states_seen} states"
+        );
+        // The pipelines were taken (230 of the 416 chains run alone), so their outputs
+        // were held to the interpreter's.
+        assert!(
+            piped_chains * 2 > chains.len(),
+            "{piped_chains} of {} chains ran through a pipeline",
+            chains.len()
         );
     }
 
