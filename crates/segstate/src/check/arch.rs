@@ -4,6 +4,7 @@
 
 use alloc::vec::Vec;
 
+use super::segment_fields::Fields;
 use super::{CheckId, Finding, Findings};
 use crate::arch::SegmentState;
 use crate::arch::{
@@ -65,46 +66,6 @@ impl Part {
     }
 }
 
-/// The fields of a segment register a check may read. Verification judges a register's
-/// checks once per distinct value of the fields they read ([`reads`]), so the
-/// declarations here are checked, not trusted: `undeclared_fields_never_change_a_verdict`
-/// (`verify::domain`) varies every undeclared field of every state of verify's three
-/// domains.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Fields(u8);
-
-impl Fields {
-    /// The selector (RPL, TI and index).
-    pub(crate) const SELECTOR: Fields = Fields(1);
-    /// The base address.
-    pub(crate) const BASE: Fields = Fields(1 << 1);
-    /// The byte-granular limit.
-    pub(crate) const LIMIT: Fields = Fields(1 << 2);
-    /// The cached attributes (type, S, DPL, P, AVL, L, D/B, G).
-    pub(crate) const ATTRIBUTES: Fields = Fields(1 << 3);
-    /// Intel's unusable bit.
-    pub(crate) const UNUSABLE: Fields = Fields(1 << 4);
-    /// Every field (the test of the declarations varies each one not declared).
-    #[cfg(test)]
-    pub(crate) const ALL: [Fields; 5] = [
-        Fields::SELECTOR,
-        Fields::BASE,
-        Fields::LIMIT,
-        Fields::ATTRIBUTES,
-        Fields::UNUSABLE,
-    ];
-
-    const fn and(self, other: Fields) -> Fields {
-        Fields(self.0 | other.0)
-    }
-
-    /// True when every field of `other` is among these.
-    #[must_use]
-    pub(crate) const fn contains(self, other: Fields) -> bool {
-        self.0 & other.0 == other.0
-    }
-}
-
 /// Which checks read a register: registers with the same checks are judged by the same
 /// code with the register's own segment ([`run`]: the four data registers by
 /// `check_data`; each other register by its own).
@@ -134,7 +95,8 @@ pub(crate) struct Reads {
 /// ([`is_consistent`]: "warnings allowed"): CS's and SS's RPL against the CPL
 /// (`ArchCsRplCpl`, `ArchSsRplCpl`), a data register's DPL against its RPL
 /// (`ArchDataDplRpl`) and its null selector (`ArchDataNullUsable`). No check reads a
-/// base.
+/// base, nor AVL: the processor ignores it (SDM Vol. 3A §3.4.5, "available for use by
+/// system software"; APM Vol. 2 §4.7.1), and so does every check here.
 #[must_use]
 pub(crate) const fn reads(reg: SegReg) -> Reads {
     let checks = match reg {
@@ -161,7 +123,7 @@ impl Reads {
     /// `seg` as these checks see it: the fields not read cleared.
     #[must_use]
     pub(crate) fn key(self, seg: &Segment) -> ReadKey {
-        let has = |f| self.fields.contains(f);
+        let has = |f| self.fields.meets(f);
         let seen = Segment {
             selector: if has(Fields::SELECTOR) {
                 seg.selector
@@ -170,10 +132,13 @@ impl Reads {
             },
             base: if has(Fields::BASE) { seg.base } else { 0 },
             limit: if has(Fields::LIMIT) { seg.limit } else { 0 },
-            attributes: if has(Fields::ATTRIBUTES) {
-                seg.attributes
-            } else {
-                crate::arch::Attributes::default()
+            attributes: crate::arch::Attributes {
+                avl: has(Fields::AVL) && seg.attributes.avl,
+                ..if has(Fields::ATTRIBUTES) {
+                    seg.attributes
+                } else {
+                    crate::arch::Attributes::default()
+                }
             },
             unusable: has(Fields::UNUSABLE) && seg.unusable,
         };

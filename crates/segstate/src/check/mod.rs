@@ -21,6 +21,7 @@ pub mod preflight;
 pub mod report;
 #[cfg(feature = "serde")]
 pub mod report_json;
+pub(crate) mod segment_fields;
 pub mod svm_vmrun;
 pub mod vmx_entry;
 pub mod vmx_guest;

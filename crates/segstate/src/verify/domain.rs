@@ -254,6 +254,10 @@ fn entry_controls() -> vmx_entry::VmxEntryControls {
     vmx_entry::VmxEntryControls::kvm_default(BASELINE_EFER)
 }
 
+/// AVL's bit in an attribute combination of every domain: attrib bit 8 of a VMCB, the
+/// `bits` of [`vmcs_state`] and [`kvm_clean`].
+const AVL_COMBINATION_BIT: usize = 1 << SvmAttrib::AVL_SHIFT;
+
 /// The number of garbage `kvm_segment` states per clean combination of the low 9
 /// attribute bits: each garbage type, DPL, and boolean byte in each of the 7 booleans.
 const GARBAGE_PER_COMBINATION: usize =
@@ -349,6 +353,24 @@ impl Domain {
                 kvm_state(judge, reg, rpl, limit, kvm_clean(i as u32, limit))
             }
         }
+    }
+
+    /// The position of the AVL twin of position `n` of a list of `reg`: the state equal
+    /// to it but for AVL, set, when `n` is a clean state with AVL clear. Each domain
+    /// enumerates the attribute word with AVL at bit 8 of the combination (the VMCB's
+    /// attrib; [`vmcs_state`]'s and [`kvm_clean`]'s `bits`), times the four CPL bytes
+    /// per attrib of a VMCB's SS; nothing else depends on it, so the twin is `n` with
+    /// that bit set (`avl_twins_differ_only_in_avl` checks it state by state).
+    #[must_use]
+    pub fn avl_twin(&self, reg: SegReg, n: usize) -> Option<usize> {
+        let per_limit = self.per_limit(reg);
+        let per_combination = match self.format {
+            Format::Vmcb if reg == SegReg::Ss => PrivilegeLevel::ALL.len(),
+            _ => 1,
+        };
+        let avl = AVL_COMBINATION_BIT * per_combination;
+        let clean = n < per_limit * LIMITS.len();
+        (clean && (n % per_limit) & avl == 0).then_some(n + avl)
     }
 
     /// The index in domain order of position `n` of the list of `reg` and `rpl`.
@@ -672,6 +694,59 @@ mod tests {
         }
     }
 
+    /// [`Domain::avl_twin`] names, for every clean state with AVL clear and no other,
+    /// the state equal to it but for AVL: the input with its format's AVL bit set, the
+    /// decoding with AVL set, the same CPL, baseline and consistency.
+    #[test]
+    fn avl_twins_differ_only_in_avl() {
+        for format in [Format::Vmcb, Format::Vmcs, Format::Kvm] {
+            let domain = Domain::new(format);
+            let mut twins = 0;
+            for reg in SegReg::ALL {
+                for rpl in PrivilegeLevel::ALL {
+                    for n in 0..domain.list_len(reg, rpl) {
+                        let state = domain.state(reg, rpl, n);
+                        let Some(t) = domain.avl_twin(reg, n) else {
+                            let avl = state.decoded.is_some_and(|s| s.attributes.avl);
+                            assert!(state.decoded.is_none() || avl, "{format} {reg} {n}");
+                            continue;
+                        };
+                        let twin = domain.state(reg, rpl, t);
+                        let mut value = state.input.value;
+                        match &mut value {
+                            SegmentValue::Vmcb(v) => v.attrib.0 |= 1 << SvmAttrib::AVL_SHIFT,
+                            SegmentValue::Vmcs(v) => {
+                                v.access_rights.0 |= 1 << Attributes::AVL_SHIFT;
+                            }
+                            SegmentValue::Kvm(k) => k.avl = 1,
+                            _ => unreachable!("domains are of VMCB, VMCS or kvm_segment values"),
+                        }
+                        let decoded = state.decoded.map(|mut s| {
+                            assert!(!s.attributes.avl);
+                            s.attributes.avl = true;
+                            s
+                        });
+                        let want = DomainState {
+                            input: InFlight {
+                                value,
+                                ..state.input
+                            },
+                            decoded,
+                            ..state
+                        };
+                        assert_eq!(twin, want, "{format} {reg} {rpl} {n}");
+                        twins += 1;
+                    }
+                }
+            }
+            let clean: usize = SegReg::ALL
+                .iter()
+                .map(|&reg| domain.per_limit(reg) * LIMITS.len() * PrivilegeLevel::ALL.len())
+                .sum();
+            assert_eq!(twins * 2, clean, "{format}");
+        }
+    }
+
     fn selector_rpl(state: &DomainState) -> PrivilegeLevel {
         let selector = match state.input.value {
             SegmentValue::Vmcb(v) => v.selector,
@@ -685,13 +760,14 @@ mod tests {
     /// The fields [`arch::reads`] declares are all a register's error checks read: over
     /// every decoded state of the three domains, in its baseline, setting any undeclared
     /// field of the varied register to other values (null and other selectors of each
-    /// RPL, canonical and non-canonical bases, limits, attributes, unusable or not)
+    /// RPL, canonical and non-canonical bases, limits, attributes, AVL flipped, unusable
+    /// or not)
     /// never changes [`arch::register_is_consistent`]'s verdict, and every register
     /// whose checks see the segment alike (equal [`arch::ReadKey`]) gets the same
     /// verdict.
     #[test]
     fn undeclared_fields_never_change_a_verdict() {
-        use crate::check::arch::Fields;
+        use crate::check::segment_fields::Fields;
         let mut varied = 0u64;
         for format in [Format::Vmcb, Format::Vmcs, Format::Kvm] {
             for state in Domain::new(format).states() {
@@ -699,9 +775,10 @@ mod tests {
                 let (reg, base) = (state.reg, baseline(state.baseline));
                 let verdict = arch::register_is_consistent(&base, reg, &seg);
                 let reads = arch::reads(reg);
-                let undeclared = Fields::ALL
-                    .into_iter()
-                    .filter(|&f| !reads.fields.contains(f));
+                let undeclared = Fields::EACH
+                    .iter()
+                    .copied()
+                    .filter(|&f| !reads.fields.meets(f));
                 for field in undeclared {
                     for other in variations(field, &seg) {
                         assert_eq!(
@@ -724,16 +801,20 @@ mod tests {
     }
 
     /// `seg` with `field` set to other values.
-    fn variations(field: crate::check::arch::Fields, seg: &Segment) -> Vec<Segment> {
-        use crate::check::arch::Fields;
+    fn variations(field: crate::check::segment_fields::Fields, seg: &Segment) -> Vec<Segment> {
+        use crate::check::segment_fields::Fields;
         let with = |f: &dyn Fn(&mut Segment)| {
             let mut s = *seg;
             f(&mut s);
             s
         };
         match field {
-            Fields::SELECTOR => [0, 1, 2, 3, 0x10, 0x2b, 0x33, 0x42, 0xfffb]
-                .map(|v| with(&|s| s.selector = Selector(v)))
+            Fields::RPL => PrivilegeLevel::ALL
+                .map(|rpl| with(&|s| s.selector = s.selector.with_rpl(rpl)))
+                .to_vec(),
+            // Null, GDT and LDT (TI) selectors, the RPL kept.
+            Fields::INDEX => [0, 0x10, 0x28, 0x2c, 0x40, 0xfff8]
+                .map(|v| with(&|s| s.selector = Selector(v).with_rpl(s.selector.rpl())))
                 .to_vec(),
             Fields::BASE => [0, 0x1234_5000, 0xffff_8000_0000_0000, 1 << 63]
                 .map(|b| with(&|s| s.base = b))
@@ -749,7 +830,9 @@ mod tests {
             ]
             .map(|a| with(&|s| s.attributes = a))
             .to_vec(),
-            _ => vec![with(&|s| s.unusable = !s.unusable)],
+            Fields::AVL => vec![with(&|s| s.attributes.avl = !s.attributes.avl)],
+            Fields::UNUSABLE => vec![with(&|s| s.unusable = !s.unusable)],
+            _ => unreachable!("a field of a segment register: {field:?}"),
         }
     }
 

@@ -221,7 +221,7 @@ impl Workspace {
             baselines.as_ref(),
             self.empty_report(chain)?,
         )];
-        self.verify_classes(&mut runs)?;
+        self.verify_classes(&mut runs, reduce::avl(chain))?;
         let [run] = runs;
         Ok(run.into_report())
     }
@@ -229,28 +229,37 @@ impl Workspace {
     /// [`Workspace::verify`] for each of `chains`, the reports in their order: the
     /// reduced chains judge the classes batch by batch together (`verify_classes`), so
     /// the representatives are read from memory once per batch, not once per chain.
+    /// The chains whose classes fold AVL twins in and those whose do not run apart
+    /// (each over its own list of classes, [`reduce::Avl`]).
     fn verify_together(&self, chains: &[&Chain]) -> Result<Vec<ChainReport>, WrongSourceFormat> {
-        let reduced: Vec<&Chain> = chains
-            .iter()
-            .copied()
-            .filter(|c| reduce::applies(c))
-            .collect();
-        let baselines = reduced
-            .iter()
-            .map(|c| self.baseline_outputs(c))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut runs = reduced
-            .iter()
-            .zip(&baselines)
-            .map(|(c, b)| Ok(reduce::ClassRun::new(c, b.as_ref(), self.empty_report(c)?)))
-            .collect::<Result<Vec<_>, WrongSourceFormat>>()?;
-        self.verify_classes(&mut runs)?;
-        let mut reduced_reports = runs.into_iter().map(reduce::ClassRun::into_report);
+        let mut reports: Vec<Option<ChainReport>> = chains.iter().map(|_| None).collect();
+        for avl in [reduce::Avl::Folded, reduce::Avl::Apart] {
+            let (at, reduced): (Vec<usize>, Vec<&Chain>) = chains
+                .iter()
+                .copied()
+                .enumerate()
+                .filter(|(_, c)| reduce::applies(c) && reduce::avl(c) == avl)
+                .unzip();
+            let baselines = reduced
+                .iter()
+                .map(|c| self.baseline_outputs(c))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut runs = reduced
+                .iter()
+                .zip(&baselines)
+                .map(|(c, b)| Ok(reduce::ClassRun::new(c, b.as_ref(), self.empty_report(c)?)))
+                .collect::<Result<Vec<_>, WrongSourceFormat>>()?;
+            self.verify_classes(&mut runs, avl)?;
+            for (i, run) in at.into_iter().zip(runs) {
+                reports[i] = Some(run.into_report());
+            }
+        }
         chains
             .iter()
-            .map(|c| match reduce::applies(c) {
-                true => Ok(reduced_reports.next().expect("a run per reduced chain")),
-                false => self.verify_unreduced(c),
+            .zip(reports)
+            .map(|(c, report)| match report {
+                Some(report) => Ok(report),
+                None => self.verify_unreduced(c),
             })
             .collect()
     }

@@ -20,6 +20,29 @@
 //! - the CPL a state means, its baseline and its decoded attributes are compared
 //!   (they come from the attributes, not from the carried fields: [`super::domain`]).
 //!
+//! AVL is folded in the same way for a chain whose every op carries it
+//! ([`carries_avl`]: KVM's and QEMU's get and set, and the other stacks' conversions,
+//! but for the rules that zero it or read it): a clean state with AVL set gets the
+//! verdict of its AVL-clear twin ([`Domain::avl_twin`]: the same state but for AVL) on
+//! every property, because
+//!
+//! - the twin's output is the representative's with AVL set, and so is its second trip
+//!   (each op carries AVL and computes nothing from it): the CPL byte and SS.DPL are the
+//!   representative's, and one output equals its second trip iff the other does;
+//! - decoding copies AVL and refuses nothing for it, and the normalisation neither reads
+//!   nor changes it, so the twin's decoded output and expected segment are the
+//!   representative's with AVL set, AVL clear on both sides of the representative's:
+//!   they are equal iff the representative's are (had one side dropped AVL and the
+//!   other kept it, the twin would lose an attribute the representative does not);
+//! - no architectural or VM-entry check reads AVL ([`crate::check::arch::reads`],
+//!   [`crate::check::vmx_entry::reads`]): the twin and its class members are consistent
+//!   iff the representative and its members are, and VM entry refuses the same ones.
+//!
+//! A twin class is counted with its AVL-clear class and run only for the
+//! counterexamples it may add, at its own place in class order (`twins`), so reports
+//! are those of every class run. A chain with an op that does not carry AVL runs every
+//! class ([`Avl::Apart`]).
+//!
 //! VM entry does read RPLs (SS.RPL = CS.RPL, RPL ≤ DPL, ...) and bases (canonical FS
 //! and GS, DS and ES below 4 GiB), and whether a source state is consistent does too:
 //! for chains ending in a VMCS, VM entry is checked on every consistent member of a
@@ -38,9 +61,15 @@
 //! register) and each consistent member equal to the state at its index, so a change
 //! to the domain that breaks the structure fails it. The tests hold the reduced
 //! reports equal to [`super::Workspace::verify_unreduced`]'s for every built-in chain
-//! and every chain with a rule switched off.
+//! and every chain with a rule switched off, AVL folded in or not; `ops_carry_avl`,
+//! `normalisation_and_decoding_carry_avl` and `folded_reports_equal_the_twins_run_apart`
+//! hold the AVL folding to the points above.
 
 use alloc::vec::Vec;
+
+mod twins;
+
+pub(super) use twins::{Avl, avl};
 
 use super::domain::{Domain, SharedVerdicts};
 use super::entry::{self, ClassVerdicts, EntryJudge, MemberVerdicts};
@@ -83,6 +112,11 @@ pub(super) struct Class {
     /// The representative's index in domain order (the tests find the members by it).
     #[cfg(test)]
     index: u32,
+    /// Its place in [`Classes::whole`]: the order its verdicts are recorded in.
+    ordinal: u32,
+    /// In [`Classes::avl_folded`], the place in [`Classes::whole`] of the class of its
+    /// AVL twins, judged with it; [`NO_TWIN`] otherwise.
+    twin: u32,
     /// How many states it covers, the representative included.
     len: u8,
     /// How many of the members after the representative are consistent.
@@ -94,13 +128,40 @@ pub(super) struct Class {
     reg: SegReg,
 }
 
-/// The domain's classes.
+/// [`Class::twin`] of a class judged without AVL twins.
+const NO_TWIN: u32 = u32::MAX;
+
+/// Classes in class order, with their representatives.
 #[derive(Debug, Default)]
-pub(super) struct Classes {
+struct ClassList {
     classes: Vec<Class>,
     /// Each class's representative, in class order: what every chain runs, read in
     /// order (a chain touches nothing else of the domain unless a member fails).
     representatives: Vec<DomainState>,
+}
+
+impl ClassList {
+    fn with_capacity(classes: usize) -> Self {
+        ClassList {
+            classes: Vec::with_capacity(classes),
+            representatives: Vec::with_capacity(classes),
+        }
+    }
+
+    fn push(&mut self, class: Class, rep: DomainState) {
+        self.classes.push(class);
+        self.representatives.push(rep);
+    }
+}
+
+/// The domain's classes.
+#[derive(Debug, Default)]
+pub(super) struct Classes {
+    /// Every class: what chains that do not carry AVL run ([`Avl::Apart`]).
+    whole: ClassList,
+    /// The classes but those of AVL-set twins, each AVL-clear class naming its twin's
+    /// ([`Class::twin`]): what chains carrying AVL run ([`Avl::Folded`]).
+    avl_folded: ClassList,
     /// Per consistent member after a representative, in domain order, what the
     /// VM-entry pass needs of it (the other members need nothing but their count).
     carried: Vec<Carried>,
@@ -156,10 +217,10 @@ const _: () = assert!(MAX_CLASS - 1 <= MemberVerdicts::MAX_MEMBERS && MAX_CLASS 
 impl Classes {
     /// Room for `classes` classes and `members` members after their representatives
     /// (reserved, not touched: only what is pushed is written).
-    fn with_capacity(classes: usize, members: usize) -> Self {
+    fn with_capacity(classes: usize, twins: usize, members: usize) -> Self {
         Classes {
-            classes: Vec::with_capacity(classes),
-            representatives: Vec::with_capacity(classes),
+            whole: ClassList::with_capacity(classes),
+            avl_folded: ClassList::with_capacity(classes - twins),
             carried: Vec::with_capacity(members),
         }
     }
@@ -167,11 +228,14 @@ impl Classes {
     /// Adds the class of `rep`, at `index` in domain order, and of the states at the
     /// same position of the lists `partners` (each a register of `rep`'s group and a
     /// selector RPL): `rep` with each list's carried fields, judged for consistency.
+    /// `twin` says where its AVL twins' class goes in [`Classes::whole`] (`Some`), or
+    /// that it is that class (`None`), if it has one.
     fn push(
         &mut self,
         domain: &Domain,
         (index, rep): (usize, DomainState),
         partners: &[(SegReg, PrivilegeLevel)],
+        twin: Option<Option<usize>>,
         shared: &mut SharedVerdicts,
     ) {
         #[cfg(not(test))]
@@ -197,26 +261,43 @@ impl Classes {
                 }
             }
         }
-        self.classes.push(Class {
+        let class = Class {
             #[cfg(test)]
             index: index as u32,
+            ordinal: self.whole.classes.len() as u32,
+            twin: NO_TWIN,
             len: (partners.len() + 1) as u8,
             consistent: (self.carried.len() - first_carried) as u8,
             first_carried: first_carried as u32,
             reg: rep.reg,
-        });
-        self.representatives.push(rep);
+        };
+        self.whole.push(class, rep);
+        match twin {
+            Some(None) => {}
+            Some(Some(twin)) => {
+                let twin = twin as u32;
+                self.avl_folded.push(Class { twin, ..class }, rep);
+            }
+            None => self.avl_folded.push(class, rep),
+        }
     }
 
     /// The classes in batches of one register (at most [`BATCH`]), each with its
-    /// representatives.
-    pub(super) fn batches(&self) -> impl Iterator<Item = (&[Class], &[DomainState])> + '_ {
+    /// representatives, AVL twins apart or folded.
+    pub(super) fn batches(
+        &self,
+        avl: Avl,
+    ) -> impl Iterator<Item = (&[Class], &[DomainState])> + '_ {
+        let list = match avl {
+            Avl::Apart => &self.whole,
+            Avl::Folded => &self.avl_folded,
+        };
         let mut at = 0;
-        self.classes
+        list.classes
             .chunk_by(|a, b| a.reg == b.reg)
             .flat_map(|same_reg| same_reg.chunks(BATCH))
             .map(move |batch| {
-                let representatives = &self.representatives[at..at + batch.len()];
+                let representatives = &list.representatives[at..at + batch.len()];
                 at += batch.len();
                 (batch, representatives)
             })
@@ -312,8 +393,11 @@ pub(super) fn classes(domain: &Domain) -> Classes {
         .into_iter()
         .flat_map(|reg| PrivilegeLevel::ALL.map(|rpl| (reg, rpl)));
     let n_alone: usize = lists.clone().map(|(reg, rpl)| alone(reg, rpl).len()).sum();
+    // Every representative has AVL clear or is the twin of one that has.
+    let n_twins: usize = leaders.clone().map(reps).sum::<usize>() / 2;
     let mut out = Classes::with_capacity(
         n_classes + n_alone,
+        n_twins,
         domain.state_count() - n_classes - n_alone,
     );
     let mut with: Vec<(SegReg, PrivilegeLevel)> = Vec::with_capacity(MAX_CLASS);
@@ -323,11 +407,16 @@ pub(super) fn classes(domain: &Domain) -> Classes {
         with.extend(partners(leader));
         let zero = PrivilegeLevel::Ring0;
         let first = domain.index(leader, zero, 0);
+        let first_class = out.whole.classes.len();
         for n in 0..reps(leader) {
+            // The leader's RPL-0 list is all clean states: each with AVL clear has its
+            // twin there, the others are twins.
+            let twin = domain.avl_twin(leader, n).map(|t| first_class + t);
             out.push(
                 domain,
                 (first + n, domain.state(leader, zero, n)),
                 &with,
+                Some(twin),
                 &mut shared,
             );
         }
@@ -339,6 +428,7 @@ pub(super) fn classes(domain: &Domain) -> Classes {
                 domain,
                 (first + n, domain.state(reg, rpl, n)),
                 &[],
+                None,
                 &mut shared,
             );
         }
@@ -353,6 +443,8 @@ pub(super) struct ClassRun<'c> {
     entry: Option<EntryJudge<'c>>,
     run: BatchRun,
     report: ChainReport,
+    /// AVL twins counted but whose counterexamples may be due ([`Avl::Folded`]).
+    twins: twins::Twins,
 }
 
 impl<'c> ClassRun<'c> {
@@ -369,6 +461,7 @@ impl<'c> ClassRun<'c> {
             entry: baselines.map(EntryJudge::new),
             run: BatchRun::new(chain),
             report,
+            twins: twins::Twins::default(),
         }
     }
 
@@ -391,6 +484,7 @@ impl Workspace {
     pub(super) fn verify_classes(
         &self,
         runs: &mut [ClassRun<'_>],
+        avl: Avl,
     ) -> Result<(), WrongSourceFormat> {
         let baselines: Vec<_> = runs.iter().map(|r| r.baselines).collect();
         let groups = entry::baseline_groups(&baselines);
@@ -400,13 +494,19 @@ impl Workspace {
             runs[j].run.keep_after(k);
         }
         let mut members = MemberVerdicts::default();
-        for (batch, representatives) in self.classes.batches() {
+        for (batch, representatives) in self.classes.batches(avl) {
             members.start(batch.len());
             for (i, &group) in groups.iter().enumerate() {
                 let (earlier, later) = runs.split_at_mut(i);
                 let from = prefixes[i].map(|(j, k)| earlier[j].run.kept(k));
                 let batch = (batch, representatives, from);
                 self.judge_batch(&mut later[0], batch, (&mut members, group))?;
+            }
+        }
+        for run in runs {
+            while let Some(twin) = run.twins.take_before(u32::MAX) {
+                let judges = (run.baselines, run.entry.as_ref());
+                self.record_twin(run.chain, judges, twin, &mut run.report);
             }
         }
         Ok(())
@@ -430,11 +530,15 @@ impl Workspace {
             entry: judge_entry,
             run,
             report,
+            twins,
         } = at;
         let (chain, baselines) = (*chain, *baselines);
         let reg = batch[0].reg;
         run.run(chain, (reg, &self.previous[reg]), representatives, from)?;
         for (i, (class, state)) in batch.iter().zip(representatives).enumerate() {
+            while let Some(twin) = twins.take_before(class.ordinal) {
+                self.record_twin(chain, (baselines, judge_entry.as_ref()), twin, report);
+            }
             let (rep_out, again) = run.output(i);
             // What an earlier chain of the batch found for this class, looked up when VM
             // entry is asked about the representative (a consistent one).
@@ -459,6 +563,8 @@ impl Workspace {
             // VM entry is the representative's own; the rest holds for the class.
             let entry = verdict.failed & entry_bit;
             verdict.failed &= !entry_bit;
+            // The AVL twins' verdict, if they are folded in (`twins`).
+            let failed = (verdict.failed, entry != 0);
             let n = u64::from(class.len);
             self.record(chain, state, &verdict, (n, n), baselines, report);
             if entry != 0 {
@@ -468,9 +574,11 @@ impl Workspace {
             // Most classes have no consistent member: nothing more to ask VM entry,
             // and, unless the representative was asked, nothing to keep.
             let (Some(b), Some(entry_judge)) = (baselines, judge_entry.as_ref()) else {
+                twins.count(self, class, (failed, 0), report);
                 continue;
             };
             if class.consistent == 0 && earlier.is_none() {
+                twins.count(self, class, (failed, 0), report);
                 continue;
             }
             let consistent = self.classes.consistent_members(class);
@@ -493,359 +601,59 @@ impl Workspace {
                     refused
                 }
             };
-            // Each refused member is exactly one violation of VM entry, whatever the
-            // chain: a member is consistent (`Carried::member`), `judge` fails VM entry
-            // on a consistent state exactly when the entry verdict says no, and only
-            // that bit is kept. A member is built and judged only while its
-            // counterexample is kept (the class's members in domain order, as judging
-            // each in turn did); the rest only count.
-            let mut left = refused;
-            while left != 0 && report.keeps_more(Property::VmxEntryRejected) {
-                let m = left.trailing_zeros() as usize;
-                left &= left - 1;
-                let carried = consistent
-                    .clone()
-                    .nth(m)
-                    .expect("a bit per consistent member");
-                let member = &carried.member(state);
-                let value = with_base(
-                    &with_selector(&rep_out.value, carried.selector),
-                    carried.base,
-                );
-                let out = InFlight { value, ..*rep_out };
-                let mut verdict = judge(chain, member, &out, None, Some(b), |_, _| false);
-                verdict.failed &= entry_bit;
-                debug_assert_eq!(verdict.failed, entry_bit, "a consistent member refused");
-                self.record(chain, member, &verdict, (0, 1), baselines, report);
-            }
-            if left != 0 {
-                report.count_unkept(Property::VmxEntryRejected, u64::from(left.count_ones()));
-                #[cfg(all(test, feature = "std"))]
-                tests::COUNTED_UNBUILT.with(|n| n.set(n.get() + left.count_ones() as usize));
-            }
+            let refusals = (consistent, refused);
+            self.record_refused(chain, (state, rep_out), refusals, (b, 1), report);
+            twins.count(self, class, (failed, refused), report);
         }
         Ok(())
+    }
+
+    /// Records VM entry's refusal of each consistent member of `state`'s class that
+    /// `refused` has a bit for (one per member of `consistent`, in order), each violation
+    /// counting `weight` times: each member's output is `rep_out` with its own selector
+    /// and base.
+    ///
+    /// Each refused member is exactly one violation of VM entry, whatever the chain: a
+    /// member is consistent (`Carried::member`), `judge` fails VM entry on a consistent
+    /// state exactly when the entry verdict says no, and only that bit is kept. A member
+    /// is built and judged only while its counterexample is kept (the class's members in
+    /// domain order, as judging each in turn did); the rest only count.
+    fn record_refused(
+        &self,
+        chain: &Chain,
+        (state, rep_out): (&DomainState, &InFlight),
+        (consistent, refused): (impl Iterator<Item = Carried> + Clone, u64),
+        (b, weight): (&[SegmentState; 4], u64),
+        report: &mut ChainReport,
+    ) {
+        let entry_bit = 1u8 << Property::VmxEntryRejected.index();
+        let mut left = refused;
+        while left != 0 && report.keeps_more(Property::VmxEntryRejected) {
+            let m = left.trailing_zeros() as usize;
+            left &= left - 1;
+            let carried = consistent
+                .clone()
+                .nth(m)
+                .expect("a bit per consistent member");
+            let member = &carried.member(state);
+            let value = with_base(
+                &with_selector(&rep_out.value, carried.selector),
+                carried.base,
+            );
+            let out = InFlight { value, ..*rep_out };
+            let mut verdict = judge(chain, member, &out, None, Some(b), |_, _| false);
+            verdict.failed &= entry_bit;
+            debug_assert_eq!(verdict.failed, entry_bit, "a consistent member refused");
+            self.record(chain, member, &verdict, (0, weight), Some(b), report);
+        }
+        if left != 0 {
+            let unkept = u64::from(left.count_ones());
+            report.count_unkept(Property::VmxEntryRejected, unkept * weight);
+            #[cfg(all(test, feature = "std"))]
+            tests::COUNTED_UNBUILT.with(|n| n.set(n.get() + left.count_ones() as usize));
+        }
     }
 }
 
 #[cfg(test)]
-pub(super) mod tests {
-    use super::*;
-    use crate::profile::Format;
-    use crate::profile::builtin_chains;
-
-    fn selector_of(value: &SegmentValue) -> u16 {
-        match value {
-            SegmentValue::Vmcb(v) => v.selector,
-            SegmentValue::Vmcs(v) => v.selector,
-            SegmentValue::Kvm(k) => k.selector,
-            SegmentValue::Qemu(q) => q.selector as u16,
-            SegmentValue::Stack(s) => match s {
-                StackValue::Xen(v) => v.selector,
-                StackValue::Bhyve(v) => v.selector,
-                StackValue::Cpum(v) => v.selector,
-                StackValue::Crosvm(v) => v.selector,
-                StackValue::Hv(v) => v.selector,
-            },
-        }
-    }
-
-    fn base_of(value: &SegmentValue) -> u64 {
-        match value {
-            SegmentValue::Vmcb(v) => v.base,
-            SegmentValue::Vmcs(v) => v.base,
-            SegmentValue::Kvm(k) => k.base,
-            SegmentValue::Qemu(q) => q.base,
-            SegmentValue::Stack(s) => match s {
-                StackValue::Xen(v) => v.base,
-                StackValue::Bhyve(v) => v.desc.base,
-                StackValue::Cpum(v) => v.base,
-                StackValue::Crosvm(v) => v.base,
-                StackValue::Hv(v) => v.base,
-            },
-        }
-    }
-
-    /// The value with the selector's RPL and the base cleared: what classes compare.
-    fn uncarried(value: &SegmentValue) -> SegmentValue {
-        with_base(&with_selector(value, selector_of(value) & !3), 0)
-    }
-
-    fn decoded_uncarried(s: Option<Segment>) -> Option<Segment> {
-        s.map(|mut s| {
-            s.selector.0 &= !3;
-            s.base = 0;
-            s
-        })
-    }
-
-    /// True when `a` and `b` are the same state but for the register within its
-    /// [`group`], the selector's RPL and the base.
-    fn alike(a: &DomainState, b: &DomainState) -> bool {
-        group(a.reg) == group(b.reg)
-            && a.cpl == b.cpl
-            && a.baseline == b.baseline
-            && a.input.vmcb_cpl == b.input.vmcb_cpl
-            && uncarried(&a.input.value) == uncarried(&b.input.value)
-            && decoded_uncarried(a.decoded) == decoded_uncarried(b.decoded)
-    }
-
-    /// Every built-in chain and each with one rule switched off, with the workspace of
-    /// its source format.
-    pub(in crate::verify) fn chains_and_workspaces() -> (Vec<Chain>, Vec<Workspace>) {
-        let mut chains = Vec::new();
-        for chain in builtin_chains() {
-            for rule in chain.rules().iter() {
-                chains.push(chain.without(rule));
-            }
-            chains.push(chain);
-        }
-        let mut workspaces: Vec<Workspace> = Vec::new();
-        for chain in &chains {
-            if !workspaces.iter().any(|w| w.format == chain.source()) {
-                workspaces.push(Workspace::new(chain.source()));
-            }
-        }
-        (chains, workspaces)
-    }
-
-    /// The index in domain order of each member after `c`'s representative, from the
-    /// class's place in the domain: the states at the representative's position of its
-    /// group's other lists.
-    fn others(domain: &Domain, c: &Class) -> Vec<usize> {
-        if c.len == 1 {
-            return Vec::new();
-        }
-        let n = position(domain, c);
-        let out: Vec<usize> = partners(c.reg)
-            .map(|(reg, rpl)| domain.index(reg, rpl, n))
-            .collect();
-        assert_eq!(out.len() + 1, usize::from(c.len));
-        out
-    }
-
-    /// The representative's position in its list (RPL 0 of its group's leader).
-    fn position(domain: &Domain, c: &Class) -> usize {
-        assert_eq!(group_leader(c.reg), c.reg);
-        c.index as usize - domain.index(c.reg, PrivilegeLevel::Ring0, 0)
-    }
-
-    /// The consistent members after `c`'s representative, by their index in domain
-    /// order, each with what the classes keep of it.
-    fn consistent_others(domain: &Domain, classes: &Classes, c: &Class) -> Vec<(usize, Carried)> {
-        let members = classes.consistent_members(c);
-        members
-            .map(|m| {
-                let rpl = Selector(m.selector).rpl();
-                (domain.index(m.reg, rpl, position(domain, c)), m)
-            })
-            .collect()
-    }
-
-    pub(in crate::verify) fn workspace_of<'w>(
-        workspaces: &'w [Workspace],
-        chain: &Chain,
-    ) -> &'w Workspace {
-        workspaces
-            .iter()
-            .find(|w| w.format == chain.source())
-            .expect("a workspace per source format")
-    }
-
-    /// What [`reducible`] states, op by op: over every value that reaches an op from
-    /// the whole domain, a class member's input gives the representative's output with
-    /// the member's selector and base, and the same CPL byte.
-    #[test]
-    fn ops_carry_selector_and_base() {
-        let (chains, workspaces) = chains_and_workspaces();
-        let mut checked = 0u64;
-        for chain in &chains {
-            let ws = workspace_of(&workspaces, chain);
-            let mut trace: Vec<(InFlight, InFlight)> = Vec::new();
-            for class in &ws.classes.classes {
-                let rep = &ws.domain.state_at(class.index as usize);
-                trace.clear();
-                chain.interpret_each_op(rep.reg, rep.input, &ws.previous[rep.reg], |_, _, a, b| {
-                    trace.push((*a, *b));
-                });
-                for m in others(&ws.domain, class) {
-                    let member = &ws.domain.state_at(m);
-                    let prev = &ws.previous[member.reg];
-                    chain.interpret_each_op(member.reg, member.input, prev, |i, op, a, b| {
-                        let (rep_in, rep_out) = trace[i];
-                        assert!(reducible(op));
-                        let carried = |v: &SegmentValue, from: &SegmentValue| {
-                            with_base(&with_selector(v, selector_of(from)), base_of(from))
-                        };
-                        // The member's input is the representative's with its own carried
-                        // fields (the previous op carried them), ...
-                        assert_eq!(carried(&rep_in.value, &a.value), a.value, "{chain}: {op:?}");
-                        // ... and so is its output.
-                        assert_eq!(
-                            carried(&rep_out.value, &a.value),
-                            b.value,
-                            "{chain}: {op:?} {:?} vs {:?}: {a:?}",
-                            rep.reg,
-                            member.reg
-                        );
-                        assert_eq!(rep_out.vmcb_cpl, b.vmcb_cpl, "{chain}: {op:?}");
-                        checked += 1;
-                    });
-                }
-            }
-        }
-        assert!(checked > 1_000_000, "{checked} op applications checked");
-    }
-
-    #[cfg(feature = "std")]
-    std::thread_local! {
-        /// How many refused class members `judge_batch` counted without building or
-        /// judging them: the test sees that the shortcut it holds harmless is taken.
-        pub(super) static COUNTED_UNBUILT: core::cell::Cell<usize> =
-            const { core::cell::Cell::new(0) };
-    }
-
-    /// Refused class members past the kept counterexamples are counted, not built
-    /// and judged (`judge_batch`): for every built-in chain into a VMCS whose VM entry
-    /// refuses states, the kept VM-entry counterexamples are the first refused states
-    /// in class order (each representative, then its members in domain order), each
-    /// judged alone on the state as the domain holds it, as the unreduced verification
-    /// judges it. The counts are held to the whole enumeration's by
-    /// `reduced_reports_equal_the_whole_enumeration`. Members really went unbuilt.
-    #[cfg(feature = "std")]
-    #[test]
-    fn refused_members_are_counted_and_the_first_kept() {
-        use super::super::{COUNTEREXAMPLES_PER_PROPERTY, evaluate};
-        COUNTED_UNBUILT.with(|n| n.set(0));
-        let entry_bit = 1u8 << Property::VmxEntryRejected.index();
-        let mut workspaces: Vec<Workspace> = Vec::new();
-        let mut refusing = 0;
-        for chain in builtin_chains() {
-            if chain.destination() != Format::Vmcs {
-                continue;
-            }
-            if !workspaces.iter().any(|w| w.format == chain.source()) {
-                workspaces.push(Workspace::new(chain.source()));
-            }
-            let ws = workspace_of(&workspaces, &chain);
-            let report = ws.verify(&chain).expect("same source");
-            if report.violations(Property::VmxEntryRejected) == 0 {
-                continue;
-            }
-            refusing += 1;
-            let kept: Vec<(SegReg, InFlight)> = report
-                .counterexamples
-                .iter()
-                .filter(|c| c.property == Property::VmxEntryRejected)
-                .map(|c| (c.reg, c.before))
-                .collect();
-            let baselines = ws.baseline_outputs(&chain).expect("same source");
-            let mut first = Vec::new();
-            'classes: for c in &ws.classes.classes {
-                for i in core::iter::once(c.index as usize).chain(others(&ws.domain, c)) {
-                    let s = ws.domain.state_at(i);
-                    let failed = evaluate(&chain, &s, &ws.previous, baselines.as_ref());
-                    if failed & entry_bit != 0 {
-                        first.push((s.reg, s.input));
-                        if first.len() == COUNTEREXAMPLES_PER_PROPERTY {
-                            break 'classes;
-                        }
-                    }
-                }
-            }
-            assert_eq!(kept, first, "{chain}");
-        }
-        assert!(refusing >= 2, "{refusing} chains refused by VM entry");
-        let unbuilt = COUNTED_UNBUILT.with(|n| n.get());
-        assert!(
-            unbuilt > 100_000,
-            "{unbuilt} refused members counted unbuilt"
-        );
-    }
-
-    #[test]
-    fn reduced_reports_equal_the_whole_enumeration() {
-        let (chains, workspaces) = chains_and_workspaces();
-        for chain in &chains {
-            assert!(applies(chain), "{chain}");
-            let ws = workspace_of(&workspaces, chain);
-            let reduced = ws.verify(chain).expect("same source");
-            let whole = ws.verify_unreduced(chain).expect("same source");
-            assert_eq!(reduced.states, whole.states, "{chain}");
-            assert_eq!(reduced.states, ws.domain.state_count() as u64, "{chain}");
-            assert_eq!(reduced.garbage_states, whole.garbage_states, "{chain}");
-            assert_eq!(reduced.violations, whole.violations, "{chain}");
-            assert_eq!(whole.executed, whole.states);
-            assert!(reduced.executed < whole.executed, "{chain}");
-            // Each violated property keeps one to three counterexamples, the others none.
-            for report in [&reduced, &whole] {
-                for p in Property::ALL {
-                    let kept = report.counterexamples.iter();
-                    let kept = kept.filter(|c| c.property == p).count();
-                    let want = if report.violations(p) == 0 {
-                        0..=0
-                    } else {
-                        1..=super::super::COUNTEREXAMPLES_PER_PROPERTY
-                    };
-                    assert!(want.contains(&kept), "{chain}: {kept} kept of {p}");
-                }
-            }
-            for c in &reduced.counterexamples {
-                assert!(
-                    whole
-                        .counterexamples
-                        .iter()
-                        .any(|w| w.property == c.property)
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn classes_cover_the_domain_once() {
-        for format in [Format::Vmcb, Format::Vmcs, Format::Kvm] {
-            let domain = Domain::new(format);
-            let states = domain.states();
-            let classes = classes(&domain);
-            let mut seen = alloc::vec![0u8; states.len()];
-            assert_eq!(classes.representatives.len(), classes.classes.len());
-            for (c, rep) in classes.classes.iter().zip(&classes.representatives) {
-                assert_eq!(*rep, states[c.index as usize], "{format}");
-                seen[c.index as usize] += 1;
-                assert_eq!(c.reg, rep.reg);
-                let others = others(&domain, c);
-                for &m in &others {
-                    assert!(alike(rep, &states[m]), "{format} {m}");
-                    seen[m] += 1;
-                }
-                // The consistent members, in domain order, and only those, each made
-                // from the representative as the state at its index.
-                let consistent: Vec<usize> = others
-                    .iter()
-                    .copied()
-                    .filter(|&m| states[m].consistent)
-                    .collect();
-                let kept = consistent_others(&domain, &classes, c);
-                assert_eq!(kept.iter().map(|(m, _)| *m).collect::<Vec<_>>(), consistent);
-                for (m, carried) in kept {
-                    assert_eq!(carried.member(rep), states[m], "{format}");
-                }
-            }
-            assert!(seen.iter().all(|&n| n == 1), "{format}");
-            // The states that decode of CS, SS, TR and LDTR come four to a class (one
-            // per RPL), those of DS, ES, FS and GS sixteen; garbage stands alone.
-            let garbage = states.iter().filter(|s| s.decoded.is_none()).count();
-            let n = |regs: &[SegReg]| {
-                let clean = states.iter().filter(|s| s.decoded.is_some());
-                clean.filter(|s| regs.contains(&s.reg)).count()
-            };
-            let four = n(&[SegReg::Cs, SegReg::Ss, SegReg::Tr, SegReg::Ldtr]);
-            let sixteen = n(&[SegReg::Ds, SegReg::Es, SegReg::Fs, SegReg::Gs]);
-            assert_eq!(
-                classes.classes.len(),
-                four / 4 + sixteen / 16 + garbage,
-                "{format}"
-            );
-        }
-    }
-}
+pub(super) mod tests;

@@ -412,7 +412,7 @@ mod tests {
                 runs[j].keep_after(k);
                 shared_ops += k;
             }
-            for (_, batch) in ws.classes.batches() {
+            for (_, batch) in ws.classes.batches(super::super::reduce::Avl::Apart) {
                 let reg = batch[0].reg;
                 for (i, chain) in of_format.iter().enumerate() {
                     let (earlier, later) = runs.split_at_mut(i);

@@ -7,65 +7,14 @@
 //!
 //! Verify's class members differ from their representative only in the selector (RPL,
 //! and the register) and the base (`verify::reduce`), so the checks that read neither
-//! ([`Fields::CARRIED`]) give a member its representative's verdict.
+//! ([`Fields::CARRIED`]) give a member its representative's verdict; no check reads AVL
+//! ([`Fields::AVL`]), so a state differing from another only there gets its verdict.
 
 use crate::check::CheckId;
 
-/// A set type `$name` over a byte whose members are its associated constants (one bit
-/// each, in order), with `EACH` (every member), `NONE`, `ALL`, `and` (the union) and `meets`
-/// (whether two sets intersect).
-macro_rules! bit_set {
-    ($(#[$doc:meta])* $name:ident { $($(#[$mdoc:meta])* $member:ident,)* }) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub struct $name(u8);
-
-        #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
-        enum Bit { $($member,)* }
-
-        impl $name {
-            $($(#[$mdoc])* pub const $member: $name = $name(1 << Bit::$member as u8);)*
-            /// Every member, each alone.
-            pub const EACH: &'static [$name] = &[$($name::$member,)*];
-            /// The empty set.
-            pub const NONE: $name = $name(0);
-            /// The set of every member.
-            pub const ALL: $name = $name(0 $(| $name::$member.0)*);
-
-            /// Both sets.
-            #[must_use]
-            pub const fn and(self, other: $name) -> $name {
-                $name(self.0 | other.0)
-            }
-
-            /// True when the sets share a member.
-            #[must_use]
-            pub const fn meets(self, other: $name) -> bool {
-                self.0 & other.0 != 0
-            }
-        }
-    };
-}
-
-mod fields {
-    bit_set!(
-        /// Fields of a segment register.
-        Fields {
-            /// Selector bits 1:0.
-            RPL,
-            /// Selector bits 15:2: the table indicator and the index.
-            INDEX,
-            /// The base address.
-            BASE,
-            /// The limit.
-            LIMIT,
-            /// The attributes, the unusable bit included.
-            ATTRIBUTES,
-        }
-    );
-}
-
 mod context {
+    use crate::check::segment_fields::bit_set;
+
     bit_set!(
         /// Guest state outside the segment registers, and VM controls.
         Context {
@@ -85,14 +34,8 @@ mod context {
     );
 }
 
+pub use crate::check::segment_fields::Fields;
 pub use context::Context;
-pub use fields::Fields;
-
-impl Fields {
-    /// What a verify class member carries apart from its representative: the whole
-    /// selector and the base.
-    pub const CARRIED: Fields = Fields::RPL.and(Fields::INDEX).and(Fields::BASE);
-}
 
 /// What a check reads: `segment` of each register it reads (which registers: the
 /// check's guard, where it is run), and `context`.
@@ -119,7 +62,7 @@ pub const fn reads(id: CheckId) -> Reads {
     // The user-segment checks are all skipped for a virtual-8086 guest (RFLAGS.VM),
     // and the virtual-8086 ones run only for it.
     let vm = X::RFLAGS;
-    let attrs = F::ATTRIBUTES;
+    let attrs = F::ATTRIBUTES.and(F::UNUSABLE);
     match id {
         C::VmxEntryCr0Fixed => reads_of(F::NONE, X::CR0.and(X::UNRESTRICTED_GUEST)),
         C::VmxEntryCr0PgPe => reads_of(F::NONE, X::CR0),

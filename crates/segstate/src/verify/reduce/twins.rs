@@ -1,0 +1,496 @@
+//! AVL twins judged with their AVL-clear class ([`Avl::Folded`]), for chains whose ops
+//! all carry AVL ([`carries_avl`]): a twin class's
+//! verdict is its AVL-clear class's (`super`'s module doc says why), so it is counted
+//! when that class is judged, and run only for the counterexamples it may add, at its
+//! own place in class order, so that the counterexamples kept and their order are
+//! those of every class judged on its own.
+
+use alloc::collections::VecDeque;
+
+use super::super::{ChainReport, Property, SegmentState, Workspace, judge};
+use super::{Class, EntryJudge, NO_TWIN};
+use crate::profile::{Chain, Op, Rule, StackOp};
+
+/// True when `op` carries AVL: whatever the rest of its input, the input with AVL set
+/// gives the output of the input with AVL clear with AVL set (in the output's format),
+/// and its normalisation ([`super::normalise::expected`]) neither reads AVL nor
+/// changes it. KVM's and QEMU's get and set copy AVL field to field
+/// (`svm_get_segment`/`svm_set_segment`, `vmx_get_segment`/`vmx_segment_access_rights`,
+/// QEMU `get_seg`/`set_seg` through `DESC_AVL_MASK`), and so do the other stacks'
+/// conversions, but for the rules listed here, which drop it or read it:
+///
+/// - [`Rule::SvmSetZeroUnusableAttrib`], [`Rule::VmxSetZeroUnusableAr`],
+///   [`Rule::QemuGetZeroUnusableFlags`]: an unusable segment's attributes are zeroed,
+///   AVL with them, while the normalisation keeps them (loss rules);
+/// - [`Rule::QemuGetKeepOldFlags`], [`Rule::QemuGetSegtype`]: an unusable segment takes
+///   the previous cache's flags, AVL included;
+/// - [`Rule::QemuSetV8086Seg`]: AVL is cleared (the normalisation clears it too, but
+///   the output no longer carries it);
+/// - [`Rule::VboxVmxImportStripUnusable`]: an unusable segment loses AVL;
+/// - [`Rule::BochsVmexitZeroInvalidAttrib`]: a not-present segment's attrib is zeroed
+///   (a loss rule);
+/// - nested VMX without [`Rule::NvmxEntryCopySsAr`]: SS's access rights are a stale
+///   constant, AVL not among them;
+/// - [`Rule::VboxVmxExportZeroAttrUnusable`], [`Rule::CrosvmHaxmZeroArNull`]: an
+///   all-zero attribute word (AVL clear) is written unusable, so AVL decides
+///   usability.
+///
+/// Not taken on trust: `ops_carry_avl` runs every op of every built-in chain (and of
+/// each with a rule switched off) over the values that reach it from the whole domain
+/// and holds each declared op to it; `normalisation_carries_avl` does the same for the
+/// normalisation.
+const fn carries_avl(op: Op) -> bool {
+    match op {
+        Op::SvmGet(_) | Op::VmxGet(_) | Op::QemuMigrate(..) => true,
+        Op::SvmSet(r) => !r.has(Rule::SvmSetZeroUnusableAttrib),
+        Op::VmxSet(r) => !r.has(Rule::VmxSetZeroUnusableAr),
+        Op::QemuGet(r) => {
+            !r.has(Rule::QemuGetZeroUnusableFlags)
+                && !r.has(Rule::QemuGetKeepOldFlags)
+                && !r.has(Rule::QemuGetSegtype)
+        }
+        Op::QemuSet(r) => !r.has(Rule::QemuSetV8086Seg),
+        Op::Stack(op) => match op {
+            StackOp::VboxVmxImport(r) => !r.has(Rule::VboxVmxImportStripUnusable),
+            StackOp::VboxVmxExport(r) => !r.has(Rule::VboxVmxExportZeroAttrUnusable),
+            StackOp::CrosvmToHaxm(r) => !r.has(Rule::CrosvmHaxmZeroArNull),
+            StackOp::BochsRoundTrip(r) => !r.has(Rule::BochsVmexitZeroInvalidAttrib),
+            StackOp::NestedVmxRoundTrip(r) => r.has(Rule::NvmxEntryCopySsAr),
+            _ => true,
+        },
+    }
+}
+
+/// How a chain's classes treat AVL ([`Classes`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(in crate::verify) enum Avl {
+    /// States differing only in AVL are classes of their own, each run.
+    Apart,
+    /// A clean state with AVL set is judged with the class of its AVL-clear twin
+    /// ([`Domain::avl_twin`]), which runs for both (module doc).
+    Folded,
+}
+
+/// How the classes treat AVL in verifying `chain` (one the classes apply to): folded
+/// when every op carries it ([`carries_avl`]).
+pub(in crate::verify) fn avl(chain: &Chain) -> Avl {
+    match chain.ops().iter().all(|&op| carries_avl(op)) {
+        true => Avl::Folded,
+        false => Avl::Apart,
+    }
+}
+
+/// The bit of `p` in a verdict's `failed`.
+const fn bit(p: Property) -> u8 {
+    1 << p.index()
+}
+
+/// One chain's AVL twin classes counted but not yet run: those that violate a property
+/// of which the report kept more counterexamples when they were counted
+/// ([`ChainReport::keeps_more`]), by place in class order (rising).
+#[derive(Debug, Default)]
+pub(in crate::verify) struct Twins {
+    pending: VecDeque<Pending>,
+}
+
+/// A twin class whose counterexamples may be due: its place in class order and the
+/// properties it was counted as violating.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Pending {
+    ordinal: u32,
+    violated: u8,
+}
+
+impl Twins {
+    /// Counts the AVL twins of `class` (if it has them) as its verdict says: `failed`,
+    /// the properties the representative violates but VM entry, and whether VM entry
+    /// refused it; `refused`, a bit per consistent member VM entry refused. Keeps the
+    /// twin class for its counterexamples if one may be due.
+    #[inline(always)]
+    pub(super) fn count(
+        &mut self,
+        ws: &Workspace,
+        class: &Class,
+        ((failed, entry), refused): ((u8, bool), u64),
+        report: &mut ChainReport,
+    ) {
+        if class.twin == NO_TWIN {
+            return;
+        }
+        // AVL decides no consistency (`check::arch::reads`, `check::vmx_entry::reads`):
+        // the twin class has as many members, as many of them consistent.
+        debug_assert_eq!(
+            {
+                let twin = &ws.classes.whole.classes[class.twin as usize];
+                (twin.len, twin.consistent)
+            },
+            (class.len, class.consistent)
+        );
+        report.states += u64::from(class.len);
+        if failed == 0 && !entry && refused == 0 {
+            return;
+        }
+        self.count_violations(class, ((failed, entry), refused), report);
+    }
+
+    /// [`Twins::count`]'s violations.
+    #[inline(never)]
+    fn count_violations(
+        &mut self,
+        class: &Class,
+        ((failed, entry), refused): ((u8, bool), u64),
+        report: &mut ChainReport,
+    ) {
+        let len = u64::from(class.len);
+        for p in Property::ALL {
+            if failed & bit(p) != 0 {
+                report.violations[p.index()] += len;
+            }
+        }
+        let rejected = u64::from(entry) + u64::from(refused.count_ones());
+        let entry = Property::VmxEntryRejected;
+        report.violations[entry.index()] += rejected;
+        let violated = failed | if rejected > 0 { bit(entry) } else { 0 };
+        let due = Property::ALL
+            .iter()
+            .any(|&p| violated & bit(p) != 0 && report.keeps_more(p));
+        if due {
+            self.pending.push_back(Pending {
+                ordinal: class.twin,
+                violated,
+            });
+        }
+    }
+
+    /// The first twin class kept whose place in class order is before `ordinal`.
+    pub(super) fn take_before(&mut self, ordinal: u32) -> Option<Pending> {
+        match self.pending.front() {
+            Some(p) if p.ordinal < ordinal => self.pending.pop_front(),
+            _ => None,
+        }
+    }
+}
+
+impl Workspace {
+    /// Runs the twin class `twin` through `chain` and records its counterexamples, as
+    /// judging it on its own does, weighing nothing: its counts were taken with its
+    /// AVL-clear class ([`Twins::count`]). `judges` are the chain's baselines and
+    /// VM-entry judge (chains into a VMCS).
+    pub(super) fn record_twin(
+        &self,
+        chain: &Chain,
+        judges: (Option<&[SegmentState; 4]>, Option<&EntryJudge<'_>>),
+        twin: Pending,
+        report: &mut ChainReport,
+    ) {
+        let (baselines, entry_judge) = judges;
+        let at = twin.ordinal as usize;
+        let (class, state) = (
+            &self.classes.whole.classes[at],
+            &self.classes.whole.representatives[at],
+        );
+        let previous = &self.previous[state.reg];
+        let out = chain.interpret(state.reg, state.input, previous);
+        let again = (chain.source() == chain.destination())
+            .then(|| chain.interpret(state.reg, out, previous));
+        let accepts = |_: &[SegmentState; 4], out| {
+            let entry_judge = entry_judge.expect("baselines for a VMCS");
+            entry_judge.accepts(state.reg, state.baseline, out)
+        };
+        let mut verdict = judge(chain, state, &out, again.as_ref(), baselines, accepts);
+        let entry_bit = bit(Property::VmxEntryRejected);
+        let entry = verdict.failed & entry_bit;
+        let mut violated = verdict.failed;
+        verdict.failed &= !entry_bit;
+        self.record(chain, state, &verdict, (0, 0), baselines, report);
+        if entry != 0 {
+            verdict.failed = entry;
+            self.record(chain, state, &verdict, (0, 0), baselines, report);
+        }
+        if let (Some(b), Some(entry_judge)) = (baselines, entry_judge) {
+            let consistent = self.classes.consistent_members(class);
+            let carried = consistent
+                .clone()
+                .map(|c| (c.reg, c.baseline, crate::arch::Selector(c.selector), c.base));
+            let refused = entry_judge.refusals(verdict.decoded_out, carried);
+            if refused != 0 {
+                violated |= entry_bit;
+            }
+            self.record_refused(chain, (state, &out), (consistent, refused), (b, 0), report);
+        }
+        debug_assert_eq!(violated, twin.violated, "{chain}: twin {at}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{chains_and_workspaces, workspace_of};
+    use super::*;
+    use crate::arch::{Attributes, Segment};
+    use crate::format::qemu::QemuFlags;
+    use crate::format::svm::SvmAttrib;
+    use crate::profile::{InFlight, SegmentValue, StackValue};
+
+    /// `value` with AVL set to `on`, in its format's place.
+    fn with_avl(value: &SegmentValue, on: bool) -> SegmentValue {
+        let put16 =
+            |word: &mut u16, shift: u16| *word = *word & !(1 << shift) | u16::from(on) << shift;
+        let put32 =
+            |word: &mut u32, mask: u32| *word = if on { *word | mask } else { *word & !mask };
+        let word = 1u32 << Attributes::AVL_SHIFT;
+        let mut v = *value;
+        match &mut v {
+            SegmentValue::Vmcb(s) => put16(&mut s.attrib.0, SvmAttrib::AVL_SHIFT),
+            SegmentValue::Vmcs(s) => put32(&mut s.access_rights.0, word),
+            SegmentValue::Kvm(k) => k.avl = u8::from(on),
+            SegmentValue::Qemu(q) => put32(&mut q.flags.0, QemuFlags::AVL_MASK),
+            SegmentValue::Stack(s) => match s {
+                StackValue::Xen(x) => put16(&mut x.attr.0, SvmAttrib::AVL_SHIFT),
+                StackValue::Bhyve(b) => put32(&mut b.desc.access.0, word),
+                StackValue::Cpum(c) => put32(&mut c.attr.0, word),
+                StackValue::Crosvm(c) => c.avl = u8::from(on),
+                StackValue::Hv(h) => put16(&mut h.attributes.0, Attributes::AVL_SHIFT),
+            },
+        }
+        v
+    }
+
+    /// The AVL-clear representatives with twins and their twins' representatives.
+    fn pairs(ws: &Workspace) -> impl Iterator<Item = (&DomainState, &DomainState)> + '_ {
+        let (folded, whole) = (&ws.classes.avl_folded, &ws.classes.whole);
+        folded
+            .classes
+            .iter()
+            .filter(|c| c.twin != NO_TWIN)
+            .map(|c| {
+                let rep = &whole.representatives[c.ordinal as usize];
+                (rep, &whole.representatives[c.twin as usize])
+            })
+    }
+
+    use super::super::super::DomainState;
+
+    /// What [`carries_avl`] states, op by op: over every value that reaches an op from
+    /// an AVL-clear representative and the same through its AVL twin, every built-in
+    /// chain and each with a rule switched off, an op declared carrying AVL gives the
+    /// twin the representative's output with AVL set, and the same CPL byte, while the
+    /// inputs are so related (up to the first op that does not carry it). Every op of a
+    /// chain that folds AVL is held to it over the whole domain.
+    #[test]
+    fn ops_carry_avl() {
+        let (chains, workspaces) = chains_and_workspaces();
+        let (mut checked, mut folded) = (0u64, 0);
+        let mut wrong = std::collections::BTreeMap::new();
+        for chain in &chains {
+            let ws = workspace_of(&workspaces, chain);
+            folded += usize::from(avl(chain) == Avl::Folded);
+            let mut trace: Vec<(InFlight, InFlight)> = Vec::new();
+            for (rep, twin) in pairs(ws) {
+                trace.clear();
+                let previous = &ws.previous[rep.reg];
+                chain.interpret_each_op(rep.reg, rep.input, previous, |_, _, a, b| {
+                    trace.push((*a, *b));
+                });
+                let mut related = true;
+                chain.interpret_each_op(twin.reg, twin.input, previous, |i, op, a, b| {
+                    let (rep_in, rep_out) = trace[i];
+                    related &=
+                        a.value == with_avl(&rep_in.value, true) && a.vmcb_cpl == rep_in.vmcb_cpl;
+                    if !related {
+                        assert!(avl(chain) == Avl::Apart, "{chain}: {op:?}");
+                        return;
+                    }
+                    if carries_avl(op) {
+                        let clear = rep_out.value == with_avl(&rep_out.value, false);
+                        let want = with_avl(&rep_out.value, true);
+                        if !clear || b.value != want || b.vmcb_cpl != rep_out.vmcb_cpl {
+                            wrong.insert(format!("{op:?}"), format!("{chain}: on {a:?}"));
+                        }
+                        checked += 1;
+                    }
+                });
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "ops declared to carry AVL that do not: {wrong:#?}"
+        );
+        assert!(
+            folded > chains.len() / 2,
+            "{folded} of {} chains fold AVL",
+            chains.len()
+        );
+        assert!(checked > 1_000_000, "{checked} op applications checked");
+    }
+
+    /// The other sides of a twin's verdict move with AVL: for every chain that folds
+    /// AVL and every AVL-clear representative with a twin, the normalisation of the
+    /// twin is the representative's with AVL set, and so is the decoding of the twin's
+    /// output (both refused alike); and VM entry, whose checks read no AVL, judges the
+    /// twin's output as the representative's.
+    #[test]
+    fn normalisation_and_decoding_carry_avl() {
+        let (chains, workspaces) = chains_and_workspaces();
+        let set = |s: Option<Segment>| {
+            s.map(|mut s| {
+                assert!(!s.attributes.avl);
+                s.attributes.avl = true;
+                s
+            })
+        };
+        let mut checked = 0u64;
+        for chain in chains.iter().filter(|c| avl(c) == Avl::Folded) {
+            let ws = workspace_of(&workspaces, chain);
+            let baselines = ws.baseline_outputs(chain).expect("same source");
+            for (rep, twin) in pairs(ws) {
+                let (Some(r), Some(t)) = (rep.decoded, twin.decoded) else {
+                    panic!("{chain}: a representative with a twin decodes");
+                };
+                let ops = chain.ops();
+                let expected = crate::verify::normalise::expected(ops, rep.reg, &r, rep.cpl);
+                let twin_expected = crate::verify::normalise::expected(ops, twin.reg, &t, twin.cpl);
+                assert_eq!(set(Some(expected)), Some(twin_expected), "{chain}");
+                let previous = &ws.previous[rep.reg];
+                let out = chain.interpret(rep.reg, rep.input, previous);
+                let twin_out = chain.interpret(twin.reg, twin.input, previous);
+                let decoded = out.value.decode();
+                assert_eq!(set(decoded), twin_out.value.decode(), "{chain}: {out:?}");
+                if let Some(b) = &baselines {
+                    let at = |d| crate::verify::entry::accepts(b, rep.reg, rep.baseline, d);
+                    assert_eq!(at(decoded), at(set(decoded)), "{chain}: {out:?}");
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 1_000_000, "{checked} pairs checked");
+    }
+
+    /// `chain` verified over `ws`'s classes with AVL twins `avl`.
+    fn verify_with(ws: &Workspace, chain: &Chain, avl: Avl) -> ChainReport {
+        let baselines = ws.baseline_outputs(chain).expect("same source");
+        let report = ws.empty_report(chain).expect("same source");
+        let mut runs = [super::super::ClassRun::new(
+            chain,
+            baselines.as_ref(),
+            report,
+        )];
+        ws.verify_classes(&mut runs, avl).expect("same source");
+        let [run] = runs;
+        run.into_report()
+    }
+
+    /// `ws` with only every `every`-th class of the folded list, and the twins of
+    /// those: a domain whose violations are sparse, so that a twin's counterexample is
+    /// among the first kept (over the whole domain, violations come in runs and the
+    /// first counterexamples are all AVL-clear representatives).
+    fn sparse(ws: &Workspace, every: usize) -> Workspace {
+        let (folded, whole) = (&ws.classes.avl_folded, &ws.classes.whole);
+        let mut kept = alloc::vec![false; whole.classes.len()];
+        for c in folded.classes.iter().step_by(every) {
+            kept[c.ordinal as usize] = true;
+            if c.twin != NO_TWIN {
+                kept[c.twin as usize] = true;
+            }
+        }
+        let mut at = alloc::vec![NO_TWIN; whole.classes.len()];
+        let mut classes = super::super::Classes::default();
+        for (i, (c, rep)) in whole.classes.iter().zip(&whole.representatives).enumerate() {
+            if kept[i] {
+                at[i] = classes.whole.classes.len() as u32;
+                let ordinal = at[i];
+                classes.whole.push(Class { ordinal, ..*c }, *rep);
+            }
+        }
+        for (c, rep) in folded.classes.iter().zip(&folded.representatives) {
+            if kept[c.ordinal as usize] {
+                let twin = if c.twin == NO_TWIN {
+                    NO_TWIN
+                } else {
+                    at[c.twin as usize]
+                };
+                let ordinal = at[c.ordinal as usize];
+                classes.avl_folded.push(
+                    Class {
+                        ordinal,
+                        twin,
+                        ..*c
+                    },
+                    *rep,
+                );
+            }
+        }
+        classes.carried.clone_from(&ws.classes.carried);
+        Workspace {
+            format: ws.format,
+            domain: super::super::Domain::new(ws.format),
+            classes,
+            previous: ws.previous,
+        }
+    }
+
+    /// Folding AVL twins in changes nothing but the states executed: for every chain
+    /// that folds them (every built-in chain and each with a rule switched off), the
+    /// report is the one with every AVL twin run as a class of its own, counts,
+    /// counterexamples and their order, over the whole domain and over a sparse part
+    /// of it; and there twins' own counterexamples are among them, so the path that
+    /// runs a twin for its counterexamples is taken.
+    #[test]
+    fn folded_reports_equal_the_twins_run_apart() {
+        let (chains, whole) = chains_and_workspaces();
+        let sparse: Vec<Workspace> = whole.iter().map(|ws| sparse(ws, 61)).collect();
+        let (mut folded, mut twin_counterexamples) = (0, 0);
+        let folding = chains.iter().filter(|c| avl(c) == Avl::Folded);
+        for (chain, workspaces) in folding.flat_map(|c| [(c, &whole), (c, &sparse)]) {
+            let ws = workspace_of(workspaces, chain);
+            let with = verify_with(ws, chain, Avl::Folded);
+            let apart = verify_with(ws, chain, Avl::Apart);
+            assert_eq!(with.states, apart.states, "{chain}");
+            assert_eq!(with.garbage_states, apart.garbage_states, "{chain}");
+            assert_eq!(with.violations, apart.violations, "{chain}");
+            assert_eq!(with.kept, apart.kept, "{chain}");
+            assert_eq!(with.counterexamples, apart.counterexamples, "{chain}");
+            assert!(with.executed < apart.executed, "{chain}");
+            let avl_set = |c: &&super::super::super::Counterexample| {
+                c.before.value != with_avl(&c.before.value, false)
+            };
+            twin_counterexamples += with.counterexamples.iter().filter(avl_set).count();
+            folded += 1;
+        }
+        assert!(
+            folded > chains.len(),
+            "{folded} of {} chains fold",
+            chains.len()
+        );
+        assert!(
+            twin_counterexamples > 10,
+            "{twin_counterexamples} from twins"
+        );
+    }
+
+    /// The folded list is the whole list but the AVL twins' classes, each named by the
+    /// class of its AVL-clear twin, and every class of the whole list is in it once
+    /// either way, in class order.
+    #[test]
+    fn folded_classes_name_each_twin_once() {
+        for format in [crate::profile::Format::Vmcb, crate::profile::Format::Vmcs] {
+            let ws = Workspace::new(format);
+            let (folded, whole) = (&ws.classes.avl_folded, &ws.classes.whole);
+            let mut seen = alloc::vec![0u8; whole.classes.len()];
+            let mut last = None;
+            for (c, rep) in folded.classes.iter().zip(&folded.representatives) {
+                assert!(last < Some(c.ordinal));
+                last = Some(c.ordinal);
+                assert_eq!(whole.representatives[c.ordinal as usize], *rep);
+                seen[c.ordinal as usize] += 1;
+                if c.twin != NO_TWIN {
+                    assert!(c.twin > c.ordinal);
+                    seen[c.twin as usize] += 1;
+                    let twin = &whole.representatives[c.twin as usize];
+                    assert_eq!(twin.decoded.map(|s| s.attributes.avl), Some(true));
+                }
+            }
+            assert!(seen.iter().all(|&n| n == 1), "{format}");
+            assert_eq!(folded.classes.len() * 2, whole.classes.len(), "{format}");
+        }
+    }
+}
