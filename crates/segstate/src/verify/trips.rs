@@ -37,7 +37,7 @@ use core::hash::{Hash, Hasher};
 use super::DomainState;
 use crate::arch::SegReg;
 use crate::format::qemu::QemuSegmentCache;
-use crate::profile::{Chain, InFlight, SegmentValue, WrongSourceFormat};
+use crate::profile::{Chain, InFlight, WrongSourceFormat};
 
 /// Slots of the table that finds equal outputs: four per state of a full batch, so
 /// few distinct outputs share one (a shared slot only costs a second trip run twice).
@@ -144,85 +144,24 @@ impl BatchRun {
         if !self.same_format {
             return Ok(());
         }
-        self.find_distinct(states);
-        if chain.run_batch_pipeline(reg, &mut self.agains, previous) {
-            #[cfg(test)]
-            {
-                self.piped += 1;
-            }
-            return Ok(());
-        }
-        chain.run_batch_interpreted(reg, &mut self.agains, previous, 0..ops)
-    }
-
-    /// Marks each output a fixed point, a repeat of an earlier distinct output, or a
-    /// new distinct output (pushed onto `agains`), comparing and hashing them as the
-    /// struct of the batch's format ([`find_distinct_as`](Self::find_distinct_as)).
-    fn find_distinct(&mut self, states: &[DomainState]) {
-        use crate::profile::StackValue as S;
-        use SegmentValue as V;
-        // One projection per format; a value of another format (none, as the ops are
-        // ordered) is compared whole.
-        macro_rules! as_format {
-            ($($format:path),*; $($stack:path),*) => {
-                match self.outs.first().map(|o| o.value) {
-                    $(Some($format(_)) => self.find_distinct_as(states, |v| match v {
-                        $format(x) => Some(x),
-                        _ => None,
-                    }),)*
-                    $(Some(V::Stack($stack(_))) => self.find_distinct_as(states, |v| match v {
-                        V::Stack($stack(x)) => Some(x),
-                        _ => None,
-                    }),)*
-                    _ => self.find_distinct_as(states, |_| None::<&()>),
-                }
-            };
-        }
-        as_format!(V::Vmcb, V::Vmcs, V::Kvm, V::Qemu; S::Xen, S::Bhyve, S::Cpum, S::Crosvm, S::Hv);
-    }
-
-    /// [`find_distinct`](Self::find_distinct) with outputs of format `T`, reached
-    /// through `of`: the same verdicts as comparing and hashing whole [`InFlight`]s
-    /// (values of one format are equal exactly when their structs are), without the
-    /// out-of-line comparison across every variant `SegmentValue`'s derived `PartialEq`
-    /// is.
-    #[inline]
-    fn find_distinct_as<T: PartialEq + Hash>(
-        &mut self,
-        states: &[DomainState],
-        of: impl Fn(&SegmentValue) -> Option<&T>,
-    ) {
-        let same = |a: &InFlight, b: &InFlight| match (of(&a.value), of(&b.value)) {
-            (Some(x), Some(y)) => x == y && a.vmcb_cpl == b.vmcb_cpl,
-            _ => a == b,
-        };
-        let slot_of = |out: &InFlight| {
-            let mut h = WordHasher(0);
-            match of(&out.value) {
-                Some(x) => (x, out.vmcb_cpl).hash(&mut h),
-                None => out.hash(&mut h),
-            }
-            // The high bits mix every word written.
-            (h.0 >> (64 - SLOTS.trailing_zeros())) as usize
-        };
         self.agains.clear();
         self.again_of.clear();
         self.slots.fill(EMPTY);
         for (i, (out, state)) in self.outs.iter().zip(states).enumerate() {
-            if same(out, &state.input) {
+            if *out == state.input {
                 self.again_of.push(FIXED_POINT);
                 continue;
             }
             // Neighbours in domain order often normalise alike: no hash for a repeat.
             if let Some(&at) = self.again_of.last().filter(|&&at| at != FIXED_POINT)
-                && same(&self.outs[i - 1], out)
+                && self.outs[i - 1] == *out
             {
                 self.again_of.push(at);
                 continue;
             }
             let slot = &mut self.slots[slot_of(out)];
             let at = match *slot {
-                seen if seen != EMPTY && same(&self.agains[usize::from(seen)], out) => seen,
+                seen if seen != EMPTY && self.agains[usize::from(seen)] == *out => seen,
                 _ => {
                     let at = self.agains.len() as u16;
                     self.agains.push(*out);
@@ -232,6 +171,14 @@ impl BatchRun {
             };
             self.again_of.push(at);
         }
+        if chain.run_batch_pipeline(reg, &mut self.agains, previous) {
+            #[cfg(test)]
+            {
+                self.piped += 1;
+            }
+            return Ok(());
+        }
+        chain.run_batch_interpreted(reg, &mut self.agains, previous, 0..ops)
     }
 
     /// State `i`'s output, and that output run again when the chain is of one format.
@@ -286,6 +233,14 @@ pub(super) fn shared_prefixes(chains: &[&Chain]) -> Vec<Option<(usize, usize)>> 
         plan.push(best);
     }
     plan
+}
+
+/// The slot of `out` in [`BatchRun`]'s table.
+fn slot_of(out: &InFlight) -> usize {
+    let mut h = WordHasher(0);
+    out.hash(&mut h);
+    // The high bits mix every word written.
+    (h.0 >> (64 - SLOTS.trailing_zeros())) as usize
 }
 
 /// A multiply-rotate hash over the words `Hash` writes (the values are small and
