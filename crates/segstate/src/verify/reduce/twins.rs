@@ -298,13 +298,22 @@ mod tests {
     /// an AVL-clear representative and the same through its AVL twin, on the first trip
     /// and, for a chain of one format, on the second (from the first trip's outputs,
     /// values the domain does not hold), every built-in chain and each with a rule
-    /// switched off, an op declared carrying AVL gives the twin the representative's
-    /// output with AVL set, and the same CPL byte, while the inputs are so related (up
-    /// to the first op that does not carry it). Every op of a chain that folds AVL is
-    /// held to it over the whole domain and both trips.
+    /// switched off, and each with half its rules switched off (every other rule, then
+    /// the rest: a user's chain may switch off several, and [`carries_avl`] judges an
+    /// op by the rules it keeps), an op declared carrying AVL gives the twin the
+    /// representative's output with AVL set, and the same CPL byte, while the inputs
+    /// are so related (up to the first op that does not carry it). Every op of a chain
+    /// that folds AVL is held to it over the whole domain and both trips.
     #[test]
     fn ops_carry_avl() {
-        let (chains, workspaces) = chains_and_workspaces();
+        let (mut chains, workspaces) = chains_and_workspaces();
+        for chain in crate::profile::builtin_chains() {
+            let rules: Vec<Rule> = chain.rules().iter().collect();
+            for half in 0..2 {
+                let switched = rules.iter().skip(half).step_by(2);
+                chains.push(switched.fold(chain.clone(), |c, &r| c.without(r)));
+            }
+        }
         let (mut checked, mut second, mut folded) = (0u64, 0u64, 0);
         let mut wrong = std::collections::BTreeMap::new();
         let mut trace: Vec<(InFlight, InFlight)> = Vec::new();
