@@ -431,7 +431,7 @@ mod tests {
                 }
             }
         }
-        // Most of the ~350 chains went on from another's ops.
+        // Most of the 416 chains went on from another's ops.
         assert!(shared_ops > chains.len(), "{shared_ops} ops shared");
     }
 }
