@@ -326,12 +326,13 @@ mod tests {
     /// every state of the domain; and the second trips really were shared (fewer run
     /// than states), so the test would see a wrong sharing; and more than half the
     /// chains ran their whole trips through their pipelines, held here to the
-    /// interpreter (`Chain::interpret`) state by state.
+    /// interpreter (`Chain::interpret`) state by state, a rule switched off among them
+    /// (their pipelines take the rules as data, today's fold them in: both are held).
     #[test]
     fn every_state_gets_its_own_trips() {
         let (chains, workspaces) = chains_and_workspaces();
         let (mut states_seen, mut trips_run) = (0usize, 0usize);
-        let mut piped_chains = 0usize;
+        let (mut piped_chains, mut piped_switched) = (0usize, 0usize);
         for chain in &chains {
             let mut piped = 0;
             each_batch(chain, workspace_of(&workspaces, chain), |run, at, batch| {
@@ -343,6 +344,8 @@ mod tests {
                 piped = run.piped;
             });
             piped_chains += usize::from(piped > 0);
+            let switched = chain.steps().iter().any(|s| s.rules != s.profile.rules);
+            piped_switched += usize::from(piped > 0 && switched);
         }
         assert!(
             trips_run * 2 < states_seen,
@@ -354,6 +357,10 @@ mod tests {
             piped_chains * 2 > chains.len(),
             "{piped_chains} of {} chains ran through a pipeline",
             chains.len()
+        );
+        assert!(
+            piped_switched * 2 > piped_chains,
+            "{piped_switched} of {piped_chains} piped chains have a rule switched off"
         );
     }
 
@@ -424,7 +431,7 @@ mod tests {
                 }
             }
         }
-        // Most of the ~350 chains went on from another's ops.
+        // Most of the 416 chains went on from another's ops.
         assert!(shared_ops > chains.len(), "{shared_ops} ops shared");
     }
 }
