@@ -107,7 +107,7 @@ pub(super) fn applies(chain: &Chain) -> bool {
 /// States a chain cannot tell apart: one position across the lists of a register
 /// group's (register, RPL) pairs, or a state alone; the representative (RPL 0 of the
 /// group's first register) is the one that runs.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Class {
     /// The representative's index in domain order (the tests find the members by it).
     #[cfg(test)]
@@ -151,7 +151,7 @@ pub(super) struct Classes {
 
 /// What sets a class member apart from its representative, and where its register
 /// sits: its selector and base, its register and its baseline.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Carried {
     base: u64,
     selector: u16,
@@ -197,15 +197,20 @@ const MAX_CLASS: usize = SegReg::ALL.len() * PrivilegeLevel::ALL.len();
 const _: () = assert!(MAX_CLASS - 1 <= MemberVerdicts::MAX_MEMBERS && MAX_CLASS <= 255);
 
 impl Classes {
-    /// Room for `classes` classes and `members` members after their representatives
-    /// (reserved, not touched: only what is pushed is written).
-    fn with_capacity(classes: usize, twins: usize, members: usize) -> Self {
-        Classes {
-            whole: Vec::with_capacity(classes),
-            avl_folded: Vec::with_capacity(classes - twins),
-            representatives: Vec::with_capacity(classes),
-            carried: Vec::with_capacity(members),
-        }
+    /// Emptied, with room for `classes` classes (`twins` of them AVL twins) and
+    /// `members` members after their representatives (reserved, not touched: only what
+    /// is pushed is written). The buffers are kept: the pages an earlier domain's
+    /// classes touched are written again rather than faulted in and zeroed afresh.
+    fn emptied(mut self, classes: usize, twins: usize, members: usize) -> Self {
+        self.whole.clear();
+        self.whole.reserve(classes);
+        self.avl_folded.clear();
+        self.avl_folded.reserve(classes - twins);
+        self.representatives.clear();
+        self.representatives.reserve(classes);
+        self.carried.clear();
+        self.carried.reserve(members);
+        self
     }
 
     /// Adds the class of `rep`, at `index` in domain order, and of the states at the
@@ -371,8 +376,9 @@ fn with_base(value: &SegmentValue, base: u64) -> SegmentValue {
 /// garbage bytes, tried with RPL 3 only), alone, in domain order. Only the
 /// representatives are made; a member is its representative with its list's carried
 /// fields, judged for consistency (module doc), and only what verification reads is
-/// kept (the representatives, and what sets consistent members apart).
-pub(super) fn classes(domain: &Domain) -> Classes {
+/// kept (the representatives, and what sets consistent members apart). Built in the
+/// buffers of `spare` (another domain's classes, no longer needed, or empty ones).
+pub(super) fn classes(domain: &Domain, spare: Classes) -> Classes {
     let leaders = SegReg::ALL.into_iter().filter(|&r| group_leader(r) == r);
     let reps = |leader: SegReg| domain.list_len(leader, PrivilegeLevel::Ring0);
     let n_classes: usize = leaders.clone().map(reps).sum();
@@ -383,7 +389,7 @@ pub(super) fn classes(domain: &Domain) -> Classes {
     let n_alone: usize = lists.clone().map(|(reg, rpl)| alone(reg, rpl).len()).sum();
     // Every representative has AVL clear or is the twin of one that has.
     let n_twins: usize = leaders.clone().map(reps).sum::<usize>() / 2;
-    let mut out = Classes::with_capacity(
+    let mut out = spare.emptied(
         n_classes + n_alone,
         n_twins,
         domain.state_count() - n_classes - n_alone,

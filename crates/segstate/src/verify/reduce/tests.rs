@@ -290,7 +290,7 @@ fn classes_cover_the_domain_once() {
     for format in [Format::Vmcb, Format::Vmcs, Format::Kvm] {
         let domain = Domain::new(format);
         let states = domain.states();
-        let classes = classes(&domain);
+        let classes = classes(&domain, Classes::default());
         let mut seen = alloc::vec![0u8; states.len()];
         assert_eq!(classes.representatives.len(), classes.whole.len());
         for (c, rep) in classes.whole.iter().zip(&classes.representatives) {
@@ -331,4 +331,27 @@ fn classes_cover_the_domain_once() {
             "{format}"
         );
     }
+}
+
+/// Classes built in another domain's spent buffers are those built afresh, and the
+/// buffers are reused: `kvm_segment`'s classes, the most, leave room for a VMCB's,
+/// which are then written in the same memory (and back again, growing into it).
+#[test]
+fn classes_built_in_spent_buffers_are_the_fresh_ones() {
+    let fresh = |format| classes(&Domain::new(format), Classes::default());
+    let same = |a: &Classes, b: &Classes| {
+        a.whole == b.whole
+            && a.avl_folded == b.avl_folded
+            && a.representatives == b.representatives
+            && a.carried == b.carried
+    };
+    let kvm = fresh(Format::Kvm);
+    let at = (kvm.representatives.as_ptr(), kvm.carried.as_ptr());
+    let vmcb = classes(&Domain::new(Format::Vmcb), kvm);
+    assert_eq!((vmcb.representatives.as_ptr(), vmcb.carried.as_ptr()), at);
+    assert!(same(&vmcb, &fresh(Format::Vmcb)));
+    let vmcs = classes(&Domain::new(Format::Vmcs), vmcb);
+    assert!(same(&vmcs, &fresh(Format::Vmcs)));
+    let kvm = classes(&Domain::new(Format::Kvm), vmcs);
+    assert!(same(&kvm, &fresh(Format::Kvm)));
 }
