@@ -277,7 +277,7 @@ impl Classes {
     /// A batch is a run of classes adjacent in the whole list, so its representatives
     /// are one slice of [`Classes::representatives`]: always with AVL twins apart;
     /// folded, a run of AVL-clear classes between two of twins (256 classes of a
-    /// 12- or 13-bit attribute word with AVL at bit 8, 512 for a VMCB's SS, whose four
+    /// 12- or 13-bit attribute word with AVL at bit 8, 1,024 for a VMCB's SS, whose four
     /// CPL bytes sit below) or lone states. Batch bounds change nothing but how many
     /// classes a chain runs at once: each chain sees the classes in class order.
     pub(super) fn batches(
