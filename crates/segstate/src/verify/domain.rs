@@ -4,18 +4,22 @@
 
 use alloc::vec::Vec;
 
+mod formats;
+
+use formats::{base_selector, kvm_clean, kvm_garbage, kvm_state, vmcb_state, vmcs_state};
+
 use crate::arch::SegmentState;
 use crate::arch::{
     Attributes, CR0_PE, CR0_PG, EFER_LMA, EFER_LME, PerSegReg, PrivilegeLevel, SegReg, Segment,
-    SegmentType, Selector,
+    Selector,
 };
 use crate::check::{arch, vmx_entry};
 use crate::format::hyperv::HvSegmentRegister;
 use crate::format::kvm::KvmSegment;
 use crate::format::qemu::QemuSegmentCache;
-use crate::format::svm::{SvmAttrib, VmcbSegment};
-use crate::format::vmx::{VmxAccessRights, VmxSegment};
-use crate::profile::{Format, InFlight, SegmentValue};
+use crate::format::svm::SvmAttrib;
+use crate::format::vmx::VmxSegment;
+use crate::profile::{Format, InFlight};
 
 /// The limits every attribute combination is tried with: the largest byte-granular one
 /// and 4 GiB - 1 (G synthesis switches between them).
@@ -483,184 +487,10 @@ impl Domain {
     }
 }
 
-/// The baseline a varied register sits in: for CS and SS the one whose CPL the
-/// register's DPL (or, for a VMCB, the CPL byte) names, otherwise user mode.
-fn baseline_cpl(reg: SegReg, dpl: PrivilegeLevel) -> PrivilegeLevel {
-    match reg {
-        SegReg::Cs | SegReg::Ss => dpl,
-        _ => PrivilegeLevel::Ring3,
-    }
-}
-
-fn base_selector(base: &SegmentState, reg: SegReg, rpl: PrivilegeLevel) -> Selector {
-    base.segments[reg].selector.with_rpl(rpl)
-}
-
-/// A VMCB state: attrib `a`, and for SS the CPL byte `cpl` (which every DPL meets:
-/// the VMCB carries the CPL apart from SS).
-fn vmcb_state(
-    judge: &Consistency,
-    reg: SegReg,
-    rpl: PrivilegeLevel,
-    limit: u32,
-    a: SvmAttrib,
-    cpl: PrivilegeLevel,
-) -> DomainState {
-    let bcpl = if reg == SegReg::Ss {
-        cpl
-    } else {
-        baseline_cpl(reg, a.dpl())
-    };
-    let base = judge.baseline(bcpl);
-    let v = VmcbSegment {
-        selector: base_selector(base, reg, rpl).0,
-        attrib: a,
-        limit,
-        base: base.segments[reg].base,
-    };
-    let decoded = Segment::try_from(v).ok();
-    DomainState {
-        reg,
-        input: InFlight {
-            value: SegmentValue::Vmcb(v),
-            vmcb_cpl: bcpl.bits(),
-        },
-        cpl: bcpl,
-        decoded,
-        baseline: bcpl,
-        consistent: decoded.is_some_and(|s| judge.judge(reg, s, bcpl)),
-    }
-}
-
-/// A VMCS state: the 13 meaningful access-rights bits `bits` (type, S, DPL, P; AVL, L,
-/// D/B, G; unusable).
-fn vmcs_state(
-    judge: &Consistency,
-    reg: SegReg,
-    rpl: PrivilegeLevel,
-    limit: u32,
-    bits: u32,
-) -> DomainState {
-    let ar = VmxAccessRights((bits & 0xff) | ((bits >> 8) & 0xf) << 12 | (bits >> 12) << 16);
-    let bcpl = baseline_cpl(reg, ar.dpl());
-    let base = judge.baseline(bcpl);
-    let v = VmxSegment {
-        selector: base_selector(base, reg, rpl).0,
-        base: base.segments[reg].base,
-        limit,
-        access_rights: ar,
-    };
-    let decoded = Segment::try_from(v).ok();
-    DomainState {
-        reg,
-        input: InFlight {
-            value: SegmentValue::Vmcs(v),
-            vmcb_cpl: 0,
-        },
-        cpl: bcpl,
-        decoded,
-        baseline: bcpl,
-        consistent: decoded.is_some_and(|s| judge.judge(reg, s, bcpl)),
-    }
-}
-
-/// A `kvm_segment` state: `k` with the baseline's selector (RPL `rpl`) and base and
-/// the limit `limit`.
-fn kvm_state(
-    judge: &Consistency,
-    reg: SegReg,
-    rpl: PrivilegeLevel,
-    limit: u32,
-    k: KvmSegment,
-) -> DomainState {
-    let bcpl = baseline_cpl(reg, PrivilegeLevel::from_low_bits(k.dpl));
-    let base = judge.baseline(bcpl);
-    let k = KvmSegment {
-        selector: base_selector(base, reg, rpl).0,
-        base: base.segments[reg].base,
-        limit,
-        ..k
-    };
-    let decoded = Segment::try_from(k).ok();
-    DomainState {
-        reg,
-        input: InFlight {
-            value: SegmentValue::Kvm(k),
-            vmcb_cpl: 0,
-        },
-        cpl: bcpl,
-        decoded,
-        baseline: bcpl,
-        consistent: decoded.is_some_and(|s| judge.judge(reg, s, bcpl)),
-    }
-}
-
-/// Clean combination `bits`: 16 types x S x 4 DPL x P x AVL x L x D/B x G x unusable.
-fn kvm_clean(bits: u32, limit: u32) -> KvmSegment {
-    let attributes = Attributes {
-        segment_type: SegmentType::from_low_bits(bits as u8),
-        s: bits & 1 << 4 != 0,
-        dpl: PrivilegeLevel::from_low_bits((bits >> 5) as u8),
-        present: bits & 1 << 7 != 0,
-        avl: bits & 1 << 8 != 0,
-        l: bits & 1 << 9 != 0,
-        db: bits & 1 << 10 != 0,
-        g: bits & 1 << 11 != 0,
-    };
-    KvmSegment::from(Segment {
-        selector: Selector(0),
-        base: 0,
-        limit,
-        attributes,
-        unusable: bits & 1 << 12 != 0,
-    })
-}
-
-/// Garbage state `g`: one byte at a time over the combinations with AVL, L, D/B, G
-/// clear (the clean states already meet every RPL and limit): per combination of the
-/// low 9 bits, each garbage type, each garbage DPL, then each garbage boolean byte in
-/// P, unusable, S, D/B, L, G and AVL in turn.
-fn kvm_garbage(g: usize) -> KvmSegment {
-    let (bits, k) = (g / GARBAGE_PER_COMBINATION, g % GARBAGE_PER_COMBINATION);
-    let clean = KvmSegment {
-        type_: (bits & 0xf) as u8,
-        s: ((bits >> 4) & 1) as u8,
-        dpl: ((bits >> 5) & 3) as u8,
-        present: ((bits >> 7) & 1) as u8,
-        unusable: ((bits >> 8) & 1) as u8,
-        ..KvmSegment::default()
-    };
-    let (types, dpls) = (GARBAGE_TYPE.len(), GARBAGE_DPL.len());
-    if k < types {
-        return KvmSegment {
-            type_: GARBAGE_TYPE[k],
-            ..clean
-        };
-    }
-    if k < types + dpls {
-        return KvmSegment {
-            dpl: GARBAGE_DPL[k - types],
-            ..clean
-        };
-    }
-    let (b, field) = ((k - types - dpls) / 7, (k - types - dpls) % 7);
-    let b = GARBAGE_BOOL[b];
-    let mut out = clean;
-    *[
-        &mut out.present,
-        &mut out.unusable,
-        &mut out.s,
-        &mut out.db,
-        &mut out.l,
-        &mut out.g,
-        &mut out.avl,
-    ][field] = b;
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::profile::SegmentValue;
 
     /// The domain made on demand is one list: every position of every (register, RPL)
     /// list is the state at its index in domain order, and the sizes are those the

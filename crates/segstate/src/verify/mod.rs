@@ -193,10 +193,18 @@ impl Workspace {
     /// Builds the domain for chains starting from `format`.
     #[must_use]
     pub fn new(format: Format) -> Self {
+        Self::reusing(format, None)
+    }
+
+    /// [`Workspace::new`], built in the memory of `spent` (a workspace no longer
+    /// needed) when there is one: its pages are written again instead of fresh ones
+    /// being faulted in and zeroed.
+    fn reusing(format: Format, spent: Option<Workspace>) -> Self {
         let domain = Domain::new(format);
+        let spare = spent.map(|w| w.classes).unwrap_or_default();
         Workspace {
             format,
-            classes: reduce::classes(&domain),
+            classes: reduce::classes(&domain, spare),
             domain,
             previous: domain::previous_caches(),
         }
@@ -416,21 +424,24 @@ pub fn verify_chain(chain: &Chain) -> ChainReport {
         .expect("a workspace built for the chain's own source format")
 }
 
-/// Verifies every chain, building each source format's domain once (and dropping it
-/// before the next is built); the chains of one source format are verified together
-/// (`Workspace::verify_together`).
+/// Verifies every chain, building each source format's domain once (in the memory of
+/// the one before, which is done with); the chains of one source format are verified
+/// together (`Workspace::verify_together`).
 #[must_use]
 pub fn verify_all(chains: &[Chain]) -> Vec<ChainReport> {
     let mut reports: Vec<Option<ChainReport>> = chains.iter().map(|_| None).collect();
+    let mut spent = None;
     for format in source_formats(chains) {
         let (at, of_format): (Vec<usize>, Vec<&Chain>) = chains
             .iter()
             .enumerate()
             .filter(|(_, c)| c.source() == format)
             .unzip();
-        let together = Workspace::new(format)
+        let ws = Workspace::reusing(format, spent.take());
+        let together = ws
             .verify_together(&of_format)
             .expect("workspace matches the chains' source");
+        spent = Some(ws);
         for (i, report) in at.into_iter().zip(together) {
             reports[i] = Some(report);
         }

@@ -107,7 +107,7 @@ pub(super) fn applies(chain: &Chain) -> bool {
 /// States a chain cannot tell apart: one position across the lists of a register
 /// group's (register, RPL) pairs, or a state alone; the representative (RPL 0 of the
 /// group's first register) is the one that runs.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Class {
     /// The representative's index in domain order (the tests find the members by it).
     #[cfg(test)]
@@ -131,37 +131,19 @@ pub(super) struct Class {
 /// [`Class::twin`] of a class judged without AVL twins.
 const NO_TWIN: u32 = u32::MAX;
 
-/// Classes in class order, with their representatives.
-#[derive(Debug, Default)]
-struct ClassList {
-    classes: Vec<Class>,
-    /// Each class's representative, in class order: what every chain runs, read in
-    /// order (a chain touches nothing else of the domain unless a member fails).
-    representatives: Vec<DomainState>,
-}
-
-impl ClassList {
-    fn with_capacity(classes: usize) -> Self {
-        ClassList {
-            classes: Vec::with_capacity(classes),
-            representatives: Vec::with_capacity(classes),
-        }
-    }
-
-    fn push(&mut self, class: Class, rep: DomainState) {
-        self.classes.push(class);
-        self.representatives.push(rep);
-    }
-}
-
 /// The domain's classes.
 #[derive(Debug, Default)]
 pub(super) struct Classes {
     /// Every class: what chains that do not carry AVL run ([`Avl::Apart`]).
-    whole: ClassList,
+    whole: Vec<Class>,
     /// The classes but those of AVL-set twins, each AVL-clear class naming its twin's
     /// ([`Class::twin`]): what chains carrying AVL run ([`Avl::Folded`]).
-    avl_folded: ClassList,
+    avl_folded: Vec<Class>,
+    /// Each class's representative, in class order ([`Class::ordinal`]): what every
+    /// chain runs, read in order (a chain touches nothing else of the domain unless a
+    /// member fails). Kept once: a folded class's representative is its whole-list
+    /// one, read in place ([`Classes::batches`]), not a second 72-byte copy.
+    representatives: Vec<DomainState>,
     /// Per consistent member after a representative, in domain order, what the
     /// VM-entry pass needs of it (the other members need nothing but their count).
     carried: Vec<Carried>,
@@ -169,7 +151,7 @@ pub(super) struct Classes {
 
 /// What sets a class member apart from its representative, and where its register
 /// sits: its selector and base, its register and its baseline.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Carried {
     base: u64,
     selector: u16,
@@ -215,14 +197,20 @@ const MAX_CLASS: usize = SegReg::ALL.len() * PrivilegeLevel::ALL.len();
 const _: () = assert!(MAX_CLASS - 1 <= MemberVerdicts::MAX_MEMBERS && MAX_CLASS <= 255);
 
 impl Classes {
-    /// Room for `classes` classes and `members` members after their representatives
-    /// (reserved, not touched: only what is pushed is written).
-    fn with_capacity(classes: usize, twins: usize, members: usize) -> Self {
-        Classes {
-            whole: ClassList::with_capacity(classes),
-            avl_folded: ClassList::with_capacity(classes - twins),
-            carried: Vec::with_capacity(members),
-        }
+    /// Emptied, with room for `classes` classes (`twins` of them AVL twins) and
+    /// `members` members after their representatives (reserved, not touched: only what
+    /// is pushed is written). The buffers are kept: the pages an earlier domain's
+    /// classes touched are written again rather than faulted in and zeroed afresh.
+    fn emptied(mut self, classes: usize, twins: usize, members: usize) -> Self {
+        self.whole.clear();
+        self.whole.reserve(classes);
+        self.avl_folded.clear();
+        self.avl_folded.reserve(classes - twins);
+        self.representatives.clear();
+        self.representatives.reserve(classes);
+        self.carried.clear();
+        self.carried.reserve(members);
+        self
     }
 
     /// Adds the class of `rep`, at `index` in domain order, and of the states at the
@@ -264,26 +252,34 @@ impl Classes {
         let class = Class {
             #[cfg(test)]
             index: index as u32,
-            ordinal: self.whole.classes.len() as u32,
+            ordinal: self.whole.len() as u32,
             twin: NO_TWIN,
             len: (partners.len() + 1) as u8,
             consistent: (self.carried.len() - first_carried) as u8,
             first_carried: first_carried as u32,
             reg: rep.reg,
         };
-        self.whole.push(class, rep);
+        self.whole.push(class);
+        self.representatives.push(rep);
         match twin {
             Some(None) => {}
             Some(Some(twin)) => {
                 let twin = twin as u32;
-                self.avl_folded.push(Class { twin, ..class }, rep);
+                self.avl_folded.push(Class { twin, ..class });
             }
-            None => self.avl_folded.push(class, rep),
+            None => self.avl_folded.push(class),
         }
     }
 
     /// The classes in batches of one register (at most [`BATCH`]), each with its
     /// representatives, AVL twins apart or folded.
+    ///
+    /// A batch is a run of classes adjacent in the whole list, so its representatives
+    /// are one slice of [`Classes::representatives`]: always with AVL twins apart;
+    /// folded, a run of AVL-clear classes between two of twins (256 classes of a
+    /// 12- or 13-bit attribute word with AVL at bit 8, 1,024 for a VMCB's SS, whose four
+    /// CPL bytes sit below) or lone states. Batch bounds change nothing but how many
+    /// classes a chain runs at once: each chain sees the classes in class order.
     pub(super) fn batches(
         &self,
         avl: Avl,
@@ -292,14 +288,11 @@ impl Classes {
             Avl::Apart => &self.whole,
             Avl::Folded => &self.avl_folded,
         };
-        let mut at = 0;
-        list.classes
-            .chunk_by(|a, b| a.reg == b.reg)
-            .flat_map(|same_reg| same_reg.chunks(BATCH))
-            .map(move |batch| {
-                let representatives = &list.representatives[at..at + batch.len()];
-                at += batch.len();
-                (batch, representatives)
+        list.chunk_by(|a, b| a.reg == b.reg && b.ordinal == a.ordinal + 1)
+            .flat_map(|run| run.chunks(BATCH))
+            .map(|batch| {
+                let first = batch[0].ordinal as usize;
+                (batch, &self.representatives[first..first + batch.len()])
             })
     }
 
@@ -383,8 +376,9 @@ fn with_base(value: &SegmentValue, base: u64) -> SegmentValue {
 /// garbage bytes, tried with RPL 3 only), alone, in domain order. Only the
 /// representatives are made; a member is its representative with its list's carried
 /// fields, judged for consistency (module doc), and only what verification reads is
-/// kept (the representatives, and what sets consistent members apart).
-pub(super) fn classes(domain: &Domain) -> Classes {
+/// kept (the representatives, and what sets consistent members apart). Built in the
+/// buffers of `spare` (another domain's classes, no longer needed, or empty ones).
+pub(super) fn classes(domain: &Domain, spare: Classes) -> Classes {
     let leaders = SegReg::ALL.into_iter().filter(|&r| group_leader(r) == r);
     let reps = |leader: SegReg| domain.list_len(leader, PrivilegeLevel::Ring0);
     let n_classes: usize = leaders.clone().map(reps).sum();
@@ -395,7 +389,7 @@ pub(super) fn classes(domain: &Domain) -> Classes {
     let n_alone: usize = lists.clone().map(|(reg, rpl)| alone(reg, rpl).len()).sum();
     // Every representative has AVL clear or is the twin of one that has.
     let n_twins: usize = leaders.clone().map(reps).sum::<usize>() / 2;
-    let mut out = Classes::with_capacity(
+    let mut out = spare.emptied(
         n_classes + n_alone,
         n_twins,
         domain.state_count() - n_classes - n_alone,
@@ -407,7 +401,7 @@ pub(super) fn classes(domain: &Domain) -> Classes {
         with.extend(partners(leader));
         let zero = PrivilegeLevel::Ring0;
         let first = domain.index(leader, zero, 0);
-        let first_class = out.whole.classes.len();
+        let first_class = out.whole.len();
         for n in 0..reps(leader) {
             // The leader's RPL-0 list is all clean states: each with AVL clear has its
             // twin there, the others are twins.

@@ -147,7 +147,7 @@ impl Twins {
         // the twin class has as many members, as many of them consistent.
         debug_assert_eq!(
             {
-                let twin = &ws.classes.whole.classes[class.twin as usize];
+                let twin = &ws.classes.whole[class.twin as usize];
                 (twin.len, twin.consistent)
             },
             (class.len, class.consistent)
@@ -211,10 +211,7 @@ impl Workspace {
     ) {
         let (baselines, entry_judge) = judges;
         let at = twin.ordinal as usize;
-        let (class, state) = (
-            &self.classes.whole.classes[at],
-            &self.classes.whole.representatives[at],
-        );
+        let (class, state) = (&self.classes.whole[at], &self.classes.representatives[at]);
         let previous = &self.previous[state.reg];
         let out = chain.interpret(state.reg, state.input, previous);
         let again = (chain.source() == chain.destination())
@@ -283,15 +280,11 @@ mod tests {
 
     /// The AVL-clear representatives with twins and their twins' representatives.
     fn pairs(ws: &Workspace) -> impl Iterator<Item = (&DomainState, &DomainState)> + '_ {
-        let (folded, whole) = (&ws.classes.avl_folded, &ws.classes.whole);
+        let (folded, reps) = (&ws.classes.avl_folded, &ws.classes.representatives);
         folded
-            .classes
             .iter()
             .filter(|c| c.twin != NO_TWIN)
-            .map(|c| {
-                let rep = &whole.representatives[c.ordinal as usize];
-                (rep, &whole.representatives[c.twin as usize])
-            })
+            .map(|c| (&reps[c.ordinal as usize], &reps[c.twin as usize]))
     }
 
     use super::super::super::DomainState;
@@ -439,23 +432,25 @@ mod tests {
     /// first counterexamples are all AVL-clear representatives).
     fn sparse(ws: &Workspace, every: usize) -> Workspace {
         let (folded, whole) = (&ws.classes.avl_folded, &ws.classes.whole);
-        let mut kept = alloc::vec![false; whole.classes.len()];
-        for c in folded.classes.iter().step_by(every) {
+        let mut kept = alloc::vec![false; whole.len()];
+        for c in folded.iter().step_by(every) {
             kept[c.ordinal as usize] = true;
             if c.twin != NO_TWIN {
                 kept[c.twin as usize] = true;
             }
         }
-        let mut at = alloc::vec![NO_TWIN; whole.classes.len()];
+        let mut at = alloc::vec![NO_TWIN; whole.len()];
         let mut classes = super::super::Classes::default();
-        for (i, (c, rep)) in whole.classes.iter().zip(&whole.representatives).enumerate() {
+        let reps = &ws.classes.representatives;
+        for (i, (c, rep)) in whole.iter().zip(reps).enumerate() {
             if kept[i] {
-                at[i] = classes.whole.classes.len() as u32;
+                at[i] = classes.whole.len() as u32;
                 let ordinal = at[i];
-                classes.whole.push(Class { ordinal, ..*c }, *rep);
+                classes.whole.push(Class { ordinal, ..*c });
+                classes.representatives.push(*rep);
             }
         }
-        for (c, rep) in folded.classes.iter().zip(&folded.representatives) {
+        for c in folded {
             if kept[c.ordinal as usize] {
                 let twin = if c.twin == NO_TWIN {
                     NO_TWIN
@@ -463,14 +458,11 @@ mod tests {
                     at[c.twin as usize]
                 };
                 let ordinal = at[c.ordinal as usize];
-                classes.avl_folded.push(
-                    Class {
-                        ordinal,
-                        twin,
-                        ..*c
-                    },
-                    *rep,
-                );
+                classes.avl_folded.push(Class {
+                    ordinal,
+                    twin,
+                    ..*c
+                });
             }
         }
         classes.carried.clone_from(&ws.classes.carried);
@@ -532,34 +524,62 @@ mod tests {
         for format in [Format::Vmcb, Format::Vmcs, Format::Kvm] {
             let ws = Workspace::new(format);
             let (folded, whole) = (&ws.classes.avl_folded, &ws.classes.whole);
-            let mut seen = alloc::vec![0u8; whole.classes.len()];
+            let reps = &ws.classes.representatives;
+            let mut seen = alloc::vec![0u8; whole.len()];
             let mut last = None;
-            for (c, rep) in folded.classes.iter().zip(&folded.representatives) {
+            for c in folded {
                 assert!(last < Some(c.ordinal));
                 last = Some(c.ordinal);
-                assert_eq!(whole.representatives[c.ordinal as usize], *rep);
+                let rep = &reps[c.ordinal as usize];
                 seen[c.ordinal as usize] += 1;
                 if c.twin != NO_TWIN {
                     assert!(c.twin > c.ordinal);
+                    assert_eq!(rep.decoded.map(|s| s.attributes.avl), Some(false));
                     seen[c.twin as usize] += 1;
-                    let twin = &whole.representatives[c.twin as usize];
+                    let twin = &reps[c.twin as usize];
                     assert_eq!(twin.decoded.map(|s| s.attributes.avl), Some(true));
                 } else {
                     assert_eq!((format, rep.decoded), (Format::Kvm, None), "{rep:?}");
                 }
             }
             assert!(seen.iter().all(|&n| n == 1), "{format}");
-            let lone = folded.classes.iter().filter(|c| c.twin == NO_TWIN).count();
-            assert_eq!(
-                folded.classes.len() * 2 - lone,
-                whole.classes.len(),
-                "{format}"
-            );
+            let lone = folded.iter().filter(|c| c.twin == NO_TWIN).count();
+            assert_eq!(folded.len() * 2 - lone, whole.len(), "{format}");
             assert_eq!(
                 lone > 0,
                 format == Format::Kvm,
                 "{format}: {lone} without twins"
             );
+        }
+    }
+
+    /// The batches are the class lists in order, a batch of one register and at most
+    /// [`BATCH`](super::super::BATCH) classes, each class with its own representative;
+    /// and folded or not, that representative is read in place from the one list of
+    /// representatives, not copied (the folded list keeps no copies of its own).
+    #[test]
+    fn batches_read_each_representative_in_place() {
+        for format in [crate::profile::Format::Vmcb, crate::profile::Format::Kvm] {
+            let ws = Workspace::new(format);
+            let reps = &ws.classes.representatives;
+            for (avl, list) in [
+                (Avl::Apart, &ws.classes.whole),
+                (Avl::Folded, &ws.classes.avl_folded),
+            ] {
+                let mut walked = Vec::with_capacity(list.len());
+                for (batch, batch_reps) in ws.classes.batches(avl) {
+                    assert_eq!(batch.len(), batch_reps.len());
+                    assert!(batch.len() <= super::super::BATCH);
+                    for (c, rep) in batch.iter().zip(batch_reps) {
+                        assert_eq!(c.reg, batch[0].reg);
+                        assert!(core::ptr::eq(rep, &reps[c.ordinal as usize]));
+                        assert_eq!(rep.reg, c.reg);
+                        walked.push(c.ordinal);
+                    }
+                }
+                let ordinals: Vec<u32> = list.iter().map(|c| c.ordinal).collect();
+                assert_eq!(walked, ordinals, "{format} {avl:?}");
+            }
         }
     }
 }
