@@ -98,16 +98,18 @@ pub(in crate::verify) fn counterpart(k: &KvmSegment) -> KvmSegment {
 /// through the mask [`counterpart`] applies. KVM's `svm_set_segment` (4.11 and today)
 /// takes `type & 0xf`, `dpl & 3`, each boolean `& 1` into the attrib word and tests
 /// `unusable != 0`; `vmx_set_segment`'s `vmx_segment_access_rights` does the same but
-/// tests `present` as a whole byte (`!var->present` sets nothing but AR.P), so a
-/// `present` of 2 is not its counterpart's; `mshv_set` masks as the SVM set does.
-/// QEMU's `get_seg` shifts every byte unmasked into its flags but `unusable`, which it
-/// tests `!= 0` (not declared: the 4,096 such states are not worth running the rest of
-/// its garbage one by one rather than in batches); the other conversions
-/// from a `kvm_segment` are not claimed.
+/// tests `present` as a whole byte (`unusable || !present` writes AR 1 << 16), so a
+/// `present` of 2 is a usable not-present segment, not its counterpart (not present,
+/// unusable); `mshv_set` masks as the SVM set does. QEMU's `get_seg` shifts every byte
+/// unmasked into its flags but `unusable`, which it tests `!= 0` (not declared: its
+/// 8,192 such states saved cost less than running the rest of its garbage one state at
+/// a time rather than in batches, measured); the other conversions from a
+/// `kvm_segment` are not claimed.
 ///
-/// Not taken on trust: `ops_mask_garbage_to_its_counterpart` holds every op of the
-/// test chains starting from `kvm_sregs` to it over every garbage state, both trips.
-/// A new op must be named here: none masks garbage by default.
+/// Read only for a chain's first op ([`folded_bytes`]), and not taken on trust there:
+/// `ops_mask_garbage_to_its_counterpart` holds every op that is the first of a test
+/// chain from `kvm_sregs` to it over every garbage value reaching it, both trips. A new
+/// op must be named here: none masks garbage by default.
 const fn masks(op: Op) -> u16 {
     match op {
         Op::SvmSet(_) => all_but(&[]),
