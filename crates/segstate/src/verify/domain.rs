@@ -6,7 +6,9 @@ use alloc::vec::Vec;
 
 mod formats;
 
-use formats::{base_selector, kvm_clean, kvm_garbage, kvm_state, vmcb_state, vmcs_state};
+use formats::{
+    base_selector, kvm_clean, kvm_clean_bits, kvm_garbage, kvm_state, vmcb_state, vmcs_state,
+};
 
 use crate::arch::SegmentState;
 use crate::arch::{
@@ -375,6 +377,16 @@ impl Domain {
         let avl = AVL_COMBINATION_BIT * per_combination;
         let clean = n < per_limit * LIMITS.len();
         (clean && (n % per_limit) & avl == 0).then_some(n + avl)
+    }
+
+    /// The position in a list of `kvm_segment` states of the clean state with `k`'s
+    /// limit and attribute bytes (whichever its register and RPL), if `k` is one.
+    #[must_use]
+    pub fn kvm_clean_position(&self, k: &KvmSegment) -> Option<usize> {
+        let limit = LIMITS.iter().position(|&l| l == k.limit)?;
+        let per_limit = self.per_limit(SegReg::Cs);
+        let bits = kvm_clean_bits(k)?;
+        (self.format == Format::Kvm).then_some(limit * per_limit + bits as usize)
     }
 
     /// The index in domain order of position `n` of the list of `reg` and `rpl`.

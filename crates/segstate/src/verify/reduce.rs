@@ -67,6 +67,7 @@
 
 use alloc::vec::Vec;
 
+mod garbage;
 mod twins;
 
 pub(super) use twins::{Avl, avl};
@@ -78,7 +79,7 @@ use super::{
     BATCH, BatchRun, ChainReport, DomainState, Property, SegmentState, Workspace,
     WrongSourceFormat, judge,
 };
-use crate::arch::{PrivilegeLevel, SegReg, Segment, Selector};
+use crate::arch::{PerSegReg, PrivilegeLevel, SegReg, Segment, Selector};
 use crate::profile::{Chain, InFlight, Op, SegmentValue, StackValue};
 
 /// True when `op` copies the selector and the base, computes nothing from them, and
@@ -147,6 +148,12 @@ pub(super) struct Classes {
     /// Per consistent member after a representative, in domain order, what the
     /// VM-entry pass needs of it (the other members need nothing but their count).
     carried: Vec<Carried>,
+    /// Per garbage class (from [`Classes::first_garbage`] on, in class order), the place
+    /// in [`Classes::whole`] of its clean counterpart's class (`garbage`), or
+    /// [`NO_TWIN`]: what a chain folding garbage reads.
+    garbage_counterparts: Vec<u32>,
+    /// The place of the first garbage class: the classes after the groups'.
+    first_garbage: u32,
 }
 
 /// What sets a class member apart from its representative, and where its register
@@ -210,6 +217,7 @@ impl Classes {
         self.representatives.reserve(classes);
         self.carried.clear();
         self.carried.reserve(members);
+        self.garbage_counterparts.clear();
         self
     }
 
@@ -396,12 +404,14 @@ pub(super) fn classes(domain: &Domain, spare: Classes) -> Classes {
     );
     let mut with: Vec<(SegReg, PrivilegeLevel)> = Vec::with_capacity(MAX_CLASS);
     let mut shared = SharedVerdicts::default();
+    let mut first_of = PerSegReg::from_fn(|_| 0u32);
     for leader in leaders {
         with.clear();
         with.extend(partners(leader));
         let zero = PrivilegeLevel::Ring0;
         let first = domain.index(leader, zero, 0);
         let first_class = out.whole.len();
+        first_of[leader] = first_class as u32;
         for n in 0..reps(leader) {
             // The leader's RPL-0 list is all clean states: each with AVL clear has its
             // twin there, the others are twins.
@@ -415,16 +425,15 @@ pub(super) fn classes(domain: &Domain, spare: Classes) -> Classes {
             );
         }
     }
+    out.first_garbage = out.whole.len() as u32;
     for (reg, rpl) in lists {
         let first = domain.index(reg, rpl, 0);
         for n in alone(reg, rpl) {
-            out.push(
-                domain,
-                (first + n, domain.state(reg, rpl, n)),
-                &[],
-                None,
-                &mut shared,
-            );
+            let state = domain.state(reg, rpl, n);
+            let counterpart = garbage::counterpart_position(domain, &state)
+                .map_or(NO_TWIN, |at| first_of[group_leader(reg)] + at as u32);
+            out.garbage_counterparts.push(counterpart);
+            out.push(domain, (first + n, state), &[], None, &mut shared);
         }
     }
     out
@@ -439,6 +448,9 @@ pub(super) struct ClassRun<'c> {
     report: ChainReport,
     /// AVL twins counted but whose counterexamples may be due ([`Avl::Folded`]).
     twins: twins::Twins,
+    /// The garbage states judged with their clean counterpart, if the chain folds any
+    /// (`garbage`).
+    garbage: Option<garbage::Fold>,
 }
 
 impl<'c> ClassRun<'c> {
@@ -456,6 +468,7 @@ impl<'c> ClassRun<'c> {
             run: BatchRun::new(chain),
             report,
             twins: twins::Twins::default(),
+            garbage: None,
         }
     }
 
@@ -484,8 +497,13 @@ impl Workspace {
         let groups = entry::baseline_groups(&baselines);
         let chains: Vec<&Chain> = runs.iter().map(|r| r.chain).collect();
         let prefixes = trips::shared_prefixes(&chains);
+        for run in runs.iter_mut() {
+            run.garbage = garbage::Fold::new(self, run.chain);
+        }
         for &(j, k) in prefixes.iter().flatten() {
             runs[j].run.keep_after(k);
+            // A later chain starts from what this one's ops make of every batch.
+            runs[j].garbage = None;
         }
         let mut members = MemberVerdicts::default();
         for (batch, representatives) in self.classes.batches(avl) {
@@ -525,8 +543,16 @@ impl Workspace {
             run,
             report,
             twins,
+            garbage,
         } = at;
         let (chain, baselines) = (*chain, *baselines);
+        if let Some(fold) = garbage.as_ref()
+            && representatives.iter().all(|s| s.decoded.is_none())
+        {
+            let judges = (baselines, twins, judge_entry.as_ref());
+            self.judge_garbage(chain, fold, (batch, representatives), judges, report);
+            return Ok(());
+        }
         let reg = batch[0].reg;
         run.run(chain, (reg, &self.previous[reg]), representatives, from)?;
         for (i, (class, state)) in batch.iter().zip(representatives).enumerate() {
@@ -554,6 +580,9 @@ impl Workspace {
             };
             let mut verdict = judge(chain, state, rep_out, again, baselines, entry);
             report.executed += 1;
+            if let Some(fold) = garbage.as_mut() {
+                fold.keep(class, verdict.failed);
+            }
             // VM entry is the representative's own; the rest holds for the class.
             let entry = verdict.failed & entry_bit;
             verdict.failed &= !entry_bit;

@@ -149,6 +149,18 @@ pub(super) fn kvm_clean(bits: u32, limit: u32) -> KvmSegment {
     })
 }
 
+/// The clean combination [`kvm_clean`] makes `k`'s attribute bytes from, if each is in
+/// its range (its inverse; `garbage_counterparts_are_clean_states` checks it).
+pub(super) fn kvm_clean_bits(k: &KvmSegment) -> Option<u32> {
+    let booleans = [k.s, k.present, k.avl, k.l, k.db, k.g, k.unusable];
+    if k.type_ > 0xf || k.dpl > 3 || booleans.iter().any(|&b| b > 1) {
+        return None;
+    }
+    let at = [4, 7, 8, 9, 10, 11, 12];
+    let flags = booleans.iter().zip(at).map(|(&b, at)| u32::from(b) << at);
+    Some(u32::from(k.type_) | u32::from(k.dpl) << 5 | flags.sum::<u32>())
+}
+
 /// Garbage state `g`: one byte at a time over the combinations with AVL, L, D/B, G
 /// clear (the clean states already meet every RPL and limit): per combination of the
 /// low 9 bits, each garbage type, each garbage DPL, then each garbage boolean byte in

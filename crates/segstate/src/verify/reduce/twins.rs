@@ -246,8 +246,8 @@ impl Workspace {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::tests::{chains_and_workspaces, workspace_of};
+pub(super) mod tests {
+    use super::super::tests::{chains_and_workspaces, with_half_rules_off, workspace_of};
     use super::*;
     use crate::arch::{Attributes, Segment};
     use crate::format::qemu::QemuFlags;
@@ -302,13 +302,7 @@ mod tests {
     #[test]
     fn ops_carry_avl() {
         let (mut chains, workspaces) = chains_and_workspaces();
-        for chain in crate::profile::builtin_chains() {
-            let rules: Vec<Rule> = chain.rules().iter().collect();
-            for half in 0..2 {
-                let switched = rules.iter().skip(half).step_by(2);
-                chains.push(switched.fold(chain.clone(), |c, &r| c.without(r)));
-            }
-        }
+        with_half_rules_off(&mut chains);
         let (mut checked, mut second, mut folded) = (0u64, 0u64, 0);
         let mut wrong = std::collections::BTreeMap::new();
         let mut trace: Vec<(InFlight, InFlight)> = Vec::new();
@@ -413,7 +407,7 @@ mod tests {
     }
 
     /// `chain` verified over `ws`'s classes with AVL twins `avl`.
-    fn verify_with(ws: &Workspace, chain: &Chain, avl: Avl) -> ChainReport {
+    pub(in crate::verify) fn verify_with(ws: &Workspace, chain: &Chain, avl: Avl) -> ChainReport {
         let baselines = ws.baseline_outputs(chain).expect("same source");
         let report = ws.empty_report(chain).expect("same source");
         let mut runs = [super::super::ClassRun::new(
@@ -430,7 +424,7 @@ mod tests {
     /// those: a domain whose violations are sparse, so that a twin's counterexample is
     /// among the first kept (over the whole domain, violations come in runs and the
     /// first counterexamples are all AVL-clear representatives).
-    fn sparse(ws: &Workspace, every: usize) -> Workspace {
+    pub(in crate::verify) fn sparse(ws: &Workspace, every: usize) -> Workspace {
         let (folded, whole) = (&ws.classes.avl_folded, &ws.classes.whole);
         let mut kept = alloc::vec![false; whole.len()];
         for c in folded.iter().step_by(every) {
@@ -439,6 +433,13 @@ mod tests {
                 kept[c.twin as usize] = true;
             }
         }
+        keeping(ws, &kept)
+    }
+
+    /// `ws` with only the classes `kept` has a bit for (in [`Classes::whole`] order),
+    /// which holds each kept AVL twin's AVL-clear class.
+    pub(in crate::verify) fn keeping(ws: &Workspace, kept: &[bool]) -> Workspace {
+        let (folded, whole) = (&ws.classes.avl_folded, &ws.classes.whole);
         let mut at = alloc::vec![NO_TWIN; whole.len()];
         let mut classes = super::super::Classes::default();
         let reps = &ws.classes.representatives;
@@ -466,6 +467,18 @@ mod tests {
             }
         }
         classes.carried.clone_from(&ws.classes.carried);
+        // A garbage class's counterpart, where both are kept (`garbage`).
+        let first = ws.classes.first_garbage as usize;
+        classes.first_garbage = kept[..first].iter().filter(|&&k| k).count() as u32;
+        let counterparts = ws.classes.garbage_counterparts.iter().enumerate();
+        for (_, &c) in counterparts.filter(|&(i, _)| kept[first + i]) {
+            let at = if c == NO_TWIN {
+                NO_TWIN
+            } else {
+                at[c as usize]
+            };
+            classes.garbage_counterparts.push(at);
+        }
         Workspace {
             format: ws.format,
             domain: super::super::Domain::new(ws.format),
