@@ -684,11 +684,9 @@ impl Chain {
         values: &mut [InFlight],
         previous: &QemuSegmentCache,
     ) -> Result<(), WrongSourceFormat> {
-        if let Some(fast) = self.compiled.fast() {
-            // The pipeline checks the source format itself, leaving a refused batch as is.
-            if fast.batch(reg, values, previous) {
-                return Ok(());
-            }
+        // The pipeline checks the source format itself, leaving a refused batch as is.
+        if self.run_batch_pipeline(reg, values, previous) {
+            return Ok(());
         }
         self.check_batch_source(values)?;
         let Some(tables) = self.compiled.get(self, values.len()) else {
@@ -733,6 +731,7 @@ impl Chain {
     /// batch untouched, when it has none or a value is not in the source format. Verify
     /// runs a whole chain this way where no later chain goes on from its first ops
     /// (`verify/trips.rs`).
+    #[inline]
     pub(crate) fn run_batch_pipeline(
         &self,
         reg: SegReg,
