@@ -567,14 +567,25 @@ fn evaluate(
     previous: &PerSegReg<QemuSegmentCache>,
     baselines: Option<&[SegmentState; 4]>,
 ) -> u8 {
-    let reg = state.reg;
-    let out = chain.interpret(reg, state.input, &previous[reg]);
-    let again =
-        (chain.source() == chain.destination()).then(|| chain.interpret(reg, out, &previous[reg]));
+    let (out, again) = trips_alone(chain, state, &previous[state.reg]);
     let verdict = judge(chain, state, &out, again.as_ref(), baselines, |b, o| {
         entry::accepts(b, state.reg, state.baseline, o)
     });
     verdict.failed
+}
+
+/// `state`'s trip through `chain` run alone (interpreted, nothing shared), and its
+/// second trip when the chain ends in the format it starts from (idempotence): what the
+/// unreduced path judges, and what a folded state runs when it may add a counterexample.
+fn trips_alone(
+    chain: &Chain,
+    state: &DomainState,
+    previous: &QemuSegmentCache,
+) -> (InFlight, Option<InFlight>) {
+    let out = chain.interpret(state.reg, state.input, previous);
+    let again =
+        (chain.source() == chain.destination()).then(|| chain.interpret(state.reg, out, previous));
+    (out, again)
 }
 
 /// Judges one state given its trip (and second trip) through the chain; `entry_accepts`

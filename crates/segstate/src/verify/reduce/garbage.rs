@@ -18,7 +18,9 @@
 use alloc::vec::Vec;
 
 use super::super::domain::Domain;
-use super::super::{ChainReport, DomainState, Property, SegmentState, Workspace, judge};
+use super::super::{
+    ChainReport, DomainState, Property, SegmentState, Workspace, judge, trips_alone,
+};
 use super::twins::Twins;
 use super::{Class, EntryJudge, NO_TWIN};
 use crate::format::kvm::KvmSegment;
@@ -253,16 +255,13 @@ impl Workspace {
                     report.garbage_states += n;
                     for p in Property::ALL {
                         if failed & 1 << p.index() != 0 {
-                            report.violations[p.index()] += n;
+                            report.count_unkept(p, n);
                         }
                     }
                     continue;
                 }
             }
-            let previous = &self.previous[state.reg];
-            let out = chain.interpret(state.reg, state.input, previous);
-            let again = (chain.source() == chain.destination())
-                .then(|| chain.interpret(state.reg, out, previous));
+            let (out, again) = trips_alone(chain, state, &self.previous[state.reg]);
             let accepts = |_: &[SegmentState; 4], out| {
                 let entry_judge = entry_judge.expect("baselines for a VMCS");
                 entry_judge.accepts(state.reg, state.baseline, out)

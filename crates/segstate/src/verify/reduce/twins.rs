@@ -7,7 +7,7 @@
 
 use alloc::collections::VecDeque;
 
-use super::super::{ChainReport, Property, SegmentState, Workspace, judge};
+use super::super::{ChainReport, Property, SegmentState, Workspace, judge, trips_alone};
 use super::{Class, EntryJudge, NO_TWIN};
 use crate::profile::{Chain, Op, Rule, StackOp};
 
@@ -212,10 +212,7 @@ impl Workspace {
         let (baselines, entry_judge) = judges;
         let at = twin.ordinal as usize;
         let (class, state) = (&self.classes.whole[at], &self.classes.representatives[at]);
-        let previous = &self.previous[state.reg];
-        let out = chain.interpret(state.reg, state.input, previous);
-        let again = (chain.source() == chain.destination())
-            .then(|| chain.interpret(state.reg, out, previous));
+        let (out, again) = trips_alone(chain, state, &self.previous[state.reg]);
         let accepts = |_: &[SegmentState; 4], out| {
             let entry_judge = entry_judge.expect("baselines for a VMCS");
             entry_judge.accepts(state.reg, state.baseline, out)
