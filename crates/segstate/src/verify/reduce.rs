@@ -76,7 +76,7 @@ use super::domain::{Domain, SharedVerdicts};
 use super::entry::{self, ClassVerdicts, EntryJudge, MemberVerdicts};
 use super::trips;
 use super::{
-    BATCH, BatchRun, ChainReport, DomainState, Property, SegmentState, Workspace,
+    BATCH, BatchRun, ChainReport, DomainState, Property, SegmentState, Verdict, Workspace,
     WrongSourceFormat, judge,
 };
 use crate::arch::{PerSegReg, PrivilegeLevel, SegReg, Segment, Selector};
@@ -312,6 +312,16 @@ impl Classes {
             .iter()
             .copied()
     }
+
+    /// Which of class `c`'s consistent members (a bit each, in
+    /// [`Classes::consistent_members`]' order) VM entry refuses, each member's output
+    /// being `decoded`, the representative's, with its own selector and base.
+    fn member_refusals(&self, c: &Class, judge: &EntryJudge<'_>, decoded: Option<Segment>) -> u64 {
+        let carried = self
+            .consistent_members(c)
+            .map(|c| (c.reg, c.baseline, Selector(c.selector), c.base));
+        judge.refusals(decoded, carried)
+    }
 }
 
 /// The registers whose states are classed together: each alone, but the four data
@@ -535,7 +545,6 @@ impl Workspace {
         (batch, representatives, from): (&[Class], &[DomainState], Option<trips::Prefix<'_>>),
         (members, group): (&mut MemberVerdicts, u16),
     ) -> Result<(), WrongSourceFormat> {
-        let entry_bit = 1u8 << Property::VmxEntryRejected.index();
         let ClassRun {
             chain,
             baselines,
@@ -584,16 +593,12 @@ impl Workspace {
                 fold.keep(class, verdict.failed);
             }
             // VM entry is the representative's own; the rest holds for the class.
-            let entry = verdict.failed & entry_bit;
-            verdict.failed &= !entry_bit;
-            // The AVL twins' verdict, if they are folded in (`twins`).
-            let failed = (verdict.failed, entry != 0);
             let n = u64::from(class.len);
-            self.record(chain, state, &verdict, (n, n), baselines, report);
-            if entry != 0 {
-                verdict.failed = entry;
-                self.record(chain, state, &verdict, (0, 1), baselines, report);
-            }
+            let weights = ((n, n), (0, 1));
+            let (rest, entry) =
+                self.record_entry_apart(chain, state, &mut verdict, weights, baselines, report);
+            // The AVL twins' verdict, if they are folded in (`twins`).
+            let failed = (rest, entry != 0);
             // Most classes have no consistent member: nothing more to ask VM entry,
             // and, unless the representative was asked, nothing to keep.
             let (Some(b), Some(entry_judge)) = (baselines, judge_entry.as_ref()) else {
@@ -609,12 +614,9 @@ impl Workspace {
             let refused = match earlier {
                 Some(v) => v.refused,
                 None => {
-                    // The member's output is the representative's with its own
-                    // selector and base.
-                    let carried = consistent
-                        .clone()
-                        .map(|c| (c.reg, c.baseline, Selector(c.selector), c.base));
-                    let refused = entry_judge.refusals(verdict.decoded_out, carried);
+                    let refused =
+                        self.classes
+                            .member_refusals(class, entry_judge, verdict.decoded_out);
                     let representative = entry == 0;
                     let found = ClassVerdicts {
                         representative,
@@ -629,6 +631,33 @@ impl Workspace {
             twins.count(self, class, (failed, refused), report);
         }
         Ok(())
+    }
+
+    /// Records `verdict` with VM entry apart from the other properties, which are
+    /// counted `weights.0` (covered, weight: [`Workspace::record`]), VM entry `weights.1`
+    /// (a class's representative's own verdict, not its class's). Gives back the other
+    /// properties' bits and VM entry's; `verdict` is left failing VM entry alone if it
+    /// did.
+    #[inline]
+    fn record_entry_apart(
+        &self,
+        chain: &Chain,
+        state: &DomainState,
+        verdict: &mut Verdict<'_>,
+        weights: ((u64, u64), (u64, u64)),
+        baselines: Option<&[SegmentState; 4]>,
+        report: &mut ChainReport,
+    ) -> (u8, u8) {
+        let entry_bit = 1u8 << Property::VmxEntryRejected.index();
+        let entry = verdict.failed & entry_bit;
+        verdict.failed &= !entry_bit;
+        let rest = verdict.failed;
+        self.record(chain, state, verdict, weights.0, baselines, report);
+        if entry != 0 {
+            verdict.failed = entry;
+            self.record(chain, state, verdict, weights.1, baselines, report);
+        }
+        (rest, entry)
     }
 
     /// Records VM entry's refusal of each consistent member of `state`'s class that

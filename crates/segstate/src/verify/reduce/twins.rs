@@ -219,20 +219,15 @@ impl Workspace {
         };
         let mut verdict = judge(chain, state, &out, again.as_ref(), baselines, accepts);
         let entry_bit = bit(Property::VmxEntryRejected);
-        let entry = verdict.failed & entry_bit;
-        let mut violated = verdict.failed;
-        verdict.failed &= !entry_bit;
-        self.record(chain, state, &verdict, (0, 0), baselines, report);
-        if entry != 0 {
-            verdict.failed = entry;
-            self.record(chain, state, &verdict, (0, 0), baselines, report);
-        }
+        let weights = ((0, 0), (0, 0));
+        let (rest, entry) =
+            self.record_entry_apart(chain, state, &mut verdict, weights, baselines, report);
+        let mut violated = rest | entry;
         if let (Some(b), Some(entry_judge)) = (baselines, entry_judge) {
             let consistent = self.classes.consistent_members(class);
-            let carried = consistent
-                .clone()
-                .map(|c| (c.reg, c.baseline, crate::arch::Selector(c.selector), c.base));
-            let refused = entry_judge.refusals(verdict.decoded_out, carried);
+            let refused = self
+                .classes
+                .member_refusals(class, entry_judge, verdict.decoded_out);
             if refused != 0 {
                 violated |= entry_bit;
             }
