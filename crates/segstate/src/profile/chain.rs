@@ -165,7 +165,12 @@ pub enum SegmentValue {
 impl SegmentValue {
     /// The segment the value means, strictly decoded; `None` when its bytes mean no
     /// segment (garbage in a `kvm_segment`, reserved bits).
+    ///
+    /// Always inlined: verify decodes each executed state's output and compares it with
+    /// the expected segment at once; called out of line, the result came back through
+    /// memory and the call cost more than most decodes (`BENCHMARKS.md` §2, step 25).
     #[must_use]
+    #[inline(always)]
     pub fn decode(&self) -> Option<crate::arch::Segment> {
         use crate::arch::Segment;
         match *self {
