@@ -51,20 +51,9 @@ mod tests {
     use crate::format::vmx::VmxSegment;
     use crate::profile::StackValue;
 
-    /// A hash of `v` through `Hash` (a plain multiply-xor over what it writes).
+    /// A hash of `v` through `Hash`.
     fn hashed(v: &SegmentValue) -> u64 {
-        struct Fold(u64);
-        impl Hasher for Fold {
-            fn finish(&self) -> u64 {
-                self.0
-            }
-            fn write(&mut self, bytes: &[u8]) {
-                for &b in bytes {
-                    self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-                }
-            }
-        }
-        let mut h = Fold(0xcbf2_9ce4_8422_2325);
+        let mut h = std::hash::DefaultHasher::new();
         v.hash(&mut h);
         h.finish()
     }
