@@ -14,6 +14,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 mod sregs;
+mod value_eq;
 
 use super::apply::{apply, apply_batch};
 use super::compiled::CompiledCell;
@@ -147,7 +148,8 @@ impl Op {
 }
 
 /// A segment in one of the shapes a chain passes through.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Compared and hashed as derived, written out in `value_eq` so the comparison inlines.
+#[derive(Clone, Copy, Debug, Eq)]
 #[non_exhaustive]
 pub enum SegmentValue {
     /// VMCB segment.
@@ -164,8 +166,10 @@ pub enum SegmentValue {
 
 impl SegmentValue {
     /// The segment the value means, strictly decoded; `None` when its bytes mean no
-    /// segment (garbage in a `kvm_segment`, reserved bits).
+    /// segment (garbage in a `kvm_segment`, reserved bits). Always inlined: verify
+    /// decodes every executed output (`BENCHMARKS.md` §2, step 25).
     #[must_use]
+    #[inline(always)]
     pub fn decode(&self) -> Option<crate::arch::Segment> {
         use crate::arch::Segment;
         match *self {
