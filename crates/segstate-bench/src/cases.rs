@@ -1,7 +1,8 @@
 //! Every comparison, as closures owning their inputs and outputs: one per
 //! implementation ("rust", "c", and for chains also "rust-run", "rust-batch",
 //! "rust-batch-copy" (the batch's copy-in alone), "rust-direct" and "rust-call-floor"
-//! (`run_segment`'s loop around a function of its type that converts nothing)). Each closure
+//! (`run_segment`'s loop around a function of its type that converts nothing), and
+//! "c-one" (C's sync of one segment called through a pointer, once per segment)). Each closure
 //! converts one batch of [`BATCH`] elements and returns a count (refusals) so the
 //! work cannot be dropped.
 
@@ -297,6 +298,21 @@ fn by_reg(input: &[InFlight]) -> PerSegReg<Vec<InFlight>> {
     PerSegReg::from_fn(|reg| input.iter().skip(reg.index()).step_by(8).copied().collect())
 }
 
+/// C's sync of one segment, `sync`, called once per element through its pointer
+/// (hidden from both compilers), over its own copy of the C batch's inputs.
+fn c_one<I, O>(sync: ffi::OneSync<I, O>, input: &[I], cpl: &[u8]) -> Run
+where
+    I: Clone + 'static,
+    O: Clone + Default + 'static,
+{
+    let (i, c) = (input.to_vec(), cpl.to_vec());
+    let (mut o, mut oc) = (vec![O::default(); BATCH], vec![0u8; BATCH]);
+    run!(|o, oc| {
+        ffi::one_batch(black_box(sync), black_box(&i), black_box(&c), o, oc);
+        0
+    })
+}
+
 /// The chains of current profiles among segstate's built-in ones, each as
 /// `Chain::run_segment`, the same profile functions called directly, and C.
 #[must_use]
@@ -309,6 +325,7 @@ pub fn chains() -> Vec<Case> {
     let fl_vmcb = in_flight_vmcb(&vmcb, &cpl);
     let fl_vmx = in_flight(&vmx, SegmentValue::Vmcs);
     let fl_kvm = in_flight(&kvm, SegmentValue::Kvm);
+    let no_cpl = vec![0u8; BATCH];
     let blank = InFlight {
         value: SegmentValue::Kvm(KvmSegment::default()),
         vmcb_cpl: 0,
@@ -341,10 +358,11 @@ pub fn chains() -> Vec<Case> {
             ("rust-call-floor", floor),
         ]
     };
-    let mk = |spec: &str, chain: [(&'static str, Run); 5], (direct, c): (Run, Run)| {
+    let mk = |spec: &str, chain: [(&'static str, Run); 5], (direct, c): (Run, Run), one: Run| {
         let mut variants: Vec<(&'static str, Run)> = chain.into();
         variants.push(("rust-direct", direct));
         variants.push(("c", c));
+        variants.push(("c-one", one));
         Case {
             name: spec.into(),
             chain: true,
@@ -356,7 +374,7 @@ pub fn chains() -> Vec<Case> {
     let mut out = Vec::new();
 
     macro_rules! vmcb_vmcb {
-        ($spec:literal, $direct:path, $c:path) => {{
+        ($spec:literal, $direct:path, $c:path, $one:path) => {{
             let (i, c, (mut o, mut oc)) = (vmcb.clone(), cpl.clone(), vmcb_out());
             let (ci, cc, (mut co, mut coc)) = (c_vmcb.clone(), cpl.clone(), c_vmcb_out());
             out.push(mk(
@@ -372,23 +390,27 @@ pub fn chains() -> Vec<Case> {
                         0
                     }),
                 ),
+                c_one($one, &c_vmcb, &cpl),
             ));
         }};
     }
     vmcb_vmcb!(
         "kvm-svm > qemu > kvm-svm",
         direct::svm_qemu_svm,
-        ffi::chain_svm_qemu_svm
+        ffi::chain_svm_qemu_svm,
+        ffi::ONE_SVM_QEMU_SVM
     );
     vmcb_vmcb!(
         "kvm-svm > verbatim > kvm-svm",
         direct::svm_svm,
-        ffi::chain_svm_svm
+        ffi::chain_svm_svm,
+        ffi::ONE_SVM_SVM
     );
     vmcb_vmcb!(
         "kvm-svm > qemu > kvm-vmx > qemu > kvm-svm",
         direct::svm_qemu_vmx_qemu_svm,
-        ffi::chain_svm_qemu_vmx_qemu_svm
+        ffi::chain_svm_qemu_vmx_qemu_svm,
+        ffi::ONE_SVM_QEMU_VMX_QEMU_SVM
     );
     {
         let spec = "kvm-svm > qemu > kvm-vmx";
@@ -411,6 +433,7 @@ pub fn chains() -> Vec<Case> {
                     0
                 }),
             ),
+            c_one(ffi::ONE_SVM_QEMU_VMX, &c_vmcb, &cpl),
         ));
     }
     {
@@ -430,6 +453,7 @@ pub fn chains() -> Vec<Case> {
                     0
                 }),
             ),
+            c_one(ffi::ONE_VMX_QEMU_SVM, &c_vmx, &no_cpl),
         ));
     }
     {
@@ -449,10 +473,11 @@ pub fn chains() -> Vec<Case> {
                     0
                 }),
             ),
+            c_one(ffi::ONE_VERBATIM_SVM, &kvm, &no_cpl),
         ));
     }
     // The shapes of one input and one output: the direct Rust and the C side by side.
-    for (spec, input, sides) in [
+    for (spec, input, sides, one) in [
         (
             "kvm-vmx > qemu > kvm-vmx",
             &fl_vmx,
@@ -461,24 +486,28 @@ pub fn chains() -> Vec<Case> {
                 direct::vmx_qemu_vmx,
                 ffi::chain_vmx_qemu_vmx,
             ),
+            c_one(ffi::ONE_VMX_QEMU_VMX, &c_vmx, &no_cpl),
         ),
         (
             "kvm-vmx > verbatim > kvm-vmx",
             &fl_vmx,
             sides((&vmx, &c_vmx), direct::vmx_vmx, ffi::chain_vmx_vmx),
+            c_one(ffi::ONE_VMX_VMX, &c_vmx, &no_cpl),
         ),
         (
             "verbatim > kvm-vmx",
             &fl_kvm,
             sides((&kvm, &kvm), rust::vmx_set_batch, ffi::vmx_set_batch),
+            c_one(ffi::ONE_VERBATIM_VMX, &kvm, &no_cpl),
         ),
         (
             "qemu",
             &fl_kvm,
             sides((&kvm, &kvm), direct::qemu, ffi::chain_qemu),
+            c_one(ffi::ONE_QEMU, &kvm, &no_cpl),
         ),
     ] {
-        out.push(mk(spec, chain_run(spec, input), sides));
+        out.push(mk(spec, chain_run(spec, input), sides, one));
     }
     out
 }

@@ -11,7 +11,7 @@ use segstate::format::svm::{SvmAttrib, VmcbSegment};
 use segstate::format::vmx::{VmxAccessRights, VmxSegment};
 use segstate::profile::{Chain, InFlight, SegmentValue};
 use segstate::testing::kvm_segment;
-use segstate_bench::ffi::{self, CHvSeg, CQemuSeg, CVmcbSeg, CVmxSeg};
+use segstate_bench::ffi::{self, CHvSeg, CQemuSeg, CVmcbSeg, CVmxSeg, OneSync};
 use segstate_bench::rust::{self, direct};
 
 fn check<T: PartialEq + Debug>(what: &str, rust: &[T], c: &[T], input: impl Fn(usize) -> String) {
@@ -492,6 +492,33 @@ fn kvm_out(out: &[InFlight]) -> Vec<KvmSegment> {
         .collect()
 }
 
+/// C's sync of one segment of `spec`, called through its pointer once per element of
+/// `input` (`ffi::one_batch`, the benches' "c-one"), against the same chain's C batch:
+/// equal outputs, the CPL bytes equal to `batch_cpl` where the chain writes a VMCB and
+/// left untouched where it does not.
+fn check_one<I, O>(
+    spec: &str,
+    sync: OneSync<I, O>,
+    (input, cpl): (&[I], &[u8]),
+    batch: &[O],
+    batch_cpl: Option<&[u8]>,
+) where
+    I: Debug,
+    O: Clone + Default + PartialEq + Debug,
+{
+    const UNTOUCHED: u8 = 0xa5;
+    let (mut out, mut out_cpl) = (
+        vec![O::default(); input.len()],
+        vec![UNTOUCHED; input.len()],
+    );
+    ffi::one_batch(sync, input, cpl, &mut out, &mut out_cpl);
+    let what = format!("{spec}, one segment through a pointer");
+    let describe = |i: usize| format!("{:?} cpl {}", input[i], cpl[i]);
+    check(&what, &out, batch, describe);
+    let untouched = vec![UNTOUCHED; input.len()];
+    check(&what, &out_cpl, batch_cpl.unwrap_or(&untouched), describe);
+}
+
 type VmcbChain<S> = fn(&[S], &[u8], &mut [S], &mut [u8]);
 
 #[test]
@@ -509,31 +536,36 @@ fn chains_from_vmcb() {
         .collect();
     let cv: Vec<CVmcbSeg> = to_c(&v);
     let n = v.len();
-    let cases: [(&str, VmcbChain<VmcbSegment>, VmcbChain<CVmcbSeg>); 3] = [
+    type One = OneSync<CVmcbSeg, CVmcbSeg>;
+    let cases: [(&str, VmcbChain<VmcbSegment>, VmcbChain<CVmcbSeg>, One); 3] = [
         (
             "kvm-svm > qemu > kvm-svm",
             direct::svm_qemu_svm,
             ffi::chain_svm_qemu_svm,
+            ffi::ONE_SVM_QEMU_SVM,
         ),
         (
             "kvm-svm > verbatim > kvm-svm",
             direct::svm_svm,
             ffi::chain_svm_svm,
+            ffi::ONE_SVM_SVM,
         ),
         (
             "kvm-svm > qemu > kvm-vmx > qemu > kvm-svm",
             direct::svm_qemu_vmx_qemu_svm,
             ffi::chain_svm_qemu_vmx_qemu_svm,
+            ffi::ONE_SVM_QEMU_VMX_QEMU_SVM,
         ),
     ];
     let describe = |i: usize| format!("{:?}", input[i]);
-    for (spec, d, cf) in cases {
+    for (spec, d, cf, one) in cases {
         let (mut dv, mut dc) = (vec![VmcbSegment::default(); n], vec![0u8; n]);
         d(&v, &cpl, &mut dv, &mut dc);
         let (mut c, mut cc) = (vec![CVmcbSeg::default(); n], vec![0u8; n]);
         cf(&cv, &cpl, &mut c, &mut cc);
         let chain = run_chain(spec, &input);
         check_into_vmcb(spec, &chain, (&c, &cc), (&dv, &dc), describe);
+        check_one(spec, one, (&cv, &cpl), &c, Some(&cc));
     }
 
     let spec = "kvm-svm > qemu > kvm-vmx";
@@ -542,6 +574,7 @@ fn chains_from_vmcb() {
     let mut c = vec![CVmxSeg::default(); n];
     ffi::chain_svm_qemu_vmx(&cv, &cpl, &mut c);
     check_into_vmcs(spec, &run_chain(spec, &input), &c, Some(&dv), describe);
+    check_one(spec, ffi::ONE_SVM_QEMU_VMX, (&cv, &cpl), &c, None);
 }
 
 #[test]
@@ -556,26 +589,31 @@ fn chains_from_vmcs() {
         .collect();
     let cv: Vec<CVmxSeg> = to_c(&v);
     let n = v.len();
+    let no_cpl = vec![0u8; n];
     type VmxChain<S> = fn(&[S], &mut [S]);
-    let cases: [(&str, VmxChain<VmxSegment>, VmxChain<CVmxSeg>); 2] = [
+    type One = OneSync<CVmxSeg, CVmxSeg>;
+    let cases: [(&str, VmxChain<VmxSegment>, VmxChain<CVmxSeg>, One); 2] = [
         (
             "kvm-vmx > qemu > kvm-vmx",
             direct::vmx_qemu_vmx,
             ffi::chain_vmx_qemu_vmx,
+            ffi::ONE_VMX_QEMU_VMX,
         ),
         (
             "kvm-vmx > verbatim > kvm-vmx",
             direct::vmx_vmx,
             ffi::chain_vmx_vmx,
+            ffi::ONE_VMX_VMX,
         ),
     ];
     let describe = |i: usize| format!("{:?}", input[i]);
-    for (spec, d, cf) in cases {
+    for (spec, d, cf, one) in cases {
         let mut dv = vec![VmxSegment::default(); n];
         d(&v, &mut dv);
         let mut c = vec![CVmxSeg::default(); n];
         cf(&cv, &mut c);
         check_into_vmcs(spec, &run_chain(spec, &input), &c, Some(&dv), describe);
+        check_one(spec, one, (&cv, &no_cpl), &c, None);
     }
 
     let spec = "kvm-vmx > qemu > kvm-svm";
@@ -585,6 +623,7 @@ fn chains_from_vmcs() {
     ffi::chain_vmx_qemu_svm(&cv, &mut c, &mut cc);
     let chain = run_chain(spec, &input);
     check_into_vmcb(spec, &chain, (&c, &cc), (&dv, &dc), describe);
+    check_one(spec, ffi::ONE_VMX_QEMU_SVM, (&cv, &no_cpl), &c, Some(&cc));
 }
 
 #[test]
@@ -598,6 +637,7 @@ fn chains_from_kvm() {
         })
         .collect();
     let n = k.len();
+    let no_cpl = vec![0u8; n];
 
     let describe = |i: usize| format!("{:?}", k[i]);
 
@@ -608,11 +648,13 @@ fn chains_from_kvm() {
     ffi::chain_verbatim_svm(&k, &mut c, &mut cc);
     let chain = run_chain(spec, &input);
     check_into_vmcb(spec, &chain, (&c, &cc), (&dv, &dc), describe);
+    check_one(spec, ffi::ONE_VERBATIM_SVM, (&k, &no_cpl), &c, Some(&cc));
 
     let spec = "verbatim > kvm-vmx";
     let mut c = vec![CVmxSeg::default(); n];
     ffi::vmx_set_batch(&k, &mut c);
     check_into_vmcs(spec, &run_chain(spec, &input), &c, None, describe);
+    check_one(spec, ffi::ONE_VERBATIM_VMX, (&k, &no_cpl), &c, None);
 
     let spec = "qemu";
     let r = kvm_out(&run_chain(spec, &input));
@@ -622,4 +664,5 @@ fn chains_from_kvm() {
     ffi::chain_qemu(&k, &mut c);
     check(spec, &r, &c, |i| format!("{:?}", k[i]));
     check(spec, &r, &dv, |i| format!("direct {:?}", k[i]));
+    check_one(spec, ffi::ONE_QEMU, (&k, &no_cpl), &c, None);
 }
