@@ -222,27 +222,102 @@ pub mod direct {
         (v, c.unwrap_or(0))
     }
 
-    /// Each VMCB segment of `input` with its CPL byte through `chain`, into `out` and
-    /// `cpl_out`: the loop of every VMCB-to-VMCB chain below.
-    #[inline(always)]
-    fn vmcb_to_vmcb(
-        input: &[VmcbSegment],
-        cpl_in: &[u8],
-        out: &mut [VmcbSegment],
-        cpl_out: &mut [u8],
-        chain: impl Fn(SegReg, KvmSegment) -> KvmSegment,
-    ) {
-        let it = input.iter().zip(cpl_in).zip(out.iter_mut().zip(cpl_out));
-        for (i, ((v, c), (o, oc))) in it.enumerate() {
-            let reg = reg_of(i);
-            (*o, *oc) = svm_set_fresh(reg, &chain(reg, svm::get_segment(SVM, reg, v, *c)));
+    /// One segment of a chain shape for one register, typed: the input and its CPL
+    /// byte (read only from a VMCB), the output and its CPL byte (written only into a
+    /// VMCB). Eight of them per shape, one per register with the register a constant
+    /// (as `Chain::run_segment`'s entries are), called through a pointer
+    /// ([`typed_one_batch`]): what a typed entry per chain shape, taking the format
+    /// struct by reference, would cost out of line. A bench experiment beside
+    /// `Chain::run_segment`, not segstate's API. (With the register an argument, as C's
+    /// `segconv_sync_fn` takes it, each call switched on it: 5-11 ns a segment on the
+    /// rows from a VMCB.)
+    pub type TypedSync<I, O> = fn(&I, u8, &mut O, &mut u8);
+
+    /// The typed one-segment body of each chain shape (`NAME_one`), which the batch
+    /// loops below inline, and its eight [`TypedSync`] entries (`NAME`, in
+    /// `SegReg::ALL` order), which [`typed_one_batch`] calls through a pointer.
+    macro_rules! one {
+        ($($(#[$doc:meta])* $name:ident / $entries:ident($x:ident: $in:ty, $c:pat, $reg:ident,
+            $o:ident: $out:ty, $oc:pat) $body:block)*) => {$(
+            $(#[$doc])*
+            #[inline(always)]
+            pub fn $name($x: &$in, $c: u8, $reg: SegReg, $o: &mut $out, $oc: &mut u8) $body
+
+            $(#[$doc])*
+            /// Its eight typed entries, one per register.
+            pub const $entries: [TypedSync<$in, $out>; 8] = {
+                fn at<const R: usize>(x: &$in, c: u8, o: &mut $out, oc: &mut u8) {
+                    $name(x, c, SegReg::ALL[R], o, oc);
+                }
+                [at::<0>, at::<1>, at::<2>, at::<3>, at::<4>, at::<5>, at::<6>, at::<7>]
+            };
+        )*};
+    }
+
+    one! {
+        /// `kvm-svm > qemu > kvm-svm`, one segment.
+        svm_qemu_svm_one / ONE_SVM_QEMU_SVM(v: VmcbSegment, c, reg, o: VmcbSegment, oc) {
+            (*o, *oc) = svm_set_fresh(reg, &qemu_sync(reg, &svm::get_segment(SVM, reg, v, c)));
+        }
+        /// `kvm-svm > verbatim > kvm-svm`, one segment.
+        svm_svm_one / ONE_SVM_SVM(v: VmcbSegment, c, reg, o: VmcbSegment, oc) {
+            (*o, *oc) = svm_set_fresh(reg, &svm::get_segment(SVM, reg, v, c));
+        }
+        /// `kvm-svm > qemu > kvm-vmx > qemu > kvm-svm`, one segment.
+        svm_qemu_vmx_qemu_svm_one / ONE_SVM_QEMU_VMX_QEMU_SVM(v: VmcbSegment, c, reg, o: VmcbSegment, oc) {
+            let k = qemu_sync(reg, &svm::get_segment(SVM, reg, v, c));
+            let k = qemu_sync(reg, &vmx::get_segment(VMX, &vmx::set_segment(VMX, reg, &k)));
+            (*o, *oc) = svm_set_fresh(reg, &k);
+        }
+        /// `kvm-svm > qemu > kvm-vmx`, one segment.
+        svm_qemu_vmx_one / ONE_SVM_QEMU_VMX(v: VmcbSegment, c, reg, o: VmxSegment, _) {
+            *o = vmx::set_segment(VMX, reg, &qemu_sync(reg, &svm::get_segment(SVM, reg, v, c)));
+        }
+        /// `kvm-vmx > qemu > kvm-svm`, one segment.
+        vmx_qemu_svm_one / ONE_VMX_QEMU_SVM(v: VmxSegment, _, reg, o: VmcbSegment, oc) {
+            (*o, *oc) = svm_set_fresh(reg, &qemu_sync(reg, &vmx::get_segment(VMX, v)));
+        }
+        /// `kvm-vmx > qemu > kvm-vmx`, one segment.
+        vmx_qemu_vmx_one / ONE_VMX_QEMU_VMX(v: VmxSegment, _, reg, o: VmxSegment, _) {
+            *o = vmx::set_segment(VMX, reg, &qemu_sync(reg, &vmx::get_segment(VMX, v)));
+        }
+        /// `kvm-vmx > verbatim > kvm-vmx`, one segment.
+        vmx_vmx_one / ONE_VMX_VMX(v: VmxSegment, _, reg, o: VmxSegment, _) {
+            *o = vmx::set_segment(VMX, reg, &vmx::get_segment(VMX, v));
+        }
+        /// `verbatim > kvm-svm`, one segment.
+        verbatim_svm_one / ONE_VERBATIM_SVM(k: KvmSegment, _, reg, o: VmcbSegment, oc) {
+            (*o, *oc) = svm_set_fresh(reg, k);
+        }
+        /// `verbatim > kvm-vmx` (`vmx::set_segment`), one segment.
+        verbatim_vmx_one / ONE_VERBATIM_VMX(k: KvmSegment, _, reg, o: VmxSegment, _) {
+            *o = vmx::set_segment(VMX, reg, k);
+        }
+        /// `qemu`, one segment.
+        qemu_one / ONE_QEMU(k: KvmSegment, _, reg, o: KvmSegment, _) {
+            *o = qemu_sync(reg, k);
         }
     }
 
-    /// A VMCB-to-VMCB chain: `svm_get_segment`, `$between` on the `kvm_segment`, then
-    /// `svm_set_segment`.
+    /// Register i & 7's entry of `sync` once per element i, out of line through its
+    /// pointer: the typed counterpart of `ffi::one_batch`.
+    #[inline(never)]
+    pub fn typed_one_batch<I, O>(
+        sync: &[TypedSync<I, O>; 8],
+        input: &[I],
+        cpl_in: &[u8],
+        out: &mut [O],
+        cpl_out: &mut [u8],
+    ) {
+        let it = input.iter().zip(cpl_in).zip(out.iter_mut().zip(cpl_out));
+        for (i, ((x, c), (o, oc))) in it.enumerate() {
+            sync[i & 7](x, *c, o, oc);
+        }
+    }
+
+    /// A VMCB-to-VMCB chain over a batch, `$one` per element.
     macro_rules! vmcb_chain {
-        ($(#[$doc:meta])* $name:ident, $between:expr) => {
+        ($(#[$doc:meta])* $name:ident, $one:ident) => {
             $(#[$doc])*
             #[inline(never)]
             pub fn $name(
@@ -251,7 +326,10 @@ pub mod direct {
                 out: &mut [VmcbSegment],
                 cpl_out: &mut [u8],
             ) {
-                vmcb_to_vmcb(input, cpl_in, out, cpl_out, $between);
+                let it = input.iter().zip(cpl_in).zip(out.iter_mut().zip(cpl_out));
+                for (i, ((v, c), (o, oc))) in it.enumerate() {
+                    $one(v, *c, reg_of(i), o, oc);
+                }
             }
         };
     }
@@ -259,46 +337,53 @@ pub mod direct {
     vmcb_chain!(
         /// `kvm-svm > qemu > kvm-svm`.
         svm_qemu_svm,
-        |reg, k| qemu_sync(reg, &k)
+        svm_qemu_svm_one
     );
     vmcb_chain!(
         /// `kvm-svm > verbatim > kvm-svm`.
         svm_svm,
-        |_, k| k
+        svm_svm_one
     );
     vmcb_chain!(
         /// `kvm-svm > qemu > kvm-vmx > qemu > kvm-svm`.
         svm_qemu_vmx_qemu_svm,
-        |reg, k| {
-            let x = vmx::set_segment(VMX, reg, &qemu_sync(reg, &k));
-            qemu_sync(reg, &vmx::get_segment(VMX, &x))
-        }
+        svm_qemu_vmx_qemu_svm_one
     );
 
-    /// `kvm-vmx > qemu > kvm-vmx`.
-    #[inline(never)]
-    pub fn vmx_qemu_vmx(input: &[VmxSegment], out: &mut [VmxSegment]) {
-        for (i, (v, o)) in input.iter().zip(out.iter_mut()).enumerate() {
-            let reg = reg_of(i);
-            *o = vmx::set_segment(VMX, reg, &qemu_sync(reg, &vmx::get_segment(VMX, v)));
-        }
+    /// A chain of one input and one output slice over a batch, `$one` per element.
+    macro_rules! plain_chain {
+        ($(#[$doc:meta])* $name:ident($in:ty => $out:ty), $one:ident) => {
+            $(#[$doc])*
+            #[inline(never)]
+            pub fn $name(input: &[$in], out: &mut [$out]) {
+                for (i, (x, o)) in input.iter().zip(out.iter_mut()).enumerate() {
+                    $one(x, 0, reg_of(i), o, &mut 0);
+                }
+            }
+        };
     }
 
-    /// `kvm-vmx > verbatim > kvm-vmx`.
-    #[inline(never)]
-    pub fn vmx_vmx(input: &[VmxSegment], out: &mut [VmxSegment]) {
-        for (i, (v, o)) in input.iter().zip(out.iter_mut()).enumerate() {
-            *o = vmx::set_segment(VMX, reg_of(i), &vmx::get_segment(VMX, v));
-        }
-    }
+    plain_chain!(
+        /// `kvm-vmx > qemu > kvm-vmx`.
+        vmx_qemu_vmx(VmxSegment => VmxSegment),
+        vmx_qemu_vmx_one
+    );
+    plain_chain!(
+        /// `kvm-vmx > verbatim > kvm-vmx`.
+        vmx_vmx(VmxSegment => VmxSegment),
+        vmx_vmx_one
+    );
+    plain_chain!(
+        /// `qemu`.
+        qemu(KvmSegment => KvmSegment),
+        qemu_one
+    );
 
     /// `kvm-svm > qemu > kvm-vmx`.
     #[inline(never)]
     pub fn svm_qemu_vmx(input: &[VmcbSegment], cpl_in: &[u8], out: &mut [VmxSegment]) {
         for (i, ((v, c), o)) in input.iter().zip(cpl_in).zip(out.iter_mut()).enumerate() {
-            let reg = reg_of(i);
-            let k = qemu_sync(reg, &svm::get_segment(SVM, reg, v, *c));
-            *o = vmx::set_segment(VMX, reg, &k);
+            svm_qemu_vmx_one(v, *c, reg_of(i), o, &mut 0);
         }
     }
 
@@ -306,8 +391,7 @@ pub mod direct {
     #[inline(never)]
     pub fn vmx_qemu_svm(input: &[VmxSegment], out: &mut [VmcbSegment], cpl_out: &mut [u8]) {
         for (i, (v, (o, oc))) in input.iter().zip(out.iter_mut().zip(cpl_out)).enumerate() {
-            let reg = reg_of(i);
-            (*o, *oc) = svm_set_fresh(reg, &qemu_sync(reg, &vmx::get_segment(VMX, v)));
+            vmx_qemu_svm_one(v, 0, reg_of(i), o, oc);
         }
     }
 
@@ -315,15 +399,7 @@ pub mod direct {
     #[inline(never)]
     pub fn verbatim_svm(input: &[KvmSegment], out: &mut [VmcbSegment], cpl_out: &mut [u8]) {
         for (i, (k, (o, oc))) in input.iter().zip(out.iter_mut().zip(cpl_out)).enumerate() {
-            (*o, *oc) = svm_set_fresh(reg_of(i), k);
-        }
-    }
-
-    /// `qemu`.
-    #[inline(never)]
-    pub fn qemu(input: &[KvmSegment], out: &mut [KvmSegment]) {
-        for (i, (k, o)) in input.iter().zip(out.iter_mut()).enumerate() {
-            *o = qemu_sync(reg_of(i), k);
+            verbatim_svm_one(k, 0, reg_of(i), o, oc);
         }
     }
 }
