@@ -480,114 +480,184 @@ static inline void svm_set_fresh(const struct kvm_segment *var, int seg,
 	svm_set(var, seg, s, cpl);
 }
 
-void segconv_chain_svm_qemu_svm(const struct vmcb_seg *in, const u8 *cpl_in,
-				struct vmcb_seg *out, u8 *cpl_out, size_t n)
+/*
+ * One segment of each chain shape, typed: `in` with its CPL byte (read only by
+ * the shapes from a VMCB), register `seg`, into `out` and its CPL byte (written
+ * only by the shapes into a VMCB). The batches below inline them; the
+ * segconv_one_* entries call them out of line.
+ */
+static inline void sync_svm_qemu_svm(const struct vmcb_seg *in, u8 cpl_in,
+				     int seg, struct vmcb_seg *out, u8 *cpl_out)
 {
 	struct kvm_segment a, b;
-	size_t i;
 
-	for (i = 0; i < n; i++) {
-		svm_get(&in[i], cpl_in[i], i & 7, &a);
-		qemu_sync(&a, &b);
-		svm_set_fresh(&b, i & 7, &out[i], &cpl_out[i]);
-	}
+	svm_get(in, cpl_in, seg, &a);
+	qemu_sync(&a, &b);
+	svm_set_fresh(&b, seg, out, cpl_out);
 }
 
-void segconv_chain_svm_svm(const struct vmcb_seg *in, const u8 *cpl_in,
-			   struct vmcb_seg *out, u8 *cpl_out, size_t n)
+static inline void sync_svm_svm(const struct vmcb_seg *in, u8 cpl_in, int seg,
+				struct vmcb_seg *out, u8 *cpl_out)
 {
 	struct kvm_segment a;
-	size_t i;
 
-	for (i = 0; i < n; i++) {
-		svm_get(&in[i], cpl_in[i], i & 7, &a);
-		svm_set_fresh(&a, i & 7, &out[i], &cpl_out[i]);
-	}
+	svm_get(in, cpl_in, seg, &a);
+	svm_set_fresh(&a, seg, out, cpl_out);
 }
 
-void segconv_chain_vmx_qemu_vmx(const struct vmx_seg *in, struct vmx_seg *out,
-				size_t n)
+static inline void sync_vmx_qemu_vmx(const struct vmx_seg *in, u8 cpl_in,
+				     int seg, struct vmx_seg *out, u8 *cpl_out)
 {
 	struct kvm_segment a, b;
-	size_t i;
 
-	for (i = 0; i < n; i++) {
-		vmx_get(&in[i], &a);
-		qemu_sync(&a, &b);
-		vmx_set(&b, i & 7, &out[i]);
-	}
+	(void)cpl_in;
+	(void)cpl_out;
+	vmx_get(in, &a);
+	qemu_sync(&a, &b);
+	vmx_set(&b, seg, out);
 }
 
-void segconv_chain_svm_qemu_vmx(const struct vmcb_seg *in, const u8 *cpl_in,
-				struct vmx_seg *out, size_t n)
+static inline void sync_svm_qemu_vmx(const struct vmcb_seg *in, u8 cpl_in,
+				     int seg, struct vmx_seg *out, u8 *cpl_out)
 {
 	struct kvm_segment a, b;
-	size_t i;
 
-	for (i = 0; i < n; i++) {
-		svm_get(&in[i], cpl_in[i], i & 7, &a);
-		qemu_sync(&a, &b);
-		vmx_set(&b, i & 7, &out[i]);
-	}
+	(void)cpl_out;
+	svm_get(in, cpl_in, seg, &a);
+	qemu_sync(&a, &b);
+	vmx_set(&b, seg, out);
 }
 
-void segconv_chain_vmx_qemu_svm(const struct vmx_seg *in, struct vmcb_seg *out,
-				u8 *cpl_out, size_t n)
+static inline void sync_vmx_qemu_svm(const struct vmx_seg *in, u8 cpl_in,
+				     int seg, struct vmcb_seg *out, u8 *cpl_out)
 {
 	struct kvm_segment a, b;
-	size_t i;
 
-	for (i = 0; i < n; i++) {
-		vmx_get(&in[i], &a);
-		qemu_sync(&a, &b);
-		svm_set_fresh(&b, i & 7, &out[i], &cpl_out[i]);
-	}
+	(void)cpl_in;
+	vmx_get(in, &a);
+	qemu_sync(&a, &b);
+	svm_set_fresh(&b, seg, out, cpl_out);
 }
 
-void segconv_chain_svm_qemu_vmx_qemu_svm(const struct vmcb_seg *in,
-					 const u8 *cpl_in, struct vmcb_seg *out,
-					 u8 *cpl_out, size_t n)
+static inline void sync_svm_qemu_vmx_qemu_svm(const struct vmcb_seg *in,
+					      u8 cpl_in, int seg,
+					      struct vmcb_seg *out, u8 *cpl_out)
 {
 	struct kvm_segment a, b;
 	struct vmx_seg v;
-	size_t i;
 
-	for (i = 0; i < n; i++) {
-		svm_get(&in[i], cpl_in[i], i & 7, &a);
-		qemu_sync(&a, &b);
-		vmx_set(&b, i & 7, &v);
-		vmx_get(&v, &a);
-		qemu_sync(&a, &b);
-		svm_set_fresh(&b, i & 7, &out[i], &cpl_out[i]);
-	}
+	svm_get(in, cpl_in, seg, &a);
+	qemu_sync(&a, &b);
+	vmx_set(&b, seg, &v);
+	vmx_get(&v, &a);
+	qemu_sync(&a, &b);
+	svm_set_fresh(&b, seg, out, cpl_out);
 }
 
-void segconv_chain_vmx_vmx(const struct vmx_seg *in, struct vmx_seg *out,
-			   size_t n)
+static inline void sync_vmx_vmx(const struct vmx_seg *in, u8 cpl_in, int seg,
+				struct vmx_seg *out, u8 *cpl_out)
 {
 	struct kvm_segment a;
-	size_t i;
 
-	for (i = 0; i < n; i++) {
-		vmx_get(&in[i], &a);
-		vmx_set(&a, i & 7, &out[i]);
-	}
+	(void)cpl_in;
+	(void)cpl_out;
+	vmx_get(in, &a);
+	vmx_set(&a, seg, out);
 }
 
-void segconv_chain_verbatim_svm(const struct kvm_segment *in,
-				struct vmcb_seg *out, u8 *cpl_out, size_t n)
+static inline void sync_verbatim_svm(const struct kvm_segment *in, u8 cpl_in,
+				     int seg, struct vmcb_seg *out, u8 *cpl_out)
 {
+	(void)cpl_in;
+	svm_set_fresh(in, seg, out, cpl_out);
+}
+
+static inline void sync_verbatim_vmx(const struct kvm_segment *in, u8 cpl_in,
+				     int seg, struct vmx_seg *out, u8 *cpl_out)
+{
+	(void)cpl_in;
+	(void)cpl_out;
+	vmx_set(in, seg, out);
+}
+
+static inline void sync_qemu(const struct kvm_segment *in, u8 cpl_in, int seg,
+			     struct kvm_segment *out, u8 *cpl_out)
+{
+	(void)cpl_in;
+	(void)seg;
+	(void)cpl_out;
+	qemu_sync(in, out);
+}
+
+/*
+ * The batch of a chain, segconv_chain_NAME, in the signature segconv.h gives
+ * it: with or without the CPL bytes in (CPL_IN) and out (CPL_OUT). An absent
+ * CPL byte reads 0 and is written into a local the sync ignores.
+ */
+#define CHAIN_BATCH(name, in_t, out_t, cpl_in_param, cpl_in_arg,	\
+		    cpl_out_param, cpl_out_arg)				\
+void segconv_chain_##name(const in_t *in cpl_in_param, out_t *out	\
+			  cpl_out_param, size_t n)			\
+{									\
+	u8 unused = 0;							\
+	size_t i;							\
+									\
+	(void)unused;							\
+	for (i = 0; i < n; i++)						\
+		sync_##name(&in[i], cpl_in_arg, i & 7, &out[i],		\
+			    cpl_out_arg);				\
+}
+#define CPL_IN , const u8 *cpl_in
+#define CPL_OUT , u8 *cpl_out
+#define NO_CPL
+
+CHAIN_BATCH(svm_qemu_svm, struct vmcb_seg, struct vmcb_seg, CPL_IN, cpl_in[i],
+	    CPL_OUT, &cpl_out[i])
+CHAIN_BATCH(svm_svm, struct vmcb_seg, struct vmcb_seg, CPL_IN, cpl_in[i],
+	    CPL_OUT, &cpl_out[i])
+CHAIN_BATCH(vmx_qemu_vmx, struct vmx_seg, struct vmx_seg, NO_CPL, 0, NO_CPL,
+	    &unused)
+CHAIN_BATCH(svm_qemu_vmx, struct vmcb_seg, struct vmx_seg, CPL_IN, cpl_in[i],
+	    NO_CPL, &unused)
+CHAIN_BATCH(vmx_qemu_svm, struct vmx_seg, struct vmcb_seg, NO_CPL, 0, CPL_OUT,
+	    &cpl_out[i])
+CHAIN_BATCH(svm_qemu_vmx_qemu_svm, struct vmcb_seg, struct vmcb_seg, CPL_IN,
+	    cpl_in[i], CPL_OUT, &cpl_out[i])
+CHAIN_BATCH(vmx_vmx, struct vmx_seg, struct vmx_seg, NO_CPL, 0, NO_CPL,
+	    &unused)
+CHAIN_BATCH(verbatim_svm, struct kvm_segment, struct vmcb_seg, NO_CPL, 0,
+	    CPL_OUT, &cpl_out[i])
+CHAIN_BATCH(qemu, struct kvm_segment, struct kvm_segment, NO_CPL, 0, NO_CPL,
+	    &unused)
+
+/* The one-segment entry of a chain, segconv_one_NAME (a segconv_sync_fn). */
+#define CHAIN_ONE(name, in_t, out_t)					\
+void segconv_one_##name(const void *in, u8 cpl_in, int seg, void *out,	\
+			u8 *cpl_out)					\
+{									\
+	sync_##name((const in_t *)in, cpl_in, seg, (out_t *)out, cpl_out); \
+}
+
+CHAIN_ONE(svm_qemu_svm, struct vmcb_seg, struct vmcb_seg)
+CHAIN_ONE(svm_svm, struct vmcb_seg, struct vmcb_seg)
+CHAIN_ONE(vmx_qemu_vmx, struct vmx_seg, struct vmx_seg)
+CHAIN_ONE(svm_qemu_vmx, struct vmcb_seg, struct vmx_seg)
+CHAIN_ONE(vmx_qemu_svm, struct vmx_seg, struct vmcb_seg)
+CHAIN_ONE(svm_qemu_vmx_qemu_svm, struct vmcb_seg, struct vmcb_seg)
+CHAIN_ONE(vmx_vmx, struct vmx_seg, struct vmx_seg)
+CHAIN_ONE(verbatim_svm, struct kvm_segment, struct vmcb_seg)
+CHAIN_ONE(verbatim_vmx, struct kvm_segment, struct vmx_seg)
+CHAIN_ONE(qemu, struct kvm_segment, struct kvm_segment)
+
+void segconv_chain_one_batch(segconv_sync_fn *sync, const void *in,
+			     size_t in_size, const u8 *cpl_in, void *out,
+			     size_t out_size, u8 *cpl_out, size_t n)
+{
+	const char *from = in;
+	char *to = out;
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		svm_set_fresh(&in[i], i & 7, &out[i], &cpl_out[i]);
-}
-
-void segconv_chain_qemu(const struct kvm_segment *in, struct kvm_segment *out,
-			size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		qemu_sync(&in[i], &out[i]);
+		sync(from + i * in_size, cpl_in[i], (int)(i & 7),
+		     to + i * out_size, &cpl_out[i]);
 }

@@ -155,4 +155,34 @@ void segconv_chain_verbatim_svm(const struct kvm_segment *in,
 void segconv_chain_qemu(const struct kvm_segment *in, struct kvm_segment *out,
 			size_t n);
 
+/*
+ * ---- one segment of a chain, called through a pointer ----
+ * What a VMM that picks its sync at run time calls once per segment: one
+ * signature for every chain shape. `in` and `out` point at the shape's
+ * structs (segconv_one_NAME converts as segconv_chain_NAME does one element,
+ * segconv_one_verbatim_vmx as vmx_set); `cpl_in` is read only from a VMCB,
+ * `*cpl_out` written only into one (0 unless svm_set writes it).
+ */
+typedef void segconv_sync_fn(const void *in, u8 cpl_in, int seg, void *out,
+			     u8 *cpl_out);
+#define SEGCONV_ONE_DECL(name) segconv_sync_fn segconv_one_##name;
+SEGCONV_ONE_DECL(svm_qemu_svm)
+SEGCONV_ONE_DECL(svm_svm)
+SEGCONV_ONE_DECL(vmx_qemu_vmx)
+SEGCONV_ONE_DECL(svm_qemu_vmx)
+SEGCONV_ONE_DECL(vmx_qemu_svm)
+SEGCONV_ONE_DECL(svm_qemu_vmx_qemu_svm)
+SEGCONV_ONE_DECL(vmx_vmx)
+SEGCONV_ONE_DECL(verbatim_svm)
+SEGCONV_ONE_DECL(verbatim_vmx)
+SEGCONV_ONE_DECL(qemu)
+/*
+ * `sync` over n elements (element i is register i & 7), out of line: the loop
+ * a VMM holding a segconv_sync_fn pointer runs. `in` and `out` step by
+ * in_size and out_size bytes; cpl_in and cpl_out hold n bytes each.
+ */
+void segconv_chain_one_batch(segconv_sync_fn *sync, const void *in,
+			     size_t in_size, const u8 *cpl_in, void *out,
+			     size_t out_size, u8 *cpl_out, size_t n);
+
 #endif /* SEGCONV_H */

@@ -1,7 +1,9 @@
 //! Every comparison, as closures owning their inputs and outputs: one per
 //! implementation ("rust", "c", and for chains also "rust-run", "rust-batch",
 //! "rust-batch-copy" (the batch's copy-in alone), "rust-direct" and "rust-call-floor"
-//! (`run_segment`'s loop around a function of its type that converts nothing)). Each closure
+//! (`run_segment`'s loop around a function of its type that converts nothing), and
+//! "c-one" and "rust-typed-one" (C's and the typed Rust's sync of one segment called
+//! through a pointer, once per segment)). Each closure
 //! converts one batch of [`BATCH`] elements and returns a count (refusals) so the
 //! work cannot be dropped.
 
@@ -297,6 +299,61 @@ fn by_reg(input: &[InFlight]) -> PerSegReg<Vec<InFlight>> {
     PerSegReg::from_fn(|reg| input.iter().skip(reg.index()).step_by(8).copied().collect())
 }
 
+/// `batch` (a loop calling a one-segment sync through a pointer) over its own copy of
+/// `input` and its CPL bytes, into outputs of its own.
+fn per_segment<I, O>(
+    mut batch: impl FnMut(&[I], &[u8], &mut [O], &mut [u8]) + 'static,
+    input: &[I],
+    cpl: &[u8],
+) -> Run
+where
+    I: Clone + 'static,
+    O: Clone + Default + 'static,
+{
+    let (i, c) = (input.to_vec(), cpl.to_vec());
+    let (mut o, mut oc) = (vec![O::default(); BATCH], vec![0u8; BATCH]);
+    run!(|o, oc| {
+        batch(black_box(&i), black_box(&c), o, oc);
+        0
+    })
+}
+
+/// A chain shape's sync of one segment called once per element through its pointer
+/// (hidden from both compilers): C's ("c-one", on the C inputs) and the typed Rust's
+/// ("rust-typed-one", the same profile functions as "direct", on the Rust inputs).
+fn one_segment<CI, CO, I, O>(
+    (c, c_input): (ffi::OneSync<CI, CO>, &[CI]),
+    (typed, input): ([direct::TypedSync<I, O>; 8], &[I]),
+    cpl: &[u8],
+) -> [(&'static str, Run); 2]
+where
+    CI: Clone + 'static,
+    CO: Clone + Default + 'static,
+    I: Clone + 'static,
+    O: Clone + Default + 'static,
+{
+    [
+        (
+            "c-one",
+            per_segment(
+                move |i, c_in, o, c_out| ffi::one_batch(black_box(c), i, c_in, o, c_out),
+                c_input,
+                cpl,
+            ),
+        ),
+        (
+            "rust-typed-one",
+            per_segment(
+                move |i, c_in, o, c_out| {
+                    direct::typed_one_batch(&black_box(typed), i, c_in, o, c_out)
+                },
+                input,
+                cpl,
+            ),
+        ),
+    ]
+}
+
 /// The chains of current profiles among segstate's built-in ones, each as
 /// `Chain::run_segment`, the same profile functions called directly, and C.
 #[must_use]
@@ -309,6 +366,7 @@ pub fn chains() -> Vec<Case> {
     let fl_vmcb = in_flight_vmcb(&vmcb, &cpl);
     let fl_vmx = in_flight(&vmx, SegmentValue::Vmcs);
     let fl_kvm = in_flight(&kvm, SegmentValue::Kvm);
+    let no_cpl = vec![0u8; BATCH];
     let blank = InFlight {
         value: SegmentValue::Kvm(KvmSegment::default()),
         vmcb_cpl: 0,
@@ -341,10 +399,14 @@ pub fn chains() -> Vec<Case> {
             ("rust-call-floor", floor),
         ]
     };
-    let mk = |spec: &str, chain: [(&'static str, Run); 5], (direct, c): (Run, Run)| {
+    let mk = |spec: &str,
+              chain: [(&'static str, Run); 5],
+              (direct, c): (Run, Run),
+              one: [(&'static str, Run); 2]| {
         let mut variants: Vec<(&'static str, Run)> = chain.into();
         variants.push(("rust-direct", direct));
         variants.push(("c", c));
+        variants.extend(one);
         Case {
             name: spec.into(),
             chain: true,
@@ -356,7 +418,7 @@ pub fn chains() -> Vec<Case> {
     let mut out = Vec::new();
 
     macro_rules! vmcb_vmcb {
-        ($spec:literal, $direct:path, $c:path) => {{
+        ($spec:literal, $direct:path, $c:path, $one:path, $typed:expr) => {{
             let (i, c, (mut o, mut oc)) = (vmcb.clone(), cpl.clone(), vmcb_out());
             let (ci, cc, (mut co, mut coc)) = (c_vmcb.clone(), cpl.clone(), c_vmcb_out());
             out.push(mk(
@@ -372,23 +434,30 @@ pub fn chains() -> Vec<Case> {
                         0
                     }),
                 ),
+                one_segment(($one, &c_vmcb), ($typed, &vmcb), &cpl),
             ));
         }};
     }
     vmcb_vmcb!(
         "kvm-svm > qemu > kvm-svm",
         direct::svm_qemu_svm,
-        ffi::chain_svm_qemu_svm
+        ffi::chain_svm_qemu_svm,
+        ffi::ONE_SVM_QEMU_SVM,
+        direct::ONE_SVM_QEMU_SVM
     );
     vmcb_vmcb!(
         "kvm-svm > verbatim > kvm-svm",
         direct::svm_svm,
-        ffi::chain_svm_svm
+        ffi::chain_svm_svm,
+        ffi::ONE_SVM_SVM,
+        direct::ONE_SVM_SVM
     );
     vmcb_vmcb!(
         "kvm-svm > qemu > kvm-vmx > qemu > kvm-svm",
         direct::svm_qemu_vmx_qemu_svm,
-        ffi::chain_svm_qemu_vmx_qemu_svm
+        ffi::chain_svm_qemu_vmx_qemu_svm,
+        ffi::ONE_SVM_QEMU_VMX_QEMU_SVM,
+        direct::ONE_SVM_QEMU_VMX_QEMU_SVM
     );
     {
         let spec = "kvm-svm > qemu > kvm-vmx";
@@ -411,6 +480,11 @@ pub fn chains() -> Vec<Case> {
                     0
                 }),
             ),
+            one_segment(
+                (ffi::ONE_SVM_QEMU_VMX, &c_vmcb),
+                (direct::ONE_SVM_QEMU_VMX, &vmcb),
+                &cpl,
+            ),
         ));
     }
     {
@@ -429,6 +503,11 @@ pub fn chains() -> Vec<Case> {
                     ffi::chain_vmx_qemu_svm(black_box(&ci), co, coc);
                     0
                 }),
+            ),
+            one_segment(
+                (ffi::ONE_VMX_QEMU_SVM, &c_vmx),
+                (direct::ONE_VMX_QEMU_SVM, &vmx),
+                &no_cpl,
             ),
         ));
     }
@@ -449,10 +528,15 @@ pub fn chains() -> Vec<Case> {
                     0
                 }),
             ),
+            one_segment(
+                (ffi::ONE_VERBATIM_SVM, &kvm),
+                (direct::ONE_VERBATIM_SVM, &kvm),
+                &no_cpl,
+            ),
         ));
     }
     // The shapes of one input and one output: the direct Rust and the C side by side.
-    for (spec, input, sides) in [
+    for (spec, input, sides, one) in [
         (
             "kvm-vmx > qemu > kvm-vmx",
             &fl_vmx,
@@ -461,24 +545,40 @@ pub fn chains() -> Vec<Case> {
                 direct::vmx_qemu_vmx,
                 ffi::chain_vmx_qemu_vmx,
             ),
+            one_segment(
+                (ffi::ONE_VMX_QEMU_VMX, &c_vmx),
+                (direct::ONE_VMX_QEMU_VMX, &vmx),
+                &no_cpl,
+            ),
         ),
         (
             "kvm-vmx > verbatim > kvm-vmx",
             &fl_vmx,
             sides((&vmx, &c_vmx), direct::vmx_vmx, ffi::chain_vmx_vmx),
+            one_segment(
+                (ffi::ONE_VMX_VMX, &c_vmx),
+                (direct::ONE_VMX_VMX, &vmx),
+                &no_cpl,
+            ),
         ),
         (
             "verbatim > kvm-vmx",
             &fl_kvm,
             sides((&kvm, &kvm), rust::vmx_set_batch, ffi::vmx_set_batch),
+            one_segment(
+                (ffi::ONE_VERBATIM_VMX, &kvm),
+                (direct::ONE_VERBATIM_VMX, &kvm),
+                &no_cpl,
+            ),
         ),
         (
             "qemu",
             &fl_kvm,
             sides((&kvm, &kvm), direct::qemu, ffi::chain_qemu),
+            one_segment((ffi::ONE_QEMU, &kvm), (direct::ONE_QEMU, &kvm), &no_cpl),
         ),
     ] {
-        out.push(mk(spec, chain_run(spec, input), sides));
+        out.push(mk(spec, chain_run(spec, input), sides, one));
     }
     out
 }

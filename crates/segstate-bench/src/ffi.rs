@@ -2,6 +2,9 @@
 //! wrappers, each declaring the `extern "C"` function it calls. `unsafe` lives only
 //! here, at the calls.
 
+use core::ffi::c_void;
+use core::marker::PhantomData;
+
 use segstate::format::hyperv::{HvSegmentAttributes, HvSegmentRegister};
 use segstate::format::kvm::KvmSegment;
 use segstate::format::qemu::{QemuFlags, QemuSegmentCache};
@@ -288,4 +291,111 @@ c_batch! {
         input: KvmSegment => out: CVmcbSeg, cpl_out: u8);
     /// Chain `qemu` over a batch.
     chain_qemu = segconv_chain_qemu(input: KvmSegment => out: KvmSegment);
+}
+
+// ---- one segment of a chain, called through a pointer ----
+
+/// `segconv_sync_fn`: one segment of one chain shape, `in` and `out` pointing at that
+/// shape's structs.
+type RawSync = unsafe extern "C" fn(*const c_void, u8, i32, *mut c_void, *mut u8);
+
+/// A C sync of one segment, `segconv_one_*`, as a VMM that picks its sync at run time
+/// holds it: a pointer of one type for every chain shape. `I` and `O` are the structs
+/// the function reads and writes; only the constants below exist, each pairing a
+/// function with its own structs, so [`one_batch`] cannot hand C the wrong layout.
+pub struct OneSync<I, O> {
+    raw: RawSync,
+    structs: PhantomData<fn(&I) -> O>,
+}
+
+impl<I, O> Clone for OneSync<I, O> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<I, O> Copy for OneSync<I, O> {}
+
+impl<I, O> core::fmt::Debug for OneSync<I, O> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("OneSync").field(&self.raw).finish()
+    }
+}
+
+/// The [`OneSync`] constants, each declaring the C function it points at.
+macro_rules! one_sync {
+    ($($(#[$doc:meta])* $name:ident: $in:ty => $out:ty = $sys:ident;)*) => {
+        unsafe extern "C" {
+            $(fn $sys(input: *const c_void, cpl_in: u8, seg: i32, out: *mut c_void, cpl_out: *mut u8);)*
+        }
+        $(
+            $(#[$doc])*
+            pub const $name: OneSync<$in, $out> = OneSync { raw: $sys, structs: PhantomData };
+        )*
+    };
+}
+
+one_sync! {
+    /// `kvm-svm > qemu > kvm-svm`, one segment.
+    ONE_SVM_QEMU_SVM: CVmcbSeg => CVmcbSeg = segconv_one_svm_qemu_svm;
+    /// `kvm-svm > verbatim > kvm-svm`, one segment.
+    ONE_SVM_SVM: CVmcbSeg => CVmcbSeg = segconv_one_svm_svm;
+    /// `kvm-vmx > qemu > kvm-vmx`, one segment.
+    ONE_VMX_QEMU_VMX: CVmxSeg => CVmxSeg = segconv_one_vmx_qemu_vmx;
+    /// `kvm-svm > qemu > kvm-vmx`, one segment.
+    ONE_SVM_QEMU_VMX: CVmcbSeg => CVmxSeg = segconv_one_svm_qemu_vmx;
+    /// `kvm-vmx > qemu > kvm-svm`, one segment.
+    ONE_VMX_QEMU_SVM: CVmxSeg => CVmcbSeg = segconv_one_vmx_qemu_svm;
+    /// `kvm-svm > qemu > kvm-vmx > qemu > kvm-svm`, one segment.
+    ONE_SVM_QEMU_VMX_QEMU_SVM: CVmcbSeg => CVmcbSeg = segconv_one_svm_qemu_vmx_qemu_svm;
+    /// `kvm-vmx > verbatim > kvm-vmx`, one segment.
+    ONE_VMX_VMX: CVmxSeg => CVmxSeg = segconv_one_vmx_vmx;
+    /// `verbatim > kvm-svm`, one segment.
+    ONE_VERBATIM_SVM: KvmSegment => CVmcbSeg = segconv_one_verbatim_svm;
+    /// `verbatim > kvm-vmx` (`vmx_set_segment`), one segment.
+    ONE_VERBATIM_VMX: KvmSegment => CVmxSeg = segconv_one_verbatim_vmx;
+    /// `qemu`, one segment.
+    ONE_QEMU: KvmSegment => KvmSegment = segconv_one_qemu;
+}
+
+/// `sync` once per element, out of line through its pointer, in C's own loop
+/// (`segconv_chain_one_batch`; element i is register i & 7): a VMCB input's CPL byte
+/// from `cpl_in`, a VMCB output's into `cpl_out` (0 unless written; other shapes
+/// neither read nor write them).
+pub fn one_batch<I, O>(
+    sync: OneSync<I, O>,
+    input: &[I],
+    cpl_in: &[u8],
+    out: &mut [O],
+    cpl_out: &mut [u8],
+) {
+    unsafe extern "C" {
+        fn segconv_chain_one_batch(
+            sync: RawSync,
+            input: *const c_void,
+            in_size: usize,
+            cpl_in: *const u8,
+            out: *mut c_void,
+            out_size: usize,
+            cpl_out: *mut u8,
+            n: usize,
+        );
+    }
+    let n = common_len(&[input.len(), cpl_in.len(), out.len(), cpl_out.len()]);
+    // SAFETY: `sync` is one of the `OneSync` constants, a C function reading one `I` and
+    // writing one `O` (`#[repr(C)]`, the layouts segconv.h declares) at the pointers
+    // it is given, and one CPL byte each way; every slice holds `n` elements, the C
+    // loop steps by `size_of` of each, and the outputs, mutable borrows, alias nothing.
+    unsafe {
+        segconv_chain_one_batch(
+            sync.raw,
+            input.as_ptr().cast(),
+            size_of::<I>(),
+            cpl_in.as_ptr(),
+            out.as_mut_ptr().cast(),
+            size_of::<O>(),
+            cpl_out.as_mut_ptr(),
+            n,
+        );
+    }
 }

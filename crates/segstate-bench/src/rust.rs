@@ -222,6 +222,101 @@ pub mod direct {
         (v, c.unwrap_or(0))
     }
 
+    /// One segment of a chain shape for one register, typed: the input and its CPL
+    /// byte (read only from a VMCB), the output and its CPL byte (written only into a
+    /// VMCB). Eight of them per shape, one per register with the register a constant
+    /// (as `Chain::run_segment`'s entries are), called through a pointer
+    /// ([`typed_one_batch`]): what a typed entry per chain shape, taking the format
+    /// struct by reference, would cost out of line. A bench experiment beside
+    /// `Chain::run_segment`, not segstate's API. (With the register an argument, as C's
+    /// `segconv_sync_fn` takes it, each call switched on it: 5-11 ns a segment on the
+    /// rows from a VMCB.)
+    pub type TypedSync<I, O> = fn(&I, u8, &mut O, &mut u8);
+
+    /// The typed one-segment body of each chain shape (`NAME_one`) and its eight
+    /// [`TypedSync`] entries (`ONE_NAME`, in `SegReg::ALL` order), which
+    /// [`typed_one_batch`] calls through a pointer. (The batch loops below keep their
+    /// own bodies: calling these from them made "direct" 0.1-1.3 ns a segment slower on
+    /// the rows from a VMCB, `ratios 9 chains`, and "direct" is the Rust floor.)
+    macro_rules! one {
+        ($($(#[$doc:meta])* $name:ident / $entries:ident($x:ident: $in:ty, $c:pat, $reg:ident,
+            $o:ident: $out:ty, $oc:pat) $body:block)*) => {$(
+            $(#[$doc])*
+            #[inline(always)]
+            pub fn $name($x: &$in, $c: u8, $reg: SegReg, $o: &mut $out, $oc: &mut u8) $body
+
+            $(#[$doc])*
+            /// Its eight typed entries, one per register.
+            pub const $entries: [TypedSync<$in, $out>; 8] = {
+                fn at<const R: usize>(x: &$in, c: u8, o: &mut $out, oc: &mut u8) {
+                    $name(x, c, SegReg::ALL[R], o, oc);
+                }
+                [at::<0>, at::<1>, at::<2>, at::<3>, at::<4>, at::<5>, at::<6>, at::<7>]
+            };
+        )*};
+    }
+
+    one! {
+        /// `kvm-svm > qemu > kvm-svm`, one segment.
+        svm_qemu_svm_one / ONE_SVM_QEMU_SVM(v: VmcbSegment, c, reg, o: VmcbSegment, oc) {
+            (*o, *oc) = svm_set_fresh(reg, &qemu_sync(reg, &svm::get_segment(SVM, reg, v, c)));
+        }
+        /// `kvm-svm > verbatim > kvm-svm`, one segment.
+        svm_svm_one / ONE_SVM_SVM(v: VmcbSegment, c, reg, o: VmcbSegment, oc) {
+            (*o, *oc) = svm_set_fresh(reg, &svm::get_segment(SVM, reg, v, c));
+        }
+        /// `kvm-svm > qemu > kvm-vmx > qemu > kvm-svm`, one segment.
+        svm_qemu_vmx_qemu_svm_one / ONE_SVM_QEMU_VMX_QEMU_SVM(v: VmcbSegment, c, reg, o: VmcbSegment, oc) {
+            let k = qemu_sync(reg, &svm::get_segment(SVM, reg, v, c));
+            let k = qemu_sync(reg, &vmx::get_segment(VMX, &vmx::set_segment(VMX, reg, &k)));
+            (*o, *oc) = svm_set_fresh(reg, &k);
+        }
+        /// `kvm-svm > qemu > kvm-vmx`, one segment.
+        svm_qemu_vmx_one / ONE_SVM_QEMU_VMX(v: VmcbSegment, c, reg, o: VmxSegment, _) {
+            *o = vmx::set_segment(VMX, reg, &qemu_sync(reg, &svm::get_segment(SVM, reg, v, c)));
+        }
+        /// `kvm-vmx > qemu > kvm-svm`, one segment.
+        vmx_qemu_svm_one / ONE_VMX_QEMU_SVM(v: VmxSegment, _, reg, o: VmcbSegment, oc) {
+            (*o, *oc) = svm_set_fresh(reg, &qemu_sync(reg, &vmx::get_segment(VMX, v)));
+        }
+        /// `kvm-vmx > qemu > kvm-vmx`, one segment.
+        vmx_qemu_vmx_one / ONE_VMX_QEMU_VMX(v: VmxSegment, _, reg, o: VmxSegment, _) {
+            *o = vmx::set_segment(VMX, reg, &qemu_sync(reg, &vmx::get_segment(VMX, v)));
+        }
+        /// `kvm-vmx > verbatim > kvm-vmx`, one segment.
+        vmx_vmx_one / ONE_VMX_VMX(v: VmxSegment, _, reg, o: VmxSegment, _) {
+            *o = vmx::set_segment(VMX, reg, &vmx::get_segment(VMX, v));
+        }
+        /// `verbatim > kvm-svm`, one segment.
+        verbatim_svm_one / ONE_VERBATIM_SVM(k: KvmSegment, _, reg, o: VmcbSegment, oc) {
+            (*o, *oc) = svm_set_fresh(reg, k);
+        }
+        /// `verbatim > kvm-vmx` (`vmx::set_segment`), one segment.
+        verbatim_vmx_one / ONE_VERBATIM_VMX(k: KvmSegment, _, reg, o: VmxSegment, _) {
+            *o = vmx::set_segment(VMX, reg, k);
+        }
+        /// `qemu`, one segment.
+        qemu_one / ONE_QEMU(k: KvmSegment, _, reg, o: KvmSegment, _) {
+            *o = qemu_sync(reg, k);
+        }
+    }
+
+    /// Register i & 7's entry of `sync` once per element i, out of line through its
+    /// pointer: the typed counterpart of `ffi::one_batch`.
+    #[inline(never)]
+    pub fn typed_one_batch<I, O>(
+        sync: &[TypedSync<I, O>; 8],
+        input: &[I],
+        cpl_in: &[u8],
+        out: &mut [O],
+        cpl_out: &mut [u8],
+    ) {
+        let it = input.iter().zip(cpl_in).zip(out.iter_mut().zip(cpl_out));
+        for (i, ((x, c), (o, oc))) in it.enumerate() {
+            sync[i & 7](x, *c, o, oc);
+        }
+    }
+
     /// Each VMCB segment of `input` with its CPL byte through `chain`, into `out` and
     /// `cpl_out`: the loop of every VMCB-to-VMCB chain below.
     #[inline(always)]

@@ -11,8 +11,9 @@ use segstate::format::svm::{SvmAttrib, VmcbSegment};
 use segstate::format::vmx::{VmxAccessRights, VmxSegment};
 use segstate::profile::{Chain, InFlight, SegmentValue};
 use segstate::testing::kvm_segment;
-use segstate_bench::ffi::{self, CHvSeg, CQemuSeg, CVmcbSeg, CVmxSeg};
-use segstate_bench::rust::{self, direct};
+use segstate_bench::ffi::{self, CHvSeg, CQemuSeg, CVmcbSeg, CVmxSeg, OneSync};
+use segstate_bench::rust;
+use segstate_bench::rust::direct::{self, TypedSync};
 
 fn check<T: PartialEq + Debug>(what: &str, rust: &[T], c: &[T], input: impl Fn(usize) -> String) {
     assert_eq!(rust.len(), c.len());
@@ -492,6 +493,61 @@ fn kvm_out(out: &[InFlight]) -> Vec<KvmSegment> {
         .collect()
 }
 
+/// `run` (a one-segment sync called through its pointer once per element, of `spec`)
+/// into fresh outputs: equal to `expected`, the CPL bytes equal to `expected_cpl` where
+/// the chain writes a VMCB and left untouched where it does not.
+fn check_per_segment<O: Clone + Default + PartialEq + Debug>(
+    what: &str,
+    run: impl FnOnce(&mut [O], &mut [u8]),
+    (expected, expected_cpl): (&[O], Option<&[u8]>),
+    describe: impl Fn(usize) -> String,
+) {
+    const UNTOUCHED: u8 = 0xa5;
+    let n = expected.len();
+    let (mut out, mut out_cpl) = (vec![O::default(); n], vec![UNTOUCHED; n]);
+    run(&mut out, &mut out_cpl);
+    check(what, &out, expected, &describe);
+    let untouched = vec![UNTOUCHED; n];
+    check(
+        what,
+        &out_cpl,
+        expected_cpl.unwrap_or(&untouched),
+        &describe,
+    );
+}
+
+/// The one-segment syncs of `spec` called through their pointers once per element, the
+/// benches' "c-one" (`ffi::one_batch`, on C's inputs) and "rust-typed-one"
+/// (`direct::typed_one_batch`), against the same chain's C batch outputs `c_out` and
+/// Rust outputs `rust_out` (held equal to each other before), with `out_cpl` the CPL
+/// bytes where the chain writes a VMCB.
+fn check_one<CI, CO, I, O>(
+    spec: &str,
+    (c_sync, c_input): (OneSync<CI, CO>, &[CI]),
+    (typed, input): (&[TypedSync<I, O>; 8], &[I]),
+    cpl: &[u8],
+    (c_out, rust_out): (&[CO], &[O]),
+    out_cpl: Option<&[u8]>,
+) where
+    I: Debug,
+    CO: Clone + Default + PartialEq + Debug,
+    O: Clone + Default + PartialEq + Debug,
+{
+    let describe = |i: usize| format!("{:?} cpl {}", input[i], cpl[i]);
+    check_per_segment(
+        &format!("{spec}, C one segment through a pointer"),
+        |o, oc| ffi::one_batch(c_sync, c_input, cpl, o, oc),
+        (c_out, out_cpl),
+        describe,
+    );
+    check_per_segment(
+        &format!("{spec}, typed Rust one segment through a pointer"),
+        |o, oc| direct::typed_one_batch(typed, input, cpl, o, oc),
+        (rust_out, out_cpl),
+        describe,
+    );
+}
+
 type VmcbChain<S> = fn(&[S], &[u8], &mut [S], &mut [u8]);
 
 #[test]
@@ -509,31 +565,42 @@ fn chains_from_vmcb() {
         .collect();
     let cv: Vec<CVmcbSeg> = to_c(&v);
     let n = v.len();
-    let cases: [(&str, VmcbChain<VmcbSegment>, VmcbChain<CVmcbSeg>); 3] = [
+    type One = (
+        OneSync<CVmcbSeg, CVmcbSeg>,
+        &'static [TypedSync<VmcbSegment, VmcbSegment>; 8],
+    );
+    let cases: [(&str, VmcbChain<VmcbSegment>, VmcbChain<CVmcbSeg>, One); 3] = [
         (
             "kvm-svm > qemu > kvm-svm",
             direct::svm_qemu_svm,
             ffi::chain_svm_qemu_svm,
+            (ffi::ONE_SVM_QEMU_SVM, &direct::ONE_SVM_QEMU_SVM),
         ),
         (
             "kvm-svm > verbatim > kvm-svm",
             direct::svm_svm,
             ffi::chain_svm_svm,
+            (ffi::ONE_SVM_SVM, &direct::ONE_SVM_SVM),
         ),
         (
             "kvm-svm > qemu > kvm-vmx > qemu > kvm-svm",
             direct::svm_qemu_vmx_qemu_svm,
             ffi::chain_svm_qemu_vmx_qemu_svm,
+            (
+                ffi::ONE_SVM_QEMU_VMX_QEMU_SVM,
+                &direct::ONE_SVM_QEMU_VMX_QEMU_SVM,
+            ),
         ),
     ];
     let describe = |i: usize| format!("{:?}", input[i]);
-    for (spec, d, cf) in cases {
+    for (spec, d, cf, (one, typed)) in cases {
         let (mut dv, mut dc) = (vec![VmcbSegment::default(); n], vec![0u8; n]);
         d(&v, &cpl, &mut dv, &mut dc);
         let (mut c, mut cc) = (vec![CVmcbSeg::default(); n], vec![0u8; n]);
         cf(&cv, &cpl, &mut c, &mut cc);
         let chain = run_chain(spec, &input);
         check_into_vmcb(spec, &chain, (&c, &cc), (&dv, &dc), describe);
+        check_one(spec, (one, &cv), (typed, &v), &cpl, (&c, &dv), Some(&cc));
     }
 
     let spec = "kvm-svm > qemu > kvm-vmx";
@@ -542,6 +609,15 @@ fn chains_from_vmcb() {
     let mut c = vec![CVmxSeg::default(); n];
     ffi::chain_svm_qemu_vmx(&cv, &cpl, &mut c);
     check_into_vmcs(spec, &run_chain(spec, &input), &c, Some(&dv), describe);
+    let one = (ffi::ONE_SVM_QEMU_VMX, &cv[..]);
+    check_one(
+        spec,
+        one,
+        (&direct::ONE_SVM_QEMU_VMX, &v),
+        &cpl,
+        (&c, &dv),
+        None,
+    );
 }
 
 #[test]
@@ -556,26 +632,34 @@ fn chains_from_vmcs() {
         .collect();
     let cv: Vec<CVmxSeg> = to_c(&v);
     let n = v.len();
+    let no_cpl = vec![0u8; n];
     type VmxChain<S> = fn(&[S], &mut [S]);
-    let cases: [(&str, VmxChain<VmxSegment>, VmxChain<CVmxSeg>); 2] = [
+    type One = (
+        OneSync<CVmxSeg, CVmxSeg>,
+        &'static [TypedSync<VmxSegment, VmxSegment>; 8],
+    );
+    let cases: [(&str, VmxChain<VmxSegment>, VmxChain<CVmxSeg>, One); 2] = [
         (
             "kvm-vmx > qemu > kvm-vmx",
             direct::vmx_qemu_vmx,
             ffi::chain_vmx_qemu_vmx,
+            (ffi::ONE_VMX_QEMU_VMX, &direct::ONE_VMX_QEMU_VMX),
         ),
         (
             "kvm-vmx > verbatim > kvm-vmx",
             direct::vmx_vmx,
             ffi::chain_vmx_vmx,
+            (ffi::ONE_VMX_VMX, &direct::ONE_VMX_VMX),
         ),
     ];
     let describe = |i: usize| format!("{:?}", input[i]);
-    for (spec, d, cf) in cases {
+    for (spec, d, cf, (one, typed)) in cases {
         let mut dv = vec![VmxSegment::default(); n];
         d(&v, &mut dv);
         let mut c = vec![CVmxSeg::default(); n];
         cf(&cv, &mut c);
         check_into_vmcs(spec, &run_chain(spec, &input), &c, Some(&dv), describe);
+        check_one(spec, (one, &cv), (typed, &v), &no_cpl, (&c, &dv), None);
     }
 
     let spec = "kvm-vmx > qemu > kvm-svm";
@@ -585,6 +669,8 @@ fn chains_from_vmcs() {
     ffi::chain_vmx_qemu_svm(&cv, &mut c, &mut cc);
     let chain = run_chain(spec, &input);
     check_into_vmcb(spec, &chain, (&c, &cc), (&dv, &dc), describe);
+    let (one, typed) = ((ffi::ONE_VMX_QEMU_SVM, &cv[..]), &direct::ONE_VMX_QEMU_SVM);
+    check_one(spec, one, (typed, &v), &no_cpl, (&c, &dv), Some(&cc));
 }
 
 #[test]
@@ -598,6 +684,7 @@ fn chains_from_kvm() {
         })
         .collect();
     let n = k.len();
+    let no_cpl = vec![0u8; n];
 
     let describe = |i: usize| format!("{:?}", k[i]);
 
@@ -608,11 +695,23 @@ fn chains_from_kvm() {
     ffi::chain_verbatim_svm(&k, &mut c, &mut cc);
     let chain = run_chain(spec, &input);
     check_into_vmcb(spec, &chain, (&c, &cc), (&dv, &dc), describe);
+    let (one, typed) = ((ffi::ONE_VERBATIM_SVM, &k[..]), &direct::ONE_VERBATIM_SVM);
+    check_one(spec, one, (typed, &k), &no_cpl, (&c, &dv), Some(&cc));
 
     let spec = "verbatim > kvm-vmx";
     let mut c = vec![CVmxSeg::default(); n];
     ffi::vmx_set_batch(&k, &mut c);
-    check_into_vmcs(spec, &run_chain(spec, &input), &c, None, describe);
+    let chain = run_chain(spec, &input);
+    check_into_vmcs(spec, &chain, &c, None, describe);
+    let (one, typed) = ((ffi::ONE_VERBATIM_VMX, &k[..]), &direct::ONE_VERBATIM_VMX);
+    check_one(
+        spec,
+        one,
+        (typed, &k),
+        &no_cpl,
+        (&c, &vmcs_out(&chain)),
+        None,
+    );
 
     let spec = "qemu";
     let r = kvm_out(&run_chain(spec, &input));
@@ -622,4 +721,6 @@ fn chains_from_kvm() {
     ffi::chain_qemu(&k, &mut c);
     check(spec, &r, &c, |i| format!("{:?}", k[i]));
     check(spec, &r, &dv, |i| format!("direct {:?}", k[i]));
+    let (one, typed) = ((ffi::ONE_QEMU, &k[..]), &direct::ONE_QEMU);
+    check_one(spec, one, (typed, &k), &no_cpl, (&c, &dv), None);
 }

@@ -40,7 +40,7 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
     let chain = list.first().is_some_and(|c| c.chain);
     if chain {
         println!(
-            "| {:<42} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>11} | {:>8} |",
+            "| {:<42} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>9} | {:>7} | {:>11} | {:>7} | {:>7} | {:>11} | {:>8} |",
             "chain",
             "segment",
             "run",
@@ -49,15 +49,19 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
             "direct",
             "floor",
             "C",
+            "C one",
             "seg/C",
+            "seg/C one",
+            "typed",
+            "typed/C one",
             "run/C",
             "batch/C",
             "(b-copy)/C",
             "direct/C"
         );
         println!(
-            "|{:-<44}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->13}|{:->10}|",
-            "", "", "", "", "", "", "", "", "", "", "", "", ""
+            "|{:-<44}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->11}|{:->9}|{:->13}|{:->9}|{:->9}|{:->13}|{:->10}|",
+            "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""
         );
     } else {
         println!(
@@ -78,18 +82,22 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
             get("c").unwrap_or(f64::NAN),
         );
         if chain {
-            let [w, b, k, d, f] = [
+            let [w, b, k, d, f, one, typed] = [
                 "rust-run",
                 "rust-batch",
                 "rust-batch-copy",
                 "rust-direct",
                 "rust-call-floor",
+                "c-one",
+                "rust-typed-one",
             ]
             .map(|n| get(n).unwrap_or(f64::NAN));
             println!(
-                "| {:<42} | {r:>7.2} | {w:>7.2} | {b:>7.2} | {k:>7.2} | {d:>7.2} | {f:>7.2} | {c:>7.2} | {:>7.2} | {:>7.2} | {:>7.2} | {:>11.2} | {:>8.2} |",
+                "| {:<42} | {r:>7.2} | {w:>7.2} | {b:>7.2} | {k:>7.2} | {d:>7.2} | {f:>7.2} | {c:>7.2} | {one:>7.2} | {:>7.2} | {:>9.2} | {typed:>7.2} | {:>11.2} | {:>7.2} | {:>7.2} | {:>11.2} | {:>8.2} |",
                 case.name,
                 r / c,
+                r / one,
+                typed / one,
                 w / c,
                 b / c,
                 (b - k) / c,
@@ -129,7 +137,7 @@ fn main() {
     }
     if part("chains") {
         table(
-            "Whole chains, ns per segment (segment = Chain::run_segment, run = Chain::run per vCPU, batch = Chain::run_batch per register after copying its inputs in, copy = that copy alone, direct = the same profile functions called in sequence, floor = a function of run_segment's type converting nothing, called through a pointer)",
+            "Whole chains, ns per segment (segment = Chain::run_segment, run = Chain::run per vCPU, batch = Chain::run_batch per register after copying its inputs in, copy = that copy alone, direct = the same profile functions called in sequence, floor = a function of run_segment's type converting nothing, called through a pointer, C one = C's sync of one segment called through a pointer once per segment, typed = the same profile functions as direct as one typed function of the C one's shape, called the same way)",
             rows(cases::chains()),
             rounds,
         );

@@ -760,20 +760,25 @@ mod tests {
                     .run_segment(SegReg::Ds, wrong, &previous[SegReg::Ds])
                     .is_err()
             );
-            // A batch with one such value among good ones is refused whole, untouched.
-            let mut batch: Vec<InFlight> = (0..5).map(|_| rng.value(source)).collect();
-            batch[3] = wrong;
-            let before = batch.clone();
-            let refused = chain.run_batch(SegReg::Ds, &mut batch, &previous[SegReg::Ds]);
-            assert_eq!(
-                refused,
-                Err(crate::profile::WrongSourceFormat {
-                    expected: source,
-                    found: other
-                }),
-                "{chain}"
-            );
-            assert_eq!(batch, before, "{chain}");
+            // A batch with one such value among good ones is refused whole, untouched,
+            // wherever it is: in a group of eight the pipeline checks together, at
+            // either end of one, or among the values after the last group.
+            let good: Vec<InFlight> = (0..21).map(|_| rng.value(source)).collect();
+            for at in 0..good.len() {
+                let mut batch = good.clone();
+                batch[at] = wrong;
+                let before = batch.clone();
+                let refused = chain.run_batch(SegReg::Ds, &mut batch, &previous[SegReg::Ds]);
+                assert_eq!(
+                    refused,
+                    Err(crate::profile::WrongSourceFormat {
+                        expected: source,
+                        found: other
+                    }),
+                    "{chain}, wrong value at {at}"
+                );
+                assert_eq!(batch, before, "{chain}, wrong value at {at}");
+            }
             // A whole vCPU in another format: the pipelines' own refusal is the
             // interpreted ops' error.
             let wrong_vcpu = whole(other, &[wrong; 8]);

@@ -339,8 +339,14 @@ where
     S::Out: Shape,
 {
     // Every value first, so that a refused batch is left as it was: one tag compare
-    // per value, for this pipeline's source format alone.
-    if !values.iter().all(|v| S::In::take(&v.value).is_some()) {
+    // per value, for this pipeline's source format alone, eight values to a test of
+    // the loop (`all` alone kept the loop rolled, a value per iteration: ~1 cycle a
+    // value, `perf annotate`; eight to an iteration it is unrolled, 0.1-0.2 ns a
+    // value less on the single-pass rows).
+    let refused = |v: &InFlight| S::In::take(&v.value).is_none();
+    let mut eights = values.chunks_exact(8);
+    let clean = eights.all(|c| !c.iter().fold(false, |any, v| any | refused(v)));
+    if !clean || eights.remainder().iter().any(refused) {
         return false;
     }
     // One loop per register, its `reg` a constant: with `reg` a variable the loop
