@@ -464,12 +464,13 @@ pub(super) mod tests {
         classes.first_garbage = kept[..first].iter().filter(|&&k| k).count() as u32;
         let counterparts = ws.classes.garbage_counterparts.iter().enumerate();
         for (_, &c) in counterparts.filter(|&(i, _)| kept[first + i]) {
-            let at = if c == NO_TWIN {
+            let class = if c.class == NO_TWIN {
                 NO_TWIN
             } else {
-                at[c as usize]
+                at[c.class as usize]
             };
-            classes.garbage_counterparts.push(at);
+            let counterpart = super::super::garbage::Counterpart { class, ..c };
+            classes.garbage_counterparts.push(counterpart);
         }
         Workspace {
             format: ws.format,
