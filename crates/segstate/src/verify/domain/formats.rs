@@ -151,7 +151,7 @@ pub(super) fn kvm_clean(bits: u32, limit: u32) -> KvmSegment {
 }
 
 /// The clean combination [`kvm_clean`] makes `k`'s attribute bytes from, if each is in
-/// its range (its inverse; `garbage_counterparts_are_clean_states` checks it).
+/// its range (its inverse; `garbage_counterparts_are_their_states` checks it).
 pub(super) fn kvm_clean_bits(k: &KvmSegment) -> Option<u32> {
     let booleans = [k.s, k.present, k.avl, k.l, k.db, k.g, k.unusable];
     if k.type_ > 0xf || k.dpl > 3 || booleans.iter().any(|&b| b > 1) {
@@ -209,6 +209,7 @@ impl Domain {
     /// clean states, RPL 3 only), with its limit (4 GiB) but neither selector nor base:
     /// its attribute bytes without making the state ([`Domain::state`] puts it in its
     /// baseline). `None` for a clean position.
+    #[inline]
     pub(in crate::verify) fn kvm_garbage_at(&self, reg: SegReg, n: usize) -> Option<KvmSegment> {
         let g = n.checked_sub(self.per_limit(reg) * LIMITS.len())?;
         Some(KvmSegment {

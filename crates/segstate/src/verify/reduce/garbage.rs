@@ -42,6 +42,19 @@ pub(in crate::verify) enum Byte {
 }
 
 impl Byte {
+    /// Every byte, in the order of their bits.
+    const ALL: [Byte; 9] = [
+        Byte::Type,
+        Byte::Dpl,
+        Byte::Present,
+        Byte::Unusable,
+        Byte::S,
+        Byte::Db,
+        Byte::L,
+        Byte::G,
+        Byte::Avl,
+    ];
+
     /// Its bit in a set of bytes.
     pub(in crate::verify) const fn bit(self) -> u16 {
         1 << self as u16
@@ -67,6 +80,15 @@ impl Byte {
         }
     }
 }
+
+// `Byte::ALL` is in the order of the bytes' bits: a byte's place in it is `as usize`.
+const _: () = {
+    let mut i = 0;
+    while i < Byte::ALL.len() {
+        assert!(Byte::ALL[i] as usize == i);
+        i += 1;
+    }
+};
 
 /// Every byte but those listed.
 const fn all_but(bytes: &[Byte]) -> u16 {
@@ -168,26 +190,64 @@ const DECIDED: u8 = 1 << Property::CplChanged.index()
 
 /// A garbage class's byte and the place in class order of its clean counterpart's class
 /// ([`NO_TWIN`] when the classes do not hold it): what a chain folding garbage reads of
-/// it, without its state.
+/// it, without its state. Four bytes, the byte in the top four bits (a table of 86,016
+/// per `kvm_sregs` domain: twice the pages as a pair).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(in crate::verify) struct Counterpart {
-    pub(super) class: u32,
-    pub(super) byte: Byte,
-}
+pub(in crate::verify) struct Counterpart(u32);
+
+/// The bits of [`Counterpart`] holding the class; all set: none.
+const CLASS_BITS: u32 = (1 << 28) - 1;
 
 impl Counterpart {
+    /// `class` (or [`NO_TWIN`]) and `byte`.
+    fn new(class: u32, byte: Byte) -> Counterpart {
+        let class = if class == NO_TWIN {
+            CLASS_BITS
+        } else {
+            assert!(
+                class < CLASS_BITS,
+                "class {class} beyond a counterpart's bits"
+            );
+            class
+        };
+        Counterpart(class | (byte as u32) << CLASS_BITS.count_ones())
+    }
+
+    /// The place in class order of the counterpart's class, or [`NO_TWIN`].
+    #[inline(always)]
+    pub(super) fn class(self) -> u32 {
+        match self.0 & CLASS_BITS {
+            CLASS_BITS => NO_TWIN,
+            class => class,
+        }
+    }
+
+    /// The byte out of its range.
+    #[inline(always)]
+    pub(super) fn byte(self) -> Byte {
+        Byte::ALL[(self.0 >> CLASS_BITS.count_ones()) as usize]
+    }
+
+    /// The same with its class (if it has one) put at `f` of it.
+    pub(super) fn map_class(self, f: impl FnOnce(u32) -> u32) -> Counterpart {
+        match self.class() {
+            NO_TWIN => self,
+            class => Counterpart::new(f(class), self.byte()),
+        }
+    }
+
     /// That of the garbage state at position `n` of `reg`'s `kvm_segment` list, whose
-    /// group's classes start at `first` in class order: worked out from the position
+    /// group's classes start at 0 in class order: worked out from the position
     /// (`Domain::kvm_garbage_at`), the counterpart at the same position in the lists of
     /// every register and RPL of the group (`Domain::state`). `None` for a clean
     /// position.
-    fn at(domain: &Domain, reg: SegReg, n: usize, first: u32) -> Option<Counterpart> {
+    fn at(domain: &Domain, reg: SegReg, n: usize) -> Option<Counterpart> {
         let k = domain.kvm_garbage_at(reg, n)?;
         let byte = Byte::of(&k)?;
         let class = domain
             .kvm_clean_position(&counterpart(&k))
-            .map_or(NO_TWIN, |at| first + at as u32);
-        Some(Counterpart { class, byte })
+            .map_or(NO_TWIN, |at| at as u32);
+        Some(Counterpart::new(class, byte))
     }
 }
 
@@ -219,20 +279,18 @@ impl ListCounterparts {
         }
         let at = n.checked_sub(self.start)?;
         if at == self.garbage.len() {
-            self.garbage.push(Counterpart::at(domain, reg, n, 0)?);
+            self.garbage.push(Counterpart::at(domain, reg, n)?);
         }
         let c = *self.garbage.get(at)?;
-        let class = if c.class == NO_TWIN {
-            NO_TWIN
-        } else {
-            first + c.class
-        };
-        Some(Counterpart { class, ..c })
+        Some(c.map_class(|class| first + class))
     }
 }
 
-/// One chain's folding of garbage states: the bytes it folds and, per class in class
-/// order ([`Class::ordinal`]), the properties of [`DECIDED`] its verdict failed.
+/// One chain's folding of garbage states: the bytes it folds and, per clean class in
+/// class order ([`Class::ordinal`]: the classes before the garbage, which holds no
+/// counterpart), the properties of [`DECIDED`] its verdict failed. A byte per clean
+/// class (82 KB for `kvm_sregs`) rather than per class: small enough for the heap to
+/// hand each chain the pages the last one freed, not fresh ones to fault in.
 #[derive(Debug)]
 pub(in crate::verify) struct Fold {
     bytes: u16,
@@ -250,16 +308,18 @@ impl Fold {
         let garbage = ws.classes.garbage_counterparts.len();
         (bytes != 0 && garbage != 0).then(|| Fold {
             bytes,
-            failed: alloc::vec![0; ws.classes.whole.len()],
+            failed: alloc::vec![0; ws.classes.first_garbage as usize],
         })
     }
 
-    /// Keeps `failed`, the verdict of `class`, for it and its AVL twins' class.
+    /// Keeps `failed`, the verdict of `class`, for it and its AVL twins' class, if it is
+    /// a clean one (a garbage class, or [`NO_TWIN`], has no place here).
     #[inline(always)]
     pub(super) fn keep(&mut self, class: &Class, failed: u8) {
-        self.failed[class.ordinal as usize] = failed & DECIDED;
-        if class.twin != NO_TWIN {
-            self.failed[class.twin as usize] = failed & DECIDED;
+        for at in [class.ordinal, class.twin] {
+            if let Some(kept) = self.failed.get_mut(at as usize) {
+                *kept = failed & DECIDED;
+            }
         }
     }
 
@@ -267,7 +327,7 @@ impl Fold {
     /// byte is folded and the classes hold it.
     #[inline(always)]
     fn counterpart_class(&self, c: &Counterpart) -> Option<u32> {
-        (self.bytes & c.byte.bit() != 0 && c.class != NO_TWIN).then_some(c.class)
+        (self.bytes & c.byte().bit() != 0 && c.class() != NO_TWIN).then_some(c.class())
     }
 
     /// True when `batch` is all garbage classes (the classes after the groups'), told
@@ -550,8 +610,8 @@ pub(super) mod tests {
             for (i, c) in classes.garbage_counterparts.iter().enumerate() {
                 if pick(i, &classes.representatives[first + i]) {
                     kept[first + i] = true;
-                    if c.class != NO_TWIN {
-                        kept[c.class as usize] = true;
+                    if c.class() != NO_TWIN {
+                        kept[c.class() as usize] = true;
                     }
                 }
             }
@@ -643,9 +703,9 @@ pub(super) mod tests {
             let SegmentValue::Kvm(k) = state.input.value else {
                 panic!("{state:?}: not a kvm_sregs state");
             };
-            assert_eq!(Some(c.byte), Byte::of(&k), "{k:?}");
-            assert!(c.class < classes.first_garbage, "{k:?}");
-            let rep = &classes.representatives[c.class as usize];
+            assert_eq!(Some(c.byte()), Byte::of(&k), "{k:?}");
+            assert!(c.class() < classes.first_garbage, "{k:?}");
+            let rep = &classes.representatives[c.class() as usize];
             let SegmentValue::Kvm(r) = rep.input.value else {
                 panic!("{rep:?}: not a kvm_sregs state");
             };

@@ -464,12 +464,7 @@ pub(super) mod tests {
         classes.first_garbage = kept[..first].iter().filter(|&&k| k).count() as u32;
         let counterparts = ws.classes.garbage_counterparts.iter().enumerate();
         for (_, &c) in counterparts.filter(|&(i, _)| kept[first + i]) {
-            let class = if c.class == NO_TWIN {
-                NO_TWIN
-            } else {
-                at[c.class as usize]
-            };
-            let counterpart = super::super::garbage::Counterpart { class, ..c };
+            let counterpart = c.map_class(|class| at[class as usize]);
             classes.garbage_counterparts.push(counterpart);
         }
         Workspace {
