@@ -557,12 +557,12 @@ impl Workspace {
             garbage,
         } = at;
         let (chain, baselines) = (*chain, *baselines);
-        if let Some(fold) = garbage.as_ref()
+        if let Some(fold) = garbage.as_mut()
             && garbage::Fold::takes(self, batch)
         {
             let judges = (baselines, twins, judge_entry.as_ref());
-            self.judge_garbage(chain, fold, (batch, representatives), judges, report);
-            return Ok(());
+            let batch = (batch, representatives);
+            return self.judge_garbage((chain, run), fold, batch, judges, report);
         }
         let reg = batch[0].reg;
         run.run(chain, (reg, &self.previous[reg]), representatives, from)?;

@@ -11,15 +11,18 @@
 //! state the output it gives the counterpart (CPL byte included), the two trips are
 //! equal, so the garbage state's verdict on those properties is the counterpart's,
 //! which its class's verdict is (`super`'s module doc). Such a garbage state is counted
-//! with that verdict and run on its own only while a property it violates keeps
-//! counterexamples, at its own place in class order: counts, counterexamples and
-//! their order are those of every garbage state run.
+//! with that verdict, in bulk per batch, and judged on its own only while a property it
+//! violates keeps counterexamples, at its own place in class order: counts,
+//! counterexamples and their order are those of every garbage state run. A batch is
+//! told apart from its classes and the counterparts' table ([`Counterpart`]), so its
+//! states are read only for those judged.
 
 use alloc::vec::Vec;
 
 use super::super::domain::Domain;
+use super::super::trips::BatchRun;
 use super::super::{
-    ChainReport, DomainState, Property, SegmentState, Workspace, judge, trips_alone,
+    ChainReport, DomainState, Property, SegmentState, Workspace, WrongSourceFormat, judge,
 };
 use super::twins::Twins;
 use super::{Class, EntryJudge, NO_TWIN};
@@ -295,6 +298,10 @@ impl ListCounterparts {
 pub(in crate::verify) struct Fold {
     bytes: u16,
     failed: Vec<u8>,
+    /// A batch's garbage states that may be judged, run as one batch, and their places
+    /// in it (kept from batch to batch: only their room).
+    picked: Vec<DomainState>,
+    picked_at: Vec<usize>,
 }
 
 impl Fold {
@@ -309,6 +316,8 @@ impl Fold {
         (bytes != 0 && garbage != 0).then(|| Fold {
             bytes,
             failed: alloc::vec![0; ws.classes.first_garbage as usize],
+            picked: Vec::new(),
+            picked_at: Vec::new(),
         })
     }
 
@@ -384,13 +393,15 @@ impl Workspace {
     /// Judges a batch of garbage classes for a chain folding some of them (`fold`),
     /// from the classes and their counterparts (`Classes::garbage_counterparts`): each
     /// folded one whose counterpart failed no property still keeping counterexamples is
-    /// counted with its counterpart's verdict, in bulk; the others run alone, in class
-    /// order, and a representative is read only for them. The classes of AVL twins
-    /// (clean ones, all before the garbage) still due are run first.
+    /// counted with its counterpart's verdict, in bulk; the others (a byte the chain
+    /// does not fold, or a counterexample due) are judged on their own, in class order,
+    /// run together as one batch (`run`), and a representative is read only for them.
+    /// The classes of AVL twins (clean ones, all before the garbage) still due are run
+    /// first.
     pub(super) fn judge_garbage(
         &self,
-        chain: &Chain,
-        fold: &Fold,
+        (chain, run): (&Chain, &mut BatchRun),
+        fold: &mut Fold,
         (batch, representatives): (&[Class], &[DomainState]),
         judges: (
             Option<&[SegmentState; 4]>,
@@ -398,7 +409,7 @@ impl Workspace {
             Option<&EntryJudge<'_>>,
         ),
         report: &mut ChainReport,
-    ) {
+    ) -> Result<(), WrongSourceFormat> {
         let (baselines, twins, entry_judge) = judges;
         let classes = &self.classes;
         while let Some(twin) = twins.take_before(batch[0].ordinal) {
@@ -407,37 +418,54 @@ impl Workspace {
         let first = (batch[0].ordinal - classes.first_garbage) as usize;
         let counterparts = &classes.garbage_counterparts[first..first + batch.len()];
         let mut tally = Tally([0; 16]);
-        // Falls only as the states run alone keep counterexamples: a state counted in
-        // bulk would have been counted at its own place too.
+        // Falls only as the states judged keep counterexamples: a state counted in bulk
+        // at the batch's start would have been counted at its own place too.
         let mut due = due_properties(report);
-        #[cfg(all(test, feature = "std"))]
-        let executed = report.executed;
+        let counted = |fold: &Fold, c: &Counterpart, due: u8| {
+            let at = fold.counterpart_class(c)?;
+            let failed = fold.failed[at as usize];
+            (failed & due == 0).then_some(failed)
+        };
+        fold.picked.clear();
+        fold.picked_at.clear();
         for (i, (class, c)) in batch.iter().zip(counterparts).enumerate() {
-            let n = u64::from(class.len);
-            if let Some(at) = fold.counterpart_class(c) {
-                let failed = fold.failed[at as usize];
-                if failed & due == 0 {
-                    tally.0[usize::from(failed)] += n;
-                    continue;
+            match counted(fold, c, due) {
+                Some(failed) => tally.0[usize::from(failed)] += u64::from(class.len),
+                None => {
+                    fold.picked.push(representatives[i]);
+                    fold.picked_at.push(i);
                 }
             }
-            let state = &representatives[i];
+        }
+        if !fold.picked.is_empty() {
+            let reg = batch[0].reg;
+            run.run(chain, (reg, &self.previous[reg]), &fold.picked, None)?;
+        }
+        for (j, &i) in fold.picked_at.iter().enumerate() {
+            let (class, state) = (&batch[i], &fold.picked[j]);
+            let n = u64::from(class.len);
+            // Due at the batch's start, perhaps no longer.
+            if let Some(failed) = counted(fold, &counterparts[i], due) {
+                tally.0[usize::from(failed)] += n;
+                continue;
+            }
             debug_assert!(state.decoded.is_none() && class.consistent == 0);
-            let (out, again) = trips_alone(chain, state, &self.previous[state.reg]);
+            let (out, again) = run.output(j);
             let accepts = |_: &[SegmentState; 4], out| {
                 let entry_judge = entry_judge.expect("baselines for a VMCS");
                 entry_judge.accepts(state.reg, state.baseline, out)
             };
-            let verdict = judge(chain, state, &out, again.as_ref(), baselines, accepts);
+            let verdict = judge(chain, state, out, again, baselines, accepts);
             report.executed += 1;
             self.record(chain, state, &verdict, (n, n), baselines, report);
             due = due_properties(report);
         }
         tally.count(report);
         #[cfg(all(test, feature = "std"))]
-        if report.executed == executed {
+        if fold.picked.is_empty() {
             tests::SKIPPED_BATCHES.with(|n| n.set(n.get() + 1));
         }
+        Ok(())
     }
 }
 
