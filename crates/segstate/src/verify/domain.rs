@@ -6,9 +6,7 @@ use alloc::vec::Vec;
 
 mod formats;
 
-use formats::{
-    base_selector, kvm_clean, kvm_clean_bits, kvm_garbage, kvm_state, vmcb_state, vmcs_state,
-};
+use formats::{base_selector, kvm_clean, kvm_clean_bits, kvm_state, vmcb_state, vmcs_state};
 
 use crate::arch::SegmentState;
 use crate::arch::{
@@ -337,9 +335,8 @@ impl Domain {
         let per_limit = self.per_limit(reg);
         let judge = &self.judge;
         let Some(&limit) = LIMITS.get(n / per_limit.max(1)) else {
-            let g = n - per_limit * LIMITS.len();
-            let limit = LIMITS[LIMITS.len() - 1];
-            return kvm_state(judge, reg, rpl, limit, kvm_garbage(g));
+            let k = self.kvm_garbage_at(reg, n).expect("past the clean states");
+            return kvm_state(judge, reg, rpl, k.limit, k);
         };
         let i = n % per_limit;
         match self.format {

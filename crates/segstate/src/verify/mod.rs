@@ -576,7 +576,7 @@ fn evaluate(
 
 /// `state`'s trip through `chain` run alone (interpreted, nothing shared), and its
 /// second trip when the chain ends in the format it starts from (idempotence): what the
-/// unreduced path judges, and what a folded state runs when it may add a counterexample.
+/// unreduced path judges, and what an AVL twin runs when it may add a counterexample.
 fn trips_alone(
     chain: &Chain,
     state: &DomainState,

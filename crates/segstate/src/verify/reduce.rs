@@ -148,10 +148,10 @@ pub(super) struct Classes {
     /// Per consistent member after a representative, in domain order, what the
     /// VM-entry pass needs of it (the other members need nothing but their count).
     carried: Vec<Carried>,
-    /// Per garbage class (from [`Classes::first_garbage`] on, in class order), the place
-    /// in [`Classes::whole`] of its clean counterpart's class (`garbage`), or
-    /// [`NO_TWIN`]: what a chain folding garbage reads.
-    garbage_counterparts: Vec<u32>,
+    /// Per garbage class (from [`Classes::first_garbage`] on, in class order), its byte
+    /// and the place in [`Classes::whole`] of its clean counterpart's class (`garbage`):
+    /// what a chain folding garbage reads.
+    garbage_counterparts: Vec<garbage::Counterpart>,
     /// The place of the first garbage class: the classes after the groups'.
     first_garbage: u32,
 }
@@ -436,13 +436,15 @@ pub(super) fn classes(domain: &Domain, spare: Classes) -> Classes {
         }
     }
     out.first_garbage = out.whole.len() as u32;
+    let mut counterparts = garbage::ListCounterparts::default();
     for (reg, rpl) in lists {
         let first = domain.index(reg, rpl, 0);
         for n in alone(reg, rpl) {
+            let leader = first_of[group_leader(reg)];
+            let counterpart = counterparts.at(domain, reg, n, leader);
+            out.garbage_counterparts
+                .push(counterpart.expect("a garbage position"));
             let state = domain.state(reg, rpl, n);
-            let counterpart = garbage::counterpart_position(domain, &state)
-                .map_or(NO_TWIN, |at| first_of[group_leader(reg)] + at as u32);
-            out.garbage_counterparts.push(counterpart);
             out.push(domain, (first + n, state), &[], None, &mut shared);
         }
     }
@@ -555,12 +557,12 @@ impl Workspace {
             garbage,
         } = at;
         let (chain, baselines) = (*chain, *baselines);
-        if let Some(fold) = garbage.as_ref()
-            && representatives.iter().all(|s| s.decoded.is_none())
+        if let Some(fold) = garbage.as_mut()
+            && garbage::Fold::takes(self, batch)
         {
             let judges = (baselines, twins, judge_entry.as_ref());
-            self.judge_garbage(chain, fold, (batch, representatives), judges, report);
-            return Ok(());
+            let batch = (batch, representatives);
+            return self.judge_garbage((chain, run), fold, batch, judges, report);
         }
         let reg = batch[0].reg;
         run.run(chain, (reg, &self.previous[reg]), representatives, from)?;

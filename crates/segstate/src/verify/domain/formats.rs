@@ -13,7 +13,8 @@ use crate::format::vmx::{VmxAccessRights, VmxSegment};
 use crate::profile::{InFlight, SegmentValue};
 
 use super::{
-    Consistency, DomainState, GARBAGE_BOOL, GARBAGE_DPL, GARBAGE_PER_COMBINATION, GARBAGE_TYPE,
+    Consistency, Domain, DomainState, GARBAGE_BOOL, GARBAGE_DPL, GARBAGE_PER_COMBINATION,
+    GARBAGE_TYPE, LIMITS,
 };
 
 /// The baseline a varied register sits in: for CS and SS the one whose CPL the
@@ -150,7 +151,7 @@ pub(super) fn kvm_clean(bits: u32, limit: u32) -> KvmSegment {
 }
 
 /// The clean combination [`kvm_clean`] makes `k`'s attribute bytes from, if each is in
-/// its range (its inverse; `garbage_counterparts_are_clean_states` checks it).
+/// its range (its inverse; `garbage_counterparts_are_their_states` checks it).
 pub(super) fn kvm_clean_bits(k: &KvmSegment) -> Option<u32> {
     let booleans = [k.s, k.present, k.avl, k.l, k.db, k.g, k.unusable];
     if k.type_ > 0xf || k.dpl > 3 || booleans.iter().any(|&b| b > 1) {
@@ -201,4 +202,19 @@ pub(super) fn kvm_garbage(g: usize) -> KvmSegment {
         &mut out.avl,
     ][field] = b;
     out
+}
+
+impl Domain {
+    /// The garbage value at position `n` of a `kvm_segment` list of `reg` (past its
+    /// clean states, RPL 3 only), with its limit (4 GiB) but neither selector nor base:
+    /// its attribute bytes without making the state ([`Domain::state`] puts it in its
+    /// baseline). `None` for a clean position.
+    #[inline]
+    pub(in crate::verify) fn kvm_garbage_at(&self, reg: SegReg, n: usize) -> Option<KvmSegment> {
+        let g = n.checked_sub(self.per_limit(reg) * LIMITS.len())?;
+        Some(KvmSegment {
+            limit: LIMITS[LIMITS.len() - 1],
+            ..kvm_garbage(g)
+        })
+    }
 }

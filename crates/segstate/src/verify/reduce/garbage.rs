@@ -11,20 +11,24 @@
 //! state the output it gives the counterpart (CPL byte included), the two trips are
 //! equal, so the garbage state's verdict on those properties is the counterpart's,
 //! which its class's verdict is (`super`'s module doc). Such a garbage state is counted
-//! with that verdict and run on its own only while a property it violates keeps
-//! counterexamples, at its own place in class order: counts, counterexamples and
-//! their order are those of every garbage state run.
+//! with that verdict, in bulk per batch, and judged on its own only while a property it
+//! violates keeps counterexamples, at its own place in class order: counts,
+//! counterexamples and their order are those of every garbage state run. A batch is
+//! told apart from its classes and the counterparts' table ([`Counterpart`]), so its
+//! states are read only for those judged.
 
 use alloc::vec::Vec;
 
 use super::super::domain::Domain;
+use super::super::trips::BatchRun;
 use super::super::{
-    ChainReport, DomainState, Property, SegmentState, Workspace, judge, trips_alone,
+    ChainReport, DomainState, Property, SegmentState, Workspace, WrongSourceFormat, judge,
 };
 use super::twins::Twins;
 use super::{Class, EntryJudge, NO_TWIN};
+use crate::arch::SegReg;
 use crate::format::kvm::KvmSegment;
-use crate::profile::{Chain, Format, Op, SegmentValue, StackOp};
+use crate::profile::{Chain, Format, Op, StackOp};
 
 /// The byte of a garbage state that is out of its range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +45,19 @@ pub(in crate::verify) enum Byte {
 }
 
 impl Byte {
+    /// Every byte, in the order of their bits.
+    const ALL: [Byte; 9] = [
+        Byte::Type,
+        Byte::Dpl,
+        Byte::Present,
+        Byte::Unusable,
+        Byte::S,
+        Byte::Db,
+        Byte::L,
+        Byte::G,
+        Byte::Avl,
+    ];
+
     /// Its bit in a set of bytes.
     pub(in crate::verify) const fn bit(self) -> u16 {
         1 << self as u16
@@ -66,6 +83,15 @@ impl Byte {
         }
     }
 }
+
+// `Byte::ALL` is in the order of the bytes' bits: a byte's place in it is `as usize`.
+const _: () = {
+    let mut i = 0;
+    while i < Byte::ALL.len() {
+        assert!(Byte::ALL[i] as usize == i);
+        i += 1;
+    }
+};
 
 /// Every byte but those listed.
 const fn all_but(bytes: &[Byte]) -> u16 {
@@ -165,21 +191,117 @@ const DECIDED: u8 = 1 << Property::CplChanged.index()
     | 1 << Property::Escalation.index()
     | 1 << Property::NotIdempotent.index();
 
-/// The place in `domain`'s lists of `state`'s counterpart, when it is a garbage state:
-/// the same position in the lists of every register and RPL (`Domain::state`).
-pub(super) fn counterpart_position(domain: &Domain, state: &DomainState) -> Option<usize> {
-    match &state.input.value {
-        SegmentValue::Kvm(k) if Byte::of(k).is_some() => domain.kvm_clean_position(&counterpart(k)),
-        _ => None,
+/// A garbage class's byte and the place in class order of its clean counterpart's class
+/// ([`NO_TWIN`] when the classes do not hold it): what a chain folding garbage reads of
+/// it, without its state. Four bytes, the byte in the top four bits (a table of 86,016
+/// per `kvm_sregs` domain: twice the pages as a pair).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(in crate::verify) struct Counterpart(u32);
+
+/// The bits of [`Counterpart`] holding the class; all set: none.
+const CLASS_BITS: u32 = (1 << 28) - 1;
+
+impl Counterpart {
+    /// `class` (or [`NO_TWIN`]) and `byte`.
+    fn new(class: u32, byte: Byte) -> Counterpart {
+        let class = if class == NO_TWIN {
+            CLASS_BITS
+        } else {
+            assert!(
+                class < CLASS_BITS,
+                "class {class} beyond a counterpart's bits"
+            );
+            class
+        };
+        Counterpart(class | (byte as u32) << CLASS_BITS.count_ones())
+    }
+
+    /// The place in class order of the counterpart's class, or [`NO_TWIN`].
+    #[inline(always)]
+    pub(super) fn class(self) -> u32 {
+        match self.0 & CLASS_BITS {
+            CLASS_BITS => NO_TWIN,
+            class => class,
+        }
+    }
+
+    /// The byte out of its range.
+    #[inline(always)]
+    pub(super) fn byte(self) -> Byte {
+        Byte::ALL[(self.0 >> CLASS_BITS.count_ones()) as usize]
+    }
+
+    /// The same with its class (if it has one) put at `f` of it.
+    pub(super) fn map_class(self, f: impl FnOnce(u32) -> u32) -> Counterpart {
+        match self.class() {
+            NO_TWIN => self,
+            class => Counterpart::new(f(class), self.byte()),
+        }
+    }
+
+    /// That of the garbage state at position `n` of `reg`'s `kvm_segment` list, whose
+    /// group's classes start at 0 in class order: worked out from the position
+    /// (`Domain::kvm_garbage_at`), the counterpart at the same position in the lists of
+    /// every register and RPL of the group (`Domain::state`). `None` for a clean
+    /// position.
+    fn at(domain: &Domain, reg: SegReg, n: usize) -> Option<Counterpart> {
+        let k = domain.kvm_garbage_at(reg, n)?;
+        let byte = Byte::of(&k)?;
+        let class = domain
+            .kvm_clean_position(&counterpart(&k))
+            .map_or(NO_TWIN, |at| at as u32);
+        Some(Counterpart::new(class, byte))
     }
 }
 
-/// One chain's folding of garbage states: the bytes it folds and, per class in class
-/// order ([`Class::ordinal`]), the properties of [`DECIDED`] its verdict failed.
+/// The counterparts of a `kvm_segment` list's garbage, per position, with its group's
+/// classes starting at 0: worked out once per domain ([`Counterpart::at`]), since every
+/// register's list holds the same garbage values at the same positions, their
+/// counterparts at the same positions of their group's lists (`Domain::state`; checked
+/// class by class by `garbage_counterparts_are_their_states`).
+#[derive(Debug, Default)]
+pub(super) struct ListCounterparts {
+    /// From the list's first garbage position on.
+    garbage: Vec<Counterpart>,
+    /// That first position.
+    start: usize,
+}
+
+impl ListCounterparts {
+    /// The counterpart of the garbage state at position `n` of `reg`'s list, whose
+    /// group's classes start at `first`; `None` for a clean position.
+    pub(super) fn at(
+        &mut self,
+        domain: &Domain,
+        reg: SegReg,
+        n: usize,
+        first: u32,
+    ) -> Option<Counterpart> {
+        if self.garbage.is_empty() {
+            self.start = n;
+        }
+        let at = n.checked_sub(self.start)?;
+        if at == self.garbage.len() {
+            self.garbage.push(Counterpart::at(domain, reg, n)?);
+        }
+        let c = *self.garbage.get(at)?;
+        Some(c.map_class(|class| first + class))
+    }
+}
+
+/// One chain's folding of garbage states: the bytes it folds and, per clean class in
+/// class order ([`Class::ordinal`]: the classes before the garbage, which holds no
+/// counterpart), the properties of [`DECIDED`] its verdict failed. A byte per clean
+/// class (82 KB for `kvm_sregs`) rather than per class: small enough for the heap to
+/// hand each chain the pages the last one freed, not fresh ones to fault in.
 #[derive(Debug)]
 pub(in crate::verify) struct Fold {
     bytes: u16,
     failed: Vec<u8>,
+    /// A batch's garbage states that may be judged, run as one batch, and their places
+    /// in it (kept from batch to batch: only their room).
+    picked: Vec<DomainState>,
+    picked_at: Vec<usize>,
 }
 
 impl Fold {
@@ -193,43 +315,93 @@ impl Fold {
         let garbage = ws.classes.garbage_counterparts.len();
         (bytes != 0 && garbage != 0).then(|| Fold {
             bytes,
-            failed: alloc::vec![0; ws.classes.whole.len()],
+            failed: alloc::vec![0; ws.classes.first_garbage as usize],
+            picked: Vec::new(),
+            picked_at: Vec::new(),
         })
     }
 
-    /// Keeps `failed`, the verdict of `class`, for it and its AVL twins' class.
+    /// Keeps `failed`, the verdict of `class`, for it and its AVL twins' class, if it is
+    /// a clean one (a garbage class, or [`NO_TWIN`], has no place here).
     #[inline(always)]
     pub(super) fn keep(&mut self, class: &Class, failed: u8) {
-        self.failed[class.ordinal as usize] = failed & DECIDED;
-        if class.twin != NO_TWIN {
-            self.failed[class.twin as usize] = failed & DECIDED;
+        for at in [class.ordinal, class.twin] {
+            if let Some(kept) = self.failed.get_mut(at as usize) {
+                *kept = failed & DECIDED;
+            }
         }
     }
 
-    /// The place in class order of the counterpart of `class`, a garbage class whose
-    /// representative is `state`, when its byte is folded and the classes hold it.
-    fn counterpart_class(&self, ws: &Workspace, class: &Class, state: &DomainState) -> Option<u32> {
-        let SegmentValue::Kvm(k) = &state.input.value else {
-            return None;
-        };
-        if self.bytes & Byte::of(k)?.bit() == 0 {
-            return None;
+    /// The place in class order of the counterpart of a garbage class (`c`), when its
+    /// byte is folded and the classes hold it.
+    #[inline(always)]
+    fn counterpart_class(&self, c: &Counterpart) -> Option<u32> {
+        (self.bytes & c.byte().bit() != 0 && c.class() != NO_TWIN).then_some(c.class())
+    }
+
+    /// True when `batch` is all garbage classes (the classes after the groups'), told
+    /// from its classes alone.
+    pub(super) fn takes(ws: &Workspace, batch: &[Class]) -> bool {
+        batch
+            .first()
+            .is_some_and(|c| c.ordinal >= ws.classes.first_garbage)
+    }
+}
+
+/// The properties of [`DECIDED`] that still keep counterexamples in `report`: a folded
+/// state whose counterpart failed none of them adds nothing but counts.
+fn due_properties(report: &ChainReport) -> u8 {
+    let mut due = 0;
+    for p in Property::ALL {
+        if DECIDED & 1 << p.index() != 0 && report.keeps_more(p) {
+            due |= 1 << p.index();
         }
-        let classes = &ws.classes;
-        let at = class.ordinal.checked_sub(classes.first_garbage)?;
-        let counterpart = *classes.garbage_counterparts.get(at as usize)?;
-        (counterpart != NO_TWIN).then_some(counterpart)
+    }
+    due
+}
+
+/// Folded garbage states counted in bulk: how many stand on a counterpart that failed
+/// each set of [`DECIDED`] properties.
+struct Tally([u64; 16]);
+
+// A kept verdict (`Fold::keep`) is a set of DECIDED's properties: it indexes the tally.
+const _: () = assert!((DECIDED as usize) < 16);
+
+impl Tally {
+    /// Adds it to `report`: `n` states covered, garbage, and for each property `n`
+    /// violations per state whose counterpart failed it, as recording each state's
+    /// verdict with nothing more to keep does.
+    fn count(&self, report: &mut ChainReport) {
+        let n: u64 = self.0.iter().sum();
+        report.states += n;
+        report.garbage_states += n;
+        for p in Property::ALL {
+            let failing = self
+                .0
+                .iter()
+                .enumerate()
+                .filter(|&(f, _)| f & 1 << p.index() != 0);
+            let violations: u64 = failing.map(|(_, &n)| n).sum();
+            if violations != 0 {
+                report.count_unkept(p, violations);
+            }
+        }
     }
 }
 
 impl Workspace {
-    /// Judges a batch of garbage classes for a chain folding some of them (`fold`):
-    /// each folded one counted with its counterpart's verdict and run only while a
-    /// property it violates keeps counterexamples; the others run alone.
+    /// Judges a batch of garbage classes for a chain folding some of them (`fold`),
+    /// from the classes and their counterparts (`Classes::garbage_counterparts`): each
+    /// folded one whose counterpart failed no property still keeping counterexamples is
+    /// counted with its counterpart's verdict, in bulk; the others (a byte the chain
+    /// does not fold, or a counterexample due) are judged on their own, in class order,
+    /// run together as one batch (`run`), and a representative is read only for them.
+    /// The classes of AVL twins (clean ones, all before the garbage) still due are run
+    /// first.
     pub(super) fn judge_garbage(
         &self,
-        chain: &Chain,
-        fold: &Fold,
+        (chain, run): (&Chain, &mut BatchRun),
+        fold: &mut Fold,
         (batch, representatives): (&[Class], &[DomainState]),
         judges: (
             Option<&[SegmentState; 4]>,
@@ -237,39 +409,67 @@ impl Workspace {
             Option<&EntryJudge<'_>>,
         ),
         report: &mut ChainReport,
-    ) {
+    ) -> Result<(), WrongSourceFormat> {
         let (baselines, twins, entry_judge) = judges;
-        for (class, state) in batch.iter().zip(representatives) {
-            while let Some(twin) = twins.take_before(class.ordinal) {
-                self.record_twin(chain, (baselines, entry_judge), twin, report);
-            }
-            debug_assert!(state.decoded.is_none() && class.consistent == 0);
-            let n = u64::from(class.len);
-            if let Some(at) = fold.counterpart_class(self, class, state) {
-                let failed = fold.failed[at as usize];
-                let due = Property::ALL
-                    .iter()
-                    .any(|&p| failed & 1 << p.index() != 0 && report.keeps_more(p));
-                if !due {
-                    report.states += n;
-                    report.garbage_states += n;
-                    for p in Property::ALL {
-                        if failed & 1 << p.index() != 0 {
-                            report.count_unkept(p, n);
-                        }
-                    }
-                    continue;
+        let classes = &self.classes;
+        while let Some(twin) = twins.take_before(batch[0].ordinal) {
+            self.record_twin(chain, (baselines, entry_judge), twin, report);
+        }
+        let first = (batch[0].ordinal - classes.first_garbage) as usize;
+        let counterparts = &classes.garbage_counterparts[first..first + batch.len()];
+        let mut tally = Tally([0; 16]);
+        // Falls only as the states judged keep counterexamples: a state counted in bulk
+        // at the batch's start would have been counted at its own place too.
+        let mut due = due_properties(report);
+        let counted = |fold: &Fold, c: &Counterpart, due: u8| {
+            let at = fold.counterpart_class(c)?;
+            let failed = fold.failed[at as usize];
+            (failed & due == 0).then_some(failed)
+        };
+        fold.picked.clear();
+        fold.picked_at.clear();
+        for (i, (class, c)) in batch.iter().zip(counterparts).enumerate() {
+            match counted(fold, c, due) {
+                Some(failed) => tally.0[usize::from(failed)] += u64::from(class.len),
+                None => {
+                    fold.picked.push(representatives[i]);
+                    fold.picked_at.push(i);
                 }
             }
-            let (out, again) = trips_alone(chain, state, &self.previous[state.reg]);
+        }
+        if !fold.picked.is_empty() {
+            let reg = batch[0].reg;
+            run.run(chain, (reg, &self.previous[reg]), &fold.picked, None)?;
+        }
+        for (j, &i) in fold.picked_at.iter().enumerate() {
+            let (class, state) = (&batch[i], &fold.picked[j]);
+            let n = u64::from(class.len);
+            // Due at the batch's start, perhaps no longer.
+            if let Some(failed) = counted(fold, &counterparts[i], due) {
+                tally.0[usize::from(failed)] += n;
+                continue;
+            }
+            debug_assert!(state.decoded.is_none() && class.consistent == 0);
+            #[cfg(all(test, feature = "std"))]
+            if fold.counterpart_class(&counterparts[i]).is_some() {
+                tests::RUN_DUE.with(|n| n.set(n.get() + 1));
+            }
+            let (out, again) = run.output(j);
             let accepts = |_: &[SegmentState; 4], out| {
                 let entry_judge = entry_judge.expect("baselines for a VMCS");
                 entry_judge.accepts(state.reg, state.baseline, out)
             };
-            let verdict = judge(chain, state, &out, again.as_ref(), baselines, accepts);
+            let verdict = judge(chain, state, out, again, baselines, accepts);
             report.executed += 1;
             self.record(chain, state, &verdict, (n, n), baselines, report);
+            due = due_properties(report);
         }
+        tally.count(report);
+        #[cfg(all(test, feature = "std"))]
+        if fold.picked.is_empty() {
+            tests::SKIPPED_BATCHES.with(|n| n.set(n.get() + 1));
+        }
+        Ok(())
     }
 }
 
@@ -279,15 +479,21 @@ pub(super) mod tests {
 
     use super::super::super::evaluate;
     use super::super::tests::{chains_and_workspaces, with_half_rules_off, workspace_of};
-    use super::super::twins::tests::{keeping, sparse, verify_with};
+    use super::super::twins::tests::{keeping, sparse};
     use super::super::{applies, avl};
     use super::*;
-    use crate::profile::InFlight;
+    use crate::profile::{InFlight, SegmentValue};
 
     std::thread_local! {
         /// Set: no chain folds garbage ([`Fold::new`]), every garbage state runs.
         pub(in crate::verify) static RUN_EVERY_GARBAGE_STATE: core::cell::Cell<bool> =
             const { core::cell::Cell::new(false) };
+        /// Folded garbage states judged on their own for a counterexample due.
+        pub(in crate::verify) static RUN_DUE: core::cell::Cell<usize> =
+            const { core::cell::Cell::new(0) };
+        /// Garbage batches of a folding chain in which no state ran: counted whole.
+        pub(in crate::verify) static SKIPPED_BATCHES: core::cell::Cell<usize> =
+            const { core::cell::Cell::new(0) };
     }
 
     /// How many garbage states of `ws` verifying `chain` judges with their counterpart.
@@ -295,9 +501,8 @@ pub(super) mod tests {
         let Some(fold) = Fold::new(ws, chain) else {
             return 0;
         };
-        let classes = &ws.classes;
-        let garbage = classes.whole.iter().zip(&classes.representatives);
-        let folded = garbage.filter(|(c, s)| fold.counterpart_class(ws, c, s).is_some());
+        let garbage = ws.classes.garbage_counterparts.iter();
+        let folded = garbage.filter(|c| fold.counterpart_class(c).is_some());
         folded.count() as u64
     }
 
@@ -395,11 +600,37 @@ pub(super) mod tests {
         assert!(folding > 0 && held > 0);
     }
 
+    /// `chain` verified over `ws` ([`verify_with`]'s run) with room left for only `left`
+    /// counterexamples per property, and how many garbage batches were counted whole.
+    fn verify_leaving(ws: &Workspace, chain: &Chain, left: usize) -> (ChainReport, usize) {
+        let baselines = ws.baseline_outputs(chain).expect("same source");
+        let mut report = ws.empty_report(chain).expect("same source");
+        report.kept = [(super::super::super::COUNTEREXAMPLES_PER_PROPERTY - left) as u8; 5];
+        let mut runs = [super::super::ClassRun::new(
+            chain,
+            baselines.as_ref(),
+            report,
+        )];
+        SKIPPED_BATCHES.with(|n| n.set(0));
+        ws.verify_classes(&mut runs, avl(chain))
+            .expect("same source");
+        let [run] = runs;
+        (
+            run.into_report(),
+            SKIPPED_BATCHES.with(core::cell::Cell::get),
+        )
+    }
+
     /// Folding garbage changes nothing but the states executed: for every test chain
     /// that folds some, the report equals the one with every garbage state run, counts,
-    /// counterexamples and their order, over the whole domain and over a sparse part
-    /// of it, where garbage states' own counterexamples are kept (so the path that runs
-    /// a folded state for its counterexamples is taken); fails if none is folded.
+    /// counterexamples and their order, over the whole domain and over sparse parts of
+    /// it, where garbage states' own counterexamples are kept (so the path that runs a
+    /// folded state for its counterexamples is taken), each with room for 3 (the
+    /// default), 1 and no counterexample per property. Over the whole domain with room
+    /// for none, every folded state is counted in bulk: exactly those run fewer, and
+    /// garbage batches are counted whole where the chain folds every byte. Fails if none
+    /// is folded, no folded state is judged for a counterexample due (in a batch of
+    /// garbage alone), or no batch is counted whole.
     #[test]
     fn folded_garbage_reports_equal_every_garbage_state_run() {
         let (chains, workspaces) = chains_and_workspaces();
@@ -412,10 +643,12 @@ pub(super) mod tests {
             let classes = &whole.classes;
             let mut kept = alloc::vec![false; classes.whole.len()];
             let first = classes.first_garbage as usize;
-            for (i, &c) in classes.garbage_counterparts.iter().enumerate() {
+            for (i, c) in classes.garbage_counterparts.iter().enumerate() {
                 if pick(i, &classes.representatives[first + i]) {
                     kept[first + i] = true;
-                    kept[c as usize] = true;
+                    if c.class() != NO_TWIN {
+                        kept[c.class() as usize] = true;
+                    }
                 }
             }
             for c in classes.avl_folded.iter().filter(|c| c.twin != NO_TWIN) {
@@ -427,44 +660,113 @@ pub(super) mod tests {
         let folding = chains
             .iter()
             .filter(|c| applies(c) && c.source() == Format::Kvm && folded_bytes(c) != 0);
-        let (mut chains_folded, mut garbage_kept) = (0, 0);
+        let (mut chains_folded, mut garbage_kept, mut skipped) = (0, 0, 0);
         for chain in folding {
-            // And the first two garbage states the chain fails, with their
-            // counterparts: among the first counterexamples, garbage ones.
+            // And the first garbage state the chain fails, with its counterpart (and
+            // that one's AVL-clear class): among the first counterexamples, a folded
+            // garbage state's own, due at its place. With the first garbage class (of
+            // the first register), whose batch parts the failing one's from the clean
+            // classes before (else one batch, judged as clean ones are).
             let baselines = whole.baseline_outputs(chain).expect("same source");
             let failing = core::cell::Cell::new(0);
-            let fails = keep_garbage(&|_, s| {
+            let fails = keep_garbage(&|i, s| {
                 let failed = evaluate(chain, s, &whole.previous, baselines.as_ref()) & DECIDED;
-                let take = failed != 0 && failing.get() < 2;
+                let take = failed != 0 && failing.get() < 1;
                 failing.set(failing.get() + usize::from(take));
-                take
+                take || i == 0
             });
-            for ws in [whole, &sparse, &fails].into_iter().chain(&few) {
-                let with = verify_with(ws, chain, avl(chain));
+            for (ws, left) in [whole, &sparse, &fails]
+                .into_iter()
+                .chain(&few)
+                .flat_map(|ws| [3, 1, 0].map(|left| (ws, left)))
+            {
+                let (with, batches) = verify_leaving(ws, chain, left);
                 RUN_EVERY_GARBAGE_STATE.with(|r| r.set(true));
-                let every = verify_with(ws, chain, avl(chain));
+                let (every, none) = verify_leaving(ws, chain, left);
                 RUN_EVERY_GARBAGE_STATE.with(|r| r.set(false));
-                assert_eq!(with.states, every.states, "{chain}");
-                assert_eq!(with.garbage_states, every.garbage_states, "{chain}");
-                assert_eq!(with.violations, every.violations, "{chain}");
-                assert_eq!(with.kept, every.kept, "{chain}");
-                assert_eq!(with.counterexamples, every.counterexamples, "{chain}");
-                match core::ptr::eq(ws, whole) {
-                    true => assert!(with.executed < every.executed, "{chain}: nothing folded"),
-                    false => assert!(with.executed <= every.executed, "{chain}"),
+                let at = format!("{chain}, {left} left");
+                assert_eq!(none, 0, "{at}: counted whole without folding");
+                assert_eq!(with.states, every.states, "{at}");
+                assert_eq!(with.garbage_states, every.garbage_states, "{at}");
+                assert_eq!(with.violations, every.violations, "{at}");
+                assert_eq!(with.kept, every.kept, "{at}");
+                assert_eq!(with.counterexamples, every.counterexamples, "{at}");
+                let whole_domain = core::ptr::eq(ws, whole);
+                match (whole_domain, left) {
+                    (true, 0) => {
+                        let folded = folded_states(ws, chain);
+                        assert_eq!(with.executed + folded, every.executed, "{at}");
+                        // Where the chain folds every byte (not `kvm-vmx`'s present).
+                        let all = ws.classes.garbage_counterparts.len() as u64;
+                        assert!(folded < all || batches > 0, "{at}: no batch counted whole");
+                    }
+                    (true, _) => assert!(with.executed < every.executed, "{at}: none folded"),
+                    (false, _) => assert!(with.executed <= every.executed, "{at}"),
                 }
                 chains_folded += 1;
+                skipped += batches;
+                // Counterexamples of garbage states of a byte the chain folds: run
+                // only because they were due.
+                let folds = |k: &KvmSegment| {
+                    Byte::of(k).is_some_and(|b| folded_bytes(chain) & b.bit() != 0)
+                };
                 garbage_kept += with
-                .counterexamples
-                .iter()
-                .filter(
-                    |c| matches!(c.before.value, SegmentValue::Kvm(k) if Byte::of(&k).is_some()),
-                )
-                .count();
+                    .counterexamples
+                    .iter()
+                    .filter(|c| matches!(c.before.value, SegmentValue::Kvm(k) if folds(&k)))
+                    .count();
             }
         }
-        std::eprintln!("{chains_folded} reports, {garbage_kept} garbage counterexamples kept");
-        assert!(chains_folded >= 5 * 4, "{chains_folded}");
-        assert!(garbage_kept > 0);
+        let due = RUN_DUE.with(core::cell::Cell::get);
+        std::eprintln!(
+            "{chains_folded} reports, {garbage_kept} folded garbage counterexamples kept, \
+             {due} folded states judged for one, {skipped} garbage batches counted whole"
+        );
+        assert!(chains_folded >= 5 * 4 * 3, "{chains_folded}");
+        assert!(garbage_kept > 0 && due > 0 && skipped > 0);
+    }
+
+    /// Every garbage class's entry in `Classes::garbage_counterparts`, worked out from
+    /// its position once per domain ([`ListCounterparts`]), is its state's: the byte out
+    /// of range is the state's, and the class it names is a clean one of the state's
+    /// register group whose representative is the state's [`counterpart`] but for the
+    /// carried fields (selector and base), with the same CPL. Fails if none is checked.
+    #[test]
+    fn garbage_counterparts_are_their_states() {
+        let (_, workspaces) = chains_and_workspaces();
+        let ws = workspaces
+            .iter()
+            .find(|w| w.format == Format::Kvm)
+            .expect("kvm_sregs");
+        let classes = &ws.classes;
+        let garbage = &classes.representatives[classes.first_garbage as usize..];
+        assert_eq!(garbage.len(), classes.garbage_counterparts.len());
+        let mut held = 0;
+        for (state, c) in garbage.iter().zip(&classes.garbage_counterparts) {
+            let SegmentValue::Kvm(k) = state.input.value else {
+                panic!("{state:?}: not a kvm_sregs state");
+            };
+            assert_eq!(Some(c.byte()), Byte::of(&k), "{k:?}");
+            assert!(c.class() < classes.first_garbage, "{k:?}");
+            let rep = &classes.representatives[c.class() as usize];
+            let SegmentValue::Kvm(r) = rep.input.value else {
+                panic!("{rep:?}: not a kvm_sregs state");
+            };
+            let group = super::super::group_leader;
+            assert_eq!(group(rep.reg), group(state.reg), "{k:?}");
+            assert_eq!(
+                (rep.cpl, rep.baseline),
+                (state.cpl, state.baseline),
+                "{k:?}"
+            );
+            let carried = KvmSegment {
+                selector: k.selector,
+                base: k.base,
+                ..r
+            };
+            assert_eq!(carried, counterpart(&k), "{k:?}");
+            held += 1;
+        }
+        assert_eq!(held, 86_016);
     }
 }

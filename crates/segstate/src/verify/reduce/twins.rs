@@ -464,12 +464,8 @@ pub(super) mod tests {
         classes.first_garbage = kept[..first].iter().filter(|&&k| k).count() as u32;
         let counterparts = ws.classes.garbage_counterparts.iter().enumerate();
         for (_, &c) in counterparts.filter(|&(i, _)| kept[first + i]) {
-            let at = if c == NO_TWIN {
-                NO_TWIN
-            } else {
-                at[c as usize]
-            };
-            classes.garbage_counterparts.push(at);
+            let counterpart = c.map_class(|class| at[class as usize]);
+            classes.garbage_counterparts.push(counterpart);
         }
         Workspace {
             format: ws.format,
