@@ -295,8 +295,7 @@ pub(super) mod tests {
         let Some(fold) = Fold::new(ws, chain) else {
             return 0;
         };
-        let classes = &ws.classes;
-        let garbage = classes.whole.iter().zip(&classes.representatives);
+        let garbage = ws.classes.whole.iter().map(|c| (c, ws.representative(c)));
         let folded = garbage.filter(|(c, s)| fold.counterpart_class(ws, c, s).is_some());
         folded.count() as u64
     }
@@ -329,10 +328,11 @@ pub(super) mod tests {
             .iter()
             .find(|w| w.format == Format::Kvm)
             .expect("kvm_sregs");
-        let garbage: Vec<&DomainState> = ws
+        let garbage: Vec<DomainState> = ws
             .classes
-            .representatives
+            .whole
             .iter()
+            .map(|c| ws.representative(c))
             .filter(|s| s.decoded.is_none())
             .collect();
         assert_eq!(garbage.len(), 86_016);
@@ -413,7 +413,7 @@ pub(super) mod tests {
             let mut kept = alloc::vec![false; classes.whole.len()];
             let first = classes.first_garbage as usize;
             for (i, &c) in classes.garbage_counterparts.iter().enumerate() {
-                if pick(i, &classes.representatives[first + i]) {
+                if pick(i, &whole.representative(&classes.whole[first + i])) {
                     kept[first + i] = true;
                     kept[c as usize] = true;
                 }
