@@ -199,6 +199,19 @@ impl Consistency {
         arch::register_is_consistent(base, reg, &seg) && self.entry_accepts(base, reg, &seg)
     }
 
+    /// [`Consistency::judge`] of the state decoded as `decoded` (inconsistent when it
+    /// does not decode), unless its verdict is `known`.
+    #[inline(always)]
+    fn verdict(
+        &self,
+        known: Option<bool>,
+        reg: SegReg,
+        decoded: Option<Segment>,
+        cpl: PrivilegeLevel,
+    ) -> bool {
+        known.unwrap_or_else(|| decoded.is_some_and(|s| self.judge(reg, s, cpl)))
+    }
+
     /// `seg` as the architectural checks judge it: for a VMCB, the way AMD hardware
     /// keeps the cache.
     fn cache(&self, reg: SegReg, seg: Segment) -> Segment {
@@ -344,8 +357,32 @@ impl Domain {
     /// The state at position `n` of the list of `reg` with selector RPL `rpl`.
     #[must_use]
     pub fn state(&self, reg: SegReg, rpl: PrivilegeLevel, n: usize) -> DomainState {
+        self.make(reg, rpl, n, None)
+    }
+
+    /// [`Domain::state`] of a state judged before, whose [`DomainState::consistent`]
+    /// it gave as `consistent`: the same state, made without judging it again (what a
+    /// class's representative, made once per batch, keeps of its first making).
+    pub(crate) fn state_judged(
+        &self,
+        (reg, rpl, n): (SegReg, PrivilegeLevel, usize),
+        consistent: bool,
+    ) -> DomainState {
+        self.make(reg, rpl, n, Some(consistent))
+    }
+
+    /// The state at position `n` of the list of `reg` and `rpl`, judged for
+    /// consistency unless its verdict is `known`.
+    #[inline(always)]
+    fn make(
+        &self,
+        reg: SegReg,
+        rpl: PrivilegeLevel,
+        n: usize,
+        known: Option<bool>,
+    ) -> DomainState {
         let per_limit = self.per_limit(reg);
-        let judge = &self.judge;
+        let judge = (&self.judge, known);
         let Some(&limit) = LIMITS.get(n / per_limit.max(1)) else {
             let g = n - per_limit * LIMITS.len();
             let limit = LIMITS[LIMITS.len() - 1];

@@ -132,6 +132,9 @@ pub(super) struct Class {
     rpl: PrivilegeLevel,
     /// How many states it covers, the representative included.
     len: u8,
+    /// The representative's own consistency ([`DomainState::consistent`]), kept from
+    /// its first making so that making it again judges nothing.
+    judged: bool,
     /// A bit per member after the representative whose source state is consistent,
     /// bit `i` for the `i`-th of the group's lists ([`Classes::partners`]): the members
     /// VM entry is asked about.
@@ -268,6 +271,7 @@ impl Classes {
             reg: rep.reg,
             rpl,
             len: (partners.len() + 1) as u8,
+            judged: rep.consistent,
             consistent: domain.consistent_partners(rep, partners, shared),
         };
         self.whole.push(class);
@@ -330,10 +334,12 @@ impl Classes {
 }
 
 impl Workspace {
-    /// The representative of class `c`, made from its position: [`Domain::state`], the
-    /// one place a state is made.
+    /// The representative of class `c`, made from its position ([`Domain::state`], the
+    /// one place a state is made), with the verdict on its consistency it was given
+    /// when the class was built.
     pub(super) fn representative(&self, c: &Class) -> DomainState {
-        self.domain.state(c.reg, c.rpl, c.position as usize)
+        let at = (c.reg, c.rpl, c.position as usize);
+        self.domain.state_judged(at, c.judged)
     }
 
     /// The representatives of `batch`, in its order, made into `into` (emptied first):
