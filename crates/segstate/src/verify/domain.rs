@@ -374,13 +374,7 @@ impl Domain {
     /// The state at position `n` of the list of `reg` and `rpl`, judged for
     /// consistency unless its verdict is `known`.
     #[inline(always)]
-    fn make(
-        &self,
-        reg: SegReg,
-        rpl: PrivilegeLevel,
-        n: usize,
-        known: Option<bool>,
-    ) -> DomainState {
+    fn make(&self, reg: SegReg, rpl: PrivilegeLevel, n: usize, known: Option<bool>) -> DomainState {
         let per_limit = self.per_limit(reg);
         let judge = (&self.judge, known);
         let Some(&limit) = LIMITS.get(n / per_limit.max(1)) else {
@@ -493,7 +487,7 @@ impl Domain {
         rep: &DomainState,
         partners: &[(SegReg, PrivilegeLevel)],
         shared: &mut SharedVerdicts,
-    ) -> u32 {
+    ) -> u16 {
         let Some(seg) = rep.decoded else { return 0 };
         let judge = &self.judge;
         let (cpl, at) = (rep.cpl, rep.cpl.bits() as usize);
@@ -506,7 +500,7 @@ impl Domain {
         // The verdict of the register of the members judged last, while its checks
         // read no carried field: the same key for every member of it.
         let mut last: Option<(SegReg, bool)> = None;
-        let mut out = 0u32;
+        let mut out = 0u16;
         for (i, &(reg, rpl)) in partners.iter().enumerate() {
             if !judge.apart[at][reg] {
                 continue;

@@ -123,8 +123,10 @@ pub(super) struct Class {
     /// In [`Classes::avl_folded`], the place in [`Classes::whole`] of the class of its
     /// AVL twins, judged with it; [`NO_TWIN`] otherwise.
     twin: u32,
-    /// The representative's position in the list of `reg` and `rpl` ([`Domain::state`]).
-    position: u32,
+    /// The representative's position in the list of `reg` and `rpl` ([`Domain::state`]):
+    /// a list is at most 32,768 states (a VMCB's SS), 16 bits, so that a class is 16
+    /// bytes (its lists are 5.9 MB for `kvm_sregs`, written once per domain).
+    position: u16,
     /// The representative's register (what a batch shares), kept here so walking the
     /// classes does not touch the states.
     reg: SegReg,
@@ -138,8 +140,12 @@ pub(super) struct Class {
     /// A bit per member after the representative whose source state is consistent,
     /// bit `i` for the `i`-th of the group's lists ([`Classes::partners`]): the members
     /// VM entry is asked about.
-    consistent: u32,
+    consistent: u16,
 }
+
+// What the class lists cost to write: 16 bytes a class (the tests' `index` aside).
+#[cfg(not(test))]
+const _: () = assert!(size_of::<Class>() == 16);
 
 /// [`Class::twin`] of a class judged without AVL twins.
 const NO_TWIN: u32 = u32::MAX;
@@ -214,13 +220,21 @@ impl Carried {
     }
 }
 
-/// Most members a class can have: one per (register, RPL) pair, all of one group.
-const MAX_CLASS: usize = SegReg::ALL.len() * PrivilegeLevel::ALL.len();
+/// Most members a class can have: one per (register, RPL) pair of the largest group,
+/// the data registers' ([`group`]; the others are one register each).
+const MAX_CLASS: usize = {
+    let (mut data, mut i) = (0, 0);
+    while i < SegReg::ALL.len() {
+        data += SegReg::ALL[i].is_data() as usize;
+        i += 1;
+    }
+    data * PrivilegeLevel::ALL.len()
+};
 // Every member but the representative gets a bit in `MemberVerdicts` and in
 // `Class.consistent`, and `Class.len` is a u8.
 const _: () = assert!(
     MAX_CLASS - 1 <= MemberVerdicts::MAX_MEMBERS
-        && MAX_CLASS - 1 <= u32::BITS as usize
+        && MAX_CLASS - 1 <= u16::BITS as usize
         && MAX_CLASS <= 255
 );
 
@@ -267,7 +281,7 @@ impl Classes {
             index: index as u32,
             ordinal: self.whole.len() as u32,
             twin: NO_TWIN,
-            position: position as u32,
+            position: u16::try_from(position).expect("a list of at most 65,536 states"),
             reg: rep.reg,
             rpl,
             len: (partners.len() + 1) as u8,
@@ -308,11 +322,15 @@ impl Classes {
         c: &Class,
         rep: &DomainState,
     ) -> impl Iterator<Item = Carried> + Clone + 'a {
-        let (mask, baseline) = (c.consistent, rep.baseline);
-        let lists = self.partners[c.reg].iter().enumerate();
-        lists
-            .filter(move |&(i, _)| mask >> i & 1 != 0)
-            .map(move |(_, &list)| Carried::of(domain, baseline, list))
+        let (mut left, baseline) = (c.consistent, rep.baseline);
+        let lists = &self.partners[c.reg];
+        core::iter::from_fn(move || {
+            let i = left.trailing_zeros() as usize;
+            left &= left.wrapping_sub(1);
+            lists
+                .get(i)
+                .map(|&list| Carried::of(domain, baseline, list))
+        })
     }
 
     /// Which of class `c`'s consistent members (a bit each, in
