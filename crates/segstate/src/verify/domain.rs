@@ -199,6 +199,21 @@ impl Consistency {
         arch::register_is_consistent(base, reg, &seg) && self.entry_accepts(base, reg, &seg)
     }
 
+    /// [`Consistency::entry_accepts`] on VM entry's checks of `reg` that read neither its
+    /// selector nor its base ([`vmx_entry::register_accepted_uncarried`]): the same for
+    /// every member of a class of one register. The format is a VMCS.
+    fn entry_accepts_uncarried(&self, base: &SegmentState, reg: SegReg, seg: &Segment) -> bool {
+        vmx_entry::register_accepted_uncarried(base, entry_controls(), reg, seg)
+    }
+
+    /// [`Consistency::entry_accepts`] on VM entry's checks of `reg` that read its
+    /// selector or base ([`vmx_entry::register_accepted_carried`]): with
+    /// [`Consistency::entry_accepts_uncarried`], VM entry accepts iff both do. The format
+    /// is a VMCS.
+    fn entry_accepts_carried(&self, base: &SegmentState, reg: SegReg, seg: &Segment) -> bool {
+        vmx_entry::register_accepted_carried(base, entry_controls(), reg, seg)
+    }
+
     /// [`Consistency::judge`] of the state decoded as `decoded` (inconsistent when it
     /// does not decode), unless its verdict is `known`.
     #[inline(always)]
@@ -473,9 +488,11 @@ impl Domain {
     /// neither ([`arch::reads`]; today none does), every member of that register sees
     /// the same [`arch::ReadKey`] and gets one verdict, shared with `rep`'s own where
     /// the keys are equal and `rep`'s verdict is architectural alone (not a VMCS, whose
-    /// verdict includes VM entry). What remains per member is whether the checks apart
-    /// from its register pass and, for a VMCS, VM entry, which reads selectors and
-    /// bases. `shared_verdicts_are_the_unshared_ones` holds the bits to each state's
+    /// verdict includes VM entry). For a VMCS, VM entry's checks reading neither
+    /// selector nor base are asked once per register too
+    /// ([`vmx_entry::register_accepted_uncarried`]). What remains per member is whether
+    /// the checks apart from its register pass and, for a VMCS, VM entry's checks that
+    /// read its selector or base. `shared_verdicts_are_the_unshared_ones` holds the bits to each state's
     /// verdict judged alone, and fails if nothing is shared.
     ///
     /// The key is taken before the VMCB's canonical cache: that reads no selector or
@@ -497,8 +514,9 @@ impl Domain {
             let key = (cpl, arch::reads(rep.reg).key(&seg));
             shared.known.push((key, rep.consistent));
         }
-        // The verdict of the register of the members judged last, while its checks
-        // read no carried field: the same key for every member of it.
+        // The verdict of the register of the members judged last on what its members
+        // share (its error checks, while they read no carried field: the same key for
+        // every member; for a VMCS, VM entry's checks reading neither selector nor base).
         let mut last: Option<(SegReg, bool)> = None;
         let mut out = 0u16;
         for (i, &(reg, rpl)) in partners.iter().enumerate() {
@@ -523,13 +541,14 @@ impl Domain {
                     let key = (cpl, reads.key(&member));
                     let judged =
                         || arch::register_is_consistent(base, reg, &judge.cache(reg, member));
-                    let verdict = shared.get_or(key, judged);
+                    let verdict = shared.get_or(key, judged)
+                        && (!judge.vmx || judge.entry_accepts_uncarried(base, reg, &member));
                     let carried_unread = !reads.fields.meets(Fields::CARRIED);
                     last = carried_unread.then_some((reg, verdict));
                     verdict
                 }
             };
-            if arch_ok && (!judge.vmx || judge.entry_accepts(base, reg, &member())) {
+            if arch_ok && (!judge.vmx || judge.entry_accepts_carried(base, reg, &member())) {
                 out |= 1 << i;
             }
         }
