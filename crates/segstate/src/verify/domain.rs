@@ -492,8 +492,8 @@ impl Domain {
     /// selector nor base are asked once per register too
     /// ([`vmx_entry::register_accepted_uncarried`]). What remains per member is whether
     /// the checks apart from its register pass and, for a VMCS, VM entry's checks that
-    /// read its selector or base. `shared_verdicts_are_the_unshared_ones` holds the bits to each state's
-    /// verdict judged alone, and fails if nothing is shared.
+    /// read its selector or base. `shared_verdicts_are_the_unshared_ones` holds the bits
+    /// to each state's verdict judged alone, and fails if nothing is shared.
     ///
     /// The key is taken before the VMCB's canonical cache: that reads no selector or
     /// base and tells TR alone apart, whose checks are its own, so segments alike to the
@@ -531,7 +531,7 @@ impl Domain {
                     ..seg
                 }
             };
-            let arch_ok = match last {
+            let shared_ok = match last {
                 Some((r, verdict)) if r == reg => {
                     shared.count_reused();
                     verdict
@@ -548,7 +548,7 @@ impl Domain {
                     verdict
                 }
             };
-            if arch_ok && (!judge.vmx || judge.entry_accepts_carried(base, reg, &member())) {
+            if shared_ok && (!judge.vmx || judge.entry_accepts_carried(base, reg, &member())) {
                 out |= 1 << i;
             }
         }

@@ -55,7 +55,10 @@
 //! ([`Domain::carried`]). So a class is one position across the group's lists, built
 //! from its representative without making the other states: each member is the
 //! representative with its own carried fields, and only its consistency is judged
-//! anew. That this is what the domain holds is checked, not assumed:
+//! anew (once per kind of check: [`Domain::consistent_partners`]). A class keeps no
+//! state, only that position and a bit per consistent member: the representative is
+//! made again where it is read, once per batch. That this is what the domain holds is
+//! checked, not assumed:
 //! `classes_cover_the_domain_once` makes every state of the three domains and holds each
 //! member `alike` its representative (equal but for the carried fields and the data
 //! register) and each consistent member equal to the state at its index, so a change
@@ -529,10 +532,10 @@ impl Workspace {
     /// register) and records its verdict for the whole class; for chains ending in a
     /// VMCS, also checks VM entry on each consistent member.
     ///
-    /// The batches are the outer loop: every chain judges a batch while its
-    /// representatives are in cache, instead of each chain streaming the ~82,000
-    /// 72-byte representatives (more than L2) from memory again. Each chain still
-    /// sees the batches in order, so its report is the one it gets alone
+    /// The batches are the outer loop: a batch's representatives are made once
+    /// ([`Workspace::representatives`], into one buffer of [`BATCH`] states) and every
+    /// chain judges the batch while they are in cache. Each chain still sees the
+    /// batches in order, so its report is the one it gets alone
     /// (`shared_workspaces_give_each_chains_own_report`).
     pub(super) fn verify_classes(
         &self,
