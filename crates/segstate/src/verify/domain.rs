@@ -13,6 +13,7 @@ use crate::arch::{
     Attributes, CR0_PE, CR0_PG, EFER_LMA, EFER_LME, PerSegReg, PrivilegeLevel, SegReg, Segment,
     Selector,
 };
+use crate::check::segment_fields::Fields;
 use crate::check::{arch, vmx_entry};
 use crate::format::hyperv::HvSegmentRegister;
 use crate::format::kvm::KvmSegment;
@@ -196,6 +197,34 @@ impl Consistency {
         arch::register_is_consistent(base, reg, &seg) && self.entry_accepts(base, reg, &seg)
     }
 
+    /// [`Consistency::entry_accepts`] on VM entry's checks of `reg` that read neither its
+    /// selector nor its base ([`vmx_entry::register_accepted_uncarried`]): the same for
+    /// every member of a class of one register. The format is a VMCS.
+    fn entry_accepts_uncarried(&self, base: &SegmentState, reg: SegReg, seg: &Segment) -> bool {
+        vmx_entry::register_accepted_uncarried(base, entry_controls(), reg, seg)
+    }
+
+    /// [`Consistency::entry_accepts`] on VM entry's checks of `reg` that read its
+    /// selector or base ([`vmx_entry::register_accepted_carried`]): with
+    /// [`Consistency::entry_accepts_uncarried`], VM entry accepts iff both do. The format
+    /// is a VMCS.
+    fn entry_accepts_carried(&self, base: &SegmentState, reg: SegReg, seg: &Segment) -> bool {
+        vmx_entry::register_accepted_carried(base, entry_controls(), reg, seg)
+    }
+
+    /// [`Consistency::judge`] of the state decoded as `decoded` (inconsistent when it
+    /// does not decode), unless its verdict is `known`.
+    #[inline(always)]
+    fn verdict(
+        &self,
+        known: Option<bool>,
+        reg: SegReg,
+        decoded: Option<Segment>,
+        cpl: PrivilegeLevel,
+    ) -> bool {
+        known.unwrap_or_else(|| decoded.is_some_and(|s| self.judge(reg, s, cpl)))
+    }
+
     /// `seg` as the architectural checks judge it: for a VMCB, the way AMD hardware
     /// keeps the cache.
     fn cache(&self, reg: SegReg, seg: Segment) -> Segment {
@@ -211,29 +240,19 @@ impl Consistency {
     fn entry_accepts(&self, base: &SegmentState, reg: SegReg, seg: &Segment) -> bool {
         !self.vmx || vmx_entry::register_accepted(base, entry_controls(), reg, seg)
     }
-
-    /// Keeps in `shared` the architectural verdict `state` (a decoded state of this
-    /// domain, judged by [`Consistency::judge`]) holds, where it holds one apart from VM
-    /// entry: not for a VMCS, and only when the checks not reading its register pass.
-    fn share(&self, state: &DomainState, shared: &mut SharedVerdicts) {
-        let Some(seg) = state.decoded else { return };
-        if self.vmx || !self.apart[state.cpl.bits() as usize][state.reg] {
-            return;
-        }
-        let key = (state.cpl, arch::reads(state.reg).key(&seg));
-        shared.known.push((key, state.consistent));
-    }
 }
 
-/// Architectural verdicts already given, by what the checks saw and the CPL: one
-/// class's members differ only in their selector and base, which no error check reads,
-/// so they share their representative's verdict, or one per register of another kind
-/// ([`Domain::is_consistent_sharing`]). Cleared per class to stay a short list.
+/// Architectural verdicts already given within one class, by what the checks saw and
+/// the CPL: a class's members differ from their representative only in their selector
+/// and base, which no error check reads ([`arch::reads`]), so they share the
+/// representative's verdict, or one per register of another kind of checks
+/// ([`Domain::consistent_partners`]). Cleared per class to stay a short list; kept
+/// between classes only for its memory.
 #[derive(Debug, Default)]
 pub(crate) struct SharedVerdicts {
     known: Vec<(KnownKey, bool)>,
-    /// How many verdicts were taken from `known` rather than judged (read by the tests
-    /// only, so counted only there).
+    /// How many members took a verdict given before rather than judging their own
+    /// (read by the tests only, so counted only there).
     #[cfg(test)]
     reused: u64,
 }
@@ -243,12 +262,31 @@ pub(crate) struct SharedVerdicts {
 type KnownKey = (PrivilegeLevel, arch::ReadKey);
 
 impl SharedVerdicts {
-    /// Forgets the verdicts (a new class begins); the count of reused ones stays.
-    pub(crate) fn clear(&mut self) {
-        self.known.clear();
+    /// The verdict kept for `key`, or `judged()`, then kept.
+    fn get_or(&mut self, key: KnownKey, judged: impl FnOnce() -> bool) -> bool {
+        match self.known.iter().find(|(k, _)| *k == key) {
+            Some(&(_, verdict)) => {
+                self.count_reused();
+                verdict
+            }
+            None => {
+                let verdict = judged();
+                self.known.push((key, verdict));
+                verdict
+            }
+        }
     }
 
-    /// How many verdicts were reused since this was made.
+    /// Counts a member that took a verdict given before (tests only).
+    #[inline(always)]
+    fn count_reused(&mut self) {
+        #[cfg(test)]
+        {
+            self.reused += 1;
+        }
+    }
+
+    /// How many members took a verdict given before since this was made.
     #[cfg(test)]
     pub(crate) fn reused(&self) -> u64 {
         self.reused
@@ -332,8 +370,26 @@ impl Domain {
     /// The state at position `n` of the list of `reg` with selector RPL `rpl`.
     #[must_use]
     pub fn state(&self, reg: SegReg, rpl: PrivilegeLevel, n: usize) -> DomainState {
+        self.make(reg, rpl, n, None)
+    }
+
+    /// [`Domain::state`] of a state judged before, whose [`DomainState::consistent`]
+    /// it gave as `consistent`: the same state, made without judging it again (what a
+    /// class's representative, made once per batch, keeps of its first making).
+    pub(crate) fn state_judged(
+        &self,
+        (reg, rpl, n): (SegReg, PrivilegeLevel, usize),
+        consistent: bool,
+    ) -> DomainState {
+        self.make(reg, rpl, n, Some(consistent))
+    }
+
+    /// The state at position `n` of the list of `reg` and `rpl`, judged for
+    /// consistency unless its verdict is `known`.
+    #[inline(always)]
+    fn make(&self, reg: SegReg, rpl: PrivilegeLevel, n: usize, known: Option<bool>) -> DomainState {
         let per_limit = self.per_limit(reg);
-        let judge = &self.judge;
+        let judge = (&self.judge, known);
         let Some(&limit) = LIMITS.get(n / per_limit.max(1)) else {
             let k = self.kvm_garbage_at(reg, n).expect("past the clean states");
             return kvm_state(judge, reg, rpl, k.limit, k);
@@ -418,54 +474,82 @@ impl Domain {
         (base_selector(base, reg, rpl), base.segments[reg].base)
     }
 
-    /// True when the baseline at `cpl` with `reg` holding `seg` (a decoded state of this
-    /// domain) is consistent: what [`DomainState::consistent`] holds. Architectural
-    /// verdicts are shared through `shared` among states whose register's checks read
-    /// equal fields ([`arch::reads`]): the same verdict, judged less often
-    /// (`shared_verdicts_are_the_unshared_ones`).
+    /// Which of the lists `partners` (a register and a selector RPL each, `rep`'s
+    /// class's other members: [`Domain::carried`] of each with `rep`'s decoding) hold
+    /// a consistent state at `rep`'s position: bit `i` for `partners[i]`, what
+    /// [`DomainState::consistent`] of each holds (`classes_cover_the_domain_once`).
+    ///
+    /// Judged once per kind of check, not per member: the members share `rep`'s
+    /// decoded attributes, limit, unusable bit and CPL, and differ only in the fields
+    /// a list carries (selector and base), so where a register's error checks read
+    /// neither ([`arch::reads`]; today none does), every member of that register sees
+    /// the same [`arch::ReadKey`] and gets one verdict, shared with `rep`'s own where
+    /// the keys are equal and `rep`'s verdict is architectural alone (not a VMCS, whose
+    /// verdict includes VM entry). For a VMCS, VM entry's checks reading neither
+    /// selector nor base are asked once per register too
+    /// ([`vmx_entry::register_accepted_uncarried`]). What remains per member is whether
+    /// the checks apart from its register pass and, for a VMCS, VM entry's checks that
+    /// read its selector or base. `shared_verdicts_are_the_unshared_ones` holds the bits
+    /// to each state's verdict judged alone, and fails if nothing is shared.
     ///
     /// The key is taken before the VMCB's canonical cache: that reads no selector or
     /// base and tells TR alone apart, whose checks are its own, so segments alike to the
     /// checks stay alike after it (and a VMCB is never a VMCS, the one format whose VM
-    /// entry reads the segment as decoded). VM entry is judged afresh: it reads
-    /// selectors and bases.
-    #[must_use]
-    pub(crate) fn is_consistent_sharing(
+    /// entry reads the segment as decoded).
+    pub(crate) fn consistent_partners(
         &self,
-        reg: SegReg,
-        seg: Segment,
-        cpl: PrivilegeLevel,
+        rep: &DomainState,
+        partners: &[(SegReg, PrivilegeLevel)],
         shared: &mut SharedVerdicts,
-    ) -> bool {
+    ) -> u16 {
+        let Some(seg) = rep.decoded else { return 0 };
         let judge = &self.judge;
-        let at = cpl.bits() as usize;
-        if !judge.apart[at][reg] {
-            return false;
-        }
+        let (cpl, at) = (rep.cpl, rep.cpl.bits() as usize);
         let base = &judge.baselines[at];
-        let key = (cpl, arch::reads(reg).key(&seg));
-        let arch_ok = match shared.known.iter().find(|(k, _)| *k == key) {
-            Some(&(_, verdict)) => {
-                #[cfg(test)]
-                {
-                    shared.reused += 1;
+        shared.known.clear();
+        if !judge.vmx && judge.apart[at][rep.reg] {
+            let key = (cpl, arch::reads(rep.reg).key(&seg));
+            shared.known.push((key, rep.consistent));
+        }
+        // The verdict of the register of the members judged last on what its members
+        // share (its error checks, while they read no carried field: the same key for
+        // every member; for a VMCS, VM entry's checks reading neither selector nor base).
+        let mut last: Option<(SegReg, bool)> = None;
+        let mut out = 0u16;
+        for (i, &(reg, rpl)) in partners.iter().enumerate() {
+            if !judge.apart[at][reg] {
+                continue;
+            }
+            let member = || {
+                let (selector, b) = self.carried(rep.baseline, reg, rpl);
+                Segment {
+                    selector,
+                    base: b,
+                    ..seg
                 }
-                verdict
+            };
+            let shared_ok = match last {
+                Some((r, verdict)) if r == reg => {
+                    shared.count_reused();
+                    verdict
+                }
+                _ => {
+                    let (reads, member) = (arch::reads(reg), member());
+                    let key = (cpl, reads.key(&member));
+                    let judged =
+                        || arch::register_is_consistent(base, reg, &judge.cache(reg, member));
+                    let verdict = shared.get_or(key, judged)
+                        && (!judge.vmx || judge.entry_accepts_uncarried(base, reg, &member));
+                    let carried_unread = !reads.fields.meets(Fields::CARRIED);
+                    last = carried_unread.then_some((reg, verdict));
+                    verdict
+                }
+            };
+            if shared_ok && (!judge.vmx || judge.entry_accepts_carried(base, reg, &member())) {
+                out |= 1 << i;
             }
-            None => {
-                let verdict = arch::register_is_consistent(base, reg, &judge.cache(reg, seg));
-                shared.known.push((key, verdict));
-                verdict
-            }
-        };
-        arch_ok && judge.entry_accepts(base, reg, &seg)
-    }
-
-    /// Keeps `state`'s verdict in `shared` for the states judged after it with
-    /// [`Domain::is_consistent_sharing`] (where the verdict is architectural alone:
-    /// not for a VMCS, whose verdicts include VM entry).
-    pub(crate) fn share_verdict(&self, state: &DomainState, shared: &mut SharedVerdicts) {
-        self.judge.share(state, shared);
+        }
+        out
     }
 
     /// The state at `index` in domain order.
@@ -677,56 +761,6 @@ mod tests {
             Fields::AVL => vec![with(&|s| s.attributes.avl = !s.attributes.avl)],
             Fields::UNUSABLE => vec![with(&|s| s.unusable = !s.unusable)],
             _ => unreachable!("a field of a segment register: {field:?}"),
-        }
-    }
-
-    /// Shared verdicts are the unshared ones, and are shared: over every domain, each
-    /// position across the (register, RPL) lists judged with one [`SharedVerdicts`]
-    /// (as a class is) gives every decoded state the verdict it holds
-    /// ([`DomainState::consistent`], judged alone); and over a third of them are reused.
-    #[test]
-    fn shared_verdicts_are_the_unshared_ones() {
-        for format in [Format::Vmcb, Format::Vmcs, Format::Kvm] {
-            let domain = Domain::new(format);
-            let mut shared = SharedVerdicts::default();
-            let (mut judged, mut both) = (0u64, [0u64; 2]);
-            let longest = SegReg::ALL
-                .iter()
-                .flat_map(|&reg| PrivilegeLevel::ALL.map(|rpl| domain.list_len(reg, rpl)))
-                .max()
-                .unwrap_or(0);
-            for n in 0..longest {
-                shared.clear();
-                let mut seeded = false;
-                for reg in SegReg::ALL {
-                    for rpl in PrivilegeLevel::ALL {
-                        if n >= domain.list_len(reg, rpl) {
-                            continue;
-                        }
-                        let state = domain.state(reg, rpl, n);
-                        let Some(seg) = state.decoded else { continue };
-                        if !seeded {
-                            // The first stands for a class's representative.
-                            domain.share_verdict(&state, &mut shared);
-                            seeded = true;
-                            continue;
-                        }
-                        let verdict =
-                            domain.is_consistent_sharing(reg, seg, state.cpl, &mut shared);
-                        assert_eq!(verdict, state.consistent, "{format} {reg} {rpl} {n}");
-                        both[usize::from(verdict)] += 1;
-                        judged += 1;
-                    }
-                }
-            }
-            // Both verdicts occur, and sharing happens: over a third of the states take
-            // a verdict given before (data registers by RPL, TR and LDTR whatever it).
-            assert!(both.iter().all(|&n| n > 1000), "{format}: {both:?}");
-            assert!(
-                shared.reused() * 3 > judged,
-                "{format}: {} of {judged} reused",
-                shared.reused()
-            );
         }
     }
 

@@ -55,7 +55,10 @@
 //! ([`Domain::carried`]). So a class is one position across the group's lists, built
 //! from its representative without making the other states: each member is the
 //! representative with its own carried fields, and only its consistency is judged
-//! anew. That this is what the domain holds is checked, not assumed:
+//! anew (once per kind of check: [`Domain::consistent_partners`]). A class keeps no
+//! state, only that position and a bit per consistent member: the representative is
+//! made again where it is read, once per batch. That this is what the domain holds is
+//! checked, not assumed:
 //! `classes_cover_the_domain_once` makes every state of the three domains and holds each
 //! member `alike` its representative (equal but for the carried fields and the data
 //! register) and each consistent member equal to the state at its index, so a change
@@ -108,6 +111,11 @@ pub(super) fn applies(chain: &Chain) -> bool {
 /// States a chain cannot tell apart: one position across the lists of a register
 /// group's (register, RPL) pairs, or a state alone; the representative (RPL 0 of the
 /// group's first register) is the one that runs.
+///
+/// A class holds no state: its representative is made where it is read
+/// ([`Workspace::representatives`], once per batch for every chain of the batch), from
+/// its position, and its members from the representative and the group's lists
+/// ([`Classes::consistent_members`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Class {
     /// The representative's index in domain order (the tests find the members by it).
@@ -118,16 +126,29 @@ pub(super) struct Class {
     /// In [`Classes::avl_folded`], the place in [`Classes::whole`] of the class of its
     /// AVL twins, judged with it; [`NO_TWIN`] otherwise.
     twin: u32,
-    /// How many states it covers, the representative included.
-    len: u8,
-    /// How many of the members after the representative are consistent.
-    consistent: u8,
-    /// Where the consistent members' entries start in [`Classes::carried`].
-    first_carried: u32,
+    /// The representative's position in the list of `reg` and `rpl` ([`Domain::state`]):
+    /// a list is at most 32,768 states (a VMCB's SS), 16 bits, so that a class is 16
+    /// bytes (its lists are 5.9 MB for `kvm_sregs`, written once per domain).
+    position: u16,
     /// The representative's register (what a batch shares), kept here so walking the
     /// classes does not touch the states.
     reg: SegReg,
+    /// The representative's selector RPL: its list's.
+    rpl: PrivilegeLevel,
+    /// How many states it covers, the representative included.
+    len: u8,
+    /// The representative's own consistency ([`DomainState::consistent`]), kept from
+    /// its first making so that making it again judges nothing.
+    judged: bool,
+    /// A bit per member after the representative whose source state is consistent,
+    /// bit `i` for the `i`-th of the group's lists ([`Classes::partners`]): the members
+    /// VM entry is asked about.
+    consistent: u16,
 }
+
+// What the class lists cost to write: 16 bytes a class (the tests' `index` aside).
+#[cfg(not(test))]
+const _: () = assert!(size_of::<Class>() == 16);
 
 /// [`Class::twin`] of a class judged without AVL twins.
 const NO_TWIN: u32 = u32::MAX;
@@ -140,14 +161,10 @@ pub(super) struct Classes {
     /// The classes but those of AVL-set twins, each AVL-clear class naming its twin's
     /// ([`Class::twin`]): what chains carrying AVL run ([`Avl::Folded`]).
     avl_folded: Vec<Class>,
-    /// Each class's representative, in class order ([`Class::ordinal`]): what every
-    /// chain runs, read in order (a chain touches nothing else of the domain unless a
-    /// member fails). Kept once: a folded class's representative is its whole-list
-    /// one, read in place ([`Classes::batches`]), not a second 72-byte copy.
-    representatives: Vec<DomainState>,
-    /// Per consistent member after a representative, in domain order, what the
-    /// VM-entry pass needs of it (the other members need nothing but their count).
-    carried: Vec<Carried>,
+    /// Per group leader, the (register, RPL) lists at whose position its classes'
+    /// members sit, in domain order ([`partners`]; empty for the other registers): what
+    /// a bit of [`Class::consistent`] names.
+    partners: PerSegReg<Vec<(SegReg, PrivilegeLevel)>>,
     /// Per garbage class (from [`Classes::first_garbage`] on, in class order), its byte
     /// and the place in [`Classes::whole`] of its clean counterpart's class (`garbage`):
     /// what a chain folding garbage reads.
@@ -167,18 +184,27 @@ struct Carried {
 }
 
 impl Carried {
+    /// The member of a class whose representative has baseline `baseline`, from the
+    /// list of `reg` and `rpl`: what it takes from the list ([`Domain::carried`]).
+    fn of(domain: &Domain, baseline: PrivilegeLevel, (reg, rpl): (SegReg, PrivilegeLevel)) -> Self {
+        let (selector, base) = domain.carried(baseline, reg, rpl);
+        Carried {
+            base,
+            selector: selector.0,
+            reg,
+            baseline,
+        }
+    }
+
     /// `decoded`, a decoding of the representative's output, with this member's
     /// selector and base: the decoding of the member's output, since each op carries
     /// both and decoding copies them (module doc).
     fn onto(self, decoded: Option<Segment>) -> Option<Segment> {
-        decoded.map(|s| self.put(s))
-    }
-
-    /// `s` with this member's selector and base.
-    fn put(self, mut s: Segment) -> Segment {
-        s.selector = Selector(self.selector);
-        s.base = self.base;
-        s
+        decoded.map(|mut s| {
+            s.selector = Selector(self.selector);
+            s.base = self.base;
+            s
+        })
     }
 
     /// The consistent member this stands for, made from its representative `rep`: the
@@ -197,78 +223,75 @@ impl Carried {
     }
 }
 
-/// Most members a class can have: one per (register, RPL) pair, all of one group.
-const MAX_CLASS: usize = SegReg::ALL.len() * PrivilegeLevel::ALL.len();
-// Every member but the representative gets a bit in `MemberVerdicts`, and `Class.len`
-// is a u8.
-const _: () = assert!(MAX_CLASS - 1 <= MemberVerdicts::MAX_MEMBERS && MAX_CLASS <= 255);
+/// Most members a class can have: one per (register, RPL) pair of the largest group,
+/// the data registers' ([`group`]; the others are one register each).
+const MAX_CLASS: usize = {
+    let (mut data, mut i) = (0, 0);
+    while i < SegReg::ALL.len() {
+        data += SegReg::ALL[i].is_data() as usize;
+        i += 1;
+    }
+    data * PrivilegeLevel::ALL.len()
+};
+// Every member but the representative gets a bit in `MemberVerdicts` and in
+// `Class.consistent`, and `Class.len` is a u8.
+const _: () = assert!(
+    MAX_CLASS - 1 <= MemberVerdicts::MAX_MEMBERS
+        && MAX_CLASS - 1 <= u16::BITS as usize
+        && MAX_CLASS <= 255
+);
 
 impl Classes {
-    /// Emptied, with room for `classes` classes (`twins` of them AVL twins) and
-    /// `members` members after their representatives (reserved, not touched: only what
-    /// is pushed is written). The buffers are kept: the pages an earlier domain's
-    /// classes touched are written again rather than faulted in and zeroed afresh.
-    fn emptied(mut self, classes: usize, twins: usize, members: usize) -> Self {
+    /// Emptied, with room for `classes` classes (`twins` of them AVL twins) (reserved,
+    /// not touched: only what is pushed is written). The buffers are kept: the pages an
+    /// earlier domain's classes touched are written again rather than faulted in and
+    /// zeroed afresh.
+    fn emptied(mut self, classes: usize, twins: usize) -> Self {
         self.whole.clear();
         self.whole.reserve(classes);
         self.avl_folded.clear();
         self.avl_folded.reserve(classes - twins);
-        self.representatives.clear();
-        self.representatives.reserve(classes);
-        self.carried.clear();
-        self.carried.reserve(members);
         self.garbage_counterparts.clear();
+        for lists in &mut self.partners.0 {
+            lists.clear();
+        }
         self
     }
 
-    /// Adds the class of `rep`, at `index` in domain order, and of the states at the
-    /// same position of the lists `partners` (each a register of `rep`'s group and a
-    /// selector RPL): `rep` with each list's carried fields, judged for consistency.
-    /// `twin` says where its AVL twins' class goes in [`Classes::whole`] (`Some`), or
-    /// that it is that class (`None`), if it has one.
+    /// Adds the class of `rep`, at position `at.2` of the list of its register and RPL
+    /// `at.1` (index `at.0` in domain order), and of the states at the same position of
+    /// the lists `partners` (each a register of `rep`'s group and a selector RPL): `rep`
+    /// with each list's carried fields, judged for consistency. `twin` says where its
+    /// AVL twins' class goes in [`Classes::whole`] (`Some`), or that it is that class
+    /// (`None`), if it has one.
     fn push(
         &mut self,
         domain: &Domain,
-        (index, rep): (usize, DomainState),
+        (at, rep): ((usize, PrivilegeLevel, usize), &DomainState),
         partners: &[(SegReg, PrivilegeLevel)],
         twin: Option<Option<usize>>,
         shared: &mut SharedVerdicts,
     ) {
+        let (index, rpl, position) = at;
         #[cfg(not(test))]
         let _ = index;
-        // A bit per consistent member in what `MemberVerdicts` keeps: a class's members
-        // are distinct (register, RPL) pairs of one group ([`classes`]), so it fits
-        // (`MAX_CLASS`, checked at compile time).
+        // A bit per consistent member in `Class.consistent` and in what `MemberVerdicts`
+        // keeps: a class's members are distinct (register, RPL) pairs of one group
+        // ([`classes`]), so it fits (`MAX_CLASS`, checked at compile time).
         debug_assert!(partners.len() < MAX_CLASS, "{} partners", partners.len());
-        let first_carried = self.carried.len();
-        if let Some(decoded) = rep.decoded {
-            shared.clear();
-            domain.share_verdict(&rep, shared);
-            for &(reg, rpl) in partners {
-                let (selector, base) = domain.carried(rep.baseline, reg, rpl);
-                let carried = Carried {
-                    base,
-                    selector: selector.0,
-                    reg,
-                    baseline: rep.baseline,
-                };
-                if domain.is_consistent_sharing(reg, carried.put(decoded), rep.cpl, shared) {
-                    self.carried.push(carried);
-                }
-            }
-        }
         let class = Class {
             #[cfg(test)]
             index: index as u32,
             ordinal: self.whole.len() as u32,
             twin: NO_TWIN,
-            len: (partners.len() + 1) as u8,
-            consistent: (self.carried.len() - first_carried) as u8,
-            first_carried: first_carried as u32,
+            position: u16::try_from(position).expect("a list of at most 65,536 states"),
             reg: rep.reg,
+            rpl,
+            len: (partners.len() + 1) as u8,
+            judged: rep.consistent,
+            consistent: domain.consistent_partners(rep, partners, shared),
         };
         self.whole.push(class);
-        self.representatives.push(rep);
         match twin {
             Some(None) => {}
             Some(Some(twin)) => {
@@ -279,48 +302,72 @@ impl Classes {
         }
     }
 
-    /// The classes in batches of one register (at most [`BATCH`]), each with its
-    /// representatives, AVL twins apart or folded.
-    ///
-    /// A batch is a run of classes adjacent in the whole list, so its representatives
-    /// are one slice of [`Classes::representatives`]: always with AVL twins apart;
-    /// folded, a run of AVL-clear classes between two of twins (256 classes of a
-    /// 12- or 13-bit attribute word with AVL at bit 8, 1,024 for a VMCB's SS, whose four
-    /// CPL bytes sit below) or lone states. Batch bounds change nothing but how many
+    /// The classes in batches of one register (at most [`BATCH`]), AVL twins apart or
+    /// folded: runs of classes adjacent in the whole list (always with AVL twins apart;
+    /// folded, a run of AVL-clear classes between two of twins, 256 classes of a 12- or
+    /// 13-bit attribute word with AVL at bit 8, 1,024 for a VMCB's SS, whose four CPL
+    /// bytes sit below, or lone states). Batch bounds change nothing but how many
     /// classes a chain runs at once: each chain sees the classes in class order.
-    pub(super) fn batches(
-        &self,
-        avl: Avl,
-    ) -> impl Iterator<Item = (&[Class], &[DomainState])> + '_ {
+    pub(super) fn batches(&self, avl: Avl) -> impl Iterator<Item = &[Class]> + '_ {
         let list = match avl {
             Avl::Apart => &self.whole,
             Avl::Folded => &self.avl_folded,
         };
         list.chunk_by(|a, b| a.reg == b.reg && b.ordinal == a.ordinal + 1)
             .flat_map(|run| run.chunks(BATCH))
-            .map(|batch| {
-                let first = batch[0].ordinal as usize;
-                (batch, &self.representatives[first..first + batch.len()])
-            })
     }
 
-    /// The members after the representative whose source state is consistent, in
-    /// domain order: what sets each apart.
-    fn consistent_members(&self, c: &Class) -> impl Iterator<Item = Carried> + Clone + '_ {
-        let n = usize::from(c.consistent);
-        self.carried[c.first_carried as usize..][..n]
-            .iter()
-            .copied()
+    /// The members after the representative `rep` of class `c` whose source state is
+    /// consistent, in domain order: what sets each apart, made from the group's lists.
+    fn consistent_members<'a>(
+        &'a self,
+        domain: &'a Domain,
+        c: &Class,
+        rep: &DomainState,
+    ) -> impl Iterator<Item = Carried> + Clone + 'a {
+        let (mut left, baseline) = (c.consistent, rep.baseline);
+        let lists = &self.partners[c.reg];
+        core::iter::from_fn(move || {
+            let i = left.trailing_zeros() as usize;
+            left &= left.wrapping_sub(1);
+            lists
+                .get(i)
+                .map(|&list| Carried::of(domain, baseline, list))
+        })
     }
 
     /// Which of class `c`'s consistent members (a bit each, in
     /// [`Classes::consistent_members`]' order) VM entry refuses, each member's output
-    /// being `decoded`, the representative's, with its own selector and base.
-    fn member_refusals(&self, c: &Class, judge: &EntryJudge<'_>, decoded: Option<Segment>) -> u64 {
+    /// being `decoded`, the representative's (`rep`'s output's), with its own selector
+    /// and base.
+    fn member_refusals(
+        &self,
+        domain: &Domain,
+        (c, rep): (&Class, &DomainState),
+        judge: &EntryJudge<'_>,
+        decoded: Option<Segment>,
+    ) -> u64 {
         let carried = self
-            .consistent_members(c)
+            .consistent_members(domain, c, rep)
             .map(|c| (c.reg, c.baseline, Selector(c.selector), c.base));
         judge.refusals(decoded, carried)
+    }
+}
+
+impl Workspace {
+    /// The representative of class `c`, made from its position ([`Domain::state`], the
+    /// one place a state is made), with the verdict on its consistency it was given
+    /// when the class was built.
+    pub(super) fn representative(&self, c: &Class) -> DomainState {
+        let at = (c.reg, c.rpl, c.position as usize);
+        self.domain.state_judged(at, c.judged)
+    }
+
+    /// The representatives of `batch`, in its order, made into `into` (emptied first):
+    /// what the batch's chains run.
+    pub(super) fn representatives(&self, batch: &[Class], into: &mut Vec<DomainState>) {
+        into.clear();
+        into.extend(batch.iter().map(|c| self.representative(c)));
     }
 }
 
@@ -392,10 +439,10 @@ fn with_base(value: &SegmentValue, base: u64) -> SegmentValue {
 /// order, each with the states at the same position of every other (register, RPL)
 /// list of the group; then what lies beyond the leader's RPL-0 list (`kvm_segment`'s
 /// garbage bytes, tried with RPL 3 only), alone, in domain order. Only the
-/// representatives are made; a member is its representative with its list's carried
-/// fields, judged for consistency (module doc), and only what verification reads is
-/// kept (the representatives, and what sets consistent members apart). Built in the
-/// buffers of `spare` (another domain's classes, no longer needed, or empty ones).
+/// representatives are made, and kept by their position; a member is its
+/// representative with its list's carried fields, judged for consistency (module doc),
+/// and kept as a bit. Built in the buffers of `spare` (another domain's classes, no
+/// longer needed, or empty ones).
 pub(super) fn classes(domain: &Domain, spare: Classes) -> Classes {
     let leaders = SegReg::ALL.into_iter().filter(|&r| group_leader(r) == r);
     let reps = |leader: SegReg| domain.list_len(leader, PrivilegeLevel::Ring0);
@@ -407,16 +454,11 @@ pub(super) fn classes(domain: &Domain, spare: Classes) -> Classes {
     let n_alone: usize = lists.clone().map(|(reg, rpl)| alone(reg, rpl).len()).sum();
     // Every representative has AVL clear or is the twin of one that has.
     let n_twins: usize = leaders.clone().map(reps).sum::<usize>() / 2;
-    let mut out = spare.emptied(
-        n_classes + n_alone,
-        n_twins,
-        domain.state_count() - n_classes - n_alone,
-    );
-    let mut with: Vec<(SegReg, PrivilegeLevel)> = Vec::with_capacity(MAX_CLASS);
+    let mut out = spare.emptied(n_classes + n_alone, n_twins);
     let mut shared = SharedVerdicts::default();
     let mut first_of = PerSegReg::from_fn(|_| 0u32);
     for leader in leaders {
-        with.clear();
+        let mut with = core::mem::take(&mut out.partners[leader]);
         with.extend(partners(leader));
         let zero = PrivilegeLevel::Ring0;
         let first = domain.index(leader, zero, 0);
@@ -426,14 +468,11 @@ pub(super) fn classes(domain: &Domain, spare: Classes) -> Classes {
             // The leader's RPL-0 list is all clean states: each with AVL clear has its
             // twin there, the others are twins.
             let twin = domain.avl_twin(leader, n).map(|t| first_class + t);
-            out.push(
-                domain,
-                (first + n, domain.state(leader, zero, n)),
-                &with,
-                Some(twin),
-                &mut shared,
-            );
+            let rep = &domain.state(leader, zero, n);
+            let at = (first + n, zero, n);
+            out.push(domain, (at, rep), &with, Some(twin), &mut shared);
         }
+        out.partners[leader] = with;
     }
     out.first_garbage = out.whole.len() as u32;
     let mut counterparts = garbage::ListCounterparts::default();
@@ -444,8 +483,8 @@ pub(super) fn classes(domain: &Domain, spare: Classes) -> Classes {
             let counterpart = counterparts.at(domain, reg, n, leader);
             out.garbage_counterparts
                 .push(counterpart.expect("a garbage position"));
-            let state = domain.state(reg, rpl, n);
-            out.push(domain, (first + n, state), &[], None, &mut shared);
+            let state = &domain.state(reg, rpl, n);
+            out.push(domain, ((first + n, rpl, n), state), &[], None, &mut shared);
         }
     }
     out
@@ -495,10 +534,10 @@ impl Workspace {
     /// register) and records its verdict for the whole class; for chains ending in a
     /// VMCS, also checks VM entry on each consistent member.
     ///
-    /// The batches are the outer loop: every chain judges a batch while its
-    /// representatives are in cache, instead of each chain streaming the ~82,000
-    /// 72-byte representatives (more than L2) from memory again. Each chain still
-    /// sees the batches in order, so its report is the one it gets alone
+    /// The batches are the outer loop: a batch's representatives are made once
+    /// ([`Workspace::representatives`], into one buffer of [`BATCH`] states) and every
+    /// chain judges the batch while they are in cache. Each chain still sees the
+    /// batches in order, so its report is the one it gets alone
     /// (`shared_workspaces_give_each_chains_own_report`).
     pub(super) fn verify_classes(
         &self,
@@ -518,7 +557,11 @@ impl Workspace {
             runs[j].garbage = None;
         }
         let mut members = MemberVerdicts::default();
-        for (batch, representatives) in self.classes.batches(avl) {
+        // The batch's representatives, made once for every chain of the batch.
+        let mut representatives = Vec::with_capacity(BATCH);
+        for batch in self.classes.batches(avl) {
+            self.representatives(batch, &mut representatives);
+            let representatives = representatives.as_slice();
             members.start(batch.len());
             for (i, &group) in groups.iter().enumerate() {
                 let (earlier, later) = runs.split_at_mut(i);
@@ -611,14 +654,17 @@ impl Workspace {
                 twins.count(self, class, (failed, 0), report);
                 continue;
             }
-            let consistent = self.classes.consistent_members(class);
+            let consistent = self.classes.consistent_members(&self.domain, class, state);
             let earlier = earlier.unwrap_or_else(|| members.get(i, group, verdict.decoded_out));
             let refused = match earlier {
                 Some(v) => v.refused,
                 None => {
-                    let refused =
-                        self.classes
-                            .member_refusals(class, entry_judge, verdict.decoded_out);
+                    let refused = self.classes.member_refusals(
+                        &self.domain,
+                        (class, state),
+                        entry_judge,
+                        verdict.decoded_out,
+                    );
                     let representative = entry == 0;
                     let found = ClassVerdicts {
                         representative,

@@ -419,7 +419,10 @@ mod tests {
                 runs[j].keep_after(k);
                 shared_ops += k;
             }
-            for (_, batch) in ws.classes.batches(super::super::reduce::Avl::Apart) {
+            let mut batch = Vec::new();
+            for classes in ws.classes.batches(super::super::reduce::Avl::Apart) {
+                ws.representatives(classes, &mut batch);
+                let batch = batch.as_slice();
                 let reg = batch[0].reg;
                 for (i, chain) in of_format.iter().enumerate() {
                     let (earlier, later) = runs.split_at_mut(i);

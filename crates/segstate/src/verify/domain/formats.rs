@@ -33,7 +33,7 @@ pub(super) fn base_selector(base: &SegmentState, reg: SegReg, rpl: PrivilegeLeve
 /// A VMCB state: attrib `a`, and for SS the CPL byte `cpl` (which every DPL meets:
 /// the VMCB carries the CPL apart from SS).
 pub(super) fn vmcb_state(
-    judge: &Consistency,
+    (judge, known): (&Consistency, Option<bool>),
     reg: SegReg,
     rpl: PrivilegeLevel,
     limit: u32,
@@ -62,14 +62,14 @@ pub(super) fn vmcb_state(
         cpl: bcpl,
         decoded,
         baseline: bcpl,
-        consistent: decoded.is_some_and(|s| judge.judge(reg, s, bcpl)),
+        consistent: judge.verdict(known, reg, decoded, bcpl),
     }
 }
 
 /// A VMCS state: the 13 meaningful access-rights bits `bits` (type, S, DPL, P; AVL, L,
 /// D/B, G; unusable).
 pub(super) fn vmcs_state(
-    judge: &Consistency,
+    (judge, known): (&Consistency, Option<bool>),
     reg: SegReg,
     rpl: PrivilegeLevel,
     limit: u32,
@@ -94,14 +94,14 @@ pub(super) fn vmcs_state(
         cpl: bcpl,
         decoded,
         baseline: bcpl,
-        consistent: decoded.is_some_and(|s| judge.judge(reg, s, bcpl)),
+        consistent: judge.verdict(known, reg, decoded, bcpl),
     }
 }
 
 /// A `kvm_segment` state: `k` with the baseline's selector (RPL `rpl`) and base and
 /// the limit `limit`.
 pub(super) fn kvm_state(
-    judge: &Consistency,
+    (judge, known): (&Consistency, Option<bool>),
     reg: SegReg,
     rpl: PrivilegeLevel,
     limit: u32,
@@ -125,7 +125,7 @@ pub(super) fn kvm_state(
         cpl: bcpl,
         decoded,
         baseline: bcpl,
-        consistent: decoded.is_some_and(|s| judge.judge(reg, s, bcpl)),
+        consistent: judge.verdict(known, reg, decoded, bcpl),
     }
 }
 

@@ -534,10 +534,11 @@ pub(super) mod tests {
             .iter()
             .find(|w| w.format == Format::Kvm)
             .expect("kvm_sregs");
-        let garbage: Vec<&DomainState> = ws
+        let garbage: Vec<DomainState> = ws
             .classes
-            .representatives
+            .whole
             .iter()
+            .map(|c| ws.representative(c))
             .filter(|s| s.decoded.is_none())
             .collect();
         assert_eq!(garbage.len(), 86_016);
@@ -644,7 +645,7 @@ pub(super) mod tests {
             let mut kept = alloc::vec![false; classes.whole.len()];
             let first = classes.first_garbage as usize;
             for (i, c) in classes.garbage_counterparts.iter().enumerate() {
-                if pick(i, &classes.representatives[first + i]) {
+                if pick(i, &whole.representative(&classes.whole[first + i])) {
                     kept[first + i] = true;
                     if c.class() != NO_TWIN {
                         kept[c.class() as usize] = true;
@@ -739,16 +740,17 @@ pub(super) mod tests {
             .find(|w| w.format == Format::Kvm)
             .expect("kvm_sregs");
         let classes = &ws.classes;
-        let garbage = &classes.representatives[classes.first_garbage as usize..];
+        let garbage = &classes.whole[classes.first_garbage as usize..];
         assert_eq!(garbage.len(), classes.garbage_counterparts.len());
         let mut held = 0;
-        for (state, c) in garbage.iter().zip(&classes.garbage_counterparts) {
+        for (class, c) in garbage.iter().zip(&classes.garbage_counterparts) {
+            let state = &ws.representative(class);
             let SegmentValue::Kvm(k) = state.input.value else {
                 panic!("{state:?}: not a kvm_sregs state");
             };
             assert_eq!(Some(c.byte()), Byte::of(&k), "{k:?}");
             assert!(c.class() < classes.first_garbage, "{k:?}");
-            let rep = &classes.representatives[c.class() as usize];
+            let rep = &ws.representative(&classes.whole[c.class() as usize]);
             let SegmentValue::Kvm(r) = rep.input.value else {
                 panic!("{rep:?}: not a kvm_sregs state");
             };

@@ -95,16 +95,23 @@ fn others(domain: &Domain, c: &Class) -> Vec<usize> {
     out
 }
 
-/// The representative's position in its list (RPL 0 of its group's leader).
+/// The representative's position in its list (RPL 0 of its group's leader), found
+/// from its index in domain order: the one the class keeps.
 fn position(domain: &Domain, c: &Class) -> usize {
-    assert_eq!(group_leader(c.reg), c.reg);
-    c.index as usize - domain.index(c.reg, PrivilegeLevel::Ring0, 0)
+    assert_eq!((group_leader(c.reg), c.rpl), (c.reg, PrivilegeLevel::Ring0));
+    let n = c.index as usize - domain.index(c.reg, PrivilegeLevel::Ring0, 0);
+    assert_eq!(n, c.position as usize);
+    n
 }
 
-/// The consistent members after `c`'s representative, by their index in domain
-/// order, each with what the classes keep of it.
-fn consistent_others(domain: &Domain, classes: &Classes, c: &Class) -> Vec<(usize, Carried)> {
-    let members = classes.consistent_members(c);
+/// The consistent members after `c`'s representative `rep`, by their index in domain
+/// order, each with what the classes make of it.
+fn consistent_others(
+    domain: &Domain,
+    classes: &Classes,
+    (c, rep): (&Class, &DomainState),
+) -> Vec<(usize, Carried)> {
+    let members = classes.consistent_members(domain, c, rep);
     members
         .map(|m| {
             let rpl = Selector(m.selector).rpl();
@@ -319,13 +326,27 @@ fn classes_cover_the_domain_once() {
         let domain = Domain::new(format);
         let states = domain.states();
         let classes = classes(&domain, Classes::default());
+        let ws = Workspace {
+            format,
+            domain: Domain::new(format),
+            classes,
+            previous: super::super::domain::previous_caches(),
+        };
+        let (domain, classes) = (&ws.domain, &ws.classes);
         let mut seen = alloc::vec![0u8; states.len()];
-        assert_eq!(classes.representatives.len(), classes.whole.len());
-        for (c, rep) in classes.whole.iter().zip(&classes.representatives) {
+        for c in &classes.whole {
+            // The representative made from the class's position is the state at its
+            // index, and sits where the class says.
+            let rep = &ws.representative(c);
             assert_eq!(*rep, states[c.index as usize], "{format}");
+            assert_eq!(
+                domain.index(c.reg, c.rpl, c.position as usize),
+                c.index as usize
+            );
             seen[c.index as usize] += 1;
             assert_eq!(c.reg, rep.reg);
-            let others = others(&domain, c);
+            assert_eq!(c.consistent >> (c.len - 1), 0, "{format}: a bit per member");
+            let others = others(domain, c);
             for &m in &others {
                 assert!(alike(rep, &states[m]), "{format} {m}");
                 seen[m] += 1;
@@ -337,7 +358,7 @@ fn classes_cover_the_domain_once() {
                 .copied()
                 .filter(|&m| states[m].consistent)
                 .collect();
-            let kept = consistent_others(&domain, &classes, c);
+            let kept = consistent_others(domain, classes, (c, rep));
             assert_eq!(kept.iter().map(|(m, _)| *m).collect::<Vec<_>>(), consistent);
             for (m, carried) in kept {
                 assert_eq!(carried.member(rep), states[m], "{format}");
@@ -370,16 +391,55 @@ fn classes_built_in_spent_buffers_are_the_fresh_ones() {
     let same = |a: &Classes, b: &Classes| {
         a.whole == b.whole
             && a.avl_folded == b.avl_folded
-            && a.representatives == b.representatives
-            && a.carried == b.carried
+            && a.partners == b.partners
+            && a.garbage_counterparts == b.garbage_counterparts
+            && a.first_garbage == b.first_garbage
     };
     let kvm = fresh(Format::Kvm);
-    let at = (kvm.representatives.as_ptr(), kvm.carried.as_ptr());
+    let at = (kvm.whole.as_ptr(), kvm.avl_folded.as_ptr());
     let vmcb = classes(&Domain::new(Format::Vmcb), kvm);
-    assert_eq!((vmcb.representatives.as_ptr(), vmcb.carried.as_ptr()), at);
+    assert_eq!((vmcb.whole.as_ptr(), vmcb.avl_folded.as_ptr()), at);
     assert!(same(&vmcb, &fresh(Format::Vmcb)));
     let vmcs = classes(&Domain::new(Format::Vmcs), vmcb);
     assert!(same(&vmcs, &fresh(Format::Vmcs)));
     let kvm = classes(&Domain::new(Format::Kvm), vmcs);
     assert!(same(&kvm, &fresh(Format::Kvm)));
+}
+
+/// Members' consistency judged once per kind of check is each member's own: over
+/// every class of the three domains, [`Domain::consistent_partners`] gives each
+/// member's bit as the state at its place holds it ([`DomainState::consistent`],
+/// judged alone by [`Domain::state`]); both verdicts occur; and most members took a
+/// verdict given before rather than judging their own (it fails if nothing is shared).
+#[test]
+fn shared_verdicts_are_the_unshared_ones() {
+    use super::super::domain::SharedVerdicts;
+    for format in [Format::Vmcb, Format::Vmcs, Format::Kvm] {
+        let domain = Domain::new(format);
+        let classes = classes(&domain, Classes::default());
+        let mut shared = SharedVerdicts::default();
+        let (mut judged, mut both) = (0u64, [0u64; 2]);
+        for c in classes.whole.iter().filter(|c| c.len > 1) {
+            let rep = domain.state(c.reg, c.rpl, c.position as usize);
+            let partners = &classes.partners[c.reg];
+            let bits = domain.consistent_partners(&rep, partners, &mut shared);
+            for (i, &(reg, rpl)) in partners.iter().enumerate() {
+                let alone = domain.state(reg, rpl, c.position as usize);
+                let verdict = bits >> i & 1 != 0;
+                assert_eq!(verdict, alone.consistent, "{format} {reg} {rpl} {c:?}");
+                if rep.decoded.is_some() && alone.decoded.is_some() {
+                    both[usize::from(verdict)] += 1;
+                    judged += 1;
+                }
+            }
+        }
+        // Both verdicts occur, and sharing happens: over half the members take a
+        // verdict given before (all but one per kind of check and class).
+        assert!(both.iter().all(|&n| n > 1000), "{format}: {both:?}");
+        assert!(
+            shared.reused() * 2 > judged,
+            "{format}: {} of {judged} reused",
+            shared.reused()
+        );
+    }
 }

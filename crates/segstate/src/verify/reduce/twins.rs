@@ -211,7 +211,8 @@ impl Workspace {
     ) {
         let (baselines, entry_judge) = judges;
         let at = twin.ordinal as usize;
-        let (class, state) = (&self.classes.whole[at], &self.classes.representatives[at]);
+        let class = &self.classes.whole[at];
+        let state = &self.representative(class);
         let (out, again) = trips_alone(chain, state, &self.previous[state.reg]);
         let accepts = |_: &[SegmentState; 4], out| {
             let entry_judge = entry_judge.expect("baselines for a VMCS");
@@ -224,10 +225,14 @@ impl Workspace {
             self.record_entry_apart(chain, state, &mut verdict, weights, baselines, report);
         let mut violated = rest | entry;
         if let (Some(b), Some(entry_judge)) = (baselines, entry_judge) {
-            let consistent = self.classes.consistent_members(class);
-            let refused = self
-                .classes
-                .member_refusals(class, entry_judge, verdict.decoded_out);
+            let consistent = self.classes.consistent_members(&self.domain, class, state);
+            let members = (class, state);
+            let refused = self.classes.member_refusals(
+                &self.domain,
+                members,
+                entry_judge,
+                verdict.decoded_out,
+            );
             if refused != 0 {
                 violated |= entry_bit;
             }
@@ -271,12 +276,12 @@ pub(super) mod tests {
     }
 
     /// The AVL-clear representatives with twins and their twins' representatives.
-    fn pairs(ws: &Workspace) -> impl Iterator<Item = (&DomainState, &DomainState)> + '_ {
-        let (folded, reps) = (&ws.classes.avl_folded, &ws.classes.representatives);
-        folded
-            .iter()
-            .filter(|c| c.twin != NO_TWIN)
-            .map(|c| (&reps[c.ordinal as usize], &reps[c.twin as usize]))
+    fn pairs(ws: &Workspace) -> impl Iterator<Item = (DomainState, DomainState)> + '_ {
+        let (folded, whole) = (&ws.classes.avl_folded, &ws.classes.whole);
+        folded.iter().filter(|c| c.twin != NO_TWIN).map(|c| {
+            let twin = &whole[c.twin as usize];
+            (ws.representative(c), ws.representative(twin))
+        })
     }
 
     use super::super::super::DomainState;
@@ -434,13 +439,11 @@ pub(super) mod tests {
         let (folded, whole) = (&ws.classes.avl_folded, &ws.classes.whole);
         let mut at = alloc::vec![NO_TWIN; whole.len()];
         let mut classes = super::super::Classes::default();
-        let reps = &ws.classes.representatives;
-        for (i, (c, rep)) in whole.iter().zip(reps).enumerate() {
+        for (i, c) in whole.iter().enumerate() {
             if kept[i] {
                 at[i] = classes.whole.len() as u32;
                 let ordinal = at[i];
                 classes.whole.push(Class { ordinal, ..*c });
-                classes.representatives.push(*rep);
             }
         }
         for c in folded {
@@ -458,7 +461,7 @@ pub(super) mod tests {
                 });
             }
         }
-        classes.carried.clone_from(&ws.classes.carried);
+        classes.partners.clone_from(&ws.classes.partners);
         // A garbage class's counterpart, where both are kept (`garbage`).
         let first = ws.classes.first_garbage as usize;
         classes.first_garbage = kept[..first].iter().filter(|&&k| k).count() as u32;
@@ -525,19 +528,25 @@ pub(super) mod tests {
         for format in [Format::Vmcb, Format::Vmcs, Format::Kvm] {
             let ws = Workspace::new(format);
             let (folded, whole) = (&ws.classes.avl_folded, &ws.classes.whole);
-            let reps = &ws.classes.representatives;
             let mut seen = alloc::vec![0u8; whole.len()];
             let mut last = None;
             for c in folded {
                 assert!(last < Some(c.ordinal));
                 last = Some(c.ordinal);
-                let rep = &reps[c.ordinal as usize];
+                assert_eq!(
+                    *c,
+                    Class {
+                        twin: c.twin,
+                        ..whole[c.ordinal as usize]
+                    }
+                );
+                let rep = &ws.representative(c);
                 seen[c.ordinal as usize] += 1;
                 if c.twin != NO_TWIN {
                     assert!(c.twin > c.ordinal);
                     assert_eq!(rep.decoded.map(|s| s.attributes.avl), Some(false));
                     seen[c.twin as usize] += 1;
-                    let twin = &reps[c.twin as usize];
+                    let twin = &ws.representative(&whole[c.twin as usize]);
                     assert_eq!(twin.decoded.map(|s| s.attributes.avl), Some(true));
                 } else {
                     assert_eq!((format, rep.decoded), (Format::Kvm, None), "{rep:?}");
@@ -555,26 +564,26 @@ pub(super) mod tests {
     }
 
     /// The batches are the class lists in order, a batch of one register and at most
-    /// [`BATCH`](super::super::BATCH) classes, each class with its own representative;
-    /// and folded or not, that representative is read in place from the one list of
-    /// representatives, not copied (the folded list keeps no copies of its own).
+    /// [`BATCH`](super::super::BATCH) classes, each class with its own representative,
+    /// made from its position ([`Workspace::representatives`]): folded or not, the
+    /// state at the class's index in domain order.
     #[test]
-    fn batches_read_each_representative_in_place() {
+    fn batches_make_each_representative_in_place() {
         for format in [crate::profile::Format::Vmcb, crate::profile::Format::Kvm] {
             let ws = Workspace::new(format);
-            let reps = &ws.classes.representatives;
+            let mut reps = Vec::new();
             for (avl, list) in [
                 (Avl::Apart, &ws.classes.whole),
                 (Avl::Folded, &ws.classes.avl_folded),
             ] {
                 let mut walked = Vec::with_capacity(list.len());
-                for (batch, batch_reps) in ws.classes.batches(avl) {
-                    assert_eq!(batch.len(), batch_reps.len());
+                for batch in ws.classes.batches(avl) {
+                    ws.representatives(batch, &mut reps);
+                    assert_eq!(batch.len(), reps.len());
                     assert!(batch.len() <= super::super::BATCH);
-                    for (c, rep) in batch.iter().zip(batch_reps) {
+                    for (c, rep) in batch.iter().zip(&reps) {
                         assert_eq!(c.reg, batch[0].reg);
-                        assert!(core::ptr::eq(rep, &reps[c.ordinal as usize]));
-                        assert_eq!(rep.reg, c.reg);
+                        assert_eq!(*rep, ws.domain.state_at(c.index as usize));
                         walked.push(c.ordinal);
                     }
                 }
