@@ -7,11 +7,13 @@ use crate::arch::{PrivilegeLevel, SegReg, Segment, SegmentType};
 use crate::profile::{Rule, RuleSet, StackOp};
 
 /// A shape that says "unusable" only through P.
+#[inline(always)]
 fn via_p(s: &mut Segment) {
     s.unusable = !s.attributes.present;
 }
 
 /// A conversion that folds `unusable` into P (P = present && !unusable).
+#[inline(always)]
 fn fold_into_p(s: &mut Segment) {
     s.attributes.present = s.attributes.present && !s.unusable;
     via_p(s);
@@ -23,6 +25,7 @@ const fn is_user(reg: SegReg) -> bool {
 }
 
 /// hvm_get_segment_register's cooking.
+#[inline(always)]
 fn xen_hvm_get(r: RuleSet, reg: SegReg, s: &mut Segment) {
     let a = &mut s.attributes;
     match reg {
@@ -52,6 +55,7 @@ fn xen_hvm_get(r: RuleSet, reg: SegReg, s: &mut Segment) {
     via_p(s);
 }
 
+#[inline(always)]
 fn xen_hvm_set(r: RuleSet, s: &mut Segment) {
     if r.has(Rule::XenSetGFromLimit) && s.attributes.present {
         s.attributes.g = s.limit > 0xf_ffff;
@@ -59,8 +63,13 @@ fn xen_hvm_set(r: RuleSet, s: &mut Segment) {
 }
 
 /// What `op` may change in `s` (register `reg`, source CPL `cpl`).
+///
+/// Always inlined into [`super::normalise::expected`]: called out of line (as
+/// `#[inline]` left it in the release build) it took `&mut` the segment, so the whole
+/// segment lived in memory and was written a byte at a time ahead of the wide load
+/// that compares it (`BENCHMARKS.md` §2, step 25's note).
 #[allow(clippy::too_many_lines)]
-#[inline]
+#[inline(always)]
 pub(super) fn apply(op: StackOp, reg: SegReg, s: &mut Segment, cpl: PrivilegeLevel) {
     match op {
         StackOp::XenSvmGet(r) => {
