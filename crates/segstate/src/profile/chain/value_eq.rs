@@ -2,8 +2,9 @@
 //! gives (the same shape and equal fields; the shape's discriminant, then its fields),
 //! but with the comparison always inlined. Verify compares outputs for every executed
 //! state (fixed points, equal neighbours, second trips, `verify::trips`); the derived
-//! comparison stayed a call that loaded both tags and jumped on them, ~4% of `verify
-//! --threads 1` (`BENCHMARKS.md` §2, step 25). The other stacks' shapes compare through
+//! comparison stayed a call that loaded both tags and jumped on them, 3.9% of `verify
+//! --threads 1`'s samples; inlined, the run took ~2% less CPU (`BENCHMARKS.md` §2,
+//! step 25). The other stacks' shapes compare through
 //! [`StackValue`]'s derived comparison.
 
 use core::hash::{Hash, Hasher};
