@@ -137,7 +137,7 @@ fn main() {
     }
     if part("chains") {
         table(
-            "Whole chains, ns per segment (segment = Chain::run_segment, run = Chain::run per vCPU, batch = Chain::run_batch per register after copying its inputs in, copy = that copy alone, direct = the same profile functions called in sequence, floor = a function of run_segment's type converting nothing, called through a pointer, C one = C's sync of one segment called through a pointer once per segment, typed = the same profile functions as direct as one typed function of the C one's shape, called the same way)",
+            "Whole chains, ns per segment (segment = Chain::run_segment, run = Chain::run per vCPU, batch = Chain::run_batch per register after copying its inputs in, copy = that copy alone, direct = the same profile functions called in sequence, floor = a function of run_segment's type converting nothing, called through a pointer, C one = C's sync of one segment called through a pointer once per segment, typed = a bench-only experiment, not segstate's API: the same profile functions as direct as one typed function per chain shape and register, called through a pointer as C one is)",
             rows(cases::chains()),
             rounds,
         );

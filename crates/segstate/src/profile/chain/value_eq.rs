@@ -2,8 +2,9 @@
 //! gives (the same shape and equal fields; the shape's discriminant, then its fields),
 //! but with the comparison always inlined. Verify compares outputs for every executed
 //! state (fixed points, equal neighbours, second trips, `verify::trips`); the derived
-//! comparison stayed a call that loaded both tags and jumped on them, ~4% of `verify
-//! --threads 1` (`BENCHMARKS.md` §2, step 25). The other stacks' shapes compare through
+//! comparison stayed a call that loaded both tags and jumped on them, 3.9% of `verify
+//! --threads 1`'s samples; inlined, the run took ~2% less CPU (`BENCHMARKS.md` §2,
+//! step 25). The other stacks' shapes compare through
 //! [`StackValue`]'s derived comparison.
 
 use core::hash::{Hash, Hasher};
@@ -97,6 +98,50 @@ mod tests {
             assert_eq!(hashed(a), hashed(&copy));
             for (j, b) in all.iter().enumerate() {
                 assert_eq!(a == b, i == j, "{a:?} against {b:?}");
+            }
+        }
+    }
+
+    /// Every byte of the shapes read from their C bytes is compared, padding and
+    /// garbage bytes included (`kvm_segment`'s `padding`, a `type` over 15): a value
+    /// with one byte set differs from the zeroed one, and equals and hashes as its copy.
+    /// Fails if a shape is given no byte.
+    #[test]
+    fn segment_values_compare_every_byte() {
+        /// The values of one byte set, at each offset of a `size`-byte record.
+        fn each_byte<T>(size: usize, read: impl Fn(&[u8]) -> T) -> Vec<T> {
+            (0..size)
+                .map(|at| {
+                    let mut bytes = alloc::vec![0u8; size];
+                    bytes[at] = 0x81;
+                    read(&bytes)
+                })
+                .collect()
+        }
+        let shapes: [Vec<SegmentValue>; 3] = [
+            each_byte(VmcbSegment::SIZE, |b| {
+                SegmentValue::Vmcb(VmcbSegment::from_bytes(b).expect("a vmcb_seg's size"))
+            }),
+            each_byte(KvmSegment::SIZE, |b| {
+                SegmentValue::Kvm(KvmSegment::from_bytes(b).expect("a kvm_segment's size"))
+            }),
+            each_byte(HvSegmentRegister::SIZE, |b| {
+                let hv = HvSegmentRegister::from_bytes(b).expect("a segment register's size");
+                SegmentValue::Stack(StackValue::Hv(hv))
+            }),
+        ];
+        for values in shapes {
+            let zeroed = values.first().map(|v| match v {
+                SegmentValue::Vmcb(_) => SegmentValue::Vmcb(VmcbSegment::default()),
+                SegmentValue::Kvm(_) => SegmentValue::Kvm(KvmSegment::default()),
+                _ => SegmentValue::Stack(StackValue::Hv(HvSegmentRegister::default())),
+            });
+            let zeroed = zeroed.expect("a byte per shape");
+            for v in &values {
+                let copy = *v;
+                assert_ne!(*v, zeroed);
+                assert_eq!(*v, copy);
+                assert_eq!(hashed(v), hashed(&copy));
             }
         }
     }

@@ -447,6 +447,8 @@ impl Workspace {
             // Due at the batch's start, perhaps no longer.
             if let Some(failed) = counted(fold, &counterparts[i], due) {
                 tally.0[usize::from(failed)] += n;
+                #[cfg(all(test, feature = "std"))]
+                tests::NO_LONGER_DUE.with(|n| n.set(n.get() + 1));
                 continue;
             }
             debug_assert!(state.decoded.is_none() && class.consistent == 0);
@@ -490,6 +492,10 @@ pub(super) mod tests {
             const { core::cell::Cell::new(false) };
         /// Folded garbage states judged on their own for a counterexample due.
         pub(in crate::verify) static RUN_DUE: core::cell::Cell<usize> =
+            const { core::cell::Cell::new(0) };
+        /// Folded garbage states picked for a counterexample due at their batch's start,
+        /// counted in bulk since an earlier state of the batch kept the last one.
+        pub(in crate::verify) static NO_LONGER_DUE: core::cell::Cell<usize> =
             const { core::cell::Cell::new(0) };
         /// Garbage batches of a folding chain in which no state ran: counted whole.
         pub(in crate::verify) static SKIPPED_BATCHES: core::cell::Cell<usize> =
@@ -601,12 +607,13 @@ pub(super) mod tests {
         assert!(folding > 0 && held > 0);
     }
 
-    /// `chain` verified over `ws` ([`verify_with`]'s run) with room left for only `left`
-    /// counterexamples per property, and how many garbage batches were counted whole.
-    fn verify_leaving(ws: &Workspace, chain: &Chain, left: usize) -> (ChainReport, usize) {
+    /// `chain` verified over `ws` ([`verify_with`]'s run) with room left for only
+    /// `left[p]` counterexamples of each property `p` (in [`Property::ALL`] order), and
+    /// how many garbage batches were counted whole.
+    fn verify_leaving(ws: &Workspace, chain: &Chain, left: [usize; 5]) -> (ChainReport, usize) {
         let baselines = ws.baseline_outputs(chain).expect("same source");
         let mut report = ws.empty_report(chain).expect("same source");
-        report.kept = [(super::super::super::COUNTEREXAMPLES_PER_PROPERTY - left) as u8; 5];
+        report.kept = left.map(|n| (super::super::super::COUNTEREXAMPLES_PER_PROPERTY - n) as u8);
         let mut runs = [super::super::ClassRun::new(
             chain,
             baselines.as_ref(),
@@ -623,18 +630,24 @@ pub(super) mod tests {
     }
 
     /// Folding garbage changes nothing but the states executed: for every test chain
-    /// that folds some, the report equals the one with every garbage state run, counts,
+    /// that folds some (every built-in chain, each with a rule switched off, and each
+    /// with half its rules off), the report equals the one with every garbage state run, counts,
     /// counterexamples and their order, over the whole domain and over sparse parts of
     /// it, where garbage states' own counterexamples are kept (so the path that runs a
     /// folded state for its counterexamples is taken), each with room for 3 (the
-    /// default), 1 and no counterexample per property. Over the whole domain with room
+    /// default), 2, 1 and no counterexample per property, and for 3 of one property of
+    /// [`DECIDED`] alone (a state failing it and another kept for it only while the
+    /// other's room is full). Over the whole domain with room
     /// for none, every folded state is counted in bulk: exactly those run fewer, and
     /// garbage batches are counted whole where the chain folds every byte. Fails if none
     /// is folded, no folded state is judged for a counterexample due (in a batch of
-    /// garbage alone), or no batch is counted whole.
+    /// garbage alone), none picked as due is counted once an earlier one of its batch
+    /// kept the last counterexample, no batch is counted whole, or a property of
+    /// [`DECIDED`] some folded garbage state fails never keeps one of theirs.
     #[test]
     fn folded_garbage_reports_equal_every_garbage_state_run() {
-        let (chains, workspaces) = chains_and_workspaces();
+        let (mut chains, workspaces) = chains_and_workspaces();
+        with_half_rules_off(&mut chains);
         let kvm = chains.iter().find(|c| c.source() == Format::Kvm);
         let whole = workspace_of(&workspaces, kvm.expect("a chain from kvm_sregs"));
         let sparse = sparse(whole, 61);
@@ -661,31 +674,58 @@ pub(super) mod tests {
         let folding = chains
             .iter()
             .filter(|c| applies(c) && c.source() == Format::Kvm && folded_bytes(c) != 0);
-        let (mut chains_folded, mut garbage_kept, mut skipped) = (0, 0, 0);
+        let (mut chains_folded, mut skipped) = (0, 0);
+        // Properties of DECIDED some folded garbage state fails, and those a folded
+        // garbage state kept a counterexample of.
+        let (mut failing_folded, mut kept_folded) = (0u8, 0u8);
         for chain in folding {
-            // And the first garbage state the chain fails, with its counterpart (and
-            // that one's AVL-clear class): among the first counterexamples, a folded
-            // garbage state's own, due at its place. With the first garbage class (of
-            // the first register), whose batch parts the failing one's from the clean
+            let folds =
+                |k: &KvmSegment| Byte::of(k).is_some_and(|b| folded_bytes(chain) & b.bit() != 0);
+            let folded_input =
+                |s: &DomainState| matches!(s.input.value, SegmentValue::Kvm(k) if folds(&k));
+            // Per property of DECIDED a folded garbage state fails: the first two such
+            // states, with their counterparts (and those ones' AVL-clear classes), so
+            // that a folded garbage state's own counterexample is due at its place and,
+            // with room for one beyond the counterparts', a second one picked as due
+            // is counted once the first kept it. With the first garbage class (of the
+            // first register), whose batch parts the failing ones' from the clean
             // classes before (else one batch, judged as clean ones are).
             let baselines = whole.baseline_outputs(chain).expect("same source");
-            let failing = core::cell::Cell::new(0);
-            let fails = keep_garbage(&|i, s| {
-                let failed = evaluate(chain, s, &whole.previous, baselines.as_ref()) & DECIDED;
-                let take = failed != 0 && failing.get() < 1;
-                failing.set(failing.get() + usize::from(take));
-                take || i == 0
-            });
-            for (ws, left) in [whole, &sparse, &fails]
-                .into_iter()
-                .chain(&few)
-                .flat_map(|ws| [3, 1, 0].map(|left| (ws, left)))
+            let failed =
+                |s: &DomainState| evaluate(chain, s, &whole.previous, baselines.as_ref()) & DECIDED;
+            let mut fails = Vec::new();
+            for p in Property::ALL
+                .iter()
+                .filter(|p| DECIDED & 1 << p.index() != 0)
             {
+                let taken = core::cell::Cell::new(0);
+                let ws = keep_garbage(&|i, s| {
+                    let take =
+                        taken.get() < 2 && folded_input(s) && failed(s) & 1 << p.index() != 0;
+                    taken.set(taken.get() + usize::from(take));
+                    take || i == 0
+                });
+                if taken.get() > 0 {
+                    failing_folded |= 1 << p.index();
+                    fails.push(ws);
+                }
+            }
+            let mut rooms: Vec<[usize; 5]> = [3, 2, 1, 0].map(|n| [n; 5]).to_vec();
+            for p in Property::ALL
+                .iter()
+                .filter(|p| DECIDED & 1 << p.index() != 0)
+            {
+                let mut room = [0; 5];
+                room[p.index()] = 3;
+                rooms.push(room);
+            }
+            let workspaces = [whole, &sparse].into_iter().chain(&fails).chain(&few);
+            for (ws, left) in workspaces.flat_map(|ws| rooms.iter().map(move |&left| (ws, left))) {
                 let (with, batches) = verify_leaving(ws, chain, left);
                 RUN_EVERY_GARBAGE_STATE.with(|r| r.set(true));
                 let (every, none) = verify_leaving(ws, chain, left);
                 RUN_EVERY_GARBAGE_STATE.with(|r| r.set(false));
-                let at = format!("{chain}, {left} left");
+                let at = format!("{chain}, {left:?} left");
                 assert_eq!(none, 0, "{at}: counted whole without folding");
                 assert_eq!(with.states, every.states, "{at}");
                 assert_eq!(with.garbage_states, every.garbage_states, "{at}");
@@ -694,7 +734,7 @@ pub(super) mod tests {
                 assert_eq!(with.counterexamples, every.counterexamples, "{at}");
                 let whole_domain = core::ptr::eq(ws, whole);
                 match (whole_domain, left) {
-                    (true, 0) => {
+                    (true, [0, 0, 0, 0, 0]) => {
                         let folded = folded_states(ws, chain);
                         assert_eq!(with.executed + folded, every.executed, "{at}");
                         // Where the chain folds every byte (not `kvm-vmx`'s present).
@@ -708,23 +748,61 @@ pub(super) mod tests {
                 skipped += batches;
                 // Counterexamples of garbage states of a byte the chain folds: run
                 // only because they were due.
-                let folds = |k: &KvmSegment| {
-                    Byte::of(k).is_some_and(|b| folded_bytes(chain) & b.bit() != 0)
-                };
-                garbage_kept += with
-                    .counterexamples
-                    .iter()
-                    .filter(|c| matches!(c.before.value, SegmentValue::Kvm(k) if folds(&k)))
-                    .count();
+                for c in &with.counterexamples {
+                    if matches!(c.before.value, SegmentValue::Kvm(k) if folds(&k)) {
+                        kept_folded |= 1 << c.property.index();
+                    }
+                }
             }
         }
         let due = RUN_DUE.with(core::cell::Cell::get);
+        let late = NO_LONGER_DUE.with(core::cell::Cell::get);
         std::eprintln!(
-            "{chains_folded} reports, {garbage_kept} folded garbage counterexamples kept, \
-             {due} folded states judged for one, {skipped} garbage batches counted whole"
+            "{chains_folded} reports, properties {kept_folded:#b} of {failing_folded:#b} kept \
+             a folded garbage counterexample, {due} folded states judged for one, {late} \
+             counted once no longer due, {skipped} garbage batches counted whole"
         );
-        assert!(chains_folded >= 5 * 4 * 3, "{chains_folded}");
-        assert!(garbage_kept > 0 && due > 0 && skipped > 0);
+        assert!(chains_folded >= 5 * 4 * 7, "{chains_folded}");
+        assert!(due > 0 && late > 0 && skipped > 0);
+        assert!(failing_folded != 0 && kept_folded == failing_folded);
+    }
+
+    /// A tally adds what recording each of its states does: each state covered and
+    /// garbage, and per property one violation per state whose counterpart failed it,
+    /// whichever other properties that counterpart failed (verdicts the test chains'
+    /// folded garbage never gives, a CPL changed but not raised among them, included).
+    #[test]
+    fn tallied_states_count_each_property_of_their_verdict() {
+        let (chains, workspaces) = chains_and_workspaces();
+        let kvm = chains.iter().find(|c| c.source() == Format::Kvm);
+        let chain = kvm.expect("a chain from kvm_sregs");
+        let mut report = workspace_of(&workspaces, chain)
+            .empty_report(chain)
+            .expect("same source");
+        let bit = |p: Property| 1u8 << p.index();
+        let (cpl, up, again) = (
+            bit(Property::CplChanged),
+            bit(Property::Escalation),
+            bit(Property::NotIdempotent),
+        );
+        let mut tally = Tally([0; 16]);
+        for (failed, n) in [
+            (0, 13),
+            (cpl, 5),
+            (cpl | up, 7),
+            (again, 11),
+            (cpl | again, 2),
+        ] {
+            tally.0[usize::from(failed)] += n;
+        }
+        tally.count(&mut report);
+        assert_eq!((report.states, report.garbage_states), (38, 38));
+        assert_eq!(report.violations(Property::CplChanged), 5 + 7 + 2);
+        assert_eq!(report.violations(Property::Escalation), 7);
+        assert_eq!(report.violations(Property::NotIdempotent), 11 + 2);
+        assert_eq!(report.violations(Property::AttributeLoss), 0);
+        assert_eq!(report.violations(Property::VmxEntryRejected), 0);
+        assert!(report.counterexamples.is_empty() && report.executed == 0);
     }
 
     /// Every garbage class's entry in `Classes::garbage_counterparts`, worked out from
