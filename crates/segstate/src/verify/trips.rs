@@ -251,12 +251,13 @@ pub(super) fn shared_prefixes(chains: &[&Chain]) -> Vec<Option<(usize, usize)>> 
 fn slot_of(out: &InFlight) -> usize {
     let mut h = WordHasher(0);
     out.hash(&mut h);
-    // The high bits mix every word written.
-    (h.0 >> (64 - SLOTS.trailing_zeros())) as usize
+    // One multiply: the high bits of the product mix every bit of the folded words.
+    (h.0.wrapping_mul(0x517c_c1b7_2722_0a95) >> (64 - SLOTS.trailing_zeros())) as usize
 }
 
-/// A multiply-rotate hash over the words `Hash` writes (the values are small and
-/// fixed-size; only spreading them over the slots matters, not resisting collisions).
+/// A rotate-xor fold of the words `Hash` writes, multiplied once in [`slot_of`] (the
+/// values are small and fixed-size; only spreading them over the slots matters, not
+/// resisting collisions, and a multiply per word made a serial chain per output).
 struct WordHasher(u64);
 
 impl Hasher for WordHasher {
@@ -287,7 +288,7 @@ impl Hasher for WordHasher {
     }
 
     fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+        self.0 = self.0.rotate_left(19) ^ n;
     }
 }
 
