@@ -747,6 +747,13 @@ impl Chain {
             .is_some_and(|fast| fast.batch(reg, values, previous))
     }
 
+    /// True when the chain's shape has a monomorphised pipeline
+    /// ([`Chain::run_batch_pipeline`] runs it). Verify lets such a chain run whole rather
+    /// than share its first ops with other chains (`verify/trips.rs`, `shared_prefixes`).
+    pub(crate) fn has_pipeline(&self) -> bool {
+        self.compiled.fast().is_some()
+    }
+
     /// Refuses a batch with any value not in the chain's source format.
     fn check_batch_source(&self, values: &[InFlight]) -> Result<(), WrongSourceFormat> {
         values.iter().try_for_each(|v| self.check_source(&v.value))

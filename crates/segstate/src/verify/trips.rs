@@ -13,9 +13,11 @@
 //! Chains verified together also share the ops they start with: where a chain's first
 //! `k` ops are an earlier chain's, that chain keeps what its first `k` ops made of the
 //! batch and the later one goes on from there ([`shared_prefixes`]): the same ops on
-//! the same values give the same values. A dozen chains from a VMCB start with
-//! `kvm-svm`'s get, and `kvm-svm > qemu > kvm-vmx > qemu > kvm-svm` with the whole of
-//! `kvm-svm > qemu > kvm-vmx`.
+//! the same values give the same values. Only chains without a pipeline share: a
+//! chain with one runs whole through it, which costs less than going on op by op
+//! interpreted from a shared get (and keeping for others would take its first trip
+//! off its pipeline too); `BENCHMARKS.md` §2, step 27. The other stacks' chains from
+//! a VMCB share `kvm-svm`'s get, for example.
 //!
 //! A trip of the whole chain (every first trip that keeps nothing for a later chain,
 //! every second trip) runs through the chain's monomorphised pipeline where its shape
@@ -211,18 +213,28 @@ pub(super) struct Prefix<'a> {
 
 /// For each of `chains` (verified together, batch by batch in this order), the earlier
 /// chain it starts from and after how many ops: the earliest of those sharing the
-/// longest run of first ops with it, if any. The earliest, so the chain it starts from
+/// longest run of first ops with it, if any, among the chains without a pipeline
+/// ([`Chain::has_pipeline`]; one with a pipeline runs whole). The earliest, so the chain it starts from
 /// started before that point itself (a chain sharing more with that one came earlier
 /// still and would share as much).
 pub(super) fn shared_prefixes(chains: &[&Chain]) -> Vec<Option<(usize, usize)>> {
     let mut plan: Vec<Option<(usize, usize)>> = Vec::with_capacity(chains.len());
     for (i, chain) in chains.iter().enumerate() {
+        // A chain with a pipeline runs whole: it neither goes on from another's ops nor
+        // keeps its own for a later chain.
+        if chain.has_pipeline() {
+            plan.push(None);
+            continue;
+        }
         let shared = |other: &Chain| {
             let same = other.ops().iter().zip(chain.ops());
             same.take_while(|(a, b)| a == b).count()
         };
         let mut best: Option<(usize, usize)> = None;
         for (j, other) in chains[..i].iter().enumerate() {
+            if other.has_pipeline() {
+                continue;
+            }
             let k = shared(other);
             if k > best.map_or(0, |(_, k)| k) {
                 best = Some((j, k));
@@ -239,12 +251,13 @@ pub(super) fn shared_prefixes(chains: &[&Chain]) -> Vec<Option<(usize, usize)>> 
 fn slot_of(out: &InFlight) -> usize {
     let mut h = WordHasher(0);
     out.hash(&mut h);
-    // The high bits mix every word written.
-    (h.0 >> (64 - SLOTS.trailing_zeros())) as usize
+    // One multiply: the high bits of the product mix every bit of the folded words.
+    (h.0.wrapping_mul(0x517c_c1b7_2722_0a95) >> (64 - SLOTS.trailing_zeros())) as usize
 }
 
-/// A multiply-rotate hash over the words `Hash` writes (the values are small and
-/// fixed-size; only spreading them over the slots matters, not resisting collisions).
+/// A rotate-xor fold of the words `Hash` writes, multiplied once in [`slot_of`] (the
+/// values are small and fixed-size; only spreading them over the slots matters, not
+/// resisting collisions, and a multiply per word made a serial chain per output).
 struct WordHasher(u64);
 
 impl Hasher for WordHasher {
@@ -275,7 +288,7 @@ impl Hasher for WordHasher {
     }
 
     fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+        self.0 = self.0.rotate_left(19) ^ n;
     }
 }
 
@@ -405,17 +418,23 @@ mod tests {
     /// ([`shared_prefixes`]), give each class representative the output and second
     /// trip the chain gives it alone: every built-in chain and each with one rule
     /// switched off (which share long runs of ops), per source format in that order.
+    /// Chains with a pipeline take no part in the sharing and run whole through it.
     #[test]
     fn chains_going_on_from_a_shared_prefix_get_their_own_outputs() {
         let (chains, workspaces) = chains_and_workspaces();
-        let mut shared_ops = 0;
+        let (mut shared_ops, mut piped_together) = (0, 0);
         for ws in &workspaces {
             let of_format: Vec<&Chain> =
                 chains.iter().filter(|c| c.source() == ws.format).collect();
             let plan = shared_prefixes(&of_format);
             let mut runs: Vec<BatchRun> = of_format.iter().map(|c| BatchRun::new(c)).collect();
-            for &(j, k) in plan.iter().flatten() {
-                assert!(j < runs.len() && k > 0);
+            for (i, &(j, k)) in plan
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| Some((i, p.as_ref()?)))
+            {
+                assert!(j < i && k > 0);
+                assert!(!of_format[i].has_pipeline() && !of_format[j].has_pipeline());
                 runs[j].keep_after(k);
                 shared_ops += k;
             }
@@ -433,8 +452,15 @@ mod tests {
                     assert_own_trips(chain, run, (reg, &ws.previous[reg]), batch);
                 }
             }
+            piped_together += runs.iter().filter(|r| r.piped > 0).count();
         }
-        // Most of the 416 chains went on from another's ops.
-        assert!(shared_ops > chains.len(), "{shared_ops} ops shared");
+        // The chains without a pipeline (186 of the 416) shared 172 ops between them;
+        // the 230 with one ran through it.
+        assert!(shared_ops * 4 > chains.len(), "{shared_ops} ops shared");
+        assert!(
+            piped_together * 2 > chains.len(),
+            "{piped_together} of {} chains ran through a pipeline together",
+            chains.len()
+        );
     }
 }
