@@ -7,6 +7,9 @@
 //! ([`EntryJudge`]). Between the chains of one batch whose baselines came out equal, a
 //! class's verdicts (its representative's and its consistent members') are kept per
 //! decoded output and handed on ([`MemberVerdicts`]): one look-up per class and chain.
+//! Across the classes of a pass, a member's refusal is kept per baseline group,
+//! register group, baseline and decoded output ([`PartnerRefusals`]): classes that
+//! decode alike share their members' verdicts.
 //! An earlier memo of the last verdict per state, shared across all chains, cost more
 //! to look up than judging one register does.
 
