@@ -615,6 +615,77 @@ mod tests {
         assert_eq!(kept.get(1, 0, out), None);
     }
 
+    /// A kept refusal is given back only under an equal key (baseline group, register
+    /// group, baseline, decoded output), each list's bit where it was put and in the
+    /// order of the lists asked for; lists not yet known under the key are judged, the
+    /// known ones are not.
+    #[test]
+    fn partner_refusals_are_shared_only_under_equal_keys() {
+        use super::{PartnerKey, PartnerRefusals, gather, spread};
+        let seg = super::super::baseline(PrivilegeLevel::Ring0).segments[SegReg::Ds];
+        let key = PartnerKey {
+            group: 0,
+            reg: SegReg::Es,
+            baseline: PrivilegeLevel::Ring0,
+            decoded: Some(seg),
+        };
+        let mut known = PartnerRefusals::default();
+        // Lists 1, 4 and 9 asked; 4 refused (the second asked).
+        let asked = |mask: u16| {
+            move |missing: u16| {
+                assert_eq!(missing, mask, "judged again");
+                0b010
+            }
+        };
+        assert_eq!(
+            known.refusals(key, 0b10_0001_0010, asked(0b10_0001_0010)),
+            0b010
+        );
+        // Known now: only list 6 is judged (refused), in the order of the lists asked.
+        let again = known.refusals(key, 0b101_0000, |missing| {
+            assert_eq!(missing, 0b100_0000);
+            1
+        });
+        assert_eq!(again, 0b11);
+        let mut limit = seg;
+        limit.limit ^= 1;
+        let others = [
+            PartnerKey { group: 1, ..key },
+            PartnerKey {
+                reg: SegReg::Ss,
+                ..key
+            },
+            PartnerKey {
+                baseline: PrivilegeLevel::Ring3,
+                ..key
+            },
+            PartnerKey {
+                decoded: Some(limit),
+                ..key
+            },
+            PartnerKey {
+                decoded: None,
+                ..key
+            },
+        ];
+        for other in others {
+            let mut judged = false;
+            known.refusals(other, 0b1_0000, |_| {
+                judged = true;
+                0
+            });
+            assert!(judged, "shared with a different key");
+        }
+        assert_eq!(spread(0b101, 0b1011_0000), 0b1001_0000);
+        for mask in [0u16, 1, 0b1010, 0x7fff] {
+            for packed in [0u64, 0b1, 0b110, 0x7fff] {
+                let bits = spread(packed, mask);
+                assert_eq!(bits & !mask, 0);
+                assert_eq!(gather(bits, mask), packed & ((1 << mask.count_ones()) - 1));
+            }
+        }
+    }
+
     /// What [`verify_all`] shares between chains (the workspaces, and each batch of
     /// classes judged by every chain of its source format in turn) changes no report:
     /// every built-in chain into a VMCS, verified together with the others, reports
