@@ -7,6 +7,9 @@
 //! ([`EntryJudge`]). Between the chains of one batch whose baselines came out equal, a
 //! class's verdicts (its representative's and its consistent members') are kept per
 //! decoded output and handed on ([`MemberVerdicts`]): one look-up per class and chain.
+//! Across the classes of a pass, a member's refusal is kept per baseline group,
+//! register group, baseline and decoded output ([`PartnerRefusals`]): classes that
+//! decode alike share their members' verdicts.
 //! An earlier memo of the last verdict per state, shared across all chains, cost more
 //! to look up than judging one register does.
 
@@ -185,6 +188,141 @@ impl MemberVerdicts {
     }
 }
 
+/// The VM-entry refusals of a batch's class members, kept across the classes of a
+/// pass: a member's output is the representative's decoded output with the member's
+/// selector and base, and those come from its list alone ([`super::domain::Domain::carried`]:
+/// the list's register and RPL, and the baseline), so its verdict is a function of the
+/// chain's baselines (their group), the register group (the lists), the baseline and
+/// the decoded output, whatever the class. Chains into a VMCS canonicalise, so many
+/// classes of a batch decode alike and the members of each after the first take their
+/// verdicts from here. Per key, a bit per list of the group (the group's partners,
+/// [`super::reduce`]): whether it is known, and whether VM entry refuses it.
+///
+/// Direct-mapped: a key that lands in a taken slot replaces what was there, so memory
+/// is fixed and a look-up is one comparison. Nothing about the checks is assumed: only
+/// equal keys share. `partner_refusals_shared_across_classes_are_each_classes_own`
+/// holds every class's refusals from here to those judged for it alone.
+pub(super) struct PartnerRefusals {
+    slots: Vec<PartnerSlot>,
+}
+
+/// What [`PartnerRefusals`] keeps under one key.
+#[derive(Clone, Copy)]
+struct PartnerSlot {
+    key: Option<PartnerKey>,
+    /// A bit per list of the group whose verdict is known.
+    known: u16,
+    /// A bit per known list whose member VM entry refuses.
+    refused: u16,
+}
+
+/// What a member's VM-entry verdict depends on beside its list ([`PartnerRefusals`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) struct PartnerKey {
+    /// The chain's baselines' group ([`baseline_groups`]).
+    pub(super) group: u16,
+    /// The register group's leader: whose lists the bits name.
+    pub(super) reg: SegReg,
+    /// The members' baseline (the representative's).
+    pub(super) baseline: PrivilegeLevel,
+    /// The representative's decoded output.
+    pub(super) decoded: Option<Segment>,
+}
+
+impl PartnerKey {
+    /// A slot for this key among `1 << bits`: a multiply-shift of its fields packed
+    /// into words (spreading keys over the slots is all it needs to do).
+    fn slot(&self, bits: u32) -> usize {
+        let (mut low, mut base) = (0u64, 0u64);
+        if let Some(s) = self.decoded {
+            low = u64::from(s.selector.0)
+                | u64::from(s.limit) << 16
+                | u64::from(s.attributes.to_word()) << 48;
+            base = s.base ^ u64::from(s.unusable) << 63;
+        }
+        let tag = u64::from(self.group)
+            | (self.reg as u64) << 16
+            | u64::from(self.baseline.bits()) << 20
+            | u64::from(self.decoded.is_some()) << 22;
+        let mixed =
+            (low ^ base.rotate_left(23) ^ tag.rotate_left(41)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (mixed >> (64 - bits)) as usize
+    }
+}
+
+impl Default for PartnerRefusals {
+    fn default() -> Self {
+        let empty = PartnerSlot {
+            key: None,
+            known: 0,
+            refused: 0,
+        };
+        PartnerRefusals {
+            slots: alloc::vec![empty; 1 << Self::SLOT_BITS],
+        }
+    }
+}
+
+impl PartnerRefusals {
+    /// log2 of the slots (each about 40 bytes).
+    const SLOT_BITS: u32 = 9;
+
+    /// The refusals among the lists `wanted` (a bit per list of the group) under
+    /// `key`, in the order of `wanted`'s bits (bit `m` for its `m`-th set bit, as
+    /// [`EntryJudge::refusals`] gives them): those not yet known under `key` judged by
+    /// `judge_missing` (given their bits, it gives their refusals in that order) and
+    /// kept.
+    pub(super) fn refusals(
+        &mut self,
+        key: PartnerKey,
+        wanted: u16,
+        judge_missing: impl FnOnce(u16) -> u64,
+    ) -> u64 {
+        let slot = &mut self.slots[key.slot(Self::SLOT_BITS)];
+        if slot.key != Some(key) {
+            *slot = PartnerSlot {
+                key: Some(key),
+                known: 0,
+                refused: 0,
+            };
+        }
+        let missing = wanted & !slot.known;
+        #[cfg(all(test, feature = "std"))]
+        SHARED_PARTNERS.with(|n| n.set(n.get() + (wanted & slot.known).count_ones() as usize));
+        if missing != 0 {
+            slot.refused |= spread(judge_missing(missing), missing);
+            slot.known |= missing;
+        }
+        gather(slot.refused, wanted)
+    }
+}
+
+/// `packed`'s bits, the `m`-th put at the `m`-th set bit of `mask`.
+fn spread(packed: u64, mask: u16) -> u16 {
+    let (mut out, mut left, mut m) = (0u16, mask, 0);
+    while left != 0 {
+        let bit = left & left.wrapping_neg();
+        if packed >> m & 1 != 0 {
+            out |= bit;
+        }
+        left &= left - 1;
+        m += 1;
+    }
+    out
+}
+
+/// The bits of `bits` at `mask`'s set bits, packed: the inverse of [`spread`].
+fn gather(bits: u16, mask: u16) -> u64 {
+    let (mut out, mut left, mut m) = (0u64, mask, 0);
+    while left != 0 {
+        let bit = left & left.wrapping_neg();
+        out |= u64::from(bits & bit != 0) << m;
+        left &= left - 1;
+        m += 1;
+    }
+    out
+}
+
 #[cfg(all(test, feature = "std"))]
 std::thread_local! {
     /// How many times [`MemberVerdicts::get`] handed a chain an earlier chain's
@@ -196,6 +334,10 @@ std::thread_local! {
     /// How many times [`EntryJudge::refusals`] gave a member the verdict of the checks
     /// that read neither selector nor base from an earlier member.
     static SHARED_UNCARRIED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    /// How many members [`PartnerRefusals::refusals`] gave a verdict found for an
+    /// earlier class.
+    pub(super) static SHARED_PARTNERS: core::cell::Cell<usize> =
+        const { core::cell::Cell::new(0) };
 }
 
 /// For each of `baselines`, the index of the first with equal contents: chains whose
@@ -471,6 +613,77 @@ mod tests {
         assert_eq!(kept.get(1, 0, None), None);
         kept.start(2);
         assert_eq!(kept.get(1, 0, out), None);
+    }
+
+    /// A kept refusal is given back only under an equal key (baseline group, register
+    /// group, baseline, decoded output), each list's bit where it was put and in the
+    /// order of the lists asked for; lists not yet known under the key are judged, the
+    /// known ones are not.
+    #[test]
+    fn partner_refusals_are_shared_only_under_equal_keys() {
+        use super::{PartnerKey, PartnerRefusals, gather, spread};
+        let seg = super::super::baseline(PrivilegeLevel::Ring0).segments[SegReg::Ds];
+        let key = PartnerKey {
+            group: 0,
+            reg: SegReg::Es,
+            baseline: PrivilegeLevel::Ring0,
+            decoded: Some(seg),
+        };
+        let mut known = PartnerRefusals::default();
+        // Lists 1, 4 and 9 asked; 4 refused (the second asked).
+        let asked = |mask: u16| {
+            move |missing: u16| {
+                assert_eq!(missing, mask, "judged again");
+                0b010
+            }
+        };
+        assert_eq!(
+            known.refusals(key, 0b10_0001_0010, asked(0b10_0001_0010)),
+            0b010
+        );
+        // Known now: only list 6 is judged (refused), in the order of the lists asked.
+        let again = known.refusals(key, 0b101_0000, |missing| {
+            assert_eq!(missing, 0b100_0000);
+            1
+        });
+        assert_eq!(again, 0b11);
+        let mut limit = seg;
+        limit.limit ^= 1;
+        let others = [
+            PartnerKey { group: 1, ..key },
+            PartnerKey {
+                reg: SegReg::Ss,
+                ..key
+            },
+            PartnerKey {
+                baseline: PrivilegeLevel::Ring3,
+                ..key
+            },
+            PartnerKey {
+                decoded: Some(limit),
+                ..key
+            },
+            PartnerKey {
+                decoded: None,
+                ..key
+            },
+        ];
+        for other in others {
+            let mut judged = false;
+            known.refusals(other, 0b1_0000, |_| {
+                judged = true;
+                0
+            });
+            assert!(judged, "shared with a different key");
+        }
+        assert_eq!(spread(0b101, 0b1011_0000), 0b1001_0000);
+        for mask in [0u16, 1, 0b1010, 0x7fff] {
+            for packed in [0u64, 0b1, 0b110, 0x7fff] {
+                let bits = spread(packed, mask);
+                assert_eq!(bits & !mask, 0);
+                assert_eq!(gather(bits, mask), packed & ((1 << mask.count_ones()) - 1));
+            }
+        }
     }
 
     /// What [`verify_all`] shares between chains (the workspaces, and each batch of

@@ -76,7 +76,7 @@ mod twins;
 pub(super) use twins::{Avl, avl};
 
 use super::domain::{Domain, SharedVerdicts};
-use super::entry::{self, ClassVerdicts, EntryJudge, MemberVerdicts};
+use super::entry::{self, ClassVerdicts, EntryJudge, MemberVerdicts, PartnerKey, PartnerRefusals};
 use super::trips;
 use super::{
     BATCH, BatchRun, ChainReport, DomainState, Property, SegmentState, Verdict, Workspace,
@@ -325,8 +325,19 @@ impl Classes {
         c: &Class,
         rep: &DomainState,
     ) -> impl Iterator<Item = Carried> + Clone + 'a {
-        let (mut left, baseline) = (c.consistent, rep.baseline);
-        let lists = &self.partners[c.reg];
+        self.listed_members(domain, (c.reg, rep.baseline), c.consistent)
+    }
+
+    /// The members at baseline `at.1` of the lists of `at.0`'s group that `lists` has a
+    /// bit for (bit `i` for the `i`-th list), in domain order.
+    fn listed_members<'a>(
+        &'a self,
+        domain: &'a Domain,
+        (reg, baseline): (SegReg, PrivilegeLevel),
+        lists: u16,
+    ) -> impl Iterator<Item = Carried> + Clone + 'a {
+        let mut left = lists;
+        let lists = &self.partners[reg];
         core::iter::from_fn(move || {
             let i = left.trailing_zeros() as usize;
             left &= left.wrapping_sub(1);
@@ -339,7 +350,7 @@ impl Classes {
     /// Which of class `c`'s consistent members (a bit each, in
     /// [`Classes::consistent_members`]' order) VM entry refuses, each member's output
     /// being `decoded`, the representative's (`rep`'s output's), with its own selector
-    /// and base.
+    /// and base: judged for the class alone.
     fn member_refusals(
         &self,
         domain: &Domain,
@@ -351,6 +362,39 @@ impl Classes {
             .consistent_members(domain, c, rep)
             .map(|c| (c.reg, c.baseline, Selector(c.selector), c.base));
         judge.refusals(decoded, carried)
+    }
+
+    /// [`Classes::member_refusals`], from what earlier classes of the chain's baseline
+    /// group `group` found for the same lists, baseline and decoded output (`known`),
+    /// the rest judged and kept there. Under the tests, each class's are held to those
+    /// judged for it alone
+    /// (`partner_refusals_shared_across_classes_are_each_classes_own`).
+    fn shared_member_refusals(
+        &self,
+        domain: &Domain,
+        (c, rep): (&Class, &DomainState),
+        (judge, group): (&EntryJudge<'_>, u16),
+        decoded: Option<Segment>,
+        known: &mut PartnerRefusals,
+    ) -> u64 {
+        let key = PartnerKey {
+            group,
+            reg: c.reg,
+            baseline: rep.baseline,
+            decoded,
+        };
+        let shared = known.refusals(key, c.consistent, |missing| {
+            let members = self.listed_members(domain, (c.reg, rep.baseline), missing);
+            let carried = members.map(|m| (m.reg, m.baseline, Selector(m.selector), m.base));
+            judge.refusals(decoded, carried)
+        });
+        #[cfg(all(test, feature = "std"))]
+        {
+            let alone = self.member_refusals(domain, (c, rep), judge, decoded);
+            assert_eq!(shared, alone, "{c:?} {decoded:?}");
+            tests::PARTNERS_HELD.with(|n| n.set(n.get() + 1));
+        }
+        shared
     }
 }
 
@@ -557,6 +601,7 @@ impl Workspace {
             runs[j].garbage = None;
         }
         let mut members = MemberVerdicts::default();
+        let mut partners = PartnerRefusals::default();
         // The batch's representatives, made once for every chain of the batch.
         let mut representatives = Vec::with_capacity(BATCH);
         for batch in self.classes.batches(avl) {
@@ -567,7 +612,8 @@ impl Workspace {
                 let (earlier, later) = runs.split_at_mut(i);
                 let from = prefixes[i].map(|(j, k)| earlier[j].run.kept(k));
                 let batch = (batch, representatives, from);
-                self.judge_batch(&mut later[0], batch, (&mut members, group))?;
+                let kept = (&mut members, &mut partners, group);
+                self.judge_batch(&mut later[0], batch, kept)?;
             }
         }
         for run in runs {
@@ -583,12 +629,13 @@ impl Workspace {
     /// (starting from what an earlier chain's first ops made of it when `from` says so:
     /// [`trips::shared_prefixes`]); each class's VM-entry verdicts (its consistent
     /// representative's and consistent members') are taken from, or kept for, the
-    /// batch's other chains of the chain's baseline group (`members`, `group`).
+    /// batch's other chains of the chain's baseline group (`members`, `group`), and its
+    /// members' from, or for, the pass's other classes decoded alike (`partners`).
     fn judge_batch(
         &self,
         at: &mut ClassRun<'_>,
         (batch, representatives, from): (&[Class], &[DomainState], Option<trips::Prefix<'_>>),
-        (members, group): (&mut MemberVerdicts, u16),
+        (members, partners, group): (&mut MemberVerdicts, &mut PartnerRefusals, u16),
     ) -> Result<(), WrongSourceFormat> {
         let ClassRun {
             chain,
@@ -659,11 +706,12 @@ impl Workspace {
             let refused = match earlier {
                 Some(v) => v.refused,
                 None => {
-                    let refused = self.classes.member_refusals(
+                    let refused = self.classes.shared_member_refusals(
                         &self.domain,
                         (class, state),
-                        entry_judge,
+                        (entry_judge, group),
                         verdict.decoded_out,
+                        partners,
                     );
                     let representative = entry == 0;
                     let found = ClassVerdicts {

@@ -194,6 +194,60 @@ std::thread_local! {
     /// judging them: the test sees that the shortcut it holds harmless is taken.
     pub(super) static COUNTED_UNBUILT: core::cell::Cell<usize> =
         const { core::cell::Cell::new(0) };
+    /// How many classes' member refusals `Classes::member_refusals` held, as it gave
+    /// them (partly from other classes: `PartnerRefusals`), to those judged for the
+    /// class alone.
+    pub(super) static PARTNERS_HELD: core::cell::Cell<usize> =
+        const { core::cell::Cell::new(0) };
+}
+
+/// The member refusals a class takes from earlier classes decoded alike
+/// (`PartnerRefusals`: kept per baseline group, register group, baseline and decoded
+/// output) are the ones judged for the class alone: every built-in chain into a VMCS,
+/// verified alone and together with the others (where baseline groups differ), has
+/// each class's refusals held to its own as they are given (`member_refusals`, under
+/// the tests), over the whole domain. The sharing really happens: most members asked
+/// about take an earlier class's verdict.
+#[cfg(feature = "std")]
+#[test]
+fn partner_refusals_shared_across_classes_are_each_classes_own() {
+    use super::super::entry::SHARED_PARTNERS;
+    use super::super::verify_all;
+    PARTNERS_HELD.with(|n| n.set(0));
+    SHARED_PARTNERS.with(|n| n.set(0));
+    let chains: Vec<_> = builtin_chains()
+        .into_iter()
+        .filter(|c| c.destination() == Format::Vmcs && applies(c))
+        .collect();
+    assert!(chains.len() > 10, "{} chains into a VMCS", chains.len());
+    let mut workspaces: Vec<Workspace> = Vec::new();
+    for chain in &chains {
+        if !workspaces.iter().any(|w| w.format == chain.source()) {
+            workspaces.push(Workspace::new(chain.source()));
+        }
+        workspace_of(&workspaces, chain)
+            .verify(chain)
+            .expect("same source");
+    }
+    let alone = (
+        PARTNERS_HELD.with(|n| n.get()),
+        SHARED_PARTNERS.with(|n| n.get()),
+    );
+    let together = verify_all(&chains);
+    assert_eq!(together.len(), chains.len());
+    let held = PARTNERS_HELD.with(|n| n.get());
+    let shared = SHARED_PARTNERS.with(|n| n.get());
+    assert!(alone.0 > 100_000, "{} classes held", alone.0);
+    assert!(
+        alone.1 > 2 * alone.0,
+        "{} members shared over {} classes",
+        alone.1,
+        alone.0
+    );
+    assert!(
+        held > alone.0 && shared > alone.1,
+        "{held} {shared} together"
+    );
 }
 
 /// Refused class members past the kept counterexamples are counted, not built
