@@ -164,7 +164,12 @@ struct Consistency {
 
 impl Consistency {
     fn new(format: Format) -> Self {
-        let baselines = PrivilegeLevel::ALL.map(baseline);
+        Consistency::over(format, PrivilegeLevel::ALL.map(baseline))
+    }
+
+    /// The verdicts of `format`'s states in `baselines` (by CPL): [`baseline`]'s, or
+    /// in the tests others (`Domain::refusing_carried_fields`).
+    fn over(format: Format, baselines: [SegmentState; 4]) -> Self {
         let vmx = format == Format::Vmcs;
         let apart = baselines.each_ref().map(|base| {
             PerSegReg::from_fn(|reg| {
@@ -330,6 +335,26 @@ impl Domain {
         }
     }
 
+    /// The domain of `format` over baselines in which VM entry refuses some members of
+    /// a class for their carried fields alone, as [`baseline`]'s never do: ES unusable
+    /// (the baselines pass) with a base above 4 GiB, refused for a usable ES (SDM Vol.
+    /// 3C §27.3.1.2: bits 63:32 of ES's base are zero when it is usable). So usable
+    /// states of ES's lists (the data classes' representatives among them) are refused
+    /// and those of DS, FS and GS at the same positions are not.
+    #[cfg(test)]
+    pub(crate) fn refusing_carried_fields(format: Format) -> Self {
+        let baselines = PrivilegeLevel::ALL.map(|cpl| {
+            let mut b = baseline(cpl);
+            b.segments[SegReg::Es].unusable = true;
+            b.segments[SegReg::Es].base = 1 << 32;
+            b
+        });
+        Domain {
+            format,
+            judge: Consistency::over(format, baselines),
+        }
+    }
+
     /// States per limit in the list of `reg`: every attribute combination (12 bits
     /// for a VMCB, with the four CPL bytes for SS; 13 for a VMCS and `kvm_segment`).
     fn per_limit(&self, reg: SegReg) -> usize {
@@ -490,7 +515,10 @@ impl Domain {
     /// ([`vmx_entry::register_accepted_uncarried`]). What remains per member is whether
     /// the checks apart from its register pass and, for a VMCS, VM entry's checks that
     /// read its selector or base. `shared_verdicts_are_the_unshared_ones` holds the bits
-    /// to each state's verdict judged alone, and fails if nothing is shared.
+    /// to each state's verdict judged alone, and fails if nothing is shared;
+    /// `vm_entry_split_is_each_members_whole_check` holds the two parts of VM entry to
+    /// each member's [`vmx_entry::register_accepted`], the first one verdict per
+    /// register and position.
     ///
     /// The key is taken before the VMCB's canonical cache: that reads no selector or
     /// base and tells TR alone apart, whose checks are its own, so segments alike to the
@@ -816,5 +844,56 @@ mod tests {
             assert!(verdicts.iter().all(|&n| n > 1000), "{format}: {verdicts:?}");
         }
         assert!(judged > 1_000_000, "{judged} states judged");
+    }
+
+    /// What [`Domain::consistent_partners`] takes from VM entry for a VMCS is each
+    /// member's own [`vmx_entry::register_accepted`]: over every state (every class
+    /// member) of the VMCS domain and of [`Domain::refusing_carried_fields`]', the
+    /// checks reading neither selector nor base and those reading one pass together iff
+    /// the whole register check does, in the domain's baselines; the former
+    /// give one verdict at each position of a register's lists, whatever the RPL (the
+    /// selector and base the lists carry), so asking them once per register of a class
+    /// loses nothing. The first part refuses states the second accepts; the second
+    /// refuses states the first accepts only in the refusing domain: in the built-in
+    /// one the carried fields never decide VM entry (under KVM's unrestricted guest no
+    /// check reads an RPL, and the baselines' selectors and bases pass), which is why
+    /// `shared_verdicts_are_the_unshared_ones` judges the refusing one too.
+    #[test]
+    fn vm_entry_split_is_each_members_whole_check() {
+        let controls = entry_controls();
+        // Per domain, the members refused by the first part alone, by the second alone.
+        let (mut members, mut refused_by) = (0u64, [[0u64; 2]; 2]);
+        let refusing = Domain::refusing_carried_fields(Format::Vmcs);
+        let domains = [Domain::new(Format::Vmcs), refusing];
+        let lists = (0..2).flat_map(|d| SegReg::ALL.map(|reg| (d, reg)));
+        for (d, reg) in lists {
+            let domain = &domains[d];
+            for n in 0..domain.list_len(reg, PrivilegeLevel::Ring0) {
+                let mut first_uncarried = None;
+                for rpl in PrivilegeLevel::ALL {
+                    assert!(n < domain.list_len(reg, rpl), "{reg} {rpl}: lists align");
+                    let state = domain.state(reg, rpl, n);
+                    let Some(seg) = state.decoded else { continue };
+                    let base = domain.judge.baseline(state.baseline);
+                    let whole = vmx_entry::register_accepted(base, controls, reg, &seg);
+                    let uncarried =
+                        vmx_entry::register_accepted_uncarried(base, controls, reg, &seg);
+                    let carried = vmx_entry::register_accepted_carried(base, controls, reg, &seg);
+                    assert_eq!(whole, uncarried && carried, "{reg} {rpl} {n}: {seg:?}");
+                    let first = *first_uncarried.get_or_insert(uncarried);
+                    assert_eq!(
+                        uncarried, first,
+                        "{reg} {rpl} {n}: one verdict per position"
+                    );
+                    refused_by[d][0] += u64::from(!uncarried && carried);
+                    refused_by[d][1] += u64::from(uncarried && !carried);
+                    members += 1;
+                }
+            }
+        }
+        assert!(members > 100_000, "{members} members");
+        let [built_in, refusing] = refused_by;
+        assert!(built_in[0] > 100 && built_in[1] == 0, "{built_in:?}");
+        assert!(refusing.iter().all(|&n| n > 100), "{refusing:?}");
     }
 }

@@ -236,7 +236,7 @@ impl Workspace {
 
     /// [`Workspace::verify`] for each of `chains`, the reports in their order: the
     /// reduced chains judge the classes batch by batch together (`verify_classes`), so
-    /// the representatives are read from memory once per batch, not once per chain.
+    /// a batch's representatives are made once for all of them, not once per chain.
     /// The chains whose classes fold AVL twins in and those whose do not run apart
     /// (each over its own list of classes, [`reduce::Avl`]).
     fn verify_together(&self, chains: &[&Chain]) -> Result<Vec<ChainReport>, WrongSourceFormat> {

@@ -55,6 +55,7 @@ fn xen_hvm_get(r: RuleSet, reg: SegReg, s: &mut Segment) {
     via_p(s);
 }
 
+/// hvm_set_segment_register's cooking: G from the limit ([`Rule::XenSetGFromLimit`]).
 #[inline(always)]
 fn xen_hvm_set(r: RuleSet, s: &mut Segment) {
     if r.has(Rule::XenSetGFromLimit) && s.attributes.present {
@@ -67,7 +68,9 @@ fn xen_hvm_set(r: RuleSet, s: &mut Segment) {
 /// Always inlined into [`super::normalise::expected`]: called out of line (as
 /// `#[inline]` left it in the release build) it took `&mut` the segment, so the whole
 /// segment lived in memory and was written a byte at a time ahead of the wide load
-/// that compares it (`BENCHMARKS.md` §2, step 25's note).
+/// that compares it (`BENCHMARKS.md` §2, step 25's note; step 26 measured the change).
+/// Its helpers are always inlined too, so that none of the rule walk is left out of
+/// line.
 #[allow(clippy::too_many_lines)]
 #[inline(always)]
 pub(super) fn apply(op: StackOp, reg: SegReg, s: &mut Segment, cpl: PrivilegeLevel) {

@@ -128,7 +128,9 @@ pub(super) struct Class {
     twin: u32,
     /// The representative's position in the list of `reg` and `rpl` ([`Domain::state`]):
     /// a list is at most 32,768 states (a VMCB's SS), 16 bits, so that a class is 16
-    /// bytes (its lists are 5.9 MB for `kvm_sregs`, written once per domain).
+    /// bytes (its lists are 5.9 MB for `kvm_sregs`, written once per domain). Lists are
+    /// sized when a domain is made, so `classes_cover_the_domain_once` holds every list
+    /// of the three domains to it.
     position: u16,
     /// The representative's register (what a batch shares), kept here so walking the
     /// classes does not touch the states.

@@ -387,6 +387,14 @@ fn classes_cover_the_domain_once() {
             previous: super::super::domain::previous_caches(),
         };
         let (domain, classes) = (&ws.domain, &ws.classes);
+        // Every position fits the class's 16 bits.
+        for (reg, rpl) in SegReg::ALL
+            .into_iter()
+            .flat_map(|r| PrivilegeLevel::ALL.map(|p| (r, p)))
+        {
+            let len = domain.list_len(reg, rpl);
+            assert!(len <= 1 << u16::BITS, "{format} {reg} {rpl}: {len} states");
+        }
         let mut seen = alloc::vec![0u8; states.len()];
         for c in &classes.whole {
             // The representative made from the class's position is the state at its
@@ -401,6 +409,11 @@ fn classes_cover_the_domain_once() {
             assert_eq!(c.reg, rep.reg);
             assert_eq!(c.consistent >> (c.len - 1), 0, "{format}: a bit per member");
             let others = others(domain, c);
+            // The members' bits are in domain order.
+            assert!(
+                others.windows(2).all(|w| w[0] < w[1]),
+                "{format}: {others:?}"
+            );
             for &m in &others {
                 assert!(alike(rep, &states[m]), "{format} {m}");
                 seen[m] += 1;
@@ -461,22 +474,31 @@ fn classes_built_in_spent_buffers_are_the_fresh_ones() {
 }
 
 /// Members' consistency judged once per kind of check is each member's own: over
-/// every class of the three domains, [`Domain::consistent_partners`] gives each
-/// member's bit as the state at its place holds it ([`DomainState::consistent`],
-/// judged alone by [`Domain::state`]); both verdicts occur; and most members took a
-/// verdict given before rather than judging their own (it fails if nothing is shared).
+/// every class of the three domains, and of a VMCS domain whose carried fields VM
+/// entry refuses for some members ([`Domain::refusing_carried_fields`]),
+/// [`Domain::consistent_partners`] gives each member's bit as the state at its place
+/// holds it ([`DomainState::consistent`], judged alone by [`Domain::state`]); both
+/// verdicts occur; most members took a verdict given before rather than judging their
+/// own (it fails if nothing is shared); and in the last domain classes hold members of
+/// both verdicts, so a member judged with another's selector or base, or without VM
+/// entry's checks of its own, or its bit out of place, fails it (in the built-in
+/// VMCS domain, VM entry's checks reading a selector or base never refuse a member
+/// the others accept: `vm_entry_split_is_each_members_whole_check`).
 #[test]
 fn shared_verdicts_are_the_unshared_ones() {
     use super::super::domain::SharedVerdicts;
-    for format in [Format::Vmcb, Format::Vmcs, Format::Kvm] {
-        let domain = Domain::new(format);
+    let domains = [Format::Vmcb, Format::Vmcs, Format::Kvm].map(|f| (f, Domain::new(f), false));
+    let refusing = Domain::refusing_carried_fields(Format::Vmcs);
+    for (format, domain, refuses) in domains.into_iter().chain([(Format::Vmcs, refusing, true)]) {
         let classes = classes(&domain, Classes::default());
         let mut shared = SharedVerdicts::default();
-        let (mut judged, mut both) = (0u64, [0u64; 2]);
+        let (mut judged, mut both, mut mixed) = (0u64, [0u64; 2], 0u64);
         for c in classes.whole.iter().filter(|c| c.len > 1) {
             let rep = domain.state(c.reg, c.rpl, c.position as usize);
             let partners = &classes.partners[c.reg];
             let bits = domain.consistent_partners(&rep, partners, &mut shared);
+            let all = (1u16 << partners.len()) - 1;
+            mixed += u64::from(bits != 0 && bits != all);
             for (i, &(reg, rpl)) in partners.iter().enumerate() {
                 let alone = domain.state(reg, rpl, c.position as usize);
                 let verdict = bits >> i & 1 != 0;
@@ -494,6 +516,10 @@ fn shared_verdicts_are_the_unshared_ones() {
             shared.reused() * 2 > judged,
             "{format}: {} of {judged} reused",
             shared.reused()
+        );
+        assert!(
+            !refuses || mixed > 100,
+            "{format}: {mixed} classes of both verdicts"
         );
     }
 }
