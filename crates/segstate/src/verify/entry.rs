@@ -84,35 +84,43 @@ impl<'b> EntryJudge<'b> {
         decoded: Option<Segment>,
         members: impl Iterator<Item = (SegReg, PrivilegeLevel, Selector, u64)>,
     ) -> u64 {
-        // Per baseline and register: the verdict of the checks that read neither
-        // selector nor base, once asked.
-        let mut uncarried = [(); 4].map(|()| PerSegReg::from_fn(|_| None::<bool>));
+        let Some(rep) = decoded else {
+            return members
+                .enumerate()
+                .fold(0, |refused, (m, (reg, baseline, _, _))| {
+                    refused | u64::from(!self.accepts(reg, baseline, None)) << m
+                });
+        };
+        // Per baseline and register (bit `8 * baseline + register`): whether the checks
+        // that read neither selector nor base were asked, and their verdict.
+        let (mut asked, mut passed) = (0u32, 0u32);
+        // One segment rewritten in place per member: a fresh `Segment { selector, base,
+        // ..rep }` each time was stored whole and reloaded by the check across two
+        // overlapping stores, a store-forwarding stall (BENCHMARKS §2 step 30).
+        let mut seg = rep;
         let mut refused = 0;
         for (m, (reg, baseline, selector, base)) in members.enumerate() {
-            let accepted = match decoded {
-                Some(rep) => {
-                    let at = baseline.bits() as usize;
-                    let context = &self.baselines[at];
-                    let controls = VmxEntryControls::kvm_default(context.efer);
-                    let known = &mut uncarried[at][reg];
-                    #[cfg(all(test, feature = "std"))]
-                    if known.is_some() {
-                        SHARED_UNCARRIED.with(|n| n.set(n.get() + 1));
-                    }
-                    let uncarried_ok = *known.get_or_insert_with(|| {
-                        self.apart[at][reg]
-                            && vmx_entry::register_accepted_uncarried(context, controls, reg, &rep)
-                    });
-                    let seg = Segment {
-                        selector,
-                        base,
-                        ..rep
-                    };
-                    uncarried_ok
-                        && vmx_entry::register_accepted_carried(context, controls, reg, &seg)
+            let at = baseline.bits() as usize;
+            let context = &self.baselines[at];
+            let controls = VmxEntryControls::kvm_default(context.efer);
+            let bit = 1u32 << (at * SegReg::ALL.len() + reg.index());
+            #[cfg(all(test, feature = "std"))]
+            if asked & bit != 0 {
+                SHARED_UNCARRIED.with(|n| n.set(n.get() + 1));
+            }
+            if asked & bit == 0 {
+                asked |= bit;
+                if self.apart[at][reg]
+                    && vmx_entry::register_accepted_uncarried(context, controls, reg, &rep)
+                {
+                    passed |= bit;
                 }
-                None => self.accepts(reg, baseline, None),
-            };
+            }
+            let uncarried_ok = passed & bit != 0;
+            seg.selector = selector;
+            seg.base = base;
+            let accepted =
+                uncarried_ok && vmx_entry::register_accepted_carried(context, controls, reg, &seg);
             refused |= u64::from(!accepted) << m;
         }
         refused
