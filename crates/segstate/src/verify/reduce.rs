@@ -573,6 +573,77 @@ impl<'c> ClassRun<'c> {
     }
 }
 
+#[cfg(all(test, feature = "std"))]
+std::thread_local! {
+    /// Classes a folded chain judged from the representatives made for a whole batch
+    /// ([`Workspace::verify_classes_both`]): the sharing the tests hold to happen.
+    pub(super) static FOLDED_FROM_WHOLE: core::cell::Cell<usize> =
+        const { core::cell::Cell::new(0) };
+}
+
+/// Chains judging the same batches together: what they share from batch to batch
+/// (which baselines each has, which chain starts from another's ops, the VM-entry
+/// verdicts kept for one another).
+struct Pass<'r, 'c> {
+    runs: &'r mut [ClassRun<'c>],
+    groups: Vec<u16>,
+    prefixes: Vec<Option<(usize, usize)>>,
+    members: MemberVerdicts,
+    partners: PartnerRefusals,
+}
+
+impl<'r, 'c> Pass<'r, 'c> {
+    fn new(ws: &Workspace, runs: &'r mut [ClassRun<'c>]) -> Self {
+        let baselines: Vec<_> = runs.iter().map(|r| r.baselines).collect();
+        let groups = entry::baseline_groups(&baselines);
+        let chains: Vec<&Chain> = runs.iter().map(|r| r.chain).collect();
+        let prefixes = trips::shared_prefixes(&chains);
+        for run in runs.iter_mut() {
+            run.garbage = garbage::Fold::new(ws, run.chain);
+        }
+        for &(j, k) in prefixes.iter().flatten() {
+            runs[j].run.keep_after(k);
+            // A later chain starts from what this one's ops make of every batch.
+            runs[j].garbage = None;
+        }
+        Pass {
+            runs,
+            groups,
+            prefixes,
+            members: MemberVerdicts::default(),
+            partners: PartnerRefusals::default(),
+        }
+    }
+
+    /// `batch`, whose representatives are `representatives`, through every chain.
+    fn judge(
+        &mut self,
+        ws: &Workspace,
+        batch: &[Class],
+        representatives: &[DomainState],
+    ) -> Result<(), WrongSourceFormat> {
+        self.members.start(batch.len());
+        for (i, &group) in self.groups.iter().enumerate() {
+            let (earlier, later) = self.runs.split_at_mut(i);
+            let from = self.prefixes[i].map(|(j, k)| earlier[j].run.kept(k));
+            let batch = (batch, representatives, from);
+            let kept = (&mut self.members, &mut self.partners, group);
+            ws.judge_batch(&mut later[0], batch, kept)?;
+        }
+        Ok(())
+    }
+
+    /// Records the AVL twins still pending once every batch is judged.
+    fn finish(self, ws: &Workspace) {
+        for run in self.runs {
+            while let Some(twin) = run.twins.take_before(u32::MAX) {
+                let judges = (run.baselines, run.entry.as_ref());
+                ws.record_twin(run.chain, judges, twin, &mut run.report);
+            }
+        }
+    }
+}
+
 impl Workspace {
     /// Runs each class's representative through each chain of `runs` (in batches of one
     /// register) and records its verdict for the whole class; for chains ending in a
@@ -588,40 +659,62 @@ impl Workspace {
         runs: &mut [ClassRun<'_>],
         avl: Avl,
     ) -> Result<(), WrongSourceFormat> {
-        let baselines: Vec<_> = runs.iter().map(|r| r.baselines).collect();
-        let groups = entry::baseline_groups(&baselines);
-        let chains: Vec<&Chain> = runs.iter().map(|r| r.chain).collect();
-        let prefixes = trips::shared_prefixes(&chains);
-        for run in runs.iter_mut() {
-            run.garbage = garbage::Fold::new(self, run.chain);
-        }
-        for &(j, k) in prefixes.iter().flatten() {
-            runs[j].run.keep_after(k);
-            // A later chain starts from what this one's ops make of every batch.
-            runs[j].garbage = None;
-        }
-        let mut members = MemberVerdicts::default();
-        let mut partners = PartnerRefusals::default();
-        // The batch's representatives, made once for every chain of the batch.
+        let mut pass = Pass::new(self, runs);
         let mut representatives = Vec::with_capacity(BATCH);
         for batch in self.classes.batches(avl) {
             self.representatives(batch, &mut representatives);
-            let representatives = representatives.as_slice();
-            members.start(batch.len());
-            for (i, &group) in groups.iter().enumerate() {
-                let (earlier, later) = runs.split_at_mut(i);
-                let from = prefixes[i].map(|(j, k)| earlier[j].run.kept(k));
-                let batch = (batch, representatives, from);
-                let kept = (&mut members, &mut partners, group);
-                self.judge_batch(&mut later[0], batch, kept)?;
+            pass.judge(self, batch, &representatives)?;
+        }
+        pass.finish(self);
+        Ok(())
+    }
+
+    /// [`Workspace::verify_classes`] for chains folding AVL twins in (`folded`) and
+    /// chains running them apart (`apart`) in one walk of the whole class list, so that
+    /// each batch's representatives are made once for both: a folded chain judges the
+    /// runs of its classes within each whole batch (its twins' classes left out), from
+    /// the same representatives. Each kind keeps its own shared verdicts as in a pass
+    /// of its own, and each chain sees its classes in its own list's order; only its
+    /// batch bounds may differ, which change nothing but how many classes it runs at
+    /// once (`one_pass_gives_each_chains_own_report`).
+    pub(super) fn verify_classes_both(
+        &self,
+        folded: &mut [ClassRun<'_>],
+        apart: &mut [ClassRun<'_>],
+    ) -> Result<(), WrongSourceFormat> {
+        if folded.is_empty() || apart.is_empty() {
+            self.verify_classes(apart, Avl::Apart)?;
+            return self.verify_classes(folded, Avl::Folded);
+        }
+        let mut apart_pass = Pass::new(self, apart);
+        let mut folded_pass = Pass::new(self, folded);
+        let mut left = self.classes.batches(Avl::Folded);
+        let mut next = left.next();
+        let mut representatives = Vec::with_capacity(BATCH);
+        for batch in self.classes.batches(Avl::Apart) {
+            self.representatives(batch, &mut representatives);
+            apart_pass.judge(self, batch, &representatives)?;
+            let (first, last) = (batch[0].ordinal, batch[batch.len() - 1].ordinal);
+            // The folded batches within this one: a folded batch is classes of one
+            // register at consecutive places, so those up to `last` sit at their
+            // ordinal's offset here; what lies beyond waits for the next batch.
+            while let Some(f) = next.filter(|f| f[0].ordinal <= last) {
+                let within = f.partition_point(|c| c.ordinal <= last);
+                let (here, rest) = f.split_at(within);
+                let at = (here[0].ordinal - first) as usize;
+                folded_pass.judge(self, here, &representatives[at..at + here.len()])?;
+                #[cfg(all(test, feature = "std"))]
+                FOLDED_FROM_WHOLE.with(|n| n.set(n.get() + here.len()));
+                next = if rest.is_empty() {
+                    left.next()
+                } else {
+                    Some(rest)
+                };
             }
         }
-        for run in runs {
-            while let Some(twin) = run.twins.take_before(u32::MAX) {
-                let judges = (run.baselines, run.entry.as_ref());
-                self.record_twin(run.chain, judges, twin, &mut run.report);
-            }
-        }
+        debug_assert!(next.is_none(), "a folded class outside the whole list");
+        apart_pass.finish(self);
+        folded_pass.finish(self);
         Ok(())
     }
 
