@@ -581,6 +581,22 @@ std::thread_local! {
         const { core::cell::Cell::new(0) };
 }
 
+/// A batch's representatives and, side by side, their inputs: made once for every
+/// chain of the batch, each chain copying the inputs in one piece.
+#[derive(Default)]
+struct Made {
+    states: Vec<DomainState>,
+    inputs: Vec<InFlight>,
+}
+
+impl Made {
+    fn make(&mut self, ws: &Workspace, batch: &[Class]) {
+        ws.representatives(batch, &mut self.states);
+        self.inputs.clear();
+        self.inputs.extend(self.states.iter().map(|s| s.input));
+    }
+}
+
 /// Chains judging the same batches together: what they share from batch to batch
 /// (which baselines each has, which chain starts from another's ops, the VM-entry
 /// verdicts kept for one another).
@@ -615,17 +631,22 @@ impl<'r, 'c> Pass<'r, 'c> {
         }
     }
 
-    /// `batch`, whose representatives are `representatives`, through every chain.
+    /// `batch`, whose representatives are `made.0` and their inputs `made.1`, through
+    /// every chain.
     fn judge(
         &mut self,
         ws: &Workspace,
         batch: &[Class],
-        representatives: &[DomainState],
+        (representatives, inputs): (&[DomainState], &[InFlight]),
     ) -> Result<(), WrongSourceFormat> {
         self.members.start(batch.len());
         for (i, &group) in self.groups.iter().enumerate() {
             let (earlier, later) = self.runs.split_at_mut(i);
-            let from = self.prefixes[i].map(|(j, k)| earlier[j].run.kept(k));
+            let from = match self.prefixes[i] {
+                Some((j, k)) => earlier[j].run.kept(k),
+                None => trips::Prefix::inputs(inputs),
+            };
+            let from = Some(from);
             let batch = (batch, representatives, from);
             let kept = (&mut self.members, &mut self.partners, group);
             ws.judge_batch(&mut later[0], batch, kept)?;
@@ -660,10 +681,10 @@ impl Workspace {
         avl: Avl,
     ) -> Result<(), WrongSourceFormat> {
         let mut pass = Pass::new(self, runs);
-        let mut representatives = Vec::with_capacity(BATCH);
+        let mut made = Made::default();
         for batch in self.classes.batches(avl) {
-            self.representatives(batch, &mut representatives);
-            pass.judge(self, batch, &representatives)?;
+            made.make(self, batch);
+            pass.judge(self, batch, (&made.states, &made.inputs))?;
         }
         pass.finish(self);
         Ok(())
@@ -690,10 +711,10 @@ impl Workspace {
         let mut folded_pass = Pass::new(self, folded);
         let mut left = self.classes.batches(Avl::Folded);
         let mut next = left.next();
-        let mut representatives = Vec::with_capacity(BATCH);
+        let mut made = Made::default();
         for batch in self.classes.batches(Avl::Apart) {
-            self.representatives(batch, &mut representatives);
-            apart_pass.judge(self, batch, &representatives)?;
+            made.make(self, batch);
+            apart_pass.judge(self, batch, (&made.states, &made.inputs))?;
             let (first, last) = (batch[0].ordinal, batch[batch.len() - 1].ordinal);
             // The folded batches within this one: a folded batch is classes of one
             // register at consecutive places, so those up to `last` sit at their
@@ -702,7 +723,9 @@ impl Workspace {
                 let within = f.partition_point(|c| c.ordinal <= last);
                 let (here, rest) = f.split_at(within);
                 let at = (here[0].ordinal - first) as usize;
-                folded_pass.judge(self, here, &representatives[at..at + here.len()])?;
+                let within = at..at + here.len();
+                let made = (&made.states[within.clone()], &made.inputs[within]);
+                folded_pass.judge(self, here, made)?;
                 #[cfg(all(test, feature = "std"))]
                 FOLDED_FROM_WHOLE.with(|n| n.set(n.get() + here.len()));
                 next = if rest.is_empty() {
