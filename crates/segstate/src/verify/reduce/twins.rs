@@ -604,7 +604,7 @@ pub(super) mod tests {
         let (_, whole) = chains_and_workspaces();
         let sparse: Vec<Workspace> = whole.iter().map(|ws| sparse(ws, 61)).collect();
         let builtin = crate::profile::builtin_chains();
-        super::super::FOLDED_FROM_WHOLE.with(|n| n.set(0));
+        super::super::pass::FOLDED_FROM_WHOLE.with(|n| n.set(0));
         let mut both = 0;
         for ws in whole.iter().chain(&sparse) {
             let of_ws = |kind: Avl| {
@@ -644,7 +644,7 @@ pub(super) mod tests {
         }
         assert!(both > 0, "no source format has chains of both kinds");
         assert!(
-            super::super::FOLDED_FROM_WHOLE.with(|n| n.get()) > 0,
+            super::super::pass::FOLDED_FROM_WHOLE.with(|n| n.get()) > 0,
             "no folded chain judged the whole list's representatives"
         );
     }
