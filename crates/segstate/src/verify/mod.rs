@@ -237,30 +237,44 @@ impl Workspace {
     /// [`Workspace::verify`] for each of `chains`, the reports in their order: the
     /// reduced chains judge the classes batch by batch together (`verify_classes`), so
     /// a batch's representatives are made once for all of them, not once per chain.
-    /// The chains whose classes fold AVL twins in and those whose do not run apart
-    /// (each over its own list of classes, [`reduce::Avl`]).
+    /// The chains whose classes fold AVL twins in and those whose do not keep their own
+    /// lists of classes ([`reduce::Avl`]) but walk them in one pass, each batch's
+    /// representatives made once for both (`verify_classes_both`).
     fn verify_together(&self, chains: &[&Chain]) -> Result<Vec<ChainReport>, WrongSourceFormat> {
-        let mut reports: Vec<Option<ChainReport>> = chains.iter().map(|_| None).collect();
-        for avl in [reduce::Avl::Folded, reduce::Avl::Apart] {
-            let (at, reduced): (Vec<usize>, Vec<&Chain>) = chains
+        let reduced = |avl| {
+            chains
                 .iter()
                 .copied()
                 .enumerate()
-                .filter(|(_, c)| reduce::applies(c) && reduce::avl(c) == avl)
-                .unzip();
-            let baselines = reduced
-                .iter()
-                .map(|c| self.baseline_outputs(c))
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut runs = reduced
-                .iter()
-                .zip(&baselines)
-                .map(|(c, b)| Ok(reduce::ClassRun::new(c, b.as_ref(), self.empty_report(c)?)))
-                .collect::<Result<Vec<_>, WrongSourceFormat>>()?;
-            self.verify_classes(&mut runs, avl)?;
-            for (i, run) in at.into_iter().zip(runs) {
-                reports[i] = Some(run.into_report());
-            }
+                .filter(move |(_, c)| reduce::applies(c) && reduce::avl(c) == avl)
+        };
+        let baselines = chains
+            .iter()
+            .map(|c| match reduce::applies(c) {
+                true => self.baseline_outputs(c),
+                false => Ok(None),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let runs = |avl| {
+            reduced(avl)
+                .map(|(i, c)| {
+                    let report = self.empty_report(c)?;
+                    Ok((i, reduce::ClassRun::new(c, baselines[i].as_ref(), report)))
+                })
+                .collect::<Result<Vec<_>, WrongSourceFormat>>()
+        };
+        let (folded_at, mut folded): (Vec<usize>, Vec<_>) =
+            runs(reduce::Avl::Folded)?.into_iter().unzip();
+        let (apart_at, mut apart): (Vec<usize>, Vec<_>) =
+            runs(reduce::Avl::Apart)?.into_iter().unzip();
+        self.verify_classes_both(&mut folded, &mut apart)?;
+        let mut reports: Vec<Option<ChainReport>> = chains.iter().map(|_| None).collect();
+        let done = folded_at
+            .into_iter()
+            .zip(folded)
+            .chain(apart_at.into_iter().zip(apart));
+        for (i, run) in done {
+            reports[i] = Some(run.into_report());
         }
         chains
             .iter()

@@ -71,6 +71,7 @@
 use alloc::vec::Vec;
 
 mod garbage;
+mod pass;
 mod twins;
 
 pub(super) use twins::{Avl, avl};
@@ -576,57 +577,6 @@ impl<'c> ClassRun<'c> {
 }
 
 impl Workspace {
-    /// Runs each class's representative through each chain of `runs` (in batches of one
-    /// register) and records its verdict for the whole class; for chains ending in a
-    /// VMCS, also checks VM entry on each consistent member.
-    ///
-    /// The batches are the outer loop: a batch's representatives are made once
-    /// ([`Workspace::representatives`], into one buffer of [`BATCH`] states) and every
-    /// chain judges the batch while they are in cache. Each chain still sees the
-    /// batches in order, so its report is the one it gets alone
-    /// (`shared_workspaces_give_each_chains_own_report`).
-    pub(super) fn verify_classes(
-        &self,
-        runs: &mut [ClassRun<'_>],
-        avl: Avl,
-    ) -> Result<(), WrongSourceFormat> {
-        let baselines: Vec<_> = runs.iter().map(|r| r.baselines).collect();
-        let groups = entry::baseline_groups(&baselines);
-        let chains: Vec<&Chain> = runs.iter().map(|r| r.chain).collect();
-        let prefixes = trips::shared_prefixes(&chains);
-        for run in runs.iter_mut() {
-            run.garbage = garbage::Fold::new(self, run.chain);
-        }
-        for &(j, k) in prefixes.iter().flatten() {
-            runs[j].run.keep_after(k);
-            // A later chain starts from what this one's ops make of every batch.
-            runs[j].garbage = None;
-        }
-        let mut members = MemberVerdicts::default();
-        let mut partners = PartnerRefusals::default();
-        // The batch's representatives, made once for every chain of the batch.
-        let mut representatives = Vec::with_capacity(BATCH);
-        for batch in self.classes.batches(avl) {
-            self.representatives(batch, &mut representatives);
-            let representatives = representatives.as_slice();
-            members.start(batch.len());
-            for (i, &group) in groups.iter().enumerate() {
-                let (earlier, later) = runs.split_at_mut(i);
-                let from = prefixes[i].map(|(j, k)| earlier[j].run.kept(k));
-                let batch = (batch, representatives, from);
-                let kept = (&mut members, &mut partners, group);
-                self.judge_batch(&mut later[0], batch, kept)?;
-            }
-        }
-        for run in runs {
-            while let Some(twin) = run.twins.take_before(u32::MAX) {
-                let judges = (run.baselines, run.entry.as_ref());
-                self.record_twin(run.chain, judges, twin, &mut run.report);
-            }
-        }
-        Ok(())
-    }
-
     /// One batch of classes (one register) through one chain, judged and recorded
     /// (starting from what an earlier chain's first ops made of it when `from` says so:
     /// [`trips::shared_prefixes`]); each class's VM-entry verdicts (its consistent

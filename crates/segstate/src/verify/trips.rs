@@ -211,6 +211,15 @@ pub(super) struct Prefix<'a> {
     ops: usize,
 }
 
+impl<'a> Prefix<'a> {
+    /// The batch's inputs themselves (no op run yet), gathered once for every chain of
+    /// the batch beside its representatives: each chain copies them in one piece rather
+    /// than picking each from its state.
+    pub(super) fn inputs(values: &'a [InFlight]) -> Self {
+        Prefix { values, ops: 0 }
+    }
+}
+
 /// For each of `chains` (verified together, batch by batch in this order), the earlier
 /// chain it starts from and after how many ops: the earliest of those sharing the
 /// longest run of first ops with it, if any, among the chains without a pipeline

@@ -592,4 +592,60 @@ pub(super) mod tests {
             }
         }
     }
+
+    /// One pass for both kinds of chain ([`Workspace::verify_classes_both`]) gives each
+    /// reduced built-in chain the report it gets alone over its own class list, over the
+    /// whole domain of each source format and over a sparse one (whose batches end where
+    /// the folded list's need not); and the folded chains did judge classes from the
+    /// representatives made for the whole list's batches, or the equality would prove
+    /// nothing about it.
+    #[test]
+    fn one_pass_gives_each_chains_own_report() {
+        let (_, whole) = chains_and_workspaces();
+        let sparse: Vec<Workspace> = whole.iter().map(|ws| sparse(ws, 61)).collect();
+        let builtin = crate::profile::builtin_chains();
+        super::super::pass::FOLDED_FROM_WHOLE.with(|n| n.set(0));
+        let mut both = 0;
+        for ws in whole.iter().chain(&sparse) {
+            let of_ws = |kind: Avl| {
+                let chains = builtin.iter().filter(move |c| c.source() == ws.format);
+                chains.filter(move |c| super::super::applies(c) && avl(c) == kind)
+            };
+            let baselines = |kind| {
+                of_ws(kind)
+                    .map(|c| (c, ws.baseline_outputs(c).expect("same source")))
+                    .collect::<Vec<_>>()
+            };
+            let (folded, apart) = (baselines(Avl::Folded), baselines(Avl::Apart));
+            let (mut folded_runs, mut apart_runs) = (Vec::new(), Vec::new());
+            for (chains, runs) in [(&folded, &mut folded_runs), (&apart, &mut apart_runs)] {
+                for (c, b) in chains {
+                    let report = ws.empty_report(c).expect("same source");
+                    runs.push(super::super::ClassRun::new(c, b.as_ref(), report));
+                }
+            }
+            ws.verify_classes_both(&mut folded_runs, &mut apart_runs)
+                .expect("same source");
+            both += usize::from(!folded.is_empty() && !apart.is_empty());
+            let kinds = [
+                (Avl::Folded, &folded, folded_runs),
+                (Avl::Apart, &apart, apart_runs),
+            ];
+            for (kind, chains, runs) in kinds {
+                for ((chain, _), run) in chains.iter().zip(runs) {
+                    let (together, alone) = (run.into_report(), verify_with(ws, chain, kind));
+                    assert_eq!(together.violations, alone.violations, "{chain}");
+                    assert_eq!(together.kept, alone.kept, "{chain}");
+                    assert_eq!(together.counterexamples, alone.counterexamples, "{chain}");
+                    let counts = |r: &ChainReport| (r.states, r.executed, r.garbage_states);
+                    assert_eq!(counts(&together), counts(&alone), "{chain}");
+                }
+            }
+        }
+        assert!(both > 0, "no source format has chains of both kinds");
+        assert!(
+            super::super::pass::FOLDED_FROM_WHOLE.with(|n| n.get()) > 0,
+            "no folded chain judged the whole list's representatives"
+        );
+    }
 }

@@ -1,0 +1,179 @@
+//! Chains verified together over the classes: the batches are the outer loop, each
+//! batch's representatives made once for every chain, and the chains that fold AVL
+//! twins in walking the same batches as those that do not.
+
+use alloc::vec::Vec;
+
+use super::garbage;
+use super::{Avl, Class, ClassRun, DomainState, Workspace, WrongSourceFormat};
+use super::{MemberVerdicts, PartnerRefusals, entry, trips};
+use crate::profile::{Chain, InFlight};
+
+#[cfg(all(test, feature = "std"))]
+std::thread_local! {
+    /// Classes a folded chain judged from the representatives made for a whole batch
+    /// ([`Workspace::verify_classes_both`]): the sharing the tests hold to happen.
+    pub(super) static FOLDED_FROM_WHOLE: core::cell::Cell<usize> =
+        const { core::cell::Cell::new(0) };
+}
+
+/// A batch's representatives and, side by side, their inputs: made once for every
+/// chain of the batch, each chain copying the inputs in one piece.
+#[derive(Default)]
+struct Made {
+    states: Vec<DomainState>,
+    inputs: Vec<InFlight>,
+}
+
+impl Made {
+    fn make(&mut self, ws: &Workspace, batch: &[Class]) {
+        ws.representatives(batch, &mut self.states);
+        self.inputs.clear();
+        self.inputs.extend(self.states.iter().map(|s| s.input));
+    }
+}
+
+/// Chains judging the same batches together: what they share from batch to batch
+/// (which baselines each has, which chain starts from another's ops, the VM-entry
+/// verdicts kept for one another).
+struct Pass<'r, 'c> {
+    runs: &'r mut [ClassRun<'c>],
+    groups: Vec<u16>,
+    prefixes: Vec<Option<(usize, usize)>>,
+    members: MemberVerdicts,
+    partners: PartnerRefusals,
+}
+
+impl<'r, 'c> Pass<'r, 'c> {
+    fn new(ws: &Workspace, runs: &'r mut [ClassRun<'c>]) -> Self {
+        let baselines: Vec<_> = runs.iter().map(|r| r.baselines).collect();
+        let groups = entry::baseline_groups(&baselines);
+        let chains: Vec<&Chain> = runs.iter().map(|r| r.chain).collect();
+        let prefixes = trips::shared_prefixes(&chains);
+        for run in runs.iter_mut() {
+            run.garbage = garbage::Fold::new(ws, run.chain);
+        }
+        for &(j, k) in prefixes.iter().flatten() {
+            runs[j].run.keep_after(k);
+            // A later chain starts from what this one's ops make of every batch.
+            runs[j].garbage = None;
+        }
+        Pass {
+            runs,
+            groups,
+            prefixes,
+            members: MemberVerdicts::default(),
+            partners: PartnerRefusals::default(),
+        }
+    }
+
+    /// `batch`, whose representatives are `made.0` and their inputs `made.1`, through
+    /// every chain.
+    fn judge(
+        &mut self,
+        ws: &Workspace,
+        batch: &[Class],
+        (representatives, inputs): (&[DomainState], &[InFlight]),
+    ) -> Result<(), WrongSourceFormat> {
+        self.members.start(batch.len());
+        for (i, &group) in self.groups.iter().enumerate() {
+            let (earlier, later) = self.runs.split_at_mut(i);
+            let from = match self.prefixes[i] {
+                Some((j, k)) => earlier[j].run.kept(k),
+                None => trips::Prefix::inputs(inputs),
+            };
+            let from = Some(from);
+            let batch = (batch, representatives, from);
+            let kept = (&mut self.members, &mut self.partners, group);
+            ws.judge_batch(&mut later[0], batch, kept)?;
+        }
+        Ok(())
+    }
+
+    /// Records the AVL twins still pending once every batch is judged.
+    fn finish(self, ws: &Workspace) {
+        for run in self.runs {
+            while let Some(twin) = run.twins.take_before(u32::MAX) {
+                let judges = (run.baselines, run.entry.as_ref());
+                ws.record_twin(run.chain, judges, twin, &mut run.report);
+            }
+        }
+    }
+}
+
+impl Workspace {
+    /// Runs each class's representative through each chain of `runs` (in batches of one
+    /// register) and records its verdict for the whole class; for chains ending in a
+    /// VMCS, also checks VM entry on each consistent member.
+    ///
+    /// The batches are the outer loop: a batch's representatives are made once
+    /// ([`Workspace::representatives`], into one buffer of [`BATCH`](super::super::BATCH) states) and every
+    /// chain judges the batch while they are in cache. Each chain still sees the
+    /// batches in order, so its report is the one it gets alone
+    /// (`shared_workspaces_give_each_chains_own_report`).
+    pub(in crate::verify) fn verify_classes(
+        &self,
+        runs: &mut [ClassRun<'_>],
+        avl: Avl,
+    ) -> Result<(), WrongSourceFormat> {
+        let mut pass = Pass::new(self, runs);
+        let mut made = Made::default();
+        for batch in self.classes.batches(avl) {
+            made.make(self, batch);
+            pass.judge(self, batch, (&made.states, &made.inputs))?;
+        }
+        pass.finish(self);
+        Ok(())
+    }
+
+    /// [`Workspace::verify_classes`] for chains folding AVL twins in (`folded`) and
+    /// chains running them apart (`apart`) in one walk of the whole class list, so that
+    /// each batch's representatives are made once for both: a folded chain judges the
+    /// runs of its classes within each whole batch (its twins' classes left out), from
+    /// the same representatives. Each kind keeps its own shared verdicts as in a pass
+    /// of its own, and each chain sees its classes in its own list's order; only its
+    /// batch bounds may differ, which change nothing but how many classes it runs at
+    /// once (`one_pass_gives_each_chains_own_report`).
+    pub(in crate::verify) fn verify_classes_both(
+        &self,
+        folded: &mut [ClassRun<'_>],
+        apart: &mut [ClassRun<'_>],
+    ) -> Result<(), WrongSourceFormat> {
+        if folded.is_empty() || apart.is_empty() {
+            self.verify_classes(apart, Avl::Apart)?;
+            return self.verify_classes(folded, Avl::Folded);
+        }
+        let mut apart_pass = Pass::new(self, apart);
+        let mut folded_pass = Pass::new(self, folded);
+        let mut left = self.classes.batches(Avl::Folded);
+        let mut next = left.next();
+        let mut made = Made::default();
+        for batch in self.classes.batches(Avl::Apart) {
+            made.make(self, batch);
+            apart_pass.judge(self, batch, (&made.states, &made.inputs))?;
+            let (first, last) = (batch[0].ordinal, batch[batch.len() - 1].ordinal);
+            // The folded batches within this one: a folded batch is classes of one
+            // register at consecutive places, so those up to `last` sit at their
+            // ordinal's offset here; what lies beyond waits for the next batch.
+            while let Some(f) = next.filter(|f| f[0].ordinal <= last) {
+                let within = f.partition_point(|c| c.ordinal <= last);
+                let (here, rest) = f.split_at(within);
+                let at = (here[0].ordinal - first) as usize;
+                let within = at..at + here.len();
+                let made = (&made.states[within.clone()], &made.inputs[within]);
+                folded_pass.judge(self, here, made)?;
+                #[cfg(all(test, feature = "std"))]
+                FOLDED_FROM_WHOLE.with(|n| n.set(n.get() + here.len()));
+                next = if rest.is_empty() {
+                    left.next()
+                } else {
+                    Some(rest)
+                };
+            }
+        }
+        debug_assert!(next.is_none(), "a folded class outside the whole list");
+        apart_pass.finish(self);
+        folded_pass.finish(self);
+        Ok(())
+    }
+}
