@@ -458,10 +458,9 @@ pub(super) mod tests {
         let whole = &ws.classes.whole;
         let mut at = alloc::vec![NO_TWIN; whole.len()];
         let mut classes = super::super::Classes::default();
-        let mut n = 0;
-        for (at, _) in at.iter_mut().zip(kept).filter(|&(_, &k)| k) {
-            *at = n;
-            n += 1;
+        let kept_at = at.iter_mut().zip(kept).filter(|&(_, &k)| k);
+        for (n, (at, _)) in kept_at.enumerate() {
+            *at = n as u32;
         }
         for (i, c) in whole.iter().enumerate().filter(|&(i, _)| kept[i]) {
             // A kept class's twins' class, if kept too.
