@@ -124,8 +124,10 @@ pub(super) struct Class {
     index: u32,
     /// Its place in [`Classes::whole`]: the order its verdicts are recorded in.
     ordinal: u32,
-    /// In [`Classes::avl_folded`], the place in [`Classes::whole`] of the class of its
-    /// AVL twins, judged with it; [`NO_TWIN`] otherwise.
+    /// For an AVL-clear class with AVL twins, the place in [`Classes::whole`] of its
+    /// twins' class, judged with it by chains folding AVL twins in ([`Avl::Folded`]);
+    /// [`AVL_TWIN`] for that twins' class (which those chains leave out); [`NO_TWIN`]
+    /// otherwise. Chains running AVL twins apart read none of it.
     twin: u32,
     /// The representative's position in the list of `reg` and `rpl` ([`Domain::state`]):
     /// a list is at most 32,768 states (a VMCB's SS), 16 bits, so that a class is 16
@@ -156,14 +158,19 @@ const _: () = assert!(size_of::<Class>() == 16);
 /// [`Class::twin`] of a class judged without AVL twins.
 const NO_TWIN: u32 = u32::MAX;
 
+/// [`Class::twin`] of the class of an AVL-clear class's AVL twins: judged with that
+/// class when twins are folded in, so left out of [`Classes::batches`]' folded walk.
+const AVL_TWIN: u32 = u32::MAX - 1;
+
 /// The domain's classes.
 #[derive(Debug, Default)]
 pub(super) struct Classes {
-    /// Every class: what chains that do not carry AVL run ([`Avl::Apart`]).
+    /// Every class: what chains that do not carry AVL run ([`Avl::Apart`]); but the
+    /// classes of AVL-set twins ([`AVL_TWIN`]), what chains carrying AVL run
+    /// ([`Avl::Folded`]), each AVL-clear class naming its twins' ([`Class::twin`]). One
+    /// list for both, so that the folded classes are not a second copy to write (most of
+    /// the fresh pages `verify` touches are these lists').
     whole: Vec<Class>,
-    /// The classes but those of AVL-set twins, each AVL-clear class naming its twin's
-    /// ([`Class::twin`]): what chains carrying AVL run ([`Avl::Folded`]).
-    avl_folded: Vec<Class>,
     /// Per group leader, the (register, RPL) lists at whose position its classes'
     /// members sit, in domain order ([`partners`]; empty for the other registers): what
     /// a bit of [`Class::consistent`] names.
@@ -249,11 +256,9 @@ impl Classes {
     /// not touched: only what is pushed is written). The buffers are kept: the pages an
     /// earlier domain's classes touched are written again rather than faulted in and
     /// zeroed afresh.
-    fn emptied(mut self, classes: usize, twins: usize) -> Self {
+    fn emptied(mut self, classes: usize) -> Self {
         self.whole.clear();
         self.whole.reserve(classes);
-        self.avl_folded.clear();
-        self.avl_folded.reserve(classes - twins);
         self.garbage_counterparts.clear();
         for lists in &mut self.partners.0 {
             lists.clear();
@@ -286,7 +291,11 @@ impl Classes {
             #[cfg(test)]
             index: index as u32,
             ordinal: self.whole.len() as u32,
-            twin: NO_TWIN,
+            twin: match twin {
+                Some(None) => AVL_TWIN,
+                Some(Some(twin)) => twin as u32,
+                None => NO_TWIN,
+            },
             position: u16::try_from(position).expect("a list of at most 65,536 states"),
             reg: rep.reg,
             rpl,
@@ -295,14 +304,13 @@ impl Classes {
             consistent: domain.consistent_partners(rep, partners, shared),
         };
         self.whole.push(class);
-        match twin {
-            Some(None) => {}
-            Some(Some(twin)) => {
-                let twin = twin as u32;
-                self.avl_folded.push(Class { twin, ..class });
-            }
-            None => self.avl_folded.push(class),
-        }
+    }
+
+    /// The classes chains folding AVL twins in run ([`Avl::Folded`]), in class order.
+    #[cfg(test)]
+    fn avl_folded(&self) -> Vec<Class> {
+        let folded = self.whole.iter().filter(|c| c.twin != AVL_TWIN);
+        folded.copied().collect()
     }
 
     /// The classes in batches of one register (at most [`BATCH`]), AVL twins apart or
@@ -312,11 +320,13 @@ impl Classes {
     /// bytes sit below, or lone states). Batch bounds change nothing but how many
     /// classes a chain runs at once: each chain sees the classes in class order.
     pub(super) fn batches(&self, avl: Avl) -> impl Iterator<Item = &[Class]> + '_ {
-        let list = match avl {
-            Avl::Apart => &self.whole,
-            Avl::Folded => &self.avl_folded,
-        };
-        list.chunk_by(|a, b| a.reg == b.reg && b.ordinal == a.ordinal + 1)
+        // Folded, the runs between the twins' classes.
+        let runs = move |c: &Class| avl == Avl::Apart || c.twin != AVL_TWIN;
+        let whole = self
+            .whole
+            .chunk_by(move |a, b| a.reg == b.reg && runs(a) == runs(b));
+        whole
+            .filter(move |run| runs(&run[0]))
             .flat_map(|run| run.chunks(BATCH))
     }
 
@@ -499,9 +509,7 @@ pub(super) fn classes(domain: &Domain, spare: Classes) -> Classes {
         .into_iter()
         .flat_map(|reg| PrivilegeLevel::ALL.map(|rpl| (reg, rpl)));
     let n_alone: usize = lists.clone().map(|(reg, rpl)| alone(reg, rpl).len()).sum();
-    // Every representative has AVL clear or is the twin of one that has.
-    let n_twins: usize = leaders.clone().map(reps).sum::<usize>() / 2;
-    let mut out = spare.emptied(n_classes + n_alone, n_twins);
+    let mut out = spare.emptied(n_classes + n_alone);
     let mut shared = SharedVerdicts::default();
     let mut first_of = PerSegReg::from_fn(|_| 0u32);
     for leader in leaders {
@@ -634,7 +642,7 @@ impl Workspace {
             let mut verdict = judge(chain, state, rep_out, again, baselines, entry);
             report.executed += 1;
             if let Some(fold) = garbage.as_mut() {
-                fold.keep(class, verdict.failed);
+                fold.keep((class, twins.folded()), verdict.failed);
             }
             // VM entry is the representative's own; the rest holds for the class.
             let n = u64::from(class.len);

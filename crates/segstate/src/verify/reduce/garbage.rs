@@ -321,11 +321,13 @@ impl Fold {
         })
     }
 
-    /// Keeps `failed`, the verdict of `class`, for it and its AVL twins' class, if it is
-    /// a clean one (a garbage class, or [`NO_TWIN`], has no place here).
+    /// Keeps `failed`, the verdict of `class`, for it and, if the chain folds AVL twins
+    /// in (`folded`), its AVL twins' class, if it is a clean one (a garbage class, or
+    /// [`NO_TWIN`], has no place here).
     #[inline(always)]
-    pub(super) fn keep(&mut self, class: &Class, failed: u8) {
-        for at in [class.ordinal, class.twin] {
+    pub(super) fn keep(&mut self, (class, folded): (&Class, bool), failed: u8) {
+        let twin = if folded { class.twin } else { NO_TWIN };
+        for at in [class.ordinal, twin] {
             if let Some(kept) = self.failed.get_mut(at as usize) {
                 *kept = failed & DECIDED;
             }
@@ -665,7 +667,7 @@ pub(super) mod tests {
                     }
                 }
             }
-            for c in classes.avl_folded.iter().filter(|c| c.twin != NO_TWIN) {
+            for c in classes.avl_folded().iter().filter(|c| c.twin != NO_TWIN) {
                 kept[c.ordinal as usize] |= kept[c.twin as usize];
             }
             keeping(whole, &kept)

@@ -4,9 +4,9 @@
 
 use alloc::vec::Vec;
 
-use super::garbage;
 use super::{Avl, Class, ClassRun, DomainState, Workspace, WrongSourceFormat};
 use super::{MemberVerdicts, PartnerRefusals, entry, trips};
+use super::{garbage, twins};
 use crate::profile::{Chain, InFlight};
 
 #[cfg(all(test, feature = "std"))]
@@ -45,12 +45,13 @@ struct Pass<'r, 'c> {
 }
 
 impl<'r, 'c> Pass<'r, 'c> {
-    fn new(ws: &Workspace, runs: &'r mut [ClassRun<'c>]) -> Self {
+    fn new(ws: &Workspace, runs: &'r mut [ClassRun<'c>], avl: Avl) -> Self {
         let baselines: Vec<_> = runs.iter().map(|r| r.baselines).collect();
         let groups = entry::baseline_groups(&baselines);
         let chains: Vec<&Chain> = runs.iter().map(|r| r.chain).collect();
         let prefixes = trips::shared_prefixes(&chains);
         for run in runs.iter_mut() {
+            run.twins = twins::Twins::walking(avl);
             run.garbage = garbage::Fold::new(ws, run.chain);
         }
         for &(j, k) in prefixes.iter().flatten() {
@@ -116,7 +117,7 @@ impl Workspace {
         runs: &mut [ClassRun<'_>],
         avl: Avl,
     ) -> Result<(), WrongSourceFormat> {
-        let mut pass = Pass::new(self, runs);
+        let mut pass = Pass::new(self, runs, avl);
         let mut made = Made::default();
         for batch in self.classes.batches(avl) {
             made.make(self, batch);
@@ -143,8 +144,8 @@ impl Workspace {
             self.verify_classes(apart, Avl::Apart)?;
             return self.verify_classes(folded, Avl::Folded);
         }
-        let mut apart_pass = Pass::new(self, apart);
-        let mut folded_pass = Pass::new(self, folded);
+        let mut apart_pass = Pass::new(self, apart, Avl::Apart);
+        let mut folded_pass = Pass::new(self, folded, Avl::Folded);
         let mut left = self.classes.batches(Avl::Folded);
         let mut next = left.next();
         let mut made = Made::default();

@@ -325,7 +325,7 @@ fn reduced_reports_equal_the_whole_enumeration() {
         assert!(reduced.executed < whole.executed, "{chain}");
         // Chains carrying AVL run a class per AVL-clear class and per lone state.
         let list = match avl(chain) {
-            Avl::Folded => &ws.classes.avl_folded,
+            Avl::Folded => &ws.classes.avl_folded(),
             Avl::Apart => &ws.classes.whole,
         };
         // Less the garbage states judged with their counterpart (`garbage`), but those
@@ -457,15 +457,14 @@ fn classes_built_in_spent_buffers_are_the_fresh_ones() {
     let fresh = |format| classes(&Domain::new(format), Classes::default());
     let same = |a: &Classes, b: &Classes| {
         a.whole == b.whole
-            && a.avl_folded == b.avl_folded
             && a.partners == b.partners
             && a.garbage_counterparts == b.garbage_counterparts
             && a.first_garbage == b.first_garbage
     };
     let kvm = fresh(Format::Kvm);
-    let at = (kvm.whole.as_ptr(), kvm.avl_folded.as_ptr());
+    let at = kvm.whole.as_ptr();
     let vmcb = classes(&Domain::new(Format::Vmcb), kvm);
-    assert_eq!((vmcb.whole.as_ptr(), vmcb.avl_folded.as_ptr()), at);
+    assert_eq!(vmcb.whole.as_ptr(), at);
     assert!(same(&vmcb, &fresh(Format::Vmcb)));
     let vmcs = classes(&Domain::new(Format::Vmcs), vmcb);
     assert!(same(&vmcs, &fresh(Format::Vmcs)));

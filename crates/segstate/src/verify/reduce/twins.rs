@@ -117,6 +117,9 @@ const fn bit(p: Property) -> u8 {
 #[derive(Debug, Default)]
 pub(in crate::verify) struct Twins {
     pending: VecDeque<Pending>,
+    /// Whether the chain folds AVL twins in ([`Avl::Folded`]): running them apart, it
+    /// counts none ([`Class::twin`] is then not its to read).
+    folded: bool,
 }
 
 /// A twin class whose counterexamples may be due: its place in class order and the
@@ -128,6 +131,20 @@ pub(super) struct Pending {
 }
 
 impl Twins {
+    /// A chain's twins, counted if it walks the classes as `avl` says.
+    pub(super) fn walking(avl: Avl) -> Self {
+        Twins {
+            pending: VecDeque::new(),
+            folded: avl == Avl::Folded,
+        }
+    }
+
+    /// Whether the chain folds AVL twins in.
+    #[inline(always)]
+    pub(super) fn folded(&self) -> bool {
+        self.folded
+    }
+
     /// Counts the AVL twins of `class` (if it has them) as its verdict says: `failed`,
     /// the properties the representative violates but VM entry, and whether VM entry
     /// refused it; `refused`, a bit per consistent member VM entry refused. Keeps the
@@ -140,7 +157,7 @@ impl Twins {
         ((failed, entry), refused): ((u8, bool), u64),
         report: &mut ChainReport,
     ) {
-        if class.twin == NO_TWIN {
+        if !self.folded || class.twin == NO_TWIN {
             return;
         }
         // AVL decides no consistency (`check::arch::reads`, `check::vmx_entry::reads`):
@@ -244,6 +261,7 @@ impl Workspace {
 
 #[cfg(test)]
 pub(super) mod tests {
+    use super::super::AVL_TWIN;
     use super::super::tests::{chains_and_workspaces, with_half_rules_off, workspace_of};
     use super::*;
     use crate::arch::{Attributes, Segment};
@@ -277,8 +295,9 @@ pub(super) mod tests {
 
     /// The AVL-clear representatives with twins and their twins' representatives.
     fn pairs(ws: &Workspace) -> impl Iterator<Item = (DomainState, DomainState)> + '_ {
-        let (folded, whole) = (&ws.classes.avl_folded, &ws.classes.whole);
-        folded.iter().filter(|c| c.twin != NO_TWIN).map(|c| {
+        let whole = &ws.classes.whole;
+        let folded = whole.iter().filter(|c| c.twin != AVL_TWIN);
+        folded.filter(|c| c.twin != NO_TWIN).map(|c| {
             let twin = &whole[c.twin as usize];
             (ws.representative(c), ws.representative(twin))
         })
@@ -422,7 +441,7 @@ pub(super) mod tests {
     /// among the first kept (over the whole domain, violations come in runs and the
     /// first counterexamples are all AVL-clear representatives).
     pub(in crate::verify) fn sparse(ws: &Workspace, every: usize) -> Workspace {
-        let (folded, whole) = (&ws.classes.avl_folded, &ws.classes.whole);
+        let (folded, whole) = (&ws.classes.avl_folded(), &ws.classes.whole);
         let mut kept = alloc::vec![false; whole.len()];
         for c in folded.iter().step_by(every) {
             kept[c.ordinal as usize] = true;
@@ -436,30 +455,25 @@ pub(super) mod tests {
     /// `ws` with only the classes `kept` has a bit for (in [`Classes::whole`] order),
     /// which holds each kept AVL twin's AVL-clear class.
     pub(in crate::verify) fn keeping(ws: &Workspace, kept: &[bool]) -> Workspace {
-        let (folded, whole) = (&ws.classes.avl_folded, &ws.classes.whole);
+        let whole = &ws.classes.whole;
         let mut at = alloc::vec![NO_TWIN; whole.len()];
         let mut classes = super::super::Classes::default();
-        for (i, c) in whole.iter().enumerate() {
-            if kept[i] {
-                at[i] = classes.whole.len() as u32;
-                let ordinal = at[i];
-                classes.whole.push(Class { ordinal, ..*c });
-            }
+        let kept_at = at.iter_mut().zip(kept).filter(|&(_, &k)| k);
+        for (n, (at, _)) in kept_at.enumerate() {
+            *at = n as u32;
         }
-        for c in folded {
-            if kept[c.ordinal as usize] {
-                let twin = if c.twin == NO_TWIN {
-                    NO_TWIN
-                } else {
-                    at[c.twin as usize]
-                };
-                let ordinal = at[c.ordinal as usize];
-                classes.avl_folded.push(Class {
-                    ordinal,
-                    twin,
-                    ..*c
-                });
-            }
+        for (i, c) in whole.iter().enumerate().filter(|&(i, _)| kept[i]) {
+            // A kept class's twins' class, if kept too.
+            let twin = match c.twin {
+                NO_TWIN | AVL_TWIN => c.twin,
+                twin => at[twin as usize],
+            };
+            let ordinal = at[i];
+            classes.whole.push(Class {
+                ordinal,
+                twin,
+                ..*c
+            });
         }
         classes.partners.clone_from(&ws.classes.partners);
         // A garbage class's counterpart, where both are kept (`garbage`).
@@ -527,7 +541,7 @@ pub(super) mod tests {
         use crate::profile::Format;
         for format in [Format::Vmcb, Format::Vmcs, Format::Kvm] {
             let ws = Workspace::new(format);
-            let (folded, whole) = (&ws.classes.avl_folded, &ws.classes.whole);
+            let (folded, whole) = (&ws.classes.avl_folded(), &ws.classes.whole);
             let mut seen = alloc::vec![0u8; whole.len()];
             let mut last = None;
             for c in folded {
@@ -566,7 +580,9 @@ pub(super) mod tests {
     /// The batches are the class lists in order, a batch of one register and at most
     /// [`BATCH`](super::super::BATCH) classes, each class with its own representative,
     /// made from its position ([`Workspace::representatives`]): folded or not, the
-    /// state at the class's index in domain order.
+    /// state at the class's index in domain order. The folded batches are runs of the
+    /// whole list itself, not of a copy of it (what the folded classes would cost to
+    /// write: about a third of the fresh pages `verify` touched).
     #[test]
     fn batches_make_each_representative_in_place() {
         for format in [crate::profile::Format::Vmcb, crate::profile::Format::Kvm] {
@@ -574,10 +590,12 @@ pub(super) mod tests {
             let mut reps = Vec::new();
             for (avl, list) in [
                 (Avl::Apart, &ws.classes.whole),
-                (Avl::Folded, &ws.classes.avl_folded),
+                (Avl::Folded, &ws.classes.avl_folded()),
             ] {
                 let mut walked = Vec::with_capacity(list.len());
                 for batch in ws.classes.batches(avl) {
+                    let within = ws.classes.whole.as_ptr_range();
+                    assert!(within.contains(&batch.as_ptr()), "{format} {avl:?}");
                     ws.representatives(batch, &mut reps);
                     assert_eq!(batch.len(), reps.len());
                     assert!(batch.len() <= super::super::BATCH);
