@@ -548,13 +548,13 @@ impl Domain {
             if !judge.apart[at][reg] {
                 continue;
             }
-            let member = || {
-                let (selector, b) = self.carried(rep.baseline, reg, rpl);
-                Segment {
-                    selector,
-                    base: b,
-                    ..seg
-                }
+            let mut made = None;
+            let mut member = || {
+                *made.get_or_insert_with(|| {
+                    let mut m = seg;
+                    (m.selector, m.base) = self.carried(rep.baseline, reg, rpl);
+                    m
+                })
             };
             let shared_ok = match last {
                 Some((r, verdict)) if r == reg => {

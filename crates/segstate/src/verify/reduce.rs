@@ -21,7 +21,7 @@
 //!   (they come from the attributes, not from the carried fields: [`super::domain`]).
 //!
 //! AVL is folded in the same way for a chain whose every op carries it
-//! ([`carries_avl`]: KVM's and QEMU's get and set, and the other stacks' conversions,
+//! (`twins::carries_avl`: KVM's and QEMU's get and set, and the other stacks' conversions,
 //! but for the rules that zero it or read it): a clean state with AVL set gets the
 //! verdict of its AVL-clear twin ([`Domain::avl_twin`]: the same state but for AVL) on
 //! every property, because
@@ -371,9 +371,22 @@ impl Classes {
         judge: &EntryJudge<'_>,
         decoded: Option<Segment>,
     ) -> u64 {
-        let carried = self
-            .consistent_members(domain, c, rep)
-            .map(|c| (c.reg, c.baseline, Selector(c.selector), c.base));
+        let at = (c.reg, rep.baseline);
+        self.listed_refusals(domain, at, c.consistent, (judge, decoded))
+    }
+
+    /// Which of the members [`Classes::listed_members`] gives for `lists` VM entry
+    /// refuses (a bit each, in that order), each member's output being `decoded` with
+    /// its own selector and base.
+    fn listed_refusals(
+        &self,
+        domain: &Domain,
+        at: (SegReg, PrivilegeLevel),
+        lists: u16,
+        (judge, decoded): (&EntryJudge<'_>, Option<Segment>),
+    ) -> u64 {
+        let members = self.listed_members(domain, at, lists);
+        let carried = members.map(|m| (m.reg, m.baseline, Selector(m.selector), m.base));
         judge.refusals(decoded, carried)
     }
 
@@ -397,9 +410,7 @@ impl Classes {
             decoded,
         };
         let shared = known.refusals(key, c.consistent, |missing| {
-            let members = self.listed_members(domain, (c.reg, rep.baseline), missing);
-            let carried = members.map(|m| (m.reg, m.baseline, Selector(m.selector), m.base));
-            judge.refusals(decoded, carried)
+            self.listed_refusals(domain, (c.reg, rep.baseline), missing, (judge, decoded))
         });
         #[cfg(all(test, feature = "std"))]
         {

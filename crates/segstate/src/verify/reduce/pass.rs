@@ -68,8 +68,8 @@ impl<'r, 'c> Pass<'r, 'c> {
         }
     }
 
-    /// `batch`, whose representatives are `made.0` and their inputs `made.1`, through
-    /// every chain.
+    /// `batch`, whose representatives are `representatives` and their inputs `inputs`,
+    /// through every chain.
     fn judge(
         &mut self,
         ws: &Workspace,

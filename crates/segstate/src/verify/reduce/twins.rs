@@ -13,7 +13,7 @@ use crate::profile::{Chain, Op, Rule, StackOp};
 
 /// True when `op` carries AVL: whatever the rest of its input, the input with AVL set
 /// gives the output of the input with AVL clear with AVL set (in the output's format),
-/// and its normalisation ([`super::normalise::expected`]) neither reads AVL nor
+/// and its normalisation ([`super::super::normalise::expected`]) neither reads AVL nor
 /// changes it. KVM's and QEMU's get and set copy AVL field to field
 /// (`svm_get_segment`/`svm_set_segment`, `vmx_get_segment`/`vmx_segment_access_rights`,
 /// QEMU `get_seg`/`set_seg` through `DESC_AVL_MASK`), and so do the other stacks'
@@ -87,13 +87,13 @@ const fn carries_avl(op: Op) -> bool {
     }
 }
 
-/// How a chain's classes treat AVL ([`Classes`]).
+/// How a chain's classes treat AVL ([`super::Classes`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(in crate::verify) enum Avl {
     /// States differing only in AVL are classes of their own, each run.
     Apart,
     /// A clean state with AVL set is judged with the class of its AVL-clear twin
-    /// ([`Domain::avl_twin`]), which runs for both (module doc).
+    /// ([`super::super::Domain::avl_twin`]), which runs for both (module doc).
     Folded,
 }
 
