@@ -252,14 +252,16 @@ const _: () = assert!(
 );
 
 impl Classes {
-    /// Emptied, with room for `classes` classes (`twins` of them AVL twins) (reserved,
-    /// not touched: only what is pushed is written). The buffers are kept: the pages an
-    /// earlier domain's classes touched are written again rather than faulted in and
-    /// zeroed afresh.
-    fn emptied(mut self, classes: usize) -> Self {
+    /// Emptied, with room for `classes` classes, `garbage` of them garbage classes
+    /// (reserved, not touched: only what is pushed is written). The buffers are kept: the
+    /// pages an earlier domain's classes touched are written again rather than faulted in
+    /// and zeroed afresh. Each is sized once: grown by doubling, the garbage
+    /// counterparts' list wrote each of its earlier copies to fresh pages too.
+    fn emptied(mut self, (classes, garbage): (usize, usize)) -> Self {
         self.whole.clear();
         self.whole.reserve(classes);
         self.garbage_counterparts.clear();
+        self.garbage_counterparts.reserve(garbage);
         for lists in &mut self.partners.0 {
             lists.clear();
         }
@@ -520,7 +522,7 @@ pub(super) fn classes(domain: &Domain, spare: Classes) -> Classes {
         .into_iter()
         .flat_map(|reg| PrivilegeLevel::ALL.map(|rpl| (reg, rpl)));
     let n_alone: usize = lists.clone().map(|(reg, rpl)| alone(reg, rpl).len()).sum();
-    let mut out = spare.emptied(n_classes + n_alone);
+    let mut out = spare.emptied((n_classes + n_alone, n_alone));
     let mut shared = SharedVerdicts::default();
     let mut first_of = PerSegReg::from_fn(|_| 0u32);
     for leader in leaders {
