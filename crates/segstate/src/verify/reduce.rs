@@ -266,12 +266,13 @@ impl Classes {
         folded.copied().collect()
     }
 
-    /// The classes in batches of one register (at most [`BATCH`]), AVL twins apart or
-    /// folded: runs of classes adjacent in the whole list (always with AVL twins apart;
-    /// folded, a run of AVL-clear classes between two of twins, 256 classes of a 12- or
-    /// 13-bit attribute word with AVL at bit 8, 1,024 for a VMCB's SS, whose four CPL
-    /// bytes sit below, or lone states). Batch bounds change nothing but how many
-    /// classes a chain runs at once: each chain sees the classes in class order.
+    /// The classes in batches of one register (at most [`BATCH`]), each batch with the
+    /// place of its first class in [`Classes::whole`], AVL twins apart or folded: runs
+    /// of classes adjacent in the whole list (always with AVL twins apart; folded, a run
+    /// of AVL-clear classes between two of twins, 256 classes of a 12- or 13-bit
+    /// attribute word with AVL at bit 8, 1,024 for a VMCB's SS, whose four CPL bytes sit
+    /// below, or lone states). Batch bounds change nothing but how many classes a chain
+    /// runs at once: each chain sees the classes in class order.
     pub(super) fn placed_batches(&self, avl: Avl) -> impl Iterator<Item = Batch<'_>> + '_ {
         // Folded, the runs between the twins' classes.
         let runs = move |c: &Class| avl == Avl::Apart || !c.is_avl_twin();

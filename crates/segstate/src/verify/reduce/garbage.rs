@@ -321,9 +321,9 @@ impl Fold {
         })
     }
 
-    /// Keeps `failed`, the verdict of `class`, for it and, if the chain folds AVL twins
-    /// in (`folded`), its AVL twins' class, if it is a clean one (a garbage class, or
-    /// [`NO_TWIN`], has no place here).
+    /// Keeps `failed`, the verdict of `class` (at place `ordinal` of the class list), for
+    /// it and, if the chain folds AVL twins in (`folded`), its AVL twins' class, if it is
+    /// a clean one (a garbage class, or [`NO_TWIN`], has no place here).
     #[inline(always)]
     pub(super) fn keep(&mut self, ((class, ordinal), folded): ((&Class, u32), bool), failed: u8) {
         let twin = if folded { class.twin(ordinal) } else { NO_TWIN };
