@@ -70,10 +70,13 @@
 
 use alloc::vec::Vec;
 
+mod class;
 mod garbage;
 mod pass;
 mod twins;
 
+use class::{AVL_TWIN, NO_TWIN, Shape};
+pub(super) use class::{Batch, Class};
 pub(super) use twins::{Avl, avl};
 
 use super::domain::{Domain, SharedVerdicts};
@@ -108,59 +111,6 @@ const fn reducible(op: Op) -> bool {
 pub(super) fn applies(chain: &Chain) -> bool {
     chain.ops().iter().all(|&op| reducible(op))
 }
-
-/// States a chain cannot tell apart: one position across the lists of a register
-/// group's (register, RPL) pairs, or a state alone; the representative (RPL 0 of the
-/// group's first register) is the one that runs.
-///
-/// A class holds no state: its representative is made where it is read
-/// ([`Workspace::representatives`], once per batch for every chain of the batch), from
-/// its position, and its members from the representative and the group's lists
-/// ([`Classes::consistent_members`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Class {
-    /// The representative's index in domain order (the tests find the members by it).
-    #[cfg(test)]
-    index: u32,
-    /// Its place in [`Classes::whole`]: the order its verdicts are recorded in.
-    ordinal: u32,
-    /// For an AVL-clear class with AVL twins, the place in [`Classes::whole`] of its
-    /// twins' class, judged with it by chains folding AVL twins in ([`Avl::Folded`]);
-    /// [`AVL_TWIN`] for that twins' class (which those chains leave out); [`NO_TWIN`]
-    /// otherwise. Chains running AVL twins apart read none of it.
-    twin: u32,
-    /// The representative's position in the list of `reg` and `rpl` ([`Domain::state`]):
-    /// a list is at most 32,768 states (a VMCB's SS), 16 bits, so that a class is 16
-    /// bytes (its lists are 5.9 MB for `kvm_sregs`, written once per domain). Lists are
-    /// sized when a domain is made, so `classes_cover_the_domain_once` holds every list
-    /// of the three domains to it.
-    position: u16,
-    /// The representative's register (what a batch shares), kept here so walking the
-    /// classes does not touch the states.
-    reg: SegReg,
-    /// The representative's selector RPL: its list's.
-    rpl: PrivilegeLevel,
-    /// How many states it covers, the representative included.
-    len: u8,
-    /// The representative's own consistency ([`DomainState::consistent`]), kept from
-    /// its first making so that making it again judges nothing.
-    judged: bool,
-    /// A bit per member after the representative whose source state is consistent,
-    /// bit `i` for the `i`-th of the group's lists ([`Classes::partners`]): the members
-    /// VM entry is asked about.
-    consistent: u16,
-}
-
-// What the class lists cost to write: 16 bytes a class (the tests' `index` aside).
-#[cfg(not(test))]
-const _: () = assert!(size_of::<Class>() == 16);
-
-/// [`Class::twin`] of a class judged without AVL twins.
-const NO_TWIN: u32 = u32::MAX;
-
-/// [`Class::twin`] of the class of an AVL-clear class's AVL twins: judged with that
-/// class when twins are folded in, so left out of [`Classes::batches`]' folded walk.
-const AVL_TWIN: u32 = u32::MAX - 1;
 
 /// The domain's classes.
 #[derive(Debug, Default)]
@@ -244,22 +194,24 @@ const MAX_CLASS: usize = {
     data * PrivilegeLevel::ALL.len()
 };
 // Every member but the representative gets a bit in `MemberVerdicts` and in
-// `Class.consistent`, and `Class.len` is a u8.
+// `Class.consistent`, and a class's length is five bits of its `Shape`.
 const _: () = assert!(
     MAX_CLASS - 1 <= MemberVerdicts::MAX_MEMBERS
         && MAX_CLASS - 1 <= u16::BITS as usize
-        && MAX_CLASS <= 255
+        && MAX_CLASS < 1 << 5
 );
 
 impl Classes {
-    /// Emptied, with room for `classes` classes (`twins` of them AVL twins) (reserved,
-    /// not touched: only what is pushed is written). The buffers are kept: the pages an
-    /// earlier domain's classes touched are written again rather than faulted in and
-    /// zeroed afresh.
-    fn emptied(mut self, classes: usize) -> Self {
+    /// Emptied, with room for `classes` classes, `garbage` of them garbage classes
+    /// (reserved, not touched: only what is pushed is written). The buffers are kept: the
+    /// pages an earlier domain's classes touched are written again rather than faulted in
+    /// and zeroed afresh. Each is sized once: grown by doubling, the garbage
+    /// counterparts' list wrote each of its earlier copies to fresh pages too.
+    fn emptied(mut self, (classes, garbage): (usize, usize)) -> Self {
         self.whole.clear();
         self.whole.reserve(classes);
         self.garbage_counterparts.clear();
+        self.garbage_counterparts.reserve(garbage);
         for lists in &mut self.partners.0 {
             lists.clear();
         }
@@ -287,21 +239,22 @@ impl Classes {
         // keeps: a class's members are distinct (register, RPL) pairs of one group
         // ([`classes`]), so it fits (`MAX_CLASS`, checked at compile time).
         debug_assert!(partners.len() < MAX_CLASS, "{} partners", partners.len());
+        let ordinal = u32::try_from(self.whole.len()).expect("fewer than 2^32 classes");
+        let twin = match twin {
+            Some(None) => AVL_TWIN,
+            Some(Some(twin)) => twin as u32,
+            None => NO_TWIN,
+        };
         let class = Class {
             #[cfg(test)]
             index: index as u32,
-            ordinal: self.whole.len() as u32,
-            twin: match twin {
-                Some(None) => AVL_TWIN,
-                Some(Some(twin)) => twin as u32,
-                None => NO_TWIN,
-            },
+            #[cfg(test)]
+            ordinal,
+            twin: Class::twin_field(ordinal, twin),
             position: u16::try_from(position).expect("a list of at most 65,536 states"),
-            reg: rep.reg,
-            rpl,
-            len: (partners.len() + 1) as u8,
-            judged: rep.consistent,
             consistent: domain.consistent_partners(rep, partners, shared),
+            reg: rep.reg,
+            shape: Shape::new(rpl, rep.consistent, partners.len() + 1),
         };
         self.whole.push(class);
     }
@@ -309,25 +262,42 @@ impl Classes {
     /// The classes chains folding AVL twins in run ([`Avl::Folded`]), in class order.
     #[cfg(test)]
     fn avl_folded(&self) -> Vec<Class> {
-        let folded = self.whole.iter().filter(|c| c.twin != AVL_TWIN);
+        let folded = self.whole.iter().filter(|c| !c.is_avl_twin());
         folded.copied().collect()
     }
 
-    /// The classes in batches of one register (at most [`BATCH`]), AVL twins apart or
-    /// folded: runs of classes adjacent in the whole list (always with AVL twins apart;
-    /// folded, a run of AVL-clear classes between two of twins, 256 classes of a 12- or
-    /// 13-bit attribute word with AVL at bit 8, 1,024 for a VMCB's SS, whose four CPL
-    /// bytes sit below, or lone states). Batch bounds change nothing but how many
-    /// classes a chain runs at once: each chain sees the classes in class order.
-    pub(super) fn batches(&self, avl: Avl) -> impl Iterator<Item = &[Class]> + '_ {
+    /// The classes in batches of one register (at most [`BATCH`]), each batch with the
+    /// place of its first class in [`Classes::whole`], AVL twins apart or folded: runs
+    /// of classes adjacent in the whole list (always with AVL twins apart; folded, a run
+    /// of AVL-clear classes between two of twins, 256 classes of a 12- or 13-bit
+    /// attribute word with AVL at bit 8, 1,024 for a VMCB's SS, whose four CPL bytes sit
+    /// below, or lone states). Batch bounds change nothing but how many classes a chain
+    /// runs at once: each chain sees the classes in class order.
+    pub(super) fn placed_batches(&self, avl: Avl) -> impl Iterator<Item = Batch<'_>> + '_ {
         // Folded, the runs between the twins' classes.
-        let runs = move |c: &Class| avl == Avl::Apart || c.twin != AVL_TWIN;
+        let runs = move |c: &Class| avl == Avl::Apart || !c.is_avl_twin();
         let whole = self
             .whole
             .chunk_by(move |a, b| a.reg == b.reg && runs(a) == runs(b));
-        whole
-            .filter(move |run| runs(&run[0]))
-            .flat_map(|run| run.chunks(BATCH))
+        // Each run's place: the runs cover the whole list, in order.
+        let mut next = 0u32;
+        let placed = whole.map(move |run| {
+            let first = next;
+            next += run.len() as u32;
+            (first, run)
+        });
+        placed
+            .filter(move |(_, run)| runs(&run[0]))
+            .flat_map(|(first, run)| {
+                let chunks = (first..).step_by(BATCH).zip(run.chunks(BATCH));
+                chunks.map(|(first, classes)| Batch { first, classes })
+            })
+    }
+
+    /// [`Classes::placed_batches`]' classes, without their places.
+    #[cfg(test)]
+    pub(super) fn batches(&self, avl: Avl) -> impl Iterator<Item = &[Class]> + '_ {
+        self.placed_batches(avl).map(|b| b.classes)
     }
 
     /// The members after the representative `rep` of class `c` whose source state is
@@ -427,8 +397,8 @@ impl Workspace {
     /// one place a state is made), with the verdict on its consistency it was given
     /// when the class was built.
     pub(super) fn representative(&self, c: &Class) -> DomainState {
-        let at = (c.reg, c.rpl, c.position as usize);
-        self.domain.state_judged(at, c.judged)
+        let at = (c.reg, c.rpl(), c.position as usize);
+        self.domain.state_judged(at, c.judged())
     }
 
     /// The representatives of `batch`, in its order, made into `into` (emptied first):
@@ -520,7 +490,7 @@ pub(super) fn classes(domain: &Domain, spare: Classes) -> Classes {
         .into_iter()
         .flat_map(|reg| PrivilegeLevel::ALL.map(|rpl| (reg, rpl)));
     let n_alone: usize = lists.clone().map(|(reg, rpl)| alone(reg, rpl).len()).sum();
-    let mut out = spare.emptied(n_classes + n_alone);
+    let mut out = spare.emptied((n_classes + n_alone, n_alone));
     let mut shared = SharedVerdicts::default();
     let mut first_of = PerSegReg::from_fn(|_| 0u32);
     for leader in leaders {
@@ -605,7 +575,7 @@ impl Workspace {
     fn judge_batch(
         &self,
         at: &mut ClassRun<'_>,
-        (batch, representatives, from): (&[Class], &[DomainState], Option<trips::Prefix<'_>>),
+        (batch, representatives, from): (Batch<'_>, &[DomainState], Option<trips::Prefix<'_>>),
         (members, partners, group): (&mut MemberVerdicts, &mut PartnerRefusals, u16),
     ) -> Result<(), WrongSourceFormat> {
         let ClassRun {
@@ -625,10 +595,15 @@ impl Workspace {
             let batch = (batch, representatives);
             return self.judge_garbage((chain, run), fold, batch, judges, report);
         }
-        let reg = batch[0].reg;
+        let reg = batch.classes[0].reg;
         run.run(chain, (reg, &self.previous[reg]), representatives, from)?;
-        for (i, (class, state)) in batch.iter().zip(representatives).enumerate() {
-            while let Some(twin) = twins.take_before(class.ordinal) {
+        for (i, (class, state)) in batch.classes.iter().zip(representatives).enumerate() {
+            // Its place: counted here (a range zipped with the classes made judging
+            // slower, about 2 ms of `verify --threads 1`).
+            let ordinal = batch.first + i as u32;
+            #[cfg(test)]
+            debug_assert_eq!(ordinal, class.ordinal, "a class's place, from its batch's");
+            while let Some(twin) = twins.take_before(ordinal) {
                 self.record_twin(chain, (baselines, judge_entry.as_ref()), twin, report);
             }
             let (rep_out, again) = run.output(i);
@@ -653,10 +628,10 @@ impl Workspace {
             let mut verdict = judge(chain, state, rep_out, again, baselines, entry);
             report.executed += 1;
             if let Some(fold) = garbage.as_mut() {
-                fold.keep((class, twins.folded()), verdict.failed);
+                fold.keep(((class, ordinal), twins.folded()), verdict.failed);
             }
             // VM entry is the representative's own; the rest holds for the class.
-            let n = u64::from(class.len);
+            let n = u64::from(class.len());
             let weights = ((n, n), (0, 1));
             let (rest, entry) =
                 self.record_entry_apart(chain, state, &mut verdict, weights, baselines, report);
@@ -665,11 +640,11 @@ impl Workspace {
             // Most classes have no consistent member: nothing more to ask VM entry,
             // and, unless the representative was asked, nothing to keep.
             let (Some(b), Some(entry_judge)) = (baselines, judge_entry.as_ref()) else {
-                twins.count(self, class, (failed, 0), report);
+                twins.count(self, (class, ordinal), (failed, 0), report);
                 continue;
             };
             if class.consistent == 0 && earlier.is_none() {
-                twins.count(self, class, (failed, 0), report);
+                twins.count(self, (class, ordinal), (failed, 0), report);
                 continue;
             }
             let consistent = self.classes.consistent_members(&self.domain, class, state);
@@ -695,7 +670,7 @@ impl Workspace {
             };
             let refusals = (consistent, refused);
             self.record_refused(chain, (state, rep_out), refusals, (b, 1), report);
-            twins.count(self, class, (failed, refused), report);
+            twins.count(self, (class, ordinal), (failed, refused), report);
         }
         Ok(())
     }

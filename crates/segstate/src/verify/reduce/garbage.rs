@@ -25,7 +25,7 @@ use super::super::{
     ChainReport, DomainState, Property, SegmentState, Workspace, WrongSourceFormat, judge,
 };
 use super::twins::Twins;
-use super::{Class, EntryJudge, NO_TWIN};
+use super::{Batch, Class, EntryJudge, NO_TWIN};
 use crate::arch::SegReg;
 use crate::format::kvm::KvmSegment;
 use crate::profile::{Chain, Format, Op, StackOp};
@@ -321,13 +321,13 @@ impl Fold {
         })
     }
 
-    /// Keeps `failed`, the verdict of `class`, for it and, if the chain folds AVL twins
-    /// in (`folded`), its AVL twins' class, if it is a clean one (a garbage class, or
-    /// [`NO_TWIN`], has no place here).
+    /// Keeps `failed`, the verdict of `class` (at place `ordinal` of the class list), for
+    /// it and, if the chain folds AVL twins in (`folded`), its AVL twins' class, if it is
+    /// a clean one (a garbage class, or [`NO_TWIN`], has no place here).
     #[inline(always)]
-    pub(super) fn keep(&mut self, (class, folded): (&Class, bool), failed: u8) {
-        let twin = if folded { class.twin } else { NO_TWIN };
-        for at in [class.ordinal, twin] {
+    pub(super) fn keep(&mut self, ((class, ordinal), folded): ((&Class, u32), bool), failed: u8) {
+        let twin = if folded { class.twin(ordinal) } else { NO_TWIN };
+        for at in [ordinal, twin] {
             if let Some(kept) = self.failed.get_mut(at as usize) {
                 *kept = failed & DECIDED;
             }
@@ -343,10 +343,8 @@ impl Fold {
 
     /// True when `batch` is all garbage classes (the classes after the groups'), told
     /// from its classes alone.
-    pub(super) fn takes(ws: &Workspace, batch: &[Class]) -> bool {
-        batch
-            .first()
-            .is_some_and(|c| c.ordinal >= ws.classes.first_garbage)
+    pub(super) fn takes(ws: &Workspace, batch: Batch<'_>) -> bool {
+        !batch.classes.is_empty() && batch.first >= ws.classes.first_garbage
     }
 }
 
@@ -404,7 +402,7 @@ impl Workspace {
         &self,
         (chain, run): (&Chain, &mut BatchRun),
         fold: &mut Fold,
-        (batch, representatives): (&[Class], &[DomainState]),
+        (batch, representatives): (Batch<'_>, &[DomainState]),
         judges: (
             Option<&[SegmentState; 4]>,
             &mut Twins,
@@ -414,10 +412,13 @@ impl Workspace {
     ) -> Result<(), WrongSourceFormat> {
         let (baselines, twins, entry_judge) = judges;
         let classes = &self.classes;
-        while let Some(twin) = twins.take_before(batch[0].ordinal) {
+        while let Some(twin) = twins.take_before(batch.first) {
             self.record_twin(chain, (baselines, entry_judge), twin, report);
         }
-        let first = (batch[0].ordinal - classes.first_garbage) as usize;
+        let (first, batch) = (
+            (batch.first - classes.first_garbage) as usize,
+            batch.classes,
+        );
         let counterparts = &classes.garbage_counterparts[first..first + batch.len()];
         let mut tally = Tally([0; 16]);
         // Falls only as the states judged keep counterexamples: a state counted in bulk
@@ -432,7 +433,7 @@ impl Workspace {
         fold.picked_at.clear();
         for (i, (class, c)) in batch.iter().zip(counterparts).enumerate() {
             match counted(fold, c, due) {
-                Some(failed) => tally.0[usize::from(failed)] += u64::from(class.len),
+                Some(failed) => tally.0[usize::from(failed)] += u64::from(class.len()),
                 None => {
                     fold.picked.push(representatives[i]);
                     fold.picked_at.push(i);
@@ -445,7 +446,7 @@ impl Workspace {
         }
         for (j, &i) in fold.picked_at.iter().enumerate() {
             let (class, state) = (&batch[i], &fold.picked[j]);
-            let n = u64::from(class.len);
+            let n = u64::from(class.len());
             // Due at the batch's start, perhaps no longer.
             if let Some(failed) = counted(fold, &counterparts[i], due) {
                 tally.0[usize::from(failed)] += n;
@@ -667,8 +668,12 @@ pub(super) mod tests {
                     }
                 }
             }
-            for c in classes.avl_folded().iter().filter(|c| c.twin != NO_TWIN) {
-                kept[c.ordinal as usize] |= kept[c.twin as usize];
+            for c in classes
+                .avl_folded()
+                .iter()
+                .filter(|c| c.twin_place() != NO_TWIN)
+            {
+                kept[c.ordinal as usize] |= kept[c.twin_place() as usize];
             }
             keeping(whole, &kept)
         };

@@ -4,7 +4,7 @@
 
 use alloc::vec::Vec;
 
-use super::{Avl, Class, ClassRun, DomainState, Workspace, WrongSourceFormat};
+use super::{Avl, Batch, Class, ClassRun, DomainState, Workspace, WrongSourceFormat};
 use super::{MemberVerdicts, PartnerRefusals, entry, trips};
 use super::{garbage, twins};
 use crate::profile::{Chain, InFlight};
@@ -73,10 +73,10 @@ impl<'r, 'c> Pass<'r, 'c> {
     fn judge(
         &mut self,
         ws: &Workspace,
-        batch: &[Class],
+        batch: Batch<'_>,
         (representatives, inputs): (&[DomainState], &[InFlight]),
     ) -> Result<(), WrongSourceFormat> {
-        self.members.start(batch.len());
+        self.members.start(batch.classes.len());
         for (i, &group) in self.groups.iter().enumerate() {
             let (earlier, later) = self.runs.split_at_mut(i);
             let from = match self.prefixes[i] {
@@ -119,8 +119,8 @@ impl Workspace {
     ) -> Result<(), WrongSourceFormat> {
         let mut pass = Pass::new(self, runs, avl);
         let mut made = Made::default();
-        for batch in self.classes.batches(avl) {
-            made.make(self, batch);
+        for batch in self.classes.placed_batches(avl) {
+            made.make(self, batch.classes);
             pass.judge(self, batch, (&made.states, &made.inputs))?;
         }
         pass.finish(self);
@@ -146,26 +146,26 @@ impl Workspace {
         }
         let mut apart_pass = Pass::new(self, apart, Avl::Apart);
         let mut folded_pass = Pass::new(self, folded, Avl::Folded);
-        let mut left = self.classes.batches(Avl::Folded);
+        let mut left = self.classes.placed_batches(Avl::Folded);
         let mut next = left.next();
         let mut made = Made::default();
-        for batch in self.classes.batches(Avl::Apart) {
-            made.make(self, batch);
+        for batch in self.classes.placed_batches(Avl::Apart) {
+            made.make(self, batch.classes);
             apart_pass.judge(self, batch, (&made.states, &made.inputs))?;
-            let (first, last) = (batch[0].ordinal, batch[batch.len() - 1].ordinal);
+            let (first, end) = (batch.first, batch.first + batch.classes.len() as u32);
             // The folded batches within this one: a folded batch is classes of one
-            // register at consecutive places, so those up to `last` sit at their
-            // ordinal's offset here; what lies beyond waits for the next batch.
-            while let Some(f) = next.filter(|f| f[0].ordinal <= last) {
-                let within = f.partition_point(|c| c.ordinal <= last);
+            // register at consecutive places, so those before `end` sit at their
+            // place's offset here; what lies beyond waits for the next batch.
+            while let Some(f) = next.filter(|f| f.first < end) {
+                let within = ((end - f.first) as usize).min(f.classes.len());
                 let (here, rest) = f.split_at(within);
-                let at = (here[0].ordinal - first) as usize;
-                let within = at..at + here.len();
+                let at = (here.first - first) as usize;
+                let within = at..at + here.classes.len();
                 let made = (&made.states[within.clone()], &made.inputs[within]);
                 folded_pass.judge(self, here, made)?;
                 #[cfg(all(test, feature = "std"))]
-                FOLDED_FROM_WHOLE.with(|n| n.set(n.get() + here.len()));
-                next = if rest.is_empty() {
+                FOLDED_FROM_WHOLE.with(|n| n.set(n.get() + here.classes.len()));
+                next = if rest.classes.is_empty() {
                     left.next()
                 } else {
                     Some(rest)

@@ -84,21 +84,24 @@ pub(in crate::verify) fn chains_and_workspaces() -> (Vec<Chain>, Vec<Workspace>)
 /// class's place in the domain: the states at the representative's position of its
 /// group's other lists.
 fn others(domain: &Domain, c: &Class) -> Vec<usize> {
-    if c.len == 1 {
+    if c.len() == 1 {
         return Vec::new();
     }
     let n = position(domain, c);
     let out: Vec<usize> = partners(c.reg)
         .map(|(reg, rpl)| domain.index(reg, rpl, n))
         .collect();
-    assert_eq!(out.len() + 1, usize::from(c.len));
+    assert_eq!(out.len() + 1, usize::from(c.len()));
     out
 }
 
 /// The representative's position in its list (RPL 0 of its group's leader), found
 /// from its index in domain order: the one the class keeps.
 fn position(domain: &Domain, c: &Class) -> usize {
-    assert_eq!((group_leader(c.reg), c.rpl), (c.reg, PrivilegeLevel::Ring0));
+    assert_eq!(
+        (group_leader(c.reg), c.rpl()),
+        (c.reg, PrivilegeLevel::Ring0)
+    );
     let n = c.index as usize - domain.index(c.reg, PrivilegeLevel::Ring0, 0);
     assert_eq!(n, c.position as usize);
     n
@@ -402,12 +405,16 @@ fn classes_cover_the_domain_once() {
             let rep = &ws.representative(c);
             assert_eq!(*rep, states[c.index as usize], "{format}");
             assert_eq!(
-                domain.index(c.reg, c.rpl, c.position as usize),
+                domain.index(c.reg, c.rpl(), c.position as usize),
                 c.index as usize
             );
             seen[c.index as usize] += 1;
             assert_eq!(c.reg, rep.reg);
-            assert_eq!(c.consistent >> (c.len - 1), 0, "{format}: a bit per member");
+            assert_eq!(
+                c.consistent >> (c.len() - 1),
+                0,
+                "{format}: a bit per member"
+            );
             let others = others(domain, c);
             // The members' bits are in domain order.
             assert!(
@@ -492,8 +499,8 @@ fn shared_verdicts_are_the_unshared_ones() {
         let classes = classes(&domain, Classes::default());
         let mut shared = SharedVerdicts::default();
         let (mut judged, mut both, mut mixed) = (0u64, [0u64; 2], 0u64);
-        for c in classes.whole.iter().filter(|c| c.len > 1) {
-            let rep = domain.state(c.reg, c.rpl, c.position as usize);
+        for c in classes.whole.iter().filter(|c| c.len() > 1) {
+            let rep = domain.state(c.reg, c.rpl(), c.position as usize);
             let partners = &classes.partners[c.reg];
             let bits = domain.consistent_partners(&rep, partners, &mut shared);
             let all = (1u16 << partners.len()) - 1;

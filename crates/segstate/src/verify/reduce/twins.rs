@@ -153,38 +153,38 @@ impl Twins {
     pub(super) fn count(
         &mut self,
         ws: &Workspace,
-        class: &Class,
+        (class, ordinal): (&Class, u32),
         ((failed, entry), refused): ((u8, bool), u64),
         report: &mut ChainReport,
     ) {
-        if !self.folded || class.twin == NO_TWIN {
+        if !self.folded || class.twin(ordinal) == NO_TWIN {
             return;
         }
         // AVL decides no consistency (`check::arch::reads`, `check::vmx_entry::reads`):
         // the twin class has as many members, as many of them consistent.
         debug_assert_eq!(
             {
-                let twin = &ws.classes.whole[class.twin as usize];
-                (twin.len, twin.consistent)
+                let twin = &ws.classes.whole[class.twin(ordinal) as usize];
+                (twin.len(), twin.consistent)
             },
-            (class.len, class.consistent)
+            (class.len(), class.consistent)
         );
-        report.states += u64::from(class.len);
+        report.states += u64::from(class.len());
         if failed == 0 && !entry && refused == 0 {
             return;
         }
-        self.count_violations(class, ((failed, entry), refused), report);
+        self.count_violations((class, ordinal), ((failed, entry), refused), report);
     }
 
     /// [`Twins::count`]'s violations.
     #[inline(never)]
     fn count_violations(
         &mut self,
-        class: &Class,
+        (class, ordinal): (&Class, u32),
         ((failed, entry), refused): ((u8, bool), u64),
         report: &mut ChainReport,
     ) {
-        let len = u64::from(class.len);
+        let len = u64::from(class.len());
         for p in Property::ALL {
             if failed & bit(p) != 0 {
                 report.violations[p.index()] += len;
@@ -199,7 +199,7 @@ impl Twins {
             .any(|&p| violated & bit(p) != 0 && report.keeps_more(p));
         if due {
             self.pending.push_back(Pending {
-                ordinal: class.twin,
+                ordinal: class.twin(ordinal),
                 violated,
             });
         }
@@ -296,9 +296,9 @@ pub(super) mod tests {
     /// The AVL-clear representatives with twins and their twins' representatives.
     fn pairs(ws: &Workspace) -> impl Iterator<Item = (DomainState, DomainState)> + '_ {
         let whole = &ws.classes.whole;
-        let folded = whole.iter().filter(|c| c.twin != AVL_TWIN);
-        folded.filter(|c| c.twin != NO_TWIN).map(|c| {
-            let twin = &whole[c.twin as usize];
+        let folded = whole.iter().filter(|c| c.twin_place() != AVL_TWIN);
+        folded.filter(|c| c.twin_place() != NO_TWIN).map(|c| {
+            let twin = &whole[c.twin_place() as usize];
             (ws.representative(c), ws.representative(twin))
         })
     }
@@ -445,8 +445,8 @@ pub(super) mod tests {
         let mut kept = alloc::vec![false; whole.len()];
         for c in folded.iter().step_by(every) {
             kept[c.ordinal as usize] = true;
-            if c.twin != NO_TWIN {
-                kept[c.twin as usize] = true;
+            if c.twin_place() != NO_TWIN {
+                kept[c.twin_place() as usize] = true;
             }
         }
         keeping(ws, &kept)
@@ -464,14 +464,14 @@ pub(super) mod tests {
         }
         for (i, c) in whole.iter().enumerate().filter(|&(i, _)| kept[i]) {
             // A kept class's twins' class, if kept too.
-            let twin = match c.twin {
-                NO_TWIN | AVL_TWIN => c.twin,
+            let twin = match c.twin_place() {
+                NO_TWIN | AVL_TWIN => c.twin_place(),
                 twin => at[twin as usize],
             };
             let ordinal = at[i];
             classes.whole.push(Class {
                 ordinal,
-                twin,
+                twin: Class::twin_field(ordinal, twin),
                 ..*c
             });
         }
@@ -547,27 +547,21 @@ pub(super) mod tests {
             for c in folded {
                 assert!(last < Some(c.ordinal));
                 last = Some(c.ordinal);
-                assert_eq!(
-                    *c,
-                    Class {
-                        twin: c.twin,
-                        ..whole[c.ordinal as usize]
-                    }
-                );
+                assert_eq!(*c, whole[c.ordinal as usize]);
                 let rep = &ws.representative(c);
                 seen[c.ordinal as usize] += 1;
-                if c.twin != NO_TWIN {
-                    assert!(c.twin > c.ordinal);
+                if c.twin_place() != NO_TWIN {
+                    assert!(c.twin_place() > c.ordinal);
                     assert_eq!(rep.decoded.map(|s| s.attributes.avl), Some(false));
-                    seen[c.twin as usize] += 1;
-                    let twin = &ws.representative(&whole[c.twin as usize]);
+                    seen[c.twin_place() as usize] += 1;
+                    let twin = &ws.representative(&whole[c.twin_place() as usize]);
                     assert_eq!(twin.decoded.map(|s| s.attributes.avl), Some(true));
                 } else {
                     assert_eq!((format, rep.decoded), (Format::Kvm, None), "{rep:?}");
                 }
             }
             assert!(seen.iter().all(|&n| n == 1), "{format}");
-            let lone = folded.iter().filter(|c| c.twin == NO_TWIN).count();
+            let lone = folded.iter().filter(|c| c.twin_place() == NO_TWIN).count();
             assert_eq!(folded.len() * 2 - lone, whole.len(), "{format}");
             assert_eq!(
                 lone > 0,
@@ -582,7 +576,9 @@ pub(super) mod tests {
     /// made from its position ([`Workspace::representatives`]): folded or not, the
     /// state at the class's index in domain order. The folded batches are runs of the
     /// whole list itself, not of a copy of it (what the folded classes would cost to
-    /// write: about a third of the fresh pages `verify` touched).
+    /// write: about a third of the fresh pages `verify` touched), and each class's place
+    /// read from its batch's ([`Batch::first`](super::super::Batch)) is the one it was
+    /// given.
     #[test]
     fn batches_make_each_representative_in_place() {
         for format in [crate::profile::Format::Vmcb, crate::profile::Format::Kvm] {
@@ -593,16 +589,19 @@ pub(super) mod tests {
                 (Avl::Folded, &ws.classes.avl_folded()),
             ] {
                 let mut walked = Vec::with_capacity(list.len());
-                for batch in ws.classes.batches(avl) {
+                for placed in ws.classes.placed_batches(avl) {
+                    let batch = placed.classes;
                     let within = ws.classes.whole.as_ptr_range();
                     assert!(within.contains(&batch.as_ptr()), "{format} {avl:?}");
                     ws.representatives(batch, &mut reps);
                     assert_eq!(batch.len(), reps.len());
                     assert!(batch.len() <= super::super::BATCH);
-                    for (c, rep) in batch.iter().zip(&reps) {
+                    for (i, (c, rep)) in batch.iter().zip(&reps).enumerate() {
+                        let ordinal = placed.first + i as u32;
                         assert_eq!(c.reg, batch[0].reg);
                         assert_eq!(*rep, ws.domain.state_at(c.index as usize));
-                        walked.push(c.ordinal);
+                        assert_eq!(ordinal, c.ordinal, "{format} {avl:?}");
+                        walked.push(ordinal);
                     }
                 }
                 let ordinals: Vec<u32> = list.iter().map(|c| c.ordinal).collect();
