@@ -61,6 +61,6 @@ pub use chain::{
 pub use registry::{Engine, Profile, UnknownProfile};
 pub use rule::{Rule, RuleKind, RuleSet, UnknownRule};
 #[cfg(test)]
-pub(crate) use specialised::OTHER_PIPELINES;
+pub(crate) use specialised::tests::OTHER_PIPELINES;
 pub(crate) use stack::StackOp;
 pub use stack::StackValue;
