@@ -47,6 +47,7 @@ pub(crate) mod rustvmm;
 mod specialised;
 mod stack;
 mod stack_profiles;
+mod stack_stages;
 pub mod svm;
 pub(crate) mod vbox;
 pub mod vmx;
@@ -59,5 +60,7 @@ pub use chain::{
 };
 pub use registry::{Engine, Profile, UnknownProfile};
 pub use rule::{Rule, RuleKind, RuleSet, UnknownRule};
+#[cfg(test)]
+pub(crate) use specialised::tests::OTHER_PIPELINES;
 pub(crate) use stack::StackOp;
 pub use stack::StackValue;

@@ -4,14 +4,19 @@
 //!
 //! A shape is an op sequence: `[SvmGet, QemuGet, QemuSet, SvmSet]` is every AMD round
 //! trip through a VMM, whatever the profiles' versions. [`recognise`] lists the shapes
-//! of the built-in chains; a chain of another shape (a new op, a longer chain) runs
+//! of the built-in chains, the other stacks' among them (their ops' stages are in
+//! [`super::stack_stages`]); a chain of another shape (a new op, a longer chain) runs
 //! through its tables ([`super::compiled`]) or interpreted, with the same results. A new
 //! shape plugs in with a line in `pipelines!` and one in [`recognise`], a new op
-//! with a [`Stage`].
+//! with a [`Stage`]. Each shape is a monomorphised copy of the entries (about 6.4 KB of
+//! code a variant): of the other stacks' shapes only the heaviest in `verify` have one,
+//! a single variant each with rules as data; the rest run interpreted (`BENCHMARKS.md`
+//! §2, step 33).
 
 use super::attribute_bytes::AttributeBytes;
 use super::chain::{Format, InFlight, Op, SegmentValue, VcpuSegments, WrongSourceFormat};
 use super::compiled::{Carrier, carrier_of};
+use super::stack_stages as st;
 use super::{Profile, RuleSet, qemu, svm, vmx};
 use crate::arch::{PerSegReg, SegReg};
 use crate::format::kvm::KvmSegment;
@@ -128,6 +133,28 @@ stage!(QemuGet, KvmSegment => QemuSegmentCache, |r, reg, x, _c, prev| {
 stage!(QemuSet, QemuSegmentCache => KvmSegment, |r, reg, x, _c, _p| {
     super::apply::put_seg(r, reg, &x)
 });
+
+/// A QEMU migration stream between two QEMU steps, one register at a time: the cache
+/// goes through as it is, as the interpreted op leaves it (`apply::apply_batch`); the
+/// stream's hooks act on the whole vCPU, in [`super::Chain::run_migration`], which no
+/// pipeline runs.
+#[derive(Clone, Copy)]
+pub(crate) struct Migrate;
+
+impl Stage for Migrate {
+    type In = QemuSegmentCache;
+    type Out = QemuSegmentCache;
+    #[inline(always)]
+    fn apply(
+        self,
+        _reg: SegReg,
+        x: QemuSegmentCache,
+        _cpl: &mut u8,
+        _previous: &QemuSegmentCache,
+    ) -> QemuSegmentCache {
+        x
+    }
+}
 
 /// A VMCB segment written by `svm_set_segment`, and the CPL byte after it: a VMCB the
 /// chain writes into is fresh, so an unwritten CPL byte reads 0.
@@ -453,6 +480,14 @@ type VmxVmmSvm<V, Q, S> = Then<Then<VmxGet<V>, Vmm<Q>>, SvmSet<S>>;
 type SvmVmmVmxVmmSvm<S, Q, V> =
     Then<Then<Then<SvmGet<S>, Vmm<Q>>, Then<VmxSet<V>, VmxGet<V>>>, Then<Vmm<Q>, SvmSet<S>>>;
 
+/// Three stages in sequence.
+type Via<A, B, C> = Then<Then<A, B>, C>;
+/// A KVM get, another VMM's model and back (`from`, `to`), a KVM set.
+type KvmHop<G, F, T, S> = Then<Then<G, F>, Then<T, S>>;
+/// AMD round trip through a QEMU migration between two QEMU versions.
+type SvmMigrateSvm<D> =
+    Then<Then<SvmGet<D>, Then<QemuGet<D>, Migrate>>, Then<QemuSet<D>, SvmSet<D>>>;
+
 /// `run_segment`'s entry into one pipeline variant: the output as [`Written`], so that
 /// it comes back in registers. One per register, `reg` a constant in each (see
 /// [`batch`]).
@@ -518,13 +553,15 @@ impl Compiled {
 }
 
 macro_rules! pipelines {
-    // Each shape twice: its rules as data, and today's profiles as constants.
-    ($($(#[$doc:meta])* $name:ident($ty:ty) | $today:ident($today_ty:ty),)*) => {
+    // The KVM/QEMU shapes twice: their rules as data, and today's profiles as
+    // constants; then the shapes with other ops, whose rules are always data (`today`).
+    ($($(#[$doc:meta])* $name:ident($ty:ty) | $today:ident($today_ty:ty),)*
+        ; $($(#[$odoc:meta])* $other:ident($other_ty:ty),)*) => {
         pipelines!(@each $(
             $(#[$doc])* $name($ty),
             /// The same with today's profiles, their rules constant.
             $today($today_ty),
-        )*);
+        )* $($(#[$odoc])* $other($other_ty),)*);
     };
     (@each $($(#[$doc:meta])* $name:ident($ty:ty),)*) => {
         /// A chain of a known shape, its stages monomorphised (the rules it holds as
@@ -593,6 +630,23 @@ pipelines! {
     IntoVmx(VmxSet<Dynamic>) | IntoVmxToday(VmxSet<Vmx>),
     /// `kvm_sregs` through a VMM.
     Vmm(Vmm<Dynamic>) | VmmToday(Vmm<Qemu>),
+    ;
+    /// AMD round trip through a migration from one QEMU to another.
+    SvmMigrateSvm(SvmMigrateSvm<Dynamic>),
+    /// Intel, through crosvm, restored on HAXM.
+    VmxCrosvmHaxm(Via<VmxGet<Dynamic>, st::CrosvmFromKvm<Dynamic>, st::CrosvmToHaxm<Dynamic>>),
+    /// AMD round trip through crosvm.
+    SvmCrosvmSvm(KvmHop<SvmGet<Dynamic>, st::CrosvmFromKvm<Dynamic>, st::CrosvmToKvm<Dynamic>, SvmSet<Dynamic>>),
+    /// Intel round trip through crosvm.
+    VmxCrosvmVmx(KvmHop<VmxGet<Dynamic>, st::CrosvmFromKvm<Dynamic>, st::CrosvmToKvm<Dynamic>, VmxSet<Dynamic>>),
+    /// AMD round trip through VirtualBox NEM.
+    SvmNemSvm(KvmHop<SvmGet<Dynamic>, st::VboxNemImport<Dynamic>, st::VboxNemExport<Dynamic>, SvmSet<Dynamic>>),
+    /// AMD round trip through openvmm.
+    SvmOpenvmmSvm(KvmHop<SvmGet<Dynamic>, st::OpenvmmFromKvm<Dynamic>, st::OpenvmmToKvm<Dynamic>, SvmSet<Dynamic>>),
+    /// Intel round trip through openvmm.
+    VmxOpenvmmVmx(KvmHop<VmxGet<Dynamic>, st::OpenvmmFromKvm<Dynamic>, st::OpenvmmToKvm<Dynamic>, VmxSet<Dynamic>>),
+    /// bhyve on AMD (FreeBSD or illumos) through its VMM's snapshot or migration.
+    BhyveSvm(Via<st::BhyveSvmGet<Dynamic>, st::BhyveCarry<Dynamic>, st::BhyveSvmSet<Dynamic>>),
 }
 
 /// True when every op runs today's profile of its engine, rules untouched.
@@ -601,7 +655,8 @@ fn today(ops: &[Op]) -> bool {
         Op::SvmGet(r) | Op::SvmSet(r) => r == Profile::KVM_SVM.rules,
         Op::VmxGet(r) | Op::VmxSet(r) => r == Profile::KVM_VMX.rules,
         Op::QemuGet(r) | Op::QemuSet(r) => r == Profile::QEMU.rules,
-        // Other stacks' ops and migration hooks have no pipeline: tables or interpreted.
+        // Other stacks' ops and migration hooks: rules as data (their shapes' variants
+        // have no constant-rule twin: twice the code for chains verify runs once).
         Op::QemuMigrate(..) | Op::Stack(_) => false,
     })
 }
@@ -642,8 +697,19 @@ fn vmm<Q: FromRules>(get: RuleSet, set: RuleSet) -> Vmm<Q> {
     Then(QemuGet(r(get)), QemuSet(r(set)))
 }
 
+/// Three stages in sequence.
+fn via<A, B, C>(a: A, b: B, c: C) -> Via<A, B, C> {
+    Then(Then(a, b), c)
+}
+
+/// A KVM get, another VMM's model and back, a KVM set.
+fn hop<G, F, T, S>(get: G, from: F, to: T, set: S) -> KvmHop<G, F, T, S> {
+    Then(Then(get, from), Then(to, set))
+}
+
 /// The pipeline of `ops`' shape, if it is a built-in one.
 fn pipeline(ops: &[Op]) -> Option<Pipeline> {
+    use super::StackOp as S;
     use Op as O;
     let fixed = today(ops);
     // One stage expression per shape, built with constant rules when every op runs
@@ -702,95 +768,93 @@ fn pipeline(ops: &[Op]) -> Option<Pipeline> {
         [O::SvmSet(a)] => pick!(IntoSvmToday | IntoSvm, SvmSet(r(a))),
         [O::VmxSet(a)] => pick!(IntoVmxToday | IntoVmx, VmxSet(r(a))),
         [O::QemuGet(a), O::QemuSet(b)] => pick!(VmmToday | Vmm, vmm(a, b)),
+        // The other stacks' shapes and the migration: rules as data.
+        [
+            O::SvmGet(a),
+            O::QemuGet(b),
+            O::QemuMigrate(..),
+            O::QemuSet(c),
+            O::SvmSet(e),
+        ] => {
+            let get = Then(SvmGet(r(a)), Then(QemuGet(r(b)), Migrate));
+            Pipeline::SvmMigrateSvm(Then(get, Then(QemuSet(r(c)), SvmSet(r(e)))))
+        }
+        [
+            O::VmxGet(a),
+            O::Stack(S::CrosvmFromKvm(b)),
+            O::Stack(S::CrosvmToHaxm(c)),
+        ] => Pipeline::VmxCrosvmHaxm(via(
+            VmxGet(r(a)),
+            st::CrosvmFromKvm(r(b)),
+            st::CrosvmToHaxm(r(c)),
+        )),
+        [
+            O::SvmGet(a),
+            O::Stack(S::CrosvmFromKvm(b)),
+            O::Stack(S::CrosvmToKvm(c)),
+            O::SvmSet(e),
+        ] => Pipeline::SvmCrosvmSvm(hop(
+            SvmGet(r(a)),
+            st::CrosvmFromKvm(r(b)),
+            st::CrosvmToKvm(r(c)),
+            SvmSet(r(e)),
+        )),
+        [
+            O::VmxGet(a),
+            O::Stack(S::CrosvmFromKvm(b)),
+            O::Stack(S::CrosvmToKvm(c)),
+            O::VmxSet(e),
+        ] => Pipeline::VmxCrosvmVmx(hop(
+            VmxGet(r(a)),
+            st::CrosvmFromKvm(r(b)),
+            st::CrosvmToKvm(r(c)),
+            VmxSet(r(e)),
+        )),
+        [
+            O::SvmGet(a),
+            O::Stack(S::VboxNemImport(b)),
+            O::Stack(S::VboxNemExport(c)),
+            O::SvmSet(e),
+        ] => Pipeline::SvmNemSvm(hop(
+            SvmGet(r(a)),
+            st::VboxNemImport(r(b)),
+            st::VboxNemExport(r(c)),
+            SvmSet(r(e)),
+        )),
+        [
+            O::SvmGet(a),
+            O::Stack(S::OpenvmmFromKvm(b)),
+            O::Stack(S::OpenvmmToKvm(c)),
+            O::SvmSet(e),
+        ] => Pipeline::SvmOpenvmmSvm(hop(
+            SvmGet(r(a)),
+            st::OpenvmmFromKvm(r(b)),
+            st::OpenvmmToKvm(r(c)),
+            SvmSet(r(e)),
+        )),
+        [
+            O::VmxGet(a),
+            O::Stack(S::OpenvmmFromKvm(b)),
+            O::Stack(S::OpenvmmToKvm(c)),
+            O::VmxSet(e),
+        ] => Pipeline::VmxOpenvmmVmx(hop(
+            VmxGet(r(a)),
+            st::OpenvmmFromKvm(r(b)),
+            st::OpenvmmToKvm(r(c)),
+            VmxSet(r(e)),
+        )),
+        [
+            O::Stack(S::BhyveSvmGet(a)),
+            O::Stack(S::BhyveCarry(b)),
+            O::Stack(S::BhyveSvmSet(c)),
+        ] => Pipeline::BhyveSvm(via(
+            st::BhyveSvmGet(r(a)),
+            st::BhyveCarry(r(b)),
+            st::BhyveSvmSet(r(c)),
+        )),
         _ => return None,
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::profile::builtin_chains;
-
-    /// What `run_segment`'s entry gives back, put around the input's carrier, is the
-    /// segment the stages made, every byte of it: garbage attribute bytes, a non-zero
-    /// padding byte and CPL bytes above 3 included, in each format a chain ends in.
-    #[test]
-    fn written_around_its_carrier_is_the_segment() {
-        fn check<T: Shape>(x: T, cpl: u8) {
-            assert_eq!(
-                x.written(cpl).around(x.carrier()),
-                InFlight {
-                    value: x.wrap(),
-                    vmcb_cpl: cpl
-                }
-            );
-        }
-        for i in 0..4096u64 {
-            let a = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            let b = (i ^ 0x5555).wrapping_mul(0xd1b5_4a32_d192_ed03);
-            let (selector, base, limit) = (b as u16, a.rotate_left(17), (b >> 16) as u32);
-            let cpl = (b >> 56) as u8;
-            check(
-                VmcbSegment {
-                    selector,
-                    attrib: SvmAttrib(a as u16),
-                    limit,
-                    base,
-                },
-                cpl,
-            );
-            check(
-                VmxSegment {
-                    selector,
-                    base,
-                    limit,
-                    access_rights: VmxAccessRights((a >> 7) as u32),
-                },
-                cpl,
-            );
-            let mut fields = [(b >> 8) as u8; 9];
-            fields[..8].copy_from_slice(&a.to_le_bytes());
-            let mut kvm = crate::testing::kvm_segment(selector, limit, base, fields);
-            kvm.padding = (b >> 24) as u8;
-            check(kvm, cpl);
-        }
-    }
-
-    /// Every built-in chain, with or without any of its rules, runs as a pipeline (the
-    /// compiled tests in `compiled.rs` hold its results to the interpreted ops).
-    #[test]
-    fn every_builtin_shape_is_recognised() {
-        for chain in builtin_chains() {
-            if !chain.ops().iter().all(|op| op.is_kvm_or_qemu()) {
-                // Other stacks' chains and migration hooks have no pipeline.
-                assert!(recognise(chain.ops()).is_none(), "{chain}");
-                continue;
-            }
-            assert!(recognise(chain.ops()).is_some(), "{chain}");
-            for rule in chain.rules().iter() {
-                assert!(
-                    recognise(chain.without(rule).ops()).is_some(),
-                    "{chain} - {rule}"
-                );
-            }
-        }
-        // Today's profiles run with their rules folded in, others with rules as data.
-        let ops = |spec: &str| spec.parse::<crate::profile::Chain>().expect("parses");
-        let today = ops("kvm-svm > qemu > kvm-svm");
-        assert!(matches!(
-            pipeline(today.ops()),
-            Some(Pipeline::SvmVmmSvmToday(_))
-        ));
-        let old = ops("kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11");
-        assert!(matches!(pipeline(old.ops()), Some(Pipeline::SvmVmmSvm(_))));
-        let switched = today.without(crate::profile::Rule::SvmGetTrBusy);
-        assert!(matches!(
-            pipeline(switched.ops()),
-            Some(Pipeline::SvmVmmSvm(_))
-        ));
-        // `verbatim` alone has no op: no pipeline, its tables are the identity.
-        let verbatim: crate::profile::Chain = "verbatim".parse().expect("parses");
-        assert!(recognise(verbatim.ops()).is_none());
-        assert!(verbatim.compile());
-    }
-}
+pub(super) mod tests;

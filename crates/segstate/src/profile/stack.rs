@@ -9,7 +9,6 @@ use core::fmt;
 
 use super::chain::Shape;
 use super::{Engine, Format, InFlight, Op, RuleSet, SegmentValue, Step};
-use super::{bhyve, nested, rustvmm, vbox, xen};
 use crate::arch::{PrivilegeLevel, SegReg, Segment};
 use crate::format::bhyve::BhyveSegment;
 use crate::format::crosvm::CrosvmSegment;
@@ -399,15 +398,10 @@ fn wrong(op: StackOp) -> ! {
     unreachable!("Chain::new orders ops so each one receives its own input shape ({op:?})")
 }
 
-/// One body of [`each_stack_op!`] as a function of the value in flight; `keep` for a
-/// conversion that passes the CPL byte through.
+/// One body of [`each_stack_op!`] as a function of the value in flight.
 macro_rules! convert {
-    ($op:expr, $cpl:ident, $pat:pat => keep $value:expr) => {
-        convert!($op, $cpl, $pat => ($value, $cpl))
-    };
     ($op:expr, $cpl:ident, $pat:pat => $body:expr) => {
         |at: &InFlight| {
-            #[allow(unused_variables, reason = "the conversions that write the CPL byte do not read it")]
             let $cpl = at.vmcb_cpl;
             let (value, vmcb_cpl) = match at.value {
                 $pat => $body,
@@ -418,65 +412,55 @@ macro_rules! convert {
     };
 }
 
-/// Each conversion's body, once, for [`apply`] and [`apply_batch`]: the match on the
-/// op is taken outside `$each!`, which runs one body on one value or on every value of
-/// a batch. A body is `cpl, input pattern => output value, output CPL byte`; the CPL
-/// byte passes through every conversion but those that write it (a set into the VMCB,
-/// a carry, a round trip), and those reading the VMCB read it.
+/// A conversion's output and CPL byte ([`super::stack_stages`]), the output as the
+/// interpreter holds it.
+#[inline(always)]
+fn via<T>((value, cpl): (T, u8), wrap: impl FnOnce(T) -> SegmentValue) -> (SegmentValue, u8) {
+    (wrap(value), cpl)
+}
+
+/// Each conversion, for [`apply`] and [`apply_batch`]: the match on the op is taken
+/// outside `$each!`, which runs one body on one value or on every value of a batch. A
+/// body is `cpl, input pattern => output value, output CPL byte`: the conversion's
+/// function in [`super::stack_stages`] (where each is written once, for the pipelines
+/// too), its output wrapped in its variant.
 macro_rules! each_stack_op {
     ($op:expr, $reg:expr, $each:ident) => {{
         use SegmentValue as V;
         use StackOp as O;
         use StackValue as S;
+        use super::stack_stages as st;
         let reg: SegReg = $reg;
         match $op {
-            O::XenSvmSet(r) => $each!(cpl, V::Stack(S::Xen(x)) => {
-                let (v, written) = xen::svm_set(r, reg, &x);
-                (V::Vmcb(v), written.unwrap_or(0))
-            }),
-            // The descriptor API leaves VMCB.CPL alone; what the VMM carried is restored.
-            O::BhyveSvmSet(r) => $each!(cpl, V::Stack(S::Bhyve(b)) => {
-                let (v, written) = bhyve::svm_set(r, reg, &b);
-                (V::Vmcb(v), written.unwrap_or(cpl))
-            }),
-            O::BhyveCarry(r) => $each!(cpl, value @ V::Stack(S::Bhyve(_)) => {
-                (value, bhyve::carried_cpl(r, cpl))
-            }),
-            O::VboxSvmExport(r) => $each!(cpl, V::Stack(S::Cpum(c)) => {
-                let (v, written) = vbox::svm_export(r, reg, &c);
-                (V::Vmcb(v), written.unwrap_or(0))
-            }),
-            O::BochsRoundTrip(r) => $each!(cpl, V::Vmcb(v) => {
-                let (v, c) = nested::bochs_round_trip(r, reg, &v, cpl);
-                (V::Vmcb(v), c)
-            }),
-            O::NestedSvmRoundTrip(r) => $each!(cpl, V::Vmcb(v) => {
-                let (v, c) = nested::svm_l1_l2_round_trip(r, &v, cpl);
-                (V::Vmcb(v), c)
-            }),
-            O::XenSvmGet(r) => $each!(cpl, V::Vmcb(v) => keep V::Stack(S::Xen(xen::svm_get(r, reg, &v, cpl)))),
-            O::XenVmxGet(r) => $each!(cpl, V::Vmcs(v) => keep V::Stack(S::Xen(xen::vmx_get(r, reg, &v)))),
-            O::XenVmxSet(r) => $each!(cpl, V::Stack(S::Xen(x)) => keep V::Vmcs(xen::vmx_set(r, &x))),
-            O::XenSaveLoad(r) => $each!(cpl, V::Stack(S::Xen(x)) => keep V::Stack(S::Xen(xen::save_load(r, &x)))),
-            O::BhyveSvmGet(r) => $each!(cpl, V::Vmcb(v) => keep V::Stack(S::Bhyve(bhyve::svm_get(r, reg, &v, cpl)))),
-            O::BhyveVmxGet(_) => $each!(cpl, V::Vmcs(v) => keep V::Stack(S::Bhyve(bhyve::vmx_get(&v)))),
-            O::BhyveVmxSet(_) => $each!(cpl, V::Stack(S::Bhyve(b)) => keep V::Vmcs(bhyve::vmx_set(&b))),
-            O::VboxSvmImport(r) => $each!(cpl, V::Vmcb(v) => keep V::Stack(S::Cpum(vbox::svm_import(r, reg, &v, cpl)))),
-            O::VboxVmxImport(r) => $each!(cpl, V::Vmcs(v) => keep V::Stack(S::Cpum(vbox::vmx_import(r, &v)))),
-            O::VboxVmxExport(r) => $each!(cpl, V::Stack(S::Cpum(c)) => keep V::Vmcs(vbox::vmx_export(r, &c))),
-            O::VboxNemImport(r) => $each!(cpl, V::Kvm(k) => keep V::Stack(S::Cpum(vbox::nem_import(r, &k)))),
-            O::VboxNemExport(r) => $each!(cpl, V::Stack(S::Cpum(c)) => keep V::Kvm(vbox::nem_export(r, &c))),
-            O::CrosvmFromKvm(r) => $each!(cpl, V::Kvm(k) => keep V::Stack(S::Crosvm(rustvmm::crosvm_from_kvm(r, &k)))),
-            O::CrosvmToKvm(r) => $each!(cpl, V::Stack(S::Crosvm(c)) => keep V::Kvm(rustvmm::crosvm_to_kvm(r, &c))),
-            O::CrosvmToWhpx(_) => $each!(cpl, V::Stack(S::Crosvm(c)) => keep V::Stack(S::Hv(rustvmm::crosvm_to_whpx(&c)))),
-            O::CrosvmFromWhpx(_) => $each!(cpl, V::Stack(S::Hv(h)) => keep V::Stack(S::Crosvm(rustvmm::crosvm_from_whpx(&h)))),
-            O::CrosvmToHaxm(r) => $each!(cpl, V::Stack(S::Crosvm(c)) => keep V::Vmcs(rustvmm::crosvm_to_haxm(r, &c))),
-            O::CrosvmFromHaxm(_) => $each!(cpl, V::Vmcs(v) => keep V::Stack(S::Crosvm(rustvmm::crosvm_from_haxm(&v)))),
-            O::MshvSet(r) => $each!(cpl, V::Kvm(k) => keep V::Stack(S::Hv(rustvmm::mshv_set(r, &k)))),
-            O::MshvGet(r) => $each!(cpl, V::Stack(S::Hv(h)) => keep V::Kvm(rustvmm::mshv_get(r, &h))),
-            O::OpenvmmFromKvm(r) => $each!(cpl, V::Kvm(k) => keep V::Stack(S::Hv(rustvmm::openvmm_from_kvm(r, &k)))),
-            O::OpenvmmToKvm(r) => $each!(cpl, V::Stack(S::Hv(h)) => keep V::Kvm(rustvmm::openvmm_to_kvm(r, &h))),
-            O::NestedVmxRoundTrip(r) => $each!(cpl, V::Vmcs(v) => keep V::Vmcs(nested::vmx_l1_l2_round_trip(r, reg, &v))),
+            O::XenSvmSet(r) => $each!(cpl, V::Stack(S::Xen(x)) => via(st::xen_svm_set(r, reg, &x, cpl), V::Vmcb)),
+            O::BhyveSvmSet(r) => $each!(cpl, V::Stack(S::Bhyve(b)) => via(st::bhyve_svm_set(r, reg, &b, cpl), V::Vmcb)),
+            O::BhyveCarry(r) => $each!(cpl, V::Stack(S::Bhyve(b)) => via(st::bhyve_carry(r, reg, &b, cpl), |b| V::Stack(S::Bhyve(b)))),
+            O::VboxSvmExport(r) => $each!(cpl, V::Stack(S::Cpum(c)) => via(st::vbox_svm_export(r, reg, &c, cpl), V::Vmcb)),
+            O::BochsRoundTrip(r) => $each!(cpl, V::Vmcb(v) => via(st::bochs_round_trip(r, reg, &v, cpl), V::Vmcb)),
+            O::NestedSvmRoundTrip(r) => $each!(cpl, V::Vmcb(v) => via(st::nested_svm_round_trip(r, reg, &v, cpl), V::Vmcb)),
+            O::XenSvmGet(r) => $each!(cpl, V::Vmcb(v) => via(st::xen_svm_get(r, reg, &v, cpl), |x| V::Stack(S::Xen(x)))),
+            O::XenVmxGet(r) => $each!(cpl, V::Vmcs(v) => via(st::xen_vmx_get(r, reg, &v, cpl), |x| V::Stack(S::Xen(x)))),
+            O::XenVmxSet(r) => $each!(cpl, V::Stack(S::Xen(x)) => via(st::xen_vmx_set(r, reg, &x, cpl), V::Vmcs)),
+            O::XenSaveLoad(r) => $each!(cpl, V::Stack(S::Xen(x)) => via(st::xen_save_load(r, reg, &x, cpl), |x| V::Stack(S::Xen(x)))),
+            O::BhyveSvmGet(r) => $each!(cpl, V::Vmcb(v) => via(st::bhyve_svm_get(r, reg, &v, cpl), |b| V::Stack(S::Bhyve(b)))),
+            O::BhyveVmxGet(r) => $each!(cpl, V::Vmcs(v) => via(st::bhyve_vmx_get(r, reg, &v, cpl), |b| V::Stack(S::Bhyve(b)))),
+            O::BhyveVmxSet(r) => $each!(cpl, V::Stack(S::Bhyve(b)) => via(st::bhyve_vmx_set(r, reg, &b, cpl), V::Vmcs)),
+            O::VboxSvmImport(r) => $each!(cpl, V::Vmcb(v) => via(st::vbox_svm_import(r, reg, &v, cpl), |c| V::Stack(S::Cpum(c)))),
+            O::VboxVmxImport(r) => $each!(cpl, V::Vmcs(v) => via(st::vbox_vmx_import(r, reg, &v, cpl), |c| V::Stack(S::Cpum(c)))),
+            O::VboxVmxExport(r) => $each!(cpl, V::Stack(S::Cpum(c)) => via(st::vbox_vmx_export(r, reg, &c, cpl), V::Vmcs)),
+            O::VboxNemImport(r) => $each!(cpl, V::Kvm(k) => via(st::vbox_nem_import(r, reg, &k, cpl), |c| V::Stack(S::Cpum(c)))),
+            O::VboxNemExport(r) => $each!(cpl, V::Stack(S::Cpum(c)) => via(st::vbox_nem_export(r, reg, &c, cpl), V::Kvm)),
+            O::CrosvmFromKvm(r) => $each!(cpl, V::Kvm(k) => via(st::crosvm_from_kvm(r, reg, &k, cpl), |c| V::Stack(S::Crosvm(c)))),
+            O::CrosvmToKvm(r) => $each!(cpl, V::Stack(S::Crosvm(c)) => via(st::crosvm_to_kvm(r, reg, &c, cpl), V::Kvm)),
+            O::CrosvmToWhpx(r) => $each!(cpl, V::Stack(S::Crosvm(c)) => via(st::crosvm_to_whpx(r, reg, &c, cpl), |h| V::Stack(S::Hv(h)))),
+            O::CrosvmFromWhpx(r) => $each!(cpl, V::Stack(S::Hv(h)) => via(st::crosvm_from_whpx(r, reg, &h, cpl), |c| V::Stack(S::Crosvm(c)))),
+            O::CrosvmToHaxm(r) => $each!(cpl, V::Stack(S::Crosvm(c)) => via(st::crosvm_to_haxm(r, reg, &c, cpl), V::Vmcs)),
+            O::CrosvmFromHaxm(r) => $each!(cpl, V::Vmcs(v) => via(st::crosvm_from_haxm(r, reg, &v, cpl), |c| V::Stack(S::Crosvm(c)))),
+            O::MshvSet(r) => $each!(cpl, V::Kvm(k) => via(st::mshv_set(r, reg, &k, cpl), |h| V::Stack(S::Hv(h)))),
+            O::MshvGet(r) => $each!(cpl, V::Stack(S::Hv(h)) => via(st::mshv_get(r, reg, &h, cpl), V::Kvm)),
+            O::OpenvmmFromKvm(r) => $each!(cpl, V::Kvm(k) => via(st::openvmm_from_kvm(r, reg, &k, cpl), |h| V::Stack(S::Hv(h)))),
+            O::OpenvmmToKvm(r) => $each!(cpl, V::Stack(S::Hv(h)) => via(st::openvmm_to_kvm(r, reg, &h, cpl), V::Kvm)),
+            O::NestedVmxRoundTrip(r) => $each!(cpl, V::Vmcs(v) => via(st::nested_vmx_round_trip(r, reg, &v, cpl), V::Vmcs)),
         }
     }};
 }
@@ -512,5 +496,5 @@ pub(super) fn apply_batch(op: StackOp, reg: SegReg, values: &mut [InFlight]) {
 /// [`super::Chain::run_sregs`] leaves a chain that ends in a Hyper-V register file.
 #[must_use]
 pub(super) fn hv_as_kvm(h: &HvSegmentRegister) -> crate::format::kvm::KvmSegment {
-    rustvmm::mshv_get(RuleSet::EMPTY, h)
+    super::rustvmm::mshv_get(RuleSet::EMPTY, h)
 }

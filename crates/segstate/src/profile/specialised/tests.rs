@@ -1,0 +1,162 @@
+//! The pipelines' tests: which built-in chains take which pipeline, and what an entry
+//! gives back (their results against the interpreter: `compiled.rs`'s
+//! `public_api_equals_interpreted`, and verify's trips tests over whole domains).
+
+use super::*;
+use crate::profile::builtin_chains;
+
+/// The built-in chains of the other stacks and of a QEMU migration that have a
+/// pipeline, each with the variant it runs as (rules as data).
+pub(crate) const OTHER_PIPELINES: &[(&str, &str)] = &[
+    ("kvm-svm > qemu@2.9 > qemu > kvm-svm", "SvmMigrateSvm"),
+    ("kvm-vmx > crosvm > crosvm-haxm", "VmxCrosvmHaxm"),
+    ("kvm-svm > crosvm > kvm-svm", "SvmCrosvmSvm"),
+    ("kvm-vmx > crosvm > kvm-vmx", "VmxCrosvmVmx"),
+    ("kvm-svm > vbox-nem > kvm-svm", "SvmNemSvm"),
+    ("kvm-svm > openvmm > kvm-svm", "SvmOpenvmmSvm"),
+    ("kvm-vmx > openvmm > kvm-vmx", "VmxOpenvmmVmx"),
+    ("bhyve-svm > bhyve-snapshot > bhyve-svm", "BhyveSvm"),
+    (
+        "illumos-bhyve-svm > propolis > illumos-bhyve-svm",
+        "BhyveSvm",
+    ),
+];
+
+/// The built-in chains without a pipeline: they run interpreted (or through tables).
+const INTERPRETED: &[&str] = &[
+    "xen-svm > xen-save > xen-svm",
+    "xen-vmx > xen-save > xen-vmx",
+    "xen-svm > xen-save > xen-vmx",
+    "xen-vmx > xen-save > xen-svm",
+    "bhyve-vmx > bhyve-snapshot > bhyve-vmx",
+    "vbox-svm > vbox-sav > vbox-svm",
+    "vbox-vmx > vbox-sav > vbox-vmx",
+    "vbox-svm > vbox-sav > vbox-vmx",
+    "kvm-svm > crosvm > crosvm-whpx",
+    "kvm-svm > verbatim > mshv",
+    "kvm-vmx > verbatim > mshv",
+    "verbatim > mshv > verbatim",
+    "bochs-svm",
+    "kvm-nsvm",
+    "kvm-nvmx",
+];
+
+/// The name of `p`'s variant, as [`OTHER_PIPELINES`] lists it.
+fn variant(p: &Pipeline) -> alloc::string::String {
+    let name = match p {
+        Pipeline::SvmMigrateSvm(_) => "SvmMigrateSvm",
+        Pipeline::VmxCrosvmHaxm(_) => "VmxCrosvmHaxm",
+        Pipeline::SvmCrosvmSvm(_) => "SvmCrosvmSvm",
+        Pipeline::VmxCrosvmVmx(_) => "VmxCrosvmVmx",
+        Pipeline::SvmNemSvm(_) => "SvmNemSvm",
+        Pipeline::SvmOpenvmmSvm(_) => "SvmOpenvmmSvm",
+        Pipeline::VmxOpenvmmVmx(_) => "VmxOpenvmmVmx",
+        Pipeline::BhyveSvm(_) => "BhyveSvm",
+        _ => "a KVM/QEMU shape",
+    };
+    name.into()
+}
+
+/// Each of the other stacks' shapes with a pipeline is chosen for its chains, and
+/// for each of them with any one rule switched off: the variant named, so a chain
+/// that fell back on the interpreter (or took another shape's pipeline) fails here.
+/// (That each runs as the interpreter does: `compiled.rs`'s
+/// `public_api_equals_interpreted`, and verify's `pipelines_of_the_other_stacks_equal_the_interpreter`
+/// over the whole domain.)
+#[test]
+fn other_stacks_shapes_take_their_pipelines() {
+    for &(spec, expected) in OTHER_PIPELINES {
+        let chain: crate::profile::Chain = spec.parse().expect("parses");
+        assert!(crate::profile::builtin_about(&chain).is_some(), "{spec}");
+        let chains = chain.rules().iter().map(|rule| chain.without(rule));
+        for c in core::iter::once(chain.clone()).chain(chains) {
+            let p = pipeline(c.ops());
+            assert_eq!(p.as_ref().map(variant).as_deref(), Some(expected), "{c}");
+            assert!(c.has_pipeline(), "{c}");
+        }
+    }
+}
+
+/// What `run_segment`'s entry gives back, put around the input's carrier, is the
+/// segment the stages made, every byte of it: garbage attribute bytes, a non-zero
+/// padding byte and CPL bytes above 3 included, in each format a chain ends in.
+#[test]
+fn written_around_its_carrier_is_the_segment() {
+    fn check<T: Shape>(x: T, cpl: u8) {
+        assert_eq!(
+            x.written(cpl).around(x.carrier()),
+            InFlight {
+                value: x.wrap(),
+                vmcb_cpl: cpl
+            }
+        );
+    }
+    for i in 0..4096u64 {
+        let a = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let b = (i ^ 0x5555).wrapping_mul(0xd1b5_4a32_d192_ed03);
+        let (selector, base, limit) = (b as u16, a.rotate_left(17), (b >> 16) as u32);
+        let cpl = (b >> 56) as u8;
+        check(
+            VmcbSegment {
+                selector,
+                attrib: SvmAttrib(a as u16),
+                limit,
+                base,
+            },
+            cpl,
+        );
+        check(
+            VmxSegment {
+                selector,
+                base,
+                limit,
+                access_rights: VmxAccessRights((a >> 7) as u32),
+            },
+            cpl,
+        );
+        let mut fields = [(b >> 8) as u8; 9];
+        fields[..8].copy_from_slice(&a.to_le_bytes());
+        let mut kvm = crate::testing::kvm_segment(selector, limit, base, fields);
+        kvm.padding = (b >> 24) as u8;
+        check(kvm, cpl);
+    }
+}
+
+/// Every built-in chain, with or without any of its rules, runs as a pipeline (the
+/// compiled tests in `compiled.rs` hold its results to the interpreted ops), but
+/// for those listed in [`INTERPRETED`].
+#[test]
+fn every_builtin_shape_is_recognised() {
+    for chain in builtin_chains() {
+        let spec = alloc::format!("{chain}");
+        if INTERPRETED.contains(&spec.as_str()) {
+            assert!(recognise(chain.ops()).is_none(), "{chain}");
+            continue;
+        }
+        assert!(recognise(chain.ops()).is_some(), "{chain}");
+        for rule in chain.rules().iter() {
+            assert!(
+                recognise(chain.without(rule).ops()).is_some(),
+                "{chain} - {rule}"
+            );
+        }
+    }
+    // Today's profiles run with their rules folded in, others with rules as data.
+    let ops = |spec: &str| spec.parse::<crate::profile::Chain>().expect("parses");
+    let today = ops("kvm-svm > qemu > kvm-svm");
+    assert!(matches!(
+        pipeline(today.ops()),
+        Some(Pipeline::SvmVmmSvmToday(_))
+    ));
+    let old = ops("kvm-svm@4.11 > qemu@2.9 > kvm-svm@4.11");
+    assert!(matches!(pipeline(old.ops()), Some(Pipeline::SvmVmmSvm(_))));
+    let switched = today.without(crate::profile::Rule::SvmGetTrBusy);
+    assert!(matches!(
+        pipeline(switched.ops()),
+        Some(Pipeline::SvmVmmSvm(_))
+    ));
+    // `verbatim` alone has no op: no pipeline, its tables are the identity.
+    let verbatim: crate::profile::Chain = "verbatim".parse().expect("parses");
+    assert!(recognise(verbatim.ops()).is_none());
+    assert!(verbatim.compile());
+}
