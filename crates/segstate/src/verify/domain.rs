@@ -22,6 +22,8 @@ use crate::format::svm::SvmAttrib;
 use crate::format::vmx::VmxSegment;
 use crate::profile::{Format, InFlight};
 
+use super::entry::{MemberEntry, put_carried};
+
 /// The limits every attribute combination is tried with: the largest byte-granular one
 /// and 4 GiB - 1 (G synthesis switches between them).
 pub const LIMITS: [u32; 2] = [0xf_ffff, 0xffff_ffff];
@@ -200,21 +202,6 @@ impl Consistency {
         let base = &self.baselines[at];
         let seg = self.cache(reg, seg);
         arch::register_is_consistent(base, reg, &seg) && self.entry_accepts(base, reg, &seg)
-    }
-
-    /// [`Consistency::entry_accepts`] on VM entry's checks of `reg` that read neither its
-    /// selector nor its base ([`vmx_entry::register_accepted_uncarried`]): the same for
-    /// every member of a class of one register. The format is a VMCS.
-    fn entry_accepts_uncarried(&self, base: &SegmentState, reg: SegReg, seg: &Segment) -> bool {
-        vmx_entry::register_accepted_uncarried(base, entry_controls(), reg, seg)
-    }
-
-    /// [`Consistency::entry_accepts`] on VM entry's checks of `reg` that read its
-    /// selector or base ([`vmx_entry::register_accepted_carried`]): with
-    /// [`Consistency::entry_accepts_uncarried`], VM entry accepts iff both do. The format
-    /// is a VMCS.
-    fn entry_accepts_carried(&self, base: &SegmentState, reg: SegReg, seg: &Segment) -> bool {
-        vmx_entry::register_accepted_carried(base, entry_controls(), reg, seg)
     }
 
     /// [`Consistency::judge`] of the state decoded as `decoded` (inconsistent when it
@@ -512,7 +499,8 @@ impl Domain {
     /// the keys are equal and `rep`'s verdict is architectural alone (not a VMCS, whose
     /// verdict includes VM entry). For a VMCS, VM entry's checks reading neither
     /// selector nor base are asked once per register too
-    /// ([`vmx_entry::register_accepted_uncarried`]). What remains per member is whether
+    /// ([`vmx_entry::register_accepted_uncarried`], split by [`MemberEntry`] as after
+    /// a chain). What remains per member is whether
     /// the checks apart from its register pass and, for a VMCS, VM entry's checks that
     /// read its selector or base. `shared_verdicts_are_the_unshared_ones` holds the bits
     /// to each state's verdict judged alone, and fails if nothing is shared;
@@ -539,6 +527,8 @@ impl Domain {
             let key = (cpl, arch::reads(rep.reg).key(&seg));
             shared.known.push((key, rep.consistent));
         }
+        // For a VMCS, VM entry's register checks, split as for the members after a chain.
+        let mut entry = judge.vmx.then(|| MemberEntry::new(seg));
         // The verdict of the register of the members judged last on what its members
         // share (its error checks, while they read no carried field: the same key for
         // every member; for a VMCS, VM entry's checks reading neither selector nor base).
@@ -548,32 +538,28 @@ impl Domain {
             if !judge.apart[at][reg] {
                 continue;
             }
-            let mut made = None;
-            let mut member = || {
-                *made.get_or_insert_with(|| {
-                    let mut m = seg;
-                    (m.selector, m.base) = self.carried(rep.baseline, reg, rpl);
-                    m
-                })
-            };
+            let carried = || self.carried(rep.baseline, reg, rpl);
             let shared_ok = match last {
                 Some((r, verdict)) if r == reg => {
                     shared.count_reused();
                     verdict
                 }
                 _ => {
-                    let (reads, member) = (arch::reads(reg), member());
+                    let reads = arch::reads(reg);
+                    let mut member = seg;
+                    put_carried(&mut member, carried());
                     let key = (cpl, reads.key(&member));
                     let judged =
                         || arch::register_is_consistent(base, reg, &judge.cache(reg, member));
                     let verdict = shared.get_or(key, judged)
-                        && (!judge.vmx || judge.entry_accepts_uncarried(base, reg, &member));
+                        && (entry.as_mut()).is_none_or(|e| e.uncarried_accepts((base, cpl), reg));
                     let carried_unread = !reads.fields.meets(Fields::CARRIED);
                     last = carried_unread.then_some((reg, verdict));
                     verdict
                 }
             };
-            if shared_ok && (!judge.vmx || judge.entry_accepts_carried(base, reg, &member())) {
+            if shared_ok && (entry.as_mut()).is_none_or(|e| e.carried_accepts(base, reg, carried()))
+            {
                 out |= 1 << i;
             }
         }
