@@ -414,8 +414,8 @@ std::thread_local! {
     /// How many of those gave a representative its VM-entry verdict (`verify::reduce`).
     pub(super) static SHARED_REPRESENTATIVE: core::cell::Cell<usize> =
         const { core::cell::Cell::new(0) };
-    /// How many times [`MemberEntry::accepts`] gave a member the verdict of the checks
-    /// that read neither selector nor base from an earlier member.
+    /// How many times [`MemberEntry::uncarried_accepts`] gave a member the verdict of
+    /// the checks that read neither selector nor base from an earlier member.
     static SHARED_UNCARRIED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
     /// How many members [`PartnerRefusals::refusals`] gave a verdict found for an
     /// earlier class.
