@@ -22,6 +22,8 @@ use crate::format::svm::SvmAttrib;
 use crate::format::vmx::VmxSegment;
 use crate::profile::{Format, InFlight};
 
+use super::entry::{MemberEntry, put_carried};
+
 /// The limits every attribute combination is tried with: the largest byte-granular one
 /// and 4 GiB - 1 (G synthesis switches between them).
 pub const LIMITS: [u32; 2] = [0xf_ffff, 0xffff_ffff];
@@ -200,21 +202,6 @@ impl Consistency {
         let base = &self.baselines[at];
         let seg = self.cache(reg, seg);
         arch::register_is_consistent(base, reg, &seg) && self.entry_accepts(base, reg, &seg)
-    }
-
-    /// [`Consistency::entry_accepts`] on VM entry's checks of `reg` that read neither its
-    /// selector nor its base ([`vmx_entry::register_accepted_uncarried`]): the same for
-    /// every member of a class of one register. The format is a VMCS.
-    fn entry_accepts_uncarried(&self, base: &SegmentState, reg: SegReg, seg: &Segment) -> bool {
-        vmx_entry::register_accepted_uncarried(base, entry_controls(), reg, seg)
-    }
-
-    /// [`Consistency::entry_accepts`] on VM entry's checks of `reg` that read its
-    /// selector or base ([`vmx_entry::register_accepted_carried`]): with
-    /// [`Consistency::entry_accepts_uncarried`], VM entry accepts iff both do. The format
-    /// is a VMCS.
-    fn entry_accepts_carried(&self, base: &SegmentState, reg: SegReg, seg: &Segment) -> bool {
-        vmx_entry::register_accepted_carried(base, entry_controls(), reg, seg)
     }
 
     /// [`Consistency::judge`] of the state decoded as `decoded` (inconsistent when it
@@ -512,9 +499,11 @@ impl Domain {
     /// the keys are equal and `rep`'s verdict is architectural alone (not a VMCS, whose
     /// verdict includes VM entry). For a VMCS, VM entry's checks reading neither
     /// selector nor base are asked once per register too
-    /// ([`vmx_entry::register_accepted_uncarried`]). What remains per member is whether
-    /// the checks apart from its register pass and, for a VMCS, VM entry's checks that
-    /// read its selector or base. `shared_verdicts_are_the_unshared_ones` holds the bits
+    /// ([`vmx_entry::register_accepted_uncarried`], split by [`MemberEntry`] as after
+    /// a chain). The partners come a register at a time (a run of its lists), and a
+    /// run is settled whole where its register's checks apart from it fail, or where
+    /// what its members share is refused, or accepted outside a VMCS; what remains per
+    /// member is, for a VMCS, VM entry's checks that read its selector or base. `shared_verdicts_are_the_unshared_ones` holds the bits
     /// to each state's verdict judged alone, and fails if nothing is shared;
     /// `vm_entry_split_is_each_members_whole_check` holds the two parts of VM entry to
     /// each member's [`vmx_entry::register_accepted`], the first one verdict per
@@ -539,42 +528,50 @@ impl Domain {
             let key = (cpl, arch::reads(rep.reg).key(&seg));
             shared.known.push((key, rep.consistent));
         }
-        // The verdict of the register of the members judged last on what its members
-        // share (its error checks, while they read no carried field: the same key for
-        // every member; for a VMCS, VM entry's checks reading neither selector nor base).
-        let mut last: Option<(SegReg, bool)> = None;
+        // For a VMCS, VM entry's register checks, split as for the members after a chain.
+        let mut entry = judge.vmx.then(|| MemberEntry::new(seg));
         let mut out = 0u16;
-        for (i, &(reg, rpl)) in partners.iter().enumerate() {
+        let mut first = 0;
+        // The lists of one register at a time (a group's partners are in register order).
+        for run in partners.chunk_by(|a, b| a.0 == b.0) {
+            let (reg, bits) = (run[0].0, first..first + run.len());
+            first = bits.end;
             if !judge.apart[at][reg] {
                 continue;
             }
-            let mut made = None;
-            let mut member = || {
-                *made.get_or_insert_with(|| {
-                    let mut m = seg;
-                    (m.selector, m.base) = self.carried(rep.baseline, reg, rpl);
-                    m
-                })
+            let reads = arch::reads(reg);
+            let carried = |rpl| self.carried(rep.baseline, reg, rpl);
+            let arch_ok = |rpl, shared: &mut SharedVerdicts| {
+                let mut member = seg;
+                put_carried(&mut member, carried(rpl));
+                let judged = || arch::register_is_consistent(base, reg, &judge.cache(reg, member));
+                shared.get_or((cpl, reads.key(&member)), judged)
             };
-            let shared_ok = match last {
-                Some((r, verdict)) if r == reg => {
-                    shared.count_reused();
-                    verdict
+            // What the run's members share: while the register's error checks read no
+            // carried field, one key and one verdict for all (the others count as
+            // reused); for a VMCS, VM entry's checks reading neither selector nor base.
+            let carried_unread = !reads.fields.meets(Fields::CARRIED);
+            if carried_unread {
+                let ok = arch_ok(run[0].1, shared)
+                    && (entry.as_mut()).is_none_or(|e| e.uncarried_accepts((base, cpl), reg));
+                (1..run.len()).for_each(|_| shared.count_reused());
+                if !ok {
+                    continue;
                 }
-                _ => {
-                    let (reads, member) = (arch::reads(reg), member());
-                    let key = (cpl, reads.key(&member));
-                    let judged =
-                        || arch::register_is_consistent(base, reg, &judge.cache(reg, member));
-                    let verdict = shared.get_or(key, judged)
-                        && (!judge.vmx || judge.entry_accepts_uncarried(base, reg, &member));
-                    let carried_unread = !reads.fields.meets(Fields::CARRIED);
-                    last = carried_unread.then_some((reg, verdict));
-                    verdict
+                if entry.is_none() {
+                    out |= (((1u32 << run.len()) - 1) << bits.start) as u16;
+                    continue;
                 }
-            };
-            if shared_ok && (!judge.vmx || judge.entry_accepts_carried(base, reg, &member())) {
-                out |= 1 << i;
+            }
+            for (i, &(_, rpl)) in bits.zip(run) {
+                let entry_ok = |e: &mut MemberEntry| match carried_unread {
+                    // The part read by no carried field passed above.
+                    true => e.carried_accepts(base, reg, carried(rpl)),
+                    false => e.accepts((base, cpl), reg, carried(rpl)),
+                };
+                let ok = (carried_unread || arch_ok(rpl, shared))
+                    && (entry.as_mut()).is_none_or(entry_ok);
+                out |= u16::from(ok) << i;
             }
         }
         out

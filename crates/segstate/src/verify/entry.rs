@@ -76,7 +76,7 @@ impl<'b> EntryJudge<'b> {
     /// when `decoded` is `None` (as [`accepts`] takes it). The checks that read neither
     /// ([`vmx_entry::register_accepted_uncarried`]) are asked once per register and
     /// baseline among the members, the ones that read them
-    /// ([`vmx_entry::register_accepted_carried`]) per member.
+    /// ([`vmx_entry::register_accepted_carried`]) per member ([`MemberEntry`]).
     /// `member_refusals_equal_each_members_own_verdict` holds it to [`accepts`] over
     /// the whole domain.
     pub(super) fn refusals(
@@ -91,40 +91,115 @@ impl<'b> EntryJudge<'b> {
                     refused | u64::from(!self.accepts(reg, baseline, None)) << m
                 });
         };
-        // Per baseline and register (bit `8 * baseline + register`): whether the checks
-        // that read neither selector nor base were asked, and their verdict.
-        let (mut asked, mut passed) = (0u32, 0u32);
-        // One segment rewritten in place per member: a fresh `Segment { selector, base,
-        // ..rep }` each time was stored whole and reloaded by the check across two
-        // overlapping stores, a store-forwarding stall (BENCHMARKS §2 step 30).
-        let mut seg = rep;
+        let mut split = MemberEntry::new(rep);
         let mut refused = 0;
         for (m, (reg, baseline, selector, base)) in members.enumerate() {
             let at = baseline.bits() as usize;
-            let context = &self.baselines[at];
-            let controls = VmxEntryControls::kvm_default(context.efer);
-            let bit = 1u32 << (at * SegReg::ALL.len() + reg.index());
-            #[cfg(all(test, feature = "std"))]
-            if asked & bit != 0 {
-                SHARED_UNCARRIED.with(|n| n.set(n.get() + 1));
-            }
-            if asked & bit == 0 {
-                asked |= bit;
-                if self.apart[at][reg]
-                    && vmx_entry::register_accepted_uncarried(context, controls, reg, &rep)
-                {
-                    passed |= bit;
-                }
-            }
-            let uncarried_ok = passed & bit != 0;
-            seg.selector = selector;
-            seg.base = base;
-            let accepted =
-                uncarried_ok && vmx_entry::register_accepted_carried(context, controls, reg, &seg);
+            let context = (&self.baselines[at], baseline);
+            let accepted = self.apart[at][reg] && split.accepts(context, reg, (selector, base));
             refused |= u64::from(!accepted) << m;
         }
         refused
     }
+}
+
+/// VM entry's register checks on the members of one class: each member's segment is
+/// the representative's decoded output with the member's own selector and base
+/// ([`put_carried`]), so the checks that read neither
+/// ([`vmx_entry::register_accepted_uncarried`]) give every member of one register and
+/// baseline the same verdict and are asked once per (baseline, register), the ones that
+/// read them ([`vmx_entry::register_accepted_carried`]) per member. The one place VM
+/// entry is split so: [`EntryJudge::refusals`] judges a class's members with it after
+/// a chain, [`super::domain::Domain::consistent_partners`] its source states when the
+/// class is built. `vm_entry_split_is_each_members_whole_check` holds the two parts to
+/// [`vmx_entry::register_accepted`] over every member of the VMCS domain, and
+/// `member_refusals_equal_each_members_own_verdict` this to [`accepts`].
+pub(super) struct MemberEntry {
+    /// The representative's decoded output.
+    rep: Segment,
+    /// The member being judged: `rep` with its selector and base. One segment
+    /// rewritten in place per member: a fresh `Segment { selector, base, ..rep }` each
+    /// time was stored whole and reloaded by the check across two overlapping stores,
+    /// a store-forwarding stall (BENCHMARKS §2 step 30).
+    member: Segment,
+    /// Per baseline and register (bit `8 * baseline + register`): whether the checks
+    /// reading neither selector nor base were asked, and whether they passed.
+    asked: u32,
+    passed: u32,
+}
+
+impl MemberEntry {
+    /// The split for members of a class whose representative decoded as `rep`.
+    pub(super) fn new(rep: Segment) -> Self {
+        MemberEntry {
+            rep,
+            member: rep,
+            asked: 0,
+            passed: 0,
+        }
+    }
+
+    /// Whether VM entry's checks of `reg` accept, in `context.0` (the baseline at CPL
+    /// `context.1`), the member whose selector and base are `carried`, under KVM's
+    /// controls for the context's EFER: [`MemberEntry::uncarried_accepts`] and
+    /// [`MemberEntry::carried_accepts`]. The checks apart from `reg` are the caller's.
+    #[inline(always)]
+    pub(super) fn accepts(
+        &mut self,
+        context: (&SegmentState, PrivilegeLevel),
+        reg: SegReg,
+        carried: (Selector, u64),
+    ) -> bool {
+        self.uncarried_accepts(context, reg) && self.carried_accepts(context.0, reg, carried)
+    }
+
+    /// Whether VM entry's checks of `reg` that read neither its selector nor its base
+    /// accept the members of `reg` at baseline `context.1` (one verdict for them all),
+    /// asked the first time only.
+    #[inline(always)]
+    pub(super) fn uncarried_accepts(
+        &mut self,
+        (context, baseline): (&SegmentState, PrivilegeLevel),
+        reg: SegReg,
+    ) -> bool {
+        let bit = 1u32 << (baseline.bits() as usize * SegReg::ALL.len() + reg.index());
+        #[cfg(all(test, feature = "std"))]
+        if self.asked & bit != 0 {
+            SHARED_UNCARRIED.with(|n| n.set(n.get() + 1));
+        }
+        if self.asked & bit == 0 {
+            self.asked |= bit;
+            let controls = VmxEntryControls::kvm_default(context.efer);
+            if vmx_entry::register_accepted_uncarried(context, controls, reg, &self.rep) {
+                self.passed |= bit;
+            }
+        }
+        self.passed & bit != 0
+    }
+
+    /// Whether VM entry's checks of `reg` that read its selector or base accept the
+    /// member whose selector and base are `carried`, in `context`.
+    #[inline(always)]
+    pub(super) fn carried_accepts(
+        &mut self,
+        context: &SegmentState,
+        reg: SegReg,
+        carried: (Selector, u64),
+    ) -> bool {
+        put_carried(&mut self.member, carried);
+        let controls = VmxEntryControls::kvm_default(context.efer);
+        vmx_entry::register_accepted_carried(context, controls, reg, &self.member)
+    }
+}
+
+/// Puts a class member's own selector and base, `carried` (what its list carries,
+/// [`super::domain::Domain::carried`]), onto `seg`, its representative's decoded
+/// output: the member's decoded output, since each op carries both and decoding copies
+/// them (`verify::reduce`).
+#[inline(always)]
+pub(super) fn put_carried(seg: &mut Segment, (selector, base): (Selector, u64)) {
+    seg.selector = selector;
+    seg.base = base;
 }
 
 /// The VM-entry verdicts of one batch's classes, kept for the next chains of the
@@ -339,8 +414,8 @@ std::thread_local! {
     /// How many of those gave a representative its VM-entry verdict (`verify::reduce`).
     pub(super) static SHARED_REPRESENTATIVE: core::cell::Cell<usize> =
         const { core::cell::Cell::new(0) };
-    /// How many times [`EntryJudge::refusals`] gave a member the verdict of the checks
-    /// that read neither selector nor base from an earlier member.
+    /// How many times [`MemberEntry::uncarried_accepts`] gave a member the verdict of
+    /// the checks that read neither selector nor base from an earlier member.
     static SHARED_UNCARRIED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
     /// How many members [`PartnerRefusals::refusals`] gave a verdict found for an
     /// earlier class.

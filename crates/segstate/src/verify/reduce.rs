@@ -80,7 +80,9 @@ pub(super) use class::{Batch, Class};
 pub(super) use twins::{Avl, avl};
 
 use super::domain::{Domain, SharedVerdicts};
-use super::entry::{self, ClassVerdicts, EntryJudge, MemberVerdicts, PartnerKey, PartnerRefusals};
+use super::entry::{
+    self, ClassVerdicts, EntryJudge, MemberVerdicts, PartnerKey, PartnerRefusals, put_carried,
+};
 use super::trips;
 use super::{
     BATCH, BatchRun, ChainReport, DomainState, Property, SegmentState, Verdict, Workspace,
@@ -161,8 +163,7 @@ impl Carried {
     /// both and decoding copies them (module doc).
     fn onto(self, decoded: Option<Segment>) -> Option<Segment> {
         decoded.map(|mut s| {
-            s.selector = Selector(self.selector);
-            s.base = self.base;
+            put_carried(&mut s, (Selector(self.selector), self.base));
             s
         })
     }
