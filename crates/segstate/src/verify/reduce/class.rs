@@ -132,13 +132,31 @@ impl Class {
 }
 
 /// A class's representative's selector RPL (bits 0-1), its own consistency (bit 2)
-/// and how many states the class covers (bits 3-7: at most [`MAX_CLASS`]), in a byte.
+/// and how many states the class covers (bits 3-7: at most [`MAX_CLASS`], 16), in a
+/// byte. Each field is held to its bits: an RPL is one of four (its value its place in
+/// [`PrivilegeLevel::ALL`], checked at compile time), [`MAX_CLASS`] is below 32
+/// (checked at compile time) and a length beyond it fails [`Shape::new`] in every
+/// build rather than spill into the other bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Shape(u8);
 
+// An RPL fits bits 0-1 and reads back as itself: `PrivilegeLevel::ALL[rpl as usize]`.
+const _: () = {
+    let all = PrivilegeLevel::ALL;
+    assert!(all.len() == 4);
+    let mut i = 0;
+    while i < all.len() {
+        assert!(all[i] as usize == i);
+        i += 1;
+    }
+};
+
 impl Shape {
+    /// The shape of a class of `len` states whose representative has selector RPL `rpl`
+    /// and consistency `judged`. Panics if `len` is 0 or more than [`MAX_CLASS`] (a
+    /// class is at least its representative, and no group has more lists).
     pub(super) fn new(rpl: PrivilegeLevel, judged: bool, len: usize) -> Shape {
-        debug_assert!((1..=MAX_CLASS).contains(&len), "{len} states");
+        assert!((1..=MAX_CLASS).contains(&len), "{len} states in a class");
         Shape(rpl as u8 | u8::from(judged) << 2 | (len as u8) << 3)
     }
 
@@ -183,5 +201,73 @@ impl<'a> Batch<'a> {
             },
             rest,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every RPL, consistency and length up to [`MAX_CLASS`] reads back from its
+    /// [`Shape`] as it went in, none spilling into another's bits.
+    #[test]
+    fn shapes_read_back_what_they_pack() {
+        for rpl in PrivilegeLevel::ALL {
+            for judged in [false, true] {
+                for len in 1..=MAX_CLASS {
+                    let shape = Shape::new(rpl, judged, len);
+                    let read = (shape.rpl(), shape.judged(), usize::from(shape.len()));
+                    assert_eq!(read, (rpl, judged, len));
+                }
+            }
+        }
+    }
+
+    /// A length past [`MAX_CLASS`] fails loudly rather than wrap into five bits.
+    #[test]
+    #[should_panic(expected = "17 states in a class")]
+    fn a_shape_refuses_a_class_too_long() {
+        Shape::new(PrivilegeLevel::Ring0, false, MAX_CLASS + 1);
+    }
+
+    /// Every distance a twin's field holds reads back ([`Class::twin`]) as the twin's
+    /// place, from places near either end of the list, and [`NO_TWIN`] and [`AVL_TWIN`]
+    /// as themselves.
+    #[test]
+    fn twins_read_back_every_distance() {
+        let at = |ordinal: u32, twin: u32| Class {
+            index: 0,
+            ordinal,
+            twin: Class::twin_field(ordinal, twin),
+            position: 0,
+            consistent: 0,
+            reg: SegReg::Cs,
+            shape: Shape::new(PrivilegeLevel::Ring0, false, 1),
+        };
+        for ordinal in [0, 1, 167_936, u32::MAX - 65_536] {
+            for ahead in 1..=65_534 {
+                let c = at(ordinal, ordinal + ahead);
+                assert_eq!(u32::from(c.twin), ahead);
+                assert_eq!((c.twin(ordinal), c.is_avl_twin()), (ordinal + ahead, false));
+            }
+            for (twin, avl) in [(NO_TWIN, false), (AVL_TWIN, true)] {
+                let c = at(ordinal, twin);
+                assert_eq!((c.twin(ordinal), c.is_avl_twin()), (twin, avl));
+            }
+        }
+    }
+
+    /// A twin 65,535 places ahead, or not ahead, fails loudly rather than wrap.
+    #[test]
+    #[should_panic(expected = "within 65,534 places")]
+    fn a_twin_too_far_ahead_is_refused() {
+        Class::twin_field(7, 7 + 65_535);
+    }
+
+    /// A twin at or before its own class is refused too.
+    #[test]
+    #[should_panic(expected = "within 65,534 places")]
+    fn a_twin_behind_is_refused() {
+        Class::twin_field(7, 7);
     }
 }

@@ -290,7 +290,7 @@ impl ListCounterparts {
 }
 
 /// One chain's folding of garbage states: the bytes it folds and, per clean class in
-/// class order ([`Class::ordinal`]: the classes before the garbage, which holds no
+/// class order (its place in `Classes::whole`: the classes before the garbage, which holds no
 /// counterpart), the properties of [`DECIDED`] its verdict failed. A byte per clean
 /// class (82 KB for `kvm_sregs`) rather than per class: small enough for the heap to
 /// hand each chain the pages the last one freed, not fresh ones to fault in.

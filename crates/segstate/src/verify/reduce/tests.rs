@@ -459,9 +459,31 @@ fn classes_cover_the_domain_once() {
 /// Classes built in another domain's spent buffers are those built afresh, and the
 /// buffers are reused: `kvm_segment`'s classes, the most, leave room for a VMCB's,
 /// which are then written in the same memory (and back again, growing into it).
+///
+/// Built afresh, each list is sized once, to what is pushed into it: its capacity is
+/// its length, in each of the three domains. (`Classes::emptied` reserves exactly
+/// what it is asked, checked with odd sizes; a reserve short of what is pushed grows a
+/// list by doubling, to a capacity past its length, but for one exactly half short.)
 #[test]
 fn classes_built_in_spent_buffers_are_the_fresh_ones() {
     let fresh = |format| classes(&Domain::new(format), Classes::default());
+    let reserved = Classes::default().emptied((1_001, 333));
+    assert_eq!(
+        (
+            reserved.whole.capacity(),
+            reserved.garbage_counterparts.capacity()
+        ),
+        (1_001, 333)
+    );
+    for format in [Format::Vmcb, Format::Vmcs, Format::Kvm] {
+        let c = fresh(format);
+        assert_eq!(c.whole.capacity(), c.whole.len(), "{format}");
+        let garbage = &c.garbage_counterparts;
+        assert_eq!(garbage.capacity(), garbage.len(), "{format}");
+        let first = c.first_garbage as usize;
+        assert_eq!(garbage.len(), c.whole.len() - first, "{format}");
+        assert_eq!(garbage.is_empty(), format != Format::Kvm, "{format}");
+    }
     let same = |a: &Classes, b: &Classes| {
         a.whole == b.whole
             && a.partners == b.partners
