@@ -491,7 +491,8 @@ pub(super) fn classes(domain: &Domain, spare: Classes) -> Classes {
         .into_iter()
         .flat_map(|reg| PrivilegeLevel::ALL.map(|rpl| (reg, rpl)));
     let n_alone: usize = lists.clone().map(|(reg, rpl)| alone(reg, rpl).len()).sum();
-    let mut out = spare.emptied((n_classes + n_alone, n_alone));
+    let reserved = (n_classes + n_alone, n_alone);
+    let mut out = spare.emptied(reserved);
     let mut shared = SharedVerdicts::default();
     let mut first_of = PerSegReg::from_fn(|_| 0u32);
     for leader in leaders {
@@ -524,6 +525,11 @@ pub(super) fn classes(domain: &Domain, spare: Classes) -> Classes {
             out.push(domain, ((first + n, rpl, n), state), &[], None, &mut shared);
         }
     }
+    // What was reserved is exactly what was pushed: a reserve short by any amount
+    // (even half, which one doubling would hide from a capacity check) grows the
+    // list and writes it again to fresh pages (BENCHMARKS §2 step 34).
+    let pushed = (out.whole.len(), out.garbage_counterparts.len());
+    debug_assert_eq!(pushed, reserved, "classes and counterparts reserved");
     out
 }
 
