@@ -18,70 +18,34 @@
 //! of every built-in chain and each with rules switched off, and under the tests every
 //! state judged by masks is also judged by `expected` and the two verdicts compared.
 
-use crate::arch::{Attributes, PrivilegeLevel, SegReg, Segment, SegmentType, Selector};
+use crate::arch::{Attributes, PrivilegeLevel, SegReg, Segment, Selector};
 use crate::profile::Op;
 
 use super::normalise;
 
-/// `unusable` in the packed word (above the 12 attribute bits, VMCB `attrib` order).
-const UNUSABLE: u16 = 1 << 12;
+/// `unusable` in the packed word: bit 8, which the attribute word leaves clear.
+const UNUSABLE: u16 = 1 << 8;
 /// P in the packed word.
-const PRESENT: u16 = 1 << 7;
-/// The attribute bits other than P: what a class leaves free.
-const FREE: u16 = 0x0f7f;
+const PRESENT: u16 = 1 << Attributes::P_SHIFT;
+/// The attribute bits other than P (type, S, DPL, AVL, L, D/B, G): what a class leaves
+/// free.
+const FREE: u16 = 0xf07f;
 
-/// A segment's attributes and `unusable` in one word: type (bits 3:0), S, DPL (6:5),
-/// P, AVL, L, D/B, G (bit 11), `unusable` (bit 12).
+/// A segment's attribute word ([`Attributes::to_word`]: type 3:0, S, DPL 6:5, P, AVL
+/// 12, L, D/B, G 15) with `unusable` in bit 8.
 #[inline(always)]
 fn pack(s: &Segment) -> u16 {
-    let a = &s.attributes;
-    u16::from(a.segment_type.bits())
-        | u16::from(a.s) << 4
-        | u16::from(a.dpl.bits()) << 5
-        | u16::from(a.present) << 7
-        | u16::from(a.avl) << 8
-        | u16::from(a.l) << 9
-        | u16::from(a.db) << 10
-        | u16::from(a.g) << 11
-        | u16::from(s.unusable) << 12
-}
-
-/// Whether [`pack`] of `s` is `word`, field by field: `s` was just written a byte at a
-/// time, and packing it whole was compiled to wide loads that waited for those stores
-/// (`perf annotate`: a sixth of the judging loop on one load).
-#[inline(always)]
-fn is_packed(s: &Segment, word: u16) -> bool {
-    let a = &s.attributes;
-    let bit = |n: u16| word & 1 << n != 0;
-    a.segment_type.bits() == (word & 0xf) as u8
-        && a.present == bit(7)
-        && s.unusable == bit(12)
-        && a.dpl.bits() == (word >> 5 & 3) as u8
-        && a.s == bit(4)
-        && a.db == bit(10)
-        && a.g == bit(11)
-        && a.l == bit(9)
-        && a.avl == bit(8)
+    s.attributes.to_word() | u16::from(s.unusable) * UNUSABLE
 }
 
 /// The segment whose [`pack`] is `word`, with a limit on the side of 1 MiB `big` says.
 fn unpack(word: u16, big: bool) -> Segment {
-    let bit = |n: u16| word & 1 << n != 0;
     Segment {
         selector: Selector(0x2b),
         base: 0x1234_5000,
         limit: if big { 0xffff_ffff } else { 0xf_ffff },
-        attributes: Attributes {
-            segment_type: SegmentType::from_low_bits((word & 0xf) as u8),
-            s: bit(4),
-            dpl: PrivilegeLevel::from_low_bits((word >> 5) as u8),
-            present: bit(7),
-            avl: bit(8),
-            l: bit(9),
-            db: bit(10),
-            g: bit(11),
-        },
-        unusable: bit(12),
+        attributes: Attributes::from_word(word),
+        unusable: word & UNUSABLE != 0,
     }
 }
 
@@ -141,7 +105,7 @@ impl RegisterMasks {
             Form::Masks { keep, set } => {
                 #[cfg(all(test, feature = "std"))]
                 MASKED.with(|n| n.set(n.get() + 1));
-                is_packed(after, (word & keep) | set)
+                pack(after) == (word & keep) | set
                     && after.limit == before.limit
                     && after.base == before.base
                     && after.selector == before.selector
@@ -266,7 +230,8 @@ mod tests {
                     "{chain}: {source:?}"
                 );
                 // Each bit in turn, over the sources (every bit thousands of times).
-                let n = (pack(&source) ^ source.selector.0) % 13;
+                let n = [0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 14, 15]
+                    [usize::from(pack(&source) ^ source.selector.0) % 13];
                 let wrong = flipped(&expected, n);
                 assert!(
                     !masks.keeps(chain.ops(), (&source, cpl), &wrong),
