@@ -35,7 +35,7 @@ const FREE: u16 = 0xf07f;
 /// 12, L, D/B, G 15) with `unusable` in bit 8.
 #[inline(always)]
 fn pack(s: &Segment) -> u16 {
-    s.attributes.to_word() | u16::from(s.unusable) * UNUSABLE
+    s.attributes.to_word() | (u16::from(s.unusable) * UNUSABLE)
 }
 
 /// The segment whose [`pack`] is `word`, with a limit on the side of 1 MiB `big` says.
