@@ -32,6 +32,7 @@ mod compiled_domain;
 pub(crate) mod domain;
 mod entry;
 pub(crate) mod normalise;
+mod normalise_masks;
 mod normalise_stacks;
 pub mod paths;
 mod reduce;
@@ -534,7 +535,6 @@ pub fn verify_all_parallel(chains: &[Chain], threads: usize) -> Vec<ChainReport>
 struct Verdict<'t> {
     output: &'t InFlight,
     cpl_after: PrivilegeLevel,
-    expected: Option<Segment>,
     decoded_out: Option<Segment>,
     again: Option<&'t InFlight>,
     failed: u8,
@@ -612,6 +612,23 @@ fn judge<'t>(
     baselines: Option<&[SegmentState; 4]>,
     entry_accepts: impl FnOnce(&[SegmentState; 4], Option<Segment>) -> bool,
 ) -> Verdict<'t> {
+    let walked = |before: &Segment, after: &Segment| {
+        *after == normalise::expected(chain.ops(), state.reg, before, state.cpl)
+    };
+    judge_by(state, (out, again), baselines, walked, entry_accepts)
+}
+
+/// [`judge`], with `keeps` saying whether the decoded output is what the chain's
+/// normalisation may make of the decoded input (`normalise::expected`, walked or as
+/// [`normalise_masks::RegisterMasks`]).
+#[inline(always)]
+fn judge_by<'t>(
+    state: &DomainState,
+    (out, again): (&'t InFlight, Option<&'t InFlight>),
+    baselines: Option<&[SegmentState; 4]>,
+    keeps: impl FnOnce(&Segment, &Segment) -> bool,
+    entry_accepts: impl FnOnce(&[SegmentState; 4], Option<Segment>) -> bool,
+) -> Verdict<'t> {
     let reg = state.reg;
     let mut failed = 0u8;
     let mut fail = |p: Property| failed |= 1 << p.index();
@@ -629,15 +646,18 @@ fn judge<'t>(
     // A fixed point's second trip is the output itself (`trips`), and that output is
     // the input, which the domain decoded already (`DomainState::decoded`): no decode.
     let fixed_point = again.is_some_and(|second| core::ptr::eq(second, out));
-    let decoded_out = match fixed_point {
-        true => state.decoded,
-        false => out.value.decode(),
+    let (decoded_out, kept) = match (fixed_point, &state.decoded) {
+        (true, _) => (
+            state.decoded,
+            state.decoded.as_ref().is_none_or(|b| keeps(b, b)),
+        ),
+        (false, None) => (out.value.decode(), true),
+        (false, Some(before)) => match out.value.decode() {
+            Some(after) => (Some(after), keeps(before, &after)),
+            None => (None, false),
+        },
     };
-    let expected = state
-        .decoded
-        .as_ref()
-        .map(|before| normalise::expected(chain.ops(), reg, before, state.cpl));
-    if expected.is_some() && decoded_out != expected {
+    if !kept {
         fail(Property::AttributeLoss);
     }
     // Nor anything to compare it with.
@@ -655,7 +675,6 @@ fn judge<'t>(
     Verdict {
         output: out,
         cpl_after,
-        expected,
         decoded_out,
         again,
         failed,
@@ -670,15 +689,17 @@ fn describe(
     property: Property,
     baselines: Option<&[SegmentState; 4]>,
 ) -> String {
-    let _ = chain;
     match property {
         Property::CplChanged => format!("CPL {} -> {}", state.cpl, verdict.cpl_after),
         Property::Escalation => format!(
             "CPL {} -> {}: privilege escalation",
             state.cpl, verdict.cpl_after
         ),
-        Property::AttributeLoss => match (verdict.expected, verdict.decoded_out) {
-            (Some(e), Some(a)) => difference(&e, &a),
+        Property::AttributeLoss => match (state.decoded, verdict.decoded_out) {
+            (Some(before), Some(a)) => {
+                let e = normalise::expected(chain.ops(), state.reg, &before, state.cpl);
+                difference(&e, &a)
+            }
             _ => String::from("the result does not decode"),
         },
         Property::NotIdempotent => match verdict.again {

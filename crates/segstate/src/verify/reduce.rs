@@ -83,10 +83,11 @@ use super::domain::{Domain, SharedVerdicts};
 use super::entry::{
     self, ClassVerdicts, EntryJudge, MemberVerdicts, PartnerKey, PartnerRefusals, put_carried,
 };
+use super::normalise_masks::RegisterMasks;
 use super::trips;
 use super::{
     BATCH, BatchRun, ChainReport, DomainState, Property, SegmentState, Verdict, Workspace,
-    WrongSourceFormat, judge,
+    WrongSourceFormat, judge, judge_by,
 };
 use crate::arch::{PerSegReg, PrivilegeLevel, SegReg, Segment, Selector};
 use crate::profile::{Chain, InFlight, Op, SegmentValue, StackValue};
@@ -545,6 +546,8 @@ pub(super) struct ClassRun<'c> {
     /// The garbage states judged with their clean counterpart, if the chain folds any
     /// (`garbage`).
     garbage: Option<garbage::Fold>,
+    /// The chain's normalisation of each register as masks, for the representatives.
+    masks: PerSegReg<RegisterMasks>,
 }
 
 impl<'c> ClassRun<'c> {
@@ -563,6 +566,7 @@ impl<'c> ClassRun<'c> {
             report,
             twins: twins::Twins::default(),
             garbage: None,
+            masks: PerSegReg::from_fn(RegisterMasks::new),
         }
     }
 
@@ -593,6 +597,7 @@ impl Workspace {
             report,
             twins,
             garbage,
+            masks,
         } = at;
         let (chain, baselines) = (*chain, *baselines);
         if let Some(fold) = garbage.as_mut()
@@ -603,6 +608,7 @@ impl Workspace {
             return self.judge_garbage((chain, run), fold, batch, judges, report);
         }
         let reg = batch.classes[0].reg;
+        let masks = &mut masks[reg];
         run.run(chain, (reg, &self.previous[reg]), representatives, from)?;
         for (i, (class, state)) in batch.classes.iter().zip(representatives).enumerate() {
             // Its place: counted here (a range zipped with the classes made judging
@@ -632,7 +638,10 @@ impl Workspace {
                     },
                 )
             };
-            let mut verdict = judge(chain, state, rep_out, again, baselines, entry);
+            let keeps = |before: &Segment, after: &Segment| {
+                masks.keeps(chain.ops(), (before, state.cpl), after)
+            };
+            let mut verdict = judge_by(state, (rep_out, again), baselines, keeps, entry);
             report.executed += 1;
             if let Some(fold) = garbage.as_mut() {
                 fold.keep(((class, ordinal), twins.folded()), verdict.failed);

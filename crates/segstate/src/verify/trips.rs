@@ -458,8 +458,8 @@ mod tests {
                     let (out, again) = (*out, *again);
                     let copied = super::super::judge(chain, state, &out, Some(&again), None, entry);
                     assert_eq!(
-                        (shared.failed, shared.decoded_out, shared.expected),
-                        (copied.failed, copied.decoded_out, copied.expected),
+                        (shared.failed, shared.decoded_out),
+                        (copied.failed, copied.decoded_out),
                         "{chain}: {state:?}"
                     );
                 }
