@@ -566,7 +566,7 @@ impl<'c> ClassRun<'c> {
             report,
             twins: twins::Twins::default(),
             garbage: None,
-            masks: PerSegReg::from_fn(RegisterMasks::new),
+            masks: RegisterMasks::for_chain(chain),
         }
     }
 
