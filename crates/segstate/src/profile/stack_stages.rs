@@ -4,10 +4,28 @@
 //! calls the same functions, so a chain runs the same code whether its shape has a
 //! pipeline or not; only the dispatch differs.
 //!
+//! Why here: before, the interpreter held each conversion's body (the CPL byte's
+//! handling among it) and a pipeline stage would have been a second copy that could
+//! drift from it; `verify` proves the interpreter's, so the pipelines must run the
+//! same code. The bodies only glue: what each stack does to a segment is in its own
+//! module, read from its upstream source there:
+//!
+//! - Xen ([`super::xen`]): xen-project/xen hvm/svm/svm.c, hvm/vmx/vmx.c, hvm/hvm.c.
+//! - bhyve ([`super::bhyve`]): FreeBSD sys/amd64/vmm/amd/vmcb.c, illumos
+//!   usr/src/uts/intel/io/vmm/amd/svm.c; FreeBSD's snapshot and Oxide propolis carry.
+//! - VirtualBox ([`super::vbox`]): VMMR0/HMSVMR0.cpp, VMMR0/HMVMXR0.cpp,
+//!   VMMR3/NEMR3Native-linux.cpp.
+//! - crosvm, mshv, openvmm ([`super::rustvmm`]): google/crosvm
+//!   hypervisor/src/{kvm,whpx,haxm}, rust-vmm/mshv src/x86_64/regs.rs, microsoft/openvmm
+//!   vmm_core/virt_kvm/src/arch/x86_64/vp_state.rs.
+//! - Bochs and Linux nested SVM/VMX ([`super::nested`]): bochs/cpu/svm.cc,
+//!   arch/x86/kvm/svm/nested.c, arch/x86/kvm/vmx/nested.c.
+//!
 //! The CPL byte passes through every conversion (a `keep` row) but those that write
 //! it: a set into the VMCB (a fresh VMCB's 0 where the set writes none; bhyve's
 //! descriptor API leaves VMCB.CPL alone, so what the VMM carried stays), a VMM's
-//! carry, a nested round trip.
+//! carry, a nested round trip. (The commits each upstream file was read at are in
+//! those modules' docs.)
 
 use super::specialised::{Rules, Stage};
 use super::{RuleSet, bhyve, nested, rustvmm, vbox, xen};
