@@ -8,10 +8,10 @@
 //! [`super::stack_stages`]); a chain of another shape (a new op, a longer chain) runs
 //! through its tables ([`super::compiled`]) or interpreted, with the same results. A new
 //! shape plugs in with a line in `pipelines!` and one in [`recognise`], a new op
-//! with a [`Stage`]. Each shape is a monomorphised copy of the entries (about 6.4 KB of
-//! code a variant): of the other stacks' shapes only the heaviest in `verify` have one,
-//! a single variant each with rules as data; the rest run interpreted (`BENCHMARKS.md`
-//! §2, step 33).
+//! with a [`Stage`]. Each shape is a monomorphised copy of the entries (about 7 KB of
+//! code a variant): of the other stacks' shapes only those of nine of the heaviest
+//! chains in `verify` have one, a single variant each with rules as data; the rest
+//! run interpreted (`BENCHMARKS.md` §2, step 33).
 
 use super::attribute_bytes::AttributeBytes;
 use super::chain::{Format, InFlight, Op, SegmentValue, VcpuSegments, WrongSourceFormat};
