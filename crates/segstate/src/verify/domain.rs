@@ -330,10 +330,31 @@ impl Domain {
     /// and those of DS, FS and GS at the same positions are not.
     #[cfg(test)]
     pub(crate) fn refusing_carried_fields(format: Format) -> Self {
+        Domain::over_changed_baselines(format, SegReg::Es, |es| {
+            es.unusable = true;
+            es.base = 1 << 32;
+        })
+    }
+
+    /// The domain of `format` over baselines whose DS holds a system descriptor while
+    /// usable (an error: `CheckId::ArchDataReadable`), so every register's checks apart
+    /// from its own fail but DS's: in a data class only DS's lists can hold consistent
+    /// states, and the walk by register skips the others' lists whole
+    /// (`partners_skipped_by_register_leave_the_others_in_place`).
+    #[cfg(test)]
+    pub(crate) fn refusing_apart_from_ds(format: Format) -> Self {
+        Domain::over_changed_baselines(format, SegReg::Ds, |ds| {
+            ds.attributes.s = false;
+            ds.unusable = false;
+        })
+    }
+
+    /// The domain of `format` over [`baseline`]'s with `change` made to `reg`.
+    #[cfg(test)]
+    fn over_changed_baselines(format: Format, reg: SegReg, change: fn(&mut Segment)) -> Self {
         let baselines = PrivilegeLevel::ALL.map(|cpl| {
             let mut b = baseline(cpl);
-            b.segments[SegReg::Es].unusable = true;
-            b.segments[SegReg::Es].base = 1 << 32;
+            change(&mut b.segments[reg]);
             b
         });
         Domain {
