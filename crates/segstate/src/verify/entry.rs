@@ -103,7 +103,8 @@ impl<'b> EntryJudge<'b> {
     }
 }
 
-/// VM entry's register checks on the members of one class: each member's segment is
+/// VM entry's register checks (SDM Vol. 3C §27.3.1.2, "Checks on Guest Segment
+/// Registers") on the members of one class: each member's segment is
 /// the representative's decoded output with the member's own selector and base
 /// ([`put_carried`]), so the checks that read neither
 /// ([`vmx_entry::register_accepted_uncarried`]) give every member of one register and
@@ -111,8 +112,10 @@ impl<'b> EntryJudge<'b> {
 /// read them ([`vmx_entry::register_accepted_carried`]) per member. The one place VM
 /// entry is split so: [`EntryJudge::refusals`] judges a class's members with it after
 /// a chain, [`super::domain::Domain::consistent_partners`] its source states when the
-/// class is built. `vm_entry_split_is_each_members_whole_check` holds the two parts to
-/// [`vmx_entry::register_accepted`] over every member of the VMCS domain, and
+/// class is built. `vm_entry_split_is_each_members_whole_check` holds the two parts,
+/// and this from a representative whose selector and base are not the member's, to
+/// [`vmx_entry::register_accepted`] over every member of the VMCS domain and of
+/// `Domain::refusing_carried_fields`', and
 /// `member_refusals_equal_each_members_own_verdict` this to [`accepts`].
 pub(super) struct MemberEntry {
     /// The representative's decoded output.

@@ -551,3 +551,44 @@ fn shared_verdicts_are_the_unshared_ones() {
         );
     }
 }
+
+/// Lists the walk by register skips whole leave every other list's bit in place: over
+/// every class of the three domains whose baselines' DS is broken
+/// ([`Domain::refusing_apart_from_ds`]: every register's checks apart from its own
+/// fail but DS's), [`Domain::consistent_partners`] gives each member's bit as the state
+/// at its place holds it. A data class's lists of ES (skipped whole where ES is the
+/// representative's register) come before DS's, which hold the consistent members, so
+/// a skipped run that does not advance the bits, or skips a list too many, or gives
+/// its verdict to the next register's lists, fails it.
+#[test]
+fn partners_skipped_by_register_leave_the_others_in_place() {
+    use super::super::domain::SharedVerdicts;
+    for format in [Format::Vmcb, Format::Vmcs, Format::Kvm] {
+        let domain = Domain::refusing_apart_from_ds(format);
+        let classes = classes(&domain, Classes::default());
+        let mut shared = SharedVerdicts::default();
+        // Consistent members of DS's lists after a skipped run of ES's, and in all.
+        let (mut after_skipped, mut consistent) = (0u64, [0u64; 2]);
+        for c in classes.whole.iter().filter(|c| c.len() > 1) {
+            let rep = domain.state(c.reg, c.rpl(), c.position as usize);
+            let partners = &classes.partners[c.reg];
+            let bits = domain.consistent_partners(&rep, partners, &mut shared);
+            for (i, &(reg, rpl)) in partners.iter().enumerate() {
+                let alone = domain.state(reg, rpl, c.position as usize);
+                assert_eq!(
+                    bits >> i & 1 != 0,
+                    alone.consistent,
+                    "{format} {reg} {rpl} {c:?}"
+                );
+                consistent[usize::from(alone.consistent)] += 1;
+                let es_before = partners[..i].iter().any(|p| p.0 == SegReg::Es);
+                after_skipped += u64::from(alone.consistent && es_before);
+            }
+        }
+        assert!(
+            consistent.iter().all(|&n| n > 1000),
+            "{format}: {consistent:?}"
+        );
+        assert!(after_skipped > 1000, "{format}: {after_skipped}");
+    }
+}
