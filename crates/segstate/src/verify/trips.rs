@@ -53,15 +53,10 @@ const FIXED_POINT: u16 = u16::MAX;
 const _: () = assert!(super::BATCH < EMPTY as usize && SLOTS.is_power_of_two());
 
 /// The outputs of one batch, and their second trips when the chain is of one format.
-/// The buffers are kept across batches.
+/// The buffers are kept across batches: the run's own, or lent by the chains' pass
+/// for the time of one chain's batch ([`BatchRun::swap_buffers`]).
 pub(super) struct BatchRun {
-    outs: Vec<InFlight>,
-    /// The distinct outputs that are not fixed points, each run through the chain again.
-    agains: Vec<InFlight>,
-    /// Per output, its second trip's index in `agains`, or [`FIXED_POINT`].
-    again_of: Vec<u16>,
-    /// Output hash → index in `agains` of the last distinct output with that hash.
-    slots: Vec<u16>,
+    buffers: Buffers,
     same_format: bool,
     /// After how many ops the batch is kept for later chains, ascending, each with what
     /// was kept.
@@ -71,19 +66,45 @@ pub(super) struct BatchRun {
     piped: usize,
 }
 
+/// What a [`BatchRun`] runs one batch in, used by nothing once its batch is judged: so
+/// the chains verified together share one, lent to each chain in turn
+/// (`verify/reduce/pass.rs`), and its pages are written once, where a buffer per chain
+/// wrote ~45 KB of fresh pages per chain (`BENCHMARKS.md` §2, step 36). Each buffer is
+/// sized when first used, so a run that is lent one allocates nothing of its own.
+#[derive(Default)]
+pub(super) struct Buffers {
+    outs: Vec<InFlight>,
+    /// The distinct outputs that are not fixed points, each run through the chain again.
+    agains: Vec<InFlight>,
+    /// Per output, its second trip's index in `agains`, or [`FIXED_POINT`].
+    again_of: Vec<u16>,
+    /// Output hash → index in `agains` of the last distinct output with that hash.
+    slots: Vec<u16>,
+}
+
 impl BatchRun {
     pub(super) fn new(chain: &Chain) -> Self {
-        let same_format = chain.source() == chain.destination();
         Self {
-            outs: Vec::with_capacity(super::BATCH),
-            agains: Vec::with_capacity(if same_format { super::BATCH } else { 0 }),
-            again_of: Vec::with_capacity(if same_format { super::BATCH } else { 0 }),
-            slots: alloc::vec![EMPTY; if same_format { SLOTS } else { 0 }],
-            same_format,
+            buffers: Buffers::default(),
+            same_format: chain.source() == chain.destination(),
             kept: Vec::new(),
             #[cfg(test)]
             piped: 0,
         }
+    }
+
+    /// Swaps the run's buffers with `lent`: a pass lends its chains one set in turn,
+    /// before a chain judges a batch, and takes it back after. Only what the run keeps
+    /// for later chains ([`BatchRun::keep_after`]) stays its own.
+    pub(super) fn swap_buffers(&mut self, lent: &mut Buffers) {
+        core::mem::swap(&mut self.buffers, lent);
+    }
+
+    /// Whether the run has buffers of its own (none while it was only ever lent
+    /// them).
+    #[cfg(test)]
+    pub(super) fn has_own_buffers(&self) -> bool {
+        self.buffers.outs.capacity() > 0
     }
 
     /// Keeps what the chain's first `ops` ops make of each batch, for a later chain that
@@ -115,83 +136,113 @@ impl BatchRun {
         states: &[DomainState],
         from: Option<Prefix<'_>>,
     ) -> Result<(), WrongSourceFormat> {
-        self.outs.clear();
+        // Room for a whole batch once (a buffer lent by the pass already has it).
+        self.buffers.outs.clear();
+        self.buffers.outs.reserve(super::BATCH);
+        let outs = &mut self.buffers.outs;
         let mut done = match from {
             Some(Prefix { values, ops }) => {
-                self.outs.extend_from_slice(values);
+                outs.extend_from_slice(values);
                 ops
             }
             None => {
-                self.outs.extend(states.iter().map(|s| s.input));
+                outs.extend(states.iter().map(|s| s.input));
                 0
             }
         };
         for (k, kept) in &mut self.kept {
-            chain.run_batch_interpreted(reg, &mut self.outs, previous, done..*k)?;
+            chain.run_batch_interpreted(reg, outs, previous, done..*k)?;
             kept.clear();
-            kept.extend_from_slice(&self.outs);
+            kept.extend_from_slice(outs);
             done = *k;
         }
         let ops = chain.ops().len();
         // The whole chain from its input, nothing kept on the way: its pipeline, if its
         // shape has one.
         let whole = done == 0;
-        if whole && chain.run_batch_pipeline(reg, &mut self.outs, previous) {
+        if whole && chain.run_batch_pipeline(reg, outs, previous) {
             #[cfg(test)]
             {
                 self.piped += 1;
             }
         } else {
-            chain.run_batch_interpreted(reg, &mut self.outs, previous, done..ops)?;
+            chain.run_batch_interpreted(reg, outs, previous, done..ops)?;
         }
+        self.again(chain, (reg, previous), states)
+    }
+
+    /// The second trips of the batch's outputs, when the chain is of one format: the
+    /// distinct outputs that are not fixed points through the chain again.
+    fn again(
+        &mut self,
+        chain: &Chain,
+        (reg, previous): (SegReg, &QemuSegmentCache),
+        states: &[DomainState],
+    ) -> Result<(), WrongSourceFormat> {
         if !self.same_format {
             return Ok(());
         }
-        self.agains.clear();
-        self.again_of.clear();
-        self.slots.fill(EMPTY);
-        for (i, (out, state)) in self.outs.iter().zip(states).enumerate() {
+        let Buffers {
+            outs,
+            agains,
+            again_of,
+            slots,
+        } = &mut self.buffers;
+        agains.clear();
+        again_of.clear();
+        agains.reserve(super::BATCH);
+        again_of.reserve(super::BATCH);
+        // Sized on the first batch (a buffer lent is already), emptied on every one.
+        slots.clear();
+        slots.resize(SLOTS, EMPTY);
+        for (i, (out, state)) in outs.iter().zip(states).enumerate() {
             if same(out, &state.input) {
-                self.again_of.push(FIXED_POINT);
+                again_of.push(FIXED_POINT);
                 continue;
             }
             // Neighbours in domain order often normalise alike: no hash for a repeat.
-            if let Some(&at) = self.again_of.last().filter(|&&at| at != FIXED_POINT)
-                && same(&self.outs[i - 1], out)
+            if let Some(&at) = again_of.last().filter(|&&at| at != FIXED_POINT)
+                && same(&outs[i - 1], out)
             {
-                self.again_of.push(at);
+                again_of.push(at);
                 continue;
             }
-            let slot = &mut self.slots[slot_of(out)];
+            let slot = &mut slots[slot_of(out)];
             let at = match *slot {
-                seen if seen != EMPTY && same(&self.agains[usize::from(seen)], out) => seen,
+                seen if seen != EMPTY && same(&agains[usize::from(seen)], out) => seen,
                 _ => {
-                    let at = self.agains.len() as u16;
-                    self.agains.push(*out);
+                    let at = agains.len() as u16;
+                    agains.push(*out);
                     *slot = at;
                     at
                 }
             };
-            self.again_of.push(at);
+            again_of.push(at);
         }
-        if chain.run_batch_pipeline(reg, &mut self.agains, previous) {
+        if chain.run_batch_pipeline(reg, agains, previous) {
             #[cfg(test)]
             {
                 self.piped += 1;
             }
             return Ok(());
         }
-        chain.run_batch_interpreted(reg, &mut self.agains, previous, 0..ops)
+        chain.run_batch_interpreted(reg, agains, previous, 0..chain.ops().len())
     }
 
     /// State `i`'s output, and that output run again when the chain is of one format.
     /// (Borrowed: copying the 40-byte values out and back cost a store-forwarding stall
     /// per state.)
     pub(super) fn output(&self, i: usize) -> (&InFlight, Option<&InFlight>) {
-        let out = &self.outs[i];
-        let again = self.same_format.then(|| match self.again_of[i] {
+        let Buffers {
+            outs,
+            agains,
+            again_of,
+            ..
+        } = &self.buffers;
+        let out = &outs[i];
+        let again = self.same_format.then(|| match again_of[i] {
             FIXED_POINT => out,
-            at => &self.agains[usize::from(at)],
+            at => &agains[usize::from(at)],
         });
         (out, again)
     }
@@ -200,7 +251,7 @@ impl BatchRun {
     /// fixed points).
     #[cfg(test)]
     pub(super) fn second_trips(&self) -> usize {
-        self.agains.len()
+        self.buffers.agains.len()
     }
 }
 

@@ -15,6 +15,10 @@ std::thread_local! {
     /// ([`Workspace::verify_classes_both`]): the sharing the tests hold to happen.
     pub(super) static FOLDED_FROM_WHOLE: core::cell::Cell<usize> =
         const { core::cell::Cell::new(0) };
+    /// Chains that ran a batch in buffers an earlier chain of the pass ran the same
+    /// batch in ([`Pass::judge`]): the sharing `chains_of_a_pass_run_in_one_set_of_buffers`
+    /// holds to happen.
+    static LENT_AGAIN: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
 }
 
 /// A batch's representatives and, side by side, their inputs: made once for every
@@ -42,6 +46,9 @@ struct Pass<'r, 'c> {
     prefixes: Vec<Option<(usize, usize)>>,
     members: MemberVerdicts,
     partners: PartnerRefusals,
+    /// The buffers each chain runs a batch in, lent to one chain at a time
+    /// ([`trips::Buffers`]).
+    buffers: trips::Buffers,
 }
 
 impl<'r, 'c> Pass<'r, 'c> {
@@ -65,6 +72,7 @@ impl<'r, 'c> Pass<'r, 'c> {
             prefixes,
             members: MemberVerdicts::default(),
             partners: PartnerRefusals::default(),
+            buffers: trips::Buffers::default(),
         }
     }
 
@@ -86,7 +94,19 @@ impl<'r, 'c> Pass<'r, 'c> {
             let from = Some(from);
             let batch = (batch, representatives, from);
             let kept = (&mut self.members, &mut self.partners, group);
-            ws.judge_batch(&mut later[0], batch, kept)?;
+            let run = &mut later[0];
+            run.run.swap_buffers(&mut self.buffers);
+            let judged = ws.judge_batch(run, batch, kept);
+            run.run.swap_buffers(&mut self.buffers);
+            #[cfg(all(test, feature = "std"))]
+            {
+                // Everything the chain ran, it ran in the lent buffers.
+                assert!(!run.run.has_own_buffers(), "{}", run.chain);
+                if i > 0 {
+                    LENT_AGAIN.with(|n| n.set(n.get() + 1));
+                }
+            }
+            judged?;
         }
         Ok(())
     }
@@ -176,5 +196,40 @@ impl Workspace {
         apart_pass.finish(self);
         folded_pass.finish(self);
         Ok(())
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use alloc::format;
+    use alloc::vec::Vec;
+
+    use super::super::super::Workspace;
+    use super::LENT_AGAIN;
+    use crate::profile::{Chain, Format, builtin_chains};
+
+    /// The chains of a pass run each batch in one set of buffers, lent to each in turn
+    /// (`trips::Buffers`), and each still reports what it reports verified alone: every
+    /// built-in chain from a VMCB (pipelines, interpreted chains going on from a shared
+    /// prefix, chains of one format and of two, AVL-folded and apart), over the whole
+    /// domain. Fails if no chain ran in buffers another had run the same batch in, or
+    /// if a chain ran anything in buffers of its own (`Pass::judge` asserts that after
+    /// each chain's batch).
+    #[test]
+    fn chains_of_a_pass_run_in_one_set_of_buffers() {
+        let ws = Workspace::new(Format::Vmcb);
+        let builtin = builtin_chains();
+        let from_ws = |c: &&Chain| c.source() == ws.format;
+        let chains: Vec<&Chain> = builtin.iter().filter(from_ws).collect();
+        assert!(chains.len() > 10, "{} chains from a VMCB", chains.len());
+        LENT_AGAIN.with(|n| n.set(0));
+        let reports = ws.verify_together(&chains).expect("same source");
+        let lent = LENT_AGAIN.with(core::cell::Cell::get);
+        assert!(lent > chains.len(), "{lent} batches in buffers lent again");
+        for (chain, report) in chains.iter().zip(&reports) {
+            // Every field, the counts, violations and counterexamples alike.
+            let alone = ws.verify(chain).expect("same source");
+            assert_eq!(format!("{report:?}"), format!("{alone:?}"), "{chain}");
+        }
     }
 }
