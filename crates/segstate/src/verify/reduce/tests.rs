@@ -630,3 +630,41 @@ fn partners_skipped_by_register_leave_the_others_in_place() {
         assert!(after_skipped > 1000, "{format}: {after_skipped}");
     }
 }
+
+/// A decoded source whose output does not decode has lost its attributes, judged by
+/// walking `normalise::expected` and by masks alike, and is described so. No chain
+/// makes such an output from the domain, so no other test reaches `judge_by`'s arm
+/// for it: counted as kept, it passed every test. Here the output is a `kvm_segment`
+/// of garbage, after a sample of every register's decoded sources through `qemu`.
+#[test]
+fn an_output_that_does_not_decode_loses_the_attributes() {
+    let chain: Chain = "qemu".parse().expect("a chain");
+    assert!(
+        crate::profile::builtin_about(&chain).is_some(),
+        "judged by masks"
+    );
+    let states = Domain::new(Format::Kvm).states();
+    let garbage = states
+        .iter()
+        .find(|s| s.decoded.is_none())
+        .expect("garbage");
+    let out = garbage.input;
+    let mut masks = RegisterMasks::for_chain(&chain);
+    let mut judged = PerSegReg::from_fn(|_| 0u32);
+    for state in states.iter().filter(|s| s.decoded.is_some()).step_by(97) {
+        let walked = judge(&chain, state, &out, None, None, |_, _| false);
+        let masks = &mut masks[state.reg];
+        let keeps = |b: &Segment, a: &Segment| masks.keeps(chain.ops(), (b, state.cpl), a);
+        let masked = judge_by(state, (&out, None), None, keeps, |_, _| false);
+        for verdict in [&walked, &masked] {
+            assert!(verdict.has(Property::AttributeLoss), "{state:?}");
+            assert_eq!(verdict.decoded_out, None);
+            let detail =
+                super::super::describe(&chain, state, verdict, Property::AttributeLoss, None);
+            assert_eq!(detail, "the result does not decode");
+        }
+        assert_eq!(walked.failed, masked.failed, "{state:?}");
+        judged[state.reg] += 1;
+    }
+    assert!(SegReg::ALL.iter().all(|&r| judged[r] > 100), "{judged:?}");
+}
