@@ -39,11 +39,8 @@ use core::hash::{Hash, Hasher};
 
 use super::DomainState;
 use crate::arch::SegReg;
-use crate::format::kvm::KvmSegment;
 use crate::format::qemu::QemuSegmentCache;
-use crate::format::svm::VmcbSegment;
-use crate::format::vmx::VmxSegment;
-use crate::profile::{Chain, InFlight, SegmentValue, StackValue, WrongSourceFormat};
+use crate::profile::{Chain, InFlight, SegmentValue, WrongSourceFormat};
 
 /// Slots of the table that finds equal outputs: four per state of a full batch, so
 /// few distinct outputs share one (a shared slot only costs a second trip run twice).
@@ -54,6 +51,16 @@ const EMPTY: u16 = u16::MAX;
 const FIXED_POINT: u16 = u16::MAX;
 // Indices into a batch fit below both markers.
 const _: () = assert!(super::BATCH < EMPTY as usize && SLOTS.is_power_of_two());
+
+/// The value of an output of variant `$shape` ([`find_distinct`]'s `shape`).
+macro_rules! shape {
+    ($shape:ident) => {
+        |v: &SegmentValue| match v {
+            SegmentValue::$shape(s) => Some(s),
+            _ => None,
+        }
+    };
+}
 
 /// The outputs of one batch, and their second trips when the chain is of one format.
 /// The buffers are kept across batches: the run's own, or lent by the chains' pass
@@ -214,10 +221,10 @@ impl BatchRun {
             &mut **slots,
         );
         let shaped = match outs.first().map(|o| &o.value) {
-            Some(SegmentValue::Vmcb(_)) => find_distinct(found, shape_vmcb),
-            Some(SegmentValue::Vmcs(_)) => find_distinct(found, shape_vmcs),
-            Some(SegmentValue::Kvm(_)) => find_distinct(found, shape_kvm),
-            Some(SegmentValue::Stack(_)) => find_distinct(found, shape_stack),
+            Some(SegmentValue::Vmcb(_)) => find_distinct(found, shape!(Vmcb)),
+            Some(SegmentValue::Vmcs(_)) => find_distinct(found, shape!(Vmcs)),
+            Some(SegmentValue::Kvm(_)) => find_distinct(found, shape!(Kvm)),
+            Some(SegmentValue::Stack(_)) => find_distinct(found, shape!(Stack)),
             _ => {
                 find_distinct(found, shape_any);
                 false
@@ -392,42 +399,6 @@ type Found<'a> = (
 #[inline(always)]
 fn shape_any(v: &SegmentValue) -> Option<&SegmentValue> {
     Some(v)
-}
-
-/// The VMCB segment of a VMCB output.
-#[inline(always)]
-fn shape_vmcb(v: &SegmentValue) -> Option<&VmcbSegment> {
-    match v {
-        SegmentValue::Vmcb(s) => Some(s),
-        _ => None,
-    }
-}
-
-/// The VMCS segment of a VMCS output.
-#[inline(always)]
-fn shape_vmcs(v: &SegmentValue) -> Option<&VmxSegment> {
-    match v {
-        SegmentValue::Vmcs(s) => Some(s),
-        _ => None,
-    }
-}
-
-/// The `kvm_segment` of a KVM output.
-#[inline(always)]
-fn shape_kvm(v: &SegmentValue) -> Option<&KvmSegment> {
-    match v {
-        SegmentValue::Kvm(s) => Some(s),
-        _ => None,
-    }
-}
-
-/// The other stack's value of an output in another stack's shape.
-#[inline(always)]
-fn shape_stack(v: &SegmentValue) -> Option<&StackValue> {
-    match v {
-        SegmentValue::Stack(s) => Some(s),
-        _ => None,
-    }
 }
 
 /// `a == b`, always inlined: the derived `InFlight::eq` is left to the compiler's
