@@ -212,7 +212,7 @@ impl BatchRun {
         slots.resize(SLOTS, EMPTY);
         // The shape of the first output picks the search's comparison and key, so the
         // loop does not jump on each value's shape; an output of another shape still
-        // compares and hashes whole (`of_shape`).
+        // compares and hashes whole (`same_by`, `slot_by`).
         let found = (
             outs.as_slice(),
             states,
