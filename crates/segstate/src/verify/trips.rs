@@ -40,7 +40,7 @@ use core::hash::{Hash, Hasher};
 use super::DomainState;
 use crate::arch::SegReg;
 use crate::format::qemu::QemuSegmentCache;
-use crate::profile::{Chain, InFlight, WrongSourceFormat};
+use crate::profile::{Chain, InFlight, SegmentValue, WrongSourceFormat};
 
 /// Slots of the table that finds equal outputs: four per state of a full batch, so
 /// few distinct outputs share one (a shared slot only costs a second trip run twice).
@@ -51,6 +51,16 @@ const EMPTY: u16 = u16::MAX;
 const FIXED_POINT: u16 = u16::MAX;
 // Indices into a batch fit below both markers.
 const _: () = assert!(super::BATCH < EMPTY as usize && SLOTS.is_power_of_two());
+
+/// The value of an output of variant `$shape` ([`find_distinct`]'s `shape`).
+macro_rules! shape {
+    ($shape:ident) => {
+        |v: &SegmentValue| match v {
+            SegmentValue::$shape(s) => Some(s),
+            _ => None,
+        }
+    };
+}
 
 /// The outputs of one batch, and their second trips when the chain is of one format.
 /// The buffers are kept across batches: the run's own, or lent by the chains' pass
@@ -64,6 +74,9 @@ pub(super) struct BatchRun {
     /// How many trips ran through a pipeline.
     #[cfg(test)]
     piped: usize,
+    /// How many batches searched their distinct outputs by one shape's value.
+    #[cfg(test)]
+    shaped: usize,
 }
 
 /// What a [`BatchRun`] runs one batch in, used by nothing once its batch is judged: so
@@ -90,6 +103,8 @@ impl BatchRun {
             kept: Vec::new(),
             #[cfg(test)]
             piped: 0,
+            #[cfg(test)]
+            shaped: 0,
         }
     }
 
@@ -195,30 +210,32 @@ impl BatchRun {
         // Sized on the first batch (a buffer lent is already), emptied on every one.
         slots.clear();
         slots.resize(SLOTS, EMPTY);
-        for (i, (out, state)) in outs.iter().zip(states).enumerate() {
-            if same(out, &state.input) {
-                again_of.push(FIXED_POINT);
-                continue;
+        // The shape of the first output picks the search's comparison and key, so the
+        // loop does not jump on each value's shape; an output of another shape still
+        // compares and hashes whole (`same_by`, `slot_by`).
+        let found = (
+            outs.as_slice(),
+            states,
+            &mut *agains,
+            &mut *again_of,
+            &mut **slots,
+        );
+        let shaped = match outs.first().map(|o| &o.value) {
+            Some(SegmentValue::Vmcb(_)) => find_distinct(found, shape!(Vmcb)),
+            Some(SegmentValue::Vmcs(_)) => find_distinct(found, shape!(Vmcs)),
+            Some(SegmentValue::Kvm(_)) => find_distinct(found, shape!(Kvm)),
+            Some(SegmentValue::Stack(_)) => find_distinct(found, shape!(Stack)),
+            _ => {
+                find_distinct(found, shape_any);
+                false
             }
-            // Neighbours in domain order often normalise alike: no hash for a repeat.
-            if let Some(&at) = again_of.last().filter(|&&at| at != FIXED_POINT)
-                && same(&outs[i - 1], out)
-            {
-                again_of.push(at);
-                continue;
-            }
-            let slot = &mut slots[slot_of(out)];
-            let at = match *slot {
-                seen if seen != EMPTY && same(&agains[usize::from(seen)], out) => seen,
-                _ => {
-                    let at = agains.len() as u16;
-                    agains.push(*out);
-                    *slot = at;
-                    at
-                }
-            };
-            again_of.push(at);
+        };
+        #[cfg(test)]
+        {
+            self.shaped += usize::from(shaped);
         }
+        #[cfg(not(test))]
+        let _ = shaped;
         if chain.run_batch_pipeline(reg, agains, previous) {
             #[cfg(test)]
             {
@@ -308,6 +325,82 @@ pub(super) fn shared_prefixes(chains: &[&Chain]) -> Vec<Option<(usize, usize)>> 
     plan
 }
 
+/// The distinct outputs of a batch that are not fixed points, into `agains`, and
+/// each output's second trip's index (or [`FIXED_POINT`]) into `again_of`. `shape`
+/// picks the value of one shape out of an output: two outputs of that shape compare
+/// and hash by that value alone (no jump on the shape per comparison); any other
+/// output compares whole ([`same`]) and hashes whole. Always true (a batch's shape
+/// was searched for), for the test's count of shaped batches.
+#[inline(always)]
+fn find_distinct<T: PartialEq + Hash>(
+    (outs, states, agains, again_of, slots): Found<'_>,
+    shape: impl Fn(&SegmentValue) -> Option<&T> + Copy,
+) -> bool {
+    for (i, (out, state)) in outs.iter().zip(states).enumerate() {
+        if same_by(shape, out, &state.input) {
+            again_of.push(FIXED_POINT);
+            continue;
+        }
+        // Neighbours in domain order often normalise alike: no hash for a repeat.
+        if let Some(&at) = again_of.last().filter(|&&at| at != FIXED_POINT)
+            && same_by(shape, &outs[i - 1], out)
+        {
+            again_of.push(at);
+            continue;
+        }
+        let slot = &mut slots[slot_by(shape, out)];
+        let at = match *slot {
+            seen if seen != EMPTY && same_by(shape, &agains[usize::from(seen)], out) => seen,
+            _ => {
+                let at = agains.len() as u16;
+                agains.push(*out);
+                *slot = at;
+                at
+            }
+        };
+        again_of.push(at);
+    }
+    true
+}
+
+/// `a == b` ([`same`]), by `shape`'s value when both are of its shape.
+#[inline(always)]
+fn same_by<T: PartialEq>(
+    shape: impl Fn(&SegmentValue) -> Option<&T>,
+    a: &InFlight,
+    b: &InFlight,
+) -> bool {
+    match (shape(&a.value), shape(&b.value)) {
+        (Some(x), Some(y)) => x == y && a.vmcb_cpl == b.vmcb_cpl,
+        _ => same(a, b),
+    }
+}
+
+/// `out`'s slot, hashed by `shape`'s value when it is of its shape, else whole.
+#[inline(always)]
+fn slot_by<T: Hash>(shape: impl Fn(&SegmentValue) -> Option<&T>, out: &InFlight) -> usize {
+    match shape(&out.value) {
+        Some(x) => slot_of_parts(x, out.vmcb_cpl),
+        None => slot_of_parts(&out.value, out.vmcb_cpl),
+    }
+}
+
+/// What [`find_distinct`] reads (a batch's outputs and states) and fills (the distinct
+/// outputs, each output's index among them, the hash slots).
+type Found<'a> = (
+    &'a [InFlight],
+    &'a [DomainState],
+    &'a mut Vec<InFlight>,
+    &'a mut Vec<u16>,
+    &'a mut [u16],
+);
+
+/// Any output whole: compared as [`same`] does, hashed as `InFlight` is.
+#[inline(always)]
+fn shape_any(v: &SegmentValue) -> Option<&SegmentValue> {
+    Some(v)
+}
+
 /// `a == b`, always inlined: the derived `InFlight::eq` is left to the compiler's
 /// choice, which put it out of line once the pipelines grew (a call per comparison,
 /// three per output; `SegmentValue`'s own comparison is written to inline).
@@ -316,10 +409,12 @@ fn same(a: &InFlight, b: &InFlight) -> bool {
     a.value == b.value && a.vmcb_cpl == b.vmcb_cpl
 }
 
-/// The slot of `out` in [`BatchRun`]'s table.
-fn slot_of(out: &InFlight) -> usize {
+/// The slot of an output's `value` and `cpl` in [`BatchRun`]'s table.
+#[inline(always)]
+fn slot_of_parts<T: Hash + ?Sized>(value: &T, cpl: u8) -> usize {
     let mut h = WordHasher(0);
-    out.hash(&mut h);
+    value.hash(&mut h);
+    cpl.hash(&mut h);
     // One multiply: the high bits of the product mix every bit of the folded words.
     (h.0.wrapping_mul(0x517c_c1b7_2722_0a95) >> (64 - SLOTS.trailing_zeros())) as usize
 }
@@ -494,6 +589,60 @@ mod tests {
         // The listed chains' shapes, each also with every one of its rules switched off.
         assert!(due > 2 * OTHER_PIPELINES.len(), "{due} chains due");
         assert_eq!(checked, due, "chains checked");
+    }
+
+    /// The search for a batch's distinct outputs by the shape of its first output
+    /// (`find_distinct` with a shape's value compared and hashed alone) marks exactly
+    /// the outputs equal to their inputs as fixed points and maps every other output
+    /// to the second trip of an entry equal to it (the chain run on the output, by the
+    /// derived comparison of the whole value), as the search comparing whole values
+    /// maps it to an entry equal to it: every state of the
+    /// domain of every built-in chain of one format and each with one rule switched
+    /// off. Fails if a chain of one format never searched by shape.
+    #[test]
+    fn outputs_searched_by_shape_map_as_whole_values_do() {
+        let (chains, workspaces) = chains_and_workspaces();
+        let (mut of_one_format, mut searched_by_shape) = (0usize, 0usize);
+        for chain in chains.iter().filter(|c| c.source() == c.destination()) {
+            let mut shaped = 0;
+            each_batch(
+                chain,
+                workspace_of(&workspaces, chain),
+                |run, (reg, previous), batch| {
+                    let Buffers {
+                        outs,
+                        agains,
+                        again_of,
+                        ..
+                    } = &run.buffers;
+                    let (mut whole, mut whole_of, mut slots) =
+                        (Vec::new(), Vec::new(), alloc::vec![EMPTY; SLOTS]);
+                    find_distinct(
+                        (outs, batch, &mut whole, &mut whole_of, &mut slots),
+                        shape_any,
+                    );
+                    for (i, (out, state)) in outs.iter().zip(batch).enumerate() {
+                        let fixed = *out == state.input;
+                        // The run's entries went through the chain again; the whole
+                        // search's are the outputs themselves.
+                        let again = chain.interpret(reg, *out, previous);
+                        for (entries, of, want) in
+                            [(agains, again_of, again), (&whole, &whole_of, *out)]
+                        {
+                            assert_eq!(of[i] == FIXED_POINT, fixed, "{chain}: {state:?}");
+                            if !fixed {
+                                assert_eq!(entries[usize::from(of[i])], want, "{chain}: {state:?}");
+                            }
+                        }
+                    }
+                    shaped = run.shaped;
+                },
+            );
+            of_one_format += 1;
+            searched_by_shape += usize::from(shaped > 0);
+        }
+        assert!(of_one_format > 0);
+        assert_eq!(searched_by_shape, of_one_format, "chains searched by shape");
     }
 
     /// A fixed point is judged from the domain's decoding of its input, not from a
