@@ -95,3 +95,17 @@ pub(super) fn apply(op: Op, reg: SegReg, at: InFlight, previous: &QemuSegmentCac
 pub(super) fn put_seg(rules: RuleSet, reg: SegReg, q: &QemuSegmentCache) -> KvmSegment {
     qemu_modes::set_v8086_seg(rules, reg, q).unwrap_or_else(|| qemu::set_seg(rules, q))
 }
+
+impl Op {
+    /// This op alone on one value ([`apply`]): how verify's tests hold an op with a
+    /// rule switched off against the op it replaces, on the same value.
+    #[cfg(test)]
+    pub(crate) fn apply_to(
+        self,
+        reg: SegReg,
+        at: InFlight,
+        previous: &QemuSegmentCache,
+    ) -> InFlight {
+        apply(self, reg, at, previous)
+    }
+}

@@ -36,6 +36,8 @@ mod normalise_masks;
 mod normalise_stacks;
 pub mod paths;
 mod reduce;
+#[cfg(test)]
+mod stack_rules;
 mod trips;
 
 use domain::Domain;
