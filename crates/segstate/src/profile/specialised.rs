@@ -503,15 +503,18 @@ type VcpuFn = fn(
 
 /// A chain's pipeline with its entry points, each monomorphised for the pipeline's
 /// variant and chosen once, when the chain is built: running a segment is one
-/// predicted indirect call into code for that shape alone. (A `match` on the variant
-/// per call, inlined into the caller's loop, made the compiler load and spill every
-/// field any variant reads before the jump: 3-5 ns a segment, `perf annotate` of the
-/// bench's `run_segment` loop.)
+/// predicted indirect call into code for that shape alone, but for the variants
+/// [`inlined`] runs in the caller. (A `match` on the variant per call, inlined into
+/// the caller's loop, made the compiler load and spill every field any variant reads
+/// before the jump: 3-5 ns a segment, `perf annotate` of the bench's `run_segment`
+/// loop, when each variant held its rules as data; `inlined`'s hold none.)
 #[derive(Clone, Copy)]
 pub(crate) struct Compiled {
     pipeline: Pipeline,
     /// Indexed by [`SegReg::index`].
     segment: [SegmentFn; 8],
+    /// The variant is one of those [`inlined`] runs in `run_segment`'s caller.
+    inline: bool,
     batch: BatchFn,
     vcpu: VcpuFn,
 }
@@ -525,6 +528,11 @@ impl Compiled {
         input: &InFlight,
         previous: &QemuSegmentCache,
     ) -> Option<InFlight> {
+        if self.inline {
+            if let Some(out) = inlined::segment(&self.pipeline, reg, input, previous) {
+                return out;
+            }
+        }
         let written = (self.segment[reg.index()])(&self.pipeline, input, previous)?;
         Some(written.around(carrier_of(&input.value)?))
     }
@@ -578,6 +586,7 @@ macro_rules! pipelines {
                 match self {
                     $(Pipeline::$name(_) => Compiled {
                         pipeline: self,
+                        inline: inlined::inlines(&self),
                         segment: {
                             fn at<const R: usize>(
                                 p: &Pipeline,
@@ -856,5 +865,6 @@ fn pipeline(ops: &[Op]) -> Option<Pipeline> {
     })
 }
 
+pub(super) mod inlined;
 #[cfg(test)]
 pub(super) mod tests;
