@@ -352,10 +352,27 @@ where
     S::In: Shape,
     S::Out: Shape,
 {
+    let (x, out, cpl) = converted(s, reg, input, previous)?;
+    (out.carrier() == x.carrier()).then(|| out.written(cpl))
+}
+
+/// One register through `s`: the input in the source format, the output and the CPL
+/// byte after it, or `None` when `input` is not in the source format.
+#[inline(always)]
+fn converted<S>(
+    s: S,
+    reg: SegReg,
+    input: &InFlight,
+    previous: &QemuSegmentCache,
+) -> Option<(S::In, S::Out, u8)>
+where
+    S: Stage,
+    S::In: Shape,
+{
     let x = S::In::take(&input.value)?;
     let mut cpl = input.vmcb_cpl;
     let out = s.apply(reg, x, &mut cpl, previous);
-    (out.carrier() == x.carrier()).then(|| out.written(cpl))
+    Some((x, out, cpl))
 }
 
 #[inline(always)]

@@ -64,9 +64,7 @@ where
     S::In: Shape,
     S::Out: Shape,
 {
-    let x = S::In::take(&input.value)?;
-    let mut cpl = input.vmcb_cpl;
-    let out = s.apply(reg, x, &mut cpl, previous);
+    let (_, out, cpl) = super::converted(s, reg, input, previous)?;
     Some(InFlight {
         value: out.wrap(),
         vmcb_cpl: cpl,
