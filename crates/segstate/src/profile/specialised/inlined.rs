@@ -20,15 +20,9 @@
 
 use super::{InFlight, Pipeline, QemuSegmentCache, SegReg, Shape, Stage};
 
-/// `run_segment`'s inlined variants, listed once: [`inlines`] says whether a variant is
-/// one of them, [`segment`] runs it.
+/// [`segment`] for `run_segment`'s inlined variants.
 macro_rules! inlined {
     ($($variant:ident),* $(,)?) => {
-        /// True when `p` is run by [`segment`].
-        pub(super) fn inlines(p: &Pipeline) -> bool {
-            matches!(p, $(Pipeline::$variant(_))|*)
-        }
-
         /// One register through `p` when it is an inlined variant: the output, or
         /// `None` when `input` is not in the source format; `None` for other variants.
         #[inline(always)]
@@ -81,9 +75,10 @@ pub(crate) fn inlined_segment(
     input: &InFlight,
     previous: &QemuSegmentCache,
 ) -> Option<Option<InFlight>> {
-    let compiled = super::recognise(chain.ops())?;
-    if !compiled.inline {
-        return None;
-    }
-    segment(&compiled.pipeline, reg, input, previous)
+    segment(
+        &super::recognise(chain.ops())?.pipeline,
+        reg,
+        input,
+        previous,
+    )
 }
