@@ -544,9 +544,10 @@ impl Compiled {
         previous: &QemuSegmentCache,
     ) -> Option<InFlight> {
         // The inlined variants' arms, or a jump to the entry for the others: one
-        // predicted jump on the variant either way (a flag tested first, to keep that
-        // jump off the entries' path, measured 0.4-0.8 ns a segment slower on the rows
-        // inlined and no faster on the others: the loop's registers spilled).
+        // predicted jump on the variant either way. (A flag tested first, to keep that
+        // jump off the entries' path, measured up to 0.4 ns a segment slower on the
+        // rows inlined and 0.5-0.9 on `kvm-svm > verbatim > kvm-svm`: the loop's
+        // registers spilled.)
         if let Some(out) = inlined::segment(&self.pipeline, reg, input, previous) {
             return out;
         }
