@@ -10,7 +10,7 @@
 //! `kvm_segment`. The shapes from a VMCB (svm_get_segment's CPL and per-register
 //! rules) measured slower inlined, 0.3-0.9 ns a segment on each of their rows (the
 //! caller's loop holding every body spilled its registers), and stay behind their
-//! entries, as do the variants with rules as data (`BENCHMARKS.md` §2, step 38).
+//! entries, as do the variants with rules as data (`BENCHMARKS.md` §1 and §2, step 38).
 //!
 //! The register stays a variable, as in C's loop (matched into constants it is eight
 //! copies of each body in every caller). The input is read field by field with
