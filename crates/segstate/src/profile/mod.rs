@@ -61,6 +61,8 @@ pub use chain::{
 pub use registry::{Engine, Profile, UnknownProfile};
 pub use rule::{Rule, RuleKind, RuleSet, UnknownRule};
 #[cfg(test)]
+pub(crate) use specialised::inlined::inlined_segment;
+#[cfg(test)]
 pub(crate) use specialised::tests::OTHER_PIPELINES;
 pub(crate) use stack::StackOp;
 pub use stack::StackValue;

@@ -352,10 +352,27 @@ where
     S::In: Shape,
     S::Out: Shape,
 {
+    let (x, out, cpl) = converted(s, reg, input, previous)?;
+    (out.carrier() == x.carrier()).then(|| out.written(cpl))
+}
+
+/// One register through `s`: the input in the source format, the output and the CPL
+/// byte after it, or `None` when `input` is not in the source format.
+#[inline(always)]
+fn converted<S>(
+    s: S,
+    reg: SegReg,
+    input: &InFlight,
+    previous: &QemuSegmentCache,
+) -> Option<(S::In, S::Out, u8)>
+where
+    S: Stage,
+    S::In: Shape,
+{
     let x = S::In::take(&input.value)?;
     let mut cpl = input.vmcb_cpl;
     let out = s.apply(reg, x, &mut cpl, previous);
-    (out.carrier() == x.carrier()).then(|| out.written(cpl))
+    Some((x, out, cpl))
 }
 
 #[inline(always)]
@@ -503,10 +520,11 @@ type VcpuFn = fn(
 
 /// A chain's pipeline with its entry points, each monomorphised for the pipeline's
 /// variant and chosen once, when the chain is built: running a segment is one
-/// predicted indirect call into code for that shape alone. (A `match` on the variant
-/// per call, inlined into the caller's loop, made the compiler load and spill every
-/// field any variant reads before the jump: 3-5 ns a segment, `perf annotate` of the
-/// bench's `run_segment` loop.)
+/// predicted indirect call into code for that shape alone, but for the variants
+/// [`inlined`] runs in the caller. (A `match` on the variant per call, inlined into
+/// the caller's loop, made the compiler load and spill every field any variant reads
+/// before the jump: 3-5 ns a segment, `perf annotate` of the bench's `run_segment`
+/// loop, when each variant held its rules as data; `inlined`'s hold none.)
 #[derive(Clone, Copy)]
 pub(crate) struct Compiled {
     pipeline: Pipeline,
@@ -525,6 +543,14 @@ impl Compiled {
         input: &InFlight,
         previous: &QemuSegmentCache,
     ) -> Option<InFlight> {
+        // The inlined variants' arms, or a jump to the entry for the others: one
+        // predicted jump on the variant either way. (A flag tested first, to keep that
+        // jump off the entries' path, measured up to 0.4 ns a segment slower on the
+        // rows inlined and 0.5-0.9 on `kvm-svm > verbatim > kvm-svm`: the loop's
+        // registers spilled.)
+        if let Some(out) = inlined::segment(&self.pipeline, reg, input, previous) {
+            return out;
+        }
         let written = (self.segment[reg.index()])(&self.pipeline, input, previous)?;
         Some(written.around(carrier_of(&input.value)?))
     }
@@ -856,5 +882,6 @@ fn pipeline(ops: &[Op]) -> Option<Pipeline> {
     })
 }
 
+pub(super) mod inlined;
 #[cfg(test)]
 pub(super) mod tests;

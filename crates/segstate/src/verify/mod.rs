@@ -31,6 +31,8 @@ pub(crate) mod blame;
 mod compiled_domain;
 pub(crate) mod domain;
 mod entry;
+#[cfg(test)]
+mod inlined_domain;
 pub(crate) mod normalise;
 mod normalise_masks;
 mod normalise_stacks;

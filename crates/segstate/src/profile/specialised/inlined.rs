@@ -1,0 +1,84 @@
+//! `Chain::run_segment` for a few of today's pipelines, inlined into the caller: no
+//! call, no return slot, the output built in registers and stored by the caller.
+//!
+//! Through its entry a segment costs a call through a pointer (the `floor` column of
+//! `ratios 9 chains`: 2.2-2.7 ns of nothing) and comes back as [`super::Written`];
+//! on the shapes whose conversion is short that is most of the time, and plain C of
+//! the same sync, looping over its inputs, takes 1.4-3.8 ns. The variants here are
+//! those shapes with today's profiles (their rules constants, the stages zero-sized,
+//! so the variant's `match` reads nothing but the tag): from a VMCS or a
+//! `kvm_segment`. The shapes from a VMCB (svm_get_segment's CPL and per-register
+//! rules) measured slower inlined, 0.3-0.9 ns a segment on each of their rows (the
+//! caller's loop holding every body spilled its registers), and stay behind their
+//! entries, as do the variants with rules as data (`BENCHMARKS.md` §1 and §2, step 38).
+//!
+//! The register stays a variable, as in C's loop (matched into constants it is eight
+//! copies of each body in every caller). The input is read field by field with
+//! [`Stage::apply`], not [`Stage::apply_loaded`]: the caller's copy of the value is
+//! stored in 16-byte halves, and the gathered word straddles an 8-byte boundary of
+//! one, a failed store forward (`verbatim > kvm-vmx` 3.6 → 8.2 ns a segment).
+
+use super::{InFlight, Pipeline, QemuSegmentCache, SegReg, Shape, Stage};
+
+/// [`segment`] for `run_segment`'s inlined variants.
+macro_rules! inlined {
+    ($($variant:ident),* $(,)?) => {
+        /// One register through `p` when it is an inlined variant: the output, or
+        /// `None` when `input` is not in the source format; `None` for other variants.
+        #[inline(always)]
+        pub(super) fn segment(
+            p: &Pipeline,
+            reg: SegReg,
+            input: &InFlight,
+            previous: &QemuSegmentCache,
+        ) -> Option<Option<InFlight>> {
+            Some(match *p {
+                $(Pipeline::$variant(s) => through(s, reg, input, previous),)*
+                _ => return None,
+            })
+        }
+    };
+}
+
+inlined!(
+    VmxVmmVmxToday,
+    VmxVmxToday,
+    VmxVmmSvmToday,
+    IntoSvmToday,
+    IntoVmxToday,
+    VmmToday,
+);
+
+/// One register through `s`: the output with the CPL byte after it, or `None` when
+/// `input` is not in the source format.
+#[inline(always)]
+fn through<S>(s: S, reg: SegReg, input: &InFlight, previous: &QemuSegmentCache) -> Option<InFlight>
+where
+    S: Stage,
+    S::In: Shape,
+    S::Out: Shape,
+{
+    let (_, out, cpl) = super::converted(s, reg, input, previous)?;
+    Some(InFlight {
+        value: out.wrap(),
+        vmcb_cpl: cpl,
+    })
+}
+
+/// One register of `chain` through its inlined variant as `run_segment` runs it:
+/// `None` when the chain's pipeline is not inlined (so the tests that hold this to
+/// the interpreter fail if the inlined form is never taken).
+#[cfg(test)]
+pub(crate) fn inlined_segment(
+    chain: &crate::profile::Chain,
+    reg: SegReg,
+    input: &InFlight,
+    previous: &QemuSegmentCache,
+) -> Option<Option<InFlight>> {
+    segment(
+        &super::recognise(chain.ops())?.pipeline,
+        reg,
+        input,
+        previous,
+    )
+}
