@@ -234,6 +234,9 @@ where
 }
 
 /// [`batch`]'s loop for one register, the values checked to be in the source format.
+/// A value in another format is unreachable here, not skipped: skipping it made the
+/// loop a compare, a taken jump and the loop test a value; with the other arm a panic
+/// out of line the body falls through (`verbatim > kvm-vmx` 2.25 → 2.15 ns a value).
 #[inline(always)]
 fn batch_of<S>(s: S, reg: SegReg, values: &mut [InFlight], previous: &QemuSegmentCache)
 where
@@ -242,10 +245,11 @@ where
     S::Out: Shape,
 {
     for v in values.iter_mut() {
-        if let Some(x) = S::In::take(&v.value) {
-            let out = s.apply_entry(reg, x, &mut v.vmcb_cpl, previous);
-            v.value = out.wrap();
-        }
+        let Some(x) = S::In::take(&v.value) else {
+            unreachable!("batch checked every value's format first")
+        };
+        let out = s.apply_entry(reg, x, &mut v.vmcb_cpl, previous);
+        v.value = out.wrap();
     }
 }
 
