@@ -175,7 +175,7 @@ static SET_SEG_HIGH_BYTES: [u64; 256] = {
 std::thread_local! {
     /// How many times [`set_seg_stored`] ran on this thread: the pipelines' tests hold
     /// that their stored form is taken (`specialised::tests`).
-    pub(super) static STORED_RUNS: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    pub(crate) static STORED_RUNS: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
 }
 
 #[cfg(test)]
