@@ -63,6 +63,20 @@ pub fn get_seg(
 #[inline]
 pub fn set_seg(rules: RuleSet, q: &QemuSegmentCache) -> KvmSegment {
     let [type_, present, dpl, db, s, l, g, avl] = set_seg_attribute_bytes(q.flags.0);
+    let unusable = if rules.has(Rule::QemuSetUnusableFromNotPresent) {
+        unusable_from_not_present(present)
+    } else {
+        0
+    };
+    set_seg_around(q, [type_, present], [dpl, db, s, l, g, avl, unusable, 0])
+}
+
+/// The `kvm_segment` set_seg writes for `q`: its base, limit and selector (truncated to
+/// 16 bits), type and present (`low`), and bytes 16..24 (`high`: dpl, db, s, l, g, avl,
+/// unusable, padding).
+#[inline(always)]
+fn set_seg_around(q: &QemuSegmentCache, low: [u8; 2], high: [u8; 8]) -> KvmSegment {
+    let ([type_, present], [dpl, db, s, l, g, avl, unusable, padding]) = (low, high);
     KvmSegment {
         base: q.base,
         limit: q.limit,
@@ -75,12 +89,8 @@ pub fn set_seg(rules: RuleSet, q: &QemuSegmentCache) -> KvmSegment {
         l,
         g,
         avl,
-        unusable: if rules.has(Rule::QemuSetUnusableFromNotPresent) {
-            unusable_from_not_present(present)
-        } else {
-            0
-        },
-        padding: 0,
+        unusable,
+        padding,
     }
 }
 
@@ -124,22 +134,7 @@ pub(super) fn set_seg_stored(rules: RuleSet, q: &QemuSegmentCache) -> KvmSegment
     if !rules.has(Rule::QemuSetUnusableFromNotPresent) {
         high &= !(0xff << UNUSABLE_LANE);
     }
-    let [dpl, db, s, l, g, avl, unusable, padding] = high.to_le_bytes();
-    KvmSegment {
-        base: q.base,
-        limit: q.limit,
-        selector: q.selector as u16,
-        type_,
-        present,
-        dpl,
-        db,
-        s,
-        l,
-        g,
-        avl,
-        unusable,
-        padding,
-    }
+    set_seg_around(q, [type_, present], high.to_le_bytes())
 }
 
 /// Where the unusable byte sits in a [`SET_SEG_HIGH_BYTES`] entry (byte 22 of the

@@ -248,7 +248,7 @@ where
         let Some(x) = S::In::take(&v.value) else {
             unreachable!("batch checked every value's format first")
         };
-        let out = s.apply_entry(reg, x, &mut v.vmcb_cpl, previous);
+        let out = s.apply_memory::<true, true>(reg, x, &mut v.vmcb_cpl, previous);
         v.value = out.wrap();
     }
 }
@@ -307,7 +307,7 @@ fn register<S: Stage>(
 ) -> S::Out {
     let reg = SegReg::ALL[i];
     let mut cpl = start;
-    let out = s.apply_entry(reg, segments.0[i], &mut cpl, &previous.0[i]);
+    let out = s.apply_memory::<true, true>(reg, segments.0[i], &mut cpl, &previous.0[i]);
     if reg == SegReg::Ss {
         *ss_cpl = cpl;
     }

@@ -54,12 +54,17 @@ pub(crate) trait Stage: Copy {
         cpl: &mut u8,
         previous: &QemuSegmentCache,
     ) -> Self::Out;
-    /// [`Stage::apply`] to a value that was read from memory: the same result, for
-    /// stages with a form faster there ([`crate::profile::attribute_bytes`]). Not for a value
-    /// just stored (`run_segment`'s input, copied in by its caller): there the word
-    /// load waits on the narrower stores (`perf annotate`: 5.5 → 23 ns a segment).
+    /// [`Stage::apply`] to an input `LOADED` from memory, its result `STORED` to memory:
+    /// the same result, for stages with a form faster there. Loaded: the attribute bytes
+    /// as one word ([`crate::profile::attribute_bytes`]); not for a value just stored
+    /// (`run_segment`'s input, copied in by its caller), whose word load waits on the
+    /// narrower stores (`perf annotate`: 5.5 → 23 ns a segment). Stored: set_seg's bytes
+    /// from one table entry (`qemu::set_seg_stored`); not where the result goes on to
+    /// another step, which reads its fields and into which the plain form folds. A
+    /// pipeline's batch and vCPU entries run it with both; a stage with both forms would
+    /// need one for both (none has: the loaded form is taken).
     #[inline(always)]
-    fn apply_loaded(
+    fn apply_memory<const LOADED: bool, const STORED: bool>(
         self,
         reg: SegReg,
         x: Self::In,
@@ -67,33 +72,6 @@ pub(crate) trait Stage: Copy {
         previous: &QemuSegmentCache,
     ) -> Self::Out {
         self.apply(reg, x, cpl, previous)
-    }
-    /// [`Stage::apply`] with its result stored to memory (a chain's last step, written
-    /// into a batch or a vCPU): the same result, for stages with a form faster there
-    /// (`qemu::set_seg_stored`). Not where the result goes on to another step, which
-    /// reads its fields: there the plain form folds into that step.
-    #[inline(always)]
-    fn apply_stored(
-        self,
-        reg: SegReg,
-        x: Self::In,
-        cpl: &mut u8,
-        previous: &QemuSegmentCache,
-    ) -> Self::Out {
-        self.apply(reg, x, cpl, previous)
-    }
-    /// The stage as a whole pipeline runs it from a batch or a vCPU: its input read from
-    /// memory ([`Stage::apply_loaded`]), its result stored there ([`Stage::apply_stored`]).
-    /// A stage with both forms would combine them here; none has.
-    #[inline(always)]
-    fn apply_entry(
-        self,
-        reg: SegReg,
-        x: Self::In,
-        cpl: &mut u8,
-        previous: &QemuSegmentCache,
-    ) -> Self::Out {
-        self.apply_loaded(reg, x, cpl, previous)
     }
 }
 
@@ -111,42 +89,23 @@ macro_rules! stage {
                 let $r = self.0.rules();
                 $body
             }
-            $(
-                #[inline(always)]
-                fn apply_loaded(
-                    self,
-                    $reg: SegReg,
-                    $x: $in,
-                    $cpl: &mut u8,
-                    $prev: &QemuSegmentCache,
-                ) -> $out {
-                    let $r = self.0.rules();
-                    $loaded
-                }
-            )?
-            $(
-                #[inline(always)]
-                fn apply_stored(
-                    self,
-                    $reg: SegReg,
-                    $x: $in,
-                    $cpl: &mut u8,
-                    $prev: &QemuSegmentCache,
-                ) -> $out {
-                    let $r = self.0.rules();
-                    $stored
-                }
-                #[inline(always)]
-                fn apply_entry(
-                    self,
-                    reg: SegReg,
-                    x: $in,
-                    cpl: &mut u8,
-                    previous: &QemuSegmentCache,
-                ) -> $out {
-                    self.apply_stored(reg, x, cpl, previous)
-                }
-            )?
+            #[inline(always)]
+            fn apply_memory<const LOADED: bool, const STORED: bool>(
+                self,
+                $reg: SegReg,
+                $x: $in,
+                $cpl: &mut u8,
+                $prev: &QemuSegmentCache,
+            ) -> $out {
+                let $r = self.0.rules();
+                $(if LOADED {
+                    return $loaded;
+                })?
+                $(if STORED {
+                    return $stored;
+                })?
+                $body
+            }
         }
     };
 }
@@ -210,40 +169,18 @@ impl<A: Stage, B: Stage<In = A::Out>> Stage for Then<A, B> {
         let mid = self.0.apply(reg, x, cpl, previous);
         self.1.apply(reg, mid, cpl, previous)
     }
-    /// The first stage reads memory, the second a value just computed.
+    /// The first stage's input is this one's, its result goes on to the second; the
+    /// second's result is this one's.
     #[inline(always)]
-    fn apply_loaded(
+    fn apply_memory<const LOADED: bool, const STORED: bool>(
         self,
         reg: SegReg,
         x: A::In,
         cpl: &mut u8,
         previous: &QemuSegmentCache,
     ) -> B::Out {
-        let mid = self.0.apply_loaded(reg, x, cpl, previous);
-        self.1.apply(reg, mid, cpl, previous)
-    }
-    /// The second stage's result is stored, the first's goes on to it.
-    #[inline(always)]
-    fn apply_stored(
-        self,
-        reg: SegReg,
-        x: A::In,
-        cpl: &mut u8,
-        previous: &QemuSegmentCache,
-    ) -> B::Out {
-        let mid = self.0.apply(reg, x, cpl, previous);
-        self.1.apply_stored(reg, mid, cpl, previous)
-    }
-    /// The first stage reads memory, the second's result is stored.
-    #[inline(always)]
-    fn apply_entry(
-        self,
-        reg: SegReg,
-        x: A::In,
-        cpl: &mut u8,
-        previous: &QemuSegmentCache,
-    ) -> B::Out {
-        let mid = self.0.apply_loaded(reg, x, cpl, previous);
-        self.1.apply_stored(reg, mid, cpl, previous)
+        let mid = self.0.apply_memory::<LOADED, false>(reg, x, cpl, previous);
+        self.1
+            .apply_memory::<false, STORED>(reg, mid, cpl, previous)
     }
 }
