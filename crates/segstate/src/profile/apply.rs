@@ -96,6 +96,13 @@ pub(super) fn put_seg(rules: RuleSet, reg: SegReg, q: &QemuSegmentCache) -> KvmS
     qemu_modes::set_v8086_seg(rules, reg, q).unwrap_or_else(|| qemu::set_seg(rules, q))
 }
 
+/// [`put_seg`] for a `kvm_segment` that goes to memory: the same result, set_seg's
+/// bytes written as one word ([`qemu::set_seg_stored`]).
+#[inline(always)]
+pub(super) fn put_seg_stored(rules: RuleSet, reg: SegReg, q: &QemuSegmentCache) -> KvmSegment {
+    qemu_modes::set_v8086_seg(rules, reg, q).unwrap_or_else(|| qemu::set_seg_stored(rules, q))
+}
+
 impl Op {
     /// This op alone on one value ([`apply`]): how verify's tests hold an op with a
     /// rule switched off against the op it replaces, on the same value.

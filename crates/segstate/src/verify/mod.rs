@@ -40,6 +40,8 @@ pub mod paths;
 mod reduce;
 #[cfg(test)]
 mod stack_rules;
+#[cfg(all(test, feature = "std"))]
+mod stored_domain;
 mod trips;
 
 use domain::Domain;

@@ -164,3 +164,43 @@ fn every_builtin_shape_is_recognised() {
     assert!(recognise(verbatim.ops()).is_none());
     assert!(verbatim.compile());
 }
+
+/// A chain whose last step is QEMU's set_seg and whose pipeline is QEMU's two steps alone
+/// (`qemu`, with today's rules folded and with a rule switched off, as data) writes its
+/// batches and vCPUs through the stored form (`qemu::set_seg_stored`), once a register,
+/// and gives what the interpreted ops give. (Over the whole `kvm_sregs` domain:
+/// `verify::trips`' `every_state_gets_its_own_trips`; the form against set_seg over
+/// every flags word: `qemu`'s tests.)
+#[cfg(feature = "std")]
+#[test]
+fn qemu_last_step_runs_its_stored_form() {
+    use crate::profile::qemu::STORED_RUNS;
+    use crate::testing::kvm_segment;
+    let runs = || STORED_RUNS.with(core::cell::Cell::get);
+    let chain: crate::profile::Chain = "qemu".parse().expect("parses");
+    let switched = chain.without(crate::profile::Rule::QemuSetUnusableFromNotPresent);
+    assert!(matches!(pipeline(chain.ops()), Some(Pipeline::VmmToday(_))));
+    assert!(matches!(pipeline(switched.ops()), Some(Pipeline::Vmm(_))));
+    let previous = PerSegReg::from_fn(|_| QemuSegmentCache::default());
+    for c in [chain, switched] {
+        // Garbage and clean attribute bytes, unusable or not, every register.
+        let segments = PerSegReg::from_fn(|reg| {
+            let i = reg.index() as u8;
+            let fields = [0x93 ^ i, i & 1, 0x84 >> i, 2 + i, 1, i, 0xff, 9, i % 3];
+            kvm_segment(0x10 + u16::from(i), 0xfffff, u64::from(i) << 12, fields)
+        });
+        let vcpu = VcpuSegments::Kvm(segments);
+        let interpreted = c.run_interpreted(&vcpu, &previous).expect("kvm_sregs");
+        let before = runs();
+        assert_eq!(c.run(&vcpu, &previous), Ok(interpreted), "{c}");
+        assert_eq!(runs(), before + 8, "{c}: run");
+        for reg in SegReg::ALL {
+            let mut batch = [vcpu.in_flight(reg); 3];
+            let before = runs();
+            c.run_batch(reg, &mut batch, &previous[reg])
+                .expect("kvm_sregs");
+            assert_eq!(runs(), before + 3, "{c}: run_batch");
+            assert_eq!(batch, [interpreted.in_flight(reg); 3], "{c}");
+        }
+    }
+}
