@@ -419,7 +419,7 @@ impl Compiled {
         input: &VcpuSegments,
         previous: &PerSegReg<QemuSegmentCache>,
     ) -> Result<VcpuSegments, WrongSourceFormat> {
-        (self.vcpu)(&self.pipeline, input, previous)
+        inlined_vcpu::run(self, input, previous)
     }
 }
 
@@ -728,5 +728,6 @@ fn pipeline(ops: &[Op]) -> Option<Pipeline> {
 }
 
 pub(super) mod inlined;
+pub(super) mod inlined_vcpu;
 #[cfg(test)]
 pub(super) mod tests;
