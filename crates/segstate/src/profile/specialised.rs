@@ -412,7 +412,8 @@ impl Compiled {
         (self.batch)(&self.pipeline, reg, values, previous)
     }
 
-    /// A whole vCPU, or the error when it is in another format.
+    /// A whole vCPU, or the error when it is in another format: the variants
+    /// [`inlined_vcpu`] lists run in the caller, the others through their entry.
     #[inline(always)]
     pub(crate) fn vcpu(
         &self,

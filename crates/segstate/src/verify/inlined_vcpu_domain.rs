@@ -26,22 +26,7 @@ fn inlined_vcpus_equal_the_interpreter_over_the_domain() {
     // Any vCPU tells whether a chain is inlined: `Some` whatever its format.
     let probe = VcpuSegments::Kvm(PerSegReg::from_fn(|_| KvmSegment::default()));
     let inlines = |c: &Chain| inlined_vcpu(c, &probe, &previous).is_some();
-    let mut listed = 0;
-    let mut inlined: Vec<Chain> = Vec::new();
-    for base in builtin_chains() {
-        let spec = alloc::format!("{base}");
-        let today = INLINED.contains(&spec.as_str());
-        assert_eq!(inlines(&base), today, "{spec}");
-        listed += usize::from(today);
-        let switched = base.rules().iter().map(|rule| base.without(rule));
-        for chain in core::iter::once(base.clone()).chain(switched) {
-            assert!(!today || chain == base || !inlines(&chain), "{chain}");
-            if inlines(&chain) {
-                inlined.push(chain);
-            }
-        }
-    }
-    assert_eq!(listed, INLINED.len(), "listed chains built in");
+    let inlined = inlined_chains(INLINED, inlines);
     // A VMCB's CPL byte is one per vCPU, not per register: a VMCB source would need
     // its states' CPL bytes placed by hand (none is inlined: step 38's findings).
     assert!(inlined.iter().all(|c| c.source() != Format::Vmcb));
@@ -89,4 +74,28 @@ fn inlined_vcpus_equal_the_interpreter_over_the_domain() {
         inlined.len(),
         "inlined chains of a pipeline's source format"
     );
+}
+
+/// The built-in chains and each with one rule switched off that `inlines`, after
+/// checking that of the built-in chains exactly those `listed` (today's profiles) are
+/// inlined, and none of them with one of today's rules switched off (its rules are then
+/// data).
+pub(super) fn inlined_chains(listed: &[&str], inlines: impl Fn(&Chain) -> bool) -> Vec<Chain> {
+    let mut found = 0;
+    let mut inlined: Vec<Chain> = Vec::new();
+    for base in builtin_chains() {
+        let spec = alloc::format!("{base}");
+        let today = listed.contains(&spec.as_str());
+        assert_eq!(inlines(&base), today, "{spec}");
+        found += usize::from(today);
+        let switched = base.rules().iter().map(|rule| base.without(rule));
+        for chain in core::iter::once(base.clone()).chain(switched) {
+            assert!(!today || chain == base || !inlines(&chain), "{chain}");
+            if inlines(&chain) {
+                inlined.push(chain);
+            }
+        }
+    }
+    assert_eq!(found, listed.len(), "listed chains built in");
+    inlined
 }
