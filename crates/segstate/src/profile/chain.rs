@@ -852,7 +852,9 @@ fn format_of(shape: Shape) -> Format {
     }
 }
 
-fn collect(destination: Format, outs: &[InFlight; 8]) -> VcpuSegments {
+/// The vCPU in `destination`'s format holding `outs` (indexed by [`SegReg::index`]), its
+/// VMCB.CPL byte SS's, the only register that writes it.
+pub(crate) fn collect(destination: Format, outs: &[InFlight; 8]) -> VcpuSegments {
     let pick = |reg: SegReg| outs[reg.index()];
     match destination {
         Format::Vmcb => VcpuSegments::Vmcb {

@@ -55,6 +55,8 @@ pub(crate) mod xen;
 
 pub use builtin::{BUILTIN_CHAINS, builtin_about, builtin_chains};
 pub(crate) use chain::Op;
+#[cfg(test)]
+pub(crate) use chain::collect;
 pub use chain::{
     Chain, ChainError, Format, InFlight, SegmentValue, Step, VcpuSegments, WrongSourceFormat,
 };
@@ -62,6 +64,8 @@ pub use registry::{Engine, Profile, UnknownProfile};
 pub use rule::{Rule, RuleKind, RuleSet, UnknownRule};
 #[cfg(test)]
 pub(crate) use specialised::inlined::inlined_segment;
+#[cfg(test)]
+pub(crate) use specialised::inlined_vcpu::inlined_vcpu;
 #[cfg(test)]
 pub(crate) use specialised::tests::OTHER_PIPELINES;
 pub(crate) use stack::StackOp;

@@ -412,14 +412,15 @@ impl Compiled {
         (self.batch)(&self.pipeline, reg, values, previous)
     }
 
-    /// A whole vCPU, or the error when it is in another format.
+    /// A whole vCPU, or the error when it is in another format: the variants
+    /// [`inlined_vcpu`] lists run in the caller, the others through their entry.
     #[inline(always)]
     pub(crate) fn vcpu(
         &self,
         input: &VcpuSegments,
         previous: &PerSegReg<QemuSegmentCache>,
     ) -> Result<VcpuSegments, WrongSourceFormat> {
-        (self.vcpu)(&self.pipeline, input, previous)
+        inlined_vcpu::run(self, input, previous)
     }
 }
 
@@ -728,5 +729,6 @@ fn pipeline(ops: &[Op]) -> Option<Pipeline> {
 }
 
 pub(super) mod inlined;
+pub(super) mod inlined_vcpu;
 #[cfg(test)]
 pub(super) mod tests;

@@ -6,7 +6,7 @@ use super::domain;
 use crate::arch::SegReg;
 use crate::format::kvm::KvmSegment;
 use crate::format::qemu::QemuSegmentCache;
-use crate::profile::{Chain, Format, InFlight, SegmentValue, builtin_chains, inlined_segment};
+use crate::profile::{Chain, Format, InFlight, SegmentValue, inlined_segment};
 
 /// The built-in chains of today's profiles that `run_segment` inlines, one per
 /// inlined variant.
@@ -35,23 +35,7 @@ fn inlined_segments_equal_the_interpreter_over_the_domain() {
     };
     let inlines =
         |c: &Chain| inlined_segment(c, SegReg::Ds, &probe, &previous[SegReg::Ds]).is_some();
-    let mut listed = 0;
-    let mut inlined: Vec<Chain> = Vec::new();
-    for base in builtin_chains() {
-        let spec = alloc::format!("{base}");
-        let today = INLINED.contains(&spec.as_str());
-        assert_eq!(inlines(&base), today, "{spec}");
-        listed += usize::from(today);
-        let switched = base.rules().iter().map(|rule| base.without(rule));
-        for chain in core::iter::once(base.clone()).chain(switched) {
-            // Today's listed chain with one of today's rules off runs its rules as data.
-            assert!(!today || chain == base || !inlines(&chain), "{chain}");
-            if inlines(&chain) {
-                inlined.push(chain);
-            }
-        }
-    }
-    assert_eq!(listed, INLINED.len(), "listed chains built in");
+    let inlined = super::inlined_vcpu_domain::inlined_chains(INLINED, inlines);
     // One domain per source format, each inlined chain over the whole of its own.
     let mut checked = 0;
     for format in [Format::Vmcb, Format::Vmcs, Format::Kvm] {

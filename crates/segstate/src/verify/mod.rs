@@ -33,6 +33,8 @@ pub(crate) mod domain;
 mod entry;
 #[cfg(test)]
 mod inlined_domain;
+#[cfg(test)]
+mod inlined_vcpu_domain;
 pub(crate) mod normalise;
 mod normalise_masks;
 mod normalise_stacks;

@@ -1,0 +1,65 @@
+//! `Chain::run` for one of today's pipelines, inlined into the caller: no call through
+//! the entry's pointer, the eight registers converted in the caller's loop.
+//!
+//! `kvm-vmx > verbatim > kvm-vmx` is the one row of `ratios 9 chains` whose `run` stays
+//! above plain C (1.22-1.29x): its C sync is the shortest (1.4 ns a segment), so the
+//! call and the copy around the entry weigh most. Inlined, that row's `run` is 0.1-0.2
+//! ns a segment faster (`BENCHMARKS.md` §2, step 40), still above C: the caller's copy
+//! of the ~200-byte result (`Ok(v) => *o = v`, a `memmove` whose 64-byte loads wait
+//! for the narrow stores that built it) stays, because the result's slot is shared with
+//! the entries of the variants not inlined, which write it through a pointer.
+//!
+//! Not inlined, measured (step 40): the five other variants `run_segment` inlines
+//! (`super::inlined`): their rows no faster, the rows from a VMCB 0.1 ns slower; the
+//! entries given a slot of their own, so that the compiler could build the inlined
+//! result in registers and store it straight into the caller's destination: the
+//! `memmove` is gone, but the results of every path meet in 35 values spilled to the
+//! stack, the row 1.69-1.73 ns a segment and the others 1-3.5 ns slower.
+
+use super::{Compiled, Pipeline, QemuSegmentCache, VcpuSegments, WrongSourceFormat, vcpu};
+use crate::arch::PerSegReg;
+
+/// [`Compiled::vcpu`]'s body: the inlined variants' stages here, the others' entries.
+macro_rules! inlined {
+    ($($variant:ident),* $(,)?) => {
+        /// A whole vCPU through `c`, or the error when it is in another format.
+        #[inline(always)]
+        pub(super) fn run(
+            c: &Compiled,
+            input: &VcpuSegments,
+            previous: &PerSegReg<QemuSegmentCache>,
+        ) -> Result<VcpuSegments, WrongSourceFormat> {
+            match c.pipeline {
+                $(Pipeline::$variant(s) => vcpu(s, input, previous),)*
+                _ => (c.vcpu)(&c.pipeline, input, previous),
+            }
+        }
+
+        /// A whole vCPU through `p`'s inlined arm, `None` when `p` is not inlined.
+        #[cfg(test)]
+        fn arm(
+            p: &Pipeline,
+            input: &VcpuSegments,
+            previous: &PerSegReg<QemuSegmentCache>,
+        ) -> Option<Result<VcpuSegments, WrongSourceFormat>> {
+            match *p {
+                $(Pipeline::$variant(s) => Some(vcpu(s, input, previous)),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+inlined!(VmxVmxToday);
+
+/// A whole vCPU through `chain`'s inlined arm as `run` runs it: `None` when the chain's
+/// pipeline is not inlined (so the tests that hold this to the interpreter fail if the
+/// inlined form is never taken).
+#[cfg(test)]
+pub(crate) fn inlined_vcpu(
+    chain: &crate::profile::Chain,
+    input: &VcpuSegments,
+    previous: &PerSegReg<QemuSegmentCache>,
+) -> Option<Result<VcpuSegments, WrongSourceFormat>> {
+    arm(&super::recognise(chain.ops())?.pipeline, input, previous)
+}
