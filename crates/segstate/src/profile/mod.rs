@@ -60,8 +60,8 @@ pub use chain::{
 };
 pub use registry::{Engine, Profile, UnknownProfile};
 pub use rule::{Rule, RuleKind, RuleSet, UnknownRule};
-#[cfg(test)]
-pub(crate) use specialised::inlined::inlined_segment;
+#[cfg(all(test, feature = "std"))]
+pub(crate) use specialised::inlined::INLINED_RUNS;
 #[cfg(test)]
 pub(crate) use specialised::tests::OTHER_PIPELINES;
 pub(crate) use stack::StackOp;
