@@ -62,8 +62,8 @@ pub use chain::{
 };
 pub use registry::{Engine, Profile, UnknownProfile};
 pub use rule::{Rule, RuleKind, RuleSet, UnknownRule};
-#[cfg(test)]
-pub(crate) use specialised::inlined::inlined_segment;
+#[cfg(all(test, feature = "std"))]
+pub(crate) use specialised::inlined::INLINED_RUNS;
 #[cfg(test)]
 pub(crate) use specialised::inlined_vcpu::inlined_vcpu;
 #[cfg(test)]

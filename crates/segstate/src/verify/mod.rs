@@ -31,7 +31,7 @@ pub(crate) mod blame;
 mod compiled_domain;
 pub(crate) mod domain;
 mod entry;
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod inlined_domain;
 #[cfg(test)]
 mod inlined_vcpu_domain;

@@ -61,8 +61,9 @@ pub(crate) trait Stage: Copy {
     /// narrower stores (`perf annotate`: 5.5 → 23 ns a segment). Stored: set_seg's bytes
     /// from one table entry (`qemu::set_seg_stored`); not where the result goes on to
     /// another step, which reads its fields and into which the plain form folds. A
-    /// pipeline's batch and vCPU entries run it with both; a stage with both forms would
-    /// need one for both (none has: the loaded form is taken).
+    /// pipeline's batch and vCPU entries run it with both. A stage has at most one of
+    /// the two forms (`stage!` takes one), so neither hides the other where a one-stage
+    /// pipeline runs with both flags.
     #[inline(always)]
     fn apply_memory<const LOADED: bool, const STORED: bool>(
         self,
@@ -76,8 +77,12 @@ pub(crate) trait Stage: Copy {
 }
 
 macro_rules! stage {
+    // Whether a stage's memory form applies: `loaded` to a `LOADED` input, `stored` to a
+    // `STORED` result.
+    (@applies loaded) => { LOADED };
+    (@applies stored) => { STORED };
     ($name:ident, $in:ty => $out:ty, |$r:ident, $reg:ident, $x:ident, $cpl:ident, $prev:ident| $body:expr
-        $(, loaded: $loaded:expr)? $(, stored: $stored:expr)?) => {
+        $(, $form:ident: $memory:expr)?) => {
         #[derive(Clone, Copy)]
         pub(crate) struct $name<R>(pub(super) R);
 
@@ -98,11 +103,8 @@ macro_rules! stage {
                 $prev: &QemuSegmentCache,
             ) -> $out {
                 let $r = self.0.rules();
-                $(if LOADED {
-                    return $loaded;
-                })?
-                $(if STORED {
-                    return $stored;
+                $(if stage!(@applies $form) {
+                    return $memory;
                 })?
                 $body
             }

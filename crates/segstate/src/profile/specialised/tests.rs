@@ -168,9 +168,10 @@ fn every_builtin_shape_is_recognised() {
 /// A chain whose last step is QEMU's set_seg and whose pipeline is QEMU's two steps alone
 /// (`qemu`, with today's rules folded and with a rule switched off, as data) writes its
 /// batches and vCPUs through the stored form (`qemu::set_seg_stored`), once a register,
-/// and gives what the interpreted ops give. (Over the whole `kvm_sregs` domain:
-/// `verify::trips`' `every_state_gets_its_own_trips`; the form against set_seg over
-/// every flags word: `qemu`'s tests.)
+/// and gives what the interpreted ops give, on outputs present and not present (so with
+/// the rule on, unusable set: the table's unusable lane). (Over the whole `kvm_sregs`
+/// domain: `verify::stored_domain`; the form against set_seg over every flags word:
+/// `qemu`'s tests.)
 #[cfg(feature = "std")]
 #[test]
 fn qemu_last_step_runs_its_stored_form() {
@@ -183,14 +184,47 @@ fn qemu_last_step_runs_its_stored_form() {
     assert!(matches!(pipeline(switched.ops()), Some(Pipeline::Vmm(_))));
     let previous = PerSegReg::from_fn(|_| QemuSegmentCache::default());
     for c in [chain, switched] {
-        // Garbage and clean attribute bytes, unusable or not, every register.
+        // Garbage attribute bytes in the odd registers (the type byte's spill sets P),
+        // clean ones in the even: ES and DS present, SS and LDTR not present and
+        // unusable.
         let segments = PerSegReg::from_fn(|reg| {
             let i = reg.index() as u8;
-            let fields = [0x93 ^ i, i & 1, 0x84 >> i, 2 + i, 1, i, 0xff, 9, i % 3];
+            let fields = if i % 2 == 1 {
+                [0x93 ^ i, i & 1, 0x84 >> i, 2 + i, 1, i, 0xff, 9, i % 3]
+            } else {
+                let present = u8::from(i % 4 == 0);
+                [
+                    3 ^ (i >> 1),
+                    present,
+                    (i >> 1) & 3,
+                    1,
+                    1,
+                    0,
+                    1,
+                    0,
+                    1 - present,
+                ]
+            };
             kvm_segment(0x10 + u16::from(i), 0xfffff, u64::from(i) << 12, fields)
         });
         let vcpu = VcpuSegments::Kvm(segments);
         let interpreted = c.run_interpreted(&vcpu, &previous).expect("kvm_sregs");
+        let outputs = |f: fn(&KvmSegment) -> bool| {
+            SegReg::ALL
+                .iter()
+                .any(|&reg| match interpreted.in_flight(reg).value {
+                    SegmentValue::Kvm(k) => f(&k),
+                    _ => false,
+                })
+        };
+        assert!(
+            outputs(|k| k.present == 1) && outputs(|k| k.present == 0),
+            "{c}"
+        );
+        let unusable = c
+            .rules()
+            .has(crate::profile::Rule::QemuSetUnusableFromNotPresent);
+        assert_eq!(outputs(|k| k.unusable == 1), unusable, "{c}");
         let before = runs();
         assert_eq!(c.run(&vcpu, &previous), Ok(interpreted), "{c}");
         assert_eq!(runs(), before + 8, "{c}: run");
