@@ -64,8 +64,8 @@ pub use registry::{Engine, Profile, UnknownProfile};
 pub use rule::{Rule, RuleKind, RuleSet, UnknownRule};
 #[cfg(all(test, feature = "std"))]
 pub(crate) use specialised::inlined::INLINED_RUNS;
-#[cfg(test)]
-pub(crate) use specialised::inlined_vcpu::inlined_vcpu;
+#[cfg(all(test, feature = "std"))]
+pub(crate) use specialised::inlined_vcpu::INLINED_VCPU_RUNS;
 #[cfg(test)]
 pub(crate) use specialised::tests::OTHER_PIPELINES;
 pub(crate) use stack::StackOp;

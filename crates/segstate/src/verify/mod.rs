@@ -33,7 +33,7 @@ pub(crate) mod domain;
 mod entry;
 #[cfg(all(test, feature = "std"))]
 mod inlined_domain;
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod inlined_vcpu_domain;
 pub(crate) mod normalise;
 mod normalise_masks;
