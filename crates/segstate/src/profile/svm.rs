@@ -99,16 +99,17 @@ pub fn set_segment(rules: RuleSet, reg: SegReg, k: &KvmSegment) -> (VmcbSegment,
 }
 
 /// [`set_segment`] for a `kvm_segment` read from memory: the same result, its attribute
-/// bytes gathered as one word ([`super::attribute_bytes`]). Where `k` was just computed
-/// by another step, [`set_segment`] folds into that step and is the faster.
+/// bytes gathered as one word ([`super::attribute_bytes`]; in two loads when `HALVES`,
+/// for a `kvm_segment` just copied). Where `k` was just computed by another step,
+/// [`set_segment`] folds into that step and is the faster.
 #[must_use]
 #[inline(always)]
-pub(super) fn set_segment_loaded(
+pub(super) fn set_segment_loaded<const HALVES: bool>(
     rules: RuleSet,
     reg: SegReg,
     k: &KvmSegment,
 ) -> (VmcbSegment, Option<u8>) {
-    set_segment_packed(rules, reg, k, |k| VMCB_ATTRIB.pack(k))
+    set_segment_packed(rules, reg, k, |k| VMCB_ATTRIB.pack::<HALVES>(k))
 }
 
 /// [`set_segment`] with `attrib` packing the masked bytes (P = `present & 1`, cleared
@@ -268,7 +269,8 @@ mod tests {
     use crate::profile::attribute_bytes::tests::assert_loaded_is_plain;
 
     /// The gathered attrib is the field-by-field one for every combination of the bits
-    /// KVM reads, under garbage, under every combination of the set rules.
+    /// KVM reads, under garbage, under every combination of the set rules: gathered as one
+    /// word and in two halves.
     #[test]
     fn set_segment_loaded_is_set_segment() {
         let rules = [
@@ -277,11 +279,10 @@ mod tests {
             Rule::SvmSetCplFromSsDpl,
             Rule::SvmSetCplFromAttrib,
         ];
-        assert_loaded_is_plain(
-            &rules,
-            &[SegReg::Cs, SegReg::Ss],
-            set_segment_loaded,
-            set_segment,
-        );
+        let forms: [fn(RuleSet, SegReg, &KvmSegment) -> (VmcbSegment, Option<u8>); 2] =
+            [set_segment_loaded::<false>, set_segment_loaded::<true>];
+        for loaded in forms {
+            assert_loaded_is_plain(&rules, &[SegReg::Cs, SegReg::Ss], loaded, set_segment);
+        }
     }
 }

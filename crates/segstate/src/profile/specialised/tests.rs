@@ -204,3 +204,48 @@ fn qemu_last_step_runs_its_stored_form() {
         }
     }
 }
+
+/// `run_segment` on the chains from a `kvm_segment` into a VMCB or a VMCS (inlined, today's
+/// rules) reads the attribute bytes in two halves, once a register, and gives the
+/// interpreter's result: with the inlined arms on [`Stage::apply`] (or the halves form
+/// never taken) the count fails. The same chain with a rule off runs through its
+/// entry, which does not take it. Every state of the domain: `verify::inlined_domain`.
+#[test]
+fn inlined_from_kvm_runs_its_copied_form() {
+    use crate::profile::attribute_bytes::HALVES_RUNS;
+    use crate::testing::kvm_segment;
+    let runs = || HALVES_RUNS.with(core::cell::Cell::get);
+    let previous = QemuSegmentCache::default();
+    for (name, rule) in [
+        (
+            "verbatim > kvm-svm",
+            crate::profile::Rule::SvmSetPFromUnusable,
+        ),
+        (
+            "verbatim > kvm-vmx",
+            crate::profile::Rule::VmxSetUnusableFromNotPresent,
+        ),
+    ] {
+        let chain: crate::profile::Chain = name.parse().expect("parses");
+        let switched = chain.without(rule);
+        assert!(
+            switched.ops() != chain.ops(),
+            "{rule:?} is one of today's rules"
+        );
+        for (c, taken) in [(&chain, 1), (&switched, 0)] {
+            for reg in SegReg::ALL {
+                let i = reg.index() as u8;
+                let fields = [0x93 ^ i, i & 1, 0x84 >> i, 2 + i, 1, i, 0xff, 9, i % 3];
+                let k = kvm_segment(0x10 + u16::from(i), 0xfffff, u64::from(i) << 12, fields);
+                let input = InFlight {
+                    value: SegmentValue::Kvm(k),
+                    vmcb_cpl: i,
+                };
+                let interpreted = c.interpret(reg, input, &previous);
+                let before = runs();
+                assert_eq!(c.run_segment(reg, input, &previous), Ok(interpreted), "{c}");
+                assert_eq!(runs(), before + taken, "{c}, {reg:?}");
+            }
+        }
+    }
+}
