@@ -157,8 +157,11 @@ const VMCB: AttributePositions = AttributePositions {
     avl: SvmAttrib::AVL_SHIFT,
 };
 
-/// [`VMCB`] as a packing table.
-static VMCB_ATTRIB: AttributePlacement = AttributePlacement::new(VMCB);
+/// [`VMCB`] as a packing table. A `const`, not a `static`: code inlined into another
+/// crate (`Chain::run_segment`'s arms) then sees its DPL position as a constant and
+/// the table at a fixed address (as a `static` it loaded both, the position into a
+/// shift by `cl`: `BENCHMARKS.md` §2, step 41).
+const VMCB_ATTRIB: AttributePlacement = AttributePlacement::new(VMCB);
 
 /// The eight segments of a state as today's KVM writes them into a VMCB
 /// (`svm_set_segment` under the current `kvm-svm` rules): every attribute bit kept and

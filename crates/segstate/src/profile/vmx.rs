@@ -114,8 +114,11 @@ const AR: AttributePositions = AttributePositions {
     avl: Attributes::AVL_SHIFT,
 };
 
-/// [`AR`] as a packing table.
-static ACCESS_RIGHTS: AttributePlacement = AttributePlacement::new(AR);
+/// [`AR`] as a packing table. A `const`, not a `static`: code inlined into another
+/// crate (`Chain::run_segment`'s arms) then sees its DPL position as a constant and
+/// the table at a fixed address (as a `static` it loaded both, the position into a
+/// shift by `cl`: `BENCHMARKS.md` §2, step 41).
+const ACCESS_RIGHTS: AttributePlacement = AttributePlacement::new(AR);
 
 /// The eight segments of a state as today's KVM writes them into a VMCS
 /// (`vmx_set_segment` under the current `kvm-vmx` rules): a not-present segment becomes
