@@ -199,7 +199,8 @@ where
 
 /// One register through `s`: the input in the source format, the output and the CPL
 /// byte after it, or `None` when `input` is not in the source format. `COPIED`: `input`
-/// is the caller's copy, just stored ([`Stage::apply_copied`], for [`inlined`]'s arms).
+/// is the caller's copy, just stored, and the output goes to the caller's memory
+/// ([`Stage::apply_copied`], stored: [`inlined`]'s arms, whose result the caller stores).
 #[inline(always)]
 fn converted<S, const COPIED: bool>(
     s: S,
@@ -214,7 +215,7 @@ where
     let x = S::In::take(&input.value)?;
     let mut cpl = input.vmcb_cpl;
     let out = if COPIED {
-        s.apply_copied(reg, x, &mut cpl, previous)
+        s.apply_copied::<true>(reg, x, &mut cpl, previous)
     } else {
         s.apply(reg, x, &mut cpl, previous)
     };

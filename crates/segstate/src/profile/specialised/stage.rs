@@ -74,18 +74,20 @@ pub(crate) trait Stage: Copy {
         self.apply(reg, x, cpl, previous)
     }
     /// [`Stage::apply`] to an input its caller has just copied (`run_segment`'s
-    /// by-value input, in 16-byte stores): the same result, for stages with a form
-    /// faster there. The loaded form's bytes read in two loads, each within one 8-byte
-    /// half of those stores ([`crate::profile::attribute_bytes`]'s `of_halves`).
+    /// by-value input, in 16-byte stores), its result `STORED` to memory as in
+    /// [`Stage::apply_memory`]: the same result, for stages with a form faster there.
+    /// Copied: the loaded form's bytes read in two loads, each within one 8-byte half
+    /// of those stores ([`crate::profile::attribute_bytes`]'s `of_halves`). A stage
+    /// with a copied form has no stored one (none has both).
     #[inline(always)]
-    fn apply_copied(
+    fn apply_copied<const STORED: bool>(
         self,
         reg: SegReg,
         x: Self::In,
         cpl: &mut u8,
         previous: &QemuSegmentCache,
     ) -> Self::Out {
-        self.apply(reg, x, cpl, previous)
+        self.apply_memory::<false, STORED>(reg, x, cpl, previous)
     }
 }
 
@@ -122,7 +124,7 @@ macro_rules! stage {
             }
             $(
             #[inline(always)]
-            fn apply_copied(self, $reg: SegReg, $x: $in, $cpl: &mut u8, _: &QemuSegmentCache) -> $out {
+            fn apply_copied<const STORED: bool>(self, $reg: SegReg, $x: $in, $cpl: &mut u8, _: &QemuSegmentCache) -> $out {
                 let $r = self.0.rules();
                 $copied
             }
@@ -206,16 +208,17 @@ impl<A: Stage, B: Stage<In = A::Out>> Stage for Then<A, B> {
         self.1
             .apply_memory::<false, STORED>(reg, mid, cpl, previous)
     }
-    /// The first stage's input is this one's.
+    /// The first stage's input is this one's, the second's result this one's.
     #[inline(always)]
-    fn apply_copied(
+    fn apply_copied<const STORED: bool>(
         self,
         reg: SegReg,
         x: A::In,
         cpl: &mut u8,
         previous: &QemuSegmentCache,
     ) -> B::Out {
-        let mid = self.0.apply_copied(reg, x, cpl, previous);
-        self.1.apply(reg, mid, cpl, previous)
+        let mid = self.0.apply_copied::<false>(reg, x, cpl, previous);
+        self.1
+            .apply_memory::<false, STORED>(reg, mid, cpl, previous)
     }
 }

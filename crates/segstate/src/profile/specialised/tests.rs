@@ -168,7 +168,8 @@ fn every_builtin_shape_is_recognised() {
 /// A chain whose last step is QEMU's set_seg and whose pipeline is QEMU's two steps alone
 /// (`qemu`, with today's rules folded and with a rule switched off, as data) writes its
 /// batches and vCPUs through the stored form (`qemu::set_seg_stored`), once a register,
-/// and gives what the interpreted ops give. (Over the whole `kvm_sregs` domain:
+/// as `run_segment`'s inlined arm does (today's rules; the entry does not), and gives
+/// what the interpreted ops give. (Over the whole `kvm_sregs` domain:
 /// `verify::trips`' `every_state_gets_its_own_trips`; the form against set_seg over
 /// every flags word: `qemu`'s tests.)
 #[cfg(feature = "std")]
@@ -182,7 +183,9 @@ fn qemu_last_step_runs_its_stored_form() {
     assert!(matches!(pipeline(chain.ops()), Some(Pipeline::VmmToday(_))));
     assert!(matches!(pipeline(switched.ops()), Some(Pipeline::Vmm(_))));
     let previous = PerSegReg::from_fn(|_| QemuSegmentCache::default());
-    for c in [chain, switched] {
+    // `run_segment`: the stored form where it is inlined (today's rules), not through
+    // the entry (a rule off), whose result the caller rebuilds from `Written`.
+    for (c, segment_runs) in [(chain, 1), (switched, 0)] {
         // Garbage and clean attribute bytes, unusable or not, every register.
         let segments = PerSegReg::from_fn(|reg| {
             let i = reg.index() as u8;
@@ -201,6 +204,10 @@ fn qemu_last_step_runs_its_stored_form() {
                 .expect("kvm_sregs");
             assert_eq!(runs(), before + 3, "{c}: run_batch");
             assert_eq!(batch, [interpreted.in_flight(reg); 3], "{c}");
+            let before = runs();
+            let one = c.run_segment(reg, vcpu.in_flight(reg), &previous[reg]);
+            assert_eq!(runs(), before + segment_runs, "{c}: run_segment");
+            assert_eq!(one, Ok(interpreted.in_flight(reg)), "{c}");
         }
     }
 }
@@ -210,6 +217,7 @@ fn qemu_last_step_runs_its_stored_form() {
 /// interpreter's result: with the inlined arms on [`Stage::apply`] (or the halves form
 /// never taken) the count fails. The same chain with a rule off runs through its
 /// entry, which does not take it. Every state of the domain: `verify::inlined_domain`.
+#[cfg(feature = "std")]
 #[test]
 fn inlined_from_kvm_runs_its_copied_form() {
     use crate::profile::attribute_bytes::HALVES_RUNS;
