@@ -282,7 +282,7 @@ mod tests {
             Rule::SvmSetCplFromSsDpl,
             Rule::SvmSetCplFromAttrib,
         ];
-        let forms: [fn(RuleSet, SegReg, &KvmSegment) -> (VmcbSegment, Option<u8>); 2] =
+        let forms: [fn(RuleSet, SegReg, &KvmSegment) -> _; 2] =
             [set_segment_loaded::<false>, set_segment_loaded::<true>];
         for loaded in forms {
             assert_loaded_is_plain(&rules, &[SegReg::Cs, SegReg::Ss], loaded, set_segment);

@@ -161,7 +161,7 @@ mod tests {
             Rule::VmxSetZeroUnusableAr,
             Rule::VmxSetUnusableFromNotPresent,
         ];
-        let forms: [fn(RuleSet, SegReg, &KvmSegment) -> VmxSegment; 2] =
+        let forms: [fn(RuleSet, SegReg, &KvmSegment) -> _; 2] =
             [set_segment_loaded::<false>, set_segment_loaded::<true>];
         for loaded in forms {
             assert_loaded_is_plain(&rules, &[SegReg::Cs, SegReg::Ldtr], loaded, set_segment);
