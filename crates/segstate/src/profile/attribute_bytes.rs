@@ -39,6 +39,33 @@ impl AttributeBytes {
         ]))
     }
 
+    /// The same bytes read as two loads, one within each 8-byte half of `k` they lie in:
+    /// type and present (bytes 14..16) and the word of bytes 16..24 (dpl to padding),
+    /// shifted up so that unusable and padding fall off. For a `kvm_segment` its caller
+    /// has just copied, as `Chain::run_segment`'s by-value input is: the compiler
+    /// copies it with 16-byte stores, and [`AttributeBytes::of`]'s one word at byte 14
+    /// straddles the 8-byte halves of such a store, which the CPU does not forward to
+    /// it (the load waits for the store to reach the cache: `BENCHMARKS.md` §1, step
+    /// 38's tried notes); each load here lies within one half.
+    #[inline(always)]
+    pub(super) fn of_halves(k: &KvmSegment) -> Self {
+        #[cfg(all(test, feature = "std"))]
+        HALVES_RUNS.with(|n| n.set(n.get() + 1));
+        let low = u16::from_le_bytes([k.type_, k.present]);
+        let high = u64::from_le_bytes([k.dpl, k.db, k.s, k.l, k.g, k.avl, k.unusable, k.padding]);
+        Self(u64::from(low) | high << 16)
+    }
+
+    /// [`AttributeBytes::of_halves`] when `HALVES`, else [`AttributeBytes::of`].
+    #[inline(always)]
+    pub(super) fn gathered<const HALVES: bool>(k: &KvmSegment) -> Self {
+        if HALVES {
+            Self::of_halves(k)
+        } else {
+            Self::of(k)
+        }
+    }
+
     /// These bytes written into `k`, its other fields untouched.
     #[inline(always)]
     pub(super) fn write_into(self, k: &mut KvmSegment) {
@@ -100,6 +127,13 @@ impl AttributePositions {
     }
 }
 
+#[cfg(all(test, feature = "std"))]
+std::thread_local! {
+    /// How many times [`AttributeBytes::of_halves`] ran on this thread: the pipelines'
+    /// tests hold that `run_segment`'s inlined arms take it (`specialised::tests`).
+    pub(crate) static HALVES_RUNS: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
 /// A destination layout's packing of the masked attribute bytes: the 256-entry table
 /// over the bytes' bit 0s (type, present, dpl, db, s, l, g, avl, in byte order) and
 /// where DPL bit 1 goes. Built once per layout, at compile time.
@@ -139,10 +173,10 @@ impl AttributePlacement {
 
     /// `k`'s attribute bytes masked as KVM masks them and packed into this layout:
     /// what the field-by-field `(type & 15) | (s & 1) << S | (dpl & 3) << DPL | …`
-    /// gives, P included.
+    /// gives, P included. The bytes are read as [`AttributeBytes::gathered`] says.
     #[inline(always)]
-    pub(super) fn pack(&self, k: &KvmSegment) -> u16 {
-        let bytes = AttributeBytes::of(k);
+    pub(super) fn pack<const HALVES: bool>(&self, k: &KvmSegment) -> u16 {
+        let bytes = AttributeBytes::gathered::<HALVES>(k);
         self.low_bits[bytes.low_bits()]
             | bytes.type_high_bits()
             | bytes.dpl_high_bit() << self.dpl_high
@@ -242,6 +276,23 @@ pub(crate) mod tests {
     fn gather_reads_the_masked_bits_under_garbage() {
         for k in kvm_attribute_patterns() {
             assert_eq!(gathered(&k), masked_bits(&k), "{k}");
+        }
+    }
+
+    /// The bytes read in two halves are the bytes read as one word, whatever the other
+    /// fields hold (unusable and padding, read with the second half, among them).
+    #[test]
+    fn halves_are_the_word_under_garbage() {
+        for k in kvm_attribute_patterns() {
+            assert_eq!(
+                AttributeBytes::of_halves(&k).0,
+                AttributeBytes::of(&k).0,
+                "{k}"
+            );
+            assert_eq!(
+                AttributeBytes::gathered::<true>(&k).0,
+                AttributeBytes::of(&k).0
+            );
         }
     }
 

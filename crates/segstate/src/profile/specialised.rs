@@ -193,14 +193,16 @@ where
     S::In: Shape,
     S::Out: Shape,
 {
-    let (x, out, cpl) = converted(s, reg, input, previous)?;
+    let (x, out, cpl) = converted::<S, false>(s, reg, input, previous)?;
     (out.carrier() == x.carrier()).then(|| out.written(cpl))
 }
 
 /// One register through `s`: the input in the source format, the output and the CPL
-/// byte after it, or `None` when `input` is not in the source format.
+/// byte after it, or `None` when `input` is not in the source format. `COPIED`: `input`
+/// is the caller's copy, just stored, and the output goes to the caller's memory
+/// ([`Stage::apply_copied`], stored: [`inlined`]'s arms, whose result the caller stores).
 #[inline(always)]
-fn converted<S>(
+fn converted<S, const COPIED: bool>(
     s: S,
     reg: SegReg,
     input: &InFlight,
@@ -212,7 +214,11 @@ where
 {
     let x = S::In::take(&input.value)?;
     let mut cpl = input.vmcb_cpl;
-    let out = s.apply(reg, x, &mut cpl, previous);
+    let out = if COPIED {
+        s.apply_copied::<true>(reg, x, &mut cpl, previous)
+    } else {
+        s.apply(reg, x, &mut cpl, previous)
+    };
     Some((x, out, cpl))
 }
 

@@ -99,16 +99,17 @@ pub fn set_segment(rules: RuleSet, reg: SegReg, k: &KvmSegment) -> (VmcbSegment,
 }
 
 /// [`set_segment`] for a `kvm_segment` read from memory: the same result, its attribute
-/// bytes gathered as one word ([`super::attribute_bytes`]). Where `k` was just computed
-/// by another step, [`set_segment`] folds into that step and is the faster.
+/// bytes gathered as one word ([`super::attribute_bytes`]; in two loads when `HALVES`,
+/// for a `kvm_segment` just copied). Where `k` was just computed by another step,
+/// [`set_segment`] folds into that step and is the faster.
 #[must_use]
 #[inline(always)]
-pub(super) fn set_segment_loaded(
+pub(super) fn set_segment_loaded<const HALVES: bool>(
     rules: RuleSet,
     reg: SegReg,
     k: &KvmSegment,
 ) -> (VmcbSegment, Option<u8>) {
-    set_segment_packed(rules, reg, k, |k| VMCB_ATTRIB.pack(k))
+    set_segment_packed(rules, reg, k, |k| VMCB_ATTRIB.pack::<HALVES>(k))
 }
 
 /// [`set_segment`] with `attrib` packing the masked bytes (P = `present & 1`, cleared
@@ -156,8 +157,11 @@ const VMCB: AttributePositions = AttributePositions {
     avl: SvmAttrib::AVL_SHIFT,
 };
 
-/// [`VMCB`] as a packing table.
-static VMCB_ATTRIB: AttributePlacement = AttributePlacement::new(VMCB);
+/// [`VMCB`] as a packing table. A `const`, not a `static`: code inlined into another
+/// crate (`Chain::run_segment`'s arms) then sees its DPL position as a constant and
+/// the table at a fixed address (as a `static` it loaded both, the position into a
+/// shift by `cl`: `BENCHMARKS.md` §2, step 41).
+const VMCB_ATTRIB: AttributePlacement = AttributePlacement::new(VMCB);
 
 /// The eight segments of a state as today's KVM writes them into a VMCB
 /// (`svm_set_segment` under the current `kvm-svm` rules): every attribute bit kept and
@@ -268,7 +272,8 @@ mod tests {
     use crate::profile::attribute_bytes::tests::assert_loaded_is_plain;
 
     /// The gathered attrib is the field-by-field one for every combination of the bits
-    /// KVM reads, under garbage, under every combination of the set rules.
+    /// KVM reads, under garbage, under every combination of the set rules: gathered as one
+    /// word and in two halves.
     #[test]
     fn set_segment_loaded_is_set_segment() {
         let rules = [
@@ -277,11 +282,10 @@ mod tests {
             Rule::SvmSetCplFromSsDpl,
             Rule::SvmSetCplFromAttrib,
         ];
-        assert_loaded_is_plain(
-            &rules,
-            &[SegReg::Cs, SegReg::Ss],
-            set_segment_loaded,
-            set_segment,
-        );
+        let forms: [fn(RuleSet, SegReg, &KvmSegment) -> _; 2] =
+            [set_segment_loaded::<false>, set_segment_loaded::<true>];
+        for loaded in forms {
+            assert_loaded_is_plain(&rules, &[SegReg::Cs, SegReg::Ss], loaded, set_segment);
+        }
     }
 }

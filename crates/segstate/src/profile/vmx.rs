@@ -59,12 +59,19 @@ pub fn set_segment(rules: RuleSet, reg: SegReg, k: &KvmSegment) -> VmxSegment {
 }
 
 /// [`set_segment`] for a `kvm_segment` read from memory: the same result, its attribute
-/// bytes gathered as one word ([`super::attribute_bytes`]). Where `k` was just computed
-/// by another step, [`set_segment`] folds into that step and is the faster.
+/// bytes gathered as one word ([`super::attribute_bytes`]; in two loads when `HALVES`,
+/// for a `kvm_segment` just copied). Where `k` was just computed by another step,
+/// [`set_segment`] folds into that step and is the faster.
 #[must_use]
 #[inline(always)]
-pub(super) fn set_segment_loaded(rules: RuleSet, reg: SegReg, k: &KvmSegment) -> VmxSegment {
-    set_segment_packed(rules, reg, k, |k| u32::from(ACCESS_RIGHTS.pack(k)))
+pub(super) fn set_segment_loaded<const HALVES: bool>(
+    rules: RuleSet,
+    reg: SegReg,
+    k: &KvmSegment,
+) -> VmxSegment {
+    set_segment_packed(rules, reg, k, |k| {
+        u32::from(ACCESS_RIGHTS.pack::<HALVES>(k))
+    })
 }
 
 /// [`set_segment`] with `ar` packing the masked bytes (bits 15:0).
@@ -107,8 +114,11 @@ const AR: AttributePositions = AttributePositions {
     avl: Attributes::AVL_SHIFT,
 };
 
-/// [`AR`] as a packing table.
-static ACCESS_RIGHTS: AttributePlacement = AttributePlacement::new(AR);
+/// [`AR`] as a packing table. A `const`, not a `static`: code inlined into another
+/// crate (`Chain::run_segment`'s arms) then sees its DPL position as a constant and
+/// the table at a fixed address (as a `static` it loaded both, the position into a
+/// shift by `cl`: `BENCHMARKS.md` §2, step 41).
+const ACCESS_RIGHTS: AttributePlacement = AttributePlacement::new(AR);
 
 /// The eight segments of a state as today's KVM writes them into a VMCS
 /// (`vmx_set_segment` under the current `kvm-vmx` rules): a not-present segment becomes
@@ -142,7 +152,8 @@ mod tests {
     }
 
     /// The gathered access rights are the field-by-field ones for every combination of
-    /// the bits KVM reads, under garbage, under every combination of the set rules.
+    /// the bits KVM reads, under garbage, under every combination of the set rules: gathered as one
+    /// word and in two halves.
     #[test]
     fn set_segment_loaded_is_set_segment() {
         let rules = [
@@ -150,11 +161,10 @@ mod tests {
             Rule::VmxSetZeroUnusableAr,
             Rule::VmxSetUnusableFromNotPresent,
         ];
-        assert_loaded_is_plain(
-            &rules,
-            &[SegReg::Cs, SegReg::Ldtr],
-            set_segment_loaded,
-            set_segment,
-        );
+        let forms: [fn(RuleSet, SegReg, &KvmSegment) -> _; 2] =
+            [set_segment_loaded::<false>, set_segment_loaded::<true>];
+        for loaded in forms {
+            assert_loaded_is_plain(&rules, &[SegReg::Cs, SegReg::Ldtr], loaded, set_segment);
+        }
     }
 }

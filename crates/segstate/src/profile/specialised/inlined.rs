@@ -13,11 +13,13 @@
 //! entries, as do the variants with rules as data (`BENCHMARKS.md` §1 and §2, step 38).
 //!
 //! The register stays a variable, as in C's loop (matched into constants it is eight
-//! copies of each body in every caller). The input is read field by field with
-//! [`Stage::apply`], not [`Stage::apply_memory`]'s loaded form: the caller's copy of
-//! the value is stored in 16-byte halves, and the gathered word straddles an 8-byte
-//! boundary of one, a failed store forward (`verbatim > kvm-vmx` 3.6 → 8.2 ns a
-//! segment).
+//! copies of each body in every caller). The input is read with
+//! [`Stage::apply_copied`], not the loaded form of [`Stage::apply_memory`]: the
+//! caller's copy of the value is stored in 16-byte halves, and the loaded form's
+//! gathered word straddles an 8-byte boundary of one, a failed store forward
+//! (`verbatim > kvm-vmx` 3.6 → 8.2 ns a segment); the copied form reads the same bytes
+//! in two loads, each within one half (`verbatim > kvm-vmx` and `verbatim > kvm-svm`
+//! 0.5-0.6 ns a segment less than field by field: `BENCHMARKS.md` §2, step 41).
 //!
 //! An arm gives the stages' output whole, selector, base and limit included, as the
 //! batch and vCPU entries do; so it needs no check that the output carries the input's
@@ -67,7 +69,7 @@ where
 {
     #[cfg(all(test, feature = "std"))]
     INLINED_RUNS.with(|n| n.set(n.get() + 1));
-    let (_, out, cpl) = super::converted(s, reg, input, previous)?;
+    let (_, out, cpl) = super::converted::<S, true>(s, reg, input, previous)?;
     Some(InFlight {
         value: out.wrap(),
         vmcb_cpl: cpl,

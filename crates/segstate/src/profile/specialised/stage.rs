@@ -74,6 +74,22 @@ pub(crate) trait Stage: Copy {
     ) -> Self::Out {
         self.apply(reg, x, cpl, previous)
     }
+    /// [`Stage::apply`] to an input its caller has just copied (`run_segment`'s
+    /// by-value input, in 16-byte stores), its result `STORED` to memory as in
+    /// [`Stage::apply_memory`]: the same result, for stages with a form faster there.
+    /// Copied: the loaded form's bytes read in two loads, each within one 8-byte half
+    /// of those stores ([`crate::profile::attribute_bytes`]'s `of_halves`). A stage
+    /// with a copied form has no stored one (none has both).
+    #[inline(always)]
+    fn apply_copied<const STORED: bool>(
+        self,
+        reg: SegReg,
+        x: Self::In,
+        cpl: &mut u8,
+        previous: &QemuSegmentCache,
+    ) -> Self::Out {
+        self.apply_memory::<false, STORED>(reg, x, cpl, previous)
+    }
 }
 
 macro_rules! stage {
@@ -81,8 +97,10 @@ macro_rules! stage {
     // `STORED` result.
     (@applies loaded) => { LOADED };
     (@applies stored) => { STORED };
+    // A copied form goes with a loaded one only: `apply_copied` ignores `STORED`.
+    (@copied_with loaded) => {};
     ($name:ident, $in:ty => $out:ty, |$r:ident, $reg:ident, $x:ident, $cpl:ident, $prev:ident| $body:expr
-        $(, $form:ident: $memory:expr)?) => {
+        $(, $form:ident: $memory:expr $(, copied: $copied:expr)?)?) => {
         #[derive(Clone, Copy)]
         pub(crate) struct $name<R>(pub(super) R);
 
@@ -108,6 +126,14 @@ macro_rules! stage {
                 })?
                 $body
             }
+            $($(
+            #[inline(always)]
+            fn apply_copied<const STORED: bool>(self, $reg: SegReg, $x: $in, $cpl: &mut u8, _: &QemuSegmentCache) -> $out {
+                stage!(@copied_with $form);
+                let $r = self.0.rules();
+                $copied
+            }
+            )?)?
         }
     };
 }
@@ -117,11 +143,13 @@ stage!(SvmGet, VmcbSegment => KvmSegment, |r, reg, x, cpl, _p| {
 });
 stage!(SvmSet, KvmSegment => VmcbSegment,
     |r, reg, x, cpl, _p| into_vmcb(svm::set_segment(r, reg, &x), cpl),
-    loaded: into_vmcb(svm::set_segment_loaded(r, reg, &x), cpl));
+    loaded: into_vmcb(svm::set_segment_loaded::<false>(r, reg, &x), cpl),
+    copied: into_vmcb(svm::set_segment_loaded::<true>(r, reg, &x), cpl));
 stage!(VmxGet, VmxSegment => KvmSegment, |r, _reg, x, _c, _p| vmx::get_segment(r, &x));
 stage!(VmxSet, KvmSegment => VmxSegment,
     |r, reg, x, _c, _p| vmx::set_segment(r, reg, &x),
-    loaded: vmx::set_segment_loaded(r, reg, &x));
+    loaded: vmx::set_segment_loaded::<false>(r, reg, &x),
+    copied: vmx::set_segment_loaded::<true>(r, reg, &x));
 stage!(QemuGet, KvmSegment => QemuSegmentCache, |r, reg, x, _c, prev| {
     qemu::get_seg(r, reg, &x, prev)
 });
@@ -182,6 +210,19 @@ impl<A: Stage, B: Stage<In = A::Out>> Stage for Then<A, B> {
         previous: &QemuSegmentCache,
     ) -> B::Out {
         let mid = self.0.apply_memory::<LOADED, false>(reg, x, cpl, previous);
+        self.1
+            .apply_memory::<false, STORED>(reg, mid, cpl, previous)
+    }
+    /// The first stage's input is this one's, the second's result this one's.
+    #[inline(always)]
+    fn apply_copied<const STORED: bool>(
+        self,
+        reg: SegReg,
+        x: A::In,
+        cpl: &mut u8,
+        previous: &QemuSegmentCache,
+    ) -> B::Out {
+        let mid = self.0.apply_copied::<false>(reg, x, cpl, previous);
         self.1
             .apply_memory::<false, STORED>(reg, mid, cpl, previous)
     }

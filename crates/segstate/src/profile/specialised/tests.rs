@@ -168,10 +168,11 @@ fn every_builtin_shape_is_recognised() {
 /// A chain whose last step is QEMU's set_seg and whose pipeline is QEMU's two steps alone
 /// (`qemu`, with today's rules folded and with a rule switched off, as data) writes its
 /// batches and vCPUs through the stored form (`qemu::set_seg_stored`), once a register,
-/// and gives what the interpreted ops give, on outputs present and not present (so with
-/// the rule on, unusable set: the table's unusable lane). (Over the whole `kvm_sregs`
-/// domain: `verify::stored_domain`; the form against set_seg over every flags word:
-/// `qemu`'s tests.)
+/// as `run_segment`'s inlined arm does (today's rules; the entry does not), and gives
+/// what the interpreted ops give, on outputs present and not present (so with the rule
+/// on, unusable set: the table's unusable lane). (Over the whole `kvm_sregs` domain:
+/// `verify::stored_domain`; the form against set_seg over every flags word: `qemu`'s
+/// tests.)
 #[cfg(feature = "std")]
 #[test]
 fn qemu_last_step_runs_its_stored_form() {
@@ -183,7 +184,9 @@ fn qemu_last_step_runs_its_stored_form() {
     assert!(matches!(pipeline(chain.ops()), Some(Pipeline::VmmToday(_))));
     assert!(matches!(pipeline(switched.ops()), Some(Pipeline::Vmm(_))));
     let previous = PerSegReg::from_fn(|_| QemuSegmentCache::default());
-    for c in [chain, switched] {
+    // `run_segment`: the stored form where it is inlined (today's rules), not through
+    // the entry (a rule off), whose result the caller rebuilds from `Written`.
+    for (c, segment_runs) in [(chain, 1), (switched, 0)] {
         // Garbage attribute bytes in the odd registers (the type byte's spill sets P),
         // clean ones in the even: ES and DS present, SS and LDTR not present and
         // unusable.
@@ -235,6 +238,56 @@ fn qemu_last_step_runs_its_stored_form() {
                 .expect("kvm_sregs");
             assert_eq!(runs(), before + 3, "{c}: run_batch");
             assert_eq!(batch, [interpreted.in_flight(reg); 3], "{c}");
+            let before = runs();
+            let one = c.run_segment(reg, vcpu.in_flight(reg), &previous[reg]);
+            assert_eq!(runs(), before + segment_runs, "{c}: run_segment");
+            assert_eq!(one, Ok(interpreted.in_flight(reg)), "{c}");
+        }
+    }
+}
+
+/// `run_segment` on the chains from a `kvm_segment` into a VMCB or a VMCS (inlined, today's
+/// rules) reads the attribute bytes in two halves, once a register, and gives the
+/// interpreter's result: with the inlined arms on [`Stage::apply`] (or the halves form
+/// never taken) the count fails. The same chain with a rule off runs through its
+/// entry, which does not take it. Every state of the domain: `verify::inlined_domain`.
+#[cfg(feature = "std")]
+#[test]
+fn inlined_from_kvm_runs_its_copied_form() {
+    use crate::profile::attribute_bytes::HALVES_RUNS;
+    use crate::testing::kvm_segment;
+    let runs = || HALVES_RUNS.with(core::cell::Cell::get);
+    let previous = QemuSegmentCache::default();
+    for (name, rule) in [
+        (
+            "verbatim > kvm-svm",
+            crate::profile::Rule::SvmSetPFromUnusable,
+        ),
+        (
+            "verbatim > kvm-vmx",
+            crate::profile::Rule::VmxSetUnusableFromNotPresent,
+        ),
+    ] {
+        let chain: crate::profile::Chain = name.parse().expect("parses");
+        let switched = chain.without(rule);
+        assert!(
+            switched.ops() != chain.ops(),
+            "{rule:?} is one of today's rules"
+        );
+        for (c, taken) in [(&chain, 1), (&switched, 0)] {
+            for reg in SegReg::ALL {
+                let i = reg.index() as u8;
+                let fields = [0x93 ^ i, i & 1, 0x84 >> i, 2 + i, 1, i, 0xff, 9, i % 3];
+                let k = kvm_segment(0x10 + u16::from(i), 0xfffff, u64::from(i) << 12, fields);
+                let input = InFlight {
+                    value: SegmentValue::Kvm(k),
+                    vmcb_cpl: i,
+                };
+                let interpreted = c.interpret(reg, input, &previous);
+                let before = runs();
+                assert_eq!(c.run_segment(reg, input, &previous), Ok(interpreted), "{c}");
+                assert_eq!(runs(), before + taken, "{c}, {reg:?}");
+            }
         }
     }
 }
