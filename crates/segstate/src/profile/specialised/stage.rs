@@ -79,7 +79,8 @@ pub(crate) trait Stage: Copy {
     /// [`Stage::apply_memory`]: the same result, for stages with a form faster there.
     /// Copied: the loaded form's bytes read in two loads, each within one 8-byte half
     /// of those stores ([`crate::profile::attribute_bytes`]'s `of_halves`). A stage
-    /// with a copied form has no stored one (none has both).
+    /// with a copied form has no stored one: `stage!` takes a copied form only beside a
+    /// loaded one, since the copied form ignores `STORED`.
     #[inline(always)]
     fn apply_copied<const STORED: bool>(
         self,
