@@ -182,11 +182,41 @@ impl ChainReport {
         usize::from(self.kept[property.index()]) < COUNTEREXAMPLES_PER_PROPERTY
     }
 
+    /// True while a violation of one of the properties whose bits `failed` has
+    /// ([`Verdict::failed`]) would still be kept as a counterexample.
+    #[inline(always)]
+    fn keeps_any(&self, failed: u8) -> bool {
+        (0..self.kept.len()).any(|i| {
+            failed & 1 << i != 0 && usize::from(self.kept[i]) < COUNTEREXAMPLES_PER_PROPERTY
+        })
+    }
+
+    /// Counts `n` more violations of each property whose bit `failed` has, keeping
+    /// none: what recording them does once [`ChainReport::keeps_any`] is false.
+    #[inline(always)]
+    fn count_failed(&mut self, failed: u8, n: u64) {
+        for (i, v) in self.violations.iter_mut().enumerate() {
+            if failed & 1 << i != 0 {
+                *v += n;
+            }
+        }
+    }
+
     /// Counts `n` more violations of `property` without keeping any: what recording
     /// each would do once [`ChainReport::keeps_more`] is false.
     fn count_unkept(&mut self, property: Property, n: u64) {
         self.violations[property.index()] += n;
     }
+}
+
+#[cfg(all(test, feature = "std"))]
+std::thread_local! {
+    /// How many verdicts [`Workspace::record`] counted without calling
+    /// [`Workspace::record_violations`]: the tests see that the counting path is taken.
+    static COUNTED_ONLY: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    /// Set by a test: every violation goes through [`Workspace::record_violations`],
+    /// the report the counting path is held to.
+    static RECORD_VIOLATIONS_ALWAYS: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
 }
 
 /// Everything chains with one source format share: the domain and the context.
@@ -364,7 +394,20 @@ impl Workspace {
         if state.decoded.is_none() {
             report.garbage_states += covers;
         }
-        if verdict.failed != 0 {
+        if verdict.failed == 0 {
+            return;
+        }
+        #[cfg(all(test, feature = "std"))]
+        let counted_only = !RECORD_VIOLATIONS_ALWAYS.with(core::cell::Cell::get);
+        #[cfg(not(all(test, feature = "std")))]
+        let counted_only = true;
+        if counted_only && !report.keeps_any(verdict.failed) {
+            // No counterexample to keep: what `record_violations` would do, inlined
+            // (most violations come after their properties' counterexamples are kept).
+            #[cfg(all(test, feature = "std"))]
+            COUNTED_ONLY.with(|n| n.set(n.get() + 1));
+            report.count_failed(verdict.failed, weight);
+        } else {
             self.record_violations(chain, state, verdict, weight, baselines, report);
         }
     }

@@ -668,3 +668,33 @@ fn an_output_that_does_not_decode_loses_the_attributes() {
     }
     assert!(SegReg::ALL.iter().all(|&r| judged[r] > 100), "{judged:?}");
 }
+
+/// `Workspace::record` counts a verdict's violations itself once none of its
+/// properties keeps more counterexamples, and calls `record_violations` otherwise:
+/// for every built-in chain, each with one rule and each with half its rules switched
+/// off (many violations of every property), the report over the whole domain equals
+/// the one where every violation goes through `record_violations`. Fails if the
+/// counting path is never taken.
+#[test]
+fn violations_counted_inline_record_as_record_violations_does() {
+    use super::super::{COUNTED_ONLY, RECORD_VIOLATIONS_ALWAYS};
+    let (mut chains, workspaces) = chains_and_workspaces();
+    with_half_rules_off(&mut chains);
+    let mut counted = 0;
+    for chain in &chains {
+        let ws = workspace_of(&workspaces, chain);
+        RECORD_VIOLATIONS_ALWAYS.with(|a| a.set(true));
+        let before = COUNTED_ONLY.with(core::cell::Cell::get);
+        let always = ws.verify(chain).expect("same source");
+        assert_eq!(COUNTED_ONLY.with(core::cell::Cell::get), before, "{chain}");
+        RECORD_VIOLATIONS_ALWAYS.with(|a| a.set(false));
+        let inline = ws.verify(chain).expect("same source");
+        counted += COUNTED_ONLY.with(core::cell::Cell::get) - before;
+        let fields = |r: &ChainReport| {
+            let counts = (r.states, r.executed, r.garbage_states, r.violations);
+            (counts, r.counterexamples.clone(), r.kept)
+        };
+        assert_eq!(fields(&inline), fields(&always), "{chain}");
+    }
+    assert!(counted > 0, "no violation counted inline");
+}
