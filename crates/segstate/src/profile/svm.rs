@@ -272,8 +272,8 @@ mod tests {
     use crate::profile::attribute_bytes::tests::assert_loaded_is_plain;
 
     /// The gathered attrib is the field-by-field one for every combination of the bits
-    /// KVM reads, under garbage, under every combination of the set rules: gathered as one
-    /// word and in two halves.
+    /// KVM reads, under garbage, under every combination of the set rules: gathered as
+    /// one word and in two halves.
     #[test]
     fn set_segment_loaded_is_set_segment() {
         let rules = [

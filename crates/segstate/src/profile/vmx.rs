@@ -152,8 +152,8 @@ mod tests {
     }
 
     /// The gathered access rights are the field-by-field ones for every combination of
-    /// the bits KVM reads, under garbage, under every combination of the set rules: gathered as one
-    /// word and in two halves.
+    /// the bits KVM reads, under garbage, under every combination of the set rules:
+    /// gathered as one word and in two halves.
     #[test]
     fn set_segment_loaded_is_set_segment() {
         let rules = [

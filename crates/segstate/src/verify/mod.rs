@@ -378,8 +378,10 @@ impl Workspace {
 
     /// Records `state`'s verdict: it covers `covers` states (its class when it stands
     /// for one, 0 when it only adds a class member's VM-entry result) and each of its
-    /// violations counts `weight` times. Inlined: most verdicts find nothing, and only
-    /// the violations ([`Workspace::record_violations`]) need more than two counters.
+    /// violations counts `weight` times. Inlined: most verdicts find nothing, and most
+    /// violations come once their properties keep no more counterexamples
+    /// ([`ChainReport::keeps_any`]), counted here; only a violation that may be kept
+    /// goes through [`Workspace::record_violations`].
     #[inline(always)]
     fn record(
         &self,

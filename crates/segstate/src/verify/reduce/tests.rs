@@ -698,3 +698,59 @@ fn violations_counted_inline_record_as_record_violations_does() {
     }
     assert!(counted > 0, "no violation counted inline");
 }
+
+/// [`ChainReport::keeps_any`] and [`ChainReport::count_failed`] read every property's
+/// bit as [`ChainReport::keeps_more`] and [`ChainReport::count_unkept`] do: with one
+/// property's counterexamples not yet full and the others full, every set of failed
+/// properties keeps one exactly when it holds that property, and counts exactly its
+/// properties. The test above cannot see an escalation's bit left out of `keeps_any`
+/// (checked: it passes): every escalation is also a CPL change, and over its chains
+/// the two properties' counterexamples fill together.
+#[test]
+fn keeps_any_and_count_failed_read_every_property_bit() {
+    let chain: Chain = "kvm-vmx > verbatim > kvm-vmx".parse().expect("parses");
+    let full = u8::try_from(super::super::COUNTEREXAMPLES_PER_PROPERTY).expect("fits a kept count");
+    let mut report = ChainReport {
+        chain,
+        states: 0,
+        executed: 0,
+        garbage_states: 0,
+        violations: [0; 5],
+        counterexamples: Vec::new(),
+        kept: [full; 5],
+    };
+    let all = (1u8 << Property::ALL.len()) - 1;
+    for open in Property::ALL {
+        for kept in 0..full {
+            report.kept = [full; 5];
+            report.kept[open.index()] = kept;
+            for failed in 1..=all {
+                let holds_open = failed & 1 << open.index() != 0;
+                let keeps = Property::ALL
+                    .iter()
+                    .any(|&p| failed & 1 << p.index() != 0 && report.keeps_more(p));
+                assert_eq!(keeps, holds_open, "{open:?} open, failed {failed:#07b}");
+                assert_eq!(report.keeps_any(failed), keeps, "{open:?}, {failed:#07b}");
+            }
+        }
+    }
+    for failed in 0..=all {
+        let mut counted = report.clone();
+        let mut unkept = report.clone();
+        counted.count_failed(failed, 7);
+        for p in Property::ALL
+            .into_iter()
+            .filter(|p| failed & 1 << p.index() != 0)
+        {
+            unkept.count_unkept(p, 7);
+        }
+        assert_eq!(
+            counted.violations, unkept.violations,
+            "failed {failed:#07b}"
+        );
+        assert_eq!(
+            counted.violations.iter().sum::<u64>(),
+            7 * u64::from(failed.count_ones())
+        );
+    }
+}
