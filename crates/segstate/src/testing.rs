@@ -71,3 +71,16 @@ pub mod stacks {
         pub use crate::profile::rustvmm::*;
     }
 }
+
+/// `f`'s result and how many times it advanced `counter`: one of the thread-local counts a
+/// test build keeps of a fast path taken (`INLINED_RUNS`, `INLINED_VCPU_RUNS`, ...), so
+/// that a test holding the fast path to the interpreter fails when the path is not taken.
+#[cfg(all(test, feature = "std"))]
+pub(crate) fn counted<T>(
+    counter: &'static std::thread::LocalKey<core::cell::Cell<usize>>,
+    f: impl FnOnce() -> T,
+) -> (T, usize) {
+    let before = counter.with(core::cell::Cell::get);
+    let out = f();
+    (out, counter.with(core::cell::Cell::get) - before)
+}

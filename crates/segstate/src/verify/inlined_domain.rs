@@ -7,6 +7,7 @@ use crate::arch::SegReg;
 use crate::format::kvm::KvmSegment;
 use crate::format::qemu::QemuSegmentCache;
 use crate::profile::{Chain, Format, INLINED_RUNS, InFlight, SegmentValue};
+use crate::testing::counted;
 
 /// The built-in chains of today's profiles that `run_segment` inlines, one per
 /// inlined variant.
@@ -19,11 +20,6 @@ const INLINED: &[&str] = &[
     "qemu",
 ];
 
-/// How many values reached an inlined arm on this thread so far.
-fn inlined_runs() -> usize {
-    INLINED_RUNS.with(core::cell::Cell::get)
-}
-
 /// `chain.run_segment` of `input`, and how many values it ran through an inlined arm
 /// (0 or 1).
 fn run_segment_counted(
@@ -32,9 +28,7 @@ fn run_segment_counted(
     input: InFlight,
     previous: &QemuSegmentCache,
 ) -> (Result<InFlight, crate::profile::WrongSourceFormat>, usize) {
-    let before = inlined_runs();
-    let out = chain.run_segment(reg, input, previous);
-    (out, inlined_runs() - before)
+    counted(&INLINED_RUNS, || chain.run_segment(reg, input, previous))
 }
 
 /// Every state of the domain through each inlined chain's `run_segment` gives what the

@@ -10,16 +10,12 @@ use crate::profile::{
     Chain, Format, INLINED_VCPU_RUNS, InFlight, VcpuSegments, WrongSourceFormat, builtin_chains,
     collect,
 };
+use crate::testing::counted;
 use alloc::vec::Vec;
 
 /// The built-in chains of today's profiles whose `run` is inlined, one per inlined
 /// variant.
 const INLINED: &[&str] = &["kvm-vmx > verbatim > kvm-vmx"];
-
-/// How many vCPUs reached an inlined arm on this thread so far.
-fn inlined_runs() -> usize {
-    INLINED_VCPU_RUNS.with(core::cell::Cell::get)
-}
 
 /// `chain.run` of `input`, and how many vCPUs it ran through an inlined arm (0 or 1).
 fn run_counted(
@@ -27,9 +23,7 @@ fn run_counted(
     input: &VcpuSegments,
     previous: &PerSegReg<QemuSegmentCache>,
 ) -> (Result<VcpuSegments, WrongSourceFormat>, usize) {
-    let before = inlined_runs();
-    let out = chain.run(input, previous);
-    (out, inlined_runs() - before)
+    counted(&INLINED_VCPU_RUNS, || chain.run(input, previous))
 }
 
 /// Every state of the domain, in its own register of a vCPU, through each inlined
