@@ -4,8 +4,9 @@
 //!    the library (kvm_sregs → segstate's KvmSregs → a chain → back), goal within 5%.
 //! 2. `ChainSync::sync` alone, no ioctl: a fixed `kvm_sregs` (what the paused vCPU
 //!    reports) synced N times per chain, beside its parts timed apart (the `kvm_sregs`
-//!    copies both ways, the lock, the refresh of the previous QEMU caches, the chain),
-//!    so each part's cost is known in ns.
+//!    copies both ways or the segments alone in place, the lock, the refresh of the
+//!    previous QEMU caches, the chain on the whole struct or on the segments), so each
+//!    part's cost is known in ns.
 //! 3. sync-storm: pause → resume cycles per second with no sync, with a bare
 //!    GET+SET, and with a chain sync.
 //!
@@ -128,6 +129,13 @@ fn sync_figures() -> Result<(), Box<dyn std::error::Error>> {
             timed(n, &sregs, |s| *s = KvmSregs::from(*s).into()),
         );
         next(
+            "segments_of + set_segments_of (in place)",
+            timed(n, &sregs, |s| {
+                let segments = KvmSregs::segments_of(black_box(&*s));
+                KvmSregs::set_segments_of(s, black_box(&segments));
+            }),
+        );
+        next(
             "Mutex lock + unlock",
             timed(n, &sregs, |_| {
                 drop(black_box(lock.lock().expect("not poisoned")));
@@ -149,6 +157,17 @@ fn sync_figures() -> Result<(), Box<dyn std::error::Error>> {
                 timed(n, &sregs, |_| {
                     let mut k = black_box(ours);
                     c.run_sregs(&mut k, &previous).expect("kvm_sregs source");
+                    black_box(k);
+                }),
+            );
+        }
+        for (c, spec) in chains.iter().zip(CHAINS) {
+            next(
+                &format!("run_kvm_segments: {spec}"),
+                timed(n, &sregs, |_| {
+                    let mut k = black_box(ours.segments());
+                    c.run_kvm_segments(&mut k, &previous)
+                        .expect("kvm_sregs source");
                     black_box(k);
                 }),
             );
