@@ -197,30 +197,19 @@ mod tests {
 
     /// A user-mode state, every segment usable: flat code and data at DPL 3.
     fn user_usable() -> kvm_sregs {
-        let flat = |type_, selector| kvm_bindings::kvm_segment {
-            base: 0,
-            limit: 0xffff_ffff,
-            selector,
-            type_,
-            present: 1,
-            dpl: 3,
-            db: 1,
-            s: 1,
-            g: 1,
-            ..Default::default()
+        use segstate::testing::kvm_segment;
+        // [type, present, dpl, db, s, l, g, avl, unusable]
+        let flat = |type_, s, dpl, selector| {
+            kvm_segment(selector, 0xffff_ffff, 0, [type_, 1, dpl, 1, s, 0, 1, 0, 0]).into()
         };
         let mut s = kvm_sregs {
-            cs: flat(0xb, 0x33),
+            cs: flat(0xb, 1, 3, 0x33),
+            tr: flat(0xb, 0, 0, 0x40),
             ..Default::default()
         };
         for seg in [&mut s.ds, &mut s.es, &mut s.fs, &mut s.gs, &mut s.ss] {
-            *seg = flat(0x3, 0x2b);
+            *seg = flat(0x3, 1, 3, 0x2b);
         }
-        s.tr = kvm_bindings::kvm_segment {
-            s: 0,
-            dpl: 0,
-            ..flat(0xb, 0x40)
-        };
         s.ldt.unusable = 1;
         s
     }
