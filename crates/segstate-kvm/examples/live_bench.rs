@@ -2,14 +2,25 @@
 //!
 //! 1. KVM_GET_SREGS + KVM_SET_SREGS: the bare ioctl loop beside the same loop through
 //!    the library (kvm_sregs → segstate's KvmSregs → a chain → back), goal within 5%.
-//! 2. sync-storm: pause → resume cycles per second with no sync, with a bare
+//! 2. `ChainSync::sync` alone, no ioctl: a fixed `kvm_sregs` (what the paused vCPU
+//!    reports) synced N times per chain, beside its parts timed apart (the `kvm_sregs`
+//!    copies both ways or the segments alone in place, the lock, the refresh of the
+//!    previous QEMU caches, the chain on the whole struct or on the segments), so each
+//!    part's cost is known in ns.
+//! 3. sync-storm: pause → resume cycles per second with no sync, with a bare
 //!    GET+SET, and with a chain sync.
 //!
 //! `cargo run --release -p segstate-kvm --example live_bench`
 
+use std::hint::black_box;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use segstate::profile::Chain;
+use kvm_bindings::kvm_sregs;
+use segstate::arch::PerSegReg;
+use segstate::format::kvm::KvmSregs;
+use segstate::format::qemu::QemuSegmentCache;
+use segstate::profile::{Chain, Profile, qemu};
 use segstate_kvm::guest::layout::{PARAM_PROBE, PARAM_STORM_COUNT};
 use segstate_kvm::guest::{Entry, Probe, UserSs};
 use segstate_kvm::machine::{Machine, open_kvm};
@@ -34,16 +45,10 @@ fn sregs_figures() -> Result<(), Box<dyn std::error::Error>> {
     let n = 20_000u64;
     let syncs: Vec<(&str, Option<ChainSync>)> = vec![
         ("bare ioctls", None),
-        ("library: verbatim", Some(chain("verbatim"))),
-        ("library: qemu", Some(chain("qemu"))),
-        (
-            "library: kvm-svm > qemu > kvm-svm",
-            Some(chain("kvm-svm > qemu > kvm-svm")),
-        ),
-        (
-            "library: kvm-vmx > qemu > kvm-vmx",
-            Some(chain("kvm-vmx > qemu > kvm-vmx")),
-        ),
+        ("library: verbatim", Some(chain(CHAINS[0]))),
+        ("library: qemu", Some(chain(CHAINS[1]))),
+        ("library: kvm-svm > qemu > kvm-svm", Some(chain(CHAINS[2]))),
+        ("library: kvm-vmx > qemu > kvm-vmx", Some(chain(CHAINS[3]))),
         // The bare loop again, last in each round: the spread between two identical
         // loops is the noise floor the chains' ratios are read against.
         ("bare ioctls, again", None),
@@ -64,6 +69,121 @@ fn sregs_figures() -> Result<(), Box<dyn std::error::Error>> {
             "  {name:<36} {:>8.3} µs/iter   {:>6.3}x bare",
             t.as_secs_f64() * 1e6 / n as f64,
             t.as_secs_f64() / bare.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// The chains both sections time, in print order.
+const CHAINS: [&str; 4] = [
+    "verbatim",
+    "qemu",
+    "kvm-svm > qemu > kvm-svm",
+    "kvm-vmx > qemu > kvm-vmx",
+];
+
+/// `n` times `f` on a fresh copy of `sregs` (the copy is part of every row alike).
+fn timed(n: u64, sregs: &kvm_sregs, mut f: impl FnMut(&mut kvm_sregs)) -> Duration {
+    let start = Instant::now();
+    for _ in 0..n {
+        let mut s = black_box(*sregs);
+        f(&mut s);
+        black_box(&s);
+    }
+    start.elapsed()
+}
+
+/// `ChainSync::sync` alone on the state the paused vCPU reports, beside its parts: each
+/// row is `n` calls on a fresh copy of that `kvm_sregs`, so the copy row is the floor.
+fn sync_figures() -> Result<(), Box<dyn std::error::Error>> {
+    let m = paused_user_machine(&RunOptions::default())?;
+    let sregs = m
+        .vcpu()
+        .get_sregs()
+        .map_err(|e| segstate_kvm::IoctlError::new("KVM_GET_SREGS", e))?;
+    let n = 200_000u64;
+    let syncs: Vec<ChainSync> = CHAINS.iter().map(|c| chain(c)).collect();
+    let chains: Vec<Chain> = CHAINS.iter().map(|c| c.parse().expect("parses")).collect();
+    for c in &chains {
+        c.compile();
+    }
+    let lock = Mutex::new(PerSegReg::<QemuSegmentCache>::default());
+    let previous = PerSegReg::<QemuSegmentCache>::default();
+    let ours = KvmSregs::from(sregs);
+    let mut rows: Vec<(String, Vec<Duration>)> = Vec::new();
+    let mut row = |i: usize, name: String, t: Duration| {
+        if rows.len() <= i {
+            rows.push((name, Vec::new()));
+        }
+        rows[i].1.push(t);
+    };
+    for _ in 0..ROUNDS {
+        let mut i = 0;
+        let mut next = |name: &str, t: Duration| {
+            row(i, name.to_string(), t);
+            i += 1;
+        };
+        next("a fresh kvm_sregs copy (floor)", timed(n, &sregs, |_| {}));
+        next(
+            "kvm_sregs -> KvmSregs -> kvm_sregs",
+            timed(n, &sregs, |s| *s = KvmSregs::from(*s).into()),
+        );
+        next(
+            "segments_of + set_segments_of (in place)",
+            timed(n, &sregs, |s| {
+                let segments = KvmSregs::segments_of(black_box(&*s));
+                KvmSregs::set_segments_of(s, black_box(&segments));
+            }),
+        );
+        next(
+            "Mutex lock + unlock",
+            timed(n, &sregs, |_| {
+                drop(black_box(lock.lock().expect("not poisoned")));
+            }),
+        );
+        next(
+            "segments() + 8 qemu::get_seg (refresh)",
+            timed(n, &sregs, |_| {
+                black_box(
+                    black_box(&ours)
+                        .segments()
+                        .map(|reg, k| qemu::get_seg(Profile::QEMU.rules, reg, k, &previous[reg])),
+                );
+            }),
+        );
+        for (c, spec) in chains.iter().zip(CHAINS) {
+            next(
+                &format!("run_sregs: {spec}"),
+                timed(n, &sregs, |_| {
+                    let mut k = black_box(ours);
+                    c.run_sregs(&mut k, &previous).expect("kvm_sregs source");
+                    black_box(k);
+                }),
+            );
+        }
+        for (c, spec) in chains.iter().zip(CHAINS) {
+            next(
+                &format!("run_kvm_segments: {spec}"),
+                timed(n, &sregs, |_| {
+                    let mut k = black_box(ours.segments());
+                    c.run_kvm_segments(&mut k, &previous)
+                        .expect("kvm_sregs source");
+                    black_box(k);
+                }),
+            );
+        }
+        for (sync, spec) in syncs.iter().zip(CHAINS) {
+            next(
+                &format!("ChainSync::sync: {spec}"),
+                timed(n, &sregs, |s| sync.sync(s).expect("syncs")),
+            );
+        }
+    }
+    println!("\nChainSync::sync alone (no ioctl), {n} per sample, best of {ROUNDS}:");
+    for (name, samples) in &rows {
+        println!(
+            "  {name:<44} {:>8.1} ns/sync",
+            best(samples).as_secs_f64() * 1e9 / n as f64
         );
     }
     Ok(())
@@ -131,7 +251,10 @@ fn storm_figures() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() {
-    if let Err(e) = sregs_figures().and_then(|()| storm_figures()) {
+    if let Err(e) = sregs_figures()
+        .and_then(|()| sync_figures())
+        .and_then(|()| storm_figures())
+    {
         eprintln!("live_bench: {e}");
         std::process::exit(1);
     }

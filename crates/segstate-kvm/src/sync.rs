@@ -1,11 +1,15 @@
 //! The seam between the harness and the state-conversion code under test.
 
 use std::fmt;
+use std::sync::Mutex;
 
 use kvm_bindings::kvm_sregs;
-use segstate::arch::SegmentState;
+use segstate::arch::{PerSegReg, SegmentState};
+use segstate::format::kvm::KvmSregs;
 use segstate::format::kvm_bindings::KvmStateError;
+use segstate::format::qemu::{QemuFlags, QemuSegmentCache};
 use segstate::profile::WrongSourceFormat;
+use segstate::profile::{Chain, Profile, qemu};
 
 use crate::error::transparent_error;
 
@@ -91,11 +95,14 @@ impl<T: SregsSync + ?Sized> SregsSync for &T {
 }
 
 /// A chain of segstate profiles as a live state sync: the segments of `kvm_sregs` go
-/// through [`segstate::profile::Chain::run_sregs`], every other field is kept.
+/// through [`segstate::profile::Chain::run_kvm_segments`] in place, every other field is
+/// kept.
 ///
 /// QEMU's cache before a sync (read by the thread's rejected designs) is what the
 /// previous sync read, converted by today's QEMU get_seg; before the first sync it
-/// is empty, as in a VMM that never synced.
+/// is empty, as in a VMM that never synced. Only a chain that reads it
+/// ([`segstate::profile::Chain::reads_previous`]) keeps it: any other gives the same
+/// outputs whatever the cache, and syncs without the lock.
 ///
 /// The 2017 bug as a sync, without a VM: QEMU 2.9 drops the DPL of an unusable SS,
 /// which is the CPL KVM's next KVM_SET_SREGS takes.
@@ -115,21 +122,33 @@ impl<T: SregsSync + ?Sized> SregsSync for &T {
 /// ```
 #[derive(Debug)]
 pub struct ChainSync {
-    chain: segstate::profile::Chain,
-    previous: std::sync::Mutex<segstate::arch::PerSegReg<segstate::format::qemu::QemuSegmentCache>>,
+    chain: Chain,
+    /// The caches the chain reads, kept across syncs: `None` for a chain that reads none.
+    previous: Option<Mutex<QemuCaches>>,
 }
+
+/// QEMU's eight segment caches.
+type QemuCaches = PerSegReg<QemuSegmentCache>;
+
+/// The caches handed to a chain that does not read them (any would do): empty.
+static UNREAD: QemuCaches = PerSegReg(
+    [QemuSegmentCache {
+        selector: 0,
+        base: 0,
+        limit: 0,
+        flags: QemuFlags(0),
+    }; 8],
+);
 
 impl ChainSync {
     /// Wraps a chain.
-    pub fn new(chain: segstate::profile::Chain) -> Self {
-        ChainSync {
-            chain,
-            previous: std::sync::Mutex::new(segstate::arch::PerSegReg::default()),
-        }
+    pub fn new(chain: Chain) -> Self {
+        let previous = chain.reads_previous().then(Mutex::default);
+        ChainSync { chain, previous }
     }
 
     /// The chain.
-    pub fn chain(&self) -> &segstate::profile::Chain {
+    pub fn chain(&self) -> &Chain {
         &self.chain
     }
 }
@@ -140,14 +159,18 @@ impl SregsSync for ChainSync {
     }
 
     fn sync(&self, sregs: &mut kvm_sregs) -> Result<(), SyncError> {
-        use segstate::format::kvm::KvmSregs;
-        use segstate::profile::{Profile, qemu};
-        let mut ours = KvmSregs::from(*sregs);
-        let mut previous = self.previous.lock().map_err(|_| SyncError::Poisoned)?;
-        let before = ours.segments();
-        self.chain.run_sregs(&mut ours, &previous)?;
-        *previous = before.map(|reg, k| qemu::get_seg(Profile::QEMU.rules, reg, k, &previous[reg]));
-        *sregs = ours.into();
+        let mut segments = KvmSregs::segments_of(sregs);
+        match &self.previous {
+            None => self.chain.run_kvm_segments(&mut segments, &UNREAD)?,
+            Some(lock) => {
+                let mut previous = lock.lock().map_err(|_| SyncError::Poisoned)?;
+                let before = segments;
+                self.chain.run_kvm_segments(&mut segments, &previous)?;
+                *previous =
+                    before.map(|reg, k| qemu::get_seg(Profile::QEMU.rules, reg, k, &previous[reg]));
+            }
+        }
+        KvmSregs::set_segments_of(sregs, &segments);
         Ok(())
     }
 }
@@ -167,3 +190,91 @@ pub const LIVE_CHAINS: &[&str] = &[
     "qemu-keep-old-flags",
     "qemu-segtype",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A user-mode state, every segment usable: flat code and data at DPL 3.
+    fn user_usable() -> kvm_sregs {
+        use segstate::testing::kvm_segment;
+        // [type, present, dpl, db, s, l, g, avl, unusable]
+        let flat = |type_, s, dpl, selector| {
+            kvm_segment(selector, 0xffff_ffff, 0, [type_, 1, dpl, 1, s, 0, 1, 0, 0]).into()
+        };
+        let mut s = kvm_sregs {
+            cs: flat(0xb, 1, 3, 0x33),
+            tr: flat(0xb, 0, 0, 0x40),
+            ..Default::default()
+        };
+        for seg in [&mut s.ds, &mut s.es, &mut s.fs, &mut s.gs, &mut s.ss] {
+            *seg = flat(0x3, 1, 3, 0x2b);
+        }
+        s.ldt.unusable = 1;
+        s
+    }
+
+    /// The same state after AMD's SYSRET left SS unusable, and DS made unusable too:
+    /// their flags gone but SS.DPL (the CPL).
+    fn user_unusable() -> kvm_sregs {
+        let mut s = user_usable();
+        for seg in [&mut s.ss, &mut s.ds] {
+            *seg = kvm_bindings::kvm_segment {
+                selector: seg.selector,
+                dpl: seg.dpl,
+                unusable: 1,
+                ..Default::default()
+            };
+        }
+        s.ds.dpl = 0;
+        s
+    }
+
+    /// A chain that reads QEMU's previous caches syncs from what the sync before read
+    /// (what the live audit's verdicts for the thread's designs rely on); any other
+    /// syncs alike with or without a sync before. Were a design said not to read them,
+    /// its caches would stay empty and the two runs agree.
+    #[test]
+    fn designs_sync_from_what_the_previous_sync_read() {
+        let mut reading = 0;
+        for spec in LIVE_CHAINS {
+            let chain: Chain = spec.parse().expect("parses");
+            let after_usable = {
+                let sync = ChainSync::new(chain.clone());
+                sync.sync(&mut user_usable()).expect("syncs");
+                let mut s = user_unusable();
+                sync.sync(&mut s).expect("syncs");
+                s
+            };
+            let mut fresh = user_unusable();
+            ChainSync::new(chain.clone())
+                .sync(&mut fresh)
+                .expect("syncs");
+            assert_eq!(after_usable != fresh, chain.reads_previous(), "{spec}");
+            reading += usize::from(chain.reads_previous());
+        }
+        assert_eq!(reading, 2, "qemu-keep-old-flags and qemu-segtype");
+    }
+
+    /// The sync writes the chain's segments and keeps every other field: the same as
+    /// the library's own `run_sregs` on the whole struct.
+    #[test]
+    fn chain_sync_equals_run_sregs() {
+        for spec in LIVE_CHAINS {
+            let chain: Chain = spec.parse().expect("parses");
+            for state in [user_usable(), user_unusable()] {
+                let mut state = state;
+                state.cr3 = 0x1000;
+                state.apic_base = 0xfee0_0900;
+                let mut ours = KvmSregs::from(state);
+                chain
+                    .run_sregs(&mut ours, &QemuCaches::default())
+                    .expect("kvm_sregs source");
+                ChainSync::new(chain.clone())
+                    .sync(&mut state)
+                    .expect("syncs");
+                assert_eq!(KvmSregs::from(state), ours, "{spec}");
+            }
+        }
+    }
+}

@@ -407,6 +407,7 @@ impl KvmSregs {
 mod bindings {
     //! Field-by-field conversions with rust-vmm's `kvm-bindings` (x86_64 only).
     use super::{KvmDtable, KvmSegment, KvmSregs};
+    use crate::arch::{PerSegReg, SegReg};
 
     /// `From` both ways between our mirror and the binding of the same C struct: the
     /// fields are named alike, so each list is written once. `copy` fields have one
@@ -432,6 +433,26 @@ mod bindings {
         copy { base, limit, selector, type_, present, dpl, db, s, l, g, avl, unusable, padding }
     }
     both_ways! { KvmDtable, kvm_bindings::kvm_dtable, copy { base, limit, padding } }
+
+    impl KvmSregs {
+        /// The eight segments of the binding's `kvm_sregs`, the rest of it not copied
+        /// (a live sync's way in; [`KvmSregs::segments`] for the mirror).
+        #[must_use]
+        pub fn segments_of(sregs: &kvm_bindings::kvm_sregs) -> PerSegReg<KvmSegment> {
+            PerSegReg::from_fn(|reg| KvmSegment::from(*sregs_member!(sregs, reg, &)))
+        }
+
+        /// Replaces the eight segments of the binding's `kvm_sregs`, its other fields
+        /// kept (a live sync's way out; [`KvmSregs::set_segments`] for the mirror).
+        pub fn set_segments_of(
+            sregs: &mut kvm_bindings::kvm_sregs,
+            segments: &PerSegReg<KvmSegment>,
+        ) {
+            for (reg, seg) in segments.iter() {
+                *sregs_member!(sregs, reg, &mut) = (*seg).into();
+            }
+        }
+    }
     both_ways! {
         KvmSregs, kvm_bindings::kvm_sregs,
         copy { cr0, cr2, cr3, cr4, cr8, efer, apic_base, interrupt_bitmap },
@@ -485,6 +506,17 @@ mod bindings {
             ours.interrupt_bitmap = [8, 9, 10, 11];
             let theirs: kvm_bindings::kvm_sregs = ours.into();
             assert_eq!(KvmSregs::from(theirs), ours);
+            // The segments alone, each member to its register, the rest kept.
+            assert_eq!(KvmSregs::segments_of(&theirs), ours.segments());
+            let mut blank = kvm_bindings::kvm_sregs {
+                cr3: 0x77,
+                ..Default::default()
+            };
+            KvmSregs::set_segments_of(&mut blank, &ours.segments());
+            let mut expected = KvmSregs::default();
+            expected.set_segments(&ours.segments());
+            expected.cr3 = 0x77;
+            assert_eq!(KvmSregs::from(blank), expected);
             assert_eq!(theirs.ss.dpl, ours.ss.dpl);
             assert_eq!(
                 core::mem::size_of::<kvm_bindings::kvm_sregs>(),

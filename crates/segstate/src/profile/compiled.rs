@@ -602,7 +602,6 @@ mod tests {
     use super::*;
     use crate::arch::PerSegReg;
     use crate::arch::{Attributes, PrivilegeLevel, Segment, Selector};
-    use crate::profile::Rule;
     use crate::profile::{OTHER_PIPELINES, builtin_chains};
 
     /// Every built-in chain of KVM and QEMU ops, and every one with other ops that has
@@ -641,15 +640,6 @@ mod tests {
     /// True when every op of `chain` is KVM's or QEMU's get or set.
     fn kvm_or_qemu(chain: &Chain) -> bool {
         chain.ops().iter().all(|op| op.is_kvm_or_qemu())
-    }
-
-    /// A chain reads QEMU's previous cache when a step runs one of the 2017 thread's
-    /// designs; those may not compile (the others must).
-    fn may_read_previous(chain: &Chain) -> bool {
-        chain
-            .rules()
-            .iter()
-            .any(|r| matches!(r, Rule::QemuGetKeepOldFlags | Rule::QemuGetSegtype))
     }
 
     /// xorshift64*: varied carriers, CPL bytes and attribute bytes, garbage included.
@@ -740,7 +730,7 @@ mod tests {
             // The tables too, for chains of shapes without a pipeline.
             let tables = Tables::build(&chain);
             assert!(
-                tables.is_some() || may_read_previous(&chain) || !kvm_or_qemu(&chain),
+                tables.is_some() || chain.reads_previous() || !kvm_or_qemu(&chain),
                 "{chain}"
             );
             let source = chain.source();

@@ -6,6 +6,16 @@ use crate::arch::SegReg;
 use crate::format::kvm::KvmSegment;
 use crate::format::qemu::{QemuFlags, QemuSegmentCache};
 
+/// True when [`get_seg`] under `rules` reads `previous`: one of the 2017 thread's two
+/// designs decides an unusable segment's flags, and zeroing them (QEMU 2.9's rule,
+/// checked first) does not. A live sync refreshes its cache only for chains that read it
+/// ([`super::Chain::reads_previous`]).
+#[must_use]
+pub const fn get_seg_reads_previous(rules: RuleSet) -> bool {
+    !rules.has(Rule::QemuGetZeroUnusableFlags)
+        && (rules.has(Rule::QemuGetKeepOldFlags) || rules.has(Rule::QemuGetSegtype))
+}
+
 /// `kvm_segment` → `SegmentCache`, as kvm_get_sregs does.
 ///
 /// Like upstream, fields are shifted or multiplied into place **without masking**, so

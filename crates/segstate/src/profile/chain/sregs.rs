@@ -2,10 +2,10 @@
 //! entered (or left) through today's fixed profile of that vendor, which is exact.
 
 use super::{Chain, Format, VcpuSegments, WrongSourceFormat};
-use crate::arch::PerSegReg;
+use crate::arch::{PerSegReg, SegReg};
 use crate::format::kvm::{KvmSegment, KvmSregs};
 use crate::format::qemu::QemuSegmentCache;
-use crate::profile::{Engine, Profile, stack, svm, vmx};
+use crate::profile::{Engine, Profile, RuleSet, stack, svm, vmx};
 
 impl Chain {
     /// Runs a live `kvm_sregs` through the chain, for a VMM-side state sync: a chain
@@ -16,54 +16,145 @@ impl Chain {
         sregs: &mut KvmSregs,
         previous: &PerSegReg<QemuSegmentCache>,
     ) -> Result<(), WrongSourceFormat> {
-        let uapi = VcpuSegments::Kvm(sregs.segments());
+        let mut segments = sregs.segments();
+        self.run_kvm_segments(&mut segments, previous)?;
+        sregs.set_segments(&segments);
+        Ok(())
+    }
+
+    /// [`Chain::run_sregs`] on the eight segments alone, in place: what a sync holding
+    /// another `kvm_sregs` type (rust-vmm's) runs without copying the whole struct. A
+    /// chain without ops from `kvm_sregs` is the identity and returns at once; a refused
+    /// state leaves `segments` as they were.
+    pub fn run_kvm_segments(
+        &self,
+        segments: &mut PerSegReg<KvmSegment>,
+        previous: &PerSegReg<QemuSegmentCache>,
+    ) -> Result<(), WrongSourceFormat> {
         let input = match self.source {
-            Format::Kvm => uapi,
-            Format::Vmcb => enter(Engine::KvmSvm, &sregs.segments()),
-            Format::Vmcs => enter(Engine::KvmVmx, &sregs.segments()),
+            Format::Kvm if self.ops.is_empty() => return Ok(()),
+            Format::Kvm => VcpuSegments::Kvm(*segments),
+            Format::Vmcb => enter(Engine::KvmSvm, segments),
+            Format::Vmcs => enter(Engine::KvmVmx, segments),
             Format::HyperV => unreachable!("Chain::new refuses chains that start from Hyper-V"),
         };
         let output = self.run(&input, previous)?;
-        let segments = leave(&output);
-        sregs.set_segments(&segments);
+        leave(&output, segments);
         Ok(())
     }
 }
 
-/// Today's exact hypervisor set path, to put a live UAPI state into a save area.
+/// Today's exact hypervisor set path, to put a live UAPI state into a save area. The
+/// rules are constants here (`Profile::current_of` of each engine), so the conversions
+/// inline with them folded.
+#[inline]
 fn enter(engine: Engine, segments: &PerSegReg<KvmSegment>) -> VcpuSegments {
-    let rules = Profile::current_of(engine).rules;
+    const SVM: RuleSet = Profile::current_of(Engine::KvmSvm).rules;
+    const VMX: RuleSet = Profile::current_of(Engine::KvmVmx).rules;
     match engine {
         Engine::KvmSvm => {
             let mut cpl = 0;
-            let segs = segments.map(|reg, k| {
-                let (v, c) = svm::set_segment(rules, reg, k);
+            let segs = PerSegReg(core::array::from_fn(|i| {
+                let reg = SegReg::ALL[i];
+                let (v, c) = svm::set_segment(SVM, reg, &segments[reg]);
                 if let Some(c) = c {
                     cpl = c;
                 }
                 v
-            });
+            }));
             VcpuSegments::Vmcb {
                 segments: segs,
                 cpl,
             }
         }
-        _ => VcpuSegments::Vmcs(segments.map(|reg, k| vmx::set_segment(rules, reg, k))),
+        _ => VcpuSegments::Vmcs(PerSegReg(core::array::from_fn(|i| {
+            let reg = SegReg::ALL[i];
+            vmx::set_segment(VMX, reg, &segments[reg])
+        }))),
     }
 }
 
-/// Today's exact hypervisor get path, to read a save area back as UAPI.
-fn leave(state: &VcpuSegments) -> PerSegReg<KvmSegment> {
+/// Today's exact hypervisor get path, to read a save area back as UAPI, into `out`.
+#[inline]
+fn leave(state: &VcpuSegments, out: &mut PerSegReg<KvmSegment>) {
+    const SVM: RuleSet = Profile::KVM_SVM.rules;
+    const VMX: RuleSet = Profile::KVM_VMX.rules;
     match state {
-        VcpuSegments::Kvm(s) => *s,
+        VcpuSegments::Kvm(s) => *out = *s,
         VcpuSegments::Vmcb { segments, cpl } => {
-            let rules = Profile::KVM_SVM.rules;
-            segments.map(|reg, v| svm::get_segment(rules, reg, v, *cpl))
+            for reg in SegReg::ALL {
+                out[reg] = svm::get_segment(SVM, reg, &segments[reg], *cpl);
+            }
         }
         VcpuSegments::Vmcs(segments) => {
-            let rules = Profile::KVM_VMX.rules;
-            segments.map(|_, v| vmx::get_segment(rules, v))
+            for reg in SegReg::ALL {
+                out[reg] = vmx::get_segment(VMX, &segments[reg]);
+            }
         }
-        VcpuSegments::HyperV(segments) => segments.map(|_, h| stack::hv_as_kvm(h)),
+        VcpuSegments::HyperV(segments) => *out = segments.map(|_, h| stack::hv_as_kvm(h)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::builtin_chains;
+    use alloc::vec::Vec;
+
+    /// The chain that puts `kvm_sregs` into `format` as today's hypervisor does, and
+    /// the one that reads it back: what `enter` and `leave` must do, run by the
+    /// interpreter.
+    fn through(format: Format) -> Option<(Chain, Chain)> {
+        let hv = match format {
+            Format::Vmcb => "kvm-svm",
+            Format::Vmcs => "kvm-vmx",
+            _ => return None,
+        };
+        let parse = |s: alloc::string::String| s.parse::<Chain>().expect("parses");
+        Some((
+            parse(alloc::format!("verbatim > {hv}")),
+            parse(alloc::format!("{hv} > verbatim")),
+        ))
+    }
+
+    /// `run_kvm_segments` (a chain without ops from `kvm_sregs` returning at once among
+    /// them) gives what the interpreter gives through the chain between today's
+    /// hypervisor set and get, themselves interpreted chains, for every built-in chain a
+    /// `kvm_sregs` can go through and every `kvm_segment` combination in each register,
+    /// garbage bytes included.
+    #[test]
+    fn run_kvm_segments_equals_the_interpreted_chain() {
+        let mut chains: Vec<Chain> = builtin_chains()
+            .into_iter()
+            .filter(|c| c.source() != Format::HyperV && c.destination() != Format::HyperV)
+            .collect();
+        chains.push("verbatim".parse().expect("parses"));
+        let previous = crate::testing::previous_caches();
+        let inputs = super::super::previous::tests::kvm_segments();
+        let base = PerSegReg::from_fn(|_| inputs[0]);
+        for chain in &chains {
+            let (into, back) = (through(chain.source()), through(chain.destination()));
+            for reg in SegReg::ALL {
+                for k in &inputs {
+                    let mut segments = base;
+                    segments[reg] = *k;
+                    let mut at = VcpuSegments::Kvm(segments);
+                    let mut run = |c: &Chain| at = c.run_interpreted(&at, &previous).expect("runs");
+                    if let Some((into, _)) = &into {
+                        run(into);
+                    }
+                    run(chain);
+                    if let Some((_, back)) = &back {
+                        run(back);
+                    }
+                    let VcpuSegments::Kvm(expected) = at else {
+                        panic!("{chain}: not back in kvm_sregs");
+                    };
+                    let mut ours = segments;
+                    chain.run_kvm_segments(&mut ours, &previous).expect("runs");
+                    assert_eq!(ours, expected, "{chain}: {reg:?} {k:?}");
+                }
+            }
+        }
     }
 }
