@@ -202,6 +202,16 @@ impl ChainReport {
         }
     }
 
+    /// Counts `covers` more states of the domain, `state` among them (a class's
+    /// representative stands for `covers`): garbage ones also as such.
+    #[inline(always)]
+    fn count_covered(&mut self, state: &DomainState, covers: u64) {
+        self.states += covers;
+        if state.decoded.is_none() {
+            self.garbage_states += covers;
+        }
+    }
+
     /// Counts `n` more violations of `property` without keeping any: what recording
     /// each would do once [`ChainReport::keeps_more`] is false.
     fn count_unkept(&mut self, property: Property, n: u64) {
@@ -392,10 +402,7 @@ impl Workspace {
         baselines: Option<&[SegmentState; 4]>,
         report: &mut ChainReport,
     ) {
-        report.states += covers;
-        if state.decoded.is_none() {
-            report.garbage_states += covers;
-        }
+        report.count_covered(state, covers);
         if verdict.failed == 0 {
             return;
         }

@@ -136,7 +136,7 @@ impl RegisterMasks {
                     && after.base == before.base
                     && after.selector == before.selector
             }
-            _ => *after == normalise::expected(ops, self.reg, before, cpl),
+            _ => walked(ops, self.reg, (before, cpl), after),
         };
         #[cfg(test)]
         assert_eq!(
@@ -147,6 +147,15 @@ impl RegisterMasks {
         );
         kept
     }
+}
+
+/// Whether `after` is [`normalise::expected`] of `before` at `cpl`: the judge of a
+/// class not of the mask form, out of line, so that [`RegisterMasks::keeps`] does not
+/// carry the walk of every op's rules inlined where it is called (`BENCHMARKS.md` §2,
+/// step 43).
+#[inline(never)]
+fn walked(ops: &[Op], reg: SegReg, (before, cpl): (&Segment, PrivilegeLevel), after: &Segment) -> bool {
+    *after == normalise::expected(ops, reg, before, cpl)
 }
 
 /// The form of the class of `word` (with a limit above 1 MiB: `big`) at `cpl`.

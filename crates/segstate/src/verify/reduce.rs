@@ -696,8 +696,29 @@ impl Workspace {
     /// (a class's representative's own verdict, not its class's). Gives back the other
     /// properties' bits and VM entry's; `verdict` is left failing VM entry alone if it
     /// did.
-    #[inline]
+    ///
+    /// A verdict that fails nothing is only counted, here where it is judged; one that
+    /// fails a property is recorded out of line ([`Workspace::record_failing_apart`]).
+    #[inline(always)]
     fn record_entry_apart(
+        &self,
+        chain: &Chain,
+        state: &DomainState,
+        verdict: &mut Verdict<'_>,
+        weights: ((u64, u64), (u64, u64)),
+        baselines: Option<&[SegmentState; 4]>,
+        report: &mut ChainReport,
+    ) -> (u8, u8) {
+        if verdict.failed == 0 {
+            report.count_covered(state, weights.0.0);
+            return (0, 0);
+        }
+        self.record_failing_apart(chain, state, verdict, weights, baselines, report)
+    }
+
+    /// [`Workspace::record_entry_apart`] of a verdict that fails a property.
+    #[inline(never)]
+    fn record_failing_apart(
         &self,
         chain: &Chain,
         state: &DomainState,
