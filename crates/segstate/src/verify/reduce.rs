@@ -722,18 +722,18 @@ impl Workspace {
             report.count_covered(state, weights.0.0);
             return (0, 0);
         }
-        self.record_failing_apart(chain, state, verdict, weights, baselines, report)
+        let judged = (chain, state, baselines);
+        self.record_failing_apart(judged, verdict, weights, report)
     }
 
-    /// [`Workspace::record_entry_apart`] of a verdict that fails a property.
+    /// [`Workspace::record_entry_apart`] of a verdict that fails a property, on `state`
+    /// through `chain` (into a VMCS: its `baselines`).
     #[inline(never)]
     fn record_failing_apart(
         &self,
-        chain: &Chain,
-        state: &DomainState,
+        (chain, state, baselines): (&Chain, &DomainState, Option<&[SegmentState; 4]>),
         verdict: &mut Verdict<'_>,
         weights: ((u64, u64), (u64, u64)),
-        baselines: Option<&[SegmentState; 4]>,
         report: &mut ChainReport,
     ) -> (u8, u8) {
         let entry_bit = 1u8 << Property::VmxEntryRejected.index();
