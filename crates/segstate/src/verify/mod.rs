@@ -202,6 +202,16 @@ impl ChainReport {
         }
     }
 
+    /// Counts `covers` more states of the domain, `state` among them (a class's
+    /// representative stands for `covers`): garbage ones also as such.
+    #[inline(always)]
+    fn count_covered(&mut self, state: &DomainState, covers: u64) {
+        self.states += covers;
+        if state.decoded.is_none() {
+            self.garbage_states += covers;
+        }
+    }
+
     /// Counts `n` more violations of `property` without keeping any: what recording
     /// each would do once [`ChainReport::keeps_more`] is false.
     fn count_unkept(&mut self, property: Property, n: u64) {
@@ -392,10 +402,7 @@ impl Workspace {
         baselines: Option<&[SegmentState; 4]>,
         report: &mut ChainReport,
     ) {
-        report.states += covers;
-        if state.decoded.is_none() {
-            report.garbage_states += covers;
-        }
+        report.count_covered(state, covers);
         if verdict.failed == 0 {
             return;
         }
@@ -699,16 +706,16 @@ fn judge_by<'t>(
     // A fixed point's second trip is the output itself (`trips`), and that output is
     // the input, which the domain decoded already (`DomainState::decoded`): no decode.
     let fixed_point = again.is_some_and(|second| core::ptr::eq(second, out));
-    let (decoded_out, kept) = match (fixed_point, &state.decoded) {
-        (true, _) => (
-            state.decoded,
-            state.decoded.as_ref().is_none_or(|b| keeps(b, b)),
-        ),
-        (false, None) => (out.value.decode(), true),
-        (false, Some(before)) => match out.value.decode() {
-            Some(after) => (Some(after), keeps(before, &after)),
-            None => (None, false),
-        },
+    // One call of `keeps`, so that it inlines here: a fixed point's input stands for
+    // its output.
+    let decoded_out = match fixed_point {
+        true => state.decoded,
+        false => out.value.decode(),
+    };
+    let kept = match (&state.decoded, &decoded_out) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(before), Some(after)) => keeps(before, after),
     };
     if !kept {
         fail(Property::AttributeLoss);

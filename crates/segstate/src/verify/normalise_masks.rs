@@ -114,18 +114,44 @@ impl RegisterMasks {
 
     /// Whether `after` is what `ops` may make of `before` at `cpl`: the same verdict
     /// as comparing it with [`normalise::expected`].
-    #[inline(always)]
+    #[cfg(test)]
     pub(super) fn keeps(
         &mut self,
         ops: &[Op],
         (before, cpl): (&Segment, PrivilegeLevel),
         after: &Segment,
     ) -> bool {
-        let word = pack(before);
-        let big = before.limit > 0xf_ffff;
-        let at = class(word, big, cpl);
+        self.keeps_source(ops, (before, cpl, Source::of(before, cpl)), after)
+    }
+
+    /// [`RegisterMasks::keeps`] with what the masks read of `before` at `cpl` already
+    /// made (`source`, [`Source::of`] them): a batch's representatives are the same
+    /// for every chain of the batch, so their sources are made once for all of them
+    /// (`verify/reduce/pass.rs`).
+    #[inline(always)]
+    pub(super) fn keeps_source(
+        &mut self,
+        ops: &[Op],
+        (before, cpl, source): (&Segment, PrivilegeLevel, Source),
+        after: &Segment,
+    ) -> bool {
+        #[cfg(test)]
+        {
+            let alone = Source::of(before, cpl);
+            assert_eq!(
+                (source.word, source.at),
+                (alone.word, alone.at),
+                "{before:?} at {cpl}"
+            );
+        }
+        #[cfg(all(test, feature = "std"))]
+        if source.shared {
+            SOURCES_READ.with(|n| n.set(n.get() + 1));
+        }
+        let Source { word, at, .. } = source;
+        let at = usize::from(at);
         if self.forms[at] == Form::Unknown {
-            self.forms[at] = probe(ops, self.reg, (word, big), cpl);
+            self.forms[at] = probe(ops, self.reg, (word, before.limit > 0xf_ffff), cpl);
         }
         let kept = match self.forms[at] {
             Form::Masks { keep, set } => {
@@ -136,7 +162,7 @@ impl RegisterMasks {
                     && after.base == before.base
                     && after.selector == before.selector
             }
-            _ => *after == normalise::expected(ops, self.reg, before, cpl),
+            _ => walked(ops, self.reg, (before, cpl), after),
         };
         #[cfg(test)]
         assert_eq!(
@@ -147,6 +173,54 @@ impl RegisterMasks {
         );
         kept
     }
+}
+
+/// What the masks read of a source segment at a CPL: its packed word and the index of
+/// its class. It depends on the source alone, not on the chain.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Source {
+    word: u16,
+    at: u8,
+    /// Made once for the chains of a batch ([`Source::share`]): what the tests count.
+    #[cfg(test)]
+    shared: bool,
+}
+
+impl Source {
+    /// `before`'s word and class at `cpl`.
+    #[inline(always)]
+    pub(super) fn of(before: &Segment, cpl: PrivilegeLevel) -> Self {
+        let word = pack(before);
+        let at = class(word, before.limit > 0xf_ffff, cpl);
+        Source {
+            word,
+            // 64 classes.
+            at: at as u8,
+            #[cfg(test)]
+            shared: false,
+        }
+    }
+
+    /// Marks the source as made once for the chains of a batch, for the tests to count
+    /// the masks' judgments that read one ([`SOURCES_READ`]).
+    #[cfg(test)]
+    pub(super) fn share(&mut self) {
+        self.shared = true;
+    }
+}
+
+/// Whether `after` is [`normalise::expected`] of `before` at `cpl`: the judge of a
+/// class not of the mask form, out of line, so that [`RegisterMasks::keeps`] does not
+/// carry the walk of every op's rules inlined where it is called (`BENCHMARKS.md` §2,
+/// step 43).
+#[inline(never)]
+fn walked(
+    ops: &[Op],
+    reg: SegReg,
+    (before, cpl): (&Segment, PrivilegeLevel),
+    after: &Segment,
+) -> bool {
+    *after == normalise::expected(ops, reg, before, cpl)
 }
 
 /// The form of the class of `word` (with a limit above 1 MiB: `big`) at `cpl`.
@@ -196,6 +270,9 @@ std::thread_local! {
     /// How many states [`RegisterMasks::keeps`] judged by masks: the tests see that
     /// the masks they hold to `expected` really are used.
     pub(super) static MASKED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    /// How many of the masks' judgments read a source made once for a batch's chains
+    /// ([`Source::share`]).
+    pub(super) static SOURCES_READ: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
 }
 
 #[cfg(all(test, feature = "std"))]

@@ -586,7 +586,11 @@ impl Workspace {
     fn judge_batch(
         &self,
         at: &mut ClassRun<'_>,
-        (batch, representatives, from): (Batch<'_>, &[DomainState], Option<trips::Prefix<'_>>),
+        (batch, made, from): (
+            Batch<'_>,
+            pass::Representatives<'_>,
+            Option<trips::Prefix<'_>>,
+        ),
         (members, partners, group): (&mut MemberVerdicts, &mut PartnerRefusals, u16),
     ) -> Result<(), WrongSourceFormat> {
         let ClassRun {
@@ -600,6 +604,7 @@ impl Workspace {
             masks,
         } = at;
         let (chain, baselines) = (*chain, *baselines);
+        let representatives = made.states;
         if let Some(fold) = garbage.as_mut()
             && garbage::Fold::takes(self, batch)
         {
@@ -610,6 +615,7 @@ impl Workspace {
         let reg = batch.classes[0].reg;
         let masks = &mut masks[reg];
         run.run(chain, (reg, &self.previous[reg]), representatives, from)?;
+        let sources = &made.sources[..representatives.len()];
         for (i, (class, state)) in batch.classes.iter().zip(representatives).enumerate() {
             // Its place: counted here (a range zipped with the classes made judging
             // slower, about 2 ms of `verify --threads 1`).
@@ -638,8 +644,11 @@ impl Workspace {
                     },
                 )
             };
+            // What the masks read of the representative, made once for every chain of
+            // the batch.
+            let source = sources[i];
             let keeps = |before: &Segment, after: &Segment| {
-                masks.keeps(chain.ops(), (before, state.cpl), after)
+                masks.keeps_source(chain.ops(), (before, state.cpl, source), after)
             };
             let mut verdict = judge_by(state, (rep_out, again), baselines, keeps, entry);
             report.executed += 1;
@@ -696,7 +705,10 @@ impl Workspace {
     /// (a class's representative's own verdict, not its class's). Gives back the other
     /// properties' bits and VM entry's; `verdict` is left failing VM entry alone if it
     /// did.
-    #[inline]
+    ///
+    /// A verdict that fails nothing is only counted, here where it is judged; one that
+    /// fails a property is recorded out of line ([`Workspace::record_failing_apart`]).
+    #[inline(always)]
     fn record_entry_apart(
         &self,
         chain: &Chain,
@@ -704,6 +716,24 @@ impl Workspace {
         verdict: &mut Verdict<'_>,
         weights: ((u64, u64), (u64, u64)),
         baselines: Option<&[SegmentState; 4]>,
+        report: &mut ChainReport,
+    ) -> (u8, u8) {
+        if verdict.failed == 0 {
+            report.count_covered(state, weights.0.0);
+            return (0, 0);
+        }
+        let judged = (chain, state, baselines);
+        self.record_failing_apart(judged, verdict, weights, report)
+    }
+
+    /// [`Workspace::record_entry_apart`] of a verdict that fails a property, on `state`
+    /// through `chain` (into a VMCS: its `baselines`).
+    #[inline(never)]
+    fn record_failing_apart(
+        &self,
+        (chain, state, baselines): (&Chain, &DomainState, Option<&[SegmentState; 4]>),
+        verdict: &mut Verdict<'_>,
+        weights: ((u64, u64), (u64, u64)),
         report: &mut ChainReport,
     ) -> (u8, u8) {
         let entry_bit = 1u8 << Property::VmxEntryRejected.index();

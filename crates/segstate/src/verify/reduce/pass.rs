@@ -8,6 +8,7 @@ use super::{Avl, Batch, Class, ClassRun, DomainState, Workspace, WrongSourceForm
 use super::{MemberVerdicts, PartnerRefusals, entry, trips};
 use super::{garbage, twins};
 use crate::profile::{Chain, InFlight};
+use crate::verify::normalise_masks::Source;
 
 #[cfg(all(test, feature = "std"))]
 std::thread_local! {
@@ -19,14 +20,20 @@ std::thread_local! {
     /// batch in ([`Pass::judge`]): the sharing `chains_of_a_pass_run_in_one_set_of_buffers`
     /// holds to happen.
     static LENT_AGAIN: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    /// Sources of decoded representatives [`Made::make`] made: with the masks'
+    /// judgments that read one, the sharing `masks_judge_from_sources_made_once_a_batch`
+    /// holds to happen.
+    static SOURCES_MADE: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
 }
 
-/// A batch's representatives and, side by side, their inputs: made once for every
-/// chain of the batch, each chain copying the inputs in one piece.
+/// A batch's representatives and, side by side, their inputs and what the
+/// normalisation's masks read of them: made once for every chain of the batch, each
+/// chain copying the inputs in one piece and judging its masks from the sources.
 #[derive(Default)]
 struct Made {
     states: Vec<DomainState>,
     inputs: Vec<InFlight>,
+    sources: Vec<Source>,
 }
 
 impl Made {
@@ -34,7 +41,39 @@ impl Made {
         ws.representatives(batch, &mut self.states);
         self.inputs.clear();
         self.inputs.extend(self.states.iter().map(|s| s.input));
+        // A garbage state has no source: no mask judges it.
+        let source = |s: &DomainState| {
+            s.decoded
+                .map_or_else(Source::default, |d| Source::of(&d, s.cpl))
+        };
+        self.sources.clear();
+        self.sources.extend(self.states.iter().map(source));
+        #[cfg(test)]
+        self.sources.iter_mut().for_each(Source::share);
+        #[cfg(all(test, feature = "std"))]
+        SOURCES_MADE.with(|n| {
+            let decoded = self.states.iter().filter(|s| s.decoded.is_some()).count();
+            n.set(n.get() + decoded);
+        });
     }
+
+    /// The batch's representatives, their inputs and their sources, from `within`.
+    fn within(&self, within: core::ops::Range<usize>) -> Representatives<'_> {
+        Representatives {
+            states: &self.states[within.clone()],
+            inputs: &self.inputs[within.clone()],
+            sources: &self.sources[within],
+        }
+    }
+}
+
+/// A batch's representatives (or a run of them) as [`Made`] made them.
+#[derive(Clone, Copy)]
+pub(super) struct Representatives<'m> {
+    pub(super) states: &'m [DomainState],
+    pub(super) inputs: &'m [InFlight],
+    /// What the masks read of each decoded state ([`Source::of`]).
+    pub(super) sources: &'m [Source],
 }
 
 /// Chains judging the same batches together: what they share from batch to batch
@@ -76,23 +115,22 @@ impl<'r, 'c> Pass<'r, 'c> {
         }
     }
 
-    /// `batch`, whose representatives are `representatives` and their inputs `inputs`,
-    /// through every chain.
+    /// `batch`, whose representatives are `made`, through every chain.
     fn judge(
         &mut self,
         ws: &Workspace,
         batch: Batch<'_>,
-        (representatives, inputs): (&[DomainState], &[InFlight]),
+        made: Representatives<'_>,
     ) -> Result<(), WrongSourceFormat> {
         self.members.start(batch.classes.len());
         for (i, &group) in self.groups.iter().enumerate() {
             let (earlier, later) = self.runs.split_at_mut(i);
             let from = match self.prefixes[i] {
                 Some((j, k)) => earlier[j].run.kept(k),
-                None => trips::Prefix::inputs(inputs),
+                None => trips::Prefix::inputs(made.inputs),
             };
             let from = Some(from);
-            let batch = (batch, representatives, from);
+            let batch = (batch, made, from);
             let kept = (&mut self.members, &mut self.partners, group);
             let run = &mut later[0];
             run.run.swap_buffers(&mut self.buffers);
@@ -141,7 +179,7 @@ impl Workspace {
         let mut made = Made::default();
         for batch in self.classes.placed_batches(avl) {
             made.make(self, batch.classes);
-            pass.judge(self, batch, (&made.states, &made.inputs))?;
+            pass.judge(self, batch, made.within(0..batch.classes.len()))?;
         }
         pass.finish(self);
         Ok(())
@@ -171,7 +209,7 @@ impl Workspace {
         let mut made = Made::default();
         for batch in self.classes.placed_batches(Avl::Apart) {
             made.make(self, batch.classes);
-            apart_pass.judge(self, batch, (&made.states, &made.inputs))?;
+            apart_pass.judge(self, batch, made.within(0..batch.classes.len()))?;
             let (first, end) = (batch.first, batch.first + batch.classes.len() as u32);
             // The folded batches within this one: a folded batch is classes of one
             // register at consecutive places, so those before `end` sit at their
@@ -181,8 +219,7 @@ impl Workspace {
                 let (here, rest) = f.split_at(within);
                 let at = (here.first - first) as usize;
                 let within = at..at + here.classes.len();
-                let made = (&made.states[within.clone()], &made.inputs[within]);
-                folded_pass.judge(self, here, made)?;
+                folded_pass.judge(self, here, made.within(within))?;
                 #[cfg(all(test, feature = "std"))]
                 FOLDED_FROM_WHOLE.with(|n| n.set(n.get() + here.classes.len()));
                 next = if rest.classes.is_empty() {
@@ -205,7 +242,8 @@ mod tests {
     use alloc::vec::Vec;
 
     use super::super::super::Workspace;
-    use super::LENT_AGAIN;
+    use super::super::super::normalise_masks::{MASKED, SOURCES_READ};
+    use super::{LENT_AGAIN, SOURCES_MADE};
     use crate::profile::{Chain, Format, builtin_chains};
 
     /// The chains of a pass run each batch in one set of buffers, lent to each in turn
@@ -230,6 +268,42 @@ mod tests {
             // Every field, the counts, violations and counterexamples alike.
             let alone = ws.verify(chain).expect("same source");
             assert_eq!(format!("{report:?}"), format!("{alone:?}"), "{chain}");
+        }
+    }
+
+    /// The masks judge each representative from what they read of it made once a
+    /// batch for every chain of the batch (`Made`'s sources), every built-in chain of
+    /// every source format over the whole domain: each source read is held to the one
+    /// made from that state alone (`RegisterMasks::keeps_source` asserts it under the
+    /// tests, which with the masks' own proof, `masks_judge_as_normalise_expected_over_the_whole_domain`,
+    /// makes each verdict `normalise::expected`'s), every masks' judgment of the
+    /// verification reads one, and a source serves several chains. Fails if the chains
+    /// make their own sources (none read) or a batch's sources are made per chain.
+    #[test]
+    fn masks_judge_from_sources_made_once_a_batch() {
+        let builtin = builtin_chains();
+        for format in [Format::Vmcb, Format::Vmcs, Format::Kvm] {
+            let ws = Workspace::new(format);
+            let chains: Vec<&Chain> = builtin.iter().filter(|c| c.source() == format).collect();
+            assert!(chains.len() > 3, "{} chains from {format:?}", chains.len());
+            SOURCES_MADE.with(|n| n.set(0));
+            SOURCES_READ.with(|n| n.set(0));
+            let masked = MASKED.with(core::cell::Cell::get);
+            ws.verify_together(&chains).expect("same source");
+            let masked = MASKED.with(core::cell::Cell::get) - masked;
+            let (made, read) = (
+                SOURCES_MADE.with(|n| n.get()),
+                SOURCES_READ.with(|n| n.get()),
+            );
+            assert!(made > 0, "{format:?}: no source made");
+            assert_eq!(
+                read, masked,
+                "{format:?}: masks' judgments without a made source"
+            );
+            assert!(
+                read > 2 * made,
+                "{format:?}: {read} sources read of {made} made"
+            );
         }
     }
 }
