@@ -1,7 +1,8 @@
 //! Live figures for BENCHMARKS.md, measured side by side in one run on /dev/kvm:
 //!
 //! 1. KVM_GET_SREGS + KVM_SET_SREGS: the bare ioctl loop beside the same loop through
-//!    the library (kvm_sregs → segstate's KvmSregs → a chain → back), goal within 5%.
+//!    the library (`ChainSync::sync`: the segments of `kvm_sregs` through a chain, in
+//!    place) for every chain `segstate audit` runs live, goal within 5%.
 //! 2. `ChainSync::sync` alone, no ioctl: a fixed `kvm_sregs` (what the paused vCPU
 //!    reports) synced N times per chain, beside its parts timed apart (the `kvm_sregs`
 //!    copies both ways or the segments alone in place, the lock, the refresh of the
@@ -24,7 +25,9 @@ use segstate::profile::{Chain, Profile, qemu};
 use segstate_kvm::guest::layout::{PARAM_PROBE, PARAM_STORM_COUNT};
 use segstate_kvm::guest::{Entry, Probe, UserSs};
 use segstate_kvm::machine::{Machine, open_kvm};
-use segstate_kvm::{ChainSync, RunOptions, SregsSync, paused_user_machine, sregs_roundtrip_loop};
+use segstate_kvm::{
+    ChainSync, LIVE_CHAINS, RunOptions, SregsSync, paused_user_machine, sregs_roundtrip_loop,
+};
 
 const ROUNDS: usize = 7;
 
@@ -43,16 +46,16 @@ fn best(samples: &[Duration]) -> Duration {
 fn sregs_figures() -> Result<(), Box<dyn std::error::Error>> {
     let m = paused_user_machine(&RunOptions::default())?;
     let n = 20_000u64;
-    let syncs: Vec<(&str, Option<ChainSync>)> = vec![
-        ("bare ioctls", None),
-        ("library: verbatim", Some(chain(CHAINS[0]))),
-        ("library: qemu", Some(chain(CHAINS[1]))),
-        ("library: kvm-svm > qemu > kvm-svm", Some(chain(CHAINS[2]))),
-        ("library: kvm-vmx > qemu > kvm-vmx", Some(chain(CHAINS[3]))),
-        // The bare loop again, last in each round: the spread between two identical
-        // loops is the noise floor the chains' ratios are read against.
-        ("bare ioctls, again", None),
-    ];
+    // Every chain `segstate audit` runs live (the goal is every chain), between
+    // the bare loop and the bare loop again, last in each round: the spread between two
+    // identical loops is the noise floor the chains' ratios are read against.
+    let mut syncs: Vec<(String, Option<ChainSync>)> = vec![("bare ioctls".into(), None)];
+    syncs.extend(
+        LIVE_CHAINS
+            .iter()
+            .map(|spec| (format!("library: {spec}"), Some(chain(spec)))),
+    );
+    syncs.push(("bare ioctls, again".into(), None));
     let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); syncs.len()];
     // Interleave the variants so drift in the host hits them alike.
     for _ in 0..ROUNDS {
@@ -63,13 +66,20 @@ fn sregs_figures() -> Result<(), Box<dyn std::error::Error>> {
     }
     let bare = best(&samples[0]);
     println!("KVM_GET_SREGS + KVM_SET_SREGS, {n} per sample, best of {ROUNDS}:");
-    for (i, (name, _)) in syncs.iter().enumerate() {
+    let mut worst: Option<(&str, f64)> = None;
+    for (i, (name, sync)) in syncs.iter().enumerate() {
         let t = best(&samples[i]);
+        let ratio = t.as_secs_f64() / bare.as_secs_f64();
         println!(
-            "  {name:<36} {:>8.3} µs/iter   {:>6.3}x bare",
+            "  {name:<48} {:>8.3} µs/iter   {ratio:>6.3}x bare",
             t.as_secs_f64() * 1e6 / n as f64,
-            t.as_secs_f64() / bare.as_secs_f64()
         );
+        if sync.is_some() && worst.is_none_or(|(_, w)| ratio > w) {
+            worst = Some((name, ratio));
+        }
+    }
+    if let Some((name, ratio)) = worst {
+        println!("  slowest chain: {name}, {ratio:.3}x bare (goal: at most 1.05x)");
     }
     Ok(())
 }
