@@ -23,6 +23,19 @@ impl Chain {
     /// functions take (a step runs `qemu-keep-old-flags` or `qemu-segtype`, or switches
     /// their rules on). For the other chains any caches give the same outputs, so a
     /// VMM-side sync need not keep them (`segstate-kvm`'s `ChainSync` does not).
+    ///
+    /// ```
+    /// use segstate::profile::Chain;
+    ///
+    /// // Today's QEMU and 2.9 convert what KVM gives: no cache to keep between syncs.
+    /// assert!(!"kvm-svm > qemu > kvm-svm".parse::<Chain>()?.reads_previous());
+    /// assert!(!"qemu@2.9".parse::<Chain>()?.reads_previous());
+    /// // A design that keeps an unusable segment's old flags reads QEMU's cache of
+    /// // them, switched on as a rule of a step too.
+    /// assert!("qemu-keep-old-flags".parse::<Chain>()?.reads_previous());
+    /// assert!("qemu[+qemu.get.keep-old-flags]".parse::<Chain>()?.reads_previous());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn reads_previous(&self) -> bool {
         self.ops.iter().any(|op| op.reads_previous())

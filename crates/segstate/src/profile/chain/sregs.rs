@@ -26,6 +26,40 @@ impl Chain {
     /// another `kvm_sregs` type (rust-vmm's) runs without copying the whole struct. A
     /// chain without ops from `kvm_sregs` is the identity and returns at once; a refused
     /// state leaves `segments` as they were.
+    ///
+    /// A VMM's sync between KVM_GET_SREGS and KVM_SET_SREGS, on the segments of its
+    /// own `kvm_sregs` (with the `kvm-bindings` feature, `KvmSregs::segments_of` and
+    /// `KvmSregs::set_segments_of` read and write rust-vmm's). A chain from a save area
+    /// is entered and left through today's KVM, whatever versions its steps run:
+    ///
+    /// ```
+    /// use segstate::arch::{PerSegReg, SegReg};
+    /// use segstate::format::kvm::KvmSegment;
+    /// use segstate::format::qemu::QemuSegmentCache;
+    /// use segstate::profile::Chain;
+    ///
+    /// // The SS AMD's SYSRET leaves, as KVM_GET_SREGS reports it: unusable, DPL 3.
+    /// let mut segments = PerSegReg::from_fn(|_| KvmSegment::default());
+    /// let ss = &mut segments[SegReg::Ss];
+    /// (ss.selector, ss.dpl, ss.unusable) = (0x2b, 3, 1);
+    /// // Read by the 2017 thread's designs alone (`Chain::reads_previous`).
+    /// let previous = PerSegReg::from_fn(|_| QemuSegmentCache::default());
+    ///
+    /// let mut today = segments;
+    /// "qemu".parse::<Chain>()?.run_kvm_segments(&mut today, &previous)?;
+    /// assert_eq!(today[SegReg::Ss].dpl, 3, "the CPL KVM_SET_SREGS takes");
+    ///
+    /// let mut bug = segments;
+    /// "qemu@2.9".parse::<Chain>()?.run_kvm_segments(&mut bug, &previous)?;
+    /// assert_eq!(bug[SegReg::Ss].dpl, 0, "user code back at CPL 0");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// None in practice: the input is made in the chain's own source format, and
+    /// [`Chain::new`] refuses chains from Hyper-V, the one format not entered from
+    /// `kvm_sregs`. `segments` would be left untouched.
     pub fn run_kvm_segments(
         &self,
         segments: &mut PerSegReg<KvmSegment>,
