@@ -280,7 +280,8 @@ mod tests {
 
     /// A chain that reads QEMU's caches syncs under their lock, and a lock poisoned by
     /// a thread that panicked holding it is reported (the caches may be half written),
-    /// the state left as it was. A chain that reads no caches holds no lock at all.
+    /// the state left as it was. A chain that reads no caches holds no lock at all (nor
+    /// caches to refresh).
     #[test]
     fn a_poisoned_cache_lock_is_reported() {
         let reading = ChainSync::new("qemu-keep-old-flags".parse().expect("parses"));
@@ -299,7 +300,10 @@ mod tests {
         let err = reading.sync(&mut state).expect_err("poisoned");
         assert!(matches!(err, SyncError::Poisoned), "{err}");
         assert_eq!(KvmSregs::from(state), KvmSregs::from(user_unusable()));
-        let unread = ChainSync::new("qemu".parse().expect("parses"));
-        assert!(unread.previous.is_none(), "qemu reads no caches");
+        for spec in LIVE_CHAINS {
+            let chain: Chain = spec.parse().expect("parses");
+            let reads = chain.reads_previous();
+            assert_eq!(ChainSync::new(chain).previous.is_some(), reads, "{spec}");
+        }
     }
 }
