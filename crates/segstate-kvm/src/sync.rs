@@ -277,4 +277,33 @@ mod tests {
             }
         }
     }
+
+    /// A chain that reads QEMU's caches syncs under their lock, and a lock poisoned by
+    /// a thread that panicked holding it is reported (the caches may be half written),
+    /// the state left as it was. A chain that reads no caches holds no lock at all (nor
+    /// caches to refresh).
+    #[test]
+    fn a_poisoned_cache_lock_is_reported() {
+        let reading = ChainSync::new("qemu-keep-old-flags".parse().expect("parses"));
+        let lock = reading
+            .previous
+            .as_ref()
+            .expect("a design keeps its caches");
+        std::thread::scope(|s| {
+            let held = s.spawn(|| {
+                let _held = lock.lock();
+                panic!("poisons the caches' lock");
+            });
+            assert!(held.join().is_err(), "the thread panicked");
+        });
+        let mut state = user_unusable();
+        let err = reading.sync(&mut state).expect_err("poisoned");
+        assert!(matches!(err, SyncError::Poisoned), "{err}");
+        assert_eq!(KvmSregs::from(state), KvmSregs::from(user_unusable()));
+        for spec in LIVE_CHAINS {
+            let chain: Chain = spec.parse().expect("parses");
+            let reads = chain.reads_previous();
+            assert_eq!(ChainSync::new(chain).previous.is_some(), reads, "{spec}");
+        }
+    }
 }

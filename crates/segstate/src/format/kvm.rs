@@ -506,17 +506,17 @@ mod bindings {
             ours.interrupt_bitmap = [8, 9, 10, 11];
             let theirs: kvm_bindings::kvm_sregs = ours.into();
             assert_eq!(KvmSregs::from(theirs), ours);
-            // The segments alone, each member to its register, the rest kept.
+            // The segments alone, each member to its register, the rest kept. The
+            // segments set are the old ones moved up a register, so each field of each
+            // member changes, and every other field of the struct is set and unlike.
             assert_eq!(KvmSregs::segments_of(&theirs), ours.segments());
-            let mut blank = kvm_bindings::kvm_sregs {
-                cr3: 0x77,
-                ..Default::default()
-            };
-            KvmSregs::set_segments_of(&mut blank, &ours.segments());
-            let mut expected = KvmSregs::default();
-            expected.set_segments(&ours.segments());
-            expected.cr3 = 0x77;
-            assert_eq!(KvmSregs::from(blank), expected);
+            let old = ours.segments();
+            let moved = PerSegReg::from_fn(|reg| old[SegReg::ALL[(reg.index() + 1) % 8]]);
+            let mut set = theirs;
+            KvmSregs::set_segments_of(&mut set, &moved);
+            let mut expected = ours;
+            expected.set_segments(&moved);
+            assert_eq!(KvmSregs::from(set), expected);
             assert_eq!(theirs.ss.dpl, ours.ss.dpl);
             assert_eq!(
                 core::mem::size_of::<kvm_bindings::kvm_sregs>(),

@@ -4,16 +4,7 @@
 
 use super::Workspace;
 use super::domain;
-use crate::profile::{Chain, Rule, builtin_chains};
-
-/// A chain reads QEMU's previous cache when a step runs one of the 2017 thread's
-/// designs; those may not compile (the others must).
-fn may_read_previous(chain: &Chain) -> bool {
-    chain
-        .rules()
-        .iter()
-        .any(|r| matches!(r, Rule::QemuGetKeepOldFlags | Rule::QemuGetSegtype))
-}
+use crate::profile::builtin_chains;
 
 #[test]
 fn compiled_equals_interpreted_over_every_domain() {
@@ -39,7 +30,7 @@ fn compiled_equals_interpreted_over_every_domain() {
                 let Some(out) = chain.tabled(state.reg, &state.input) else {
                     // Only garbage kvm_segment bytes fall outside the key space.
                     assert!(
-                        state.decoded.is_none() || may_read_previous(&chain),
+                        state.decoded.is_none() || chain.reads_previous(),
                         "{chain}: {:?} {:?} not tabled",
                         state.reg,
                         state.input
@@ -53,7 +44,7 @@ fn compiled_equals_interpreted_over_every_domain() {
             if tabled > 0 {
                 compiled += 1;
             } else {
-                assert!(may_read_previous(&chain), "{chain} did not compile");
+                assert!(chain.reads_previous(), "{chain} did not compile");
             }
         }
     }

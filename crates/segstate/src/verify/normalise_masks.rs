@@ -112,8 +112,7 @@ impl RegisterMasks {
         }
     }
 
-    /// Whether `after` is what `ops` may make of `before` at `cpl`: the same verdict
-    /// as comparing it with [`normalise::expected`].
+    /// [`RegisterMasks::keeps_source`] with the source made here: the tests' way in.
     #[cfg(test)]
     pub(super) fn keeps(
         &mut self,
@@ -124,10 +123,12 @@ impl RegisterMasks {
         self.keeps_source(ops, (before, cpl, Source::of(before, cpl)), after)
     }
 
-    /// [`RegisterMasks::keeps`] with what the masks read of `before` at `cpl` already
-    /// made (`source`, [`Source::of`] them): a batch's representatives are the same
-    /// for every chain of the batch, so their sources are made once for all of them
-    /// (`verify/reduce/pass.rs`).
+    /// Whether `after` is what `ops` may make of `before` at `cpl`: the same verdict
+    /// as comparing it with [`normalise::expected`]. `source` is what the masks read of
+    /// `before` at `cpl` ([`Source::of`] them), made already: a batch's representatives
+    /// are the same for every chain of the batch, so their sources are made once for
+    /// all of them (`verify/reduce/pass.rs`). Under the tests, `source` is held to the
+    /// one made here and the verdict to `expected`'s.
     #[inline(always)]
     pub(super) fn keeps_source(
         &mut self,
@@ -210,9 +211,9 @@ impl Source {
 }
 
 /// Whether `after` is [`normalise::expected`] of `before` at `cpl`: the judge of a
-/// class not of the mask form, out of line, so that [`RegisterMasks::keeps`] does not
-/// carry the walk of every op's rules inlined where it is called (`BENCHMARKS.md` §2,
-/// step 43).
+/// class not of the mask form, out of line, so that [`RegisterMasks::keeps_source`]
+/// does not carry the walk of every op's rules inlined where it is called
+/// (`BENCHMARKS.md` §2, step 43).
 #[inline(never)]
 fn walked(
     ops: &[Op],
@@ -267,8 +268,8 @@ fn probe(ops: &[Op], reg: SegReg, (word, big): (u16, bool), cpl: PrivilegeLevel)
 
 #[cfg(all(test, feature = "std"))]
 std::thread_local! {
-    /// How many states [`RegisterMasks::keeps`] judged by masks: the tests see that
-    /// the masks they hold to `expected` really are used.
+    /// How many states [`RegisterMasks::keeps_source`] judged by masks: the tests see
+    /// that the masks they hold to `expected` really are used.
     pub(super) static MASKED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
     /// How many of the masks' judgments read a source made once for a batch's chains
     /// ([`Source::share`]).
@@ -297,8 +298,8 @@ mod tests {
 
     /// A built-in chain's attribute property is judged by masks; the same chain with a
     /// rule switched off, or its profiles in another order, by walking
-    /// `normalise::expected` (the verdicts equal, as `keeps` asserts under the tests),
-    /// over every state of its source format's domain.
+    /// `normalise::expected` (the verdicts equal, as `keeps_source` asserts under the
+    /// tests), over every state of its source format's domain.
     #[test]
     fn only_built_in_chains_are_judged_by_masks() {
         let (chains, workspaces) = chains_and_workspaces();
@@ -333,10 +334,10 @@ mod tests {
     /// rules switched off, every register and every distinct decoded source segment and
     /// CPL of the whole domain: the masks take what `normalise::expected` makes of it
     /// and refuse it with an attribute bit or `unusable` flipped (each bit in turn
-    /// across the sources), the limit or the base changed (and `keeps` asserts under the tests that each of those verdicts is
-    /// `expected`'s). The masks are really used: every state of a built-in chain is
-    /// judged by them, and more than nine in ten of all, or this test would hold the
-    /// walk to itself.
+    /// across the sources), the limit or the base changed (and `keeps_source` asserts
+    /// under the tests that each of those verdicts is `expected`'s). The masks are
+    /// really used: every state of a built-in chain is judged by them, and more than
+    /// nine in ten of all, or this test would hold the walk to itself.
     #[test]
     fn masks_judge_as_normalise_expected_over_the_whole_domain() {
         let (mut chains, workspaces) = chains_and_workspaces();

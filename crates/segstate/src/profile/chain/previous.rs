@@ -21,8 +21,22 @@ impl Op {
 impl Chain {
     /// True when the chain's outputs may depend on the `previous` QEMU caches its run
     /// functions take (a step runs `qemu-keep-old-flags` or `qemu-segtype`, or switches
-    /// their rules on). For the other chains any caches give the same outputs, so a
+    /// their rules on where QEMU 2.9's zeroing of an unusable segment's flags is off).
+    /// For the other chains any caches give the same outputs, so a
     /// VMM-side sync need not keep them (`segstate-kvm`'s `ChainSync` does not).
+    ///
+    /// ```
+    /// use segstate::profile::Chain;
+    ///
+    /// // Today's QEMU and 2.9 convert what KVM gives: no cache to keep between syncs.
+    /// assert!(!"kvm-svm > qemu > kvm-svm".parse::<Chain>()?.reads_previous());
+    /// assert!(!"qemu@2.9".parse::<Chain>()?.reads_previous());
+    /// // A design that keeps an unusable segment's old flags reads QEMU's cache of
+    /// // them, switched on as a rule of a step too.
+    /// assert!("qemu-keep-old-flags".parse::<Chain>()?.reads_previous());
+    /// assert!("qemu[+qemu.get.keep-old-flags]".parse::<Chain>()?.reads_previous());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn reads_previous(&self) -> bool {
         self.ops.iter().any(|op| op.reads_previous())
@@ -200,8 +214,9 @@ pub(super) mod tests {
         }
     }
 
-    /// The thread's designs, alone and between two KVM steps, read the previous cache;
-    /// today's chains and QEMU 2.9's do not.
+    /// The thread's designs, alone, between two KVM steps or switched on as rules, read
+    /// the previous cache; today's chains and QEMU 2.9's do not, nor 2.9 with a design's
+    /// rule switched on (its zeroing decides first).
     #[test]
     fn the_designs_read_previous() {
         for (spec, reads) in [
@@ -213,6 +228,10 @@ pub(super) mod tests {
             ("verbatim", false),
             ("kvm-svm > qemu > kvm-svm", false),
             ("qemu[+qemu.get.keep-old-flags]", true),
+            ("kvm-vmx > qemu[+qemu.get.segtype] > kvm-vmx", true),
+            // 2.9 zeroes an unusable segment's flags before a design could keep any.
+            ("qemu@2.9[+qemu.get.keep-old-flags]", false),
+            ("kvm-svm > qemu@2.9[+qemu.get.segtype] > kvm-svm", false),
         ] {
             let chain: Chain = spec.parse().expect("parses");
             assert_eq!(chain.reads_previous(), reads, "{spec}");

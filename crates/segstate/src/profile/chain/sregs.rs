@@ -26,6 +26,40 @@ impl Chain {
     /// another `kvm_sregs` type (rust-vmm's) runs without copying the whole struct. A
     /// chain without ops from `kvm_sregs` is the identity and returns at once; a refused
     /// state leaves `segments` as they were.
+    ///
+    /// A VMM's sync between KVM_GET_SREGS and KVM_SET_SREGS, on the segments of its
+    /// own `kvm_sregs` (with the `kvm-bindings` feature, `KvmSregs::segments_of` and
+    /// `KvmSregs::set_segments_of` read and write rust-vmm's). A chain from a save area
+    /// is entered and left through today's KVM, whatever versions its steps run:
+    ///
+    /// ```
+    /// use segstate::arch::{PerSegReg, SegReg};
+    /// use segstate::format::kvm::KvmSegment;
+    /// use segstate::format::qemu::QemuSegmentCache;
+    /// use segstate::profile::Chain;
+    ///
+    /// // The SS AMD's SYSRET leaves, as KVM_GET_SREGS reports it: unusable, DPL 3.
+    /// let mut segments = PerSegReg::from_fn(|_| KvmSegment::default());
+    /// let ss = &mut segments[SegReg::Ss];
+    /// (ss.selector, ss.dpl, ss.unusable) = (0x2b, 3, 1);
+    /// // Read by the 2017 thread's designs alone (`Chain::reads_previous`).
+    /// let previous = PerSegReg::from_fn(|_| QemuSegmentCache::default());
+    ///
+    /// let mut today = segments;
+    /// "qemu".parse::<Chain>()?.run_kvm_segments(&mut today, &previous)?;
+    /// assert_eq!(today[SegReg::Ss].dpl, 3, "the CPL KVM_SET_SREGS takes");
+    ///
+    /// let mut bug = segments;
+    /// "qemu@2.9".parse::<Chain>()?.run_kvm_segments(&mut bug, &previous)?;
+    /// assert_eq!(bug[SegReg::Ss].dpl, 0, "user code back at CPL 0");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// None in practice: the input is made in the chain's own source format, and
+    /// [`Chain::new`] refuses chains from Hyper-V, the one format not entered from
+    /// `kvm_sregs`. `segments` would be left untouched.
     pub fn run_kvm_segments(
         &self,
         segments: &mut PerSegReg<KvmSegment>,
@@ -119,16 +153,18 @@ mod tests {
 
     /// `run_kvm_segments` (a chain without ops from `kvm_sregs` returning at once among
     /// them) gives what the interpreter gives through the chain between today's
-    /// hypervisor set and get, themselves interpreted chains, for every built-in chain a
-    /// `kvm_sregs` can go through and every `kvm_segment` combination in each register,
-    /// garbage bytes included.
+    /// hypervisor set and get, themselves interpreted chains (a chain into Hyper-V read
+    /// back register by register, as `stack::hv_as_kvm` reads one), for every built-in
+    /// chain a `kvm_sregs` can go through and every `kvm_segment` combination in each
+    /// register, garbage bytes included.
     #[test]
     fn run_kvm_segments_equals_the_interpreted_chain() {
         let mut chains: Vec<Chain> = builtin_chains()
             .into_iter()
-            .filter(|c| c.source() != Format::HyperV && c.destination() != Format::HyperV)
+            .filter(|c| c.source() != Format::HyperV)
             .collect();
         chains.push("verbatim".parse().expect("parses"));
+        assert!(chains.iter().any(|c| c.destination() == Format::HyperV));
         let previous = crate::testing::previous_caches();
         let inputs = super::super::previous::tests::kvm_segments();
         let base = PerSegReg::from_fn(|_| inputs[0]);
@@ -147,8 +183,10 @@ mod tests {
                     if let Some((_, back)) = &back {
                         run(back);
                     }
-                    let VcpuSegments::Kvm(expected) = at else {
-                        panic!("{chain}: not back in kvm_sregs");
+                    let expected = match at {
+                        VcpuSegments::Kvm(expected) => expected,
+                        VcpuSegments::HyperV(h) => h.map(|_, h| stack::hv_as_kvm(h)),
+                        _ => panic!("{chain}: not back in kvm_sregs"),
                     };
                     let mut ours = segments;
                     chain.run_kvm_segments(&mut ours, &previous).expect("runs");
