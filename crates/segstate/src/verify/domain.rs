@@ -100,6 +100,13 @@ pub fn sysret_state() -> SegmentState {
     s
 }
 
+#[cfg(all(test, feature = "std"))]
+std::thread_local! {
+    /// States made in their slot ([`Domain::state_judged_into`]): the tests see that a
+    /// batch's representatives are made in place.
+    pub(super) static MADE_IN_PLACE: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
 /// One state of the domain: one register varied over a baseline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DomainState {
@@ -415,6 +422,23 @@ impl Domain {
         consistent: bool,
     ) -> DomainState {
         self.make(reg, rpl, n, Some(consistent))
+    }
+
+    /// [`Domain::state_judged`], made straight into `slot`: a state returned and then
+    /// copied into a buffer went through the stack, and the copy's wide loads of the
+    /// narrow stores that had just made it were not store-forwarded (`BENCHMARKS.md`
+    /// §2, step 45). Out of line, so that `slot` is a place no one else reads while the
+    /// state is made, and the state is built in it.
+    #[inline(never)]
+    pub(crate) fn state_judged_into(
+        &self,
+        (reg, rpl, n): (SegReg, PrivilegeLevel, usize),
+        consistent: bool,
+        slot: &mut DomainState,
+    ) {
+        *slot = self.make(reg, rpl, n, Some(consistent));
+        #[cfg(all(test, feature = "std"))]
+        MADE_IN_PLACE.with(|n| n.set(n.get() + 1));
     }
 
     /// The state at position `n` of the list of `reg` and `rpl`, judged for

@@ -592,6 +592,7 @@ pub fn verify_all_parallel(chains: &[Chain], threads: usize) -> Vec<ChainReport>
 /// It borrows the trips it judged: a verdict is made per state and read past `failed`
 /// only for a counterexample, and copying the two 40-byte values into each verdict was
 /// a tenth of the judging loop (`perf annotate`, `BENCHMARKS.md` §2, step 13).
+#[derive(Clone, Copy)]
 struct Verdict<'t> {
     output: &'t InFlight,
     cpl_after: PrivilegeLevel,

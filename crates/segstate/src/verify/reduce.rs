@@ -406,8 +406,18 @@ impl Workspace {
     /// The representatives of `batch`, in its order, made into `into` (emptied first):
     /// what the batch's chains run.
     pub(super) fn representatives(&self, batch: &[Class], into: &mut Vec<DomainState>) {
-        into.clear();
-        into.extend(batch.iter().map(|c| self.representative(c)));
+        // Each made straight into its slot: pushed, it was made on the stack and copied,
+        // and the copy's wide loads of the narrow stores that made it stalled.
+        if let Some(first) = batch.first()
+            && into.len() < batch.len()
+        {
+            into.resize(batch.len(), self.representative(first));
+        }
+        into.truncate(batch.len());
+        for (slot, c) in into.iter_mut().zip(batch) {
+            let at = (c.reg, c.rpl(), c.position as usize);
+            self.domain.state_judged_into(at, c.judged(), slot);
+        }
     }
 }
 
@@ -650,7 +660,7 @@ impl Workspace {
             let keeps = |before: &Segment, after: &Segment| {
                 masks.keeps_source(chain.ops(), (before, state.cpl, source), after)
             };
-            let mut verdict = judge_by(state, (rep_out, again), baselines, keeps, entry);
+            let verdict = judge_by(state, (rep_out, again), baselines, keeps, entry);
             report.executed += 1;
             if let Some(fold) = garbage.as_mut() {
                 fold.keep(((class, ordinal), twins.folded()), verdict.failed);
@@ -659,7 +669,7 @@ impl Workspace {
             let n = u64::from(class.len());
             let weights = ((n, n), (0, 1));
             let (rest, entry) =
-                self.record_entry_apart(chain, state, &mut verdict, weights, baselines, report);
+                self.record_entry_apart(chain, state, &verdict, weights, baselines, report);
             // The AVL twins' verdict, if they are folded in (`twins`).
             let failed = (rest, entry != 0);
             // Most classes have no consistent member: nothing more to ask VM entry,
@@ -703,8 +713,7 @@ impl Workspace {
     /// Records `verdict` with VM entry apart from the other properties, which are
     /// counted `weights.0` (covered, weight: [`Workspace::record`]), VM entry `weights.1`
     /// (a class's representative's own verdict, not its class's). Gives back the other
-    /// properties' bits and VM entry's; `verdict` is left failing VM entry alone if it
-    /// did.
+    /// properties' bits and VM entry's.
     ///
     /// A verdict that fails nothing is only counted, here where it is judged; one that
     /// fails a property is recorded out of line ([`Workspace::record_failing_apart`]).
@@ -713,7 +722,7 @@ impl Workspace {
         &self,
         chain: &Chain,
         state: &DomainState,
-        verdict: &mut Verdict<'_>,
+        verdict: &Verdict<'_>,
         weights: ((u64, u64), (u64, u64)),
         baselines: Option<&[SegmentState; 4]>,
         report: &mut ChainReport,
@@ -723,16 +732,18 @@ impl Workspace {
             return (0, 0);
         }
         let judged = (chain, state, baselines);
-        self.record_failing_apart(judged, verdict, weights, report)
+        // A copy, made only here: `verdict` need not live in memory on the clean path.
+        self.record_failing_apart(judged, *verdict, weights, report)
     }
 
     /// [`Workspace::record_entry_apart`] of a verdict that fails a property, on `state`
-    /// through `chain` (into a VMCS: its `baselines`).
+    /// through `chain` (into a VMCS: its `baselines`). The verdict is a copy: the caller's
+    /// need not be kept in memory for a verdict that fails nothing, most of them.
     #[inline(never)]
     fn record_failing_apart(
         &self,
         (chain, state, baselines): (&Chain, &DomainState, Option<&[SegmentState; 4]>),
-        verdict: &mut Verdict<'_>,
+        mut verdict: Verdict<'_>,
         weights: ((u64, u64), (u64, u64)),
         report: &mut ChainReport,
     ) -> (u8, u8) {
@@ -740,10 +751,10 @@ impl Workspace {
         let entry = verdict.failed & entry_bit;
         verdict.failed &= !entry_bit;
         let rest = verdict.failed;
-        self.record(chain, state, verdict, weights.0, baselines, report);
+        self.record(chain, state, &verdict, weights.0, baselines, report);
         if entry != 0 {
             verdict.failed = entry;
-            self.record(chain, state, verdict, weights.1, baselines, report);
+            self.record(chain, state, &verdict, weights.1, baselines, report);
         }
         (rest, entry)
     }
@@ -795,5 +806,7 @@ impl Workspace {
     }
 }
 
+#[cfg(all(test, feature = "std"))]
+mod made_in_place;
 #[cfg(test)]
 pub(super) mod tests;

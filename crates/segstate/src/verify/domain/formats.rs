@@ -32,6 +32,13 @@ pub(super) fn base_selector(base: &SegmentState, reg: SegReg, rpl: PrivilegeLeve
 
 /// A VMCB state: attrib `a`, and for SS the CPL byte `cpl` (which every DPL meets:
 /// the VMCB carries the CPL apart from SS).
+///
+/// This and the other two makers are inlined into [`Domain::state`](super::Domain::state)
+/// and the representatives' [`Domain::state_judged_into`](super::Domain::state_judged_into):
+/// out of line, each state came back through the stack and was copied, the copy's wide
+/// loads stalling on the narrow stores that had just made it (`BENCHMARKS.md` §2,
+/// step 45).
+#[inline(always)]
 pub(super) fn vmcb_state(
     (judge, known): (&Consistency, Option<bool>),
     reg: SegReg,
@@ -68,6 +75,7 @@ pub(super) fn vmcb_state(
 
 /// A VMCS state: the 13 meaningful access-rights bits `bits` (type, S, DPL, P; AVL, L,
 /// D/B, G; unusable).
+#[inline(always)]
 pub(super) fn vmcs_state(
     (judge, known): (&Consistency, Option<bool>),
     reg: SegReg,
@@ -100,6 +108,7 @@ pub(super) fn vmcs_state(
 
 /// A `kvm_segment` state: `k` with the baseline's selector (RPL `rpl`) and base and
 /// the limit `limit`.
+#[inline(always)]
 pub(super) fn kvm_state(
     (judge, known): (&Consistency, Option<bool>),
     reg: SegReg,

@@ -235,11 +235,11 @@ impl Workspace {
             let entry_judge = entry_judge.expect("baselines for a VMCS");
             entry_judge.accepts(state.reg, state.baseline, out)
         };
-        let mut verdict = judge(chain, state, &out, again.as_ref(), baselines, accepts);
+        let verdict = judge(chain, state, &out, again.as_ref(), baselines, accepts);
         let entry_bit = bit(Property::VmxEntryRejected);
         let weights = ((0, 0), (0, 0));
         let (rest, entry) =
-            self.record_entry_apart(chain, state, &mut verdict, weights, baselines, report);
+            self.record_entry_apart(chain, state, &verdict, weights, baselines, report);
         let mut violated = rest | entry;
         if let (Some(b), Some(entry_judge)) = (baselines, entry_judge) {
             let consistent = self.classes.consistent_members(&self.domain, class, state);
