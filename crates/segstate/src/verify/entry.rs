@@ -262,6 +262,15 @@ impl MemberVerdicts {
         found
     }
 
+    /// Whether no earlier chain kept anything for class `class` of the batch, where
+    /// [`MemberVerdicts::get`] finds nothing: asked first, inline, so that the caller
+    /// neither calls it nor copies the decoded output it has just made with narrow
+    /// stores, which a copy's wide loads wait on (`BENCHMARKS.md` §2, step 46).
+    #[inline(always)]
+    pub(super) fn none_for(&self, class: usize) -> bool {
+        self.seen[class].is_empty()
+    }
+
     /// Keeps what a chain found (see [`MemberVerdicts::get`]).
     pub(super) fn keep(
         &mut self,

@@ -640,7 +640,12 @@ impl Workspace {
             // entry is asked about the representative (a consistent one).
             let mut earlier: Option<Option<ClassVerdicts>> = None;
             let entry = |_: &[SegmentState; 4], out: Option<Segment>| {
-                let found = members.get(i, group, out);
+                // Nothing kept for the class (every class on a batch's first chain):
+                // no call, no copy of `out` (`MemberVerdicts::none_for`).
+                let found = match members.none_for(i) {
+                    true => None,
+                    false => members.get(i, group, out),
+                };
                 earlier = Some(found);
                 found.map_or_else(
                     || {
