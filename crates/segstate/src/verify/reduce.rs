@@ -403,8 +403,9 @@ impl Workspace {
         self.domain.state_judged(at, c.judged())
     }
 
-    /// The representatives of `batch`, in its order, made into `into` (emptied first):
-    /// what the batch's chains run.
+    /// The representatives of `batch`, in its order, made into `into`: what the batch's
+    /// chains run. `into` is cut or grown to the batch's length and every slot made
+    /// again, so nothing from an earlier batch, nor the filler it is grown with, is left.
     pub(super) fn representatives(&self, batch: &[Class], into: &mut Vec<DomainState>) {
         // Each made straight into its slot: pushed, it was made on the stack and copied,
         // and the copy's wide loads of the narrow stores that made it stalled.
