@@ -644,7 +644,12 @@ impl Workspace {
                 // Nothing kept for the class (every class on a batch's first chain):
                 // no call, no copy of `out` (`MemberVerdicts::none_for`).
                 let found = match members.none_for(i) {
-                    true => None,
+                    true => {
+                        // What `get` finds then: nothing, held wherever tests judge.
+                        #[cfg(test)]
+                        assert_eq!(members.get(i, group, out), None, "class {i} kept");
+                        None
+                    }
                     false => members.get(i, group, out),
                 };
                 earlier = Some(found);
