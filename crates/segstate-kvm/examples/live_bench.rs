@@ -1,13 +1,17 @@
 //! Live figures for BENCHMARKS.md, measured side by side in one run on /dev/kvm:
 //!
-//! 1. KVM_GET_SREGS + KVM_SET_SREGS: the bare ioctl loop beside the same loop through
-//!    the library (`ChainSync::sync`: the segments of `kvm_sregs` through a chain, in
-//!    place) for every chain `segstate audit` runs live, goal within 5%.
+//! 1. KVM_GET_SREGS + KVM_SET_SREGS: the bare ioctl loop, the same loop through the
+//!    library (`ChainSync::sync`: the segments of `kvm_sregs` through a chain, in place)
+//!    for every chain `segstate audit` runs live (`LIVE_CHAINS`), and the bare loop
+//!    again, interleaved over rounds. Each row gives its best round against the best
+//!    bare loop, and paired: the median over rounds of its sample against the mean of
+//!    that round's two bare loops (drift between rounds cancels). The slowest chain is
+//!    named by the paired ratio, goal within 5%.
 //! 2. `ChainSync::sync` alone, no ioctl: a fixed `kvm_sregs` (what the paused vCPU
-//!    reports) synced N times per chain, beside its parts timed apart (the `kvm_sregs`
-//!    copies both ways or the segments alone in place, the lock, the refresh of the
-//!    previous QEMU caches, the chain on the whole struct or on the segments), so each
-//!    part's cost is known in ns.
+//!    reports) synced N times for every live chain, beside its parts timed apart for
+//!    four of them (`CHAINS`: the `kvm_sregs` copies both ways or the segments alone in
+//!    place, the lock, the refresh of the previous QEMU caches, the chain on the whole
+//!    struct or on the segments), so each part's cost is known in ns.
 //! 3. sync-storm: pause → resume cycles per second with no sync, with a bare
 //!    GET+SET, and with a chain sync.
 //!
@@ -30,6 +34,8 @@ use segstate_kvm::{
 };
 
 const ROUNDS: usize = 7;
+// Every figure is a best or a median over the rounds: there must be one.
+const _: () = assert!(ROUNDS > 0);
 
 /// A chain sync, compiled up front as a VMM that syncs every exit would (otherwise the
 /// tables come after ~2M segments, within the first seconds of such a VMM).
@@ -39,14 +45,15 @@ fn chain(spec: &str) -> ChainSync {
     ChainSync::new(chain)
 }
 
-/// The median of `values` (the mean of the middle two for an even count).
-fn median(mut values: Vec<f64>) -> f64 {
+/// The median of `values` (the mean of the middle two for an even count), none for
+/// no values.
+fn median(mut values: Vec<f64>) -> Option<f64> {
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
-    if values.len() % 2 == 0 {
-        (values[mid - 1] + values[mid]) / 2.0
-    } else {
-        values[mid]
+    match values.len() {
+        0 => None,
+        n if n % 2 == 0 => Some((values[mid - 1] + values[mid]) / 2.0),
+        _ => Some(values[mid]),
     }
 }
 
@@ -93,7 +100,8 @@ fn sregs_figures() -> Result<(), Box<dyn std::error::Error>> {
                     samples[i][r].as_secs_f64() / bare_r
                 })
                 .collect(),
-        );
+        )
+        .expect("ROUNDS > 0");
         println!(
             "  {name:<48} {:>8.3} µs/iter   {ratio:>6.3}x bare   paired {paired:>6.3}x",
             t.as_secs_f64() * 1e6 / n as f64,
@@ -108,7 +116,8 @@ fn sregs_figures() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The chains both sections time, in print order.
+/// The chains whose parts `sync_figures` times apart (`run_sregs`, `run_kvm_segments`),
+/// in print order: the fixed pass-through paths, a subset of `LIVE_CHAINS`.
 const CHAINS: [&str; 4] = [
     "verbatim",
     "qemu",
@@ -292,5 +301,20 @@ fn main() {
     {
         eprintln!("live_bench: {e}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    /// The middle value of an odd count, the mean of the middle two of an even one,
+    /// whatever the order given; none of nothing.
+    #[test]
+    fn median_of_odd_even_and_no_values() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(vec![5.0]), Some(5.0));
+        assert_eq!(median(Vec::new()), None);
     }
 }

@@ -696,17 +696,23 @@ mod tests {
         }
         let mut kept = MemberVerdicts::default();
         kept.start(2);
+        // `none_for` says "nothing" for a class exactly when nothing is kept for it, so
+        // `get` finds nothing whatever the group and output (`judge_batch` skips it).
+        let none_for = |kept: &MemberVerdicts| [kept.none_for(0), kept.none_for(1)];
+        assert_eq!(none_for(&kept), [true, true]);
         let found = ClassVerdicts {
             representative: false,
             refused: 0b101,
         };
         kept.keep(1, 0, out, found);
+        assert_eq!(none_for(&kept), [true, false]);
         assert_eq!(kept.get(1, 0, out), Some(found));
         assert_eq!(kept.get(0, 0, out), None);
         assert_eq!(kept.get(1, 1, out), None);
         assert_eq!(kept.get(1, 0, other), None);
         assert_eq!(kept.get(1, 0, None), None);
         kept.start(2);
+        assert_eq!(none_for(&kept), [true, true]);
         assert_eq!(kept.get(1, 0, out), None);
     }
 

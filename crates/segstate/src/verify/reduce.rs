@@ -403,8 +403,9 @@ impl Workspace {
         self.domain.state_judged(at, c.judged())
     }
 
-    /// The representatives of `batch`, in its order, made into `into` (emptied first):
-    /// what the batch's chains run.
+    /// The representatives of `batch`, in its order, made into `into`: what the batch's
+    /// chains run. `into` is cut or grown to the batch's length and every slot made
+    /// again, so nothing from an earlier batch, nor the filler it is grown with, is left.
     pub(super) fn representatives(&self, batch: &[Class], into: &mut Vec<DomainState>) {
         // Each made straight into its slot: pushed, it was made on the stack and copied,
         // and the copy's wide loads of the narrow stores that made it stalled.
@@ -643,7 +644,12 @@ impl Workspace {
                 // Nothing kept for the class (every class on a batch's first chain):
                 // no call, no copy of `out` (`MemberVerdicts::none_for`).
                 let found = match members.none_for(i) {
-                    true => None,
+                    true => {
+                        // What `get` finds then: nothing, held wherever tests judge.
+                        #[cfg(test)]
+                        assert_eq!(members.get(i, group, out), None, "class {i} kept");
+                        None
+                    }
                     false => members.get(i, group, out),
                 };
                 earlier = Some(found);

@@ -7,8 +7,8 @@ use crate::profile::Format;
 use crate::verify::domain::MADE_IN_PLACE;
 
 /// Batch lengths that make the buffer grow, shrink and stay: a full batch, one class,
-/// a few, and lengths between.
-const LENGTHS: [usize; 6] = [BATCH, 1, 7, BATCH, 300, BATCH - 1];
+/// a few, lengths between, and none (a full buffer emptied).
+const LENGTHS: [usize; 7] = [BATCH, 1, 7, BATCH, 0, 300, BATCH - 1];
 
 #[test]
 fn representatives_made_in_place_are_each_made_alone() {
