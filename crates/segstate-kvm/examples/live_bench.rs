@@ -3,10 +3,11 @@
 //! 1. KVM_GET_SREGS + KVM_SET_SREGS: the bare ioctl loop, the same loop through the
 //!    library (`ChainSync::sync`: the segments of `kvm_sregs` through a chain, in place)
 //!    for every chain `segstate audit` runs live (`LIVE_CHAINS`), and the bare loop
-//!    again, interleaved over rounds. Each row gives its best round against the best
-//!    bare loop, and paired: the median over rounds of its sample against the mean of
-//!    that round's two bare loops (drift between rounds cancels). The slowest chain is
-//!    named by the paired ratio, goal within 5%.
+//!    again, interleaved over rounds (the chains rotated one place a round between the
+//!    two bare loops). Each row gives its best round against the best bare loop, and
+//!    paired: the median over rounds of its sample against the mean of that round's two
+//!    bare loops (drift between rounds cancels). The slowest chain is named by the
+//!    paired ratio, goal within 5%.
 //! 2. `ChainSync::sync` alone, no ioctl: a fixed `kvm_sregs` (what the paused vCPU
 //!    reports) synced N times for every live chain, beside its parts timed apart for
 //!    four of them (`CHAINS`: the `kvm_sregs` copies both ways or the segments alone in
@@ -75,10 +76,17 @@ fn sregs_figures() -> Result<(), Box<dyn std::error::Error>> {
     );
     syncs.push(("bare ioctls, again".into(), None));
     let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); syncs.len()];
-    // Interleave the variants so drift in the host hits them alike.
-    for _ in 0..ROUNDS {
-        for (i, (_, sync)) in syncs.iter().enumerate() {
-            let s = sync.as_ref().map(|s| s as &dyn SregsSync);
+    // Interleave the variants so drift in the host hits them alike: the two bare loops
+    // open and close each round, and the chains between them start one place later each
+    // round, so that no chain always runs late in a round (a run with drift inside its
+    // rounds read rising ratios down the table, §3).
+    let chains = syncs.len() - 2;
+    for round in 0..ROUNDS {
+        let order = core::iter::once(0)
+            .chain((0..chains).map(|k| 1 + (k + round) % chains))
+            .chain(core::iter::once(syncs.len() - 1));
+        for i in order {
+            let s = syncs[i].1.as_ref().map(|s| s as &dyn SregsSync);
             samples[i].push(sregs_roundtrip_loop(m.vcpu(), n, s)?);
         }
     }
