@@ -78,13 +78,15 @@ impl Chain {
     }
 }
 
-/// Today's exact hypervisor set path, to put a live UAPI state into a save area. The
-/// rules are constants here (`Profile::current_of` of each engine), so the conversions
-/// inline with them folded.
+/// Today's KVM SVM rules, by which a live state enters and leaves a VMCB: constants, so
+/// that `enter` and `leave` inline the conversions with them folded.
+const SVM: RuleSet = Profile::current_of(Engine::KvmSvm).rules;
+/// Today's KVM VMX rules, for a VMCS as [`SVM`] is for a VMCB.
+const VMX: RuleSet = Profile::current_of(Engine::KvmVmx).rules;
+
+/// Today's exact hypervisor set path, to put a live UAPI state into a save area.
 #[inline]
 fn enter(engine: Engine, segments: &PerSegReg<KvmSegment>) -> VcpuSegments {
-    const SVM: RuleSet = Profile::current_of(Engine::KvmSvm).rules;
-    const VMX: RuleSet = Profile::current_of(Engine::KvmVmx).rules;
     match engine {
         Engine::KvmSvm => {
             let mut cpl = 0;
@@ -111,8 +113,6 @@ fn enter(engine: Engine, segments: &PerSegReg<KvmSegment>) -> VcpuSegments {
 /// Today's exact hypervisor get path, to read a save area back as UAPI, into `out`.
 #[inline]
 fn leave(state: &VcpuSegments, out: &mut PerSegReg<KvmSegment>) {
-    const SVM: RuleSet = Profile::KVM_SVM.rules;
-    const VMX: RuleSet = Profile::KVM_VMX.rules;
     match state {
         VcpuSegments::Kvm(s) => *out = *s,
         VcpuSegments::Vmcb { segments, cpl } => {
