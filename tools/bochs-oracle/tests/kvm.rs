@@ -1,7 +1,8 @@
 //! Live KVM_SET_SREGS runs: the valid states are accepted, states the upstream rules
 //! refuse get EINVAL, and each host observation in docs/conformance/bochs.md still
-//! holds on a `kvm_pvm` host (elsewhere it is not asserted). Skipped without
-//! /dev/kvm; `SEGSTATE_REQUIRE_KVM=1` makes that a failure.
+//! holds on a `kvm_pvm` host, as a divergence where the host's CPUID makes one
+//! (elsewhere it is not asserted). Skipped without /dev/kvm; `SEGSTATE_REQUIRE_KVM=1`
+//! makes that a failure.
 
 use std::path::Path;
 
@@ -48,6 +49,12 @@ fn valid_states_are_set_and_upstream_refusals_get_einval() {
     assert!(out[n..].iter().all(|o| !o.accepted && o.code == "EINVAL"));
 }
 
+/// Each observation is what `kvm_pvm` does with one CR4 bit, which it judges without
+/// the vCPU's CPUID: PKE accepted, LA57 refused, on every `kvm_pvm` host seen (an Intel
+/// Xeon, and an AMD EPYC whose supported CPUID offers neither PKU nor LA57). Whether
+/// that differs from upstream depends on the host's supported CPUID, which upstream
+/// judges the bit by: where it does, the divergence is the documented row; where it
+/// does not, nothing needs explaining.
 #[test]
 fn host_observations_hold_on_kvm_pvm() {
     let Some(p) = probe() else { return };
@@ -65,16 +72,31 @@ fn host_observations_hold_on_kvm_pvm() {
     pke.state.cr4 = 1 << 22;
     let mut la57 = valid_kvm_states()[0];
     la57.state.cr4 |= 1 << 12;
-    for (case, row) in [
-        (pke, "host-kvm-pvm-cr4-host-features"),
-        (la57, "host-kvm-pvm-cr4-la57"),
+    let mut diverged = 0;
+    for (case, kvm_pvm_accepts, row) in [
+        (pke, true, "host-kvm-pvm-cr4-host-features"),
+        (la57, false, "host-kvm-pvm-cr4-la57"),
     ] {
         let o = p.run(&[case]).unwrap();
-        let v = verdict(target, &case);
-        assert_ne!(v.accepted, o[0].accepted, "{row} no longer holds");
         assert_eq!(
-            conformance::explain(&table, target, &case, &v, &o[0]),
-            Some(vec![row.to_string()])
+            o[0].accepted, kvm_pvm_accepts,
+            "{row} no longer holds: {o:?}"
         );
+        let v = verdict(target, &case);
+        let explained = conformance::explain(&table, target, &case, &v, &o[0]);
+        if v.accepted == kvm_pvm_accepts {
+            eprintln!(
+                "{row}: upstream agrees on this host (supported CR4 bits {:#x})",
+                p.cr4.0
+            );
+            assert_eq!(explained, None);
+        } else {
+            diverged += 1;
+            assert_eq!(explained, Some(vec![row.to_string()]));
+        }
     }
+    // Upstream refuses PKE without PKU and accepts LA57 with it: on a host whose
+    // supported CPUID has both, neither row diverges, and this test would check only
+    // kvm_pvm's outcomes. Every host seen so far lacks one of them.
+    eprintln!("{diverged} of 2 observations diverge from upstream on this host");
 }
