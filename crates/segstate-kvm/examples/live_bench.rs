@@ -16,7 +16,11 @@
 //! 3. sync-storm: pause → resume cycles per second with no sync, with a bare
 //!    GET+SET, and with a chain sync.
 //!
-//! `cargo run --release -p segstate-kvm --example live_bench`
+//! `cargo run --release -p segstate-kvm --example live_bench [-- ROUNDS [round-trip|sync|storm]]`
+//!
+//! ROUNDS (default 7) is how many rounds every figure is the best or median of; more
+//! rounds steady the round trip's paired ratios (the host's noise is the size of the
+//! 5% goal: `BENCHMARKS.md` §3). A second argument runs one part alone.
 
 use std::hint::black_box;
 use std::sync::Mutex;
@@ -34,9 +38,73 @@ use segstate_kvm::{
     ChainSync, LIVE_CHAINS, RunOptions, SregsSync, paused_user_machine, sregs_roundtrip_loop,
 };
 
-const ROUNDS: usize = 7;
-// Every figure is a best or a median over the rounds: there must be one.
-const _: () = assert!(ROUNDS > 0);
+/// Rounds when none are given.
+const DEFAULT_ROUNDS: usize = 7;
+
+/// What the command line asks for: how many rounds (at least one: every figure is a
+/// best or a median over them), and which parts.
+#[derive(Debug, PartialEq)]
+struct Args {
+    rounds: usize,
+    part: Option<Part>,
+}
+
+/// One of the three parts the module doc lists.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Part {
+    RoundTrip,
+    Sync,
+    Storm,
+}
+
+const USAGE: &str = concat!(
+    "usage: live_bench [ROUNDS [round-trip|sync|storm]]\n",
+    "  ROUNDS  rounds every figure is the best or median of (default 7, at least 1)\n",
+    "  part    one part alone: the GET+SET round trip per chain, ChainSync::sync alone,\n",
+    "          or the sync-storm loop (default: all three)",
+);
+
+impl Args {
+    /// Parses the arguments after the program name; the error names the bad one.
+    fn parse(args: &[String]) -> Result<Args, String> {
+        if args.iter().any(|a| a == "-h" || a == "--help") {
+            return Err(USAGE.to_string());
+        }
+        let rounds = match args.first() {
+            None => DEFAULT_ROUNDS,
+            Some(a) => match a.parse::<usize>() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    return Err(format!(
+                        "live_bench: ROUNDS must be a whole number of at least 1, not {a:?}\n{USAGE}"
+                    ));
+                }
+            },
+        };
+        let part = match args.get(1).map(String::as_str) {
+            None => None,
+            Some("round-trip") => Some(Part::RoundTrip),
+            Some("sync") => Some(Part::Sync),
+            Some("storm") => Some(Part::Storm),
+            Some(other) => {
+                return Err(format!(
+                    "live_bench: no part {other:?} (round-trip, sync or storm)\n{USAGE}"
+                ));
+            }
+        };
+        if let Some(extra) = args.get(2) {
+            return Err(format!(
+                "live_bench: unexpected argument {extra:?}\n{USAGE}"
+            ));
+        }
+        Ok(Args { rounds, part })
+    }
+
+    /// Whether `part` runs.
+    fn runs(&self, part: Part) -> bool {
+        self.part.is_none_or(|p| p == part)
+    }
+}
 
 /// A chain sync, compiled up front as a VMM that syncs every exit would (otherwise the
 /// tables come after ~2M segments, within the first seconds of such a VMM).
@@ -62,7 +130,7 @@ fn best(samples: &[Duration]) -> Duration {
     samples.iter().copied().min().unwrap_or_default()
 }
 
-fn sregs_figures() -> Result<(), Box<dyn std::error::Error>> {
+fn sregs_figures(rounds: usize) -> Result<(), Box<dyn std::error::Error>> {
     let m = paused_user_machine(&RunOptions::default())?;
     let n = 20_000u64;
     // Every chain `segstate audit` runs live (the issue's goal is every chain), between
@@ -81,7 +149,7 @@ fn sregs_figures() -> Result<(), Box<dyn std::error::Error>> {
     // round, so that no chain always runs late in a round (a run with drift inside its
     // rounds read rising ratios down the table, §3).
     let chains = syncs.len() - 2;
-    for round in 0..ROUNDS {
+    for round in 0..rounds {
         let order = core::iter::once(0)
             .chain((0..chains).map(|k| 1 + (k + round) % chains))
             .chain(core::iter::once(syncs.len() - 1));
@@ -93,7 +161,7 @@ fn sregs_figures() -> Result<(), Box<dyn std::error::Error>> {
     let bare = best(&samples[0]);
     let last = syncs.len() - 1;
     println!(
-        "KVM_GET_SREGS + KVM_SET_SREGS, {n} per sample, {ROUNDS} rounds: best of the rounds \
+        "KVM_GET_SREGS + KVM_SET_SREGS, {n} per sample, {rounds} rounds: best of the rounds \
          against the best bare loop, and the median of each round's sample against that \
          round's two bare loops (paired: drift between rounds cancels):"
     );
@@ -102,14 +170,14 @@ fn sregs_figures() -> Result<(), Box<dyn std::error::Error>> {
         let t = best(&samples[i]);
         let ratio = t.as_secs_f64() / bare.as_secs_f64();
         let paired = median(
-            (0..ROUNDS)
+            (0..rounds)
                 .map(|r| {
                     let bare_r = (samples[0][r] + samples[last][r]).as_secs_f64() / 2.0;
                     samples[i][r].as_secs_f64() / bare_r
                 })
                 .collect(),
         )
-        .expect("ROUNDS > 0");
+        .expect("at least one round");
         println!(
             "  {name:<48} {:>8.3} µs/iter   {ratio:>6.3}x bare   paired {paired:>6.3}x",
             t.as_secs_f64() * 1e6 / n as f64,
@@ -146,7 +214,7 @@ fn timed(n: u64, sregs: &kvm_sregs, mut f: impl FnMut(&mut kvm_sregs)) -> Durati
 
 /// `ChainSync::sync` alone on the state the paused vCPU reports, beside its parts: each
 /// row is `n` calls on a fresh copy of that `kvm_sregs`, so the copy row is the floor.
-fn sync_figures() -> Result<(), Box<dyn std::error::Error>> {
+fn sync_figures(rounds: usize) -> Result<(), Box<dyn std::error::Error>> {
     let m = paused_user_machine(&RunOptions::default())?;
     let sregs = m
         .vcpu()
@@ -169,7 +237,7 @@ fn sync_figures() -> Result<(), Box<dyn std::error::Error>> {
         }
         rows[i].1.push(t);
     };
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         let mut i = 0;
         let mut next = |name: &str, t: Duration| {
             row(i, name.to_string(), t);
@@ -231,7 +299,7 @@ fn sync_figures() -> Result<(), Box<dyn std::error::Error>> {
             );
         }
     }
-    println!("\nChainSync::sync alone (no ioctl), {n} per sample, best of {ROUNDS}:");
+    println!("\nChainSync::sync alone (no ioctl), {n} per sample, best of {rounds}:");
     for (name, samples) in &rows {
         println!(
             "  {name:<60} {:>8.1} ns/sync",
@@ -273,16 +341,16 @@ fn storm(
     Ok(start.elapsed())
 }
 
-fn storm_figures() -> Result<(), Box<dyn std::error::Error>> {
+fn storm_figures(rounds: usize) -> Result<(), Box<dyn std::error::Error>> {
     let cycles = 3_000u64;
     let qemu = chain("qemu");
     let mut samples: [Vec<Duration>; 3] = Default::default();
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         samples[0].push(storm(cycles, None, false)?);
         samples[1].push(storm(cycles, None, true)?);
         samples[2].push(storm(cycles, Some(&qemu), false)?);
     }
-    println!("\nsync-storm loop, {cycles} user-mode pauses per sample, best of {ROUNDS}:");
+    println!("\nsync-storm loop, {cycles} user-mode pauses per sample, best of {rounds}:");
     let base = best(&samples[0]);
     for (i, name) in [
         "pause/resume, no sync",
@@ -303,10 +371,32 @@ fn storm_figures() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() {
-    if let Err(e) = sregs_figures()
-        .and_then(|()| sync_figures())
-        .and_then(|()| storm_figures())
-    {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args = match Args::parse(&args) {
+        Ok(a) => a,
+        Err(message) if message == USAGE => {
+            println!("{USAGE}");
+            return;
+        }
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    };
+    let rounds = args.rounds;
+    let run = || -> Result<(), Box<dyn std::error::Error>> {
+        if args.runs(Part::RoundTrip) {
+            sregs_figures(rounds)?;
+        }
+        if args.runs(Part::Sync) {
+            sync_figures(rounds)?;
+        }
+        if args.runs(Part::Storm) {
+            storm_figures(rounds)?;
+        }
+        Ok(())
+    };
+    if let Err(e) = run() {
         eprintln!("live_bench: {e}");
         std::process::exit(1);
     }
@@ -314,7 +404,44 @@ fn main() {
 
 #[cfg(test)]
 mod tests {
-    use super::median;
+    use super::{Args, DEFAULT_ROUNDS, Part, median};
+
+    fn parse(args: &[&str]) -> Result<Args, String> {
+        Args::parse(&args.iter().map(|a| (*a).to_string()).collect::<Vec<_>>())
+    }
+
+    /// Rounds and a part as given, the defaults when not; every bad argument refused
+    /// with its text named.
+    #[test]
+    fn arguments_parse_and_bad_ones_are_named() {
+        assert_eq!(
+            parse(&[]),
+            Ok(Args {
+                rounds: DEFAULT_ROUNDS,
+                part: None
+            })
+        );
+        assert_eq!(
+            parse(&["21", "round-trip"]),
+            Ok(Args {
+                rounds: 21,
+                part: Some(Part::RoundTrip)
+            })
+        );
+        let only_sync = parse(&["3", "sync"]).unwrap();
+        assert!(only_sync.runs(Part::Sync) && !only_sync.runs(Part::Storm));
+        assert!(parse(&["3"]).unwrap().runs(Part::Storm));
+        for (bad, named) in [
+            (&["0"][..], "\"0\""),
+            (&["-1"][..], "\"-1\""),
+            (&["many"][..], "\"many\""),
+            (&["3", "ioctl"][..], "\"ioctl\""),
+            (&["3", "sync", "more"][..], "\"more\""),
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(e.contains(named) && e.contains("usage:"), "{bad:?}: {e}");
+        }
+    }
 
     /// The middle value of an odd count, the mean of the middle two of an even one,
     /// whatever the order given; none of nothing.
