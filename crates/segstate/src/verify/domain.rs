@@ -481,6 +481,21 @@ impl Domain {
     /// that bit set (`avl_twins_differ_only_in_avl` checks it state by state).
     #[must_use]
     pub fn avl_twin(&self, reg: SegReg, n: usize) -> Option<usize> {
+        let (avl, at) = self.avl_bit(reg, n)?;
+        (at & avl == 0).then_some(n + avl)
+    }
+
+    /// The position of the AVL-clear state whose AVL twin ([`Domain::avl_twin`]) is
+    /// position `n` of a list of `reg`, when `n` is a clean state with AVL set.
+    #[must_use]
+    pub fn avl_clear(&self, reg: SegReg, n: usize) -> Option<usize> {
+        let (avl, at) = self.avl_bit(reg, n)?;
+        (at & avl != 0).then(|| n - avl)
+    }
+
+    /// For a clean state at position `n` of a list of `reg`: the bit of its attribute
+    /// combination's place within its limit's block that is AVL's, and that place.
+    fn avl_bit(&self, reg: SegReg, n: usize) -> Option<(usize, usize)> {
         let per_limit = self.per_limit(reg);
         let per_combination = match self.format {
             Format::Vmcb if reg == SegReg::Ss => PrivilegeLevel::ALL.len(),
@@ -488,7 +503,7 @@ impl Domain {
         };
         let avl = AVL_COMBINATION_BIT * per_combination;
         let clean = n < per_limit * LIMITS.len();
-        (clean && (n % per_limit) & avl == 0).then_some(n + avl)
+        clean.then(|| (avl, n % per_limit))
     }
 
     /// The position in a list of `kvm_segment` states of the clean state with `k`'s

@@ -394,6 +394,15 @@ impl PartnerRefusals {
 
 /// `packed`'s bits, the `m`-th put at the `m`-th set bit of `mask`.
 fn spread(packed: u64, mask: u16) -> u16 {
+    // Every list of a class consistent, the most common mask: bit `m` is bit `m`.
+    if low_run(mask) {
+        return packed as u16 & mask;
+    }
+    spread_bit_by_bit(packed, mask)
+}
+
+/// [`spread`], a bit at a time.
+fn spread_bit_by_bit(packed: u64, mask: u16) -> u16 {
     let (mut out, mut left, mut m) = (0u16, mask, 0);
     while left != 0 {
         let bit = left & left.wrapping_neg();
@@ -408,6 +417,14 @@ fn spread(packed: u64, mask: u16) -> u16 {
 
 /// The bits of `bits` at `mask`'s set bits, packed: the inverse of [`spread`].
 fn gather(bits: u16, mask: u16) -> u64 {
+    if low_run(mask) {
+        return u64::from(bits & mask);
+    }
+    gather_bit_by_bit(bits, mask)
+}
+
+/// [`gather`], a bit at a time.
+fn gather_bit_by_bit(bits: u16, mask: u16) -> u64 {
     let (mut out, mut left, mut m) = (0u64, mask, 0);
     while left != 0 {
         let bit = left & left.wrapping_neg();
@@ -416,6 +433,16 @@ fn gather(bits: u16, mask: u16) -> u64 {
         m += 1;
     }
     out
+}
+
+/// True when `mask`'s set bits are its lowest (none, or bits `0..k`): then its `m`-th
+/// set bit is bit `m`, and [`spread`] and [`gather`] are a mask rather than a walk of
+/// the bits (`BENCHMARKS.md` §2, step 47). `spread_and_gather_of_low_runs_are_bit_by_bit`
+/// holds both to the walk over every mask.
+#[inline(always)]
+fn low_run(mask: u16) -> bool {
+    let mask = u32::from(mask);
+    mask & (mask + 1) == 0
 }
 
 #[cfg(all(test, feature = "std"))]
@@ -785,6 +812,28 @@ mod tests {
                 assert_eq!(gather(bits, mask), packed & ((1 << mask.count_ones()) - 1));
             }
         }
+    }
+
+    /// [`spread`] and [`gather`], a mask where `mask` is a run of its lowest bits, give
+    /// what the walk a bit at a time gives, for every 16-bit mask and packed or
+    /// scattered bits of every kind (none, all, alternating, bits past the mask's):
+    /// fails if the shortcut is taken for a mask it does not fit or masks wrongly.
+    #[test]
+    fn spread_and_gather_of_low_runs_are_bit_by_bit() {
+        use super::{gather, gather_bit_by_bit, low_run, spread, spread_bit_by_bit};
+        let mut runs = 0;
+        for mask in 0..=u16::MAX {
+            runs += usize::from(low_run(mask));
+            for packed in [0u64, u64::MAX, 0x5555, 0xaaaa, 0x1_0000, 0x7fff, 0xffff] {
+                let want = spread_bit_by_bit(packed, mask);
+                assert_eq!(spread(packed, mask), want, "{mask:#x} {packed:#x}");
+                let bits = packed as u16;
+                let want = gather_bit_by_bit(bits, mask);
+                assert_eq!(gather(bits, mask), want, "{mask:#x} {bits:#x}");
+            }
+        }
+        // The 17 runs 0..k, k = 0..=16, and no other mask.
+        assert_eq!(runs, 17);
     }
 
     /// What [`verify_all`] shares between chains (the workspaces, and each batch of

@@ -590,6 +590,46 @@ fn shared_verdicts_are_the_unshared_ones() {
     }
 }
 
+/// A class of AVL twins, copied from its AVL-clear class rather than judged
+/// (`Classes::push_avl_twins`), holds what judging its own representative and members
+/// gives: the representative's consistency ([`Class::judged`]) and a bit per consistent
+/// member ([`Domain::consistent_partners`] of the representative made afresh), in each
+/// of the three domains and the one whose VM entry refuses carried fields. Fails if
+/// a twin's class took another class's verdicts (or none), and if no twin's class has a
+/// consistent representative, an inconsistent one, or consistent members.
+#[test]
+fn avl_twins_classes_are_judged_as_their_own() {
+    use super::super::domain::SharedVerdicts;
+    let domains = [Format::Vmcb, Format::Vmcs, Format::Kvm].map(|f| (f, Domain::new(f)));
+    let refusing = (Format::Vmcs, Domain::refusing_carried_fields(Format::Vmcs));
+    for (format, domain) in domains.into_iter().chain([refusing]) {
+        let classes = classes(&domain, Classes::default());
+        let mut shared = SharedVerdicts::default();
+        let (mut twins, mut judged, mut with_members) = (0usize, [0usize; 2], 0usize);
+        for c in classes.whole.iter().filter(|c| c.is_avl_twin()) {
+            let rep = domain.state(c.reg, c.rpl(), c.position as usize);
+            assert!(
+                rep.decoded.is_some_and(|s| s.attributes.avl),
+                "{format} {c:?}"
+            );
+            assert_eq!(c.judged(), rep.consistent, "{format} {c:?}");
+            let partners = &classes.partners[c.reg];
+            let bits = domain.consistent_partners(&rep, partners, &mut shared);
+            assert_eq!(c.consistent, bits, "{format} {c:?}");
+            assert_eq!(usize::from(c.len()), partners.len() + 1, "{format} {c:?}");
+            twins += 1;
+            judged[usize::from(rep.consistent)] += 1;
+            with_members += usize::from(bits != 0);
+        }
+        assert!(twins > 1000, "{format}: {twins} classes of AVL twins");
+        assert!(judged.iter().all(|&n| n > 100), "{format}: {judged:?}");
+        assert!(
+            with_members > 100,
+            "{format}: {with_members} with consistent members"
+        );
+    }
+}
+
 /// Lists the walk by register skips whole leave every other list's bit in place: over
 /// every class of the three domains whose baselines' DS is broken
 /// ([`Domain::refusing_apart_from_ds`]: every register's checks apart from its own
