@@ -372,7 +372,7 @@ type VcpuFn = fn(
 /// A chain's pipeline with its entry points, each monomorphised for the pipeline's
 /// variant and chosen once, when the chain is built: running a segment is one
 /// indirect call into code for that shape alone, but for the variants [`inlined`]
-/// runs in the caller (today's profiles, every built-in shape). The call was predicted
+/// runs in the caller (today's profiles, every built-in shape). The call cost little
 /// on the Intel Xeon; on the AMD EPYC (Zen 4) a caller cycling through the registers
 /// calls a different one of the eight `segment` entries each time, and the rows from
 /// a VMCB ran 8.7-13.0 ns a segment through them (`BENCHMARKS.md` §1, step 48). One
