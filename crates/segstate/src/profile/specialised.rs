@@ -371,8 +371,14 @@ type VcpuFn = fn(
 
 /// A chain's pipeline with its entry points, each monomorphised for the pipeline's
 /// variant and chosen once, when the chain is built: running a segment is one
-/// predicted indirect call into code for that shape alone, but for the variants
-/// [`inlined`] runs in the caller. (A `match` on the variant per call, inlined into
+/// indirect call into code for that shape alone, but for the variants [`inlined`]
+/// runs in the caller (today's profiles, every built-in shape). The call cost little
+/// on the Intel Xeon; on the AMD EPYC (Zen 4) a caller cycling through the registers
+/// calls a different one of the eight `segment` entries each time, and the rows from
+/// a VMCB ran 8.7-13.0 ns a segment through them (`BENCHMARKS.md` §1, step 48). One
+/// entry with the register a variable measured slower still on two chains with rules
+/// as data (a jump through a table on the register inside it), so the eight stay for
+/// those. (A `match` on the variant per call, inlined into
 /// the caller's loop, made the compiler load and spill every field any variant reads
 /// before the jump: 3-5 ns a segment, `perf annotate` of the bench's `run_segment`
 /// loop, when each variant held its rules as data; `inlined`'s hold none.)

@@ -18,6 +18,10 @@ const INLINED: &[&str] = &[
     "verbatim > kvm-svm",
     "verbatim > kvm-vmx",
     "qemu",
+    "kvm-svm > qemu > kvm-svm",
+    "kvm-svm > verbatim > kvm-svm",
+    "kvm-svm > qemu > kvm-vmx",
+    "kvm-svm > qemu > kvm-vmx > qemu > kvm-svm",
 ];
 
 /// `chain.run_segment` of `input`, and how many values it ran through an inlined arm

@@ -2,15 +2,24 @@
 //! call, no return slot, the output built in registers and stored by the caller.
 //!
 //! Through its entry a segment costs a call through a pointer (the `floor` column of
-//! `ratios 9 chains`: 2.2-2.7 ns of nothing) and comes back as [`super::Written`];
+//! `ratios 9 chains`: 2.2-2.7 ns of nothing on the Intel Xeon, 2.8-3.1 on the AMD
+//! EPYC) and comes back as [`super::Written`];
 //! on the shapes whose conversion is short that is most of the time, and plain C of
 //! the same sync, looping over its inputs, takes 1.4-3.8 ns. The variants here are
-//! those shapes with today's profiles (their rules constants, the stages zero-sized,
-//! so the variant's `match` reads nothing but the tag): from a VMCS or a
-//! `kvm_segment`. The shapes from a VMCB (svm_get_segment's CPL and per-register
-//! rules) measured slower inlined, 0.3-0.9 ns a segment on each of their rows (the
-//! caller's loop holding every body spilled its registers), and stay behind their
-//! entries, as do the variants with rules as data (`BENCHMARKS.md` §1 and §2, step 38).
+//! the built-in shapes with today's profiles (their rules constants, the stages
+//! zero-sized, so the variant's `match` reads nothing but the tag); the variants with
+//! rules as data stay behind their entries.
+//!
+//! The shapes from a VMCB (svm_get_segment's CPL and per-register rules) were left
+//! out on the Intel Xeon, where they measured 0.3-0.9 ns a segment slower inlined
+//! (the caller's loop holding every body spilled its registers: `BENCHMARKS.md` §1
+//! and §2, step 38). On the AMD EPYC (Zen 4) that replaced it they are in: through
+//! their entries (eight of them, one per register, so the call's target changes with
+//! every segment of a caller that cycles through the registers) they ran 8.7-13.0 ns
+//! a segment against C's 3.8-11.5, inlined 5.4-8.1 running no fewer instructions
+//! (callgrind): the time went on the call, not the conversion. The rows inlined before
+//! run the same instructions in a longer loop and lost 0.15-0.85 ns, 0.05-0.6 in a
+//! build that put that loop at another address (`BENCHMARKS.md` §1, step 48).
 //!
 //! The register stays a variable, as in C's loop (matched into constants it is eight
 //! copies of each body in every caller). The input is read with
@@ -55,6 +64,11 @@ inlined!(
     IntoSvmToday,
     IntoVmxToday,
     VmmToday,
+    // From a VMCB: inlined since step 48 (AMD), see the module doc.
+    SvmVmmSvmToday,
+    SvmSvmToday,
+    SvmVmmVmxToday,
+    SvmVmmVmxVmmSvmToday,
 );
 
 /// One register through `s`: the output with the CPL byte after it, or `None` when
