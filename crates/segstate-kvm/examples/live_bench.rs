@@ -410,8 +410,9 @@ mod tests {
         Args::parse(&args.iter().map(|a| (*a).to_string()).collect::<Vec<_>>())
     }
 
-    /// Rounds and a part as given, the defaults when not; every bad argument refused
-    /// with its text named.
+    /// Rounds and a part as given, the defaults when not; each part named runs alone
+    /// and none named runs all three (fails if a name maps to another part, or a part
+    /// runs beside the one asked for); every bad argument refused with its text named.
     #[test]
     fn arguments_parse_and_bad_ones_are_named() {
         assert_eq!(
@@ -428,9 +429,20 @@ mod tests {
                 part: Some(Part::RoundTrip)
             })
         );
-        let only_sync = parse(&["3", "sync"]).unwrap();
-        assert!(only_sync.runs(Part::Sync) && !only_sync.runs(Part::Storm));
-        assert!(parse(&["3"]).unwrap().runs(Part::Storm));
+        // Each part named runs alone; none named, all three run.
+        let parts = [
+            ("round-trip", Part::RoundTrip),
+            ("sync", Part::Sync),
+            ("storm", Part::Storm),
+        ];
+        for (name, part) in parts {
+            let args = parse(&["3", name]).unwrap();
+            assert_eq!(args.part, Some(part), "{name}");
+            for (_, other) in parts {
+                assert_eq!(args.runs(other), other == part, "{name} runs {other:?}");
+            }
+            assert!(parse(&["3"]).unwrap().runs(part), "{part:?} by default");
+        }
         for (bad, named) in [
             (&["0"][..], "\"0\""),
             (&["-1"][..], "\"-1\""),
