@@ -553,14 +553,13 @@ pub(super) fn classes(domain: &Domain, spare: Classes) -> Classes {
         for n in 0..reps(leader) {
             // The leader's RPL-0 list is all clean states: each with AVL clear has its
             // twin there, the others are twins.
-            let twin = domain.avl_twin(leader, n).map(|t| first_class + t);
             let at = (first + n, zero, n);
             // A class of AVL twins judges as its AVL-clear class, made before it.
             if let Some(clear) = domain.avl_clear(leader, n) {
-                debug_assert_eq!(twin, None, "a position is AVL-clear or a twin");
                 out.push_avl_twins(at, first_class + clear);
                 continue;
             }
+            let twin = domain.avl_twin(leader, n).map(|t| first_class + t);
             let rep = &domain.state(leader, zero, n);
             out.push(domain, (at, rep), &with, Some(twin), &mut shared);
         }
@@ -685,14 +684,13 @@ impl Workspace {
             let entry = |_: &[SegmentState; 4], out: Option<Segment>| {
                 // Nothing kept for the class (every class on a batch's first chain):
                 // no call, no copy of `out` (`MemberVerdicts::none_for`).
-                let found = match members.none_for(i) {
-                    true => {
-                        // What `get` finds then: nothing, held wherever tests judge.
-                        #[cfg(test)]
-                        assert_eq!(members.get(i, group, out), None, "class {i} kept");
-                        None
-                    }
-                    false => members.get(i, group, out),
+                let found = if members.none_for(i) {
+                    // What `get` finds then: nothing, held wherever tests judge.
+                    #[cfg(test)]
+                    assert_eq!(members.get(i, group, out), None, "class {i} kept");
+                    None
+                } else {
+                    members.get(i, group, out)
                 };
                 earlier = Some(found);
                 found.map_or_else(
