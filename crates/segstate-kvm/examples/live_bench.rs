@@ -57,6 +57,15 @@ enum Part {
     Storm,
 }
 
+impl Part {
+    /// Each part with its name on the command line.
+    const NAMED: [(&'static str, Part); 3] = [
+        ("round-trip", Part::RoundTrip),
+        ("sync", Part::Sync),
+        ("storm", Part::Storm),
+    ];
+}
+
 const USAGE: &str = concat!(
     "usage: live_bench [ROUNDS [round-trip|sync|storm]]\n",
     "  ROUNDS  rounds every figure is the best or median of (default 7, at least 1)\n",
@@ -65,10 +74,11 @@ const USAGE: &str = concat!(
 );
 
 impl Args {
-    /// Parses the arguments after the program name; the error names the bad one.
-    fn parse(args: &[String]) -> Result<Args, String> {
+    /// Parses the arguments after the program name: `None` when help is asked for; the
+    /// error names the bad argument.
+    fn parse(args: &[String]) -> Result<Option<Args>, String> {
         if args.iter().any(|a| a == "-h" || a == "--help") {
-            return Err(USAGE.to_string());
+            return Ok(None);
         }
         let rounds = match args.first() {
             None => DEFAULT_ROUNDS,
@@ -81,23 +91,24 @@ impl Args {
                 }
             },
         };
-        let part = match args.get(1).map(String::as_str) {
+        let part = match args.get(1) {
             None => None,
-            Some("round-trip") => Some(Part::RoundTrip),
-            Some("sync") => Some(Part::Sync),
-            Some("storm") => Some(Part::Storm),
-            Some(other) => {
-                return Err(format!(
-                    "live_bench: no part {other:?} (round-trip, sync or storm)\n{USAGE}"
-                ));
-            }
+            Some(name) => match Part::NAMED.iter().find(|(n, _)| n == name) {
+                Some(&(_, part)) => Some(part),
+                None => {
+                    let names = Part::NAMED.map(|(n, _)| n).join(", ");
+                    return Err(format!(
+                        "live_bench: no part {name:?} (one of {names})\n{USAGE}"
+                    ));
+                }
+            },
         };
         if let Some(extra) = args.get(2) {
             return Err(format!(
                 "live_bench: unexpected argument {extra:?}\n{USAGE}"
             ));
         }
-        Ok(Args { rounds, part })
+        Ok(Some(Args { rounds, part }))
     }
 
     /// Whether `part` runs.
@@ -373,8 +384,8 @@ fn storm_figures(rounds: usize) -> Result<(), Box<dyn std::error::Error>> {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args = match Args::parse(&args) {
-        Ok(a) => a,
-        Err(message) if message == USAGE => {
+        Ok(Some(a)) => a,
+        Ok(None) => {
             println!("{USAGE}");
             return;
         }
@@ -406,7 +417,7 @@ fn main() {
 mod tests {
     use super::{Args, DEFAULT_ROUNDS, Part, median};
 
-    fn parse(args: &[&str]) -> Result<Args, String> {
+    fn parse(args: &[&str]) -> Result<Option<Args>, String> {
         Args::parse(&args.iter().map(|a| (*a).to_string()).collect::<Vec<_>>())
     }
 
@@ -417,18 +428,20 @@ mod tests {
     fn arguments_parse_and_bad_ones_are_named() {
         assert_eq!(
             parse(&[]),
-            Ok(Args {
+            Ok(Some(Args {
                 rounds: DEFAULT_ROUNDS,
                 part: None
-            })
+            }))
         );
         assert_eq!(
             parse(&["21", "round-trip"]),
-            Ok(Args {
+            Ok(Some(Args {
                 rounds: 21,
                 part: Some(Part::RoundTrip)
-            })
+            }))
         );
+        assert_eq!(parse(&["3", "--help"]), Ok(None));
+        assert_eq!(parse(&["-h"]), Ok(None));
         // Each part named runs alone; none named, all three run.
         let parts = [
             ("round-trip", Part::RoundTrip),
@@ -436,12 +449,15 @@ mod tests {
             ("storm", Part::Storm),
         ];
         for (name, part) in parts {
-            let args = parse(&["3", name]).unwrap();
+            let args = parse(&["3", name]).unwrap().unwrap();
             assert_eq!(args.part, Some(part), "{name}");
             for (_, other) in parts {
                 assert_eq!(args.runs(other), other == part, "{name} runs {other:?}");
             }
-            assert!(parse(&["3"]).unwrap().runs(part), "{part:?} by default");
+            assert!(
+                parse(&["3"]).unwrap().unwrap().runs(part),
+                "{part:?} by default"
+            );
         }
         for (bad, named) in [
             (&["0"][..], "\"0\""),
