@@ -114,6 +114,13 @@ pub fn svm_attrib_to_vmx_ar_batch(input: &[u16], out: &mut [u32]) {
 /// `chain.run_segment` over a batch; returns how many runs failed.
 #[inline(never)]
 pub fn chain_batch(chain: &Chain, input: &[InFlight], out: &mut [InFlight]) -> usize {
+    chain_batch_body(chain, input, out)
+}
+
+/// [`chain_batch`]'s loop, in each function that runs it (so that with `second-caller`
+/// `run_segment` is called in two functions).
+#[inline(always)]
+fn chain_batch_body(chain: &Chain, input: &[InFlight], out: &mut [InFlight]) -> usize {
     let previous = QemuSegmentCache::default();
     let mut failed = 0;
     for (i, (x, o)) in input.iter().zip(out.iter_mut()).enumerate() {
@@ -123,6 +130,19 @@ pub fn chain_batch(chain: &Chain, input: &[InFlight], out: &mut [InFlight]) -> u
         }
     }
     failed
+}
+
+/// [`chain_batch`] again, built with the `second-caller` feature only and never run: a
+/// second call of [`Chain::run_segment`] in this module, as a VMM that calls it from two
+/// places in one codegen unit has. LLVM then inlines `run_segment` into neither: its
+/// body, every inlined pipeline's arm, is far over the inlining threshold, which a
+/// single call passes as the last call of a local function. So with the feature the
+/// `segment` column of `ratios chains` measures `run_segment` out of line, its result
+/// handed back through memory (`BENCHMARKS.md` §1, step 50).
+#[cfg(feature = "second-caller")]
+#[inline(never)]
+pub fn chain_batch_second_caller(chain: &Chain, input: &[InFlight], out: &mut [InFlight]) -> usize {
+    chain_batch_body(chain, input, out)
 }
 
 /// A function of [`Chain::run_segment`]'s argument and return types.

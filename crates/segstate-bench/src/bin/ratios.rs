@@ -132,6 +132,11 @@ fn main() {
         "best of {rounds} loops of {} conversions (batches of {BATCH}, element i = register i & 7)",
         CONVERSIONS.div_ceil(BATCH) * BATCH
     );
+    if cfg!(feature = "second-caller") {
+        println!(
+            "built with the second-caller feature: Chain::run_segment has two calls in the bench's rust module, so the segment column measures it out of line"
+        );
+    }
     if part("pairs") {
         table("Single conversions", cases::pairs(), rounds);
     }

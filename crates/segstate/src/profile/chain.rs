@@ -574,7 +574,53 @@ impl Chain {
         Ok(at)
     }
 
-    /// Runs one register through the chain.
+    /// Runs one register through the chain: `input` in the chain's source format (else
+    /// [`WrongSourceFormat`]), `previous` the VMM cache before the sync (read only by
+    /// the 2017 thread's two designs).
+    ///
+    /// ```
+    /// use segstate::arch::{PrivilegeLevel, SegReg};
+    /// use segstate::format::kvm::KvmSegment;
+    /// use segstate::format::qemu::QemuSegmentCache;
+    /// use segstate::profile::{Chain, InFlight, SegmentValue};
+    ///
+    /// let chain: Chain = "verbatim > kvm-vmx".parse()?;
+    /// // SS of a 32-bit user stack, as KVM_GET_SREGS gives it.
+    /// let ss = KvmSegment {
+    ///     selector: 0x2b,
+    ///     limit: 0xffff_ffff,
+    ///     type_: 3,
+    ///     present: 1,
+    ///     dpl: 3,
+    ///     db: 1,
+    ///     s: 1,
+    ///     g: 1,
+    ///     ..KvmSegment::default()
+    /// };
+    /// let input = InFlight { value: SegmentValue::Kvm(ss), vmcb_cpl: 0 };
+    /// let out = chain.run_segment(SegReg::Ss, input, &QemuSegmentCache::default())?;
+    /// let SegmentValue::Vmcs(vmcs) = out.value else { panic!("a VMCS segment") };
+    /// assert_eq!(vmcs.access_rights.dpl(), PrivilegeLevel::Ring3); // the CPL survives
+    ///
+    /// // A value in another format is refused, not converted.
+    /// let vmcs_in = InFlight { value: out.value, vmcb_cpl: 0 };
+    /// assert!(chain.run_segment(SegReg::Ss, vmcs_in, &QemuSegmentCache::default()).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Speed
+    ///
+    /// The built-in shapes with today's profiles run in the caller, as code for that
+    /// shape alone, where the compiler inlines this function; and it inlines it only
+    /// where it is called once in a codegen unit (LLVM's bonus for the last call of a
+    /// local function: the body, every such shape's conversion, is far over its
+    /// threshold otherwise). Called from two functions of one module, it stays out of
+    /// line in both and each result comes back through memory, read back in wider
+    /// words than it was written: 1.3-2.5 times the inlined cost, 7.9-10.0 ns a
+    /// segment against 3.3-7.4 on the project's machine (`BENCHMARKS.md` §1, step 50,
+    /// with the `second-caller` feature of `segstate-bench`). For a vCPU's eight
+    /// registers call [`Chain::run`], for many values of one register
+    /// [`Chain::run_batch`]: neither depends on being inlined.
     #[inline]
     pub fn run_segment(
         &self,
