@@ -22,8 +22,8 @@
 //! build that put that loop at another address (`BENCHMARKS.md` §1, step 48).
 //!
 //! "In the caller" holds where the compiler inlines `Chain::run_segment`, which it does
-//! where that is its only call in the codegen unit. With two calls in one module it
-//! stays out of line, and its result, built in registers here, is stored to the return
+//! where that is its only call in the codegen unit. With two calls in one module (in
+//! one crate, under `codegen-units = 1`) it stays out of line, and its result, built in registers here, is stored to the return
 //! slot field by field and copied by the caller in wider words: a failed store forward,
 //! 7.9-10.0 ns a segment on the AMD EPYC (`BENCHMARKS.md` §1, step 50). Marking it
 //! `#[inline(always)]` keeps it inlined at every call, but LLVM then optimises the
