@@ -614,10 +614,10 @@ impl Chain {
     /// shape alone, where the compiler inlines this function; and it inlines it only
     /// where it is called once in a codegen unit (LLVM's bonus for the last call of a
     /// local function: the body, every such shape's conversion, is far over its
-    /// threshold otherwise). Called from two functions of one module, or of one crate
-    /// built with `codegen-units = 1`, it stays out of line in both and each result
-    /// comes back through memory, read back in wider words than it was written:
-    /// 1.3-2.5 times the inlined cost, 7.9-10.0 ns a segment against 3.3-7.4 on the
+    /// threshold otherwise). With a second call in the same module, or anywhere in a
+    /// crate built with `codegen-units = 1`, it stays out of line at both, and each
+    /// result comes back through memory, read back in wider words than it was written:
+    /// 1.35-2.45 times the inlined cost, 7.9-10.0 ns a segment against 3.3-7.4 on the
     /// project's machine (`BENCHMARKS.md` §1, step 50, with the `second-caller`
     /// feature of `segstate-bench`). For a vCPU's eight registers call [`Chain::run`],
     /// for many values of one register [`Chain::run_batch`]: neither depends on being

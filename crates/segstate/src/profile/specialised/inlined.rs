@@ -23,13 +23,13 @@
 //!
 //! "In the caller" holds where the compiler inlines `Chain::run_segment`, which it does
 //! where that is its only call in the codegen unit. With two calls in one module (in
-//! one crate, under `codegen-units = 1`) it stays out of line, and its result, built in registers here, is stored to the return
-//! slot field by field and copied by the caller in wider words: a failed store forward,
-//! 7.9-10.0 ns a segment on the AMD EPYC (`BENCHMARKS.md` §1, step 50). Marking it
-//! `#[inline(always)]` keeps it inlined at every call, but LLVM then optimises the
-//! arms inside the caller's function rather than alone first, and stops fusing QEMU's
-//! pack and unpack: the rows through QEMU lost 0.6-2.5 ns a segment there, and it was
-//! left as it is.
+//! one crate, under `codegen-units = 1`) it stays out of line, and its result, built
+//! in registers here, is stored to the return slot field by field and copied by the
+//! caller in wider words: a failed store forward, 7.9-10.0 ns a segment on the AMD
+//! EPYC (`BENCHMARKS.md` §1, step 50). Marking it `#[inline(always)]` keeps it inlined
+//! at every call, but LLVM then optimises the arms inside the caller's function rather
+//! than alone first, and stops fusing QEMU's pack and unpack: the rows through QEMU
+//! lost 0.6-2.5 ns a segment there, and it was left as it is.
 //!
 //! The register stays a variable, as in C's loop (matched into constants it is eight
 //! copies of each body in every caller). The input is read with
