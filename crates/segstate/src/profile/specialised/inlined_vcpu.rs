@@ -2,11 +2,13 @@
 //! the entry's pointer, the eight registers converted in the caller's loop.
 //!
 //! `kvm-vmx > verbatim > kvm-vmx` is the one row of `ratios 9 chains` whose `run` stays
-//! above plain C (1.22-1.29x): its C sync is the shortest (1.4 ns a segment), so the
-//! call and the copy around the entry weigh most. Inlined, that row's `run` is 0.1-0.2
-//! ns a segment faster (`BENCHMARKS.md` §2, step 40), still above C: the caller's copy
-//! of the ~200-byte result (`Ok(v) => *o = v`, a `memmove` whose 64-byte loads wait
-//! for the narrow stores that built it) stays, because the result's slot is shared with
+//! above plain C (1.22-1.29x on the Intel Xeon before this, 1.01-1.03 on the AMD EPYC
+//! after): its C sync is the shortest (1.4-1.8 ns a segment), so the call and the copy
+//! around the entry weigh most. Inlined, that row's `run` is 0.1-0.2 ns a segment
+//! faster (`BENCHMARKS.md` §2, step 40), still above C: the caller's copy of the
+//! ~200-byte result (`Ok(v) => *o = v`, a `memcpy` call whose wide loads wait for the
+//! narrow stores that built it; on the AMD EPYC 19 instructions a segment against C's
+//! 35, callgrind, and still the slower) stays, because the result's slot is shared with
 //! the entries of the variants not inlined, which write it through a pointer.
 //!
 //! Not inlined, measured (step 40): the five other variants `run_segment` inlines
