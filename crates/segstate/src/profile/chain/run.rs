@@ -1,7 +1,9 @@
 //! Running a chain: one register ([`Chain::run_segment`]), a batch of one register
 //! ([`Chain::run_batch`]), a whole vCPU ([`Chain::run`], [`Chain::run_migration`]),
 //! each through the compiled pipeline when the chain has one, else its tables, else the
-//! interpreted ops, which stay the reference the others are tested against.
+//! interpreted ops, which stay the reference the others are tested against (and which
+//! [`Chain::run_segment_observed`] and [`Chain::run_migration`] always run, since they
+//! act between the ops).
 
 use super::{Chain, Format, InFlight, Op, SegmentValue, VcpuSegments, WrongSourceFormat};
 use crate::arch::{PerSegReg, PrivilegeLevel, SegReg};
