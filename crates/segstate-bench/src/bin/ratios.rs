@@ -18,21 +18,37 @@ use segstate_bench::inputs::{self, BATCH};
 
 const CONVERSIONS: usize = 1 << 20;
 
-/// Best ns per conversion over `rounds` loops of `CONVERSIONS` conversions.
-fn best_ns(run: &mut Run, rounds: usize) -> f64 {
-    let batches = CONVERSIONS.div_ceil(BATCH);
-    for _ in 0..batches / 4 {
+/// One loop of `CONVERSIONS` conversions through `run`.
+fn timed_loop(run: &mut Run) -> Duration {
+    let start = Instant::now();
+    for _ in 0..CONVERSIONS.div_ceil(BATCH) {
         run();
     }
-    let mut best = Duration::MAX;
-    for _ in 0..rounds {
-        let start = Instant::now();
-        for _ in 0..batches {
+    start.elapsed()
+}
+
+/// Best ns per conversion of each of `runs` over `rounds` loops of `CONVERSIONS`
+/// conversions, the loops interleaved: round r times one loop of every run before round
+/// r + 1 starts. A shift in the machine's speed during the measurement (on a shared
+/// host, another tenant on this core's sibling thread: on the AMD EPYC a whole table
+/// sometimes runs at half speed for a while) then reaches every implementation of a
+/// row alike, where timing them one after the other put it into their ratio.
+fn best_ns(runs: &mut [&mut Run], rounds: usize) -> Vec<f64> {
+    let batches = CONVERSIONS.div_ceil(BATCH);
+    for run in runs.iter_mut() {
+        for _ in 0..batches / 4 {
             run();
         }
-        best = best.min(start.elapsed());
     }
-    best.as_nanos() as f64 / (batches * BATCH) as f64
+    let mut best = vec![Duration::MAX; runs.len()];
+    for _ in 0..rounds {
+        for (run, best) in runs.iter_mut().zip(&mut best) {
+            *best = (*best).min(timed_loop(run));
+        }
+    }
+    best.iter()
+        .map(|b| b.as_nanos() as f64 / (batches * BATCH) as f64)
+        .collect()
 }
 
 fn table(title: &str, list: Vec<Case>, rounds: usize) {
@@ -79,10 +95,13 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
     ];
     let mut rows = 0;
     for mut case in list {
+        let mut runs: Vec<&mut Run> = case.variants.iter_mut().map(|(_, run)| run).collect();
+        let best = best_ns(&mut runs, rounds);
         let ns: Vec<(&str, f64)> = case
             .variants
-            .iter_mut()
-            .map(|(name, run)| (*name, best_ns(run, rounds)))
+            .iter()
+            .map(|(name, _)| *name)
+            .zip(best)
             .collect();
         let get = |n: &str| ns.iter().find(|(k, _)| *k == n).map(|(_, v)| *v);
         let (r, c) = (
@@ -276,6 +295,6 @@ fn costs(chains: &[Chain], rounds: usize) {
     });
     println!(
         "`{spec}` through its tables: {:.2} ns a segment (Chain::run_segment, best of {rounds})",
-        best_ns(&mut lookup, rounds)
+        best_ns(&mut [&mut lookup], rounds)[0]
     );
 }

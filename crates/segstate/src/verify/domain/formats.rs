@@ -124,7 +124,7 @@ pub(super) fn kvm_state(
         limit,
         ..k
     };
-    let decoded = Segment::try_from(k).ok();
+    let decoded = k.meaningful_segment();
     DomainState {
         reg,
         input: InFlight {
