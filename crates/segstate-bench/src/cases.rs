@@ -3,7 +3,8 @@
 //! "rust-batch-copy" (the batch's copy-in alone), "rust-direct" and "rust-call-floor"
 //! (`run_segment`'s loop around a function of its type that converts nothing), and
 //! "c-one" and "rust-typed-one" (C's and the typed Rust's sync of one segment called
-//! through a pointer, once per segment)). Each closure
+//! through a pointer, once per segment), and "rust-contract" (`run_segment`'s contract
+//! written out by hand, `rust::contract`)). Each closure
 //! converts one batch of [`BATCH`] elements and returns a count (refusals) so the
 //! work cannot be dropped.
 
@@ -372,7 +373,7 @@ pub fn chains() -> Vec<Case> {
         vmcb_cpl: 0,
     };
 
-    let chain_run = |spec: &str, input: &Vec<InFlight>| -> [(&'static str, Run); 5] {
+    let chain_run = |spec: &str, input: &Vec<InFlight>| -> [(&'static str, Run); 6] {
         let chain: Chain = spec.parse().expect("chain parses");
         chain.compile();
         let (i, mut o) = (input.clone(), vec![blank; BATCH]);
@@ -391,16 +392,20 @@ pub fn chains() -> Vec<Case> {
         let (i, mut o) = (input.clone(), vec![blank; BATCH]);
         let unconverted: rust::SegmentCall = rust::unconverted;
         let floor = run!(|o| rust::segment_call_batch(black_box(unconverted), black_box(&i), o));
+        let shape = rust::contract::Shape::of(spec).expect("a shape the bench writes out");
+        let (i, mut o) = (input.clone(), vec![blank; BATCH]);
+        let contract = run!(|o| rust::contract::batch(black_box(shape), black_box(&i), o));
         [
             ("rust", segment),
             ("rust-run", whole),
             ("rust-batch", batch),
             ("rust-batch-copy", copy),
             ("rust-call-floor", floor),
+            ("rust-contract", contract),
         ]
     };
     let mk = |spec: &str,
-              chain: [(&'static str, Run); 5],
+              chain: [(&'static str, Run); 6],
               (direct, c): (Run, Run),
               one: [(&'static str, Run); 2]| {
         let mut variants: Vec<(&'static str, Run)> = chain.into();

@@ -442,3 +442,145 @@ pub mod direct {
         }
     }
 }
+
+/// `Chain::run_segment`'s contract written out by hand for the ten built-in chain
+/// shapes: a bench experiment, not segstate's API. Per segment it does what the
+/// contract asks and nothing else: read an [`InFlight`], check its format against a
+/// shape chosen at run time, convert with the [`direct`] bodies (rules constant), and
+/// write an `InFlight` (the VMCB.CPL byte from the conversion where the chain writes a
+/// VMCB, else the input's, as `run_segment` gives it). Its loop beside `run_segment`'s
+/// says how much of `run_segment`'s time is the library's, and how much the contract's
+/// (`BENCHMARKS.md` §1, step 52).
+pub mod contract {
+    use super::direct;
+    use super::reg_of;
+    use segstate::arch::SegReg;
+    use segstate::format::kvm::KvmSegment;
+    use segstate::format::svm::VmcbSegment;
+    use segstate::format::vmx::VmxSegment;
+    use segstate::profile::{InFlight, SegmentValue};
+
+    /// A built-in chain shape with today's profiles.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Shape {
+        /// `kvm-svm > qemu > kvm-svm`.
+        SvmQemuSvm,
+        /// `kvm-svm > verbatim > kvm-svm`.
+        SvmSvm,
+        /// `kvm-svm > qemu > kvm-vmx > qemu > kvm-svm`.
+        SvmQemuVmxQemuSvm,
+        /// `kvm-svm > qemu > kvm-vmx`.
+        SvmQemuVmx,
+        /// `kvm-vmx > qemu > kvm-svm`.
+        VmxQemuSvm,
+        /// `verbatim > kvm-svm`.
+        VerbatimSvm,
+        /// `kvm-vmx > qemu > kvm-vmx`.
+        VmxQemuVmx,
+        /// `kvm-vmx > verbatim > kvm-vmx`.
+        VmxVmx,
+        /// `verbatim > kvm-vmx`.
+        VerbatimVmx,
+        /// `qemu`.
+        Qemu,
+    }
+
+    impl Shape {
+        /// The shape of the chain spelled `spec`, for the ten the bench runs.
+        #[must_use]
+        pub fn of(spec: &str) -> Option<Shape> {
+            Some(match spec {
+                "kvm-svm > qemu > kvm-svm" => Shape::SvmQemuSvm,
+                "kvm-svm > verbatim > kvm-svm" => Shape::SvmSvm,
+                "kvm-svm > qemu > kvm-vmx > qemu > kvm-svm" => Shape::SvmQemuVmxQemuSvm,
+                "kvm-svm > qemu > kvm-vmx" => Shape::SvmQemuVmx,
+                "kvm-vmx > qemu > kvm-svm" => Shape::VmxQemuSvm,
+                "verbatim > kvm-svm" => Shape::VerbatimSvm,
+                "kvm-vmx > qemu > kvm-vmx" => Shape::VmxQemuVmx,
+                "kvm-vmx > verbatim > kvm-vmx" => Shape::VmxVmx,
+                "verbatim > kvm-vmx" => Shape::VerbatimVmx,
+                "qemu" => Shape::Qemu,
+                _ => return None,
+            })
+        }
+    }
+
+    /// [`one`] over a batch, as `rust::chain_batch` runs `run_segment`; returns how
+    /// many values were refused (their outputs left as they were).
+    #[inline(never)]
+    pub fn batch(shape: Shape, input: &[InFlight], out: &mut [InFlight]) -> usize {
+        let mut failed = 0;
+        for (i, (x, o)) in input.iter().zip(out.iter_mut()).enumerate() {
+            match one(shape, reg_of(i), x) {
+                Some(v) => *o = v,
+                None => failed += 1,
+            }
+        }
+        failed
+    }
+
+    /// One register through `shape`: `None` when `x` is not in its source format.
+    #[inline(always)]
+    pub fn one(shape: Shape, reg: SegReg, x: &InFlight) -> Option<InFlight> {
+        use SegmentValue::{Kvm, Vmcb, Vmcs};
+        let c = x.vmcb_cpl;
+        Some(match (shape, x.value) {
+            (Shape::SvmQemuSvm, Vmcb(v)) => {
+                into_vmcb(|o, oc| direct::svm_qemu_svm_one(&v, c, reg, o, oc))
+            }
+            (Shape::SvmSvm, Vmcb(v)) => into_vmcb(|o, oc| direct::svm_svm_one(&v, c, reg, o, oc)),
+            (Shape::SvmQemuVmxQemuSvm, Vmcb(v)) => {
+                into_vmcb(|o, oc| direct::svm_qemu_vmx_qemu_svm_one(&v, c, reg, o, oc))
+            }
+            (Shape::SvmQemuVmx, Vmcb(v)) => {
+                into_vmcs(c, |o| direct::svm_qemu_vmx_one(&v, c, reg, o, &mut 0))
+            }
+            (Shape::VmxQemuSvm, Vmcs(v)) => {
+                into_vmcb(|o, oc| direct::vmx_qemu_svm_one(&v, c, reg, o, oc))
+            }
+            (Shape::VerbatimSvm, Kvm(k)) => {
+                into_vmcb(|o, oc| direct::verbatim_svm_one(&k, c, reg, o, oc))
+            }
+            (Shape::VmxQemuVmx, Vmcs(v)) => {
+                into_vmcs(c, |o| direct::vmx_qemu_vmx_one(&v, c, reg, o, &mut 0))
+            }
+            (Shape::VmxVmx, Vmcs(v)) => {
+                into_vmcs(c, |o| direct::vmx_vmx_one(&v, c, reg, o, &mut 0))
+            }
+            (Shape::VerbatimVmx, Kvm(k)) => {
+                into_vmcs(c, |o| direct::verbatim_vmx_one(&k, c, reg, o, &mut 0))
+            }
+            (Shape::Qemu, Kvm(k)) => {
+                let mut o = KvmSegment::default();
+                direct::qemu_one(&k, c, reg, &mut o, &mut 0);
+                InFlight {
+                    value: Kvm(o),
+                    vmcb_cpl: c,
+                }
+            }
+            _ => return None,
+        })
+    }
+
+    /// A VMCB written by `f`, with the CPL byte `f` writes.
+    #[inline(always)]
+    fn into_vmcb(f: impl FnOnce(&mut VmcbSegment, &mut u8)) -> InFlight {
+        let (mut o, mut oc) = (VmcbSegment::default(), 0);
+        f(&mut o, &mut oc);
+        InFlight {
+            value: SegmentValue::Vmcb(o),
+            vmcb_cpl: oc,
+        }
+    }
+
+    /// A VMCS segment written by `f`, with the input's CPL byte `c`.
+    #[inline(always)]
+    fn into_vmcs(c: u8, f: impl FnOnce(&mut VmxSegment)) -> InFlight {
+        let mut o = VmxSegment::default();
+        f(&mut o);
+        InFlight {
+            value: SegmentValue::Vmcs(o),
+            vmcb_cpl: c,
+        }
+    }
+}

@@ -430,6 +430,14 @@ fn run_chain(spec: &str, input: &[InFlight]) -> Vec<InFlight> {
         out
     });
     assert!(interpreted == compiled, "{spec}: compiled differs");
+    // The bench's hand-written contract (`rust::contract`) gives what run_segment gives.
+    let shape = rust::contract::Shape::of(spec).unwrap();
+    let mut contract = vec![blank; input.len()];
+    assert_eq!(rust::contract::batch(shape, input, &mut contract), 0);
+    assert!(
+        contract == compiled,
+        "{spec}: the contract written out differs"
+    );
     compiled
 }
 

@@ -56,7 +56,7 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
     let chain = list.first().is_some_and(|c| c.chain);
     if chain {
         println!(
-            "| {:<42} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>9} | {:>7} | {:>11} | {:>7} | {:>7} | {:>11} | {:>8} |",
+            "| {:<42} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>9} | {:>7} | {:>11} | {:>7} | {:>7} | {:>11} | {:>8} | {:>8} | {:>10} |",
             "chain",
             "segment",
             "run",
@@ -73,11 +73,13 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
             "run/C",
             "batch/C",
             "(b-copy)/C",
-            "direct/C"
+            "direct/C",
+            "contract",
+            "contract/C"
         );
         println!(
-            "|{:-<44}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->11}|{:->9}|{:->13}|{:->9}|{:->9}|{:->13}|{:->10}|",
-            "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""
+            "|{:-<44}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->11}|{:->9}|{:->13}|{:->9}|{:->9}|{:->13}|{:->10}|{:->10}|{:->12}|",
+            "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""
         );
     } else {
         println!(
@@ -109,7 +111,7 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
             get("c").unwrap_or(f64::NAN),
         );
         if chain {
-            let [w, b, k, d, f, one, typed] = [
+            let [w, b, k, d, f, one, typed, contract] = [
                 "rust-run",
                 "rust-batch",
                 "rust-batch-copy",
@@ -117,10 +119,11 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
                 "rust-call-floor",
                 "c-one",
                 "rust-typed-one",
+                "rust-contract",
             ]
             .map(|n| get(n).unwrap_or(f64::NAN));
             println!(
-                "| {:<42} | {r:>7.2} | {w:>7.2} | {b:>7.2} | {k:>7.2} | {d:>7.2} | {f:>7.2} | {c:>7.2} | {one:>7.2} | {:>7.2} | {:>9.2} | {typed:>7.2} | {:>11.2} | {:>7.2} | {:>7.2} | {:>11.2} | {:>8.2} |",
+                "| {:<42} | {r:>7.2} | {w:>7.2} | {b:>7.2} | {k:>7.2} | {d:>7.2} | {f:>7.2} | {c:>7.2} | {one:>7.2} | {:>7.2} | {:>9.2} | {typed:>7.2} | {:>11.2} | {:>7.2} | {:>7.2} | {:>11.2} | {:>8.2} | {contract:>8.2} | {:>10.2} |",
                 case.name,
                 r / c,
                 r / one,
@@ -128,7 +131,8 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
                 w / c,
                 b / c,
                 (b - k) / c,
-                d / c
+                d / c,
+                contract / c
             );
             rows += 1;
             for ((_, over), ratio) in above.iter_mut().zip([r / c, w / c, b / c]) {
@@ -188,7 +192,7 @@ fn main() {
     }
     if part("chains") {
         table(
-            "Whole chains, ns per segment (segment = Chain::run_segment, run = Chain::run per vCPU, batch = Chain::run_batch per register after copying its inputs in, copy = that copy alone, direct = the same profile functions called in sequence, floor = a function of run_segment's type converting nothing, called through a pointer, C one = C's sync of one segment called through a pointer once per segment, typed = a bench-only experiment, not segstate's API: the same profile functions as direct as one typed function per chain shape and register, called through a pointer as C one is)",
+            "Whole chains, ns per segment (segment = Chain::run_segment, run = Chain::run per vCPU, batch = Chain::run_batch per register after copying its inputs in, copy = that copy alone, direct = the same profile functions called in sequence, floor = a function of run_segment's type converting nothing, called through a pointer, C one = C's sync of one segment called through a pointer once per segment, typed = a bench-only experiment, not segstate's API: the same profile functions as direct as one typed function per chain shape and register, called through a pointer as C one is; contract = another: run_segment's contract written out by hand, InFlight in and out, the shape chosen at run time, the direct bodies)",
             rows(cases::chains()),
             rounds,
         );
