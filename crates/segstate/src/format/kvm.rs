@@ -112,8 +112,9 @@ impl KvmSegment {
 
     /// [`Segment::try_from`] without its error: the segment when every attribute byte
     /// holds a value its field can mean and the padding is zero. For callers that drop
-    /// the error (verify's domain, most of whose values are refused): finding which
-    /// byte failed is a call the strict decode makes only to report it.
+    /// the error (verify's domain, whose garbage values are refused: 86,016 of the
+    /// 610,304 states of a chain from `kvm_sregs`): finding which field failed is a call
+    /// the strict decode makes only to report it.
     #[inline]
     pub(crate) fn meaningful_segment(self) -> Option<Segment> {
         self.is_meaningful().then(|| self.decoded())
@@ -142,9 +143,9 @@ impl KvmSegment {
     }
 
     /// The error of [`Segment::try_from`] for a value [`KvmSegment::is_meaningful`]
-    /// refuses: the first byte that fails, in the order type, dpl, padding, s, present,
-    /// avl, l, db, g, unusable. Out of line: the strict decode of a valid value never
-    /// calls it.
+    /// refuses: the first field that fails, checked in the order type, dpl, padding, s,
+    /// present, avl, l, db, g, unusable. Out of line: the strict decode of a valid value
+    /// never calls it.
     #[cold]
     #[inline(never)]
     fn strict_error(self) -> FormatError {
@@ -187,8 +188,8 @@ impl TryFrom<KvmSegment> for Segment {
 
     /// Strict decode: every byte must hold a value its field can mean, and the padding
     /// must be zero (segstate does not carry it, so a non-zero value would be lost).
-    /// The error names the first byte that fails (type, dpl, padding, then the booleans
-    /// s, present, avl, l, db, g, unusable).
+    /// The error names the first field that fails, checked in the order type, dpl,
+    /// padding, then the booleans s, present, avl, l, db, g, unusable.
     #[inline]
     fn try_from(k: KvmSegment) -> Result<Self, FormatError> {
         // An early return, not a `match` on `meaningful_segment`: through the `Option`
