@@ -1,11 +1,12 @@
 //! Rust vs C per conversion in one run: best of N timing loops of ~1M conversions
-//! each, ns per conversion and the ratio Rust/C; then the wall time of
-//! `verify_all(builtin_chains())` on this thread, and what each part of it costs: a
-//! domain per source format, each chain, and compiling a chain of a new shape and a
-//! segment through its tables.
+//! each, a row's implementations timed in interleaved loops, ns per conversion and the
+//! ratio Rust/C; then the wall time of `verify_all(builtin_chains())` on this thread,
+//! and what each part of it costs: a domain per source format, each chain, and
+//! compiling a chain of a new shape and a segment through its tables.
 //!
 //! `cargo run --release -p segstate-bench --bin ratios [-- ROUNDS [pairs|chains|verify]
-//! [CHAIN]]`: with CHAIN, only that chain's row (for `perf record` of one row).
+//! [ROW]]`: with ROW, only that row, a chain (`'kvm-svm > qemu > kvm-svm'`) or a
+//! conversion (`'kvm->vmx strict'`), for `perf record` or callgrind of one row.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
