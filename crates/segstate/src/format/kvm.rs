@@ -780,12 +780,21 @@ mod tests {
                 _ => 1,
             }
         }
-        // The first field out of range, and its value; else the decoded segment.
-        fn reference(k: KvmSegment) -> Result<Segment, (&'static str, u64)> {
+        fn reason(field: &str) -> &'static str {
+            match field {
+                "type" => "the type field has 4 bits (0..=15)",
+                "dpl" => "a privilege level is 0..=3",
+                "padding" => "padding must be zero",
+                _ => "a boolean field must be 0 or 1",
+            }
+        }
+        // The first field out of range, its value and why; else the decoded segment.
+        type Refusal = (&'static str, u64, &'static str);
+        fn reference(k: KvmSegment) -> Result<Segment, Refusal> {
             for field in ORDER {
                 let v = byte(k, field);
                 if v > largest(field) {
-                    return Err((field, v.into()));
+                    return Err((field, v.into(), reason(field)));
                 }
             }
             Ok(Segment {
@@ -806,7 +815,10 @@ mod tests {
             })
         }
         let check = |k: KvmSegment| {
-            let ours = Segment::try_from(k).map_err(|e| (e.field, e.value));
+            let ours = Segment::try_from(k).map_err(|e| {
+                assert_eq!(e.format, "kvm_segment");
+                (e.field, e.value, e.reason)
+            });
             assert_eq!(ours, reference(k), "{k}");
         };
         let base = KvmSegment {
