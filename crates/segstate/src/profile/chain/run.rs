@@ -90,10 +90,8 @@ impl Chain {
         previous: &QemuSegmentCache,
     ) -> Result<InFlight, WrongSourceFormat> {
         // Pipelines take only values in the source format: a hit needs no other check.
-        if let Some(fast) = self.compiled.fast() {
-            if let Some(out) = fast.segment(reg, &input, previous) {
-                return Ok(out);
-            }
+        if let Some(out) = self.compiled.segment(reg, &input, previous) {
+            return Ok(out);
         }
         // The slow path writes a local of its own and the result is rebuilt field by
         // field: were the slow path's return slot the result, the fast path's result
