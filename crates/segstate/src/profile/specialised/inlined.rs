@@ -108,17 +108,17 @@ macro_rules! inlined {
 }
 
 inlined!(
+    // From a VMCB: inlined since step 48 (AMD), see the module doc.
+    SvmVmmSvmToday,
+    SvmSvmToday,
+    SvmVmmVmxToday,
+    SvmVmmVmxVmmSvmToday,
     VmxVmmVmxToday,
     VmxVmxToday,
     VmxVmmSvmToday,
     IntoSvmToday,
     IntoVmxToday,
     VmmToday,
-    // From a VMCB: inlined since step 48 (AMD), see the module doc.
-    SvmVmmSvmToday,
-    SvmSvmToday,
-    SvmVmmVmxToday,
-    SvmVmmVmxVmmSvmToday,
 );
 
 /// The stage of the variant made by `variant` (its constructor): today's profiles,
