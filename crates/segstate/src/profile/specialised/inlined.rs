@@ -25,8 +25,8 @@
 //! where that is its only call in the codegen unit. With two calls in one module (in
 //! one crate, under `codegen-units = 1`) it stays out of line, and its result, built
 //! in registers here, is stored to the return slot field by field and copied by the
-//! caller in wider words: a failed store forward, 7.9-10.0 ns a segment on the AMD
-//! EPYC (`BENCHMARKS.md` §1, step 50). Marking it `#[inline(always)]` keeps it inlined
+//! caller in wider words: a failed store forward, 7.9-10.6 ns a segment on the AMD
+//! EPYC (`BENCHMARKS.md` §1, steps 50 and 53). Marking it `#[inline(always)]` keeps it inlined
 //! at every call, but LLVM then optimises the arms inside the caller's function rather
 //! than alone first, and stops fusing QEMU's pack and unpack: the rows through QEMU
 //! lost 0.6-2.5 ns a segment there, and it was left as it is.
