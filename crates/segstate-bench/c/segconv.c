@@ -661,3 +661,62 @@ void segconv_chain_one_batch(segconv_sync_fn *sync, const void *in,
 		sync(from + i * in_size, cpl_in[i], (int)(i & 7),
 		     to + i * out_size, &cpl_out[i]);
 }
+
+/* ------------------------------------------------------------------ */
+/* Chain::run_segment's contract                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * One case of contract_one: a value in format FMT (its union member IN) through
+ * sync_NAME into format OUT_FMT (member OUT). CPL_OUT is where the sync writes
+ * a CPL byte: the output's own when the chain writes a VMCB, else a local, the
+ * output then carrying the input's.
+ */
+#define CONTRACT_CASE(shape, name, fmt, in, out_fmt, out)		\
+	case SEGCONV_SHAPE_##shape:					\
+		if (x->format != SEGCONV_FORMAT_##fmt)			\
+			return -EINVAL;					\
+		o->format = SEGCONV_FORMAT_##out_fmt;			\
+		o->vmcb_cpl = c;					\
+		sync_##name(&x->value.in, c, seg, &o->value.out,	\
+			    SEGCONV_FORMAT_##out_fmt == SEGCONV_FORMAT_VMCB \
+				    ? &o->vmcb_cpl : &unused);		\
+		return 0;
+
+/*
+ * One segment through a shape chosen at run time: 0, or -EINVAL (and *o
+ * untouched) when x is not in the shape's source format or the shape is none.
+ */
+static inline int contract_one(int shape, int seg,
+			       const struct segconv_in_flight *x,
+			       struct segconv_in_flight *o)
+{
+	u8 c = x->vmcb_cpl;
+	u8 unused;
+
+	switch (shape) {
+	CONTRACT_CASE(SVM_QEMU_SVM, svm_qemu_svm, VMCB, vmcb, VMCB, vmcb)
+	CONTRACT_CASE(SVM_SVM, svm_svm, VMCB, vmcb, VMCB, vmcb)
+	CONTRACT_CASE(SVM_QEMU_VMX_QEMU_SVM, svm_qemu_vmx_qemu_svm, VMCB, vmcb,
+		      VMCB, vmcb)
+	CONTRACT_CASE(SVM_QEMU_VMX, svm_qemu_vmx, VMCB, vmcb, VMCS, vmx)
+	CONTRACT_CASE(VMX_QEMU_SVM, vmx_qemu_svm, VMCS, vmx, VMCB, vmcb)
+	CONTRACT_CASE(VERBATIM_SVM, verbatim_svm, KVM, kvm, VMCB, vmcb)
+	CONTRACT_CASE(VMX_QEMU_VMX, vmx_qemu_vmx, VMCS, vmx, VMCS, vmx)
+	CONTRACT_CASE(VMX_VMX, vmx_vmx, VMCS, vmx, VMCS, vmx)
+	CONTRACT_CASE(VERBATIM_VMX, verbatim_vmx, KVM, kvm, VMCS, vmx)
+	CONTRACT_CASE(QEMU, qemu, KVM, kvm, KVM, kvm)
+	default:
+		return -EINVAL;
+	}
+}
+
+size_t segconv_contract_batch(int shape, const struct segconv_in_flight *in,
+			      struct segconv_in_flight *out, size_t n)
+{
+	size_t i, refused = 0;
+
+	for (i = 0; i < n; i++)
+		refused += contract_one(shape, (int)(i & 7), &in[i], &out[i]) != 0;
+	return refused;
+}

@@ -185,4 +185,51 @@ void segconv_chain_one_batch(segconv_sync_fn *sync, const void *in,
 			     size_t in_size, const u8 *cpl_in, void *out,
 			     size_t out_size, u8 *cpl_out, size_t n);
 
+/*
+ * ---- Chain::run_segment's contract, in C ----
+ * A segment on its way through a chain, tagged with its format, and the VMCB.CPL
+ * byte when it is in a VMCB (40 bytes, as segstate's InFlight). A chain shape
+ * chosen at run time takes a value only in its source format: a value in
+ * another is refused and its output left as it was. Into a VMCB the CPL byte is
+ * the one svm_set writes (0 unless SS sets it); into a VMCS or a kvm_segment it
+ * is the input's, as run_segment gives it.
+ */
+enum segconv_format {
+	SEGCONV_FORMAT_VMCB = 0,
+	SEGCONV_FORMAT_VMCS = 1,
+	SEGCONV_FORMAT_KVM = 2,
+};
+
+struct segconv_in_flight {
+	u32 format; /* enum segconv_format */
+	union {
+		struct vmcb_seg vmcb;
+		struct vmx_seg vmx;
+		struct kvm_segment kvm;
+	} value;
+	u8 vmcb_cpl;
+};
+
+/* The ten built-in chain shapes, each the sync of segconv_chain_NAME. */
+enum segconv_shape {
+	SEGCONV_SHAPE_SVM_QEMU_SVM = 0,
+	SEGCONV_SHAPE_SVM_SVM,
+	SEGCONV_SHAPE_SVM_QEMU_VMX_QEMU_SVM,
+	SEGCONV_SHAPE_SVM_QEMU_VMX,
+	SEGCONV_SHAPE_VMX_QEMU_SVM,
+	SEGCONV_SHAPE_VERBATIM_SVM,
+	SEGCONV_SHAPE_VMX_QEMU_VMX,
+	SEGCONV_SHAPE_VMX_VMX,
+	SEGCONV_SHAPE_VERBATIM_VMX,
+	SEGCONV_SHAPE_QEMU,
+};
+
+/*
+ * Element i (register i & 7) of `in` through `shape`, into out[i]; the contract
+ * of one segment inlined into the loop, as run_segment is into its caller's.
+ * Returns the number of elements refused.
+ */
+size_t segconv_contract_batch(int shape, const struct segconv_in_flight *in,
+			      struct segconv_in_flight *out, size_t n);
+
 #endif /* SEGCONV_H */

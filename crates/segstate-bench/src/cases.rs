@@ -3,8 +3,9 @@
 //! "rust-batch-copy" (the batch's copy-in alone), "rust-direct" and "rust-call-floor"
 //! (`run_segment`'s loop around a function of its type that converts nothing), and
 //! "c-one" and "rust-typed-one" (C's and the typed Rust's sync of one segment called
-//! through a pointer, once per segment), and "rust-contract" (`run_segment`'s contract
-//! written out by hand, `rust::contract`)). Each closure
+//! through a pointer, once per segment), and "rust-contract" and "c-contract"
+//! (`run_segment`'s contract written out by hand, in Rust (`rust::contract`) and in C
+//! (`ffi::contract_batch`))). Each closure
 //! converts one batch of [`BATCH`] elements and returns a count (refusals) so the
 //! work cannot be dropped.
 
@@ -18,7 +19,7 @@ use segstate::format::svm::VmcbSegment;
 use segstate::format::vmx::VmxSegment;
 use segstate::profile::{Chain, Format, InFlight, SegmentValue, VcpuSegments};
 
-use crate::ffi::{self, CQemuSeg, CVmcbSeg, CVmxSeg};
+use crate::ffi::{self, CInFlight, CQemuSeg, CVmcbSeg, CVmxSeg};
 use crate::inputs::{self, BATCH};
 use crate::rust::{self, direct};
 
@@ -373,7 +374,7 @@ pub fn chains() -> Vec<Case> {
         vmcb_cpl: 0,
     };
 
-    let chain_run = |spec: &str, input: &Vec<InFlight>| -> [(&'static str, Run); 6] {
+    let chain_run = |spec: &str, input: &Vec<InFlight>| -> [(&'static str, Run); 7] {
         let chain: Chain = spec.parse().expect("chain parses");
         chain.compile();
         let (i, mut o) = (input.clone(), vec![blank; BATCH]);
@@ -395,6 +396,9 @@ pub fn chains() -> Vec<Case> {
         let shape = rust::contract::Shape::of(spec).expect("a shape the bench writes out");
         let (i, mut o) = (input.clone(), vec![blank; BATCH]);
         let contract = run!(|o| rust::contract::batch(black_box(shape), black_box(&i), o));
+        let to_c = |f: &InFlight| CInFlight::of(f).expect("a format C's contract holds");
+        let (i, mut o): (Vec<_>, _) = (input.iter().map(to_c).collect(), vec![to_c(&blank); BATCH]);
+        let c_contract = run!(|o| ffi::contract_batch(black_box(shape), black_box(&i), o));
         [
             ("rust", segment),
             ("rust-run", whole),
@@ -402,10 +406,11 @@ pub fn chains() -> Vec<Case> {
             ("rust-batch-copy", copy),
             ("rust-call-floor", floor),
             ("rust-contract", contract),
+            ("c-contract", c_contract),
         ]
     };
     let mk = |spec: &str,
-              chain: [(&'static str, Run); 6],
+              chain: [(&'static str, Run); 7],
               (direct, c): (Run, Run),
               one: [(&'static str, Run); 2]| {
         let mut variants: Vec<(&'static str, Run)> = chain.into();

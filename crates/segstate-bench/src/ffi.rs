@@ -10,6 +10,9 @@ use segstate::format::kvm::KvmSegment;
 use segstate::format::qemu::{QemuFlags, QemuSegmentCache};
 use segstate::format::svm::{SvmAttrib, VmcbSegment};
 use segstate::format::vmx::{VmxAccessRights, VmxSegment};
+use segstate::profile::{InFlight, SegmentValue};
+
+use crate::rust::contract::Shape;
 
 /// `struct vmcb_seg`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -398,4 +401,113 @@ pub fn one_batch<I, O>(
             n,
         );
     }
+}
+
+// ---- Chain::run_segment's contract, in C ----
+
+/// The value of `struct segconv_in_flight`: one segment in the member its `format`
+/// names.
+#[derive(Clone, Copy)]
+#[repr(C)]
+union CSegmentValue {
+    vmcb: CVmcbSeg,
+    vmx: CVmxSeg,
+    kvm: KvmSegment,
+}
+
+/// `struct segconv_in_flight`, what `segconv_contract_batch` reads and writes: a
+/// segment tagged with its format (`enum segconv_format`), and the VMCB.CPL byte.
+/// Only [`CInFlight::of`] makes one, so `format` always names a member that holds a
+/// value, and every byte of the union is initialised.
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub struct CInFlight {
+    format: u32,
+    value: CSegmentValue,
+    vmcb_cpl: u8,
+}
+
+const _: () = assert!(size_of::<CInFlight>() == 40);
+
+/// `enum segconv_format`.
+const FORMAT_VMCB: u32 = 0;
+const FORMAT_VMCS: u32 = 1;
+const FORMAT_KVM: u32 = 2;
+
+impl CInFlight {
+    /// `f` in C's layout; `None` for a format the C contract has no member for (a
+    /// QEMU cache, another stack's shape).
+    #[must_use]
+    pub fn of(f: &InFlight) -> Option<CInFlight> {
+        // All 24 bytes of the union written first (a `kvm_segment` has no padding),
+        // then the member `format` names.
+        let mut value = CSegmentValue {
+            kvm: KvmSegment::default(),
+        };
+        let format = match f.value {
+            SegmentValue::Vmcb(v) => {
+                value.vmcb = CVmcbSeg::from(&v);
+                FORMAT_VMCB
+            }
+            SegmentValue::Vmcs(v) => {
+                value.vmx = CVmxSeg::from(&v);
+                FORMAT_VMCS
+            }
+            SegmentValue::Kvm(k) => {
+                value.kvm = k;
+                FORMAT_KVM
+            }
+            _ => return None,
+        };
+        Some(CInFlight {
+            format,
+            value,
+            vmcb_cpl: f.vmcb_cpl,
+        })
+    }
+
+    /// The segment and CPL byte, read from the member `format` names.
+    #[must_use]
+    pub fn in_flight(&self) -> InFlight {
+        // SAFETY: `format` names the member last written, by `of` or by C's contract
+        // (which writes the member of the format it sets), and every byte of the union
+        // was initialised by `of`: the read is of an initialised value of that type.
+        let value = unsafe {
+            match self.format {
+                FORMAT_VMCB => SegmentValue::Vmcb(VmcbSegment::from(&self.value.vmcb)),
+                FORMAT_VMCS => SegmentValue::Vmcs(VmxSegment::from(&self.value.vmx)),
+                FORMAT_KVM => SegmentValue::Kvm(self.value.kvm),
+                other => unreachable!("segconv_contract_batch wrote format {other}"),
+            }
+        };
+        InFlight {
+            value,
+            vmcb_cpl: self.vmcb_cpl,
+        }
+    }
+}
+
+impl core::fmt::Debug for CInFlight {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("CInFlight").field(&self.in_flight()).finish()
+    }
+}
+
+/// `segconv_contract_batch`: element i (register i & 7) of `input` through `shape`,
+/// chosen at run time, into `out[i]`; a value not in the shape's source format is
+/// refused and its output left as it was. Returns how many were refused.
+pub fn contract_batch(shape: Shape, input: &[CInFlight], out: &mut [CInFlight]) -> usize {
+    unsafe extern "C" {
+        fn segconv_contract_batch(
+            shape: i32,
+            input: *const CInFlight,
+            out: *mut CInFlight,
+            n: usize,
+        ) -> usize;
+    }
+    let n = common_len(&[input.len(), out.len()]);
+    // SAFETY: both slices hold `n` `#[repr(C)]` values of `struct segconv_in_flight`'s
+    // layout; C reads `input` and writes whole members of `out` (a mutable borrow,
+    // aliasing nothing) of the format it sets there.
+    unsafe { segconv_contract_batch(shape.c_value(), input.as_ptr(), out.as_mut_ptr(), n) }
 }

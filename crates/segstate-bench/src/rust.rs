@@ -460,8 +460,10 @@ pub mod contract {
     use segstate::format::vmx::VmxSegment;
     use segstate::profile::{InFlight, SegmentValue};
 
-    /// A built-in chain shape with today's profiles.
+    /// A built-in chain shape with today's profiles, in the order of segconv.h's
+    /// `enum segconv_shape` (the C contract's, `ffi::contract_batch`).
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    #[repr(i32)]
     pub enum Shape {
         /// `kvm-svm > qemu > kvm-svm`.
         SvmQemuSvm,
@@ -502,6 +504,12 @@ pub mod contract {
                 "qemu" => Shape::Qemu,
                 _ => return None,
             })
+        }
+
+        /// The shape's value in segconv.h's `enum segconv_shape`.
+        #[must_use]
+        pub const fn c_value(self) -> i32 {
+            self as i32
         }
     }
 

@@ -9,9 +9,9 @@ use segstate::format::kvm::KvmSegment;
 use segstate::format::qemu::{QemuFlags, QemuSegmentCache};
 use segstate::format::svm::{SvmAttrib, VmcbSegment};
 use segstate::format::vmx::{VmxAccessRights, VmxSegment};
-use segstate::profile::{Chain, InFlight, SegmentValue};
+use segstate::profile::{Chain, Format, InFlight, SegmentValue};
 use segstate::testing::kvm_segment;
-use segstate_bench::ffi::{self, CHvSeg, CQemuSeg, CVmcbSeg, CVmxSeg, OneSync};
+use segstate_bench::ffi::{self, CHvSeg, CInFlight, CQemuSeg, CVmcbSeg, CVmxSeg, OneSync};
 use segstate_bench::rust;
 use segstate_bench::rust::direct::{self, TypedSync};
 
@@ -438,7 +438,66 @@ fn run_chain(spec: &str, input: &[InFlight]) -> Vec<InFlight> {
         contract == compiled,
         "{spec}: the contract written out differs"
     );
+    // And so does C's contract (`ffi::contract_batch`, the same shape chosen at run time).
+    let to_c = |f: &InFlight| CInFlight::of(f).expect("a format C's contract holds");
+    let c_input: Vec<CInFlight> = input.iter().map(to_c).collect();
+    let mut c_out = vec![to_c(&blank); input.len()];
+    assert_eq!(ffi::contract_batch(shape, &c_input, &mut c_out), 0);
+    let c_out: Vec<InFlight> = c_out.iter().map(CInFlight::in_flight).collect();
+    check(spec, &c_out, &compiled, |i| {
+        format!("C contract, {:?}", input[i])
+    });
     compiled
+}
+
+/// A value in a format other than its chain's source is refused, its output left as it
+/// was, by `run_segment` and by both contracts written out (Rust's and C's), for every
+/// shape the bench runs and every other format C's contract holds.
+#[test]
+fn every_contract_refuses_a_value_in_another_format() {
+    let values = [
+        (Format::Vmcb, SegmentValue::Vmcb(VmcbSegment::default())),
+        (Format::Vmcs, SegmentValue::Vmcs(VmxSegment::default())),
+        (Format::Kvm, SegmentValue::Kvm(KvmSegment::default())),
+    ];
+    let untouched = InFlight {
+        value: SegmentValue::Kvm(KvmSegment {
+            selector: 0x5a5a,
+            ..KvmSegment::default()
+        }),
+        vmcb_cpl: 0xa5,
+    };
+    let mut refused = 0;
+    for chain in segstate::profile::builtin_chains() {
+        let spec = chain.to_string();
+        let Some(shape) = rust::contract::Shape::of(&spec) else {
+            continue;
+        };
+        for (format, value) in values {
+            if format == chain.source() {
+                continue;
+            }
+            let input = vec![InFlight { value, vmcb_cpl: 3 }; 8];
+            let mut out = vec![untouched; 8];
+            assert_eq!(rust::chain_batch(&chain, &input, &mut out), 8, "{spec}");
+            assert_eq!(rust::contract::batch(shape, &input, &mut out), 8, "{spec}");
+            assert!(out.iter().all(|o| *o == untouched), "{spec}: Rust wrote");
+            let c_input: Vec<CInFlight> = input.iter().map(|f| CInFlight::of(f).unwrap()).collect();
+            let mut c_out = vec![CInFlight::of(&untouched).unwrap(); 8];
+            assert_eq!(
+                ffi::contract_batch(shape, &c_input, &mut c_out),
+                8,
+                "{spec}"
+            );
+            assert!(
+                c_out.iter().all(|o| o.in_flight() == untouched),
+                "{spec}: C wrote {value:?}"
+            );
+            refused += 1;
+        }
+    }
+    // Ten shapes, each with two formats other than its source.
+    assert_eq!(refused, 20);
 }
 
 fn vmcb_out(out: &[InFlight]) -> (Vec<VmcbSegment>, Vec<u8>) {

@@ -69,6 +69,7 @@ fn every_chain_runs_each_implementation_without_a_failure() {
                 ("rust-batch-copy", BATCH),
                 ("rust-call-floor", 0),
                 ("rust-contract", 0),
+                ("c-contract", 0),
                 ("rust-direct", 0),
                 ("c", 0),
                 ("c-one", 0),

@@ -32,6 +32,7 @@ use core::fmt;
 use core::hash::{Hash, Hasher};
 
 use super::chain::{Chain, Format, InFlight, Op, SegmentValue, VcpuSegments};
+use super::specialised::inlined::{self, Arm};
 use super::specialised::{Compiled, recognise};
 use crate::arch::{PerSegReg, SegReg};
 use crate::format::kvm::KvmSegment;
@@ -507,6 +508,8 @@ pub(crate) const COMPILE_AFTER: u32 = 1 << 21;
 #[derive(Clone)]
 pub(crate) struct CompiledCell {
     fast: Option<Compiled>,
+    /// `run_segment`'s way through `fast`.
+    arm: Arm,
     #[cfg(feature = "std")]
     cell: Arc<Lazy>,
 }
@@ -522,8 +525,10 @@ struct Lazy {
 impl CompiledCell {
     /// The cell of a chain of `ops`.
     pub(crate) fn new(ops: &[Op]) -> Self {
+        let fast = recognise(ops);
         CompiledCell {
-            fast: recognise(ops),
+            arm: Arm::of(fast.as_ref()),
+            fast,
             #[cfg(feature = "std")]
             cell: Arc::default(),
         }
@@ -533,6 +538,18 @@ impl CompiledCell {
     #[inline(always)]
     pub(crate) fn fast(&self) -> Option<&Compiled> {
         self.fast.as_ref()
+    }
+
+    /// One register through the pipeline: `None` when there is none or `input` is not
+    /// in the source format (`run_segment` then takes its other path).
+    #[inline(always)]
+    pub(crate) fn segment(
+        &self,
+        reg: SegReg,
+        input: &InFlight,
+        previous: &QemuSegmentCache,
+    ) -> Option<InFlight> {
+        inlined::segment(self.arm, self.fast.as_ref(), reg, input, previous)
     }
 
     /// The tables of `chain` (whose cell this is) for a call about to run `segments`

@@ -392,22 +392,15 @@ pub(crate) struct Compiled {
 }
 
 impl Compiled {
-    /// One register, or `None` when `input` is not in the source format.
+    /// One register through the pipeline's entry (the variants not inlined), or `None`
+    /// when `input` is not in the source format.
     #[inline(always)]
-    pub(crate) fn segment(
+    pub(crate) fn entry_segment(
         &self,
         reg: SegReg,
         input: &InFlight,
         previous: &QemuSegmentCache,
     ) -> Option<InFlight> {
-        // The inlined variants' arms, or a jump to the entry for the others: one
-        // predicted jump on the variant either way. (A flag tested first, to keep that
-        // jump off the entries' path, measured up to 0.4 ns a segment slower on the
-        // rows inlined and 0.5-0.9 on `kvm-svm > verbatim > kvm-svm`: the loop's
-        // registers spilled.)
-        if let Some(out) = inlined::segment(&self.pipeline, reg, input, previous) {
-            return out;
-        }
         // The entry gets a copy of its own, not the caller's value: so the caller's value
         // is not one whose address a call through a pointer takes, and the compiler is
         // free to keep it in registers on the inlined arms' path. On the AMD EPYC that

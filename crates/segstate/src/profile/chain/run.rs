@@ -77,8 +77,8 @@ impl Chain {
     /// threshold otherwise). With a second call in the same module, or anywhere in a
     /// crate built with `codegen-units = 1`, it stays out of line at both, and each
     /// result comes back through memory, read back in wider words than it was written:
-    /// 1.35-2.45 times the inlined cost, 7.9-10.0 ns a segment against 3.3-7.4 on the
-    /// project's machine (`BENCHMARKS.md` §1, step 50, with the `second-caller`
+    /// 1.35-3.0 times the inlined cost, 7.9-10.6 ns a segment against 2.7-8.1 on the
+    /// project's machine (`BENCHMARKS.md` §1, steps 50 and 53, with the `second-caller`
     /// feature of `segstate-bench`). For a vCPU's eight registers call [`Chain::run`],
     /// for many values of one register [`Chain::run_batch`]: neither depends on being
     /// inlined.
@@ -90,10 +90,8 @@ impl Chain {
         previous: &QemuSegmentCache,
     ) -> Result<InFlight, WrongSourceFormat> {
         // Pipelines take only values in the source format: a hit needs no other check.
-        if let Some(fast) = self.compiled.fast() {
-            if let Some(out) = fast.segment(reg, &input, previous) {
-                return Ok(out);
-            }
+        if let Some(out) = self.compiled.segment(reg, &input, previous) {
+            return Ok(out);
         }
         // The slow path writes a local of its own and the result is rebuilt field by
         // field: were the slow path's return slot the result, the fast path's result

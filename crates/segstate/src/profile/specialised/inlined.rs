@@ -7,7 +7,7 @@
 //! on the shapes whose conversion is short that is most of the time, and plain C of
 //! the same sync, looping over its inputs, takes 1.4-3.8 ns. The variants here are
 //! the built-in shapes with today's profiles (their rules constants, the stages
-//! zero-sized, so the variant's `match` reads nothing but the tag); the variants with
+//! zero-sized, made from their type); the variants with
 //! rules as data stay behind their entries.
 //!
 //! The shapes from a VMCB (svm_get_segment's CPL and per-register rules) were left
@@ -25,8 +25,8 @@
 //! where that is its only call in the codegen unit. With two calls in one module (in
 //! one crate, under `codegen-units = 1`) it stays out of line, and its result, built
 //! in registers here, is stored to the return slot field by field and copied by the
-//! caller in wider words: a failed store forward, 7.9-10.0 ns a segment on the AMD
-//! EPYC (`BENCHMARKS.md` §1, step 50). Marking it `#[inline(always)]` keeps it inlined
+//! caller in wider words: a failed store forward, 7.9-10.6 ns a segment on the AMD
+//! EPYC (`BENCHMARKS.md` §1, steps 50 and 53). Marking it `#[inline(always)]` keeps it inlined
 //! at every call, but LLVM then optimises the arms inside the caller's function rather
 //! than alone first, and stops fusing QEMU's pack and unpack: the rows through QEMU
 //! lost 0.6-2.5 ns a segment there, and it was left as it is.
@@ -40,46 +40,93 @@
 //! in two loads, each within one half (`verbatim > kvm-vmx` and `verbatim > kvm-svm`
 //! 0.5-0.6 ns a segment less than field by field: `BENCHMARKS.md` §2, step 41).
 //!
+//! Which arm a chain takes is chosen when it is built ([`Arm`], kept in its cell): one
+//! `match` on a one-byte enum whose every value is an arm, so the jump needs no range
+//! check and a caller's loop computes its target once (one `jmp *` a segment). The
+//! two-level test it replaced (is there a pipeline, then its variant, a range check and
+//! the table's load) ran every segment: `kvm-vmx > verbatim > kvm-vmx` runs 49
+//! instructions a segment against 60, and seven rows of `ratios 9 chains` take 0.5-0.55
+//! ns a segment less on the AMD EPYC; the two rows from a VMCB through QEMU and back
+//! take 0.4-0.6 more, their arms compiled with their registers allocated otherwise
+//! (`BENCHMARKS.md` §1, step 53). An arm reads nothing of the pipeline: its stages run
+//! today's profiles, rules constant, and are made from their type ([`Constant`]).
+//!
 //! An arm gives the stages' output whole, selector, base and limit included, as the
 //! batch and vCPU entries do; so it needs no check that the output carries the input's
 //! carrier, which `super::segment` makes only because its [`super::Written`] leaves the
 //! carrier out and `Compiled::segment` puts the input's back around it.
 
-use super::{InFlight, Pipeline, QemuSegmentCache, SegReg, Shape, Stage};
+use super::stage::Constant;
+use super::{Compiled, InFlight, Pipeline, QemuSegmentCache, SegReg, Shape, Stage};
 
-/// [`segment`] for `run_segment`'s inlined variants.
+/// [`Arm`] and [`segment`] for `run_segment`'s inlined variants.
 macro_rules! inlined {
     ($($variant:ident),* $(,)?) => {
-        /// One register through `p` when it is an inlined variant: the output, or
-        /// `None` when `input` is not in the source format; `None` for other variants.
+        /// Which way `Chain::run_segment` goes for a chain, chosen when the chain is
+        /// built: one of the inlined variants' arms, its pipeline's entry, or neither
+        /// (tables or the interpreter). One `match` on it covers every value, so the
+        /// compiler's jump on it needs no range check, and a caller's loop computes its
+        /// target once.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u8)]
+        pub(crate) enum Arm {
+            $($variant,)*
+            /// A pipeline run through its entry.
+            Entry,
+            /// No pipeline.
+            Otherwise,
+        }
+
+        impl Arm {
+            /// The arm of a chain whose pipeline is `fast`.
+            pub(crate) fn of(fast: Option<&Compiled>) -> Arm {
+                match fast.map(|c| &c.pipeline) {
+                    $(Some(Pipeline::$variant(_)) => Arm::$variant,)*
+                    Some(_) => Arm::Entry,
+                    None => Arm::Otherwise,
+                }
+            }
+        }
+
+        /// One register through `fast` by `arm` (`Arm::of(fast)`): the output, or
+        /// `None` when `input` is not in the source format or there is no pipeline.
         #[inline(always)]
-        pub(super) fn segment(
-            p: &Pipeline,
+        pub(crate) fn segment(
+            arm: Arm,
+            fast: Option<&Compiled>,
             reg: SegReg,
             input: &InFlight,
             previous: &QemuSegmentCache,
-        ) -> Option<Option<InFlight>> {
-            Some(match *p {
-                $(Pipeline::$variant(s) => through(s, reg, input, previous),)*
-                _ => return None,
-            })
+        ) -> Option<InFlight> {
+            match arm {
+                $(Arm::$variant => through(constant(Pipeline::$variant), reg, input, previous),)*
+                Arm::Entry => fast?.entry_segment(reg, input, previous),
+                Arm::Otherwise => None,
+            }
         }
     };
 }
 
 inlined!(
+    // From a VMCB: inlined since step 48 (AMD), see the module doc.
+    SvmVmmSvmToday,
+    SvmSvmToday,
+    SvmVmmVmxToday,
+    SvmVmmVmxVmmSvmToday,
     VmxVmmVmxToday,
     VmxVmxToday,
     VmxVmmSvmToday,
     IntoSvmToday,
     IntoVmxToday,
     VmmToday,
-    // From a VMCB: inlined since step 48 (AMD), see the module doc.
-    SvmVmmSvmToday,
-    SvmSvmToday,
-    SvmVmmVmxToday,
-    SvmVmmVmxVmmSvmToday,
 );
+
+/// The stage of the variant made by `variant` (its constructor): today's profiles,
+/// their rules constants, so the stage is its type's alone and nothing is read.
+#[inline(always)]
+fn constant<S: Constant>(_variant: fn(S) -> Pipeline) -> S {
+    S::STAGE
+}
 
 /// One register through `s`: the output with the CPL byte after it, or `None` when
 /// `input` is not in the source format (`run_segment` then runs the interpreter, which

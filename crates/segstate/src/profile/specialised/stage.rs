@@ -105,6 +105,10 @@ macro_rules! stage {
         #[derive(Clone, Copy)]
         pub(crate) struct $name<R>(pub(super) R);
 
+        impl<const R: u128> Constant for $name<Fixed<R>> {
+            const STAGE: Self = $name(Fixed);
+        }
+
         impl<R: Rules> Stage for $name<R> {
             type In = $in;
             type Out = $out;
@@ -191,6 +195,21 @@ fn into_vmcb((v, written): (VmcbSegment, Option<u8>), cpl: &mut u8) -> VmcbSegme
 /// Two stages in sequence.
 #[derive(Clone, Copy)]
 pub(crate) struct Then<A, B>(pub(super) A, pub(super) B);
+
+/// A stage whose rules are constants (today's profiles): it holds nothing, so it is
+/// made from its type alone, where a stage with rules as data is read from its
+/// pipeline.
+pub(crate) trait Constant: Stage {
+    /// The stage.
+    const STAGE: Self;
+}
+
+impl<A: Constant, B: Constant> Constant for Then<A, B>
+where
+    Then<A, B>: Stage,
+{
+    const STAGE: Self = Then(A::STAGE, B::STAGE);
+}
 
 impl<A: Stage, B: Stage<In = A::Out>> Stage for Then<A, B> {
     type In = A::In;
