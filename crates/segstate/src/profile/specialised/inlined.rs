@@ -26,10 +26,10 @@
 //! one crate, under `codegen-units = 1`) it stays out of line, and its result, built
 //! in registers here, is stored to the return slot field by field and copied by the
 //! caller in wider words: a failed store forward, 7.9-10.6 ns a segment on the AMD
-//! EPYC (`BENCHMARKS.md` §1, steps 50 and 53). Marking it `#[inline(always)]` keeps it inlined
-//! at every call, but LLVM then optimises the arms inside the caller's function rather
-//! than alone first, and stops fusing QEMU's pack and unpack: the rows through QEMU
-//! lost 0.6-2.5 ns a segment there, and it was left as it is.
+//! EPYC (`BENCHMARKS.md` §1, steps 50 and 53). Marking it `#[inline(always)]` keeps it
+//! inlined at every call, but LLVM then optimises the arms inside the caller's function
+//! rather than alone first, and stops fusing QEMU's pack and unpack: the rows through
+//! QEMU lost 0.6-2.5 ns a segment there, and it was left as it is.
 //!
 //! The register stays a variable, as in C's loop (matched into constants it is eight
 //! copies of each body in every caller). The input is read with
@@ -45,16 +45,16 @@
 //! check and a caller's loop computes its target once (one `jmp *` a segment). The
 //! two-level test it replaced (is there a pipeline, then its variant, a range check and
 //! the table's load) ran every segment: `kvm-vmx > verbatim > kvm-vmx` runs 49
-//! instructions a segment against 60, and seven rows of `ratios 9 chains` take 0.5-0.55
+//! instructions a segment against 60, and seven rows of `ratios 9 chains` take 0.5-0.85
 //! ns a segment less on the AMD EPYC; the two rows from a VMCB through QEMU and back
-//! take 0.4-0.6 more, their arms compiled with their registers allocated otherwise
+//! take 0.55-0.65 more, their arms compiled with their registers allocated otherwise
 //! (`BENCHMARKS.md` §1, step 53). An arm reads nothing of the pipeline: its stages run
 //! today's profiles, rules constant, and are made from their type ([`Constant`]).
 //!
 //! An arm gives the stages' output whole, selector, base and limit included, as the
 //! batch and vCPU entries do; so it needs no check that the output carries the input's
 //! carrier, which `super::segment` makes only because its [`super::Written`] leaves the
-//! carrier out and `Compiled::segment` puts the input's back around it.
+//! carrier out and `Compiled::entry_segment` puts the input's back around it.
 
 use super::stage::Constant;
 use super::{Compiled, InFlight, Pipeline, QemuSegmentCache, SegReg, Shape, Stage};
