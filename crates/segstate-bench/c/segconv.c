@@ -668,9 +668,11 @@ void segconv_chain_one_batch(segconv_sync_fn *sync, const void *in,
 
 /*
  * One case of contract_one: a value in format FMT (its union member IN) through
- * sync_NAME into format OUT_FMT (member OUT). CPL_OUT is where the sync writes
- * a CPL byte: the output's own when the chain writes a VMCB, else a local, the
- * output then carrying the input's.
+ * sync_NAME into format OUT_FMT (member OUT), written straight into *o as the
+ * batches write their outputs. The sync writes its CPL byte into the output's
+ * when the chain writes a VMCB, else into a local, the output then carrying the
+ * input's. (Built in a local and stored whole, every shape ran 2.5-7 times
+ * slower: BENCHMARKS.md section 1, step 53.)
  */
 #define CONTRACT_CASE(shape, name, fmt, in, out_fmt, out)		\
 	case SEGCONV_SHAPE_##shape:					\
