@@ -96,12 +96,16 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
     // ratio), for the summary: each API against the batch C, and `run_segment` also
     // against the C of its own contract (a tagged value in and out, the shape chosen at
     // run time: `segconv_contract_batch`).
-    let mut above: [(&str, Vec<(String, f64)>); 4] = [
-        ("run_segment vs batch C", Vec::new()),
-        ("run vs batch C", Vec::new()),
-        ("run_batch vs batch C", Vec::new()),
-        ("run_segment vs C of its contract", Vec::new()),
+    let mut above: [(&str, usize, Vec<(String, f64)>); 4] = [
+        ("run_segment vs batch C", 0, Vec::new()),
+        ("run vs batch C", 0, Vec::new()),
+        ("run_batch vs batch C", 0, Vec::new()),
+        ("run_segment vs C of its contract", 0, Vec::new()),
     ];
+    // Rows where C's contract runs far slower than C's batch of the same sync: a stall
+    // of gcc's code there (`BENCHMARKS.md` §1, step 53), so `run_segment` measured
+    // against it is not a comparison. Named in the summary.
+    let mut c_contract_stalls: Vec<(String, f64)> = Vec::new();
     let mut rows = 0;
     for mut case in list {
         let mut runs: Vec<&mut Run> = case.variants.iter_mut().map(|(_, run)| run).collect();
@@ -144,7 +148,16 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
                 r / c_contract
             );
             rows += 1;
-            for ((_, over), ratio) in above.iter_mut().zip([r / c, w / c, b / c, r / c_contract]) {
+            let stalls = c_contract / c > C_CONTRACT_STALL;
+            if stalls {
+                c_contract_stalls.push((case.name.clone(), c_contract / c));
+            }
+            let ratios = [r / c, w / c, b / c, r / c_contract];
+            for (k, ((_, counted, over), ratio)) in above.iter_mut().zip(ratios).enumerate() {
+                if k == 3 && stalls {
+                    continue;
+                }
+                *counted += 1;
                 // A NaN (a variant missing) counts as above: not shown to meet the goal.
                 if ratio.is_nan() || ratio > 1.0 {
                     over.push((case.name.clone(), ratio));
@@ -160,17 +173,27 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
     }
     if chain && rows > 0 {
         println!("\nat or below C (goal: every row):");
-        for (api, over) in &above {
+        for (api, counted, over) in &above {
             let list: Vec<String> = over.iter().map(|(n, x)| format!("{n} {x:.2}")).collect();
             let rest = if list.is_empty() {
                 String::new()
             } else {
                 format!("; above: {}", list.join(", "))
             };
-            println!("  {api}: {} of {rows}{rest}", rows - over.len());
+            println!("  {api}: {} of {counted}{rest}", counted - over.len());
+        }
+        for (name, x) in &c_contract_stalls {
+            println!(
+                "  (not counted against the C of its contract: {name}, where that C runs {x:.2}x its batch C, a stall of its own)"
+            );
         }
     }
 }
+
+/// How much slower than C's batch C's contract may run on a row before the summary
+/// names it: the contract adds a format check and a jump to the same sync (0.1-0.5 ns a
+/// segment on the AMD EPYC), not a multiple of it.
+const C_CONTRACT_STALL: f64 = 1.5;
 
 fn main() {
     let rounds = std::env::args()
