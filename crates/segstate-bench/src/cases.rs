@@ -396,8 +396,7 @@ pub fn chains() -> Vec<Case> {
         let shape = rust::contract::Shape::of(spec).expect("a shape the bench writes out");
         let (i, mut o) = (input.clone(), vec![blank; BATCH]);
         let contract = run!(|o| rust::contract::batch(black_box(shape), black_box(&i), o));
-        let to_c = |f: &InFlight| CInFlight::of(f).expect("a format C's contract holds");
-        let (i, mut o): (Vec<_>, _) = (input.iter().map(to_c).collect(), vec![to_c(&blank); BATCH]);
+        let (i, mut o) = (CInFlight::all(input), CInFlight::all(&[blank; BATCH]));
         let c_contract = run!(|o| ffi::contract_batch(black_box(shape), black_box(&i), o));
         [
             ("rust", segment),
