@@ -4,8 +4,8 @@
 //! and what each part of it costs: a domain per source format, each chain, and
 //! compiling a chain of a new shape and a segment through its tables.
 //!
-//! `cargo run --release -p segstate-bench --bin ratios [-- ROUNDS [pairs|chains|verify]
-//! [ROW]]`: with ROW, only that row, a chain (`'kvm-svm > qemu > kvm-svm'`) or a
+//! `cargo run --release -p segstate-bench --bin ratios [-- ROUNDS
+//! [pairs|chains|entries|verify] [ROW]]`: with ROW, only that row, a chain (`'kvm-svm > qemu > kvm-svm'`) or a
 //! conversion (`'kvm->vmx strict'`), for `perf record` or callgrind of one row.
 
 use std::hint::black_box;
@@ -183,6 +183,34 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
     }
 }
 
+/// `Chain::run_segment` on each chain shape with today's profiles and with 2017's
+/// (`cases::entry_chains`), timed interleaved: what a chain run through its pipeline's
+/// entry pays beside one whose arm is inlined.
+fn entries(list: Vec<Case>, rounds: usize) {
+    println!(
+        "\nChain::run_segment through an inlined arm (today's profiles) and through the pipeline's entry (2017's: kvm-svm@4.11, kvm-vmx@6.1, qemu@2.9), ns per segment"
+    );
+    println!("| {:<42} | {:>7} | {:>7} |", "chain", "today", "entry");
+    println!("|{:-<44}|{:->9}|{:->9}|", "", "", "");
+    for mut case in list {
+        let mut runs: Vec<&mut Run> = case.variants.iter_mut().map(|(_, run)| run).collect();
+        let best = best_ns(&mut runs, rounds);
+        let ns = |name: &str| {
+            case.variants
+                .iter()
+                .zip(&best)
+                .find(|((n, _), _)| *n == name)
+                .map_or(f64::NAN, |(_, ns)| *ns)
+        };
+        println!(
+            "| {:<42} | {:>7.2} | {:>7.2} |",
+            case.name,
+            ns("today"),
+            ns("entry")
+        );
+    }
+}
+
 /// One API's count against one C reference, for `table`'s summary.
 struct Count {
     /// The API and the C it is read against.
@@ -233,8 +261,8 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(9);
-    // An optional second argument runs one part: `pairs`, `chains` or `verify`; a third
-    // one row of it.
+    // An optional second argument runs one part: `pairs`, `chains`, `entries` or
+    // `verify`; a third one row of it.
     let only = std::env::args().nth(2);
     let row = std::env::args().nth(3);
     let rows = |list: Vec<Case>| -> Vec<Case> {
@@ -261,6 +289,9 @@ fn main() {
             rows(cases::chains()),
             rounds,
         );
+    }
+    if part("entries") {
+        entries(rows(cases::entry_chains()), rounds);
     }
     if !part("verify") {
         return;
