@@ -396,8 +396,7 @@ pub fn chains() -> Vec<Case> {
         let shape = rust::contract::Shape::of(spec).expect("a shape the bench writes out");
         let (i, mut o) = (input.clone(), vec![blank; BATCH]);
         let contract = run!(|o| rust::contract::batch(black_box(shape), black_box(&i), o));
-        let to_c = |f: &InFlight| CInFlight::of(f).expect("a format C's contract holds");
-        let (i, mut o): (Vec<_>, _) = (input.iter().map(to_c).collect(), vec![to_c(&blank); BATCH]);
+        let (i, mut o) = (CInFlight::all(input), CInFlight::all(&[blank; BATCH]));
         let c_contract = run!(|o| ffi::contract_batch(black_box(shape), black_box(&i), o));
         [
             ("rust", segment),
@@ -591,4 +590,60 @@ pub fn chains() -> Vec<Case> {
         out.push(mk(spec, chain_run(spec, input), sides, one));
     }
     out
+}
+
+/// The profiles of 2017's KVM and QEMU, each in place of today's in a chain's spec:
+/// their rules are data, so a chain of them runs through its pipeline's entry rather
+/// than an arm inlined in the caller.
+const PROFILES_2017: [(&str, &str); 3] = [
+    ("kvm-svm", "kvm-svm@4.11"),
+    ("kvm-vmx", "kvm-vmx@6.1"),
+    ("qemu", "qemu@2.9"),
+];
+
+/// Each built-in chain shape through `Chain::run_segment` twice, over the inputs of
+/// [`chains`]: "today" with today's profiles (an arm inlined in the caller), "entry" with
+/// 2017's (through the pipeline's entry, `BENCHMARKS.md` §1 step 53). No C: this is what
+/// a chain of older profiles pays beside one of today's.
+#[must_use]
+pub fn entry_chains() -> Vec<Case> {
+    let (vmcb, cpl) = inputs::vmcb(BATCH, 11);
+    let blank = InFlight {
+        value: SegmentValue::Kvm(KvmSegment::default()),
+        vmcb_cpl: 0,
+    };
+    rust::contract::Shape::ALL
+        .into_iter()
+        .map(|shape| {
+            let today: Chain = shape.spec().parse().expect("chain parses");
+            let spec_2017 = PROFILES_2017
+                .iter()
+                .fold(shape.spec().to_owned(), |s, (now, then)| {
+                    s.replace(now, then)
+                });
+            let older: Chain = spec_2017.parse().expect("chain parses");
+            assert!(
+                today.is_current() && !older.is_current() && older.source() == today.source(),
+                "{spec_2017}: the same shape with other profiles"
+            );
+            let input = match today.source() {
+                Format::Vmcb => in_flight_vmcb(&vmcb, &cpl),
+                Format::Vmcs => in_flight(&inputs::vmx(BATCH, 12), SegmentValue::Vmcs),
+                _ => in_flight(&inputs::kvm(BATCH, 13), SegmentValue::Kvm),
+            };
+            let variants = [("today", today), ("entry", older)].map(|(name, chain)| {
+                chain.compile();
+                let (i, mut o) = (input.clone(), vec![blank; BATCH]);
+                (
+                    name,
+                    run!(|o| rust::chain_batch(black_box(&chain), black_box(&i), o)),
+                )
+            });
+            Case {
+                name: shape.spec().into(),
+                chain: true,
+                variants: variants.into(),
+            }
+        })
+        .collect()
 }

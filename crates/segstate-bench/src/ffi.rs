@@ -427,7 +427,8 @@ pub struct CInFlight {
     vmcb_cpl: u8,
 }
 
-const _: () = assert!(size_of::<CInFlight>() == 40);
+// The C contract moves as many bytes a segment as `run_segment` does.
+const _: () = assert!(size_of::<CInFlight>() == size_of::<InFlight>());
 
 /// `enum segconv_format`.
 const FORMAT_VMCB: u32 = 0;
@@ -464,6 +465,22 @@ impl CInFlight {
             value,
             vmcb_cpl: f.vmcb_cpl,
         })
+    }
+
+    /// Each of `values` in C's layout, for the bench's inputs and outputs: all of them
+    /// in a format the C contract holds (a VMCB, a VMCS or a `kvm_segment`).
+    ///
+    /// # Panics
+    ///
+    /// On a value in another format, naming it.
+    #[must_use]
+    pub fn all(values: &[InFlight]) -> Vec<CInFlight> {
+        values
+            .iter()
+            .map(|f| {
+                CInFlight::of(f).unwrap_or_else(|| panic!("C's contract holds no {:?}", f.value))
+            })
+            .collect()
     }
 
     /// The segment and CPL byte, read from the member `format` names.

@@ -488,22 +488,41 @@ pub mod contract {
     }
 
     impl Shape {
+        /// The ten, in `enum segconv_shape`'s order.
+        pub const ALL: [Shape; 10] = [
+            Shape::SvmQemuSvm,
+            Shape::SvmSvm,
+            Shape::SvmQemuVmxQemuSvm,
+            Shape::SvmQemuVmx,
+            Shape::VmxQemuSvm,
+            Shape::VerbatimSvm,
+            Shape::VmxQemuVmx,
+            Shape::VmxVmx,
+            Shape::VerbatimVmx,
+            Shape::Qemu,
+        ];
+
+        /// The built-in chain of this shape with today's profiles, as it is spelled.
+        #[must_use]
+        pub const fn spec(self) -> &'static str {
+            match self {
+                Shape::SvmQemuSvm => "kvm-svm > qemu > kvm-svm",
+                Shape::SvmSvm => "kvm-svm > verbatim > kvm-svm",
+                Shape::SvmQemuVmxQemuSvm => "kvm-svm > qemu > kvm-vmx > qemu > kvm-svm",
+                Shape::SvmQemuVmx => "kvm-svm > qemu > kvm-vmx",
+                Shape::VmxQemuSvm => "kvm-vmx > qemu > kvm-svm",
+                Shape::VerbatimSvm => "verbatim > kvm-svm",
+                Shape::VmxQemuVmx => "kvm-vmx > qemu > kvm-vmx",
+                Shape::VmxVmx => "kvm-vmx > verbatim > kvm-vmx",
+                Shape::VerbatimVmx => "verbatim > kvm-vmx",
+                Shape::Qemu => "qemu",
+            }
+        }
+
         /// The shape of the chain spelled `spec`, for the ten the bench runs.
         #[must_use]
         pub fn of(spec: &str) -> Option<Shape> {
-            Some(match spec {
-                "kvm-svm > qemu > kvm-svm" => Shape::SvmQemuSvm,
-                "kvm-svm > verbatim > kvm-svm" => Shape::SvmSvm,
-                "kvm-svm > qemu > kvm-vmx > qemu > kvm-svm" => Shape::SvmQemuVmxQemuSvm,
-                "kvm-svm > qemu > kvm-vmx" => Shape::SvmQemuVmx,
-                "kvm-vmx > qemu > kvm-svm" => Shape::VmxQemuSvm,
-                "verbatim > kvm-svm" => Shape::VerbatimSvm,
-                "kvm-vmx > qemu > kvm-vmx" => Shape::VmxQemuVmx,
-                "kvm-vmx > verbatim > kvm-vmx" => Shape::VmxVmx,
-                "verbatim > kvm-vmx" => Shape::VerbatimVmx,
-                "qemu" => Shape::Qemu,
-                _ => return None,
-            })
+            Shape::ALL.into_iter().find(|s| s.spec() == spec)
         }
 
         /// The shape's value in segconv.h's `enum segconv_shape`.

@@ -439,9 +439,8 @@ fn run_chain(spec: &str, input: &[InFlight]) -> Vec<InFlight> {
         "{spec}: the contract written out differs"
     );
     // And so does C's contract (`ffi::contract_batch`, the same shape chosen at run time).
-    let to_c = |f: &InFlight| CInFlight::of(f).expect("a format C's contract holds");
-    let c_input: Vec<CInFlight> = input.iter().map(to_c).collect();
-    let mut c_out = vec![to_c(&blank); input.len()];
+    let c_input = CInFlight::all(input);
+    let mut c_out = CInFlight::all(&vec![blank; input.len()]);
     assert_eq!(ffi::contract_batch(shape, &c_input, &mut c_out), 0);
     let c_out: Vec<InFlight> = c_out.iter().map(CInFlight::in_flight).collect();
     check(spec, &c_out, &compiled, |i| {
@@ -482,8 +481,8 @@ fn every_contract_refuses_a_value_in_another_format() {
             assert_eq!(rust::chain_batch(&chain, &input, &mut out), 8, "{spec}");
             assert_eq!(rust::contract::batch(shape, &input, &mut out), 8, "{spec}");
             assert!(out.iter().all(|o| *o == untouched), "{spec}: Rust wrote");
-            let c_input: Vec<CInFlight> = input.iter().map(|f| CInFlight::of(f).unwrap()).collect();
-            let mut c_out = vec![CInFlight::of(&untouched).unwrap(); 8];
+            let c_input = CInFlight::all(&input);
+            let mut c_out = CInFlight::all(&[untouched; 8]);
             assert_eq!(
                 ffi::contract_batch(shape, &c_input, &mut c_out),
                 8,

@@ -79,3 +79,27 @@ fn every_chain_runs_each_implementation_without_a_failure() {
         );
     }
 }
+
+#[test]
+fn every_entry_chain_runs_both_profiles_without_a_failure() {
+    let ran: Vec<(String, Vec<(&str, usize)>)> = cases::entry_chains()
+        .into_iter()
+        .map(|mut case| {
+            let counts = case
+                .variants
+                .iter_mut()
+                .map(|(implementation, run)| (*implementation, run()))
+                .collect();
+            (case.name, counts)
+        })
+        .collect();
+    let names: Vec<&str> = ran.iter().map(|(name, _)| name.as_str()).collect();
+    let specs: Vec<&str> = segstate_bench::rust::contract::Shape::ALL
+        .iter()
+        .map(|s| s.spec())
+        .collect();
+    assert_eq!(names, specs);
+    for (name, counts) in &ran {
+        assert_eq!(counts, &[("today", 0), ("entry", 0)], "{name}");
+    }
+}

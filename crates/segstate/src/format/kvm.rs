@@ -161,17 +161,35 @@ impl KvmSegment {
         mask
     };
 
-    /// The masks of bytes 14..16 (type, present) and 16..24 (dpl to padding), byte 14
-    /// and byte 16 lowest: the words [`KvmSegment::is_meaningful`] tests.
-    const MEANINGLESS_LOW: u16 = u16::from_le_bytes([Self::MEANINGLESS[14], Self::MEANINGLESS[15]]);
+    /// Where the two words [`KvmSegment::attribute_words`] reads start in the struct:
+    /// `type` and `present` (bytes 14..16), then `dpl` to `padding` (bytes 16..24).
+    const LOW_WORD_AT: usize = offset_of!(KvmSegment, type_);
+    const HIGH_WORD_AT: usize = offset_of!(KvmSegment, dpl);
+
+    /// The masks of the two words [`KvmSegment::is_meaningful`] tests, each word's first
+    /// byte lowest.
+    const MEANINGLESS_LOW: u16 = {
+        let (m, at) = (Self::MEANINGLESS, Self::LOW_WORD_AT);
+        u16::from_le_bytes([m[at], m[at + 1]])
+    };
     const MEANINGLESS_HIGH: u64 = {
-        let m = Self::MEANINGLESS;
-        u64::from_le_bytes([m[16], m[17], m[18], m[19], m[20], m[21], m[22], m[23]])
+        let (m, at) = (Self::MEANINGLESS, Self::HIGH_WORD_AT);
+        u64::from_le_bytes([
+            m[at],
+            m[at + 1],
+            m[at + 2],
+            m[at + 3],
+            m[at + 4],
+            m[at + 5],
+            m[at + 6],
+            m[at + 7],
+        ])
     };
 
-    /// Bytes 14..16 (type, present) and 16..24 (dpl to padding), byte 14 and byte 16
-    /// lowest: one load within each 8-byte half of the struct, where the compiler sees
-    /// its layout.
+    /// `type` and `present` (bytes 14..16), then `dpl` to `padding` (bytes 16..24), each
+    /// word's first byte lowest: one load within each 8-byte half of the struct, where
+    /// the compiler sees its layout. The fields are named in their order in the struct,
+    /// which the assertion below holds at compile time.
     #[inline]
     fn attribute_words(&self) -> (u16, u64) {
         let low = u16::from_le_bytes([self.type_, self.present]);
@@ -242,7 +260,7 @@ impl KvmSegment {
         let mut bytes = [0; 10];
         bytes[..2].copy_from_slice(&low.to_le_bytes());
         bytes[2..].copy_from_slice(&high.to_le_bytes());
-        let byte = |c: &ByteCheck| bytes[c.offset - offset_of!(KvmSegment, type_)];
+        let byte = |c: &ByteCheck| bytes[c.offset - Self::LOW_WORD_AT];
         // Found for every value `is_meaningful` refuses: its masks are these checks'.
         let check = Self::BYTE_CHECKS
             .iter()
@@ -256,6 +274,20 @@ impl KvmSegment {
         }
     }
 }
+
+// `attribute_words` names the fields in the order they lie from `type` on: two bytes,
+// then eight, with nothing between.
+const _: () = {
+    let (low, high) = (KvmSegment::LOW_WORD_AT, KvmSegment::HIGH_WORD_AT);
+    assert!(offset_of!(KvmSegment, present) == low + 1 && high == low + 2);
+    assert!(offset_of!(KvmSegment, db) == high + 1);
+    assert!(offset_of!(KvmSegment, s) == high + 2);
+    assert!(offset_of!(KvmSegment, l) == high + 3);
+    assert!(offset_of!(KvmSegment, g) == high + 4);
+    assert!(offset_of!(KvmSegment, avl) == high + 5);
+    assert!(offset_of!(KvmSegment, unusable) == high + 6);
+    assert!(offset_of!(KvmSegment, padding) == high + 7);
+};
 
 impl TryFrom<KvmSegment> for Segment {
     type Error = FormatError;
