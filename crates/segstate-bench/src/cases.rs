@@ -1,5 +1,6 @@
 //! Every comparison, as closures owning their inputs and outputs: one per
-//! implementation ("rust", "c", and for chains also "rust-run", "rust-batch",
+//! implementation ("rust", "c", and for chains also "rust-into" (`run_segment_into`),
+//! "rust-run", "rust-batch",
 //! "rust-batch-copy" (the batch's copy-in alone), "rust-direct" and "rust-call-floor"
 //! (`run_segment`'s loop around a function of its type that converts nothing), and
 //! "c-one" and "rust-typed-one" (C's and the typed Rust's sync of one segment called
@@ -374,12 +375,15 @@ pub fn chains() -> Vec<Case> {
         vmcb_cpl: 0,
     };
 
-    let chain_run = |spec: &str, input: &Vec<InFlight>| -> [(&'static str, Run); 7] {
+    let chain_run = |spec: &str, input: &Vec<InFlight>| -> [(&'static str, Run); 8] {
         let chain: Chain = spec.parse().expect("chain parses");
         chain.compile();
         let (i, mut o) = (input.clone(), vec![blank; BATCH]);
         let c = chain.clone();
         let segment = run!(|o| rust::chain_batch(black_box(&c), black_box(&i), o));
+        let (i, mut o) = (input.clone(), vec![blank; BATCH]);
+        let c = chain.clone();
+        let into = run!(|o| rust::chain_batch_into(black_box(&c), black_box(&i), o));
         let (i, mut o) = (
             vcpus(input),
             vec![blank_vcpu(chain.destination()); BATCH / 8],
@@ -400,6 +404,7 @@ pub fn chains() -> Vec<Case> {
         let c_contract = run!(|o| ffi::contract_batch(black_box(shape), black_box(&i), o));
         [
             ("rust", segment),
+            ("rust-into", into),
             ("rust-run", whole),
             ("rust-batch", batch),
             ("rust-batch-copy", copy),
@@ -409,7 +414,7 @@ pub fn chains() -> Vec<Case> {
         ]
     };
     let mk = |spec: &str,
-              chain: [(&'static str, Run); 7],
+              chain: [(&'static str, Run); 8],
               (direct, c): (Run, Run),
               one: [(&'static str, Run); 2]| {
         let mut variants: Vec<(&'static str, Run)> = chain.into();

@@ -51,6 +51,11 @@
 //! (`BENCHMARKS.md` §1, step 53). An arm reads nothing of the pipeline: its stages run
 //! today's profiles, rules constant, and are made from their type ([`Constant`]).
 //!
+//! [`segment_into`] (`Chain::run_segment_into`) runs the same arms and stores each
+//! arm's output in the arm, through the caller's reference: only the fields that arm
+//! writes, where `run_segment`'s returned value is stored after the arms meet, every
+//! field any arm writes, seven stores a segment (`BENCHMARKS.md` §1, step 54).
+//!
 //! An arm gives the stages' output whole, selector, base and limit included, as the
 //! batch and vCPU entries do; so it needs no check that the output carries the input's
 //! carrier, which `super::segment` makes only because its [`super::Written`] leaves the
@@ -88,19 +93,25 @@ macro_rules! inlined {
             }
         }
 
-        /// One register through `fast` by `arm` (`Arm::of(fast)`): the output, or
-        /// `None` when `input` is not in the source format or there is no pipeline.
+        /// One register through `fast` by `arm` (`Arm::of(fast)`), its output handed
+        /// to `then` inside the arm that made it: `None`, and `then` not called, when
+        /// `input` is not in the source format or there is no pipeline.
+        ///
+        /// `then` runs in each arm, not after them: a `then` that stores the output
+        /// ([`segment_into`]) stores only the fields its arm wrote, where a store after
+        /// the arms meet stores every field any arm writes.
         #[inline(always)]
-        pub(crate) fn segment(
+        fn segment_then<R>(
             arm: Arm,
             fast: Option<&Compiled>,
             reg: SegReg,
             input: &InFlight,
             previous: &QemuSegmentCache,
-        ) -> Option<InFlight> {
+            then: impl FnOnce(InFlight) -> R,
+        ) -> Option<R> {
             match arm {
-                $(Arm::$variant => through(constant(Pipeline::$variant), reg, input, previous),)*
-                Arm::Entry => fast?.entry_segment(reg, input, previous),
+                $(Arm::$variant => through(constant(Pipeline::$variant), reg, input, previous).map(then),)*
+                Arm::Entry => fast?.entry_segment(reg, input, previous).map(then),
                 Arm::Otherwise => None,
             }
         }
@@ -120,6 +131,33 @@ inlined!(
     IntoVmxToday,
     VmmToday,
 );
+
+/// One register through `fast` by `arm` (`Arm::of(fast)`): the output, or `None` when
+/// `input` is not in the source format or there is no pipeline.
+#[inline(always)]
+pub(crate) fn segment(
+    arm: Arm,
+    fast: Option<&Compiled>,
+    reg: SegReg,
+    input: &InFlight,
+    previous: &QemuSegmentCache,
+) -> Option<InFlight> {
+    segment_then(arm, fast, reg, input, previous, |out| out)
+}
+
+/// [`segment`] written to `out` by the arm that made it: false, and `out` untouched,
+/// when `input` is not in the source format or there is no pipeline.
+#[inline(always)]
+pub(crate) fn segment_into(
+    arm: Arm,
+    fast: Option<&Compiled>,
+    reg: SegReg,
+    input: &InFlight,
+    previous: &QemuSegmentCache,
+    out: &mut InFlight,
+) -> bool {
+    segment_then(arm, fast, reg, input, previous, |v| *out = v).is_some()
+}
 
 /// The stage of the variant made by `variant` (its constructor): today's profiles,
 /// their rules constants, so the stage is its type's alone and nothing is read.
