@@ -223,6 +223,24 @@ pub fn chain_run_vcpus(chain: &Chain, input: &[VcpuSegments], out: &mut [VcpuSeg
     failed
 }
 
+/// `chain.run_into` over whole vCPUs (eight registers each), each written in place;
+/// returns how many runs failed.
+#[inline(never)]
+pub fn chain_run_vcpus_into(
+    chain: &Chain,
+    input: &[VcpuSegments],
+    out: &mut [VcpuSegments],
+) -> usize {
+    let previous = PerSegReg::from_fn(|_| QemuSegmentCache::default());
+    let mut failed = 0;
+    for (x, o) in input.iter().zip(out.iter_mut()) {
+        if chain.run_into(x, &previous, o).is_err() {
+            failed += 1;
+        }
+    }
+    failed
+}
+
 /// `chain.run_batch` once per register over `out`, first copied from `input` (the
 /// batch is converted in place); returns how many batches failed.
 #[inline(never)]

@@ -82,6 +82,7 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
         "run_segment vs C of its contract",
         "run_segment_into vs batch C",
         "run_segment_into vs C of its contract",
+        "run_into vs batch C",
     ]
     .map(Count::new);
     let mut rows = 0;
@@ -100,9 +101,22 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
             get("c").unwrap_or(f64::NAN),
         );
         if chain {
-            let [into, w, b, k, d, f, one, typed, contract, c_contract] = [
+            let [
+                into,
+                w,
+                w_into,
+                b,
+                k,
+                d,
+                f,
+                one,
+                typed,
+                contract,
+                c_contract,
+            ] = [
                 "rust-into",
                 "rust-run",
+                "rust-run-into",
                 "rust-batch",
                 "rust-batch-copy",
                 "rust-direct",
@@ -114,7 +128,7 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
             ]
             .map(|n| get(n).unwrap_or(f64::NAN));
             println!(
-                "| {:<42} | {r:>7.2} | {w:>7.2} | {b:>7.2} | {k:>7.2} | {d:>7.2} | {f:>7.2} | {c:>7.2} | {one:>7.2} | {:>7.2} | {:>9.2} | {typed:>7.2} | {:>11.2} | {:>7.2} | {:>7.2} | {:>11.2} | {:>8.2} | {contract:>8.2} | {:>10.2} | {c_contract:>10.2} | {:>14.2} | {into:>7.2} | {:>7.2} | {:>15.2} |",
+                "| {:<42} | {r:>7.2} | {w:>7.2} | {b:>7.2} | {k:>7.2} | {d:>7.2} | {f:>7.2} | {c:>7.2} | {one:>7.2} | {:>7.2} | {:>9.2} | {typed:>7.2} | {:>11.2} | {:>7.2} | {:>7.2} | {:>11.2} | {:>8.2} | {contract:>8.2} | {:>10.2} | {c_contract:>10.2} | {:>14.2} | {into:>7.2} | {:>7.2} | {:>15.2} | {w_into:>8.2} | {:>10.2} |",
                 case.name,
                 r / c,
                 r / one,
@@ -126,7 +140,8 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
                 contract / c,
                 r / c_contract,
                 into / c,
-                into / c_contract
+                into / c_contract,
+                w_into / c
             );
             rows += 1;
             // Each API's time and the C it is read against.
@@ -137,6 +152,7 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
                 (r, c_contract),
                 (into, c),
                 (into, c_contract),
+                (w_into, c),
             ];
             for (count, (api, reference)) in above.iter_mut().zip(measured) {
                 count.add(&case.name, api, reference, c);
@@ -204,7 +220,7 @@ fn entries(list: Vec<Case>, rounds: usize) {
 
 /// The chain table's columns after the chain's name, with their widths (the row's
 /// `println!` in `table` writes the values in this order).
-const CHAIN_COLUMNS: [(&str, usize); 23] = [
+const CHAIN_COLUMNS: [(&str, usize); 25] = [
     ("segment", 7),
     ("run", 7),
     ("batch", 7),
@@ -228,6 +244,8 @@ const CHAIN_COLUMNS: [(&str, usize); 23] = [
     ("into", 7),
     ("into/C", 7),
     ("into/C contract", 15),
+    ("run into", 8),
+    ("run into/C", 10),
 ];
 
 /// One API's count against one C reference, for `table`'s summary.
@@ -304,7 +322,7 @@ fn main() {
     }
     if part("chains") {
         table(
-            "Whole chains, ns per segment (segment = Chain::run_segment, into = Chain::run_segment_into, run = Chain::run per vCPU, batch = Chain::run_batch per register after copying its inputs in, copy = that copy alone, direct = the same profile functions called in sequence, floor = a function of run_segment's type converting nothing, called through a pointer, C one = C's sync of one segment called through a pointer once per segment, typed = a bench-only experiment, not segstate's API: the same profile functions as direct as one typed function per chain shape and register, called through a pointer as C one is; contract = another: run_segment's contract written out by hand, InFlight in and out, the shape chosen at run time, the direct bodies; C contract = the same contract in plain C, a tagged 40-byte value in and out, its one-segment sync inlined into the loop, the shape chosen at run time)",
+            "Whole chains, ns per segment (segment = Chain::run_segment, into = Chain::run_segment_into, run = Chain::run per vCPU, run into = Chain::run_into per vCPU, batch = Chain::run_batch per register after copying its inputs in, copy = that copy alone, direct = the same profile functions called in sequence, floor = a function of run_segment's type converting nothing, called through a pointer, C one = C's sync of one segment called through a pointer once per segment, typed = a bench-only experiment, not segstate's API: the same profile functions as direct as one typed function per chain shape and register, called through a pointer as C one is; contract = another: run_segment's contract written out by hand, InFlight in and out, the shape chosen at run time, the direct bodies; C contract = the same contract in plain C, a tagged 40-byte value in and out, its one-segment sync inlined into the loop, the shape chosen at run time)",
             rows(cases::chains()),
             rounds,
         );

@@ -776,11 +776,7 @@ mod tests {
                         Ok(reference[i])
                     );
                     // An output holding a value of another format: overwritten whole.
-                    let mut into = rng.value(if source == Format::Kvm {
-                        Format::Vmcs
-                    } else {
-                        Format::Kvm
-                    });
+                    let mut into = rng.value(other_format(source));
                     assert_eq!(
                         chain.run_segment_into(reg, &input[i], &previous[reg], &mut into),
                         Ok(())
@@ -809,6 +805,13 @@ mod tests {
                     chain.interpret(reg, at, &previous[reg])
                 });
                 let out = chain.run(&vcpu, &previous).expect("source format");
+                // run_into over a vCPU of another format: overwritten whole.
+                let mut into = whole(
+                    other_format(source),
+                    &core::array::from_fn(|_| rng.value(other_format(source))),
+                );
+                assert_eq!(chain.run_into(&vcpu, &previous, &mut into), Ok(()));
+                assert_eq!(into, out, "{chain}: run_into");
                 let by_tables = tables.as_ref().and_then(|t| t.run_vcpu(&vcpu));
                 for out in core::iter::once(out).chain(by_tables) {
                     for reg in SegReg::ALL {
@@ -874,11 +877,31 @@ mod tests {
                 Some(refused),
                 "{chain}"
             );
+            let before = whole(source, &core::array::from_fn(|_| rng.value(source)));
+            let mut untouched = before;
+            assert_eq!(
+                chain.run_into(&wrong_vcpu, &previous, &mut untouched),
+                Err(refused),
+                "{chain}"
+            );
+            assert_eq!(
+                untouched, before,
+                "{chain}: run_into wrote for a refused vCPU"
+            );
             assert_eq!(
                 chain.run_interpreted(&wrong_vcpu, &previous).err(),
                 Some(refused),
                 "{chain}"
             );
+        }
+    }
+
+    /// A format other than `source`, for outputs a run must overwrite.
+    fn other_format(source: Format) -> Format {
+        if source == Format::Kvm {
+            Format::Vmcs
+        } else {
+            Format::Kvm
         }
     }
 

@@ -363,6 +363,13 @@ type SegmentFn = fn(&Pipeline, &InFlight, &QemuSegmentCache) -> Option<Written>;
 /// `run_batch`'s entry.
 type BatchFn = fn(&Pipeline, SegReg, &mut [InFlight], &QemuSegmentCache) -> bool;
 /// `run`'s entry.
+type VcpuIntoFn = fn(
+    &Pipeline,
+    &VcpuSegments,
+    &PerSegReg<QemuSegmentCache>,
+    &mut VcpuSegments,
+) -> Result<(), WrongSourceFormat>;
+
 type VcpuFn = fn(
     &Pipeline,
     &VcpuSegments,
@@ -389,6 +396,9 @@ pub(crate) struct Compiled {
     segment: [SegmentFn; 8],
     batch: BatchFn,
     vcpu: VcpuFn,
+    /// The same written through the caller's reference (`Chain::run_into`): the result
+    /// stored where the caller wants it, not copied there from a returned value.
+    vcpu_into: VcpuIntoFn,
 }
 
 impl Compiled {
@@ -432,6 +442,18 @@ impl Compiled {
         previous: &PerSegReg<QemuSegmentCache>,
     ) -> Result<VcpuSegments, WrongSourceFormat> {
         inlined_vcpu::run(self, input, previous)
+    }
+
+    /// A whole vCPU written to `out`, or the error, `out` untouched, when it is in
+    /// another format: as [`Compiled::vcpu`], each path storing its own result.
+    #[inline(always)]
+    pub(crate) fn vcpu_into(
+        &self,
+        input: &VcpuSegments,
+        previous: &PerSegReg<QemuSegmentCache>,
+        out: &mut VcpuSegments,
+    ) -> Result<(), WrongSourceFormat> {
+        inlined_vcpu::run_into(self, input, previous, out)
     }
 }
 
@@ -482,6 +504,10 @@ macro_rules! pipelines {
                         },
                         vcpu: |p, input, previous| match p {
                             Pipeline::$name(s) => vcpu(*s, input, previous),
+                            _ => unreachable!("an entry is only kept with its own variant"),
+                        },
+                        vcpu_into: |p, input, previous, out| match p {
+                            Pipeline::$name(s) => vcpu(*s, input, previous).map(|v| *out = v),
                             _ => unreachable!("an entry is only kept with its own variant"),
                         },
                     },)*
