@@ -193,7 +193,7 @@ where
     S::In: Shape,
     S::Out: Shape,
 {
-    let (x, out, cpl) = converted::<S, false>(s, reg, input, previous)?;
+    let (x, out, cpl) = converted::<S, Plain>(s, reg, input, previous)?;
     (out.carrier() == x.carrier()).then(|| out.written(cpl))
 }
 
@@ -202,7 +202,7 @@ where
 /// is the caller's copy, just stored, and the output goes to the caller's memory
 /// ([`Stage::apply_copied`], stored: [`inlined`]'s arms, whose result the caller stores).
 #[inline(always)]
-fn converted<S, const COPIED: bool>(
+fn converted<S, R: Reading>(
     s: S,
     reg: SegReg,
     input: &InFlight,
@@ -214,12 +214,55 @@ where
 {
     let x = S::In::take(&input.value)?;
     let mut cpl = input.vmcb_cpl;
-    let out = if COPIED {
-        s.apply_copied::<true>(reg, x, &mut cpl, previous)
-    } else {
-        s.apply(reg, x, &mut cpl, previous)
-    };
+    let out = R::apply(s, reg, x, &mut cpl, previous);
     Some((x, out, cpl))
+}
+
+/// Which of a stage's forms [`converted`] runs, for where its input is and where its
+/// output goes.
+pub(super) trait Reading {
+    /// `s` applied in this form.
+    fn apply<S: Stage>(
+        s: S,
+        reg: SegReg,
+        x: S::In,
+        cpl: &mut u8,
+        previous: &QemuSegmentCache,
+    ) -> S::Out;
+}
+
+/// A [`Reading`] per form: a unit type whose `apply` runs that stage method.
+macro_rules! readings {
+    ($($(#[$doc:meta])* $name:ident => $method:ident $(::<$($flag:literal),+>)?;)*) => {$(
+        $(#[$doc])*
+        pub(super) struct $name;
+
+        impl Reading for $name {
+            #[inline(always)]
+            fn apply<S: Stage>(
+                s: S,
+                reg: SegReg,
+                x: S::In,
+                cpl: &mut u8,
+                previous: &QemuSegmentCache,
+            ) -> S::Out {
+                s.$method $(::<$($flag),+>)?(reg, x, cpl, previous)
+            }
+        }
+    )*};
+}
+
+readings! {
+    /// [`Stage::apply`]: the result goes on to be compared (the entries' carrier check).
+    Plain => apply;
+    /// [`Stage::apply_copied`], stored: the input is the caller's copy, just stored in
+    /// 16-byte halves (`run_segment`'s by-value input), and the output goes to the
+    /// caller's memory.
+    Copied => apply_copied::<true>;
+    /// [`Stage::apply_memory`], loaded and stored: the input is read where the caller
+    /// keeps it, not just written (`run_segment_into`'s reference), and the output goes
+    /// to the caller's memory.
+    InPlace => apply_memory::<true, true>;
 }
 
 #[inline(always)]
