@@ -83,7 +83,7 @@ impl Chain {
     /// for many values of one register [`Chain::run_batch`]: neither depends on being
     /// inlined. For one segment at a time in a hot loop, [`Chain::run_segment_into`]
     /// converts the same value with its input read in place and its output written in
-    /// place: 0.65-1.5 ns a segment less inlined, 3.5-6.4 ns less where `run_segment`
+    /// place: 0.5-1.3 ns a segment less inlined, 3.4-6.4 ns less where `run_segment`
     /// stays out of line (`BENCHMARKS.md` §1, step 54).
     #[inline]
     pub fn run_segment(
@@ -148,7 +148,7 @@ impl Chain {
     /// over a tagged union does. `run_segment`'s value in and value out cannot do that:
     /// the compiler reads the whole 40-byte input before choosing the arm, and every
     /// arm's result meets in one set of registers stored in seven pieces, whichever
-    /// arm ran. On the project's machine (`ratios 7 chains`, `BENCHMARKS.md` §1, step
+    /// arm ran. On the project's machine (`ratios 9 chains`, `BENCHMARKS.md` §1, step
     /// 54) that is 34 instructions a segment on `kvm-vmx > verbatim > kvm-vmx` against
     /// `run_segment`'s 49 and C's 43 for the same contract, and eight of the ten
     /// built-in shapes at or below the plain C of their sync. With a second call in the
@@ -392,9 +392,9 @@ impl Chain {
     ///
     /// `run` returns a ~200-byte value that its caller then copies where it keeps it,
     /// with wide loads of what was just written in narrow stores. Here each path
-    /// writes its result where the caller wants it: 0.3-0.8 ns a segment less than
+    /// writes its result where the caller wants it: 0.2-0.8 ns a segment less than
     /// `run` on every built-in shape of today's profiles, each at 0.23-0.72 of the
-    /// plain C of its sync on the project's machine (`ratios 7 chains`, `BENCHMARKS.md`
+    /// plain C of its sync on the project's machine (`ratios 9 chains`, `BENCHMARKS.md`
     /// §1, step 54).
     #[inline]
     pub fn run_into(

@@ -14,7 +14,7 @@
 //! `Chain::run_into` ([`run_into`]) has no such copy: its result is written through the
 //! caller's reference, by the inlined arm in the caller and by the other variants in
 //! their own entry (`vcpu_into`), so no path's result is a value the caller copies.
-//! Every row of `ratios 7 chains` then runs below C, 0.23-0.72 of it, 0.3-0.8 ns a
+//! Every row of `ratios 9 chains` then runs below C, 0.23-0.72 of it, 0.2-0.8 ns a
 //! segment less than `run` (`BENCHMARKS.md` §1, step 54).
 //!
 //! Not inlined, measured (step 40): the five other variants `run_segment` inlines
