@@ -1,5 +1,6 @@
 //! Every comparison, as closures owning their inputs and outputs: one per
-//! implementation ("rust", "c", and for chains also "rust-run", "rust-batch",
+//! implementation ("rust", "c", and for chains also "rust-into" (`run_segment_into`),
+//! "rust-run", "rust-run-into" (`run_into`), "rust-batch",
 //! "rust-batch-copy" (the batch's copy-in alone), "rust-direct" and "rust-call-floor"
 //! (`run_segment`'s loop around a function of its type that converts nothing), and
 //! "c-one" and "rust-typed-one" (C's and the typed Rust's sync of one segment called
@@ -374,18 +375,27 @@ pub fn chains() -> Vec<Case> {
         vmcb_cpl: 0,
     };
 
-    let chain_run = |spec: &str, input: &Vec<InFlight>| -> [(&'static str, Run); 7] {
+    let chain_run = |spec: &str, input: &Vec<InFlight>| -> [(&'static str, Run); 9] {
         let chain: Chain = spec.parse().expect("chain parses");
         chain.compile();
         let (i, mut o) = (input.clone(), vec![blank; BATCH]);
         let c = chain.clone();
         let segment = run!(|o| rust::chain_batch(black_box(&c), black_box(&i), o));
+        let (i, mut o) = (input.clone(), vec![blank; BATCH]);
+        let c = chain.clone();
+        let into = run!(|o| rust::chain_batch_into(black_box(&c), black_box(&i), o));
         let (i, mut o) = (
             vcpus(input),
             vec![blank_vcpu(chain.destination()); BATCH / 8],
         );
         let c = chain.clone();
         let whole = run!(|o| rust::chain_run_vcpus(black_box(&c), black_box(&i), o));
+        let (i, mut o) = (
+            vcpus(input),
+            vec![blank_vcpu(chain.destination()); BATCH / 8],
+        );
+        let c = chain.clone();
+        let whole_into = run!(|o| rust::chain_run_vcpus_into(black_box(&c), black_box(&i), o));
         let (i, mut o) = (by_reg(input), by_reg(input));
         let batch = run!(|o| rust::chain_run_batches(black_box(&chain), black_box(&i), o));
         let (i, mut o) = (by_reg(input), by_reg(input));
@@ -400,7 +410,9 @@ pub fn chains() -> Vec<Case> {
         let c_contract = run!(|o| ffi::contract_batch(black_box(shape), black_box(&i), o));
         [
             ("rust", segment),
+            ("rust-into", into),
             ("rust-run", whole),
+            ("rust-run-into", whole_into),
             ("rust-batch", batch),
             ("rust-batch-copy", copy),
             ("rust-call-floor", floor),
@@ -409,7 +421,7 @@ pub fn chains() -> Vec<Case> {
         ]
     };
     let mk = |spec: &str,
-              chain: [(&'static str, Run); 7],
+              chain: [(&'static str, Run); 9],
               (direct, c): (Run, Run),
               one: [(&'static str, Run); 2]| {
         let mut variants: Vec<(&'static str, Run)> = chain.into();

@@ -145,6 +145,40 @@ pub fn chain_batch_second_caller(chain: &Chain, input: &[InFlight], out: &mut [I
     chain_batch_body(chain, input, out)
 }
 
+/// `chain.run_segment_into` over a batch, each output written in place; returns how
+/// many runs failed.
+#[inline(never)]
+pub fn chain_batch_into(chain: &Chain, input: &[InFlight], out: &mut [InFlight]) -> usize {
+    chain_batch_into_body(chain, input, out)
+}
+
+/// [`chain_batch_into`]'s loop, in each function that runs it (as
+/// [`chain_batch_body`]).
+#[inline(always)]
+fn chain_batch_into_body(chain: &Chain, input: &[InFlight], out: &mut [InFlight]) -> usize {
+    let previous = QemuSegmentCache::default();
+    let mut failed = 0;
+    for (i, (x, o)) in input.iter().zip(out.iter_mut()).enumerate() {
+        if chain.run_segment_into(reg_of(i), x, &previous, o).is_err() {
+            failed += 1;
+        }
+    }
+    failed
+}
+
+/// [`chain_batch_into`] again, with the `second-caller` feature only and never run (as
+/// [`chain_batch_second_caller`]): with it, the `into` column of `ratios chains`
+/// measures `run_segment_into` out of line.
+#[cfg(feature = "second-caller")]
+#[inline(never)]
+pub fn chain_batch_into_second_caller(
+    chain: &Chain,
+    input: &[InFlight],
+    out: &mut [InFlight],
+) -> usize {
+    chain_batch_into_body(chain, input, out)
+}
+
 /// A function of [`Chain::run_segment`]'s argument and return types.
 pub type SegmentCall =
     fn(SegReg, InFlight, &QemuSegmentCache) -> Result<InFlight, WrongSourceFormat>;
@@ -184,6 +218,24 @@ pub fn chain_run_vcpus(chain: &Chain, input: &[VcpuSegments], out: &mut [VcpuSeg
         match chain.run(x, &previous) {
             Ok(v) => *o = v,
             Err(_) => failed += 1,
+        }
+    }
+    failed
+}
+
+/// `chain.run_into` over whole vCPUs (eight registers each), each written in place;
+/// returns how many runs failed.
+#[inline(never)]
+pub fn chain_run_vcpus_into(
+    chain: &Chain,
+    input: &[VcpuSegments],
+    out: &mut [VcpuSegments],
+) -> usize {
+    let previous = PerSegReg::from_fn(|_| QemuSegmentCache::default());
+    let mut failed = 0;
+    for (x, o) in input.iter().zip(out.iter_mut()) {
+        if chain.run_into(x, &previous, o).is_err() {
+            failed += 1;
         }
     }
     failed

@@ -430,6 +430,19 @@ fn run_chain(spec: &str, input: &[InFlight]) -> Vec<InFlight> {
         out
     });
     assert!(interpreted == compiled, "{spec}: compiled differs");
+    // `run_segment_into` writes what `run_segment` returns, compiled or not, over
+    // outputs that held something else before.
+    for compile in [false, true] {
+        let chain: Chain = spec.parse().unwrap();
+        assert!(!compile || chain.compile(), "{spec} compiles");
+        let mut into = input.to_vec();
+        assert_eq!(
+            rust::chain_batch_into(&chain, input, &mut into),
+            0,
+            "{spec}"
+        );
+        assert!(into == compiled, "{spec}: run_segment_into differs");
+    }
     // The bench's hand-written contract (`rust::contract`) gives what run_segment gives.
     let shape = rust::contract::Shape::of(spec).unwrap();
     let mut contract = vec![blank; input.len()];
@@ -450,8 +463,8 @@ fn run_chain(spec: &str, input: &[InFlight]) -> Vec<InFlight> {
 }
 
 /// A value in a format other than its chain's source is refused, its output left as it
-/// was, by `run_segment` and by both contracts written out (Rust's and C's), for every
-/// shape the bench runs and every other format C's contract holds.
+/// was, by `run_segment`, `run_segment_into` and by both contracts written out (Rust's
+/// and C's), for every shape the bench runs and every other format C's contract holds.
 #[test]
 fn every_contract_refuses_a_value_in_another_format() {
     let values = [
@@ -479,6 +492,11 @@ fn every_contract_refuses_a_value_in_another_format() {
             let input = vec![InFlight { value, vmcb_cpl: 3 }; 8];
             let mut out = vec![untouched; 8];
             assert_eq!(rust::chain_batch(&chain, &input, &mut out), 8, "{spec}");
+            assert_eq!(
+                rust::chain_batch_into(&chain, &input, &mut out),
+                8,
+                "{spec}"
+            );
             assert_eq!(rust::contract::batch(shape, &input, &mut out), 8, "{spec}");
             assert!(out.iter().all(|o| *o == untouched), "{spec}: Rust wrote");
             let c_input = CInFlight::all(&input);

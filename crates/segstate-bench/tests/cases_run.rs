@@ -64,7 +64,9 @@ fn every_chain_runs_each_implementation_without_a_failure() {
             counts,
             &[
                 ("rust", 0),
+                ("rust-into", 0),
                 ("rust-run", 0),
+                ("rust-run-into", 0),
                 ("rust-batch", 0),
                 ("rust-batch-copy", BATCH),
                 ("rust-call-floor", 0),

@@ -56,34 +56,13 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
     println!("\n{title}");
     let chain = list.first().is_some_and(|c| c.chain);
     if chain {
-        println!(
-            "| {:<42} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>9} | {:>7} | {:>11} | {:>7} | {:>7} | {:>11} | {:>8} | {:>8} | {:>10} | {:>10} | {:>14} |",
-            "chain",
-            "segment",
-            "run",
-            "batch",
-            "copy",
-            "direct",
-            "floor",
-            "C",
-            "C one",
-            "seg/C",
-            "seg/C one",
-            "typed",
-            "typed/C one",
-            "run/C",
-            "batch/C",
-            "(b-copy)/C",
-            "direct/C",
-            "contract",
-            "contract/C",
-            "C contract",
-            "seg/C contract"
-        );
-        println!(
-            "|{:-<44}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->9}|{:->11}|{:->9}|{:->13}|{:->9}|{:->9}|{:->13}|{:->10}|{:->10}|{:->12}|{:->12}|{:->16}|",
-            "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""
-        );
+        let mut head = format!("| {:<42} |", "chain");
+        let mut rule = format!("|{:-<44}|", "");
+        for (name, width) in CHAIN_COLUMNS {
+            head += &format!(" {name:>width$} |");
+            rule += &format!("{:->1$}|", "", width + 2);
+        }
+        println!("{head}\n{rule}");
     } else {
         println!(
             "| {:<44} | {:>10} | {:>10} | {:>8} |",
@@ -101,6 +80,9 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
         "run vs batch C",
         "run_batch vs batch C",
         "run_segment vs C of its contract",
+        "run_segment_into vs batch C",
+        "run_segment_into vs C of its contract",
+        "run_into vs batch C",
     ]
     .map(Count::new);
     let mut rows = 0;
@@ -119,8 +101,22 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
             get("c").unwrap_or(f64::NAN),
         );
         if chain {
-            let [w, b, k, d, f, one, typed, contract, c_contract] = [
+            let [
+                into,
+                w,
+                w_into,
+                b,
+                k,
+                d,
+                f,
+                one,
+                typed,
+                contract,
+                c_contract,
+            ] = [
+                "rust-into",
                 "rust-run",
+                "rust-run-into",
                 "rust-batch",
                 "rust-batch-copy",
                 "rust-direct",
@@ -132,7 +128,7 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
             ]
             .map(|n| get(n).unwrap_or(f64::NAN));
             println!(
-                "| {:<42} | {r:>7.2} | {w:>7.2} | {b:>7.2} | {k:>7.2} | {d:>7.2} | {f:>7.2} | {c:>7.2} | {one:>7.2} | {:>7.2} | {:>9.2} | {typed:>7.2} | {:>11.2} | {:>7.2} | {:>7.2} | {:>11.2} | {:>8.2} | {contract:>8.2} | {:>10.2} | {c_contract:>10.2} | {:>14.2} |",
+                "| {:<42} | {r:>7.2} | {w:>7.2} | {b:>7.2} | {k:>7.2} | {d:>7.2} | {f:>7.2} | {c:>7.2} | {one:>7.2} | {:>7.2} | {:>9.2} | {typed:>7.2} | {:>11.2} | {:>7.2} | {:>7.2} | {:>11.2} | {:>8.2} | {contract:>8.2} | {:>10.2} | {c_contract:>10.2} | {:>14.2} | {into:>7.2} | {:>7.2} | {:>15.2} | {w_into:>8.2} | {:>10.2} |",
                 case.name,
                 r / c,
                 r / one,
@@ -142,11 +138,22 @@ fn table(title: &str, list: Vec<Case>, rounds: usize) {
                 (b - k) / c,
                 d / c,
                 contract / c,
-                r / c_contract
+                r / c_contract,
+                into / c,
+                into / c_contract,
+                w_into / c
             );
             rows += 1;
             // Each API's time and the C it is read against.
-            let measured = [(r, c), (w, c), (b, c), (r, c_contract)];
+            let measured = [
+                (r, c),
+                (w, c),
+                (b, c),
+                (r, c_contract),
+                (into, c),
+                (into, c_contract),
+                (w_into, c),
+            ];
             for (count, (api, reference)) in above.iter_mut().zip(measured) {
                 count.add(&case.name, api, reference, c);
             }
@@ -210,6 +217,36 @@ fn entries(list: Vec<Case>, rounds: usize) {
         );
     }
 }
+
+/// The chain table's columns after the chain's name, with their widths (the row's
+/// `println!` in `table` writes the values in this order).
+const CHAIN_COLUMNS: [(&str, usize); 25] = [
+    ("segment", 7),
+    ("run", 7),
+    ("batch", 7),
+    ("copy", 7),
+    ("direct", 7),
+    ("floor", 7),
+    ("C", 7),
+    ("C one", 7),
+    ("seg/C", 7),
+    ("seg/C one", 9),
+    ("typed", 7),
+    ("typed/C one", 11),
+    ("run/C", 7),
+    ("batch/C", 7),
+    ("(b-copy)/C", 11),
+    ("direct/C", 8),
+    ("contract", 8),
+    ("contract/C", 10),
+    ("C contract", 10),
+    ("seg/C contract", 14),
+    ("into", 7),
+    ("into/C", 7),
+    ("into/C contract", 15),
+    ("run into", 8),
+    ("run into/C", 10),
+];
 
 /// One API's count against one C reference, for `table`'s summary.
 struct Count {
@@ -277,7 +314,7 @@ fn main() {
     );
     if cfg!(feature = "second-caller") {
         println!(
-            "built with the second-caller feature: Chain::run_segment has two calls in the bench's rust module, so the segment column measures it out of line"
+            "built with the second-caller feature: Chain::run_segment and Chain::run_segment_into each have two calls in the bench's rust module, so the segment and into columns measure them out of line"
         );
     }
     if part("pairs") {
@@ -285,7 +322,7 @@ fn main() {
     }
     if part("chains") {
         table(
-            "Whole chains, ns per segment (segment = Chain::run_segment, run = Chain::run per vCPU, batch = Chain::run_batch per register after copying its inputs in, copy = that copy alone, direct = the same profile functions called in sequence, floor = a function of run_segment's type converting nothing, called through a pointer, C one = C's sync of one segment called through a pointer once per segment, typed = a bench-only experiment, not segstate's API: the same profile functions as direct as one typed function per chain shape and register, called through a pointer as C one is; contract = another: run_segment's contract written out by hand, InFlight in and out, the shape chosen at run time, the direct bodies; C contract = the same contract in plain C, a tagged 40-byte value in and out, its one-segment sync inlined into the loop, the shape chosen at run time)",
+            "Whole chains, ns per segment (segment = Chain::run_segment, into = Chain::run_segment_into, run = Chain::run per vCPU, run into = Chain::run_into per vCPU, batch = Chain::run_batch per register after copying its inputs in, copy = that copy alone, direct = the same profile functions called in sequence, floor = a function of run_segment's type converting nothing, called through a pointer, C one = C's sync of one segment called through a pointer once per segment, typed = a bench-only experiment, not segstate's API: the same profile functions as direct as one typed function per chain shape and register, called through a pointer as C one is; contract = another: run_segment's contract written out by hand, InFlight in and out, the shape chosen at run time, the direct bodies; C contract = the same contract in plain C, a tagged 40-byte value in and out, its one-segment sync inlined into the loop, the shape chosen at run time)",
             rows(cases::chains()),
             rounds,
         );

@@ -552,6 +552,19 @@ impl CompiledCell {
         inlined::segment(self.arm, self.fast.as_ref(), reg, input, previous)
     }
 
+    /// [`CompiledCell::segment`] written to `out`: false, and `out` untouched, when there
+    /// is no pipeline or `input` is not in the source format.
+    #[inline(always)]
+    pub(crate) fn segment_into(
+        &self,
+        reg: SegReg,
+        input: &InFlight,
+        previous: &QemuSegmentCache,
+        out: &mut InFlight,
+    ) -> bool {
+        inlined::segment_into(self.arm, self.fast.as_ref(), reg, input, previous, out)
+    }
+
     /// The tables of `chain` (whose cell this is) for a call about to run `segments`
     /// segments, building them once the chain has run enough. Only for chains without
     /// a pipeline.
@@ -762,6 +775,13 @@ mod tests {
                         chain.run_segment(reg, input[i], &previous[reg]),
                         Ok(reference[i])
                     );
+                    // An output holding a value of another format: overwritten whole.
+                    let mut into = rng.value(other_format(source));
+                    assert_eq!(
+                        chain.run_segment_into(reg, &input[i], &previous[reg], &mut into),
+                        Ok(())
+                    );
+                    assert_eq!(into, reference[i], "{chain}: run_segment_into");
                     let mut batch = [input[i]; 3];
                     chain
                         .run_batch(reg, &mut batch, &previous[reg])
@@ -785,6 +805,13 @@ mod tests {
                     chain.interpret(reg, at, &previous[reg])
                 });
                 let out = chain.run(&vcpu, &previous).expect("source format");
+                // run_into over a vCPU of another format: overwritten whole.
+                let mut into = whole(
+                    other_format(source),
+                    &core::array::from_fn(|_| rng.value(other_format(source))),
+                );
+                assert_eq!(chain.run_into(&vcpu, &previous, &mut into), Ok(()));
+                assert_eq!(into, out, "{chain}: run_into");
                 let by_tables = tables.as_ref().and_then(|t| t.run_vcpu(&vcpu));
                 for out in core::iter::once(out).chain(by_tables) {
                     for reg in SegReg::ALL {
@@ -807,6 +834,17 @@ mod tests {
                 chain
                     .run_segment(SegReg::Ds, wrong, &previous[SegReg::Ds])
                     .is_err()
+            );
+            let before = rng.value(source);
+            let mut untouched = before;
+            assert!(
+                chain
+                    .run_segment_into(SegReg::Ds, &wrong, &previous[SegReg::Ds], &mut untouched)
+                    .is_err()
+            );
+            assert_eq!(
+                untouched, before,
+                "{chain}: run_segment_into wrote for a refused value"
             );
             // A batch with one such value among good ones is refused whole, untouched,
             // wherever it is: in a group of eight the pipeline checks together, at
@@ -839,11 +877,31 @@ mod tests {
                 Some(refused),
                 "{chain}"
             );
+            let before = whole(source, &core::array::from_fn(|_| rng.value(source)));
+            let mut untouched = before;
+            assert_eq!(
+                chain.run_into(&wrong_vcpu, &previous, &mut untouched),
+                Err(refused),
+                "{chain}"
+            );
+            assert_eq!(
+                untouched, before,
+                "{chain}: run_into wrote for a refused vCPU"
+            );
             assert_eq!(
                 chain.run_interpreted(&wrong_vcpu, &previous).err(),
                 Some(refused),
                 "{chain}"
             );
+        }
+    }
+
+    /// A format other than `source`, for outputs a run must overwrite.
+    fn other_format(source: Format) -> Format {
+        if source == Format::Kvm {
+            Format::Vmcs
+        } else {
+            Format::Kvm
         }
     }
 

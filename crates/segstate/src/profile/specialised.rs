@@ -193,7 +193,7 @@ where
     S::In: Shape,
     S::Out: Shape,
 {
-    let (x, out, cpl) = converted::<S, false>(s, reg, input, previous)?;
+    let (x, out, cpl) = converted::<S, Plain>(s, reg, input, previous)?;
     (out.carrier() == x.carrier()).then(|| out.written(cpl))
 }
 
@@ -202,7 +202,7 @@ where
 /// is the caller's copy, just stored, and the output goes to the caller's memory
 /// ([`Stage::apply_copied`], stored: [`inlined`]'s arms, whose result the caller stores).
 #[inline(always)]
-fn converted<S, const COPIED: bool>(
+fn converted<S, R: Reading>(
     s: S,
     reg: SegReg,
     input: &InFlight,
@@ -214,12 +214,55 @@ where
 {
     let x = S::In::take(&input.value)?;
     let mut cpl = input.vmcb_cpl;
-    let out = if COPIED {
-        s.apply_copied::<true>(reg, x, &mut cpl, previous)
-    } else {
-        s.apply(reg, x, &mut cpl, previous)
-    };
+    let out = R::apply(s, reg, x, &mut cpl, previous);
     Some((x, out, cpl))
+}
+
+/// Which of a stage's forms [`converted`] runs, for where its input is and where its
+/// output goes.
+pub(super) trait Reading {
+    /// `s` applied in this form.
+    fn apply<S: Stage>(
+        s: S,
+        reg: SegReg,
+        x: S::In,
+        cpl: &mut u8,
+        previous: &QemuSegmentCache,
+    ) -> S::Out;
+}
+
+/// A [`Reading`] per form: a unit type whose `apply` runs that stage method.
+macro_rules! readings {
+    ($($(#[$doc:meta])* $name:ident => $method:ident $(::<$($flag:literal),+>)?;)*) => {$(
+        $(#[$doc])*
+        pub(super) struct $name;
+
+        impl Reading for $name {
+            #[inline(always)]
+            fn apply<S: Stage>(
+                s: S,
+                reg: SegReg,
+                x: S::In,
+                cpl: &mut u8,
+                previous: &QemuSegmentCache,
+            ) -> S::Out {
+                s.$method $(::<$($flag),+>)?(reg, x, cpl, previous)
+            }
+        }
+    )*};
+}
+
+readings! {
+    /// [`Stage::apply`]: the result goes on to be compared (the entries' carrier check).
+    Plain => apply;
+    /// [`Stage::apply_copied`], stored: the input is the caller's copy, just stored in
+    /// 16-byte halves (`run_segment`'s by-value input), and the output goes to the
+    /// caller's memory.
+    Copied => apply_copied::<true>;
+    /// [`Stage::apply_memory`], loaded and stored: the input is read where the caller
+    /// keeps it, not just written (`run_segment_into`'s reference), and the output goes
+    /// to the caller's memory.
+    InPlace => apply_memory::<true, true>;
 }
 
 #[inline(always)]
@@ -363,6 +406,13 @@ type SegmentFn = fn(&Pipeline, &InFlight, &QemuSegmentCache) -> Option<Written>;
 /// `run_batch`'s entry.
 type BatchFn = fn(&Pipeline, SegReg, &mut [InFlight], &QemuSegmentCache) -> bool;
 /// `run`'s entry.
+type VcpuIntoFn = fn(
+    &Pipeline,
+    &VcpuSegments,
+    &PerSegReg<QemuSegmentCache>,
+    &mut VcpuSegments,
+) -> Result<(), WrongSourceFormat>;
+
 type VcpuFn = fn(
     &Pipeline,
     &VcpuSegments,
@@ -389,6 +439,9 @@ pub(crate) struct Compiled {
     segment: [SegmentFn; 8],
     batch: BatchFn,
     vcpu: VcpuFn,
+    /// The same written through the caller's reference (`Chain::run_into`): the result
+    /// stored where the caller wants it, not copied there from a returned value.
+    vcpu_into: VcpuIntoFn,
 }
 
 impl Compiled {
@@ -432,6 +485,18 @@ impl Compiled {
         previous: &PerSegReg<QemuSegmentCache>,
     ) -> Result<VcpuSegments, WrongSourceFormat> {
         inlined_vcpu::run(self, input, previous)
+    }
+
+    /// A whole vCPU written to `out`, or the error, `out` untouched, when it is in
+    /// another format: as [`Compiled::vcpu`], each path storing its own result.
+    #[inline(always)]
+    pub(crate) fn vcpu_into(
+        &self,
+        input: &VcpuSegments,
+        previous: &PerSegReg<QemuSegmentCache>,
+        out: &mut VcpuSegments,
+    ) -> Result<(), WrongSourceFormat> {
+        inlined_vcpu::run_into(self, input, previous, out)
     }
 }
 
@@ -482,6 +547,10 @@ macro_rules! pipelines {
                         },
                         vcpu: |p, input, previous| match p {
                             Pipeline::$name(s) => vcpu(*s, input, previous),
+                            _ => unreachable!("an entry is only kept with its own variant"),
+                        },
+                        vcpu_into: |p, input, previous, out| match p {
+                            Pipeline::$name(s) => vcpu(*s, input, previous).map(|v| *out = v),
                             _ => unreachable!("an entry is only kept with its own variant"),
                         },
                     },)*

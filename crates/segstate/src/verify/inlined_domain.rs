@@ -1,5 +1,6 @@
-//! `Chain::run_segment`'s inlined pipelines (`profile/specialised/inlined.rs`) held to
-//! the interpreter over verify's whole domain of their source format.
+//! `Chain::run_segment`'s and `Chain::run_segment_into`'s inlined pipelines
+//! (`profile/specialised/inlined.rs`) held to the interpreter over verify's whole domain
+//! of their source format.
 
 use super::Workspace;
 use super::domain;
@@ -25,14 +26,36 @@ const INLINED: &[&str] = &[
 ];
 
 /// `chain.run_segment` of `input`, and how many values it ran through an inlined arm
-/// (0 or 1).
+/// (0 or 1). `chain.run_segment_into` is run too, over an output that holds another
+/// value: it must write what `run_segment` returns, leave the output as it was where
+/// that is an error, and take the inlined arm exactly where `run_segment` does.
 fn run_segment_counted(
     chain: &Chain,
     reg: SegReg,
     input: InFlight,
     previous: &QemuSegmentCache,
 ) -> (Result<InFlight, crate::profile::WrongSourceFormat>, usize) {
-    counted(&INLINED_RUNS, || chain.run_segment(reg, input, previous))
+    let (run, ran) = counted(&INLINED_RUNS, || chain.run_segment(reg, input, previous));
+    let before = InFlight {
+        value: SegmentValue::Kvm(KvmSegment {
+            selector: 0x5a5a,
+            ..KvmSegment::default()
+        }),
+        vmcb_cpl: 0xa5,
+    };
+    let mut out = before;
+    let (into, ran_into) = counted(&INLINED_RUNS, || {
+        chain.run_segment_into(reg, &input, previous, &mut out)
+    });
+    match run {
+        Ok(value) => assert_eq!((into, out), (Ok(()), value), "{chain}: {reg:?} {input:?}"),
+        Err(e) => assert_eq!((into, out), (Err(e), before), "{chain}: {reg:?} {input:?}"),
+    }
+    assert_eq!(
+        ran_into, ran,
+        "{chain}: {reg:?} {input:?}, inlined runs of run_segment_into"
+    );
+    (run, ran)
 }
 
 /// Every state of the domain through each inlined chain's `run_segment` gives what the

@@ -1,5 +1,6 @@
-//! `Chain::run`'s inlined pipelines (`profile/specialised/inlined_vcpu.rs`) held to the
-//! interpreter over verify's whole domain of their source format.
+//! `Chain::run`'s and `Chain::run_into`'s inlined pipelines
+//! (`profile/specialised/inlined_vcpu.rs`) held to the interpreter over verify's whole
+//! domain of their source format.
 
 use super::Workspace;
 use super::domain;
@@ -18,12 +19,33 @@ use alloc::vec::Vec;
 const INLINED: &[&str] = &["kvm-vmx > verbatim > kvm-vmx"];
 
 /// `chain.run` of `input`, and how many vCPUs it ran through an inlined arm (0 or 1).
+/// `chain.run_into` is run too, over an output of another vCPU: it must write what `run`
+/// returns, leave the output as it was where that is an error, and take the inlined
+/// arm exactly where `run` does.
 fn run_counted(
     chain: &Chain,
     input: &VcpuSegments,
     previous: &PerSegReg<QemuSegmentCache>,
 ) -> (Result<VcpuSegments, WrongSourceFormat>, usize) {
-    counted(&INLINED_VCPU_RUNS, || chain.run(input, previous))
+    let (run, ran) = counted(&INLINED_VCPU_RUNS, || chain.run(input, previous));
+    let before = VcpuSegments::Kvm(PerSegReg::from_fn(|reg| KvmSegment {
+        selector: 0x5a5a,
+        dpl: reg.index() as u8 & 3,
+        ..KvmSegment::default()
+    }));
+    let mut out = before;
+    let (into, ran_into) = counted(&INLINED_VCPU_RUNS, || {
+        chain.run_into(input, previous, &mut out)
+    });
+    match run {
+        Ok(value) => assert_eq!((into, out), (Ok(()), value), "{chain}: {input:?}"),
+        Err(e) => assert_eq!((into, out), (Err(e), before), "{chain}: {input:?}"),
+    }
+    assert_eq!(
+        ran_into, ran,
+        "{chain}: {input:?}, inlined runs of run_into"
+    );
+    (run, ran)
 }
 
 /// Every state of the domain, in its own register of a vCPU, through each inlined

@@ -39,6 +39,10 @@
 //! (`verbatim > kvm-vmx` 3.6 → 8.2 ns a segment); the copied form reads the same bytes
 //! in two loads, each within one half (`verbatim > kvm-vmx` and `verbatim > kvm-svm`
 //! 0.5-0.6 ns a segment less than field by field: `BENCHMARKS.md` §2, step 41).
+//! `run_segment_into`'s input is no copy but the caller's value where it keeps it, so
+//! its arms run the loaded form ([`InPlace`]): 48 and 51 instructions a segment on
+//! `verbatim > kvm-svm` and `verbatim > kvm-vmx` against 52 and 53 with the copied
+//! form, 0.2-0.3 ns less (`BENCHMARKS.md` §1, step 54).
 //!
 //! Which arm a chain takes is chosen when it is built ([`Arm`], kept in its cell): one
 //! `match` on a one-byte enum whose every value is an arm, so the jump needs no range
@@ -51,13 +55,20 @@
 //! (`BENCHMARKS.md` §1, step 53). An arm reads nothing of the pipeline: its stages run
 //! today's profiles, rules constant, and are made from their type ([`Constant`]).
 //!
+//! [`segment_into`] (`Chain::run_segment_into`) runs the same arms and stores each
+//! arm's output in the arm, through the caller's reference: only the fields that arm
+//! writes, where `run_segment`'s returned value is stored after the arms meet, every
+//! field any arm writes, seven stores a segment (`BENCHMARKS.md` §1, step 54).
+//!
 //! An arm gives the stages' output whole, selector, base and limit included, as the
 //! batch and vCPU entries do; so it needs no check that the output carries the input's
 //! carrier, which `super::segment` makes only because its [`super::Written`] leaves the
 //! carrier out and `Compiled::entry_segment` puts the input's back around it.
 
 use super::stage::Constant;
-use super::{Compiled, InFlight, Pipeline, QemuSegmentCache, SegReg, Shape, Stage};
+use super::{
+    Compiled, Copied, InFlight, InPlace, Pipeline, QemuSegmentCache, Reading, SegReg, Shape, Stage,
+};
 
 /// [`Arm`] and [`segment`] for `run_segment`'s inlined variants.
 macro_rules! inlined {
@@ -88,19 +99,25 @@ macro_rules! inlined {
             }
         }
 
-        /// One register through `fast` by `arm` (`Arm::of(fast)`): the output, or
-        /// `None` when `input` is not in the source format or there is no pipeline.
+        /// One register through `fast` by `arm` (`Arm::of(fast)`), its output handed
+        /// to `then` inside the arm that made it: `None`, and `then` not called, when
+        /// `input` is not in the source format or there is no pipeline.
+        ///
+        /// `then` runs in each arm, not after them: a `then` that stores the output
+        /// ([`segment_into`]) stores only the fields its arm wrote, where a store after
+        /// the arms meet stores every field any arm writes.
         #[inline(always)]
-        pub(crate) fn segment(
+        fn segment_then<R: Reading, T>(
             arm: Arm,
             fast: Option<&Compiled>,
             reg: SegReg,
             input: &InFlight,
             previous: &QemuSegmentCache,
-        ) -> Option<InFlight> {
+            then: impl FnOnce(InFlight) -> T,
+        ) -> Option<T> {
             match arm {
-                $(Arm::$variant => through(constant(Pipeline::$variant), reg, input, previous),)*
-                Arm::Entry => fast?.entry_segment(reg, input, previous),
+                $(Arm::$variant => through::<_, R>(constant(Pipeline::$variant), reg, input, previous).map(then),)*
+                Arm::Entry => fast?.entry_segment(reg, input, previous).map(then),
                 Arm::Otherwise => None,
             }
         }
@@ -121,6 +138,33 @@ inlined!(
     VmmToday,
 );
 
+/// One register through `fast` by `arm` (`Arm::of(fast)`): the output, or `None` when
+/// `input` is not in the source format or there is no pipeline.
+#[inline(always)]
+pub(crate) fn segment(
+    arm: Arm,
+    fast: Option<&Compiled>,
+    reg: SegReg,
+    input: &InFlight,
+    previous: &QemuSegmentCache,
+) -> Option<InFlight> {
+    segment_then::<Copied, _>(arm, fast, reg, input, previous, |out| out)
+}
+
+/// [`segment`] written to `out` by the arm that made it: false, and `out` untouched,
+/// when `input` is not in the source format or there is no pipeline.
+#[inline(always)]
+pub(crate) fn segment_into(
+    arm: Arm,
+    fast: Option<&Compiled>,
+    reg: SegReg,
+    input: &InFlight,
+    previous: &QemuSegmentCache,
+    out: &mut InFlight,
+) -> bool {
+    segment_then::<InPlace, _>(arm, fast, reg, input, previous, |v| *out = v).is_some()
+}
+
 /// The stage of the variant made by `variant` (its constructor): today's profiles,
 /// their rules constants, so the stage is its type's alone and nothing is read.
 #[inline(always)]
@@ -132,7 +176,12 @@ fn constant<S: Constant>(_variant: fn(S) -> Pipeline) -> S {
 /// `input` is not in the source format (`run_segment` then runs the interpreter, which
 /// refuses it).
 #[inline(always)]
-fn through<S>(s: S, reg: SegReg, input: &InFlight, previous: &QemuSegmentCache) -> Option<InFlight>
+fn through<S, R: Reading>(
+    s: S,
+    reg: SegReg,
+    input: &InFlight,
+    previous: &QemuSegmentCache,
+) -> Option<InFlight>
 where
     S: Stage,
     S::In: Shape,
@@ -140,7 +189,7 @@ where
 {
     #[cfg(all(test, feature = "std"))]
     INLINED_RUNS.with(|n| n.set(n.get() + 1));
-    let (_, out, cpl) = super::converted::<S, true>(s, reg, input, previous)?;
+    let (_, out, cpl) = super::converted::<S, R>(s, reg, input, previous)?;
     Some(InFlight {
         value: out.wrap(),
         vmcb_cpl: cpl,

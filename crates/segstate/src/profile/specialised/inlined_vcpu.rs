@@ -11,6 +11,12 @@
 //! 35, callgrind, and still the slower) stays, because the result's slot is shared with
 //! the entries of the variants not inlined, which write it through a pointer.
 //!
+//! `Chain::run_into` ([`run_into`]) has no such copy: its result is written through the
+//! caller's reference, by the inlined arm in the caller and by the other variants in
+//! their own entry (`vcpu_into`), so no path's result is a value the caller copies.
+//! Every row of `ratios 9 chains` then runs below C, 0.23-0.72 of it, 0.2-0.8 ns a
+//! segment less than `run` (`BENCHMARKS.md` §1, step 54).
+//!
 //! Not inlined, measured (step 40): the five other variants `run_segment` inlines
 //! (`super::inlined`): their rows no faster, the rows from a VMCB 0.1 ns slower; the
 //! entries given a slot of their own, so that the compiler could build the inlined
@@ -38,6 +44,26 @@ macro_rules! inlined {
                     vcpu(s, input, previous)
                 })*
                 _ => (c.vcpu)(&c.pipeline, input, previous),
+            }
+        }
+
+        /// [`run`] written to `out`, each path storing its own result: the inlined
+        /// variants' in the caller, the others' in their entry (`vcpu_into`). `out` is
+        /// untouched when the vCPU is in another format.
+        #[inline(always)]
+        pub(super) fn run_into(
+            c: &Compiled,
+            input: &VcpuSegments,
+            previous: &PerSegReg<QemuSegmentCache>,
+            out: &mut VcpuSegments,
+        ) -> Result<(), WrongSourceFormat> {
+            match c.pipeline {
+                $(Pipeline::$variant(s) => {
+                    #[cfg(all(test, feature = "std"))]
+                    INLINED_VCPU_RUNS.with(|n| n.set(n.get() + 1));
+                    vcpu(s, input, previous).map(|v| *out = v)
+                })*
+                _ => (c.vcpu_into)(&c.pipeline, input, previous, out),
             }
         }
 
