@@ -405,14 +405,14 @@ type SvmMigrateSvm<D> =
 type SegmentFn = fn(&Pipeline, &InFlight, &QemuSegmentCache) -> Option<Written>;
 /// `run_batch`'s entry.
 type BatchFn = fn(&Pipeline, SegReg, &mut [InFlight], &QemuSegmentCache) -> bool;
-/// `run`'s entry.
+/// `run_into`'s entry.
 type VcpuIntoFn = fn(
     &Pipeline,
     &VcpuSegments,
     &PerSegReg<QemuSegmentCache>,
     &mut VcpuSegments,
 ) -> Result<(), WrongSourceFormat>;
-
+/// `run`'s entry.
 type VcpuFn = fn(
     &Pipeline,
     &VcpuSegments,
