@@ -198,9 +198,9 @@ where
 }
 
 /// One register through `s`: the input in the source format, the output and the CPL
-/// byte after it, or `None` when `input` is not in the source format. `COPIED`: `input`
-/// is the caller's copy, just stored, and the output goes to the caller's memory
-/// ([`Stage::apply_copied`], stored: [`inlined`]'s arms, whose result the caller stores).
+/// byte after it, or `None` when `input` is not in the source format. `R` is the
+/// stage form for where the input is and where the output goes: [`Plain`] for the
+/// entries, [`Copied`] for `run_segment`'s arms, [`InPlace`] for `run_segment_into`'s.
 #[inline(always)]
 fn converted<S, R: Reading>(
     s: S,
