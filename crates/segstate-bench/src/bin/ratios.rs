@@ -5,8 +5,10 @@
 //! compiling a chain of a new shape and a segment through its tables.
 //!
 //! `cargo run --release -p segstate-bench --bin ratios [-- ROUNDS
-//! [pairs|chains|entries|verify] [ROW]]`: with ROW, only that row, a chain (`'kvm-svm > qemu > kvm-svm'`) or a
-//! conversion (`'kvm->vmx strict'`), for `perf record` or callgrind of one row.
+//! [pairs|chains|entries|verify] [ROW]]`: with ROW, only that row, a chain
+//! (`'kvm-svm > qemu > kvm-svm'`) or a conversion (`'kvm->vmx strict'`), for `perf
+//! record` or callgrind of one row. `ratios --help` says the same; a bad argument, or a
+//! ROW that names no row, is refused with the rows there are.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -293,21 +295,131 @@ impl Count {
 /// ns a segment on the AMD EPYC), not a multiple of it. The batch C itself is 1.0.
 const REFERENCE_STALL: f64 = 1.5;
 
+/// `ratios`' arguments, for `--help` and for the message a bad one gets.
+const USAGE: &str = "usage: ratios [ROUNDS [PART [ROW]]]
+
+  ROUNDS  timing loops of ~1M conversions per cell, the best one kept (default 9)
+  PART    pairs    each single conversion, Rust beside C
+          chains   each built-in chain shape through every API, beside C
+          entries  each chain shape with today's profiles and through its entry
+          verify   verify_all(builtin_chains()) and what each part of it costs
+          (default: all four)
+  ROW     one row of PART by its name, for perf or callgrind of one row:
+          'kvm-svm > qemu > kvm-svm' (chains, entries), 'kvm->vmx strict' (pairs)
+
+Run pinned to one core, e.g. taskset -c 0 target/release/ratios 9 chains";
+
+/// One part of `ratios`' output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    Pairs,
+    Chains,
+    Entries,
+    Verify,
+}
+
+impl Part {
+    const ALL: [(&'static str, Part); 4] = [
+        ("pairs", Part::Pairs),
+        ("chains", Part::Chains),
+        ("entries", Part::Entries),
+        ("verify", Part::Verify),
+    ];
+}
+
+/// What `ratios` was asked to run.
+#[derive(Debug, PartialEq, Eq)]
+struct Args {
+    rounds: usize,
+    /// `None`: every part.
+    part: Option<Part>,
+    row: Option<String>,
+}
+
+impl Args {
+    /// The arguments after the program's name: `Ok(None)` for `--help`, `Err` with what
+    /// was wrong.
+    fn parse(args: &[String]) -> Result<Option<Args>, String> {
+        if args.iter().any(|a| a == "-h" || a == "--help") {
+            return Ok(None);
+        }
+        if args.len() > 3 {
+            return Err(format!(
+                "ratios: {} arguments, at most 3 (ROUNDS PART ROW)",
+                args.len()
+            ));
+        }
+        let rounds = match args.first() {
+            None => 9,
+            Some(a) => match a.parse::<usize>() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    return Err(format!(
+                        "ratios: ROUNDS `{a}` is not a whole number above 0"
+                    ));
+                }
+            },
+        };
+        let part = match args.get(1) {
+            None => None,
+            Some(a) => match Part::ALL.iter().find(|(name, _)| name == a) {
+                Some(&(_, part)) => Some(part),
+                None => {
+                    return Err(format!(
+                        "ratios: PART `{a}` is none of pairs, chains, entries, verify"
+                    ));
+                }
+            },
+        };
+        let row = args.get(2).cloned();
+        if row.is_some() && part == Some(Part::Verify) {
+            return Err("ratios: verify has no rows to pick".to_owned());
+        }
+        Ok(Some(Args { rounds, part, row }))
+    }
+
+    fn runs(&self, part: Part) -> bool {
+        self.part.is_none_or(|p| p == part)
+    }
+
+    /// The cases of `list` to run: all of them, or the one named ROW (`Err` naming
+    /// the rows there are when none is).
+    fn rows(&self, part: &str, list: Vec<Case>) -> Result<Vec<Case>, String> {
+        let Some(row) = &self.row else {
+            return Ok(list);
+        };
+        let names: Vec<String> = list.iter().map(|c| format!("'{}'", c.name)).collect();
+        let picked: Vec<Case> = list.into_iter().filter(|c| &c.name == row).collect();
+        if picked.is_empty() {
+            return Err(format!(
+                "ratios: no row `{row}` in {part}; its rows: {}",
+                names.join(", ")
+            ));
+        }
+        Ok(picked)
+    }
+}
+
 fn main() {
-    let rounds = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(9);
-    // An optional second argument runs one part: `pairs`, `chains`, `entries` or
-    // `verify`; a third one row of it.
-    let only = std::env::args().nth(2);
-    let row = std::env::args().nth(3);
-    let rows = |list: Vec<Case>| -> Vec<Case> {
-        list.into_iter()
-            .filter(|c| row.as_deref().is_none_or(|r| c.name == r))
-            .collect()
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args = match Args::parse(&args) {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            println!("{USAGE}");
+            return;
+        }
+        Err(e) => {
+            eprintln!("{e}\n\n{USAGE}");
+            std::process::exit(2);
+        }
     };
-    let part = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    let rows = |part: &str, list: Vec<Case>| -> Vec<Case> {
+        args.rows(part, list).unwrap_or_else(|e| {
+            eprintln!("{e}");
+            std::process::exit(2);
+        })
+    };
+    let rounds = args.rounds;
     println!(
         "best of {rounds} loops of {} conversions (batches of {BATCH}, element i = register i & 7)",
         CONVERSIONS.div_ceil(BATCH) * BATCH
@@ -317,20 +429,20 @@ fn main() {
             "built with the second-caller feature: Chain::run_segment and Chain::run_segment_into each have two calls in the bench's rust module, so the segment and into columns measure them out of line"
         );
     }
-    if part("pairs") {
-        table("Single conversions", cases::pairs(), rounds);
+    if args.runs(Part::Pairs) {
+        table("Single conversions", rows("pairs", cases::pairs()), rounds);
     }
-    if part("chains") {
+    if args.runs(Part::Chains) {
         table(
             "Whole chains, ns per segment (segment = Chain::run_segment, into = Chain::run_segment_into, run = Chain::run per vCPU, run into = Chain::run_into per vCPU, batch = Chain::run_batch per register after copying its inputs in, copy = that copy alone, direct = the same profile functions called in sequence, floor = a function of run_segment's type converting nothing, called through a pointer, C one = C's sync of one segment called through a pointer once per segment, typed = a bench-only experiment, not segstate's API: the same profile functions as direct as one typed function per chain shape and register, called through a pointer as C one is; contract = another: run_segment's contract written out by hand, InFlight in and out, the shape chosen at run time, the direct bodies; C contract = the same contract in plain C, a tagged 40-byte value in and out, its one-segment sync inlined into the loop, the shape chosen at run time)",
-            rows(cases::chains()),
+            rows("chains", cases::chains()),
             rounds,
         );
     }
-    if part("entries") {
-        entries(rows(cases::entry_chains()), rounds);
+    if args.runs(Part::Entries) {
+        entries(rows("entries", cases::entry_chains()), rounds);
     }
-    if !part("verify") {
+    if !args.runs(Part::Verify) {
         return;
     }
 
@@ -434,4 +546,59 @@ fn costs(chains: &[Chain], rounds: usize) {
         "`{spec}` through its tables: {:.2} ns a segment (Chain::run_segment, best of {rounds})",
         best_ns(&mut [&mut lookup], rounds)[0]
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Option<Args>, String> {
+        Args::parse(&args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn arguments_are_read_or_refused_with_what_was_wrong() {
+        assert_eq!(
+            parse(&[]),
+            Ok(Some(Args {
+                rounds: 9,
+                part: None,
+                row: None
+            }))
+        );
+        assert_eq!(
+            parse(&["3", "chains", "qemu"]),
+            Ok(Some(Args {
+                rounds: 3,
+                part: Some(Part::Chains),
+                row: Some("qemu".to_owned())
+            }))
+        );
+        assert_eq!(parse(&["5", "--help"]), Ok(None));
+        let refused = |args: &[&str], says: &str| {
+            let e = parse(args).expect_err("refused");
+            assert!(e.contains(says), "{args:?}: {e}");
+        };
+        refused(&["x"], "ROUNDS `x`");
+        refused(&["0"], "ROUNDS `0`");
+        refused(&["5", "chain"], "PART `chain`");
+        refused(&["5", "verify", "qemu"], "verify has no rows");
+        refused(&["5", "chains", "qemu", "more"], "4 arguments");
+    }
+
+    #[test]
+    fn a_row_that_names_none_is_refused_with_the_rows_there_are() {
+        let args = parse(&["1", "pairs", "kvm->nowhere"])
+            .expect("parses")
+            .expect("no help");
+        let e = args.rows("pairs", cases::pairs()).expect_err("no such row");
+        assert!(e.contains("no row `kvm->nowhere` in pairs"), "{e}");
+        assert!(e.contains("'vmcb->kvm svm_get_segment'"), "{e}");
+        let args = parse(&["1", "pairs", "vmcb->kvm svm_get_segment"])
+            .expect("parses")
+            .expect("no help");
+        let picked = args.rows("pairs", cases::pairs()).expect("the row");
+        assert_eq!(picked.len(), 1);
+        assert_eq!(picked[0].name, "vmcb->kvm svm_get_segment");
+    }
 }
