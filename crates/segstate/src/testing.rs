@@ -84,3 +84,31 @@ pub(crate) fn counted<T>(
     let out = f();
     (out, counter.with(core::cell::Cell::get) - before)
 }
+
+/// Runs an API's value-returning form and its in-place form (`run_segment` and
+/// `run_segment_into`, `run` and `run_into`) on the same input, each counted on
+/// `counter`, and holds them to each other: the in-place form writes what the other
+/// returns over `before`, leaves `before` untouched where the other refuses, and takes
+/// the counted fast path exactly as often. Gives the value form's result and count.
+#[cfg(all(test, feature = "std"))]
+pub(crate) fn counted_with_into<T, E>(
+    counter: &'static std::thread::LocalKey<core::cell::Cell<usize>>,
+    what: &dyn core::fmt::Display,
+    run: impl FnOnce() -> Result<T, E>,
+    into: impl FnOnce(&mut T) -> Result<(), E>,
+    before: T,
+) -> (Result<T, E>, usize)
+where
+    T: Copy + PartialEq + core::fmt::Debug,
+    E: Copy + PartialEq + core::fmt::Debug,
+{
+    let (value, ran) = counted(counter, run);
+    let mut out = before;
+    let (written, ran_into) = counted(counter, || into(&mut out));
+    match value {
+        Ok(v) => assert_eq!((written, out), (Ok(()), v), "{what}"),
+        Err(e) => assert_eq!((written, out), (Err(e), before), "{what}"),
+    }
+    assert_eq!(ran_into, ran, "{what}: fast-path runs of the in-place form");
+    (value, ran)
+}

@@ -21,7 +21,7 @@ mod value_eq;
 #[cfg(test)]
 pub(crate) use run::collect;
 
-use super::compiled::CompiledCell;
+use super::compiled_cell::CompiledCell;
 use super::stack::{self, StackOp, StackValue};
 use super::{Engine, Profile, Rule, RuleSet, UnknownProfile};
 use crate::arch::{PerSegReg, PrivilegeLevel, SegReg};

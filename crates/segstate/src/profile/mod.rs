@@ -36,6 +36,7 @@ mod chain;
 #[cfg(test)]
 mod chain_ops;
 mod compiled;
+mod compiled_cell;
 pub(crate) mod nested;
 mod parse;
 pub mod qemu;

@@ -8,7 +8,7 @@ use crate::arch::SegReg;
 use crate::format::kvm::KvmSegment;
 use crate::format::qemu::QemuSegmentCache;
 use crate::profile::{Chain, Format, INLINED_RUNS, InFlight, SegmentValue};
-use crate::testing::counted;
+use crate::testing::counted_with_into;
 
 /// The built-in chains of today's profiles that `run_segment` inlines, one per
 /// inlined variant.
@@ -35,7 +35,6 @@ fn run_segment_counted(
     input: InFlight,
     previous: &QemuSegmentCache,
 ) -> (Result<InFlight, crate::profile::WrongSourceFormat>, usize) {
-    let (run, ran) = counted(&INLINED_RUNS, || chain.run_segment(reg, input, previous));
     let before = InFlight {
         value: SegmentValue::Kvm(KvmSegment {
             selector: 0x5a5a,
@@ -43,19 +42,13 @@ fn run_segment_counted(
         }),
         vmcb_cpl: 0xa5,
     };
-    let mut out = before;
-    let (into, ran_into) = counted(&INLINED_RUNS, || {
-        chain.run_segment_into(reg, &input, previous, &mut out)
-    });
-    match run {
-        Ok(value) => assert_eq!((into, out), (Ok(()), value), "{chain}: {reg:?} {input:?}"),
-        Err(e) => assert_eq!((into, out), (Err(e), before), "{chain}: {reg:?} {input:?}"),
-    }
-    assert_eq!(
-        ran_into, ran,
-        "{chain}: {reg:?} {input:?}, inlined runs of run_segment_into"
-    );
-    (run, ran)
+    counted_with_into(
+        &INLINED_RUNS,
+        &format_args!("{chain}: {reg:?} {input:?}"),
+        || chain.run_segment(reg, input, previous),
+        |out| chain.run_segment_into(reg, &input, previous, out),
+        before,
+    )
 }
 
 /// Every state of the domain through each inlined chain's `run_segment` gives what the
