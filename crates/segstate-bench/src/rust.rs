@@ -16,11 +16,16 @@ const SVM: RuleSet = Profile::KVM_SVM.rules;
 const VMX: RuleSet = Profile::KVM_VMX.rules;
 const QEMU: RuleSet = Profile::QEMU.rules;
 
-/// The register of batch element `i`.
+/// The register of batch element `i`: `i & 7`, as the C's batches number it. Through
+/// `from_low_bits` the number is the register, as C's `int seg` is; `SegReg::ALL[i & 7]`
+/// cost a table load and, at each `match` on the register, a bounds check C does not
+/// make (2-7 instructions a segment on `ratios chains`' one-segment rows,
+/// `BENCHMARKS.md` §1 step 55).
 #[inline]
 #[must_use]
 pub fn reg_of(i: usize) -> SegReg {
-    SegReg::ALL[i & 7]
+    // Only the low three bits are read: the truncation is the point.
+    SegReg::from_low_bits(i as u8)
 }
 
 /// `svm::get_segment` with `Profile::KVM_SVM`.
