@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use segstate::arch::{GuestState, SegReg};
+use segstate::arch::{GuestField, GuestState, ModeSoFar, SegReg};
 use segstate::check::Severity;
 use segstate::check::report::Vendors;
 use segstate::check::{CheckId, Family};
@@ -123,6 +123,23 @@ const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     ("kontain-448", Target::Unknown, &[SegReg::Es, SegReg::Cs, SegReg::Ds, SegReg::Fs], Expect::Fails(CheckId::VmxEntryBaseHigh)),
     // gVisor's stuck vCPU: a valid 64-bit state (the hang was not a VM-entry failure).
     ("gvisor-5591", Target::Unknown, &SegReg::ALL, Expect::Passes),
+    // Other hypervisors' exit lines: Dune's signed `%d` reason, bhyve's basic reason.
+    ("dune-2", Target::Intel, &[], Expect::NoState(Some(IGS))),
+    ("xhyve-193", Target::Intel, &[], Expect::NoState(Some(IGS))),
+    // Xen's register dump (`show_registers`): control registers and selectors, no
+    // descriptor cache. A block cut above its CONTEXT line, no exit before it.
+    ("xcp-562", Target::Unknown, &[], Expect::Passes),
+    // After `domain_crash` from Xen's VMX code (an MSR write it refused), cut at CR0.
+    ("xcp-565", Target::Intel, &[], Expect::NoState(Some(ExitClass::XenDomainCrash))),
+    // After `domain_crash` from p2m code: no vendor named; CR0, CR3, CR4 judged.
+    ("drakvuf-1314", Target::Unknown, &[], Expect::NotGuestState(ExitClass::XenDomainCrash)),
+    // A maintainer's two lines of a dump_vmcs: RFLAGS.IF clear with an external
+    // interrupt injected, the thread's own conclusion.
+    ("edk2-91-lersek", Target::Intel, &[], Expect::Fails(CheckId::VmxEntryRflagsIf)),
+    // The same failure's QEMU dump (in SMM): what it shows passes.
+    ("edk2-91-qemu", Target::Intel, &SegReg::ALL, Expect::Outside(IGS)),
+    // Xen's log quoted with `> `, the VMCS dump cut after CR4.
+    ("drakvuf-395", Target::Intel, &[], Expect::Outside(IGS)),
 ];
 
 #[test]
@@ -755,5 +772,68 @@ fn each_vmms_fail_entry_wording_reads_to_its_exit() {
     assert_eq!(
         j.verdict,
         Verdict::NoState(Some(ExitClass::VmInstructionError(7)))
+    );
+}
+
+/// Xen's `show_registers` blocks are read for their control registers, RIP and RFLAGS,
+/// say why no segment rule is judged (selectors only), and join the VMCS dump Xen
+/// printed for the same failed entry.
+#[test]
+fn xen_register_dumps_are_read_and_joined_to_their_vmcs_dump() {
+    let all = judged("xcp-562.txt");
+    assert_eq!(all.len(), 2);
+    let (first, j) = &all[0];
+    assert_eq!(first.dialects, [Dialect::XenRegisters]);
+    assert_eq!(first.guest.cr0, Some(0x8005_0033));
+    assert_eq!(first.guest.cr4, Some(0x2660));
+    assert!(first.guest.has_no_segments());
+    // No EFER: the mode is not claimed past what CR0 decides.
+    let gap = first.guest.shown_mode().unwrap_err();
+    assert_eq!(
+        (gap.so_far, gap.lacks),
+        (ModeSoFar::Protected, GuestField::Efer)
+    );
+    assert!(
+        first
+            .notes
+            .iter()
+            .any(|n| n.contains("selectors only (DS 0008")),
+        "{:?}",
+        first.notes
+    );
+    assert!(
+        j.report
+            .notes
+            .iter()
+            .any(|n| n.contains("Xen's `v` debug key"))
+    );
+    let (second, _) = &all[1];
+    assert_eq!(second.guest.rip, Some(0xffff_ffff_c08e_ede5));
+    assert_eq!(
+        second.exit().map(Exit::class),
+        Some(ExitClass::XenDomainCrash)
+    );
+    // drakvuf-465: the VMCS dump's control half, `domain_crash`, the guest's RIP.
+    let (d, j) = &judged("drakvuf-465.txt")[0];
+    assert_eq!(d.dialects, [Dialect::XenVmcs, Dialect::XenRegisters]);
+    assert_eq!(d.guest.efer, Some(0), "the VMCS dump's own EFER");
+    assert_eq!(
+        d.guest.rip,
+        Some(0xffff_f803_b72d_e124),
+        "the register dump's RIP"
+    );
+    assert_eq!(
+        d.exit().map(Exit::class),
+        Some(IGS),
+        "the entry failure, not the crash"
+    );
+    // RIP is shown: the RIP rule lacks CS (its L bit), not RIP.
+    assert!(
+        j.rules_not_judged.contains(&(
+            CheckId::VmxEntryRipCanonical,
+            GuestField::Segment(SegReg::Cs)
+        )),
+        "{:?}",
+        j.rules_not_judged
     );
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::{Failure, Outcome};
 use crate::progress::Progress;
+use segstate::arch::GuestState;
 use segstate::check::Severity;
 use segstate::check::report::{Entry, Report, Vendors};
 use segstate::check::report_json::ReportJson;
@@ -305,10 +306,9 @@ fn text(out: &mut String, input: &Input, r: &Report, j: Option<&Judgement>, verb
         );
         // What the dump does not show is not printed as if it did.
         let guest = input.log.as_ref().map(|l| &l.guest);
-        let mode = if guest.is_some_and(|g| g.cr0.is_none()) {
-            String::from("mode unknown (no CR0 in the dump)")
-        } else {
-            r.mode.to_string()
+        let mode = match guest.map(GuestState::shown_mode) {
+            Some(Err(gap)) => gap.to_string(),
+            _ => r.mode.to_string(),
         };
         let cpl = if guest.is_some_and(|g| g.cpl.is_none()) {
             String::from("unknown")
@@ -457,7 +457,7 @@ impl<'a> StateJson<'a> {
             report: r
                 .json()
                 .least(least_shown(verbose))
-                .mode_known(guest.is_none_or(|g| g.cr0.is_some()))
+                .mode_known(guest.is_none_or(|g| g.shown_mode().is_ok()))
                 .cpl_known(guest.is_none_or(|g| g.cpl.is_some())),
         }
     }

@@ -12,7 +12,8 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::{Cpl, PerSegReg, SegReg, Segment, SegmentState};
+use super::mode::{CR0_PE, EFER_LMA, RFLAGS_VM};
+use super::{Cpl, CpuMode, PerSegReg, SegReg, Segment, SegmentState};
 
 /// GDTR or IDTR: base and limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -168,6 +169,47 @@ impl fmt::Display for GuestField {
     }
 }
 
+/// How far a partial state decides its operating mode ([`GuestState::shown_mode`]):
+/// the mode it is known to be in so far, and the first field that would decide the
+/// rest. A dump without EFER is not in "32-bit protected mode" because 32 is what a
+/// zero EFER would mean.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModeGap {
+    /// What the known fields decide.
+    pub so_far: ModeSoFar,
+    /// The field that would decide the rest.
+    pub lacks: GuestField,
+}
+
+/// The part of the mode a partial state decides (see [`ModeGap`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModeSoFar {
+    /// Nothing: no CR0.
+    Nothing,
+    /// Protected mode (CR0.PE = 1); IA-32e or not is EFER.LMA's.
+    Protected,
+    /// IA-32e mode (EFER.LMA = 1); 64-bit or compatibility is CS.L's.
+    Ia32e,
+    /// Protected mode outside IA-32e; virtual-8086 is RFLAGS.VM's, 16- or 32-bit
+    /// CS.D's.
+    Legacy,
+}
+
+impl fmt::Display for ModeGap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let so_far = match (self.so_far, self.lacks) {
+            (ModeSoFar::Nothing, _) => "mode unknown",
+            (ModeSoFar::Protected, _) => "protected mode, IA-32e or not unknown",
+            (ModeSoFar::Ia32e, _) => "IA-32e mode, 64-bit or compatibility unknown",
+            (ModeSoFar::Legacy, GuestField::Rflags) => {
+                "protected mode outside IA-32e, virtual-8086 or not unknown"
+            }
+            (ModeSoFar::Legacy, _) => "protected mode outside IA-32e, 16- or 32-bit unknown",
+        };
+        write!(f, "{so_far} (no {} in the dump)", self.lacks)
+    }
+}
+
 /// A guest state with every field known or not.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct GuestState {
@@ -238,6 +280,41 @@ macro_rules! merge_members {
 }
 
 impl GuestState {
+    /// The operating mode, when the fields that decide it are known (CR0.PE, then
+    /// EFER.LMA, RFLAGS.VM and CS's L or D bit, as [`CpuMode::from_state`] reads them);
+    /// else how far they go and the first one missing.
+    ///
+    /// # Errors
+    ///
+    /// [`ModeGap`] when a field that decides the mode is not known.
+    pub fn shown_mode(&self) -> Result<CpuMode, ModeGap> {
+        let gap = |so_far, lacks| Err(ModeGap { so_far, lacks });
+        let Some(cr0) = self.cr0 else {
+            return gap(ModeSoFar::Nothing, GuestField::Cr0);
+        };
+        if cr0 & CR0_PE == 0 {
+            return Ok(CpuMode::Real);
+        }
+        let Some(efer) = self.efer else {
+            return gap(ModeSoFar::Protected, GuestField::Efer);
+        };
+        let cs = self.segments[SegReg::Cs].map(|s| s.attributes);
+        if efer & EFER_LMA != 0 {
+            return match cs {
+                Some(cs) => Ok(CpuMode::from_state(cr0, efer, 0, cs)),
+                None => gap(ModeSoFar::Ia32e, GuestField::Segment(SegReg::Cs)),
+            };
+        }
+        let Some(rflags) = self.rflags else {
+            return gap(ModeSoFar::Legacy, GuestField::Rflags);
+        };
+        match cs {
+            _ if rflags & RFLAGS_VM != 0 => Ok(CpuMode::Virtual8086),
+            Some(cs) => Ok(CpuMode::from_state(cr0, efer, rflags, cs)),
+            None => gap(ModeSoFar::Legacy, GuestField::Segment(SegReg::Cs)),
+        }
+    }
+
     /// The fields a segment check reads: the eight segments, CPL, CR0, CR4, EFER and
     /// RFLAGS, in that order.
     #[must_use]
@@ -430,6 +507,42 @@ mod tests {
             [GuestField::Segment(SegReg::Gs), GuestField::Efer]
         );
         assert!(!g.is_known(GuestField::Interruptibility));
+    }
+
+    #[test]
+    fn the_mode_is_shown_only_as_far_as_the_known_fields_decide_it() {
+        let s = whole();
+        let mut g = GuestState::from(&s);
+        assert_eq!(g.shown_mode(), Ok(CpuMode::Compatibility), "LMA, CS.L = 0");
+        let gap = |so_far, lacks| Err(ModeGap { so_far, lacks });
+        let cs = GuestField::Segment(SegReg::Cs);
+        // No EFER: 32-bit is what a zero EFER would mean, not what the dump shows.
+        g.efer = None;
+        assert_eq!(g.shown_mode(), gap(ModeSoFar::Protected, GuestField::Efer));
+        assert_eq!(
+            g.shown_mode().unwrap_err().to_string(),
+            "protected mode, IA-32e or not unknown (no EFER in the dump)"
+        );
+        g.efer = Some(0xd01);
+        g.segments[SegReg::Cs] = None;
+        assert_eq!(g.shown_mode(), gap(ModeSoFar::Ia32e, cs));
+        g.efer = Some(0);
+        assert_eq!(g.shown_mode(), gap(ModeSoFar::Legacy, cs));
+        g.rflags = None;
+        assert_eq!(g.shown_mode(), gap(ModeSoFar::Legacy, GuestField::Rflags));
+        g.rflags = Some(RFLAGS_VM | 2);
+        assert_eq!(
+            g.shown_mode(),
+            Ok(CpuMode::Virtual8086),
+            "VM decides without CS"
+        );
+        g.cr0 = Some(0x10);
+        assert_eq!(g.shown_mode(), Ok(CpuMode::Real), "PE = 0 decides alone");
+        g.cr0 = None;
+        assert_eq!(
+            g.shown_mode().unwrap_err().to_string(),
+            "mode unknown (no CR0 in the dump)"
+        );
     }
 
     #[test]

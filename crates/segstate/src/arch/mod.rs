@@ -33,7 +33,9 @@ mod serde_impls;
 mod state;
 
 pub use descriptor::{Descriptor, DescriptorError, GateDescriptor, GateKind, SystemDescriptor};
-pub use guest_state::{DescriptorTable, GuestField, GuestState, SvmControls, VmxControls};
+pub use guest_state::{
+    DescriptorTable, GuestField, GuestState, ModeGap, ModeSoFar, SvmControls, VmxControls,
+};
 pub use mode::{
     CR0_CD, CR0_ET, CR0_NE, CR0_NW, CR0_PE, CR0_PG, CR4_PAE, CR4_PCIDE, CR4_VMXE, CpuMode,
     EFER_LMA, EFER_LME, EFER_SVME, RFLAGS_IF, RFLAGS_TF, RFLAGS_VM,

@@ -484,7 +484,8 @@ pub fn guest_state(
         };
         if !assumed.is_empty() {
             r.notes.push(format!(
-                "VMX controls the dump does not show are KVM's defaults: {}",
+                "VMX controls the dump does not show are taken as KVM's defaults (another \
+                 hypervisor's may differ): {}",
                 assumed.join(", ")
             ));
         }

@@ -472,7 +472,8 @@ fn rip_rflags(r: &mut Run<'_>, controls: GuestControls) {
         GuestField::Segment(SegReg::Cs),
         g.segments[SegReg::Cs],
     );
-    if let (Some(cs), Some(rip)) = (cs, r.need(CheckId::VmxEntryRipHigh, GuestField::Rip, g.rip)) {
+    let rip = r.need(CheckId::VmxEntryRipHigh, GuestField::Rip, g.rip);
+    if let (Some(cs), Some(rip)) = (cs, rip) {
         let bits64 = controls.ia32e_mode_guest && cs.attributes.l;
         if !bits64 && rip >> 32 != 0 {
             r.f.fail(
@@ -493,7 +494,13 @@ fn rip_rflags(r: &mut Run<'_>, controls: GuestControls) {
             );
         }
     } else {
-        r.unjudged(GuestField::Rip, &[CheckId::VmxEntryRipCanonical]);
+        // The first field the rule lacks: CS (its L bit) when the dump shows RIP.
+        let lacking = if cs.is_none() {
+            GuestField::Segment(SegReg::Cs)
+        } else {
+            GuestField::Rip
+        };
+        r.unjudged(lacking, &[CheckId::VmxEntryRipCanonical]);
     }
     let event = g
         .entry_interruption_info

@@ -52,6 +52,27 @@ pub enum Exit {
     /// km prints the name, then its register dump, then the reason on a later line
     /// that pastes often cut).
     FailEntryNoReason,
+    /// A VMX exit the VMM did not handle, with its exit reason: Dune's `unhandled
+    /// exit: reason N` (the 32-bit reason, bit 31 included, as a signed `%d`),
+    /// bhyve's and xhyve's `vm exit[N]` report (`exit_reason N`, the basic reason:
+    /// bhyve's `vmcs_exit_reason()` masks it to 16 bits). A VM-entry failure when bit 31
+    /// is set or the basic reason is 33, 34 or 41, which occur only as entry failures
+    /// (SDM Vol. 3C Appendix C); any other exit the VMM gave up on is not one.
+    UnhandledVmx {
+        /// The exit reason as printed.
+        reason: u32,
+    },
+    /// Xen crashed the domain: `domain_crash called from FILE:LINE` (or `FILE#FUNCTION
+    /// +off/len`, `FUNCTION+off/len`), the `domain_crash()` macro of
+    /// `xen/include/xen/sched.h`. `vendor` when the place is in `hvm/vmx` or
+    /// `hvm/svm`; `entry` when it is `vmx_failed_vmentry`, Xen's handler of a failed
+    /// VM entry (whose reason line a paste may have cut).
+    XenDomainCrash {
+        /// The vendor the crashing code belongs to, when its place says.
+        vendor: Option<Vendor>,
+        /// Crashed by Xen's handler of a failed VM entry.
+        entry: bool,
+    },
 }
 
 /// The class of check an exit points at.
@@ -82,6 +103,9 @@ pub enum ExitClass {
     EntryFailedNoReason,
     /// An exit reason that is not a failure at all.
     NotAFailure,
+    /// Xen crashed the domain for a reason of its own (`domain_crash`), not a failed
+    /// VM entry.
+    XenDomainCrash,
 }
 
 /// VM-instruction error numbers, SDM Vol. 3C §31.4 Table 31-1.
@@ -142,6 +166,18 @@ impl Exit {
                     ExitClass::NotAFailure
                 }
             }
+            Exit::UnhandledVmx { reason } => {
+                let basic = reason & 0xffff;
+                match basic {
+                    33 => ExitClass::InvalidGuestState,
+                    34 => ExitClass::MsrLoading,
+                    41 => ExitClass::MachineCheck,
+                    _ if reason & (1 << 31) != 0 => ExitClass::OtherEntryFailure,
+                    _ => ExitClass::NotAFailure,
+                }
+            }
+            Exit::XenDomainCrash { entry: true, .. } => ExitClass::EntryFailedNoReason,
+            Exit::XenDomainCrash { .. } => ExitClass::XenDomainCrash,
             Exit::Internal { suberror, .. } => ExitClass::Internal(*suberror),
             Exit::SetRegistersRefused => ExitClass::SetRegistersRefused,
             Exit::RunInvalid => ExitClass::RunInvalid,
@@ -149,15 +185,30 @@ impl Exit {
         }
     }
 
+    /// Why this exit implies its [`Exit::vendor`], in words for a report.
+    #[must_use]
+    pub fn vendor_evidence(&self) -> &'static str {
+        match (self, self.vendor()) {
+            (Exit::XenDomainCrash { .. }, Some(Vendor::Amd)) => {
+                "AMD's (Xen's SVM code crashed the domain)"
+            }
+            (Exit::XenDomainCrash { .. }, _) => "Intel's (Xen's VMX code crashed the domain)",
+            (_, Some(Vendor::Amd)) => "AMD's (VMEXIT_INVALID)",
+            _ => "Intel's (a VMX exit reason or VM-instruction error)",
+        }
+    }
+
     /// The vendor this exit implies, if any: a VMX exit reason or VM-instruction error
     /// is Intel, VMEXIT_INVALID is AMD.
     #[must_use]
     pub fn vendor(&self) -> Option<Vendor> {
-        if let Exit::FailEntry {
-            vendor: Some(v), ..
-        } = self
-        {
-            return Some(*v);
+        match self {
+            Exit::FailEntry {
+                vendor: Some(v), ..
+            } => return Some(*v),
+            Exit::UnhandledVmx { .. } => return Some(Vendor::Intel),
+            Exit::XenDomainCrash { vendor, .. } => return *vendor,
+            _ => {}
         }
         match self.class() {
             ExitClass::InvalidGuestState
@@ -247,6 +298,11 @@ impl ExitClass {
                  hardware_entry_failure_reason, so which class of check failed is not known",
             ),
             ExitClass::NotAFailure => String::from("an exit reason that is not a failure"),
+            ExitClass::XenDomainCrash => String::from(
+                "Xen crashed the domain (domain_crash, called from the place the line names): \
+                 Xen's answer to something it could not handle, a failed VM entry when the \
+                 log shows one before it; on its own it names no guest-state check",
+            ),
         }
     }
 }
@@ -255,10 +311,19 @@ impl ExitClass {
 #[must_use]
 pub fn parse_line(line: &str) -> Option<Exit> {
     let after = |key: &str| line.find(key).map(|i| line[i + key.len()..].trim_start());
+    // The number right after a key: its first word, read whole. Hex digits are not
+    // picked out of a word ("reason" holds `ea`: Dune's line once read as error 234),
+    // and a short word of hex letters alone is a word (`bad`), not a number; printed
+    // at full width (`ffffffff`) or after `0x` it is one.
     let first_hex = |s: &str| {
-        s.split(|c: char| !c.is_ascii_hexdigit() && c != 'x' && c != 'X')
-            .find(|w| !w.is_empty())
-            .and_then(hex)
+        let word = s
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .find(|w| !w.is_empty())?;
+        let numeric = word.starts_with("0x")
+            || word.starts_with("0X")
+            || word.len() >= 8
+            || word.bytes().any(|b| b.is_ascii_digit());
+        numeric.then(|| hex(word)).flatten()
     };
     let fail = |reason: u64, vendor| Some(Exit::FailEntry { reason, vendor });
     if let Some(rest) = after("hardware error") {
@@ -279,7 +344,49 @@ pub fn parse_line(line: &str) -> Option<Exit> {
         }
     }
     if let Some(rest) = after("unhandled exit") {
+        let rest = rest.trim_start_matches([':', ' ', '\t']);
+        if let Some(reason) = rest.strip_prefix("reason") {
+            // Dune's `vmx.c`: "unhandled exit: reason %d, exit qualification %x".
+            return Some(Exit::UnhandledVmx {
+                reason: signed_reason(reason)?,
+            });
+        }
+        // KVM's and qemu-kvm's `unhandled exit %x`: the hardware's reason, in hex.
         return fail(first_hex(rest)?, None);
+    }
+    if let Some(rest) = after("domain_crash called from") {
+        let place = rest.split_whitespace().next().unwrap_or("");
+        let vendor = if place.contains("vmx") {
+            Some(Vendor::Intel)
+        } else if place.contains("svm") {
+            Some(Vendor::Amd)
+        } else {
+            None
+        };
+        return Some(Exit::XenDomainCrash {
+            vendor,
+            entry: place.contains("failed_vmentry"),
+        });
+    }
+    if let Some(rest) = after("Unexpected vmexit: reason") {
+        // Xen's `vmx_vmexit_handler`: "Unexpected vmexit: reason %lu", the basic reason.
+        return Some(Exit::UnhandledVmx {
+            reason: signed_reason(rest)?,
+        });
+    }
+    if let Some(rest) = line.strip_prefix("exit_reason") {
+        // bhyve's and xhyve's `vmexit_vmx` report, `\texit_reason\t%u (%s)`. ~0 is its
+        // mark of a failed VMLAUNCH/VMRESUME, whose number is on the `inst_error` line.
+        let reason = signed_reason(rest)?;
+        return (reason != u32::MAX).then_some(Exit::UnhandledVmx { reason });
+    }
+    if let Some(rest) = line.strip_prefix("inst_error") {
+        // The same report's VM-instruction error: 0 unless the VMX instruction failed.
+        let error = signed_reason(rest)?;
+        return (error != 0).then_some(Exit::FailEntry {
+            reason: u64::from(error),
+            vendor: Some(Vendor::Intel),
+        });
     }
     if let Some(rest) = after("vmentry failure (reason") {
         return fail(first_hex(rest)?, Some(Vendor::Intel));
@@ -337,6 +444,25 @@ fn reason_number(s: &str) -> Option<u64> {
         word.parse().ok()
     } else {
         u64::from_str_radix(word, 16).ok()
+    }
+}
+
+/// A 32-bit exit reason printed in decimal, signed (`%d`: bit 31 set reads negative) or
+/// not, or in hex after `0x`: the first word of `s`.
+fn signed_reason(s: &str) -> Option<u32> {
+    let word = s
+        .trim_start_matches(['=', ':', ' ', '\t'])
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .next()?;
+    if let Some(h) = word.strip_prefix("0x").or_else(|| word.strip_prefix("0X")) {
+        return u32::from_str_radix(h, 16).ok();
+    }
+    let n: i64 = word.parse().ok()?;
+    if let Ok(r) = u32::try_from(n) {
+        Some(r)
+    } else {
+        // As `%d` printed it: the two's complement of a reason with bit 31 set.
+        i32::try_from(n).ok().map(|r| r as u32)
     }
 }
 
@@ -469,6 +595,81 @@ mod tests {
             assert_eq!(class(line), Some(ExitClass::EntryFailedNoReason), "{line}");
         }
         assert_eq!(class("RAX=0000000000000000"), None);
+        // Dune prints the 32-bit reason as `%d`: bit 31 reads negative. The word
+        // "reason" is not a number (its letters `ea` once read as error 234).
+        for line in [
+            "unhandled exit: reason -2147483615, exit qualification 0",
+            "unhandled exit: reason 2147483681, exit qualification 0",
+            "unhandled exit: reason 0x80000021",
+        ] {
+            assert_eq!(class(line), Some(ExitClass::InvalidGuestState), "{line}");
+            assert_eq!(
+                parse_line(line).and_then(|e| e.vendor()),
+                Some(Vendor::Intel)
+            );
+        }
+        assert_eq!(
+            class("unhandled exit: reason 48, exit qualification 181"),
+            Some(ExitClass::NotAFailure)
+        );
+        assert_eq!(
+            class("unhandled exit: reason -2147483614, exit qualification 0"),
+            Some(ExitClass::MsrLoading)
+        );
+        assert_eq!(
+            class("I met error \"KVM: entry failed, hardware error 0x80000021\" during fuzzing"),
+            Some(ExitClass::InvalidGuestState)
+        );
+        for line in [
+            "unhandled exit: bad",
+            "unhandled exit: foo",
+            "unhandled exit",
+        ] {
+            assert_eq!(class(line), None, "{line}");
+        }
+        // bhyve and xhyve: the basic reason, in decimal; 33 occurs only as an entry
+        // failure. A failed VMLAUNCH prints ~0 there and its number as `inst_error`.
+        assert_eq!(class("exit_reason 33"), Some(ExitClass::InvalidGuestState));
+        assert_eq!(
+            class("exit_reason 33 (INVALID_GUEST_STATE)"),
+            Some(ExitClass::InvalidGuestState)
+        );
+        assert_eq!(class("exit_reason 41"), Some(ExitClass::MachineCheck));
+        assert_eq!(
+            class("exit_reason 48 (EPT_VIOLATION)"),
+            Some(ExitClass::NotAFailure)
+        );
+        assert_eq!(class("exit_reason 4294967295 (Unknown)"), None);
+        assert_eq!(class("inst_error 0"), None);
+        // Xen: a domain crashed by a check of its own, or by its failed-entry handler.
+        for (line, vendor) in [
+            (
+                "domain_crash called from arch/x86/hvm/vmx/vmx.c#vmx_update_guest_cr+0x516/0x6a0",
+                Some(Vendor::Intel),
+            ),
+            ("domain_crash called from vmx.c:4304", Some(Vendor::Intel)),
+            ("domain_crash called from svm.c:2711", Some(Vendor::Amd)),
+            ("domain_crash called from p2m-pod.c:1218", None),
+        ] {
+            assert_eq!(class(line), Some(ExitClass::XenDomainCrash), "{line}");
+            assert_eq!(parse_line(line).and_then(|e| e.vendor()), vendor, "{line}");
+        }
+        assert_eq!(
+            class("domain_crash called from vmx.c#vmx_failed_vmentry+0x1a2/0x240"),
+            Some(ExitClass::EntryFailedNoReason)
+        );
+        assert_eq!(
+            class("d1v0 Unexpected vmexit: reason 3"),
+            Some(ExitClass::NotAFailure)
+        );
+        assert_eq!(
+            class("d1v0 Unexpected vmexit: reason 33"),
+            Some(ExitClass::InvalidGuestState)
+        );
+        assert_eq!(
+            class("inst_error 7"),
+            Some(ExitClass::VmInstructionError(7))
+        );
         assert_eq!(extra_data("extra data[1]: 0x0000000000000030"), Some(0x30));
     }
 
@@ -480,6 +681,7 @@ mod tests {
         assert!(!ExitClass::VmInstructionError(7).blames_guest_state());
         assert!(!ExitClass::MsrLoading.blames_guest_state());
         assert!(!ExitClass::Internal(1).blames_guest_state());
+        assert!(!ExitClass::XenDomainCrash.blames_guest_state());
         assert!(
             ExitClass::VmInstructionError(7)
                 .describe()

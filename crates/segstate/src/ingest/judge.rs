@@ -15,7 +15,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::exit::ExitClass;
+use super::exit::{Exit, ExitClass};
 use super::log::{Dialect, LogDump, Target};
 use super::{Input, qemu_dump};
 use crate::arch::{
@@ -485,14 +485,36 @@ fn beyond_segments(report: &mut Report, d: &LogDump, v: Vendors) -> Vec<(CheckId
             "{} guest-state rules beyond the segments are not judged: the dump lacks {}{}",
             rules_not_judged.len(),
             fields.join(", "),
-            match v {
-                Vendors::Intel => " (kvm_intel.dump_invalid_vmcs=1 prints the VMCS)",
-                Vendors::Amd => " (kvm_amd.dump_invalid_vmcb=1 prints the VMCB)",
-                Vendors::Both => "",
-            }
+            whole_dump_hint(d, v)
         ));
     }
     rules_not_judged
+}
+
+/// Where the whole save area would come from, for the log's hypervisor: KVM's
+/// module parameters, Xen's `v` debug key; nothing for a hypervisor that has no such
+/// dump (Dune, bhyve) or when the hardware is not known.
+fn whole_dump_hint(d: &LogDump, v: Vendors) -> &'static str {
+    let xen = d.dialects.iter().any(|x| {
+        matches!(
+            x,
+            Dialect::XenVmcs | Dialect::XenVmcb | Dialect::XenRegisters
+        )
+    }) || d
+        .exits
+        .iter()
+        .any(|(_, e)| matches!(e, Exit::XenDomainCrash { .. }));
+    let other = d
+        .exits
+        .iter()
+        .any(|(_, e)| matches!(e, Exit::UnhandledVmx { .. }));
+    match v {
+        _ if xen => " (Xen's `v` debug key, `xl debug-keys v`, prints the VMCS or VMCB)",
+        _ if other => "",
+        Vendors::Intel => " (kvm_intel.dump_invalid_vmcs=1 prints the VMCS)",
+        Vendors::Amd => " (kvm_amd.dump_invalid_vmcb=1 prints the VMCB)",
+        Vendors::Both => "",
+    }
 }
 
 /// The dump's own controls have unrestricted guest off (a VMCS dump of a nested or

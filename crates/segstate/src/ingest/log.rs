@@ -4,7 +4,8 @@
 //! [`read_log`] strips prefixes (`ingest::text`), runs each dialect reader over the
 //! words ([`super::qemu_log`], [`super::linux_vmcs`] for Linux `dump_vmcs` and Xen's
 //! `vmcs_dump_vcpu`, [`super::linux_vmcb`] for Linux `dump_vmcb` and Xen's
-//! `svm_vmcb_dump`, [`super::haxm`]), reads the exit lines ([`super::exit`]), and
+//! `svm_vmcb_dump`, [`super::haxm`], `xen_regs` for Xen's `show_registers`),
+//! reads the exit lines ([`super::exit`]), and
 //! assembles [`LogDump`]s: each exit goes with the dump it precedes (or, failing
 //! that, the one before it), and when a log holds exactly one kernel dump and one QEMU
 //! dump they are the same failure seen twice and are merged into one state — the
@@ -46,6 +47,10 @@ pub enum Dialect {
     /// Another project's printout of `kvm_sregs` (kontain km, gVisor), see
     /// `text::sregs`: what a VMM hands to KVM_SET_SREGS.
     KvmSregsPrint,
+    /// Xen's `show_registers` of an HVM guest's vCPU (`RIP:    0010:[<…>]`, `cr0: …`,
+    /// `ds: 0008 …`), see `xen_regs`: control registers and selectors, no
+    /// descriptor cache.
+    XenRegisters,
 }
 
 impl Dialect {
@@ -60,6 +65,7 @@ impl Dialect {
             Dialect::XenVmcb => "Xen VMCB dump",
             Dialect::Haxm => "HAXM VMCS dump",
             Dialect::KvmSregsPrint => "kvm_sregs printout",
+            Dialect::XenRegisters => "Xen register dump",
         }
     }
 
@@ -67,7 +73,8 @@ impl Dialect {
     #[must_use]
     pub const fn vendor(self) -> Option<Vendor> {
         match self {
-            Dialect::Qemu | Dialect::KvmSregsPrint => None,
+            // Xen prints its register dump alike on Intel and AMD.
+            Dialect::Qemu | Dialect::KvmSregsPrint | Dialect::XenRegisters => None,
             Dialect::LinuxVmcs | Dialect::XenVmcs | Dialect::Haxm => Some(Vendor::Intel),
             Dialect::LinuxVmcb | Dialect::XenVmcb => Some(Vendor::Amd),
         }
@@ -260,6 +267,7 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
     raws.extend(haxm::read(&mut words));
     words.rewind(0);
     raws.extend(super::text::sregs::read(&mut words));
+    raws.extend(super::xen_regs::read(&lines, xen));
     raws.sort_by_key(|d| d.lines.first);
     // A kvm_sregs printout's `CR0: 0x…` and `EFER: 0x…` lines also look like fields of
     // a HAXM or dump_vmcs dump: such a dump without segments, inside a printout's
@@ -298,6 +306,7 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
         (0..raws.len()).map(|i| vec![i]).collect()
     };
     groups.sort_by_key(|g| g.iter().map(|&i| raws[i].lines.first).min());
+    merge_xen_registers(&raws, &mut groups);
     for group in &groups {
         let first = &raws[group[0]];
         let mut d = LogDump {
@@ -338,6 +347,27 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
         infer_target(d, tcg);
     }
     dumps
+}
+
+/// Xen prints a failed VM entry twice: `vmx_failed_vmentry` dumps the VMCS
+/// (`vmcs_dump_vcpu`), then crashes the domain, and `domain_crash` prints the vCPU's
+/// registers (`show_registers`). A Xen register dump that comes next after a Xen VMCS
+/// or VMCB dump, with no other dump between, is that same failure: it joins the
+/// save area's group, whose fields come first.
+fn merge_xen_registers(raws: &[RawDump], groups: &mut Vec<Vec<usize>>) {
+    let mut k = 1;
+    while k < groups.len() {
+        let joins = matches!(groups[k].as_slice(), [i] if raws[*i].dialect == Dialect::XenRegisters)
+            && groups[k - 1]
+                .last()
+                .is_some_and(|&j| matches!(raws[j].dialect, Dialect::XenVmcs | Dialect::XenVmcb));
+        if joins {
+            let moved = groups.remove(k);
+            groups[k - 1].extend(moved);
+        } else {
+            k += 1;
+        }
+    }
 }
 
 fn vec_dialects(raws: &[RawDump], group: &[usize]) -> Vec<Dialect> {
@@ -403,13 +433,7 @@ fn infer_target(d: &mut LogDump, tcg: bool) {
             Some(Vendor::Amd) => Target::Amd,
             _ => Target::Intel,
         };
-        d.target_reason = format!(
-            "the exit at line {line} is {}",
-            match e.vendor() {
-                Some(Vendor::Amd) => "AMD's (VMEXIT_INVALID)",
-                _ => "Intel's (a VMX exit reason or VM-instruction error)",
-            }
-        );
+        d.target_reason = format!("the exit at line {line} is {}", e.vendor_evidence());
         return;
     }
     if tcg && d.exits.is_empty() {

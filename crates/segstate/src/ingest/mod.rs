@@ -85,6 +85,7 @@ pub mod source;
 pub(crate) mod text;
 #[cfg(feature = "serde")]
 pub mod xen;
+pub(crate) mod xen_regs;
 
 pub use path::{OpenError, OpenedInput, open_path};
 #[cfg(feature = "serde")]

@@ -201,9 +201,16 @@ fn field(c: &mut Reading, words: &mut Words<'_>, name: &str, value: &str, line: 
                     base: *base,
                     limit: *limit as u32,
                 }),
+                // Named as a segment line's gap is: the first value missing or not
+                // printed at its width (a limit cut to `0000`).
                 _ => {
-                    c.dump
-                        .note(format!("line {line}: the {name} line cannot be read"));
+                    let what = match vals.first() {
+                        Some(Some(_)) => "limit",
+                        _ => "base",
+                    };
+                    c.dump.note(format!(
+                        "line {line}: the {name} line is cut short (no {what})"
+                    ));
                     None
                 }
             };

@@ -159,6 +159,20 @@ const ANCHORS: &[&str] = &[
     "kvm run failed",
     "KVM_SET_SREGS",
     "check_exception",
+    "unhandled exit",
+    "exit_reason",
+    "inst_error",
+    "domain_crash called",
+    "Unexpected vmexit",
+    // Xen's show_registers (ingest::xen_regs; its `RIP:`, `RFLAGS`, `cr0:`, `cr3:`,
+    // `ds:` lines are anchored above)
+    "rax:",
+    "rdx:",
+    "rbp:",
+    "r9:",
+    "r12:",
+    "r15:",
+    "fsb:",
 ];
 
 /// Byte offset of the first anchor in `line` that starts a word, if any.
