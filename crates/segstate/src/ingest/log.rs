@@ -4,13 +4,13 @@
 //! [`read_log`] strips prefixes (`ingest::text`), runs each dialect reader over the
 //! words ([`super::qemu_log`], [`super::linux_vmcs`] for Linux `dump_vmcs` and Xen's
 //! `vmcs_dump_vcpu`, [`super::linux_vmcb`] for Linux `dump_vmcb` and Xen's
-//! `svm_vmcb_dump`, [`super::haxm`], `xen_regs` for Xen's `show_registers`),
-//! reads the exit lines ([`super::exit`]), and
-//! assembles [`LogDump`]s: each exit goes with the dump it precedes (or, failing
-//! that, the one before it), and when a log holds exactly one kernel dump and one QEMU
-//! dump they are the same failure seen twice and are merged into one state — the
-//! kernel's fields first (it printed what the CPU was asked to enter), QEMU's where the
-//! kernel printed none.
+//! `svm_vmcb_dump`, [`super::haxm`], the `kvm_sregs` printouts of `text::sregs` and
+//! `text::show_regs`, `xen_regs` for Xen's `show_registers`), reads the exit lines
+//! ([`super::exit`]), and assembles [`LogDump`]s: each exit goes with the dump it
+//! precedes (or, failing that, the one before it), and when a log holds exactly one
+//! kernel dump and one QEMU dump they are the same failure seen twice and are merged
+//! into one state — the kernel's fields first (it printed what the CPU was asked to
+//! enter), QEMU's where the kernel printed none.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -44,8 +44,9 @@ pub enum Dialect {
     XenVmcb,
     /// HAXM's VMCS field dump (`4402 VM_EXIT_INFO_REASON: 80000021`).
     Haxm,
-    /// Another project's printout of `kvm_sregs` (kontain km, gVisor), see
-    /// `text::sregs`: what a VMM hands to KVM_SET_SREGS.
+    /// Another project's printout of `kvm_sregs` (kontain km, gVisor: `text::sregs`;
+    /// qemu-kvm's `kvm_show_regs`: `text::show_regs`): what a VMM hands to
+    /// KVM_SET_SREGS.
     KvmSregsPrint,
     /// Xen's `show_registers` of an HVM guest's vCPU (`RIP:    0010:[<…>]`, `cr0: …`,
     /// `ds: 0008 …`), see `xen_regs`: control registers and selectors, no
@@ -267,6 +268,8 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
     raws.extend(haxm::read(&mut words));
     words.rewind(0);
     raws.extend(super::text::sregs::read(&mut words));
+    words.rewind(0);
+    raws.extend(super::text::show_regs::read(&mut words));
     raws.extend(super::xen_regs::read(&lines, xen));
     raws.sort_by_key(|d| d.lines.first);
     // A kvm_sregs printout's `CR0: 0x…` and `EFER: 0x…` lines also look like fields of

@@ -12,6 +12,9 @@
 //!   `CS:{base:0 limit:4095 selector:16 typ:9 present:1 DPL:0 DB:0 S:1 L:1 G:1 AVL:0
 //!   unusable:0 _:0}`, `GDT:{base:0x… limit:71 _:[0 0 0]}`, `CR0:2147745809`.
 //!
+//! (qemu-kvm's own register dump, a third printout of `kvm_sregs` in a grammar of its
+//! own, is read by [`super::show_regs`].)
+//!
 //! Values are hexadecimal with `0x`, decimal without. A segment is read only when
 //! every field a `kvm_segment` has is there (a cut line is named, not guessed), and
 //! a segment is recognised only when its name is followed by `base:`, so no other
