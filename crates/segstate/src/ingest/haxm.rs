@@ -1,11 +1,28 @@
 //! HAXM's VMCS field dump: one field a line, `"%04x %s: %llx"` — the VMCS field
 //! encoding, HAXM's name for it, the value in bare hex (`haxm_error: 4402
-//! VM_EXIT_INFO_REASON: 80000021`, HAXM `core/vmx.c` `dump_vmcs`).
+//! VM_EXIT_INFO_REASON: 80000021`; HAXM `core/dump.c` `dump_vmcs`, each line printed by
+//! `core/vmx.c` `vmread_dump`).
 //!
 //! The encoding, not HAXM's name, decides the field (SDM Vol. 3C Appendix B), so a
 //! renamed field still reads. The exit reason (0x4402) is an exit line and is read by
 //! [`super::exit`].
+//!
+//! HAXM prints a guest segment as four fields far apart: the eight selectors, then the
+//! eight access rights, the eight bases (and GDTR/IDTR's), then the eight limits. A
+//! paste cut before the limits (or started after the selectors) holds segments only in
+//! part: those are named, field by field, and not read, since a segment rule on a
+//! guessed limit would be a guess. The CPL needs only SS's access rights (SS.DPL is the
+//! CPL, SDM Vol. 3C §25.4.1), so it is read whenever they are.
+//!
+//! Several vCPUs that fail at once print their dumps at the same time, and the lines
+//! interleave (a field twice, a tag doubled or missing). A field printed again starts
+//! the next dump only when the field after it was printed before too (a dump printed
+//! again replays its order); otherwise the lines are interleaved: a repeat with the same
+//! value is named and read once, one with a different value is named and not read.
 
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::log::{Dialect, MAX_DUMPS, RawDump};
@@ -22,52 +39,184 @@ struct Parts {
     base: Option<u64>,
 }
 
-/// Every HAXM dump in the words (a run of `NNNN NAME: value` triples; a repeated
-/// encoding starts the next dump).
-#[must_use]
-pub(crate) fn read(words: &mut Words<'_>) -> Vec<RawDump> {
+/// A segment's four parts by name, each with whether the dump shows it.
+type Named = [(&'static str, bool); 4];
+
+impl Parts {
+    /// The parts' names, each with whether it was read, in HAXM's order.
+    fn named(self) -> Named {
+        [
+            ("selector", self.selector.is_some()),
+            ("access rights", self.ar.is_some()),
+            ("base", self.base.is_some()),
+            ("limit", self.limit.is_some()),
+        ]
+    }
+}
+
+/// One `NNNN NAME: value` line: where, the encoding, HAXM's name, the value.
+#[derive(Clone, Copy)]
+struct FieldLine<'a> {
+    line: usize,
+    enc: u32,
+    name: &'a str,
+    value: u64,
+}
+
+/// Every `NNNN NAME: value` triple in the words, in order (at most one per three
+/// words, so bounded by the text).
+fn field_lines<'a>(words: &mut Words<'a>) -> Vec<FieldLine<'a>> {
     let mut out = Vec::new();
-    let mut cur: Option<(RawDump, [Parts; 8], Vec<u64>)> = None;
     while let Some(w) = words.next_word() {
-        if out.len() >= MAX_DUMPS {
-            break;
-        }
         // `haxm_warning:4000` when the logger glued its tag to the encoding.
         let enc_text = w.text.rsplit(':').next().unwrap_or_default();
         let Some(enc) = hex_width(enc_text, &[4]) else {
             continue;
         };
-        let name_ok = words.peek(0).is_some_and(|n| {
-            n.text.len() > 2
-                && n.text.ends_with(':')
-                && n.text[..n.text.len() - 1]
-                    .bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-        });
-        let Some(value) = words.peek(1).filter(|_| name_ok).and_then(|v| hex(v.text)) else {
+        let Some(name) = words
+            .peek(0)
+            .and_then(|n| n.text.strip_suffix(':'))
+            .filter(|n| {
+                n.len() > 1
+                    && n.bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            })
+        else {
+            continue;
+        };
+        let Some(value) = words.peek(1).and_then(|v| hex(v.text)) else {
             continue;
         };
         words.skip(2);
-        if cur.as_ref().is_some_and(|(_, _, seen)| seen.contains(&enc)) {
-            if let Some(done) = cur.take() {
-                out.push(finish(done));
+        out.push(FieldLine {
+            line: w.line,
+            enc: enc as u32,
+            name,
+            value,
+        });
+    }
+    out
+}
+
+/// The most repeated lines a dump's note names by example.
+const REPEAT_EXAMPLES: usize = 3;
+
+/// A dump being read.
+struct Building<'a> {
+    dump: RawDump,
+    /// Each encoding's first line, by encoding.
+    fields: BTreeMap<u32, FieldLine<'a>>,
+    /// Encodings printed again with another value: not read.
+    conflicting: BTreeSet<u32>,
+    /// How many lines repeat an earlier field with its value.
+    repeats: usize,
+    /// The first few of them: HAXM's name, the first line, the repeat's line.
+    examples: Vec<(&'a str, usize, usize)>,
+}
+
+impl<'a> Building<'a> {
+    fn new(line: usize) -> Self {
+        Building {
+            dump: RawDump::new(Dialect::Haxm, line),
+            fields: BTreeMap::new(),
+            conflicting: BTreeSet::new(),
+            repeats: 0,
+            examples: Vec::new(),
+        }
+    }
+
+    /// A field line the dump has not seen.
+    fn add(&mut self, f: FieldLine<'a>) {
+        self.dump.lines.extend_to(f.line);
+        self.fields.insert(f.enc, f);
+    }
+
+    /// A field line repeating one the dump has, inside interleaved lines: read once
+    /// when the values agree, named and not read when they differ.
+    fn repeat(&mut self, first: FieldLine<'a>, f: FieldLine<'a>) {
+        self.dump.lines.extend_to(f.line);
+        if first.value == f.value {
+            self.repeats += 1;
+            if self.examples.len() < REPEAT_EXAMPLES {
+                self.examples.push((f.name, first.line, f.line));
+            }
+        } else if self.conflicting.insert(f.enc) {
+            self.dump.note(format!(
+                "line {}: {} is {:#x} here and {:#x} at line {}: the lines of dumps printed at \
+                 the same time are interleaved, and which value is this state's cannot be told; \
+                 {} is not read",
+                f.line, f.name, f.value, first.value, first.line, f.name
+            ));
+        }
+    }
+
+    fn finish(self) -> RawDump {
+        let mut d = self.dump;
+        let mut parts = [Parts::default(); 8];
+        for f in self.fields.values() {
+            if !self.conflicting.contains(&f.enc) {
+                field(&mut d, &mut parts, f.enc, f.value);
             }
         }
-        let (d, parts, seen) = cur.get_or_insert_with(|| {
-            (
-                RawDump::new(Dialect::Haxm, w.line),
-                [Parts::default(); 8],
-                Vec::new(),
-            )
-        });
-        seen.push(enc);
-        d.lines.extend_to(w.line);
-        field(d, parts, enc as u32, value);
+        if self.repeats > 0 {
+            let mut seen: Vec<String> = self
+                .examples
+                .iter()
+                .map(|(name, a, b)| format!("{name} at lines {a} and {b}"))
+                .collect();
+            if self.repeats > seen.len() {
+                seen.push(String::from("…"));
+            }
+            d.note(format!(
+                "{} {} an earlier field with the same value ({}) between fields printed once: \
+                 the lines of dumps printed at the same time (several vCPUs) are interleaved; a \
+                 repeat that agrees is read once",
+                self.repeats,
+                if self.repeats == 1 {
+                    "line repeats"
+                } else {
+                    "lines repeat"
+                },
+                seen.join(", ")
+            ));
+        }
+        segments(&mut d, &parts);
+        d
+    }
+}
+
+/// Every HAXM dump in the words. A field printed again starts the next dump when the
+/// field printed after it is one the dump has too (a dump printed again replays HAXM's
+/// order); otherwise the lines are interleaved ([`Building::repeat`]).
+#[must_use]
+pub(crate) fn read(words: &mut Words<'_>) -> Vec<RawDump> {
+    let all = field_lines(words);
+    let mut out = Vec::new();
+    let mut cur: Option<Building<'_>> = None;
+    for (i, &f) in all.iter().enumerate() {
+        if out.len() >= MAX_DUMPS {
+            break;
+        }
+        if let Some(b) = cur.as_mut() {
+            if let Some(&first) = b.fields.get(&f.enc) {
+                let replayed = all
+                    .get(i + 1)
+                    .is_some_and(|next| b.fields.contains_key(&next.enc));
+                if !replayed {
+                    b.repeat(first, f);
+                    continue;
+                }
+                if let Some(done) = cur.take() {
+                    out.push(done.finish());
+                }
+            }
+        }
+        cur.get_or_insert_with(|| Building::new(f.line)).add(f);
     }
     if let Some(done) = cur {
-        out.push(finish(done));
+        out.push(done.finish());
     }
-    out.retain(RawDump::has_fields);
+    out.retain(|d| d.has_fields() || !d.partial_segments.is_empty());
     out
 }
 
@@ -130,7 +279,11 @@ fn field(d: &mut RawDump, parts: &mut [Parts; 8], enc: u32, v: u64) {
     }
 }
 
-fn finish((mut d, parts, _): (RawDump, [Parts; 8], Vec<u64>)) -> RawDump {
+/// The segments read whole; those shown only in part named by what they lack (grouped,
+/// so a paste cut before the limits gives one line) and left unread; the CPL from SS's
+/// access rights whenever they are shown.
+fn segments(d: &mut RawDump, parts: &[Parts; 8]) {
+    let mut cut: Vec<(Named, Vec<SegReg>)> = Vec::new();
     for reg in SegReg::ALL {
         let p = parts[reg.index()];
         if let (Some(sel), Some(limit), Some(ar), Some(base)) = (p.selector, p.limit, p.ar, p.base)
@@ -143,12 +296,59 @@ fn finish((mut d, parts, _): (RawDump, [Parts; 8], Vec<u64>)) -> RawDump {
                 attributes: ar.attributes(),
                 unusable: ar.unusable(),
             });
+            continue;
+        }
+        let named = p.named();
+        if named.iter().all(|(_, read)| !read) {
+            continue;
+        }
+        d.partial_segments.push(reg);
+        match cut.iter_mut().find(|(n, _)| *n == named) {
+            Some((_, regs)) => regs.push(reg),
+            None => cut.push((named, alloc::vec![reg])),
         }
     }
-    if let Some(ss) = d.guest.segments[SegReg::Ss] {
-        d.guest.cpl = Some(ss.attributes.dpl);
+    for (named, regs) in cut {
+        let list = |read: bool| {
+            named
+                .iter()
+                .filter(|(_, r)| *r == read)
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+        };
+        let (shown, lacking) = (list(true), list(false));
+        let one = regs.len() == 1;
+        d.note(format!(
+            "{} {} not read: the dump has {} {} but no {} (HAXM prints the four fields of a \
+             segment apart, the limits last), so no segment rule is judged on {}",
+            regs.iter().map(|r| r.name()).collect::<Vec<_>>().join(", "),
+            if one { "is" } else { "are" },
+            if one { "its" } else { "their" },
+            joined(&shown, "and"),
+            joined(&lacking, "or"),
+            if one { "it" } else { "them" },
+        ));
     }
-    d
+    if let Some(ar) = parts[SegReg::Ss.index()].ar {
+        let cpl = VmxAccessRights(ar as u32).dpl();
+        d.guest.cpl = Some(cpl);
+        if d.guest.segments[SegReg::Ss].is_none() {
+            d.note(format!(
+                "CPL {} read from SS's access rights ({ar:#x}) alone: SS.DPL is the CPL (SDM \
+                 Vol. 3C §25.4.1)",
+                cpl.bits()
+            ));
+        }
+    }
+}
+
+/// `a`, `a and b`, `a, b and c` (`conj` is `and` or `or`).
+fn joined(items: &[&str], conj: &str) -> String {
+    match items {
+        [] => String::new(),
+        [one] => String::from(*one),
+        [init @ .., last] => format!("{} {conj} {last}", init.join(", ")),
+    }
 }
 
 #[cfg(test)]
@@ -171,5 +371,139 @@ mod tests {
         assert_eq!(cs.selector.0, 0x10);
         assert!(cs.attributes.l);
         assert_eq!(g.segments[SegReg::Ss], None);
+    }
+
+    fn dumps(text: &str) -> Vec<RawDump> {
+        read(&mut Words::new(&normalise(text)))
+    }
+
+    /// A paste of segment fields only, cut before the limits (intel/haxm#22, DebugView's
+    /// prefix glued to the tag): read as a dump, each segment named by what it lacks and
+    /// none made up with a limit of 0; the CPL from SS's access rights.
+    #[test]
+    fn segment_fields_alone_are_a_dump_named_not_guessed() {
+        let mut text = String::new();
+        for (reg, sel) in [("CS", 0x10), ("SS", 0x2b), ("DS", 0x2b)] {
+            let r = SegReg::ALL.into_iter().find(|r| r.name() == reg).unwrap();
+            text += &format!(
+                "0000013715.19327641haxm_warning:{:04x} GUEST_{reg}_SELECTOR: {sel:x}\n",
+                VmcsField::selector(r)
+            );
+        }
+        text += "0000014415.19328594haxm_warning:4816 GUEST_CS_AR: a0fb\n\
+                 0000014515.19328690haxm_warning:4818 GUEST_SS_AR: c0f3\n\
+                 0000014615.19329739haxm_warning:6808 GUEST_CS_BASE: 0\n\
+                 0000014715.19329834haxm_warning:680a GUEST_SS_BASE: 0\n";
+        let d = dumps(&text);
+        assert_eq!(d.len(), 1, "{d:?}");
+        let d = &d[0];
+        assert!(d.guest.has_no_segments(), "no segment without its limit");
+        assert_eq!(d.guest.cpl, Some(crate::arch::PrivilegeLevel::Ring3));
+        assert_eq!(d.partial_segments, [SegReg::Cs, SegReg::Ss, SegReg::Ds]);
+        assert!(
+            d.notes.iter().any(|n| n.starts_with(
+                "CS, SS are not read: the dump has their selector, access rights and base but \
+                 no limit"
+            )),
+            "{:?}",
+            d.notes
+        );
+        assert!(
+            d.notes.iter().any(|n| n.starts_with(
+                "DS is not read: the dump has its selector but no access rights, base or limit"
+            )),
+            "{:?}",
+            d.notes
+        );
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n.starts_with("CPL 3 read from SS's access rights"))
+        );
+        // With the limits the same fields read whole, and no note remains.
+        let whole = format!(
+            "{text}haxm_warning: 4802 GUEST_CS_LIMIT: ffffffff\nhaxm_warning: 4804 GUEST_SS_LIMIT: \
+             ffffffff\n"
+        );
+        let d = &dumps(&whole)[0];
+        assert_eq!(d.guest.segments[SegReg::Cs].unwrap().limit, 0xffff_ffff);
+        assert!(d.guest.segments[SegReg::Ss].is_some());
+        assert_eq!(d.partial_segments, [SegReg::Ds]);
+        assert!(
+            !d.notes.iter().any(|n| n.starts_with("CPL")),
+            "{:?}",
+            d.notes
+        );
+    }
+
+    /// Two dumps printed at once (intel/haxm#171): repeats that agree make one dump
+    /// with a note; a field repeated with another value is named and not read; a dump
+    /// printed again in HAXM's order is a second dump.
+    #[test]
+    fn interleaved_lines_are_one_dump_and_conflicts_are_not_read() {
+        let interleaved = "haxm_warning: 6800 GUEST_CR0: 31\n\
+                           haxm_warning: 4814 GUEST_ES_AR: c093\n\
+                           haxm_warning: 6800 GUEST_CR0: 31\n\
+                           haxm_warning: haxm_warning: 6802 GUEST_CR3: 0\n\
+                           haxm_warning: 681e GUEST_RIP: 40008700\n\
+                           6802 GUEST_CR3: 0\n\
+                           haxm_warning: 0800 GUEST_ES_SELECTOR: 10\n";
+        let d = dumps(interleaved);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!((d[0].guest.cr0, d[0].guest.cr3), (Some(0x31), Some(0)));
+        assert_eq!(d[0].lines.last, 7);
+        assert!(
+            d[0].notes.iter().any(|n| n.starts_with(
+                "2 lines repeat an earlier field with the same value (GUEST_CR0 at lines 1 and \
+                 3, GUEST_CR3 at lines 4 and 6)"
+            )),
+            "{:?}",
+            d[0].notes
+        );
+        let differ = interleaved.replacen("6800 GUEST_CR0: 31", "6800 GUEST_CR0: 80000031", 1);
+        let d = dumps(&differ);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].guest.cr0, None, "neither value is chosen");
+        assert_eq!(d[0].guest.cr3, Some(0));
+        assert!(
+            d[0].notes
+                .iter()
+                .any(|n| n.starts_with("line 3: GUEST_CR0 is 0x31 here and 0x80000031 at line 1")),
+            "{:?}",
+            d[0].notes
+        );
+        // The same fields printed again in order: two dumps, each its own value.
+        let twice = "haxm_warning: 6800 GUEST_CR0: 31\nhaxm_warning: 6802 GUEST_CR3: 0\n\
+                     haxm_warning: 681e GUEST_RIP: 1000\n\
+                     haxm_warning: 6800 GUEST_CR0: 31\nhaxm_warning: 6802 GUEST_CR3: 0\n\
+                     haxm_warning: 681e GUEST_RIP: 2000\n";
+        let d = dumps(twice);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert_eq!(
+            (d[0].guest.rip, d[1].guest.rip),
+            (Some(0x1000), Some(0x2000))
+        );
+        assert!(d.iter().all(|x| x.notes.is_empty()), "{d:?}");
+        assert_eq!((d[0].lines.first, d[1].lines.first), (1, 4));
+    }
+
+    /// A dump cut in the selectors after the registers (intel/haxm#304, syslog and
+    /// dmesg prefixes): RIP, CR0 and CR4 are read; CS is named, not read.
+    #[test]
+    fn registers_before_the_segments_are_read() {
+        let text = "Jun 16 15:07:09 localhost /netbsd: [ 1776.3439261] haxm_warning: 681e \
+                    GUEST_RIP: fffff80105fd5590\n\
+                    Jun 16 15:07:09 localhost /netbsd: [ 1776.3439261] haxm_warning: 6800 \
+                    GUEST_CR0: 80050031\n\
+                    Jun 16 15:07:09 localhost /netbsd: [ 1776.3439261] haxm_warning: 0802 \
+                    GUEST_CS_SELECTOR: 10\n\
+                    Jun 16 15:07:09 localhost /netbsd: [ 1776.3439261] haxm_warning: 080a GUEST_GS_SELECT\n";
+        let d = dumps(text);
+        assert_eq!(d.len(), 1);
+        let g = &d[0].guest;
+        assert_eq!(g.rip, Some(0xffff_f801_05fd_5590));
+        assert_eq!(g.cr0, Some(0x8005_0031));
+        assert_eq!((g.segments[SegReg::Cs], g.cpl), (None, None));
+        assert_eq!(d[0].partial_segments, [SegReg::Cs]);
     }
 }

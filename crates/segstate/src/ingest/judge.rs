@@ -412,7 +412,11 @@ fn without_segments(
     report.notes.clear();
     let mut rules_not_judged = Vec::new();
     let mut judged_any = false;
-    report.notes.push(String::from(NO_SEGMENTS_NOTE));
+    report.notes.push(if d.partial_segments.is_empty() {
+        String::from(NO_SEGMENTS_NOTE)
+    } else {
+        partial_segments_note(&d.partial_segments)
+    });
     if let Some(v) = vendors {
         rules_not_judged = beyond_segments(&mut report, d, v);
         // The rules an empty dump cannot judge, less those this one cannot: the ones
@@ -449,8 +453,19 @@ fn without_segments(
 pub const NO_SEGMENTS_NOTE: &str =
     "the dump shows no segment register: the segment rules are not judged";
 
+/// The note on a dump that shows segment registers only in part (a HAXM paste cut
+/// before the limits): what it lacks is named in the reader's notes above it.
+fn partial_segments_note(regs: &[SegReg]) -> String {
+    let names: Vec<&str> = regs.iter().map(|r| r.name()).collect();
+    format!(
+        "the dump shows no segment register whole, only part of {} (what each lacks is \
+         named above): the segment rules are not judged",
+        names.join(", ")
+    )
+}
+
 /// What to look at when every rule a segment-less dump can show passes.
-const NO_SEGMENTS_HINT: &str = "the paste shows no segment register, so no segment check is \
+const NO_SEGMENTS_HINT: &str = "the paste shows no whole segment register, so no segment check is \
      judged: the whole dump (QEMU's register dump, or the VMCS dump's guest segment lines) \
      would show them";
 

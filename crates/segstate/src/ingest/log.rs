@@ -19,7 +19,7 @@ use alloc::{format, vec};
 use super::exit::{self, Exit};
 use super::text::{Words, normalise};
 use super::{haxm, linux_vmcb, linux_vmcs, qemu_log};
-use crate::arch::{Cpl, GuestState, Vendor};
+use crate::arch::{Cpl, GuestState, SegReg, Vendor};
 
 /// The most dumps read from one log; the rest are named, not read, so memory stays
 /// bounded on any input.
@@ -144,6 +144,9 @@ pub(crate) struct RawDump {
     pub printed_cpl: Option<Cpl>,
     /// Remarks: cut lines, odd widths.
     pub notes: Vec<String>,
+    /// Segment registers the dump shows only some fields of (a HAXM paste cut before
+    /// the limits): each is named in a note and not read.
+    pub partial_segments: Vec<SegReg>,
 }
 
 impl RawDump {
@@ -156,6 +159,7 @@ impl RawDump {
             guest: GuestState::default(),
             printed_cpl: None,
             notes: Vec::new(),
+            partial_segments: Vec::new(),
         }
     }
 
@@ -207,6 +211,9 @@ pub struct LogDump {
     pub target_reason: String,
     /// Remarks: cut lines, merge conflicts.
     pub notes: Vec<String>,
+    /// Segment registers shown only in part, named in the notes and not read: the
+    /// dump shows no segment register only when this is empty too.
+    pub partial_segments: Vec<SegReg>,
 }
 
 impl LogDump {
@@ -325,12 +332,18 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
             target: Target::Unknown,
             target_reason: String::new(),
             notes: first.notes.clone(),
+            partial_segments: first.partial_segments.clone(),
         };
         for &i in &group[1..] {
             let other = &raws[i];
             let differ = d.guest.merge_from(&other.guest);
             d.printed_cpl = d.printed_cpl.or(other.printed_cpl);
             d.notes.extend(other.notes.iter().cloned());
+            for reg in &other.partial_segments {
+                if !d.partial_segments.contains(reg) {
+                    d.partial_segments.push(*reg);
+                }
+            }
             d.notes.push(format!(
                 "merged with the {} at line {}: one failure, printed twice",
                 other.dialect, other.lines.first
@@ -343,6 +356,9 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
                 ));
             }
         }
+        // A register another dump of the failure showed whole is read.
+        let guest = &d.guest;
+        d.partial_segments.retain(|r| guest.segments[*r].is_none());
         dumps.push(d);
     }
     attach_exits(&mut dumps, &raws, &groups, exits);
@@ -415,6 +431,7 @@ fn attach_exits(
             target: Target::Unknown,
             target_reason: String::new(),
             notes: Vec::new(),
+            partial_segments: Vec::new(),
         });
     }
     for d in dumps.iter_mut() {
