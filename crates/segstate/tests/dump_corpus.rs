@@ -914,6 +914,20 @@ fn xen_register_dumps_are_read_and_joined_to_their_vmcs_dump() {
             .iter()
             .any(|n| n.contains("Xen's `v` debug key"))
     );
+    // The hint names the log's own hypervisor's switch, KVM's only in a KVM log.
+    for (name, kvm) in [
+        ("haxm-304", false),
+        ("dune-2", false),
+        ("aerokube-43", true),
+    ] {
+        let (_, j) = &judged(&format!("{name}.txt"))[0];
+        let hinted = j
+            .report
+            .notes
+            .iter()
+            .any(|n| n.contains("kvm_intel.dump_invalid_vmcs"));
+        assert_eq!(hinted, kvm, "{name}: {:?}", j.report.notes);
+    }
     let (second, _) = &all[1];
     assert_eq!(second.guest.rip, Some(0xffff_ffff_c08e_ede5));
     assert_eq!(

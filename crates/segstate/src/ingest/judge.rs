@@ -508,7 +508,8 @@ fn beyond_segments(report: &mut Report, d: &LogDump, v: Vendors) -> Vec<(CheckId
 
 /// Where the whole save area would come from, for the log's hypervisor: KVM's
 /// module parameters, Xen's `v` debug key; nothing for a hypervisor that has no such
-/// dump (Dune, bhyve) or when the hardware is not known.
+/// switch (HAXM prints its dump whole or not at all; Dune, bhyve) or when the hardware
+/// is not known.
 fn whole_dump_hint(d: &LogDump, v: Vendors) -> &'static str {
     let xen = d.dialects.iter().any(|x| {
         matches!(
@@ -519,10 +520,10 @@ fn whole_dump_hint(d: &LogDump, v: Vendors) -> &'static str {
         .exits
         .iter()
         .any(|(_, e)| matches!(e, Exit::XenDomainCrash { .. }));
-    let other = d
-        .exits
-        .iter()
-        .any(|(_, e)| matches!(e, Exit::UnhandledVmx { .. }));
+    let other = d.dialects.contains(&Dialect::Haxm)
+        || d.exits
+            .iter()
+            .any(|(_, e)| matches!(e, Exit::UnhandledVmx { .. }));
     match v {
         _ if xen => " (Xen's `v` debug key, `xl debug-keys v`, prints the VMCS or VMCB)",
         _ if other => "",
