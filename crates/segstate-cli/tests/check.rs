@@ -502,8 +502,25 @@ fn the_target_is_inferred_unless_vendor_says() {
     let tcg = segstate(&["check", &dump_fixture("qemu-d-int-linux33.txt")]);
     assert_eq!(code(&tcg), 0);
     let out = stdout(&tcg);
-    assert!(out.contains("the architecture only (TCG)"), "{out}");
+    assert!(
+        out.contains("judged for the architecture only (TCG-only"),
+        "{out}"
+    );
     assert!(!out.contains("vmx.") && !out.contains("svm."), "{out}");
+}
+
+/// The CPL QEMU printed is in `--json` as in the text, for a QEMU dump read from a log
+/// (a dmesg-prefixed paste) as for a whole one.
+#[test]
+fn json_carries_the_printed_cpl_of_a_dump_in_a_log() {
+    let path = dump_fixture("synthetic/prefix-dmesg.txt");
+    let text = stdout(&segstate(&["check", &path]));
+    assert_contains(&text, "(QEMU printed CPL=");
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&segstate(&["check", "--json", &path]))).unwrap();
+    let printed = &json["states"][0]["printed_cpl"];
+    assert!(printed.is_u64(), "{json}");
+    assert_contains(&text, &format!("(QEMU printed CPL={printed})"));
 }
 
 #[test]

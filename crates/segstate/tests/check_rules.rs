@@ -643,3 +643,29 @@ fn cr0_fixed_bits_are_judged_on_the_vmcs_not_on_a_guests_view() {
         "a VMCS-level CR0 with PG = 0 fails VM entry without unrestricted guest"
     );
 }
+
+/// A system type is named as the mode names it: type 9 in TR is a 32-bit TSS outside
+/// IA-32e mode and a 64-bit one in it (SDM Vol. 3A Table 3-2; QEMU prints `TSS32-avl`).
+#[test]
+fn an_available_tss_is_named_for_the_mode() {
+    let found = |s: &SegmentState| {
+        arch::check(s)
+            .into_iter()
+            .find(|f| f.id == CheckId::ArchTrAvailable)
+            .map(|f| f.found)
+    };
+    let legacy = with(pm32(), |s| {
+        seg(s, SegReg::Tr).attributes.segment_type = ty(9)
+    });
+    let found_legacy = found(&legacy).expect("fires in 32-bit protected mode");
+    assert!(
+        found_legacy.contains("32-bit TSS (available)"),
+        "{found_legacy}"
+    );
+    let long = with(k0(), |s| seg(s, SegReg::Tr).attributes.segment_type = ty(9));
+    let found_long = found(&long).expect("fires in 64-bit mode");
+    assert!(
+        found_long.contains("64-bit TSS (available)"),
+        "{found_long}"
+    );
+}

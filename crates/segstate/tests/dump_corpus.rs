@@ -152,6 +152,16 @@ const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     ("edk2-91-lersek", Target::Intel, &[], Expect::Fails(CheckId::VmxEntryRflagsIf)),
     // The same failure's QEMU dump (in SMM): what it shows passes.
     ("edk2-91-qemu", Target::Intel, &SegReg::ALL, Expect::Outside(IGS)),
+    // A journald log of one failed entry printed twice, kernel and QEMU: one state,
+    // the host state's CR0= line no dump of its own, the exit inside the kernel's.
+    ("lkml-2207-tdpmmu", Target::Intel, &SegReg::ALL, Expect::Fails(CheckId::VmxEntryIntrStiIf)),
+    // `CPU Reset` dumps: the state as a reset began, judged on the architecture only.
+    ("haxm-267", Target::Tcg, &SegReg::ALL, Expect::Passes),
+    // An SEV-SNP guest's dump_vmcb: what it shows passes, the cause is beyond it.
+    ("lkml-2503-sevsnp", Target::Amd, &SegReg::ALL, Expect::Outside(ExitClass::SvmInvalid)),
+    ("lkml-1907-jailhouse", Target::Intel, &SegReg::ALL, Expect::NotGuestState(ExitClass::VmInstructionError(7))),
+    ("pritamzope-os-28", Target::Tcg, &SegReg::ALL, Expect::Passes),
+    ("cloud-hypervisor-5717", Target::Intel, &[], Expect::NoState(Some(ExitClass::VmInstructionError(7)))),
     // Xen's log quoted with `> `, the VMCS dump cut after CR4.
     ("drakvuf-395", Target::Intel, &[], Expect::Outside(IGS)),
 ];
@@ -957,4 +967,45 @@ fn xen_register_dumps_are_read_and_joined_to_their_vmcs_dump() {
         "{:?}",
         j.rules_not_judged
     );
+}
+
+/// What a second sweep of real pastes found misread: a dump_vmcs's host state taken
+/// for a QEMU dump (three states where there is one, the exit on the wrong one), a
+/// `CPU Reset` dump taken for TCG's, an SEV-SNP guest's VMCB not named.
+#[test]
+fn a_kernel_dumps_own_lines_and_a_reset_dump_are_read_as_what_they_are() {
+    let all = judged("lkml-2207-tdpmmu.txt");
+    assert_eq!(all.len(), 1, "one failure printed twice");
+    let (d, _) = &all[0];
+    assert_eq!(d.dialects, [Dialect::LinuxVmcs, Dialect::Qemu]);
+    assert_eq!(
+        d.exits.len(),
+        1,
+        "the same reason printed twice: {:?}",
+        d.exits
+    );
+    assert_eq!(d.exits[0].0, 43, "reason=80000021, a control-state line");
+    // The host state's CR0 is not the guest's.
+    assert_eq!(d.guest.cr0, Some(0x0005_0032));
+
+    let (d, _) = &judged("haxm-267.txt")[0];
+    assert_eq!(d.target, Target::Tcg);
+    assert!(d.target_reason.contains("CPU Reset"), "{}", d.target_reason);
+    assert!(d.notes.iter().any(|n| n.contains("follows `CPU Reset`")));
+
+    let (d, j) = &judged("lkml-2503-sevsnp.txt")[0];
+    assert!(
+        d.notes
+            .iter()
+            .any(|n| n.contains("an SEV-SNP guest's VMCB")),
+        "{:?}",
+        d.notes
+    );
+    let Verdict::Outside {
+        hint: Some(hint), ..
+    } = &j.verdict
+    else {
+        panic!("{}", j.verdict);
+    };
+    assert!(hint.contains("VMSA") && !hint.contains("VMCS"), "{hint}");
 }

@@ -283,32 +283,34 @@ fn rules_text(e: &Entry) -> Option<String> {
     }
 }
 
+/// The CPL QEMU printed (`CPL=`): a whole QEMU dump's, or that of the QEMU dump in a
+/// log's state. The text and `--json` both say it.
+fn printed_cpl(input: &Input) -> Option<u8> {
+    input.dump.as_ref().map(|d| d.cpl).or_else(|| {
+        input
+            .log
+            .as_ref()
+            .and_then(|l| l.printed_cpl)
+            .map(|c| c.bits())
+    })
+}
+
 fn text(out: &mut String, input: &Input, r: &Report, j: Option<&Judgement>, verbose: bool) {
-    let printed = input
-        .dump
-        .as_ref()
-        .map(|d| d.cpl)
-        .or_else(|| {
-            input
-                .log
-                .as_ref()
-                .and_then(|l| l.printed_cpl)
-                .map(|c| c.bits())
-        })
+    let printed = printed_cpl(input)
         .map(|c| format!(" (QEMU printed CPL={c})"))
         .unwrap_or_default();
     if let Some(j) = j {
         // The verdict first, one line per dump.
         let _ = writeln!(out, "== {} [{}]: {}", input.label, input.format, j.verdict);
-        let judged = j.vendors.map_or_else(
-            || String::from("the architecture only (TCG)"),
-            |v| v.to_string(),
-        );
+        let judged = j
+            .vendors
+            .map_or_else(|| String::from("the architecture only"), |v| v.to_string());
         // What the dump does not show is not printed as if it did.
         let guest = input.log.as_ref().map(|l| &l.guest);
         let mode = match guest.map(GuestState::shown_mode) {
+            Some(Ok(mode)) => mode.to_string(),
             Some(Err(gap)) => gap.to_string(),
-            _ => r.mode.to_string(),
+            None => r.mode.to_string(),
         };
         let cpl = if guest.is_some_and(|g| g.cpl.is_none()) {
             String::from("unknown")
@@ -452,7 +454,7 @@ impl<'a> StateJson<'a> {
                 .as_ref()
                 .map(|d| d.line)
                 .or(input.log.as_ref().map(|l| l.line)),
-            printed_cpl: input.dump.as_ref().map(|d| d.cpl),
+            printed_cpl: printed_cpl(input),
             // null where a pasted dump does not show what decides it
             report: r
                 .json()

@@ -289,8 +289,13 @@ impl GuestState {
     /// [`ModeGap`] when a field that decides the mode is not known.
     pub fn shown_mode(&self) -> Result<CpuMode, ModeGap> {
         let gap = |so_far, lacks| Err(ModeGap { so_far, lacks });
-        let Some(cr0) = self.cr0 else {
-            return gap(ModeSoFar::Nothing, GuestField::Cr0);
+        // EFER.LMA is set only while paging is on (SDM Vol. 3A §10.8.5): it decides
+        // protected mode without CR0.
+        let lma = self.efer.is_some_and(|e| e & EFER_LMA != 0);
+        let cr0 = match self.cr0 {
+            Some(cr0) => cr0,
+            None if lma => CR0_PE,
+            None => return gap(ModeSoFar::Nothing, GuestField::Cr0),
         };
         if cr0 & CR0_PE == 0 {
             return Ok(CpuMode::Real);
@@ -543,6 +548,10 @@ mod tests {
             g.shown_mode().unwrap_err().to_string(),
             "mode unknown (no CR0 in the dump)"
         );
+        // EFER.LMA decides paging, so protected mode, without CR0.
+        g.efer = Some(0xd01);
+        g.segments[SegReg::Cs] = s.segments[SegReg::Cs].into();
+        assert_eq!(g.shown_mode(), Ok(CpuMode::Compatibility));
     }
 
     #[test]

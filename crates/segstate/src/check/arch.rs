@@ -335,7 +335,7 @@ fn check_cs(f: &mut Findings, cs: &Segment, cpl: PrivilegeLevel, mode: CpuMode) 
             Some(SegReg::Cs),
             "type",
             "a present code segment",
-            describe(cs),
+            describe(cs, mode),
         );
     } else {
         // Conforming code may run at a CPL above its DPL; non-conforming code only at
@@ -377,7 +377,7 @@ fn check_ss(f: &mut Findings, ss: &Segment, cpl: PrivilegeLevel, mode: CpuMode) 
                 Some(SegReg::Ss),
                 "type",
                 "writable data",
-                describe(ss),
+                describe(ss, mode),
             );
         }
     } else if !mode.is_ia32e() {
@@ -433,7 +433,7 @@ fn check_data(f: &mut Findings, segs: Registers<'_>, part: Part, mode: CpuMode) 
                 Some(reg),
                 "type",
                 "readable data or code",
-                describe(s),
+                describe(s, mode),
             );
         }
         let t = s.attributes.segment_type;
@@ -477,7 +477,7 @@ fn check_system(f: &mut Findings, segs: Registers<'_>, part: Part, mode: CpuMode
             Some(SegReg::Ldtr),
             "type",
             "an LDT (2)",
-            describe(&ldtr),
+            describe(&ldtr, mode),
         );
     }
 }
@@ -504,13 +504,15 @@ fn check_tr(f: &mut Findings, tr: &Segment, mode: CpuMode) {
             } else {
                 "a present busy TSS (3 or 11)"
             },
-            describe(tr),
+            describe(tr, mode),
         );
     }
 }
 
-/// A segment's type in words, formatted only when a finding is kept.
-struct Describe(Segment);
+/// A segment's type in words, formatted only when a finding is kept; a system type is
+/// named as IA-32e mode names it when the second field is true (type 9 is a 64-bit TSS
+/// there, a 32-bit one outside, SDM Vol. 3A Table 3-2).
+struct Describe(Segment, bool);
 
 /// CS's and SS's selector RPL must equal the CPL (SDM Vol. 3A §5.5: the CPL is the RPL
 /// of the CS and SS selectors).
@@ -526,8 +528,8 @@ fn rpl_is_cpl(f: &mut Findings, id: CheckId, reg: SegReg, seg: &Segment, cpl: Pr
     }
 }
 
-fn describe(s: &Segment) -> Describe {
-    Describe(*s)
+fn describe(s: &Segment, mode: CpuMode) -> Describe {
+    Describe(*s, mode.is_ia32e())
 }
 
 impl core::fmt::Display for Describe {
@@ -539,8 +541,10 @@ impl core::fmt::Display for Describe {
         let a = s.attributes;
         let kind = if a.s {
             a.segment_type.code_data_name()
-        } else {
+        } else if self.1 {
             a.segment_type.system_name_long_mode()
+        } else {
+            a.segment_type.system_name_legacy()
         };
         write!(
             f,

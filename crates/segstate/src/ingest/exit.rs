@@ -185,6 +185,17 @@ impl Exit {
         }
     }
 
+    /// True when `other` reports the same failure: equal, or the same
+    /// `hardware_entry_failure_reason` printed by two lines of which one also names the
+    /// vendor (a dump_vmcs's `reason=80000021` and QEMU's `hardware error 0x80000021`).
+    #[must_use]
+    pub fn same_failure(&self, other: &Exit) -> bool {
+        match (self, other) {
+            (Exit::FailEntry { reason: a, .. }, Exit::FailEntry { reason: b, .. }) => a == b,
+            _ => self == other,
+        }
+    }
+
     /// Why this exit implies its [`Exit::vendor`], in words for a report.
     #[must_use]
     pub fn vendor_evidence(&self) -> &'static str {

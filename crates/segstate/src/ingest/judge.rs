@@ -600,11 +600,18 @@ fn verdict(d: &LogDump, report: &Report, class: Option<ExitClass>) -> Verdict {
                 ExitClass::SvmInvalid if !kernel(&[Dialect::LinuxVmcb, Dialect::XenVmcb]) => {
                     Some("set kvm_amd.dump_invalid_vmcb=1 to have the kernel print the VMCB")
                 }
-                ExitClass::InvalidGuestState | ExitClass::SvmInvalid => Some(
+                ExitClass::InvalidGuestState => Some(
                     "every guest-state check on the fields the kernel printed passes; the cause \
                      is in what it does not print (the VMCS link pointer, the MSR-load areas, \
                      SYSENTER/PERF_GLOBAL_CTRL/BNDCFGS), a field cut from the paste, or a \
                      processor-specific limit (MAXPHYADDR below 52, fixed bits)",
+                ),
+                ExitClass::SvmInvalid => Some(
+                    "every consistency check on the fields the kernel printed passes; the \
+                     cause is in what it does not print or VMRUN checks beyond it (the MSR and \
+                     I/O permission maps, nested paging's nCR3, AVIC, and for an SEV-ES or \
+                     SEV-SNP guest its VMSA and SEV features), a field cut from the paste, or \
+                     a processor-specific limit (MAXPHYADDR, reserved bits)",
                 ),
                 ExitClass::SetRegistersRefused => Some(
                     "KVM_SET_SREGS's checks the dump can show pass; it also refuses a CR4 bit \

@@ -54,7 +54,13 @@ type Reader = Collector<()>;
 /// `(XEN)` prefix.
 #[must_use]
 pub(crate) fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
+    // Linux names an SEV-ES or SEV-SNP guest before its VMCB ("kvm_amd: SEV-SNP vCPU1
+    // VMCB …"): the line of that name, until the VMCB opens.
+    let mut sev: Option<(&str, usize)> = None;
     Reader::new(Dialect::LinuxVmcb, xen, |_| {}).read(words, |r, words, line, t, next| {
+        if t.starts_with("SEV") && next.starts_with("vCPU") {
+            sev = Some((t, line));
+        }
         // Openers: Linux's "VMCB …" headers, Xen's "Dumping guest's current state".
         if t.trim_end_matches(':') == "VMCB" || (t == "Dumping" && next == "guest's") {
             let saved = r.cur.as_ref().is_some_and(|d| {
@@ -63,7 +69,15 @@ pub(crate) fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
             if saved {
                 r.close();
             }
-            r.open(line);
+            let d = r.open(line);
+            if let Some((kind, _)) = sev.take().filter(|(_, at)| *at == line) {
+                d.note(format!(
+                    "line {line}: an {kind} guest's VMCB: its register state is kept in the \
+                     VMSA, encrypted, which the kernel prints only when the guest's policy \
+                     allows debugging; VMRUN's checks of the VMSA and the SEV features are not \
+                     judged"
+                ));
+            }
         } else if let Some((reg, lower)) = seg_name(t) {
             let linux_form = lower && next == "s:";
             if linux_form || r.cur.is_some() {

@@ -97,6 +97,42 @@ fn keyed<'a>(word: &'a str, key: &str) -> Option<&'a str> {
     word.strip_prefix(key)?.strip_prefix('=')
 }
 
+/// The first words of `dump_vmcs`'s host-state lines (Linux `vmx.c`; Xen's
+/// `vmcs_dump_vcpu` prints the same names).
+const HOST_KEYS: &[&str] = &[
+    "RIP",
+    "RSP",
+    "CS=",
+    "FSBase=",
+    "GDTBase=",
+    "CR0=",
+    "Sysenter",
+    "EFER",
+    "PAT",
+    "PerfGlobCtl",
+];
+
+/// The first words of its control-state lines, through the last one either prints.
+const CONTROL_KEYS: &[&str] = &[
+    "PinBased=",
+    "EntryControls=",
+    "ExceptionBitmap=",
+    "VMEntry:",
+    "VMExit:",
+    "reason=",
+    "IDTVectoring:",
+    "TSC",
+    "SVI|RVI",
+    "TPR",
+    "APIC-access",
+    "PostedIntrVec",
+    "EPT",
+    "PLE",
+    "Virtual",
+    "VMfunc",
+    "InterruptStatus",
+];
+
 type Reader = Collector<Section>;
 
 /// A VMCS has no CPL field: SS.DPL is the CPL (SDM Vol. 3C §25.4.1).
@@ -135,6 +171,21 @@ pub(crate) fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
         };
         if r.cur.is_none() && !opens(t) {
             return;
+        }
+        // The host state's and control state's lines are the dump's too, read or
+        // not: the QEMU reader takes the host state's `CR0=…` for a dump of its own
+        // (a reading inside the span is dropped), and `reason=80000021` is a control
+        // line (an exit inside the span stays with it). Only their own keys count,
+        // so the span ends where the dump does.
+        let keys: &[&str] = match r.state {
+            Section::Host => HOST_KEYS,
+            Section::Control => CONTROL_KEYS,
+            Section::Guest => &[],
+        };
+        if keys.iter().any(|k| t.starts_with(k)) {
+            if let Some(d) = r.cur.as_mut() {
+                d.lines.extend_to(line);
+            }
         }
         match r.state {
             Section::Host => {}

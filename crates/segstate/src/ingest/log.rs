@@ -147,6 +147,8 @@ pub(crate) struct RawDump {
     /// Segment registers the dump shows only some fields of (a HAXM paste cut before
     /// the limits): each is named in a note and not read.
     pub partial_segments: Vec<SegReg>,
+    /// QEMU's `-d cpu_reset` dump: the state as a reset began, which nothing entered.
+    pub at_reset: bool,
 }
 
 impl RawDump {
@@ -160,6 +162,7 @@ impl RawDump {
             printed_cpl: None,
             notes: Vec::new(),
             partial_segments: Vec::new(),
+            at_reset: false,
         }
     }
 
@@ -280,17 +283,15 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
     raws.extend(super::xen_regs::read(&lines, xen));
     raws.sort_by_key(|d| d.lines.first);
     // A kvm_sregs printout's `CR0: 0x…` and `EFER: 0x…` lines also look like fields of
-    // a HAXM or dump_vmcs dump: such a dump without segments, inside a printout's
-    // lines, is a misreading of them.
-    let printouts: Vec<LineSpan> = raws
-        .iter()
-        .filter(|d| d.dialect == Dialect::KvmSregsPrint)
-        .map(|d| d.lines)
-        .collect();
+    // a HAXM or dump_vmcs dump, and dump_vmcs's host state `CR0=… CR3=… CR4=…` like a
+    // QEMU dump's: a dump without segments inside the lines of a dump of another
+    // dialect is a misreading of them.
+    let spans: Vec<(Dialect, LineSpan)> = raws.iter().map(|d| (d.dialect, d.lines)).collect();
     raws.retain(|d| {
-        d.dialect == Dialect::KvmSregsPrint
-            || d.guest.segments.iter().any(|(_, s)| s.is_some())
-            || !printouts.iter().any(|p| p.covers(d.lines))
+        d.guest.segments.iter().any(|(_, s)| s.is_some())
+            || !spans
+                .iter()
+                .any(|(dialect, span)| *dialect != d.dialect && span.covers(d.lines))
     });
     if raws.len() > MAX_DUMPS {
         raws.truncate(MAX_DUMPS);
@@ -362,8 +363,18 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
         dumps.push(d);
     }
     attach_exits(&mut dumps, &raws, &groups, exits);
-    for d in &mut dumps {
+    for (k, d) in dumps.iter_mut().enumerate() {
         infer_target(d, tcg);
+        let at_reset = groups
+            .get(k)
+            .is_some_and(|g| g.iter().all(|&i| raws[i].at_reset));
+        if at_reset && d.exits.is_empty() {
+            d.target = Target::Tcg;
+            d.target_reason = String::from(
+                "a `CPU Reset` dump: QEMU logs the state as the reset begins, which no VM \
+                 entry was asked to take; only the architecture applies",
+            );
+        }
     }
     dumps
 }
@@ -417,7 +428,7 @@ fn attach_exits(
             None => &mut orphans,
         };
         // The same exit printed again (per vCPU, per retry) is one failure.
-        if !list.iter().any(|(_, x)| *x == e) {
+        if !list.iter().any(|(_, x)| x.same_failure(&e)) {
             list.push((line, e));
         }
     }

@@ -35,6 +35,11 @@ fn is_tcg_marker(word: &str, next: Option<&str>) -> bool {
         || (word.len() == 4 && word.starts_with("v=") && next.is_some_and(|n| n.starts_with("e=")))
 }
 
+/// How many lines after `CPU Reset (CPU n)` its dump runs, to its `CCS=` line: the
+/// registers, segments, tables and control and debug registers (19 lines), with room
+/// for wrapped ones.
+const RESET_DUMP_LINES: usize = 24;
+
 /// A dump being read.
 struct Reading {
     dump: RawDump,
@@ -56,12 +61,20 @@ pub(crate) fn read(words: &mut Words<'_>) -> (Vec<RawDump>, bool) {
     let mut out = Vec::new();
     let mut tcg = false;
     let mut cur: Option<Reading> = None;
+    // The line of the last `CPU Reset (CPU n)`: QEMU's `-d cpu_reset` logs the state
+    // with `CPU_DUMP_CCOP` whatever the accelerator (`x86_cpu_class_init`'s
+    // `reset_dump_flags`), so its `CCS=` is no sign of TCG.
+    let mut reset: Option<usize> = None;
     while let Some(w) = words.next_word() {
         if out.len() >= MAX_DUMPS {
             break;
         }
         let next = words.peek(0).map(|n| n.text);
-        if is_tcg_marker(w.text, next) {
+        if w.text == "CPU" && next == Some("Reset") {
+            reset = Some(w.line);
+        }
+        let in_reset_dump = reset.is_some_and(|r| w.line.saturating_sub(r) <= RESET_DUMP_LINES);
+        if is_tcg_marker(w.text, next) && !(in_reset_dump && w.text.starts_with("CCS=")) {
             tcg = true;
         }
         // `ES =0010`, `R8 =…`: the name and `=value` are two words.
@@ -97,7 +110,19 @@ pub(crate) fn read(words: &mut Words<'_>) -> (Vec<RawDump>, bool) {
                 out.push(done.dump);
             }
         }
-        let c = cur.get_or_insert_with(|| Reading::new(w.line));
+        let c = cur.get_or_insert_with(|| {
+            let mut r = Reading::new(w.line);
+            if reset.is_some_and(|at| w.line > at && w.line - at <= 2) {
+                r.dump.at_reset = true;
+                r.dump.note(format!(
+                    "line {}: the dump follows `CPU Reset`: QEMU's -d cpu_reset logs the \
+                     state as the reset begins (a vCPU's first reset shows it all zeros), \
+                     not a state that ran or was entered",
+                    w.line
+                ));
+            }
+            r
+        });
         c.seen.push(id);
         c.dump.lines.extend_to(w.line);
         if let Some(reg) = seg {

@@ -96,7 +96,9 @@ const ANCHORS: &[&str] = &[
     "reason=",
     "IDTVectoring",
     "sel ",
-    // Linux dump_vmcb, Xen svm_vmcb_dump
+    // Linux dump_vmcb, Xen svm_vmcb_dump (Linux names an SEV guest before its VMCB)
+    "SEV-ES vCPU",
+    "SEV-SNP vCPU",
     "VMCB",
     "es:",
     "cs:",
