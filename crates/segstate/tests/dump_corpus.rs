@@ -164,6 +164,11 @@ const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     ("cloud-hypervisor-5717", Target::Intel, &[], Expect::NoState(Some(ExitClass::VmInstructionError(7)))),
     // Xen's log quoted with `> `, the VMCS dump cut after CR4.
     ("drakvuf-395", Target::Intel, &[], Expect::Outside(IGS)),
+    // VirtualBox's `Guest CPUM` dumps (VBox.log): states that ran (a guest triple
+    // fault; a 32-bit kernel), no hardware named. The 32-bit one is cut at CR4, before
+    // LDTR and TR.
+    ("vbox-centuryos-2022", Target::Unknown, &SegReg::ALL, Expect::Passes),
+    ("serenity-5653", Target::Unknown, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Fs, SegReg::Gs], Expect::Passes),
 ];
 
 #[test]
@@ -265,6 +270,8 @@ fn states_shown_running_get_no_error() {
         "gvisor-5591",
         "systemd-35885",
         "osv-566",
+        "vbox-centuryos-2022",
+        "serenity-5653",
     ] {
         for (d, j) in judged(&format!("{name}.txt")) {
             assert_eq!(

@@ -80,8 +80,8 @@ impl From<VendorArg> for Vendors {
 /// - text: starting with `{` segstate's JSON kvm_sregs (`json`, the `segstate convert
 ///   --to sregs` shape), else a log as pasted (`dump`: journald/syslog/dmesg/(XEN)/e-mail
 ///   prefixes, wrapped or cut lines) holding QEMU dumps, Linux dump_vmcs/dump_vmcb, Xen
-///   or HAXM dumps, kvm_sregs printouts (kontain km, gVisor, qemu-kvm's register dump)
-///   and exit lines, read a part at a time, each dump with its verdict first;
+///   or HAXM dumps, kvm_sregs printouts (kontain km, gVisor, qemu-kvm's register dump),
+///   VirtualBox's `Guest CPUM` register dump (VBox.log, `info cpumguest`) and exit lines, read a part at a time, each dump with its verdict first;
 ///
 /// - binary, by size: 312 bytes kvm_sregs (`sregs`), 456 kvm_sregs + kvm_regs
 ///   (`sregs+regs`), 4096 a VMCB page (`vmcb`), 664..=3072 a VMCB save area

@@ -5,7 +5,8 @@
 //! words ([`super::qemu_log`], [`super::linux_vmcs`] for Linux `dump_vmcs` and Xen's
 //! `vmcs_dump_vcpu`, [`super::linux_vmcb`] for Linux `dump_vmcb` and Xen's
 //! `svm_vmcb_dump`, [`super::haxm`], the `kvm_sregs` printouts of `text::sregs` and
-//! `text::show_regs`, `xen_regs` for Xen's `show_registers`), reads the exit lines
+//! `text::show_regs`, `xen_regs` for Xen's `show_registers`, `vbox_log` for
+//! VirtualBox's `Guest CPUM` dump), reads the exit lines
 //! ([`super::exit`]), and assembles [`LogDump`]s: each exit goes with the dump it
 //! precedes (or, failing that, the one before it), and when a log holds exactly one
 //! kernel dump and one QEMU dump they are the same failure seen twice and are merged
@@ -52,6 +53,10 @@ pub enum Dialect {
     /// `ds: 0008 …`), see `xen_regs`: control registers and selectors, no
     /// descriptor cache.
     XenRegisters,
+    /// VirtualBox's guest register dump (`Guest CPUM (VCPU 0) state:`, VBox.log on a
+    /// Guru Meditation, `info cpumguest`), see `vbox_log`: `CPUMSELREG` segments with
+    /// their `X86DESCATTR` flags.
+    VboxLog,
 }
 
 impl Dialect {
@@ -67,6 +72,7 @@ impl Dialect {
             Dialect::Haxm => "HAXM VMCS dump",
             Dialect::KvmSregsPrint => "kvm_sregs printout",
             Dialect::XenRegisters => "Xen register dump",
+            Dialect::VboxLog => "VirtualBox register dump",
         }
     }
 
@@ -75,7 +81,10 @@ impl Dialect {
     pub const fn vendor(self) -> Option<Vendor> {
         match self {
             // Xen prints its register dump alike on Intel and AMD.
-            Dialect::Qemu | Dialect::KvmSregsPrint | Dialect::XenRegisters => None,
+            // VirtualBox prints CPUM's context alike on VT-x, AMD-V and its emulator.
+            Dialect::Qemu | Dialect::KvmSregsPrint | Dialect::XenRegisters | Dialect::VboxLog => {
+                None
+            }
             Dialect::LinuxVmcs | Dialect::XenVmcs | Dialect::Haxm => Some(Vendor::Intel),
             Dialect::LinuxVmcb | Dialect::XenVmcb => Some(Vendor::Amd),
         }
@@ -281,6 +290,7 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
     words.rewind(0);
     raws.extend(super::text::show_regs::read(&mut words));
     raws.extend(super::xen_regs::read(&lines, xen));
+    raws.extend(super::vbox_log::read(&lines));
     raws.sort_by_key(|d| d.lines.first);
     // A kvm_sregs printout's `CR0: 0x…` and `EFER: 0x…` lines also look like fields of
     // a HAXM or dump_vmcs dump, and dump_vmcs's host state `CR0=… CR3=… CR4=…` like a

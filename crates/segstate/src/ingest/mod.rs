@@ -8,7 +8,8 @@
 //! - **text** (valid UTF-8 without NUL bytes): JSON when the first non-blank character
 //!   is `{`, otherwise a log as users paste it, read by [`log::read_log`]: QEMU dumps,
 //!   Linux `dump_vmcs`/`dump_vmcb`, Xen and HAXM dumps, other VMMs' `kvm_sregs`
-//!   printouts (kontain km, gVisor, qemu-kvm's `kvm_show_regs`) and exit lines under
+//!   printouts (kontain km, gVisor, qemu-kvm's `kvm_show_regs`), VirtualBox's
+//!   `Guest CPUM` dumps and exit lines under
 //!   any line prefix, each state judged by [`judge::judge`];
 //! - **binary**, by exact size: 312 bytes `struct kvm_sregs`; 456 bytes `kvm_sregs`
 //!   followed by `struct kvm_regs` (RFLAGS at regs offset 136); 4096 bytes a whole
@@ -84,6 +85,7 @@ pub mod qemu_migration;
 mod segsnap;
 pub mod source;
 pub(crate) mod text;
+pub(crate) mod vbox_log;
 #[cfg(feature = "serde")]
 pub mod xen;
 pub(crate) mod xen_regs;
@@ -583,7 +585,8 @@ fn text(bytes: &[u8]) -> Result<&str, InputError> {
 /// The error of a text input without a single dump.
 const NO_DUMP: &str = "line 1: no CPU state dump found: no QEMU CPU state dump (`RAX=`/`EAX=` \
                        lines), no kernel dump_vmcs/dump_vmcb, Xen or HAXM dump, no kvm_sregs \
-                       printout, and no VM exit line; JSON must start with `{`";
+                       printout, no VirtualBox `Guest CPUM` dump, and no VM exit line; JSON \
+                       must start with `{`";
 
 fn read_dump(text: &str) -> Result<Vec<Input>, InputError> {
     if text.len() > text::MAX_TEXT {
