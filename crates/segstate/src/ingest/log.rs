@@ -5,7 +5,8 @@
 //! words ([`super::qemu_log`], [`super::linux_vmcs`] for Linux `dump_vmcs` and Xen's
 //! `vmcs_dump_vcpu`, [`super::linux_vmcb`] for Linux `dump_vmcb` and Xen's
 //! `svm_vmcb_dump`, [`super::haxm`], the `kvm_sregs` printouts of `text::sregs` and
-//! `text::show_regs`, `xen_regs` for Xen's `show_registers`), reads the exit lines
+//! `text::show_regs`, `xen_regs` for Xen's `show_registers`, [`super::bochs`] for
+//! Bochs's CPU dump), reads the exit lines
 //! ([`super::exit`]), and assembles [`LogDump`]s: each exit goes with the dump it
 //! precedes (or, failing that, the one before it), and when a log holds exactly one
 //! kernel dump and one QEMU dump they are the same failure seen twice and are merged
@@ -52,6 +53,10 @@ pub enum Dialect {
     /// `ds: 0008 …`), see `xen_regs`: control registers and selectors, no
     /// descriptor cache.
     XenRegisters,
+    /// Bochs's CPU dump (`BX_CPU_C::debug`: `CPU is in protected mode (active)`, `|
+    /// CS:0010( 0002| 0|  0) …`), see [`super::bochs`]: an emulator's state, segments
+    /// without their attributes.
+    Bochs,
 }
 
 impl Dialect {
@@ -67,6 +72,7 @@ impl Dialect {
             Dialect::Haxm => "HAXM VMCS dump",
             Dialect::KvmSregsPrint => "kvm_sregs printout",
             Dialect::XenRegisters => "Xen register dump",
+            Dialect::Bochs => "Bochs CPU dump",
         }
     }
 
@@ -75,7 +81,7 @@ impl Dialect {
     pub const fn vendor(self) -> Option<Vendor> {
         match self {
             // Xen prints its register dump alike on Intel and AMD.
-            Dialect::Qemu | Dialect::KvmSregsPrint | Dialect::XenRegisters => None,
+            Dialect::Qemu | Dialect::KvmSregsPrint | Dialect::XenRegisters | Dialect::Bochs => None,
             Dialect::LinuxVmcs | Dialect::XenVmcs | Dialect::Haxm => Some(Vendor::Intel),
             Dialect::LinuxVmcb | Dialect::XenVmcb => Some(Vendor::Amd),
         }
@@ -187,6 +193,10 @@ pub enum Target {
     /// QEMU's TCG emulator (`-d int` output): no VM entry at all, only the
     /// architecture applies.
     Tcg,
+    /// Bochs's emulated CPU (a Bochs CPU dump): like TCG, no VM entry, only the
+    /// architecture applies. Its own target rather than [`Target::Tcg`] so that a
+    /// report names the program whose state it judges.
+    Bochs,
     /// Nothing in the log says: both vendors, each labelled.
     Unknown,
 }
@@ -278,6 +288,13 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
     words.rewind(0);
     raws.extend(super::text::show_regs::read(&mut words));
     raws.extend(super::xen_regs::read(&lines, xen));
+    let bochs = super::bochs::read(text);
+    // A Bochs dump's `EFER   = 0x…`, `EAX=…` and `CR3=0x…` lines also look like fields
+    // of a dump_vmcs or QEMU dump: another dialect's dump starting inside a Bochs
+    // dump's lines is a misreading of them.
+    let fenced: Vec<LineSpan> = bochs.iter().map(|d| d.lines).collect();
+    raws.retain(|d| !fenced.iter().any(|b| b.contains(d.lines.first)));
+    raws.extend(bochs);
     raws.sort_by_key(|d| d.lines.first);
     // A kvm_sregs printout's `CR0: 0x…` and `EFER: 0x…` lines also look like fields of
     // a HAXM or dump_vmcs dump: such a dump without segments, inside a printout's
@@ -440,6 +457,13 @@ fn attach_exits(
 }
 
 fn infer_target(d: &mut LogDump, tcg: bool) {
+    if d.dialects.contains(&Dialect::Bochs) {
+        d.target = Target::Bochs;
+        d.target_reason = String::from(
+            "a Bochs CPU dump: Bochs's emulated CPU, no VM entry; only the architecture applies",
+        );
+        return;
+    }
     if let Some(dialect) = d.dialects.iter().find(|x| x.vendor().is_some()) {
         d.target = match dialect.vendor() {
             Some(Vendor::Amd) => Target::Amd,
