@@ -80,7 +80,9 @@ impl From<VendorArg> for Vendors {
 /// - text: starting with `{` segstate's JSON kvm_sregs (`json`, the `segstate convert
 ///   --to sregs` shape), else a log as pasted (`dump`: journald/syslog/dmesg/(XEN)/e-mail
 ///   prefixes, wrapped or cut lines) holding QEMU dumps, Linux dump_vmcs/dump_vmcb, Xen
-///   or HAXM dumps, kvm_sregs printouts (kontain km, gVisor, qemu-kvm's register dump)
+///   or HAXM dumps, kvm_sregs printouts (kontain km, gVisor, qemu-kvm's register dump),
+///   Bochs CPU dumps (`bochsout.txt` after a triple fault or panic: judged for the
+///   architecture only, its segments named, not read, since Bochs prints no attributes)
 ///   and exit lines, read a part at a time, each dump with its verdict first;
 ///
 /// - binary, by size: 312 bytes kvm_sregs (`sregs`), 456 kvm_sregs + kvm_regs
@@ -110,7 +112,7 @@ pub struct Args {
     input: Option<std::path::PathBuf>,
     /// Which hardware to judge for (default: inferred — amd for a VMCB or a VMCB dump or
     /// VMEXIT_INVALID, intel for a VMCS dump or a VMX exit, the architecture only for a
-    /// TCG `-d int` log, both otherwise).
+    /// TCG `-d int` log or a Bochs CPU dump, both otherwise).
     #[arg(long, value_enum)]
     vendor: Option<VendorArg>,
     /// The input format (default: detected): dump, json, sregs, sregs+regs, vmcb,
@@ -300,8 +302,12 @@ fn text(out: &mut String, input: &Input, r: &Report, j: Option<&Judgement>, verb
     if let Some(j) = j {
         // The verdict first, one line per dump.
         let _ = writeln!(out, "== {} [{}]: {}", input.label, input.format, j.verdict);
+        let emulator = match input.log.as_ref().map(|l| l.target) {
+            Some(segstate::ingest::log::Target::Bochs) => "Bochs",
+            _ => "TCG",
+        };
         let judged = j.vendors.map_or_else(
-            || String::from("the architecture only (TCG)"),
+            || format!("the architecture only ({emulator})"),
             |v| v.to_string(),
         );
         // What the dump does not show is not printed as if it did.
