@@ -132,6 +132,11 @@ const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     ("blog-os-798", Target::Tcg, &SegReg::ALL, Expect::Passes),
     ("hollowos-4", Target::Tcg, &[], Expect::NoState(None)),
     ("serenity-5254", Target::Tcg, &[SegReg::Gs, SegReg::Ldtr, SegReg::Tr], Expect::Passes),
+    // Bochs's CPU dumps (BX_CPU_C::debug): an emulator's state, segments without their
+    // attributes, so none is read and no segment rule is judged.
+    ("bochs-466", Target::Bochs, &[], Expect::NoState(None)),
+    ("bochs-647", Target::Bochs, &[], Expect::NoState(None)),
+    ("bochs-614", Target::Bochs, &[], Expect::NoState(None)),
     // Other projects' kvm_sregs printouts. km's JIT guest: a CS base above 4 GiB, which
     // VM entry refuses (bits 63:32 of CS.base must be 0), cut at GS.
     ("kontain-448", Target::Unknown, &[SegReg::Es, SegReg::Cs, SegReg::Ds, SegReg::Fs], Expect::Fails(CheckId::VmxEntryBaseHigh)),
@@ -295,7 +300,7 @@ fn the_inferred_target_decides_which_rules_apply() {
             match target {
                 Target::Amd => assert!(!families.contains(&Family::Vmx), "{name}"),
                 Target::Intel => assert!(!families.contains(&Family::Svm), "{name}"),
-                Target::Tcg => assert!(
+                Target::Tcg | Target::Bochs => assert!(
                     families.iter().all(|f| *f == Family::Arch),
                     "{name}: {families:?}"
                 ),
@@ -1015,4 +1020,24 @@ fn a_kernel_dumps_own_lines_and_a_reset_dump_are_read_as_what_they_are() {
         panic!("{}", j.verdict);
     };
     assert!(hint.contains("VMSA") && !hint.contains("VMCS"), "{hint}");
+}
+
+/// A Bochs CPU dump is read as Bochs's alone: its `EFER   = 0x…` and `CR3=0x…` lines
+/// once opened a Linux dump_vmcs, its `EAX=` line a QEMU dump.
+#[test]
+fn bochs_dumps_are_read_as_bochs_alone() {
+    for (name, partial) in [
+        ("bochs-466", &[SegReg::Cs][..]),
+        ("bochs-647", &[]),
+        ("bochs-614", &[]),
+    ] {
+        let states = judged(&format!("{name}.txt"));
+        assert_eq!(states.len(), 1, "{name}: one state");
+        let (d, j) = &states[0];
+        assert_eq!(d.dialects, [Dialect::Bochs], "{name}");
+        assert_eq!(d.partial_segments, partial, "{name}");
+        assert_eq!(d.guest.cpl, None, "{name}");
+        assert!(d.guest.efer.is_some(), "{name}");
+        assert_eq!(j.vendors, None, "{name}: the architecture only");
+    }
 }

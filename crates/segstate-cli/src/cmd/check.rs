@@ -81,7 +81,10 @@ impl From<VendorArg> for Vendors {
 ///   --to sregs` shape), else a log as pasted (`dump`: journald/syslog/dmesg/(XEN)/e-mail
 ///   prefixes, wrapped or cut lines) holding QEMU dumps, Linux dump_vmcs/dump_vmcb, Xen
 ///   or HAXM dumps, kvm_sregs printouts (kontain km, gVisor, qemu-kvm's register dump),
-///   VirtualBox's `Guest CPUM` register dump (VBox.log, `info cpumguest`) and exit lines, read a part at a time, each dump with its verdict first;
+///   VirtualBox's `Guest CPUM` register dump (VBox.log, `info cpumguest`), Bochs CPU
+///   dumps (`bochsout.txt` after a triple fault or panic: judged for the architecture
+///   only, its segments named, not read, since Bochs prints no attributes) and exit
+///   lines, read a part at a time, each dump with its verdict first;
 ///
 /// - binary, by size: 312 bytes kvm_sregs (`sregs`), 456 kvm_sregs + kvm_regs
 ///   (`sregs+regs`), 4096 a VMCB page (`vmcb`), 664..=3072 a VMCB save area
@@ -110,7 +113,7 @@ pub struct Args {
     input: Option<std::path::PathBuf>,
     /// Which hardware to judge for (default: inferred — amd for a VMCB or a VMCB dump or
     /// VMEXIT_INVALID, intel for a VMCS dump or a VMX exit, the architecture only for a
-    /// TCG `-d int` log, both otherwise).
+    /// TCG `-d int` log or a Bochs CPU dump, both otherwise).
     #[arg(long, value_enum)]
     vendor: Option<VendorArg>,
     /// The input format (default: detected): dump, json, sregs, sregs+regs, vmcb,

@@ -12,6 +12,12 @@
 //!   VMCS).
 //! - AMD: `hardware_entry_failure_reason` is the VMCB exit code; `0xffffffff` is
 //!   `VMEXIT_INVALID`, the VMRUN consistency checks (APM Vol. 2 §15.5.1).
+//! - Bochs's `exception(): 3rd (N) exception with no resolution[, shutdown status is
+//!   NNh, resetting]` (bochs `cpu/exception.cc`, `BX_CPU_C::exception`): a third
+//!   exception while delivering a double fault, a triple fault; Bochs then resets or
+//!   shuts the emulated CPU down. Its other lines (`interrupt(): vector must be within
+//!   IDT table limits`, `>>PANIC<<` messages) name no outcome of certain meaning and are
+//!   not exits.
 //! - `KVM internal error. Suberror: N`: `KVM_INTERNAL_ERROR_*` in Linux
 //!   `include/uapi/linux/kvm.h` (1 emulation, 2 simultaneous exceptions, 3 event
 //!   delivery, 4 unexpected exit reason).
@@ -73,6 +79,12 @@ pub enum Exit {
         /// Crashed by Xen's handler of a failed VM entry.
         entry: bool,
     },
+    /// Bochs's emulated CPU triple-faulted: `exception(): 3rd (N) exception with no
+    /// resolution`, N the vector of the third exception (in decimal, `%d`).
+    TripleFault {
+        /// The vector of the exception that could not be delivered.
+        vector: u8,
+    },
 }
 
 /// The class of check an exit points at.
@@ -106,6 +118,9 @@ pub enum ExitClass {
     /// Xen crashed the domain for a reason of its own (`domain_crash`), not a failed
     /// VM entry.
     XenDomainCrash,
+    /// An emulator's CPU triple-faulted (Bochs): the guest ran and faulted; no VM entry
+    /// is involved.
+    TripleFault(u8),
 }
 
 /// VM-instruction error numbers, SDM Vol. 3C §31.4 Table 31-1.
@@ -178,6 +193,7 @@ impl Exit {
             }
             Exit::XenDomainCrash { entry: true, .. } => ExitClass::EntryFailedNoReason,
             Exit::XenDomainCrash { .. } => ExitClass::XenDomainCrash,
+            Exit::TripleFault { vector } => ExitClass::TripleFault(*vector),
             Exit::Internal { suberror, .. } => ExitClass::Internal(*suberror),
             Exit::SetRegistersRefused => ExitClass::SetRegistersRefused,
             Exit::RunInvalid => ExitClass::RunInvalid,
@@ -309,6 +325,11 @@ impl ExitClass {
                  hardware_entry_failure_reason, so which class of check failed is not known",
             ),
             ExitClass::NotAFailure => String::from("an exit reason that is not a failure"),
+            ExitClass::TripleFault(v) => format!(
+                "a triple fault: the emulated CPU met exception {v} while delivering a double \
+                 fault, and shut down (Bochs cpu/exception.cc); the guest ran into it, not a \
+                 VM entry failure: the state is the one that faulted"
+            ),
             ExitClass::XenDomainCrash => String::from(
                 "Xen crashed the domain (domain_crash, called from the place the line names): \
                  Xen's answer to something it could not handle, a failed VM entry when the \
@@ -423,6 +444,18 @@ pub fn parse_line(line: &str) -> Option<Exit> {
     }
     if let Some(rest) = line.strip_prefix("exitcode =") {
         return fail(first_hex(rest)?, Some(Vendor::Amd));
+    }
+    if let Some(rest) = after("exception(): 3rd (") {
+        let (n, tail) = rest.split_once(')')?;
+        if tail
+            .trim_start()
+            .starts_with("exception with no resolution")
+        {
+            return Some(Exit::TripleFault {
+                vector: n.parse().ok()?,
+            });
+        }
+        return None;
     }
     if let Some(rest) = after("Suberror:") {
         let n = rest.split_whitespace().next()?.parse().ok()?;
@@ -684,6 +717,32 @@ mod tests {
         assert_eq!(extra_data("extra data[1]: 0x0000000000000030"), Some(0x30));
     }
 
+    /// Bochs's triple fault, with and without reset; its other error lines are no exit.
+    #[test]
+    fn a_bochs_triple_fault_is_an_exit_of_no_vendor() {
+        for line in [
+            "00000693930e[CPU0  ] exception(): 3rd (13) exception with no resolution, shutdown \
+             status is 00h, resetting",
+            "exception(): 3rd (13) exception with no resolution",
+        ] {
+            let e = parse_line(line);
+            assert_eq!(e, Some(Exit::TripleFault { vector: 13 }), "{line}");
+            assert_eq!(e.and_then(|e| e.vendor()), None);
+        }
+        assert!(
+            ExitClass::TripleFault(14)
+                .describe()
+                .contains("exception 14")
+        );
+        for line in [
+            "interrupt(): vector must be within IDT table limits, IDT.limit = 0x0",
+            "00300648000p[XGUI  ] >>PANIC<< POWER button turned off.",
+            "exception(): 3rd (x) exception with no resolution",
+        ] {
+            assert_eq!(parse_line(line), None, "{line}");
+        }
+    }
+
     #[test]
     fn only_guest_state_classes_blame_the_guest_state() {
         assert!(ExitClass::InvalidGuestState.blames_guest_state());
@@ -693,6 +752,7 @@ mod tests {
         assert!(!ExitClass::MsrLoading.blames_guest_state());
         assert!(!ExitClass::Internal(1).blames_guest_state());
         assert!(!ExitClass::XenDomainCrash.blames_guest_state());
+        assert!(!ExitClass::TripleFault(13).blames_guest_state());
         assert!(
             ExitClass::VmInstructionError(7)
                 .describe()

@@ -6,7 +6,8 @@
 //! `vmcs_dump_vcpu`, [`super::linux_vmcb`] for Linux `dump_vmcb` and Xen's
 //! `svm_vmcb_dump`, [`super::haxm`], the `kvm_sregs` printouts of `text::sregs` and
 //! `text::show_regs`, `xen_regs` for Xen's `show_registers`, `vbox_log` for
-//! VirtualBox's `Guest CPUM` dump), reads the exit lines
+//! VirtualBox's `Guest CPUM` dump, [`super::bochs`] for Bochs's CPU dump), reads the
+//! exit lines
 //! ([`super::exit`]), and assembles [`LogDump`]s: each exit goes with the dump it
 //! precedes (or, failing that, the one before it), and when a log holds exactly one
 //! kernel dump and one QEMU dump they are the same failure seen twice and are merged
@@ -57,6 +58,10 @@ pub enum Dialect {
     /// Guru Meditation, `info cpumguest`), see `vbox_log`: `CPUMSELREG` segments with
     /// their `X86DESCATTR` flags.
     VboxLog,
+    /// Bochs's CPU dump (`BX_CPU_C::debug`: `CPU is in protected mode (active)`, `|
+    /// CS:0010( 0002| 0|  0) …`), see [`super::bochs`]: an emulator's state, segments
+    /// without their attributes.
+    Bochs,
 }
 
 impl Dialect {
@@ -73,6 +78,7 @@ impl Dialect {
             Dialect::KvmSregsPrint => "kvm_sregs printout",
             Dialect::XenRegisters => "Xen register dump",
             Dialect::VboxLog => "VirtualBox register dump",
+            Dialect::Bochs => "Bochs CPU dump",
         }
     }
 
@@ -82,9 +88,11 @@ impl Dialect {
         match self {
             // Xen prints its register dump alike on Intel and AMD.
             // VirtualBox prints CPUM's context alike on VT-x, AMD-V and its emulator.
-            Dialect::Qemu | Dialect::KvmSregsPrint | Dialect::XenRegisters | Dialect::VboxLog => {
-                None
-            }
+            Dialect::Qemu
+            | Dialect::KvmSregsPrint
+            | Dialect::XenRegisters
+            | Dialect::VboxLog
+            | Dialect::Bochs => None,
             Dialect::LinuxVmcs | Dialect::XenVmcs | Dialect::Haxm => Some(Vendor::Intel),
             Dialect::LinuxVmcb | Dialect::XenVmcb => Some(Vendor::Amd),
         }
@@ -199,6 +207,10 @@ pub enum Target {
     /// QEMU's TCG emulator (`-d int` output): no VM entry at all, only the
     /// architecture applies.
     Tcg,
+    /// Bochs's emulated CPU (a Bochs CPU dump): like TCG, no VM entry, only the
+    /// architecture applies. Its own target rather than [`Target::Tcg`] so that a
+    /// report names the program whose state it judges.
+    Bochs,
     /// Nothing in the log says: both vendors, each labelled.
     Unknown,
 }
@@ -291,6 +303,13 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
     raws.extend(super::text::show_regs::read(&mut words));
     raws.extend(super::xen_regs::read(&lines, xen));
     raws.extend(super::vbox_log::read(&lines));
+    let bochs = super::bochs::read(text);
+    // A Bochs dump's `EFER   = 0x…`, `EAX=…` and `CR3=0x…` lines also look like fields
+    // of a dump_vmcs or QEMU dump: another dialect's dump starting inside a Bochs
+    // dump's lines is a misreading of them.
+    let fenced: Vec<LineSpan> = bochs.iter().map(|d| d.lines).collect();
+    raws.retain(|d| !fenced.iter().any(|b| b.contains(d.lines.first)));
+    raws.extend(bochs);
     raws.sort_by_key(|d| d.lines.first);
     // A kvm_sregs printout's `CR0: 0x…` and `EFER: 0x…` lines also look like fields of
     // a HAXM or dump_vmcs dump, and dump_vmcs's host state `CR0=… CR3=… CR4=…` like a
@@ -461,6 +480,13 @@ fn attach_exits(
 }
 
 fn infer_target(d: &mut LogDump, tcg: bool) {
+    if d.dialects.contains(&Dialect::Bochs) {
+        d.target = Target::Bochs;
+        d.target_reason = String::from(
+            "a Bochs CPU dump: Bochs's emulated CPU, no VM entry; only the architecture applies",
+        );
+        return;
+    }
     if let Some(dialect) = d.dialects.iter().find(|x| x.vendor().is_some()) {
         d.target = match dialect.vendor() {
             Some(Vendor::Amd) => Target::Amd,

@@ -57,6 +57,7 @@ use std::string::String;
 use std::vec::Vec;
 use std::{format, vec};
 
+pub mod bochs;
 #[cfg(feature = "serde")]
 pub mod cloud_hypervisor;
 mod collect;
@@ -584,9 +585,9 @@ fn text(bytes: &[u8]) -> Result<&str, InputError> {
 
 /// The error of a text input without a single dump.
 const NO_DUMP: &str = "line 1: no CPU state dump found: no QEMU CPU state dump (`RAX=`/`EAX=` \
-                       lines), no kernel dump_vmcs/dump_vmcb, Xen or HAXM dump, no kvm_sregs \
-                       printout, no VirtualBox `Guest CPUM` dump, and no VM exit line; JSON \
-                       must start with `{`";
+                       lines), no kernel dump_vmcs/dump_vmcb, Xen, HAXM or Bochs dump, no \
+                       kvm_sregs printout, no VirtualBox `Guest CPUM` dump, and no VM exit \
+                       line; JSON must start with `{`";
 
 fn read_dump(text: &str) -> Result<Vec<Input>, InputError> {
     if text.len() > text::MAX_TEXT {
