@@ -167,6 +167,14 @@ const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     ("lkml-1907-jailhouse", Target::Intel, &SegReg::ALL, Expect::NotGuestState(ExitClass::VmInstructionError(7))),
     ("pritamzope-os-28", Target::Tcg, &SegReg::ALL, Expect::Passes),
     ("cloud-hypervisor-5717", Target::Intel, &[], Expect::NoState(Some(ExitClass::VmInstructionError(7)))),
+    // WHP's exits, from QEMU's WHPX and from a VMM naming the reason.
+    ("serenity-11484", Target::Unknown, &[], Expect::NoState(Some(ExitClass::WhpUnrecoverableException))),
+    ("wtf-15", Target::Unknown, &[], Expect::NoState(Some(ExitClass::WhpInvalidRegisterValue))),
+    // `qemu: fatal: Trying to execute code outside RAM or ROM`: TCG's translator.
+    ("rustboot-6", Target::Tcg, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Fs, SegReg::Gs, SegReg::Ldtr, SegReg::Tr], Expect::Passes),
+    ("netbootme-42", Target::Tcg, &SegReg::ALL, Expect::Passes),
+    ("embox-612", Target::Tcg, &SegReg::ALL, Expect::Passes),
+    ("gvt-linux-158", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(1))),
     // Xen's log quoted with `> `, the VMCS dump cut after CR4.
     ("drakvuf-395", Target::Intel, &[], Expect::Outside(IGS)),
     // VirtualBox's `Guest CPUM` dumps (VBox.log): states that ran (a guest triple

@@ -12,7 +12,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::mode::{CR0_PE, EFER_LMA, RFLAGS_VM};
+use super::mode::{CR0_PE, CR0_PG, EFER_LMA, RFLAGS_VM};
 use super::{Cpl, CpuMode, PerSegReg, SegReg, Segment, SegmentState};
 
 /// GDTR or IDTR: base and limit.
@@ -289,22 +289,31 @@ impl GuestState {
     /// [`ModeGap`] when a field that decides the mode is not known.
     pub fn shown_mode(&self) -> Result<CpuMode, ModeGap> {
         let gap = |so_far, lacks| Err(ModeGap { so_far, lacks });
-        // EFER.LMA is set only while paging is on (SDM Vol. 3A §10.8.5): it decides
-        // protected mode without CR0.
-        let lma = self.efer.is_some_and(|e| e & EFER_LMA != 0);
+        // IA-32e mode: in a VMCS the "IA-32e mode guest" entry control decides EFER.LMA
+        // on entry, whatever the EFER field holds (SDM Vol. 3C §27.3.2.1: without "load
+        // IA32_EFER" the field is not loaded at all); elsewhere EFER.LMA.
+        let lma = match self.controls.entry {
+            Some(entry) => Some(entry & VmxControls::ENTRY_IA32E_MODE_GUEST != 0),
+            None => self.efer.map(|e| e & EFER_LMA != 0),
+        };
+        // LMA is set only while paging is on (SDM Vol. 3A §10.8.5): it decides
+        // protected mode without CR0; paging off (CR0.PG = 0) decides it is clear.
         let cr0 = match self.cr0 {
             Some(cr0) => cr0,
-            None if lma => CR0_PE,
+            None if lma == Some(true) => CR0_PE | CR0_PG,
             None => return gap(ModeSoFar::Nothing, GuestField::Cr0),
         };
         if cr0 & CR0_PE == 0 {
             return Ok(CpuMode::Real);
         }
-        let Some(efer) = self.efer else {
-            return gap(ModeSoFar::Protected, GuestField::Efer);
+        let lma = match lma {
+            _ if cr0 & CR0_PG == 0 => false,
+            Some(lma) => lma,
+            None => return gap(ModeSoFar::Protected, GuestField::Efer),
         };
         let cs = self.segments[SegReg::Cs].map(|s| s.attributes);
-        if efer & EFER_LMA != 0 {
+        let efer = if lma { EFER_LMA } else { 0 };
+        if lma {
             return match cs {
                 Some(cs) => Ok(CpuMode::from_state(cr0, efer, 0, cs)),
                 None => gap(ModeSoFar::Ia32e, GuestField::Segment(SegReg::Cs)),
@@ -548,6 +557,19 @@ mod tests {
             g.shown_mode().unwrap_err().to_string(),
             "mode unknown (no CR0 in the dump)"
         );
+        // Paging off decides IA-32e is off, without EFER.
+        g.cr0 = Some(0x11);
+        g.efer = None;
+        g.rflags = Some(2);
+        g.segments[SegReg::Cs] = s.segments[SegReg::Cs].into();
+        assert_eq!(g.shown_mode(), Ok(CpuMode::Protected32), "CS.D = 1");
+        // A VMCS's IA-32e mode guest control decides LMA whatever its EFER field holds.
+        g.cr0 = Some(0x8005_0033);
+        g.efer = Some(0);
+        g.controls.entry = Some(VmxControls::ENTRY_IA32E_MODE_GUEST);
+        assert_eq!(g.shown_mode(), Ok(CpuMode::Compatibility));
+        g.controls.entry = None;
+        g.cr0 = None;
         // EFER.LMA decides paging, so protected mode, without CR0.
         g.efer = Some(0xd01);
         g.segments[SegReg::Cs] = s.segments[SegReg::Cs].into();

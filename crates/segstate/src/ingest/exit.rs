@@ -58,13 +58,16 @@ pub enum Exit {
     /// km prints the name, then its register dump, then the reason on a later line
     /// that pastes often cut).
     FailEntryNoReason,
-    /// A VMX exit the VMM did not handle, with its exit reason: Dune's `unhandled
-    /// exit: reason N` (the 32-bit reason, bit 31 included, as a signed `%d`),
-    /// bhyve's and xhyve's `vm exit[N]` report (`exit_reason N`, the basic reason:
-    /// bhyve's `vmcs_exit_reason()` masks it to 16 bits). A VM-entry failure when bit 31
-    /// is set or the basic reason is 33, 34 or 41, which occur only as entry failures
-    /// (SDM Vol. 3C Appendix C); any other exit the VMM gave up on is not one.
-    UnhandledVmx {
+    /// A VMX exit reason, the VMCS field as printed: Dune's `unhandled exit: reason N`
+    /// (the 32-bit reason, bit 31 included, as a signed `%d`), bhyve's and xhyve's `vm
+    /// exit[N]` report (`exit_reason N`, the basic reason: bhyve's `vmcs_exit_reason()`
+    /// masks it to 16 bits), Xen's `Unexpected vmexit: reason N`, and the exit-reason
+    /// field of a dump_vmcs (`reason=…`) or a HAXM dump (`VM_EXIT_INFO_REASON`), which
+    /// a dump of a running vCPU shows too. A VM-entry failure when bit 31 is set or the
+    /// basic reason is 33, 34 or 41, which occur only as entry failures (SDM Vol. 3C
+    /// Appendix C); any other exit is not one (`reason=0000000c` is a HLT, not
+    /// VM-instruction error 12).
+    VmxExitReason {
         /// The exit reason as printed.
         reason: u32,
     },
@@ -78,6 +81,14 @@ pub enum Exit {
         vendor: Option<Vendor>,
         /// Crashed by Xen's handler of a failed VM entry.
         entry: bool,
+    },
+    /// Windows' hypervisor platform (WHP) stopped the virtual processor:
+    /// `WHV_RUN_VP_EXIT_REASON` (`WinHvPlatformDefs.h`), as QEMU's WHPX prints it
+    /// (`WHPX: Unexpected VP exit code N`, decimal in older QEMU, `0x%08x` since) or as
+    /// a VMM names it (`WHvRunVpExitReasonInvalidVpRegisterValue`).
+    Whp {
+        /// The exit reason: 4 unrecoverable exception, 5 invalid VP register value.
+        reason: u32,
     },
     /// Bochs's emulated CPU triple-faulted: `exception(): 3rd (N) exception with no
     /// resolution`, N the vector of the third exception (in decimal, `%d`).
@@ -121,6 +132,12 @@ pub enum ExitClass {
     /// An emulator's CPU triple-faulted (Bochs): the guest ran and faulted; no VM entry
     /// is involved.
     TripleFault(u8),
+    /// WHP refused a register value the VMM set (`InvalidVpRegisterValue`): Hyper-V's
+    /// own check of the state, the counterpart of KVM_SET_SREGS's EINVAL.
+    WhpInvalidRegisterValue,
+    /// WHP stopped the processor on an exception it could not deliver
+    /// (`UnrecoverableException`: a triple fault): the guest ran into it.
+    WhpUnrecoverableException,
 }
 
 /// VM-instruction error numbers, SDM Vol. 3C §31.4 Table 31-1.
@@ -181,7 +198,7 @@ impl Exit {
                     ExitClass::NotAFailure
                 }
             }
-            Exit::UnhandledVmx { reason } => {
+            Exit::VmxExitReason { reason } => {
                 let basic = reason & 0xffff;
                 match basic {
                     33 => ExitClass::InvalidGuestState,
@@ -194,6 +211,9 @@ impl Exit {
             Exit::XenDomainCrash { entry: true, .. } => ExitClass::EntryFailedNoReason,
             Exit::XenDomainCrash { .. } => ExitClass::XenDomainCrash,
             Exit::TripleFault { vector } => ExitClass::TripleFault(*vector),
+            Exit::Whp { reason: 4 } => ExitClass::WhpUnrecoverableException,
+            Exit::Whp { reason: 5 } => ExitClass::WhpInvalidRegisterValue,
+            Exit::Whp { .. } => ExitClass::NotAFailure,
             Exit::Internal { suberror, .. } => ExitClass::Internal(*suberror),
             Exit::SetRegistersRefused => ExitClass::SetRegistersRefused,
             Exit::RunInvalid => ExitClass::RunInvalid,
@@ -208,6 +228,10 @@ impl Exit {
     pub fn same_failure(&self, other: &Exit) -> bool {
         match (self, other) {
             (Exit::FailEntry { reason: a, .. }, Exit::FailEntry { reason: b, .. }) => a == b,
+            (Exit::VmxExitReason { reason: a }, Exit::FailEntry { reason: b, .. })
+            | (Exit::FailEntry { reason: b, .. }, Exit::VmxExitReason { reason: a }) => {
+                u64::from(*a) == *b
+            }
             _ => self == other,
         }
     }
@@ -233,7 +257,7 @@ impl Exit {
             Exit::FailEntry {
                 vendor: Some(v), ..
             } => return Some(*v),
-            Exit::UnhandledVmx { .. } => return Some(Vendor::Intel),
+            Exit::VmxExitReason { .. } => return Some(Vendor::Intel),
             Exit::XenDomainCrash { vendor, .. } => return *vendor,
             _ => {}
         }
@@ -261,6 +285,7 @@ impl ExitClass {
             ExitClass::InvalidGuestState
                 | ExitClass::SvmInvalid
                 | ExitClass::SetRegistersRefused
+                | ExitClass::WhpInvalidRegisterValue
                 | ExitClass::OtherEntryFailure
                 | ExitClass::EntryFailedNoReason
         )
@@ -330,6 +355,15 @@ impl ExitClass {
                  fault, and shut down (Bochs cpu/exception.cc); the guest ran into it, not a \
                  VM entry failure: the state is the one that faulted"
             ),
+            ExitClass::WhpInvalidRegisterValue => String::from(
+                "WHP refused a register value (WHvRunVpExitReasonInvalidVpRegisterValue): \
+                 Hyper-V's check of the state the VMM set, as KVM_SET_SREGS's EINVAL is KVM's",
+            ),
+            ExitClass::WhpUnrecoverableException => String::from(
+                "WHP stopped the processor on an exception it could not deliver \
+                 (WHvRunVpExitReasonUnrecoverableException, a triple fault): the guest ran \
+                 into it, not a refused state",
+            ),
             ExitClass::XenDomainCrash => String::from(
                 "Xen crashed the domain (domain_crash, called from the place the line names): \
                  Xen's answer to something it could not handle, a failed VM entry when the \
@@ -379,7 +413,7 @@ pub fn parse_line(line: &str) -> Option<Exit> {
         let rest = rest.trim_start_matches([':', ' ', '\t']);
         if let Some(reason) = rest.strip_prefix("reason") {
             // Dune's `vmx.c`: "unhandled exit: reason %d, exit qualification %x".
-            return Some(Exit::UnhandledVmx {
+            return Some(Exit::VmxExitReason {
                 reason: signed_reason(reason)?,
             });
         }
@@ -400,9 +434,23 @@ pub fn parse_line(line: &str) -> Option<Exit> {
             entry: place.contains("failed_vmentry"),
         });
     }
+    if let Some(rest) = after("Unexpected VP exit code") {
+        // QEMU's whpx-all.c: `%d` in older releases, `0x%08x` since.
+        return Some(Exit::Whp {
+            reason: u32::try_from(reason_number(rest)?).ok()?,
+        });
+    }
+    for (name, reason) in [
+        ("WHvRunVpExitReasonUnrecoverableException", 4),
+        ("WHvRunVpExitReasonInvalidVpRegisterValue", 5),
+    ] {
+        if line.contains(name) {
+            return Some(Exit::Whp { reason });
+        }
+    }
     if let Some(rest) = after("Unexpected vmexit: reason") {
         // Xen's `vmx_vmexit_handler`: "Unexpected vmexit: reason %lu", the basic reason.
-        return Some(Exit::UnhandledVmx {
+        return Some(Exit::VmxExitReason {
             reason: signed_reason(rest)?,
         });
     }
@@ -410,7 +458,7 @@ pub fn parse_line(line: &str) -> Option<Exit> {
         // bhyve's and xhyve's `vmexit_vmx` report, `\texit_reason\t%u (%s)`. ~0 is its
         // mark of a failed VMLAUNCH/VMRESUME, whose number is on the `inst_error` line.
         let reason = signed_reason(rest)?;
-        return (reason != u32::MAX).then_some(Exit::UnhandledVmx { reason });
+        return (reason != u32::MAX).then_some(Exit::VmxExitReason { reason });
     }
     if let Some(rest) = line.strip_prefix("inst_error") {
         // The same report's VM-instruction error: 0 unless the VMX instruction failed.
@@ -433,11 +481,10 @@ pub fn parse_line(line: &str) -> Option<Exit> {
         // HAXM's handler for exit reason 33.
         return fail((1 << 31) | 33, Some(Vendor::Intel));
     }
-    if let Some(rest) = after("VM_EXIT_INFO_REASON:") {
-        return fail(first_hex(rest)?, Some(Vendor::Intel));
-    }
-    if let Some(rest) = line.strip_prefix("reason=") {
-        return fail(first_hex(rest)?, Some(Vendor::Intel));
+    if let Some(rest) = after("VM_EXIT_INFO_REASON:").or_else(|| line.strip_prefix("reason=")) {
+        return Some(Exit::VmxExitReason {
+            reason: u32::try_from(first_hex(rest)?).ok()?,
+        });
     }
     if let Some(rest) = after("exit_code:") {
         return fail(first_hex(rest)?, Some(Vendor::Amd));
@@ -684,7 +731,39 @@ mod tests {
             Some(ExitClass::NotAFailure)
         );
         assert_eq!(class("exit_reason 4294967295 (Unknown)"), None);
+        // A VMCS dump's exit-reason field: a dump of a running vCPU shows an ordinary
+        // exit there (Xen's `v` key: a HLT), not a VM-instruction error.
+        assert_eq!(
+            class("reason=0000000c qualification=0000000000000000"),
+            Some(ExitClass::NotAFailure)
+        );
+        assert_eq!(
+            class("reason=80000021 qualification=0000000000000000"),
+            Some(ExitClass::InvalidGuestState)
+        );
+        assert_eq!(
+            class("4402 VM_EXIT_INFO_REASON: 1e"),
+            Some(ExitClass::NotAFailure)
+        );
         assert_eq!(class("inst_error 0"), None);
+        // WHP: QEMU's WHPX in either print, and the reason's name as a VMM logs it.
+        for line in [
+            "qemu-system-x86_64.exe: WHPX: Unexpected VP exit code 5",
+            "WHPX: Unexpected VP exit code 0x00000005",
+            "WHvRunVirtualProcessor exited with WHvRunVpExitReasonInvalidVpRegisterValue",
+        ] {
+            assert_eq!(
+                class(line),
+                Some(ExitClass::WhpInvalidRegisterValue),
+                "{line}"
+            );
+        }
+        assert!(ExitClass::WhpInvalidRegisterValue.blames_guest_state());
+        assert_eq!(
+            class("WHPX: Unexpected VP exit code 4"),
+            Some(ExitClass::WhpUnrecoverableException)
+        );
+        assert!(!ExitClass::WhpUnrecoverableException.blames_guest_state());
         // Xen: a domain crashed by a check of its own, or by its failed-entry handler.
         for (line, vendor) in [
             (

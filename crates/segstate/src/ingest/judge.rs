@@ -523,7 +523,7 @@ fn whole_dump_hint(d: &LogDump, v: Vendors) -> &'static str {
     let other = d.dialects.contains(&Dialect::Haxm)
         || d.exits
             .iter()
-            .any(|(_, e)| matches!(e, Exit::UnhandledVmx { .. }));
+            .any(|(_, e)| matches!(e, Exit::VmxExitReason { .. } | Exit::Whp { .. }));
     match v {
         _ if xen => " (Xen's `v` debug key, `xl debug-keys v`, prints the VMCS or VMCB)",
         _ if other => "",

@@ -252,6 +252,8 @@ fn guest(r: &mut Reader, words: &mut Words<'_>, t: &str, next: &str, line: usize
         return;
     }
     let name = t.split(['=', ':']).next().unwrap_or(t);
+    // Xen since 4.12 names the VMCS's EFER apart from the MSR's: `EFER(VMCS) = 0x…`.
+    let name = name.strip_suffix("(VMCS)").unwrap_or(name);
     let known = [
         "CR3",
         "RSP",
@@ -485,6 +487,14 @@ mod tests {
         );
         assert_eq!(g.entry_interruption_info, Some(0x8000_0b0e));
         assert_eq!(g.cpl, Some(crate::arch::PrivilegeLevel::Ring3));
+        // The host and control states are the dump's lines: its span reaches the last
+        // of them, not the text after it.
+        let d = one_linux_dump(&format!("{text}QEMU: CR0=00000011\n"));
+        assert_eq!((d.lines.first, d.lines.last), (1, 10));
+        // Xen names the VMCS's EFER apart from the MSR's.
+        let xen = "*** Guest State ***\nSS:   sel=0x0018, attr=0x0c0f3, limit=0xffffffff, base=0x0\n\
+                   EFER(VMCS) = 0x0000000000000d01  PAT = 0x0007040600070406\n";
+        assert_eq!(one_linux_dump(xen).guest.efer, Some(0xd01));
     }
 
     #[test]

@@ -252,7 +252,7 @@ impl LogDump {
                 .exits
                 .iter()
                 .map(|(_, e)| e)
-                .find(|e| matches!(e, Exit::FailEntry { .. }))
+                .find(|e| matches!(e, Exit::FailEntry { .. } | Exit::VmxExitReason { .. }))
             {
                 return Some(e);
             }
@@ -506,7 +506,8 @@ fn infer_target(d: &mut LogDump, tcg: bool) {
     if tcg && d.exits.is_empty() {
         d.target = Target::Tcg;
         d.target_reason = String::from(
-            "TCG-only log output (-d int exception lines, check_exception, CCS=, SMM:) and no \
+            "TCG-only log output (-d int exception lines, check_exception, CCS=, SMM:, code \
+             outside RAM or ROM) and no \
              VM exit: QEMU's emulator, no VM entry; only the architecture applies",
         );
         return;

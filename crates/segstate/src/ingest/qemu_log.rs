@@ -21,17 +21,20 @@ use crate::format::qemu::{QemuFlags, QemuSegmentCache};
 /// Fields the reader keeps or uses to find dump boundaries.
 const KEYS: &[&str] = &[
     "RAX", "EAX", "RIP", "EIP", "RFL", "EFL", "CPL", "GDT", "IDT", "CR0", "CR2", "CR3", "CR4",
-    "DR7", "EFER",
+    "DR6", "DR7", "EFER",
 ];
 
 /// Words that only TCG prints: `-d int` exception headers and `check_exception`, the
-/// lazy condition codes (`CCS=`, `-d cpu`), SMM entry/exit, and QEMU linux-user's
-/// `qemu: uncaught target signal` before its dump.
+/// lazy condition codes (`CCS=`, `-d cpu`), SMM entry/exit, QEMU linux-user's
+/// `qemu: uncaught target signal` before its dump, and the translator's `Trying to
+/// execute code outside RAM or ROM`.
 fn is_tcg_marker(word: &str, next: Option<&str>) -> bool {
     word == "check_exception"
         || (word == "uncaught" && next == Some("target"))
         || word.starts_with("CCS=")
         || word == "SMM:"
+        // `qemu: fatal: Trying to execute code outside RAM or ROM`: TCG's translator.
+        || (word == "outside" && next == Some("RAM"))
         || (word.len() == 4 && word.starts_with("v=") && next.is_some_and(|n| n.starts_with("e=")))
 }
 
@@ -196,6 +199,7 @@ fn field(c: &mut Reading, words: &mut Words<'_>, name: &str, value: &str, line: 
         "CR0" => g.cr0 = hex_width(value, &[8, 16]),
         "CR3" => g.cr3 = hex_width(value, &[8, 16]),
         "CR4" => g.cr4 = hex_width(value, &[8, 16]),
+        "DR6" => g.dr6 = hex_width(value, &[8, 16]),
         "DR7" => g.dr7 = hex_width(value, &[8, 16]),
         "EFER" => {
             g.efer = hex_width(value, &[8, 16]);

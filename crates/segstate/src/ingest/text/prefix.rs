@@ -166,6 +166,7 @@ const ANCHORS: &[&str] = &[
     "inst_error",
     "domain_crash called",
     "Unexpected vmexit",
+    "WHPX:",
     // Xen's show_registers (ingest::xen_regs; its `RIP:`, `RFLAGS`, `cr0:`, `cr3:`,
     // `ds:` lines are anchored above)
     "rax:",
