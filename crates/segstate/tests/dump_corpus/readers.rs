@@ -1,0 +1,142 @@
+//! The readers added for real pastes (Xen's register dump, the kernel's own lines, a
+//! reset dump, an SEV guest's VMCB, Bochs), held to what they read of their samples.
+
+use super::*;
+
+/// Xen's `show_registers` blocks are read for their control registers, RIP and RFLAGS,
+/// say why no segment rule is judged (selectors only), and join the VMCS dump Xen
+/// printed for the same failed entry.
+#[test]
+fn xen_register_dumps_are_read_and_joined_to_their_vmcs_dump() {
+    let all = judged("xcp-562.txt");
+    assert_eq!(all.len(), 2);
+    let (first, j) = &all[0];
+    assert_eq!(first.dialects, [Dialect::XenRegisters]);
+    assert_eq!(first.guest.cr0, Some(0x8005_0033));
+    assert_eq!(first.guest.cr4, Some(0x2660));
+    assert!(first.guest.has_no_segments());
+    // No EFER: the mode is not claimed past what CR0 decides.
+    let gap = first.guest.shown_mode().unwrap_err();
+    assert_eq!(
+        (gap.so_far, gap.lacks),
+        (ModeSoFar::Protected, GuestField::Efer)
+    );
+    assert!(
+        first
+            .notes
+            .iter()
+            .any(|n| n.contains("selectors only (DS 0008")),
+        "{:?}",
+        first.notes
+    );
+    assert!(
+        j.report
+            .notes
+            .iter()
+            .any(|n| n.contains("Xen's `v` debug key"))
+    );
+    // The hint names the log's own hypervisor's switch, KVM's only in a KVM log.
+    for (name, kvm) in [
+        ("haxm-304", false),
+        ("dune-2", false),
+        ("aerokube-43", true),
+    ] {
+        let (_, j) = &judged(&format!("{name}.txt"))[0];
+        let hinted = j
+            .report
+            .notes
+            .iter()
+            .any(|n| n.contains("kvm_intel.dump_invalid_vmcs"));
+        assert_eq!(hinted, kvm, "{name}: {:?}", j.report.notes);
+    }
+    let (second, _) = &all[1];
+    assert_eq!(second.guest.rip, Some(0xffff_ffff_c08e_ede5));
+    assert_eq!(
+        second.exit().map(Exit::class),
+        Some(ExitClass::XenDomainCrash)
+    );
+    // drakvuf-465: the VMCS dump's control half, `domain_crash`, the guest's RIP.
+    let (d, j) = &judged("drakvuf-465.txt")[0];
+    assert_eq!(d.dialects, [Dialect::XenVmcs, Dialect::XenRegisters]);
+    assert_eq!(d.guest.efer, Some(0), "the VMCS dump's own EFER");
+    assert_eq!(
+        d.guest.rip,
+        Some(0xffff_f803_b72d_e124),
+        "the register dump's RIP"
+    );
+    assert_eq!(
+        d.exit().map(Exit::class),
+        Some(IGS),
+        "the entry failure, not the crash"
+    );
+    // RIP is shown: the RIP rule lacks CS (its L bit), not RIP.
+    assert!(
+        j.rules_not_judged.contains(&(
+            CheckId::VmxEntryRipCanonical,
+            GuestField::Segment(SegReg::Cs)
+        )),
+        "{:?}",
+        j.rules_not_judged
+    );
+}
+
+/// What a second sweep of real pastes found misread: a dump_vmcs's host state taken
+/// for a QEMU dump (three states where there is one, the exit on the wrong one), a
+/// `CPU Reset` dump taken for TCG's, an SEV-SNP guest's VMCB not named.
+#[test]
+fn a_kernel_dumps_own_lines_and_a_reset_dump_are_read_as_what_they_are() {
+    let all = judged("lkml-2207-tdpmmu.txt");
+    assert_eq!(all.len(), 1, "one failure printed twice");
+    let (d, _) = &all[0];
+    assert_eq!(d.dialects, [Dialect::LinuxVmcs, Dialect::Qemu]);
+    assert_eq!(
+        d.exits.len(),
+        1,
+        "the same reason printed twice: {:?}",
+        d.exits
+    );
+    assert_eq!(d.exits[0].0, 43, "reason=80000021, a control-state line");
+    // The host state's CR0 is not the guest's.
+    assert_eq!(d.guest.cr0, Some(0x0005_0032));
+
+    let (d, _) = &judged("haxm-267.txt")[0];
+    assert_eq!(d.target, Target::Tcg);
+    assert!(d.target_reason.contains("CPU Reset"), "{}", d.target_reason);
+    assert!(d.notes.iter().any(|n| n.contains("follows `CPU Reset`")));
+
+    let (d, j) = &judged("lkml-2503-sevsnp.txt")[0];
+    assert!(
+        d.notes
+            .iter()
+            .any(|n| n.contains("an SEV-SNP guest's VMCB")),
+        "{:?}",
+        d.notes
+    );
+    let Verdict::Outside {
+        hint: Some(hint), ..
+    } = &j.verdict
+    else {
+        panic!("{}", j.verdict);
+    };
+    assert!(hint.contains("VMSA") && !hint.contains("VMCS"), "{hint}");
+}
+
+/// A Bochs CPU dump is read as Bochs's alone: its `EFER   = 0x…` and `CR3=0x…` lines
+/// once opened a Linux dump_vmcs, its `EAX=` line a QEMU dump.
+#[test]
+fn bochs_dumps_are_read_as_bochs_alone() {
+    for (name, partial) in [
+        ("bochs-466", &[SegReg::Cs][..]),
+        ("bochs-647", &[]),
+        ("bochs-614", &[]),
+    ] {
+        let states = judged(&format!("{name}.txt"));
+        assert_eq!(states.len(), 1, "{name}: one state");
+        let (d, j) = &states[0];
+        assert_eq!(d.dialects, [Dialect::Bochs], "{name}");
+        assert_eq!(d.partial_segments, partial, "{name}");
+        assert_eq!(d.guest.cpl, None, "{name}");
+        assert!(d.guest.efer.is_some(), "{name}");
+        assert_eq!(j.vendors, None, "{name}: the architecture only");
+    }
+}

@@ -1,0 +1,134 @@
+//! The expectation of every real dump in `fixtures/dumps/`: the target inferred, the
+//! segments read, the verdict of its first state.
+
+use super::{Expect, IGS};
+use segstate::arch::SegReg;
+use segstate::check::CheckId;
+use segstate::ingest::exit::ExitClass;
+use segstate::ingest::log::Target;
+
+/// Every real dump: the target inferred, the segments read, the verdict of its first
+/// state. The reasons are in each sidecar; the comments say why the verdict follows.
+#[rustfmt::skip]
+pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
+    // Exit lines only.
+    ("aerokube-43", Target::Intel, &[], Expect::NoState(Some(IGS))),
+    ("docker-osx-1", Target::Intel, &[], Expect::NoState(Some(IGS))),
+    ("dosemu-1306", Target::Intel, &[], Expect::NoState(Some(IGS))),
+    ("illumos-kvm-7", Target::Intel, &[], Expect::NoState(Some(IGS))),
+    ("noah-97", Target::Intel, &[], Expect::NoState(Some(IGS))),
+    ("proxmox-109410", Target::Intel, &[], Expect::NoState(Some(IGS))),
+    ("razzer-22", Target::Intel, &[], Expect::NoState(Some(IGS))),
+    ("haxm-306", Target::Intel, &[], Expect::NoState(Some(IGS))),
+    ("kubevirt-2318", Target::Intel, &[], Expect::NoState(Some(ExitClass::VmInstructionError(0)))),
+    ("uhyve-1150", Target::Intel, &[], Expect::NoState(Some(ExitClass::VmInstructionError(0)))),
+    ("illumos-kvm-6", Target::Unknown, &[], Expect::NoState(Some(ExitClass::Internal(2)))),
+    ("lxd-10373", Target::Unknown, &[], Expect::NoState(Some(ExitClass::Internal(3)))),
+    // HAXM field dumps with no guest segment fields in the paste: the rules beyond
+    // the segments judge what they show (the VM-entry interruption information) and
+    // pass; the segment rules are not judged.
+    ("haxm-415", Target::Intel, &[], Expect::Outside(IGS)),
+    ("haxm-205", Target::Intel, &[], Expect::Passes),
+    // HAXM pastes holding segments only in part (cut before the limits, or at the
+    // selectors): no segment is read, each is named by what it lacks; the CPL comes
+    // from SS's access rights where they are shown. haxm-22 is segment fields alone, so
+    // no rule can be judged; the others' CR0/CR3/CR4 rules pass (an emulator gap, a
+    // multi-vCPU start bug, an open thread: no guest-state failure in any).
+    ("haxm-22", Target::Intel, &[], Expect::NoState(None)),
+    ("haxm-182", Target::Intel, &[], Expect::Passes),
+    ("haxm-304", Target::Intel, &[], Expect::Passes),
+    // Several vCPUs' dumps interleaved, every repeated field agreeing: one state.
+    ("haxm-171", Target::Intel, &[], Expect::Passes),
+    // A Xen VMCS dump's control half: no segments; EFER, PAT and the VM-entry
+    // interruption information judged, and they pass.
+    ("drakvuf-465", Target::Intel, &[], Expect::Outside(IGS)),
+    // The QEMU dump after 0x0 was cut at the EIP line.
+    ("systemd-8800", Target::Intel, &[], Expect::NoState(Some(ExitClass::VmInstructionError(0)))),
+    // 0x0: VMfailInvalid, the registers are not what was entered.
+    ("svsm-1081-qemu", Target::Intel, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Fs, SegReg::Gs], Expect::NotGuestState(ExitClass::VmInstructionError(0))),
+    // Emulation failures and KVM_RUN EINVAL: not VM entry.
+    ("oscar-kernel-1", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(1))),
+    ("edk2-23", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(1))),
+    ("edk2-6597", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(1))),
+    ("depenguin-102", Target::Unknown, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Fs, SegReg::Gs], Expect::NotGuestState(ExitClass::Internal(1))),
+    ("unikraft-916", Target::Unknown, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds], Expect::NotGuestState(ExitClass::Internal(1))),
+    ("amdsev-100", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::RunInvalid)),
+    // Internal error 2 (an NMI while delivering an NMI): the guest ran into it, the
+    // state it shows (qemu-kvm's kvm_show_regs, a 64-bit kernel: CS.L = 1, CS.D = 0)
+    // was entered and is valid.
+    ("osv-566", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(2))),
+    // The cause named from a field beyond the segments: the VMCS's CR3 holds bit 63,
+    // the PCID no-flush bit of a MOV to CR3, which is no part of CR3 (both dumps of
+    // the thread show it).
+    ("drakvuf-388", Target::Intel, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Fs, SegReg::Gs, SegReg::Ldtr], Expect::Fails(CheckId::VmxEntryCr3Width)),
+    // Guest-state failures whose dump shows no failing check: the cause lies outside
+    // what it shows (paged real mode with a stale CR3; SMM under nested Hyper-V).
+    ("xqemu-270", Target::Intel, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Fs], Expect::Outside(IGS)),
+    ("lkml-1509-svm", Target::Amd, &[SegReg::Es, SegReg::Cs], Expect::Outside(ExitClass::SvmInvalid)),
+    ("systemd-35885", Target::Amd, &SegReg::ALL, Expect::Outside(ExitClass::SvmInvalid)),
+    // KVM_SET_SREGS refused it ("Failed to put registers"): CS.L = 1 with EFER.LMA = 0,
+    // as the thread concluded; a QEMU dump is judged by KVM_SET_SREGS's checks too.
+    ("ghost-46", Target::Unknown, &SegReg::ALL, Expect::Fails(CheckId::KvmSetSregsCsL)),
+    // Kernel dumps pasted without their exit line.
+    ("gvisor-8317", Target::Intel, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Fs, SegReg::Gs], Expect::Passes),
+    ("svsm-1081-vmcs", Target::Intel, &[SegReg::Cs, SegReg::Ss, SegReg::Ds], Expect::Passes),
+    ("dosemu-1274", Target::Intel, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds], Expect::Passes),
+    ("multipass-1660", Target::Unknown, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Fs], Expect::Passes),
+    // TCG logs: states that ran.
+    ("qemu-d-int-linux33", Target::Tcg, &SegReg::ALL, Expect::Passes),
+    ("qemu-d-int-camplus-joined", Target::Tcg, &SegReg::ALL, Expect::Passes),
+    ("blog-os-770", Target::Tcg, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Fs, SegReg::Gs], Expect::Passes),
+    ("blog-os-798", Target::Tcg, &SegReg::ALL, Expect::Passes),
+    ("hollowos-4", Target::Tcg, &[], Expect::NoState(None)),
+    ("serenity-5254", Target::Tcg, &[SegReg::Gs, SegReg::Ldtr, SegReg::Tr], Expect::Passes),
+    // Bochs's CPU dumps (BX_CPU_C::debug): an emulator's state, segments without their
+    // attributes, so none is read and no segment rule is judged.
+    ("bochs-466", Target::Bochs, &[], Expect::NoState(None)),
+    ("bochs-647", Target::Bochs, &[], Expect::NoState(None)),
+    ("bochs-614", Target::Bochs, &[], Expect::NoState(None)),
+    // Other projects' kvm_sregs printouts. km's JIT guest: a CS base above 4 GiB, which
+    // VM entry refuses (bits 63:32 of CS.base must be 0), cut at GS.
+    ("kontain-448", Target::Unknown, &[SegReg::Es, SegReg::Cs, SegReg::Ds, SegReg::Fs], Expect::Fails(CheckId::VmxEntryBaseHigh)),
+    // gVisor's stuck vCPU: a valid 64-bit state (the hang was not a VM-entry failure).
+    ("gvisor-5591", Target::Unknown, &SegReg::ALL, Expect::Passes),
+    // Other hypervisors' exit lines: Dune's signed `%d` reason, bhyve's basic reason.
+    ("dune-2", Target::Intel, &[], Expect::NoState(Some(IGS))),
+    ("xhyve-193", Target::Intel, &[], Expect::NoState(Some(IGS))),
+    // Xen's register dump (`show_registers`): control registers and selectors, no
+    // descriptor cache. A block cut above its CONTEXT line, no exit before it.
+    ("xcp-562", Target::Unknown, &[], Expect::Passes),
+    // After `domain_crash` from Xen's VMX code (an MSR write it refused), cut at CR0.
+    ("xcp-565", Target::Intel, &[], Expect::NoState(Some(ExitClass::XenDomainCrash))),
+    // After `domain_crash` from p2m code: no vendor named; CR0, CR3, CR4 judged.
+    ("drakvuf-1314", Target::Unknown, &[], Expect::NotGuestState(ExitClass::XenDomainCrash)),
+    // A maintainer's two lines of a dump_vmcs: RFLAGS.IF clear with an external
+    // interrupt injected, the thread's own conclusion.
+    ("edk2-91-lersek", Target::Intel, &[], Expect::Fails(CheckId::VmxEntryRflagsIf)),
+    // The same failure's QEMU dump (in SMM): what it shows passes.
+    ("edk2-91-qemu", Target::Intel, &SegReg::ALL, Expect::Outside(IGS)),
+    // A journald log of one failed entry printed twice, kernel and QEMU: one state,
+    // the host state's CR0= line no dump of its own, the exit inside the kernel's.
+    ("lkml-2207-tdpmmu", Target::Intel, &SegReg::ALL, Expect::Fails(CheckId::VmxEntryIntrStiIf)),
+    // `CPU Reset` dumps: the state as a reset began, judged on the architecture only.
+    ("haxm-267", Target::Tcg, &SegReg::ALL, Expect::Passes),
+    // An SEV-SNP guest's dump_vmcb: what it shows passes, the cause is beyond it.
+    ("lkml-2503-sevsnp", Target::Amd, &SegReg::ALL, Expect::Outside(ExitClass::SvmInvalid)),
+    ("lkml-1907-jailhouse", Target::Intel, &SegReg::ALL, Expect::NotGuestState(ExitClass::VmInstructionError(7))),
+    ("pritamzope-os-28", Target::Tcg, &SegReg::ALL, Expect::Passes),
+    ("cloud-hypervisor-5717", Target::Intel, &[], Expect::NoState(Some(ExitClass::VmInstructionError(7)))),
+    // WHP's exits, from QEMU's WHPX and from a VMM naming the reason.
+    ("serenity-11484", Target::Unknown, &[], Expect::NoState(Some(ExitClass::WhpUnrecoverableException))),
+    ("wtf-15", Target::Unknown, &[], Expect::NoState(Some(ExitClass::WhpInvalidRegisterValue))),
+    // `qemu: fatal: Trying to execute code outside RAM or ROM`: TCG's translator.
+    ("rustboot-6", Target::Tcg, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Fs, SegReg::Gs, SegReg::Ldtr, SegReg::Tr], Expect::Passes),
+    ("netbootme-42", Target::Tcg, &SegReg::ALL, Expect::Passes),
+    ("embox-612", Target::Tcg, &SegReg::ALL, Expect::Passes),
+    ("gvt-linux-158", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(1))),
+    // Xen's log quoted with `> `, the VMCS dump cut after CR4.
+    ("drakvuf-395", Target::Intel, &[], Expect::Outside(IGS)),
+    // VirtualBox's `Guest CPUM` dumps (VBox.log): states that ran (a guest triple
+    // fault; a 32-bit kernel), no hardware named. The 32-bit one is cut at CR4, before
+    // LDTR and TR.
+    ("vbox-centuryos-2022", Target::Unknown, &SegReg::ALL, Expect::Passes),
+    ("serenity-5653", Target::Unknown, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Fs, SegReg::Gs], Expect::Passes),
+];
