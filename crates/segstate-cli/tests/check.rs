@@ -523,6 +523,29 @@ fn json_carries_the_printed_cpl_of_a_dump_in_a_log() {
     assert_contains(&text, &format!("(QEMU printed CPL={printed})"));
 }
 
+/// A VMCS's IA-32e mode guest control decides the mode whatever its EFER field holds
+/// (without "load IA32_EFER" the field is not loaded), in the text and in `--json` alike.
+#[test]
+fn the_text_and_json_say_the_same_mode() {
+    let path = common::temp(
+        "ia32e-control.txt",
+        b"*** Guest State ***\n\
+         CR0: actual=0x0000000080050033, shadow=0x0000000080050033, gh_mask=fffffffffffffff7\n\
+         CS:   sel=0x0010, attr=0x0a09b, limit=0xffffffff, base=0x0000000000000000\n\
+         SS:   sel=0x0018, attr=0x0c093, limit=0xffffffff, base=0x0000000000000000\n\
+         RFLAGS=0x00000002         DR7 = 0x0000000000000400\n\
+         EFER =     0x0000000000000000  PAT = 0x0007040600070406\n\
+         *** Control State ***\n\
+         EntryControls=000053ff ExitControls=000fefff\n",
+    );
+    let path = common::s(&path);
+    let text = stdout(&segstate(&["check", path]));
+    assert_contains(&text, "   64-bit mode, CPL 0;");
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&segstate(&["check", "--json", path]))).unwrap();
+    assert_eq!(json["states"][0]["mode"], "64-bit mode", "{json}");
+}
+
 #[test]
 fn json_is_printed_for_unreadable_input_too() {
     let o = segstate_stdin(&["check", "--json"], b"hello\nworld\n");

@@ -462,7 +462,7 @@ impl<'a> StateJson<'a> {
             report: r
                 .json()
                 .least(least_shown(verbose))
-                .mode_known(guest.is_none_or(|g| g.shown_mode().is_ok()))
+                .mode(guest.map_or(Some(r.mode), |g| g.shown_mode().ok()))
                 .cpl_known(guest.is_none_or(|g| g.cpl.is_some())),
         }
     }

@@ -40,7 +40,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::Severity;
 use super::report::{Entry, Report};
-use crate::arch::SegReg;
+use crate::arch::{CpuMode, SegReg};
 use crate::profile::Rule;
 
 /// A value by its `Display` text: a family, a vendor, a CPU mode.
@@ -64,6 +64,9 @@ pub struct ReportJson<'a> {
     report: &'a Report,
     least: Severity,
     mode_known: bool,
+    /// The mode the source shows, where it decides it otherwise than the report's
+    /// filled state (a VMCS's IA-32e mode guest control over its EFER field).
+    mode_shown: Option<CpuMode>,
     cpl_known: bool,
 }
 
@@ -76,6 +79,7 @@ impl Report {
             report: self,
             least: Severity::Info,
             mode_known: true,
+            mode_shown: None,
             cpl_known: true,
         }
     }
@@ -96,6 +100,18 @@ impl ReportJson<'_> {
     pub fn mode_known(self, known: bool) -> Self {
         ReportJson {
             mode_known: known,
+            ..self
+        }
+    }
+
+    /// The mode as the state's source shows it (`GuestState::shown_mode`): written as
+    /// `mode`, null when the source does not decide it. `segstate check` prints the same
+    /// in its text.
+    #[must_use]
+    pub fn mode(self, shown: Option<CpuMode>) -> Self {
+        ReportJson {
+            mode_known: shown.is_some(),
+            mode_shown: shown,
             ..self
         }
     }
@@ -139,7 +155,8 @@ impl Serialize for ReportJson<'_> {
             .collect();
         let mut map = serializer.serialize_map(Some(9))?;
         map.serialize_entry("vendor", &Named(&r.vendor))?;
-        map.serialize_entry("mode", &self.mode_known.then_some(Named(&r.mode)))?;
+        let mode = self.mode_shown.unwrap_or(r.mode);
+        map.serialize_entry("mode", &self.mode_known.then_some(Named(&mode)))?;
         map.serialize_entry("cpl", &self.cpl_known.then_some(r.cpl))?;
         map.serialize_entry("errors", &r.errors())?;
         map.serialize_entry("warnings", &r.count(Severity::Warning))?;
