@@ -3,7 +3,7 @@
 //! reading the CLI's see the same fields.
 //!
 //! A report is a map: `vendor` (`intel`, `amd`, `both`), `mode` (the
-//! [`CpuMode`](crate::arch::CpuMode) as it prints), `cpl` (a number), the counts
+//! [`CpuMode`] as it prints), `cpl` (a number), the counts
 //! `errors`, `warnings` and `infos`, `ids` (each check id present, once), `notes`, and
 //! `segments`: the findings grouped as [`Report::by_segment`] groups them, each group
 //! `{"segment": "CPU" | register name, "findings": [...]}`. A finding is
