@@ -21,6 +21,7 @@ use super::{Input, qemu_dump};
 use crate::arch::{
     Attributes, CR0_ET, CR0_PE, CR0_PG, CR4_PAE, EFER_LMA, EFER_LME, GuestField, GuestState,
     PerSegReg, PrivilegeLevel, RFLAGS_VM, SegReg, Segment, SegmentState, SegmentType, Selector,
+    Vendor,
 };
 use crate::check::kvm_set_sregs::{self, Cr4Allowed};
 use crate::check::report::{Context, Entry, Report, Source, Vendors};
@@ -506,30 +507,83 @@ fn beyond_segments(report: &mut Report, d: &LogDump, v: Vendors) -> Vec<(CheckId
     rules_not_judged
 }
 
-/// Where the whole save area would come from, for the log's hypervisor: KVM's
-/// module parameters, Xen's `v` debug key; nothing for a hypervisor that has no such
-/// switch (HAXM prints its dump whole or not at all; Dune, bhyve) or when the hardware
-/// is not known.
-fn whole_dump_hint(d: &LogDump, v: Vendors) -> &'static str {
-    let xen = d.dialects.iter().any(|x| {
-        matches!(
-            x,
-            Dialect::XenVmcs | Dialect::XenVmcb | Dialect::XenRegisters
-        )
-    }) || d
-        .exits
-        .iter()
-        .any(|(_, e)| matches!(e, Exit::XenDomainCrash { .. }));
-    let other = d.dialects.contains(&Dialect::Haxm)
-        || d.exits
+/// What prints the whole save area (the VMCS or VMCB) for a log's hypervisor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SaveAreaSwitch {
+    /// KVM's `kvm_intel.dump_invalid_vmcs=1` / `kvm_amd.dump_invalid_vmcb=1`.
+    Kvm,
+    /// Xen's `v` debug key.
+    Xen,
+}
+
+impl SaveAreaSwitch {
+    /// The switch of `d`'s hypervisor; `None` for one that has no such switch (HAXM
+    /// prints its dump whole or not at all; Dune, bhyve, WHP). The one place both the
+    /// note on rules not judged and the verdict's hint take it from.
+    fn of(d: &LogDump) -> Option<Self> {
+        let xen = d.dialects.iter().any(|x| {
+            matches!(
+                x,
+                Dialect::XenVmcs | Dialect::XenVmcb | Dialect::XenRegisters
+            )
+        }) || d
+            .exits
             .iter()
-            .any(|(_, e)| matches!(e, Exit::VmxExitReason { .. } | Exit::Whp { .. }));
-    match v {
-        _ if xen => " (Xen's `v` debug key, `xl debug-keys v`, prints the VMCS or VMCB)",
-        _ if other => "",
-        Vendors::Intel => " (kvm_intel.dump_invalid_vmcs=1 prints the VMCS)",
-        Vendors::Amd => " (kvm_amd.dump_invalid_vmcb=1 prints the VMCB)",
-        Vendors::Both => "",
+            .any(|(_, e)| matches!(e, Exit::XenDomainCrash { .. }));
+        let other = d.dialects.contains(&Dialect::Haxm)
+            || d.exits
+                .iter()
+                .any(|(_, e)| matches!(e, Exit::VmxExitReason { .. } | Exit::Whp { .. }));
+        if xen {
+            Some(SaveAreaSwitch::Xen)
+        } else if other {
+            None
+        } else {
+            Some(SaveAreaSwitch::Kvm)
+        }
+    }
+
+    /// The switch, named for `vendor`'s save area.
+    const fn name(self, vendor: Vendor) -> &'static str {
+        match (self, vendor) {
+            (SaveAreaSwitch::Xen, _) => "Xen's `v` debug key, `xl debug-keys v`,",
+            (SaveAreaSwitch::Kvm, Vendor::Intel) => "kvm_intel.dump_invalid_vmcs=1",
+            (SaveAreaSwitch::Kvm, Vendor::Amd) => "kvm_amd.dump_invalid_vmcb=1",
+        }
+    }
+
+    /// The verdict's hint when a guest-state failure's dump is not the save area.
+    const fn hint(self, vendor: Vendor) -> &'static str {
+        match (self, vendor) {
+            (SaveAreaSwitch::Kvm, Vendor::Intel) => {
+                "set kvm_intel.dump_invalid_vmcs=1 to have the kernel print the VMCS \
+                 (interruptibility, activity state, controls, PDPTEs)"
+            }
+            (SaveAreaSwitch::Kvm, Vendor::Amd) => {
+                "set kvm_amd.dump_invalid_vmcb=1 to have the kernel print the VMCB"
+            }
+            (SaveAreaSwitch::Xen, Vendor::Intel) => {
+                "Xen's `v` debug key (`xl debug-keys v`) prints the VMCS (interruptibility, \
+                 activity state, controls, PDPTEs)"
+            }
+            (SaveAreaSwitch::Xen, Vendor::Amd) => {
+                "Xen's `v` debug key (`xl debug-keys v`) prints the VMCB"
+            }
+        }
+    }
+}
+
+/// The note's pointer to the whole save area, for the vendors judged.
+fn whole_dump_hint(d: &LogDump, v: Vendors) -> String {
+    let (vendor, area) = match v {
+        Vendors::Intel => (Vendor::Intel, "VMCS"),
+        Vendors::Amd => (Vendor::Amd, "VMCB"),
+        Vendors::Both => (Vendor::Intel, "VMCS or VMCB"),
+    };
+    match SaveAreaSwitch::of(d) {
+        Some(SaveAreaSwitch::Kvm) if v == Vendors::Both => String::new(),
+        Some(s) => format!(" ({} prints the {area})", s.name(vendor)),
+        None => String::new(),
     }
 }
 
@@ -592,13 +646,10 @@ fn verdict(d: &LogDump, report: &Report, class: Option<ExitClass>) -> Verdict {
                 ExitClass::InvalidGuestState
                     if !kernel(&[Dialect::LinuxVmcs, Dialect::XenVmcs, Dialect::Haxm]) =>
                 {
-                    Some(
-                        "set kvm_intel.dump_invalid_vmcs=1 to have the kernel print the VMCS \
-                         (interruptibility, activity state, controls, PDPTEs)",
-                    )
+                    SaveAreaSwitch::of(d).map(|s| s.hint(Vendor::Intel))
                 }
                 ExitClass::SvmInvalid if !kernel(&[Dialect::LinuxVmcb, Dialect::XenVmcb]) => {
-                    Some("set kvm_amd.dump_invalid_vmcb=1 to have the kernel print the VMCB")
+                    SaveAreaSwitch::of(d).map(|s| s.hint(Vendor::Amd))
                 }
                 ExitClass::InvalidGuestState => Some(
                     "every guest-state check on the fields the kernel printed passes; the cause \
