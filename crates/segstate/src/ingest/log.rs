@@ -393,17 +393,11 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
     }
     attach_exits(&mut dumps, &raws, &groups, exits);
     for (k, d) in dumps.iter_mut().enumerate() {
-        infer_target(d, tcg);
+        // The exit-only dump `attach_exits` may add has no group.
         let at_reset = groups
             .get(k)
             .is_some_and(|g| g.iter().all(|&i| raws[i].at_reset));
-        if at_reset && d.exits.is_empty() {
-            d.target = Target::Tcg;
-            d.target_reason = String::from(
-                "a `CPU Reset` dump: QEMU logs the state as the reset begins, which no VM \
-                 entry was asked to take; only the architecture applies",
-            );
-        }
+        infer_target(d, tcg, at_reset);
     }
     dumps
 }
@@ -479,7 +473,9 @@ fn attach_exits(
     }
 }
 
-fn infer_target(d: &mut LogDump, tcg: bool) {
+/// Decides `d`'s target: a save area's vendor, else an exit's, else an emulator's
+/// (Bochs, a `CPU Reset` dump, a TCG log) when no exit says VM entry was involved.
+fn infer_target(d: &mut LogDump, tcg: bool, at_reset: bool) {
     if d.dialects.contains(&Dialect::Bochs) {
         d.target = Target::Bochs;
         d.target_reason = String::from(
@@ -503,12 +499,20 @@ fn infer_target(d: &mut LogDump, tcg: bool) {
         d.target_reason = format!("the exit at line {line} is {}", e.vendor_evidence());
         return;
     }
+    if at_reset && d.exits.is_empty() {
+        d.target = Target::Tcg;
+        d.target_reason = String::from(
+            "a `CPU Reset` dump: QEMU logs the state as the reset begins, which no VM entry \
+             was asked to take; only the architecture applies",
+        );
+        return;
+    }
     if tcg && d.exits.is_empty() {
         d.target = Target::Tcg;
         d.target_reason = String::from(
             "TCG-only log output (-d int exception lines, check_exception, CCS=, SMM:, code \
-             outside RAM or ROM) and no \
-             VM exit: QEMU's emulator, no VM entry; only the architecture applies",
+             outside RAM or ROM) and no VM exit: QEMU's emulator, no VM entry; only the \
+             architecture applies",
         );
         return;
     }
