@@ -63,10 +63,10 @@ pub(crate) fn rule_ids<S: Serializer>(rules: &[Rule], serializer: S) -> Result<S
 pub struct ReportJson<'a> {
     report: &'a Report,
     least: Severity,
-    mode_known: bool,
-    /// The mode the source shows, where it decides it otherwise than the report's
-    /// filled state (a VMCS's IA-32e mode guest control over its EFER field).
-    mode_shown: Option<CpuMode>,
+    /// The mode written: the report's, the one the source shows (a VMCS's IA-32e mode
+    /// guest control over its EFER field), or `None` (null) where the source does not
+    /// decide it.
+    mode: Option<CpuMode>,
     cpl_known: bool,
 }
 
@@ -78,8 +78,7 @@ impl Report {
         ReportJson {
             report: self,
             least: Severity::Info,
-            mode_known: true,
-            mode_shown: None,
+            mode: Some(self.mode),
             cpl_known: true,
         }
     }
@@ -99,7 +98,7 @@ impl ReportJson<'_> {
     #[must_use]
     pub fn mode_known(self, known: bool) -> Self {
         ReportJson {
-            mode_known: known,
+            mode: self.mode.filter(|_| known),
             ..self
         }
     }
@@ -110,8 +109,7 @@ impl ReportJson<'_> {
     #[must_use]
     pub fn mode(self, shown: Option<CpuMode>) -> Self {
         ReportJson {
-            mode_known: shown.is_some(),
-            mode_shown: shown,
+            mode: shown,
             ..self
         }
     }
@@ -155,8 +153,7 @@ impl Serialize for ReportJson<'_> {
             .collect();
         let mut map = serializer.serialize_map(Some(9))?;
         map.serialize_entry("vendor", &Named(&r.vendor))?;
-        let mode = self.mode_shown.unwrap_or(r.mode);
-        map.serialize_entry("mode", &self.mode_known.then_some(Named(&mode)))?;
+        map.serialize_entry("mode", &self.mode.as_ref().map(Named))?;
         map.serialize_entry("cpl", &self.cpl_known.then_some(r.cpl))?;
         map.serialize_entry("errors", &r.errors())?;
         map.serialize_entry("warnings", &r.count(Severity::Warning))?;
