@@ -16,7 +16,7 @@ use segstate::arch::{
 use segstate::check::kvm_set_sregs::{self, Cr4Allowed};
 use segstate::check::report::{self, Vendors};
 use segstate::check::vmx_entry::VmxEntryControls;
-use segstate::check::{CheckId, Finding, arch, svm_vmrun, vmx_entry};
+use segstate::check::{CheckId, Finding, Severity, arch, svm_vmrun, vmx_entry};
 use segstate::ingest::qemu_dump;
 use segstate::profile::Chain;
 use segstate::verify::{baseline, sysret_state};
@@ -570,6 +570,61 @@ fn a_0x80000021_state_names_the_failing_check() {
         .find(|e| e.finding.id == CheckId::VmxEntryCsDplNonconforming)
         .unwrap();
     assert_eq!(e.context.as_deref(), Some("VM entry (any configuration)"));
+}
+
+/// A 64-bit kernel interrupted with SS null, as the CPU saves it on VM exit and as KVM
+/// writes it back on every KVM_SET_SREGS (type 0 before Linux 6.2, 1 since): no error
+/// and no warning. The type of an unusable SS is information only; the state Linux
+/// 33ab91103b34 (CVE-2017-2583) fixed fails VM entry on CS.DPL against SS.DPL, an error.
+#[test]
+fn an_unusable_ss_of_any_type_is_information_and_the_cve_2017_2583_state_an_error() {
+    for ty_bits in [0, 1] {
+        let s = with(k0(), |s| {
+            let ss = seg(s, SegReg::Ss);
+            *ss = Segment {
+                selector: Selector::NULL,
+                unusable: true,
+                base: 0,
+                limit: 0xffff_ffff,
+                attributes: Attributes {
+                    segment_type: ty(ty_bits),
+                    present: false,
+                    ..Attributes::flat_data(R0)
+                },
+            };
+        });
+        let r = full_report(&s, Vendors::Intel);
+        let loud: Vec<_> = r
+            .entries
+            .iter()
+            .filter(|e| e.finding.severity > Severity::Info)
+            .map(|e| e.finding.id)
+            .collect();
+        assert_eq!(loud, [], "type {ty_bits}: {:#?}", r.entries);
+        let e = r
+            .entries
+            .iter()
+            .find(|e| e.finding.id == CheckId::VmxEntryErratumSsTypeUnusable)
+            .expect("the claimed erratum is named");
+        assert_eq!(e.finding.severity, Severity::Info);
+    }
+    // CVE-2017-2583: `mov ss, 0` emulated at CPL 3 loaded an all-zero SS.
+    let cve = with(k3(), |s| {
+        *seg(s, SegReg::Ss) = Segment {
+            selector: Selector::from(3),
+            unusable: true,
+            base: 0,
+            limit: 0,
+            attributes: Attributes::default(),
+        };
+    });
+    let r = full_report(&cve, Vendors::Intel);
+    let e = r
+        .entries
+        .iter()
+        .find(|e| e.finding.id == CheckId::VmxEntryCsDplNonconforming)
+        .expect("CS.DPL 3 against SS.DPL 0 fails VM entry");
+    assert_eq!(e.finding.severity, Severity::Error);
 }
 
 #[test]

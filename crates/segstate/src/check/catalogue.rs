@@ -193,8 +193,16 @@ table_enum! {
     VmxEntryLdtrP = "vmx.entry.ldtr.p", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
     /// LDTR's G must agree with its limit.
     VmxEntryLdtrG = "vmx.entry.ldtr.g", Vmx, Error, "SDM Vol. 3C §27.3.1.2";
-    /// Erratum: real CPUs check the type of an unusable SS (3 or 7), though the SDM says only a usable SS's is checked (CVE-2017-2583).
-    VmxEntryErratumSsTypeUnusable = "vmx.entry.erratum.ss-type-unusable", Vmx, Warning, "Erratum to SDM Vol. 3C §27.3.1.2: Linux 33ab91103b34 (CVE-2017-2583) \"KVM: x86: fix emulation of 'MOV SS, null selector'\"";
+    /// Claimed erratum, reported as information: an unusable SS whose type is not 3 or 7.
+    /// The SDM checks SS's type only when SS is usable. Linux 33ab91103b34's message
+    /// (CVE-2017-2583) says real CPUs check it anyway, but the state it fixed (a null SS
+    /// of DPL 0 loaded at CPL 3) already fails `vmx.entry.cs.dpl-nonconforming`, and
+    /// CPUs enter an unusable SS of type 0 (KVM's `vmx_segment_access_rights` before
+    /// a44b331614e6, Linux 6.2) or 1 (since, with `vmx_set_segment`'s accessed fix-up;
+    /// openvmm PR 3947 saw KVM's 0xc000 read back as 0xc001) whenever a VMM puts back
+    /// the registers of a 64-bit guest in kernel context with SS null: the most common SS
+    /// in real dumps, and those guests run.
+    VmxEntryErratumSsTypeUnusable = "vmx.entry.erratum.ss-type-unusable", Vmx, Info, "Erratum to SDM Vol. 3C §27.3.1.2: Linux 33ab91103b34 (CVE-2017-2583) \"KVM: x86: fix emulation of 'MOV SS, null selector'\"";
     /// CR0 bits 63:32 must be 0 (IA32_VMX_CR0_FIXED1).
     VmxEntryCr0High = "vmx.entry.cr0.high", Vmx, Error, "SDM Vol. 3C §27.3.1.1";
     /// CR0.NE must be 1 in the VMCS (IA32_VMX_CR0_FIXED0); judged on a VMCS-level CR0 only.

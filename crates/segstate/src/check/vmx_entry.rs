@@ -457,13 +457,13 @@ fn check_protected(
             format_args!("{cs_type}"),
         );
     }
-    // Erratum: the SDM checks SS's type only when SS is usable, but real CPUs check it
-    // anyway and fail VM entry on an unusable SS of another type (Linux 33ab91103b34,
-    // CVE-2017-2583). Bochs follows the SDM, so that one is a warning, marked as an erratum.
+    // The SDM checks SS's type only when SS is usable. Linux 33ab91103b34 (CVE-2017-2583)
+    // says real CPUs check it anyway; the evidence says they do not (the catalogue entry
+    // gives it), so an unusable SS of another type is information, not a verdict.
     let (id, expected) = if ss.unusable {
         (
             CheckId::VmxEntryErratumSsTypeUnusable,
-            "3 or 7 even when unusable (real CPUs check it; erratum to the SDM)",
+            "3 or 7 only if CPUs checked an unusable SS's type (the SDM does not; Linux 33ab91103b34's message says they do)",
         )
     } else {
         (CheckId::VmxEntrySsType, "3 or 7")
