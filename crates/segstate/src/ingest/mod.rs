@@ -7,7 +7,8 @@
 //!
 //! - **text** (valid UTF-8 without NUL bytes): JSON when the first non-blank character
 //!   is `{`, otherwise a log as users paste it, read by [`log::read_log`]: QEMU dumps,
-//!   Linux `dump_vmcs`/`dump_vmcb`, Xen and HAXM dumps, other VMMs' `kvm_sregs`
+//!   Linux `dump_vmcs`/`dump_vmcb`, Xen, HAXM and hyperkit dumps, `bhyvectl --get-all`,
+//!   other VMMs' `kvm_sregs`
 //!   printouts (kontain km, gVisor, qemu-kvm's `kvm_show_regs`), VirtualBox's
 //!   `Guest CPUM` dumps and exit lines under
 //!   any line prefix, each state judged by [`judge::judge`];
