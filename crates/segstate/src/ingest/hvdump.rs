@@ -24,7 +24,7 @@
 //!
 //! Every value is `0x%016llx`, one field a line, each named as `src/include/xhyve/vmm/
 //! intel/vmcs.h` names its encoding; the name decides the encoding and the encoding
-//! the field ([`super::vmcs_field`]), as for HAXM's dump. The dump is Hypervisor.
+//! the field (`vmcs_field`), as for HAXM's dump. The dump is Hypervisor.
 //! framework's VMCS on an Intel Mac, so it speaks for Intel VMX only.
 //!
 //! What it does not show: hvdump prints `VMCS_GUEST_IDTR_LIMIT` and `_BASE` from the
@@ -47,7 +47,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::log::{Dialect, MAX_DUMPS, RawDump};
+use super::log::{Dialect, MAX_DUMPS, MAX_EXITS, RawDump};
 use super::segment_parts::{AllParts, Cut, assemble};
 use super::text::{Words, hex_width};
 use super::vmcs_field::{self as field};
@@ -189,7 +189,8 @@ pub(crate) fn read(words: &mut Words<'_>) -> Vec<RawDump> {
             break;
         }
         if w.text == "vm" {
-            if let Some(r) = exit_report(words, w.line) {
+            // As many reports as a log keeps exit lines.
+            if let Some(r) = exit_report(words, w.line).filter(|_| reports.len() < MAX_EXITS) {
                 reports.push(r);
             }
             continue;
