@@ -1,7 +1,7 @@
 #![no_main]
 //! Pasted logs: prefix stripping, the word readers of every dialect (QEMU, Linux
-//! dump_vmcs/dump_vmcb, Xen, HAXM, kvm_sregs printouts), exit lines, merging, and the judgement of every
-//! state for every target. Besides "no panic": nothing is reported about a segment
+//! dump_vmcs/dump_vmcb, Xen, HAXM, hyperkit's hvdump, bhyvectl, kvm_sregs printouts),
+//! exit lines, merging, and the judgement of every state for every target. Besides "no panic": nothing is reported about a segment
 //! the dump does not show, the verdict is one line, and the dump count stays bounded.
 use libfuzzer_sys::fuzz_target;
 use segstate::check::report::Vendors;

@@ -509,6 +509,49 @@ fn the_target_is_inferred_unless_vendor_says() {
     assert!(!out.contains("vmx.") && !out.contains("svm."), "{out}");
 }
 
+/// bhyve-family pastes that used to be refused ("no CPU state dump found") are read
+/// and judged: hyperkit's VMCS dump with its exit report, and `bhyvectl --get-all`,
+/// whose host EFER.SVME names.
+#[test]
+fn hyperkit_and_bhyvectl_pastes_are_judged_not_refused() {
+    let o = segstate(&["check", &dump_fixture("hyperkit-226.txt")]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.lines().next().unwrap().starts_with(
+            "== hyperkit VMCS dump at line 3 [dump]: every check this dump can show passes; \
+             the failure is outside it: VM entry failed the guest-state checks (exit reason 33"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("judged for intel (a hyperkit VMCS dump"),
+        "{out}"
+    );
+    assert!(
+        out.contains("RIP 0x9e019 read from the `vm exit[0]` report"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("kvm_intel"),
+        "hyperkit has no KVM switch: {out}"
+    );
+    let o = segstate(&["check", &dump_fixture("propolis-300.txt")]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("judged for amd (a bhyvectl dump of a VMCB"),
+        "{out}"
+    );
+    assert!(out.contains("the GS desc line is cut short"), "{out}");
+    let j = json(&segstate(&[
+        "check",
+        "--json",
+        &dump_fixture("linuxkit-3289.txt"),
+    ]));
+    assert_eq!(j["states"].as_array().map(Vec::len), Some(1), "{j}");
+}
+
 /// The CPL QEMU printed is in `--json` as in the text, for a QEMU dump read from a log
 /// (a dmesg-prefixed paste) as for a whole one.
 #[test]

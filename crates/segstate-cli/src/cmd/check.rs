@@ -83,8 +83,10 @@ impl From<VendorArg> for Vendors {
 ///   or HAXM dumps, kvm_sregs printouts (kontain km, gVisor, qemu-kvm's register dump),
 ///   VirtualBox's `Guest CPUM` register dump (VBox.log, `info cpumguest`), Bochs CPU
 ///   dumps (`bochsout.txt` after a triple fault or panic: judged for the architecture
-///   only, its segments named, not read, since Bochs prints no attributes) and exit
-///   lines, read a part at a time, each dump with its verdict first;
+///   only, its segments named, not read, since Bochs prints no attributes), hyperkit's
+///   and xhyve's VMCS dump (`VMCS_GUEST_CS_ACCESS_RIGHTS: 0x…`, staircase pastes too),
+///   `bhyvectl --get-all` (each vCPU a state) and exit lines, read a part at a time,
+///   each dump with its verdict first;
 ///
 /// - binary, by size: 312 bytes kvm_sregs (`sregs`), 456 kvm_sregs + kvm_regs
 ///   (`sregs+regs`), 4096 a VMCB page (`vmcb`), 664..=3072 a VMCB save area

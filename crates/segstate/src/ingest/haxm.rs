@@ -26,33 +26,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::log::{Dialect, MAX_DUMPS, RawDump};
+use super::segment_parts::{AllParts, Cut, assemble};
 use super::text::{Words, hex, hex_width};
-use crate::arch::{DescriptorTable, SegReg, Segment, Selector};
-use crate::format::vmx::{VmcsField, VmxAccessRights};
-
-/// One guest segment's four fields as far as read.
-#[derive(Clone, Copy, Default)]
-struct Parts {
-    selector: Option<u64>,
-    limit: Option<u64>,
-    ar: Option<u64>,
-    base: Option<u64>,
-}
-
-/// A segment's four parts by name, each with whether the dump shows it.
-type Named = [(&'static str, bool); 4];
-
-impl Parts {
-    /// The parts' names, each with whether it was read, in HAXM's order.
-    fn named(self) -> Named {
-        [
-            ("selector", self.selector.is_some()),
-            ("access rights", self.ar.is_some()),
-            ("base", self.base.is_some()),
-            ("limit", self.limit.is_some()),
-        ]
-    }
-}
+use super::vmcs_field;
 
 /// One `NNNN NAME: value` line: where, the encoding, HAXM's name, the value.
 #[derive(Clone, Copy)]
@@ -97,6 +73,13 @@ fn field_lines<'a>(words: &mut Words<'a>) -> Vec<FieldLine<'a>> {
     }
     out
 }
+
+/// HAXM prints a segment's four fields far apart, the limits last; SS.DPL of its VMCS
+/// is the CPL.
+const SEGMENTS_APART: Cut = Cut {
+    why: "HAXM prints the four fields of a segment apart, the limits last",
+    cpl_from_ss: true,
+};
 
 /// The most repeated lines a dump's note names by example.
 const REPEAT_EXAMPLES: usize = 3;
@@ -152,10 +135,10 @@ impl<'a> Building<'a> {
 
     fn finish(self) -> RawDump {
         let mut d = self.dump;
-        let mut parts = [Parts::default(); 8];
+        let mut parts = AllParts::default();
         for f in self.fields.values() {
             if !self.conflicting.contains(&f.enc) {
-                field(&mut d, &mut parts, f.enc, f.value);
+                vmcs_field::read(&mut d, &mut parts, f.enc, f.value);
             }
         }
         if self.repeats > 0 {
@@ -180,7 +163,7 @@ impl<'a> Building<'a> {
                 seen.join(", ")
             ));
         }
-        segments(&mut d, &parts);
+        assemble(&mut d, &parts, SEGMENTS_APART);
         d
     }
 }
@@ -220,140 +203,11 @@ pub(crate) fn read(words: &mut Words<'_>) -> Vec<RawDump> {
     out
 }
 
-fn field(d: &mut RawDump, parts: &mut [Parts; 8], enc: u32, v: u64) {
-    let g = &mut d.guest;
-    for reg in SegReg::ALL {
-        let p = &mut parts[reg.index()];
-        if enc == VmcsField::selector(reg) {
-            p.selector = Some(v);
-        } else if enc == VmcsField::limit(reg) {
-            p.limit = Some(v);
-        } else if enc == VmcsField::access_rights(reg) {
-            p.ar = Some(v);
-        } else if enc == VmcsField::base(reg) {
-            p.base = Some(v);
-        } else {
-            continue;
-        }
-        return;
-    }
-    let table = |t: &mut Option<DescriptorTable>, base: Option<u64>, limit: Option<u64>| {
-        let mut cur = t.unwrap_or_default();
-        if let Some(b) = base {
-            cur.base = b;
-        }
-        if let Some(l) = limit {
-            cur.limit = l as u32;
-        }
-        *t = Some(cur);
-    };
-    match enc {
-        0x6800 => g.cr0 = Some(v),
-        0x6802 => g.cr3 = Some(v),
-        0x6804 => g.cr4 = Some(v),
-        0x681a => g.dr7 = Some(v),
-        0x681e => g.rip = Some(v),
-        0x6820 => g.rflags = Some(v),
-        0x6822 => g.pending_debug_exceptions = Some(v),
-        0x2802 => g.debugctl = Some(v),
-        0x2804 => g.pat = Some(v),
-        0x2806 => g.efer = Some(v),
-        0x280a | 0x280c | 0x280e | 0x2810 => {
-            let mut all = g.pdptes.unwrap_or_default();
-            all[((enc - 0x280a) / 2) as usize] = v;
-            g.pdptes = Some(all);
-        }
-        0x4810 => table(&mut g.gdtr, None, Some(v)),
-        0x4812 => table(&mut g.idtr, None, Some(v)),
-        0x6816 => table(&mut g.gdtr, Some(v), None),
-        0x6818 => table(&mut g.idtr, Some(v), None),
-        0x4824 => g.interruptibility = Some(v as u32),
-        0x4826 => g.activity_state = Some(v as u32),
-        0x4016 => g.entry_interruption_info = Some(v as u32),
-        0x4000 => g.controls.pin_based = Some(v as u32),
-        0x4002 => g.controls.cpu_based = Some(v as u32),
-        0x401e => g.controls.secondary = Some(v as u32),
-        0x400c => g.controls.exit = Some(v as u32),
-        0x4012 => g.controls.entry = Some(v as u32),
-        _ => {}
-    }
-}
-
-/// The segments read whole; those shown only in part named by what they lack (grouped,
-/// so a paste cut before the limits gives one line) and left unread; the CPL from SS's
-/// access rights whenever they are shown.
-fn segments(d: &mut RawDump, parts: &[Parts; 8]) {
-    let mut cut: Vec<(Named, Vec<SegReg>)> = Vec::new();
-    for reg in SegReg::ALL {
-        let p = parts[reg.index()];
-        if let (Some(sel), Some(limit), Some(ar), Some(base)) = (p.selector, p.limit, p.ar, p.base)
-        {
-            let ar = VmxAccessRights(ar as u32);
-            d.guest.segments[reg] = Some(Segment {
-                selector: Selector(sel as u16),
-                base,
-                limit: limit as u32,
-                attributes: ar.attributes(),
-                unusable: ar.unusable(),
-            });
-            continue;
-        }
-        let named = p.named();
-        if named.iter().all(|(_, read)| !read) {
-            continue;
-        }
-        d.partial_segments.push(reg);
-        match cut.iter_mut().find(|(n, _)| *n == named) {
-            Some((_, regs)) => regs.push(reg),
-            None => cut.push((named, alloc::vec![reg])),
-        }
-    }
-    for (named, regs) in cut {
-        let list = |read: bool| {
-            named
-                .iter()
-                .filter(|(_, r)| *r == read)
-                .map(|(n, _)| *n)
-                .collect::<Vec<_>>()
-        };
-        let (shown, lacking) = (list(true), list(false));
-        let one = regs.len() == 1;
-        d.note(format!(
-            "{} {} not read: the dump has {} {} but no {} (HAXM prints the four fields of a \
-             segment apart, the limits last), so no segment rule is judged on {}",
-            regs.iter().map(|r| r.name()).collect::<Vec<_>>().join(", "),
-            if one { "is" } else { "are" },
-            if one { "its" } else { "their" },
-            joined(&shown, "and"),
-            joined(&lacking, "or"),
-            if one { "it" } else { "them" },
-        ));
-    }
-    if let Some(ar) = parts[SegReg::Ss.index()].ar {
-        let cpl = VmxAccessRights(ar as u32).dpl();
-        d.guest.cpl = Some(cpl);
-        if d.guest.segments[SegReg::Ss].is_none() {
-            d.note(format!(
-                "CPL {} read from SS's access rights ({ar:#x}) alone: SS.DPL is the CPL (SDM \
-                 Vol. 3C §25.4.1)",
-                cpl.bits()
-            ));
-        }
-    }
-}
-
-/// `a`, `a and b`, `a, b and c` (`conj` is `and` or `or`).
-fn joined(items: &[&str], conj: &str) -> String {
-    match items {
-        [] => String::new(),
-        [one] => String::from(*one),
-        [init @ .., last] => format!("{} {conj} {last}", init.join(", ")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arch::SegReg;
+    use crate::format::vmx::VmcsField;
     use crate::ingest::text::normalise;
 
     #[test]

@@ -232,10 +232,12 @@ pub fn assumed_state(g: &GuestState) -> SegmentState {
 /// Where the state was read from, for the rules that care (VMCB canonicalisation,
 /// EFER.SVME).
 fn source(d: &LogDump) -> Source {
-    if d.dialects
-        .iter()
-        .any(|x| matches!(x, Dialect::LinuxVmcb | Dialect::XenVmcb))
-    {
+    if d.dialects.iter().any(|x| {
+        matches!(
+            x,
+            Dialect::LinuxVmcb | Dialect::XenVmcb | Dialect::BhyvectlVmcb
+        )
+    }) {
         Source::Vmcb
     } else if matches!(
         d.dialects.first(),
@@ -480,6 +482,7 @@ fn beyond_segments(report: &mut Report, d: &LogDump, v: Vendors) -> Vec<(CheckId
             Dialect::LinuxVmcs
                 | Dialect::XenVmcs
                 | Dialect::Haxm
+                | Dialect::Hvdump
                 | Dialect::LinuxVmcb
                 | Dialect::XenVmcb
         )
@@ -518,7 +521,7 @@ enum SaveAreaSwitch {
 
 impl SaveAreaSwitch {
     /// The switch of `d`'s hypervisor; `None` for one that has no such switch (HAXM
-    /// prints its dump whole or not at all; Dune, bhyve, WHP). The one place both the
+    /// and hyperkit print their dumps whole or not at all; Dune, bhyve, WHP). The one place both the
     /// note on rules not judged and the verdict's hint take it from.
     fn of(d: &LogDump) -> Option<Self> {
         let xen = d.dialects.iter().any(|x| {
@@ -530,10 +533,19 @@ impl SaveAreaSwitch {
             .exits
             .iter()
             .any(|(_, e)| matches!(e, Exit::XenDomainCrash { .. }));
-        let other = d.dialects.contains(&Dialect::Haxm)
-            || d.exits
-                .iter()
-                .any(|(_, e)| matches!(e, Exit::VmxExitReason { .. } | Exit::Whp { .. }));
+        let other = d.dialects.iter().any(|x| {
+            matches!(
+                x,
+                Dialect::Haxm
+                    | Dialect::Hvdump
+                    | Dialect::BhyvectlVmcs
+                    | Dialect::BhyvectlVmcb
+                    | Dialect::Bhyvectl
+            )
+        }) || d
+            .exits
+            .iter()
+            .any(|(_, e)| matches!(e, Exit::VmxExitReason { .. } | Exit::Whp { .. }));
         if xen {
             Some(SaveAreaSwitch::Xen)
         } else if other {

@@ -6,8 +6,9 @@
 //! `vmcs_dump_vcpu`, [`super::linux_vmcb`] for Linux `dump_vmcb` and Xen's
 //! `svm_vmcb_dump`, [`super::haxm`], the `kvm_sregs` printouts of `text::sregs` and
 //! `text::show_regs`, `xen_regs` for Xen's `show_registers`, `vbox_log` for
-//! VirtualBox's `Guest CPUM` dump, [`super::bochs`] for Bochs's CPU dump), reads the
-//! exit lines
+//! VirtualBox's `Guest CPUM` dump, [`super::bochs`] for Bochs's CPU dump,
+//! [`super::hvdump`] for hyperkit's VMCS dump, [`super::bhyvectl`] for `bhyvectl
+//! --get-all`), reads the exit lines
 //! ([`super::exit`]), and assembles [`LogDump`]s: each exit goes with the dump it
 //! precedes (or, failing that, the one before it), and when a log holds exactly one
 //! kernel dump and one QEMU dump they are the same failure seen twice and are merged
@@ -62,6 +63,16 @@ pub enum Dialect {
     /// CS:0010( 0002| 0|  0) …`), see [`super::bochs`]: an emulator's state, segments
     /// without their attributes.
     Bochs,
+    /// hyperkit's and xhyve's VMCS dump (`VMCS_GUEST_CS_ACCESS_RIGHTS: 0x…`), see
+    /// [`super::hvdump`].
+    Hvdump,
+    /// `bhyvectl --get-all` from an Intel host (its VMCS lines show), see
+    /// [`super::bhyvectl`].
+    BhyvectlVmcs,
+    /// `bhyvectl --get-all` from an AMD host (its VMCB lines or EFER.SVME show).
+    BhyvectlVmcb,
+    /// `bhyvectl --get-all` cut before anything that tells the host's vendor.
+    Bhyvectl,
 }
 
 impl Dialect {
@@ -79,6 +90,10 @@ impl Dialect {
             Dialect::XenRegisters => "Xen register dump",
             Dialect::VboxLog => "VirtualBox register dump",
             Dialect::Bochs => "Bochs CPU dump",
+            Dialect::Hvdump => "hyperkit VMCS dump",
+            Dialect::BhyvectlVmcs => "bhyvectl dump of a VMCS",
+            Dialect::BhyvectlVmcb => "bhyvectl dump of a VMCB",
+            Dialect::Bhyvectl => "bhyvectl register dump",
         }
     }
 
@@ -92,9 +107,14 @@ impl Dialect {
             | Dialect::KvmSregsPrint
             | Dialect::XenRegisters
             | Dialect::VboxLog
-            | Dialect::Bochs => None,
-            Dialect::LinuxVmcs | Dialect::XenVmcs | Dialect::Haxm => Some(Vendor::Intel),
-            Dialect::LinuxVmcb | Dialect::XenVmcb => Some(Vendor::Amd),
+            | Dialect::Bochs
+            | Dialect::Bhyvectl => None,
+            Dialect::LinuxVmcs
+            | Dialect::XenVmcs
+            | Dialect::Haxm
+            | Dialect::Hvdump
+            | Dialect::BhyvectlVmcs => Some(Vendor::Intel),
+            Dialect::LinuxVmcb | Dialect::XenVmcb | Dialect::BhyvectlVmcb => Some(Vendor::Amd),
         }
     }
 }
@@ -297,6 +317,10 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
     raws.extend(linux_vmcb::read(&mut words, xen));
     words.rewind(0);
     raws.extend(haxm::read(&mut words));
+    words.rewind(0);
+    raws.extend(super::hvdump::read(&mut words));
+    words.rewind(0);
+    raws.extend(super::bhyvectl::read(&mut words));
     words.rewind(0);
     raws.extend(super::text::sregs::read(&mut words));
     words.rewind(0);

@@ -7,7 +7,8 @@
 //!
 //! - **text** (valid UTF-8 without NUL bytes): JSON when the first non-blank character
 //!   is `{`, otherwise a log as users paste it, read by [`log::read_log`]: QEMU dumps,
-//!   Linux `dump_vmcs`/`dump_vmcb`, Xen and HAXM dumps, other VMMs' `kvm_sregs`
+//!   Linux `dump_vmcs`/`dump_vmcb`, Xen, HAXM and hyperkit dumps, `bhyvectl --get-all`,
+//!   other VMMs' `kvm_sregs`
 //!   printouts (kontain km, gVisor, qemu-kvm's `kvm_show_regs`), VirtualBox's
 //!   `Guest CPUM` dumps and exit lines under
 //!   any line prefix, each state judged by [`judge::judge`];
@@ -57,6 +58,7 @@ use std::string::String;
 use std::vec::Vec;
 use std::{format, vec};
 
+pub mod bhyvectl;
 pub mod bochs;
 #[cfg(feature = "serde")]
 pub mod cloud_hypervisor;
@@ -71,6 +73,7 @@ pub mod firecracker;
 #[cfg(feature = "serde")]
 pub mod foreign;
 pub mod haxm;
+pub mod hvdump;
 #[cfg(feature = "serde")]
 pub mod hyperv;
 #[cfg(feature = "serde")]
@@ -83,10 +86,12 @@ mod path;
 pub mod qemu_dump;
 pub mod qemu_log;
 pub mod qemu_migration;
+mod segment_parts;
 mod segsnap;
 pub mod source;
 pub(crate) mod text;
 pub(crate) mod vbox_log;
+mod vmcs_field;
 #[cfg(feature = "serde")]
 pub mod xen;
 pub(crate) mod xen_regs;
@@ -585,9 +590,10 @@ fn text(bytes: &[u8]) -> Result<&str, InputError> {
 
 /// The error of a text input without a single dump.
 const NO_DUMP: &str = "line 1: no CPU state dump found: no QEMU CPU state dump (`RAX=`/`EAX=` \
-                       lines), no kernel dump_vmcs/dump_vmcb, Xen, HAXM or Bochs dump, no \
-                       kvm_sregs printout, no VirtualBox `Guest CPUM` dump, and no VM exit \
-                       line; JSON must start with `{`";
+                       lines), no kernel dump_vmcs/dump_vmcb, Xen, HAXM, hyperkit or Bochs \
+                       dump, no bhyvectl --get-all output, no kvm_sregs printout, no \
+                       VirtualBox `Guest CPUM` dump, and no VM exit line; JSON must start \
+                       with `{`";
 
 fn read_dump(text: &str) -> Result<Vec<Input>, InputError> {
     if text.len() > text::MAX_TEXT {

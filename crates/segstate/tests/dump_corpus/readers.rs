@@ -1,5 +1,6 @@
 //! The readers added for real pastes (Xen's register dump, the kernel's own lines, a
-//! reset dump, an SEV guest's VMCB, Bochs), held to what they read of their samples.
+//! reset dump, an SEV guest's VMCB, Bochs, hyperkit's VMCS dump, bhyvectl), held to what
+//! they read of their samples.
 
 use super::*;
 
@@ -139,4 +140,46 @@ fn bochs_dumps_are_read_as_bochs_alone() {
         assert!(d.guest.efer.is_some(), "{name}");
         assert_eq!(j.vendors, None, "{name}: the architecture only");
     }
+}
+
+/// hyperkit's VMCS dump is read under a staircase and under minikube's prefix, joined
+/// with its `vm exit[N]` report (interleaved or before it); bhyvectl's names the host
+/// by EFER.SVME and what the cut paste lacks.
+#[test]
+fn hyperkit_and_bhyvectl_dumps_are_read() {
+    let (d, _) = &judged("hyperkit-226.txt")[0];
+    assert_eq!(d.dialects, [Dialect::Hvdump]);
+    assert_eq!(d.guest.controls.entry, Some(0x93ff));
+    assert_eq!(d.guest.controls.unrestricted_guest(), Some(true));
+    assert_eq!(d.guest.rip, Some(0x9e019), "the exit report's RIP");
+    assert_eq!(d.exit().map(Exit::class), Some(IGS));
+    let (d, _) = &judged("hyperkit-268.txt")[0];
+    assert_eq!(d.guest.controls.secondary, Some(0xaa));
+    assert_eq!(d.exits.len(), 1, "the interleaved exit goes with the dump");
+    let (d, _) = &judged("linuxkit-3289.txt")[0];
+    assert_eq!(d.partial_segments, [SegReg::Cs]);
+    let (d, _) = &judged("minikube-7841.txt")[0];
+    let cs = d.guest.segments[SegReg::Cs].unwrap();
+    assert_eq!((cs.selector.0, cs.limit), (0x10, 0xffff_ffff));
+    assert_eq!(d.partial_segments, [SegReg::Es]);
+    let (d, j) = &judged("propolis-300.txt")[0];
+    assert_eq!(d.dialects, [Dialect::BhyvectlVmcb]);
+    assert_eq!((d.guest.cr0, d.guest.efer), (Some(0x10033), Some(0x1800)));
+    assert_eq!((d.guest.rip, d.guest.rflags), (Some(0xe01a), Some(0x92)));
+    assert_eq!(d.partial_segments, [SegReg::Es, SegReg::Ds, SegReg::Fs]);
+    assert!(
+        d.notes
+            .iter()
+            .any(|n| n.contains("the GS desc line is cut short"))
+    );
+    assert!(
+        d.target_reason.contains("bhyvectl dump of a VMCB"),
+        "{}",
+        d.target_reason
+    );
+    assert!(
+        !j.report.notes.iter().any(|n| n.contains("kvm_amd")),
+        "bhyve has no KVM switch: {:?}",
+        j.report.notes
+    );
 }

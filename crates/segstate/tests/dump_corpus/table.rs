@@ -94,6 +94,18 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     // Other hypervisors' exit lines: Dune's signed `%d` reason, bhyve's basic reason.
     ("dune-2", Target::Intel, &[], Expect::NoState(Some(IGS))),
     ("xhyve-193", Target::Intel, &[], Expect::NoState(Some(IGS))),
+    // hyperkit's VMCS dump (hvdump) after its exit report, cut in the controls: what it
+    // shows passes, the exit is reason 33.
+    ("hyperkit-226", Target::Intel, &[], Expect::Outside(IGS)),
+    // The report and the dump interleaved under minikube's prefix: controls only.
+    ("hyperkit-268", Target::Intel, &[], Expect::NoState(Some(IGS))),
+    // A staircase paste holding CS without its base: nothing whole to judge.
+    ("linuxkit-3289", Target::Intel, &[], Expect::NoState(None)),
+    // The dump's middle under minikube's prefix: CS and DS whole, no exit.
+    ("minikube-7841", Target::Intel, &[SegReg::Cs, SegReg::Ds], Expect::Passes),
+    // bhyvectl --get-all cut in the descriptors, before the selectors: EFER.SVME names
+    // an AMD host; the registers pass.
+    ("propolis-300", Target::Amd, &[], Expect::Passes),
     // Xen's register dump (`show_registers`): control registers and selectors, no
     // descriptor cache. A block cut above its CONTEXT line, no exit before it.
     ("xcp-562", Target::Unknown, &[], Expect::Passes),
