@@ -157,10 +157,15 @@ impl Building {
                 Dialect::BhyvectlVmcb
             }
             Host::Unknown => {
-                d.note(String::from(
+                let efer = if d.guest.efer.is_some() {
+                    "EFER.SVME is clear"
+                } else {
+                    "it has no EFER line (an AMD host's shows SVME set)"
+                };
+                d.note(format!(
                     "the paste ends before bhyvectl's VMCS or VMCB lines (`pinbased_ctls[N]` \
-                     … on an Intel host, `cr_intercept[N]` … on an AMD one) and EFER.SVME is \
-                     clear, so which vendor's host printed it cannot be told",
+                     … on an Intel host, `cr_intercept[N]` … on an AMD one) and {efer}, so \
+                     which vendor's host printed it cannot be told",
                 ));
                 Dialect::Bhyvectl
             }
@@ -499,6 +504,22 @@ mod tests {
         let neither = svme.replace("0x0000000000001d01", "0x0000000000000d01");
         let d = dumps(&neither);
         assert_eq!(d[0].dialect, Dialect::Bhyvectl);
+        let said = |d: &RawDump, what: &str| d.notes.iter().any(|n| n.contains(what));
+        assert!(
+            said(&d[0], "and EFER.SVME is clear, so"),
+            "{:?}",
+            d[0].notes
+        );
+        // Without an EFER line the note says so, not that SVME is clear.
+        let no_efer = neither
+            .lines()
+            .filter(|l| !l.starts_with("efer["))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>();
+        let d = dumps(&no_efer);
+        assert_eq!(d[0].dialect, Dialect::Bhyvectl);
+        assert!(said(&d[0], "it has no EFER line"), "{:?}", d[0].notes);
+        assert!(!said(&d[0], "SVME is clear"), "{:?}", d[0].notes);
         // The same vCPU printed twice: two states.
         assert_eq!(dumps(&format!("{}{}", intel(2), intel(2))).len(), 2);
     }
