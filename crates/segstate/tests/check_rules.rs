@@ -184,8 +184,20 @@ fn cases() -> Vec<Case> {
             with(b0, |s| seg(s, SegReg::Ds).attributes.segment_type = ty(9)),
             with(b0, |s| seg(s, SegReg::Ds).attributes.segment_type = ty(11));
         ArchDataNullUsable, Arch,
-            with(pm32(), |s| seg(s, SegReg::Ds).selector = Selector(0)),
-            pm32();
+            with(pm32(), |s| {
+                let ds = seg(s, SegReg::Ds);
+                ds.selector = Selector(0);
+                ds.base = 0x1000;
+            }),
+            // What a real-mode load of selector 0 leaves after CR0.PE is set.
+            with(pm32(), |s| {
+                let ds = seg(s, SegReg::Ds);
+                ds.selector = Selector(0);
+                ds.base = 0;
+                ds.limit = 0xffff;
+                ds.attributes.g = false;
+                ds.attributes.db = false;
+            });
         ArchDataDplRpl, Arch,
             with(b0, |s| seg(s, SegReg::Ds).attributes.dpl = R0),
             with(b0, |s| {

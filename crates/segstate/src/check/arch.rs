@@ -449,13 +449,18 @@ fn check_data(f: &mut Findings, segs: Registers<'_>, part: Part, mode: CpuMode) 
                 format_args!("{} (a load with this selector faults)", s.attributes.dpl),
             );
         }
-        if s.selector.is_null() && !mode.is_ia32e() {
+        // A null selector loads an unusable segment in protected mode, but one loaded in
+        // real mode (base = selector << 4 = 0, limit and attributes kept) stays usable
+        // after CR0.PE is set, until the register is reloaded (SDM Vol. 3A §9.9.1:
+        // boot code and firmware run with these between `mov cr0` and the far jump and
+        // the segment loads). A non-zero base is no such leftover.
+        if s.selector.is_null() && s.base != 0 && !mode.is_ia32e() {
             f.fail(
                 CheckId::ArchDataNullUsable,
                 Some(reg),
                 "selector",
-                "null selectors load unusable segments",
-                "usable",
+                "null selectors load unusable segments (a real-mode load of 0 leaves base 0)",
+                format_args!("usable, base {:#x}", s.base),
             );
         }
     }

@@ -103,7 +103,9 @@ table_enum! {
     ArchSsRplCpl = "arch.ss.rpl-cpl", Arch, Warning, "SDM Vol. 3A §5.5-5.8, APM Vol. 2 §4.9-4.11";
     /// Type: expected readable data or code.
     ArchDataReadable = "arch.data.readable", Arch, Error, "SDM Vol. 3A §5.5-5.8, APM Vol. 2 §4.9-4.11";
-    /// Selector: expected null selectors load unusable segments.
+    /// Selector: a null selector loads an unusable segment in protected mode; a usable one
+    /// with base 0 is what a real-mode load of selector 0 leaves after CR0.PE is set, and
+    /// is not reported.
     ArchDataNullUsable = "arch.data.null-usable", Arch, Warning, "SDM Vol. 3A §5.5-5.8, APM Vol. 2 §4.9-4.11";
     /// A usable data segment should have DPL >= its selector's RPL (not conforming code).
     ArchDataDplRpl = "arch.data.dpl-rpl", Arch, Warning, "SDM Vol. 3A §5.5-5.8, APM Vol. 2 §4.9-4.11";
