@@ -491,6 +491,26 @@ fn each_dump_starts_with_its_verdict() {
     );
 }
 
+/// A mail body in quoted-printable is read decoded, and says so; its lines are the
+/// encoded file's (the dump's first line is line 15 of what the user holds).
+#[test]
+fn a_quoted_printable_mail_is_read_decoded() {
+    let o = segstate(&["check", &dump_fixture("qemu-smm-migration-qp.txt")]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with(
+            "== dump at line 15 [dump]: not a guest-state failure: KVM internal error 3"
+        ),
+        "{out}"
+    );
+    assert_contains(&out, "64-bit mode, CPL 0 (QEMU printed CPL=0)");
+    assert_contains(&out, "exit at line 9: KVM internal error 3");
+    assert_contains(&out, "note: line 15: the text is quoted-printable");
+    // `=3D` is not read into a value, nor a soft break taken for a cut line.
+    assert!(!out.contains("0x3d") && !out.contains("cut short"), "{out}");
+}
+
 #[test]
 fn the_target_is_inferred_unless_vendor_says() {
     let vmcb = dump_fixture("synthetic/linux-vmcb-old.txt");
