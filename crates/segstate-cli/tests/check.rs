@@ -511,6 +511,29 @@ fn a_quoted_printable_mail_is_read_decoded() {
     assert!(!out.contains("0x3d") && !out.contains("cut short"), "{out}");
 }
 
+/// QEMU's all-zero dump of a TDX guest's registers (KVM does not expose them) is no
+/// state: no finding, the mode not claimed, and a note that says why.
+#[test]
+fn a_protected_guests_placeholder_dump_is_not_judged() {
+    let o = segstate(&["check", &dump_fixture("tdx-mce-sub4.txt")]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with(
+            "== dump at line 6 [dump]: no register state to judge; the exit says: KVM internal \
+             error 4"
+        ),
+        "{out}"
+    );
+    assert_contains(
+        &out,
+        "mode unknown (the dump carries no registers), CPL unknown;",
+    );
+    assert_contains(&out, "note: line 6: QEMU printed registers it never read");
+    assert_contains(&out, "summary: 0 errors, 0 warnings, 0 infos: ok");
+    assert!(!out.contains("QEMU printed CPL"), "{out}");
+}
+
 #[test]
 fn the_target_is_inferred_unless_vendor_says() {
     let vmcb = dump_fixture("synthetic/linux-vmcb-old.txt");

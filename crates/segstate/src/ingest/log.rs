@@ -259,6 +259,10 @@ pub struct LogDump {
     /// Segment registers shown only in part, named in the notes and not read: the
     /// dump shows no segment register only when this is empty too.
     pub partial_segments: Vec<SegReg>,
+    /// QEMU printed registers it never read (a protected guest's, which KVM withholds,
+    /// see `ingest::protected`): the state is empty, its first note says why, and
+    /// nothing is judged.
+    pub withheld: bool,
 }
 
 impl LogDump {
@@ -389,6 +393,7 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
             target_reason: String::new(),
             notes: first.notes.clone(),
             partial_segments: first.partial_segments.clone(),
+            withheld: false,
         };
         for &i in &group[1..] {
             let other = &raws[i];
@@ -424,6 +429,7 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
             .get(k)
             .is_some_and(|g| g.iter().all(|&i| raws[i].at_reset));
         infer_target(d, tcg, at_reset);
+        super::protected::withhold(d, at_reset);
         if let Some(note) = source.note(d.line) {
             d.notes.insert(0, note);
         }
@@ -495,6 +501,7 @@ fn attach_exits(
             target_reason: String::new(),
             notes: Vec::new(),
             partial_segments: Vec::new(),
+            withheld: false,
         });
     }
     for d in dumps.iter_mut() {

@@ -83,6 +83,7 @@ pub mod linux_vmcb;
 pub mod linux_vmcs;
 pub mod log;
 mod path;
+pub(crate) mod protected;
 pub mod qemu_dump;
 pub mod qemu_log;
 pub mod qemu_migration;

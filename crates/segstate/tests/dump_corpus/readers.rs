@@ -223,3 +223,26 @@ fn a_quoted_printable_mail_body_is_read_decoded() {
     );
     assert_eq!(j.report.errors(), 0, "{:?}", j.report.ids());
 }
+
+/// QEMU's dump of a TDX guest (KVM withholds a protected guest's registers): CR0 = 0
+/// and every segment empty, which no CPU holds. It carries no registers: no finding,
+/// a note that says why, the exits kept.
+#[test]
+fn a_protected_guests_placeholder_dump_carries_no_registers() {
+    let all = judged("tdx-mce-sub4.txt");
+    assert_eq!(all.len(), 1);
+    let (d, j) = &all[0];
+    assert!(d.withheld);
+    assert_eq!(d.guest, GuestState::default());
+    assert_eq!(d.printed_cpl, None);
+    assert!(
+        d.notes[0].starts_with("line 6: QEMU printed registers it never read")
+            && d.notes[0].contains("TDX"),
+        "{:?}",
+        d.notes
+    );
+    assert_eq!(d.exits[0].0, 3);
+    assert!(j.report.entries.is_empty(), "{:?}", j.report.ids());
+    assert!(j.report.notes.is_empty(), "{:?}", j.report.notes);
+    assert!(j.not_judged.is_empty() && j.rules_not_judged.is_empty());
+}
