@@ -534,6 +534,32 @@ fn a_protected_guests_placeholder_dump_is_not_judged() {
     assert!(!out.contains("QEMU printed CPL"), "{out}");
 }
 
+/// WHP's exits alone (QEMU's WHPX line, a VMM naming the reason) are a paste of exit
+/// lines, reported as such, not refused as holding no dump.
+#[test]
+fn whp_exit_lines_are_read_as_exit_lines() {
+    for (name, line, says) in [
+        (
+            "serenity-11484.txt",
+            8,
+            "WHP stopped the processor on an exception it could not deliver",
+        ),
+        ("wtf-15.txt", 4, "WHP refused a register value"),
+    ] {
+        let o = segstate(&["check", &dump_fixture(name)]);
+        assert_eq!(code(&o), 0, "{name}: {}", stderr(&o));
+        let out = stdout(&o);
+        assert!(
+            out.starts_with(&format!(
+                "== exit lines at line {line} [dump]: no register state to judge; the exit \
+                 says: {says}"
+            )),
+            "{name}: {out}"
+        );
+        assert_contains(&out, &format!("exit at line {line}: {says}"));
+    }
+}
+
 #[test]
 fn the_target_is_inferred_unless_vendor_says() {
     let vmcb = dump_fixture("synthetic/linux-vmcb-old.txt");

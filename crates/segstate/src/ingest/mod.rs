@@ -93,6 +93,7 @@ pub mod source;
 pub(crate) mod text;
 pub(crate) mod vbox_log;
 mod vmcs_field;
+pub mod whp;
 #[cfg(feature = "serde")]
 pub mod xen;
 pub(crate) mod xen_regs;
