@@ -491,6 +491,75 @@ fn each_dump_starts_with_its_verdict() {
     );
 }
 
+/// A mail body in quoted-printable is read decoded, and says so; its lines are the
+/// encoded file's (the dump's first line is line 15 of what the user holds).
+#[test]
+fn a_quoted_printable_mail_is_read_decoded() {
+    let o = segstate(&["check", &dump_fixture("qemu-smm-migration-qp.txt")]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with(
+            "== dump at line 15 [dump]: not a guest-state failure: KVM internal error 3"
+        ),
+        "{out}"
+    );
+    assert_contains(&out, "64-bit mode, CPL 0 (QEMU printed CPL=0)");
+    assert_contains(&out, "exit at line 9: KVM internal error 3");
+    assert_contains(&out, "note: line 15: the text is quoted-printable");
+    // `=3D` is not read into a value, nor a soft break taken for a cut line.
+    assert!(!out.contains("0x3d") && !out.contains("cut short"), "{out}");
+}
+
+/// QEMU's all-zero dump of a TDX guest's registers (KVM does not expose them) is no
+/// state: no finding, the mode not claimed, and a note that says why.
+#[test]
+fn a_protected_guests_placeholder_dump_is_not_judged() {
+    let o = segstate(&["check", &dump_fixture("tdx-mce-sub4.txt")]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with(
+            "== dump at line 6 [dump]: no register state to judge; the exit says: KVM internal \
+             error 4"
+        ),
+        "{out}"
+    );
+    assert_contains(
+        &out,
+        "mode unknown (the dump carries no registers), CPL unknown;",
+    );
+    assert_contains(&out, "note: line 6: QEMU printed registers it never read");
+    assert_contains(&out, "summary: 0 errors, 0 warnings, 0 infos: ok");
+    assert!(!out.contains("QEMU printed CPL"), "{out}");
+}
+
+/// WHP's exits alone (QEMU's WHPX line, a VMM naming the reason) are a paste of exit
+/// lines, reported as such, not refused as holding no dump.
+#[test]
+fn whp_exit_lines_are_read_as_exit_lines() {
+    for (name, line, says) in [
+        (
+            "serenity-11484.txt",
+            8,
+            "WHP stopped the processor on an exception it could not deliver",
+        ),
+        ("wtf-15.txt", 4, "WHP refused a register value"),
+    ] {
+        let o = segstate(&["check", &dump_fixture(name)]);
+        assert_eq!(code(&o), 0, "{name}: {}", stderr(&o));
+        let out = stdout(&o);
+        assert!(
+            out.starts_with(&format!(
+                "== exit lines at line {line} [dump]: no register state to judge; the exit \
+                 says: {says}"
+            )),
+            "{name}: {out}"
+        );
+        assert_contains(&out, &format!("exit at line {line}: {says}"));
+    }
+}
+
 #[test]
 fn the_target_is_inferred_unless_vendor_says() {
     let vmcb = dump_fixture("synthetic/linux-vmcb-old.txt");

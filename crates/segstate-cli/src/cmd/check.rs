@@ -312,7 +312,10 @@ fn text(out: &mut String, input: &Input, r: &Report, j: Option<&Judgement>, verb
             .map_or_else(|| String::from("the architecture only"), |v| v.to_string());
         // What the dump does not show is not printed as if it did.
         let guest = input.log.as_ref().map(|l| &l.guest);
+        let withheld = input.log.as_ref().is_some_and(|l| l.withheld);
         let mode = match guest.map(GuestState::shown_mode) {
+            // Its fields were printed, but never read: not "no CR0 in the dump".
+            _ if withheld => String::from("mode unknown (the dump carries no registers)"),
             Some(Ok(mode)) => mode.to_string(),
             Some(Err(gap)) => gap.to_string(),
             None => r.mode.to_string(),

@@ -33,6 +33,7 @@
 //! lines, `EIP=… (…)`, `CR0=0x…`) and runs while its lines follow; a line of another
 //! kind, or a field printed again, ends it.
 
+use alloc::borrow::Cow;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -201,15 +202,15 @@ fn segment_name(word: &str) -> Option<SegReg> {
     SEGMENTS.into_iter().find(|r| r.name() == name)
 }
 
-/// Every Bochs dump in a log's text. The lines are read as pasted, not normalised: the
-/// prefix stripper cuts a line at its first field anchor of any dialect, which in
+/// Every Bochs dump in a log's lines, numbered as in the log (a quoted-printable body
+/// decoded, `text::quoted_printable`). The lines are read as pasted, not normalised:
+/// the prefix stripper cuts a line at its first field anchor of any dialect, which in
 /// `| ESP=…  EBP=…  ESI=…` is `ESI=`; [`body`] finds Bochs's own prefix instead.
 #[must_use]
-pub(crate) fn read(text: &str) -> Vec<RawDump> {
+pub(crate) fn read(lines: &[(usize, Cow<'_, str>)]) -> Vec<RawDump> {
     let mut out = Vec::new();
     let mut cur: Option<Reading> = None;
-    for (i, line) in text.lines().enumerate() {
-        let no = &(i + 1);
+    for (no, line) in lines {
         if out.len() >= MAX_DUMPS {
             break;
         }
@@ -437,7 +438,12 @@ fn segment(c: &mut Reading, reg: SegReg, words: &[&str], line: usize) {
 mod tests {
     use super::*;
     use crate::ingest::log::read_log;
-    use crate::ingest::text::{Words, normalise};
+    use crate::ingest::text::{Words, normalise, quoted_printable};
+
+    /// The dumps of a whole text, its lines as `read_log` hands them over.
+    fn read(text: &str) -> Vec<RawDump> {
+        super::read(&quoted_printable::decode(text).lines)
+    }
 
     /// Bochs 2.7's 32-bit dump, as `BX_CPU_C::debug` prints it.
     const DUMP_32: &str = "\

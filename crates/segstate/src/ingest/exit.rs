@@ -85,9 +85,11 @@ pub enum Exit {
     /// Windows' hypervisor platform (WHP) stopped the virtual processor:
     /// `WHV_RUN_VP_EXIT_REASON` (`WinHvPlatformDefs.h`), as QEMU's WHPX prints it
     /// (`WHPX: Unexpected VP exit code N`, decimal in older QEMU, `0x%08x` since) or as
-    /// a VMM names it (`WHvRunVpExitReasonInvalidVpRegisterValue`).
+    /// a VMM names it (`WHvRunVpExitReasonInvalidVpRegisterValue`); see
+    /// [`super::whp`].
     Whp {
-        /// The exit reason: 4 unrecoverable exception, 5 invalid VP register value.
+        /// The exit reason: 4 unrecoverable exception, 5 invalid VP register value, 6
+        /// unsupported feature ([`super::whp::EXIT_REASONS`]).
         reason: u32,
     },
     /// Bochs's emulated CPU triple-faulted: `exception(): 3rd (N) exception with no
@@ -138,6 +140,10 @@ pub enum ExitClass {
     /// WHP stopped the processor on an exception it could not deliver
     /// (`UnrecoverableException`: a triple fault): the guest ran into it.
     WhpUnrecoverableException,
+    /// WHP stopped the processor on something it does not emulate
+    /// (`UnsupportedFeature`: an intercept it cannot deliver, a task switch through a
+    /// TSS, `WHV_X64_UNSUPPORTED_FEATURE_CODE`): the guest ran into it.
+    WhpUnsupportedFeature,
 }
 
 /// VM-instruction error numbers, SDM Vol. 3C §31.4 Table 31-1.
@@ -213,6 +219,7 @@ impl Exit {
             Exit::TripleFault { vector } => ExitClass::TripleFault(*vector),
             Exit::Whp { reason: 4 } => ExitClass::WhpUnrecoverableException,
             Exit::Whp { reason: 5 } => ExitClass::WhpInvalidRegisterValue,
+            Exit::Whp { reason: 6 } => ExitClass::WhpUnsupportedFeature,
             Exit::Whp { .. } => ExitClass::NotAFailure,
             Exit::Internal { suberror, .. } => ExitClass::Internal(*suberror),
             Exit::SetRegistersRefused => ExitClass::SetRegistersRefused,
@@ -364,6 +371,11 @@ impl ExitClass {
                  (WHvRunVpExitReasonUnrecoverableException, a triple fault): the guest ran \
                  into it, not a refused state",
             ),
+            ExitClass::WhpUnsupportedFeature => String::from(
+                "WHP stopped the processor on something it does not support \
+                 (WHvRunVpExitReasonUnsupportedFeature: an intercept it cannot deliver, a task \
+                 switch through a TSS): the guest ran into it, not a refused state",
+            ),
             ExitClass::XenDomainCrash => String::from(
                 "Xen crashed the domain (domain_crash, called from the place the line names): \
                  Xen's answer to something it could not handle, a failed VM entry when the \
@@ -434,19 +446,8 @@ pub fn parse_line(line: &str) -> Option<Exit> {
             entry: place.contains("failed_vmentry"),
         });
     }
-    if let Some(rest) = after("Unexpected VP exit code") {
-        // QEMU's whpx-all.c: `%d` in older releases, `0x%08x` since.
-        return Some(Exit::Whp {
-            reason: u32::try_from(reason_number(rest)?).ok()?,
-        });
-    }
-    for (name, reason) in [
-        ("WHvRunVpExitReasonUnrecoverableException", 4),
-        ("WHvRunVpExitReasonInvalidVpRegisterValue", 5),
-    ] {
-        if line.contains(name) {
-            return Some(Exit::Whp { reason });
-        }
+    if let Some(reason) = super::whp::parse(line) {
+        return Some(Exit::Whp { reason });
     }
     if let Some(rest) = after("Unexpected vmexit: reason") {
         // Xen's `vmx_vmexit_handler`: "Unexpected vmexit: reason %lu", the basic reason.
@@ -524,7 +525,7 @@ pub fn parse_line(line: &str) -> Option<Exit> {
 /// `Debug` of kvm-ioctls' `VcpuExit::FailEntry(reason, cpu)`: `0x…` is hex (C's
 /// `%llx` with `0x`, Rust's `{:#x}`), bare digits are decimal (Rust's `{}` and `{:?}`
 /// of a `u64`), bare digits with hex letters are hex.
-fn reason_number(s: &str) -> Option<u64> {
+pub(crate) fn reason_number(s: &str) -> Option<u64> {
     let word = s
         .trim_start_matches(['=', ':', ' ', '\t'])
         .split(|c: char| !c.is_ascii_alphanumeric())
@@ -764,6 +765,24 @@ mod tests {
             Some(ExitClass::WhpUnrecoverableException)
         );
         assert!(!ExitClass::WhpUnrecoverableException.blames_guest_state());
+        for line in [
+            "WHPX: Unexpected VP exit code 6",
+            "exited with WHvRunVpExitReasonUnsupportedFeature",
+        ] {
+            assert_eq!(
+                class(line),
+                Some(ExitClass::WhpUnsupportedFeature),
+                "{line}"
+            );
+        }
+        assert!(!ExitClass::WhpUnsupportedFeature.blames_guest_state());
+        // A reason WHPX handles itself (a halt) is no failure; a name WHP does not
+        // have is no exit.
+        assert_eq!(
+            class("WHvRunVpExitReasonX64Halt"),
+            Some(ExitClass::NotAFailure)
+        );
+        assert_eq!(class("WHvRunVpExitReasonBogus"), None);
         // Xen: a domain crashed by a check of its own, or by its failed-entry handler.
         for (line, vendor) in [
             (

@@ -320,6 +320,18 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
     };
     let class = d.exit().map(super::exit::Exit::class);
     let g = &d.guest;
+    if d.withheld {
+        // QEMU printed registers it never read: no rule has anything to judge, and the
+        // dump's note says why (`ingest::protected`).
+        return Judgement {
+            report: empty_report(d, vendors),
+            verdict: Verdict::NoState(class),
+            vendors,
+            target_reason,
+            not_judged: Vec::new(),
+            rules_not_judged: Vec::new(),
+        };
+    }
     if g.has_no_segments() {
         return without_segments(d, vendors, target_reason, class);
     }
@@ -410,9 +422,7 @@ fn without_segments(
     target_reason: String,
     class: Option<ExitClass>,
 ) -> Judgement {
-    let mut report = report_of(&filled(&d.guest, Variant::Consistent), vendors, source(d));
-    report.entries.clear();
-    report.notes.clear();
+    let mut report = empty_report(d, vendors);
     let mut rules_not_judged = Vec::new();
     let mut judged_any = false;
     report.notes.push(if d.partial_segments.is_empty() {
@@ -450,6 +460,16 @@ fn without_segments(
         not_judged: Vec::new(),
         rules_not_judged,
     }
+}
+
+/// A report on `d` for `vendors` with no finding and no note yet: its mode and CPL as
+/// the consistent filling of the missing fields has them.
+fn empty_report(d: &LogDump, vendors: Option<Vendors>) -> Report {
+    let mut report = report_of(&filled(&d.guest, Variant::Consistent), vendors, source(d));
+    report.entries.clear();
+    report.notes.clear();
+    report.configurations.clear();
+    report
 }
 
 /// The note on a dump with no segment register.

@@ -71,12 +71,7 @@ pub(crate) fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
             }
             let d = r.open(line);
             if let Some((kind, _)) = sev.take().filter(|(_, at)| *at == line) {
-                d.note(format!(
-                    "line {line}: an {kind} guest's VMCB: its register state is kept in the \
-                     VMSA, encrypted, which the kernel prints only when the guest's policy \
-                     allows debugging; VMRUN's checks of the VMSA and the SEV features are not \
-                     judged"
-                ));
+                d.note(super::protected::sev_vmcb_note(kind, line));
             }
         } else if let Some((reg, lower)) = seg_name(t) {
             let linux_form = lower && next == "s:";

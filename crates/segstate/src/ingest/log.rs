@@ -1,7 +1,8 @@
 //! A pasted log, read whole: every dump of every dialect in it, the exit lines, which
 //! failure each dump belongs to, and which hardware it speaks for.
 //!
-//! [`read_log`] strips prefixes (`ingest::text`), runs each dialect reader over the
+//! [`read_log`] decodes a quoted-printable mail body and strips prefixes
+//! (`ingest::text`), runs each dialect reader over the
 //! words ([`super::qemu_log`], [`super::linux_vmcs`] for Linux `dump_vmcs` and Xen's
 //! `vmcs_dump_vcpu`, [`super::linux_vmcb`] for Linux `dump_vmcb` and Xen's
 //! `svm_vmcb_dump`, [`super::haxm`], the `kvm_sregs` printouts of `text::sregs` and
@@ -20,7 +21,7 @@ use alloc::vec::Vec;
 use alloc::{format, vec};
 
 use super::exit::{self, Exit};
-use super::text::{Words, normalise};
+use super::text::{Words, quoted_printable, strip_prefixes};
 use super::{haxm, linux_vmcb, linux_vmcs, qemu_log};
 use crate::arch::{Cpl, GuestState, SegReg, Vendor};
 
@@ -258,6 +259,10 @@ pub struct LogDump {
     /// Segment registers shown only in part, named in the notes and not read: the
     /// dump shows no segment register only when this is empty too.
     pub partial_segments: Vec<SegReg>,
+    /// QEMU printed registers it never read (a protected guest's, which KVM withholds,
+    /// see `ingest::protected`): the state is empty, its first note says why, and
+    /// nothing is judged.
+    pub withheld: bool,
 }
 
 impl LogDump {
@@ -306,7 +311,8 @@ fn exits(lines: &[(usize, String)]) -> Vec<(usize, Exit)> {
 /// Reads every dump and exit line of a pasted log.
 #[must_use]
 pub fn read_log(text: &str) -> Vec<LogDump> {
-    let lines = normalise(text);
+    let source = quoted_printable::decode(text);
+    let lines = strip_prefixes(&source.lines);
     let mut words = Words::new(&lines);
     // Xen prints `(XEN) ` before every line of its dumps.
     let xen = text.contains("(XEN)");
@@ -327,7 +333,7 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
     raws.extend(super::text::show_regs::read(&mut words));
     raws.extend(super::xen_regs::read(&lines, xen));
     raws.extend(super::vbox_log::read(&lines));
-    let bochs = super::bochs::read(text);
+    let bochs = super::bochs::read(&source.lines);
     // A Bochs dump's `EFER   = 0x…`, `EAX=…` and `CR3=0x…` lines also look like fields
     // of a dump_vmcs or QEMU dump: another dialect's dump starting inside a Bochs
     // dump's lines is a misreading of them.
@@ -387,6 +393,7 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
             target_reason: String::new(),
             notes: first.notes.clone(),
             partial_segments: first.partial_segments.clone(),
+            withheld: false,
         };
         for &i in &group[1..] {
             let other = &raws[i];
@@ -422,6 +429,10 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
             .get(k)
             .is_some_and(|g| g.iter().all(|&i| raws[i].at_reset));
         infer_target(d, tcg, at_reset);
+        super::protected::withhold(d, at_reset);
+        if let Some(note) = source.note(d.line) {
+            d.notes.insert(0, note);
+        }
     }
     dumps
 }
@@ -490,6 +501,7 @@ fn attach_exits(
             target_reason: String::new(),
             notes: Vec::new(),
             partial_segments: Vec::new(),
+            withheld: false,
         });
     }
     for d in dumps.iter_mut() {

@@ -83,6 +83,7 @@ pub mod linux_vmcb;
 pub mod linux_vmcs;
 pub mod log;
 mod path;
+pub(crate) mod protected;
 pub mod qemu_dump;
 pub mod qemu_log;
 pub mod qemu_migration;
@@ -92,6 +93,7 @@ pub mod source;
 pub(crate) mod text;
 pub(crate) mod vbox_log;
 mod vmcs_field;
+pub mod whp;
 #[cfg(feature = "serde")]
 pub mod xen;
 pub(crate) mod xen_regs;
@@ -619,8 +621,14 @@ fn read_dump(text: &str) -> Result<Vec<Input>, InputError> {
 fn read_dumps_from(text: &str, first_line: usize) -> Result<Vec<Input>, InputError> {
     let shift = first_line - 1;
     // Dumps QEMU printed exactly as it prints them also get the checks only a whole
-    // dump allows (its printed CPL and suffixes against its flags).
-    let strict = qemu_dump::parse(text).unwrap_or_default();
+    // dump allows (its printed CPL and suffixes against its flags). A quoted-printable
+    // text is not that: only the log readers see it decoded.
+    let encoded = text::quoted_printable::decode(text).evidence.is_some();
+    let strict = if encoded {
+        Vec::new()
+    } else {
+        qemu_dump::parse(text).unwrap_or_default()
+    };
     Ok(log::read_log(text)
         .into_iter()
         .map(|mut d| {

@@ -183,3 +183,66 @@ fn hyperkit_and_bhyvectl_dumps_are_read() {
         j.report.notes
     );
 }
+
+/// A dump mailed in quoted-printable (lore.kernel.org's raw message) under `>> `
+/// quoting: decoded, every field reads as QEMU printed it (no selector 0x3d0020, no
+/// RFLAGS 0x3d00010002, no line split at a soft break), and the lines are the encoded
+/// text's.
+#[test]
+fn a_quoted_printable_mail_body_is_read_decoded() {
+    let all = judged("qemu-smm-migration-qp.txt");
+    assert_eq!(all.len(), 1);
+    let (d, j) = &all[0];
+    assert_eq!(d.dialects, [Dialect::Qemu]);
+    assert_eq!((d.line, d.exits[0].0), (15, 9));
+    let g = &d.guest;
+    let selectors: Vec<u16> = SegReg::ALL
+        .into_iter()
+        .map(|r| g.segments[r].map_or(0xffff, |s| s.selector.0))
+        .collect();
+    assert_eq!(selectors, [0x20, 0x38, 0x20, 0x20, 0x20, 0x20, 0, 0x40]);
+    assert_eq!(
+        (g.gdtr.map(|t| t.base), g.idtr.map(|t| t.limit)),
+        (Some(0x7f7d_f000), Some(0x1ff))
+    );
+    assert_eq!(
+        (g.cr0, g.cr3, g.cr4, g.efer),
+        (
+            Some(0x8001_0033),
+            Some(0x7f80_9000),
+            Some(0x668),
+            Some(0xd00)
+        )
+    );
+    assert_eq!((g.rip, g.rflags), (Some(0xfff0), Some(0x10002)));
+    assert_eq!(d.printed_cpl.map(|c| c.bits()), Some(0));
+    assert!(
+        d.notes[0].starts_with("line 15: the text is quoted-printable"),
+        "{:?}",
+        d.notes
+    );
+    assert_eq!(j.report.errors(), 0, "{:?}", j.report.ids());
+}
+
+/// QEMU's dump of a TDX guest (KVM withholds a protected guest's registers): CR0 = 0
+/// and every segment empty, which no CPU holds. It carries no registers: no finding,
+/// a note that says why, the exits kept.
+#[test]
+fn a_protected_guests_placeholder_dump_carries_no_registers() {
+    let all = judged("tdx-mce-sub4.txt");
+    assert_eq!(all.len(), 1);
+    let (d, j) = &all[0];
+    assert!(d.withheld);
+    assert_eq!(d.guest, GuestState::default());
+    assert_eq!(d.printed_cpl, None);
+    assert!(
+        d.notes[0].starts_with("line 6: QEMU printed registers it never read")
+            && d.notes[0].contains("TDX"),
+        "{:?}",
+        d.notes
+    );
+    assert_eq!(d.exits[0].0, 3);
+    assert!(j.report.entries.is_empty(), "{:?}", j.report.ids());
+    assert!(j.report.notes.is_empty(), "{:?}", j.report.notes);
+    assert!(j.not_judged.is_empty() && j.rules_not_judged.is_empty());
+}

@@ -136,6 +136,13 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     ("netbootme-42", Target::Tcg, &SegReg::ALL, Expect::Passes),
     ("embox-612", Target::Tcg, &SegReg::ALL, Expect::Passes),
     ("gvt-linux-158", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(1))),
+    // A mail body in quoted-printable (`=3D`, soft line breaks) under `>> ` quoting:
+    // decoded, the whole dump is read; KVM internal error 3 after a migration that
+    // restored the nested state before the SMM flag.
+    ("qemu-smm-migration-qp", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(3))),
+    // QEMU's dump of a TDX guest, whose registers KVM does not expose: CR0 = 0 and
+    // every segment empty, no CPU's state; it carries no registers, nothing is judged.
+    ("tdx-mce-sub4", Target::Unknown, &[], Expect::NoState(Some(ExitClass::Internal(4)))),
     // Xen's log quoted with `> `, the VMCS dump cut after CR4.
     ("drakvuf-395", Target::Intel, &[], Expect::Outside(IGS)),
     // VirtualBox's `Guest CPUM` dumps (VBox.log): states that ran (a guest triple

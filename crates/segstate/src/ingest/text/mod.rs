@@ -1,15 +1,17 @@
-//! Text as users paste it, made readable: prefixes stripped ([`prefix`]), then cut into
-//! words ([`words`]) so that the dialect readers follow the fields' grammar across
+//! Text as users paste it, made readable: a quoted-printable mail body decoded
+//! ([`quoted_printable`]), prefixes stripped ([`prefix`]), then cut into words ([`words`]) so that the dialect readers follow the fields' grammar across
 //! wrapped lines (a register group split over two lines, `DR3=` alone on a line) and
 //! within joined ones (a whole dump on one line), not the line breaks.
 
 pub mod prefix;
+pub mod quoted_printable;
 pub mod show_regs;
 pub mod sregs;
 pub mod words;
 
 pub use words::{Words, hex, hex_width};
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -21,13 +23,21 @@ use crate::arch::GuestState;
 /// within a few tens of MiB on any input.
 pub const MAX_TEXT: usize = 4 << 20;
 
-/// Every line of `text` with its prefix stripped, numbered from 1.
+/// Every line of `text`, decoded when it is quoted-printable, with its prefix stripped,
+/// numbered as in `text` from 1: what `log::read_log` hands the readers, for their tests.
+#[cfg(test)]
 #[must_use]
 pub fn normalise(text: &str) -> Vec<(usize, String)> {
+    strip_prefixes(&quoted_printable::decode(text).lines)
+}
+
+/// Every numbered line (from [`quoted_printable::decode`]) with its prefix stripped.
+#[must_use]
+pub fn strip_prefixes(lines: &[(usize, Cow<'_, str>)]) -> Vec<(usize, String)> {
     let mut stripper = prefix::PrefixStripper::default();
-    text.lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, String::from(stripper.strip(l))))
+    lines
+        .iter()
+        .map(|(no, l)| (*no, String::from(stripper.strip(l))))
         .collect()
 }
 

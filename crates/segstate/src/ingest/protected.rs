@@ -1,0 +1,189 @@
+//! Guest state the hypervisor does not expose: what the dumps of a protected guest (AMD
+//! SEV-ES and SEV-SNP, Intel TDX) show in place of its registers. Whether a dump holds
+//! such a guest's registers, and what a report says of it, is decided here and nowhere
+//! else.
+//!
+//! - **A Linux `dump_vmcb` of an SEV-ES or SEV-SNP guest.** The kernel names the guest
+//!   before the VMCB (`kvm_amd: SEV-SNP vCPU1 VMCB …`, Linux `arch/x86/kvm/svm/svm.c`
+//!   `dump_vmcb`). Its registers are kept in the VMSA, encrypted; the kernel prints them
+//!   only when the guest's policy allows debugging (it decrypts the VMSA then), so the
+//!   dump is judged on what it shows and the note says what is beyond it
+//!   ([`sev_vmcb_note`]).
+//! - **A QEMU dump of a vCPU whose registers KVM withholds.** For a protected vCPU
+//!   (`guest_state_protected`: SEV-ES/SNP, and TDX without the DEBUG attribute)
+//!   `__get_sregs_common` (Linux `arch/x86/kvm/x86.c`, since 5265713a0737, 5.11) skips the
+//!   segments, descriptor tables, CR2 and CR3, which `KVM_GET_SREGS` returns zeroed, and
+//!   reports only the CR0, CR4 and EFER KVM tracks: for TDX, `tdx_vcpu_create`
+//!   (`arch/x86/kvm/vmx/tdx.c`) sets EFER to SCE | LME | LMA | NX (0xd01) and leaves all of
+//!   CR0 to the guest, so KVM reads it as 0. QEMU prints that as it prints a state it read.
+//!   It is no CPU's state: CR0.ET is hardwired to 1 on every P6 and later processor (SDM
+//!   Vol. 3A §2.5) and forced to 1 on AMD's (APM Vol. 2 §3.1.1), KVM's `kvm_set_cr0` sets
+//!   it, and QEMU's reset (0x60000010) and its emulator keep it. So a QEMU dump with CR0 = 0
+//!   and all eight segment registers empty ([`shows_no_registers`]) carries no registers:
+//!   its values are dropped, its note says why ([`withheld_note`]), and nothing is judged.
+//!
+//! A `-d cpu_reset` dump before a vCPU's first reset shows such zeros too; it is already
+//! named for what it is (`qemu_log`, the state as a reset begins) and judged on the
+//! architecture alone, so it is left out here, as are an emulator's logs (TCG, Bochs),
+//! which have no protected guests. Another VMM's `kvm_sregs` printout is not read so
+//! either: `KVM_SET_SREGS` does not force CR0.ET, so a VMM can hand KVM an all-zero state
+//! and read it back, a state that was really asked to run.
+
+use alloc::format;
+use alloc::string::String;
+
+use super::log::{Dialect, LogDump, Target};
+use crate::arch::{Attributes, GuestState, SegReg};
+
+/// The note on the VMCB dump of an SEV-ES or SEV-SNP guest (`kind`, as the kernel names
+/// it), named at `line`.
+#[must_use]
+pub(crate) fn sev_vmcb_note(kind: &str, line: usize) -> String {
+    format!(
+        "line {line}: an {kind} guest's VMCB: its register state is kept in the VMSA, \
+         encrypted, which the kernel prints only when the guest's policy allows debugging; \
+         VMRUN's checks of the VMSA and the SEV features are not judged"
+    )
+}
+
+/// True when `d` is a QEMU dump of registers QEMU never read (see the module doc): CR0 =
+/// 0 and every segment register shown and empty (selector, base and limit 0, no
+/// attribute but P), in a log of a hardware accelerator, not a `-d cpu_reset` dump.
+#[must_use]
+pub(crate) fn shows_no_registers(d: &LogDump, at_reset: bool) -> bool {
+    let g = &d.guest;
+    d.dialects == [Dialect::Qemu]
+        && !at_reset
+        && !matches!(d.target, Target::Tcg | Target::Bochs)
+        && g.cr0 == Some(0)
+        && SegReg::ALL.into_iter().all(|r| {
+            g.segments[r].is_some_and(|s| {
+                s.selector.0 == 0
+                    && s.base == 0
+                    && s.limit == 0
+                    && Attributes {
+                        present: false,
+                        ..s.attributes
+                    } == Attributes::default()
+            })
+        })
+}
+
+/// Drops the registers of a dump that [`shows_no_registers`] (they were never read) and
+/// says why in its first note; `d` is then a state without registers
+/// ([`LogDump::withheld`]). Returns whether it did.
+pub(crate) fn withhold(d: &mut LogDump, at_reset: bool) -> bool {
+    if !shows_no_registers(d, at_reset) {
+        return false;
+    }
+    d.guest = GuestState::default();
+    d.printed_cpl = None;
+    d.partial_segments.clear();
+    d.withheld = true;
+    d.notes.insert(0, withheld_note(d.line));
+    true
+}
+
+/// The note on a QEMU dump of registers QEMU never read, at `line`.
+#[must_use]
+pub(crate) fn withheld_note(line: usize) -> String {
+    format!(
+        "line {line}: QEMU printed registers it never read: CR0 = 0 (CR0.ET is 1 on every \
+         P6 and later processor, SDM Vol. 3A §2.5) and every segment register empty. KVM \
+         does not give QEMU a protected guest's registers (a TDX guest, or an SEV-ES or \
+         SEV-SNP one: guest_state_protected), so the dump carries none and nothing in it is \
+         judged (`-d cpu_reset` prints such zeros too, before a vCPU's first reset)"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::log::read_log;
+
+    /// QEMU's dump of a TDX guest as KVM leaves it (EFER 0xd01, CR0 0, flags 00008000).
+    const TDX: &str = "\
+KVM internal error. Suberror: 4
+extra data[0]: 0xe000060400000000
+EAX=00000000 EBX=00000000 ECX=00000000 EDX=00000000
+ESI=00000000 EDI=00000000 EBP=00000000 ESP=00000000
+EIP=00000000 EFL=00000000 [-------] CPL=0 II=0 A20=1 SMM=0 HLT=0
+ES =0000 00000000 00000000 00008000
+CS =0000 00000000 00000000 00008000
+SS =0000 00000000 00000000 00008000
+DS =0000 00000000 00000000 00008000
+FS =0000 00000000 00000000 00008000
+GS =0000 00000000 00000000 00008000
+LDT=0000 00000000 00000000 00008000
+TR =0000 00000000 00000000 00008000
+GDT=     0000000000000000 00000000
+IDT=     0000000000000000 00000000
+CR0=00000000 CR2=0000000000000000 CR3=0000000000000000 CR4=00000000
+DR6=00000000fffe07f0 DR7=0000000000000400
+EFER=0000000000000d01
+";
+
+    #[test]
+    fn a_dump_of_registers_never_read_carries_none() {
+        let d = read_log(TDX);
+        assert_eq!(d.len(), 1);
+        let d = &d[0];
+        assert!(d.withheld);
+        assert_eq!(d.guest, GuestState::default());
+        assert_eq!(d.printed_cpl, None);
+        assert!(d.notes[0].starts_with("line 3: QEMU printed registers it never read"));
+        // The exit is kept: it is what the log does say.
+        assert_eq!(d.exits.len(), 1);
+        // Flags 0 (a zeroed kvm_segment through QEMU's get_seg) read alike.
+        let zero = TDX.replace("00008000", "00000000");
+        assert!(read_log(&zero)[0].withheld);
+    }
+
+    /// Real states are never taken for one: a reset state (CR0 = 0x60000010), a state
+    /// with one segment loaded or typed, a dump with a segment cut away, a `CPU Reset`
+    /// dump, a TCG log.
+    #[test]
+    fn a_real_state_is_never_withheld() {
+        let reset = TDX.replace("CR0=00000000", "CR0=60000010");
+        let loaded = TDX.replace(
+            "CS =0000 00000000 00000000 00008000",
+            "CS =f000 ffff0000 0000ffff 00009b00",
+        );
+        let typed = TDX.replace(
+            "TR =0000 00000000 00000000 00008000",
+            "TR =0000 00000000 00000000 00008b00",
+        );
+        let cut: String = TDX
+            .lines()
+            .filter(|l| !l.starts_with("GS "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let at_reset = format!(
+            "CPU Reset (CPU 0)\n{}",
+            &TDX[TDX.find("EAX").unwrap_or(0)..]
+        );
+        let tcg = format!(
+            "check_exception old: 0xffffffff new 0xd\n{}",
+            &TDX[TDX.find("EAX").unwrap_or(0)..]
+        );
+        for (what, text) in [
+            ("reset", reset),
+            ("loaded", loaded),
+            ("typed", typed),
+            ("cut", cut),
+            ("at_reset", at_reset),
+            ("tcg", tcg),
+        ] {
+            let d = read_log(&text);
+            assert!(!d.is_empty(), "{what}");
+            assert!(!d[0].withheld, "{what}");
+            assert!(d[0].guest.cr0.is_some(), "{what}");
+        }
+    }
+
+    #[test]
+    fn the_sev_note_names_the_guest_and_its_line() {
+        let n = sev_vmcb_note("SEV-SNP", 4);
+        assert!(n.starts_with("line 4: an SEV-SNP guest's VMCB"), "{n}");
+    }
+}
