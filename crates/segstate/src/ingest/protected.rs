@@ -18,9 +18,13 @@
 //!   CR0 to the guest, so KVM reads it as 0. QEMU prints that as it prints a state it read.
 //!   It is no CPU's state: CR0.ET is hardwired to 1 on every P6 and later processor (SDM
 //!   Vol. 3A §2.5) and forced to 1 on AMD's (APM Vol. 2 §3.1.1), KVM's `kvm_set_cr0` sets
-//!   it, and QEMU's reset (0x60000010) and its emulator keep it. So a QEMU dump with CR0 = 0
-//!   and all eight segment registers empty ([`shows_no_registers`]) carries no registers:
-//!   its values are dropped, its note says why ([`withheld_note`]), and nothing is judged.
+//!   it, and QEMU's reset (0x60000010) and its emulator keep it. Nor is RFLAGS = 0, whose
+//!   bit 1 is 1 on every x86 processor (SDM Vol. 1 §3.4.3): QEMU prints it for a vCPU
+//!   whose `KVM_GET_REGS` it never got (Launchpad #1876678, a nested guest's emulation
+//!   failure: CR0 0x80050033, EFER 0xd01, everything else zero). So a QEMU dump with CR0
+//!   = 0 or RFLAGS = 0, and all eight segment registers empty ([`shows_no_registers`]),
+//!   carries no registers: its values are dropped, its note says why
+//!   ([`withheld_note`]), and nothing is judged.
 //!
 //! A `-d cpu_reset` dump before a vCPU's first reset shows such zeros too; it is already
 //! named for what it is (`qemu_log`, the state as a reset begins) and judged on the
@@ -47,7 +51,7 @@ pub(crate) fn sev_vmcb_note(kind: &str, line: usize) -> String {
 }
 
 /// True when `d` is a QEMU dump of registers QEMU never read (see the module doc): CR0 =
-/// 0 and every segment register shown and empty (selector, base and limit 0, no
+/// 0 or RFLAGS = 0, and every segment register shown and empty (selector, base and limit 0, no
 /// attribute but P), in a log of a hardware accelerator, not a `-d cpu_reset` dump.
 #[must_use]
 pub(crate) fn shows_no_registers(d: &LogDump, at_reset: bool) -> bool {
@@ -55,7 +59,7 @@ pub(crate) fn shows_no_registers(d: &LogDump, at_reset: bool) -> bool {
     d.dialects == [Dialect::Qemu]
         && !at_reset
         && !matches!(d.target, Target::Tcg | Target::Bochs)
-        && g.cr0 == Some(0)
+        && impossible(g).is_some()
         && SegReg::ALL.into_iter().all(|r| {
             g.segments[r].is_some_and(|s| {
                 s.selector.0 == 0
@@ -76,23 +80,38 @@ pub(crate) fn withhold(d: &mut LogDump, at_reset: bool) -> bool {
     if !shows_no_registers(d, at_reset) {
         return false;
     }
+    let Some(why) = impossible(&d.guest) else {
+        return false;
+    };
     d.guest = GuestState::default();
     d.printed_cpl = None;
     d.partial_segments.clear();
     d.withheld = true;
-    d.notes.insert(0, withheld_note(d.line));
+    d.notes.insert(0, withheld_note(d.line, why));
     true
 }
 
-/// The note on a QEMU dump of registers QEMU never read, at `line`.
+/// What in `g` no processor can hold, as the note says it: CR0 = 0 or RFLAGS = 0.
+fn impossible(g: &GuestState) -> Option<&'static str> {
+    if g.cr0 == Some(0) {
+        Some("CR0 = 0 (CR0.ET is 1 on every P6 and later processor, SDM Vol. 3A §2.5)")
+    } else if g.rflags == Some(0) {
+        Some("RFLAGS = 0 (bit 1 is 1 on every x86 processor, SDM Vol. 1 §3.4.3)")
+    } else {
+        None
+    }
+}
+
+/// The note on a QEMU dump of registers QEMU never read, at `line`, `why` naming the value
+/// no processor holds.
 #[must_use]
-pub(crate) fn withheld_note(line: usize) -> String {
+pub(crate) fn withheld_note(line: usize, why: &str) -> String {
     format!(
-        "line {line}: QEMU printed registers it never read: CR0 = 0 (CR0.ET is 1 on every \
-         P6 and later processor, SDM Vol. 3A §2.5) and every segment register empty. KVM \
-         does not give QEMU a protected guest's registers (a TDX guest, or an SEV-ES or \
-         SEV-SNP one: guest_state_protected), so the dump carries none and nothing in it is \
-         judged (`-d cpu_reset` prints such zeros too, before a vCPU's first reset)"
+        "line {line}: QEMU printed registers it never read: {why} and every segment \
+         register empty. KVM does not give QEMU a protected guest's registers (a TDX guest, \
+         or an SEV-ES or SEV-SNP one: guest_state_protected), and a vCPU whose registers \
+         were never fetched prints as zeros too, so the dump carries none and nothing in it \
+         is judged (`-d cpu_reset` prints such zeros, before a vCPU's first reset)"
     )
 }
 
@@ -137,6 +156,14 @@ EFER=0000000000000d01
         // Flags 0 (a zeroed kvm_segment through QEMU's get_seg) read alike.
         let zero = TDX.replace("00008000", "00000000");
         assert!(read_log(&zero)[0].withheld);
+        // A vCPU whose registers QEMU never got, CR0 read (Launchpad #1876678): RFLAGS 0.
+        let nested = TDX.replace("CR0=00000000", "CR0=80050033");
+        let d = &read_log(&nested)[0];
+        assert!(d.withheld);
+        assert!(d.notes[0].contains("RFLAGS = 0 (bit 1"), "{}", d.notes[0]);
+        // With RFLAGS read too, it is a state, judged.
+        let read = nested.replace("EFL=00000000", "EFL=00000002");
+        assert!(!read_log(&read)[0].withheld);
     }
 
     /// Real states are never taken for one: a reset state (CR0 = 0x60000010), a state
@@ -144,7 +171,9 @@ EFER=0000000000000d01
     /// dump, a TCG log.
     #[test]
     fn a_real_state_is_never_withheld() {
-        let reset = TDX.replace("CR0=00000000", "CR0=60000010");
+        let reset = TDX
+            .replace("CR0=00000000", "CR0=60000010")
+            .replace("EFL=00000000", "EFL=00000002");
         let loaded = TDX.replace(
             "CS =0000 00000000 00000000 00008000",
             "CS =f000 ffff0000 0000ffff 00009b00",

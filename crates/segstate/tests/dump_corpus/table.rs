@@ -143,6 +143,10 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     // QEMU's dump of a TDX guest, whose registers KVM does not expose: CR0 = 0 and
     // every segment empty, no CPU's state; it carries no registers, nothing is judged.
     ("tdx-mce-sub4", Target::Unknown, &[], Expect::NoState(Some(ExitClass::Internal(4)))),
+    // Quoted-printable mail: decoded, a SeaBIOS flat state under an emulation failure.
+    ("launchpad-1653419-svm-tcg", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(1))),
+    // Quoted-printable mail: RFLAGS 0 with every segment empty, registers never read.
+    ("launchpad-1876678-nested-bhyve", Target::Unknown, &[], Expect::NoState(Some(ExitClass::Internal(1)))),
     // Xen's log quoted with `> `, the VMCS dump cut after CR4.
     ("drakvuf-395", Target::Intel, &[], Expect::Outside(IGS)),
     // VirtualBox's `Guest CPUM` dumps (VBox.log): states that ran (a guest triple
