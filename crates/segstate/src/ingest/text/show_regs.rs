@@ -41,7 +41,7 @@ use alloc::format;
 use alloc::vec::Vec;
 
 use super::Words;
-use crate::arch::{DescriptorTable, PrivilegeLevel, SegReg, Segment};
+use crate::arch::SegReg;
 use crate::format::kvm::KvmSegment;
 use crate::ingest::log::{Dialect, MAX_DUMPS, RawDump};
 
@@ -62,20 +62,6 @@ const CONTROL: [&str; 6] = ["cr0", "cr2", "cr3", "cr4", "cr8", "efer"];
 /// a wrapped value adds one; a field further on starts another printout, so a stray
 /// `rip …` elsewhere in a log is not merged into a dump.
 const MAX_GAP: usize = 3;
-
-fn seg_reg(name: &str) -> Option<SegReg> {
-    Some(match name {
-        "cs" => SegReg::Cs,
-        "ds" => SegReg::Ds,
-        "es" => SegReg::Es,
-        "ss" => SegReg::Ss,
-        "fs" => SegReg::Fs,
-        "gs" => SegReg::Gs,
-        "tr" => SegReg::Tr,
-        "ldt" => SegReg::Ldtr,
-        _ => return None,
-    })
-}
 
 /// Hex digits only (no `0x`, as `%x` prints them), `min..=max` of them.
 fn bare_hex(s: &str, min: usize, max: usize) -> Option<u64> {
@@ -173,14 +159,8 @@ impl<'a> Reader<'a> {
         words.skip(1);
         let d = self.dump(name, line);
         d.lines.extend_to(at);
-        let table = Some(DescriptorTable {
-            base,
-            limit: u32::try_from(limit).unwrap_or(u32::MAX),
-        });
-        if name == "gdt" {
-            d.guest.gdtr = table;
-        } else {
-            d.guest.idtr = table;
+        if let Some(field) = super::table_field(&mut d.guest, name) {
+            *field = Some(super::dtable(base, limit));
         }
     }
 
@@ -283,16 +263,7 @@ impl<'a> Reader<'a> {
         };
         let d = self.dump(name, line);
         d.lines.extend_to(last);
-        match Segment::try_from(raw) {
-            Ok(seg) => {
-                if reg == SegReg::Ss {
-                    // KVM_SET_SREGS takes the CPL from SS.DPL.
-                    d.guest.cpl = Some(PrivilegeLevel::from_low_bits(raw.dpl));
-                }
-                d.guest.segments[reg] = Some(seg);
-            }
-            Err(e) => d.note(format!("line {line}: {name}: {e}; not read")),
-        }
+        super::put_kvm_segment(d, reg, raw, line, name);
     }
 }
 
@@ -305,7 +276,7 @@ pub fn read<'a>(words: &mut Words<'a>) -> Vec<RawDump> {
             break;
         }
         let (name, line) = (w.text, w.line);
-        if let Some(reg) = seg_reg(name) {
+        if let Some(reg) = SegReg::from_kvm_name(name) {
             let selector = words
                 .peek(0)
                 .is_some_and(|n| bare_hex(n.text, 4, 4).is_some());
@@ -338,6 +309,7 @@ pub fn read<'a>(words: &mut Words<'a>) -> Vec<RawDump> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arch::{DescriptorTable, PrivilegeLevel};
     use crate::ingest::text::normalise;
 
     fn read_text(t: &str) -> Vec<RawDump> {
