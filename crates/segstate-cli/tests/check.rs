@@ -621,6 +621,27 @@ fn hyperkit_and_bhyvectl_pastes_are_judged_not_refused() {
     assert_eq!(j["states"].as_array().map(Vec::len), Some(1), "{j}");
 }
 
+/// kvmtool's register table, once refused ("no CPU state dump found"), is read and
+/// judged as the kvm_sregs it prints.
+#[test]
+fn kvmtool_tables_are_judged_not_refused() {
+    let o = segstate(&["check", &dump_fixture("lkml-2504-kvmtool-smp.txt")]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.lines()
+            .next()
+            .unwrap()
+            .starts_with("== kvm_sregs printout at line 12 [dump]: no check fails"),
+        "{out}"
+    );
+    assert_contains(&out, "   real mode, CPL 0;");
+    assert_contains(
+        &out,
+        "VM entry judged on what KVM_SET_SREGS writes into the VMCS",
+    );
+}
+
 /// The CPL QEMU printed is in `--json` as in the text, for a QEMU dump read from a log
 /// (a dmesg-prefixed paste) as for a whole one.
 #[test]

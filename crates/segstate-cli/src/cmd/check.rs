@@ -80,7 +80,8 @@ impl From<VendorArg> for Vendors {
 /// - text: starting with `{` segstate's JSON kvm_sregs (`json`, the `segstate convert
 ///   --to sregs` shape), else a log as pasted (`dump`: journald/syslog/dmesg/(XEN)/e-mail
 ///   prefixes, wrapped or cut lines) holding QEMU dumps, Linux dump_vmcs/dump_vmcb, Xen
-///   or HAXM dumps, kvm_sregs printouts (kontain km, gVisor, qemu-kvm's register dump),
+///   or HAXM dumps, kvm_sregs printouts (kontain km, gVisor, qemu-kvm's register dump,
+///   kvmtool's `register  selector  base` table and its copies in Solo5 and uhyve),
 ///   VirtualBox's `Guest CPUM` register dump (VBox.log, `info cpumguest`), Bochs CPU
 ///   dumps (`bochsout.txt` after a triple fault or panic: judged for the architecture
 ///   only, its segments named, not read, since Bochs prints no attributes), hyperkit's

@@ -5,10 +5,10 @@
 //! (`ingest::text`), runs each dialect reader over the
 //! words ([`super::qemu_log`], [`super::linux_vmcs`] for Linux `dump_vmcs` and Xen's
 //! `vmcs_dump_vcpu`, [`super::linux_vmcb`] for Linux `dump_vmcb` and Xen's
-//! `svm_vmcb_dump`, [`super::haxm`], the `kvm_sregs` printouts of `text::sregs` and
-//! `text::show_regs`, `xen_regs` for Xen's `show_registers`, `vbox_log` for
-//! VirtualBox's `Guest CPUM` dump, [`super::bochs`] for Bochs's CPU dump,
-//! [`super::hvdump`] for hyperkit's VMCS dump, [`super::bhyvectl`] for `bhyvectl
+//! `svm_vmcb_dump`, [`super::haxm`], the `kvm_sregs` printouts of `text::sregs`,
+//! `text::show_regs` and `text::kvmtool`, `xen_regs` for Xen's `show_registers`,
+//! `vbox_log` for VirtualBox's `Guest CPUM` dump, [`super::bochs`] for Bochs's CPU
+//! dump, [`super::hvdump`] for hyperkit's VMCS dump, [`super::bhyvectl`] for `bhyvectl
 //! --get-all`), reads the exit lines
 //! ([`super::exit`]), and assembles [`LogDump`]s: each exit goes with the dump it
 //! precedes (or, failing that, the one before it), and when a log holds exactly one
@@ -49,8 +49,8 @@ pub enum Dialect {
     /// HAXM's VMCS field dump (`4402 VM_EXIT_INFO_REASON: 80000021`).
     Haxm,
     /// Another project's printout of `kvm_sregs` (kontain km, gVisor: `text::sregs`;
-    /// qemu-kvm's `kvm_show_regs`: `text::show_regs`): what a VMM hands to
-    /// KVM_SET_SREGS.
+    /// qemu-kvm's `kvm_show_regs`: `text::show_regs`; kvmtool's table and its copies in
+    /// Solo5, uhyve: `text::kvmtool`): what a VMM hands to KVM_SET_SREGS.
     KvmSregsPrint,
     /// Xen's `show_registers` of an HVM guest's vCPU (`RIP:    0010:[<…>]`, `cr0: …`,
     /// `ds: 0008 …`), see `xen_regs`: control registers and selectors, no
@@ -331,6 +331,8 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
     raws.extend(super::text::sregs::read(&mut words));
     words.rewind(0);
     raws.extend(super::text::show_regs::read(&mut words));
+    words.rewind(0);
+    raws.extend(super::text::kvmtool::read(&mut words));
     raws.extend(super::xen_regs::read(&lines, xen));
     raws.extend(super::vbox_log::read(&lines));
     let bochs = super::bochs::read(&source.lines);

@@ -3,6 +3,7 @@
 //! wrapped lines (a register group split over two lines, `DR3=` alone on a line) and
 //! within joined ones (a whole dump on one line), not the line breaks.
 
+pub mod kvmtool;
 pub mod prefix;
 mod printout;
 pub mod quoted_printable;
