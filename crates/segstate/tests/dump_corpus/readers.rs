@@ -1,6 +1,6 @@
 //! The readers added for real pastes (Xen's register dump, the kernel's own lines, a
 //! reset dump, an SEV guest's VMCB, Bochs, hyperkit's VMCS dump, bhyvectl, kvmtool's
-//! table), held to what they read of their samples.
+//! table, gdb's listing), held to what they read of their samples.
 
 use super::*;
 
@@ -282,4 +282,55 @@ fn kvmtool_tables_are_read_row_by_row() {
     assert!(cs.attributes.l && cs.attributes.g);
     assert_eq!(g.segments[SegReg::Tr].unwrap().limit, 0x67);
     assert_eq!(g.cpl, Some(segstate::arch::PrivilegeLevel::Ring0));
+}
+
+/// gdb's listing gives the control registers, RIP and RFLAGS, names the selectors
+/// without judging them as segments, and takes the CPL from CS's RPL where the mode
+/// makes that the CPL, saying so.
+#[test]
+fn gdb_listings_are_read_for_their_control_registers() {
+    for (name, cr0, efer, cs) in [
+        ("qemu-devel-2301-rr-gdb", 0x8005_0033, 0, "CS 0x60"),
+        ("notes-tdvf-efistub-gdb", 0x8001_0031, 0xd01, "CS 0x38"),
+    ] {
+        let states = judged(&format!("{name}.txt"));
+        assert_eq!(states.len(), 1, "{name}");
+        let (d, j) = &states[0];
+        assert_eq!(d.dialects, [Dialect::GdbRegisters], "{name}");
+        assert_eq!(
+            (d.guest.cr0, d.guest.efer),
+            (Some(cr0), Some(efer)),
+            "{name}"
+        );
+        assert!(d.guest.has_no_segments(), "{name}");
+        assert_eq!(d.partial_segments.len(), 6, "{name}");
+        assert_eq!(
+            d.guest.cpl,
+            Some(segstate::arch::PrivilegeLevel::Ring0),
+            "{name}"
+        );
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n.starts_with(&format!("CPL 0: CS's RPL ({cs})"))),
+            "{name}: {:?}",
+            d.notes
+        );
+        // The bracketed flag lists are not values: RFLAGS is the raw column.
+        assert_eq!(d.guest.rflags, Some(6), "{name}");
+        // The control-register rules are judged, the segment rules are not.
+        assert_eq!(j.report.errors(), 0, "{name}: {:?}", j.report.ids());
+        assert!(
+            !j.rules_not_judged
+                .iter()
+                .any(|(_, f)| *f == GuestField::Cr0),
+            "{name}"
+        );
+    }
+    let (d, _) = &judged("notes-tdvf-efistub-gdb.txt")[0];
+    assert!(
+        d.guest
+            .shown_mode()
+            .is_err_and(|gap| gap.so_far == ModeSoFar::Ia32e)
+    );
 }
