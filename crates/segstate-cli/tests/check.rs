@@ -621,6 +621,51 @@ fn hyperkit_and_bhyvectl_pastes_are_judged_not_refused() {
     assert_eq!(j["states"].as_array().map(Vec::len), Some(1), "{j}");
 }
 
+/// The verdict line of the first state starts with `start`.
+fn assert_first_line(out: &str, start: &str) {
+    assert!(
+        out.lines().next().unwrap_or_default().starts_with(start),
+        "{out}"
+    );
+}
+
+/// kvmtool's register table and gdb's `info registers`, once refused ("no CPU state
+/// dump found"), are read and judged: the table as the kvm_sregs it prints, the
+/// listing for its control registers, with the selectors named and the CPL's source
+/// said.
+#[test]
+fn kvmtool_tables_and_gdb_listings_are_judged_not_refused() {
+    let o = segstate(&["check", &dump_fixture("lkml-2504-kvmtool-smp.txt")]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_first_line(
+        &out,
+        "== kvm_sregs printout at line 12 [dump]: no check fails",
+    );
+    assert_contains(&out, "   real mode, CPL 0;");
+    assert_contains(
+        &out,
+        "VM entry judged on what KVM_SET_SREGS writes into the VMCS",
+    );
+    let o = segstate(&["check", &dump_fixture("qemu-devel-2301-rr-gdb.txt")]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_first_line(
+        &out,
+        "== gdb register listing at line 6 [dump]: no check fails",
+    );
+    assert_contains(&out, "shows selectors only (CS 0x60, SS 0x68");
+    assert_contains(&out, "CPL 0: CS's RPL (CS 0x60)");
+    assert!(!out.contains("IOPL"), "the flag list is not read: {out}");
+    let j = json(&segstate(&[
+        "check",
+        "--json",
+        &dump_fixture("notes-tdvf-efistub-gdb.txt"),
+    ]));
+    assert_eq!(j["states"][0]["cpl"], 0, "{j}");
+    assert_eq!(j["states"][0]["errors"], 0, "{j}");
+}
+
 /// The CPL QEMU printed is in `--json` as in the text, for a QEMU dump read from a log
 /// (a dmesg-prefixed paste) as for a whole one.
 #[test]

@@ -128,6 +128,14 @@ impl SegReg {
         }
     }
 
+    /// The register whose [`SegReg::kvm_name`] is exactly `name` (lower case, `ldt`):
+    /// how the printouts of `kvm_sregs` name their rows, where an upper-case `CS` or a
+    /// `ldtr` is another dialect's word, so unlike [`str::parse`] this is exact.
+    #[must_use]
+    pub fn from_kvm_name(name: &str) -> Option<Self> {
+        SegReg::ALL.into_iter().find(|r| r.kvm_name() == name)
+    }
+
     /// Upper-case name as the SDM and QEMU's register dump print it (`LDT` for LDTR).
     #[must_use]
     pub const fn name(self) -> &'static str {
@@ -256,6 +264,12 @@ mod tests {
             assert_eq!(reg.name().parse::<SegReg>(), Ok(reg));
         }
         assert!("xs".parse::<SegReg>().is_err());
+        for reg in SegReg::ALL {
+            assert_eq!(SegReg::from_kvm_name(reg.kvm_name()), Some(reg));
+        }
+        for other in ["CS", "ldtr", "LDT", "xs", ""] {
+            assert_eq!(SegReg::from_kvm_name(other), None, "{other}");
+        }
     }
 
     #[test]

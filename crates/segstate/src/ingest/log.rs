@@ -5,11 +5,11 @@
 //! (`ingest::text`), runs each dialect reader over the
 //! words ([`super::qemu_log`], [`super::linux_vmcs`] for Linux `dump_vmcs` and Xen's
 //! `vmcs_dump_vcpu`, [`super::linux_vmcb`] for Linux `dump_vmcb` and Xen's
-//! `svm_vmcb_dump`, [`super::haxm`], the `kvm_sregs` printouts of `text::sregs` and
-//! `text::show_regs`, `xen_regs` for Xen's `show_registers`, `vbox_log` for
-//! VirtualBox's `Guest CPUM` dump, [`super::bochs`] for Bochs's CPU dump,
-//! [`super::hvdump`] for hyperkit's VMCS dump, [`super::bhyvectl`] for `bhyvectl
-//! --get-all`), reads the exit lines
+//! `svm_vmcb_dump`, [`super::haxm`], the `kvm_sregs` printouts of `text::sregs`,
+//! `text::show_regs` and `text::kvmtool`, `xen_regs` for Xen's `show_registers`,
+//! `vbox_log` for VirtualBox's `Guest CPUM` dump, [`super::bochs`] for Bochs's CPU
+//! dump, [`super::hvdump`] for hyperkit's VMCS dump, [`super::bhyvectl`] for `bhyvectl
+//! --get-all`, `gdb_regs` for gdb's `info registers`), reads the exit lines
 //! ([`super::exit`]), and assembles [`LogDump`]s: each exit goes with the dump it
 //! precedes (or, failing that, the one before it), and when a log holds exactly one
 //! kernel dump and one QEMU dump they are the same failure seen twice and are merged
@@ -49,8 +49,8 @@ pub enum Dialect {
     /// HAXM's VMCS field dump (`4402 VM_EXIT_INFO_REASON: 80000021`).
     Haxm,
     /// Another project's printout of `kvm_sregs` (kontain km, gVisor: `text::sregs`;
-    /// qemu-kvm's `kvm_show_regs`: `text::show_regs`): what a VMM hands to
-    /// KVM_SET_SREGS.
+    /// qemu-kvm's `kvm_show_regs`: `text::show_regs`; kvmtool's table and its copies in
+    /// Solo5, uhyve: `text::kvmtool`): what a VMM hands to KVM_SET_SREGS.
     KvmSregsPrint,
     /// Xen's `show_registers` of an HVM guest's vCPU (`RIP:    0010:[<…>]`, `cr0: …`,
     /// `ds: 0008 …`), see `xen_regs`: control registers and selectors, no
@@ -74,6 +74,10 @@ pub enum Dialect {
     BhyvectlVmcb,
     /// `bhyvectl --get-all` cut before anything that tells the host's vendor.
     Bhyvectl,
+    /// gdb's `info registers` of an x86 system target (QEMU's gdbstub: `cs 0x10 16`,
+    /// `cr0 0x80050033 [ PG … PE ]`), see `gdb_regs`: control registers and
+    /// selectors, no descriptor cache.
+    GdbRegisters,
 }
 
 impl Dialect {
@@ -95,6 +99,7 @@ impl Dialect {
             Dialect::BhyvectlVmcs => "bhyvectl dump of a VMCS",
             Dialect::BhyvectlVmcb => "bhyvectl dump of a VMCB",
             Dialect::Bhyvectl => "bhyvectl register dump",
+            Dialect::GdbRegisters => "gdb register listing",
         }
     }
 
@@ -109,7 +114,8 @@ impl Dialect {
             | Dialect::XenRegisters
             | Dialect::VboxLog
             | Dialect::Bochs
-            | Dialect::Bhyvectl => None,
+            | Dialect::Bhyvectl
+            | Dialect::GdbRegisters => None,
             Dialect::LinuxVmcs
             | Dialect::XenVmcs
             | Dialect::Haxm
@@ -331,8 +337,11 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
     raws.extend(super::text::sregs::read(&mut words));
     words.rewind(0);
     raws.extend(super::text::show_regs::read(&mut words));
+    words.rewind(0);
+    raws.extend(super::text::kvmtool::read(&mut words));
     raws.extend(super::xen_regs::read(&lines, xen));
     raws.extend(super::vbox_log::read(&lines));
+    raws.extend(super::gdb_regs::read(&lines));
     let bochs = super::bochs::read(&source.lines);
     // A Bochs dump's `EFER   = 0x…`, `EAX=…` and `CR3=0x…` lines also look like fields
     // of a dump_vmcs or QEMU dump: another dialect's dump starting inside a Bochs

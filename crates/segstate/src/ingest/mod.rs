@@ -72,6 +72,7 @@ pub mod exit;
 pub mod firecracker;
 #[cfg(feature = "serde")]
 pub mod foreign;
+pub(crate) mod gdb_regs;
 pub mod haxm;
 pub mod hvdump;
 #[cfg(feature = "serde")]
@@ -593,9 +594,10 @@ fn text(bytes: &[u8]) -> Result<&str, InputError> {
 /// The error of a text input without a single dump.
 const NO_DUMP: &str = "line 1: no CPU state dump found: no QEMU CPU state dump (`RAX=`/`EAX=` \
                        lines), no kernel dump_vmcs/dump_vmcb, Xen, HAXM, hyperkit or Bochs \
-                       dump, no bhyvectl --get-all output, no kvm_sregs printout, no \
-                       VirtualBox `Guest CPUM` dump, and no VM exit line; JSON must start \
-                       with `{`";
+                       dump, no bhyvectl --get-all output, no kvm_sregs printout (kvmtool's \
+                       `register  selector  base` table among them), no VirtualBox `Guest \
+                       CPUM` dump, no gdb `info registers` with control registers, and no VM \
+                       exit line; JSON must start with `{`";
 
 fn read_dump(text: &str) -> Result<Vec<Input>, InputError> {
     if text.len() > text::MAX_TEXT {

@@ -16,6 +16,28 @@ use super::log::RawDump;
 use crate::arch::{SegReg, Segment, Selector};
 use crate::format::vmx::VmxAccessRights;
 
+/// The note on a dump that shows segment registers by their selectors alone, no
+/// descriptor cache (Xen's and gdb's register dumps, VirtualBox's terse one): `what`
+/// shows them, each selector as `printed` writes it as that dump prints it, and the
+/// segment rules need `needs`, which `hint` says how to get.
+pub(crate) fn selectors_only(
+    what: &str,
+    selectors: &[(SegReg, u64)],
+    printed: fn(u64) -> String,
+    needs: &str,
+    hint: &str,
+) -> String {
+    let shown: Vec<String> = selectors
+        .iter()
+        .map(|&(reg, sel)| format!("{} {}", reg.name(), printed(sel)))
+        .collect();
+    format!(
+        "{what} shows selectors only ({}), no descriptor cache: the segment rules need the \
+         {needs} ({hint})",
+        shown.join(", ")
+    )
+}
+
 /// One guest segment's four fields as far as read.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct SegmentParts {

@@ -143,16 +143,12 @@ impl Block {
             return None;
         }
         if !self.selectors.is_empty() {
-            let shown: Vec<String> = self
-                .selectors
-                .iter()
-                .map(|(reg, sel)| format!("{} {sel:04x}", reg.name()))
-                .collect();
-            d.note(format!(
-                "VirtualBox's terse or default register dump shows selectors only ({}), no \
-                 descriptor cache: the segment rules need the bases, limits and flags \
-                 (`VBoxManage debugvm NAME info cpumguest verbose` prints them)",
-                shown.join(", ")
+            d.note(super::segment_parts::selectors_only(
+                "VirtualBox's terse or default register dump",
+                &self.selectors,
+                |s| format!("{s:04x}"),
+                "bases, limits and flags",
+                "`VBoxManage debugvm NAME info cpumguest verbose` prints them",
             ));
         }
         if let Some(ss) = d.guest.segments[SegReg::Ss] {

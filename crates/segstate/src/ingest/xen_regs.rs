@@ -160,16 +160,12 @@ impl Block {
             )),
         }
         if !self.selectors.is_empty() {
-            let shown: Vec<String> = self
-                .selectors
-                .iter()
-                .map(|(reg, sel)| format!("{} {sel:04x}", reg.name()))
-                .collect();
-            self.dump.note(format!(
-                "Xen's register dump shows selectors only ({}), no descriptor cache: the \
-                 segment rules need the bases, limits and attributes (Xen's `vmcs_dump_vcpu` \
-                 or `svm_vmcb_dump`, from the `v` debug key, prints them)",
-                shown.join(", ")
+            self.dump.note(super::segment_parts::selectors_only(
+                "Xen's register dump",
+                &self.selectors,
+                |s| format!("{s:04x}"),
+                "bases, limits and attributes",
+                "Xen's `vmcs_dump_vcpu` or `svm_vmcb_dump`, from the `v` debug key, prints them",
             ));
         }
         self.dump.has_fields().then_some(self.dump)

@@ -1,6 +1,6 @@
 //! The readers added for real pastes (Xen's register dump, the kernel's own lines, a
-//! reset dump, an SEV guest's VMCB, Bochs, hyperkit's VMCS dump, bhyvectl), held to what
-//! they read of their samples.
+//! reset dump, an SEV guest's VMCB, Bochs, hyperkit's VMCS dump, bhyvectl, kvmtool's
+//! table, gdb's listing), held to what they read of their samples.
 
 use super::*;
 
@@ -245,4 +245,92 @@ fn a_protected_guests_placeholder_dump_carries_no_registers() {
     assert!(j.report.entries.is_empty(), "{:?}", j.report.ids());
     assert!(j.report.notes.is_empty(), "{:?}", j.report.notes);
     assert!(j.not_judged.is_empty() && j.rules_not_judged.is_empty());
+}
+
+/// kvmtool's table (its own, and Solo5 ukvm's copy) is a kvm_sregs read whole, row by
+/// row, with the CPL from SS.DPL; what the paste leaves out is not made up.
+#[test]
+fn kvmtool_tables_are_read_row_by_row() {
+    let (d, j) = &judged("lkml-2504-kvmtool-smp.txt")[0];
+    assert_eq!(d.dialects, [Dialect::KvmSregsPrint]);
+    assert!(d.notes.is_empty(), "{:?}", d.notes);
+    let g = &d.guest;
+    let cs = g.segments[SegReg::Cs].unwrap();
+    assert_eq!(
+        (cs.selector.0, cs.base, cs.limit),
+        (0x9900, 0x9_9000, 0xffff)
+    );
+    assert_eq!(
+        (g.cr0, g.efer, g.rip, g.rflags),
+        (Some(0x6000_0010), Some(0), Some(0), Some(2))
+    );
+    assert_eq!(g.gdtr.map(|t| t.limit), Some(0xffff));
+    assert_eq!(g.shown_mode().ok(), Some(segstate::arch::CpuMode::Real));
+    assert_eq!(j.report.errors(), 0, "{:?}", j.report.ids());
+    // The `KVM exit reason: 0` line is lkvm's, not an exit this reads.
+    assert!(d.exits.is_empty(), "{:?}", d.exits);
+
+    let (d, _) = &judged("solo5-6.txt")[0];
+    assert!(d.notes.is_empty(), "{:?}", d.notes);
+    let g = &d.guest;
+    assert_eq!(
+        (g.cr0, g.cr3, g.cr4),
+        (Some(0xe000_0011), Some(0x9000), Some(0x20))
+    );
+    assert_eq!((g.efer, g.rip, g.rflags), (None, None, None));
+    let cs = g.segments[SegReg::Cs].unwrap();
+    assert!(cs.attributes.l && cs.attributes.g);
+    assert_eq!(g.segments[SegReg::Tr].unwrap().limit, 0x67);
+    assert_eq!(g.cpl, Some(segstate::arch::PrivilegeLevel::Ring0));
+}
+
+/// gdb's listing gives the control registers, RIP and RFLAGS, names the selectors
+/// without judging them as segments, and takes the CPL from CS's RPL where the mode
+/// makes that the CPL, saying so.
+#[test]
+fn gdb_listings_are_read_for_their_control_registers() {
+    for (name, cr0, efer, cs) in [
+        ("qemu-devel-2301-rr-gdb", 0x8005_0033, 0, "CS 0x60"),
+        ("notes-tdvf-efistub-gdb", 0x8001_0031, 0xd01, "CS 0x38"),
+    ] {
+        let states = judged(&format!("{name}.txt"));
+        assert_eq!(states.len(), 1, "{name}");
+        let (d, j) = &states[0];
+        assert_eq!(d.dialects, [Dialect::GdbRegisters], "{name}");
+        assert_eq!(
+            (d.guest.cr0, d.guest.efer),
+            (Some(cr0), Some(efer)),
+            "{name}"
+        );
+        assert!(d.guest.has_no_segments(), "{name}");
+        assert_eq!(d.partial_segments.len(), 6, "{name}");
+        assert_eq!(
+            d.guest.cpl,
+            Some(segstate::arch::PrivilegeLevel::Ring0),
+            "{name}"
+        );
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n.starts_with(&format!("CPL 0: CS's RPL ({cs})"))),
+            "{name}: {:?}",
+            d.notes
+        );
+        // The bracketed flag lists are not values: RFLAGS is the raw column.
+        assert_eq!(d.guest.rflags, Some(6), "{name}");
+        // The control-register rules are judged, the segment rules are not.
+        assert_eq!(j.report.errors(), 0, "{name}: {:?}", j.report.ids());
+        assert!(
+            !j.rules_not_judged
+                .iter()
+                .any(|(_, f)| *f == GuestField::Cr0),
+            "{name}"
+        );
+    }
+    let (d, _) = &judged("notes-tdvf-efistub-gdb.txt")[0];
+    assert!(
+        d.guest
+            .shown_mode()
+            .is_err_and(|gap| gap.so_far == ModeSoFar::Ia32e)
+    );
 }

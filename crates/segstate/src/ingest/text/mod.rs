@@ -3,7 +3,9 @@
 //! wrapped lines (a register group split over two lines, `DR3=` alone on a line) and
 //! within joined ones (a whole dump on one line), not the line breaks.
 
+pub mod kvmtool;
 pub mod prefix;
+mod printout;
 pub mod quoted_printable;
 pub mod show_regs;
 pub mod sregs;
@@ -15,7 +17,9 @@ use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::arch::GuestState;
+use crate::arch::{DescriptorTable, GuestState, PrivilegeLevel, SegReg, Segment};
+use crate::format::kvm::KvmSegment;
+use crate::ingest::log::RawDump;
 
 /// The most input text read (bytes). A dump is a few KiB and a whole kernel log with
 /// several dumps far below this; anything above is refused rather than held. With
@@ -54,4 +58,49 @@ pub(crate) fn register_field<'g>(g: &'g mut GuestState, name: &str) -> Option<&'
         "rflags" => &mut g.rflags,
         _ => return None,
     })
+}
+
+/// The descriptor-table register of `g` that the lower-case `name` fills: `gdt` GDTR,
+/// `idt` IDTR, as the printouts of `kvm_sregs` name its two `kvm_dtable`s.
+pub(crate) fn table_field<'g>(
+    g: &'g mut GuestState,
+    name: &str,
+) -> Option<&'g mut Option<DescriptorTable>> {
+    match name {
+        "gdt" => Some(&mut g.gdtr),
+        "idt" => Some(&mut g.idtr),
+        _ => None,
+    }
+}
+
+/// A `kvm_dtable` as printed: its limit is a `__u16`, a wider value is kept at the
+/// most the field can hold rather than wrapped.
+pub(crate) fn dtable(base: u64, limit: u64) -> DescriptorTable {
+    DescriptorTable {
+        base,
+        limit: u32::try_from(limit).unwrap_or(u32::MAX),
+    }
+}
+
+/// Puts a `kvm_segment` that a printout of `kvm_sregs` showed whole (register `reg`,
+/// printed as `name` on `line`) into `d`: the segment when its bytes decode, with the
+/// CPL taken from SS.DPL as KVM_SET_SREGS takes it; else a note naming what does not
+/// decode, and the register is not read.
+pub(crate) fn put_kvm_segment(
+    d: &mut RawDump,
+    reg: SegReg,
+    raw: KvmSegment,
+    line: usize,
+    name: &str,
+) {
+    match Segment::try_from(raw) {
+        Ok(seg) => {
+            if reg == SegReg::Ss {
+                // KVM_SET_SREGS takes the CPL from SS.DPL.
+                d.guest.cpl = Some(PrivilegeLevel::from_low_bits(raw.dpl));
+            }
+            d.guest.segments[reg] = Some(seg);
+        }
+        Err(e) => d.note(alloc::format!("line {line}: {name}: {e}; not read")),
+    }
 }

@@ -41,9 +41,9 @@ use alloc::format;
 use alloc::vec::Vec;
 
 use super::Words;
-use crate::arch::{DescriptorTable, PrivilegeLevel, SegReg, Segment};
-use crate::format::kvm::KvmSegment;
-use crate::ingest::log::{Dialect, MAX_DUMPS, RawDump};
+use super::printout::{Printouts, unusable_unprinted};
+use crate::arch::SegReg;
+use crate::ingest::log::RawDump;
 
 /// The `kvm_regs` names `kvm_show_regs` prints before a `%016llx` value.
 const WIDE: [&str; 17] = [
@@ -63,20 +63,6 @@ const CONTROL: [&str; 6] = ["cr0", "cr2", "cr3", "cr4", "cr8", "efer"];
 /// `rip …` elsewhere in a log is not merged into a dump.
 const MAX_GAP: usize = 3;
 
-fn seg_reg(name: &str) -> Option<SegReg> {
-    Some(match name {
-        "cs" => SegReg::Cs,
-        "ds" => SegReg::Ds,
-        "es" => SegReg::Es,
-        "ss" => SegReg::Ss,
-        "fs" => SegReg::Fs,
-        "gs" => SegReg::Gs,
-        "tr" => SegReg::Tr,
-        "ldt" => SegReg::Ldtr,
-        _ => return None,
-    })
-}
-
 /// Hex digits only (no `0x`, as `%x` prints them), `min..=max` of them.
 fn bare_hex(s: &str, min: usize, max: usize) -> Option<u64> {
     if s.len() < min || s.len() > max || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -94,64 +80,21 @@ fn decimal(s: &str) -> Option<u8> {
 }
 
 /// The reader's state over one log.
-#[derive(Default)]
 struct Reader<'a> {
-    out: Vec<RawDump>,
-    cur: Option<RawDump>,
-    /// The names read into `cur`: one printed again starts another printout.
-    seen: Vec<&'a str>,
+    p: Printouts<'a>,
 }
 
 impl<'a> Reader<'a> {
-    /// The printout a field named `name` on `line` belongs to: the current one, or a
-    /// new one when the name was read already or the field is too far on.
-    fn dump(&mut self, name: &'a str, line: usize) -> &mut RawDump {
-        let apart = self
-            .cur
-            .as_ref()
-            .is_some_and(|d| line > d.lines.last.saturating_add(MAX_GAP));
-        if apart || self.seen.contains(&name) {
-            self.close();
-        }
-        self.seen.push(name);
-        let d = self
-            .cur
-            .get_or_insert_with(|| RawDump::new(Dialect::KvmSregsPrint, line));
-        d.lines.extend_to(line);
-        d
-    }
-
-    /// A remark about a field on `line` that could not be read, when a printout is
-    /// being read there (outside one, the word is not this dialect's).
-    fn note(&mut self, line: usize, text: &str) {
-        if let Some(d) = &mut self.cur {
-            if line <= d.lines.last.saturating_add(MAX_GAP) {
-                d.lines.extend_to(line);
-                d.note(format!("line {line}: {text}"));
-            }
-        }
-    }
-
-    /// Ends the printout being read; it counts as a dump when it holds a segment.
-    fn close(&mut self) {
-        if let Some(d) = self.cur.take() {
-            if self.out.len() < MAX_DUMPS && d.guest.segments.iter().any(|(_, s)| s.is_some()) {
-                self.out.push(d);
-            }
-        }
-        self.seen.clear();
-    }
-
     /// `name %016llx` (and `rflags %08llx`): RIP and RFLAGS are kept.
     fn register(&mut self, name: &'a str, line: usize, words: &mut Words<'a>) {
         let min = if name == "rflags" { 8 } else { 16 };
         let Some(value) = words.peek(0).and_then(|v| bare_hex(v.text, min, 16)) else {
-            self.note(line, &format!("{name} is cut short: not read"));
+            self.p.note(line, &format!("{name} is cut short: not read"));
             return;
         };
         let at = words.peek(0).map_or(line, |v| v.line);
         words.skip(1);
-        let d = self.dump(name, line);
+        let d = self.p.dump(name, line);
         d.lines.extend_to(at);
         match name {
             "rip" => d.guest.rip = Some(value),
@@ -167,20 +110,15 @@ impl<'a> Reader<'a> {
             Some((bare_hex(base, 1, 16)?, bare_hex(limit, 1, 4)?, v.line))
         });
         let Some((base, limit, at)) = parsed else {
-            self.note(line, &format!("the {name} entry is cut short: not read"));
+            self.p
+                .note(line, &format!("the {name} entry is cut short: not read"));
             return;
         };
         words.skip(1);
-        let d = self.dump(name, line);
+        let d = self.p.dump(name, line);
         d.lines.extend_to(at);
-        let table = Some(DescriptorTable {
-            base,
-            limit: u32::try_from(limit).unwrap_or(u32::MAX),
-        });
-        if name == "gdt" {
-            d.guest.gdtr = table;
-        } else {
-            d.guest.idtr = table;
+        if let Some(field) = super::table_field(&mut d.guest, name) {
+            *field = Some(super::dtable(base, limit));
         }
     }
 
@@ -197,7 +135,7 @@ impl<'a> Reader<'a> {
             };
             words.skip(2);
             read += 1;
-            let d = self.dump(key, line);
+            let d = self.p.dump(key, line);
             d.lines.extend_to(v.line);
             if let Some(field) = super::register_field(&mut d.guest, key) {
                 *field = Some(value);
@@ -205,12 +143,12 @@ impl<'a> Reader<'a> {
         }
         if read < CONTROL.len() {
             let missing = CONTROL.get(read..).unwrap_or_default().join(", ");
-            self.note(
+            self.p.note(
                 line,
                 &format!("the control-register line is cut short (no {missing})"),
             );
         }
-        self.close();
+        self.p.close();
     }
 
     /// `cs 0008 (00000000/ffffffff p 1 dpl 0 db 0 s 1 type b l 1 g 1 avl 0)`: the
@@ -223,8 +161,8 @@ impl<'a> Reader<'a> {
         });
         words.skip(2);
         let (Some(selector), Some((base, limit))) = (selector, span) else {
-            self.dump(name, line);
-            self.note(
+            self.p.dump(name, line);
+            self.p.note(
                 line,
                 &format!("the {name} entry's (base/limit) is not `(%08llx/%08x`: not read"),
             );
@@ -254,8 +192,8 @@ impl<'a> Reader<'a> {
             };
             let Some(value) = value else {
                 let missing = SEGMENT_KEYS.get(i..).unwrap_or_default().join(", ");
-                self.dump(name, line);
-                self.note(
+                self.p.dump(name, line);
+                self.p.note(
                     line,
                     &format!("the {name} entry is cut short (no {missing}): not read"),
                 );
@@ -265,47 +203,31 @@ impl<'a> Reader<'a> {
             words.skip(2);
         }
         let [present, dpl, db, s, type_, l, g, avl] = values;
-        let raw = KvmSegment {
+        let raw = unusable_unprinted(
             base,
-            limit: u32::try_from(limit).unwrap_or(u32::MAX),
-            selector: u16::try_from(selector).unwrap_or(u16::MAX),
+            limit,
+            selector,
             type_,
-            present,
-            dpl,
-            db,
-            s,
-            l,
-            g,
-            avl,
-            // Not printed; what this qemu-kvm passed to KVM_SET_SREGS (module doc).
-            unusable: 0,
-            padding: 0,
-        };
-        let d = self.dump(name, line);
+            [present, dpl, db, s, l, g, avl],
+        );
+        let d = self.p.dump(name, line);
         d.lines.extend_to(last);
-        match Segment::try_from(raw) {
-            Ok(seg) => {
-                if reg == SegReg::Ss {
-                    // KVM_SET_SREGS takes the CPL from SS.DPL.
-                    d.guest.cpl = Some(PrivilegeLevel::from_low_bits(raw.dpl));
-                }
-                d.guest.segments[reg] = Some(seg);
-            }
-            Err(e) => d.note(format!("line {line}: {name}: {e}; not read")),
-        }
+        super::put_kvm_segment(d, reg, raw, line, name);
     }
 }
 
 /// Every `kvm_show_regs` printout in the words.
 #[must_use]
 pub fn read<'a>(words: &mut Words<'a>) -> Vec<RawDump> {
-    let mut r = Reader::default();
+    let mut r = Reader {
+        p: Printouts::new(MAX_GAP),
+    };
     while let Some(w) = words.next_word() {
-        if r.out.len() >= MAX_DUMPS {
+        if r.p.full() {
             break;
         }
         let (name, line) = (w.text, w.line);
-        if let Some(reg) = seg_reg(name) {
+        if let Some(reg) = SegReg::from_kvm_name(name) {
             let selector = words
                 .peek(0)
                 .is_some_and(|n| bare_hex(n.text, 4, 4).is_some());
@@ -331,13 +253,15 @@ pub fn read<'a>(words: &mut Words<'a>) -> Vec<RawDump> {
             _ => {}
         }
     }
-    r.close();
-    r.out
+    r.p.close();
+    r.p.out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arch::{DescriptorTable, PrivilegeLevel};
+    use crate::format::kvm::KvmSegment;
     use crate::ingest::text::normalise;
 
     fn read_text(t: &str) -> Vec<RawDump> {

@@ -26,7 +26,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::Words;
-use crate::arch::{DescriptorTable, PrivilegeLevel, SegReg, Segment};
+use crate::arch::SegReg;
 use crate::format::kvm::KvmSegment;
 use crate::ingest::log::{Dialect, MAX_DUMPS, RawDump};
 
@@ -124,14 +124,8 @@ impl Reader {
                 ));
                 return;
             };
-            let table = Some(DescriptorTable {
-                base,
-                limit: u32::try_from(limit).unwrap_or(u32::MAX),
-            });
-            if r.name == "GDT" {
-                d.guest.gdtr = table;
-            } else {
-                d.guest.idtr = table;
+            if let Some(field) = super::table_field(&mut d.guest, &r.name.to_ascii_lowercase()) {
+                *field = Some(super::dtable(base, limit));
             }
             return;
         }
@@ -172,16 +166,7 @@ impl Reader {
             unusable: byte(11),
             padding: 0,
         };
-        match Segment::try_from(raw) {
-            Ok(seg) => {
-                if reg == SegReg::Ss {
-                    // KVM_SET_SREGS takes the CPL from SS.DPL.
-                    d.guest.cpl = Some(PrivilegeLevel::from_low_bits(raw.dpl));
-                }
-                d.guest.segments[reg] = Some(seg);
-            }
-            Err(e) => d.note(format!("line {}: {}: {e}; not read", r.line, r.name)),
-        }
+        super::put_kvm_segment(d, reg, raw, r.line, &r.name);
     }
 
     fn close(&mut self) {
@@ -278,6 +263,7 @@ fn take(r: &mut Reader, key: &str, value: u64, line: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arch::PrivilegeLevel;
     use crate::ingest::text::normalise;
 
     fn read_text(t: &str) -> Vec<RawDump> {
