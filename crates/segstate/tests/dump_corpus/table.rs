@@ -52,7 +52,7 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     ("edk2-6597", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(1))),
     ("depenguin-102", Target::Unknown, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Fs, SegReg::Gs], Expect::NotGuestState(ExitClass::Internal(1))),
     ("unikraft-916", Target::Unknown, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds], Expect::NotGuestState(ExitClass::Internal(1))),
-    ("amdsev-100", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::RunInvalid)),
+    ("amdsev-100", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::RunFailed(Some(22)))),
     // Internal error 2 (an NMI while delivering an NMI): the guest ran into it, the
     // state it shows (qemu-kvm's kvm_show_regs, a 64-bit kernel: CS.L = 1, CS.D = 0)
     // was entered and is valid.
