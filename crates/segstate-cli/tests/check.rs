@@ -534,17 +534,37 @@ fn a_protected_guests_placeholder_dump_is_not_judged() {
     assert!(!out.contains("QEMU printed CPL"), "{out}");
 }
 
-/// WHP's exits alone (QEMU's WHPX line, a VMM naming the reason) are a paste of exit
-/// lines, reported as such, not refused as holding no dump.
+/// WHP's exits alone (QEMU's WHPX line, a VMM naming the reason) and triple-fault or
+/// shutdown lines alone (a KVM tracepoint, QEMU's `kvm_run_exit` trace event, VDHH's
+/// report) are a paste of exit lines, reported as such, not refused as holding no dump.
 #[test]
-fn whp_exit_lines_are_read_as_exit_lines() {
-    for (name, line, says) in [
+fn exit_line_pastes_are_read_as_exit_lines() {
+    for (name, line, exit_line, says) in [
+        (
+            "nos-11-ftrace-triple.txt",
+            4,
+            4,
+            "a triple fault: VMX exit reason 2",
+        ),
+        (
+            "cilium-ebpf-598-kvmtrace.txt",
+            4,
+            5,
+            "a triple fault: the vCPU shut down (KVM_EXIT_SHUTDOWN",
+        ),
+        (
+            "vdhh-31-triple.txt",
+            4,
+            4,
+            "a triple fault: VDHH stopped the VM",
+        ),
         (
             "serenity-11484.txt",
             8,
+            8,
             "WHP stopped the processor on an exception it could not deliver",
         ),
-        ("wtf-15.txt", 4, "WHP refused a register value"),
+        ("wtf-15.txt", 4, 4, "WHP refused a register value"),
     ] {
         let o = segstate(&["check", &dump_fixture(name)]);
         assert_eq!(code(&o), 0, "{name}: {}", stderr(&o));
@@ -556,7 +576,7 @@ fn whp_exit_lines_are_read_as_exit_lines() {
             )),
             "{name}: {out}"
         );
-        assert_contains(&out, &format!("exit at line {line}: {says}"));
+        assert_contains(&out, &format!("exit at line {exit_line}: {says}"));
     }
 }
 
@@ -759,4 +779,36 @@ fn a_pipe_named_by_path_loses_no_bytes() {
         stdout(&by_file),
         "{text}"
     );
+}
+
+/// KVM_RUN's errno is read from QEMU's `strerror` text: EFAULT is host memory, and the
+/// host's `[kvm_amd]` frames make the target AMD.
+#[test]
+fn kvm_run_failed_names_its_errno() {
+    let o = segstate(&["check", &dump_fixture("kvm-2024-ksm-efault-amd.txt")]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_contains(
+        &out,
+        "not a guest-state failure: KVM_RUN returned EFAULT, \"Bad address\"",
+    );
+    assert!(!out.contains("EINVAL"), "{out}");
+    assert_contains(&out, "judged for amd (the host's kernel stack trace");
+    let o = segstate(&["check", &dump_fixture("kvm-2020-qcai-kvmrun-enoent.txt")]);
+    assert_contains(&stdout(&o), "KVM_RUN returned ENOENT");
+}
+
+/// An elided Xen VMCS dump's `RFLAGS=… (…)  DR7 = …` line is read, and the hint names
+/// Xen's debug key; a Xen qualification of 2 rules out the register rules.
+#[test]
+fn xen_lines_read_without_their_dump() {
+    let o = segstate(&["check", &dump_fixture("xen-2023-dr7-upper.txt")]);
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    let out = stdout(&o);
+    assert_contains(&out, "VM entry fails: vmx.entry.dr7.high");
+    assert_contains(&out, "Xen's `v` debug key");
+    assert!(!out.contains("kvm_intel"), "{out}");
+    let o = segstate(&["check", &dump_fixture("osstest-2024-nested-qual2.txt")]);
+    assert_contains(&stdout(&o), "exit qualification 2");
+    assert_contains(&stdout(&o), "no segment or register rule is the cause");
 }

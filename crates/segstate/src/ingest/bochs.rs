@@ -548,7 +548,10 @@ mod tests {
         assert_eq!(logs[0].target, crate::ingest::log::Target::Bochs);
         assert_eq!(
             logs[0].exit(),
-            Some(&crate::ingest::exit::Exit::TripleFault { vector: 13 })
+            Some(&crate::ingest::exit::Exit::TripleFault {
+                vector: Some(13),
+                by: crate::ingest::exit::TripleFaultReport::Bochs,
+            })
         );
     }
 

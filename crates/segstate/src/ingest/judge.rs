@@ -74,6 +74,9 @@ impl fmt::Display for Verdict {
                     finding.id, finding.field, finding.expected, finding.found, finding.reference
                 )
             }
+            Verdict::NotGuestState(c @ ExitClass::InvalidGuestStateQualified(_)) => {
+                write!(f, "not a segment or register failure: {}", c.describe())
+            }
             Verdict::NotGuestState(c) => write!(f, "not a guest-state failure: {}", c.describe()),
             Verdict::Outside { class, hint } => {
                 write!(

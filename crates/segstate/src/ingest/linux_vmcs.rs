@@ -168,6 +168,7 @@ pub(crate) fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
         let opens = |t: &str| {
             OPENERS.iter().any(|o| t.starts_with(o))
                 || (segment_label(t).is_some() && next.starts_with("sel="))
+                || xen_rflags(t, next)
         };
         if r.cur.is_none() && !opens(t) {
             return;
@@ -193,6 +194,14 @@ pub(crate) fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
             Section::Guest => guest(r, words, t, next, line),
         }
     })
+}
+
+/// Xen's `vmcs_dump_vcpu` guest RFLAGS line, `RFLAGS=0x%08lx (0x%08lx)  DR7 =
+/// 0x%016lx` (xen/arch/x86/hvm/vmx/vmcs.c): the value and its shadow in parentheses, a
+/// shape no other dump prints, so it opens a dump without the `*** Guest State ***`
+/// header (a paste that elides the rest with `...`).
+fn xen_rflags(t: &str, next: &str) -> bool {
+    t.starts_with("RFLAGS=0x") && next.starts_with("(0x") && next.ends_with(')')
 }
 
 fn control(r: &mut Reader, words: &mut Words<'_>, t: &str, line: usize) {
@@ -508,5 +517,16 @@ mod tests {
         assert_eq!(g.sysenter_esp, Some(0xffff_fe00_0000_6000));
         assert_eq!(g.sysenter_eip, Some(0xffff_ffff_81a0_1630));
         assert_eq!(g.bndcfgs, Some(0));
+    }
+
+    /// Xen's guest RFLAGS line opens a dump without its header; Linux's does not.
+    #[test]
+    fn xen_rflags_line_opens_a_dump() {
+        let text = "(XEN) d12v0 vmentry failure (reason 0x80000021): Invalid guest state (0)\n(XEN) ...\n(XEN) RFLAGS=0x00000002 (0x00000002)  DR7 = 0x4000000000000001\n";
+        let d = crate::ingest::log::read_log(text);
+        assert_eq!(d[0].dialects, [Dialect::XenVmcs]);
+        assert_eq!(d[0].guest.dr7, Some(0x4000_0000_0000_0001));
+        let linux = "RFLAGS=0x00000002         DR7 = 0x0000000000000400\n";
+        assert!(crate::ingest::log::read_log(linux).is_empty());
     }
 }

@@ -16,11 +16,12 @@
 //! into one state — the kernel's fields first (it printed what the CPU was asked to
 //! enter), QEMU's where the kernel printed none.
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 use alloc::{format, vec};
 
-use super::exit::{self, Exit};
+use super::exit::{self, Exit, ExitClass, TripleFaultReport};
 use super::text::{Words, quoted_printable, strip_prefixes};
 use super::{haxm, linux_vmcb, linux_vmcs, qemu_log};
 use crate::arch::{Cpl, GuestState, SegReg, Vendor};
@@ -272,18 +273,28 @@ pub struct LogDump {
 }
 
 impl LogDump {
-    /// The first exit, if any; a `KVM_EXIT_FAIL_ENTRY` named without its reason gives
-    /// way to a later line of the same failure that has it (kontain km prints the name,
-    /// its register dump, then `KVM: fail entry 0x…`).
+    /// The exit that decides the verdict: the first, except that a
+    /// `KVM_EXIT_FAIL_ENTRY` named without its reason gives way to a later line of the
+    /// same failure that has it (kontain km prints the name, its register dump, then
+    /// `KVM: fail entry 0x…`), and an ordinary exit (a trace's `KVM_EXIT_IO`, an EPT
+    /// violation) to a later one that ended the run (a shutdown, a failure; not Xen's
+    /// `domain_crash`, which follows whatever exit Xen could not handle, and itself
+    /// gives way to that exit when a paste quotes it first).
     #[must_use]
     pub fn exit(&self) -> Option<&Exit> {
         let first = self.exits.first().map(|(_, e)| e)?;
-        if *first == Exit::FailEntryNoReason {
-            if let Some(e) = self
-                .exits
-                .iter()
-                .map(|(_, e)| e)
-                .find(|e| matches!(e, Exit::FailEntry { .. } | Exit::VmxExitReason { .. }))
+        let later =
+            |keep: &dyn Fn(&Exit) -> bool| self.exits.iter().map(|(_, e)| e).find(|e| keep(e));
+        if first.class() == ExitClass::EntryFailedNoReason {
+            if let Some(e) =
+                later(&|e| matches!(e, Exit::FailEntry { .. } | Exit::VmxExitReason { .. }))
+            {
+                return Some(e);
+            }
+        }
+        if first.class().is_ordinary() || matches!(first, Exit::XenDomainCrash { .. }) {
+            if let Some(e) =
+                later(&|e| !e.class().is_ordinary() && !matches!(e, Exit::XenDomainCrash { .. }))
             {
                 return Some(e);
             }
@@ -292,10 +303,14 @@ impl LogDump {
     }
 }
 
-/// Every exit line, with extra data folded into its internal error.
-fn exits(lines: &[(usize, String)]) -> Vec<(usize, Exit)> {
+/// Every exit line, with extra data folded into its internal error, HAXM's
+/// qualification into the exit reason before it, and the vector of QEMU's `-d int`
+/// `check_exception old: 0x8 new 0xN` into the `Triple fault` after it. `raw` holds the
+/// lines before their prefixes were stripped, in the same order.
+fn exits(lines: &[(usize, String)], raw: &[(usize, Cow<'_, str>)]) -> Vec<(usize, Exit)> {
     let mut out: Vec<(usize, Exit)> = Vec::new();
-    for (no, line) in lines {
+    let mut double_fault_then: Option<u8> = None;
+    for (k, (no, line)) in lines.iter().enumerate() {
         if let Some(v) = exit::extra_data(line) {
             if let Some((_, Exit::Internal { extra, .. })) = out.last_mut() {
                 if extra.len() < 16 {
@@ -304,14 +319,50 @@ fn exits(lines: &[(usize, String)]) -> Vec<(usize, Exit)> {
             }
             continue;
         }
+        if let Some(q) = exit::qualification(line) {
+            if let Some((
+                _,
+                Exit::VmxExitReason {
+                    qualification: slot @ None,
+                    ..
+                },
+            )) = out.last_mut()
+            {
+                *slot = Some(q);
+            }
+            continue;
+        }
+        if let Some(v) = double_fault_vector(line) {
+            double_fault_then = v;
+        }
         if out.len() >= MAX_EXITS {
             break;
         }
-        if let Some(e) = exit::parse_line(line) {
+        let raw_line = raw.get(k).map_or(line.as_str(), |(_, l)| l.as_ref());
+        if let Some(mut e) = exit::parse_line_in(line, raw_line) {
+            if let Exit::TripleFault {
+                vector,
+                by: TripleFaultReport::QemuTcg,
+            } = &mut e
+            {
+                *vector = double_fault_then;
+            }
             out.push((*no, e));
         }
     }
     out
+}
+
+/// QEMU TCG's `check_exception old: 0x%x new 0x%x` (target/i386/tcg/excp_helper.c):
+/// `Some(Some(new))` when the old exception is a double fault (the next is the third,
+/// the triple fault's), `Some(None)` for another pair, `None` for another line.
+fn double_fault_vector(line: &str) -> Option<Option<u8>> {
+    let rest = &line[line.find("check_exception old:")? + "check_exception old:".len()..];
+    let mut words = rest.split_whitespace();
+    let old = words.next()?;
+    let new = words.skip_while(|w| *w != "new").nth(1)?;
+    let parse = |w: &str| u8::from_str_radix(w.trim_start_matches("0x"), 16).ok();
+    Some((parse(old) == Some(8)).then(|| parse(new)).flatten())
 }
 
 /// Reads every dump and exit line of a pasted log.
@@ -370,7 +421,8 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
             ));
         }
     }
-    let exits = exits(&lines);
+    let exits = exits(&lines, &source.lines);
+    let amd_host = lines.iter().find_map(|(_, l)| kvm_amd_frame(l));
 
     let kernel: Vec<usize> = (0..raws.len())
         .filter(|&i| raws[i].dialect.vendor().is_some())
@@ -437,7 +489,7 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
         let at_reset = groups
             .get(k)
             .is_some_and(|g| g.iter().all(|&i| raws[i].at_reset));
-        infer_target(d, tcg, at_reset);
+        infer_target(d, tcg, at_reset, amd_host.as_deref());
         super::protected::withhold(d, at_reset);
         if let Some(note) = source.note(d.line) {
             d.notes.insert(0, note);
@@ -518,9 +570,36 @@ fn attach_exits(
     }
 }
 
+/// A frame of KVM's AMD code in a kernel stack trace (`npf_interception+0x99/0x180
+/// [kvm_amd]`, `svm_handle_exit+0x…/0x…`; the `FUNCTION+off/len [module]` of Linux's
+/// `printk("%pS")`): the frame, at most 64 bytes of it.
+fn kvm_amd_frame(line: &str) -> Option<String> {
+    let frame = |at: usize| {
+        let start = line[..at].rfind(char::is_whitespace).map_or(0, |i| i + 1);
+        let end = line[at..]
+            .find(char::is_whitespace)
+            .map_or(line.len(), |i| at + i);
+        let f = &line[start..end];
+        let cut = (0..=f.len().min(64))
+            .rev()
+            .find(|&i| f.is_char_boundary(i))
+            .unwrap_or(0);
+        String::from(&f[..cut])
+    };
+    if let Some(at) = line.find(" [kvm_amd]") {
+        return Some(frame(
+            line[..at].rfind(|c: char| !c.is_whitespace()).unwrap_or(0),
+        ));
+    }
+    let at = line.find("svm_")?;
+    let head = line[at..].split_whitespace().next()?;
+    let (_, offsets) = head.split_once("+0x")?;
+    offsets.contains("/0x").then(|| frame(at))
+}
+
 /// Decides `d`'s target: a save area's vendor, else an exit's, else an emulator's
 /// (Bochs, a `CPU Reset` dump, a TCG log) when no exit says VM entry was involved.
-fn infer_target(d: &mut LogDump, tcg: bool, at_reset: bool) {
+fn infer_target(d: &mut LogDump, tcg: bool, at_reset: bool, amd_host: Option<&str>) {
     if d.dialects.contains(&Dialect::Bochs) {
         d.target = Target::Bochs;
         d.target_reason = String::from(
@@ -544,6 +623,14 @@ fn infer_target(d: &mut LogDump, tcg: bool, at_reset: bool) {
         d.target_reason = format!("the exit at line {line} is {}", e.vendor_evidence());
         return;
     }
+    if let Some(frame) = amd_host {
+        d.target = Target::Amd;
+        d.target_reason = format!(
+            "the host's kernel stack trace in the log runs through kvm_amd (`{frame}`): an AMD \
+             host"
+        );
+        return;
+    }
     if at_reset && d.exits.is_empty() {
         d.target = Target::Tcg;
         d.target_reason = String::from(
@@ -552,7 +639,7 @@ fn infer_target(d: &mut LogDump, tcg: bool, at_reset: bool) {
         );
         return;
     }
-    if tcg && d.exits.is_empty() {
+    if tcg && d.exits.iter().all(|(_, e)| e.from_emulator()) {
         d.target = Target::Tcg;
         d.target_reason = String::from(
             "TCG-only log output (-d int exception lines, check_exception, CCS=, SMM:, code \
@@ -565,4 +652,81 @@ fn infer_target(d: &mut LogDump, tcg: bool, at_reset: bool) {
     d.target_reason = String::from(
         "nothing in the log names the hardware: judged for Intel and AMD, each labelled",
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tcg_triple_fault_takes_the_vector_after_a_double_fault() {
+        assert_eq!(
+            double_fault_vector("check_exception old: 0x8 new 0xd"),
+            Some(Some(13))
+        );
+        assert_eq!(
+            double_fault_vector("check_exception old: 0xe new 0xd"),
+            Some(None)
+        );
+        assert_eq!(double_fault_vector("RAX=0"), None);
+        let log =
+            "check_exception old: 0xe new 0xd\ncheck_exception old: 0x8 new 0xd\nTriple fault\n";
+        let d = read_log(log);
+        assert_eq!(
+            d[0].exit(),
+            Some(&Exit::TripleFault {
+                vector: Some(13),
+                by: TripleFaultReport::QemuTcg
+            })
+        );
+    }
+
+    #[test]
+    fn kvm_amd_frames_name_an_amd_host() {
+        assert_eq!(
+            kvm_amd_frame("[  1.0]  npf_interception+0x99/0x180 [kvm_amd]").as_deref(),
+            Some("npf_interception+0x99/0x180")
+        );
+        assert_eq!(
+            kvm_amd_frame(" svm_handle_exit+0x1a/0x220").as_deref(),
+            Some("svm_handle_exit+0x1a/0x220")
+        );
+        for line in [
+            "svm_handle_exit is where it fails",
+            "kvm_amd loaded",
+            "vmx_handle_exit+0x1a/0x220 [kvm_intel]",
+        ] {
+            assert_eq!(kvm_amd_frame(line), None, "{line}");
+        }
+    }
+
+    /// An ordinary exit gives way to the one that ended the run; Xen's domain_crash
+    /// gives way to the failed entry it follows.
+    #[test]
+    fn the_deciding_exit_is_the_one_that_ended_the_run() {
+        let d =
+            read_log("kvm_run_exit cpu_index 0, reason 2\nkvm_run_exit cpu_index 0, reason 8\n");
+        assert_eq!(d[0].exit(), Some(&Exit::KvmRun { code: 8 }));
+        let d = read_log(
+            "domain_crash called from vvmx.c:2770\nd3v0 vmentry failure (reason 0x80000021): Invalid guest state (2)\n",
+        );
+        assert_eq!(
+            d[0].exit().map(Exit::class),
+            Some(ExitClass::InvalidGuestStateQualified(2))
+        );
+        let d = read_log("d1v0 Unexpected vmexit: reason 3\ndomain_crash called from vmx.c:4304\n");
+        assert_eq!(d[0].exit().map(Exit::class), Some(ExitClass::VmxExit(3)));
+    }
+
+    /// HAXM's qualification field joins the exit reason before it.
+    #[test]
+    fn haxm_qualification_joins_its_reason() {
+        let d = read_log(
+            "haxm_warning: 4402 VM_EXIT_INFO_REASON: 80000021\nhaxm_warning: 6400 VM_EXIT_INFO_QUALIFICATION: 4\n",
+        );
+        assert_eq!(
+            d[0].exit().map(Exit::class),
+            Some(ExitClass::InvalidGuestStateQualified(4))
+        );
+    }
 }

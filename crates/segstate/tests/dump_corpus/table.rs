@@ -4,13 +4,27 @@
 use super::{Expect, IGS};
 use segstate::arch::SegReg;
 use segstate::check::CheckId;
-use segstate::ingest::exit::ExitClass;
+use segstate::ingest::exit::{ExitClass, TripleFaultReport};
 use segstate::ingest::log::Target;
 
 /// Every real dump: the target inferred, the segments read, the verdict of its first
 /// state. The reasons are in each sidecar; the comments say why the verdict follows.
 #[rustfmt::skip]
 pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
+    // Sweep 5's exit lines: KVM_RUN's errno, kvm_run exits, triple faults and
+    // shutdowns, qualifications, HAXM's debug trace, an elided Xen VMCS line.
+    ("kvm-2020-qcai-kvmrun-enoent", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::RunFailed(Some(2)))),
+    ("kvm-2024-ksm-efault-amd", Target::Amd, &SegReg::ALL, Expect::NotGuestState(ExitClass::RunFailed(Some(14)))),
+    ("virgl-2025-efault-cpl3", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::RunFailed(Some(14)))),
+    ("osstest-2024-nested-qual2", Target::Intel, &[], Expect::NoState(Some(ExitClass::InvalidGuestStateQualified(2)))),
+    ("lkml-2023-retbleed-s3-dint", Target::Tcg, &SegReg::ALL, Expect::Passes),
+    ("nos-11-ftrace-triple", Target::Intel, &[], Expect::NoState(Some(ExitClass::TripleFault { vector: None, by: TripleFaultReport::VmxExit }))),
+    ("cilium-ebpf-598-kvmtrace", Target::Intel, &[], Expect::NoState(Some(ExitClass::TripleFault { vector: None, by: TripleFaultReport::KvmShutdown }))),
+    ("vdhh-31-triple", Target::Unknown, &[], Expect::NoState(Some(ExitClass::TripleFault { vector: None, by: TripleFaultReport::Vdhh }))),
+    ("haxm-193-sti-step", Target::Intel, &[], Expect::Outside(IGS)),
+    ("xen-2023-dr7-upper", Target::Intel, &[], Expect::Fails(CheckId::VmxEntryDr7High)),
+    ("qemu-2023-cpuindex-suberr764064", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(764_064))),
+    ("xen-2022-s3-cet-init-exit", Target::Intel, &[], Expect::NoState(Some(ExitClass::VmxExit(3)))),
     // Exit lines only.
     ("aerokube-43", Target::Intel, &[], Expect::NoState(Some(IGS))),
     ("docker-osx-1", Target::Intel, &[], Expect::NoState(Some(IGS))),
@@ -52,7 +66,7 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     ("edk2-6597", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(1))),
     ("depenguin-102", Target::Unknown, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Fs, SegReg::Gs], Expect::NotGuestState(ExitClass::Internal(1))),
     ("unikraft-916", Target::Unknown, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds], Expect::NotGuestState(ExitClass::Internal(1))),
-    ("amdsev-100", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::RunInvalid)),
+    ("amdsev-100", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::RunFailed(Some(22)))),
     // Internal error 2 (an NMI while delivering an NMI): the guest ran into it, the
     // state it shows (qemu-kvm's kvm_show_regs, a 64-bit kernel: CS.L = 1, CS.D = 0)
     // was entered and is valid.

@@ -1,0 +1,378 @@
+//! Reading exit lines: which [`Exit`] one line of a log reports.
+
+use alloc::vec;
+
+use super::names;
+use super::{Exit, TripleFaultReport};
+use crate::arch::Vendor;
+use crate::ingest::text::hex;
+
+/// Reads the exit a normalised line reports, if it reports one.
+#[must_use]
+pub fn parse_line(line: &str) -> Option<Exit> {
+    parse_line_in(line, line)
+}
+
+/// Reads the exit `line` reports; `raw` is the line as the log has it, before its
+/// prefix was stripped (a `run->` or `kvm_run` there says whose `exit_reason` it is).
+#[must_use]
+pub(crate) fn parse_line_in(line: &str, raw: &str) -> Option<Exit> {
+    if let Some(e) = traced(line).or_else(|| shutdown(line)) {
+        return Some(e);
+    }
+    let after = |key: &str| line.find(key).map(|i| line[i + key.len()..].trim_start());
+    // The number right after a key: its first word, read whole. Hex digits are not
+    // picked out of a word ("reason" holds `ea`: Dune's line once read as error 234),
+    // and a short word of hex letters alone is a word (`bad`), not a number; printed
+    // at full width (`ffffffff`) or after `0x` it is one.
+    let first_hex = |s: &str| {
+        let word = s
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .find(|w| !w.is_empty())?;
+        let numeric = word.starts_with("0x")
+            || word.starts_with("0X")
+            || word.len() >= 8
+            || word.bytes().any(|b| b.is_ascii_digit());
+        numeric.then(|| hex(word)).flatten()
+    };
+    let fail = |reason: u64, vendor| {
+        Some(Exit::FailEntry {
+            reason,
+            vendor,
+            qualification: None,
+        })
+    };
+    if let Some(rest) = after("hardware error") {
+        return fail(first_hex(rest)?, None);
+    }
+    if let Some(rest) = after("hardware_entry_failure_reason") {
+        return fail(reason_number(rest)?, None);
+    }
+    if let Some(rest) = after("FailEntry(") {
+        return fail(reason_number(rest)?, None);
+    }
+    if let Some(rest) = after("KVM_EXIT_FAIL_ENTRY") {
+        return Some(fail_entry_words(rest));
+    }
+    for key in ["vcpu hw run failure:", "KVM: fail entry"] {
+        if let Some(rest) = after(key) {
+            return fail(reason_number(rest)?, None);
+        }
+    }
+    if let Some(rest) = after("unhandled exit") {
+        let rest = rest.trim_start_matches([':', ' ', '\t']);
+        if let Some(reason) = rest.strip_prefix("reason") {
+            // Dune's `vmx.c`: "unhandled exit: reason %d, exit qualification %x".
+            return Some(Exit::VmxExitReason {
+                reason: signed_reason(reason)?,
+                qualification: None,
+            });
+        }
+        // KVM's and qemu-kvm's `unhandled exit %x`: the hardware's reason, in hex.
+        return fail(first_hex(rest)?, None);
+    }
+    if let Some(rest) = after("domain_crash called from") {
+        let place = rest.split_whitespace().next().unwrap_or("");
+        let vendor = if place.contains("vmx") {
+            Some(Vendor::Intel)
+        } else if place.contains("svm") {
+            Some(Vendor::Amd)
+        } else {
+            None
+        };
+        return Some(Exit::XenDomainCrash {
+            vendor,
+            entry: place.contains("failed_vmentry"),
+        });
+    }
+    if let Some(reason) = crate::ingest::whp::parse(line) {
+        return Some(Exit::Whp { reason });
+    }
+    if let Some(rest) = after("Unexpected vmexit: reason") {
+        // Xen's `vmx_vmexit_handler`: "Unexpected vmexit: reason %lu", the basic reason.
+        return Some(Exit::VmxExitReason {
+            reason: signed_reason(rest)?,
+            qualification: None,
+        });
+    }
+    if let Some(rest) = after("exit_reason.raw") {
+        // HAXM's debug trace (`haxm_debug:....exit_reason.raw 80000021, cpu 0 0`,
+        // core/vcpu.c): the 32-bit exit reason, in hex.
+        return Some(Exit::VmxExitReason {
+            reason: u32::try_from(first_hex(rest)?).ok()?,
+            qualification: None,
+        });
+    }
+    if let Some(rest) = line.strip_prefix("exit_reason\t") {
+        // bhyve's and xhyve's `vmexit_vmx` report, `\texit_reason\t%u (%s)`
+        // (usr.sbin/bhyve/bhyverun.c; hyperkit's xhyve.c): tab-separated, the only
+        // shape taken for a VMX reason. ~0 is its mark of a failed VMLAUNCH/VMRESUME,
+        // whose number is on the `inst_error` line.
+        if let Some(code) = kvm_exit_name(line) {
+            return Some(Exit::KvmRun { code });
+        }
+        let reason = signed_reason(rest)?;
+        return (reason != u32::MAX).then_some(Exit::VmxExitReason {
+            reason,
+            qualification: None,
+        });
+    }
+    if let Some(at) = raw.find("exit_reason") {
+        // A VMM's `struct kvm_run` (`run->exit_reason = 2`, `kvm_run.exit_reason`, a
+        // `KVM_EXIT_…` name): a KVM_EXIT_* code, never a VMX reason. Any other
+        // `exit_reason N` is nobody's in particular, and no exit.
+        let rest = &raw[at + "exit_reason".len()..];
+        if let Some(code) = kvm_exit_name(raw) {
+            return Some(Exit::KvmRun { code });
+        }
+        let before = &raw[..at];
+        let kvm_run =
+            before.ends_with("run->") || before.ends_with("run.") || raw.contains("kvm_run");
+        if kvm_run {
+            return Some(Exit::KvmRun {
+                code: signed_reason(rest)?,
+            });
+        }
+        return None;
+    }
+    if let Some(rest) = line.strip_prefix("inst_error") {
+        // The same report's VM-instruction error: 0 unless the VMX instruction failed.
+        let error = signed_reason(rest)?;
+        return (error != 0).then_some(Exit::FailEntry {
+            reason: u64::from(error),
+            vendor: Some(Vendor::Intel),
+            qualification: None,
+        });
+    }
+    if let Some(rest) = after("vmentry failure (reason") {
+        // Xen's `vmx_failed_vmentry`: `vmentry failure (reason %#lx): Invalid guest
+        // state (%lu)`, the exit qualification in the parentheses.
+        return Some(Exit::FailEntry {
+            reason: first_hex(rest)?,
+            vendor: Some(Vendor::Intel),
+            qualification: after("Invalid guest state (")
+                .and_then(|q| q.split(')').next())
+                .and_then(|q| q.trim().parse().ok()),
+        });
+    }
+    if let Some(rest) = after("VM-entry failure exit reason:") {
+        // macOS Hypervisor.framework prints a 64-bit value; the VMX reason is its
+        // low 16 bits and the line itself says it is an entry failure.
+        let r = first_hex(rest)?;
+        return fail((1 << 31) | (r & 0xffff), Some(Vendor::Intel));
+    }
+    if line.contains("exit_invalid_guest_state") {
+        // HAXM's handler for exit reason 33.
+        return fail((1 << 31) | 33, Some(Vendor::Intel));
+    }
+    if let Some(rest) = after("VM_EXIT_INFO_REASON:").or_else(|| line.strip_prefix("reason=")) {
+        // dump_vmcs (Linux and Xen) prints `reason=%08x qualification=%016lx`.
+        return Some(Exit::VmxExitReason {
+            reason: u32::try_from(first_hex(rest)?).ok()?,
+            qualification: after("qualification=").and_then(hex),
+        });
+    }
+    if let Some(rest) = after("exit_code:") {
+        return fail(first_hex(rest)?, Some(Vendor::Amd));
+    }
+    if let Some(rest) = line.strip_prefix("exitcode =") {
+        return fail(first_hex(rest)?, Some(Vendor::Amd));
+    }
+    if let Some(rest) = after("exception(): 3rd (") {
+        let (n, tail) = rest.split_once(')')?;
+        if tail
+            .trim_start()
+            .starts_with("exception with no resolution")
+        {
+            return Some(Exit::TripleFault {
+                vector: Some(n.parse().ok()?),
+                by: TripleFaultReport::Bochs,
+            });
+        }
+        return None;
+    }
+    if let Some(rest) = after("Suberror:") {
+        let n = rest.split_whitespace().next()?.parse().ok()?;
+        return Some(Exit::Internal {
+            suberror: n,
+            extra: vec![],
+        });
+    }
+    if line.contains("Failed to put registers") || line.contains("KVM_SET_SREGS") {
+        return Some(Exit::SetRegistersRefused);
+    }
+    for key in ["kvm run failed", "kvm_run:", "KVM_RUN failed"] {
+        if let Some(rest) = after(key) {
+            return Some(Exit::RunFailed {
+                errno: run_errno(rest),
+            });
+        }
+    }
+    None
+}
+
+/// The reason a VMM prints after a `hardware_entry_failure_reason` key or in a Rust
+/// `Debug` of kvm-ioctls' `VcpuExit::FailEntry(reason, cpu)`: `0x…` is hex (C's
+/// `%llx` with `0x`, Rust's `{:#x}`), bare digits are decimal (Rust's `{}` and `{:?}`
+/// of a `u64`), bare digits with hex letters are hex.
+pub(crate) fn reason_number(s: &str) -> Option<u64> {
+    let word = s
+        .trim_start_matches(['=', ':', ' ', '\t'])
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .next()?;
+    if let Some(h) = word.strip_prefix("0x").or_else(|| word.strip_prefix("0X")) {
+        u64::from_str_radix(h, 16).ok()
+    } else if word.bytes().all(|b| b.is_ascii_digit()) {
+        word.parse().ok()
+    } else {
+        u64::from_str_radix(word, 16).ok()
+    }
+}
+
+/// A 32-bit exit reason printed in decimal, signed (`%d`: bit 31 set reads negative) or
+/// not, or in hex after `0x`: the first word of `s`.
+fn signed_reason(s: &str) -> Option<u32> {
+    let word = s
+        .trim_start_matches(['=', ':', ' ', '\t'])
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .next()?;
+    if let Some(h) = word.strip_prefix("0x").or_else(|| word.strip_prefix("0X")) {
+        return u32::from_str_radix(h, 16).ok();
+    }
+    let n: i64 = word.parse().ok()?;
+    if let Ok(r) = u32::try_from(n) {
+        Some(r)
+    } else {
+        // As `%d` printed it: the two's complement of a reason with bit 31 set.
+        i32::try_from(n).ok().map(|r| r as u32)
+    }
+}
+
+/// What follows the name `KVM_EXIT_FAIL_ENTRY` when no `hardware_entry_failure_reason`
+/// key does: Firecracker's `signal: N on cpu C` (decimal), a `Hardware Failure
+/// Reason: 0x…` or `reason=0x…`, or nothing that is a reason (kontain km appends the
+/// vCPU, RIP, RSP and CR2, none of them the reason).
+fn fail_entry_words(rest: &str) -> Exit {
+    let lower = rest.to_ascii_lowercase();
+    let value = ["signal:", "reason:", "reason=", "reason "]
+        .iter()
+        .find_map(|k| lower.find(k).map(|i| &rest[i + k.len()..]))
+        .and_then(reason_number);
+    match value {
+        Some(reason) => Exit::FailEntry {
+            reason,
+            vendor: None,
+            qualification: None,
+        },
+        None => Exit::FailEntryNoReason,
+    }
+}
+
+/// The value of an `extra data[i]: 0x…` line.
+#[must_use]
+pub fn extra_data(line: &str) -> Option<u64> {
+    let rest = line.strip_prefix("extra data[")?;
+    let (_, value) = rest.split_once(':')?;
+    hex(value.trim())
+}
+
+/// The errno after `kvm run failed`: glibc's `strerror` text (`Bad address`), the name
+/// (`EFAULT`) or the number, negative or not (`-14`).
+fn run_errno(rest: &str) -> Option<u16> {
+    let rest = rest.trim_start_matches([':', ' ', '\t']);
+    if let Some((n, _, _)) = names::ERRNOS
+        .iter()
+        .find(|(_, name, text)| rest.starts_with(text) || word_is(rest, name))
+    {
+        return Some(*n);
+    }
+    let word = rest
+        .trim_start_matches('-')
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?;
+    let n: u16 = word.parse().ok()?;
+    names::errno(n).map(|_| n)
+}
+
+/// True when `s` starts with the word `w`.
+fn word_is(s: &str, w: &str) -> bool {
+    s.strip_prefix(w)
+        .is_some_and(|t| !t.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_'))
+}
+
+/// The `KVM_EXIT_*` code a line names (`KVM_EXIT_SHUTDOWN`), if it names one.
+fn kvm_exit_name(line: &str) -> Option<u32> {
+    const PREFIX: &str = "KVM_EXIT_";
+    let at = line.find(PREFIX)?;
+    let name = line[at + PREFIX.len()..]
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .next()?;
+    names::kvm_exit_named(name)
+}
+
+/// A tracing line's exit: KVM's `kvm_exit` tracepoint (trace-cmd, perf, ftrace:
+/// `kvm_exit: reason TRIPLE_FAULT rip 0x… info 0 0`, `kvm:kvm_exit: vcpu 0 reason
+/// EXTERNAL_INTERRUPT rip …`; Linux arch/x86/kvm/trace.h), whose reason is a name of
+/// Linux's `VMX_EXIT_REASONS` (upper case) or `SVM_EXIT_REASONS` (lower case), and
+/// QEMU's `kvm_run_exit` trace event (`kvm_run_exit cpu_index 0, reason 8`,
+/// accel/kvm/trace-events), a `KVM_EXIT_*` number.
+fn traced(line: &str) -> Option<Exit> {
+    if let Some(at) = line.find("kvm_run_exit ") {
+        let rest = &line[at..];
+        let (_, reason) = rest.split_once("reason ")?;
+        return Some(Exit::KvmRun {
+            code: signed_reason(reason)?,
+        });
+    }
+    let at = line.find("kvm_exit: ")?;
+    let rest = &line[at..];
+    let (_, reason) = rest.split_once("reason ")?;
+    let name = reason.split_whitespace().next()?;
+    if let Some(basic) = names::vmx_exit_reason_named(name) {
+        return Some(Exit::VmxExitReason {
+            reason: u32::from(basic),
+            qualification: None,
+        });
+    }
+    names::svm_exit_code_named(name).map(|code| Exit::SvmExit { code })
+}
+
+/// A triple fault or shutdown as an emulator or hypervisor reports it: QEMU TCG's
+/// `Triple fault` line (the whole line), VirtualBox's `Guru Meditation N (NAME)`,
+/// VDHH's `triple fault at …` (the start of the line).
+fn shutdown(line: &str) -> Option<Exit> {
+    let line = line.trim();
+    if line == "Triple fault" {
+        return Some(Exit::TripleFault {
+            vector: None,
+            by: TripleFaultReport::QemuTcg,
+        });
+    }
+    if line.starts_with("triple fault at ") {
+        return Some(Exit::TripleFault {
+            vector: None,
+            by: TripleFaultReport::Vdhh,
+        });
+    }
+    let at = line.find("Guru Meditation ")?;
+    let word = line[at + "Guru Meditation ".len()..]
+        .split_whitespace()
+        .next()?;
+    let status: i32 = word.parse().ok()?;
+    Some(if status == names::VINF_EM_TRIPLE_FAULT {
+        Exit::TripleFault {
+            vector: None,
+            by: TripleFaultReport::VirtualBox,
+        }
+    } else {
+        Exit::VboxGuru { status }
+    })
+}
+
+/// The exit qualification a line of HAXM's dump prints (`6400
+/// VM_EXIT_INFO_QUALIFICATION: 2`), for the exit reason before it.
+#[must_use]
+pub fn qualification(line: &str) -> Option<u64> {
+    let at = line.find("VM_EXIT_INFO_QUALIFICATION:")?;
+    hex(line[at + "VM_EXIT_INFO_QUALIFICATION:".len()..].trim())
+}
