@@ -157,6 +157,11 @@ pub enum Exit {
     VboxGuru {
         /// The status code.
         status: i32,
+        /// The vendor whose entry failed the guest-state checks, when the status's name
+        /// says so: `VERR_VMX_INVALID_GUEST_STATE` (VT-x's VM entry) or
+        /// `VERR_SVM_INVALID_GUEST_STATE` (AMD-V's VMRUN). Read by name, since
+        /// VirtualBox renumbered its HM codes between releases.
+        failed_entry: Option<Vendor>,
     },
 }
 
@@ -300,7 +305,15 @@ impl Exit {
                 vector: *vector,
                 by: *by,
             },
-            Exit::VboxGuru { status } => ExitClass::VboxGuru(*status),
+            Exit::VboxGuru {
+                failed_entry: Some(Vendor::Intel),
+                ..
+            } => ExitClass::InvalidGuestState,
+            Exit::VboxGuru {
+                failed_entry: Some(Vendor::Amd),
+                ..
+            } => ExitClass::SvmInvalid,
+            Exit::VboxGuru { status, .. } => ExitClass::VboxGuru(*status),
             Exit::Whp { reason: 4 } => ExitClass::WhpUnrecoverableException,
             Exit::Whp { reason: 5 } => ExitClass::WhpInvalidRegisterValue,
             Exit::Whp { reason: 6 } => ExitClass::WhpUnsupportedFeature,
@@ -353,6 +366,12 @@ impl Exit {
             }
             (Exit::XenDomainCrash { .. }, _) => "Intel's (Xen's VMX code crashed the domain)",
             (Exit::SvmExit { .. }, _) => "AMD's (an SVM #VMEXIT code)",
+            (Exit::VboxGuru { .. }, Some(Vendor::Amd)) => {
+                "AMD's (VirtualBox's VERR_SVM_INVALID_GUEST_STATE: AMD-V's VMRUN)"
+            }
+            (Exit::VboxGuru { .. }, _) => {
+                "Intel's (VirtualBox's VERR_VMX_INVALID_GUEST_STATE: VT-x's VM entry)"
+            }
             (_, Some(Vendor::Amd)) => "AMD's (VMEXIT_INVALID)",
             _ => "Intel's (a VMX exit reason or VM-instruction error)",
         }

@@ -355,17 +355,25 @@ fn shutdown(line: &str) -> Option<Exit> {
         });
     }
     let at = line.find("Guru Meditation ")?;
-    let word = line[at + "Guru Meditation ".len()..]
-        .split_whitespace()
-        .next()?;
-    let status: i32 = word.parse().ok()?;
+    let mut words = line[at + "Guru Meditation ".len()..].split_whitespace();
+    let status: i32 = words.next()?.parse().ok()?;
+    let name = words.next().unwrap_or("");
+    let name = name.trim_start_matches('(').trim_end_matches(')');
+    let failed_entry = match name {
+        "VERR_VMX_INVALID_GUEST_STATE" => Some(Vendor::Intel),
+        "VERR_SVM_INVALID_GUEST_STATE" => Some(Vendor::Amd),
+        _ => None,
+    };
     Some(if status == names::VINF_EM_TRIPLE_FAULT {
         Exit::TripleFault {
             vector: None,
             by: TripleFaultReport::VirtualBox,
         }
     } else {
-        Exit::VboxGuru { status }
+        Exit::VboxGuru {
+            status,
+            failed_entry,
+        }
     })
 }
 

@@ -386,6 +386,25 @@ fn triple_faults_and_tracepoints_are_exits() {
         class("!!         VCPU0: Guru Meditation -1158 (VERR_EM_GUEST_CPU_HANG)"),
         Some(ExitClass::VboxGuru(-1158))
     );
+    // VirtualBox's own guest-state failures, named whatever their number in the release.
+    let guru = |l: &str| parse_line(l).map(|e| (e.class(), e.vendor()));
+    assert_eq!(
+        guru("00:01:02.345 !!         VCPU0: Guru Meditation -4021 (VERR_VMX_INVALID_GUEST_STATE)"),
+        Some((ExitClass::InvalidGuestState, Some(Vendor::Intel)))
+    );
+    assert_eq!(
+        guru("!!                 Guru Meditation -4014 (VERR_VMX_INVALID_GUEST_STATE)"),
+        Some((ExitClass::InvalidGuestState, Some(Vendor::Intel)))
+    );
+    assert_eq!(
+        guru("!!         VCPU1: Guru Meditation -4063 (VERR_SVM_INVALID_GUEST_STATE)"),
+        Some((ExitClass::SvmInvalid, Some(Vendor::Amd)))
+    );
+    // Another VT-x status is VirtualBox's, not the guest state's.
+    assert_eq!(
+        guru("!!         VCPU0: Guru Meditation -4004 (VERR_VMX_UNABLE_TO_START_VM)"),
+        Some((ExitClass::VboxGuru(-4004), None))
+    );
     assert_eq!(
         class("triple fault at f2d5c (f2d33, f2d5c), cr0 31, qual 0, gpa fec00010, ins len 1"),
         tf(TripleFaultReport::Vdhh)
