@@ -13,7 +13,8 @@
 //!   (version 2, `QEMU_VM_FILE_VERSION_COMPAT`, is refused by QEMU itself);
 //! - optional `QEMU_VM_CONFIGURATION` (0x07): vmstate `configuration`: `be32 len`, the
 //!   machine type name, then its subsections (`configuration/target-page-bits`,
-//!   `configuration/capabilities`, `configuration/uuid`);
+//!   `configuration/capabilities`: `be32` count and `u8 len, name` each, the
+//!   capabilities that change the format, `configuration/uuid`);
 //! - sections: `START` 0x01 and `FULL` 0x04 carry `be32 section_id, u8 len, idstr,
 //!   be32 instance_id, be32 version_id`; `PART` 0x02 and `END` 0x03 carry only
 //!   `be32 section_id`. Each is followed by its data and, unless the machine type
@@ -32,7 +33,10 @@
 //!   0x02 (one fill byte), `PAGE` 0x08 (one target page), `COMPRESS_PAGE` 0x100
 //!   (`be32 len`, data), `XBZRLE` 0x40 (`u8 flags, be16 len`, data), `MULTIFD_FLUSH`
 //!   0x200, `EOS` 0x10 (end of this section's RAM data). Page-carrying words without
-//!   `CONTINUE` 0x20 name their block first (`u8 len, idstr`);
+//!   `CONTINUE` 0x20 name their block first (`u8 len, idstr`). The capabilities
+//!   `x-ignore-shared` and `mapped-ram` add fields to each block of the list, and with
+//!   `mapped-ram` the pages follow each block's entry at fixed file offsets instead of
+//!   coming as page words (see `ram_blocks`);
 //! - `cpu` (target/i386/machine.c `vmstate_x86_cpu`): `env.segs[6]` (ES CS SS DS FS GS),
 //!   `env.ldt`, `env.tr` are `vmstate_segment`: `be32 selector, target_ulong base,
 //!   be32 limit, be32 flags`; `env.hflags & 3` is QEMU's CPL.
@@ -221,6 +225,9 @@ pub struct MigrationSummary {
     pub version: u32,
     /// The machine type from the configuration section, if the stream has one.
     pub machine: Option<String>,
+    /// The capabilities the configuration section lists (`configuration/capabilities`):
+    /// those that change the stream's format, `x-ignore-shared` and `mapped-ram`.
+    pub capabilities: Vec<String>,
     /// The target page size used to read RAM flags.
     pub page_size: u64,
     /// Every section, in stream order.
@@ -228,7 +235,8 @@ pub struct MigrationSummary {
     /// Guest RAM size: the total of the last `RAM_SAVE_FLAG_MEM_SIZE` block list.
     pub ram_total: u64,
     /// RAM payload bytes read and discarded (page data, zero-page fill bytes,
-    /// compressed and XBZRLE data).
+    /// compressed and XBZRLE data; in a mapped-ram stream, each block's bitmap and page
+    /// slots, holes included).
     pub ram_bytes_skipped: u64,
     /// The `cpu` sections, decoded; empty without a description.
     pub cpus: Vec<MigrationCpu>,
@@ -254,12 +262,14 @@ mod cpu;
 mod input;
 mod json;
 mod libvirt;
+mod ram_blocks;
 mod walker;
 
 use cpu::*;
 use input::*;
 use json::*;
 pub use libvirt::*;
+use ram_blocks::*;
 use walker::*;
 
 /// Walks a migration stream, skipping RAM, and decodes its `cpu` sections.
