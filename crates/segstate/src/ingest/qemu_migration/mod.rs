@@ -51,7 +51,7 @@ use core::fmt;
 use std::io::{self, Read};
 
 use crate::arch::SegmentState;
-use crate::arch::{PerSegReg, SegReg};
+use crate::arch::{DescriptorTable, PerSegReg, SegReg};
 use crate::format::qemu::{QemuFlags, QemuSegmentCache};
 
 /// `QEMU_VM_FILE_MAGIC`: `"QEVM"`.
@@ -92,6 +92,8 @@ const DEFAULT_PAGE_BITS: u32 = 12;
 
 /// `HF_CPL_MASK`.
 const HF_CPL_MASK: u32 = 3;
+/// The subsection of the PAE PDPTEs KVM reported (`vmstate_pdptrs`).
+const SUBSECTION_PDPTRS: &str = "cpu/pdptrs";
 
 /// The walker's fixed read buffer, in bytes: RAM payloads are discarded through it.
 /// It counts in [`MigrationSummary::max_buffered`] whatever the stream's length, so
@@ -202,6 +204,27 @@ pub struct MigrationCpu {
     pub rip: u64,
     /// `env.eflags`.
     pub rflags: u64,
+    /// `env.dr[6]`.
+    pub dr6: Option<u64>,
+    /// `env.dr[7]`.
+    pub dr7: Option<u64>,
+    /// `env.pat`: IA32_PAT.
+    pub pat: Option<u64>,
+    /// `env.sysenter_esp`.
+    pub sysenter_esp: Option<u64>,
+    /// `env.sysenter_eip`.
+    pub sysenter_eip: Option<u64>,
+    /// `env.gdt`: GDTR's base and limit.
+    pub gdtr: Option<DescriptorTable>,
+    /// `env.idt`: IDTR's base and limit.
+    pub idtr: Option<DescriptorTable>,
+    /// `env.msr_bndcfgs`, from subsection `cpu/mpx`; 0 without it (QEMU writes it only
+    /// when the MSR is not zero).
+    pub bndcfgs: u64,
+    /// `env.pdptrs`, from subsection `cpu/pdptrs` (written when KVM reported them).
+    pub pdptes: Option<[u64; 4]>,
+    /// The section's vmstate subsections, by name in stream order (`cpu/mpx`, ...).
+    pub subsections: Vec<String>,
 }
 
 impl MigrationCpu {
@@ -259,6 +282,7 @@ pub fn looks_like_stream(prefix: &[u8]) -> bool {
 }
 
 mod cpu;
+mod guest;
 mod input;
 mod json;
 mod libvirt;

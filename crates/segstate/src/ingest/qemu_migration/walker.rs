@@ -550,6 +550,7 @@ impl<R: Read> Walker<R> {
                 data: f.data.as_deref(),
                 limit: info.data_len,
                 leaves: f.data.as_ref().map(|_| Vec::new()),
+                subsections: f.data.as_ref().map(|_| Vec::new()),
             };
             let mut pos = 0;
             layout.vmsd(device, &mut pos, "").map_err(|m| {
@@ -568,8 +569,10 @@ impl<R: Read> Walker<R> {
                 ));
             }
             info.described = true;
-            if let (Some(data), Some(leaves)) = (layout.data, &layout.leaves) {
-                cpus.push(decode_cpu(info, data, leaves)?);
+            if let (Some(data), Some(leaves), Some(subsections)) =
+                (layout.data, &layout.leaves, &layout.subsections)
+            {
+                cpus.push(decode_cpu(info, data, leaves, subsections)?);
             }
             Ok(())
         };
