@@ -564,10 +564,11 @@ pub fn read_migration(reader: impl std::io::Read) -> Result<Vec<Input>, InputErr
         .cpus
         .iter()
         .map(|cpu| {
-            let notes = vec![format!(
+            let mut notes = vec![format!(
                 "QEMU's hflags CPL is {}; {} bytes of guest RAM skipped",
                 cpu.cpl, summary.ram_bytes_skipped
             )];
+            notes.extend(cpu.nested_guest_note());
             Input {
                 guest: Some(cpu.guest_state()),
                 ..Input::guest_view(

@@ -269,6 +269,12 @@ pub(super) fn decode_cpu(
         // `cpu/mpx` is written only when IA32_BNDCFGS is not zero (machine.c `mpx_needed`).
         bndcfgs: get("env.msr_bndcfgs")?.unwrap_or(0),
         pdptes: if has(SUBSECTION_PDPTRS) { pdptes } else { None },
+        vm_hsave: get("env.vm_hsave")?,
+        nested_state_flags: if has(SUBSECTION_KVM_NESTED_STATE) {
+            get("flags")?
+        } else {
+            None
+        },
         subsections: subsections.to_vec(),
     })
 }

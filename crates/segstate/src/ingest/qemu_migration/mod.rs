@@ -92,6 +92,12 @@ const DEFAULT_PAGE_BITS: u32 = 12;
 
 /// `HF_CPL_MASK`.
 const HF_CPL_MASK: u32 = 3;
+/// `HF_GUEST_MASK` (target/i386/cpu.h, bit 21): the vCPU runs a nested (L2) guest,
+/// under TCG's SVM or, copied from `KVM_STATE_NESTED_GUEST_MODE`, under KVM.
+const HF_GUEST_MASK: u32 = 1 << 21;
+/// The subsection of KVM's nested state (target/i386/machine.c
+/// `vmstate_kvm_nested_state`).
+const SUBSECTION_KVM_NESTED_STATE: &str = "cpu/kvm_nested_state";
 /// The subsection of the PAE PDPTEs KVM reported (`vmstate_pdptrs`).
 const SUBSECTION_PDPTRS: &str = "cpu/pdptrs";
 
@@ -223,6 +229,12 @@ pub struct MigrationCpu {
     pub bndcfgs: u64,
     /// `env.pdptrs`, from subsection `cpu/pdptrs` (written when KVM reported them).
     pub pdptes: Option<[u64; 4]>,
+    /// `env.vm_hsave`: VM_HSAVE_PA, where SVM keeps the L1 host's state while an L2
+    /// guest runs.
+    pub vm_hsave: Option<u64>,
+    /// `flags` of subsection `cpu/kvm_nested_state`: KVM's nested state, carried when
+    /// the vCPU had one (`KVM_STATE_NESTED_GUEST_MODE` is bit 0).
+    pub nested_state_flags: Option<u64>,
     /// The section's vmstate subsections, by name in stream order (`cpu/mpx`, ...).
     pub subsections: Vec<String>,
 }
