@@ -205,6 +205,11 @@ fn stream_without_description_walks_but_decodes_no_cpu() {
     assert!(partial.cpus.is_empty());
     assert_eq!(partial.sections.len(), s.sections.len());
     assert!(partial.sections.iter().all(|x| !x.described));
+    let e = segstate::ingest::read_migration(&STREAM[..eof + 1]).unwrap_err();
+    assert!(
+        e.0.contains("(suppress-vmdesc, or a cut stream), so the CPU sections"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -554,7 +554,8 @@ pub fn read_migration(reader: impl std::io::Read) -> Result<Vec<Input>, InputErr
         qemu_migration::walk(reader).map_err(|e| err(format!("QEMU migration stream: {e}")))?;
     if !summary.has_description {
         return Err(err(
-            "QEMU migration stream: no vmstate description at the end (suppress-vmdesc, or a              cut stream), so the CPU sections cannot be decoded",
+            "QEMU migration stream: no vmstate description at the end (suppress-vmdesc, or a \
+             cut stream), so the CPU sections cannot be decoded",
         ));
     }
     if summary.cpus.is_empty() {
