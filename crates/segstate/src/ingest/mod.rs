@@ -273,7 +273,7 @@ pub struct Input {
     pub vmcb_cpl_byte: Option<u8>,
     /// For a whole state that holds more than [`Input::state`] and is not a log (a
     /// migration stream's CPU): all it holds, for the guest-state rules beyond the
-    /// segments ([`judge::whole_state`]).
+    /// segments ([`crate::check::report::guest_state`]) and the KVM_SET_SREGS refusals.
     pub guest: Option<crate::arch::GuestState>,
 }
 
@@ -303,7 +303,8 @@ impl Input {
     /// of the catalogue ([`qemu_dump::report`]); any other state goes through
     /// [`crate::verify::paths::diagnose`] with the input's source and VMCB CPL byte,
     /// and a state with more than its segments ([`Input::guest`]) through the rules
-    /// beyond them too ([`judge::whole_state`]). Text logs can instead be judged
+    /// beyond them too ([`crate::check::report::guest_state`]) with a note naming what
+    /// the stream lacks, as a dump's judgement has them. Text logs can instead be judged
     /// leniently by [`judge::judge_input`].
     #[must_use]
     pub fn report(&self, vendor: Vendors) -> Report {
