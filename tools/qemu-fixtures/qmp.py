@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Drives one QEMU over its QMP socket: waits, prints `info registers`, saves a stream.
 
-usage: qmp.py SOCKET OUT.txt [--wait SECONDS] [--all-cpus] [--no-cont] [--migrate FILE]
+usage: qmp.py SOCKET OUT.txt [--wait SECONDS] [--all-cpus] [--no-cont]
+              [--caps CAP,...] [--migrate FILE | --uri URI] [--settle]
 
 Starts the (-S) guest unless --no-cont, lets it run for --wait seconds so that it parks
 in its final state, stops it, writes the HMP `info registers` text to OUT.txt, optionally
-migrates to FILE ("exec:cat > FILE"), and quits QEMU. Standard library only.
+sets migration capabilities (--caps mapped-ram,multifd) and migrates to FILE
+("exec:cat > FILE") or to any URI (--uri file:PATH), and quits QEMU. --settle is for the
+postcopy-ram capability over exec:, where QEMU 10 writes the whole stream and then stays
+in status "device" (no return path): done once FILE stops growing. Standard library only.
 """
 import json
 import socket
@@ -58,9 +62,35 @@ def main():
     text = q.hmp("info registers -a" if "--all-cpus" in argv else "info registers")
     with open(out, "w") as f:
         f.write(text)
-    if "--migrate" in argv:
-        target = argv[argv.index("--migrate") + 1]
-        q.cmd("migrate", uri=f"exec:cat > {target}")
+    if "--caps" in argv:
+        caps = argv[argv.index("--caps") + 1].split(",")
+        q.cmd("migrate-set-capabilities",
+              capabilities=[{"capability": c, "state": True} for c in caps])
+    if "--migrate" in argv or "--uri" in argv:
+        if "--uri" in argv:
+            uri = argv[argv.index("--uri") + 1]
+        else:
+            target = argv[argv.index("--migrate") + 1]
+            uri = f"exec:cat > {target}"
+        q.cmd("migrate", uri=uri)
+        if "--settle" in argv:
+            # With postcopy-ram and no return path (exec:), QEMU 10 stays in status
+            # "device" after writing the whole stream: done once the file has stopped
+            # growing for a second.
+            import os
+            path = argv[argv.index("--migrate") + 1]
+            last = -1
+            while True:
+                time.sleep(1.0)
+                size = os.path.getsize(path) if os.path.exists(path) else -2
+                status = q.cmd("query-migrate").get("status")
+                if status in ("completed", "failed") or (status == "device" and size == last):
+                    break
+                last = size
+            if status == "failed":
+                raise SystemExit(f"migration {status}")
+            q.cmd("quit")
+            return
         while q.cmd("query-migrate").get("status") not in ("completed", "failed"):
             time.sleep(0.1)
         status = q.cmd("query-migrate")["status"]

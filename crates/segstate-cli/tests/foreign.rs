@@ -272,6 +272,49 @@ fn damaged_crosvm_fragments_exit_2_naming_the_place() {
     check_refuses(s(&scratch("neither")), &["nor a crosvm snapshot"]);
 }
 
+/// A QEMU migration stream, a libvirt save image and a segstate snapshot are not
+/// another VMM's snapshot: import says what each is and what reads it (it said
+/// "Cloud Hypervisor snapshot: … not UTF-8 text"), and writes nothing.
+#[test]
+fn import_names_the_inputs_other_commands_read() {
+    let dir = scratch("import-other");
+    let stream = fixture("qemu/null-ss-cpl0.migstream");
+    let mut libvirt = b"LibvirtQemudSave".to_vec();
+    for w in [2u32, 0, 1, 0].iter().chain([0u32; 15].iter()) {
+        libvirt.extend_from_slice(&w.to_le_bytes());
+    }
+    libvirt.extend(std::fs::read(&stream).unwrap());
+    let libvirt_image = dir.join("domain.save");
+    std::fs::write(&libvirt_image, libvirt).unwrap();
+    let snap = dir.join("user.snap");
+    import_ok(&fixture("firecracker/user-null-ss.vmstate"), &snap, &[]);
+    let cases: [(&str, &[&str]); 3] = [
+        (
+            &stream,
+            &[
+                "QEMU migration stream",
+                "magic QEVM",
+                "`segstate check FILE`",
+            ],
+        ),
+        (
+            s(&libvirt_image),
+            &["libvirt save image", "`segstate check FILE`"],
+        ),
+        (s(&snap), &["already a segstate snapshot", "inspect"]),
+    ];
+    for (input, said) in cases {
+        let refused = dir.join("refused.snap");
+        let (code, _, stderr) = import(input, &refused, &[]);
+        assert_eq!(code, Some(2), "{stderr}");
+        for part in said {
+            assert_contains(&stderr, part);
+        }
+        assert!(!stderr.contains("Cloud Hypervisor"), "{stderr}");
+        assert!(!refused.exists());
+    }
+}
+
 /// An encrypted crosvm snapshot's fragment is ciphertext: named as such, not as bad
 /// CBOR, and nothing written.
 #[test]

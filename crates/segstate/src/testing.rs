@@ -3,10 +3,14 @@
 //! encoder, a synthetic snapshot). Hidden from the documentation, with no stability
 //! promise; a VMM has no use for it.
 
+#[cfg(feature = "std")]
+mod extents;
 #[cfg(feature = "serde")]
 pub use crate::ingest::crc64::crc64;
 pub use crate::snapshot::crc::crc32c;
 pub use crate::verify::domain::{encode_state, previous_caches};
+#[cfg(feature = "std")]
+pub use extents::Extents;
 
 /// The size of a segstate snapshot's file header, for tests that damage files past it.
 pub const SNAPSHOT_HEADER_SIZE: usize = crate::snapshot::codec::HEADER_SIZE;

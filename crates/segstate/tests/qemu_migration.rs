@@ -15,6 +15,8 @@ use segstate::ingest::qemu_migration::{
 
 mod common;
 use common::Rng;
+mod qemu_common;
+use qemu_common::assert_cpus_match_dumps;
 
 const STREAM: &[u8] = include_bytes!("fixtures/qemu/null-ss-cpl0.migstream");
 const DUMP: &str = include_str!("fixtures/qemu/null-ss-cpl0.txt");
@@ -36,31 +38,7 @@ fn fixture_cpus_match_the_register_dump() {
     let dumps = qemu_dump::parse(DUMP).unwrap();
     assert_eq!(dumps.len(), 2);
     assert_eq!(s.cpus.len(), 2);
-    for (i, (cpu, dump)) in s.cpus.iter().zip(&dumps).enumerate() {
-        assert_eq!(cpu.instance as usize, i);
-        assert_eq!(cpu.cpl, dump.cpl, "CPU {i} CPL");
-        assert_eq!(cpu.cpl, (cpu.hflags & 3) as u8);
-        for reg in SegReg::ALL {
-            let (m, d) = (&cpu.segments[reg], &dump.segments[reg]);
-            assert_eq!(
-                (
-                    m.selector,
-                    m.base,
-                    m.limit,
-                    m.flags.0 & QemuFlags::DUMP_MASK
-                ),
-                (d.selector, d.base, d.limit, d.flags.0),
-                "CPU {i} {reg}"
-            );
-        }
-        assert_eq!(
-            (cpu.rip, cpu.rflags, cpu.cr0, cpu.cr3, cpu.cr4),
-            (dump.rip, dump.rflags, dump.cr0, dump.cr3, dump.cr4),
-            "CPU {i} RIP RFLAGS CR0 CR3 CR4"
-        );
-        assert_eq!(Some(cpu.efer), dump.efer, "CPU {i} EFER");
-        assert_eq!(cpu.segment_state(), dump.segment_state(), "CPU {i}");
-    }
+    assert_cpus_match_dumps("null-ss-cpl0", &s.cpus, &dumps);
     // CPU 0: in the int $0x80 handler, CPL 0, null SS with flags 0; CS 64-bit.
     let cpu0 = &s.cpus[0];
     assert_eq!(cpu0.cpl, 0);
@@ -227,6 +205,11 @@ fn stream_without_description_walks_but_decodes_no_cpu() {
     assert!(partial.cpus.is_empty());
     assert_eq!(partial.sections.len(), s.sections.len());
     assert!(partial.sections.iter().all(|x| !x.described));
+    let e = segstate::ingest::read_migration(&STREAM[..eof + 1]).unwrap_err();
+    assert!(
+        e.0.contains("(suppress-vmdesc, or a cut stream), so the CPU sections"),
+        "{e}"
+    );
 }
 
 #[test]

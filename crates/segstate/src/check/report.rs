@@ -448,12 +448,14 @@ fn vmx(r: &mut Report, given: &SegmentState, source: Source) {
 /// `r` with the controls it was judged under, and returns the rules the state lacks a
 /// field for. VMX controls the state does not show are KVM's defaults, and a note
 /// names each one assumed. `level` says whether CR0/CR4 are the VMCS's own or the
-/// guest's view.
+/// guest's view; `holder` names what the state was read from in the notes ("dump",
+/// "stream").
 pub fn guest_state(
     r: &mut Report,
     g: &GuestState,
     vendor: Vendors,
     level: vmx_guest::CrLevel,
+    holder: &str,
 ) -> Vec<(CheckId, GuestField)> {
     let mut not_judged = Vec::new();
     if vendor.intel() {
@@ -475,16 +477,16 @@ pub fn guest_state(
             }
         }
         let context = if assumed.is_empty() {
-            String::from("VM entry, with the controls the dump shows")
+            format!("VM entry, with the controls the {holder} shows")
         } else {
             format!(
-                "VM entry; controls not in the dump taken as KVM sets them ({})",
+                "VM entry; controls not in the {holder} taken as KVM sets them ({})",
                 assumed.join(", ")
             )
         };
         if !assumed.is_empty() {
             r.notes.push(format!(
-                "VMX controls the dump does not show are taken as KVM's defaults (another \
+                "VMX controls the {holder} does not show are taken as KVM's defaults (another \
                  hypervisor's may differ): {}",
                 assumed.join(", ")
             ));
@@ -506,6 +508,32 @@ pub fn guest_state(
         not_judged.extend(out.not_judged);
     }
     not_judged
+}
+
+/// The note on the rules [`guest_state`] could not judge: how many, and the fields the
+/// `holder` ("dump", "stream") lacks, each once, in the order the rules needed them,
+/// then `hint`. `None` when every rule was judged.
+#[must_use]
+pub fn rules_not_judged_note(
+    not_judged: &[(CheckId, GuestField)],
+    holder: &str,
+    hint: &str,
+) -> Option<String> {
+    if not_judged.is_empty() {
+        return None;
+    }
+    let mut fields: Vec<String> = Vec::new();
+    for (_, f) in not_judged {
+        let name = format!("{f}");
+        if !fields.contains(&name) {
+            fields.push(name);
+        }
+    }
+    Some(format!(
+        "{} guest-state rules beyond the segments are not judged: the {holder} lacks {}{hint}",
+        not_judged.len(),
+        fields.join(", "),
+    ))
 }
 
 #[cfg(test)]

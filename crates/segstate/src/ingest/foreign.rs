@@ -276,6 +276,9 @@ pub enum Reason {
     Io(String),
     /// The file is encrypted (the message says how the format marks it).
     Encrypted(String),
+    /// The file is of a format segstate reads, but not a snapshot this reader imports
+    /// (the message says what it is and what reads it).
+    NotImported(String),
 }
 
 impl fmt::Display for Reason {
@@ -309,6 +312,7 @@ impl fmt::Display for Reason {
             Reason::Layout(msg) => write!(f, "does not decode: {msg}"),
             Reason::Io(msg) => write!(f, "cannot read: {msg}"),
             Reason::Encrypted(msg) => write!(f, "encrypted: {msg}"),
+            Reason::NotImported(msg) => write!(f, "not imported: {msg}"),
         }
     }
 }

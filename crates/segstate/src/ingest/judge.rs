@@ -262,18 +262,7 @@ fn report_of(state: &SegmentState, vendors: Option<Vendors>, source: Source) -> 
         Some(v) => {
             let mut r = crate::verify::paths::diagnose(state, v, context);
             if source == Source::GuestView {
-                // A guest's view reaches the hardware only through KVM_SET_SREGS, which
-                // refuses some states outright (EINVAL, "Failed to put registers").
-                for f in kvm_set_sregs::check(state, Cr4Allowed::all_known()) {
-                    r.push(
-                        Family::KvmSetSregs,
-                        f,
-                        Some(String::from(
-                            "KVM_SET_SREGS (kvm_is_valid_sregs; CR4 judged for a vCPU with every \
-                             feature)",
-                        )),
-                    );
-                }
+                kvm_set_sregs_refusals(&mut r, state);
             }
             r
         }
@@ -287,6 +276,48 @@ fn report_of(state: &SegmentState, vendors: Option<Vendors>, source: Source) -> 
             r
         }
     }
+}
+
+/// A guest's view reaches the hardware only through KVM_SET_SREGS, which refuses some
+/// states outright (EINVAL, "Failed to put registers"): those refusals, into `r`.
+fn kvm_set_sregs_refusals(r: &mut Report, state: &SegmentState) {
+    for f in kvm_set_sregs::check(state, Cr4Allowed::all_known()) {
+        r.push(
+            Family::KvmSetSregs,
+            f,
+            Some(String::from(
+                "KVM_SET_SREGS (kvm_is_valid_sregs; CR4 judged for a vCPU with every feature)",
+            )),
+        );
+    }
+}
+
+/// What a whole state read from a file that is not a log (a migration stream's CPU)
+/// adds to its report ([`Input::report`]), so that it is judged by every rule its dump
+/// would be: the guest-state rules beyond the segments on `guest` for `vendors`, with
+/// a note naming what the `holder` ("stream") lacks, and for a guest's view
+/// ([`Source::GuestView`]) the states KVM_SET_SREGS refuses.
+pub(crate) fn whole_state(
+    report: &mut Report,
+    guest: &GuestState,
+    vendors: Vendors,
+    source: Source,
+    holder: &str,
+) {
+    if source == Source::GuestView {
+        if let Some(state) = guest.segment_state() {
+            kvm_set_sregs_refusals(report, &state);
+        }
+    }
+    let not_judged =
+        crate::check::report::guest_state(report, guest, vendors, CrLevel::GuestView, holder);
+    report
+        .notes
+        .extend(crate::check::report::rules_not_judged_note(
+            &not_judged,
+            holder,
+            "",
+        ));
 }
 
 fn key(e: &Entry) -> (Family, CheckId, Option<SegReg>, Option<String>) {
@@ -443,6 +474,7 @@ fn without_segments(
             &GuestState::default(),
             v,
             CrLevel::GuestView,
+            "dump",
         )
         .iter()
         .any(|(id, _)| !rules_not_judged.iter().any(|(x, _)| x == id));
@@ -514,22 +546,14 @@ fn beyond_segments(report: &mut Report, d: &LogDump, v: Vendors) -> Vec<(CheckId
     } else {
         CrLevel::GuestView
     };
-    let rules_not_judged = crate::check::report::guest_state(report, &d.guest, v, level);
-    if !rules_not_judged.is_empty() {
-        let mut fields: Vec<String> = Vec::new();
-        for (_, f) in &rules_not_judged {
-            let name = format!("{f}");
-            if !fields.contains(&name) {
-                fields.push(name);
-            }
-        }
-        report.notes.push(format!(
-            "{} guest-state rules beyond the segments are not judged: the dump lacks {}{}",
-            rules_not_judged.len(),
-            fields.join(", "),
-            whole_dump_hint(d, v)
+    let rules_not_judged = crate::check::report::guest_state(report, &d.guest, v, level, "dump");
+    report
+        .notes
+        .extend(crate::check::report::rules_not_judged_note(
+            &rules_not_judged,
+            "dump",
+            &whole_dump_hint(d, v),
         ));
-    }
     rules_not_judged
 }
 

@@ -274,6 +274,10 @@ pub struct Input {
     pub notes: Vec<String>,
     /// The VMCB's CPL byte as stored, for VMCB inputs.
     pub vmcb_cpl_byte: Option<u8>,
+    /// For a whole state that holds more than [`Input::state`] and is not a log (a
+    /// migration stream's CPU): all it holds, for the guest-state rules beyond the
+    /// segments ([`crate::check::report::guest_state`]) and the KVM_SET_SREGS refusals.
+    pub guest: Option<crate::arch::GuestState>,
 }
 
 impl Input {
@@ -294,26 +298,31 @@ impl Input {
             log: None,
             notes,
             vmcb_cpl_byte: None,
+            guest: None,
         }
     }
 
     /// The report on this input for `vendor`: a QEMU dump gets its own checks on top
     /// of the catalogue ([`qemu_dump::report`]); any other state goes through
-    /// [`crate::verify::paths::diagnose`] with the input's source and VMCB CPL byte.
-    /// Text logs can instead be judged leniently by [`judge::judge_input`].
+    /// [`crate::verify::paths::diagnose`] with the input's source and VMCB CPL byte,
+    /// and a state with more than its segments ([`Input::guest`]) through the rules
+    /// beyond them too ([`crate::check::report::guest_state`]) with a note naming what
+    /// the stream lacks, as a dump's judgement has them. Text logs can instead be judged
+    /// leniently by [`judge::judge_input`].
     #[must_use]
     pub fn report(&self, vendor: Vendors) -> Report {
-        match &self.dump {
-            Some(d) => qemu_dump::report(d, vendor),
-            None => crate::verify::paths::diagnose(
-                &self.state,
-                vendor,
-                Context {
-                    source: self.source,
-                    vmcb_cpl_byte: self.vmcb_cpl_byte,
-                },
-            ),
+        if let Some(d) = &self.dump {
+            return qemu_dump::report(d, vendor);
         }
+        let context = Context {
+            source: self.source,
+            vmcb_cpl_byte: self.vmcb_cpl_byte,
+        };
+        let mut r = crate::verify::paths::diagnose(&self.state, vendor, context);
+        if let Some(g) = &self.guest {
+            judge::whole_state(&mut r, g, vendor, self.source, "stream");
+        }
+        r
     }
 }
 
@@ -549,7 +558,8 @@ pub fn read_migration(reader: impl std::io::Read) -> Result<Vec<Input>, InputErr
         qemu_migration::walk(reader).map_err(|e| err(format!("QEMU migration stream: {e}")))?;
     if !summary.has_description {
         return Err(err(
-            "QEMU migration stream: no vmstate description at the end (suppress-vmdesc, or a              cut stream), so the CPU sections cannot be decoded",
+            "QEMU migration stream: no vmstate description at the end (suppress-vmdesc, or a \
+             cut stream), so the CPU sections cannot be decoded",
         ));
     }
     if summary.cpus.is_empty() {
@@ -559,18 +569,23 @@ pub fn read_migration(reader: impl std::io::Read) -> Result<Vec<Input>, InputErr
         .cpus
         .iter()
         .map(|cpu| {
-            Input::guest_view(
-                format!(
-                    "migration stream CPU {} (section at offset {:#x})",
-                    cpu.instance, cpu.offset
-                ),
-                InputFormat::Migration,
-                cpu.segment_state(),
-                vec![format!(
-                    "QEMU's hflags CPL is {}; {} bytes of guest RAM skipped",
-                    cpu.cpl, summary.ram_bytes_skipped
-                )],
-            )
+            let mut notes = vec![format!(
+                "QEMU's hflags CPL is {}; {} bytes of guest RAM skipped",
+                cpu.cpl, summary.ram_bytes_skipped
+            )];
+            notes.extend(cpu.nested_guest_note());
+            Input {
+                guest: Some(cpu.guest_state()),
+                ..Input::guest_view(
+                    format!(
+                        "migration stream CPU {} (section at offset {:#x})",
+                        cpu.instance, cpu.offset
+                    ),
+                    InputFormat::Migration,
+                    cpu.segment_state(),
+                    notes,
+                )
+            }
         })
         .collect())
 }
@@ -663,6 +678,7 @@ fn read_dumps_from(text: &str, first_line: usize) -> Result<Vec<Input>, InputErr
                 dump: whole,
                 log: Some(d),
                 vmcb_cpl_byte: None,
+                guest: None,
             }
         })
         .collect())
@@ -792,6 +808,7 @@ fn read_vmcb(bytes: &[u8], page: bool) -> Result<Input, InputError> {
         notes,
         vmcb_cpl_byte: Some(area.cpl),
         log: None,
+        guest: None,
     })
 }
 

@@ -260,11 +260,49 @@ pub fn foreign_vcpus_at(
         if opened.is_ok() && (crosvm::recognise(&prefix) || crosvm::is_fragment_path(path)) {
             return crosvm::read_path(path);
         }
+        if let Some(e) = opened.ok().and_then(|_| not_imported(path, &prefix)) {
+            return Err(e);
+        }
     }
     match foreign_dir_format(path) {
         Some(InputFormat::Crosvm) => crosvm::read_path(path),
         _ => cloud_hypervisor::read_path(path),
     }
+}
+
+/// Why a file that starts with the magic of a format segstate reads some other way (a
+/// QEMU migration stream, a libvirt save image, a segstate snapshot) is not imported:
+/// what it is and which command reads it, instead of the Cloud Hypervisor reader's
+/// "not UTF-8 text". A QEMU stream is not imported because import writes the
+/// `kvm_sregs` a VMM snapshot holds verbatim, and a stream holds QEMU's own segment
+/// caches, which reach KVM only through a QEMU release's set path: `check` judges them
+/// through those paths.
+#[cfg(feature = "serde")]
+fn not_imported(path: &std::path::Path, prefix: &[u8]) -> Option<foreign::IngestError> {
+    let (format, why) = match super::detect_magic(prefix)? {
+        InputFormat::Migration => (
+            "QEMU migration stream",
+            "magic QEVM: a QEMU migration stream (savevm, migrate to a file) holds QEMU's \
+             segment caches, not the kvm_sregs a VMM snapshot holds; `segstate check FILE` \
+             reads it, every CPU",
+        ),
+        InputFormat::Libvirt => (
+            "libvirt save image",
+            "magic LibvirtQemudSave: a QEMU migration stream behind libvirt's header, QEMU's \
+             segment caches and not kvm_sregs; `segstate check FILE` reads it, every CPU",
+        ),
+        InputFormat::Snapshot => (
+            "segstate snapshot",
+            "already a segstate snapshot: `segstate snapshot inspect` and `restore` take it",
+        ),
+        _ => return None,
+    };
+    Some(foreign::IngestError::new(
+        format,
+        &path.display().to_string(),
+        foreign::Place::File,
+        foreign::Reason::NotImported(String::from(why)),
+    ))
 }
 
 /// The format of a foreign snapshot directory: crosvm's (a `vcpu` namespace) or Cloud

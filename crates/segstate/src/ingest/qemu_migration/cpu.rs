@@ -41,6 +41,8 @@ pub(super) struct Layout<'d> {
     pub(super) limit: u64,
     /// Scalars found, when decoding.
     pub(super) leaves: Option<Vec<Leaf>>,
+    /// The subsections found, by name in stream order, when decoding.
+    pub(super) subsections: Option<Vec<String>>,
 }
 
 impl Layout<'_> {
@@ -86,6 +88,9 @@ impl Layout<'_> {
                             "subsection {name:?} expected at data offset {at:#x}"
                         )));
                     }
+                }
+                if let Some(names) = self.subsections.as_mut() {
+                    names.push(String::from(name));
                 }
                 self.vmsd(sub, pos, prefix)?;
             }
@@ -168,11 +173,12 @@ impl Layout<'_> {
     }
 }
 
-/// Decodes one `cpu` section from its scalars.
+/// Decodes one `cpu` section from its scalars and the names of its subsections.
 pub(super) fn decode_cpu(
     info: &SectionInfo,
     data: &[u8],
     leaves: &[Leaf],
+    subsections: &[String],
 ) -> Result<MigrationCpu, MigrationError> {
     let get = |path: &str| -> Result<Option<u64>, MigrationError> {
         let Some(leaf) = leaves.iter().find(|l| l.path == path) else {
@@ -227,6 +233,20 @@ pub(super) fn decode_cpu(
         };
     }
     let hflags = need32("env.hflags")?;
+    let table = |name: &str| -> Result<Option<DescriptorTable>, MigrationError> {
+        let base = get(&format!("{name}.base"))?;
+        let limit = get(&format!("{name}.limit"))?;
+        Ok(base.zip(limit).map(|(base, limit)| DescriptorTable {
+            base,
+            // A vmstate_segment limit is a be32: it fits.
+            limit: limit as u32,
+        }))
+    };
+    let has = |name: &str| subsections.iter().any(|s| s == name);
+    let pdptes = (0..4)
+        .map(|i| get(&format!("env.pdptrs[{i}]")))
+        .collect::<Result<Option<Vec<u64>>, _>>()?
+        .and_then(|v| <[u64; 4]>::try_from(v).ok());
     Ok(MigrationCpu {
         instance: info.instance,
         offset: info.offset,
@@ -239,5 +259,22 @@ pub(super) fn decode_cpu(
         efer: get("env.efer")?.unwrap_or(0),
         rip: need("env.eip")?,
         rflags: need("env.eflags")?,
+        dr6: get("env.dr[6]")?,
+        dr7: get("env.dr[7]")?,
+        pat: get("env.pat")?,
+        sysenter_esp: get("env.sysenter_esp")?,
+        sysenter_eip: get("env.sysenter_eip")?,
+        gdtr: table("env.gdt")?,
+        idtr: table("env.idt")?,
+        // `cpu/mpx` is written only when IA32_BNDCFGS is not zero (machine.c `mpx_needed`).
+        bndcfgs: get("env.msr_bndcfgs")?.unwrap_or(0),
+        pdptes: if has(SUBSECTION_PDPTRS) { pdptes } else { None },
+        vm_hsave: get("env.vm_hsave")?,
+        nested_state_flags: if has(SUBSECTION_KVM_NESTED_STATE) {
+            get("flags")?
+        } else {
+            None
+        },
+        subsections: subsections.to_vec(),
     })
 }

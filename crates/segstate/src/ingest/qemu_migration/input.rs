@@ -151,14 +151,42 @@ impl<R: Read> Input<R> {
         Ok(u64::from_be_bytes(b))
     }
 
-    /// A `u8 len` + bytes string (idstr); at most 255 bytes by construction.
+    /// A `u8 len` + bytes string (idstr); at most 255 bytes by construction. Written
+    /// as [`printable`] makes it.
     pub(super) fn short_string(&mut self, what: &str) -> Result<String, MigrationError> {
+        Ok(self.short_name(what)?.0)
+    }
+
+    /// [`Input::short_string`], and whether it reads unchanged (no byte needed an escape).
+    pub(super) fn short_name(&mut self, what: &str) -> Result<(String, bool), MigrationError> {
         let len = self.u8(what)?;
         let mut b = [0u8; 255];
         let b = &mut b[..usize::from(len)];
         self.read_into(b, what)?;
-        Ok(String::from_utf8_lossy(b).into_owned())
+        Ok((printable(b), b.iter().all(|c| is_printable(*c))))
     }
+}
+
+/// True for the bytes an idstr shows as they are: printable ASCII but `\` and `"`.
+const fn is_printable(c: u8) -> bool {
+    matches!(c, 0x20..=0x7e) && c != b'\\' && c != b'"'
+}
+
+/// The bytes of a name read from the stream, for keeping and for showing between
+/// quotes in an error: printable ASCII as it is, every other byte (and `\` and `"`)
+/// as `\xNN`. QEMU's idstrs and RAM block names are printable ASCII (qdev paths,
+/// `pc.ram`, `rom@etc/acpi/tables`), so they read unchanged; bytes misread as a name (the
+/// NULs of a length field) show as what they are, and never reach a terminal raw.
+pub(super) fn printable(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &c in bytes {
+        if is_printable(c) {
+            out.push(char::from(c));
+        } else {
+            out.push_str(&format!("\\x{c:02x}"));
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------

@@ -9,6 +9,13 @@ pub(crate) const LIBVIRT_SAVE_MAGIC: &[u8; 16] = b"LibvirtQemudSave";
 pub(crate) const LIBVIRT_SAVE_PARTIAL: &[u8; 16] = b"LibvirtQemudPart";
 /// Size of libvirt's `virQEMUSaveHeader`: the magic and nineteen `uint32_t`.
 pub(crate) const LIBVIRT_HEADER_SIZE: usize = 16 + 19 * 4;
+/// `QEMU_SAVE_FORMAT_RAW`: the QEMU stream as QEMU wrote it.
+const LIBVIRT_FORMAT_RAW: u32 = 0;
+/// `QEMU_SAVE_FORMAT_SPARSE` (libvirt src/qemu/qemu_saveimage_format.h, 11.2 and
+/// later): QEMU wrote a mapped-ram stream into the file itself, after libvirt's header
+/// (`qemuSaveImageCreate`), so its page offsets count from the file's start; the
+/// walker reads it as it reads any mapped-ram stream.
+const LIBVIRT_FORMAT_SPARSE: u32 = 6;
 /// The largest domain XML (plus cookie) segstate skips before the stream.
 const LIBVIRT_DATA_LIMIT: u32 = 64 << 20;
 
@@ -25,7 +32,9 @@ pub struct LibvirtSaveHeader {
     pub data_len: u32,
     /// The domain was running when saved.
     pub was_running: bool,
-    /// Compression of the QEMU stream: 0 raw, 1 gzip, 2 bzip2, 3 xz, 4 lzop.
+    /// The format of the QEMU stream (libvirt's `virQEMUSaveFormat`, the header's
+    /// `format`, once `compressed`): 0 raw, 1 gzip, 2 bzip2, 3 xz, 4 lzop, 5 zstd,
+    /// 6 sparse (a raw mapped-ram stream, libvirt 11.2 and later).
     pub compressed: u32,
 }
 
@@ -89,12 +98,16 @@ impl LibvirtSaveHeader {
                 0
             },
         };
-        if header.compressed != 0 {
+        if !matches!(
+            header.compressed,
+            LIBVIRT_FORMAT_RAW | LIBVIRT_FORMAT_SPARSE
+        ) {
             let name = match header.compressed {
                 1 => "gzip",
                 2 => "bzip2",
                 3 => "xz",
                 4 => "lzop",
+                5 => "zstd",
                 _ => "an unknown format",
             };
             return Err(err(

@@ -13,7 +13,8 @@
 //!   (version 2, `QEMU_VM_FILE_VERSION_COMPAT`, is refused by QEMU itself);
 //! - optional `QEMU_VM_CONFIGURATION` (0x07): vmstate `configuration`: `be32 len`, the
 //!   machine type name, then its subsections (`configuration/target-page-bits`,
-//!   `configuration/capabilities`, `configuration/uuid`);
+//!   `configuration/capabilities`: `be32` count and `u8 len, name` each, the
+//!   capabilities that change the format, `configuration/uuid`);
 //! - sections: `START` 0x01 and `FULL` 0x04 carry `be32 section_id, u8 len, idstr,
 //!   be32 instance_id, be32 version_id`; `PART` 0x02 and `END` 0x03 carry only
 //!   `be32 section_id`. Each is followed by its data and, unless the machine type
@@ -32,7 +33,10 @@
 //!   0x02 (one fill byte), `PAGE` 0x08 (one target page), `COMPRESS_PAGE` 0x100
 //!   (`be32 len`, data), `XBZRLE` 0x40 (`u8 flags, be16 len`, data), `MULTIFD_FLUSH`
 //!   0x200, `EOS` 0x10 (end of this section's RAM data). Page-carrying words without
-//!   `CONTINUE` 0x20 name their block first (`u8 len, idstr`);
+//!   `CONTINUE` 0x20 name their block first (`u8 len, idstr`). The capabilities
+//!   `x-ignore-shared` and `mapped-ram` add fields to each block of the list, and with
+//!   `mapped-ram` the pages follow each block's entry at fixed file offsets instead of
+//!   coming as page words (see `ram_blocks`);
 //! - `cpu` (target/i386/machine.c `vmstate_x86_cpu`): `env.segs[6]` (ES CS SS DS FS GS),
 //!   `env.ldt`, `env.tr` are `vmstate_segment`: `be32 selector, target_ulong base,
 //!   be32 limit, be32 flags`; `env.hflags & 3` is QEMU's CPL.
@@ -47,7 +51,7 @@ use core::fmt;
 use std::io::{self, Read};
 
 use crate::arch::SegmentState;
-use crate::arch::{PerSegReg, SegReg};
+use crate::arch::{DescriptorTable, PerSegReg, SegReg};
 use crate::format::qemu::{QemuFlags, QemuSegmentCache};
 
 /// `QEMU_VM_FILE_MAGIC`: `"QEVM"`.
@@ -88,6 +92,14 @@ const DEFAULT_PAGE_BITS: u32 = 12;
 
 /// `HF_CPL_MASK`.
 const HF_CPL_MASK: u32 = 3;
+/// `HF_GUEST_MASK` (target/i386/cpu.h, bit 21): the vCPU runs a nested (L2) guest,
+/// under TCG's SVM or, copied from `KVM_STATE_NESTED_GUEST_MODE`, under KVM.
+const HF_GUEST_MASK: u32 = 1 << 21;
+/// The subsection of KVM's nested state (target/i386/machine.c
+/// `vmstate_kvm_nested_state`).
+const SUBSECTION_KVM_NESTED_STATE: &str = "cpu/kvm_nested_state";
+/// The subsection of the PAE PDPTEs KVM reported (`vmstate_pdptrs`).
+const SUBSECTION_PDPTRS: &str = "cpu/pdptrs";
 
 /// The walker's fixed read buffer, in bytes: RAM payloads are discarded through it.
 /// It counts in [`MigrationSummary::max_buffered`] whatever the stream's length, so
@@ -198,6 +210,33 @@ pub struct MigrationCpu {
     pub rip: u64,
     /// `env.eflags`.
     pub rflags: u64,
+    /// `env.dr[6]`.
+    pub dr6: Option<u64>,
+    /// `env.dr[7]`.
+    pub dr7: Option<u64>,
+    /// `env.pat`: IA32_PAT.
+    pub pat: Option<u64>,
+    /// `env.sysenter_esp`.
+    pub sysenter_esp: Option<u64>,
+    /// `env.sysenter_eip`.
+    pub sysenter_eip: Option<u64>,
+    /// `env.gdt`: GDTR's base and limit.
+    pub gdtr: Option<DescriptorTable>,
+    /// `env.idt`: IDTR's base and limit.
+    pub idtr: Option<DescriptorTable>,
+    /// `env.msr_bndcfgs`, from subsection `cpu/mpx`; 0 without it (QEMU writes it only
+    /// when the MSR is not zero).
+    pub bndcfgs: u64,
+    /// `env.pdptrs`, from subsection `cpu/pdptrs` (written when KVM reported them).
+    pub pdptes: Option<[u64; 4]>,
+    /// `env.vm_hsave`: VM_HSAVE_PA, where SVM keeps the L1 host's state while an L2
+    /// guest runs.
+    pub vm_hsave: Option<u64>,
+    /// `flags` of subsection `cpu/kvm_nested_state`: KVM's nested state, carried when
+    /// the vCPU had one (`KVM_STATE_NESTED_GUEST_MODE` is bit 0).
+    pub nested_state_flags: Option<u64>,
+    /// The section's vmstate subsections, by name in stream order (`cpu/mpx`, ...).
+    pub subsections: Vec<String>,
 }
 
 impl MigrationCpu {
@@ -221,6 +260,9 @@ pub struct MigrationSummary {
     pub version: u32,
     /// The machine type from the configuration section, if the stream has one.
     pub machine: Option<String>,
+    /// The capabilities the configuration section lists (`configuration/capabilities`):
+    /// those that change the stream's format, `x-ignore-shared` and `mapped-ram`.
+    pub capabilities: Vec<String>,
     /// The target page size used to read RAM flags.
     pub page_size: u64,
     /// Every section, in stream order.
@@ -228,7 +270,8 @@ pub struct MigrationSummary {
     /// Guest RAM size: the total of the last `RAM_SAVE_FLAG_MEM_SIZE` block list.
     pub ram_total: u64,
     /// RAM payload bytes read and discarded (page data, zero-page fill bytes,
-    /// compressed and XBZRLE data).
+    /// compressed and XBZRLE data; in a mapped-ram stream, each block's bitmap and page
+    /// slots, holes included).
     pub ram_bytes_skipped: u64,
     /// The `cpu` sections, decoded; empty without a description.
     pub cpus: Vec<MigrationCpu>,
@@ -251,15 +294,18 @@ pub fn looks_like_stream(prefix: &[u8]) -> bool {
 }
 
 mod cpu;
+mod guest;
 mod input;
 mod json;
 mod libvirt;
+mod ram_blocks;
 mod walker;
 
 use cpu::*;
 use input::*;
 use json::*;
 pub use libvirt::*;
+use ram_blocks::*;
 use walker::*;
 
 /// Walks a migration stream, skipping RAM, and decodes its `cpu` sections.

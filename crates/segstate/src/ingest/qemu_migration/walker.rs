@@ -28,6 +28,9 @@ pub(super) struct Walker<R> {
     pub(super) kept: usize,
     /// The RAM block of the last page, for `RAM_SAVE_FLAG_CONTINUE`.
     pub(super) have_ram_block: bool,
+    /// In a mapped-ram stream, the file offset of the stream's first byte, as the first
+    /// RAM block's header placed it (see `ram_blocks`).
+    pub(super) mapped_ram_base: Option<u64>,
 }
 
 impl<R: Read> Walker<R> {
@@ -37,6 +40,7 @@ impl<R: Read> Walker<R> {
             summary: MigrationSummary {
                 version: 0,
                 machine: None,
+                capabilities: Vec::new(),
                 page_size: 1 << DEFAULT_PAGE_BITS,
                 sections: Vec::new(),
                 ram_total: 0,
@@ -50,6 +54,7 @@ impl<R: Read> Walker<R> {
             full: Vec::new(),
             kept: 0,
             have_ram_block: false,
+            mapped_ram_base: None,
         }
     }
 
@@ -155,14 +160,26 @@ impl<R: Read> Walker<R> {
                         ));
                     }
                     for _ in 0..count {
-                        self.input.short_string("a capability name")?;
+                        let cap_at = self.input.offset;
+                        let cap = self.input.short_string("a capability name")?;
+                        if !FORMAT_CAPABILITIES.contains(&cap.as_str()) {
+                            return Err(error(
+                                cap_at,
+                                format!(
+                                    "capability \"{cap}\" changes the stream's format in a way \
+                                     segstate does not read (it reads {})",
+                                    FORMAT_CAPABILITIES.join(", ")
+                                ),
+                            ));
+                        }
+                        self.summary.capabilities.push(cap);
                     }
                 }
                 "configuration/uuid" => self.input.skip(16, "the VM UUID")?,
                 other => {
                     return Err(error(
                         at,
-                        format!("unknown configuration subsection {other:?}"),
+                        format!("unknown configuration subsection \"{other}\""),
                     ));
                 }
             }
@@ -319,6 +336,17 @@ impl<R: Read> Walker<R> {
                 | RAM_SAVE_FLAG_PAGE
                 | RAM_SAVE_FLAG_COMPRESS_PAGE
                 | RAM_SAVE_FLAG_XBZRLE;
+            if self.mapped_ram() && flags & MAPPED_RAM_INVALID_FLAGS != 0 {
+                return Err(error(
+                    word_at,
+                    format!(
+                        "RAM flags {:#x} in a mapped-ram stream, whose pages lie at fixed \
+                         offsets after each block's header: QEMU refuses them too \
+                         (ram_load_precopy)",
+                        flags & MAPPED_RAM_INVALID_FLAGS
+                    ),
+                ));
+            }
             if flags & page_flags != 0 {
                 if flags & RAM_SAVE_FLAG_CONTINUE == 0 {
                     self.input.short_string("a RAM block idstr")?;
@@ -395,31 +423,6 @@ impl<R: Read> Walker<R> {
         let data_len = self.input.offset - data_start;
         self.ram_footer(section_id)?;
         Ok(data_len)
-    }
-
-    /// The RAM block list after `RAM_SAVE_FLAG_MEM_SIZE` (`parse_ramblocks`).
-    pub(super) fn ram_blocks(&mut self, total: u64, at: u64) -> Result<(), MigrationError> {
-        let mut left = total;
-        let mut blocks = 0;
-        while left > 0 {
-            if blocks == MAX_RAM_BLOCKS {
-                return Err(error(at, format!("more than {MAX_RAM_BLOCKS} RAM blocks")));
-            }
-            let block_at = self.input.offset;
-            let name = self.input.short_string("a RAM block idstr")?;
-            let length = self.input.be64("a RAM block length")?;
-            left = left.checked_sub(length).ok_or_else(|| {
-                error(
-                    block_at,
-                    format!(
-                        "RAM block {name:?} is {length:#x} bytes, more than the {left:#x} left of the total {total:#x} (postcopy or x-ignore-shared block fields are not supported)"
-                    ),
-                )
-            })?;
-            blocks += 1;
-        }
-        self.summary.ram_total = total;
-        Ok(())
     }
 
     /// Reads a non-RAM section's data up to its footer `0x7e be32 section_id`, keeping it
@@ -538,7 +541,7 @@ impl<R: Read> Walker<R> {
                 return Err(error(
                     at,
                     format!(
-                        "description entry {name:?} instance {instance:?} does not match section {:?} instance {} at offset {:#x}",
+                        "description entry {name:?} instance {instance:?} does not match section \"{}\" instance {} at offset {:#x}",
                         info.idstr, info.instance, info.offset
                     ),
                 ));
@@ -547,26 +550,29 @@ impl<R: Read> Walker<R> {
                 data: f.data.as_deref(),
                 limit: info.data_len,
                 leaves: f.data.as_ref().map(|_| Vec::new()),
+                subsections: f.data.as_ref().map(|_| Vec::new()),
             };
             let mut pos = 0;
             layout.vmsd(device, &mut pos, "").map_err(|m| {
                 error(
                     info.offset,
-                    format!("section {:?} instance {}: {m}", info.idstr, info.instance),
+                    format!("section \"{}\" instance {}: {m}", info.idstr, info.instance),
                 )
             })?;
             if pos != info.data_len {
                 return Err(error(
                     info.offset,
                     format!(
-                        "section {:?} instance {} has {} bytes of data but its description adds up to {pos}",
+                        "section \"{}\" instance {} has {} bytes of data but its description adds up to {pos}",
                         info.idstr, info.instance, info.data_len
                     ),
                 ));
             }
             info.described = true;
-            if let (Some(data), Some(leaves)) = (layout.data, &layout.leaves) {
-                cpus.push(decode_cpu(info, data, leaves)?);
+            if let (Some(data), Some(leaves), Some(subsections)) =
+                (layout.data, &layout.leaves, &layout.subsections)
+            {
+                cpus.push(decode_cpu(info, data, leaves, subsections)?);
             }
             Ok(())
         };
