@@ -812,3 +812,24 @@ fn xen_lines_read_without_their_dump() {
     assert_contains(&stdout(&o), "exit qualification 2");
     assert_contains(&stdout(&o), "no segment or register rule is the cause");
 }
+
+/// A Rust VMM's `{:#?}` of kvm-bindings' `kvm_sregs` (real output: ring 3 with SS
+/// unusable, `fixtures/dumps/kvm-bindings/`) used to be refused ("no CPU state dump
+/// found"); it is read as a kvm_sregs printout and judged.
+#[test]
+fn rust_debug_of_kvm_sregs_is_judged_not_refused() {
+    let o = segstate(&[
+        "check",
+        &dump_fixture("kvm-bindings/ring3-unusable-ss-pretty.txt"),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.lines()
+            .next()
+            .unwrap()
+            .starts_with("== kvm_sregs printout at line 2 [dump]: no check fails"),
+        "{out}"
+    );
+    assert!(out.contains("64-bit mode, CPL 3"), "{out}");
+}

@@ -107,12 +107,18 @@ fn every_corpus_dump_reads_to_its_expected_verdict() {
 }
 
 /// The kvm_sregs printouts (kontain km, gVisor, qemu-kvm's `kvm_show_regs`, kvmtool's
-/// table) are read field by field: the synthetic samples hold the state of `plain.txt`
+/// table, Rust's `Debug` of kvm-bindings' struct) are read field by field: the synthetic samples hold the state of `plain.txt`
 /// and read to it, judged after KVM's set path.
 #[test]
 fn kvm_sregs_printouts_read_to_the_plain_state() {
     let plain = plain();
-    for name in ["sregs-km", "sregs-go", "sregs-qemu-kvm", "sregs-kvmtool"] {
+    for name in [
+        "sregs-km",
+        "sregs-go",
+        "sregs-qemu-kvm",
+        "sregs-kvmtool",
+        "sregs-debug",
+    ] {
         let d = synthetic(name);
         assert_eq!(d.len(), 1, "{name}");
         assert_eq!(d[0].dialects, [Dialect::KvmSregsPrint], "{name}");
@@ -134,7 +140,7 @@ fn kvm_sregs_printouts_read_to_the_plain_state() {
         if name != "sregs-go" {
             assert_eq!((g.rip, g.rflags), (plain.rip, plain.rflags), "{name}");
         }
-        if matches!(name, "sregs-qemu-kvm" | "sregs-kvmtool") {
+        if matches!(name, "sregs-qemu-kvm" | "sregs-kvmtool" | "sregs-debug") {
             assert_eq!((g.cr3, g.idtr), (plain.cr3, plain.idtr));
             assert!(d[0].notes.is_empty(), "{:?}", d[0].notes);
         }

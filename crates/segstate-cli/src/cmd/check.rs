@@ -81,7 +81,8 @@ impl From<VendorArg> for Vendors {
 ///   --to sregs` shape), else a log as pasted (`dump`: journald/syslog/dmesg/(XEN)/e-mail
 ///   prefixes, wrapped or cut lines) holding QEMU dumps, Linux dump_vmcs/dump_vmcb, Xen
 ///   or HAXM dumps, kvm_sregs printouts (kontain km, gVisor, qemu-kvm's register dump,
-///   kvmtool's `register  selector  base` table and its copies in Solo5 and uhyve),
+///   kvmtool's `register  selector  base` table and its copies in Solo5 and uhyve,
+///   and the Rust VMMs' `{:?}`/`{:#?}` of kvm-bindings' `kvm_sregs`, hex `{:x?}` too),
 ///   gdb's `info registers` of an x86 system target (QEMU's gdbstub: its control
 ///   registers judged, its selectors named, not read), VirtualBox's `Guest CPUM` register dump (VBox.log, `info cpumguest`), Bochs CPU
 ///   dumps (`bochsout.txt` after a triple fault or panic: judged for the architecture

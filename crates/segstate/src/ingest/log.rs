@@ -390,6 +390,8 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
     raws.extend(super::text::show_regs::read(&mut words));
     words.rewind(0);
     raws.extend(super::text::kvmtool::read(&mut words));
+    words.rewind(0);
+    raws.extend(super::text::rust_debug::read(&mut words));
     raws.extend(super::xen_regs::read(&lines, xen));
     raws.extend(super::vbox_log::read(&lines));
     raws.extend(super::gdb_regs::read(&lines));

@@ -180,4 +180,21 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     // a running 32-bit kernel and on the firmware's 64-bit handover to Linux.
     ("qemu-devel-2301-rr-gdb", Target::Unknown, &[], Expect::Passes),
     ("notes-tdvf-efistub-gdb", Target::Unknown, &[], Expect::Passes),
+    // Rust's `Debug` of kvm-bindings' `kvm_sregs` (`kvm-bindings/README.md`: produced
+    // here with kvm-ioctls on /dev/kvm, not from a thread): the reset state (real
+    // mode), 64-bit ring 0, and ring 3 with SS unusable, each as `{:?}`, `{:#?}`,
+    // `{:x?}` and `{:#x?}`. No exit; every check they show passes (the ring-3 SS rule
+    // needs RFLAGS, which `kvm_sregs` lacks).
+    ("kvm-bindings/reset-compact", Target::Unknown, &SegReg::ALL, Expect::Passes),
+    ("kvm-bindings/reset-pretty", Target::Unknown, &SegReg::ALL, Expect::Passes),
+    ("kvm-bindings/reset-hex", Target::Unknown, &SegReg::ALL, Expect::Passes),
+    ("kvm-bindings/reset-prettyhex", Target::Unknown, &SegReg::ALL, Expect::Passes),
+    ("kvm-bindings/longmode-compact", Target::Unknown, &SegReg::ALL, Expect::Passes),
+    ("kvm-bindings/longmode-pretty", Target::Unknown, &SegReg::ALL, Expect::Passes),
+    ("kvm-bindings/longmode-hex", Target::Unknown, &SegReg::ALL, Expect::Passes),
+    ("kvm-bindings/longmode-prettyhex", Target::Unknown, &SegReg::ALL, Expect::Passes),
+    ("kvm-bindings/ring3-unusable-ss-compact", Target::Unknown, &SegReg::ALL, Expect::Passes),
+    ("kvm-bindings/ring3-unusable-ss-pretty", Target::Unknown, &SegReg::ALL, Expect::Passes),
+    ("kvm-bindings/ring3-unusable-ss-hex", Target::Unknown, &SegReg::ALL, Expect::Passes),
+    ("kvm-bindings/ring3-unusable-ss-prettyhex", Target::Unknown, &SegReg::ALL, Expect::Passes),
 ];

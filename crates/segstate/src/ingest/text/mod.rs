@@ -7,6 +7,7 @@ pub mod kvmtool;
 pub mod prefix;
 mod printout;
 pub mod quoted_printable;
+pub mod rust_debug;
 pub mod show_regs;
 pub mod sregs;
 pub mod words;
@@ -33,6 +34,14 @@ pub const MAX_TEXT: usize = 4 << 20;
 #[must_use]
 pub fn normalise(text: &str) -> Vec<(usize, String)> {
     strip_prefixes(&quoted_printable::decode(text).lines)
+}
+
+/// What the word reader `read` reads of `text` once [`normalise`]d, for the readers'
+/// tests.
+#[cfg(test)]
+pub fn read_normalised(text: &str, read: fn(&mut Words<'_>) -> Vec<RawDump>) -> Vec<RawDump> {
+    let lines = normalise(text);
+    read(&mut Words::new(&lines))
 }
 
 /// Every numbered line (from [`quoted_printable::decode`]) with its prefix stripped.

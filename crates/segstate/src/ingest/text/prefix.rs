@@ -147,6 +147,9 @@ const ANCHORS: &[&str] = &[
     "CR3:",
     "CR8:",
     "system registers",
+    // Rust's `Debug` of kvm-bindings' structs (text::rust_debug)
+    "kvm_sregs {",
+    "kvm_regs {",
     // exit lines
     "KVM: entry failed",
     "KVM internal error",

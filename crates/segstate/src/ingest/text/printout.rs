@@ -125,3 +125,55 @@ pub(crate) fn unusable_unprinted(
         padding: 0,
     }
 }
+
+/// The `kvm_segment` fields in declaration order (`struct kvm_segment` in Linux's
+/// `arch/x86/include/uapi/asm/kvm.h`), as the field-by-field printouts name them;
+/// `padding` is not read.
+pub(crate) const SEGMENT_KEYS: [&str; 12] = [
+    "base", "limit", "selector", "type", "present", "dpl", "db", "s", "l", "g", "avl", "unusable",
+];
+
+/// The index in [`SEGMENT_KEYS`] of a printed field name: `type` is also spelled
+/// `type_` (bindgen's name, kvm-bindings), `_type` (hand-written Rust bindings) and
+/// `typ` (gVisor).
+pub(crate) fn segment_key(key: &str) -> Option<usize> {
+    let key = match key {
+        "type_" | "_type" | "typ" => "type",
+        k => k,
+    };
+    SEGMENT_KEYS.iter().position(|k| *k == key)
+}
+
+/// The `kvm_segment` a printout showed as its twelve fields (indexed as
+/// [`SEGMENT_KEYS`]); `Err` names the fields it lacks, those in `optional` aside
+/// (read as 0). A value wider than its field is kept at the most the field holds.
+pub(crate) fn kvm_segment_of(
+    f: &[Option<u64>; 12],
+    optional: &[&str],
+) -> Result<KvmSegment, Vec<&'static str>> {
+    let missing: Vec<&'static str> = SEGMENT_KEYS
+        .iter()
+        .zip(f)
+        .filter(|(k, v)| v.is_none() && !optional.contains(k))
+        .map(|(k, _)| *k)
+        .collect();
+    if !missing.is_empty() {
+        return Err(missing);
+    }
+    let byte = |i: usize| u8::try_from(f[i].unwrap_or(0)).unwrap_or(u8::MAX);
+    Ok(KvmSegment {
+        base: f[0].unwrap_or(0),
+        limit: u32::try_from(f[1].unwrap_or(0)).unwrap_or(u32::MAX),
+        selector: u16::try_from(f[2].unwrap_or(0)).unwrap_or(u16::MAX),
+        type_: byte(3),
+        present: byte(4),
+        dpl: byte(5),
+        db: byte(6),
+        s: byte(7),
+        l: byte(8),
+        g: byte(9),
+        avl: byte(10),
+        unusable: byte(11),
+        padding: 0,
+    })
+}

@@ -26,16 +26,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::Words;
+use super::printout::{kvm_segment_of, segment_key};
 use crate::arch::SegReg;
-use crate::format::kvm::KvmSegment;
 use crate::ingest::log::{Dialect, MAX_DUMPS, RawDump};
-
-/// The `kvm_segment` fields, as the printouts spell them (lower-cased), and which
-/// field each fills: base, limit, selector, type, present, dpl, db, s, l, g, avl,
-/// unusable.
-const SEGMENT_KEYS: [&str; 12] = [
-    "base", "limit", "selector", "type", "present", "dpl", "db", "s", "l", "g", "avl", "unusable",
-];
 
 /// A segment or descriptor table being read.
 struct Record {
@@ -46,8 +39,7 @@ struct Record {
 
 impl Record {
     fn set(&mut self, key: &str, value: u64) -> bool {
-        let key = if key == "typ" { "type" } else { key };
-        match SEGMENT_KEYS.iter().position(|k| *k == key) {
+        match segment_key(key) {
             Some(i) => {
                 self.fields[i] = Some(value);
                 true
@@ -132,39 +124,18 @@ impl Reader {
         let Some(reg) = seg_reg(&r.name) else {
             return;
         };
-        let f = r.fields;
         // AVL is optional: some printouts leave it out.
-        let whole = f.iter().enumerate().all(|(i, v)| i == 10 || v.is_some());
-        if !whole {
-            let missing: Vec<&str> = SEGMENT_KEYS
-                .iter()
-                .zip(f)
-                .filter(|(k, v)| v.is_none() && **k != "avl")
-                .map(|(k, _)| *k)
-                .collect();
-            d.note(format!(
-                "line {}: the {} entry is cut short (no {}): not read",
-                r.line,
-                r.name,
-                missing.join(", ")
-            ));
-            return;
-        }
-        let byte = |i: usize| u8::try_from(f[i].unwrap_or(0)).unwrap_or(u8::MAX);
-        let raw = KvmSegment {
-            base: f[0].unwrap_or(0),
-            limit: u32::try_from(f[1].unwrap_or(0)).unwrap_or(u32::MAX),
-            selector: u16::try_from(f[2].unwrap_or(0)).unwrap_or(u16::MAX),
-            type_: byte(3),
-            present: byte(4),
-            dpl: byte(5),
-            db: byte(6),
-            s: byte(7),
-            l: byte(8),
-            g: byte(9),
-            avl: byte(10),
-            unusable: byte(11),
-            padding: 0,
+        let raw = match kvm_segment_of(&r.fields, &["avl"]) {
+            Ok(raw) => raw,
+            Err(missing) => {
+                d.note(format!(
+                    "line {}: the {} entry is cut short (no {}): not read",
+                    r.line,
+                    r.name,
+                    missing.join(", ")
+                ));
+                return;
+            }
         };
         super::put_kvm_segment(d, reg, raw, r.line, &r.name);
     }
