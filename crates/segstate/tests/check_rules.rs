@@ -639,6 +639,25 @@ fn an_unusable_ss_of_any_type_is_information_and_the_cve_2017_2583_state_an_erro
     assert_eq!(e.finding.severity, Severity::Error);
 }
 
+/// A state read from neither a VMCB nor a guest's view (a VirtualBox or hyperkit dump,
+/// JSON) is judged for VMRUN with SVME set, and the note does not say that KVM put it
+/// there.
+#[test]
+fn svme_is_set_for_vmrun_and_the_note_names_no_one_hypervisor() {
+    let r = report::report_with(&k0(), Vendors::Amd, report::Context::default());
+    let note = r
+        .notes
+        .iter()
+        .find(|n| n.starts_with("VMRUN judged with EFER.SVME set"))
+        .expect("the SVME note");
+    assert!(note.contains("the hypervisor sets it"), "{note}");
+    assert!(
+        !r.ids().contains(&CheckId::SvmVmrunEferSvme),
+        "{:?}",
+        r.ids()
+    );
+}
+
 #[test]
 fn the_2017_escalation_names_both_halves() {
     let r = full_report(&sysret_state(), Vendors::Amd);

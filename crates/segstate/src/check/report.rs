@@ -542,26 +542,6 @@ mod tests {
     use super::*;
     use alloc::string::ToString;
 
-    /// A state read from neither a VMCB nor a guest's view (a VirtualBox or hyperkit
-    /// dump, JSON) is judged for VMRUN with SVME set, and the note does not say that KVM
-    /// put it there.
-    #[test]
-    fn svme_is_set_for_vmrun_and_the_note_names_no_one_hypervisor() {
-        let state = crate::verify::baseline(crate::arch::PrivilegeLevel::Ring0);
-        let r = report_with(&state, Vendors::Amd, Context::default());
-        let note = r
-            .notes
-            .iter()
-            .find(|n| n.starts_with("VMRUN judged with EFER.SVME set"))
-            .expect("the SVME note");
-        assert!(note.contains("the hypervisor sets it"), "{note}");
-        assert!(
-            !r.ids().contains(&CheckId::SvmVmrunEferSvme),
-            "{:?}",
-            r.ids()
-        );
-    }
-
     #[test]
     fn vendors_are_written_by_their_names() {
         let names = [Vendors::Intel, Vendors::Amd, Vendors::Both].map(|v| v.to_string());
