@@ -285,6 +285,31 @@ fn wrong_types_and_ranges_name_the_field() {
 }
 
 #[test]
+fn crosvm_before_july_2025_saved_the_bare_vcpu_events() {
+    // From March to July 2025 (crosvm 72d733e7e to 25fd04b43) `hypervisor_data` was
+    // `AnySnapshot::to_any(VcpuEvents)`: what `interrupts` holds today.
+    let before = edited(|top| {
+        let events = entry(map(entry(top, "hypervisor_data")), "interrupts").clone();
+        *entry(top, "hypervisor_data") = events;
+    });
+    let then = read(&before);
+    let now = read(VCPU0);
+    assert_eq!(then.sregs, now.sregs);
+    assert_eq!(then.cpl(), now.cpl());
+
+    // Neither shape: named, with both shapes in the message.
+    let neither = edited(|top| {
+        let events = map(entry(map(entry(top, "hypervisor_data")), "interrupts"));
+        events.retain(|(k, _)| k.as_text() != Some("smi"));
+        let events = Value::Map(events.clone());
+        *entry(top, "hypervisor_data") = events;
+    });
+    let e = refused(&neither);
+    assert_eq!(field(&e), "hypervisor_data");
+    assert!(e.to_string().contains("nor the bare VcpuEvents"), "{e}");
+}
+
+#[test]
 fn a_flag_byte_crosvm_stores_but_kvm_would_refuse_is_named_by_check() {
     // Any u8 decodes (crosvm's field is a u8); check's strict decode names it.
     let odd = edited(|top| {

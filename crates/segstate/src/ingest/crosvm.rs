@@ -15,7 +15,8 @@
 //! `Segment` ([`CrosvmSegment`]: no `unusable`), `gdt`/`idt` and the control registers;
 //! it has no `apic_base` and no `interrupt_bitmap` (crosvm's `set_sregs` keeps the live
 //! vCPU's). On KVM `hypervisor_data` is `HypervisorState {interrupts: VcpuEvents,
-//! nested_state: [u8]}` (`hypervisor/src/kvm/x86_64.rs`).
+//! nested_state: [u8]}` (`hypervisor/src/kvm/x86_64.rs`), or the bare `VcpuEvents` that
+//! crosvm wrote from March to July 2025.
 //!
 //! Decoding is strict: the whole file is one CBOR item, every map has exactly the
 //! fields of its struct, every number fits its field's type. Each segment is turned into
@@ -571,21 +572,43 @@ fn xsave(v: &Value) -> Decoded<()> {
     Ok(())
 }
 
-/// On KVM, `hypervisor_data` is `HypervisorState { interrupts, nested_state }`; other
-/// backends (WHPX, HAXM) write other shapes, which this reader does not vouch for.
+/// The fields of crosvm's `VcpuEvents` (`hypervisor/src/kvm/x86_64.rs`), its serde
+/// form of `kvm_vcpu_events`.
+const VCPU_EVENTS_FIELDS: [&str; 7] = [
+    "exception",
+    "interrupt",
+    "nmi",
+    "sipi_vector",
+    "smi",
+    "triple_fault",
+    "exception_payload",
+];
+
+/// On KVM, `hypervisor_data` is `HypervisorState { interrupts, nested_state }` since
+/// crosvm `25fd04b43` (2025-07-29, "add nested_state to snapshots"), and a bare
+/// `VcpuEvents` in the CBOR snapshots before it (from `72d733e7e`, 2025-03-11, when
+/// snapshots became CBOR). Other backends (WHPX, HAXM) write other shapes, which this
+/// reader does not vouch for.
 fn kvm_hypervisor_data(v: &Value) -> Decoded<()> {
-    Struct::of(v, &["interrupts", "nested_state"])
-        .map(|_| ())
-        .map_err(|e| {
-            FieldError::new(
-                &e.path,
-                format!(
-                    "not crosvm's KVM HypervisorState {{interrupts, nested_state}} (a \
-                     snapshot of another backend?): {}",
-                    e.reason
-                ),
-            )
-        })
+    let state = Struct::of(v, &["interrupts", "nested_state"]);
+    match state {
+        Ok(_) => Ok(()),
+        Err(e) if Struct::of(v, &VCPU_EVENTS_FIELDS).is_err() => Err(FieldError::new(
+            "",
+            format!(
+                "not crosvm's KVM HypervisorState {{interrupts, nested_state}}, nor the bare \
+                 VcpuEvents of crosvm before July 2025 (a snapshot of another backend?): as \
+                 HypervisorState, {}{}",
+                if e.path.is_empty() {
+                    String::new()
+                } else {
+                    format!("field `{}`: ", e.path)
+                },
+                e.reason
+            ),
+        )),
+        Err(_) => Ok(()),
+    }
 }
 
 /// The parts of `hypervisor::VcpuSnapshot` kept.
