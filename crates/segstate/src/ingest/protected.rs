@@ -18,11 +18,13 @@
 //!   CR0 to the guest, so KVM reads it as 0. QEMU prints that as it prints a state it read.
 //!   It is no CPU's state: CR0.ET is hardwired to 1 on every P6 and later processor (SDM
 //!   Vol. 3A §2.5) and forced to 1 on AMD's (APM Vol. 2 §3.1.1), KVM's `kvm_set_cr0` sets
-//!   it, and QEMU's reset (0x60000010) and its emulator keep it. Nor is RFLAGS = 0, whose
+//!   it, and QEMU's reset (0x60000010) and its emulator keep it; an SEV-SNP guest's dump
+//!   shows CR0 = 0x80000001, PG and PE without ET (AMDSEV issue 100). Nor is RFLAGS = 0, whose
 //!   bit 1 is 1 on every x86 processor (SDM Vol. 1 §3.4.3): QEMU prints it for a vCPU
 //!   whose `KVM_GET_REGS` it never got (Launchpad #1876678, a nested guest's emulation
 //!   failure: CR0 0x80050033, EFER 0xd01, everything else zero). So a QEMU dump with CR0
-//!   = 0 or RFLAGS = 0, and all eight segment registers empty ([`shows_no_registers`]),
+//!   = 0, CR0.ET clear or RFLAGS = 0, and all eight segment registers empty
+//!   ([`shows_no_registers`]),
 //!   carries no registers: its values are dropped, its note says why
 //!   ([`withheld_note`]), and nothing is judged.
 //!
@@ -37,7 +39,7 @@ use alloc::format;
 use alloc::string::String;
 
 use super::log::{Dialect, LogDump, Target};
-use crate::arch::{Attributes, GuestState, SegReg};
+use crate::arch::{Attributes, CR0_ET, GuestState, SegReg};
 
 /// The note on the VMCB dump of an SEV-ES or SEV-SNP guest (`kind`, as the kernel names
 /// it), named at `line`.
@@ -51,7 +53,7 @@ pub(crate) fn sev_vmcb_note(kind: &str, line: usize) -> String {
 }
 
 /// True when `d` is a QEMU dump of registers QEMU never read (see the module doc): CR0 =
-/// 0 or RFLAGS = 0, and every segment register shown and empty (selector, base and limit 0, no
+/// 0, CR0.ET clear or RFLAGS = 0, and every segment register shown and empty (selector, base and limit 0, no
 /// attribute but P), in a log of a hardware accelerator, not a `-d cpu_reset` dump.
 #[must_use]
 pub(crate) fn shows_no_registers(d: &LogDump, at_reset: bool) -> bool {
@@ -91,10 +93,15 @@ pub(crate) fn withhold(d: &mut LogDump, at_reset: bool) -> bool {
     true
 }
 
-/// What in `g` no processor can hold, as the note says it: CR0 = 0 or RFLAGS = 0.
+/// What in `g` no processor can hold, as the note says it: CR0 = 0 or CR0.ET clear, or
+/// RFLAGS = 0.
 fn impossible(g: &GuestState) -> Option<&'static str> {
     if g.cr0 == Some(0) {
         Some("CR0 = 0 (CR0.ET is 1 on every P6 and later processor, SDM Vol. 3A §2.5)")
+    } else if g.cr0.is_some_and(|cr0| cr0 & CR0_ET == 0) {
+        // An SEV-SNP guest's dump (AMDSEV issue 100): CR0 = 0x80000001, the PG and PE
+        // KVM tracks without the ET no processor clears.
+        Some("CR0 with ET clear (CR0.ET is 1 on every P6 and later processor, SDM Vol. 3A §2.5)")
     } else if g.rflags == Some(0) {
         Some("RFLAGS = 0 (bit 1 is 1 on every x86 processor, SDM Vol. 1 §3.4.3)")
     } else {
@@ -164,6 +171,11 @@ EFER=0000000000000d01
         // With RFLAGS read too, it is a state, judged.
         let read = nested.replace("EFL=00000000", "EFL=00000002");
         assert!(!read_log(&read)[0].withheld);
+        // An SEV-SNP guest (AMDSEV issue 100): RFLAGS 2, CR0 PG | PE without ET.
+        let snp = read.replace("CR0=80050033", "CR0=80000001");
+        let d = &read_log(&snp)[0];
+        assert!(d.withheld);
+        assert!(d.notes[0].contains("CR0 with ET clear"), "{}", d.notes[0]);
     }
 
     /// Real states are never taken for one: a reset state (CR0 = 0x60000010), a state
