@@ -14,9 +14,12 @@
 //!   header is read first and its version picks the layout. A newer minor of a known
 //!   major is read with that major's layout and said so (Firecracker's own rule: same
 //!   major, minor ≤ its own);
-//! - formats 1.0 to 8.x (bincode with fixed-width integers: the raw magic, then the
-//!   version string) and the Versionize files of Firecracker < 1.7 (raw magic, then a
-//!   u16 version): recognised and refused by version;
+//! - formats **1.x to 6.x and 8.x** (Firecracker v1.7 to v1.14: bincode with
+//!   fixed-width integers, the raw magic first, then the version string): read by a
+//!   bincode reader of its own (`bincode`) up to the vCPUs, with each format's types
+//!   before them (`legacy`); the device states after them are not decoded;
+//! - the Versionize files of Firecracker < 1.7 (raw magic, then a u16 version):
+//!   recognised and refused by version;
 //! - another architecture's magic, a bad CRC, a truncated file, a file over 10 MB
 //!   (Firecracker's own `SNAPSHOT_DESERIALIZATION_BYTES_LIMIT`): refused, naming the
 //!   offset or field.
@@ -24,8 +27,10 @@
 //! Firecracker saves `kvm_sregs` verbatim (`VcpuState.sregs`), so each vCPU's CPL is
 //! its SS.DPL ([`Stack::Firecracker`]).
 
+mod bincode;
 mod devices;
 mod layout;
+mod legacy;
 mod v10;
 mod v11;
 mod v9;
@@ -45,11 +50,14 @@ pub const MAGIC_X86_64: u64 = 0x0710_1984_8664_0000;
 pub const MAGIC_AARCH64: u64 = 0x0710_1984_aaaa_0000;
 /// The largest file read: Firecracker's `SNAPSHOT_DESERIALIZATION_BYTES_LIMIT`.
 pub(crate) const MAX_FILE_SIZE: u64 = 10_000_000;
-/// The format majors this reader decodes.
+/// The format majors this reader decodes in the bitcode encoding.
 pub(crate) const SUPPORTED_MAJORS: [u64; 3] = [9, 10, 11];
+/// The format majors this reader decodes in the bincode encoding (7 was never
+/// released).
+pub(crate) const BINCODE_MAJORS: [u64; 7] = [1, 2, 3, 4, 5, 6, 8];
 /// What [`Reason::UnsupportedVersion`] says is supported.
-const SUPPORTED: &str =
-    "9.x (Firecracker 1.15), 10.x (Firecracker 1.16) and 11.x (since June 2026)";
+const SUPPORTED: &str = "1.x to 6.x and 8.x (Firecracker 1.7 to 1.14, bincode), 9.x (Firecracker \
+     1.15), 10.x (Firecracker 1.16) and 11.x (since June 2026)";
 
 /// How a Firecracker file starts, before any decoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,9 +116,23 @@ pub fn read(bytes: &[u8], file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
             },
         )
     })?;
-    if encoding == Encoding::Legacy {
-        return Err(legacy_version(bytes, file));
-    }
+    let bincode_version = match encoding {
+        Encoding::Bitcode => None,
+        Encoding::Legacy => {
+            let version = bincode_version(bytes, file)?.ok_or_else(|| versionize(bytes, file))?;
+            // The version is plain text here: a format without a layout is named before
+            // the checksum is looked at, as a Versionize file is.
+            let mut magic = [0u8; 8];
+            magic.copy_from_slice(&bytes[..8]);
+            layout_of(
+                u64::from_le_bytes(magic),
+                &format!("{version} (bincode)"),
+                &BINCODE_MAJORS,
+                file,
+            )?;
+            Some(version)
+        }
+    };
     if bytes.len() < 17 {
         return Err(refuse(
             file,
@@ -135,11 +157,25 @@ pub fn read(bytes: &[u8], file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
             },
         ));
     }
-    let (version, vcpus) = decode(body, file)?;
+    let (version, vcpus, layout) = match bincode_version {
+        None => {
+            let (version, vcpus) = decode(body, file)?;
+            (version, vcpus, None)
+        }
+        Some(_) => decode_bincode(body, file)?,
+    };
     let mut note = format!("Firecracker snapshot {version}");
     let major = version.split('.').next().unwrap_or_default();
+    let mut said = Vec::new();
+    if bincode_version.is_some() {
+        said.push(String::from("bincode"));
+    }
     if !version.starts_with(&format!("{major}.0.")) {
-        note.push_str(&format!(" (read with the {major}.0 layout)"));
+        said.push(format!("read with the {major}.0 layout"));
+    }
+    said.extend(layout.map(String::from));
+    if !said.is_empty() {
+        note.push_str(&format!(" ({})", said.join(", ")));
     }
     vcpus
         .iter()
@@ -167,30 +203,29 @@ pub fn read_path(path: &std::path::Path) -> Result<Vec<ForeignVcpu>, IngestError
     read(&bytes, &path.display().to_string())
 }
 
-/// Which layout (format major) a header's magic and version call for.
-fn layout_of(h: &layout::SnapshotHdr, file: &str) -> Result<u64, IngestError> {
-    if h.magic != MAGIC_X86_64 {
+/// Which layout (format major) a header's magic and version call for, among `majors`.
+fn layout_of(magic: u64, version: &str, majors: &[u64], file: &str) -> Result<u64, IngestError> {
+    if magic != MAGIC_X86_64 {
         return Err(refuse(
             file,
             Place::Field(String::from("header.magic")),
             Reason::BadMagic {
-                found: h.magic,
+                found: magic,
                 expected: MAGIC_X86_64,
             },
         ));
     }
-    match h
-        .version
+    match version
         .split('.')
         .next()
         .and_then(|m| m.parse::<u64>().ok())
     {
-        Some(major) if SUPPORTED_MAJORS.contains(&major) => Ok(major),
+        Some(major) if majors.contains(&major) => Ok(major),
         _ => Err(refuse(
             file,
             Place::Field(String::from("header.version")),
             Reason::UnsupportedVersion {
-                found: h.version.clone(),
+                found: String::from(version),
                 supported: SUPPORTED,
             },
         )),
@@ -218,7 +253,7 @@ fn decode(body: &[u8], file: &str) -> Result<(String, Vec<layout::VcpuState>), I
             )),
         )
     })?;
-    let major = layout_of(&header, file)?;
+    let major = layout_of(header.magic, &header.version, &SUPPORTED_MAJORS, file)?;
     let layout_error = |e: bitcode::Error| {
         refuse(
             file,
@@ -239,26 +274,68 @@ fn decode(body: &[u8], file: &str) -> Result<(String, Vec<layout::VcpuState>), I
     Ok((header.version, vcpus))
 }
 
-/// A file in the bincode (formats 1 to 8) or Versionize (Firecracker < 1.7) encoding:
-/// named by its version and refused.
-fn legacy_version(bytes: &[u8], file: &str) -> IngestError {
-    // bincode, fixed-width integers: magic u64, then the version as u64 length + text.
-    let text = bytes.get(8..16).and_then(|l| {
-        let len = usize::try_from(u64::from_le_bytes(l.try_into().ok()?)).ok()?;
-        (1..=32).contains(&len).then_some(())?;
-        let s = std::str::from_utf8(bytes.get(16..16 + len)?).ok()?;
-        s.bytes()
-            .all(|b| b.is_ascii_digit() || b == b'.')
-            .then(|| format!("{s} (bincode)"))
-    });
-    // Versionize: magic u64, then a u16 data version.
-    let found = text.unwrap_or_else(|| match bytes.get(8..10) {
+/// Decodes a bincode file (formats 1 to 8) up to its vCPUs: the version, every vCPU,
+/// and what the note says of the layout that read an 8.x file.
+fn decode_bincode(
+    body: &[u8],
+    file: &str,
+) -> Result<(String, Vec<layout::VcpuState>, Option<&'static str>), IngestError> {
+    let located = |e: bincode::Error, what: &str| {
+        refuse(
+            file,
+            Place::Field(e.path.clone().unwrap_or_else(|| String::from("data"))),
+            Reason::Layout(format!(
+                "the bytes do not follow {what} here ({e}); the file is damaged, cut, or \
+                 from a build whose state types differ"
+            )),
+        )
+    };
+    let (header, at) = legacy::header(body)
+        .map_err(|e| located(e, "a Firecracker snapshot header (magic, version string)"))?;
+    let major = layout_of(header.magic, &header.version, &BINCODE_MAJORS, file)?;
+    let (vcpus, layout) = legacy::vcpu_states(body, at, major)
+        .map_err(|e| located(e, &format!("Firecracker's {major}.x type layout")))?;
+    Ok((header.version, vcpus, layout.note()))
+}
+
+/// The version string of a bincode file (formats 1 to 8): the magic, then the version
+/// as a `u64` length (1 to 32) and its text. `None` where that is not there (a
+/// Versionize file); an error where the length is there and the text is cut.
+fn bincode_version(bytes: &[u8], file: &str) -> Result<Option<String>, IngestError> {
+    let Some(len) = bytes
+        .get(8..16)
+        .map(|l| u64::from_le_bytes(l.try_into().unwrap_or_default()))
+        .filter(|l| (1..=32).contains(l))
+    else {
+        return Ok(None);
+    };
+    let end = 16 + len as usize;
+    let Some(text) = bytes.get(16..end) else {
+        return Err(refuse(
+            file,
+            Place::Field(String::from("header.version")),
+            Reason::Truncated {
+                needed: end,
+                found: bytes.len(),
+            },
+        ));
+    };
+    Ok(std::str::from_utf8(text)
+        .ok()
+        .filter(|s| s.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+        .map(String::from))
+}
+
+/// A file with the raw magic first and no bincode version after it: Versionize
+/// (Firecracker before 1.7, a `u16` data version after the magic), refused by version.
+fn versionize(bytes: &[u8], file: &str) -> IngestError {
+    let found = match bytes.get(8..10) {
         Some(v) => format!(
             "Versionize data version {} (Firecracker before 1.7)",
             u16::from_le_bytes([v[0], v[1]])
         ),
         None => String::from("unknown (the file ends after the magic)"),
-    });
+    };
     refuse(
         file,
         Place::Offset(8),

@@ -1,0 +1,284 @@
+//! The Firecracker reader against the bincode formats 1 to 8, in state files written by
+//! the real Firecracker 1.7 to 1.14 on this host's /dev/kvm
+//! (tests/fixtures/firecracker/bincode, README.md there): every vCPU's segments and CPL;
+//! the layout an 8.x file was read with; and damaged, cut and re-versioned files refused
+//! with the field path and offset named.
+#![cfg(feature = "serde")]
+#![cfg(feature = "std")]
+
+use segstate::arch::PrivilegeLevel;
+use segstate::format::kvm::KvmSegment;
+use segstate::ingest::firecracker;
+use segstate::ingest::foreign::{ForeignVcpu, IngestError, Place, Reason, Stack};
+use segstate::testing::crc64;
+
+mod foreign_common;
+use foreign_common::{assert_guest_star, user_vcpu0};
+
+/// A file of the user-mode guest: the Firecracker release, its format, the bytes.
+struct Written {
+    release: &'static str,
+    format: &'static str,
+    bytes: &'static [u8],
+}
+
+macro_rules! written {
+    ($release:literal, $format:expr, $name:literal) => {
+        Written {
+            release: $release,
+            format: $format,
+            bytes: include_bytes!(concat!("fixtures/firecracker/bincode/", $name)),
+        }
+    };
+}
+
+/// What the note says of an 8.x file read with Firecracker 1.14's layout.
+const F8_114: &str = "Firecracker snapshot 8.0.0 (bincode, Firecracker 1.14's layout)";
+
+/// The user-mode guest (`user-null-ss`), one file per bincode format.
+const USER: &[Written] = &[
+    written!("v1.14.4", F8_114, "v1.14.4-user-null-ss.vmstate"),
+    written!(
+        "v1.12.1",
+        "Firecracker snapshot 6.0.0 (bincode)",
+        "v1.12.1-user-null-ss.vmstate"
+    ),
+    written!(
+        "v1.11.0",
+        "Firecracker snapshot 5.0.0 (bincode)",
+        "v1.11.0-user-null-ss.vmstate"
+    ),
+    written!(
+        "v1.10.1",
+        "Firecracker snapshot 4.0.0 (bincode)",
+        "v1.10.1-user-null-ss.vmstate"
+    ),
+    written!(
+        "v1.9.1",
+        "Firecracker snapshot 3.0.0 (bincode)",
+        "v1.9.1-user-null-ss.vmstate"
+    ),
+];
+
+/// The kernel-mode guest (`KERNEL_ONLY=1`).
+const KERNEL: &[Written] = &[
+    written!("v1.14.4", F8_114, "v1.14.4-kernel-cpl0.vmstate"),
+    written!(
+        "v1.10.1",
+        "Firecracker snapshot 4.0.0 (bincode)",
+        "v1.10.1-kernel-cpl0.vmstate"
+    ),
+];
+
+/// The user-mode guest with devices (block, vsock, balloon, entropy as the release has
+/// them).
+const DEVICES: &[Written] = &[
+    written!("v1.14.4", F8_114, "v1.14.4-devices.vmstate"),
+    written!(
+        "v1.10.1",
+        "Firecracker snapshot 4.0.0 (bincode)",
+        "v1.10.1-devices.vmstate"
+    ),
+];
+
+/// RAX the guest sets before it parks: "SEGSTATE".
+const MARKER: u64 = 0x5345_4753_5441_5445;
+
+fn read(w: &Written) -> Vec<ForeignVcpu> {
+    firecracker::read(w.bytes, w.release).unwrap_or_else(|e| panic!("{}: {e}", w.release))
+}
+
+fn refused(bytes: &[u8]) -> IngestError {
+    match firecracker::read(bytes, "damaged.vmstate") {
+        Ok(v) => panic!("expected a refusal, read {} vCPUs", v.len()),
+        Err(e) => e,
+    }
+}
+
+/// `body` with a fresh CRC-64 appended: a file Firecracker's own check would accept.
+fn sealed(body: &[u8]) -> Vec<u8> {
+    let mut f = body.to_vec();
+    f.extend_from_slice(&crc64(0, body).to_le_bytes());
+    f
+}
+
+/// Where vCPU 0's `kvm_sregs` starts in a format-2-to-8 file: the 312 bytes behind the
+/// `u64` length 312 that follow its `kvm_regs` (found by the guest's RAX marker).
+fn sregs_offset(bytes: &[u8]) -> usize {
+    let rax = bytes
+        .windows(8)
+        .position(|w| w == MARKER.to_le_bytes())
+        .expect("the guest's RAX marker");
+    // kvm_regs is RAX first, 144 bytes; then the length of kvm_sregs.
+    let len_at = rax + 144;
+    assert_eq!(bytes[len_at..len_at + 8], 312u64.to_le_bytes());
+    len_at + 8
+}
+
+#[track_caller]
+fn assert_user_mode(w: &Written) {
+    let vcpus = read(w);
+    let v = user_vcpu0(&vcpus, Stack::Firecracker);
+    assert_eq!(v.format, w.format, "{}", w.release);
+    assert_eq!(v.cpl_disagreement(), None);
+    let s = &v.sregs;
+    assert_eq!(
+        (s.cs.selector, s.cs.dpl, s.cs.l),
+        (0x23, 3, 1),
+        "{} CS",
+        w.release
+    );
+    assert_eq!((s.ss.selector, s.ss.dpl), (0x1b, 3), "{} SS", w.release);
+    assert_eq!(s.efer & 0x500, 0x500, "{}: LME | LMA", w.release);
+    assert_eq!(v.regs.rax, MARKER, "{}", w.release);
+    assert_eq!(
+        v.regs.rip & !0xf,
+        v.regs.rcx & !0xf,
+        "{}: in user_loop",
+        w.release
+    );
+    assert_eq!(v.mp_state, Some(0), "{}: KVM_MP_STATE_RUNNABLE", w.release);
+    assert_eq!(v.lapic.as_ref().map(Vec::len), Some(1024));
+    assert_eq!(v.vcpu_events.as_ref().map(Vec::len), Some(64));
+    assert_eq!(v.debug_regs.as_ref().map(Vec::len), Some(128));
+    assert_guest_star(v);
+    let ap = &vcpus[1];
+    assert_eq!(ap.id, "1");
+    assert_eq!(ap.mp_state, Some(1), "{}: the AP never started", w.release);
+    assert_eq!(ap.cpl(), PrivilegeLevel::Ring0);
+}
+
+#[test]
+fn every_bincode_format_reads_every_vcpu_with_its_cpl() {
+    for w in USER {
+        assert_user_mode(w);
+    }
+}
+
+#[test]
+fn kernel_mode_files_are_cpl_0() {
+    for w in KERNEL {
+        let vcpus = read(w);
+        assert_eq!(vcpus.len(), 2);
+        let v = &vcpus[0];
+        assert_eq!(v.format, w.format);
+        assert_eq!(v.cpl(), PrivilegeLevel::Ring0, "{}", w.release);
+        assert_eq!(v.sregs.cs.l, 1, "{}: 64-bit code", w.release);
+        assert_eq!((v.sregs.cs.dpl, v.sregs.ss.dpl), (0, 0), "{}", w.release);
+    }
+}
+
+#[test]
+fn files_with_devices_read_the_same_vcpus() {
+    // The device states follow the vCPUs and are not decoded: the same vCPUs come out
+    // of a file with four devices as of one without.
+    for w in DEVICES {
+        let plain = USER
+            .iter()
+            .find(|u| u.release == w.release)
+            .expect("a user-mode file of the same release");
+        assert!(w.bytes.len() > plain.bytes.len(), "{}", w.release);
+        let (a, b) = (read(w), read(plain));
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x.sregs, y.sregs, "{}", w.release);
+            assert_eq!(x.cpl(), y.cpl());
+        }
+    }
+}
+
+#[test]
+fn the_segments_are_the_c_bytes_of_kvm_sregs() {
+    // SS as KVM_GET_SREGS gave it, read back from its place in the file: the reader
+    // takes kvm-bindings' bytes as they are.
+    let w = &USER[0];
+    let at = sregs_offset(w.bytes);
+    let ss = KvmSegment::from_bytes(&w.bytes[at + 5 * 24..at + 6 * 24]).unwrap();
+    assert_eq!(read(w)[0].sregs.ss, ss);
+}
+
+#[test]
+fn a_damaged_struct_is_named_by_its_field_path() {
+    let w = &USER[0];
+    let body = &w.bytes[..w.bytes.len() - 8];
+    let at = sregs_offset(w.bytes);
+    // kvm_sregs said to be 311 bytes: the layout goes on one byte early and fails
+    // later, or the struct is refused by its length.
+    let mut b = body.to_vec();
+    b[at - 8..at].copy_from_slice(&311u64.to_le_bytes());
+    let e = refused(&sealed(&b));
+    let Place::Field(path) = &e.place else {
+        panic!("a field: {e}")
+    };
+    assert!(path.starts_with("data.vcpu_states[0]"), "{e}");
+
+    // A length no file can hold: refused at that length's offset, nothing allocated.
+    let mut b = body.to_vec();
+    b[at - 8..at].copy_from_slice(&u64::MAX.to_le_bytes());
+    let e = refused(&sealed(&b));
+    assert_eq!(
+        e.place,
+        Place::Field(String::from("data.vcpu_states[0].sregs"))
+    );
+    let Reason::Layout(msg) = &e.reason else {
+        panic!("a layout error: {e}")
+    };
+    assert!(msg.contains(&format!("at offset {}", at - 8)), "{msg}");
+}
+
+#[test]
+fn cut_and_damaged_files_are_refused() {
+    let w = &USER[0];
+    // Cut inside the version string: named as a cut, not as another encoding.
+    for cut in [17, 20] {
+        let e = refused(&w.bytes[..cut]);
+        assert_eq!(e.place, Place::Field(String::from("header.version")), "{e}");
+        assert!(
+            matches!(e.reason, Reason::Truncated { needed: 21, found } if found == cut),
+            "cut at {cut}: {e}"
+        );
+    }
+    // Cut after it: the CRC no longer holds.
+    for cut in [21, 100, w.bytes.len() / 2, w.bytes.len() - 1] {
+        let e = refused(&w.bytes[..cut]);
+        assert!(
+            matches!(
+                e.reason,
+                Reason::BadChecksum { .. } | Reason::Truncated { .. }
+            ),
+            "cut at {cut}: {e}"
+        );
+    }
+    // Cut and re-sealed: the bytes end inside the layout.
+    let body = &w.bytes[..w.bytes.len() - 8];
+    let at = sregs_offset(w.bytes);
+    let e = refused(&sealed(&body[..at + 100]));
+    assert_eq!(
+        e.place,
+        Place::Field(String::from("data.vcpu_states[0].sregs"))
+    );
+    assert!(
+        e.to_string()
+            .contains("a length of 312, more than the 100 bytes left"),
+        "{e}"
+    );
+}
+
+#[test]
+fn versions_without_a_layout_are_named_before_the_checksum() {
+    let w = &USER[0];
+    for (version, expected) in [("7.0.0", "7.0.0 (bincode)"), ("12.0.0", "12.0.0 (bincode)")] {
+        let mut b = w.bytes[..16].to_vec();
+        b[8..16].copy_from_slice(&(version.len() as u64).to_le_bytes());
+        b.extend_from_slice(version.as_bytes());
+        b.extend_from_slice(&w.bytes[21..]);
+        // Not re-sealed: the version is refused before the CRC is looked at.
+        let e = refused(&b);
+        assert_eq!(e.place, Place::Field(String::from("header.version")));
+        assert!(
+            matches!(&e.reason, Reason::UnsupportedVersion { found, supported }
+                if found == expected && supported.contains("1.7 to 1.14")),
+            "{e}"
+        );
+    }
+}
