@@ -44,19 +44,19 @@ use super::v10::{HugePageConfig, IdAllocator, ResourceAllocator};
 use crate::snapshot::raw_size;
 
 /// `struct kvm_pit_state2`.
-const PIT_STATE2: usize = 112;
+pub(crate) const PIT_STATE2: usize = 112;
 /// `struct kvm_clock_data`.
-const CLOCK_DATA: usize = 48;
+pub(crate) const CLOCK_DATA: usize = 48;
 /// `struct kvm_irqchip`.
-const IRQCHIP: usize = 520;
+pub(crate) const IRQCHIP: usize = 520;
 /// `struct kvm_xcrs`.
-const XCRS: usize = 392;
+pub(crate) const XCRS: usize = 392;
 /// `struct kvm_mp_state`.
-const MP_STATE: usize = 4;
+pub(crate) const MP_STATE: usize = 4;
 /// `struct kvm_msr_entry`.
-const MSR_ENTRY: usize = 16;
+pub(crate) const MSR_ENTRY: usize = 16;
 /// The headers of `struct kvm_cpuid2` and `struct kvm_msrs` (a count and a pad).
-const FAM_HEADER: usize = 8;
+pub(crate) const FAM_HEADER: usize = 8;
 
 /// How a kvm-bindings version wrote its structs: the type a struct of `N` C bytes
 /// decodes as.

@@ -18,8 +18,9 @@
 //!   fixed-width integers, the raw magic first, then the version string): read by a
 //!   bincode reader of its own (`bincode`) up to the vCPUs, with each format's types
 //!   before them (`legacy`); the device states after them are not decoded;
-//! - the Versionize files of Firecracker < 1.7 (raw magic, then a u16 version):
-//!   recognised and refused by version;
+//! - the **Versionize** files of Firecracker 0.23 to 1.6 (the magic ORed with the
+//!   snapshot format version 1, then a `u16` data version, 1 to 10): the same reader,
+//!   with each data version's types before the vCPUs (`versionize`);
 //! - another architecture's magic, a bad CRC, a truncated file, a file over 10 MB
 //!   (Firecracker's own `SNAPSHOT_DESERIALIZATION_BYTES_LIMIT`): refused, naming the
 //!   offset or field.
@@ -34,6 +35,7 @@ mod legacy;
 mod v10;
 mod v11;
 mod v9;
+mod versionize;
 
 use std::format;
 use std::string::{String, ToString};
@@ -56,16 +58,21 @@ pub(crate) const SUPPORTED_MAJORS: [u64; 3] = [9, 10, 11];
 /// released).
 pub(crate) const BINCODE_MAJORS: [u64; 7] = [1, 2, 3, 4, 5, 6, 8];
 /// What [`Reason::UnsupportedVersion`] says is supported.
-const SUPPORTED: &str = "1.x to 6.x and 8.x (Firecracker 1.7 to 1.14, bincode), 9.x (Firecracker \
-     1.15), 10.x (Firecracker 1.16) and 11.x (since June 2026)";
+const SUPPORTED: &str = "Versionize data versions 1 to 10 (Firecracker 0.23 to 1.6), formats 1.x \
+     to 6.x and 8.x (Firecracker 1.7 to 1.14, bincode), 9.x (Firecracker 1.15), 10.x \
+     (Firecracker 1.16) and 11.x (since June 2026)";
 
 /// How a Firecracker file starts, before any decoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Encoding {
     /// bitcode (format 9 and later): a packing byte, then the magic.
     Bitcode,
-    /// bincode or Versionize (format 8 and earlier): the magic as the first 8 bytes.
-    Legacy,
+    /// bincode (formats 1 to 8, Firecracker 1.7 to 1.14): the magic as the first 8
+    /// bytes, then the version string.
+    Bincode,
+    /// Versionize (Firecracker before 1.7): the magic ORed with the snapshot format
+    /// version (1) as the first 8 bytes, then a `u16` data version.
+    Versionize,
 }
 
 /// Recognises a Firecracker state file by its magic (either architecture), without
@@ -73,16 +80,21 @@ pub enum Encoding {
 /// and then refused with the reason.
 #[must_use]
 pub fn recognise(bytes: &[u8]) -> Option<Encoding> {
-    let magic_at = |at: usize| {
-        bytes.get(at..at + 8).and_then(|b| {
-            let v = u64::from_le_bytes(b.try_into().ok()?);
-            (v == MAGIC_X86_64 || v == MAGIC_AARCH64).then_some(v)
-        })
+    let word = |at: usize| {
+        bytes
+            .get(at..at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
     };
-    if magic_at(1).is_some() {
+    let is_magic = |v: u64| v == MAGIC_X86_64 || v == MAGIC_AARCH64;
+    if word(1).is_some_and(is_magic) {
         Some(Encoding::Bitcode)
-    } else if magic_at(0).is_some() {
-        Some(Encoding::Legacy)
+    } else if word(0).is_some_and(is_magic) {
+        Some(Encoding::Bincode)
+    } else if word(0)
+        .is_some_and(|v| is_magic(v & !0xffff) && v & 0xffff == versionize::FORMAT_VERSION)
+    {
+        Some(Encoding::Versionize)
     } else {
         None
     }
@@ -116,23 +128,23 @@ pub fn read(bytes: &[u8], file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
             },
         )
     })?;
-    let bincode_version = match encoding {
-        Encoding::Bitcode => None,
-        Encoding::Legacy => {
-            let version = bincode_version(bytes, file)?.ok_or_else(|| versionize(bytes, file))?;
-            // The version is plain text here: a format without a layout is named before
-            // the checksum is looked at, as a Versionize file is.
-            let mut magic = [0u8; 8];
-            magic.copy_from_slice(&bytes[..8]);
+    // Bincode and Versionize files say their version in plain bytes before the data:
+    // a version without a layout is named before the checksum is looked at.
+    match encoding {
+        Encoding::Bitcode => {}
+        Encoding::Bincode => {
+            let version = bincode_version(bytes, file)?;
             layout_of(
-                u64::from_le_bytes(magic),
+                magic_at_0(bytes),
                 &format!("{version} (bincode)"),
                 &BINCODE_MAJORS,
                 file,
             )?;
-            Some(version)
         }
-    };
+        Encoding::Versionize => {
+            versionize_data_version(bytes, file)?;
+        }
+    }
     if bytes.len() < 17 {
         return Err(refuse(
             file,
@@ -157,26 +169,19 @@ pub fn read(bytes: &[u8], file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
             },
         ));
     }
-    let (version, vcpus, layout) = match bincode_version {
-        None => {
+    let (note, vcpus) = match encoding {
+        Encoding::Bitcode => {
             let (version, vcpus) = decode(body, file)?;
-            (version, vcpus, None)
+            (version_note(&version, &[]), vcpus)
         }
-        Some(_) => decode_bincode(body, file)?,
+        Encoding::Bincode => {
+            let (version, vcpus, layout) = decode_bincode(body, file)?;
+            let mut said = std::vec!["bincode"];
+            said.extend(layout);
+            (version_note(&version, &said), vcpus)
+        }
+        Encoding::Versionize => decode_versionize(body, file)?,
     };
-    let mut note = format!("Firecracker snapshot {version}");
-    let major = version.split('.').next().unwrap_or_default();
-    let mut said = Vec::new();
-    if bincode_version.is_some() {
-        said.push(String::from("bincode"));
-    }
-    if !version.starts_with(&format!("{major}.0.")) {
-        said.push(format!("read with the {major}.0 layout"));
-    }
-    said.extend(layout.map(String::from));
-    if !said.is_empty() {
-        note.push_str(&format!(" ({})", said.join(", ")));
-    }
     vcpus
         .iter()
         .enumerate()
@@ -190,6 +195,28 @@ pub fn read(bytes: &[u8], file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
             })
         })
         .collect()
+}
+
+/// What a vCPU's note says of a file of format `version`: the version, and `said`
+/// (the encoding, the layout) with a newer minor read with its major's layout.
+fn version_note(version: &str, said: &[&str]) -> String {
+    let major = version.split('.').next().unwrap_or_default();
+    let mut all: Vec<String> = said.iter().map(|s| String::from(*s)).collect();
+    if !version.starts_with(&format!("{major}.0.")) {
+        all.insert(said.len().min(1), format!("read with the {major}.0 layout"));
+    }
+    if all.is_empty() {
+        format!("Firecracker snapshot {version}")
+    } else {
+        format!("Firecracker snapshot {version} ({})", all.join(", "))
+    }
+}
+
+/// The first 8 bytes, little-endian (the caller has recognised a magic there).
+fn magic_at_0(bytes: &[u8]) -> u64 {
+    let mut magic = [0u8; 8];
+    magic.copy_from_slice(&bytes[..8]);
+    u64::from_le_bytes(magic)
 }
 
 /// Reads the Firecracker snapshot state file at `path` (at most 10 MB are read,
@@ -299,15 +326,32 @@ fn decode_bincode(
 }
 
 /// The version string of a bincode file (formats 1 to 8): the magic, then the version
-/// as a `u64` length (1 to 32) and its text. `None` where that is not there (a
-/// Versionize file); an error where the length is there and the text is cut.
-fn bincode_version(bytes: &[u8], file: &str) -> Result<Option<String>, IngestError> {
+/// as a `u64` length (1 to 32) and its text, digits and dots.
+fn bincode_version(bytes: &[u8], file: &str) -> Result<String, IngestError> {
+    let no_version = || {
+        refuse(
+            file,
+            Place::Field(String::from("header.version")),
+            Reason::Missing("a version string (a u64 length of 1 to 32, then digits and dots)"),
+        )
+    };
     let Some(len) = bytes
         .get(8..16)
         .map(|l| u64::from_le_bytes(l.try_into().unwrap_or_default()))
         .filter(|l| (1..=32).contains(l))
     else {
-        return Ok(None);
+        return Err(if bytes.len() < 16 {
+            refuse(
+                file,
+                Place::Field(String::from("header.version")),
+                Reason::Truncated {
+                    needed: 16,
+                    found: bytes.len(),
+                },
+            )
+        } else {
+            no_version()
+        });
     };
     let end = 16 + len as usize;
     let Some(text) = bytes.get(16..end) else {
@@ -320,30 +364,76 @@ fn bincode_version(bytes: &[u8], file: &str) -> Result<Option<String>, IngestErr
             },
         ));
     };
-    Ok(std::str::from_utf8(text)
+    std::str::from_utf8(text)
         .ok()
         .filter(|s| s.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
-        .map(String::from))
+        .map(String::from)
+        .ok_or_else(no_version)
 }
 
-/// A file with the raw magic first and no bincode version after it: Versionize
-/// (Firecracker before 1.7, a `u16` data version after the magic), refused by version.
-fn versionize(bytes: &[u8], file: &str) -> IngestError {
-    let found = match bytes.get(8..10) {
-        Some(v) => format!(
-            "Versionize data version {} (Firecracker before 1.7)",
-            u16::from_le_bytes([v[0], v[1]])
-        ),
-        None => String::from("unknown (the file ends after the magic)"),
+/// The data version of a Versionize file (the `u16` after the magic), refused unless
+/// its architecture is x86_64 and its version one this reader has types for.
+fn versionize_data_version(bytes: &[u8], file: &str) -> Result<u16, IngestError> {
+    let magic = magic_at_0(bytes) & !0xffff;
+    if magic != MAGIC_X86_64 {
+        return Err(refuse(
+            file,
+            Place::Field(String::from("header.magic")),
+            Reason::BadMagic {
+                found: magic,
+                expected: MAGIC_X86_64,
+            },
+        ));
+    }
+    let Some(v) = bytes.get(8..10) else {
+        return Err(refuse(
+            file,
+            Place::Field(String::from("header.data_version")),
+            Reason::Truncated {
+                needed: 10,
+                found: bytes.len(),
+            },
+        ));
     };
-    refuse(
-        file,
-        Place::Offset(8),
-        Reason::UnsupportedVersion {
-            found,
-            supported: SUPPORTED,
-        },
-    )
+    let version = u16::from_le_bytes([v[0], v[1]]);
+    if (1..=versionize::RELEASES.len()).contains(&usize::from(version)) {
+        Ok(version)
+    } else {
+        Err(refuse(
+            file,
+            Place::Field(String::from("header.data_version")),
+            Reason::UnsupportedVersion {
+                found: format!("Versionize data version {version}"),
+                supported: SUPPORTED,
+            },
+        ))
+    }
+}
+
+/// Decodes a Versionize file (Firecracker before 1.7) up to its vCPUs: the note for
+/// its vCPUs, and every vCPU.
+fn decode_versionize(
+    body: &[u8],
+    file: &str,
+) -> Result<(String, Vec<layout::VcpuState>), IngestError> {
+    let version = versionize_data_version(body, file)?;
+    let release = versionize::RELEASES[usize::from(version) - 1];
+    let at = 10; // the magic, the data version
+    let vcpus = versionize::vcpu_states(body, at, version).map_err(|e| {
+        refuse(
+            file,
+            Place::Field(e.path.clone().unwrap_or_else(|| String::from("data"))),
+            Reason::Layout(format!(
+                "the bytes do not follow the types of Versionize data version {version} \
+                 (Firecracker {release}) here ({e}); the file is damaged, cut, or from a \
+                 build whose state types differ"
+            )),
+        )
+    })?;
+    Ok((
+        format!("Firecracker snapshot, Versionize data version {version} (Firecracker {release})"),
+        vcpus,
+    ))
 }
 
 /// One vCPU; an error names the field within `VcpuState`.

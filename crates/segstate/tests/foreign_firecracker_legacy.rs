@@ -1,8 +1,9 @@
-//! The Firecracker reader against the bincode formats 1 to 8, in state files written by
-//! the real Firecracker 1.7 to 1.14 on this host's /dev/kvm
-//! (tests/fixtures/firecracker/bincode, README.md there): every vCPU's segments and CPL;
-//! the layout an 8.x file was read with; and damaged, cut and re-versioned files refused
-//! with the field path and offset named.
+//! The Firecracker reader against the encodings before bitcode: the bincode formats 1
+//! to 8 (Firecracker 1.7 to 1.14) and Versionize (before 1.7), in state files written by
+//! the real Firecracker on this host's /dev/kvm (tests/fixtures/firecracker/legacy,
+//! README.md there): every vCPU's segments and CPL; the layout an 8.x file was read
+//! with; and damaged, cut and re-versioned files refused with the field path and offset
+//! named.
 #![cfg(feature = "serde")]
 #![cfg(feature = "std")]
 
@@ -27,7 +28,7 @@ macro_rules! written {
         Written {
             release: $release,
             format: $format,
-            bytes: include_bytes!(concat!("fixtures/firecracker/bincode/", $name)),
+            bytes: include_bytes!(concat!("fixtures/firecracker/legacy/", $name)),
         }
     };
 }
@@ -57,6 +58,11 @@ const USER: &[Written] = &[
         "v1.9.1",
         "Firecracker snapshot 3.0.0 (bincode)",
         "v1.9.1-user-null-ss.vmstate"
+    ),
+    written!(
+        "v1.8.0",
+        "Firecracker snapshot 2.0.0 (bincode)",
+        "v1.8.0-user-null-ss.vmstate"
     ),
 ];
 
