@@ -1,7 +1,8 @@
 //! Fuzz the Firecracker snapshot reader: arbitrary bytes, and the same bytes re-sealed
 //! with a valid CRC-64 (random bytes almost never carry one) behind the real header of
 //! a format-11 file, so the bitcode layout decoder itself is reached, and behind the
-//! bincode headers of formats 1, 5, 6 and 8, so each of the bincode layouts is too. Whatever is read
+//! bincode headers of formats 1, 5, 6 and 8 and the Versionize headers of data versions
+//! 1 to 10, so each of the layouts before bitcode is too. Whatever is read
 //! goes through `segstate check`'s conversion and every report. Never a panic, never
 //! an allocation the input does not pay for (libFuzzer's -rss_limit_mb).
 #![no_main]
@@ -43,10 +44,15 @@ fuzz_target!(|data: &[u8]| {
     let mut behind_header = HEADER.to_vec();
     behind_header.extend_from_slice(data);
     read(&sealed(&behind_header));
-    // The first byte picks the bincode format; the rest follows its header.
+    // The first byte picks the bincode format and the Versionize data version; the rest
+    // follows each header.
     if let Some((&pick, rest)) = data.split_first() {
         let version = ["1.0.0", "5.0.0", "6.0.0", "8.0.0"][usize::from(pick & 3)];
         let mut file = bincode_header(version);
+        file.extend_from_slice(rest);
+        read(&sealed(&file));
+        let mut file = (0x0710_1984_8664_0000u64 | 1).to_le_bytes().to_vec();
+        file.extend_from_slice(&u16::from(pick % 10 + 1).to_le_bytes());
         file.extend_from_slice(rest);
         read(&sealed(&file));
     }

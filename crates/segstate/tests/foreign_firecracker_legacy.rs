@@ -64,6 +64,11 @@ const USER: &[Written] = &[
         "Firecracker snapshot 2.0.0 (bincode)",
         "v1.8.0-user-null-ss.vmstate"
     ),
+    written!(
+        "v1.7.0",
+        "Firecracker snapshot 1.0.0 (bincode)",
+        "v1.7.0-user-null-ss.vmstate"
+    ),
 ];
 
 /// The kernel-mode guest (`KERNEL_ONLY=1`).
@@ -73,6 +78,11 @@ const KERNEL: &[Written] = &[
         "v1.10.1",
         "Firecracker snapshot 4.0.0 (bincode)",
         "v1.10.1-kernel-cpl0.vmstate"
+    ),
+    written!(
+        "v1.7.0",
+        "Firecracker snapshot 1.0.0 (bincode)",
+        "v1.7.0-kernel-cpl0.vmstate"
     ),
 ];
 
@@ -108,15 +118,18 @@ fn sealed(body: &[u8]) -> Vec<u8> {
     f
 }
 
-/// Where vCPU 0's `kvm_sregs` starts in a format-2-to-8 file: the 312 bytes behind the
-/// `u64` length 312 that follow its `kvm_regs` (found by the guest's RAX marker).
-fn sregs_offset(bytes: &[u8]) -> usize {
-    let rax = bytes
+/// Where vCPU 0's `kvm_regs` starts: the guest's RAX marker (RAX is its first field).
+fn regs_offset(bytes: &[u8]) -> usize {
+    bytes
         .windows(8)
         .position(|w| w == MARKER.to_le_bytes())
-        .expect("the guest's RAX marker");
-    // kvm_regs is RAX first, 144 bytes; then the length of kvm_sregs.
-    let len_at = rax + 144;
+        .expect("the guest's RAX marker")
+}
+
+/// Where vCPU 0's `kvm_sregs` starts in a format-2-to-8 file: the 312 bytes behind the
+/// `u64` length 312 that follow its `kvm_regs`.
+fn sregs_offset(bytes: &[u8]) -> usize {
+    let len_at = regs_offset(bytes) + 144;
     assert_eq!(bytes[len_at..len_at + 8], 312u64.to_le_bytes());
     len_at + 8
 }
@@ -201,6 +214,13 @@ fn the_segments_are_the_c_bytes_of_kvm_sregs() {
     let at = sregs_offset(w.bytes);
     let ss = KvmSegment::from_bytes(&w.bytes[at + 5 * 24..at + 6 * 24]).unwrap();
     assert_eq!(read(w)[0].sregs.ss, ss);
+    // Format 1 (kvm-bindings' fork, derived serde): the struct follows kvm_regs with no
+    // length between them.
+    let w = USER.iter().find(|w| w.release == "v1.7.0").unwrap();
+    let at = regs_offset(w.bytes) + 144;
+    let ss = KvmSegment::from_bytes(&w.bytes[at + 5 * 24..at + 6 * 24]).unwrap();
+    assert_eq!(read(w)[0].sregs.ss, ss);
+    assert_eq!(ss.selector, 0x1b);
 }
 
 #[test]
