@@ -40,6 +40,11 @@ const F8_114: &str = "Firecracker snapshot 8.0.0 (bincode, Firecracker 1.14's la
 const USER: &[Written] = &[
     written!("v1.14.4", F8_114, "v1.14.4-user-null-ss.vmstate"),
     written!(
+        "v1.13.2",
+        "Firecracker snapshot 8.0.0 (bincode, Firecracker 1.13's layout)",
+        "v1.13.2-user-null-ss.vmstate"
+    ),
+    written!(
         "v1.12.1",
         "Firecracker snapshot 6.0.0 (bincode)",
         "v1.12.1-user-null-ss.vmstate"
