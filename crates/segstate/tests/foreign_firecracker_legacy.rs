@@ -74,6 +74,11 @@ const USER: &[Written] = &[
         "Firecracker snapshot 1.0.0 (bincode)",
         "v1.7.0-user-null-ss.vmstate"
     ),
+    written!(
+        "v1.6.0",
+        "Firecracker snapshot, Versionize data version 10 (Firecracker 1.6)",
+        "v1.6.0-user-null-ss.vmstate"
+    ),
 ];
 
 /// The kernel-mode guest (`KERNEL_ONLY=1`).
@@ -88,6 +93,11 @@ const KERNEL: &[Written] = &[
         "v1.7.0",
         "Firecracker snapshot 1.0.0 (bincode)",
         "v1.7.0-kernel-cpl0.vmstate"
+    ),
+    written!(
+        "v1.6.0",
+        "Firecracker snapshot, Versionize data version 10 (Firecracker 1.6)",
+        "v1.6.0-kernel-cpl0.vmstate"
     ),
 ];
 
@@ -312,4 +322,62 @@ fn versions_without_a_layout_are_named_before_the_checksum() {
             "{e}"
         );
     }
+}
+
+/// The v1.6.0 file (Versionize data version 10).
+fn versionize_file() -> &'static Written {
+    USER.iter().find(|w| w.release == "v1.6.0").unwrap()
+}
+
+#[test]
+fn versionize_files_are_named_by_their_data_version() {
+    let w = versionize_file();
+    assert_eq!(
+        firecracker::recognise(w.bytes),
+        Some(firecracker::Encoding::Versionize)
+    );
+    // The data version is the u16 after the magic.
+    assert_eq!(w.bytes[8..10], 10u16.to_le_bytes());
+    // Cut inside it: named as a cut.
+    let e = refused(&w.bytes[..9]);
+    assert_eq!(e.place, Place::Field(String::from("header.data_version")));
+    assert!(
+        matches!(
+            e.reason,
+            Reason::Truncated {
+                needed: 10,
+                found: 9
+            }
+        ),
+        "{e}"
+    );
+    // Another architecture's magic.
+    let mut arm = w.bytes.to_vec();
+    arm[..8].copy_from_slice(&(firecracker::MAGIC_AARCH64 | 1).to_le_bytes());
+    let e = refused(&arm);
+    assert_eq!(e.place, Place::Field(String::from("header.magic")));
+}
+
+#[test]
+fn a_versionize_file_under_another_data_version_is_refused_not_misread() {
+    // Data version 10's types read as 6's (no kvm_cap_modifiers in VmState): the empty
+    // capability list is read as the vCPU list. Refused, not zero vCPUs.
+    let w = versionize_file();
+    let mut b = w.bytes[..w.bytes.len() - 8].to_vec();
+    b[8..10].copy_from_slice(&6u16.to_le_bytes());
+    let e = refused(&sealed(&b));
+    assert!(e.to_string().contains("data.vcpu_states"), "{e}");
+    // Read as data version 2 (one Msrs, no tsc_khz, VmInfo without its three later
+    // fields): the types stop matching inside the header of the file.
+    b[8..10].copy_from_slice(&2u16.to_le_bytes());
+    let e = refused(&sealed(&b));
+    let Place::Field(path) = &e.place else {
+        panic!("a field: {e}")
+    };
+    assert!(path.starts_with("data."), "{e}");
+    assert!(
+        e.to_string()
+            .contains("Versionize data version 2 (Firecracker 0.24)"),
+        "{e}"
+    );
 }

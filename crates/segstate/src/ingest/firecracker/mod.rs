@@ -182,6 +182,15 @@ pub fn read(bytes: &[u8], file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
         }
         Encoding::Versionize => decode_versionize(body, file)?,
     };
+    // Firecracker saves every vCPU of a VM that has at least one. None is a file whose
+    // header names the wrong types (a length read where another field was).
+    if vcpus.is_empty() {
+        return Err(refuse(
+            file,
+            Place::Field(String::from("data.vcpu_states")),
+            Reason::Missing("a vCPU state (the list decodes empty)"),
+        ));
+    }
     vcpus
         .iter()
         .enumerate()
