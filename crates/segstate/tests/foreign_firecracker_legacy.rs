@@ -79,6 +79,34 @@ const USER: &[Written] = &[
         "Firecracker snapshot, Versionize data version 10 (Firecracker 1.6)",
         "v1.6.0-user-null-ss.vmstate"
     ),
+    // Firecracker 1.5 wrote the data version of an older release on request (the
+    // `version` of PUT /snapshot/create, removed in 1.6): VmState 2, VmInfo 2 and
+    // VcpuState 3 (9, 8, 6), VcpuState 2 with one Msrs and VmInfo 1 (5, 4).
+    written!(
+        "v1.5.1",
+        "Firecracker snapshot, Versionize data version 9 (Firecracker 1.5)",
+        "v1.5.1-user-null-ss.vmstate"
+    ),
+    written!(
+        "v1.5.1 as 1.4.0",
+        "Firecracker snapshot, Versionize data version 8 (Firecracker 1.4)",
+        "v1.5.1-user-null-ss-as-1.4.0.vmstate"
+    ),
+    written!(
+        "v1.5.1 as 1.2.0",
+        "Firecracker snapshot, Versionize data version 6 (Firecracker 1.2)",
+        "v1.5.1-user-null-ss-as-1.2.0.vmstate"
+    ),
+    written!(
+        "v1.5.1 as 1.1.0",
+        "Firecracker snapshot, Versionize data version 5 (Firecracker 1.1)",
+        "v1.5.1-user-null-ss-as-1.1.0.vmstate"
+    ),
+    written!(
+        "v1.5.1 as 1.0.0",
+        "Firecracker snapshot, Versionize data version 4 (Firecracker 1.0)",
+        "v1.5.1-user-null-ss-as-1.0.0.vmstate"
+    ),
 ];
 
 /// The kernel-mode guest (`KERNEL_ONLY=1`).
@@ -380,4 +408,19 @@ fn a_versionize_file_under_another_data_version_is_refused_not_misread() {
             .contains("Versionize data version 2 (Firecracker 0.24)"),
         "{e}"
     );
+}
+
+#[test]
+fn the_file_firecracker_left_after_refusing_a_snapshot_is_refused_by_its_checksum() {
+    // Firecracker 1.5.1 answered HTTP 400 ("Target version does not support persisting
+    // the virtio-rng device.") after writing most of the file: the CRC never written.
+    let bytes =
+        include_bytes!("fixtures/firecracker/legacy/v1.5.1-refused-as-1.0.0-partial.vmstate");
+    assert_eq!(
+        firecracker::recognise(bytes),
+        Some(firecracker::Encoding::Versionize)
+    );
+    let e = refused(bytes);
+    assert_eq!(e.place, Place::Offset(bytes.len() - 8));
+    assert!(matches!(e.reason, Reason::BadChecksum { .. }), "{e}");
 }
