@@ -65,6 +65,33 @@ kernel_loop:
 user_loop:
     pause
     jmp user_loop
+.ifdef LINUX64
+    /*
+     * Entry for VMMs that start an ELF kernel with the Linux 64-bit boot protocol
+     * (Firecracker before v1.11): already in long mode, CS 0x8 of the VMM's GDT, the
+     * VMM's (supervisor-only) identity page tables, RSI = boot_params. Switch to this
+     * guest's page tables and GDT, set EFER.SCE, reload CS with a far return, then go
+     * on exactly as after the PVH 32-bit entry (entry64).
+     */
+    .globl entry_linux64
+entry_linux64:
+    cli
+    movq $stack_top, %rsp
+    movl $pdpt + 7, pml4
+    movl $pd + 7, pdpt
+    movl $0x87, pd
+    movl $pml4, %eax
+    movq %rax, %cr3
+    lgdt gdt_desc64
+    movl $0xC0000080, %ecx    /* EFER */
+    rdmsr
+    orl  $0x101, %eax         /* LME | SCE */
+    wrmsr
+    pushq $0x08
+    leaq entry64(%rip), %rax
+    pushq %rax
+    lretq
+.endif
 
     .data
     .p2align 3
@@ -78,6 +105,11 @@ gdt_end:
 gdt_desc:
     .word gdt_end - gdt - 1
     .long gdt
+.ifdef LINUX64
+gdt_desc64:                   /* 64-bit LGDT operand: 2-byte limit, 8-byte base */
+    .word gdt_end - gdt - 1
+    .quad gdt
+.endif
 
     .bss
     .p2align 12

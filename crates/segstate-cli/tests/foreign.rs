@@ -157,6 +157,54 @@ fn damaged_files_exit_2_naming_the_place() {
     check_refuses(s(&cut), &["line 1 column"]);
 }
 
+/// Firecracker 1.7 to 1.14's bincode files and 1.6's Versionize files: checked and
+/// imported like the newer ones, the note naming the format, the encoding and (for 8.x)
+/// the release's layout.
+#[test]
+fn check_and_import_read_the_bincode_formats() {
+    let file = fixture("firecracker/legacy/v1.14.4-user-null-ss.vmstate");
+    check_says(
+        &[&file],
+        0,
+        &[
+            "== firecracker vCPU 0 [firecracker]: 64-bit mode, CPL 3",
+            "== firecracker vCPU 1 [firecracker]: 32-bit protected mode, CPL 0",
+            "Firecracker snapshot 8.0.0 (bincode, Firecracker 1.14's layout)",
+        ],
+    );
+    let dir = scratch("import-bincode");
+    import_user_vcpu(
+        &file,
+        &dir.join("v1.14.4.snap"),
+        &["imported firecracker vCPU 0 of 2"],
+        0x1b,
+    );
+    // Firecracker 1.6's Versionize file: recognised by its magic (ORed with 1) and read.
+    check_says(
+        &[&fixture("firecracker/legacy/v1.6.0-user-null-ss.vmstate")],
+        0,
+        &[
+            "== firecracker vCPU 0 [firecracker]: 64-bit mode, CPL 3",
+            "Firecracker snapshot, Versionize data version 10 (Firecracker 1.6)",
+        ],
+    );
+    // Cut inside its vCPUs and re-sealed, the file is refused at the field.
+    let bytes = std::fs::read(&file).unwrap();
+    let body = &bytes[..bytes.len() / 2];
+    let mut cut = body.to_vec();
+    cut.extend_from_slice(&segstate::testing::crc64(0, body).to_le_bytes());
+    let damaged = dir.join("cut.vmstate");
+    std::fs::write(&damaged, cut).unwrap();
+    check_refuses(
+        s(&damaged),
+        &[
+            "cut.vmstate",
+            "field `data.vcpu_states[0].",
+            "8.x type layout",
+        ],
+    );
+}
+
 /// vCPU 0 of each stack's user-mode fixture imports at CPL 3 with SS.DPL agreeing, the
 /// import saying where the CPL came from; each file written is a segstate snapshot like
 /// any other.

@@ -280,9 +280,19 @@ fn recognised_by_magic_only() {
     assert_eq!(firecracker::recognise(USER), Some(Encoding::Bitcode));
     assert_eq!(firecracker::recognise(b"{\"snapshots\": {}}"), None);
     assert_eq!(firecracker::recognise(&[0u8; 312]), None);
-    let mut legacy = MAGIC_X86_64.to_le_bytes().to_vec();
-    legacy.extend_from_slice(&[5, 0, 0, 0, 0, 0, 0, 0]);
-    assert_eq!(firecracker::recognise(&legacy), Some(Encoding::Legacy));
+    let mut bincode = MAGIC_X86_64.to_le_bytes().to_vec();
+    bincode.extend_from_slice(&[5, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(firecracker::recognise(&bincode), Some(Encoding::Bincode));
+    // Versionize: the magic ORed with the snapshot format version 1.
+    let versionize = (MAGIC_X86_64 | 1).to_le_bytes();
+    assert_eq!(
+        firecracker::recognise(&versionize),
+        Some(Encoding::Versionize)
+    );
+    assert_eq!(
+        firecracker::recognise(&(MAGIC_X86_64 | 2).to_le_bytes()),
+        None
+    );
 }
 
 #[test]
@@ -380,19 +390,28 @@ fn bincode_and_versionize_files_are_named_by_version() {
     // Formats 1 to 8: bincode with fixed-width integers, the raw magic first.
     let mut bincode = MAGIC_X86_64.to_le_bytes().to_vec();
     bincode.extend_from_slice(&5u64.to_le_bytes());
-    bincode.extend_from_slice(b"8.0.0");
+    bincode.extend_from_slice(b"7.0.0"); // never released: no layout
     bincode.extend_from_slice(&[0; 64]);
     let e = refused(&bincode);
-    assert_eq!(e.place, Place::Offset(8));
+    assert_eq!(e.place, Place::Field(String::from("header.version")));
     assert!(
-        matches!(&e.reason, Reason::UnsupportedVersion { found, .. } if found == "8.0.0 (bincode)"),
+        matches!(&e.reason, Reason::UnsupportedVersion { found, .. } if found == "7.0.0 (bincode)"),
         "{e}"
     );
-    // Versionize (Firecracker before 1.7): the magic, then a u16 data version.
-    let mut versionize = MAGIC_X86_64.to_le_bytes().to_vec();
-    versionize.extend_from_slice(&[3, 0, 0xaa, 0xbb]);
+    // Versionize (Firecracker before 1.7): the magic ORed with 1, then a u16 data
+    // version; 11 was never written (1.7 moved to bincode).
+    let mut versionize = (MAGIC_X86_64 | 1).to_le_bytes().to_vec();
+    versionize.extend_from_slice(&[11, 0, 0xaa, 0xbb]);
     let e = refused(&versionize);
-    assert!(e.to_string().contains("Versionize data version 3"), "{e}");
+    assert_eq!(e.place, Place::Field(String::from("header.data_version")));
+    assert!(e.to_string().contains("Versionize data version 11"), "{e}");
+    assert!(e.to_string().contains("Firecracker 0.23 to 1.6"), "{e}");
+    // A bincode magic with no version string after it.
+    let mut no_version = MAGIC_X86_64.to_le_bytes().to_vec();
+    no_version.extend_from_slice(&[0xff; 24]);
+    let e = refused(&no_version);
+    assert_eq!(e.place, Place::Field(String::from("header.version")));
+    assert!(matches!(e.reason, Reason::Missing(_)), "{e}");
 }
 
 #[test]

@@ -153,7 +153,7 @@ Examples:
     },
     /// Import one vCPU of another VMM's snapshot, with its CPL made explicit.
     ///
-    /// Reads a Firecracker snapshot state file (formats 9.x to 11.x), a Cloud Hypervisor
+    /// Reads a Firecracker snapshot state file (formats 1.x to 11.x), a Cloud Hypervisor
     /// snapshot (its directory or state.json), a crosvm snapshot (its directory or a
     /// vcpu{N} fragment), a Xen save image (`xl save`, a libxl or libxc stream) or
     /// Hyper-V saved state (a `.vmrs`/`.vsv` or its partition state blob), takes the CPL

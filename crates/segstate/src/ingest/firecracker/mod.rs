@@ -14,9 +14,13 @@
 //!   header is read first and its version picks the layout. A newer minor of a known
 //!   major is read with that major's layout and said so (Firecracker's own rule: same
 //!   major, minor ≤ its own);
-//! - formats 1.0 to 8.x (bincode with fixed-width integers: the raw magic, then the
-//!   version string) and the Versionize files of Firecracker < 1.7 (raw magic, then a
-//!   u16 version): recognised and refused by version;
+//! - formats **1.x to 6.x and 8.x** (Firecracker v1.7 to v1.14: bincode with
+//!   fixed-width integers, the raw magic first, then the version string): read by a
+//!   bincode reader of its own (`bincode`) up to the vCPUs, with each format's types
+//!   before them (`legacy`); the device states after them are not decoded;
+//! - the **Versionize** files of Firecracker 0.23 to 1.6 (the magic ORed with the
+//!   snapshot format version 1, then a `u16` data version, 1 to 10): the same reader,
+//!   with each data version's types before the vCPUs (`versionize`);
 //! - another architecture's magic, a bad CRC, a truncated file, a file over 10 MB
 //!   (Firecracker's own `SNAPSHOT_DESERIALIZATION_BYTES_LIMIT`): refused, naming the
 //!   offset or field.
@@ -24,11 +28,14 @@
 //! Firecracker saves `kvm_sregs` verbatim (`VcpuState.sregs`), so each vCPU's CPL is
 //! its SS.DPL ([`Stack::Firecracker`]).
 
+mod bincode;
 mod devices;
 mod layout;
+mod legacy;
 mod v10;
 mod v11;
 mod v9;
+mod versionize;
 
 use std::format;
 use std::string::{String, ToString};
@@ -45,19 +52,27 @@ pub const MAGIC_X86_64: u64 = 0x0710_1984_8664_0000;
 pub const MAGIC_AARCH64: u64 = 0x0710_1984_aaaa_0000;
 /// The largest file read: Firecracker's `SNAPSHOT_DESERIALIZATION_BYTES_LIMIT`.
 pub(crate) const MAX_FILE_SIZE: u64 = 10_000_000;
-/// The format majors this reader decodes.
+/// The format majors this reader decodes in the bitcode encoding.
 pub(crate) const SUPPORTED_MAJORS: [u64; 3] = [9, 10, 11];
+/// The format majors this reader decodes in the bincode encoding (7 was never
+/// released).
+pub(crate) const BINCODE_MAJORS: [u64; 7] = [1, 2, 3, 4, 5, 6, 8];
 /// What [`Reason::UnsupportedVersion`] says is supported.
-const SUPPORTED: &str =
-    "9.x (Firecracker 1.15), 10.x (Firecracker 1.16) and 11.x (since June 2026)";
+const SUPPORTED: &str = "Versionize data versions 1 to 10 (Firecracker 0.23 to 1.6), formats 1.x \
+     to 6.x and 8.x (Firecracker 1.7 to 1.14, bincode), 9.x (Firecracker 1.15), 10.x \
+     (Firecracker 1.16) and 11.x (since June 2026)";
 
 /// How a Firecracker file starts, before any decoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Encoding {
     /// bitcode (format 9 and later): a packing byte, then the magic.
     Bitcode,
-    /// bincode or Versionize (format 8 and earlier): the magic as the first 8 bytes.
-    Legacy,
+    /// bincode (formats 1 to 8, Firecracker 1.7 to 1.14): the magic as the first 8
+    /// bytes, then the version string.
+    Bincode,
+    /// Versionize (Firecracker before 1.7): the magic ORed with the snapshot format
+    /// version (1) as the first 8 bytes, then a `u16` data version.
+    Versionize,
 }
 
 /// Recognises a Firecracker state file by its magic (either architecture), without
@@ -65,16 +80,21 @@ pub enum Encoding {
 /// and then refused with the reason.
 #[must_use]
 pub fn recognise(bytes: &[u8]) -> Option<Encoding> {
-    let magic_at = |at: usize| {
-        bytes.get(at..at + 8).and_then(|b| {
-            let v = u64::from_le_bytes(b.try_into().ok()?);
-            (v == MAGIC_X86_64 || v == MAGIC_AARCH64).then_some(v)
-        })
+    let word = |at: usize| {
+        bytes
+            .get(at..at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
     };
-    if magic_at(1).is_some() {
+    let is_magic = |v: u64| v == MAGIC_X86_64 || v == MAGIC_AARCH64;
+    if word(1).is_some_and(is_magic) {
         Some(Encoding::Bitcode)
-    } else if magic_at(0).is_some() {
-        Some(Encoding::Legacy)
+    } else if word(0).is_some_and(is_magic) {
+        Some(Encoding::Bincode)
+    } else if word(0)
+        .is_some_and(|v| is_magic(v & !0xffff) && v & 0xffff == versionize::FORMAT_VERSION)
+    {
+        Some(Encoding::Versionize)
     } else {
         None
     }
@@ -108,8 +128,22 @@ pub fn read(bytes: &[u8], file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
             },
         )
     })?;
-    if encoding == Encoding::Legacy {
-        return Err(legacy_version(bytes, file));
+    // Bincode and Versionize files say their version in plain bytes before the data:
+    // a version without a layout is named before the checksum is looked at.
+    match encoding {
+        Encoding::Bitcode => {}
+        Encoding::Bincode => {
+            let version = bincode_version(bytes, file)?;
+            layout_of(
+                magic_at_0(bytes),
+                &format!("{version} (bincode)"),
+                &BINCODE_MAJORS,
+                file,
+            )?;
+        }
+        Encoding::Versionize => {
+            versionize_data_version(bytes, file)?;
+        }
     }
     if bytes.len() < 17 {
         return Err(refuse(
@@ -135,11 +169,27 @@ pub fn read(bytes: &[u8], file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
             },
         ));
     }
-    let (version, vcpus) = decode(body, file)?;
-    let mut note = format!("Firecracker snapshot {version}");
-    let major = version.split('.').next().unwrap_or_default();
-    if !version.starts_with(&format!("{major}.0.")) {
-        note.push_str(&format!(" (read with the {major}.0 layout)"));
+    let (note, vcpus) = match encoding {
+        Encoding::Bitcode => {
+            let (version, vcpus) = decode(body, file)?;
+            (version_note(&version, &[]), vcpus)
+        }
+        Encoding::Bincode => {
+            let (version, vcpus, layout) = decode_bincode(body, file)?;
+            let mut said = std::vec!["bincode"];
+            said.extend(layout);
+            (version_note(&version, &said), vcpus)
+        }
+        Encoding::Versionize => decode_versionize(body, file)?,
+    };
+    // Firecracker saves every vCPU of a VM that has at least one. None is a file whose
+    // header names the wrong types (a length read where another field was).
+    if vcpus.is_empty() {
+        return Err(refuse(
+            file,
+            Place::Field(String::from("data.vcpu_states")),
+            Reason::Missing("a vCPU state (the list decodes empty)"),
+        ));
     }
     vcpus
         .iter()
@@ -156,6 +206,28 @@ pub fn read(bytes: &[u8], file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
         .collect()
 }
 
+/// What a vCPU's note says of a file of format `version`: the version, and `said`
+/// (the encoding, the layout) with a newer minor read with its major's layout.
+fn version_note(version: &str, said: &[&str]) -> String {
+    let major = version.split('.').next().unwrap_or_default();
+    let mut all: Vec<String> = said.iter().map(|s| String::from(*s)).collect();
+    if !version.starts_with(&format!("{major}.0.")) {
+        all.insert(said.len().min(1), format!("read with the {major}.0 layout"));
+    }
+    if all.is_empty() {
+        format!("Firecracker snapshot {version}")
+    } else {
+        format!("Firecracker snapshot {version} ({})", all.join(", "))
+    }
+}
+
+/// The first 8 bytes, little-endian (the caller has recognised a magic there).
+fn magic_at_0(bytes: &[u8]) -> u64 {
+    let mut magic = [0u8; 8];
+    magic.copy_from_slice(&bytes[..8]);
+    u64::from_le_bytes(magic)
+}
+
 /// Reads the Firecracker snapshot state file at `path` (at most 10 MB are read,
 /// Firecracker's own limit when it loads one).
 ///
@@ -167,30 +239,29 @@ pub fn read_path(path: &std::path::Path) -> Result<Vec<ForeignVcpu>, IngestError
     read(&bytes, &path.display().to_string())
 }
 
-/// Which layout (format major) a header's magic and version call for.
-fn layout_of(h: &layout::SnapshotHdr, file: &str) -> Result<u64, IngestError> {
-    if h.magic != MAGIC_X86_64 {
+/// Which layout (format major) a header's magic and version call for, among `majors`.
+fn layout_of(magic: u64, version: &str, majors: &[u64], file: &str) -> Result<u64, IngestError> {
+    if magic != MAGIC_X86_64 {
         return Err(refuse(
             file,
             Place::Field(String::from("header.magic")),
             Reason::BadMagic {
-                found: h.magic,
+                found: magic,
                 expected: MAGIC_X86_64,
             },
         ));
     }
-    match h
-        .version
+    match version
         .split('.')
         .next()
         .and_then(|m| m.parse::<u64>().ok())
     {
-        Some(major) if SUPPORTED_MAJORS.contains(&major) => Ok(major),
+        Some(major) if majors.contains(&major) => Ok(major),
         _ => Err(refuse(
             file,
             Place::Field(String::from("header.version")),
             Reason::UnsupportedVersion {
-                found: h.version.clone(),
+                found: String::from(version),
                 supported: SUPPORTED,
             },
         )),
@@ -218,7 +289,7 @@ fn decode(body: &[u8], file: &str) -> Result<(String, Vec<layout::VcpuState>), I
             )),
         )
     })?;
-    let major = layout_of(&header, file)?;
+    let major = layout_of(header.magic, &header.version, &SUPPORTED_MAJORS, file)?;
     let layout_error = |e: bitcode::Error| {
         refuse(
             file,
@@ -239,34 +310,139 @@ fn decode(body: &[u8], file: &str) -> Result<(String, Vec<layout::VcpuState>), I
     Ok((header.version, vcpus))
 }
 
-/// A file in the bincode (formats 1 to 8) or Versionize (Firecracker < 1.7) encoding:
-/// named by its version and refused.
-fn legacy_version(bytes: &[u8], file: &str) -> IngestError {
-    // bincode, fixed-width integers: magic u64, then the version as u64 length + text.
-    let text = bytes.get(8..16).and_then(|l| {
-        let len = usize::try_from(u64::from_le_bytes(l.try_into().ok()?)).ok()?;
-        (1..=32).contains(&len).then_some(())?;
-        let s = std::str::from_utf8(bytes.get(16..16 + len)?).ok()?;
-        s.bytes()
-            .all(|b| b.is_ascii_digit() || b == b'.')
-            .then(|| format!("{s} (bincode)"))
-    });
-    // Versionize: magic u64, then a u16 data version.
-    let found = text.unwrap_or_else(|| match bytes.get(8..10) {
-        Some(v) => format!(
-            "Versionize data version {} (Firecracker before 1.7)",
-            u16::from_le_bytes([v[0], v[1]])
-        ),
-        None => String::from("unknown (the file ends after the magic)"),
-    });
-    refuse(
-        file,
-        Place::Offset(8),
-        Reason::UnsupportedVersion {
-            found,
-            supported: SUPPORTED,
-        },
-    )
+/// Decodes a bincode file (formats 1 to 8) up to its vCPUs: the version, every vCPU,
+/// and what the note says of the layout that read an 8.x file.
+fn decode_bincode(
+    body: &[u8],
+    file: &str,
+) -> Result<(String, Vec<layout::VcpuState>, Option<&'static str>), IngestError> {
+    let located = |e: bincode::Error, what: &str| {
+        refuse(
+            file,
+            Place::Field(e.path.clone().unwrap_or_else(|| String::from("data"))),
+            Reason::Layout(format!(
+                "the bytes do not follow {what} here ({e}); the file is damaged, cut, or \
+                 from a build whose state types differ"
+            )),
+        )
+    };
+    let (header, at) = legacy::header(body)
+        .map_err(|e| located(e, "a Firecracker snapshot header (magic, version string)"))?;
+    let major = layout_of(header.magic, &header.version, &BINCODE_MAJORS, file)?;
+    let (vcpus, layout) = legacy::vcpu_states(body, at, major)
+        .map_err(|e| located(e, &format!("Firecracker's {major}.x type layout")))?;
+    Ok((header.version, vcpus, layout.note()))
+}
+
+/// The version string of a bincode file (formats 1 to 8): the magic, then the version
+/// as a `u64` length (1 to 32) and its text, digits and dots.
+fn bincode_version(bytes: &[u8], file: &str) -> Result<String, IngestError> {
+    let no_version = || {
+        refuse(
+            file,
+            Place::Field(String::from("header.version")),
+            Reason::Missing("a version string (a u64 length of 1 to 32, then digits and dots)"),
+        )
+    };
+    let Some(len) = bytes
+        .get(8..16)
+        .map(|l| u64::from_le_bytes(l.try_into().unwrap_or_default()))
+        .filter(|l| (1..=32).contains(l))
+    else {
+        return Err(if bytes.len() < 16 {
+            refuse(
+                file,
+                Place::Field(String::from("header.version")),
+                Reason::Truncated {
+                    needed: 16,
+                    found: bytes.len(),
+                },
+            )
+        } else {
+            no_version()
+        });
+    };
+    let end = 16 + len as usize;
+    let Some(text) = bytes.get(16..end) else {
+        return Err(refuse(
+            file,
+            Place::Field(String::from("header.version")),
+            Reason::Truncated {
+                needed: end,
+                found: bytes.len(),
+            },
+        ));
+    };
+    std::str::from_utf8(text)
+        .ok()
+        .filter(|s| s.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+        .map(String::from)
+        .ok_or_else(no_version)
+}
+
+/// The data version of a Versionize file (the `u16` after the magic), refused unless
+/// its architecture is x86_64 and its version one this reader has types for.
+fn versionize_data_version(bytes: &[u8], file: &str) -> Result<u16, IngestError> {
+    let magic = magic_at_0(bytes) & !0xffff;
+    if magic != MAGIC_X86_64 {
+        return Err(refuse(
+            file,
+            Place::Field(String::from("header.magic")),
+            Reason::BadMagic {
+                found: magic,
+                expected: MAGIC_X86_64,
+            },
+        ));
+    }
+    let Some(v) = bytes.get(8..10) else {
+        return Err(refuse(
+            file,
+            Place::Field(String::from("header.data_version")),
+            Reason::Truncated {
+                needed: 10,
+                found: bytes.len(),
+            },
+        ));
+    };
+    let version = u16::from_le_bytes([v[0], v[1]]);
+    if (1..=versionize::RELEASES.len()).contains(&usize::from(version)) {
+        Ok(version)
+    } else {
+        Err(refuse(
+            file,
+            Place::Field(String::from("header.data_version")),
+            Reason::UnsupportedVersion {
+                found: format!("Versionize data version {version}"),
+                supported: SUPPORTED,
+            },
+        ))
+    }
+}
+
+/// Decodes a Versionize file (Firecracker before 1.7) up to its vCPUs: the note for
+/// its vCPUs, and every vCPU.
+fn decode_versionize(
+    body: &[u8],
+    file: &str,
+) -> Result<(String, Vec<layout::VcpuState>), IngestError> {
+    let version = versionize_data_version(body, file)?;
+    let release = versionize::RELEASES[usize::from(version) - 1];
+    let at = 10; // the magic, the data version
+    let vcpus = versionize::vcpu_states(body, at, version).map_err(|e| {
+        refuse(
+            file,
+            Place::Field(e.path.clone().unwrap_or_else(|| String::from("data"))),
+            Reason::Layout(format!(
+                "the bytes do not follow the types of Versionize data version {version} \
+                 (Firecracker {release}) here ({e}); the file is damaged, cut, or from a \
+                 build whose state types differ"
+            )),
+        )
+    })?;
+    Ok((
+        format!("Firecracker snapshot, Versionize data version {version} (Firecracker {release})"),
+        vcpus,
+    ))
 }
 
 /// One vCPU; an error names the field within `VcpuState`.
