@@ -8,11 +8,12 @@
 use segstate::arch::PrivilegeLevel;
 use segstate::format::kvm::{KvmSegment, KvmSregs};
 use segstate::ingest::firecracker::{self, Encoding, MAGIC_AARCH64, MAGIC_X86_64};
-use segstate::ingest::foreign::{ForeignVcpu, IngestError, Place, Reason, Stack};
-use segstate::testing::crc64;
+use segstate::ingest::foreign::{ForeignVcpu, Place, Reason, Stack};
 
 mod foreign_common;
-use foreign_common::{FIRECRACKER_USER as USER, assert_guest_star, user_vcpu0};
+use foreign_common::{
+    FIRECRACKER_USER as USER, assert_guest_star, firecracker_refused as refused, sealed, user_vcpu0,
+};
 const RESAVED: &[u8] = include_bytes!("fixtures/firecracker/user-null-ss-resaved.vmstate");
 const KERNEL: &[u8] = include_bytes!("fixtures/firecracker/kernel-cpl0.vmstate");
 /// The user-mode guest written by Firecracker v1.16.1 (format 10) and v1.15.1 (format 9).
@@ -65,20 +66,6 @@ const MARKER: u64 = 0x5345_4753_5441_5445;
 
 fn read(bytes: &[u8]) -> Vec<ForeignVcpu> {
     firecracker::read(bytes, "fixture").unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn refused(bytes: &[u8]) -> IngestError {
-    match firecracker::read(bytes, "damaged.vmstate") {
-        Ok(v) => panic!("expected a refusal, read {} vCPUs", v.len()),
-        Err(e) => e,
-    }
-}
-
-/// `body` with a fresh CRC-64 appended: a file Firecracker's own check would accept.
-fn sealed(body: &[u8]) -> Vec<u8> {
-    let mut f = body.to_vec();
-    f.extend_from_slice(&crc64(0, body).to_le_bytes());
-    f
 }
 
 /// The fixture with its version string replaced (same length), re-sealed.

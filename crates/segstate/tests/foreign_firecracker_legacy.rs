@@ -10,11 +10,10 @@
 use segstate::arch::PrivilegeLevel;
 use segstate::format::kvm::KvmSegment;
 use segstate::ingest::firecracker;
-use segstate::ingest::foreign::{ForeignVcpu, IngestError, Place, Reason, Stack};
-use segstate::testing::crc64;
+use segstate::ingest::foreign::{ForeignVcpu, Place, Reason, Stack};
 
 mod foreign_common;
-use foreign_common::{assert_guest_star, user_vcpu0};
+use foreign_common::{assert_guest_star, firecracker_refused as refused, sealed, user_vcpu0};
 
 /// A file of the user-mode guest: the Firecracker release, its format, the bytes.
 struct Written {
@@ -145,20 +144,6 @@ const MARKER: u64 = 0x5345_4753_5441_5445;
 
 fn read(w: &Written) -> Vec<ForeignVcpu> {
     firecracker::read(w.bytes, w.release).unwrap_or_else(|e| panic!("{}: {e}", w.release))
-}
-
-fn refused(bytes: &[u8]) -> IngestError {
-    match firecracker::read(bytes, "damaged.vmstate") {
-        Ok(v) => panic!("expected a refusal, read {} vCPUs", v.len()),
-        Err(e) => e,
-    }
-}
-
-/// `body` with a fresh CRC-64 appended: a file Firecracker's own check would accept.
-fn sealed(body: &[u8]) -> Vec<u8> {
-    let mut f = body.to_vec();
-    f.extend_from_slice(&crc64(0, body).to_le_bytes());
-    f
 }
 
 /// Where vCPU 0's `kvm_regs` starts: the guest's RAX marker (RAX is its first field).

@@ -4,11 +4,28 @@
 use segstate::arch::PrivilegeLevel;
 use segstate::arch::msr::STAR;
 use segstate::ingest::firecracker;
-use segstate::ingest::foreign::{ForeignVcpu, Stack};
+use segstate::ingest::foreign::{ForeignVcpu, IngestError, Stack};
 
 /// The Firecracker snapshot of the `user-null-ss` guest, the guest the other KVM VMMs'
 /// `user-null-ss` fixtures were taken from too.
 pub const FIRECRACKER_USER: &[u8] = include_bytes!("../fixtures/firecracker/user-null-ss.vmstate");
+
+/// What [`firecracker::read`] says of `bytes`, which it must refuse (the file named
+/// `damaged.vmstate`).
+#[track_caller]
+pub fn firecracker_refused(bytes: &[u8]) -> IngestError {
+    match firecracker::read(bytes, "damaged.vmstate") {
+        Ok(v) => panic!("expected a refusal, read {} vCPUs", v.len()),
+        Err(e) => e,
+    }
+}
+
+/// `body` with a fresh CRC-64 appended: a Firecracker file whose checksum holds.
+pub fn sealed(body: &[u8]) -> Vec<u8> {
+    let mut f = body.to_vec();
+    f.extend_from_slice(&segstate::testing::crc64(0, body).to_le_bytes());
+    f
+}
 
 /// [`FIRECRACKER_USER`]'s vCPUs, for the readers that hold theirs against them.
 pub fn firecracker_user() -> Vec<ForeignVcpu> {

@@ -83,6 +83,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The offset reached.
+    #[cfg(test)]
     pub(crate) fn offset(&self) -> usize {
         self.at
     }

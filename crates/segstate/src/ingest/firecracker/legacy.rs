@@ -281,20 +281,6 @@ impl Layout {
     }
 }
 
-/// `snapshot::SnapshotHdr` in formats 1 to 8: the magic, the version as a string.
-#[derive(Debug, Deserialize)]
-pub(crate) struct Header {
-    pub magic: u64,
-    pub version: String,
-}
-
-/// Reads the header at the start of `body`; the reader is left after it.
-pub(crate) fn header(body: &[u8]) -> Result<(Header, usize), Error> {
-    let mut r = Reader::new(body, 0, "header");
-    let h = r.read::<Header>()?;
-    Ok((h, r.offset()))
-}
-
 fn vcpus_of<T: DeserializeOwned>(
     body: &[u8],
     at: usize,

@@ -100,6 +100,17 @@ pub fn recognise(bytes: &[u8]) -> Option<Encoding> {
     }
 }
 
+/// What a file says of itself before its data, read once before the checksum: bitcode
+/// keeps its header inside the encoded data; bincode and Versionize write theirs plain.
+enum Header {
+    /// Read by the bitcode decode itself.
+    Bitcode,
+    /// A bincode file's version string and its format major.
+    Bincode { version: String, major: u64 },
+    /// A Versionize file's data version.
+    Versionize(u16),
+}
+
 fn refuse(file: &str, place: Place, reason: Reason) -> IngestError {
     IngestError::new(FORMAT, file, place, reason)
 }
@@ -130,21 +141,21 @@ pub fn read(bytes: &[u8], file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
     })?;
     // Bincode and Versionize files say their version in plain bytes before the data:
     // a version without a layout is named before the checksum is looked at.
-    match encoding {
-        Encoding::Bitcode => {}
+    // Read once here; the decode below starts after it.
+    let header = match encoding {
+        Encoding::Bitcode => Header::Bitcode,
         Encoding::Bincode => {
             let version = bincode_version(bytes, file)?;
-            layout_of(
+            let major = layout_of(
                 magic_at_0(bytes),
                 &format!("{version} (bincode)"),
                 &BINCODE_MAJORS,
                 file,
             )?;
+            Header::Bincode { version, major }
         }
-        Encoding::Versionize => {
-            versionize_data_version(bytes, file)?;
-        }
-    }
+        Encoding::Versionize => Header::Versionize(versionize_data_version(bytes, file)?),
+    };
     if bytes.len() < 17 {
         return Err(refuse(
             file,
@@ -169,18 +180,22 @@ pub fn read(bytes: &[u8], file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
             },
         ));
     }
-    let (note, vcpus) = match encoding {
-        Encoding::Bitcode => {
+    let (note, vcpus) = match header {
+        Header::Bitcode => {
             let (version, vcpus) = decode(body, file)?;
             (version_note(&version, &[]), vcpus)
         }
-        Encoding::Bincode => {
-            let (version, vcpus, layout) = decode_bincode(body, file)?;
+        Header::Bincode { version, major } => {
+            // The data follows the magic and the version's length and text.
+            let at = 16 + version.len();
+            let (vcpus, layout) = legacy::vcpu_states(body, at, major).map_err(|e| {
+                layout_refusal(file, e, &format!("Firecracker's {major}.x type layout"))
+            })?;
             let mut said = std::vec!["bincode"];
-            said.extend(layout);
+            said.extend(layout.note());
             (version_note(&version, &said), vcpus)
         }
-        Encoding::Versionize => decode_versionize(body, file)?,
+        Header::Versionize(version) => decode_versionize(body, file, version)?,
     };
     // Firecracker saves every vCPU of a VM that has at least one. None is a file whose
     // header names the wrong types (a length read where another field was).
@@ -241,16 +256,7 @@ pub fn read_path(path: &std::path::Path) -> Result<Vec<ForeignVcpu>, IngestError
 
 /// Which layout (format major) a header's magic and version call for, among `majors`.
 fn layout_of(magic: u64, version: &str, majors: &[u64], file: &str) -> Result<u64, IngestError> {
-    if magic != MAGIC_X86_64 {
-        return Err(refuse(
-            file,
-            Place::Field(String::from("header.magic")),
-            Reason::BadMagic {
-                found: magic,
-                expected: MAGIC_X86_64,
-            },
-        ));
-    }
+    x86_64_magic(magic, file)?;
     match version
         .split('.')
         .next()
@@ -310,28 +316,33 @@ fn decode(body: &[u8], file: &str) -> Result<(String, Vec<layout::VcpuState>), I
     Ok((header.version, vcpus))
 }
 
-/// Decodes a bincode file (formats 1 to 8) up to its vCPUs: the version, every vCPU,
-/// and what the note says of the layout that read an 8.x file.
-fn decode_bincode(
-    body: &[u8],
-    file: &str,
-) -> Result<(String, Vec<layout::VcpuState>, Option<&'static str>), IngestError> {
-    let located = |e: bincode::Error, what: &str| {
-        refuse(
+/// Refuses a magic other than x86_64's (`magic` without a Versionize format version).
+fn x86_64_magic(magic: u64, file: &str) -> Result<(), IngestError> {
+    if magic == MAGIC_X86_64 {
+        Ok(())
+    } else {
+        Err(refuse(
             file,
-            Place::Field(e.path.clone().unwrap_or_else(|| String::from("data"))),
-            Reason::Layout(format!(
-                "the bytes do not follow {what} here ({e}); the file is damaged, cut, or \
-                 from a build whose state types differ"
-            )),
-        )
-    };
-    let (header, at) = legacy::header(body)
-        .map_err(|e| located(e, "a Firecracker snapshot header (magic, version string)"))?;
-    let major = layout_of(header.magic, &header.version, &BINCODE_MAJORS, file)?;
-    let (vcpus, layout) = legacy::vcpu_states(body, at, major)
-        .map_err(|e| located(e, &format!("Firecracker's {major}.x type layout")))?;
-    Ok((header.version, vcpus, layout.note()))
+            Place::Field(String::from("header.magic")),
+            Reason::BadMagic {
+                found: magic,
+                expected: MAGIC_X86_64,
+            },
+        ))
+    }
+}
+
+/// The refusal of a bincode or Versionize file whose bytes stop following `what` (the
+/// types of its version) where `e` says.
+fn layout_refusal(file: &str, e: bincode::Error, what: &str) -> IngestError {
+    refuse(
+        file,
+        Place::Field(e.path.clone().unwrap_or_else(|| String::from("data"))),
+        Reason::Layout(format!(
+            "the bytes do not follow {what} here ({e}); the file is damaged, cut, or from a \
+             build whose state types differ"
+        )),
+    )
 }
 
 /// The version string of a bincode file (formats 1 to 8): the magic, then the version
@@ -383,17 +394,7 @@ fn bincode_version(bytes: &[u8], file: &str) -> Result<String, IngestError> {
 /// The data version of a Versionize file (the `u16` after the magic), refused unless
 /// its architecture is x86_64 and its version one this reader has types for.
 fn versionize_data_version(bytes: &[u8], file: &str) -> Result<u16, IngestError> {
-    let magic = magic_at_0(bytes) & !0xffff;
-    if magic != MAGIC_X86_64 {
-        return Err(refuse(
-            file,
-            Place::Field(String::from("header.magic")),
-            Reason::BadMagic {
-                found: magic,
-                expected: MAGIC_X86_64,
-            },
-        ));
-    }
+    x86_64_magic(magic_at_0(bytes) & !0xffff, file)?;
     let Some(v) = bytes.get(8..10) else {
         return Err(refuse(
             file,
@@ -419,24 +420,20 @@ fn versionize_data_version(bytes: &[u8], file: &str) -> Result<u16, IngestError>
     }
 }
 
-/// Decodes a Versionize file (Firecracker before 1.7) up to its vCPUs: the note for
-/// its vCPUs, and every vCPU.
+/// Decodes a Versionize file (Firecracker before 1.7) of data `version` up to its vCPUs:
+/// the note for its vCPUs, and every vCPU.
 fn decode_versionize(
     body: &[u8],
     file: &str,
+    version: u16,
 ) -> Result<(String, Vec<layout::VcpuState>), IngestError> {
-    let version = versionize_data_version(body, file)?;
     let release = versionize::RELEASES[usize::from(version) - 1];
     let at = 10; // the magic, the data version
     let vcpus = versionize::vcpu_states(body, at, version).map_err(|e| {
-        refuse(
+        layout_refusal(
             file,
-            Place::Field(e.path.clone().unwrap_or_else(|| String::from("data"))),
-            Reason::Layout(format!(
-                "the bytes do not follow the types of Versionize data version {version} \
-                 (Firecracker {release}) here ({e}); the file is damaged, cut, or from a \
-                 build whose state types differ"
-            )),
+            e,
+            &format!("the types of Versionize data version {version} (Firecracker {release})"),
         )
     })?;
     Ok((

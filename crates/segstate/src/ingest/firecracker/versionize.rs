@@ -33,8 +33,8 @@ use serde::de::DeserializeOwned;
 use super::bincode::{Error, Reader};
 use super::layout;
 use super::legacy::{
-    Bindings, Chips, FAM_HEADER, Fields, MSR_ENTRY, Memory, RegionWithOffset, VcpuStateKvmXsave,
-    XCRS,
+    Bindings, Chips, FAM_HEADER, Fields, MP_STATE, MSR_ENTRY, Memory, RegionWithOffset,
+    VcpuStateKvmXsave, XCRS,
 };
 use crate::snapshot::raw_size;
 
@@ -44,20 +44,6 @@ pub(crate) const FORMAT_VERSION: u64 = 1;
 pub(crate) const RELEASES: [&str; 10] = [
     "0.23", "0.24", "0.25", "1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6",
 ];
-
-/// `snapshot::SnapshotHdr` behind the magic.
-#[derive(Debug, Deserialize)]
-pub(crate) struct Header {
-    pub magic: u64,
-    pub data_version: u16,
-}
-
-/// Reads the magic and the data version at the start of `body`; the offset after them.
-pub(crate) fn header(body: &[u8]) -> Result<(Header, usize), Error> {
-    let mut r = Reader::new(body, 0, "header");
-    let h = r.read::<Header>()?;
-    Ok((h, r.offset()))
-}
 
 /// `persist::VmInfo` version 1.
 #[derive(Debug, Deserialize)]
@@ -92,7 +78,7 @@ pub(crate) struct VcpuStateOneMsrs<T> {
     pub msrs: (Struct<FAM_HEADER>, Vec<Struct<MSR_ENTRY>>),
     pub debug_regs: Struct<{ raw_size::DEBUGREGS }>,
     pub lapic: Struct<{ raw_size::LAPIC }>,
-    pub mp_state: Struct<4>,
+    pub mp_state: Struct<MP_STATE>,
     pub regs: Struct<{ crate::snapshot::Regs::SIZE }>,
     pub sregs: Struct<{ crate::format::kvm::KvmSregs::SIZE }>,
     pub vcpu_events: Struct<{ raw_size::VCPU_EVENTS }>,
