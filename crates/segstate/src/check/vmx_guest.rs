@@ -157,7 +157,6 @@ impl GuestControls {
     const ENTRY_LOAD_DEBUG: u32 = 1 << 2;
     const ENTRY_SMM: u32 = 1 << 10;
     const ENTRY_LOAD_PAT: u32 = 1 << 14;
-    const ENTRY_LOAD_EFER: u32 = 1 << 15;
     const ENTRY_LOAD_BNDCFGS: u32 = 1 << 16;
     /// Pin-based "virtual NMIs".
     const PIN_VIRTUAL_NMIS: u32 = 1 << 5;
@@ -223,7 +222,7 @@ impl GuestControls {
             ),
             load_efer: bit(
                 entry,
-                Self::ENTRY_LOAD_EFER,
+                VmxControls::ENTRY_LOAD_EFER,
                 kvm.load_efer,
                 "load IA32_EFER = 1",
             ),

@@ -59,7 +59,20 @@ fn xen_register_dumps_are_read_and_joined_to_their_vmcs_dump() {
     // drakvuf-465: the VMCS dump's control half, `domain_crash`, the guest's RIP.
     let (d, j) = &judged("drakvuf-465.txt")[0];
     assert_eq!(d.dialects, [Dialect::XenVmcs, Dialect::XenRegisters]);
-    assert_eq!(d.guest.efer, Some(0), "the VMCS dump's own EFER");
+    // The VMCS dump's own EFER, 0, as VM entry leaves it: EntryControls=000053ff has
+    // IA-32e mode guest without load IA32_EFER, so LMA and LME are set (0x500).
+    assert_eq!(
+        d.guest.efer,
+        Some(0x500),
+        "the VMCS dump's own EFER, entered"
+    );
+    assert!(
+        d.notes
+            .iter()
+            .any(|n| n.starts_with("EntryControls=000053ff")),
+        "{:?}",
+        d.notes
+    );
     assert_eq!(
         d.guest.rip,
         Some(0xffff_f803_b72d_e124),
