@@ -9,11 +9,12 @@ use serde_json::json;
 
 use super::{Failure, Outcome};
 use crate::progress::Progress;
-use segstate::arch::GuestState;
+use segstate::arch::ShownMode;
 use segstate::check::Severity;
 use segstate::check::report::{Entry, Report, Vendors};
 use segstate::check::report_json::ReportJson;
 use segstate::ingest::judge::{self, Judgement};
+use segstate::ingest::log::LogDump;
 use segstate::ingest::{Input, InputFormat};
 
 /// The vendors `--vendor` takes.
@@ -317,7 +318,7 @@ fn text(out: &mut String, input: &Input, r: &Report, j: Option<&Judgement>, verb
         // What the dump does not show is not printed as if it did.
         let guest = input.log.as_ref().map(|l| &l.guest);
         let withheld = input.log.as_ref().is_some_and(|l| l.withheld);
-        let mode = match guest.map(GuestState::shown_mode) {
+        let mode = match input.log.as_ref().map(LogDump::mode) {
             // Its fields were printed, but never read: not "no CR0 in the dump".
             _ if withheld => String::from("mode unknown (the dump carries no registers)"),
             Some(Ok(mode)) => mode.to_string(),
@@ -471,7 +472,12 @@ impl<'a> StateJson<'a> {
             report: r
                 .json()
                 .least(least_shown(verbose))
-                .mode(guest.map_or(Some(r.mode), |g| g.shown_mode().ok()))
+                .mode(
+                    input
+                        .log
+                        .as_ref()
+                        .map_or(Some(r.mode), |l| l.mode().ok().map(ShownMode::mode)),
+                )
                 .cpl_known(guest.is_none_or(|g| g.cpl.is_some())),
         }
     }

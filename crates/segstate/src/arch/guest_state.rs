@@ -214,6 +214,41 @@ pub struct ModeGap {
     pub lacks: GuestField,
 }
 
+/// The mode a dump shows: decided by its fields, or, where they stop short, named by
+/// the dump in words (Bochs's `CPU is in protected mode`, `CS.mode = 32 bit`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShownMode {
+    /// The fields decide it ([`GuestState::shown_mode`]).
+    Decided(CpuMode),
+    /// The dump names it; its fields stop at the gap.
+    Named(CpuMode, ModeGap),
+}
+
+impl ShownMode {
+    /// The mode, decided or named.
+    #[must_use]
+    pub const fn mode(self) -> CpuMode {
+        match self {
+            ShownMode::Decided(m) | ShownMode::Named(m, _) => m,
+        }
+    }
+}
+
+impl fmt::Display for ShownMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ShownMode::Decided(m) => write!(f, "{m}"),
+            ShownMode::Named(m, gap) => {
+                write!(
+                    f,
+                    "{m} as the dump names it (the fields read lack {})",
+                    gap.lacks
+                )
+            }
+        }
+    }
+}
+
 /// The part of the mode a partial state decides (see [`ModeGap`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ModeSoFar {

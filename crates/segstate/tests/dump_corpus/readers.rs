@@ -139,17 +139,40 @@ fn a_kernel_dumps_own_lines_and_a_reset_dump_are_read_as_what_they_are() {
 /// once opened a Linux dump_vmcs, its `EAX=` line a QEMU dump.
 #[test]
 fn bochs_dumps_are_read_as_bochs_alone() {
-    for (name, partial) in [
-        ("bochs-466", &[SegReg::Cs][..]),
-        ("bochs-647", &[]),
-        ("bochs-614", &[]),
+    use segstate::arch::{CpuMode, PrivilegeLevel, ShownMode};
+    // The CPL is CS's RPL where the CS line's selector is whole; the mode is the one
+    // Bochs names where CR0 and the rest do not decide it.
+    let named = |m| Ok(m);
+    for (name, partial, cpl, mode) in [
+        (
+            "bochs-466",
+            &[SegReg::Cs][..],
+            Some(PrivilegeLevel::Ring0),
+            named(CpuMode::Protected32),
+        ),
+        ("bochs-647", &[], None, named(CpuMode::Virtual8086)),
+        ("bochs-614", &[], None, named(CpuMode::Protected32)),
+        (
+            "centuryos-v070-user-tss-triple",
+            &[
+                SegReg::Cs,
+                SegReg::Ds,
+                SegReg::Ss,
+                SegReg::Es,
+                SegReg::Fs,
+                SegReg::Gs,
+            ][..],
+            Some(PrivilegeLevel::Ring3),
+            named(CpuMode::Protected32),
+        ),
     ] {
         let states = judged(&format!("{name}.txt"));
         assert_eq!(states.len(), 1, "{name}: one state");
         let (d, j) = &states[0];
         assert_eq!(d.dialects, [Dialect::Bochs], "{name}");
         assert_eq!(d.partial_segments, partial, "{name}");
-        assert_eq!(d.guest.cpl, None, "{name}");
+        assert_eq!(d.guest.cpl, cpl, "{name}");
+        assert_eq!(d.mode().map(ShownMode::mode), mode, "{name}");
         assert!(d.guest.efer.is_some(), "{name}");
         assert_eq!(j.vendors, None, "{name}: the architecture only");
     }

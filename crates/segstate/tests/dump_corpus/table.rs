@@ -108,6 +108,9 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     ("bochs-466", Target::Bochs, &[], Expect::NoState(None)),
     ("bochs-647", Target::Bochs, &[], Expect::NoState(None)),
     ("bochs-614", Target::Bochs, &[], Expect::NoState(None)),
+    // Sweep 7: a hobby OS's journal; the CPL is CS's RPL, 0 and then 3.
+    ("centuryos-v030-conforming-cs-triple", Target::Bochs, &[], Expect::NoState(Some(ExitClass::TripleFault { vector: Some(13), by: TripleFaultReport::Bochs }))),
+    ("centuryos-v070-user-tss-triple", Target::Bochs, &[], Expect::NoState(Some(ExitClass::TripleFault { vector: Some(10), by: TripleFaultReport::Bochs }))),
     // Other projects' kvm_sregs printouts. km's JIT guest: a CS base above 4 GiB, which
     // VM entry refuses (bits 63:32 of CS.base must be 0), cut at GS.
     ("kontain-448", Target::Unknown, &[SegReg::Es, SegReg::Cs, SegReg::Ds, SegReg::Fs], Expect::Fails(CheckId::VmxEntryBaseHigh)),
