@@ -83,6 +83,7 @@ pub mod judge;
 pub mod linux_vmcb;
 pub mod linux_vmcs;
 pub mod log;
+pub mod other_arch;
 mod path;
 pub(crate) mod protected;
 pub mod qemu_dump;
@@ -647,7 +648,7 @@ fn read_dumps_from(text: &str, first_line: usize) -> Result<Vec<Input>, InputErr
     } else {
         qemu_dump::parse(text).unwrap_or_default()
     };
-    Ok(log::read_log(text)
+    let dumps: Vec<Input> = log::read_log(text)
         .into_iter()
         .map(|mut d| {
             let whole = (d.dialects == [log::Dialect::Qemu])
@@ -682,7 +683,33 @@ fn read_dumps_from(text: &str, first_line: usize) -> Result<Vec<Input>, InputErr
                 guest: None,
             }
         })
-        .collect())
+        .collect();
+    not_another_architecture(text, shift, &dumps)?;
+    Ok(dumps)
+}
+
+/// Refuses a part whose only x86 reading is exit lines (or nothing) beside another
+/// architecture's register dump ([`other_arch`]): QEMU prints `kvm run failed` on every
+/// KVM host, and judging that line as an x86 exit would be judging the wrong machine.
+fn not_another_architecture(text: &str, shift: usize, dumps: &[Input]) -> Result<(), InputError> {
+    let x86 = dumps
+        .iter()
+        .any(|d| d.log.as_ref().is_some_and(|l| !l.dialects.is_empty()));
+    let Some((line, arch)) = other_arch::find(text).filter(|_| !x86) else {
+        return Ok(());
+    };
+    let exit = dumps
+        .iter()
+        .filter_map(|d| d.log.as_ref()?.exits.first())
+        .next()
+        .map(|(l, _)| format!("; the exit at line {l} is that host's KVM's"))
+        .unwrap_or_default();
+    Err(err(format!(
+        "line {}: a QEMU {arch} register dump ({}), not x86: segstate judges x86 segment \
+         and guest state only{exit}",
+        line + shift,
+        arch.evidence()
+    )))
 }
 
 /// The state of a `kvm_sregs` with `rflags` ([`KvmSregs::state`]); `at` says where an

@@ -370,3 +370,40 @@ fn gdb_listings_are_read_for_their_control_registers() {
             .is_err_and(|gap| gap.so_far == ModeSoFar::Ia32e)
     );
 }
+
+/// Another architecture's QEMU register dump (`fixtures/dumps/other-arch/`: arm64 and
+/// POWER pastes) is refused as not x86, naming the architecture and the line, not
+/// judged by its `kvm run failed` line as an x86 exit.
+#[test]
+fn other_architectures_dumps_are_refused_as_not_x86() {
+    for (name, line, arch, exit) in [
+        ("osv-1106-arm64", 5, "AArch64 (arm64)", Some(4)),
+        ("qemu-2021-ppc-hashmmu-einval", 6, "POWER (ppc64)", Some(5)),
+        ("kvm-ppc-2024-nestedv2-archcompat", 9, "POWER (ppc64)", None),
+    ] {
+        let bytes = text(&format!("other-arch/{name}.txt")).into_bytes();
+        let e = segstate::ingest::read(&bytes, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!("line {line}: a QEMU {arch} register dump")),
+            "{name}: {e}"
+        );
+        assert!(e.contains("not x86"), "{name}: {e}");
+        assert_eq!(
+            exit.map(|l| format!("the exit at line {l} is that host's KVM's")),
+            e.split("; ").nth(1).map(String::from),
+            "{name}: {e}"
+        );
+        // Streamed a part at a time, the same refusal.
+        let streamed = segstate::ingest::source::read_all(
+            &bytes,
+            &segstate::ingest::source::InputName::Stdin,
+            None,
+        );
+        assert!(
+            streamed.unwrap_err().to_string().contains("not x86"),
+            "{name}"
+        );
+    }
+}
