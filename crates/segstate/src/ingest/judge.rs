@@ -619,7 +619,9 @@ impl SaveAreaSwitch {
                  (interruptibility, activity state, controls, PDPTEs)"
             }
             (SaveAreaSwitch::Kvm, Vendor::Amd) => {
-                "set kvm_amd.dump_invalid_vmcb=1 to have the kernel print the VMCB"
+                "set kvm_amd.dump_invalid_vmcb=1 to have the kernel print the VMCB (an SEV-ES \
+                 or SEV-SNP guest's registers are in its VMSA, encrypted, which the kernel \
+                 prints only when the guest's policy allows debugging)"
             }
             (SaveAreaSwitch::Xen, Vendor::Intel) => {
                 "Xen's `v` debug key (`xl debug-keys v`) prints the VMCS (interruptibility, \

@@ -133,6 +133,20 @@ fn a_kernel_dumps_own_lines_and_a_reset_dump_are_read_as_what_they_are() {
         panic!("{}", j.verdict);
     };
     assert!(hint.contains("VMSA") && !hint.contains("VMCS"), "{hint}");
+    // A QEMU dump of an AMD entry failure points at the VMCB dump, and says that an
+    // SEV-ES or SEV-SNP guest's registers are not in it.
+    let (_, j) = &judged("systemd-35885.txt")[0];
+    let Verdict::Outside {
+        hint: Some(hint), ..
+    } = &j.verdict
+    else {
+        panic!("{}", j.verdict);
+    };
+    assert!(
+        hint.starts_with("set kvm_amd.dump_invalid_vmcb=1"),
+        "{hint}"
+    );
+    assert!(hint.contains("VMSA, encrypted"), "{hint}");
 }
 
 /// A Bochs CPU dump is read as Bochs's alone: its `EFER   = 0x…` and `CR3=0x…` lines
