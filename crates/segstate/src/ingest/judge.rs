@@ -15,6 +15,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+use super::exit::names::VM_INSTRUCTION_INVALID_CONTROLS;
 use super::exit::{Exit, ExitClass};
 use super::log::{Dialect, LogDump, Target};
 use super::{Input, qemu_dump};
@@ -25,7 +26,7 @@ use crate::arch::{
 };
 use crate::check::kvm_set_sregs::{self, Cr4Allowed};
 use crate::check::report::{Context, Entry, Report, Source, Vendors};
-use crate::check::vmx_guest::CrLevel;
+use crate::check::vmx_guest::{self, CrLevel};
 use crate::check::{CheckId, Family};
 use crate::check::{Finding, Severity};
 
@@ -547,6 +548,23 @@ fn beyond_segments(report: &mut Report, d: &LogDump, v: Vendors) -> Vec<(CheckId
         CrLevel::GuestView
     };
     let rules_not_judged = crate::check::report::guest_state(report, &d.guest, v, level, "dump");
+    if d.exit().is_some_and(|e| e.class().blames_guest_state()) {
+        // The guest-state checks ran, so the control checks before them passed: a
+        // control rule that fires here meets a processor that allows more (an error
+        // code either way with IA32_VMX_BASIC[56] = 1), or fields changed since.
+        let before = report.entries.len();
+        report
+            .entries
+            .retain(|e| !vmx_guest::CONTROL_RULES.contains(&e.finding.id));
+        if report.entries.len() < before {
+            report.notes.push(String::from(
+                "a VM-entry control rule fails on the dump's fields, but the exit is a \
+                 guest-state failure, which the processor reports only after its control \
+                 checks passed: not counted (a processor with IA32_VMX_BASIC[56] = 1 \
+                 delivers a hardware exception with or without an error code)",
+            ));
+        }
+    }
     report
         .notes
         .extend(crate::check::report::rules_not_judged_note(
@@ -680,6 +698,23 @@ const CONFIGURATION_CONTEXT_WITHOUT_UG: &str =
     "VM entry without unrestricted guest (the dump's controls)";
 
 fn verdict(d: &LogDump, report: &Report, class: Option<ExitClass>) -> Verdict {
+    // VM-instruction error 7 is the control checks' failure: a control rule that fails
+    // on the dump's fields names it.
+    if class
+        == Some(ExitClass::VmInstructionError(
+            VM_INSTRUCTION_INVALID_CONTROLS,
+        ))
+    {
+        if let Some(e) = report.entries.iter().find(|e| {
+            e.finding.severity == Severity::Error
+                && vmx_guest::CONTROL_RULES.contains(&e.finding.id)
+        }) {
+            return Verdict::Fails {
+                family: e.family,
+                finding: e.finding.clone(),
+            };
+        }
+    }
     if let Some(c) = class.filter(|c| !c.blames_guest_state()) {
         return Verdict::NotGuestState(c);
     }

@@ -421,3 +421,52 @@ fn other_architectures_dumps_are_refused_as_not_x86() {
         );
     }
 }
+
+/// The injected event's error-code rule is a control check: it names a VM-instruction
+/// error 7, and is not counted against an exit reason 33, which the processor reports
+/// only after its control checks passed.
+#[test]
+fn the_error_code_rule_counts_only_where_the_control_checks_failed() {
+    let dump = |exit: &str| {
+        format!(
+            "{exit}\n*** Guest State ***\n\
+             CR0: actual=0x0000000080050033, shadow=0x0000000080050033, gh_mask=fffffffffffffff7\n\
+             *** Control State ***\nPinBased=0000003f CPUBased=b6a1edfa SecondaryExec=000214eb\n\
+             EntryControls=0000d3ff ExitControls=002fefff\n\
+             VMEntry: intr_info=8000030d errcode=00000000 ilen=00000000\n"
+        )
+    };
+    let j = |text: &str| judge(&read_log(text)[0], None);
+    let refused = j(&dump("(XEN) d2v0 VMLAUNCH error: 0x7"));
+    assert_eq!(
+        kind(&refused.verdict),
+        Expect::Fails(CheckId::VmxControlEntryErrorCode),
+        "{}",
+        refused.verdict
+    );
+    let entered = j(&dump("KVM: entry failed, hardware error 0x80000021"));
+    assert!(
+        entered
+            .report
+            .entries
+            .iter()
+            .all(|e| e.finding.id != CheckId::VmxControlEntryErrorCode),
+        "{:?}",
+        entered.report.entries
+    );
+    assert!(
+        entered
+            .report
+            .notes
+            .iter()
+            .any(|n| n.starts_with("a VM-entry control rule fails")),
+        "{:?}",
+        entered.report.notes
+    );
+    // With the error code delivered, nothing fires and error 7 is left unexplained.
+    let delivered = j(&dump("(XEN) d2v0 VMLAUNCH error: 0x7").replace("8000030d", "80000b0d"));
+    assert_eq!(
+        kind(&delivered.verdict),
+        Expect::NotGuestState(ExitClass::VmInstructionError(7))
+    );
+}

@@ -25,10 +25,11 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     ("xen-2023-dr7-upper", Target::Intel, &[], Expect::Fails(CheckId::VmxEntryDr7High)),
     ("qemu-2023-cpuindex-suberr764064", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(764_064))),
     ("xen-2022-s3-cet-init-exit", Target::Intel, &[], Expect::NoState(Some(ExitClass::VmxExit(3)))),
-    // Sweep 7's Xen VMCS dumps: a failed VMLAUNCH (error 7) whose control state shows
-    // the exit before it; a running guest without load IA32_EFER, its EFER field 0; a
-    // single-stepped MOV SS-deferred ICEBP.
-    ("xen-2019-nested-freebsd-vmlaunch", Target::Intel, &SegReg::ALL, Expect::NotGuestState(ExitClass::VmInstructionError(7))),
+    // Sweep 7's Xen VMCS dumps: a failed VMLAUNCH (error 7, the control checks) that
+    // injects #GP without its error code, its control state showing the exit before;
+    // a running guest without load IA32_EFER, its EFER field 0; a single-stepped MOV
+    // SS-deferred ICEBP.
+    ("xen-2019-nested-freebsd-vmlaunch", Target::Intel, &SegReg::ALL, Expect::Fails(CheckId::VmxControlEntryErrorCode)),
     ("xen-2020-pvh-mirage-debugkey-v", Target::Intel, &SegReg::ALL, Expect::NotGuestState(ExitClass::VmxExit(12))),
     ("xen-2019-win10-movss-icebp", Target::Intel, &SegReg::ALL, Expect::Fails(CheckId::VmxEntryPendingDebugBs)),
     // Exit lines only.
