@@ -436,6 +436,7 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
             ),
         );
     }
+    report.notes.extend(internal_error_note(d, vendors));
     let verdict = verdict(d, &report, class);
     Judgement {
         report,
@@ -445,6 +446,18 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
         not_judged: not_judged.into_iter().collect(),
         rules_not_judged,
     }
+}
+
+/// What a KVM internal error's extra data words say (`exit::explain_internal`), read
+/// as Intel's unless the target is AMD.
+fn internal_error_note(d: &LogDump, vendors: Option<Vendors>) -> Option<String> {
+    let Some(Exit::Internal { suberror, extra }) = d.exit() else {
+        return None;
+    };
+    if vendors == Some(Vendors::Amd) {
+        return None;
+    }
+    super::exit::explain_internal(*suberror, extra, vendors == Some(Vendors::Intel))
 }
 
 /// Judges a dump that shows no segment register (exit lines only, a HAXM or Xen dump
@@ -480,6 +493,7 @@ fn without_segments(
         .iter()
         .any(|(id, _)| !rules_not_judged.iter().any(|(x, _)| x == id));
     }
+    report.notes.extend(internal_error_note(d, vendors));
     let verdict = match verdict(d, &report, class) {
         _ if !judged_any => Verdict::NoState(class),
         Verdict::Outside { class, .. } => Verdict::Outside {

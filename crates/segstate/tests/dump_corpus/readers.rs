@@ -470,3 +470,46 @@ fn the_error_code_rule_counts_only_where_the_control_checks_failed() {
         Expect::NotGuestState(ExitClass::VmInstructionError(7))
     );
 }
+
+/// A KVM internal error's extra data name what KVM could not handle: the event being
+/// delivered and the exit that interrupted it (real reports from lkml and kvm@).
+#[test]
+fn internal_errors_extra_data_name_the_exit() {
+    for (name, says) in [
+        (
+            "lkml-2006-kmemleak-i386-suberr3",
+            &["#PF (vector 14)", "EPT misconfiguration", "0xbfff0"][..],
+        ),
+        (
+            "lkml-2302-cxl-numactl-suberr3-quoted",
+            &["EPT misconfiguration", "0x390074ac0"],
+        ),
+        (
+            "lkml-2408-vpassist-apicv-suberr3-quoted",
+            &["external interrupt 0x2f", "WRMSR"],
+        ),
+        (
+            "lkml-2504-bzimage-crc-emulfail-cut",
+            &["emulation-failure report", "EPT violation"],
+        ),
+    ] {
+        let (_, j) = &judged(&format!("{name}.txt"))[0];
+        let note = j
+            .report
+            .notes
+            .iter()
+            .find(|n| n.starts_with("the internal error's extra data"))
+            .unwrap_or_else(|| panic!("{name}: {:?}", j.report.notes));
+        for s in says {
+            assert!(note.contains(s), "{name}: {note}");
+        }
+    }
+    // An AMD report's words are another layout: not read as Intel's.
+    let (_, j) = &judged("bugzilla-213781-svm-memslot-emulfail.txt")[0];
+    assert!(
+        j.report
+            .notes
+            .iter()
+            .all(|n| !n.contains("extra data, read as"))
+    );
+}

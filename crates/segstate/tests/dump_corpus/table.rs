@@ -32,6 +32,16 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     ("xen-2019-nested-freebsd-vmlaunch", Target::Intel, &SegReg::ALL, Expect::Fails(CheckId::VmxControlEntryErrorCode)),
     ("xen-2020-pvh-mirage-debugkey-v", Target::Intel, &SegReg::ALL, Expect::NotGuestState(ExitClass::VmxExit(12))),
     ("xen-2019-win10-movss-icebp", Target::Intel, &SegReg::ALL, Expect::Fails(CheckId::VmxEntryPendingDebugBs)),
+    // Sweep 8: internal errors whose extra data name the cause, a 5.11+ dump_vmcs, a
+    // PDPTE failure outside the dump, an AMD dump_vmcb merged with QEMU's.
+    ("bugzilla-213781-svm-memslot-emulfail", Target::Amd, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(1))),
+    ("lkml-2006-kmemleak-i386-suberr3", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(3))),
+    ("lkml-2206-shadow-me-pae-root", Target::Intel, &SegReg::ALL, Expect::Outside(IGS)),
+    ("lkml-2302-cxl-numactl-suberr3-quoted", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(3))),
+    ("lkml-2303-cr0wp-esxi-nested-triple", Target::Intel, &SegReg::ALL, Expect::NotGuestState(ExitClass::TripleFault { vector: None, by: TripleFaultReport::VmxExit })),
+    ("lkml-2310-cxl-stressng-two-dumps", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(1))),
+    ("lkml-2408-vpassist-apicv-suberr3-quoted", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(3))),
+    ("lkml-2504-bzimage-crc-emulfail-cut", Target::Unknown, &[], Expect::NoState(Some(ExitClass::Internal(1)))),
     // Exit lines only.
     ("aerokube-43", Target::Intel, &[], Expect::NoState(Some(IGS))),
     ("docker-osx-1", Target::Intel, &[], Expect::NoState(Some(IGS))),
