@@ -196,6 +196,35 @@ fn the_fixed_bdump_encoding_reads_as_seg_t_and_a_disagreeing_rpl_is_named() {
 }
 
 #[test]
+fn attrs_both_bdump_encodings_fit_are_read_as_seg_t_and_the_choice_is_named() {
+    // Bits 11:8 equal every limit's 19:16 and bits 15:12 are clear (but CS's 0x2000):
+    // 0xff3 is G=0, D=0 to wtf's Seg_t, G, D, L, AVL all 1 to the pre-fix dg flags.
+    let both = HEVD
+        .replace("\"0xcf3\"", "\"0xff3\"")
+        .replace("\"0x22fb\"", "\"0x20fb\"")
+        .replace("\"0x4f3\"", "\"0xf3\"");
+    let input = one(&both);
+    has_note(
+        &input,
+        &["attr fits both bdump encodings", "read as wtf's Seg_t word"],
+    );
+    let ss = input.state.segments[SegReg::Ss].attributes;
+    assert!(!ss.g && !ss.db && !ss.l && !ss.avl, "{ss:?}");
+    // Attributes that read the same either way need no such note.
+    let same = HEVD
+        .replace("\"0xcf3\"", "\"0xf3\"")
+        .replace("\"0xffffffff\"", "\"0xffff\"")
+        .replace("\"0x22fb\"", "\"0xfb\"")
+        .replace("\"0x4f3\"", "\"0xf3\"");
+    let input = one(&same);
+    assert!(
+        !input.notes.iter().any(|n| n.contains("fits both")),
+        "{:#?}",
+        input.notes
+    );
+}
+
+#[test]
 fn cut_pastes_are_refused_where_they_end() {
     let e = refused(ISSUE_34);
     assert!(

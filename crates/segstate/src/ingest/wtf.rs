@@ -395,8 +395,8 @@ fn encoding(raw: &PerSegReg<RawSeg>) -> (AttrEncoding, String) {
     });
     let same = || {
         SegReg::ALL.into_iter().all(|r| {
-            decode_attr(AttrEncoding::SegT, r, &raw[r]).ok()
-                == decode_attr(AttrEncoding::BdumpPreFix, r, &raw[r]).ok()
+            let attributes = |enc| decode_attr(enc, r, &raw[r]).ok().map(|s| s.attributes);
+            attributes(AttrEncoding::SegT) == attributes(AttrEncoding::BdumpPreFix)
         })
     };
     match (off.first(), pre_fix) {
