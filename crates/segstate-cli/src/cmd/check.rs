@@ -79,8 +79,10 @@ impl From<VendorArg> for Vendors {
 /// - a crosvm snapshot directory (`crosvm`): its `vcpu` namespace, every `vcpu{N}`
 ///   fragment, the stack named (an encrypted snapshot, with `enc_metadata`, is refused);
 ///
-/// - text: starting with `{` segstate's JSON kvm_sregs (`json`, the `segstate convert
-///   --to sregs` shape), else a log as pasted (`dump`: journald/syslog/dmesg/(XEN)/e-mail
+/// - text: starting with `{` the `regs.json` of the snapshot fuzzer wtf (`wtf`: by its
+///   `cs` object with `attr` and `present`; bdump.js's old and fixed `attr` encodings
+///   and wtf's linux_mode QEMU flags, the one read named), else segstate's JSON
+///   kvm_sregs (`json`, the `segstate convert --to sregs` shape); else a log as pasted (`dump`: journald/syslog/dmesg/(XEN)/e-mail
 ///   prefixes, wrapped or cut lines) holding QEMU dumps, Linux dump_vmcs/dump_vmcb, Xen
 ///   or HAXM dumps, kvm_sregs printouts (kontain km, gVisor, qemu-kvm's register dump,
 ///   kvmtool's `register  selector  base` table and its copies in Solo5 and uhyve,
@@ -91,7 +93,8 @@ impl From<VendorArg> for Vendors {
 ///   only, its segments named, not read, since Bochs prints no attributes), hyperkit's
 ///   and xhyve's VMCS dump (`VMCS_GUEST_CS_ACCESS_RIGHTS: 0x…`, staircase pastes too),
 ///   `bhyvectl --get-all` (each vCPU a state) and exit lines, read a part at a time,
-///   each dump with its verdict first;
+///   each dump with its verdict first; a text with none of them but a wtf regs.json
+///   pasted in it (an issue) is read from the JSON's first line;
 ///
 /// - binary, by size: 312 bytes kvm_sregs (`sregs`), 456 kvm_sregs + kvm_regs
 ///   (`sregs+regs`), 4096 a VMCB page (`vmcb`), 664..=3072 a VMCB save area
@@ -113,6 +116,7 @@ impl From<VendorArg> for Vendors {
   segstate check crosvm-snap/              a crosvm snapshot (vcpu/vcpu0, ...): every vCPU
   segstate check domain.xlsave             a Xen xl save image or libxc stream: every vCPU
   segstate check vm.vmrs                   Hyper-V saved state: every VP, with its CPL byte
+  segstate check state/regs.json           wtf's regs.json (bdump.js, linux_mode): attr encoding named
   segstate convert --from sregs-bytes --to sregs < sregs.hex | segstate check
   segstate check --json --verbose dump.txt"#)]
 pub struct Args {
@@ -125,7 +129,7 @@ pub struct Args {
     vendor: Option<VendorArg>,
     /// The input format (default: detected): dump, json, sregs, sregs+regs, vmcb,
     /// vmcb-save, migration, libvirt, snapshot, cloud-hypervisor, firecracker, crosvm,
-    /// xen, hyperv.
+    /// xen, hyperv, wtf.
     #[arg(long, value_parser = parse_format, value_name = "NAME")]
     format: Option<InputFormat>,
     /// Print the report as JSON.

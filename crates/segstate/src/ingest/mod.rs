@@ -1,12 +1,14 @@
 //! Readers for everything users hold (std): format detection and decoding into
 //! [`SegmentState`]s — QEMU register dumps ([`qemu_dump`]), QEMU migration streams and
 //! libvirt saved-VM images ([`qemu_migration`]), raw `kvm_sregs` (+ `kvm_regs`), VMCB
-//! pages and save areas, and segstate's JSON state (feature `serde`).
+//! pages and save areas, segstate's JSON state and wtf's `regs.json` (feature `serde`).
 //!
 //! Detection, unless a format is forced:
 //!
 //! - **text** (valid UTF-8 without NUL bytes): JSON when the first non-blank character
-//!   is `{`, otherwise a log as users paste it, read by [`log::read_log`]: QEMU dumps,
+//!   is `{` (wtf's `regs.json` by its `cs` object, [`wtf::recognise`]; a regs.json pasted
+//!   in a text with no dump is read too), otherwise a log as users paste it, read by
+//!   [`log::read_log`]: QEMU dumps,
 //!   Linux `dump_vmcs`/`dump_vmcb`, Xen, HAXM and hyperkit dumps, `bhyvectl --get-all`,
 //!   other VMMs' `kvm_sregs`
 //!   printouts (kontain km, gVisor, qemu-kvm's `kvm_show_regs`), VirtualBox's
@@ -97,6 +99,8 @@ pub(crate) mod vbox_log;
 mod vmcs_field;
 pub mod whp;
 #[cfg(feature = "serde")]
+pub mod wtf;
+#[cfg(feature = "serde")]
 pub mod xen;
 pub(crate) mod xen_regs;
 
@@ -163,11 +167,14 @@ pub enum InputFormat {
     Xen,
     /// A Hyper-V partition state blob (`VP_SEGMENT_REGISTERS` with its CPL): every VP.
     HyperV,
+    /// The `regs.json` of the snapshot fuzzer wtf (bdump.js or wtf's linux_mode
+    /// scripts), each producer's `attr` encoding decided and named ([`wtf`]).
+    Wtf,
 }
 
 impl InputFormat {
     /// Every format.
-    pub const ALL: [InputFormat; 14] = [
+    pub const ALL: [InputFormat; 15] = [
         InputFormat::Dump,
         InputFormat::Sregs,
         InputFormat::SregsRegs,
@@ -182,6 +189,7 @@ impl InputFormat {
         InputFormat::Crosvm,
         InputFormat::Xen,
         InputFormat::HyperV,
+        InputFormat::Wtf,
     ];
 
     /// The name `--format` takes.
@@ -202,6 +210,7 @@ impl InputFormat {
             InputFormat::Crosvm => "crosvm",
             InputFormat::Xen => "xen",
             InputFormat::HyperV => "hyperv",
+            InputFormat::Wtf => "wtf",
         }
     }
 }
@@ -320,8 +329,12 @@ impl Input {
             vmcb_cpl_byte: self.vmcb_cpl_byte,
         };
         let mut r = crate::verify::paths::diagnose(&self.state, vendor, context);
+        let holder = match self.format {
+            InputFormat::Wtf => "regs.json",
+            _ => "stream",
+        };
         if let Some(g) = &self.guest {
-            judge::whole_state(&mut r, g, vendor, self.source, "stream");
+            judge::whole_state(&mut r, g, vendor, self.source, holder);
         }
         r
     }
@@ -378,6 +391,17 @@ fn detect_foreign(_prefix: &[u8]) -> Option<InputFormat> {
     None
 }
 
+/// The format of a text that starts with `{`: a wtf regs.json by its `cs` object
+/// ([`wtf::recognise`]), else segstate's JSON `kvm_sregs`.
+pub(crate) fn json_format(prefix: &str) -> InputFormat {
+    #[cfg(feature = "serde")]
+    if wtf::recognise(prefix) {
+        return InputFormat::Wtf;
+    }
+    let _ = prefix;
+    InputFormat::Json
+}
+
 /// Decides the format of `bytes`: a magic number ([`detect_magic`]), else text (JSON
 /// or a dump), else the size of a binary format.
 ///
@@ -395,7 +419,7 @@ pub fn detect(bytes: &[u8]) -> Result<InputFormat, InputError> {
             return Err(err("empty input: nothing to check"));
         }
         return Ok(if t.starts_with('{') {
-            InputFormat::Json
+            json_format(t)
         } else {
             InputFormat::Dump
         });
@@ -426,6 +450,7 @@ pub fn read(bytes: &[u8], format: Option<InputFormat>) -> Result<Vec<Input>, Inp
     match format {
         InputFormat::Dump => read_dump(text(bytes)?),
         InputFormat::Json => read_json(text(bytes)?).map(|i| vec![i]),
+        InputFormat::Wtf => read_wtf(text(bytes)?).map(|i| vec![i]),
         InputFormat::Sregs => read_sregs(bytes, false).map(|i| vec![i]),
         InputFormat::SregsRegs => read_sregs(bytes, true).map(|i| vec![i]),
         InputFormat::Vmcb => read_vmcb(bytes, true).map(|i| vec![i]),
@@ -626,6 +651,11 @@ fn read_dump(text: &str) -> Result<Vec<Input>, InputError> {
     }
     let dumps = read_dumps_from(text, 1)?;
     if dumps.is_empty() {
+        // A wtf regs.json pasted in an issue, with nothing else to read.
+        #[cfg(feature = "serde")]
+        if let Some(wtf) = wtf::read_paste(text, 1) {
+            return wtf.map(|i| vec![i]);
+        }
         return Err(match qemu_dump::parse(text) {
             Err(e) => err(format!("QEMU dump: {e}")),
             Ok(_) => err(NO_DUMP),
@@ -838,6 +868,18 @@ fn read_vmcb(bytes: &[u8], page: bool) -> Result<Input, InputError> {
         log: None,
         guest: None,
     })
+}
+
+#[cfg(feature = "serde")]
+fn read_wtf(text: &str) -> Result<Input, InputError> {
+    wtf::read(text)
+}
+
+#[cfg(not(feature = "serde"))]
+fn read_wtf(_text: &str) -> Result<Input, InputError> {
+    Err(err(
+        "wtf regs.json: this build of segstate has no `serde` feature, so it reads no JSON",
+    ))
 }
 
 #[cfg(not(feature = "serde"))]
