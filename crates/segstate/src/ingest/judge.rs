@@ -421,6 +421,18 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
             }
         }
     }
+    if d.target == Target::Tcg {
+        // QEMU TCG's `ltr` caches the descriptor before it marks it busy: in a TCG log
+        // an available TSS in TR is what QEMU left, not something to warn of.
+        for e in &mut report.entries {
+            if e.finding.id == CheckId::ArchTrAvailable {
+                e.finding.severity = Severity::Info;
+                e.context = Some(String::from(
+                    "a TCG log: QEMU's ltr (helper_ltr) caches the TSS before marking it busy",
+                ));
+            }
+        }
+    }
     if vendors.is_some_and(Vendors::intel) && g.controls.unrestricted_guest() == Some(false) {
         enter_without_unrestricted_guest(&mut report);
     }

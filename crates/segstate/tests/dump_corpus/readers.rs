@@ -513,3 +513,22 @@ fn internal_errors_extra_data_name_the_exit() {
             .all(|n| !n.contains("extra data, read as"))
     );
 }
+
+/// In a QEMU TCG log an available TSS in TR is what QEMU's `ltr` left: information,
+/// not a warning (netbootme issue 42's `-d int` log).
+#[test]
+fn a_tcg_logs_available_tss_is_information() {
+    let (d, j) = &judged("netbootme-42.txt")[0];
+    assert_eq!(d.target, Target::Tcg);
+    let tr: Vec<_> = j
+        .report
+        .entries
+        .iter()
+        .filter(|e| e.finding.id == CheckId::ArchTrAvailable)
+        .collect();
+    assert!(!tr.is_empty(), "TR's type 9 is named");
+    assert!(
+        tr.iter().all(|e| e.finding.severity == Severity::Info),
+        "{tr:?}"
+    );
+}
