@@ -55,6 +55,14 @@ fn both_real_files_are_detected_as_wtf() {
     let sregs = r#"{"cs": {"base": 0, "limit": 0, "selector": 51, "type": 11}}"#;
     assert_eq!(ingest::detect(sregs.as_bytes()), Ok(InputFormat::Json));
     assert_eq!("wtf".parse(), Ok(InputFormat::Wtf));
+    // Forced as segstate's JSON, the refusal names the format that reads it.
+    let e = ingest::read(HEVD.as_bytes(), Some(InputFormat::Json)).unwrap_err();
+    assert!(
+        e.0.contains("this is wtf's regs.json: `--format wtf` reads it"),
+        "{e}"
+    );
+    let e = ingest::read(sregs.as_bytes(), Some(InputFormat::Json)).unwrap_err();
+    assert!(!e.0.contains("wtf"), "{e}");
 }
 
 #[test]

@@ -429,6 +429,13 @@ struct ExitJson {
     blames_guest_state: bool,
 }
 
+/// A rule not judged for want of a field, as the JSON lists it.
+#[derive(Serialize)]
+struct RuleNotJudgedJson {
+    id: &'static str,
+    lacks: String,
+}
+
 /// One state of `--json`: the library's report ([`ReportJson`]) with what only the
 /// CLI knows around it: the input's label and format, a log's verdict and exits.
 #[derive(Serialize)]
@@ -439,6 +446,10 @@ struct StateJson<'a> {
     judged_for: Option<String>,
     target_reason: Option<&'a str>,
     not_judged: Option<&'a [String]>,
+    /// The guest-state rules beyond the segments that the input lacks a field for,
+    /// each with the first field it lacks (the text's "N guest-state rules … are not
+    /// judged" note).
+    rules_not_judged: Option<Vec<RuleNotJudgedJson>>,
     exits: Option<Vec<ExitJson>>,
     line: Option<usize>,
     printed_cpl: Option<u8>,
@@ -456,6 +467,15 @@ impl<'a> StateJson<'a> {
             judged_for: j.map(|j| j.vendors.map_or("tcg".to_string(), |v| v.to_string())),
             target_reason: j.map(|j| j.target_reason.as_str()),
             not_judged: j.map(|j| j.not_judged.as_slice()),
+            rules_not_judged: j.map(|j| {
+                j.rules_not_judged
+                    .iter()
+                    .map(|(id, field)| RuleNotJudgedJson {
+                        id: id.id(),
+                        lacks: field.to_string(),
+                    })
+                    .collect()
+            }),
             exits: input.log.as_ref().map(|l| {
                 l.exits
                     .iter()

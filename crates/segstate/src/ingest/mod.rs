@@ -800,7 +800,17 @@ fn read_sregs(bytes: &[u8], with_regs: bool) -> Result<Input, InputError> {
 
 #[cfg(feature = "serde")]
 fn read_json(text: &str) -> Result<Input, InputError> {
-    let sregs: KvmSregs = json::parse_named(text, "kvm_sregs JSON").map_err(|e| err(e.0))?;
+    let sregs: KvmSregs = json::parse_named(text, "kvm_sregs JSON").map_err(|e| {
+        // Forced with `--format json`, a wtf regs.json is named for what it is.
+        if wtf::recognise(text) {
+            err(format!(
+                "{}; this is wtf's regs.json: `--format wtf` reads it",
+                e.0
+            ))
+        } else {
+            err(e.0)
+        }
+    })?;
     let state = sregs_state(&sregs, RFLAGS_UNKNOWN, |reg, e| {
         format!("kvm_sregs JSON: field `{}.{}`", reg.kvm_name(), e.field)
     })?;
