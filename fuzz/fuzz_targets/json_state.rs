@@ -6,7 +6,11 @@ use segstate::ingest::{self, InputFormat};
 mod common;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(inputs) = ingest::read(data, Some(InputFormat::Json)) {
-        common::check_all(&inputs);
+    // segstate's JSON kvm_sregs, and wtf's regs.json (its own reader: hex strings,
+    // the attr encoding decided per file).
+    for format in [InputFormat::Json, InputFormat::Wtf] {
+        if let Ok(inputs) = ingest::read(data, Some(format)) {
+            common::check_all(&inputs);
+        }
     }
 });

@@ -489,6 +489,28 @@ fn each_dump_starts_with_its_verdict() {
         j["states"][0]["mode"].is_null() && j["states"][0]["cpl"].is_null(),
         "{j}"
     );
+    // The rules a dump lacks a field for are listed as the text's note counts them.
+    let o = segstate(&["check", &dump_fixture("drakvuf-465.txt")]);
+    let text = stdout(&o);
+    let j = json(&segstate(&[
+        "check",
+        "--json",
+        &dump_fixture("drakvuf-465.txt"),
+    ]));
+    let listed = j["states"][0]["rules_not_judged"].as_array().unwrap();
+    assert!(
+        text.contains(&format!(
+            "{} guest-state rules beyond the segments are not judged",
+            listed.len()
+        )),
+        "{text}\n{j}"
+    );
+    assert!(
+        listed
+            .iter()
+            .any(|r| r["id"] == "vmx.entry.cr0.ne" && r["lacks"] == "CR0"),
+        "{j}"
+    );
 }
 
 /// A mail body in quoted-printable is read decoded, and says so; its lines are the

@@ -1,6 +1,6 @@
 //! `segstate check` and `segstate snapshot import` on the Firecracker, Cloud
 //! Hypervisor and crosvm snapshots written by the real programs
-//! (crates/segstate/tests/fixtures).
+//! (crates/segstate/tests/fixtures); and wtf's `regs.json` (tests/fixtures/wtf).
 
 use std::path::Path;
 
@@ -474,4 +474,43 @@ fn a_large_vmrs_is_read_by_seeking_past_its_ram() {
     let (code, stdout, stderr) = import(s(&vmrs), &dir.join("a"), &[]);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stdout.contains("imported hyper-v vCPU 0 of 2"), "{stdout}");
+}
+
+/// wtf's `regs.json`, detected and read with the producer's `attr` encoding named; a
+/// cut paste and a bad `attr` exit 2 naming where.
+#[test]
+fn check_reads_wtf_regs_json_naming_the_attr_encoding() {
+    check_says(
+        &[&fixture("wtf/hevd-regs.json")],
+        0,
+        &[
+            "== wtf regs.json [wtf]: 64-bit mode, CPL 3",
+            "note: es.attr 0xcf3 is bdump's pre-fix 12-bit encoding",
+            "note: CPL 3 from SS.DPL",
+            "the regs.json lacks DEBUGCTL",
+        ],
+    );
+    check_says(
+        &[&fixture("wtf/linuxmode-stackoverflow-regs.json")],
+        1,
+        &[
+            "== wtf regs.json [wtf]: 64-bit mode, CPL 3",
+            "note: attr is QEMU's SegmentCache.flags verbatim",
+            "vmx.entry.tr.type",
+        ],
+    );
+    let v = check_json(&["--format", "wtf", &fixture("wtf/hevd-regs.json")], 0);
+    assert_eq!(v["states"][0]["format"], "wtf");
+    assert_eq!(v["states"][0]["cpl"], 3);
+    check_refuses(
+        &fixture("wtf/issue-34.txt"),
+        &["wtf regs.json (from line 13): the file is cut: it ends at line 61 column 6"],
+    );
+    let dir = scratch("wtf");
+    let bad = dir.join("regs.json");
+    let text = std::fs::read_to_string(fixture("wtf/hevd-regs.json")).unwrap();
+    std::fs::write(&bad, text.replace("\"0x22fb\"", "\"0xzz\"")).unwrap();
+    check_refuses(s(&bad), &["cs.attr: \"0xzz\" is not a hex number"]);
+    let (_, help, _) = run(&["check", "--help"]);
+    assert_contains(&help, "xen, hyperv, wtf");
 }

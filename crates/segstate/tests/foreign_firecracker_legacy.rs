@@ -106,6 +106,23 @@ const USER: &[Written] = &[
         "Firecracker snapshot, Versionize data version 4 (Firecracker 1.0)",
         "v1.5.1-user-null-ss-as-1.0.0.vmstate"
     ),
+    // Data versions 3 to 1: the 0.2x releases' VmInfo and VcpuState (VmInfo 1,
+    // VcpuState 1 without tsc_khz).
+    written!(
+        "v1.5.1 as 0.25.0",
+        "Firecracker snapshot, Versionize data version 3 (Firecracker 0.25)",
+        "v1.5.1-user-null-ss-as-0.25.0.vmstate"
+    ),
+    written!(
+        "v1.5.1 as 0.24.0",
+        "Firecracker snapshot, Versionize data version 2 (Firecracker 0.24)",
+        "v1.5.1-user-null-ss-as-0.24.0.vmstate"
+    ),
+    written!(
+        "v1.5.1 as 0.23.0",
+        "Firecracker snapshot, Versionize data version 1 (Firecracker 0.23)",
+        "v1.5.1-user-null-ss-as-0.23.0.vmstate"
+    ),
 ];
 
 /// The kernel-mode guest (`KERNEL_ONLY=1`).

@@ -9,11 +9,12 @@ use serde_json::json;
 
 use super::{Failure, Outcome};
 use crate::progress::Progress;
-use segstate::arch::GuestState;
+use segstate::arch::ShownMode;
 use segstate::check::Severity;
 use segstate::check::report::{Entry, Report, Vendors};
 use segstate::check::report_json::ReportJson;
 use segstate::ingest::judge::{self, Judgement};
+use segstate::ingest::log::LogDump;
 use segstate::ingest::{Input, InputFormat};
 
 /// The vendors `--vendor` takes.
@@ -78,8 +79,10 @@ impl From<VendorArg> for Vendors {
 /// - a crosvm snapshot directory (`crosvm`): its `vcpu` namespace, every `vcpu{N}`
 ///   fragment, the stack named (an encrypted snapshot, with `enc_metadata`, is refused);
 ///
-/// - text: starting with `{` segstate's JSON kvm_sregs (`json`, the `segstate convert
-///   --to sregs` shape), else a log as pasted (`dump`: journald/syslog/dmesg/(XEN)/e-mail
+/// - text: starting with `{` the `regs.json` of the snapshot fuzzer wtf (`wtf`: by its
+///   `cs` object with `attr` and `present`; bdump.js's old and fixed `attr` encodings
+///   and wtf's linux_mode QEMU flags, the one read named), else segstate's JSON
+///   kvm_sregs (`json`, the `segstate convert --to sregs` shape); else a log as pasted (`dump`: journald/syslog/dmesg/(XEN)/e-mail
 ///   prefixes, wrapped or cut lines) holding QEMU dumps, Linux dump_vmcs/dump_vmcb, Xen
 ///   or HAXM dumps, kvm_sregs printouts (kontain km, gVisor, qemu-kvm's register dump,
 ///   kvmtool's `register  selector  base` table and its copies in Solo5 and uhyve,
@@ -90,7 +93,8 @@ impl From<VendorArg> for Vendors {
 ///   only, its segments named, not read, since Bochs prints no attributes), hyperkit's
 ///   and xhyve's VMCS dump (`VMCS_GUEST_CS_ACCESS_RIGHTS: 0x…`, staircase pastes too),
 ///   `bhyvectl --get-all` (each vCPU a state) and exit lines, read a part at a time,
-///   each dump with its verdict first;
+///   each dump with its verdict first; a text with none of them but a wtf regs.json
+///   pasted in it (an issue) is read from the JSON's first line;
 ///
 /// - binary, by size: 312 bytes kvm_sregs (`sregs`), 456 kvm_sregs + kvm_regs
 ///   (`sregs+regs`), 4096 a VMCB page (`vmcb`), 664..=3072 a VMCB save area
@@ -112,6 +116,7 @@ impl From<VendorArg> for Vendors {
   segstate check crosvm-snap/              a crosvm snapshot (vcpu/vcpu0, ...): every vCPU
   segstate check domain.xlsave             a Xen xl save image or libxc stream: every vCPU
   segstate check vm.vmrs                   Hyper-V saved state: every VP, with its CPL byte
+  segstate check state/regs.json           wtf's regs.json (bdump.js, linux_mode): attr encoding named
   segstate convert --from sregs-bytes --to sregs < sregs.hex | segstate check
   segstate check --json --verbose dump.txt"#)]
 pub struct Args {
@@ -124,7 +129,7 @@ pub struct Args {
     vendor: Option<VendorArg>,
     /// The input format (default: detected): dump, json, sregs, sregs+regs, vmcb,
     /// vmcb-save, migration, libvirt, snapshot, cloud-hypervisor, firecracker, crosvm,
-    /// xen, hyperv.
+    /// xen, hyperv, wtf.
     #[arg(long, value_parser = parse_format, value_name = "NAME")]
     format: Option<InputFormat>,
     /// Print the report as JSON.
@@ -317,7 +322,7 @@ fn text(out: &mut String, input: &Input, r: &Report, j: Option<&Judgement>, verb
         // What the dump does not show is not printed as if it did.
         let guest = input.log.as_ref().map(|l| &l.guest);
         let withheld = input.log.as_ref().is_some_and(|l| l.withheld);
-        let mode = match guest.map(GuestState::shown_mode) {
+        let mode = match input.log.as_ref().map(LogDump::mode) {
             // Its fields were printed, but never read: not "no CR0 in the dump".
             _ if withheld => String::from("mode unknown (the dump carries no registers)"),
             Some(Ok(mode)) => mode.to_string(),
@@ -424,6 +429,13 @@ struct ExitJson {
     blames_guest_state: bool,
 }
 
+/// A rule not judged for want of a field, as the JSON lists it.
+#[derive(Serialize)]
+struct RuleNotJudgedJson {
+    id: &'static str,
+    lacks: String,
+}
+
 /// One state of `--json`: the library's report ([`ReportJson`]) with what only the
 /// CLI knows around it: the input's label and format, a log's verdict and exits.
 #[derive(Serialize)]
@@ -434,6 +446,10 @@ struct StateJson<'a> {
     judged_for: Option<String>,
     target_reason: Option<&'a str>,
     not_judged: Option<&'a [String]>,
+    /// The guest-state rules beyond the segments that the input lacks a field for,
+    /// each with the first field it lacks (the text's "N guest-state rules … are not
+    /// judged" note).
+    rules_not_judged: Option<Vec<RuleNotJudgedJson>>,
     exits: Option<Vec<ExitJson>>,
     line: Option<usize>,
     printed_cpl: Option<u8>,
@@ -451,6 +467,15 @@ impl<'a> StateJson<'a> {
             judged_for: j.map(|j| j.vendors.map_or("tcg".to_string(), |v| v.to_string())),
             target_reason: j.map(|j| j.target_reason.as_str()),
             not_judged: j.map(|j| j.not_judged.as_slice()),
+            rules_not_judged: j.map(|j| {
+                j.rules_not_judged
+                    .iter()
+                    .map(|(id, field)| RuleNotJudgedJson {
+                        id: id.id(),
+                        lacks: field.to_string(),
+                    })
+                    .collect()
+            }),
             exits: input.log.as_ref().map(|l| {
                 l.exits
                     .iter()
@@ -471,7 +496,12 @@ impl<'a> StateJson<'a> {
             report: r
                 .json()
                 .least(least_shown(verbose))
-                .mode(guest.map_or(Some(r.mode), |g| g.shown_mode().ok()))
+                .mode(
+                    input
+                        .log
+                        .as_ref()
+                        .map_or(Some(r.mode), |l| l.mode().ok().map(ShownMode::mode)),
+                )
                 .cpl_known(guest.is_none_or(|g| g.cpl.is_some())),
         }
     }

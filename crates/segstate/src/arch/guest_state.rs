@@ -12,7 +12,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::mode::{CR0_PE, CR0_PG, EFER_LMA, RFLAGS_VM};
+use super::mode::{CR0_PE, CR0_PG, EFER_LMA, EFER_LME, RFLAGS_VM};
 use super::{Cpl, CpuMode, PerSegReg, SegReg, Segment, SegmentState};
 
 /// GDTR or IDTR: base and limit.
@@ -47,6 +47,8 @@ impl VmxControls {
     pub const CPU_BASED_SECONDARY: u32 = 1 << 31;
     /// VM-entry control "IA-32e mode guest" (bit 9).
     pub const ENTRY_IA32E_MODE_GUEST: u32 = 1 << 9;
+    /// VM-entry control "load IA32_EFER" (bit 15).
+    pub const ENTRY_LOAD_EFER: u32 = 1 << 15;
 
     /// Whether unrestricted guest is on, when the dump shows both controls it
     /// depends on.
@@ -57,6 +59,37 @@ impl VmxControls {
             return Some(false);
         }
         Some(self.secondary? & Self::SECONDARY_UNRESTRICTED_GUEST != 0)
+    }
+
+    /// The IA32_EFER the guest runs with after VM entry, when the VM-entry controls
+    /// are shown and "load IA32_EFER" is 0; `None` when they are not shown or it is 1
+    /// (then VM entry loads the guest-state field as it is). `efer` is the value a dump
+    /// printed for the field, `cr0` the guest CR0 when known.
+    ///
+    /// Without "load IA32_EFER" VM entry neither checks nor loads the VMCS's IA32_EFER
+    /// field: it sets EFER.LMA to the "IA-32e mode guest" control and, when CR0.PG =
+    /// 1, EFER.LME likewise, and leaves the other bits as the processor had them (SDM
+    /// Vol. 3C §27.3.2.1). A hypervisor that runs its guests so (Xen 4.9's
+    /// `EntryControls=000053ff`, Linux before 5.11, which print the field whenever
+    /// they load or save IA32_PAT) prints a field nothing loaded, often 0 for a 64-bit
+    /// guest. The other bits are taken as printed: nothing else in such a dump shows
+    /// them. With `cr0` unknown, LME is left as printed unless IA-32e mode guest is 1,
+    /// which VM entry allows only with paging on (§27.3.1.1).
+    #[must_use]
+    pub fn efer_after_entry(&self, efer: u64, cr0: Option<u64>) -> Option<u64> {
+        let entry = self.entry?;
+        if entry & Self::ENTRY_LOAD_EFER != 0 {
+            return None;
+        }
+        let ia32e = entry & Self::ENTRY_IA32E_MODE_GUEST != 0;
+        let paging = cr0.map_or(ia32e, |c| c & CR0_PG != 0);
+        let set = |v: u64, bit: u64, on: bool| if on { v | bit } else { v & !bit };
+        let efer = set(efer, EFER_LMA, ia32e);
+        Some(if paging {
+            set(efer, EFER_LME, ia32e)
+        } else {
+            efer
+        })
     }
 }
 
@@ -179,6 +212,41 @@ pub struct ModeGap {
     pub so_far: ModeSoFar,
     /// The field that would decide the rest.
     pub lacks: GuestField,
+}
+
+/// The mode a dump shows: decided by its fields, or, where they stop short, named by
+/// the dump in words (Bochs's `CPU is in protected mode`, `CS.mode = 32 bit`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShownMode {
+    /// The fields decide it ([`GuestState::shown_mode`]).
+    Decided(CpuMode),
+    /// The dump names it; its fields stop at the gap.
+    Named(CpuMode, ModeGap),
+}
+
+impl ShownMode {
+    /// The mode, decided or named.
+    #[must_use]
+    pub const fn mode(self) -> CpuMode {
+        match self {
+            ShownMode::Decided(m) | ShownMode::Named(m, _) => m,
+        }
+    }
+}
+
+impl fmt::Display for ShownMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ShownMode::Decided(m) => write!(f, "{m}"),
+            ShownMode::Named(m, gap) => {
+                write!(
+                    f,
+                    "{m} as the dump names it (the fields read lack {})",
+                    gap.lacks
+                )
+            }
+        }
+    }
 }
 
 /// The part of the mode a partial state decides (see [`ModeGap`]).
@@ -574,6 +642,35 @@ mod tests {
         g.efer = Some(0xd01);
         g.segments[SegReg::Cs] = s.segments[SegReg::Cs].into();
         assert_eq!(g.shown_mode(), Ok(CpuMode::Compatibility));
+    }
+
+    #[test]
+    fn without_load_efer_entry_sets_lma_and_lme_from_ia32e_mode_guest() {
+        let ia32e = VmxControls::ENTRY_IA32E_MODE_GUEST;
+        let with = |entry: Option<u32>| VmxControls {
+            entry,
+            ..VmxControls::default()
+        };
+        // Not shown, or load IA32_EFER on: the field is what entry loads.
+        assert_eq!(with(None).efer_after_entry(0, None), None);
+        let loads = VmxControls::ENTRY_LOAD_EFER | ia32e;
+        assert_eq!(with(Some(loads)).efer_after_entry(0, Some(CR0_PG)), None);
+        // Off: LMA is IA-32e mode guest, LME too with paging; SCE and NXE untouched.
+        let off = with(Some(ia32e));
+        assert_eq!(off.efer_after_entry(0x801, Some(CR0_PG | 1)), Some(0xd01));
+        assert_eq!(
+            off.efer_after_entry(0, None),
+            Some(0x500),
+            "IA-32e needs paging"
+        );
+        let legacy = with(Some(0));
+        assert_eq!(
+            legacy.efer_after_entry(0xd01, Some(CR0_PG | 1)),
+            Some(0x801)
+        );
+        // Paging off: LME is not touched.
+        assert_eq!(legacy.efer_after_entry(0x500, Some(1)), Some(0x100));
+        assert_eq!(legacy.efer_after_entry(0x500, None), Some(0x100));
     }
 
     #[test]

@@ -34,7 +34,8 @@ mod state;
 
 pub use descriptor::{Descriptor, DescriptorError, GateDescriptor, GateKind, SystemDescriptor};
 pub use guest_state::{
-    DescriptorTable, GuestField, GuestState, ModeGap, ModeSoFar, SvmControls, VmxControls,
+    DescriptorTable, GuestField, GuestState, ModeGap, ModeSoFar, ShownMode, SvmControls,
+    VmxControls,
 };
 pub use mode::{
     CR0_CD, CR0_ET, CR0_NE, CR0_NW, CR0_PE, CR0_PG, CR4_PAE, CR4_PCIDE, CR4_VMXE, CpuMode,

@@ -266,6 +266,8 @@ table_enum! {
     VmxEntryPendingDebugBs = "vmx.entry.pending-debug.bs", Vmx, Error, "SDM Vol. 3C §27.3.1.5";
     /// With PAE paging outside IA-32e mode and EPT, a present PDPTE's reserved bits must be 0.
     VmxEntryPdpteReserved = "vmx.entry.pdpte.reserved", Vmx, Error, "SDM Vol. 3C §27.3.1.6";
+    /// The injected event's deliver-error-code bit: 1 exactly for a #DF, #TS, #NP, #SS, #GP, #PF or #AC in protected mode (a VM-entry control field: VM-instruction error 7).
+    VmxControlEntryErrorCode = "vmx.control.entry-intr.error-code", Vmx, Error, "SDM Vol. 3C §27.2.1.3";
     /// EFER.SVME: expected 1.
     SvmVmrunEferSvme = "svm.vmrun.efer-svme", Svm, Error, "APM Vol. 2 §15.5.1";
     /// EFER: expected reserved bits 7:1, 9 and 63:32 clear.

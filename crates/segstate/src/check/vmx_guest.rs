@@ -87,7 +87,13 @@ pub const RULES: &[CheckId] = &[
     CheckId::VmxEntryPendingDebugReserved,
     CheckId::VmxEntryPendingDebugBs,
     CheckId::VmxEntryPdpteReserved,
+    CheckId::VmxControlEntryErrorCode,
 ];
+
+/// The rules among [`RULES`] that are VM-entry control checks (SDM Vol. 3C §27.2.1):
+/// the processor makes them before any guest-state check, and a failure is
+/// VM-instruction error 7, not exit reason 33.
+pub const CONTROL_RULES: [CheckId; 1] = [CheckId::VmxControlEntryErrorCode];
 
 /// Activity states (SDM Vol. 3C §25.4.2).
 const ACTIVE: u32 = 0;
@@ -157,7 +163,6 @@ impl GuestControls {
     const ENTRY_LOAD_DEBUG: u32 = 1 << 2;
     const ENTRY_SMM: u32 = 1 << 10;
     const ENTRY_LOAD_PAT: u32 = 1 << 14;
-    const ENTRY_LOAD_EFER: u32 = 1 << 15;
     const ENTRY_LOAD_BNDCFGS: u32 = 1 << 16;
     /// Pin-based "virtual NMIs".
     const PIN_VIRTUAL_NMIS: u32 = 1 << 5;
@@ -223,7 +228,7 @@ impl GuestControls {
             ),
             load_efer: bit(
                 entry,
-                Self::ENTRY_LOAD_EFER,
+                VmxControls::ENTRY_LOAD_EFER,
                 kvm.load_efer,
                 "load IA32_EFER = 1",
             ),
@@ -301,7 +306,65 @@ pub fn check(g: &GuestState, controls: GuestControls, level: CrLevel) -> GuestFi
     interruptibility(&mut r, controls);
     pending_debug(&mut r);
     pdptes(&mut r, controls);
+    entry_event(&mut r, controls);
     r.finish()
+}
+
+/// The VM-entry interruption-information field's deliver-error-code bit (bit 11).
+const DELIVER_ERROR_CODE: u32 = 1 << 11;
+
+/// The control check on the injected event's error code (SDM Vol. 3C §27.2.1.3):
+/// a hardware exception in protected mode (CR0.PE of the guest-state field, or
+/// unrestricted guest off) delivers an error code exactly when its vector has one (#DF,
+/// #TS, #NP, #SS, #GP, #PF, #AC); any other event delivers none. A processor whose
+/// IA32_VMX_BASIC[56] is 1 lets a hardware exception go either way, which no dump
+/// shows; the finding says so.
+fn entry_event(r: &mut Run<'_>, controls: GuestControls) {
+    let id = CheckId::VmxControlEntryErrorCode;
+    let g = r.g;
+    let Some(info) = r.need(
+        id,
+        GuestField::EntryInterruptionInfo,
+        g.entry_interruption_info,
+    ) else {
+        return;
+    };
+    let Some(e) = InjectedEvent::from_field(info) else {
+        return;
+    };
+    let Some(cr0) = r.need(id, GuestField::Cr0, g.cr0) else {
+        return;
+    };
+    let delivers = info & DELIVER_ERROR_CODE != 0;
+    let protected = !controls.unrestricted_guest || cr0 & CR0_PE != 0;
+    let (expected, fails) = if e.kind != 3 || !protected {
+        ("0 (not a hardware exception in protected mode)", delivers)
+    } else if matches!(e.vector, 8 | 10..=14 | 17) {
+        (
+            "1 for #DF, #TS, #NP, #SS, #GP, #PF or #AC in protected mode (unless \
+             IA32_VMX_BASIC[56] = 1)",
+            !delivers,
+        )
+    } else {
+        (
+            "0 for an exception without an error code (unless IA32_VMX_BASIC[56] = 1)",
+            delivers,
+        )
+    };
+    if fails {
+        r.f.fail(
+            id,
+            None,
+            "VM-entry interruption information bit 11 (deliver error code)",
+            expected,
+            format_args!(
+                "{} (type {}, vector {})",
+                u8::from(delivers),
+                e.kind,
+                e.vector
+            ),
+        );
+    }
 }
 
 fn control_registers(r: &mut Run<'_>, level: CrLevel) {

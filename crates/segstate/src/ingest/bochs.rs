@@ -24,10 +24,13 @@
 //!
 //! A flag word in upper case is a set flag (`stringify_EFLAGS`, and the `get_*() ? "ID"
 //! : "id"` list of 2.7); EFLAGS bit 1 is always 1 (SDM Vol. 1 §3.4.3) and is not
-//! printed. Bochs prints no CPL, and of a segment only its selector, base (the low 32
-//! bits), limit, G and D: no type, DPL, S, P or L. So no segment is read whole: each
-//! shown is named in a note and left out (`partial_segments`), and the CPL
-//! is unknown. The mode Bochs names is kept in a note, beside what CR0 and EFER show.
+//! printed. Bochs prints of a segment only its selector, base (the low 32 bits),
+//! limit, G and D: no type, DPL, S, P or L. So no segment is read whole: each shown is
+//! named in a note and left out (`partial_segments`). Bochs's CPL is CS's RPL by
+//! definition (`#define CPL (BX_CPU_THIS_PTR sregs[BX_SEG_REG_CS].selector.rpl)`,
+//! `cpu/cpu.h`; real-mode loads set it to 0, virtual-8086 ones to 3), so the RPL of the
+//! CS line is the CPL. The mode Bochs names (with CS's width) is kept in a note and as
+//! the dump's named mode, which stands where CR0, EFER and RFLAGS do not decide it.
 //!
 //! A dump opens at a line only Bochs prints (the mode lines, the flag or segment
 //! lines, `EIP=… (…)`, `CR0=0x…`) and runs while its lines follow; a line of another
@@ -40,7 +43,7 @@ use alloc::vec::Vec;
 
 use super::log::{Dialect, MAX_DUMPS, RawDump};
 use super::text::hex_width;
-use crate::arch::SegReg;
+use crate::arch::{Cpl, CpuMode, SegReg};
 
 /// The flag words of the 2.7 `IOPL=` line and of 2.8's `EFLAGS=` text, in Bochs's
 /// order, with their bits (`stringify_EFLAGS`).
@@ -127,13 +130,31 @@ impl Reading {
             .is_some_and(|m| m == "long mode" || m == "compatibility mode")
     }
 
+    /// The mode Bochs names (`get_bx_cpu_mode_name`), with CS's width where it
+    /// decides 16- from 32-bit protected mode.
+    fn named_mode(&self) -> Option<CpuMode> {
+        Some(match self.mode.as_deref()? {
+            "real mode" => CpuMode::Real,
+            "v8086 mode" => CpuMode::Virtual8086,
+            "protected mode" => match self.widths[0]? {
+                16 => CpuMode::Protected16,
+                32 => CpuMode::Protected32,
+                _ => return None,
+            },
+            "compatibility mode" => CpuMode::Compatibility,
+            "long mode" => CpuMode::Long64,
+            _ => return None,
+        })
+    }
+
     fn finish(mut self) -> RawDump {
+        self.dump.named_mode = self.named_mode();
         let d = &mut self.dump;
         if let Some(mode) = &self.mode {
             let width = |w: Option<u32>| w.map_or_else(|| String::from("?"), |w| format!("{w}"));
             d.note(format!(
                 "Bochs names the mode: {mode}, CS {}-bit, SS {}-bit (its CS.mode/SS.mode \
-                 lines); the mode above is what the fields read decide",
+                 lines); where the fields read decide the mode, the mode above is theirs",
                 width(self.widths[0]),
                 width(self.widths[1])
             ));
@@ -149,9 +170,13 @@ impl Reading {
             ));
             d.partial_segments = self.shown;
         }
-        d.note(String::from(
-            "CPL unknown: Bochs's dump prints no CPL and no segment's DPL",
-        ));
+        d.note(String::from(match d.guest.cpl {
+            Some(_) => {
+                "CPL from CS's RPL: Bochs's CPL is CS.RPL (cpu/cpu.h), though it prints no \
+                 segment's DPL"
+            }
+            None => "CPL unknown: Bochs's CPL is CS's RPL, and the dump has no whole CS selector",
+        }));
         self.dump
     }
 }
@@ -410,8 +435,22 @@ fn segment(c: &mut Reading, reg: SegReg, words: &[&str], line: usize) {
         }
         _ => false,
     };
-    if !agrees {
+    // A selector of 0 whose index, TI and RPL remain is one Bochs nulled on a return to
+    // an outer privilege level: `validate_seg_reg` (cpu/segment_ctrl_pro.cc) clears
+    // only the value and the cache's valid bit (SDM Vol. 3A §6.12.3, RET and IRET).
+    let nulled = sel == Some(0) && index.is_some() && ti.is_some() && rpl.is_some();
+    if nulled {
+        c.dump.note(format!(
+            "line {line}: {}'s selector is 0 beside index {}: Bochs nulled it on a return \
+             to an outer privilege level (validate_seg_reg clears the value, not the index)",
+            reg.name(),
+            index.unwrap_or_default()
+        ));
+    } else if !agrees {
         return cut(c, line, reg.name(), "no whole selector");
+    }
+    if reg == SegReg::Cs {
+        c.dump.guest.cpl = sel.map(|s| Cpl::from_low_bits(s as u8));
     }
     let lacks = [
         ("base", &[8][..]),
@@ -501,6 +540,36 @@ mod tests {
 00271001846e[CPU0  ] exception(): 3rd (13) exception with no resolution, shutdown status is 00h, resetting
 ";
 
+    /// Bochs's CPL is CS's RPL: a user-mode CS line says CPL 3; a cut one says nothing.
+    /// The named mode needs CS's width only to tell 16- from 32-bit protected mode.
+    #[test]
+    fn the_cpl_is_cs_rpl_and_the_mode_is_named() {
+        let user = DUMP_32.replace("CS:0008( 0001| 0|  0)", "CS:001b( 0003| 0|  3)");
+        let d = &read(&user)[0];
+        assert_eq!(d.guest.cpl, Some(Cpl::Ring3));
+        // century-os's journal (2020): DS left as Bochs nulls it on the IRET to ring 3.
+        let nulled = user.replace("DS:0010( 0002| 0|  0)", "DS:0000( 0005| 0|  0)");
+        let d = &read(&nulled)[0];
+        assert!(d.partial_segments.contains(&SegReg::Ds), "{:?}", d.notes);
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n.contains("DS's selector is 0 beside index 5"))
+        );
+        assert!(d.notes.iter().any(|n| n.starts_with("CPL from CS's RPL")));
+        let cut = DUMP_32.replace("CS:0008( 0001| 0|  0)", "CS:0008( 0001|");
+        let d = &read(&cut)[0];
+        assert_eq!(d.guest.cpl, None);
+        assert!(d.notes.iter().any(|n| n.starts_with("CPL unknown")));
+        assert_eq!(read(DUMP_64)[0].named_mode, Some(CpuMode::Long64));
+        let sixteen = DUMP_32.replace("CS.mode = 32 bit", "CS.mode = 16 bit");
+        assert_eq!(read(&sixteen)[0].named_mode, Some(CpuMode::Protected16));
+        let no_width = DUMP_32.replace("CS.mode = 32 bit", "");
+        assert_eq!(read(&no_width)[0].named_mode, None);
+        let v86 = DUMP_32.replace("protected mode", "v8086 mode");
+        assert_eq!(read(&v86)[0].named_mode, Some(CpuMode::Virtual8086));
+    }
+
     #[test]
     fn a_32_bit_dump_reads_every_field_and_names_the_segments() {
         let d = read(DUMP_32);
@@ -513,7 +582,8 @@ mod tests {
         assert_eq!(g.rip, Some(0x9037f));
         // IF and PF set, bit 1 always.
         assert_eq!(g.rflags, Some(0x206));
-        assert_eq!(g.cpl, None);
+        assert_eq!(g.cpl, Some(Cpl::Ring0), "CS's RPL");
+        assert_eq!(d.named_mode, Some(CpuMode::Protected32));
         assert!(g.has_no_segments(), "no segment without its attributes");
         assert_eq!(d.partial_segments, SEGMENTS);
         assert!(d.notes.iter().any(|n| n.starts_with(

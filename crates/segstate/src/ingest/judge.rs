@@ -15,6 +15,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+use super::exit::names::VM_INSTRUCTION_INVALID_CONTROLS;
 use super::exit::{Exit, ExitClass};
 use super::log::{Dialect, LogDump, Target};
 use super::{Input, qemu_dump};
@@ -25,7 +26,7 @@ use crate::arch::{
 };
 use crate::check::kvm_set_sregs::{self, Cr4Allowed};
 use crate::check::report::{Context, Entry, Report, Source, Vendors};
-use crate::check::vmx_guest::CrLevel;
+use crate::check::vmx_guest::{self, CrLevel};
 use crate::check::{CheckId, Family};
 use crate::check::{Finding, Severity};
 
@@ -420,6 +421,18 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
             }
         }
     }
+    if d.target == Target::Tcg {
+        // QEMU TCG's `ltr` caches the descriptor before it marks it busy: in a TCG log
+        // an available TSS in TR is what QEMU left, not something to warn of.
+        for e in &mut report.entries {
+            if e.finding.id == CheckId::ArchTrAvailable {
+                e.finding.severity = Severity::Info;
+                e.context = Some(String::from(
+                    "a TCG log: QEMU's ltr (helper_ltr) caches the TSS before marking it busy",
+                ));
+            }
+        }
+    }
     if vendors.is_some_and(Vendors::intel) && g.controls.unrestricted_guest() == Some(false) {
         enter_without_unrestricted_guest(&mut report);
     }
@@ -435,6 +448,7 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
             ),
         );
     }
+    report.notes.extend(internal_error_note(d, vendors));
     let verdict = verdict(d, &report, class);
     Judgement {
         report,
@@ -444,6 +458,18 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
         not_judged: not_judged.into_iter().collect(),
         rules_not_judged,
     }
+}
+
+/// What a KVM internal error's extra data words say (`exit::explain_internal`), read
+/// as Intel's unless the target is AMD.
+fn internal_error_note(d: &LogDump, vendors: Option<Vendors>) -> Option<String> {
+    let Some(Exit::Internal { suberror, extra }) = d.exit() else {
+        return None;
+    };
+    if vendors == Some(Vendors::Amd) {
+        return None;
+    }
+    super::exit::explain_internal(*suberror, extra, vendors == Some(Vendors::Intel))
 }
 
 /// Judges a dump that shows no segment register (exit lines only, a HAXM or Xen dump
@@ -479,6 +505,7 @@ fn without_segments(
         .iter()
         .any(|(id, _)| !rules_not_judged.iter().any(|(x, _)| x == id));
     }
+    report.notes.extend(internal_error_note(d, vendors));
     let verdict = match verdict(d, &report, class) {
         _ if !judged_any => Verdict::NoState(class),
         Verdict::Outside { class, .. } => Verdict::Outside {
@@ -547,6 +574,23 @@ fn beyond_segments(report: &mut Report, d: &LogDump, v: Vendors) -> Vec<(CheckId
         CrLevel::GuestView
     };
     let rules_not_judged = crate::check::report::guest_state(report, &d.guest, v, level, "dump");
+    if d.exit().is_some_and(|e| e.class().blames_guest_state()) {
+        // The guest-state checks ran, so the control checks before them passed: a
+        // control rule that fires here meets a processor that allows more (an error
+        // code either way with IA32_VMX_BASIC[56] = 1), or fields changed since.
+        let before = report.entries.len();
+        report
+            .entries
+            .retain(|e| !vmx_guest::CONTROL_RULES.contains(&e.finding.id));
+        if report.entries.len() < before {
+            report.notes.push(String::from(
+                "a VM-entry control rule fails on the dump's fields, but the exit is a \
+                 guest-state failure, which the processor reports only after its control \
+                 checks passed: not counted (a processor with IA32_VMX_BASIC[56] = 1 \
+                 delivers a hardware exception with or without an error code)",
+            ));
+        }
+    }
     report
         .notes
         .extend(crate::check::report::rules_not_judged_note(
@@ -619,7 +663,9 @@ impl SaveAreaSwitch {
                  (interruptibility, activity state, controls, PDPTEs)"
             }
             (SaveAreaSwitch::Kvm, Vendor::Amd) => {
-                "set kvm_amd.dump_invalid_vmcb=1 to have the kernel print the VMCB"
+                "set kvm_amd.dump_invalid_vmcb=1 to have the kernel print the VMCB (an SEV-ES \
+                 or SEV-SNP guest's registers are in its VMSA, encrypted, which the kernel \
+                 prints only when the guest's policy allows debugging)"
             }
             (SaveAreaSwitch::Xen, Vendor::Intel) => {
                 "Xen's `v` debug key (`xl debug-keys v`) prints the VMCS (interruptibility, \
@@ -678,6 +724,23 @@ const CONFIGURATION_CONTEXT_WITHOUT_UG: &str =
     "VM entry without unrestricted guest (the dump's controls)";
 
 fn verdict(d: &LogDump, report: &Report, class: Option<ExitClass>) -> Verdict {
+    // VM-instruction error 7 is the control checks' failure: a control rule that fails
+    // on the dump's fields names it.
+    if class
+        == Some(ExitClass::VmInstructionError(
+            VM_INSTRUCTION_INVALID_CONTROLS,
+        ))
+    {
+        if let Some(e) = report.entries.iter().find(|e| {
+            e.finding.severity == Severity::Error
+                && vmx_guest::CONTROL_RULES.contains(&e.finding.id)
+        }) {
+            return Verdict::Fails {
+                family: e.family,
+                finding: e.finding.clone(),
+            };
+        }
+    }
     if let Some(c) = class.filter(|c| !c.blames_guest_state()) {
         return Verdict::NotGuestState(c);
     }

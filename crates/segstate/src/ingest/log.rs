@@ -24,7 +24,7 @@ use alloc::{format, vec};
 use super::exit::{self, Exit, ExitClass, TripleFaultReport};
 use super::text::{Words, quoted_printable, strip_prefixes};
 use super::{haxm, linux_vmcb, linux_vmcs, qemu_log};
-use crate::arch::{Cpl, GuestState, SegReg, Vendor};
+use crate::arch::{Cpl, CpuMode, GuestState, ModeGap, SegReg, ShownMode, Vendor};
 
 /// The most dumps read from one log; the rest are named, not read, so memory stays
 /// bounded on any input.
@@ -194,6 +194,9 @@ pub(crate) struct RawDump {
     pub partial_segments: Vec<SegReg>,
     /// QEMU's `-d cpu_reset` dump: the state as a reset began, which nothing entered.
     pub at_reset: bool,
+    /// The mode the dump names in words (Bochs's `CPU is in protected mode`), which
+    /// stands in for the mode only where the fields read do not decide it.
+    pub named_mode: Option<CpuMode>,
 }
 
 impl RawDump {
@@ -208,6 +211,7 @@ impl RawDump {
             notes: Vec::new(),
             partial_segments: Vec::new(),
             at_reset: false,
+            named_mode: None,
         }
     }
 
@@ -270,9 +274,25 @@ pub struct LogDump {
     /// see `ingest::protected`): the state is empty, its first note says why, and
     /// nothing is judged.
     pub withheld: bool,
+    /// The mode the dump names in words (Bochs's `CPU is in protected mode` and
+    /// `CS.mode = 32 bit`), apart from the fields: see [`LogDump::mode`].
+    pub named_mode: Option<CpuMode>,
 }
 
 impl LogDump {
+    /// The operating mode: as the fields read decide it ([`GuestState::shown_mode`]),
+    /// else as the dump names it in words, when it does.
+    ///
+    /// # Errors
+    ///
+    /// [`ModeGap`] when neither decides it.
+    pub fn mode(&self) -> Result<ShownMode, ModeGap> {
+        match self.guest.shown_mode() {
+            Ok(m) => Ok(ShownMode::Decided(m)),
+            Err(gap) => self.named_mode.map(|m| ShownMode::Named(m, gap)).ok_or(gap),
+        }
+    }
+
     /// The exit that decides the verdict: the first, except that a
     /// `KVM_EXIT_FAIL_ENTRY` named without its reason gives way to a later line of the
     /// same failure that has it (kontain km prints the name, its register dump, then
@@ -457,11 +477,13 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
             notes: first.notes.clone(),
             partial_segments: first.partial_segments.clone(),
             withheld: false,
+            named_mode: first.named_mode,
         };
         for &i in &group[1..] {
             let other = &raws[i];
             let differ = d.guest.merge_from(&other.guest);
             d.printed_cpl = d.printed_cpl.or(other.printed_cpl);
+            d.named_mode = d.named_mode.or(other.named_mode);
             d.notes.extend(other.notes.iter().cloned());
             for reg in &other.partial_segments {
                 if !d.partial_segments.contains(reg) {
@@ -565,6 +587,7 @@ fn attach_exits(
             notes: Vec::new(),
             partial_segments: Vec::new(),
             withheld: false,
+            named_mode: None,
         });
     }
     for d in dumps.iter_mut() {

@@ -1,12 +1,14 @@
 //! Readers for everything users hold (std): format detection and decoding into
 //! [`SegmentState`]s — QEMU register dumps ([`qemu_dump`]), QEMU migration streams and
 //! libvirt saved-VM images ([`qemu_migration`]), raw `kvm_sregs` (+ `kvm_regs`), VMCB
-//! pages and save areas, and segstate's JSON state (feature `serde`).
+//! pages and save areas, segstate's JSON state and wtf's `regs.json` (feature `serde`).
 //!
 //! Detection, unless a format is forced:
 //!
 //! - **text** (valid UTF-8 without NUL bytes): JSON when the first non-blank character
-//!   is `{`, otherwise a log as users paste it, read by [`log::read_log`]: QEMU dumps,
+//!   is `{` (wtf's `regs.json` by its `cs` object, [`wtf::recognise`]; a regs.json pasted
+//!   in a text with no dump is read too), otherwise a log as users paste it, read by
+//!   [`log::read_log`]: QEMU dumps,
 //!   Linux `dump_vmcs`/`dump_vmcb`, Xen, HAXM and hyperkit dumps, `bhyvectl --get-all`,
 //!   other VMMs' `kvm_sregs`
 //!   printouts (kontain km, gVisor, qemu-kvm's `kvm_show_regs`), VirtualBox's
@@ -83,6 +85,7 @@ pub mod judge;
 pub mod linux_vmcb;
 pub mod linux_vmcs;
 pub mod log;
+pub mod other_arch;
 mod path;
 pub(crate) mod protected;
 pub mod qemu_dump;
@@ -95,6 +98,8 @@ pub(crate) mod text;
 pub(crate) mod vbox_log;
 mod vmcs_field;
 pub mod whp;
+#[cfg(feature = "serde")]
+pub mod wtf;
 #[cfg(feature = "serde")]
 pub mod xen;
 pub(crate) mod xen_regs;
@@ -162,11 +167,14 @@ pub enum InputFormat {
     Xen,
     /// A Hyper-V partition state blob (`VP_SEGMENT_REGISTERS` with its CPL): every VP.
     HyperV,
+    /// The `regs.json` of the snapshot fuzzer wtf (bdump.js or wtf's linux_mode
+    /// scripts), each producer's `attr` encoding decided and named ([`wtf`]).
+    Wtf,
 }
 
 impl InputFormat {
     /// Every format.
-    pub const ALL: [InputFormat; 14] = [
+    pub const ALL: [InputFormat; 15] = [
         InputFormat::Dump,
         InputFormat::Sregs,
         InputFormat::SregsRegs,
@@ -181,6 +189,7 @@ impl InputFormat {
         InputFormat::Crosvm,
         InputFormat::Xen,
         InputFormat::HyperV,
+        InputFormat::Wtf,
     ];
 
     /// The name `--format` takes.
@@ -201,6 +210,7 @@ impl InputFormat {
             InputFormat::Crosvm => "crosvm",
             InputFormat::Xen => "xen",
             InputFormat::HyperV => "hyperv",
+            InputFormat::Wtf => "wtf",
         }
     }
 }
@@ -319,8 +329,12 @@ impl Input {
             vmcb_cpl_byte: self.vmcb_cpl_byte,
         };
         let mut r = crate::verify::paths::diagnose(&self.state, vendor, context);
+        let holder = match self.format {
+            InputFormat::Wtf => "regs.json",
+            _ => "stream",
+        };
         if let Some(g) = &self.guest {
-            judge::whole_state(&mut r, g, vendor, self.source, "stream");
+            judge::whole_state(&mut r, g, vendor, self.source, holder);
         }
         r
     }
@@ -377,6 +391,17 @@ fn detect_foreign(_prefix: &[u8]) -> Option<InputFormat> {
     None
 }
 
+/// The format of a text that starts with `{`: a wtf regs.json by its `cs` object
+/// ([`wtf::recognise`]), else segstate's JSON `kvm_sregs`.
+pub(crate) fn json_format(prefix: &str) -> InputFormat {
+    #[cfg(feature = "serde")]
+    if wtf::recognise(prefix) {
+        return InputFormat::Wtf;
+    }
+    let _ = prefix;
+    InputFormat::Json
+}
+
 /// Decides the format of `bytes`: a magic number ([`detect_magic`]), else text (JSON
 /// or a dump), else the size of a binary format.
 ///
@@ -394,7 +419,7 @@ pub fn detect(bytes: &[u8]) -> Result<InputFormat, InputError> {
             return Err(err("empty input: nothing to check"));
         }
         return Ok(if t.starts_with('{') {
-            InputFormat::Json
+            json_format(t)
         } else {
             InputFormat::Dump
         });
@@ -425,6 +450,7 @@ pub fn read(bytes: &[u8], format: Option<InputFormat>) -> Result<Vec<Input>, Inp
     match format {
         InputFormat::Dump => read_dump(text(bytes)?),
         InputFormat::Json => read_json(text(bytes)?).map(|i| vec![i]),
+        InputFormat::Wtf => read_wtf(text(bytes)?).map(|i| vec![i]),
         InputFormat::Sregs => read_sregs(bytes, false).map(|i| vec![i]),
         InputFormat::SregsRegs => read_sregs(bytes, true).map(|i| vec![i]),
         InputFormat::Vmcb => read_vmcb(bytes, true).map(|i| vec![i]),
@@ -625,6 +651,11 @@ fn read_dump(text: &str) -> Result<Vec<Input>, InputError> {
     }
     let dumps = read_dumps_from(text, 1)?;
     if dumps.is_empty() {
+        // A wtf regs.json pasted in an issue, with nothing else to read.
+        #[cfg(feature = "serde")]
+        if let Some(wtf) = wtf::read_paste(text, 1) {
+            return wtf.map(|i| vec![i]);
+        }
         return Err(match qemu_dump::parse(text) {
             Err(e) => err(format!("QEMU dump: {e}")),
             Ok(_) => err(NO_DUMP),
@@ -647,7 +678,7 @@ fn read_dumps_from(text: &str, first_line: usize) -> Result<Vec<Input>, InputErr
     } else {
         qemu_dump::parse(text).unwrap_or_default()
     };
-    Ok(log::read_log(text)
+    let dumps: Vec<Input> = log::read_log(text)
         .into_iter()
         .map(|mut d| {
             let whole = (d.dialects == [log::Dialect::Qemu])
@@ -682,7 +713,33 @@ fn read_dumps_from(text: &str, first_line: usize) -> Result<Vec<Input>, InputErr
                 guest: None,
             }
         })
-        .collect())
+        .collect();
+    not_another_architecture(text, shift, &dumps)?;
+    Ok(dumps)
+}
+
+/// Refuses a part whose only x86 reading is exit lines (or nothing) beside another
+/// architecture's register dump ([`other_arch`]): QEMU prints `kvm run failed` on every
+/// KVM host, and judging that line as an x86 exit would be judging the wrong machine.
+fn not_another_architecture(text: &str, shift: usize, dumps: &[Input]) -> Result<(), InputError> {
+    let x86 = dumps
+        .iter()
+        .any(|d| d.log.as_ref().is_some_and(|l| !l.dialects.is_empty()));
+    let Some((line, arch)) = other_arch::find(text).filter(|_| !x86) else {
+        return Ok(());
+    };
+    let exit = dumps
+        .iter()
+        .filter_map(|d| d.log.as_ref()?.exits.first())
+        .next()
+        .map(|(l, _)| format!("; the exit at line {l} is that host's KVM's"))
+        .unwrap_or_default();
+    Err(err(format!(
+        "line {}: a QEMU {arch} register dump ({}), not x86: segstate judges x86 segment \
+         and guest state only{exit}",
+        line + shift,
+        arch.evidence()
+    )))
 }
 
 /// The state of a `kvm_sregs` with `rflags` ([`KvmSregs::state`]); `at` says where an
@@ -743,7 +800,17 @@ fn read_sregs(bytes: &[u8], with_regs: bool) -> Result<Input, InputError> {
 
 #[cfg(feature = "serde")]
 fn read_json(text: &str) -> Result<Input, InputError> {
-    let sregs: KvmSregs = json::parse_named(text, "kvm_sregs JSON").map_err(|e| err(e.0))?;
+    let sregs: KvmSregs = json::parse_named(text, "kvm_sregs JSON").map_err(|e| {
+        // Forced with `--format json`, a wtf regs.json is named for what it is.
+        if wtf::recognise(text) {
+            err(format!(
+                "{}; this is wtf's regs.json: `--format wtf` reads it",
+                e.0
+            ))
+        } else {
+            err(e.0)
+        }
+    })?;
     let state = sregs_state(&sregs, RFLAGS_UNKNOWN, |reg, e| {
         format!("kvm_sregs JSON: field `{}.{}`", reg.kvm_name(), e.field)
     })?;
@@ -811,6 +878,18 @@ fn read_vmcb(bytes: &[u8], page: bool) -> Result<Input, InputError> {
         log: None,
         guest: None,
     })
+}
+
+#[cfg(feature = "serde")]
+fn read_wtf(text: &str) -> Result<Input, InputError> {
+    wtf::read(text)
+}
+
+#[cfg(not(feature = "serde"))]
+fn read_wtf(_text: &str) -> Result<Input, InputError> {
+    Err(err(
+        "wtf regs.json: this build of segstate has no `serde` feature, so it reads no JSON",
+    ))
 }
 
 #[cfg(not(feature = "serde"))]

@@ -201,7 +201,10 @@ fn detect_long(prefix: &[u8], name: &InputName) -> Result<InputFormat, SourceErr
     if starts_as_text(prefix) {
         let first = prefix.iter().find(|b| !b.is_ascii_whitespace());
         return Ok(if first == Some(&b'{') {
-            InputFormat::Json
+            // The prefix may end inside a character.
+            let text = std::str::from_utf8(prefix)
+                .unwrap_or_else(|e| std::str::from_utf8(&prefix[..e.valid_up_to()]).unwrap_or(""));
+            super::json_format(text)
         } else {
             InputFormat::Dump
         });
@@ -259,6 +262,7 @@ pub fn read_each(
             format!("a {format} state file"),
         )?,
         InputFormat::Json
+        | InputFormat::Wtf
         | InputFormat::Sregs
         | InputFormat::SregsRegs
         | InputFormat::Vmcb
@@ -285,6 +289,9 @@ fn read_dumps(
     let mut offset = 0usize;
     let mut count = 0;
     let mut line = Vec::new();
+    // A wtf regs.json pasted in the text, read when no dump is found.
+    #[cfg(feature = "serde")]
+    let mut paste = super::wtf::PasteCapture::default();
     let mut flush = |chunk: &mut String, first: usize| -> Result<(), SourceError> {
         let inputs = super::read_dumps_from(chunk, first).map_err(|e| SourceError::new(name, e))?;
         count += inputs.len();
@@ -336,10 +343,17 @@ fn read_dumps(
             chunk_first_line = line_no;
         }
         chunk.push_str(text);
+        #[cfg(feature = "serde")]
+        paste.push(line_no, text);
         offset += got;
     }
     flush(&mut chunk, chunk_first_line)?;
     if count == 0 {
+        #[cfg(feature = "serde")]
+        if let Some(wtf) = paste.read() {
+            each(wtf.map_err(|e| SourceError::new(name, e))?);
+            return Ok(1);
+        }
         return Err(SourceError::new(name, super::NO_DUMP));
     }
     Ok(count)

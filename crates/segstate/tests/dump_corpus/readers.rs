@@ -59,7 +59,20 @@ fn xen_register_dumps_are_read_and_joined_to_their_vmcs_dump() {
     // drakvuf-465: the VMCS dump's control half, `domain_crash`, the guest's RIP.
     let (d, j) = &judged("drakvuf-465.txt")[0];
     assert_eq!(d.dialects, [Dialect::XenVmcs, Dialect::XenRegisters]);
-    assert_eq!(d.guest.efer, Some(0), "the VMCS dump's own EFER");
+    // The VMCS dump's own EFER, 0, as VM entry leaves it: EntryControls=000053ff has
+    // IA-32e mode guest without load IA32_EFER, so LMA and LME are set (0x500).
+    assert_eq!(
+        d.guest.efer,
+        Some(0x500),
+        "the VMCS dump's own EFER, entered"
+    );
+    assert!(
+        d.notes
+            .iter()
+            .any(|n| n.starts_with("EntryControls=000053ff")),
+        "{:?}",
+        d.notes
+    );
     assert_eq!(
         d.guest.rip,
         Some(0xffff_f803_b72d_e124),
@@ -120,23 +133,60 @@ fn a_kernel_dumps_own_lines_and_a_reset_dump_are_read_as_what_they_are() {
         panic!("{}", j.verdict);
     };
     assert!(hint.contains("VMSA") && !hint.contains("VMCS"), "{hint}");
+    // A QEMU dump of an AMD entry failure points at the VMCB dump, and says that an
+    // SEV-ES or SEV-SNP guest's registers are not in it.
+    let (_, j) = &judged("systemd-35885.txt")[0];
+    let Verdict::Outside {
+        hint: Some(hint), ..
+    } = &j.verdict
+    else {
+        panic!("{}", j.verdict);
+    };
+    assert!(
+        hint.starts_with("set kvm_amd.dump_invalid_vmcb=1"),
+        "{hint}"
+    );
+    assert!(hint.contains("VMSA, encrypted"), "{hint}");
 }
 
 /// A Bochs CPU dump is read as Bochs's alone: its `EFER   = 0x…` and `CR3=0x…` lines
 /// once opened a Linux dump_vmcs, its `EAX=` line a QEMU dump.
 #[test]
 fn bochs_dumps_are_read_as_bochs_alone() {
-    for (name, partial) in [
-        ("bochs-466", &[SegReg::Cs][..]),
-        ("bochs-647", &[]),
-        ("bochs-614", &[]),
+    use segstate::arch::{CpuMode, PrivilegeLevel, ShownMode};
+    // The CPL is CS's RPL where the CS line's selector is whole; the mode is the one
+    // Bochs names where CR0 and the rest do not decide it.
+    let named = |m| Ok(m);
+    for (name, partial, cpl, mode) in [
+        (
+            "bochs-466",
+            &[SegReg::Cs][..],
+            Some(PrivilegeLevel::Ring0),
+            named(CpuMode::Protected32),
+        ),
+        ("bochs-647", &[], None, named(CpuMode::Virtual8086)),
+        ("bochs-614", &[], None, named(CpuMode::Protected32)),
+        (
+            "centuryos-v070-user-tss-triple",
+            &[
+                SegReg::Cs,
+                SegReg::Ds,
+                SegReg::Ss,
+                SegReg::Es,
+                SegReg::Fs,
+                SegReg::Gs,
+            ][..],
+            Some(PrivilegeLevel::Ring3),
+            named(CpuMode::Protected32),
+        ),
     ] {
         let states = judged(&format!("{name}.txt"));
         assert_eq!(states.len(), 1, "{name}: one state");
         let (d, j) = &states[0];
         assert_eq!(d.dialects, [Dialect::Bochs], "{name}");
         assert_eq!(d.partial_segments, partial, "{name}");
-        assert_eq!(d.guest.cpl, None, "{name}");
+        assert_eq!(d.guest.cpl, cpl, "{name}");
+        assert_eq!(d.mode().map(ShownMode::mode), mode, "{name}");
         assert!(d.guest.efer.is_some(), "{name}");
         assert_eq!(j.vendors, None, "{name}: the architecture only");
     }
@@ -332,5 +382,153 @@ fn gdb_listings_are_read_for_their_control_registers() {
         d.guest
             .shown_mode()
             .is_err_and(|gap| gap.so_far == ModeSoFar::Ia32e)
+    );
+}
+
+/// Another architecture's QEMU register dump (`fixtures/dumps/other-arch/`: arm64 and
+/// POWER pastes) is refused as not x86, naming the architecture and the line, not
+/// judged by its `kvm run failed` line as an x86 exit.
+#[test]
+fn other_architectures_dumps_are_refused_as_not_x86() {
+    for (name, line, arch, exit) in [
+        ("osv-1106-arm64", 5, "AArch64 (arm64)", Some(4)),
+        ("qemu-2021-ppc-hashmmu-einval", 6, "POWER (ppc64)", Some(5)),
+        ("kvm-ppc-2024-nestedv2-archcompat", 9, "POWER (ppc64)", None),
+    ] {
+        let bytes = text(&format!("other-arch/{name}.txt")).into_bytes();
+        let e = segstate::ingest::read(&bytes, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!("line {line}: a QEMU {arch} register dump")),
+            "{name}: {e}"
+        );
+        assert!(e.contains("not x86"), "{name}: {e}");
+        assert_eq!(
+            exit.map(|l| format!("the exit at line {l} is that host's KVM's")),
+            e.split("; ").nth(1).map(String::from),
+            "{name}: {e}"
+        );
+        // Streamed a part at a time, the same refusal.
+        let streamed = segstate::ingest::source::read_all(
+            &bytes,
+            &segstate::ingest::source::InputName::Stdin,
+            None,
+        );
+        assert!(
+            streamed.unwrap_err().to_string().contains("not x86"),
+            "{name}"
+        );
+    }
+}
+
+/// The injected event's error-code rule is a control check: it names a VM-instruction
+/// error 7, and is not counted against an exit reason 33, which the processor reports
+/// only after its control checks passed.
+#[test]
+fn the_error_code_rule_counts_only_where_the_control_checks_failed() {
+    let dump = |exit: &str| {
+        format!(
+            "{exit}\n*** Guest State ***\n\
+             CR0: actual=0x0000000080050033, shadow=0x0000000080050033, gh_mask=fffffffffffffff7\n\
+             *** Control State ***\nPinBased=0000003f CPUBased=b6a1edfa SecondaryExec=000214eb\n\
+             EntryControls=0000d3ff ExitControls=002fefff\n\
+             VMEntry: intr_info=8000030d errcode=00000000 ilen=00000000\n"
+        )
+    };
+    let j = |text: &str| judge(&read_log(text)[0], None);
+    let refused = j(&dump("(XEN) d2v0 VMLAUNCH error: 0x7"));
+    assert_eq!(
+        kind(&refused.verdict),
+        Expect::Fails(CheckId::VmxControlEntryErrorCode),
+        "{}",
+        refused.verdict
+    );
+    let entered = j(&dump("KVM: entry failed, hardware error 0x80000021"));
+    assert!(
+        entered
+            .report
+            .entries
+            .iter()
+            .all(|e| e.finding.id != CheckId::VmxControlEntryErrorCode),
+        "{:?}",
+        entered.report.entries
+    );
+    assert!(
+        entered
+            .report
+            .notes
+            .iter()
+            .any(|n| n.starts_with("a VM-entry control rule fails")),
+        "{:?}",
+        entered.report.notes
+    );
+    // With the error code delivered, nothing fires and error 7 is left unexplained.
+    let delivered = j(&dump("(XEN) d2v0 VMLAUNCH error: 0x7").replace("8000030d", "80000b0d"));
+    assert_eq!(
+        kind(&delivered.verdict),
+        Expect::NotGuestState(ExitClass::VmInstructionError(7))
+    );
+}
+
+/// A KVM internal error's extra data name what KVM could not handle: the event being
+/// delivered and the exit that interrupted it (real reports from lkml and kvm@).
+#[test]
+fn internal_errors_extra_data_name_the_exit() {
+    for (name, says) in [
+        (
+            "lkml-2006-kmemleak-i386-suberr3",
+            &["#PF (vector 14)", "EPT misconfiguration", "0xbfff0"][..],
+        ),
+        (
+            "lkml-2302-cxl-numactl-suberr3-quoted",
+            &["EPT misconfiguration", "0x390074ac0"],
+        ),
+        (
+            "lkml-2408-vpassist-apicv-suberr3-quoted",
+            &["external interrupt 0x2f", "WRMSR"],
+        ),
+        (
+            "lkml-2504-bzimage-crc-emulfail-cut",
+            &["emulation-failure report", "EPT violation"],
+        ),
+    ] {
+        let (_, j) = &judged(&format!("{name}.txt"))[0];
+        let note = j
+            .report
+            .notes
+            .iter()
+            .find(|n| n.starts_with("the internal error's extra data"))
+            .unwrap_or_else(|| panic!("{name}: {:?}", j.report.notes));
+        for s in says {
+            assert!(note.contains(s), "{name}: {note}");
+        }
+    }
+    // An AMD report's words are another layout: not read as Intel's.
+    let (_, j) = &judged("bugzilla-213781-svm-memslot-emulfail.txt")[0];
+    assert!(
+        j.report
+            .notes
+            .iter()
+            .all(|n| !n.contains("extra data, read as"))
+    );
+}
+
+/// In a QEMU TCG log an available TSS in TR is what QEMU's `ltr` left: information,
+/// not a warning (netbootme issue 42's `-d int` log).
+#[test]
+fn a_tcg_logs_available_tss_is_information() {
+    let (d, j) = &judged("netbootme-42.txt")[0];
+    assert_eq!(d.target, Target::Tcg);
+    let tr: Vec<_> = j
+        .report
+        .entries
+        .iter()
+        .filter(|e| e.finding.id == CheckId::ArchTrAvailable)
+        .collect();
+    assert!(!tr.is_empty(), "TR's type 9 is named");
+    assert!(
+        tr.iter().all(|e| e.finding.severity == Severity::Info),
+        "{tr:?}"
     );
 }

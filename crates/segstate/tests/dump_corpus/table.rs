@@ -25,6 +25,23 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     ("xen-2023-dr7-upper", Target::Intel, &[], Expect::Fails(CheckId::VmxEntryDr7High)),
     ("qemu-2023-cpuindex-suberr764064", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(764_064))),
     ("xen-2022-s3-cet-init-exit", Target::Intel, &[], Expect::NoState(Some(ExitClass::VmxExit(3)))),
+    // Sweep 7's Xen VMCS dumps: a failed VMLAUNCH (error 7, the control checks) that
+    // injects #GP without its error code, its control state showing the exit before;
+    // a running guest without load IA32_EFER, its EFER field 0; a single-stepped MOV
+    // SS-deferred ICEBP.
+    ("xen-2019-nested-freebsd-vmlaunch", Target::Intel, &SegReg::ALL, Expect::Fails(CheckId::VmxControlEntryErrorCode)),
+    ("xen-2020-pvh-mirage-debugkey-v", Target::Intel, &SegReg::ALL, Expect::NotGuestState(ExitClass::VmxExit(12))),
+    ("xen-2019-win10-movss-icebp", Target::Intel, &SegReg::ALL, Expect::Fails(CheckId::VmxEntryPendingDebugBs)),
+    // Sweep 8: internal errors whose extra data name the cause, a 5.11+ dump_vmcs, a
+    // PDPTE failure outside the dump, an AMD dump_vmcb merged with QEMU's.
+    ("bugzilla-213781-svm-memslot-emulfail", Target::Amd, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(1))),
+    ("lkml-2006-kmemleak-i386-suberr3", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(3))),
+    ("lkml-2206-shadow-me-pae-root", Target::Intel, &SegReg::ALL, Expect::Outside(IGS)),
+    ("lkml-2302-cxl-numactl-suberr3-quoted", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(3))),
+    ("lkml-2303-cr0wp-esxi-nested-triple", Target::Intel, &SegReg::ALL, Expect::NotGuestState(ExitClass::TripleFault { vector: None, by: TripleFaultReport::VmxExit })),
+    ("lkml-2310-cxl-stressng-two-dumps", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(1))),
+    ("lkml-2408-vpassist-apicv-suberr3-quoted", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(3))),
+    ("lkml-2504-bzimage-crc-emulfail-cut", Target::Unknown, &[], Expect::NoState(Some(ExitClass::Internal(1)))),
     // Exit lines only.
     ("aerokube-43", Target::Intel, &[], Expect::NoState(Some(IGS))),
     ("docker-osx-1", Target::Intel, &[], Expect::NoState(Some(IGS))),
@@ -102,6 +119,9 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     ("bochs-466", Target::Bochs, &[], Expect::NoState(None)),
     ("bochs-647", Target::Bochs, &[], Expect::NoState(None)),
     ("bochs-614", Target::Bochs, &[], Expect::NoState(None)),
+    // Sweep 7: a hobby OS's journal; the CPL is CS's RPL, 0 and then 3.
+    ("centuryos-v030-conforming-cs-triple", Target::Bochs, &[], Expect::NoState(Some(ExitClass::TripleFault { vector: Some(13), by: TripleFaultReport::Bochs }))),
+    ("centuryos-v070-user-tss-triple", Target::Bochs, &[], Expect::NoState(Some(ExitClass::TripleFault { vector: Some(10), by: TripleFaultReport::Bochs }))),
     // Other projects' kvm_sregs printouts. km's JIT guest: a CS base above 4 GiB, which
     // VM entry refuses (bits 63:32 of CS.base must be 0), cut at GS.
     ("kontain-448", Target::Unknown, &[SegReg::Es, SegReg::Cs, SegReg::Ds, SegReg::Fs], Expect::Fails(CheckId::VmxEntryBaseHigh)),

@@ -222,6 +222,9 @@ pub fn cases() -> Vec<GuestCase> {
         VmxEntryPendingDebugBs, vmx,
             b().interruptibility(2).rflags(0x302),
             b().interruptibility(2).rflags(0x302).pending_debug(1 << 14);
+        VmxControlEntryErrorCode, vmx,
+            b().injecting(3, 13),
+            b().injecting(3, 13).pipe(|g| g.entry_interruption_info = g.entry_interruption_info.map(|i| i | 1 << 11));
         VmxEntryPdpteReserved, vmx,
             vmx_pae().pipe(|g| g.pdptes = Some([0x1001, 0x2003, 0, 0])),
             vmx_pae().pipe(|g| g.pdptes = Some([0x1001, 0x2002, 0, 0]));

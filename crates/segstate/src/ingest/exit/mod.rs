@@ -37,9 +37,11 @@ use alloc::vec::Vec;
 
 use crate::arch::Vendor;
 
+mod internal;
 pub mod names;
 mod parse;
 
+pub use internal::explain as explain_internal;
 pub use parse::{extra_data, parse_line, qualification};
 pub(crate) use parse::{parse_line_in, reason_number};
 

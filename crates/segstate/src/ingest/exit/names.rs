@@ -275,6 +275,10 @@ pub const KVM_INTERNAL_ERRORS: [(u32, &str); 4] = [
     (4, "an exit reason KVM does not handle"),
 ];
 
+/// VM-instruction error 7, "VM entry with invalid control field(s)": the control
+/// checks' failure (SDM Vol. 3C §27.2.1), before any guest-state check.
+pub const VM_INSTRUCTION_INVALID_CONTROLS: u32 = 7;
+
 /// VM-instruction error numbers, SDM Vol. 3C §31.4 Table 31-1.
 pub const VM_INSTRUCTION_ERRORS: &[(u32, &str)] = &[
     (1, "VMCALL executed in VMX root operation"),
@@ -283,7 +287,10 @@ pub const VM_INSTRUCTION_ERRORS: &[(u32, &str)] = &[
     (4, "VMLAUNCH with non-clear VMCS"),
     (5, "VMRESUME with non-launched VMCS"),
     (6, "VMRESUME after VMXOFF"),
-    (7, "VM entry with invalid control field(s)"),
+    (
+        VM_INSTRUCTION_INVALID_CONTROLS,
+        "VM entry with invalid control field(s)",
+    ),
     (8, "VM entry with invalid host-state field(s)"),
     (9, "VMPTRLD with invalid physical address"),
     (10, "VMPTRLD with VMXON pointer"),

@@ -144,6 +144,13 @@ pub(crate) fn parse_line_in(line: &str, raw: &str) -> Option<Exit> {
             qualification: None,
         });
     }
+    if let Some(error) = xen_vm_instruction_error(line) {
+        return Some(Exit::FailEntry {
+            reason: error,
+            vendor: Some(Vendor::Intel),
+            qualification: None,
+        });
+    }
     if let Some(rest) = after("vmentry failure (reason") {
         // Xen's `vmx_failed_vmentry`: `vmentry failure (reason %#lx): Invalid guest
         // state (%lu)`, the exit qualification in the parentheses.
@@ -209,6 +216,36 @@ pub(crate) fn parse_line_in(line: &str, raw: &str) -> Option<Exit> {
         }
     }
     None
+}
+
+/// The VM-instruction error of a VMLAUNCH or VMRESUME that Xen's `vmx_vmentry_failure`
+/// (`xen/arch/x86/hvm/vmx/vmcs.c`) reports: `VMLAUNCH error: 0x7` (`"VM%s error:
+/// %#lx"`, Xen 4.2 to 4.20), `Instruction Error 7, Invalid control state` (the line
+/// after `VMLAUNCH Failure, VMCS valid` since 2025), and before them `<vm_launch_fail>
+/// error code 7` / `<vm_resume_fail> …` (`%lx`, Xen 3 and 4.0-4.1).
+fn xen_vm_instruction_error(line: &str) -> Option<u64> {
+    let after = |key: &str| line.find(key).map(|i| line[i + key.len()..].trim_start());
+    fn word(rest: &str) -> &str {
+        rest.split([' ', ',']).next().unwrap_or("")
+    }
+    for key in ["VMLAUNCH error:", "VMRESUME error:"] {
+        if let Some(rest) = after(key) {
+            let w = word(rest);
+            return w.strip_prefix("0x").map_or_else(|| w.parse().ok(), hex);
+        }
+    }
+    for key in ["<vm_launch_fail> error code", "<vm_resume_fail> error code"] {
+        if let Some(rest) = after(key) {
+            return hex(word(rest));
+        }
+    }
+    // The number and a comma before its name: the words alone are anyone's.
+    let rest = after("Instruction Error")?;
+    let w = word(rest);
+    rest[w.len()..]
+        .starts_with(',')
+        .then(|| w.parse().ok())
+        .flatten()
 }
 
 /// The reason a VMM prints after a `hardware_entry_failure_reason` key or in a Rust

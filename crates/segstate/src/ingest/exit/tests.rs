@@ -226,6 +226,27 @@ fn each_exit_line_reads_to_its_class() {
     assert_eq!(extra_data("extra data[1]: 0x0000000000000030"), Some(0x30));
 }
 
+/// Xen's report of a failed VMLAUNCH/VMRESUME, in each of its three shapes; the words
+/// without Xen's number and comma are no exit.
+#[test]
+fn xen_vm_instruction_errors_are_read() {
+    let class = |l: &str| parse_line(l).map(|e| e.class());
+    for (line, error) in [
+        ("(XEN) d2v0 VMLAUNCH error: 0x7", 7),
+        ("(XEN) d1v3 VMRESUME error: 0x8", 8),
+        ("(XEN) <vm_launch_fail> error code 7", 7),
+        ("(XEN) <vm_resume_fail> error code c", 12),
+        ("(XEN) d1v0   Instruction Error 7, Invalid control state", 7),
+    ] {
+        assert_eq!(
+            class(line),
+            Some(ExitClass::VmInstructionError(error)),
+            "{line}"
+        );
+    }
+    assert_eq!(class("an Instruction Error 7 somewhere"), None);
+}
+
 /// Bochs's triple fault, with and without reset; its other error lines are no exit.
 #[test]
 fn a_bochs_triple_fault_is_an_exit_of_no_vendor() {
