@@ -474,7 +474,10 @@ fn each_dump_starts_with_its_verdict() {
     let o = segstate(&["check", &dump_fixture("razzer-22.txt")]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("no register state to judge"), "{out}");
+    assert!(
+        out.contains("no segment or control register to judge"),
+        "{out}"
+    );
     // What the paste does not show is not printed as if it did.
     assert!(
         out.contains("mode unknown (no CR0 in the dump), CPL unknown"),
@@ -542,7 +545,7 @@ fn a_protected_guests_placeholder_dump_is_not_judged() {
     let out = stdout(&o);
     assert!(
         out.starts_with(
-            "== dump at line 6 [dump]: no register state to judge; the exit says: KVM internal \
+            "== dump at line 6 [dump]: no segment or control register to judge; the exit says: KVM internal \
              error 4"
         ),
         "{out}"
@@ -593,7 +596,7 @@ fn exit_line_pastes_are_read_as_exit_lines() {
         let out = stdout(&o);
         assert!(
             out.starts_with(&format!(
-                "== exit lines at line {line} [dump]: no register state to judge; the exit \
+                "== exit lines at line {line} [dump]: no segment or control register to judge; the exit \
                  says: {says}"
             )),
             "{name}: {out}"

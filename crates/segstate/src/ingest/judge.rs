@@ -94,11 +94,11 @@ impl fmt::Display for Verdict {
             Verdict::NoState(Some(c)) => {
                 write!(
                     f,
-                    "no register state to judge; the exit says: {}",
+                    "no segment or control register to judge; the exit says: {}",
                     c.describe()
                 )
             }
-            Verdict::NoState(None) => f.write_str("no register state to judge"),
+            Verdict::NoState(None) => f.write_str("no segment or control register to judge"),
         }
     }
 }

@@ -24,7 +24,9 @@ use alloc::{format, vec};
 use super::exit::{self, Exit, ExitClass, TripleFaultReport};
 use super::text::{Words, quoted_printable, strip_prefixes};
 use super::{haxm, linux_vmcb, linux_vmcs, qemu_log};
-use crate::arch::{Cpl, CpuMode, GuestState, ModeGap, SegReg, ShownMode, Vendor};
+use crate::arch::{
+    Cpl, CpuMode, EFER_SVME, GuestField, GuestState, ModeGap, SegReg, ShownMode, Vendor,
+};
 
 /// The most dumps read from one log; the rest are named, not read, so memory stays
 /// bounded on any input.
@@ -495,8 +497,21 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
                 other.dialect, other.lines.first
             ));
             for f in differ {
+                // KVM sets EFER.SVME in the VMCB and keeps it out of the guest's view
+                // (svm_set_efer), so a VMCB dump and QEMU's differ in it every time.
+                let only_svme = f == GuestField::Efer
+                    && matches!(
+                        (first.guest.efer, other.guest.efer),
+                        (Some(a), Some(b)) if a ^ b == EFER_SVME
+                    );
+                let why = if only_svme {
+                    " (only in SVME, bit 12, which KVM sets in the VMCB and hides from the \
+                     guest's view)"
+                } else {
+                    ""
+                };
                 d.notes.push(format!(
-                    "{f} differs between the {} and the {}; the {}'s value is judged \
+                    "{f} differs between the {} and the {}{why}; the {}'s value is judged \
                      (it is what the CPU was asked to enter)",
                     first.dialect, other.dialect, first.dialect
                 ));

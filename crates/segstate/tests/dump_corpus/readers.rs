@@ -532,3 +532,17 @@ fn a_tcg_logs_available_tss_is_information() {
         "{tr:?}"
     );
 }
+
+/// A VMCB dump and QEMU's dump of one failure differ in EFER.SVME, which KVM sets in
+/// the VMCB only: the merge note says that is all (kernel bugzilla 213781).
+#[test]
+fn an_efer_that_differs_only_in_svme_is_named_so() {
+    let (d, _) = &judged("bugzilla-213781-svm-memslot-emulfail.txt")[0];
+    assert!(
+        d.notes
+            .iter()
+            .any(|n| n.starts_with("EFER differs") && n.contains("only in SVME, bit 12")),
+        "{:?}",
+        d.notes
+    );
+}
