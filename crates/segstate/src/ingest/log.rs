@@ -530,6 +530,18 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
             .is_some_and(|g| g.iter().all(|&i| raws[i].at_reset));
         infer_target(d, tcg, at_reset, amd_host.as_deref());
         super::protected::withhold(d, at_reset);
+        if d.target == Target::Tcg {
+            // The `-d int` line just before the dump names the event it was printed for.
+            let event = lines
+                .iter()
+                .rev()
+                .skip_while(|(no, _)| *no >= d.line)
+                .take(2)
+                .find_map(|(_, l)| super::tcg_event::parse(l));
+            if let Some(note) = event.and_then(|e| super::tcg_event::idt_note(e, &d.guest)) {
+                d.notes.push(note);
+            }
+        }
         if let Some(note) = source.note(d.line) {
             d.notes.insert(0, note);
         }

@@ -94,6 +94,7 @@ pub mod qemu_migration;
 mod segment_parts;
 mod segsnap;
 pub mod source;
+pub(crate) mod tcg_event;
 pub(crate) mod text;
 pub(crate) mod vbox_log;
 mod vmcs_field;

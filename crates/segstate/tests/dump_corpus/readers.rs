@@ -546,3 +546,36 @@ fn an_efer_that_differs_only_in_svme_is_named_so() {
         d.notes
     );
 }
+
+/// A TCG `-d int` dump printed to deliver a vector its IDT cannot hold is named: the
+/// retbleed S3 report's 64-bit IDT (limit 0x1ff) holds #PF's gate; cut to 0xdf it ends
+/// before #PF's (bytes 0xe0..=0xef), though it still holds #DF's.
+#[test]
+fn a_tcg_dump_whose_idt_misses_the_vector_is_named() {
+    let idt_note = |d: &LogDump| {
+        d.notes
+            .iter()
+            .find(|n| n.starts_with("QEMU printed this state to deliver"))
+            .cloned()
+    };
+    let real = read_log(&text("lkml-2023-retbleed-s3-dint.txt"));
+    assert!(real.iter().all(|d| idt_note(d).is_none()));
+    let short = read_log(&text("lkml-2023-retbleed-s3-dint.txt").replace("000001ff", "000000df"));
+    // The first dump has no `v=` line before it; the second is #PF's, the third #DF's.
+    assert_eq!(idt_note(&short[0]), None);
+    let pf = idt_note(&short[1]).unwrap_or_else(|| panic!("{:?}", short[1].notes));
+    assert!(
+        pf.contains("vector 0x0e") && pf.contains("bytes 0xe0..=0xef"),
+        "{pf}"
+    );
+    assert!(
+        pf.contains("#GP(0x72)") && pf.contains("64-bit mode"),
+        "{pf}"
+    );
+    assert_eq!(
+        idt_note(&short[2]),
+        None,
+        "#DF's gate fits: {:?}",
+        short[2].notes
+    );
+}
