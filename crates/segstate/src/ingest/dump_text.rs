@@ -118,4 +118,3 @@ fn not_another_architecture(text: &str, shift: usize, dumps: &[Input]) -> Result
         arch.evidence()
     )))
 }
-

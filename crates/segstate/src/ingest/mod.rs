@@ -67,9 +67,9 @@ pub mod cloud_hypervisor;
 mod collect;
 #[cfg(feature = "serde")]
 pub(crate) mod crc64;
-mod dump_text;
 #[cfg(feature = "serde")]
 pub mod crosvm;
+mod dump_text;
 pub mod exit;
 #[cfg(feature = "serde")]
 pub mod firecracker;

@@ -293,7 +293,8 @@ fn read_dumps(
     #[cfg(feature = "serde")]
     let mut paste = super::wtf::PasteCapture::default();
     let mut flush = |chunk: &mut String, first: usize| -> Result<(), SourceError> {
-        let inputs = super::dump_text::read_dumps_from(chunk, first).map_err(|e| SourceError::new(name, e))?;
+        let inputs = super::dump_text::read_dumps_from(chunk, first)
+            .map_err(|e| SourceError::new(name, e))?;
         count += inputs.len();
         inputs.into_iter().for_each(&mut *each);
         chunk.clear();

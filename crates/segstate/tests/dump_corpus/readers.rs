@@ -69,7 +69,7 @@ fn xen_register_dumps_are_read_and_joined_to_their_vmcs_dump() {
     assert!(
         d.notes
             .iter()
-            .any(|n| n.starts_with("EntryControls=000053ff")),
+            .any(|n| n.starts_with("VM-entry controls 000053ff: load IA32_EFER (bit 15) is clear")),
         "{:?}",
         d.notes
     );
