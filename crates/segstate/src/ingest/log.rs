@@ -567,11 +567,10 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
         super::protected::withhold(d, at_reset);
         if d.target == Target::Tcg {
             // The `-d int` line just before the dump names the event it was printed for.
-            let event = lines
+            let at = lines.partition_point(|(no, _)| *no < d.line);
+            let event = lines[at.saturating_sub(2)..at]
                 .iter()
                 .rev()
-                .skip_while(|(no, _)| *no >= d.line)
-                .take(2)
                 .find_map(|(_, l)| super::tcg_event::parse(l));
             if let Some(note) = event.and_then(|e| super::tcg_event::idt_note(e, &d.guest)) {
                 d.notes.push(note);
