@@ -565,7 +565,7 @@ fn a_tcg_dump_whose_idt_misses_the_vector_is_named() {
     assert_eq!(idt_note(&short[0]), None);
     let pf = idt_note(&short[1]).unwrap_or_else(|| panic!("{:?}", short[1].notes));
     assert!(
-        pf.contains("vector 0x0e") && pf.contains("bytes 0xe0..=0xef"),
+        pf.contains("#PF, vector 0x0e") && pf.contains("bytes 0xe0..=0xef"),
         "{pf}"
     );
     assert!(
