@@ -135,35 +135,10 @@ const CONTROL_KEYS: &[&str] = &[
 
 type Reader = Collector<Section>;
 
-/// What a VMCS dump's guest fields are once VM entry has read them, applied as the
-/// dump closes (its controls come after its guest state):
-///
-/// - a VMCS has no CPL field: SS.DPL is the CPL (SDM Vol. 3C §25.4.1);
-/// - without "load IA32_EFER" the EFER printed is a field VM entry ignores, and the
-///   guest runs with EFER.LMA and LME from "IA-32e mode guest"
-///   ([`crate::arch::VmxControls::efer_after_entry`]); a note says so when that
-///   changes the value.
-fn as_entered(d: &mut RawDump) {
-    let g = &mut d.guest;
-    if let Some(ss) = g.segments[SegReg::Ss] {
-        g.cpl = Some(ss.attributes.dpl);
-    }
-    let (Some(printed), Some(entry)) = (g.efer, g.controls.entry) else {
-        return;
-    };
-    let Some(entered) = g.controls.efer_after_entry(printed, g.cr0) else {
-        return;
-    };
-    if entered != printed {
-        g.efer = Some(entered);
-        let ia32e = u8::from(entry & crate::arch::VmxControls::ENTRY_IA32E_MODE_GUEST != 0);
-        d.notes.push(format!(
-            "EntryControls={entry:08x} has load IA32_EFER (bit 15) clear: VM entry neither \
-             checks nor loads the EFER field the dump prints ({printed:#x}); it sets EFER.LMA, \
-             and with paging EFER.LME, from IA-32e mode guest (bit 9 = {ia32e}), so the state \
-             is judged with EFER = {entered:#x}, its other bits as printed, though the guest \
-             has whatever the processor held (SDM Vol. 3C §27.3.2.1)"
-        ));
+/// A VMCS has no CPL field: SS.DPL is the CPL (SDM Vol. 3C §25.4.1).
+fn cpl_from_ss(d: &mut RawDump) {
+    if let Some(ss) = d.guest.segments[SegReg::Ss] {
+        d.guest.cpl = Some(ss.attributes.dpl);
     }
 }
 
@@ -171,7 +146,7 @@ fn as_entered(d: &mut RawDump) {
 /// `(XEN)` prefix.
 #[must_use]
 pub(crate) fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
-    Reader::new(Dialect::LinuxVmcs, xen, as_entered).read(words, |r, words, line, t, next| {
+    Reader::new(Dialect::LinuxVmcs, xen, cpl_from_ss).read(words, |r, words, line, t, next| {
         if t == "***" {
             match next {
                 "Guest" => {
@@ -538,56 +513,6 @@ mod tests {
         let xen = "*** Guest State ***\nSS:   sel=0x0018, attr=0x0c0f3, limit=0xffffffff, base=0x0\n\
                    EFER(VMCS) = 0x0000000000000d01  PAT = 0x0007040600070406\n";
         assert_eq!(one_linux_dump(xen).guest.efer, Some(0xd01));
-    }
-
-    /// Xen 4.9's `EntryControls=000053ff` (drakvuf issue 465, the `v` debug key of a
-    /// 2020 xen-devel thread): IA-32e mode guest without load IA32_EFER, and the EFER
-    /// field printed as 0 because it loads IA32_PAT.
-    #[test]
-    fn without_load_efer_the_efer_is_what_entry_makes_of_it() {
-        let dump = |efer_line: &str, entry: &str| {
-            one_linux_dump(&format!(
-                "*** Guest State ***\nCR0: actual=0x0000000080050033, shadow=0x0000000080050033, gh_mask=ffffffffffffffff\n\
-                 SS:   sel=0x0000, attr=0x1c000, limit=0xffffffff, base=0x0\n{efer_line}\n\
-                 *** Control State ***\nEntryControls={entry} ExitControls=000fefff\n"
-            ))
-        };
-        let d = dump(
-            "EFER(VMCS) = 0x0000000000000000  PAT = 0x0007040600070406",
-            "000053ff",
-        );
-        assert_eq!(
-            d.guest.efer,
-            Some(0x500),
-            "LMA and LME from IA-32e mode guest"
-        );
-        assert!(d.notes[0].starts_with("EntryControls=000053ff has load IA32_EFER (bit 15) clear"));
-        assert!(
-            d.notes[0].contains("judged with EFER = 0x500"),
-            "{}",
-            d.notes[0]
-        );
-        // Leaving IA-32e mode clears both; SCE and NXE are kept as printed.
-        let d = dump(
-            "EFER = 0x0000000000000d01  PAT = 0x0007040600070406",
-            "000051ff",
-        );
-        assert_eq!(d.guest.efer, Some(0x801));
-        // With load IA32_EFER, or a value entry leaves as it is, no change and no note.
-        let d = dump(
-            "EFER = 0x0000000000000000  PAT = 0x0007040600070406",
-            "0000d1ff",
-        );
-        assert_eq!((d.guest.efer, d.notes.len()), (Some(0), 0));
-        let d = dump(
-            "EFER(MSR LL) = 0x0000000000000d01  PAT = 0x0007040600070406",
-            "000053ff",
-        );
-        assert_eq!(
-            (d.guest.efer, d.notes.len()),
-            (Some(0xd01), 0),
-            "Xen's MSR-load list"
-        );
     }
 
     #[test]

@@ -26,6 +26,7 @@ use super::text::{Words, quoted_printable, strip_prefixes};
 use super::{haxm, linux_vmcb, linux_vmcs, qemu_log};
 use crate::arch::{
     Cpl, CpuMode, EFER_SVME, GuestField, GuestState, ModeGap, SegReg, ShownMode, Vendor,
+    VmxControls,
 };
 
 /// The most dumps read from one log; the rest are named, not read, so memory stays
@@ -387,6 +388,34 @@ fn double_fault_vector(line: &str) -> Option<Option<u8>> {
     Some((parse(old) == Some(8)).then(|| parse(new)).flatten())
 }
 
+/// Without "load IA32_EFER" a VMCS dump's EFER is a field VM entry ignores: the guest
+/// runs with EFER.LMA, and with paging EFER.LME, from "IA-32e mode guest"
+/// ([`VmxControls::efer_after_entry`], SDM Vol. 3C §27.3.2.1). Applied to every VMCS
+/// dump whose entry controls are shown (Linux and Xen `dump_vmcs`, HAXM, hyperkit,
+/// bhyvectl), with a note where it changes the value: Xen 4.9-4.11 runs 64-bit guests
+/// with `EntryControls=000053ff` (HAXM's dumps show `51ff`, bit 15 clear too), and Linux
+/// before 5.11 and Xen print the field whenever they load or save IA32_PAT.
+fn efer_as_entered(d: &mut RawDump) {
+    let g = &mut d.guest;
+    let (Some(printed), Some(entry)) = (g.efer, g.controls.entry) else {
+        return;
+    };
+    let Some(entered) = g.controls.efer_after_entry(printed, g.cr0) else {
+        return;
+    };
+    if entered != printed {
+        g.efer = Some(entered);
+        let ia32e = u8::from(entry & VmxControls::ENTRY_IA32E_MODE_GUEST != 0);
+        d.notes.push(format!(
+            "VM-entry controls {entry:08x}: load IA32_EFER (bit 15) is clear, so VM entry \
+             neither checks nor loads the EFER field the dump prints ({printed:#x}); it sets \
+             EFER.LMA, and with paging EFER.LME, from IA-32e mode guest (bit 9 = {ia32e}), so \
+             the state is judged with EFER = {entered:#x}, its other bits as printed, though \
+             the guest has whatever the processor held (SDM Vol. 3C §27.3.2.1)"
+        ));
+    }
+}
+
 /// Reads every dump and exit line of a pasted log.
 #[must_use]
 pub fn read_log(text: &str) -> Vec<LogDump> {
@@ -417,6 +446,12 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
     raws.extend(super::xen_regs::read(&lines, xen));
     raws.extend(super::vbox_log::read(&lines));
     raws.extend(super::gdb_regs::read(&lines));
+    for d in raws
+        .iter_mut()
+        .filter(|d| d.dialect.vendor() == Some(Vendor::Intel))
+    {
+        efer_as_entered(d);
+    }
     let bochs = super::bochs::read(&source.lines);
     // A Bochs dump's `EFER   = 0x…`, `EAX=…` and `CR3=0x…` lines also look like fields
     // of a dump_vmcs or QEMU dump: another dialect's dump starting inside a Bochs
@@ -532,11 +567,10 @@ pub fn read_log(text: &str) -> Vec<LogDump> {
         super::protected::withhold(d, at_reset);
         if d.target == Target::Tcg {
             // The `-d int` line just before the dump names the event it was printed for.
-            let event = lines
+            let at = lines.partition_point(|(no, _)| *no < d.line);
+            let event = lines[at.saturating_sub(2)..at]
                 .iter()
                 .rev()
-                .skip_while(|(no, _)| *no >= d.line)
-                .take(2)
                 .find_map(|(_, l)| super::tcg_event::parse(l));
             if let Some(note) = event.and_then(|e| super::tcg_event::idt_note(e, &d.guest)) {
                 d.notes.push(note);
@@ -709,6 +743,81 @@ fn infer_target(d: &mut LogDump, tcg: bool, at_reset: bool, amd_host: Option<&st
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The one dump a text holds, as `read_log` gives it.
+    fn one(text: &str) -> LogDump {
+        let mut d = read_log(text);
+        assert_eq!(d.len(), 1, "one dump in {text}");
+        d.remove(0)
+    }
+
+    /// Xen 4.9's `EntryControls=000053ff` (drakvuf issue 465, the `v` debug key of a
+    /// 2020 xen-devel thread): IA-32e mode guest without load IA32_EFER, and the EFER
+    /// field printed as 0 because it loads IA32_PAT.
+    #[test]
+    fn without_load_efer_the_efer_is_what_entry_makes_of_it() {
+        let dump = |efer_line: &str, entry: &str| {
+            one(&format!(
+                "*** Guest State ***\nCR0: actual=0x0000000080050033, shadow=0x0000000080050033, gh_mask=ffffffffffffffff\n\
+                 SS:   sel=0x0000, attr=0x1c000, limit=0xffffffff, base=0x0\n{efer_line}\n\
+                 *** Control State ***\nEntryControls={entry} ExitControls=000fefff\n"
+            ))
+        };
+        let d = dump(
+            "EFER(VMCS) = 0x0000000000000000  PAT = 0x0007040600070406",
+            "000053ff",
+        );
+        assert_eq!(
+            d.guest.efer,
+            Some(0x500),
+            "LMA and LME from IA-32e mode guest"
+        );
+        assert!(
+            d.notes[0].starts_with("VM-entry controls 000053ff: load IA32_EFER (bit 15) is clear")
+        );
+        assert!(
+            d.notes[0].contains("judged with EFER = 0x500"),
+            "{}",
+            d.notes[0]
+        );
+        // Leaving IA-32e mode clears both; SCE and NXE are kept as printed.
+        let d = dump(
+            "EFER = 0x0000000000000d01  PAT = 0x0007040600070406",
+            "000051ff",
+        );
+        assert_eq!(d.guest.efer, Some(0x801));
+        // With load IA32_EFER, or a value entry leaves as it is, no change and no note.
+        let d = dump(
+            "EFER = 0x0000000000000000  PAT = 0x0007040600070406",
+            "0000d1ff",
+        );
+        assert_eq!((d.guest.efer, d.notes.len()), (Some(0), 0));
+        let d = dump(
+            "EFER(MSR LL) = 0x0000000000000d01  PAT = 0x0007040600070406",
+            "000053ff",
+        );
+        assert_eq!(
+            (d.guest.efer, d.notes.len()),
+            (Some(0xd01), 0),
+            "Xen's MSR-load list"
+        );
+    }
+
+    /// A HAXM dump's entry controls lack load IA32_EFER too (`VMX_ENTRY_CONTROLS: 51ff`
+    /// in intel/haxm's issues): with IA-32e mode guest its EFER field is entered alike.
+    #[test]
+    fn a_haxm_dump_without_load_efer_is_entered_alike() {
+        let d = one(
+            "haxm_error: 4012 VMX_ENTRY_CONTROLS: 53ff\nhaxm_error: 6800 GUEST_CR0: 80050033\n\
+             haxm_error: 2806 GUEST_EFER: 0\nhaxm_error: 0802 GUEST_CS_SELECTOR: 10\n",
+        );
+        assert_eq!(d.guest.efer, Some(0x500), "{:?}", d.notes);
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n.starts_with("VM-entry controls 000053ff"))
+        );
+    }
 
     #[test]
     fn a_tcg_triple_fault_takes_the_vector_after_a_double_fault() {

@@ -69,6 +69,7 @@ mod collect;
 pub(crate) mod crc64;
 #[cfg(feature = "serde")]
 pub mod crosvm;
+mod dump_text;
 pub mod exit;
 #[cfg(feature = "serde")]
 pub mod firecracker;
@@ -449,7 +450,7 @@ pub fn read(bytes: &[u8], format: Option<InputFormat>) -> Result<Vec<Input>, Inp
         None => detect(bytes)?,
     };
     match format {
-        InputFormat::Dump => read_dump(text(bytes)?),
+        InputFormat::Dump => dump_text::read(text(bytes)?),
         InputFormat::Json => read_json(text(bytes)?).map(|i| vec![i]),
         InputFormat::Wtf => read_wtf(text(bytes)?).map(|i| vec![i]),
         InputFormat::Sregs => read_sregs(bytes, false).map(|i| vec![i]),
@@ -631,116 +632,6 @@ fn text(bytes: &[u8]) -> Result<&str, InputError> {
             "line {line} (byte offset {at}): not UTF-8 text; binary inputs are detected by size"
         ))
     })
-}
-
-/// The error of a text input without a single dump.
-const NO_DUMP: &str = "line 1: no CPU state dump found: no QEMU CPU state dump (`RAX=`/`EAX=` \
-                       lines), no kernel dump_vmcs/dump_vmcb, Xen, HAXM, hyperkit or Bochs \
-                       dump, no bhyvectl --get-all output, no kvm_sregs printout (kvmtool's \
-                       `register  selector  base` table and a Rust VMM's `kvm_sregs { cs: \
-                       kvm_segment {` Debug among them), no VirtualBox `Guest \
-                       CPUM` dump, no gdb `info registers` with control registers, and no VM \
-                       exit line; JSON must start with `{`";
-
-fn read_dump(text: &str) -> Result<Vec<Input>, InputError> {
-    if text.len() > text::MAX_TEXT {
-        return Err(err(format!(
-            "{} bytes of text: more than the {} MiB a log of dumps can need; cut out the dumps",
-            text.len(),
-            text::MAX_TEXT >> 20
-        )));
-    }
-    let dumps = read_dumps_from(text, 1)?;
-    if dumps.is_empty() {
-        // A wtf regs.json pasted in an issue, with nothing else to read.
-        #[cfg(feature = "serde")]
-        if let Some(wtf) = wtf::read_paste(text, 1) {
-            return wtf.map(|i| vec![i]);
-        }
-        return Err(match qemu_dump::parse(text) {
-            Err(e) => err(format!("QEMU dump: {e}")),
-            Ok(_) => err(NO_DUMP),
-        });
-    }
-    Ok(dumps)
-}
-
-/// The dumps of `text`, a part of a log whose first line is line `first_line`, read by
-/// the tolerant readers ([`log::read_log`]); none is not an error here (a part may hold
-/// only log noise).
-fn read_dumps_from(text: &str, first_line: usize) -> Result<Vec<Input>, InputError> {
-    let shift = first_line - 1;
-    // Dumps QEMU printed exactly as it prints them also get the checks only a whole
-    // dump allows (its printed CPL and suffixes against its flags). A quoted-printable
-    // text is not that: only the log readers see it decoded.
-    let encoded = text::quoted_printable::decode(text).evidence.is_some();
-    let strict = if encoded {
-        Vec::new()
-    } else {
-        qemu_dump::parse(text).unwrap_or_default()
-    };
-    let dumps: Vec<Input> = log::read_log(text)
-        .into_iter()
-        .map(|mut d| {
-            let whole = (d.dialects == [log::Dialect::Qemu])
-                .then(|| strict.iter().find(|s| s.line == d.line).cloned())
-                .flatten()
-                .map(|mut q| {
-                    q.line += shift;
-                    q
-                });
-            d.line += shift;
-            let label = match d.dialects.as_slice() {
-                [] => format!("exit lines at line {}", d.line),
-                [log::Dialect::Qemu] => format!("dump at line {}", d.line),
-                many => format!(
-                    "{} at line {}",
-                    many.iter()
-                        .map(|x| x.name())
-                        .collect::<Vec<_>>()
-                        .join(" + "),
-                    d.line
-                ),
-            };
-            Input {
-                label,
-                format: InputFormat::Dump,
-                state: judge::assumed_state(&d.guest),
-                source: Source::GuestView,
-                notes: d.notes.clone(),
-                dump: whole,
-                log: Some(d),
-                vmcb_cpl_byte: None,
-                guest: None,
-            }
-        })
-        .collect();
-    not_another_architecture(text, shift, &dumps)?;
-    Ok(dumps)
-}
-
-/// Refuses a part whose only x86 reading is exit lines (or nothing) beside another
-/// architecture's register dump ([`other_arch`]): QEMU prints `kvm run failed` on every
-/// KVM host, and judging that line as an x86 exit would be judging the wrong machine.
-fn not_another_architecture(text: &str, shift: usize, dumps: &[Input]) -> Result<(), InputError> {
-    let x86 = dumps
-        .iter()
-        .any(|d| d.log.as_ref().is_some_and(|l| !l.dialects.is_empty()));
-    let Some((line, arch)) = other_arch::find(text).filter(|_| !x86) else {
-        return Ok(());
-    };
-    let exit = dumps
-        .iter()
-        .filter_map(|d| d.log.as_ref()?.exits.first())
-        .next()
-        .map(|(l, _)| format!("; the exit at line {l} is that host's KVM's"))
-        .unwrap_or_default();
-    Err(err(format!(
-        "line {}: a QEMU {arch} register dump ({}), not x86: segstate judges x86 segment \
-         and guest state only{exit}",
-        line + shift,
-        arch.evidence()
-    )))
 }
 
 /// The state of a `kvm_sregs` with `rflags` ([`KvmSregs::state`]); `at` says where an

@@ -293,7 +293,8 @@ fn read_dumps(
     #[cfg(feature = "serde")]
     let mut paste = super::wtf::PasteCapture::default();
     let mut flush = |chunk: &mut String, first: usize| -> Result<(), SourceError> {
-        let inputs = super::read_dumps_from(chunk, first).map_err(|e| SourceError::new(name, e))?;
+        let inputs = super::dump_text::read_dumps_from(chunk, first)
+            .map_err(|e| SourceError::new(name, e))?;
         count += inputs.len();
         inputs.into_iter().for_each(&mut *each);
         chunk.clear();
@@ -354,7 +355,7 @@ fn read_dumps(
             each(wtf.map_err(|e| SourceError::new(name, e))?);
             return Ok(1);
         }
-        return Err(SourceError::new(name, super::NO_DUMP));
+        return Err(SourceError::new(name, super::dump_text::NO_DUMP));
     }
     Ok(count)
 }

@@ -58,10 +58,10 @@ pub(crate) fn idt_note(event: TcgEvent, guest: &GuestState) -> Option<String> {
     if end <= idtr.limit {
         return None;
     }
-    let kind = if event.software {
-        "software interrupt"
-    } else {
-        "event"
+    let kind = match super::exit::names::exception(event.vector) {
+        Some(name) if !event.software => format!("{name}, "),
+        _ if event.software => String::from("software interrupt "),
+        _ => String::new(),
     };
     let then = if event.vector == 8 {
         "a fault while delivering #DF is a triple fault"
@@ -69,7 +69,7 @@ pub(crate) fn idt_note(event: TcgEvent, guest: &GuestState) -> Option<String> {
         "a #GP the IDT cannot hold either becomes #DF, then a triple fault"
     };
     Some(format!(
-        "QEMU printed this state to deliver {kind} vector {v:#04x} (its `v={v:02x}` line), \
+        "QEMU printed this state to deliver {kind}vector {v:#04x} (its `v={v:02x}` line), \
          but IDTR.limit {limit:#x} ends before that vector's gate (bytes {start:#x}..={end:#x} \
          in {mode}): delivery raises #GP({code:#x}), and {then} (SDM Vol. 3A §6.10, \
          §6.14.1)",

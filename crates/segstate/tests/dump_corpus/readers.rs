@@ -69,7 +69,7 @@ fn xen_register_dumps_are_read_and_joined_to_their_vmcs_dump() {
     assert!(
         d.notes
             .iter()
-            .any(|n| n.starts_with("EntryControls=000053ff")),
+            .any(|n| n.starts_with("VM-entry controls 000053ff: load IA32_EFER (bit 15) is clear")),
         "{:?}",
         d.notes
     );
@@ -565,7 +565,7 @@ fn a_tcg_dump_whose_idt_misses_the_vector_is_named() {
     assert_eq!(idt_note(&short[0]), None);
     let pf = idt_note(&short[1]).unwrap_or_else(|| panic!("{:?}", short[1].notes));
     assert!(
-        pf.contains("vector 0x0e") && pf.contains("bytes 0xe0..=0xef"),
+        pf.contains("#PF, vector 0x0e") && pf.contains("bytes 0xe0..=0xef"),
         "{pf}"
     );
     assert!(

@@ -32,32 +32,6 @@ const EPT_VIOLATION: u16 = 48;
 /// as MMIO (and those no memslot backs).
 const EPT_MISCONFIG: u16 = 49;
 
-/// The exception mnemonics by vector (SDM Vol. 3A Table 6-1).
-fn exception(vector: u8) -> Option<&'static str> {
-    Some(match vector {
-        0 => "#DE",
-        1 => "#DB",
-        3 => "#BP",
-        4 => "#OF",
-        5 => "#BR",
-        6 => "#UD",
-        7 => "#NM",
-        8 => "#DF",
-        10 => "#TS",
-        11 => "#NP",
-        12 => "#SS",
-        13 => "#GP",
-        14 => "#PF",
-        16 => "#MF",
-        17 => "#AC",
-        18 => "#MC",
-        19 => "#XM",
-        20 => "#VE",
-        21 => "#CP",
-        _ => return None,
-    })
-}
-
 /// An event as the IDT-vectoring information names it (SDM Vol. 3C §25.9.3).
 fn event(info: u64) -> Option<String> {
     let e = InjectedEvent::from_field(u32::try_from(info).ok()?)?;
@@ -65,7 +39,7 @@ fn event(info: u64) -> Option<String> {
     Some(match e.kind {
         0 => format!("external interrupt {v:#x}"),
         2 => String::from("an NMI"),
-        3 | 6 => match exception(v) {
+        3 | 6 => match names::exception(v) {
             Some(name) => format!("{name} (vector {v})"),
             None => format!("exception vector {v}"),
         },

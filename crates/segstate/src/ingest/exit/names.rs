@@ -363,3 +363,31 @@ pub const VBOX_STATUS_CODES: &[(i32, &str)] = &[
 
 /// `VINF_EM_TRIPLE_FAULT`: VirtualBox's guest triple-faulted.
 pub const VINF_EM_TRIPLE_FAULT: i32 = 1155;
+
+/// The mnemonic of exception `vector` (SDM Vol. 3A Table 6-1), `None` for a vector
+/// no exception has.
+#[must_use]
+pub fn exception(vector: u8) -> Option<&'static str> {
+    Some(match vector {
+        0 => "#DE",
+        1 => "#DB",
+        3 => "#BP",
+        4 => "#OF",
+        5 => "#BR",
+        6 => "#UD",
+        7 => "#NM",
+        8 => "#DF",
+        10 => "#TS",
+        11 => "#NP",
+        12 => "#SS",
+        13 => "#GP",
+        14 => "#PF",
+        16 => "#MF",
+        17 => "#AC",
+        18 => "#MC",
+        19 => "#XM",
+        20 => "#VE",
+        21 => "#CP",
+        _ => return None,
+    })
+}
