@@ -6,7 +6,7 @@
 //! Detection, unless a format is forced:
 //!
 //! - **text** (valid UTF-8 without NUL bytes): JSON when the first non-blank character
-//!   is `{` (wtf's `regs.json` by its `cs` object, [`wtf::recognise`]; a regs.json pasted
+//!   is `{` (wtf's `regs.json` by its `cs` object, `wtf::recognise` with `serde`; a regs.json pasted
 //!   in a text with no dump is read too), otherwise a log as users paste it, read by
 //!   [`log::read_log`]: QEMU dumps,
 //!   Linux `dump_vmcs`/`dump_vmcb`, Xen, HAXM and hyperkit dumps, `bhyvectl --get-all`,
@@ -170,7 +170,7 @@ pub enum InputFormat {
     /// A Hyper-V partition state blob (`VP_SEGMENT_REGISTERS` with its CPL): every VP.
     HyperV,
     /// The `regs.json` of the snapshot fuzzer wtf (bdump.js or wtf's linux_mode
-    /// scripts), each producer's `attr` encoding decided and named ([`wtf`]).
+    /// scripts), each producer's `attr` encoding decided and named (`wtf`, with `serde`).
     Wtf,
 }
 
