@@ -800,3 +800,63 @@ fn each_vmms_fail_entry_wording_reads_to_its_exit() {
         Verdict::NoState(Some(ExitClass::VmInstructionError(7)))
     );
 }
+
+/// Sweep 9's readings, each wrong before: VirtualBox's all-zero flags judged unusable
+/// and a triple fault with no IDT gate named; KVM's error 0 beside a VMCS that recorded
+/// an exit; a Bochs dump's null FS and GS not called nulled by Bochs.
+#[test]
+fn sweep_9_notes() {
+    let all = judged("prismaos-vbox-nem-triple.txt");
+    let (d, j) = &all[0];
+    assert!(d.guest.segments[SegReg::Ldtr].is_some_and(|s| s.unusable));
+    assert!(
+        d.notes
+            .iter()
+            .any(|n| n.starts_with("LDTR printed with flags=00000000")),
+        "{:?}",
+        d.notes
+    );
+    assert!(
+        j.report
+            .notes
+            .iter()
+            .any(|n| n.starts_with("IDTR.limit 0x0 holds no gate (16 bytes each in 64-bit mode)")),
+        "{:?}",
+        j.report.notes
+    );
+    assert!(
+        !j.report
+            .entries
+            .iter()
+            .any(|e| e.finding.severity == Severity::Error)
+    );
+
+    let all = judged("kvm-2005-hwerr0-dumpvmcs-ept.txt");
+    let j = &all[0].1;
+    assert!(
+        j.report
+            .notes
+            .iter()
+            .any(|n| n.starts_with("error 0 beside a VMCS dump")
+                && n.contains("line 73")
+                && n.contains("exit reason 48")),
+        "{:?}",
+        j.report.notes
+    );
+    assert!(!j.verdict.to_string().contains("not what was entered"));
+
+    let all = judged("centuryos2-j009-bochs-null-fs.txt");
+    let d = &all[0].0;
+    assert!(
+        !d.notes.iter().any(|n| n.contains("nulled")),
+        "{:?}",
+        d.notes
+    );
+    assert!(
+        !all[0]
+            .1
+            .verdict
+            .to_string()
+            .contains("no segment or control register")
+    );
+}

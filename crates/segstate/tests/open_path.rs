@@ -49,6 +49,59 @@ fn a_log_is_a_stream_read_as_source_reads_it() {
     assert_eq!(summary(&inputs(o)), summary(&direct));
 }
 
+/// A log longer than the reader's parts (128-256 KiB, read one after another): its
+/// dumps, exit lines and the lines its notes name are the whole file's, not a part's.
+#[test]
+fn line_numbers_past_the_first_part_are_the_files() {
+    let path = fixture("dumps/amdsev-100.txt");
+    let dump = std::fs::read(&path).unwrap();
+    let filler_lines = 20_000;
+    let mut long = "00:00:01.000000 [/Devices/pckbd/0/] (level 3) filler\n"
+        .repeat(filler_lines)
+        .into_bytes();
+    assert!(long.len() > 512 << 10, "past several parts");
+    long.extend_from_slice(&dump);
+    let name = InputName::Path(path);
+    let alone = source::read_all(&dump, &name, None).unwrap();
+    let after = source::read_all(&long, &name, None).unwrap();
+    assert_eq!(alone.len(), after.len());
+    let shifted = |n: usize| n + filler_lines;
+    for (a, b) in alone.iter().zip(&after) {
+        let (la, lb) = (a.log.as_ref().unwrap(), b.log.as_ref().unwrap());
+        assert_eq!(shifted(la.line), lb.line, "{}", b.label);
+        assert!(!la.exits.is_empty(), "the fixture has exit lines");
+        let exits = |l: &segstate::ingest::log::LogDump| -> Vec<usize> {
+            l.exits.iter().map(|(n, _)| *n).collect()
+        };
+        assert_eq!(
+            exits(la).into_iter().map(shifted).collect::<Vec<_>>(),
+            exits(lb)
+        );
+        // Every `line N` a note names moves with the file.
+        let named = |notes: &[String]| -> Vec<usize> {
+            notes
+                .iter()
+                .flat_map(|n| n.split("line ").skip(1))
+                .filter_map(|t| {
+                    let digits: String = t.chars().take_while(char::is_ascii_digit).collect();
+                    digits.parse().ok()
+                })
+                .collect()
+        };
+        assert!(
+            !named(&la.notes).is_empty(),
+            "the fixture's notes name lines"
+        );
+        assert_eq!(
+            named(&la.notes)
+                .into_iter()
+                .map(shifted)
+                .collect::<Vec<_>>(),
+            named(&lb.notes)
+        );
+    }
+}
+
 #[test]
 fn a_forced_format_is_kept_for_the_stream() {
     let path = fixture("dumps/blog-os-770.txt");

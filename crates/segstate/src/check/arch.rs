@@ -252,8 +252,30 @@ fn passes(state: &SegmentState, segs: Registers<'_>, part: Part) -> bool {
     f.errors == 0
 }
 
-fn control_registers(state: &SegmentState, f: &mut Findings) {
-    let (pe, pg) = (state.cr0 & CR0_PE != 0, state.cr0 & CR0_PG != 0);
+/// The architectural rules on CR0, CR4 and EFER alone (PG without PE, LMA against LME
+/// and PG, PAE in IA-32e mode), for a dump whose segments are not read (a Bochs dump,
+/// the controls of a VMCS dump): each rule judged only where every register it reads
+/// is given.
+#[must_use]
+pub fn check_control_registers(
+    cr0: Option<u64>,
+    cr4: Option<u64>,
+    efer: Option<u64>,
+) -> Vec<Finding> {
+    let mut f = Findings::collecting();
+    let given = [cr0, cr4, efer].map(|r| r.unwrap_or(0));
+    control_registers(given[0], given[1], given[2], &mut f);
+    f.list.retain(|x| match x.id {
+        CheckId::ArchCr0PgPe => cr0.is_some(),
+        CheckId::ArchEferLma => cr0.is_some() && efer.is_some(),
+        CheckId::ArchLongModePae => efer.is_some() && cr4.is_some(),
+        _ => false,
+    });
+    f.list
+}
+
+fn control_registers(cr0: u64, cr4: u64, efer: u64, f: &mut Findings) {
+    let (pe, pg) = (cr0 & CR0_PE != 0, cr0 & CR0_PG != 0);
     if pg && !pe {
         f.fail(
             CheckId::ArchCr0PgPe,
@@ -263,8 +285,8 @@ fn control_registers(state: &SegmentState, f: &mut Findings) {
             "PG=1 PE=0",
         );
     }
-    let lme = state.efer & EFER_LME != 0;
-    let lma = state.efer & EFER_LMA != 0;
+    let lme = efer & EFER_LME != 0;
+    let lma = efer & EFER_LMA != 0;
     if lma != (lme && pg) {
         f.fail(
             CheckId::ArchEferLma,
@@ -274,7 +296,7 @@ fn control_registers(state: &SegmentState, f: &mut Findings) {
             format_args!("{}", u8::from(lma)),
         );
     }
-    if lma && state.cr4 & CR4_PAE == 0 {
+    if lma && cr4 & CR4_PAE == 0 {
         f.fail(
             CheckId::ArchLongModePae,
             None,
@@ -291,7 +313,7 @@ fn control_registers(state: &SegmentState, f: &mut Findings) {
 #[inline(always)]
 fn run(state: &SegmentState, segs: Registers<'_>, part: Part, f: &mut Findings) {
     if part.has(&[]) {
-        control_registers(state, f);
+        control_registers(state.cr0, state.cr4, state.efer, f);
     }
     if state.cr0 & CR0_PE == 0 || state.rflags & RFLAGS_VM != 0 {
         return;
@@ -558,5 +580,33 @@ impl core::fmt::Display for Describe {
             u8::from(a.s),
             u8::from(a.present)
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(cr0: Option<u64>, cr4: Option<u64>, efer: Option<u64>) -> Vec<CheckId> {
+        check_control_registers(cr0, cr4, efer)
+            .iter()
+            .map(|f| f.id)
+            .collect()
+    }
+
+    /// Each rule is judged only where the registers it reads are given: a register
+    /// the dump lacks is no zero.
+    #[test]
+    fn control_registers_alone_judge_only_what_is_given() {
+        assert_eq!(ids(Some(CR0_PG), None, None), [CheckId::ArchCr0PgPe]);
+        assert_eq!(ids(None, None, Some(EFER_LMA)), []);
+        assert_eq!(
+            ids(Some(CR0_PE), None, Some(EFER_LMA)),
+            [CheckId::ArchEferLma]
+        );
+        let long = (Some(CR0_PE | CR0_PG), Some(EFER_LMA | EFER_LME));
+        assert_eq!(ids(long.0, None, long.1), []);
+        assert_eq!(ids(long.0, Some(0), long.1), [CheckId::ArchLongModePae]);
+        assert_eq!(ids(long.0, Some(CR4_PAE), long.1), []);
     }
 }

@@ -438,7 +438,8 @@ fn segment(c: &mut Reading, reg: SegReg, words: &[&str], line: usize) {
     // A selector of 0 whose index, TI and RPL remain is one Bochs nulled on a return to
     // an outer privilege level: `validate_seg_reg` (cpu/segment_ctrl_pro.cc) clears
     // only the value and the cache's valid bit (SDM Vol. 3A §6.12.3, RET and IRET).
-    let nulled = sel == Some(0) && index.is_some() && ti.is_some() && rpl.is_some();
+    // A null selector Bochs did not touch (`0000( 0000| 0|  0)`) agrees with its parts.
+    let nulled = sel == Some(0) && !agrees && index.is_some() && ti.is_some() && rpl.is_some();
     if nulled {
         c.dump.note(format!(
             "line {line}: {}'s selector is 0 beside index {}: Bochs nulled it on a return \
@@ -557,6 +558,21 @@ mod tests {
                 .any(|n| n.contains("DS's selector is 0 beside index 5"))
         );
         assert!(d.notes.iter().any(|n| n.starts_with("CPL from CS's RPL")));
+        // An ordinary null selector (DUMP_64's FS and GS) is no nulled one.
+        let d = &read(DUMP_64)[0];
+        assert!(
+            !d.notes.iter().any(|n| n.contains("nulled")),
+            "{:?}",
+            d.notes
+        );
+        // A null selector with RPL 3 is one Bochs nulled too: its parts disagree.
+        let rpl3 = user.replace("DS:0010( 0002| 0|  0)", "DS:0000( 0000| 0|  3)");
+        let d = &read(&rpl3)[0];
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n.contains("DS's selector is 0 beside index 0"))
+        );
         let cut = DUMP_32.replace("CS:0008( 0001| 0|  0)", "CS:0008( 0001|");
         let d = &read(&cut)[0];
         assert_eq!(d.guest.cpl, None);

@@ -55,17 +55,16 @@ pub(super) fn read_dumps_from(text: &str, first_line: usize) -> Result<Vec<Input
     } else {
         qemu_dump::parse(text).unwrap_or_default()
     };
-    let dumps: Vec<Input> = log::read_log(text)
+    let dumps: Vec<Input> = log::read_log_from(text, first_line)
         .into_iter()
-        .map(|mut d| {
+        .map(|d| {
             let whole = (d.dialects == [log::Dialect::Qemu])
-                .then(|| strict.iter().find(|s| s.line == d.line).cloned())
+                .then(|| strict.iter().find(|s| s.line + shift == d.line).cloned())
                 .flatten()
                 .map(|mut q| {
                     q.line += shift;
                     q
                 });
-            d.line += shift;
             let label = match d.dialects.as_slice() {
                 [] => format!("exit lines at line {}", d.line),
                 [log::Dialect::Qemu] => format!("dump at line {}", d.line),

@@ -448,7 +448,7 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
             ),
         );
     }
-    report.notes.extend(internal_error_note(d, vendors));
+    report.notes.extend(exit_notes(d, vendors, class));
     let verdict = verdict(d, &report, class);
     Judgement {
         report,
@@ -458,6 +458,22 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
         not_judged: not_judged.into_iter().collect(),
         rules_not_judged,
     }
+}
+
+/// What the exit's words and the dump say together: an internal error's extra data, an
+/// error 0 beside a VMCS that recorded an exit, a triple fault with no IDT gate.
+fn exit_notes(d: &LogDump, vendors: Option<Vendors>, class: Option<ExitClass>) -> Vec<String> {
+    let triple = matches!(
+        class,
+        Some(ExitClass::TripleFault { .. } | ExitClass::WhpUnrecoverableException)
+    );
+    let no_gate = triple
+        .then(|| super::tcg_event::no_gate_note(&d.guest))
+        .flatten();
+    [internal_error_note(d, vendors), error_zero_note(d), no_gate]
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// What a KVM internal error's extra data words say (`exit::explain_internal`), read
@@ -470,6 +486,25 @@ fn internal_error_note(d: &LogDump, vendors: Option<Vendors>) -> Option<String> 
         return None;
     }
     super::exit::explain_internal(*suberror, extra, vendors == Some(Vendors::Intel))
+}
+
+/// VM-instruction error 0 beside a VMCS dump whose exit reason is an ordinary exit:
+/// the dump's VMREADs read that VMCS, so it was current and the failure was no
+/// VMfailInvalid; the reason (bit 31 clear) is an exit of an entry that ran.
+fn error_zero_note(d: &LogDump) -> Option<String> {
+    if d.exit().map(Exit::class) != Some(ExitClass::VmInstructionError(0)) {
+        return None;
+    }
+    let (line, exit) = d.exits.iter().find(|(_, e)| {
+        e.vendor() == Some(Vendor::Intel) && matches!(e.class(), ExitClass::VmxExit(_))
+    })?;
+    Some(format!(
+        "error 0 beside a VMCS dump: the dump read the VMCS, so it was current and the VMX \
+         instruction did not fail with VMfailInvalid; its exit reason at line {line} ({}) has \
+         bit 31 clear, an exit of an entry that ran (unless left from an earlier exit): \
+         the hypervisor reported a failed entry the processor did not",
+        exit.class().describe()
+    ))
 }
 
 /// Judges a dump that shows no segment register (exit lines only, a HAXM or Xen dump
@@ -490,12 +525,20 @@ fn without_segments(
     } else {
         partial_segments_note(&d.partial_segments)
     });
+    // The architecture's control-register rules read no segment.
+    let g = &d.guest;
+    if g.cr0.is_some() {
+        for finding in crate::check::arch::check_control_registers(g.cr0, g.cr4, g.efer) {
+            report.push(Family::Arch, finding, None);
+        }
+        judged_any = true;
+    }
     if let Some(v) = vendors {
         rules_not_judged = beyond_segments(&mut report, d, v);
         // The rules an empty dump cannot judge, less those this one cannot: the ones
         // its fields decided.
         let mut scratch = report.clone();
-        judged_any = crate::check::report::guest_state(
+        judged_any |= crate::check::report::guest_state(
             &mut scratch,
             &GuestState::default(),
             v,
@@ -505,7 +548,7 @@ fn without_segments(
         .iter()
         .any(|(id, _)| !rules_not_judged.iter().any(|(x, _)| x == id));
     }
-    report.notes.extend(internal_error_note(d, vendors));
+    report.notes.extend(exit_notes(d, vendors, class));
     let verdict = match verdict(d, &report, class) {
         _ if !judged_any => Verdict::NoState(class),
         Verdict::Outside { class, .. } => Verdict::Outside {

@@ -419,7 +419,17 @@ fn efer_as_entered(d: &mut RawDump) {
 /// Reads every dump and exit line of a pasted log.
 #[must_use]
 pub fn read_log(text: &str) -> Vec<LogDump> {
-    let source = quoted_printable::decode(text);
+    read_log_from(text, 1)
+}
+
+/// [`read_log`] of a part of a longer text whose first line is that text's `first_line`:
+/// every line number read (dumps, exits, notes) is the whole text's.
+pub(crate) fn read_log_from(text: &str, first_line: usize) -> Vec<LogDump> {
+    let mut source = quoted_printable::decode(text);
+    source
+        .lines
+        .iter_mut()
+        .for_each(|(no, _)| *no += first_line - 1);
     let lines = strip_prefixes(&source.lines);
     let mut words = Words::new(&lines);
     // Xen prints `(XEN) ` before every line of its dumps.
@@ -741,153 +751,4 @@ fn infer_target(d: &mut LogDump, tcg: bool, at_reset: bool, amd_host: Option<&st
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The one dump a text holds, as `read_log` gives it.
-    fn one(text: &str) -> LogDump {
-        let mut d = read_log(text);
-        assert_eq!(d.len(), 1, "one dump in {text}");
-        d.remove(0)
-    }
-
-    /// Xen 4.9's `EntryControls=000053ff` (drakvuf issue 465, the `v` debug key of a
-    /// 2020 xen-devel thread): IA-32e mode guest without load IA32_EFER, and the EFER
-    /// field printed as 0 because it loads IA32_PAT.
-    #[test]
-    fn without_load_efer_the_efer_is_what_entry_makes_of_it() {
-        let dump = |efer_line: &str, entry: &str| {
-            one(&format!(
-                "*** Guest State ***\nCR0: actual=0x0000000080050033, shadow=0x0000000080050033, gh_mask=ffffffffffffffff\n\
-                 SS:   sel=0x0000, attr=0x1c000, limit=0xffffffff, base=0x0\n{efer_line}\n\
-                 *** Control State ***\nEntryControls={entry} ExitControls=000fefff\n"
-            ))
-        };
-        let d = dump(
-            "EFER(VMCS) = 0x0000000000000000  PAT = 0x0007040600070406",
-            "000053ff",
-        );
-        assert_eq!(
-            d.guest.efer,
-            Some(0x500),
-            "LMA and LME from IA-32e mode guest"
-        );
-        assert!(
-            d.notes[0].starts_with("VM-entry controls 000053ff: load IA32_EFER (bit 15) is clear")
-        );
-        assert!(
-            d.notes[0].contains("judged with EFER = 0x500"),
-            "{}",
-            d.notes[0]
-        );
-        // Leaving IA-32e mode clears both; SCE and NXE are kept as printed.
-        let d = dump(
-            "EFER = 0x0000000000000d01  PAT = 0x0007040600070406",
-            "000051ff",
-        );
-        assert_eq!(d.guest.efer, Some(0x801));
-        // With load IA32_EFER, or a value entry leaves as it is, no change and no note.
-        let d = dump(
-            "EFER = 0x0000000000000000  PAT = 0x0007040600070406",
-            "0000d1ff",
-        );
-        assert_eq!((d.guest.efer, d.notes.len()), (Some(0), 0));
-        let d = dump(
-            "EFER(MSR LL) = 0x0000000000000d01  PAT = 0x0007040600070406",
-            "000053ff",
-        );
-        assert_eq!(
-            (d.guest.efer, d.notes.len()),
-            (Some(0xd01), 0),
-            "Xen's MSR-load list"
-        );
-    }
-
-    /// A HAXM dump's entry controls lack load IA32_EFER too (`VMX_ENTRY_CONTROLS: 51ff`
-    /// in intel/haxm's issues): with IA-32e mode guest its EFER field is entered alike.
-    #[test]
-    fn a_haxm_dump_without_load_efer_is_entered_alike() {
-        let d = one(
-            "haxm_error: 4012 VMX_ENTRY_CONTROLS: 53ff\nhaxm_error: 6800 GUEST_CR0: 80050033\n\
-             haxm_error: 2806 GUEST_EFER: 0\nhaxm_error: 0802 GUEST_CS_SELECTOR: 10\n",
-        );
-        assert_eq!(d.guest.efer, Some(0x500), "{:?}", d.notes);
-        assert!(
-            d.notes
-                .iter()
-                .any(|n| n.starts_with("VM-entry controls 000053ff"))
-        );
-    }
-
-    #[test]
-    fn a_tcg_triple_fault_takes_the_vector_after_a_double_fault() {
-        assert_eq!(
-            double_fault_vector("check_exception old: 0x8 new 0xd"),
-            Some(Some(13))
-        );
-        assert_eq!(
-            double_fault_vector("check_exception old: 0xe new 0xd"),
-            Some(None)
-        );
-        assert_eq!(double_fault_vector("RAX=0"), None);
-        let log =
-            "check_exception old: 0xe new 0xd\ncheck_exception old: 0x8 new 0xd\nTriple fault\n";
-        let d = read_log(log);
-        assert_eq!(
-            d[0].exit(),
-            Some(&Exit::TripleFault {
-                vector: Some(13),
-                by: TripleFaultReport::QemuTcg
-            })
-        );
-    }
-
-    #[test]
-    fn kvm_amd_frames_name_an_amd_host() {
-        assert_eq!(
-            kvm_amd_frame("[  1.0]  npf_interception+0x99/0x180 [kvm_amd]").as_deref(),
-            Some("npf_interception+0x99/0x180")
-        );
-        assert_eq!(
-            kvm_amd_frame(" svm_handle_exit+0x1a/0x220").as_deref(),
-            Some("svm_handle_exit+0x1a/0x220")
-        );
-        for line in [
-            "svm_handle_exit is where it fails",
-            "kvm_amd loaded",
-            "vmx_handle_exit+0x1a/0x220 [kvm_intel]",
-        ] {
-            assert_eq!(kvm_amd_frame(line), None, "{line}");
-        }
-    }
-
-    /// An ordinary exit gives way to the one that ended the run; Xen's domain_crash
-    /// gives way to the failed entry it follows.
-    #[test]
-    fn the_deciding_exit_is_the_one_that_ended_the_run() {
-        let d =
-            read_log("kvm_run_exit cpu_index 0, reason 2\nkvm_run_exit cpu_index 0, reason 8\n");
-        assert_eq!(d[0].exit(), Some(&Exit::KvmRun { code: 8 }));
-        let d = read_log(
-            "domain_crash called from vvmx.c:2770\nd3v0 vmentry failure (reason 0x80000021): Invalid guest state (2)\n",
-        );
-        assert_eq!(
-            d[0].exit().map(Exit::class),
-            Some(ExitClass::InvalidGuestStateQualified(2))
-        );
-        let d = read_log("d1v0 Unexpected vmexit: reason 3\ndomain_crash called from vmx.c:4304\n");
-        assert_eq!(d[0].exit().map(Exit::class), Some(ExitClass::VmxExit(3)));
-    }
-
-    /// HAXM's qualification field joins the exit reason before it.
-    #[test]
-    fn haxm_qualification_joins_its_reason() {
-        let d = read_log(
-            "haxm_warning: 4402 VM_EXIT_INFO_REASON: 80000021\nhaxm_warning: 6400 VM_EXIT_INFO_QUALIFICATION: 4\n",
-        );
-        assert_eq!(
-            d[0].exit().map(Exit::class),
-            Some(ExitClass::InvalidGuestStateQualified(4))
-        );
-    }
-}
+mod tests;

@@ -31,7 +31,9 @@ const KEYS: &[&str] = &[
 fn is_tcg_marker(word: &str, next: Option<&str>) -> bool {
     word == "check_exception"
         || (word == "uncaught" && next == Some("target"))
-        || word.starts_with("CCS=")
+        // `CCS=%016lx CCD=%016lx CCO=…`: an OHCI port's `CCS=0 PES =0` in a VBox.log
+        // (Current Connect Status) is not it.
+        || (word.starts_with("CCS=") && next.is_some_and(|n| n.starts_with("CCD=")))
         || word == "SMM:"
         // `qemu: fatal: Trying to execute code outside RAM or ROM`: TCG's translator.
         || (word == "outside" && next == Some("RAM"))
@@ -309,5 +311,19 @@ mod tests {
         assert_eq!(d.len(), 2);
         assert_eq!(d[1].guest.cr0, Some(0x11));
         assert_eq!(d[1].lines.first, 4);
+    }
+
+    #[test]
+    fn ccs_is_tcg_only_as_qemu_prints_it() {
+        let dump = "RAX=0 RBX=0\nCR0=80000011 CR2=0\n";
+        let (_, tcg) = dumps(&format!(
+            "{dump}CCS=0000000000000044 CCD=0000000000000000 CCO=EFLAGS\n"
+        ));
+        assert!(tcg);
+        // VirtualBox's OHCI dump in a VBox.log: Current Connect Status.
+        let (_, tcg) = dumps(&format!(
+            "HcRhPortStatus00: CCS=0 PES =0 PSS =0 POCI=0 PRS =0 PPS=1 LSDA=0\n{dump}"
+        ));
+        assert!(!tcg);
     }
 }

@@ -79,6 +79,25 @@ pub(crate) fn idt_note(event: TcgEvent, guest: &GuestState) -> Option<String> {
     ))
 }
 
+/// The note on a triple fault whose dump shows an IDTR too short for any gate (vector
+/// 0's): whatever came first, delivering it raised #GP, which could not be delivered
+/// either, then #DF and the triple fault. `None` when a gate fits, or when the dump
+/// does not show the IDTR or the mode.
+pub(crate) fn no_gate_note(guest: &GuestState) -> Option<String> {
+    let idtr = guest.idtr?;
+    let mode = guest.shown_mode().ok()?;
+    let gate = gate_size(mode);
+    if idtr.limit >= gate - 1 {
+        return None;
+    }
+    Some(format!(
+        "IDTR.limit {limit:#x} holds no gate ({gate} bytes each in {mode}): any exception or \
+         interrupt raised #GP on delivery, that #GP #DF, and #DF the triple fault (SDM Vol. \
+         3A §6.10, §6.15); the first exception is not in the dump",
+        limit = idtr.limit,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,6 +36,12 @@
 //! §25.4.1), so the CPL is SS.DPL, and a note names VirtualBox's when real or virtual-8086
 //! mode makes them differ.
 //!
+//! A segment printed with `flags=00000000` is judged unusable. VirtualBox keeps the
+//! null selector protected mode loads with an all-zero `Attr` (its NEM backends print
+//! no unusable bit at all), and its VMCS export writes exactly that value as unusable
+//! (`hmR0VmxWriteSegmentReg`, [`vbox::vmx_export`]): judged as given, such an LDTR or DS
+//! would fail VM entry's checks of a usable segment it never meets.
+//!
 //! A dump starts at its `Guest CPUM (VCPU n) state:` line, or, in a paste cut above it,
 //! at a line of its registers (then it is kept only if it shows a segment's cache). It
 //! ends at the next such line, at VBox.log's `!!` and `***` separators, at another CPUM
@@ -51,6 +57,8 @@ use super::log::{Dialect, MAX_DUMPS, RawDump};
 use super::text::register_field;
 use crate::arch::{DescriptorTable, SegReg, Segment};
 use crate::format::vbox::{CpumSelReg, X86DescAttr};
+use crate::format::vmx::VmxAccessRights;
+use crate::profile::{Profile, vbox};
 
 /// The most lines one dump spans: the verbose dump with its YMM, ZMM and MTRR lines is
 /// well under this; a field further on belongs to something else.
@@ -107,6 +115,8 @@ struct Block {
     seen: Vec<&'static str>,
     /// Selectors shown without a cache (the terse and default forms).
     selectors: Vec<(SegReg, u64)>,
+    /// Segments printed with an all-zero `Attr`, which VirtualBox enters unusable.
+    zero_attr: Vec<SegReg>,
 }
 
 impl Block {
@@ -116,6 +126,7 @@ impl Block {
             header,
             seen: Vec::new(),
             selectors: Vec::new(),
+            zero_attr: Vec::new(),
         }
     }
 
@@ -149,6 +160,15 @@ impl Block {
                 |s| format!("{s:04x}"),
                 "bases, limits and flags",
                 "`VBoxManage debugvm NAME info cpumguest verbose` prints them",
+            ));
+        }
+        if !self.zero_attr.is_empty() {
+            let names: Vec<&str> = self.zero_attr.iter().map(|r| r.name()).collect();
+            d.note(format!(
+                "{} printed with flags=00000000: VirtualBox writes an all-zero Attr into the \
+                 VMCS as unusable (the null selector protected mode loads; profile vbox-vmx, \
+                 rule vbox.vmx.export.zero-attr-unusable), so judged unusable",
+                names.join(", ")
             ));
         }
         if let Some(ss) = d.guest.segments[SegReg::Ss] {
@@ -467,7 +487,15 @@ fn segment(b: &mut Block, no: usize, key: &'static str, reg: SegReg, sel: &str, 
         attr: X86DescAttr(attr as u32),
     };
     match Segment::try_from(c) {
-        Ok(s) => b.dump.guest.segments[reg] = Some(s),
+        Ok(mut s) => {
+            // What VirtualBox enters: its VMCS export writes an all-zero `Attr` unusable.
+            let entered = vbox::vmx_export(Profile::VBOX_VMX.rules, &c);
+            if entered.access_rights.0 & VmxAccessRights::UNUSABLE != 0 && !s.unusable {
+                s.unusable = true;
+                b.zero_attr.push(reg);
+            }
+            b.dump.guest.segments[reg] = Some(s);
+        }
         Err(e) => b.dump.note(format!(
             "line {no}: {} flags={attr:08x}: {e}; {} is not read",
             reg.name(),
@@ -616,6 +644,35 @@ mod tests {
     }
 
     /// Flags VirtualBox's `X86DESCATTR` refuses (reserved bits 31:17) are named.
+    #[test]
+    fn an_all_zero_attr_is_judged_unusable_as_virtualbox_enters_it() {
+        // VBox 7.1 on Hyper-V (NEM) prints the null LDTR and DS of a 64-bit kernel so
+        // (PrismaOS's VBox.log, sweep 9).
+        let text = LONG
+            .replace(
+                "ldtr={0000 base=00000000 limit=0000ffff flags=00000082}",
+                "ldtr={0000 base=00000000 limit=ffffffff flags=00000000}",
+            )
+            .replace(
+                "ds={0010 base=0000000000000000 limit=00000fff flags=0000a093}",
+                "ds={0000 base=0000000000000000 limit=ffffffff flags=00000000}",
+            );
+        let d = &dumps(&text)[0];
+        let seg = |r: SegReg| d.guest.segments[r].expect("read");
+        assert!(seg(SegReg::Ldtr).unusable && seg(SegReg::Ds).unusable);
+        assert!(!seg(SegReg::Es).unusable && !seg(SegReg::Tr).unusable);
+        let note = d.notes.iter().find(|n| n.contains("flags=00000000"));
+        assert!(
+            note.is_some_and(|n| n.starts_with("DS, LDTR printed") && n.contains("unusable")),
+            "{:?}",
+            d.notes
+        );
+        // The reset value of a vCPU that never ran is a usable LDTR, and no note.
+        let d = &dumps(LONG)[0];
+        assert!(!d.guest.segments[SegReg::Ldtr].expect("read").unusable);
+        assert!(!d.notes.iter().any(|n| n.contains("flags=00000000")));
+    }
+
     #[test]
     fn flags_with_reserved_bits_are_not_read() {
         let d = dumps(&LONG.replace("flags=0000a09b", "flags=0002a09b"));

@@ -11,6 +11,13 @@ use segstate::ingest::log::Target;
 /// state. The reasons are in each sidecar; the comments say why the verdict follows.
 #[rustfmt::skip]
 pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
+    // Sweep 9: VirtualBox on Hyper-V (NEM) printing a null LDTR with all-zero flags,
+    // judged unusable as VirtualBox enters it, and no IDT; KVM's error 0 beside a
+    // dump_vmcs that recorded an EPT violation; a Bochs dump whose null FS and GS are
+    // no nulled ones, its CR0 judged.
+    ("prismaos-vbox-nem-triple", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::TripleFault { vector: None, by: TripleFaultReport::VirtualBox })),
+    ("kvm-2005-hwerr0-dumpvmcs-ept", Target::Intel, &SegReg::ALL, Expect::NotGuestState(ExitClass::VmInstructionError(0))),
+    ("centuryos2-j009-bochs-null-fs", Target::Bochs, &[], Expect::Passes),
     // Sweep 5's exit lines: KVM_RUN's errno, kvm_run exits, triple faults and
     // shutdowns, qualifications, HAXM's debug trace, an elided Xen VMCS line.
     ("kvm-2020-qcai-kvmrun-enoent", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::RunFailed(Some(2)))),
@@ -112,16 +119,19 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     ("qemu-d-int-camplus-joined", Target::Tcg, &SegReg::ALL, Expect::Passes),
     ("blog-os-770", Target::Tcg, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Fs, SegReg::Gs], Expect::Passes),
     ("blog-os-798", Target::Tcg, &SegReg::ALL, Expect::Passes),
-    ("hollowos-4", Target::Tcg, &[], Expect::NoState(None)),
+    // Its cut dumps show CR0 with no segment: the architecture's control-register rules
+    // judge it (they pass).
+    ("hollowos-4", Target::Tcg, &[], Expect::Passes),
     ("serenity-5254", Target::Tcg, &[SegReg::Gs, SegReg::Ldtr, SegReg::Tr], Expect::Passes),
     // Bochs's CPU dumps (BX_CPU_C::debug): an emulator's state, segments without their
     // attributes, so none is read and no segment rule is judged.
     ("bochs-466", Target::Bochs, &[], Expect::NoState(None)),
     ("bochs-647", Target::Bochs, &[], Expect::NoState(None)),
     ("bochs-614", Target::Bochs, &[], Expect::NoState(None)),
-    // Sweep 7: a hobby OS's journal; the CPL is CS's RPL, 0 and then 3.
-    ("centuryos-v030-conforming-cs-triple", Target::Bochs, &[], Expect::NoState(Some(ExitClass::TripleFault { vector: Some(13), by: TripleFaultReport::Bochs }))),
-    ("centuryos-v070-user-tss-triple", Target::Bochs, &[], Expect::NoState(Some(ExitClass::TripleFault { vector: Some(10), by: TripleFaultReport::Bochs }))),
+    // Sweep 7: a hobby OS's journal; the CPL is CS's RPL, 0 and then 3; CR0 is judged
+    // by the control-register rules, so the exit decides the verdict.
+    ("centuryos-v030-conforming-cs-triple", Target::Bochs, &[], Expect::NotGuestState(ExitClass::TripleFault { vector: Some(13), by: TripleFaultReport::Bochs })),
+    ("centuryos-v070-user-tss-triple", Target::Bochs, &[], Expect::NotGuestState(ExitClass::TripleFault { vector: Some(10), by: TripleFaultReport::Bochs })),
     // Other projects' kvm_sregs printouts. km's JIT guest: a CS base above 4 GiB, which
     // VM entry refuses (bits 63:32 of CS.base must be 0), cut at GS.
     ("kontain-448", Target::Unknown, &[SegReg::Es, SegReg::Cs, SegReg::Ds, SegReg::Fs], Expect::Fails(CheckId::VmxEntryBaseHigh)),

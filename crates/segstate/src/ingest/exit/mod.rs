@@ -470,9 +470,10 @@ impl ExitClass {
                 String::from("VM entry failed (an exit reason with bit 31 set)")
             }
             ExitClass::VmInstructionError(0) => String::from(
-                "the VMX instruction itself failed without an error number (VMfailInvalid: \
-                 no valid current VMCS, SDM Vol. 3C §31.2): the register dump is not what was \
-                 entered; the guest state is not to blame",
+                "a failed VMX instruction with no error number (VM-instruction error 0): \
+                 VMfailInvalid, no valid current VMCS (SDM Vol. 3C §31.2), or a failure the \
+                 hypervisor reported that the processor did not; the guest-state checks did \
+                 not fail this state, so the guest state is not to blame",
             ),
             ExitClass::VmInstructionError(n) => {
                 let what = names::VM_INSTRUCTION_ERRORS
