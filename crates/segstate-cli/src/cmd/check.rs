@@ -65,7 +65,8 @@ impl From<VendorArg> for Vendors {
 /// - by magic: a QEMU migration stream (`migration`, QEVM), a libvirt saved-VM image
 ///   (`libvirt`, LibvirtQemudSave: its header is skipped), a segstate snapshot
 ///   (`snapshot`, SEGSNAP: judged with its explicit CPL), a Firecracker snapshot state
-///   file (`firecracker`, formats 1.x to 11.x: Firecracker 1.7 and later, every vCPU), a
+///   file (`firecracker`, formats 1.x to 11.x: Firecracker 1.7 and later, and the
+///   Versionize files of Firecracker 0.23 to 1.6; every vCPU), a
 ///   Xen save image (`xen`: an `xl save` file, a libxl or libxc stream, down to
 ///   HVM_CONTEXT, every vCPU), Hyper-V
 ///   saved state (`hyperv`: a `.vmrs`/`.vsv` file, opened by seeking, or its partition

@@ -153,7 +153,8 @@ Examples:
     },
     /// Import one vCPU of another VMM's snapshot, with its CPL made explicit.
     ///
-    /// Reads a Firecracker snapshot state file (formats 1.x to 11.x), a Cloud Hypervisor
+    /// Reads a Firecracker snapshot state file (formats 1.x to 11.x, and the Versionize
+    /// files of Firecracker 0.23 to 1.6), a Cloud Hypervisor
     /// snapshot (its directory or state.json), a crosvm snapshot (its directory or a
     /// vcpu{N} fragment), a Xen save image (`xl save`, a libxl or libxc stream) or
     /// Hyper-V saved state (a `.vmrs`/`.vsv` or its partition state blob), takes the CPL

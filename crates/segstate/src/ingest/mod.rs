@@ -159,7 +159,8 @@ pub enum InputFormat {
     Snapshot,
     /// A Cloud Hypervisor snapshot's `state.json` (or its directory): every vCPU.
     CloudHypervisor,
-    /// A Firecracker snapshot state file (formats 1.x to 11.x): every vCPU.
+    /// A Firecracker snapshot state file (formats 1.x to 11.x, and the Versionize files
+    /// of Firecracker 0.23 to 1.6): every vCPU.
     Firecracker,
     /// A crosvm snapshot's `vcpu{N}` fragment (CBOR), or the snapshot directory: every
     /// vCPU.
