@@ -102,7 +102,8 @@ impl From<VendorArg> for Vendors {
 ///   (`vmcb-save`).
 ///
 /// `--format NAME` forces one of those names, whatever the input starts with. A
-/// non-stream input larger than 1 MiB (16 MiB for a snapshot) is refused unread.
+/// non-stream input larger than 1 MiB (16 MiB for a snapshot, 32 MiB for another VMM's
+/// state file) is refused unread.
 ///
 /// Exit status: 0 when no state has an error, 1 when one has, 2 when the input cannot
 /// be read (the message names the input, then the line or byte offset).
