@@ -48,9 +48,14 @@ impl From<VendorArg> for Vendors {
 ///
 /// - vmx.entry.*: Intel's VM-entry guest-state checks (SDM Vol. 3C §27.3.1), with
 ///   KVM's controls and without unrestricted guest: the check a "KVM: entry failed,
-///   hardware error 0x80000021" dump failed;
+///   hardware error 0x80000021" dump failed; and vmx.control.*, a VM-entry control a
+///   dump shows (the injected event's error code, §27.2.1.3: VM-instruction error 7);
 ///
 /// - svm.vmrun.*: AMD's VMRUN consistency checks (APM Vol. 2 §15.5.1);
+///
+/// - kvm.set-sregs.*: what KVM_SET_SREGS refuses (kvm_is_valid_sregs), for a state a
+///   VMM hands to it (a QEMU dump or another VMM's kvm_sregs printout, a migration
+///   stream's CPU, wtf's regs.json);
 ///
 /// - path.*: the state run through every built-in chain (`segstate verify`): where
 ///   the CPL or attributes would change, and the profile rule responsible. Through
