@@ -55,7 +55,7 @@ impl From<TargetVendor> for Vendor {
     }
 }
 
-/// Save, restore, inspect and diff vCPU snapshots that carry the CPL explicitly.
+/// Save, restore, inspect, diff and import vCPU snapshots that carry the CPL explicitly.
 ///
 /// KVM's UAPI has no CPL field: SS.DPL carries it. A segstate snapshot stores the CPL
 /// next to the exact kvm_sregs, so a lost SS.DPL (the 2017 bug) cannot go unnoticed.
