@@ -65,7 +65,7 @@ fn outln_each<T: std::fmt::Display>(label: &str, items: impl IntoIterator<Item =
 #[derive(Parser, Debug)]
 #[command(name = "segstate", version, propagate_version = true)]
 #[command(
-    after_help = "Start with:\n  segstate audit           model verification + live scenarios on /dev/kvm\n  segstate profiles        the cooking profiles of KVM and QEMU, by release\n  segstate verify --help   exhaustive round trips through chains of profiles"
+    after_help = "Start with:\n  segstate audit           model verification + live scenarios on /dev/kvm\n  segstate profiles        the cooking profiles of KVM, QEMU and other stacks, by release\n  segstate verify --help   exhaustive round trips through chains of profiles"
 )]
 struct Cli {
     #[command(subcommand)]

@@ -15,21 +15,27 @@
 //!   with `unusable` apart from P), descriptors, the CPU mode, the whole-vCPU
 //!   [`arch::SegmentState`] every consumer shares, and [`arch::Vendor`];
 //! - [`format`](mod@format): each wire shape (`kvm_segment`/`kvm_sregs`, the VMCB
-//!   segment and save area, VMX access rights, QEMU's `SegmentCache`, Hyper-V), raw
-//!   and bit-exact, never cooked; strict decodes name the field they refuse;
+//!   segment and save area, VMX access rights, QEMU's `SegmentCache`, Hyper-V, and
+//!   the other stacks': Xen, bhyve, propolis, VirtualBox, crosvm), raw and
+//!   bit-exact, never cooked; strict decodes name the field they refuse;
 //! - [`profile`]: the cooking rules of real implementations (KVM SVM and VMX, QEMU,
-//!   each release), named, versioned and individually switchable; chains of them;
+//!   each release, and the other stacks that move segments), named, versioned and
+//!   individually switchable; chains of them;
 //! - [`check`]: the rule catalogue ([`check::CheckId`]: id, family, severity,
-//!   SDM/APM reference) and its targets — architecture, Intel VM entry, AMD VMRUN —
-//!   with [`check::preflight`] for a state about to be handed over;
+//!   SDM/APM reference) and its targets — architecture, Intel VM entry, AMD VMRUN,
+//!   and what `KVM_SET_SREGS` refuses ([`check::kvm_set_sregs`]) — with
+//!   [`check::preflight`] for a state about to be handed over;
 //! - [`verify`]: exhaustive round trips through chains, and the one search for the
 //!   rule responsible for what a chain did ([`verify::paths::trace`]);
 //! - [`snapshot`]: segstate's vCPU snapshot format, which carries the CPL explicitly;
 //! - `ingest` (feature `std`): detection and readers for what users hold — QEMU
-//!   register dumps, QEMU migration streams, libvirt saved-VM images, raw `kvm_sregs`,
-//!   VMCB pages, JSON states, and (feature `serde`) the state files of Firecracker,
-//!   Cloud Hypervisor, crosvm, Xen and Hyper-V; `ingest::open_path` takes a file, a
-//!   snapshot directory or `-` and decides how to read it.
+//!   register dumps and the other dumps and exit lines users paste (Linux, Xen, HAXM,
+//!   hyperkit, bhyvectl, VirtualBox, Bochs, gdb, other VMMs' `kvm_sregs`), QEMU
+//!   migration streams, libvirt saved-VM images, raw `kvm_sregs`, VMCB pages, segstate
+//!   snapshots, and (feature `serde`) JSON states, wtf's `regs.json` and the state
+//!   files of Firecracker, Cloud Hypervisor, crosvm, Xen and Hyper-V;
+//!   `ingest::open_path` takes a file, a snapshot directory or `-` and decides how to
+//!   read it.
 //!
 //! # Features
 //!

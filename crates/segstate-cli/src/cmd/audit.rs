@@ -21,17 +21,18 @@ use segstate_kvm::{
 
 /// Audit this host: does privilege survive a state sync, a snapshot and a restore?
 ///
-/// First the model: every built-in chain of KVM and QEMU profiles is verified over the
-/// whole attribute space (see `segstate verify`). Then the live part: a tiny 64-bit
-/// guest runs on /dev/kvm, pauses in user mode with an unusable SS (the state AMD's
-/// SYSRET leaves), and its special registers go through each chain as a VMM would sync
-/// them; the guest then runs a privileged instruction. PASS means it raised #GP (CPL 3
-/// kept); ESCALATED means it ran (CPL 0); CORRUPTED means another fault or a refused
-/// state; HUNG means the watchdog stopped it.
+/// First the model: every built-in chain (of KVM and QEMU profiles, and of the other
+/// stacks') is verified over the whole attribute space (see `segstate verify`). Then
+/// the live part: a tiny 64-bit guest runs on /dev/kvm, pauses in user mode with an
+/// unusable SS (the state AMD's SYSRET leaves), and its special registers go through
+/// each chain as a VMM would sync them; the guest then runs a privileged instruction.
+/// PASS means it raised #GP (CPL 3 kept); ESCALATED means it ran (CPL 0); CORRUPTED
+/// means another fault or a refused state; HUNG means the watchdog stopped it.
 ///
 /// Exit status: 0 when this host keeps privilege through the verbatim and fixed chains
-/// and the model finds no escalation through today's profiles; 1 otherwise; 2 for bad
-/// arguments.
+/// and the model finds no escalation through today's KVM, QEMU and pass-through profiles
+/// (another stack's escalation is listed apart as its defect and does not count); 1
+/// otherwise; 2 for bad arguments.
 /// Without /dev/kvm the live part is skipped with a line saying so (exit 1 instead when
 /// SEGSTATE_REQUIRE_KVM=1).
 #[derive(clap::Args, Debug)]

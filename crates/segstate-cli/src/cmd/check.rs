@@ -48,9 +48,14 @@ impl From<VendorArg> for Vendors {
 ///
 /// - vmx.entry.*: Intel's VM-entry guest-state checks (SDM Vol. 3C §27.3.1), with
 ///   KVM's controls and without unrestricted guest: the check a "KVM: entry failed,
-///   hardware error 0x80000021" dump failed;
+///   hardware error 0x80000021" dump failed; and vmx.control.*, a VM-entry control a
+///   dump shows (the injected event's error code, §27.2.1.3: VM-instruction error 7);
 ///
 /// - svm.vmrun.*: AMD's VMRUN consistency checks (APM Vol. 2 §15.5.1);
+///
+/// - kvm.set-sregs.*: what KVM_SET_SREGS refuses (kvm_is_valid_sregs), for a state a
+///   VMM hands to it (a QEMU dump or another VMM's kvm_sregs printout, a migration
+///   stream's CPU, wtf's regs.json);
 ///
 /// - path.*: the state run through every built-in chain (`segstate verify`): where
 ///   the CPL or attributes would change, and the profile rule responsible. Through
@@ -65,7 +70,8 @@ impl From<VendorArg> for Vendors {
 /// - by magic: a QEMU migration stream (`migration`, QEVM), a libvirt saved-VM image
 ///   (`libvirt`, LibvirtQemudSave: its header is skipped), a segstate snapshot
 ///   (`snapshot`, SEGSNAP: judged with its explicit CPL), a Firecracker snapshot state
-///   file (`firecracker`, formats 1.x to 11.x: Firecracker 1.7 and later, every vCPU), a
+///   file (`firecracker`, formats 1.x to 11.x: Firecracker 1.7 and later, and the
+///   Versionize files of Firecracker 0.23 to 1.6; every vCPU), a
 ///   Xen save image (`xen`: an `xl save` file, a libxl or libxc stream, down to
 ///   HVM_CONTEXT, every vCPU), Hyper-V
 ///   saved state (`hyperv`: a `.vmrs`/`.vsv` file, opened by seeking, or its partition
@@ -101,7 +107,8 @@ impl From<VendorArg> for Vendors {
 ///   (`vmcb-save`).
 ///
 /// `--format NAME` forces one of those names, whatever the input starts with. A
-/// non-stream input larger than 1 MiB (16 MiB for a snapshot) is refused unread.
+/// non-stream input larger than 1 MiB (16 MiB for a snapshot, 32 MiB for another VMM's
+/// state file) is refused unread.
 ///
 /// Exit status: 0 when no state has an error, 1 when one has, 2 when the input cannot
 /// be read (the message names the input, then the line or byte offset).

@@ -55,7 +55,7 @@ impl From<TargetVendor> for Vendor {
     }
 }
 
-/// Save, restore, inspect and diff vCPU snapshots that carry the CPL explicitly.
+/// Save, restore, inspect, diff and import vCPU snapshots that carry the CPL explicitly.
 ///
 /// KVM's UAPI has no CPL field: SS.DPL carries it. A segstate snapshot stores the CPL
 /// next to the exact kvm_sregs, so a lost SS.DPL (the 2017 bug) cannot go unnoticed.
@@ -153,7 +153,8 @@ Examples:
     },
     /// Import one vCPU of another VMM's snapshot, with its CPL made explicit.
     ///
-    /// Reads a Firecracker snapshot state file (formats 1.x to 11.x), a Cloud Hypervisor
+    /// Reads a Firecracker snapshot state file (formats 1.x to 11.x, and the Versionize
+    /// files of Firecracker 0.23 to 1.6), a Cloud Hypervisor
     /// snapshot (its directory or state.json), a crosvm snapshot (its directory or a
     /// vcpu{N} fragment), a Xen save image (`xl save`, a libxl or libxc stream) or
     /// Hyper-V saved state (a `.vmrs`/`.vsv` or its partition state blob), takes the CPL

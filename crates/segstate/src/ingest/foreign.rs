@@ -1,8 +1,9 @@
 //! What every foreign vCPU state reader returns: the vCPUs of one file, the stack that
 //! wrote them, and the errors that name the file, the place and the reason.
 //!
-//! The readers ([`super::cloud_hypervisor`], [`super::firecracker`], [`super::crosvm`])
-//! decode a file with the layout of the program and version that wrote it; this module
+//! The readers ([`super::cloud_hypervisor`], [`super::firecracker`], [`super::crosvm`],
+//! [`super::xen`], [`super::hyperv`]) decode a file with the layout of the program and
+//! version that wrote it; this module
 //! is the one place that turns such a vCPU into segstate's own terms: the CPL made
 //! explicit ([`ForeignVcpu::cpl`]) and a segstate snapshot ([`ForeignVcpu::to_snapshot`]).
 

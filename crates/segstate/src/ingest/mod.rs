@@ -1,18 +1,25 @@
 //! Readers for everything users hold (std): format detection and decoding into
-//! [`SegmentState`]s — QEMU register dumps ([`qemu_dump`]), QEMU migration streams and
-//! libvirt saved-VM images ([`qemu_migration`]), raw `kvm_sregs` (+ `kvm_regs`), VMCB
-//! pages and save areas, segstate's JSON state and wtf's `regs.json` (feature `serde`).
+//! [`SegmentState`]s — QEMU register dumps ([`qemu_dump`]) and the other dumps a log
+//! holds ([`log`]), QEMU migration streams and libvirt saved-VM images
+//! ([`qemu_migration`]), raw `kvm_sregs` (+ `kvm_regs`), VMCB pages and save areas,
+//! segstate snapshots, and (feature `serde`) segstate's JSON state, wtf's `regs.json`
+//! and the state files of Firecracker, Cloud Hypervisor, crosvm, Xen and Hyper-V.
 //!
 //! Detection, unless a format is forced:
 //!
+//! - **by magic** ([`detect_magic`]): a libvirt saved-VM image, a QEMU migration
+//!   stream, a segstate snapshot, and (feature `serde`) a Firecracker state file, a
+//!   Xen save image, Hyper-V saved state, a crosvm `vcpu{N}` fragment, a Cloud
+//!   Hypervisor `state.json` by its keys;
 //! - **text** (valid UTF-8 without NUL bytes): JSON when the first non-blank character
 //!   is `{` (wtf's `regs.json` by its `cs` object, `wtf::recognise` with `serde`; a regs.json pasted
 //!   in a text with no dump is read too), otherwise a log as users paste it, read by
 //!   [`log::read_log`]: QEMU dumps,
 //!   Linux `dump_vmcs`/`dump_vmcb`, Xen, HAXM and hyperkit dumps, `bhyvectl --get-all`,
 //!   other VMMs' `kvm_sregs`
-//!   printouts (kontain km, gVisor, qemu-kvm's `kvm_show_regs`), VirtualBox's
-//!   `Guest CPUM` dumps and exit lines under
+//!   printouts (kontain km, gVisor, qemu-kvm's `kvm_show_regs`, kvmtool's table, the
+//!   Rust VMMs' `Debug`), VirtualBox's `Guest CPUM` dumps, Bochs's CPU dumps, gdb's
+//!   `info registers` and exit lines under
 //!   any line prefix, each state judged by [`judge::judge`];
 //! - **binary**, by exact size: 312 bytes `struct kvm_sregs`; 456 bytes `kvm_sregs`
 //!   followed by `struct kvm_regs` (RFLAGS at regs offset 136); 4096 bytes a whole
@@ -159,7 +166,8 @@ pub enum InputFormat {
     Snapshot,
     /// A Cloud Hypervisor snapshot's `state.json` (or its directory): every vCPU.
     CloudHypervisor,
-    /// A Firecracker snapshot state file (formats 1.x to 11.x): every vCPU.
+    /// A Firecracker snapshot state file (formats 1.x to 11.x, and the Versionize files
+    /// of Firecracker 0.23 to 1.6): every vCPU.
     Firecracker,
     /// A crosvm snapshot's `vcpu{N}` fragment (CBOR), or the snapshot directory: every
     /// vCPU.
@@ -364,8 +372,9 @@ pub fn detect_magic(prefix: &[u8]) -> Option<InputFormat> {
     }
 }
 
-/// A Firecracker state file by its magic; a Cloud Hypervisor `state.json` by its
-/// `snapshots` / `cpu-manager` keys near the start.
+/// A Firecracker state file, a Xen save image, Hyper-V saved state or a crosvm
+/// fragment by its magic; a Cloud Hypervisor `state.json` by its `snapshots` /
+/// `cpu-manager` keys near the start.
 #[cfg(feature = "serde")]
 fn detect_foreign(prefix: &[u8]) -> Option<InputFormat> {
     if firecracker::recognise(prefix).is_some() {

@@ -1,11 +1,13 @@
 //! Reading an input from a file or standard input in bounded memory.
 //!
-//! Every format but two is small: a `kvm_sregs` is 312 bytes, a VMCB page 4096, a JSON
+//! Every format but three is small: a `kvm_sregs` is 312 bytes, a VMCB page 4096, a JSON
 //! state a few KiB, a segstate snapshot with the harness guest's memory well under a
-//! MiB. Those are read whole, but never past a cap ([`WHOLE_INPUT_LIMIT`],
-//! 16 MiB for a snapshot): a larger input is refused with its name before it costs
-//! memory. The two streams are read as streams: a QEMU migration stream (and the libvirt
-//! image around one) by its walker, and a QEMU log of dumps line by line
+//! MiB, another VMM's state file (Firecracker, Cloud Hypervisor, crosvm, Hyper-V) at
+//! most tens of MiB. Those are read whole, but never past a cap ([`WHOLE_INPUT_LIMIT`],
+//! 16 MiB for a snapshot, 32 MiB for another VMM's state file): a larger input is
+//! refused with its name before it costs memory. The three streams are read as streams:
+//! a QEMU migration stream (and the libvirt image around one) by its walker, a Xen save
+//! image down to its `HVM_CONTEXT` record, and a QEMU log of dumps line by line
 //! (64 KiB per line), parsed a part of about 128 KiB at a time, so a multi-GiB
 //! log or `/dev/zero` never grows the process.
 //!

@@ -419,7 +419,7 @@ fn slot_of_parts<T: Hash + ?Sized>(value: &T, cpl: u8) -> usize {
     (h.0.wrapping_mul(0x517c_c1b7_2722_0a95) >> (64 - SLOTS.trailing_zeros())) as usize
 }
 
-/// A rotate-xor fold of the words `Hash` writes, multiplied once in [`slot_of`] (the
+/// A rotate-xor fold of the words `Hash` writes, multiplied once in [`slot_of_parts`] (the
 /// values are small and fixed-size; only spreading them over the slots matters, not
 /// resisting collisions, and a multiply per word made a serial chain per output).
 struct WordHasher(u64);
