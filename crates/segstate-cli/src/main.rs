@@ -96,8 +96,14 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            // Bytes of the input in a message never reach the terminal raw.
-            let message = segstate::ingest::source::escape_controls(&e.message);
+            // Bytes of the input in a message never reach the terminal raw; the lines a
+            // message is made of stay lines.
+            let message: Vec<String> = e
+                .message
+                .split('\n')
+                .map(segstate::ingest::source::escape_controls)
+                .collect();
+            let message = message.join("\n");
             eprintln!("segstate: error: {message}");
             ExitCode::from(e.exit)
         }
