@@ -214,12 +214,13 @@ fn shape(prefix: &str) -> String {
         .collect()
 }
 
-/// Peels e-mail quoting (`>`, `> >`, `>>`) and a leading Markdown fence.
+/// Peels e-mail quoting (`>`, `> >`, `>>`, and `&gt;` as a bug tracker's HTML export
+/// leaves it) and a leading Markdown fence.
 fn peel(line: &str) -> &str {
     let mut s = line.trim_end_matches('\r');
     loop {
         let t = s.trim_start_matches([' ', '\t']);
-        if let Some(rest) = t.strip_prefix('>') {
+        if let Some(rest) = t.strip_prefix('>').or_else(|| t.strip_prefix("&gt;")) {
             s = rest;
         } else if let Some(rest) = t.strip_prefix("```").or_else(|| t.strip_prefix("~~~")) {
             // A fence, possibly glued to the first line of the dump ("```(XEN) ...").
@@ -282,6 +283,8 @@ mod tests {
             ">>RAX=0000000000000000 RBX=0",
             "\t  RAX=0000000000000000 RBX=0",
             "```RAX=0000000000000000 RBX=0",
+            "&gt; RAX=0000000000000000 RBX=0",
+            "&gt; &gt; RAX=0000000000000000 RBX=0",
         ] {
             assert_eq!(strip_all(line), ["RAX=0000000000000000 RBX=0"], "{line}");
         }
