@@ -465,7 +465,7 @@ fn each_dump_starts_with_its_verdict() {
     let first = out.lines().next().unwrap();
     assert!(
         first.starts_with(
-            "== dump at line 2 [dump]: not a guest-state failure: the VMX instruction itself failed"
+            "== dump at line 2 [dump]: not a guest-state failure: a failed VMX instruction with no error number"
         ),
         "{out}"
     );
@@ -766,6 +766,29 @@ fn json_is_printed_for_unreadable_input_too() {
     ]));
     let s = &j["states"][0];
     assert_eq!(s["judged_for"], "intel");
+    // An emulator's state is judged for the architecture, named by its emulator.
+    for (dump, emulator) in [
+        ("centuryos2-j009-bochs-null-fs.txt", "bochs"),
+        ("blog-os-798.txt", "tcg"),
+    ] {
+        let j = json(&segstate(&["check", "--json", &dump_fixture(dump)]));
+        assert_eq!(j["states"][0]["judged_for"], emulator, "{dump}");
+    }
+    // `mode` is null where the fields do not decide it; `mode_in_words` says how far
+    // they do, as the text report does.
+    let j = json(&segstate(&[
+        "check",
+        "--json",
+        &dump_fixture("centuryos2-j009-bochs-null-fs.txt"),
+    ]));
+    let s = &j["states"][0];
+    assert_eq!(s["mode"], serde_json::Value::Null);
+    assert!(
+        s["mode_in_words"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("64-bit mode as the dump names it")),
+        "{s}"
+    );
     assert!(
         s["verdict"]
             .as_str()

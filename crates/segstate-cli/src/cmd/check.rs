@@ -14,7 +14,7 @@ use segstate::check::Severity;
 use segstate::check::report::{Entry, Report, Vendors};
 use segstate::check::report_json::ReportJson;
 use segstate::ingest::judge::{self, Judgement};
-use segstate::ingest::log::LogDump;
+use segstate::ingest::log::{LogDump, Target};
 use segstate::ingest::{Input, InputFormat};
 
 /// The vendors `--vendor` takes.
@@ -328,14 +328,7 @@ fn text(out: &mut String, input: &Input, r: &Report, j: Option<&Judgement>, verb
             .map_or_else(|| String::from("the architecture only"), |v| v.to_string());
         // What the dump does not show is not printed as if it did.
         let guest = input.log.as_ref().map(|l| &l.guest);
-        let withheld = input.log.as_ref().is_some_and(|l| l.withheld);
-        let mode = match input.log.as_ref().map(LogDump::mode) {
-            // Its fields were printed, but never read: not "no CR0 in the dump".
-            _ if withheld => String::from("mode unknown (the dump carries no registers)"),
-            Some(Ok(mode)) => mode.to_string(),
-            Some(Err(gap)) => gap.to_string(),
-            None => r.mode.to_string(),
-        };
+        let mode = mode_in_words(input, r);
         let cpl = if guest.is_some_and(|g| g.cpl.is_none()) {
             String::from("unknown")
         } else {
@@ -443,6 +436,19 @@ struct RuleNotJudgedJson {
     lacks: String,
 }
 
+/// The mode as the report's second line says it: decided, or how far the dump's
+/// fields decide it ("protected mode, IA-32e or not unknown (no EFER in the dump)").
+fn mode_in_words(input: &Input, r: &Report) -> String {
+    let withheld = input.log.as_ref().is_some_and(|l| l.withheld);
+    match input.log.as_ref().map(LogDump::mode) {
+        // Its fields were printed, but never read: not "no CR0 in the dump".
+        _ if withheld => String::from("mode unknown (the dump carries no registers)"),
+        Some(Ok(mode)) => mode.to_string(),
+        Some(Err(gap)) => gap.to_string(),
+        None => r.mode.to_string(),
+    }
+}
+
 /// One state of `--json`: the library's report ([`ReportJson`]) with what only the
 /// CLI knows around it: the input's label and format, a log's verdict and exits.
 #[derive(Serialize)]
@@ -451,6 +457,9 @@ struct StateJson<'a> {
     format: &'static str,
     verdict: Option<String>,
     judged_for: Option<String>,
+    /// The mode in words, as the text report says it, where `mode` is null too: how
+    /// far the dump's fields decide it.
+    mode_in_words: String,
     target_reason: Option<&'a str>,
     not_judged: Option<&'a [String]>,
     /// The guest-state rules beyond the segments that the input lacks a field for,
@@ -471,7 +480,15 @@ impl<'a> StateJson<'a> {
             label: &input.label,
             format: input.format.name(),
             verdict: j.map(|j| j.verdict.to_string()),
-            judged_for: j.map(|j| j.vendors.map_or("tcg".to_string(), |v| v.to_string())),
+            // Without a vendor, the emulator whose CPU the state is: QEMU's TCG or Bochs.
+            judged_for: j.map(
+                |j| match (j.vendors, input.log.as_ref().map(|l| l.target)) {
+                    (Some(v), _) => v.to_string(),
+                    (None, Some(Target::Bochs)) => String::from("bochs"),
+                    (None, _) => String::from("tcg"),
+                },
+            ),
+            mode_in_words: mode_in_words(input, r),
             target_reason: j.map(|j| j.target_reason.as_str()),
             not_judged: j.map(|j| j.not_judged.as_slice()),
             rules_not_judged: j.map(|j| {
