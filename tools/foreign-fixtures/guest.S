@@ -80,6 +80,10 @@ entry_linux64:
     movl $pdpt + 7, pml4
     movl $pd + 7, pdpt
     movl $0x87, pd
+.ifdef CROSVM
+    /* crosvm before April 2025 enters an ELF64 this way: it is at 2 MiB, map that page too */
+    movl $0x200087, pd + 8
+.endif
     movl $pml4, %eax
     movq %rax, %cr3
     lgdt gdt_desc64

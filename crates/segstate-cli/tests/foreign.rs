@@ -303,13 +303,20 @@ fn check_reads_a_crosvm_snapshot_directory_and_one_fragment() {
     check_says(&[s(&loose)], 0, &["crosvm (KVM) vCPU 0 [crosvm]"]);
 }
 
-#[test]
-fn damaged_crosvm_fragments_exit_2_naming_the_place() {
-    let dir = scratch("crosvm-damaged");
+/// A scratch crosvm snapshot `name` whose `vcpu/vcpu0` is the first half of the
+/// fixture `snapshot`'s: the directory, the whole fragment and where it was cut.
+fn cut_crosvm_fragment(name: &str, snapshot: &str) -> (std::path::PathBuf, Vec<u8>, usize) {
+    let dir = scratch(name);
     std::fs::create_dir_all(dir.join("vcpu")).unwrap();
-    let bytes = std::fs::read(fixture("crosvm/user-null-ss/vcpu/vcpu0")).unwrap();
+    let bytes = std::fs::read(fixture(&format!("{snapshot}/vcpu/vcpu0"))).unwrap();
     let cut = bytes.len() / 2;
     std::fs::write(dir.join("vcpu/vcpu0"), &bytes[..cut]).unwrap();
+    (dir, bytes, cut)
+}
+
+#[test]
+fn damaged_crosvm_fragments_exit_2_naming_the_place() {
+    let (dir, _, cut) = cut_crosvm_fragment("crosvm-damaged", "crosvm/user-null-ss");
     for input in [dir.clone(), dir.join("vcpu/vcpu0")] {
         check_refuses(s(&input), &[&format!("offset {cut}"), "truncated"]);
     }
@@ -318,6 +325,67 @@ fn damaged_crosvm_fragments_exit_2_naming_the_place() {
         check_refuses(s(&input), &["encrypted"]);
     }
     check_refuses(s(&scratch("neither")), &["nor a crosvm snapshot"]);
+}
+
+/// The JSON fragments crosvm wrote before 2025-03-11 (the last layout and the first)
+/// read as the CBOR ones: `check` on the directory and on one fragment, `snapshot
+/// import` at CPL 3 from the user guest and at CPL 0 from the kernel one.
+#[test]
+fn check_and_import_read_crosvm_json_fragments() {
+    for name in [
+        "crosvm/json-user-null-ss",
+        "crosvm/json-2024-04-user-null-ss",
+    ] {
+        let label0 = "crosvm (KVM) vCPU 0";
+        let states = check_json_user_and_kernel(&fixture(name), 0, label0, "crosvm");
+        assert_eq!(states[1]["label"], "crosvm (KVM) vCPU 1");
+    }
+    check_says(
+        &[&fixture("crosvm/json-kernel-cpl0/vcpu/vcpu0")],
+        0,
+        &[
+            "== crosvm (KVM) vCPU 0 [crosvm]: 64-bit mode, CPL 0",
+            "JSON hypervisor::VcpuSnapshot, crosvm 2024-07 to 2025-03",
+        ],
+    );
+    let dir = scratch("crosvm-json-import");
+    let said = [
+        "imported crosvm (KVM) vCPU 0 of 2",
+        "JSON hypervisor::VcpuSnapshot",
+        "CPL: crosvm Segment",
+    ];
+    let user = fixture("crosvm/json-user-null-ss");
+    let snap = import_user_vcpu(&user, &dir.join("user.snap"), &said, 0x1b);
+    assert_eq!(snap.sregs.cs.selector, 0x23);
+    let kernel = fixture("crosvm/json-kernel-cpl0");
+    let (_, snap) = import_ok(&kernel, &dir.join("kernel.snap"), &[]);
+    assert_eq!(snap.cpl, PrivilegeLevel::Ring0);
+    assert_eq!(
+        (snap.sregs.cs.selector, snap.sregs.ss.selector),
+        (0x08, 0x10)
+    );
+}
+
+#[test]
+fn damaged_crosvm_json_fragments_exit_2_naming_the_line_or_field() {
+    let (dir, bytes, cut) = cut_crosvm_fragment("crosvm-json-damaged", "crosvm/json-user-null-ss");
+    let text = String::from_utf8(bytes).unwrap();
+    let place = format!("line 1 column {cut}");
+    for input in [dir.clone(), dir.join("vcpu/vcpu0")] {
+        check_refuses(
+            s(&input),
+            &["vcpu/vcpu0: crosvm snapshot", &place, "truncated"],
+        );
+    }
+    let wrong = text.replacen(r#""dpl":3"#, r#""dpl":"3""#, 1);
+    std::fs::write(dir.join("vcpu/vcpu0"), wrong).unwrap();
+    let said = ["field `sregs.cs.dpl`", "a text string where a u8 belongs"];
+    check_refuses(s(&dir), &said);
+    let refused = dir.join("refused.snap");
+    let (code, _, stderr) = import(s(&dir), &refused, &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_contains(&stderr, said[0]);
+    assert!(!refused.exists());
 }
 
 /// A QEMU migration stream, a libvirt save image and a segstate snapshot are not

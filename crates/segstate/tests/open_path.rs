@@ -176,6 +176,16 @@ mod by_path {
     }
 
     #[test]
+    fn a_crosvm_json_snapshot_directory_and_its_fragment() {
+        let dir = fixture("crosvm/json-user-null-ss");
+        read_by_path(&dir, None, InputFormat::Crosvm);
+        read_by_path(&dir.join("vcpu/vcpu0"), None, InputFormat::Crosvm);
+        // Forced, a JSON fragment is still crosvm's, not segstate's JSON kvm_sregs.
+        let forced = opened(&dir.join("vcpu/vcpu0"), Some(InputFormat::Crosvm));
+        assert_eq!(inputs(forced).len(), 1);
+    }
+
+    #[test]
     fn a_cloud_hypervisor_snapshot_directory() {
         read_by_path(
             &fixture("cloud-hypervisor/user-null-ss"),

@@ -76,8 +76,8 @@ impl From<VendorArg> for Vendors {
 ///   HVM_CONTEXT, every vCPU), Hyper-V
 ///   saved state (`hyperv`: a `.vmrs`/`.vsv` file, opened by seeking, or its partition
 ///   state blob; every VP, its own CPL byte), a crosvm snapshot's `vcpu{N}` fragment
-///   (`crosvm`, CBOR starting with `vcpu_id`); streams are read as streams, guest RAM is
-///   never held;
+///   (`crosvm`, CBOR starting with `vcpu_id`, or the JSON crosvm wrote before
+///   2025-03-11, `{"vcpu_id":`); streams are read as streams, guest RAM is never held;
 ///
 /// - a Cloud Hypervisor snapshot (`cloud-hypervisor`): its directory, or its
 ///   `state.json` by the `snapshots` / `cpu-manager` keys; every vCPU, the stack named;

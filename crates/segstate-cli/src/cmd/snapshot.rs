@@ -156,7 +156,7 @@ Examples:
     /// Reads a Firecracker snapshot state file (formats 1.x to 11.x, and the Versionize
     /// files of Firecracker 0.23 to 1.6), a Cloud Hypervisor
     /// snapshot (its directory or state.json), a crosvm snapshot (its directory or a
-    /// vcpu{N} fragment), a Xen save image (`xl save`, a libxl or libxc stream) or
+    /// vcpu{N} fragment, CBOR or the JSON of crosvm before 2025-03-11), a Xen save image (`xl save`, a libxl or libxc stream) or
     /// Hyper-V saved state (a `.vmrs`/`.vsv` or its partition state blob), takes the CPL
     /// by the stack's convention (SS.DPL for the first four: Firecracker and Cloud
     /// Hypervisor pass kvm_sregs verbatim, crosvm its Segment without unusable, Xen its

@@ -1,6 +1,7 @@
 //! crosvm: the hypervisor-neutral `Segment` (hypervisor/src/x86_64.rs @f1e797a68dad)
 //! every crosvm backend converts to and from, and that crosvm snapshots store (CBOR
-//! `vcpu{N}` fragments, `Sregs { cs, ds, es, fs, gs, ss, tr, ldt, … }`).
+//! `vcpu{N}` fragments, JSON before 2025-03-11, `Sregs { cs, ds, es, fs, gs, ss, tr,
+//! ldt, … }`; its `limit_bytes` was `limit` before 2024-07-26).
 //!
 //! **It has no `unusable` field**: KVM's `From<&kvm_segment>` drops it, the reverse
 //! derives it from `present`. The only way to say "unusable" is P = 0.

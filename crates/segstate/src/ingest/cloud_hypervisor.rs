@@ -109,21 +109,7 @@ pub fn read(text: &str, file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
 }
 
 fn json_error(e: &serde_json::Error, file: &str, what: &str) -> IngestError {
-    let reason = if e.is_eof() {
-        Reason::Layout(format!("the JSON ends early (truncated): {e}"))
-    } else {
-        Reason::Layout(e.to_string())
-    };
-    IngestError::new(
-        FORMAT,
-        file,
-        Place::Text {
-            line: e.line(),
-            column: e.column(),
-            field: what.to_string(),
-        },
-        reason,
-    )
+    super::foreign::json_error(FORMAT, e, file, what)
 }
 
 /// The top of `state.json`; `snapshot_data` and every other key are skipped.

@@ -387,6 +387,31 @@ pub(crate) fn within_limit(
     Ok(())
 }
 
+/// serde_json's error about `file` (a JSON document holding `what`), at its line and
+/// column; a document that ends early is called truncated.
+pub(crate) fn json_error(
+    format: &'static str,
+    e: &serde_json::Error,
+    file: &str,
+    what: &str,
+) -> IngestError {
+    let reason = if e.is_eof() {
+        Reason::Layout(format!("the JSON ends early (truncated): {e}"))
+    } else {
+        Reason::Layout(e.to_string())
+    };
+    IngestError::new(
+        format,
+        file,
+        Place::Text {
+            line: e.line(),
+            column: e.column(),
+            field: what.to_string(),
+        },
+        reason,
+    )
+}
+
 /// Reads at most `limit` bytes of `path`, refusing a larger file without reading it.
 pub(crate) fn read_limited(
     path: &std::path::Path,

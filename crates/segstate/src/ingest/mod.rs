@@ -169,8 +169,8 @@ pub enum InputFormat {
     /// A Firecracker snapshot state file (formats 1.x to 11.x, and the Versionize files
     /// of Firecracker 0.23 to 1.6): every vCPU.
     Firecracker,
-    /// A crosvm snapshot's `vcpu{N}` fragment (CBOR), or the snapshot directory: every
-    /// vCPU.
+    /// A crosvm snapshot's `vcpu{N}` fragment (CBOR, or the JSON of crosvm before
+    /// 2025-03-11), or the snapshot directory: every vCPU.
     Crosvm,
     /// A Xen HVM save image (`xl save`, a libxl or libxc stream), read as a stream down
     /// to its `HVM_CONTEXT`: every vCPU.

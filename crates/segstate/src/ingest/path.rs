@@ -255,8 +255,8 @@ pub fn foreign_vcpus_at(
         if opened.is_ok() && hyperv::recognise(&prefix).is_some() {
             return hyperv::read_path(path);
         }
-        // A fragment named vcpu{N} is crosvm's even when its bytes are not CBOR (an
-        // encrypted snapshot's): its reader says which.
+        // A fragment named vcpu{N} is crosvm's even when its bytes are neither CBOR nor
+        // JSON (an encrypted snapshot's): its reader says which.
         if opened.is_ok() && (crosvm::recognise(&prefix) || crosvm::is_fragment_path(path)) {
             return crosvm::read_path(path);
         }
