@@ -16,6 +16,7 @@ pub use catalogue::{CheckId, Family, UnknownCheck};
 
 pub mod arch;
 pub mod catalogue;
+pub mod kvm_rmode;
 pub mod kvm_set_sregs;
 pub mod preflight;
 pub mod report;

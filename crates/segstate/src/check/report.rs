@@ -407,6 +407,23 @@ fn vmx(r: &mut Report, given: &SegmentState, source: Source) {
     };
     let with_ug = vmx_entry::check(&state, kvm);
     let real_mode = state.cr0 & crate::arch::CR0_PE == 0;
+    if real_mode && source == Source::GuestView {
+        let emulated: Vec<String> = super::kvm_rmode::VM86_REGISTERS
+            .iter()
+            .filter_map(|&reg| super::kvm_rmode::vm86_incompatibility(reg, &given.segments[reg]))
+            .collect();
+        if !emulated.is_empty() {
+            r.notes.push(format!(
+                "in real mode without unrestricted guest, KVM's virtual-8086 path takes only \
+                 vm86 segments (rmode_segment_valid: base = selector << 4, limit 0xffff, S, \
+                 P and type 3, no G, D/B, L or AVL): {} {} not, so KVM emulates this state \
+                 instruction by instruction (big real mode), and an instruction its emulator \
+                 lacks ends in KVM_EXIT_INTERNAL_ERROR suberror 1",
+                emulated.join(", "),
+                if emulated.len() == 1 { "is" } else { "are" }
+            ));
+        }
+    }
     let without_ug = if real_mode {
         Vec::new()
     } else {
