@@ -859,4 +859,17 @@ fn sweep_9_notes() {
             .to_string()
             .contains("no segment or control register")
     );
+
+    // Big real mode: every segment named that KVM's vm86 path cannot take.
+    let all = judged("lp-1866870-seabios-big-real-mode.txt");
+    let j = &all[0].1;
+    assert!(
+        j.report
+            .notes
+            .iter()
+            .any(|n| n.contains("rmode_segment_valid")
+                && n.contains("CS (limit 0xffffffff, G), SS (limit 0xffffffff, G)")),
+        "{:?}",
+        j.report.notes
+    );
 }
