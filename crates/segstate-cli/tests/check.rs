@@ -766,29 +766,6 @@ fn json_is_printed_for_unreadable_input_too() {
     ]));
     let s = &j["states"][0];
     assert_eq!(s["judged_for"], "intel");
-    // An emulator's state is judged for the architecture, named by its emulator.
-    for (dump, emulator) in [
-        ("centuryos2-j009-bochs-null-fs.txt", "bochs"),
-        ("blog-os-798.txt", "tcg"),
-    ] {
-        let j = json(&segstate(&["check", "--json", &dump_fixture(dump)]));
-        assert_eq!(j["states"][0]["judged_for"], emulator, "{dump}");
-    }
-    // `mode` is null where the fields do not decide it; `mode_in_words` says how far
-    // they do, as the text report does.
-    let j = json(&segstate(&[
-        "check",
-        "--json",
-        &dump_fixture("centuryos2-j009-bochs-null-fs.txt"),
-    ]));
-    let s = &j["states"][0];
-    assert_eq!(s["mode"], serde_json::Value::Null);
-    assert!(
-        s["mode_in_words"]
-            .as_str()
-            .is_some_and(|m| m.starts_with("64-bit mode as the dump names it")),
-        "{s}"
-    );
     assert!(
         s["verdict"]
             .as_str()
@@ -880,4 +857,30 @@ fn rust_debug_of_kvm_sregs_is_judged_not_refused() {
         "{out}"
     );
     assert!(out.contains("64-bit mode, CPL 3"), "{out}");
+}
+
+/// `judged_for` and `mode_in_words` in `--json`.
+#[test]
+fn json_names_the_emulator_and_the_mode_in_words() {
+    // An emulator's state is judged for the architecture, named by its emulator.
+    for (dump, emulator) in [
+        ("centuryos2-j009-bochs-null-fs.txt", "bochs"),
+        ("blog-os-798.txt", "tcg"),
+    ] {
+        let j = json(&segstate(&["check", "--json", &dump_fixture(dump)]));
+        assert_eq!(j["states"][0]["judged_for"], emulator, "{dump}");
+    }
+    // `mode` is null where the fields do not decide it; `mode_in_words` says how far
+    // they do, as the text report does.
+    let j = json(&segstate(&[
+        "check",
+        "--json",
+        &dump_fixture("dosemu-1274.txt"),
+    ]));
+    let s = &j["states"][0];
+    assert_eq!(s["mode"], serde_json::Value::Null);
+    assert_eq!(
+        s["mode_in_words"],
+        "protected mode, IA-32e or not unknown (no EFER in the dump)"
+    );
 }
