@@ -491,7 +491,7 @@ pub(crate) fn read_log_from(text: &str, first_line: usize) -> Vec<LogDump> {
         }
     }
     let exits = exits(&lines, &source.lines);
-    let amd_host = lines.iter().find_map(|(_, l)| kvm_amd_frame(l));
+    let host = lines.iter().find_map(|(no, l)| host_evidence(*no, l));
 
     let kernel: Vec<usize> = (0..raws.len())
         .filter(|&i| raws[i].dialect.vendor().is_some())
@@ -573,7 +573,7 @@ pub(crate) fn read_log_from(text: &str, first_line: usize) -> Vec<LogDump> {
         let at_reset = groups
             .get(k)
             .is_some_and(|g| g.iter().all(|&i| raws[i].at_reset));
-        infer_target(d, tcg, at_reset, amd_host.as_deref());
+        infer_target(d, tcg, at_reset, host.as_ref());
         super::protected::withhold(d, at_reset);
         if d.target == Target::Tcg {
             // The `-d int` line just before the dump names the event it was printed for.
@@ -669,6 +669,38 @@ fn attach_exits(
 /// A frame of KVM's AMD code in a kernel stack trace (`npf_interception+0x99/0x180
 /// [kvm_amd]`, `svm_handle_exit+0x…/0x…`; the `FUNCTION+off/len [module]` of Linux's
 /// `printk("%pS")`): the frame, at most 64 bytes of it.
+/// The host's vendor, when line `no` of the log shows which KVM module runs: a kernel
+/// stack frame in kvm_amd ([`kvm_amd_frame`]), or a `Modules linked in:` line of an
+/// oops or warning that lists kvm_amd or kvm_intel, not both. With the reason in words.
+fn host_evidence(no: usize, line: &str) -> Option<(Vendor, String)> {
+    if let Some(frame) = kvm_amd_frame(line) {
+        return Some((
+            Vendor::Amd,
+            format!(
+                "the host's kernel stack trace in the log runs through kvm_amd (`{frame}`): an \
+                 AMD host"
+            ),
+        ));
+    }
+    let (_, modules) = line.split_once("Modules linked in:")?;
+    let has = |m: &str| modules.split_whitespace().any(|w| w == m);
+    let vendor = match (has("kvm_amd"), has("kvm_intel")) {
+        (true, false) => Vendor::Amd,
+        (false, true) => Vendor::Intel,
+        _ => return None,
+    };
+    let (module, host) = match vendor {
+        Vendor::Amd => ("kvm_amd", "an AMD"),
+        Vendor::Intel => ("kvm_intel", "an Intel"),
+    };
+    Some((
+        vendor,
+        format!(
+            "the host kernel's module list at line {no} has {module}, not the other: {host} host"
+        ),
+    ))
+}
+
 fn kvm_amd_frame(line: &str) -> Option<String> {
     let frame = |at: usize| {
         let start = line[..at].rfind(char::is_whitespace).map_or(0, |i| i + 1);
@@ -695,7 +727,7 @@ fn kvm_amd_frame(line: &str) -> Option<String> {
 
 /// Decides `d`'s target: a save area's vendor, else an exit's, else an emulator's
 /// (Bochs, a `CPU Reset` dump, a TCG log) when no exit says VM entry was involved.
-fn infer_target(d: &mut LogDump, tcg: bool, at_reset: bool, amd_host: Option<&str>) {
+fn infer_target(d: &mut LogDump, tcg: bool, at_reset: bool, host: Option<&(Vendor, String)>) {
     if d.dialects.contains(&Dialect::Bochs) {
         d.target = Target::Bochs;
         d.target_reason = String::from(
@@ -719,12 +751,12 @@ fn infer_target(d: &mut LogDump, tcg: bool, at_reset: bool, amd_host: Option<&st
         d.target_reason = format!("the exit at line {line} is {}", e.vendor_evidence());
         return;
     }
-    if let Some(frame) = amd_host {
-        d.target = Target::Amd;
-        d.target_reason = format!(
-            "the host's kernel stack trace in the log runs through kvm_amd (`{frame}`): an AMD \
-             host"
-        );
+    if let Some((vendor, why)) = host {
+        d.target = match vendor {
+            Vendor::Amd => Target::Amd,
+            Vendor::Intel => Target::Intel,
+        };
+        d.target_reason.clone_from(why);
         return;
     }
     if at_reset && d.exits.is_empty() {

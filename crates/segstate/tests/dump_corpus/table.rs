@@ -19,6 +19,8 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     ("kvm-2005-hwerr0-dumpvmcs-ept", Target::Intel, &SegReg::ALL, Expect::NotGuestState(ExitClass::VmInstructionError(0))),
     ("centuryos2-j009-bochs-null-fs", Target::Bochs, &[], Expect::Passes),
     ("lp-1866870-seabios-big-real-mode", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(1))),
+    // The host's `Modules linked in:` line names kvm_amd and not kvm_intel: an AMD host.
+    ("kvm-2103-rome-einval-modules", Target::Amd, &SegReg::ALL, Expect::NotGuestState(ExitClass::RunFailed(Some(22)))),
     // Sweep 5's exit lines: KVM_RUN's errno, kvm_run exits, triple faults and
     // shutdowns, qualifications, HAXM's debug trace, an elided Xen VMCS line.
     ("kvm-2020-qcai-kvmrun-enoent", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::RunFailed(Some(2)))),

@@ -144,3 +144,23 @@ fn haxm_qualification_joins_its_reason() {
         Some(ExitClass::InvalidGuestStateQualified(4))
     );
 }
+
+/// A `Modules linked in:` line names the host's vendor when it lists one KVM vendor
+/// module; both, neither, or the name elsewhere in a sentence say nothing.
+#[test]
+fn the_module_list_names_the_host() {
+    let line = "[ 95.8] Modules linked in: tun bridge kvm_amd kvm irqbypass ccp";
+    assert_eq!(host_evidence(98, line).map(|(v, _)| v), Some(Vendor::Amd));
+    let (vendor, why) = host_evidence(19, "  Modules linked in: kvm_intel kvm vfat").unwrap();
+    assert_eq!(vendor, Vendor::Intel);
+    assert!(why.contains("line 19 has kvm_intel"), "{why}");
+    assert_eq!(
+        host_evidence(1, "Modules linked in: kvm_amd kvm_intel kvm"),
+        None
+    );
+    assert_eq!(host_evidence(1, "Modules linked in: kvm irqbypass"), None);
+    assert_eq!(
+        host_evidence(1, "modprobe kvm_intel emulate_invalid_guest_state=0"),
+        None
+    );
+}
