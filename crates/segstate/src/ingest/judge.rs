@@ -492,18 +492,22 @@ fn internal_error_note(d: &LogDump, vendors: Option<Vendors>) -> Option<String> 
 /// the dump's VMREADs read that VMCS, so it was current and the failure was no
 /// VMfailInvalid; the reason (bit 31 clear) is an exit of an entry that ran.
 fn error_zero_note(d: &LogDump) -> Option<String> {
-    if d.exit().map(Exit::class) != Some(ExitClass::VmInstructionError(0)) {
+    let vmcs = d.dialects.iter().any(|x| x.vendor() == Some(Vendor::Intel));
+    if !vmcs || d.exit().map(Exit::class) != Some(ExitClass::VmInstructionError(0)) {
         return None;
     }
-    let (line, exit) = d.exits.iter().find(|(_, e)| {
-        e.vendor() == Some(Vendor::Intel) && matches!(e.class(), ExitClass::VmxExit(_))
+    let (line, reason) = d.exits.iter().find_map(|(line, e)| match e.class() {
+        ExitClass::VmxExit(n) if e.vendor() == Some(Vendor::Intel) => Some((line, n)),
+        _ => None,
     })?;
+    let name = super::exit::names::vmx_exit_reason(reason)
+        .map(|n| format!(" ({n})"))
+        .unwrap_or_default();
     Some(format!(
         "error 0 beside a VMCS dump: the dump read the VMCS, so it was current and the VMX \
-         instruction did not fail with VMfailInvalid; its exit reason at line {line} ({}) has \
-         bit 31 clear, an exit of an entry that ran (unless left from an earlier exit): \
-         the hypervisor reported a failed entry the processor did not",
-        exit.class().describe()
+         instruction did not fail with VMfailInvalid; its exit reason {reason}{name} at line \
+         {line} has bit 31 clear, an exit of an entry that ran (unless left from an earlier \
+         exit): the hypervisor reported a failed entry the processor did not"
     ))
 }
 
