@@ -9,7 +9,8 @@
 //! code `8v + 2` (SDM Vol. 3A §6.10 and §6.14.1; the same limits in QEMU's
 //! `do_interrupt_protected`, `do_interrupt64`, `do_interrupt_real`). A #GP that cannot be
 //! delivered either becomes #DF, then a triple fault: the path of a guest whose IDT is
-//! too short, which no register rule names.
+//! too short, which no register rule names. The same gate sizes tell, for a triple
+//! fault in any dialect, an IDTR that holds no gate at all ([`no_gate_note`]).
 
 use alloc::format;
 use alloc::string::String;
