@@ -806,70 +806,57 @@ fn each_vmms_fail_entry_wording_reads_to_its_exit() {
 /// an exit; a Bochs dump's null FS and GS not called nulled by Bochs.
 #[test]
 fn sweep_9_notes() {
+    // A note of `notes` that starts with `start` and holds each of `parts`.
+    fn noted(notes: &[String], start: &str, parts: &[&str]) {
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.starts_with(start) && parts.iter().all(|p| n.contains(p))),
+            "no note {start:?} with {parts:?}: {notes:?}"
+        );
+    }
     let all = judged("prismaos-vbox-nem-triple.txt");
     let (d, j) = &all[0];
     assert!(d.guest.segments[SegReg::Ldtr].is_some_and(|s| s.unusable));
-    assert!(
-        d.notes
-            .iter()
-            .any(|n| n.starts_with("LDTR printed with flags=00000000")),
-        "{:?}",
-        d.notes
+    noted(&d.notes, "LDTR printed with flags=00000000", &[]);
+    noted(
+        &j.report.notes,
+        "IDTR.limit 0x0 holds no gate (16 bytes each in 64-bit mode)",
+        &[],
     );
-    assert!(
-        j.report
-            .notes
-            .iter()
-            .any(|n| n.starts_with("IDTR.limit 0x0 holds no gate (16 bytes each in 64-bit mode)")),
-        "{:?}",
-        j.report.notes
-    );
-    assert!(
-        !j.report
-            .entries
-            .iter()
-            .any(|e| e.finding.severity == Severity::Error)
-    );
+    let mut severities = j.report.entries.iter().map(|e| e.finding.severity);
+    assert!(!severities.any(|v| v == Severity::Error));
 
     let all = judged("kvm-2005-hwerr0-dumpvmcs-ept.txt");
     let j = &all[0].1;
-    assert!(
-        j.report
-            .notes
-            .iter()
-            .any(|n| n.starts_with("error 0 beside a VMCS dump")
-                && n.contains("line 73")
-                && n.contains("exit reason 48")),
-        "{:?}",
-        j.report.notes
+    noted(
+        &j.report.notes,
+        "error 0 beside a VMCS dump",
+        &["exit reason 48 (EPT violation) at line 73"],
     );
     assert!(!j.verdict.to_string().contains("not what was entered"));
 
     let all = judged("centuryos2-j009-bochs-null-fs.txt");
-    let d = &all[0].0;
+    let (d, j) = &all[0];
     assert!(
         !d.notes.iter().any(|n| n.contains("nulled")),
         "{:?}",
         d.notes
     );
     assert!(
-        !all[0]
-            .1
-            .verdict
+        !j.verdict
             .to_string()
             .contains("no segment or control register")
     );
 
     // Big real mode: every segment named that KVM's vm86 path cannot take.
     let all = judged("lp-1866870-seabios-big-real-mode.txt");
-    let j = &all[0].1;
-    assert!(
-        j.report
-            .notes
-            .iter()
-            .any(|n| n.contains("rmode_segment_valid")
-                && n.contains("CS (limit 0xffffffff, G), SS (limit 0xffffffff, G)")),
-        "{:?}",
-        j.report.notes
+    noted(
+        &all[0].1.report.notes,
+        "in real mode without unrestricted guest",
+        &[
+            "rmode_segment_valid",
+            "CS (limit 0xffffffff, G), SS (limit 0xffffffff, G)",
+        ],
     );
 }
