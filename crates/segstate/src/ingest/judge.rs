@@ -20,9 +20,9 @@ use super::exit::{Exit, ExitClass};
 use super::log::{Dialect, LogDump, Target};
 use super::{Input, qemu_dump};
 use crate::arch::{
-    Attributes, CR0_ET, CR0_PE, CR0_PG, CR4_PAE, EFER_LMA, EFER_LME, GuestField, GuestState,
-    PerSegReg, PrivilegeLevel, RFLAGS_VM, SegReg, Segment, SegmentState, SegmentType, Selector,
-    Vendor,
+    Attributes, CR0_ET, CR0_PE, CR0_PG, CR4_PAE, EFER_LMA, EFER_LME, EFER_SVME, GuestField,
+    GuestState, PerSegReg, PrivilegeLevel, RFLAGS_VM, SegReg, Segment, SegmentState, SegmentType,
+    Selector, Vendor,
 };
 use crate::check::kvm_set_sregs::{self, Cr4Allowed};
 use crate::check::report::{Context, Entry, Report, Source, Vendors};
@@ -162,7 +162,12 @@ fn filled(g: &GuestState, v: Variant) -> SegmentState {
             _ => PrivilegeLevel::Ring0,
         });
     let long = cs_l == (v == Variant::Consistent);
-    let efer = g.efer.unwrap_or(if long { EFER_LME | EFER_LMA } else { 0 });
+    // The second filling sets EFER.SVME, so VMRUN's own check of it is not judged on a
+    // VMCB dump without EFER (a bhyvectl paste cut before its `efer[N]` line).
+    let svme = if v == Variant::Contrary { EFER_SVME } else { 0 };
+    let efer = g
+        .efer
+        .unwrap_or(svme | if long { EFER_LME | EFER_LMA } else { 0 });
     let cr0 = g.cr0.unwrap_or(match v {
         Variant::Consistent if efer & EFER_LMA != 0 => CR0_PE | CR0_PG | CR0_ET,
         Variant::Consistent => CR0_PE | CR0_ET,
@@ -408,6 +413,11 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
         });
     }
     report.note_configurations();
+    if vendors == Some(Vendors::Both) && d.dialects.contains(&Dialect::Bhyvectl) {
+        let amd = report_of(&filled(g, Variant::Consistent), vendors, Source::Vmcb);
+        let note = super::bhyvectl::intel_only_reading(&mut report, &amd);
+        report.notes.extend(note);
+    }
     if vendors.is_some() {
         // With a hardware target, VM entry or VMRUN decides whether the state runs:
         // SVM enters paged real mode, a CPL byte that disagrees with SS.DPL, ... An
