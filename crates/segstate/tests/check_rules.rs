@@ -424,6 +424,18 @@ fn cases() -> Vec<Case> {
             fire: State::Text(USER_DUMP.replacen("DPL=3 CS64", "DPL=0 CS64", 1)),
             quiet: State::Text(USER_DUMP.to_string()),
         },
+        Case {
+            id: CheckId::QemuHflagsStale,
+            how: Dump,
+            fire: State::Text(
+                USER_DUMP
+                    .lines()
+                    .map(|l| l.split(" DPL=").next().unwrap_or(l))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+            quiet: State::Text(USER_DUMP.to_string()),
+        },
     ]);
     c.push(Case {
         id: CheckId::VmxEntryErratumSsTypeUnusable,

@@ -56,3 +56,34 @@ fn bhyvectl_of_an_unknown_host_gives_no_intel_only_verdict() {
         intel.verdict
     );
 }
+
+/// QEMU prints a segment's `DPL=… CS32 […]` suffix only when its hflags have
+/// HF_PE_MASK (target/i386/cpu-dump.c `cpu_x86_dump_seg_cache`). An accelerator that
+/// writes CR0 without `x86_update_hflags` (WHPX, HAXM) leaves a protected-mode dump
+/// with no suffix at all. No such paste was found in the index, so this is a real
+/// paste (embox-612, a QEMU dump with CR0=00000011) with only that fact made true:
+/// every suffix cut. Said once as stale hflags, not per segment as an edited dump.
+#[test]
+fn a_protected_mode_dump_without_any_suffix_has_stale_hflags() {
+    let real = corpus_common::text("embox-612.txt");
+    let stale: String = real
+        .lines()
+        .map(|l| format!("{}\n", l.split(" DPL=").next().unwrap_or(l)))
+        .collect();
+    let ids = |text: &str| -> Vec<CheckId> {
+        let inputs = segstate::ingest::read(text.as_bytes(), None).unwrap();
+        let input = inputs
+            .iter()
+            .find(|i| i.dump.is_some())
+            .expect("a whole dump");
+        let j = segstate::ingest::judge::judge_input(input, None).unwrap();
+        j.report
+            .entries
+            .iter()
+            .filter(|e| e.family == Family::Qemu)
+            .map(|e| e.finding.id)
+            .collect()
+    };
+    assert_eq!(ids(&real), []);
+    assert_eq!(ids(&stale), [CheckId::QemuHflagsStale]);
+}

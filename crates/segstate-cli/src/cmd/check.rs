@@ -63,7 +63,8 @@ impl From<VendorArg> for Vendors {
 ///   unusable SS escalates on the 2017 chains);
 ///
 /// - qemu.*: a dump whose printed CPL disagrees with SS.DPL, or whose suffix
-///   disagrees with its flags.
+///   disagrees with its flags, or that QEMU printed with stale hflags (CR0.PE set and
+///   no suffix: the accelerator did not sync them).
 ///
 /// The input (FILE, or standard input when `-` or absent) is detected, in this order:
 ///

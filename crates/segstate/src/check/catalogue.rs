@@ -328,6 +328,8 @@ table_enum! {
     QemuCplSsDpl = "qemu.cpl-ss-dpl", Qemu, Error, "QEMU x86_update_hflags / cpu_x86_load_seg_cache (7125c937c97d, 2.1)";
     /// The decoded suffix QEMU prints for a segment must match its flags.
     QemuSuffix = "qemu.suffix", Qemu, Warning, "QEMU target/i386/cpu-dump.c cpu_x86_dump_seg_cache";
+    /// With CR0.PE set, a dump where no segment has its suffix: QEMU prints the suffixes only when its hflags have HF_PE_MASK, so its hflags were stale (the accelerator did not sync them), not the dump edited.
+    QemuHflagsStale = "qemu.hflags-stale", Qemu, Warning, "QEMU target/i386/cpu-dump.c cpu_x86_dump_seg_cache (HF_PE_MASK); helper.c x86_update_hflags";
     /// A built-in chain lowers the CPL: privilege escalation.
     PathEscalation = "path.escalation", Path, Error, "segstate verify: built-in chains";
     /// A built-in chain changes the CPL.
