@@ -87,3 +87,28 @@ fn a_protected_mode_dump_without_any_suffix_has_stale_hflags() {
     assert_eq!(ids(&real), []);
     assert_eq!(ids(&stale), [CheckId::QemuHflagsStale]);
 }
+
+/// intel/gvt-linux#158: real mode, EIP 0xfd069 beyond CS's limit 0xfff (G=1): outside
+/// 64-bit mode the next instruction fetch faults (SDM Vol. 3A §5.3), an architectural
+/// warning naming RIP and the limit. A 64-bit dump whose CS limit is 0 (blog-os-770,
+/// blog-os-798) is not limit-checked and gets none.
+#[test]
+fn rip_beyond_cs_limit_outside_64_bit_mode_is_named() {
+    let all = judged("gvt-linux-158.txt");
+    let j = &all[0].1;
+    let e = j
+        .report
+        .entries
+        .iter()
+        .find(|e| e.finding.id == CheckId::ArchRipCsLimit)
+        .expect("arch.rip.cs-limit");
+    assert_eq!(e.finding.reg, Some(SegReg::Cs));
+    assert!(e.finding.expected.contains("CS.limit 0xfff (G=1)"));
+    assert!(e.finding.found.starts_with("RIP 0xfd069"));
+    for name in ["blog-os-770.txt", "blog-os-798.txt"] {
+        for (_, j) in judged(name) {
+            let ids: Vec<CheckId> = j.report.entries.iter().map(|e| e.finding.id).collect();
+            assert!(!ids.contains(&CheckId::ArchRipCsLimit), "{name}");
+        }
+    }
+}

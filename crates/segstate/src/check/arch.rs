@@ -6,11 +6,11 @@ use alloc::vec::Vec;
 
 use super::segment_fields::Fields;
 use super::{CheckId, Finding, Findings};
-use crate::arch::SegmentState;
 use crate::arch::{
     CR0_PE, CR0_PG, CR4_PAE, CpuMode, EFER_LMA, EFER_LME, PerSegReg, PrivilegeLevel, RFLAGS_VM,
     SegReg, Segment,
 };
+use crate::arch::{GuestState, SegmentState};
 
 /// Which of a state's checks a run makes: all of them, or one side of a split at one
 /// register. A state that differs from a known one in a single register is judged by
@@ -271,6 +271,43 @@ pub fn check_control_registers(
         CheckId::ArchLongModePae => efer.is_some() && cr4.is_some(),
         _ => false,
     });
+    f.list
+}
+
+/// RIP against CS's limit (`arch.rip.cs-limit`): outside 64-bit mode every
+/// instruction fetch is checked against CS's limit, and code segments are expand-up
+/// (SDM Vol. 3A §5.3, "Limit Checking"), so a RIP beyond it faults (#GP(0)) on the next
+/// fetch: after a far jump or return with the wrong CS or offset, the state an OS-dev
+/// triple fault shows. Judged only where the dump shows RIP and a usable CS whose
+/// byte-granular limit agrees with its G bit ([`Segment::limit_matches_granularity`]),
+/// and 64-bit mode is ruled out: CS.L clear, or EFER shown with LMA clear.
+#[must_use]
+pub fn check_rip(g: &GuestState) -> Vec<Finding> {
+    let mut f = Findings::collecting();
+    let (Some(rip), Some(cs)) = (g.rip, g.segments[SegReg::Cs]) else {
+        return f.list;
+    };
+    let maybe_64 = cs.attributes.l && g.efer.is_none_or(|e| e & EFER_LMA != 0);
+    let t = cs.attributes.segment_type;
+    let expand_down_data = cs.attributes.s && !t.is_code() && t.bits() & 4 != 0;
+    if !maybe_64
+        && !expand_down_data
+        && cs.is_usable()
+        && cs.limit_matches_granularity()
+        && rip > u64::from(cs.limit)
+    {
+        f.fail(
+            CheckId::ArchRipCsLimit,
+            Some(SegReg::Cs),
+            "limit",
+            format_args!(
+                "RIP at most CS.limit {:#x} (G={})",
+                cs.limit,
+                u8::from(cs.attributes.g)
+            ),
+            format_args!("RIP {rip:#x}: the next instruction fetch faults (#GP(0))"),
+        );
+    }
     f.list
 }
 

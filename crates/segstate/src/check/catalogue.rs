@@ -117,6 +117,8 @@ table_enum! {
     ArchLdtrType = "arch.ldtr.type", Arch, Error, "SDM Vol. 3A §3.5.1";
     /// A byte-granular limit must be expressible under its G bit (G = 1 needs the low 12 bits set; G = 0 at most 20 bits).
     ArchLimitG = "arch.limit-g", Arch, Error, "SDM Vol. 3A §3.4.5";
+    /// Outside 64-bit mode RIP (EIP) must not lie beyond CS's limit: the next instruction fetch faults (#GP(0)).
+    ArchRipCsLimit = "arch.rip.cs-limit", Arch, Warning, "SDM Vol. 3A §5.3 (Limit Checking)";
     /// Without unrestricted guest, CR0.PE and CR0.PG must both be 1 (IA32_VMX_CR0_FIXED0).
     VmxEntryCr0Fixed = "vmx.entry.cr0.fixed", Vmx, Error, "SDM Vol. 3C §27.3.1.1";
     /// CR0.PE: expected 1 when CR0.PG = 1.
