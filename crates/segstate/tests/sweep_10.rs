@@ -112,3 +112,26 @@ fn rip_beyond_cs_limit_outside_64_bit_mode_is_named() {
         }
     }
 }
+
+/// tianocore/edk2#23: CS.base 0x9f000 + EIP 0x1000 = 0xa0000 with CR0.PG=0, so the CPU
+/// fetches from the legacy VGA window: a note says so. edk2-6597's EIP 0xa0000 is cut
+/// before its CR0 line, so paging cannot be ruled out and nothing is said; neither is
+/// anything said with paging on (the same state with CR0.PG set).
+#[test]
+fn fetching_from_the_vga_window_with_paging_off_is_noted() {
+    const START: &str = "the CPU is executing from video memory";
+    let all = judged("edk2-23.txt");
+    let (d, j) = &all[0];
+    noted(
+        &j.report.notes,
+        START,
+        &["CS.base 0x9f000 + RIP 0x1000 = 0xa0000", "CR0.PG=0"],
+    );
+    let mut paged = d.clone();
+    paged.guest.cr0 = paged.guest.cr0.map(|c| c | 1 << 31);
+    let j = judge(&paged, None);
+    assert!(!j.report.notes.iter().any(|n| n.starts_with(START)));
+    for (_, j) in judged("edk2-6597.txt") {
+        assert!(!j.report.notes.iter().any(|n| n.starts_with(START)));
+    }
+}

@@ -2,6 +2,7 @@
 //! in after loading its segment registers (SDM Vol. 3A §5.5–5.8 and §6.12,
 //! APM Vol. 2 §4.9–4.11).
 
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::segment_fields::Fields;
@@ -309,6 +310,35 @@ pub fn check_rip(g: &GuestState) -> Vec<Finding> {
         );
     }
     f.list
+}
+
+/// The legacy VGA window, 0xA0000..=0xBFFFF: video memory on a PC (QEMU's VGA, and the
+/// SMRAM of ASEG only when SMM opens it).
+const VGA_WINDOW: core::ops::RangeInclusive<u64> = 0xa_0000..=0xb_ffff;
+
+/// A note when the next instruction is fetched from video memory: CS.base + RIP in the
+/// legacy VGA window with paging off (CR0.PG = 0, so linear is physical). The CPU runs
+/// whatever the frame buffer holds (text mode's `20 07` blanks, or `ff` with nothing
+/// behind it): usually a jump or call through a bad pointer, a far return to a bad
+/// CS:IP, or code that ran off the end of what was loaded below 0xA0000. Said only
+/// when certain: with paging on (or CR0 not shown) the address is virtual, and a CS
+/// whose base is in the window is left alone, since an SMM handler relocated into ASEG
+/// (SeaBIOS: SMBASE 0xA0000) runs there with CS.base = SMBASE.
+#[must_use]
+pub fn video_memory_fetch(g: &GuestState) -> Option<String> {
+    let (cr0, rip, cs) = (g.cr0?, g.rip?, g.segments[SegReg::Cs]?);
+    let linear = cs.base.wrapping_add(rip) & 0xffff_ffff;
+    (cr0 & CR0_PG == 0 && !VGA_WINDOW.contains(&cs.base) && VGA_WINDOW.contains(&linear)).then(
+        || {
+            alloc::format!(
+                "the CPU is executing from video memory: CS.base {:#x} + RIP {rip:#x} = \
+                 {linear:#x}, in the legacy VGA window 0xA0000-0xBFFFF with paging off \
+                 (CR0.PG=0): usually a jump or call through a bad pointer, a far return to \
+                 a bad CS:IP, or code that ran off the end of what was loaded below it",
+                cs.base
+            )
+        },
+    )
 }
 
 fn control_registers(cr0: u64, cr4: u64, efer: u64, f: &mut Findings) {

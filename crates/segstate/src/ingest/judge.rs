@@ -434,6 +434,9 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
     for f in crate::check::arch::check_rip(g) {
         report.push(Family::Arch, f, None);
     }
+    report
+        .notes
+        .extend(crate::check::arch::video_memory_fetch(g));
     if d.target == Target::Tcg {
         // QEMU TCG's `ltr` caches the descriptor before it marks it busy: in a TCG log
         // an available TSS in TR is what QEMU left, not something to warn of.
