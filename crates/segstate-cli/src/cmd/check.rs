@@ -480,11 +480,13 @@ impl<'a> StateJson<'a> {
             label: &input.label,
             format: input.format.name(),
             verdict: j.map(|j| j.verdict.to_string()),
-            // Without a vendor, the emulator whose CPU the state is: QEMU's TCG or Bochs.
+            // Without a vendor, the emulator whose CPU the state is (QEMU's TCG or Bochs), or
+            // the architecture alone for a firmware's own exception dump.
             judged_for: j.map(
                 |j| match (j.vendors, input.log.as_ref().map(|l| l.target)) {
                     (Some(v), _) => v.to_string(),
                     (None, Some(Target::Bochs)) => String::from("bochs"),
+                    (None, Some(Target::Firmware)) => String::from("architecture"),
                     (None, _) => String::from("tcg"),
                 },
             ),

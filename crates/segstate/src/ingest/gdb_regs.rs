@@ -288,7 +288,7 @@ impl Listing {
 }
 
 /// The CPL a listing's mode makes known, and why; or why it is not known.
-fn cpl(
+pub(crate) fn cpl(
     cr0: Option<u64>,
     rflags: Option<u64>,
     cs: Option<u64>,

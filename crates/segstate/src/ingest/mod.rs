@@ -77,6 +77,7 @@ pub(crate) mod crc64;
 #[cfg(feature = "serde")]
 pub mod crosvm;
 mod dump_text;
+pub(crate) mod edk2_exception;
 pub mod exit;
 #[cfg(feature = "serde")]
 pub mod firecracker;
