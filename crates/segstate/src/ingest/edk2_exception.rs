@@ -158,9 +158,10 @@ const FIELDS: &[(&str, Option<Handler>, Holds)] = &[
     ("ESP", Some(Handler::Ia32), Holds::Other),
 ];
 
-/// The fields a dump gives the state, in print order: what a cut paste is missing.
-const KEPT: [&str; 11] = [
-    "CS", "DS", "ES", "FS", "GS", "SS", "CR0", "CR3", "CR4", "GDTR", "IDTR",
+/// The fields a dump gives the state after the instruction pointer, in print order:
+/// what a cut paste is missing.
+const KEPT: [&str; 14] = [
+    "CS", "FLAGS", "DS", "ES", "FS", "GS", "SS", "CR0", "CR3", "CR4", "GDTR", "IDTR", "LDTR", "TR",
 ];
 
 /// EDK2's `DEBUG_CLEAR_MEMORY` fill, `PcdDebugClearMemoryValue`'s default in
@@ -317,16 +318,14 @@ impl Dump {
             return;
         }
         let handler = self.handler.unwrap_or(Handler::X64);
-        let missing: Vec<&str> = [handler.ip(), "CR0", "CR4"]
-            .into_iter()
-            .chain(KEPT)
+        let missing: Vec<&str> = core::iter::once(handler.ip())
+            .chain(KEPT.into_iter().map(|k| match (k, handler) {
+                ("FLAGS", Handler::X64) => "RFLAGS",
+                ("FLAGS", Handler::Ia32) => "EFLAGS",
+                _ => k,
+            }))
             .filter(|k| !self.read.iter().any(|&i| FIELDS[i].0 == *k))
-            .fold(Vec::new(), |mut v, k| {
-                if !v.contains(&k) {
-                    v.push(k);
-                }
-                v
-            });
+            .collect();
         if !missing.is_empty() {
             let line = self.last;
             self.raw.note(format!(
@@ -340,11 +339,16 @@ impl Dump {
     fn finish(mut self) -> RawDump {
         let handler = self.handler.unwrap_or(Handler::X64);
         self.raw.named_lma = Some(handler == Handler::X64);
+        // The headline and the mode first, then what reading the lines noted.
+        let read_notes = core::mem::take(&mut self.raw.notes);
         if let Some(h) = &self.headline {
             let note = exception_note(h, self.raw.lines.first);
             self.raw.note(note);
         }
         self.raw.note(mode_note(handler));
+        for n in read_notes {
+            self.raw.note(n);
+        }
         if let (Some(h), Some(code)) = (&self.headline, self.data) {
             if let Some(vector) = h.vector.and_then(|v| u8::try_from(v).ok()) {
                 let note = error_code_note(vector, code, self.cr2);
@@ -523,12 +527,18 @@ fn page_fault_note(code: u64, cr2: Option<u64>) -> String {
     } else {
         format!(", with {}", also.join(", "))
     };
+    let impossible = if bit(3) && !bit(0) {
+        "; R = 1 with P = 0 is a pair the SDM rules out: reserved bits are checked only in \
+         present entries, so R can be 1 only with P = 1"
+    } else {
+        ""
+    };
     let address = cr2
         .map(|a| format!("; CR2 {a:#x} is the linear address it faulted on"))
         .unwrap_or_default();
     format!(
-        "ExceptionData {code:#x}, #PF's error code: {access} {mode} met {page}{also}{address} \
-         (SDM Vol. 3A §4.7)"
+        "ExceptionData {code:#x}, #PF's error code: {access} {mode} met {page}{also}\
+         {impossible}{address} (SDM Vol. 3A §4.7)"
     )
 }
 

@@ -267,9 +267,8 @@ fn a_cut_or_prefixed_dump_says_what_it_lacks() {
         d.notes
     );
     assert!(
-        d.notes
-            .iter()
-            .any(|n| n == "line 12: the dump stops after `CR3`: CR4, GDTR, IDTR not in the paste"),
+        d.notes.iter().any(|n| n
+            == "line 12: the dump stops after `CR3`: CR4, GDTR, IDTR, LDTR, TR not in the paste"),
         "{:?}",
         d.notes
     );
