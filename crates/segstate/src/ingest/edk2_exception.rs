@@ -371,30 +371,13 @@ impl Dump {
             ));
         }
         self.note_cut();
-        if !self.selectors.is_empty() {
-            self.raw.note(super::segment_parts::selectors_only(
-                "EDK2's exception dump",
-                &self.selectors,
-                |s| format!("{s:#x}"),
-                "bases, limits and attributes",
-                "the descriptors are in the GDT at the GDTR the dump shows; under QEMU, \
-                 `info registers` in the monitor prints the caches",
-            ));
-            self.raw.partial_segments = self.selectors.iter().map(|(r, _)| *r).collect();
-        }
-        let cs = self
-            .selectors
-            .iter()
-            .find(|(r, _)| *r == SegReg::Cs)
-            .map(|(_, s)| *s);
-        let g = &mut self.raw.guest;
-        match super::gdb_regs::cpl(g.cr0, g.rflags, cs) {
-            Ok((level, why)) => {
-                g.cpl = Some(level);
-                self.raw.note(format!("CPL {}: {why}", level.bits()));
-            }
-            Err(why) => self.raw.note(format!("CPL unknown: {why}")),
-        }
+        super::gdb_regs::name_selectors(
+            &mut self.raw,
+            "EDK2's exception dump",
+            &self.selectors,
+            "the descriptors are in the GDT at the GDTR the dump shows; under QEMU, `info \
+             registers` in the monitor prints the caches",
+        );
         if let Some((line, what)) = self.image.take() {
             self.raw.note(format!(
                 "line {line}: EDK2's search for the image holding the instruction pointer: \
