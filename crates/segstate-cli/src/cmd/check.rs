@@ -94,7 +94,10 @@ impl From<VendorArg> for Vendors {
 ///   kvmtool's `register  selector  base` table and its copies in Solo5 and uhyve,
 ///   and the Rust VMMs' `{:?}`/`{:#?}` of kvm-bindings' `kvm_sregs`, hex `{:x?}` too),
 ///   gdb's `info registers` of an x86 system target (QEMU's gdbstub: its control
-///   registers judged, its selectors named, not read), VirtualBox's `Guest CPUM` register dump (VBox.log, `info cpumguest`), Bochs CPU
+///   registers judged, its selectors named, not read), EDK2's CPU exception dump
+///   (OVMF's `!!!! X64 Exception Type - …` serial output, X64 or IA32: judged for the
+///   architecture only, the vector and error code in words), VirtualBox's `Guest CPUM`
+///   register dump (VBox.log, `info cpumguest`), Bochs CPU
 ///   dumps (`bochsout.txt` after a triple fault or panic: judged for the architecture
 ///   only, its segments named, not read, since Bochs prints no attributes), hyperkit's
 ///   and xhyve's VMCS dump (`VMCS_GUEST_CS_ACCESS_RIGHTS: 0x…`, staircase pastes too),
@@ -131,7 +134,7 @@ pub struct Args {
     input: Option<std::path::PathBuf>,
     /// Which hardware to judge for (default: inferred — amd for a VMCB or a VMCB dump or
     /// VMEXIT_INVALID, intel for a VMCS dump or a VMX exit, the architecture only for a
-    /// TCG `-d int` log or a Bochs CPU dump, both otherwise).
+    /// TCG `-d int` log, a Bochs CPU dump or an EDK2 exception dump, both otherwise).
     #[arg(long, value_enum)]
     vendor: Option<VendorArg>,
     /// The input format (default: detected): dump, json, sregs, sregs+regs, vmcb,
