@@ -167,7 +167,7 @@ fn the_error_code_and_cr4_are_said_in_words() {
         assert!(
             noted(
                 &dump(name),
-                "ExceptionData 0, #GP's error code: no selector is named"
+                "ExceptionData 0, #GP's error code: it names no descriptor"
             ),
             "{name}"
         );

@@ -441,8 +441,9 @@ fn error_code_note(vector: u8, code: u64, cr2: Option<u64>) -> String {
     match vector {
         14 => page_fault_note(code, cr2),
         12 | 13 if code == 0 => format!(
-            "ExceptionData 0, {name}'s error code: no selector is named, the fault was not \
-             detected while loading a segment descriptor (SDM Vol. 3A §6.13, §6.15)"
+            "ExceptionData 0, {name}'s error code: it names no descriptor, 0 being what the \
+             processor pushes for a fault not detected while loading a segment descriptor, \
+             and the null selector (SDM Vol. 3A §6.13, §6.15)"
         ),
         10..=13 => {
             let index = (code >> 3) & 0x1fff;
@@ -537,7 +538,7 @@ fn cleared_rip_note(handler: Handler, rip: u64) -> Option<String> {
              by default, MdePkg.dec) in every byte: DXE Core writes it over pool it frees \
              (CoreFreePoolI), pool it allocates (CoreAllocatePoolI) and pages it frees \
              (CoreConvertPagesEx) when DebugClearMemoryEnabled() (PcdDebugPropertyMask bit \
-             0x08; OVMF sets 0x2F): the code branched through a pointer read from freed \
+             0x08, in the 0x2F OVMF's DSC sets without SOURCE_DEBUG_ENABLE): the code branched through a pointer read from freed \
              memory (a use after free) or from pool never written since its allocation",
             handler.ip()
         )

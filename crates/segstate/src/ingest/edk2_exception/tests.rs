@@ -87,7 +87,7 @@ fn an_x64_dump_reads_its_registers_and_names_its_selectors() {
          0x0, caught by EDK2's X64 exception handler (UefiCpuPkg CpuExceptionHandlerLib, \
          DumpCpuContext), which printed the state the CPU took it in",
         "an X64 handler runs only in IA-32e mode",
-        "ExceptionData 0, #GP's error code: no selector is named",
+        "ExceptionData 0, #GP's error code: it names no descriptor",
         "CR4 as printed has DE (bit 3) and OSFXSR (bit 9) set by the handler itself",
         "EDK2's exception dump shows selectors only (CS 0x38, DS 0x30, ES 0x30, FS 0x30, GS \
          0x30, SS 0x30, LDTR 0x0, TR 0x0)",
@@ -197,8 +197,9 @@ fn selector_error_codes_are_decoded() {
         (
             12,
             0,
-            "ExceptionData 0, #SS's error code: no selector is named, the fault was not \
-             detected while loading a segment descriptor (SDM Vol. 3A §6.13, §6.15)",
+            "ExceptionData 0, #SS's error code: it names no descriptor, 0 being what the \
+             processor pushes for a fault not detected while loading a segment descriptor, \
+             and the null selector (SDM Vol. 3A §6.13, §6.15)",
         ),
         (
             17,
