@@ -272,9 +272,14 @@ impl Dump {
         let value = |k: usize| f.words.get(k).and_then(|w| hex_width(w, &[width]));
         let Some(v) = value(0) else {
             let shown = f.words.first().copied().unwrap_or("");
+            let why = if shown.len() < width && shown.bytes().all(|b| b.is_ascii_hexdigit()) {
+                "cut short by the paste"
+            } else {
+                "not a value"
+            };
             self.raw.note(format!(
                 "line {line}: {name} `{shown}` is not the {width} hex digits the {} handler \
-                 prints (cut short by the paste): not read",
+                 prints ({why}): not read",
                 handler.name()
             ));
             return;

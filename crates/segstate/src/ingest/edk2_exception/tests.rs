@@ -273,6 +273,15 @@ fn a_cut_or_prefixed_dump_says_what_it_lacks() {
         "{:?}",
         d.notes
     );
+    // A word that is no value is not called cut.
+    let junk = read_text(&X64.replace("CR0  - 0000000080010033", "CR0  - <unavailable>"));
+    assert!(
+        junk[0].notes.iter().any(|n| n
+            == "line 12: CR0 `<unavailable>` is not the 16 hex digits the X64 handler prints \
+                (not a value): not read"),
+        "{:?}",
+        junk[0].notes
+    );
     // Pasted from the RIP line on: read without the headline.
     let from_rip = &X64[X64.find("RIP").unwrap()..];
     let d = read_text(from_rip);
