@@ -21,6 +21,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use alloc::{format, vec};
 
+use super::code_at_rip::{CodeAtRip, InstructionAtRip};
 use super::exit::{self, Exit, ExitClass, TripleFaultReport};
 use super::text::{Words, quoted_printable, strip_prefixes};
 use super::{haxm, linux_vmcb, linux_vmcs, qemu_log};
@@ -200,6 +201,8 @@ pub(crate) struct RawDump {
     /// The mode the dump names in words (Bochs's `CPU is in protected mode`), which
     /// stands in for the mode only where the fields read do not decide it.
     pub named_mode: Option<CpuMode>,
+    /// QEMU's `Code=` line after the dump: the bytes at RIP.
+    pub code: Option<CodeAtRip>,
 }
 
 impl RawDump {
@@ -215,6 +218,7 @@ impl RawDump {
             partial_segments: Vec::new(),
             at_reset: false,
             named_mode: None,
+            code: None,
         }
     }
 
@@ -280,6 +284,8 @@ pub struct LogDump {
     /// The mode the dump names in words (Bochs's `CPU is in protected mode` and
     /// `CS.mode = 32 bit`), apart from the fields: see [`LogDump::mode`].
     pub named_mode: Option<CpuMode>,
+    /// The bytes at RIP, from QEMU's `Code=` line (the first, when dumps merged).
+    pub code: Option<CodeAtRip>,
 }
 
 impl LogDump {
@@ -294,6 +300,20 @@ impl LogDump {
             Ok(m) => Ok(ShownMode::Decided(m)),
             Err(gap) => self.named_mode.map(|m| ShownMode::Named(m, gap)).ok_or(gap),
         }
+    }
+
+    /// The instruction at RIP, from QEMU's `Code=` line when the log has one, decoded
+    /// in the width the mode and the cached CS.D give ([`CpuMode::code_bits`]).
+    #[must_use]
+    pub fn instruction_at_rip(&self) -> Option<InstructionAtRip> {
+        let code = self.code.as_ref()?;
+        let cs_db = self.guest.segments[SegReg::Cs].map(|s| s.attributes.db);
+        let bits = self
+            .mode()
+            .ok()
+            .zip(cs_db)
+            .map(|(m, db)| m.mode().code_bits(db));
+        Some(code.instruction(bits, self.guest.rip.unwrap_or(0)))
     }
 
     /// The exit that decides the verdict: the first, except that a
@@ -525,12 +545,16 @@ pub(crate) fn read_log_from(text: &str, first_line: usize) -> Vec<LogDump> {
             partial_segments: first.partial_segments.clone(),
             withheld: false,
             named_mode: first.named_mode,
+            code: first.code.clone(),
         };
         for &i in &group[1..] {
             let other = &raws[i];
             let differ = d.guest.merge_from(&other.guest);
             d.printed_cpl = d.printed_cpl.or(other.printed_cpl);
             d.named_mode = d.named_mode.or(other.named_mode);
+            if d.code.is_none() {
+                d.code.clone_from(&other.code);
+            }
             d.notes.extend(other.notes.iter().cloned());
             for reg in &other.partial_segments {
                 if !d.partial_segments.contains(reg) {
@@ -659,6 +683,7 @@ fn attach_exits(
             partial_segments: Vec::new(),
             withheld: false,
             named_mode: None,
+            code: None,
         });
     }
     for d in dumps.iter_mut() {
