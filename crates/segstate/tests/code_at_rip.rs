@@ -3,17 +3,12 @@
 //! width the dump's mode and CS give.
 #![cfg(feature = "disasm")]
 
-use std::path::PathBuf;
-
 use segstate::ingest::code_at_rip::{Decoding, InstructionAtRip};
-use segstate::ingest::log::read_log;
+
+mod corpus_dumps;
 
 fn instructions(name: &str) -> Vec<Option<InstructionAtRip>> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/dumps")
-        .join(name);
-    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    read_log(&text)
+    corpus_dumps::states(name)
         .iter()
         .map(|d| d.instruction_at_rip())
         .collect()

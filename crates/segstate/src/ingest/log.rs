@@ -203,6 +203,8 @@ pub(crate) struct RawDump {
     pub named_mode: Option<CpuMode>,
     /// QEMU's `Code=` line after the dump: the bytes at RIP.
     pub code: Option<CodeAtRip>,
+    /// QEMU's `SMM=`: whether the vCPU was in system-management mode.
+    pub smm: Option<bool>,
 }
 
 impl RawDump {
@@ -219,6 +221,7 @@ impl RawDump {
             at_reset: false,
             named_mode: None,
             code: None,
+            smm: None,
         }
     }
 
@@ -286,6 +289,8 @@ pub struct LogDump {
     pub named_mode: Option<CpuMode>,
     /// The bytes at RIP, from QEMU's `Code=` line (the first, when dumps merged).
     pub code: Option<CodeAtRip>,
+    /// Whether QEMU printed the vCPU in system-management mode (`SMM=1`).
+    pub smm: Option<bool>,
 }
 
 impl LogDump {
@@ -546,12 +551,14 @@ pub(crate) fn read_log_from(text: &str, first_line: usize) -> Vec<LogDump> {
             withheld: false,
             named_mode: first.named_mode,
             code: first.code.clone(),
+            smm: first.smm,
         };
         for &i in &group[1..] {
             let other = &raws[i];
             let differ = d.guest.merge_from(&other.guest);
             d.printed_cpl = d.printed_cpl.or(other.printed_cpl);
             d.named_mode = d.named_mode.or(other.named_mode);
+            d.smm = d.smm.or(other.smm);
             if d.code.is_none() {
                 d.code.clone_from(&other.code);
             }
@@ -684,6 +691,7 @@ fn attach_exits(
             withheld: false,
             named_mode: None,
             code: None,
+            smm: None,
         });
     }
     for d in dumps.iter_mut() {

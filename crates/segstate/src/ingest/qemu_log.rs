@@ -22,7 +22,7 @@ use crate::format::qemu::{QemuFlags, QemuSegmentCache};
 /// Fields the reader keeps or uses to find dump boundaries.
 const KEYS: &[&str] = &[
     "RAX", "EAX", "RIP", "EIP", "RFL", "EFL", "CPL", "GDT", "IDT", "CR0", "CR2", "CR3", "CR4",
-    "DR6", "DR7", "EFER",
+    "DR6", "DR7", "EFER", "SMM",
 ];
 
 /// Words that only TCG prints: `-d int` exception headers and `check_exception`, the
@@ -225,6 +225,14 @@ fn field(c: &mut Reading, words: &mut Words<'_>, name: &str, value: &str, line: 
                 .filter(|v| *v <= 3)
                 .map(PrivilegeLevel::from_low_bits);
             c.dump.printed_cpl = g.cpl;
+        }
+        // `SMM=%d`: whether QEMU's hflags say the vCPU is in system-management mode.
+        "SMM" => {
+            c.dump.smm = match value {
+                "0" => Some(false),
+                "1" => Some(true),
+                _ => None,
+            }
         }
         "CR0" => g.cr0 = hex_width(value, &[8, 16]),
         "CR3" => g.cr3 = hex_width(value, &[8, 16]),
