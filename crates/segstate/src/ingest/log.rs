@@ -26,8 +26,7 @@ use super::exit::{self, Exit, ExitClass, TripleFaultReport};
 use super::text::{Words, quoted_printable, strip_prefixes};
 use super::{haxm, linux_vmcb, linux_vmcs, qemu_log};
 use crate::arch::{
-    Cpl, CpuMode, EFER_SVME, GuestField, GuestState, ModeGap, SegReg, ShownMode, Vendor,
-    VmxControls,
+    Cpl, CpuMode, GuestField, GuestState, ModeGap, SegReg, ShownMode, Vendor, VmxControls,
 };
 
 /// The most dumps read from one log; the rest are named, not read, so memory stays
@@ -572,20 +571,22 @@ pub(crate) fn read_log_from(text: &str, first_line: usize) -> Vec<LogDump> {
                 "merged with the {} at line {}: one failure, printed twice",
                 other.dialect, other.lines.first
             ));
+            // KVM's own writes explain a difference only between the kernel's dump of
+            // its VMCS or VMCB and QEMU's.
+            let kvm = match (first.dialect, other.dialect) {
+                (Dialect::LinuxVmcs, Dialect::Qemu) => Some(Vendor::Intel),
+                (Dialect::LinuxVmcb, Dialect::Qemu) => Some(Vendor::Amd),
+                _ => None,
+            };
             for f in differ {
-                // KVM sets EFER.SVME in the VMCB and keeps it out of the guest's view
-                // (svm_set_efer), so a VMCB dump and QEMU's differ in it every time.
-                let only_svme = f == GuestField::Efer
-                    && matches!(
-                        (first.guest.efer, other.guest.efer),
-                        (Some(a), Some(b)) if a ^ b == EFER_SVME
-                    );
-                let why = if only_svme {
-                    " (only in SVME, bit 12, which KVM sets in the VMCB and hides from the \
-                     guest's view)"
-                } else {
-                    ""
-                };
+                let why = match (f, &first.guest, &other.guest) {
+                    (GuestField::Efer, a, b) => a.efer.zip(b.efer),
+                    (GuestField::Cr0, a, b) => a.cr0.zip(b.cr0),
+                    (GuestField::Cr4, a, b) => a.cr4.zip(b.cr4),
+                    _ => None,
+                }
+                .map(|(kernel, qemu)| differ::why(f, kvm, kernel, qemu))
+                .unwrap_or_default();
                 d.notes.push(format!(
                     "{f} differs between the {} and the {}{why}; the {}'s value is judged \
                      (it is what the CPU was asked to enter)",
@@ -814,6 +815,8 @@ fn infer_target(d: &mut LogDump, tcg: bool, at_reset: bool, host: Option<&(Vendo
         "nothing in the log names the hardware: judged for Intel and AMD, each labelled",
     );
 }
+
+mod differ;
 
 #[cfg(test)]
 mod tests;
