@@ -49,6 +49,9 @@
 //!   latter as `segstate check --json` prints them), the C shapes' JSON in
 //!   `json`, and JSON states in `ingest`. Deserializing validates: a privilege level
 //!   of 4 is an error naming it.
+//! - `disasm` (default, implies `std`): the instruction at RIP of a QEMU dump's `Code=`
+//!   line decoded by iced-x86 (`ingest::code_at_rip`); without it the bytes are read
+//!   and shown undecoded.
 //!
 //! # Four things a VMM does with it
 //!

@@ -13,6 +13,7 @@ use segstate::arch::ShownMode;
 use segstate::check::Severity;
 use segstate::check::report::{Entry, Report, Vendors};
 use segstate::check::report_json::ReportJson;
+use segstate::ingest::code_at_rip::{Decoding, InstructionAtRip};
 use segstate::ingest::judge::{self, Judgement};
 use segstate::ingest::log::{LogDump, Target};
 use segstate::ingest::{Input, InputFormat};
@@ -108,6 +109,12 @@ impl From<VendorArg> for Vendors {
 /// - binary, by size: 312 bytes kvm_sregs (`sregs`), 456 kvm_sregs + kvm_regs
 ///   (`sregs+regs`), 4096 a VMCB page (`vmcb`), 664..=3072 a VMCB save area
 ///   (`vmcb-save`).
+///
+/// A QEMU dump's `Code=` line (50 bytes around RIP, the one at RIP bracketed) names
+/// the instruction at RIP, decoded in the width the dump's mode and CS.D give: the
+/// WRMSR, RSM or ENDBR32 KVM could not run (`instruction at RIP` in the text,
+/// `instruction_at_rip` in the JSON). Bytes QEMU printed `??` (memory it could not
+/// read: an SEV guest's, an unmapped page) are named, not guessed.
 ///
 /// `--format NAME` forces one of those names, whatever the input starts with. A
 /// non-stream input larger than 1 MiB (16 MiB for a snapshot, 32 MiB for another VMM's
@@ -346,6 +353,9 @@ fn text(out: &mut String, input: &Input, r: &Report, j: Option<&Judgement>, verb
             for (line, e) in &log.exits {
                 let _ = writeln!(out, "   exit at line {line}: {}", e.class().describe());
             }
+            if let Some(i) = log.instruction_at_rip() {
+                let _ = writeln!(out, "   instruction at RIP (Code= at line {}): {i}", i.line);
+            }
         }
     } else {
         let _ = writeln!(
@@ -432,6 +442,39 @@ struct ExitJson {
     blames_guest_state: bool,
 }
 
+/// The instruction at RIP from QEMU's `Code=` line, as the JSON gives it.
+#[derive(Serialize)]
+struct InstructionJson {
+    /// The line of `Code=`.
+    line: usize,
+    /// `decoded`, `unreadable`, `cut`, `invalid`, `mode-unknown` or `not-decoded`.
+    status: &'static str,
+    /// The code segment's width it was decoded in, null when the mode is unknown.
+    bits: Option<u32>,
+    /// Its bytes (all readable ones from RIP, up to 15, when not decoded).
+    bytes: String,
+    /// The instruction in MASM syntax, when decoded.
+    text: Option<String>,
+    /// The text report's sentence.
+    description: String,
+}
+
+impl From<&InstructionAtRip> for InstructionJson {
+    fn from(i: &InstructionAtRip) -> Self {
+        InstructionJson {
+            line: i.line,
+            status: i.status(),
+            bits: i.bits,
+            bytes: i.hex(),
+            text: match &i.decoding {
+                Decoding::Decoded { text, .. } => Some(text.clone()),
+                _ => None,
+            },
+            description: i.to_string(),
+        }
+    }
+}
+
 /// A rule not judged for want of a field, as the JSON lists it.
 #[derive(Serialize)]
 struct RuleNotJudgedJson {
@@ -470,6 +513,8 @@ struct StateJson<'a> {
     /// judged" note).
     rules_not_judged: Option<Vec<RuleNotJudgedJson>>,
     exits: Option<Vec<ExitJson>>,
+    /// The instruction at RIP, when the log has QEMU's `Code=` line.
+    instruction_at_rip: Option<InstructionJson>,
     line: Option<usize>,
     printed_cpl: Option<u8>,
     #[serde(flatten)]
@@ -515,6 +560,11 @@ impl<'a> StateJson<'a> {
                     })
                     .collect()
             }),
+            instruction_at_rip: input
+                .log
+                .as_ref()
+                .and_then(LogDump::instruction_at_rip)
+                .map(|i| InstructionJson::from(&i)),
             line: input
                 .dump
                 .as_ref()

@@ -21,8 +21,8 @@ use super::log::{Dialect, LogDump, Target};
 use super::{Input, qemu_dump};
 use crate::arch::{
     Attributes, CR0_ET, CR0_PE, CR0_PG, CR4_PAE, EFER_LMA, EFER_LME, GuestField, GuestState,
-    PerSegReg, PrivilegeLevel, RFLAGS_VM, SegReg, Segment, SegmentState, SegmentType, Selector,
-    Vendor,
+    PerSegReg, PrivilegeLevel, RFLAGS_IF, RFLAGS_VM, SegReg, Segment, SegmentState, SegmentType,
+    Selector, Vendor,
 };
 use crate::check::kvm_set_sregs::{self, Cr4Allowed};
 use crate::check::report::{Context, Entry, Report, Source, Vendors};
@@ -470,10 +470,55 @@ fn exit_notes(d: &LogDump, vendors: Option<Vendors>, class: Option<ExitClass>) -
     let no_gate = triple
         .then(|| super::tcg_event::no_gate_note(&d.guest))
         .flatten();
-    [internal_error_note(d, vendors), error_zero_note(d), no_gate]
-        .into_iter()
-        .flatten()
-        .collect()
+    let smm = smm_entry_note(d, vendors, class);
+    [
+        internal_error_note(d, vendors),
+        error_zero_note(d),
+        no_gate,
+        smm,
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// A failed Intel entry of a vCPU QEMU printed in SMM with RFLAGS.IF = 0 whose VMCS
+/// event fields the dump lacks. Entering SMM clears IF (SDM Vol. 3C, "Initial SMM
+/// Execution Environment": EFLAGS 0x2), and VM entry with IF = 0 fails when an
+/// external interrupt is being injected (`vmx.entry.rflags.if`; tianocore/edk2 issue
+/// 91, Windows' clock interrupt injected into OVMF's SMI handler) or blocking by STI
+/// is set (`vmx.entry.intr.sti-if`; an interrupt shadow carried into SMM, the 2022
+/// Proxmox reports in this corpus). Neither field is in QEMU's dump, so the note names
+/// both and what prints them.
+fn smm_entry_note(
+    d: &LogDump,
+    vendors: Option<Vendors>,
+    class: Option<ExitClass>,
+) -> Option<String> {
+    let g = &d.guest;
+    let entry_failed = matches!(
+        class,
+        Some(ExitClass::InvalidGuestState | ExitClass::InvalidGuestStateQualified(_))
+    );
+    let if_clear = g.rflags.is_some_and(|f| f & RFLAGS_IF == 0);
+    let fields_lacking = g.entry_interruption_info.is_none() || g.interruptibility.is_none();
+    let smm_with_if_clear = d.smm == Some(true) && if_clear;
+    if !(entry_failed && vendors.is_some_and(Vendors::intel) && smm_with_if_clear && fields_lacking)
+    {
+        return None;
+    }
+    let at = match g.rip {
+        Some(0x8000) => ", at the SMI handler's entry point (EIP 0x8000)",
+        _ => "",
+    };
+    Some(format!(
+        "QEMU printed the vCPU in SMM (SMM=1) with RFLAGS.IF = 0{at}: entering SMM clears \
+         IF (SDM Vol. 3C, \"Initial SMM Execution Environment\"), and VM entry with IF = 0 \
+         fails when an external interrupt is being injected (vmx.entry.rflags.if, \
+         §27.3.1.4; tianocore/edk2 issue 91) or blocking by STI is set \
+         (vmx.entry.intr.sti-if, §27.3.1.5: an interrupt shadow carried into SMM); both \
+         are VMCS fields QEMU does not print: kvm_intel.dump_invalid_vmcs=1 prints them"
+    ))
 }
 
 /// What a KVM internal error's extra data words say (`exit::explain_internal`), read

@@ -21,12 +21,13 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use alloc::{format, vec};
 
+use super::code_at_rip::{CodeAtRip, InstructionAtRip};
 use super::exit::{self, Exit, ExitClass, TripleFaultReport};
 use super::text::{Words, quoted_printable, strip_prefixes};
 use super::{haxm, linux_vmcb, linux_vmcs, qemu_log};
 use crate::arch::{
-    Cpl, CpuMode, EFER_LMA, EFER_LME, EFER_SVME, GuestField, GuestState, ModeGap, SegReg,
-    ShownMode, Vendor, VmxControls,
+    Cpl, CpuMode, EFER_LMA, EFER_LME, GuestField, GuestState, ModeGap, SegReg, ShownMode, Vendor,
+    VmxControls,
 };
 
 /// The most dumps read from one log; the rest are named, not read, so memory stays
@@ -209,6 +210,10 @@ pub(crate) struct RawDump {
     /// EFER.LMA as the dump names it without printing EFER (EDK2's X64 or IA32
     /// handler), which decides IA-32e mode where the fields read do not.
     pub named_lma: Option<bool>,
+    /// QEMU's `Code=` line after the dump: the bytes at RIP.
+    pub code: Option<CodeAtRip>,
+    /// QEMU's `SMM=`: whether the vCPU was in system-management mode.
+    pub smm: Option<bool>,
 }
 
 impl RawDump {
@@ -225,6 +230,8 @@ impl RawDump {
             at_reset: false,
             named_mode: None,
             named_lma: None,
+            code: None,
+            smm: None,
         }
     }
 
@@ -297,6 +304,10 @@ pub struct LogDump {
     /// EFER.LMA as the dump names it without printing EFER (EDK2's X64 or IA32
     /// exception handler): see [`LogDump::mode`].
     pub named_lma: Option<bool>,
+    /// The bytes at RIP, from QEMU's `Code=` line (the first, when dumps merged).
+    pub code: Option<CodeAtRip>,
+    /// Whether QEMU printed the vCPU in system-management mode (`SMM=1`).
+    pub smm: Option<bool>,
 }
 
 impl LogDump {
@@ -326,6 +337,20 @@ impl LogDump {
                 _ => Err(gap),
             },
         }
+    }
+
+    /// The instruction at RIP, from QEMU's `Code=` line when the log has one, decoded
+    /// in the width the mode and the cached CS.D give ([`CpuMode::code_bits`]).
+    #[must_use]
+    pub fn instruction_at_rip(&self) -> Option<InstructionAtRip> {
+        let code = self.code.as_ref()?;
+        let cs_db = self.guest.segments[SegReg::Cs].map(|s| s.attributes.db);
+        let bits = self
+            .mode()
+            .ok()
+            .zip(cs_db)
+            .map(|(m, db)| m.mode().code_bits(db));
+        Some(code.instruction(bits, self.guest.rip.unwrap_or(0)))
     }
 
     /// The exit that decides the verdict: the first, except that a
@@ -559,6 +584,8 @@ pub(crate) fn read_log_from(text: &str, first_line: usize) -> Vec<LogDump> {
             withheld: false,
             named_mode: first.named_mode,
             named_lma: first.named_lma,
+            code: first.code.clone(),
+            smm: first.smm,
         };
         for &i in &group[1..] {
             let other = &raws[i];
@@ -566,6 +593,10 @@ pub(crate) fn read_log_from(text: &str, first_line: usize) -> Vec<LogDump> {
             d.printed_cpl = d.printed_cpl.or(other.printed_cpl);
             d.named_mode = d.named_mode.or(other.named_mode);
             d.named_lma = d.named_lma.or(other.named_lma);
+            d.smm = d.smm.or(other.smm);
+            if d.code.is_none() {
+                d.code.clone_from(&other.code);
+            }
             d.notes.extend(other.notes.iter().cloned());
             for reg in &other.partial_segments {
                 if !d.partial_segments.contains(reg) {
@@ -576,20 +607,22 @@ pub(crate) fn read_log_from(text: &str, first_line: usize) -> Vec<LogDump> {
                 "merged with the {} at line {}: one failure, printed twice",
                 other.dialect, other.lines.first
             ));
+            // KVM's own writes explain a difference only between the kernel's dump of
+            // its VMCS or VMCB and QEMU's.
+            let kvm = match (first.dialect, other.dialect) {
+                (Dialect::LinuxVmcs, Dialect::Qemu) => Some(Vendor::Intel),
+                (Dialect::LinuxVmcb, Dialect::Qemu) => Some(Vendor::Amd),
+                _ => None,
+            };
             for f in differ {
-                // KVM sets EFER.SVME in the VMCB and keeps it out of the guest's view
-                // (svm_set_efer), so a VMCB dump and QEMU's differ in it every time.
-                let only_svme = f == GuestField::Efer
-                    && matches!(
-                        (first.guest.efer, other.guest.efer),
-                        (Some(a), Some(b)) if a ^ b == EFER_SVME
-                    );
-                let why = if only_svme {
-                    " (only in SVME, bit 12, which KVM sets in the VMCB and hides from the \
-                     guest's view)"
-                } else {
-                    ""
-                };
+                let why = match (f, &first.guest, &other.guest) {
+                    (GuestField::Efer, a, b) => a.efer.zip(b.efer),
+                    (GuestField::Cr0, a, b) => a.cr0.zip(b.cr0),
+                    (GuestField::Cr4, a, b) => a.cr4.zip(b.cr4),
+                    _ => None,
+                }
+                .map(|(kernel, qemu)| differ::why(f, kvm, kernel, qemu))
+                .unwrap_or_default();
                 d.notes.push(format!(
                     "{f} differs between the {} and the {}{why}; the {}'s value is judged \
                      (it is what the CPU was asked to enter)",
@@ -695,6 +728,8 @@ fn attach_exits(
             withheld: false,
             named_mode: None,
             named_lma: None,
+            code: None,
+            smm: None,
         });
     }
     for d in dumps.iter_mut() {
@@ -826,6 +861,8 @@ fn infer_target(d: &mut LogDump, tcg: bool, at_reset: bool, host: Option<&(Vendo
         "nothing in the log names the hardware: judged for Intel and AMD, each labelled",
     );
 }
+
+mod differ;
 
 #[cfg(test)]
 mod tests;

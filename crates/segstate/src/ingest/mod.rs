@@ -72,6 +72,7 @@ pub mod bhyvectl;
 pub mod bochs;
 #[cfg(feature = "serde")]
 pub mod cloud_hypervisor;
+pub mod code_at_rip;
 mod collect;
 #[cfg(feature = "serde")]
 pub(crate) mod crc64;
