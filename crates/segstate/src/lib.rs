@@ -30,7 +30,8 @@
 //! - [`snapshot`]: segstate's vCPU snapshot format, which carries the CPL explicitly;
 //! - `ingest` (feature `std`): detection and readers for what users hold — QEMU
 //!   register dumps and the other dumps and exit lines users paste (Linux, Xen, HAXM,
-//!   hyperkit, bhyvectl, VirtualBox, Bochs, gdb, other VMMs' `kvm_sregs`), QEMU
+//!   hyperkit, bhyvectl, VirtualBox, Bochs, gdb, EDK2 exception dumps, other VMMs'
+//!   `kvm_sregs`), QEMU
 //!   migration streams, libvirt saved-VM images, raw `kvm_sregs`, VMCB pages, segstate
 //!   snapshots, and (feature `serde`) JSON states, wtf's `regs.json` and the state
 //!   files of Firecracker, Cloud Hypervisor, crosvm, Xen and Hyper-V;

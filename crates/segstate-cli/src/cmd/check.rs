@@ -95,7 +95,10 @@ impl From<VendorArg> for Vendors {
 ///   kvmtool's `register  selector  base` table and its copies in Solo5 and uhyve,
 ///   and the Rust VMMs' `{:?}`/`{:#?}` of kvm-bindings' `kvm_sregs`, hex `{:x?}` too),
 ///   gdb's `info registers` of an x86 system target (QEMU's gdbstub: its control
-///   registers judged, its selectors named, not read), VirtualBox's `Guest CPUM` register dump (VBox.log, `info cpumguest`), Bochs CPU
+///   registers judged, its selectors named, not read), EDK2's CPU exception dump
+///   (OVMF's `!!!! X64 Exception Type - …` serial output, X64 or IA32: judged for the
+///   architecture only, the vector and error code in words), VirtualBox's `Guest CPUM`
+///   register dump (VBox.log, `info cpumguest`), Bochs CPU
 ///   dumps (`bochsout.txt` after a triple fault or panic: judged for the architecture
 ///   only, its segments named, not read, since Bochs prints no attributes), hyperkit's
 ///   and xhyve's VMCS dump (`VMCS_GUEST_CS_ACCESS_RIGHTS: 0x…`, staircase pastes too),
@@ -138,7 +141,7 @@ pub struct Args {
     input: Option<std::path::PathBuf>,
     /// Which hardware to judge for (default: inferred — amd for a VMCB or a VMCB dump or
     /// VMEXIT_INVALID, intel for a VMCS dump or a VMX exit, the architecture only for a
-    /// TCG `-d int` log or a Bochs CPU dump, both otherwise).
+    /// TCG `-d int` log, a Bochs CPU dump or an EDK2 exception dump, both otherwise).
     #[arg(long, value_enum)]
     vendor: Option<VendorArg>,
     /// The input format (default: detected): dump, json, sregs, sregs+regs, vmcb,
@@ -525,11 +528,13 @@ impl<'a> StateJson<'a> {
             label: &input.label,
             format: input.format.name(),
             verdict: j.map(|j| j.verdict.to_string()),
-            // Without a vendor, the emulator whose CPU the state is: QEMU's TCG or Bochs.
+            // Without a vendor, the emulator whose CPU the state is (QEMU's TCG or Bochs), or
+            // the architecture alone for a firmware's own exception dump.
             judged_for: j.map(
                 |j| match (j.vendors, input.log.as_ref().map(|l| l.target)) {
                     (Some(v), _) => v.to_string(),
                     (None, Some(Target::Bochs)) => String::from("bochs"),
+                    (None, Some(Target::Firmware)) => String::from("architecture"),
                     (None, _) => String::from("tcg"),
                 },
             ),

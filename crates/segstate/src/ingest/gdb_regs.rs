@@ -225,30 +225,12 @@ impl Listing {
             return None;
         }
         self.note_cut();
-        if !self.selectors.is_empty() {
-            self.dump.note(super::segment_parts::selectors_only(
-                "gdb's `info registers`",
-                &self.selectors,
-                |s| format!("{s:#x}"),
-                "bases, limits and attributes",
-                "over QEMU's gdbstub, `monitor info registers` prints them",
-            ));
-            self.dump.partial_segments = self.selectors.iter().map(|(r, _)| *r).collect();
-        }
-        let cs = self
-            .selectors
-            .iter()
-            .find(|(r, _)| *r == SegReg::Cs)
-            .map(|(_, s)| *s);
-        let g = &self.dump.guest;
-        let cpl = cpl(g.cr0, g.efer, g.rflags, cs);
-        match cpl {
-            Ok((level, why)) => {
-                self.dump.guest.cpl = Some(level);
-                self.dump.note(format!("CPL {}: {why}", level.bits()));
-            }
-            Err(why) => self.dump.note(format!("CPL unknown: {why}")),
-        }
+        name_selectors(
+            &mut self.dump,
+            "gdb's `info registers`",
+            &self.selectors,
+            "over QEMU's gdbstub, `monitor info registers` prints them",
+        );
         Some(self.dump)
     }
 
@@ -285,6 +267,34 @@ impl Listing {
             REGISTERS[last].0,
             missing.join(", ")
         ));
+    }
+}
+
+/// Puts the selectors of a dump that shows them alone (`what`: gdb's listing, EDK2's
+/// exception dump) into `d`: named in a note (`hint` says what prints the rest) and
+/// listed as shown in part, never read as segments; and the CPL from CS's RPL where
+/// the mode makes that the CPL ([`cpl`]), said in a note either way.
+pub(crate) fn name_selectors(d: &mut RawDump, what: &str, selectors: &[(SegReg, u64)], hint: &str) {
+    if !selectors.is_empty() {
+        d.note(super::segment_parts::selectors_only(
+            what,
+            selectors,
+            |s| format!("{s:#x}"),
+            "bases, limits and attributes",
+            hint,
+        ));
+        d.partial_segments = selectors.iter().map(|(r, _)| *r).collect();
+    }
+    let cs = selectors
+        .iter()
+        .find(|(r, _)| *r == SegReg::Cs)
+        .map(|(_, s)| *s);
+    match cpl(d.guest.cr0, d.guest.efer, d.guest.rflags, cs) {
+        Ok((level, why)) => {
+            d.guest.cpl = Some(level);
+            d.note(format!("CPL {}: {why}", level.bits()));
+        }
+        Err(why) => d.note(format!("CPL unknown: {why}")),
     }
 }
 

@@ -350,7 +350,7 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
         (Some(v), _) => (Some(v), format!("--vendor {v}")),
         (None, Target::Intel) => (Some(Vendors::Intel), d.target_reason.clone()),
         (None, Target::Amd) => (Some(Vendors::Amd), d.target_reason.clone()),
-        (None, Target::Tcg | Target::Bochs) => (None, d.target_reason.clone()),
+        (None, Target::Tcg | Target::Bochs | Target::Firmware) => (None, d.target_reason.clone()),
         (None, Target::Unknown) => (Some(Vendors::Both), d.target_reason.clone()),
     };
     let class = d.exit().map(super::exit::Exit::class);
