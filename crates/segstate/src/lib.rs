@@ -30,7 +30,8 @@
 //! - [`snapshot`]: segstate's vCPU snapshot format, which carries the CPL explicitly;
 //! - `ingest` (feature `std`): detection and readers for what users hold — QEMU
 //!   register dumps and the other dumps and exit lines users paste (Linux, Xen, HAXM,
-//!   hyperkit, bhyvectl, VirtualBox, Bochs, gdb, other VMMs' `kvm_sregs`), QEMU
+//!   hyperkit, bhyvectl, VirtualBox, Bochs, gdb, EDK2 exception dumps, other VMMs'
+//!   `kvm_sregs`), QEMU
 //!   migration streams, libvirt saved-VM images, raw `kvm_sregs`, VMCB pages, segstate
 //!   snapshots, and (feature `serde`) JSON states, wtf's `regs.json` and the state
 //!   files of Firecracker, Cloud Hypervisor, crosvm, Xen and Hyper-V;
@@ -48,6 +49,9 @@
 //!   latter as `segstate check --json` prints them), the C shapes' JSON in
 //!   `json`, and JSON states in `ingest`. Deserializing validates: a privilege level
 //!   of 4 is an error naming it.
+//! - `disasm` (default, implies `std`): the instruction at RIP of a QEMU dump's `Code=`
+//!   line decoded by iced-x86 (`ingest::code_at_rip`); without it the bytes are read
+//!   and shown undecoded.
 //!
 //! # Four things a VMM does with it
 //!

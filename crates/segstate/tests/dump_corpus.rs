@@ -179,7 +179,7 @@ fn the_inferred_target_decides_which_rules_apply() {
             match target {
                 Target::Amd => assert!(!families.contains(&Family::Vmx), "{name}"),
                 Target::Intel => assert!(!families.contains(&Family::Svm), "{name}"),
-                Target::Tcg | Target::Bochs => assert!(
+                Target::Tcg | Target::Bochs | Target::Firmware => assert!(
                     families.iter().all(|f| *f == Family::Arch),
                     "{name}: {families:?}"
                 ),

@@ -13,6 +13,7 @@ use segstate::arch::ShownMode;
 use segstate::check::Severity;
 use segstate::check::report::{Entry, Report, Vendors};
 use segstate::check::report_json::ReportJson;
+use segstate::ingest::code_at_rip::{Decoding, InstructionAtRip};
 use segstate::ingest::judge::{self, Judgement};
 use segstate::ingest::log::{LogDump, Target};
 use segstate::ingest::{Input, InputFormat};
@@ -96,7 +97,10 @@ impl From<VendorArg> for Vendors {
 ///   kvmtool's `register  selector  base` table and its copies in Solo5 and uhyve,
 ///   and the Rust VMMs' `{:?}`/`{:#?}` of kvm-bindings' `kvm_sregs`, hex `{:x?}` too),
 ///   gdb's `info registers` of an x86 system target (QEMU's gdbstub: its control
-///   registers judged, its selectors named, not read), VirtualBox's `Guest CPUM` register dump (VBox.log, `info cpumguest`), Bochs CPU
+///   registers judged, its selectors named, not read), EDK2's CPU exception dump
+///   (OVMF's `!!!! X64 Exception Type - …` serial output, X64 or IA32: judged for the
+///   architecture only, the vector and error code in words), VirtualBox's `Guest CPUM`
+///   register dump (VBox.log, `info cpumguest`), Bochs CPU
 ///   dumps (`bochsout.txt` after a triple fault or panic: judged for the architecture
 ///   only, its segments named, not read, since Bochs prints no attributes), hyperkit's
 ///   and xhyve's VMCS dump (`VMCS_GUEST_CS_ACCESS_RIGHTS: 0x…`, staircase pastes too),
@@ -107,6 +111,12 @@ impl From<VendorArg> for Vendors {
 /// - binary, by size: 312 bytes kvm_sregs (`sregs`), 456 kvm_sregs + kvm_regs
 ///   (`sregs+regs`), 4096 a VMCB page (`vmcb`), 664..=3072 a VMCB save area
 ///   (`vmcb-save`).
+///
+/// A QEMU dump's `Code=` line (50 bytes around RIP, the one at RIP bracketed) names
+/// the instruction at RIP, decoded in the width the dump's mode and CS.D give: the
+/// WRMSR, RSM or ENDBR32 KVM could not run (`instruction at RIP` in the text,
+/// `instruction_at_rip` in the JSON). Bytes QEMU printed `??` (memory it could not
+/// read: an SEV guest's, an unmapped page) are named, not guessed.
 ///
 /// `--format NAME` forces one of those names, whatever the input starts with. A
 /// non-stream input larger than 1 MiB (16 MiB for a snapshot, 32 MiB for another VMM's
@@ -133,7 +143,7 @@ pub struct Args {
     input: Option<std::path::PathBuf>,
     /// Which hardware to judge for (default: inferred — amd for a VMCB or a VMCB dump or
     /// VMEXIT_INVALID, intel for a VMCS dump or a VMX exit, the architecture only for a
-    /// TCG `-d int` log or a Bochs CPU dump, both otherwise).
+    /// TCG `-d int` log, a Bochs CPU dump or an EDK2 exception dump, both otherwise).
     #[arg(long, value_enum)]
     vendor: Option<VendorArg>,
     /// The input format (default: detected): dump, json, sregs, sregs+regs, vmcb,
@@ -345,6 +355,9 @@ fn text(out: &mut String, input: &Input, r: &Report, j: Option<&Judgement>, verb
             for (line, e) in &log.exits {
                 let _ = writeln!(out, "   exit at line {line}: {}", e.class().describe());
             }
+            if let Some(i) = log.instruction_at_rip() {
+                let _ = writeln!(out, "   instruction at RIP (Code= at line {}): {i}", i.line);
+            }
         }
     } else {
         let _ = writeln!(
@@ -431,6 +444,39 @@ struct ExitJson {
     blames_guest_state: bool,
 }
 
+/// The instruction at RIP from QEMU's `Code=` line, as the JSON gives it.
+#[derive(Serialize)]
+struct InstructionJson {
+    /// The line of `Code=`.
+    line: usize,
+    /// `decoded`, `unreadable`, `cut`, `invalid`, `mode-unknown` or `not-decoded`.
+    status: &'static str,
+    /// The code segment's width it was decoded in, null when the mode is unknown.
+    bits: Option<u32>,
+    /// Its bytes (all readable ones from RIP, up to 15, when not decoded).
+    bytes: String,
+    /// The instruction in MASM syntax, when decoded.
+    text: Option<String>,
+    /// The text report's sentence.
+    description: String,
+}
+
+impl From<&InstructionAtRip> for InstructionJson {
+    fn from(i: &InstructionAtRip) -> Self {
+        InstructionJson {
+            line: i.line,
+            status: i.status(),
+            bits: i.bits,
+            bytes: i.hex(),
+            text: match &i.decoding {
+                Decoding::Decoded { text, .. } => Some(text.clone()),
+                _ => None,
+            },
+            description: i.to_string(),
+        }
+    }
+}
+
 /// A rule not judged for want of a field, as the JSON lists it.
 #[derive(Serialize)]
 struct RuleNotJudgedJson {
@@ -469,6 +515,8 @@ struct StateJson<'a> {
     /// judged" note).
     rules_not_judged: Option<Vec<RuleNotJudgedJson>>,
     exits: Option<Vec<ExitJson>>,
+    /// The instruction at RIP, when the log has QEMU's `Code=` line.
+    instruction_at_rip: Option<InstructionJson>,
     line: Option<usize>,
     printed_cpl: Option<u8>,
     #[serde(flatten)]
@@ -482,11 +530,13 @@ impl<'a> StateJson<'a> {
             label: &input.label,
             format: input.format.name(),
             verdict: j.map(|j| j.verdict.to_string()),
-            // Without a vendor, the emulator whose CPU the state is: QEMU's TCG or Bochs.
+            // Without a vendor, the emulator whose CPU the state is (QEMU's TCG or Bochs), or
+            // the architecture alone for a firmware's own exception dump.
             judged_for: j.map(
                 |j| match (j.vendors, input.log.as_ref().map(|l| l.target)) {
                     (Some(v), _) => v.to_string(),
                     (None, Some(Target::Bochs)) => String::from("bochs"),
+                    (None, Some(Target::Firmware)) => String::from("architecture"),
                     (None, _) => String::from("tcg"),
                 },
             ),
@@ -512,6 +562,11 @@ impl<'a> StateJson<'a> {
                     })
                     .collect()
             }),
+            instruction_at_rip: input
+                .log
+                .as_ref()
+                .and_then(LogDump::instruction_at_rip)
+                .map(|i| InstructionJson::from(&i)),
             line: input
                 .dump
                 .as_ref()

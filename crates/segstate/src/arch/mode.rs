@@ -80,6 +80,24 @@ impl CpuMode {
     pub const fn is_ia32e(self) -> bool {
         matches!(self, CpuMode::Compatibility | CpuMode::Long64)
     }
+
+    /// The default operand and address size, in bits, that instructions are fetched
+    /// and decoded with: 64 in 64-bit mode, otherwise 32 when the cached CS.D (`cs_db`)
+    /// is set and 16 when not.
+    ///
+    /// Real and virtual-8086 mode follow CS.D too, as KVM's emulator does
+    /// (`x86_decode_insn` in arch/x86/kvm/emulate.c reads the CS descriptor's `d` for
+    /// `X86EMUL_MODE_REAL` and `X86EMUL_MODE_VM86`) and as QEMU's TCG does (`HF_CS32`
+    /// follows the cached CS flags whatever CR0.PE is): a "big real mode" CS left with
+    /// D = 1 runs 32-bit code until CS is reloaded.
+    #[must_use]
+    pub const fn code_bits(self, cs_db: bool) -> u32 {
+        match self {
+            CpuMode::Long64 => 64,
+            _ if cs_db => 32,
+            _ => 16,
+        }
+    }
 }
 
 impl fmt::Display for CpuMode {
@@ -128,5 +146,18 @@ mod tests {
             CpuMode::from_state(CR0_PE, 0, 0, cs16),
             CpuMode::Protected16
         );
+    }
+
+    #[test]
+    fn code_bits_follow_long_mode_then_cs_d() {
+        assert_eq!(CpuMode::Long64.code_bits(false), 64);
+        assert_eq!(CpuMode::Long64.code_bits(true), 64);
+        assert_eq!(CpuMode::Compatibility.code_bits(true), 32);
+        assert_eq!(CpuMode::Compatibility.code_bits(false), 16);
+        assert_eq!(CpuMode::Protected32.code_bits(true), 32);
+        assert_eq!(CpuMode::Protected16.code_bits(false), 16);
+        assert_eq!(CpuMode::Real.code_bits(false), 16);
+        assert_eq!(CpuMode::Real.code_bits(true), 32, "big real mode with CS.D");
+        assert_eq!(CpuMode::Virtual8086.code_bits(false), 16);
     }
 }

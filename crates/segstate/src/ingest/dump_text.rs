@@ -15,8 +15,8 @@ pub(super) const NO_DUMP: &str = "line 1: no CPU state dump found: no QEMU CPU s
                        dump, no bhyvectl --get-all output, no kvm_sregs printout (kvmtool's \
                        `register  selector  base` table and a Rust VMM's `kvm_sregs { cs: \
                        kvm_segment {` Debug among them), no VirtualBox `Guest \
-                       CPUM` dump, no gdb `info registers` with control registers, and no VM \
-                       exit line; JSON must start with `{`";
+                       CPUM` dump, no gdb `info registers` with control registers, no EDK2 \
+                       exception dump (`!!!! X64 Exception Type`), and no VM exit line; JSON must start with `{`";
 
 pub(super) fn read(text: &str) -> Result<Vec<Input>, InputError> {
     if text.len() > text::MAX_TEXT {

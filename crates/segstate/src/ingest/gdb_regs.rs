@@ -41,7 +41,7 @@ use alloc::vec::Vec;
 
 use super::log::{Dialect, MAX_DUMPS, RawDump};
 use super::text::hex;
-use crate::arch::{CR0_PE, PrivilegeLevel, RFLAGS_VM, SegReg};
+use crate::arch::{CR0_PE, EFER_LMA, PrivilegeLevel, RFLAGS_VM, SegReg};
 
 /// What a register line gives the state.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -225,29 +225,12 @@ impl Listing {
             return None;
         }
         self.note_cut();
-        if !self.selectors.is_empty() {
-            self.dump.note(super::segment_parts::selectors_only(
-                "gdb's `info registers`",
-                &self.selectors,
-                |s| format!("{s:#x}"),
-                "bases, limits and attributes",
-                "over QEMU's gdbstub, `monitor info registers` prints them",
-            ));
-            self.dump.partial_segments = self.selectors.iter().map(|(r, _)| *r).collect();
-        }
-        let cs = self
-            .selectors
-            .iter()
-            .find(|(r, _)| *r == SegReg::Cs)
-            .map(|(_, s)| *s);
-        let cpl = cpl(self.dump.guest.cr0, self.dump.guest.rflags, cs);
-        match cpl {
-            Ok((level, why)) => {
-                self.dump.guest.cpl = Some(level);
-                self.dump.note(format!("CPL {}: {why}", level.bits()));
-            }
-            Err(why) => self.dump.note(format!("CPL unknown: {why}")),
-        }
+        name_selectors(
+            &mut self.dump,
+            "gdb's `info registers`",
+            &self.selectors,
+            "over QEMU's gdbstub, `monitor info registers` prints them",
+        );
         Some(self.dump)
     }
 
@@ -287,9 +270,42 @@ impl Listing {
     }
 }
 
+/// Puts the selectors of a dump that shows them alone (`what`: gdb's listing, EDK2's
+/// exception dump) into `d`: named in a note (`hint` says what prints the rest) and
+/// listed as shown in part, never read as segments; and the CPL from CS's RPL where
+/// the mode makes that the CPL ([`cpl`]), said in a note either way.
+pub(crate) fn name_selectors(d: &mut RawDump, what: &str, selectors: &[(SegReg, u64)], hint: &str) {
+    if !selectors.is_empty() {
+        d.note(super::segment_parts::selectors_only(
+            what,
+            selectors,
+            |s| format!("{s:#x}"),
+            "bases, limits and attributes",
+            hint,
+        ));
+        d.partial_segments = selectors.iter().map(|(r, _)| *r).collect();
+    }
+    let cs = selectors
+        .iter()
+        .find(|(r, _)| *r == SegReg::Cs)
+        .map(|(_, s)| *s);
+    match cpl(d.guest.cr0, d.guest.efer, d.guest.rflags, cs) {
+        Ok((level, why)) => {
+            d.guest.cpl = Some(level);
+            d.note(format!("CPL {}: {why}", level.bits()));
+        }
+        Err(why) => d.note(format!("CPL unknown: {why}")),
+    }
+}
+
 /// The CPL a listing's mode makes known, and why; or why it is not known.
+///
+/// IA-32e mode has no virtual-8086 mode (SDM Vol. 3A §2.2: "IA-32e mode … does not
+/// support virtual-8086 mode"), so with EFER.LMA = 1 RFLAGS.VM is not needed to rule it
+/// out.
 fn cpl(
     cr0: Option<u64>,
+    efer: Option<u64>,
     rflags: Option<u64>,
     cs: Option<u64>,
 ) -> Result<(PrivilegeLevel, String), &'static str> {
@@ -302,10 +318,11 @@ fn cpl(
             String::from("real mode (CR0.PE = 0) runs at CPL 0 whatever CS holds"),
         ));
     }
-    let Some(rflags) = rflags else {
+    let ia32e = efer.is_some_and(|e| e & EFER_LMA != 0);
+    let Some(rflags) = rflags.or(ia32e.then_some(0)) else {
         return Err("no eflags line, so virtual-8086 mode (CPL 3) is not ruled out");
     };
-    if rflags & RFLAGS_VM != 0 {
+    if rflags & RFLAGS_VM != 0 && !ia32e {
         return Ok((
             PrivilegeLevel::Ring3,
             String::from("virtual-8086 mode (RFLAGS.VM = 1) runs at CPL 3"),
@@ -478,7 +495,11 @@ efer           0xd01               [ NXE LMA LME SCE ]
             .filter(|l| !l.starts_with("eflags"))
             .map(|l| format!("{l}\n"))
             .collect();
+        // IA-32e mode (EFER.LMA) has no virtual-8086 mode: CS.RPL is the CPL.
         let d = &read_text(&no_flags)[0];
+        assert_eq!(d.guest.cpl, Some(PrivilegeLevel::Ring0));
+        // Outside it, a missing eflags leaves virtual-8086 mode open.
+        let d = &read_text(&no_flags.replace("0xd01", "0x0"))[0];
         assert_eq!(d.guest.cpl, None);
         assert!(
             d.notes
@@ -563,6 +584,23 @@ efer           0xd01               [ NXE LMA LME SCE ]
         assert_eq!(read_text(&format!("{LONG}{LONG}")).len(), 2);
         let many = "cr0            0x11                [ ET PE ]\n".repeat(MAX_DUMPS + 4);
         assert_eq!(read_text(&many).len(), MAX_DUMPS);
+    }
+
+    #[test]
+    fn ia32e_mode_rules_out_virtual_8086_without_eflags() {
+        let pe = Some(0x8000_0011);
+        let lma = Some(0xd00);
+        let (level, why) = cpl(pe, lma, None, Some(0x33)).unwrap();
+        assert_eq!(level, PrivilegeLevel::Ring3);
+        assert!(why.starts_with("CS's RPL"), "{why}");
+        // RFLAGS.VM does nothing in IA-32e mode.
+        let (level, _) = cpl(pe, lma, Some(RFLAGS_VM), Some(0x10)).unwrap();
+        assert_eq!(level, PrivilegeLevel::Ring0);
+        // Without LMA an absent eflags still leaves virtual-8086 mode open.
+        assert!(cpl(pe, Some(0), None, Some(0x10)).is_err());
+        assert!(cpl(pe, None, None, Some(0x10)).is_err());
+        let (level, _) = cpl(pe, Some(0), Some(RFLAGS_VM), Some(0x10)).unwrap();
+        assert_eq!(level, PrivilegeLevel::Ring3);
     }
 
     #[test]

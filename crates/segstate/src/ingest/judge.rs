@@ -30,6 +30,9 @@ use crate::check::vmx_guest::{self, CrLevel};
 use crate::check::{CheckId, Family};
 use crate::check::{Finding, Severity};
 
+mod exit_notes;
+use exit_notes::exit_notes;
+
 /// The verdict on one dump, in one line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -355,7 +358,7 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
         (Some(v), _) => (Some(v), format!("--vendor {v}")),
         (None, Target::Intel) => (Some(Vendors::Intel), d.target_reason.clone()),
         (None, Target::Amd) => (Some(Vendors::Amd), d.target_reason.clone()),
-        (None, Target::Tcg | Target::Bochs) => (None, d.target_reason.clone()),
+        (None, Target::Tcg | Target::Bochs | Target::Firmware) => (None, d.target_reason.clone()),
         (None, Target::Unknown) => (Some(Vendors::Both), d.target_reason.clone()),
     };
     let class = d.exit().map(super::exit::Exit::class);
@@ -474,57 +477,6 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
         not_judged: not_judged.into_iter().collect(),
         rules_not_judged,
     }
-}
-
-/// What the exit's words and the dump say together: an internal error's extra data, an
-/// error 0 beside a VMCS that recorded an exit, a triple fault with no IDT gate.
-fn exit_notes(d: &LogDump, vendors: Option<Vendors>, class: Option<ExitClass>) -> Vec<String> {
-    let triple = matches!(
-        class,
-        Some(ExitClass::TripleFault { .. } | ExitClass::WhpUnrecoverableException)
-    );
-    let no_gate = triple
-        .then(|| super::tcg_event::no_gate_note(&d.guest))
-        .flatten();
-    [internal_error_note(d, vendors), error_zero_note(d), no_gate]
-        .into_iter()
-        .flatten()
-        .collect()
-}
-
-/// What a KVM internal error's extra data words say (`exit::explain_internal`), read
-/// as Intel's unless the target is AMD.
-fn internal_error_note(d: &LogDump, vendors: Option<Vendors>) -> Option<String> {
-    let Some(Exit::Internal { suberror, extra }) = d.exit() else {
-        return None;
-    };
-    if vendors == Some(Vendors::Amd) {
-        return None;
-    }
-    super::exit::explain_internal(*suberror, extra, vendors == Some(Vendors::Intel))
-}
-
-/// VM-instruction error 0 beside a VMCS dump whose exit reason is an ordinary exit:
-/// the dump's VMREADs read that VMCS, so it was current and the failure was no
-/// VMfailInvalid; the reason (bit 31 clear) is an exit of an entry that ran.
-fn error_zero_note(d: &LogDump) -> Option<String> {
-    let vmcs = d.dialects.iter().any(|x| x.vendor() == Some(Vendor::Intel));
-    if !vmcs || d.exit().map(Exit::class) != Some(ExitClass::VmInstructionError(0)) {
-        return None;
-    }
-    let (line, reason) = d.exits.iter().find_map(|(line, e)| match e.class() {
-        ExitClass::VmxExit(n) if e.vendor() == Some(Vendor::Intel) => Some((line, n)),
-        _ => None,
-    })?;
-    let name = super::exit::names::vmx_exit_reason(reason)
-        .map(|n| format!(" ({n})"))
-        .unwrap_or_default();
-    Some(format!(
-        "error 0 beside a VMCS dump: the dump read the VMCS, so it was current and the VMX \
-         instruction did not fail with VMfailInvalid; its exit reason {reason}{name} at line \
-         {line} has bit 31 clear, an exit of an entry that ran (unless left from an earlier \
-         exit): the hypervisor reported a failed entry the processor did not"
-    ))
 }
 
 /// Judges a dump that shows no segment register (exit lines only, a HAXM or Xen dump

@@ -21,11 +21,12 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use alloc::{format, vec};
 
+use super::code_at_rip::{CodeAtRip, InstructionAtRip};
 use super::exit::{self, Exit, ExitClass, TripleFaultReport};
 use super::text::{Words, quoted_printable, strip_prefixes};
 use super::{haxm, linux_vmcb, linux_vmcs, qemu_log};
 use crate::arch::{
-    Cpl, CpuMode, EFER_SVME, GuestField, GuestState, ModeGap, SegReg, ShownMode, Vendor,
+    Cpl, CpuMode, EFER_LMA, EFER_LME, GuestField, GuestState, ModeGap, SegReg, ShownMode, Vendor,
     VmxControls,
 };
 
@@ -82,6 +83,10 @@ pub enum Dialect {
     /// `cr0 0x80050033 [ PG … PE ]`), see `gdb_regs`: control registers and
     /// selectors, no descriptor cache.
     GdbRegisters,
+    /// EDK2's CPU exception dump (`!!!! X64 Exception Type - 0D(#GP - General
+    /// Protection)  CPU Apic ID - …`, OVMF's serial output), see `edk2_exception`: the
+    /// firmware's own view, control registers and selectors, no descriptor cache.
+    Edk2Exception,
 }
 
 impl Dialect {
@@ -104,6 +109,7 @@ impl Dialect {
             Dialect::BhyvectlVmcb => "bhyvectl dump of a VMCB",
             Dialect::Bhyvectl => "bhyvectl register dump",
             Dialect::GdbRegisters => "gdb register listing",
+            Dialect::Edk2Exception => "EDK2 exception dump",
         }
     }
 
@@ -119,7 +125,8 @@ impl Dialect {
             | Dialect::VboxLog
             | Dialect::Bochs
             | Dialect::Bhyvectl
-            | Dialect::GdbRegisters => None,
+            | Dialect::GdbRegisters
+            | Dialect::Edk2Exception => None,
             Dialect::LinuxVmcs
             | Dialect::XenVmcs
             | Dialect::Haxm
@@ -200,6 +207,13 @@ pub(crate) struct RawDump {
     /// The mode the dump names in words (Bochs's `CPU is in protected mode`), which
     /// stands in for the mode only where the fields read do not decide it.
     pub named_mode: Option<CpuMode>,
+    /// EFER.LMA as the dump names it without printing EFER (EDK2's X64 or IA32
+    /// handler), which decides IA-32e mode where the fields read do not.
+    pub named_lma: Option<bool>,
+    /// QEMU's `Code=` line after the dump: the bytes at RIP.
+    pub code: Option<CodeAtRip>,
+    /// QEMU's `SMM=`: whether the vCPU was in system-management mode.
+    pub smm: Option<bool>,
 }
 
 impl RawDump {
@@ -215,6 +229,9 @@ impl RawDump {
             partial_segments: Vec::new(),
             at_reset: false,
             named_mode: None,
+            named_lma: None,
+            code: None,
+            smm: None,
         }
     }
 
@@ -246,6 +263,10 @@ pub enum Target {
     /// architecture applies. Its own target rather than [`Target::Tcg`] so that a
     /// report names the program whose state it judges.
     Bochs,
+    /// The state a firmware's own exception handler printed (an EDK2 exception dump):
+    /// the CPU ran in it until the exception, in a VM or on hardware; no VM entry is in
+    /// question, only the architecture applies.
+    Firmware,
     /// Nothing in the log says: both vendors, each labelled.
     Unknown,
 }
@@ -280,11 +301,20 @@ pub struct LogDump {
     /// The mode the dump names in words (Bochs's `CPU is in protected mode` and
     /// `CS.mode = 32 bit`), apart from the fields: see [`LogDump::mode`].
     pub named_mode: Option<CpuMode>,
+    /// EFER.LMA as the dump names it without printing EFER (EDK2's X64 or IA32
+    /// exception handler): see [`LogDump::mode`].
+    pub named_lma: Option<bool>,
+    /// The bytes at RIP, from QEMU's `Code=` line (the first, when dumps merged).
+    pub code: Option<CodeAtRip>,
+    /// Whether QEMU printed the vCPU in system-management mode (`SMM=1`).
+    pub smm: Option<bool>,
 }
 
 impl LogDump {
     /// The operating mode: as the fields read decide it ([`GuestState::shown_mode`]),
-    /// else as the dump names it in words, when it does.
+    /// else as the dump names it in words, when it does. A dump that names EFER.LMA
+    /// without printing EFER ([`LogDump::named_lma`]) goes as far as the fields decide
+    /// with that LMA.
     ///
     /// # Errors
     ///
@@ -292,8 +322,35 @@ impl LogDump {
     pub fn mode(&self) -> Result<ShownMode, ModeGap> {
         match self.guest.shown_mode() {
             Ok(m) => Ok(ShownMode::Decided(m)),
-            Err(gap) => self.named_mode.map(|m| ShownMode::Named(m, gap)).ok_or(gap),
+            Err(gap) => match (self.named_mode, self.named_lma) {
+                (Some(m), _) => Ok(ShownMode::Named(m, gap)),
+                (None, Some(lma)) if gap.lacks == GuestField::Efer => {
+                    let named = GuestState {
+                        efer: Some(if lma { EFER_LMA | EFER_LME } else { 0 }),
+                        ..self.guest.clone()
+                    };
+                    match named.shown_mode() {
+                        Ok(m) => Ok(ShownMode::Named(m, gap)),
+                        Err(further) => Err(further),
+                    }
+                }
+                _ => Err(gap),
+            },
         }
+    }
+
+    /// The instruction at RIP, from QEMU's `Code=` line when the log has one, decoded
+    /// in the width the mode and the cached CS.D give ([`CpuMode::code_bits`]).
+    #[must_use]
+    pub fn instruction_at_rip(&self) -> Option<InstructionAtRip> {
+        let code = self.code.as_ref()?;
+        let cs_db = self.guest.segments[SegReg::Cs].map(|s| s.attributes.db);
+        let bits = self
+            .mode()
+            .ok()
+            .zip(cs_db)
+            .map(|(m, db)| m.mode().code_bits(db));
+        Some(code.instruction(bits, self.guest.rip.unwrap_or(0)))
     }
 
     /// The exit that decides the verdict: the first, except that a
@@ -456,6 +513,7 @@ pub(crate) fn read_log_from(text: &str, first_line: usize) -> Vec<LogDump> {
     raws.extend(super::xen_regs::read(&lines, xen));
     raws.extend(super::vbox_log::read(&lines));
     raws.extend(super::gdb_regs::read(&lines));
+    raws.extend(super::edk2_exception::read(&lines));
     for d in raws
         .iter_mut()
         .filter(|d| d.dialect.vendor() == Some(Vendor::Intel))
@@ -525,12 +583,20 @@ pub(crate) fn read_log_from(text: &str, first_line: usize) -> Vec<LogDump> {
             partial_segments: first.partial_segments.clone(),
             withheld: false,
             named_mode: first.named_mode,
+            named_lma: first.named_lma,
+            code: first.code.clone(),
+            smm: first.smm,
         };
         for &i in &group[1..] {
             let other = &raws[i];
             let differ = d.guest.merge_from(&other.guest);
             d.printed_cpl = d.printed_cpl.or(other.printed_cpl);
             d.named_mode = d.named_mode.or(other.named_mode);
+            d.named_lma = d.named_lma.or(other.named_lma);
+            d.smm = d.smm.or(other.smm);
+            if d.code.is_none() {
+                d.code.clone_from(&other.code);
+            }
             d.notes.extend(other.notes.iter().cloned());
             for reg in &other.partial_segments {
                 if !d.partial_segments.contains(reg) {
@@ -541,20 +607,22 @@ pub(crate) fn read_log_from(text: &str, first_line: usize) -> Vec<LogDump> {
                 "merged with the {} at line {}: one failure, printed twice",
                 other.dialect, other.lines.first
             ));
+            // KVM's own writes explain a difference only between the kernel's dump of
+            // its VMCS or VMCB and QEMU's.
+            let kvm = match (first.dialect, other.dialect) {
+                (Dialect::LinuxVmcs, Dialect::Qemu) => Some(Vendor::Intel),
+                (Dialect::LinuxVmcb, Dialect::Qemu) => Some(Vendor::Amd),
+                _ => None,
+            };
             for f in differ {
-                // KVM sets EFER.SVME in the VMCB and keeps it out of the guest's view
-                // (svm_set_efer), so a VMCB dump and QEMU's differ in it every time.
-                let only_svme = f == GuestField::Efer
-                    && matches!(
-                        (first.guest.efer, other.guest.efer),
-                        (Some(a), Some(b)) if a ^ b == EFER_SVME
-                    );
-                let why = if only_svme {
-                    " (only in SVME, bit 12, which KVM sets in the VMCB and hides from the \
-                     guest's view)"
-                } else {
-                    ""
-                };
+                let why = match (f, &first.guest, &other.guest) {
+                    (GuestField::Efer, a, b) => a.efer.zip(b.efer),
+                    (GuestField::Cr0, a, b) => a.cr0.zip(b.cr0),
+                    (GuestField::Cr4, a, b) => a.cr4.zip(b.cr4),
+                    _ => None,
+                }
+                .map(|(kernel, qemu)| differ::why(f, kvm, kernel, qemu))
+                .unwrap_or_default();
                 d.notes.push(format!(
                     "{f} differs between the {} and the {}{why}; the {}'s value is judged \
                      (it is what the CPU was asked to enter)",
@@ -659,6 +727,9 @@ fn attach_exits(
             partial_segments: Vec::new(),
             withheld: false,
             named_mode: None,
+            named_lma: None,
+            code: None,
+            smm: None,
         });
     }
     for d in dumps.iter_mut() {
@@ -728,6 +799,15 @@ fn kvm_amd_frame(line: &str) -> Option<String> {
 /// Decides `d`'s target: a save area's vendor, else an exit's, else an emulator's
 /// (Bochs, a `CPU Reset` dump, a TCG log) when no exit says VM entry was involved.
 fn infer_target(d: &mut LogDump, tcg: bool, at_reset: bool, host: Option<&(Vendor, String)>) {
+    if d.dialects.contains(&Dialect::Edk2Exception) {
+        d.target = Target::Firmware;
+        d.target_reason = String::from(
+            "an EDK2 exception dump: the firmware's own handler printed the state its CPU \
+             took the exception in, in a VM or on hardware; no VM entry is in question, only \
+             the architecture applies",
+        );
+        return;
+    }
     if d.dialects.contains(&Dialect::Bochs) {
         d.target = Target::Bochs;
         d.target_reason = String::from(
@@ -781,6 +861,8 @@ fn infer_target(d: &mut LogDump, tcg: bool, at_reset: bool, host: Option<&(Vendo
         "nothing in the log names the hardware: judged for Intel and AMD, each labelled",
     );
 }
+
+mod differ;
 
 #[cfg(test)]
 mod tests;

@@ -19,7 +19,8 @@
 //!   other VMMs' `kvm_sregs`
 //!   printouts (kontain km, gVisor, qemu-kvm's `kvm_show_regs`, kvmtool's table, the
 //!   Rust VMMs' `Debug`), VirtualBox's `Guest CPUM` dumps, Bochs's CPU dumps, gdb's
-//!   `info registers` and exit lines under
+//!   `info registers`, EDK2's CPU exception dumps (OVMF's `!!!! X64 Exception Type`)
+//!   and exit lines under
 //!   any line prefix, each state judged by [`judge::judge`];
 //! - **binary**, by exact size: 312 bytes `struct kvm_sregs`; 456 bytes `kvm_sregs`
 //!   followed by `struct kvm_regs` (RFLAGS at regs offset 136); 4096 bytes a whole
@@ -71,12 +72,14 @@ pub mod bhyvectl;
 pub mod bochs;
 #[cfg(feature = "serde")]
 pub mod cloud_hypervisor;
+pub mod code_at_rip;
 mod collect;
 #[cfg(feature = "serde")]
 pub(crate) mod crc64;
 #[cfg(feature = "serde")]
 pub mod crosvm;
 mod dump_text;
+pub(crate) mod edk2_exception;
 pub mod exit;
 #[cfg(feature = "serde")]
 pub mod firecracker;

@@ -60,7 +60,7 @@ pub(crate) fn shows_no_registers(d: &LogDump, at_reset: bool) -> bool {
     let g = &d.guest;
     d.dialects == [Dialect::Qemu]
         && !at_reset
-        && !matches!(d.target, Target::Tcg | Target::Bochs)
+        && !matches!(d.target, Target::Tcg | Target::Bochs | Target::Firmware)
         && impossible(g).is_some()
         && SegReg::ALL.into_iter().all(|r| {
             g.segments[r].is_some_and(|s| {

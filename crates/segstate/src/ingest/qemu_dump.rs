@@ -26,13 +26,10 @@ use alloc::vec::Vec;
 use core::fmt::{self, Write as _};
 
 use crate::arch::SegmentState;
-use crate::arch::{EFER_LMA, PerSegReg, PrivilegeLevel, SegReg};
+use crate::arch::{CR0_PE, EFER_LMA, PerSegReg, PrivilegeLevel, SegReg};
 use crate::check::report::{Context, Report, Source, Vendors};
 use crate::check::{CheckId, Family, Finding, Findings};
 use crate::format::qemu::{QemuFlags, QemuSegmentCache};
-
-/// `CR0.PE`: QEMU prints the DPL/type suffix of a segment only when it is set.
-const CR0_PE: u64 = 1;
 
 /// The letters of the RFLAGS summary `[DOSZAPC]`, with their bits.
 const FLAG_LETTERS: [(u8, u64); 7] = [

@@ -13,6 +13,7 @@
 use alloc::format;
 use alloc::vec::Vec;
 
+use super::code_at_rip::{CodeAtRip, QEMU_CODE_BYTES_BACKWARD};
 use super::log::{Dialect, MAX_DUMPS, RawDump};
 use super::text::{Words, hex, hex_width};
 use crate::arch::{DescriptorTable, PrivilegeLevel, SegReg};
@@ -21,7 +22,7 @@ use crate::format::qemu::{QemuFlags, QemuSegmentCache};
 /// Fields the reader keeps or uses to find dump boundaries.
 const KEYS: &[&str] = &[
     "RAX", "EAX", "RIP", "EIP", "RFL", "EFL", "CPL", "GDT", "IDT", "CR0", "CR2", "CR3", "CR4",
-    "DR6", "DR7", "EFER",
+    "DR6", "DR7", "EFER", "SMM",
 ];
 
 /// Words that only TCG prints: `-d int` exception headers and `check_exception`, the
@@ -93,6 +94,12 @@ pub(crate) fn read(words: &mut Words<'_>) -> (Vec<RawDump>, bool) {
                 _ => continue,
             },
         };
+        if name == "Code" && glued {
+            if let Some(c) = cur.as_mut() {
+                code(c, words, value, w.line);
+            }
+            continue;
+        }
         let seg = super::qemu_dump::segment_named(name);
         let key = KEYS.iter().find(|k| **k == name).copied();
         let Some(id) = seg.map(SegReg::name).or(key) else {
@@ -185,6 +192,27 @@ fn segment(c: &mut Reading, words: &mut Words<'_>, reg: SegReg, sel: &str, line:
     c.dump.guest.segments[reg] = Some(q.lenient_segment());
 }
 
+/// `Code=xx xx <xx> xx …` after the dump (QEMU's `CPU_DUMP_CODE`): the bytes at RIP.
+/// Only the first line is kept; one whose bracket is not where QEMU puts it for the
+/// dump's RIP was cut at its start, which is noted.
+fn code(c: &mut Reading, words: &mut Words<'_>, first: &str, line: usize) {
+    if c.dump.code.is_some() {
+        return;
+    }
+    let Some(code) = CodeAtRip::read(first, line, words) else {
+        return;
+    };
+    c.dump.lines.extend_to(line);
+    if let Some(rip) = c.dump.guest.rip.filter(|rip| !code.fits_rip(*rip)) {
+        c.dump.note(format!(
+            "line {line}: Code= shows {} bytes before RIP where QEMU prints {} for RIP              {rip:#x}: the line's start was cut (the bytes from RIP on are read)",
+            code.before,
+            rip.min(QEMU_CODE_BYTES_BACKWARD as u64)
+        ));
+    }
+    c.dump.code = Some(code);
+}
+
 fn field(c: &mut Reading, words: &mut Words<'_>, name: &str, value: &str, line: usize) {
     let g = &mut c.dump.guest;
     match name {
@@ -197,6 +225,14 @@ fn field(c: &mut Reading, words: &mut Words<'_>, name: &str, value: &str, line: 
                 .filter(|v| *v <= 3)
                 .map(PrivilegeLevel::from_low_bits);
             c.dump.printed_cpl = g.cpl;
+        }
+        // `SMM=%d`: whether QEMU's hflags say the vCPU is in system-management mode.
+        "SMM" => {
+            c.dump.smm = match value {
+                "0" => Some(false),
+                "1" => Some(true),
+                _ => None,
+            }
         }
         "CR0" => g.cr0 = hex_width(value, &[8, 16]),
         "CR3" => g.cr3 = hex_width(value, &[8, 16]),

@@ -225,6 +225,17 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     // a running 32-bit kernel and on the firmware's 64-bit handover to Linux.
     ("qemu-devel-2301-rr-gdb", Target::Unknown, &[], Expect::Passes),
     ("notes-tdvf-efistub-gdb", Target::Unknown, &[], Expect::Passes),
+    // EDK2's CPU exception dumps (OVMF's and other EDK2 firmware's serial output, in a
+    // VM or on hardware): the state the firmware's handler caught an exception in,
+    // judged for the architecture alone; selectors only, so no segment is read. CR0 and
+    // CR4 pass wherever shown (the exception is the code's, not the state's); a dump
+    // cut before CR0 has nothing to judge.
+    ("edk2-pr4568-ia32-secboot", Target::Firmware, &[], Expect::Passes),
+    ("edk2-10056-quoted", Target::Firmware, &[], Expect::NoState(None)),
+    ("kubevirt-3756", Target::Firmware, &[], Expect::Passes),
+    ("barevisor-4", Target::Firmware, &[], Expect::Passes),
+    ("uefi-lessons-38-afaf", Target::Firmware, &[], Expect::Passes),
+    ("ipxe-883", Target::Firmware, &[], Expect::Passes),
     // Rust's `Debug` of kvm-bindings' `kvm_sregs` (`kvm-bindings/README.md`: produced
     // here with kvm-ioctls on /dev/kvm, not from a thread): the reset state (real
     // mode), 64-bit ring 0, and ring 3 with SS unusable, each as `{:?}`, `{:#?}`,

@@ -179,6 +179,34 @@ const ANCHORS: &[&str] = &[
     "r12:",
     "r15:",
     "fsb:",
+    // EDK2's exception dump (ingest::edk2_exception): each line's first field, so that
+    // a later one (`RFLAGS`) is not taken for where the line starts
+    "!!!! X64 Exception",
+    "!!!! IA32 Exception",
+    "!!!! Find image",
+    "!!!! Can't find image",
+    "ExceptionData -",
+    "RIP  -",
+    "EIP  -",
+    "RAX  -",
+    "RBX  -",
+    "RSI  -",
+    "R8   -",
+    "R11  -",
+    "R14  -",
+    "EAX  -",
+    "ESP  -",
+    "DS   -",
+    "GS   -",
+    "CR0  -",
+    "CR4  -",
+    "DR0  -",
+    "DR3  -",
+    "DR6  -",
+    "GDTR -",
+    "IDTR -",
+    "LDTR -",
+    "FXSAVE_STATE -",
 ];
 
 /// Byte offset of the first anchor in `line` that starts a word, if any.
@@ -288,6 +316,26 @@ mod tests {
         ] {
             assert_eq!(strip_all(line), ["RAX=0000000000000000 RBX=0"], "{line}");
         }
+    }
+
+    #[test]
+    fn an_edk2_exception_line_keeps_its_first_field() {
+        // `RFLAGS` is an anchor of dump_vmcs; the line starts at `RIP`.
+        for line in [
+            "RIP  - 000000007E8D1234, CS  - 0000000000000038, RFLAGS - 0000000000010206",
+            "  12: RIP  - 000000007E8D1234, CS  - 0000000000000038, RFLAGS - 0000000000010206",
+            "qemu    | RIP  - 000000007E8D1234, CS  - 0000000000000038, RFLAGS - 0000000000010206",
+        ] {
+            assert!(strip_all(line)[0].starts_with("RIP  - 0"), "{line}");
+        }
+        assert_eq!(
+            strip_all("&gt;| !!!! X64 Exception Type - 0D(#GP - General Protection)"),
+            ["!!!! X64 Exception Type - 0D(#GP - General Protection)"]
+        );
+        assert_eq!(
+            strip_all("Idx:0 Output:!!!! X64 Exception Type - 0E")[0],
+            "!!!! X64 Exception Type - 0E"
+        );
     }
 
     #[test]
