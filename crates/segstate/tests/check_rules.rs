@@ -44,6 +44,8 @@ enum How {
     CplByte,
     /// The guest-state rules beyond the segments, on a whole guest state.
     Guest(GuestHow),
+    /// The architectural rules that read RIP, on a whole guest state.
+    ArchRip,
 }
 
 struct Case {
@@ -424,7 +426,34 @@ fn cases() -> Vec<Case> {
             fire: State::Text(USER_DUMP.replacen("DPL=3 CS64", "DPL=0 CS64", 1)),
             quiet: State::Text(USER_DUMP.to_string()),
         },
+        Case {
+            id: CheckId::QemuHflagsStale,
+            how: Dump,
+            fire: State::Text(
+                USER_DUMP
+                    .lines()
+                    .map(|l| l.split(" DPL=").next().unwrap_or(l))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+            quiet: State::Text(USER_DUMP.to_string()),
+        },
     ]);
+    // EIP one past a 64 KiB CS (32-bit protected mode): the next fetch faults.
+    let rip_at = |rip: u64| {
+        let mut g = segstate::arch::GuestState::from(&with(pm32(), |s| {
+            let cs = seg(s, SegReg::Cs);
+            (cs.limit, cs.attributes.g) = (0xffff, false);
+        }));
+        g.rip = Some(rip);
+        State::G(g)
+    };
+    c.push(Case {
+        id: CheckId::ArchRipCsLimit,
+        how: How::ArchRip,
+        fire: rip_at(0x1_0000),
+        quiet: rip_at(0xffff),
+    });
     c.push(Case {
         id: CheckId::VmxEntryErratumSsTypeUnusable,
         how: Vmx(true),
@@ -485,6 +514,7 @@ fn judge(how: How, state: &State) -> Vec<Finding> {
                 .collect()
         }
         (How::Guest(how), State::G(g)) => guest_findings(how, g),
+        (How::ArchRip, State::G(g)) => arch::check_rip(g),
         _ => panic!("case mixes a state kind with the wrong judge"),
     }
 }

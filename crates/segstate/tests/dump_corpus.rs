@@ -2,34 +2,16 @@
 //! with a sidecar naming the thread and what it concluded), read verbatim and judged,
 //! and the synthetic prefix/wrap/cut/dialect samples (`fixtures/dumps/synthetic/`).
 
-use std::path::PathBuf;
-
 use segstate::arch::{GuestField, GuestState, ModeSoFar, SegReg};
 use segstate::check::Severity;
 use segstate::check::report::Vendors;
 use segstate::check::{CheckId, Family};
 use segstate::ingest::exit::{Exit, ExitClass};
-use segstate::ingest::judge::{Judgement, NO_SEGMENTS_NOTE, Verdict, judge};
+use segstate::ingest::judge::{NO_SEGMENTS_NOTE, Verdict, judge};
 use segstate::ingest::log::{Dialect, LogDump, Target, read_log};
 
-fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dumps")
-}
-
-fn text(name: &str) -> String {
-    let p = dir().join(name);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-fn judged(name: &str) -> Vec<(LogDump, Judgement)> {
-    read_log(&text(name))
-        .into_iter()
-        .map(|d| {
-            let j = judge(&d, None);
-            (d, j)
-        })
-        .collect()
-}
+mod corpus_common;
+use corpus_common::{dir, judged, noted, text};
 
 /// What a corpus dump must read to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -806,15 +788,6 @@ fn each_vmms_fail_entry_wording_reads_to_its_exit() {
 /// an exit; a Bochs dump's null FS and GS not called nulled by Bochs.
 #[test]
 fn sweep_9_notes() {
-    // A note of `notes` that starts with `start` and holds each of `parts`.
-    fn noted(notes: &[String], start: &str, parts: &[&str]) {
-        assert!(
-            notes
-                .iter()
-                .any(|n| n.starts_with(start) && parts.iter().all(|p| n.contains(p))),
-            "no note {start:?} with {parts:?}: {notes:?}"
-        );
-    }
     let all = judged("prismaos-vbox-nem-triple.txt");
     let (d, j) = &all[0];
     assert!(d.guest.segments[SegReg::Ldtr].is_some_and(|s| s.unusable));

@@ -45,7 +45,8 @@ impl From<VendorArg> for Vendors {
 /// and what would happen to it on the way through KVM and a VMM:
 ///
 /// - arch.*: architectural invariants (CPL = SS.DPL, CS.DPL against CPL, CS.L with
-///   CS.D, TR/LDTR types, limit against G, EFER.LMA, ...);
+///   CS.D, TR/LDTR types, limit against G, EFER.LMA, RIP within CS's limit outside
+///   64-bit mode, ...);
 ///
 /// - vmx.entry.*: Intel's VM-entry guest-state checks (SDM Vol. 3C §27.3.1), with
 ///   KVM's controls and without unrestricted guest: the check a "KVM: entry failed,
@@ -64,7 +65,8 @@ impl From<VendorArg> for Vendors {
 ///   unusable SS escalates on the 2017 chains);
 ///
 /// - qemu.*: a dump whose printed CPL disagrees with SS.DPL, or whose suffix
-///   disagrees with its flags.
+///   disagrees with its flags, or that QEMU printed with stale hflags (CR0.PE set and
+///   no suffix: the accelerator did not sync them).
 ///
 /// The input (FILE, or standard input when `-` or absent) is detected, in this order:
 ///

@@ -2,15 +2,16 @@
 //! in after loading its segment registers (SDM Vol. 3A §5.5–5.8 and §6.12,
 //! APM Vol. 2 §4.9–4.11).
 
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::segment_fields::Fields;
 use super::{CheckId, Finding, Findings};
-use crate::arch::SegmentState;
 use crate::arch::{
     CR0_PE, CR0_PG, CR4_PAE, CpuMode, EFER_LMA, EFER_LME, PerSegReg, PrivilegeLevel, RFLAGS_VM,
     SegReg, Segment,
 };
+use crate::arch::{GuestState, SegmentState};
 
 /// Which of a state's checks a run makes: all of them, or one side of a split at one
 /// register. A state that differs from a known one in a single register is judged by
@@ -272,6 +273,72 @@ pub fn check_control_registers(
         _ => false,
     });
     f.list
+}
+
+/// RIP against CS's limit (`arch.rip.cs-limit`): outside 64-bit mode every
+/// instruction fetch is checked against CS's limit, and code segments are expand-up
+/// (SDM Vol. 3A §5.3, "Limit Checking"), so a RIP beyond it faults (#GP(0)) on the next
+/// fetch: after a far jump or return with the wrong CS or offset, the state an OS-dev
+/// triple fault shows. Judged only where the dump shows RIP and a usable CS whose
+/// byte-granular limit agrees with its G bit ([`Segment::limit_matches_granularity`]),
+/// and 64-bit mode is ruled out: CS.L clear, or EFER shown with LMA clear.
+#[must_use]
+pub fn check_rip(g: &GuestState) -> Vec<Finding> {
+    let mut f = Findings::collecting();
+    let (Some(rip), Some(cs)) = (g.rip, g.segments[SegReg::Cs]) else {
+        return f.list;
+    };
+    let maybe_64 = cs.attributes.l && g.efer.is_none_or(|e| e & EFER_LMA != 0);
+    let t = cs.attributes.segment_type;
+    let expand_down_data = cs.attributes.s && !t.is_code() && t.bits() & 4 != 0;
+    if !maybe_64
+        && !expand_down_data
+        && cs.is_usable()
+        && cs.limit_matches_granularity()
+        && rip > u64::from(cs.limit)
+    {
+        f.fail(
+            CheckId::ArchRipCsLimit,
+            Some(SegReg::Cs),
+            "limit",
+            format_args!(
+                "RIP at most CS.limit {:#x} (G={})",
+                cs.limit,
+                u8::from(cs.attributes.g)
+            ),
+            format_args!("RIP {rip:#x}: the next instruction fetch faults (#GP(0))"),
+        );
+    }
+    f.list
+}
+
+/// The legacy VGA window, 0xA0000..=0xBFFFF: video memory on a PC (QEMU's VGA, and the
+/// SMRAM of ASEG only when SMM opens it).
+const VGA_WINDOW: core::ops::RangeInclusive<u64> = 0xa_0000..=0xb_ffff;
+
+/// A note when the next instruction is fetched from video memory: CS.base + RIP in the
+/// legacy VGA window with paging off (CR0.PG = 0, so linear is physical). The CPU runs
+/// whatever the frame buffer holds (text mode's `20 07` blanks, or `ff` with nothing
+/// behind it): usually a jump or call through a bad pointer, a far return to a bad
+/// CS:IP, or code that ran off the end of what was loaded below 0xA0000. Said only
+/// when certain: with paging on (or CR0 not shown) the address is virtual, and a CS
+/// whose base is in the window is left alone, since an SMM handler relocated into ASEG
+/// (SeaBIOS: SMBASE 0xA0000) runs there with CS.base = SMBASE.
+#[must_use]
+pub fn video_memory_fetch(g: &GuestState) -> Option<String> {
+    let (cr0, rip, cs) = (g.cr0?, g.rip?, g.segments[SegReg::Cs]?);
+    let linear = cs.base.wrapping_add(rip) & 0xffff_ffff;
+    (cr0 & CR0_PG == 0 && !VGA_WINDOW.contains(&cs.base) && VGA_WINDOW.contains(&linear)).then(
+        || {
+            alloc::format!(
+                "the CPU is executing from video memory: CS.base {:#x} + RIP {rip:#x} = \
+                 {linear:#x}, in the legacy VGA window 0xA0000-0xBFFFF with paging off \
+                 (CR0.PG=0): usually a jump or call through a bad pointer, a far return to \
+                 a bad CS:IP, or code that ran off the end of what was loaded below it",
+                cs.base
+            )
+        },
+    )
 }
 
 fn control_registers(cr0: u64, cr4: u64, efer: u64, f: &mut Findings) {

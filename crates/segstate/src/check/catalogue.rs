@@ -117,6 +117,8 @@ table_enum! {
     ArchLdtrType = "arch.ldtr.type", Arch, Error, "SDM Vol. 3A §3.5.1";
     /// A byte-granular limit must be expressible under its G bit (G = 1 needs the low 12 bits set; G = 0 at most 20 bits).
     ArchLimitG = "arch.limit-g", Arch, Error, "SDM Vol. 3A §3.4.5";
+    /// Outside 64-bit mode RIP (EIP) must not lie beyond CS's limit: the next instruction fetch faults (#GP(0)).
+    ArchRipCsLimit = "arch.rip.cs-limit", Arch, Warning, "SDM Vol. 3A §5.3 (Limit Checking)";
     /// Without unrestricted guest, CR0.PE and CR0.PG must both be 1 (IA32_VMX_CR0_FIXED0).
     VmxEntryCr0Fixed = "vmx.entry.cr0.fixed", Vmx, Error, "SDM Vol. 3C §27.3.1.1";
     /// CR0.PE: expected 1 when CR0.PG = 1.
@@ -328,6 +330,8 @@ table_enum! {
     QemuCplSsDpl = "qemu.cpl-ss-dpl", Qemu, Error, "QEMU x86_update_hflags / cpu_x86_load_seg_cache (7125c937c97d, 2.1)";
     /// The decoded suffix QEMU prints for a segment must match its flags.
     QemuSuffix = "qemu.suffix", Qemu, Warning, "QEMU target/i386/cpu-dump.c cpu_x86_dump_seg_cache";
+    /// With CR0.PE set, a dump where no segment has its suffix: QEMU prints the suffixes only when its hflags have HF_PE_MASK, so its hflags were stale (the accelerator did not sync them), not the dump edited.
+    QemuHflagsStale = "qemu.hflags-stale", Qemu, Warning, "QEMU target/i386/cpu-dump.c cpu_x86_dump_seg_cache (HF_PE_MASK); helper.c x86_update_hflags";
     /// A built-in chain lowers the CPL: privilege escalation.
     PathEscalation = "path.escalation", Path, Error, "segstate verify: built-in chains";
     /// A built-in chain changes the CPL.

@@ -23,12 +23,15 @@
 //! (`(attrib & 0xf00) << 4 | attrib & 0xff`) and marks a data segment or the LDTR
 //! whose P bit is clear unusable (bit 16), never CS or TR. So one decoding serves both.
 //!
-//! Which vendor: the VMCS or VMCB lines say; failing them (a paste cut before them),
-//! EFER.SVME does, which bhyve keeps set in the VMCB on AMD (`vmcb_init`, `svm_setreg`:
-//! "EFER_SVM must always be set when the guest is executing") and a guest on an Intel
-//! host cannot set. Failing that too, the dump says so and is judged for both. The CPL
-//! is SS.DPL on Intel; on AMD it is the VMCB's own field, which bhyvectl does not
-//! print.
+//! Which vendor: the VMCS or VMCB lines say, a vCPU's own or, failing them, another
+//! vCPU's in the same paste (one bhyvectl on one host printed them all: a paste cut
+//! in vCPU 1's registers after vCPU 0's VMCB lines, oxidecomputer/propolis#378);
+//! failing them (a paste cut before them), EFER.SVME does, which bhyve keeps set in
+//! the VMCB on AMD (`vmcb_init`, `svm_setreg`: "EFER_SVM must always be set when the
+//! guest is executing") and a guest on an Intel host cannot set. Failing that too,
+//! the dump says so and is judged for both, where a right wrong only in the Intel
+//! reading is not judged (`intel_only_reading`). The CPL is SS.DPL on Intel; on AMD
+//! it is the VMCB's own field, which bhyvectl does not print.
 //!
 //! Each vCPU (`[N]`) is its own state; a field printed again for a vCPU starts its
 //! next state (bhyvectl run twice).
@@ -42,7 +45,9 @@ use super::log::{Dialect, MAX_DUMPS, RawDump};
 use super::segment_parts::{AllParts, Cut, assemble};
 use super::text::{Words, hex, hex_width, register_field};
 use super::vmcs_field;
-use crate::arch::{DescriptorTable, SegReg};
+use crate::arch::{DescriptorTable, EFER_SVME, SegReg};
+use crate::check::Family;
+use crate::check::report::{Entry, Report};
 
 /// The segment names of the `desc` and selector lines.
 const SEGMENTS: [(&str, SegReg); 8] = [
@@ -113,8 +118,16 @@ const VMCB_ONLY: &[&str] = &[
     "asid",
 ];
 
-/// EFER.SVME.
-const EFER_SVME: u64 = 1 << 12;
+/// `get_misc_vmcb`'s lines whose name is two words (`TLB ctrl[N]`, `AVIC apic_bar[N]`,
+/// `AVIC backing page[N]`, `AVIC logical table[N]`, `AVIC physical table[N]`): the word
+/// before the bracketed one, and that one.
+const VMCB_TWO_WORDS: &[(&str, &str)] = &[
+    ("TLB", "ctrl"),
+    ("AVIC", "apic_bar"),
+    ("backing", "page"),
+    ("logical", "table"),
+    ("physical", "table"),
+];
 
 /// The host's vendor as far as the lines show.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -122,6 +135,14 @@ enum Host {
     Unknown,
     Intel,
     Amd,
+}
+
+/// Where a vendor's lines were read: the vCPU and the line.
+#[derive(Clone, Copy)]
+struct Told {
+    host: Host,
+    vcpu: u32,
+    line: usize,
 }
 
 /// One vCPU's dump being read.
@@ -143,9 +164,28 @@ impl Building {
         }
     }
 
-    fn finish(mut self) -> RawDump {
+    /// The dump, its host told by its own lines or else by `paste`'s: another vCPU's
+    /// lines in the same paste, which one bhyvectl printed on one host.
+    fn finish(mut self, paste: Option<Told>) -> RawDump {
         let d = &mut self.dump;
         let svme = d.guest.efer.is_some_and(|e| e & EFER_SVME != 0);
+        if let Some(t) = paste.filter(|_| self.host == Host::Unknown) {
+            let (vendor, lines) = if t.host == Host::Amd {
+                (
+                    "an AMD",
+                    "VMCB lines (`cr_intercept`, `exitinfo1`, `AVIC` …)",
+                )
+            } else {
+                ("an Intel", "VMCS lines (`pinbased_ctls`, `entry_ctls` …)")
+            };
+            d.note(format!(
+                "{vendor} host: this vCPU's part of the paste shows no VMCS or VMCB line, \
+                 but vCPU {}'s {lines} at line {} do, and one bhyvectl on one host printed \
+                 the whole paste",
+                t.vcpu, t.line
+            ));
+            self.host = t.host;
+        }
         d.dialect = match self.host {
             Host::Intel => Dialect::BhyvectlVmcs,
             Host::Amd => Dialect::BhyvectlVmcb,
@@ -281,7 +321,7 @@ fn field(prev: Option<&str>, name: &str, v: &str) -> Option<Field> {
     if VMCS_ONLY.contains(&name) {
         return Some(Field::Other(Host::Intel));
     }
-    if VMCB_ONLY.contains(&name) || (name == "ctrl" && prev == Some("TLB")) {
+    if VMCB_ONLY.contains(&name) || VMCB_TWO_WORDS.contains(&(prev.unwrap_or_default(), name)) {
         return Some(Field::Other(Host::Amd));
     }
     None
@@ -290,11 +330,13 @@ fn field(prev: Option<&str>, name: &str, v: &str) -> Option<Field> {
 /// Every vCPU's `bhyvectl --get-all` dump in the words, in the order they begin.
 #[must_use]
 pub(crate) fn read(words: &mut Words<'_>) -> Vec<RawDump> {
-    let mut out: Vec<RawDump> = Vec::new();
+    let mut done: Vec<Building> = Vec::new();
     let mut open: BTreeMap<u32, Building> = BTreeMap::new();
     let mut prev: Option<&str> = None;
+    // The first vCPU whose lines named its host, and where.
+    let mut told: Option<Told> = None;
     while let Some(w) = words.next_word() {
-        if out.len() + open.len() >= MAX_DUMPS {
+        if done.len() + open.len() >= MAX_DUMPS {
             break;
         }
         let before = prev.replace(w.text);
@@ -316,7 +358,7 @@ pub(crate) fn read(words: &mut Words<'_>) -> Vec<RawDump> {
         let b = open.entry(vcpu).or_insert_with(|| Building::new(w.line));
         if !b.first_time(&key) {
             // Printed again for this vCPU: its next state.
-            out.push(core::mem::replace(b, Building::new(w.line)).finish());
+            done.push(core::mem::replace(b, Building::new(w.line)));
             b.first_time(&key);
         }
         b.dump.lines.extend_to(w.line);
@@ -353,6 +395,11 @@ pub(crate) fn read(words: &mut Words<'_>) -> Vec<RawDump> {
             Field::Selector(reg, s) => b.parts[reg.index()].selector = Some(s),
             Field::Vmcs(enc, x) => {
                 b.host = Host::Intel;
+                told.get_or_insert(Told {
+                    host: Host::Intel,
+                    vcpu,
+                    line: w.line,
+                });
                 vmcs_field::read(&mut b.dump, &mut b.parts, enc, x);
             }
             Field::Sysenter(x) => {
@@ -365,14 +412,66 @@ pub(crate) fn read(words: &mut Words<'_>) -> Vec<RawDump> {
             Field::Other(host) => {
                 if host != Host::Unknown {
                     b.host = host;
+                    told.get_or_insert(Told {
+                        host,
+                        vcpu,
+                        line: w.line,
+                    });
                 }
             }
         }
     }
-    out.extend(open.into_values().map(Building::finish));
+    done.extend(open.into_values());
+    // Both vendors' lines in one paste (two hosts' output pasted together): no vCPU
+    // takes another's.
+    let mixed = [Host::Intel, Host::Amd]
+        .iter()
+        .all(|h| done.iter().any(|b| b.host == *h));
+    let paste = told.filter(|_| !mixed);
+    let mut out: Vec<RawDump> = done.into_iter().map(|b| b.finish(paste)).collect();
     out.retain(|d| d.has_fields() || !d.partial_segments.is_empty());
     out.sort_by_key(|d| d.lines.first);
     out
+}
+
+/// For a dump whose host's vendor cannot be told, judged for both ([`Dialect::Bhyvectl`]):
+/// removes from `report` the architectural and VM-entry findings that the AMD reading of
+/// the same dump (`amd`, judged as a VMCB's cache) does not have, and returns the note
+/// naming them.
+///
+/// On AMD, `access` is `vmcb_getdesc`'s copy of the VMCB attrib (FreeBSD
+/// `sys/amd64/vmm/amd/vmcb.c`, illumos `svm_getdesc`), and AMD keeps neither CS's G bit
+/// ("SVM always stores 0 for the 'G' bit in the CS selector in the VMCB on a VMEXIT"),
+/// nor TR's busy bit, nor the accessed bits of the cache (Linux
+/// `arch/x86/kvm/svm/svm.c` `svm_get_segment` rebuilds all three). So CS access 0x209b
+/// with limit 0xffffffff (G clear) or a TR of type 9 fails VM entry only if an Intel
+/// host printed it: without the vendor, that is no verdict.
+pub(crate) fn intel_only_reading(report: &mut Report, amd: &Report) -> Option<String> {
+    let judged = |e: &Entry| matches!(e.family, Family::Vmx | Family::Arch);
+    let in_amd = |e: &Entry| {
+        amd.entries.iter().any(|a| {
+            (a.family, a.finding.id, a.finding.reg) == (e.family, e.finding.id, e.finding.reg)
+        })
+    };
+    let mut named: Vec<String> = Vec::new();
+    report.entries.retain(|e| {
+        let intel_only = judged(e) && !in_amd(e);
+        if intel_only {
+            let at = e.finding.reg.map(|r| format!(" ({r})")).unwrap_or_default();
+            named.push(format!("{}{at}", e.finding.id));
+        }
+        !intel_only
+    });
+    (!named.is_empty()).then(|| {
+        format!(
+            "{} fail only if an Intel host printed the paste: on an AMD host bhyvectl's \
+             access is vmcb_getdesc's copy of the VMCB attrib, where AMD keeps neither CS's \
+             G bit nor TR's busy bit nor the accessed bits (KVM's svm_get_segment rebuilds \
+             them), and read so they pass; the host's vendor cannot be told, so they are \
+             not judged",
+            named.join(", ")
+        )
+    })
 }
 
 #[cfg(test)]
@@ -522,6 +621,20 @@ mod tests {
         assert!(!said(&d[0], "SVME is clear"), "{:?}", d[0].notes);
         // The same vCPU printed twice: two states.
         assert_eq!(dumps(&format!("{}{}", intel(2), intel(2))).len(), 2);
+    }
+
+    /// `get_misc_vmcb`'s two-word names (`AVIC backing page[N]` …) name an AMD host too.
+    #[test]
+    fn avic_lines_name_an_amd_host() {
+        for line in [
+            "AVIC apic_bar[0]\t0x0000000000000000",
+            "AVIC backing page[0]\t0x0000000000000000",
+            "AVIC physical table[0]\t0x0000000000000000",
+            "TLB ctrl[0]\t0x0000000000000000",
+        ] {
+            let d = dumps(&format!("rflags[0]\t0x0000000000000002\n{line}\n"));
+            assert_eq!(d[0].dialect, Dialect::BhyvectlVmcb, "{line}");
+        }
     }
 
     /// A paste cut mid-line in the descriptors (oxidecomputer/propolis#300): the cut

@@ -20,8 +20,8 @@ use super::exit::{Exit, ExitClass};
 use super::log::{Dialect, LogDump, Target};
 use super::{Input, qemu_dump};
 use crate::arch::{
-    Attributes, CR0_ET, CR0_PE, CR0_PG, CR4_PAE, EFER_LMA, EFER_LME, GuestField, GuestState,
-    PerSegReg, PrivilegeLevel, RFLAGS_IF, RFLAGS_VM, SegReg, Segment, SegmentState, SegmentType,
+    Attributes, CR0_ET, CR0_PE, CR0_PG, CR4_PAE, EFER_LMA, EFER_LME, EFER_SVME, GuestField,
+    GuestState, PerSegReg, PrivilegeLevel, RFLAGS_VM, SegReg, Segment, SegmentState, SegmentType,
     Selector, Vendor,
 };
 use crate::check::kvm_set_sregs::{self, Cr4Allowed};
@@ -29,6 +29,9 @@ use crate::check::report::{Context, Entry, Report, Source, Vendors};
 use crate::check::vmx_guest::{self, CrLevel};
 use crate::check::{CheckId, Family};
 use crate::check::{Finding, Severity};
+
+mod exit_notes;
+use exit_notes::exit_notes;
 
 /// The verdict on one dump, in one line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -162,7 +165,12 @@ fn filled(g: &GuestState, v: Variant) -> SegmentState {
             _ => PrivilegeLevel::Ring0,
         });
     let long = cs_l == (v == Variant::Consistent);
-    let efer = g.efer.unwrap_or(if long { EFER_LME | EFER_LMA } else { 0 });
+    // The second filling sets EFER.SVME, so VMRUN's own check of it is not judged on a
+    // VMCB dump without EFER (a bhyvectl paste cut before its `efer[N]` line).
+    let svme = if v == Variant::Contrary { EFER_SVME } else { 0 };
+    let efer = g
+        .efer
+        .unwrap_or(svme | if long { EFER_LME | EFER_LMA } else { 0 });
     let cr0 = g.cr0.unwrap_or(match v {
         Variant::Consistent if efer & EFER_LMA != 0 => CR0_PE | CR0_PG | CR0_ET,
         Variant::Consistent => CR0_PE | CR0_ET,
@@ -408,6 +416,11 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
         });
     }
     report.note_configurations();
+    if vendors == Some(Vendors::Both) && d.dialects.contains(&Dialect::Bhyvectl) {
+        let amd = report_of(&filled(g, Variant::Consistent), vendors, Source::Vmcb);
+        let note = super::bhyvectl::intel_only_reading(&mut report, &amd);
+        report.notes.extend(note);
+    }
     if vendors.is_some() {
         // With a hardware target, VM entry or VMRUN decides whether the state runs:
         // SVM enters paged real mode, a CPL byte that disagrees with SS.DPL, ... An
@@ -421,6 +434,12 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
             }
         }
     }
+    for f in crate::check::arch::check_rip(g) {
+        report.push(Family::Arch, f, None);
+    }
+    report
+        .notes
+        .extend(crate::check::arch::video_memory_fetch(g));
     if d.target == Target::Tcg {
         // QEMU TCG's `ltr` caches the descriptor before it marks it busy: in a TCG log
         // an available TSS in TR is what QEMU left, not something to warn of.
@@ -458,102 +477,6 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
         not_judged: not_judged.into_iter().collect(),
         rules_not_judged,
     }
-}
-
-/// What the exit's words and the dump say together: an internal error's extra data, an
-/// error 0 beside a VMCS that recorded an exit, a triple fault with no IDT gate.
-fn exit_notes(d: &LogDump, vendors: Option<Vendors>, class: Option<ExitClass>) -> Vec<String> {
-    let triple = matches!(
-        class,
-        Some(ExitClass::TripleFault { .. } | ExitClass::WhpUnrecoverableException)
-    );
-    let no_gate = triple
-        .then(|| super::tcg_event::no_gate_note(&d.guest))
-        .flatten();
-    let smm = smm_entry_note(d, vendors, class);
-    [
-        internal_error_note(d, vendors),
-        error_zero_note(d),
-        no_gate,
-        smm,
-    ]
-    .into_iter()
-    .flatten()
-    .collect()
-}
-
-/// A failed Intel entry of a vCPU QEMU printed in SMM with RFLAGS.IF = 0 whose VMCS
-/// event fields the dump lacks. Entering SMM clears IF (SDM Vol. 3C, "Initial SMM
-/// Execution Environment": EFLAGS 0x2), and VM entry with IF = 0 fails when an
-/// external interrupt is being injected (`vmx.entry.rflags.if`; tianocore/edk2 issue
-/// 91, Windows' clock interrupt injected into OVMF's SMI handler) or blocking by STI
-/// is set (`vmx.entry.intr.sti-if`; an interrupt shadow carried into SMM, the 2022
-/// Proxmox reports in this corpus). Neither field is in QEMU's dump, so the note names
-/// both and what prints them.
-fn smm_entry_note(
-    d: &LogDump,
-    vendors: Option<Vendors>,
-    class: Option<ExitClass>,
-) -> Option<String> {
-    let g = &d.guest;
-    let entry_failed = matches!(
-        class,
-        Some(ExitClass::InvalidGuestState | ExitClass::InvalidGuestStateQualified(_))
-    );
-    let if_clear = g.rflags.is_some_and(|f| f & RFLAGS_IF == 0);
-    let fields_lacking = g.entry_interruption_info.is_none() || g.interruptibility.is_none();
-    let smm_with_if_clear = d.smm == Some(true) && if_clear;
-    if !(entry_failed && vendors.is_some_and(Vendors::intel) && smm_with_if_clear && fields_lacking)
-    {
-        return None;
-    }
-    let at = match g.rip {
-        Some(0x8000) => ", at the SMI handler's entry point (EIP 0x8000)",
-        _ => "",
-    };
-    Some(format!(
-        "QEMU printed the vCPU in SMM (SMM=1) with RFLAGS.IF = 0{at}: entering SMM clears \
-         IF (SDM Vol. 3C, \"Initial SMM Execution Environment\"), and VM entry with IF = 0 \
-         fails when an external interrupt is being injected (vmx.entry.rflags.if, \
-         §27.3.1.4; tianocore/edk2 issue 91) or blocking by STI is set \
-         (vmx.entry.intr.sti-if, §27.3.1.5: an interrupt shadow carried into SMM); both \
-         are VMCS fields QEMU does not print: kvm_intel.dump_invalid_vmcs=1 prints them"
-    ))
-}
-
-/// What a KVM internal error's extra data words say (`exit::explain_internal`), read
-/// as Intel's unless the target is AMD.
-fn internal_error_note(d: &LogDump, vendors: Option<Vendors>) -> Option<String> {
-    let Some(Exit::Internal { suberror, extra }) = d.exit() else {
-        return None;
-    };
-    if vendors == Some(Vendors::Amd) {
-        return None;
-    }
-    super::exit::explain_internal(*suberror, extra, vendors == Some(Vendors::Intel))
-}
-
-/// VM-instruction error 0 beside a VMCS dump whose exit reason is an ordinary exit:
-/// the dump's VMREADs read that VMCS, so it was current and the failure was no
-/// VMfailInvalid; the reason (bit 31 clear) is an exit of an entry that ran.
-fn error_zero_note(d: &LogDump) -> Option<String> {
-    let vmcs = d.dialects.iter().any(|x| x.vendor() == Some(Vendor::Intel));
-    if !vmcs || d.exit().map(Exit::class) != Some(ExitClass::VmInstructionError(0)) {
-        return None;
-    }
-    let (line, reason) = d.exits.iter().find_map(|(line, e)| match e.class() {
-        ExitClass::VmxExit(n) if e.vendor() == Some(Vendor::Intel) => Some((line, n)),
-        _ => None,
-    })?;
-    let name = super::exit::names::vmx_exit_reason(reason)
-        .map(|n| format!(" ({n})"))
-        .unwrap_or_default();
-    Some(format!(
-        "error 0 beside a VMCS dump: the dump read the VMCS, so it was current and the VMX \
-         instruction did not fail with VMfailInvalid; its exit reason {reason}{name} at line \
-         {line} has bit 31 clear, an exit of an entry that ran (unless left from an earlier \
-         exit): the hypervisor reported a failed entry the processor did not"
-    ))
 }
 
 /// Judges a dump that shows no segment register (exit lines only, a HAXM or Xen dump

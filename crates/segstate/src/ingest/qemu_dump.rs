@@ -26,13 +26,10 @@ use alloc::vec::Vec;
 use core::fmt::{self, Write as _};
 
 use crate::arch::SegmentState;
-use crate::arch::{EFER_LMA, PerSegReg, PrivilegeLevel, SegReg};
+use crate::arch::{CR0_PE, EFER_LMA, PerSegReg, PrivilegeLevel, SegReg};
 use crate::check::report::{Context, Report, Source, Vendors};
 use crate::check::{CheckId, Family, Finding, Findings};
 use crate::format::qemu::{QemuFlags, QemuSegmentCache};
-
-/// `CR0.PE`: QEMU prints the DPL/type suffix of a segment only when it is set.
-const CR0_PE: u64 = 1;
 
 /// The letters of the RFLAGS summary `[DOSZAPC]`, with their bits.
 const FLAG_LETTERS: [(u8, u64); 7] = [
@@ -760,9 +757,37 @@ pub fn report(dump: &QemuDump, vendor: Vendors) -> Report {
 }
 
 /// The QEMU-only checks of a dump.
+///
+/// QEMU prints a segment's suffix only when its hflags have HF_PE_MASK
+/// (`cpu_x86_dump_seg_cache`, target/i386/cpu-dump.c). With CR0.PE set and no suffix on
+/// any segment, the hflags were stale: the accelerator (WHPX, HAXM) wrote CR0 without
+/// `x86_update_hflags` (target/i386/helper.c), so QEMU still thought it was in real
+/// mode. That is said once (`qemu.hflags-stale`), and neither the suffixes nor the
+/// printed CPL, which comes from the same hflags, are held against the dump.
 #[must_use]
 pub fn findings(dump: &QemuDump) -> Vec<Finding> {
     let mut f = Findings::collecting();
+    let stale = dump.cr0 & CR0_PE != 0
+        && SegReg::ALL.into_iter().all(|r| dump.suffixes[r].is_none())
+        && SegReg::ALL
+            .into_iter()
+            .any(|r| dump.expected_suffix(r).is_some());
+    if stale {
+        f.fail(
+            CheckId::QemuHflagsStale,
+            None,
+            "hflags",
+            format_args!(
+                "each present segment's suffix (`DPL=… CS32 […]`), which QEMU prints when its \
+                 hflags have HF_PE_MASK, as CR0.PE={:#x} says",
+                dump.cr0 & CR0_PE
+            ),
+            "no segment line has one: QEMU's hflags were stale (the accelerator, WHPX or \
+             HAXM, did not sync them, so QEMU still thought it was in real mode; its CPL= \
+             comes from them too), not an edited dump",
+        );
+        return f.list;
+    }
     let ss_dpl = dump.segments[SegReg::Ss].flags.dpl();
     if dump.cpl != ss_dpl.bits() {
         f.fail(

@@ -1,0 +1,41 @@
+//! What the corpus tests share: reading a real dump of `fixtures/dumps/` and judging
+//! it, and asserting a note.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use segstate::ingest::judge::{Judgement, judge};
+use segstate::ingest::log::{LogDump, read_log};
+
+/// `fixtures/dumps/`.
+pub fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dumps")
+}
+
+/// The text of `fixtures/dumps/{name}`.
+pub fn text(name: &str) -> String {
+    let p = dir().join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Every state of `fixtures/dumps/{name}`, each with its judgement for the inferred
+/// target.
+pub fn judged(name: &str) -> Vec<(LogDump, Judgement)> {
+    read_log(&text(name))
+        .into_iter()
+        .map(|d| {
+            let j = judge(&d, None);
+            (d, j)
+        })
+        .collect()
+}
+
+/// Asserts a note of `notes` that starts with `start` and holds each of `parts`.
+pub fn noted(notes: &[String], start: &str, parts: &[&str]) {
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with(start) && parts.iter().all(|p| n.contains(p))),
+        "no note {start:?} with {parts:?}: {notes:?}"
+    );
+}
