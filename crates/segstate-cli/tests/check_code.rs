@@ -33,4 +33,18 @@ fn the_instruction_at_rip_is_named_in_text_and_json() {
     let v = json(&segstate(&["check", "--json", &fixture("qemu/reset.txt")]));
     assert!(v["states"][0]["format"].is_string(), "one state: {v}");
     assert!(v["states"][0]["instruction_at_rip"].is_null(), "{v}");
+
+    // KVM's emulation failure with its instruction bytes (extra data, flag 1).
+    let dump = fixture("dumps/lkml-2310-cxl-stressng-two-dumps.txt");
+    let o = segstate(&["check", &dump]);
+    assert_contains(
+        &stdout(&o),
+        "   instruction KVM could not emulate (the extra data at line 9): xsave64 [rdi] \
+         (48 0f ae 27, 64-bit)\n",
+    );
+    let v = json(&segstate(&["check", "--json", &dump]));
+    let i = &v["states"][0]["emulated_instruction"];
+    assert_eq!(i["text"], "xsave64 [rdi]", "{i}");
+    assert_eq!(i["line"], 9, "{i}");
+    assert!(v["states"][1]["emulated_instruction"].is_null(), "{v}");
 }

@@ -125,3 +125,20 @@ fn a_code_line_without_its_bytes_gives_no_instruction() {
         );
     }
 }
+
+#[test]
+fn an_emulation_failures_own_bytes_name_the_instruction_kvm_failed_on() {
+    // Linux 5.15's emulation-failure report carries the 15 bytes KVM fetched: they
+    // decode to what QEMU's `Code=` line shows at RIP.
+    let states = corpus_dumps::states("lkml-2310-cxl-stressng-two-dumps.txt");
+    let emulated = states[0].emulated_instruction().expect("instruction bytes");
+    assert_eq!(emulated.line, 9, "the exit line");
+    assert_eq!(emulated.hex(), "48 0f ae 27");
+    let at_rip = states[0].instruction_at_rip().unwrap();
+    assert_eq!(emulated.decoding, at_rip.decoding);
+    // The second dump's exit is an event-delivery error, which carries no bytes; an
+    // emulation failure without the flag (gvt-linux#158, flags 0) carries none either.
+    assert_eq!(states[1].emulated_instruction(), None);
+    let gvt = corpus_dumps::states("gvt-linux-158.txt");
+    assert!(gvt.iter().all(|d| d.emulated_instruction().is_none()));
+}

@@ -116,7 +116,9 @@ impl From<VendorArg> for Vendors {
 /// the instruction at RIP, decoded in the width the dump's mode and CS.D give: the
 /// WRMSR, RSM or ENDBR32 KVM could not run (`instruction at RIP` in the text,
 /// `instruction_at_rip` in the JSON). Bytes QEMU printed `??` (memory it could not
-/// read: an SEV guest's, an unmapped page) are named, not guessed.
+/// read: an SEV guest's, an unmapped page) are named, not guessed. A KVM emulation
+/// failure whose extra data carry the fetched instruction bytes (Linux 5.15 on) names
+/// the instruction KVM could not emulate the same way (`emulated_instruction`).
 ///
 /// `--format NAME` forces one of those names, whatever the input starts with. A
 /// non-stream input larger than 1 MiB (16 MiB for a snapshot, 32 MiB for another VMM's
@@ -358,6 +360,13 @@ fn text(out: &mut String, input: &Input, r: &Report, j: Option<&Judgement>, verb
             if let Some(i) = log.instruction_at_rip() {
                 let _ = writeln!(out, "   instruction at RIP (Code= at line {}): {i}", i.line);
             }
+            if let Some(i) = log.emulated_instruction() {
+                let _ = writeln!(
+                    out,
+                    "   instruction KVM could not emulate (the extra data at line {}): {i}",
+                    i.line
+                );
+            }
         }
     } else {
         let _ = writeln!(
@@ -517,6 +526,9 @@ struct StateJson<'a> {
     exits: Option<Vec<ExitJson>>,
     /// The instruction at RIP, when the log has QEMU's `Code=` line.
     instruction_at_rip: Option<InstructionJson>,
+    /// The instruction KVM's emulator failed on, when an emulation failure's extra
+    /// data carry its bytes (`line` is the exit line's).
+    emulated_instruction: Option<InstructionJson>,
     line: Option<usize>,
     printed_cpl: Option<u8>,
     #[serde(flatten)]
@@ -566,6 +578,11 @@ impl<'a> StateJson<'a> {
                 .log
                 .as_ref()
                 .and_then(LogDump::instruction_at_rip)
+                .map(|i| InstructionJson::from(&i)),
+            emulated_instruction: input
+                .log
+                .as_ref()
+                .and_then(LogDump::emulated_instruction)
                 .map(|i| InstructionJson::from(&i)),
             line: input
                 .dump

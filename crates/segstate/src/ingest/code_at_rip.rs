@@ -92,6 +92,17 @@ impl CodeAtRip {
         })
     }
 
+    /// Bytes that start at RIP, all readable (`line` is where they were printed): the
+    /// instruction bytes of a KVM emulation failure ([`super::exit::emulation_instruction_bytes`]).
+    #[must_use]
+    pub fn at_rip(line: usize, bytes: &[u8]) -> Self {
+        CodeAtRip {
+            line,
+            before: 0,
+            from_rip: bytes.iter().copied().map(Some).collect(),
+        }
+    }
+
     /// Whether the bracket sits where QEMU puts it for this RIP, `min(RIP, 20)` bytes
     /// in; when not, the line's start was cut (the bytes from RIP on still hold).
     #[must_use]
@@ -151,7 +162,7 @@ pub enum Decoding {
     Unreadable,
     /// The bytes end before the instruction does.
     Cut {
-        /// True when they end at a `??`, false when the line ends.
+        /// True when they end at a `??`, false when the bytes shown end.
         at_unreadable: bool,
     },
     /// No x86 instruction starts with these bytes in this mode (#UD).
@@ -222,7 +233,7 @@ impl fmt::Display for InstructionAtRip {
                 if *at_unreadable {
                     "a byte QEMU could not read"
                 } else {
-                    "the line's end"
+                    "the last byte shown"
                 }
             ),
             Decoding::Invalid => write!(

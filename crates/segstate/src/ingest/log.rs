@@ -344,13 +344,32 @@ impl LogDump {
     #[must_use]
     pub fn instruction_at_rip(&self) -> Option<InstructionAtRip> {
         let code = self.code.as_ref()?;
+        Some(code.instruction(self.code_bits(), self.guest.rip.unwrap_or(0)))
+    }
+
+    /// The instruction KVM's emulator failed on, from the bytes an emulation failure's
+    /// extra data carry (suberror 1 with its instruction-bytes flag), decoded as
+    /// [`LogDump::instruction_at_rip`] decodes QEMU's `Code=` bytes; its line is the
+    /// exit line's.
+    #[must_use]
+    pub fn emulated_instruction(&self) -> Option<InstructionAtRip> {
+        let (line, bytes) = self.exits.iter().find_map(|(line, e)| match e {
+            Exit::Internal { suberror, extra } => {
+                exit::emulation_instruction_bytes(*suberror, extra).map(|b| (*line, b))
+            }
+            _ => None,
+        })?;
+        let code = CodeAtRip::at_rip(line, &bytes);
+        Some(code.instruction(self.code_bits(), self.guest.rip.unwrap_or(0)))
+    }
+
+    /// The width instructions are decoded in, when the mode and CS.D are known.
+    fn code_bits(&self) -> Option<u32> {
         let cs_db = self.guest.segments[SegReg::Cs].map(|s| s.attributes.db);
-        let bits = self
-            .mode()
+        self.mode()
             .ok()
             .zip(cs_db)
-            .map(|(m, db)| m.mode().code_bits(db));
-        Some(code.instruction(bits, self.guest.rip.unwrap_or(0)))
+            .map(|(m, db)| m.mode().code_bits(db))
     }
 
     /// The exit that decides the verdict: the first, except that a

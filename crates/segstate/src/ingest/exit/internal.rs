@@ -22,6 +22,7 @@
 
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use super::names;
 use crate::check::vmx_guest::InjectedEvent;
@@ -124,6 +125,24 @@ pub fn explain(suberror: u32, extra: &[u64], intel_known: bool) -> Option<String
     }
 }
 
+/// The instruction bytes an emulation failure carries (suberror 1 with flag 1,
+/// `KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES`, Linux 5.15 on): `kvm_run`'s
+/// `emulation_failure` puts `insn_size` (a byte) then `insn_bytes[15]` in the two words
+/// after the flags, little-endian, as `prepare_emulation_failure_exit` in x86.c fills
+/// them from the emulator's fetch (Intel and AMD alike). `None` without the flag, with
+/// a size of 0, or with the words missing; a size above 15 is taken as 15.
+#[must_use]
+pub fn emulation_instruction_bytes(suberror: u32, extra: &[u64]) -> Option<Vec<u8>> {
+    if suberror != 1 || *extra.first()? != 1 {
+        return None;
+    }
+    let mut raw = [0u8; 16];
+    raw[..8].copy_from_slice(&extra.get(1)?.to_le_bytes());
+    raw[8..].copy_from_slice(&extra.get(2)?.to_le_bytes());
+    let size = usize::from(raw[0]).min(15);
+    (size > 0).then(|| raw[1..=size].to_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +171,24 @@ mod tests {
         let s = explain(1, &[1, 0x0f03, 0, 0x30, 0x181, 0x8000_0b0e], true).unwrap();
         assert!(s.contains("EPT violation"), "{s}");
         assert!(s.contains("while delivering #PF"), "{s}");
+    }
+
+    #[test]
+    fn an_emulation_failures_instruction_bytes_are_read_from_two_words() {
+        // lkml-2310-cxl-stressng-two-dumps: 15 bytes fetched, `xsave64 [rdi]` first.
+        let words = [1, 0x41c0_3127_ae0f_480f, 0x8b48_65ca_010f_c489, 0x7c];
+        let bytes = emulation_instruction_bytes(1, &words).unwrap();
+        assert_eq!(bytes.len(), 15);
+        assert_eq!(bytes[..4], [0x48, 0x0f, 0xae, 0x27]);
+        assert_eq!(bytes[14], 0x8b);
+        assert_eq!(
+            emulation_instruction_bytes(1, &[1, 0x0f02, 0]),
+            Some(vec![0x0f, 0x00])
+        );
+        assert_eq!(emulation_instruction_bytes(1, &[0, 0x30, 0x181]), None);
+        assert_eq!(emulation_instruction_bytes(3, &words), None);
+        assert_eq!(emulation_instruction_bytes(1, &[1, 0x0f03]), None);
+        assert_eq!(emulation_instruction_bytes(1, &[1, 0, 0]), None);
     }
 
     #[test]

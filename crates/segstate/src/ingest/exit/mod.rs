@@ -41,6 +41,7 @@ mod internal;
 pub mod names;
 mod parse;
 
+pub use internal::emulation_instruction_bytes;
 pub use internal::explain as explain_internal;
 pub use parse::{extra_data, parse_line, qualification};
 pub(crate) use parse::{parse_line_in, reason_number};
