@@ -104,6 +104,8 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     // An SEV-SNP guest: CR0 0x80000001 (ET clear, which no CPU holds) and every segment
     // empty, what QEMU prints for registers KVM withholds. No state, the exit kept.
     ("amdsev-100", Target::Unknown, &[], Expect::NoState(Some(ExitClass::RunFailed(Some(22))))),
+    // CR0 with ET but EFER.LME and PG without LMA: registers QEMU never read.
+    ("amdsev-138", Target::Unknown, &[], Expect::NoState(Some(ExitClass::RunFailed(Some(22))))),
     // Internal error 2 (an NMI while delivering an NMI): the guest ran into it, the
     // state it shows (qemu-kvm's kvm_show_regs, a 64-bit kernel: CS.L = 1, CS.D = 0)
     // was entered and is valid.
