@@ -237,6 +237,8 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     ("kubevirt-3756", Target::Firmware, &[], Expect::Passes),
     ("barevisor-4", Target::Firmware, &[], Expect::Passes),
     ("uefi-lessons-38-afaf", Target::Firmware, &[], Expect::Passes),
+    // The same fill, through a mail archive that collapsed EDK2's aligned columns.
+    ("lp-1624096-ovmf-collapsed", Target::Firmware, &[], Expect::Passes),
     ("ipxe-883", Target::Firmware, &[], Expect::Passes),
     // Rust's `Debug` of kvm-bindings' `kvm_sregs` (`kvm-bindings/README.md`: produced
     // here with kvm-ioctls on /dev/kvm, not from a thread): the reset state (real
