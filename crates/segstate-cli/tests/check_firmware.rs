@@ -24,7 +24,7 @@ fn an_edk2_dump_is_judged_for_the_architecture() {
     );
     assert!(
         lines.next().unwrap().starts_with(
-            "   IA-32e mode, 64-bit or compatibility unknown (no CS in the dump), CPL 0; \
+            "   IA-32e mode, 64-bit or compatibility unknown (only CS's selector is in the dump, not its L and D bits), CPL 0; \
              judged for the architecture only (an EDK2 exception dump"
         ),
         "{out}"
@@ -52,7 +52,7 @@ fn json_names_the_architecture_and_the_ia32_mode() {
     assert_eq!(s["mode"], serde_json::Value::Null);
     assert_eq!(
         s["mode_in_words"],
-        "protected mode outside IA-32e, 16- or 32-bit unknown (no CS in the dump)"
+        "protected mode outside IA-32e, 16- or 32-bit unknown (only CS's selector is in the dump, not its L and D bits)"
     );
     assert_eq!(s["errors"], 0);
 }

@@ -219,3 +219,19 @@ fn cut_samples_name_what_they_lack() {
     ));
     assert!(!noted(&d, "not in the paste"));
 }
+
+/// A mail archive's copy with every aligned column collapsed to one space
+/// (`RIP - …, CS - …`) reads as EDK2 printed it.
+#[test]
+fn collapsed_columns_read_alike() {
+    let d = dump("lp-1624096-ovmf-collapsed");
+    assert_eq!(d.guest.rip, Some(0xafaf_afaf_afaf_afaf));
+    assert_eq!(d.guest.rflags, Some(0x206));
+    assert_eq!(d.guest.cpl, Some(PrivilegeLevel::Ring0));
+    assert!(
+        noted(&d, "is EDK2's DEBUG_CLEAR_MEMORY fill"),
+        "{:?}",
+        d.notes
+    );
+    assert!(!noted(&d, "RIP, CS not in the paste"), "{:?}", d.notes);
+}

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{Failure, Outcome};
 use crate::progress::Progress;
-use segstate::arch::ShownMode;
+use segstate::arch::{GuestField, SegReg, ShownMode};
 use segstate::check::Severity;
 use segstate::check::report::{Entry, Report, Vendors};
 use segstate::check::report_json::ReportJson;
@@ -501,6 +501,20 @@ fn mode_in_words(input: &Input, r: &Report) -> String {
         // Its fields were printed, but never read: not "no CR0 in the dump".
         _ if withheld => String::from("mode unknown (the dump carries no registers)"),
         Some(Ok(mode)) => mode.to_string(),
+        // A dump that shows CS's selector alone (gdb's listing, EDK2's exception dump)
+        // has CS, not the descriptor cache whose L and D bits decide the rest.
+        Some(Err(gap))
+            if gap.lacks == GuestField::Segment(SegReg::Cs)
+                && input
+                    .log
+                    .as_ref()
+                    .is_some_and(|l| l.partial_segments.contains(&SegReg::Cs)) =>
+        {
+            format!(
+                "{} (only CS's selector is in the dump, not its L and D bits)",
+                gap.so_far_in_words()
+            )
+        }
         Some(Err(gap)) => gap.to_string(),
         None => r.mode.to_string(),
     }

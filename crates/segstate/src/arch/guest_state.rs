@@ -263,9 +263,12 @@ pub enum ModeSoFar {
     Legacy,
 }
 
-impl fmt::Display for ModeGap {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let so_far = match (self.so_far, self.lacks) {
+impl ModeGap {
+    /// What the known fields decide, in words ("IA-32e mode, 64-bit or compatibility
+    /// unknown"); [`fmt::Display`] adds the field the dump lacks.
+    #[must_use]
+    pub const fn so_far_in_words(&self) -> &'static str {
+        match (self.so_far, self.lacks) {
             (ModeSoFar::Nothing, _) => "mode unknown",
             (ModeSoFar::Protected, _) => "protected mode, IA-32e or not unknown",
             (ModeSoFar::Ia32e, _) => "IA-32e mode, 64-bit or compatibility unknown",
@@ -273,8 +276,18 @@ impl fmt::Display for ModeGap {
                 "protected mode outside IA-32e, virtual-8086 or not unknown"
             }
             (ModeSoFar::Legacy, _) => "protected mode outside IA-32e, 16- or 32-bit unknown",
-        };
-        write!(f, "{so_far} (no {} in the dump)", self.lacks)
+        }
+    }
+}
+
+impl fmt::Display for ModeGap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (no {} in the dump)",
+            self.so_far_in_words(),
+            self.lacks
+        )
     }
 }
 

@@ -167,7 +167,8 @@ pub enum Decoding {
     },
     /// No x86 instruction starts with these bytes in this mode (#UD).
     Invalid,
-    /// The dump does not give the mode, so the width to decode in is not known.
+    /// The dump does not give the code segment's width: the mode, or (outside 64-bit
+    /// mode) CS's D bit.
     ModeUnknown,
     /// segstate was built without the `disasm` feature.
     NotDecoded,
@@ -243,7 +244,8 @@ impl fmt::Display for InstructionAtRip {
             ),
             Decoding::ModeUnknown => write!(
                 f,
-                "{}, not decoded: the dump does not give the mode to decode in",
+                "{}, not decoded: the dump does not give the width to decode in (the mode, \
+                 and CS's D bit outside 64-bit mode)",
                 self.hex()
             ),
             Decoding::NotDecoded => write!(

@@ -22,8 +22,11 @@
 //!   shows CR0 = 0x80000001, PG and PE without ET (AMDSEV issue 100). Nor is RFLAGS = 0, whose
 //!   bit 1 is 1 on every x86 processor (SDM Vol. 1 §3.4.3): QEMU prints it for a vCPU
 //!   whose `KVM_GET_REGS` it never got (Launchpad #1876678, a nested guest's emulation
-//!   failure: CR0 0x80050033, EFER 0xd01, everything else zero). So a QEMU dump with CR0
-//!   = 0, CR0.ET clear or RFLAGS = 0, and all eight segment registers empty
+//!   failure: CR0 0x80050033, EFER 0xd01, everything else zero). Nor is paging with
+//!   EFER.LME set and LMA clear, LMA being the processor's own (AMDSEV issue 138: CR0
+//!   0x80010033, EFER 0x900, an SEV-SNP guest past its first CR0 write). So a QEMU dump
+//!   with CR0 = 0, CR0.ET clear, RFLAGS = 0 or that EFER, and all eight segment
+//!   registers empty
 //!   ([`shows_no_registers`]),
 //!   carries no registers: its values are dropped, its note says why
 //!   ([`withheld_note`]), and nothing is judged.
@@ -39,7 +42,7 @@ use alloc::format;
 use alloc::string::String;
 
 use super::log::{Dialect, LogDump, Target};
-use crate::arch::{Attributes, CR0_ET, GuestState, SegReg};
+use crate::arch::{Attributes, CR0_ET, CR0_PG, EFER_LMA, EFER_LME, GuestState, SegReg};
 
 /// The note on the VMCB dump of an SEV-ES or SEV-SNP guest (`kind`, as the kernel names
 /// it), named at `line`.
@@ -93,8 +96,8 @@ pub(crate) fn withhold(d: &mut LogDump, at_reset: bool) -> bool {
     true
 }
 
-/// What in `g` no processor can hold, as the note says it: CR0 = 0 or CR0.ET clear, or
-/// RFLAGS = 0.
+/// What in `g` no processor can hold, as the note says it: CR0 = 0 or CR0.ET clear,
+/// RFLAGS = 0, or paging with EFER.LME set and EFER.LMA clear.
 fn impossible(g: &GuestState) -> Option<&'static str> {
     if g.cr0 == Some(0) {
         Some("CR0 = 0 (CR0.ET is 1 on every P6 and later processor, SDM Vol. 3A §2.5)")
@@ -104,6 +107,17 @@ fn impossible(g: &GuestState) -> Option<&'static str> {
         Some("CR0 with ET clear (CR0.ET is 1 on every P6 and later processor, SDM Vol. 3A §2.5)")
     } else if g.rflags == Some(0) {
         Some("RFLAGS = 0 (bit 1 is 1 on every x86 processor, SDM Vol. 1 §3.4.3)")
+    } else if g.cr0.is_some_and(|cr0| cr0 & CR0_PG != 0)
+        && g.efer
+            .is_some_and(|e| e & EFER_LME != 0 && e & EFER_LMA == 0)
+    {
+        // An SEV-SNP guest's dump (AMDSEV issue 138): CR0 0x80010033 with ET, EFER 0x900,
+        // the LME the guest wrote without the LMA the processor would have set.
+        Some(
+            "EFER.LME = 1 with CR0.PG = 1 and EFER.LMA = 0 (the processor sets LMA whenever \
+             it pages with LME set, SDM Vol. 3A §10.8.5, APM Vol. 2 §14.6.1; KVM_SET_SREGS \
+             refuses the pair)",
+        )
     } else {
         None
     }
@@ -176,6 +190,20 @@ EFER=0000000000000d01
         let d = &read_log(&snp)[0];
         assert!(d.withheld);
         assert!(d.notes[0].contains("CR0 with ET clear"), "{}", d.notes[0]);
+        // An SEV-SNP guest past its CR0 write (AMDSEV issue 138): LME and PG, no LMA.
+        let lme = read
+            .replace("CR0=80050033", "CR0=80010033")
+            .replace("EFER=0000000000000d01", "EFER=0000000000000900");
+        let d = &read_log(&lme)[0];
+        assert!(d.withheld);
+        assert!(
+            d.notes[0].contains("EFER.LME = 1 with CR0.PG = 1"),
+            "{}",
+            d.notes[0]
+        );
+        // The same with LMA, as a processor holds it, is a state.
+        let lma = lme.replace("EFER=0000000000000900", "EFER=0000000000000d00");
+        assert!(!read_log(&lma)[0].withheld);
     }
 
     /// Real states are never taken for one: a reset state (CR0 = 0x60000010), a state

@@ -104,6 +104,8 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     // An SEV-SNP guest: CR0 0x80000001 (ET clear, which no CPU holds) and every segment
     // empty, what QEMU prints for registers KVM withholds. No state, the exit kept.
     ("amdsev-100", Target::Unknown, &[], Expect::NoState(Some(ExitClass::RunFailed(Some(22))))),
+    // CR0 with ET but EFER.LME and PG without LMA: registers QEMU never read.
+    ("amdsev-138", Target::Unknown, &[], Expect::NoState(Some(ExitClass::RunFailed(Some(22))))),
     // Internal error 2 (an NMI while delivering an NMI): the guest ran into it, the
     // state it shows (qemu-kvm's kvm_show_regs, a 64-bit kernel: CS.L = 1, CS.D = 0)
     // was entered and is valid.
@@ -239,6 +241,8 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     ("kubevirt-3756", Target::Firmware, &[], Expect::Passes),
     ("barevisor-4", Target::Firmware, &[], Expect::Passes),
     ("uefi-lessons-38-afaf", Target::Firmware, &[], Expect::Passes),
+    // The same fill, through a mail archive that collapsed EDK2's aligned columns.
+    ("lp-1624096-ovmf-collapsed", Target::Firmware, &[], Expect::Passes),
     ("ipxe-883", Target::Firmware, &[], Expect::Passes),
     // Rust's `Debug` of kvm-bindings' `kvm_sregs` (`kvm-bindings/README.md`: produced
     // here with kvm-ioctls on /dev/kvm, not from a thread): the reset state (real

@@ -222,8 +222,34 @@ pub fn anchor(line: &str) -> Option<usize> {
         boundary
             && ANCHORS
                 .iter()
-                .any(|a| bytes[at..].starts_with(a.as_bytes()))
+                .any(|a| starts_with_spaced(&bytes[at..], a.as_bytes()))
     })
+}
+
+/// Whether `hay` starts with `anchor`, a run of spaces in the anchor matching any run of
+/// one or more spaces: web archives and forums collapse the aligned columns of a dump
+/// (EDK2's `RIP  - …` pasted as `RIP - …`).
+fn starts_with_spaced(hay: &[u8], anchor: &[u8]) -> bool {
+    let (mut h, mut a) = (0, 0);
+    while a < anchor.len() {
+        if anchor[a] == b' ' {
+            if hay.get(h) != Some(&b' ') {
+                return false;
+            }
+            while anchor.get(a) == Some(&b' ') {
+                a += 1;
+            }
+            while hay.get(h) == Some(&b' ') {
+                h += 1;
+            }
+        } else if hay.get(h) == Some(&anchor[a]) {
+            h += 1;
+            a += 1;
+        } else {
+            return false;
+        }
+    }
+    true
 }
 
 /// The shape of a prefix: ASCII digits as `9`, letters as `a`, everything else as is.
@@ -327,6 +353,13 @@ mod tests {
             "qemu    | RIP  - 000000007E8D1234, CS  - 0000000000000038, RFLAGS - 0000000000010206",
         ] {
             assert!(strip_all(line)[0].starts_with("RIP  - 0"), "{line}");
+        }
+        // Its columns collapsed to one space by a web archive or a forum.
+        for line in [
+            "RIP - AFAFAFAFAFAFAFAF, CS - 0000000000000038, RFLAGS - 0000000000000206",
+            "qemu    | RIP - AFAFAFAFAFAFAFAF, CS - 0000000000000038, RFLAGS - 0000000000000206",
+        ] {
+            assert!(strip_all(line)[0].starts_with("RIP - A"), "{line}");
         }
         assert_eq!(
             strip_all("&gt;| !!!! X64 Exception Type - 0D(#GP - General Protection)"),
