@@ -4,6 +4,7 @@
 //! `kvm_intel.dump_invalid_vmcs=1`), every layout since 4.x:
 //!
 //! ```text
+//! VMCS %p, last attempted VM-entry on CPU %d                   (5.14 on)
 //! *** Guest State ***
 //! CR0: actual=0x%016lx, shadow=0x%016lx, gh_mask=%016lx        (CR4 likewise)
 //! CR3 = 0x%016lx
@@ -28,6 +29,12 @@
 //! Xen `xen/arch/x86/hvm/vmx/vmcs.c` `vmcs_dump_vcpu()` prints the same sections with
 //! segment lines `"%s: %04x %05x %08x %016lx"` (selector, access rights, limit, base),
 //! descriptor tables `"%s:            %08x %016lx"` (limit, base) and `PDPTEn`.
+//!
+//! The `VMCS` line (Jim Mattson's "KVM: x86: Print CPU of last attempted VM-entry when
+//! dumping VMCS/VMCB", 5.14) opens a dump as `*** Guest State ***` does; before it,
+//! `*** Guest State ***` is the first line. A dump ends where the next one opens or a
+//! guest field it has read is printed again, never at a line it cannot read, so a
+//! paste that elides lines (`...`, `[...]`, `<snip>`) stays one dump.
 //!
 //! `attr` is the 17-bit VMX access rights with "unusable" in bit 16; the CPL of a VMCS
 //! is SS.DPL (SDM Vol. 3C §25.4.1). Host-state fields are skipped.
@@ -147,6 +154,13 @@ fn cpl_from_ss(d: &mut RawDump) {
 #[must_use]
 pub(crate) fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
     Reader::new(Dialect::LinuxVmcs, xen, cpl_from_ss).read(words, |r, words, line, t, next| {
+        if is_header(t, next, words) {
+            // The `*** Guest State ***` line after it extends this dump.
+            r.close();
+            r.open(line);
+            r.state = Section::Guest;
+            return;
+        }
         if t == "***" {
             match next {
                 "Guest" => {
@@ -194,6 +208,19 @@ pub(crate) fn read(words: &mut Words<'_>, xen: bool) -> Vec<RawDump> {
             Section::Guest => guest(r, words, t, next, line),
         }
     })
+}
+
+/// `dump_vmcs`'s first line since 5.14, `VMCS %p, last attempted VM-entry on CPU %d`
+/// (arch/x86/kvm/vmx/vmx.c): `t` is `VMCS`, `next` the address and its comma, and the
+/// cursor is on `next`.
+fn is_header(t: &str, next: &str, words: &Words<'_>) -> bool {
+    t == "VMCS"
+        && next.ends_with(',')
+        && hex(next).is_some()
+        && ["last", "attempted", "VM-entry", "on", "CPU"]
+            .iter()
+            .enumerate()
+            .all(|(i, w)| words.peek(i + 1).is_some_and(|p| p.text == *w))
 }
 
 /// Xen's `vmcs_dump_vcpu` guest RFLAGS line, `RFLAGS=0x%08lx (0x%08lx)  DR7 =
@@ -537,5 +564,47 @@ mod tests {
         assert_eq!(d[0].guest.dr7, Some(0x4000_0000_0000_0001));
         let linux = "RFLAGS=0x00000002         DR7 = 0x0000000000000400\n";
         assert!(crate::ingest::log::read_log(linux).is_empty());
+    }
+
+    /// The `VMCS …, last attempted VM-entry on CPU N` line opens a dump, under any
+    /// prefix, and the lines after it are the dump's across elisions; alone it is no
+    /// dump, and before `*** Guest State ***` it is the same dump's first line.
+    #[test]
+    fn header_line_opens_a_dump_across_elisions() {
+        use crate::ingest::log::read_log;
+        for (prefix, elision) in [
+            ("", "..."),
+            ("[  165.292990] ", "... ..."),
+            ("[ 2311.499051] kvm_intel: ", "[...]"),
+            ("kvm: ", "<snip>"),
+            ("Jan 27 10:00:01 host kernel: kvm_intel: ", "..."),
+        ] {
+            let text = format!(
+                "{prefix}VMCS 0000000088f567e4, last attempted VM-entry on CPU 14\n{elision}\n\
+                 {prefix}RFLAGS=0x00000002         DR7 = 0x0000000000000400\n{elision}\n\
+                 {prefix}Interruptibility = 00000009  ActivityState = 00000000\n"
+            );
+            let d = read_log(&text);
+            assert_eq!(d.len(), 1, "{text}");
+            assert_eq!(
+                (d[0].line, d[0].dialects.clone()),
+                (1, vec![Dialect::LinuxVmcs])
+            );
+            let g = &d[0].guest;
+            assert_eq!((g.rflags, g.interruptibility), (Some(2), Some(9)), "{text}");
+        }
+        let header = "VMCS 0000000088f567e4, last attempted VM-entry on CPU 14\n";
+        assert!(read_log(header).is_empty());
+        let d = one_linux_dump(&format!(
+            "{header}*** Guest State ***\nCR3 = 0x0000000001000000\n"
+        ));
+        assert_eq!(
+            (d.lines.first, d.lines.last, d.guest.cr3),
+            (1, 3, Some(0x100_0000))
+        );
+        // A header starts the next dump: the first one's fields are its own.
+        let two = format!("{header}CR3 = 0x0000000000001000\n{header}CR3 = 0x0000000000002000\n");
+        let d = read(&mut Words::new(&normalise(&two)), false);
+        assert_eq!(d.iter().map(|d| d.lines.first).collect::<Vec<_>>(), [1, 3]);
     }
 }

@@ -180,6 +180,10 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     // A journald log of one failed entry printed twice, kernel and QEMU: one state,
     // the host state's CR0= line no dump of its own, the exit inside the kernel's.
     ("lkml-2207-tdpmmu", Target::Intel, &SegReg::ALL, Expect::Fails(CheckId::VmxEntryIntrStiIf)),
+    // Three lines of a dump_vmcs kept with `... ...` between them: its `VMCS …, last
+    // attempted VM-entry` header opens it, RFLAGS.IF clear with blocking by STI after
+    // an SMI in the sti's shadow (Linux fb28875fd7da), the thread's own cause.
+    ("lkml-2401-smm-intshadow-elided", Target::Intel, &[], Expect::Fails(CheckId::VmxEntryIntrStiIf)),
     // `CPU Reset` dumps: the state as a reset began, judged on the architecture only.
     ("haxm-267", Target::Tcg, &SegReg::ALL, Expect::Passes),
     // An SEV-SNP guest's dump_vmcb: what it shows passes, the cause is beyond it.
