@@ -3,6 +3,7 @@
 //! lines the poster kept after `... ...` elisions are its fields.
 
 use segstate::check::CheckId;
+use segstate::ingest::exit::Exit;
 use segstate::ingest::judge::{Verdict, judge};
 use segstate::ingest::log::Dialect;
 
@@ -23,6 +24,8 @@ fn the_header_opens_the_dump_and_the_elided_lines_are_its() {
     assert_eq!(d.guest.rflags, Some(0x2));
     assert_eq!(d.guest.dr7, Some(0x400));
     assert_eq!(d.guest.interruptibility, Some(0x9));
+    // The selftest's assertion names what KVM_RUN returned: KVM_EXIT_FAIL_ENTRY (9).
+    assert_eq!(d.exits, [(14, Exit::KvmRun { code: 9 })]);
     let j = judge(d, None);
     let Verdict::Fails { finding, .. } = &j.verdict else {
         panic!("{}", j.verdict);

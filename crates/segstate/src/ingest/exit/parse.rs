@@ -352,8 +352,17 @@ fn kvm_exit_name(line: &str) -> Option<u32> {
 /// EXTERNAL_INTERRUPT rip …`; Linux arch/x86/kvm/trace.h), whose reason is a name of
 /// Linux's `VMX_EXIT_REASONS` (upper case) or `SVM_EXIT_REASONS` (lower case), and
 /// QEMU's `kvm_run_exit` trace event (`kvm_run_exit cpu_index 0, reason 8`,
-/// accel/kvm/trace-events), a `KVM_EXIT_*` number.
+/// accel/kvm/trace-events), a `KVM_EXIT_*` number; and a KVM selftest's failed
+/// exit-reason assertion, whose `got:` is one too.
 fn traced(line: &str) -> Option<Exit> {
+    if let Some(at) = line.find("Wanted KVM exit reason:") {
+        // KVM's selftests (`TEST_ASSERT_KVM_EXIT_REASON`, tools/testing/selftests/kvm):
+        // "Wanted KVM exit reason: %u (%s), got: %u (%s)", the second a KVM_EXIT_* code.
+        let (_, got) = line[at..].split_once("got:")?;
+        return Some(Exit::KvmRun {
+            code: signed_reason(got)?,
+        });
+    }
     if let Some(at) = line.find("kvm_run_exit ") {
         let rest = &line[at..];
         let (_, reason) = rest.split_once("reason ")?;

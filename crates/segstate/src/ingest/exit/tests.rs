@@ -367,6 +367,12 @@ fn kvm_run_exit_reasons_are_not_vmx_reasons() {
     ] {
         assert_eq!(exit(line), None, "{line}");
     }
+    // A KVM selftest's assertion: what it got, not what it wanted.
+    assert_eq!(
+        exit("  Wanted KVM exit reason: 2 (IO), got: 9 (FAIL_ENTRY)"),
+        Some(Exit::KvmRun { code: 9 })
+    );
+    assert_eq!(exit("Wanted KVM exit reason: 2 (IO), got"), None);
     assert_eq!(exit("run->exit_reason= 0x2").and_then(|e| e.vendor()), None);
     assert_eq!(
         exit("exit_reason = 8 (KVM_EXIT_SHUTDOWN)").map(|e| e.class()),
