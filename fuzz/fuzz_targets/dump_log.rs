@@ -1,8 +1,10 @@
 #![no_main]
 //! Pasted logs: prefix stripping, the word readers of every dialect (QEMU, Linux
 //! dump_vmcs/dump_vmcb, Xen, HAXM, hyperkit's hvdump, bhyvectl, kvm_sregs printouts),
-//! exit lines, merging, and the judgement of every state for every target. Besides "no panic": nothing is reported about a segment
-//! the dump does not show, the verdict is one line, and the dump count stays bounded.
+//! exit lines, merging, the instruction at RIP (QEMU's `Code=` bytes and an emulation
+//! failure's, decoded), and the judgement of every state for every target. Besides "no
+//! panic": nothing is reported about a segment the dump does not show, the verdict is one
+//! line, an instruction is never longer than 15 bytes, and the dump count stays bounded.
 use libfuzzer_sys::fuzz_target;
 use segstate::check::report::Vendors;
 use segstate::ingest::judge::judge;
@@ -17,6 +19,10 @@ fuzz_target!(|data: &[u8]| {
     // before merging, plus one state of exit lines.
     assert!(logs.len() <= MAX_DUMPS + 1, "{} states", logs.len());
     for d in &logs {
+        for i in [d.instruction_at_rip(), d.emulated_instruction()].into_iter().flatten() {
+            assert!(i.bytes.len() <= 15, "{} bytes", i.bytes.len());
+            std::hint::black_box(i.to_string());
+        }
         for chosen in [None, Some(Vendors::Intel), Some(Vendors::Amd), Some(Vendors::Both)] {
             let j = judge(d, chosen);
             let verdict = j.verdict.to_string();
