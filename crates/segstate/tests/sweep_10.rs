@@ -105,6 +105,21 @@ fn rip_beyond_cs_limit_outside_64_bit_mode_is_named() {
     assert_eq!(e.finding.reg, Some(SegReg::Cs));
     assert!(e.finding.expected.contains("CS.limit 0xfff (G=1)"));
     assert!(e.finding.found.starts_with("RIP 0xfd069"));
+    // A reset CS (limit 0xffff) with the running guest's EIP, after QEMU's half reset
+    // (qemu-devel 2020-07-23, sweep 11).
+    let all = judged("qemu-devel-2007-reset-cpu-host.txt");
+    let e = all[0]
+        .1
+        .report
+        .entries
+        .iter()
+        .find(|e| e.finding.id == CheckId::ArchRipCsLimit)
+        .expect("arch.rip.cs-limit on the half reset");
+    assert!(
+        e.finding.found.starts_with("RIP 0x906428e6"),
+        "{}",
+        e.finding.found
+    );
     for name in ["blog-os-770.txt", "blog-os-798.txt"] {
         for (_, j) in judged(name) {
             let ids: Vec<CheckId> = j.report.entries.iter().map(|e| e.finding.id).collect();

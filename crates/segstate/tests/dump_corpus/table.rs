@@ -177,6 +177,12 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     ("edk2-91-lersek", Target::Intel, &[], Expect::Fails(CheckId::VmxEntryRflagsIf)),
     // The same failure's QEMU dump (in SMM): what it shows passes.
     ("edk2-91-qemu", Target::Intel, &SegReg::ALL, Expect::Outside(IGS)),
+    // A reset CS with the running guest's EIP (QEMU b16c0e20c7's half reset): every
+    // shown check passes; arch.rip.cs-limit warns (sweep_10.rs).
+    ("qemu-devel-2007-reset-cpu-host", Target::Intel, &SegReg::ALL, Expect::Outside(IGS)),
+    // containerd's logfmt around QEMU's lines; VM-instruction error 7, cut before the
+    // registers.
+    ("kata-11281-logfmt-hwerr7", Target::Intel, &[], Expect::NoState(Some(ExitClass::VmInstructionError(7)))),
     // A journald log of one failed entry printed twice, kernel and QEMU: one state,
     // the host state's CR0= line no dump of its own, the exit inside the kernel's.
     ("lkml-2207-tdpmmu", Target::Intel, &SegReg::ALL, Expect::Fails(CheckId::VmxEntryIntrStiIf)),
