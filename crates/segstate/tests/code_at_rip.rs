@@ -5,10 +5,10 @@
 
 use segstate::ingest::code_at_rip::{Decoding, InstructionAtRip};
 
-mod corpus_dumps;
+mod corpus_common;
 
 fn instructions(name: &str) -> Vec<Option<InstructionAtRip>> {
-    corpus_dumps::states(name)
+    corpus_common::states(name)
         .iter()
         .map(|d| d.instruction_at_rip())
         .collect()
@@ -130,7 +130,7 @@ fn a_code_line_without_its_bytes_gives_no_instruction() {
 fn an_emulation_failures_own_bytes_name_the_instruction_kvm_failed_on() {
     // Linux 5.15's emulation-failure report carries the 15 bytes KVM fetched: they
     // decode to what QEMU's `Code=` line shows at RIP.
-    let states = corpus_dumps::states("lkml-2310-cxl-stressng-two-dumps.txt");
+    let states = corpus_common::states("lkml-2310-cxl-stressng-two-dumps.txt");
     let emulated = states[0].emulated_instruction().expect("instruction bytes");
     assert_eq!(emulated.line, 9, "the exit line");
     assert_eq!(emulated.hex(), "48 0f ae 27");
@@ -139,6 +139,6 @@ fn an_emulation_failures_own_bytes_name_the_instruction_kvm_failed_on() {
     // The second dump's exit is an event-delivery error, which carries no bytes; an
     // emulation failure without the flag (gvt-linux#158, flags 0) carries none either.
     assert_eq!(states[1].emulated_instruction(), None);
-    let gvt = corpus_dumps::states("gvt-linux-158.txt");
+    let gvt = corpus_common::states("gvt-linux-158.txt");
     assert!(gvt.iter().all(|d| d.emulated_instruction().is_none()));
 }

@@ -7,8 +7,8 @@ use segstate::ingest::exit::Exit;
 use segstate::ingest::judge::{Verdict, judge};
 use segstate::ingest::log::Dialect;
 
-mod corpus_dumps;
-use corpus_dumps::states;
+mod corpus_common;
+use corpus_common::states;
 
 /// `lkml-2401-smm-intshadow-elided`: the header, `RFLAGS=0x00000002` and
 /// `Interruptibility = 00000009`, each after a `... ...`, read as one dump from the

@@ -3,18 +3,14 @@
 //! through the pasters' prefixes, judged for the architecture alone, the exception and
 //! its error code in words.
 
-use std::path::PathBuf;
-
 use segstate::arch::{GuestField, ModeSoFar, PrivilegeLevel, SegReg};
 use segstate::ingest::judge::{Verdict, judge};
-use segstate::ingest::log::{Dialect, LogDump, Target, read_log};
+use segstate::ingest::log::{Dialect, LogDump, Target};
+
+mod corpus_common;
 
 fn dump(name: &str) -> LogDump {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/dumps")
-        .join(format!("{name}.txt"));
-    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    let mut all = read_log(&text);
+    let mut all = corpus_common::states(&format!("{name}.txt"));
     assert_eq!(all.len(), 1, "{name}: {all:?}");
     all.remove(0)
 }

@@ -1,10 +1,10 @@
 //! A kernel dump and QEMU's dump of one failure differ where KVM writes the VMCS or
 //! VMCB other than the guest's view: the merge note says so, over real pastes.
 
-mod corpus_dumps;
+mod corpus_common;
 
 fn differ_notes(name: &str) -> Vec<String> {
-    let states = corpus_dumps::states(name);
+    let states = corpus_common::states(name);
     assert_eq!(states.len(), 1, "{name}: one merged state");
     states[0]
         .notes

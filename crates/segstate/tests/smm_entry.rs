@@ -1,18 +1,13 @@
 //! A failed Intel entry of a vCPU QEMU printed in SMM with IF clear: the note that
 //! names the two VMCS event checks such a state fails, over real pasted dumps.
 
-use segstate::ingest::judge::judge;
-
-mod corpus_dumps;
+mod corpus_common;
 
 /// Each state's notes, the judgement's after the dump's.
 fn notes(name: &str) -> Vec<Vec<String>> {
-    corpus_dumps::states(name)
+    corpus_common::judged(name)
         .iter()
-        .map(|d| {
-            let j = judge(d, None);
-            d.notes.iter().chain(&j.report.notes).cloned().collect()
-        })
+        .map(|(d, j)| d.notes.iter().chain(&j.report.notes).cloned().collect())
         .collect()
 }
 

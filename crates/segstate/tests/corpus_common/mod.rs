@@ -18,10 +18,15 @@ pub fn text(name: &str) -> String {
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
+/// Every state `read_log` finds in `fixtures/dumps/{name}`.
+pub fn states(name: &str) -> Vec<LogDump> {
+    read_log(&text(name))
+}
+
 /// Every state of `fixtures/dumps/{name}`, each with its judgement for the inferred
 /// target.
 pub fn judged(name: &str) -> Vec<(LogDump, Judgement)> {
-    read_log(&text(name))
+    states(name)
         .into_iter()
         .map(|d| {
             let j = judge(&d, None);
