@@ -306,3 +306,69 @@ fn check_reads_a_dump_as_a_stream_and_judges_every_vcpu() {
     let r = inputs[0].report(segstate::check::report::Vendors::Both);
     assert_eq!(r.errors(), 0, "the parked user loop is a valid state");
 }
+
+/// ELFCLASS32 and the 32-bit kdump header: QEMU writes them when the first vCPU is not in
+/// long mode and no guest RAM block ends above 4 GiB, which on x86 its BIOS ROM always
+/// does; so these carry the real notes of `tcg-pm32.elf` in headers built here as
+/// `write_elf32_header`/`write_elf32_note` and `create_header32` would write them.
+#[test]
+fn elf32_and_the_32_bit_kdump_header_carry_the_same_notes() {
+    let (at, size) = elf_notes(PM32);
+    let notes = &PM32[at..at + size];
+    // The same vCPUs, each note's offset moved by as much as the notes were.
+    let moved = |cpus: Vec<qemu_vmcore::VmcoreCpu>, from: usize| -> Vec<_> {
+        cpus.into_iter()
+            .map(|mut c| {
+                c.offset -= from as u64;
+                c
+            })
+            .collect()
+    };
+    let want = moved(ok(PM32).cpus, at);
+    // Elf32_Ehdr (52 bytes), one Elf32_Phdr (32) of type PT_NOTE, then the notes.
+    let mut elf = vec![0u8; 52 + 32];
+    elf[..8].copy_from_slice(b"\x7fELF\x01\x01\x01\0");
+    elf[16..18].copy_from_slice(&4u16.to_le_bytes());
+    elf[18..20].copy_from_slice(&EM_386.to_le_bytes());
+    elf[28..32].copy_from_slice(&52u32.to_le_bytes());
+    elf[42..44].copy_from_slice(&32u16.to_le_bytes());
+    elf[44..46].copy_from_slice(&1u16.to_le_bytes());
+    elf[52..56].copy_from_slice(&4u32.to_le_bytes());
+    elf[56..60].copy_from_slice(&84u32.to_le_bytes());
+    elf[68..72].copy_from_slice(&(size as u32).to_le_bytes());
+    elf.extend_from_slice(notes);
+    let got = ok(&elf);
+    assert_eq!(
+        got.container,
+        Container::Elf {
+            class64: false,
+            machine: EM_386
+        }
+    );
+    assert_eq!(moved(got.cpus, 84), want);
+    // DiskDumpHeader32 (452 bytes: a 10-byte timestamp), KdumpSubHeader32 one block
+    // later, the notes after it.
+    let block = 4096usize;
+    let mut kdump = vec![0u8; 2 * block];
+    kdump[..8].copy_from_slice(b"KDUMP   ");
+    kdump[8..12].copy_from_slice(&6u32.to_le_bytes());
+    kdump[412..416].copy_from_slice(&1u32.to_le_bytes());
+    kdump[416..420].copy_from_slice(&(block as u32).to_le_bytes());
+    let sub = block;
+    kdump[sub + 32..sub + 40].copy_from_slice(&((2 * block) as u64).to_le_bytes());
+    kdump[sub + 40..sub + 44].copy_from_slice(&(size as u32).to_le_bytes());
+    kdump.extend_from_slice(notes);
+    let got = ok(&kdump);
+    assert_eq!(
+        got.container,
+        Container::Kdump {
+            flattened: false,
+            header64: false,
+            compression: "zlib"
+        }
+    );
+    assert_eq!(moved(got.cpus, 2 * block), want);
+    // A header version before the notes (4).
+    kdump[8..12].copy_from_slice(&3u32.to_le_bytes());
+    assert!(err(&kdump).to_string().contains("header version 3"));
+}
