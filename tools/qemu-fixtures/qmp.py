@@ -3,13 +3,17 @@
 
 usage: qmp.py SOCKET OUT.txt [--wait SECONDS] [--all-cpus] [--no-cont]
               [--caps CAP,...] [--migrate FILE | --uri URI] [--settle]
+              [--dump FILE [--dump-format FORMAT] [--dump-range BEGIN:LENGTH]]
 
 Starts the (-S) guest unless --no-cont, lets it run for --wait seconds so that it parks
 in its final state, stops it, writes the HMP `info registers` text to OUT.txt, optionally
 sets migration capabilities (--caps mapped-ram,multifd) and migrates to FILE
 ("exec:cat > FILE") or to any URI (--uri file:PATH), and quits QEMU. --settle is for the
 postcopy-ram capability over exec:, where QEMU 10 writes the whole stream and then stays
-in status "device" (no return path): done once FILE stops growing. Standard library only.
+in status "device" (no return path): done once FILE stops growing. --dump writes a guest
+memory dump (`dump-guest-memory`, no paging) in --dump-format (elf, kdump-zlib,
+kdump-raw-zlib, ...; default elf), of the guest-physical range BEGIN:LENGTH only when
+given (ELF only: QEMU's kdump formats take no range). Standard library only.
 """
 import json
 import socket
@@ -62,6 +66,18 @@ def main():
     text = q.hmp("info registers -a" if "--all-cpus" in argv else "info registers")
     with open(out, "w") as f:
         f.write(text)
+    if "--dump" in argv:
+        args = {"paging": False, "protocol": "file:" + argv[argv.index("--dump") + 1]}
+        if "--dump-format" in argv:
+            args["format"] = argv[argv.index("--dump-format") + 1]
+        if "--dump-range" in argv:
+            begin, length = argv[argv.index("--dump-range") + 1].split(":")
+            args["begin"], args["length"] = int(begin, 0), int(length, 0)
+        q.cmd("dump-guest-memory", **args)
+        while q.cmd("query-dump").get("status") not in ("completed", "failed"):
+            time.sleep(0.1)
+        if q.cmd("query-dump")["status"] != "completed":
+            raise SystemExit("dump-guest-memory failed")
     if "--caps" in argv:
         caps = argv[argv.index("--caps") + 1].split(",")
         q.cmd("migrate-set-capabilities",

@@ -404,7 +404,8 @@ fn import_names_the_inputs_other_commands_read() {
     std::fs::write(&libvirt_image, libvirt).unwrap();
     let snap = dir.join("user.snap");
     import_ok(&fixture("firecracker/user-null-ss.vmstate"), &snap, &[]);
-    let cases: [(&str, &[&str]); 3] = [
+    let vmcore = fixture("vmcore/kvm-user-smp2.elf");
+    let cases: [(&str, &[&str]); 4] = [
         (
             &stream,
             &[
@@ -418,6 +419,14 @@ fn import_names_the_inputs_other_commands_read() {
             &["libvirt save image", "`segstate check FILE`"],
         ),
         (s(&snap), &["already a segstate snapshot", "inspect"]),
+        (
+            &vmcore,
+            &[
+                "QEMU guest memory dump",
+                "segment caches",
+                "`segstate check FILE`",
+            ],
+        ),
     ];
     for (input, said) in cases {
         let refused = dir.join("refused.snap");

@@ -80,7 +80,11 @@ impl From<VendorArg> for Vendors {
 ///   saved state (`hyperv`: a `.vmrs`/`.vsv` file, opened by seeking, or its partition
 ///   state blob; every VP, its own CPL byte), a crosvm snapshot's `vcpu{N}` fragment
 ///   (`crosvm`, CBOR starting with `vcpu_id`, or the JSON crosvm wrote before
-///   2025-03-11, `{"vcpu_id":`); streams are read as streams, guest RAM is never held;
+///   2025-03-11, `{"vcpu_id":`), a QEMU guest memory dump (`vmcore`: what
+///   `dump-guest-memory` and `virsh dump --memory-only` write, ELF or kdump-compressed,
+///   raw or flattened; every vCPU's segment cache from QEMU's CPU notes, the CPL as
+///   SS.DPL, EFER.LMA inferred and said so); streams are read as streams, guest RAM is
+///   never held;
 ///
 /// - a Cloud Hypervisor snapshot (`cloud-hypervisor`): its directory, or its
 ///   `state.json` by the `snapshots` / `cpu-manager` keys; every vCPU, the stack named;
@@ -137,6 +141,7 @@ impl From<VendorArg> for Vendors {
   segstate check crosvm-snap/              a crosvm snapshot (vcpu/vcpu0, ...): every vCPU
   segstate check domain.xlsave             a Xen xl save image or libxc stream: every vCPU
   segstate check vm.vmrs                   Hyper-V saved state: every VP, with its CPL byte
+  segstate check guest.vmcore              QEMU dump-guest-memory (ELF or kdump): every vCPU
   segstate check state/regs.json           wtf's regs.json (bdump.js, linux_mode): attr encoding named
   segstate convert --from sregs-bytes --to sregs < sregs.hex | segstate check
   segstate check --json --verbose dump.txt"#)]
@@ -150,7 +155,7 @@ pub struct Args {
     vendor: Option<VendorArg>,
     /// The input format (default: detected): dump, json, sregs, sregs+regs, vmcb,
     /// vmcb-save, migration, libvirt, snapshot, cloud-hypervisor, firecracker, crosvm,
-    /// xen, hyperv, wtf.
+    /// xen, hyperv, wtf, vmcore.
     #[arg(long, value_parser = parse_format, value_name = "NAME")]
     format: Option<InputFormat>,
     /// Print the report as JSON.

@@ -162,8 +162,9 @@ Examples:
     /// Hypervisor pass kvm_sregs verbatim, crosvm its Segment without unusable, Xen its
     /// ss_arbytes; Hyper-V's own cpl byte) and writes a segstate snapshot carrying it. A
     /// format with a CPL field of its own that disagrees with SS.DPL is
-    /// reported. Guest memory is not imported. A QEMU migration stream or a libvirt
-    /// save image is not imported (it holds QEMU's segment caches, not kvm_sregs):
+    /// reported. Guest memory is not imported. A QEMU migration stream, a libvirt save
+    /// image or a QEMU guest memory dump is not imported (it holds QEMU's segment
+    /// caches, not kvm_sregs):
     /// `segstate check` reads it.
     #[command(
         after_help = r#"Exit status: 0 imported, 1 the snapshot could not be written, 2 the file cannot be read (the message names it, the place and why) or has no such vCPU.

@@ -71,6 +71,8 @@ use std::{format, vec};
 pub mod bhyvectl;
 pub mod bochs;
 #[cfg(feature = "serde")]
+mod byte_stream;
+#[cfg(feature = "serde")]
 pub mod cloud_hypervisor;
 pub mod code_at_rip;
 mod collect;
@@ -102,6 +104,8 @@ pub(crate) mod protected;
 pub mod qemu_dump;
 pub mod qemu_log;
 pub mod qemu_migration;
+#[cfg(feature = "serde")]
+pub mod qemu_vmcore;
 mod segment_parts;
 mod segsnap;
 pub mod source;
@@ -183,11 +187,15 @@ pub enum InputFormat {
     /// The `regs.json` of the snapshot fuzzer wtf (bdump.js or wtf's linux_mode
     /// scripts), each producer's `attr` encoding decided and named (`wtf`, with `serde`).
     Wtf,
+    /// A QEMU guest memory dump (`dump-guest-memory`, `virsh dump --memory-only`), ELF
+    /// or kdump-compressed, read as a stream down to its notes: every vCPU's segment
+    /// cache.
+    Vmcore,
 }
 
 impl InputFormat {
     /// Every format.
-    pub const ALL: [InputFormat; 15] = [
+    pub const ALL: [InputFormat; 16] = [
         InputFormat::Dump,
         InputFormat::Sregs,
         InputFormat::SregsRegs,
@@ -203,6 +211,7 @@ impl InputFormat {
         InputFormat::Xen,
         InputFormat::HyperV,
         InputFormat::Wtf,
+        InputFormat::Vmcore,
     ];
 
     /// The name `--format` takes.
@@ -224,6 +233,7 @@ impl InputFormat {
             InputFormat::Xen => "xen",
             InputFormat::HyperV => "hyperv",
             InputFormat::Wtf => "wtf",
+            InputFormat::Vmcore => "vmcore",
         }
     }
 }
@@ -344,6 +354,7 @@ impl Input {
         let mut r = crate::verify::paths::diagnose(&self.state, vendor, context);
         let holder = match self.format {
             InputFormat::Wtf => "regs.json",
+            InputFormat::Vmcore => "dump's CPU note",
             _ => "stream",
         };
         if let Some(g) = &self.guest {
@@ -388,6 +399,9 @@ fn detect_foreign(prefix: &[u8]) -> Option<InputFormat> {
     }
     if hyperv::recognise(prefix).is_some() {
         return Some(InputFormat::HyperV);
+    }
+    if qemu_vmcore::recognise(prefix) {
+        return Some(InputFormat::Vmcore);
     }
     if crosvm::recognise(prefix) {
         return Some(InputFormat::Crosvm);
@@ -477,6 +491,7 @@ pub fn read(bytes: &[u8], format: Option<InputFormat>) -> Result<Vec<Input>, Inp
         | InputFormat::Crosvm
         | InputFormat::Xen
         | InputFormat::HyperV => read_foreign(bytes, format),
+        InputFormat::Vmcore => read_vmcore(bytes),
     }
 }
 
@@ -518,6 +533,22 @@ pub fn read_xen(reader: impl std::io::Read) -> Result<Vec<Input>, InputError> {
     let vcpus = xen::read(reader, "")
         .map_err(|e| err(format!("{}: {}: {}", e.format, e.place, e.reason)))?;
     foreign_inputs(&vcpus)
+}
+
+/// Every vCPU of a QEMU guest memory dump ([`qemu_vmcore`]), read as a stream down to
+/// its notes.
+///
+/// # Errors
+///
+/// [`InputError`] naming the offset and the reason.
+#[cfg(feature = "serde")]
+pub fn read_vmcore(reader: impl std::io::Read) -> Result<Vec<Input>, InputError> {
+    qemu_vmcore::inputs(reader)
+}
+
+#[cfg(not(feature = "serde"))]
+fn read_vmcore(_reader: impl std::io::Read) -> Result<Vec<Input>, InputError> {
+    read_foreign(&[], InputFormat::Vmcore)
 }
 
 #[cfg(not(feature = "serde"))]

@@ -271,7 +271,8 @@ pub fn foreign_vcpus_at(
 }
 
 /// Why a file that starts with the magic of a format segstate reads some other way (a
-/// QEMU migration stream, a libvirt save image, a segstate snapshot) is not imported:
+/// QEMU migration stream, a libvirt save image, a QEMU guest memory dump, a segstate
+/// snapshot) is not imported:
 /// what it is and which command reads it, instead of the Cloud Hypervisor reader's
 /// "not UTF-8 text". A QEMU stream is not imported because import writes the
 /// `kvm_sregs` a VMM snapshot holds verbatim, and a stream holds QEMU's own segment
@@ -290,6 +291,11 @@ fn not_imported(path: &std::path::Path, prefix: &[u8]) -> Option<foreign::Ingest
             "libvirt save image",
             "magic LibvirtQemudSave: a QEMU migration stream behind libvirt's header, QEMU's \
              segment caches and not kvm_sregs; `segstate check FILE` reads it, every CPU",
+        ),
+        InputFormat::Vmcore => (
+            super::qemu_vmcore::FORMAT,
+            "an ELF core or kdump file whose CPU notes hold QEMU's segment caches (and no \
+             EFER), not kvm_sregs; `segstate check FILE` reads it, every vCPU",
         ),
         InputFormat::Snapshot => (
             "segstate snapshot",

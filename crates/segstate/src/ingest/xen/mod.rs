@@ -48,6 +48,8 @@ use std::vec::Vec;
 
 mod context;
 
+use super::byte_stream::ByteStream;
+pub(super) use super::byte_stream::usize_of;
 use super::foreign::{ForeignVcpu, IngestError, Place, Reason};
 use crate::format::le_u32;
 
@@ -155,11 +157,7 @@ pub fn read_path(path: &std::path::Path) -> Result<Vec<ForeignVcpu>, IngestError
 /// or byte order without a known layout, a truncated record, a length over its limit,
 /// no `HVM_CONTEXT`, or a CPU record that does not decode.
 pub fn read(reader: impl Read, file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
-    let mut s = Stream {
-        inner: reader,
-        offset: 0,
-        file,
-    };
+    let mut s = Stream::new(reader, FORMAT, file);
     let mut first = [0u8; 8];
     s.read_exact(&mut first, "the first 8 bytes")?;
     let container = if first == IHDR_MARKER.to_be_bytes() {
@@ -186,97 +184,21 @@ pub fn read(reader: impl Read, file: &str) -> Result<Vec<ForeignVcpu>, IngestErr
     libxc_stream(&mut s, marker_at, &described)
 }
 
-/// The input with the offset of the next byte, for errors.
-struct Stream<'a, R> {
-    inner: R,
-    offset: u64,
-    file: &'a str,
-}
+/// The input as Xen's readers take it.
+type Stream<'a, R> = ByteStream<'a, R>;
 
-impl<R: Read> Stream<'_, R> {
-    fn error(&self, at: u64, reason: Reason) -> IngestError {
-        IngestError::new(FORMAT, self.file, Place::Offset(usize_of(at)), reason)
+/// A record header `{u32 type, u32 length}`, little-endian; `None` at a clean end.
+fn record_header<R: Read>(s: &mut Stream<'_, R>) -> Result<Option<(u64, u32, u32)>, IngestError> {
+    let at = s.offset;
+    let mut h = [0u8; 8];
+    let got = s.fill(&mut h)?;
+    if got == 0 {
+        return Ok(None);
     }
-
-    /// A magic number at `at` that is not the `expected` one.
-    fn bad_magic(&self, at: u64, found: u64, expected: u64) -> IngestError {
-        self.error(at, Reason::BadMagic { found, expected })
+    if got < h.len() {
+        return Err(s.truncated("record header", at, h.len(), got));
     }
-
-    /// A header field at `at` holding `found`, a value segstate does not read: what it
-    /// reads instead is `supported`.
-    fn unsupported(&self, at: u64, found: String, supported: &'static str) -> IngestError {
-        self.error(at, Reason::UnsupportedVersion { found, supported })
-    }
-
-    /// `what`, starting at `start`, cut short: `found` of its `needed` bytes are there.
-    fn truncated(&self, what: &str, start: u64, needed: usize, found: usize) -> IngestError {
-        IngestError::new(
-            FORMAT,
-            self.file,
-            Place::Field(format!("{what} at offset {start} ({start:#x})")),
-            Reason::Truncated { needed, found },
-        )
-    }
-
-    /// Fills `buf`; the end of the input before it is full is a truncation naming `what`.
-    fn read_exact(&mut self, buf: &mut [u8], what: &'static str) -> Result<(), IngestError> {
-        let start = self.offset;
-        let got = self.fill(buf)?;
-        if got < buf.len() {
-            return Err(self.truncated(what, start, buf.len(), got));
-        }
-        Ok(())
-    }
-
-    /// Reads until `buf` is full or the input ends; returns how many bytes came.
-    fn fill(&mut self, buf: &mut [u8]) -> Result<usize, IngestError> {
-        let mut got = 0;
-        while got < buf.len() {
-            match self.inner.read(&mut buf[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    return Err(self.error(self.offset + got as u64, Reason::Io(e.to_string())));
-                }
-            }
-        }
-        self.offset += got as u64;
-        Ok(got)
-    }
-
-    /// Skips `n` bytes without keeping them (page data, configs, other records).
-    fn skip(&mut self, n: u64, what: &'static str) -> Result<(), IngestError> {
-        let start = self.offset;
-        let skipped = std::io::copy(&mut (&mut self.inner).take(n), &mut std::io::sink())
-            .map_err(|e| self.error(start, Reason::Io(e.to_string())))?;
-        self.offset += skipped;
-        if skipped < n {
-            return Err(self.truncated(what, start, usize_of(n), usize_of(skipped)));
-        }
-        Ok(())
-    }
-
-    /// A record header `{u32 type, u32 length}`, little-endian; `None` at a clean end.
-    fn record_header(&mut self) -> Result<Option<(u64, u32, u32)>, IngestError> {
-        let at = self.offset;
-        let mut h = [0u8; 8];
-        let got = self.fill(&mut h)?;
-        if got == 0 {
-            return Ok(None);
-        }
-        if got < h.len() {
-            return Err(self.truncated("record header", at, h.len(), got));
-        }
-        Ok(Some((at, le_u32(&h, 0), le_u32(&h, 4))))
-    }
-}
-
-/// A position or a length in the stream as a `usize`, saturating where `usize` is
-/// narrower.
-pub(super) fn usize_of(n: u64) -> usize {
-    usize::try_from(n).unwrap_or(usize::MAX)
+    Ok(Some((at, le_u32(&h, 0), le_u32(&h, 4))))
 }
 
 fn be_u32(b: &[u8], at: usize) -> u32 {
@@ -382,7 +304,7 @@ fn libxl_stream<R: Read>(
         described.push_str(" (converted from a legacy image)");
     }
     loop {
-        let Some((rec_at, kind, length)) = s.record_header()? else {
+        let Some((rec_at, kind, length)) = record_header(s)? else {
             return Err(s.error(
                 s.offset,
                 Reason::Missing("the libxl LIBXC_CONTEXT record (the stream ends first)"),
@@ -473,7 +395,7 @@ fn libxc_stream<R: Read>(
     let mut pending: Option<Vec<ForeignVcpu>> = None;
     let mut checkpointed = false;
     loop {
-        let Some((at, kind, length)) = s.record_header()? else {
+        let Some((at, kind, length)) = record_header(s)? else {
             return complete
                 .filter(|_| checkpointed)
                 .ok_or_else(|| s.error(s.offset, Reason::Missing("the HVM_CONTEXT record")));
@@ -504,7 +426,7 @@ fn libxc_stream<R: Read>(
                 let vcpus = context::hvm_context(&blob, body_at, &what, s.file)?;
                 if !checkpointed {
                     // Unless a checkpoint follows, this is the domain's state.
-                    match s.record_header()? {
+                    match record_header(s)? {
                         Some((_, libxc_rec::CHECKPOINT, l)) => {
                             s.skip(u64::from(l) + padding(l), "the CHECKPOINT record")?;
                             checkpointed = true;
