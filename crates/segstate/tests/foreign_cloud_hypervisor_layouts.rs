@@ -4,18 +4,21 @@
 //!
 //! - `v18-user-null-ss/vm.json`: Cloud Hypervisor v18.0, the v15–v25 layout (a
 //!   `vcpu-section` holding the bare `VcpuKvmState`, kvm structs by field name);
+//! - `v28-user-null-ss/state.json`: Cloud Hypervisor v28.0 (its kvm-bindings fork
+//!   reconstructed), the v26–v28 layout (a `vcpu-section` holding a tagged `CpuState`);
 //! - `v38-user-null-ss/state.json`: Cloud Hypervisor v38.0 (its kvm-bindings fork
 //!   reconstructed), the v29–v38 layout (`snapshot_data` the bytes of a tagged
 //!   `CpuState`).
 //!
 //! Each vCPU reads exactly as the v39+ layout reads the same state (the v54 fixture's
-//! vCPU 0 segments, and a v39 document made from the old one), the v26–v28 layout is the
-//! v18 file with its states tagged, and damaged files are refused at the field.
+//! vCPU 0 segments, and a v39 document made from the old one), the v18 file with its
+//! states tagged reads as v28's layout, and damaged files are refused at the field.
 #![cfg(feature = "serde")]
 #![cfg(feature = "std")]
 
 use std::path::PathBuf;
 
+use segstate::arch::PrivilegeLevel;
 use segstate::format::kvm::KvmSegment;
 use segstate::ingest::cloud_hypervisor;
 use segstate::ingest::foreign::{ForeignVcpu, IngestError, Place, Reason, Stack};
@@ -28,6 +31,7 @@ use foreign_common::{
 };
 
 const V18: &str = include_str!("fixtures/cloud-hypervisor/v18-user-null-ss/vm.json");
+const V28: &str = include_str!("fixtures/cloud-hypervisor/v28-user-null-ss/state.json");
 const V38: &str = include_str!("fixtures/cloud-hypervisor/v38-user-null-ss/state.json");
 const V54: &str = include_str!("fixtures/cloud-hypervisor/user-null-ss/state.json");
 const USER_LOOP: u64 = 0x10_0099;
@@ -136,9 +140,33 @@ fn v38_state_json_every_vcpu_with_its_segments_and_cpl() {
 }
 
 #[test]
+fn v28_state_json_names_its_vcpus_000_and_001() {
+    let vcpus = read(V28);
+    let ids: Vec<&str> = vcpus.iter().map(|v| v.id.as_str()).collect();
+    assert_eq!(ids, ["000", "001"]);
+    let v = &vcpus[0];
+    assert_eq!(
+        v.format,
+        "Cloud Hypervisor snapshot (v26–v28 layout), CpuState::Kvm"
+    );
+    assert_eq!(
+        (v.stack, v.cpl()),
+        (Stack::CloudHypervisorKvm, PrivilegeLevel::Ring3)
+    );
+    assert_eq!((v.sregs.ss.selector, v.sregs.ss.dpl), (0x1b, 3));
+    assert!((USER_LOOP..USER_LOOP + 4).contains(&v.regs.rip));
+    assert_eq!(v.vcpu_events.as_ref().unwrap()[20..24], 13u32.to_le_bytes());
+    assert_guest_star(v);
+    assert_eq!(
+        (vcpus[1].mp_state, vcpus[1].cpl()),
+        (Some(1), PrivilegeLevel::Ring0)
+    );
+}
+
+#[test]
 fn old_layouts_give_the_segments_v54_saved_from_the_same_guest() {
     let v54 = read(V54);
-    for (name, text) in [("v18", V18), ("v38", V38)] {
+    for (name, text) in [("v18", V18), ("v28", V28), ("v38", V38)] {
         let old = read(text);
         for (o, n) in old.iter().zip(&v54) {
             assert_eq!(segments(o), segments(n), "{name} vCPU {}", o.id);
@@ -190,7 +218,7 @@ fn v39_node(v: &ForeignVcpu) -> Value {
 
 #[test]
 fn each_vcpu_reads_as_the_v39_layout_reads_the_same_state() {
-    for text in [V18, V38] {
+    for text in [V18, V28, V38] {
         let old = read(text);
         let mut cpus = serde_json::Map::new();
         for v in &old {
@@ -290,9 +318,17 @@ fn directories_with_vm_json_or_state_json_read_alike() {
     let file = cloud_hypervisor::read_path(&fixture("v18-user-null-ss/vm.json")).unwrap();
     assert_eq!(dir, file);
     assert_eq!(dir, read(V18));
-    let dir = cloud_hypervisor::read_path(&fixture("v38-user-null-ss")).unwrap();
-    assert_eq!(dir, read(V38));
-    assert!(cloud_hypervisor::recognise(V18) && cloud_hypervisor::recognise(V38));
+    for (name, text) in [("v28-user-null-ss", V28), ("v38-user-null-ss", V38)] {
+        assert_eq!(
+            cloud_hypervisor::read_path(&fixture(name)).unwrap(),
+            read(text)
+        );
+    }
+    assert!(
+        [V18, V28, V38]
+            .iter()
+            .all(|t| cloud_hypervisor::recognise(t))
+    );
 }
 
 /// The text field of a `Place::Text` error.
@@ -306,7 +342,7 @@ fn text_field(e: &IngestError) -> &str {
 
 #[test]
 fn truncated_files_are_refused_at_their_line_and_column() {
-    for text in [V18, V38] {
+    for text in [V18, V28, V38] {
         let e = refused(&text[..text.len() / 2]);
         assert!(e.to_string().contains("truncated"), "{e}");
         assert!(text_field(&e).contains("Snapshot tree"), "{e}");
