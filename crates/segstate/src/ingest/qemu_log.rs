@@ -16,7 +16,7 @@ use alloc::vec::Vec;
 use super::code_at_rip::{CodeAtRip, QEMU_CODE_BYTES_BACKWARD};
 use super::log::{Dialect, MAX_DUMPS, RawDump};
 use super::text::{Words, hex, hex_width};
-use crate::arch::{DescriptorTable, PrivilegeLevel, SegReg};
+use crate::arch::{CpuMode, DescriptorTable, PrivilegeLevel, SegReg};
 use crate::format::qemu::{QemuFlags, QemuSegmentCache};
 
 /// Fields the reader keeps or uses to find dump boundaries.
@@ -137,6 +137,9 @@ pub(crate) fn read(words: &mut Words<'_>) -> (Vec<RawDump>, bool) {
         });
         c.seen.push(id);
         c.dump.lines.extend_to(w.line);
+        if name == "RAX" {
+            c.dump.named_mode = Some(CpuMode::Long64);
+        }
         if let Some(reg) = seg {
             segment(c, words, reg, value, w.line);
         } else {
@@ -147,7 +150,35 @@ pub(crate) fn read(words: &mut Words<'_>) -> (Vec<RawDump>, bool) {
         out.push(done.dump);
     }
     out.retain(|d| d.has_fields());
+    for d in &mut out {
+        layout_note(d);
+    }
     (out, tcg)
+}
+
+/// Names what the 64-bit layout says where the fields that decide the mode are cut:
+/// `x86_cpu_dump_state()` prints `RAX=…`, and `cpu_x86_dump_seg_cache()` 16-digit
+/// bases, only when `env->hflags & HF_CS64_MASK`, which QEMU sets for EFER.LMA with
+/// CS.L (target/i386/cpu-dump.c, `x86_update_hflags` in target/i386/helper.c), so a
+/// dump in that layout was taken in 64-bit mode though its CR0 or EFER line is not in
+/// the paste. [`RawDump::named_mode`] carries it; the fields decide where they can.
+fn layout_note(d: &mut RawDump) {
+    let g = &d.guest;
+    if d.named_mode == Some(CpuMode::Long64) && (g.cr0.is_none() || g.efer.is_none()) {
+        let lacks = match (g.cr0, g.efer) {
+            (None, None) => "CR0 and EFER",
+            (None, Some(_)) => "CR0",
+            _ => "EFER",
+        };
+        d.note(format!(
+            "line {}: the 64-bit layout (`RAX=`, 16-digit segment bases): QEMU prints it \
+             only with HF_CS64_MASK, \
+             EFER.LMA and CS.L both set (target/i386/cpu-dump.c, x86_cpu_dump_state), so \
+             the dump names 64-bit mode though its {lacks} {} not in the paste",
+            d.lines.first,
+            if lacks.contains(" and ") { "are" } else { "is" }
+        ));
+    }
 }
 
 /// `XX =sel base limit flags [suffix]`.
@@ -168,6 +199,10 @@ fn segment(c: &mut Reading, words: &mut Words<'_>, reg: SegReg, sel: &str, line:
     {
         match words.peek(0).and_then(|w| hex_width(w.text, widths)) {
             Some(v) => {
+                // A 16-digit base is the 64-bit layout, as `RAX=` is (`layout_note`).
+                if i == 0 && words.peek(0).is_some_and(|w| w.text.len() == 16) {
+                    c.dump.named_mode = Some(CpuMode::Long64);
+                }
                 c.dump
                     .lines
                     .extend_to(words.peek(0).map_or(line, |w| w.line));
