@@ -148,3 +148,34 @@ fn dump_lines_in_code_spans_are_read() {
         (0x53, 0x7fea_9000, 0x3c00)
     );
 }
+
+/// libvmi#346: QEMU's segment lines alone, no `CPL=` and no CR0. SS's `DPL=0` suffix,
+/// which QEMU prints only with CR0.PE set, makes the CPL SS.DPL; it was "CPL unknown".
+/// A printed `CPL=` still wins, and a segment without its suffix says nothing.
+#[test]
+fn the_ss_suffix_gives_the_cpl_of_segment_lines_alone() {
+    let all = judged("libvmi-346-segments-only.txt");
+    let (d, j) = &all[0];
+    assert_eq!(d.guest.cpl, Some(Cpl::Ring0));
+    assert_eq!(d.printed_cpl, None);
+    noted(
+        &d.notes,
+        "line 3: no CPL= in the paste; CPL 0 is SS.DPL",
+        &["DPL= suffix"],
+    );
+    assert_eq!(j.verdict, Verdict::Passes);
+    let user = "SS =002b 00000000 ffffffff 00cff300 DPL=3 DS   [-WA]\n";
+    assert_eq!(
+        segstate::ingest::log::read_log(user)[0].guest.cpl,
+        Some(Cpl::Ring3)
+    );
+    let bare = "SS =002b 00000000 ffffffff 00cff300\n";
+    assert_eq!(segstate::ingest::log::read_log(bare)[0].guest.cpl, None);
+    let printed = format!("EIP=00001000 EFL=00000002 [-------] CPL=0 II=0\n{user}");
+    let d = &segstate::ingest::log::read_log(&printed)[0];
+    assert_eq!(
+        d.guest.cpl,
+        Some(Cpl::Ring0),
+        "QEMU's own CPL= is read as printed"
+    );
+}

@@ -50,6 +50,8 @@ const RESET_DUMP_LINES: usize = 24;
 struct Reading {
     dump: RawDump,
     seen: Vec<&'static str>,
+    /// SS's DPL and line, when QEMU printed SS's `DPL=` suffix.
+    ss_suffix: Option<(PrivilegeLevel, usize)>,
 }
 
 impl Reading {
@@ -57,7 +59,26 @@ impl Reading {
         Reading {
             dump: RawDump::new(Dialect::Qemu, line),
             seen: Vec::new(),
+            ss_suffix: None,
         }
+    }
+
+    /// The dump read. One without QEMU's `CPL=` (a paste of the segment lines alone)
+    /// whose SS line has its `DPL=` suffix is at CPL SS.DPL: QEMU prints the suffix
+    /// only with HF_PE_MASK (`cpu_x86_dump_seg_cache`, target/i386/cpu-dump.c), and in
+    /// protected mode its CPL is SS.DPL (`x86_update_hflags`, target/i386/helper.c;
+    /// SDM Vol. 3A §5.5), virtual-8086 mode's SS.DPL being 3.
+    fn finish(mut self) -> RawDump {
+        if let (None, Some((dpl, line))) = (self.dump.guest.cpl, self.ss_suffix) {
+            self.dump.guest.cpl = Some(dpl);
+            self.dump.note(format!(
+                "line {line}: no CPL= in the paste; CPL {} is SS.DPL, QEMU's CPL in \
+                 protected mode, which the DPL= suffix shows (QEMU prints it only with \
+                 CR0.PE set)",
+                dpl.bits()
+            ));
+        }
+        self.dump
     }
 }
 
@@ -119,7 +140,7 @@ pub(crate) fn read(words: &mut Words<'_>) -> (Vec<RawDump>, bool) {
         let repeat = cur.as_ref().is_some_and(|c| c.seen.contains(&id));
         if repeat || (starts && cur.as_ref().is_some_and(|c| !c.seen.is_empty())) {
             if let Some(done) = cur.take() {
-                out.push(done.dump);
+                out.push(done.finish());
             }
         }
         let c = cur.get_or_insert_with(|| {
@@ -147,7 +168,7 @@ pub(crate) fn read(words: &mut Words<'_>) -> (Vec<RawDump>, bool) {
         }
     }
     if let Some(done) = cur {
-        out.push(done.dump);
+        out.push(done.finish());
     }
     out.retain(|d| d.has_fields());
     for d in &mut out {
@@ -224,6 +245,9 @@ fn segment(c: &mut Reading, words: &mut Words<'_>, reg: SegReg, sel: &str, line:
         limit: cols[1] as u32,
         flags: QemuFlags(cols[2] as u32),
     };
+    if reg == SegReg::Ss && words.peek(0).is_some_and(|w| w.text.starts_with("DPL=")) {
+        c.ss_suffix = Some((q.flags.dpl(), line));
+    }
     c.dump.guest.segments[reg] = Some(q.lenient_segment());
 }
 

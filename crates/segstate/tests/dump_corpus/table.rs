@@ -21,6 +21,8 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     ("cloud-hypervisor-5475-edk2-bad-frame", Target::Firmware, &[], Expect::NoState(None)),
     ("littleosbook-82-bochs-real-cut", Target::Bochs, &[], Expect::Passes),
     ("libvmi-344-code-spans", Target::Unknown, &[SegReg::Fs, SegReg::Gs], Expect::Passes),
+    // The segment lines alone: CPL SS.DPL, as SS's DPL= suffix shows protected mode.
+    ("libvmi-346-segments-only", Target::Unknown, &SegReg::ALL, Expect::Passes),
     ("cloud-hypervisor-4131-nested-vmcs", Target::Intel, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Fs, SegReg::Gs], Expect::Passes),
     ("macos-virtualbox-480-cpum-cut", Target::Unknown, &[SegReg::Ss, SegReg::Fs, SegReg::Gs, SegReg::Ldtr, SegReg::Tr], Expect::Passes),
     // Sweep 10: bhyvectl on an AMD host, vCPU 1's registers after vCPU 0's VMCB lines:
