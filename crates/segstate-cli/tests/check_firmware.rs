@@ -58,21 +58,51 @@ fn json_names_the_architecture_and_the_ia32_mode() {
 }
 
 /// CR0 with PG but not PE, which no CPU runs in: the architecture's rule fails and the
-/// exit status says so.
+/// exit status says so (an IA32 handler's dump, which may show any CR0 with PE set).
 #[test]
 fn a_broken_cr0_fails_the_architecture() {
-    let text = std::fs::read_to_string(dump_fixture("uefi-lessons-38-afaf.txt")).unwrap();
-    let broken = text.replace("CR0  - 0000000080010033", "CR0  - 0000000080010032");
+    let text = std::fs::read_to_string(dump_fixture("edk2-pr4568-ia32-secboot.txt")).unwrap();
+    let broken = text.replace("CR0  - 8001003B", "CR0  - 8001003A");
     assert_ne!(broken, text);
-    let path = temp("edk2-pg-without-pe.txt", broken.as_bytes());
+    let path = temp("edk2-ia32-pg-without-pe.txt", broken.as_bytes());
     let o = segstate(&["check", path.to_str().unwrap()]);
     let out = stdout(&o);
     assert_eq!(code(&o), 1, "{out}");
     assert!(
         out.lines().next().unwrap().starts_with(
-            "== EDK2 exception dump at line 4 [dump]: the state breaks the architecture"
+            "== EDK2 exception dump at line 3 [dump]: the state breaks the architecture"
         ),
         "{out}"
     );
-    assert!(out.contains("is EDK2's DEBUG_CLEAR_MEMORY fill"), "{out}");
+}
+
+/// The same CR0 under the X64 handler, which reads CR0 itself and runs only with PE and
+/// PG set: the frame is named as no CPU state and nothing of it is judged (sweep 12,
+/// cloud-hypervisor#5475), the mode the handler's.
+#[test]
+fn an_x64_frame_no_cpu_can_hold_is_not_judged() {
+    let text = std::fs::read_to_string(dump_fixture("uefi-lessons-38-afaf.txt")).unwrap();
+    let broken = text.replace("CR0  - 0000000080010033", "CR0  - 0000000080010032");
+    assert_ne!(broken, text);
+    let path = temp("edk2-x64-pg-without-pe.txt", broken.as_bytes());
+    let o = segstate(&["check", path.to_str().unwrap()]);
+    let out = stdout(&o);
+    assert_eq!(code(&o), 0, "{out}");
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next(),
+        Some("== EDK2 exception dump at line 4 [dump]: no segment or control register to judge"),
+        "{out}"
+    );
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("   IA-32e mode, 64-bit or compatibility unknown"),
+        "{out}"
+    );
+    assert!(
+        out.contains("the frame printed is not a CPU state: CR0 0x80010032 has PE clear"),
+        "{out}"
+    );
 }

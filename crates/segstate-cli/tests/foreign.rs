@@ -121,6 +121,55 @@ fn check_reads_a_cloud_hypervisor_directory_and_its_state_json() {
     }
 }
 
+/// Cloud Hypervisor v18's `vm.json`, v28's and v38's `state.json`, the layouts before
+/// v39: checked from the directory and from the file, the note naming the layout's
+/// versions, and vCPU 0 imported at the CPL its SS.DPL carries.
+#[test]
+fn check_and_import_read_the_cloud_hypervisor_layouts_before_v39() {
+    let dir = scratch("import-ch-layouts");
+    for (name, file, layout, vcpu0) in [
+        (
+            "cloud-hypervisor/v18-user-null-ss",
+            "vm.json",
+            "v15–v25",
+            "0",
+        ),
+        (
+            "cloud-hypervisor/v28-user-null-ss",
+            "state.json",
+            "v26–v28",
+            "000",
+        ),
+        (
+            "cloud-hypervisor/v38-user-null-ss",
+            "state.json",
+            "v29–v38",
+            "0",
+        ),
+    ] {
+        let label0 = format!("cloud-hypervisor (KVM) vCPU {vcpu0}");
+        for input in [fixture(name), fixture(&format!("{name}/{file}"))] {
+            check_json_user_and_kernel(&input, 0, &label0, "cloud-hypervisor");
+        }
+        check_says(
+            &[&fixture(name)],
+            0,
+            &[
+                &format!("== {label0} [cloud-hypervisor]: 64-bit mode, CPL 3"),
+                &format!("note: read from Cloud Hypervisor snapshot ({layout} layout)"),
+                "2 states checked",
+            ],
+        );
+        let out = dir.join(name.replace('/', "-") + ".snap");
+        import_user_vcpu(
+            &fixture(name),
+            &out,
+            &[&format!("imported {label0} of 2")],
+            0x1b,
+        );
+    }
+}
+
 #[test]
 fn format_can_be_forced_and_other_inputs_keep_their_formats() {
     check_says(

@@ -10,27 +10,19 @@ use std::path::PathBuf;
 use segstate::arch::PrivilegeLevel;
 use segstate::format::kvm::KvmSegment;
 use segstate::ingest::cloud_hypervisor::{self, MAX_STATE_JSON};
-use segstate::ingest::foreign::{ForeignVcpu, IngestError, Place, Reason, Stack};
+use segstate::ingest::foreign::{ForeignVcpu, Place, Reason, Stack};
 use serde_json::{Value, json};
 
 mod foreign_common;
-use foreign_common::{assert_guest_star, firecracker_user, user_vcpu0};
+use foreign_common::{
+    assert_cloud_hypervisor_ap, assert_guest_star, cloud_hypervisor_read as read,
+    cloud_hypervisor_refused as refused, firecracker_user, user_vcpu0,
+};
 const STATE: &str = include_str!("fixtures/cloud-hypervisor/user-null-ss/state.json");
 const USER_LOOP: u64 = 0x10_0099;
 
 fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cloud-hypervisor/user-null-ss")
-}
-
-fn read(text: &str) -> Vec<ForeignVcpu> {
-    cloud_hypervisor::read(text, "state.json").unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn refused(text: &str) -> IngestError {
-    match cloud_hypervisor::read(text, "state.json") {
-        Ok(v) => panic!("expected a refusal, read {} vCPUs", v.len()),
-        Err(e) => e,
-    }
 }
 
 /// The fixture with vCPU `id`'s inner `CpuState` document changed by `edit`.
@@ -58,12 +50,7 @@ fn every_vcpu_with_its_segments_and_cpl() {
     assert_eq!(v.mp_state, Some(0));
     assert_eq!(v.lapic.as_ref().map(Vec::len), Some(1024));
     assert_guest_star(v);
-
-    let ap = &vcpus[1];
-    assert_eq!(ap.id, "1");
-    assert_eq!(ap.mp_state, Some(1), "never started");
-    assert_eq!(ap.cpl(), PrivilegeLevel::Ring0);
-    assert_eq!((ap.sregs.cs.selector, ap.sregs.cs.db), (0x08, 1));
+    assert_cloud_hypervisor_ap(&vcpus);
 }
 
 #[test]

@@ -92,7 +92,8 @@ impl From<VendorArg> for Vendors {
 ///   snapshot's tag;
 ///
 /// - a Cloud Hypervisor snapshot (`cloud-hypervisor`): its directory, or its
-///   `state.json` by the `snapshots` / `cpu-manager` keys; every vCPU, the stack named;
+///   `state.json` (`vm.json` up to v21) by the `snapshots` / `cpu-manager` keys; every
+///   vCPU, the stack and the layout's Cloud Hypervisor versions named;
 ///
 /// - a crosvm snapshot directory (`crosvm`): its `vcpu` namespace, every `vcpu{N}`
 ///   fragment, the stack named (an encrypted snapshot, with `enc_metadata`, is refused);

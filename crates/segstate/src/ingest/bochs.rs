@@ -43,7 +43,7 @@ use alloc::vec::Vec;
 
 use super::log::{Dialect, MAX_DUMPS, RawDump};
 use super::text::hex_width;
-use crate::arch::{Cpl, CpuMode, SegReg};
+use crate::arch::{CR0_PE, Cpl, CpuMode, SegReg};
 
 /// The flag words of the 2.7 `IOPL=` line and of 2.8's `EFLAGS=` text, in Bochs's
 /// order, with their bits (`stringify_EFLAGS`).
@@ -170,6 +170,22 @@ impl Reading {
             ));
             d.partial_segments = self.shown;
         }
+        // Real mode: every segment load sets the RPL, and so Bochs's CPL, to 0
+        // (`load_seg_reg` in cpu/segment_ctrl_pro.cc: `selector.rpl = real_mode() ? 0 :
+        // 3`; a reset loads CS with RPL 0), whatever CS's line shows or lacks.
+        let real = match d.guest.cr0 {
+            Some(cr0) => cr0 & CR0_PE == 0,
+            None => d.named_mode == Some(CpuMode::Real),
+        };
+        if real {
+            d.guest.cpl = Some(Cpl::Ring0);
+            d.note(String::from(
+                "CPL 0: real mode, where Bochs's CPL, CS's RPL, is 0 whatever CS holds \
+                 (load_seg_reg sets every segment's RPL to 0 in real mode, \
+                 cpu/segment_ctrl_pro.cc)",
+            ));
+            return self.dump;
+        }
         d.note(String::from(match d.guest.cpl {
             Some(_) => {
                 "CPL from CS's RPL: Bochs's CPL is CS.RPL (cpu/cpu.h), though it prints no \
@@ -265,6 +281,8 @@ pub(crate) fn read(lines: &[(usize, Cow<'_, str>)]) -> Vec<RawDump> {
     }
     out.extend(cur.map(Reading::finish));
     out.retain(|d| d.has_fields() || !d.partial_segments.is_empty());
+    // The dump open when the bound stopped the loop is one more.
+    out.truncate(MAX_DUMPS);
     out
 }
 

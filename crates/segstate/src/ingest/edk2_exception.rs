@@ -46,7 +46,7 @@ use alloc::vec::Vec;
 
 use super::log::{Dialect, MAX_DUMPS, RawDump};
 use super::text::{dtable, hex, hex_width};
-use crate::arch::SegReg;
+use crate::arch::{GuestState, SegReg};
 
 /// The handler that printed a dump.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +70,14 @@ impl Handler {
         match self {
             Handler::X64 => 16,
             Handler::Ia32 => 8,
+        }
+    }
+
+    /// The flags register's name.
+    const fn flags(self) -> &'static str {
+        match self {
+            Handler::X64 => "RFLAGS",
+            Handler::Ia32 => "EFLAGS",
         }
     }
 
@@ -354,6 +362,13 @@ impl Dump {
         for n in read_notes {
             self.raw.note(n);
         }
+        let impossible = frame::impossible(handler, &self.raw.guest);
+        if !impossible.is_empty() {
+            let note = frame::note(self.raw.lines.first, &impossible);
+            self.raw.note(note);
+            self.raw.guest = GuestState::default();
+            self.selectors.clear();
+        }
         if let (Some(h), Some(code)) = (&self.headline, self.data) {
             if let Some(vector) = h.vector.and_then(|v| u8::try_from(v).ok()) {
                 let note = error_code_note(vector, code, self.cr2);
@@ -376,6 +391,9 @@ impl Dump {
             ));
         }
         self.note_cut();
+        if !impossible.is_empty() {
+            return self.finish_image();
+        }
         super::gdb_regs::name_selectors(
             &mut self.raw,
             "EDK2's exception dump",
@@ -383,6 +401,11 @@ impl Dump {
             "the descriptors are in the GDT at the GDTR the dump shows; under QEMU, `info \
              registers` in the monitor prints the caches",
         );
+        self.finish_image()
+    }
+
+    /// Names `DumpModuleImageInfo`'s line after the dump, if it ended the dump.
+    fn finish_image(mut self) -> RawDump {
         if let Some((line, what)) = self.image.take() {
             self.raw.note(format!(
                 "line {line}: EDK2's search for the image holding the instruction pointer: \
@@ -607,6 +630,8 @@ pub(crate) fn read(lines: &[(usize, String)]) -> Vec<RawDump> {
     out.truncate(MAX_DUMPS);
     out
 }
+
+mod frame;
 
 #[cfg(test)]
 mod tests;

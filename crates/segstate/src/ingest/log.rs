@@ -25,10 +25,7 @@ use super::code_at_rip::{CodeAtRip, InstructionAtRip};
 use super::exit::{self, Exit, ExitClass, TripleFaultReport};
 use super::text::{Words, quoted_printable, strip_prefixes};
 use super::{haxm, linux_vmcb, linux_vmcs, qemu_log};
-use crate::arch::{
-    Cpl, CpuMode, EFER_LMA, EFER_LME, GuestField, GuestState, ModeGap, SegReg, ShownMode, Vendor,
-    VmxControls,
-};
+use crate::arch::{Cpl, CpuMode, GuestField, GuestState, SegReg, Vendor, VmxControls};
 
 /// The most dumps read from one log; the rest are named, not read, so memory stays
 /// bounded on any input.
@@ -311,34 +308,6 @@ pub struct LogDump {
 }
 
 impl LogDump {
-    /// The operating mode: as the fields read decide it ([`GuestState::shown_mode`]),
-    /// else as the dump names it in words, when it does. A dump that names EFER.LMA
-    /// without printing EFER ([`LogDump::named_lma`]) goes as far as the fields decide
-    /// with that LMA.
-    ///
-    /// # Errors
-    ///
-    /// [`ModeGap`] when neither decides it.
-    pub fn mode(&self) -> Result<ShownMode, ModeGap> {
-        match self.guest.shown_mode() {
-            Ok(m) => Ok(ShownMode::Decided(m)),
-            Err(gap) => match (self.named_mode, self.named_lma) {
-                (Some(m), _) => Ok(ShownMode::Named(m, gap)),
-                (None, Some(lma)) if gap.lacks == GuestField::Efer => {
-                    let named = GuestState {
-                        efer: Some(if lma { EFER_LMA | EFER_LME } else { 0 }),
-                        ..self.guest.clone()
-                    };
-                    match named.shown_mode() {
-                        Ok(m) => Ok(ShownMode::Named(m, gap)),
-                        Err(further) => Err(further),
-                    }
-                }
-                _ => Err(gap),
-            },
-        }
-    }
-
     /// The instruction at RIP, from QEMU's `Code=` line when the log has one, decoded
     /// in the width the mode and the cached CS.D give ([`CpuMode::code_bits`]).
     #[must_use]
@@ -882,6 +851,7 @@ fn infer_target(d: &mut LogDump, tcg: bool, at_reset: bool, host: Option<&(Vendo
 }
 
 mod differ;
+mod mode;
 
 #[cfg(test)]
 mod tests;

@@ -173,7 +173,8 @@ pub enum InputFormat {
     Libvirt,
     /// A segstate snapshot (`segstate snapshot save`), with its explicit CPL.
     Snapshot,
-    /// A Cloud Hypervisor snapshot's `state.json` (or its directory): every vCPU.
+    /// A Cloud Hypervisor snapshot's `state.json` (or `vm.json`, v15–v21) or its
+    /// directory: every vCPU, in the layout of each version from v15.
     CloudHypervisor,
     /// A Firecracker snapshot state file (formats 1.x to 11.x, and the Versionize files
     /// of Firecracker 0.23 to 1.6): every vCPU.

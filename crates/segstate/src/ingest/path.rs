@@ -6,7 +6,8 @@
 //! than a stream (feature `serde`):
 //!
 //! - a snapshot directory: crosvm's (a `vcpu` namespace, [`crosvm::is_snapshot_dir`])
-//!   or Cloud Hypervisor's (a `state.json`); a directory that is neither is refused;
+//!   or Cloud Hypervisor's (a `state.json`, or the `vm.json` of v15–v21); a directory
+//!   that is neither is refused;
 //! - a crosvm fragment `vcpu/vcpu{N}`, read with the snapshot around it so that an
 //!   encrypted one is named so ([`crosvm::is_fragment_path`]);
 //! - a HyperVStorage file (`.vmrs`/`.vsv`), whose reader seeks past the guest RAM it
@@ -133,8 +134,8 @@ impl fmt::Display for OpenError {
             OpenError::Source(e) => e.fmt(f),
             OpenError::NotASnapshot(dir) => write!(
                 f,
-                "{}: is a directory, and not a Cloud Hypervisor snapshot (it has no state.json) \
-                 nor a crosvm snapshot (it has no vcpu namespace)",
+                "{}: is a directory, and not a Cloud Hypervisor snapshot (it has no state.json \
+                 nor vm.json) nor a crosvm snapshot (it has no vcpu namespace)",
                 dir.display()
             ),
             #[cfg(feature = "serde")]
@@ -268,8 +269,9 @@ fn first_bytes(path: &Path, prefix: &mut [u8]) -> bool {
 
 /// The vCPUs of a foreign state file or snapshot directory at `path`: a directory is a
 /// crosvm snapshot when it has the `vcpu` namespace ([`crosvm::is_snapshot_dir`]), else
-/// a Cloud Hypervisor snapshot (its `state.json`); a file is a Firecracker state file or
-/// a crosvm `vcpu{N}` fragment by its first bytes, else a Cloud Hypervisor `state.json`.
+/// a Cloud Hypervisor snapshot (its `state.json` or `vm.json`); a file is a Firecracker
+/// state file or a crosvm `vcpu{N}` fragment by its first bytes, else a Cloud Hypervisor
+/// `state.json` or `vm.json`.
 ///
 /// # Errors
 ///
@@ -348,7 +350,8 @@ fn not_imported(path: &std::path::Path, prefix: &[u8]) -> Option<foreign::Ingest
 }
 
 /// The format of a foreign snapshot directory: crosvm's (a `vcpu` namespace) or Cloud
-/// Hypervisor's (a `state.json`); `None` for a directory that is neither, or a file.
+/// Hypervisor's (a `state.json`, or the `vm.json` of v15–v21); `None` for a directory
+/// that is neither, or a file.
 #[cfg(feature = "serde")]
 #[must_use]
 pub fn foreign_dir_format(path: &std::path::Path) -> Option<InputFormat> {
@@ -356,7 +359,7 @@ pub fn foreign_dir_format(path: &std::path::Path) -> Option<InputFormat> {
         None
     } else if crosvm::is_snapshot_dir(path) {
         Some(InputFormat::Crosvm)
-    } else if path.join("state.json").is_file() {
+    } else if cloud_hypervisor::snapshot_file(path).is_some() {
         Some(InputFormat::CloudHypervisor)
     } else {
         None

@@ -16,7 +16,7 @@ use alloc::vec::Vec;
 use super::code_at_rip::{CodeAtRip, QEMU_CODE_BYTES_BACKWARD};
 use super::log::{Dialect, MAX_DUMPS, RawDump};
 use super::text::{Words, hex, hex_width};
-use crate::arch::{DescriptorTable, PrivilegeLevel, SegReg};
+use crate::arch::{CpuMode, DescriptorTable, PrivilegeLevel, SegReg};
 use crate::format::qemu::{QemuFlags, QemuSegmentCache};
 
 /// Fields the reader keeps or uses to find dump boundaries.
@@ -50,6 +50,8 @@ const RESET_DUMP_LINES: usize = 24;
 struct Reading {
     dump: RawDump,
     seen: Vec<&'static str>,
+    /// SS's DPL and line, when QEMU printed SS's `DPL=` suffix.
+    ss_suffix: Option<(PrivilegeLevel, usize)>,
 }
 
 impl Reading {
@@ -57,7 +59,26 @@ impl Reading {
         Reading {
             dump: RawDump::new(Dialect::Qemu, line),
             seen: Vec::new(),
+            ss_suffix: None,
         }
+    }
+
+    /// The dump read. One without QEMU's `CPL=` (a paste of the segment lines alone)
+    /// whose SS line has its `DPL=` suffix is at CPL SS.DPL: QEMU prints the suffix
+    /// only with HF_PE_MASK (`cpu_x86_dump_seg_cache`, target/i386/cpu-dump.c), and in
+    /// protected mode its CPL is SS.DPL (`x86_update_hflags`, target/i386/helper.c;
+    /// SDM Vol. 3A §5.5), virtual-8086 mode's SS.DPL being 3.
+    fn finish(mut self) -> RawDump {
+        if let (None, Some((dpl, line))) = (self.dump.guest.cpl, self.ss_suffix) {
+            self.dump.guest.cpl = Some(dpl);
+            self.dump.note(format!(
+                "line {line}: no CPL= in the paste; CPL {} is SS.DPL, QEMU's CPL in \
+                 protected mode, which the DPL= suffix shows (QEMU prints it only with \
+                 CR0.PE set)",
+                dpl.bits()
+            ));
+        }
+        self.dump
     }
 }
 
@@ -119,7 +140,7 @@ pub(crate) fn read(words: &mut Words<'_>) -> (Vec<RawDump>, bool) {
         let repeat = cur.as_ref().is_some_and(|c| c.seen.contains(&id));
         if repeat || (starts && cur.as_ref().is_some_and(|c| !c.seen.is_empty())) {
             if let Some(done) = cur.take() {
-                out.push(done.dump);
+                out.push(done.finish());
             }
         }
         let c = cur.get_or_insert_with(|| {
@@ -137,6 +158,9 @@ pub(crate) fn read(words: &mut Words<'_>) -> (Vec<RawDump>, bool) {
         });
         c.seen.push(id);
         c.dump.lines.extend_to(w.line);
+        if name == "RAX" {
+            c.dump.named_mode = Some(CpuMode::Long64);
+        }
         if let Some(reg) = seg {
             segment(c, words, reg, value, w.line);
         } else {
@@ -144,10 +168,38 @@ pub(crate) fn read(words: &mut Words<'_>) -> (Vec<RawDump>, bool) {
         }
     }
     if let Some(done) = cur {
-        out.push(done.dump);
+        out.push(done.finish());
     }
     out.retain(|d| d.has_fields());
+    for d in &mut out {
+        layout_note(d);
+    }
     (out, tcg)
+}
+
+/// Names what the 64-bit layout says where the fields that decide the mode are cut:
+/// `x86_cpu_dump_state()` prints `RAX=…`, and `cpu_x86_dump_seg_cache()` 16-digit
+/// bases, only when `env->hflags & HF_CS64_MASK`, which QEMU sets for EFER.LMA with
+/// CS.L (target/i386/cpu-dump.c, `x86_update_hflags` in target/i386/helper.c), so a
+/// dump in that layout was taken in 64-bit mode though its CR0 or EFER line is not in
+/// the paste. [`RawDump::named_mode`] carries it; the fields decide where they can.
+fn layout_note(d: &mut RawDump) {
+    let g = &d.guest;
+    if d.named_mode == Some(CpuMode::Long64) && (g.cr0.is_none() || g.efer.is_none()) {
+        let lacks = match (g.cr0, g.efer) {
+            (None, None) => "CR0 and EFER",
+            (None, Some(_)) => "CR0",
+            _ => "EFER",
+        };
+        d.note(format!(
+            "line {}: the 64-bit layout (`RAX=`, 16-digit segment bases): QEMU prints it \
+             only with HF_CS64_MASK, \
+             EFER.LMA and CS.L both set (target/i386/cpu-dump.c, x86_cpu_dump_state), so \
+             the dump names 64-bit mode though its {lacks} {} not in the paste",
+            d.lines.first,
+            if lacks.contains(" and ") { "are" } else { "is" }
+        ));
+    }
 }
 
 /// `XX =sel base limit flags [suffix]`.
@@ -168,6 +220,10 @@ fn segment(c: &mut Reading, words: &mut Words<'_>, reg: SegReg, sel: &str, line:
     {
         match words.peek(0).and_then(|w| hex_width(w.text, widths)) {
             Some(v) => {
+                // A 16-digit base is the 64-bit layout, as `RAX=` is (`layout_note`).
+                if i == 0 && words.peek(0).is_some_and(|w| w.text.len() == 16) {
+                    c.dump.named_mode = Some(CpuMode::Long64);
+                }
                 c.dump
                     .lines
                     .extend_to(words.peek(0).map_or(line, |w| w.line));
@@ -189,6 +245,9 @@ fn segment(c: &mut Reading, words: &mut Words<'_>, reg: SegReg, sel: &str, line:
         limit: cols[1] as u32,
         flags: QemuFlags(cols[2] as u32),
     };
+    if reg == SegReg::Ss && words.peek(0).is_some_and(|w| w.text.starts_with("DPL=")) {
+        c.ss_suffix = Some((q.flags.dpl(), line));
+    }
     c.dump.guest.segments[reg] = Some(q.lenient_segment());
 }
 

@@ -11,6 +11,20 @@ use segstate::ingest::log::Target;
 /// state. The reasons are in each sidecar; the comments say why the verdict follows.
 #[rustfmt::skip]
 pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
+    // Sweep 12 (sweep_12.rs): QEMU dumps in the 64-bit layout cut before CR0 and EFER,
+    // their mode named by the layout; an EDK2 frame no CPU running the handler can
+    // hold, nothing of it judged; a Bochs real-mode dump cut before CS, CPL 0; two
+    // QEMU lines each in a Markdown code span. Read right before, held as rows: a
+    // nested L2's dump_vmcs without paging, a VBox.log register dump without its header.
+    ("coreos-assembler-3428-efault-cut", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::RunFailed(Some(14)))),
+    ("noname-linux-2-ovmf-vga-cut", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(1))),
+    ("cloud-hypervisor-5475-edk2-bad-frame", Target::Firmware, &[], Expect::NoState(None)),
+    ("littleosbook-82-bochs-real-cut", Target::Bochs, &[], Expect::Passes),
+    ("libvmi-344-code-spans", Target::Unknown, &[SegReg::Fs, SegReg::Gs], Expect::Passes),
+    // The segment lines alone: CPL SS.DPL, as SS's DPL= suffix shows protected mode.
+    ("libvmi-346-segments-only", Target::Unknown, &SegReg::ALL, Expect::Passes),
+    ("cloud-hypervisor-4131-nested-vmcs", Target::Intel, &[SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Fs, SegReg::Gs], Expect::Passes),
+    ("macos-virtualbox-480-cpum-cut", Target::Unknown, &[SegReg::Ss, SegReg::Fs, SegReg::Gs, SegReg::Ldtr, SegReg::Tr], Expect::Passes),
     // Sweep 10: bhyvectl on an AMD host, vCPU 1's registers after vCPU 0's VMCB lines:
     // an AMD host, the access read as vmcb_getdesc's copy of the VMCB attrib (CS's G
     // and TR's busy bit, which AMD does not keep, rebuilt); the same vCPU's part alone,

@@ -5,7 +5,7 @@ use segstate::arch::PrivilegeLevel;
 use segstate::arch::msr::STAR;
 use segstate::format::kvm::KvmSegment;
 use segstate::ingest::foreign::{ForeignVcpu, IngestError, Place, Stack};
-use segstate::ingest::{crosvm, firecracker};
+use segstate::ingest::{cloud_hypervisor, crosvm, firecracker};
 
 /// The Firecracker snapshot of the `user-null-ss` guest, the guest the other KVM VMMs'
 /// `user-null-ss` fixtures were taken from too.
@@ -57,6 +57,34 @@ pub fn user_vcpu0(vcpus: &[ForeignVcpu], stack: Stack) -> &ForeignVcpu {
     assert_eq!(v.file_cpl, None, "{stack:?} has no CPL field");
     assert_eq!(v.cpl(), PrivilegeLevel::Ring3, "CPL = SS.DPL");
     v
+}
+
+/// Every vCPU of the Cloud Hypervisor snapshot `text` (named `state.json`), which must
+/// read.
+#[track_caller]
+pub fn cloud_hypervisor_read(text: &str) -> Vec<ForeignVcpu> {
+    cloud_hypervisor::read(text, "state.json").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// What the Cloud Hypervisor reader says of `text` (named `state.json`), which it must
+/// refuse.
+#[track_caller]
+pub fn cloud_hypervisor_refused(text: &str) -> IngestError {
+    match cloud_hypervisor::read(text, "state.json") {
+        Ok(v) => panic!("expected a refusal, read {} vCPUs", v.len()),
+        Err(e) => e,
+    }
+}
+
+/// vCPU 1 of a Cloud Hypervisor `user-null-ss` fixture (any version): never started
+/// (mp_state 1), in the 32-bit flat state of Cloud Hypervisor's PVH setup, CPL 0.
+#[track_caller]
+pub fn assert_cloud_hypervisor_ap(vcpus: &[ForeignVcpu]) {
+    let ap = &vcpus[1];
+    assert_eq!(ap.id, "1");
+    assert_eq!(ap.mp_state, Some(1), "never started");
+    assert_eq!(ap.cpl(), PrivilegeLevel::Ring0);
+    assert_eq!((ap.sregs.cs.selector, ap.sregs.cs.db), (0x08, 1));
 }
 
 /// The user-mode vCPU that tools/foreign-fixtures' producers write into the Xen and

@@ -120,8 +120,10 @@ fn in_the_log_the_dump_is_judged_for_the_architecture_alone() {
     let j = crate::ingest::judge::judge(l, None);
     assert_eq!(j.vendors, None);
     assert_eq!(j.verdict, crate::ingest::judge::Verdict::Passes);
-    // Paging without protected mode breaks the architecture, and is named.
-    let broken = read_log(&X64.replace("0000000080010033", "0000000080010032"));
+    // Paging without protected mode breaks the architecture, and is named; under the
+    // X64 handler, which reads CR0 itself and runs only with PE and PG set, it says the
+    // frame is no CPU state (`frame`), and nothing of it is judged.
+    let broken = read_log(&IA32.replace("CR0  - 80000033", "CR0  - 80000032"));
     let j = crate::ingest::judge::judge(&broken[0], None);
     assert!(
         matches!(&j.verdict, crate::ingest::judge::Verdict::Fails { finding, .. }
@@ -129,6 +131,15 @@ fn in_the_log_the_dump_is_judged_for_the_architecture_alone() {
         "{}",
         j.verdict
     );
+    let broken = read_log(&X64.replace("0000000080010033", "0000000080010032"));
+    assert!(
+        broken[0]
+            .notes
+            .iter()
+            .any(|n| n.contains("CR0 0x80010032 has PE clear"))
+    );
+    let j = crate::ingest::judge::judge(&broken[0], None);
+    assert_eq!(j.verdict, crate::ingest::judge::Verdict::NoState(None));
 }
 
 #[test]

@@ -269,13 +269,21 @@ fn shape(prefix: &str) -> String {
 }
 
 /// Peels e-mail quoting (`>`, `> >`, `>>`, and `&gt;` as a bug tracker's HTML export
-/// leaves it) and a leading Markdown fence.
+/// leaves it), a leading Markdown fence, and a Markdown code span around the whole
+/// line (a poster quoting dump lines one by one in backticks, libvmi/libvmi#344).
 fn peel(line: &str) -> &str {
     let mut s = line.trim_end_matches('\r');
     loop {
         let t = s.trim_start_matches([' ', '\t']);
+        let span = t
+            .trim_end()
+            .strip_prefix('`')
+            .and_then(|r| r.strip_suffix('`'))
+            .filter(|inner| !inner.is_empty() && !inner.contains('`'));
         if let Some(rest) = t.strip_prefix('>').or_else(|| t.strip_prefix("&gt;")) {
             s = rest;
+        } else if let Some(inner) = span {
+            s = inner;
         } else if let Some(rest) = t.strip_prefix("```").or_else(|| t.strip_prefix("~~~")) {
             // A fence, possibly glued to the first line of the dump ("```(XEN) ...").
             s = rest.trim_start_matches('`').trim_start_matches('~');
@@ -391,5 +399,18 @@ mod tests {
         assert_eq!(anchor("foo: CS:   sel=0x10"), Some(5));
         assert_eq!(peel("```"), "");
         assert_eq!(peel("~~~text"), "");
+    }
+
+    #[test]
+    fn a_code_span_around_the_whole_line_is_peeled() {
+        let line = "`FS =0053 000000007fea9000 00003c00 0040f300`";
+        assert_eq!(peel(line), "FS =0053 000000007fea9000 00003c00 0040f300");
+        assert_eq!(
+            peel("> `CS =0010 0 ffffffff 00c09b00` "),
+            "CS =0010 0 ffffffff 00c09b00"
+        );
+        // A span inside prose, or an empty one, is not a line's whole.
+        assert_eq!(peel("see `CS =0010` above"), "see `CS =0010` above");
+        assert_eq!(peel("``"), "``");
     }
 }
