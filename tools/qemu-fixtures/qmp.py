@@ -4,6 +4,7 @@
 usage: qmp.py SOCKET OUT.txt [--wait SECONDS] [--all-cpus] [--no-cont]
               [--caps CAP,...] [--migrate FILE | --uri URI] [--settle]
               [--dump FILE [--dump-format FORMAT] [--dump-range BEGIN:LENGTH]]
+              [--savevm TAG,...]
 
 Starts the (-S) guest unless --no-cont, lets it run for --wait seconds so that it parks
 in its final state, stops it, writes the HMP `info registers` text to OUT.txt, optionally
@@ -13,7 +14,10 @@ postcopy-ram capability over exec:, where QEMU 10 writes the whole stream and th
 in status "device" (no return path): done once FILE stops growing. --dump writes a guest
 memory dump (`dump-guest-memory`, no paging) in --dump-format (elf, kdump-zlib,
 kdump-raw-zlib, ...; default elf), of the guest-physical range BEGIN:LENGTH only when
-given (ELF only: QEMU's kdump formats take no range). Standard library only.
+given (ELF only: QEMU's kdump formats take no range). --savevm takes an internal
+snapshot (HMP `savevm`) per TAG into the VM's qcow2 drives: the first of the stopped VM
+as printed, each further one after running it for --wait seconds more, its `info
+registers` appended to OUT.txt. Standard library only.
 """
 import json
 import socket
@@ -78,6 +82,17 @@ def main():
             time.sleep(0.1)
         if q.cmd("query-dump")["status"] != "completed":
             raise SystemExit("dump-guest-memory failed")
+    if "--savevm" in argv:
+        for i, tag in enumerate(argv[argv.index("--savevm") + 1].split(",")):
+            if i > 0:
+                q.cmd("cont")
+                time.sleep(wait)
+                q.cmd("stop")
+                with open(out, "a") as f:
+                    f.write(q.hmp("info registers -a" if "--all-cpus" in argv else "info registers"))
+            reply = q.hmp(f"savevm {tag}")
+            if reply.strip():
+                raise SystemExit(f"savevm {tag}: {reply}")
     if "--caps" in argv:
         caps = argv[argv.index("--caps") + 1].split(",")
         q.cmd("migrate-set-capabilities",

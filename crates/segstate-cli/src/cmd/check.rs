@@ -86,6 +86,11 @@ impl From<VendorArg> for Vendors {
 ///   SS.DPL, EFER.LMA inferred and said so); streams are read as streams, guest RAM is
 ///   never held;
 ///
+/// - a qcow2 image (`qcow2`, by its path: `QFI\xfb`): every internal snapshot with VM
+///   state (`savevm`, `virsh snapshot-create` of a running domain), its migration
+///   stream read through the image's cluster tables, each CPU labelled with the
+///   snapshot's tag;
+///
 /// - a Cloud Hypervisor snapshot (`cloud-hypervisor`): its directory, or its
 ///   `state.json` (`vm.json` up to v21) by the `snapshots` / `cpu-manager` keys; every
 ///   vCPU, the stack and the layout's Cloud Hypervisor versions named;
@@ -143,6 +148,7 @@ impl From<VendorArg> for Vendors {
   segstate check domain.xlsave             a Xen xl save image or libxc stream: every vCPU
   segstate check vm.vmrs                   Hyper-V saved state: every VP, with its CPL byte
   segstate check guest.vmcore              QEMU dump-guest-memory (ELF or kdump): every vCPU
+  segstate check disk.qcow2                every internal snapshot's CPUs (savevm, virsh snapshot-create)
   segstate check state/regs.json           wtf's regs.json (bdump.js, linux_mode): attr encoding named
   segstate convert --from sregs-bytes --to sregs < sregs.hex | segstate check
   segstate check --json --verbose dump.txt"#)]
@@ -156,7 +162,7 @@ pub struct Args {
     vendor: Option<VendorArg>,
     /// The input format (default: detected): dump, json, sregs, sregs+regs, vmcb,
     /// vmcb-save, migration, libvirt, snapshot, cloud-hypervisor, firecracker, crosvm,
-    /// xen, hyperv, wtf, vmcore.
+    /// xen, hyperv, wtf, vmcore, qcow2.
     #[arg(long, value_parser = parse_format, value_name = "NAME")]
     format: Option<InputFormat>,
     /// Print the report as JSON.

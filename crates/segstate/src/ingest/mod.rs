@@ -101,6 +101,8 @@ pub mod log;
 pub mod other_arch;
 mod path;
 pub(crate) mod protected;
+#[cfg(feature = "serde")]
+pub mod qcow2;
 pub mod qemu_dump;
 pub mod qemu_log;
 pub mod qemu_migration;
@@ -192,11 +194,14 @@ pub enum InputFormat {
     /// or kdump-compressed, read as a stream down to its notes: every vCPU's segment
     /// cache.
     Vmcore,
+    /// A qcow2 image's internal snapshots (`savevm`, `virsh snapshot-create`), read by
+    /// path: every snapshot's VM state as a migration stream.
+    Qcow2,
 }
 
 impl InputFormat {
     /// Every format.
-    pub const ALL: [InputFormat; 16] = [
+    pub const ALL: [InputFormat; 17] = [
         InputFormat::Dump,
         InputFormat::Sregs,
         InputFormat::SregsRegs,
@@ -213,6 +218,7 @@ impl InputFormat {
         InputFormat::HyperV,
         InputFormat::Wtf,
         InputFormat::Vmcore,
+        InputFormat::Qcow2,
     ];
 
     /// The name `--format` takes.
@@ -235,6 +241,7 @@ impl InputFormat {
             InputFormat::HyperV => "hyperv",
             InputFormat::Wtf => "wtf",
             InputFormat::Vmcore => "vmcore",
+            InputFormat::Qcow2 => "qcow2",
         }
     }
 }
@@ -404,6 +411,9 @@ fn detect_foreign(prefix: &[u8]) -> Option<InputFormat> {
     if qemu_vmcore::recognise(prefix) {
         return Some(InputFormat::Vmcore);
     }
+    if qcow2::recognise(prefix) {
+        return Some(InputFormat::Qcow2);
+    }
     if crosvm::recognise(prefix) {
         return Some(InputFormat::Crosvm);
     }
@@ -493,6 +503,7 @@ pub fn read(bytes: &[u8], format: Option<InputFormat>) -> Result<Vec<Input>, Inp
         | InputFormat::Xen
         | InputFormat::HyperV => read_foreign(bytes, format),
         InputFormat::Vmcore => read_vmcore(bytes),
+        InputFormat::Qcow2 => Err(err(QCOW2_BY_PATH)),
     }
 }
 
@@ -535,6 +546,12 @@ pub fn read_xen(reader: impl std::io::Read) -> Result<Vec<Input>, InputError> {
         .map_err(|e| err(format!("{}: {}: {}", e.format, e.place, e.reason)))?;
     foreign_inputs(&vcpus)
 }
+
+/// Why a qcow2 image given as bytes or a stream is not read: its snapshots' VM state is
+/// reached through its cluster tables, which needs the file.
+pub(crate) const QCOW2_BY_PATH: &str = "qcow2 image: its internal snapshots' VM state is \
+     reached by seeking through the image's cluster tables, so it is read by path: give \
+     the image's path, not standard input";
 
 /// Every vCPU of a QEMU guest memory dump ([`qemu_vmcore`]), read as a stream down to
 /// its notes.

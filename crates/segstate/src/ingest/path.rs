@@ -11,7 +11,9 @@
 //! - a crosvm fragment `vcpu/vcpu{N}`, read with the snapshot around it so that an
 //!   encrypted one is named so ([`crosvm::is_fragment_path`]);
 //! - a HyperVStorage file (`.vmrs`/`.vsv`), whose reader seeks past the guest RAM it
-//!   holds instead of reading it ([`hyperv::Framing::HyperVStorage`]).
+//!   holds instead of reading it ([`hyperv::Framing::HyperVStorage`]);
+//! - a qcow2 image, whose internal snapshots' VM state is reached through its cluster
+//!   tables ([`super::qcow2`]).
 //!
 //! [`open_path`] makes that choice; [`OpenedInput::read_each`] then hands out the
 //! states either way.
@@ -24,7 +26,7 @@ use std::path::{Path, PathBuf};
 use super::source::{self, InputName, SourceError};
 use super::{Input, InputFormat};
 #[cfg(feature = "serde")]
-use super::{cloud_hypervisor, crosvm, firecracker, foreign, hyperv, xen};
+use super::{cloud_hypervisor, crosvm, firecracker, foreign, hyperv, qcow2, xen};
 #[cfg(feature = "serde")]
 use std::vec::Vec;
 
@@ -41,6 +43,9 @@ enum How {
     /// HyperVStorage file.
     #[cfg(feature = "serde")]
     ByPath(Vec<foreign::ForeignVcpu>),
+    /// Already read by path into states: a qcow2 image's snapshots.
+    #[cfg(feature = "serde")]
+    States(Vec<Input>),
     /// A file or standard input, read as a stream.
     Stream(Box<dyn BufRead>),
 }
@@ -52,6 +57,8 @@ impl fmt::Debug for OpenedInput {
         match &self.how {
             #[cfg(feature = "serde")]
             How::ByPath(vcpus) => d.field("vcpus", vcpus),
+            #[cfg(feature = "serde")]
+            How::States(states) => d.field("states", &states.len()),
             How::Stream(_) => d.field("how", &"stream"),
         };
         d.finish()
@@ -72,7 +79,7 @@ impl OpenedInput {
     pub fn foreign_vcpus(&self) -> Option<&[foreign::ForeignVcpu]> {
         match &self.how {
             How::ByPath(vcpus) => Some(vcpus),
-            How::Stream(_) => None,
+            How::States(_) | How::Stream(_) => None,
         }
     }
 
@@ -92,6 +99,12 @@ impl OpenedInput {
                     super::foreign_inputs(&vcpus).map_err(|e| SourceError::new(&self.name, e))?;
                 let n = inputs.len();
                 inputs.into_iter().for_each(each);
+                Ok(n)
+            }
+            #[cfg(feature = "serde")]
+            How::States(states) => {
+                let n = states.len();
+                states.into_iter().for_each(each);
                 Ok(n)
             }
             How::Stream(mut reader) => {
@@ -172,6 +185,15 @@ impl core::error::Error for OpenError {
 pub fn open_path(path: &Path, format: Option<InputFormat>) -> Result<OpenedInput, OpenError> {
     #[cfg(feature = "serde")]
     if let name @ InputName::Path(_) = InputName::of(Some(path)) {
+        if format.is_none_or(|f| f == InputFormat::Qcow2) && starts_with(path, &qcow2::MAGIC) {
+            let states = super::qcow2::inputs(path)
+                .map_err(|e| OpenError::Source(SourceError::new(&name, e)))?;
+            return Ok(OpenedInput {
+                name,
+                format,
+                how: How::States(states),
+            });
+        }
         if let Some(vcpus) = read_by_path(path, format)? {
             return Ok(OpenedInput {
                 name,
@@ -218,17 +240,31 @@ fn read_by_path(
 }
 
 /// True when `path` is a regular file starting with the HyperVStorage signature.
+#[cfg(feature = "serde")]
+fn is_hyperv_storage(path: &Path) -> bool {
+    let mut prefix = [0u8; 4];
+    first_bytes(path, &mut prefix)
+        && hyperv::recognise(&prefix) == Some(hyperv::Framing::HyperVStorage)
+}
+
+/// True when `path` is a regular file starting with `magic`.
+#[cfg(feature = "serde")]
+fn starts_with(path: &Path, magic: &[u8; 4]) -> bool {
+    let mut prefix = [0u8; 4];
+    first_bytes(path, &mut prefix) && prefix == *magic
+}
+
+/// Fills `prefix` with the first bytes of `path` when it is a regular file that long.
 ///
 /// Only a regular file is looked at: a pipe or FIFO named by path (`/dev/stdin`, a
 /// shell's `<(...)`) is opened again by [`source::open`], and the bytes read here would
-/// be gone from the stream. A HyperVStorage file is read by seeking, which no pipe does.
+/// be gone from the stream. The formats read by path are read by seeking, which no pipe
+/// does.
 #[cfg(feature = "serde")]
-fn is_hyperv_storage(path: &Path) -> bool {
+fn first_bytes(path: &Path, prefix: &mut [u8]) -> bool {
     use std::io::Read;
-    let mut prefix = [0u8; 4];
     std::fs::metadata(path).is_ok_and(|m| m.is_file())
-        && std::fs::File::open(path).is_ok_and(|mut f| f.read_exact(&mut prefix).is_ok())
-        && hyperv::recognise(&prefix) == Some(hyperv::Framing::HyperVStorage)
+        && std::fs::File::open(path).is_ok_and(|mut f| f.read_exact(prefix).is_ok())
 }
 
 /// The vCPUs of a foreign state file or snapshot directory at `path`: a directory is a

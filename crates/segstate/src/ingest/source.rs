@@ -253,6 +253,7 @@ pub fn read_each(
         InputFormat::Migration => super::read_migration(head.chain(reader)).map_err(bad)?,
         InputFormat::Xen => super::read_xen(head.chain(reader)).map_err(bad)?,
         InputFormat::Vmcore => super::read_vmcore(head.chain(reader)).map_err(bad)?,
+        InputFormat::Qcow2 => return Err(SourceError::new(name, super::QCOW2_BY_PATH)),
         InputFormat::Libvirt => super::read_libvirt(head.chain(reader)).map_err(bad)?,
         InputFormat::Snapshot => whole(head, reader, SNAPSHOT_INPUT_LIMIT, "a snapshot".into())?,
         InputFormat::CloudHypervisor
