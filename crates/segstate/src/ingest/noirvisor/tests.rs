@@ -217,3 +217,24 @@ fn a_line_again_is_the_next_dump_and_look_alikes_are_none() {
         assert!(dumps(junk).iter().all(|d| !d.has_fields()), "{junk}");
     }
 }
+
+/// The whole dump through `read_log`: one state, NoirVisor's alone (no other reader
+/// takes its `CR0:` or `EFER:` words for a dump of its own), the exit line before it
+/// read as VM-instruction error 7, the mode decided (EFER.LMA, CS.L): 64-bit.
+#[test]
+fn a_whole_dump_reads_as_one_state_with_its_exit() {
+    use crate::arch::CpuMode;
+    use crate::ingest::exit::ExitClass;
+    for header in [HEADER, "Dumping VMCS Guest State Area!"] {
+        let l = read_log(&whole(header));
+        assert_eq!(l.len(), 1, "{l:?}");
+        let d = &l[0];
+        assert_eq!(d.dialects, [Dialect::NoirVisor]);
+        assert_eq!(d.line, 3);
+        assert_eq!(
+            d.exit().map(|e| e.class()),
+            Some(ExitClass::VmInstructionError(7))
+        );
+        assert_eq!(d.mode().map(|m| m.mode()), Ok(CpuMode::Long64));
+    }
+}
