@@ -580,6 +580,7 @@ fn beyond_segments(report: &mut Report, d: &LogDump, v: Vendors) -> Vec<(CheckId
                 | Dialect::XenVmcs
                 | Dialect::Haxm
                 | Dialect::Hvdump
+                | Dialect::NoirVisor
                 | Dialect::LinuxVmcb
                 | Dialect::XenVmcb
         )
@@ -644,6 +645,7 @@ impl SaveAreaSwitch {
                 x,
                 Dialect::Haxm
                     | Dialect::Hvdump
+                    | Dialect::NoirVisor
                     | Dialect::BhyvectlVmcs
                     | Dialect::BhyvectlVmcb
                     | Dialect::Bhyvectl

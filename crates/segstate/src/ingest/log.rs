@@ -84,6 +84,8 @@ pub enum Dialect {
     /// Protection)  CPU Apic ID - …`, OVMF's serial output), see `edk2_exception`: the
     /// firmware's own view, control registers and selectors, no descriptor cache.
     Edk2Exception,
+    /// NoirVisor's VMCS dump (`Guest CS Segment - Selector: 0x10`), see [`super::noirvisor`].
+    NoirVisor,
 }
 
 impl Dialect {
@@ -107,6 +109,7 @@ impl Dialect {
             Dialect::Bhyvectl => "bhyvectl register dump",
             Dialect::GdbRegisters => "gdb register listing",
             Dialect::Edk2Exception => "EDK2 exception dump",
+            Dialect::NoirVisor => "NoirVisor VMCS dump",
         }
     }
 
@@ -128,6 +131,7 @@ impl Dialect {
             | Dialect::XenVmcs
             | Dialect::Haxm
             | Dialect::Hvdump
+            | Dialect::NoirVisor
             | Dialect::BhyvectlVmcs => Some(Vendor::Intel),
             Dialect::LinuxVmcb | Dialect::XenVmcb | Dialect::BhyvectlVmcb => Some(Vendor::Amd),
         }
@@ -502,6 +506,7 @@ pub(crate) fn read_log_from(text: &str, first_line: usize) -> Vec<LogDump> {
     raws.extend(super::vbox_log::read(&lines));
     raws.extend(super::gdb_regs::read(&lines));
     raws.extend(super::edk2_exception::read(&lines));
+    raws.extend(super::noirvisor::read(&source.lines));
     for d in raws
         .iter_mut()
         .filter(|d| d.dialect.vendor() == Some(Vendor::Intel))

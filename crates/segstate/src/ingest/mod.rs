@@ -98,6 +98,7 @@ pub mod judge;
 pub mod linux_vmcb;
 pub mod linux_vmcs;
 pub mod log;
+pub mod noirvisor;
 pub mod other_arch;
 mod path;
 pub(crate) mod protected;

@@ -144,7 +144,7 @@ pub(crate) fn parse_line_in(line: &str, raw: &str) -> Option<Exit> {
             qualification: None,
         });
     }
-    if let Some(error) = xen_vm_instruction_error(line) {
+    if let Some(error) = xen_vm_instruction_error(line).or_else(|| noirvisor_error(raw)) {
         return Some(Exit::FailEntry {
             reason: error,
             vendor: Some(Vendor::Intel),
@@ -246,6 +246,19 @@ fn xen_vm_instruction_error(line: &str) -> Option<u64> {
         .starts_with(',')
         .then(|| w.parse().ok())
         .flatten()
+}
+
+/// The VM-instruction error NoirVisor's `nvc_vt_subvert_processor_i`
+/// (`src/vt_core/vt_main.c`, Zero-Tang/NoirVisor @08dd5ec6096e) prints after a
+/// VMLAUNCH that failed valid: `Failed at VM-Entry, Code=%d\t Reason: %s`, or `VM-Entry
+/// failed with invalid code %d!` for a number past its message table. Read from the
+/// raw line: `Code=` is an anchor of QEMU's dump, where the prefix stripper cuts.
+fn noirvisor_error(line: &str) -> Option<u64> {
+    let (_, rest) = line
+        .split_once("Failed at VM-Entry, Code=")
+        .or_else(|| line.split_once("VM-Entry failed with invalid code "))?;
+    let digits = rest.split(|c: char| !c.is_ascii_digit()).next()?;
+    digits.parse().ok()
 }
 
 /// The reason a VMM prints after a `hardware_entry_failure_reason` key or in a Rust

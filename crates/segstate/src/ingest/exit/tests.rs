@@ -247,6 +247,35 @@ fn xen_vm_instruction_errors_are_read() {
     assert_eq!(class("an Instruction Error 7 somewhere"), None);
 }
 
+/// NoirVisor's report of a VMLAUNCH that failed valid: the VM-instruction error, in
+/// decimal (`%d`), as printed in its issue #24 and for a number past its table.
+#[test]
+fn noirvisor_vm_instruction_errors_are_read() {
+    let class = |l: &str| parse_line(l).map(|e| e.class());
+    for (line, error) in [
+        (
+            "[NoirVisor] Failed at VM-Entry, Code=7  Reason: VM-Entry failed due to invalid \
+             control fields!",
+            7,
+        ),
+        (
+            "[NoirVisor] Failed at VM-Entry, Code=8\t Reason: VM-Entry failed due to invalid host-state fields!",
+            8,
+        ),
+        ("[NoirVisor] VM-Entry failed with invalid code 40!", 40),
+    ] {
+        assert_eq!(
+            class(line),
+            Some(ExitClass::VmInstructionError(error)),
+            "{line}"
+        );
+    }
+    assert_eq!(
+        class("[NoirVisor] Error while launching the Guest! VMX Status: 1"),
+        None
+    );
+}
+
 /// Bochs's triple fault, with and without reset; its other error lines are no exit.
 #[test]
 fn a_bochs_triple_fault_is_an_exit_of_no_vendor() {
