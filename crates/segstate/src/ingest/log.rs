@@ -9,7 +9,8 @@
 //! `text::show_regs` and `text::kvmtool`, `xen_regs` for Xen's `show_registers`,
 //! `vbox_log` for VirtualBox's `Guest CPUM` dump, [`super::bochs`] for Bochs's CPU
 //! dump, [`super::hvdump`] for hyperkit's VMCS dump, [`super::bhyvectl`] for `bhyvectl
-//! --get-all`, `gdb_regs` for gdb's `info registers`), reads the exit lines
+//! --get-all`, `gdb_regs` for gdb's `info registers`, `edk2_exception` for EDK2's
+//! exception dump, [`super::noirvisor`] for NoirVisor's VMCS dump), reads the exit lines
 //! ([`super::exit`]), and assembles [`LogDump`]s: each exit goes with the dump it
 //! precedes (or, failing that, the one before it), and when a log holds exactly one
 //! kernel dump and one QEMU dump they are the same failure seen twice and are merged
