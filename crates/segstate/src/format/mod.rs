@@ -112,6 +112,24 @@ pub(crate) fn le_u16(bytes: &[u8], offset: usize) -> u16 {
     u16::from_le_bytes([bytes[offset], bytes[offset + 1]])
 }
 
+/// Reads a big-endian integer at `offset` (the headers of Xen streams, qcow2 images and
+/// makedumpfile's flattened format). The caller has checked the length.
+pub(crate) fn be_u64(bytes: &[u8], offset: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&bytes[offset..offset + 8]);
+    u64::from_be_bytes(b)
+}
+
+pub(crate) fn be_u32(bytes: &[u8], offset: usize) -> u32 {
+    let mut b = [0u8; 4];
+    b.copy_from_slice(&bytes[offset..offset + 4]);
+    u32::from_be_bytes(b)
+}
+
+pub(crate) fn be_u16(bytes: &[u8], offset: usize) -> u16 {
+    u16::from_be_bytes([bytes[offset], bytes[offset + 1]])
+}
+
 /// A byte slice whose length does not match the format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LengthError {

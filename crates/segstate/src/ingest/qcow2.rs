@@ -32,6 +32,7 @@ use std::string::{String, ToString};
 use std::vec::Vec;
 
 use super::foreign::{IngestError, Place, Reason};
+use crate::format::{be_u16, be_u32, be_u64};
 
 /// The format name errors carry.
 pub const FORMAT: &str = "qcow2 image";
@@ -153,12 +154,12 @@ impl<F: Read + Seek> Image<F> {
             return Err(at(
                 0,
                 Reason::BadMagic {
-                    found: u64::from(be32(&h, 0)),
+                    found: u64::from(be_u32(&h, 0)),
                     expected: u64::from(u32::from_be_bytes(MAGIC)),
                 },
             ));
         }
-        let version = be32(&h, 4);
+        let version = be_u32(&h, 4);
         if !(2..=3).contains(&version) {
             return Err(at(
                 4,
@@ -168,7 +169,7 @@ impl<F: Read + Seek> Image<F> {
                 },
             ));
         }
-        let cluster_bits = be32(&h, 20);
+        let cluster_bits = be_u32(&h, 20);
         if !(9..=21).contains(&cluster_bits) {
             return Err(at(
                 20,
@@ -177,12 +178,12 @@ impl<F: Read + Seek> Image<F> {
                 )),
             ));
         }
-        if be32(&h, 32) != 0 {
+        if be_u32(&h, 32) != 0 {
             return Err(at(
                 32,
                 Reason::Encrypted(format!(
                     "crypt_method {}: the clusters, VM state included, are ciphertext",
-                    be32(&h, 32)
+                    be_u32(&h, 32)
                 )),
             ));
         }
@@ -195,7 +196,7 @@ impl<F: Read + Seek> Image<F> {
                 &mut h[72..104],
                 "the qcow2 version 3 header",
             )?;
-            let incompat = be64(&h, 72);
+            let incompat = be_u64(&h, 72);
             if incompat & INCOMPAT_CORRUPT != 0 {
                 return Err(at(
                     72,
@@ -237,10 +238,10 @@ impl<F: Read + Seek> Image<F> {
         let header = Header {
             version,
             cluster_bits,
-            size: be64(&h, 24),
+            size: be_u64(&h, 24),
             extended_l2,
-            nb_snapshots: be32(&h, 60),
-            snapshots_offset: be64(&h, 64),
+            nb_snapshots: be_u32(&h, 60),
+            snapshots_offset: be_u64(&h, 64),
         };
         let snapshots = snapshot_table(&mut file, name, &header)?;
         Ok(Image {
@@ -281,7 +282,7 @@ impl<F: Read + Seek> Image<F> {
             &mut raw,
             "a snapshot's L1 table",
         )?;
-        let l1 = raw.chunks_exact(8).map(|c| be64(c, 0)).collect();
+        let l1 = raw.chunks_exact(8).map(|c| be_u64(c, 0)).collect();
         let start = self.header.vm_state_offset(s.disk_size);
         let len = s.vm_state_size;
         Ok(Some(VmState {
@@ -341,7 +342,7 @@ impl<F: Read + Seek> VmState<'_, F> {
         let table = self.l2.as_ref().map_or(&[][..], |(_, t)| t.as_slice());
         let l2_index = usize::try_from((addr >> h.cluster_bits) & ((1 << h.l2_bits()) - 1))
             .unwrap_or(usize::MAX);
-        let l2e = be64(table, l2_index * entry_size);
+        let l2e = be_u64(table, l2_index * entry_size);
         if l2e & COMPRESSED != 0 {
             return Err(std::io::Error::other(format!(
                 "the VM state's cluster at address {addr:#x} is compressed, which QEMU does \
@@ -409,8 +410,8 @@ fn snapshot_table<F: Read + Seek>(
     for index in 0..h.nb_snapshots as usize {
         let mut e = [0u8; 40];
         read_at(file, name, at, &mut e, "a snapshot table entry")?;
-        let (id_len, name_len) = (u64::from(be16(&e, 12)), u64::from(be16(&e, 14)));
-        let extra_len = u64::from(be32(&e, 36));
+        let (id_len, name_len) = (u64::from(be_u16(&e, 12)), u64::from(be_u16(&e, 14)));
+        let extra_len = u64::from(be_u32(&e, 36));
         let entry = (40 + extra_len + id_len + name_len).div_ceil(8) * 8;
         read += entry;
         if read > MAX_SNAPSHOT_TABLE {
@@ -435,21 +436,21 @@ fn snapshot_table<F: Read + Seek>(
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         let id = text(&rest[extra_len..extra_len + id_len as usize]);
         let tag = text(&rest[extra_len + id_len as usize..]);
-        let small = u64::from(be32(&e, 32));
-        let large = (extra.len() >= 8).then(|| be64(extra, 0));
+        let small = u64::from(be_u32(&e, 32));
+        let large = (extra.len() >= 8).then(|| be_u64(extra, 0));
         out.push(InternalSnapshot {
             index,
             id,
             name: tag,
-            date_sec: be32(&e, 16),
-            vm_clock_nsec: be64(&e, 24),
+            date_sec: be_u32(&e, 16),
+            vm_clock_nsec: be_u64(&e, 24),
             vm_state_size: large.filter(|&l| l != 0).unwrap_or(small),
             disk_size: if extra.len() >= 16 {
-                be64(extra, 8)
+                be_u64(extra, 8)
             } else {
                 h.size
             },
-            l1: (be64(&e, 0), be32(&e, 8)),
+            l1: (be_u64(&e, 0), be_u32(&e, 8)),
         });
         at += entry;
     }
@@ -483,18 +484,6 @@ fn read_at<F: Read + Seek>(
         }
     }
     Ok(())
-}
-
-fn be16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
-}
-
-fn be32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn be64(b: &[u8], at: usize) -> u64 {
-    u64::from(be32(b, at)) << 32 | u64::from(be32(b, at + 4))
 }
 
 /// `secs` since the epoch as a UTC date and time (`YYYY-MM-DD HH:MM:SS`), the civil

@@ -46,7 +46,7 @@ use super::byte_stream::{ByteStream, usize_of};
 use super::foreign::{IngestError, Reason};
 use crate::arch::{CR0_PG, CR4_PAE, DescriptorTable, EFER_LMA, EFER_LME, PerSegReg, SegReg};
 use crate::format::qemu::{QemuFlags, QemuSegmentCache};
-use crate::format::{le_u16, le_u32, le_u64};
+use crate::format::{be_u64, le_u16, le_u32, le_u64};
 
 /// The format name errors carry.
 pub const FORMAT: &str = "QEMU guest memory dump";
@@ -613,10 +613,9 @@ impl<R: Read> KdumpBytes for Flattened<'_, '_, R> {
     }
 }
 
+/// makedumpfile's fields are `int64_t`, big-endian.
 fn be_i64(b: &[u8], at: usize) -> i64 {
-    let mut x = [0u8; 8];
-    x.copy_from_slice(&b[at..at + 8]);
-    i64::from_be_bytes(x)
+    i64::from_be_bytes(be_u64(b, at).to_be_bytes())
 }
 
 /// `DiskDumpHeader64` and `DiskDumpHeader32` differ in `timestamp` (22 and 10 bytes):

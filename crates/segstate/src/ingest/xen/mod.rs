@@ -51,7 +51,7 @@ mod context;
 use super::byte_stream::ByteStream;
 pub(super) use super::byte_stream::usize_of;
 use super::foreign::{ForeignVcpu, IngestError, Place, Reason};
-use crate::format::le_u32;
+use crate::format::{be_u32, be_u64, le_u32};
 
 /// The format name errors carry.
 pub const FORMAT: &str = "Xen save image";
@@ -199,14 +199,6 @@ fn record_header<R: Read>(s: &mut Stream<'_, R>) -> Result<Option<(u64, u32, u32
         return Err(s.truncated("record header", at, h.len(), got));
     }
     Ok(Some((at, le_u32(&h, 0), le_u32(&h, 4))))
-}
-
-fn be_u32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn be_u64(b: &[u8], at: usize) -> u64 {
-    u64::from(be_u32(b, at)) << 32 | u64::from(be_u32(b, at + 4))
 }
 
 /// A record body of `length` bytes is followed by zeros up to an 8-byte boundary.
