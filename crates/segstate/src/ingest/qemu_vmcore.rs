@@ -42,11 +42,17 @@ use std::io::Read;
 use std::string::String;
 use std::vec::Vec;
 
-use super::byte_stream::{ByteStream, usize_of};
+use super::byte_stream::ByteStream;
 use super::foreign::{IngestError, Reason};
 use crate::arch::{CR0_PG, CR4_PAE, DescriptorTable, EFER_LMA, EFER_LME, PerSegReg, SegReg};
 use crate::format::qemu::{QemuFlags, QemuSegmentCache};
-use crate::format::{be_u64, le_u16, le_u32, le_u64};
+use crate::format::{le_u16, le_u32, le_u64};
+
+mod elf;
+mod kdump;
+
+use elf::elf_notes;
+use kdump::{Flattened, KDUMP_SIGNATURE, MAKEDUMPFILE_SIGNATURE, RawKdump, kdump_notes};
 
 /// The format name errors carry.
 pub const FORMAT: &str = "QEMU guest memory dump";
@@ -68,24 +74,12 @@ const ET_CORE: u16 = 4;
 pub const EM_386: u16 = 3;
 /// `EM_X86_64`.
 pub const EM_X86_64: u16 = 62;
-/// `PT_NOTE`.
-const PT_NOTE: u32 = 4;
-/// `PN_XNUM`: the program header count is in section header 0's `sh_info`.
-const PN_XNUM: u16 = 0xffff;
 /// `NT_PRSTATUS`.
 const NT_PRSTATUS: u32 = 1;
 /// `sizeof(x86_64_elf_prstatus)`: QEMU writes it when the first vCPU had `HF_LMA`.
 const PRSTATUS_X86_64: usize = 336;
 /// `sizeof(x86_elf_prstatus)`: written otherwise.
 const PRSTATUS_I386: usize = 144;
-/// `KDUMP_SIGNATURE`.
-const KDUMP_SIGNATURE: [u8; 8] = *b"KDUMP   ";
-/// `MAKEDUMPFILE_SIGNATURE`, NUL-padded to its 16 bytes.
-const MAKEDUMPFILE_SIGNATURE: [u8; 16] = *b"makedumpfile\0\0\0\0";
-/// `MAX_SIZE_MDF_HEADER`: the flattened format's header block.
-const FLAT_HEADER: u64 = 4096;
-/// The most program headers walked.
-const MAX_PHDRS: u64 = 1 << 20;
 
 /// True when `prefix` starts a file this reader takes: an x86 ELF core file, or a
 /// kdump-compressed dump, raw or flattened.
@@ -312,396 +306,15 @@ pub fn read(reader: impl Read, file: &str) -> Result<Vmcore, IngestError> {
     })
 }
 
-/// The ELF header at the start, its program headers, and the notes its `PT_NOTE`
-/// points at: (container, the notes' offset, the notes).
-fn elf_notes<R: Read>(
-    s: &mut ByteStream<'_, R>,
-    ident: &[u8; 16],
-) -> Result<(Container, u64, Vec<u8>), IngestError> {
-    let class64 = match ident[4] {
-        1 => false,
-        2 => true,
-        c => return Err(s.unsupported(4, format!("ELF class {c}"), "ELFCLASS32 and ELFCLASS64")),
-    };
-    if ident[5] != 1 {
-        return Err(s.unsupported(
-            5,
-            format!("ELF data encoding {}", ident[5]),
-            "little-endian ELF (ELFDATA2LSB), as QEMU writes for x86",
-        ));
-    }
-    let mut rest = [0u8; 48];
-    let rest = &mut rest[..if class64 { 48 } else { 36 }];
-    s.read_exact(rest, "the ELF header")?;
-    let h = |at: usize| at - 16;
-    let (e_type, machine) = (le_u16(rest, h(16)), le_u16(rest, h(18)));
-    if e_type != ET_CORE {
-        return Err(s.error(
-            16,
-            Reason::Layout(format!(
-                "an ELF file of type {e_type}, not a core file (ET_CORE, 4): a guest memory \
-                 dump is a core file"
-            )),
-        ));
-    }
-    if !matches!(machine, EM_386 | EM_X86_64) {
-        return Err(s.error(
-            18,
-            Reason::Layout(format!(
-                "ELF machine {machine}, not x86 (EM_386 3 or EM_X86_64 62): QEMU's dumps of \
-                 other targets carry other CPU notes"
-            )),
-        ));
-    }
-    // (phoff, shoff, phentsize, phnum, shentsize)
-    let (phoff, shoff, phentsize, phnum, shentsize) = if class64 {
-        (
-            le_u64(rest, h(32)),
-            le_u64(rest, h(40)),
-            u64::from(le_u16(rest, h(54))),
-            le_u16(rest, h(56)),
-            u64::from(le_u16(rest, h(58))),
-        )
-    } else {
-        (
-            u64::from(le_u32(rest, h(28))),
-            u64::from(le_u32(rest, h(32))),
-            u64::from(le_u16(rest, h(42))),
-            le_u16(rest, h(44)),
-            u64::from(le_u16(rest, h(46))),
-        )
-    };
-    let container = Container::Elf { class64, machine };
-    let (ph_size, sh_size) = if class64 { (56, 64) } else { (32, 40) };
-    if phentsize != ph_size {
-        return Err(s.error(
-            if class64 { 54 } else { 42 },
-            Reason::Layout(format!(
-                "e_phentsize {phentsize}, not the {ph_size} of an ELF{} program header",
-                if class64 { 64 } else { 32 }
-            )),
-        ));
-    }
-    let count = if phnum == PN_XNUM {
-        // The real count is section header 0's sh_info (QEMU writes the section headers
-        // before the program headers).
-        if shentsize != sh_size {
-            return Err(s.error(
-                shoff,
-                Reason::Layout(format!("e_shentsize {shentsize}, not {sh_size}")),
-            ));
-        }
-        s.skip_to(
-            shoff,
-            "section header 0 (PN_XNUM: it holds the program header count)",
-        )?;
-        let mut sh = [0u8; 64];
-        let sh = &mut sh[..usize_of(sh_size)];
-        s.read_exact(sh, "section header 0")?;
-        u64::from(le_u32(sh, if class64 { 44 } else { 28 }))
-    } else {
-        u64::from(phnum)
-    };
-    if count > MAX_PHDRS {
-        return Err(s.error(
-            phoff,
-            Reason::Layout(format!(
-                "{count} program headers, more than the {MAX_PHDRS} this reader walks"
-            )),
-        ));
-    }
-    s.skip_to(phoff, "the program headers")?;
-    let mut note: Option<(u64, u64)> = None;
-    let mut ph = [0u8; 56];
-    let ph = &mut ph[..usize_of(ph_size)];
-    for _ in 0..count {
-        s.read_exact(ph, "a program header")?;
-        if le_u32(ph, 0) != PT_NOTE || note.is_some() {
-            continue;
-        }
-        let (offset, filesz) = if class64 {
-            (le_u64(ph, 8), le_u64(ph, 32))
-        } else {
-            (u64::from(le_u32(ph, 4)), u64::from(le_u32(ph, 16)))
-        };
-        note = Some((offset, filesz));
-    }
-    let Some((offset, size)) = note else {
-        return Err(s.error(
-            phoff,
-            Reason::Missing("a PT_NOTE program header (the CPU notes)"),
-        ));
-    };
-    let notes = read_notes(s, offset, size)?;
-    Ok((container, offset, notes))
-}
-
-/// The `size` note bytes at `offset` of a stream read from its start.
-fn read_notes<R: Read>(
-    s: &mut ByteStream<'_, R>,
-    offset: u64,
-    size: u64,
-) -> Result<Vec<u8>, IngestError> {
-    check_notes_size(s, offset, size)?;
-    s.skip_to(offset, "the notes")?;
-    let mut notes = std::vec![0u8; usize_of(size)];
-    s.read_exact(&mut notes, "the notes")?;
-    Ok(notes)
-}
-
-fn check_notes_size<R>(s: &ByteStream<'_, R>, offset: u64, size: u64) -> Result<(), IngestError>
-where
-    R: Read,
-{
+/// Notes of `size` bytes are read only within [`MAX_NOTES`], whatever the container.
+fn notes_within_limit(size: u64) -> Result<(), Reason> {
     if size > MAX_NOTES {
-        return Err(s.error(
-            offset,
-            Reason::TooLarge {
-                size,
-                limit: MAX_NOTES,
-            },
-        ));
+        return Err(Reason::TooLarge {
+            size,
+            limit: MAX_NOTES,
+        });
     }
     Ok(())
-}
-
-/// The bytes of a kdump-compressed file at offsets of its raw layout, asked for in
-/// increasing order.
-trait KdumpBytes {
-    /// `len` bytes at raw offset `at`, where `what` is.
-    fn bytes_at(&mut self, at: u64, len: usize, what: &str) -> Result<Vec<u8>, IngestError>;
-    /// An error at raw offset `at`.
-    fn error(&self, at: u64, reason: Reason) -> IngestError;
-}
-
-/// The raw kdump layout: the file itself (its first 16 bytes already read).
-struct RawKdump<'s, 'a, R> {
-    s: &'s mut ByteStream<'a, R>,
-    head: [u8; 16],
-}
-
-impl<R: Read> KdumpBytes for RawKdump<'_, '_, R> {
-    fn bytes_at(&mut self, at: u64, len: usize, what: &str) -> Result<Vec<u8>, IngestError> {
-        let mut out = std::vec![0u8; len];
-        let mut from = at;
-        // The first 16 bytes were read to recognise the file.
-        if at < 16 {
-            let head = &self.head[usize_of(at)..];
-            let n = head.len().min(len);
-            out[..n].copy_from_slice(&head[..n]);
-            from = 16;
-            if n == len {
-                return Ok(out);
-            }
-        }
-        self.s.skip_to(from, what)?;
-        let done = usize_of(from - at);
-        self.s.read_exact(&mut out[done..], what)?;
-        Ok(out)
-    }
-
-    fn error(&self, at: u64, reason: Reason) -> IngestError {
-        self.s.error(at, reason)
-    }
-}
-
-/// makedumpfile's flattened format: records of the raw layout, walked in file order.
-struct Flattened<'s, 'a, R> {
-    s: &'s mut ByteStream<'a, R>,
-    /// The record being read: its raw offset, and how many of its bytes are consumed
-    /// and in all.
-    record: Option<(u64, u64, u64)>,
-}
-
-impl<'s, 'a, R: Read> Flattened<'s, 'a, R> {
-    /// After the signature: the header's type and version, then to the first record.
-    fn open(s: &'s mut ByteStream<'a, R>) -> Result<Self, IngestError> {
-        let mut tv = [0u8; 16];
-        s.read_exact(&mut tv, "the makedumpfile header")?;
-        let (kind, version) = (be_i64(&tv, 0), be_i64(&tv, 8));
-        if kind != 1 || version != 1 {
-            return Err(s.unsupported(
-                16,
-                format!("flattened header type {kind}, version {version}"),
-                "type 1, version 1 (TYPE_FLAT_HEADER, VERSION_FLAT_HEADER)",
-            ));
-        }
-        s.skip_to(FLAT_HEADER, "the first flattened record")?;
-        Ok(Flattened { s, record: None })
-    }
-
-    /// The next record's header; `None` at the end flag.
-    fn next_record(&mut self, what: &str) -> Result<Option<(u64, u64)>, IngestError> {
-        let at = self.s.offset;
-        let mut h = [0u8; 16];
-        let got = self.s.fill(&mut h)?;
-        if got < h.len() {
-            return Err(self.s.truncated(
-                &format!("a flattened record header, before {what} was found,"),
-                at,
-                h.len(),
-                got,
-            ));
-        }
-        let (offset, size) = (be_i64(&h, 0), be_i64(&h, 8));
-        if offset == -1 {
-            return Ok(None);
-        }
-        match (u64::try_from(offset), u64::try_from(size)) {
-            (Ok(o), Ok(n)) => Ok(Some((o, n))),
-            _ => Err(self.s.error(
-                at,
-                Reason::Layout(format!(
-                    "flattened record with offset {offset} and size {size}: both must be \
-                     non-negative"
-                )),
-            )),
-        }
-    }
-}
-
-impl<R: Read> KdumpBytes for Flattened<'_, '_, R> {
-    fn bytes_at(&mut self, at: u64, len: usize, what: &str) -> Result<Vec<u8>, IngestError> {
-        let mut out = std::vec![0u8; len];
-        let end = at + len as u64;
-        let mut filled = at;
-        while filled < end {
-            // The record being read, or the next one: (raw offset, bytes used, size).
-            let (offset, used, size) = match self.record {
-                Some(r) if r.1 < r.2 => r,
-                _ => {
-                    let Some((o, n)) = self.next_record(what)? else {
-                        return Err(self.s.error(
-                            self.s.offset,
-                            Reason::Missing(
-                                "a flattened record holding the kdump headers and notes",
-                            ),
-                        ));
-                    };
-                    (o, 0, n)
-                }
-            };
-            let here = offset + used;
-            let record_end = offset.saturating_add(size);
-            if record_end <= filled {
-                // Wholly before what is wanted (page data, the bitmaps).
-                self.s.skip(size - used, "a flattened record's data")?;
-                self.record = Some((offset, size, size));
-                continue;
-            }
-            if here > filled {
-                return Err(self.s.error(
-                    self.s.offset,
-                    Reason::Layout(format!(
-                        "{what} (raw offset {filled}) is in no flattened record before the \
-                         one at raw offset {here}"
-                    )),
-                ));
-            }
-            self.s.skip(filled - here, "a flattened record's data")?;
-            let n = record_end.min(end) - filled;
-            let dst = usize_of(filled - at);
-            self.s.read_exact(&mut out[dst..dst + usize_of(n)], what)?;
-            filled += n;
-            self.record = Some((offset, filled - offset, size));
-        }
-        Ok(out)
-    }
-
-    fn error(&self, at: u64, reason: Reason) -> IngestError {
-        self.s.error(at, reason)
-    }
-}
-
-/// makedumpfile's fields are `int64_t`, big-endian.
-fn be_i64(b: &[u8], at: usize) -> i64 {
-    i64::from_be_bytes(be_u64(b, at).to_be_bytes())
-}
-
-/// `DiskDumpHeader64` and `DiskDumpHeader32` differ in `timestamp` (22 and 10 bytes):
-/// where `block_size` is in each.
-const BLOCK_SIZE_AT_64: usize = 428;
-const BLOCK_SIZE_AT_32: usize = 416;
-/// `sizeof(DiskDumpHeader64)`, the longer of the two.
-const DISK_DUMP_HEADER_64: usize = 464;
-
-/// The kdump headers and the notes they point at.
-fn kdump_notes(
-    src: &mut impl KdumpBytes,
-    flattened: bool,
-) -> Result<(Container, u64, Vec<u8>), IngestError> {
-    let h = src.bytes_at(0, DISK_DUMP_HEADER_64, "the kdump header (DiskDumpHeader)")?;
-    if h[..8] != KDUMP_SIGNATURE {
-        return Err(src.error(
-            0,
-            Reason::Layout(String::from(
-                "the flattened data at raw offset 0 is not a kdump header (\"KDUMP   \")",
-            )),
-        ));
-    }
-    let version = le_u32(&h, 8);
-    if version < 4 {
-        return Err(src.error(
-            8,
-            Reason::UnsupportedVersion {
-                found: format!("kdump header version {version}"),
-                supported: "header versions 4 and later, which carry the notes",
-            },
-        ));
-    }
-    let sane = |b: u32| b.is_power_of_two() && (512..=1 << 20).contains(&b);
-    let (header64, block_size) = match (le_u32(&h, BLOCK_SIZE_AT_64), le_u32(&h, BLOCK_SIZE_AT_32))
-    {
-        (b, _) if sane(b) => (true, b),
-        (_, b) if sane(b) => (false, b),
-        (b, _) => {
-            return Err(src.error(
-                BLOCK_SIZE_AT_64 as u64,
-                Reason::Layout(format!(
-                    "block_size {b}: neither the 64-bit nor the 32-bit kdump header has a \
-                     power of two from 512 to 1 MiB there"
-                )),
-            ));
-        }
-    };
-    let status = le_u32(&h, if header64 { 424 } else { 412 });
-    let compression = match status & 0x27 {
-        0x1 => "zlib",
-        0x2 => "lzo",
-        0x4 => "snappy",
-        0x20 => "zstd",
-        0 => "uncompressed",
-        _ => "mixed compression flags",
-    };
-    let sub = src.bytes_at(
-        u64::from(block_size),
-        if header64 { 64 } else { 44 },
-        "the kdump sub-header (KdumpSubHeader)",
-    )?;
-    let (offset, size) = if header64 {
-        (le_u64(&sub, 48), le_u64(&sub, 56))
-    } else {
-        (le_u64(&sub, 32), u64::from(le_u32(&sub, 40)))
-    };
-    if size > MAX_NOTES {
-        return Err(src.error(
-            offset,
-            Reason::TooLarge {
-                size,
-                limit: MAX_NOTES,
-            },
-        ));
-    }
-    let notes = src.bytes_at(offset, usize_of(size), "the notes")?;
-    Ok((
-        Container::Kdump {
-            flattened,
-            header64,
-            compression,
-        },
-        offset,
-        notes,
-    ))
 }
 
 /// What the notes hold.
