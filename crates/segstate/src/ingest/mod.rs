@@ -292,6 +292,15 @@ impl fmt::Display for InputError {
 
 impl core::error::Error for InputError {}
 
+/// A foreign reader's error as an input error: its format, place and reason. The file is
+/// left out: the [`source::SourceError`] around it names the input.
+#[cfg(feature = "serde")]
+impl From<foreign::IngestError> for InputError {
+    fn from(e: foreign::IngestError) -> Self {
+        err(format!("{}: {}: {}", e.format, e.place, e.reason))
+    }
+}
+
 fn err(message: impl Into<String>) -> InputError {
     InputError(message.into())
 }
@@ -516,7 +525,7 @@ pub fn read(bytes: &[u8], format: Option<InputFormat>) -> Result<Vec<Input>, Inp
 /// [`InputError`] naming the field, line or offset and the reason.
 #[cfg(feature = "serde")]
 pub fn read_foreign(bytes: &[u8], format: InputFormat) -> Result<Vec<Input>, InputError> {
-    let located = |e: foreign::IngestError| err(format!("{}: {}: {}", e.format, e.place, e.reason));
+    let located = InputError::from;
     let vcpus = match format {
         InputFormat::Firecracker => firecracker::read(bytes, "").map_err(located)?,
         InputFormat::Crosvm => crosvm::read(bytes, "").map_err(located)?,
@@ -543,8 +552,7 @@ pub fn read_foreign(bytes: &[u8], format: InputFormat) -> Result<Vec<Input>, Inp
 /// [`InputError`] naming the offset and the reason.
 #[cfg(feature = "serde")]
 pub fn read_xen(reader: impl std::io::Read) -> Result<Vec<Input>, InputError> {
-    let vcpus = xen::read(reader, "")
-        .map_err(|e| err(format!("{}: {}: {}", e.format, e.place, e.reason)))?;
+    let vcpus = xen::read(reader, "").map_err(InputError::from)?;
     foreign_inputs(&vcpus)
 }
 

@@ -31,6 +31,7 @@ use std::path::Path;
 use std::string::{String, ToString};
 use std::vec::Vec;
 
+use super::byte_stream::usize_of;
 use super::foreign::{IngestError, Place, Reason};
 use crate::format::{be_u16, be_u32, be_u64};
 
@@ -149,7 +150,7 @@ impl<F: Read + Seek> Image<F> {
     pub fn open(mut file: F, name: &str) -> Result<Self, IngestError> {
         let mut h = [0u8; 104];
         read_at(&mut file, name, 0, &mut h[..72], "the qcow2 header")?;
-        let at = |e: usize, reason| IngestError::new(FORMAT, name, Place::Offset(e), reason);
+        let at = |e: u64, reason| error_at(name, e, reason);
         if h[..4] != MAGIC {
             return Err(at(
                 0,
@@ -274,7 +275,7 @@ impl<F: Read + Seek> Image<F> {
                 },
             ));
         }
-        let mut raw = std::vec![0u8; usize::try_from(bytes).unwrap_or(usize::MAX)];
+        let mut raw = std::vec![0u8; usize_of(bytes)];
         read_at(
             &mut self.file,
             &self.name,
@@ -296,13 +297,13 @@ impl<F: Read + Seek> Image<F> {
     }
 
     fn error(&self, at: u64, reason: Reason) -> IngestError {
-        IngestError::new(
-            FORMAT,
-            &self.name,
-            Place::Offset(usize::try_from(at).unwrap_or(usize::MAX)),
-            reason,
-        )
+        error_at(&self.name, at, reason)
     }
+}
+
+/// An error about the image `name` at byte offset `at`.
+fn error_at(name: &str, at: u64, reason: Reason) -> IngestError {
+    IngestError::new(FORMAT, name, Place::Offset(usize_of(at)), reason)
 }
 
 /// A snapshot's VM state, read through its L1 and L2 tables.
@@ -324,7 +325,7 @@ impl<F: Read + Seek> VmState<'_, F> {
     fn cluster(&mut self, addr: u64) -> std::io::Result<Option<u64>> {
         let h = self.image.header;
         let shift = h.cluster_bits + h.l2_bits();
-        let l1_index = usize::try_from(addr >> shift).unwrap_or(usize::MAX);
+        let l1_index = usize_of(addr >> shift);
         let Some(&l1e) = self.l1.get(l1_index) else {
             return Ok(None);
         };
@@ -340,8 +341,7 @@ impl<F: Read + Seek> VmState<'_, F> {
             self.l2 = Some((l2_offset, table));
         }
         let table = self.l2.as_ref().map_or(&[][..], |(_, t)| t.as_slice());
-        let l2_index = usize::try_from((addr >> h.cluster_bits) & ((1 << h.l2_bits()) - 1))
-            .unwrap_or(usize::MAX);
+        let l2_index = usize_of((addr >> h.cluster_bits) & ((1 << h.l2_bits()) - 1));
         let l2e = be_u64(table, l2_index * entry_size);
         if l2e & COMPRESSED != 0 {
             return Err(std::io::Error::other(format!(
@@ -387,14 +387,7 @@ fn snapshot_table<F: Read + Seek>(
     name: &str,
     h: &Header,
 ) -> Result<Vec<InternalSnapshot>, IngestError> {
-    let err = |at: u64, reason| {
-        IngestError::new(
-            FORMAT,
-            name,
-            Place::Offset(usize::try_from(at).unwrap_or(usize::MAX)),
-            reason,
-        )
-    };
+    let err = |at: u64, reason| error_at(name, at, reason);
     if h.nb_snapshots > MAX_SNAPSHOTS {
         return Err(err(
             60,
@@ -532,8 +525,7 @@ impl core::fmt::Display for InternalSnapshot {
 /// cannot be read, one without a snapshot holding VM state, a VM state that is not a
 /// migration stream segstate reads.
 pub(crate) fn inputs(path: &Path) -> Result<Vec<super::Input>, super::InputError> {
-    let located =
-        |e: IngestError| super::InputError(format!("{}: {}: {}", e.format, e.place, e.reason));
+    let located = super::InputError::from;
     let mut image = Image::open_path(path).map_err(located)?;
     let with_state = image
         .snapshots

@@ -479,8 +479,7 @@ impl core::fmt::Display for VmcoreCpu {
 ///
 /// [`super::InputError`] with [`read`]'s error in words.
 pub(crate) fn inputs(reader: impl Read) -> Result<Vec<super::Input>, super::InputError> {
-    let dump = read(reader, "")
-        .map_err(|e| super::InputError(format!("{}: {}: {}", e.format, e.place, e.reason)))?;
+    let dump = read(reader, "").map_err(super::InputError::from)?;
     Ok(dump
         .cpus
         .iter()
