@@ -113,19 +113,23 @@ pub(crate) fn le_u16(bytes: &[u8], offset: usize) -> u16 {
 }
 
 /// Reads a big-endian integer at `offset` (the headers of Xen streams, qcow2 images and
-/// makedumpfile's flattened format). The caller has checked the length.
+/// makedumpfile's flattened format, all read with `serde`). The caller has checked the
+/// length.
+#[cfg(feature = "serde")]
 pub(crate) fn be_u64(bytes: &[u8], offset: usize) -> u64 {
     let mut b = [0u8; 8];
     b.copy_from_slice(&bytes[offset..offset + 8]);
     u64::from_be_bytes(b)
 }
 
+#[cfg(feature = "serde")]
 pub(crate) fn be_u32(bytes: &[u8], offset: usize) -> u32 {
     let mut b = [0u8; 4];
     b.copy_from_slice(&bytes[offset..offset + 4]);
     u32::from_be_bytes(b)
 }
 
+#[cfg(feature = "serde")]
 pub(crate) fn be_u16(bytes: &[u8], offset: usize) -> u16 {
     u16::from_be_bytes([bytes[offset], bytes[offset + 1]])
 }
