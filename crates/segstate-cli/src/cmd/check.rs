@@ -124,6 +124,11 @@ impl From<VendorArg> for Vendors {
 ///   (`sregs+regs`), 4096 a VMCB page (`vmcb`), 664..=3072 a VMCB save area
 ///   (`vmcb-save`).
 ///
+/// - named only, having no magic: a HyperFuzzer VM state (`hyperfuzzer`, the seeds of
+///   Microsoft's Hyper-V fuzzer: a 396-byte register file, then guest physical memory;
+///   the CPL as SS.DPL, and the instruction at CS:RIP found through the guest's page
+///   tables and named, the exit the seed was written to make).
+///
 /// A QEMU dump's `Code=` line (50 bytes around RIP, the one at RIP bracketed) names
 /// the instruction at RIP, decoded in the width the dump's mode and CS.D give: the
 /// WRMSR, RSM or ENDBR32 KVM could not run (`instruction at RIP` in the text,
@@ -134,7 +139,7 @@ impl From<VendorArg> for Vendors {
 ///
 /// `--format NAME` forces one of those names, whatever the input starts with. A
 /// non-stream input larger than 1 MiB (16 MiB for a snapshot, 32 MiB for another VMM's
-/// state file) is refused unread.
+/// state file, 64 MiB for a HyperFuzzer VM state) is refused unread.
 ///
 /// Exit status: 0 when no state has an error, 1 when one has, 2 when the input cannot
 /// be read (the message names the input, then the line or byte offset).
@@ -152,6 +157,7 @@ impl From<VendorArg> for Vendors {
   segstate check guest.vmcore              QEMU dump-guest-memory (ELF or kdump): every vCPU
   segstate check disk.qcow2                every internal snapshot's CPUs (savevm, virsh snapshot-create)
   segstate check state/regs.json           wtf's regs.json (bdump.js, linux_mode): attr encoding named
+  segstate check --format hyperfuzzer syscall.bin  a HyperFuzzer seed: state and first instruction
   segstate convert --from sregs-bytes --to sregs < sregs.hex | segstate check
   segstate check --json --verbose dump.txt"#)]
 pub struct Args {
@@ -164,7 +170,7 @@ pub struct Args {
     vendor: Option<VendorArg>,
     /// The input format (default: detected): dump, json, sregs, sregs+regs, vmcb,
     /// vmcb-save, migration, libvirt, snapshot, cloud-hypervisor, firecracker, crosvm,
-    /// xen, hyperv, wtf, vmcore, qcow2.
+    /// xen, hyperv, wtf, vmcore, qcow2, hyperfuzzer (never detected: no magic).
     #[arg(long, value_parser = parse_format, value_name = "NAME")]
     format: Option<InputFormat>,
     /// Print the report as JSON.

@@ -23,6 +23,7 @@ mod descriptor;
 mod guest_state;
 mod mode;
 pub mod msr;
+pub mod paging;
 mod privilege;
 mod seg_reg;
 mod segment;
@@ -38,8 +39,8 @@ pub use guest_state::{
     VmxControls,
 };
 pub use mode::{
-    CR0_CD, CR0_ET, CR0_NE, CR0_NW, CR0_PE, CR0_PG, CR4_PAE, CR4_PCIDE, CR4_VMXE, CpuMode,
-    EFER_LMA, EFER_LME, EFER_SVME, RFLAGS_IF, RFLAGS_TF, RFLAGS_VM,
+    CR0_CD, CR0_ET, CR0_NE, CR0_NW, CR0_PE, CR0_PG, CR4_LA57, CR4_PAE, CR4_PCIDE, CR4_PSE,
+    CR4_VMXE, CpuMode, EFER_LMA, EFER_LME, EFER_SVME, RFLAGS_IF, RFLAGS_TF, RFLAGS_VM,
 };
 pub use privilege::{Cpl, InvalidPrivilegeLevel, PrivilegeLevel};
 pub use seg_reg::{PerSegReg, SegReg, UnknownSegReg};

@@ -17,8 +17,12 @@ pub const CR0_NW: u64 = 1 << 29;
 pub const CR0_CD: u64 = 1 << 30;
 /// CR0.PG.
 pub const CR0_PG: u64 = 1 << 31;
+/// CR4.PSE: 4-MByte pages in 32-bit paging.
+pub const CR4_PSE: u64 = 1 << 4;
 /// CR4.PAE.
 pub const CR4_PAE: u64 = 1 << 5;
+/// CR4.LA57: 5-level paging in IA-32e mode.
+pub const CR4_LA57: u64 = 1 << 12;
 /// CR4.VMXE: fixed to 1 in VMX operation (IA32_VMX_CR4_FIXED0), MBZ on AMD.
 pub const CR4_VMXE: u64 = 1 << 13;
 /// CR4.PCIDE.

@@ -17,6 +17,7 @@ use crate::arch::{Attributes, Segment, Selector};
 mod attribute_word;
 pub mod bhyve;
 pub mod crosvm;
+pub mod hyperfuzzer;
 pub mod hyperv;
 pub mod kvm;
 #[cfg(feature = "kvm-bindings")]

@@ -3,7 +3,9 @@
 //! offsets, so a field's name, type and offset are never restated in three places.
 //!
 //! The offsets are checked at compile time to tile the struct exactly (no gap, no
-//! overlap, nothing past the end): a layout mistake does not build.
+//! overlap, nothing past the end): a layout mistake does not build. A wire struct is a
+//! field of another as any integer is, so a C struct that nests others (HyperFuzzer's
+//! `REG_FILE` of `REG_SEG64`s) is declared from theirs.
 
 /// A fixed-width little-endian field of a wire struct.
 pub(crate) trait LeField: Copy {
@@ -99,11 +101,23 @@ macro_rules! wire_struct {
 
             #[doc = concat!("Reads the struct from exactly ", stringify!($size), " bytes.")]
             pub fn from_bytes(bytes: &[u8]) -> Result<Self, $crate::format::LengthError> {
-                use $crate::format::wire::LeField;
                 $crate::format::exact_len($c_name, bytes, Self::SIZE)?;
-                Ok($name {
+                Ok(<Self as $crate::format::wire::LeField>::get(bytes))
+            }
+        }
+
+        // A wire struct is itself a field: one C struct nests in another
+        // (`REG_FILE`'s `REG_SEG64`s) and is declared once.
+        impl $crate::format::wire::LeField for $name {
+            const WIDTH: usize = $size;
+            fn put(self, out: &mut [u8]) {
+                out.copy_from_slice(&self.to_bytes());
+            }
+            fn get(bytes: &[u8]) -> Self {
+                use $crate::format::wire::LeField;
+                $name {
                     $( $field: <$ty as LeField>::get(&bytes[$off..$off + <$ty as LeField>::WIDTH]), )*
-                })
+                }
             }
         }
     };

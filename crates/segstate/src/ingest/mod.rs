@@ -90,6 +90,7 @@ pub mod foreign;
 pub(crate) mod gdb_regs;
 pub mod haxm;
 pub mod hvdump;
+pub mod hyperfuzzer;
 #[cfg(feature = "serde")]
 pub mod hyperv;
 #[cfg(feature = "serde")]
@@ -198,11 +199,15 @@ pub enum InputFormat {
     /// A qcow2 image's internal snapshots (`savevm`, `virsh snapshot-create`), read by
     /// path: every snapshot's VM state as a migration stream.
     Qcow2,
+    /// A HyperFuzzer VM state (MSRSSP/hyperfuzzer-seeds): its register file, and the
+    /// instruction at CS:RIP read through the page tables in the memory after it. It
+    /// has no magic: named only.
+    HyperFuzzer,
 }
 
 impl InputFormat {
     /// Every format.
-    pub const ALL: [InputFormat; 17] = [
+    pub const ALL: [InputFormat; 18] = [
         InputFormat::Dump,
         InputFormat::Sregs,
         InputFormat::SregsRegs,
@@ -220,6 +225,7 @@ impl InputFormat {
         InputFormat::Wtf,
         InputFormat::Vmcore,
         InputFormat::Qcow2,
+        InputFormat::HyperFuzzer,
     ];
 
     /// The name `--format` takes.
@@ -243,6 +249,7 @@ impl InputFormat {
             InputFormat::Wtf => "wtf",
             InputFormat::Vmcore => "vmcore",
             InputFormat::Qcow2 => "qcow2",
+            InputFormat::HyperFuzzer => "hyperfuzzer",
         }
     }
 }
@@ -373,6 +380,7 @@ impl Input {
         let holder = match self.format {
             InputFormat::Wtf => "regs.json",
             InputFormat::Vmcore => "dump's CPU note",
+            InputFormat::HyperFuzzer => "REG_FILE",
             _ => "stream",
         };
         if let Some(g) = &self.guest {
@@ -451,6 +459,10 @@ pub(crate) fn json_format(prefix: &str) -> InputFormat {
     InputFormat::Json
 }
 
+/// What a binary input of no known size or magic may still be: the format without magic.
+pub(crate) const NAMED_ONLY: &str = "a HyperFuzzer VM state has no magic and is read \
+     when named (`--format hyperfuzzer`)";
+
 /// Decides the format of `bytes`: a magic number ([`detect_magic`]), else text (JSON
 /// or a dump), else the size of a binary format.
 ///
@@ -481,7 +493,7 @@ pub fn detect(bytes: &[u8]) -> Result<InputFormat, InputError> {
         n => Err(err(format!(
             "{n} bytes of binary input: expected struct kvm_sregs (312 bytes), kvm_sregs + \
              kvm_regs (456), a VMCB page (4096) or a VMCB save area ({SAVE_AREA_MIN} to \
-             {SAVE_AREA_MAX}); text must be UTF-8 without NUL bytes"
+             {SAVE_AREA_MAX}); text must be UTF-8 without NUL bytes; {NAMED_ONLY}"
         ))),
     }
 }
@@ -514,6 +526,7 @@ pub fn read(bytes: &[u8], format: Option<InputFormat>) -> Result<Vec<Input>, Inp
         | InputFormat::HyperV => read_foreign(bytes, format),
         InputFormat::Vmcore => read_vmcore(bytes),
         InputFormat::Qcow2 => Err(err(QCOW2_BY_PATH)),
+        InputFormat::HyperFuzzer => hyperfuzzer::read(bytes).map(|i| vec![i]),
     }
 }
 

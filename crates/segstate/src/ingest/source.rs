@@ -33,6 +33,10 @@ pub(crate) const SNAPSHOT_INPUT_LIMIT: usize = 16 << 20;
 /// The largest foreign state file read: a Cloud Hypervisor `state.json` of many vCPUs
 /// and devices (its own reader's limit); a Firecracker state file is at most 10 MB.
 pub(crate) const FOREIGN_INPUT_LIMIT: usize = 32 << 20;
+/// The largest HyperFuzzer VM state read: its register file and the guest memory its
+/// seed maps (the published seeds are under 10 KiB; a mutated state holds what its
+/// page tables reach).
+pub(crate) const HYPERFUZZER_INPUT_LIMIT: usize = 64 << 20;
 /// The longest line of a QEMU log (a dump line is under 100 bytes).
 pub(crate) const LINE_LIMIT: usize = 64 << 10;
 /// Bytes looked at before deciding the format: more than the largest binary format, so
@@ -215,7 +219,9 @@ fn detect_long(prefix: &[u8], name: &InputName) -> Result<InputFormat, SourceErr
         name,
         format_args!(
             "more than {PREFIX} bytes of binary input with no stream magic: the binary \
-             formats are at most 4096 bytes (a VMCB page); text must be UTF-8 without NUL bytes"
+             formats are at most 4096 bytes (a VMCB page); text must be UTF-8 without NUL \
+             bytes; {}",
+            super::NAMED_ONLY
         ),
     ))
 }
@@ -264,6 +270,12 @@ pub fn read_each(
             reader,
             FOREIGN_INPUT_LIMIT,
             format!("a {format} state file"),
+        )?,
+        InputFormat::HyperFuzzer => whole(
+            head,
+            reader,
+            HYPERFUZZER_INPUT_LIMIT,
+            String::from("a HyperFuzzer VM state"),
         )?,
         InputFormat::Json
         | InputFormat::Wtf
