@@ -502,6 +502,8 @@ pub(crate) fn read_log_from(text: &str, first_line: usize) -> Vec<LogDump> {
     words.rewind(0);
     raws.extend(super::text::kvmtool::read(&mut words));
     words.rewind(0);
+    raws.extend(super::text::opendcdiag::read(&mut words));
+    words.rewind(0);
     raws.extend(super::text::rust_debug::read(&mut words));
     raws.extend(super::xen_regs::read(&lines, xen));
     raws.extend(super::vbox_log::read(&lines));

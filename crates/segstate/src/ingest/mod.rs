@@ -17,7 +17,8 @@
 //!   [`log::read_log`]: QEMU dumps,
 //!   Linux `dump_vmcs`/`dump_vmcb`, Xen, HAXM and hyperkit dumps, `bhyvectl --get-all`,
 //!   other VMMs' `kvm_sregs`
-//!   printouts (kontain km, gVisor, qemu-kvm's `kvm_show_regs`, kvmtool's table, the
+//!   printouts (kontain km, gVisor, qemu-kvm's `kvm_show_regs`, kvmtool's table,
+//!   OpenDCDiag's KVM register dump, the
 //!   Rust VMMs' `Debug`), VirtualBox's `Guest CPUM` dumps, Bochs's CPU dumps, gdb's
 //!   `info registers`, EDK2's CPU exception dumps (OVMF's `!!!! X64 Exception Type`)
 //!   and exit lines under

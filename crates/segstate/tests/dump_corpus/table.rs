@@ -11,6 +11,9 @@ use segstate::ingest::log::Target;
 /// state. The reasons are in each sidecar; the comments say why the verdict follows.
 #[rustfmt::skip]
 pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
+    // OpenDCDiag's KVM register dump (ingest/text/opendcdiag.rs), the pull request that
+    // added it quoting it cut after GS: five segments read, no SS or CR0.
+    ("opendcdiag-465-register-dump", Target::Unknown, &[SegReg::Es, SegReg::Cs, SegReg::Ds, SegReg::Fs, SegReg::Gs], Expect::Passes),
     // Sweep 12 (sweep_12.rs): QEMU dumps in the 64-bit layout cut before CR0 and EFER,
     // their mode named by the layout; an EDK2 frame no CPU running the handler can
     // hold, nothing of it judged; a Bochs real-mode dump cut before CS, CPL 0; two

@@ -4,6 +4,7 @@
 //! within joined ones (a whole dump on one line), not the line breaks.
 
 pub mod kvmtool;
+pub mod opendcdiag;
 pub mod prefix;
 mod printout;
 pub mod quoted_printable;
