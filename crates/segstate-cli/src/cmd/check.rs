@@ -106,6 +106,7 @@ impl From<VendorArg> for Vendors {
 ///   or HAXM dumps, kvm_sregs printouts (kontain km, gVisor, qemu-kvm's register dump,
 ///   kvmtool's `register  selector  base` table and its copies in Solo5 and uhyve,
 ///   OpenDCDiag's KVM `Register dump:` (`cs  = 0x0008 base = … type=R-Xa …`),
+///   openvmm's triple-fault trace (`cs=SegmentRegister { … attributes: a09b }`),
 ///   and the Rust VMMs' `{:?}`/`{:#?}` of kvm-bindings' `kvm_sregs`, hex `{:x?}` too),
 ///   gdb's `info registers` of an x86 system target (QEMU's gdbstub: its control
 ///   registers judged, its selectors named, not read), EDK2's CPU exception dump

@@ -13,7 +13,8 @@ use crate::check::report::Source;
 pub(super) const NO_DUMP: &str = "line 1: no CPU state dump found: no QEMU CPU state dump (`RAX=`/`EAX=` \
                        lines), no kernel dump_vmcs/dump_vmcb, Xen, HAXM, hyperkit or Bochs \
                        dump, no bhyvectl --get-all output, no kvm_sregs printout (kvmtool's \
-                       `register  selector  base` table, OpenDCDiag's `Register dump:` and a Rust VMM's `kvm_sregs { cs: \
+                       `register  selector  base` table, OpenDCDiag's `Register dump:`, \
+                       openvmm's `cs=SegmentRegister {` trace and a Rust VMM's `kvm_sregs { cs: \
                        kvm_segment {` Debug among them), no VirtualBox `Guest \
                        CPUM` dump, no gdb `info registers` with control registers, no EDK2 \
                        exception dump (`!!!! X64 Exception Type`), and no VM exit line; JSON must start with `{`";

@@ -646,6 +646,7 @@ impl SaveAreaSwitch {
                 Dialect::Haxm
                     | Dialect::Hvdump
                     | Dialect::NoirVisor
+                    | Dialect::OpenvmmTrace
                     | Dialect::BhyvectlVmcs
                     | Dialect::BhyvectlVmcb
                     | Dialect::Bhyvectl

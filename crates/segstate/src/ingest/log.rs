@@ -87,6 +87,10 @@ pub enum Dialect {
     Edk2Exception,
     /// NoirVisor's VMCS dump (`Guest CS Segment - Selector: 0x10`), see [`super::noirvisor`].
     NoirVisor,
+    /// openvmm's register trace after a triple fault (`vmm_core::partition_unit::vp_set`:
+    /// `cs=SegmentRegister { base: 0, limit: ffffffff, selector: 38, attributes: a09b }`),
+    /// see `text::rust_debug`: Hyper-V attribute words, whichever hypervisor ran the VP.
+    OpenvmmTrace,
 }
 
 impl Dialect {
@@ -111,6 +115,7 @@ impl Dialect {
             Dialect::GdbRegisters => "gdb register listing",
             Dialect::Edk2Exception => "EDK2 exception dump",
             Dialect::NoirVisor => "NoirVisor VMCS dump",
+            Dialect::OpenvmmTrace => "openvmm register trace",
         }
     }
 
@@ -127,7 +132,8 @@ impl Dialect {
             | Dialect::Bochs
             | Dialect::Bhyvectl
             | Dialect::GdbRegisters
-            | Dialect::Edk2Exception => None,
+            | Dialect::Edk2Exception
+            | Dialect::OpenvmmTrace => None,
             Dialect::LinuxVmcs
             | Dialect::XenVmcs
             | Dialect::Haxm

@@ -11,6 +11,9 @@ use segstate::ingest::log::Target;
 /// state. The reasons are in each sidecar; the comments say why the verdict follows.
 #[rustfmt::skip]
 pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
+    // openvmm's triple-fault register trace (ingest/text/rust_debug.rs), cut after CS:
+    // the Hyper-V attribute word read, DS named as cut.
+    ("openvmm-1308-triple-fault-trace", Target::Unknown, &[SegReg::Cs], Expect::Passes),
     // OpenDCDiag's KVM register dump (ingest/text/opendcdiag.rs), the pull request that
     // added it quoting it cut after GS: five segments read, no SS or CR0.
     ("opendcdiag-465-register-dump", Target::Unknown, &[SegReg::Es, SegReg::Cs, SegReg::Ds, SegReg::Fs, SegReg::Gs], Expect::Passes),

@@ -19,7 +19,7 @@ use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::arch::{DescriptorTable, GuestState, PrivilegeLevel, SegReg, Segment};
+use crate::arch::{DescriptorTable, GuestState, SegReg, Segment};
 use crate::format::kvm::KvmSegment;
 use crate::ingest::log::RawDump;
 
@@ -103,11 +103,23 @@ pub(crate) fn put_kvm_segment(
     line: usize,
     name: &str,
 ) {
-    match Segment::try_from(raw) {
+    put_segment(d, reg, Segment::try_from(raw), line, name);
+}
+
+/// Puts a decoded segment (register `reg`, printed as `name` on `line`) into `d`, the
+/// CPL taken from SS.DPL as KVM_SET_SREGS takes it (and as a VMCS holds it); a segment
+/// that did not decode is named in a note and not read.
+pub(crate) fn put_segment(
+    d: &mut RawDump,
+    reg: SegReg,
+    decoded: Result<Segment, crate::format::FormatError>,
+    line: usize,
+    name: &str,
+) {
+    match decoded {
         Ok(seg) => {
             if reg == SegReg::Ss {
-                // KVM_SET_SREGS takes the CPL from SS.DPL.
-                d.guest.cpl = Some(PrivilegeLevel::from_low_bits(raw.dpl));
+                d.guest.cpl = Some(seg.attributes.dpl);
             }
             d.guest.segments[reg] = Some(seg);
         }

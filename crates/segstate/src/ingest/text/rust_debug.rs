@@ -31,6 +31,16 @@
 //! letter was printed by `{:x?}` and all its unprefixed numbers are read as hex (a
 //! `{:x?}` dump whose every number is made of decimal digits alone cannot be told
 //! from `{:?}`; a segment's limit, `ffff` or `ffffffff`, rarely leaves it so).
+//!
+//! openvmm's register trace after a triple fault is read by the same grammar (dialect
+//! `OpenvmmTrace`): `trace_fault` in `vmm_core/src/partition_unit/vp_set.rs` logs the
+//! registers as `tracing` fields, `name=value`, a segment as `cs=SegmentRegister { base:
+//! 0, limit: ffffffff, selector: 38, attributes: a09b }` (`virt::x86::SegmentRegister`,
+//! Hyper-V's `HV_X64_SEGMENT_REGISTER` field for field) and a table as `gdtr=TableRegister
+//! { base: …, limit: … }`, hexadecimal without `0x` in OpenHCL's kernel log. A segment
+//! with `attributes` is decoded as the Hyper-V word (VMX access rights 15:0, unusable
+//! where P = 0, reserved bits refused); the CPL is SS.DPL. `rip=` and `rflags=`, printed
+//! on the line before the segments, open a dump that is kept only if segments follow.
 
 use alloc::format;
 use alloc::vec::Vec;
@@ -38,7 +48,8 @@ use alloc::vec::Vec;
 use super::Words;
 use super::printout::{Printouts, kvm_segment_of, segment_key};
 use crate::arch::SegReg;
-use crate::ingest::log::RawDump;
+use crate::format::hyperv::{HvSegmentAttributes, HvSegmentRegister};
+use crate::ingest::log::{Dialect, RawDump};
 
 /// The most lines between two words of one dump: `{:#?}` prints a word a line, so a
 /// larger gap is another dump's.
@@ -61,8 +72,18 @@ enum Tok<'a> {
     Word(&'a str),
 }
 
-/// The pieces of one word, `,` dropped.
+/// The pieces of one word, `,` dropped; a tracing field `name=value` (openvmm's log) is
+/// the key `name` and the pieces of `value`.
 fn tokens(word: &str) -> impl Iterator<Item = Tok<'_>> {
+    let (key, word) = match word.split_once('=') {
+        Some((k, v)) if is_ident(k) => (Some(Tok::Key(k)), v),
+        _ => (None, word),
+    };
+    key.into_iter().chain(pieces(word))
+}
+
+/// The pieces of a word without a `name=` head.
+fn pieces(word: &str) -> impl Iterator<Item = Tok<'_>> {
     word.split_inclusive(['{', '}', '[', ']', '(', ')', ','])
         .flat_map(|part| {
             let (text, punct) = match part.char_indices().last() {
@@ -113,8 +134,8 @@ fn seg_reg(name: &str) -> Option<SegReg> {
 /// The descriptor table a record name fills, as [`super::table_field`] names it.
 fn table(name: &str) -> Option<&'static str> {
     match name {
-        "gdt" | "gtd" => Some("gdt"),
-        "idt" => Some("idt"),
+        "gdt" | "gtd" | "gdtr" => Some("gdt"),
+        "idt" | "idtr" => Some("idt"),
         _ => None,
     }
 }
@@ -124,6 +145,9 @@ struct Record<'a> {
     name: &'a str,
     line: usize,
     fields: [Option<&'a str>; 12],
+    /// openvmm's `SegmentRegister.attributes`: the Hyper-V attribute word in place of
+    /// the `kvm_segment` flags.
+    attributes: Option<&'a str>,
 }
 
 /// What a dump holds before its radix is known.
@@ -166,6 +190,8 @@ struct Reader<'a> {
     typed: Option<&'a str>,
     /// Open braces of `Debug` structs other than records.
     depth: usize,
+    /// The word being read is a tracing field, `name=value`.
+    tracing: bool,
 }
 
 impl<'a> Reader<'a> {
@@ -184,6 +210,12 @@ impl<'a> Reader<'a> {
                 d.lines.extend_to(line);
             }
         }
+    }
+
+    /// True for openvmm's `rip=` and `rflags=` (its first line, before the segments):
+    /// they open a dump, kept only if segments follow ([`Printouts::close`]).
+    fn traced(&self, k: &str) -> bool {
+        self.tracing && matches!(k, "rip" | "rflags")
     }
 
     fn end_record(&mut self) {
@@ -222,6 +254,7 @@ impl<'a> Reader<'a> {
                             name: n,
                             line,
                             fields: [None; 12],
+                            attributes: None,
                         });
                     }
                     _ => {
@@ -244,6 +277,11 @@ impl<'a> Reader<'a> {
                     return;
                 };
                 if let Some(r) = &mut self.record {
+                    if k == "attributes" && table(r.name).is_none() {
+                        r.attributes = Some(v);
+                        self.touch(line);
+                        return;
+                    }
                     let i = if table(r.name).is_some() {
                         ["base", "limit"].iter().position(|f| *f == k)
                     } else {
@@ -252,7 +290,9 @@ impl<'a> Reader<'a> {
                     if let Some(i) = i {
                         r.fields[i] = Some(v);
                     }
-                } else if (self.depth > 0 || self.p.within(line)) && is_register(k) {
+                } else if (self.depth > 0 || self.p.within(line) || self.traced(k))
+                    && is_register(k)
+                {
                     self.field(k, line);
                     self.held.scalars.push((k, v));
                 }
@@ -277,10 +317,20 @@ fn is_register(k: &str) -> bool {
 /// Puts what a dump held into it: a record whole, or a note naming what it lacks.
 fn fill(d: &mut RawDump, held: &Held<'_>) {
     let hex = held.hex_without_prefix();
+    // openvmm's segments carry the Hyper-V attribute word, not the kvm_segment flags.
+    let openvmm = held.records.iter().any(|r| r.attributes.is_some());
+    if openvmm {
+        d.dialect = Dialect::OpenvmmTrace;
+    }
     if hex {
         d.note(format!(
-            "line {}: numbers without `0x` hold hex letters (`{{:x?}}`): read as hexadecimal",
-            d.lines.first
+            "line {}: numbers without `0x` hold hex letters (`{{:x?}}`{}): read as hexadecimal",
+            d.lines.first,
+            if openvmm {
+                ", as openvmm's trace prints them"
+            } else {
+                ""
+            }
         ));
     }
     for (k, v) in &held.scalars {
@@ -327,6 +377,11 @@ fn fill(d: &mut RawDump, held: &Held<'_>) {
         let Some(reg) = seg_reg(r.name) else {
             continue;
         };
+        if openvmm {
+            let word = r.attributes.and_then(|w| number(w, hex));
+            put_hv_segment(d, reg, r, &f, word);
+            continue;
+        }
         match kvm_segment_of(&f, &[]) {
             Ok(raw) => super::put_kvm_segment(d, reg, raw, r.line, r.name),
             Err(missing) => d.note(format!(
@@ -339,6 +394,44 @@ fn fill(d: &mut RawDump, held: &Held<'_>) {
     }
 }
 
+/// openvmm's `SegmentRegister { base, limit, selector, attributes }`: Hyper-V's
+/// `HV_X64_SEGMENT_REGISTER` (`virt::x86::SegmentRegister` converts from and to it
+/// field for field), decoded strictly (reserved bits refused, unusable where P = 0).
+fn put_hv_segment(
+    d: &mut RawDump,
+    reg: SegReg,
+    r: &Record<'_>,
+    f: &[Option<u64>; 12],
+    word: Option<u64>,
+) {
+    let (Some(base), Some(limit), Some(selector), Some(word)) = (f[0], f[1], f[2], word) else {
+        d.note(format!(
+            "line {}: the {} segment is cut short (base, limit, selector and attributes \
+             needed): not read",
+            r.line, r.name
+        ));
+        return;
+    };
+    let (Ok(limit), Ok(selector), Ok(word)) = (
+        u32::try_from(limit),
+        u16::try_from(selector),
+        u16::try_from(word),
+    ) else {
+        d.note(format!(
+            "line {}: {}: a value wider than its field: not read",
+            r.line, r.name
+        ));
+        return;
+    };
+    let hv = HvSegmentRegister {
+        base,
+        limit,
+        selector,
+        attributes: HvSegmentAttributes(word),
+    };
+    super::put_segment(d, reg, crate::arch::Segment::try_from(hv), r.line, r.name);
+}
+
 /// Every `Debug` printout of `kvm_sregs` in the words.
 #[must_use]
 pub fn read(words: &mut Words<'_>) -> Vec<RawDump> {
@@ -349,11 +442,13 @@ pub fn read(words: &mut Words<'_>) -> Vec<RawDump> {
         key: None,
         typed: None,
         depth: 0,
+        tracing: false,
     };
     while let Some(w) = words.next_word() {
         if r.p.full() {
             break;
         }
+        r.tracing = w.text.split_once('=').is_some_and(|(k, _)| is_ident(k));
         for t in tokens(w.text) {
             r.token(t, w.line);
         }
