@@ -437,9 +437,10 @@ fn damaged_crosvm_json_fragments_exit_2_naming_the_line_or_field() {
     assert!(!refused.exists());
 }
 
-/// A QEMU migration stream, a libvirt save image and a segstate snapshot are not
-/// another VMM's snapshot: import says what each is and what reads it (it said
-/// "Cloud Hypervisor snapshot: … not UTF-8 text"), and writes nothing.
+/// A QEMU migration stream, a libvirt save image, a guest memory dump, a qcow2 image, a
+/// segstate snapshot and binary bytes of no importable format are not another VMM's
+/// snapshot: import says what each is and what reads it (it said "Cloud Hypervisor
+/// snapshot: … not UTF-8 text"), and writes nothing.
 #[test]
 fn import_names_the_inputs_other_commands_read() {
     let dir = scratch("import-other");
@@ -454,7 +455,21 @@ fn import_names_the_inputs_other_commands_read() {
     let snap = dir.join("user.snap");
     import_ok(&fixture("firecracker/user-null-ss.vmstate"), &snap, &[]);
     let vmcore = fixture("vmcore/kvm-user-smp2.elf");
-    let cases: [(&str, &[&str]); 4] = [
+    let qcow2 = fixture("qcow2/kvm-v3-two.qcow2");
+    let seed = fixture("hyperfuzzer/rdmsr.bin");
+    let cases: [(&str, &[&str]); 6] = [
+        (
+            &qcow2,
+            &["qcow2 image", "magic QFI\\xfb", "`segstate check FILE`"],
+        ),
+        (
+            &seed,
+            &[
+                "rdmsr.bin: binary file",
+                "no importable format",
+                "`--format hyperfuzzer`",
+            ],
+        ),
         (
             &stream,
             &[

@@ -318,7 +318,33 @@ pub fn foreign_vcpus_at(
 /// through those paths.
 #[cfg(feature = "serde")]
 fn not_imported(path: &std::path::Path, prefix: &[u8]) -> Option<foreign::IngestError> {
-    let (format, why) = match super::detect_magic(prefix)? {
+    let Some(magic) = super::detect_magic(prefix) else {
+        // No magic: a Cloud Hypervisor state.json is text; bytes that are not text
+        // (NUL, invalid UTF-8 before the prefix ends) are none of the importable formats.
+        let text = !prefix.contains(&0)
+            && std::str::from_utf8(prefix).map_or_else(|e| e.error_len().is_none(), |_| true);
+        return (!text).then(|| {
+            foreign::IngestError::new(
+                "binary file",
+                &path.display().to_string(),
+                foreign::Place::File,
+                foreign::Reason::NotImported(String::from(
+                    "no importable format: it has none of the magics of a Firecracker state \
+                     file, crosvm fragment, Xen save image or Hyper-V saved state, and it is \
+                     not text, so not a Cloud Hypervisor state.json; `segstate check FILE` \
+                     detects what it reads (a HyperFuzzer VM state, which has no magic, with \
+                     `--format hyperfuzzer`)",
+                )),
+            )
+        });
+    };
+    let (format, why) = match magic {
+        InputFormat::Qcow2 => (
+            "qcow2 image",
+            "magic QFI\\xfb: a qcow2 image's internal snapshots hold QEMU migration streams, \
+             QEMU's segment caches and not kvm_sregs; `segstate check FILE` reads every \
+             snapshot's CPUs",
+        ),
         InputFormat::Migration => (
             "QEMU migration stream",
             "magic QEVM: a QEMU migration stream (savevm, migrate to a file) holds QEMU's \
