@@ -1,0 +1,58 @@
+//! Sweep 13's misreadings of real pastes (`fixtures/dumps/`, each with its sidecar):
+//! what each reads to now, beyond its row in `dump_corpus/table.rs`.
+
+use segstate::ingest::exit::{Exit, ExitClass};
+use segstate::ingest::judge::Verdict;
+
+mod corpus_common;
+use corpus_common::{judged, noted};
+
+/// xhyve#215: xhyve's `vm exit[1]` report pasted with its tabs turned into spaces. It
+/// read to nothing ("no CPU state dump found"); its exit reason is read whole within
+/// the report, the exit named as the class of reason 28, and the qualification printed
+/// on the next line joined to it.
+#[test]
+fn a_bhyve_report_with_spaces_for_tabs_is_read() {
+    let all = judged("xhyve-pr215-lmsw.txt");
+    assert_eq!(all.len(), 1);
+    let (d, j) = &all[0];
+    assert!(d.dialects.is_empty());
+    assert_eq!(
+        d.exits,
+        [(
+            7,
+            Exit::VmxExitReason {
+                reason: 28,
+                qualification: Some(0x1_0030),
+            }
+        )]
+    );
+    assert_eq!(j.verdict, Verdict::NoState(Some(ExitClass::VmxExit(28))));
+    assert!(j.verdict.to_string().contains("control-register access"));
+}
+
+/// The same report's qualification, decoded per SDM Vol. 3C Table 28-3 in check's
+/// notes: LMSW (access type 3) from a register (bit 6 clear) with source data 0x0001
+/// (bits 31:16), the instruction the thread is about.
+#[test]
+fn a_cr_access_qualification_is_decoded_in_the_notes() {
+    let (d, _) = &judged("xhyve-pr215-lmsw.txt")[0];
+    noted(
+        &d.notes,
+        "line 7: exit qualification 0x10030 of a control-register access (exit reason 28)",
+        &[
+            "LMSW from a register with source data 0x0001",
+            "PE=1 MP=0 EM=0 TS=0",
+            "Table 28-3",
+        ],
+    );
+    assert!(
+        !d.notes.iter().any(|n| n.contains("bits 0x")),
+        "{:?}",
+        d.notes
+    );
+    // Through `segstate::ingest::read`, as `check` reads it: the note is the input's.
+    let bytes = corpus_common::text("xhyve-pr215-lmsw.txt").into_bytes();
+    let inputs = segstate::ingest::read(&bytes, None).expect("read");
+    assert!(inputs[0].notes.iter().any(|n| n.contains("LMSW")));
+}
