@@ -1,8 +1,10 @@
 //! Sweep 13's misreadings of real pastes (`fixtures/dumps/`, each with its sidecar):
 //! what each reads to now, beyond its row in `dump_corpus/table.rs`.
 
+use segstate::arch::{Cpl, CpuMode, SegReg, ShownMode};
 use segstate::ingest::exit::{Exit, ExitClass};
 use segstate::ingest::judge::Verdict;
+use segstate::ingest::log::Dialect;
 
 mod corpus_common;
 use corpus_common::{judged, noted};
@@ -55,4 +57,28 @@ fn a_cr_access_qualification_is_decoded_in_the_notes() {
     let bytes = corpus_common::text("xhyve-pr215-lmsw.txt").into_bytes();
     let inputs = segstate::ingest::read(&bytes, None).expect("read");
     assert!(inputs[0].notes.iter().any(|n| n.contains("LMSW")));
+}
+
+/// edk2#91: a Linux dump_vmcs of a vCPU entering SMM, CR0.PE clear, the paste cut
+/// inside the CS line, before SS. A VMCS's CPL is SS.DPL; with SS cut it read "CPL
+/// unknown", but in real mode the CPL is 0 and VM entry holds SS.DPL to 0 when the CR0
+/// field's PE is 0 (SDM Vol. 3C §27.3.1.2).
+#[test]
+fn a_real_mode_dump_vmcs_cut_before_ss_is_at_cpl_0() {
+    let all = judged("edk2-91-webczat-real-cut.txt");
+    assert_eq!(all.len(), 1);
+    let (d, j) = &all[0];
+    assert_eq!(d.dialects, [Dialect::LinuxVmcs]);
+    assert_eq!(d.guest.cr0, Some(0x5_0032));
+    assert!(d.guest.segments[SegReg::Ss].is_none());
+    assert!(matches!(d.mode(), Ok(ShownMode::Decided(CpuMode::Real))));
+    assert_eq!(d.guest.cpl, Some(Cpl::Ring0));
+    noted(&d.notes, "CPL 0: real mode", &["SS.DPL", "§27.3.1.2"]);
+    assert_eq!(j.verdict, Verdict::Passes);
+    // With PE set and SS cut, the CPL stays unknown: SS.DPL alone would say it.
+    let text = corpus_common::text("edk2-91-webczat-real-cut.txt")
+        .replace("actual=0x0000000000050032", "actual=0x0000000000050033");
+    let d = &segstate::ingest::log::read_log(&text)[0];
+    assert_eq!(d.guest.cpl, None);
+    assert!(!d.notes.iter().any(|n| n.starts_with("CPL 0")));
 }
