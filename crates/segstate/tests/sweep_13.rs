@@ -82,3 +82,46 @@ fn a_real_mode_dump_vmcs_cut_before_ss_is_at_cpl_0() {
     assert_eq!(d.guest.cpl, None);
     assert!(!d.notes.iter().any(|n| n.starts_with("CPL 0")));
 }
+
+/// dosemu2#679: lDebug's register displays, 16-bit and 386 (`EAX=…`, `EIP=…`, the
+/// flags as `NV UP EI PL NZ NA PE NC`). Its `EAX=` lines read as five QEMU dumps with
+/// nothing in them, judged "ok"; the text is refused, naming the debugger's display
+/// and its line, whole or streamed.
+#[test]
+fn a_dos_debugger_register_display_is_refused_not_read_as_qemu() {
+    let text = corpus_common::text("not-a-dump/dosemu2-679-ldebug.txt");
+    assert!(segstate::ingest::log::read_log(&text).is_empty());
+    let bytes = text.into_bytes();
+    let e = segstate::ingest::read(&bytes, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with(
+            "line 5: a DOS debugger's (MS-DOS or FreeDOS DEBUG, lDebug) register display"
+        ),
+        "{e}"
+    );
+    assert!(e.contains("`NV UP EI PL NZ NA PO NC`"), "{e}");
+    assert!(e.contains("not a QEMU dump"), "{e}");
+    let streamed = segstate::ingest::source::read_all(
+        &bytes,
+        &segstate::ingest::source::InputName::Stdin,
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(streamed.contains("line 5: a DOS debugger's"), "{streamed}");
+}
+
+/// A display beside a real dump takes nothing from it: the QEMU dump of
+/// `libvmi-346-segments-only` read as before, the debugger's lines not a dump.
+#[test]
+fn a_debugger_display_beside_a_dump_is_only_left_out() {
+    let dump = corpus_common::text("libvmi-346-segments-only.txt");
+    let display = corpus_common::text("not-a-dump/dosemu2-679-ldebug.txt");
+    let alone = segstate::ingest::log::read_log(&dump);
+    let both = segstate::ingest::log::read_log(&format!("{display}\n{dump}"));
+    assert_eq!(both.len(), alone.len());
+    assert_eq!(both[0].guest, alone[0].guest);
+    assert_eq!(both[0].dialects, [Dialect::Qemu]);
+}

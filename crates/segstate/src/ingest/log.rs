@@ -495,7 +495,10 @@ pub(crate) fn read_log_from(text: &str, first_line: usize) -> Vec<LogDump> {
         .lines
         .iter_mut()
         .for_each(|(no, _)| *no += first_line - 1);
-    let lines = strip_prefixes(&source.lines);
+    let mut lines = strip_prefixes(&source.lines);
+    // A DOS debugger's or WinDbg's register display (`EAX=…`, `EIP=…`, the flags as
+    // `NV UP EI PL …`) is no dump: no reader sees its lines.
+    super::debugger_regs::blank(&mut lines);
     let mut words = Words::new(&lines);
     // Xen prints `(XEN) ` before every line of its dumps.
     let xen = text.contains("(XEN)");

@@ -80,6 +80,7 @@ mod collect;
 pub(crate) mod crc64;
 #[cfg(feature = "serde")]
 pub mod crosvm;
+pub mod debugger_regs;
 mod dump_text;
 pub(crate) mod edk2_exception;
 pub mod exit;

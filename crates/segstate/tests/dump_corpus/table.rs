@@ -15,6 +15,8 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     // CR-access qualification decoded; a real-mode dump_vmcs cut before SS, CPL 0.
     ("xhyve-pr215-lmsw", Target::Intel, &[], Expect::NoState(Some(ExitClass::VmxExit(28)))),
     ("edk2-91-webczat-real-cut", Target::Intel, &[], Expect::Passes),
+    // (`not-a-dump/dosemu2-679-ldebug`, lDebug's register displays, is refused, not
+    // read: no row; sweep_13.rs asserts the refusal.)
     // Sweep 12 (sweep_12.rs): QEMU dumps in the 64-bit layout cut before CR0 and EFER,
     // their mode named by the layout; an EDK2 frame no CPU running the handler can
     // hold, nothing of it judged; a Bochs real-mode dump cut before CS, CPL 0; two
