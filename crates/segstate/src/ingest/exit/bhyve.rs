@@ -23,7 +23,7 @@
 //! spaces (a terminal, a Markdown code block, a syslog relay); the words `exit_reason`
 //! and `qualification` are no one's in particular outside the report, so they are read
 //! only in the lines after a `vm exit[N]` line. The qualification is the exit
-//! reason's, printed on the next line.
+//! reason's, printed on the next line, and only an exit reason read has one.
 
 use super::Exit;
 
@@ -49,6 +49,8 @@ pub(crate) enum ReportLine {
 pub(crate) struct Report {
     /// The line of its `vm exit[N]`.
     opened: Option<usize>,
+    /// Whether its exit reason was read: only then is a qualification its.
+    reason: bool,
 }
 
 impl Report {
@@ -59,7 +61,10 @@ impl Report {
     pub(crate) fn line(&mut self, no: usize, line: &str) -> Option<ReportLine> {
         let line = line.trim();
         if opens(line) {
-            self.opened = Some(no);
+            *self = Report {
+                opened: Some(no),
+                reason: false,
+            };
             return None;
         }
         let at = self.opened?;
@@ -91,12 +96,13 @@ impl Report {
                 if reason == u32::MAX {
                     return Some(ReportLine::FailedInstruction);
                 }
+                self.reason = true;
                 Some(ReportLine::ExitReason(Exit::VmxExitReason {
                     reason,
                     qualification: None,
                 }))
             }
-            "qualification" => {
+            "qualification" if self.reason => {
                 let hex = rest.strip_prefix("0x")?;
                 u64::from_str_radix(hex, 16)
                     .ok()
@@ -175,9 +181,10 @@ mod tests {
         assert!(read("vm exit[0]\nexit_reason 28 was seen\n").is_empty());
         // Another kind of report (`reason PAGING`) has no exit reason.
         assert!(read("vm exit[0]\nreason PAGING\nexit_reason 28\n").is_empty());
-        // bhyve's ~0: a failed VMLAUNCH or VMRESUME, told by its inst_error line.
+        // bhyve's ~0: a failed VMLAUNCH or VMRESUME, told by its inst_error line; the
+        // qualification after it belongs to no exit.
         assert_eq!(
-            read("vm exit[0]\n\texit_reason\t4294967295 (Unknown)\n"),
+            read("vm exit[0]\n\texit_reason\t4294967295 (Unknown)\n\tqualification\t0x0\n"),
             [ReportLine::FailedInstruction]
         );
     }
