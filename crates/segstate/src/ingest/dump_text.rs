@@ -1,12 +1,14 @@
 //! The states of a pasted text: every dump and exit line [`log::read_log`] finds, as
 //! [`Input`]s labelled by dialect and line, a whole QEMU dump's strict reading beside
 //! its tolerant one, and the refusals of a text with none (or with another
-//! architecture's registers only).
+//! architecture's registers only, or a program debugger's register display).
 
 use alloc::format;
 use alloc::vec::Vec;
 
-use super::{Input, InputError, InputFormat, err, judge, log, other_arch, qemu_dump, text};
+use super::{
+    Input, InputError, InputFormat, debugger_regs, err, judge, log, other_arch, qemu_dump, text,
+};
 use crate::check::report::Source;
 
 /// The error of a text input without a single dump.
@@ -33,6 +35,9 @@ pub(super) fn read(text: &str) -> Result<Vec<Input>, InputError> {
         #[cfg(feature = "serde")]
         if let Some(wtf) = super::wtf::read_paste(text, 1) {
             return wtf.map(|i| vec![i]);
+        }
+        if let Some((line, debugger)) = debugger_regs::find(text) {
+            return Err(err(debugger_regs::refusal(line, debugger)));
         }
         return Err(match qemu_dump::parse(text) {
             Err(e) => err(format!("QEMU dump: {e}")),

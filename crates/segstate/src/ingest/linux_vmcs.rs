@@ -142,11 +142,14 @@ const CONTROL_KEYS: &[&str] = &[
 
 type Reader = Collector<Section>;
 
-/// A VMCS has no CPL field: SS.DPL is the CPL (SDM Vol. 3C §25.4.1).
+/// A VMCS has no CPL field: SS.DPL is the CPL (SDM Vol. 3C §25.4.1); a dump cut
+/// before SS is at CPL 0 when its CR0 field has PE clear
+/// ([`super::segment_parts::real_mode_cpl`]).
 fn cpl_from_ss(d: &mut RawDump) {
     if let Some(ss) = d.guest.segments[SegReg::Ss] {
         d.guest.cpl = Some(ss.attributes.dpl);
     }
+    super::segment_parts::real_mode_cpl(d);
 }
 
 /// Every VMCS dump in the words. `xen` names the dialect when the log carries Xen's

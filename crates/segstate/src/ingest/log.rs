@@ -382,13 +382,14 @@ impl LogDump {
     }
 }
 
-/// Every exit line, with extra data folded into its internal error, HAXM's
-/// qualification into the exit reason before it, and the vector of QEMU's `-d int`
-/// `check_exception old: 0x8 new 0xN` into the `Triple fault` after it. `raw` holds the
-/// lines before their prefixes were stripped, in the same order.
+/// Every exit line, with extra data folded into its internal error, HAXM's and
+/// bhyve's qualification into the exit reason before it, and the vector of QEMU's `-d
+/// int` `check_exception old: 0x8 new 0xN` into the `Triple fault` after it. `raw`
+/// holds the lines before their prefixes were stripped, in the same order.
 fn exits(lines: &[(usize, String)], raw: &[(usize, Cow<'_, str>)]) -> Vec<(usize, Exit)> {
     let mut out: Vec<(usize, Exit)> = Vec::new();
     let mut double_fault_then: Option<u8> = None;
+    let mut report = exit::Report::default();
     for (k, (no, line)) in lines.iter().enumerate() {
         if let Some(v) = exit::extra_data(line) {
             if let Some((_, Exit::Internal { extra, .. })) = out.last_mut() {
@@ -398,7 +399,21 @@ fn exits(lines: &[(usize, String)], raw: &[(usize, Cow<'_, str>)]) -> Vec<(usize
             }
             continue;
         }
-        if let Some(q) = exit::qualification(line) {
+        let reported = report.line(*no, line);
+        if let Some(exit::ReportLine::ExitReason(e)) = reported {
+            if out.len() < MAX_EXITS {
+                out.push((*no, e));
+            }
+            continue;
+        }
+        if reported == Some(exit::ReportLine::FailedInstruction) {
+            continue;
+        }
+        let bhyve_q = match reported {
+            Some(exit::ReportLine::Qualification(q)) => Some(q),
+            _ => None,
+        };
+        if let Some(q) = bhyve_q.or_else(|| exit::qualification(line)) {
             if let Some((
                 _,
                 Exit::VmxExitReason {
@@ -486,7 +501,10 @@ pub(crate) fn read_log_from(text: &str, first_line: usize) -> Vec<LogDump> {
         .lines
         .iter_mut()
         .for_each(|(no, _)| *no += first_line - 1);
-    let lines = strip_prefixes(&source.lines);
+    let mut lines = strip_prefixes(&source.lines);
+    // A DOS debugger's or WinDbg's register display (`EAX=…`, `EIP=…`, the flags as
+    // `NV UP EI PL …`) is no dump: no reader sees its lines.
+    super::debugger_regs::blank(&mut lines);
     let mut words = Words::new(&lines);
     // Xen prints `(XEN) ` before every line of its dumps.
     let xen = text.contains("(XEN)");
@@ -645,6 +663,7 @@ pub(crate) fn read_log_from(text: &str, first_line: usize) -> Vec<LogDump> {
             .is_some_and(|g| g.iter().all(|&i| raws[i].at_reset));
         infer_target(d, tcg, at_reset, host.as_ref());
         super::protected::withhold(d, at_reset);
+        d.notes.extend(exit::cr_access::notes(&d.exits));
         if d.target == Target::Tcg {
             // The `-d int` line just before the dump names the event it was printed for.
             let at = lines.partition_point(|(no, _)| *no < d.line);

@@ -22,7 +22,9 @@
 //!   Rust VMMs' `Debug`), VirtualBox's `Guest CPUM` dumps, Bochs's CPU dumps, gdb's
 //!   `info registers`, EDK2's CPU exception dumps (OVMF's `!!!! X64 Exception Type`)
 //!   and exit lines under
-//!   any line prefix, each state judged by [`judge::judge`];
+//!   any line prefix, each state judged by [`judge::judge`]; a program debugger's
+//!   register display (MS-DOS DEBUG and its descendants, WinDbg) is no dump, and a
+//!   text holding only that is refused naming it ([`debugger_regs`]);
 //! - **binary**, by exact size: 312 bytes `struct kvm_sregs`; 456 bytes `kvm_sregs`
 //!   followed by `struct kvm_regs` (RFLAGS at regs offset 136); 4096 bytes a whole
 //!   VMCB page; 664 to 3072 bytes a VMCB save area (what follows the control area).
@@ -81,6 +83,7 @@ mod collect;
 pub(crate) mod crc64;
 #[cfg(feature = "serde")]
 pub mod crosvm;
+pub mod debugger_regs;
 mod dump_text;
 pub(crate) mod edk2_exception;
 pub mod exit;

@@ -13,7 +13,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::log::RawDump;
-use crate::arch::{SegReg, Segment, Selector};
+use crate::arch::{CR0_PE, PrivilegeLevel, SegReg, Segment, Selector};
 use crate::format::vmx::VmxAccessRights;
 
 /// The note on a dump that shows segment registers by their selectors alone, no
@@ -135,6 +135,9 @@ pub(crate) fn assemble(d: &mut RawDump, parts: &AllParts, cut: Cut) {
         ));
     }
     let Some(ar) = parts[SegReg::Ss.index()].ar.filter(|_| cut.cpl_from_ss) else {
+        if cut.cpl_from_ss {
+            real_mode_cpl(d);
+        }
         return;
     };
     let cpl = VmxAccessRights(ar as u32).dpl();
@@ -146,6 +149,23 @@ pub(crate) fn assemble(d: &mut RawDump, parts: &AllParts, cut: Cut) {
             cpl.bits()
         ));
     }
+}
+
+/// The CPL of a VMCS dump cut before SS's access rights whose CR0 field has PE clear:
+/// 0. The guest is in real mode, where the CPL is 0, and VM entry holds the VMCS's
+/// CPL, SS.DPL, to it: with PE clear in the CR0 field SS.DPL must be 0 (SDM Vol. 3C
+/// §27.3.1.2, "Checks on Guest Segment Registers"; Linux's `vmx_get_cpl` reads SS.DPL).
+/// Left unknown with PE set or no CR0 read.
+pub(crate) fn real_mode_cpl(d: &mut RawDump) {
+    if d.guest.cpl.is_some() || d.guest.cr0.is_none_or(|cr0| cr0 & CR0_PE != 0) {
+        return;
+    }
+    d.guest.cpl = Some(PrivilegeLevel::Ring0);
+    d.note(String::from(
+        "CPL 0: real mode (PE clear in the CR0 field), where the CPL is 0; the dump has no \
+         SS access rights, but VM entry requires SS.DPL, the VMCS's CPL, to be 0 when CR0.PE \
+         is 0 (SDM Vol. 3C §27.3.1.2)",
+    ));
 }
 
 /// `a`, `a and b`, `a, b and c` (`conj` is `and` or `or`).

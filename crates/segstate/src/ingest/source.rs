@@ -308,6 +308,8 @@ fn read_dumps(
     // A wtf regs.json pasted in the text, read when no dump is found.
     #[cfg(feature = "serde")]
     let mut paste = super::wtf::PasteCapture::default();
+    // A debugger's register display, refused when the text holds no dump.
+    let mut display: Option<(usize, super::debugger_regs::Debugger)> = None;
     let mut flush = |chunk: &mut String, first: usize| -> Result<(), SourceError> {
         let inputs = super::dump_text::read_dumps_from(chunk, first)
             .map_err(|e| SourceError::new(name, e))?;
@@ -360,6 +362,9 @@ fn read_dumps(
             chunk_first_line = line_no;
         }
         chunk.push_str(text);
+        if display.is_none() {
+            display = super::debugger_regs::flags_line(text).map(|d| (line_no, d));
+        }
         #[cfg(feature = "serde")]
         paste.push(line_no, text);
         offset += got;
@@ -370,6 +375,10 @@ fn read_dumps(
         if let Some(wtf) = paste.read() {
             each(wtf.map_err(|e| SourceError::new(name, e))?);
             return Ok(1);
+        }
+        if let Some((line, debugger)) = display {
+            let why = super::debugger_regs::refusal(line, debugger);
+            return Err(SourceError::new(name, why));
         }
         return Err(SourceError::new(name, super::dump_text::NO_DUMP));
     }

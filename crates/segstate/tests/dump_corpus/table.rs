@@ -17,6 +17,12 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     // OpenDCDiag's KVM register dump (ingest/text/opendcdiag.rs), the pull request that
     // added it quoting it cut after GS: five segments read, no SS or CR0.
     ("opendcdiag-465-register-dump", Target::Unknown, &[SegReg::Es, SegReg::Cs, SegReg::Ds, SegReg::Fs, SegReg::Gs], Expect::Passes),
+    // Sweep 13 (sweep_13.rs): xhyve's exit report with spaces for its tabs, its
+    // CR-access qualification decoded; a real-mode dump_vmcs cut before SS, CPL 0.
+    ("xhyve-pr215-lmsw", Target::Intel, &[], Expect::NoState(Some(ExitClass::VmxExit(28)))),
+    ("edk2-91-webczat-real-cut", Target::Intel, &[], Expect::Passes),
+    // (`not-a-dump/dosemu2-679-ldebug`, lDebug's register displays, is refused, not
+    // read: no row; sweep_13.rs asserts the refusal.)
     // Sweep 12 (sweep_12.rs): QEMU dumps in the 64-bit layout cut before CR0 and EFER,
     // their mode named by the layout; an EDK2 frame no CPU running the handler can
     // hold, nothing of it judged; a Bochs real-mode dump cut before CS, CPL 0; two

@@ -37,10 +37,13 @@ use alloc::vec::Vec;
 
 use crate::arch::Vendor;
 
+mod bhyve;
+pub(crate) mod cr_access;
 mod internal;
 pub mod names;
 mod parse;
 
+pub(crate) use bhyve::{Report, ReportLine};
 pub use internal::emulation_instruction_bytes;
 pub use internal::explain as explain_internal;
 pub use parse::{extra_data, parse_line, qualification};
