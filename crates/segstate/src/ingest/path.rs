@@ -331,7 +331,7 @@ fn not_imported(path: &std::path::Path, prefix: &[u8]) -> Option<foreign::Ingest
                 foreign::Reason::NotImported(String::from(
                     "no importable format: it has none of the magics of a Firecracker state \
                      file, crosvm fragment, Xen save image or Hyper-V saved state, and it is \
-                     not text, so not a Cloud Hypervisor state.json; `segstate check FILE` \
+                     not text, as a snapshot's state.json or vm.json is; `segstate check FILE` \
                      detects what it reads (a HyperFuzzer VM state, which has no magic, with \
                      `--format hyperfuzzer`)",
                 )),
