@@ -14,7 +14,8 @@ fn a_seed_is_judged_and_its_first_instruction_named() {
     for line in [
         "== HyperFuzzer VM state [hyperfuzzer]: 64-bit mode, CPL 3",
         "CPL 3 from SS.DPL: REG_FILE has no CPL",
-        "instruction at CS:RIP (linear 0x20b0, 4-level paging, physical 0x20b0): syscall (0f 05, 64-bit)",
+        "   instruction at RIP (guest memory: linear 0x20b0, 4-level paging, physical 0x20b0): \
+         syscall (0f 05, 64-bit)\n",
         "REG_FILE has no LDTR",
         "summary: 0 errors, 0 warnings",
     ] {
@@ -23,7 +24,7 @@ fn a_seed_is_judged_and_its_first_instruction_named() {
 }
 
 #[test]
-fn json_carries_the_format_the_cpl_and_the_notes() {
+fn json_carries_the_format_the_cpl_and_the_instruction() {
     let bytes = std::fs::read(fixture("hyperfuzzer/vmxon.bin")).unwrap();
     let o = segstate_stdin(&["check", "--json", "--format", "hyperfuzzer", "-"], &bytes);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -32,13 +33,16 @@ fn json_carries_the_format_the_cpl_and_the_notes() {
     assert_eq!(state["format"], "hyperfuzzer");
     assert_eq!(state["cpl"], 0);
     assert_eq!(state["mode"], "32-bit protected mode");
-    let notes = state["notes"].as_array().unwrap();
-    assert!(
-        notes.iter().any(|n| n
-            .as_str()
-            .is_some_and(|n| n.contains("32-bit paging") && n.contains("vmxon"))),
-        "{notes:?}"
+    let i = &state["instruction_at_rip"];
+    assert_eq!(i["line"], serde_json::Value::Null, "{i}");
+    assert_eq!(
+        (i["linear"].as_u64(), i["physical"].as_u64()),
+        (Some(0x20a0), Some(0x20a0)),
+        "{i}"
     );
+    assert_eq!(i["bits"], 32, "{i}");
+    assert_eq!(i["bytes"], "f3 0f c7 35 98 20 00 00", "{i}");
+    assert_eq!(i["text"], "vmxon qword ptr ds:[0x2098]", "{i}");
 }
 
 #[test]

@@ -61,10 +61,20 @@ fn every_seed_reads_to_its_mode_cpl_and_first_instruction() {
         );
         let report = input.report(Vendors::Both);
         assert_eq!(report.mode, mode, "{name}");
-        let at_rip = note(&input, "instruction at CS:RIP");
-        assert!(at_rip.contains(paging), "{name}: {at_rip}");
+        let at_rip = input
+            .instruction_in_memory
+            .as_ref()
+            .expect("CS:RIP is mapped");
+        assert_eq!(at_rip.paging.to_string(), paging, "{name}");
+        assert_eq!(
+            at_rip.linear,
+            input.guest.as_ref().and_then(|g| g.rip).unwrap(),
+            "{name}: flat CS"
+        );
+        assert_eq!(at_rip.physical, at_rip.linear, "{name}: identity-mapped");
         if cfg!(feature = "disasm") {
-            assert!(at_rip.contains(instruction), "{name}: {at_rip}");
+            let shown = at_rip.instruction.to_string();
+            assert!(shown.contains(instruction), "{name}: {shown}");
         }
         // The seeds are states a CPU enters: nothing the checker calls an error.
         assert_eq!(report.errors(), 0, "{name}: {report:#?}");
@@ -129,6 +139,7 @@ fn reserved_bits_unreadable_code_and_cut_files_are_named() {
     let mut far = seed("syscall");
     far[128..136].copy_from_slice(&0x7fff_0000u64.to_le_bytes());
     let input = one(&far);
+    assert_eq!(input.instruction_in_memory, None);
     let unread = note(&input, "the instruction at CS:RIP");
     assert!(
         unread.contains(

@@ -397,6 +397,13 @@ fn text(out: &mut String, input: &Input, r: &Report, j: Option<&Judgement>, verb
             input.label, input.format, r.mode, r.cpl, r.vendor
         );
     }
+    if let Some(m) = &input.instruction_in_memory {
+        let _ = writeln!(
+            out,
+            "   instruction at RIP (guest memory: {m}): {}",
+            m.instruction
+        );
+    }
     for note in &r.notes {
         let _ = writeln!(out, "   note: {note}");
     }
@@ -478,8 +485,13 @@ struct ExitJson {
 /// The instruction at RIP from QEMU's `Code=` line, as the JSON gives it.
 #[derive(Serialize)]
 struct InstructionJson {
-    /// The line of `Code=`.
-    line: usize,
+    /// The line of `Code=` (or of the exit's extra data); null for an instruction read
+    /// from guest memory the input carries.
+    line: Option<usize>,
+    /// For an instruction read from guest memory: CS:RIP as a linear address.
+    linear: Option<u64>,
+    /// For an instruction read from guest memory: the physical address of its first byte.
+    physical: Option<u64>,
     /// `decoded`, `unreadable`, `cut`, `invalid`, `mode-unknown` or `not-decoded`.
     status: &'static str,
     /// The code segment's width it was decoded in, null when the mode is unknown.
@@ -495,7 +507,9 @@ struct InstructionJson {
 impl From<&InstructionAtRip> for InstructionJson {
     fn from(i: &InstructionAtRip) -> Self {
         InstructionJson {
-            line: i.line,
+            line: Some(i.line),
+            linear: None,
+            physical: None,
             status: i.status(),
             bits: i.bits,
             bytes: i.hex(),
@@ -560,7 +574,8 @@ struct StateJson<'a> {
     /// judged" note).
     rules_not_judged: Option<Vec<RuleNotJudgedJson>>,
     exits: Option<Vec<ExitJson>>,
-    /// The instruction at RIP, when the log has QEMU's `Code=` line.
+    /// The instruction at RIP, when the log has QEMU's `Code=` line or the input
+    /// carries guest memory the page walk reaches it in (a HyperFuzzer VM state).
     instruction_at_rip: Option<InstructionJson>,
     /// The instruction KVM's emulator failed on, when an emulation failure's extra
     /// data carry its bytes (`line` is the exit line's).
@@ -614,7 +629,18 @@ impl<'a> StateJson<'a> {
                 .log
                 .as_ref()
                 .and_then(LogDump::instruction_at_rip)
-                .map(|i| InstructionJson::from(&i)),
+                .map(|i| InstructionJson::from(&i))
+                .or_else(|| {
+                    input
+                        .instruction_in_memory
+                        .as_ref()
+                        .map(|m| InstructionJson {
+                            line: None,
+                            linear: Some(m.linear),
+                            physical: Some(m.physical),
+                            ..InstructionJson::from(&m.instruction)
+                        })
+                }),
             emulated_instruction: input
                 .log
                 .as_ref()

@@ -148,6 +148,32 @@ impl CodeAtRip {
     }
 }
 
+/// The instruction at CS:RIP read from guest memory an input carries (a HyperFuzzer VM
+/// state), through the guest's page tables ([`crate::arch::paging`]): where its first
+/// byte was found, and what the bytes from there decode to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstructionInMemory {
+    /// CS:RIP as a linear address (CS.base + EIP outside 64-bit mode).
+    pub linear: u64,
+    /// The paging mode it was translated in.
+    pub paging: crate::arch::paging::PagingMode,
+    /// The guest physical address of its first byte.
+    pub physical: u64,
+    /// The instruction (its `line` is 0: it was printed nowhere).
+    pub instruction: InstructionAtRip,
+}
+
+impl fmt::Display for InstructionInMemory {
+    /// Where it was read: `linear 0x…, 4-level paging, physical 0x…`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "linear {:#x}, {}, physical {:#x}",
+            self.linear, self.paging, self.physical
+        )
+    }
+}
+
 /// What the bytes at RIP decode to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decoding {

@@ -93,6 +93,7 @@ pub(super) fn read_dumps_from(text: &str, first_line: usize) -> Result<Vec<Input
                 log: Some(d),
                 vmcb_cpl_byte: None,
                 guest: None,
+                instruction_in_memory: None,
             }
         })
         .collect();

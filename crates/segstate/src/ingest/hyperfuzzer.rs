@@ -4,7 +4,8 @@
 //!
 //! A seed is "a complete VM state which triggers VMEXIT on executing its very first
 //! instruction" (the seeds' README), so the instruction at CS:RIP is the exit the
-//! hypervisor under test handles: it is named in the notes. The CPL is SS.DPL: the file
+//! hypervisor under test handles: it is read into [`Input::instruction_in_memory`]
+//! (`check` prints it beside the state), or a note says why it cannot be. The CPL is SS.DPL: the file
 //! has no CPL, and a VMCS has none either (on VMX SS.DPL is the CPL, Intel SDM Vol. 3C
 //! "Checks on Guest Segment Registers"). The file has no LDTR: the state holds an
 //! unusable null LDTR, which no rule faults, and the guest state none. The attribute
@@ -28,8 +29,8 @@
 //! file.push(0xf4);
 //! let inputs = read(&file, Some(InputFormat::HyperFuzzer))?;
 //! assert_eq!(inputs[0].state.cpl, PrivilegeLevel::Ring0);
-//! # #[cfg(feature = "disasm")]
-//! assert!(inputs[0].notes.iter().any(|n| n.starts_with("instruction at CS:RIP") && n.contains("hlt")));
+//! let at_rip = inputs[0].instruction_in_memory.as_ref().expect("mapped");
+//! assert_eq!((at_rip.linear, at_rip.physical, at_rip.instruction.bytes[0]), (8, 8, 0xf4));
 //! # Ok::<(), segstate::ingest::InputError>(())
 //! ```
 
@@ -38,7 +39,7 @@ use std::string::String;
 use std::vec;
 use std::vec::Vec;
 
-use super::code_at_rip::{CodeAtRip, MAX_INSTRUCTION_BYTES};
+use super::code_at_rip::{CodeAtRip, InstructionInMemory, MAX_INSTRUCTION_BYTES};
 use super::{Input, InputError, InputFormat, err};
 use crate::arch::paging::{PagingMode, translate};
 use crate::arch::{
@@ -109,7 +110,13 @@ pub fn read(bytes: &[u8]) -> Result<Input, InputError> {
         "REG_FILE has no LDTR (the hypervisor under test keeps its own): taken as an unusable \
          null LDTR, which no rule faults, so nothing about LDTR is judged",
     ));
-    notes.push(instruction_note(&regs, &state, memory));
+    let instruction = match instruction_at_rip(&regs, &state, memory) {
+        Ok(found) => Some(found),
+        Err(why) => {
+            notes.push(why);
+            None
+        }
+    };
     let mut guest = GuestState::from(&state);
     guest.segments[SegReg::Ldtr] = None;
     guest.cr3 = Some(regs.cr3);
@@ -123,6 +130,7 @@ pub fn read(bytes: &[u8]) -> Result<Input, InputError> {
     Ok(Input {
         source: Source::GuestView,
         guest: Some(guest),
+        instruction_in_memory: instruction,
         ..Input::guest_view(String::from(WHAT), InputFormat::HyperFuzzer, state, notes)
     })
 }
@@ -175,25 +183,27 @@ fn code_bytes(
     Ok((first.unwrap_or(linear), bytes))
 }
 
-/// The note naming the instruction at CS:RIP, or why it cannot be read.
-fn instruction_note(regs: &RegFile, state: &SegmentState, memory: &[u8]) -> String {
+/// The instruction at CS:RIP, found through the page tables in `memory`; else a note
+/// saying why it cannot be read.
+fn instruction_at_rip(
+    regs: &RegFile,
+    state: &SegmentState,
+    memory: &[u8],
+) -> Result<InstructionInMemory, String> {
     let cs = state.segments[SegReg::Cs];
     let mode = CpuMode::from_state(state.cr0, state.efer, state.rflags, cs.attributes);
     let paging = PagingMode::from_registers(state.cr0, state.cr4, state.efer);
     let linear = code_linear(mode, cs.base, regs.rip);
-    match code_bytes(memory, paging, regs.cr3, linear) {
-        Ok((physical, bytes)) => {
-            let code = CodeAtRip::at_rip(0, &bytes);
-            let bits = mode.code_bits(cs.attributes.db);
-            format!(
-                "instruction at CS:RIP (linear {linear:#x}, {paging}, physical {physical:#x}): {}",
-                code.instruction(Some(bits), regs.rip)
-            )
-        }
-        Err(why) => format!(
-            "the instruction at CS:RIP (linear {linear:#x}, {paging}) cannot be read: {why}"
-        ),
-    }
+    let (physical, bytes) = code_bytes(memory, paging, regs.cr3, linear).map_err(|why| {
+        format!("the instruction at CS:RIP (linear {linear:#x}, {paging}) cannot be read: {why}")
+    })?;
+    let bits = mode.code_bits(cs.attributes.db);
+    Ok(InstructionInMemory {
+        linear,
+        paging,
+        physical,
+        instruction: CodeAtRip::at_rip(0, &bytes).instruction(Some(bits), regs.rip),
+    })
 }
 
 #[cfg(test)]

@@ -340,6 +340,9 @@ pub struct Input {
     /// migration stream's CPU): all it holds, for the guest-state rules beyond the
     /// segments ([`crate::check::report::guest_state`]) and the KVM_SET_SREGS refusals.
     pub guest: Option<crate::arch::GuestState>,
+    /// The instruction at CS:RIP, for an input that carries guest memory (a
+    /// HyperFuzzer VM state) where the page walk reached it.
+    pub instruction_in_memory: Option<code_at_rip::InstructionInMemory>,
 }
 
 impl Input {
@@ -361,6 +364,7 @@ impl Input {
             notes,
             vmcb_cpl_byte: None,
             guest: None,
+            instruction_in_memory: None,
         }
     }
 
@@ -856,6 +860,7 @@ fn read_vmcb(bytes: &[u8], page: bool) -> Result<Input, InputError> {
         vmcb_cpl_byte: Some(area.cpl),
         log: None,
         guest: None,
+        instruction_in_memory: None,
     })
 }
 
