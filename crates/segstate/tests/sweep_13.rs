@@ -113,6 +113,22 @@ fn a_dos_debugger_register_display_is_refused_not_read_as_qemu() {
     assert!(streamed.contains("line 5: a DOS debugger's"), "{streamed}");
 }
 
+/// WinDbg's `r` display of a 64-bit program at an access violation (a bug report's
+/// paste): refused the same way, the Windows debugger named, its flags line given.
+#[test]
+fn a_windbg_register_display_is_refused_naming_the_debugger() {
+    let text = corpus_common::text("not-a-dump/windbg-libdwarf-oob.txt");
+    assert!(segstate::ingest::log::read_log(&text).is_empty());
+    let e = segstate::ingest::read(text.as_bytes(), None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("line 12: a Windows debugger's (WinDbg, ntsd, cdb) register display"),
+        "{e}"
+    );
+    assert!(e.contains("nothing to judge"), "{e}");
+}
+
 /// A display beside a real dump takes nothing from it: the QEMU dump of
 /// `libvmi-346-segments-only` read as before, the debugger's lines not a dump.
 #[test]
