@@ -321,9 +321,7 @@ fn not_imported(path: &std::path::Path, prefix: &[u8]) -> Option<foreign::Ingest
     let Some(magic) = super::detect_magic(prefix) else {
         // No magic: a Cloud Hypervisor state.json is text; bytes that are not text
         // (NUL, invalid UTF-8 before the prefix ends) are none of the importable formats.
-        let text = !prefix.contains(&0)
-            && std::str::from_utf8(prefix).map_or_else(|e| e.error_len().is_none(), |_| true);
-        return (!text).then(|| {
+        return (!super::source::starts_as_text(prefix)).then(|| {
             foreign::IngestError::new(
                 "binary file",
                 &path.display().to_string(),

@@ -191,7 +191,7 @@ fn prefix(reader: &mut dyn Read, name: &InputName, n: usize) -> Result<Vec<u8>, 
 
 /// True when `prefix` reads as the start of text: no NUL, and UTF-8 but for a
 /// character cut at the end.
-fn starts_as_text(prefix: &[u8]) -> bool {
+pub(crate) fn starts_as_text(prefix: &[u8]) -> bool {
     !prefix.contains(&0)
         && match std::str::from_utf8(prefix) {
             Ok(_) => true,
