@@ -122,13 +122,9 @@ impl<'a> Reader<'a> {
         words.skip(2);
         let d = self.p.dump(name, line);
         d.lines.extend_to(at);
-        match name {
-            "xcr0" | "cr2" => {}
-            _ => {
-                if let Some(field) = super::register_field(&mut d.guest, name) {
-                    *field = Some(value);
-                }
-            }
+        // CR2 and XCR0 have no field in the state: read past.
+        if let Some(field) = super::register_field(&mut d.guest, name) {
+            *field = Some(value);
         }
         true
     }
