@@ -91,6 +91,8 @@ pub enum Dialect {
     /// `cs=SegmentRegister { base: 0, limit: ffffffff, selector: 38, attributes: a09b }`),
     /// see `text::rust_debug`: Hyper-V attribute words, whichever hypervisor ran the VP.
     OpenvmmTrace,
+    /// hyperlight's WHP listing (`WHV_REGISTER_NAME(  19) - 0x… …`), see `whp_registers`.
+    WhpRegisters,
 }
 
 impl Dialect {
@@ -116,6 +118,7 @@ impl Dialect {
             Dialect::Edk2Exception => "EDK2 exception dump",
             Dialect::NoirVisor => "NoirVisor VMCS dump",
             Dialect::OpenvmmTrace => "openvmm register trace",
+            Dialect::WhpRegisters => "hyperlight WHP register listing",
         }
     }
 
@@ -133,7 +136,8 @@ impl Dialect {
             | Dialect::Bhyvectl
             | Dialect::GdbRegisters
             | Dialect::Edk2Exception
-            | Dialect::OpenvmmTrace => None,
+            | Dialect::OpenvmmTrace
+            | Dialect::WhpRegisters => None,
             Dialect::LinuxVmcs
             | Dialect::XenVmcs
             | Dialect::Haxm
@@ -532,6 +536,7 @@ pub(crate) fn read_log_from(text: &str, first_line: usize) -> Vec<LogDump> {
     raws.extend(super::xen_regs::read(&lines, xen));
     raws.extend(super::vbox_log::read(&lines));
     raws.extend(super::gdb_regs::read(&lines));
+    raws.extend(super::whp_registers::read(&lines));
     raws.extend(super::edk2_exception::read(&lines));
     raws.extend(super::noirvisor::read(&source.lines));
     for d in raws

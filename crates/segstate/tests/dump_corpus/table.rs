@@ -11,6 +11,10 @@ use segstate::ingest::log::Target;
 /// state. The reasons are in each sidecar; the comments say why the verdict follows.
 #[rustfmt::skip]
 pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
+    // Sweep 14 (sweep_14.rs): hyperlight's WHP register listing, `WHV_REGISTER_NAME(n)`
+    // and the value's 128 bits (ingest/whp_registers.rs): CS alone of the segments,
+    // decoded as WHV_X64_SEGMENT_REGISTER; WHP's reason 0x2001 (Canceled) is no failure.
+    ("hyperlight-168-whp-registers", Target::Unknown, &[SegReg::Cs], Expect::NotGuestState(ExitClass::NotAFailure)),
     // openvmm's triple-fault register trace (ingest/text/rust_debug.rs), cut after CS:
     // the Hyper-V attribute word read, DS named as cut.
     ("openvmm-1308-triple-fault-trace", Target::Unknown, &[SegReg::Cs], Expect::Passes),

@@ -1,0 +1,58 @@
+//! Sweep 14's misreadings of real pastes (`fixtures/dumps/`, each with its sidecar):
+//! what each reads to now, beyond its row in `dump_corpus/table.rs`.
+
+use segstate::arch::{CpuMode, PrivilegeLevel, SegReg, Selector, ShownMode};
+use segstate::ingest::exit::{Exit, ExitClass};
+use segstate::ingest::judge::Verdict;
+use segstate::ingest::log::Dialect;
+
+mod corpus_common;
+use corpus_common::judged;
+
+/// hyperlight#168: hyperlight's error after an unexpected WHP exit, each register as
+/// `WHV_REGISTER_NAME(n) - 0x<high 64> <low 64>`. It read to "no CPU state dump found";
+/// the exit line is read as WHP's reason 0x2001 (Canceled) and the listing as a state.
+#[test]
+fn hyperlight_s_whp_listing_is_read() {
+    let all = judged("hyperlight-168-whp-registers.txt");
+    assert_eq!(all.len(), 1);
+    let (d, j) = &all[0];
+    assert_eq!(d.dialects, [Dialect::WhpRegisters]);
+    assert_eq!(d.exits, [(4, Exit::Whp { reason: 0x2001 })]);
+    assert_eq!(j.verdict, Verdict::NotGuestState(ExitClass::NotAFailure));
+    // CS: WHV_X64_SEGMENT_REGISTER's high half 0xA09B0008FFFFFFFF, base 0 in the low.
+    let cs = d.guest.segments[SegReg::Cs].expect("CS");
+    assert_eq!(cs.selector, Selector(8));
+    assert_eq!((cs.base, cs.limit), (0, 0xffff_ffff));
+    assert_eq!(cs.attributes.segment_type.bits(), 0xb);
+    assert_eq!(cs.attributes.dpl, PrivilegeLevel::Ring0);
+    assert!(cs.attributes.l && !cs.attributes.db && cs.attributes.g);
+    assert!(!cs.unusable);
+    // The registers by their WinHvPlatformDefs.h numbers: 28 CR0, 30 CR3, 31 CR4,
+    // 8193 EFER, 16 RIP, 17 RFLAGS; 1, 2, 4 and 8 (RCX, RDX, RSP, R8) passed over.
+    assert_eq!(d.guest.cr0, Some(0x8005_0033));
+    assert_eq!(d.guest.cr3, Some(0x20_0000));
+    assert_eq!(d.guest.cr4, Some(0x620));
+    assert_eq!(d.guest.efer, Some(0x500));
+    assert_eq!(d.guest.rip, Some(0x20_45ab));
+    assert_eq!(d.guest.rflags, Some(0x97));
+    assert!(matches!(d.mode(), Ok(ShownMode::Decided(CpuMode::Long64))));
+}
+
+/// The same listing has CS and no SS: WHP's CPL is SS.DPL, so it stays unknown, and
+/// the rules that compare CS with the CPL are named as not judged rather than taken
+/// from CS.
+#[test]
+fn without_ss_the_cpl_is_unknown_and_cs_against_it_not_judged() {
+    let (d, j) = &judged("hyperlight-168-whp-registers.txt")[0];
+    assert_eq!(d.guest.cpl, None);
+    for r in SegReg::ALL.into_iter().filter(|r| *r != SegReg::Cs) {
+        assert!(d.guest.segments[r].is_none(), "{r:?}");
+    }
+    assert_eq!(j.report.errors(), 0, "{:?}", j.report.ids());
+    let not_judged = &j.not_judged;
+    assert!(
+        not_judged.iter().any(|x| x.contains("arch.cs.dpl-cpl")),
+        "{not_judged:?}"
+    );
+}
