@@ -4,10 +4,10 @@
 use segstate::arch::{CpuMode, PrivilegeLevel, SegReg, Selector, ShownMode};
 use segstate::ingest::exit::{Exit, ExitClass};
 use segstate::ingest::judge::Verdict;
-use segstate::ingest::log::Dialect;
+use segstate::ingest::log::{Dialect, Target};
 
 mod corpus_common;
-use corpus_common::judged;
+use corpus_common::{judged, noted};
 
 /// hyperlight#168: hyperlight's error after an unexpected WHP exit, each register as
 /// `WHV_REGISTER_NAME(n) - 0x<high 64> <low 64>`. It read to "no CPU state dump found";
@@ -55,4 +55,39 @@ fn without_ss_the_cpl_is_unknown_and_cs_against_it_not_judged() {
         not_judged.iter().any(|x| x.contains("arch.cs.dpl-cpl")),
         "{not_judged:?}"
     );
+}
+
+/// microsandbox#1095: the exit line and a patched build's `NAME=0x…` words with the
+/// exit context's `ExecState=0x005c`. It read as a "Linux dump_vmcs" judged for Intel,
+/// CR0 and CR4 lost; it reads as a WHP printout, the CPL from ExecState, both vendors.
+#[test]
+fn microsandbox_s_exec_state_words_are_a_whp_state_not_a_dump_vmcs() {
+    let all = judged("microsandbox-1095-whp-exec-state.txt");
+    assert_eq!(all.len(), 1);
+    let (d, j) = &all[0];
+    assert_eq!(d.dialects, [Dialect::WhpRegisters]);
+    assert_eq!(d.target, Target::Unknown);
+    assert_eq!(d.exits, [(3, Exit::Whp { reason: 4 })]);
+    assert_eq!(
+        j.verdict,
+        Verdict::NotGuestState(ExitClass::WhpUnrecoverableException)
+    );
+    assert_eq!(d.guest.cr0, Some(0x8005_0033));
+    assert_eq!(d.guest.cr3, Some(0));
+    assert_eq!(d.guest.cr4, Some(0xb0));
+    assert_eq!(d.guest.efer, Some(0xd01));
+    assert_eq!(d.guest.rip, Some(0xffff_ffff_8101_96dc));
+    assert_eq!(d.guest.rflags, Some(0x46));
+    // WHV_X64_VP_EXECUTION_STATE 0x5c: CPL 0 (bits 1:0), PE, AM, LMA, InterruptionPending.
+    assert_eq!(d.guest.cpl, Some(PrivilegeLevel::Ring0));
+    noted(
+        &d.notes,
+        "line 6: ExecState=0x005c",
+        &[
+            "CPL 0, CR0.PE 1, CR0.AM 1, EFER.LMA 1",
+            "InterruptionPending 1",
+        ],
+    );
+    assert!(!d.notes.iter().any(|n| n.contains("not taken at one exit")));
+    assert_eq!(j.report.errors(), 0, "{:?}", j.report.ids());
 }

@@ -91,7 +91,8 @@ pub enum Dialect {
     /// `cs=SegmentRegister { base: 0, limit: ffffffff, selector: 38, attributes: a09b }`),
     /// see `text::rust_debug`: Hyper-V attribute words, whichever hypervisor ran the VP.
     OpenvmmTrace,
-    /// hyperlight's WHP listing (`WHV_REGISTER_NAME(  19) - 0x… …`), see `whp_registers`.
+    /// A WHP VMM's registers (hyperlight's `WHV_REGISTER_NAME(  19) - 0x… …`, `ExecState=`
+    /// words), see `whp_registers`.
     WhpRegisters,
 }
 
@@ -118,7 +119,7 @@ impl Dialect {
             Dialect::Edk2Exception => "EDK2 exception dump",
             Dialect::NoirVisor => "NoirVisor VMCS dump",
             Dialect::OpenvmmTrace => "openvmm register trace",
-            Dialect::WhpRegisters => "hyperlight WHP register listing",
+            Dialect::WhpRegisters => "WHP register printout",
         }
     }
 
@@ -509,6 +510,7 @@ pub(crate) fn read_log_from(text: &str, first_line: usize) -> Vec<LogDump> {
     // A DOS debugger's or WinDbg's register display (`EAX=…`, `EIP=…`, the flags as
     // `NV UP EI PL …`) is no dump: no reader sees its lines.
     super::debugger_regs::blank(&mut lines);
+    let whp = super::whp_registers::claim(&mut lines);
     let mut words = Words::new(&lines);
     // Xen prints `(XEN) ` before every line of its dumps.
     let xen = text.contains("(XEN)");
@@ -536,7 +538,7 @@ pub(crate) fn read_log_from(text: &str, first_line: usize) -> Vec<LogDump> {
     raws.extend(super::xen_regs::read(&lines, xen));
     raws.extend(super::vbox_log::read(&lines));
     raws.extend(super::gdb_regs::read(&lines));
-    raws.extend(super::whp_registers::read(&lines));
+    raws.extend(whp);
     raws.extend(super::edk2_exception::read(&lines));
     raws.extend(super::noirvisor::read(&source.lines));
     for d in raws

@@ -12,6 +12,8 @@
 //!   decimal inside the type's name: `Did not receive a halt from Hypervisor as
 //!   expected - Received WHV_RUN_VP_EXIT_REASON(8193)!`, then its register listing
 //!   (`whp_registers`).
+//! - microsandbox's WHP backend (`Error::UnhandledExit` in its Windows `vstate.rs`)
+//!   prints the reason's number in decimal: `WHP vCPU 0 exited with unhandled reason 4`.
 //!
 //! The numbers are those of `WHV_RUN_VP_EXIT_REASON` in the Windows SDK's
 //! `WinHvPlatformDefs.h`: 0 to 8, 0x1000 to 0x1002 and 0x2001 since its first release
@@ -48,6 +50,8 @@ const PREFIX: &str = "WHvRunVpExitReason";
 const QEMU_WHPX: &str = "Unexpected VP exit code";
 /// The `windows` crate's `Debug` of the reason (hyperlight's line), before the number.
 const DEBUG_NEWTYPE: &str = "WHV_RUN_VP_EXIT_REASON(";
+/// microsandbox's line, around the vCPU's number, before the reason's.
+const MICROSANDBOX: (&str, &str) = ("WHP vCPU ", " exited with unhandled reason ");
 
 /// The exit reason a normalised line reports: QEMU's `Unexpected VP exit code N`
 /// (decimal, or hex after `0x`), `WHV_RUN_VP_EXIT_REASON(N)` (decimal), or a reason
@@ -55,6 +59,14 @@ const DEBUG_NEWTYPE: &str = "WHV_RUN_VP_EXIT_REASON(";
 /// hold is no exit).
 #[must_use]
 pub fn parse(line: &str) -> Option<u32> {
+    if let Some(at) = line.find(MICROSANDBOX.0) {
+        let (vcpu, reason) = line[at + MICROSANDBOX.0.len()..].split_once(MICROSANDBOX.1)?;
+        if vcpu.is_empty() || !vcpu.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let reason = reason.split_whitespace().next()?;
+        return reason.parse().ok();
+    }
     if let Some(at) = line.find(DEBUG_NEWTYPE) {
         let (number, _) = line[at + DEBUG_NEWTYPE.len()..].split_once(')')?;
         let number = number.trim();
@@ -106,6 +118,19 @@ mod tests {
         assert_eq!(parse("WHV_RUN_VP_EXIT_REASON()"), None);
         assert_eq!(parse("WHV_RUN_VP_EXIT_REASON(-1)"), None);
         assert_eq!(parse("WHV_RUN_VP_EXIT_REASON(81"), None);
+    }
+
+    /// microsandbox's line (microsandbox#1095): the reason in decimal.
+    #[test]
+    fn microsandbox_s_unhandled_exit_reads() {
+        assert_eq!(parse("WHP vCPU 0 exited with unhandled reason 4"), Some(4));
+        assert_eq!(
+            parse("WHP vCPU 12 exited with unhandled reason 8193"),
+            Some(0x2001)
+        );
+        assert_eq!(parse("WHP vCPU x exited with unhandled reason 4"), None);
+        assert_eq!(parse("WHP vCPU 0 exited with unhandled reason"), None);
+        assert_eq!(parse("WHP vCPU 0 exited with unhandled reason -1"), None);
     }
 
     /// Every name reads to its value; a name is read whole, so

@@ -34,6 +34,7 @@
 //! listing; a register listed again starts another.
 
 use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::log::{Dialect, MAX_DUMPS, RawDump};
@@ -171,9 +172,26 @@ impl Listing {
     }
 }
 
+/// Every WHP register printout in the (normalised) lines: hyperlight's listings and
+/// the `ExecState=` blocks ([`exec_state`]), in line order. Their lines are blanked, so
+/// that no other dialect's reader takes their `RIP=` or `EFER=` words for its own.
+#[must_use]
+pub(crate) fn claim(lines: &mut [(usize, String)]) -> Vec<RawDump> {
+    let mut out = listings(lines);
+    for (no, text) in lines.iter_mut() {
+        if text.contains(NAME) && out.iter().any(|d| d.lines.contains(*no)) {
+            text.clear();
+        }
+    }
+    out.extend(exec_state::claim(lines));
+    out.sort_by_key(|d| d.lines.first);
+    out.truncate(MAX_DUMPS);
+    out
+}
+
 /// Every hyperlight WHP register listing in the (normalised) lines.
 #[must_use]
-pub(crate) fn read(lines: &[(usize, alloc::string::String)]) -> Vec<RawDump> {
+fn listings(lines: &[(usize, String)]) -> Vec<RawDump> {
     let mut out = Vec::new();
     let mut cur: Option<Listing> = None;
     let mut last = 0;
@@ -212,6 +230,8 @@ pub(crate) fn read(lines: &[(usize, alloc::string::String)]) -> Vec<RawDump> {
     out.truncate(MAX_DUMPS);
     out
 }
+
+mod exec_state;
 
 #[cfg(test)]
 mod tests;

@@ -15,6 +15,10 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     // and the value's 128 bits (ingest/whp_registers.rs): CS alone of the segments,
     // decoded as WHV_X64_SEGMENT_REGISTER; WHP's reason 0x2001 (Canceled) is no failure.
     ("hyperlight-168-whp-registers", Target::Unknown, &[SegReg::Cs], Expect::NotGuestState(ExitClass::NotAFailure)),
+    // A WHP VMM's `NAME=0x…` words around the exit context's `ExecState=` (CPL 0), once
+    // misread as a dump_vmcs of Intel; microsandbox's unhandled reason 4 read as WHP's
+    // UnrecoverableException, which the guest ran into.
+    ("microsandbox-1095-whp-exec-state", Target::Unknown, &[], Expect::NotGuestState(ExitClass::WhpUnrecoverableException)),
     // openvmm's triple-fault register trace (ingest/text/rust_debug.rs), cut after CS:
     // the Hyper-V attribute word read, DS named as cut.
     ("openvmm-1308-triple-fault-trace", Target::Unknown, &[SegReg::Cs], Expect::Passes),

@@ -45,6 +45,9 @@ const ANCHORS: &[&str] = &[
     "GDT=",
     "IDT=",
     "CR0=",
+    // `CR4=` opens a line of a WHP VMM's `NAME=0x…` words (`whp_registers`), where a
+    // line starting with it would otherwise lose it to the `EFER=` after it.
+    "CR4=",
     "DR0=",
     "DR3=",
     "DR6=",
@@ -399,6 +402,14 @@ mod tests {
         assert_eq!(anchor("foo: CS:   sel=0x10"), Some(5));
         assert_eq!(peel("```"), "");
         assert_eq!(peel("~~~text"), "");
+    }
+
+    /// microsandbox#1095's second line of words: `CR4=` is kept, not taken for a
+    /// prefix before the `EFER=` anchor.
+    #[test]
+    fn a_line_opening_with_cr4_keeps_it() {
+        let line = "CR4=0x00000000000000b0  EFER=0x0000000000000d01  RSP=0xffffffff82203d70";
+        assert_eq!(strip_all(line), [line]);
     }
 
     #[test]

@@ -3,7 +3,7 @@ use crate::arch::{PrivilegeLevel, SegReg};
 use crate::ingest::text::normalise;
 
 fn read_text(t: &str) -> Vec<RawDump> {
-    read(&normalise(t))
+    listings(&normalise(t))
 }
 
 /// hyperlight#168's listing (January 2025), the lines as the issue quotes them.
@@ -117,4 +117,72 @@ fn garbage_is_no_listing() {
         assert!(all.iter().all(|d| !d.has_fields()), "{t}");
     }
     assert!(read_text("WHV_REGISTER_NAME(  19) - 0xA09B0008FFFFFFFF 0000000000000000").len() == 1);
+}
+
+/// microsandbox#1095's lines (July 2026): `NAME=0x…` words around `ExecState=`, read
+/// for CR0, CR3, CR4, EFER, RIP, RFLAGS and the CPL of WHV_X64_VP_EXECUTION_STATE, and
+/// blanked so that dump_vmcs's reader does not take `RIP=0x…` for its own.
+const ISSUE_1095: &str = "\
+WHP vCPU 0 exited with unhandled reason 4
+RIP=0xffffffff810196dc  CR0=0x0000000080050033  CR3=0x0000000000000000
+CR4=0x00000000000000b0  EFER=0x0000000000000d01  RSP=0xffffffff82203d70
+RFLAGS=0x0000000000000046  ExecState=0x005c
+";
+
+fn claimed(t: &str) -> (Vec<RawDump>, Vec<(usize, String)>) {
+    let mut lines = normalise(t);
+    let out = claim(&mut lines);
+    (out, lines)
+}
+
+#[test]
+fn an_exec_state_block_reads_and_is_claimed() {
+    let (all, lines) = claimed(ISSUE_1095);
+    assert_eq!(all.len(), 1);
+    let d = &all[0];
+    assert_eq!((d.lines.first, d.lines.last), (2, 4));
+    assert_eq!(d.guest.cr4, Some(0xb0));
+    assert_eq!(d.guest.cr3, Some(0));
+    assert_eq!(d.guest.cpl, Some(PrivilegeLevel::Ring0));
+    assert_eq!(d.notes.len(), 1, "{:?}", d.notes);
+    assert!(
+        d.notes[0].contains("CR0.PE 1, CR0.AM 1, EFER.LMA 1"),
+        "{:?}",
+        d.notes
+    );
+    assert!(
+        d.notes[0].contains("InterruptionPending 1"),
+        "{:?}",
+        d.notes
+    );
+    assert!(lines[1..].iter().all(|(_, l)| l.is_empty()));
+    assert!(!lines[0].1.is_empty());
+}
+
+/// A CPL of 3, a flag the registers contradict, reserved bits; words of another kind
+/// on a line keep it out of the block; no `ExecState=`, no block.
+#[test]
+fn exec_state_variants() {
+    let (all, _) = claimed("CR0=0x0000000000000011\nExecState=0x000f\n");
+    assert_eq!(all[0].guest.cpl, Some(PrivilegeLevel::Ring3));
+    assert!(
+        all[0]
+            .notes
+            .iter()
+            .any(|n| n.contains("CR0.AM = 1, the printed register 0"))
+    );
+    let (all, _) = claimed("ExecState=0x0080\n");
+    assert_eq!(all[0].guest.cpl, None);
+    assert!(
+        all[0].notes[0].contains("reserves (0x80)"),
+        "{:?}",
+        all[0].notes
+    );
+    let (all, lines) = claimed("RIP=0x1000 junk\nCR0=0x11 ExecState=0x4\n");
+    assert_eq!((all[0].lines.first, all[0].guest.rip), (2, None));
+    assert!(!lines[0].1.is_empty());
+    let (all, _) = claimed("RIP=0x1000 CR0=0x11\nRFLAGS=0x2\n");
+    assert!(all.is_empty());
+    let (all, _) = claimed("ExecState=0x ExecState=0x12345678901234567\nExecState=\n");
+    assert!(all.is_empty());
 }
