@@ -2,7 +2,7 @@
 //! what each reads to now, beyond its row in `dump_corpus/table.rs`.
 
 use segstate::arch::{CpuMode, PrivilegeLevel, SegReg, Selector, ShownMode};
-use segstate::ingest::exit::{Exit, ExitClass};
+use segstate::ingest::exit::{Exit, ExitClass, TripleFaultReport};
 use segstate::ingest::judge::Verdict;
 use segstate::ingest::log::{Dialect, Target};
 
@@ -90,4 +90,33 @@ fn microsandbox_s_exec_state_words_are_a_whp_state_not_a_dump_vmcs() {
     );
     assert!(!d.notes.iter().any(|n| n.contains("not taken at one exit")));
     assert_eq!(j.report.errors(), 0, "{:?}", j.report.ids());
+}
+
+/// docker/for-mac#1345: hyperkit's `vm exit[0]` report in macOS's console log, each
+/// line behind `Feb 27 10:22:15 MacBook-Pro-2 Docker[92529]: `, other threads' lines
+/// interleaved. It read to nothing; the report now opens and its exit reason is read.
+#[test]
+fn a_hyperkit_report_behind_syslog_prefixes_is_read() {
+    let all = judged("docker-for-mac-1345-hyperkit-syslog.txt");
+    assert_eq!(all.len(), 1);
+    let (d, j) = &all[0];
+    assert!(d.dialects.is_empty());
+    assert_eq!(
+        d.exits,
+        [(
+            13,
+            Exit::VmxExitReason {
+                reason: 2,
+                qualification: None,
+            }
+        )]
+    );
+    assert_eq!(d.target, Target::Intel);
+    assert_eq!(
+        j.verdict,
+        Verdict::NoState(Some(ExitClass::TripleFault {
+            vector: None,
+            by: TripleFaultReport::VmxExit,
+        }))
+    );
 }

@@ -19,6 +19,9 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     // misread as a dump_vmcs of Intel; microsandbox's unhandled reason 4 read as WHP's
     // UnrecoverableException, which the guest ran into.
     ("microsandbox-1095-whp-exec-state", Target::Unknown, &[], Expect::NotGuestState(ExitClass::WhpUnrecoverableException)),
+    // hyperkit's `vm exit[0]` report behind macOS syslog prefixes, other threads' lines
+    // inside it: the report opens once its prefix is stripped; exit reason 2.
+    ("docker-for-mac-1345-hyperkit-syslog", Target::Intel, &[], Expect::NoState(Some(ExitClass::TripleFault { vector: None, by: TripleFaultReport::VmxExit }))),
     // openvmm's triple-fault register trace (ingest/text/rust_debug.rs), cut after CS:
     // the Hyper-V attribute word read, DS named as cut.
     ("openvmm-1308-triple-fault-trace", Target::Unknown, &[SegReg::Cs], Expect::Passes),

@@ -168,6 +168,9 @@ const ANCHORS: &[&str] = &[
     "KVM_SET_SREGS",
     "check_exception",
     "unhandled exit",
+    // bhyve's, xhyve's and hyperkit's exit report opens with `vm exit[N]`: a syslog
+    // prefix before it goes, and the report's lines after it lose one of its shape.
+    "vm exit[",
     "exit_reason",
     "inst_error",
     "domain_crash called",
@@ -402,6 +405,15 @@ mod tests {
         assert_eq!(anchor("foo: CS:   sel=0x10"), Some(5));
         assert_eq!(peel("```"), "");
         assert_eq!(peel("~~~text"), "");
+    }
+
+    /// docker/for-mac#1345: hyperkit's report in the macOS log, `vm exit[0]` behind a
+    /// syslog prefix, which goes, and so does the same prefix on the report's lines.
+    #[test]
+    fn a_bhyve_report_loses_its_syslog_prefix() {
+        let text = "Feb 27 10:22:15 MacBook-Pro-2 Docker[92529]: vm exit[0]\n\
+                    Feb 27 10:22:15 MacBook-Pro-2 Docker[92529]:    reason          VMX\n";
+        assert_eq!(strip_all(text), ["vm exit[0]", "reason          VMX"]);
     }
 
     /// microsandbox#1095's second line of words: `CR4=` is kept, not taken for a
