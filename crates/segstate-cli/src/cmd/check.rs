@@ -117,7 +117,10 @@ impl From<VendorArg> for Vendors {
 ///   only, its segments named, not read, since Bochs prints no attributes), hyperkit's
 ///   and xhyve's VMCS dump (`VMCS_GUEST_CS_ACCESS_RIGHTS: 0x…`, staircase pastes too),
 ///   NoirVisor's VMCS dump (`Guest CS Segment - Selector: …`, its `Failed at VM-Entry,
-///   Code=N` the VM-instruction error),
+///   Code=N` the VM-instruction error), hyperlight's WHP register listing
+///   (`WHV_REGISTER_NAME(  19) - 0x<high 64> <low 64>`, after its
+///   `WHV_RUN_VP_EXIT_REASON(n)`) and `NAME=0x…` words around a WHP exit context's
+///   `ExecState=` (the CPL read from it),
 ///   `bhyvectl --get-all` (each vCPU a state) and exit lines, read a part at a time,
 ///   each dump with its verdict first; a text with none of them but a wtf regs.json
 ///   pasted in it (an issue) is read from the JSON's first line;

@@ -18,7 +18,8 @@ pub(super) const NO_DUMP: &str = "line 1: no CPU state dump found: no QEMU CPU s
                        `register  selector  base` table, OpenDCDiag's `Register dump:`, \
                        openvmm's `cs=SegmentRegister {` trace and a Rust VMM's `kvm_sregs { cs: \
                        kvm_segment {` Debug among them), no VirtualBox `Guest \
-                       CPUM` dump, no gdb `info registers` with control registers, no EDK2 \
+                       CPUM` dump, no hyperlight `WHV_REGISTER_NAME(n) - 0x…` listing, no gdb \
+                       `info registers` with control registers, no EDK2 \
                        exception dump (`!!!! X64 Exception Type`), and no VM exit line; JSON must start with `{`";
 
 pub(super) fn read(text: &str) -> Result<Vec<Input>, InputError> {

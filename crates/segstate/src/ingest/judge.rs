@@ -647,6 +647,7 @@ impl SaveAreaSwitch {
                     | Dialect::Hvdump
                     | Dialect::NoirVisor
                     | Dialect::OpenvmmTrace
+                    | Dialect::WhpRegisters
                     | Dialect::BhyvectlVmcs
                     | Dialect::BhyvectlVmcb
                     | Dialect::Bhyvectl

@@ -91,6 +91,9 @@ pub enum Dialect {
     /// `cs=SegmentRegister { base: 0, limit: ffffffff, selector: 38, attributes: a09b }`),
     /// see `text::rust_debug`: Hyper-V attribute words, whichever hypervisor ran the VP.
     OpenvmmTrace,
+    /// A WHP VMM's registers (hyperlight's `WHV_REGISTER_NAME(  19) - 0x… …`, `ExecState=`
+    /// words), see `whp_registers`.
+    WhpRegisters,
 }
 
 impl Dialect {
@@ -116,6 +119,7 @@ impl Dialect {
             Dialect::Edk2Exception => "EDK2 exception dump",
             Dialect::NoirVisor => "NoirVisor VMCS dump",
             Dialect::OpenvmmTrace => "openvmm register trace",
+            Dialect::WhpRegisters => "WHP register printout",
         }
     }
 
@@ -133,7 +137,8 @@ impl Dialect {
             | Dialect::Bhyvectl
             | Dialect::GdbRegisters
             | Dialect::Edk2Exception
-            | Dialect::OpenvmmTrace => None,
+            | Dialect::OpenvmmTrace
+            | Dialect::WhpRegisters => None,
             Dialect::LinuxVmcs
             | Dialect::XenVmcs
             | Dialect::Haxm
@@ -505,6 +510,7 @@ pub(crate) fn read_log_from(text: &str, first_line: usize) -> Vec<LogDump> {
     // A DOS debugger's or WinDbg's register display (`EAX=…`, `EIP=…`, the flags as
     // `NV UP EI PL …`) is no dump: no reader sees its lines.
     super::debugger_regs::blank(&mut lines);
+    let whp = super::whp_registers::claim(&mut lines);
     let mut words = Words::new(&lines);
     // Xen prints `(XEN) ` before every line of its dumps.
     let xen = text.contains("(XEN)");
@@ -532,6 +538,7 @@ pub(crate) fn read_log_from(text: &str, first_line: usize) -> Vec<LogDump> {
     raws.extend(super::xen_regs::read(&lines, xen));
     raws.extend(super::vbox_log::read(&lines));
     raws.extend(super::gdb_regs::read(&lines));
+    raws.extend(whp);
     raws.extend(super::edk2_exception::read(&lines));
     raws.extend(super::noirvisor::read(&source.lines));
     for d in raws

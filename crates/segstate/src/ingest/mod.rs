@@ -122,6 +122,7 @@ pub(crate) mod text;
 pub(crate) mod vbox_log;
 mod vmcs_field;
 pub mod whp;
+pub(crate) mod whp_registers;
 #[cfg(feature = "serde")]
 pub mod wtf;
 #[cfg(feature = "serde")]

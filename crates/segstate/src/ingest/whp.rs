@@ -8,6 +8,12 @@
 //!   registers.
 //! - Other VMMs on WHP (wtf's `whv` backend, …) name the reason:
 //!   `WHvRunVirtualProcessor exited with WHvRunVpExitReasonInvalidVpRegisterValue`.
+//! - hyperlight prints the `windows` crate's `Debug` of the reason, the number in
+//!   decimal inside the type's name: `Did not receive a halt from Hypervisor as
+//!   expected - Received WHV_RUN_VP_EXIT_REASON(8193)!`, then its register listing
+//!   (`whp_registers`).
+//! - microsandbox's WHP backend (`Error::UnhandledExit` in its Windows `vstate.rs`)
+//!   prints the reason's number in decimal: `WHP vCPU 0 exited with unhandled reason 4`.
 //!
 //! The numbers are those of `WHV_RUN_VP_EXIT_REASON` in the Windows SDK's
 //! `WinHvPlatformDefs.h`: 0 to 8, 0x1000 to 0x1002 and 0x2001 since its first release
@@ -42,12 +48,33 @@ pub const EXIT_REASONS: [(&str, u32); 19] = [
 const PREFIX: &str = "WHvRunVpExitReason";
 /// QEMU's WHPX line, before the number.
 const QEMU_WHPX: &str = "Unexpected VP exit code";
+/// The `windows` crate's `Debug` of the reason (hyperlight's line), before the number.
+const DEBUG_NEWTYPE: &str = "WHV_RUN_VP_EXIT_REASON(";
+/// microsandbox's line, around the vCPU's number, before the reason's.
+const MICROSANDBOX: (&str, &str) = ("WHP vCPU ", " exited with unhandled reason ");
 
 /// The exit reason a normalised line reports: QEMU's `Unexpected VP exit code N`
-/// (decimal, or hex after `0x`), or a reason named whole (`WHvRunVpExitReason…`, a name
-/// of [`EXIT_REASONS`]; a name it does not hold is no exit).
+/// (decimal, or hex after `0x`), `WHV_RUN_VP_EXIT_REASON(N)` (decimal), or a reason
+/// named whole (`WHvRunVpExitReason…`, a name of [`EXIT_REASONS`]; a name it does not
+/// hold is no exit).
 #[must_use]
 pub fn parse(line: &str) -> Option<u32> {
+    if let Some(at) = line.find(MICROSANDBOX.0) {
+        let (vcpu, reason) = line[at + MICROSANDBOX.0.len()..].split_once(MICROSANDBOX.1)?;
+        if vcpu.is_empty() || !vcpu.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let reason = reason.split_whitespace().next()?;
+        return reason.parse().ok();
+    }
+    if let Some(at) = line.find(DEBUG_NEWTYPE) {
+        let (number, _) = line[at + DEBUG_NEWTYPE.len()..].split_once(')')?;
+        let number = number.trim();
+        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        return number.parse().ok();
+    }
     if let Some(at) = line.find(QEMU_WHPX) {
         let number = super::exit::reason_number(&line[at + QEMU_WHPX.len()..])?;
         return u32::try_from(number).ok();
@@ -79,6 +106,31 @@ mod tests {
         }
         assert_eq!(parse("WHPX: Unexpected VP exit code"), None);
         assert_eq!(parse("WHPX: Unexpected VP exit code x"), None);
+    }
+
+    /// hyperlight's line (hyperlight#168): the `windows` crate's `Debug` of the reason.
+    #[test]
+    fn hyperlight_s_debug_of_the_reason_reads() {
+        let line = "Error: Did not receive a halt from Hypervisor as expected - Received \
+                    WHV_RUN_VP_EXIT_REASON(8193)!";
+        assert_eq!(parse(line), Some(0x2001));
+        assert_eq!(parse("Received WHV_RUN_VP_EXIT_REASON(4)!"), Some(4));
+        assert_eq!(parse("WHV_RUN_VP_EXIT_REASON()"), None);
+        assert_eq!(parse("WHV_RUN_VP_EXIT_REASON(-1)"), None);
+        assert_eq!(parse("WHV_RUN_VP_EXIT_REASON(81"), None);
+    }
+
+    /// microsandbox's line (microsandbox#1095): the reason in decimal.
+    #[test]
+    fn microsandbox_s_unhandled_exit_reads() {
+        assert_eq!(parse("WHP vCPU 0 exited with unhandled reason 4"), Some(4));
+        assert_eq!(
+            parse("WHP vCPU 12 exited with unhandled reason 8193"),
+            Some(0x2001)
+        );
+        assert_eq!(parse("WHP vCPU x exited with unhandled reason 4"), None);
+        assert_eq!(parse("WHP vCPU 0 exited with unhandled reason"), None);
+        assert_eq!(parse("WHP vCPU 0 exited with unhandled reason -1"), None);
     }
 
     /// Every name reads to its value; a name is read whole, so

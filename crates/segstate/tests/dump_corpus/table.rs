@@ -11,6 +11,17 @@ use segstate::ingest::log::Target;
 /// state. The reasons are in each sidecar; the comments say why the verdict follows.
 #[rustfmt::skip]
 pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
+    // Sweep 14 (sweep_14.rs): hyperlight's WHP register listing, `WHV_REGISTER_NAME(n)`
+    // and the value's 128 bits (ingest/whp_registers.rs): CS alone of the segments,
+    // decoded as WHV_X64_SEGMENT_REGISTER; WHP's reason 0x2001 (Canceled) is no failure.
+    ("hyperlight-168-whp-registers", Target::Unknown, &[SegReg::Cs], Expect::NotGuestState(ExitClass::NotAFailure)),
+    // A WHP VMM's `NAME=0x…` words around the exit context's `ExecState=` (CPL 0), once
+    // misread as a dump_vmcs of Intel; microsandbox's unhandled reason 4 read as WHP's
+    // UnrecoverableException, which the guest ran into.
+    ("microsandbox-1095-whp-exec-state", Target::Unknown, &[], Expect::NotGuestState(ExitClass::WhpUnrecoverableException)),
+    // hyperkit's `vm exit[0]` report behind macOS syslog prefixes, other threads' lines
+    // inside it: the report opens once its prefix is stripped; exit reason 2.
+    ("docker-for-mac-1345-hyperkit-syslog", Target::Intel, &[], Expect::NoState(Some(ExitClass::TripleFault { vector: None, by: TripleFaultReport::VmxExit }))),
     // openvmm's triple-fault register trace (ingest/text/rust_debug.rs), cut after CS:
     // the Hyper-V attribute word read, DS named as cut.
     ("openvmm-1308-triple-fault-trace", Target::Unknown, &[SegReg::Cs], Expect::Passes),

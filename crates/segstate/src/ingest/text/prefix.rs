@@ -45,6 +45,9 @@ const ANCHORS: &[&str] = &[
     "GDT=",
     "IDT=",
     "CR0=",
+    // `CR4=` opens a line of a WHP VMM's `NAME=0x…` words (`whp_registers`), where a
+    // line starting with it would otherwise lose it to the `EFER=` after it.
+    "CR4=",
     "DR0=",
     "DR3=",
     "DR6=",
@@ -165,6 +168,9 @@ const ANCHORS: &[&str] = &[
     "KVM_SET_SREGS",
     "check_exception",
     "unhandled exit",
+    // bhyve's, xhyve's and hyperkit's exit report opens with `vm exit[N]`: a syslog
+    // prefix before it goes, and the report's lines after it lose one of its shape.
+    "vm exit[",
     "exit_reason",
     "inst_error",
     "domain_crash called",
@@ -399,6 +405,23 @@ mod tests {
         assert_eq!(anchor("foo: CS:   sel=0x10"), Some(5));
         assert_eq!(peel("```"), "");
         assert_eq!(peel("~~~text"), "");
+    }
+
+    /// docker/for-mac#1345: hyperkit's report in the macOS log, `vm exit[0]` behind a
+    /// syslog prefix, which goes, and so does the same prefix on the report's lines.
+    #[test]
+    fn a_bhyve_report_loses_its_syslog_prefix() {
+        let text = "Feb 27 10:22:15 MacBook-Pro-2 Docker[92529]: vm exit[0]\n\
+                    Feb 27 10:22:15 MacBook-Pro-2 Docker[92529]:    reason          VMX\n";
+        assert_eq!(strip_all(text), ["vm exit[0]", "reason          VMX"]);
+    }
+
+    /// microsandbox#1095's second line of words: `CR4=` is kept, not taken for a
+    /// prefix before the `EFER=` anchor.
+    #[test]
+    fn a_line_opening_with_cr4_keeps_it() {
+        let line = "CR4=0x00000000000000b0  EFER=0x0000000000000d01  RSP=0xffffffff82203d70";
+        assert_eq!(strip_all(line), [line]);
     }
 
     #[test]
