@@ -415,42 +415,6 @@ fn migration_stream_cpus_are_checked_one_by_one() {
     assert_eq!(code(&not_a_stream), 2);
 }
 
-/// A libvirt saved-VM image: `virQEMUSaveHeader` (16-byte magic, nineteen u32), the
-/// domain XML, then the QEMU stream. Built here around the real stream fixture.
-fn libvirt_image(magic: &[u8; 16], compressed: u32, stream: &[u8]) -> Vec<u8> {
-    let xml = b"<domain type='kvm'><name>segstate</name></domain>\0\0\0\0\0\0";
-    let mut img = magic.to_vec();
-    let words = [2u32, xml.len() as u32, 1, compressed, 0];
-    for w in words.iter().chain([0u32; 14].iter()) {
-        img.extend_from_slice(&w.to_le_bytes());
-    }
-    assert_eq!(img.len(), 92);
-    img.extend_from_slice(xml);
-    img.extend_from_slice(stream);
-    img
-}
-
-#[test]
-fn libvirt_save_images_are_read_after_their_header() {
-    let stream = std::fs::read(fixture("null-ss-cpl0.migstream")).unwrap();
-    let ok = segstate_stdin(
-        &["check", "--json"],
-        &libvirt_image(b"LibvirtQemudSave", 0, &stream),
-    );
-    assert_eq!(code(&ok), 1, "{}", stderr(&ok));
-    assert_eq!(json(&ok)["states"].as_array().unwrap().len(), 2);
-    let gz = segstate_stdin(&["check"], &libvirt_image(b"LibvirtQemudSave", 1, &stream));
-    assert_eq!(code(&gz), 2);
-    assert_contains(&stderr(&gz), "compressed with gzip");
-    let partial = segstate_stdin(&["check"], &libvirt_image(b"LibvirtQemudPart", 0, &stream));
-    assert_eq!(code(&partial), 2);
-    assert!(stderr(&partial).contains("partial"), "{}", stderr(&partial));
-    let cut = libvirt_image(b"LibvirtQemudSave", 0, &stream);
-    let cut = segstate_stdin(&["check"], &cut[..100]);
-    assert_eq!(code(&cut), 2);
-    assert!(stderr(&cut).contains("domain XML"), "{}", stderr(&cut));
-}
-
 // ---- logs as users paste them ----------------------------------------------------------
 
 fn dump_fixture(name: &str) -> String {

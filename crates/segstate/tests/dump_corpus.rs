@@ -11,7 +11,7 @@ use segstate::ingest::judge::{NO_SEGMENTS_NOTE, Verdict, judge};
 use segstate::ingest::log::{Dialect, LogDump, Target, read_log};
 
 mod corpus_common;
-use corpus_common::{dir, judged, noted, text};
+use corpus_common::{judged, names, noted, text};
 
 /// What a corpus dump must read to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,13 +51,7 @@ mod readers;
 
 #[test]
 fn every_corpus_dump_has_a_sidecar_and_an_expectation() {
-    let mut names: Vec<String> = std::fs::read_dir(dir())
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter_map(|n| n.strip_suffix(".txt").map(String::from))
-        .collect();
-    names.sort();
+    let names = names();
     assert!(names.len() >= 40, "{} dumps", names.len());
     for n in &names {
         let sidecar = text(&format!("{n}.md"));

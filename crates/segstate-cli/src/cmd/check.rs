@@ -68,10 +68,13 @@ impl From<VendorArg> for Vendors {
 ///   disagrees with its flags, or that QEMU printed with stale hflags (CR0.PE set and
 ///   no suffix: the accelerator did not sync them).
 ///
-/// The input (FILE, or standard input when `-` or absent) is detected, in this order:
+/// The input (FILE, or standard input when `-` or absent) is detected, in this order,
+/// after a gzip-compressed input (`dmesg.txt.gz`, `journalctl | gzip`, a `.migstream.gz`;
+/// every member) is inflated as it is read:
 ///
 /// - by magic: a QEMU migration stream (`migration`, QEVM), a libvirt saved-VM image
-///   (`libvirt`, LibvirtQemudSave: its header is skipped), a segstate snapshot
+///   (`libvirt`, LibvirtQemudSave: its header is skipped, its stream raw, sparse or
+///   gzip-compressed), a segstate snapshot
 ///   (`snapshot`, SEGSNAP: judged with its explicit CPL), a Firecracker snapshot state
 ///   file (`firecracker`, formats 1.x to 11.x: Firecracker 1.7 and later, and the
 ///   Versionize files of Firecracker 0.23 to 1.6; every vCPU), a

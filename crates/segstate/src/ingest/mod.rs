@@ -29,6 +29,10 @@
 //!   followed by `struct kvm_regs` (RFLAGS at regs offset 136); 4096 bytes a whole
 //!   VMCB page; 664 to 3072 bytes a VMCB save area (what follows the control area).
 //!
+//! A gzip-compressed input (feature `gzip`, on by default) is read as the bytes it
+//! holds, every member, by [`source::read_each`] and so by `segstate check`
+//! ([`gzip`]).
+//!
 //! Every error names the line (text) or the byte offset (binary) it is about.
 //!
 //! A path is opened by [`open_path`], the one place that looks at the file system: a
@@ -92,6 +96,8 @@ pub mod firecracker;
 #[cfg(feature = "serde")]
 pub mod foreign;
 pub(crate) mod gdb_regs;
+#[cfg(feature = "gzip")]
+pub mod gzip;
 pub mod haxm;
 pub mod hvdump;
 pub mod hyperfuzzer;
@@ -660,8 +666,20 @@ pub fn foreign_inputs(vcpus: &[foreign::ForeignVcpu]) -> Result<Vec<Input>, Inpu
 /// [`InputError`] naming the offset in the header, or in the stream after it.
 pub fn read_libvirt(reader: impl std::io::Read) -> Result<Vec<Input>, InputError> {
     let mut reader = reader;
-    qemu_migration::LibvirtSaveHeader::skip(&mut reader)
+    let header = qemu_migration::LibvirtSaveHeader::skip(&mut reader)
         .map_err(|e| err(format!("libvirt save image: {e}")))?;
+    #[cfg(feature = "gzip")]
+    if header.compressed == qemu_migration::LIBVIRT_FORMAT_GZIP {
+        let stream = gzip::inflate(std::io::BufReader::new(reader), gzip::INFLATED_LIMIT);
+        return read_migration(stream).map_err(|e| {
+            err(format!(
+                "after the libvirt header, in the gzip-compressed stream (offsets in the \
+                 bytes it inflates to): {}",
+                e.0
+            ))
+        });
+    }
+    let _ = header;
     read_migration(reader).map_err(|e| err(format!("after the libvirt header: {}", e.0)))
 }
 

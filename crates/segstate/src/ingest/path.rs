@@ -318,6 +318,18 @@ pub fn foreign_vcpus_at(
 /// through those paths.
 #[cfg(feature = "serde")]
 fn not_imported(path: &std::path::Path, prefix: &[u8]) -> Option<foreign::IngestError> {
+    #[cfg(feature = "gzip")]
+    if super::gzip::is_gzip(prefix) {
+        return Some(foreign::IngestError::new(
+            "gzip-compressed file",
+            &path.display().to_string(),
+            foreign::Place::File,
+            foreign::Reason::NotImported(String::from(
+                "magic 1f 8b 08: `snapshot import` takes a state file as its VMM wrote it; \
+                 inflate it first (`gunzip -k FILE`); `segstate check FILE` reads it as it is",
+            )),
+        ));
+    }
     let Some(magic) = super::detect_magic(prefix) else {
         // No magic: a Cloud Hypervisor state.json is text; bytes that are not text
         // (NUL, invalid UTF-8 before the prefix ends) are none of the importable formats.

@@ -228,7 +228,8 @@ fn detect_long(prefix: &[u8], name: &InputName) -> Result<InputFormat, SourceErr
 
 /// Reads every state of the input, detecting the format unless `format` is given, and
 /// hands each to `each` as soon as it is read; returns how many there were. Memory
-/// stays bounded whatever the input (see the module documentation).
+/// stays bounded whatever the input (see the module documentation). A gzip-compressed
+/// input (feature `gzip`) is read as the bytes it inflates to (`ingest::gzip`).
 ///
 /// # Errors
 ///
@@ -241,6 +242,40 @@ pub fn read_each(
     each: &mut dyn FnMut(Input),
 ) -> Result<usize, SourceError> {
     let head = prefix(reader, name, PREFIX)?;
+    // A gzip-compressed input: what it holds, read as any input is, every error saying
+    // it is about the inflated bytes. gzip inside gzip is refused.
+    #[cfg(feature = "gzip")]
+    if super::gzip::is_gzip(&head) {
+        use super::gzip;
+        let in_gzip = |e: SourceError| SourceError {
+            message: format!(
+                "gzip-compressed; in the bytes it inflates to, {}",
+                e.message
+            ),
+            ..e
+        };
+        let mut inflated = gzip::inflate(head.chain(reader), gzip::INFLATED_LIMIT);
+        let head = prefix(&mut inflated, name, PREFIX).map_err(in_gzip)?;
+        if gzip::is_gzip(&head) {
+            return Err(SourceError::new(
+                name,
+                "gzip-compressed twice: segstate inflates one layer; inflate the outer one \
+                 first (`gunzip -c FILE | segstate check -`)",
+            ));
+        }
+        return read_each_after(head, &mut inflated, name, format, each).map_err(in_gzip);
+    }
+    read_each_after(head, reader, name, format, each)
+}
+
+/// [`read_each`] once the first bytes, `head`, are read.
+fn read_each_after(
+    head: Vec<u8>,
+    reader: &mut dyn BufRead,
+    name: &InputName,
+    format: Option<InputFormat>,
+    each: &mut dyn FnMut(Input),
+) -> Result<usize, SourceError> {
     let format = match format {
         Some(f) => f,
         None if head.len() < PREFIX => {

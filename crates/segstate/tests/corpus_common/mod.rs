@@ -12,6 +12,18 @@ pub fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dumps")
 }
 
+/// The name of every dump in `fixtures/dumps/` (its file name without `.txt`), sorted.
+pub fn names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir())
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter_map(|n| n.strip_suffix(".txt").map(String::from))
+        .collect();
+    names.sort();
+    names
+}
+
 /// The text of `fixtures/dumps/{name}`.
 pub fn text(name: &str) -> String {
     let p = dir().join(name);

@@ -16,6 +16,18 @@ const LIBVIRT_FORMAT_RAW: u32 = 0;
 /// (`qemuSaveImageCreate`), so its page offsets count from the file's start; the
 /// walker reads it as it reads any mapped-ram stream.
 const LIBVIRT_FORMAT_SPARSE: u32 = 6;
+/// `QEMU_SAVE_FORMAT_GZIP`: QEMU's stream through `gzip -c` (`save_image_format =
+/// "gzip"` in qemu.conf), read through [`crate::ingest::gzip`] (feature `gzip`).
+pub(crate) const LIBVIRT_FORMAT_GZIP: u32 = 1;
+/// The stream formats segstate reads.
+#[cfg(feature = "gzip")]
+const READ_FORMATS: &[u32] = &[
+    LIBVIRT_FORMAT_RAW,
+    LIBVIRT_FORMAT_SPARSE,
+    LIBVIRT_FORMAT_GZIP,
+];
+#[cfg(not(feature = "gzip"))]
+const READ_FORMATS: &[u32] = &[LIBVIRT_FORMAT_RAW, LIBVIRT_FORMAT_SPARSE];
 /// The largest domain XML (plus cookie) segstate skips before the stream.
 const LIBVIRT_DATA_LIMIT: u32 = 64 << 20;
 
@@ -47,8 +59,9 @@ impl LibvirtSaveHeader {
     }
 
     /// Reads the header and skips the domain XML after it, leaving `reader` at the
-    /// first byte of the QEMU stream. A partial image, a compressed stream or a header
-    /// of another version is an error naming the offset.
+    /// first byte of the QEMU stream. A partial image, a stream compressed otherwise
+    /// than with gzip (or at all, without the `gzip` feature) or a header of another
+    /// version is an error naming the offset.
     pub fn skip(reader: &mut impl Read) -> Result<Self, MigrationError> {
         let mut h = [0u8; LIBVIRT_HEADER_SIZE];
         reader.read_exact(&mut h).map_err(|e| MigrationError {
@@ -98,10 +111,7 @@ impl LibvirtSaveHeader {
                 0
             },
         };
-        if !matches!(
-            header.compressed,
-            LIBVIRT_FORMAT_RAW | LIBVIRT_FORMAT_SPARSE
-        ) {
+        if !READ_FORMATS.contains(&header.compressed) {
             let name = match header.compressed {
                 1 => "gzip",
                 2 => "bzip2",
