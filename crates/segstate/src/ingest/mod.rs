@@ -118,6 +118,7 @@ pub mod qcow2;
 pub mod qemu_dump;
 pub mod qemu_log;
 pub mod qemu_migration;
+pub use qemu_migration::read_libvirt;
 #[cfg(feature = "serde")]
 pub mod qemu_vmcore;
 mod segment_parts;
@@ -656,31 +657,6 @@ pub fn foreign_inputs(vcpus: &[foreign::ForeignVcpu]) -> Result<Vec<Input>, Inpu
             ))
         })
         .collect()
-}
-
-/// Reads every CPU of a libvirt saved-VM image: its header and domain XML are skipped,
-/// then the QEMU stream is read as [`read_migration`] does.
-///
-/// # Errors
-///
-/// [`InputError`] naming the offset in the header, or in the stream after it.
-pub fn read_libvirt(reader: impl std::io::Read) -> Result<Vec<Input>, InputError> {
-    let mut reader = reader;
-    let header = qemu_migration::LibvirtSaveHeader::skip(&mut reader)
-        .map_err(|e| err(format!("libvirt save image: {e}")))?;
-    #[cfg(feature = "gzip")]
-    if header.compressed == qemu_migration::LIBVIRT_FORMAT_GZIP {
-        let stream = gzip::inflate(std::io::BufReader::new(reader), gzip::INFLATED_LIMIT);
-        return read_migration(stream).map_err(|e| {
-            err(format!(
-                "after the libvirt header, in the gzip-compressed stream (offsets in the \
-                 bytes it inflates to): {}",
-                e.0
-            ))
-        });
-    }
-    let _ = header;
-    read_migration(reader).map_err(|e| err(format!("after the libvirt header: {}", e.0)))
 }
 
 /// Reads every CPU of a QEMU migration stream from `reader`, streaming: RAM pages are

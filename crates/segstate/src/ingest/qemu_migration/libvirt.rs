@@ -18,6 +18,7 @@ const LIBVIRT_FORMAT_RAW: u32 = 0;
 const LIBVIRT_FORMAT_SPARSE: u32 = 6;
 /// `QEMU_SAVE_FORMAT_GZIP`: QEMU's stream through `gzip -c` (`save_image_format =
 /// "gzip"` in qemu.conf), read through [`crate::ingest::gzip`] (feature `gzip`).
+#[cfg(feature = "gzip")]
 pub(crate) const LIBVIRT_FORMAT_GZIP: u32 = 1;
 /// The stream formats segstate reads.
 #[cfg(feature = "gzip")]
@@ -160,4 +161,35 @@ impl LibvirtSaveHeader {
         }
         Ok(header)
     }
+}
+
+/// Reads every CPU of a libvirt saved-VM image: its header and domain XML are skipped,
+/// then the QEMU stream (raw, sparse, or inflated when gzip-compressed) is read as
+/// [`crate::ingest::read_migration`] does.
+///
+/// # Errors
+///
+/// [`crate::ingest::InputError`] naming the offset in the header, or in the stream after it.
+pub fn read_libvirt(
+    reader: impl Read,
+) -> Result<alloc::vec::Vec<crate::ingest::Input>, crate::ingest::InputError> {
+    use crate::ingest::{InputError, read_migration};
+    let err = |message: alloc::string::String| InputError(message);
+    let mut reader = reader;
+    let header = LibvirtSaveHeader::skip(&mut reader)
+        .map_err(|e| err(alloc::format!("libvirt save image: {e}")))?;
+    #[cfg(feature = "gzip")]
+    if header.compressed == LIBVIRT_FORMAT_GZIP {
+        use crate::ingest::gzip;
+        let stream = gzip::inflate(std::io::BufReader::new(reader), gzip::INFLATED_LIMIT);
+        return read_migration(stream).map_err(|e| {
+            err(alloc::format!(
+                "after the libvirt header, in the gzip-compressed stream (offsets in the \
+                 bytes it inflates to): {}",
+                e.0
+            ))
+        });
+    }
+    let _ = header;
+    read_migration(reader).map_err(|e| err(alloc::format!("after the libvirt header: {}", e.0)))
 }
