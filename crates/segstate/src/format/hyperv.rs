@@ -4,7 +4,7 @@
 
 use super::attribute_word::{attribute_word, without_unusable_bit};
 use super::vmx::VmxAccessRights;
-use super::wire::segment_record;
+use super::wire::{segment_record, wire_struct};
 use super::{FormatError, LengthError, exact_len, le_u32};
 use crate::arch::{Attributes, PerSegReg, PrivilegeLevel, SegReg, Segment, Selector};
 
@@ -41,6 +41,29 @@ segment_record! {
         limit @8 "Limit",
         selector @12 "Selector",
         attributes: HvSegmentAttributes @14 "Attributes",
+    }
+}
+
+wire_struct! {
+    /// `HV_X64_TABLE_REGISTER` / `WHV_X64_TABLE_REGISTER`, a GDTR or IDTR: Pad u16\[3\]
+    /// @0, Limit u16 @6, Base u64 @8; 16 bytes, as a Hyper-V saved state's
+    /// `VP_TABLE_REGISTERS` chunk and WHP's 128-bit register value hold it.
+    pub struct HvTableRegister ("HV_X64_TABLE_REGISTER", 16 bytes) {
+        /// `Pad`.
+        pub pad: [u16; 3] = @0,
+        /// `Limit`.
+        pub limit: u16 = @6,
+        /// `Base`.
+        pub base: u64 = @8,
+    }
+}
+
+impl From<HvTableRegister> for crate::arch::DescriptorTable {
+    fn from(t: HvTableRegister) -> Self {
+        crate::arch::DescriptorTable {
+            base: t.base,
+            limit: t.limit.into(),
+        }
     }
 }
 
@@ -205,6 +228,22 @@ impl VpSegmentRegisters {
 mod tests {
     use super::*;
     use crate::format::tests::{encodes_and_decodes_back, user_null_ss};
+
+    /// The pad words, limit and base at the offsets the TLFS gives, and back.
+    #[test]
+    fn a_table_register_reads_its_limit_and_base_past_the_pad() {
+        let mut bytes = [0u8; 16];
+        bytes[0..6].copy_from_slice(&[1, 0, 2, 0, 3, 0]);
+        bytes[6..8].copy_from_slice(&0x7fu16.to_le_bytes());
+        bytes[8..].copy_from_slice(&0xffff_f800_0000_1000u64.to_le_bytes());
+        let t = HvTableRegister::from_bytes(&bytes).unwrap();
+        assert_eq!(
+            (t.pad, t.limit, t.base),
+            ([1, 2, 3], 0x7f, 0xffff_f800_0000_1000)
+        );
+        assert_eq!(t.to_bytes(), bytes);
+        assert!(HvTableRegister::from_bytes(&bytes[..15]).is_err());
+    }
 
     #[test]
     fn bytes_and_attributes_round_trip() {

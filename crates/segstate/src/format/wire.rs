@@ -35,6 +35,19 @@ macro_rules! le_int {
 
 le_int!(u8, u16, u32, u64);
 
+/// A C array of fields (`__u16 pad[3]`): its elements one after another.
+impl<T: LeField, const N: usize> LeField for [T; N] {
+    const WIDTH: usize = N * T::WIDTH;
+    fn put(self, out: &mut [u8]) {
+        for (v, o) in self.into_iter().zip(out.chunks_exact_mut(T::WIDTH)) {
+            v.put(o);
+        }
+    }
+    fn get(bytes: &[u8]) -> Self {
+        core::array::from_fn(|i| T::get(&bytes[i * T::WIDTH..(i + 1) * T::WIDTH]))
+    }
+}
+
 // Attribute words are stored as their integer: `attribute_word!` gives each its impl.
 
 /// Panics (at compile time, where it is called from a `const`) unless the fields,

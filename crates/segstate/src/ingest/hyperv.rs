@@ -31,7 +31,7 @@ use super::foreign::{
 };
 use super::hyperv_storage;
 use crate::arch::{PerSegReg, PrivilegeLevel, SegReg, Segment};
-use crate::format::hyperv::{VmSaveChunkHeader, VpSegmentRegisters};
+use crate::format::hyperv::{HvTableRegister, VmSaveChunkHeader, VpSegmentRegisters};
 use crate::format::kvm::{KvmDtable, KvmSegment, KvmSregs};
 use crate::format::{le_u32, le_u64};
 use crate::snapshot::Regs;
@@ -356,11 +356,14 @@ impl Walk<'_> {
             }
             chunk::TABLE_REGISTERS => {
                 sized(32, "VP_TABLE_REGISTERS data (idtr, gdtr)")?;
-                // HvX64TableRegister: pad [u16; 3], limit u16, base u64.
-                let table = |o: usize| KvmDtable {
-                    base: le_u64(data, o + 8),
-                    limit: u16::from_le_bytes([data[o + 6], data[o + 7]]),
-                    padding: [0; 3],
+                let table = |o: usize| {
+                    let t = HvTableRegister::from_bytes(&data[o..o + HvTableRegister::SIZE])
+                        .expect("32 bytes were checked");
+                    KvmDtable {
+                        base: t.base,
+                        limit: t.limit,
+                        padding: [0; 3],
+                    }
                 };
                 vp.tables = Some((table(0), table(16)));
             }

@@ -39,7 +39,7 @@ use alloc::vec::Vec;
 
 use super::log::{Dialect, MAX_DUMPS, RawDump};
 use crate::arch::{DescriptorTable, SegReg, Segment};
-use crate::format::hyperv::{HvSegmentAttributes, HvSegmentRegister};
+use crate::format::hyperv::{HvSegmentRegister, HvTableRegister};
 
 /// What the register number is printed inside.
 const NAME: &str = "WHV_REGISTER_NAME(";
@@ -119,13 +119,10 @@ impl Listing {
         self.dump.lines.extend_to(line);
         self.read.push(e.number);
         let d = &mut self.dump;
+        // The 128-bit value's bytes, low half first, as the union holds them.
+        let bytes = (u128::from(e.high) << 64 | u128::from(e.low)).to_le_bytes();
         if let Some(reg) = segment(e.number) {
-            let hv = HvSegmentRegister {
-                base: e.low,
-                limit: (e.high & 0xffff_ffff) as u32,
-                selector: ((e.high >> 32) & 0xffff) as u16,
-                attributes: HvSegmentAttributes((e.high >> 48) as u16),
-            };
+            let hv = HvSegmentRegister::from_bytes(&bytes).expect("16 bytes");
             super::text::put_segment(d, reg, Segment::try_from(hv), line, reg.name());
             return;
         }
@@ -135,10 +132,8 @@ impl Listing {
             _ => None,
         };
         if let Some(t) = table {
-            *t = Some(DescriptorTable {
-                base: e.high,
-                limit: u32::from((e.low >> 48) as u16),
-            });
+            let hv = HvTableRegister::from_bytes(&bytes).expect("16 bytes");
+            *t = Some(DescriptorTable::from(hv));
             return;
         }
         let g = &mut d.guest;
