@@ -25,6 +25,7 @@ use alloc::vec::Vec;
 
 use crate::arch::PrivilegeLevel;
 use crate::ingest::log::{Dialect, LineSpan, RawDump};
+use crate::ingest::text::register_field;
 
 /// The word that makes a block.
 const EXEC_STATE: &str = "ExecState";
@@ -127,16 +128,11 @@ pub(super) fn claim(lines: &mut [(usize, String)]) -> Vec<RawDump> {
         let mut state = None;
         for (no, text) in &lines[first..=i] {
             for (name, v) in block_line(text).unwrap_or_default() {
-                let g = &mut d.guest;
-                match name {
-                    "RIP" => g.rip = Some(v),
-                    "RFLAGS" => g.rflags = Some(v),
-                    "CR0" => g.cr0 = Some(v),
-                    "CR3" => g.cr3 = Some(v),
-                    "CR4" => g.cr4 = Some(v),
-                    "EFER" => g.efer = Some(v),
-                    EXEC_STATE => state = Some((v, *no)),
-                    _ => {}
+                if name == EXEC_STATE {
+                    state = Some((v, *no));
+                } else if let Some(f) = register_field(&mut d.guest, &name.to_ascii_lowercase()) {
+                    // RSP and CR2 have no field: passed over.
+                    *f = Some(v);
                 }
             }
         }
