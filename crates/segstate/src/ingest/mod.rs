@@ -29,9 +29,9 @@
 //!   followed by `struct kvm_regs` (RFLAGS at regs offset 136); 4096 bytes a whole
 //!   VMCB page; 664 to 3072 bytes a VMCB save area (what follows the control area).
 //!
-//! A gzip-compressed input (feature `gzip`, on by default) is read as the bytes it
-//! holds, every member, by [`source::read_each`] and so by `segstate check`
-//! ([`gzip`]).
+//! A gzip-, zstd-, xz- or bzip2-compressed input (features `gzip`, `zstd`, `xz` and
+//! `bzip2`, on by default) is read as the bytes it holds, known by its magic, by
+//! [`source::read_each`] and so by `segstate check` ([`compressed`]).
 //!
 //! Every error names the line (text) or the byte offset (binary) it is about.
 //!
@@ -83,6 +83,7 @@ mod byte_stream;
 pub mod cloud_hypervisor;
 pub mod code_at_rip;
 mod collect;
+pub mod compressed;
 #[cfg(feature = "serde")]
 pub(crate) mod crc64;
 #[cfg(feature = "serde")]
@@ -96,8 +97,6 @@ pub mod firecracker;
 #[cfg(feature = "serde")]
 pub mod foreign;
 pub(crate) mod gdb_regs;
-#[cfg(feature = "gzip")]
-pub mod gzip;
 pub mod haxm;
 pub mod hvdump;
 pub mod hyperfuzzer;

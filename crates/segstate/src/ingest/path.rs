@@ -318,15 +318,15 @@ pub fn foreign_vcpus_at(
 /// through those paths.
 #[cfg(feature = "serde")]
 fn not_imported(path: &std::path::Path, prefix: &[u8]) -> Option<foreign::IngestError> {
-    #[cfg(feature = "gzip")]
-    if super::gzip::is_gzip(prefix) {
+    if let Some(c) = super::compressed::Compression::detect(prefix) {
         return Some(foreign::IngestError::new(
-            "gzip-compressed file",
+            c.file_kind(),
             &path.display().to_string(),
             foreign::Place::File,
-            foreign::Reason::NotImported(String::from(
-                "magic 1f 8b 08: `snapshot import` takes a state file as its VMM wrote it; \
-                 inflate it first (`gunzip -k FILE`); `segstate check FILE` reads it as it is",
+            foreign::Reason::NotImported(format!(
+                "`snapshot import` takes a state file as its VMM wrote it; decompress it \
+                 first (`{} FILE > STATE`); `segstate check FILE` reads it as it is",
+                c.decompress_command()
             )),
         ));
     }

@@ -23,6 +23,7 @@ use std::string::String;
 use std::vec::Vec;
 use std::{format, vec};
 
+use super::compressed::{Compression, DECOMPRESSED_LIMIT};
 use super::{Input, InputFormat};
 
 /// The most a non-stream input may hold (JSON states and the binary formats).
@@ -189,6 +190,33 @@ fn prefix(reader: &mut dyn Read, name: &InputName, n: usize) -> Result<Vec<u8>, 
     Ok(bytes)
 }
 
+/// Fills up to `n` bytes, as [`prefix`] does; a read error after some bytes is given
+/// back beside them, not in their place.
+fn prefix_to_error(reader: &mut dyn Read, n: usize) -> (Vec<u8>, Option<std::io::Error>) {
+    let mut bytes = Vec::with_capacity(n);
+    match reader.take(n as u64).read_to_end(&mut bytes) {
+        Ok(_) => (bytes, None),
+        Err(e) => (bytes, Some(e)),
+    }
+}
+
+/// A reader at an error: it gives the error once, then the end.
+struct ErrorAt(Option<std::io::Error>);
+
+impl Read for ErrorAt {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        self.0.take().map_or(Ok(0), Err)
+    }
+}
+
+impl BufRead for ErrorAt {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.0.take().map_or(Ok(&[]), Err)
+    }
+
+    fn consume(&mut self, _: usize) {}
+}
+
 /// True when `prefix` reads as the start of text: no NUL, and UTF-8 but for a
 /// character cut at the end.
 pub(crate) fn starts_as_text(prefix: &[u8]) -> bool {
@@ -228,8 +256,9 @@ fn detect_long(prefix: &[u8], name: &InputName) -> Result<InputFormat, SourceErr
 
 /// Reads every state of the input, detecting the format unless `format` is given, and
 /// hands each to `each` as soon as it is read; returns how many there were. Memory
-/// stays bounded whatever the input (see the module documentation). A gzip-compressed
-/// input (feature `gzip`) is read as the bytes it inflates to (`ingest::gzip`).
+/// stays bounded whatever the input (see the module documentation). A compressed input
+/// (gzip, zstd, xz or bzip2, each under its feature) is read as the bytes it holds
+/// ([`super::compressed`]).
 ///
 /// # Errors
 ///
@@ -242,30 +271,60 @@ pub fn read_each(
     each: &mut dyn FnMut(Input),
 ) -> Result<usize, SourceError> {
     let head = prefix(reader, name, PREFIX)?;
-    // A gzip-compressed input: what it holds, read as any input is, every error saying
-    // it is about the inflated bytes. gzip inside gzip is refused.
-    #[cfg(feature = "gzip")]
-    if super::gzip::is_gzip(&head) {
-        use super::gzip;
-        let in_gzip = |e: SourceError| SourceError {
-            message: format!(
-                "gzip-compressed; in the bytes it inflates to, {}",
-                e.message
-            ),
-            ..e
-        };
-        let mut inflated = gzip::inflate(head.chain(reader), gzip::INFLATED_LIMIT);
-        let head = prefix(&mut inflated, name, PREFIX).map_err(in_gzip)?;
-        if gzip::is_gzip(&head) {
-            return Err(SourceError::new(
-                name,
-                "gzip-compressed twice: segstate inflates one layer; inflate the outer one \
-                 first (`gunzip -c FILE | segstate check -`)",
-            ));
-        }
-        return read_each_after(head, &mut inflated, name, format, each).map_err(in_gzip);
+    match Compression::detect(&head) {
+        Some(c) => read_compressed(c, head.chain(reader), name, format, each),
+        None => read_each_after(head, reader, name, format, each),
     }
-    read_each_after(head, reader, name, format, each)
+}
+
+/// [`read_each`] of an input compressed with `compression`: what it holds, read as any
+/// input is, every error saying it is about the decompressed bytes. One layer is
+/// decompressed: a compressed file inside is refused with the command that takes the
+/// outer one off.
+fn read_compressed(
+    compression: Compression,
+    compressed: impl BufRead,
+    name: &InputName,
+    format: Option<InputFormat>,
+    each: &mut dyn FnMut(Input),
+) -> Result<usize, SourceError> {
+    let mut inner = super::compressed::decompress(compression, compressed, DECOMPRESSED_LIMIT)
+        .map_err(|e| SourceError::new(name, e))?;
+    let within = |e: SourceError| SourceError {
+        message: format!(
+            "{compression}-compressed; in the bytes it decompresses to, {}",
+            e.message
+        ),
+        ..e
+    };
+    let (head, cut) = prefix_to_error(&mut inner, PREFIX);
+    if let Some(e) = cut {
+        let at = head.len();
+        if head.is_empty() || !starts_as_text(&head) {
+            let e = SourceError::new(name, format_args!("byte offset {at}: {e}"));
+            return Err(within(e));
+        }
+        // Text before the error (a log cut short in its first bytes): read as far as it
+        // goes, the error then where it fell.
+        let mut rest = ErrorAt(Some(e));
+        return read_each_after(head, &mut rest, name, format, each).map_err(within);
+    }
+    if let Some(again) = Compression::detect(&head) {
+        let layers = if again == compression {
+            String::from("twice")
+        } else {
+            format!("and inside that {again}-compressed")
+        };
+        return Err(SourceError::new(
+            name,
+            format_args!(
+                "{compression}-compressed {layers}: segstate decompresses one layer; take \
+                 the outer one off first (`{} FILE | segstate check -`)",
+                compression.decompress_command()
+            ),
+        ));
+    }
+    read_each_after(head, &mut inner, name, format, each).map_err(within)
 }
 
 /// [`read_each`] once the first bytes, `head`, are read.
@@ -355,10 +414,20 @@ fn read_dumps(
     };
     loop {
         line.clear();
-        let got = (&mut reader)
+        let got = match (&mut reader)
             .take(LINE_LIMIT as u64 + 1)
             .read_until(b'\n', &mut line)
-            .map_err(|e| SourceError::new(name, format_args!("byte offset {offset}: {e}")))?;
+        {
+            Ok(got) => got,
+            Err(e) => {
+                // What was read before the error is handed out first (a log cut short).
+                flush(&mut chunk, chunk_first_line)?;
+                return Err(SourceError::new(
+                    name,
+                    format_args!("byte offset {offset}: {e}"),
+                ));
+            }
+        };
         if got == 0 {
             break;
         }

@@ -2,6 +2,7 @@
 //! QEMU migration stream.
 
 use super::*;
+use crate::ingest::compressed::{self, Compression};
 
 /// The magic of a libvirt saved-VM image (`virsh save`, `managedsave`).
 pub(crate) const LIBVIRT_SAVE_MAGIC: &[u8; 16] = b"LibvirtQemudSave";
@@ -16,19 +17,14 @@ const LIBVIRT_FORMAT_RAW: u32 = 0;
 /// (`qemuSaveImageCreate`), so its page offsets count from the file's start; the
 /// walker reads it as it reads any mapped-ram stream.
 const LIBVIRT_FORMAT_SPARSE: u32 = 6;
-/// `QEMU_SAVE_FORMAT_GZIP`: QEMU's stream through `gzip -c` (`save_image_format =
-/// "gzip"` in qemu.conf), read through [`crate::ingest::gzip`] (feature `gzip`).
-#[cfg(feature = "gzip")]
-pub(crate) const LIBVIRT_FORMAT_GZIP: u32 = 1;
-/// The stream formats segstate reads.
-#[cfg(feature = "gzip")]
-const READ_FORMATS: &[u32] = &[
-    LIBVIRT_FORMAT_RAW,
-    LIBVIRT_FORMAT_SPARSE,
-    LIBVIRT_FORMAT_GZIP,
-];
-#[cfg(not(feature = "gzip"))]
-const READ_FORMATS: &[u32] = &[LIBVIRT_FORMAT_RAW, LIBVIRT_FORMAT_SPARSE];
+/// Whether segstate reads a stream in libvirt's `format`: raw and sparse always, and
+/// the compressions of [`crate::ingest::compressed`] this build reads (libvirt pipes
+/// QEMU's stream through `gzip -c`, `bzip2 -c`, `xz -c`, `lzop -c` or `zstd -c` when
+/// qemu.conf's `save_image_format` names one).
+fn is_read(format: u32) -> bool {
+    matches!(format, LIBVIRT_FORMAT_RAW | LIBVIRT_FORMAT_SPARSE)
+        || Compression::of_libvirt_format(format).is_some_and(Compression::is_read)
+}
 /// The largest domain XML (plus cookie) segstate skips before the stream.
 const LIBVIRT_DATA_LIMIT: u32 = 64 << 20;
 
@@ -60,9 +56,9 @@ impl LibvirtSaveHeader {
     }
 
     /// Reads the header and skips the domain XML after it, leaving `reader` at the
-    /// first byte of the QEMU stream. A partial image, a stream compressed otherwise
-    /// than with gzip (or at all, without the `gzip` feature) or a header of another
-    /// version is an error naming the offset.
+    /// first byte of the QEMU stream. A partial image, a stream compressed with what
+    /// this build does not read (lzop; another compression without its feature) or a
+    /// header of another version is an error naming the offset.
     pub fn skip(reader: &mut impl Read) -> Result<Self, MigrationError> {
         let mut h = [0u8; LIBVIRT_HEADER_SIZE];
         reader.read_exact(&mut h).map_err(|e| MigrationError {
@@ -112,20 +108,15 @@ impl LibvirtSaveHeader {
                 0
             },
         };
-        if !READ_FORMATS.contains(&header.compressed) {
-            let name = match header.compressed {
-                1 => "gzip",
-                2 => "bzip2",
-                3 => "xz",
-                4 => "lzop",
-                5 => "zstd",
-                _ => "an unknown format",
-            };
+        if !is_read(header.compressed) {
+            let name = Compression::of_libvirt_format(header.compressed)
+                .map_or("an unknown format", Compression::name);
             return Err(err(
                 28,
                 alloc::format!(
-                    "the QEMU stream in this libvirt image is compressed with {name} ({}): \
-                     decompress the bytes after the header and the {} bytes of XML first",
+                    "the QEMU stream in this libvirt image is compressed with {name} ({}), \
+                     which this build of segstate does not read: decompress the bytes after \
+                     the header and the {} bytes of XML first",
                     header.compressed,
                     header.data_len
                 ),
@@ -164,7 +155,7 @@ impl LibvirtSaveHeader {
 }
 
 /// Reads every CPU of a libvirt saved-VM image: its header and domain XML are skipped,
-/// then the QEMU stream (raw, sparse, or inflated when gzip-compressed) is read as
+/// then the QEMU stream (raw, sparse, or decompressed when compressed) is read as
 /// [`crate::ingest::read_migration`] does.
 ///
 /// # Errors
@@ -178,18 +169,18 @@ pub fn read_libvirt(
     let mut reader = reader;
     let header = LibvirtSaveHeader::skip(&mut reader)
         .map_err(|e| err(alloc::format!("libvirt save image: {e}")))?;
-    #[cfg(feature = "gzip")]
-    if header.compressed == LIBVIRT_FORMAT_GZIP {
-        use crate::ingest::gzip;
-        let stream = gzip::inflate(std::io::BufReader::new(reader), gzip::INFLATED_LIMIT);
+    if let Some(c) = Compression::of_libvirt_format(header.compressed) {
+        let stream = std::io::BufReader::new(reader);
+        // `skip` let through only what this build reads.
+        let stream = compressed::decompress(c, stream, compressed::DECOMPRESSED_LIMIT)
+            .map_err(|e| err(alloc::format!("libvirt save image: {e}")))?;
         return read_migration(stream).map_err(|e| {
             err(alloc::format!(
-                "after the libvirt header, in the gzip-compressed stream (offsets in the \
-                 bytes it inflates to): {}",
+                "after the libvirt header, in the {c}-compressed stream (offsets in the \
+                 bytes it decompresses to): {}",
                 e.0
             ))
         });
     }
-    let _ = header;
     read_migration(reader).map_err(|e| err(alloc::format!("after the libvirt header: {}", e.0)))
 }
