@@ -1,6 +1,7 @@
-//! `segstate check` on compressed and wrapped inputs: gzip-compressed files and standard
-//! input (GNU gzip's own output, `fixtures/gzip`), and libvirt saved-VM images, raw or
-//! with their QEMU stream through `gzip -c`.
+//! `segstate check` on compressed and wrapped inputs: gzip-, zstd-, xz- and
+//! bzip2-compressed files and standard input (each program's own output,
+//! `fixtures/gzip` and `fixtures/compressed`), and libvirt saved-VM images, raw or with
+//! their QEMU stream through one of those programs.
 
 mod common;
 use common::{assert_contains, code, json, segstate, segstate_stdin, stderr, stdout};
@@ -20,76 +21,123 @@ fn report_of(path: &str) -> (i32, String) {
     (code(&o), stdout(&o).replace(path, "FILE"))
 }
 
+/// Each compression `check` reads, as `(name, the fixture file of a source, its
+/// extension)`: GNU gzip's files are in `fixtures/gzip`, the others' in
+/// `fixtures/compressed`.
+const COMPRESSIONS: [(&str, &str, &str); 4] = [
+    ("gzip", "gzip", "gz"),
+    ("zstd", "compressed", "zst"),
+    ("xz", "compressed", "xz"),
+    ("bzip2", "compressed", "bz2"),
+];
+
+/// `source` (a fixture path) compressed with the program of `(dir, ext)`.
+fn compressed(source: &str, (dir, ext): (&str, &str)) -> String {
+    let file = source.rsplit('/').next().unwrap();
+    format!("{dir}/{file}.{ext}")
+}
+
 #[test]
-fn a_gzip_file_reads_as_the_text_it_holds() {
-    for (gz, plain) in [
-        (
-            "gzip/kvm-2005-hwerr0-dumpvmcs-ept.txt.gz",
-            "dumps/kvm-2005-hwerr0-dumpvmcs-ept.txt",
-        ),
-        (
-            "gzip/sysret-null-ss-cpl3.txt.gz",
-            "qemu/sysret-null-ss-cpl3.txt",
-        ),
+fn a_compressed_file_reads_as_the_text_it_holds() {
+    for plain in [
+        "dumps/kvm-2005-hwerr0-dumpvmcs-ept.txt",
+        "qemu/sysret-null-ss-cpl3.txt",
     ] {
         let want = report_of(&fixture(plain));
         assert!(want.1.starts_with("== "), "{plain}: {}", want.1);
-        assert_eq!(report_of(&fixture(gz)), want, "{gz}");
-        // From standard input too, and as JSON.
-        let piped = segstate_stdin(&["check", "--json"], &bytes(gz));
         let direct = segstate(&["check", "--json", &fixture(plain)]);
-        assert_eq!(code(&piped), code(&direct), "{gz}: {}", stderr(&piped));
-        assert_eq!(json(&piped)["states"], json(&direct)["states"], "{gz}");
+        for (name, dir, ext) in COMPRESSIONS {
+            let file = compressed(plain, (dir, ext));
+            assert_eq!(report_of(&fixture(&file)), want, "{name}: {file}");
+            // From standard input too, and as JSON.
+            let piped = segstate_stdin(&["check", "--json"], &bytes(&file));
+            assert_eq!(code(&piped), code(&direct), "{file}: {}", stderr(&piped));
+            assert_eq!(json(&piped)["states"], json(&direct)["states"], "{file}");
+        }
     }
 }
 
 #[test]
-fn a_gzip_migration_stream_reads_every_cpu() {
+fn a_compressed_migration_stream_reads_every_cpu() {
     let plain = segstate(&["check", "--json", &fixture("qemu/null-ss-cpl0.migstream")]);
-    let gz = segstate(&[
-        "check",
-        "--json",
-        &fixture("gzip/null-ss-cpl0.migstream.gz"),
-    ]);
-    assert_eq!(code(&gz), code(&plain), "{}", stderr(&gz));
-    assert_eq!(json(&gz)["states"].as_array().unwrap().len(), 2);
-    assert_eq!(json(&gz)["states"], json(&plain)["states"]);
+    let pzstd = ["compressed/null-ss-cpl0.migstream.pzstd.zst".to_string()];
+    let files =
+        COMPRESSIONS.map(|(_, dir, ext)| compressed("qemu/null-ss-cpl0.migstream", (dir, ext)));
+    for file in files.iter().chain(&pzstd) {
+        let o = segstate(&["check", "--json", &fixture(file)]);
+        assert_eq!(code(&o), code(&plain), "{file}: {}", stderr(&o));
+        assert_eq!(json(&o)["states"].as_array().unwrap().len(), 2, "{file}");
+        assert_eq!(json(&o)["states"], json(&plain)["states"], "{file}");
+    }
 }
 
 #[test]
-fn every_member_of_a_concatenated_gzip_file_is_read() {
-    // `cat a.gz b.gz`: one file, two members, read as `cat a b` is.
-    let mut two = bytes("gzip/sysret-null-ss-cpl3.txt.gz");
-    two.extend(bytes("gzip/kvm-2005-hwerr0-dumpvmcs-ept.txt.gz"));
+fn every_member_of_a_concatenated_file_is_read() {
+    // `cat a.gz b.gz` (and two zstd frames, xz streams, bzip2 streams): one file, read
+    // as `cat a b` is.
     let mut plain = bytes("qemu/sysret-null-ss-cpl3.txt");
     plain.extend(bytes("dumps/kvm-2005-hwerr0-dumpvmcs-ept.txt"));
-    let o = segstate_stdin(&["check"], &two);
     let want = segstate_stdin(&["check"], &plain);
-    assert_eq!(code(&o), code(&want), "{}", stderr(&o));
-    assert_eq!(stdout(&o), stdout(&want));
-    // Both members' dumps are in it: the first's, and the second's dump_vmcs.
-    let out = stdout(&o);
+    // Both dumps are in it: the first's, and the second's dump_vmcs.
+    let out = stdout(&want);
     let states: Vec<&str> = out.lines().filter(|l| l.starts_with("== ")).collect();
     assert!(states.len() >= 2, "{out}");
     assert_contains(states[0], "vmx.entry.tr.type");
     assert_contains(&out, "Linux dump_vmcs");
+    for (name, dir, ext) in COMPRESSIONS {
+        let mut two = bytes(&compressed("qemu/sysret-null-ss-cpl3.txt", (dir, ext)));
+        two.extend(bytes(&compressed(
+            "dumps/kvm-2005-hwerr0-dumpvmcs-ept.txt",
+            (dir, ext),
+        )));
+        let o = segstate_stdin(&["check"], &two);
+        assert_eq!(code(&o), code(&want), "{name}: {}", stderr(&o));
+        assert_eq!(stdout(&o), out, "{name}");
+    }
 }
 
 #[test]
-fn a_cut_or_doubly_compressed_gzip_file_is_named() {
-    let gz = bytes("gzip/null-ss-cpl0.migstream.gz");
-    let cut = segstate_stdin(&["check"], &gz[..gz.len() / 2]);
+fn a_cut_file_is_named_and_what_came_before_the_cut_is_read() {
+    for (name, dir, ext) in COMPRESSIONS {
+        let file = bytes(&compressed("qemu/null-ss-cpl0.migstream", (dir, ext)));
+        let cut = segstate_stdin(&["check"], &file[..file.len() / 2]);
+        assert_eq!(code(&cut), 2, "{name}");
+        let err = stderr(&cut);
+        let said = format!("standard input: {name}-compressed; in the bytes it decompresses to,");
+        assert_contains(&err, &said);
+        assert_contains(&err, &format!("the {name} data ends before it is complete"));
+    }
+    // gzip yields its bytes as it goes: a log cut inside its first 8 KiB still gives
+    // the dump before the cut, then the error.
+    let gz = bytes("gzip/kvm-2005-hwerr0-dumpvmcs-ept.txt.gz");
+    let cut = segstate_stdin(&["check"], &gz[..gz.len() * 3 / 4]);
     assert_eq!(code(&cut), 2);
-    let err = stderr(&cut);
-    assert_contains(
-        &err,
-        "standard input: gzip-compressed; in the bytes it inflates to,",
-    );
+    assert_contains(&stdout(&cut), "Linux dump_vmcs");
+    assert_contains(&stderr(&cut), "the file is cut short");
+}
+
+#[test]
+fn a_file_compressed_twice_or_with_what_is_not_read_is_named() {
     // Twice compressed: refused, with the command that takes the outer layer off.
     let o = segstate(&["check", &fixture("gzip/sysret-null-ss-cpl3.txt.gz.gz")]);
     assert_eq!(code(&o), 2);
     assert_contains(&stderr(&o), "gzip-compressed twice");
     assert_contains(&stderr(&o), "gunzip -c FILE | segstate check -");
+    let o = segstate(&[
+        "check",
+        &fixture("compressed/sysret-null-ss-cpl3.txt.xz.zst"),
+    ]);
+    assert_eq!(code(&o), 2);
+    assert_contains(&stderr(&o), "zstd-compressed and inside that xz-compressed");
+    assert_contains(&stderr(&o), "zstd -dc FILE | segstate check -");
+    // lz4: known, not read.
+    let o = segstate(&["check", &fixture("compressed/sysret-null-ss-cpl3.txt.lz4")]);
+    assert_eq!(code(&o), 2);
+    assert_contains(
+        &stderr(&o),
+        "lz4-compressed: segstate reads gzip, zstd, xz and bzip2",
+    );
+    assert_contains(&stderr(&o), "lz4 -dc FILE | segstate check -");
 }
 
 /// A libvirt saved-VM image: `virQEMUSaveHeader` (16-byte magic, nineteen u32), the
@@ -116,22 +164,27 @@ fn libvirt_save_images_are_read_after_their_header() {
     );
     assert_eq!(code(&ok), 1, "{}", stderr(&ok));
     assert_eq!(json(&ok)["states"].as_array().unwrap().len(), 2);
-    // save_image_format = "gzip": the stream through `gzip -c` (GNU gzip's own output,
-    // fixtures/gzip), read as the raw one is.
-    let gz_stream = std::fs::read(fixture("gzip/null-ss-cpl0.migstream.gz")).unwrap();
-    let gz = segstate_stdin(
-        &["check", "--json"],
-        &libvirt_image(b"LibvirtQemudSave", 1, &gz_stream),
-    );
-    assert_eq!(code(&gz), 1, "{}", stderr(&gz));
-    assert_eq!(json(&gz)["states"], json(&ok)["states"]);
-    // Marked gzip, the bytes are not: named so; the other compressors are refused by name.
-    let not_gz = segstate_stdin(&["check"], &libvirt_image(b"LibvirtQemudSave", 1, &stream));
-    assert_eq!(code(&not_gz), 2);
-    assert_contains(&stderr(&not_gz), "in the gzip-compressed stream");
-    let xz = segstate_stdin(&["check"], &libvirt_image(b"LibvirtQemudSave", 3, &stream));
-    assert_eq!(code(&xz), 2);
-    assert_contains(&stderr(&xz), "compressed with xz");
+    // save_image_format = "gzip", "zstd", "xz" or "bzip2": the stream through that
+    // program's `-c` (its own output, fixtures/gzip and fixtures/compressed), read as
+    // the raw one is.
+    for ((name, dir, ext), format) in COMPRESSIONS.into_iter().zip([1, 5, 3, 2]) {
+        let file = bytes(&compressed("qemu/null-ss-cpl0.migstream", (dir, ext)));
+        let image = libvirt_image(b"LibvirtQemudSave", format, &file);
+        let o = segstate_stdin(&["check", "--json"], &image);
+        assert_eq!(code(&o), 1, "{name}: {}", stderr(&o));
+        assert_eq!(json(&o)["states"], json(&ok)["states"], "{name}");
+        // Marked so, the bytes are not: named so.
+        let not = segstate_stdin(
+            &["check"],
+            &libvirt_image(b"LibvirtQemudSave", format, &stream),
+        );
+        assert_eq!(code(&not), 2, "{name}");
+        assert_contains(&stderr(&not), &format!("in the {name}-compressed stream"));
+    }
+    // lzop is refused by name.
+    let lzop = segstate_stdin(&["check"], &libvirt_image(b"LibvirtQemudSave", 4, &stream));
+    assert_eq!(code(&lzop), 2);
+    assert_contains(&stderr(&lzop), "compressed with lzop (4)");
     let partial = segstate_stdin(&["check"], &libvirt_image(b"LibvirtQemudPart", 0, &stream));
     assert_eq!(code(&partial), 2);
     assert!(stderr(&partial).contains("partial"), "{}", stderr(&partial));
@@ -139,4 +192,21 @@ fn libvirt_save_images_are_read_after_their_header() {
     let cut = segstate_stdin(&["check"], &cut[..100]);
     assert_eq!(code(&cut), 2);
     assert!(stderr(&cut).contains("domain XML"), "{}", stderr(&cut));
+}
+
+#[test]
+fn snapshot_import_names_a_compressed_file_and_writes_nothing() {
+    let out = std::env::temp_dir().join(format!("segstate-import-{}.snap", std::process::id()));
+    for (name, dir, ext) in COMPRESSIONS {
+        let file = fixture(&compressed("qemu/null-ss-cpl0.migstream", (dir, ext)));
+        let o = segstate(&["snapshot", "import", "-o", out.to_str().unwrap(), &file]);
+        assert_eq!(code(&o), 2, "{name}");
+        let err = stderr(&o);
+        assert_contains(
+            &err,
+            &format!("{name}-compressed file: whole file: not imported"),
+        );
+        assert_contains(&err, "decompress it first");
+        assert!(!out.exists(), "{name}: nothing written");
+    }
 }

@@ -69,12 +69,14 @@ impl From<VendorArg> for Vendors {
 ///   no suffix: the accelerator did not sync them).
 ///
 /// The input (FILE, or standard input when `-` or absent) is detected, in this order,
-/// after a gzip-compressed input (`dmesg.txt.gz`, `journalctl | gzip`, a `.migstream.gz`;
-/// every member) is inflated as it is read:
+/// after a compressed input is decompressed as it is read (gzip, zstd, xz or bzip2,
+/// known by magic, not by name: `dmesg.txt.gz`, `journalctl | zstd`, `vbox.log.xz`, a
+/// `.migstream.bz2`; every member, frame or stream; one layer; a cut file is read up to
+/// the cut where the decoder has yielded it):
 ///
 /// - by magic: a QEMU migration stream (`migration`, QEVM), a libvirt saved-VM image
 ///   (`libvirt`, LibvirtQemudSave: its header is skipped, its stream raw, sparse or
-///   gzip-compressed), a segstate snapshot
+///   compressed with gzip, bzip2, xz or zstd), a segstate snapshot
 ///   (`snapshot`, SEGSNAP: judged with its explicit CPL), a Firecracker snapshot state
 ///   file (`firecracker`, formats 1.x to 11.x: Firecracker 1.7 and later, and the
 ///   Versionize files of Firecracker 0.23 to 1.6; every vCPU), a
