@@ -11,6 +11,10 @@ use segstate::ingest::log::Target;
 /// state. The reasons are in each sidecar; the comments say why the verdict follows.
 #[rustfmt::skip]
 pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
+    // Sweep 15 (sweep_15.rs): Xen's `Triple fault - invoking HVM shutdown action` before
+    // its register dump of the vCPU (selectors only, no segment read): the guest ran
+    // into a triple fault, no VM entry failed.
+    ("puredarwin-49-xen-triple", Target::Unknown, &[], Expect::NotGuestState(ExitClass::TripleFault { vector: None, by: TripleFaultReport::Xen })),
     // Sweep 14 (sweep_14.rs): hyperlight's WHP register listing, `WHV_REGISTER_NAME(n)`
     // and the value's 128 bits (ingest/whp_registers.rs): CS alone of the segments,
     // decoded as WHV_X64_SEGMENT_REGISTER; WHP's reason 0x2001 (Canceled) is no failure.

@@ -25,7 +25,8 @@
 //!   exception with no resolution` (bochs `cpu/exception.cc`), QEMU TCG's `Triple
 //!   fault` (target/i386/tcg `raise_interrupt2`'s `check_exception`, `-d int`),
 //!   VirtualBox's `Guru Meditation 1155 (VINF_EM_TRIPLE_FAULT)`, VDHH's `triple fault
-//!   at …`, KVM's `kvm_exit: reason TRIPLE_FAULT` tracepoint (VMX reason 2, AMD
+//!   at …`, Xen's `Triple fault - invoking HVM shutdown action N` (`hvm_triple_fault`,
+//!   xen/arch/x86/hvm/hvm.c), KVM's `kvm_exit: reason TRIPLE_FAULT` tracepoint (VMX reason 2, AMD
 //!   `shutdown`) and `KVM_EXIT_SHUTDOWN`.
 //! - `KVM internal error. Suberror: N`: `KVM_INTERNAL_ERROR_*` in Linux
 //!   `include/uapi/linux/kvm.h` (1 emulation, 2 simultaneous exceptions, 3 event
@@ -60,6 +61,12 @@ pub enum TripleFaultReport {
     VirtualBox,
     /// VDHH's `triple fault at RIP (…), cr0 …`.
     Vdhh,
+    /// Xen's `hvm_triple_fault` (xen/arch/x86/hvm/hvm.c): `d1v0 Triple fault - invoking
+    /// HVM shutdown action 1` (`gprintk`, as Xen 4.7 and later print it), `Triple fault
+    /// on VCPU0 - invoking HVM shutdown action 1.` in older 4.x (`system reset.` in Xen
+    /// 3); the newer ones print the vCPU's registers after it
+    /// (`vcpu_show_execution_state`).
+    Xen,
     /// `KVM_EXIT_SHUTDOWN` in a VMM's `kvm_run` (or QEMU's `kvm_run_exit` trace).
     KvmShutdown,
     /// Intel basic exit reason 2 (a `kvm_exit: reason TRIPLE_FAULT` tracepoint).
@@ -603,6 +610,9 @@ fn triple_fault(vector: Option<u8>, by: TripleFaultReport) -> String {
             "VirtualBox stopped the VM (Guru Meditation 1155, VINF_EM_TRIPLE_FAULT)"
         }
         TripleFaultReport::Vdhh => "VDHH stopped the VM (`triple fault at …`)",
+        TripleFaultReport::Xen => {
+            "Xen shut the HVM domain down (`Triple fault - invoking HVM shutdown action`)"
+        }
         TripleFaultReport::KvmShutdown => {
             "the vCPU shut down (KVM_EXIT_SHUTDOWN, kvm_run exit 8: a triple fault on x86)"
         }

@@ -398,7 +398,9 @@ fn traced(line: &str) -> Option<Exit> {
 
 /// A triple fault or shutdown as an emulator or hypervisor reports it: QEMU TCG's
 /// `Triple fault` line (the whole line), VirtualBox's `Guru Meditation N (NAME)`,
-/// VDHH's `triple fault at …` (the start of the line).
+/// VDHH's `triple fault at …` (the start of the line), Xen's `hvm_triple_fault`
+/// (`Triple fault - invoking HVM shutdown action N`, `Triple fault on VCPU0 - invoking
+/// HVM …`: the words `Triple fault` and then `- invoking HVM`).
 fn shutdown(line: &str) -> Option<Exit> {
     let line = line.trim();
     if line == "Triple fault" {
@@ -406,6 +408,14 @@ fn shutdown(line: &str) -> Option<Exit> {
             vector: None,
             by: TripleFaultReport::QemuTcg,
         });
+    }
+    if let Some(at) = line.find("Triple fault") {
+        if line[at..].contains(" - invoking HVM ") {
+            return Some(Exit::TripleFault {
+                vector: None,
+                by: TripleFaultReport::Xen,
+            });
+        }
     }
     if line.starts_with("triple fault at ") {
         return Some(Exit::TripleFault {

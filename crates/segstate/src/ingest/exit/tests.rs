@@ -465,6 +465,16 @@ fn triple_faults_and_tracepoints_are_exits() {
         class("triple fault at f2d5c (f2d33, f2d5c), cr0 31, qual 0, gpa fec00010, ins len 1"),
         tf(TripleFaultReport::Vdhh)
     );
+    // Xen's `hvm_triple_fault`, as 4.7 and later and as older 4.x print it.
+    assert_eq!(
+        class("d36v0 Triple fault - invoking HVM shutdown action 1"),
+        tf(TripleFaultReport::Xen)
+    );
+    assert_eq!(
+        class("(XEN) hvm.c:1123:d1 Triple fault on VCPU0 - invoking HVM shutdown action 1."),
+        tf(TripleFaultReport::Xen)
+    );
+    assert_eq!(class("I get a Triple fault - invoking nothing"), None);
     assert_eq!(
         class(
             " qemu-system-x86-13868 [001] .... 10962.825379: kvm_exit: reason TRIPLE_FAULT rip 0x81dd info 0 0"

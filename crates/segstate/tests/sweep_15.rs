@@ -1,0 +1,59 @@
+//! Sweep 15's misreadings of real pastes (`fixtures/dumps/`, each with its sidecar):
+//! what each reads to now, beyond its row in `dump_corpus/table.rs`.
+
+use segstate::arch::SegReg;
+use segstate::ingest::exit::{Exit, ExitClass, TripleFaultReport};
+use segstate::ingest::judge::Verdict;
+use segstate::ingest::log::{Dialect, Target};
+
+mod corpus_common;
+use corpus_common::{judged, noted};
+
+/// PureDarwin#49: Xen 4.7's `d36v0 Triple fault - invoking HVM shutdown action 1`, then
+/// `vcpu_show_execution_state`'s dump of the vCPU. The dump was judged with no exit
+/// ("no check fails"); the first line is now Xen's triple-fault report, and the state
+/// is one the guest ran into a triple fault from, not a failed VM entry.
+#[test]
+fn xen_s_triple_fault_line_is_the_dump_s_exit() {
+    let all = judged("puredarwin-49-xen-triple.txt");
+    assert_eq!(all.len(), 1);
+    let (d, j) = &all[0];
+    assert_eq!(d.dialects, [Dialect::XenRegisters]);
+    let xen = TripleFaultReport::Xen;
+    assert_eq!(
+        d.exits,
+        [(
+            1,
+            Exit::TripleFault {
+                vector: None,
+                by: xen,
+            }
+        )]
+    );
+    assert_eq!(
+        j.verdict,
+        Verdict::NotGuestState(ExitClass::TripleFault {
+            vector: None,
+            by: xen,
+        })
+    );
+    // Nothing in the log names the hardware: an HVM guest on Intel or AMD.
+    assert_eq!(d.target, Target::Unknown);
+    // The registers `show_registers` prints for an HVM vCPU.
+    assert_eq!(d.guest.rip, Some(0xffff_ff80_0031_93c3));
+    assert_eq!(d.guest.rflags, Some(0x10086));
+    assert_eq!(d.guest.cr0, Some(0x8001_0011));
+    assert_eq!(d.guest.cr3, Some(0x15b_b000));
+    assert_eq!(d.guest.cr4, Some(0x20));
+    // Selectors only: no segment is read, so no CPL either.
+    for r in SegReg::ALL {
+        assert!(d.guest.segments[r].is_none(), "{r:?}");
+    }
+    assert_eq!(d.guest.cpl, None);
+    noted(
+        &d.notes,
+        "Xen's register dump shows selectors only",
+        &["CS 0008", "DS 0000"],
+    );
+    assert_eq!(j.report.errors(), 0, "{:?}", j.report.ids());
+}
