@@ -89,12 +89,7 @@ fn a_real_mode_dump_vmcs_cut_before_ss_is_at_cpl_0() {
 /// and its line, whole or streamed.
 #[test]
 fn a_dos_debugger_register_display_is_refused_not_read_as_qemu() {
-    let text = corpus_common::text("not-a-dump/dosemu2-679-ldebug.txt");
-    assert!(segstate::ingest::log::read_log(&text).is_empty());
-    let bytes = text.into_bytes();
-    let e = segstate::ingest::read(&bytes, None)
-        .unwrap_err()
-        .to_string();
+    let [e, streamed] = corpus_common::refusals("not-a-dump/dosemu2-679-ldebug.txt");
     assert!(
         e.starts_with(
             "line 5: a DOS debugger's (MS-DOS or FreeDOS DEBUG, lDebug) register display"
@@ -103,13 +98,6 @@ fn a_dos_debugger_register_display_is_refused_not_read_as_qemu() {
     );
     assert!(e.contains("`NV UP EI PL NZ NA PO NC`"), "{e}");
     assert!(e.contains("not a QEMU dump"), "{e}");
-    let streamed = segstate::ingest::source::read_all(
-        &bytes,
-        &segstate::ingest::source::InputName::Stdin,
-        None,
-    )
-    .unwrap_err()
-    .to_string();
     assert!(streamed.contains("line 5: a DOS debugger's"), "{streamed}");
 }
 

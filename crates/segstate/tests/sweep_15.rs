@@ -57,3 +57,19 @@ fn xen_s_triple_fault_line_is_the_dump_s_exit() {
     );
     assert_eq!(j.report.errors(), 0, "{:?}", j.report.ids());
 }
+
+/// twizzler-public#1: a VBox.log part holding VirtualBox's `Host CPUM state` alone, the
+/// host's registers in WinDbg's layout. It was refused as "a Windows debugger's register
+/// display"; it is refused as VirtualBox's host state, whole or streamed.
+#[test]
+fn virtualbox_s_host_state_is_refused_as_the_host_s() {
+    for e in corpus_common::refusals("not-a-dump/twizzler-public-1-vbox-host-cpum.txt") {
+        assert!(
+            e.contains("line 9: VirtualBox's `Host CPUM state` (cpumR3InfoHost)"),
+            "{e}"
+        );
+        assert!(e.contains("not the guest's"), "{e}");
+        assert!(e.contains("`Guest CPUM (VCPU n) state:`"), "{e}");
+        assert!(!e.contains("Windows debugger"), "{e}");
+    }
+}

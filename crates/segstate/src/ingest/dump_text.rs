@@ -1,13 +1,15 @@
 //! The states of a pasted text: every dump and exit line [`log::read_log`] finds, as
 //! [`Input`]s labelled by dialect and line, a whole QEMU dump's strict reading beside
 //! its tolerant one, and the refusals of a text with none (or with another
-//! architecture's registers only, or a program debugger's register display).
+//! architecture's registers only, or a program debugger's register display, or
+//! VirtualBox's host registers).
 
 use alloc::format;
 use alloc::vec::Vec;
 
 use super::{
     Input, InputError, InputFormat, debugger_regs, err, judge, log, other_arch, qemu_dump, text,
+    vbox_log,
 };
 use crate::check::report::Source;
 
@@ -36,6 +38,10 @@ pub(super) fn read(text: &str) -> Result<Vec<Input>, InputError> {
         #[cfg(feature = "serde")]
         if let Some(wtf) = super::wtf::read_paste(text, 1) {
             return wtf.map(|i| vec![i]);
+        }
+        // VirtualBox's host state, printed in WinDbg's layout: named for what it is.
+        if let Some(k) = text.lines().position(vbox_log::host_state_header) {
+            return Err(err(vbox_log::host_state_refusal(k + 1)));
         }
         if let Some((line, debugger)) = debugger_regs::find(text) {
             return Err(err(debugger_regs::refusal(line, debugger)));

@@ -404,6 +404,8 @@ fn read_dumps(
     let mut paste = super::wtf::PasteCapture::default();
     // A debugger's register display, refused when the text holds no dump.
     let mut display: Option<(usize, super::debugger_regs::Debugger)> = None;
+    // VirtualBox's `Host CPUM state:` header, refused as the host's registers.
+    let mut vbox_host: Option<usize> = None;
     let mut flush = |chunk: &mut String, first: usize| -> Result<(), SourceError> {
         let inputs = super::dump_text::read_dumps_from(chunk, first)
             .map_err(|e| SourceError::new(name, e))?;
@@ -469,6 +471,9 @@ fn read_dumps(
         if display.is_none() {
             display = super::debugger_regs::flags_line(text).map(|d| (line_no, d));
         }
+        if vbox_host.is_none() && super::vbox_log::host_state_header(text) {
+            vbox_host = Some(line_no);
+        }
         #[cfg(feature = "serde")]
         paste.push(line_no, text);
         offset += got;
@@ -479,6 +484,10 @@ fn read_dumps(
         if let Some(wtf) = paste.read() {
             each(wtf.map_err(|e| SourceError::new(name, e))?);
             return Ok(1);
+        }
+        if let Some(line) = vbox_host {
+            let why = super::vbox_log::host_state_refusal(line);
+            return Err(SourceError::new(name, why));
         }
         if let Some((line, debugger)) = display {
             let why = super::debugger_regs::refusal(line, debugger);

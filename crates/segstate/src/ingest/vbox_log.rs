@@ -194,6 +194,28 @@ impl Block {
     }
 }
 
+/// True on VirtualBox's `Host CPUM state:` header (`cpumR3InfoHost`,
+/// `src/VBox/VMM/VMMR3/CPUM.cpp`): the host's registers, which VBox.log prints beside
+/// the guest's on a Guru Meditation (`{cpumhost, verbose}`), in WinDbg's layout
+/// (`iopl=0  nv up di pl zr na pe nc`, `cs=0000  ds=0000 … eflags=`) and with `x`s for
+/// the registers VirtualBox does not keep (`rax=xxxxxxxxxxxxxxxx`, `cr2=`).
+#[must_use]
+pub(crate) fn host_state_header(line: &str) -> bool {
+    line.contains("Host CPUM state:")
+}
+
+/// The refusal of a text whose only register listing is VirtualBox's host state, its
+/// header at line `line`: no guest register of it can be judged.
+#[must_use]
+pub(crate) fn host_state_refusal(line: usize) -> String {
+    format!(
+        "line {line}: VirtualBox's `Host CPUM state` (cpumR3InfoHost): the host's registers \
+         as VirtualBox saved them (those it does not keep printed as `x`s), not the guest's, \
+         and no WinDbg display; the guest's are VBox.log's `Guest CPUM (VCPU n) state:` \
+         dump (`{{cpumguest, verbose}}`), of which the text holds none that can be read"
+    )
+}
+
 /// What a line does to the dump being read.
 enum Kind {
     /// `Guest CPUM (VCPU n) state:`.

@@ -47,6 +47,26 @@ pub fn judged(name: &str) -> Vec<(LogDump, Judgement)> {
         .collect()
 }
 
+/// The refusals of `fixtures/dumps/{name}`, a text in which `read_log` finds no state:
+/// the error of reading it whole (`ingest::read`) and of reading it streamed
+/// (`source::read_all`, as the CLI reads a file).
+pub fn refusals(name: &str) -> [String; 2] {
+    let text = text(name);
+    assert!(read_log(&text).is_empty(), "{name}");
+    let bytes = text.into_bytes();
+    let whole = segstate::ingest::read(&bytes, None)
+        .unwrap_err()
+        .to_string();
+    let streamed = segstate::ingest::source::read_all(
+        &bytes,
+        &segstate::ingest::source::InputName::Stdin,
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    [whole, streamed]
+}
+
 /// Asserts a note of `notes` that starts with `start` and holds each of `parts`.
 pub fn noted(notes: &[String], start: &str, parts: &[&str]) {
     assert!(

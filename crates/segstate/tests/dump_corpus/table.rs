@@ -15,6 +15,9 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     // its register dump of the vCPU (selectors only, no segment read): the guest ran
     // into a triple fault, no VM entry failed.
     ("puredarwin-49-xen-triple", Target::Unknown, &[], Expect::NotGuestState(ExitClass::TripleFault { vector: None, by: TripleFaultReport::Xen })),
+    // (`not-a-dump/twizzler-public-1-vbox-host-cpum`, VirtualBox's `Host CPUM state`, the
+    // host's registers in WinDbg's layout, is refused as the host's: no row; sweep_15.rs
+    // asserts the refusal.)
     // Sweep 14 (sweep_14.rs): hyperlight's WHP register listing, `WHV_REGISTER_NAME(n)`
     // and the value's 128 bits (ingest/whp_registers.rs): CS alone of the segments,
     // decoded as WHV_X64_SEGMENT_REGISTER; WHP's reason 0x2001 (Canceled) is no failure.
