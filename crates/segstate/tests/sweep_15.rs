@@ -73,3 +73,29 @@ fn virtualbox_s_host_state_is_refused_as_the_host_s() {
         assert!(!e.contains("Windows debugger"), "{e}");
     }
 }
+
+/// qubes-mirage-firewall#96: Xen's `domain_crash_sync called from entry.S: fault at …`
+/// and its register block of a PV guest. It was refused as "no CPU state dump found …
+/// and no VM exit line"; the line is now Xen's crash of the domain, read with no vendor,
+/// and the PV guest's block is still no state (a PV guest has no VM entry).
+#[test]
+fn xen_s_domain_crash_sync_is_the_exit_of_a_pv_guest_s_crash() {
+    let all = judged("qubes-mirage-firewall-96-pv-crash-sync.txt");
+    assert_eq!(all.len(), 1);
+    let (d, j) = &all[0];
+    assert!(d.dialects.is_empty(), "{:?}", d.dialects);
+    assert_eq!(
+        d.exits,
+        [(
+            7,
+            Exit::XenDomainCrash {
+                vendor: None,
+                entry: false,
+            }
+        )]
+    );
+    assert_eq!(d.target, Target::Unknown);
+    assert_eq!(j.verdict, Verdict::NoState(Some(ExitClass::XenDomainCrash)));
+    // The PV block's registers are not taken for a guest state.
+    assert_eq!((d.guest.cr0, d.guest.rip), (None, None));
+}

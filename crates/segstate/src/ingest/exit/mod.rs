@@ -137,7 +137,8 @@ pub enum Exit {
     },
     /// Xen crashed the domain: `domain_crash called from FILE:LINE` (or `FILE#FUNCTION
     /// +off/len`, `FUNCTION+off/len`), the `domain_crash()` macro of
-    /// `xen/include/xen/sched.h`. `vendor` when the place is in `hvm/vmx` or
+    /// `xen/include/xen/sched.h`, or `domain_crash_sync called from …` (its
+    /// `domain_crash_synchronous()`, and from assembly `entry.S: fault at …`). `vendor` when the place is in `hvm/vmx` or
     /// `hvm/svm`; `entry` when it is `vmx_failed_vmentry`, Xen's handler of a failed
     /// VM entry (whose reason line a paste may have cut).
     XenDomainCrash {

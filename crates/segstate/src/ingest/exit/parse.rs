@@ -71,7 +71,12 @@ pub(crate) fn parse_line_in(line: &str, raw: &str) -> Option<Exit> {
         // KVM's and qemu-kvm's `unhandled exit %x`: the hardware's reason, in hex.
         return fail(first_hex(rest)?, None);
     }
-    if let Some(rest) = after("domain_crash called from") {
+    // `domain_crash()`, and `domain_crash_synchronous()` (`domain_crash_sync called
+    // from FILE:LINE`; from assembly, `asm_domain_crash_synchronous`'s `… from entry.S:
+    // fault at ADDR SYMBOL`): xen/include/xen/sched.h, xen/common/domain.c.
+    if let Some(rest) =
+        after("domain_crash called from").or_else(|| after("domain_crash_sync called from"))
+    {
         let place = rest.split_whitespace().next().unwrap_or("");
         let vendor = if place.contains("vmx") {
             Some(Vendor::Intel)

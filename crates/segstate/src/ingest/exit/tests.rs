@@ -203,6 +203,13 @@ fn each_exit_line_reads_to_its_class() {
         ("domain_crash called from vmx.c:4304", Some(Vendor::Intel)),
         ("domain_crash called from svm.c:2711", Some(Vendor::Amd)),
         ("domain_crash called from p2m-pod.c:1218", None),
+        // `domain_crash_synchronous()`, from C and from a PV guest's bounce frame.
+        ("domain_crash_sync called from traps.c:1301", None),
+        (
+            "domain_crash_sync called from entry.S: fault at ffff82d08020fc3e \
+             entry.o#create_bounce_frame+0x67/0x142",
+            None,
+        ),
     ] {
         assert_eq!(class(line), Some(ExitClass::XenDomainCrash), "{line}");
         assert_eq!(parse_line(line).and_then(|e| e.vendor()), vendor, "{line}");
