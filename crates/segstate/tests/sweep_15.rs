@@ -99,3 +99,40 @@ fn xen_s_domain_crash_sync_is_the_exit_of_a_pv_guest_s_crash() {
     // The PV block's registers are not taken for a guest state.
     assert_eq!((d.guest.cr0, d.guest.rip), (None, None));
 }
+
+/// QubesOS/qubes-issues#6029: Xen's `MMIO emulation failed` and `d29v0 Triple fault -
+/// invoking HVM shutdown action 1`, no register dump after them. It was refused as "no
+/// CPU state dump found … and no VM exit line"; line 3 is now Xen's triple-fault report,
+/// with no state to judge.
+#[test]
+fn xen_s_triple_fault_line_alone_is_read() {
+    let all = judged("qubes-issues-6029-xen-mmio-triple.txt");
+    assert_eq!(all.len(), 1);
+    let (d, j) = &all[0];
+    let tf = ExitClass::TripleFault {
+        vector: None,
+        by: TripleFaultReport::Xen,
+    };
+    assert_eq!(d.exits.len(), 1);
+    assert_eq!(d.exits[0].0, 3);
+    assert_eq!(d.exits[0].1.class(), tf);
+    assert_eq!(j.verdict, Verdict::NoState(Some(tf)));
+}
+
+/// Dasharo/dasharo-issues#488: Xen's `show_registers` of Xen itself (`CONTEXT:
+/// hypervisor (d0v0)`) after a crash of its scheduler. It was refused as "no CPU state
+/// dump found"; the refusal names Xen's dump and its context, whole or streamed.
+#[test]
+fn xen_s_own_register_dump_is_refused_as_no_guest_s() {
+    for e in corpus_common::refusals("not-a-dump/dasharo-issues-488-xen-hypervisor.txt") {
+        assert!(
+            e.contains(
+                "line 4: Xen's register dump (`show_registers`) with `CONTEXT: hypervisor \
+                 (d0v0)`: Xen's own registers"
+            ),
+            "{e}"
+        );
+        assert!(e.contains("not an HVM guest's state"), "{e}");
+        assert!(!e.contains("no CPU state dump found"), "{e}");
+    }
+}

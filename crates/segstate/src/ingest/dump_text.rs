@@ -2,14 +2,14 @@
 //! [`Input`]s labelled by dialect and line, a whole QEMU dump's strict reading beside
 //! its tolerant one, and the refusals of a text with none (or with another
 //! architecture's registers only, or a program debugger's register display, or
-//! VirtualBox's host registers).
+//! VirtualBox's host registers, or Xen's own or a PV guest's).
 
 use alloc::format;
 use alloc::vec::Vec;
 
 use super::{
     Input, InputError, InputFormat, debugger_regs, err, judge, log, other_arch, qemu_dump, text,
-    vbox_log,
+    vbox_log, xen_regs,
 };
 use crate::check::report::Source;
 
@@ -42,6 +42,14 @@ pub(super) fn read(text: &str) -> Result<Vec<Input>, InputError> {
         // VirtualBox's host state, printed in WinDbg's layout: named for what it is.
         if let Some(k) = text.lines().position(vbox_log::host_state_header) {
             return Err(err(vbox_log::host_state_refusal(k + 1)));
+        }
+        // Xen's register dump of itself or of a PV guest: no guest state for VMX or SVM.
+        if let Some((k, context)) = text
+            .lines()
+            .enumerate()
+            .find_map(|(k, l)| xen_regs::other_context(l).map(|c| (k, c)))
+        {
+            return Err(err(xen_regs::other_context_refusal(k + 1, &context)));
         }
         if let Some((line, debugger)) = debugger_regs::find(text) {
             return Err(err(debugger_regs::refusal(line, debugger)));

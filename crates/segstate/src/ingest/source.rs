@@ -406,6 +406,8 @@ fn read_dumps(
     let mut display: Option<(usize, super::debugger_regs::Debugger)> = None;
     // VirtualBox's `Host CPUM state:` header, refused as the host's registers.
     let mut vbox_host: Option<usize> = None;
+    // Xen's register dump of itself or of a PV guest, refused as no HVM guest's.
+    let mut xen_other: Option<(usize, String)> = None;
     let mut flush = |chunk: &mut String, first: usize| -> Result<(), SourceError> {
         let inputs = super::dump_text::read_dumps_from(chunk, first)
             .map_err(|e| SourceError::new(name, e))?;
@@ -474,6 +476,9 @@ fn read_dumps(
         if vbox_host.is_none() && super::vbox_log::host_state_header(text) {
             vbox_host = Some(line_no);
         }
+        if xen_other.is_none() {
+            xen_other = super::xen_regs::other_context(text).map(|c| (line_no, c));
+        }
         #[cfg(feature = "serde")]
         paste.push(line_no, text);
         offset += got;
@@ -487,6 +492,10 @@ fn read_dumps(
         }
         if let Some(line) = vbox_host {
             let why = super::vbox_log::host_state_refusal(line);
+            return Err(SourceError::new(name, why));
+        }
+        if let Some((line, context)) = xen_other {
+            let why = super::xen_regs::other_context_refusal(line, &context);
             return Err(SourceError::new(name, why));
         }
         if let Some((line, debugger)) = display {

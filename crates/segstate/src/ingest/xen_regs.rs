@@ -228,6 +228,37 @@ pub(crate) fn read(lines: &[(usize, String)], xen: bool) -> Vec<RawDump> {
     out
 }
 
+/// The context a `show_registers` block names on its `RFLAGS: … CONTEXT: …` line when
+/// it is not an HVM guest's: `hypervisor` (Xen's own registers, as on a crash of Xen)
+/// or `pv guest` (a paravirtualised guest, which runs without VM entry).
+#[must_use]
+pub(crate) fn other_context(line: &str) -> Option<String> {
+    match parse(line)? {
+        Line::Rflags { context, .. }
+            if context.starts_with("hypervisor") || context.starts_with("pv guest") =>
+        {
+            Some(context)
+        }
+        _ => None,
+    }
+}
+
+/// The refusal of a text whose only register dump is Xen's block of `context` (see
+/// [`other_context`]), its `RFLAGS:` line at `line`.
+#[must_use]
+pub(crate) fn other_context_refusal(line: usize, context: &str) -> String {
+    let whose = if context.starts_with("hypervisor") {
+        "Xen's own registers (a fault or crash in Xen itself)"
+    } else {
+        "a paravirtualised guest's registers (a PV guest runs without VM entry: no VMCS or VMCB)"
+    };
+    format!(
+        "line {line}: Xen's register dump (`show_registers`) with `CONTEXT: {context}`: \
+         {whose}, not an HVM guest's state, so no VM-entry or VMRUN rule applies and \
+         segstate has nothing to judge"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,7 +306,11 @@ mod tests {
         for context in ["hypervisor", "hypervisor (d0v1)", "pv guest (d3v0)"] {
             let text = BLOCK.replace("hvm guest (d24v1)", context);
             assert!(read_text(&text).is_empty(), "{context}");
+            // Named for the refusal of a text holding nothing else.
+            let named = text.lines().find_map(other_context);
+            assert_eq!(named.as_deref(), Some(context));
         }
+        assert!(BLOCK.lines().all(|l| other_context(l).is_none()));
     }
 
     #[test]

@@ -15,12 +15,15 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     // its register dump of the vCPU (selectors only, no segment read): the guest ran
     // into a triple fault, no VM entry failed.
     ("puredarwin-49-xen-triple", Target::Unknown, &[], Expect::NotGuestState(ExitClass::TripleFault { vector: None, by: TripleFaultReport::Xen })),
+    // The same report with no register dump after it (Qubes' `xl dmesg`): nothing to judge.
+    ("qubes-issues-6029-xen-mmio-triple", Target::Unknown, &[], Expect::NoState(Some(ExitClass::TripleFault { vector: None, by: TripleFaultReport::Xen }))),
     // Xen's `domain_crash_sync called from entry.S: …` before a PV guest's register block
     // (skipped: no VM entry): Xen crashed the domain, nothing to judge.
     ("qubes-mirage-firewall-96-pv-crash-sync", Target::Unknown, &[], Expect::NoState(Some(ExitClass::XenDomainCrash))),
     // (`not-a-dump/twizzler-public-1-vbox-host-cpum`, VirtualBox's `Host CPUM state`, the
-    // host's registers in WinDbg's layout, is refused as the host's: no row; sweep_15.rs
-    // asserts the refusal.)
+    // host's registers in WinDbg's layout, is refused as the host's, and
+    // `not-a-dump/dasharo-issues-488-xen-hypervisor`, Xen's `show_registers` of itself,
+    // as no HVM guest's: no rows; sweep_15.rs asserts the refusals.)
     // Sweep 14 (sweep_14.rs): hyperlight's WHP register listing, `WHV_REGISTER_NAME(n)`
     // and the value's 128 bits (ingest/whp_registers.rs): CS alone of the segments,
     // decoded as WHV_X64_SEGMENT_REGISTER; WHP's reason 0x2001 (Canceled) is no failure.
