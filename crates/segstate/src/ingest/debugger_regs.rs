@@ -123,15 +123,6 @@ pub(crate) fn blank(lines: &mut [(usize, alloc::string::String)]) {
     }
 }
 
-/// The first debugger register display in `text`: its flags line (1-based) and the
-/// debugger.
-#[must_use]
-pub fn find(text: &str) -> Option<(usize, Debugger)> {
-    text.lines()
-        .enumerate()
-        .find_map(|(k, l)| flags_line(l).map(|d| (k + 1, d)))
-}
-
 /// The refusal of a text whose only register display is a debugger's, its flags at
 /// line `line`.
 #[must_use]
@@ -189,7 +180,11 @@ mod tests {
     #[test]
     fn the_display_spans_its_register_lines() {
         let text = "-r\nEAX=00007102 EBX=0000070A\nESI=00000000 EDI=00000000 NV UP EI PL NZ NA PE NC\nDS=11CB EIP=0000C895\n";
-        assert_eq!(find(text), Some((3, Debugger::Dos)));
+        let flags = text
+            .lines()
+            .enumerate()
+            .find_map(|(k, l)| flags_line(l).map(|d| (k, d)));
+        assert_eq!(flags, Some((2, Debugger::Dos)));
         let mut lines: alloc::vec::Vec<(usize, alloc::string::String)> = text
             .lines()
             .chain(["after"])

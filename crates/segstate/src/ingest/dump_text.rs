@@ -39,20 +39,12 @@ pub(super) fn read(text: &str) -> Result<Vec<Input>, InputError> {
         if let Some(wtf) = super::wtf::read_paste(text, 1) {
             return wtf.map(|i| vec![i]);
         }
-        // VirtualBox's host state, printed in WinDbg's layout: named for what it is.
-        if let Some(k) = text.lines().position(vbox_log::host_state_header) {
-            return Err(err(vbox_log::host_state_refusal(k + 1)));
-        }
-        // Xen's register dump of itself or of a PV guest: no guest state for VMX or SVM.
-        if let Some((k, context)) = text
-            .lines()
+        let mut why = NotADump::default();
+        text.lines()
             .enumerate()
-            .find_map(|(k, l)| xen_regs::other_context(l).map(|c| (k, c)))
-        {
-            return Err(err(xen_regs::other_context_refusal(k + 1, &context)));
-        }
-        if let Some((line, debugger)) = debugger_regs::find(text) {
-            return Err(err(debugger_regs::refusal(line, debugger)));
+            .for_each(|(k, l)| why.push(k + 1, l));
+        if let Some(refusal) = why.refusal() {
+            return Err(err(refusal));
         }
         return Err(match qemu_dump::parse(text) {
             Err(e) => err(format!("QEMU dump: {e}")),
@@ -60,6 +52,48 @@ pub(super) fn read(text: &str) -> Result<Vec<Input>, InputError> {
         });
     }
     Ok(dumps)
+}
+
+/// What a text with no dump shows instead, noted line by line (a whole text here, a
+/// log read a part at a time in [`super::source`]): the first line of each kind of
+/// register listing that is no guest state, for the refusal that names it.
+#[derive(Debug, Default)]
+pub(super) struct NotADump {
+    /// VirtualBox's `Host CPUM state:` header: the host's registers.
+    vbox_host: Option<usize>,
+    /// Xen's register dump of itself or of a PV guest: no HVM guest's.
+    xen_other: Option<(usize, String)>,
+    /// A program debugger's register display, by its flags line.
+    display: Option<(usize, debugger_regs::Debugger)>,
+}
+
+impl NotADump {
+    /// Notes line `line_no`, `line`.
+    pub(super) fn push(&mut self, line_no: usize, line: &str) {
+        if self.vbox_host.is_none() && vbox_log::host_state_header(line) {
+            self.vbox_host = Some(line_no);
+        }
+        if self.xen_other.is_none() {
+            self.xen_other = xen_regs::other_context(line).map(|c| (line_no, c));
+        }
+        if self.display.is_none() {
+            self.display = debugger_regs::flags_line(line).map(|d| (line_no, d));
+        }
+    }
+
+    /// The refusal of the text, the most specific first: VirtualBox's host state
+    /// (printed in WinDbg's layout, so also a "display"), Xen's own or a PV guest's
+    /// registers, a debugger's display; `None` when it shows none of them.
+    pub(super) fn refusal(self) -> Option<alloc::string::String> {
+        if let Some(line) = self.vbox_host {
+            return Some(vbox_log::host_state_refusal(line));
+        }
+        if let Some((line, context)) = self.xen_other {
+            return Some(xen_regs::other_context_refusal(line, &context));
+        }
+        self.display
+            .map(|(line, debugger)| debugger_regs::refusal(line, debugger))
+    }
 }
 
 /// The dumps of `text`, a part of a log whose first line is line `first_line`, read by

@@ -402,12 +402,8 @@ fn read_dumps(
     // A wtf regs.json pasted in the text, read when no dump is found.
     #[cfg(feature = "serde")]
     let mut paste = super::wtf::PasteCapture::default();
-    // A debugger's register display, refused when the text holds no dump.
-    let mut display: Option<(usize, super::debugger_regs::Debugger)> = None;
-    // VirtualBox's `Host CPUM state:` header, refused as the host's registers.
-    let mut vbox_host: Option<usize> = None;
-    // Xen's register dump of itself or of a PV guest, refused as no HVM guest's.
-    let mut xen_other: Option<(usize, String)> = None;
+    // What the text shows instead of a dump, for the refusal when it holds none.
+    let mut not_a_dump = super::dump_text::NotADump::default();
     let mut flush = |chunk: &mut String, first: usize| -> Result<(), SourceError> {
         let inputs = super::dump_text::read_dumps_from(chunk, first)
             .map_err(|e| SourceError::new(name, e))?;
@@ -470,15 +466,7 @@ fn read_dumps(
             chunk_first_line = line_no;
         }
         chunk.push_str(text);
-        if display.is_none() {
-            display = super::debugger_regs::flags_line(text).map(|d| (line_no, d));
-        }
-        if vbox_host.is_none() && super::vbox_log::host_state_header(text) {
-            vbox_host = Some(line_no);
-        }
-        if xen_other.is_none() {
-            xen_other = super::xen_regs::other_context(text).map(|c| (line_no, c));
-        }
+        not_a_dump.push(line_no, text);
         #[cfg(feature = "serde")]
         paste.push(line_no, text);
         offset += got;
@@ -490,16 +478,7 @@ fn read_dumps(
             each(wtf.map_err(|e| SourceError::new(name, e))?);
             return Ok(1);
         }
-        if let Some(line) = vbox_host {
-            let why = super::vbox_log::host_state_refusal(line);
-            return Err(SourceError::new(name, why));
-        }
-        if let Some((line, context)) = xen_other {
-            let why = super::xen_regs::other_context_refusal(line, &context);
-            return Err(SourceError::new(name, why));
-        }
-        if let Some((line, debugger)) = display {
-            let why = super::debugger_regs::refusal(line, debugger);
+        if let Some(why) = not_a_dump.refusal() {
             return Err(SourceError::new(name, why));
         }
         return Err(SourceError::new(name, super::dump_text::NO_DUMP));
