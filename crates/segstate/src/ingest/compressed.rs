@@ -121,39 +121,38 @@ impl Compression {
     /// Its name, as its program is called.
     #[must_use]
     pub const fn name(self) -> &'static str {
-        match self {
-            Compression::Gzip => "gzip",
-            Compression::Zstd => "zstd",
-            Compression::Xz => "xz",
-            Compression::Bzip2 => "bzip2",
-            Compression::Lzop => "lzop",
-            Compression::Lz4 => "lz4",
-        }
+        self.words().0
     }
 
     /// What a file of it is called in an error: "gzip-compressed file".
     #[must_use]
     pub const fn file_kind(self) -> &'static str {
-        match self {
-            Compression::Gzip => "gzip-compressed file",
-            Compression::Zstd => "zstd-compressed file",
-            Compression::Xz => "xz-compressed file",
-            Compression::Bzip2 => "bzip2-compressed file",
-            Compression::Lzop => "lzop-compressed file",
-            Compression::Lz4 => "lz4-compressed file",
-        }
+        self.words().1
     }
 
     /// The command that writes what a file of it holds to standard output.
     #[must_use]
     pub const fn decompress_command(self) -> &'static str {
-        match self {
-            Compression::Gzip => "gunzip -c",
-            Compression::Zstd => "zstd -dc",
-            Compression::Xz => "xz -dc",
-            Compression::Bzip2 => "bzip2 -dc",
-            Compression::Lzop => "lzop -dc",
-            Compression::Lz4 => "lz4 -dc",
+        self.words().2
+    }
+
+    /// Its name, what a file of it is called, and the command that decompresses one:
+    /// each name written once.
+    const fn words(self) -> (&'static str, &'static str, &'static str) {
+        macro_rules! words {
+            ($($variant:ident: $name:literal, $command:literal;)*) => {
+                match self {
+                    $(Compression::$variant => ($name, concat!($name, "-compressed file"), $command),)*
+                }
+            };
+        }
+        words! {
+            Gzip: "gzip", "gunzip -c";
+            Zstd: "zstd", "zstd -dc";
+            Xz: "xz", "xz -dc";
+            Bzip2: "bzip2", "bzip2 -dc";
+            Lzop: "lzop", "lzop -dc";
+            Lz4: "lz4", "lz4 -dc";
         }
     }
 
