@@ -168,7 +168,7 @@ fn read_bounded_after(
     reader
         .take(room)
         .read_to_end(&mut bytes)
-        .map_err(|e| SourceError::new(name, format_args!("byte offset {}: {e}", bytes.len())))?;
+        .map_err(|e| read_error(name, bytes.len(), &e))?;
     if bytes.len() > limit {
         return Err(SourceError::new(
             name,
@@ -182,12 +182,10 @@ fn read_bounded_after(
 
 /// Fills up to `n` bytes, fewer only at the end of the input.
 fn prefix(reader: &mut dyn Read, name: &InputName, n: usize) -> Result<Vec<u8>, SourceError> {
-    let mut bytes = Vec::with_capacity(n);
-    reader
-        .take(n as u64)
-        .read_to_end(&mut bytes)
-        .map_err(|e| SourceError::new(name, format_args!("byte offset {}: {e}", bytes.len())))?;
-    Ok(bytes)
+    match prefix_to_error(reader, n) {
+        (bytes, None) => Ok(bytes),
+        (bytes, Some(e)) => Err(read_error(name, bytes.len(), &e)),
+    }
 }
 
 /// Fills up to `n` bytes, as [`prefix`] does; a read error after some bytes is given
@@ -198,6 +196,11 @@ fn prefix_to_error(reader: &mut dyn Read, n: usize) -> (Vec<u8>, Option<std::io:
         Ok(_) => (bytes, None),
         Err(e) => (bytes, Some(e)),
     }
+}
+
+/// A read of `name` that failed with `e` after `at` bytes.
+fn read_error(name: &InputName, at: usize, e: &std::io::Error) -> SourceError {
+    SourceError::new(name, format_args!("byte offset {at}: {e}"))
 }
 
 /// A reader at an error: it gives the error once, then the end.
@@ -299,10 +302,8 @@ fn read_compressed(
     };
     let (head, cut) = prefix_to_error(&mut inner, PREFIX);
     if let Some(e) = cut {
-        let at = head.len();
         if head.is_empty() || !starts_as_text(&head) {
-            let e = SourceError::new(name, format_args!("byte offset {at}: {e}"));
-            return Err(within(e));
+            return Err(within(read_error(name, head.len(), &e)));
         }
         // Text before the error (a log cut short in its first bytes): read as far as it
         // goes, the error then where it fell.
@@ -422,10 +423,7 @@ fn read_dumps(
             Err(e) => {
                 // What was read before the error is handed out first (a log cut short).
                 flush(&mut chunk, chunk_first_line)?;
-                return Err(SourceError::new(
-                    name,
-                    format_args!("byte offset {offset}: {e}"),
-                ));
+                return Err(read_error(name, offset, &e));
             }
         };
         if got == 0 {
