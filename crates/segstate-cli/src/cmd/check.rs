@@ -14,6 +14,7 @@ use segstate::check::Severity;
 use segstate::check::report::{Entry, Report, Vendors};
 use segstate::check::report_json::ReportJson;
 use segstate::ingest::code_at_rip::{Decoding, InstructionAtRip};
+use segstate::ingest::exit::Exit;
 use segstate::ingest::judge::{self, Judgement};
 use segstate::ingest::log::{LogDump, Target};
 use segstate::ingest::{Input, InputFormat};
@@ -145,7 +146,9 @@ impl From<VendorArg> for Vendors {
 /// `instruction_at_rip` in the JSON). Bytes QEMU printed `??` (memory it could not
 /// read: an SEV guest's, an unmapped page) are named, not guessed. A KVM emulation
 /// failure whose extra data carry the fetched instruction bytes (Linux 5.15 on) names
-/// the instruction KVM could not emulate the same way (`emulated_instruction`).
+/// the instruction KVM could not emulate the same way (`emulated_instruction`), and so
+/// does Xen's `MMIO emulation failed (1): d1v0 16bit @ f000:0000fea7 -> 66 ea …` line,
+/// in the width it names.
 ///
 /// `--format NAME` forces one of those names, whatever the input starts with. A
 /// non-stream input larger than 1 MiB (16 MiB for a snapshot, 32 MiB for another VMM's
@@ -391,9 +394,18 @@ fn text(out: &mut String, input: &Input, r: &Report, j: Option<&Judgement>, verb
                 let _ = writeln!(out, "   instruction at RIP (Code= at line {}): {i}", i.line);
             }
             if let Some(i) = log.emulated_instruction() {
+                let xen = log
+                    .exits
+                    .iter()
+                    .any(|(l, e)| *l == i.line && matches!(e, Exit::XenEmulationFailed(_)));
+                let (who, whence) = if xen {
+                    ("Xen", "its `emulation failed` line")
+                } else {
+                    ("KVM", "the extra data at line")
+                };
                 let _ = writeln!(
                     out,
-                    "   instruction KVM could not emulate (the extra data at line {}): {i}",
+                    "   instruction {who} could not emulate ({whence} {}): {i}",
                     i.line
                 );
             }
@@ -585,8 +597,9 @@ struct StateJson<'a> {
     /// The instruction at RIP, when the log has QEMU's `Code=` line or the input
     /// carries guest memory the page walk reaches it in (a HyperFuzzer VM state).
     instruction_at_rip: Option<InstructionJson>,
-    /// The instruction KVM's emulator failed on, when an emulation failure's extra
-    /// data carry its bytes (`line` is the exit line's).
+    /// The instruction KVM's or Xen's emulator failed on, when an emulation failure's
+    /// extra data (or Xen's `emulation failed` line) carry its bytes (`line` is the
+    /// exit line's).
     emulated_instruction: Option<InstructionJson>,
     line: Option<usize>,
     printed_cpl: Option<u8>,

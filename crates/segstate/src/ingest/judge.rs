@@ -16,7 +16,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::exit::names::VM_INSTRUCTION_INVALID_CONTROLS;
-use super::exit::{Exit, ExitClass};
+use super::exit::{Exit, ExitClass, TripleFaultReport};
 use super::log::{Dialect, LogDump, Target};
 use super::{Input, qemu_dump};
 use crate::arch::{
@@ -636,10 +636,17 @@ impl SaveAreaSwitch {
                 x,
                 Dialect::XenVmcs | Dialect::XenVmcb | Dialect::XenRegisters
             )
-        }) || d
-            .exits
-            .iter()
-            .any(|(_, e)| matches!(e, Exit::XenDomainCrash { .. }));
+        }) || d.exits.iter().any(|(_, e)| {
+            matches!(
+                e,
+                Exit::XenDomainCrash { .. }
+                    | Exit::XenEmulationFailed(_)
+                    | Exit::TripleFault {
+                        by: TripleFaultReport::Xen,
+                        ..
+                    }
+            )
+        });
         let other = d.dialects.iter().any(|x| {
             matches!(
                 x,

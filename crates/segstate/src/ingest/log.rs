@@ -17,13 +17,12 @@
 //! into one state — the kernel's fields first (it printed what the CPU was asked to
 //! enter), QEMU's where the kernel printed none.
 
-use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 use alloc::{format, vec};
 
 use super::code_at_rip::{CodeAtRip, InstructionAtRip};
-use super::exit::{self, Exit, ExitClass, TripleFaultReport};
+use super::exit::{self, Exit};
 use super::text::{Words, quoted_printable, strip_prefixes};
 use super::{haxm, linux_vmcb, linux_vmcs, qemu_log};
 use crate::arch::{Cpl, CpuMode, GuestField, GuestState, SegReg, Vendor, VmxControls};
@@ -332,22 +331,6 @@ impl LogDump {
         Some(code.instruction(self.code_bits(), self.guest.rip.unwrap_or(0)))
     }
 
-    /// The instruction KVM's emulator failed on, from the bytes an emulation failure's
-    /// extra data carry (suberror 1 with its instruction-bytes flag), decoded as
-    /// [`LogDump::instruction_at_rip`] decodes QEMU's `Code=` bytes; its line is the
-    /// exit line's.
-    #[must_use]
-    pub fn emulated_instruction(&self) -> Option<InstructionAtRip> {
-        let (line, bytes) = self.exits.iter().find_map(|(line, e)| match e {
-            Exit::Internal { suberror, extra } => {
-                exit::emulation_instruction_bytes(*suberror, extra).map(|b| (*line, b))
-            }
-            _ => None,
-        })?;
-        let code = CodeAtRip::at_rip(line, &bytes);
-        Some(code.instruction(self.code_bits(), self.guest.rip.unwrap_or(0)))
-    }
-
     /// The width instructions are decoded in, when the mode and CS.D are known.
     fn code_bits(&self) -> Option<u32> {
         let cs_db = self.guest.segments[SegReg::Cs].map(|s| s.attributes.db);
@@ -356,112 +339,6 @@ impl LogDump {
             .zip(cs_db)
             .map(|(m, db)| m.mode().code_bits(db))
     }
-
-    /// The exit that decides the verdict: the first, except that a
-    /// `KVM_EXIT_FAIL_ENTRY` named without its reason gives way to a later line of the
-    /// same failure that has it (kontain km prints the name, its register dump, then
-    /// `KVM: fail entry 0x…`), and an ordinary exit (a trace's `KVM_EXIT_IO`, an EPT
-    /// violation) to a later one that ended the run (a shutdown, a failure; not Xen's
-    /// `domain_crash`, which follows whatever exit Xen could not handle, and itself
-    /// gives way to that exit when a paste quotes it first).
-    #[must_use]
-    pub fn exit(&self) -> Option<&Exit> {
-        let first = self.exits.first().map(|(_, e)| e)?;
-        let later =
-            |keep: &dyn Fn(&Exit) -> bool| self.exits.iter().map(|(_, e)| e).find(|e| keep(e));
-        if first.class() == ExitClass::EntryFailedNoReason {
-            if let Some(e) =
-                later(&|e| matches!(e, Exit::FailEntry { .. } | Exit::VmxExitReason { .. }))
-            {
-                return Some(e);
-            }
-        }
-        if first.class().is_ordinary() || matches!(first, Exit::XenDomainCrash { .. }) {
-            if let Some(e) =
-                later(&|e| !e.class().is_ordinary() && !matches!(e, Exit::XenDomainCrash { .. }))
-            {
-                return Some(e);
-            }
-        }
-        Some(first)
-    }
-}
-
-/// Every exit line, with extra data folded into its internal error, HAXM's and
-/// bhyve's qualification into the exit reason before it, and the vector of QEMU's `-d
-/// int` `check_exception old: 0x8 new 0xN` into the `Triple fault` after it. `raw`
-/// holds the lines before their prefixes were stripped, in the same order.
-fn exits(lines: &[(usize, String)], raw: &[(usize, Cow<'_, str>)]) -> Vec<(usize, Exit)> {
-    let mut out: Vec<(usize, Exit)> = Vec::new();
-    let mut double_fault_then: Option<u8> = None;
-    let mut report = exit::Report::default();
-    for (k, (no, line)) in lines.iter().enumerate() {
-        if let Some(v) = exit::extra_data(line) {
-            if let Some((_, Exit::Internal { extra, .. })) = out.last_mut() {
-                if extra.len() < 16 {
-                    extra.push(v);
-                }
-            }
-            continue;
-        }
-        let reported = report.line(*no, line);
-        if let Some(exit::ReportLine::ExitReason(e)) = reported {
-            if out.len() < MAX_EXITS {
-                out.push((*no, e));
-            }
-            continue;
-        }
-        if reported == Some(exit::ReportLine::FailedInstruction) {
-            continue;
-        }
-        let bhyve_q = match reported {
-            Some(exit::ReportLine::Qualification(q)) => Some(q),
-            _ => None,
-        };
-        if let Some(q) = bhyve_q.or_else(|| exit::qualification(line)) {
-            if let Some((
-                _,
-                Exit::VmxExitReason {
-                    qualification: slot @ None,
-                    ..
-                },
-            )) = out.last_mut()
-            {
-                *slot = Some(q);
-            }
-            continue;
-        }
-        if let Some(v) = double_fault_vector(line) {
-            double_fault_then = v;
-        }
-        if out.len() >= MAX_EXITS {
-            break;
-        }
-        let raw_line = raw.get(k).map_or(line.as_str(), |(_, l)| l.as_ref());
-        if let Some(mut e) = exit::parse_line_in(line, raw_line) {
-            if let Exit::TripleFault {
-                vector,
-                by: TripleFaultReport::QemuTcg,
-            } = &mut e
-            {
-                *vector = double_fault_then;
-            }
-            out.push((*no, e));
-        }
-    }
-    out
-}
-
-/// QEMU TCG's `check_exception old: 0x%x new 0x%x` (target/i386/tcg/excp_helper.c):
-/// `Some(Some(new))` when the old exception is a double fault (the next is the third,
-/// the triple fault's), `Some(None)` for another pair, `None` for another line.
-fn double_fault_vector(line: &str) -> Option<Option<u8>> {
-    let rest = &line[line.find("check_exception old:")? + "check_exception old:".len()..];
-    let mut words = rest.split_whitespace();
-    let old = words.next()?;
-    let new = words.skip_while(|w| *w != "new").nth(1)?;
-    let parse = |w: &str| u8::from_str_radix(w.trim_start_matches("0x"), 16).ok();
-    Some((parse(old) == Some(8)).then(|| parse(new)).flatten())
 }
 
 /// Without "load IA32_EFER" a VMCS dump's EFER is a field VM entry ignores: the guest
@@ -575,7 +452,7 @@ pub(crate) fn read_log_from(text: &str, first_line: usize) -> Vec<LogDump> {
             ));
         }
     }
-    let exits = exits(&lines, &source.lines);
+    let exits = exits::exits(&lines, &source.lines);
     let host = lines.iter().find_map(|(no, l)| host_evidence(*no, l));
 
     let kernel: Vec<usize> = (0..raws.len())
@@ -662,7 +539,7 @@ pub(crate) fn read_log_from(text: &str, first_line: usize) -> Vec<LogDump> {
         d.partial_segments.retain(|r| guest.segments[*r].is_none());
         dumps.push(d);
     }
-    attach_exits(&mut dumps, &raws, &groups, exits);
+    exits::attach_exits(&mut dumps, &raws, &groups, exits);
     for (k, d) in dumps.iter_mut().enumerate() {
         // The exit-only dump `attach_exits` may add has no group.
         let at_reset = groups
@@ -712,57 +589,6 @@ fn merge_xen_registers(raws: &[RawDump], groups: &mut Vec<Vec<usize>>) {
 
 fn vec_dialects(raws: &[RawDump], group: &[usize]) -> Vec<Dialect> {
     group.iter().map(|&i| raws[i].dialect).collect()
-}
-
-/// Each exit goes with the dump it falls inside, else the first dump after it, else
-/// the last one before it. Exit lines with no dump at all make a dump of their own.
-fn attach_exits(
-    dumps: &mut Vec<LogDump>,
-    raws: &[RawDump],
-    groups: &[Vec<usize>],
-    exits: Vec<(usize, Exit)>,
-) {
-    let span = |g: &Vec<usize>| {
-        g.iter()
-            .map(|&i| raws[i].lines)
-            .reduce(LineSpan::join)
-            .unwrap_or(LineSpan::at(0))
-    };
-    let mut orphans: Vec<(usize, Exit)> = Vec::new();
-    for (line, e) in exits {
-        let inside = groups.iter().position(|g| span(g).contains(line));
-        let after = groups.iter().position(|g| span(g).first > line);
-        let before = groups.iter().rposition(|g| span(g).last < line);
-        let list = match inside.or(after).or(before) {
-            Some(k) => &mut dumps[k].exits,
-            None => &mut orphans,
-        };
-        // The same exit printed again (per vCPU, per retry) is one failure.
-        if !list.iter().any(|(_, x)| x.same_failure(&e)) {
-            list.push((line, e));
-        }
-    }
-    if !orphans.is_empty() {
-        dumps.push(LogDump {
-            line: orphans[0].0,
-            dialects: Vec::new(),
-            guest: GuestState::default(),
-            printed_cpl: None,
-            exits: orphans,
-            target: Target::Unknown,
-            target_reason: String::new(),
-            notes: Vec::new(),
-            partial_segments: Vec::new(),
-            withheld: false,
-            named_mode: None,
-            named_lma: None,
-            code: None,
-            smm: None,
-        });
-    }
-    for d in dumps.iter_mut() {
-        d.exits.sort_by_key(|(l, _)| *l);
-    }
 }
 
 /// A frame of KVM's AMD code in a kernel stack trace (`npf_interception+0x99/0x180
@@ -891,6 +717,7 @@ fn infer_target(d: &mut LogDump, tcg: bool, at_reset: bool, host: Option<&(Vendo
 }
 
 mod differ;
+mod exits;
 mod mode;
 
 #[cfg(test)]

@@ -11,6 +11,10 @@ use segstate::ingest::log::Target;
 /// state. The reasons are in each sidecar; the comments say why the verdict follows.
 #[rustfmt::skip]
 pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
+    // Sweep 16 (sweep_16.rs): Xen's `MMIO emulation failed (1): d1v0 16bit @ f000:… ->
+    // BYTES` read as its emulator's failure, the instruction decoded from the line; the
+    // triple fault after it ended the run and decides. No register dump: nothing judged.
+    ("nixpkgs-373416-xen-ovmf-mmio", Target::Unknown, &[], Expect::NoState(Some(ExitClass::TripleFault { vector: None, by: TripleFaultReport::Xen }))),
     // Sweep 15 (sweep_15.rs): Xen's `Triple fault - invoking HVM shutdown action` before
     // its register dump of the vCPU (selectors only, no segment read): the guest ran
     // into a triple fault, no VM entry failed.

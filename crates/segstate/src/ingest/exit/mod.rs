@@ -31,6 +31,9 @@
 //! - `KVM internal error. Suberror: N`: `KVM_INTERNAL_ERROR_*` in Linux
 //!   `include/uapi/linux/kvm.h` (1 emulation, 2 simultaneous exceptions, 3 event
 //!   delivery, 4 unexpected exit reason; no other is defined).
+//! - Xen's `MMIO emulation failed (N): d1v0 MODE @ CS:IP -> BYTES`
+//!   (`hvm_dump_emulation_state`, xen/arch/x86/hvm/emulate.c): its emulator gave up on
+//!   an instruction of the guest's; see [`xen_emulation`].
 
 use alloc::format;
 use alloc::string::String;
@@ -43,12 +46,14 @@ pub(crate) mod cr_access;
 mod internal;
 pub mod names;
 mod parse;
+pub mod xen_emulation;
 
 pub(crate) use bhyve::{Report, ReportLine};
 pub use internal::emulation_instruction_bytes;
 pub use internal::explain as explain_internal;
 pub use parse::{extra_data, parse_line, qualification};
 pub(crate) use parse::{parse_line_in, reason_number};
+pub use xen_emulation::XenEmulationFailure;
 
 /// Who reported a triple fault (a shutdown): the words of its report differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -147,6 +152,11 @@ pub enum Exit {
         /// Crashed by Xen's handler of a failed VM entry.
         entry: bool,
     },
+    /// Xen's x86 emulator could not carry out an instruction of an HVM guest's (`MMIO
+    /// emulation failed (1): d1v0 16bit @ f000:0000fea7 -> 66 ea …`, see
+    /// [`xen_emulation`]): Xen then injects #GP or #UD into the guest, or crashes the
+    /// domain from real mode; no VM entry failed.
+    XenEmulationFailed(XenEmulationFailure),
     /// Windows' hypervisor platform (WHP) stopped the virtual processor:
     /// `WHV_RUN_VP_EXIT_REASON` (`WinHvPlatformDefs.h`), as QEMU's WHPX prints it
     /// (`WHPX: Unexpected VP exit code N`, decimal in older QEMU, `0x%08x` since) or as
@@ -220,6 +230,9 @@ pub enum ExitClass {
     /// Xen crashed the domain for a reason of its own (`domain_crash`), not a failed
     /// VM entry.
     XenDomainCrash,
+    /// Xen's emulator could not carry out the guest's instruction (`… emulation
+    /// failed`); the caller's word (`MMIO`, `port I/O`, `Real-mode`, …).
+    XenEmulationFailed(&'static str),
     /// The guest triple-faulted: it ran and faulted; no VM entry failed.
     TripleFault {
         /// The vector of the third exception, when the report names it.
@@ -315,6 +328,7 @@ impl Exit {
             Exit::KvmRun { code } => ExitClass::KvmExit(*code),
             Exit::XenDomainCrash { entry: true, .. } => ExitClass::EntryFailedNoReason,
             Exit::XenDomainCrash { .. } => ExitClass::XenDomainCrash,
+            Exit::XenEmulationFailed(e) => ExitClass::XenEmulationFailed(e.caller),
             Exit::TripleFault { vector, by } => ExitClass::TripleFault {
                 vector: *vector,
                 by: *by,
@@ -567,6 +581,12 @@ impl ExitClass {
                 "WHP stopped the processor on something it does not support \
                  (WHvRunVpExitReasonUnsupportedFeature: an intercept it cannot deliver, a task \
                  switch through a TSS): the guest ran into it, not a refused state",
+            ),
+            ExitClass::XenEmulationFailed(caller) => format!(
+                "Xen's instruction emulator could not carry out the guest's instruction \
+                 (`{caller} emulation failed`, hvm_dump_emulation_state): Xen then injects \
+                 #GP or #UD into the guest, or crashes the domain from real mode; the guest \
+                 ran into it, not a VM entry failure, and no guest-state check is named"
             ),
             ExitClass::XenDomainCrash => String::from(
                 "Xen crashed the domain (domain_crash, called from the place the line names): \

@@ -90,6 +90,9 @@ pub(crate) fn parse_line_in(line: &str, raw: &str) -> Option<Exit> {
             entry: place.contains("failed_vmentry"),
         });
     }
+    if let Some(e) = super::xen_emulation::parse(line) {
+        return Some(Exit::XenEmulationFailed(e));
+    }
     if let Some(reason) = crate::ingest::whp::parse(line) {
         return Some(Exit::Whp { reason });
     }

@@ -1,6 +1,8 @@
 //! Tests of the log reader.
 
 use super::*;
+use crate::ingest::exit::{ExitClass, TripleFaultReport};
+use exits::double_fault_vector;
 
 /// The one dump a text holds, as `read_log` gives it.
 fn one(text: &str) -> LogDump {
@@ -162,5 +164,32 @@ fn the_module_list_names_the_host() {
     assert_eq!(
         host_evidence(1, "modprobe kvm_intel emulate_invalid_guest_state=0"),
         None
+    );
+}
+
+/// Xen's `… emulation failed` gives way to a later exit that ended the run (a triple
+/// fault), and stays before the `domain_crash` a real-mode failure is followed by,
+/// whichever of the two a paste quotes first.
+#[test]
+fn xen_s_emulation_failure_decides_unless_the_run_ended_after_it() {
+    let mmio = "(XEN) MMIO emulation failed (1): d1v0 32bit @ 0008:fffeedfd -> \n\
+                (XEN) d1v0 Triple fault - invoking HVM shutdown action 1\n";
+    let d = one(mmio);
+    assert_eq!(d.exits.len(), 2);
+    assert!(matches!(d.exit(), Some(Exit::TripleFault { .. })));
+    let real = "(XEN) realmode.c:160:d2v0 Real-mode emulation failed (1): d2v0 Real @ \
+                f000:0000e05b -> 0f 0b\n\
+                (XEN) domain_crash called from realmode.c:161\n";
+    let d = one(real);
+    assert_eq!(
+        d.exit().map(Exit::class),
+        Some(ExitClass::XenEmulationFailed("Real-mode"))
+    );
+    let reversed = "(XEN) domain_crash called from realmode.c:161\n\
+                    (XEN) Real-mode emulation failed (1): d2v0 Real @ f000:0000e05b -> 0f 0b\n";
+    let d = one(reversed);
+    assert_eq!(
+        d.exit().map(Exit::class),
+        Some(ExitClass::XenEmulationFailed("Real-mode"))
     );
 }

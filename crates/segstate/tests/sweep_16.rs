@@ -1,0 +1,94 @@
+//! Sweep 16's misreadings of real pastes (`fixtures/dumps/`, each with its sidecar):
+//! what each reads to now, beyond its row in `dump_corpus/table.rs`.
+
+use segstate::ingest::code_at_rip::Decoding;
+use segstate::ingest::exit::{Exit, ExitClass, TripleFaultReport, XenEmulationFailure};
+use segstate::ingest::judge::Verdict;
+use segstate::ingest::log::Target;
+
+mod corpus_common;
+use corpus_common::judged;
+
+const XEN_TRIPLE: ExitClass = ExitClass::TripleFault {
+    vector: None,
+    by: TripleFaultReport::Xen,
+};
+
+/// NixOS/nixpkgs#373416: Xen's `MMIO emulation failed (1): d1v0 16bit @ f000:0000fea7
+/// -> 66 ea af fe ff ff 10 00 …`, then its triple-fault report. Only the triple fault
+/// was read; the first line is now Xen's emulation failure with each field
+/// `hvm_dump_emulation_state` prints, and the instruction it failed on is decoded in
+/// the width the line names. The triple fault, which ended the run, still decides.
+#[test]
+fn xen_s_mmio_emulation_failure_is_read_with_its_instruction() {
+    let all = judged("nixpkgs-373416-xen-ovmf-mmio.txt");
+    assert_eq!(all.len(), 1);
+    let (d, j) = &all[0];
+    assert_eq!(d.exits.len(), 2);
+    assert_eq!(
+        d.exits[0],
+        (
+            1,
+            Exit::XenEmulationFailed(XenEmulationFailure {
+                caller: "MMIO",
+                rc: Some(1),
+                mode: Some("16bit"),
+                cs: 0xf000,
+                ip: 0xfea7,
+                bytes: vec![
+                    0x66, 0xea, 0xaf, 0xfe, 0xff, 0xff, 0x10, 0x00, 0xb8, 0x40, 0x06, 0x00, 0x00,
+                    0x0f, 0x22, 0xe0,
+                ],
+            })
+        )
+    );
+    assert_eq!(d.exits[0].1.class(), ExitClass::XenEmulationFailed("MMIO"));
+    assert!(!ExitClass::XenEmulationFailed("MMIO").blames_guest_state());
+    assert!(!ExitClass::XenEmulationFailed("MMIO").is_ordinary());
+    assert_eq!(d.exits[1].0, 2);
+    assert_eq!(d.exit().map(Exit::class), Some(XEN_TRIPLE));
+    assert_eq!(j.verdict, Verdict::NoState(Some(XEN_TRIPLE)));
+    assert_eq!(d.target, Target::Unknown);
+    // OVMF's reset-vector far jump to 32-bit protected mode, a 16:32 pointer.
+    let i = d.emulated_instruction().expect("the line's bytes");
+    assert_eq!(i.line, 1);
+    assert_eq!(i.bits, Some(16));
+    assert_eq!(i.bytes, [0x66, 0xea, 0xaf, 0xfe, 0xff, 0xff, 0x10, 0x00]);
+    assert!(
+        matches!(i.decoding, Decoding::Decoded { len: 8, .. }),
+        "{i}"
+    );
+    assert!(
+        i.to_string().starts_with("jmp far ptr 0x10:0xfffffeaf"),
+        "{i}"
+    );
+    // The hint on rules not judged names Xen's switch, not KVM's.
+    let hint = j
+        .report
+        .notes
+        .iter()
+        .find(|n| n.contains("rules beyond the segments are not judged"))
+        .expect("the note");
+    assert!(hint.contains("Xen's `v` debug key"), "{hint}");
+    assert!(!hint.contains("kvm_intel"), "{hint}");
+}
+
+/// QubesOS/qubes-issues#6029 (sweep 15's fixture): the same line with no bytes, Xen's
+/// fetch of the instruction failed (`-> ` and nothing after). It was not read; it is
+/// Xen's emulation failure in 32-bit mode at 0008:fffeedfd, and no instruction is
+/// named.
+#[test]
+fn xen_s_emulation_failure_without_bytes_names_no_instruction() {
+    let all = judged("qubes-issues-6029-xen-mmio-triple.txt");
+    let (d, j) = &all[0];
+    let Some((2, Exit::XenEmulationFailed(x))) = d.exits.first() else {
+        panic!("{:?}", d.exits);
+    };
+    assert_eq!(
+        (x.caller, x.rc, x.mode, x.cs, x.ip),
+        ("MMIO", Some(1), Some("32bit"), 8, 0xfffe_edfd)
+    );
+    assert!(x.bytes.is_empty());
+    assert_eq!(d.emulated_instruction(), None);
+    assert_eq!(j.verdict, Verdict::NoState(Some(XEN_TRIPLE)));
+}
