@@ -1,6 +1,7 @@
 //! Sweep 16's misreadings of real pastes (`fixtures/dumps/`, each with its sidecar):
 //! what each reads to now, beyond its row in `dump_corpus/table.rs`.
 
+use segstate::arch::Vendor;
 use segstate::ingest::code_at_rip::Decoding;
 use segstate::ingest::exit::{Exit, ExitClass, TripleFaultReport, XenEmulationFailure};
 use segstate::ingest::judge::Verdict;
@@ -91,4 +92,41 @@ fn xen_s_emulation_failure_without_bytes_names_no_instruction() {
     assert!(x.bytes.is_empty());
     assert_eq!(d.emulated_instruction(), None);
     assert_eq!(j.verdict, Verdict::NoState(Some(XEN_TRIPLE)));
+}
+
+/// The failure a VMLAUNCH report names, read alone (no registers in the paste): the
+/// exit, the line it is on, its class, the verdict.
+fn vmlaunch_failure(name: &str, line: usize, error: u64) {
+    let all = judged(name);
+    assert_eq!(all.len(), 1, "{name}");
+    let (d, j) = &all[0];
+    let fail = Exit::FailEntry {
+        reason: error,
+        vendor: Some(Vendor::Intel),
+        qualification: None,
+    };
+    assert_eq!(d.exits, [(line, fail.clone())], "{name}");
+    let class = ExitClass::VmInstructionError(error as u32);
+    assert_eq!(fail.class(), class, "{name}");
+    assert!(!class.blames_guest_state(), "{name}");
+    assert_eq!(j.verdict, Verdict::NoState(Some(class)), "{name}");
+    assert_eq!(d.target, Target::Intel, "{name}");
+}
+
+/// jonomango/hv#49: DebugView's capture of hv loading on a Xeon E5-2686 v4, ending in
+/// `[hv] VMLAUNCH failed. Instruction error = 7.` Nothing was read; line 15 is now
+/// VM-instruction error 7 (invalid control fields) on Intel, so the guest state is not
+/// to blame, and no registers are printed to judge.
+#[test]
+fn jonomango_hv_s_vmlaunch_error_is_the_vm_instruction_error() {
+    vmlaunch_failure("jonomango-hv-49-vmlaunch-error.txt", 15, 7);
+}
+
+/// Bareflank/hypervisor#267: `vmlaunch failed:` then `- vm_instruction_error: VM entry
+/// with invalid host-state field(s)`, the error by the SDM's name, not its number.
+/// Nothing was read; line 2 is now VM-instruction error 8 (invalid host-state fields)
+/// on Intel, and line 1, which names no error, is no exit.
+#[test]
+fn bareflank_s_vm_instruction_error_by_name_is_read() {
+    vmlaunch_failure("bareflank-267-vmlaunch-host-state.txt", 2, 8);
 }

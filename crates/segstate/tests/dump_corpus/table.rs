@@ -15,6 +15,13 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     // BYTES` read as its emulator's failure, the instruction decoded from the line; the
     // triple fault after it ended the run and decides. No register dump: nothing judged.
     ("nixpkgs-373416-xen-ovmf-mmio", Target::Unknown, &[], Expect::NoState(Some(ExitClass::TripleFault { vector: None, by: TripleFaultReport::Xen }))),
+    // A hypervisor's own VMLAUNCH report: jonomango/hv's `[hv] VMLAUNCH failed.
+    // Instruction error = 7.` (DebugView's columns around it) and Bareflank's `-
+    // vm_instruction_error: VM entry with invalid host-state field(s)`, error 8 by the
+    // SDM's name: the control or host-state checks failed, not the guest state's; no
+    // registers printed.
+    ("jonomango-hv-49-vmlaunch-error", Target::Intel, &[], Expect::NoState(Some(ExitClass::VmInstructionError(7)))),
+    ("bareflank-267-vmlaunch-host-state", Target::Intel, &[], Expect::NoState(Some(ExitClass::VmInstructionError(8)))),
     // Sweep 15 (sweep_15.rs): Xen's `Triple fault - invoking HVM shutdown action` before
     // its register dump of the vCPU (selectors only, no segment read): the guest ran
     // into a triple fault, no VM entry failed.

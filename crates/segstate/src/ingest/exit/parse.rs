@@ -152,7 +152,10 @@ pub(crate) fn parse_line_in(line: &str, raw: &str) -> Option<Exit> {
             qualification: None,
         });
     }
-    if let Some(error) = xen_vm_instruction_error(line).or_else(|| noirvisor_error(raw)) {
+    if let Some(error) = xen_vm_instruction_error(line)
+        .or_else(|| noirvisor_error(raw))
+        .or_else(|| vmlaunch_error(line))
+    {
         return Some(Exit::FailEntry {
             reason: error,
             vendor: Some(Vendor::Intel),
@@ -267,6 +270,44 @@ fn noirvisor_error(line: &str) -> Option<u64> {
         .or_else(|| line.split_once("VM-Entry failed with invalid code "))?;
     let digits = rest.split(|c: char| !c.is_ascii_digit()).next()?;
     digits.parse().ok()
+}
+
+/// The VM-instruction error of a VMLAUNCH or VMRESUME that failed valid, as the
+/// hypervisors people write print it: the number after the instruction's name and the
+/// word `error` with `=` or `:` (jonomango/hv's `[hv] VMLAUNCH failed. Instruction
+/// error = %lli.`; `0x…` is hex, bare digits decimal), or the name of VM-instruction
+/// error 7 or 8 in the SDM's words (Bareflank prints `- vm_instruction_error: ` and the
+/// name): Table 31-1 (Vol. 3C §31.4) says 7 `VM entry with invalid control field(s)`
+/// and 8 `VM entry with invalid host-state field(s)`, and VMLAUNCH/VMRESUME's
+/// pseudocode (`VMfailValid(VM entry with invalid VMX-control field(s))`) names 7 so
+/// too. The names are the SDM's whole phrases, which no other line says; a number
+/// needs the instruction's name before it.
+fn vmlaunch_error(line: &str) -> Option<u64> {
+    const PSEUDOCODE_7: &str = "VM entry with invalid VMX-control field(s)";
+    if line.contains(PSEUDOCODE_7) {
+        return Some(7);
+    }
+    if let Some((n, _)) = names::VM_INSTRUCTION_ERRORS
+        .iter()
+        .filter(|(n, _)| matches!(n, 7 | 8))
+        .find(|(_, name)| line.contains(name))
+    {
+        return Some(u64::from(*n));
+    }
+    let at = line.find("VMLAUNCH").or_else(|| line.find("VMRESUME"))?;
+    let rest = &line[at..];
+    // ASCII lowercasing keeps every byte where it was.
+    let e = rest.to_ascii_lowercase().find("error")?;
+    let value = rest[e + "error".len()..]
+        .trim_start()
+        .strip_prefix(['=', ':'])?
+        .trim_start();
+    let word = value
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .next()
+        .unwrap_or("");
+    word.strip_prefix("0x")
+        .map_or_else(|| word.parse().ok(), hex)
 }
 
 /// The reason a VMM prints after a `hardware_entry_failure_reason` key or in a Rust

@@ -570,3 +570,49 @@ fn an_undefined_suberror_says_so() {
     );
     assert!(!ExitClass::Internal(3).describe().contains("not a suberror"));
 }
+
+/// A VMLAUNCH that failed valid, as hypervisors people write print it: by number after
+/// the instruction's name, or by the SDM's name of a VM-entry error.
+#[test]
+fn vmlaunch_errors_by_number_and_by_name() {
+    let class = |l: &str| parse_line(l).map(|e| e.class());
+    for (line, n) in [
+        ("[hv] VMLAUNCH failed. Instruction error = 7.", 7),
+        (
+            "00000024\t2.18095708\t[hv] VMLAUNCH failed. Instruction error = 8.\t",
+            8,
+        ),
+        ("VMRESUME failed, VM-instruction error: 0x5", 5),
+        (
+            "ERROR:     - vm_instruction_error: VM entry with invalid host-state field(s)",
+            8,
+        ),
+        ("vmlaunch: VM entry with invalid control field(s)", 7),
+        ("VMfailValid(VM entry with invalid VMX-control field(s))", 7),
+    ] {
+        assert_eq!(
+            parse_line(line),
+            Some(Exit::FailEntry {
+                reason: n,
+                vendor: Some(Vendor::Intel),
+                qualification: None,
+            }),
+            "{line}"
+        );
+        assert_eq!(
+            class(line),
+            Some(ExitClass::VmInstructionError(n as u32)),
+            "{line}"
+        );
+    }
+    for line in [
+        "[hv] VMLAUNCH failed.",
+        "VMLAUNCH error handling rewritten",
+        "Instruction error = 7",
+        "VMLAUNCH failed. Instruction error = seven",
+        "VMRESUME failed: error = -22",
+        "no VMLAUNCH errors seen",
+    ] {
+        assert_eq!(parse_line(line), None, "{line}");
+    }
+}
