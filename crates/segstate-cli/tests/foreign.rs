@@ -653,7 +653,15 @@ fn check_reads_wtf_regs_json_naming_the_attr_encoding() {
     std::fs::write(&bad, text.replace("\"0x22fb\"", "\"0xzz\"")).unwrap();
     check_refuses(s(&bad), &["cs.attr: \"0xzz\" is not a hex number"]);
     let (_, help, _) = run(&["check", "--help"]);
-    assert_contains(&help, "xen, hyperv, wtf");
+    assert_contains(&help, "xen, hyperv, xen-hvmctx, wtf");
+    // Every format `--format` takes is listed.
+    for format in segstate::ingest::InputFormat::ALL {
+        let n = format.name();
+        assert!(
+            help.contains(&format!(" {n},")) || help.contains(&format!(" {n} (")),
+            "{n} not in --help"
+        );
+    }
 }
 
 /// `xen-hvmctx` text: `check` reads every vCPU from a file, from standard input and

@@ -183,7 +183,8 @@ pub struct Args {
     vendor: Option<VendorArg>,
     /// The input format (default: detected): dump, json, sregs, sregs+regs, vmcb,
     /// vmcb-save, migration, libvirt, snapshot, cloud-hypervisor, firecracker, crosvm,
-    /// xen, hyperv, wtf, vmcore, qcow2, hyperfuzzer (never detected: no magic).
+    /// xen, hyperv, xen-hvmctx, wtf, vmcore, qcow2, hyperfuzzer (never detected: no
+    /// magic).
     #[arg(long, value_parser = parse_format, value_name = "NAME")]
     format: Option<InputFormat>,
     /// Print the report as JSON.
