@@ -1,7 +1,8 @@
 //! Fuzz the Xen save image reader: arbitrary bytes as an image; the bytes as the
 //! records of a valid libxc v3 stream (so the record walk, skipping and checkpoints are
 //! reached); and the bytes as the body of an HVM_CONTEXT record behind a valid HEADER
-//! entry (so the descriptor walk and the hvm_hw_cpu decode are reached). Whatever is
+//! entry (so the descriptor walk and the hvm_hw_cpu decode are reached); and the bytes,
+//! when they are text, as `xen-hvmctx` output (its seeds are the two layouts). Whatever is
 //! read goes through `segstate check`'s conversion, import and every report. Never a
 //! panic, never an allocation beyond the context the input declares.
 #![no_main]
@@ -32,6 +33,9 @@ fn read(bytes: &[u8]) {
 
 fuzz_target!(|data: &[u8]| {
     read(data);
+    if let Ok(text) = std::str::from_utf8(data) {
+        common::foreign_read(xen::hvmctx::read(text, "fuzz"));
+    }
     let mut records = libxc_headers();
     records.extend_from_slice(data);
     read(&records);

@@ -9,7 +9,7 @@ use segstate::snapshot::VcpuSnapshot;
 use serde_json::Value;
 
 mod common;
-use common::{assert_contains, fixture, s, scratch, segstate, stderr, stdout};
+use common::{assert_contains, fixture, s, scratch, segstate, segstate_stdin, stderr, stdout};
 
 /// Runs the command: exit code, standard output, standard error.
 fn run(args: &[&str]) -> (Option<i32>, String, String) {
@@ -653,5 +653,67 @@ fn check_reads_wtf_regs_json_naming_the_attr_encoding() {
     std::fs::write(&bad, text.replace("\"0x22fb\"", "\"0xzz\"")).unwrap();
     check_refuses(s(&bad), &["cs.attr: \"0xzz\" is not a hex number"]);
     let (_, help, _) = run(&["check", "--help"]);
-    assert_contains(&help, "xen, hyperv, wtf");
+    assert_contains(&help, "xen, hyperv, xen-hvmctx, wtf");
+    // Every format `--format` takes is listed.
+    for format in segstate::ingest::InputFormat::ALL {
+        let n = format.name();
+        assert!(
+            help.contains(&format!(" {n},")) || help.contains(&format!(" {n} (")),
+            "{n} not in --help"
+        );
+    }
+}
+
+/// `xen-hvmctx` text: `check` reads every vCPU from a file, from standard input and
+/// named; `import` takes vCPU 0 with its CPL 3 and its DS from the line labelled `es`;
+/// a cut paste exits 2 naming the entry's line and the register missing.
+#[test]
+fn check_and_import_read_xen_hvmctx_text() {
+    let new = fixture("xen/xen-hvmctx-4.22.txt");
+    let states = check_json_user_and_kernel(&new, 0, "xen (HVM) vCPU 0", "xen-hvmctx");
+    assert!(
+        states[0]["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("`es` line holds DS")
+    );
+    check_says(
+        &[&fixture("xen/xen-hvmctx-4.11.txt")],
+        0,
+        &[
+            "== xen (HVM) vCPU 0 [xen-hvmctx]: 64-bit mode, CPL 3",
+            "== xen (HVM) vCPU 1 [xen-hvmctx]: 64-bit mode, CPL 0",
+            "arch.ss.null-cpl3",
+            "Xen 4.0 to 4.11's layout",
+            "2 states checked",
+        ],
+    );
+    let o = segstate_stdin(
+        &["check", "--format", "xen-hvmctx", "-"],
+        &std::fs::read(&new).unwrap(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_contains(&stdout(&o), "2 states checked");
+
+    let dir = scratch("xen-hvmctx");
+    let snap = import_user_vcpu(
+        &new,
+        &dir.join("v0.snap"),
+        &["imported xen (HVM) vCPU 0 of 2"],
+        0x2b,
+    );
+    assert_eq!(snap.sregs.ds.selector, 0x2b);
+    assert_eq!(snap.sregs.es.selector, 0);
+
+    let text = std::fs::read_to_string(&new).unwrap();
+    let cut = dir.join("cut.txt");
+    std::fs::write(&cut, &text[..text.find("             tr 0x0040").unwrap()]).unwrap();
+    check_refuses(
+        s(&cut),
+        &[
+            "xen-hvmctx output",
+            "line 7",
+            "`sysenter cs` is not printed",
+        ],
+    );
 }

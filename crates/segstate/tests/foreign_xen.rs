@@ -418,3 +418,49 @@ fn detection_and_the_check_path_read_every_vcpu() {
     let streamed = ingest::source::read_all(XL, &named, None).unwrap();
     assert_eq!(streamed.len(), 2);
 }
+
+/// `xen-hvmctx DOMID`'s text (Xen 4.22 and 4.11 builds printing the same context, see
+/// the fixtures' README) is detected from whole bytes and from a stream's first 8 KiB,
+/// and every vCPU reads as the save image's does, judged with the same CPL.
+#[test]
+fn xen_hvmctx_text_is_detected_and_read_as_a_save_image_is() {
+    const NEW: &[u8] = include_bytes!("fixtures/xen/xen-hvmctx-4.22.txt");
+    const OLD: &[u8] = include_bytes!("fixtures/xen/xen-hvmctx-4.11.txt");
+    for text in [NEW, OLD] {
+        assert_eq!(ingest::detect(text), Ok(InputFormat::XenHvmctx));
+        let inputs = check_inputs(text, "xen (HVM) vCPU 0");
+        assert!(inputs.iter().all(|i| i.format == InputFormat::XenHvmctx));
+        assert!(inputs[0].state.segments[segstate::arch::SegReg::Ss].unusable);
+        assert_noted(&inputs[0], "CPL = ss_arbytes' DPL");
+        assert_noted(&inputs[0], "xen-hvmctx output for domain 5");
+    }
+    // Longer than the 8 KiB a stream is detected from: four domains, one after another.
+    let long: Vec<u8> = (5..9)
+        .flat_map(|d| {
+            String::from_utf8_lossy(NEW)
+                .replace("domain 5", &format!("domain {d}"))
+                .into_bytes()
+        })
+        .collect();
+    assert!(long.len() > 8 << 10);
+    let named = ingest::source::InputName::Stdin;
+    let streamed = ingest::source::read_all(&long, &named, None).unwrap();
+    assert_eq!(streamed.len(), 8);
+    assert_eq!(streamed[7].label, "xen (HVM) vCPU d8v1");
+    // A dump reader's text is not taken for it.
+    assert_eq!(
+        ingest::detect(b"RAX=0000000000000000 RBX=0000000000000000\n"),
+        Ok(InputFormat::Dump)
+    );
+    // Named, a text without a CPU entry says so.
+    let e = ingest::read(
+        b"HVM save record for domain 1\n",
+        Some(InputFormat::XenHvmctx),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("xen-hvmctx output") && e.contains("a CPU entry"),
+        "{e}"
+    );
+}

@@ -107,7 +107,10 @@ impl From<VendorArg> for Vendors {
 /// - text: starting with `{` the `regs.json` of the snapshot fuzzer wtf (`wtf`: by its
 ///   `cs` object with `attr` and `present`; bdump.js's old and fixed `attr` encodings
 ///   and wtf's linux_mode QEMU flags, the one read named), else segstate's JSON
-///   kvm_sregs (`json`, the `segstate convert --to sregs` shape); else a log as pasted (`dump`: journald/syslog/dmesg/(XEN)/e-mail
+///   kvm_sregs (`json`, the `segstate convert --to sregs` shape); the text Xen's
+///   `xen-hvmctx DOMID` prints (`xen-hvmctx`, by its `HVM save record for domain`
+///   title or a CPU entry: Xen 4.0 to 4.11's layout and 4.12's, whose `es` line holds
+///   DS and `ds` line ES; every vCPU loaded as a save image's); else a log as pasted (`dump`: journald/syslog/dmesg/(XEN)/e-mail
 ///   prefixes, wrapped or cut lines) holding QEMU dumps, Linux dump_vmcs/dump_vmcb, Xen
 ///   or HAXM dumps, kvm_sregs printouts (kontain km, gVisor, qemu-kvm's register dump,
 ///   kvmtool's `register  selector  base` table and its copies in Solo5 and uhyve,
@@ -183,7 +186,8 @@ pub struct Args {
     vendor: Option<VendorArg>,
     /// The input format (default: detected): dump, json, sregs, sregs+regs, vmcb,
     /// vmcb-save, migration, libvirt, snapshot, cloud-hypervisor, firecracker, crosvm,
-    /// xen, hyperv, wtf, vmcore, qcow2, hyperfuzzer (never detected: no magic).
+    /// xen, hyperv, xen-hvmctx, wtf, vmcore, qcow2, hyperfuzzer (never detected: no
+    /// magic).
     #[arg(long, value_parser = parse_format, value_name = "NAME")]
     format: Option<InputFormat>,
     /// Print the report as JSON.

@@ -156,8 +156,8 @@ Examples:
     /// Reads a Firecracker snapshot state file (formats 1.x to 11.x, and the Versionize
     /// files of Firecracker 0.23 to 1.6), a Cloud Hypervisor
     /// snapshot (its directory, state.json or the vm.json of v15–v21), a crosvm snapshot (its directory or a
-    /// vcpu{N} fragment, CBOR or the JSON of crosvm before 2025-03-11), a Xen save image (`xl save`, a libxl or libxc stream) or
-    /// Hyper-V saved state (a `.vmrs`/`.vsv` or its partition state blob), takes the CPL
+    /// vcpu{N} fragment, CBOR or the JSON of crosvm before 2025-03-11), a Xen save image (`xl save`, a libxl or libxc stream)
+    /// or the text `xen-hvmctx DOMID` prints, or Hyper-V saved state (a `.vmrs`/`.vsv` or its partition state blob), takes the CPL
     /// by the stack's convention (SS.DPL for the first four: Firecracker and Cloud
     /// Hypervisor pass kvm_sregs verbatim, crosvm its Segment without unusable, Xen its
     /// ss_arbytes; Hyper-V's own cpl byte) and writes a segstate snapshot carrying it. A
@@ -178,7 +178,8 @@ Examples:
     Import {
         /// The foreign snapshot: a Firecracker state file, a Cloud Hypervisor
         /// snapshot directory or its state.json (vm.json), a crosvm snapshot directory or one of
-        /// its vcpu{N} fragments, a Xen save image, Hyper-V saved state.
+        /// its vcpu{N} fragments, a Xen save image or `xen-hvmctx` output, Hyper-V
+        /// saved state.
         file: PathBuf,
         /// The segstate snapshot to write (atomically).
         #[arg(short, long)]

@@ -100,6 +100,12 @@ impl HvmHwCpuOffset {
     pub const GDTR_BASE: usize = Self::BASES + 8 * 9;
     /// `msr_tsc_aux`: absent from the compat record.
     pub const MSR_TSC_AUX: usize = 1000;
+    /// `tsc` (u64).
+    pub const TSC: usize = 1008;
+    /// `pending_event` (u32): the event being injected, in VMX's entry-interruption form.
+    pub const PENDING_EVENT: usize = 1016;
+    /// `error_code` (u32) of the pending event.
+    pub const ERROR_CODE: usize = 1020;
     /// `cs_sel`; then ds, es, fs, gs, ss, tr, ldtr, each a u32.
     pub const SELECTORS: usize = 736;
     /// `cs_limit`; then ds … ldtr, idtr, gdtr, each a u32.

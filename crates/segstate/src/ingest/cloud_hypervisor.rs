@@ -130,17 +130,9 @@ pub fn read_path(path: &Path) -> Result<Vec<ForeignVcpu>, IngestError> {
     } else {
         path.to_path_buf()
     };
-    let bytes = super::foreign::read_limited(&file, MAX_STATE_JSON, FORMAT)?;
+    let text = super::foreign::read_limited_text(&file, MAX_STATE_JSON, FORMAT)?;
     let label = file.display().to_string();
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
-        IngestError::new(
-            FORMAT,
-            &label,
-            Place::Offset(e.valid_up_to()),
-            Reason::Layout(String::from("not UTF-8 text")),
-        )
-    })?;
-    read(text, &label)
+    read(&text, &label)
 }
 
 /// Reads every vCPU of the `state.json` or `vm.json` text; `file` names it in errors.

@@ -438,6 +438,24 @@ pub(crate) fn read_limited(
     Ok(bytes)
 }
 
+/// Reads at most `limit` bytes of the text file at `path` ([`read_limited`]), refusing
+/// bytes that are not UTF-8 at the offset where they stop being so.
+pub(crate) fn read_limited_text(
+    path: &std::path::Path,
+    limit: u64,
+    format: &'static str,
+) -> Result<String, IngestError> {
+    let bytes = read_limited(path, limit, format)?;
+    String::from_utf8(bytes).map_err(|e| {
+        IngestError::new(
+            format,
+            &path.display().to_string(),
+            Place::Offset(e.utf8_error().valid_up_to()),
+            Reason::Layout(String::from("not UTF-8 text")),
+        )
+    })
+}
+
 /// The raw KVM structs both Cloud Hypervisor and Firecracker store as byte arrays
 /// (kvm-bindings' serde: the C struct's bytes), decoded or size-checked in one place.
 pub(crate) mod raw {

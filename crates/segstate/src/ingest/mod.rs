@@ -200,6 +200,9 @@ pub enum InputFormat {
     Xen,
     /// A Hyper-V partition state blob (`VP_SEGMENT_REGISTERS` with its CPL): every VP.
     HyperV,
+    /// The text Xen's `xen-hvmctx DOMID` prints (Xen 4.0 to today): every CPU entry,
+    /// loaded as the save image's `hvm_hw_cpu` is.
+    XenHvmctx,
     /// The `regs.json` of the snapshot fuzzer wtf (bdump.js or wtf's linux_mode
     /// scripts), each producer's `attr` encoding decided and named (`wtf`, with `serde`).
     Wtf,
@@ -218,7 +221,7 @@ pub enum InputFormat {
 
 impl InputFormat {
     /// Every format.
-    pub const ALL: [InputFormat; 18] = [
+    pub const ALL: [InputFormat; 19] = [
         InputFormat::Dump,
         InputFormat::Sregs,
         InputFormat::SregsRegs,
@@ -233,6 +236,7 @@ impl InputFormat {
         InputFormat::Crosvm,
         InputFormat::Xen,
         InputFormat::HyperV,
+        InputFormat::XenHvmctx,
         InputFormat::Wtf,
         InputFormat::Vmcore,
         InputFormat::Qcow2,
@@ -257,6 +261,7 @@ impl InputFormat {
             InputFormat::Crosvm => "crosvm",
             InputFormat::Xen => "xen",
             InputFormat::HyperV => "hyperv",
+            InputFormat::XenHvmctx => "xen-hvmctx",
             InputFormat::Wtf => "wtf",
             InputFormat::Vmcore => "vmcore",
             InputFormat::Qcow2 => "qcow2",
@@ -474,6 +479,21 @@ pub(crate) fn json_format(prefix: &str) -> InputFormat {
     InputFormat::Json
 }
 
+/// The format of a text (or the start of one) that has no magic: JSON when it starts
+/// with `{` ([`json_format`]), `xen-hvmctx` output by its title or CPU entry
+/// ([`xen::hvmctx::recognise`]), else a dump or log.
+pub(crate) fn text_format(prefix: &str) -> InputFormat {
+    let t = prefix.trim_start();
+    if t.starts_with('{') {
+        return json_format(t);
+    }
+    #[cfg(feature = "serde")]
+    if xen::hvmctx::recognise(t) {
+        return InputFormat::XenHvmctx;
+    }
+    InputFormat::Dump
+}
+
 /// What a binary input of no known size or magic may still be: the format without magic.
 pub(crate) const NAMED_ONLY: &str = "a HyperFuzzer VM state has no magic and is read \
      when named (`--format hyperfuzzer`)";
@@ -494,11 +514,7 @@ pub fn detect(bytes: &[u8]) -> Result<InputFormat, InputError> {
         if t.is_empty() {
             return Err(err("empty input: nothing to check"));
         }
-        return Ok(if t.starts_with('{') {
-            json_format(t)
-        } else {
-            InputFormat::Dump
-        });
+        return Ok(text_format(t));
     }
     match bytes.len() {
         KvmSregs::SIZE => Ok(InputFormat::Sregs),
@@ -538,6 +554,7 @@ pub fn read(bytes: &[u8], format: Option<InputFormat>) -> Result<Vec<Input>, Inp
         | InputFormat::Firecracker
         | InputFormat::Crosvm
         | InputFormat::Xen
+        | InputFormat::XenHvmctx
         | InputFormat::HyperV => read_foreign(bytes, format),
         InputFormat::Vmcore => read_vmcore(bytes),
         InputFormat::Qcow2 => Err(err(QCOW2_BY_PATH)),
@@ -554,20 +571,30 @@ pub fn read(bytes: &[u8], format: Option<InputFormat>) -> Result<Vec<Input>, Inp
 #[cfg(feature = "serde")]
 pub fn read_foreign(bytes: &[u8], format: InputFormat) -> Result<Vec<Input>, InputError> {
     let located = InputError::from;
+    let utf8 = |what: &str| {
+        std::str::from_utf8(bytes).map_err(|e| {
+            err(format!(
+                "{what}: offset {}: not UTF-8 text",
+                e.valid_up_to()
+            ))
+        })
+    };
     let vcpus = match format {
         InputFormat::Firecracker => firecracker::read(bytes, "").map_err(located)?,
         InputFormat::Crosvm => crosvm::read(bytes, "").map_err(located)?,
         InputFormat::Xen => xen::read(bytes, "").map_err(located)?,
         InputFormat::HyperV => hyperv::read(bytes, "").map_err(located)?,
-        _ => {
-            let text = std::str::from_utf8(bytes).map_err(|e| {
-                err(format!(
-                    "Cloud Hypervisor snapshot: offset {}: not UTF-8 text",
-                    e.valid_up_to()
-                ))
-            })?;
-            cloud_hypervisor::read(text, "").map_err(located)?
+        InputFormat::XenHvmctx => {
+            let text = utf8(xen::hvmctx::FORMAT)?;
+            let vcpus = xen::hvmctx::read(text, "").map_err(located)?;
+            // The stack's own format is the save image; this text is read as one.
+            let mut inputs = foreign_inputs(&vcpus)?;
+            for i in &mut inputs {
+                i.format = InputFormat::XenHvmctx;
+            }
+            return Ok(inputs);
         }
+        _ => cloud_hypervisor::read(utf8("Cloud Hypervisor snapshot")?, "").map_err(located)?,
     };
     foreign_inputs(&vcpus)
 }

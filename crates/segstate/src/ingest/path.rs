@@ -293,6 +293,11 @@ pub fn foreign_vcpus_at(
         if opened.is_ok() && hyperv::recognise(&prefix).is_some() {
             return hyperv::read_path(path);
         }
+        if opened.is_ok()
+            && super::text_format(&String::from_utf8_lossy(&prefix)) == InputFormat::XenHvmctx
+        {
+            return xen::hvmctx::read_path(path);
+        }
         // A fragment named vcpu{N} is crosvm's even when its bytes are neither CBOR nor
         // JSON (an encrypted snapshot's): its reader says which.
         if opened.is_ok() && (crosvm::recognise(&prefix) || crosvm::is_fragment_path(path)) {

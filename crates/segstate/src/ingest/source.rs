@@ -236,15 +236,10 @@ fn detect_long(prefix: &[u8], name: &InputName) -> Result<InputFormat, SourceErr
         return Ok(f);
     }
     if starts_as_text(prefix) {
-        let first = prefix.iter().find(|b| !b.is_ascii_whitespace());
-        return Ok(if first == Some(&b'{') {
-            // The prefix may end inside a character.
-            let text = std::str::from_utf8(prefix)
-                .unwrap_or_else(|e| std::str::from_utf8(&prefix[..e.valid_up_to()]).unwrap_or(""));
-            super::json_format(text)
-        } else {
-            InputFormat::Dump
-        });
+        // The prefix may end inside a character.
+        let text = std::str::from_utf8(prefix)
+            .unwrap_or_else(|e| std::str::from_utf8(&prefix[..e.valid_up_to()]).unwrap_or(""));
+        return Ok(super::text_format(text));
     }
     Err(SourceError::new(
         name,
@@ -360,6 +355,7 @@ fn read_each_after(
         InputFormat::CloudHypervisor
         | InputFormat::Firecracker
         | InputFormat::Crosvm
+        | InputFormat::XenHvmctx
         | InputFormat::HyperV => whole(
             head,
             reader,

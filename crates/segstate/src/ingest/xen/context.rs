@@ -24,12 +24,23 @@ mod hvm_code {
     pub const LAPIC: u16 = 5;
 }
 
-/// A CPU entry found in the HVM context.
-struct CpuEntry<'a> {
-    instance: u16,
-    /// Offset of the payload in the file.
-    at: u64,
-    payload: &'a [u8],
+/// A CPU record to load: its bytes, and where each of its fields was read, for errors.
+pub(super) struct CpuEntry<'a> {
+    /// The vCPU id (the descriptor's `instance`).
+    pub(super) instance: u16,
+    /// The `hvm_hw_cpu` (or `hvm_hw_cpu_compat`) bytes.
+    pub(super) payload: &'a [u8],
+    /// Where the record came from, in the words of a description ("CPU instance 0 at
+    /// offset 0x5213").
+    pub(super) origin: String,
+    /// The place of the field named (`cs_arbytes`, `gdtr_limit`) at an offset of the
+    /// record: a byte offset of a save image, a line of `xen-hvmctx`'s text.
+    pub(super) locate: &'a dyn Fn(&str, usize) -> Place,
+    /// The format errors name: a save image, or `xen-hvmctx`'s text.
+    pub(super) format: &'static str,
+    /// False when the record's `msr_tsc_aux` was not in the source (`xen-hvmctx` does
+    /// not print it): no TSC_AUX is reported rather than an invented 0.
+    pub(super) tsc_aux: bool,
 }
 
 /// The `hvm_save_descriptor` entries of an HVM context blob that starts at file offset
@@ -108,11 +119,7 @@ pub(super) fn hvm_context(
                         },
                     ));
                 }
-                cpus.push(CpuEntry {
-                    instance,
-                    at: base + start as u64,
-                    payload,
-                });
+                cpus.push((instance, base + start as u64, payload));
             }
             hvm_code::LAPIC if length >= 8 => apic_bases.push((instance, le_u64(payload, 0))),
             _ => {}
@@ -132,12 +139,24 @@ pub(super) fn hvm_context(
         ));
     }
     cpus.iter()
-        .map(|c| {
+        .map(|&(instance, at, payload)| {
             let apic = apic_bases
                 .iter()
-                .find(|(i, _)| *i == c.instance)
+                .find(|(i, _)| *i == instance)
                 .map(|&(_, b)| b);
-            cpu(c, apic, described, file)
+            let locate = |field: &str, offset: usize| {
+                let at = at + offset as u64;
+                Place::Field(format!("vCPU {instance} {field} at offset {at} ({at:#x})"))
+            };
+            let entry = CpuEntry {
+                instance,
+                payload,
+                origin: format!("CPU instance {instance} at offset {at:#x}"),
+                locate: &locate,
+                format: FORMAT,
+                tsc_aux: payload.len() != HvmHwCpuOffset::COMPAT_SIZE,
+            };
+            cpu(&entry, apic, described, file)
         })
         .collect()
 }
@@ -169,7 +188,7 @@ fn regs(r: &[u8]) -> Regs {
 }
 
 /// The MSRs the record carries, by their architectural index.
-fn msrs(r: &[u8], compat: bool) -> Vec<MsrEntry> {
+fn msrs(r: &[u8], tsc_aux: bool) -> Vec<MsrEntry> {
     let at = |i: usize| le_u64(r, HvmHwCpuOffset::SYSENTER_CS + 8 * i);
     // sysenter_cs, _esp, _eip, shadow_gs, (msr_flags), lstar, star, cstar, syscall_mask.
     let mut out: Vec<MsrEntry> = [
@@ -188,7 +207,7 @@ fn msrs(r: &[u8], compat: bool) -> Vec<MsrEntry> {
         value: at(slot),
     })
     .collect();
-    if !compat {
+    if tsc_aux {
         out.push(MsrEntry {
             index: msr::TSC_AUX,
             value: le_u64(r, HvmHwCpuOffset::MSR_TSC_AUX),
@@ -198,7 +217,7 @@ fn msrs(r: &[u8], compat: bool) -> Vec<MsrEntry> {
 }
 
 /// One CPU record, loaded as `hvm_load_cpu_ctxt` loads it.
-fn cpu(
+pub(super) fn cpu(
     c: &CpuEntry<'_>,
     apic_base: Option<u64>,
     described: &str,
@@ -211,9 +230,9 @@ fn cpu(
     record[..c.payload.len()].copy_from_slice(c.payload);
     let raw_segs = HvmHwCpuSegments::from_record(&record).map_err(|e| {
         IngestError::new(
-            FORMAT,
+            c.format,
             file,
-            Place::Offset(usize_of(c.at)),
+            (c.locate)("hvm_hw_cpu", 0),
             Reason::Layout(e.to_string()),
         )
     })?;
@@ -238,13 +257,9 @@ fn cpu(
         let v = le_u32(&record, at);
         u16::try_from(v).map_err(|_| {
             IngestError::new(
-                FORMAT,
+                c.format,
                 file,
-                Place::Field(format!(
-                    "vCPU {} {name} at offset {}",
-                    c.instance,
-                    c.at + at as u64
-                )),
+                (c.locate)(name, at),
                 Reason::Layout(format!(
                     "{v:#x} does not fit a descriptor-table limit (16 bits)"
                 )),
@@ -278,10 +293,7 @@ fn cpu(
     };
     sregs.set_segments(&segments);
     let dr = |i: usize| le_u64(&record, HvmHwCpuOffset::DR0 + 8 * i);
-    let mut format = format!(
-        "{described}, CPU instance {} at offset {:#x}",
-        c.instance, c.at
-    );
+    let mut format = format!("{described}, {}", c.origin);
     for n in &notes {
         format.push_str("; ");
         format.push_str(n);
@@ -301,7 +313,7 @@ fn cpu(
             dr(4),
             dr(5),
         )),
-        msrs: msrs(&record, compat),
+        msrs: msrs(&record, c.tsc_aux),
     })
 }
 
@@ -325,17 +337,12 @@ fn segment(
 ) -> Result<KvmSegment, IngestError> {
     let name = xen_name(reg);
     let arbytes = raw.arbytes[reg].0;
-    let arbytes_at = c.at + (HvmHwCpuOffset::ARBYTES + 4 * HvmHwCpuOffset::slot(reg)) as u64;
-    let place = |field: &str, at: u64| {
-        Place::Field(format!(
-            "vCPU {} {field} at offset {at} ({at:#x})",
-            c.instance
-        ))
-    };
-    let sel_at = c.at + (HvmHwCpuOffset::SELECTORS + 4 * HvmHwCpuOffset::slot(reg)) as u64;
+    let arbytes_at = HvmHwCpuOffset::ARBYTES + 4 * HvmHwCpuOffset::slot(reg);
+    let place = |field: &str, at: usize| (c.locate)(field, at);
+    let sel_at = HvmHwCpuOffset::SELECTORS + 4 * HvmHwCpuOffset::slot(reg);
     let selector = u16::try_from(raw.selectors[reg]).map_err(|_| {
         IngestError::new(
-            FORMAT,
+            c.format,
             file,
             place(&format!("{name}_sel"), sel_at),
             Reason::Layout(format!(
@@ -364,7 +371,7 @@ fn segment(
     }
     let segment = Segment::try_from(loaded).map_err(|e| {
         IngestError::new(
-            FORMAT,
+            c.format,
             file,
             place(&format!("{name}_arbytes"), arbytes_at),
             Reason::Layout(format!("{:#x}: {}", loaded.attr.0, e.reason)),

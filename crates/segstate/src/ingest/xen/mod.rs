@@ -47,6 +47,7 @@ use std::string::{String, ToString};
 use std::vec::Vec;
 
 mod context;
+pub mod hvmctx;
 
 use super::byte_stream::ByteStream;
 pub(super) use super::byte_stream::usize_of;
