@@ -277,7 +277,7 @@ fn shape(prefix: &str) -> String {
 /// Peels e-mail quoting (`>`, `> >`, `>>`, and `&gt;` as a bug tracker's HTML export
 /// leaves it), a leading Markdown fence, and a Markdown code span around the whole
 /// line (a poster quoting dump lines one by one in backticks, libvmi/libvmi#344).
-fn peel(line: &str) -> &str {
+pub(crate) fn peel(line: &str) -> &str {
     let mut s = line.trim_end_matches('\r');
     loop {
         let t = s.trim_start_matches([' ', '\t']);

@@ -22,7 +22,8 @@
 //!
 //! The layout is told by the `cs` line's selector: `0x` and eight digits is the old one.
 //! The text lacks `msr_tsc_aux` and the FPU area, which the CPU checks do not need; no
-//! TSC_AUX is reported rather than an invented one.
+//! TSC_AUX is reported rather than an invented one. A paste is read as pasted: e-mail
+//! quoting and Markdown fences are peeled as the dump reader peels them.
 
 use std::format;
 use std::string::{String, ToString};
@@ -34,6 +35,7 @@ use crate::format::xen::{HvmHwCpuOffset, HvmHwCpuSegments, XenArbytes};
 use crate::ingest::foreign::{
     ForeignVcpu, IngestError, Place, Reason, read_limited_text, within_limit,
 };
+use crate::ingest::text::prefix::peel;
 
 /// The format name errors carry.
 pub const FORMAT: &str = "xen-hvmctx output";
@@ -177,7 +179,7 @@ impl Layout {
 /// followed by its `CPU:` line (a paste that lost the title).
 #[must_use]
 pub fn recognise(text: &str) -> bool {
-    let mut lines = text.lines().map(str::trim);
+    let mut lines = text.lines().map(|l| peel(l).trim());
     while let Some(line) = lines.next() {
         if line.starts_with(TITLE) {
             return true;
@@ -216,9 +218,26 @@ struct Token<'a> {
     column: usize,
 }
 
-/// The whitespace-separated tokens of `line`.
-fn tokens(line: &str) -> Vec<Token<'_>> {
-    tokens_by(line, 1, char::is_whitespace)
+/// A line of the input as pasted with its e-mail quoting and Markdown fence peeled
+/// ([`peel`]), and the column its text starts at in the line as pasted.
+#[derive(Clone, Copy, Debug)]
+struct Line<'a> {
+    text: &'a str,
+    column: usize,
+}
+
+impl<'a> Line<'a> {
+    fn peeled(raw: &'a str) -> Self {
+        let text = peel(raw);
+        // `peel` returns a part of `raw`: where it starts is its column.
+        let column = 1 + (text.as_ptr() as usize - raw.as_ptr() as usize);
+        Line { text, column }
+    }
+}
+
+/// The whitespace-separated tokens of `line`, with their columns in the line as pasted.
+fn tokens(line: Line<'_>) -> Vec<Token<'_>> {
+    tokens_by(line.text, line.column, char::is_whitespace)
 }
 
 /// The runs of `text` between characters `sep` accepts, `text` starting at `column`.
@@ -416,11 +435,12 @@ impl CpuBlock {
     fn segment_line(
         &mut self,
         label: &'static str,
-        text: &str,
+        pasted: Line<'_>,
         line: usize,
         file: &str,
     ) -> Result<(), IngestError> {
-        let toks = tokens(text);
+        let text = pasted.text;
+        let toks = tokens(pasted);
         let is_table = label == "idtr" || label == "gdtr";
         // The tokens between the label and `(`, and inside the parentheses.
         let open = toks.iter().position(|t| t.text.starts_with('('));
@@ -582,7 +602,8 @@ fn segment_label(first: &str) -> Option<&'static str> {
 
 impl Reader<'_> {
     fn line(&mut self, n: usize, raw: &str) -> Result<(), IngestError> {
-        let text = raw.trim();
+        let pasted = Line::peeled(raw);
+        let text = pasted.text.trim();
         if let Some(d) = text.strip_prefix(TITLE) {
             self.domain = d.trim().parse().ok();
             self.domains += 1;
@@ -603,7 +624,7 @@ impl Reader<'_> {
         match self.current {
             Current::None => Ok(()),
             Current::Lapic(instance) => {
-                let toks = tokens(raw);
+                let toks = tokens(pasted);
                 let value = toks
                     .iter()
                     .position(|t| t.text == "base_msr")
@@ -621,7 +642,7 @@ impl Reader<'_> {
                 if block.in_fpu {
                     return Ok(());
                 }
-                let mut toks = tokens(raw);
+                let mut toks = tokens(pasted);
                 if toks.first().is_some_and(|t| t.text == "FPU:") {
                     block.in_fpu = true;
                     return Ok(());
@@ -633,7 +654,7 @@ impl Reader<'_> {
                     return Ok(());
                 };
                 match segment_label(first.text) {
-                    Some(label) if text.contains('(') => block.segment_line(label, raw, n, file),
+                    Some(label) if text.contains('(') => block.segment_line(label, pasted, n, file),
                     _ => block.pairs(&toks, n, file),
                 }
             }

@@ -193,3 +193,36 @@ fn crlf_and_tabs_read_the_same() {
     let crlf = NEW.replace('\n', "\r\n").replace("    CPU:", "\tCPU:");
     assert_eq!(read(&crlf, "crlf").unwrap(), read(NEW, "crlf").unwrap());
 }
+
+/// Pasted into an e-mail reply (`> ` quoting, at any depth) or a Markdown fence after
+/// the shell prompt that ran it: read the same, and an error's column is the one in the
+/// line as pasted.
+#[test]
+fn quoted_and_fenced_pastes_read_the_same() {
+    let quoted: String = NEW.lines().map(|l| std::format!("> > {l}\n")).collect();
+    assert!(recognise(&quoted));
+    assert_eq!(
+        read(&quoted, "quoted").unwrap(),
+        read(NEW, "quoted").unwrap()
+    );
+    let fenced = std::format!("# xen-hvmctx 5\n```\n{NEW}```\n");
+    assert!(recognise(&fenced));
+    let fenced = read(&fenced, "fenced").unwrap();
+    let plain = read(NEW, "plain").unwrap();
+    let same = |v: &[ForeignVcpu]| v.iter().map(comparable).collect::<Vec<_>>();
+    assert_eq!(same(&fenced), same(&plain));
+    // Two lines above the text: each entry two lines further down.
+    assert!(
+        fenced[1].format.ends_with("at line 40"),
+        "{}",
+        fenced[1].format
+    );
+
+    let bad = quoted.replacen("rbx 0x0000000000000000", "rbx 0x00000000000000zz", 1);
+    let e = read(&bad, "bad").unwrap_err();
+    let Place::Text { line, column, .. } = e.place else {
+        panic!("{e}")
+    };
+    let pasted = bad.lines().nth(line - 1).unwrap();
+    assert_eq!(&pasted[column - 1..column + 17], "0x00000000000000zz");
+}
