@@ -12,7 +12,7 @@
 //!
 //! - **Xen 4.0 to 4.11** (`b5eb2dabf5`, 2009): `0x%8.8x (0x%16.16llx + 0x%8.8x /
 //!   0x%5.5x)`, every number with `0x`, the MSRs as `shadow gs`, `MSR flags … lstar`,
-//!   `star … cstar`, `sfmask … efer`;
+//!   `star … cstar`, `sfmask … efer`; 4.0 labels the IDTR's line `itdr`;
 //! - **Xen 4.12 and later** (`47fccb664d`, 2018-10-04): `%#6.4x (%#18.8x + %#10.8x /
 //!   %#7.4x)`, where C's `#` flag leaves `0x` off a zero (`  0000`), the MSRs as
 //!   `shadow gs … efer`, `lstar … cstar`, `star … sfmask`. Its format string names the
@@ -591,8 +591,12 @@ const fn xen_label(reg: SegReg) -> &'static str {
     }
 }
 
-/// The label of a segment or table line, if `first` is one.
+/// The label of a segment or table line, if `first` is one. Xen 4.0's tool printed
+/// the IDTR's line as `itdr` (fixed by `1ea482edf8`, 2010-07-19, first in 4.1.0).
 fn segment_label(first: &str) -> Option<&'static str> {
+    if first == "itdr" {
+        return Some("idtr");
+    }
     SegReg::ALL
         .into_iter()
         .map(xen_label)

@@ -226,3 +226,16 @@ fn quoted_and_fenced_pastes_read_the_same() {
     let pasted = bad.lines().nth(line - 1).unwrap();
     assert_eq!(&pasted[column - 1..column + 17], "0x00000000000000zz");
 }
+
+/// Xen 4.0's tool labelled the IDTR's line `itdr`: read as the IDTR.
+#[test]
+fn xen_4_0_s_itdr_line_is_the_idtr() {
+    let old = OLD.replace("           idtr ", "           itdr ");
+    assert_ne!(old, OLD);
+    let same = |v: Vec<ForeignVcpu>| v.iter().map(comparable).collect::<Vec<_>>();
+    assert_eq!(
+        same(read(&old, "4.0").unwrap()),
+        same(read(OLD, "4.11").unwrap())
+    );
+    assert_eq!(read(&old, "4.0").unwrap()[0].sregs.idt.limit, 0xfff);
+}
