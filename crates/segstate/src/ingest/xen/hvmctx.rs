@@ -23,7 +23,9 @@
 //! The layout is told by the `cs` line's selector: `0x` and eight digits is the old one.
 //! The text lacks `msr_tsc_aux` and the FPU area, which the CPU checks do not need; no
 //! TSC_AUX is reported rather than an invented one. A paste is read as pasted: e-mail
-//! quoting and Markdown fences are peeled as the dump reader peels them.
+//! quoting and Markdown fences are peeled as the dump reader peels them, and a CPU
+//! entry pasted without its `Entry` line (from its `CPU:    rax` line) is read too,
+//! numbered by its place among the entries and given no LAPIC's APIC base.
 
 use std::format;
 use std::string::{String, ToString};
@@ -189,8 +191,17 @@ pub fn recognise(text: &str) -> bool {
         {
             return true;
         }
+        if starts_cpu_block(line) {
+            return true;
+        }
     }
     false
+}
+
+/// True for the first line of a CPU entry's dump: `CPU:`, then `rax` and its value.
+fn starts_cpu_block(line: &str) -> bool {
+    let mut words = line.split_whitespace();
+    words.next() == Some("CPU:") && words.next() == Some("rax")
 }
 
 /// `Entry I: type T instance K, length L`.
@@ -278,6 +289,9 @@ struct CpuBlock {
     seen: Vec<(String, usize, usize, Option<&'static str>)>,
     /// Inside its `FPU:` block: nothing more of the record is printed.
     in_fpu: bool,
+    /// Pasted without its `Entry` header: `instance` is its place among the CPU entries,
+    /// and no LAPIC entry is taken to be its.
+    headerless: bool,
 }
 
 /// The state the reader carries between lines.
@@ -372,6 +386,7 @@ impl CpuBlock {
             layout: None,
             seen: Vec::new(),
             in_fpu: false,
+            headerless: false,
         }
     }
 
@@ -625,6 +640,16 @@ impl Reader<'_> {
             };
             return Ok(());
         }
+        // A CPU block pasted without its `Entry` header: numbered by order.
+        let in_fresh_entry =
+            matches!(self.current, Current::Cpu(i) if self.cpus[i].1.seen.is_empty());
+        if starts_cpu_block(text) && !in_fresh_entry {
+            let k = self.cpus.len();
+            let mut block = CpuBlock::new(u16::try_from(k).unwrap_or(u16::MAX), n);
+            block.headerless = true;
+            self.cpus.push((self.domain, block));
+            self.current = Current::Cpu(self.cpus.len() - 1);
+        }
         match self.current {
             Current::None => Ok(()),
             Current::Lapic(instance) => {
@@ -724,6 +749,7 @@ pub fn read(text: &str, file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
         let apic = r
             .apic_bases
             .iter()
+            .filter(|_| !block.headerless)
             .find(|(d, i, _)| *d == domain && *i == block.instance)
             .map(|&(.., b)| b);
         let layout = block.layout.unwrap_or(Layout::Xen4_12);
@@ -735,7 +761,14 @@ pub fn read(text: &str, file: &str) -> Result<Vec<ForeignVcpu>, IngestError> {
         let entry = CpuEntry {
             instance: block.instance,
             payload: &block.record,
-            origin: format!("CPU instance {} at line {}", block.instance, block.line),
+            origin: if block.headerless {
+                format!(
+                    "CPU entry at line {} without its `Entry` header (vCPU {} by order)",
+                    block.line, block.instance
+                )
+            } else {
+                format!("CPU instance {} at line {}", block.instance, block.line)
+            },
             locate: &locate,
             format: FORMAT,
             tsc_aux: false,

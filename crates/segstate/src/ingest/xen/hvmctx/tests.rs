@@ -149,19 +149,32 @@ fn bad_arbytes_are_refused_at_their_line() {
     assert!(s.contains("cs_arbytes"), "{s}");
 }
 
-/// A field printed twice (two entries run together without their header) is an error.
+/// A field printed twice in one entry (a line pasted twice) is an error; a second
+/// `CPU:` line without its `Entry` header starts the next vCPU, numbered by order.
 #[test]
 fn a_field_printed_twice_is_refused() {
+    let rcx = NEW.lines().find(|l| l.contains("rcx 0x")).unwrap();
+    let twice = NEW.replacen(rcx, &std::format!("{rcx}\n{rcx}"), 1);
+    let e = read(&twice, "twice").unwrap_err().to_string();
+    assert!(
+        e.contains("`rcx` is printed a second time (first at line 9)"),
+        "{e}"
+    );
+
     let at = line_of(NEW, "Entry 2:");
-    let lines: Vec<&str> = NEW.lines().collect();
-    let joined: String = lines
-        .iter()
+    let joined: String = NEW
+        .lines()
         .enumerate()
         .filter(|(i, _)| *i + 1 != at)
         .map(|(_, l)| std::format!("{l}\n"))
         .collect();
-    let e = read(&joined, "joined").unwrap_err().to_string();
-    assert!(e.contains("second time (first at line 8)"), "{e}");
+    let v = read(&joined, "joined").unwrap();
+    assert_eq!(v.len(), 2);
+    assert_eq!(v[1].id, "1");
+    assert!(v[1].format.contains("(vCPU 1 by order)"), "{}", v[1].format);
+    // No `Entry` header, so no LAPIC entry is taken to be its.
+    assert_eq!(v[1].sregs.apic_base, 0);
+    assert_eq!(v[0].sregs.apic_base, 0xfee0_0900);
 }
 
 #[test]
@@ -238,4 +251,38 @@ fn xen_4_0_s_itdr_line_is_the_idtr() {
         same(read(OLD, "4.11").unwrap())
     );
     assert_eq!(read(&old, "4.0").unwrap()[0].sregs.idt.limit, 0xfff);
+}
+
+/// Only the CPU blocks pasted, without the title or their `Entry` lines: read, each
+/// numbered by its order and said so.
+#[test]
+fn cpu_blocks_without_their_entry_lines_are_read_in_order() {
+    let blocks: String = NEW
+        .lines()
+        .filter(|l| !l.starts_with("Entry ") && !l.starts_with("HVM save record"))
+        .map(|l| std::format!("{l}\n"))
+        .collect();
+    assert!(recognise(&blocks));
+    let v = read(&blocks, "blocks").unwrap();
+    assert_eq!(v.len(), 2);
+    assert_eq!(v[0].id, "0");
+    assert_eq!(v[1].id, "1");
+    assert!(
+        v[1].format
+            .contains("without its `Entry` header (vCPU 1 by order)"),
+        "{}",
+        v[1].format
+    );
+    let plain = read(NEW, "plain").unwrap();
+    for (b, p) in v.iter().zip(&plain) {
+        // The LAPIC entries' lines went with their headers: no APIC base.
+        assert_eq!(b.sregs.apic_base, 0);
+        let mut p = comparable(p);
+        p.sregs.apic_base = 0;
+        assert_eq!(comparable(b), p);
+    }
+    // A kernel log's `CPU: 0 PID: …` line is no CPU block.
+    assert!(!recognise(
+        "CPU: 0 PID: 1234 Comm: qemu-system-x86 Not tainted\n"
+    ));
 }
