@@ -2,12 +2,12 @@
 //! to, beyond its row in `dump_corpus/table.rs`.
 
 use segstate::arch::{Cpl, SegReg, Selector};
-use segstate::ingest::exit::{Exit, ExitClass};
+use segstate::ingest::exit::{Exit, ExitClass, TripleFaultReport};
 use segstate::ingest::judge::Verdict;
 use segstate::ingest::log::{Dialect, Target};
 
 mod corpus_common;
-use corpus_common::judged;
+use corpus_common::{judged, noted};
 
 /// A segment as a Xen VMCB dump's `sel attr  limit   base` row prints it: the
 /// selector, the VMCB's 12-bit attribute word unpacked to the descriptor's bits 55:40,
@@ -74,4 +74,39 @@ fn xen_s_vmcb_dump_of_two_vcpus_reads_each() {
         let idtr = d.guest.idtr.expect("IDTR");
         assert_eq!((idtr.base, idtr.limit), (0xffff_fe00_0000_0000, 0xfff));
     }
+}
+
+/// xen-devel, 2020-05 ("rombios triple fault with -fcf-protection"): Xen's `MMIO
+/// emulation failed (1): d11v0 32bit @ 0008:ffffffff ->`, its triple-fault report, and
+/// `*** Dumping Dom11 vcpu#0 state: ***` whole, down to `ss: 0018   cs: 0008`. The triple
+/// fault decides; the registers Xen prints are read, the six selectors noted, and no
+/// segment read: Xen prints no descriptor cache.
+#[test]
+fn xen_s_dump_after_a_triple_fault_reads_its_registers_and_notes_every_selector() {
+    let all = judged("xen-devel-2005-rombios-cet-triple.txt");
+    assert_eq!(all.len(), 1);
+    let (d, j) = &all[0];
+    assert_eq!(d.dialects, [Dialect::XenRegisters]);
+    assert_eq!(d.exits.len(), 2);
+    corpus_common::xen_mmio_failure_without_bytes(d, 0, 10, "32bit", 8, 0xffff_ffff);
+    let (11, tf) = &d.exits[1] else {
+        panic!("{:?}", d.exits);
+    };
+    let xen_triple = ExitClass::TripleFault {
+        vector: None,
+        by: TripleFaultReport::Xen,
+    };
+    assert_eq!(tf.class(), xen_triple);
+    assert_eq!(j.verdict, Verdict::NotGuestState(xen_triple));
+    assert_eq!(d.target, Target::Unknown);
+    // CR0 0x11: PE and ET, no paging.
+    corpus_common::xen_registers_only(d, [0xffff_ffff, 0x10086, 0x11, 0x40_0000, 0]);
+    noted(
+        &d.notes,
+        "Xen's register dump shows selectors only",
+        &[
+            "DS 0018", "ES 0018", "FS 0000", "GS c900", "SS 0018", "CS 0008",
+        ],
+    );
+    assert_eq!(j.report.errors(), 0, "{:?}", j.report.ids());
 }
