@@ -110,3 +110,20 @@ fn xen_s_dump_after_a_triple_fault_reads_its_registers_and_notes_every_selector(
     );
     assert_eq!(j.report.errors(), 0, "{:?}", j.report.ids());
 }
+
+/// xen-devel, 2020-10: five runs of Xen's `xenctx` on an HVM guest stuck in real mode
+/// (`cs:eip: ca80:00000256`). It was refused as "no CPU state dump found"; it is
+/// refused as `xenctx`'s output at its first line only xenctx prints, whole or
+/// streamed, saying what it lacks and what prints the segments whole.
+#[test]
+fn xenctx_output_is_refused_as_xenctx_s() {
+    for e in corpus_common::refusals("not-a-dump/xen-devel-2010-xenctx-real-mode.txt") {
+        assert!(e.contains("line 4: Xen's `xenctx` output"), "{e}");
+        assert!(
+            e.contains("no descriptor cache (base, limit, attributes), EFER or CPL"),
+            "{e}"
+        );
+        assert!(e.contains("`xl debug-keys v`"), "{e}");
+        assert!(!e.contains("no CPU state dump found"), "{e}");
+    }
+}
