@@ -127,3 +127,30 @@ fn xenctx_output_is_refused_as_xenctx_s() {
         assert!(!e.contains("no CPU state dump found"), "{e}");
     }
 }
+
+/// DarthTon/HyperBone#14: `HyperBone: CPU 0: VmExitStartFailed: Failed to enter VM,
+/// reason 33, code 0` inside a sentence. Nothing was read; line 2 is now a VM-entry
+/// failure for invalid guest state on Intel, its qualification 0, and no registers are
+/// printed to judge.
+#[test]
+fn hyperbone_s_start_failed_is_an_invalid_guest_state_entry_failure() {
+    let [(d, j)] = <[_; 1]>::try_from(judged("hyperbone-14-start-failed.txt")).expect("one");
+    assert_eq!(
+        d.exits,
+        [(
+            2,
+            Exit::FailEntry {
+                reason: 0x8000_0021,
+                vendor: Some(segstate::arch::Vendor::Intel),
+                qualification: Some(0),
+            }
+        )]
+    );
+    assert_eq!(d.exits[0].1.class(), ExitClass::InvalidGuestState);
+    assert!(ExitClass::InvalidGuestState.blames_guest_state());
+    assert_eq!(
+        j.verdict,
+        Verdict::NoState(Some(ExitClass::InvalidGuestState))
+    );
+    assert_eq!(d.target, Target::Intel);
+}
