@@ -18,10 +18,13 @@ use alloc::string::String;
 
 /// Whether `line` is one only `xenctx` prints: `cs:eip: CCCC:EEEEEEEE` (a 32-bit
 /// context's first line) or ` gs: SSSS @ KKKKKKKKKKKKKKKK/UUUUUUUUUUUUUUUU` (a 64-bit
-/// context's GS with its two bases), the widths as `xenctx.c` prints them.
+/// context's GS with its two bases), the widths as `xenctx.c` prints them; a reply's
+/// `> ` quoting before it is passed over.
 #[must_use]
 pub(crate) fn line(line: &str) -> bool {
-    let l = line.trim();
+    let l = line
+        .trim_start_matches(|c: char| c == '>' || c.is_whitespace())
+        .trim_end();
     let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
     if let Some(rest) = l.strip_prefix("cs:eip: ") {
         let word = rest.split_whitespace().next().unwrap_or("");
@@ -60,6 +63,9 @@ mod tests {
         // print_symbol adds when the address is in the kernel's text.
         assert!(line("cs:eip: ca80:00000256"));
         assert!(line("cs:eip: 0010:c01013a7 default_idle+0x17 "));
+        // Quoted in the replies to it, once and twice.
+        assert!(line("> cs:eip: ca80:00000256"));
+        assert!(line(">> cs:eip: ca80:00000256"));
         // print_ctx_64's GS line as its printf has it, and with a pasted CR.
         assert!(line(" gs: 0000 @ ffff88003fc00000/0000000000000000"));
         assert!(line(" gs: 0000 @ ffff88003fc00000/0000000000000000\r"));
