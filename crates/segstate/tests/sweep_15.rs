@@ -1,7 +1,6 @@
 //! Sweep 15's misreadings of real pastes (`fixtures/dumps/`, each with its sidecar):
 //! what each reads to now, beyond its row in `dump_corpus/table.rs`.
 
-use segstate::arch::SegReg;
 use segstate::ingest::exit::{Exit, ExitClass, TripleFaultReport};
 use segstate::ingest::judge::Verdict;
 use segstate::ingest::log::{Dialect, Target};
@@ -39,17 +38,18 @@ fn xen_s_triple_fault_line_is_the_dump_s_exit() {
     );
     // Nothing in the log names the hardware: an HVM guest on Intel or AMD.
     assert_eq!(d.target, Target::Unknown);
-    // The registers `show_registers` prints for an HVM vCPU.
-    assert_eq!(d.guest.rip, Some(0xffff_ff80_0031_93c3));
-    assert_eq!(d.guest.rflags, Some(0x10086));
-    assert_eq!(d.guest.cr0, Some(0x8001_0011));
-    assert_eq!(d.guest.cr3, Some(0x15b_b000));
-    assert_eq!(d.guest.cr4, Some(0x20));
-    // Selectors only: no segment is read, so no CPL either.
-    for r in SegReg::ALL {
-        assert!(d.guest.segments[r].is_none(), "{r:?}");
-    }
-    assert_eq!(d.guest.cpl, None);
+    // The registers `show_registers` prints for an HVM vCPU; selectors only: no segment
+    // is read, so no CPL either.
+    corpus_common::xen_registers_only(
+        d,
+        [
+            0xffff_ff80_0031_93c3,
+            0x10086,
+            0x8001_0011,
+            0x15b_b000,
+            0x20,
+        ],
+    );
     noted(
         &d.notes,
         "Xen's register dump shows selectors only",

@@ -82,15 +82,7 @@ fn xen_s_mmio_emulation_failure_is_read_with_its_instruction() {
 fn xen_s_emulation_failure_without_bytes_names_no_instruction() {
     let all = judged("qubes-issues-6029-xen-mmio-triple.txt");
     let (d, j) = &all[0];
-    let Some((2, Exit::XenEmulationFailed(x))) = d.exits.first() else {
-        panic!("{:?}", d.exits);
-    };
-    assert_eq!(
-        (x.caller, x.rc, x.mode, x.cs, x.ip),
-        ("MMIO", Some(1), Some("32bit"), 8, 0xfffe_edfd)
-    );
-    assert!(x.bytes.is_empty());
-    assert_eq!(d.emulated_instruction(), None);
+    corpus_common::xen_mmio_failure_without_bytes(d, 0, 2, "32bit", 8, 0xfffe_edfd);
     assert_eq!(j.verdict, Verdict::NoState(Some(XEN_TRIPLE)));
 }
 

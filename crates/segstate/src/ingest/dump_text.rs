@@ -2,14 +2,14 @@
 //! [`Input`]s labelled by dialect and line, a whole QEMU dump's strict reading beside
 //! its tolerant one, and the refusals of a text with none (or with another
 //! architecture's registers only, or a program debugger's register display, or
-//! VirtualBox's host registers, or Xen's own or a PV guest's).
+//! VirtualBox's host registers, or Xen's own or a PV guest's, or `xenctx`'s).
 
 use alloc::format;
 use alloc::vec::Vec;
 
 use super::{
     Input, InputError, InputFormat, debugger_regs, err, judge, log, other_arch, qemu_dump, text,
-    vbox_log, xen_regs,
+    vbox_log, xen_regs, xenctx,
 };
 use crate::check::report::Source;
 
@@ -65,6 +65,8 @@ pub(super) struct NotADump {
     xen_other: Option<(usize, String)>,
     /// A program debugger's register display, by its flags line.
     display: Option<(usize, debugger_regs::Debugger)>,
+    /// Xen's `xenctx` output: a vCPU's selectors and registers, no descriptor cache.
+    xenctx: Option<usize>,
 }
 
 impl NotADump {
@@ -79,17 +81,24 @@ impl NotADump {
         if self.display.is_none() {
             self.display = debugger_regs::flags_line(line).map(|d| (line_no, d));
         }
+        if self.xenctx.is_none() && xenctx::line(line) {
+            self.xenctx = Some(line_no);
+        }
     }
 
     /// The refusal of the text, the most specific first: VirtualBox's host state
     /// (printed in WinDbg's layout, so also a "display"), Xen's own or a PV guest's
-    /// registers, a debugger's display; `None` when it shows none of them.
+    /// registers, `xenctx`'s output, a debugger's display; `None` when it shows none of
+    /// them.
     pub(super) fn refusal(self) -> Option<alloc::string::String> {
         if let Some(line) = self.vbox_host {
             return Some(vbox_log::host_state_refusal(line));
         }
         if let Some((line, context)) = self.xen_other {
             return Some(xen_regs::other_context_refusal(line, &context));
+        }
+        if let Some(line) = self.xenctx {
+            return Some(xenctx::refusal(line));
         }
         self.display
             .map(|(line, debugger)| debugger_regs::refusal(line, debugger))

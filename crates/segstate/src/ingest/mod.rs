@@ -134,6 +134,7 @@ pub mod wtf;
 #[cfg(feature = "serde")]
 pub mod xen;
 pub(crate) mod xen_regs;
+pub(crate) mod xenctx;
 
 pub use path::{OpenError, OpenedInput, open_path};
 #[cfg(feature = "serde")]

@@ -1,9 +1,11 @@
 //! What the corpus tests share: reading a real dump of `fixtures/dumps/` and judging
-//! it, and asserting a note.
+//! it, and asserting a note or what a Xen log of an HVM vCPU gives.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
 
+use segstate::arch::SegReg;
+use segstate::ingest::exit::Exit;
 use segstate::ingest::judge::{Judgement, judge};
 use segstate::ingest::log::{LogDump, read_log};
 
@@ -75,4 +77,41 @@ pub fn noted(notes: &[String], start: &str, parts: &[&str]) {
             .any(|n| n.starts_with(start) && parts.iter().all(|p| n.contains(p))),
         "no note {start:?} with {parts:?}: {notes:?}"
     );
+}
+
+/// Asserts that exit `at` of `d` is Xen's `MMIO emulation failed (1): dNvN MODE @
+/// CS:IP ->` with nothing after the arrow (`hvm_dump_emulation_state`'s fetch of the
+/// instruction failed): the line, each field, and that no instruction is named.
+pub fn xen_mmio_failure_without_bytes(
+    d: &LogDump,
+    at: usize,
+    line: usize,
+    mode: &str,
+    cs: u16,
+    ip: u64,
+) {
+    let Some((l, Exit::XenEmulationFailed(x))) = d.exits.get(at) else {
+        panic!("{:?}", d.exits);
+    };
+    assert_eq!(
+        (*l, x.caller, x.rc, x.mode, x.cs, x.ip),
+        (line, "MMIO", Some(1), Some(mode), cs, ip)
+    );
+    assert!(x.bytes.is_empty());
+    assert_eq!(d.emulated_instruction(), None);
+}
+
+/// Asserts what Xen's `show_registers` of an HVM vCPU gives (`ingest/xen_regs.rs`):
+/// RIP, RFLAGS, CR0, CR3 and CR4 as printed, and, the selectors being all it prints of
+/// the segments, no segment and no CPL.
+pub fn xen_registers_only(d: &LogDump, [rip, rflags, cr0, cr3, cr4]: [u64; 5]) {
+    let g = &d.guest;
+    assert_eq!(
+        (g.rip, g.rflags, g.cr0, g.cr3, g.cr4),
+        (Some(rip), Some(rflags), Some(cr0), Some(cr3), Some(cr4))
+    );
+    for r in SegReg::ALL {
+        assert!(g.segments[r].is_none(), "{r:?}");
+    }
+    assert_eq!(g.cpl, None);
 }

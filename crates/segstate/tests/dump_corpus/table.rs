@@ -11,6 +11,18 @@ use segstate::ingest::log::Target;
 /// state. The reasons are in each sidecar; the comments say why the verdict follows.
 #[rustfmt::skip]
 pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
+    // Sweep 17 (sweep_17.rs): Xen's `v` debug key on AMD (`svm_vmcb_dump`), two vCPUs
+    // of an idle 64-bit Linux guest, the second's `VCPU 1` header after a tab: both read,
+    // the last exit HLT (0x78), ordinary, not a failure.
+    ("vaishalithakkar-2405-xen-asid-vmcb", Target::Amd, &SegReg::ALL, Expect::NotGuestState(ExitClass::SvmExit(0x78))),
+    // Xen's emulation failure, its triple-fault report and `*** Dumping Dom11 vcpu#0
+    // state: ***` whole (PureDarwin#49's cut before `ss:`/`cs:`): selectors only, none
+    // read; the triple fault decides.
+    ("xen-devel-2005-rombios-cet-triple", Target::Unknown, &[], Expect::NotGuestState(ExitClass::TripleFault { vector: None, by: TripleFaultReport::Xen })),
+    // HyperBone's `Failed to enter VM, reason 33, code 0` in a sentence: the basic reason,
+    // bit 31 cut off, read back as a VM-entry failure for invalid guest state; no
+    // registers printed.
+    ("hyperbone-14-start-failed", Target::Intel, &[], Expect::NoState(Some(IGS))),
     // Sweep 16 (sweep_16.rs): Xen's `MMIO emulation failed (1): d1v0 16bit @ f000:… ->
     // BYTES` read as its emulator's failure, the instruction decoded from the line; the
     // triple fault after it ended the run and decides. No register dump: nothing judged.

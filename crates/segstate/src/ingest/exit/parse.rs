@@ -173,6 +173,9 @@ pub(crate) fn parse_line_in(line: &str, raw: &str) -> Option<Exit> {
                 .and_then(|q| q.trim().parse().ok()),
         });
     }
+    if let Some(e) = start_failed(line) {
+        return Some(e);
+    }
     if let Some(rest) = after("VM-entry failure exit reason:") {
         // macOS Hypervisor.framework prints a 64-bit value; the VMX reason is its
         // low 16 bits and the line itself says it is an entry failure.
@@ -308,6 +311,34 @@ fn vmlaunch_error(line: &str) -> Option<u64> {
         .unwrap_or("");
     word.strip_prefix("0x")
         .map_or_else(|| word.parse().ok(), hex)
+}
+
+/// HyperBone's report of a VM entry that failed (`VmExitStartFailed` in
+/// `src/Arch/Intel/VmxExitHandlers.c`, DarthTon/HyperBone; its fork HyperHook prints
+/// the same words): `HyperBone: CPU %d: %s: Failed to enter VM, reason %d, code %d`,
+/// the basic exit reason (`VM_EXIT_REASON & 0xFFFF`, bit 31 cut off) and the exit
+/// qualification, both decimal. Its exit table sends reasons 33 (invalid guest state),
+/// 34 (MSR loading) and 41 (machine check) there; 33 and 34 are VM-entry failures only
+/// (SDM Vol. 3C §27.8), so bit 31 is put back. 41 is also an ordinary exit (a machine
+/// check while the guest ran), which the line does not tell from a failed entry: it is
+/// read as exit reason 41 without bit 31, a machine check either way.
+fn start_failed(line: &str) -> Option<Exit> {
+    let (_, rest) = line.split_once("Failed to enter VM, reason ")?;
+    let (reason, rest) = rest.split_once(", code ")?;
+    let code = rest.split(|c: char| !c.is_ascii_digit()).next()?;
+    let qualification = code.parse().ok();
+    match reason.trim().parse::<u32>().ok()? {
+        r @ (33 | 34) => Some(Exit::FailEntry {
+            reason: (1 << 31) | u64::from(r),
+            vendor: Some(Vendor::Intel),
+            qualification,
+        }),
+        41 => Some(Exit::VmxExitReason {
+            reason: 41,
+            qualification,
+        }),
+        _ => None,
+    }
 }
 
 /// The reason a VMM prints after a `hardware_entry_failure_reason` key or in a Rust

@@ -616,3 +616,46 @@ fn vmlaunch_errors_by_number_and_by_name() {
         assert_eq!(parse_line(line), None, "{line}");
     }
 }
+
+/// HyperBone's `VmExitStartFailed` line: the basic reason and the qualification in
+/// decimal; 33 and 34 are entry failures (bit 31 put back), 41 an exit reason alone.
+#[test]
+fn hyperbone_s_failed_entry_is_read() {
+    let start_failed = |cpu: &str, reason: u32, code: u64| {
+        parse_line(&format!(
+            "{cpu}: VmExitStartFailed: Failed to enter VM, reason {reason}, code {code}"
+        ))
+    };
+    let igs = start_failed("HyperBone: CPU 0", 33, 0).expect("read");
+    assert_eq!(
+        igs,
+        Exit::FailEntry {
+            reason: 0x8000_0021,
+            vendor: Some(Vendor::Intel),
+            qualification: Some(0),
+        }
+    );
+    for (reason, code, class) in [
+        (33, 0, ExitClass::InvalidGuestState),
+        (33, 2, ExitClass::InvalidGuestStateQualified(2)),
+        (34, 1, ExitClass::MsrLoading),
+        (41, 0, ExitClass::MachineCheck),
+    ] {
+        let e = start_failed("HyperHook: CPU 3", reason, code).expect("read");
+        assert_eq!(e.class(), class, "{reason}");
+    }
+    assert_eq!(
+        start_failed("HyperBone: CPU 1", 41, 0),
+        Some(Exit::VmxExitReason {
+            reason: 41,
+            qualification: Some(0),
+        })
+    );
+    assert_eq!(start_failed("HyperBone: CPU 0", 2, 0), None);
+    for line in [
+        "Failed to enter VM, reason unknown, code 0",
+        "Failed to enter VM, reason 33",
+    ] {
+        assert_eq!(parse_line(line), None, "{line}");
+    }
+}
