@@ -282,12 +282,16 @@ impl ModeGap {
 
 impl fmt::Display for ModeGap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} (no {} in the dump)",
-            self.so_far_in_words(),
-            self.lacks
-        )
+        match self.lacks {
+            // A dump may print the selector (Xen's register dump does) and still lack
+            // the descriptor whose L and D bits decide.
+            GuestField::Segment(reg) => write!(
+                f,
+                "{} (no {reg} descriptor in the dump)",
+                self.so_far_in_words()
+            ),
+            lacks => write!(f, "{} (no {lacks} in the dump)", self.so_far_in_words()),
+        }
     }
 }
 
@@ -623,6 +627,10 @@ mod tests {
         assert_eq!(g.shown_mode(), gap(ModeSoFar::Ia32e, cs));
         g.efer = Some(0);
         assert_eq!(g.shown_mode(), gap(ModeSoFar::Legacy, cs));
+        assert_eq!(
+            g.shown_mode().unwrap_err().to_string(),
+            "protected mode outside IA-32e, 16- or 32-bit unknown (no CS descriptor in the dump)"
+        );
         g.rflags = None;
         assert_eq!(g.shown_mode(), gap(ModeSoFar::Legacy, GuestField::Rflags));
         g.rflags = Some(RFLAGS_VM | 2);

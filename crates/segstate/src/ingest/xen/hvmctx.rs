@@ -240,8 +240,12 @@ struct Line<'a> {
 impl<'a> Line<'a> {
     fn peeled(raw: &'a str) -> Self {
         let text = peel(raw);
-        // `peel` returns a part of `raw`: where it starts is its column.
-        let column = 1 + (text.as_ptr() as usize - raw.as_ptr() as usize);
+        // `peel` returns a part of `raw`, where it starts being its column, or a static
+        // "" for a bare fence line, whose column nothing reads.
+        let column = (text.as_ptr() as usize)
+            .checked_sub(raw.as_ptr() as usize)
+            .filter(|&at| at <= raw.len())
+            .map_or(1, |at| at + 1);
         Line { text, column }
     }
 }

@@ -286,3 +286,29 @@ fn cpu_blocks_without_their_entry_lines_are_read_in_order() {
         "CPU: 0 PID: 1234 Comm: qemu-system-x86 Not tainted\n"
     ));
 }
+
+/// A fence line with text after it that `peel` drops whole (`~~~Xen changeset 0`, found
+/// by the `xen` fuzz target) is skipped like any line outside a CPU entry.
+#[test]
+fn a_fence_line_peeled_to_nothing_is_skipped() {
+    let fenced = NEW.replacen(
+        "             Xen changeset 0",
+        "             ~~~Xen changeset 0",
+        1,
+    );
+    assert_ne!(fenced, NEW);
+    assert_eq!(
+        read(&fenced, "fenced").unwrap(),
+        read(NEW, "plain").unwrap()
+    );
+    // And inside a CPU entry, a bare fence between its lines.
+    let inside = NEW.replacen("            rcx 0x", "```\n            rcx 0x", 1);
+    let v = read(&inside, "inside").unwrap();
+    assert_eq!(v[0].regs.rcx, read(NEW, "plain").unwrap()[0].regs.rcx);
+    // The column of a line peeled to a static "" is 1, not an address's difference
+    // (which release builds wrapped and debug builds refused); others count from the
+    // line as pasted.
+    assert_eq!(Line::peeled("   ```").column, 1);
+    assert_eq!(Line::peeled("~~~Xen changeset 0").column, 1);
+    assert_eq!(tokens(Line::peeled("> > cs 0x0033"))[0].column, 5);
+}
