@@ -22,9 +22,8 @@ use alloc::string::String;
 /// `> ` quoting before it is passed over.
 #[must_use]
 pub(crate) fn line(line: &str) -> bool {
-    let l = line
-        .trim_start_matches(|c: char| c == '>' || c.is_whitespace())
-        .trim_end();
+    // E-mail quoting and fences peeled as every text reader peels them.
+    let l = crate::ingest::text::prefix::peel(line).trim();
     let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
     if let Some(rest) = l.strip_prefix("cs:eip: ") {
         let word = rest.split_whitespace().next().unwrap_or("");
