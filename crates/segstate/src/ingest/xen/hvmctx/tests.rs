@@ -71,6 +71,19 @@ fn the_cpl_is_ss_dpl_and_the_lapic_base_is_each_vcpu_s() {
     assert!(v[1].format.ends_with(&at), "{}", v[1].format);
 }
 
+/// The line, column and field of an error's place in the text.
+#[track_caller]
+fn text_place(e: &IngestError) -> (usize, usize, &str) {
+    match &e.place {
+        Place::Text {
+            line,
+            column,
+            field,
+        } => (*line, *column, field.as_str()),
+        other => panic!("not a place in the text: {other:?}"),
+    }
+}
+
 fn line_of(text: &str, starts: &str) -> usize {
     text.lines()
         .position(|l| l.trim_start().starts_with(starts))
@@ -97,21 +110,12 @@ fn a_bad_value_is_named_by_line_and_column() {
     let bad = NEW.replacen("rbx 0x0000000000000000", "rbx 0x00000000000000zz", 1);
     let e = read(&bad, "bad").unwrap_err();
     let line = line_of(NEW, "CPU:");
-    match &e.place {
-        Place::Text {
-            line: l,
-            column,
-            field,
-        } => {
-            assert_eq!(*l, line);
-            assert_eq!(field, "rbx");
-            assert_eq!(
-                &bad.lines().nth(line - 1).unwrap()[column - 1..column + 3],
-                "0x00"
-            );
-        }
-        other => panic!("{other:?}"),
-    }
+    let (l, column, field) = text_place(&e);
+    assert_eq!((l, field), (line, "rbx"));
+    assert_eq!(
+        &bad.lines().nth(line - 1).unwrap()[column - 1..column + 3],
+        "0x00"
+    );
     assert!(e.to_string().contains("0x00000000000000zz"), "{e}");
     let wide = NEW.replacen("+ 0xffffffff /  0x0afb", "+ 0x1ffffffff /  0x0afb", 1);
     let e = read(&wide, "wide").unwrap_err().to_string();
@@ -125,13 +129,8 @@ fn a_bad_selector_is_refused_at_its_line_with_its_register() {
     let bad = NEW.replacen("es 0x002b (", "es 0x1002b (", 1);
     let e = read(&bad, "bad").unwrap_err();
     let line = line_of(NEW, "es 0x002b");
-    match &e.place {
-        Place::Text { line: l, field, .. } => {
-            assert_eq!(*l, line);
-            assert_eq!(field, "ds_sel, on the line labelled `es`");
-        }
-        other => panic!("{other:?}"),
-    }
+    let (l, _, field) = text_place(&e);
+    assert_eq!((l, field), (line, "ds_sel, on the line labelled `es`"));
     assert!(e.to_string().contains("0x1002b is not a selector"), "{e}");
 }
 
@@ -233,9 +232,7 @@ fn quoted_and_fenced_pastes_read_the_same() {
 
     let bad = quoted.replacen("rbx 0x0000000000000000", "rbx 0x00000000000000zz", 1);
     let e = read(&bad, "bad").unwrap_err();
-    let Place::Text { line, column, .. } = e.place else {
-        panic!("{e}")
-    };
+    let (line, column, _) = text_place(&e);
     let pasted = bad.lines().nth(line - 1).unwrap();
     assert_eq!(&pasted[column - 1..column + 17], "0x00000000000000zz");
 }
