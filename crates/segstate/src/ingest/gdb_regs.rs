@@ -303,7 +303,7 @@ pub(crate) fn name_selectors(d: &mut RawDump, what: &str, selectors: &[(SegReg, 
 /// IA-32e mode has no virtual-8086 mode (SDM Vol. 3A §2.2: "IA-32e mode … does not
 /// support virtual-8086 mode"), so with EFER.LMA = 1 RFLAGS.VM is not needed to rule it
 /// out.
-fn cpl(
+pub(crate) fn cpl(
     cr0: Option<u64>,
     efer: Option<u64>,
     rflags: Option<u64>,

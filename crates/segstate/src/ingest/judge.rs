@@ -583,6 +583,9 @@ fn beyond_segments(report: &mut Report, d: &LogDump, v: Vendors) -> Vec<(CheckId
                 | Dialect::NoirVisor
                 | Dialect::LinuxVmcb
                 | Dialect::XenVmcb
+                | Dialect::JailhouseVmcs
+                | Dialect::JailhouseVmcb
+                | Dialect::Jailhouse
         )
     ) {
         CrLevel::Vmcs
@@ -658,6 +661,9 @@ impl SaveAreaSwitch {
                     | Dialect::BhyvectlVmcs
                     | Dialect::BhyvectlVmcb
                     | Dialect::Bhyvectl
+                    | Dialect::JailhouseVmcs
+                    | Dialect::JailhouseVmcb
+                    | Dialect::Jailhouse
             )
         }) || d
             .exits

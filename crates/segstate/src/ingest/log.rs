@@ -90,6 +90,13 @@ pub enum Dialect {
     /// `cs=SegmentRegister { base: 0, limit: ffffffff, selector: 38, attributes: a09b }`),
     /// see `text::rust_debug`: Hyper-V attribute words, whichever hypervisor ran the VP.
     OpenvmmTrace,
+    /// Jailhouse's panic dump from an Intel host (`AR-BYTES` of a VMCS), see
+    /// [`super::jailhouse`]: RIP, RFLAGS, CS without its limit, CR0, CR3, CR4, EFER.
+    JailhouseVmcs,
+    /// Jailhouse's panic dump from an AMD host (a VMCB's `AR-BYTES`, EFER.SVME).
+    JailhouseVmcb,
+    /// Jailhouse's panic dump that does not tell its host's vendor.
+    Jailhouse,
     /// A WHP VMM's registers (hyperlight's `WHV_REGISTER_NAME(  19) - 0x… …`, `ExecState=`
     /// words), see `whp_registers`.
     WhpRegisters,
@@ -119,6 +126,9 @@ impl Dialect {
             Dialect::NoirVisor => "NoirVisor VMCS dump",
             Dialect::OpenvmmTrace => "openvmm register trace",
             Dialect::WhpRegisters => "WHP register printout",
+            Dialect::JailhouseVmcs => "Jailhouse panic dump of a VMCS",
+            Dialect::JailhouseVmcb => "Jailhouse panic dump of a VMCB",
+            Dialect::Jailhouse => "Jailhouse panic dump",
         }
     }
 
@@ -137,14 +147,19 @@ impl Dialect {
             | Dialect::GdbRegisters
             | Dialect::Edk2Exception
             | Dialect::OpenvmmTrace
-            | Dialect::WhpRegisters => None,
+            | Dialect::WhpRegisters
+            | Dialect::Jailhouse => None,
             Dialect::LinuxVmcs
             | Dialect::XenVmcs
             | Dialect::Haxm
             | Dialect::Hvdump
             | Dialect::NoirVisor
-            | Dialect::BhyvectlVmcs => Some(Vendor::Intel),
-            Dialect::LinuxVmcb | Dialect::XenVmcb | Dialect::BhyvectlVmcb => Some(Vendor::Amd),
+            | Dialect::BhyvectlVmcs
+            | Dialect::JailhouseVmcs => Some(Vendor::Intel),
+            Dialect::LinuxVmcb
+            | Dialect::XenVmcb
+            | Dialect::BhyvectlVmcb
+            | Dialect::JailhouseVmcb => Some(Vendor::Amd),
         }
     }
 }
@@ -418,6 +433,7 @@ pub(crate) fn read_log_from(text: &str, first_line: usize) -> Vec<LogDump> {
     raws.extend(whp);
     raws.extend(super::edk2_exception::read(&lines));
     raws.extend(super::noirvisor::read(&source.lines));
+    let jailhouse = super::jailhouse::read(&lines);
     for d in raws
         .iter_mut()
         .filter(|d| d.dialect.vendor() == Some(Vendor::Intel))
@@ -428,9 +444,12 @@ pub(crate) fn read_log_from(text: &str, first_line: usize) -> Vec<LogDump> {
     // A Bochs dump's `EFER   = 0x…`, `EAX=…` and `CR3=0x…` lines also look like fields
     // of a dump_vmcs or QEMU dump: another dialect's dump starting inside a Bochs
     // dump's lines is a misreading of them.
-    let fenced: Vec<LineSpan> = bochs.iter().map(|d| d.lines).collect();
+    // So do Jailhouse's `CR0: …` and `EFER: …` lines, and a console's cut repeat of them.
+    let mut fenced: Vec<LineSpan> = bochs.iter().map(|d| d.lines).collect();
+    fenced.extend(super::jailhouse::spans(&jailhouse));
     raws.retain(|d| !fenced.iter().any(|b| b.contains(d.lines.first)));
     raws.extend(bochs);
+    raws.extend(jailhouse);
     raws.sort_by_key(|d| d.lines.first);
     // A kvm_sregs printout's `CR0: 0x…` and `EFER: 0x…` lines also look like fields of
     // a HAXM or dump_vmcs dump, and dump_vmcs's host state `CR0=… CR3=… CR4=…` like a

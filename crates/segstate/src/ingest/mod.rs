@@ -105,6 +105,7 @@ pub mod hyperv;
 #[cfg(feature = "serde")]
 pub mod hyperv_storage;
 mod input_format;
+pub mod jailhouse;
 pub mod judge;
 pub mod linux_vmcb;
 pub mod linux_vmcs;

@@ -175,6 +175,18 @@ pub enum Exit {
         /// The report.
         by: TripleFaultReport,
     },
+    /// KVM stopped the vCPU on an exception it intercepted and does not handle itself
+    /// (`KVM_EXIT_EXCEPTION`): QEMU's `KVM: exception N exit (error code 0x…)`, or its
+    /// `Guest encounters an #AC due to split lock` for vector 17 (QEMU 5.2 on). Only
+    /// VMX's `handle_exception_nmi` (and TDX's) sets this exit on x86 (Linux
+    /// arch/x86/kvm/vmx/vmx.c, its `default:` case): an Intel host's. The guest ran into
+    /// the exception; no VM entry failed.
+    KvmException {
+        /// The vector, as printed (`run->ex.exception`).
+        vector: u32,
+        /// The error code (`run->ex.error_code`), when the line prints it.
+        error_code: Option<u32>,
+    },
     /// VirtualBox stopped the VM: `Guru Meditation N (NAME)`, a VBox status code
     /// (`include/VBox/err.h`); 1155, `VINF_EM_TRIPLE_FAULT`, reads as a
     /// [`Exit::TripleFault`].
@@ -242,6 +254,14 @@ pub enum ExitClass {
     },
     /// VirtualBox stopped the VM with a Guru Meditation of this status.
     VboxGuru(i32),
+    /// KVM stopped the vCPU on an exception it intercepted and does not handle
+    /// (`KVM_EXIT_EXCEPTION`, Intel only): the guest ran into it.
+    KvmException {
+        /// The vector.
+        vector: u32,
+        /// The error code, when printed.
+        error_code: Option<u32>,
+    },
     /// WHP refused a register value the VMM set (`InvalidVpRegisterValue`): Hyper-V's
     /// own check of the state, the counterpart of KVM_SET_SREGS's EINVAL.
     WhpInvalidRegisterValue,
@@ -342,6 +362,10 @@ impl Exit {
                 ..
             } => ExitClass::SvmInvalid,
             Exit::VboxGuru { status, .. } => ExitClass::VboxGuru(*status),
+            Exit::KvmException { vector, error_code } => ExitClass::KvmException {
+                vector: *vector,
+                error_code: *error_code,
+            },
             Exit::Whp { reason: 4 } => ExitClass::WhpUnrecoverableException,
             Exit::Whp { reason: 5 } => ExitClass::WhpInvalidRegisterValue,
             Exit::Whp { reason: 6 } => ExitClass::WhpUnsupportedFeature,
@@ -400,6 +424,9 @@ impl Exit {
             (Exit::VboxGuru { .. }, _) => {
                 "Intel's (VirtualBox's VERR_VMX_INVALID_GUEST_STATE: VT-x's VM entry)"
             }
+            (Exit::KvmException { .. }, _) => {
+                "Intel's (KVM_EXIT_EXCEPTION, which only KVM's VMX code reports)"
+            }
             (_, Some(Vendor::Amd)) => "AMD's (VMEXIT_INVALID)",
             _ => "Intel's (a VMX exit reason or VM-instruction error)",
         }
@@ -418,6 +445,7 @@ impl Exit {
             Exit::SvmExit { .. } => return Some(Vendor::Amd),
             Exit::XenDomainCrash { vendor, .. } => return *vendor,
             Exit::KvmRun { .. } => return None,
+            Exit::KvmException { .. } => return Some(Vendor::Intel),
             _ => {}
         }
         match self.class() {
@@ -557,6 +585,7 @@ impl ExitClass {
                 ),
             },
             ExitClass::TripleFault { vector, by } => triple_fault(vector, by),
+            ExitClass::KvmException { vector, error_code } => kvm_exception(vector, error_code),
             ExitClass::VboxGuru(status) => {
                 let name = names::VBOX_STATUS_CODES
                     .iter()
@@ -623,6 +652,29 @@ fn run_failed(errno: Option<u16>) -> String {
 }
 
 /// A triple fault in words, as `by` reports it.
+/// [`ExitClass::KvmException`] in words.
+fn kvm_exception(vector: u32, error_code: Option<u32>) -> String {
+    let name = u8::try_from(vector)
+        .ok()
+        .and_then(names::exception)
+        .map(|n| format!("{n}, "))
+        .unwrap_or_default();
+    let code = error_code
+        .map(|c| format!(", error code {c:#x}"))
+        .unwrap_or_default();
+    let split_lock = if vector == 17 {
+        " (a split-lock #AC: the host's split-lock detection caught a locked access across \
+         two cache lines while the guest had not enabled alignment checking)"
+    } else {
+        ""
+    };
+    format!(
+        "KVM_EXIT_EXCEPTION ({name}vector {vector}{code}){split_lock}: KVM intercepted an \
+         exception it does not handle itself and stopped the vCPU (vmx.c \
+         handle_exception_nmi); the guest ran into it, no VM entry failed"
+    )
+}
+
 fn triple_fault(vector: Option<u8>, by: TripleFaultReport) -> String {
     let report = match by {
         TripleFaultReport::Bochs => "the emulated CPU shut down (Bochs cpu/exception.cc)",

@@ -42,6 +42,9 @@ pub(crate) fn parse_line_in(line: &str, raw: &str) -> Option<Exit> {
             qualification: None,
         })
     };
+    if let Some(e) = kvm_exception(line) {
+        return Some(e);
+    }
     if let Some(rest) = after("hardware error") {
         return fail(first_hex(rest)?, None);
     }
@@ -438,6 +441,34 @@ fn kvm_exit_name(line: &str) -> Option<u32> {
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .next()?;
     names::kvm_exit_named(name)
+}
+
+/// QEMU's report of `KVM_EXIT_EXCEPTION` (accel/kvm, target/i386/kvm): `KVM: exception
+/// %d exit (error code 0x%x)`, and since QEMU 5.2 for vector 17 `Guest encounters an
+/// #AC due to split lock. …`.
+fn kvm_exception(line: &str) -> Option<Exit> {
+    if line.contains("Guest encounters an #AC due to split lock") {
+        return Some(Exit::KvmException {
+            vector: 17,
+            error_code: None,
+        });
+    }
+    let at = line.find("KVM: exception ")?;
+    let rest = &line[at + "KVM: exception ".len()..];
+    let (vector, rest) = rest.split_once(' ')?;
+    let rest = rest.strip_prefix("exit")?;
+    let vector: u32 = vector.parse().ok()?;
+    let error_code = rest
+        .split_once("error code")
+        .and_then(|(_, c)| {
+            let word = c
+                .trim_start()
+                .split(|ch: char| !ch.is_ascii_alphanumeric())
+                .next()?;
+            hex(word)
+        })
+        .and_then(|c| u32::try_from(c).ok());
+    Some(Exit::KvmException { vector, error_code })
 }
 
 /// A tracing line's exit: KVM's `kvm_exit` tracepoint (trace-cmd, perf, ftrace:

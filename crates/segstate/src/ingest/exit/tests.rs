@@ -659,3 +659,39 @@ fn hyperbone_s_failed_entry_is_read() {
         assert_eq!(parse_line(line), None, "{line}");
     }
 }
+
+/// QEMU's report of `KVM_EXIT_EXCEPTION` (Launchpad #1902394, a nested qemu-kvm 2.12:
+/// `KVM: exception 0 exit (error code 0x0)`), and its split-lock #AC message: an
+/// Intel host's exit, the guest's exception, no failed VM entry.
+#[test]
+fn kvm_exception_exits_are_the_guests_exceptions_on_intel() {
+    let e = parse_line("KVM: exception 0 exit (error code 0x0)").expect("read");
+    assert_eq!(
+        e,
+        Exit::KvmException {
+            vector: 0,
+            error_code: Some(0),
+        }
+    );
+    assert_eq!(e.vendor(), Some(Vendor::Intel));
+    let class = e.class();
+    assert!(!class.blames_guest_state());
+    let words = class.describe();
+    assert!(words.contains("#DE, vector 0, error code 0x0"), "{words}");
+    assert!(words.contains("no VM entry failed"), "{words}");
+    assert_eq!(
+        parse_line("KVM: exception 14 exit (error code 0x1f)"),
+        Some(Exit::KvmException {
+            vector: 14,
+            error_code: Some(0x1f),
+        })
+    );
+    let split = parse_line(
+        "Guest encounters an #AC due to split lock. Because guest doesn't expect this split \
+         lock #AC (it doesn't set its IA32_CORE_CAPABILITIES MSR bit 5)",
+    )
+    .expect("read");
+    assert!(split.class().describe().contains("split-lock"));
+    // Not QEMU's line: no exit.
+    assert_eq!(parse_line("KVM: exception handling is fine"), None);
+}
