@@ -678,8 +678,14 @@ fn dumps_without_segments_are_judged_on_the_fields_they_have() {
     for name in ["haxm-415", "haxm-205", "drakvuf-465"] {
         for (d, j) in judged(&format!("{name}.txt")) {
             assert!(d.guest.has_no_segments(), "{name}");
+            // drakvuf-465's register dump names its selectors (CS 0010): each is
+            // known in part, and the note says so.
+            let partly = name == "drakvuf-465";
             assert!(
-                j.report.notes.iter().any(|n| n == NO_SEGMENTS_NOTE),
+                j.report.notes.iter().any(|n| match partly {
+                    false => n == NO_SEGMENTS_NOTE,
+                    true => n.starts_with("the dump shows no segment register whole, only part of"),
+                }),
                 "{name}: {:?}",
                 j.report.notes
             );

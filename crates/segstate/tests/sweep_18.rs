@@ -78,3 +78,33 @@ fn kvm_exception_exit_is_read_and_names_intel() {
     };
     assert_eq!(j.verdict, Verdict::NotGuestState(class));
 }
+
+/// xen-devel, 2025-01 (Linux 6.6.64 as a PVH domU): Xen's register dump after a triple
+/// fault. It named its selectors and then said it showed no segment register, and left
+/// the CPL and IA-32e mode unknown; now the selectors are each known in part, CS 0008
+/// gives CPL 0 (RFLAGS.VM clear), and RIP 0xffffffff82b64050 gives 64-bit mode.
+#[test]
+fn xen_register_dump_names_cpl_and_64_bit_mode_from_what_it_shows() {
+    let all = judged("xen-devel-linux-6.6.64-pvh-domU-triple.txt");
+    let (d, j) = &all[0];
+    assert_eq!(d.dialects, [Dialect::XenRegisters]);
+    assert_eq!(d.guest.cpl, Some(Cpl::Ring0));
+    assert_eq!(d.named_mode, Some(CpuMode::Long64));
+    assert_eq!(d.named_lma, Some(true));
+    noted(
+        &d.notes,
+        "RIP 0xffffffff82b64050 is above 4 GiB",
+        &["64-bit mode"],
+    );
+    noted(
+        &j.report.notes,
+        "the dump shows no segment register whole, only part of",
+        &["CS"],
+    );
+    assert!(
+        !j.report
+            .notes
+            .iter()
+            .any(|n| n == segstate::ingest::judge::NO_SEGMENTS_NOTE)
+    );
+}

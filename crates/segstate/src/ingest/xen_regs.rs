@@ -167,8 +167,48 @@ impl Block {
                 "bases, limits and attributes",
                 "Xen's `vmcs_dump_vcpu` or `svm_vmcb_dump`, from the `v` debug key, prints them",
             ));
+            // Named, not judged: each register is known only in part.
+            self.dump.partial_segments = self.selectors.iter().map(|(r, _)| *r).collect();
         }
+        self.name_mode_and_cpl();
         self.dump.has_fields().then_some(self.dump)
+    }
+
+    /// The mode and the CPL the dump's fields make known without EFER or a descriptor
+    /// cache: a RIP above 4 GiB exists only in 64-bit mode (outside it RIP's bits 63:32
+    /// are zero, SDM Vol. 3A §2.2.1, Vol. 3C §27.3.1.4), and CS's RPL is the CPL once
+    /// the mode rules out real and virtual-8086 mode (`gdb_regs::cpl`).
+    fn name_mode_and_cpl(&mut self) {
+        let g = &self.dump.guest;
+        let paged = g.cr0.is_some_and(|c| c & (1 << 31) != 0 && c & 1 != 0);
+        if let (true, Some(rip), None) = (paged, g.rip, g.efer)
+            && rip > u64::from(u32::MAX)
+        {
+            self.dump.named_lma = Some(true);
+            self.dump.named_mode = Some(crate::arch::CpuMode::Long64);
+            self.dump.note(format!(
+                "RIP {rip:#x} is above 4 GiB, which only 64-bit mode allows: read as IA-32e \
+                 mode with CS.L = 1 (the dump prints no EFER)"
+            ));
+        }
+        if self.selectors.is_empty() {
+            return;
+        }
+        let g = &self.dump.guest;
+        let cs = self
+            .selectors
+            .iter()
+            .find(|(r, _)| *r == SegReg::Cs)
+            .map(|(_, s)| *s);
+        let lma = self.dump.named_lma.unwrap_or(false);
+        let efer = g.efer.or(lma.then_some(crate::arch::EFER_LMA));
+        match super::gdb_regs::cpl(g.cr0, efer, g.rflags, cs) {
+            Ok((level, why)) => {
+                self.dump.guest.cpl = Some(level);
+                self.dump.note(format!("CPL {}: {why}", level.bits()));
+            }
+            Err(why) => self.dump.note(format!("CPL unknown: {why}")),
+        }
     }
 }
 

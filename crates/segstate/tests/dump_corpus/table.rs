@@ -21,6 +21,9 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     ("jailhouse-dev-tiny-demo-realmode-pio", Target::Intel, &[], Expect::Passes),
     // QEMU's `KVM: exception 0 exit (error code 0x0)`: KVM_EXIT_EXCEPTION, which only
     // VMX reports; the guest's #DE, no VM entry failed.
+    // Xen's register dump after a triple fault (selectors only): the CPL from CS's RPL,
+    // and 64-bit mode from a RIP above 4 GiB, though no EFER is printed.
+    ("xen-devel-linux-6.6.64-pvh-domU-triple", Target::Unknown, &[], Expect::NotGuestState(ExitClass::TripleFault { vector: None, by: TripleFaultReport::Xen })),
     ("launchpad-1902394", Target::Intel, &SegReg::ALL, Expect::NotGuestState(ExitClass::KvmException { vector: 0, error_code: Some(0) })),
     // Sweep 17 (sweep_17.rs): Xen's `v` debug key on AMD (`svm_vmcb_dump`), two vCPUs
     // of an idle 64-bit Linux guest, the second's `VCPU 1` header after a tab: both read,
