@@ -39,7 +39,7 @@ fn xen_s_triple_fault_line_is_the_dump_s_exit() {
     // Nothing in the log names the hardware: an HVM guest on Intel or AMD.
     assert_eq!(d.target, Target::Unknown);
     // The registers `show_registers` prints for an HVM vCPU; selectors only: no segment
-    // is read, so no CPL either.
+    // is read. The RIP line's CS 0008 gives the CPL: protected mode, RFLAGS.VM clear.
     corpus_common::xen_registers_only(
         d,
         [
@@ -49,6 +49,7 @@ fn xen_s_triple_fault_line_is_the_dump_s_exit() {
             0x15b_b000,
             0x20,
         ],
+        Some(segstate::arch::Cpl::Ring0),
     );
     noted(
         &d.notes,

@@ -99,8 +99,12 @@ fn xen_s_dump_after_a_triple_fault_reads_its_registers_and_notes_every_selector(
     assert_eq!(tf.class(), xen_triple);
     assert_eq!(j.verdict, Verdict::NotGuestState(xen_triple));
     assert_eq!(d.target, Target::Unknown);
-    // CR0 0x11: PE and ET, no paging.
-    corpus_common::xen_registers_only(d, [0xffff_ffff, 0x10086, 0x11, 0x40_0000, 0]);
+    // CR0 0x11: PE and ET, no paging; RFLAGS.VM clear, so CS 0008's RPL is the CPL.
+    corpus_common::xen_registers_only(
+        d,
+        [0xffff_ffff, 0x10086, 0x11, 0x40_0000, 0],
+        Some(Cpl::Ring0),
+    );
     noted(
         &d.notes,
         "Xen's register dump shows selectors only",

@@ -126,7 +126,10 @@ impl From<VendorArg> for Vendors {
 ///   only, its segments named, not read, since Bochs prints no attributes), hyperkit's
 ///   and xhyve's VMCS dump (`VMCS_GUEST_CS_ACCESS_RIGHTS: 0x…`, staircase pastes too),
 ///   NoirVisor's VMCS dump (`Guest CS Segment - Selector: …`, its `Failed at VM-Entry,
-///   Code=N` the VM-instruction error), hyperlight's WHP register listing
+///   Code=N` the VM-instruction error), Jailhouse's panic dump (`CS: 10 BASE: 0x…
+///   AR-BYTES: 29b EFER.LMA 1`: CS named, not read, its limit not printed; the host's
+///   vendor told by EFER.SVME, the attributes' width or CR4.VMXE), hyperlight's WHP
+///   register listing
 ///   (`WHV_REGISTER_NAME(  19) - 0x<high 64> <low 64>`, after its
 ///   `WHV_RUN_VP_EXIT_REASON(n)`) and `NAME=0x…` words around a WHP exit context's
 ///   `ExecState=` (the CPL read from it),

@@ -103,8 +103,12 @@ pub fn xen_mmio_failure_without_bytes(
 
 /// Asserts what Xen's `show_registers` of an HVM vCPU gives (`ingest/xen_regs.rs`):
 /// RIP, RFLAGS, CR0, CR3 and CR4 as printed, and, the selectors being all it prints of
-/// the segments, no segment and no CPL.
-pub fn xen_registers_only(d: &LogDump, [rip, rflags, cr0, cr3, cr4]: [u64; 5]) {
+/// the segments, no segment; the CPL `cpl`, CS's RPL where the mode makes it the CPL.
+pub fn xen_registers_only(
+    d: &LogDump,
+    [rip, rflags, cr0, cr3, cr4]: [u64; 5],
+    cpl: Option<segstate::arch::Cpl>,
+) {
     let g = &d.guest;
     assert_eq!(
         (g.rip, g.rflags, g.cr0, g.cr3, g.cr4),
@@ -113,5 +117,5 @@ pub fn xen_registers_only(d: &LogDump, [rip, rflags, cr0, cr3, cr4]: [u64; 5]) {
     for r in SegReg::ALL {
         assert!(g.segments[r].is_none(), "{r:?}");
     }
-    assert_eq!(g.cpl, None);
+    assert_eq!(g.cpl, cpl);
 }
