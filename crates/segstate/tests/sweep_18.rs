@@ -108,3 +108,23 @@ fn xen_register_dump_names_cpl_and_64_bit_mode_from_what_it_shows() {
             .any(|n| n == segstate::ingest::judge::NO_SEGMENTS_NOTE)
     );
 }
+
+/// VirtualBox ticket #21332: the `VT-x info` block's `HM error = 0x23a (570)`, once
+/// not read (no exit, judged for both vendors): VirtualBox's own name for the failed
+/// check, VMX_IGS_V86_GS_LIMIT_INVALID, as the thread found by hand; an Intel host's.
+#[test]
+fn virtualbox_hm_error_names_its_own_failed_check() {
+    let all = judged("vbox-ticket-21332.txt");
+    let (d, j) = &all[0];
+    assert_eq!(d.exits, [(10, Exit::VboxHmError { code: 570 })]);
+    assert_eq!(d.target, Target::Intel);
+    let class = ExitClass::VboxInvalidGuestState(570);
+    assert!(class.blames_guest_state());
+    assert!(class.describe().contains("VMX_IGS_V86_GS_LIMIT_INVALID"));
+    let Verdict::Outside { class: c, .. } = j.verdict else {
+        panic!("{}", j.verdict);
+    };
+    assert_eq!(c, class);
+    let gs = d.guest.segments[SegReg::Gs].expect("the gs={…} line");
+    assert_eq!(gs.limit, 0xffff_ffff);
+}

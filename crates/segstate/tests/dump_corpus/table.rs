@@ -24,6 +24,10 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     // Xen's register dump after a triple fault (selectors only): the CPL from CS's RPL,
     // and 64-bit mode from a RIP above 4 GiB, though no EFER is printed.
     ("xen-devel-linux-6.6.64-pvh-domU-triple", Target::Unknown, &[], Expect::NotGuestState(ExitClass::TripleFault { vector: None, by: TripleFaultReport::Xen })),
+    // VirtualBox 7's `VT-x info` block, `HM error = 0x23a (570)`: its own check names
+    // VMX_IGS_V86_GS_LIMIT_INVALID; the one `gs={…}` line pasted shows GS, whose
+    // virtual-8086 rules need RFLAGS, which the paste lacks.
+    ("vbox-ticket-21332", Target::Intel, &[SegReg::Gs], Expect::Outside(ExitClass::VboxInvalidGuestState(570))),
     ("launchpad-1902394", Target::Intel, &SegReg::ALL, Expect::NotGuestState(ExitClass::KvmException { vector: 0, error_code: Some(0) })),
     // Sweep 17 (sweep_17.rs): Xen's `v` debug key on AMD (`svm_vmcb_dump`), two vCPUs
     // of an idle 64-bit Linux guest, the second's `VCPU 1` header after a tab: both read,

@@ -46,6 +46,7 @@ pub(crate) mod cr_access;
 mod internal;
 pub mod names;
 mod parse;
+pub mod vbox_hm;
 pub mod xen_emulation;
 
 pub(crate) use bhyve::{Report, ReportLine};
@@ -175,6 +176,13 @@ pub enum Exit {
         /// The report.
         by: TripleFaultReport,
     },
+    /// VirtualBox's VT-x VM entry failed the guest-state checks, and VirtualBox's own
+    /// copy of them named the rule: the `HM error` of VBox.log's `VT-x info` block, a
+    /// `VMX_IGS_*` code ([`vbox_hm`]).
+    VboxHmError {
+        /// The `VMX_IGS_*` code.
+        code: u32,
+    },
     /// KVM stopped the vCPU on an exception it intercepted and does not handle itself
     /// (`KVM_EXIT_EXCEPTION`): QEMU's `KVM: exception N exit (error code 0x…)`, or its
     /// `Guest encounters an #AC due to split lock` for vector 17 (QEMU 5.2 on). Only
@@ -254,6 +262,9 @@ pub enum ExitClass {
     },
     /// VirtualBox stopped the VM with a Guru Meditation of this status.
     VboxGuru(i32),
+    /// VirtualBox's VT-x VM entry failed the guest-state checks, the rule named by
+    /// VirtualBox's own check (`VMX_IGS_*`, [`vbox_hm`]).
+    VboxInvalidGuestState(u32),
     /// KVM stopped the vCPU on an exception it intercepted and does not handle
     /// (`KVM_EXIT_EXCEPTION`, Intel only): the guest ran into it.
     KvmException {
@@ -362,6 +373,7 @@ impl Exit {
                 ..
             } => ExitClass::SvmInvalid,
             Exit::VboxGuru { status, .. } => ExitClass::VboxGuru(*status),
+            Exit::VboxHmError { code } => ExitClass::VboxInvalidGuestState(*code),
             Exit::KvmException { vector, error_code } => ExitClass::KvmException {
                 vector: *vector,
                 error_code: *error_code,
@@ -424,6 +436,9 @@ impl Exit {
             (Exit::VboxGuru { .. }, _) => {
                 "Intel's (VirtualBox's VERR_VMX_INVALID_GUEST_STATE: VT-x's VM entry)"
             }
+            (Exit::VboxHmError { .. }, _) => {
+                "Intel's (VirtualBox's VT-x info: a VMX_IGS_* code of its VT-x checks)"
+            }
             (Exit::KvmException { .. }, _) => {
                 "Intel's (KVM_EXIT_EXCEPTION, which only KVM's VMX code reports)"
             }
@@ -445,7 +460,7 @@ impl Exit {
             Exit::SvmExit { .. } => return Some(Vendor::Amd),
             Exit::XenDomainCrash { vendor, .. } => return *vendor,
             Exit::KvmRun { .. } => return None,
-            Exit::KvmException { .. } => return Some(Vendor::Intel),
+            Exit::KvmException { .. } | Exit::VboxHmError { .. } => return Some(Vendor::Intel),
             _ => {}
         }
         match self.class() {
@@ -473,6 +488,7 @@ impl ExitClass {
         matches!(
             self,
             ExitClass::InvalidGuestState
+                | ExitClass::VboxInvalidGuestState(_)
                 | ExitClass::SvmInvalid
                 | ExitClass::SetRegistersRefused
                 | ExitClass::WhpInvalidRegisterValue
@@ -585,6 +601,14 @@ impl ExitClass {
                 ),
             },
             ExitClass::TripleFault { vector, by } => triple_fault(vector, by),
+            ExitClass::VboxInvalidGuestState(code) => {
+                let (name, what) = vbox_hm::vmx_igs(code).unwrap_or(("an unknown code", ""));
+                format!(
+                    "VirtualBox's VT-x VM entry failed the guest-state checks, and its own copy \
+                     of them names the rule: HM error {code}, {name} ({what}; \
+                     include/VBox/vmm/hm_vmx.h)"
+                )
+            }
             ExitClass::KvmException { vector, error_code } => kvm_exception(vector, error_code),
             ExitClass::VboxGuru(status) => {
                 let name = names::VBOX_STATUS_CODES

@@ -45,6 +45,9 @@ pub(crate) fn parse_line_in(line: &str, raw: &str) -> Option<Exit> {
     if let Some(e) = kvm_exception(line) {
         return Some(e);
     }
+    if let Some(code) = super::vbox_hm::parse(line) {
+        return Some(Exit::VboxHmError { code });
+    }
     if let Some(rest) = after("hardware error") {
         return fail(first_hex(rest)?, None);
     }
