@@ -729,6 +729,20 @@ fn infer_target(d: &mut LogDump, tcg: bool, at_reset: bool, host: Option<&(Vendo
         );
         return;
     }
+    let recompiler = d.exits.iter().find(|(_, e)| e.from_vbox_recompiler());
+    if let Some((line, _)) = recompiler
+        && d.exits
+            .iter()
+            .all(|(_, e)| e.from_emulator() || e.from_vbox_recompiler())
+    {
+        d.target = Target::Tcg;
+        d.target_reason = format!(
+            "VirtualBox's recompiler ran the guest (Guru Meditation -2301, \
+             VERR_REM_VIRTUAL_CPU_ERROR, at line {line}): QEMU's TCG inside VirtualBox, not \
+             VT-x or AMD-V, so no VM entry; only the architecture applies"
+        );
+        return;
+    }
     d.target = Target::Unknown;
     d.target_reason = String::from(
         "nothing in the log names the hardware: judged for Intel and AMD, each labelled",

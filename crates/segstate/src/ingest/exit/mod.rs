@@ -421,6 +421,20 @@ impl Exit {
         )
     }
 
+    /// True when VirtualBox's recompiler stopped the VM (`Guru Meditation -2301
+    /// (VERR_REM_VIRTUAL_CPU_ERROR)`): the guest ran in the recompiler, not under
+    /// VT-x or AMD-V, so no VM entry is in question.
+    #[must_use]
+    pub fn from_vbox_recompiler(&self) -> bool {
+        matches!(
+            self,
+            Exit::VboxGuru {
+                status: names::VERR_REM_VIRTUAL_CPU_ERROR,
+                ..
+            }
+        )
+    }
+
     /// Why this exit implies its [`Exit::vendor`], in words for a report.
     #[must_use]
     pub fn vendor_evidence(&self) -> &'static str {

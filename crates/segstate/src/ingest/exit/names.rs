@@ -359,10 +359,16 @@ pub const VBOX_STATUS_CODES: &[(i32, &str)] = &[
     (-1148, "VERR_EM_INTERPRETER"),
     (-1149, "VERR_EM_INTERNAL_ERROR"),
     (1103, "VINF_EM_DBG_HYPER_ASSERTION"),
+    (VERR_REM_VIRTUAL_CPU_ERROR, "VERR_REM_VIRTUAL_CPU_ERROR"),
 ];
 
 /// `VINF_EM_TRIPLE_FAULT`: VirtualBox's guest triple-faulted.
 pub const VINF_EM_TRIPLE_FAULT: i32 = 1155;
+
+/// VirtualBox's `VERR_REM_VIRTUAL_CPU_ERROR` (`include/VBox/err.h`, the REM status
+/// codes): "Fatal error in the recompiler cpu", the guest running in VirtualBox's
+/// recompiler (QEMU's TCG, dropped in VirtualBox 6.1), not under VT-x or AMD-V.
+pub const VERR_REM_VIRTUAL_CPU_ERROR: i32 = -2301;
 
 /// The mnemonic of exception `vector` (SDM Vol. 3A Table 6-1), `None` for a vector
 /// no exception has.

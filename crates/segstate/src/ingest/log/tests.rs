@@ -193,3 +193,45 @@ fn xen_s_emulation_failure_decides_unless_the_run_ended_after_it() {
         Some(ExitClass::XenEmulationFailed("Real-mode"))
     );
 }
+
+/// VirtualBox 3.0's recompiler stopping the VM (ubuntuforums.org, "First Boot fails",
+/// 2009-12, sweep 18: VirtualBox 3.0.8 OSE without VT-x): `Guru Meditation -2301
+/// (VERR_REM_VIRTUAL_CPU_ERROR)` and the guest CPUM dump, lines as posted. The guest ran
+/// in the recompiler, so only the architecture applies: no VM-entry error for CS's
+/// non-accessed type 10, which the recompiler keeps and VT-x would refuse.
+#[test]
+fn virtualbox_s_recompiler_is_judged_for_the_architecture_only() {
+    let text = "\
+00:00:03.612 fatal error in recompiler cpu: Trying to execute code with memory type addr_code=000000010000c020 addend=00007f6f98495000 at 000000010000ca42. (iHandlerMemType=0x38 iMMIOMemType=0x30)
+00:00:03.612 !!                 Guru Meditation -2301 (VERR_REM_VIRTUAL_CPU_ERROR)
+00:00:03.613 Guest CPUM (VCPU 0) state: se
+00:00:03.613 eax=00068000 ebx=0010fa68 ecx=00000023 edx=00000000 esi=0010a4dc edi=0001a354
+00:00:03.613 eip=0000ca42 esp=0007fec0 ebp=0007fefc iopl=0         nv up di pl zr na pe nc
+00:00:03.613 cs={0008 base=0000000000000000 limit=ffffffff flags=0000c09a} dr0=00000000 dr1=00000000
+00:00:03.613 ds={0010 base=0000000000000000 limit=ffffffff flags=0000c093} dr2=00000000 dr3=00000000
+00:00:03.613 es={0010 base=0000000000000000 limit=ffffffff flags=0000c093} dr4=00000000 dr5=00000000
+00:00:03.613 fs={0010 base=0000000000000000 limit=ffffffff flags=0000c093} dr6=ffff0ff0 dr7=00000400
+00:00:03.613 gs={0010 base=0000000000000000 limit=ffffffff flags=0000c093} cr0=60000011 cr2=00000000
+00:00:03.613 ss={0010 base=0000000000000000 limit=ffffffff flags=0000c093} cr3=00000000 cr4=00000000
+00:00:03.613 gdtr=0000000000008340:0027  idtr=0000000000000000:ffff  eflags=00200002
+00:00:03.613 ldtr={0000 base=00000000 limit=0000ffff flags=00000082}
+00:00:03.613 tr  ={0000 base=00000000 limit=0000ffff flags=00000083}
+";
+    let d = one(text);
+    assert_eq!(d.target, Target::Tcg, "{}", d.target_reason);
+    assert!(d.target_reason.contains("VERR_REM_VIRTUAL_CPU_ERROR"));
+    let j = crate::ingest::judge::judge(&d, None);
+    assert_eq!(j.report.errors(), 0, "{:?}", j.report.ids());
+    // Another Guru Meditation leaves the vendors open, and VT-x's rule stands.
+    let other = one(&text.replace(
+        "-2301 (VERR_REM_VIRTUAL_CPU_ERROR)",
+        "-1148 (VERR_EM_INTERPRETER)",
+    ));
+    assert_eq!(other.target, Target::Unknown);
+    let j = crate::ingest::judge::judge(&other, None);
+    assert!(
+        j.report.has(crate::check::CheckId::VmxEntryCsType),
+        "{:?}",
+        j.report.ids()
+    );
+}
