@@ -128,3 +128,24 @@ fn virtualbox_hm_error_names_its_own_failed_check() {
     let gs = d.guest.segments[SegReg::Gs].expect("the gs={…} line");
     assert_eq!(gs.limit, 0xffff_ffff);
 }
+
+/// xqemu#112: `info registers` under WHPX, CR0.PE set and no segment suffix: QEMU's
+/// hflags were stale, the rule sweep 10 could test only on an edited paste. The KVM
+/// notes the judgement carries are said to be KVM's reading, not WHPX's doing.
+#[test]
+fn whpx_info_registers_has_stale_hflags_and_says_the_kvm_notes_are_kvms() {
+    let text = corpus_common::text("xqemu-112.txt");
+    let inputs = segstate::ingest::read(text.as_bytes(), None).unwrap();
+    let input = inputs
+        .iter()
+        .find(|i| i.dump.is_some())
+        .expect("a whole dump");
+    let j = segstate::ingest::judge::judge_input(input, None).unwrap();
+    assert!(j.report.has(segstate::check::CheckId::QemuHflagsStale));
+    noted(
+        &j.report.notes,
+        "QEMU's hflags were stale",
+        &["not what WHPX or HAXM did"],
+    );
+    assert_eq!(j.report.errors(), 0, "{:?}", j.report.ids());
+}

@@ -344,6 +344,16 @@ pub fn judge_input(input: &Input, chosen: Option<Vendors>) -> Option<Judgement> 
         for f in qemu_dump::findings(whole) {
             j.report.push(Family::Qemu, f, None);
         }
+        if j.report.has(CheckId::QemuHflagsStale)
+            && j.report.notes.iter().any(|n| n.contains("KVM_SET_SREGS"))
+        {
+            j.report.notes.push(String::from(
+                "QEMU's hflags were stale (qemu.hflags-stale), as under WHPX or HAXM, which \
+                 write CR0 without updating them: the state did not come from KVM, and the \
+                 notes on KVM_SET_SREGS and KVM's VMX defaults say what KVM would make of it \
+                 if a VMM handed it over, not what WHPX or HAXM did",
+            ));
+        }
         if matches!(j.verdict, Verdict::Passes | Verdict::Outside { .. }) {
             j.verdict = verdict(log, &j.report, log.exit().map(super::exit::Exit::class));
         }

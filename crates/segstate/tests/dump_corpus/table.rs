@@ -28,6 +28,9 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     // VMX_IGS_V86_GS_LIMIT_INVALID; the one `gs={…}` line pasted shows GS, whose
     // virtual-8086 rules need RFLAGS, which the paste lacks.
     ("vbox-ticket-21332", Target::Intel, &[SegReg::Gs], Expect::Outside(ExitClass::VboxInvalidGuestState(570))),
+    // QEMU's `info registers` under WHPX (xqemu#112): protected mode without a single
+    // segment suffix, QEMU's hflags stale (sweep 10's rule, met here in a real paste).
+    ("xqemu-112", Target::Unknown, &SegReg::ALL, Expect::Passes),
     ("launchpad-1902394", Target::Intel, &SegReg::ALL, Expect::NotGuestState(ExitClass::KvmException { vector: 0, error_code: Some(0) })),
     // Sweep 17 (sweep_17.rs): Xen's `v` debug key on AMD (`svm_vmcb_dump`), two vCPUs
     // of an idle 64-bit Linux guest, the second's `VCPU 1` header after a tab: both read,
