@@ -149,3 +149,52 @@ fn whpx_info_registers_has_stale_hflags_and_says_the_kvm_notes_are_kvms() {
     );
     assert_eq!(j.report.errors(), 0, "{:?}", j.report.ids());
 }
+
+/// A 2012 blog post (Linux 3.6.6, QEMU 1.x): `LDT=0000 ffff0000 f0000fff 00f0ff00`, a
+/// null LDTR present with type 15. VM entry refuses that type, as segstate says; a
+/// note now says how such an LDTR arises (an unusable one read back raw under
+/// `emulate_invalid_guest_state=1` and written back usable), which the author's fix,
+/// `emulate_invalid_guest_state=0`, bears out. A reset-state LDTR (type 2) gets none.
+#[test]
+fn a_null_ldtr_with_leftover_attributes_is_explained() {
+    let all = judged("blog-kummerlaender-kvm-vde.txt");
+    let (_, j) = &all[0];
+    noted(
+        &j.report.notes,
+        "LDTR has a null selector (0000) yet is present with type 15 and S=1",
+        &[
+            "25391454e73e",
+            "emulate_invalid_guest_state=1",
+            "4cae9c97967a",
+        ],
+    );
+    let reset = judged("launchpad-1902394.txt");
+    assert!(
+        !reset[0]
+            .1
+            .report
+            .notes
+            .iter()
+            .any(|n| n.starts_with("LDTR has a null selector"))
+    );
+}
+
+/// A path finding's attribute change is labelled: the left side is the chain's
+/// documented normalisation, not the dump's value (Peng Hao's LDT, limit ffffffff and
+/// G clear as printed, normalised to G set).
+#[test]
+fn path_attribute_changes_say_which_side_is_expected() {
+    let all = judged("patch-peng-hao-fetch-fault.txt");
+    let (_, j) = &all[0];
+    let e = j
+        .report
+        .entries
+        .iter()
+        .find(|e| e.finding.id == segstate::check::CheckId::PathAttributesChanged)
+        .expect("a path attribute change");
+    assert!(
+        e.finding.found.starts_with("expected vs actual: "),
+        "{}",
+        e.finding.found
+    );
+}

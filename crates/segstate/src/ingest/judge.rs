@@ -32,6 +32,7 @@ use crate::check::{Finding, Severity};
 
 mod exit_notes;
 use exit_notes::exit_notes;
+mod readback_notes;
 
 /// The verdict on one dump, in one line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -478,6 +479,9 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
         );
     }
     report.notes.extend(exit_notes(d, vendors, class));
+    report
+        .notes
+        .extend(readback_notes::null_ldtr_read_back_note(d));
     let verdict = verdict(d, &report, class);
     Judgement {
         report,

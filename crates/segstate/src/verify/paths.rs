@@ -360,8 +360,13 @@ pub fn path_findings(state: &SegmentState, vendor: Vendors, chains: &[Chain]) ->
                 reg,
                 "attributes",
                 String::from("kept, up to the chain's documented normalisation"),
+                // Labelled: the left side is the chain's documented normalisation of the
+                // state, which may differ from the dump as printed (G from the limit).
                 match o.out[reg] {
-                    Some(after) => difference(&o.expected[reg], &after),
+                    Some(after) => format!(
+                        "expected vs actual: {}",
+                        difference(&o.expected[reg], &after)
+                    ),
                     None => String::from("a value that does not decode"),
                 },
                 rules,

@@ -31,6 +31,33 @@ pub(super) const CORPUS: &[(&str, Target, &[SegReg], Expect)] = &[
     // QEMU's `info registers` under WHPX (xqemu#112): protected mode without a single
     // segment suffix, QEMU's hflags stale (sweep 10's rule, met here in a real paste).
     ("xqemu-112", Target::Unknown, &SegReg::ALL, Expect::Passes),
+    // Sweep 18's other pastes, read right before it and kept as regressions:
+    // 0x80000021 on Linux 3.6 whose LDTR is an unusable one read back with its leftover
+    // attributes (a note says how) and written back usable: VM entry refuses its type;
+    ("blog-kummerlaender-kvm-vde", Target::Intel, &SegReg::ALL, Expect::Fails(CheckId::VmxEntryLdtrType)),
+    // KVM internal errors (suberror 1), quoted, cut, console lines around them;
+    ("kvm-list-grolleau-nvme", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(1))),
+    ("launchpad-1914986", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(1))),
+    ("patch-babu-moger-sev-pcid", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(1))),
+    ("patch-peng-hao-fetch-fault", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::Internal(1))),
+    // dump_vmcs after a WARN splat, and with dmesg timestamps in a fence: ordinary exits;
+    ("kvm-list-seanjc-prove-ve", Target::Intel, &SegReg::ALL, Expect::NotGuestState(ExitClass::VmxExit(0))),
+    ("martins3-notes-vmcs", Target::Intel, &SegReg::ALL, Expect::NotGuestState(ExitClass::VmxExit(48))),
+    // TCG's "outside RAM or ROM", cut inside XMM04;
+    ("mkeykernel-2", Target::Tcg, &SegReg::ALL, Expect::Passes),
+    // five register lines only;
+    ("os-study-memo-worklog", Target::Unknown, &[], Expect::NoState(None)),
+    // hardware error 0x7 (VM-instruction error 7, the controls), journald's `kvm run
+    // failed Bad address`, XMHF's VMfailInvalid;
+    ("patch-changbin-du-vmexit-controls", Target::Intel, &SegReg::ALL, Expect::NotGuestState(ExitClass::VmInstructionError(7))),
+    ("rocm-3414", Target::Unknown, &SegReg::ALL, Expect::NotGuestState(ExitClass::RunFailed(Some(14)))),
+    ("uberxmhf-bug090", Target::Intel, &[], Expect::NoState(Some(ExitClass::VmInstructionError(0)))),
+    // Xen: an MSR-load failure (0x80000022), and register dumps after a triple fault or
+    // a domain crash, selectors only.
+    ("xen-devel-lbr-tsx-0x80000022", Target::Intel, &SegReg::ALL, Expect::NotGuestState(ExitClass::MsrLoading)),
+    ("xen-devel-netbsd-pvh-dom0-triple", Target::Unknown, &[], Expect::NotGuestState(ExitClass::TripleFault { vector: None, by: TripleFaultReport::Xen })),
+    ("xen-devel-osstest-174809-hap-pool-crash", Target::Intel, &[], Expect::NotGuestState(ExitClass::XenDomainCrash)),
+    ("xen-devel-solo5-pvh-start-of-day-triple", Target::Unknown, &[], Expect::NotGuestState(ExitClass::TripleFault { vector: None, by: TripleFaultReport::Xen })),
     ("launchpad-1902394", Target::Intel, &SegReg::ALL, Expect::NotGuestState(ExitClass::KvmException { vector: 0, error_code: Some(0) })),
     // Sweep 17 (sweep_17.rs): Xen's `v` debug key on AMD (`svm_vmcb_dump`), two vCPUs
     // of an idle 64-bit Linux guest, the second's `VCPU 1` header after a tab: both read,
