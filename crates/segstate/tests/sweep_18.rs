@@ -198,3 +198,26 @@ fn path_attribute_changes_say_which_side_is_expected() {
         e.finding.found
     );
 }
+
+/// Babu Moger's 2020 report: an SEV guest's `CR3=0008000107e12000`, bit 51 the C-bit,
+/// which KVM's CR3 check counted as above MAXPHYADDR (the thread's cause). segstate's
+/// rules assume MAXPHYADDR 52 and pass it; a note now names the bit and the check.
+#[test]
+fn a_cr3_wider_than_most_hosts_is_named() {
+    let all = judged("patch-babu-moger-sev-pcid.txt");
+    let (_, j) = &all[0];
+    noted(
+        &j.report.notes,
+        "CR3 0x0008000107e12000 sets bit 51",
+        &["MAXPHYADDR", "kvm_set_cr3", "C-bit"],
+    );
+    let narrow = judged("launchpad-1902394.txt");
+    assert!(
+        !narrow[0]
+            .1
+            .report
+            .notes
+            .iter()
+            .any(|n| n.starts_with("CR3 "))
+    );
+}

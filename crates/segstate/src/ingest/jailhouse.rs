@@ -185,7 +185,10 @@ impl Dump {
         } else {
             return false;
         };
-        self.read.push(key);
+        // A repeated line (a console's cut repeat) is read again, not counted again.
+        if !self.read.contains(&key) {
+            self.read.push(key);
+        }
         self.raw.lines.extend_to(no);
         true
     }
@@ -244,7 +247,7 @@ impl Dump {
             let mode = CpuMode::from_state(cr0, efer, rflags, Attributes::from_word(word));
             self.raw.named_mode = Some(mode);
         }
-        let missing: Vec<&str> = ["RIP", "CS", "CR0", "EFER"]
+        let missing: Vec<&str> = ["RIP", "CR0", "EFER"]
             .into_iter()
             .filter(|k| !self.read.contains(k))
             .collect();

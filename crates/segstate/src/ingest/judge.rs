@@ -32,7 +32,7 @@ use crate::check::{Finding, Severity};
 
 mod exit_notes;
 use exit_notes::exit_notes;
-mod readback_notes;
+mod state_notes;
 
 /// The verdict on one dump, in one line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -481,7 +481,8 @@ pub fn judge(d: &LogDump, chosen: Option<Vendors>) -> Judgement {
     report.notes.extend(exit_notes(d, vendors, class));
     report
         .notes
-        .extend(readback_notes::null_ldtr_read_back_note(d));
+        .extend(state_notes::null_ldtr_read_back_note(d));
+    report.notes.extend(state_notes::wide_cr3_note(d));
     let verdict = verdict(d, &report, class);
     Judgement {
         report,

@@ -1,5 +1,6 @@
-//! Notes on what a VMM's dump shows of a segment KVM read back, beside the verdict:
-//! values no instruction loads, which the read path made.
+//! Notes on values a dump shows that the rules cannot decide alone, beside the
+//! verdict: a segment no instruction loads, which a read-back path made; a CR3 wider
+//! than most hosts' physical addresses.
 
 use alloc::format;
 use alloc::string::String;
@@ -37,5 +38,27 @@ pub(super) fn null_ldtr_read_back_note(d: &LogDump) -> Option<String> {
         ldtr.selector.0,
         a.segment_type.bits(),
         u8::from(a.s),
+    ))
+}
+
+/// CR3 bits 51:48 set: legal only on a host whose MAXPHYADDR covers them (the rules
+/// assume 52, the architectural most), and many report 46 to 48. KVM refuses a CR3
+/// with a bit above the vCPU's MAXPHYADDR (`kvm_set_cr3`, and KVM_SET_SREGS in long
+/// mode); under AMD SEV bit 47 or 51 is the memory-encryption C-bit, which KVM once
+/// counted among those bits (Babu Moger's 2020 patches, the
+/// `patch-babu-moger-sev-pcid` fixture: a suberror-1 emulation failure).
+pub(super) fn wide_cr3_note(d: &LogDump) -> Option<String> {
+    const BITS_51_48: u64 = 0xf << 48;
+    let cr3 = d.guest.cr3?;
+    let high = cr3 & BITS_51_48;
+    if high == 0 || cr3 >> 52 != 0 {
+        return None;
+    }
+    let top = 63 - high.leading_zeros();
+    Some(format!(
+        "CR3 {cr3:#018x} sets bit {top}: legal only where MAXPHYADDR is above {top} (the \
+         rules assume 52, the architectural most; many hosts report 46 to 48), else KVM \
+         refuses it (kvm_set_cr3, KVM_SET_SREGS in long mode); under AMD SEV bit 47 or 51 \
+         is the memory-encryption C-bit, which KVM must leave out of that check"
     ))
 }
