@@ -345,9 +345,9 @@ pub fn judge_input(input: &Input, chosen: Option<Vendors>) -> Option<Judgement> 
         for f in qemu_dump::findings(whole) {
             j.report.push(Family::Qemu, f, None);
         }
-        if j.report.has(CheckId::QemuHflagsStale)
-            && j.report.notes.iter().any(|n| n.contains("KVM_SET_SREGS"))
-        {
+        // Judged for a vendor, a QEMU dump (a guest's view) carries the notes on
+        // KVM_SET_SREGS's path and KVM's VMX defaults (`check::report`).
+        if j.report.has(CheckId::QemuHflagsStale) && j.vendors.is_some() {
             j.report.notes.push(String::from(
                 "QEMU's hflags were stale (qemu.hflags-stale), as under WHPX or HAXM, which \
                  write CR0 without updating them: the state did not come from KVM, and the \
