@@ -71,13 +71,8 @@ fn a_protected_mode_dump_without_any_suffix_has_stale_hflags() {
         .map(|l| format!("{}\n", l.split(" DPL=").next().unwrap_or(l)))
         .collect();
     let ids = |text: &str| -> Vec<CheckId> {
-        let inputs = segstate::ingest::read(text.as_bytes(), None).unwrap();
-        let input = inputs
-            .iter()
-            .find(|i| i.dump.is_some())
-            .expect("a whole dump");
-        let j = segstate::ingest::judge::judge_input(input, None).unwrap();
-        j.report
+        corpus_common::judged_whole_dump(text)
+            .report
             .entries
             .iter()
             .filter(|e| e.family == Family::Qemu)

@@ -134,13 +134,7 @@ fn virtualbox_hm_error_names_its_own_failed_check() {
 /// notes the judgement carries are said to be KVM's reading, not WHPX's doing.
 #[test]
 fn whpx_info_registers_has_stale_hflags_and_says_the_kvm_notes_are_kvms() {
-    let text = corpus_common::text("xqemu-112.txt");
-    let inputs = segstate::ingest::read(text.as_bytes(), None).unwrap();
-    let input = inputs
-        .iter()
-        .find(|i| i.dump.is_some())
-        .expect("a whole dump");
-    let j = segstate::ingest::judge::judge_input(input, None).unwrap();
+    let j = corpus_common::judged_whole_dump(&corpus_common::text("xqemu-112.txt"));
     assert!(j.report.has(segstate::check::CheckId::QemuHflagsStale));
     noted(
         &j.report.notes,

@@ -49,6 +49,17 @@ pub fn judged(name: &str) -> Vec<(LogDump, Judgement)> {
         .collect()
 }
 
+/// The judgement of the first whole QEMU dump in `text`, with the checks only a whole
+/// dump allows (`judge_input`), as `segstate check` makes it.
+pub fn judged_whole_dump(text: &str) -> Judgement {
+    let inputs = segstate::ingest::read(text.as_bytes(), None).unwrap();
+    let input = inputs
+        .iter()
+        .find(|i| i.dump.is_some())
+        .expect("a whole dump");
+    segstate::ingest::judge::judge_input(input, None).unwrap()
+}
+
 /// The refusals of `fixtures/dumps/{name}`, a text in which `read_log` finds no state:
 /// the error of reading it whole (`ingest::read`) and of reading it streamed
 /// (`source::read_all`, as the CLI reads a file).
