@@ -37,7 +37,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::log::{Dialect, LineSpan, MAX_DUMPS, RawDump};
+use super::log::{Dialect, MAX_DUMPS, RawDump};
 use super::text::hex;
 use crate::arch::{Attributes, CpuMode, SegReg, SegmentType};
 use crate::format::svm::SvmAttrib;
@@ -319,11 +319,6 @@ pub(crate) fn read(lines: &[(usize, String)]) -> Vec<RawDump> {
     out.extend(cur.and_then(Dump::finish));
     out.truncate(MAX_DUMPS);
     out
-}
-
-/// The spans of `dumps` that are Jailhouse's: no other reader's dump starts inside.
-pub(crate) fn spans(dumps: &[RawDump]) -> Vec<LineSpan> {
-    dumps.iter().map(|d| d.lines).collect()
 }
 
 #[cfg(test)]

@@ -446,7 +446,7 @@ pub(crate) fn read_log_from(text: &str, first_line: usize) -> Vec<LogDump> {
     // dump's lines is a misreading of them.
     // So do Jailhouse's `CR0: …` and `EFER: …` lines, and a console's cut repeat of them.
     let mut fenced: Vec<LineSpan> = bochs.iter().map(|d| d.lines).collect();
-    fenced.extend(super::jailhouse::spans(&jailhouse));
+    fenced.extend(jailhouse.iter().map(|d| d.lines));
     raws.retain(|d| !fenced.iter().any(|b| b.contains(d.lines.first)));
     raws.extend(bochs);
     raws.extend(jailhouse);
